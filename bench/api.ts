@@ -1,0 +1,755 @@
+/**
+ * HTTP API benchmark: scan verdicts and batch provenance over a SQLite store holding 10,000 batches and
+ * 10,000,000 registered codes, driven by autocannon with 50 connections on loopback. Writes the "## API" section
+ * of BENCHMARKS.md.
+ *
+ * The store is seeded directly (read-model rows written with kysely, code trees written with the codes module),
+ * not through the chain, and cached under .data/bench/api/ between runs. The API runs in a child process (or a
+ * node cluster of BENCH_API_WORKERS processes sharing the port), so autocannon does not share its event loop.
+ *
+ *   npm run bench:api                          seed once (a few minutes), then measure
+ *   BENCH_API_WORKERS=1 npm run bench:api      one API process instead of the deployed two
+ *   BENCH_API_DURATION=30 npm run bench:api    seconds per measured run (default 20)
+ *   BENCH_API_RESEED=1 npm run bench:api       rebuild the cached store
+ */
+import cluster from "node:cluster";
+import { fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import express from "express";
+import { sql } from "kysely";
+import { Wallet, keccak256, toUtf8Bytes, id as hashText } from "ethers";
+import { createApp } from "../src/api/app";
+import { createCodeBook } from "../src/api/codebook";
+import { DEFAULT_RECALL_DEADLINES } from "../src/api/context";
+import { createTreeWriter, formatCode, generatePacks, packId, parseCode, withCheckDigit } from "../src/codes";
+import type { CodeFormat, Gs1Pack } from "../src/codes";
+import { silentLogger } from "../src/log";
+import { chunkRows, createStore } from "../src/store";
+import type { BatchTable, LedgerEventTable, Store } from "../src/store";
+
+// autocannon ships no types; this is the part of its API the benchmark uses.
+type AutocannonRequest = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
+type AutocannonOptions = {
+  url: string;
+  connections: number;
+  duration: number;
+  overallRate?: number;
+  requests?: (AutocannonRequest & { setupRequest?: (req: AutocannonRequest) => AutocannonRequest })[];
+  headers?: Record<string, string>;
+  method?: string;
+  timeout?: number;
+};
+type Histogram = { average: number; mean: number; stddev: number; min: number; max: number; p50: number; p90: number; p99: number; p99_9?: number; p999?: number; total: number };
+type AutocannonResult = { requests: Histogram; latency: Histogram; throughput: Histogram; errors: number; timeouts: number; non2xx: number; duration: number };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require("autocannon") as (options: AutocannonOptions) => Promise<AutocannonResult>;
+
+const COMMAND = "npm run bench:api";
+const ROOT = path.resolve(__dirname, "..");
+const DIR = path.join(ROOT, ".data", "bench", "api");
+const DB_FILE = path.join(DIR, "store.sqlite");
+const MANIFEST = path.join(DIR, "seed.json");
+const SECTION = "## API";
+
+const BATCHES = 10_000;
+const CODES = 10_000_000;
+const LARGE_BATCHES = 2;
+const LARGE_BATCH_CODES = 4_000_000;
+const PRODUCTS = 10;
+const MAHS = 10;
+const CMOS = 10;
+const DISTRIBUTORS = 50;
+const DISPENSERS = 100;
+const PROVENANCE_EVENTS = 1_000;
+const CONNECTIONS = 50;
+const SCAN_RATE_TARGET = 5_000;
+const SCAN_P99_TARGET_MS = 5;
+const SEED_VERSION = 1;
+
+/** 2029-01-01 00:00 China Standard Time: packs print expiry 2028-12-31 (AI 17 "281231"). */
+const EXPIRES_AT = Date.UTC(2029, 0, 1) / 1000 - 8 * 3600;
+const EXPIRY_YYMMDD = "281231";
+const SEEDED_AT = Date.UTC(2026, 0, 5) / 1000;
+const REGULATOR_KEY = hashText("bench api regulator key");
+
+type Manifest = {
+  version: number;
+  batches: number;
+  codes: number;
+  seededIn: number;
+  regulatorKey: string;
+  provenanceBatch: string;
+};
+
+const duration = Number(process.env.BENCH_API_DURATION ?? 20);
+/** API processes: both one and two (a node cluster sharing the port, one per core), or only BENCH_API_WORKERS. */
+const workerCounts = process.env.BENCH_API_WORKERS ? [Number(process.env.BENCH_API_WORKERS)] : [1, 2];
+const workers = workerCounts.at(-1)!;
+
+// ----------------------------------------------------------------------------------------------------------------
+// Seeding
+// ----------------------------------------------------------------------------------------------------------------
+
+const orgIds = {
+  regulator: 1,
+  mah: (i: number) => 2 + i,
+  cmo: (i: number) => 2 + MAHS + i,
+  distributor: (i: number) => 2 + MAHS + CMOS + i,
+  dispenser: (i: number) => 2 + MAHS + CMOS + DISTRIBUTORS + i,
+};
+const gtinOf = (p: number) => withCheckDigit(`0690123456${String(100 + p).padStart(3, "0")}`);
+const serialKeyOf = (p: number) => Buffer.from(hashText(`bench serial key ${p}`).slice(2, 34), "hex");
+const hex32 = (label: string) => keccak256(toUtf8Bytes(label));
+const productIdOf = (p: number) => hashText(gtinOf(p));
+const agreementIdOf = (p: number, c: number) => hex32(`agreement ${p} ${c}`);
+
+type BatchPlan = {
+  index: number;
+  id: string;
+  number: string;
+  product: number;
+  cmo: number;
+  codes: number;
+  firstSerial: number;
+  state: "MANUFACTURED" | "MARKET_RELEASED";
+  recalled: boolean;
+  distributor: number;
+  dispenser: number;
+};
+
+/** The 10,000 batches: two of 4,000,000 codes, the rest small; one in twenty unreleased, one in twenty recalled. */
+function planBatches(): BatchPlan[] {
+  const small = BATCHES - LARGE_BATCHES;
+  const smallCodes = Math.floor((CODES - LARGE_BATCHES * LARGE_BATCH_CODES) / small);
+  const nextSerial = new Array<number>(PRODUCTS).fill(0);
+  const plans: BatchPlan[] = [];
+  for (let i = 0; i < BATCHES; i++) {
+    const product = i % PRODUCTS;
+    let codes = i < LARGE_BATCHES ? LARGE_BATCH_CODES : smallCodes;
+    if (i === BATCHES - 1) codes = CODES - plans.reduce((sum, b) => sum + b.codes, 0);
+    const number = `B${String(i).padStart(5, "0")}`;
+    plans.push({
+      index: i,
+      id: keccak256(toUtf8Bytes(`${productIdOf(product)}|${number}`)),
+      number,
+      product,
+      cmo: (i * 7) % CMOS,
+      codes,
+      firstSerial: nextSerial[product]!,
+      state: i % 20 === 19 ? "MANUFACTURED" : "MARKET_RELEASED",
+      recalled: i % 20 === 17,
+      distributor: i % DISTRIBUTORS,
+      dispenser: i % DISPENSERS,
+    });
+    nextSerial[product]! += codes;
+  }
+  return plans;
+}
+
+function packsOf(plan: BatchPlan) {
+  return generatePacks({ scheme: "gs1", productCode: gtinOf(plan.product), key: serialKeyOf(plan.product), firstIndex: plan.firstSerial, count: plan.codes });
+}
+
+/** Writes a batch's stored tree in a worker thread; resolves with its root. */
+function treeInWorker(plan: BatchPlan, treePath: string): Promise<{ root: string }> {
+  // Worker threads do not inherit tsx's loader: register it, then load this file.
+  const worker = new Worker(`require("tsx/cjs"); require(${JSON.stringify(__filename)});`, { eval: true, workerData: { plan, treePath } });
+  return new Promise((resolve, reject) => {
+    worker.once("message", (root: string) => resolve({ root }));
+    worker.once("error", reject);
+  });
+}
+
+async function buildTreeInThisWorker() {
+  const { plan, treePath } = workerData as { plan: BatchPlan; treePath: string };
+  const writer = await createTreeWriter(treePath, { expectedCount: plan.codes });
+  for (const pack of packsOf(plan)) writer.add(pack.key);
+  parentPort!.postMessage(writer.finish().root);
+}
+
+function signature() {
+  return `0x${randomBytes(65).toString("hex")}`;
+}
+
+/** Ledger events written as the indexer writes them: decoded arguments, signer, signature, verification. */
+function eventFactory() {
+  let block = 100;
+  let logIndex = 0;
+  return (name: string, contract: string, batchId: string | null, organizationId: number, args: Record<string, unknown>, agreementId: string | null = null): LedgerEventTable => {
+    if (logIndex === 4) {
+      block++;
+      logIndex = 0;
+    }
+    const signer = `0x${randomBytes(20).toString("hex")}`;
+    return {
+      block_number: block,
+      log_index: logIndex++,
+      block_hash: hex32(`block ${block}`),
+      block_time: SEEDED_AT + block * 2,
+      tx_hash: `0x${randomBytes(32).toString("hex")}`,
+      contract,
+      address: `0x${"ab".repeat(20)}`,
+      name,
+      batch_id: batchId,
+      agreement_id: agreementId,
+      organization_id: organizationId,
+      signer,
+      signer_organization_id: organizationId,
+      verification: "verified",
+      problem: null,
+      payload: JSON.stringify({ ...args, nonce: String(block * 8 + logIndex), signer, signature: signature() }),
+    };
+  };
+}
+
+async function insertAll<T extends object>(store: Store, table: "organizations" | "signing_keys" | "products" | "agreements" | "batches" | "shipments" | "holdings" | "dispensed_packs" | "recalls" | "ledger_events" | "code_trees" | "batch_codes", rows: T[]) {
+  for (const chunk of chunkRows(rows)) await store.db.insertInto(table).values(chunk as never).execute();
+}
+
+async function seed(): Promise<Manifest> {
+  const started = Date.now();
+  fs.rmSync(DIR, { recursive: true, force: true });
+  fs.mkdirSync(path.join(DIR, "trees"), { recursive: true });
+  const store = createStore(DB_FILE);
+  await store.migrate();
+  // Seeding only: a crash means reseeding anyway.
+  await sql`PRAGMA synchronous = OFF`.execute(store.db);
+  await sql`PRAGMA cache_size = -2000000`.execute(store.db);
+  const regulator = new Wallet(REGULATOR_KEY);
+
+  const organizations = [
+    { id: orgIds.regulator, role: "REGULATOR", region: 320000, name: "Jiangsu Medical Products Administration" },
+    ...Array.from({ length: MAHS }, (_, i) => ({ id: orgIds.mah(i), role: "MAH", region: 320000, name: `MAH ${i}` })),
+    ...Array.from({ length: CMOS }, (_, i) => ({ id: orgIds.cmo(i), role: "CMO", region: 330000, name: `CMO ${i}` })),
+    ...Array.from({ length: DISTRIBUTORS }, (_, i) => ({ id: orgIds.distributor(i), role: "DISTRIBUTOR", region: 310000, name: `Distributor ${i}` })),
+    ...Array.from({ length: DISPENSERS }, (_, i) => ({ id: orgIds.dispenser(i), role: "DISPENSER", region: 320000, name: `Pharmacy ${i}` })),
+  ];
+  await insertAll(
+    store,
+    "organizations",
+    organizations.map((o) => ({ ...o, licence_hash: hex32(`licence ${o.id}`), status: "ACTIVE", onboarded_by: 1, onboarded_at: SEEDED_AT })),
+  );
+  await insertAll(
+    store,
+    "signing_keys",
+    organizations.map((o) => ({
+      address: (o.id === orgIds.regulator ? regulator.address : Wallet.createRandom().address).toLowerCase(),
+      organization_id: o.id,
+      revoked: 0,
+      added_at: SEEDED_AT,
+      revoked_at: null,
+    })),
+  );
+  await insertAll(
+    store,
+    "products",
+    Array.from({ length: PRODUCTS }, (_, p) => ({
+      id: productIdOf(p),
+      product_code: gtinOf(p),
+      approval_number: `国药准字H2026${String(p).padStart(4, "0")}`,
+      name: `Bench product ${p}`,
+      mah_id: orgIds.mah(p % MAHS),
+      registered_at: SEEDED_AT,
+    })),
+  );
+  const agreements = [];
+  for (let p = 0; p < PRODUCTS; p++) {
+    for (let c = 0; c < CMOS; c++) {
+      agreements.push({
+        id: agreementIdOf(p, c),
+        kind: "QUALITY",
+        mah_id: orgIds.mah(p % MAHS),
+        counterparty_id: orgIds.cmo(c),
+        product_id: productIdOf(p),
+        document_hash: hex32(`quality agreement ${p} ${c}`),
+        valid_from: SEEDED_AT - 86_400,
+        valid_until: SEEDED_AT + 3 * 365 * 86_400,
+        release_tester: "CMO",
+        revoked: 0,
+        signed_at: SEEDED_AT,
+        revoked_at: null,
+      });
+    }
+  }
+  await insertAll(store, "agreements", agreements);
+  const event = eventFactory();
+  await insertAll(
+    store,
+    "ledger_events",
+    agreements.map((a) => event("AgreementSigned", "ProductRegistry", null, a.mah_id, { agreementId: a.id, mahId: a.mah_id, counterpartyId: a.counterparty_id, productId: a.product_id, documentHash: a.document_hash }, a.id)),
+  );
+
+  const plans = planBatches();
+  const provenanceBatch = plans[LARGE_BATCHES]!;
+  let codesDone = 0;
+  // Codes go in sorted by key, 100,000 per statement through json_each, with the batch index built afterwards:
+  // random-order inserts into the primary-key index would take most of the seeding time.
+  await sql`DROP INDEX batch_codes_batch`.execute(store.db);
+  let pendingCodes: [string, string][] = [];
+  const flushCodes = async () => {
+    if (pendingCodes.length === 0) return;
+    const rows = pendingCodes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    pendingCodes = [];
+    await store.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += 100_000) {
+        const chunk = JSON.stringify(rows.slice(i, i + 100_000));
+        await sql`INSERT INTO batch_codes (canonical_key, batch_id) SELECT value ->> 0, value ->> 1 FROM json_each(${chunk})`.execute(trx);
+      }
+    });
+  };
+
+  for (const plan of plans) {
+    const treePath = path.join(DIR, "trees", `${plan.id}.tree`);
+    // A large batch's tree is built on the other core while this one writes its codes to the store.
+    const large = plan.codes >= 1_000_000;
+    const building = large ? treeInWorker(plan, treePath) : undefined;
+    const writer = large ? undefined : await createTreeWriter(treePath, { expectedCount: plan.codes });
+    const dispensed: string[] = [];
+    let n = 0;
+    for (const pack of packsOf(plan)) {
+      writer?.add(pack.key);
+      pendingCodes.push([pack.key, plan.id]);
+      if (n < 2 && plan.state === "MARKET_RELEASED") dispensed.push(pack.key);
+      n++;
+    }
+    if (pendingCodes.length >= 500_000) await flushCodes();
+    const tree = building ? await building : writer!.finish();
+    codesDone += plan.codes;
+    const released = plan.state === "MARKET_RELEASED";
+    const mah = orgIds.mah(plan.product % MAHS);
+    const cmo = orgIds.cmo(plan.cmo);
+    const distributor = orgIds.distributor(plan.distributor);
+    const dispenser = orgIds.dispenser(plan.dispenser);
+    const toDistributor = released ? Math.floor(plan.codes / 2) : 0;
+    const toDispenser = released ? Math.min(10, toDistributor) : 0;
+    const dispensedCount = dispensed.length;
+    const batch: BatchTable = {
+      id: plan.id,
+      product_id: productIdOf(plan.product),
+      batch_number: plan.number,
+      mah_id: mah,
+      cmo_id: cmo,
+      agreement_id: agreementIdOf(plan.product, plan.cmo),
+      quantity: plan.codes,
+      manufactured_at: SEEDED_AT - 30 * 86_400,
+      expires_at: EXPIRES_AT,
+      batch_record_hash: hex32(`batch record ${plan.number}`),
+      codes_root: tree.root,
+      state: plan.state,
+      recall_status: plan.recalled ? "OPEN" : "NONE",
+      recall_level: plan.recalled ? "II" : null,
+      open_deviations: 0,
+      in_transit: 0,
+      dispensed: dispensedCount,
+      destroyed: 0,
+      missing: 0,
+      recorded_at: SEEDED_AT + plan.index,
+      factory_released_at: released ? SEEDED_AT + plan.index + 60 : null,
+      market_released_at: released ? SEEDED_AT + plan.index + 120 : null,
+    };
+    await insertAll(store, "batches", [batch]);
+    await insertAll(store, "code_trees", [{ batch_id: plan.id, root: tree.root, code_count: plan.codes, tree_path: treePath, registered_by: cmo, registered_at: SEEDED_AT }]);
+    const holdings = [{ batch_id: plan.id, organization_id: cmo, quantity: plan.codes - toDistributor, recall_acknowledged: 0 }];
+    const events: LedgerEventTable[] = [
+      event("BatchRecorded", "BatchLedger", plan.id, cmo, { batchId: plan.id, cmoId: cmo, agreementId: batch.agreement_id, batchNumber: plan.number, quantity: String(plan.codes), manufacturedAt: batch.manufactured_at, expiresAt: EXPIRES_AT, batchRecordHash: batch.batch_record_hash, codesRoot: tree.root }),
+    ];
+    if (released) {
+      events.push(event("BatchFactoryReleased", "BatchLedger", plan.id, cmo, { batchId: plan.id, cmoId: cmo, certificateHash: hex32("QA certificate") }));
+      events.push(event("BatchMarketReleased", "BatchLedger", plan.id, mah, { batchId: plan.id, mahId: mah, decisionHash: hex32("market release decision") }));
+      const shipments = [
+        { from: cmo, to: distributor, quantity: toDistributor },
+        { from: distributor, to: dispenser, quantity: toDispenser },
+      ];
+      // The provenance batch moves back and forth between distributors until it has 1,000 events.
+      if (plan === provenanceBatch) {
+        let from = distributor;
+        while (events.length + 2 * (shipments.length + 1) + 1 <= PROVENANCE_EVENTS) {
+          const to = from === distributor ? orgIds.distributor((plan.distributor + 1) % DISTRIBUTORS) : distributor;
+          shipments.push({ from, to, quantity: 1 });
+          from = to;
+        }
+      }
+      const movedBy = new Map<number, number>();
+      for (const [k, s] of shipments.entries()) {
+        const shipmentId = hex32(`shipment ${plan.id} ${k}`);
+        await insertAll(store, "shipments", [{ id: shipmentId, batch_id: plan.id, shipper_id: s.from, recipient_id: s.to, quantity: s.quantity, codes_root: `0x${"0".repeat(64)}`, status: "RECEIVED", received_quantity: s.quantity, shipped_at: SEEDED_AT + plan.index + 200 + k, received_at: SEEDED_AT + plan.index + 300 + k }]);
+        events.push(event("BatchShipped", "BatchLedger", plan.id, s.from, { shipmentId, batchId: plan.id, shipperId: s.from, recipientId: s.to, quantity: String(s.quantity), codesRoot: `0x${"0".repeat(64)}` }));
+        events.push(event("ShipmentReceived", "BatchLedger", plan.id, s.to, { shipmentId, batchId: plan.id, recipientId: s.to, shipperId: s.from, shippedQuantity: String(s.quantity), receivedQuantity: String(s.quantity) }));
+        if (k > 0 || s.from !== cmo) movedBy.set(s.from, (movedBy.get(s.from) ?? 0) - s.quantity);
+        movedBy.set(s.to, (movedBy.get(s.to) ?? 0) + s.quantity);
+      }
+      movedBy.set(dispenser, (movedBy.get(dispenser) ?? 0) - dispensedCount);
+      for (const [organization, quantity] of movedBy) holdings.push({ batch_id: plan.id, organization_id: organization, quantity, recall_acknowledged: 0 });
+      const packs = dispensed.map((key) => packId(key));
+      await insertAll(store, "dispensed_packs", packs.map((pack) => ({ pack, batch_id: plan.id, dispenser_id: dispenser, dispensed_at: SEEDED_AT + plan.index + 400 })));
+      events.push(event("PacksDispensed", "BatchLedger", plan.id, dispenser, { batchId: plan.id, dispenserId: dispenser, packs }));
+    }
+    if (plan.recalled) {
+      await insertAll(store, "recalls", [{ batch_id: plan.id, level: "II", status: "OPEN", started_by: mah, reason_hash: hex32("recall reason"), started_at: SEEDED_AT + plan.index + 500, closed_by: null, report_hash: null, closed_at: null }]);
+      events.push(event("RecallStarted", "BatchLedger", plan.id, mah, { batchId: plan.id, organizationId: mah, level: 2, reasonHash: hex32("recall reason") }));
+    }
+    await insertAll(store, "holdings", holdings);
+    await insertAll(store, "ledger_events", events);
+    if (plan.index % 500 === 0 || plan.index < LARGE_BATCHES) {
+      console.log(`  seeded ${plan.index + 1} batches, ${codesDone.toLocaleString("en")} codes, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    }
+  }
+  await flushCodes();
+  await sql`CREATE INDEX batch_codes_batch ON batch_codes (batch_id)`.execute(store.db);
+
+  const last = await store.db.selectFrom("ledger_events").select(sql<number>`max(block_number)`.as("block")).executeTakeFirstOrThrow();
+  await store.db.insertInto("sync_state").values({ id: 1, chain_id: 31337, genesis_hash: hex32("genesis"), deployment: "bench", block_number: last.block, block_hash: hex32(`block ${last.block}`) }).execute();
+  await sql`ANALYZE`.execute(store.db);
+  await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
+  await store.close();
+
+  const manifest: Manifest = {
+    version: SEED_VERSION,
+    batches: BATCHES,
+    codes: CODES,
+    seededIn: (Date.now() - started) / 1000,
+    regulatorKey: REGULATOR_KEY,
+    provenanceBatch: provenanceBatch.id,
+  };
+  fs.writeFileSync(MANIFEST, JSON.stringify(manifest));
+  return manifest;
+}
+
+function cachedSeed(): Manifest | undefined {
+  if (process.env.BENCH_API_RESEED || !fs.existsSync(MANIFEST) || !fs.existsSync(DB_FILE)) return undefined;
+  const manifest = JSON.parse(fs.readFileSync(MANIFEST, "utf8")) as Manifest;
+  return manifest.version === SEED_VERSION && manifest.batches === BATCHES && manifest.codes === CODES ? manifest : undefined;
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// The API under test (child process)
+// ----------------------------------------------------------------------------------------------------------------
+
+async function serve() {
+  const store = createStore(DB_FILE);
+  const app = createApp({
+    store,
+    log: silentLogger(),
+    config: {
+      secret: Buffer.from(process.env.BENCH_API_SECRET ?? "", "hex"),
+      tokenLifetime: 3600,
+      recallDeadlines: DEFAULT_RECALL_DEADLINES,
+      // Loopback is one client address; a deployment's scans come from many pharmacies and wholesalers.
+      publicRateLimit: 1_000_000_000,
+      dataDir: DIR,
+    },
+    codes: createCodeBook(store, DIR),
+    now: () => Math.floor(Date.now() / 1000),
+  });
+  const server = app.listen(Number(process.env.BENCH_API_PORT ?? 0), "127.0.0.1", () => {
+    process.send?.({ port: (server.address() as AddressInfo).port });
+  });
+  server.keepAliveTimeout = 60_000;
+  process.once("SIGTERM", () => process.exit(0));
+}
+
+function serveCluster() {
+  if (cluster.isPrimary) {
+    process.once("SIGTERM", () => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
+      process.exit(0);
+    });
+    // Workers listening on port 0 share one port the primary picks.
+    let ready = 0;
+    for (let i = 0; i < workers; i++) {
+      cluster.fork().on("message", (message: { port: number }) => {
+        if (++ready === workers) process.send?.({ port: message.port });
+      });
+    }
+    return;
+  }
+  void serve();
+}
+
+/** The floor under any express API on this machine at this moment: parse a JSON body, answer a small JSON. */
+function serveMinimal() {
+  const app = express();
+  app.use(express.json());
+  app.post("/v1/scans", (req, res) => {
+    res.json({ verdict: "GENUINE", length: String((req.body as { code?: string }).code ?? "").length });
+  });
+  const server = app.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.once("SIGTERM", () => process.exit(0));
+}
+
+function startApi(secret: string, processes: number, mode = "serve"): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(__filename, [mode], {
+    execArgv: process.execArgv,
+    env: { ...process.env, BENCH_API_SECRET: secret, BENCH_API_WORKERS: String(processes) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("message", (message: { port: number }) => resolve({ child, url: `http://127.0.0.1:${message.port}` }));
+    child.once("exit", (code) => reject(new Error(`the API process exited with ${code}`)));
+  });
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Measurement
+// ----------------------------------------------------------------------------------------------------------------
+
+type Row = { what: string; figure: string; target: string; verdict: string };
+const rows: Row[] = [];
+
+function record(what: string, figure: string, target = "", met?: boolean) {
+  rows.push({ what, figure, target, verdict: met === undefined ? "" : met ? "met" : "MISSED" });
+  console.log(`${what}: ${figure}${target ? ` (target ${target})` : ""}`);
+}
+
+type ScanBody = { body: string; expect: string };
+
+/**
+ * What scanners send: codes drawn across the whole store (every 37th registered code, so lookups reach all of
+ * its pages rather than a cached few), printed as GS1 element strings (]d2 and GS separators), HRI or Digital
+ * Links with the batch and expiry of their batch. 70 % genuine, 15 % of recalled batches, 15 % unknown
+ * (well-formed codes of registered products that no batch contains: what a counterfeit looks like).
+ */
+async function scanMix(): Promise<ScanBody[]> {
+  const store = createStore(DB_FILE);
+  const batches = new Map((await store.db.selectFrom("batches").select(["id", "batch_number", "state", "recall_status"]).execute()).map((b) => [b.id, b]));
+  const dispensed = new Set((await store.db.selectFrom("dispensed_packs").select("pack").execute()).map((p) => p.pack));
+  const sample = await sql<{ canonical_key: string; batch_id: string }>`SELECT canonical_key, batch_id FROM batch_codes WHERE rowid % 37 = 0`.execute(store.db);
+  await store.close();
+  const formats: CodeFormat[] = ["element-string", "element-string", "element-string", "hri", "digital-link"];
+  const expiry = { yymmdd: EXPIRY_YYMMDD, iso: "2028-12-31" };
+  const printed = (key: string, batch: string, n: number) =>
+    formatCode({ ...(parseCode(key) as Gs1Pack), batch, expiry }, formats[n % formats.length]!, { symbologyId: "]d2" });
+  const genuine: string[] = [];
+  const recalled: string[] = [];
+  for (const [n, { canonical_key: key, batch_id: batchId }] of sample.rows.entries()) {
+    const batch = batches.get(batchId)!;
+    if (batch.recall_status !== "NONE") recalled.push(printed(key, batch.batch_number, n));
+    else if (batch.state === "MARKET_RELEASED" && !dispensed.has(packId(key))) genuine.push(printed(key, batch.batch_number, n));
+  }
+  const unknown: string[] = [];
+  for (let p = 0; p < PRODUCTS; p++) {
+    let n = 0;
+    for (const pack of generatePacks({ scheme: "gs1", productCode: gtinOf(p), key: Buffer.alloc(16, 0xee), firstIndex: 0, count: 3_000 })) {
+      unknown.push(printed(pack.key, `B${String(p).padStart(5, "0")}`, n++));
+    }
+  }
+  const random = seededRandom(7);
+  const bodies: ScanBody[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    const roll = random();
+    const [list, expect] = roll < 0.7 ? [genuine, "GENUINE"] : roll < 0.85 ? [recalled, "RECALLED"] : [unknown, "UNKNOWN_CODE"];
+    bodies.push({ body: JSON.stringify({ code: list[Math.floor(random() * list.length)] }), expect });
+  }
+  console.log(`scan mix: 200,000 requests over ${genuine.length.toLocaleString("en")} genuine, ${recalled.length.toLocaleString("en")} recalled and ${unknown.length.toLocaleString("en")} unknown codes`);
+  return bodies;
+}
+
+/** A small deterministic generator (mulberry32), so every run sends the same requests. */
+function seededRandom(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+async function checkVerdicts(url: string, bodies: ScanBody[]) {
+  for (const { body, expect } of bodies.slice(0, 300)) {
+    const res = await fetch(`${url}/v1/scans`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const answer = (await res.json()) as { verdict?: string };
+    if (answer.verdict !== expect) throw new Error(`scan ${body} answered ${res.status} ${JSON.stringify(answer)}, expected ${expect}`);
+  }
+}
+
+async function signIn(url: string, key: string) {
+  const wallet = new Wallet(key);
+  const challenge = (await (await fetch(`${url}/v1/auth/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address }) })).json()) as { challenge: string; text: string };
+  const signature = await wallet.signMessage(challenge.text);
+  const res = await fetch(`${url}/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address, challenge: challenge.challenge, signature }) });
+  return ((await res.json()) as { token: string }).token;
+}
+
+function scanRun(url: string, bodies: { body: string }[], seconds: number, extra: Partial<AutocannonOptions> = {}, headers: Record<string, string> = {}) {
+  let next = 0;
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    timeout: 10,
+    ...extra,
+    requests: [
+      {
+        method: "POST",
+        path: "/v1/scans",
+        headers: { "content-type": "application/json", ...headers },
+        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length]!.body }),
+      },
+    ],
+  });
+}
+
+function failures(result: AutocannonResult) {
+  return result.errors + result.timeouts + result.non2xx;
+}
+
+const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+const perSecond = (value: number) => `${Math.round(value).toLocaleString("en")}/s`;
+
+/** Anonymous scans flat out and at the target rate against an API of `processes` processes. */
+async function measureScans(bodies: ScanBody[], processes: number) {
+  const { child, url } = await startApi(randomBytes(32).toString("hex"), processes);
+  const label = `${processes} API process${processes === 1 ? "" : "es"}`;
+  try {
+    await checkVerdicts(url, bodies);
+    console.log(`${label} on ${url}; warming up`);
+    await scanRun(url, bodies, 5);
+    const flat = await scanRun(url, bodies, duration);
+    if (failures(flat)) throw new Error(`scan run: ${failures(flat)} failed requests`);
+    record(
+      `scan verdict, ${label}, ${CONNECTIONS} connections flat out: throughput${floorRate ? ` (${Math.round((100 * flat.requests.average) / floorRate)} % of the machine check)` : ""}`,
+      perSecond(flat.requests.average),
+      `≥ ${SCAN_RATE_TARGET.toLocaleString("en")}/s`,
+      flat.requests.average >= SCAN_RATE_TARGET,
+    );
+    record(`… same run: latency`, `p50 ${ms(flat.latency.p50)}, p99 ${ms(flat.latency.p99)}, max ${ms(flat.latency.max)}`, `p99 ≤ ${SCAN_P99_TARGET_MS} ms`, flat.latency.p99 <= SCAN_P99_TARGET_MS);
+    const paced = await scanRun(url, bodies, duration, { overallRate: SCAN_RATE_TARGET });
+    if (failures(paced)) throw new Error(`paced scan run: ${failures(paced)} failed requests`);
+    record(
+      `scan verdict, ${label}, ${CONNECTIONS} connections offering ${SCAN_RATE_TARGET.toLocaleString("en")} scans/s: latency (served ${perSecond(paced.requests.average)})`,
+      `p50 ${ms(paced.latency.p50)}, p99 ${ms(paced.latency.p99)}, max ${ms(paced.latency.max)}`,
+      `p99 ≤ ${SCAN_P99_TARGET_MS} ms`,
+      paced.latency.p99 <= SCAN_P99_TARGET_MS,
+    );
+    const single = await scanRun(url, bodies, Math.min(duration, 10), { connections: 1 });
+    if (failures(single)) throw new Error(`single-connection scan run: ${failures(single)} failed requests`);
+    record(
+      `scan verdict, ${label}, 1 connection (one scan at a time: the time a scan takes, without queueing)`,
+      `${perSecond(single.requests.average)}, p50 ${ms(single.latency.p50)}, p99 ${ms(single.latency.p99)}, max ${ms(single.latency.max)}`,
+    );
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+/** Signed-in scans and the provenance of the batch with 1,000 events. */
+async function measureSignedIn(manifest: Manifest, bodies: ScanBody[], processes: number) {
+  const { child, url } = await startApi(randomBytes(32).toString("hex"), processes);
+  const label = `${processes} API process${processes === 1 ? "" : "es"}`;
+  try {
+    const token = await signIn(url, manifest.regulatorKey);
+    const authorization = `Bearer ${token}`;
+    await scanRun(url, bodies, 3, {}, { authorization });
+    const signed = await scanRun(url, bodies, Math.min(duration, 10), {}, { authorization });
+    if (failures(signed)) throw new Error(`signed-in scan run: ${failures(signed)} failed requests`);
+    record(
+      `scan verdict signed in as a regulator (custody path + Merkle proof from the stored tree), ${label}, ${CONNECTIONS} connections flat out`,
+      `${perSecond(signed.requests.average)}, p50 ${ms(signed.latency.p50)}, p99 ${ms(signed.latency.p99)}`,
+    );
+
+    const provenancePath = `/v1/batches/${manifest.provenanceBatch}/provenance`;
+    const check = await fetch(`${url}${provenancePath}`, { headers: { authorization } });
+    const text = await check.text();
+    const entries = (JSON.parse(text) as { entries: unknown[] }).entries.length;
+    const provenance = (connections: number) =>
+      autocannon({ url: `${url}${provenancePath}`, connections, duration: Math.min(duration, 10), timeout: 30, headers: { authorization } });
+    const one = await provenance(1);
+    const many = await provenance(CONNECTIONS);
+    if (failures(one) + failures(many)) throw new Error("provenance run: failed requests");
+    record(
+      `batch provenance (GET /v1/batches/:id/provenance as a regulator; ${entries.toLocaleString("en")} entries, ${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB), ${label}, 1 connection`,
+      `${perSecond(one.requests.average)}, p50 ${ms(one.latency.p50)}, p99 ${ms(one.latency.p99)}`,
+      "report",
+    );
+    record(`… ${CONNECTIONS} connections`, `${perSecond(many.requests.average)}, p50 ${ms(many.latency.p50)}, p99 ${ms(many.latency.p99)}`, "report");
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+let floorRate = 0;
+
+async function measureFloor(bodies: ScanBody[]) {
+  const { child, url } = await startApi("", 1, "serve-minimal");
+  try {
+    await scanRun(url, bodies, 3);
+    const floor = await scanRun(url, bodies, 10);
+    record(
+      "machine check: a minimal express endpoint (JSON body in, small JSON out, no database), 1 process, same client and load",
+      `${perSecond(floor.requests.average)}, p50 ${ms(floor.latency.p50)}, p99 ${ms(floor.latency.p99)}`,
+    );
+    floorRate = floor.requests.average;
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+async function measure(manifest: Manifest) {
+  const bodies = await scanMix();
+  await measureFloor(bodies);
+  for (const processes of workerCounts) await measureScans(bodies, processes);
+  await measureSignedIn(manifest, bodies, workerCounts.at(-1)!);
+}
+
+function writeSection(manifest: Manifest, seededNow: boolean) {
+  const file = path.join(ROOT, "BENCHMARKS.md");
+  const cpus = os.cpus();
+  const machine = `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const table = ["| measurement | figure | target | |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.verdict} |`)];
+  const size = fs.statSync(DB_FILE).size;
+  const section = [
+    SECTION,
+    "",
+    `Command: \`${COMMAND}\` (bench/api.ts), ${new Date().toISOString().slice(0, 10)}, on ${machine}; load average (1 min) when the run started ${loadAtStart.toFixed(1)}, when it ended ${os.loadavg()[0]!.toFixed(1)} (other work on the machine slows every figure).`,
+    `Store: SQLite (${(size / 2 ** 30).toFixed(1)} GiB) with ${BATCHES.toLocaleString("en")} batches and ${CODES.toLocaleString("en")} registered codes (two batches of ${LARGE_BATCH_CODES.toLocaleString("en")}, the rest of about ${Math.floor((CODES - LARGE_BATCHES * LARGE_BATCH_CODES) / (BATCHES - LARGE_BATCHES))}, each with its stored Merkle tree), seeded directly in ${manifest.seededIn.toFixed(0)} s${seededNow ? "" : " (cached under .data/bench/api/)"}.`,
+    `API: ${workerCounts.map((n) => (n === 1 ? "one node process" : `a node cluster of ${n} processes sharing the port`)).join(", then ")} on 127.0.0.1, with autocannon in the benchmark process on the same cores; ${CONNECTIONS} connections, ${duration} s per scan run after a 5 s warm-up, 10 s per signed-in and provenance run. Every answer is checked 2xx and the verdicts of 300 scans are checked before the runs. "Offering 5,000 scans/s" paces each connection at its share of that rate, with autocannon's correction for coordinated omission: when the API cannot keep the pace, the latency includes the wait the missed schedule implies. Latencies are autocannon's, in whole milliseconds. The machine check runs a minimal express endpoint with the same client, requests and cores: the ceiling of any express API here at the time of the run. The public rate limit is lifted: loopback is a single client address.`,
+    "",
+    ...table,
+    "",
+  ].join("\n");
+  const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
+  const start = existing.indexOf(`\n${SECTION}\n`);
+  let updated: string;
+  if (start < 0) updated = `${existing.trimEnd()}\n\n${section}`;
+  else {
+    const next = existing.indexOf("\n## ", start + SECTION.length + 1);
+    updated = existing.slice(0, start + 1) + section + (next < 0 ? "" : existing.slice(next));
+  }
+  fs.writeFileSync(file, updated.endsWith("\n") ? updated : `${updated}\n`);
+}
+
+const loadAtStart = os.loadavg()[0]!;
+
+async function main() {
+  let manifest = cachedSeed();
+  const seededNow = manifest === undefined;
+  if (!manifest) {
+    console.log(`seeding ${DB_FILE}: ${BATCHES.toLocaleString("en")} batches, ${CODES.toLocaleString("en")} codes`);
+    manifest = await seed();
+    console.log(`seeded in ${manifest.seededIn.toFixed(0)} s`);
+  }
+  await measure(manifest);
+  writeSection(manifest, seededNow);
+}
+
+if (!isMainThread) {
+  void buildTreeInThisWorker();
+} else if (process.argv[2] === "serve-minimal") {
+  serveMinimal();
+} else if (process.argv[2] === "serve") {
+  if (workers > 1) serveCluster();
+  else void serve();
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAttestations} from "./IAttestations.sol";
+import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
+
+/// @title Batch ledger: manufacture, release, custody and recall of medicine batches
+/// @notice Every step is an attestation signed by the organization that takes it. A batch's serial codes stay off
+/// chain; their Merkle root is committed when the batch is recorded. Quantity is conserved: what the CMO made is
+/// always held, in transit, dispensed, destroyed or reported missing on receipt.
+interface IBatchLedger is IAttestations {
+    /// @dev The release steps a batch has passed, in order. A recall is tracked beside it.
+    enum BatchState {
+        None,
+        Manufactured,
+        FactoryReleased,
+        MarketReleased
+    }
+
+    enum RecallStatus {
+        None,
+        Open,
+        Closed
+    }
+
+    /// @dev Level I is the most severe (NMPA recall rules): holders are notified and report fastest.
+    enum RecallLevel {
+        None,
+        I,
+        II,
+        III
+    }
+
+    enum DeviationKind {
+        None,
+        Deviation,
+        OutOfSpecification,
+        OutOfTrend
+    }
+
+    enum DeviationStatus {
+        None,
+        Open,
+        Closed
+    }
+
+    /// @dev One storage slot: everything the rules check on every step of a batch.
+    struct Batch {
+        BatchState state;
+        RecallStatus recall;
+        RecallLevel recallLevel;
+        uint16 openDeviations;
+        uint32 mahId;
+        uint32 cmoId;
+        /// Organizations holding a non-zero quantity.
+        uint32 holders;
+        /// While a recall is open: holders that have not acknowledged their current holding.
+        uint32 unacknowledgedHolders;
+        uint32 shipmentsInTransit;
+        uint40 expiresAt;
+    }
+
+    struct Holding {
+        uint64 quantity;
+        /// Whether the holder acknowledged the open recall for this quantity.
+        bool recallAcknowledged;
+    }
+
+    /// @notice The CMO's record of a manufactured batch, under a quality agreement for the product.
+    struct BatchRecord {
+        uint32 cmoId;
+        uint256 nonce;
+        bytes32 agreementId;
+        string batchNumber;
+        uint64 quantity;
+        uint40 manufacturedAt;
+        uint40 expiresAt;
+        bytes32 batchRecordHash;
+        bytes32 codesRoot;
+    }
+
+    struct DeviationReport {
+        uint32 organizationId;
+        uint256 nonce;
+        bytes32 batchId;
+        DeviationKind kind;
+        bytes32 reportHash;
+    }
+
+    struct DeviationClosure {
+        uint32 organizationId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 reportHash;
+        bytes32 closureHash;
+    }
+
+    struct FactoryRelease {
+        uint32 cmoId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 certificateHash;
+    }
+
+    struct MarketRelease {
+        uint32 mahId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 decisionHash;
+    }
+
+    /// @notice A hand-over of `quantity` to `recipientId`; `codesRoot` optionally commits the shipped codes.
+    struct Shipment {
+        uint32 shipperId;
+        uint256 nonce;
+        bytes32 batchId;
+        uint32 recipientId;
+        uint64 quantity;
+        bytes32 codesRoot;
+    }
+
+    /// @notice The addressee's receipt; `receivedQuantity` below `shippedQuantity` records a shortfall.
+    struct Receipt {
+        uint32 recipientId;
+        uint256 nonce;
+        bytes32 shipmentId;
+        bytes32 batchId;
+        uint32 shipperId;
+        uint64 shippedQuantity;
+        uint64 receivedQuantity;
+    }
+
+    /// @notice A dispenser decommissions packs, each named by its pack id: keccak256(abi.encode(code)) of the pack's
+    /// canonical code, whose hash is the pack's leaf in the batch's OpenZeppelin standard Merkle tree.
+    struct Dispensing {
+        uint32 dispenserId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32[] packs;
+    }
+
+    struct Destruction {
+        uint32 holderId;
+        uint256 nonce;
+        bytes32 batchId;
+        uint64 quantity;
+        bytes32 reasonHash;
+    }
+
+    struct RecallStart {
+        uint32 organizationId;
+        uint256 nonce;
+        bytes32 batchId;
+        RecallLevel level;
+        bytes32 reasonHash;
+    }
+
+    struct RecallAcknowledgement {
+        uint32 holderId;
+        uint256 nonce;
+        bytes32 batchId;
+        uint64 quarantinedQuantity;
+    }
+
+    struct RecallClosure {
+        uint32 mahId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 reportHash;
+    }
+
+    event BatchRecorded(
+        bytes32 indexed batchId,
+        bytes32 indexed productId,
+        uint32 indexed cmoId,
+        uint32 mahId,
+        BatchRecord record,
+        address signer,
+        bytes signature
+    );
+    event DeviationOpened(
+        bytes32 indexed batchId, uint32 indexed organizationId, DeviationReport report, address signer, bytes signature
+    );
+    event DeviationClosed(
+        bytes32 indexed batchId,
+        uint32 indexed organizationId,
+        DeviationClosure closure,
+        address signer,
+        bytes signature
+    );
+    event BatchFactoryReleased(
+        bytes32 indexed batchId, uint32 indexed cmoId, FactoryRelease release, address signer, bytes signature
+    );
+    event BatchMarketReleased(
+        bytes32 indexed batchId, uint32 indexed mahId, MarketRelease release, address signer, bytes signature
+    );
+    event BatchShipped(
+        bytes32 indexed shipmentId,
+        bytes32 indexed batchId,
+        uint32 indexed shipperId,
+        Shipment shipment,
+        address signer,
+        bytes signature
+    );
+    event ShipmentReceived(
+        bytes32 indexed shipmentId,
+        bytes32 indexed batchId,
+        uint32 indexed recipientId,
+        Receipt receipt,
+        address signer,
+        bytes signature
+    );
+    event PacksDispensed(
+        bytes32 indexed batchId, uint32 indexed dispenserId, Dispensing dispensing, address signer, bytes signature
+    );
+    event StockDestroyed(
+        bytes32 indexed batchId, uint32 indexed holderId, Destruction destruction, address signer, bytes signature
+    );
+    event RecallStarted(
+        bytes32 indexed batchId,
+        uint32 indexed organizationId,
+        RecallLevel indexed level,
+        RecallStart recall,
+        address signer,
+        bytes signature
+    );
+    event RecallAcknowledged(
+        bytes32 indexed batchId,
+        uint32 indexed holderId,
+        RecallAcknowledgement acknowledgement,
+        address signer,
+        bytes signature
+    );
+    event RecallClosed(
+        bytes32 indexed batchId, uint32 indexed mahId, RecallClosure closure, address signer, bytes signature
+    );
+
+    error UnknownAgreement(bytes32 agreementId);
+    error NotQualityAgreement(bytes32 agreementId);
+    error NotAgreementCounterparty(bytes32 agreementId, uint32 organizationId);
+    error RevokedAgreement(bytes32 agreementId);
+    error AgreementNotInForce(bytes32 agreementId, uint40 validFrom, uint40 validUntil);
+    /// @notice A batch number is 1 to 20 characters (the GS1 batch/lot field).
+    error InvalidBatchNumber(string batchNumber);
+    /// @notice Manufactured in the future, or already expired when recorded.
+    error InvalidBatchDates(uint40 manufacturedAt, uint40 expiresAt);
+    error EmptyCodesRoot();
+    error ZeroQuantity();
+    error BatchAlreadyRecorded(bytes32 batchId);
+    error UnknownBatch(bytes32 batchId);
+    error NotBatchParty(bytes32 batchId, uint32 organizationId);
+    error NotBatchCmo(bytes32 batchId, uint32 organizationId);
+    error NotBatchMah(bytes32 batchId, uint32 organizationId);
+    error InvalidDeviationKind();
+    error DeviationAlreadyReported(bytes32 batchId, bytes32 reportHash);
+    error DeviationNotOpen(bytes32 batchId, bytes32 reportHash);
+    error BatchStateMismatch(bytes32 batchId, BatchState state, BatchState required);
+    error BatchHasOpenDeviations(bytes32 batchId, uint16 openDeviations);
+    error BatchExpired(bytes32 batchId, uint40 expiresAt);
+    error BatchRecalled(bytes32 batchId);
+    error InsufficientHolding(bytes32 batchId, uint32 organizationId, uint64 held, uint64 requested);
+    error ShipmentToSelf(uint32 organizationId);
+    /// @notice Regulators do not hold stock.
+    error RecipientCannotHold(uint32 recipientId, IConsortiumRegistry.Role role);
+    /// @notice No such shipment is in transit: it was never sent or was already received.
+    error ShipmentNotInTransit(bytes32 shipmentId);
+    error NotShipmentAddressee(bytes32 shipmentId, uint32 addresseeId, uint32 organizationId);
+    /// @notice The receipt's batch, shipper or quantity differ from what was shipped.
+    error ShipmentDetailsMismatch(bytes32 shipmentId);
+    error ReceivedQuantityExceedsShipped(bytes32 shipmentId, uint64 shipped, uint64 received);
+    error NoPacks();
+    /// @notice The multiproof does not show that every pack belongs to the batch's committed codes.
+    error PacksNotInBatch(bytes32 batchId);
+    error PackAlreadyDispensed(bytes32 pack);
+    error InvalidRecallLevel();
+    /// @notice Only the batch's MAH or a regulator starts a recall.
+    error NotRecallAuthority(bytes32 batchId, uint32 organizationId);
+    error RecallAlreadyStarted(bytes32 batchId);
+    error RecallNotOpen(bytes32 batchId);
+    error NotBatchHolder(bytes32 batchId, uint32 organizationId);
+    error RecallAlreadyAcknowledged(bytes32 batchId, uint32 organizationId);
+    error QuarantineExceedsHolding(bytes32 batchId, uint32 organizationId, uint64 held, uint64 quarantined);
+    error RecallNotReconciled(bytes32 batchId, uint32 unacknowledgedHolders, uint32 shipmentsInTransit);
+
+    /// @notice The CMO records a batch it made under a quality agreement in force; it holds the whole quantity.
+    /// Gas does not depend on the number of codes: only their Merkle root is stored.
+    /// @return batchId keccak256(abi.encode(productId, batchNumber)).
+    function recordBatch(BatchRecord calldata record, bytes calldata signature) external returns (bytes32 batchId);
+
+    /// @notice The batch's MAH or CMO opens a deviation, OOS or OOT investigation, named by its report hash.
+    function openDeviation(DeviationReport calldata report, bytes calldata signature) external;
+
+    /// @notice The batch's MAH or CMO closes an open deviation with the closure report's hash.
+    function closeDeviation(DeviationClosure calldata closure, bytes calldata signature) external;
+
+    /// @notice The CMO's QA releases the batch from the factory; refused while a deviation is open.
+    function releaseFromFactory(FactoryRelease calldata release, bytes calldata signature) external;
+
+    /// @notice The MAH's QA releases the batch to the market: only after factory release, with no open deviation,
+    /// before expiry and unless recalled.
+    function releaseToMarket(MarketRelease calldata release, bytes calldata signature) external;
+
+    /// @notice A holder ships part of its holding of a market-released, unrecalled batch to another organization.
+    /// @return shipmentId keccak256(abi.encode(shipperId, nonce)).
+    function shipBatch(Shipment calldata shipment, bytes calldata signature) external returns (bytes32 shipmentId);
+
+    /// @notice The addressee receives a shipment, once; any shortfall is recorded as missing. The receipt consumes
+    /// the shipment, so a replay fails with {ShipmentNotInTransit} and the receipt's nonce is not spent.
+    function receiveShipment(Receipt calldata receipt, bytes calldata signature) external;
+
+    /// @notice A dispenser decommissions packs it holds; each pack is proven part of the batch and dispensed once.
+    /// @param proof,proofFlags An OpenZeppelin multiproof of the packs' leaves against the batch's codes root, with
+    /// `dispensing.packs` in the multiproof's leaf order.
+    function dispensePacks(
+        Dispensing calldata dispensing,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags,
+        bytes calldata signature
+    ) external;
+
+    /// @notice A holder records the destruction of part of its holding (damaged, expired, or recalled stock).
+    function destroyStock(Destruction calldata destruction, bytes calldata signature) external;
+
+    /// @notice The batch's MAH starts, or a regulator orders, a recall: shipping and dispensing stop at once and
+    /// every holder must acknowledge.
+    function startRecall(RecallStart calldata recall, bytes calldata signature) external;
+
+    /// @notice A holder acknowledges the open recall with the quantity it quarantined.
+    function acknowledgeRecall(RecallAcknowledgement calldata acknowledgement, bytes calldata signature) external;
+
+    /// @notice The MAH closes the recall once every holder has acknowledged and nothing is in transit.
+    function closeRecall(RecallClosure calldata closure, bytes calldata signature) external;
+
+    function batch(bytes32 batchId) external view returns (Batch memory);
+
+    function holding(bytes32 batchId, uint32 organizationId) external view returns (Holding memory);
+
+    function codesRoot(bytes32 batchId) external view returns (bytes32);
+
+    function deviationStatus(bytes32 batchId, bytes32 reportHash) external view returns (DeviationStatus);
+
+    /// @notice Whether a shipment was sent and not yet received.
+    function isInTransit(bytes32 shipmentId) external view returns (bool);
+
+    /// @notice Whether the pack with id `pack` (keccak256(abi.encode(code))) is in the batch's committed codes.
+    function isPackOfBatch(bytes32 batchId, bytes32 pack, bytes32[] calldata proof) external view returns (bool);
+
+    function isPackDispensed(bytes32 pack) external view returns (bool);
+
+    function batchId(bytes32 productId, string calldata batchNumber) external pure returns (bytes32);
+
+    function shipmentId(uint32 shipperId, uint256 nonce) external pure returns (bytes32);
+}

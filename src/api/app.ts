@@ -1,0 +1,130 @@
+import express from "express";
+import type { Express, Request } from "express";
+import { rateLimit } from "express-rate-limit";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import path from "node:path";
+import { z } from "zod";
+import { authRoutes, createAuthenticator, holdsIssuedToken } from "./auth";
+import { batchRoutes } from "./batches";
+import type { ApiServices } from "./context";
+import { errorHandler, notFound } from "./errors";
+import { organizationRoutes } from "./organizations";
+import { recallRoutes } from "./recalls";
+import { scanRoutes } from "./scan";
+import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
+import { relayAnswerStatus, RELAY_PATH } from "./relay";
+import { defineRoute, mountRoutes, openApiDocument } from "./routes";
+import type { AnyRoute } from "./routes";
+
+export const API_VERSION = "1.0.0";
+
+const healthRoute = defineRoute({
+  method: "get",
+  path: "/healthz",
+  summary: "Liveness, and the chain and block the indexed store has reached",
+  tags: ["operations"],
+  access: "public",
+  response: z.object({ status: z.literal("ok"), chainId: z.number().int().nullable(), indexedBlock: z.number().int().nullable() }),
+  async handle({ services }) {
+    const sync = await services.store.db.selectFrom("sync_state").select(["chain_id", "block_number"]).executeTakeFirst();
+    return { status: "ok" as const, chainId: sync?.chain_id ?? null, indexedBlock: sync?.block_number ?? null };
+  },
+});
+
+/** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
+export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, healthRoute];
+
+/** Builds the HTTP API without listening, so tests drive it directly. */
+export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = []): Express {
+  const routes = [...coreRoutes, ...extraRoutes];
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  // Answers are computed per request and rarely asked for twice; hashing each (a provenance is close to a
+  // megabyte) for an ETag costs more than a conditional request could save.
+  app.set("etag", false);
+  const metrics = createMetrics();
+  app.use(metrics.middleware);
+  app.use(express.json({ limit: "2mb" }));
+  app.use(
+    ["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH],
+    rateLimit({
+      windowMs: 60_000,
+      limit: services.config.publicRateLimit,
+      // draft-7's RateLimit header says the same to a client as draft-8's without hashing the client's key into a
+      // partition key on every request.
+      standardHeaders: "draft-7",
+      legacyHeaders: false,
+      // Signed-in organizations are identified and answerable; the limit protects against anonymous floods. Only a
+      // token this ledger issued counts: any other Authorization header would let a flood through.
+      skip: (req: Request) => holdsIssuedToken(services, req.headers.authorization),
+      handler: (_req, res) => {
+        res.status(429).json({ error: { code: "RATE_LIMITED", message: "too many requests; slow down or sign in" } });
+      },
+    }),
+  );
+  // Answers that leave as another media type or status than a route definition declares (see each handler).
+  app.get(EPCIS_PATH, epcisMediaType);
+  app.post(RELAY_PATH, relayAnswerStatus);
+  mountRoutes(app, routes, services, createAuthenticator(services));
+  const document = openApiDocument(routes, { title: "Drug traceability ledger API", version: API_VERSION });
+  document.paths["/metrics"] = {
+    get: {
+      summary: "Prometheus metrics: request durations by route and status, errors, process figures",
+      tags: ["operations"],
+      parameters: [],
+      responses: { "200": { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
+    },
+  };
+  app.get("/openapi.json", (_req, res) => {
+    res.json(document);
+  });
+  mountDocs(app);
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use((req, _res, next) => next(notFound("NO_SUCH_ROUTE", `no route ${req.method} ${req.path}`)));
+  app.use(errorHandler(services.log));
+  return app;
+}
+
+/** The interactive documentation page: Swagger UI from its npm package, reading /openapi.json. */
+function mountDocs(app: Express) {
+  const assets = path.dirname(require.resolve("swagger-ui-dist/package.json"));
+  app.get("/docs", (_req, res) => {
+    res.type("html").send(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Drug traceability ledger API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="docs"></div><script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({ url: "/openapi.json", dom_id: "#docs" });</script></body></html>`);
+  });
+  app.use("/docs/assets", express.static(assets, { index: false }));
+}
+
+function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request duration by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "http_errors_total",
+    help: "HTTP answers with status >= 400 by route and status",
+    labelNames: ["method", "route", "status"],
+    registers: [registry],
+  });
+  const middleware: express.RequestHandler = (req, res, next) => {
+    const end = duration.startTimer();
+    res.on("finish", () => {
+      const labels = { method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? "unmatched", status: String(res.statusCode) };
+      end(labels);
+      if (res.statusCode >= 400) errors.inc(labels);
+    });
+    next();
+  };
+  return { registry, middleware };
+}

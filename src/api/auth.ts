@@ -1,0 +1,161 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Request } from "express";
+import { getAddress, isAddress, verifyMessage } from "ethers";
+import { z } from "zod";
+import { badRequest, forbidden, unauthorized } from "./errors";
+import type { ApiServices, Caller } from "./context";
+import { defineRoute } from "./routes";
+
+const CHALLENGE_LIFETIME = 300;
+const address = z
+  .string()
+  .refine((value) => isAddress(value), "must be an Ethereum address (0x and 40 hex digits)")
+  .transform((value) => getAddress(value))
+  .meta({ description: "a signing key's address", example: "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4" });
+
+/**
+ * The text an organization's key signs to sign in (EIP-191 personal message). Challenges are stateless — an
+ * HMAC over the address and expiry — so any API server sharing the secret can check them.
+ */
+export function challengeText(key: string, challenge: string) {
+  return `Sign in to the drug traceability ledger\nKey: ${key}\nChallenge: ${challenge}`;
+}
+
+function mac(secret: Buffer, text: string) {
+  return createHmac("sha256", secret).update(text).digest("base64url");
+}
+
+function issueChallenge(services: ApiServices, key: string) {
+  const expiresAt = services.now() + CHALLENGE_LIFETIME;
+  const nonce = randomBytes(12).toString("base64url");
+  const body = `${expiresAt}.${nonce}`;
+  return { challenge: `${body}.${mac(services.config.secret, `challenge|${key}|${body}`)}`, expiresAt };
+}
+
+function checkChallenge(services: ApiServices, key: string, challenge: string) {
+  const [expiresAt, nonce, tag] = challenge.split(".");
+  if (!expiresAt || !nonce || !tag || !sameMac(tag, mac(services.config.secret, `challenge|${key}|${expiresAt}.${nonce}`))) {
+    throw badRequest("INVALID_CHALLENGE", "the challenge was not issued by this ledger for this key", "challenge");
+  }
+  if (Number(expiresAt) < services.now()) throw badRequest("EXPIRED_CHALLENGE", "the challenge expired; ask for a new one", "challenge");
+}
+
+function sameMac(a: string, b: string) {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+type TokenClaims = { key: string; organizationId: number; expiresAt: number };
+
+function issueToken(services: ApiServices, claims: TokenClaims) {
+  const body = Buffer.from(JSON.stringify(claims)).toString("base64url");
+  return `${body}.${mac(services.config.secret, `token|${body}`)}`;
+}
+
+function readToken(services: ApiServices, token: string): TokenClaims {
+  const [body, tag] = token.split(".");
+  if (!body || !tag || !sameMac(tag, mac(services.config.secret, `token|${body}`))) {
+    throw unauthorized("INVALID_TOKEN", "the token was not issued by this ledger");
+  }
+  const claims = JSON.parse(Buffer.from(body, "base64url").toString()) as TokenClaims;
+  if (claims.expiresAt < services.now()) throw unauthorized("EXPIRED_TOKEN", "the token expired; sign in again");
+  return claims;
+}
+
+/**
+ * The organization a key speaks for right now, from the indexed chain: suspension or key revocation takes
+ * effect on the next request, whatever tokens are out.
+ */
+async function activeCaller(services: ApiServices, key: string): Promise<Caller> {
+  const row = await services.store.db
+    .selectFrom("signing_keys")
+    .innerJoin("organizations", "organizations.id", "signing_keys.organization_id")
+    .select(["organizations.id", "organizations.role", "organizations.region", "organizations.status", "signing_keys.revoked"])
+    .where("signing_keys.address", "=", key.toLowerCase())
+    .executeTakeFirst();
+  if (!row) throw unauthorized("UNKNOWN_KEY", `key ${key} is not registered to any organization`);
+  if (row.revoked) throw unauthorized("REVOKED_KEY", `key ${key} was revoked by its organization`);
+  if (row.status !== "ACTIVE") throw forbidden("ORGANIZATION_SUSPENDED", `organization ${row.id} is suspended`);
+  return { organizationId: row.id, role: row.role, region: row.region, key: getAddress(key) };
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/**
+ * Whether `Authorization` carries an unexpired token this ledger issued. No database read, so a rate limiter can
+ * ask it for every request; whether the organization may still act is checked by the route.
+ */
+export function holdsIssuedToken(services: ApiServices, header: string | undefined): boolean {
+  const match = header === undefined ? null : BEARER.exec(header);
+  if (!match) return false;
+  try {
+    readToken(services, match[1]!);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves the caller from `Authorization: Bearer …`; refuses when a token is required and missing. */
+export function createAuthenticator(services: ApiServices) {
+  return async (req: Request, required: boolean): Promise<Caller | undefined> => {
+    const header = req.headers.authorization;
+    if (!header) {
+      if (required) throw unauthorized("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
+      return undefined;
+    }
+    const match = BEARER.exec(header);
+    if (!match) throw unauthorized("INVALID_TOKEN", "the Authorization header must be `Bearer <token>`");
+    const claims = readToken(services, match[1]!);
+    const caller = await activeCaller(services, claims.key);
+    if (caller.organizationId !== claims.organizationId) throw unauthorized("INVALID_TOKEN", "the key changed organization");
+    return caller;
+  };
+}
+
+export const authRoutes = [
+  defineRoute({
+    method: "post",
+    path: "/v1/auth/challenge",
+    summary: "Ask for a challenge to sign with an organization's key",
+    tags: ["auth"],
+    access: "public",
+    body: z.object({ key: address }),
+    response: z.object({ challenge: z.string(), text: z.string(), expiresAt: z.number().int() }),
+    async handle({ body, services }) {
+      const { challenge, expiresAt } = issueChallenge(services, body.key);
+      return { challenge, text: challengeText(body.key, challenge), expiresAt };
+    },
+  }),
+  defineRoute({
+    method: "post",
+    path: "/v1/auth/token",
+    summary: "Exchange a signed challenge for a short-lived token",
+    tags: ["auth"],
+    access: "public",
+    body: z.object({
+      key: address,
+      challenge: z.string().min(1).max(200),
+      signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-byte signature in 0x hex"),
+    }),
+    response: z.object({ token: z.string(), organizationId: z.number().int(), role: z.string(), expiresAt: z.number().int() }),
+    errors: { 401: "the key is unknown or revoked", 403: "the organization is suspended" },
+    async handle({ body, services }) {
+      checkChallenge(services, body.key, body.challenge);
+      const signer = recoverSigner(challengeText(body.key, body.challenge), body.signature);
+      if (signer !== body.key) throw unauthorized("SIGNATURE_MISMATCH", `the signature is not by key ${body.key}`);
+      const caller = await activeCaller(services, body.key);
+      const expiresAt = services.now() + services.config.tokenLifetime;
+      const token = issueToken(services, { key: caller.key, organizationId: caller.organizationId, expiresAt });
+      return { token, organizationId: caller.organizationId, role: caller.role, expiresAt };
+    },
+  }),
+];
+
+function recoverSigner(text: string, signature: string) {
+  try {
+    return verifyMessage(text, signature);
+  } catch {
+    throw badRequest("INVALID_SIGNATURE", "the signature is malformed", "signature");
+  }
+}

@@ -1,0 +1,149 @@
+import { sql } from "kysely";
+import { z } from "zod";
+import { checkBatchAccess } from "./access";
+import type { ApiServices, Caller } from "./context";
+import { forbidden, notFound, unauthorized } from "./errors";
+import { decodeCursor, page, pageQuery } from "./pagination";
+import { batchQuery, toBatchView, toLedgerEntries } from "./read-model";
+import type { BatchRow } from "./read-model";
+import { batchView, bytes32, INT32_MAX, ledgerEntry, organizationId } from "./schemas";
+import { defineRoute } from "./routes";
+
+export async function findBatch(services: ApiServices, batchId: string): Promise<BatchRow> {
+  const row = await batchQuery(services.store.db).where("batches.id", "=", batchId).executeTakeFirst();
+  if (!row) throw notFound("UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
+  return row as BatchRow;
+}
+
+export async function readableBatch(services: ApiServices, caller: Caller | undefined, batchId: string) {
+  const row = await findBatch(services, batchId);
+  await checkBatchAccess(services, caller, row);
+  return row;
+}
+
+const batchParams = z.object({ batchId: bytes32 });
+
+export const batchRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/v1/batches",
+    summary: "List the batches the caller may read, newest first",
+    tags: ["batches"],
+    access: "organization",
+    query: z.object({
+      product: bytes32.optional().meta({ description: "product id" }),
+      mah: organizationId.optional(),
+      cmo: organizationId.optional(),
+      state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED", "RECALLED"]).optional(),
+      region: z.coerce.number().int().min(0).max(INT32_MAX).optional().meta({ description: "province code of the MAH or the CMO" }),
+      ...pageQuery,
+    }),
+    response: z.object({ items: z.array(batchView), nextCursor: z.string().nullable() }),
+    async handle({ query, caller, services }) {
+      if (!caller) throw unauthorized("TOKEN_REQUIRED", "sign in to list batches");
+      let q = batchQuery(services.store.db);
+      if (query.product) q = q.where("batches.product_id", "=", query.product);
+      if (query.mah) q = q.where("batches.mah_id", "=", query.mah);
+      if (query.cmo) q = q.where("batches.cmo_id", "=", query.cmo);
+      if (query.state === "RECALLED") q = q.where("batches.recall_status", "!=", "NONE");
+      else if (query.state) q = q.where("batches.state", "=", query.state);
+      if (query.region !== undefined) {
+        const region = query.region;
+        q = q.where((eb) => eb.or([eb("mah.region", "=", region), eb("cmo.region", "=", region)]));
+      }
+      q = scopeToCaller(q, caller);
+      const cursor = decodeCursor(query.cursor);
+      if (cursor) {
+        q = q.where((eb) =>
+          eb.or([
+            eb("batches.recorded_at", "<", cursor.at),
+            eb.and([eb("batches.recorded_at", "=", cursor.at), eb("batches.id", ">", cursor.id)]),
+          ]),
+        );
+      }
+      const rows = (await q.orderBy("batches.recorded_at", "desc").orderBy("batches.id").limit(query.limit + 1).execute()) as BatchRow[];
+      const { items, nextCursor } = page(rows, query.limit, (row) => ({ at: row.recorded_at, id: row.id }));
+      return { items: items.map(toBatchView), nextCursor };
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/batches/:batchId",
+    summary: "A batch: product, parties, state, recall and where its quantity is",
+    tags: ["batches"],
+    access: "organization",
+    params: batchParams,
+    response: batchView,
+    errors: { 403: "the caller has no part in the batch", 404: "no such batch" },
+    async handle({ params, caller, services }) {
+      return toBatchView(await readableBatch(services, caller, params.batchId));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/batches/:batchId/provenance",
+    summary: "A batch's whole signed history, from its agreements to its recall",
+    tags: ["batches"],
+    access: "organization",
+    params: batchParams,
+    response: z.object({ batch: batchView, entries: z.array(ledgerEntry) }),
+    errors: { 403: "the caller is not a regulator, nor the batch's MAH or CMO", 404: "no such batch" },
+    async handle({ params, caller, services }) {
+      const batch = await readableBatch(services, caller, params.batchId);
+      // The whole timeline (agreements, deviations, every party's hand-overs) is for regulators and the batch's
+      // MAH and CMO; a holder sees the custody path in its scan answers.
+      if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
+        throw forbidden("PROVENANCE_RESTRICTED", "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
+      }
+      const { db } = services.store;
+      const agreementIds = await db
+        .selectFrom("agreements")
+        .select("id")
+        .where("mah_id", "=", batch.mah_id)
+        .where((eb) =>
+          eb.or([
+            eb("id", "=", batch.agreement_id),
+            eb.and([eb("kind", "!=", "QUALITY"), eb("product_id", "in", [batch.product_id, `0x${"0".repeat(64)}`])]),
+          ]),
+        )
+        .execute();
+      const events = await db
+        .selectFrom("ledger_events")
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb("batch_id", "=", batch.id),
+            eb("agreement_id", "in", agreementIds.length ? agreementIds.map((a) => a.id) : [""]),
+          ]),
+        )
+        .orderBy("block_number")
+        .orderBy("log_index")
+        .execute();
+      return { batch: toBatchView(batch), entries: await toLedgerEntries(db, events) };
+    },
+  }),
+];
+
+/** Narrows a batch query to what the caller may read (see access.ts). */
+function scopeToCaller(q: ReturnType<typeof batchQuery>, caller: Caller): ReturnType<typeof batchQuery> {
+  const id = caller.organizationId;
+  switch (caller.role) {
+    case "REGULATOR":
+      return q;
+    case "MAH":
+      return q.where("batches.mah_id", "=", id);
+    case "CMO":
+      return q.where("batches.cmo_id", "=", id);
+    default:
+      return q.where((eb) =>
+        eb.or([
+          eb.exists(
+            eb.selectFrom("holdings").select(sql`1`.as("one")).whereRef("holdings.batch_id", "=", "batches.id").where("holdings.organization_id", "=", id),
+          ),
+          eb.exists(
+            eb.selectFrom("shipments").select(sql`1`.as("one")).whereRef("shipments.batch_id", "=", "batches.id").where("shipments.recipient_id", "=", id),
+          ),
+        ]),
+      );
+  }
+}

@@ -1,0 +1,117 @@
+import { CompiledQuery } from "kysely";
+import type { Kysely } from "kysely";
+import type { BatchTable, Database, LedgerEventTable } from "../store";
+import type { BatchView } from "./schemas";
+
+/** The batch columns joined with its product, MAH and CMO, as the API shows a batch. */
+export function batchQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom("batches")
+    .innerJoin("products", "products.id", "batches.product_id")
+    .innerJoin("organizations as mah", "mah.id", "batches.mah_id")
+    .innerJoin("organizations as cmo", "cmo.id", "batches.cmo_id")
+    .selectAll("batches")
+    .select([
+      "products.product_code",
+      "products.name as product_name",
+      "products.approval_number",
+      "mah.name as mah_name",
+      "mah.region as mah_region",
+      "cmo.name as cmo_name",
+      "cmo.region as cmo_region",
+    ]);
+}
+
+export type BatchRow = BatchTable & {
+  product_code: string;
+  product_name: string;
+  approval_number: string;
+  mah_name: string;
+  mah_region: number;
+  cmo_name: string;
+  cmo_region: number;
+};
+
+export function toBatchView(row: BatchRow): BatchView {
+  const away = row.in_transit + row.dispensed + row.destroyed + row.missing;
+  return {
+    id: row.id,
+    batchNumber: row.batch_number,
+    product: { id: row.product_id, code: row.product_code, name: row.product_name, approvalNumber: row.approval_number },
+    mah: { id: row.mah_id, name: row.mah_name, role: "MAH", region: row.mah_region },
+    cmo: { id: row.cmo_id, name: row.cmo_name, role: "CMO", region: row.cmo_region },
+    agreementId: row.agreement_id,
+    quantity: row.quantity,
+    manufacturedAt: row.manufactured_at,
+    expiresAt: row.expires_at,
+    state: row.state as BatchView["state"],
+    recall: row.recall_status === "NONE" ? null : { status: row.recall_status as "OPEN" | "CLOSED", level: row.recall_level ?? "" },
+    openDeviations: row.open_deviations,
+    accounts: {
+      held: row.quantity - away,
+      inTransit: row.in_transit,
+      dispensed: row.dispensed,
+      destroyed: row.destroyed,
+      missing: row.missing,
+    },
+    codesRoot: row.codes_root,
+    recordedAt: row.recorded_at,
+    factoryReleasedAt: row.factory_released_at,
+    marketReleasedAt: row.market_released_at,
+  };
+}
+
+/** Organizations by id, for naming the parties of ledger entries. */
+export async function organizationsById(db: Kysely<Database>, ids: Iterable<number>) {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map<number, { id: number; name: string; role: string; region: number }>();
+  const rows = await db.selectFrom("organizations").select(["id", "name", "role", "region"]).where("id", "in", unique).execute();
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** Ledger events as provenance entries: who attested what, when, in which transaction, and whether it verifies. */
+export async function toLedgerEntries(db: Kysely<Database>, events: LedgerEventTable[]) {
+  const organizations = await organizationsById(
+    db,
+    events.flatMap((e) => (e.organization_id === null ? [] : [e.organization_id])),
+  );
+  return events.map((event) => {
+    // The payload keeps the signatures, so anyone can re-verify an entry without trusting this server.
+    const details = JSON.parse(event.payload) as Record<string, unknown>;
+    return {
+      at: event.block_time,
+      blockNumber: event.block_number,
+      logIndex: event.log_index,
+      txHash: event.tx_hash,
+      event: event.name,
+      organization: event.organization_id === null ? null : (organizations.get(event.organization_id) ?? null),
+      signer: event.signer,
+      signerOrganizationId: event.signer_organization_id,
+      verification: event.verification,
+      problem: event.problem,
+      details,
+    };
+  });
+}
+
+/**
+ * A query built and compiled once, run many times with new values. Building and compiling a kysely query costs
+ * as much as running a lookup by key, so the scan path's queries are compiled once per database: `build` gets a
+ * placeholder per named value, and each run puts the values where their placeholders landed in the parameters.
+ */
+export function preparedQuery<Name extends string, Row>(
+  names: readonly Name[],
+  build: (slot: Record<Name, string>) => { compile(): CompiledQuery<Row> },
+): (values: Record<Name, unknown>) => CompiledQuery<Row> {
+  const slots = Object.fromEntries(names.map((name) => [name, `\u0000prepared:${name}`])) as Record<Name, string>;
+  const compiled = build(slots).compile();
+  const placed = compiled.parameters.map((parameter) => names.find((name) => slots[name] === parameter));
+  for (const name of names) {
+    if (!placed.includes(name)) throw new Error(`prepared query: the value ${name} is not a parameter of ${compiled.sql}`);
+  }
+  return (values) =>
+    CompiledQuery.raw(
+      compiled.sql,
+      placed.map((name, i) => (name === undefined ? compiled.parameters[i] : values[name])),
+    ) as CompiledQuery<Row>;
+}

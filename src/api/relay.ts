@@ -1,0 +1,401 @@
+import { Interface, isError, JsonRpcApiProvider, JsonRpcProvider, Wallet } from "ethers";
+import type { Provider } from "ethers";
+import type { RequestHandler } from "express";
+import { z } from "zod";
+import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import { recoverAttester } from "../attestations";
+import type { AttestationType, LedgerContract } from "../attestations";
+import type { Deployment } from "../indexer";
+import type { Logger } from "../log";
+import type { Store } from "../store";
+import { actorOf, relayBody } from "./attestation-body";
+import type { SignedAttestation } from "./attestation-body";
+import { ApiError, badRequest } from "./errors";
+import { createNamer, refusalFor, refusalOf } from "./refusals";
+import type { RefusalContext } from "./refusals";
+import { defineRoute } from "./routes";
+import type { AnyRoute } from "./routes";
+
+/**
+ * The relay: anyone may hand in attestations signed by organizations' keys; the relayer's account pays for the
+ * transactions. An attestation's own signature is its authority, so the route is public (and rate-limited).
+ *
+ * Nothing is sent unless every attestation of the request passes, in this order:
+ * 1. the body's schema (400 with the offending field);
+ * 2. off-chain, against the indexed read model: each signature recovers to an unrevoked key of the organization the
+ *    message names, and that organization is active (403);
+ * 3. a dry run of each transaction from the relayer's account (eth_estimateGas), whose revert is decoded into the
+ *    contract's custom error and answered in words (src/api/refusals.ts: 400, 403, 409 replay, 422 state).
+ * Consecutive attestations for the same contract go in one `multicall` transaction; a change of contract starts the
+ * next transaction, so the order of the request is the order on the chain.
+ */
+
+export const RELAY_PATH = "/v1/attestations";
+
+/** The contract function that takes each attestation type (contracts/interfaces). */
+export const RELAY_FUNCTIONS: Record<string, string> = {
+  Onboarding: "onboardOrganization",
+  Suspension: "suspendOrganization",
+  Reinstatement: "reinstateOrganization",
+  SigningKeyAddition: "addSigningKey",
+  SigningKeyRevocation: "revokeSigningKey",
+  ProductRegistration: "registerProduct",
+  Agreement: "signAgreement",
+  AgreementRevocation: "revokeAgreement",
+  BatchRecord: "recordBatch",
+  DeviationReport: "openDeviation",
+  DeviationClosure: "closeDeviation",
+  FactoryRelease: "releaseFromFactory",
+  MarketRelease: "releaseToMarket",
+  Shipment: "shipBatch",
+  Receipt: "receiveShipment",
+  Dispensing: "dispensePacks",
+  Destruction: "destroyStock",
+  RecallStart: "startRecall",
+  RecallAcknowledgement: "acknowledgeRecall",
+  RecallClosure: "closeRecall",
+};
+
+export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
+  ConsortiumRegistry: new Interface(ConsortiumRegistry__factory.abi),
+  ProductRegistry: new Interface(ProductRegistry__factory.abi),
+  BatchLedger: new Interface(BatchLedger__factory.abi),
+};
+
+export type RelayOptions = {
+  /** The chain's JSON-RPC endpoint; or pass `provider`. */
+  rpcUrl?: string;
+  provider?: Provider;
+  /** Private key of the funded account that sends (and pays for) the transactions. */
+  relayerKey: string;
+  deployment: Deployment;
+  /** The indexed read model: organizations and keys for the off-chain checks, names for refusals, the checkpoint. */
+  store: Store;
+  log?: Logger;
+  /** Resolves once the read model has indexed `blockNumber`; by default polls the indexer's checkpoint. */
+  waitForIndexed?: (blockNumber: number) => Promise<void>;
+  /** How long `wait` waits for a receipt, then for the indexer (default 60 s each). */
+  waitTimeoutMs?: number;
+  pollIntervalMs?: number;
+};
+
+export type RelayedTransaction = {
+  hash: string;
+  contract: LedgerContract;
+  /** Positions in the request of the attestations this transaction carries. */
+  attestations: number[];
+  blockNumber: number | null;
+};
+
+export type RelayResult = {
+  status: "submitted" | "indexed";
+  transactions: RelayedTransaction[];
+  indexedBlock: number | null;
+};
+
+export type Relay = {
+  /** The relayer account's address. */
+  readonly relayer: string;
+  /** Checks, dry-runs and sends; throws ApiError with the exact reason when anything would be refused. */
+  relay(attestations: SignedAttestation[], options?: { wait?: boolean }): Promise<RelayResult>;
+  close(): void;
+};
+
+type Call = { index: number; attestation: SignedAttestation; data: string; context: RefusalContext };
+type Transaction = { contract: LedgerContract; calls: Call[] };
+
+export function createRelay(options: RelayOptions): Relay {
+  const { deployment, store } = options;
+  if (!options.provider && !options.rpcUrl) throw new Error("createRelay needs rpcUrl or provider");
+  const ownsProvider = !options.provider;
+  // No response cache: the relayer's pending nonce and the chain's state must be read fresh for every request.
+  const provider = options.provider ?? new JsonRpcProvider(options.rpcUrl, deployment.chainId, { staticNetwork: true, cacheTimeout: -1 });
+  const wallet = new Wallet(options.relayerKey, provider);
+  const names = createNamer(store);
+  const waitTimeoutMs = options.waitTimeoutMs ?? 60_000;
+  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const waitForIndexed = options.waitForIndexed ?? ((block: number) => pollCheckpoint(store, block, waitTimeoutMs, pollIntervalMs));
+  let chainChecked = false;
+  // One request at a time from dry run to send: the relayer's nonces stay in order and a request's dry run is not
+  // invalidated by the relay's own transactions.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusively = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = queue.then(task, task);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  async function checkChain() {
+    if (chainChecked) return;
+    const chainId = Number(
+      await rpc(() => (provider instanceof JsonRpcApiProvider ? provider.send("eth_chainId", []) : provider.getNetwork().then((n) => n.chainId))),
+    );
+    if (chainId !== deployment.chainId) {
+      throw new ApiError(500, "RELAY_MISCONFIGURED", `the relay's node serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`);
+    }
+    chainChecked = true;
+  }
+
+  /** Step 2: each signature is by an unrevoked key of the organization it speaks for, and that one is active. */
+  async function checkSigners(attestation: SignedAttestation, index: number): Promise<RefusalContext> {
+    const context: RefusalContext = { index, attestation, signers: [], signerOrganizations: [], names };
+    const actor = actorOf(attestation);
+    const signatures: { field: "signature" | "counterpartySignature"; organizationId: number }[] = [
+      { field: "signature", organizationId: actor.organizationId },
+    ];
+    if (attestation.type === "Agreement") {
+      signatures.push({ field: "counterpartySignature", organizationId: Number(attestation.message.counterpartyId) });
+    }
+    for (const { field, organizationId } of signatures) {
+      context.signers.push(recoverSigner(attestation, index, field));
+      context.signerOrganizations.push(organizationId);
+    }
+    for (const [i, { organizationId }] of signatures.entries()) {
+      const signer = context.signers[i]!;
+      const key = await store.db.selectFrom("signing_keys").selectAll().where("address", "=", signer).executeTakeFirst();
+      if (!key) throw await refusalFor({ name: "UnknownSigningKey", args: { signer } }, context);
+      if (key.organization_id !== organizationId) {
+        throw await refusalFor({ name: "SignerNotOfOrganization", args: { signer, organizationId } }, context);
+      }
+      if (key.revoked) throw await refusalFor({ name: "RevokedSigningKey", args: { signer } }, context);
+      const organization = await store.db.selectFrom("organizations").select("status").where("id", "=", organizationId).executeTakeFirst();
+      if (organization?.status !== "ACTIVE") throw await refusalFor({ name: "SuspendedOrganization", args: { organizationId } }, context);
+    }
+    return context;
+  }
+
+  function recoverSigner(attestation: SignedAttestation, index: number, field: "signature" | "counterpartySignature") {
+    try {
+      return recoverAttester(
+        {
+          domain: { contract: attestation.contract, chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts[attestation.contract] },
+          type: attestation.type as AttestationType<LedgerContract>,
+          message: attestation.message,
+        },
+        attestation[field]!,
+      ).toLowerCase();
+    } catch {
+      throw badRequest("INVALID_SIGNATURE", `attestation ${index} (${attestation.type}): the ${field} is not a valid signature`, `attestations.${index}.${field}`);
+    }
+  }
+
+  function encode(attestation: SignedAttestation): string {
+    const { message, signature } = attestation;
+    const args =
+      attestation.type === "Agreement"
+        ? [message, signature, attestation.counterpartySignature]
+        : attestation.type === "Dispensing"
+          ? [message, attestation.proof, attestation.proofFlags, signature]
+          : [message, signature];
+    return CONTRACT_INTERFACES[attestation.contract].encodeFunctionData(RELAY_FUNCTIONS[attestation.type]!, args);
+  }
+
+  function transactionData(transaction: Transaction, calls = transaction.calls): string {
+    if (calls.length === 1) return calls[0]!.data;
+    return CONTRACT_INTERFACES[transaction.contract].encodeFunctionData("multicall", [calls.map((call) => call.data)]);
+  }
+
+  /** Step 3: the gas the transaction needs, or the refusal of the attestation the contract would reject. */
+  async function dryRun(transaction: Transaction): Promise<bigint> {
+    const to = deployment.contracts[transaction.contract];
+    const simulate = (calls: Call[]) => provider.estimateGas({ from: wallet.address, to, data: transactionData(transaction, calls) });
+    try {
+      return await simulate(transaction.calls);
+    } catch (error) {
+      let failing = revertDataOf(error);
+      if (failing === undefined) throw unavailable(error);
+      // Find the first attestation that fails: the shortest failing prefix (a prefix of a passing one passes).
+      let [low, high] = [1, transaction.calls.length];
+      while (low < high) {
+        const middle = Math.floor((low + high) / 2);
+        try {
+          await simulate(transaction.calls.slice(0, middle));
+          low = middle + 1;
+        } catch (prefixError) {
+          const data = revertDataOf(prefixError);
+          if (data === undefined) throw unavailable(prefixError);
+          failing = data;
+          high = middle;
+        }
+      }
+      const call = transaction.calls[low - 1]!;
+      throw await refusalOf(failing, call.context);
+    }
+  }
+
+  async function send(transactions: Transaction[]): Promise<RelayedTransaction[]> {
+    const gasLimits: bigint[] = [];
+    for (const transaction of transactions) gasLimits.push(await dryRun(transaction));
+    let nonce = await rpc(() => provider.getTransactionCount(wallet.address, "pending"));
+    const sent: RelayedTransaction[] = [];
+    for (const [i, transaction] of transactions.entries()) {
+      const response = await wallet
+        .sendTransaction({
+          to: deployment.contracts[transaction.contract],
+          data: transactionData(transaction),
+          // Headroom over the estimate: storage the transaction first writes may cost more once others land first.
+          gasLimit: (gasLimits[i]! * 5n) / 4n,
+          nonce: nonce++,
+        })
+        .catch((error: unknown) => {
+          if (sent.length === 0) throw unavailable(error);
+          throw new ApiError(
+            503,
+            "PARTIALLY_SENT",
+            `transaction${sent.length > 1 ? "s" : ""} ${sent.map((t) => t.hash).join(", ")} (attestations ` +
+              `${sent.flatMap((t) => t.attestations).join(", ")}) were sent, the next could not be: ${firstLine(error)}; ` +
+              `relay the remaining attestations again`,
+          );
+        });
+      options.log?.info({ hash: response.hash, contract: transaction.contract, attestations: transaction.calls.length }, "relayed attestations");
+      sent.push({ hash: response.hash, contract: transaction.contract, attestations: transaction.calls.map((c) => c.index), blockNumber: null });
+    }
+    return sent;
+  }
+
+  async function receiptOf(hash: string) {
+    const deadline = Date.now() + waitTimeoutMs;
+    for (;;) {
+      const receipt = await rpc(() => provider.getTransactionReceipt(hash));
+      if (receipt) return receipt;
+      if (Date.now() > deadline) {
+        throw new ApiError(504, "NOT_MINED_IN_TIME", `transaction ${hash} was sent but not mined within ${waitTimeoutMs / 1000} s; it may still be`);
+      }
+      await sleep(pollIntervalMs);
+    }
+  }
+
+  return {
+    relayer: wallet.address,
+    async relay(attestations, relayOptions = {}) {
+      const calls: Call[] = [];
+      for (const [index, attestation] of attestations.entries()) {
+        calls.push({ index, attestation, data: encode(attestation), context: await checkSigners(attestation, index) });
+      }
+      const transactions: Transaction[] = [];
+      for (const call of calls) {
+        const last = transactions[transactions.length - 1];
+        if (last?.contract === call.attestation.contract) last.calls.push(call);
+        else transactions.push({ contract: call.attestation.contract, calls: [call] });
+      }
+      const sent = await exclusively(async () => {
+        await checkChain();
+        return send(transactions);
+      });
+      if (!relayOptions.wait) return { status: "submitted", transactions: sent, indexedBlock: null };
+      for (const transaction of sent) {
+        const receipt = await receiptOf(transaction.hash);
+        transaction.blockNumber = receipt.blockNumber;
+        if (receipt.status !== 1) {
+          throw new ApiError(
+            422,
+            "TRANSACTION_REVERTED",
+            `transaction ${transaction.hash} was mined in block ${receipt.blockNumber} but reverted: the ledger changed between ` +
+              `the dry run and the transaction, and none of its attestations took effect; check the state and sign again`,
+          );
+        }
+      }
+      const last = Math.max(...sent.map((t) => t.blockNumber!));
+      await waitForIndexed(last);
+      return { status: "indexed", transactions: sent, indexedBlock: last };
+    },
+    close() {
+      if (ownsProvider) provider.destroy();
+    },
+  };
+}
+
+/** The revert data of a failed call or gas estimate ("0x" when the node gave none), or undefined for any other failure. */
+function revertDataOf(error: unknown): string | undefined {
+  if (isError(error, "CALL_EXCEPTION")) return error.data ?? "0x";
+  return undefined;
+}
+
+/** The node failed to answer: retryable, and nothing about the attestations. */
+function unavailable(error: unknown) {
+  return new ApiError(503, "CHAIN_UNAVAILABLE", `the chain node did not answer: ${firstLine(error)}; retry`);
+}
+
+const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
+
+async function rpc<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw unavailable(error);
+  }
+}
+
+/** Resolves once the indexer's checkpoint reaches `blockNumber`. */
+async function pollCheckpoint(store: Store, blockNumber: number, timeoutMs: number, intervalMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const sync = await store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
+    if (sync && Number(sync.block_number) >= blockNumber) return;
+    if (Date.now() > deadline) {
+      throw new ApiError(
+        504,
+        "NOT_INDEXED_IN_TIME",
+        `the transactions were mined in block ${blockNumber}, but the indexer has not reached it within ${timeoutMs / 1000} s; ` +
+          `they will show once indexed (do not send them again: they would be refused as replays)`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const relayAnswer = z.object({
+  status: z.enum(["submitted", "indexed"]).meta({ description: "submitted (202), or mined and indexed (200, with wait)" }),
+  transactions: z.array(
+    z.object({
+      hash: z.string(),
+      contract: z.enum(["ConsortiumRegistry", "ProductRegistry", "BatchLedger"]),
+      attestations: z.array(z.number().int()).meta({ description: "positions in the request of the attestations it carries" }),
+      blockNumber: z.number().int().nullable(),
+    }),
+  ),
+  indexedBlock: z.number().int().nullable().meta({ description: "with wait: the block the read model has reached" }),
+});
+
+export function relayRoutes(relay: Relay): AnyRoute[] {
+  return [
+    defineRoute({
+      method: "post",
+      path: RELAY_PATH,
+      summary:
+        "Relay signed attestations to the ledger, after checking their signatures, organizations and a dry run; " +
+        "202 once sent, 200 with wait once mined and indexed",
+      tags: ["attestations"],
+      access: "public",
+      body: relayBody,
+      response: relayAnswer,
+      status: 202,
+      errors: {
+        403: "a signer may not make an attestation: unknown, revoked or foreign key, suspended organization, wrong role or party",
+        409: "an attestation's nonce is already used: a replay or a duplicate (REPLAYED_ATTESTATION)",
+        422: "the contract would refuse an attestation in the ledger's current state; error.code and error.message say why",
+        503: "the chain node did not answer; nothing was sent unless error.message says so; retry",
+        504: "with wait: the transactions were sent but not mined or indexed in time",
+      },
+      async handle({ body }) {
+        return relay.relay(body.attestations as SignedAttestation[], { wait: body.wait });
+      },
+    }),
+  ];
+}
+
+/**
+ * A route definition carries one success status; the relay's is 202 (sent). An answer given after waiting for the
+ * indexer is final, so this sends it as 200. Mounted on RELAY_PATH before the routes.
+ */
+export const relayAnswerStatus: RequestHandler = (_req, res, next) => {
+  const json = res.json.bind(res);
+  res.json = (body: unknown) => {
+    if (res.statusCode === 202 && (body as RelayResult | undefined)?.status === "indexed") res.status(200);
+    return json(body);
+  };
+  next();
+};

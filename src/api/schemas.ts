@@ -1,0 +1,62 @@
+import { z } from "zod";
+
+export const bytes32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes in 0x hex")
+  .transform((value) => value.toLowerCase());
+
+/** The store keeps organization ids and regions as 32-bit signed integers (PostgreSQL `integer`). */
+export const INT32_MAX = 2_147_483_647;
+
+export const organizationId = z.coerce.number().int().min(1).max(INT32_MAX);
+
+export const organizationRef = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  role: z.string(),
+  region: z.number().int(),
+});
+
+export const batchView = z.object({
+  id: z.string(),
+  batchNumber: z.string(),
+  product: z.object({ id: z.string(), code: z.string(), name: z.string(), approvalNumber: z.string() }),
+  mah: organizationRef,
+  cmo: organizationRef,
+  agreementId: z.string(),
+  quantity: z.number().int(),
+  manufacturedAt: z.number().int(),
+  expiresAt: z.number().int(),
+  state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED"]),
+  recall: z.object({ status: z.enum(["OPEN", "CLOSED"]), level: z.string() }).nullable(),
+  openDeviations: z.number().int(),
+  accounts: z
+    .object({
+      held: z.number().int(),
+      inTransit: z.number().int(),
+      dispensed: z.number().int(),
+      destroyed: z.number().int(),
+      missing: z.number().int(),
+    })
+    .meta({ description: "where the recorded quantity is: they always add up to `quantity`" }),
+  codesRoot: z.string(),
+  recordedAt: z.number().int(),
+  factoryReleasedAt: z.number().int().nullable(),
+  marketReleasedAt: z.number().int().nullable(),
+});
+
+export type BatchView = z.infer<typeof batchView>;
+
+export const ledgerEntry = z.object({
+  at: z.number().int().meta({ description: "block time, unix seconds" }),
+  blockNumber: z.number().int(),
+  logIndex: z.number().int(),
+  txHash: z.string(),
+  event: z.string(),
+  organization: organizationRef.nullable(),
+  signer: z.string().nullable(),
+  signerOrganizationId: z.number().int().nullable(),
+  verification: z.string().meta({ description: "verified, or why the signature did not check out" }),
+  problem: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+});

@@ -1,0 +1,32 @@
+import { Command, CommanderError } from "commander";
+import { addCodesCommands, type Act } from "./codes";
+import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
+
+/** The project's CLI; each area of the ledger adds its command group here. */
+export function createProgram(io: CliIo, setExit: (status: number) => void): Command {
+  const program = new Command("trace").description("drug traceability ledger").exitOverride();
+  program.configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) });
+  const act: Act = (action) => async (...args) => {
+    const options = args.at(-2) as { json?: boolean } | undefined;
+    try {
+      setExit(await action(...args));
+    } catch (error) {
+      setExit(reportError(io, options?.json === true, error));
+    }
+  };
+  addCodesCommands(program, io, act);
+  return program;
+}
+
+/** Runs the CLI and returns its exit status: 0 done, 1 a verification said no, 2 bad input or usage. */
+export async function run(argv: string[], io: CliIo = processIo): Promise<number> {
+  let status = 0;
+  const program = createProgram(io, (s) => (status = s));
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_ERROR;
+    throw error;
+  }
+  return status;
+}

@@ -1,0 +1,320 @@
+import type { EventArgs, LedgerEvent } from "./decode";
+import type { ReadModelWindow } from "./read-model";
+
+/** Names the read model stores for the contracts' enums (contracts/interfaces). */
+export const ROLE_NAMES = ["NONE", "MAH", "CMO", "DISTRIBUTOR", "DISPENSER", "REGULATOR"] as const;
+export const AGREEMENT_KINDS = ["NONE", "QUALITY", "STORAGE", "TRANSPORT", "SALES"] as const;
+export const RELEASE_TESTERS = ["NONE", "CMO", "MAH", "CONTRACT_LABORATORY"] as const;
+export const DEVIATION_KINDS = ["NONE", "DEVIATION", "OOS", "OOT"] as const;
+export const RECALL_LEVELS = ["NONE", "I", "II", "III"] as const;
+
+/** An event as the reducer needs it: decoded arguments and the time of its block. */
+export type AppliedEvent = Pick<LedgerEvent, "name" | "args"> & { blockTime: number };
+
+const num = (args: EventArgs, name: string) => Number(args[name]);
+const str = (args: EventArgs, name: string) => String(args[name]);
+
+/** Asks the window for every row `event` reads or changes. */
+export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEvent, "name" | "args">) {
+  const batchId = args.batchId === undefined ? undefined : str(args, "batchId");
+  switch (name) {
+    case "OrganizationOnboarded":
+    case "OrganizationSuspended":
+    case "OrganizationReinstated":
+      window.organizations.want(num(args, "organizationId"));
+      return;
+    case "SigningKeyAdded":
+    case "SigningKeyRevoked":
+      window.signingKeys.want(str(args, "signingKey"));
+      return;
+    case "AgreementRevoked":
+      window.agreements.want(str(args, "agreementId"));
+      return;
+    case "ProductRegistered":
+    case "AgreementSigned":
+      return;
+  }
+  if (batchId === undefined) return;
+  window.batches.want(batchId);
+  const actor = ACTORS[name];
+  if (actor) window.holdings.want(batchId, num(args, actor));
+  if (name === "DeviationOpened" || name === "DeviationClosed") window.deviations.want(batchId, str(args, "reportHash"));
+  if (name === "ShipmentReceived") window.shipments.want(str(args, "shipmentId"));
+  if (name.startsWith("Recall")) window.recalls.want(batchId);
+  if (name === "RecallAcknowledged") window.recallAcknowledgements.want(batchId, num(args, "holderId"));
+}
+
+/** The organization whose holding an event moves. */
+const ACTORS: Record<string, string> = {
+  BatchRecorded: "cmoId",
+  BatchShipped: "shipperId",
+  ShipmentReceived: "recipientId",
+  PacksDispensed: "dispenserId",
+  StockDestroyed: "holderId",
+  RecallAcknowledged: "holderId",
+};
+
+type Handler = (window: ReadModelWindow, event: AppliedEvent) => string | null;
+
+/**
+ * Applies one event to the read model. Returns null, or the reason the event does not fit what the model already
+ * holds (the contracts make that impossible; if it happens the store or the chain is not what the indexer
+ * believes, and the event is recorded and reported rather than dropped).
+ */
+export function applyEvent(window: ReadModelWindow, event: AppliedEvent): string | null {
+  const handler = HANDLERS[event.name];
+  return handler ? handler(window, event) : `no read-model handler for ${event.name}`;
+}
+
+const HANDLERS: Record<string, Handler> = {
+  OrganizationOnboarded(w, { args, blockTime }) {
+    w.organizations.put({
+      id: num(args, "organizationId"),
+      role: ROLE_NAMES[num(args, "role")] ?? "NONE",
+      region: num(args, "region"),
+      licence_hash: str(args, "licenceHash"),
+      name: str(args, "name"),
+      status: "ACTIVE",
+      onboarded_by: num(args, "regulatorId"),
+      onboarded_at: blockTime,
+    });
+    addKey(w, str(args, "signingKey"), num(args, "organizationId"), blockTime);
+    return null;
+  },
+  OrganizationSuspended: (w, e) => setOrganizationStatus(w, e, "SUSPENDED"),
+  OrganizationReinstated: (w, e) => setOrganizationStatus(w, e, "ACTIVE"),
+  SigningKeyAdded(w, { args, blockTime }) {
+    addKey(w, str(args, "signingKey"), num(args, "organizationId"), blockTime);
+    return null;
+  },
+  SigningKeyRevoked(w, { args, blockTime }) {
+    const key = w.signingKeys.get(str(args, "signingKey"));
+    if (!key) return `revoked key ${str(args, "signingKey")} was never added`;
+    w.signingKeys.update(key, { revoked: 1, revoked_at: blockTime });
+    return null;
+  },
+  ProductRegistered(w, { args, blockTime }) {
+    w.products.put({
+      id: str(args, "productId"),
+      product_code: str(args, "productCode"),
+      approval_number: str(args, "approvalNumber"),
+      name: str(args, "name"),
+      mah_id: num(args, "mahId"),
+      registered_at: blockTime,
+    });
+    return null;
+  },
+  AgreementSigned(w, { args, blockTime }) {
+    w.agreements.put({
+      id: str(args, "agreementId"),
+      kind: AGREEMENT_KINDS[num(args, "kind")] ?? "NONE",
+      mah_id: num(args, "mahId"),
+      counterparty_id: num(args, "counterpartyId"),
+      product_id: str(args, "productId"),
+      document_hash: str(args, "documentHash"),
+      valid_from: num(args, "validFrom"),
+      valid_until: num(args, "validUntil"),
+      release_tester: RELEASE_TESTERS[num(args, "releaseTester")] ?? "NONE",
+      revoked: 0,
+      signed_at: blockTime,
+      revoked_at: null,
+    });
+    return null;
+  },
+  AgreementRevoked(w, { args, blockTime }) {
+    const agreement = w.agreements.get(str(args, "agreementId"));
+    if (!agreement) return `unknown agreement ${str(args, "agreementId")}`;
+    w.agreements.update(agreement, { revoked: 1, revoked_at: blockTime });
+    return null;
+  },
+  BatchRecorded(w, { args, blockTime }) {
+    const batchId = str(args, "batchId");
+    w.batches.put({
+      id: batchId,
+      product_id: str(args, "productId"),
+      batch_number: str(args, "batchNumber"),
+      mah_id: num(args, "mahId"),
+      cmo_id: num(args, "cmoId"),
+      agreement_id: str(args, "agreementId"),
+      quantity: num(args, "quantity"),
+      manufactured_at: num(args, "manufacturedAt"),
+      expires_at: num(args, "expiresAt"),
+      batch_record_hash: str(args, "batchRecordHash"),
+      codes_root: str(args, "codesRoot"),
+      state: "MANUFACTURED",
+      recall_status: "NONE",
+      recall_level: null,
+      open_deviations: 0,
+      in_transit: 0,
+      dispensed: 0,
+      destroyed: 0,
+      missing: 0,
+      recorded_at: blockTime,
+      factory_released_at: null,
+      market_released_at: null,
+    });
+    return moveStock(w, batchId, num(args, "cmoId"), num(args, "quantity"));
+  },
+  DeviationOpened(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    w.deviations.put({
+      batch_id: batch.id,
+      report_hash: str(args, "reportHash"),
+      kind: DEVIATION_KINDS[num(args, "kind")] ?? "NONE",
+      status: "OPEN",
+      opened_by: num(args, "organizationId"),
+      opened_at: blockTime,
+      closed_by: null,
+      closure_hash: null,
+      closed_at: null,
+    });
+    w.batches.update(batch, { open_deviations: batch.open_deviations + 1 });
+    return null;
+  },
+  DeviationClosed(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    const deviation = w.deviations.get(str(args, "batchId"), str(args, "reportHash"));
+    if (!batch || !deviation) return `unknown deviation ${str(args, "reportHash")} of batch ${str(args, "batchId")}`;
+    w.deviations.update(deviation, {
+      status: "CLOSED",
+      closed_by: num(args, "organizationId"),
+      closure_hash: str(args, "closureHash"),
+      closed_at: blockTime,
+    });
+    w.batches.update(batch, { open_deviations: batch.open_deviations - 1 });
+    return null;
+  },
+  BatchFactoryReleased(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    w.batches.update(batch, { state: "FACTORY_RELEASED", factory_released_at: blockTime });
+    return null;
+  },
+  BatchMarketReleased(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    w.batches.update(batch, { state: "MARKET_RELEASED", market_released_at: blockTime });
+    return null;
+  },
+  BatchShipped(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    const quantity = num(args, "quantity");
+    w.shipments.put({
+      id: str(args, "shipmentId"),
+      batch_id: batch.id,
+      shipper_id: num(args, "shipperId"),
+      recipient_id: num(args, "recipientId"),
+      quantity,
+      codes_root: str(args, "codesRoot"),
+      status: "IN_TRANSIT",
+      received_quantity: null,
+      shipped_at: blockTime,
+      received_at: null,
+    });
+    w.batches.update(batch, { in_transit: batch.in_transit + quantity });
+    return moveStock(w, batch.id, num(args, "shipperId"), -quantity);
+  },
+  ShipmentReceived(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    const shipment = w.shipments.get(str(args, "shipmentId"));
+    if (!batch || !shipment || shipment.status !== "IN_TRANSIT") {
+      return `no shipment ${str(args, "shipmentId")} in transit for batch ${str(args, "batchId")}`;
+    }
+    const received = num(args, "receivedQuantity");
+    w.shipments.update(shipment, { status: "RECEIVED", received_quantity: received, received_at: blockTime });
+    w.batches.update(batch, {
+      in_transit: batch.in_transit - shipment.quantity,
+      missing: batch.missing + shipment.quantity - received,
+    });
+    return moveStock(w, batch.id, num(args, "recipientId"), received);
+  },
+  PacksDispensed(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    const packs = args.packs as string[];
+    const dispenserId = num(args, "dispenserId");
+    for (const pack of packs) {
+      w.dispensedPacks.put({ pack, batch_id: batch.id, dispenser_id: dispenserId, dispensed_at: blockTime });
+    }
+    w.batches.update(batch, { dispensed: batch.dispensed + packs.length });
+    return moveStock(w, batch.id, dispenserId, -packs.length);
+  },
+  StockDestroyed(w, { args }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    w.batches.update(batch, { destroyed: batch.destroyed + num(args, "quantity") });
+    return moveStock(w, batch.id, num(args, "holderId"), -num(args, "quantity"));
+  },
+  RecallStarted(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    const level = RECALL_LEVELS[num(args, "level")] ?? "NONE";
+    w.recalls.put({
+      batch_id: batch.id,
+      level,
+      status: "OPEN",
+      started_by: num(args, "organizationId"),
+      reason_hash: str(args, "reasonHash"),
+      started_at: blockTime,
+      closed_by: null,
+      report_hash: null,
+      closed_at: null,
+    });
+    w.batches.update(batch, { recall_status: "OPEN", recall_level: level });
+    return null;
+  },
+  RecallAcknowledged(w, { args, blockTime }) {
+    const batchId = str(args, "batchId");
+    const holderId = num(args, "holderId");
+    const holding = w.holdings.get(batchId, holderId);
+    if (!holding) return `organization ${holderId} holds nothing of batch ${batchId}`;
+    w.holdings.update(holding, { recall_acknowledged: 1 });
+    w.recallAcknowledgements.put({
+      batch_id: batchId,
+      holder_id: holderId,
+      quarantined_quantity: num(args, "quarantinedQuantity"),
+      acknowledged_at: blockTime,
+    });
+    return null;
+  },
+  RecallClosed(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    const recall = w.recalls.get(str(args, "batchId"));
+    if (!batch || !recall) return `no recall of batch ${str(args, "batchId")}`;
+    w.recalls.update(recall, {
+      status: "CLOSED",
+      closed_by: num(args, "mahId"),
+      report_hash: str(args, "reportHash"),
+      closed_at: blockTime,
+    });
+    w.batches.update(batch, { recall_status: "CLOSED" });
+    return null;
+  },
+};
+
+function setOrganizationStatus(w: ReadModelWindow, { args }: AppliedEvent, status: string) {
+  const organization = w.organizations.get(num(args, "organizationId"));
+  if (!organization) return `unknown organization ${num(args, "organizationId")}`;
+  w.organizations.update(organization, { status });
+  return null;
+}
+
+function addKey(w: ReadModelWindow, address: string, organizationId: number, blockTime: number) {
+  w.signingKeys.put({ address, organization_id: organizationId, revoked: 0, added_at: blockTime, revoked_at: null });
+}
+
+/** Adds `delta` (negative to remove) to a holding; stock received during a recall owes a new acknowledgement. */
+function moveStock(w: ReadModelWindow, batchId: string, organizationId: number, delta: number): string | null {
+  const holding = w.holdings.get(batchId, organizationId);
+  const quantity = (holding?.quantity ?? 0) + delta;
+  const recallOpen = w.batches.get(batchId)?.recall_status === "OPEN";
+  const acknowledged = delta > 0 && recallOpen ? 0 : (holding?.recall_acknowledged ?? 0);
+  w.holdings.put({ batch_id: batchId, organization_id: organizationId, quantity, recall_acknowledged: acknowledged });
+  return quantity < 0 ? `holding of organization ${organizationId} in batch ${batchId} would be ${quantity}` : null;
+}
+
+function unknownBatch(args: EventArgs) {
+  return `unknown batch ${str(args, "batchId")}`;
+}

@@ -1,0 +1,245 @@
+import type { Logger } from "../log";
+import type { Store } from "../store";
+import { READ_MODEL_TABLES } from "../store/migrations";
+import type { Deployment } from "./decode";
+import { LEDGER_EVENT_TOPICS } from "./decode";
+import { createProgress } from "./progress";
+import type { Progress } from "./progress";
+import { applyPrepared, loadCheckpoint, prepareRange, rollBack } from "./ranges";
+import type { CheckpointIdentity, FetchedRange, PreparedRange } from "./ranges";
+import { createRecoveryPool, sharedRecoveryPool } from "./recovery-pool";
+import { RangeTooLargeError } from "./sync";
+import type { BlockInfo, BlockRef, ChainSource } from "./sync";
+
+export type IndexerOptions = {
+  source: ChainSource;
+  store: Store;
+  deployment: Deployment & { startBlock?: number };
+  log: Logger;
+  /** Largest block range asked of eth_getLogs; halved when the node refuses, regrown after successes. */
+  maxRange?: number;
+  /** How often follow mode asks for a new head. */
+  pollIntervalMs?: number;
+  /** Show a progress bar or periodic log lines while catching up. */
+  showProgress?: boolean;
+  /** Worker threads recovering signers while the main thread decodes and writes (default: one per core; 0: none). */
+  verifyThreads?: number;
+};
+
+export type Indexer = {
+  /** Indexes everything up to the chain's current head and returns the block reached. */
+  catchUp(): Promise<BlockRef>;
+  /** Catches up, then follows new blocks until `signal` aborts. */
+  follow(signal: AbortSignal): Promise<void>;
+};
+
+/** The configured chain is not the deployment's: indexing it would serve wrong answers. */
+export class ChainMismatchError extends Error {}
+
+const MAX_BACKOFF_MS = 30_000;
+/** The first range asked for, before the chain's density of events is known. */
+const FIRST_RANGE = 100;
+/** Ranges are sized to hold about this many events: big enough that a transaction's fixed costs vanish, small
+ * enough that the next range is fetched and verified while this one is written. */
+const EVENTS_PER_RANGE = 4_000;
+/** Ranges fetched and verified ahead of the one being written. */
+const LOOKAHEAD = 2;
+
+export function createIndexer(options: IndexerOptions): Indexer {
+  const { source, store, deployment, log } = options;
+  const maxRange = options.maxRange ?? 2_000;
+  let range = Math.min(maxRange, FIRST_RANGE);
+  let identity: CheckpointIdentity | undefined;
+  const pool = options.verifyThreads === undefined ? sharedRecoveryPool() : createRecoveryPool(options.verifyThreads);
+
+  /** Calls the node until it answers, backing off while it is unreachable. */
+  async function retrying<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (error instanceof RangeTooLargeError || signal?.aborted) throw error;
+        const delay = Math.min(250 * 2 ** attempt, MAX_BACKOFF_MS);
+        log.warn({ err: (error as Error).message, retryInMs: delay, attempt: attempt + 1 }, `${what} failed; retrying`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  async function establishIdentity(): Promise<CheckpointIdentity> {
+    const chainId = await retrying("eth_chainId", () => source.chainId());
+    if (chainId !== deployment.chainId) {
+      throw new ChainMismatchError(`the node serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`);
+    }
+    const genesis = await retrying("genesis block", () => source.block(0));
+    return { chainId, genesisHash: genesis?.hash ?? "", deployment: JSON.stringify(deployment.contracts) };
+  }
+
+  /** Starts over when the store mirrors another chain or deployment (a new genesis, new contract addresses). */
+  async function discardForeignState(current: CheckpointIdentity) {
+    const checkpoint = await loadCheckpoint(store.db);
+    if (!checkpoint) return;
+    const same =
+      Number(checkpoint.chain_id) === current.chainId &&
+      checkpoint.genesis_hash === current.genesisHash &&
+      checkpoint.deployment === current.deployment;
+    if (same) return;
+    log.warn(
+      { stored: { chainId: checkpoint.chain_id, genesis: checkpoint.genesis_hash }, chain: current },
+      "the database mirrors another chain or deployment; rebuilding it from this chain",
+    );
+    await store.db.transaction().execute(async (trx) => {
+      for (const table of [...READ_MODEL_TABLES, "ledger_events", "indexed_blocks", "sync_state"] as const) {
+        await trx.deleteFrom(table).execute();
+      }
+    });
+  }
+
+  /** Detects that the chain no longer contains the checkpoint block and rolls back to the common ancestor. */
+  async function reconcileReorg(current: CheckpointIdentity, head: BlockRef) {
+    const checkpoint = await loadCheckpoint(store.db);
+    if (!checkpoint) return;
+    const onChain = checkpoint.block_number <= head.number ? await blockAt(checkpoint.block_number) : undefined;
+    if (onChain?.hash === checkpoint.block_hash) return;
+    const ancestor = await commonAncestor(Math.min(checkpoint.block_number, head.number));
+    log.warn({ checkpoint: checkpoint.block_number, ancestor: ancestor.number }, "chain reorganized; rolling back");
+    await rollBack(store.db, current, ancestor);
+  }
+
+  async function commonAncestor(below: number): Promise<BlockRef> {
+    const known = await store.db
+      .selectFrom("indexed_blocks")
+      .select(["block_number", "block_hash"])
+      .where("block_number", "<=", below)
+      .orderBy("block_number", "desc")
+      .execute();
+    for (const block of known) {
+      if ((await blockAt(block.block_number))?.hash === block.block_hash) {
+        return { number: block.block_number, hash: block.block_hash };
+      }
+    }
+    const start = Math.max((deployment.startBlock ?? 0) - 1, 0);
+    return (await blockAt(start)) ?? { number: 0, hash: "" };
+  }
+
+  const blockAt = (number: number) => retrying(`block ${number}`, () => source.block(number));
+
+  async function fetchRange(from: number, to: number, signal?: AbortSignal): Promise<FetchedRange> {
+    const logs = await retrying(
+      `logs ${from}-${to}`,
+      () =>
+        source.logs({
+          fromBlock: from,
+          toBlock: to,
+          addresses: Object.values(deployment.contracts),
+          topics: LEDGER_EVENT_TOPICS,
+        }),
+      signal,
+    );
+    const numbers = [...new Set([...logs.map((l) => l.blockNumber), to])];
+    const blocks = new Map<number, BlockInfo>();
+    const fetched = await Promise.all(numbers.map((n) => retrying(`block ${n}`, () => source.block(n), signal)));
+    for (const block of fetched) if (block) blocks.set(block.number, block);
+    const end = blocks.get(to);
+    if (!end) throw new Error(`the node has no block ${to}`);
+    return { from, to, logs, blocks, end };
+  }
+
+  /**
+   * Fetches the next range, halving it while the node refuses and growing it back after successes, up to the
+   * span that holds about EVENTS_PER_RANGE events at the density just seen.
+   */
+  async function fetchAdaptively(from: number, head: number, signal?: AbortSignal): Promise<FetchedRange> {
+    for (;;) {
+      const to = Math.min(from + range - 1, head);
+      try {
+        const fetched = await fetchRange(from, to, signal);
+        const span = to - from + 1;
+        const dense = fetched.logs.length > 0 ? Math.floor((span * EVENTS_PER_RANGE) / fetched.logs.length) : Infinity;
+        range = Math.max(1, Math.min(range * 2, maxRange, dense));
+        return fetched;
+      } catch (error) {
+        if (!(error instanceof RangeTooLargeError) || range === 1) throw error;
+        range = Math.max(1, Math.floor(range / 2));
+        log.debug({ from, range }, "node refused the log range; narrowing");
+      }
+    }
+  }
+
+  async function catchUp(): Promise<BlockRef> {
+    identity ??= await establishIdentity();
+    await discardForeignState(identity);
+    const head = await retrying("chain head", () => source.head());
+    const known = await loadCheckpoint(store.db);
+    // Nothing new (follow mode's usual poll): the checkpoint is the head itself, so no reorg can concern it.
+    if (known && known.block_number === head.number && known.block_hash === head.hash) return head;
+    await reconcileReorg(identity, head);
+    const checkpoint = await loadCheckpoint(store.db);
+    const from = checkpoint ? checkpoint.block_number + 1 : (deployment.startBlock ?? 0);
+    let reached: BlockRef = checkpoint ? { number: checkpoint.block_number, hash: checkpoint.block_hash } : head;
+    if (from > head.number) return reached;
+    const progress: Progress | undefined =
+      options.showProgress && head.number - from > maxRange ? createProgress(log, from) : undefined;
+
+    // A pipeline: ranges are fetched one after another and verified (in the pool's workers) up to LOOKAHEAD ahead
+    // of the range being written, each written in its own transaction, in order.
+    const stop = new AbortController();
+    const ahead: Promise<PreparedRange | undefined>[] = [];
+    // null: nothing fetched yet; undefined: the head was reached.
+    let lastFetch: Promise<FetchedRange | null | undefined> = Promise.resolve(null);
+    const scheduleNext = () => {
+      const fetch = lastFetch.then((previous) => {
+        if (previous === undefined) return undefined;
+        const start = previous ? previous.to + 1 : from;
+        return start <= head.number && !stop.signal.aborted ? fetchAdaptively(start, head.number, stop.signal) : undefined;
+      });
+      lastFetch = fetch;
+      ahead.push(fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool)));
+    };
+    try {
+      for (let i = 0; i < LOOKAHEAD; i++) scheduleNext();
+      for (;;) {
+        const prepared = await ahead.shift()!;
+        if (!prepared) break;
+        scheduleNext();
+        const applied = await applyPrepared(store.db, identity, prepared);
+        for (const problem of applied.problems) log.error(problem, "ledger event failed verification or does not fit");
+        progress?.advance({ block: prepared.range.to, head: head.number, events: applied.events });
+        reached = prepared.range.end;
+      }
+    } finally {
+      // On a failure, work still under way ahead stops at its next call to the node, and its outcome is dropped.
+      stop.abort();
+      for (const pending of ahead) pending.catch(() => undefined);
+      progress?.stop();
+    }
+    return reached;
+  }
+
+  async function follow(signal: AbortSignal) {
+    const pollIntervalMs = options.pollIntervalMs ?? 100;
+    while (!signal.aborted) {
+      try {
+        await catchUp();
+      } catch (error) {
+        if (error instanceof ChainMismatchError || signal.aborted) throw error;
+        log.error({ err: (error as Error).message }, "indexing failed; retrying");
+      }
+      await sleep(pollIntervalMs, signal);
+    }
+  }
+
+  return { catchUp, follow };
+}
+
+function sleep(ms: number, signal?: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    signal?.addEventListener("abort", wake, { once: true });
+  });
+}

@@ -1,0 +1,78 @@
+import { Command, InvalidArgumentError } from "commander";
+import { createLogger } from "../log";
+import type { Logger } from "../log";
+import { createStore } from "../store";
+import { readDeployment } from "./deployment";
+import { createIndexer } from "./indexer";
+import { createRpcSource } from "./sync";
+
+export type IndexerRun = {
+  /** JSON-RPC URL of a node; defaults to the deployment file's rpcUrl. */
+  rpcUrl?: string;
+  deploymentFile: string;
+  /** A SQLite file, `:memory:`, or a postgres:// URL. */
+  database: string;
+  /** Keep following new blocks after catching up. */
+  follow: boolean;
+  /** Largest block range asked of the node at once (the indexer's default when absent). */
+  maxRange?: number;
+  log: Logger;
+};
+
+/** Indexes the deployment's events into the database, then follows the chain until SIGINT/SIGTERM if asked. */
+export async function runIndexer(run: IndexerRun): Promise<void> {
+  const deployment = await readDeployment(run.deploymentFile);
+  const rpcUrl = run.rpcUrl ?? deployment.rpcUrl;
+  if (!rpcUrl) throw new Error("no RPC URL: pass --rpc or put rpcUrl in the deployment file");
+  const store = createStore(run.database);
+  const source = createRpcSource(rpcUrl);
+  try {
+    await store.migrate();
+    const indexer = createIndexer({ source, store, deployment, log: run.log, maxRange: run.maxRange, showProgress: true });
+    if (!run.follow) {
+      const reached = await indexer.catchUp();
+      run.log.info({ block: reached.number }, "indexed up to the chain head");
+      return;
+    }
+    const stop = new AbortController();
+    process.once("SIGINT", () => stop.abort());
+    process.once("SIGTERM", () => stop.abort());
+    await indexer.follow(stop.signal);
+  } finally {
+    source.close();
+    await store.close();
+  }
+}
+
+function parseBlockCount(value: string): number {
+  const blocks = Number(value);
+  if (!Number.isInteger(blocks) || blocks < 1) {
+    throw new InvalidArgumentError("--max-range must be a whole number of blocks, at least 1");
+  }
+  return blocks;
+}
+
+if (require.main === module) {
+  const program = new Command("trace-indexer")
+    .description("follow the ledger's contracts into a database")
+    .requiredOption("--deployment <file>", "deployment file (contract addresses, chain id)")
+    .option("--rpc <url>", "JSON-RPC URL of a node (default: the deployment file's rpcUrl)")
+    .option("--db <location>", "SQLite file, :memory: or postgres:// URL", ".data/ledger.sqlite")
+    .option("--once", "index up to the head and exit instead of following", false)
+    .option("--max-range <blocks>", "largest block range asked of the node at once", parseBlockCount)
+    .action(async (options: { deployment: string; rpc?: string; db: string; once: boolean; maxRange?: number }) => {
+      const log = createLogger();
+      await runIndexer({
+        rpcUrl: options.rpc,
+        deploymentFile: options.deployment,
+        database: options.db,
+        follow: !options.once,
+        maxRange: options.maxRange,
+        log,
+      }).catch((error: unknown) => {
+        log.error({ err: (error as Error).message }, "indexer stopped");
+        process.exitCode = 1;
+      });
+    });
+  void program.parseAsync(process.argv);
+}

@@ -1,0 +1,235 @@
+import { createKeccak } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
+import { keccak256, TypedDataEncoder } from "ethers";
+import { attestationTypes, recoverAttester } from "../attestations";
+import type { AttestationType, LedgerContract } from "../attestations";
+
+/**
+ * Signature re-verification at indexing speed, giving exactly what the reference gives (ethers' verifyTypedData,
+ * through `recoverAttester`): the EIP-712 digest is built from precomputed domain separators and type hashes with a
+ * WebAssembly keccak, and the signer is recovered by libsecp256k1 (the `secp256k1` package's native binding) instead
+ * of ethers' pure-JavaScript curve arithmetic. Anything outside the shapes decoded events have (a value ethers would
+ * coerce or refuse, a signature that is not 65 bytes with v = 27 or 28) takes the reference path, so the two agree
+ * on every input; test/indexer/fast-verify.test.ts checks it on random and tampered attestations.
+ */
+
+/**
+ * libsecp256k1's binding itself: the package's entry point would quietly fall back to a JavaScript curve library
+ * whose edge cases this module does not vouch for. Without the binding every signature takes the reference path.
+ */
+const secp256k1 = ((): typeof import("secp256k1").default | undefined => {
+  try {
+    return require("secp256k1/bindings") as typeof import("secp256k1").default;
+  } catch {
+    return undefined;
+  }
+})();
+
+let hasher: IHasher | undefined;
+let loading: Promise<void> | undefined;
+
+/** Loads the WebAssembly keccak once; until it is loaded, hashing falls back to ethers' keccak256. */
+export function signaturesReady(): Promise<void> {
+  loading ??= createKeccak(256).then((h) => {
+    hasher = h;
+  });
+  return loading;
+}
+
+/** keccak256 of `data`, written into `out` at `offset` (32 bytes). */
+function keccakInto(data: Uint8Array, out: Buffer, offset: number) {
+  if (hasher) {
+    hasher.init();
+    hasher.update(data);
+    out.set(hasher.digest("binary"), offset);
+  } else {
+    out.write(keccak256(data).slice(2), offset, "hex");
+  }
+}
+
+/** Recovers from a message the reference would handle differently: never reaches the caller. */
+class NotFastPath extends Error {}
+
+type FieldEncoder = (value: unknown, out: Buffer, offset: number) => void;
+type StructPlan = { typeHash: Buffer; fields: { name: string; encode: FieldEncoder }[] };
+
+const HEX32 = /^0x[0-9a-fA-F]{64}$/;
+const LOWER_ADDRESS = /^0x[0-9a-f]{40}$/;
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+// With the u flag a well-formed pair is one code point, so this matches only a surrogate standing alone.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function uintEncoder(bits: number): FieldEncoder {
+  const limit = 1n << BigInt(bits);
+  return (value, out, offset) => {
+    out.fill(0, offset, offset + 32);
+    if (typeof value === "number") {
+      if (!Number.isSafeInteger(value) || value < 0 || (bits < 53 && value >= 2 ** bits)) throw new NotFastPath();
+      out.writeUInt32BE(Math.floor(value / 2 ** 32), offset + 24);
+      out.writeUInt32BE(value >>> 0, offset + 28);
+      return;
+    }
+    // Integers beyond 2^53 travel as decimal strings (decode.ts).
+    const big = typeof value === "bigint" ? value : typeof value === "string" && DECIMAL.test(value) ? BigInt(value) : undefined;
+    if (big === undefined || big < 0n || big >= limit) throw new NotFastPath();
+    out.write(big.toString(16).padStart(64, "0"), offset, "hex");
+  };
+}
+
+const bytes32Encoder: FieldEncoder = (value, out, offset) => {
+  if (typeof value !== "string" || !HEX32.test(value)) throw new NotFastPath();
+  out.write(value.slice(2), offset, "hex");
+};
+
+const addressEncoder: FieldEncoder = (value, out, offset) => {
+  // Mixed case would be checked as a checksum by ethers: leave that to the reference.
+  if (typeof value !== "string" || !LOWER_ADDRESS.test(value)) throw new NotFastPath();
+  out.fill(0, offset, offset + 12);
+  out.write(value.slice(2), offset + 12, "hex");
+};
+
+const stringEncoder: FieldEncoder = (value, out, offset) => {
+  // A lone surrogate has no UTF-8 form: ethers refuses it where Buffer would substitute U+FFFD.
+  if (typeof value !== "string" || LONE_SURROGATE.test(value)) throw new NotFastPath();
+  keccakInto(Buffer.from(value, "utf8"), out, offset);
+};
+
+const bytes32ArrayEncoder: FieldEncoder = (value, out, offset) => {
+  if (!Array.isArray(value)) throw new NotFastPath();
+  const packed = Buffer.allocUnsafe(32 * value.length);
+  value.forEach((item, i) => bytes32Encoder(item, packed, 32 * i));
+  keccakInto(packed, out, offset);
+};
+
+function fieldEncoder(type: string): FieldEncoder | undefined {
+  const uint = /^uint(\d+)$/.exec(type);
+  if (uint) return uintEncoder(Number(uint[1]));
+  if (type === "bytes32") return bytes32Encoder;
+  if (type === "address") return addressEncoder;
+  if (type === "string") return stringEncoder;
+  if (type === "bytes32[]") return bytes32ArrayEncoder;
+  return undefined;
+}
+
+/** Per contract and attestation type: its type hash and field encoders (undefined if a field type is not handled). */
+const PLANS = new Map<string, StructPlan | undefined>();
+
+function planOf(contract: LedgerContract, type: string): StructPlan | undefined {
+  const key = `${contract}.${type}`;
+  if (PLANS.has(key)) return PLANS.get(key);
+  const fields = (attestationTypes[contract] as Record<string, readonly { name: string; type: string }[]>)[type];
+  let plan: StructPlan | undefined;
+  if (fields) {
+    const encoders = fields.map((f) => ({ name: f.name, encode: fieldEncoder(f.type) }));
+    if (encoders.every((f) => f.encode)) {
+      const encodeType = TypedDataEncoder.from({ [type]: fields.map((f) => ({ ...f })) }).encodeType(type);
+      plan = {
+        typeHash: Buffer.from(keccak256(Buffer.from(encodeType, "utf8")).slice(2), "hex"),
+        fields: encoders as StructPlan["fields"],
+      };
+    }
+  }
+  PLANS.set(key, plan);
+  return plan;
+}
+
+const DOMAINS = new Map<string, Buffer>();
+
+function domainSeparator(contract: LedgerContract, chainId: bigint, verifyingContract: string): Buffer {
+  const key = `${contract}|${chainId}|${verifyingContract}`;
+  let separator = DOMAINS.get(key);
+  if (!separator) {
+    const hash = TypedDataEncoder.hashDomain({ name: contract, version: "1", chainId, verifyingContract });
+    separator = Buffer.from(hash.slice(2), "hex");
+    DOMAINS.set(key, separator);
+  }
+  return separator;
+}
+
+export type AttestationToVerify = {
+  contract: LedgerContract;
+  chainId: bigint;
+  verifyingContract: string;
+  type: string;
+  message: Record<string, unknown>;
+};
+
+/**
+ * The EIP-712 digest of an attestation (32 bytes), or undefined when the reference must judge it. Throws when
+ * the reference would (an unknown type): the caller treats that as a signature that recovers to no one.
+ */
+export function fastDigest(attestation: AttestationToVerify): Buffer | undefined {
+  const plan = planOf(attestation.contract, attestation.type);
+  if (!plan) return undefined;
+  const struct = Buffer.allocUnsafe(32 * (plan.fields.length + 1));
+  struct.set(plan.typeHash, 0);
+  try {
+    plan.fields.forEach((field, i) => field.encode(attestation.message[field.name], struct, 32 * (i + 1)));
+  } catch (error) {
+    if (error instanceof NotFastPath) return undefined;
+    throw error;
+  }
+  const envelope = Buffer.allocUnsafe(66);
+  envelope[0] = 0x19;
+  envelope[1] = 0x01;
+  envelope.set(domainSeparator(attestation.contract, attestation.chainId, attestation.verifyingContract), 2);
+  keccakInto(struct, envelope, 34);
+  const digest = Buffer.allocUnsafe(32);
+  keccakInto(envelope, digest, 0);
+  return digest;
+}
+
+const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+
+/**
+ * The 65 bytes of a signature the fast path can recover (r ‖ s ‖ v with v = 27 or 28 and s below 2^255), or
+ * undefined for the reference to judge.
+ */
+export function fastSignature(signature: string): Buffer | undefined {
+  if (!secp256k1 || !SIGNATURE.test(signature)) return undefined;
+  const bytes = Buffer.from(signature.slice(2), "hex");
+  if (bytes[32]! >= 0x80 || (bytes[64] !== 27 && bytes[64] !== 28)) return undefined;
+  return bytes;
+}
+
+/** The lowercase address whose key made `signature` (65 bytes, from fastSignature) over `digest`, or null. */
+export function recoverFast(digest: Uint8Array, signature: Uint8Array): string | null {
+  if (!secp256k1) throw new Error("recoverFast needs libsecp256k1's binding; fastSignature refuses signatures without it");
+  let publicKey: Uint8Array;
+  try {
+    publicKey = secp256k1.ecdsaRecover(signature.subarray(0, 64), signature[64]! - 27, digest, false);
+  } catch {
+    return null;
+  }
+  const hash = Buffer.allocUnsafe(32);
+  keccakInto(publicKey.subarray(1), hash, 0);
+  return `0x${hash.toString("hex", 12)}`;
+}
+
+/** The reference: ethers' verifyTypedData. Null when it throws. */
+export function recoverReference(attestation: AttestationToVerify, signature: string): string | null {
+  try {
+    return recoverAttester(
+      {
+        domain: { contract: attestation.contract, chainId: attestation.chainId, verifyingContract: attestation.verifyingContract },
+        type: attestation.type as AttestationType<LedgerContract>,
+        message: attestation.message,
+      },
+      signature,
+    ).toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+/** Recovers the signer as the reference would, by the fast path whenever it applies. */
+export function recoverSigner(attestation: AttestationToVerify, signature: string): string | null {
+  const bytes = fastSignature(signature);
+  let digest: Buffer | undefined;
+  try {
+    digest = bytes && fastDigest(attestation);
+  } catch {
+    return null;
+  }
+  return bytes && digest ? recoverFast(digest, bytes) : recoverReference(attestation, signature);
+}

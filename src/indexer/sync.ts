@@ -1,0 +1,176 @@
+import http from "node:http";
+import https from "node:https";
+
+export type BlockRef = { number: number; hash: string };
+export type BlockInfo = BlockRef & { timestamp: number };
+
+/** A log as the indexer reads it (an ethers Log has these fields too). */
+export type ChainLog = {
+  blockNumber: number;
+  /** Position of the log in its block. */
+  index: number;
+  blockHash: string;
+  transactionHash: string;
+  address: string;
+  topics: readonly string[];
+  data: string;
+};
+
+/** What the indexer needs from a chain: plain EVM JSON-RPC, nothing specific to one client. */
+export type ChainSource = {
+  chainId(): Promise<number>;
+  head(): Promise<BlockRef>;
+  block(number: number): Promise<BlockInfo | undefined>;
+  logs(filter: { fromBlock: number; toBlock: number; addresses: string[]; topics: string[] }): Promise<ChainLog[]>;
+  close(): void;
+};
+
+/** A node refused a log query for its size: the caller should ask for a smaller block range. */
+export class RangeTooLargeError extends Error {}
+
+/** The node answered a call with a JSON-RPC error. */
+export class RpcError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+// What Besu, GoQuorum, geth and hosted providers answer when an eth_getLogs range or result is too large.
+const RANGE_REFUSALS = /range|too many|limit|exceed|response size|query returned more than|timeout/i;
+
+/** Calls made in the same turn of the event loop travel in one batch request of at most this many. */
+const BATCH_MAX = 100;
+const REQUEST_TIMEOUT_MS = 120_000;
+
+type RawBlock = { number: string; hash: string; timestamp: string } | null;
+type RawLog = {
+  blockNumber: string;
+  logIndex: string;
+  blockHash: string;
+  transactionHash: string;
+  address: string;
+  topics: string[];
+  data: string;
+};
+type Pending = { method: string; params: unknown[]; resolve(value: unknown): void; reject(error: Error): void };
+type RpcResponse = { id: number; result?: unknown; error?: { code?: number; message?: string } };
+
+const quantity = (hex: string) => parseInt(hex, 16);
+const toHex = (n: number) => `0x${n.toString(16)}`;
+
+/**
+ * A chain source over JSON-RPC at `url` (http or https). A small client rather than ethers' JsonRpcProvider: log
+ * responses run to megabytes, and ethers decodes the body with its own JavaScript UTF-8 decoder and formats every
+ * log (a checksummed address each) where the indexer needs the raw fields. Nothing is cached: after a reorg a
+ * cached block hash would still match the checkpoint and the reorg would go unnoticed. An unreachable node fails
+ * the call at once, and the indexer backs off.
+ */
+export function createRpcSource(url: string): ChainSource {
+  const target = new URL(url);
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    throw new Error(`unsupported JSON-RPC URL ${url}: use http:// or https://`);
+  }
+  const transport = target.protocol === "https:" ? https : http;
+  const agent = new transport.Agent({ keepAlive: true, maxSockets: 8 });
+  let nextId = 1;
+  let queue: Pending[] = [];
+
+  function post(body: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const request = transport.request(
+        target,
+        {
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            try {
+              resolve(JSON.parse(text));
+            } catch {
+              const status = `${response.statusCode} ${response.statusMessage ?? ""}`.trim();
+              reject(new Error(`JSON-RPC node at ${target.host} answered ${status}: ${text.slice(0, 200)}`));
+            }
+          });
+        },
+      );
+      request.on("timeout", () => request.destroy(new Error(`JSON-RPC request timeout after ${REQUEST_TIMEOUT_MS} ms`)));
+      request.on("error", reject);
+      request.end(body);
+    });
+  }
+
+  async function flush(batch: Pending[]) {
+    const requests = batch.map((call) => ({ jsonrpc: "2.0", id: nextId++, method: call.method, params: call.params }));
+    try {
+      const answer = await post(JSON.stringify(requests.length === 1 ? requests[0] : requests));
+      const responses = (Array.isArray(answer) ? answer : [answer]) as RpcResponse[];
+      const byId = new Map(responses.map((r) => [r.id, r]));
+      batch.forEach((call, i) => {
+        const response = byId.get(requests[i]!.id) ?? (responses.length === 1 && batch.length === 1 ? responses[0] : undefined);
+        if (!response) call.reject(new Error(`the node did not answer ${call.method}`));
+        else if (response.error) call.reject(new RpcError(response.error.message ?? `${call.method} failed`, response.error.code));
+        else call.resolve(response.result);
+      });
+    } catch (error) {
+      for (const call of batch) call.reject(error as Error);
+    }
+  }
+
+  function call<T>(method: string, params: unknown[]): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (queue.length === 0) {
+        setImmediate(() => {
+          const calls = queue;
+          queue = [];
+          for (let i = 0; i < calls.length; i += BATCH_MAX) void flush(calls.slice(i, i + BATCH_MAX));
+        });
+      }
+      queue.push({ method, params, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  const blockInfo = (block: RawBlock): BlockInfo | undefined =>
+    block?.hash ? { number: quantity(block.number), hash: block.hash.toLowerCase(), timestamp: quantity(block.timestamp) } : undefined;
+
+  return {
+    async chainId() {
+      return quantity(await call<string>("eth_chainId", []));
+    },
+    async head() {
+      const block = blockInfo(await call<RawBlock>("eth_getBlockByNumber", ["latest", false]));
+      if (!block) throw new Error(`node at ${target.host} returned no latest block`);
+      return { number: block.number, hash: block.hash };
+    },
+    async block(number) {
+      return blockInfo(await call<RawBlock>("eth_getBlockByNumber", [toHex(number), false]));
+    },
+    async logs({ fromBlock, toBlock, addresses, topics }) {
+      let raw: RawLog[];
+      try {
+        raw = await call<RawLog[]>("eth_getLogs", [{ fromBlock: toHex(fromBlock), toBlock: toHex(toBlock), address: addresses, topics: [topics] }]);
+      } catch (error) {
+        const message = (error as Error).message ?? "";
+        if (RANGE_REFUSALS.test(message) && toBlock > fromBlock) throw new RangeTooLargeError(message);
+        throw error;
+      }
+      // The parsed objects become the logs, their two quantities turned into numbers: no copy of every log.
+      for (const log of raw) {
+        const parsed = log as unknown as Record<string, unknown>;
+        parsed.blockNumber = quantity(log.blockNumber);
+        parsed.index = quantity(log.logIndex);
+      }
+      return raw as unknown as ChainLog[];
+    },
+    close: () => agent.destroy(),
+  };
+}

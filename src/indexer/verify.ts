@@ -1,0 +1,117 @@
+import type { Verification } from "../store";
+import { attestationOf, counterpartyAttestationOf, isUndecodable } from "./decode";
+import type { EventAttestation, LedgerEvent, UndecodableLog } from "./decode";
+import type { ReadModelWindow } from "./read-model";
+import type { RecoveryPool } from "./recovery-pool";
+import { fastDigest, fastSignature, recoverFast, recoverReference, recoverSigner } from "./signatures";
+import type { AttestationToVerify } from "./signatures";
+
+/** What re-verifying an event's signature(s) found, and whose key signed it. */
+export type VerificationResult = {
+  verification: Verification;
+  signer: string | null;
+  signerOrganizationId: number | null;
+};
+
+/** The address each signature of the event recovers to: pure cryptography, done before the range is applied. */
+export type RecoveredSigners = (string | null)[];
+
+/** Recovers the signer of each attestation the event carries, off-chain, in the contract's EIP-712 domain. */
+export function recoverSigners(event: LedgerEvent, chainId: number): RecoveredSigners {
+  return attestationsOf(event).map((attestation) =>
+    recoverSigner(
+      { contract: event.contract, chainId: BigInt(chainId), verifyingContract: event.address, type: attestation.type, message: attestation.message },
+      attestation.signature,
+    ),
+  );
+}
+
+/**
+ * recoverSigners for every event of a range (none for an undecodable log): digests on this thread, the curve
+ * arithmetic in `pool`'s workers when given.
+ */
+export async function recoverAll(
+  events: (LedgerEvent | UndecodableLog)[],
+  chainId: number,
+  pool?: RecoveryPool,
+): Promise<RecoveredSigners[]> {
+  const results: RecoveredSigners[] = events.map(() => []);
+  const digests: Buffer[] = [];
+  const signatures: Buffer[] = [];
+  const slots: [number, number][] = [];
+  events.forEach((event, i) => {
+    if (isUndecodable(event)) return;
+    attestationsOf(event).forEach((attestation, j) => {
+      // The fast digest reads only the type's fields, so the arguments themselves serve as the message.
+      const toVerify: AttestationToVerify = {
+        contract: event.contract,
+        chainId: BigInt(chainId),
+        verifyingContract: event.address,
+        type: attestation.type,
+        message: event.args,
+      };
+      const signature = fastSignature(attestation.signature);
+      let digest: Buffer | undefined;
+      try {
+        digest = signature && fastDigest(toVerify);
+      } catch {
+        results[i]![j] = null;
+        return;
+      }
+      if (signature && digest) {
+        digests.push(digest);
+        signatures.push(signature);
+        slots.push([i, j]);
+        results[i]![j] = null;
+      } else {
+        results[i]![j] = recoverReference({ ...toVerify, message: attestation.message }, attestation.signature);
+      }
+    });
+  });
+  const jobs = { digests: Buffer.concat(digests), signatures: Buffer.concat(signatures), count: slots.length };
+  const recovered = pool
+    ? await pool.recover(jobs)
+    : slots.map((_, k) => recoverFast(jobs.digests.subarray(32 * k, 32 * k + 32), jobs.signatures.subarray(65 * k, 65 * k + 65)));
+  slots.forEach(([i, j], k) => (results[i]![j] = recovered[k]!));
+  return results;
+}
+
+/**
+ * Judges an event's signatures against the signing keys the read model holds at that point of the chain: the
+ * signature must recover to the signer the event names, and that key must be an unrevoked key of the organization
+ * the attestation speaks for.
+ */
+export function judgeSignatures(
+  event: LedgerEvent,
+  recovered: RecoveredSigners,
+  window: ReadModelWindow,
+): VerificationResult {
+  const attestations = attestationsOf(event);
+  if (attestations.length === 0) return { verification: "bootstrap", signer: null, signerOrganizationId: null };
+  let verification: Verification = "verified";
+  attestations.forEach((attestation, i) => {
+    const found = judgeOne(attestation, recovered[i] ?? null, window);
+    if (verification === "verified") verification = found;
+  });
+  const signer = attestations[0]!.signer;
+  const key = window.signingKeys.get(signer);
+  return { verification, signer, signerOrganizationId: key?.organization_id ?? null };
+}
+
+/** The signing keys an event's verification needs from the read model. */
+export function signersOf(event: LedgerEvent): string[] {
+  return attestationsOf(event).map((attestation) => attestation.signer);
+}
+
+function judgeOne(attestation: EventAttestation, recovered: string | null, window: ReadModelWindow): Verification {
+  if (recovered === null || recovered !== attestation.signer) return "signature_mismatch";
+  const key = window.signingKeys.get(attestation.signer);
+  if (!key) return "unknown_key";
+  if (key.organization_id !== attestation.organizationId) return "key_not_of_organization";
+  if (key.revoked) return "revoked_key";
+  return "verified";
+}
+
+function attestationsOf(event: LedgerEvent): EventAttestation[] {
+  return [attestationOf(event), counterpartyAttestationOf(event)].filter((a): a is EventAttestation => !!a);
+}

@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import path from "node:path";
+import { createApp } from "./api/app";
+import { createCodeBook } from "./api/codebook";
+import { DEFAULT_RECALL_DEADLINES } from "./api/context";
+import type { ApiServices } from "./api/context";
+import { createRelay, relayRoutes } from "./api/relay";
+import { createIndexer, createRpcSource } from "./indexer";
+import type { DeploymentFile } from "./indexer/deployment";
+import type { Logger } from "./log";
+import { createStore } from "./store";
+
+export type LedgerServiceOptions = {
+  rpcUrl: string;
+  deployment: DeploymentFile;
+  /** SQLite file, `:memory:` or postgres:// URL. */
+  database: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  log: Logger;
+  /** Private key of a funded account that relays signed attestations to the chain; without it, no relay. */
+  relayerKey?: string;
+};
+
+export type LedgerService = { apiUrl: string; services: ApiServices; stop(): Promise<void> };
+
+/** Runs the indexer (following the chain) and the HTTP API over one store. */
+export async function startLedgerService(options: LedgerServiceOptions): Promise<LedgerService> {
+  const { log } = options;
+  const store = createStore(options.database);
+  await store.migrate();
+  const source = createRpcSource(options.rpcUrl);
+  const indexer = createIndexer({ source, store, deployment: options.deployment, log, showProgress: true });
+  await indexer.catchUp();
+  const following = new AbortController();
+  const follow = indexer.follow(following.signal).catch((error: unknown) => {
+    log.fatal({ err: (error as Error).message }, "the indexer stopped; the API would serve stale answers");
+    process.exitCode = 1;
+  });
+  const services: ApiServices = {
+    store,
+    log,
+    config: {
+      secret: apiSecret(options.dataDir),
+      tokenLifetime: 15 * 60,
+      recallDeadlines: DEFAULT_RECALL_DEADLINES,
+      publicRateLimit: 600,
+      dataDir: options.dataDir,
+    },
+    codes: createCodeBook(store, options.dataDir),
+    now: () => Math.floor(Date.now() / 1000),
+  };
+  const relay = options.relayerKey
+    ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })
+    : undefined;
+  const app = createApp(services, relay ? relayRoutes(relay) : []);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(options.port, options.host, () => resolve(listening)).on("error", reject);
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  return {
+    apiUrl: `http://${options.host}:${port}`,
+    services,
+    async stop() {
+      following.abort();
+      await follow;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      services.codes.close();
+      relay?.close();
+      source.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * The secret that signs sign-in challenges and tokens: TRACE_API_SECRET when set (API servers sharing a
+ * database share it), else one kept in the data directory so tokens survive a restart.
+ */
+function apiSecret(dataDir: string): Buffer {
+  if (process.env.TRACE_API_SECRET) return Buffer.from(process.env.TRACE_API_SECRET, "utf8");
+  const file = path.join(dataDir, "api-secret");
+  if (existsSync(file)) return Buffer.from(readFileSync(file, "utf8").trim(), "hex");
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32);
+  writeFileSync(file, secret.toString("hex"), { mode: 0o600 });
+  return secret;
+}

@@ -1,0 +1,104 @@
+import type SqliteDatabase from "better-sqlite3";
+import { sql } from "kysely";
+import type { Kysely, Transaction } from "kysely";
+import type { Database } from "./schema";
+
+/**
+ * Bulk writes for the indexer: thousands of rows per block range, inside the range's transaction. Through the
+ * query builder a multi-row insert costs more to build and compile than the database takes to run it, so:
+ * - SQLite: one prepared statement per table and column set, cached, run once per row on the connection the
+ *   transaction holds (better-sqlite3 is synchronous, so nothing else runs on it meanwhile);
+ * - PostgreSQL: one statement per chunk whose rows travel as a single JSON parameter, expanded by
+ *   json_populate_recordset into the table's own row type (no per-row parameters to bind or type).
+ * Any other database gets the query builder's multi-row insert.
+ */
+
+type Row = Record<string, unknown>;
+type AnyDb = Kysely<Database> | Transaction<Database>;
+
+type Registration = { dialect: "sqlite"; handle: SqliteDatabase.Database; statements: Map<string, SqliteDatabase.Statement> } | { dialect: "postgres" };
+const registrations = new WeakMap<object, Registration>();
+
+/** Called by createStore: how bulk writes reach this database. */
+export function registerBulkTarget(db: Kysely<Database>, target: { dialect: "sqlite"; handle: SqliteDatabase.Database } | { dialect: "postgres" }) {
+  registrations.set(db, target.dialect === "sqlite" ? { ...target, statements: new Map() } : target);
+}
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** PostgreSQL rows per statement: bounds the JSON parameter's size. */
+const POSTGRES_CHUNK = 5_000;
+
+/**
+ * Inserts `rows` into `table` through `trx`, a transaction of `db`. With `conflict`, a row whose `key` exists has
+ * its `update` columns replaced (by default all its other columns; none: the row is skipped). Rows are written in
+ * groups of the same columns, so a column a row does not name keeps its default (or, on conflict, its value).
+ */
+export async function writeRows(
+  db: Kysely<Database>,
+  trx: AnyDb,
+  table: string,
+  rows: Row[],
+  conflict?: { key: readonly string[]; update?: readonly string[] },
+): Promise<void> {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const signature = Object.keys(row).join(",");
+    const group = groups.get(signature);
+    if (group) group.push(row);
+    else groups.set(signature, [row]);
+  }
+  for (const [signature, group] of groups) await writeGroup(db, trx, table, signature.split(","), group, conflict);
+}
+
+async function writeGroup(
+  db: Kysely<Database>,
+  trx: AnyDb,
+  table: string,
+  columns: string[],
+  rows: Row[],
+  conflict?: { key: readonly string[]; update?: readonly string[] },
+) {
+  const updated = conflict ? (conflict.update ?? columns.filter((c) => !conflict.key.includes(c))).filter((c) => columns.includes(c)) : [];
+  const onConflict = conflict
+    ? ` ON CONFLICT (${conflict.key.map(quote).join(", ")}) DO ${
+        updated.length === 0 ? "NOTHING" : `UPDATE SET ${updated.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(", ")}`
+      }`
+    : "";
+  const target = registrations.get(db);
+  if (target?.dialect === "sqlite") {
+    const text = `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})${onConflict}`;
+    let statement = target.statements.get(text);
+    if (!statement) {
+      statement = target.handle.prepare(text);
+      target.statements.set(text, statement);
+    }
+    const values: unknown[] = new Array(columns.length);
+    for (const row of rows) {
+      for (let i = 0; i < columns.length; i++) values[i] = row[columns[i]!] ?? null;
+      statement.run(values);
+    }
+    return;
+  }
+  if (target?.dialect === "postgres") {
+    const list = sql.raw(columns.map(quote).join(", "));
+    const name = sql.raw(quote(table));
+    for (let i = 0; i < rows.length; i += POSTGRES_CHUNK) {
+      const json = JSON.stringify(rows.slice(i, i + POSTGRES_CHUNK));
+      await sql`INSERT INTO ${name} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${name}, ${json}::json)${sql.raw(onConflict)}`.execute(trx);
+    }
+    return;
+  }
+  const anyTrx = trx as unknown as Kysely<Record<string, Row>>;
+  const perStatement = Math.max(1, Math.floor(30_000 / columns.length));
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const query = anyTrx.insertInto(table).values(rows.slice(i, i + perStatement));
+    await (conflict
+      ? query.onConflict((c) => {
+          const on = c.columns(conflict.key as string[]);
+          return updated.length === 0 ? on.doNothing() : on.doUpdateSet((eb) => Object.fromEntries(updated.map((column) => [column, eb.ref(`excluded.${column}`)])));
+        })
+      : query
+    ).execute();
+  }
+}

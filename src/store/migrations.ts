@@ -1,0 +1,232 @@
+import type { Kysely, Migration, MigrationProvider } from "kysely";
+
+/**
+ * Schema migrations, in order. The same statements serve SQLite and PostgreSQL: only portable types
+ * (text, integer, bigint) and plain indexes.
+ */
+const migrations: Record<string, Migration> = {
+  "0001_read_model": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("sync_state")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("chain_id", "bigint", (c) => c.notNull())
+        .addColumn("genesis_hash", "text", (c) => c.notNull())
+        .addColumn("deployment", "text", (c) => c.notNull())
+        .addColumn("block_number", "bigint", (c) => c.notNull())
+        .addColumn("block_hash", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("indexed_blocks")
+        .addColumn("block_number", "bigint", (c) => c.primaryKey())
+        .addColumn("block_hash", "text", (c) => c.notNull())
+        .addColumn("block_time", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("ledger_events")
+        .addColumn("block_number", "bigint", (c) => c.notNull())
+        .addColumn("log_index", "integer", (c) => c.notNull())
+        .addColumn("block_hash", "text", (c) => c.notNull())
+        .addColumn("block_time", "bigint", (c) => c.notNull())
+        .addColumn("tx_hash", "text", (c) => c.notNull())
+        .addColumn("contract", "text", (c) => c.notNull())
+        .addColumn("address", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("batch_id", "text")
+        .addColumn("agreement_id", "text")
+        .addColumn("organization_id", "integer")
+        .addColumn("signer", "text")
+        .addColumn("signer_organization_id", "integer")
+        .addColumn("verification", "text", (c) => c.notNull())
+        .addColumn("problem", "text")
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("ledger_events_pk", ["block_number", "log_index"])
+        .execute();
+      await db.schema.createIndex("ledger_events_batch").on("ledger_events").columns(["batch_id", "block_number"]).execute();
+      await db.schema
+        .createIndex("ledger_events_organization")
+        .on("ledger_events")
+        .columns(["organization_id", "block_number"])
+        .execute();
+      await db.schema.createIndex("ledger_events_verification").on("ledger_events").column("verification").execute();
+      await db.schema.createIndex("ledger_events_agreement").on("ledger_events").column("agreement_id").execute();
+      await db.schema.createIndex("ledger_events_tx").on("ledger_events").column("tx_hash").execute();
+
+      await db.schema
+        .createTable("organizations")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("region", "integer", (c) => c.notNull())
+        .addColumn("licence_hash", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("onboarded_by", "integer", (c) => c.notNull())
+        .addColumn("onboarded_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("signing_keys")
+        .addColumn("address", "text", (c) => c.primaryKey())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("revoked", "integer", (c) => c.notNull())
+        .addColumn("added_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .execute();
+      await db.schema
+        .createTable("products")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("product_code", "text", (c) => c.notNull().unique())
+        .addColumn("approval_number", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("mah_id", "integer", (c) => c.notNull())
+        .addColumn("registered_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("agreements")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("mah_id", "integer", (c) => c.notNull())
+        .addColumn("counterparty_id", "integer", (c) => c.notNull())
+        .addColumn("product_id", "text", (c) => c.notNull())
+        .addColumn("document_hash", "text", (c) => c.notNull())
+        .addColumn("valid_from", "bigint", (c) => c.notNull())
+        .addColumn("valid_until", "bigint", (c) => c.notNull())
+        .addColumn("release_tester", "text", (c) => c.notNull())
+        .addColumn("revoked", "integer", (c) => c.notNull())
+        .addColumn("signed_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .execute();
+      await db.schema
+        .createTable("batches")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("product_id", "text", (c) => c.notNull())
+        .addColumn("batch_number", "text", (c) => c.notNull())
+        .addColumn("mah_id", "integer", (c) => c.notNull())
+        .addColumn("cmo_id", "integer", (c) => c.notNull())
+        .addColumn("agreement_id", "text", (c) => c.notNull())
+        .addColumn("quantity", "bigint", (c) => c.notNull())
+        .addColumn("manufactured_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("batch_record_hash", "text", (c) => c.notNull())
+        .addColumn("codes_root", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("recall_status", "text", (c) => c.notNull())
+        .addColumn("recall_level", "text")
+        .addColumn("open_deviations", "integer", (c) => c.notNull())
+        .addColumn("in_transit", "bigint", (c) => c.notNull())
+        .addColumn("dispensed", "bigint", (c) => c.notNull())
+        .addColumn("destroyed", "bigint", (c) => c.notNull())
+        .addColumn("missing", "bigint", (c) => c.notNull())
+        .addColumn("recorded_at", "bigint", (c) => c.notNull())
+        .addColumn("factory_released_at", "bigint")
+        .addColumn("market_released_at", "bigint")
+        .execute();
+      await db.schema.createIndex("batches_product").on("batches").columns(["product_id", "batch_number"]).execute();
+      await db.schema.createIndex("batches_mah").on("batches").columns(["mah_id", "id"]).execute();
+      await db.schema.createIndex("batches_cmo").on("batches").columns(["cmo_id", "id"]).execute();
+      await db.schema
+        .createTable("deviations")
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("report_hash", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("opened_by", "integer", (c) => c.notNull())
+        .addColumn("opened_at", "bigint", (c) => c.notNull())
+        .addColumn("closed_by", "integer")
+        .addColumn("closure_hash", "text")
+        .addColumn("closed_at", "bigint")
+        .addPrimaryKeyConstraint("deviations_pk", ["batch_id", "report_hash"])
+        .execute();
+      await db.schema
+        .createTable("shipments")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("shipper_id", "integer", (c) => c.notNull())
+        .addColumn("recipient_id", "integer", (c) => c.notNull())
+        .addColumn("quantity", "bigint", (c) => c.notNull())
+        .addColumn("codes_root", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("received_quantity", "bigint")
+        .addColumn("shipped_at", "bigint", (c) => c.notNull())
+        .addColumn("received_at", "bigint")
+        .execute();
+      await db.schema.createIndex("shipments_batch").on("shipments").column("batch_id").execute();
+      await db.schema.createIndex("shipments_recipient").on("shipments").columns(["recipient_id", "status"]).execute();
+      await db.schema
+        .createTable("holdings")
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("quantity", "bigint", (c) => c.notNull())
+        .addColumn("recall_acknowledged", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("holdings_pk", ["batch_id", "organization_id"])
+        .execute();
+      await db.schema.createIndex("holdings_organization").on("holdings").columns(["organization_id", "batch_id"]).execute();
+      await db.schema
+        .createTable("dispensed_packs")
+        .addColumn("pack", "text", (c) => c.primaryKey())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("dispenser_id", "integer", (c) => c.notNull())
+        .addColumn("dispensed_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("recalls")
+        .addColumn("batch_id", "text", (c) => c.primaryKey())
+        .addColumn("level", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("started_by", "integer", (c) => c.notNull())
+        .addColumn("reason_hash", "text", (c) => c.notNull())
+        .addColumn("started_at", "bigint", (c) => c.notNull())
+        .addColumn("closed_by", "integer")
+        .addColumn("report_hash", "text")
+        .addColumn("closed_at", "bigint")
+        .execute();
+      await db.schema
+        .createTable("recall_acknowledgements")
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("holder_id", "integer", (c) => c.notNull())
+        .addColumn("quarantined_quantity", "bigint", (c) => c.notNull())
+        .addColumn("acknowledged_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("recall_acknowledgements_pk", ["batch_id", "holder_id"])
+        .execute();
+    },
+  },
+  "0002_batch_codes": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("code_trees")
+        .addColumn("batch_id", "text", (c) => c.primaryKey())
+        .addColumn("root", "text", (c) => c.notNull())
+        .addColumn("code_count", "bigint", (c) => c.notNull())
+        .addColumn("tree_path", "text", (c) => c.notNull())
+        .addColumn("registered_by", "integer", (c) => c.notNull())
+        .addColumn("registered_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("batch_codes")
+        .addColumn("canonical_key", "text", (c) => c.primaryKey())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("batch_codes_batch").on("batch_codes").column("batch_id").execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};
+
+/** Derived tables: everything the indexer rebuilds from `ledger_events` after a reorg. */
+export const READ_MODEL_TABLES = [
+  "organizations",
+  "signing_keys",
+  "products",
+  "agreements",
+  "batches",
+  "deviations",
+  "shipments",
+  "holdings",
+  "dispensed_packs",
+  "recalls",
+  "recall_acknowledgements",
+] as const;

@@ -1,0 +1,206 @@
+/**
+ * The read model the indexer builds and the API serves. Hashes and addresses are lowercase 0x-hex text;
+ * quantities, ids and times (unix seconds) are integers; a null time means "not yet".
+ */
+export type Database = {
+  sync_state: SyncStateTable;
+  indexed_blocks: IndexedBlockTable;
+  ledger_events: LedgerEventTable;
+  organizations: OrganizationTable;
+  signing_keys: SigningKeyTable;
+  products: ProductTable;
+  agreements: AgreementTable;
+  batches: BatchTable;
+  deviations: DeviationTable;
+  shipments: ShipmentTable;
+  holdings: HoldingTable;
+  dispensed_packs: DispensedPackTable;
+  recalls: RecallTable;
+  recall_acknowledgements: RecallAcknowledgementTable;
+  code_trees: CodeTreeTable;
+  batch_codes: BatchCodeTable;
+};
+
+/** One row: which chain and deployment the store mirrors, and how far. */
+export type SyncStateTable = {
+  id: number;
+  chain_id: number;
+  genesis_hash: string;
+  deployment: string;
+  block_number: number;
+  block_hash: string;
+};
+
+/** Hashes of indexed blocks that carried events or ended a range: what reorg detection compares. */
+export type IndexedBlockTable = { block_number: number; block_hash: string; block_time: number };
+
+export type Verification =
+  | "verified"
+  | "bootstrap"
+  | "signature_mismatch"
+  | "unknown_key"
+  | "key_not_of_organization"
+  | "revoked_key"
+  | "undecodable";
+
+export type LedgerEventTable = {
+  block_number: number;
+  log_index: number;
+  block_hash: string;
+  block_time: number;
+  tx_hash: string;
+  contract: string;
+  address: string;
+  name: string;
+  batch_id: string | null;
+  /** Set on agreement events, so a batch's provenance can show the agreements it was made and moved under. */
+  agreement_id: string | null;
+  organization_id: number | null;
+  signer: string | null;
+  /** The organization the signer's key belonged to when the event was indexed. */
+  signer_organization_id: number | null;
+  verification: Verification;
+  /** Why the event does not fit the read model (e.g. a receipt for an unknown shipment); null when it does. */
+  problem: string | null;
+  /** The event's decoded arguments, JSON with integers as decimal strings. */
+  payload: string;
+};
+
+export type OrganizationTable = {
+  id: number;
+  role: string;
+  region: number;
+  licence_hash: string;
+  name: string;
+  status: string;
+  onboarded_by: number;
+  onboarded_at: number;
+};
+
+export type SigningKeyTable = {
+  address: string;
+  organization_id: number;
+  revoked: number;
+  added_at: number;
+  revoked_at: number | null;
+};
+
+export type ProductTable = {
+  id: string;
+  product_code: string;
+  approval_number: string;
+  name: string;
+  mah_id: number;
+  registered_at: number;
+};
+
+export type AgreementTable = {
+  id: string;
+  kind: string;
+  mah_id: number;
+  counterparty_id: number;
+  product_id: string;
+  document_hash: string;
+  valid_from: number;
+  valid_until: number;
+  release_tester: string;
+  revoked: number;
+  signed_at: number;
+  revoked_at: number | null;
+};
+
+export type BatchTable = {
+  id: string;
+  product_id: string;
+  batch_number: string;
+  mah_id: number;
+  cmo_id: number;
+  agreement_id: string;
+  quantity: number;
+  manufactured_at: number;
+  expires_at: number;
+  batch_record_hash: string;
+  codes_root: string;
+  state: string;
+  recall_status: string;
+  recall_level: string | null;
+  open_deviations: number;
+  in_transit: number;
+  dispensed: number;
+  destroyed: number;
+  missing: number;
+  recorded_at: number;
+  factory_released_at: number | null;
+  market_released_at: number | null;
+};
+
+export type DeviationTable = {
+  batch_id: string;
+  report_hash: string;
+  kind: string;
+  status: string;
+  opened_by: number;
+  opened_at: number;
+  closed_by: number | null;
+  closure_hash: string | null;
+  closed_at: number | null;
+};
+
+export type ShipmentTable = {
+  id: string;
+  batch_id: string;
+  shipper_id: number;
+  recipient_id: number;
+  quantity: number;
+  codes_root: string;
+  status: string;
+  received_quantity: number | null;
+  shipped_at: number;
+  received_at: number | null;
+};
+
+export type HoldingTable = {
+  batch_id: string;
+  organization_id: number;
+  quantity: number;
+  recall_acknowledged: number;
+};
+
+export type DispensedPackTable = {
+  pack: string;
+  batch_id: string;
+  dispenser_id: number;
+  dispensed_at: number;
+};
+
+export type RecallTable = {
+  batch_id: string;
+  level: string;
+  status: string;
+  started_by: number;
+  reason_hash: string;
+  started_at: number;
+  closed_by: number | null;
+  report_hash: string | null;
+  closed_at: number | null;
+};
+
+export type RecallAcknowledgementTable = {
+  batch_id: string;
+  holder_id: number;
+  quarantined_quantity: number;
+  acknowledged_at: number;
+};
+
+/** A batch's registered serial codes (off-chain; the chain holds their Merkle root). Not derived from events. */
+export type CodeTreeTable = {
+  batch_id: string;
+  root: string;
+  code_count: number;
+  tree_path: string;
+  registered_by: number;
+  registered_at: number;
+};
+
+/** Which batch a pack's canonical code belongs to. */
+export type BatchCodeTable = { canonical_key: string; batch_id: string };

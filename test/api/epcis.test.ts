@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import { id as hashText } from "ethers";
+import request from "supertest";
+import { EPCIS_CONTEXT, epcisDocument } from "../../src/api/epcis";
+import { DeviationKind } from "../../src/attestations";
+import {
+  acknowledgeRecall,
+  batchRecordMessage,
+  closeRecall,
+  destroy,
+  dispense,
+  handOver,
+  packTree,
+  receive,
+  recordBatch,
+  registerProduct,
+  releaseFromFactory,
+  releaseToMarket,
+  ship,
+  signQualityAgreement,
+  startRecall,
+} from "../contracts/fixtures";
+import type { Party } from "../contracts/fixtures";
+import { apiHarness } from "./harness";
+import type { ApiHarness } from "./harness";
+
+type EpcisEvent = Record<string, unknown> & {
+  action: string;
+  bizStep?: string;
+  disposition?: string;
+  quantityList: { epcClass: string; quantity?: number }[];
+};
+
+describe("EPCIS 2.0 export of a batch's history", () => {
+  let h: ApiHarness;
+  let batchId: string;
+  let nmpaBatchId: string;
+  const shipments: string[] = [];
+
+  const epcis = async (id: string, who: Party | undefined, status: number) => {
+    const token = who ? await h.tokenFor(who) : undefined;
+    const req = request(h.app).get(`/v1/batches/${id}/epcis`);
+    return (token ? req.set("authorization", `Bearer ${token}`) : req).expect(status);
+  };
+  const orgUrn = (party: Party) => `urn:trace:org:${party.id}`;
+
+  beforeAll(async () => {
+    h = await apiHarness();
+    const { c } = h;
+    // Every kind of batch event: deviation and closure, both releases, two hand-overs (one short), dispensing,
+    // destruction, a recall acknowledged by every holder and closed.
+    const { tree, codes } = packTree("B-2024-020", 8);
+    batchId = await recordBatch(c, "B-2024-020", { quantity: 10n, codesRoot: tree.root });
+    const reportHash = hashText("OOT assay trend");
+    const report = await c.sign("BatchLedger", "DeviationReport", c.cmo.key, { organizationId: c.cmo.id, batchId, kind: DeviationKind.OutOfTrend, reportHash });
+    await c.batches.openDeviation(report.message as never, report.signature);
+    const closure = await c.sign("BatchLedger", "DeviationClosure", c.cmo.key, { organizationId: c.cmo.id, batchId, reportHash, closureHash: hashText("CAPA") });
+    await c.batches.closeDeviation(closure.message as never, closure.signature);
+    await releaseFromFactory(c, batchId);
+    await releaseToMarket(c, batchId);
+    shipments.push(await handOver(c, c.cmo, c.distributor, batchId, 6n));
+    const { shipmentId } = await ship(c, c.distributor, c.dispenser, batchId, 4n);
+    shipments.push(shipmentId);
+    await receive(c, c.dispenser, c.distributor, batchId, shipmentId, 4n, 3n);
+    await dispense(c, c.dispenser, batchId, tree, codes.slice(0, 2));
+    await destroy(c, c.dispenser, batchId, 1n);
+    await startRecall(c, c.mah, batchId, 1);
+    await acknowledgeRecall(c, c.cmo, batchId, 4n);
+    await acknowledgeRecall(c, c.distributor, batchId, 2n);
+    await closeRecall(c, c.mah, batchId);
+
+    // A product known by its 7-digit NMPA drug code, with a lot number that needs escaping.
+    const nmpaProduct = await registerProduct(c, c.mah, "8612345");
+    const agreementId = await signQualityAgreement(c, c.mah, c.cmo, nmpaProduct);
+    const record = await batchRecordMessage(c, "LOT 24/01", { agreementId, quantity: 5n });
+    const signed = await c.sign("BatchLedger", "BatchRecord", c.cmo.key, record);
+    await c.batches.recordBatch(signed.message as never, signed.signature);
+    nmpaBatchId = await c.batches.batchId(nmpaProduct, "LOT 24/01");
+    await h.indexer.catchUp();
+  });
+  afterAll(async () => h.close());
+
+  it("answers a GS1 EPCIS 2.0 JSON-LD document", async () => {
+    const before = h.services.now();
+    const res = await epcis(batchId, h.c.mah, 200);
+    const after = h.services.now();
+    expect(res.headers["content-type"]).to.match(/^application\/ld\+json/);
+    const document = res.body;
+    expect(document["@context"][0]).to.equal(EPCIS_CONTEXT);
+    expect(document["@context"][1]).to.deep.equal({ trace: "urn:trace:epcis:", cbvmda: "urn:epcglobal:cbv:mda:" });
+    expect([document.type, document.schemaVersion]).to.deep.equal(["EPCISDocument", "2.0"]);
+    expect(Date.parse(document.creationDate) / 1000).to.be.within(before, after);
+    expect(epcisDocument.safeParse(document).success).to.equal(true);
+    const events = document.epcisBody.eventList as EpcisEvent[];
+    expect(events.every((e) => e.type === "ObjectEvent" && e.eventTimeZoneOffset === "+08:00")).to.equal(true);
+    expect(new Set(events.map((e) => e.eventID)).size).to.equal(events.length);
+    // Every extension is namespaced, so JSON-LD processors keep it.
+    const keys = new Set(events.flatMap((e) => Object.keys(e)));
+    const standard = ["type", "eventID", "eventTime", "eventTimeZoneOffset", "action", "bizStep", "disposition", "quantityList", "readPoint", "bizLocation", "sourceList", "destinationList", "bizTransactionList", "ilmd"];
+    expect([...keys].filter((key) => !standard.includes(key) && !key.startsWith("trace:"))).to.deep.equal([]);
+  });
+
+  it("maps each ledger event to an ObjectEvent with its CBV business step and disposition", async () => {
+    const events = (await epcis(batchId, h.c.regulator, 200)).body.epcisBody.eventList as EpcisEvent[];
+    expect(events.map((e) => [e["trace:ledgerEvent"], e.action, e.bizStep ?? null, e.disposition ?? null])).to.deep.equal([
+      ["BatchRecorded", "ADD", "commissioning", "active"],
+      ["DeviationOpened", "OBSERVE", "inspecting", null],
+      ["DeviationClosed", "OBSERVE", "inspecting", null],
+      ["BatchFactoryReleased", "OBSERVE", "inspecting", "conformant"],
+      ["BatchMarketReleased", "OBSERVE", "inspecting", "sellable_not_accessible"],
+      ["BatchShipped", "OBSERVE", "shipping", "in_transit"],
+      ["ShipmentReceived", "OBSERVE", "receiving", "in_progress"],
+      ["BatchShipped", "OBSERVE", "shipping", "in_transit"],
+      ["ShipmentReceived", "OBSERVE", "receiving", "in_progress"],
+      ["PacksDispensed", "OBSERVE", "dispensing", "dispensed"],
+      ["StockDestroyed", "DELETE", "destroying", "destroyed"],
+      ["RecallStarted", "OBSERVE", "holding", "recalled"],
+      ["RecallAcknowledged", "OBSERVE", "holding", "recalled"],
+      ["RecallAcknowledged", "OBSERVE", "holding", "recalled"],
+      ["RecallClosed", "OBSERVE", null, null],
+    ]);
+    const lot = "https://id.gs1.org/01/06901234567892/10/B-2024-020";
+    expect(events.map((e) => e.quantityList)).to.deep.equal([
+      [{ epcClass: lot, quantity: 10 }],
+      [{ epcClass: lot }],
+      [{ epcClass: lot }],
+      [{ epcClass: lot }],
+      [{ epcClass: lot }],
+      [{ epcClass: lot, quantity: 6 }],
+      [{ epcClass: lot, quantity: 6 }],
+      [{ epcClass: lot, quantity: 4 }],
+      [{ epcClass: lot, quantity: 3 }],
+      [{ epcClass: lot, quantity: 2 }],
+      [{ epcClass: lot, quantity: 1 }],
+      [{ epcClass: lot }],
+      [{ epcClass: lot, quantity: 4 }],
+      [{ epcClass: lot, quantity: 2 }],
+      [{ epcClass: lot }],
+    ]);
+  });
+
+  it("carries when, where, who and the ledger's proof of each event", async () => {
+    const { c } = h;
+    const events = (await epcis(batchId, c.cmo, 200)).body.epcisBody.eventList as EpcisEvent[];
+    const rows = await h.store.db.selectFrom("ledger_events").selectAll().where("batch_id", "=", batchId.toLowerCase()).orderBy("block_number").orderBy("log_index").execute();
+    expect(events.map((e) => [e.eventTime, e["trace:txHash"], e["trace:signer"], e["trace:verification"]])).to.deep.equal(
+      rows.map((row) => [new Date((row.block_time + 8 * 3600) * 1000).toISOString().replace("Z", "+08:00"), row.tx_hash, row.signer, "verified"]),
+    );
+    expect(events.map((e) => e.eventID)).to.deep.equal(rows.map((row) => `urn:trace:event:${row.tx_hash}:${row.log_index}`));
+
+    const [recorded, opened, , factory, market, shipped, received, , shortReceipt, dispensed, destroyed, recall, acknowledged, , closed] = events;
+    const batch = await h.store.db.selectFrom("batches").select("expires_at").where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow();
+    expect(recorded!.ilmd).to.deep.equal({
+      "cbvmda:lotNumber": "B-2024-020",
+      "cbvmda:itemExpirationDate": new Date((batch.expires_at + 8 * 3600) * 1000).toISOString().slice(0, 10),
+    });
+    expect([recorded!.readPoint, recorded!.bizLocation, recorded!["trace:organization"], recorded!["trace:mah"]]).to.deep.equal([
+      { id: `urn:trace:site:${c.cmo.id}` },
+      { id: `urn:trace:site:${c.cmo.id}` },
+      orgUrn(c.cmo),
+      orgUrn(c.mah),
+    ]);
+    expect([opened!["trace:deviationKind"], opened!["trace:deviationStatus"]]).to.deep.equal(["OOT", "open"]);
+    expect([factory!["trace:release"], market!["trace:release"], market!["trace:organization"]]).to.deep.equal(["factory", "market", orgUrn(c.mah)]);
+
+    expect([shipped!.sourceList, shipped!.destinationList, shipped!.bizTransactionList]).to.deep.equal([
+      [
+        { type: "owning_party", source: orgUrn(c.cmo) },
+        { type: "possessing_party", source: orgUrn(c.cmo) },
+      ],
+      [
+        { type: "owning_party", destination: orgUrn(c.distributor) },
+        { type: "possessing_party", destination: orgUrn(c.distributor) },
+      ],
+      [{ type: "desadv", bizTransaction: `urn:trace:shipment:${shipments[0]!.toLowerCase()}` }],
+    ]);
+    expect(received!.bizTransactionList).to.deep.equal(shipped!.bizTransactionList);
+    expect([received!.bizLocation, received!["trace:organization"]]).to.deep.equal([{ id: `urn:trace:site:${c.distributor.id}` }, orgUrn(c.distributor)]);
+    expect([shortReceipt!["trace:shippedQuantity"], shortReceipt!["trace:receivedQuantity"]]).to.deep.equal([4, 3]);
+    expect([dispensed!.bizLocation, (dispensed!["trace:packs"] as string[]).length]).to.deep.equal([{ id: `urn:trace:site:${c.dispenser.id}` }, 2]);
+    expect(destroyed!.bizLocation).to.deep.equal({ id: `urn:trace:site:${c.dispenser.id}` });
+    expect([recall!["trace:recallLevel"], recall!["trace:organization"]]).to.deep.equal(["I", orgUrn(c.mah)]);
+    expect([acknowledged!.bizLocation, acknowledged!["trace:quarantinedQuantity"]]).to.deep.equal([{ id: `urn:trace:site:${c.cmo.id}` }, 4]);
+    expect(closed!["trace:recallStatus"]).to.equal("closed");
+  });
+
+  it("names a batch of an NMPA-coded product by a private lot URN", async () => {
+    const events = (await epcis(nmpaBatchId, h.c.mah, 200)).body.epcisBody.eventList as EpcisEvent[];
+    expect(events.map((e) => e.quantityList)).to.deep.equal([[{ epcClass: "urn:trace:class:nmpa:8612345:LOT%2024%2F01", quantity: 5 }]]);
+  });
+
+  it("is read as provenance is: regulators and the batch's MAH and CMO; refused to anyone else", async () => {
+    for (const who of [h.c.regulator, h.c.regulator2, h.c.mah, h.c.cmo]) await epcis(batchId, who, 200);
+    const stranger = await epcis(batchId, h.c.distributor2, 403);
+    expect(stranger.body.error.code).to.equal("NOT_YOUR_BATCH");
+    expect(stranger.headers["content-type"]).to.match(/^application\/json/);
+    expect((await epcis(batchId, h.c.distributor, 403)).body.error.code).to.equal("PROVENANCE_RESTRICTED");
+    expect((await epcis(batchId, undefined, 401)).body.error.code).to.equal("TOKEN_REQUIRED");
+    expect((await epcis(`0x${"12".repeat(32)}`, h.c.mah, 404)).body.error.code).to.equal("UNKNOWN_BATCH");
+  });
+
+  it("is in the OpenAPI document", async () => {
+    const res = await request(h.app).get("/openapi.json").expect(200);
+    expect(res.body.paths["/v1/batches/{batchId}/epcis"].get.responses).to.have.property("200");
+  });
+});

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import request from "supertest";
+import { apiHarness } from "./harness";
+import type { ApiHarness } from "./harness";
+
+describe("read endpoints", () => {
+  let h: ApiHarness;
+  beforeAll(async () => {
+    h = await apiHarness();
+  });
+  afterAll(async () => h.close());
+
+  it("GET /v1/batches/:id shows a batch with its accounts adding up", async () => {
+    const token = await h.tokenFor(h.c.mah);
+    const res = await request(h.app).get(`/v1/batches/${h.batches.released.batchId}`).set("authorization", `Bearer ${token}`).expect(200);
+    expect(res.body.batchNumber).to.equal("B-2024-001");
+    expect(res.body.accounts).to.deep.equal({ held: 6, inTransit: 0, dispensed: 2, destroyed: 0, missing: 0 });
+    expect(res.body.mah.id).to.equal(h.c.mah.id);
+  });
+
+  it("GET /v1/batches/:id/provenance lists every signed step with its verification", async () => {
+    const token = await h.tokenFor(h.regulator());
+    const res = await request(h.app).get(`/v1/batches/${h.batches.released.batchId}/provenance`).set("authorization", `Bearer ${token}`).expect(200);
+    const events = res.body.entries.map((e: { event: string }) => e.event);
+    expect(events).to.deep.equal([
+      "AgreementSigned",
+      "BatchRecorded",
+      "BatchFactoryReleased",
+      "BatchMarketReleased",
+      "BatchShipped",
+      "ShipmentReceived",
+      "BatchShipped",
+      "ShipmentReceived",
+      "PacksDispensed",
+    ]);
+    expect(res.body.entries.every((e: { verification: string }) => e.verification === "verified")).to.equal(true);
+  });
+
+  it("lists batches scoped to the caller", async () => {
+    const asRegulator = await request(h.app).get("/v1/batches").set("authorization", `Bearer ${await h.tokenFor(h.regulator())}`).expect(200);
+    expect(asRegulator.body.items).to.have.length(3);
+    const asDispenser = await request(h.app).get("/v1/batches").set("authorization", `Bearer ${await h.tokenFor(h.c.dispenser)}`).expect(200);
+    expect(asDispenser.body.items.map((b: { batchNumber: string }) => b.batchNumber)).to.deep.equal(["B-2024-001"]);
+  });
+
+  it("refuses a distributor a batch it never held", async () => {
+    const token = await h.tokenFor(h.c.distributor2);
+    const res = await request(h.app).get(`/v1/batches/${h.batches.released.batchId}`).set("authorization", `Bearer ${token}`).expect(403);
+    expect(res.body.error.code).to.equal("NOT_YOUR_BATCH");
+  });
+
+  it("shows a recall's reconciliation", async () => {
+    const token = await h.tokenFor(h.c.mah);
+    const res = await request(h.app).get(`/v1/recalls/${h.batches.recalled.batchId}`).set("authorization", `Bearer ${token}`).expect(200);
+    expect(res.body.level).to.equal("II");
+    expect(res.body.holders.map((x: { organization: { id: number }; acknowledged: boolean }) => [x.organization.id, x.acknowledged])).to.deep.equal([
+      [h.c.cmo.id, true],
+      [h.c.distributor.id, false],
+    ]);
+    expect(res.body.totals).to.deep.equal({ held: 7, quarantined: 2, outstanding: 5, inTransit: 1 });
+  });
+
+  it("serves the OpenAPI document", async () => {
+    const res = await request(h.app).get("/openapi.json").expect(200);
+    expect(res.body.openapi).to.equal("3.1.0");
+    expect(Object.keys(res.body.paths)).to.include("/v1/batches/{batchId}/provenance");
+  });
+});

@@ -1,0 +1,412 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import hre from "hardhat";
+import type { HardhatNetworkHDAccountsConfig } from "hardhat/types";
+import { HDNodeWallet, id as hashText, Interface, Mnemonic, Wallet, ZeroHash } from "ethers";
+import type { BaseWallet } from "ethers";
+import type { Express } from "express";
+import request from "supertest";
+import { createApp } from "../../src/api/app";
+import { CONTRACT_REFUSALS, createNamer, LEDGER_ERRORS, refusalOf } from "../../src/api/refusals";
+import { CONTRACT_INTERFACES, createRelay, RELAY_FUNCTIONS, relayRoutes } from "../../src/api/relay";
+import type { Relay } from "../../src/api/relay";
+import { AgreementKind, attestationTypes, ReleaseTester, Role } from "../../src/attestations";
+import type { AttestationType, LedgerContract } from "../../src/attestations";
+import { packId, packLeaf, withCheckDigit } from "../../src/codes";
+import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import { agreementMessage, handOver, onboard, recordBatch, releasedBatch, signAgreementBy, suspendOrganization, ZHEJIANG } from "../contracts/fixtures";
+import type { Party } from "../contracts/fixtures";
+import { deploymentOf } from "../indexer/chain";
+import { apiHarness, packsFor } from "./harness";
+import type { ApiHarness } from "./harness";
+
+/** A funded account of the Hardhat network that is not the fixtures' deployer: the relayer. */
+function hardhatAccountKey(index: number): string {
+  const accounts = hre.config.networks.hardhat.accounts as HardhatNetworkHDAccountsConfig;
+  return HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(accounts.mnemonic), `${accounts.path}/${index}`).privateKey;
+}
+
+/** An attestation as a client sends it: JSON, with integers as decimal strings. */
+type Body = { contract: string; type: string; message: Record<string, unknown>; signature: string; [extra: string]: unknown };
+const asJson = (value: unknown) => JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("relay of signed attestations", () => {
+  let h: ApiHarness;
+  let app: Express;
+  let relay: Relay;
+  const following = new AbortController();
+  let follow: Promise<void>;
+  let stock: string;
+
+  const provider = () => h.c.relayer.provider!;
+  const blockNumber = () => provider().getBlockNumber();
+  const post = (attestations: unknown[], wait?: boolean) =>
+    request(app).post("/v1/attestations").send(wait === undefined ? { attestations } : { attestations, wait });
+
+  /** Waits until the indexer (following the chain) has reached the chain's head. */
+  async function indexed() {
+    const head = await blockNumber();
+    for (;;) {
+      const sync = await h.store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
+      if (sync && sync.block_number >= head) return;
+      await sleep(20);
+    }
+  }
+
+  async function signed<C extends LedgerContract>(contract: C, type: AttestationType<C>, party: Party | BaseWallet, message: Record<string, unknown>): Promise<Body> {
+    const key = "key" in party ? party.key : party;
+    const { message: full, signature } = await h.c.sign(contract, type, key, message);
+    return { contract, type, message: asJson(full), signature };
+  }
+
+  const shipment = (from: Party, to: Party, batchId: string, quantity: number, signer: Party | BaseWallet = from) =>
+    signed("BatchLedger", "Shipment", signer, { shipperId: from.id, batchId, recipientId: to.id, quantity: BigInt(quantity), codesRoot: ZeroHash });
+
+  /** Posts and expects a refusal that sent nothing to the chain. */
+  async function refused(attestations: unknown[], status: number) {
+    const before = await blockNumber();
+    const res = await post(attestations);
+    expect(res.status, JSON.stringify(res.body)).to.equal(status);
+    expect(await blockNumber(), "a refused request sends nothing").to.equal(before);
+    return res.body.error as { code: string; message: string; field?: string };
+  }
+
+  beforeAll(async () => {
+    h = await apiHarness();
+    relay = createRelay({
+      rpcUrl: h.chain.url,
+      relayerKey: hardhatAccountKey(1),
+      deployment: await deploymentOf(h.c),
+      store: h.store,
+      pollIntervalMs: 20,
+    });
+    app = createApp(h.services, relayRoutes(relay));
+    // Stock the distributor ships from in these tests.
+    stock = (await releasedBatch(h.c, "B-2024-009", 100n)).batchId;
+    await handOver(h.c, h.c.cmo, h.c.distributor, stock, 60n);
+    follow = h.indexer.follow(following.signal);
+    await indexed();
+  });
+  afterAll(async () => {
+    following.abort();
+    await follow;
+    relay.close();
+    await h.close();
+  });
+
+  it("relays a shipment, waits until it is indexed and answers with its block", async () => {
+    const attestation = await shipment(h.c.distributor, h.c.dispenser, stock, 1);
+    const res = await post([attestation], true).expect(200);
+    expect(res.body.status).to.equal("indexed");
+    expect(res.body.transactions).to.have.length(1);
+    const [sent] = res.body.transactions;
+    expect([sent.contract, sent.attestations]).to.deep.equal(["BatchLedger", [0]]);
+    const receipt = await provider().getTransactionReceipt(sent.hash);
+    expect([receipt?.status, receipt?.blockNumber, receipt?.from]).to.deep.equal([1, sent.blockNumber, relay.relayer]);
+    expect(res.body.indexedBlock).to.be.at.least(sent.blockNumber);
+    // Answered only once the read model shows it, with the signer verified.
+    const shipmentId = await h.c.batches.shipmentId(h.c.distributor.id, BigInt(attestation.message.nonce as string));
+    const row = await h.store.db.selectFrom("shipments").selectAll().where("id", "=", shipmentId.toLowerCase()).executeTakeFirst();
+    expect([row?.status, row?.quantity, row?.recipient_id]).to.deep.equal(["IN_TRANSIT", 1, h.c.dispenser.id]);
+    const event = await h.store.db.selectFrom("ledger_events").selectAll().where("tx_hash", "=", sent.hash.toLowerCase()).executeTakeFirstOrThrow();
+    expect([event.name, event.verification, event.signer]).to.deep.equal(["BatchShipped", "verified", h.c.distributor.key.address.toLowerCase()]);
+  });
+
+  it("answers 202 with the transaction hash when not asked to wait", async () => {
+    const attestation = await shipment(h.c.distributor, h.c.dispenser, stock, 1);
+    const res = await post([attestation]).expect(202);
+    expect([res.body.status, res.body.indexedBlock, res.body.transactions[0].blockNumber]).to.deep.equal(["submitted", null, null]);
+    expect(res.body.transactions[0].hash).to.match(/^0x[0-9a-f]{64}$/);
+    let receipt = await provider().getTransactionReceipt(res.body.transactions[0].hash);
+    while (!receipt) {
+      await sleep(20);
+      receipt = await provider().getTransactionReceipt(res.body.transactions[0].hash);
+    }
+    expect(receipt.status).to.equal(1);
+    await indexed();
+  });
+
+  it("sends several attestations for one contract in one multicall transaction", async () => {
+    const codes = await packsFor("B-2024-010", 4);
+    const batchId = await recordBatch(h.c, "B-2024-010", { quantity: 4n, codesRoot: codes.tree.root });
+    const attestations = [
+      await signed("BatchLedger", "FactoryRelease", h.c.cmo, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA certificate") }),
+      await signed("BatchLedger", "MarketRelease", h.c.mah, { mahId: h.c.mah.id, batchId, decisionHash: hashText("release decision") }),
+      await shipment(h.c.cmo, h.c.distributor, batchId, 3),
+    ];
+    const res = await post(attestations, true).expect(200);
+    expect(res.body.transactions.map((t: { contract: string; attestations: number[] }) => [t.contract, t.attestations])).to.deep.equal([
+      ["BatchLedger", [0, 1, 2]],
+    ]);
+    const tx = await provider().getTransaction(res.body.transactions[0].hash);
+    expect(tx?.data.slice(0, 10)).to.equal(CONTRACT_INTERFACES.BatchLedger.getFunction("multicall")!.selector);
+    const events = await h.store.db
+      .selectFrom("ledger_events")
+      .select(["name", "verification"])
+      .where("tx_hash", "=", res.body.transactions[0].hash.toLowerCase())
+      .orderBy("log_index")
+      .execute();
+    expect(events).to.deep.equal([
+      { name: "BatchFactoryReleased", verification: "verified" },
+      { name: "BatchMarketReleased", verification: "verified" },
+      { name: "BatchShipped", verification: "verified" },
+    ]);
+    const batch = await h.store.db.selectFrom("batches").select(["state", "in_transit"]).where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow();
+    expect(batch).to.deep.equal({ state: "MARKET_RELEASED", in_transit: 3 });
+  });
+
+  it("sends one transaction per contract, in the request's order, when the contracts differ", async () => {
+    const gtin = withCheckDigit("0690123456791");
+    const attestations = [
+      await signed("ProductRegistry", "ProductRegistration", h.c.mah, { mahId: h.c.mah.id, productCode: gtin, approvalNumber: "国药准字H20240001", name: "Relayed product" }),
+      await shipment(h.c.distributor, h.c.dispenser, stock, 1),
+    ];
+    const res = await post(attestations, true).expect(200);
+    const sent = res.body.transactions as { contract: string; attestations: number[]; blockNumber: number }[];
+    expect(sent.map((t) => [t.contract, t.attestations])).to.deep.equal([
+      ["ProductRegistry", [0]],
+      ["BatchLedger", [1]],
+    ]);
+    expect(sent[0]!.blockNumber).to.be.below(sent[1]!.blockNumber);
+    const product = await h.store.db.selectFrom("products").select("name").where("product_code", "=", gtin).executeTakeFirst();
+    expect(product?.name).to.equal("Relayed product");
+  });
+
+  it("relays an agreement signed by both parties and a dispensing with its multiproof", async () => {
+    const terms = await agreementMessage(h.c, h.c.mah, h.c.distributor2, h.c.productId, { kind: AgreementKind.Storage, releaseTester: ReleaseTester.None });
+    const agreement = await signAgreementBy(h.c, h.c.mah, h.c.distributor2, terms);
+    const { released } = h.batches;
+    const keys = released.packs.slice(2, 4).map((pack) => pack.key);
+    const multi = released.tree.multiProof(keys);
+    const byLeaf = new Map(keys.map((key) => [packLeaf(key), key]));
+    const dispensing = await signed("BatchLedger", "Dispensing", h.c.dispenser, {
+      dispenserId: h.c.dispenser.id,
+      batchId: released.batchId,
+      packs: multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!)),
+    });
+    const res = await post(
+      [
+        // Enums by name or number: the signature covers the number.
+        {
+          contract: "ProductRegistry",
+          type: "Agreement",
+          message: { ...asJson(agreement.message), kind: "Storage", releaseTester: "None" },
+          signature: agreement.mahSignature,
+          counterpartySignature: agreement.counterpartySignature,
+        },
+        { ...dispensing, proof: multi.proof, proofFlags: multi.proofFlags },
+      ],
+      true,
+    ).expect(200);
+    expect(res.body.transactions.map((t: { contract: string }) => t.contract)).to.deep.equal(["ProductRegistry", "BatchLedger"]);
+    const signedAgreement = await h.store.db.selectFrom("agreements").select(["kind", "counterparty_id"]).where("mah_id", "=", h.c.mah.id).where("kind", "=", "STORAGE").executeTakeFirst();
+    expect(signedAgreement).to.deep.equal({ kind: "STORAGE", counterparty_id: h.c.distributor2.id });
+    const packs = await h.store.db.selectFrom("dispensed_packs").select("pack").where("batch_id", "=", released.batchId.toLowerCase()).execute();
+    expect(packs).to.have.length(4);
+
+    const byStranger = await signAgreementBy(h.c, h.c.mah, h.c.dispenser, { ...terms, nonce: h.c.nextNonce() });
+    const forged = await refused(
+      [{ contract: "ProductRegistry", type: "Agreement", message: asJson({ ...terms, nonce: byStranger.message.nonce }), signature: byStranger.mahSignature, counterpartySignature: byStranger.counterpartySignature }],
+      403,
+    );
+    expect(forged.code).to.equal("SIGNER_NOT_OF_ORGANIZATION");
+    expect(forged.message).to.include(`names organization ${h.c.distributor2.id} (Shanghai Cold Chain Logistics)`);
+  });
+
+  it("refuses a malformed body with 400 and the offending field, sending nothing", async () => {
+    const good = await shipment(h.c.distributor, h.c.dispenser, stock, 1);
+    const cases: [string, unknown[], string][] = [
+      ["no attestations", [], "attestations"],
+      ["unknown type", [{ ...good, type: "Teleport" }], "attestations.0.type"],
+      ["type of another contract", [{ ...good, contract: "ProductRegistry" }], "attestations.0.contract"],
+      ["negative quantity", [{ ...good, message: { ...good.message, quantity: "-1" } }], "attestations.0.message.quantity"],
+      ["quantity beyond uint64", [{ ...good, message: { ...good.message, quantity: (1n << 64n).toString() } }], "attestations.0.message.quantity"],
+      ["batch id not bytes32", [{ ...good, message: { ...good.message, batchId: "0x1234" } }], "attestations.0.message.batchId"],
+      ["missing field", [{ ...good, message: { ...good.message, recipientId: undefined } }], "attestations.0.message.recipientId"],
+      ["unknown field", [{ ...good, message: { ...good.message, priority: 1 } }], "attestations.0.message"],
+      ["no signature", [{ ...good, signature: undefined }], "attestations.0.signature"],
+      ["proof on a shipment", [{ ...good, proof: [] }], "attestations.0"],
+      ["second attestation bad", [good, { ...good, message: { ...good.message, shipperId: 0.5 } }], "attestations.1.message.shipperId"],
+    ];
+    for (const [what, attestations, field] of cases) {
+      const error = await refused(attestations, 400);
+      expect([what, error.code, error.field]).to.deep.equal([what, "INVALID_INPUT", field]);
+    }
+    const unreadable = await refused([{ ...good, signature: `0x${"00".repeat(65)}` }], 400);
+    expect([unreadable.code, unreadable.field]).to.deep.equal(["INVALID_SIGNATURE", "attestations.0.signature"]);
+  });
+
+  it("refuses forged signatures, altered messages and another organization's key, sending nothing", async () => {
+    const { batchId } = h.batches.released;
+    const stranger = await refused([await shipment(h.c.distributor, h.c.dispenser, batchId, 1, Wallet.createRandom())], 403);
+    expect(stranger.code).to.equal("UNKNOWN_SIGNING_KEY");
+    expect(stranger.message).to.match(/not a registered signing key/);
+
+    const genuine = await shipment(h.c.distributor, h.c.dispenser, batchId, 1);
+    const altered = await refused([{ ...genuine, message: { ...genuine.message, quantity: "2" } }], 403);
+    expect(altered.code).to.equal("UNKNOWN_SIGNING_KEY");
+
+    const foreign = await refused([await shipment(h.c.distributor, h.c.dispenser, batchId, 1, h.c.dispenser)], 403);
+    expect([foreign.code, foreign.field]).to.deep.equal(["SIGNER_NOT_OF_ORGANIZATION", "attestations.0"]);
+    expect(foreign.message).to.include(`organization ${h.c.distributor.id} (Nanjing Wholesale)`);
+  });
+
+  it("refuses an attestation of a suspended organization", async () => {
+    const carrier = await onboard(h.c, Role.Distributor, ZHEJIANG, "Ningbo Pharma Logistics");
+    await suspendOrganization(h.c, carrier.id);
+    await indexed();
+    const error = await refused([await shipment(carrier, h.c.dispenser, stock, 1)], 403);
+    expect(error.code).to.equal("ORGANIZATION_SUSPENDED");
+    expect(error.message).to.include(`organization ${carrier.id} (Ningbo Pharma Logistics) is suspended`);
+  });
+
+  it("answers the contract's exact reason when it would refuse, sending nothing", async () => {
+    const codes = await packsFor("B-2024-011", 4);
+    const batchId = await recordBatch(h.c, "B-2024-011", { quantity: 4n, codesRoot: codes.tree.root });
+    const deviation = await h.c.sign("BatchLedger", "DeviationReport", h.c.cmo.key, {
+      organizationId: h.c.cmo.id,
+      batchId,
+      kind: 2,
+      reportHash: hashText("OOS assay"),
+    });
+    await h.c.batches.openDeviation(deviation.message as never, deviation.signature);
+    await indexed();
+
+    const release = [await signed("BatchLedger", "FactoryRelease", h.c.cmo, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA") })];
+    const open = await refused(release, 422);
+    expect([open.code, open.field]).to.deep.equal(["BATCH_HAS_OPEN_DEVIATIONS", "attestations.0"]);
+    expect(open.message).to.include("batch B-2024-011 has 1 open deviation");
+
+    const none = await refused([await shipment(h.c.distributor, h.c.dispenser, stock, 0)], 400);
+    expect([none.code, none.field]).to.deep.equal(["ZERO_QUANTITY", "attestations.0.message.quantity"]);
+
+    const tooMany = await refused([await shipment(h.c.distributor, h.c.dispenser, stock, 500)], 422);
+    expect(tooMany.code).to.equal("INSUFFICIENT_HOLDING");
+    expect(tooMany.message).to.match(/organization \d+ \(Nanjing Wholesale\) holds \d+ of batch B-2024-009, so it cannot ship 500/);
+
+    const recalled = await refused([await shipment(h.c.distributor, h.c.dispenser, h.batches.recalled.batchId, 1)], 422);
+    expect(recalled.code).to.equal("BATCH_RECALLED");
+    expect(recalled.message).to.include("batch B-2024-002 is under a level II recall");
+
+    const notMah = await refused(
+      [await signed("BatchLedger", "MarketRelease", h.c.regulator, { mahId: h.c.regulator.id, batchId, decisionHash: hashText("release") })],
+      403,
+    );
+    expect(notMah.code).to.equal("NOT_BATCH_MAH");
+    expect(notMah.message).to.include(`organization ${h.c.regulator.id} (Jiangsu Medical Products Administration) is not the MAH of batch B-2024-011`);
+
+    const gtin = withCheckDigit("0690123456792");
+    const wrongRole = await refused(
+      [await signed("ProductRegistry", "ProductRegistration", h.c.cmo, { mahId: h.c.cmo.id, productCode: gtin, approvalNumber: "H1", name: "Not theirs" })],
+      403,
+    );
+    expect(wrongRole.code).to.equal("ORGANIZATION_ROLE_MISMATCH");
+    expect(wrongRole.message).to.include("(Hangzhou Contract Manufacturing) is a CMO; a ProductRegistration attestation must come from a MAH");
+  });
+
+  it("names the attestation of a multicall that the contract would refuse", async () => {
+    const { batchId } = h.batches.unreleased;
+    const attestations = [
+      await signed("BatchLedger", "FactoryRelease", h.c.cmo, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA") }),
+      await shipment(h.c.cmo, h.c.distributor, batchId, 1),
+      await signed("BatchLedger", "MarketRelease", h.c.mah, { mahId: h.c.mah.id, batchId, decisionHash: hashText("release") }),
+    ];
+    const error = await refused(attestations, 422);
+    expect([error.code, error.field]).to.deep.equal(["BATCH_STATE_MISMATCH", "attestations.1"]);
+    expect(error.message).to.include("batch B-2024-003 is released from the factory; this step needs it released to the market");
+    const batch = await h.c.batches.batch(batchId);
+    expect(Number(batch.state), "the first attestation was not sent either").to.equal(1);
+  });
+
+  it("refuses a replayed attestation with 409, whether replayed later or in the same request", async () => {
+    const attestation = await shipment(h.c.distributor, h.c.dispenser, stock, 1);
+    await post([attestation], true).expect(200);
+    const replay = await refused([attestation], 409);
+    expect(replay.code).to.equal("REPLAYED_ATTESTATION");
+    expect(replay.message).to.include(`already used nonce ${attestation.message.nonce} on BatchLedger`);
+
+    const twice = await shipment(h.c.distributor, h.c.dispenser, stock, 1);
+    const duplicate = await refused([twice, twice], 409);
+    expect([duplicate.code, duplicate.field]).to.deep.equal(["REPLAYED_ATTESTATION", "attestations.1"]);
+  });
+
+  it("rate-limits anonymous callers like the other public routes", async () => {
+    const limited = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 2 } }, relayRoutes(relay));
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await request(limited).post("/v1/attestations").send({ attestations: [] })).status);
+    expect(statuses).to.deep.equal([400, 400, 429]);
+  });
+
+  it("documents the relay in the OpenAPI document", async () => {
+    const res = await request(app).get("/openapi.json").expect(200);
+    const operation = res.body.paths["/v1/attestations"].post;
+    expect(Object.keys(operation.responses)).to.include.members(["202", "400", "403", "409", "422"]);
+    expect(operation.requestBody.content["application/json"].schema.properties.attestations.items.oneOf).to.have.length(20);
+  });
+});
+
+describe("relay refusal table", () => {
+  const abis = { ConsortiumRegistry: ConsortiumRegistry__factory.abi, ProductRegistry: ProductRegistry__factory.abi, BatchLedger: BatchLedger__factory.abi };
+
+  it("maps every custom error of the three contracts to a stable code, a status and a message", async () => {
+    const store = (await import("../indexer/stores")).freshStore;
+    const db = await store("sqlite");
+    try {
+      const names = createNamer(db);
+      const seen = new Set<string>();
+      const errors = Object.values(abis).flatMap((abi) => {
+        const found: string[] = [];
+        new Interface(abi).forEachError((fragment) => found.push(fragment.name));
+        return found;
+      });
+      for (const name of new Set(errors)) {
+        {
+          const error = LEDGER_ERRORS.getError(name)!;
+          seen.add(error.name);
+          const args = error.inputs.map((input) => sampleOf(input.type));
+          const context = {
+            index: 0,
+            attestation: { contract: "BatchLedger" as const, type: "Shipment", message: {}, signature: "0x" },
+            signers: [],
+            signerOrganizations: [],
+            names,
+          };
+          const answer = await refusalOf(LEDGER_ERRORS.encodeErrorResult(error, args), context);
+          expect(CONTRACT_REFUSALS, error.name).to.have.property(error.name);
+          const rule = CONTRACT_REFUSALS[error.name]!;
+          if (!rule.refine) expect([error.name, answer.status, answer.code]).to.deep.equal([error.name, rule.status, rule.code]);
+          expect(answer.code, error.name).to.match(/^[A-Z][A-Z_]+$/);
+          expect(answer.code, error.name).to.not.equal("CONTRACT_REFUSED", `${error.name} falls back to the generic refusal`);
+          expect([400, 403, 409, 422, 500], error.name).to.include(answer.status);
+          expect(answer.message, error.name).to.not.match(/undefined|NaN|\[object/);
+        }
+      }
+      expect(seen.size).to.be.above(60);
+      expect(Object.keys(CONTRACT_REFUSALS).filter((name) => !seen.has(name)), "refusals for errors no contract has").to.deep.equal([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("has a contract function for every attestation type", () => {
+    for (const [contract, types] of Object.entries(attestationTypes)) {
+      for (const type of Object.keys(types)) {
+        const fn = CONTRACT_INTERFACES[contract as LedgerContract].getFunction(RELAY_FUNCTIONS[type] ?? "none");
+        expect([type, fn?.inputs[0]?.type.startsWith("tuple")]).to.deep.equal([type, true]);
+        // The relay reads the organization an attestation speaks for from its first field.
+        const fields = (types as Record<string, readonly { name: string }[]>)[type]!;
+        expect(fields[0]!.name, type).to.match(/^(regulator|organization|mah|cmo|shipper|recipient|dispenser|holder)Id$/);
+      }
+    }
+  });
+});
+
+function sampleOf(type: string): unknown {
+  if (type.startsWith("uint")) return 1n;
+  if (type === "bytes32") return `0x${"ab".repeat(32)}`;
+  if (type === "address") return "0x000000000000000000000000000000000000dEaD";
+  if (type === "string") return "B-1";
+  throw new Error(`no sample for ${type}`);
+}

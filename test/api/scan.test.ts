@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import request from "supertest";
+import { formatCode } from "../../src/codes";
+import { recordBatch } from "../contracts/fixtures";
+import { apiHarness, packsFor } from "./harness";
+import type { ApiHarness } from "./harness";
+
+describe("scan verdicts", () => {
+  let h: ApiHarness;
+  const bearer = async (party: Parameters<ApiHarness["tokenFor"]>[0]) => `Bearer ${await h.tokenFor(party)}`;
+  const scan = (code: string, authorization?: string) => {
+    const req = request(h.app).post("/v1/scans");
+    return (authorization ? req.set("authorization", authorization) : req).send({ code });
+  };
+
+  beforeAll(async () => {
+    h = await apiHarness();
+    for (const { batchId, printed } of Object.values(h.batches)) {
+      await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: printed }).expect(201);
+    }
+  });
+  afterAll(async () => h.close());
+
+  it("answers GENUINE to anyone for a released pack, with product, MAH, batch and expiry", async () => {
+    const res = await scan(h.batches.released.printed[5]!).expect(200);
+    expect(res.body.verdict).to.equal("GENUINE");
+    expect(res.body.batch.batchNumber).to.equal("B-2024-001");
+    expect(res.body.mah.id).to.equal(h.c.mah.id);
+    expect(res.body).to.not.have.property("custody");
+  });
+
+  it("accepts every printed format of the same pack", async () => {
+    const pack = h.batches.released.packs[6]!;
+    for (const format of ["hri", "digital-link"] as const) {
+      const res = await scan(formatCode(pack, format)).expect(200);
+      expect([format, res.body.verdict]).to.deep.equal([format, "GENUINE"]);
+    }
+  });
+
+  it("gives a signed-in holder the custody path and a Merkle proof", async () => {
+    const res = await scan(h.batches.released.printed[5]!, await bearer(h.c.dispenser)).expect(200);
+    expect(res.body.verdict).to.equal("GENUINE");
+    expect(res.body.custody.map((e: { event: string }) => e.event)).to.deep.equal([
+      "BatchRecorded",
+      "BatchShipped",
+      "ShipmentReceived",
+      "BatchShipped",
+      "ShipmentReceived",
+      "PacksDispensed",
+    ]);
+    const { packId, proof } = res.body.proof;
+    expect(await h.c.batches.isPackOfBatch(h.batches.released.batchId, packId, proof)).to.equal(true);
+  });
+
+  it("answers ALREADY_DISPENSED for a dispensed pack", async () => {
+    expect((await scan(h.batches.released.printed[0]!).expect(200)).body.verdict).to.equal("ALREADY_DISPENSED");
+  });
+
+  it("answers RECALLED for a pack of a recalled batch", async () => {
+    const res = await scan(h.batches.recalled.printed[0]!).expect(200);
+    expect(res.body.verdict).to.equal("RECALLED");
+    expect(res.body.reason).to.match(/level II recall/);
+  });
+
+  it("answers NOT_RELEASED for a pack of a batch not yet released", async () => {
+    expect((await scan(h.batches.unreleased.printed[0]!).expect(200)).body.verdict).to.equal("NOT_RELEASED");
+  });
+
+  it("answers UNKNOWN_CODE for a well-formed code no batch contains", async () => {
+    const { printed } = await packsFor("B-2024-001", 1);
+    const res = await scan(printed[0]!).expect(200);
+    expect(res.body.verdict).to.equal("UNKNOWN_CODE");
+    expect(res.body.reason).to.match(/counterfeit/);
+  });
+
+  it("answers UNKNOWN_CODE when the printed batch is not the serial's batch", async () => {
+    const pack = { ...h.batches.released.packs[4]!, batch: "B-FAKE" };
+    expect((await scan(formatCode(pack, "hri")).expect(200)).body.verdict).to.equal("UNKNOWN_CODE");
+  });
+
+  it("answers EXPIRED after the batch's expiry", async () => {
+    const batch = await h.store.db.selectFrom("batches").select("expires_at").where("id", "=", h.batches.released.batchId).executeTakeFirstOrThrow();
+    h.setNow(batch.expires_at + 1);
+    try {
+      expect((await scan(h.batches.released.printed[5]!).expect(200)).body.verdict).to.equal("EXPIRED");
+    } finally {
+      h.setNow(Math.floor(Date.now() / 1000));
+    }
+  });
+
+  it("answers UNEXPECTED_HOLDER to an organization that neither holds nor awaits the batch", async () => {
+    const res = await scan(h.batches.released.printed[5]!, await bearer(h.c.distributor2)).expect(200);
+    expect(res.body.verdict).to.equal("UNEXPECTED_HOLDER");
+  });
+
+  it("rejects a malformed code with its stable code and where it is wrong", async () => {
+    const res = await scan("0106901234567893").expect(400);
+    expect(res.body.error.code).to.equal("CODE_BAD_CHECK_DIGIT");
+    expect(res.body.error.field).to.match(/^code/);
+  });
+
+  it("refuses registering a batch's codes twice", async () => {
+    const res = await request(h.app)
+      .post(`/v1/batches/${h.batches.released.batchId}/codes`)
+      .set("authorization", await bearer(h.c.cmo))
+      .send({ codes: h.batches.released.printed });
+    expect([res.status, res.body.error.code]).to.deep.equal([409, "CODES_ALREADY_REGISTERED"]);
+  });
+
+  it("refuses codes that do not hash to the batch's on-chain root, leaving nothing registered", async () => {
+    const committed = await packsFor("B-2024-004", 3);
+    const batchId = await recordBatch(h.c, "B-2024-004", { quantity: 3n, codesRoot: committed.tree.root });
+    await h.indexer.catchUp();
+    const other = await packsFor("B-2024-004", 3);
+    const res = await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: other.printed });
+    expect([res.status, res.body.error.code]).to.deep.equal([422, "CODES_ROOT_MISMATCH"]);
+    expect((await scan(committed.printed[0]!).expect(200)).body.verdict).to.equal("UNKNOWN_CODE");
+    const rows = await h.store.db.selectFrom("batch_codes").select("canonical_key").where("batch_id", "=", batchId).execute();
+    expect(rows).to.have.length(0);
+  });
+
+  it("refuses registration by an organization that is not the batch's MAH or CMO", async () => {
+    const res = await request(h.app)
+      .post(`/v1/batches/${h.batches.unreleased.batchId}/codes`)
+      .set("authorization", await bearer(h.c.regulator2))
+      .send({ codes: h.batches.unreleased.printed });
+    expect([res.status, res.body.error.code]).to.deep.equal([403, "NOT_BATCH_PARTY"]);
+  });
+});

@@ -1,0 +1,378 @@
+import hre from "hardhat";
+import { AbiCoder, keccak256, Wallet, id as hashText, ZeroHash } from "ethers";
+import type { BaseContract, BaseWallet, ContractTransactionResponse } from "ethers";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import {
+  AgreementKind,
+  createNonceSequence,
+  ReleaseTester,
+  Role,
+  signAttestation,
+} from "../../src/attestations";
+import type { AttestationType, LedgerContract } from "../../src/attestations";
+import type { BatchLedger, ConsortiumRegistry, ProductRegistry } from "../../typechain-types";
+
+export const DAY = 24 * 60 * 60;
+export const JIANGSU = 320000;
+export const ZHEJIANG = 330000;
+export const SHANGHAI = 310000;
+
+/** An organization of the test consortium: its id and one signing key. */
+export type Party = { id: number; key: BaseWallet; role: number; region: number };
+
+export type Ledger = Awaited<ReturnType<typeof deployLedger>>;
+
+/** Deploys the three contracts with a bootstrapped Jiangsu regulator; a relayer (account 0) pays for everything. */
+export async function deployLedger() {
+  const [relayer] = await hre.ethers.getSigners();
+  const regulatorKey = Wallet.createRandom();
+  const registry = (await hre.ethers.deployContract("ConsortiumRegistry", [
+    {
+      regulatorId: 0,
+      nonce: 0,
+      role: Role.Regulator,
+      region: JIANGSU,
+      licenceHash: hashText("NMPA Jiangsu"),
+      signingKey: regulatorKey.address,
+      name: "Jiangsu Medical Products Administration",
+    },
+  ])) as unknown as ConsortiumRegistry;
+  const products = (await hre.ethers.deployContract("ProductRegistry", [
+    await registry.getAddress(),
+  ])) as unknown as ProductRegistry;
+  const batches = (await hre.ethers.deployContract("BatchLedger", [
+    await registry.getAddress(),
+    await products.getAddress(),
+  ])) as unknown as BatchLedger;
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  const nextNonce = createNonceSequence(0n);
+  const contracts = { ConsortiumRegistry: registry, ProductRegistry: products, BatchLedger: batches };
+
+  /** Signs `message` (its nonce filled in when absent) as `key` for one contract's domain. */
+  async function sign<C extends LedgerContract, M extends Record<string, unknown>>(
+    contract: C,
+    type: AttestationType<C>,
+    key: BaseWallet,
+    message: M,
+  ) {
+    const full: M & { nonce: bigint } = { nonce: nextNonce(), ...message };
+    const verifyingContract = await (contracts[contract] as BaseContract).getAddress();
+    const signature = await signAttestation(key, {
+      domain: { contract, chainId, verifyingContract },
+      type,
+      message: full,
+    });
+    return { message: full, signature };
+  }
+
+  const regulator: Party = { id: 1, key: regulatorKey, role: Role.Regulator, region: JIANGSU };
+  return { relayer, registry, products, batches, chainId, sign, regulator, nextNonce };
+}
+
+export async function onboard(ledger: Ledger, role: number, region: number, name = `org-${role}-${region}`) {
+  const key = Wallet.createRandom();
+  const { message, signature } = await ledger.sign("ConsortiumRegistry", "Onboarding", ledger.regulator.key, {
+    regulatorId: ledger.regulator.id,
+    role,
+    region,
+    licenceHash: hashText(`licence ${name}`),
+    signingKey: key.address,
+    name,
+  });
+  await ledger.registry.onboardOrganization(message as never, signature);
+  const id = Number(await ledger.registry.organizationCount());
+  return { id, key, role, region } satisfies Party;
+}
+
+/** Pack codes and their Merkle tree, leaves encoded as the codes module does (OpenZeppelin standard, string). */
+export function packTree(batchNumber: string, count: number) {
+  const codes = Array.from({ length: count }, (_, i) => `0106901234567892${"21"}${batchNumber}-${i}`);
+  const tree = StandardMerkleTree.of(
+    codes.map((c) => [c]),
+    ["string"],
+  );
+  return { codes, tree };
+}
+
+export const GTIN = "06901234567892";
+
+/**
+ * The usual consortium: an MAH in Jiangsu that owns no factory, a CMO in Zhejiang, two distributors, a hospital
+ * pharmacy and the Zhejiang regulator; one product and a quality agreement in force.
+ */
+export async function deployConsortium() {
+  const ledger = await deployLedger();
+  const mah = await onboard(ledger, Role.Mah, JIANGSU, "Suzhou B-Pharma");
+  const cmo = await onboard(ledger, Role.Cmo, ZHEJIANG, "Hangzhou Contract Manufacturing");
+  const distributor = await onboard(ledger, Role.Distributor, JIANGSU, "Nanjing Wholesale");
+  const distributor2 = await onboard(ledger, Role.Distributor, SHANGHAI, "Shanghai Cold Chain Logistics");
+  const dispenser = await onboard(ledger, Role.Dispenser, JIANGSU, "Suzhou Municipal Hospital Pharmacy");
+  const regulator2 = await onboard(ledger, Role.Regulator, ZHEJIANG, "Zhejiang Medical Products Administration");
+  const productId = await registerProduct(ledger, mah, GTIN);
+  const agreementId = await signQualityAgreement(ledger, mah, cmo, productId);
+  return { ...ledger, mah, cmo, distributor, distributor2, dispenser, regulator2, productId, agreementId };
+}
+
+export type Consortium = Awaited<ReturnType<typeof deployConsortium>>;
+
+export async function registerProduct(ledger: Ledger, mah: Party, productCode: string) {
+  const { message, signature } = await ledger.sign("ProductRegistry", "ProductRegistration", mah.key, {
+    mahId: mah.id,
+    productCode,
+    approvalNumber: `国药准字H${productCode.slice(-8)}`,
+    name: `Product ${productCode}`,
+  });
+  await ledger.products.registerProduct(message as never, signature);
+  return hashText(productCode);
+}
+
+export async function agreementMessage(
+  ledger: Ledger,
+  mah: Party,
+  counterparty: Party,
+  productId: string,
+  overrides: Record<string, unknown> = {},
+) {
+  const now = await time.latest();
+  return {
+    mahId: mah.id,
+    nonce: ledger.nextNonce(),
+    kind: AgreementKind.Quality,
+    counterpartyId: counterparty.id,
+    productId,
+    documentHash: hashText("quality agreement v1"),
+    validFrom: now - DAY,
+    validUntil: now + 3 * 365 * DAY,
+    releaseTester: ReleaseTester.Cmo,
+    ...overrides,
+  };
+}
+
+/** Both parties sign the same agreement message. */
+export async function signAgreementBy(ledger: Ledger, mah: Party, counterparty: Party, message: Record<string, unknown>) {
+  const bySigner = await ledger.sign("ProductRegistry", "Agreement", mah.key, message);
+  const byCounterparty = await ledger.sign("ProductRegistry", "Agreement", counterparty.key, message);
+  return { message: bySigner.message, mahSignature: bySigner.signature, counterpartySignature: byCounterparty.signature };
+}
+
+export async function signQualityAgreement(
+  ledger: Ledger,
+  mah: Party,
+  cmo: Party,
+  productId: string,
+  overrides: Record<string, unknown> = {},
+) {
+  const message = await agreementMessage(ledger, mah, cmo, productId, overrides);
+  const signed = await signAgreementBy(ledger, mah, cmo, message);
+  await ledger.products.signAgreement(signed.message as never, signed.mahSignature, signed.counterpartySignature);
+  return ledger.products.agreementId(mah.id, message.nonce as bigint);
+}
+
+export async function batchRecordMessage(c: Consortium, batchNumber: string, overrides: Record<string, unknown> = {}) {
+  const now = await time.latest();
+  return {
+    cmoId: c.cmo.id,
+    agreementId: c.agreementId,
+    batchNumber,
+    quantity: 1000n,
+    manufacturedAt: now - DAY,
+    expiresAt: now + 2 * 365 * DAY,
+    batchRecordHash: hashText(`batch record ${batchNumber}`),
+    codesRoot: packTree(batchNumber, 8).tree.root,
+    ...overrides,
+  };
+}
+
+export async function recordBatch(c: Consortium, batchNumber: string, overrides: Record<string, unknown> = {}) {
+  const record = await batchRecordMessage(c, batchNumber, overrides);
+  const { message, signature } = await c.sign("BatchLedger", "BatchRecord", c.cmo.key, record);
+  await c.batches.recordBatch(message as never, signature);
+  return c.batches.batchId(c.productId, batchNumber);
+}
+
+export async function releaseFromFactory(c: Consortium, batchId: string) {
+  const { message, signature } = await c.sign("BatchLedger", "FactoryRelease", c.cmo.key, {
+    cmoId: c.cmo.id,
+    batchId,
+    certificateHash: hashText("QA certificate"),
+  });
+  return c.batches.releaseFromFactory(message as never, signature);
+}
+
+export async function releaseToMarket(c: Consortium, batchId: string) {
+  const { message, signature } = await c.sign("BatchLedger", "MarketRelease", c.mah.key, {
+    mahId: c.mah.id,
+    batchId,
+    decisionHash: hashText("market release decision"),
+  });
+  return c.batches.releaseToMarket(message as never, signature);
+}
+
+/** Records a batch of `quantity` with `packCount` codes and takes it through factory and market release. */
+export async function releasedBatch(c: Consortium, batchNumber: string, quantity = 1000n, packCount = 8) {
+  const { tree, codes } = packTree(batchNumber, packCount);
+  const batchId = await recordBatch(c, batchNumber, { quantity, codesRoot: tree.root });
+  await releaseFromFactory(c, batchId);
+  await releaseToMarket(c, batchId);
+  return { batchId, tree, codes };
+}
+
+export async function ship(c: Consortium, from: Party, to: Party, batchId: string, quantity: bigint) {
+  const { message, signature } = await c.sign("BatchLedger", "Shipment", from.key, {
+    shipperId: from.id,
+    batchId,
+    recipientId: to.id,
+    quantity,
+    codesRoot: ZeroHash,
+  });
+  const tx: ContractTransactionResponse = await c.batches.shipBatch(message as never, signature);
+  const shipmentId = await c.batches.shipmentId(from.id, message.nonce as bigint);
+  return { tx, shipmentId, message };
+}
+
+export async function receive(
+  c: Consortium,
+  to: Party,
+  from: Party,
+  batchId: string,
+  shipmentId: string,
+  shippedQuantity: bigint,
+  receivedQuantity = shippedQuantity,
+) {
+  const { message, signature } = await c.sign("BatchLedger", "Receipt", to.key, {
+    recipientId: to.id,
+    shipmentId,
+    batchId,
+    shipperId: from.id,
+    shippedQuantity,
+    receivedQuantity,
+  });
+  return c.batches.receiveShipment(message as never, signature);
+}
+
+/** Ships and receives in full. */
+export async function handOver(c: Consortium, from: Party, to: Party, batchId: string, quantity: bigint) {
+  const { shipmentId } = await ship(c, from, to, batchId, quantity);
+  await receive(c, to, from, batchId, shipmentId, quantity);
+  return shipmentId;
+}
+
+/** A pack's id on the ledger: keccak256(abi.encode(code)); its Merkle leaf is the hash of this id. */
+export function packId(code: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["string"], [code]));
+}
+
+/** The pack ids, in multiproof order, and the multiproof that dispense `codes` from `tree`. */
+export function dispensingProof(tree: StandardMerkleTree<string[]>, codes: string[]) {
+  const proof = tree.getMultiProof(codes.map((code) => [code]));
+  return {
+    packs: proof.leaves.map(([code]) => packId(code!)),
+    proof: proof.proof,
+    proofFlags: proof.proofFlags,
+  };
+}
+
+export async function dispense(c: Consortium, dispenser: Party, batchId: string, tree: StandardMerkleTree<string[]>, codes: string[]) {
+  const { packs, proof, proofFlags } = dispensingProof(tree, codes);
+  const { message, signature } = await c.sign("BatchLedger", "Dispensing", dispenser.key, {
+    dispenserId: dispenser.id,
+    batchId,
+    packs,
+  });
+  return c.batches.dispensePacks(message as never, proof, proofFlags, signature);
+}
+
+export async function startRecall(c: Consortium, by: Party, batchId: string, level: number) {
+  const { message, signature } = await c.sign("BatchLedger", "RecallStart", by.key, {
+    organizationId: by.id,
+    batchId,
+    level,
+    reasonHash: hashText("recall reason"),
+  });
+  return c.batches.startRecall(message as never, signature);
+}
+
+export async function acknowledgeRecall(c: Consortium, holder: Party, batchId: string, quarantinedQuantity: bigint) {
+  const { message, signature } = await c.sign("BatchLedger", "RecallAcknowledgement", holder.key, {
+    holderId: holder.id,
+    batchId,
+    quarantinedQuantity,
+  });
+  return c.batches.acknowledgeRecall(message as never, signature);
+}
+
+export async function closeRecall(c: Consortium, by: Party, batchId: string) {
+  const { message, signature } = await c.sign("BatchLedger", "RecallClosure", by.key, {
+    mahId: by.id,
+    batchId,
+    reportHash: hashText("recall report"),
+  });
+  return c.batches.closeRecall(message as never, signature);
+}
+
+export async function destroy(c: Consortium, holder: Party, batchId: string, quantity: bigint) {
+  const { message, signature } = await c.sign("BatchLedger", "Destruction", holder.key, {
+    holderId: holder.id,
+    batchId,
+    quantity,
+    reasonHash: hashText("destroyed"),
+  });
+  return c.batches.destroyStock(message as never, signature);
+}
+
+// ----- batch ledger behaviour tests -----
+
+/** A regulator suspends an organization: its attestations, and shipments addressed to it, are refused. */
+export async function suspendOrganization(ledger: Ledger, organizationId: number, by: Party = ledger.regulator) {
+  const { message, signature } = await ledger.sign("ConsortiumRegistry", "Suspension", by.key, {
+    regulatorId: by.id,
+    organizationId,
+    reasonHash: hashText("GMP inspection failed"),
+  });
+  return ledger.registry.suspendOrganization(message as never, signature);
+}
+
+/** Either party revokes an agreement. */
+export async function revokeAgreement(ledger: Ledger, by: Party, agreementId: string) {
+  const { message, signature } = await ledger.sign("ProductRegistry", "AgreementRevocation", by.key, {
+    organizationId: by.id,
+    agreementId,
+    reasonHash: hashText("agreement terminated"),
+  });
+  return ledger.products.revokeAgreement(message as never, signature);
+}
+
+/** Every consortium member that can hold stock. */
+export function holdersOf(c: Consortium): Party[] {
+  return [c.mah, c.cmo, c.distributor, c.distributor2, c.dispenser];
+}
+
+/**
+ * What the ledger says about a batch: its record and each member's holding, as plain values. Compare it before
+ * and after a refused attestation to show the refusal changed nothing.
+ */
+export async function batchSnapshot(c: Consortium, batchId: string) {
+  const b = await c.batches.batch(batchId);
+  const holdings = await Promise.all(
+    holdersOf(c).map(async (party) => {
+      const h = await c.batches.holding(batchId, party.id);
+      return { organizationId: party.id, quantity: h.quantity, recallAcknowledged: h.recallAcknowledged };
+    }),
+  );
+  return {
+    batch: {
+      state: b.state,
+      recall: b.recall,
+      recallLevel: b.recallLevel,
+      openDeviations: b.openDeviations,
+      mahId: b.mahId,
+      cmoId: b.cmoId,
+      holders: b.holders,
+      unacknowledgedHolders: b.unacknowledgedHolders,
+      shipmentsInTransit: b.shipmentsInTransit,
+      expiresAt: b.expiresAt,
+    },
+    holdings,
+  };
+}

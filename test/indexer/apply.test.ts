@@ -1,0 +1,472 @@
+import { afterEach, beforeEach, describe, it } from "vitest";
+import { expect } from "chai";
+import { Wallet, id as hashText } from "ethers";
+import { DeviationKind, RecallLevel } from "../../src/attestations";
+import { applyRange } from "../../src/indexer/ranges";
+import type { Store } from "../../src/store";
+import { dumpTables } from "./dump";
+import { freshStore, STORE_KINDS } from "./stores";
+import { LEDGER_EVENT_NAMES, syntheticConsortium } from "./synthetic";
+import type { SyntheticConsortium } from "./synthetic";
+
+/**
+ * Each ledger event's effect on the read model. Events are fabricated (ABI-encoded, properly signed) and applied
+ * through the indexer's own range path, one range per step, so every step reads what the previous one stored.
+ */
+describe.each(STORE_KINDS)("read model on %s", (kind) => {
+  let store: Store;
+  let s: SyntheticConsortium;
+
+  beforeEach(async () => {
+    store = await freshStore(kind);
+    s = await syntheticConsortium();
+    expect((await s.ledger.apply(store)).problems).to.deep.equal([]);
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  /** Applies what was added since the last step and expects it to fit. */
+  async function step() {
+    const { problems } = await s.ledger.apply(store);
+    expect(problems).to.deep.equal([]);
+  }
+  /** The time of the block the last event landed in. */
+  const now = () => s.ledger.block(s.ledger.head).timestamp;
+  const batch = (id: string) => store.db.selectFrom("batches").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+  const holding = async (batchId: string, organizationId: number) =>
+    store.db
+      .selectFrom("holdings")
+      .selectAll()
+      .where("batch_id", "=", batchId)
+      .where("organization_id", "=", organizationId)
+      .executeTakeFirst();
+  const quantityHeld = async (batchId: string, organizationId: number) => (await holding(batchId, organizationId))?.quantity ?? 0;
+
+  describe("consortium registry", () => {
+    it("OrganizationOnboarded adds the organization, active, with its first signing key; the bootstrap is unsigned", async () => {
+      const organizations = await store.db.selectFrom("organizations").selectAll().orderBy("id").execute();
+      expect(organizations.map((o) => [o.id, o.role, o.status, o.onboarded_by])).to.deep.equal([
+        [s.regulator.id, "REGULATOR", "ACTIVE", 0],
+        [s.mah.id, "MAH", "ACTIVE", s.regulator.id],
+        [s.cmo.id, "CMO", "ACTIVE", s.regulator.id],
+        [s.distributor.id, "DISTRIBUTOR", "ACTIVE", s.regulator.id],
+        [s.distributor2.id, "DISTRIBUTOR", "ACTIVE", s.regulator.id],
+        [s.dispenser.id, "DISPENSER", "ACTIVE", s.regulator.id],
+      ]);
+      expect(organizations[1]).to.include({ name: "Suzhou B-Pharma", region: 330000, licence_hash: hashText("licence Suzhou B-Pharma") });
+      expect(organizations[1]!.onboarded_at).to.equal(s.ledger.block(2).timestamp);
+
+      const keys = await store.db.selectFrom("signing_keys").selectAll().orderBy("organization_id").execute();
+      const parties = [s.regulator, s.mah, s.cmo, s.distributor, s.distributor2, s.dispenser];
+      expect(keys.map((k) => [k.organization_id, k.address, k.revoked, k.revoked_at])).to.deep.equal(
+        parties.map((p) => [p.id, p.key.address.toLowerCase(), 0, null]),
+      );
+
+      const events = await store.db.selectFrom("ledger_events").selectAll().orderBy("block_number").execute();
+      expect(events[0]).to.include({ name: "OrganizationOnboarded", verification: "bootstrap", signer: null, problem: null });
+      expect(events[1]).to.include({
+        name: "OrganizationOnboarded",
+        verification: "verified",
+        signer: s.regulator.key.address.toLowerCase(),
+        signer_organization_id: s.regulator.id,
+        organization_id: s.regulator.id,
+      });
+    });
+
+    it("OrganizationSuspended and OrganizationReinstated change the organization's status", async () => {
+      await s.ledger.suspend(s.regulator, s.distributor.id);
+      await step();
+      const status = async () =>
+        (await store.db.selectFrom("organizations").select("status").where("id", "=", s.distributor.id).executeTakeFirstOrThrow())
+          .status;
+      expect(await status()).to.equal("SUSPENDED");
+      await s.ledger.reinstate(s.regulator, s.distributor.id);
+      await step();
+      expect(await status()).to.equal("ACTIVE");
+    });
+
+    it("SigningKeyAdded registers another key of the organization and SigningKeyRevoked revokes it", async () => {
+      const second = await s.ledger.addKey(s.cmo);
+      await step();
+      const addedAt = now();
+      const key = () =>
+        store.db.selectFrom("signing_keys").selectAll().where("address", "=", second.address.toLowerCase()).executeTakeFirstOrThrow();
+      expect(await key()).to.deep.equal({
+        address: second.address.toLowerCase(),
+        organization_id: s.cmo.id,
+        revoked: 0,
+        added_at: addedAt,
+        revoked_at: null,
+      });
+      await s.ledger.revokeKey(s.cmo, second.address);
+      await step();
+      expect(await key()).to.include({ revoked: 1, revoked_at: now(), added_at: addedAt });
+    });
+  });
+
+  describe("products and agreements", () => {
+    it("ProductRegistered adds the product under its MAH", async () => {
+      const product = await store.db.selectFrom("products").selectAll().executeTakeFirstOrThrow();
+      expect(product).to.deep.equal({
+        id: s.productId,
+        product_code: "06901234567892",
+        approval_number: "国药准字H34567892",
+        name: "Product 06901234567892",
+        mah_id: s.mah.id,
+        registered_at: s.ledger.block(7).timestamp,
+      });
+    });
+
+    it("AgreementSigned adds the agreement in force and AgreementRevoked revokes it", async () => {
+      const agreement = () => store.db.selectFrom("agreements").selectAll().where("id", "=", s.agreementId).executeTakeFirstOrThrow();
+      expect(await agreement()).to.include({
+        kind: "QUALITY",
+        mah_id: s.mah.id,
+        counterparty_id: s.cmo.id,
+        product_id: s.productId,
+        release_tester: "CMO",
+        revoked: 0,
+        revoked_at: null,
+        signed_at: s.ledger.block(8).timestamp,
+      });
+      await s.ledger.revokeAgreement(s.cmo, s.agreementId);
+      await step();
+      expect(await agreement()).to.include({ revoked: 1, revoked_at: now() });
+    });
+  });
+
+  describe("batches", () => {
+    it("BatchRecorded adds the batch, manufactured, and credits the CMO with its quantity", async () => {
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 500);
+      await step();
+      expect(await batch(batchId)).to.include({
+        product_id: s.productId,
+        batch_number: "B-001",
+        mah_id: s.mah.id,
+        cmo_id: s.cmo.id,
+        agreement_id: s.agreementId,
+        quantity: 500,
+        state: "MANUFACTURED",
+        recall_status: "NONE",
+        recall_level: null,
+        open_deviations: 0,
+        in_transit: 0,
+        recorded_at: now(),
+        factory_released_at: null,
+        market_released_at: null,
+      });
+      expect(await holding(batchId, s.cmo.id)).to.deep.equal({
+        batch_id: batchId,
+        organization_id: s.cmo.id,
+        quantity: 500,
+        recall_acknowledged: 0,
+      });
+    });
+
+    it("DeviationOpened and DeviationClosed keep each deviation and the batch's count of open ones", async () => {
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 500);
+      const oos = hashText("OOS assay");
+      const deviation = hashText("temperature excursion");
+      await s.ledger.openDeviation(s.cmo, batchId, oos, DeviationKind.OutOfSpecification);
+      await step();
+      await s.ledger.openDeviation(s.mah, batchId, deviation, DeviationKind.Deviation);
+      await step();
+      const openedAt = now();
+      expect((await batch(batchId)).open_deviations).to.equal(2);
+      await s.ledger.closeDeviation(s.cmo, batchId, oos);
+      await step();
+      expect((await batch(batchId)).open_deviations).to.equal(1);
+      const rows = await store.db.selectFrom("deviations").selectAll().where("batch_id", "=", batchId).execute();
+      const byHash = Object.fromEntries(rows.map((r) => [r.report_hash, r]));
+      expect(byHash[oos]).to.include({ kind: "OOS", status: "CLOSED", opened_by: s.cmo.id, closed_by: s.cmo.id, closed_at: now() });
+      expect(byHash[oos]!.closure_hash).to.equal(hashText(`closure of ${oos}`));
+      expect(byHash[deviation]).to.include({
+        kind: "DEVIATION",
+        status: "OPEN",
+        opened_by: s.mah.id,
+        opened_at: openedAt,
+        closed_by: null,
+        closure_hash: null,
+      });
+    });
+
+    it("BatchFactoryReleased then BatchMarketReleased move the batch's state and stamp each release", async () => {
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 500);
+      await s.ledger.releaseFromFactory(s.cmo, batchId);
+      await step();
+      const factoryAt = now();
+      expect(await batch(batchId)).to.include({ state: "FACTORY_RELEASED", factory_released_at: factoryAt, market_released_at: null });
+      await s.ledger.releaseToMarket(s.mah, batchId);
+      await step();
+      expect(await batch(batchId)).to.include({ state: "MARKET_RELEASED", factory_released_at: factoryAt, market_released_at: now() });
+    });
+  });
+
+  describe("custody", () => {
+    let batchId: string;
+    beforeEach(async () => {
+      batchId = await s.releasedBatch("B-001", 100);
+      await step();
+    });
+
+    it("BatchShipped records the shipment in transit and debits the shipper", async () => {
+      const shipmentId = await s.ledger.ship(s.cmo, s.distributor, batchId, 30);
+      await step();
+      expect(await store.db.selectFrom("shipments").selectAll().executeTakeFirstOrThrow()).to.deep.equal({
+        id: shipmentId,
+        batch_id: batchId,
+        shipper_id: s.cmo.id,
+        recipient_id: s.distributor.id,
+        quantity: 30,
+        codes_root: "0x" + "0".repeat(64),
+        status: "IN_TRANSIT",
+        received_quantity: null,
+        shipped_at: now(),
+        received_at: null,
+      });
+      expect(await quantityHeld(batchId, s.cmo.id)).to.equal(70);
+      expect(await quantityHeld(batchId, s.distributor.id)).to.equal(0);
+      expect((await batch(batchId)).in_transit).to.equal(30);
+    });
+
+    it("ShipmentReceived credits the recipient, closes the shipment and counts a shortfall as missing", async () => {
+      const full = await s.ledger.ship(s.cmo, s.distributor, batchId, 30);
+      const short = await s.ledger.ship(s.cmo, s.distributor2, batchId, 20);
+      await step();
+      await s.ledger.receive(s.distributor, s.cmo, batchId, full, 30);
+      await step();
+      const receivedAt = now();
+      await s.ledger.receive(s.distributor2, s.cmo, batchId, short, 20, 17);
+      await step();
+      const shipments = await store.db.selectFrom("shipments").selectAll().execute();
+      const byId = Object.fromEntries(shipments.map((r) => [r.id, r]));
+      expect(byId[full]).to.include({ status: "RECEIVED", received_quantity: 30, received_at: receivedAt });
+      expect(byId[short]).to.include({ status: "RECEIVED", received_quantity: 17, received_at: now() });
+      expect([
+        await quantityHeld(batchId, s.cmo.id),
+        await quantityHeld(batchId, s.distributor.id),
+        await quantityHeld(batchId, s.distributor2.id),
+      ]).to.deep.equal([50, 30, 17]);
+      expect(await batch(batchId)).to.include({ in_transit: 0, missing: 3 });
+    });
+
+    it("PacksDispensed decommissions each pack and debits the dispenser", async () => {
+      await s.ledger.handOver(s.cmo, s.dispenser, batchId, 10);
+      await step();
+      const packs = [hashText("pack 1"), hashText("pack 2"), hashText("pack 3")];
+      await s.ledger.dispense(s.dispenser, batchId, packs);
+      await step();
+      const rows = await store.db.selectFrom("dispensed_packs").selectAll().orderBy("pack").execute();
+      expect(rows).to.deep.equal(
+        [...packs].sort().map((pack) => ({ pack, batch_id: batchId, dispenser_id: s.dispenser.id, dispensed_at: now() })),
+      );
+      expect((await batch(batchId)).dispensed).to.equal(3);
+      expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(7);
+    });
+
+    it("PacksDispensed of a single pack (a one-element array) is verified and applied like any other", async () => {
+      await s.ledger.handOver(s.cmo, s.dispenser, batchId, 10);
+      await s.ledger.dispense(s.dispenser, batchId, [hashText("the only pack")]);
+      await step();
+      const event = await store.db.selectFrom("ledger_events").selectAll().where("name", "=", "PacksDispensed").executeTakeFirstOrThrow();
+      expect(event.verification).to.equal("verified");
+      expect(JSON.parse(event.payload).packs).to.deep.equal([hashText("the only pack")]);
+      expect(await store.db.selectFrom("dispensed_packs").select("pack").execute()).to.deep.equal([{ pack: hashText("the only pack") }]);
+      expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(9);
+    });
+
+    it("StockDestroyed debits the holder and counts the destroyed quantity", async () => {
+      await s.ledger.destroy(s.cmo, batchId, 4);
+      await step();
+      expect((await batch(batchId)).destroyed).to.equal(4);
+      expect(await quantityHeld(batchId, s.cmo.id)).to.equal(96);
+    });
+  });
+
+  describe("recalls", () => {
+    let batchId: string;
+    beforeEach(async () => {
+      batchId = await s.releasedBatch("B-001", 100);
+      await s.ledger.handOver(s.cmo, s.distributor, batchId, 40);
+      await step();
+    });
+
+    it("RecallStarted opens the recall and marks the batch recalled at its level", async () => {
+      await s.ledger.startRecall(s.regulator, batchId, RecallLevel.II);
+      await step();
+      expect(await store.db.selectFrom("recalls").selectAll().executeTakeFirstOrThrow()).to.deep.equal({
+        batch_id: batchId,
+        level: "II",
+        status: "OPEN",
+        started_by: s.regulator.id,
+        reason_hash: hashText("contamination"),
+        started_at: now(),
+        closed_by: null,
+        report_hash: null,
+        closed_at: null,
+      });
+      expect(await batch(batchId)).to.include({ recall_status: "OPEN", recall_level: "II" });
+    });
+
+    it("RecallAcknowledged records the quarantined quantity; stock received afterwards owes a new acknowledgement", async () => {
+      const shipmentId = await s.ledger.ship(s.cmo, s.distributor, batchId, 10);
+      await s.ledger.startRecall(s.mah, batchId, RecallLevel.I);
+      await s.ledger.acknowledgeRecall(s.distributor, batchId, 40);
+      await step();
+      const acknowledgedAt = now();
+      expect(await holding(batchId, s.distributor.id)).to.include({ quantity: 40, recall_acknowledged: 1 });
+      expect(await store.db.selectFrom("recall_acknowledgements").selectAll().execute()).to.deep.equal([
+        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 40, acknowledged_at: acknowledgedAt },
+      ]);
+      await s.ledger.receive(s.distributor, s.cmo, batchId, shipmentId, 10);
+      await step();
+      expect(await holding(batchId, s.distributor.id)).to.include({ quantity: 50, recall_acknowledged: 0 });
+      await s.ledger.acknowledgeRecall(s.distributor, batchId, 50);
+      await step();
+      expect(await holding(batchId, s.distributor.id)).to.include({ recall_acknowledged: 1 });
+      expect(await store.db.selectFrom("recall_acknowledgements").selectAll().execute()).to.deep.equal([
+        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 50, acknowledged_at: now() },
+      ]);
+    });
+
+    it("RecallClosed closes the recall with the MAH's report", async () => {
+      await s.ledger.startRecall(s.mah, batchId, RecallLevel.III);
+      await s.ledger.acknowledgeRecall(s.cmo, batchId, 60);
+      await s.ledger.acknowledgeRecall(s.distributor, batchId, 40);
+      await s.ledger.closeRecall(s.mah, batchId);
+      await step();
+      expect(await store.db.selectFrom("recalls").selectAll().executeTakeFirstOrThrow()).to.include({
+        level: "III",
+        status: "CLOSED",
+        closed_by: s.mah.id,
+        report_hash: hashText("report"),
+        closed_at: now(),
+      });
+      expect(await batch(batchId)).to.include({ recall_status: "CLOSED", recall_level: "III" });
+    });
+  });
+
+  describe("a whole history", () => {
+    /** Every kind of ledger event at least once. */
+    async function everyEvent() {
+      const l = s.ledger;
+      const key = await l.addKey(s.distributor);
+      await l.suspend(s.regulator, s.distributor2.id);
+      await l.reinstate(s.regulator, s.distributor2.id);
+      const batchId = await l.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 100);
+      await l.openDeviation(s.cmo, batchId, hashText("OOT"), DeviationKind.OutOfTrend);
+      await l.closeDeviation(s.cmo, batchId, hashText("OOT"));
+      await l.releaseFromFactory(s.cmo, batchId);
+      await l.releaseToMarket(s.mah, batchId);
+      await l.handOver(s.cmo, s.distributor, batchId, 40);
+      await l.handOver(s.distributor, s.dispenser, batchId, 15);
+      await l.dispense(s.dispenser, batchId, [hashText("pack a"), hashText("pack b")]);
+      await l.destroy(s.distributor, batchId, 5);
+      await l.startRecall(s.mah, batchId, RecallLevel.II);
+      for (const [holder, quantity] of [[s.cmo, 60], [s.distributor, 20], [s.dispenser, 13]] as const) {
+        await l.acknowledgeRecall(holder, batchId, quantity);
+      }
+      await l.closeRecall(s.mah, batchId);
+      await l.revokeKey(s.distributor, key.address);
+      await l.revokeAgreement(s.mah, s.agreementId);
+    }
+
+    it("covers every ledger event, each verified and fitting the model, with who attested it", async () => {
+      await everyEvent();
+      await step();
+      const events = await store.db.selectFrom("ledger_events").selectAll().orderBy("block_number").execute();
+      expect([...new Set(events.map((e) => e.name))].sort()).to.deep.equal(LEDGER_EVENT_NAMES);
+      expect(events.filter((e) => e.problem !== null || !["verified", "bootstrap"].includes(e.verification))).to.deep.equal([]);
+      const shipped = events.find((e) => e.name === "BatchShipped")!;
+      expect(shipped).to.include({
+        contract: "BatchLedger",
+        address: s.ledger.deployment.contracts.BatchLedger,
+        organization_id: s.cmo.id,
+        signer: s.cmo.key.address.toLowerCase(),
+        signer_organization_id: s.cmo.id,
+        block_time: s.ledger.block(shipped.block_number).timestamp,
+      });
+      expect(JSON.parse(shipped.payload)).to.include({ quantity: 40, shipperId: s.cmo.id, recipientId: s.distributor.id });
+      expect(shipped.batch_id).to.match(/^0x[0-9a-f]{64}$/);
+    });
+
+    it("is the same whether applied in one range or block by block", async () => {
+      await everyEvent();
+      await step();
+      const byBlock = await freshStore(kind);
+      try {
+        for (let n = 1; n <= s.ledger.head; n++) {
+          await applyRange(byBlock.db, s.ledger.deployment, s.ledger.identity(), s.ledger.range(n, n));
+        }
+        const [whole, stepwise] = [await dumpTables(store.db), await dumpTables(byBlock.db)];
+        expect(stepwise).to.deep.equal(whole);
+      } finally {
+        await byBlock.close();
+      }
+    });
+  });
+
+  describe("events that do not fit the read model", () => {
+    it("are recorded with the reason, reported, and never stop the range", async () => {
+      const l = s.ledger;
+      const batchId = await s.releasedBatch("B-001", 100);
+      const unknownBatch = hashText("no such batch");
+      const received = await l.ship(s.cmo, s.distributor, batchId, 10);
+      await l.receive(s.distributor, s.cmo, batchId, received, 10);
+      await step();
+      const from = l.head + 1;
+
+      const bad = [
+        await l.receive(s.distributor, s.cmo, batchId, hashText("no such shipment"), 5),
+        await l.receive(s.distributor, s.cmo, batchId, received, 10),
+        await l.ship(s.distributor2, s.dispenser, batchId, 5).then(() => l.logs.at(-1)!),
+        await l.releaseFromFactory(s.cmo, unknownBatch),
+        await l.releaseToMarket(s.mah, unknownBatch),
+        await l.ship(s.cmo, s.distributor, unknownBatch, 1).then(() => l.logs.at(-1)!),
+        await l.dispense(s.dispenser, unknownBatch, [hashText("pack")]),
+        await l.destroy(s.cmo, unknownBatch, 1),
+        await l.openDeviation(s.cmo, unknownBatch, hashText("deviation")),
+        await l.closeDeviation(s.cmo, batchId, hashText("never opened")),
+        await l.startRecall(s.mah, unknownBatch, RecallLevel.I),
+        await l.acknowledgeRecall(s.dispenser, batchId, 0),
+        await l.closeRecall(s.mah, batchId),
+        await l.suspend(s.regulator, 999),
+        await l.reinstate(s.regulator, 998),
+        await l.revokeKey(s.cmo, Wallet.createRandom().address),
+        await l.revokeAgreement(s.mah, hashText("no such agreement")),
+      ];
+      const fits = await l.ship(s.cmo, s.distributor2, batchId, 7);
+
+      const { events, problems } = await l.apply(store);
+      expect(events).to.equal(bad.length + 1);
+      expect(problems.map((p) => [p.blockNumber, p.logIndex, p.verification])).to.deep.equal(
+        bad.map((log) => [log.blockNumber, log.index, "verified"]),
+      );
+      const reasons = problems.map((p) => p.problem);
+      expect(reasons.slice(0, 3)).to.deep.equal([
+        `no shipment ${hashText("no such shipment")} in transit for batch ${batchId}`,
+        `no shipment ${received} in transit for batch ${batchId}`,
+        `holding of organization ${s.distributor2.id} in batch ${batchId} would be -5`,
+      ]);
+      expect(reasons.slice(3, 9).every((r) => r!.includes(unknownBatch))).to.equal(true);
+      expect(reasons.slice(9).every((r) => typeof r === "string" && r.length > 0)).to.equal(true);
+
+      const rows = await store.db
+        .selectFrom("ledger_events")
+        .select(["block_number", "name", "problem", "verification"])
+        .where("block_number", ">=", from)
+        .orderBy("block_number")
+        .execute();
+      expect(rows.map((r) => r.problem)).to.deep.equal([...reasons, null]);
+      expect(rows.at(-1)!.name).to.equal("BatchShipped");
+
+      // What fits is still applied, after the misfits, and the checkpoint covers the whole range.
+      const shipment = await store.db.selectFrom("shipments").selectAll().where("id", "=", fits).executeTakeFirstOrThrow();
+      expect(shipment).to.include({ quantity: 7, status: "IN_TRANSIT", recipient_id: s.distributor2.id });
+      expect(await quantityHeld(batchId, s.distributor.id)).to.equal(10);
+      const checkpoint = await store.db.selectFrom("sync_state").selectAll().executeTakeFirstOrThrow();
+      expect([checkpoint.block_number, checkpoint.block_hash]).to.deep.equal([l.head, l.block(l.head).hash]);
+    });
+  });
+});

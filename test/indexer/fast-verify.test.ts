@@ -1,0 +1,384 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import fc from "fast-check";
+import { getAddress, hexlify, id as hashText, Signature, TypedDataEncoder, Wallet } from "ethers";
+import { attestationTypes, DeviationKind, RecallLevel } from "../../src/attestations";
+import type { LedgerContract } from "../../src/attestations";
+import { attestationOf, counterpartyAttestationOf, createDecoder, createReferenceDecoder, isUndecodable } from "../../src/indexer/decode";
+import type { LedgerEvent } from "../../src/indexer/decode";
+import { createRecoveryPool } from "../../src/indexer/recovery-pool";
+import { fastDigest, recoverReference, recoverSigner, signaturesReady } from "../../src/indexer/signatures";
+import type { AttestationToVerify } from "../../src/indexer/signatures";
+import type { ChainLog } from "../../src/indexer/sync";
+import { recoverAll, recoverSigners } from "../../src/indexer/verify";
+import { writeRows } from "../../src/store";
+import type { Store } from "../../src/store";
+import { dumpTables } from "./dump";
+import { freshStore, STORE_KINDS } from "./stores";
+import { syntheticConsortium } from "./synthetic";
+import type { SyntheticLedger } from "./synthetic";
+
+/**
+ * The indexer's fast paths (ABI plans for decoding, precomputed EIP-712 digests with a WebAssembly keccak,
+ * libsecp256k1 recovery in worker threads, bulk writes) must give exactly what the reference gives: ethers'
+ * Interface.parseLog, verifyTypedData, and the query builder's inserts. These tests compare them on every kind of
+ * event, on random messages and signatures, and on logs and signatures spoiled in every way a node could spoil them.
+ */
+
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const word = (n: bigint) => n.toString(16).padStart(64, "0");
+
+/** A ledger with every kind of event, some of them forged. */
+async function everyKindOfEvent(): Promise<SyntheticLedger> {
+  const s = await syntheticConsortium();
+  const l = s.ledger;
+  const batchId = await s.releasedBatch("FAST-001", 100);
+  const reportHash = hashText("deviation report");
+  await l.openDeviation(s.cmo, batchId, reportHash, DeviationKind.OutOfTrend);
+  await l.closeDeviation(s.cmo, batchId, reportHash);
+  const shipmentId = await l.ship(s.cmo, s.distributor, batchId, 40);
+  await l.receive(s.distributor, s.cmo, batchId, shipmentId, 40, 38);
+  await l.handOver(s.distributor, s.dispenser, batchId, 10);
+  await l.dispense(s.dispenser, batchId, [hashText("pack 1")]);
+  await l.dispense(s.dispenser, batchId, [hashText("pack 2"), hashText("pack 3"), hashText("pack 4")]);
+  await l.destroy(s.distributor, batchId, 2);
+  await l.startRecall(s.mah, batchId, RecallLevel.II);
+  await l.acknowledgeRecall(s.distributor, batchId, 26);
+  await l.closeRecall(s.mah, batchId);
+  await l.suspend(s.regulator, s.distributor2.id);
+  await l.reinstate(s.regulator, s.distributor2.id);
+  const key = await l.addKey(s.cmo);
+  await l.revokeKey(s.cmo, key.address);
+  await l.revokeAgreement(s.mah, s.agreementId);
+  await l.onboard(s.regulator, 3, "0xABCDEF looks like hex");
+  await l.onboard(s.regulator, 4, "药房 ☤ 𝄞 and a BOM \ufeff");
+  // Forgeries: a stranger's key, a named signer that did not sign, a struct changed after signing.
+  await l.ship(s.cmo, s.distributor, batchId, 1, { key: Wallet.createRandom() });
+  await l.ship(s.cmo, s.distributor, batchId, 1, { claimedSigner: s.mah.key.address });
+  await l.ship(s.cmo, s.distributor, batchId, 1, { tamper: (shipment) => ({ ...shipment, quantity: 9 }) });
+  await l.signAgreement(s.mah, s.cmo, s.productId, {}, { counterpartyKey: Wallet.createRandom() });
+  return l;
+}
+
+describe("fast decoding", () => {
+  let l: SyntheticLedger;
+  beforeAll(async () => {
+    l = await everyKindOfEvent();
+  });
+
+  it("gives the reference's events, field for field and in the same order, for every kind of event", () => {
+    const fast = createDecoder(l.deployment);
+    const reference = createReferenceDecoder(l.deployment);
+    const names = new Set<string>();
+    for (const log of l.logs) {
+      const expected = reference(log);
+      expect(isUndecodable(expected), `reference decodes ${log.topics[0]}`).to.equal(false);
+      const got = fast(log);
+      expect(got).to.deep.equal(expected);
+      expect(JSON.stringify(got)).to.equal(JSON.stringify(expected));
+      names.add((got as LedgerEvent).name);
+    }
+    expect(names.size).to.equal(20);
+  });
+
+  it("gives the reference's result for logs spoiled at random: bytes changed, cut, added, or not hex", () => {
+    const fast = createDecoder(l.deployment);
+    const reference = createReferenceDecoder(l.deployment);
+    const logs = l.logs as unknown as ChainLog[];
+    const spoil = fc.oneof(
+      fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+      fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
+      fc.record({ kind: fc.constant("append" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
+      fc.record({ kind: fc.constant("char" as const), at: fc.nat(), char: fc.constantFrom("g", "X", " ", "A", "F") }),
+      fc.record({ kind: fc.constant("topic" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+      fc.record({ kind: fc.constant("topics" as const), keep: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(fc.nat(), fc.array(spoil, { minLength: 1, maxLength: 3 }), (which, spoils) => {
+        const original = logs[which % logs.length]!;
+        let data = original.data;
+        let topics = [...original.topics];
+        for (const s of spoils) {
+          const bytes = Buffer.from(data.slice(2), "hex");
+          if (s.kind === "flip" && bytes.length > 0) {
+            bytes[s.at % bytes.length] = s.value;
+            data = hexlify(bytes);
+          } else if (s.kind === "cut") data = hexlify(bytes.subarray(0, s.at % (bytes.length + 1)));
+          else if (s.kind === "append") data = hexlify(Buffer.concat([bytes, s.bytes]));
+          else if (s.kind === "char") {
+            const at = 2 + (s.at % Math.max(1, data.length - 2));
+            data = data.slice(0, at) + s.char + data.slice(at + 1);
+          } else if (s.kind === "topic" && topics.length > 1) {
+            const i = 1 + (s.at % (topics.length - 1));
+            const topic = Buffer.from(topics[i]!.slice(2), "hex");
+            topic[s.at % 32] = s.value;
+            topics[i] = hexlify(topic);
+          } else if (s.kind === "topics") topics = topics.slice(0, s.keep % (topics.length + 2));
+        }
+        const log = { ...original, data, topics };
+        expect(fast(log)).to.deep.equal(reference(log));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it("gives the reference's result for dirty high bits, padding and offsets, which ethers reads leniently", () => {
+    const fast = createDecoder(l.deployment);
+    const reference = createReferenceDecoder(l.deployment);
+    const logs = l.logs as unknown as ChainLog[];
+    for (const original of logs) {
+      const words = original.data.length / 64;
+      for (let w = 0; w < words; w++) {
+        for (const at of [0, 12, 26, 31]) {
+          const bytes = Buffer.from(original.data.slice(2), "hex");
+          bytes[32 * w + at] ^= 0x01;
+          const log = { ...original, data: hexlify(bytes) };
+          expect(fast(log)).to.deep.equal(reference(log));
+        }
+      }
+    }
+  });
+
+  it("leaves logs of other contracts and events to the reference, with its reasons", () => {
+    const fast = createDecoder(l.deployment);
+    const reference = createReferenceDecoder(l.deployment);
+    const log = l.logs[3] as unknown as ChainLog;
+    for (const odd of [
+      { ...log, address: Wallet.createRandom().address },
+      { ...log, topics: [hashText("Unrelated(uint256)"), ...log.topics.slice(1)] },
+      { ...log, topics: [] },
+      { ...log, address: log.address.toUpperCase().replace("0X", "0x"), topics: log.topics.map((t) => t.toUpperCase().replace("0X", "0x")) },
+      { ...log, data: log.data.toUpperCase().replace("0X", "0x") },
+    ]) {
+      expect(fast(odd)).to.deep.equal(reference(odd));
+    }
+  });
+});
+
+/** Arbitrary values for each EIP-712 field type: mostly as decoded events carry them, sometimes anything else. */
+function valueOf(type: string): fc.Arbitrary<unknown> {
+  const uint = /^uint(\d+)$/.exec(type);
+  if (uint) {
+    const max = (1n << BigInt(uint[1]!)) - 1n;
+    return fc.oneof(
+      { arbitrary: fc.bigInt({ min: 0n, max }).map((v) => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString())), weight: 20 },
+      { arbitrary: fc.bigInt({ min: 0n, max }), weight: 2 },
+      { arbitrary: fc.constantFrom(max, max + 1n, -1n, 0, -1, 1.5, "007", "0x10", "", null), weight: 1 },
+    );
+  }
+  if (type === "bytes32") {
+    return fc.oneof(
+      { arbitrary: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => hexlify(b)), weight: 20 },
+      { arbitrary: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => hexlify(b).toUpperCase().replace("0X", "0x")), weight: 1 },
+      { arbitrary: fc.constantFrom("0x12", `0x${"g".repeat(64)}`, undefined), weight: 1 },
+    );
+  }
+  if (type === "address") {
+    return fc.oneof(
+      { arbitrary: fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => hexlify(b)), weight: 20 },
+      { arbitrary: fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => getAddress(hexlify(b))), weight: 1 },
+      { arbitrary: fc.constantFrom("0xAbCdEf0000000000000000000000000000000000", "0x1234"), weight: 1 },
+    );
+  }
+  if (type === "string") {
+    return fc.oneof(
+      { arbitrary: fc.string({ unit: "binary" }), weight: 10 },
+      { arbitrary: fc.string(), weight: 10 },
+      { arbitrary: fc.constantFrom("\ud800", "a\udc00b", "0xAbC"), weight: 1 },
+    );
+  }
+  if (type === "bytes32[]") return fc.array(valueOf("bytes32"), { maxLength: 5 });
+  throw new Error(`no arbitrary for ${type}`);
+}
+
+const CONTRACTS: Record<LedgerContract, string> = {
+  ConsortiumRegistry: "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+  ProductRegistry: "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512",
+  BatchLedger: "0x9fe46736679d2d9a65f0367e5d3b8bad7b9bd79a",
+};
+
+const attestations: fc.Arbitrary<AttestationToVerify> = fc
+  .constantFrom(
+    ...(Object.entries(attestationTypes) as [LedgerContract, Record<string, readonly { name: string; type: string }[]>][]).flatMap(
+      ([contract, types]) => Object.keys(types).map((type) => ({ contract, type, fields: types[type]! })),
+    ),
+  )
+  .chain(({ contract, type, fields }) =>
+    fc.record({
+      contract: fc.constant(contract),
+      chainId: fc.constantFrom(31337n, 1337n, 2n ** 64n),
+      verifyingContract: fc.constant(CONTRACTS[contract]),
+      type: fc.constant(type),
+      message: fc.record(Object.fromEntries(fields.map((f) => [f.name, valueOf(f.type)]))),
+    }),
+  );
+
+function referenceDigestOf(a: AttestationToVerify): string | null {
+  try {
+    return TypedDataEncoder.hash(
+      { name: a.contract, version: "1", chainId: a.chainId, verifyingContract: a.verifyingContract },
+      { [a.type]: (attestationTypes[a.contract] as Record<string, readonly { name: string; type: string }[]>)[a.type]!.map((f) => ({ ...f })) },
+      a.message,
+    );
+  } catch {
+    return null;
+  }
+}
+
+describe("fast EIP-712 digests and signer recovery", () => {
+  beforeAll(async () => {
+    await signaturesReady();
+  });
+
+  it("digests equal ethers' TypedDataEncoder.hash wherever the fast path takes a message", () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(attestations, (a) => {
+        const fast = fastDigest(a);
+        const reference = referenceDigestOf(a);
+        if (fast) {
+          taken += 1;
+          expect(hexlify(fast)).to.equal(reference);
+        }
+      }),
+      { numRuns: 5_000 },
+    );
+    expect(taken).to.be.greaterThan(1_000);
+  });
+
+  it("recovers what verifyTypedData recovers: genuine, tampered and malformed signatures of random messages", async () => {
+    const keys = Array.from({ length: 4 }, () => Wallet.createRandom());
+    const samples = fc.sample(attestations, 150);
+    let checked = 0;
+    for (const [i, a] of samples.entries()) {
+      if (!referenceDigestOf(a)) {
+        expect(recoverSigner(a, `0x${"11".repeat(64)}1b`)).to.equal(recoverReference(a, `0x${"11".repeat(64)}1b`));
+        continue;
+      }
+      const key = keys[i % keys.length]!;
+      const signature = key.signingKey.sign(referenceDigestOf(a)!).serialized;
+      const bytes = Buffer.from(signature.slice(2), "hex");
+      const variant = (change: (b: Buffer) => void) => {
+        const copy = Buffer.from(bytes);
+        change(copy);
+        return hexlify(copy);
+      };
+      const sig = Signature.from(signature);
+      const variants = [
+        signature,
+        variant((b) => (b[7] ^= 0x40)),
+        variant((b) => (b[40] ^= 0x01)),
+        variant((b) => (b[64] = b[64] === 27 ? 28 : 27)),
+        variant((b) => (b[64] = b[64]! - 27)),
+        variant((b) => (b[64] = 29)),
+        variant((b) => (b[64] = 37)),
+        variant((b) => (b[32] |= 0x80)),
+        variant((b) => b.fill(0, 0, 32)),
+        variant((b) => b.fill(0, 32, 64)),
+        variant((b) => b.write(word(N), 0, "hex")),
+        variant((b) => b.write(word(N + 1n), 32, "hex")),
+        // The same signature with s flipped to n - s and v to the other parity: ethers refuses the high s.
+        hexlify(Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(word(N - BigInt(sig.s)), "hex"), Buffer.from([sig.v === 27 ? 28 : 27])])),
+        signature.slice(0, 130),
+        signature + "00",
+        signature.toUpperCase().replace("0X", "0x"),
+        "0x",
+        "not a signature",
+      ];
+      for (const candidate of variants) {
+        expect(recoverSigner(a, candidate), `variant ${variants.indexOf(candidate)}`).to.equal(recoverReference(a, candidate));
+      }
+      expect(recoverSigner(a, signature)).to.equal(key.address.toLowerCase());
+      // The message changed after signing: a field of another value, or another type or contract.
+      const [field] = Object.keys(a.message);
+      const changed = { ...a, message: { ...a.message, [field!]: a.message[field!] === 1 ? 2 : 1 } };
+      expect(recoverSigner(changed, signature)).to.equal(recoverReference(changed, signature));
+      checked += 1;
+    }
+    expect(checked).to.be.greaterThan(50);
+  });
+
+  it("recovers the same signers on the calling thread and in worker threads as the reference, event by event", async () => {
+    const l = await everyKindOfEvent();
+    const decode = createDecoder(l.deployment);
+    const events = l.logs.map((log) => decode(log));
+    const chainId = l.deployment.chainId;
+    const expected = events.map((event) =>
+      isUndecodable(event)
+        ? []
+        : [attestationOf(event), counterpartyAttestationOf(event)]
+            .filter((a) => !!a)
+            .map((a) => recoverReference({ contract: event.contract, chainId: BigInt(chainId), verifyingContract: event.address, type: a!.type, message: a!.message }, a!.signature)),
+    );
+    expect(expected.flat().filter((r) => r === null)).to.have.length(0);
+    expect(events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)))).to.deep.equal(expected);
+    expect(await recoverAll(events, chainId)).to.deep.equal(expected);
+    // Enough copies that the pool hands them to its workers.
+    const many = Array.from({ length: 8 }, () => events).flat();
+    const pool = createRecoveryPool(2);
+    expect(await recoverAll(many, chainId, pool)).to.deep.equal(Array.from({ length: 8 }, () => expected).flat());
+  });
+});
+
+describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await freshStore(kind);
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it("store what the query builder's inserts and upserts store", async () => {
+    const rows = (n: number, quantity: number) =>
+      Array.from({ length: n }, (_, i) => ({ batch_id: `0x${(i % 7).toString(16).padStart(64, "0")}`, organization_id: i, quantity: quantity + i, recall_acknowledged: i % 2 }));
+    const events = Array.from({ length: 30 }, (_, i) => ({
+      block_number: 1 + Math.floor(i / 4),
+      log_index: i % 4,
+      block_hash: hashText(`block ${i}`),
+      block_time: 1_750_000_000 + i,
+      tx_hash: hashText(`tx ${i}`),
+      contract: "BatchLedger",
+      address: CONTRACTS.BatchLedger,
+      name: "BatchShipped",
+      batch_id: i % 3 === 0 ? null : hashText(`batch ${i % 5}`),
+      agreement_id: null,
+      organization_id: i % 3 === 0 ? null : i,
+      signer: null,
+      signer_organization_id: null,
+      verification: "verified" as const,
+      problem: i % 5 === 0 ? "it's \"quoted\" and 'quoted' — ünïcode" : null,
+      payload: JSON.stringify({ i, text: "a\\b\"c", big: "123456789012345678901234567890" }),
+    }));
+    // The same writes, once through the bulk path and once through the query builder: a second Kysely instance
+    // over the other store's connection, which the bulk path does not know.
+    const other = await freshStore(kind);
+    try {
+      for (const [target, db] of [
+        [store, store.db],
+        [other, other.db.withoutPlugins()],
+      ] as const) {
+        await target.db.transaction().execute(async (trx) => {
+          await writeRows(db, trx, "ledger_events", events);
+          await writeRows(db, trx, "holdings", rows(20, 5), { key: ["batch_id", "organization_id"] });
+          // Upserts: some rows replaced, new ones added.
+          await writeRows(db, trx, "holdings", rows(25, 100).slice(10), { key: ["batch_id", "organization_id"] });
+          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x01", block_time: 10 }], { key: ["block_number"], update: ["block_hash"] });
+          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x02", block_time: 20 }], { key: ["block_number"], update: ["block_hash"] });
+          await writeRows(db, trx, "dispensed_packs", [{ pack: "0x0a", batch_id: "0x0b", dispenser_id: 1, dispensed_at: 1 }], { key: ["pack"], update: [] });
+          await writeRows(db, trx, "dispensed_packs", [{ pack: "0x0a", batch_id: "0x0c", dispenser_id: 2, dispensed_at: 2 }], { key: ["pack"], update: [] });
+        });
+      }
+      const tables = ["ledger_events", "holdings", "indexed_blocks", "dispensed_packs"];
+      const bulk = await dumpTables(store.db, tables);
+      expect(bulk).to.deep.equal(await dumpTables(other.db, tables));
+      expect(bulk.ledger_events).to.have.length(30);
+      expect(bulk.holdings).to.have.length(25);
+      expect(bulk.indexed_blocks).to.deep.equal([{ block_number: 1, block_hash: "0x02", block_time: 10 }]);
+      expect(bulk.dispensed_packs).to.deep.equal([{ pack: "0x0a", batch_id: "0x0b", dispenser_id: 1, dispensed_at: 1 }]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+

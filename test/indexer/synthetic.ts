@@ -1,0 +1,434 @@
+import { AbiCoder, Interface, Wallet, ZeroAddress, ZeroHash, id as hashText, keccak256, hexlify, randomBytes } from "ethers";
+import type { BaseWallet, Log } from "ethers";
+import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/attestations";
+import type { AttestationType, LedgerContract } from "../../src/attestations";
+import type { BlockInfo, ChainSource, Deployment } from "../../src/indexer";
+import type { Store } from "../../src/store";
+import { LEDGER_EVENT_TOPICS } from "../../src/indexer/decode";
+import { applyRange } from "../../src/indexer/ranges";
+import type { AppliedRange, CheckpointIdentity, FetchedRange } from "../../src/indexer/ranges";
+
+/**
+ * A ledger fabricated without a chain: the logs the contracts would emit, encoded with their ABIs and signed as
+ * EIP-712 attestations by real keys, one event per block. It lets a test feed the indexer exactly the events it
+ * wants, including ones the contracts would refuse (a receipt for an unknown shipment, a forged signature).
+ */
+
+const INTERFACES: Record<LedgerContract, Interface> = {
+  ConsortiumRegistry: new Interface(ConsortiumRegistry__factory.abi),
+  ProductRegistry: new Interface(ProductRegistry__factory.abi),
+  BatchLedger: new Interface(BatchLedger__factory.abi),
+};
+
+/** Every ledger event the indexer asks the node for: what its reducer must handle. */
+export const LEDGER_EVENT_NAMES: string[] = Object.values(INTERFACES)
+  .flatMap((iface) => {
+    const names: string[] = [];
+    iface.forEachEvent((event) => {
+      if (LEDGER_EVENT_TOPICS.includes(event.topicHash)) names.push(event.name);
+    });
+    return names;
+  })
+  .sort();
+
+export type SyntheticParty = { id: number; key: BaseWallet; role: number };
+
+/** How to spoil an attestation: sign with another key, name another signer, or change the struct after signing. */
+export type Forgery = {
+  /** The key that signs (default: the party's key). */
+  key?: BaseWallet;
+  /** The signer the event names (default: the signing key's address). */
+  claimedSigner?: string;
+  /** Changes the attested struct after it was signed, as a tampered log would carry it. */
+  tamper?: (struct: Record<string, unknown>) => Record<string, unknown>;
+  /** The key that signs as the agreement's counterparty (default: the counterparty's own key). */
+  counterpartyKey?: BaseWallet;
+};
+
+const T0 = 1_750_000_000;
+const abi = AbiCoder.defaultAbiCoder();
+
+/** A ledger on a chain of its own (its own genesis); `contracts` reuses another deployment's addresses. */
+export function createSyntheticLedger(options: { chainId?: number; contracts?: Deployment["contracts"] } = {}) {
+  const salt = hexlify(randomBytes(8));
+  const address = () => Wallet.createRandom().address.toLowerCase();
+  const deployment: Deployment = {
+    chainId: options.chainId ?? 31337,
+    contracts: options.contracts ?? { ConsortiumRegistry: address(), ProductRegistry: address(), BatchLedger: address() },
+  };
+  const logs: Log[] = [];
+  let head = 0;
+  let nonce = 1n;
+  let organizations = 0;
+  let applied = 0;
+
+  const block = (number: number): BlockInfo => ({
+    number,
+    hash: keccak256(abi.encode(["bytes8", "uint256"], [salt, number])),
+    timestamp: T0 + number * 5,
+  });
+
+  /** Encodes one event as its contract would emit it, signed by `signer` (null: the bootstrap, unsigned). */
+  async function emit(
+    contract: LedgerContract,
+    eventName: string,
+    type: string,
+    struct: Record<string, unknown>,
+    signer: BaseWallet | null,
+    top: Record<string, unknown> = {},
+    forgery: Forgery = {},
+  ): Promise<Log> {
+    const message: Record<string, unknown> = { ...struct, nonce: nonce++ };
+    const sign = async (key: BaseWallet) =>
+      signAttestation(key, {
+        domain: { contract, chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts[contract] },
+        type: type as AttestationType<LedgerContract>,
+        message,
+      });
+    const key = forgery.key ?? signer;
+    const signature = key ? await sign(key) : "0x";
+    const named = forgery.claimedSigner ?? key?.address ?? ZeroAddress;
+    const counterparty = top.counterparty as BaseWallet | undefined;
+    const counterpartyKey = forgery.counterpartyKey ?? counterparty;
+    const counterpartySignature = counterpartyKey ? await sign(counterpartyKey) : "0x";
+    const carried = forgery.tamper ? forgery.tamper({ ...message }) : message;
+    const iface = INTERFACES[contract];
+    const fragment = iface.getEvent(eventName)!;
+    const values = fragment.inputs.map((input) => {
+      if (input.baseType === "tuple") return carried;
+      if (input.name in top) return top[input.name];
+      if (input.name === "signer" || input.name === "mahSigner") return named;
+      if (input.name === "signature" || input.name === "mahSignature") return signature;
+      if (input.name === "counterpartySigner") return counterparty?.address ?? ZeroAddress;
+      if (input.name === "counterpartySignature") return counterpartySignature;
+      if (input.name in carried) return carried[input.name];
+      throw new Error(`no value for ${eventName}.${input.name}`);
+    });
+    const { topics, data } = iface.encodeEventLog(fragment, values);
+    return push(deployment.contracts[contract], topics, data);
+  }
+
+  /** Appends a raw log in a new block (for logs no contract of the deployment would emit). */
+  function push(address: string, topics: readonly string[], data: string): Log {
+    head += 1;
+    const { hash } = block(head);
+    const log = {
+      blockNumber: head,
+      blockHash: hash,
+      index: 0,
+      transactionIndex: 0,
+      transactionHash: keccak256(abi.encode(["bytes8", "uint256", "string"], [salt, head, "tx"])),
+      address,
+      topics: [...topics],
+      data,
+      removed: false,
+    } as unknown as Log;
+    logs.push(log);
+    return log;
+  }
+
+  const onboarded = (role: number): SyntheticParty => ({ id: ++organizations, key: Wallet.createRandom(), role });
+
+  const ledger = {
+    deployment,
+    logs,
+    block,
+    get head() {
+      return head;
+    },
+    /** Adds `count` blocks without events. */
+    mine(count = 1) {
+      head += count;
+    },
+    push,
+    topicOf(contract: LedgerContract, eventName: string) {
+      return INTERFACES[contract].getEvent(eventName)!.topicHash;
+    },
+    identity(): CheckpointIdentity {
+      return { chainId: deployment.chainId, genesisHash: block(0).hash, deployment: JSON.stringify(deployment.contracts) };
+    },
+    /** Blocks `from`..`to` as the indexer fetches them. */
+    range(from: number, to = head): FetchedRange {
+      const inRange = logs.filter((l) => l.blockNumber >= from && l.blockNumber <= to);
+      const blocks = new Map<number, BlockInfo>();
+      for (const n of new Set([...inRange.map((l) => l.blockNumber), to])) blocks.set(n, block(n));
+      return { from, to, logs: inRange, blocks, end: block(to) };
+    },
+    /** Applies everything added since the last call as one range. */
+    async apply(store: Store): Promise<AppliedRange> {
+      const result = await applyRange(store.db, deployment, ledger.identity(), ledger.range(applied + 1, head));
+      applied = head;
+      return result;
+    },
+    /** The ledger served as a node would serve it. */
+    source(overrides: Partial<ChainSource> = {}): ChainSource {
+      return {
+        chainId: async () => deployment.chainId,
+        head: async () => {
+          const { number, hash } = block(head);
+          return { number, hash };
+        },
+        block: async (n) => (n <= head ? block(n) : undefined),
+        logs: async ({ fromBlock, toBlock, addresses, topics }) => {
+          const wanted = new Set(addresses.map((a) => a.toLowerCase()));
+          return logs.filter(
+            (l) =>
+              l.blockNumber >= fromBlock &&
+              l.blockNumber <= toBlock &&
+              wanted.has(l.address.toLowerCase()) &&
+              topics.includes(l.topics[0]!),
+          );
+        },
+        close() {},
+        ...overrides,
+      };
+    },
+
+    // ----- the consortium registry -----
+
+    /** The deployer's regulator: onboarded unsigned, as the registry's constructor does. */
+    async bootstrap(): Promise<SyntheticParty> {
+      const regulator = onboarded(Role.Regulator);
+      await emit(
+        "ConsortiumRegistry",
+        "OrganizationOnboarded",
+        "Onboarding",
+        onboardingOf(0, Role.Regulator, 320000, regulator.key.address, "Jiangsu MPA"),
+        null,
+        { organizationId: regulator.id },
+      );
+      return regulator;
+    },
+    async onboard(by: SyntheticParty, role: number, name = `org-${organizations + 1}`, forgery?: Forgery) {
+      const party = onboarded(role);
+      await emit(
+        "ConsortiumRegistry",
+        "OrganizationOnboarded",
+        "Onboarding",
+        onboardingOf(by.id, role, 330000, party.key.address, name),
+        by.key,
+        { organizationId: party.id },
+        forgery,
+      );
+      return party;
+    },
+    suspend: (by: SyntheticParty, organizationId: number) =>
+      emit("ConsortiumRegistry", "OrganizationSuspended", "Suspension", statusChange(by, organizationId), by.key),
+    reinstate: (by: SyntheticParty, organizationId: number) =>
+      emit("ConsortiumRegistry", "OrganizationReinstated", "Reinstatement", statusChange(by, organizationId), by.key),
+    async addKey(party: SyntheticParty, key: BaseWallet = Wallet.createRandom(), forgery?: Forgery) {
+      const change = { organizationId: party.id, signingKey: key.address };
+      await emit("ConsortiumRegistry", "SigningKeyAdded", "SigningKeyAddition", change, party.key, {}, forgery);
+      return key;
+    },
+    revokeKey: (party: SyntheticParty, key: string, forgery?: Forgery) =>
+      emit(
+        "ConsortiumRegistry",
+        "SigningKeyRevoked",
+        "SigningKeyRevocation",
+        { organizationId: party.id, signingKey: key },
+        party.key,
+        {},
+        forgery,
+      ),
+
+    // ----- products and agreements -----
+
+    async registerProduct(mah: SyntheticParty, productCode = "06901234567892") {
+      const productId = hashText(productCode);
+      await emit(
+        "ProductRegistry",
+        "ProductRegistered",
+        "ProductRegistration",
+        { mahId: mah.id, productCode, approvalNumber: `国药准字H${productCode.slice(-8)}`, name: `Product ${productCode}` },
+        mah.key,
+        { productId },
+      );
+      return productId;
+    },
+    async signAgreement(
+      mah: SyntheticParty,
+      counterparty: SyntheticParty,
+      productId: string,
+      overrides: Record<string, unknown> = {},
+      forgery?: Forgery,
+    ) {
+      const agreementId = keccak256(abi.encode(["uint32", "uint256"], [mah.id, nonce]));
+      await emit(
+        "ProductRegistry",
+        "AgreementSigned",
+        "Agreement",
+        {
+          mahId: mah.id,
+          kind: AgreementKind.Quality,
+          counterpartyId: counterparty.id,
+          productId,
+          documentHash: hashText("quality agreement v1"),
+          validFrom: T0,
+          validUntil: T0 + 3 * 365 * 86400,
+          releaseTester: ReleaseTester.Cmo,
+          ...overrides,
+        },
+        mah.key,
+        { agreementId, counterparty: counterparty.key },
+        forgery,
+      );
+      return agreementId;
+    },
+    revokeAgreement: (by: SyntheticParty, agreementId: string) =>
+      emit(
+        "ProductRegistry",
+        "AgreementRevoked",
+        "AgreementRevocation",
+        { organizationId: by.id, agreementId, reasonHash: hashText("terminated") },
+        by.key,
+      ),
+
+    // ----- batches, custody and recalls -----
+
+    async recordBatch(
+      cmo: SyntheticParty,
+      mah: SyntheticParty,
+      productId: string,
+      agreementId: string,
+      batchNumber: string,
+      quantity: number,
+      forgery?: Forgery,
+    ) {
+      const batchId = keccak256(abi.encode(["bytes32", "string"], [productId, batchNumber]));
+      await emit(
+        "BatchLedger",
+        "BatchRecorded",
+        "BatchRecord",
+        {
+          cmoId: cmo.id,
+          agreementId,
+          batchNumber,
+          quantity,
+          manufacturedAt: T0 - 86400,
+          expiresAt: T0 + 2 * 365 * 86400,
+          batchRecordHash: hashText(`batch record ${batchNumber}`),
+          codesRoot: hashText(`codes of ${batchNumber}`),
+        },
+        cmo.key,
+        { batchId, productId, mahId: mah.id },
+        forgery,
+      );
+      return batchId;
+    },
+    openDeviation: (by: SyntheticParty, batchId: string, reportHash: string, kind: number = DeviationKind.OutOfSpecification) =>
+      emit("BatchLedger", "DeviationOpened", "DeviationReport", { organizationId: by.id, batchId, kind, reportHash }, by.key),
+    closeDeviation: (by: SyntheticParty, batchId: string, reportHash: string) =>
+      emit(
+        "BatchLedger",
+        "DeviationClosed",
+        "DeviationClosure",
+        { organizationId: by.id, batchId, reportHash, closureHash: hashText(`closure of ${reportHash}`) },
+        by.key,
+      ),
+    releaseFromFactory: (cmo: SyntheticParty, batchId: string) =>
+      emit("BatchLedger", "BatchFactoryReleased", "FactoryRelease", { cmoId: cmo.id, batchId, certificateHash: hashText("QA") }, cmo.key),
+    releaseToMarket: (mah: SyntheticParty, batchId: string) =>
+      emit("BatchLedger", "BatchMarketReleased", "MarketRelease", { mahId: mah.id, batchId, decisionHash: hashText("QP") }, mah.key),
+    async ship(from: SyntheticParty, to: SyntheticParty, batchId: string, quantity: number, forgery?: Forgery) {
+      const shipmentId = keccak256(abi.encode(["uint32", "uint256"], [from.id, nonce]));
+      await emit(
+        "BatchLedger",
+        "BatchShipped",
+        "Shipment",
+        { shipperId: from.id, batchId, recipientId: to.id, quantity, codesRoot: ZeroHash },
+        from.key,
+        { shipmentId },
+        forgery,
+      );
+      return shipmentId;
+    },
+    receive: (
+      to: SyntheticParty,
+      from: SyntheticParty,
+      batchId: string,
+      shipmentId: string,
+      shippedQuantity: number,
+      receivedQuantity = shippedQuantity,
+      forgery?: Forgery,
+    ) =>
+      emit(
+        "BatchLedger",
+        "ShipmentReceived",
+        "Receipt",
+        { recipientId: to.id, shipmentId, batchId, shipperId: from.id, shippedQuantity, receivedQuantity },
+        to.key,
+        {},
+        forgery,
+      ),
+    /** Ships and receives in full. */
+    async handOver(from: SyntheticParty, to: SyntheticParty, batchId: string, quantity: number) {
+      const shipmentId = await ledger.ship(from, to, batchId, quantity);
+      await ledger.receive(to, from, batchId, shipmentId, quantity);
+      return shipmentId;
+    },
+    dispense: (dispenser: SyntheticParty, batchId: string, packs: string[]) =>
+      emit("BatchLedger", "PacksDispensed", "Dispensing", { dispenserId: dispenser.id, batchId, packs }, dispenser.key),
+    destroy: (holder: SyntheticParty, batchId: string, quantity: number) =>
+      emit(
+        "BatchLedger",
+        "StockDestroyed",
+        "Destruction",
+        { holderId: holder.id, batchId, quantity, reasonHash: hashText("damaged") },
+        holder.key,
+      ),
+    startRecall: (by: SyntheticParty, batchId: string, level: number) =>
+      emit(
+        "BatchLedger",
+        "RecallStarted",
+        "RecallStart",
+        { organizationId: by.id, batchId, level, reasonHash: hashText("contamination") },
+        by.key,
+      ),
+    acknowledgeRecall: (holder: SyntheticParty, batchId: string, quarantinedQuantity: number) =>
+      emit(
+        "BatchLedger",
+        "RecallAcknowledged",
+        "RecallAcknowledgement",
+        { holderId: holder.id, batchId, quarantinedQuantity },
+        holder.key,
+      ),
+    closeRecall: (mah: SyntheticParty, batchId: string) =>
+      emit("BatchLedger", "RecallClosed", "RecallClosure", { mahId: mah.id, batchId, reportHash: hashText("report") }, mah.key),
+  };
+  return ledger;
+}
+
+export type SyntheticLedger = ReturnType<typeof createSyntheticLedger>;
+
+function onboardingOf(regulatorId: number, role: number, region: number, signingKey: string, name: string) {
+  return { regulatorId, role, region, licenceHash: hashText(`licence ${name}`), signingKey, name };
+}
+
+function statusChange(by: SyntheticParty, organizationId: number) {
+  return { regulatorId: by.id, organizationId, reasonHash: hashText("inspection") };
+}
+
+/** The usual cast on a synthetic ledger: a regulator, an MAH with a product, a CMO under a quality agreement,
+ * two distributors and a dispenser. */
+export async function syntheticConsortium(ledger: SyntheticLedger = createSyntheticLedger()) {
+  const regulator = await ledger.bootstrap();
+  const mah = await ledger.onboard(regulator, Role.Mah, "Suzhou B-Pharma");
+  const cmo = await ledger.onboard(regulator, Role.Cmo, "Hangzhou CMO");
+  const distributor = await ledger.onboard(regulator, Role.Distributor, "Nanjing Wholesale");
+  const distributor2 = await ledger.onboard(regulator, Role.Distributor, "Shanghai Cold Chain");
+  const dispenser = await ledger.onboard(regulator, Role.Dispenser, "Suzhou Hospital Pharmacy");
+  const productId = await ledger.registerProduct(mah);
+  const agreementId = await ledger.signAgreement(mah, cmo, productId);
+  /** Records a batch of `quantity` and releases it from the factory and to the market. */
+  async function releasedBatch(batchNumber: string, quantity: number) {
+    const batchId = await ledger.recordBatch(cmo, mah, productId, agreementId, batchNumber, quantity);
+    await ledger.releaseFromFactory(cmo, batchId);
+    await ledger.releaseToMarket(mah, batchId);
+    return batchId;
+  }
+  return { ledger, regulator, mah, cmo, distributor, distributor2, dispenser, productId, agreementId, releasedBatch };
+}
+
+export type SyntheticConsortium = Awaited<ReturnType<typeof syntheticConsortium>>;

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    setupFiles: ["test/setup.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Contract suites share one in-process Hardhat network per worker; two cores, so two forks.
+    pool: "forks",
+    maxWorkers: 2,
+  },
+});
