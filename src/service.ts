@@ -30,7 +30,9 @@ export type LedgerService = { apiUrl: string; services: ApiServices; stop(): Pro
 /** Runs the indexer (following the chain) and the HTTP API over one store. */
 export async function startLedgerService(options: LedgerServiceOptions): Promise<LedgerService> {
   const { log } = options;
-  const store = createStore(options.database);
+  const store = createStore(options.database, {
+    onConnectionLost: (error) => log.warn({ err: error }, "database connection lost; reconnecting on the next query"),
+  });
   await store.migrate();
   const source = createRpcSource(options.rpcUrl);
   const indexer = createIndexer({ source, store, deployment: options.deployment, log, showProgress: true });

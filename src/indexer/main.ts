@@ -24,7 +24,9 @@ export async function runIndexer(run: IndexerRun): Promise<void> {
   const deployment = await readDeployment(run.deploymentFile);
   const rpcUrl = run.rpcUrl ?? deployment.rpcUrl;
   if (!rpcUrl) throw new Error("no RPC URL: pass --rpc or put rpcUrl in the deployment file");
-  const store = createStore(run.database);
+  const store = createStore(run.database, {
+    onConnectionLost: (error) => run.log.warn({ err: error }, "database connection lost; reconnecting on the next query"),
+  });
   const source = createRpcSource(rpcUrl);
   try {
     await store.migrate();

@@ -22,11 +22,20 @@ export type Store = {
 
 const INT8_OID = 20;
 
+export type StoreOptions = {
+  /**
+   * Told when PostgreSQL drops an idle pooled connection (a server restart, an administrator's terminate). The pool
+   * has already discarded it and the next query opens a new one, so this is news, not a failure.
+   */
+  onConnectionLost?: (error: Error) => void;
+};
+
 /** `location` is a `postgres://` (or `postgresql://`) URL, `:memory:`, or a SQLite file path. */
-export function createStore(location: string): Store {
+export function createStore(location: string, options: StoreOptions = {}): Store {
   const postgres = /^postgres(ql)?:\/\//.test(location);
   const sqlite = postgres ? undefined : openSqlite(location);
-  const db = new Kysely<Database>({ dialect: sqlite ? sqliteDialect(sqlite) : postgresDialect(location) });
+  const dialect = sqlite ? sqliteDialect(sqlite) : postgresDialect(location, options.onConnectionLost ?? (() => {}));
+  const db = new Kysely<Database>({ dialect });
   registerBulkTarget(db, sqlite ? { dialect: "sqlite", handle: sqlite } : { dialect: "postgres" });
   return {
     dialect: postgres ? "postgres" : "sqlite",
@@ -89,7 +98,7 @@ function withStatementCache(database: SqliteDatabase.Database, capacity = 500) {
   };
 }
 
-function postgresDialect(connectionString: string) {
+function postgresDialect(connectionString: string, onConnectionLost: (error: Error) => void) {
   const pool = new pg.Pool({
     connectionString,
     max: 10,
@@ -99,6 +108,8 @@ function postgresDialect(connectionString: string) {
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     },
   });
+  // Without a listener, an idle connection's error is an unhandled 'error' event that ends the process.
+  pool.on("error", onConnectionLost);
   return new PostgresDialect({ pool });
 }
 
