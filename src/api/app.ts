@@ -34,8 +34,14 @@ const healthRoute = defineRoute({
 /** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
 export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, healthRoute];
 
+/**
+ * Something served beside the JSON routes that a route definition cannot describe (web pages, event streams),
+ * mounted after the API's routes and before the "no such route" answer.
+ */
+export type AppMount = (app: Express, services: ApiServices) => void;
+
 /** Builds the HTTP API without listening, so tests drive it directly. */
-export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = []): Express {
+export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], mounts: AppMount[] = []): Express {
   const routes = [...coreRoutes, ...extraRoutes];
   const app = express();
   app.disable("x-powered-by");
@@ -83,6 +89,7 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = []): 
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  for (const mount of mounts) mount(app, services);
   app.use((req, _res, next) => next(notFound("NO_SUCH_ROUTE", `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(services.log));
   return app;
