@@ -208,6 +208,126 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("batch_codes_batch").on("batch_codes").column("batch_id").execute();
     },
   },
+  "0003_alerts": {
+    async up(db: Kysely<unknown>) {
+      // The alert engine's positions (ledger events, the clock); updated only where they still hold the value the
+      // engine read, so two engines on one database cannot both write the same alerts.
+      await db.schema
+        .createTable("alert_cursors")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("block_number", "bigint", (c) => c.notNull())
+        .addColumn("log_index", "integer", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("alert_blocks")
+        .addColumn("block_number", "bigint", (c) => c.primaryKey())
+        .addColumn("block_hash", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("alerts")
+        .addColumn("id", "bigint", (c) => c.primaryKey())
+        .addColumn("key", "text", (c) => c.notNull().unique())
+        .addColumn("rule", "text", (c) => c.notNull())
+        .addColumn("severity", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer")
+        .addColumn("batch_id", "text")
+        .addColumn("subject", "text")
+        .addColumn("message", "text", (c) => c.notNull())
+        .addColumn("details", "text", (c) => c.notNull())
+        .addColumn("source_block", "bigint")
+        .addColumn("source_log", "integer")
+        .addColumn("source_block_hash", "text")
+        .addColumn("observed_at", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("closed_at", "bigint")
+        .addColumn("closed_reason", "text")
+        .execute();
+      await db.schema.createIndex("alerts_organization").on("alerts").columns(["organization_id", "status", "observed_at"]).execute();
+      await db.schema.createIndex("alerts_status").on("alerts").columns(["status", "rule"]).execute();
+      await db.schema.createIndex("alerts_source").on("alerts").columns(["source_block"]).execute();
+      await db.schema
+        .createTable("notifications")
+        .addColumn("id", "bigint", (c) => c.primaryKey())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("idempotency_key", "text", (c) => c.notNull().unique())
+        .addColumn("alert_id", "bigint")
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("notifications_organization").on("notifications").columns(["organization_id", "id"]).execute();
+      await db.schema.createIndex("notifications_alert").on("notifications").columns(["alert_id", "organization_id"]).execute();
+      await db.schema
+        .createTable("scan_observations")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("canonical_key", "text", (c) => c.notNull())
+        .addColumn("product_code", "text")
+        .addColumn("product_registered", "integer", (c) => c.notNull())
+        .addColumn("batch_id", "text")
+        .addColumn("verdict", "text", (c) => c.notNull())
+        .addColumn("place", "text")
+        .addColumn("observed_at", "bigint", (c) => c.notNull())
+        .addColumn("evaluated", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("scan_observations_pending").on("scan_observations").columns(["evaluated", "observed_at"]).execute();
+      await db.schema
+        .createIndex("scan_observations_organization")
+        .on("scan_observations")
+        .columns(["organization_id", "verdict", "observed_at"])
+        .execute();
+      await db.schema
+        .createTable("recall_progress_reports")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("reported_by", "integer", (c) => c.notNull())
+        .addColumn("report_hash", "text", (c) => c.notNull())
+        .addColumn("reported_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("recall_progress_reports_batch").on("recall_progress_reports").columns(["batch_id", "reported_at"]).execute();
+      await db.schema
+        .createTable("webhook_subscriptions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("url", "text", (c) => c.notNull())
+        .addColumn("kinds", "text", (c) => c.notNull())
+        .addColumn("secret", "text", (c) => c.notNull())
+        .addColumn("description", "text")
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("after_notification_id", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("deleted_at", "bigint")
+        .execute();
+      await db.schema.createIndex("webhook_subscriptions_organization").on("webhook_subscriptions").columns(["organization_id", "status"]).execute();
+      await db.schema
+        .createTable("webhook_deliveries")
+        .addColumn("subscription_id", "text", (c) => c.notNull())
+        .addColumn("notification_id", "bigint", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("next_attempt_at", "bigint", (c) => c.notNull())
+        .addColumn("last_status", "integer")
+        .addColumn("last_error", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("delivered_at", "bigint")
+        .addPrimaryKeyConstraint("webhook_deliveries_pk", ["subscription_id", "notification_id"])
+        .execute();
+      await db.schema.createIndex("webhook_deliveries_due").on("webhook_deliveries").columns(["status", "next_attempt_at"]).execute();
+      await db.schema
+        .createTable("webhook_attempts")
+        .addColumn("subscription_id", "text", (c) => c.notNull())
+        .addColumn("notification_id", "bigint", (c) => c.notNull())
+        .addColumn("attempt", "integer", (c) => c.notNull())
+        .addColumn("attempted_at", "bigint", (c) => c.notNull())
+        .addColumn("status_code", "integer")
+        .addColumn("error", "text")
+        .addColumn("duration_ms", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("webhook_attempts_pk", ["subscription_id", "notification_id", "attempt"])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -19,6 +19,15 @@ export type Database = {
   recall_acknowledgements: RecallAcknowledgementTable;
   code_trees: CodeTreeTable;
   batch_codes: BatchCodeTable;
+  alert_cursors: AlertCursorTable;
+  alert_blocks: AlertBlockTable;
+  alerts: AlertTable;
+  notifications: NotificationTable;
+  scan_observations: ScanObservationTable;
+  recall_progress_reports: RecallProgressReportTable;
+  webhook_subscriptions: WebhookSubscriptionTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
 };
 
 /** One row: which chain and deployment the store mirrors, and how far. */
@@ -204,3 +213,110 @@ export type CodeTreeTable = {
 
 /** Which batch a pack's canonical code belongs to. */
 export type BatchCodeTable = { canonical_key: string; batch_id: string };
+
+/** How far the alert engine has read: the last ledger event it evaluated ("events"), or the clock's last run. */
+export type AlertCursorTable = { name: string; block_number: number; log_index: number; updated_at: number };
+
+/** Blocks whose events the alert engine evaluated, by hash: how it notices that a reorg removed them. */
+export type AlertBlockTable = { block_number: number; block_hash: string };
+
+/**
+ * An early warning. `status` is open, resolved (its condition no longer holds: the shipment arrived) or retracted
+ * (a reorg removed the event that raised it). `key` makes raising the same warning twice a no-op.
+ */
+export type AlertTable = {
+  id: number;
+  key: string;
+  rule: string;
+  severity: string;
+  status: string;
+  /** The organization the alert is about (its risk rating counts it). */
+  organization_id: number | null;
+  batch_id: string | null;
+  /** What else it is about: a shipment id, a pack's code, an agreement id. */
+  subject: string | null;
+  message: string;
+  /** JSON: the figures that triggered the rule. */
+  details: string;
+  source_block: number | null;
+  source_log: number | null;
+  source_block_hash: string | null;
+  /** When the condition arose (block time, scan time or deadline). */
+  observed_at: number;
+  created_at: number;
+  closed_at: number | null;
+  closed_reason: string | null;
+};
+
+/** The outbox: one row per recipient organization per alert or ledger event. Its id orders the SSE stream. */
+export type NotificationTable = {
+  id: number;
+  organization_id: number;
+  /** `ledger.<EventName>`, `alert.<rule>`, or `alert.resolved` / `alert.retracted`. */
+  kind: string;
+  idempotency_key: string;
+  alert_id: number | null;
+  /** JSON body sent to webhooks and the stream. */
+  payload: string;
+  created_at: number;
+};
+
+/** An authenticated scan, kept off-chain for the scan-based rules. */
+export type ScanObservationTable = {
+  id: string;
+  organization_id: number;
+  canonical_key: string;
+  product_code: string | null;
+  /** 1 when the code's product code is registered on the ledger. */
+  product_registered: number;
+  batch_id: string | null;
+  verdict: string;
+  place: string | null;
+  observed_at: number;
+  /** 0 until the alert engine has evaluated it. */
+  evaluated: number;
+};
+
+/** An MAH's progress report on an open recall to its regulator (off-chain; the recall rules set its interval). */
+export type RecallProgressReportTable = { id: string; batch_id: string; reported_by: number; report_hash: string; reported_at: number };
+
+/** A webhook: where an organization wants its notifications of some kinds, signed with its own secret. */
+export type WebhookSubscriptionTable = {
+  id: string;
+  organization_id: number;
+  url: string;
+  /** JSON array of kinds or patterns (`alert.*`, `ledger.*`, `*`). */
+  kinds: string;
+  secret: string;
+  description: string | null;
+  status: string;
+  /** Notifications up to this id have been queued for delivery. */
+  after_notification_id: number;
+  created_at: number;
+  deleted_at: number | null;
+};
+
+/** One notification to one webhook: pending until the receiver answers 2xx, failed after the last attempt. */
+export type WebhookDeliveryTable = {
+  subscription_id: string;
+  notification_id: number;
+  status: string;
+  attempts: number;
+  /** Milliseconds since the epoch. */
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+};
+
+/** The delivery log: every attempt and what the receiver answered. */
+export type WebhookAttemptTable = {
+  subscription_id: string;
+  notification_id: number;
+  attempt: number;
+  attempted_at: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+};

@@ -1,0 +1,78 @@
+import { DEFAULT_RECALL_DEADLINES } from "../api/context";
+import type { RecallDeadlines } from "../api/context";
+
+const HOUR = 3_600;
+const DAY = 24 * HOUR;
+
+/** How grave an alert is: it weighs on its organization's risk rating. */
+export type Severity = "low" | "medium" | "high";
+
+/**
+ * Thresholds of the early-warning rules. Every field has a default (DEFAULT_ALERT_CONFIG); a deployment overrides
+ * the ones it wants with `alertConfig({...})`, which refuses nonsense by naming the setting.
+ */
+export type AlertConfig = {
+  /** A shipment still in transit this long after it shipped is overdue (default 7 days). */
+  shipmentReceiptSeconds: number;
+  /** Recall deadlines by level: acknowledgement by each holder, and the interval of progress reports. */
+  recallDeadlines: RecallDeadlines;
+  /** A batch shipped with less than this left before expiry is flagged (default 90 days). */
+  nearExpirySeconds: number;
+  /** Deviations closed less than this before market release are flagged (default 48 hours). */
+  lateDeviationClosureSeconds: number;
+  /** A CMO with at least `count` deviations across at least `clients` MAHs within `windowSeconds` is flagged. */
+  recurringDeviations: { count: number; clients: number; windowSeconds: number };
+  /** At least `count` unknown serials under one registered product from one organization within `windowSeconds`. */
+  unknownSerials: { count: number; windowSeconds: number };
+  /** Risk rating: open alerts of the last `windowSeconds` weigh by severity; yellow from `yellowAt`, red from `redAt`. */
+  rating: { windowSeconds: number; weights: Record<Severity, number>; yellowAt: number; redAt: number };
+  /** Ledger events (and scans) evaluated per transaction. */
+  chunkSize: number;
+  /** How often the engine looks for new events, and how often it evaluates deadlines (milliseconds). */
+  pollMs: number;
+  clockMs: number;
+};
+
+/** The defaults, documented in the README's early-warning section. */
+export const DEFAULT_ALERT_CONFIG: AlertConfig = {
+  shipmentReceiptSeconds: 7 * DAY,
+  recallDeadlines: DEFAULT_RECALL_DEADLINES,
+  nearExpirySeconds: 90 * DAY,
+  lateDeviationClosureSeconds: 48 * HOUR,
+  recurringDeviations: { count: 3, clients: 2, windowSeconds: 180 * DAY },
+  unknownSerials: { count: 3, windowSeconds: 1 * DAY },
+  rating: { windowSeconds: 90 * DAY, weights: { low: 1, medium: 2, high: 5 }, yellowAt: 2, redAt: 5 },
+  chunkSize: 1_000,
+  pollMs: 500,
+  clockMs: 60_000,
+};
+
+/** The defaults with `overrides` applied; a non-positive or non-integer threshold stops start-up with its name. */
+export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
+  const config = { ...DEFAULT_ALERT_CONFIG, ...overrides };
+  const positive: [string, number][] = [
+    ["shipmentReceiptSeconds", config.shipmentReceiptSeconds],
+    ["nearExpirySeconds", config.nearExpirySeconds],
+    ["lateDeviationClosureSeconds", config.lateDeviationClosureSeconds],
+    ["recurringDeviations.count", config.recurringDeviations.count],
+    ["recurringDeviations.clients", config.recurringDeviations.clients],
+    ["recurringDeviations.windowSeconds", config.recurringDeviations.windowSeconds],
+    ["unknownSerials.count", config.unknownSerials.count],
+    ["unknownSerials.windowSeconds", config.unknownSerials.windowSeconds],
+    ["rating.windowSeconds", config.rating.windowSeconds],
+    ["rating.yellowAt", config.rating.yellowAt],
+    ["rating.redAt", config.rating.redAt],
+    ["chunkSize", config.chunkSize],
+    ["pollMs", config.pollMs],
+    ["clockMs", config.clockMs],
+  ];
+  for (const level of ["I", "II", "III"] as const) {
+    positive.push([`recallDeadlines.${level}.acknowledge`, config.recallDeadlines[level].acknowledge]);
+    positive.push([`recallDeadlines.${level}.progressReport`, config.recallDeadlines[level].progressReport]);
+  }
+  for (const [name, value] of positive) {
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`alert setting ${name} must be a positive integer, not ${value}`);
+  }
+  if (config.rating.redAt < config.rating.yellowAt) throw new Error("alert setting rating.redAt must not be below rating.yellowAt");
+  return config;
+}
