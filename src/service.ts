@@ -11,6 +11,7 @@ import { createIndexer, createRpcSource } from "./indexer";
 import type { DeploymentFile } from "./indexer/deployment";
 import type { Logger } from "./log";
 import { createStore } from "./store";
+import { webPages } from "./web";
 
 export type LedgerServiceOptions = {
   rpcUrl: string;
@@ -58,7 +59,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const relay = options.relayerKey
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })
     : undefined;
-  const app = createApp(services, relay ? relayRoutes(relay) : []);
+  const app = createApp(services, relay ? relayRoutes(relay) : [], [webPages]);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(options.port, options.host, () => resolve(listening)).on("error", reject);
   });

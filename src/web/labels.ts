@@ -1,0 +1,46 @@
+import type { Request, Response, NextFunction } from "express";
+import bwipjs from "bwip-js";
+import { CodeError, formatCode, GROUP_SEPARATOR, parseCode } from "../codes";
+import type { TraceCode } from "../codes";
+import { badRequest } from "../api/errors";
+
+export const LABEL_PATH = "/labels/datamatrix.svg";
+
+/**
+ * The DataMatrix a pack's label carries, and the text printed under it: GS1 codes as a GS1 DataMatrix (FNC1 first,
+ * FNC1 as the separator after variable-length fields, exactly the element string a scanner sends back); NMPA
+ * codes as a plain DataMatrix of the 20 digits.
+ */
+export function labelOf(code: TraceCode): { svg: string; text: string } {
+  if (code.scheme === "nmpa") {
+    return { svg: bwipjs.toSVG({ bcid: "datamatrix", text: code.nmpa, scale: 4, paddingwidth: 2, paddingheight: 2 }), text: code.nmpa };
+  }
+  const elements = formatCode(code, "element-string", { symbologyId: "" });
+  const svg = bwipjs.toSVG({
+    bcid: "datamatrix",
+    text: `^FNC1${elements.split(GROUP_SEPARATOR).join("^FNC1")}`,
+    parsefnc: true,
+    scale: 4,
+    paddingwidth: 2,
+    paddingheight: 2,
+  });
+  return { svg, text: formatCode(code, "hri") };
+}
+
+/** GET /labels/datamatrix.svg?code=…: the label's symbol as SVG; its human-readable text in `X-Label-Text`. */
+export function labelHandler(req: Request, res: Response, next: NextFunction) {
+  const text = typeof req.query.code === "string" ? req.query.code : "";
+  if (text.length === 0 || text.length > 512) {
+    next(badRequest("INVALID_INPUT", "code: give the pack's code (1 to 512 characters) in ?code=", "code"));
+    return;
+  }
+  let code: TraceCode;
+  try {
+    code = parseCode(text);
+  } catch (error) {
+    next(error instanceof CodeError ? badRequest(error.code, error.message, "code") : error);
+    return;
+  }
+  const label = labelOf(code);
+  res.set("x-label-text", encodeURIComponent(label.text)).type("image/svg+xml").send(label.svg);
+}

@@ -1,0 +1,249 @@
+// What every page shares: language, the signed-in organization, calls to the API, and showing their failures.
+import { LANGUAGES, STRINGS } from "./i18n.js";
+
+const LANGUAGE_KEY = "trace.language";
+const SESSION_KEY = "trace.session";
+const DEFAULT_LANGUAGE = "zh-CN";
+
+export function language() {
+  const chosen = localStorage.getItem(LANGUAGE_KEY);
+  return chosen && chosen in LANGUAGES ? chosen : DEFAULT_LANGUAGE;
+}
+
+/** The string `key` in the current language, with `{name}` placeholders filled from `values`. */
+export function t(key, values = {}) {
+  const text = STRINGS[language()][key] ?? STRINGS[DEFAULT_LANGUAGE][key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+}
+
+/** Fills every element marked `data-i18n` (text) or `data-i18n-placeholder`, and the page's <html lang>. */
+export function translatePage(root = document) {
+  document.documentElement.lang = language();
+  for (const element of root.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
+  for (const element of root.querySelectorAll("[data-i18n-placeholder]")) element.placeholder = t(element.dataset.i18nPlaceholder);
+}
+
+/** An element with attributes and children; text is always set as text, never parsed as HTML. */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+// ---- the signed-in organization: a bearer token kept for this tab only ----
+
+export function session() {
+  const stored = sessionStorage.getItem(SESSION_KEY);
+  if (!stored) return undefined;
+  const value = JSON.parse(stored);
+  if (value.expiresAt * 1000 <= Date.now()) {
+    sessionStorage.removeItem(SESSION_KEY);
+    return undefined;
+  }
+  return value;
+}
+
+export function saveSession(value) {
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(value));
+}
+
+export function signOut() {
+  sessionStorage.removeItem(SESSION_KEY);
+}
+
+// ---- calling the API ----
+
+/** A failed call: `unavailable` when the service could not be reached, else the API's error code and message. */
+export class ApiFailure extends Error {
+  constructor(kind, status, code, message) {
+    super(message);
+    this.kind = kind;
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Calls the API as the signed-in organization (when there is one) and returns the parsed JSON answer. */
+export async function api(path, { method = "GET", body } = {}) {
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const signedIn = session();
+  if (signedIn) headers.authorization = `Bearer ${signedIn.token}`;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    throw new ApiFailure("unavailable", 0, "UNAVAILABLE", error.message);
+  }
+  return readAnswer(response);
+}
+
+/** The JSON of a successful answer, or an ApiFailure carrying the API's error code and message. */
+export async function readAnswer(response) {
+  let answer;
+  try {
+    answer = await response.json();
+  } catch {
+    // A proxy's error page or a half-closed connection: no JSON to show, but still a clear message.
+    throw new ApiFailure(response.status >= 500 ? "unavailable" : "unreadable", response.status, "UNREADABLE", t("error.notJson", { status: response.status }));
+  }
+  if (!response.ok) {
+    const error = answer?.error ?? {};
+    if (response.status === 401 && (error.code === "EXPIRED_TOKEN" || error.code === "INVALID_TOKEN")) signOut();
+    throw new ApiFailure("refused", response.status, error.code ?? "ERROR", error.message ?? response.statusText);
+  }
+  return answer;
+}
+
+/** An alert box that says what failed and, when signing in would help, links to the sign-in page. */
+export function failureBox(error) {
+  const box = h("div", { class: "alert", role: "alert" });
+  if (!(error instanceof ApiFailure)) {
+    box.append(h("p", {}, t("error.script", { message: error?.message ?? String(error) })));
+    return box;
+  }
+  if (error.kind === "unavailable") {
+    box.classList.add("alert--unavailable");
+    box.append(h("p", { class: "alert__title" }, t("error.unavailable")));
+    return box;
+  }
+  if (error.kind === "unreadable") {
+    box.append(h("p", { class: "alert__title" }, error.message));
+    return box;
+  }
+  box.append(h("p", { class: "alert__title" }, t("error.api", { status: error.status, code: error.code, message: error.message })));
+  if (error.status === 401) {
+    box.append(h("p", {}, t(error.code === "EXPIRED_TOKEN" ? "signIn.expired" : "signIn.required"), " ", signInLink()));
+  }
+  return box;
+}
+
+/** Replaces `container`'s content with the failure's message. */
+export function showFailure(container, error) {
+  container.replaceChildren(failureBox(error));
+}
+
+export function signInLink() {
+  return h("a", { href: `/sign-in?next=${encodeURIComponent(location.pathname + location.search)}` }, t("signIn.go"));
+}
+
+/** A box asking to sign in, for pages every answer of which needs an organization. */
+export function signInRequired() {
+  return h("div", { class: "alert alert--info", role: "alert" }, h("p", {}, t("signIn.required"), " ", signInLink()));
+}
+
+// ---- formatting ----
+
+const CHINA_OFFSET_SECONDS = 8 * 3600;
+
+/** A moment, shown in China Standard Time as every party on the ledger reads it. */
+export function formatTime(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  return new Intl.DateTimeFormat(language(), { timeZone: "Asia/Shanghai", dateStyle: "medium", timeStyle: "short" }).format(new Date(seconds * 1000));
+}
+
+/** The expiry date printed on packs: the last day (China Standard Time) before the batch's expiry moment. */
+export function expiryDate(expiresAt) {
+  return new Date((expiresAt - 1 + CHINA_OFFSET_SECONDS) * 1000).toISOString().slice(0, 10);
+}
+
+export function roleName(role) {
+  return t(`role.${role}`);
+}
+
+export function shortHash(hash) {
+  return hash && hash.length > 14 ? `${hash.slice(0, 8)}…${hash.slice(-6)}` : hash;
+}
+
+export function organizationLink(organization) {
+  if (!organization) return "—";
+  return h("a", { href: `/organizations/${organization.id}` }, organization.name);
+}
+
+/** A definition list of [label key, value] pairs, skipping absent values. */
+export function facts(pairs) {
+  return h(
+    "dl",
+    { class: "facts" },
+    pairs.filter(([, value]) => value !== undefined).flatMap(([key, value]) => [h("dt", {}, t(key)), h("dd", {}, value)]),
+  );
+}
+
+export function recallText(recall) {
+  return recall ? t(`recall.${recall.status}`, { level: recall.level }) : t("recall.none");
+}
+
+/** The id in the page's address (`/batches/<id>`), or a failure message when it is not one. */
+export function pathId(pattern) {
+  const match = pattern.exec(decodeURIComponent(location.pathname));
+  return match ? match[1] : undefined;
+}
+
+// ---- the frame around every page ----
+
+let pageTitleKey = "app.name";
+const redrawers = [];
+
+/** Header (navigation, who is signed in, language switch), title and translations; call once per page. */
+export function startPage(titleKey) {
+  pageTitleKey = titleKey;
+  drawFrame();
+  // A script failure must not leave a blank page.
+  window.addEventListener("unhandledrejection", (event) => reportUnexpected(event.reason));
+  window.addEventListener("error", (event) => reportUnexpected(event.error ?? event.message));
+}
+
+/** Registers what redraws the page's own content in a newly chosen language. */
+export function onLanguageChange(redraw) {
+  redrawers.push(redraw);
+}
+
+function drawFrame() {
+  const header = document.getElementById("site-header");
+  const signedIn = session();
+  const current = location.pathname;
+  const link = (href, key) => h("a", { href, "aria-current": (href === "/" ? current === "/" : current.startsWith(href)) ? "page" : undefined }, t(key));
+  const nav = h(
+    "nav",
+    { "aria-label": t("nav.main") },
+    h("ul", {}, h("li", {}, link("/", "nav.scan")), h("li", {}, link("/batches", "nav.batches")), h("li", {}, link("/recalls", "nav.recalls"))),
+  );
+  const who = signedIn
+    ? h(
+        "span",
+        { class: "session", id: "session" },
+        t("session.as", { name: signedIn.name, role: roleName(signedIn.role) }),
+        " ",
+        h("button", { type: "button", class: "link-button", id: "sign-out", onclick: () => (signOut(), location.reload()) }, t("nav.signOut")),
+      )
+    : h("span", { class: "session", id: "session" }, t("session.anonymous"), " ", h("a", { href: "/sign-in" }, t("nav.signIn")));
+  const switcher = h(
+    "button",
+    { type: "button", id: "language", class: "language", lang: language() === "en" ? "zh-CN" : "en", "aria-label": t("lang.switchLabel"), onclick: switchLanguage },
+    t("lang.switch"),
+  );
+  header.replaceChildren(h("a", { class: "brand", href: "/" }, t("app.name")), nav, h("div", { class: "header__tools" }, who, switcher));
+  document.title = `${t(pageTitleKey)} · ${t("app.name")}`;
+  translatePage();
+}
+
+function reportUnexpected(error) {
+  document.getElementById("main")?.prepend(failureBox(error));
+}
+
+/** Switches language and redraws the page in it, keeping what it shows; the choice is remembered for every page. */
+function switchLanguage() {
+  localStorage.setItem(LANGUAGE_KEY, language() === "en" ? "zh-CN" : "en");
+  drawFrame();
+  for (const redraw of redrawers) redraw();
+  document.getElementById("language").focus();
+}

@@ -1,0 +1,171 @@
+// The scan page: a code typed, pasted, read by the camera or decoded from a photo, and the ledger's verdict.
+import { api, expiryDate, facts, failureBox, formatTime, h, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t } from "./app.js";
+
+const GOOD = new Set(["GENUINE"]);
+/** Verdicts that mean "stop, this may be a counterfeit or a danger" rather than "check before selling". */
+const DANGER = new Set(["UNKNOWN_CODE", "RECALLED", "ALREADY_DISPENSED"]);
+
+const result = document.getElementById("result");
+const progress = document.getElementById("progress");
+/** What the page shows, kept so a language switch can redraw it. */
+let shown = { kind: "nothing" };
+
+startPage("title.scan");
+onLanguageChange(draw);
+
+document.getElementById("scan-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  // ␝ stands for the group separator a decoded photo showed in the field; the API wants the character itself.
+  const code = document.getElementById("code").value.trim().replace(/␝/g, "\u001d");
+  if (code) void check(code);
+  else document.getElementById("code").focus();
+});
+document.getElementById("photo").addEventListener("change", (event) => {
+  const file = event.target.files?.[0];
+  if (file) void decodePhoto(file);
+});
+setUpCamera();
+
+const initial = new URLSearchParams(location.search).get("code");
+if (initial) {
+  document.getElementById("code").value = initial;
+  void check(initial);
+}
+
+async function check(code) {
+  progress.textContent = t("scan.checking");
+  try {
+    shown = { kind: "answer", answer: await api("/v1/scans", { method: "POST", body: { code } }) };
+  } catch (error) {
+    shown = { kind: "failure", error };
+  }
+  progress.textContent = "";
+  draw();
+}
+
+function draw() {
+  if (shown.kind === "answer") result.replaceChildren(verdictView(shown.answer));
+  else if (shown.kind === "failure") result.replaceChildren(failureBox(shown.error));
+  else if (shown.kind === "message") result.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(shown.key, shown.values))));
+  else result.replaceChildren();
+}
+
+function verdictView(answer) {
+  const tone = GOOD.has(answer.verdict) ? "good" : DANGER.has(answer.verdict) ? "danger" : "warning";
+  const signedIn = session();
+  return h(
+    "article",
+    { class: `verdict verdict--${tone}`, id: "verdict", "data-verdict": answer.verdict },
+    h("p", { class: "verdict__word" }, h("span", { "aria-hidden": "true" }, tone === "good" ? "✔ " : "✖ "), t(`verdict.${answer.verdict}`)),
+    h("p", { class: "verdict__advice" }, t(`verdict.${answer.verdict}.advice`)),
+    h("p", { class: "verdict__reason" }, h("strong", {}, `${t("verdict.reason")}: `), answer.reason),
+    facts([
+      ["field.code", answer.code.canonicalKey],
+      ["field.product", answer.product ? `${answer.product.name} (${answer.product.code})` : undefined],
+      ["field.approvalNumber", answer.product?.approvalNumber],
+      ["field.mah", answer.mah ? organizationLink(answer.mah) : undefined],
+      ["field.batch", answer.batch ? h("a", { href: `/batches/${answer.batch.id}` }, answer.batch.batchNumber) : undefined],
+      ["field.expiry", answer.batch ? expiryDate(answer.batch.expiresAt) : undefined],
+      ["field.recall", answer.batch?.recall ? h("a", { href: `/recalls/${answer.batch.id}` }, recallText(answer.batch.recall)) : undefined],
+    ]),
+    answer.custody ? custodyView(answer.custody) : answer.batch && !signedIn ? h("p", { class: "hint" }, t("scan.signInForCustody")) : undefined,
+  );
+}
+
+function custodyView(entries) {
+  return h(
+    "section",
+    { class: "custody", id: "custody" },
+    h("h2", {}, t("custody.title")),
+    entries.length === 0
+      ? h("p", {}, t("custody.empty"))
+      : h(
+          "ol",
+          { class: "timeline" },
+          entries.map((entry) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, t(`event.${entry.event}`)),
+              " · ",
+              organizationLink(entry.organization),
+              " · ",
+              h("time", {}, formatTime(entry.at)),
+              " · ",
+              h("code", { title: entry.txHash }, shortHash(entry.txHash)),
+              " ",
+              h("span", { class: entry.verification === "verified" ? "mark mark--ok" : "mark mark--bad" }, entry.verification === "verified" ? t("timeline.verified") : t("timeline.notVerified", { problem: entry.problem ?? entry.verification })),
+            ),
+          ),
+        ),
+  );
+}
+
+// ---- reading codes from images: zxing, DataMatrix and QR ----
+
+function reader() {
+  const { BrowserMultiFormatReader, DecodeHintType, BarcodeFormat } = window.ZXing;
+  const hints = new Map([
+    [DecodeHintType.POSSIBLE_FORMATS, [BarcodeFormat.DATA_MATRIX, BarcodeFormat.QR_CODE]],
+    [DecodeHintType.TRY_HARDER, true],
+  ]);
+  return new BrowserMultiFormatReader(hints);
+}
+
+/** zxing writes FNC1 as the group separator (a leading one marks GS1 data); shown as ␝ so it can be read. */
+const visible = (text) => text.replace(/\u001d/g, "␝");
+
+async function decodePhoto(file) {
+  progress.textContent = t("scan.decoding");
+  const url = URL.createObjectURL(file);
+  let text;
+  try {
+    text = (await reader().decodeFromImageUrl(url)).getText();
+  } catch {
+    progress.textContent = "";
+    shown = { kind: "message", key: "scan.noBarcode", values: {} };
+    draw();
+    return;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+  document.getElementById("code").value = visible(text);
+  await check(text);
+  progress.textContent = t("scan.decoded", { code: visible(text) });
+}
+
+/** Live scanning where the browser gives the page a camera (a secure origin with navigator.mediaDevices). */
+function setUpCamera() {
+  if (!navigator.mediaDevices?.getUserMedia) return;
+  const button = document.getElementById("camera");
+  const video = document.getElementById("camera-view");
+  let live;
+  const stop = () => {
+    live?.reset();
+    live = undefined;
+    video.hidden = true;
+    button.dataset.i18n = "scan.camera";
+    button.textContent = t("scan.camera");
+  };
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    if (live) return stop();
+    live = reader();
+    video.hidden = false;
+    button.dataset.i18n = "scan.cameraStop";
+    button.textContent = t("scan.cameraStop");
+    try {
+      await live.decodeFromVideoDevice(null, video, (found) => {
+        if (!found) return;
+        const text = found.getText();
+        stop();
+        document.getElementById("code").value = visible(text);
+        void check(text);
+      });
+    } catch (error) {
+      stop();
+      shown = { kind: "message", key: "scan.cameraUnavailable", values: { message: error.message } };
+      draw();
+    }
+  });
+}
