@@ -28,6 +28,18 @@ export type ApiConfig = {
   dataDir: string;
 };
 
+/** What the scan-based early-warning rules need of a scan's answer. */
+export type ObservedScan = {
+  verdict: string;
+  code: { canonicalKey: string; productCode: string | null };
+  product: { id: string } | null;
+  batch: { id: string } | null;
+  place?: string;
+};
+
+/** Records authenticated scans off-chain (src/alerts); never fails the scan. */
+export type ScanObservations = { record(caller: Caller, scan: ObservedScan, observedAt: number): Promise<void> };
+
 /** Everything a route may use, passed in one object. */
 export type ApiServices = {
   store: Store;
@@ -36,4 +48,6 @@ export type ApiServices = {
   codes: CodeBook;
   /** Current time in unix seconds (injectable for tests of deadlines and expiry). */
   now(): number;
+  /** Where authenticated scans are recorded for the early-warning rules; without it, scans are not recorded. */
+  observations?: ScanObservations;
 };

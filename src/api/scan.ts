@@ -65,7 +65,9 @@ export const scanRoutes = [
     }),
     response: scanAnswer,
     async handle({ body, caller, services }) {
-      return scan(services, caller, body.code, body.format);
+      const answer = await scan(services, caller, body.code, body.format);
+      if (caller) await services.observations?.record(caller, answer, services.now());
+      return answer;
     },
   }),
   defineRoute({
