@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import bwipjs from "bwip-js";
+import type { BrowserContext, Page } from "playwright-core";
+import request from "supertest";
+import { formatCode } from "../../src/codes";
+import { chinaDate } from "../../src/api/scan";
+import { createApp } from "../../src/api/app";
+import { webPages } from "../../src/web";
+import { packsFor } from "../api/harness";
+import { launchBrowser, listen, screenshot, webStack } from "./stack";
+
+describe("scan page in a real browser", () => {
+  let stack: Awaited<ReturnType<typeof webStack>>;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    stack = await webStack();
+    // A phone's width: every check below also proves the page works there.
+    context = await browser.browser.newContext({ viewport: { width: 375, height: 740 } });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await stack?.close();
+  });
+
+  const hri = (batch: "released" | "recalled" | "unreleased", index: number) => formatCode(stack.harness.batches[batch].packs[index]!, "hri");
+
+  /** Types a code as a pharmacist would and waits for the answer to replace the result area. */
+  async function scan(code: string) {
+    await page.goto(`${stack.url}/`);
+    await page.getByLabel("追溯码", { exact: true }).fill(code);
+    await page.getByRole("button", { name: "验证" }).click();
+    return answer();
+  }
+
+  async function answer() {
+    const shown = page.locator("#result > *").first();
+    await shown.waitFor();
+    return shown;
+  }
+
+  it("says a released pack is genuine, in green words, with product, batch and expiry", async () => {
+    const verdict = await scan(hri("released", 5));
+    expect(await verdict.getAttribute("data-verdict")).to.equal("GENUINE");
+    expect(await verdict.locator(".verdict__word").textContent()).to.contain("正品");
+    expect(await verdict.getAttribute("class")).to.contain("verdict--good");
+    const text = (await verdict.textContent())!;
+    expect(text).to.contain("B-2024-001");
+    const batch = await request(stack.app).get(`/v1/batches/${stack.harness.batches.released.batchId}`).set("authorization", `Bearer ${await stack.harness.tokenFor(stack.harness.c.mah)}`);
+    expect(text).to.contain(chinaDate(batch.body.expiresAt - 1));
+    expect(text).to.contain("Product");
+    expect(await page.locator("html").getAttribute("lang")).to.equal("zh-CN");
+    await screenshot(page, "scan-genuine");
+  });
+
+  it("says a recalled pack is recalled, in red, with the level and a link to the recall", async () => {
+    const verdict = await scan(hri("recalled", 0));
+    expect(await verdict.getAttribute("data-verdict")).to.equal("RECALLED");
+    expect(await verdict.locator(".verdict__word").textContent()).to.contain("已召回");
+    expect(await verdict.getAttribute("class")).to.contain("verdict--danger");
+    expect(await verdict.getByRole("link", { name: /召回中（II 级）/ }).getAttribute("href")).to.equal(`/recalls/${stack.harness.batches.recalled.batchId}`);
+    await screenshot(page, "scan-recalled");
+  });
+
+  it("says a code no batch contains is unknown, and may be counterfeit", async () => {
+    const { packs } = await packsFor("B-FAKE", 1);
+    const verdict = await scan(formatCode(packs[0]!, "hri"));
+    expect(await verdict.getAttribute("data-verdict")).to.equal("UNKNOWN_CODE");
+    expect(await verdict.locator(".verdict__word").textContent()).to.contain("未知追溯码");
+    expect(await verdict.textContent()).to.contain("可能是假药");
+    await screenshot(page, "scan-unknown");
+  });
+
+  it("decodes an uploaded photo of a GS1 DataMatrix and gives its verdict", async () => {
+    const pack = stack.harness.batches.unreleased.packs[1]!;
+    const elements = formatCode(pack, "element-string", { symbologyId: "" });
+    const png = await bwipjs.toBuffer({ bcid: "gs1datamatrix", text: formatCode(pack, "hri"), scale: 6, paddingwidth: 6, paddingheight: 6, backgroundcolor: "FFFFFF" });
+    await page.goto(`${stack.url}/`);
+    await page.getByLabel("上传条码照片").setInputFiles({ name: "pack.png", mimeType: "image/png", buffer: png });
+    const verdict = await answer();
+    expect(await verdict.getAttribute("data-verdict")).to.equal("NOT_RELEASED");
+    expect(await verdict.getAttribute("class")).to.contain("verdict--warning");
+    expect(await verdict.textContent()).to.contain("B-2024-003");
+    expect(await page.getByLabel("追溯码", { exact: true }).inputValue()).to.contain(elements.slice(0, 16));
+    await screenshot(page, "scan-upload");
+  });
+
+  it("says so when a photo holds no barcode", async () => {
+    const png = await bwipjs.toBuffer({ bcid: "code128", text: "not a datamatrix", backgroundcolor: "FFFFFF" });
+    await page.goto(`${stack.url}/`);
+    await page.getByLabel("上传条码照片").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: png });
+    expect(await (await answer()).textContent()).to.contain("没有识别到");
+  });
+
+  it("switches to English, remembers it, and redraws the verdict in it", async () => {
+    await scan(hri("released", 6));
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    expect(await page.locator("html").getAttribute("lang")).to.equal("en");
+    expect(await page.locator("#verdict .verdict__word").textContent()).to.contain("Genuine");
+    await page.reload();
+    expect(await page.getByRole("button", { name: "Check" }).isVisible()).to.equal(true);
+    await screenshot(page, "scan-english");
+    await page.getByRole("button", { name: "切换到中文" }).click();
+    expect(await page.locator("html").getAttribute("lang")).to.equal("zh-CN");
+  });
+
+  it("can be used by keyboard alone", async () => {
+    await page.goto(`${stack.url}/`);
+    await page.getByLabel("追溯码", { exact: true }).focus();
+    await page.keyboard.type(hri("released", 7));
+    await page.keyboard.press("Enter");
+    expect(await (await answer()).getAttribute("data-verdict")).to.equal("GENUINE");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal("scan-submit");
+  });
+
+  it("shows the API's code and message when it refuses a malformed code", async () => {
+    const shown = await scan("(01)12345678901234(21)X");
+    const text = (await shown.textContent())!;
+    expect(await shown.getAttribute("role")).to.equal("alert");
+    expect(text).to.contain("CODE_BAD_CHECK_DIGIT");
+    expect(text).to.contain("400");
+    await screenshot(page, "scan-refused");
+  });
+
+  it("says the service is unavailable when the API cannot be reached", async () => {
+    const server = await listen(createApp(stack.harness.services, [], [webPages]));
+    await page.goto(`${server.url}/`);
+    await page.getByLabel("追溯码", { exact: true }).fill(hri("released", 5));
+    await server.close();
+    await page.getByRole("button", { name: "验证" }).click();
+    const shown = await answer();
+    expect(await shown.textContent()).to.contain("服务不可用");
+    await screenshot(page, "scan-service-down");
+  });
+});
