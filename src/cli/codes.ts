@@ -25,7 +25,8 @@ function describeCode(code: TraceCode, domain: string | undefined): Record<strin
   return { key, scheme, kind, productCode, leaf: packLeaf(key), ...fields, ...printed };
 }
 
-function buildProgress(io: CliIo, json: boolean, expected: number): (progress: BuildProgress) => void {
+/** Progress bars for the phases of building a codes tree (only on a terminal). */
+export function buildProgress(io: CliIo, json: boolean, expected: number): (progress: BuildProgress) => void {
   const bars = new Map<string, ReturnType<typeof progressBar>>();
   const labels = { "hash-leaves": "hashing codes", sort: "sorting     ", "hash-nodes": "hashing tree" };
   return ({ phase, done, total }) => {

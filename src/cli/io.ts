@@ -1,10 +1,29 @@
+import * as readline from "node:readline";
 import { SingleBar, Presets } from "cli-progress";
 import { CodeError, ImportError } from "../codes";
 
-/** Exit statuses: scripts tell "the answer is no" (a proof that does not verify) from "the input is wrong". */
+/**
+ * Exit statuses: scripts tell "the answer is no" (a proof that does not verify, a scan that is not genuine) from
+ * "the input is wrong", from "the ledger refused it" (a rule, a role, a replay), from "an endpoint did not answer"
+ * (worth retrying).
+ */
 export const EXIT_OK = 0;
 export const EXIT_NO = 1;
 export const EXIT_ERROR = 2;
+export const EXIT_REFUSED = 3;
+export const EXIT_UNAVAILABLE = 4;
+
+/** A failure the CLI explains: a stable code, a message saying what to do, the exit status it ends with. */
+export class CliError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitStatus: number = EXIT_ERROR,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
 
 /** What a command needs from the outside world; tests and the entry point pass the process's. */
 export type CliIo = {
@@ -12,13 +31,35 @@ export type CliIo = {
   err(text: string): void;
   /** Whether progress bars make sense (an interactive terminal). */
   interactive: boolean;
+  /** Environment variables (keys, passwords, endpoints). */
+  env: Record<string, string | undefined>;
+  /** Asks for a secret without echoing it; absent when there is no terminal to ask on. */
+  readSecret?: (prompt: string) => Promise<string>;
 };
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
   interactive: process.stderr.isTTY === true,
+  env: process.env,
+  readSecret: process.stdin.isTTY === true && process.stderr.isTTY === true ? promptHidden : undefined,
 };
+
+/** Reads a line from the terminal without echoing what is typed. */
+function promptHidden(prompt: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    // readline echoes through _writeToOutput; letting only the prompt through hides the typed password.
+    (rl as unknown as { _writeToOutput: (text: string) => void })._writeToOutput = (text) => {
+      if (text.includes(prompt)) process.stderr.write(text);
+    };
+    rl.question(prompt, (answer) => {
+      rl.close();
+      process.stderr.write("\n");
+      resolve(answer);
+    });
+  });
+}
 
 export type Progress = { update(done: number, total?: number): void; stop(): void };
 
@@ -49,7 +90,16 @@ const SHOWN_LINE_ERRORS = 20;
 
 /** Reports a failure precisely (code, field, position, and for imports each bad line) and returns the exit status. */
 export function reportError(io: CliIo, json: boolean, error: unknown): number {
-  if (!(error instanceof CodeError)) throw error;
+  if (error instanceof CliError) {
+    if (json) io.err(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) } }));
+    else io.err(`error ${error.code}${error.field === undefined ? "" : ` field ${error.field}`}: ${error.message}`);
+    return error.exitStatus;
+  }
+  if (!(error instanceof CodeError)) {
+    // Not a failure the CLI foresaw: still one line and a non-zero status, not a stack trace.
+    const message = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+    return reportError(io, json, new CliError("UNEXPECTED", message));
+  }
   if (json) {
     const lines = error instanceof ImportError ? { lines: error.lines, rejectedLines: error.rejectedLines } : {};
     io.err(JSON.stringify({ error: { ...error.toJSON(), ...lines } }));

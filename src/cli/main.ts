@@ -1,5 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { addCodesCommands, type Act } from "./codes";
+import { addKeyCommands } from "./keys";
+import { addLedgerCommands } from "./ledger";
+import { addReadCommands } from "./reads";
 import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
 
 /** The project's CLI; each area of the ledger adds its command group here. */
@@ -15,10 +18,16 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
     }
   };
   addCodesCommands(program, io, act);
+  addKeyCommands(program, io, act);
+  addLedgerCommands(program, io, act);
+  addReadCommands(program, io, act);
   return program;
 }
 
-/** Runs the CLI and returns its exit status: 0 done, 1 a verification said no, 2 bad input or usage. */
+/**
+ * Runs the CLI and returns its exit status: 0 done, 1 the answer is no (a proof, a scan), 2 bad input or usage,
+ * 3 the ledger refused, 4 an endpoint did not answer.
+ */
 export async function run(argv: string[], io: CliIo = processIo): Promise<number> {
   let status = 0;
   const program = createProgram(io, (s) => (status = s));

@@ -1,0 +1,395 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { AbiCoder, id as hashText, keccak256, ZeroHash } from "ethers";
+import { Option, type Command } from "commander";
+import type { SignedAttestation } from "../api/attestation-body";
+import { CONTRACT_INTERFACES } from "../api/relay";
+import { AgreementKind, DeviationKind, RecallLevel, recoverAttester, ReleaseTester, Role } from "../attestations";
+import { importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
+import {
+  addressArg, batchArg, batchIdOf, countArg, enumArg, hashArg, idArg, organizationArg, productArg, quantityArg, regionArg, timeArg,
+  type BatchRef, type ProductRef,
+} from "./args";
+import { buildProgress, type Act } from "./codes";
+import { CliError, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, type CliIo } from "./io";
+import { loadKey, COUNTERPARTY_KEY } from "./keys";
+import { printRecord, toJson } from "./output";
+import { attest, messageFor, printSent, sign, submit, withLedgerOptions, withSession, type LedgerOptions, type Session } from "./session";
+
+const abi = AbiCoder.defaultAbiCoder();
+
+/** Remembers a batch's number so messages can name it as people do. */
+function named(session: Session, batch: BatchRef): string {
+  if (batch.label !== undefined) session.labels.batches.set(batch.id, batch.label);
+  return batch.id;
+}
+
+/** Organization ids an event of the transaction reports (an onboarding's new id). */
+function eventArg(session: Session, logs: { topics: readonly string[]; data: string }[], event: string, arg: string): unknown {
+  for (const log of logs) {
+    const parsed = CONTRACT_INTERFACES.ConsortiumRegistry.parseLog(log) ?? null;
+    if (parsed?.name === event) return parsed.args.getValue(arg);
+  }
+  return session.transport.kind === "api" ? "see GET /v1/organizations/{id} once indexed" : undefined;
+}
+
+// ---------- codes files ----------
+
+/** The Merkle root (and product) of a codes file, hashed with a progress bar; the tree is kept only when asked. */
+async function commitCodes(io: CliIo, file: string, json: boolean, treePath?: string) {
+  const scratch = treePath === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), "trace-codes-")) : undefined;
+  try {
+    return await importCodes(file, { treePath: treePath ?? path.join(scratch!, "codes.tree"), onProgress: buildProgress(io, json, 0) });
+  } finally {
+    if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The code texts of a file, one a line or the `code` column of a CSV with a header (as src/codes imports them). */
+function codeLines(file: string): string[] {
+  const lines = fs.readFileSync(file, "utf8").replace(/^\uFEFF/, "").split(/\r?\n/);
+  const header = lines[0]!.split(",").map((name) => name.trim().toLowerCase());
+  const column = header.indexOf("code");
+  const rows = column >= 0 ? lines.slice(1).map((line) => line.split(",")[column] ?? "") : lines;
+  return rows.map((line) => line.trim()).filter((line) => line !== "");
+}
+
+/** Registers a batch's codes with the API (signed in as the batch's CMO or MAH); refused unless they hash to its root. */
+async function uploadCodes(session: Session, batchId: string, file: string): Promise<{ root: string; count: number }> {
+  if (!session.api) throw new CliError("API_REQUIRED", "uploading codes needs --api URL: the codes live in the API's code book, not on chain");
+  const { token } = await session.api.signIn(session.key);
+  const codes = codeLines(file);
+  return session.api.request<{ root: string; count: number }>("POST", `/v1/batches/${batchId}/codes`, { codes }, token);
+}
+
+// ---------- commands ----------
+
+type Options = LedgerOptions & Record<string, any>;
+
+/** An attestation command: its ledger options, and an action run in a signing session. */
+function attestation(parent: Command, io: CliIo, act: Act, name: string, description: string, configure: (command: Command) => Command, work: (session: Session, ...args: any[]) => Promise<number>) {
+  const command = configure(parent.command(name).description(description));
+  withLedgerOptions(command).action(
+    act(async (...args: any[]) => {
+      const options = args.at(-2) as Options;
+      return withSession(io, options, (session) => work(session, ...args));
+    }),
+  );
+}
+
+const ROLE_NAMES = { mah: Role.Mah, cmo: Role.Cmo, distributor: Role.Distributor, dispenser: Role.Dispenser, regulator: Role.Regulator };
+const KIND_NAMES = { quality: AgreementKind.Quality, storage: AgreementKind.Storage, transport: AgreementKind.Transport, sales: AgreementKind.Sales };
+const TESTER_NAMES = { cmo: ReleaseTester.Cmo, mah: ReleaseTester.Mah, "contract-laboratory": ReleaseTester.ContractLaboratory };
+const DEVIATION_NAMES = { deviation: DeviationKind.Deviation, oos: DeviationKind.OutOfSpecification, oot: DeviationKind.OutOfTrend };
+const LEVEL_NAMES = { I: RecallLevel.I, II: RecallLevel.II, III: RecallLevel.III };
+
+const hashOption = (flags: string, what: string) => new Option(flags, `${what}: text, @FILE (its keccak-256) or a 0x hash`).argParser(hashArg);
+
+function addOrganizationCommands(program: Command, io: CliIo, act: Act) {
+  const organizations = program.command("organizations").description("the consortium: onboard, suspend and reinstate organizations (regulators); add and revoke keys");
+  attestation(organizations, io, act, "onboard", "a regulator admits an organization with its first signing key",
+    (c) => c.requiredOption("--name <name>", "the organization's name")
+      .requiredOption("--role <role>", "mah, cmo, distributor, dispenser or regulator", enumArg(ROLE_NAMES))
+      .requiredOption("--region <code>", "province code, e.g. 320000 (Jiangsu)", regionArg)
+      .addOption(hashOption("--licence <licence>", "its licence").makeOptionMandatory())
+      .requiredOption("--key <address>", "the organization's first signing key", addressArg),
+    async (session, options: Options) => {
+      const sent = await attest(session, "ConsortiumRegistry", "Onboarding", {
+        role: options.role, region: options.region, licenceHash: options.licence, signingKey: options.key, name: options.name,
+      });
+      const onboarded = eventArg(session, sent.submission.logs, "OrganizationOnboarded", "organizationId");
+      printSent(session, sent, { onboardedOrganizationId: typeof onboarded === "bigint" ? Number(onboarded) : onboarded });
+      return EXIT_OK;
+    });
+  for (const [name, type, verb] of [["suspend", "Suspension", "suspends"], ["reinstate", "Reinstatement", "reinstates"]] as const) {
+    attestation(organizations, io, act, name, `a regulator ${verb} an organization`,
+      (c) => c.argument("<organization>", "organization id", organizationArg).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
+      async (session, organizationId: number, options: Options) => {
+        printSent(session, await attest(session, "ConsortiumRegistry", type, { organizationId, reasonHash: options.reason }), { subject: organizationId });
+        return EXIT_OK;
+      });
+  }
+  for (const [name, type, verb] of [["add-key", "SigningKeyAddition", "adds"], ["revoke-key", "SigningKeyRevocation", "revokes"]] as const) {
+    attestation(organizations, io, act, name, `an organization ${verb} one of its signing keys (signed by a current key)`,
+      (c) => c.argument("<address>", "the signing key's address", addressArg),
+      async (session, signingKey: string) => {
+        printSent(session, await attest(session, "ConsortiumRegistry", type, { signingKey }), { signingKey });
+        return EXIT_OK;
+      });
+  }
+}
+
+function addProductCommands(program: Command, io: CliIo, act: Act) {
+  const products = program.command("products").description("an MAH's products");
+  attestation(products, io, act, "register", "an MAH registers a product",
+    (c) => c.requiredOption("--code <code>", "7-digit NMPA drug identification code or GTIN-14")
+      .requiredOption("--approval <number>", "the drug approval number (国药准字…)")
+      .requiredOption("--name <name>", "the product's name"),
+    async (session, options: Options) => {
+      const sent = await attest(session, "ProductRegistry", "ProductRegistration", { productCode: options.code, approvalNumber: options.approval, name: options.name });
+      printSent(session, sent, { productId: hashText(options.code) });
+      return EXIT_OK;
+    });
+}
+
+/** An agreement signed by one party, for the other to countersign. */
+type AgreementDraft = { kind: "trace-agreement-draft"; chainId: number; verifyingContract: string; message: Record<string, unknown>; signature: string };
+
+function agreementId(message: Record<string, unknown>): string {
+  return keccak256(abi.encode(["uint32", "uint256"], [message.mahId, message.nonce]));
+}
+
+async function sendAgreement(session: Session, message: Record<string, unknown>, signature: string, counterpartySignature: string, counterparty: { address: string; organizationId: number }) {
+  const attestation: SignedAttestation = { contract: "ProductRegistry", type: "Agreement", message: message as SignedAttestation["message"], signature, counterpartySignature };
+  return submit(session, attestation, [counterparty]);
+}
+
+function addAgreementCommands(program: Command, io: CliIo, act: Act) {
+  const agreements = program.command("agreements").description("agreements between an MAH and a CMO or distributor, signed by both");
+  attestation(agreements, io, act, "sign", "the MAH signs an agreement; with the counterparty's key it is sent, with --sign-only it is written for the counterparty to countersign",
+    (c) => c.requiredOption("--kind <kind>", "quality, storage, transport or sales", enumArg(KIND_NAMES))
+      .requiredOption("--counterparty <id>", "the CMO or distributor", organizationArg)
+      .option("--product <product>", "product code or 0x id (storage, transport, sales: omit for all of the MAH's products)", productArg)
+      .addOption(hashOption("--document <document>", "the signed agreement document").makeOptionMandatory())
+      .option("--from <time>", "in force from (default now)", timeArg)
+      .requiredOption("--until <time>", "in force until: a date (China time), ISO date-time or unix seconds", timeArg)
+      .option("--release-tester <who>", "quality agreements: who performs release testing (cmo, mah, contract-laboratory)", enumArg(TESTER_NAMES))
+      .option("--counterparty-keystore <file>", `the counterparty's keystore (password ${COUNTERPARTY_KEY.passwordVariable}; or ${COUNTERPARTY_KEY.privateKeyVariable})`)
+      .option("--sign-only", "do not send: write the MAH-signed agreement for the counterparty's `trace agreements countersign`", false)
+      .option("--out <file>", "with --sign-only: where to write the draft (default: standard output)"),
+    async (session, options: Options) => {
+      const quality = options.kind === AgreementKind.Quality;
+      if (quality && options.product === undefined) throw new CliError("PRODUCT_REQUIRED", "a quality agreement is for one product: pass --product", EXIT_ERROR, "--product");
+      if (quality && options.releaseTester === undefined) throw new CliError("RELEASE_TESTER_REQUIRED", "a quality agreement says who performs release testing: pass --release-tester", EXIT_ERROR, "--release-tester");
+      const product = options.product as ProductRef | undefined;
+      if (product?.code !== undefined) session.labels.products.set(product.id, product.code);
+      const message = messageFor(session, "ProductRegistry", "Agreement", {
+        kind: options.kind, counterpartyId: options.counterparty, productId: product?.id ?? ZeroHash, documentHash: options.document,
+        validFrom: options.from ?? Math.floor(Date.now() / 1000), validUntil: options.until, releaseTester: quality ? options.releaseTester : ReleaseTester.None,
+      });
+      const signature = await sign(session.key, session.deployment, "ProductRegistry", "Agreement", message);
+      const id = agreementId(message);
+      if (options.signOnly) {
+        const draft: AgreementDraft = { kind: "trace-agreement-draft", chainId: session.deployment.chainId, verifyingContract: session.deployment.contracts.ProductRegistry, message, signature };
+        if (options.out === undefined) io.out(toJson(draft));
+        else {
+          fs.writeFileSync(options.out, toJson(draft));
+          printRecord(io, options.json, { agreementId: id, draft: options.out, next: `the counterparty runs: trace agreements countersign ${options.out}` });
+        }
+        return EXIT_OK;
+      }
+      const source = { ...COUNTERPARTY_KEY, keystore: options.counterpartyKeystore };
+      if (source.keystore === undefined && io.env[source.privateKeyVariable] === undefined) {
+        throw new CliError("COUNTERPARTY_SIGNATURE_REQUIRED", `an agreement is signed by both parties: pass --counterparty-keystore FILE, set ${source.privateKeyVariable}, or --sign-only for the counterparty to countersign`);
+      }
+      const counterpartyKey = await loadKey(io, source);
+      const counterpartySignature = await sign(counterpartyKey, session.deployment, "ProductRegistry", "Agreement", message);
+      const sent = await sendAgreement(session, message, signature, counterpartySignature, { address: counterpartyKey.address, organizationId: options.counterparty });
+      printSent(session, sent, { agreementId: id });
+      return EXIT_OK;
+    });
+  attestation(agreements, io, act, "countersign", "the counterparty countersigns an MAH's draft agreement and sends it",
+    (c) => c.argument("<draft>", "the file `trace agreements sign --sign-only --out` wrote"),
+    async (session, file: string) => {
+      const draft = readDraft(file);
+      if (draft.chainId !== session.deployment.chainId || draft.verifyingContract.toLowerCase() !== session.deployment.contracts.ProductRegistry.toLowerCase()) {
+        throw new CliError("DRAFT_OTHER_LEDGER", `${file} was signed for chain ${draft.chainId}, contract ${draft.verifyingContract}, not this deployment's ProductRegistry`);
+      }
+      if (Number(draft.message.counterpartyId) !== session.organizationId) {
+        throw new CliError("NOT_AGREEMENT_COUNTERPARTY", `${file} names organization ${draft.message.counterpartyId} as counterparty; this key signs for organization ${session.organizationId}`, EXIT_REFUSED);
+      }
+      const domain = { contract: "ProductRegistry" as const, chainId: BigInt(draft.chainId), verifyingContract: draft.verifyingContract };
+      let mahSigner: string;
+      try {
+        mahSigner = recoverAttester({ domain, type: "Agreement", message: draft.message }, draft.signature);
+      } catch {
+        throw new CliError("DRAFT_MALFORMED", `${file}: the MAH's signature or the message is malformed`);
+      }
+      const counterpartySignature = await sign(session.key, session.deployment, "ProductRegistry", "Agreement", draft.message);
+      // The session's key signs second here: the relay and the refusals expect the MAH's signer first.
+      const attestation: SignedAttestation = { contract: "ProductRegistry", type: "Agreement", message: draft.message as SignedAttestation["message"], signature: draft.signature, counterpartySignature };
+      const submission = await session.transport.submit(
+        { attestation, signers: [mahSigner.toLowerCase(), session.key.address.toLowerCase()], signerOrganizations: [Number(draft.message.mahId), session.organizationId], labels: session.labels },
+        { wait: session.options.wait },
+      );
+      printSent(session, { attestation, submission }, { agreementId: agreementId(draft.message), mahSigner });
+      return EXIT_OK;
+    });
+  attestation(agreements, io, act, "revoke", "either party revokes an agreement",
+    (c) => c.argument("<agreement>", "the agreement's 0x id", idArg).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
+    async (session, agreement: string, options: Options) => {
+      printSent(session, await attest(session, "ProductRegistry", "AgreementRevocation", { agreementId: agreement, reasonHash: options.reason }), { agreementId: agreement });
+      return EXIT_OK;
+    });
+}
+
+function readDraft(file: string): AgreementDraft {
+  let draft: Partial<AgreementDraft>;
+  try {
+    draft = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<AgreementDraft>;
+  } catch (error) {
+    throw new CliError("DRAFT_UNREADABLE", `cannot read the draft agreement ${file}: ${(error as Error).message}`);
+  }
+  if (draft.kind !== "trace-agreement-draft" || typeof draft.message !== "object" || typeof draft.signature !== "string" || typeof draft.verifyingContract !== "string") {
+    throw new CliError("DRAFT_MALFORMED", `${file} is not a draft agreement written by \`trace agreements sign --sign-only\``);
+  }
+  return draft as AgreementDraft;
+}
+
+function addBatchCommands(program: Command, io: CliIo, act: Act) {
+  const batches = program.command("batches").description("batches: record (with their codes), register codes");
+  attestation(batches, io, act, "record", "a CMO records a batch under its quality agreement, committing the Merkle root of its codes; with --api the codes are registered too",
+    (c) => c.requiredOption("--agreement <id>", "the quality agreement's 0x id", idArg)
+      .requiredOption("--number <batch>", "the batch number (1 to 20 characters)")
+      .requiredOption("--codes <file>", "the batch's codes, one a line (or CSV with a code column)")
+      .option("--tree <file>", "keep the batch's stored tree here (for proofs and dispensing)")
+      .option("--quantity <n>", "packs made (default: the number of codes)", quantityArg)
+      .requiredOption("--manufactured <time>", "manufacturing date (China time), ISO date-time or unix seconds", timeArg)
+      .requiredOption("--expires <time>", "expiry date", timeArg)
+      .addOption(hashOption("--record <record>", "the batch record").makeOptionMandatory())
+      .option("--no-upload", "with --api: do not register the codes with the API"),
+    async (session, options: Options) => {
+      const codes = await commitCodes(io, options.codes, options.json, options.tree);
+      const batchId = named(session, { id: batchIdOf(hashText(codes.productCode), options.number).toLowerCase(), label: options.number });
+      // The API registers codes only for a batch it has indexed.
+      const uploading = session.api !== undefined && options.upload !== false;
+      if (uploading) session.options.wait = true;
+      const sent = await attest(session, "BatchLedger", "BatchRecord", {
+        agreementId: options.agreement, batchNumber: options.number, quantity: options.quantity ?? BigInt(codes.leafCount),
+        manufacturedAt: options.manufactured, expiresAt: options.expires, batchRecordHash: options.record, codesRoot: codes.root,
+      });
+      const registered = uploading ? await uploadCodes(session, batchId, options.codes) : undefined;
+      printSent(session, sent, { batchId, product: codes.productCode, codesRoot: codes.root, codes: codes.leafCount, codesRegistered: registered?.count ?? 0, tree: options.tree });
+      return EXIT_OK;
+    });
+  attestation(batches, io, act, "upload-codes", "register a recorded batch's codes with the API (as its CMO or MAH)",
+    (c) => c.argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg).requiredOption("--codes <file>", "the batch's codes"),
+    async (session, batch: BatchRef, options: Options) => {
+      const registered = await uploadCodes(session, named(session, batch), options.codes);
+      printRecord(io, options.json, { batchId: batch.id, root: registered.root, codesRegistered: registered.count });
+      return EXIT_OK;
+    });
+}
+
+const batchArgument = (c: Command) => c.argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg);
+
+function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
+  const deviations = program.command("deviations").description("deviations, OOS and OOT results of a batch (its MAH or CMO)");
+  attestation(deviations, io, act, "open", "report a deviation: the batch cannot be released until it is closed",
+    (c) => batchArgument(c).requiredOption("--kind <kind>", "deviation, oos or oot", enumArg(DEVIATION_NAMES)).addOption(hashOption("--report <report>", "the deviation report").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "DeviationReport", { batchId: named(session, batch), kind: options.kind, reportHash: options.report }), { batchId: batch.id, reportHash: options.report });
+      return EXIT_OK;
+    });
+  attestation(deviations, io, act, "close", "close a deviation with its closure report",
+    (c) => batchArgument(c).addOption(hashOption("--report <report>", "the deviation's report, as opened").makeOptionMandatory()).addOption(hashOption("--closure <closure>", "the closure report").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "DeviationClosure", { batchId: named(session, batch), reportHash: options.report, closureHash: options.closure }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+
+  const release = program.command("release").description("factory release (the CMO's QA) then market release (the MAH's QA)");
+  attestation(release, io, act, "factory", "the CMO releases a batch from the factory",
+    (c) => batchArgument(c).addOption(hashOption("--certificate <certificate>", "the QA release certificate").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "FactoryRelease", { batchId: named(session, batch), certificateHash: options.certificate }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+  attestation(release, io, act, "market", "the MAH releases a batch to the market",
+    (c) => batchArgument(c).addOption(hashOption("--decision <decision>", "the release decision").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "MarketRelease", { batchId: named(session, batch), decisionHash: options.decision }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+
+  attestation(program, io, act, "ship", "the holder ships part of its holding to another organization",
+    (c) => batchArgument(c).requiredOption("--to <id>", "the recipient organization", organizationArg).requiredOption("--quantity <n>", "packs shipped", quantityArg)
+      .option("--codes <file>", "the shipped packs' codes: commits their Merkle root"),
+    async (session, batch: BatchRef, options: Options) => {
+      const codesRoot = options.codes === undefined ? ZeroHash : (await commitCodes(io, options.codes, options.json)).root;
+      const sent = await attest(session, "BatchLedger", "Shipment", { batchId: named(session, batch), recipientId: options.to, quantity: options.quantity, codesRoot });
+      const shipmentId = keccak256(abi.encode(["uint32", "uint256"], [session.organizationId, sent.attestation.message.nonce]));
+      printSent(session, sent, {
+        batchId: batch.id, shipmentId, recipientId: options.to, quantity: options.quantity,
+        receiveWith: `trace receive ${shipmentId} --batch ${batch.id} --from ${session.organizationId} --shipped ${options.quantity}`,
+      });
+      return EXIT_OK;
+    });
+  attestation(program, io, act, "receive", "the addressee receives a shipment (less than shipped records a shortfall)",
+    (c) => c.argument("<shipment>", "the shipment's 0x id", idArg).requiredOption("--batch <batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg)
+      .requiredOption("--from <id>", "the shipper", organizationArg).requiredOption("--shipped <n>", "packs shipped", quantityArg).option("--received <n>", "packs received (default: all)", countArg),
+    async (session, shipmentId: string, options: Options) => {
+      const batchId = named(session, options.batch as BatchRef);
+      const received = (options.received as bigint | undefined) ?? (options.shipped as bigint);
+      const sent = await attest(session, "BatchLedger", "Receipt", { shipmentId, batchId, shipperId: options.from, shippedQuantity: options.shipped, receivedQuantity: received });
+      printSent(session, sent, { shipmentId, batchId, received });
+      return EXIT_OK;
+    });
+  attestation(program, io, act, "dispense", "a dispenser decommissions packs by their codes, proven against the batch's committed codes",
+    (c) => batchArgument(c).argument("<codes...>", "the packs' codes as scanned")
+      .option("--tree <file>", "the batch's stored tree (from `codes import` or `batches record --tree`)")
+      .option("--batch-codes <file>", "or the batch's whole codes file, to build its tree"),
+    async (session, batch: BatchRef, texts: string[], options: Options) => {
+      const keys = texts.map((text) => parseCode(text).key);
+      const { tree, close } = await batchTree(options);
+      try {
+        const multi = tree.multiProof(keys);
+        const byLeaf = new Map(keys.map((key) => [packLeaf(key), key]));
+        const packs = multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!));
+        const sent = await attest(session, "BatchLedger", "Dispensing", { batchId: named(session, batch), packs }, { proof: multi.proof, proofFlags: multi.proofFlags });
+        printSent(session, sent, { batchId: batch.id, packs: keys.length });
+      } finally {
+        close();
+      }
+      return EXIT_OK;
+    });
+  attestation(program, io, act, "destroy", "a holder records the destruction of part of its holding",
+    (c) => batchArgument(c).requiredOption("--quantity <n>", "packs destroyed", quantityArg).addOption(hashOption("--reason <reason>", "why (damaged, expired, recalled)").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "Destruction", { batchId: named(session, batch), quantity: options.quantity, reasonHash: options.reason }), { batchId: batch.id, quantity: options.quantity });
+      return EXIT_OK;
+    });
+
+  const recalls = program.command("recalls").description("recalls: started by the MAH or a regulator, acknowledged by holders, closed by the MAH");
+  attestation(recalls, io, act, "start", "start a recall of a batch",
+    (c) => batchArgument(c).requiredOption("--level <level>", "I (most severe), II or III", enumArg(LEVEL_NAMES)).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "RecallStart", { batchId: named(session, batch), level: options.level, reasonHash: options.reason }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+  attestation(recalls, io, act, "acknowledge", "a holder acknowledges a recall with the quantity it quarantined",
+    (c) => batchArgument(c).requiredOption("--quarantined <n>", "packs quarantined", countArg),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "RecallAcknowledgement", { batchId: named(session, batch), quarantinedQuantity: options.quarantined }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+  attestation(recalls, io, act, "close", "the MAH closes a reconciled recall",
+    (c) => batchArgument(c).addOption(hashOption("--report <report>", "the recall's final report").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "RecallClosure", { batchId: named(session, batch), reportHash: options.report }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+}
+
+/** The batch's tree to prove packs against: a stored tree, or one built from the batch's codes file. */
+async function batchTree(options: Options): Promise<{ tree: CodeTree; close(): void }> {
+  if (options.tree !== undefined) {
+    const tree = openTree(options.tree);
+    return { tree, close: () => tree.close() };
+  }
+  if (options.batchCodes !== undefined) {
+    const keys = codeLines(options.batchCodes).map((text) => parseCode(text).key);
+    return { tree: await buildCodeTree(keys), close: () => undefined };
+  }
+  throw new CliError("TREE_REQUIRED", "dispensing proves the packs against the batch's codes: pass --tree FILE or --batch-codes FILE");
+}
+
+/** Every attestation command. */
+export function addLedgerCommands(program: Command, io: CliIo, act: Act): void {
+  addOrganizationCommands(program, io, act);
+  addProductCommands(program, io, act);
+  addAgreementCommands(program, io, act);
+  addBatchCommands(program, io, act);
+  addBatchStepCommands(program, io, act);
+}

@@ -1,0 +1,127 @@
+import type { Command } from "commander";
+import { chinaTime } from "../api/china-time";
+import { batchArg, type BatchRef } from "./args";
+import type { Act } from "./codes";
+import { CliError, EXIT_NO, EXIT_OK, type CliIo } from "./io";
+import { hasKey, loadKey, SIGNER_KEY } from "./keys";
+import { jsonOption, printRecord, printRows, toJson } from "./output";
+import { createApiClient, type ApiClient } from "./transport";
+
+type ReadOptions = { api?: string; keystore?: string; json: boolean };
+
+function apiOf(io: CliIo, options: ReadOptions): ApiClient {
+  const url = options.api ?? io.env.TRACE_API;
+  if (url === undefined) throw new CliError("API_REQUIRED", "reads come from the ledger's API: pass --api URL (or set TRACE_API)", undefined, "--api");
+  return createApiClient(url);
+}
+
+/** A bearer token when a key is configured (scans then carry the custody path and proof); required for provenance. */
+async function tokenOf(io: CliIo, api: ApiClient, options: ReadOptions, required: boolean): Promise<string | undefined> {
+  const source = { ...SIGNER_KEY, keystore: options.keystore ?? io.env.TRACE_KEYSTORE };
+  if (!required && !hasKey(io, source)) return undefined;
+  return (await api.signIn(await loadKey(io, source))).token;
+}
+
+type ScanAnswer = {
+  verdict: string;
+  reason: string;
+  code: { format: string; canonicalKey: string };
+  product: { code: string; name: string } | null;
+  mah: { id: number; name: string } | null;
+  batch: { id: string; batchNumber: string; expiresAt: number; state: string; recall: { status: string; level: string | null } | null } | null;
+  custody?: unknown[];
+  proof?: unknown;
+};
+
+/** Scans a pack's code; exit 0 only for GENUINE, so a script stops on anything else. */
+async function scan(io: CliIo, code: string, options: ReadOptions): Promise<number> {
+  const api = apiOf(io, options);
+  const token = await tokenOf(io, api, options, false);
+  const answer = await api.request<ScanAnswer>("POST", "/v1/scans", { code }, token);
+  if (options.json) io.out(toJson(answer));
+  else {
+    printRecord(io, false, {
+      verdict: answer.verdict,
+      reason: answer.reason,
+      code: answer.code.canonicalKey,
+      product: answer.product ? `${answer.product.code} ${answer.product.name}` : undefined,
+      mah: answer.mah ? `${answer.mah.id} ${answer.mah.name}` : undefined,
+      batch: answer.batch ? `${answer.batch.batchNumber} (${answer.batch.id})` : undefined,
+      state: answer.batch?.state,
+      expires: answer.batch ? chinaTime(answer.batch.expiresAt) : undefined,
+      recall: answer.batch?.recall ? `${answer.batch.recall.status} level ${answer.batch.recall.level ?? ""}` : undefined,
+      custody: answer.custody ? `${answer.custody.length} signed hand-overs (--json lists them)` : undefined,
+    });
+  }
+  return answer.verdict === "GENUINE" ? EXIT_OK : EXIT_NO;
+}
+
+type Entry = {
+  at: number;
+  blockNumber: number;
+  event: string;
+  organization: { id: number; name: string } | null;
+  signer: string | null;
+  verification: string;
+  problem: string | null;
+  details: Record<string, unknown>;
+};
+type Provenance = {
+  batch: { id: string; batchNumber: string; product: { code: string; name: string }; mah: { name: string }; cmo: { name: string }; state: string; quantity: number; recall: unknown; accounts: Record<string, number> };
+  entries: Entry[];
+};
+
+/** The details worth a column: ids and hashes are in --json. */
+function summary(details: Record<string, unknown>): string {
+  return Object.entries(details)
+    .filter(([, value]) => typeof value === "number" || (typeof value === "string" && !/^0x[0-9a-fA-F]{40,}$/.test(value)))
+    .map(([name, value]) => `${name}=${value}`)
+    .join(" ");
+}
+
+/** A batch's whole signed history (regulators, the batch's MAH and CMO). */
+async function provenance(io: CliIo, batch: BatchRef, options: ReadOptions): Promise<number> {
+  const api = apiOf(io, options);
+  const token = await tokenOf(io, api, options, true);
+  const answer = await api.request<Provenance>("GET", `/v1/batches/${batch.id}/provenance`, undefined, token);
+  if (options.json) {
+    io.out(toJson(answer));
+    return EXIT_OK;
+  }
+  const b = answer.batch;
+  printRecord(io, false, {
+    batch: `${b.batchNumber} (${b.id})`,
+    product: `${b.product.code} ${b.product.name}`,
+    mah: b.mah.name,
+    cmo: b.cmo.name,
+    state: b.state,
+    recall: b.recall ?? "none",
+    quantity: b.quantity,
+    accounts: b.accounts,
+  });
+  printRows(
+    io,
+    ["time (CST)", "block", "event", "organization", "signature", "details"],
+    answer.entries.map((e) => [
+      chinaTime(e.at).slice(0, 19).replace("T", " "),
+      e.blockNumber,
+      e.event,
+      e.organization ? `${e.organization.id} ${e.organization.name}` : "",
+      e.problem ? `${e.verification}; ${e.problem}` : e.verification,
+      summary(e.details),
+    ]),
+  );
+  return EXIT_OK;
+}
+
+export function addReadCommands(program: Command, io: CliIo, act: Act): void {
+  const readOptions = (command: Command) =>
+    command
+      .option("--api <url>", "the ledger's API (env TRACE_API)")
+      .option("--keystore <file>", "sign in with this key (env TRACE_KEYSTORE; or TRACE_PRIVATE_KEY)")
+      .addOption(jsonOption());
+  readOptions(program.command("scan").description("the verdict on a pack's code: genuine, unknown, recalled, expired, dispensed…; exit 1 unless GENUINE").argument("<code>", "the code as scanned"))
+    .action(act((code: string, options: ReadOptions) => scan(io, code, options)));
+  readOptions(program.command("provenance").description("a batch's whole signed history, from its agreements to its recall").argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg))
+    .action(act((batch: BatchRef, options: ReadOptions) => provenance(io, batch, options)));
+}

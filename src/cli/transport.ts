@@ -1,0 +1,242 @@
+import { Contract, isError, JsonRpcProvider, Wallet } from "ethers";
+import type { Log, TransactionReceipt } from "ethers";
+import type { SignedAttestation } from "../api/attestation-body";
+import { ApiError } from "../api/errors";
+import { refusalOf } from "../api/refusals";
+import type { Namer, RefusalContext } from "../api/refusals";
+import { CONTRACT_INTERFACES, RELAY_FUNCTIONS, RELAY_PATH } from "../api/relay";
+import type { LedgerContract } from "../attestations";
+import type { Deployment } from "../indexer";
+import { ConsortiumRegistry__factory } from "../../typechain-types";
+import { CliError, EXIT_ERROR, EXIT_REFUSED, EXIT_UNAVAILABLE } from "./io";
+import { toJson } from "./output";
+
+/**
+ * The two ways an attestation reaches the ledger, behind one interface so that every command signs the same way
+ * and only sending differs: through the API's relay (the relay pays gas and checks the attestation first), or as a
+ * contract call straight to a node (a sender key pays gas).
+ */
+export type Submission = {
+  /** submitted: sent, not yet mined; mined: in a block; indexed: mined and visible through the API. */
+  status: "submitted" | "mined" | "indexed";
+  transactions: { hash: string; blockNumber: number | null }[];
+  /** The ledger's events of the transaction, when the transport saw its receipt. */
+  logs: Log[];
+};
+
+/** What the CLI knows about the attestation being sent, for refusal messages. */
+export type Submitting = { attestation: SignedAttestation; signers: string[]; signerOrganizations: number[]; labels: Labels };
+
+/** Names the CLI was given for ids (a batch's number, a product's code), used in messages where the chain has none. */
+export type Labels = { batches: Map<string, string>; products: Map<string, string> };
+
+export type Transport = {
+  readonly kind: "api" | "rpc";
+  readonly deployment: Deployment;
+  /** The organization the key is registered to; refuses an unknown or revoked key. */
+  organizationOf(key: Wallet): Promise<number>;
+  submit(submitting: Submitting, options: { wait: boolean }): Promise<Submission>;
+  close(): void;
+};
+
+/** Exit status for an HTTP-like status: bad input, a refusal by the ledger, or an endpoint that failed. */
+export function exitStatusFor(status: number): number {
+  if (status === 403 || status === 409 || status === 422) return EXIT_REFUSED;
+  if (status >= 500) return EXIT_UNAVAILABLE;
+  return EXIT_ERROR;
+}
+
+const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0]!;
+
+// ---------- API ----------
+
+export type ApiClient = {
+  readonly url: string;
+  request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string): Promise<T>;
+  /** Signs in with the key (EIP-191 challenge): a bearer token and the key's organization. */
+  signIn(key: Wallet): Promise<{ token: string; organizationId: number; role: string }>;
+};
+
+export function createApiClient(url: string): ApiClient {
+  const base = url.replace(/\/+$/, "");
+  try {
+    new URL(base);
+  } catch {
+    throw new CliError("BAD_URL", `--api must be an http(s) URL, got ${JSON.stringify(url)}`, EXIT_ERROR, "--api");
+  }
+  const sessions = new Map<string, Promise<{ token: string; organizationId: number; role: string }>>();
+  async function request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: body === undefined ? undefined : toJson(body),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new CliError("API_UNREACHABLE", `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? firstLine(error)}`, EXIT_UNAVAILABLE);
+    }
+    const text = await response.text();
+    let answer: unknown;
+    try {
+      answer = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      throw new CliError("API_BAD_ANSWER", `${method} ${path} answered ${response.status} with something other than JSON: is ${base} the ledger's API?`, EXIT_UNAVAILABLE);
+    }
+    if (!response.ok) {
+      const error = (answer as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
+      throw new CliError(error?.code ?? `HTTP_${response.status}`, error?.message ?? `${method} ${path} answered ${response.status}`, exitStatusFor(response.status), error?.field);
+    }
+    return answer as T;
+  }
+  return {
+    url: base,
+    request,
+    signIn(key) {
+      let session = sessions.get(key.address);
+      if (!session) {
+        session = (async () => {
+          const challenge = await request<{ challenge: string; text: string }>("POST", "/v1/auth/challenge", { key: key.address });
+          const signature = await key.signMessage(challenge.text);
+          return request<{ token: string; organizationId: number; role: string }>("POST", "/v1/auth/token", { key: key.address, challenge: challenge.challenge, signature });
+        })();
+        sessions.set(key.address, session);
+        session.catch(() => sessions.delete(key.address));
+      }
+      return session;
+    },
+  };
+}
+
+type RelayAnswer = { status: "submitted" | "indexed"; transactions: { hash: string; blockNumber: number | null }[] };
+
+/** Through POST /v1/attestations: the relay's refusal reason is shown as the relay words it. */
+export function createApiTransport(api: ApiClient, deployment: Deployment): Transport {
+  return {
+    kind: "api",
+    deployment,
+    async organizationOf(key) {
+      return (await api.signIn(key)).organizationId;
+    },
+    async submit({ attestation }, { wait }) {
+      const answer = await api.request<RelayAnswer>("POST", RELAY_PATH, { attestations: [attestation], wait });
+      return { status: answer.status, transactions: answer.transactions.map(({ hash, blockNumber }) => ({ hash, blockNumber })), logs: [] };
+    },
+    close: () => undefined,
+  };
+}
+
+// ---------- RPC ----------
+
+/** Straight to a node: dry run (the contract's custom error decoded into words), send, wait for the receipt. */
+export async function createRpcTransport(rpcUrl: string, deployment: Deployment, senderKey: string | undefined): Promise<Transport> {
+  let url: URL;
+  try {
+    url = new URL(rpcUrl);
+  } catch {
+    throw new CliError("BAD_URL", `--rpc must be an http(s) URL, got ${JSON.stringify(rpcUrl)}`, EXIT_ERROR, "--rpc");
+  }
+  const provider = new JsonRpcProvider(url.toString(), deployment.chainId, { staticNetwork: true, cacheTimeout: -1 });
+  const registry = ConsortiumRegistry__factory.connect(deployment.contracts.ConsortiumRegistry, provider);
+  const batchLedger = new Contract(deployment.contracts.BatchLedger, CONTRACT_INTERFACES.BatchLedger, provider);
+  const node = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+      throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} did not answer: ${firstLine(error)}`, EXIT_UNAVAILABLE);
+    }
+  };
+  const chainId = Number(await node(() => provider.send("eth_chainId", [])));
+  if (chainId !== deployment.chainId) {
+    provider.destroy();
+    throw new CliError("CHAIN_MISMATCH", `the node at ${rpcUrl} serves chain ${chainId}, but the deployment is on chain ${deployment.chainId}`, EXIT_ERROR, "--rpc");
+  }
+
+  const namer = (labels: Labels): Namer => {
+    const organization = async (id: unknown) => `organization ${Number(id)}`;
+    const batch = async (id: unknown) => {
+      const label = labels.batches.get(String(id).toLowerCase());
+      return label ? `batch ${label}` : `batch ${String(id).toLowerCase()}`;
+    };
+    return {
+      organization,
+      batch,
+      async keyOwner(address) {
+        const [owner] = await registry.signingKey(String(address));
+        return owner === 0n ? "no organization" : organization(owner);
+      },
+      async product(id) {
+        return `product ${labels.products.get(String(id).toLowerCase()) ?? String(id).toLowerCase()}`;
+      },
+      async recall(batchId) {
+        const state = (await batchLedger.getFunction("batch")(batchId)) as { recall: bigint; recallLevel: bigint };
+        const level = ["", "I", "II", "III"][Number(state.recallLevel)];
+        return Number(state.recall) === 1 ? `under a level ${level} recall` : `recalled (level ${level}, closed)`;
+      },
+      shipment: async () => "the chain keeps only a hash of a shipment's details; check the batch, shipper and shipped quantity of the shipment",
+      shipmentState: async () => "it was received already, or never shipped",
+      dispensing: async () => "was already dispensed",
+      unacknowledgedHolders: async () => "",
+    };
+  };
+
+  async function refusal(data: string | undefined, submitting: Submitting): Promise<CliError> {
+    const context: RefusalContext = { index: 0, ...submitting, names: namer(submitting.labels) };
+    const answer: ApiError = await refusalOf(data, context);
+    return new CliError(answer.code, answer.message, exitStatusFor(answer.status), answer.field);
+  }
+
+  return {
+    kind: "rpc",
+    deployment,
+    async organizationOf(key) {
+      const [organizationId, revoked] = await node(() => registry.signingKey(key.address));
+      if (organizationId === 0n) {
+        throw new CliError("UNKNOWN_SIGNING_KEY", `key ${key.address} is not registered to any organization of the consortium; pass --org or use a registered key`, EXIT_REFUSED);
+      }
+      if (revoked) throw new CliError("REVOKED_SIGNING_KEY", `key ${key.address} was revoked by organization ${organizationId}; sign with a current key`, EXIT_REFUSED);
+      return Number(organizationId);
+    },
+    async submit(submitting, _options) {
+      const { attestation } = submitting;
+      const to = deployment.contracts[attestation.contract];
+      const data = encodeCall(attestation);
+      const sender = new Wallet(senderKey ?? "", provider);
+      let gas: bigint;
+      try {
+        gas = await provider.estimateGas({ from: sender.address, to, data });
+      } catch (error) {
+        if (isError(error, "CALL_EXCEPTION")) throw await refusal(error.data ?? "0x", submitting);
+        throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} did not answer: ${firstLine(error)}`, EXIT_UNAVAILABLE);
+      }
+      const response = await sender.sendTransaction({ to, data, gasLimit: (gas * 5n) / 4n }).catch((error: unknown) => {
+        if (isError(error, "INSUFFICIENT_FUNDS")) {
+          throw new CliError("SENDER_UNFUNDED", `the sender ${sender.address} cannot pay for gas; set TRACE_SENDER_KEY to a funded account`, EXIT_REFUSED);
+        }
+        throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} refused the transaction: ${firstLine(error)}`, EXIT_UNAVAILABLE);
+      });
+      const receipt: TransactionReceipt | null = await node(() => response.wait(1)).catch((error: unknown) => {
+        if (isError(error, "CALL_EXCEPTION")) {
+          throw new CliError("TRANSACTION_REVERTED", `transaction ${response.hash} was mined but reverted: the ledger changed since the dry run; check its state and sign again`, EXIT_REFUSED);
+        }
+        throw error;
+      });
+      return { status: "mined", transactions: [{ hash: response.hash, blockNumber: receipt?.blockNumber ?? null }], logs: [...(receipt?.logs ?? [])] };
+    },
+    close: () => provider.destroy(),
+  };
+}
+
+/** The contract call that carries an attestation, with the relay's function table. */
+export function encodeCall(attestation: SignedAttestation): string {
+  const { message, signature } = attestation;
+  const args =
+    attestation.type === "Agreement"
+      ? [message, signature, attestation.counterpartySignature]
+      : attestation.type === "Dispensing"
+        ? [message, attestation.proof, attestation.proofFlags, signature]
+        : [message, signature];
+  return CONTRACT_INTERFACES[attestation.contract as LedgerContract].encodeFunctionData(RELAY_FUNCTIONS[attestation.type]!, args);
+}
