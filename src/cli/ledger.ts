@@ -127,6 +127,7 @@ function addProductCommands(program: Command, io: CliIo, act: Act) {
       .requiredOption("--approval <number>", "the drug approval number (国药准字…)")
       .requiredOption("--name <name>", "the product's name"),
     async (session, options: Options) => {
+      session.labels.products.set(hashText(options.code), options.code);
       const sent = await attest(session, "ProductRegistry", "ProductRegistration", { productCode: options.code, approvalNumber: options.approval, name: options.name });
       printSent(session, sent, { productId: hashText(options.code) });
       return EXIT_OK;

@@ -46,7 +46,8 @@ export function exitStatusFor(status: number): number {
   return EXIT_ERROR;
 }
 
-const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0]!;
+/** An error in one line: ethers' short message (its full message repeats the whole request). */
+const firstLine = (error: unknown) => String((error as { shortMessage?: string })?.shortMessage ?? (error as Error)?.message ?? error).split("\n")[0]!;
 
 // ---------- API ----------
 
@@ -212,7 +213,8 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
         throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} did not answer: ${firstLine(error)}`, EXIT_UNAVAILABLE);
       }
       const response = await sender.sendTransaction({ to, data, gasLimit: (gas * 5n) / 4n }).catch((error: unknown) => {
-        if (isError(error, "INSUFFICIENT_FUNDS")) {
+        // Nodes word this differently (Hardhat answers a plain -32000), so the message is matched too.
+        if (isError(error, "INSUFFICIENT_FUNDS") || /insufficient funds|enough funds/i.test(String((error as Error).message))) {
           throw new CliError("SENDER_UNFUNDED", `the sender ${sender.address} cannot pay for gas; set TRACE_SENDER_KEY to a funded account`, EXIT_REFUSED);
         }
         throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} refused the transaction: ${firstLine(error)}`, EXIT_UNAVAILABLE);
