@@ -41,7 +41,7 @@ export type Transport = {
 
 /** Exit status for an HTTP-like status: bad input, a refusal by the ledger, or an endpoint that failed. */
 export function exitStatusFor(status: number): number {
-  if (status === 403 || status === 409 || status === 422) return EXIT_REFUSED;
+  if (status === 401 || status === 403 || status === 409 || status === 422) return EXIT_REFUSED;
   if (status >= 500) return EXIT_UNAVAILABLE;
   return EXIT_ERROR;
 }

@@ -1,0 +1,129 @@
+import * as fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { Wallet } from "ethers";
+import { createApp } from "../../src/api/app";
+import { createRelay, relayRoutes } from "../../src/api/relay";
+import type { Relay } from "../../src/api/relay";
+import { GTIN } from "../contracts/fixtures";
+import type { Party } from "../contracts/fixtures";
+import { deploymentOf } from "../indexer/chain";
+import { apiHarness, packsFor } from "../api/harness";
+import type { ApiHarness } from "../api/harness";
+import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
+
+/**
+ * The CLI through the API (--api): attestations go through the relay, whose refusal reasons are shown as the relay
+ * words them; batch codes are registered with the API; scan and provenance read from it. The API listens on
+ * 127.0.0.1:0 over an indexed chain served on loopback.
+ */
+describe("trace through the API relay", () => {
+  let h: ApiHarness;
+  let relay: Relay;
+  let server: Server;
+  let api: string;
+  const following = new AbortController();
+  let follow: Promise<void>;
+  const work = workDir();
+  let deployment: string;
+  let codes: string[];
+  const batchNumber = "CLI-API-1";
+
+  const cli = (party: Party, ...argv: string[]) => trace({ TRACE_PRIVATE_KEY: party.key.privateKey }, ...argv, "--api", api, "--deployment", deployment, "--json");
+  const blockNumber = () => h.c.relayer.provider!.getBlockNumber();
+
+  beforeAll(async () => {
+    h = await apiHarness();
+    const chainDeployment = await deploymentOf(h.c);
+    relay = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: chainDeployment, store: h.store, pollIntervalMs: 20 });
+    server = createApp(h.services, relayRoutes(relay)).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // No rpcUrl: through the API the CLI needs only the chain id and addresses to sign for.
+    deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
+    follow = h.indexer.follow(following.signal);
+    codes = (await packsFor(batchNumber, 12)).printed;
+    fs.writeFileSync(work.file("codes.txt"), `${codes.join("\n")}\n`);
+  });
+  afterAll(async () => {
+    following.abort();
+    await follow;
+    relay.close();
+    await new Promise((resolve) => server.close(resolve));
+    await h.close();
+    work.remove();
+  });
+
+  it("records a batch, registers its codes and scans one as not yet released", async () => {
+    const now = await time.latest();
+    const recorded = answerOf(await cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", batchNumber, "--codes", work.file("codes.txt"),
+      "--manufactured", String(now - 3600), "--expires", "2031-12-31", "--record", "@" + work.file("codes.txt")));
+    expect(recorded).to.include({ attestation: "BatchRecord", organizationId: h.c.cmo.id, status: "indexed", codes: 12, codesRegistered: 12, via: api });
+    const row = await h.store.db.selectFrom("batches").selectAll().where("id", "=", recorded.batchId).executeTakeFirstOrThrow();
+    expect([row.batch_number, row.state, row.codes_root]).to.deep.equal([batchNumber, "MANUFACTURED", recorded.codesRoot]);
+
+    const scanned = await trace({}, "scan", codes[5]!, "--api", api, "--json");
+    expect(scanned.status, "not GENUINE: the answer is no").to.equal(1);
+    expect(JSON.parse(scanned.stdout)).to.deep.include({ verdict: "NOT_RELEASED" });
+    const again = errorOf(await cli(h.c.cmo, "batches", "upload-codes", `${GTIN}/${batchNumber}`, "--codes", work.file("codes.txt")), 3);
+    expect(again.code).to.equal("CODES_ALREADY_REGISTERED");
+  });
+
+  it("shows the relay's refusal verbatim, sends nothing, and releases once the deviation is closed", async () => {
+    const ref = `${GTIN}/${batchNumber}`;
+    answerOf(await cli(h.c.cmo, "release", "factory", ref, "--certificate", "QA", "--wait"));
+    answerOf(await cli(h.c.cmo, "deviations", "open", ref, "--kind", "deviation", "--report", "temperature excursion", "--wait"));
+    const before = await blockNumber();
+    const refused = await trace({ TRACE_PRIVATE_KEY: h.c.mah.key.privateKey }, "release", "market", ref, "--decision", "go", "--api", api, "--deployment", deployment);
+    expect(refused.status).to.equal(3);
+    expect(refused.stderr).to.equal(
+      `error BATCH_HAS_OPEN_DEVIATIONS field attestations.0: attestation 0 (MarketRelease) is refused: batch ${batchNumber} has 1 open deviation; ` +
+        "every deviation, OOS and OOT must be closed before release",
+    );
+    expect(await blockNumber(), "a refused attestation is not sent").to.equal(before);
+    answerOf(await cli(h.c.cmo, "deviations", "close", ref, "--report", "temperature excursion", "--closure", "stability data reviewed", "--wait"));
+    const released = answerOf(await cli(h.c.mah, "release", "market", ref, "--decision", "go", "--wait"));
+    expect(released.status).to.equal("indexed");
+
+    const scanned = await trace({}, "scan", codes[5]!, "--api", api);
+    expect(scanned.status).to.equal(0);
+    expect(scanned.stdout).to.match(/│ verdict\s+│ GENUINE/);
+  });
+
+  it("shows a batch's provenance as a table and as JSON, signed in as its MAH", async () => {
+    const ref = `${GTIN}/${batchNumber}`;
+    const json = answerOf(await trace({ TRACE_PRIVATE_KEY: h.c.mah.key.privateKey }, "provenance", ref, "--api", api, "--json"));
+    expect(json.batch).to.include({ batchNumber, state: "MARKET_RELEASED" });
+    expect(json.entries.map((e: { event: string }) => e.event)).to.include.members(["AgreementSigned", "BatchRecorded", "DeviationOpened", "DeviationClosed", "BatchFactoryReleased", "BatchMarketReleased"]);
+    const table = await trace({ TRACE_PRIVATE_KEY: h.c.mah.key.privateKey }, "provenance", ref, "--api", api);
+    expect(table.status).to.equal(0);
+    expect(table.stdout).to.contain("BatchMarketReleased").and.contain("verified").and.contain("Suzhou B-Pharma");
+    const stranger = errorOf(await trace({ TRACE_PRIVATE_KEY: h.c.distributor.key.privateKey }, "provenance", ref, "--api", api, "--json"), 3);
+    expect(stranger.code).to.equal("NOT_YOUR_BATCH");
+    expect(errorOf(await trace({}, "provenance", ref, "--api", api, "--json"), 2).code).to.equal("KEY_REQUIRED");
+  });
+
+  it("ships and receives through the relay, looking the organization up by signing in", async () => {
+    const { batchId } = h.batches.released;
+    const shipped = answerOf(await cli(h.c.distributor, "ship", batchId, "--to", String(h.c.distributor2.id), "--quantity", "1", "--wait"));
+    expect(shipped).to.include({ organizationId: h.c.distributor.id, status: "indexed" });
+    const received = answerOf(await cli(h.c.distributor2, ...(shipped.receiveWith as string).split(" ").slice(1), "--wait"));
+    expect(received.status).to.equal("indexed");
+    const holding = await h.store.db.selectFrom("holdings").selectAll().where("batch_id", "=", batchId).where("organization_id", "=", h.c.distributor2.id).executeTakeFirstOrThrow();
+    expect(holding.quantity).to.equal(1);
+  });
+
+  it("fails precisely on an unknown key, an unreachable API and a mixed transport", async () => {
+    const stranger = Wallet.createRandom();
+    const unknown = errorOf(await trace({ TRACE_PRIVATE_KEY: stranger.privateKey }, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--api", api, "--deployment", deployment, "--json"), 3);
+    expect(unknown.code).to.equal("UNKNOWN_KEY");
+    const down = errorOf(await trace({ TRACE_PRIVATE_KEY: h.c.cmo.key.privateKey }, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--api", "http://127.0.0.1:9", "--deployment", deployment, "--json"), 4);
+    expect(down.code).to.equal("API_UNREACHABLE");
+    expect(errorOf(await trace({}, "scan", codes[0]!, "--api", "http://127.0.0.1:9", "--json"), 4).code).to.equal("API_UNREACHABLE");
+    expect(errorOf(await cli(h.c.cmo, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--rpc", h.chain.url), 2).code).to.equal("TRANSPORT_AMBIGUOUS");
+    expect(errorOf(await trace({}, "scan", codes[0]!, "--json"), 2).code).to.equal("API_REQUIRED");
+  });
+});
