@@ -179,6 +179,8 @@ export const STRINGS = {
     "signIn.expired": "登录已过期，请重新登录。",
 
     "org.keys": "签名密钥",
+    "organizationStatus.ACTIVE": "正常",
+    "organizationStatus.SUSPENDED": "已暂停",
 
     "error.title": "出错了",
     "error.unavailable": "服务不可用：无法连接到追溯服务，请检查网络或稍后重试。",
@@ -363,6 +365,8 @@ export const STRINGS = {
     "signIn.expired": "Your sign-in expired; sign in again.",
 
     "org.keys": "Signing keys",
+    "organizationStatus.ACTIVE": "Active",
+    "organizationStatus.SUSPENDED": "Suspended",
 
     "error.title": "Something went wrong",
     "error.unavailable": "Service unavailable: the traceability service cannot be reached. Check the network or try again later.",

@@ -1,0 +1,178 @@
+// A batch's provenance: what it is, where its quantity is, and every signed step from its agreement to its
+// recall, each with the signing organization, time, transaction and whether the signature verifies. Also prints
+// a pack's label.
+import {
+  api,
+  ApiFailure,
+  expiryDate,
+  facts,
+  failureBox,
+  formatTime,
+  h,
+  onLanguageChange,
+  organizationLink,
+  pathId,
+  readAnswer,
+  recallText,
+  session,
+  shortHash,
+  showFailure,
+  signInRequired,
+  startPage,
+  t,
+} from "./app.js";
+
+const content = document.getElementById("content");
+const batchId = pathId(/^\/batches\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
+let shown;
+let label;
+
+startPage("title.batch");
+onLanguageChange(() => {
+  draw();
+  drawLabel();
+});
+document.getElementById("label-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  void renderLabel(document.getElementById("label-code").value.trim());
+});
+
+if (!batchId) {
+  document.getElementById("label-section").hidden = true;
+  content.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t("error.badAddress", { path: location.pathname }))));
+} else {
+  void load();
+  const code = new URLSearchParams(location.search).get("code");
+  if (code) {
+    document.getElementById("label-code").value = code;
+    void renderLabel(code);
+  }
+}
+
+async function load() {
+  if (!session()) {
+    shown = { kind: "sign-in" };
+    return draw();
+  }
+  content.replaceChildren(h("p", { class: "progress" }, t("error.loading")));
+  try {
+    shown = { kind: "provenance", ...(await api(`/v1/batches/${batchId}/provenance`)) };
+  } catch (error) {
+    // A holder may read the batch but not its whole timeline: show what it may read, and why the rest is hidden.
+    if (!(error instanceof ApiFailure && error.code === "PROVENANCE_RESTRICTED")) {
+      shown = { kind: "failure", error };
+      return draw();
+    }
+    try {
+      shown = { kind: "provenance", batch: await api(`/v1/batches/${batchId}`), entries: undefined };
+    } catch (inner) {
+      shown = { kind: "failure", error: inner };
+    }
+  }
+  draw();
+}
+
+function draw() {
+  if (!shown) return;
+  if (shown.kind === "sign-in") return content.replaceChildren(signInRequired());
+  if (shown.kind === "failure") return showFailure(content, shown.error);
+  content.replaceChildren(summary(shown.batch), shown.entries ? timeline(shown.batch, shown.entries) : h("p", { class: "alert alert--info" }, t("timeline.restricted")));
+}
+
+function summary(batch) {
+  const { accounts } = batch;
+  return h(
+    "section",
+    { "aria-labelledby": "summary-title" },
+    h("h2", { id: "summary-title" }, `${t("batch.summary")} ${batch.batchNumber}`),
+    facts([
+      ["field.product", `${batch.product.name} (${batch.product.code})`],
+      ["field.approvalNumber", batch.product.approvalNumber],
+      ["field.mah", organizationLink(batch.mah)],
+      ["field.cmo", organizationLink(batch.cmo)],
+      ["field.quantity", String(batch.quantity)],
+      ["field.manufacturedAt", formatTime(batch.manufacturedAt)],
+      ["field.expiry", expiryDate(batch.expiresAt)],
+      ["field.state", t(`state.${batch.state}`)],
+      ["field.openDeviations", String(batch.openDeviations)],
+      ["field.recall", batch.recall ? h("a", { href: `/recalls/${batch.id}` }, recallText(batch.recall)) : t("recall.none")],
+    ]),
+    h("h3", {}, t("batch.accounts")),
+    facts(["held", "inTransit", "dispensed", "destroyed", "missing"].map((name) => [`field.${name}`, String(accounts[name])])),
+  );
+}
+
+function timeline(batch, entries) {
+  return h(
+    "section",
+    { "aria-labelledby": "timeline-title" },
+    h("h2", { id: "timeline-title" }, t("timeline.title")),
+    h(
+      "ol",
+      { class: "timeline", id: "timeline" },
+      entries.map((entry) =>
+        h(
+          "li",
+          { "data-event": entry.event },
+          h("div", { class: "step" }, t(`event.${entry.event}`)),
+          facts([
+            ["timeline.signedBy", organizationLink(entry.organization)],
+            ["timeline.tx", h("code", { title: entry.txHash }, shortHash(entry.txHash))],
+          ]),
+          h("p", {}, h("time", {}, formatTime(entry.at)), " · ", verificationMark(entry)),
+          entry.event.startsWith("Recall") ? h("a", { href: `/recalls/${batch.id}` }, t("timeline.openRecall")) : undefined,
+        ),
+      ),
+    ),
+  );
+}
+
+function verificationMark(entry) {
+  const ok = entry.verification === "verified" || entry.verification === "bootstrap";
+  return h("span", { class: ok ? "mark mark--ok" : "mark mark--bad" }, ok ? t("timeline.verified") : t("timeline.notVerified", { problem: entry.problem ?? entry.verification }));
+}
+
+// ---- labels: a pack of this batch as a printable GS1 DataMatrix ----
+
+/** Checks with a scan that the code is one of this batch's packs, then fetches its symbol. */
+async function renderLabel(code) {
+  if (!code) return document.getElementById("label-code").focus();
+  try {
+    const answer = await api("/v1/scans", { method: "POST", body: { code } });
+    if (answer.batch?.id !== batchId) {
+      label = { kind: "message", key: answer.batch ? "label.notThisBatch" : "label.unknown", values: { batch: answer.batch?.batchNumber } };
+      return drawLabel();
+    }
+    let response;
+    try {
+      response = await fetch(`/labels/datamatrix.svg?code=${encodeURIComponent(code)}`);
+    } catch (error) {
+      throw new ApiFailure("unavailable", 0, "UNAVAILABLE", error.message);
+    }
+    if (!response.ok) await readAnswer(response);
+    label = { kind: "label", svg: await response.text(), text: decodeURIComponent(response.headers.get("x-label-text") ?? ""), answer };
+  } catch (error) {
+    label = { kind: "failure", error };
+  }
+  drawLabel();
+}
+
+function drawLabel() {
+  const output = document.getElementById("label-output");
+  if (!label) return;
+  if (label.kind === "failure") return output.replaceChildren(failureBox(label.error));
+  if (label.kind === "message") return output.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(label.key, label.values))));
+  const symbol = new DOMParser().parseFromString(label.svg, "image/svg+xml").documentElement;
+  symbol.setAttribute("role", "img");
+  symbol.setAttribute("aria-label", t("label.alt", { code: label.text }));
+  const { product, batch } = label.answer;
+  output.replaceChildren(
+    h(
+      "figure",
+      { class: "label", id: "label" },
+      symbol,
+      h("figcaption", {}, h("p", { class: "label__text" }, label.text), h("p", { class: "label__text" }, `${product.name} · ${batch.batchNumber} · ${expiryDate(batch.expiresAt)}`)),
+    ),
+    h("div", { class: "row" }, h("button", { type: "button", id: "label-print", onclick: () => window.print() }, t("label.print"))),
+  );
+}

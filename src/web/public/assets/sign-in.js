@@ -1,0 +1,88 @@
+// Sign-in with an organization's key: the page decrypts the keystore (or takes a demo key), signs the API's
+// challenge itself and keeps only the token, so the key never leaves the browser.
+import { Wallet } from "/vendor/ethers.js";
+import { api, ApiFailure, failureBox, h, onLanguageChange, roleName, saveSession, startPage, t } from "./app.js";
+
+const progress = document.getElementById("progress");
+const outcome = document.getElementById("outcome");
+let demoOrganizations = [];
+
+startPage("title.signIn");
+onLanguageChange(drawDemo);
+void loadDemo();
+
+document.getElementById("keystore-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  void signInWithKeystore();
+});
+
+async function loadDemo() {
+  try {
+    demoOrganizations = await api("/v1/demo/organizations");
+  } catch (error) {
+    // Not in demo mode is the normal case for a real deployment: only the keystore form is offered.
+    if (error instanceof ApiFailure && error.code === "NOT_DEMO_MODE") return;
+    outcome.replaceChildren(failureBox(error));
+    return;
+  }
+  drawDemo();
+}
+
+function drawDemo() {
+  document.getElementById("demo").hidden = demoOrganizations.length === 0;
+  document.getElementById("demo-list").replaceChildren(
+    ...demoOrganizations.map((organization) =>
+      h(
+        "li",
+        {},
+        h(
+          "button",
+          { type: "button", "data-organization": organization.organizationId, onclick: () => void signIn(new Wallet(organization.privateKey)) },
+          t("signIn.demoAs", { name: organization.name, role: roleName(organization.role) }),
+        ),
+      ),
+    ),
+  );
+}
+
+async function signInWithKeystore() {
+  const file = document.getElementById("keystore").files?.[0];
+  if (!file) return say("signIn.noFile");
+  progress.textContent = t("signIn.decrypting");
+  let wallet;
+  try {
+    wallet = await Wallet.fromEncryptedJson(await file.text(), document.getElementById("password").value);
+  } catch {
+    progress.textContent = "";
+    return say("signIn.badKeystore");
+  }
+  await signIn(wallet);
+}
+
+/** The API's challenge, signed by the key (EIP-191), exchanged for a token kept for this tab. */
+async function signIn(wallet) {
+  progress.textContent = t("signIn.signing");
+  outcome.replaceChildren();
+  try {
+    const { challenge, text } = await api("/v1/auth/challenge", { method: "POST", body: { key: wallet.address } });
+    const signature = await wallet.signMessage(text);
+    const token = await api("/v1/auth/token", { method: "POST", body: { key: wallet.address, challenge, signature } });
+    const organization = await api(`/v1/organizations/${token.organizationId}`);
+    saveSession({ token: token.token, expiresAt: token.expiresAt, organizationId: token.organizationId, role: token.role, name: organization.name, key: wallet.address });
+  } catch (error) {
+    progress.textContent = "";
+    outcome.replaceChildren(failureBox(error));
+    return;
+  }
+  location.assign(safeNext());
+}
+
+/** Where to go after signing in: back to the page that asked, never to another site. */
+function safeNext() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+function say(key) {
+  outcome.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(key))));
+}

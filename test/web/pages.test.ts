@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { encryptKeystoreJson } from "ethers";
+import request from "supertest";
+import type { BrowserContext, Page } from "playwright-core";
+import { formatCode } from "../../src/codes";
+import { demoOrganizationsFile } from "../../src/web/demo";
+import type { Party } from "../contracts/fixtures";
+import { launchBrowser, screenshot, webStack } from "./stack";
+
+describe("sign-in, provenance, recall and label pages in a real browser", () => {
+  let stack: Awaited<ReturnType<typeof webStack>>;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    stack = await webStack();
+    context = await browser.browser.newContext({ viewport: { width: 375, height: 740 } });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await stack?.close();
+  });
+
+  const h = () => stack.harness;
+
+  /** What the demo writes: its organizations and development keys. */
+  async function writeDemoOrganizations(parties: Party[]) {
+    const organizations = [];
+    for (const party of parties) {
+      const { body } = await request(stack.app).get(`/v1/organizations/${party.id}`).expect(200);
+      organizations.push({ organizationId: party.id, name: body.name, role: body.role, region: body.region, address: party.key.address, privateKey: party.key.privateKey });
+    }
+    const file = demoOrganizationsFile(h().services.config.dataDir);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(organizations));
+    return organizations;
+  }
+
+  async function signInAsDemo(name: string) {
+    await page.goto(`${stack.url}/sign-in`);
+    await page.getByRole("button", { name: new RegExp(`以 ${name}`) }).click();
+    await page.waitForURL(`${stack.url}/`);
+  }
+
+  async function signOut() {
+    await page.evaluate(() => sessionStorage.clear());
+  }
+
+  it("offers no demo sign-in outside demo mode, only the keystore form", async () => {
+    await request(stack.app).get("/v1/demo/organizations").expect(404);
+    await page.goto(`${stack.url}/sign-in`);
+    await page.getByLabel("密钥文件（JSON keystore）").waitFor();
+    expect(await page.locator("#demo").isHidden()).to.equal(true);
+  });
+
+  it("signs in a demo organization in one click and shows it the custody path on a scan", async () => {
+    const organizations = await writeDemoOrganizations([h().c.mah, h().c.distributor, h().c.dispenser, h().regulator()]);
+    await page.goto(`${stack.url}/sign-in`);
+    await page.locator("#demo-list button").first().waitFor();
+    expect(await page.locator("#demo-list button").count()).to.equal(organizations.length);
+    await screenshot(page, "sign-in");
+    const dispenser = organizations.find((o) => o.organizationId === h().c.dispenser.id)!;
+    await signInAsDemo(dispenser.name);
+    expect(await page.locator("#session").textContent()).to.contain(dispenser.name);
+    await page.getByLabel("追溯码", { exact: true }).fill(formatCode(h().batches.released.packs[5]!, "hri"));
+    await page.getByRole("button", { name: "验证" }).click();
+    const custody = page.locator("#custody");
+    await custody.waitFor();
+    const steps = await custody.locator("li").allTextContents();
+    expect(steps.map((s) => s.split(" · ")[0])).to.deep.equal(["记录批次生产", "发货", "收货", "发货", "收货", "销售或调配"]);
+    expect(steps.every((s) => s.includes("✓ 签名已验证"))).to.equal(true);
+    await screenshot(page, "scan-custody");
+    await signOut();
+  });
+
+  it("signs in with an encrypted keystore file, decrypted in the page", async () => {
+    const distributor = h().c.distributor;
+    const keystore = await encryptKeystoreJson({ address: distributor.key.address, privateKey: distributor.key.privateKey }, "correct horse", { scrypt: { N: 1024 } });
+    await page.goto(`${stack.url}/sign-in?next=/batches`);
+    await page.getByLabel("密钥文件（JSON keystore）").setInputFiles({ name: "keystore.json", mimeType: "application/json", buffer: Buffer.from(keystore) });
+    await page.getByLabel("密码").fill("wrong password");
+    await page.getByRole("button", { name: "登录", exact: true }).click();
+    expect(await page.locator("#outcome [role=alert]").textContent()).to.contain("无法解密密钥文件");
+    await page.getByLabel("密码").fill("correct horse");
+    await page.getByRole("button", { name: "登录", exact: true }).click();
+    await page.waitForURL(`${stack.url}/batches`);
+    const rows = page.locator("#batches tbody tr");
+    await rows.first().waitFor();
+    expect(await rows.locator("th").allTextContents()).to.have.members(["B-2024-001", "B-2024-002"]);
+    await screenshot(page, "batches");
+    await signOut();
+  });
+
+  it("shows a batch's provenance timeline, every step signed and verified, with links", async () => {
+    await signInAsDemo((await orgName(h().regulator())));
+    await page.goto(`${stack.url}/batches/${h().batches.recalled.batchId}`);
+    const steps = page.locator("#timeline > li");
+    await steps.first().waitFor();
+    expect(await steps.evaluateAll((items) => items.map((item) => item.getAttribute("data-event")))).to.deep.equal([
+      "AgreementSigned",
+      "BatchRecorded",
+      "BatchFactoryReleased",
+      "BatchMarketReleased",
+      "BatchShipped",
+      "ShipmentReceived",
+      "BatchShipped",
+      "RecallStarted",
+      "RecallAcknowledged",
+    ]);
+    expect(await steps.locator(".mark--ok").count()).to.equal(9);
+    expect(await steps.locator(".mark--bad").count()).to.equal(0);
+    const first = steps.first();
+    expect(await first.getByRole("link").first().getAttribute("href")).to.match(/^\/organizations\/\d+$/);
+    expect(await first.locator("code").getAttribute("title")).to.match(/^0x[0-9a-f]{64}$/);
+    expect(await page.getByRole("link", { name: "召回中（II 级）" }).getAttribute("href")).to.equal(`/recalls/${h().batches.recalled.batchId}`);
+    await screenshot(page, "provenance");
+  });
+
+  it("shows a recall: holders, acknowledged and outstanding quantities, the deadline and who is late", async () => {
+    await page.goto(`${stack.url}/recalls/${h().batches.recalled.batchId}`);
+    const holders = page.locator("#holders tbody tr");
+    await holders.first().waitFor();
+    const byOrganization = await holders.evaluateAll((rows) =>
+      rows.map((row) => [Number(row.getAttribute("data-organization")), [...row.querySelectorAll("td")].map((cell) => cell.textContent)]),
+    );
+    expect(byOrganization).to.deep.equal([
+      [h().c.cmo.id, ["2", "是", "2", byOrganization[0]![1][3], "按时"]],
+      [h().c.distributor.id, ["5", "否", "—", "—", "待确认"]],
+    ]);
+    expect(await page.locator("#main").textContent()).to.contain("二级");
+    await screenshot(page, "recall");
+    // Past the level II deadline (three days), the holder that has not acknowledged is late.
+    h().setNow(Math.floor(Date.now() / 1000) + 4 * 86_400);
+    try {
+      // Tokens issued before the jump have expired by the API's clock: sign in again.
+      await signOut();
+      await signInAsDemo(await orgName(h().regulator()));
+      await page.goto(`${stack.url}/recalls/${h().batches.recalled.batchId}`);
+      await page.locator("#holders tbody tr.late").waitFor();
+      expect(await page.locator("#holders tbody tr.late").getAttribute("data-organization")).to.equal(String(h().c.distributor.id));
+      expect(await page.locator("#deadline").textContent()).to.contain("已超过期限");
+      await screenshot(page, "recall-late");
+    } finally {
+      h().setNow(Math.floor(Date.now() / 1000));
+      await signOut();
+      await signInAsDemo(await orgName(h().regulator()));
+    }
+  });
+
+  it("renders a pack's printable GS1 DataMatrix label from the batch page, only for the batch's own packs", async () => {
+    const pack = h().batches.released.packs[3]!;
+    await page.goto(`${stack.url}/batches/${h().batches.released.batchId}`);
+    await page.getByLabel("这一盒的追溯码").fill(formatCode(pack, "hri"));
+    await page.getByRole("button", { name: "生成标签" }).click();
+    const label = page.locator("#label");
+    await label.waitFor();
+    expect(await label.locator("svg").getAttribute("aria-label")).to.contain(formatCode(pack, "hri"));
+    expect(await label.textContent()).to.contain("B-2024-001");
+    await page.getByRole("button", { name: "打印" }).waitFor();
+    await page.emulateMedia({ media: "print" });
+    await screenshot(page, "label-print");
+    await page.emulateMedia({ media: "screen" });
+    await screenshot(page, "label");
+    await page.getByLabel("这一盒的追溯码").fill(formatCode(h().batches.recalled.packs[0]!, "hri"));
+    await page.getByRole("button", { name: "生成标签" }).click();
+    await page.locator("#label-output [role=alert]").waitFor();
+    expect(await page.locator("#label-output").textContent()).to.contain("不属于本批次");
+  });
+
+  it("switches the provenance page to English", async () => {
+    await page.goto(`${stack.url}/batches/${h().batches.released.batchId}`);
+    await page.locator("#timeline > li").first().waitFor();
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    expect(await page.locator("html").getAttribute("lang")).to.equal("en");
+    expect(await page.locator("#timeline > li .step").first().textContent()).to.equal("Agreement signed");
+    expect(await page.locator("h1").textContent()).to.equal("Batch provenance");
+    await screenshot(page, "provenance-english");
+    await page.getByRole("button", { name: "切换到中文" }).click();
+  });
+
+  it("shows the API's refusal on a page: a holder asking for a batch it never held", async () => {
+    await signOut();
+    await signInAsDemo(await orgName(h().c.dispenser));
+    await page.goto(`${stack.url}/batches/${h().batches.recalled.batchId}`);
+    const alert = page.locator("#content [role=alert]");
+    await alert.waitFor();
+    expect(await alert.textContent()).to.contain("403 NOT_YOUR_BATCH");
+    await screenshot(page, "batch-refused");
+    await signOut();
+  });
+
+  it("asks to sign in rather than show an empty page", async () => {
+    await page.goto(`${stack.url}/recalls/${h().batches.recalled.batchId}`);
+    const alert = page.locator("#content [role=alert]");
+    await alert.waitFor();
+    expect(await alert.getByRole("link", { name: "去登录" }).getAttribute("href")).to.equal(`/sign-in?next=${encodeURIComponent(`/recalls/${h().batches.recalled.batchId}`)}`);
+  });
+
+  it("says the service is unavailable when the API goes down under a loaded page", async () => {
+    await page.goto(`${stack.url}/organizations/${h().c.mah.id}`);
+    await page.locator("#organization-name").waitFor();
+    // Every later request to the API fails as if the server were gone.
+    await page.route("**/v1/**", (route) => route.abort("connectionrefused"));
+    try {
+      await page.goto(`${stack.url}/organizations/${h().c.mah.id}`);
+      const alert = page.locator("#content [role=alert]");
+      await alert.waitFor();
+      expect(await alert.textContent()).to.contain("服务不可用");
+      await screenshot(page, "organization-service-down");
+    } finally {
+      await page.unroute("**/v1/**");
+    }
+  });
+
+  async function orgName(party: Party) {
+    return ((await request(stack.app).get(`/v1/organizations/${party.id}`).expect(200)).body as { name: string }).name;
+  }
+});
