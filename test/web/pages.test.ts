@@ -50,7 +50,7 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
   }
 
   async function signOut() {
-    await page.evaluate(() => sessionStorage.clear());
+    await page.evaluate("sessionStorage.clear()");
   }
 
   it("offers no demo sign-in outside demo mode, only the keystore form", async () => {
@@ -128,7 +128,7 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     const holders = page.locator("#holders tbody tr");
     await holders.first().waitFor();
     const byOrganization = await holders.evaluateAll((rows) =>
-      rows.map((row) => [Number(row.getAttribute("data-organization")), [...row.querySelectorAll("td")].map((cell) => cell.textContent)]),
+      rows.map((row): [number, Array<string | null>] => [Number(row.getAttribute("data-organization")), [...row.querySelectorAll("td")].map((cell) => cell.textContent)]),
     );
     expect(byOrganization).to.deep.equal([
       [h().c.cmo.id, ["2", "是", "2", byOrganization[0]![1][3], "按时"]],
