@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import path from "node:path";
+import { createEarlyWarning } from "./alerts";
+import type { AlertConfig } from "./alerts";
 import { createApp } from "./api/app";
 import { createCodeBook } from "./api/codebook";
 import { DEFAULT_RECALL_DEADLINES } from "./api/context";
@@ -10,6 +12,7 @@ import { createRelay, relayRoutes } from "./api/relay";
 import { createIndexer, createRpcSource } from "./indexer";
 import type { DeploymentFile } from "./indexer/deployment";
 import type { Logger } from "./log";
+import type { DispatcherConfig } from "./notifications/dispatcher";
 import { createStore } from "./store";
 import { webPages } from "./web";
 
@@ -24,6 +27,9 @@ export type LedgerServiceOptions = {
   log: Logger;
   /** Private key of a funded account that relays signed attestations to the chain; without it, no relay. */
   relayerKey?: string;
+  /** Early-warning thresholds and webhook retry settings (defaults in src/alerts/config.ts, src/notifications/dispatcher.ts). */
+  alerts?: Partial<AlertConfig>;
+  webhooks?: Partial<DispatcherConfig>;
 };
 
 export type LedgerService = { apiUrl: string; services: ApiServices; stop(): Promise<void> };
@@ -43,6 +49,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     log.fatal({ err: (error as Error).message }, "the indexer stopped; the API would serve stale answers");
     process.exitCode = 1;
   });
+  const earlyWarning = createEarlyWarning({ store, log, alerts: options.alerts, webhooks: options.webhooks });
   const services: ApiServices = {
     store,
     log,
@@ -55,22 +62,25 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     },
     codes: createCodeBook(store, options.dataDir),
     now: () => Math.floor(Date.now() / 1000),
+    observations: earlyWarning.observations,
   };
   const relay = options.relayerKey
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })
     : undefined;
-  const app = createApp(services, relay ? relayRoutes(relay) : [], [webPages]);
+  const app = createApp(services, [...(relay ? relayRoutes(relay) : []), ...earlyWarning.routes], [webPages, ...earlyWarning.mounts]);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(options.port, options.host, () => resolve(listening)).on("error", reject);
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
+  earlyWarning.start();
   return {
     apiUrl: `http://${options.host}:${port}`,
     services,
     async stop() {
       following.abort();
       await follow;
+      await earlyWarning.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       services.codes.close();
       relay?.close();

@@ -1,0 +1,94 @@
+import type { Kysely, Transaction } from "kysely";
+import type { Database } from "../store";
+import { provinceOf } from "./rules";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+type BatchParties = { mahId: number; cmoId: number; expiresAt: number; productId: string; agreementId: string };
+
+/**
+ * Who must be informed about what, read from the store for one chunk of work: the MAH of everything about its
+ * products; the regulators of every province a batch touched (its MAH's, CMO's, holders' and recipients'); every
+ * holder of a recalled batch; the parties of a shipment. Recipients are judged by the read model as it stands when
+ * the engine runs (for a backfill: today's holders), which is what a late reader needs to act on.
+ */
+export type Audience = {
+  batch(batchId: string): BatchParties | undefined;
+  /** The organizations a batch's events concern; `holders` adds everyone holding stock or receiving it. */
+  ofBatch(batchId: string, options?: { holders?: boolean }): Set<number>;
+  /** Adds the regulators of the provinces of `organizations` (and of `batchId`'s every party when given). */
+  withRegulators(organizations: Iterable<number>, batchId?: string | null): Set<number>;
+  regionOf(organizationId: number): number | undefined;
+};
+
+/** Loads what `batchIds` need (and every organization's role and region). */
+export async function loadAudience(db: Db, batchIds: Iterable<string>): Promise<Audience> {
+  const ids = [...new Set(batchIds)];
+  const organizations = await db.selectFrom("organizations").select(["id", "role", "region"]).execute();
+  const regions = new Map(organizations.map((o) => [o.id, o.region]));
+  const regulators = new Map<number, number[]>();
+  for (const o of organizations) {
+    if (o.role !== "REGULATOR") continue;
+    const province = provinceOf(o.region);
+    regulators.set(province, [...(regulators.get(province) ?? []), o.id]);
+  }
+  const batches = new Map<string, BatchParties>();
+  const everHeld = new Map<string, Set<number>>();
+  const holding = new Map<string, Set<number>>();
+  const add = (map: Map<string, Set<number>>, batchId: string, organizationId: number) => {
+    let set = map.get(batchId);
+    if (!set) map.set(batchId, (set = new Set()));
+    set.add(organizationId);
+  };
+  for (let i = 0; i < ids.length; i += 500) {
+    const slice = ids.slice(i, i + 500);
+    const rows = await db
+      .selectFrom("batches")
+      .select(["id", "mah_id", "cmo_id", "expires_at", "product_id", "agreement_id"])
+      .where("id", "in", slice)
+      .execute();
+    for (const b of rows) {
+      batches.set(b.id, { mahId: b.mah_id, cmoId: b.cmo_id, expiresAt: b.expires_at, productId: b.product_id, agreementId: b.agreement_id });
+    }
+    const holdings = await db.selectFrom("holdings").select(["batch_id", "organization_id", "quantity"]).where("batch_id", "in", slice).execute();
+    for (const h of holdings) {
+      add(everHeld, h.batch_id, h.organization_id);
+      if (h.quantity > 0) add(holding, h.batch_id, h.organization_id);
+    }
+    const incoming = await db
+      .selectFrom("shipments")
+      .select(["batch_id", "recipient_id"])
+      .where("batch_id", "in", slice)
+      .where("status", "=", "IN_TRANSIT")
+      .execute();
+    for (const s of incoming) {
+      add(everHeld, s.batch_id, s.recipient_id);
+      add(holding, s.batch_id, s.recipient_id);
+    }
+  }
+
+  function ofBatch(batchId: string, options: { holders?: boolean } = {}) {
+    const parties = batches.get(batchId);
+    const set = new Set<number>(parties ? [parties.mahId, parties.cmoId] : []);
+    if (options.holders) for (const id of holding.get(batchId) ?? []) set.add(id);
+    return set;
+  }
+
+  function withRegulators(organizationIds: Iterable<number>, batchId?: string | null) {
+    const set = new Set(organizationIds);
+    const touched = new Set(set);
+    if (batchId) {
+      const parties = batches.get(batchId);
+      if (parties) touched.add(parties.mahId).add(parties.cmoId);
+      for (const id of everHeld.get(batchId) ?? []) touched.add(id);
+    }
+    for (const id of touched) {
+      const region = regions.get(id);
+      if (region === undefined) continue;
+      for (const regulator of regulators.get(provinceOf(region)) ?? []) set.add(regulator);
+    }
+    return set;
+  }
+
+  return { batch: (id) => batches.get(id), ofBatch, withRegulators, regionOf: (id) => regions.get(id) };
+}

@@ -1,0 +1,182 @@
+import type { Transaction } from "kysely";
+import type { Database } from "../store";
+import type { AlertConfig } from "./config";
+import type { AlertDraft, Rule } from "./rules";
+
+type Trx = Transaction<Database>;
+
+/** Alerts whose condition no longer holds, to close as resolved. */
+export type Resolution = { id: number; reason: string };
+
+/** Deadline rules at `now`: what is overdue, and which overdue alerts are settled since. */
+export async function evaluateDeadlines(trx: Trx, config: AlertConfig, now: number): Promise<{ drafts: AlertDraft[]; resolved: Resolution[] }> {
+  const drafts = [
+    ...(await overdueShipments(trx, config, now)),
+    ...(await overdueAcknowledgements(trx, config, now)),
+    ...(await overdueProgressReports(trx, config, now)),
+    ...(await expiredAgreements(trx, now)),
+  ];
+  return { drafts, resolved: await settled(trx) };
+}
+
+async function overdueShipments(trx: Trx, config: AlertConfig, now: number): Promise<AlertDraft[]> {
+  const late = await trx
+    .selectFrom("shipments")
+    .select(["id", "batch_id", "shipper_id", "recipient_id", "quantity", "shipped_at"])
+    .where("status", "=", "IN_TRANSIT")
+    .where("shipped_at", "<=", now - config.shipmentReceiptSeconds)
+    .execute();
+  return late.map((s) => ({
+    key: `shipment_overdue:${s.id}`,
+    rule: "shipment_overdue",
+    organizationId: s.recipient_id,
+    batchId: s.batch_id,
+    subject: s.id,
+    message: `shipment of ${s.quantity} units from organization ${s.shipper_id} not received ${Math.floor((now - s.shipped_at) / 86_400)} days after it shipped`,
+    details: { shipmentId: s.id, shipperId: s.shipper_id, recipientId: s.recipient_id, shippedAt: s.shipped_at, dueAt: s.shipped_at + config.shipmentReceiptSeconds },
+    observedAt: s.shipped_at + config.shipmentReceiptSeconds,
+    notify: [s.shipper_id],
+  }));
+}
+
+async function overdueAcknowledgements(trx: Trx, config: AlertConfig, now: number): Promise<AlertDraft[]> {
+  const owing = await trx
+    .selectFrom("recalls")
+    .innerJoin("holdings", "holdings.batch_id", "recalls.batch_id")
+    .select(["recalls.batch_id", "recalls.level", "recalls.started_at", "holdings.organization_id", "holdings.quantity"])
+    .where("recalls.status", "=", "OPEN")
+    .where("holdings.quantity", ">", 0)
+    .where("holdings.recall_acknowledged", "=", 0)
+    .execute();
+  return owing.flatMap((h) => {
+    const deadline = config.recallDeadlines[h.level as "I" | "II" | "III"];
+    if (!deadline || h.started_at + deadline.acknowledge > now) return [];
+    const draft: AlertDraft = {
+      key: `recall_acknowledgement_overdue:${h.batch_id}:${h.organization_id}:${h.started_at}`,
+      rule: "recall_acknowledgement_overdue",
+      organizationId: h.organization_id,
+      batchId: h.batch_id,
+      subject: null,
+      message: `organization ${h.organization_id} holds ${h.quantity} units of a level ${h.level} recalled batch and has not acknowledged the recall`,
+      details: { level: h.level, startedAt: h.started_at, dueAt: h.started_at + deadline.acknowledge, quantity: h.quantity },
+      observedAt: h.started_at + deadline.acknowledge,
+    };
+    return [draft];
+  });
+}
+
+async function overdueProgressReports(trx: Trx, config: AlertConfig, now: number): Promise<AlertDraft[]> {
+  const open = await trx
+    .selectFrom("recalls")
+    .innerJoin("batches", "batches.id", "recalls.batch_id")
+    .select((eb) => [
+      "recalls.batch_id",
+      "recalls.level",
+      "recalls.started_at",
+      "batches.mah_id",
+      eb
+        .selectFrom("recall_progress_reports")
+        .select((r) => r.fn.max("reported_at").as("at"))
+        .whereRef("recall_progress_reports.batch_id", "=", "recalls.batch_id")
+        .whereRef("recall_progress_reports.reported_at", ">=", "recalls.started_at")
+        .as("last_report"),
+    ])
+    .where("recalls.status", "=", "OPEN")
+    .execute();
+  return open.flatMap((r) => {
+    const deadline = config.recallDeadlines[r.level as "I" | "II" | "III"];
+    if (!deadline) return [];
+    const dueAt = Number(r.last_report ?? r.started_at) + deadline.progressReport;
+    if (dueAt > now) return [];
+    const draft: AlertDraft = {
+      key: `recall_progress_report_overdue:${r.batch_id}:${dueAt}`,
+      rule: "recall_progress_report_overdue",
+      organizationId: r.mah_id,
+      batchId: r.batch_id,
+      subject: null,
+      message: `the level ${r.level} recall's progress report was due ${Math.floor((now - dueAt) / 3600)} hours ago`,
+      details: { level: r.level, startedAt: r.started_at, lastReportAt: r.last_report ?? null, dueAt },
+      observedAt: dueAt,
+    };
+    return [draft];
+  });
+}
+
+/** Batches still awaiting market release under an agreement whose term ended (revocations are judged as they happen). */
+async function expiredAgreements(trx: Trx, now: number): Promise<AlertDraft[]> {
+  const stranded = await trx
+    .selectFrom("batches")
+    .innerJoin("agreements", "agreements.id", "batches.agreement_id")
+    .select(["batches.id", "batches.cmo_id", "batches.state", "agreements.id as agreement_id", "agreements.valid_until"])
+    .where("agreements.valid_until", "<=", now)
+    .where("batches.state", "!=", "MARKET_RELEASED")
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom("alerts")
+            .select("alerts.id")
+            .where("alerts.rule", "=", "agreement_not_in_force")
+            .where("alerts.status", "!=", "retracted")
+            .whereRef("alerts.batch_id", "=", "batches.id"),
+        ),
+      ),
+    )
+    .execute();
+  return stranded.map((b) => ({
+    key: `agreement_not_in_force:${b.id}:${b.valid_until}`,
+    rule: "agreement_not_in_force",
+    organizationId: b.cmo_id,
+    batchId: b.id,
+    subject: b.agreement_id,
+    message: `agreement ${b.agreement_id} expired while batch ${b.id} awaits market release (state ${b.state})`,
+    details: { agreementId: b.agreement_id, validUntil: b.valid_until, state: b.state },
+    observedAt: b.valid_until,
+  }));
+}
+
+const SETTLED: Partial<Record<Rule, string>> = {
+  shipment_overdue: "the shipment was received",
+  recall_acknowledgement_overdue: "the holder acknowledged the recall or the recall closed",
+  recall_progress_report_overdue: "a progress report arrived or the recall closed",
+};
+
+/** Open deadline alerts whose subject has since been dealt with. */
+async function settled(trx: Trx): Promise<Resolution[]> {
+  const open = await trx
+    .selectFrom("alerts")
+    .select(["id", "rule", "batch_id", "subject", "organization_id", "observed_at"])
+    .where("status", "=", "open")
+    .where("rule", "in", Object.keys(SETTLED))
+    .execute();
+  const resolved: Resolution[] = [];
+  for (const alert of open) {
+    if (await isSettled(trx, alert)) resolved.push({ id: alert.id, reason: SETTLED[alert.rule as Rule]! });
+  }
+  return resolved;
+}
+
+async function isSettled(trx: Trx, alert: { rule: string; batch_id: string | null; subject: string | null; organization_id: number | null; observed_at: number }) {
+  if (alert.rule === "shipment_overdue") {
+    const shipment = await trx.selectFrom("shipments").select("status").where("id", "=", alert.subject!).executeTakeFirst();
+    return shipment?.status !== "IN_TRANSIT";
+  }
+  const recall = await trx.selectFrom("recalls").select(["status", "started_at"]).where("batch_id", "=", alert.batch_id!).executeTakeFirst();
+  if (recall?.status !== "OPEN") return true;
+  if (alert.rule === "recall_acknowledgement_overdue") {
+    const holding = await trx
+      .selectFrom("holdings")
+      .select(["quantity", "recall_acknowledged"])
+      .where("batch_id", "=", alert.batch_id!)
+      .where("organization_id", "=", alert.organization_id!)
+      .executeTakeFirst();
+    return !holding || holding.quantity === 0 || holding.recall_acknowledged === 1;
+  }
+  const report = await trx
+    .selectFrom("recall_progress_reports")
+    .select("id")
+    .where("batch_id", "=", alert.batch_id!)
+    .where("reported_at", ">=", alert.observed_at)
+    .executeTakeFirst();
+  return report !== undefined;
+}

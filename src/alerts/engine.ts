@@ -1,0 +1,379 @@
+import type { Kysely, Transaction } from "kysely";
+import type { Logger } from "../log";
+import type { AlertTable, Database, LedgerEventTable, Store } from "../store";
+import { openOutbox } from "../notifications/outbox";
+import type { Outbox } from "../notifications/outbox";
+import { loadAudience } from "./audience";
+import type { Audience } from "./audience";
+import type { AlertConfig } from "./config";
+import { evaluateDeadlines } from "./deadlines";
+import type { Resolution } from "./deadlines";
+import { evaluateEvent } from "./events";
+import { RULES } from "./rules";
+import type { AlertDraft } from "./rules";
+import { evaluateObservation } from "./scans";
+
+type Trx = Transaction<Database>;
+
+/** What one pass of the engine did. */
+export type EngineProgress = { events: number; observations: number; alerts: number; retracted: number; resolved: number };
+
+export type AlertEngine = {
+  /** Evaluates every ledger event and scan not evaluated yet (and rolls back what a reorg removed). */
+  catchUp(): Promise<EngineProgress>;
+  /** Evaluates the deadline rules at `now` (unix seconds; default the engine's clock). */
+  evaluateDeadlines(now?: number): Promise<EngineProgress>;
+  /** Runs both on their intervals until stop(). */
+  start(): void;
+  stop(): Promise<void>;
+};
+
+export type AlertEngineOptions = { store: Store; config: AlertConfig; log: Logger; now: () => number };
+
+const EVENTS_CURSOR = "events";
+const NO_LOG = 2_147_483_647;
+const NOTIFIED = new Set(["verified", "bootstrap"]);
+const RECALL_EVENTS = new Set(["RecallStarted", "RecallAcknowledged", "RecallClosed"]);
+const ORGANIZATION_EVENTS = new Set(["OrganizationOnboarded", "OrganizationSuspended", "OrganizationReinstated", "SigningKeyAdded", "SigningKeyRevoked"]);
+
+/** A second engine on the same database moved the cursor first: this pass's work is discarded, not doubled. */
+class CursorMoved extends Error {}
+
+/**
+ * The alert engine: reads ledger events after the indexer committed them and authenticated scans, evaluates the
+ * early-warning rules, and writes the alerts, the outbox's notifications and its own cursor in one transaction, so
+ * a crash repeats a pass rather than losing or doubling one. The indexer is not touched: the engine follows the
+ * store as the API does.
+ */
+export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
+  const { store, config, log, now } = options;
+  const { db } = store;
+  let timers: NodeJS.Timeout[] = [];
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = true;
+
+  async function catchUp(): Promise<EngineProgress> {
+    const progress = emptyProgress();
+    progress.retracted += await rollBackIfReorganized();
+    for (;;) {
+      const step = await evaluateEventChunk();
+      add(progress, step);
+      if (step.events < config.chunkSize) break;
+    }
+    for (;;) {
+      const step = await evaluateObservationChunk();
+      add(progress, step);
+      if (step.observations < config.chunkSize) break;
+    }
+    return progress;
+  }
+
+  async function readCursor(trx: Kysely<Database>) {
+    const row = await trx.selectFrom("alert_cursors").select(["block_number", "log_index"]).where("name", "=", EVENTS_CURSOR).executeTakeFirst();
+    return row ? { block: row.block_number, log: row.log_index } : { block: -1, log: -1 };
+  }
+
+  async function moveCursor(trx: Trx, from: { block: number; log: number }, to: { block: number; log: number }) {
+    const at = now();
+    if (from.block === -1 && from.log === -1) {
+      const inserted = await trx
+        .insertInto("alert_cursors")
+        .values({ name: EVENTS_CURSOR, block_number: to.block, log_index: to.log, updated_at: at })
+        .onConflict((c) => c.column("name").doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return;
+    }
+    const updated = await trx
+      .updateTable("alert_cursors")
+      .set({ block_number: to.block, log_index: to.log, updated_at: at })
+      .where("name", "=", EVENTS_CURSOR)
+      .where("block_number", "=", from.block)
+      .where("log_index", "=", from.log)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) throw new CursorMoved();
+  }
+
+  async function evaluateEventChunk(): Promise<EngineProgress> {
+    const progress = emptyProgress();
+    try {
+      await db.transaction().execute(async (trx) => {
+        const cursor = await readCursor(trx);
+        const events = await trx
+          .selectFrom("ledger_events")
+          .selectAll()
+          .where((eb) =>
+            eb.or([eb("block_number", ">", cursor.block), eb.and([eb("block_number", "=", cursor.block), eb("log_index", ">", cursor.log)])]),
+          )
+          .orderBy("block_number")
+          .orderBy("log_index")
+          .limit(config.chunkSize)
+          .execute();
+        if (events.length === 0) return;
+        const at = now();
+        const audience = await loadAudience(trx, events.flatMap((e) => (e.batch_id ? [e.batch_id] : [])));
+        const outbox = await openOutbox(db, trx, at);
+        const writer = await openAlertWriter(trx, outbox, audience, at);
+        for (const event of events) {
+          if (!NOTIFIED.has(event.verification)) continue;
+          const args = JSON.parse(event.payload) as Record<string, unknown>;
+          notifyEvent(outbox, audience, event, args);
+          await writer.raise(await evaluateEvent(trx, event, args, audience, config));
+        }
+        progress.alerts = writer.raised;
+        await outbox.flush();
+        const blocks = new Map(events.map((e) => [e.block_number, e.block_hash]));
+        await trx
+          .insertInto("alert_blocks")
+          .values([...blocks].map(([block_number, block_hash]) => ({ block_number, block_hash })))
+          .onConflict((c) => c.column("block_number").doUpdateSet((eb) => ({ block_hash: eb.ref("excluded.block_hash") })))
+          .execute();
+        const last = events[events.length - 1]!;
+        await moveCursor(trx, cursor, { block: last.block_number, log: last.log_index });
+        progress.events = events.length;
+      });
+    } catch (error) {
+      if (!(error instanceof CursorMoved)) throw error;
+      log.warn("another alert engine evaluated these events first; this pass was discarded");
+    }
+    return progress;
+  }
+
+  /**
+   * A reorg deletes indexed events above the common ancestor. Alerts raised from them are retracted (and their
+   * recipients told), and the cursor goes back to the ancestor so the events of the new branch are evaluated.
+   * Event notifications already sent stay sent: each names its block hash, and the new branch's events come with
+   * new ones.
+   */
+  async function rollBackIfReorganized(): Promise<number> {
+    const last = await db.selectFrom("alert_blocks").select(["block_number", "block_hash"]).orderBy("block_number", "desc").limit(1).executeTakeFirst();
+    if (!last) return 0;
+    const indexed = await db.selectFrom("indexed_blocks").select("block_hash").where("block_number", "=", last.block_number).executeTakeFirst();
+    if (indexed?.block_hash === last.block_hash) return 0;
+    return db.transaction().execute(async (trx) => {
+      const diverged = await trx
+        .selectFrom("alert_blocks")
+        .select("alert_blocks.block_number")
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom("indexed_blocks")
+                .select("indexed_blocks.block_number")
+                .whereRef("indexed_blocks.block_number", "=", "alert_blocks.block_number")
+                .whereRef("indexed_blocks.block_hash", "=", "alert_blocks.block_hash"),
+            ),
+          ),
+        )
+        .orderBy("alert_blocks.block_number")
+        .limit(1)
+        .executeTakeFirstOrThrow();
+      const from = diverged.block_number;
+      const at = now();
+      const orphaned = await trx.selectFrom("alerts").select("id").where("source_block", ">=", from).where("status", "=", "open").execute();
+      const outbox = await openOutbox(db, trx, at);
+      await closeAlerts(trx, outbox, orphaned.map((a) => ({ id: a.id, reason: `block ${from} and later were replaced by a reorg` })), "retracted", at);
+      await outbox.flush();
+      await trx.deleteFrom("alert_blocks").where("block_number", ">=", from).execute();
+      const cursor = await readCursor(trx);
+      await moveCursor(trx, cursor, { block: from - 1, log: NO_LOG });
+      log.warn({ fromBlock: from, retracted: orphaned.length }, "a reorg removed evaluated events; their alerts are retracted");
+      return orphaned.length;
+    });
+  }
+
+  async function evaluateObservationChunk(): Promise<EngineProgress> {
+    const progress = emptyProgress();
+    await db.transaction().execute(async (trx) => {
+      const scans = await trx.selectFrom("scan_observations").selectAll().where("evaluated", "=", 0).orderBy("observed_at").orderBy("id").limit(config.chunkSize).execute();
+      if (scans.length === 0) return;
+      const at = now();
+      const audience = await loadAudience(trx, scans.flatMap((s) => (s.batch_id ? [s.batch_id] : [])));
+      const outbox = await openOutbox(db, trx, at);
+      const writer = await openAlertWriter(trx, outbox, audience, at);
+      for (const scan of scans) {
+        // Marked first: a scan another engine took meanwhile updates nothing and is skipped.
+        const taken = await trx.updateTable("scan_observations").set({ evaluated: 1 }).where("id", "=", scan.id).where("evaluated", "=", 0).executeTakeFirst();
+        if (Number(taken.numUpdatedRows) !== 1) continue;
+        await writer.raise(await evaluateObservation(trx, scan, config));
+      }
+      await outbox.flush();
+      progress.observations = scans.length;
+      progress.alerts = writer.raised;
+    });
+    return progress;
+  }
+
+  async function deadlines(at = now()): Promise<EngineProgress> {
+    const progress = emptyProgress();
+    await db.transaction().execute(async (trx) => {
+      const { drafts, resolved } = await evaluateDeadlines(trx, config, at);
+      const audience = await loadAudience(trx, drafts.flatMap((d) => (d.batchId ? [d.batchId] : [])));
+      const outbox = await openOutbox(db, trx, at);
+      const writer = await openAlertWriter(trx, outbox, audience, at);
+      await writer.raise(drafts);
+      await closeAlerts(trx, outbox, resolved, "resolved", at);
+      await outbox.flush();
+      progress.alerts = writer.raised;
+      progress.resolved = resolved.length;
+    });
+    return progress;
+  }
+
+  /** Runs `task` after whatever the engine is doing, so passes never overlap. */
+  function serially<T>(task: () => Promise<T>): Promise<T> {
+    const next = running.then(task);
+    running = next.catch(() => undefined);
+    return next;
+  }
+
+  function every(ms: number, task: () => Promise<unknown>, what: string) {
+    const tick = () => {
+      if (stopped) return;
+      serially(task)
+        .catch((error: unknown) => log.error({ err: error }, `alert engine: ${what} failed; retrying`))
+        .finally(() => {
+          if (!stopped) timers.push(setTimeout(tick, ms));
+        });
+    };
+    tick();
+  }
+
+  return {
+    catchUp: () => serially(catchUp),
+    evaluateDeadlines: (at?: number) => serially(() => deadlines(at)),
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      every(config.pollMs, catchUp, "evaluating events");
+      every(config.clockMs, () => deadlines(), "evaluating deadlines");
+    },
+    async stop() {
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers = [];
+      await running;
+    },
+  };
+}
+
+function emptyProgress(): EngineProgress {
+  return { events: 0, observations: 0, alerts: 0, retracted: 0, resolved: 0 };
+}
+
+function add(total: EngineProgress, step: EngineProgress) {
+  for (const key of Object.keys(total) as (keyof EngineProgress)[]) total[key] += step[key];
+}
+
+/** The organizations a ledger event concerns get it as `ledger.<EventName>`. */
+function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable, args: Record<string, unknown>) {
+  const direct = new Set<number>();
+  if (event.organization_id !== null) direct.add(event.organization_id);
+  for (const field of ["shipperId", "recipientId", "mahId", "cmoId", "counterpartyId", "holderId", "dispenserId"]) {
+    if (args[field] !== undefined) direct.add(Number(args[field]));
+  }
+  if (ORGANIZATION_EVENTS.has(event.name) && args.organizationId !== undefined) direct.add(Number(args.organizationId));
+  if (event.batch_id) for (const id of audience.ofBatch(event.batch_id, { holders: RECALL_EVENTS.has(event.name) })) direct.add(id);
+  const recipients = audience.withRegulators(direct, event.batch_id);
+  // The payload is the same for every recipient: built once, with the indexed arguments spliced in as stored.
+  const meta = JSON.stringify({
+    name: event.name,
+    blockNumber: event.block_number,
+    logIndex: event.log_index,
+    blockHash: event.block_hash,
+    blockTime: event.block_time,
+    txHash: event.tx_hash,
+    batchId: event.batch_id,
+    organizationId: event.organization_id,
+    verification: event.verification,
+  });
+  const payload = `{"event":${meta.slice(0, -1)},"args":${event.payload}}}`;
+  const kind = `ledger.${event.name}`;
+  for (const organizationId of recipients) {
+    outbox.add(organizationId, kind, `ledger:${event.block_hash}:${event.log_index}:${organizationId}`, payload);
+  }
+}
+
+type AlertWriter = { raise(drafts: AlertDraft[]): Promise<void>; readonly raised: number };
+
+/** Writes new alerts (a key already raised is skipped) and a notification to each organization concerned. */
+async function openAlertWriter(trx: Trx, outbox: Outbox, audience: Audience, at: number): Promise<AlertWriter> {
+  const last = await trx.selectFrom("alerts").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst();
+  let nextId = Number(last?.id ?? 0) + 1;
+  let raised = 0;
+  return {
+    get raised() {
+      return raised;
+    },
+    async raise(drafts) {
+      if (drafts.length === 0) return;
+      const keys = [...new Set(drafts.map((d) => d.key))];
+      const existing = new Set((await trx.selectFrom("alerts").select("key").where("key", "in", keys).execute()).map((r) => r.key));
+      for (const draft of drafts) {
+        if (existing.has(draft.key)) continue;
+        existing.add(draft.key);
+        const row: AlertTable = {
+          id: nextId++,
+          key: draft.key,
+          rule: draft.rule,
+          severity: RULES[draft.rule],
+          status: "open",
+          organization_id: draft.organizationId,
+          batch_id: draft.batchId,
+          subject: draft.subject,
+          message: draft.message,
+          details: JSON.stringify(draft.details),
+          source_block: draft.source?.block ?? null,
+          source_log: draft.source?.log ?? null,
+          source_block_hash: draft.source?.hash ?? null,
+          observed_at: draft.observedAt,
+          created_at: at,
+          closed_at: null,
+          closed_reason: null,
+        };
+        await trx.insertInto("alerts").values(row).execute();
+        raised++;
+        const direct = new Set<number>(draft.notify ?? []);
+        if (draft.organizationId !== null) direct.add(draft.organizationId);
+        if (draft.batchId) {
+          const batch = audience.batch(draft.batchId);
+          if (batch) direct.add(batch.mahId);
+        }
+        const payload = JSON.stringify({ alert: alertView(row) });
+        for (const organizationId of audience.withRegulators(direct, draft.batchId)) {
+          outbox.add(organizationId, `alert.${draft.rule}`, `alert:${row.id}:${organizationId}`, payload, row.id);
+        }
+      }
+    },
+  };
+}
+
+/** Closes alerts as resolved or retracted and tells everyone who was told about them. */
+async function closeAlerts(trx: Trx, outbox: Outbox, closing: Resolution[], status: "resolved" | "retracted", at: number) {
+  for (const { id, reason } of closing) {
+    await trx.updateTable("alerts").set({ status, closed_at: at, closed_reason: reason }).where("id", "=", id).execute();
+    const alert = await trx.selectFrom("alerts").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+    const told = await trx.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", id).execute();
+    const payload = JSON.stringify({ alert: alertView(alert) });
+    for (const { organization_id } of told) outbox.add(organization_id, `alert.${status}`, `${status}:${id}:${organization_id}`, payload, id);
+  }
+}
+
+/** An alert as the API and notifications show it. */
+export function alertView(row: AlertTable) {
+  return {
+    id: Number(row.id),
+    rule: row.rule,
+    severity: row.severity,
+    status: row.status,
+    organizationId: row.organization_id,
+    batchId: row.batch_id,
+    subject: row.subject,
+    message: row.message,
+    details: JSON.parse(row.details) as Record<string, unknown>,
+    observedAt: Number(row.observed_at),
+    createdAt: Number(row.created_at),
+    closedAt: row.closed_at === null ? null : Number(row.closed_at),
+    closedReason: row.closed_reason,
+    source: row.source_block === null ? null : { blockNumber: Number(row.source_block), logIndex: row.source_log, blockHash: row.source_block_hash },
+  };
+}

@@ -1,0 +1,174 @@
+import type { Transaction } from "kysely";
+import type { Database, LedgerEventTable } from "../store";
+import type { Audience } from "./audience";
+import type { AlertConfig } from "./config";
+import type { AlertDraft } from "./rules";
+
+type Trx = Transaction<Database>;
+type Args = Record<string, unknown>;
+
+const num = (args: Args, name: string) => Number(args[name]);
+
+/** The rules a ledger event can trigger, judged by the event and the store as the engine reads it. */
+export async function evaluateEvent(trx: Trx, event: LedgerEventTable, args: Args, audience: Audience, config: AlertConfig): Promise<AlertDraft[]> {
+  const rule = EVENT_RULES[event.name];
+  if (!rule) return [];
+  const source = { block: event.block_number, log: event.log_index, hash: event.block_hash };
+  const keyOf = (name: string, suffix = "") => `${name}:${event.block_hash}:${event.log_index}${suffix}`;
+  const drafts = await rule({ trx, event, args, audience, config, keyOf });
+  return drafts.map((draft) => ({ ...draft, source }));
+}
+
+type RuleInput = { trx: Trx; event: LedgerEventTable; args: Args; audience: Audience; config: AlertConfig; keyOf(rule: string, suffix?: string): string };
+
+const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> = {
+  async ShipmentReceived({ event, args, keyOf }) {
+    const shipped = num(args, "shippedQuantity");
+    const received = num(args, "receivedQuantity");
+    if (shipped === received) return [];
+    const shipper = num(args, "shipperId");
+    const recipient = num(args, "recipientId");
+    return [
+      {
+        key: keyOf("receipt_quantity_mismatch"),
+        rule: "receipt_quantity_mismatch",
+        organizationId: shipper,
+        batchId: event.batch_id,
+        subject: String(args.shipmentId),
+        message: `organization ${recipient} received ${received} of the ${shipped} units organization ${shipper} shipped`,
+        details: { shipmentId: args.shipmentId, shipperId: shipper, recipientId: recipient, shipped, received },
+        observedAt: event.block_time,
+        notify: [recipient],
+      },
+    ];
+  },
+  async BatchShipped({ event, args, audience, config, keyOf }) {
+    const batch = event.batch_id ? audience.batch(event.batch_id) : undefined;
+    if (!batch) return [];
+    const remaining = batch.expiresAt - event.block_time;
+    if (remaining >= config.nearExpirySeconds) return [];
+    const shipper = num(args, "shipperId");
+    return [
+      {
+        key: keyOf("shipped_near_expiry"),
+        rule: "shipped_near_expiry",
+        organizationId: shipper,
+        batchId: event.batch_id,
+        subject: String(args.shipmentId),
+        message: `batch shipped ${Math.max(0, Math.floor(remaining / 86_400))} days before it expires`,
+        details: { shipmentId: args.shipmentId, expiresAt: batch.expiresAt, shippedAt: event.block_time, remainingSeconds: remaining },
+        observedAt: event.block_time,
+        notify: [num(args, "recipientId")],
+      },
+    ];
+  },
+  async BatchMarketReleased({ trx, event, audience, config, keyOf }) {
+    const batchId = event.batch_id!;
+    const late = await trx
+      .selectFrom("deviations")
+      .select(["report_hash", "kind", "closed_at", "closed_by"])
+      .where("batch_id", "=", batchId)
+      .where("closed_at", ">=", event.block_time - config.lateDeviationClosureSeconds)
+      .where("closed_at", "<=", event.block_time)
+      .execute();
+    if (late.length === 0) return [];
+    const batch = audience.batch(batchId);
+    return [
+      {
+        key: keyOf("deviation_closed_before_release"),
+        rule: "deviation_closed_before_release",
+        organizationId: batch?.mahId ?? event.organization_id,
+        batchId,
+        subject: null,
+        message: `${late.length} deviation(s) closed within ${Math.round(config.lateDeviationClosureSeconds / 3600)} hours before market release`,
+        details: { releasedAt: event.block_time, deviations: late.map((d) => ({ reportHash: d.report_hash, kind: d.kind, closedAt: d.closed_at, closedBy: d.closed_by })) },
+        observedAt: event.block_time,
+        notify: batch ? [batch.cmoId] : [],
+      },
+    ];
+  },
+  async DeviationOpened({ trx, event, audience, config, keyOf }) {
+    const batch = event.batch_id ? audience.batch(event.batch_id) : undefined;
+    if (!batch) return [];
+    const { count, clients, windowSeconds } = config.recurringDeviations;
+    const since = event.block_time - windowSeconds;
+    const recent = await trx
+      .selectFrom("deviations")
+      .innerJoin("batches", "batches.id", "deviations.batch_id")
+      .select(["deviations.batch_id", "batches.mah_id"])
+      .where("batches.cmo_id", "=", batch.cmoId)
+      .where("deviations.opened_at", ">=", since)
+      .where("deviations.opened_at", "<=", event.block_time)
+      .execute();
+    const mahs = new Set(recent.map((r) => r.mah_id));
+    if (recent.length < count || mahs.size < clients) return [];
+    // One warning per window: the CMO's rating already counts it, more would only repeat it.
+    const raised = await trx
+      .selectFrom("alerts")
+      .select("id")
+      .where("rule", "=", "cmo_recurring_deviations")
+      .where("organization_id", "=", batch.cmoId)
+      .where("status", "!=", "retracted")
+      .where("observed_at", ">=", since)
+      .executeTakeFirst();
+    if (raised) return [];
+    return [
+      {
+        key: keyOf("cmo_recurring_deviations"),
+        rule: "cmo_recurring_deviations",
+        organizationId: batch.cmoId,
+        batchId: event.batch_id,
+        subject: null,
+        message: `CMO ${batch.cmoId} opened ${recent.length} deviations for ${mahs.size} clients within ${Math.round(windowSeconds / 86_400)} days`,
+        details: { deviations: recent.length, clients: [...mahs].sort((a, b) => a - b), since },
+        observedAt: event.block_time,
+        notify: [...mahs],
+      },
+    ];
+  },
+  async BatchRecorded({ trx, event, args, keyOf }) {
+    const agreementId = String(args.agreementId);
+    const agreement = await trx.selectFrom("agreements").selectAll().where("id", "=", agreementId).executeTakeFirst();
+    const t = event.block_time;
+    const reason = !agreement
+      ? "is unknown"
+      : agreement.revoked_at !== null && agreement.revoked_at <= t
+        ? "was revoked"
+        : agreement.valid_until < t || agreement.valid_from > t
+          ? "was not in force"
+          : undefined;
+    if (!reason) return [];
+    const cmoId = num(args, "cmoId");
+    return [
+      {
+        key: keyOf("agreement_not_in_force"),
+        rule: "agreement_not_in_force",
+        organizationId: cmoId,
+        batchId: event.batch_id,
+        subject: agreementId,
+        message: `batch recorded under agreement ${agreementId}, which ${reason}`,
+        details: { agreementId, recordedAt: t, validUntil: agreement?.valid_until ?? null, revokedAt: agreement?.revoked_at ?? null },
+        observedAt: t,
+      },
+    ];
+  },
+  async AgreementRevoked({ trx, event, args, keyOf }) {
+    const agreementId = String(args.agreementId);
+    const pending = await trx
+      .selectFrom("batches")
+      .select(["id", "cmo_id", "state"])
+      .where("agreement_id", "=", agreementId)
+      .where("state", "!=", "MARKET_RELEASED")
+      .execute();
+    return pending.map((batch) => ({
+      key: keyOf("agreement_not_in_force", `:${batch.id}`),
+      rule: "agreement_not_in_force" as const,
+      organizationId: batch.cmo_id,
+      batchId: batch.id,
+      subject: agreementId,
+      message: `agreement ${agreementId} was revoked while batch ${batch.id} awaits market release (state ${batch.state})`,
+      details: { agreementId, revokedAt: event.block_time, state: batch.state },
+      observedAt: event.block_time,
+    }));
+  },
+};

@@ -1,0 +1,170 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { checkOwnOrRegulator } from "../api/access";
+import type { ApiServices, Caller } from "../api/context";
+import { ApiError, badRequest, forbidden, notFound } from "../api/errors";
+import { defineRoute } from "../api/routes";
+import { bytes32 } from "../api/schemas";
+import type { AlertTable } from "../store";
+import type { AlertConfig } from "./config";
+import { alertView } from "./engine";
+import { RULE_NAMES } from "./rules";
+
+const RATINGS = ["green", "yellow", "red"] as const;
+type Rating = (typeof RATINGS)[number];
+
+const alertSchema = z.object({
+  id: z.number().int(),
+  rule: z.string(),
+  severity: z.string(),
+  status: z.enum(["open", "resolved", "retracted"]),
+  organizationId: z.number().int().nullable(),
+  batchId: z.string().nullable(),
+  subject: z.string().nullable(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  observedAt: z.number().int(),
+  createdAt: z.number().int(),
+  closedAt: z.number().int().nullable(),
+  closedReason: z.string().nullable(),
+  source: z.object({ blockNumber: z.number().int(), logIndex: z.number().int().nullable(), blockHash: z.string().nullable() }).nullable(),
+});
+
+const ratingSchema = z.object({
+  organizationId: z.number().int(),
+  name: z.string(),
+  role: z.string(),
+  region: z.number().int(),
+  rating: z.enum(RATINGS),
+  score: z.number().int().meta({ description: "open alerts of the rating window, weighed by severity" }),
+  alerts: z.array(alertSchema).meta({ description: "the open alerts that make the rating" }),
+});
+
+const view = (row: AlertTable) => alertView(row) as z.input<typeof alertSchema>;
+
+/** An organization's rating from its open alerts of the rating window. */
+export function rate(config: AlertConfig, alerts: Pick<AlertTable, "severity">[]): { rating: Rating; score: number } {
+  const { weights, yellowAt, redAt } = config.rating;
+  const score = alerts.reduce((sum, a) => sum + (weights[a.severity as keyof typeof weights] ?? 0), 0);
+  return { rating: score >= redAt ? "red" : score >= yellowAt ? "yellow" : "green", score };
+}
+
+async function ratingsOf(services: ApiServices, config: AlertConfig, organizationIds?: number[]) {
+  const { db } = services.store;
+  let organizations = db.selectFrom("organizations").select(["id", "name", "role", "region"]);
+  if (organizationIds) organizations = organizations.where("id", "in", organizationIds);
+  const orgs = await organizations.orderBy("id").execute();
+  if (orgs.length === 0) return [];
+  let alerts = db
+    .selectFrom("alerts")
+    .selectAll()
+    .where("status", "=", "open")
+    .where("observed_at", ">=", services.now() - config.rating.windowSeconds);
+  if (organizationIds) alerts = alerts.where("organization_id", "in", organizationIds);
+  const open = await alerts.orderBy("id").execute();
+  return orgs.map((org) => {
+    const own = open.filter((a) => a.organization_id === org.id);
+    return { organizationId: org.id, name: org.name, role: org.role, region: org.region, ...rate(config, own), alerts: own.map(view) };
+  });
+}
+
+function requireRegulator(caller: Caller | undefined) {
+  if (caller?.role !== "REGULATOR") throw forbidden("REGULATORS_ONLY", "only regulators see every organization's risk rating");
+}
+
+/** Alerts, risk ratings and recall progress reports. */
+export function alertRoutes(config: AlertConfig) {
+  return [
+    defineRoute({
+      method: "get",
+      path: "/v1/alerts",
+      summary: "Early-warning alerts: regulators see all; other organizations those about them or sent to them",
+      tags: ["alerts"],
+      access: "organization",
+      query: z.object({
+        organizationId: z.coerce.number().int().positive().optional(),
+        rule: z.enum(RULE_NAMES as [string, ...string[]]).optional(),
+        status: z.enum(["open", "resolved", "retracted"]).optional(),
+        batchId: bytes32.optional(),
+        before: z.coerce.number().int().positive().optional().meta({ description: "only alerts with a smaller id (the next page)" }),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+      }),
+      response: z.object({ alerts: z.array(alertSchema) }),
+      async handle({ query, caller, services }) {
+        let select = services.store.db.selectFrom("alerts").selectAll();
+        if (caller!.role !== "REGULATOR") {
+          const me = caller!.organizationId;
+          select = select.where((eb) =>
+            eb.or([
+              eb("alerts.organization_id", "=", me),
+              eb.exists(eb.selectFrom("notifications").select("notifications.id").whereRef("notifications.alert_id", "=", "alerts.id").where("notifications.organization_id", "=", me)),
+            ]),
+          );
+        }
+        if (query.organizationId) select = select.where("organization_id", "=", query.organizationId);
+        if (query.rule) select = select.where("rule", "=", query.rule);
+        if (query.status) select = select.where("status", "=", query.status);
+        if (query.batchId) select = select.where("batch_id", "=", query.batchId);
+        if (query.before) select = select.where("id", "<", query.before);
+        const rows = await select.orderBy("id", "desc").limit(query.limit).execute();
+        return { alerts: rows.map(view) };
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/risk-ratings",
+      summary: "Every organization's risk rating (green, yellow, red) with the alerts that cause it; regulators only",
+      tags: ["alerts"],
+      access: "organization",
+      query: z.object({ rating: z.enum(RATINGS).optional() }),
+      response: z.object({ ratings: z.array(ratingSchema) }),
+      errors: { 403: "not a regulator" },
+      async handle({ query, caller, services }) {
+        requireRegulator(caller);
+        const ratings = await ratingsOf(services, config);
+        return { ratings: query.rating ? ratings.filter((r) => r.rating === query.rating) : ratings };
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/risk-ratings/:organizationId",
+      summary: "One organization's risk rating with the alerts that cause it (regulators, and the organization itself)",
+      tags: ["alerts"],
+      access: "organization",
+      params: z.object({ organizationId: z.coerce.number().int().positive() }),
+      response: ratingSchema,
+      errors: { 403: "another organization's rating", 404: "no such organization" },
+      async handle({ params, caller, services }) {
+        checkOwnOrRegulator(caller, params.organizationId);
+        const [rating] = await ratingsOf(services, config, [params.organizationId]);
+        if (!rating) throw notFound("NO_SUCH_ORGANIZATION", `no organization ${params.organizationId}`);
+        return rating;
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/recalls/:batchId/progress-reports",
+      summary: "The MAH reports an open recall's progress to its regulator (the recall's level sets how often)",
+      tags: ["recalls"],
+      access: "organization",
+      params: z.object({ batchId: bytes32 }),
+      body: z.object({ reportHash: bytes32.meta({ description: "hash of the progress report document" }) }),
+      response: z.object({ id: z.string(), batchId: z.string(), reportedAt: z.number().int(), nextDueAt: z.number().int() }),
+      status: 201,
+      errors: { 403: "not the batch's MAH", 404: "no such batch", 409: "no open recall of the batch" },
+      async handle({ params, body, caller, services }) {
+        const { db } = services.store;
+        const batch = await db.selectFrom("batches").select(["id", "mah_id"]).where("id", "=", params.batchId).executeTakeFirst();
+        if (!batch) throw notFound("NO_SUCH_BATCH", `no batch ${params.batchId}`);
+        if (batch.mah_id !== caller!.organizationId) throw forbidden("NOT_BATCH_MAH", "only the batch's MAH reports its recall's progress");
+        const recall = await db.selectFrom("recalls").select(["status", "level"]).where("batch_id", "=", batch.id).executeTakeFirst();
+        if (recall?.status !== "OPEN") throw new ApiError(409, "NO_OPEN_RECALL", `batch ${batch.id} has no open recall`);
+        const deadline = config.recallDeadlines[recall.level as "I" | "II" | "III"];
+        if (!deadline) throw badRequest("UNKNOWN_RECALL_LEVEL", `recall level ${recall.level} has no deadlines`);
+        const row = { id: randomUUID(), batch_id: batch.id, reported_by: caller!.organizationId, report_hash: body.reportHash, reported_at: services.now() };
+        await db.insertInto("recall_progress_reports").values(row).execute();
+        return { id: row.id, batchId: batch.id, reportedAt: row.reported_at, nextDueAt: row.reported_at + deadline.progressReport };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,82 @@
+import type { Request, Response, NextFunction } from "express";
+import type { AppMount } from "../api/app";
+import { createAuthenticator } from "../api/auth";
+import type { ApiServices } from "../api/context";
+import { badRequest } from "../api/errors";
+
+export const STREAM_PATH = "/v1/notifications/stream";
+
+export type StreamOptions = { pollMs?: number; heartbeatMs?: number };
+
+/**
+ * GET /v1/notifications/stream: the signed-in organization's notifications as server-sent events, each with its
+ * outbox id as the event id, so a client that reconnects with Last-Event-ID (or ?after=) misses nothing. The stream
+ * reads the outbox table, so it works on every API server that shares the database.
+ */
+export function notificationStream(options: StreamOptions = {}): { mount: AppMount; close(): void } {
+  const pollMs = options.pollMs ?? 500;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const open = new Set<Response>();
+  const mount: AppMount = (app, services) => {
+    const authenticate = createAuthenticator(services);
+    app.get(STREAM_PATH, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const caller = await authenticate(req, true);
+        const after = resumePoint(req);
+        open.add(res);
+        res.on("close", () => open.delete(res));
+        stream(services, caller!.organizationId, after, res, pollMs, heartbeatMs);
+      } catch (error) {
+        next(error);
+      }
+    });
+  };
+  // Open streams would keep the HTTP server from closing; clients reconnect with Last-Event-ID.
+  return { mount, close: () => open.forEach((res) => res.end()) };
+}
+
+function resumePoint(req: Request): number {
+  const text = req.get("last-event-id") ?? (typeof req.query.after === "string" ? req.query.after : undefined);
+  if (text === undefined || text === "") return 0;
+  if (!/^\d{1,15}$/.test(text)) throw badRequest("INVALID_LAST_EVENT_ID", "Last-Event-ID (or ?after=) must be a notification id", "Last-Event-ID");
+  return Number(text);
+}
+
+function stream(services: ApiServices, organizationId: number, after: number, res: Response, pollMs: number, heartbeatMs: number) {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+  res.write(`retry: 2000\n\n`);
+  let last = after;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const heartbeat = setInterval(() => res.write(`: keep-alive\n\n`), heartbeatMs);
+  res.on("close", () => {
+    closed = true;
+    clearInterval(heartbeat);
+    if (timer) clearTimeout(timer);
+  });
+  const poll = async () => {
+    try {
+      for (;;) {
+        const rows = await services.store.db
+          .selectFrom("notifications")
+          .select(["id", "kind", "idempotency_key", "created_at", "payload"])
+          .where("organization_id", "=", organizationId)
+          .where("id", ">", last)
+          .orderBy("id")
+          .limit(200)
+          .execute();
+        if (closed) return;
+        for (const row of rows) {
+          const data = `{"id":${row.id},"idempotencyKey":${JSON.stringify(row.idempotency_key)},"kind":${JSON.stringify(row.kind)},"createdAt":${row.created_at},"data":${row.payload}}`;
+          res.write(`id: ${row.id}\nevent: ${row.kind}\ndata: ${data}\n\n`);
+          last = Number(row.id);
+        }
+        if (rows.length < 200) break;
+      }
+    } catch (error) {
+      services.log.warn({ err: error }, "notification stream poll failed; retrying");
+    }
+    if (!closed) timer = setTimeout(() => void poll(), pollMs);
+  };
+  void poll();
+}
