@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJson } from "ethers";
 import request from "supertest";
@@ -168,6 +168,15 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     await screenshot(page, "label-print");
     await page.emulateMedia({ media: "screen" });
     await screenshot(page, "label");
+    // The printed symbol scans back to the same pack: its picture, uploaded on the scan page, is genuine.
+    const picture = await label.locator("svg").screenshot();
+    await page.goto(`${stack.url}/`);
+    await page.getByLabel("上传条码照片").setInputFiles({ name: "label.png", mimeType: "image/png", buffer: picture });
+    const verdict = page.locator("#verdict");
+    await verdict.waitFor();
+    expect(await verdict.getAttribute("data-verdict")).to.equal("GENUINE");
+    expect(await verdict.textContent()).to.contain(pack.key);
+    await page.goto(`${stack.url}/batches/${h().batches.released.batchId}`);
     await page.getByLabel("这一盒的追溯码").fill(formatCode(h().batches.recalled.packs[0]!, "hri"));
     await page.getByRole("button", { name: "生成标签" }).click();
     await page.locator("#label-output [role=alert]").waitFor();
@@ -217,6 +226,41 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     } finally {
       await page.unroute("**/v1/**");
     }
+  });
+
+  it("answers bad label requests with the code's error, and serves the browser libraries", async () => {
+    const missing = await request(stack.app).get("/labels/datamatrix.svg").expect(400);
+    expect(missing.body.error).to.include({ code: "INVALID_INPUT", field: "code" });
+    const badCheck = await request(stack.app).get("/labels/datamatrix.svg").query({ code: "(01)12345678901234(21)X" }).expect(400);
+    expect(badCheck.body.error.code).to.equal("CODE_BAD_CHECK_DIGIT");
+    const pack = h().batches.released.packs[0]!;
+    const label = await request(stack.app).get("/labels/datamatrix.svg").query({ code: formatCode(pack, "element-string") }).expect(200);
+    expect(label.headers["content-type"]).to.match(/^image\/svg\+xml/);
+    expect(decodeURIComponent(label.headers["x-label-text"]!)).to.equal(formatCode(pack, "hri"));
+    for (const bundle of ["/vendor/zxing.js", "/vendor/ethers.js"]) {
+      expect((await request(stack.app).get(bundle).expect(200)).headers["content-type"]).to.match(/^text\/javascript/);
+    }
+  });
+
+  it("refuses a malformed demo file by name, leaving it as it was", async () => {
+    const file = demoOrganizationsFile(h().services.config.dataDir);
+    const before = readFileSync(file, "utf8");
+    writeFileSync(file, JSON.stringify([{ organizationId: 1, name: "x" }]));
+    try {
+      const res = await request(stack.app).get("/v1/demo/organizations").expect(500);
+      expect(res.body.error.code).to.equal("DEMO_FILE_INVALID");
+      expect(res.body.error.message).to.contain(file);
+      await page.goto(`${stack.url}/sign-in`);
+      expect(await page.locator("#outcome [role=alert]").textContent()).to.contain("DEMO_FILE_INVALID");
+      expect(readFileSync(file, "utf8")).to.equal(JSON.stringify([{ organizationId: 1, name: "x" }]));
+    } finally {
+      writeFileSync(file, before);
+    }
+  });
+
+  it("says an address is not a batch rather than show an empty page", async () => {
+    await page.goto(`${stack.url}/batches/not-a-batch`);
+    expect(await page.locator("#content [role=alert]").textContent()).to.contain("/batches/not-a-batch");
   });
 
   async function orgName(party: Party) {
