@@ -4,6 +4,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { id as hashText, Wallet } from "ethers";
+import type { BaseWallet } from "ethers";
 import { formatCode, generatePacks, packId } from "../../src/codes";
 import { deployConsortium, GTIN } from "../contracts/fixtures";
 import type { Consortium, Party } from "../contracts/fixtures";
@@ -21,16 +22,16 @@ describe("trace over JSON-RPC", () => {
   let deployment: string;
   const sender = hardhatAccountKey(2);
 
-  const as = (party: Party | Wallet, extra: Record<string, string> = {}) => ({
+  const as = (party: Party | BaseWallet, extra: Record<string, string> = {}) => ({
     TRACE_PRIVATE_KEY: ("key" in party ? party.key : party).privateKey,
     TRACE_SENDER_KEY: sender,
     ...extra,
   });
-  const cli = (party: Party | Wallet, ...argv: string[]) => trace(as(party), ...argv, "--deployment", deployment, "--json");
+  const cli = (party: Party | BaseWallet, ...argv: string[]) => trace(as(party), ...argv, "--deployment", deployment, "--json");
   const blockNumber = () => hre.ethers.provider.getBlockNumber();
 
   /** Runs a command that the ledger must refuse, and checks that no block was added. */
-  async function refused(party: Party | Wallet, ...argv: string[]) {
+  async function refused(party: Party | BaseWallet, ...argv: string[]) {
     const before = await blockNumber();
     const error = errorOf(await cli(party, ...argv), 3);
     expect(await blockNumber(), "a refused command sends nothing").to.equal(before);
@@ -186,6 +187,18 @@ describe("trace over JSON-RPC", () => {
     expect((await refused(c.regulator, "organizations", "suspend", String(id), "--reason", "again")).code).to.equal("ORGANIZATION_SUSPENDED".replace("ORGANIZATION", "PARTY"));
     answerOf(await cli(c.regulator, "organizations", "reinstate", String(id), "--reason", "corrected"));
     expect(Number((await c.registry.organization(id)).status)).to.equal(1);
+  });
+
+  it("signs with an organization's encrypted keystore; a wrong password sends nothing", async () => {
+    const keystore = work.file("mah.json");
+    answerOf(await trace({ TRACE_PRIVATE_KEY: c.mah.key.privateKey, TRACE_KEYSTORE_PASSWORD: "mah password" }, "keys", "create", "--import", "--out", keystore, "--json"));
+    const register = (password: string, code: string) =>
+      trace({ TRACE_KEYSTORE_PASSWORD: password, TRACE_SENDER_KEY: sender }, "products", "register", "--code", code, "--approval", "国药准字H20240003", "--name", "Keystore product",
+        "--keystore", keystore, "--deployment", deployment, "--json");
+    const before = await blockNumber();
+    expect(errorOf(await register("not the password", "6901237"), 2).code).to.equal("KEYSTORE_WRONG_PASSWORD");
+    expect(await blockNumber()).to.equal(before);
+    expect(answerOf(await register("mah password", "6901237"))).to.include({ organizationId: c.mah.id, signer: c.mah.key.address });
   });
 
   it("prints a table by default", async () => {
