@@ -1,98 +1,183 @@
-import { mkdir, writeFile } from "node:fs/promises";
+/**
+ * `npm start`: the embedded development chain (durable: journaled and replayed), the contracts deployed with
+ * Hardhat Ignition, the demo consortium and history on first start, then the indexer and the HTTP API.
+ * `npm start -- --rpc URL --deployment FILE` attaches to an existing chain instead. `npm start -- --help`.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import hre from "hardhat";
-import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
-import { HDNodeWallet, Wallet, id as hashText } from "ethers";
-import type { HardhatNetworkHDAccountsConfig } from "hardhat/types";
-import TraceabilityLedger from "../ignition/modules/TraceabilityLedger";
-import { Role } from "../src/attestations";
-import { createLogger } from "../src/log";
-import { startLedgerService } from "../src/service";
+import { HDNodeWallet, JsonRpcProvider, Wallet } from "ethers";
+import type { HardhatNetworkHDAccountsConfig, HardhatRuntimeEnvironment } from "hardhat/types";
+import { parseStartOptions, StartHelp, StartOptionsError } from "../src/chain/options";
+import type { StartOptions } from "../src/chain/options";
+import { sampleLines } from "../src/demo/files";
+import type { ScanSample } from "../src/demo/seed";
+import type { DeploymentFile } from "../src/indexer/deployment";
 
 const HOST = "127.0.0.1";
-const port = Number(process.env.TRACE_RPC_PORT ?? 8545);
-const apiPort = Number(process.env.TRACE_API_PORT ?? 8080);
-const dataDir = path.resolve(process.env.TRACE_DATA_DIR ?? ".data");
 
-type JsonRpcServer = { listen(): Promise<{ address: string; port: number }>; close(): Promise<void> };
-
-/** Starts the embedded chain on loopback and deploys the ledger with a freshly keyed first regulator. */
-async function main() {
-  for (const [name, value] of [["TRACE_RPC_PORT", port], ["TRACE_API_PORT", apiPort]] as const) {
-    if (!Number.isInteger(value) || value < 1 || value > 65535) {
-      throw new Error(`${name} must be a TCP port (1-65535), got "${process.env[name]}"`);
-    }
-  }
-  const server: JsonRpcServer = await hre.run(TASK_NODE_CREATE_SERVER, {
-    hostname: HOST,
-    port,
-    provider: hre.network.provider,
-  });
-  const listening = await server.listen();
-  const regulatorKey = Wallet.createRandom();
-  const firstRegulator = {
-    regulatorId: 0,
-    nonce: 0,
-    role: Role.Regulator,
-    region: 320000,
-    licenceHash: hashText("Jiangsu Medical Products Administration"),
-    signingKey: regulatorKey.address,
-    name: "江苏省药品监督管理局 Jiangsu Medical Products Administration",
+async function main(): Promise<void> {
+  const options = parseStartOptions(process.argv.slice(2));
+  // Loaded only once the arguments are good: a typo fails at once, not after Hardhat has started.
+  const { default: hre } = await import("hardhat");
+  // A fresh clone has no artifacts or typechain types yet; this compiles them (solc from npm), or is a no-op.
+  await hre.run("compile", { quiet: true });
+  const running = options.chain.kind === "embedded" ? await runEmbedded(hre, options, options.chain.rpcPort) : await runAttached(options, options.chain);
+  const stop = async () => {
+    await running.stop();
+    process.exit(process.exitCode ?? 0);
   };
-  const startBlock = (await hre.ethers.provider.getBlockNumber()) + 1;
-  const { registry, products, batches } = await hre.ignition.deploy(TraceabilityLedger, {
-    parameters: { TraceabilityLedger: { firstRegulator } },
-  });
-  const { chainId } = await hre.ethers.provider.getNetwork();
-  const deployment = {
-    chainId: Number(chainId),
-    rpcUrl: `http://${listening.address}:${listening.port}`,
-    startBlock,
-    contracts: {
-      ConsortiumRegistry: await registry.getAddress(),
-      ProductRegistry: await products.getAddress(),
-      BatchLedger: await batches.getAddress(),
-    },
-  };
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(path.join(dataDir, "deployment.json"), JSON.stringify(deployment, null, 2));
-  // Development chain only: the bootstrap regulator's key is written in the clear so the demo can sign with it.
-  await writeFile(
-    path.join(dataDir, "dev-regulator-key.json"),
-    JSON.stringify({ organizationId: 1, address: regulatorKey.address, privateKey: regulatorKey.privateKey }, null, 2),
-    { mode: 0o600 },
-  );
-  const service = await startLedgerService({
-    rpcUrl: deployment.rpcUrl,
-    deployment,
-    database: process.env.TRACE_DATABASE ?? path.join(dataDir, "ledger.sqlite"),
-    dataDir,
-    host: HOST,
-    port: apiPort,
-    log: createLogger(),
-    relayerKey: devAccountKey(0),
-  });
-  console.log(`Chain JSON-RPC     ${deployment.rpcUrl} (chain id ${deployment.chainId})`);
-  for (const [name, address] of Object.entries(deployment.contracts)) console.log(`${name.padEnd(18)} ${address}`);
-  console.log(`Deployment file    ${path.join(dataDir, "deployment.json")}`);
-  console.log(`API                ${service.apiUrl}/v1  (docs ${service.apiUrl}/docs, health ${service.apiUrl}/healthz)`);
-  console.log("Press Ctrl-C to stop.");
-  const stop = () =>
-    service
-      .stop()
-      .then(() => server.close())
-      .then(() => process.exit(0));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 }
 
+type Running = { stop(): Promise<void> };
+
+async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions, rpcPort: number): Promise<Running> {
+  const { startEmbeddedChain } = await import("../src/chain/embedded");
+  const { deployLedger, writeDeployment } = await import("../src/chain/deploy");
+  const { readDeployment } = await import("../src/indexer/deployment");
+  const chain = await startEmbeddedChain({ hre, dataDir: options.dataDir, host: HOST, port: rpcPort });
+  // Ignition and hre.ethers take the network's provider when first used: they must write through the journal.
+  hre.network.provider = chain.provider;
+  const deploymentFile = path.join(options.dataDir, "deployment.json");
+  const regulatorFile = path.join(options.dataDir, "dev-regulator-key.json");
+  let deployment: DeploymentFile;
+  if (chain.fresh) {
+    // A new chain: whatever an earlier chain left in the data directory describes contracts that are gone.
+    rmSync(path.join(options.dataDir, "demo"), { recursive: true, force: true });
+    const regulatorKey = Wallet.createRandom();
+    deployment = await deployLedger(hre, {
+      rpcUrl: chain.url,
+      firstRegulator: {
+        name: "江苏省药品监督管理局 Jiangsu Medical Products Administration",
+        region: 320000,
+        licence: "Jiangsu Medical Products Administration",
+        signingKey: regulatorKey.address,
+      },
+    });
+    // Development chain only: the bootstrap regulator's key is kept in the clear so the demo can sign with it.
+    writeFileSync(regulatorFile, JSON.stringify({ organizationId: 1, address: regulatorKey.address, privateKey: regulatorKey.privateKey }, null, 2), { mode: 0o600 });
+  } else {
+    if (!existsSync(deploymentFile)) {
+      throw new Error(`the chain in ${path.join(options.dataDir, "chain")} was restored, but ${deploymentFile} is missing (the first start stopped before deploying); move ${path.join(options.dataDir, "chain")} aside to start over`);
+    }
+    // The journal restored the same contracts; only the RPC port may have changed.
+    deployment = { ...(await readDeployment(deploymentFile)), rpcUrl: chain.url };
+  }
+  await writeDeployment(deploymentFile, deployment);
+  const relayerKey = devAccountKey(hre, 0);
+  const { service, samples } = await serve(options, deployment, chain.url, relayerKey, () => readRegulatorKey(regulatorFile));
+  console.log(
+    chain.fresh
+      ? `Chain JSON-RPC     ${chain.url} (chain id ${chain.chainId}, new; journal ${path.join(options.dataDir, "chain", "journal")})`
+      : `Chain JSON-RPC     ${chain.url} (chain id ${chain.chainId}, restored ${chain.replayed.blocks} blocks from ${path.join(options.dataDir, "chain", "journal")}${chain.replayed.truncatedTail ? "; dropped a half-written last entry" : ""})`,
+  );
+  printWhere(options, deployment, deploymentFile, service, samples);
+  return {
+    async stop() {
+      await service.stop();
+      await chain.close();
+    },
+  };
+}
+
+async function runAttached(options: StartOptions, chain: { rpcUrl: string; deploymentFile: string }): Promise<Running> {
+  const { readDeployment } = await import("../src/indexer/deployment");
+  const deployment = { ...(await readDeployment(chain.deploymentFile)), rpcUrl: chain.rpcUrl };
+  const relayerKey = process.env.TRACE_RELAYER_KEY;
+  if (options.demo && !relayerKey) throw new Error("--demo on an existing chain needs TRACE_RELAYER_KEY, the private key of a funded account to pay for the demo's transactions");
+  const regulatorFile = path.join(options.dataDir, "dev-regulator-key.json");
+  const { service, samples } = await serve(options, deployment, chain.rpcUrl, relayerKey, () => readRegulatorKey(regulatorFile));
+  console.log(`Chain JSON-RPC     ${chain.rpcUrl} (chain id ${deployment.chainId}, attached)`);
+  printWhere(options, deployment, chain.deploymentFile, service, samples);
+  if (!relayerKey) console.log("Relay              off (set TRACE_RELAYER_KEY to a funded account's key to relay signed attestations)");
+  return service;
+}
+
+type Service = Awaited<ReturnType<typeof import("../src/service").startLedgerService>>;
+
+/**
+ * Seeds the demo when asked and not done yet, then runs the indexer and API and registers the demo's codes
+ * (again, if the database was rebuilt).
+ */
+async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: string, relayerKey: string | undefined, regulatorKey: () => Wallet) {
+  const { startLedgerService } = await import("../src/service");
+  const { createLogger } = await import("../src/log");
+  const { readDemo, registerDemoCodes, writeDemo } = await import("../src/demo/files");
+  let demo = options.demo ? readDemo(options.dataDir) : undefined;
+  if (options.demo && !demo) {
+    const { seedDemo } = await import("../src/demo/seed");
+    const provider = new JsonRpcProvider(rpcUrl, deployment.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+    try {
+      await checkUnseeded(provider, deployment, options.dataDir);
+      const latest = await provider.getBlock("latest");
+      console.log("Seeding the demo consortium and history …");
+      const seed = await seedDemo({ deployment, relayer: new Wallet(relayerKey as string, provider), regulatorKey: regulatorKey(), now: latest?.timestamp ?? Math.floor(Date.now() / 1000) });
+      writeDemo(options.dataDir, seed);
+      demo = seed;
+    } finally {
+      provider.destroy();
+    }
+  }
+  const service = await startLedgerService({
+    rpcUrl,
+    deployment,
+    database: options.database,
+    dataDir: options.dataDir,
+    host: HOST,
+    port: options.apiPort,
+    log: createLogger(),
+    ...(relayerKey ? { relayerKey } : {}),
+  });
+  if (demo) await registerDemoCodes(service.services.codes, demo.batches, service.services.now());
+  return { service, samples: demo?.samples };
+}
+
+/** The demo assumes a ledger with only its bootstrap regulator: a half-seeded one cannot be finished. */
+async function checkUnseeded(provider: JsonRpcProvider, deployment: DeploymentFile, dataDir: string) {
+  const { ConsortiumRegistry__factory } = await import("../typechain-types");
+  const organizations = await ConsortiumRegistry__factory.connect(deployment.contracts.ConsortiumRegistry, provider).organizationCount();
+  if (organizations !== 1n) {
+    throw new Error(
+      `the demo seeds a ledger that has only its first regulator, but this one has ${organizations} organizations and no ${path.join(dataDir, "demo", "organizations.json")} ` +
+        `(an earlier start stopped while seeding?); start with --no-demo, or move ${path.join(dataDir, "chain")} aside to start a new chain`,
+    );
+  }
+}
+
+function readRegulatorKey(file: string): Wallet {
+  if (!existsSync(file)) throw new Error(`the demo signs as the bootstrap regulator, whose key ${file} is missing`);
+  return new Wallet((JSON.parse(readFileSync(file, "utf8")) as { privateKey: string }).privateKey);
+}
+
+function printWhere(options: StartOptions, deployment: DeploymentFile, deploymentFile: string, service: Service, samples: ScanSample[] | undefined) {
+  for (const [name, address] of Object.entries(deployment.contracts)) console.log(`${name.padEnd(18)} ${address}`);
+  console.log(`Deployment file    ${deploymentFile}`);
+  console.log(`Database           ${options.database.startsWith("postgres") ? options.database.replace(/\/\/[^@]*@/, "//…@") : options.database}`);
+  console.log(`API                ${service.apiUrl}/v1  (docs ${service.apiUrl}/docs, health ${service.apiUrl}/healthz, web ${service.apiUrl}/)`);
+  if (samples) {
+    console.log(`Demo keys          ${path.join(options.dataDir, "demo", "organizations.json")} (development only)`);
+    console.log(`Codes to scan      POST ${service.apiUrl}/v1/scans {"code": …}; \\u001d is the GS1 group separator`);
+    for (const line of sampleLines(samples)) console.log(line);
+  }
+  console.log("Press Ctrl-C to stop.");
+}
+
 /** A funded account of the embedded chain (Hardhat's development mnemonic), to pay for relayed attestations. */
-function devAccountKey(index: number): string {
+function devAccountKey(hre: HardhatRuntimeEnvironment, index: number): string {
   const accounts = hre.config.networks.hardhat.accounts as HardhatNetworkHDAccountsConfig;
   return HDNodeWallet.fromPhrase(accounts.mnemonic, accounts.passphrase, `${accounts.path}/${index}`).privateKey;
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof StartHelp) {
+    console.log(error.message);
+    process.exit(0);
+  }
+  if (error instanceof StartOptionsError) {
+    console.error(`npm start: ${error.message}\nSee: npm start -- --help`);
+    process.exit(2);
+  }
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

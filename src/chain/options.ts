@@ -1,0 +1,96 @@
+import path from "node:path";
+import { Command, CommanderError } from "commander";
+
+/** What `npm start` runs: an embedded chain it deploys to, or an existing chain it attaches to. */
+export type StartOptions = {
+  dataDir: string;
+  /** SQLite file or postgres:// URL. */
+  database: string;
+  apiPort: number;
+  /** Seed the demo consortium and history on a ledger that has none. */
+  demo: boolean;
+  chain: { kind: "embedded"; rpcPort: number } | { kind: "attached"; rpcUrl: string; deploymentFile: string };
+};
+
+/** A bad argument or setting: printed with the usage hint, exit status 2. */
+export class StartOptionsError extends Error {
+  override name = "StartOptionsError";
+}
+
+/** `--help` was asked for: the text to print, exit status 0. */
+export class StartHelp extends Error {
+  override name = "StartHelp";
+}
+
+function port(setting: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(value) || value > 65535) {
+    throw new StartOptionsError(`${setting} must be a TCP port from 0 (any free port) to 65535, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function rpcUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new StartOptionsError(`--rpc must be a JSON-RPC URL such as http://10.0.0.5:8545, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new StartOptionsError(`--rpc must be an http:// or https:// JSON-RPC URL, got ${JSON.stringify(text)}`);
+  }
+  return text;
+}
+
+function program() {
+  return new Command("npm start --")
+    .description("Runs the ledger: an embedded development chain (or an existing one), the indexer and the HTTP API.")
+    .option("--data-dir <dir>", "deployment file, chain journal, database, code trees, demo keys (env TRACE_DATA_DIR, default .data)")
+    .option("--port <port>", "the API's port, 0 for any free port (env TRACE_API_PORT, default 8080)")
+    .option("--rpc-port <port>", "the embedded chain's JSON-RPC port, 0 for any free port (env TRACE_RPC_PORT, default 8545)")
+    .option("--database <db>", "a SQLite file or a postgres:// URL (env TRACE_DATABASE, default <data-dir>/ledger.sqlite)")
+    .option("--rpc <url>", "attach to this chain's JSON-RPC instead of starting one (needs --deployment)")
+    .option("--deployment <file>", "the deployment file of the contracts on the --rpc chain (npm run deploy writes one)")
+    .option("--demo", "seed the demo consortium and history (the default on the embedded chain)")
+    .option("--no-demo", "start without the demo data")
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+}
+
+/**
+ * Reads `npm start`'s arguments, with the TRACE_* environment variables as defaults, and checks them all before
+ * anything starts: a bad one is a StartOptionsError naming the argument or variable.
+ */
+export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): StartOptions {
+  const command = program();
+  try {
+    command.parse(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.help") throw new StartHelp(command.helpInformation());
+      throw new StartOptionsError(error.message.replace(/^error: /, ""));
+    }
+    throw error;
+  }
+  const raw = command.opts<{ dataDir?: string; port?: string; rpcPort?: string; database?: string; rpc?: string; deployment?: string; demo?: boolean }>();
+  if (command.args.length > 0) throw new StartOptionsError(`unexpected argument ${JSON.stringify(command.args[0])}; see npm start -- --help`);
+  /** An argument wins over its environment variable; the name of whichever was used goes in error messages. */
+  const setting = (value: string | undefined, flag: string, variable: string, fallback: string) =>
+    value !== undefined ? { name: flag, value } : env[variable] !== undefined ? { name: variable, value: env[variable] as string } : { name: flag, value: fallback };
+  const api = setting(raw.port, "--port", "TRACE_API_PORT", "8080");
+  const rpcPort = setting(raw.rpcPort, "--rpc-port", "TRACE_RPC_PORT", "8545");
+  const dir = setting(raw.dataDir, "--data-dir", "TRACE_DATA_DIR", ".data");
+  if (dir.value.trim() === "") throw new StartOptionsError(`${dir.name} must name a directory`);
+  if (raw.deployment !== undefined && raw.rpc === undefined) throw new StartOptionsError("--deployment names the contracts of an existing chain: give its --rpc URL too");
+  if (raw.rpc !== undefined && raw.deployment === undefined) throw new StartOptionsError("--rpc attaches to an existing chain: give its --deployment file too (npm run deploy writes one)");
+  if (raw.rpc !== undefined && raw.rpcPort !== undefined) throw new StartOptionsError("--rpc-port is the embedded chain's port; with --rpc no chain is started");
+  const dataDir = path.resolve(dir.value);
+  const chain: StartOptions["chain"] =
+    raw.rpc !== undefined
+      ? { kind: "attached", rpcUrl: rpcUrl(raw.rpc), deploymentFile: path.resolve(raw.deployment as string) }
+      : { kind: "embedded", rpcPort: port(rpcPort.name, rpcPort.value) };
+  const database = setting(raw.database, "--database", "TRACE_DATABASE", path.join(dataDir, "ledger.sqlite"));
+  if (database.value.trim() === "") throw new StartOptionsError(`${database.name} must be a SQLite file or a postgres:// URL`);
+  return { dataDir, database: database.value, apiPort: port(api.name, api.value), demo: raw.demo ?? chain.kind === "embedded", chain };
+}

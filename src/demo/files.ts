@@ -1,0 +1,72 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ApiError } from "../api/errors";
+import type { CodeBook } from "../api/codebook";
+import type { DemoBatch, DemoSeed, ScanSample } from "./seed";
+
+/** Where the demo keeps what it made; the web pages read `organizations.json` for one-click sign-in. */
+export function demoFiles(dataDir: string) {
+  const dir = path.join(dataDir, "demo");
+  return {
+    dir,
+    organizations: path.join(dir, "organizations.json"),
+    batches: path.join(dir, "batches.json"),
+    samples: path.join(dir, "scan-codes.json"),
+  };
+}
+
+/**
+ * Writes the demo's keys, batch codes and scan samples. Organizations last: its presence is what marks a data
+ * directory as seeded, so a start that died mid-seed is not mistaken for a finished one. Keys are in the clear
+ * (mode 0600): this is a development chain.
+ */
+export function writeDemo(dataDir: string, seed: DemoSeed): void {
+  const files = demoFiles(dataDir);
+  mkdirSync(files.dir, { recursive: true });
+  writeAtomically(files.batches, seed.batches, 0o644);
+  writeAtomically(files.samples, seed.samples, 0o644);
+  writeAtomically(files.organizations, seed.organizations, 0o600);
+}
+
+function writeAtomically(file: string, value: unknown, mode: number) {
+  const pending = `${file}.${process.pid}.tmp`;
+  writeFileSync(pending, `${JSON.stringify(value, null, 2)}\n`, { mode });
+  renameSync(pending, file);
+}
+
+/** The demo a previous start recorded in this data directory, if any. */
+export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples"> | undefined {
+  const files = demoFiles(dataDir);
+  if (!existsSync(files.organizations)) return undefined;
+  const read = <T>(file: string): T => {
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as T;
+    } catch (error) {
+      throw new Error(`demo file ${file} cannot be read (${(error as Error).message}); remove ${files.dir} and the data directory's chain to seed again`);
+    }
+  };
+  return { batches: read<DemoBatch[]>(files.batches), samples: read<ScanSample[]>(files.samples) };
+}
+
+/**
+ * Registers each demo batch's codes with the API's code book, so scans find their batch and signed-in parties get
+ * proofs. Batches already registered are skipped: a restart, or a database rebuilt from the chain, registers only
+ * what is missing.
+ */
+export async function registerDemoCodes(codes: CodeBook, batches: DemoBatch[], now: number): Promise<number> {
+  let registered = 0;
+  for (const batch of batches) {
+    try {
+      await codes.register({ batchId: batch.batchId, codes: batch.codes, by: batch.cmoId, now });
+      registered++;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === "CODES_ALREADY_REGISTERED")) throw error;
+    }
+  }
+  return registered;
+}
+
+/** The scan samples as lines to print: the code as a JSON string (as POST /v1/scans takes it) and its Digital Link. */
+export function sampleLines(samples: ScanSample[]): string[] {
+  return samples.map((s) => `  ${s.kind.padEnd(11)}${JSON.stringify(s.code)}${s.digitalLink ? `  ${s.digitalLink}` : ""}  -> ${s.verdict}: ${s.note}`);
+}

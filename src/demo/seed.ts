@@ -1,0 +1,321 @@
+import { randomBytes } from "node:crypto";
+import { id as hashText, Wallet, ZeroHash } from "ethers";
+import type { BaseWallet, Signer } from "ethers";
+import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import {
+  AgreementKind,
+  createNonceSequence,
+  DeviationKind,
+  RecallLevel,
+  ReleaseTester,
+  signAttestation,
+} from "../attestations";
+import type { AttestationType, LedgerContract } from "../attestations";
+import { buildCodeTree, formatCode, generatePacks, packId, packLeaf } from "../codes";
+import type { Gs1Pack, NmpaPack } from "../codes";
+import type { Deployment } from "../indexer";
+import { JIANGSU_REGULATOR, ONBOARDED_BY_JIANGSU, ONBOARDED_BY_ZHEJIANG, PRODUCTS, ROLE_NUMBER } from "./organizations";
+import type { DemoMember, DemoOrganization } from "./organizations";
+
+const DAY = 24 * 3600;
+const CHINA_OFFSET = 8 * 3600;
+
+/** A demo batch's codes as printed on its packs, to register with the API's code book. */
+export type DemoBatch = { batchId: string; batchNumber: string; product: string; cmoId: number; codes: string[] };
+
+/** A code to try at the scanner and the verdict it should get. */
+export type ScanSample = { kind: string; verdict: string; code: string; digitalLink?: string; note: string };
+
+export type DemoSeed = { organizations: DemoOrganization[]; batches: DemoBatch[]; samples: ScanSample[] };
+
+export type SeedOptions = {
+  deployment: Deployment;
+  /** A funded account that relays every attestation (pays gas, gains no authority). */
+  relayer: Signer;
+  /** The bootstrap regulator's key (organization 1). */
+  regulatorKey: BaseWallet;
+  /** Block time of the chain now, in seconds: the history's dates are set back from it. */
+  now: number;
+};
+
+type Party = DemoOrganization & { key: BaseWallet };
+
+/**
+ * Records the demo history on a freshly deployed ledger: the consortium, two products, quality, storage,
+ * transport and sales agreements, and four batches taken through deviations, releases, outsourced storage,
+ * distribution, dispensing and a partly acknowledged recall. Returns the organizations' keys, each batch's codes
+ * and the codes to scan.
+ */
+export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
+  const { deployment, relayer, now } = options;
+  const { contracts } = deployment;
+  const registry = ConsortiumRegistry__factory.connect(contracts.ConsortiumRegistry, relayer);
+  const productRegistry = ProductRegistry__factory.connect(contracts.ProductRegistry, relayer);
+  const ledger = BatchLedger__factory.connect(contracts.BatchLedger, relayer);
+  const nextNonce = createNonceSequence();
+
+  async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
+    const full = { nonce: nextNonce(), ...message };
+    const domain = { contract, chainId: BigInt(deployment.chainId), verifyingContract: contracts[contract] };
+    return { message: full as never, signature: await signAttestation(by.key, { domain, type, message: full }) };
+  }
+  const mined = async (sent: Promise<{ wait(): Promise<unknown> }>) => (await sent).wait();
+
+  // ---- the consortium ----
+  const jiangsu = partyOf(JIANGSU_REGULATOR, 1, options.regulatorKey);
+  async function onboardAll<K extends string>(regulator: Party, members: Record<K, DemoMember>) {
+    const firstId = Number(await registry.organizationCount()) + 1;
+    const entries = Object.entries<DemoMember>(members);
+    const parties = entries.map(([name, member], i) => [name, partyOf(member, firstId + i, Wallet.createRandom())] as const);
+    const calls = await Promise.all(
+      parties.map(async ([, party], i) => {
+        const { message, signature } = await sign("ConsortiumRegistry", "Onboarding", regulator, {
+          regulatorId: regulator.organizationId,
+          role: ROLE_NUMBER[party.role],
+          region: party.region,
+          licenceHash: hashText((entries[i] as [string, DemoMember])[1].licence),
+          signingKey: party.address,
+          name: party.name,
+        });
+        return registry.interface.encodeFunctionData("onboardOrganization", [message, signature]);
+      }),
+    );
+    await mined(registry.multicall(calls));
+    return Object.fromEntries(parties) as Record<K, Party>;
+  }
+  const east = await onboardAll(jiangsu, ONBOARDED_BY_JIANGSU);
+  const west = await onboardAll(east.zhejiangRegulator, ONBOARDED_BY_ZHEJIANG);
+  const { mah, storage, nanjing, hospital } = east;
+  const { cmo, hangzhou } = west;
+
+  // ---- products and agreements ----
+  for (const product of Object.values(PRODUCTS)) {
+    const { message, signature } = await sign("ProductRegistry", "ProductRegistration", mah, {
+      mahId: mah.organizationId,
+      productCode: product.productCode,
+      approvalNumber: product.approvalNumber,
+      name: product.name,
+    });
+    await mined(productRegistry.registerProduct(message, signature));
+  }
+  const productId = (code: string) => hashText(code);
+  async function agree(counterparty: Party, kind: number, product: string, document: string, releaseTester: number = ReleaseTester.None) {
+    const message = {
+      mahId: mah.organizationId,
+      nonce: nextNonce(),
+      kind,
+      counterpartyId: counterparty.organizationId,
+      productId: product,
+      documentHash: hashText(document),
+      validFrom: now - 400 * DAY,
+      validUntil: now + 3 * 365 * DAY,
+      releaseTester,
+    };
+    const byMah = await sign("ProductRegistry", "Agreement", mah, message);
+    const byCounterparty = await sign("ProductRegistry", "Agreement", counterparty, message);
+    await mined(productRegistry.signAgreement(byMah.message, byMah.signature, byCounterparty.signature));
+    return productRegistry.agreementId(mah.organizationId, message.nonce);
+  }
+  const atorvastatin = productId(PRODUCTS.atorvastatin.productCode);
+  const metformin = productId(PRODUCTS.metformin.productCode);
+  const atorvastatinQuality = await agree(cmo, AgreementKind.Quality, atorvastatin, "质量协议 QA-HK-HC-2024-007 阿托伐他汀钙片", ReleaseTester.Cmo);
+  const metforminQuality = await agree(cmo, AgreementKind.Quality, metformin, "质量协议 QA-HK-HC-2024-008 盐酸二甲双胍缓释片", ReleaseTester.Mah);
+  await agree(storage, AgreementKind.Storage, ZeroHash, "委托储存协议 WH-HK-ST-2024-002");
+  await agree(storage, AgreementKind.Transport, ZeroHash, "委托运输协议 TR-HK-ST-2024-003");
+  await agree(nanjing, AgreementKind.Sales, ZeroHash, "委托销售协议 SA-HK-JL-2024-011");
+
+  // ---- batches ----
+  const serialKeys = { atorvastatin: randomBytes(16), metformin: randomBytes(16) };
+  const issued = { atorvastatin: 0, metformin: 0 };
+  async function record(product: keyof typeof PRODUCTS, agreementId: string, batchNumber: string, count: number, daysAgo: number) {
+    const { scheme, productCode } = PRODUCTS[product];
+    const manufacturedAt = now - daysAgo * DAY;
+    const expiry = expiryOf(manufacturedAt);
+    const packs = [
+      ...generatePacks({
+        scheme,
+        productCode,
+        key: serialKeys[product],
+        firstIndex: issued[product],
+        count,
+        ...(scheme === "gs1" ? { batch: batchNumber, expiry: expiry.yymmdd } : {}),
+      }),
+    ] as (Gs1Pack | NmpaPack)[];
+    issued[product] += count;
+    const tree = await buildCodeTree(packs.map((p) => p.key));
+    const { message, signature } = await sign("BatchLedger", "BatchRecord", cmo, {
+      cmoId: cmo.organizationId,
+      agreementId,
+      batchNumber,
+      quantity: BigInt(count),
+      manufacturedAt,
+      expiresAt: expiry.expiresAt,
+      batchRecordHash: hashText(`批生产记录 ${batchNumber}`),
+      codesRoot: tree.root,
+    });
+    await mined(ledger.recordBatch(message, signature));
+    const batchId = await ledger.batchId(productId(productCode), batchNumber);
+    const printed = packs.map((p) => formatCode(p, p.scheme === "gs1" ? "element-string" : "nmpa"));
+    return { batchId, batchNumber, product, packs, tree, printed };
+  }
+  type Recorded = Awaited<ReturnType<typeof record>>;
+
+  const deviation = async (by: Party, batch: Recorded, kind: number, report: string, closure?: string) => {
+    const opened = await sign("BatchLedger", "DeviationReport", by, { organizationId: by.organizationId, batchId: batch.batchId, kind, reportHash: hashText(report) });
+    await mined(ledger.openDeviation(opened.message, opened.signature));
+    if (!closure) return;
+    const closed = await sign("BatchLedger", "DeviationClosure", by, {
+      organizationId: by.organizationId,
+      batchId: batch.batchId,
+      reportHash: hashText(report),
+      closureHash: hashText(closure),
+    });
+    await mined(ledger.closeDeviation(closed.message, closed.signature));
+  };
+  const factoryRelease = async (batch: Recorded) => {
+    const { message, signature } = await sign("BatchLedger", "FactoryRelease", cmo, {
+      cmoId: cmo.organizationId,
+      batchId: batch.batchId,
+      certificateHash: hashText(`出厂放行审核单 ${batch.batchNumber}`),
+    });
+    await mined(ledger.releaseFromFactory(message, signature));
+  };
+  const marketRelease = async (batch: Recorded) => {
+    const { message, signature } = await sign("BatchLedger", "MarketRelease", mah, {
+      mahId: mah.organizationId,
+      batchId: batch.batchId,
+      decisionHash: hashText(`上市放行审核记录 ${batch.batchNumber}`),
+    });
+    await mined(ledger.releaseToMarket(message, signature));
+  };
+  const handOver = async (from: Party, to: Party, batch: Recorded, quantity: number) => {
+    const shipment = await sign("BatchLedger", "Shipment", from, {
+      shipperId: from.organizationId,
+      batchId: batch.batchId,
+      recipientId: to.organizationId,
+      quantity: BigInt(quantity),
+      codesRoot: ZeroHash,
+    });
+    await mined(ledger.shipBatch(shipment.message, shipment.signature));
+    const shipmentId = await ledger.shipmentId(from.organizationId, (shipment.message as { nonce: bigint }).nonce);
+    const receipt = await sign("BatchLedger", "Receipt", to, {
+      recipientId: to.organizationId,
+      shipmentId,
+      batchId: batch.batchId,
+      shipperId: from.organizationId,
+      shippedQuantity: BigInt(quantity),
+      receivedQuantity: BigInt(quantity),
+    });
+    await mined(ledger.receiveShipment(receipt.message, receipt.signature));
+  };
+  const dispense = async (batch: Recorded, packs: (Gs1Pack | NmpaPack)[]) => {
+    const keys = packs.map((p) => p.key);
+    const multi = batch.tree.multiProof(keys);
+    const byLeaf = new Map(keys.map((key) => [packLeaf(key), key]));
+    const { message, signature } = await sign("BatchLedger", "Dispensing", hospital, {
+      dispenserId: hospital.organizationId,
+      batchId: batch.batchId,
+      packs: multi.leaves.map((leaf) => packId(byLeaf.get(leaf) as string)),
+    });
+    await mined(ledger.dispensePacks(message, multi.proof, multi.proofFlags, signature));
+  };
+
+  // Atorvastatin AT250301: a deviation found and closed, released, stored in Shanghai, sold through Nanjing,
+  // three packs dispensed at the hospital.
+  const sold = await record("atorvastatin", atorvastatinQuality, "AT250301", 60, 75);
+  await deviation(cmo, sold, DeviationKind.Deviation, "偏差报告 DEV-2025-031 压片机转速偏离设定值", "偏差关闭 CAPA-2025-031 设备重新校准，产品质量不受影响");
+  await factoryRelease(sold);
+  await marketRelease(sold);
+  await handOver(cmo, storage, sold, 60);
+  await handOver(storage, nanjing, sold, 30);
+  await handOver(nanjing, hospital, sold, 12);
+  await dispense(sold, sold.packs.slice(0, 3));
+
+  // Atorvastatin AT250415: an out-of-specification result investigated and closed, released and distributed in
+  // three provinces, then recalled (level II); Shanghai and Nanjing have acknowledged, Hangzhou has not yet.
+  const recalled = await record("atorvastatin", atorvastatinQuality, "AT250415", 40, 40);
+  await deviation(cmo, recalled, DeviationKind.OutOfSpecification, "OOS-2025-012 溶出度结果超标", "OOS 调查结论：实验室误差，复检合格");
+  await factoryRelease(recalled);
+  await marketRelease(recalled);
+  await handOver(cmo, storage, recalled, 40);
+  await handOver(storage, nanjing, recalled, 20);
+  await handOver(storage, hangzhou, recalled, 10);
+  const recall = await sign("BatchLedger", "RecallStart", mah, {
+    organizationId: mah.organizationId,
+    batchId: recalled.batchId,
+    level: RecallLevel.II,
+    reasonHash: hashText("二级召回：稳定性考察中有关物质超标趋势"),
+  });
+  await mined(ledger.startRecall(recall.message, recall.signature));
+  for (const [holder, quantity] of [[storage, 10], [nanjing, 20]] as const) {
+    const acknowledgement = await sign("BatchLedger", "RecallAcknowledgement", holder, {
+      holderId: holder.organizationId,
+      batchId: recalled.batchId,
+      quarantinedQuantity: BigInt(quantity),
+    });
+    await mined(ledger.acknowledgeRecall(acknowledgement.message, acknowledgement.signature));
+  }
+
+  // Metformin MF250502 (NMPA codes): released by the MAH's own QA, distributed from Hangzhou to the hospital.
+  const metforminSold = await record("metformin", metforminQuality, "MF250502", 50, 20);
+  await factoryRelease(metforminSold);
+  await marketRelease(metforminSold);
+  await handOver(cmo, hangzhou, metforminSold, 50);
+  await handOver(hangzhou, hospital, metforminSold, 20);
+  await dispense(metforminSold, metforminSold.packs.slice(0, 2));
+
+  // Metformin MF250610: released by the factory, but an out-of-trend result is still open, so no market release.
+  const held = await record("metformin", metforminQuality, "MF250610", 30, 5);
+  await factoryRelease(held);
+  await deviation(mah, held, DeviationKind.OutOfTrend, "OOT-2025-004 含量趋势异常，待调查");
+
+  const counterfeit = [
+    ...generatePacks({
+      scheme: "gs1",
+      productCode: PRODUCTS.atorvastatin.productCode,
+      key: randomBytes(16),
+      firstIndex: 0,
+      count: 1,
+      batch: sold.batchNumber,
+      expiry: (sold.packs[0] as Gs1Pack).expiry?.yymmdd as string,
+    }),
+  ][0] as Gs1Pack;
+  const sample = (kind: string, verdict: string, pack: Gs1Pack | NmpaPack, note: string): ScanSample => ({
+    kind,
+    verdict,
+    code: formatCode(pack, pack.scheme === "gs1" ? "element-string" : "nmpa"),
+    ...(pack.scheme === "gs1" ? { digitalLink: formatCode(pack, "digital-link") } : {}),
+    note,
+  });
+  const samples = [
+    sample("genuine", "GENUINE", sold.packs[20] as Gs1Pack, `a pack of ${sold.batchNumber} in stock`),
+    sample("recalled", "RECALLED", recalled.packs[5] as Gs1Pack, `batch ${recalled.batchNumber} is under a level II recall`),
+    sample("dispensed", "ALREADY_DISPENSED", sold.packs[0] as Gs1Pack, "dispensed at the hospital: a second scan suggests a copied code"),
+    sample("unknown", "UNKNOWN_CODE", counterfeit, `a well-formed label of ${sold.batchNumber} whose serial no batch contains`),
+    sample("nmpa", "GENUINE", metforminSold.packs[30] as NmpaPack, `an NMPA-coded pack of ${metforminSold.batchNumber}`),
+    sample("unreleased", "NOT_RELEASED", held.packs[0] as NmpaPack, `batch ${held.batchNumber} has an open out-of-trend result`),
+  ];
+  const parties = [jiangsu, ...Object.values<Party>(east), ...Object.values<Party>(west)].sort((a, b) => a.organizationId - b.organizationId);
+  return {
+    organizations: parties.map(({ key: _key, ...organization }) => organization),
+    batches: [sold, recalled, metforminSold, held].map((b) => ({ batchId: b.batchId, batchNumber: b.batchNumber, product: b.product, cmoId: cmo.organizationId, codes: b.printed })),
+    samples,
+  };
+}
+
+function partyOf(member: DemoMember, organizationId: number, key: BaseWallet): Party {
+  return { organizationId, name: member.name, role: member.role, region: member.region, address: key.address, privateKey: key.privateKey, key };
+}
+
+/**
+ * Two years after manufacture, printed as YYMMDD; on the ledger the batch expires at the end of that day in
+ * China Standard Time, which is how the scan compares the printed date with the batch's.
+ */
+function expiryOf(manufacturedAt: number): { yymmdd: string; expiresAt: number } {
+  const made = new Date((manufacturedAt + CHINA_OFFSET) * 1000);
+  const year = made.getUTCFullYear() + 2;
+  const month = made.getUTCMonth();
+  const day = Math.min(made.getUTCDate(), 28);
+  const yymmdd = `${String(year % 100).padStart(2, "0")}${String(month + 1).padStart(2, "0")}${String(day).padStart(2, "0")}`;
+  return { yymmdd, expiresAt: Date.UTC(year, month, day + 1) / 1000 - CHINA_OFFSET };
+}
