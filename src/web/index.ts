@@ -51,5 +51,5 @@ function mountPages(app: Express) {
       res.set("cache-control", "no-cache").sendFile(path.join(PUBLIC_DIR, file));
     });
   }
-  app.use("/assets", express.static(path.join(PUBLIC_DIR, "assets"), { index: false, fallthrough: true, cacheControl: true, maxAge: 0 }));
+  app.use("/assets", express.static(path.join(PUBLIC_DIR, "assets"), { index: false }));
 }

@@ -42,10 +42,13 @@ export function h(tag, attributes = {}, ...children) {
 // ---- the signed-in organization: a bearer token kept for this tab only ----
 
 export function session() {
-  const stored = sessionStorage.getItem(SESSION_KEY);
-  if (!stored) return undefined;
-  const value = JSON.parse(stored);
-  if (value.expiresAt * 1000 <= Date.now()) {
+  let value;
+  try {
+    value = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null");
+  } catch {
+    value = null; // storage edited by hand or by an older page: treat as signed out
+  }
+  if (!value?.token || !(value.expiresAt * 1000 > Date.now())) {
     sessionStorage.removeItem(SESSION_KEY);
     return undefined;
   }
