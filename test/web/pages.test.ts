@@ -120,6 +120,7 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     expect(await first.getByRole("link").first().getAttribute("href")).to.match(/^\/organizations\/\d+$/);
     expect(await first.locator("code").getAttribute("title")).to.match(/^0x[0-9a-f]{64}$/);
     expect(await page.getByRole("link", { name: "召回中（II 级）" }).getAttribute("href")).to.equal(`/recalls/${h().batches.recalled.batchId}`);
+    expect(await page.evaluate("document.documentElement.scrollWidth")).to.be.at.most(375);
     await screenshot(page, "provenance");
   });
 
@@ -135,6 +136,7 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
       [h().c.distributor.id, ["5", "否", "—", "—", "待确认"]],
     ]);
     expect(await page.locator("#main").textContent()).to.contain("二级");
+    expect(await page.evaluate("document.documentElement.scrollWidth")).to.be.at.most(375);
     await screenshot(page, "recall");
     // Past the level II deadline (three days), the holder that has not acknowledged is late.
     h().setNow(Math.floor(Date.now() / 1000) + 4 * 86_400);

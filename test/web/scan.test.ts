@@ -118,6 +118,13 @@ describe("scan page in a real browser", () => {
     expect(await (await answer()).getAttribute("data-verdict")).to.equal("GENUINE");
     await page.keyboard.press("Tab");
     expect(await page.evaluate("document.activeElement?.id")).to.equal("scan-submit");
+    // Focus is visible: the focused control wears the focus outline.
+    expect(await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")).to.equal("solid");
+  });
+
+  it("fits a phone's width without sideways scrolling", async () => {
+    await scan(hri("recalled", 1));
+    expect(await page.evaluate("document.documentElement.scrollWidth")).to.be.at.most(375);
   });
 
   it("shows the API's code and message when it refuses a malformed code", async () => {
