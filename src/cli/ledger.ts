@@ -12,7 +12,7 @@ import {
   type BatchRef, type ProductRef,
 } from "./args";
 import { buildProgress, type Act } from "./codes";
-import { CliError, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, type CliIo } from "./io";
+import { CliError, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, progressBar, type CliIo, type Progress } from "./io";
 import { loadKey, COUNTERPARTY_KEY } from "./keys";
 import { printRecord, toJson } from "./output";
 import { attest, messageFor, printSent, sign, submit, withLedgerOptions, withSession, type LedgerOptions, type Session } from "./session";
@@ -25,13 +25,14 @@ function named(session: Session, batch: BatchRef): string {
   return batch.id;
 }
 
-/** Organization ids an event of the transaction reports (an onboarding's new id). */
-function eventArg(session: Session, logs: { topics: readonly string[]; data: string }[], event: string, arg: string): unknown {
+/** An argument of a registry event of the transaction (an onboarding's new id); null when the receipt is not at hand. */
+function eventArg(logs: { topics: readonly string[]; data: string }[], event: string, arg: string): unknown {
   for (const log of logs) {
     const parsed = CONTRACT_INTERFACES.ConsortiumRegistry.parseLog(log) ?? null;
     if (parsed?.name === event) return parsed.args.getValue(arg);
   }
-  return session.transport.kind === "api" ? "see GET /v1/organizations/{id} once indexed" : undefined;
+  // The relay answers with transaction hashes only; the new id shows in the API once indexed.
+  return null;
 }
 
 // ---------- codes files ----------
@@ -60,7 +61,15 @@ async function uploadCodes(session: Session, batchId: string, file: string): Pro
   if (!session.api) throw new CliError("API_REQUIRED", "uploading codes needs --api URL: the codes live in the API's code book, not on chain");
   const { token } = await session.api.signIn(session.key);
   const codes = codeLines(file);
-  return session.api.request<{ root: string; count: number }>("POST", `/v1/batches/${batchId}/codes`, { codes }, token);
+  let bar: Progress | undefined;
+  try {
+    return await session.api.request<{ root: string; count: number }>("POST", `/v1/batches/${batchId}/codes`, { codes }, token, (sent, total) => {
+      bar ??= progressBar(session.io, "uploading codes", total, session.options.json);
+      bar.update(sent);
+    });
+  } finally {
+    bar?.stop();
+  }
 }
 
 // ---------- commands ----------
@@ -98,7 +107,7 @@ function addOrganizationCommands(program: Command, io: CliIo, act: Act) {
       const sent = await attest(session, "ConsortiumRegistry", "Onboarding", {
         role: options.role, region: options.region, licenceHash: options.licence, signingKey: options.key, name: options.name,
       });
-      const onboarded = eventArg(session, sent.submission.logs, "OrganizationOnboarded", "organizationId");
+      const onboarded = eventArg(sent.submission.logs, "OrganizationOnboarded", "organizationId");
       printSent(session, sent, { onboardedOrganizationId: typeof onboarded === "bigint" ? Number(onboarded) : onboarded });
       return EXIT_OK;
     });

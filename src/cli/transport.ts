@@ -51,9 +51,12 @@ const firstLine = (error: unknown) => String((error as { shortMessage?: string }
 
 // ---------- API ----------
 
+/** Told how many bytes of a request body have been sent, of how many. */
+export type SendProgress = (sent: number, total: number) => void;
+
 export type ApiClient = {
   readonly url: string;
-  request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string): Promise<T>;
+  request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string, onProgress?: SendProgress): Promise<T>;
   /** Signs in with the key (EIP-191 challenge): a bearer token and the key's organization. */
   signIn(key: Wallet): Promise<{ token: string; organizationId: number; role: string }>;
 };
@@ -66,14 +69,17 @@ export function createApiClient(url: string): ApiClient {
     throw new CliError("BAD_URL", `--api must be an http(s) URL, got ${JSON.stringify(url)}`, EXIT_ERROR, "--api");
   }
   const sessions = new Map<string, Promise<{ token: string; organizationId: number; role: string }>>();
-  async function request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string): Promise<T> {
+  async function request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string, onProgress?: SendProgress): Promise<T> {
     let response: Response;
     try {
+      const text = body === undefined ? undefined : toJson(body);
       response = await fetch(`${base}${path}`, {
         method,
         headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: body === undefined ? undefined : toJson(body),
-      });
+        body: text !== undefined && onProgress ? streamed(Buffer.from(text), onProgress) : text,
+        // Node's fetch sends a stream only half-duplex.
+        ...(onProgress ? { duplex: "half" } : {}),
+      } as RequestInit);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError("API_UNREACHABLE", `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? firstLine(error)}`, EXIT_UNAVAILABLE);
@@ -108,6 +114,22 @@ export function createApiClient(url: string): ApiClient {
       return session;
     },
   };
+}
+
+const CHUNK_BYTES = 64 * 1024;
+
+/** A request body sent in chunks, reporting each. */
+function streamed(bytes: Buffer, onProgress: SendProgress): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= bytes.length) return controller.close();
+      const chunk = bytes.subarray(sent, sent + CHUNK_BYTES);
+      sent += chunk.length;
+      controller.enqueue(chunk);
+      onProgress(sent, bytes.length);
+    },
+  });
 }
 
 type RelayAnswer = { status: "submitted" | "indexed"; transactions: { hash: string; blockNumber: number | null }[] };

@@ -215,6 +215,9 @@ describe("trace over JSON-RPC", () => {
     expect((await trace(as(c.cmo), "ship", batchId, "--to", "3", "--quantity", "-5", "--deployment", deployment)).status).to.equal(2);
     expect(errorOf(await trace({ TRACE_PRIVATE_KEY: "0x1234" }, "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", deployment, "--json"), 2).code).to.equal("KEY_MALFORMED");
     expect(errorOf(await trace({}, "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", deployment, "--json"), 2).code).to.equal("KEY_REQUIRED");
+    const foreign = await refused(c.cmo, "destroy", batchId, "--quantity", "1", "--reason", "x", "--org", String(c.distributor.id));
+    expect(foreign.code).to.equal("SIGNER_NOT_OF_ORGANIZATION");
+    expect(foreign.message).to.contain(`names organization ${c.distributor.id}`).and.contain(`belongs to organization ${c.cmo.id}`);
     const stranger = errorOf(await cli(Wallet.createRandom(), "destroy", batchId, "--quantity", "1", "--reason", "x"), 3);
     expect(stranger.code).to.equal("UNKNOWN_SIGNING_KEY");
     expect(errorOf(await cli(c.cmo, "destroy", batchId, "--quantity", "1", "--reason", "x", "--rpc", "http://127.0.0.1:9"), 4).code).to.equal("RPC_UNREACHABLE");
