@@ -7,25 +7,21 @@ import { badRequest } from "../api/errors";
 export const LABEL_PATH = "/labels/datamatrix.svg";
 
 /**
- * The DataMatrix a pack's label carries, and the text printed under it: GS1 codes as a GS1 DataMatrix (FNC1 first,
- * FNC1 as the separator after variable-length fields, exactly the element string a scanner sends back); NMPA
- * codes as a plain DataMatrix of the 20 digits.
+ * What a pack's label encodes, as bwip-js options, and the text printed under it: GS1 codes as a GS1 DataMatrix
+ * (FNC1 first, FNC1 as the separator after variable-length fields, exactly the element string a scanner sends
+ * back); NMPA codes as a plain DataMatrix of the 20 digits.
  */
-export function labelOf(code: TraceCode): { svg: string; text: string } {
-  if (code.scheme === "nmpa") {
-    return { svg: bwipjs.toSVG({ bcid: "datamatrix", text: code.nmpa, scale: 4, paddingwidth: 2, paddingheight: 2 }), text: code.nmpa };
-  }
+export function labelSymbol(code: TraceCode): { options: RenderOptions; text: string } {
+  const size = { scale: 4, paddingwidth: 2, paddingheight: 2 };
+  if (code.scheme === "nmpa") return { options: { bcid: "datamatrix", text: code.nmpa, ...size }, text: code.nmpa };
   const elements = formatCode(code, "element-string", { symbologyId: "" });
-  const svg = bwipjs.toSVG({
-    bcid: "datamatrix",
-    text: `^FNC1${elements.split(GROUP_SEPARATOR).join("^FNC1")}`,
-    parsefnc: true,
-    scale: 4,
-    paddingwidth: 2,
-    paddingheight: 2,
-  });
-  return { svg, text: formatCode(code, "hri") };
+  return {
+    options: { bcid: "datamatrix", text: `^FNC1${elements.split(GROUP_SEPARATOR).join("^FNC1")}`, parsefnc: true, ...size },
+    text: formatCode(code, "hri"),
+  };
 }
+
+type RenderOptions = Parameters<typeof bwipjs.toSVG>[0];
 
 /** GET /labels/datamatrix.svg?code=…: the label's symbol as SVG; its human-readable text in `X-Label-Text`. */
 export function labelHandler(req: Request, res: Response, next: NextFunction) {
@@ -41,6 +37,6 @@ export function labelHandler(req: Request, res: Response, next: NextFunction) {
     next(error instanceof CodeError ? badRequest(error.code, error.message, "code") : error);
     return;
   }
-  const label = labelOf(code);
-  res.set("x-label-text", encodeURIComponent(label.text)).type("image/svg+xml").send(label.svg);
+  const label = labelSymbol(code);
+  res.set("x-label-text", encodeURIComponent(label.text)).type("image/svg+xml").send(bwipjs.toSVG(label.options));
 }

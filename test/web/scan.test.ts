@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import bwipjs from "bwip-js";
 import type { BrowserContext, Page } from "playwright-core";
@@ -8,7 +11,8 @@ import { chinaDate } from "../../src/api/scan";
 import { createApp } from "../../src/api/app";
 import { webPages } from "../../src/web";
 import { packsFor } from "../api/harness";
-import { launchBrowser, listen, screenshot, webStack } from "./stack";
+import { writeCameraFeed } from "./camera";
+import { launchBrowser, listen, requireChromium, screenshot, webStack } from "./stack";
 
 describe("scan page in a real browser", () => {
   let stack: Awaited<ReturnType<typeof webStack>>;
@@ -16,9 +20,16 @@ describe("scan page in a real browser", () => {
   let context: BrowserContext;
   let page: Page;
 
+  let feedDir: string;
+
   beforeAll(async () => {
-    browser = await launchBrowser();
+    requireChromium();
     stack = await webStack();
+    // The camera films the label of a released pack (see the camera test).
+    feedDir = mkdtempSync(path.join(tmpdir(), "trace-camera-"));
+    const cameraFeed = path.join(feedDir, "label.y4m");
+    writeCameraFeed(cameraFeed, stack.harness.batches.released.packs[4]!);
+    browser = await launchBrowser({ cameraFeed });
     // A phone's width: every check below also proves the page works there.
     context = await browser.browser.newContext({ viewport: { width: 375, height: 740 } });
     page = await context.newPage();
@@ -27,6 +38,7 @@ describe("scan page in a real browser", () => {
     await context?.close();
     await browser?.close();
     await stack?.close();
+    if (feedDir) rmSync(feedDir, { recursive: true, force: true });
   });
 
   const hri = (batch: "released" | "recalled" | "unreleased", index: number) => formatCode(stack.harness.batches[batch].packs[index]!, "hri");
@@ -89,6 +101,17 @@ describe("scan page in a real browser", () => {
     expect(await verdict.textContent()).to.contain("B-2024-003");
     expect(await page.getByLabel("追溯码", { exact: true }).inputValue()).to.contain(elements.slice(0, 16));
     await screenshot(page, "scan-upload");
+  });
+
+  it("reads a pack's code with the device camera and gives its verdict", async () => {
+    await page.goto(`${stack.url}/`);
+    await page.getByRole("button", { name: "用摄像头扫码" }).click();
+    const verdict = page.locator("#verdict");
+    await verdict.waitFor();
+    expect(await verdict.getAttribute("data-verdict")).to.equal("GENUINE");
+    expect(await verdict.textContent()).to.contain(stack.harness.batches.released.packs[4]!.key);
+    expect(await page.locator("#camera-view").isHidden()).to.equal(true);
+    await screenshot(page, "scan-camera");
   });
 
   it("says so when a photo holds no barcode", async () => {

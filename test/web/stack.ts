@@ -11,11 +11,22 @@ import { apiHarness } from "../api/harness";
 export const CHROMIUM = "/usr/bin/chromium";
 export const ARTIFACTS = path.resolve(__dirname, "../../test-artifacts/web");
 
-/** Debian's chromium, headless; a missing browser fails the suite with what to install, never skips it. */
-export async function launchBrowser(): Promise<{ browser: Browser; close(): Promise<void> }> {
+/** A missing browser fails the suite with what to install, never skips it. */
+export function requireChromium() {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the web page tests`);
   }
+}
+
+/**
+ * Debian's chromium, headless. With `cameraFeed` (a Y4M file) the page's camera is a fake device filming it,
+ * granted without a prompt.
+ */
+export async function launchBrowser(options: { cameraFeed?: string } = {}): Promise<{ browser: Browser; close(): Promise<void> }> {
+  requireChromium();
+  const camera = options.cameraFeed
+    ? ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${options.cameraFeed}`]
+    : [];
   // Playwright gives the browser a fresh temporary profile of its own and removes it on close.
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -29,6 +40,7 @@ export async function launchBrowser(): Promise<{ browser: Browser; close(): Prom
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...camera,
     ],
   });
   return {
