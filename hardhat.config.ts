@@ -36,6 +36,17 @@ const config: HardhatUserConfig = {
   },
   networks: {
     hardhat: { hardfork: "merge" },
+    // `npm run deploy`: a real network (e.g. Besu QBFT) named by URL, paid for by the deployer's key.
+    ...(process.env.TRACE_DEPLOY_RPC_URL
+      ? {
+          deploy: {
+            url: process.env.TRACE_DEPLOY_RPC_URL,
+            accounts: process.env.TRACE_DEPLOYER_KEY ? [process.env.TRACE_DEPLOYER_KEY] : [],
+            // Ignition pays a zero fee when the chain's base fee is zero (Besu's zeroBaseFee) and asks
+            // eth_gasPrice on a chain without one (Besu's free gas, min-gas-price 0): no fee setting needed.
+          },
+        }
+      : {}),
   },
   typechain: { outDir: "typechain-types", target: "ethers-v6" },
   paths: { tests: "test/contracts" },

@@ -15,6 +15,8 @@ export type DeployOptions = {
   rpcUrl: string;
   /** Ignition's deployment id: on a real network its journal in ignition/deployments/<id> makes a retry resume. */
   deploymentId?: string;
+  /** Blocks Ignition waits for after each transaction (QBFT blocks are final at once: 1). */
+  requiredConfirmations?: number;
 };
 
 /**
@@ -40,6 +42,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       },
     },
     ...(options.deploymentId ? { deploymentId: options.deploymentId } : {}),
+    ...(options.requiredConfirmations ? { config: { requiredConfirmations: options.requiredConfirmations } } : {}),
   });
   return {
     chainId: Number(await provider.request({ method: "eth_chainId" })),
