@@ -74,7 +74,6 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     throw error;
   }
   const raw = command.opts<{ dataDir?: string; port?: string; rpcPort?: string; database?: string; rpc?: string; deployment?: string; demo?: boolean }>();
-  if (command.args.length > 0) throw new StartOptionsError(`unexpected argument ${JSON.stringify(command.args[0])}; see npm start -- --help`);
   /** An argument wins over its environment variable; the name of whichever was used goes in error messages. */
   const setting = (value: string | undefined, flag: string, variable: string, fallback: string) =>
     value !== undefined ? { name: flag, value } : env[variable] !== undefined ? { name: variable, value: env[variable] as string } : { name: flag, value: fallback };

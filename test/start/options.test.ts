@@ -1,0 +1,65 @@
+import path from "node:path";
+import { expect } from "chai";
+import { describe, it } from "vitest";
+import { parseStartOptions, StartHelp, StartOptionsError } from "../../src/chain/options";
+
+function failure(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    parseStartOptions(argv, env);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error(`${argv.join(" ")} was accepted`);
+}
+
+describe("npm start options", () => {
+  it("defaults to the embedded chain with the demo in .data on ports 8080 and 8545", () => {
+    expect(parseStartOptions([], {})).to.deep.equal({
+      dataDir: path.resolve(".data"),
+      database: path.resolve(".data", "ledger.sqlite"),
+      apiPort: 8080,
+      demo: true,
+      chain: { kind: "embedded", rpcPort: 8545 },
+    });
+  });
+
+  it("takes the TRACE_* variables as defaults and lets arguments override them", () => {
+    const env = { TRACE_DATA_DIR: "/srv/trace", TRACE_API_PORT: "9000", TRACE_RPC_PORT: "9545", TRACE_DATABASE: "postgres://ledger@db/trace" };
+    expect(parseStartOptions([], env)).to.deep.include({ dataDir: "/srv/trace", apiPort: 9000, database: "postgres://ledger@db/trace", chain: { kind: "embedded", rpcPort: 9545 } });
+    expect(parseStartOptions(["--port", "0", "--data-dir", "/tmp/x", "--no-demo"], env)).to.deep.include({ dataDir: "/tmp/x", apiPort: 0, demo: false });
+  });
+
+  it("attaches to an existing chain without the demo unless asked", () => {
+    const attached = parseStartOptions(["--rpc", "http://10.0.0.5:8545", "--deployment", "besu.json"], {});
+    expect(attached.chain).to.deep.equal({ kind: "attached", rpcUrl: "http://10.0.0.5:8545", deploymentFile: path.resolve("besu.json") });
+    expect(attached.demo).to.equal(false);
+    expect(parseStartOptions(["--rpc", "https://node.example", "--deployment", "d.json", "--demo"], {}).demo).to.equal(true);
+  });
+
+  it("refuses bad arguments and settings, naming the one at fault", () => {
+    const cases: [string[], NodeJS.ProcessEnv, string][] = [
+      [["--port", "http"], {}, '--port must be a TCP port from 0 (any free port) to 65535, got "http"'],
+      [[], { TRACE_API_PORT: "70000" }, 'TRACE_API_PORT must be a TCP port from 0 (any free port) to 65535, got "70000"'],
+      [["--rpc-port", "-1"], {}, "--rpc-port must be a TCP port"],
+      [["--rpc", "10.0.0.5:8545", "--deployment", "d.json"], {}, "--rpc must be"],
+      [["--rpc", "ws://10.0.0.5:8546", "--deployment", "d.json"], {}, "--rpc must be an http:// or https:// JSON-RPC URL"],
+      [["--deployment", "d.json"], {}, "give its --rpc URL too"],
+      [["--rpc", "http://10.0.0.5:8545"], {}, "give its --deployment file too"],
+      [["--rpc", "http://10.0.0.5:8545", "--deployment", "d.json", "--rpc-port", "8545"], {}, "with --rpc no chain is started"],
+      [["--data-dir", " "], {}, "--data-dir must name a directory"],
+      [["--verbose"], {}, "unknown option '--verbose'"],
+      [["now"], {}, "too many arguments"],
+    ];
+    for (const [argv, env, message] of cases) {
+      const error = failure(argv, env);
+      expect(error, argv.join(" ")).to.be.instanceOf(StartOptionsError);
+      expect(error.message).to.contain(message);
+    }
+  });
+
+  it("answers --help with the usage", () => {
+    const help = failure(["--help"]);
+    expect(help).to.be.instanceOf(StartHelp);
+    for (const option of ["--data-dir", "--port", "--rpc-port", "--database", "--rpc", "--deployment", "--no-demo"]) expect(help.message).to.contain(option);
+  });
+});
