@@ -66,7 +66,7 @@ describe("npm run deploy", () => {
 
   it("refuses a missing network, key or regulator with a message naming it, before deploying", async () => {
     const regulator = Wallet.createRandom().address;
-    const cases = [
+    const cases: { args: string[]; env: Record<string, string>; message: string }[] = [
       { args: ["--regulator-address", regulator], env: {}, message: "TRACE_DEPLOY_RPC_URL must be the JSON-RPC URL" },
       { args: ["--regulator-address", regulator], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: "0x12" }, message: "TRACE_DEPLOYER_KEY must be the private key" },
       { args: ["--regulator-address", "0x1234"], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY }, message: "--regulator-address must be an Ethereum address" },
