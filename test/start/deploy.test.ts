@@ -18,11 +18,11 @@ afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-/** Runs `npm run deploy` (tsx scripts/deploy.ts) with the given arguments and environment. */
+/** Runs `npm run deploy` (`node --import tsx scripts/deploy.ts`) with the given arguments and environment. */
 function deploy(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(base)) if (name.startsWith("TRACE_")) delete base[name];
-  const child = spawn(process.execPath, [require.resolve("tsx/cli"), "scripts/deploy.ts", ...args], { cwd: ROOT, env: { ...base, ...env } });
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/deploy.ts", ...args], { cwd: ROOT, env: { ...base, ...env } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -19,11 +19,11 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** What `npm start` runs (`tsx scripts/start.ts`), as a child process. */
+/** What `npm start` runs (`node --import tsx scripts/start.ts`), as a child process. */
 function launch(args: string[]): ChildProcessWithoutNullStreams {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "warn" };
   for (const name of Object.keys(env)) if (name.startsWith("TRACE_")) delete env[name];
-  const child = spawn(process.execPath, [require.resolve("tsx/cli"), "scripts/start.ts", ...args], { cwd: ROOT, env });
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", ...args], { cwd: ROOT, env });
   children.push(child);
   return child;
 }
