@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import request from "supertest";
+import { createApp } from "../../src/api/app";
+import { notificationStream } from "../../src/notifications/stream";
+import { handOver, releasedBatch } from "../contracts/fixtures";
+import { alertHarness } from "../alerts/harness";
+import type { AlertHarness } from "../alerts/harness";
+import { waitFor } from "./receiver";
+
+type StreamEvent = { id: string; event: string; data: { id: number; kind: string; idempotencyKey: string } };
+
+/** Opens the stream and collects its events until close(). */
+function openStream(url: string, headers: Record<string, string>) {
+  const events: StreamEvent[] = [];
+  let request: http.ClientRequest | undefined;
+  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
+    request = http.get(url, { headers }, (res) => {
+      let buffer = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = new Map(block.split("\n").filter((line) => !line.startsWith(":")).map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
+          if (fields.has("data")) events.push({ id: fields.get("id")!, event: fields.get("event")!, data: JSON.parse(fields.get("data")!) });
+        }
+      });
+      res.on("error", () => undefined);
+      resolve(res);
+    });
+    request.on("error", reject);
+  });
+  return { events, response, close: () => request?.destroy() };
+}
+
+describe("notification stream (server-sent events)", () => {
+  let h: AlertHarness;
+  let server: http.Server;
+  let base: string;
+  const stream = notificationStream({ pollMs: 20 });
+
+  beforeAll(async () => {
+    h = await alertHarness();
+    await h.sync();
+    const app = createApp(h.services, [], [stream.mount]);
+    server = await new Promise<http.Server>((resolve) => {
+      const listening = app.listen(0, "127.0.0.1", () => resolve(listening));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/notifications/stream`;
+  });
+  afterAll(async () => {
+    stream.close();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await h?.close();
+  });
+
+  it("streams the organization's notifications in order, live, and resumes after Last-Event-ID", async () => {
+    const authorization = await h.bearer(h.c.distributor);
+    const mine = async () =>
+      h.store.db.selectFrom("notifications").select(["id", "kind"]).where("organization_id", "=", h.c.distributor.id).orderBy("id").execute();
+    const history = await mine();
+    const first = openStream(base, { authorization });
+    expect((await first.response).headers["content-type"]).to.match(/^text\/event-stream/);
+    await waitFor("the backlog", () => first.events.length === history.length);
+    expect(first.events.map((e) => Number(e.id))).to.deep.equal(history.map((n) => Number(n.id)));
+    expect(first.events.every((e) => e.event === e.data.kind)).to.equal(true);
+
+    // Live: new ledger activity reaches an open stream.
+    const { batchId } = await releasedBatch(h.c, "STREAMED", 50n);
+    await handOver(h.c, h.c.cmo, h.c.distributor, batchId, 5n);
+    await h.sync();
+    const now = await mine();
+    expect(now.length).to.be.greaterThan(history.length);
+    await waitFor("live notifications", () => first.events.length === now.length);
+    first.close();
+
+    // A reconnecting client names the last event it saw and gets only what followed.
+    const seen = first.events[history.length - 1]!.id;
+    const resumed = openStream(base, { authorization, "last-event-id": seen });
+    await waitFor("the rest after Last-Event-ID", () => resumed.events.length === now.length - history.length);
+    expect(resumed.events.map((e) => Number(e.id))).to.deep.equal(now.slice(history.length).map((n) => Number(n.id)));
+    resumed.close();
+  });
+
+  it("carries only the signed-in organization's notifications", async () => {
+    const stranger = openStream(base, { authorization: await h.bearer(h.c.distributor2) });
+    const theirs = await h.store.db.selectFrom("notifications").select("id").where("organization_id", "=", h.c.distributor2.id).execute();
+    await waitFor("the backlog", () => stranger.events.length === theirs.length);
+    const ids = new Set(theirs.map((t) => Number(t.id)));
+    expect(stranger.events.every((e) => ids.has(Number(e.id)))).to.equal(true);
+    stranger.close();
+  });
+
+  it("refuses a caller that is not signed in, and a malformed Last-Event-ID", async () => {
+    const anonymous = await request(server).get("/v1/notifications/stream").expect(401);
+    expect(anonymous.body.error.code).to.equal("TOKEN_REQUIRED");
+    const bad = await request(server)
+      .get("/v1/notifications/stream")
+      .set("authorization", await h.bearer(h.c.distributor))
+      .set("last-event-id", "yesterday")
+      .expect(400);
+    expect(bad.body.error).to.include({ code: "INVALID_LAST_EVENT_ID", field: "Last-Event-ID" });
+  });
+});
