@@ -88,8 +88,10 @@ export function createIndexer(options: IndexerOptions): Indexer {
       { stored: { chainId: checkpoint.chain_id, genesis: checkpoint.genesis_hash }, chain: current },
       "the database mirrors another chain or deployment; rebuilding it from this chain",
     );
+    // Registered codes go too: they were checked against the other chain's batch roots, not this one's.
+    const discarded = [...READ_MODEL_TABLES, "ledger_events", "indexed_blocks", "sync_state", "batch_codes", "code_trees"] as const;
     await store.db.transaction().execute(async (trx) => {
-      for (const table of [...READ_MODEL_TABLES, "ledger_events", "indexed_blocks", "sync_state"] as const) {
+      for (const table of discarded) {
         await trx.deleteFrom(table).execute();
       }
     });

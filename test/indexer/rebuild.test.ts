@@ -87,6 +87,21 @@ describe.each(STORE_KINDS)("a store of another chain or deployment on %s", (kind
     const events = await store.db.selectFrom("ledger_events").select(["block_number", "block_hash"]).execute();
     expect(events.filter((row) => row.block_hash !== b.block(row.block_number).hash)).to.deep.equal([]);
   });
+
+  it("forgets the codes registered against the other chain's batches", async () => {
+    const [batch] = await store.db.selectFrom("batches").select(["id", "codes_root"]).execute();
+    await store.db.insertInto("batch_codes").values({ canonical_key: "(01)06901234567892(21)A1", batch_id: batch!.id }).execute();
+    await store.db
+      .insertInto("code_trees")
+      .values({ batch_id: batch!.id, root: batch!.codes_root, code_count: 1, tree_path: "/nowhere.tree", registered_by: 2, registered_at: 1 })
+      .execute();
+    const b = createSyntheticLedger({ contracts: a.deployment.contracts });
+    await history(b, "A-001");
+
+    await index(b.source(), b.deployment, store);
+    expect(await store.db.selectFrom("batch_codes").selectAll().execute()).to.deep.equal([]);
+    expect(await store.db.selectFrom("code_trees").selectAll().execute()).to.deep.equal([]);
+  });
 });
 
 describe.each(STORE_KINDS)("a store of another deployment on the same chain, on %s", (kind) => {
