@@ -48,7 +48,8 @@ class CursorMoved extends Error {}
 export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const { store, config, log, now } = options;
   const { db } = store;
-  let timers: NodeJS.Timeout[] = [];
+  /** The next run of each periodic task. */
+  const timers = new Map<string, NodeJS.Timeout>();
   let running: Promise<unknown> = Promise.resolve();
   let stopped = true;
 
@@ -232,7 +233,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       serially(task)
         .catch((error: unknown) => log.error({ err: error }, `alert engine: ${what} failed; retrying`))
         .finally(() => {
-          if (!stopped) timers.push(setTimeout(tick, ms));
+          if (!stopped) timers.set(what, setTimeout(tick, ms));
         });
     };
     tick();
@@ -249,8 +250,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     },
     async stop() {
       stopped = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers = [];
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
       await running;
     },
   };
