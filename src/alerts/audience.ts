@@ -19,11 +19,19 @@ export type Audience = {
   /** Adds the regulators of the provinces of `organizations` (and of `batchId`'s every party when given). */
   withRegulators(organizations: Iterable<number>, batchId?: string | null): Set<number>;
   regionOf(organizationId: number): number | undefined;
+  /** The MAH and counterparty of an agreement (loaded when asked for in loadAudience). */
+  agreementParties(agreementId: string): number[];
 };
 
 /** Loads what `batchIds` need (and every organization's role and region). */
-export async function loadAudience(db: Db, batchIds: Iterable<string>): Promise<Audience> {
+export async function loadAudience(db: Db, batchIds: Iterable<string>, agreementIds: Iterable<string> = []): Promise<Audience> {
   const ids = [...new Set(batchIds)];
+  const agreements = new Map<string, number[]>();
+  const wantedAgreements = [...new Set(agreementIds)];
+  for (let i = 0; i < wantedAgreements.length; i += 500) {
+    const rows = await db.selectFrom("agreements").select(["id", "mah_id", "counterparty_id"]).where("id", "in", wantedAgreements.slice(i, i + 500)).execute();
+    for (const a of rows) agreements.set(a.id, [a.mah_id, a.counterparty_id]);
+  }
   const organizations = await db.selectFrom("organizations").select(["id", "role", "region"]).execute();
   const regions = new Map(organizations.map((o) => [o.id, o.region]));
   const regulators = new Map<number, number[]>();
@@ -90,5 +98,11 @@ export async function loadAudience(db: Db, batchIds: Iterable<string>): Promise<
     return set;
   }
 
-  return { batch: (id) => batches.get(id), ofBatch, withRegulators, regionOf: (id) => regions.get(id) };
+  return {
+    batch: (id) => batches.get(id),
+    ofBatch,
+    withRegulators,
+    regionOf: (id) => regions.get(id),
+    agreementParties: (id) => agreements.get(id) ?? [],
+  };
 }

@@ -111,7 +111,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
           .execute();
         if (events.length === 0) return;
         const at = now();
-        const audience = await loadAudience(trx, events.flatMap((e) => (e.batch_id ? [e.batch_id] : [])));
+        const audience = await loadAudience(
+          trx,
+          events.flatMap((e) => (e.batch_id ? [e.batch_id] : [])),
+          events.flatMap((e) => (e.agreement_id ? [e.agreement_id] : [])),
+        );
         const outbox = await openOutbox(db, trx, at);
         const writer = await openAlertWriter(trx, outbox, audience, at);
         for (const event of events) {
@@ -122,13 +126,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         }
         progress.alerts = writer.raised;
         await outbox.flush();
-        const blocks = new Map(events.map((e) => [e.block_number, e.block_hash]));
+        // The chunk's last block, by hash: enough to notice a reorg and to know what survived it.
+        const last = events[events.length - 1]!;
         await trx
           .insertInto("alert_blocks")
-          .values([...blocks].map(([block_number, block_hash]) => ({ block_number, block_hash })))
-          .onConflict((c) => c.column("block_number").doUpdateSet((eb) => ({ block_hash: eb.ref("excluded.block_hash") })))
+          .values({ block_number: last.block_number, block_hash: last.block_hash })
+          .onConflict((c) => c.column("block_number").doUpdateSet({ block_hash: last.block_hash }))
           .execute();
-        const last = events[events.length - 1]!;
         await moveCursor(trx, cursor, { block: last.block_number, log: last.log_index });
         progress.events = events.length;
       });
@@ -140,10 +144,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   }
 
   /**
-   * A reorg deletes indexed events above the common ancestor. Alerts raised from them are retracted (and their
-   * recipients told), and the cursor goes back to the ancestor so the events of the new branch are evaluated.
-   * Event notifications already sent stay sent: each names its block hash, and the new branch's events come with
-   * new ones.
+   * A reorg deletes indexed events above the common ancestor. Alerts raised from events that are gone are retracted
+   * (and their recipients told), and the cursor goes back to the last evaluated block still on the chain, so the
+   * new branch's events are evaluated; events evaluated again raise nothing twice (alert keys and idempotency keys
+   * name the block hash). Event notifications already sent stay sent: each names its block hash, and the new
+   * branch's events come with new ones.
    */
   async function rollBackIfReorganized(): Promise<number> {
     const last = await db.selectFrom("alert_blocks").select(["block_number", "block_hash"]).orderBy("block_number", "desc").limit(1).executeTakeFirst();
@@ -169,14 +174,33 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         .limit(1)
         .executeTakeFirstOrThrow();
       const from = diverged.block_number;
+      const kept = await trx.selectFrom("alert_blocks").select((eb) => eb.fn.max("block_number").as("n")).where("block_number", "<", from).executeTakeFirst();
+      const survivor = kept?.n === null || kept?.n === undefined ? -1 : Number(kept.n);
       const at = now();
-      const orphaned = await trx.selectFrom("alerts").select("id").where("source_block", ">=", from).where("status", "=", "open").execute();
+      const orphaned = await trx
+        .selectFrom("alerts")
+        .select("id")
+        .where("source_block", ">", survivor)
+        .where("status", "=", "open")
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom("ledger_events")
+                .select("ledger_events.block_number")
+                .whereRef("ledger_events.block_number", "=", "alerts.source_block")
+                .whereRef("ledger_events.log_index", "=", "alerts.source_log")
+                .whereRef("ledger_events.block_hash", "=", "alerts.source_block_hash"),
+            ),
+          ),
+        )
+        .execute();
       const outbox = await openOutbox(db, trx, at);
-      await closeAlerts(trx, outbox, orphaned.map((a) => ({ id: a.id, reason: `block ${from} and later were replaced by a reorg` })), "retracted", at);
+      await closeAlerts(trx, outbox, orphaned.map((a) => ({ id: a.id, reason: `its event was removed by a reorg after block ${survivor}` })), "retracted", at);
       await outbox.flush();
       await trx.deleteFrom("alert_blocks").where("block_number", ">=", from).execute();
       const cursor = await readCursor(trx);
-      await moveCursor(trx, cursor, { block: from - 1, log: NO_LOG });
+      await moveCursor(trx, cursor, { block: survivor, log: NO_LOG });
       log.warn({ fromBlock: from, retracted: orphaned.length }, "a reorg removed evaluated events; their alerts are retracted");
       return orphaned.length;
     });
@@ -273,10 +297,12 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
     if (args[field] !== undefined) direct.add(Number(args[field]));
   }
   if (ORGANIZATION_EVENTS.has(event.name) && args.organizationId !== undefined) direct.add(Number(args.organizationId));
+  // Outsourcing agreements concern both parties and, through them, their provinces' regulators.
+  if (event.agreement_id) for (const id of audience.agreementParties(event.agreement_id)) direct.add(id);
   if (event.batch_id) for (const id of audience.ofBatch(event.batch_id, { holders: RECALL_EVENTS.has(event.name) })) direct.add(id);
   const recipients = audience.withRegulators(direct, event.batch_id);
-  // The payload is the same for every recipient: built once, with the indexed arguments spliced in as stored.
-  const meta = JSON.stringify({
+  // The payload is the same for every recipient: built once; the event's arguments are joined in when it is sent.
+  const payload = JSON.stringify({ event: {
     name: event.name,
     blockNumber: event.block_number,
     logIndex: event.log_index,
@@ -286,11 +312,11 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
     batchId: event.batch_id,
     organizationId: event.organization_id,
     verification: event.verification,
-  });
-  const payload = `{"event":${meta.slice(0, -1)},"args":${event.payload}}}`;
+  } });
   const kind = `ledger.${event.name}`;
+  const about = { event: { block: event.block_number, log: event.log_index } };
   for (const organizationId of recipients) {
-    outbox.add(organizationId, kind, `ledger:${event.block_hash}:${event.log_index}:${organizationId}`, payload);
+    outbox.add(organizationId, kind, `ledger:${event.block_hash}:${event.log_index}:${organizationId}`, payload, about);
   }
 }
 
@@ -341,7 +367,7 @@ async function openAlertWriter(trx: Trx, outbox: Outbox, audience: Audience, at:
         }
         const payload = JSON.stringify({ alert: alertView(row) });
         for (const organizationId of audience.withRegulators(direct, draft.batchId)) {
-          outbox.add(organizationId, `alert.${draft.rule}`, `alert:${row.id}:${organizationId}`, payload, row.id);
+          outbox.add(organizationId, `alert.${draft.rule}`, `alert:${row.id}:${organizationId}`, payload, { alertId: row.id });
         }
       }
     },
@@ -355,7 +381,7 @@ async function closeAlerts(trx: Trx, outbox: Outbox, closing: Resolution[], stat
     const alert = await trx.selectFrom("alerts").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     const told = await trx.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", id).execute();
     const payload = JSON.stringify({ alert: alertView(alert) });
-    for (const { organization_id } of told) outbox.add(organization_id, `alert.${status}`, `${status}:${id}:${organization_id}`, payload, id);
+    for (const { organization_id } of told) outbox.add(organization_id, `alert.${status}`, `${status}:${id}:${organization_id}`, payload, { alertId: id });
   }
 }
 

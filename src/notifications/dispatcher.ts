@@ -1,6 +1,7 @@
 import type { Logger } from "../log";
 import type { Store, WebhookDeliveryTable } from "../store";
 import { kindMatches } from "./kinds";
+import { notificationData } from "./outbox";
 import { SIGNATURE_HEADER, signWebhook } from "./signature";
 
 /** Retry and pacing of webhook deliveries (milliseconds unless named otherwise). */
@@ -129,7 +130,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       .selectFrom("webhook_deliveries")
       .innerJoin("webhook_subscriptions", "webhook_subscriptions.id", "webhook_deliveries.subscription_id")
       .innerJoin("notifications", "notifications.id", "webhook_deliveries.notification_id")
+      .leftJoin("ledger_events", (join) =>
+        join.onRef("ledger_events.block_number", "=", "notifications.event_block").onRef("ledger_events.log_index", "=", "notifications.event_log"),
+      )
       .select([
+        "ledger_events.payload as event_args",
         "webhook_deliveries.subscription_id",
         "webhook_deliveries.notification_id",
         "webhook_deliveries.attempts",
@@ -181,6 +186,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     organization_id: number;
     created_at: number;
     payload: string;
+    event_args: string | null;
   }): Promise<boolean> {
     const body = JSON.stringify({
       id: Number(item.notification_id),
@@ -188,7 +194,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       kind: item.kind,
       organizationId: item.organization_id,
       createdAt: Number(item.created_at),
-      data: JSON.parse(item.payload) as unknown,
+      data: JSON.parse(notificationData(item.payload, item.event_args)) as unknown,
     } satisfies WebhookBody);
     const started = clock();
     let statusCode: number | null = null;

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, SelectQueryBuilder, Transaction } from "kysely";
 import type { Database, NotificationTable } from "../store";
 import { writeRows } from "../store";
 
@@ -11,7 +11,13 @@ export type NotificationKind = `ledger.${string}` | `alert.${string}`;
  * and the SSE stream can resume from the last id a client saw.
  */
 export type Outbox = {
-  add(organizationId: number, kind: string, idempotencyKey: string, payload: string, alertId?: number | null): void;
+  add(
+    organizationId: number,
+    kind: string,
+    idempotencyKey: string,
+    payload: string,
+    about?: { alertId?: number; event?: { block: number; log: number } },
+  ): void;
   /** Writes what was added; rows whose idempotency key exists are skipped. */
   flush(): Promise<number>;
 };
@@ -21,8 +27,18 @@ export async function openOutbox(db: Kysely<Database>, trx: Transaction<Database
   let nextId = Number(last?.id ?? 0) + 1;
   let rows: NotificationTable[] = [];
   return {
-    add(organizationId, kind, idempotencyKey, payload, alertId = null) {
-      rows.push({ id: nextId++, organization_id: organizationId, kind, idempotency_key: idempotencyKey, alert_id: alertId, payload, created_at: now });
+    add(organizationId, kind, idempotencyKey, payload, about = {}) {
+      rows.push({
+        id: nextId++,
+        organization_id: organizationId,
+        kind,
+        idempotency_key: idempotencyKey,
+        alert_id: about.alertId ?? null,
+        event_block: about.event?.block ?? null,
+        event_log: about.event?.log ?? null,
+        payload,
+        created_at: now,
+      });
     },
     async flush() {
       const written = rows;
@@ -31,4 +47,18 @@ export async function openOutbox(db: Kysely<Database>, trx: Transaction<Database
       return written.length;
     },
   };
+}
+
+/** Notifications joined with the arguments of the ledger event each is about (select `event_args` with it). */
+export function withEventArgs<O>(query: SelectQueryBuilder<Database, "notifications", O>) {
+  return query
+    .leftJoin("ledger_events", (join) =>
+      join.onRef("ledger_events.block_number", "=", "notifications.event_block").onRef("ledger_events.log_index", "=", "notifications.event_log"),
+    )
+    .select("ledger_events.payload as event_args");
+}
+
+/** A notification's data as sent: its payload, with the ledger event's arguments when it is about one. */
+export function notificationData(payload: string, eventArgs: string | null | undefined): string {
+  return eventArgs ? `${payload.slice(0, -1)},"args":${eventArgs}}` : payload;
 }

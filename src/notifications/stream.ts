@@ -3,6 +3,7 @@ import type { AppMount } from "../api/app";
 import { createAuthenticator } from "../api/auth";
 import type { ApiServices } from "../api/context";
 import { badRequest } from "../api/errors";
+import { notificationData, withEventArgs } from "./outbox";
 
 export const STREAM_PATH = "/v1/notifications/stream";
 
@@ -57,17 +58,19 @@ function stream(services: ApiServices, organizationId: number, after: number, re
   const poll = async () => {
     try {
       for (;;) {
-        const rows = await services.store.db
-          .selectFrom("notifications")
-          .select(["id", "kind", "idempotency_key", "created_at", "payload"])
-          .where("organization_id", "=", organizationId)
-          .where("id", ">", last)
-          .orderBy("id")
+        const rows = await withEventArgs(
+          services.store.db
+            .selectFrom("notifications")
+            .select(["notifications.id", "notifications.kind", "notifications.idempotency_key", "notifications.created_at", "notifications.payload"]),
+        )
+          .where("notifications.organization_id", "=", organizationId)
+          .where("notifications.id", ">", last)
+          .orderBy("notifications.id")
           .limit(200)
           .execute();
         if (closed) return;
         for (const row of rows) {
-          const data = `{"id":${row.id},"idempotencyKey":${JSON.stringify(row.idempotency_key)},"kind":${JSON.stringify(row.kind)},"createdAt":${row.created_at},"data":${row.payload}}`;
+          const data = `{"id":${row.id},"idempotencyKey":${JSON.stringify(row.idempotency_key)},"kind":${JSON.stringify(row.kind)},"createdAt":${row.created_at},"data":${notificationData(row.payload, row.event_args)}}`;
           res.write(`id: ${row.id}\nevent: ${row.kind}\ndata: ${data}\n\n`);
           last = Number(row.id);
         }

@@ -254,6 +254,8 @@ const migrations: Record<string, Migration> = {
         .addColumn("kind", "text", (c) => c.notNull())
         .addColumn("idempotency_key", "text", (c) => c.notNull().unique())
         .addColumn("alert_id", "bigint")
+        .addColumn("event_block", "bigint")
+        .addColumn("event_log", "integer")
         .addColumn("payload", "text", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();

@@ -256,7 +256,13 @@ export type NotificationTable = {
   kind: string;
   idempotency_key: string;
   alert_id: number | null;
-  /** JSON body sent to webhooks and the stream. */
+  /**
+   * The ledger event a `ledger.*` notification is about. Its arguments are read from ledger_events when the
+   * notification is sent rather than copied once per recipient (null if a reorg has removed the event since).
+   */
+  event_block: number | null;
+  event_log: number | null;
+  /** JSON body sent to webhooks and the stream (without the event's arguments, see event_block). */
   payload: string;
   created_at: number;
 };

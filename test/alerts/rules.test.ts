@@ -37,6 +37,37 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
   });
   afterAll(async () => h?.close());
 
+  describe("ledger event notifications", () => {
+    const recipientsOf = async (kind: string, batchId: string) => {
+      const rows = await h.store.db
+        .selectFrom("notifications")
+        .select("organization_id")
+        .distinct()
+        .where("kind", "=", kind)
+        .where("payload", "like", `%"batchId":"${batchId}"%`)
+        .execute();
+      return rows.map((r) => r.organization_id);
+    };
+
+    it("tells every holder of a recalled batch, its MAH and CMO, and the regulators of every province it touched", async () => {
+      // The recalled batch: held by the CMO and the distributor (Jiangsu), one unit on its way to distributor2 (Shanghai).
+      expect(await recipientsOf("ledger.RecallStarted", h.batches.recalled.batchId)).to.have.members([
+        h.c.mah.id,
+        h.c.cmo.id,
+        h.c.distributor.id,
+        h.c.distributor2.id,
+        h.c.regulator.id,
+        h.c.regulator2.id,
+      ]);
+    });
+
+    it("tells the parties of a shipment, not organizations with no part in it", async () => {
+      const told = await recipientsOf("ledger.BatchShipped", h.batches.recalled.batchId);
+      expect(told).to.include.members([h.c.cmo.id, h.c.distributor.id, h.c.distributor2.id, h.c.mah.id]);
+      expect(told).to.not.include(h.c.dispenser.id);
+    });
+  });
+
   describe("quality", () => {
     it("flags a receipt short of what was shipped, to shipper, recipient, MAH and the provinces' regulators", async () => {
       const batchId = stock;
@@ -118,6 +149,9 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       const alerts = await h.alerts("agreement_not_in_force");
       expect(alerts.map((a) => a.batch_id)).to.deep.equal([waiting]);
       expect(alerts[0]).to.include({ organization_id: h.c.cmo.id, subject: agreement });
+      // The revocation itself reaches both parties and the regulators of both provinces.
+      const told = await h.store.db.selectFrom("notifications").select("organization_id").where("kind", "=", "ledger.AgreementRevoked").execute();
+      expect(told.map((n) => n.organization_id)).to.have.members([h.c.mah.id, h.c.cmo.id, h.c.regulator.id, h.c.regulator2.id]);
     });
   });
 

@@ -10,7 +10,11 @@ import { alertHarness } from "../alerts/harness";
 import type { AlertHarness } from "../alerts/harness";
 import { waitFor } from "./receiver";
 
-type StreamEvent = { id: string; event: string; data: { id: number; kind: string; idempotencyKey: string } };
+type StreamEvent = {
+  id: string;
+  event: string;
+  data: { id: number; kind: string; idempotencyKey: string; data: { event?: { name: string; batchId: string }; args?: Record<string, unknown> } };
+};
 
 /** Opens the stream and collects its events until close(). */
 function openStream(url: string, headers: Record<string, string>) {
@@ -77,6 +81,10 @@ describe("notification stream (server-sent events)", () => {
     const now = await mine();
     expect(now.length).to.be.greaterThan(history.length);
     await waitFor("live notifications", () => first.events.length === now.length);
+    // A ledger event's notification carries the event and its signed arguments.
+    const shipped = first.events.find((e) => e.event === "ledger.BatchShipped" && e.data.data.event?.batchId === batchId)!;
+    expect(shipped.data.data.args).to.include({ batchId, recipientId: h.c.distributor.id, quantity: 5 });
+    expect(shipped.data.data.args!.signature).to.match(/^0x[0-9a-f]{130}$/);
     first.close();
 
     // A reconnecting client names the last event it saw and gets only what followed.
