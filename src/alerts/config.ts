@@ -28,6 +28,12 @@ export type AlertConfig = {
   rating: { windowSeconds: number; weights: Record<Severity, number>; yellowAt: number; redAt: number };
   /** Ledger events (and scans) evaluated per transaction. */
   chunkSize: number;
+  /**
+   * While it works through a backlog on its own schedule, the engine spends at most this share of the time
+   * evaluating and rests the remainder, so an indexer backfilling beside it (same process, same database) keeps
+   * most of the machine. At the chain's head a pass takes milliseconds and the share never binds.
+   */
+  maxBusyShare: number;
   /** How often the engine looks for new events, and how often it evaluates deadlines (milliseconds). */
   pollMs: number;
   clockMs: number;
@@ -43,6 +49,7 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   unknownSerials: { count: 3, windowSeconds: 1 * DAY },
   rating: { windowSeconds: 90 * DAY, weights: { low: 1, medium: 2, high: 5 }, yellowAt: 2, redAt: 5 },
   chunkSize: 1_000,
+  maxBusyShare: 0.15,
   pollMs: 500,
   clockMs: 60_000,
 };
@@ -73,6 +80,7 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
   for (const [name, value] of positive) {
     if (!Number.isInteger(value) || value <= 0) throw new Error(`alert setting ${name} must be a positive integer, not ${value}`);
   }
+  if (!(config.maxBusyShare > 0 && config.maxBusyShare <= 1)) throw new Error(`alert setting maxBusyShare must be in (0, 1], not ${config.maxBusyShare}`);
   if (config.rating.redAt < config.rating.yellowAt) throw new Error("alert setting rating.redAt must not be below rating.yellowAt");
   return config;
 }

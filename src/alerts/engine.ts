@@ -8,7 +8,7 @@ import type { Audience } from "./audience";
 import type { AlertConfig } from "./config";
 import { evaluateDeadlines } from "./deadlines";
 import type { Resolution } from "./deadlines";
-import { evaluateEvent } from "./events";
+import { evaluateEvent, loadChunkFacts } from "./events";
 import { RULES } from "./rules";
 import type { AlertDraft } from "./rules";
 import { evaluateObservation } from "./scans";
@@ -53,13 +53,16 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   let running: Promise<unknown> = Promise.resolve();
   let stopped = true;
 
-  async function catchUp(): Promise<EngineProgress> {
+  /** `paced`: rest between chunks so evaluating takes at most config.maxBusyShare of the time (see AlertConfig). */
+  async function catchUp(paced = false): Promise<EngineProgress> {
     const progress = emptyProgress();
     progress.retracted += await rollBackIfReorganized();
     for (;;) {
+      const started = performance.now();
       const step = await evaluateEventChunk();
       add(progress, step);
-      if (step.events < config.chunkSize) break;
+      if (step.events < config.chunkSize || (paced && stopped)) break;
+      if (paced) await rest((performance.now() - started) * (1 / config.maxBusyShare - 1));
     }
     for (;;) {
       const step = await evaluateObservationChunk();
@@ -118,11 +121,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         );
         const outbox = await openOutbox(db, trx, at);
         const writer = await openAlertWriter(trx, outbox, audience, at);
-        for (const event of events) {
-          if (!NOTIFIED.has(event.verification)) continue;
-          const args = JSON.parse(event.payload) as Record<string, unknown>;
+        const judged = events.filter((e) => NOTIFIED.has(e.verification)).map((event) => ({ event, args: JSON.parse(event.payload) as Record<string, unknown> }));
+        const facts = await loadChunkFacts(trx, judged);
+        for (const { event, args } of judged) {
           notifyEvent(outbox, audience, event, args);
-          await writer.raise(await evaluateEvent(trx, event, args, audience, config));
+          await writer.raise(await evaluateEvent(trx, event, args, audience, facts, config));
         }
         progress.alerts = writer.raised;
         await outbox.flush();
@@ -244,6 +247,18 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     return progress;
   }
 
+  let wake: (() => void) | undefined;
+  /** Waits `ms`, or less if the engine is stopped meanwhile. */
+  function rest(ms: number) {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   /** Runs `task` after whatever the engine is doing, so passes never overlap. */
   function serially<T>(task: () => Promise<T>): Promise<T> {
     const next = running.then(task);
@@ -264,16 +279,17 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   }
 
   return {
-    catchUp: () => serially(catchUp),
+    catchUp: () => serially(() => catchUp()),
     evaluateDeadlines: (at?: number) => serially(() => deadlines(at)),
     start() {
       if (!stopped) return;
       stopped = false;
-      every(config.pollMs, catchUp, "evaluating events");
+      every(config.pollMs, () => catchUp(true), "evaluating events");
       every(config.clockMs, () => deadlines(), "evaluating deadlines");
     },
     async stop() {
       stopped = true;
+      wake?.();
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
       await running;

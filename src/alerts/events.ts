@@ -1,5 +1,5 @@
 import type { Transaction } from "kysely";
-import type { Database, LedgerEventTable } from "../store";
+import type { AgreementTable, Database, DeviationTable, LedgerEventTable } from "../store";
 import type { Audience } from "./audience";
 import type { AlertConfig } from "./config";
 import type { AlertDraft } from "./rules";
@@ -9,17 +9,60 @@ type Args = Record<string, unknown>;
 
 const num = (args: Args, name: string) => Number(args[name]);
 
+/**
+ * What the rules of a chunk of events read from the store, loaded in a few queries for the whole chunk rather than
+ * one per event: the agreements batches were recorded under, and the closed deviations of batches released.
+ */
+export type ChunkFacts = {
+  agreements: Map<string, AgreementTable>;
+  closedDeviations: Map<string, Pick<DeviationTable, "report_hash" | "kind" | "closed_at" | "closed_by">[]>;
+};
+
+export async function loadChunkFacts(trx: Trx, events: { event: LedgerEventTable; args: Args }[]): Promise<ChunkFacts> {
+  const agreementIds = [...new Set(events.filter((e) => e.event.name === "BatchRecorded").map((e) => String(e.args.agreementId)))];
+  const released = [...new Set(events.filter((e) => e.event.name === "BatchMarketReleased" && e.event.batch_id).map((e) => e.event.batch_id!))];
+  const facts: ChunkFacts = { agreements: new Map(), closedDeviations: new Map() };
+  for (let i = 0; i < agreementIds.length; i += 500) {
+    for (const a of await trx.selectFrom("agreements").selectAll().where("id", "in", agreementIds.slice(i, i + 500)).execute()) facts.agreements.set(a.id, a);
+  }
+  for (let i = 0; i < released.length; i += 500) {
+    const rows = await trx
+      .selectFrom("deviations")
+      .select(["batch_id", "report_hash", "kind", "closed_at", "closed_by"])
+      .where("batch_id", "in", released.slice(i, i + 500))
+      .where("closed_at", "is not", null)
+      .execute();
+    for (const { batch_id, ...deviation } of rows) facts.closedDeviations.set(batch_id, [...(facts.closedDeviations.get(batch_id) ?? []), deviation]);
+  }
+  return facts;
+}
+
 /** The rules a ledger event can trigger, judged by the event and the store as the engine reads it. */
-export async function evaluateEvent(trx: Trx, event: LedgerEventTable, args: Args, audience: Audience, config: AlertConfig): Promise<AlertDraft[]> {
+export async function evaluateEvent(
+  trx: Trx,
+  event: LedgerEventTable,
+  args: Args,
+  audience: Audience,
+  facts: ChunkFacts,
+  config: AlertConfig,
+): Promise<AlertDraft[]> {
   const rule = EVENT_RULES[event.name];
   if (!rule) return [];
   const source = { block: event.block_number, log: event.log_index, hash: event.block_hash };
   const keyOf = (name: string, suffix = "") => `${name}:${event.block_hash}:${event.log_index}${suffix}`;
-  const drafts = await rule({ trx, event, args, audience, config, keyOf });
+  const drafts = await rule({ trx, event, args, audience, facts, config, keyOf });
   return drafts.map((draft) => ({ ...draft, source }));
 }
 
-type RuleInput = { trx: Trx; event: LedgerEventTable; args: Args; audience: Audience; config: AlertConfig; keyOf(rule: string, suffix?: string): string };
+type RuleInput = {
+  trx: Trx;
+  event: LedgerEventTable;
+  args: Args;
+  audience: Audience;
+  facts: ChunkFacts;
+  config: AlertConfig;
+  keyOf(rule: string, suffix?: string): string;
+};
 
 const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> = {
   async ShipmentReceived({ event, args, keyOf }) {
@@ -62,15 +105,10 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
       },
     ];
   },
-  async BatchMarketReleased({ trx, event, audience, config, keyOf }) {
+  async BatchMarketReleased({ event, audience, facts, config, keyOf }) {
     const batchId = event.batch_id!;
-    const late = await trx
-      .selectFrom("deviations")
-      .select(["report_hash", "kind", "closed_at", "closed_by"])
-      .where("batch_id", "=", batchId)
-      .where("closed_at", ">=", event.block_time - config.lateDeviationClosureSeconds)
-      .where("closed_at", "<=", event.block_time)
-      .execute();
+    const since = event.block_time - config.lateDeviationClosureSeconds;
+    const late = (facts.closedDeviations.get(batchId) ?? []).filter((d) => d.closed_at! >= since && d.closed_at! <= event.block_time);
     if (late.length === 0) return [];
     const batch = audience.batch(batchId);
     return [
@@ -126,9 +164,9 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
       },
     ];
   },
-  async BatchRecorded({ trx, event, args, keyOf }) {
+  async BatchRecorded({ event, args, facts, keyOf }) {
     const agreementId = String(args.agreementId);
-    const agreement = await trx.selectFrom("agreements").selectAll().where("id", "=", agreementId).executeTakeFirst();
+    const agreement = facts.agreements.get(agreementId);
     const t = event.block_time;
     const reason = !agreement
       ? "is unknown"
