@@ -63,6 +63,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     codes: createCodeBook(store, options.dataDir),
     now: () => Math.floor(Date.now() / 1000),
     observations: earlyWarning.observations,
+    deployment: options.deployment,
   };
   const relay = options.relayerKey
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })

@@ -8,6 +8,7 @@ import { authRoutes, createAuthenticator, holdsIssuedToken } from "./auth";
 import { batchRoutes } from "./batches";
 import type { ApiServices } from "./context";
 import { errorHandler, notFound } from "./errors";
+import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
 import { scanRoutes } from "./scan";
@@ -32,7 +33,7 @@ const healthRoute = defineRoute({
 });
 
 /** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
-export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, healthRoute];
+export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, ...ledgerRoutes, healthRoute];
 
 /**
  * Something served beside the JSON routes that a route definition cannot describe (web pages, event streams),

@@ -1,3 +1,4 @@
+import type { DeploymentFile } from "../indexer/deployment";
 import type { Logger } from "../log";
 import type { Store } from "../store";
 import type { CodeBook } from "./codebook";
@@ -50,4 +51,6 @@ export type ApiServices = {
   now(): number;
   /** Where authenticated scans are recorded for the early-warning rules; without it, scans are not recorded. */
   observations?: ScanObservations;
+  /** The ledger this API serves (chain, contracts, start block), for GET /v1/ledger; without it, that route answers 503. */
+  deployment?: DeploymentFile;
 };

@@ -1,0 +1,64 @@
+import { z } from "zod";
+import type { LedgerContract } from "../attestations";
+import { ApiError } from "./errors";
+import { defineRoute } from "./routes";
+
+const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger"] as const satisfies readonly LedgerContract[];
+
+/** The version every ledger contract's EIP-712 domain carries (src/attestations/sign.ts). */
+const DOMAIN_VERSION = "1";
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+
+const domain = z.object({
+  name: z.string().meta({ description: "the contract's name, as its EIP-712 domain spells it" }),
+  version: z.string(),
+  chainId: z.number().int(),
+  verifyingContract: address,
+});
+
+const ledgerAnswer = z.object({
+  chainId: z.number().int(),
+  contracts: z.object({ ConsortiumRegistry: address, ProductRegistry: address, BatchLedger: address }),
+  startBlock: z.number().int().nullable().meta({ description: "the block the contracts were deployed in, where indexing starts" }),
+  domains: z
+    .object({ ConsortiumRegistry: domain, ProductRegistry: domain, BatchLedger: domain })
+    .meta({ description: "the EIP-712 domain each contract verifies attestations against: sign with these" }),
+  indexedBlock: z.number().int().nullable().meta({ description: "the block the read model has reached" }),
+});
+
+/**
+ * Deployment discovery: a client that knows only the API's address learns from it where the ledger lives and what
+ * to sign for, instead of needing a deployment file from whoever started the service.
+ */
+export const ledgerRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/v1/ledger",
+    summary: "The chain, contract addresses and EIP-712 domains of the ledger this API serves, and the indexed block",
+    tags: ["operations"],
+    access: "public",
+    response: ledgerAnswer,
+    errors: { 503: "this API was started without its deployment (DEPLOYMENT_UNKNOWN)" },
+    async handle({ services }) {
+      const { deployment } = services;
+      if (!deployment) {
+        throw new ApiError(503, "DEPLOYMENT_UNKNOWN", "this API server was started without the ledger's deployment; ask its operator for the deployment file");
+      }
+      const sync = await services.store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
+      const domainOf = (contract: LedgerContract) => ({
+        name: contract,
+        version: DOMAIN_VERSION,
+        chainId: deployment.chainId,
+        verifyingContract: deployment.contracts[contract],
+      });
+      return {
+        chainId: deployment.chainId,
+        contracts: Object.fromEntries(LEDGER_CONTRACTS.map((c) => [c, deployment.contracts[c]])) as Record<LedgerContract, string>,
+        startBlock: deployment.startBlock ?? null,
+        domains: Object.fromEntries(LEDGER_CONTRACTS.map((c) => [c, domainOf(c)])) as Record<LedgerContract, z.input<typeof domain>>,
+        indexedBlock: sync ? Number(sync.block_number) : null,
+      };
+    },
+  }),
+];
