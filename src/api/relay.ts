@@ -87,10 +87,25 @@ export type RelayedTransaction = {
   blockNumber: number | null;
 };
 
+/** What one relayed attestation established on the ledger, read back from the indexed event it caused. */
+export type Established = {
+  /** Position of the attestation in the request. */
+  attestation: number;
+  /** The ledger event it caused (OrganizationOnboarded, BatchShipped …). */
+  event: string;
+  organizationId?: number;
+  productId?: string;
+  agreementId?: string;
+  batchId?: string;
+  shipmentId?: string;
+};
+
 export type RelayResult = {
   status: "submitted" | "indexed";
   transactions: RelayedTransaction[];
   indexedBlock: number | null;
+  /** With wait: for each attestation, its event and the ids it made or named (a new organization's id …). */
+  established?: Established[];
 };
 
 export type Relay = {
@@ -297,12 +312,48 @@ export function createRelay(options: RelayOptions): Relay {
       }
       const last = Math.max(...sent.map((t) => t.blockNumber!));
       await waitForIndexed(last);
-      return { status: "indexed", transactions: sent, indexedBlock: last };
+      return { status: "indexed", transactions: sent, indexedBlock: last, established: await establishedBy(store, attestations, sent) };
     },
     close() {
       if (ownsProvider) provider.destroy();
     },
   };
+}
+
+const ESTABLISHED_IDS = ["organizationId", "productId", "agreementId", "batchId", "shipmentId"] as const;
+
+/**
+ * Each attestation's indexed event, found among its transaction's events by the attestation's signature (an
+ * agreement's event carries it as mahSignature): one multicall's events cannot be told apart by position alone.
+ */
+async function establishedBy(store: Store, attestations: SignedAttestation[], sent: RelayedTransaction[]): Promise<Established[]> {
+  const events = await store.db
+    .selectFrom("ledger_events")
+    .select(["tx_hash", "name", "payload"])
+    .where("tx_hash", "in", sent.map((t) => t.hash))
+    .orderBy("block_number")
+    .orderBy("log_index")
+    .execute();
+  const bySignature = new Map<string, { name: string; args: Record<string, unknown> }>();
+  for (const event of events) {
+    const args = JSON.parse(event.payload) as Record<string, unknown>;
+    const signature = args[event.name === "AgreementSigned" ? "mahSignature" : "signature"];
+    if (typeof signature === "string") bySignature.set(signature.toLowerCase(), { name: event.name, args });
+  }
+  const established: Established[] = [];
+  for (const [index, attestation] of attestations.entries()) {
+    const event = bySignature.get(attestation.signature.toLowerCase());
+    if (!event) continue;
+    const ids: Omit<Established, "attestation" | "event"> = {};
+    for (const name of ESTABLISHED_IDS) {
+      const value = event.args[name];
+      if (value === undefined || value === null) continue;
+      if (name === "organizationId") ids.organizationId = Number(value);
+      else ids[name] = String(value);
+    }
+    established.push({ attestation: index, event: event.name, ...ids });
+  }
+  return established;
 }
 
 /** The revert data of a failed call or gas estimate ("0x" when the node gave none), or undefined for any other failure. */
@@ -358,6 +409,20 @@ const relayAnswer = z.object({
     }),
   ),
   indexedBlock: z.number().int().nullable().meta({ description: "with wait: the block the read model has reached" }),
+  established: z
+    .array(
+      z.object({
+        attestation: z.number().int().meta({ description: "position in the request" }),
+        event: z.string().meta({ description: "the ledger event the attestation caused" }),
+        organizationId: z.number().int().optional().meta({ description: "the organization it concerns: a new organization's id for an onboarding" }),
+        productId: z.string().optional(),
+        agreementId: z.string().optional(),
+        batchId: z.string().optional(),
+        shipmentId: z.string().optional(),
+      }),
+    )
+    .optional()
+    .meta({ description: "with wait: what each attestation established, read from the indexed events" }),
 });
 
 export function relayRoutes(relay: Relay): AnyRoute[] {

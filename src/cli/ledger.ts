@@ -16,6 +16,7 @@ import { CliError, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, progressBar, type CliIo, t
 import { loadKey, COUNTERPARTY_KEY } from "./keys";
 import { printRecord, toJson } from "./output";
 import { attest, messageFor, printSent, sign, submit, withLedgerOptions, withSession, type LedgerOptions, type Session } from "./session";
+import type { Submission } from "./transport";
 
 const abi = AbiCoder.defaultAbiCoder();
 
@@ -25,14 +26,16 @@ function named(session: Session, batch: BatchRef): string {
   return batch.id;
 }
 
-/** An argument of a registry event of the transaction (an onboarding's new id); null when the receipt is not at hand. */
-function eventArg(logs: { topics: readonly string[]; data: string }[], event: string, arg: string): unknown {
-  for (const log of logs) {
+/**
+ * The organization id an onboarding established: from the transaction's receipt (straight to a node), or from
+ * what the relay read back from the indexed event (through the API with wait); null when neither is at hand.
+ */
+function onboardedId(submission: Submission): number | null {
+  for (const log of submission.logs) {
     const parsed = CONTRACT_INTERFACES.ConsortiumRegistry.parseLog(log) ?? null;
-    if (parsed?.name === event) return parsed.args.getValue(arg);
+    if (parsed?.name === "OrganizationOnboarded") return Number(parsed.args.getValue("organizationId"));
   }
-  // The relay answers with transaction hashes only; the new id shows in the API once indexed.
-  return null;
+  return submission.established?.find((e) => e.event === "OrganizationOnboarded")?.organizationId ?? null;
 }
 
 // ---------- codes files ----------
@@ -104,11 +107,12 @@ function addOrganizationCommands(program: Command, io: CliIo, act: Act) {
       .addOption(hashOption("--licence <licence>", "its licence").makeOptionMandatory())
       .requiredOption("--key <address>", "the organization's first signing key", addressArg),
     async (session, options: Options) => {
+      // The new id is known once the onboarding is indexed: through the API, wait for it.
+      if (session.transport.kind === "api") session.options.wait = true;
       const sent = await attest(session, "ConsortiumRegistry", "Onboarding", {
         role: options.role, region: options.region, licenceHash: options.licence, signingKey: options.key, name: options.name,
       });
-      const onboarded = eventArg(sent.submission.logs, "OrganizationOnboarded", "organizationId");
-      printSent(session, sent, { onboardedOrganizationId: typeof onboarded === "bigint" ? Number(onboarded) : onboarded });
+      printSent(session, sent, { onboardedOrganizationId: onboardedId(sent.submission) });
       return EXIT_OK;
     });
   for (const [name, type, verb] of [["suspend", "Suspension", "suspends"], ["reinstate", "Reinstatement", "reinstates"]] as const) {

@@ -4,6 +4,7 @@ import type { SignedAttestation } from "../api/attestation-body";
 import { attestationTypes, createNonceSequence, signAttestation } from "../attestations";
 import type { AttestationType, LedgerContract } from "../attestations";
 import { readDeployment } from "../indexer/deployment";
+import type { DeploymentFile } from "../indexer/deployment";
 import type { Deployment } from "../indexer";
 import { organizationArg } from "./args";
 import { CliError, EXIT_ERROR, type CliIo } from "./io";
@@ -32,7 +33,7 @@ export function withLedgerOptions(command: Command): Command {
     .option("--org <id>", "the organization the key signs for (default: looked up from the key)", organizationArg)
     .option("--api <url>", "send through this API's relay (env TRACE_API)")
     .option("--rpc <url>", "send the contract call straight to this node (env TRACE_RPC; default the deployment's rpcUrl); gas paid by TRACE_SENDER_KEY or the signer")
-    .option("--deployment <file>", `chain id and contract addresses (env TRACE_DEPLOYMENT; default ${DEFAULT_DEPLOYMENT})`)
+    .option("--deployment <file>", `chain id and contract addresses (env TRACE_DEPLOYMENT; default: asked of --api, else ${DEFAULT_DEPLOYMENT})`)
     .option("--wait", "through the API: answer once the attestation is mined and indexed", false)
     .addOption(jsonOption());
 }
@@ -51,8 +52,7 @@ export type Session = {
   nextNonce(): bigint;
 };
 
-async function deploymentOf(io: CliIo, options: LedgerOptions) {
-  const file = options.deployment ?? io.env.TRACE_DEPLOYMENT ?? DEFAULT_DEPLOYMENT;
+async function deploymentFile(file: string) {
   try {
     return await readDeployment(file);
   } catch (error) {
@@ -60,21 +60,40 @@ async function deploymentOf(io: CliIo, options: LedgerOptions) {
   }
 }
 
+/** What GET /v1/ledger answers (src/api/ledger.ts): enough to sign for without a deployment file. */
+type LedgerAnswer = { chainId: number; contracts: Deployment["contracts"]; startBlock: number | null };
+
+/** The ledger an API serves, asked of the API itself. */
+async function deploymentOfApi(api: ApiClient): Promise<Deployment> {
+  const ledger = await api.request<LedgerAnswer>("GET", "/v1/ledger").catch((error: unknown) => {
+    if (error instanceof CliError && error.code === "DEPLOYMENT_UNKNOWN") {
+      throw new CliError("DEPLOYMENT_UNKNOWN", `${api.url} does not say which ledger it serves: pass --deployment FILE`, error.exitStatus, "--deployment");
+    }
+    throw error;
+  });
+  return { chainId: ledger.chainId, contracts: ledger.contracts };
+}
+
 const PRIVATE_KEY = /^(0x)?[0-9a-fA-F]{64}$/;
 
-/** Opens a session; the key is decrypted before any endpoint is contacted, so a wrong password costs nothing. */
+/**
+ * Opens a session; the key is decrypted before any endpoint is contacted, so a wrong password costs nothing.
+ * The deployment is --deployment or TRACE_DEPLOYMENT when given; otherwise, through an API, the API says which
+ * ledger it serves (GET /v1/ledger); otherwise the file npm start writes.
+ */
 export async function openSession(io: CliIo, options: LedgerOptions): Promise<Session> {
-  const deployment = await deploymentOf(io, options);
-  const key = await loadKey(io, { ...SIGNER_KEY, keystore: options.keystore ?? io.env.TRACE_KEYSTORE });
   if (options.api !== undefined && options.rpc !== undefined) {
     throw new CliError("TRANSPORT_AMBIGUOUS", "pass --api (send through the relay) or --rpc (send to a node), not both");
   }
   const apiUrl = options.api ?? (options.rpc === undefined ? io.env.TRACE_API : undefined);
+  const api = apiUrl === undefined ? undefined : createApiClient(apiUrl);
+  const namedFile = options.deployment ?? io.env.TRACE_DEPLOYMENT;
+  const file = namedFile !== undefined || api === undefined ? await deploymentFile(namedFile ?? DEFAULT_DEPLOYMENT) : undefined;
+  const key = await loadKey(io, { ...SIGNER_KEY, keystore: options.keystore ?? io.env.TRACE_KEYSTORE });
+  const deployment: DeploymentFile = file ?? (await deploymentOfApi(api!));
   const rpcUrl = options.rpc ?? io.env.TRACE_RPC ?? deployment.rpcUrl;
   let transport: Transport;
-  let api: ApiClient | undefined;
-  if (apiUrl !== undefined) {
-    api = createApiClient(apiUrl);
+  if (api !== undefined) {
     transport = createApiTransport(api, deployment);
   } else if (rpcUrl !== undefined) {
     const sender = io.env.TRACE_SENDER_KEY;

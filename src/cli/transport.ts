@@ -5,6 +5,7 @@ import { ApiError } from "../api/errors";
 import { refusalOf } from "../api/refusals";
 import type { Namer, RefusalContext } from "../api/refusals";
 import { CONTRACT_INTERFACES, RELAY_FUNCTIONS, RELAY_PATH } from "../api/relay";
+import type { Established, RelayResult } from "../api/relay";
 import type { LedgerContract } from "../attestations";
 import type { Deployment } from "../indexer";
 import { ConsortiumRegistry__factory } from "../../typechain-types";
@@ -22,6 +23,8 @@ export type Submission = {
   transactions: { hash: string; blockNumber: number | null }[];
   /** The ledger's events of the transaction, when the transport saw its receipt. */
   logs: Log[];
+  /** Through the relay with wait: each attestation's indexed event and the ids it made (src/api/relay.ts). */
+  established?: Established[];
 };
 
 /** What the CLI knows about the attestation being sent, for refusal messages. */
@@ -132,8 +135,6 @@ function streamed(bytes: Buffer, onProgress: SendProgress): ReadableStream<Uint8
   });
 }
 
-type RelayAnswer = { status: "submitted" | "indexed"; transactions: { hash: string; blockNumber: number | null }[] };
-
 /** Through POST /v1/attestations: the relay's refusal reason is shown as the relay words it. */
 export function createApiTransport(api: ApiClient, deployment: Deployment): Transport {
   return {
@@ -143,8 +144,8 @@ export function createApiTransport(api: ApiClient, deployment: Deployment): Tran
       return (await api.signIn(key)).organizationId;
     },
     async submit({ attestation }, { wait }) {
-      const answer = await api.request<RelayAnswer>("POST", RELAY_PATH, { attestations: [attestation], wait });
-      return { status: answer.status, transactions: answer.transactions.map(({ hash, blockNumber }) => ({ hash, blockNumber })), logs: [] };
+      const answer = await api.request<RelayResult>("POST", RELAY_PATH, { attestations: [attestation], wait });
+      return { status: answer.status, transactions: answer.transactions.map(({ hash, blockNumber }) => ({ hash, blockNumber })), logs: [], established: answer.established };
     },
     close: () => undefined,
   };

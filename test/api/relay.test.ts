@@ -112,6 +112,22 @@ describe("relay of signed attestations", () => {
     expect([row?.status, row?.quantity, row?.recipient_id]).to.deep.equal(["IN_TRANSIT", 1, h.c.dispenser.id]);
     const event = await h.store.db.selectFrom("ledger_events").selectAll().where("tx_hash", "=", sent.hash.toLowerCase()).executeTakeFirstOrThrow();
     expect([event.name, event.verification, event.signer]).to.deep.equal(["BatchShipped", "verified", h.c.distributor.key.address.toLowerCase()]);
+    expect(res.body.established, "the new shipment's id, read back from the indexed event").to.deep.equal([
+      { attestation: 0, event: "BatchShipped", batchId: stock.toLowerCase(), shipmentId: shipmentId.toLowerCase() },
+    ]);
+  });
+
+  it("answers an onboarding with the new organization's id once indexed", async () => {
+    const key = Wallet.createRandom();
+    const attestation = await signed("ConsortiumRegistry", "Onboarding", h.c.regulator, {
+      regulatorId: h.c.regulator.id, role: Role.Dispenser, region: ZHEJIANG, licenceHash: hashText("licence relayed pharmacy"), signingKey: key.address, name: "Relayed pharmacy",
+    });
+    const res = await post([attestation], true).expect(200);
+    const [established] = res.body.established as { attestation: number; event: string; organizationId: number }[];
+    expect([established!.attestation, established!.event]).to.deep.equal([0, "OrganizationOnboarded"]);
+    const organization = await h.store.db.selectFrom("organizations").select(["id", "name"]).where("id", "=", established!.organizationId).executeTakeFirstOrThrow();
+    expect(organization.name).to.equal("Relayed pharmacy");
+    expect(Number(await h.c.registry.organizationCount())).to.equal(established!.organizationId);
   });
 
   it("answers 202 with the transaction hash when not asked to wait", async () => {
@@ -155,6 +171,13 @@ describe("relay of signed attestations", () => {
     ]);
     const batch = await h.store.db.selectFrom("batches").select(["state", "in_transit"]).where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow();
     expect(batch).to.deep.equal({ state: "MARKET_RELEASED", in_transit: 3 });
+    // Each attestation of the multicall is told its own event, matched by its signature.
+    const shipmentId = await h.c.batches.shipmentId(h.c.cmo.id, BigInt(attestations[2]!.message.nonce as string));
+    expect(res.body.established.map((e: Record<string, unknown>) => [e.attestation, e.event, e.batchId, e.shipmentId])).to.deep.equal([
+      [0, "BatchFactoryReleased", batchId.toLowerCase(), undefined],
+      [1, "BatchMarketReleased", batchId.toLowerCase(), undefined],
+      [2, "BatchShipped", batchId.toLowerCase(), shipmentId.toLowerCase()],
+    ]);
   });
 
   it("sends one transaction per contract, in the request's order, when the contracts differ", async () => {

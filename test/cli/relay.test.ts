@@ -44,6 +44,8 @@ describe("trace through the API relay", () => {
     api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // No rpcUrl: through the API the CLI needs only the chain id and addresses to sign for.
     deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
+    // The API says which ledger it serves (GET /v1/ledger), so the CLI can do without the file.
+    h.services.deployment = chainDeployment;
     follow = h.indexer.follow(following.signal);
     codes = (await packsFor(batchNumber, 12)).printed;
     fs.writeFileSync(work.file("codes.txt"), `${codes.join("\n")}\n`);
@@ -114,6 +116,24 @@ describe("trace through the API relay", () => {
     expect(received.status).to.equal("indexed");
     const holding = await h.store.db.selectFrom("holdings").selectAll().where("batch_id", "=", batchId).where("organization_id", "=", h.c.distributor2.id).executeTakeFirstOrThrow();
     expect(holding.quantity).to.equal(1);
+  });
+
+  it("onboards through the relay and prints the new id, learning the ledger from the API without a deployment file", async () => {
+    const key = Wallet.createRandom();
+    const onboarded = answerOf(await trace({ TRACE_PRIVATE_KEY: h.c.regulator.key.privateKey }, "organizations", "onboard", "--name", "Hangzhou Pharmacy", "--role", "dispenser",
+      "--region", "330100", "--licence", "licence 7", "--key", key.address, "--api", api, "--json"));
+    expect(onboarded).to.include({ attestation: "Onboarding", status: "indexed", onboardedOrganizationId: Number(await h.c.registry.organizationCount()) });
+    const row = await h.store.db.selectFrom("organizations").select("name").where("id", "=", onboarded.onboardedOrganizationId).executeTakeFirstOrThrow();
+    expect(row.name).to.equal("Hangzhou Pharmacy");
+
+    const { deployment: served } = h.services;
+    delete h.services.deployment;
+    try {
+      const unknown = errorOf(await trace({ TRACE_PRIVATE_KEY: h.c.cmo.key.privateKey }, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--api", api, "--json"), 4);
+      expect(unknown).to.include({ code: "DEPLOYMENT_UNKNOWN", field: "--deployment" });
+    } finally {
+      h.services.deployment = served;
+    }
   });
 
   it("fails precisely on an unknown key, an unreachable API and a mixed transport", async () => {
