@@ -12,6 +12,7 @@ import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
 import { scanRoutes } from "./scan";
+import { shipmentRoutes } from "./shipments";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { relayAnswerStatus, RELAY_PATH } from "./relay";
 import { defineRoute, mountRoutes, openApiDocument } from "./routes";
@@ -33,7 +34,7 @@ const healthRoute = defineRoute({
 });
 
 /** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
-export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, ...ledgerRoutes, healthRoute];
+export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, ...shipmentRoutes, ...ledgerRoutes, healthRoute];
 
 /**
  * Something served beside the JSON routes that a route definition cannot describe (web pages, event streams),

@@ -330,13 +330,17 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
       });
       return EXIT_OK;
     });
-  attestation(program, io, act, "receive", "the addressee receives a shipment (less than shipped records a shortfall)",
-    (c) => c.argument("<shipment>", "the shipment's 0x id", idArg).requiredOption("--batch <batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg)
-      .requiredOption("--from <id>", "the shipper", organizationArg).requiredOption("--shipped <n>", "packs shipped", quantityArg).option("--received <n>", "packs received (default: all)", countArg),
+  attestation(program, io, act, "receive", "the addressee receives a shipment (less than shipped records a shortfall); with --api the shipment's details are looked up",
+    (c) => c.argument("<shipment>", "the shipment's 0x id", idArg)
+      .option("--batch <batch>", "0x batch id or PRODUCT/BATCHNUMBER (default with --api: the shipment's)", batchArg)
+      .option("--from <id>", "the shipper (default with --api: the shipment's)", organizationArg)
+      .option("--shipped <n>", "packs shipped (default with --api: the shipment's)", quantityArg)
+      .option("--received <n>", "packs received (default: all)", countArg),
     async (session, shipmentId: string, options: Options) => {
-      const batchId = named(session, options.batch as BatchRef);
-      const received = (options.received as bigint | undefined) ?? (options.shipped as bigint);
-      const sent = await attest(session, "BatchLedger", "Receipt", { shipmentId, batchId, shipperId: options.from, shippedQuantity: options.shipped, receivedQuantity: received });
+      const shipment = await shipmentDetails(session, shipmentId, options);
+      const batchId = named(session, shipment.batch);
+      const received = (options.received as bigint | undefined) ?? shipment.shipped;
+      const sent = await attest(session, "BatchLedger", "Receipt", { shipmentId, batchId, shipperId: shipment.from, shippedQuantity: shipment.shipped, receivedQuantity: received });
       printSent(session, sent, { shipmentId, batchId, received });
       return EXIT_OK;
     });
@@ -384,6 +388,26 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
       printSent(session, await attest(session, "BatchLedger", "RecallClosure", { batchId: named(session, batch), reportHash: options.report }), { batchId: batch.id });
       return EXIT_OK;
     });
+}
+
+/** What GET /v1/shipments/:id answers that a receipt needs (src/api/shipments.ts). */
+type ShipmentAnswer = { batch: { id: string; batchNumber: string }; shipper: { id: number }; quantity: number };
+
+/** A receipt's batch, shipper and shipped quantity: as given, and what is missing from the API's record of the shipment. */
+async function shipmentDetails(session: Session, shipmentId: string, options: Options): Promise<{ batch: BatchRef; from: number; shipped: bigint }> {
+  if (options.batch !== undefined && options.from !== undefined && options.shipped !== undefined) {
+    return { batch: options.batch as BatchRef, from: options.from as number, shipped: options.shipped as bigint };
+  }
+  if (!session.api) {
+    throw new CliError("SHIPMENT_DETAILS_REQUIRED", "without --api the shipment cannot be looked up: pass --batch, --from and --shipped (as `trace ship` printed them)");
+  }
+  const { token } = await session.api.signIn(session.key);
+  const shipment = await session.api.request<ShipmentAnswer>("GET", `/v1/shipments/${shipmentId}`, undefined, token);
+  return {
+    batch: (options.batch as BatchRef | undefined) ?? { id: shipment.batch.id, label: shipment.batch.batchNumber },
+    from: (options.from as number | undefined) ?? shipment.shipper.id,
+    shipped: (options.shipped as bigint | undefined) ?? BigInt(shipment.quantity),
+  };
 }
 
 /** The batch's tree to prove packs against: a stored tree, or one built from the batch's codes file. */

@@ -118,6 +118,19 @@ describe("trace through the API relay", () => {
     expect(holding.quantity).to.equal(1);
   });
 
+  it("receives by the shipment id alone, the rest looked up from the API; without the API the details are asked for", async () => {
+    const { batchId } = h.batches.released;
+    const shipped = answerOf(await cli(h.c.cmo, "ship", batchId, "--to", String(h.c.distributor2.id), "--quantity", "2", "--wait"));
+    const viaRpc = errorOf(await trace({ TRACE_PRIVATE_KEY: h.c.distributor2.key.privateKey }, "receive", shipped.shipmentId, "--rpc", h.chain.url, "--deployment", deployment, "--json"), 2);
+    expect(viaRpc.code).to.equal("SHIPMENT_DETAILS_REQUIRED");
+    const stranger = errorOf(await cli(h.c.dispenser, "receive", shipped.shipmentId), 3);
+    expect(stranger.code).to.equal("NOT_YOUR_SHIPMENT");
+    const received = answerOf(await cli(h.c.distributor2, "receive", shipped.shipmentId, "--received", "1", "--wait"));
+    expect(received).to.include({ shipmentId: shipped.shipmentId, batchId: batchId.toLowerCase(), received: "1", status: "indexed" });
+    const row = await h.store.db.selectFrom("shipments").selectAll().where("id", "=", shipped.shipmentId.toLowerCase()).executeTakeFirstOrThrow();
+    expect([row.status, row.quantity, row.received_quantity]).to.deep.equal(["RECEIVED", 2, 1]);
+  });
+
   it("onboards through the relay and prints the new id, learning the ledger from the API without a deployment file", async () => {
     const key = Wallet.createRandom();
     const onboarded = answerOf(await trace({ TRACE_PRIVATE_KEY: h.c.regulator.key.privateKey }, "organizations", "onboard", "--name", "Hangzhou Pharmacy", "--role", "dispenser",
