@@ -29,9 +29,10 @@ export type AlertConfig = {
   /** Ledger events (and scans) evaluated per transaction. */
   chunkSize: number;
   /**
-   * While it works through a backlog on its own schedule, the engine spends at most this share of the time
-   * evaluating and rests the remainder, so an indexer backfilling beside it (same process, same database) keeps
-   * most of the machine. At the chain's head a pass takes milliseconds and the share never binds.
+   * While the indexer is writing (a backfill beside the engine, in the same process and database), the engine
+   * spends at most this share of the time evaluating its backlog and rests the remainder, so the backfill keeps
+   * most of the machine; once the indexer is idle the engine catches up at full speed. At the chain's head a pass
+   * takes milliseconds and the share never binds.
    */
   maxBusyShare: number;
   /** How often the engine looks for new events, and how often it evaluates deadlines (milliseconds). */
@@ -49,7 +50,7 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   unknownSerials: { count: 3, windowSeconds: 1 * DAY },
   rating: { windowSeconds: 90 * DAY, weights: { low: 1, medium: 2, high: 5 }, yellowAt: 2, redAt: 5 },
   chunkSize: 1_000,
-  maxBusyShare: 0.15,
+  maxBusyShare: 0.1,
   pollMs: 500,
   clockMs: 60_000,
 };

@@ -53,16 +53,23 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   let running: Promise<unknown> = Promise.resolve();
   let stopped = true;
 
-  /** `paced`: rest between chunks so evaluating takes at most config.maxBusyShare of the time (see AlertConfig). */
+  /**
+   * `paced`: while the indexer is writing (its checkpoint moved since the last chunk), rest between chunks so that
+   * evaluating takes at most config.maxBusyShare of the time; once it is idle, go at full speed.
+   */
   async function catchUp(paced = false): Promise<EngineProgress> {
     const progress = emptyProgress();
     progress.retracted += await rollBackIfReorganized();
+    let checkpoint = paced ? await indexedBlock() : undefined;
     for (;;) {
       const started = performance.now();
       const step = await evaluateEventChunk();
       add(progress, step);
       if (step.events < config.chunkSize || (paced && stopped)) break;
-      if (paced) await rest((performance.now() - started) * (1 / config.maxBusyShare - 1));
+      if (!paced) continue;
+      const now = await indexedBlock();
+      if (now !== checkpoint) await rest((performance.now() - started) * (1 / config.maxBusyShare - 1));
+      checkpoint = now;
     }
     for (;;) {
       const step = await evaluateObservationChunk();
@@ -70,6 +77,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       if (step.observations < config.chunkSize) break;
     }
     return progress;
+  }
+
+  async function indexedBlock() {
+    const row = await db.selectFrom("sync_state").select("block_number").executeTakeFirst();
+    return row?.block_number;
   }
 
   async function readCursor(trx: Kysely<Database>) {
