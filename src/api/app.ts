@@ -11,7 +11,7 @@ import { errorHandler, notFound } from "./errors";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
-import { scanRoutes } from "./scan";
+import { CODES_PATH, codesTextUpload, documentCodesUpload, scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { relayAnswerStatus, RELAY_PATH } from "./relay";
@@ -74,8 +74,11 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], m
   // Answers that leave as another media type or status than a route definition declares (see each handler).
   app.get(EPCIS_PATH, epcisMediaType);
   app.post(RELAY_PATH, relayAnswerStatus);
-  mountRoutes(app, routes, services, createAuthenticator(services));
+  const authenticate = createAuthenticator(services);
+  app.post(CODES_PATH, codesTextUpload(services, authenticate));
+  mountRoutes(app, routes, services, authenticate);
   const document = openApiDocument(routes, { title: "Drug traceability ledger API", version: API_VERSION });
+  documentCodesUpload(document);
   document.paths["/metrics"] = {
     get: {
       summary: "Prometheus metrics: request durations by route and status, errors, process figures",

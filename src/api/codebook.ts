@@ -1,8 +1,10 @@
-import { mkdir, rename, rm } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { chunkRows } from "../store";
+import { createInterface } from "node:readline";
+import { writeRows } from "../store";
 import type { Store } from "../store";
-import { CodeError, openTree, parseCode, writeTree } from "../codes";
+import { CodeError, createTreeWriter, openTree, parseCode } from "../codes";
 import type { StoredTree, TraceCode } from "../codes";
 import { ApiError, badRequest } from "./errors";
 
@@ -12,6 +14,8 @@ import { ApiError, badRequest } from "./errors";
  */
 export type CodeBook = {
   register(request: { batchId: string; codes: string[]; by: number; now: number }): Promise<{ root: string; count: number }>;
+  /** The same for codes streamed one at a time (a text body of millions of lines); nothing is kept unless all pass. */
+  registerLines(request: { batchId: string; lines: AsyncIterable<CodeLine>; by: number; now: number }): Promise<{ root: string; count: number }>;
   proof(batchId: string, canonicalKey: string): Promise<string[] | undefined>;
   close(): void;
 };
@@ -36,40 +40,61 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     return tree;
   }
 
-  return {
-    async register({ batchId, codes, by, now }) {
-      const batch = await store.db
-        .selectFrom("batches")
-        .innerJoin("products", "products.id", "batches.product_id")
-        .select(["batches.codes_root", "batches.quantity", "products.product_code"])
-        .where("batches.id", "=", batchId)
-        .executeTakeFirst();
-      if (!batch) throw new ApiError(404, "UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
-      const registered = await store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst();
-      if (registered) throw new ApiError(409, "CODES_ALREADY_REGISTERED", `batch ${batchId} already has its codes registered`);
-      const keys = codes.map((text, i) => canonicalKeyOf(text, batch.product_code, i));
-      const treePath = path.join(dataDir, "trees", `${batchId}.tree`);
+  /** Batches whose registration is under way here: a second one would write over the first's files. */
+  const registering = new Set<string>();
+
+  /**
+   * Parses and hashes codes as they arrive, spooling their canonical keys to disk so memory stays bounded at
+   * millions of codes; the batch's rows are written in one transaction only once the codes hash to its root, so a
+   * failure at any step leaves nothing registered.
+   */
+  async function registerCodes(batchId: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, by: number, now: number) {
+    const batch = await store.db
+      .selectFrom("batches")
+      .innerJoin("products", "products.id", "batches.product_id")
+      .select(["batches.codes_root", "products.product_code"])
+      .where("batches.id", "=", batchId)
+      .executeTakeFirst();
+    if (!batch) throw new ApiError(404, "UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
+    const registered = await store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst();
+    if (registered || registering.has(batchId)) throw new ApiError(409, "CODES_ALREADY_REGISTERED", `batch ${batchId} already has its codes registered`);
+    registering.add(batchId);
+    const treePath = path.join(dataDir, "trees", `${batchId}.tree`);
+    const pending = `${treePath}.registering`;
+    const spool = `${treePath}.keys`;
+    try {
       await mkdir(path.dirname(treePath), { recursive: true });
-      const pending = `${treePath}.registering`;
-      const summary = await writeTree(pending, keys).catch((error: unknown) => {
-        if (error instanceof CodeError) throw badRequest(error.code, error.message, "codes");
-        throw error;
-      });
+      const { summary, count } = await hashCodes(pending, spool, codes, batch.product_code);
       if (summary.root !== batch.codes_root) {
-        await rm(pending, { force: true });
-        throw new ApiError(422, "CODES_ROOT_MISMATCH", `these ${keys.length} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`);
+        throw new ApiError(422, "CODES_ROOT_MISMATCH", `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`);
       }
       await rename(pending, treePath);
-      await store.db.transaction().execute(async (trx) => {
-        for (const chunk of chunkRows(keys.map((key) => ({ canonical_key: key, batch_id: batchId })))) {
-          await trx.insertInto("batch_codes").values(chunk).execute();
-        }
-        await trx
-          .insertInto("code_trees")
-          .values({ batch_id: batchId, root: summary.root, code_count: keys.length, tree_path: treePath, registered_by: by, registered_at: now })
-          .execute();
-      });
-      return { root: summary.root, count: keys.length };
+      try {
+        await store.db.transaction().execute(async (trx) => {
+          for await (const chunk of spooledRows(spool, batchId)) await writeRows(store.db, trx, "batch_codes", chunk);
+          await trx
+            .insertInto("code_trees")
+            .values({ batch_id: batchId, root: summary.root, code_count: count, tree_path: treePath, registered_by: by, registered_at: now })
+            .execute();
+        });
+      } catch (error) {
+        await rm(treePath, { force: true });
+        throw error;
+      }
+      return { root: summary.root, count };
+    } finally {
+      registering.delete(batchId);
+      await rm(pending, { force: true });
+      await rm(spool, { force: true });
+    }
+  }
+
+  return {
+    register({ batchId, codes, by, now }) {
+      return registerCodes(batchId, jsonCodes(codes), by, now);
+    },
+    registerLines({ batchId, lines, by, now }) {
+      return registerCodes(batchId, lines, by, now);
     },
     async proof(batchId, canonicalKey) {
       const tree = await treeOf(batchId);
@@ -82,18 +107,72 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
   };
 }
 
+/** One code as a client sent it, and where: `codes[3]` (field codes.3) in JSON, `line 4` (field line.4) in text. */
+export type CodeLine = { text: string; where: string; field: string };
+
+function* jsonCodes(codes: string[]): Generator<CodeLine> {
+  for (const [i, text] of codes.entries()) yield { text, where: `codes[${i}]`, field: `codes.${i}` };
+}
+
+const SPOOL_LINES = 10_000;
+const ROWS_PER_WRITE = 10_000;
+
+/** Hashes each code into the tree as it arrives and spools its canonical key, one a line. */
+async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, productCode: string) {
+  const writer = await createTreeWriter(pending);
+  const out = await open(spool, "w");
+  try {
+    let keys: string[] = [];
+    for await (const code of codes) {
+      const key = canonicalKeyOf(code, productCode);
+      writer.add(key);
+      keys.push(key);
+      if (keys.length === SPOOL_LINES) {
+        await out.write(`${keys.join("\n")}\n`);
+        keys = [];
+      }
+    }
+    if (keys.length > 0) await out.write(`${keys.join("\n")}\n`);
+    if (writer.count === 0) throw badRequest("NO_CODES", "no codes were sent: send one code per line", "codes");
+    try {
+      return { summary: writer.finish(), count: writer.count };
+    } catch (error) {
+      if (error instanceof CodeError) throw badRequest(error.code, error.message, "codes");
+      throw error;
+    }
+  } catch (error) {
+    writer.abort();
+    throw error;
+  } finally {
+    await out.close();
+  }
+}
+
+/** The spooled keys as batch_codes rows, a chunk at a time. */
+async function* spooledRows(spool: string, batchId: string) {
+  let rows: { canonical_key: string; batch_id: string }[] = [];
+  for await (const key of createInterface({ input: createReadStream(spool), crlfDelay: Infinity })) {
+    rows.push({ canonical_key: key, batch_id: batchId });
+    if (rows.length === ROWS_PER_WRITE) {
+      yield rows;
+      rows = [];
+    }
+  }
+  if (rows.length > 0) yield rows;
+}
+
 /** Parses one code of a batch being registered; the product must be the batch's. */
-function canonicalKeyOf(text: string, productCode: string, index: number): string {
+function canonicalKeyOf({ text, where, field }: CodeLine, productCode: string): string {
   let code: TraceCode;
   try {
     code = parseCode(text);
   } catch (error) {
-    if (error instanceof CodeError) throw badRequest(error.code, `codes[${index}]: ${error.message}`, `codes.${index}`);
+    if (error instanceof CodeError) throw badRequest(error.code, `${where}: ${error.message}`, field);
     throw error;
   }
-  if (code.kind !== "pack") throw badRequest("CODE_NOT_A_PACK", `codes[${index}] is a logistic unit, not a pack`, `codes.${index}`);
+  if (code.kind !== "pack") throw badRequest("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
   if (code.productCode !== productCode) {
-    throw badRequest("CODE_PRODUCT_MISMATCH", `codes[${index}] is of product ${code.productCode}, the batch is of ${productCode}`, `codes.${index}`);
+    throw badRequest("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
   }
   return code.key;
 }

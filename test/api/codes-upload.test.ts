@@ -1,0 +1,95 @@
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import request from "supertest";
+import { recordBatch } from "../contracts/fixtures";
+import type { Party } from "../contracts/fixtures";
+import { apiHarness, packsFor } from "./harness";
+import type { ApiHarness } from "./harness";
+
+const COUNT = 200_000;
+
+/**
+ * POST /v1/batches/:batchId/codes with a text/plain body: one code per line, parsed and hashed as it streams, for
+ * batches far beyond what a JSON body can carry; same checks as the JSON form and nothing half-registered.
+ */
+describe("streamed registration of a batch's codes (text/plain)", () => {
+  let h: ApiHarness;
+  let batchId: string;
+  let printed: string[];
+
+  const upload = async (party: Party, body: string) =>
+    request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", `Bearer ${await h.tokenFor(party)}`)
+      .set("content-type", "text/plain; charset=utf-8")
+      .send(body);
+
+  /** Nothing of the batch's codes is stored: no tree row, no code rows, no files left behind. */
+  async function expectNothingRegistered() {
+    expect(await h.store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst()).to.equal(undefined);
+    const rows = await h.store.db.selectFrom("batch_codes").select((eb) => eb.fn.countAll().as("n")).where("batch_id", "=", batchId).executeTakeFirstOrThrow();
+    expect(Number(rows.n)).to.equal(0);
+    const trees = path.join(h.services.config.dataDir, "trees");
+    const files = existsSync(trees) ? readdirSync(trees).filter((name) => name.startsWith(batchId)) : [];
+    expect(files, "no tree, spool or partial file remains").to.deep.equal([]);
+  }
+
+  beforeAll(async () => {
+    h = await apiHarness();
+    const codes = await packsFor("B-BIG-1", COUNT);
+    printed = codes.printed;
+    batchId = (await recordBatch(h.c, "B-BIG-1", { quantity: BigInt(COUNT), codesRoot: codes.tree.root })).toLowerCase();
+    await h.indexer.catchUp();
+  }, 120_000);
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it("refuses a bad line by its number, having registered nothing", async () => {
+    const lines = [...printed];
+    lines[150_000] = "]d20106901234567892X";
+    const res = await upload(h.c.cmo, lines.join("\n"));
+    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body.error.field).to.equal("line.150001");
+    expect(res.body.error.message).to.match(/^line 150001: /);
+    await expectNothingRegistered();
+  });
+
+  it("refuses codes that miss one of the batch's packs with 422, registering nothing", async () => {
+    const res = await upload(h.c.cmo, printed.slice(1).join("\n"));
+    expect(res.status).to.equal(422);
+    expect(res.body.error.code).to.equal("CODES_ROOT_MISMATCH");
+    expect(res.body.error.message).to.contain(`these ${COUNT - 1} codes`);
+    await expectNothingRegistered();
+  });
+
+  it("refuses a duplicated code and a regulator, who is no party to the batch", async () => {
+    const duplicated = [...printed.slice(0, COUNT - 1), printed[7]!];
+    const res = await upload(h.c.cmo, duplicated.join("\n"));
+    expect([res.status, res.body.error.code]).to.deep.equal([400, "CODE_DUPLICATE"]);
+    const regulator = await upload(h.c.regulator, printed.join("\n"));
+    expect([regulator.status, regulator.body.error.code]).to.deep.equal([403, "NOT_BATCH_PARTY"]);
+    await expectNothingRegistered();
+  });
+
+  it(`registers ${COUNT.toLocaleString("en")} codes streamed one a line (CRLF, blank lines skipped), then refuses them again`, async () => {
+    const res = await upload(h.c.cmo, `${printed.join("\r\n")}\r\n\r\n`);
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    expect(res.body).to.deep.include({ batchId, count: COUNT });
+    const rows = await h.store.db.selectFrom("batch_codes").select((eb) => eb.fn.countAll().as("n")).where("batch_id", "=", batchId).executeTakeFirstOrThrow();
+    expect(Number(rows.n)).to.equal(COUNT);
+    const scanned = await request(h.app).post("/v1/scans").set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ code: printed[123_456] }).expect(200);
+    expect(scanned.body.batch.id).to.equal(batchId);
+    expect(scanned.body.proof.root).to.equal(res.body.root);
+    const again = await upload(h.c.mah, printed.slice(0, 10).join("\n"));
+    expect([again.status, again.body.error.code]).to.deep.equal([409, "CODES_ALREADY_REGISTERED"]);
+  });
+
+  it("documents the text/plain body in the OpenAPI document", async () => {
+    const { body } = await request(h.app).get("/openapi.json").expect(200);
+    const content = body.paths["/v1/batches/{batchId}/codes"].post.requestBody.content;
+    expect(content).to.have.keys(["application/json", "text/plain"]);
+  });
+});
