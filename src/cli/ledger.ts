@@ -6,7 +6,7 @@ import { Option, type Command } from "commander";
 import type { SignedAttestation } from "../api/attestation-body";
 import { CONTRACT_INTERFACES } from "../api/relay";
 import { AgreementKind, DeviationKind, RecallLevel, recoverAttester, ReleaseTester, Role } from "../attestations";
-import { importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
+import { codeTexts, importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
 import {
   addressArg, batchArg, batchIdOf, countArg, enumArg, hashArg, idArg, organizationArg, productArg, quantityArg, regionArg, timeArg,
   type BatchRef, type ProductRef,
@@ -50,28 +50,40 @@ async function commitCodes(io: CliIo, file: string, json: boolean, treePath?: st
   }
 }
 
-/** The code texts of a file, one a line or the `code` column of a CSV with a header (as src/codes imports them). */
-function codeLines(file: string): string[] {
-  const lines = fs.readFileSync(file, "utf8").replace(/^\uFEFF/, "").split(/\r?\n/);
-  const header = lines[0]!.split(",").map((name) => name.trim().toLowerCase());
-  const column = header.indexOf("code");
-  const rows = column >= 0 ? lines.slice(1).map((line) => line.split(",")[column] ?? "") : lines;
-  return rows.map((line) => line.trim()).filter((line) => line !== "");
+const UPLOAD_LINES = 10_000;
+
+/** A codes file's codes as text/plain chunks, one code a line, reporting the share of the file read. */
+async function* codeChunks(file: string, onRead: (bytes: number) => void): AsyncGenerator<string> {
+  let lines: string[] = [];
+  let read = 0;
+  for (const { text } of codeTexts(file)) {
+    lines.push(text);
+    // Counts the codes' bytes: close to the file's for one code a line, an underestimate for CSV (the bar ends at 100%).
+    read += Buffer.byteLength(text) + 1;
+    if (lines.length === UPLOAD_LINES) {
+      yield `${lines.join("\n")}\n`;
+      onRead(read);
+      lines = [];
+    }
+  }
+  if (lines.length > 0) yield `${lines.join("\n")}\n`;
 }
 
-/** Registers a batch's codes with the API (signed in as the batch's CMO or MAH); refused unless they hash to its root. */
+/**
+ * Registers a batch's codes with the API (signed in as the batch's CMO or MAH); refused unless they hash to its root.
+ * The file is streamed a chunk at a time as text/plain, so a batch of millions of codes never sits in memory.
+ */
 async function uploadCodes(session: Session, batchId: string, file: string): Promise<{ root: string; count: number }> {
   if (!session.api) throw new CliError("API_REQUIRED", "uploading codes needs --api URL: the codes live in the API's code book, not on chain");
   const { token } = await session.api.signIn(session.key);
-  const codes = codeLines(file);
-  let bar: Progress | undefined;
+  const size = fs.statSync(file).size;
+  const bar: Progress = progressBar(session.io, "uploading codes", size, session.options.json);
   try {
-    return await session.api.request<{ root: string; count: number }>("POST", `/v1/batches/${batchId}/codes`, { codes }, token, (sent, total) => {
-      bar ??= progressBar(session.io, "uploading codes", total, session.options.json);
-      bar.update(sent);
-    });
+    const registered = await session.api.request<{ root: string; count: number }>("POST", `/v1/batches/${batchId}/codes`, { text: codeChunks(file, (read) => bar.update(Math.min(read, size))) }, token);
+    bar.update(size);
+    return registered;
   } finally {
-    bar?.stop();
+    bar.stop();
   }
 }
 
@@ -417,7 +429,7 @@ async function batchTree(options: Options): Promise<{ tree: CodeTree; close(): v
     return { tree, close: () => tree.close() };
   }
   if (options.batchCodes !== undefined) {
-    const keys = codeLines(options.batchCodes).map((text) => parseCode(text).key);
+    const keys = [...codeTexts(options.batchCodes)].map(({ text }) => parseCode(text).key);
     return { tree: await buildCodeTree(keys), close: () => undefined };
   }
   throw new CliError("TREE_REQUIRED", "dispensing proves the packs against the batch's codes: pass --tree FILE or --batch-codes FILE");

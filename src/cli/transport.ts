@@ -54,15 +54,18 @@ const firstLine = (error: unknown) => String((error as { shortMessage?: string }
 
 // ---------- API ----------
 
-/** Told how many bytes of a request body have been sent, of how many. */
-export type SendProgress = (sent: number, total: number) => void;
+/** A request body sent as it is produced: text/plain chunks (a batch's codes, one a line). */
+export type TextStream = { text: AsyncIterable<string> };
 
 export type ApiClient = {
   readonly url: string;
-  request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string, onProgress?: SendProgress): Promise<T>;
+  /** A JSON body is sent as JSON; a TextStream is streamed as text/plain. */
+  request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string): Promise<T>;
   /** Signs in with the key (EIP-191 challenge): a bearer token and the key's organization. */
   signIn(key: Wallet): Promise<{ token: string; organizationId: number; role: string }>;
 };
+
+const isTextStream = (body: unknown): body is TextStream => typeof body === "object" && body !== null && "text" in body && Symbol.asyncIterator in (body as TextStream).text;
 
 export function createApiClient(url: string): ApiClient {
   const base = url.replace(/\/+$/, "");
@@ -72,16 +75,16 @@ export function createApiClient(url: string): ApiClient {
     throw new CliError("BAD_URL", `--api must be an http(s) URL, got ${JSON.stringify(url)}`, EXIT_ERROR, "--api");
   }
   const sessions = new Map<string, Promise<{ token: string; organizationId: number; role: string }>>();
-  async function request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string, onProgress?: SendProgress): Promise<T> {
+  async function request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string): Promise<T> {
     let response: Response;
     try {
-      const text = body === undefined ? undefined : toJson(body);
+      const streaming = isTextStream(body);
       response = await fetch(`${base}${path}`, {
         method,
-        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: text !== undefined && onProgress ? streamed(Buffer.from(text), onProgress) : text,
+        headers: { "content-type": streaming ? "text/plain; charset=utf-8" : "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: streaming ? ReadableStream.from(encoded(body.text)) : body === undefined ? undefined : toJson(body),
         // Node's fetch sends a stream only half-duplex.
-        ...(onProgress ? { duplex: "half" } : {}),
+        ...(streaming ? { duplex: "half" } : {}),
       } as RequestInit);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -119,20 +122,8 @@ export function createApiClient(url: string): ApiClient {
   };
 }
 
-const CHUNK_BYTES = 64 * 1024;
-
-/** A request body sent in chunks, reporting each. */
-function streamed(bytes: Buffer, onProgress: SendProgress): ReadableStream<Uint8Array> {
-  let sent = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (sent >= bytes.length) return controller.close();
-      const chunk = bytes.subarray(sent, sent + CHUNK_BYTES);
-      sent += chunk.length;
-      controller.enqueue(chunk);
-      onProgress(sent, bytes.length);
-    },
-  });
+async function* encoded(text: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of text) yield Buffer.from(chunk, "utf8");
 }
 
 /** Through POST /v1/attestations: the relay's refusal reason is shown as the relay words it. */

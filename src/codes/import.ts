@@ -22,12 +22,13 @@ export type ImportOptions = {
 
 export type ImportSummary = TreeSummary & { productCode: string };
 
-type Line = { line: number; text: string };
+/** A code as a file gives it: its line number (from 1) and its text. */
+export type CodeFileLine = { line: number; text: string };
 
 const READ_BYTES = 1 << 22;
 
 /** Lines of a file read in large chunks (readline is several times slower at millions of lines). */
-function* fileLines(file: string): Generator<Line> {
+function* fileLines(file: string): Generator<CodeFileLine> {
   const fd = fs.openSync(file, "r");
   try {
     const buffer = Buffer.allocUnsafe(READ_BYTES);
@@ -68,7 +69,7 @@ function csvFields(text: string): string[] {
  * A file is either one code per line, or CSV whose first line is a header naming a `code` column. The choice is
  * made once from the header, never per line: a Digital Link or a batch number may itself contain commas.
  */
-function* codeTexts(file: string): Generator<Line> {
+export function* codeTexts(file: string): Generator<CodeFileLine> {
   let codeColumn = -1;
   for (const { line, text } of fileLines(file)) {
     const clean = line === 1 ? text.replace(/^\uFEFF/, "") : text;
@@ -101,7 +102,7 @@ function checkBatch(code: TraceCode, expected: Expectations): void {
   }
 }
 
-function lineError(line: Line, error: CodeError): LineError {
+function lineError(line: CodeFileLine, error: CodeError): LineError {
   const reported: LineError = { line: line.line, text: line.text, code: error.code, message: error.message };
   if (error.position !== undefined) reported.position = error.position;
   return reported;

@@ -8,5 +8,5 @@ export { packId, packLeaf, nodeHash, createTreeHasher, type TreeHasher } from ".
 export { buildCodeTree, verifyProof, verifyMultiProof, processProof, processMultiProof, type CodeTree, type MultiProof } from "./merkle";
 export { createTreeWriter, writeTree, openTree, type StoredTree, type TreeSummary, type TreeWriter, type BuildProgress } from "./tree-file";
 export { generatePacks, reserveSerials, serialCapacity, GUESS_ODDS, GS1_SERIAL_LENGTH, type SerialScheme, type SerialBatchOptions, type SerialState } from "./serials";
-export { importCodes, type ImportOptions, type ImportSummary } from "./import";
+export { codeTexts, importCodes, type CodeFileLine, type ImportOptions, type ImportSummary } from "./import";
 export { aggregate, createHierarchy, type Aggregate, type Hierarchy } from "./aggregation";

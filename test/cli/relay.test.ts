@@ -74,6 +74,28 @@ describe("trace through the API relay", () => {
     expect(again.code).to.equal("CODES_ALREADY_REGISTERED");
   });
 
+  it("streams a quoted CSV's codes to the API, and shows the API's refusal of a bad line by its number", async () => {
+    const now = await time.latest();
+    const csv = (await packsFor("CLI-API-2", 6)).printed;
+    // Quoted fields with commas: the code column is read as src/codes reads it, not split at every comma.
+    fs.writeFileSync(work.file("codes.csv"), `note,code\n${csv.map((code, i) => `"box ${i}, shelf ""A""","${code}"`).join("\n")}\n`);
+    const record = (number: string, file: string, ...more: string[]) =>
+      cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", number, "--codes", file, "--manufactured", String(now - 3600), "--expires", "2031-12-31", "--record", "r", ...more);
+    const recorded = answerOf(await record("CLI-API-2", work.file("codes.csv")));
+    expect(recorded).to.include({ codes: 6, codesRegistered: 6 });
+
+    const other = (await packsFor("CLI-API-3", 4)).printed;
+    fs.writeFileSync(work.file("other.txt"), `${other.join("\n")}\n`);
+    const unregistered = answerOf(await record("CLI-API-3", work.file("other.txt"), "--no-upload", "--wait"));
+    expect(unregistered.codesRegistered).to.equal(0);
+    fs.writeFileSync(work.file("bad.txt"), `${[other[0], other[1], "not a code", other[3]].join("\n")}\n`);
+    const refused = errorOf(await cli(h.c.cmo, "batches", "upload-codes", unregistered.batchId, "--codes", work.file("bad.txt")), 2);
+    expect(refused.field).to.equal("line.3");
+    expect(refused.message).to.match(/^line 3: /);
+    const uploaded = answerOf(await cli(h.c.cmo, "batches", "upload-codes", unregistered.batchId, "--codes", work.file("other.txt")));
+    expect(uploaded).to.include({ root: unregistered.codesRoot, codesRegistered: 4 });
+  });
+
   it("shows the relay's refusal verbatim, sends nothing, and releases once the deviation is closed", async () => {
     const ref = `${GTIN}/${batchNumber}`;
     answerOf(await cli(h.c.cmo, "release", "factory", ref, "--certificate", "QA", "--wait"));
