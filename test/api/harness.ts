@@ -86,6 +86,7 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
     config: { secret: randomBytes(32), tokenLifetime: 900, recallDeadlines: DEFAULT_RECALL_DEADLINES, publicRateLimit: 10_000, dataDir },
     codes: createCodeBook(store, dataDir),
     now: () => realSeconds() + offset,
+    deployment,
   };
   const app = createApp(services, extraRoutes);
   return {

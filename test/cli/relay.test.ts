@@ -44,8 +44,6 @@ describe("trace through the API relay", () => {
     api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // No rpcUrl: through the API the CLI needs only the chain id and addresses to sign for.
     deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
-    // The API says which ledger it serves (GET /v1/ledger), so the CLI can do without the file.
-    h.services.deployment = chainDeployment;
     follow = h.indexer.follow(following.signal);
     codes = (await packsFor(batchNumber, 12)).printed;
     fs.writeFileSync(work.file("codes.txt"), `${codes.join("\n")}\n`);
