@@ -32,6 +32,8 @@ export type AlertEngineOptions = { store: Store; config: AlertConfig; log: Logge
 
 const EVENTS_CURSOR = "events";
 const NO_LOG = 2_147_483_647;
+const INDEXER_ACTIVE_MS = 1_000;
+const MAX_REST_MS = 1_000;
 const NOTIFIED = new Set(["verified", "bootstrap"]);
 const RECALL_EVENTS = new Set(["RecallStarted", "RecallAcknowledged", "RecallClosed"]);
 const ORGANIZATION_EVENTS = new Set(["OrganizationOnboarded", "OrganizationSuspended", "OrganizationReinstated", "SigningKeyAdded", "SigningKeyRevoked"]);
@@ -53,23 +55,31 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   let running: Promise<unknown> = Promise.resolve();
   let stopped = true;
 
+  /** The indexer's checkpoint as last seen, and when it last moved (performance.now()). */
+  let checkpoint: { block: number | undefined; movedAt: number } = { block: undefined, movedAt: -Infinity };
+
+  /** Whether the indexer committed a range within the last second: a backfill is under way beside the engine. */
+  async function indexerWriting() {
+    const row = await db.selectFrom("sync_state").select("block_number").executeTakeFirst();
+    if (row?.block_number !== checkpoint.block) checkpoint = { block: row?.block_number, movedAt: performance.now() };
+    return performance.now() - checkpoint.movedAt < INDEXER_ACTIVE_MS;
+  }
+
   /**
-   * `paced`: while the indexer is writing (its checkpoint moved since the last chunk), rest between chunks so that
-   * evaluating takes at most config.maxBusyShare of the time; once it is idle, go at full speed.
+   * `paced`: while the indexer is writing, rest between chunks so that evaluating takes at most
+   * config.maxBusyShare of the time (each rest at most a second, then look again); otherwise go at full speed.
    */
   async function catchUp(paced = false): Promise<EngineProgress> {
     const progress = emptyProgress();
     progress.retracted += await rollBackIfReorganized();
-    let checkpoint = paced ? await indexedBlock() : undefined;
     for (;;) {
       const started = performance.now();
       const step = await evaluateEventChunk();
       add(progress, step);
       if (step.events < config.chunkSize || (paced && stopped)) break;
-      if (!paced) continue;
-      const now = await indexedBlock();
-      if (now !== checkpoint) await rest((performance.now() - started) * (1 / config.maxBusyShare - 1));
-      checkpoint = now;
+      if (paced && (await indexerWriting())) {
+        await rest(Math.min(MAX_REST_MS, (performance.now() - started) * (1 / config.maxBusyShare - 1)));
+      }
     }
     for (;;) {
       const step = await evaluateObservationChunk();
@@ -77,11 +87,6 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       if (step.observations < config.chunkSize) break;
     }
     return progress;
-  }
-
-  async function indexedBlock() {
-    const row = await db.selectFrom("sync_state").select("block_number").executeTakeFirst();
-    return row?.block_number;
   }
 
   async function readCursor(trx: Kysely<Database>) {
