@@ -17,6 +17,9 @@ import { ledgerEntry, bytes32 } from "./schemas";
 import { defineRoute } from "./routes";
 import { findBatch } from "./batches";
 
+/** The longest code text accepted for registration: a GS1 element string or Digital Link is far shorter. */
+const MAX_CODE_LENGTH = 512;
+
 export const VERDICTS = [
   "GENUINE",
   "UNKNOWN_CODE",
@@ -91,7 +94,7 @@ export const scanRoutes = [
     tags: ["batches"],
     access: "organization",
     params: z.object({ batchId: bytes32 }),
-    body: z.object({ codes: z.array(z.string().min(1).max(512)).min(1).max(200_000) }),
+    body: z.object({ codes: z.array(z.string().min(1).max(MAX_CODE_LENGTH)).min(1).max(200_000) }),
     response: z.object({ batchId: z.string(), root: z.string(), count: z.number().int() }),
     status: 201,
     errors: CODES_ERRORS,
@@ -146,6 +149,10 @@ async function* bodyLines(req: Request): AsyncGenerator<CodeLine> {
   for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<string>) {
     const parts = (carry + chunk).split("\n");
     carry = parts.pop()!;
+    // A code is at most MAX_CODE_LENGTH characters: a body that never ends its line must not grow without bound.
+    if (carry.length > MAX_CODE_LENGTH + 2) {
+      throw badRequest("CODE_TOO_LONG", `line ${line + parts.length + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + parts.length + 1}`);
+    }
     for (const part of parts) {
       line++;
       const text = (line === 1 ? part.replace(/^\uFEFF/, "") : part).replace(/\r$/, "");

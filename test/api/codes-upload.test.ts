@@ -57,6 +57,13 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
     await expectNothingRegistered();
   });
 
+  it("refuses a line that never ends before reading it into memory, registering nothing", async () => {
+    const res = await upload(h.c.cmo, `${printed[0]}\n${"9".repeat(100_000)}`);
+    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body.error).to.include({ code: "CODE_TOO_LONG", field: "line.2" });
+    await expectNothingRegistered();
+  });
+
   it("refuses codes that miss one of the batch's packs with 422, registering nothing", async () => {
     const res = await upload(h.c.cmo, printed.slice(1).join("\n"));
     expect(res.status).to.equal(422);
