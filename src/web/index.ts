@@ -1,5 +1,6 @@
 import express from "express";
 import type { Express } from "express";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { AppMount } from "../api/app";
 import { createAuthenticator } from "../api/auth";
@@ -9,17 +10,64 @@ import { labelHandler, LABEL_PATH } from "./labels";
 import { packageDir } from "./packages";
 
 const PUBLIC_DIR = path.join(__dirname, "public");
+const PAGES_DIR = path.join(__dirname, "pages");
 
-/** Page paths and the HTML file that serves each; the page's script reads its ids from the address. */
-const PAGES: Array<[string, string]> = [
-  ["/", "scan.html"],
-  ["/sign-in", "sign-in.html"],
-  ["/batches", "batches.html"],
-  ["/batches/:batchId", "batch.html"],
-  ["/recalls", "recalls.html"],
-  ["/recalls/:batchId", "recall.html"],
-  ["/organizations/:organizationId", "organization.html"],
+/**
+ * A page: its address; its name, which is also its heading's i18n key (`title.<name>`); its script, which reads
+ * the ids from the address; and, in `pages/<body>`, what its <main> holds below the heading when that is more
+ * than the #content the script fills.
+ */
+type Page = {
+  route: string;
+  name: string;
+  script: string;
+  body?: string;
+  /** Scripts the page's own script needs loaded first. */
+  libraries?: string[];
+  /** The heading in the default language, for a page that must read sensibly before (or without) its script. */
+  heading?: string;
+};
+
+const PAGES: Page[] = [
+  { route: "/", name: "scan", script: "scan.js", body: "scan.html", libraries: ["/vendor/zxing.js"], heading: "扫码验证" },
+  { route: "/sign-in", name: "signIn", script: "sign-in.js", body: "sign-in.html" },
+  { route: "/batches", name: "batches", script: "batches.js" },
+  { route: "/batches/:batchId", name: "batch", script: "batch.js", body: "batch.html" },
+  { route: "/recalls", name: "recalls", script: "recalls.js" },
+  { route: "/recalls/:batchId", name: "recall", script: "recall.js" },
+  { route: "/organizations/:organizationId", name: "organization", script: "organization.js" },
 ];
+
+const APP_NAME = "药品追溯账本";
+const CONTENT = `  <div id="content" aria-live="polite"></div>\n`;
+
+/**
+ * The one HTML shell every page shares: head, skip link, the header app.js fills (navigation, who is signed in,
+ * language switch), and the message shown when JavaScript is off; the page's own part goes in <main>.
+ */
+function renderPage(page: Page, body: string): string {
+  const title = page.heading ? `${page.heading} · ${APP_NAME}` : APP_NAME;
+  const libraries = (page.libraries ?? []).map((src) => `<script src="${src}" defer></script>\n`).join("");
+  return `<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="/assets/app.css">
+${libraries}<script type="module" src="/assets/${page.script}"></script>
+</head>
+<body>
+<a class="skip" href="#main" data-i18n="nav.skip">跳到正文</a>
+<header id="site-header" class="site-header"></header>
+<main id="main" tabindex="-1">
+  <noscript><p class="alert">此页面需要启用 JavaScript。This page needs JavaScript.</p></noscript>
+  <h1 data-i18n="title.${page.name}">${page.heading ?? ""}</h1>
+${body}</main>
+</body>
+</html>
+`;
+}
 
 /**
  * Browser libraries served straight from their npm packages, so the pages need no build step: zxing decodes
@@ -45,10 +93,11 @@ export const webPages: AppMount = (app, services) => {
 };
 
 function mountPages(app: Express) {
-  for (const [route, file] of PAGES) {
-    app.get(route, (_req, res) => {
+  for (const page of PAGES) {
+    const html = renderPage(page, page.body ? readFileSync(path.join(PAGES_DIR, page.body), "utf8") : CONTENT);
+    app.get(page.route, (_req, res) => {
       // Pages change with each release and are small: always revalidate rather than serve yesterday's script.
-      res.set("cache-control", "no-cache").sendFile(path.join(PUBLIC_DIR, file));
+      res.set("cache-control", "no-cache").type("html").send(html);
     });
   }
   app.use("/assets", express.static(path.join(PUBLIC_DIR, "assets"), { index: false }));

@@ -4,26 +4,23 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJson } from "ethers";
 import request from "supertest";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { formatCode } from "../../src/codes";
 import { demoOrganizationsFile } from "../../src/web/demo";
 import type { Party } from "../contracts/fixtures";
-import { launchBrowser, screenshot, webStack } from "./stack";
+import { launchBrowser, phoneTab, screenshot, webStack } from "./stack";
 
 describe("sign-in, provenance, recall and label pages in a real browser", () => {
   let stack: Awaited<ReturnType<typeof webStack>>;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
-  let context: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
     browser = await launchBrowser();
     stack = await webStack();
-    context = await browser.browser.newContext({ viewport: { width: 375, height: 740 } });
-    page = await context.newPage();
+    page = await phoneTab(browser.browser);
   });
   afterAll(async () => {
-    await context?.close();
     await browser?.close();
     await stack?.close();
   });
@@ -257,6 +254,55 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
       expect(readFileSync(file, "utf8")).to.equal(JSON.stringify([{ organizationId: 1, name: "x" }]));
     } finally {
       writeFileSync(file, before);
+    }
+  });
+
+  it("lists the recalls the organization may read, each linking to its reconciliation, and says when there are none", async () => {
+    await signOut();
+    await signInAsDemo(await orgName(h().regulator()));
+    await page.goto(`${stack.url}/recalls`);
+    const rows = page.locator("#recalls tbody tr");
+    await rows.first().waitFor();
+    expect(await rows.locator("th a").evaluateAll((links) => links.map((link) => link.getAttribute("href")))).to.deep.equal([`/recalls/${h().batches.recalled.batchId}`]);
+    expect(await rows.first().locator("td").allTextContents()).to.include.members(["二级", "进行中"]);
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    expect(await page.locator("#recalls thead th").first().textContent()).to.equal("Batch");
+    expect(await page.locator("h1").textContent()).to.equal("Recalls");
+    await page.getByRole("button", { name: "切换到中文" }).click();
+    await signOut();
+    // The dispenser never held the recalled batch: no recall is its to read.
+    await signInAsDemo(await orgName(h().c.dispenser));
+    await page.goto(`${stack.url}/recalls`);
+    await page.getByText("没有可查看的召回。").waitFor();
+    await signOut();
+  });
+
+  it("serves every page in the same frame and, with JavaScript off, says so under the page's heading", async () => {
+    const pages: Array<[string, string]> = [
+      ["/", "title.scan"],
+      ["/sign-in", "title.signIn"],
+      ["/batches", "title.batches"],
+      [`/batches/${h().batches.released.batchId}`, "title.batch"],
+      ["/recalls", "title.recalls"],
+      [`/recalls/${h().batches.recalled.batchId}`, "title.recall"],
+      [`/organizations/${h().c.mah.id}`, "title.organization"],
+    ];
+    const noScript = await browser.browser.newContext({ javaScriptEnabled: false });
+    try {
+      const plain = await noScript.newPage();
+      for (const [address, heading] of pages) {
+        const response = await plain.goto(`${stack.url}${address}`);
+        expect(response?.headers()["cache-control"], address).to.equal("no-cache");
+        expect(await plain.locator("html").getAttribute("lang"), address).to.equal("zh-CN");
+        expect(await plain.getByRole("link", { name: "跳到正文" }).getAttribute("href"), address).to.equal("#main");
+        expect(await plain.locator("#site-header").count(), address).to.equal(1);
+        expect(await plain.locator(`main h1[data-i18n="${heading}"]`).count(), address).to.equal(1);
+        expect(await plain.locator("main noscript .alert").textContent(), address).to.equal("此页面需要启用 JavaScript。This page needs JavaScript.");
+        expect(await plain.locator("main noscript .alert").isVisible(), address).to.equal(true);
+      }
+      await screenshot(plain, "no-javascript");
+    } finally {
+      await noScript.close();
     }
   });
 

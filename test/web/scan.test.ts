@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import bwipjs from "bwip-js";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import request from "supertest";
 import { formatCode } from "../../src/codes";
 import { chinaDate } from "../../src/api/scan";
@@ -12,12 +12,11 @@ import { createApp } from "../../src/api/app";
 import { webPages } from "../../src/web";
 import { packsFor } from "../api/harness";
 import { writeCameraFeed } from "./camera";
-import { launchBrowser, listen, requireChromium, screenshot, webStack } from "./stack";
+import { launchBrowser, listen, phoneTab, requireChromium, screenshot, webStack } from "./stack";
 
 describe("scan page in a real browser", () => {
   let stack: Awaited<ReturnType<typeof webStack>>;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
-  let context: BrowserContext;
   let page: Page;
 
   let feedDir: string;
@@ -30,12 +29,9 @@ describe("scan page in a real browser", () => {
     const cameraFeed = path.join(feedDir, "label.y4m");
     writeCameraFeed(cameraFeed, stack.harness.batches.released.packs[4]!);
     browser = await launchBrowser({ cameraFeed });
-    // A phone's width: every check below also proves the page works there.
-    context = await browser.browser.newContext({ viewport: { width: 375, height: 740 } });
-    page = await context.newPage();
+    page = await phoneTab(browser.browser);
   });
   afterAll(async () => {
-    await context?.close();
     await browser?.close();
     await stack?.close();
     if (feedDir) rmSync(feedDir, { recursive: true, force: true });

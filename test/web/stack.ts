@@ -49,6 +49,12 @@ export async function launchBrowser(options: { cameraFeed?: string } = {}): Prom
   };
 }
 
+/** A tab at a phone's width (375 × 740): every check made in it also proves the page works there. Closed with its browser. */
+export async function phoneTab(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
+  return context.newPage();
+}
+
 /** Serves `app` on an ephemeral loopback port. */
 export async function listen(app: ReturnType<typeof createApp>) {
   const server = await new Promise<Server>((resolve, reject) => {

@@ -130,6 +130,11 @@ export function failureBox(error) {
   return box;
 }
 
+/** An alert box holding one message, the string `key` filled from `values`. */
+export function messageBox(key, values = {}) {
+  return h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(key, values)));
+}
+
 /** Replaces `container`'s content with the failure's message. */
 export function showFailure(container, error) {
   container.replaceChildren(failureBox(error));

@@ -9,39 +9,31 @@ import {
   failureBox,
   formatTime,
   h,
+  messageBox,
   onLanguageChange,
   organizationLink,
   pathId,
   readAnswer,
   recallText,
-  session,
   shortHash,
-  showFailure,
-  signInRequired,
   startPage,
   t,
 } from "./app.js";
+import { showAnswer } from "./view.js";
 
-const content = document.getElementById("content");
 const batchId = pathId(/^\/batches\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
-let shown;
 let label;
 
 startPage("title.batch");
-onLanguageChange(() => {
-  draw();
-  drawLabel();
-});
+showAnswer({ badAddress: !batchId, load: provenance, render: provenanceView });
+onLanguageChange(drawLabel);
 document.getElementById("label-form").addEventListener("submit", (event) => {
   event.preventDefault();
   void renderLabel(document.getElementById("label-code").value.trim());
 });
 
-if (!batchId) {
-  document.getElementById("label-section").hidden = true;
-  content.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t("error.badAddress", { path: location.pathname }))));
-} else {
-  void load();
+if (!batchId) document.getElementById("label-section").hidden = true;
+else {
   const code = new URLSearchParams(location.search).get("code");
   if (code) {
     document.getElementById("label-code").value = code;
@@ -49,34 +41,19 @@ if (!batchId) {
   }
 }
 
-async function load() {
-  if (!session()) {
-    shown = { kind: "sign-in" };
-    return draw();
-  }
-  content.replaceChildren(h("p", { class: "progress" }, t("error.loading")));
+/** The batch and its signed steps; `entries` is absent when the organization may read the batch but not its timeline. */
+async function provenance() {
   try {
-    shown = { kind: "provenance", ...(await api(`/v1/batches/${batchId}/provenance`)) };
+    return await api(`/v1/batches/${batchId}/provenance`);
   } catch (error) {
     // A holder may read the batch but not its whole timeline: show what it may read, and why the rest is hidden.
-    if (!(error instanceof ApiFailure && error.code === "PROVENANCE_RESTRICTED")) {
-      shown = { kind: "failure", error };
-      return draw();
-    }
-    try {
-      shown = { kind: "provenance", batch: await api(`/v1/batches/${batchId}`), entries: undefined };
-    } catch (inner) {
-      shown = { kind: "failure", error: inner };
-    }
+    if (!(error instanceof ApiFailure && error.code === "PROVENANCE_RESTRICTED")) throw error;
+    return { batch: await api(`/v1/batches/${batchId}`), entries: undefined };
   }
-  draw();
 }
 
-function draw() {
-  if (!shown) return;
-  if (shown.kind === "sign-in") return content.replaceChildren(signInRequired());
-  if (shown.kind === "failure") return showFailure(content, shown.error);
-  content.replaceChildren(summary(shown.batch), shown.entries ? timeline(shown.batch, shown.entries) : h("p", { class: "alert alert--info" }, t("timeline.restricted")));
+function provenanceView({ batch, entries }) {
+  return [summary(batch), entries ? timeline(batch, entries) : h("p", { class: "alert alert--info" }, t("timeline.restricted"))];
 }
 
 function summary(batch) {
@@ -161,7 +138,7 @@ function drawLabel() {
   const output = document.getElementById("label-output");
   if (!label) return;
   if (label.kind === "failure") return output.replaceChildren(failureBox(label.error));
-  if (label.kind === "message") return output.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(label.key, label.values))));
+  if (label.kind === "message") return output.replaceChildren(messageBox(label.key, label.values));
   const symbol = new DOMParser().parseFromString(label.svg, "image/svg+xml").documentElement;
   symbol.setAttribute("role", "img");
   symbol.setAttribute("aria-label", t("label.alt", { code: label.text }));

@@ -1,37 +1,16 @@
 // A recall's reconciliation: every holder, what it holds and quarantined, the level's deadline and who is late.
-import { api, facts, formatTime, h, onLanguageChange, organizationLink, pathId, session, showFailure, signInRequired, startPage, t } from "./app.js";
+import { api, facts, formatTime, h, organizationLink, pathId, startPage, t } from "./app.js";
+import { showAnswer, table } from "./view.js";
 
-const content = document.getElementById("content");
 const batchId = pathId(/^\/recalls\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
-let shown;
 
 startPage("title.recall");
-onLanguageChange(draw);
-void load();
+showAnswer({ badAddress: !batchId, load: () => api(`/v1/recalls/${batchId}`), render: reconciliation });
 
-async function load() {
-  if (!batchId) shown = { kind: "bad-address" };
-  else if (!session()) shown = { kind: "sign-in" };
-  else {
-    content.replaceChildren(h("p", { class: "progress" }, t("error.loading")));
-    try {
-      shown = { kind: "recall", recall: await api(`/v1/recalls/${batchId}`) };
-    } catch (error) {
-      shown = { kind: "failure", error };
-    }
-  }
-  draw();
-}
-
-function draw() {
-  if (!shown) return;
-  if (shown.kind === "bad-address") return content.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t("error.badAddress", { path: location.pathname }))));
-  if (shown.kind === "sign-in") return content.replaceChildren(signInRequired());
-  if (shown.kind === "failure") return showFailure(content, shown.error);
-  const { recall } = shown;
+function reconciliation(recall) {
   // The API's clock decides who is late; the browser's clock only adds "passed" while nobody is listed late yet.
   const overdue = recall.status === "OPEN" && (recall.holders.some((holder) => holder.late) || (recall.totals.outstanding > 0 && Date.now() / 1000 > recall.acknowledgeBy));
-  content.replaceChildren(
+  return [
     h("h2", {}, `${t("field.batch")} ${recall.batchNumber}`),
     facts([
       ["recall.level", t(`recall.levelName.${recall.level}`)],
@@ -49,35 +28,25 @@ function draw() {
     ]),
     h("h2", {}, t("recall.holders")),
     holdersTable(recall.holders),
-  );
+  ];
 }
 
 function holdersTable(holders) {
-  const head = ["recall.organization", "recall.held", "recall.acknowledged", "recall.quarantined", "recall.acknowledgedAt", "recall.late"];
-  const numeric = new Set(["recall.held", "recall.quarantined"]);
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { id: "holders" },
-      h("thead", {}, h("tr", {}, head.map((key) => h("th", { scope: "col", class: numeric.has(key) ? "number" : undefined }, t(key))))),
+  return table({
+    id: "holders",
+    head: ["recall.organization", "recall.held", "recall.acknowledged", "recall.quarantined", "recall.acknowledgedAt", "recall.late"],
+    numeric: new Set(["recall.held", "recall.quarantined"]),
+    rows: holders.map((holder) =>
       h(
-        "tbody",
-        {},
-        holders.map((holder) =>
-          h(
-            "tr",
-            { "data-organization": holder.organization.id, class: holder.late ? "late" : undefined },
-            h("th", { scope: "row" }, organizationLink(holder.organization)),
-            h("td", { class: "number" }, String(holder.quantityHeld)),
-            h("td", {}, holder.acknowledged ? t("recall.yes") : t("recall.no")),
-            h("td", { class: "number" }, holder.quarantinedQuantity === null ? "—" : String(holder.quarantinedQuantity)),
-            h("td", {}, formatTime(holder.acknowledgedAt)),
-            h("td", {}, holder.late ? h("strong", { class: "late" }, t("recall.late")) : holder.acknowledged ? t("recall.onTime") : t("recall.pending")),
-          ),
-        ),
+        "tr",
+        { "data-organization": holder.organization.id, class: holder.late ? "late" : undefined },
+        h("th", { scope: "row" }, organizationLink(holder.organization)),
+        h("td", { class: "number" }, String(holder.quantityHeld)),
+        h("td", {}, holder.acknowledged ? t("recall.yes") : t("recall.no")),
+        h("td", { class: "number" }, holder.quarantinedQuantity === null ? "—" : String(holder.quarantinedQuantity)),
+        h("td", {}, formatTime(holder.acknowledgedAt)),
+        h("td", {}, holder.late ? h("strong", { class: "late" }, t("recall.late")) : holder.acknowledged ? t("recall.onTime") : t("recall.pending")),
       ),
     ),
-  );
+  });
 }

@@ -1,5 +1,5 @@
 // The scan page: a code typed, pasted, read by the camera or decoded from a photo, and the ledger's verdict.
-import { api, expiryDate, facts, failureBox, formatTime, h, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t } from "./app.js";
+import { api, expiryDate, facts, failureBox, formatTime, h, messageBox, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t } from "./app.js";
 
 const GOOD = new Set(["GENUINE"]);
 /** Verdicts that mean "stop, this may be a counterfeit or a danger" rather than "check before selling". */
@@ -46,7 +46,7 @@ async function check(code) {
 function draw() {
   if (shown.kind === "answer") result.replaceChildren(verdictView(shown.answer));
   else if (shown.kind === "failure") result.replaceChildren(failureBox(shown.error));
-  else if (shown.kind === "message") result.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(shown.key, shown.values))));
+  else if (shown.kind === "message") result.replaceChildren(messageBox(shown.key, shown.values));
   else result.replaceChildren();
 }
 

@@ -1,7 +1,7 @@
 // Sign-in with an organization's key: the page decrypts the keystore (or takes a demo key), signs the API's
 // challenge itself and keeps only the token, so the key never leaves the browser.
 import { Wallet } from "/vendor/ethers.js";
-import { api, ApiFailure, failureBox, h, onLanguageChange, roleName, saveSession, startPage, t } from "./app.js";
+import { api, ApiFailure, failureBox, h, messageBox, onLanguageChange, roleName, saveSession, startPage, t } from "./app.js";
 
 const progress = document.getElementById("progress");
 const outcome = document.getElementById("outcome");
@@ -84,5 +84,5 @@ function safeNext() {
 }
 
 function say(key) {
-  outcome.replaceChildren(h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(key))));
+  outcome.replaceChildren(messageBox(key));
 }
