@@ -89,7 +89,7 @@ async function unknownSerials(trx: Trx, scan: ScanObservationTable, config: Aler
   const since = scan.observed_at - windowSeconds;
   const seen = await trx
     .selectFrom("scan_observations")
-    .select("canonical_key")
+    .select(["canonical_key", "place"])
     .distinct()
     .where("organization_id", "=", scan.organization_id)
     .where("verdict", "=", "UNKNOWN_CODE")
@@ -98,7 +98,8 @@ async function unknownSerials(trx: Trx, scan: ScanObservationTable, config: Aler
     .where("observed_at", ">=", since)
     .where("observed_at", "<=", scan.observed_at)
     .execute();
-  if (seen.length < count) return [];
+  const serials = [...new Set(seen.map((s) => s.canonical_key))].sort();
+  if (serials.length < count) return [];
   const raised = await trx
     .selectFrom("alerts")
     .select("id")
@@ -116,10 +117,15 @@ async function unknownSerials(trx: Trx, scan: ScanObservationTable, config: Aler
       organizationId: scan.organization_id,
       batchId: null,
       subject: scan.product_code,
-      message: `organization ${scan.organization_id} scanned ${seen.length} unknown serials of ${product?.name ?? scan.product_code} within ${Math.round(windowSeconds / 3600)} hours`,
-      details: { productCode: scan.product_code, unknownSerials: seen.map((s) => s.canonical_key).sort(), since, place: scan.place },
+      message: `organization ${scan.organization_id} scanned ${serials.length} unknown serials of ${product?.name ?? scan.product_code} within ${Math.round(windowSeconds / 3600)} hours`,
+      // Every place the scans name: which scan crossed the threshold depends on the order they are evaluated in.
+      details: { productCode: scan.product_code, unknownSerials: serials, since, places: placesOf(seen) },
       observedAt: scan.observed_at,
       notify: product ? [product.mah_id] : [],
     },
   ];
+}
+
+function placesOf(scans: { place: string | null }[]): string[] {
+  return [...new Set(scans.flatMap((s) => (s.place === null ? [] : [s.place])))].sort();
 }

@@ -40,7 +40,10 @@ export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRou
  * Something served beside the JSON routes that a route definition cannot describe (web pages, event streams),
  * mounted after the API's routes and before the "no such route" answer.
  */
-export type AppMount = (app: Express, services: ApiServices) => void;
+export type AppMount = ((app: Express, services: ApiServices) => void) & {
+  /** OpenAPI path items for what the mount serves, so the API's document lists it too. */
+  openApiPaths?: Record<string, Record<string, unknown>>;
+};
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
 export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], mounts: AppMount[] = []): Express {
@@ -87,6 +90,7 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], m
       responses: { "200": { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
     },
   };
+  for (const mount of mounts) Object.assign(document.paths, mount.openApiPaths);
   app.get("/openapi.json", (_req, res) => {
     res.json(document);
   });

@@ -77,11 +77,18 @@ export const scanRoutes = [
     body: z.object({
       code: z.string().min(1).max(512).meta({ description: "the code as the scanner sends it: NMPA, GS1 element string (with ]d2 and GS), HRI or Digital Link" }),
       format: z.enum(CODE_FORMATS).optional().meta({ description: "force a format when the text is ambiguous" }),
+      place: z
+        .string()
+        .trim()
+        .min(1)
+        .max(200)
+        .optional()
+        .meta({ description: "where a signed-in organization scanned: its premises, warehouse or device, as it names them; kept for the early-warning rules" }),
     }),
     response: scanAnswer,
     async handle({ body, caller, services }) {
       const answer = await scan(services, caller, body.code, body.format);
-      if (caller) await services.observations?.record(caller, answer, services.now());
+      if (caller) await services.observations?.record(caller, { ...answer, place: body.place }, services.now());
       return answer;
     },
   }),

@@ -32,9 +32,28 @@ export function notificationStream(options: StreamOptions = {}): { mount: AppMou
       }
     });
   };
+  mount.openApiPaths = { [STREAM_PATH]: { get: STREAM_OPERATION } };
   // Open streams would keep the HTTP server from closing; clients reconnect with Last-Event-ID.
   return { mount, close: () => open.forEach((res) => res.end()) };
 }
+
+const STREAM_OPERATION = {
+  summary: "The signed-in organization's notifications as server-sent events; resume with Last-Event-ID",
+  tags: ["notifications"],
+  security: [{ organizationToken: [] }],
+  parameters: [
+    { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string", pattern: "^[0-9]+$" }, description: "the id of the last event received" },
+    { name: "after", in: "query", required: false, schema: { type: "string", pattern: "^[0-9]+$" }, description: "the same, for clients that cannot set headers" },
+  ],
+  responses: {
+    "200": {
+      description: "an endless text/event-stream: each event's id is its outbox id, its event name the notification kind, its data the notification as JSON",
+      content: { "text/event-stream": { schema: { type: "string" } } },
+    },
+    "400": { description: "a malformed Last-Event-ID" },
+    "401": { description: "not signed in" },
+  },
+};
 
 function resumePoint(req: Request): number {
   const text = req.get("last-event-id") ?? (typeof req.query.after === "string" ? req.query.after : undefined);

@@ -39,8 +39,8 @@ export async function alertHarness(kind: StoreKind = "sqlite", overrides: Partia
     async alerts(rule: string): Promise<AlertTable[]> {
       return h.store.db.selectFrom("alerts").selectAll().where("rule", "=", rule).orderBy("id").execute();
     },
-    async scan(party: Party, code: string) {
-      return request(h.app).post("/v1/scans").set("authorization", await bearer(party)).send({ code }).expect(200);
+    async scan(party: Party, code: string, place?: string) {
+      return request(h.app).post("/v1/scans").set("authorization", await bearer(party)).send({ code, place }).expect(200);
     },
   };
 }

@@ -241,9 +241,7 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
     });
 
     it("flags repeated unknown serials of a registered product from one place, not fewer, nor unregistered products", async () => {
-      const fake = (serial: string, gtin = GTIN) => `]d2010${gtin.slice(1)}${"21"}${serial}`;
       const forged = (serial: string) => `01${GTIN}21${serial}`;
-      void fake;
       await h.scan(h.c.distributor, forged("FAKE0001"));
       await h.scan(h.c.distributor, forged("FAKE0002"));
       await h.scan(h.c.distributor, "0109506000134352" + "21UNREG001");
@@ -251,12 +249,13 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await h.scan(h.c.distributor, "0109506000134352" + "21UNREG003");
       await h.sync();
       expect(await h.alerts("unknown_serials_repeated")).to.have.length(0);
-      expect((await h.scan(h.c.distributor, forged("FAKE0003"))).body.verdict).to.equal("UNKNOWN_CODE");
+      expect((await h.scan(h.c.distributor, forged("FAKE0003"), "Nanjing warehouse, dock 3")).body.verdict).to.equal("UNKNOWN_CODE");
       await h.scan(h.c.distributor, forged("FAKE0004"));
       await h.sync();
       const alerts = await h.alerts("unknown_serials_repeated");
       expect(alerts).to.have.length(1);
       expect(alerts[0]).to.include({ organization_id: h.c.distributor.id, subject: GTIN });
+      expect(JSON.parse(alerts[0]!.details).places).to.deep.equal(["Nanjing warehouse, dock 3"]);
     });
   });
 

@@ -100,6 +100,13 @@ describe("scan verdicts", () => {
     expect(res.body.error.field).to.match(/^code/);
   });
 
+  it("rejects a blank or over-long place with its field", async () => {
+    for (const place of ["   ", "x".repeat(201)]) {
+      const res = await request(h.app).post("/v1/scans").send({ code: h.batches.released.printed[7], place }).expect(400);
+      expect(res.body.error.field).to.equal("place");
+    }
+  });
+
   it("refuses registering a batch's codes twice", async () => {
     const res = await request(h.app)
       .post(`/v1/batches/${h.batches.released.batchId}/codes`)

@@ -114,4 +114,12 @@ describe("notification stream (server-sent events)", () => {
       .expect(400);
     expect(bad.body.error).to.include({ code: "INVALID_LAST_EVENT_ID", field: "Last-Event-ID" });
   });
+
+  it("is described in the API's OpenAPI document", async () => {
+    const document = (await request(server).get("/openapi.json").expect(200)).body;
+    const operation = document.paths["/v1/notifications/stream"].get;
+    expect(Object.keys(operation.responses["200"].content)).to.deep.equal(["text/event-stream"]);
+    expect(operation.security).to.deep.equal([{ organizationToken: [] }]);
+    expect(operation.parameters.map((p: { name: string }) => p.name)).to.deep.equal(["Last-Event-ID", "after"]);
+  });
 });
