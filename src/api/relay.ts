@@ -62,6 +62,18 @@ export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: new Interface(BatchLedger__factory.abi),
 };
 
+/** The contract call that carries a signed attestation (what the relay sends, and the CLI over RPC). */
+export function encodeCall(attestation: SignedAttestation): string {
+  const { message, signature } = attestation;
+  const args =
+    attestation.type === "Agreement"
+      ? [message, signature, attestation.counterpartySignature]
+      : attestation.type === "Dispensing"
+        ? [message, attestation.proof, attestation.proofFlags, signature]
+        : [message, signature];
+  return CONTRACT_INTERFACES[attestation.contract].encodeFunctionData(RELAY_FUNCTIONS[attestation.type]!, args);
+}
+
 export type RelayOptions = {
   /** The chain's JSON-RPC endpoint; or pass `provider`. */
   rpcUrl?: string;
@@ -194,16 +206,6 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
-  function encode(attestation: SignedAttestation): string {
-    const { message, signature } = attestation;
-    const args =
-      attestation.type === "Agreement"
-        ? [message, signature, attestation.counterpartySignature]
-        : attestation.type === "Dispensing"
-          ? [message, attestation.proof, attestation.proofFlags, signature]
-          : [message, signature];
-    return CONTRACT_INTERFACES[attestation.contract].encodeFunctionData(RELAY_FUNCTIONS[attestation.type]!, args);
-  }
 
   function transactionData(transaction: Transaction, calls = transaction.calls): string {
     if (calls.length === 1) return calls[0]!.data;
@@ -285,7 +287,7 @@ export function createRelay(options: RelayOptions): Relay {
     async relay(attestations, relayOptions = {}) {
       const calls: Call[] = [];
       for (const [index, attestation] of attestations.entries()) {
-        calls.push({ index, attestation, data: encode(attestation), context: await checkSigners(attestation, index) });
+        calls.push({ index, attestation, data: encodeCall(attestation), context: await checkSigners(attestation, index) });
       }
       const transactions: Transaction[] = [];
       for (const call of calls) {

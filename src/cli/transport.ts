@@ -4,9 +4,8 @@ import type { SignedAttestation } from "../api/attestation-body";
 import { ApiError } from "../api/errors";
 import { refusalOf } from "../api/refusals";
 import type { Namer, RefusalContext } from "../api/refusals";
-import { CONTRACT_INTERFACES, RELAY_FUNCTIONS, RELAY_PATH } from "../api/relay";
+import { CONTRACT_INTERFACES, encodeCall, RELAY_PATH } from "../api/relay";
 import type { Established, RelayResult } from "../api/relay";
-import type { LedgerContract } from "../attestations";
 import type { Deployment } from "../indexer";
 import { ConsortiumRegistry__factory } from "../../typechain-types";
 import { CliError, EXIT_ERROR, EXIT_REFUSED, EXIT_UNAVAILABLE } from "./io";
@@ -245,14 +244,3 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
   };
 }
 
-/** The contract call that carries an attestation, with the relay's function table. */
-export function encodeCall(attestation: SignedAttestation): string {
-  const { message, signature } = attestation;
-  const args =
-    attestation.type === "Agreement"
-      ? [message, signature, attestation.counterpartySignature]
-      : attestation.type === "Dispensing"
-        ? [message, attestation.proof, attestation.proofFlags, signature]
-        : [message, signature];
-  return CONTRACT_INTERFACES[attestation.contract as LedgerContract].encodeFunctionData(RELAY_FUNCTIONS[attestation.type]!, args);
-}
