@@ -172,6 +172,16 @@ export function shortHash(hash) {
   return hash && hash.length > 14 ? `${hash.slice(0, 8)}…${hash.slice(-6)}` : hash;
 }
 
+/**
+ * Whether an entry's signature verified. "bootstrap" is the first regulator, set by the deployment with no
+ * signature: neither verified nor a failure, and said as such.
+ */
+export function verificationMark(entry) {
+  if (entry.verification === "verified") return h("span", { class: "mark mark--ok" }, t("timeline.verified"));
+  if (entry.verification === "bootstrap") return h("span", { class: "mark" }, t("timeline.bootstrap"));
+  return h("span", { class: "mark mark--bad" }, t("timeline.notVerified", { problem: entry.problem ?? entry.verification }));
+}
+
 export function organizationLink(organization) {
   if (!organization) return "—";
   return h("a", { href: `/organizations/${organization.id}` }, organization.name);

@@ -18,6 +18,7 @@ import {
   shortHash,
   startPage,
   t,
+  verificationMark,
 } from "./app.js";
 import { showAnswer } from "./view.js";
 
@@ -102,11 +103,6 @@ function timeline(batch, entries) {
       ),
     ),
   );
-}
-
-function verificationMark(entry) {
-  const ok = entry.verification === "verified" || entry.verification === "bootstrap";
-  return h("span", { class: ok ? "mark mark--ok" : "mark mark--bad" }, ok ? t("timeline.verified") : t("timeline.notVerified", { problem: entry.problem ?? entry.verification }));
 }
 
 // ---- labels: a pack of this batch as a printable GS1 DataMatrix ----

@@ -1,5 +1,5 @@
 // The scan page: a code typed, pasted, read by the camera or decoded from a photo, and the ledger's verdict.
-import { api, expiryDate, facts, failureBox, formatTime, h, messageBox, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t } from "./app.js";
+import { api, expiryDate, facts, failureBox, formatTime, h, messageBox, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t, verificationMark } from "./app.js";
 
 const GOOD = new Set(["GENUINE"]);
 /** Verdicts that mean "stop, this may be a counterfeit or a danger" rather than "check before selling". */
@@ -94,7 +94,7 @@ function custodyView(entries) {
               " · ",
               h("code", { title: entry.txHash }, shortHash(entry.txHash)),
               " ",
-              h("span", { class: entry.verification === "verified" ? "mark mark--ok" : "mark mark--bad" }, entry.verification === "verified" ? t("timeline.verified") : t("timeline.notVerified", { problem: entry.problem ?? entry.verification })),
+              verificationMark(entry),
             ),
           ),
         ),
