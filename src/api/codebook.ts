@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
@@ -40,6 +41,10 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     return tree;
   }
 
+  async function isRegistered(batchId: string) {
+    return (await store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst()) !== undefined;
+  }
+
   /** Batches whose registration is under way here: a second one would write over the first's files. */
   const registering = new Set<string>();
 
@@ -56,12 +61,13 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       .where("batches.id", "=", batchId)
       .executeTakeFirst();
     if (!batch) throw new ApiError(404, "UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
-    const registered = await store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst();
-    if (registered || registering.has(batchId)) throw new ApiError(409, "CODES_ALREADY_REGISTERED", `batch ${batchId} already has its codes registered`);
+    if (registering.has(batchId) || (await isRegistered(batchId))) throw alreadyRegistered(batchId);
     registering.add(batchId);
     const treePath = path.join(dataDir, "trees", `${batchId}.tree`);
-    const pending = `${treePath}.registering`;
-    const spool = `${treePath}.keys`;
+    // Unique working files: API servers sharing a data directory may be registering the same batch at once.
+    const attempt = randomBytes(6).toString("hex");
+    const pending = `${treePath}.${attempt}.registering`;
+    const spool = `${treePath}.${attempt}.keys`;
     try {
       await mkdir(path.dirname(treePath), { recursive: true });
       const { summary, count } = await hashCodes(pending, spool, codes, batch.product_code);
@@ -78,6 +84,9 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
             .execute();
         });
       } catch (error) {
+        // Another API server sharing this database (and data directory) registered the same codes first: the tree
+        // file is theirs as much as ours (the same codes make the same file), so it stays.
+        if (await isRegistered(batchId)) throw alreadyRegistered(batchId);
         await rm(treePath, { force: true });
         throw error;
       }
@@ -105,6 +114,10 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       open.clear();
     },
   };
+}
+
+function alreadyRegistered(batchId: string) {
+  return new ApiError(409, "CODES_ALREADY_REGISTERED", `batch ${batchId} already has its codes registered`);
 }
 
 /** One code as a client sent it, and where: `codes[3]` (field codes.3) in JSON, `line 4` (field line.4) in text. */

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
+import { createCodeBook } from "../../src/api/codebook";
 import { formatCode } from "../../src/codes";
 import { recordBatch } from "../contracts/fixtures";
 import { apiHarness, packsFor } from "./harness";
@@ -113,6 +114,25 @@ describe("scan verdicts", () => {
       .set("authorization", await bearer(h.c.cmo))
       .send({ codes: h.batches.released.printed });
     expect([res.status, res.body.error.code]).to.deep.equal([409, "CODES_ALREADY_REGISTERED"]);
+  });
+
+  it("registers once when two API servers sharing the store take the same codes at once, keeping the tree", async () => {
+    const codes = await packsFor("B-2024-005", 4);
+    const batchId = (await recordBatch(h.c, "B-2024-005", { quantity: 4n, codesRoot: codes.tree.root })).toLowerCase();
+    await h.indexer.catchUp();
+    const otherServer = createCodeBook(h.store, h.services.config.dataDir);
+    try {
+      const request = { batchId, codes: codes.printed, by: h.c.cmo.id, now: h.services.now() };
+      const outcomes = await Promise.allSettled([h.services.codes.register(request), otherServer.register(request)]);
+      expect(outcomes.map((o) => o.status).sort()).to.deep.equal(["fulfilled", "rejected"]);
+      const refusal = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
+      expect(refusal.reason).to.include({ status: 409, code: "CODES_ALREADY_REGISTERED" });
+      const answer = (await scan(codes.printed[2]!).expect(200)).body;
+      expect(answer.verdict).to.equal("NOT_RELEASED");
+      expect(await h.services.codes.proof(batchId, codes.packs[2]!.key)).to.be.an("array").that.is.not.empty;
+    } finally {
+      otherServer.close();
+    }
   });
 
   it("refuses codes that do not hash to the batch's on-chain root, leaving nothing registered", async () => {
