@@ -27,7 +27,10 @@ export type LedgerServiceOptions = {
   log: Logger;
   /** Private key of a funded account that relays signed attestations to the chain; without it, no relay. */
   relayerKey?: string;
-  /** Early-warning thresholds and webhook retry settings (defaults in src/alerts/config.ts, src/notifications/dispatcher.ts). */
+  /**
+   * Early-warning thresholds and webhook settings: retries, pacing and `allowPrivateAddresses` (defaults in
+   * src/alerts/config.ts, src/notifications/dispatcher.ts).
+   */
   alerts?: Partial<AlertConfig>;
   webhooks?: Partial<DispatcherConfig>;
 };

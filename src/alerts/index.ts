@@ -50,7 +50,7 @@ export function createEarlyWarning(options: EarlyWarningOptions): EarlyWarning {
     engine,
     dispatcher,
     observations: createScanObservations(options.store, options.log),
-    routes: [...alertRoutes(config), ...subscriptionRoutes],
+    routes: [...alertRoutes(config), ...subscriptionRoutes(options.webhooks)],
     mounts: [stream.mount],
     start() {
       engine.start();

@@ -1,10 +1,15 @@
+import http from "node:http";
+import https from "node:https";
+import type { LookupFunction } from "node:net";
 import type { Logger } from "../log";
 import type { Store, WebhookDeliveryTable } from "../store";
+import { NotPublicError, pinnedLookup, systemResolver } from "./address";
+import type { Resolver } from "./address";
 import { kindMatches } from "./kinds";
 import { notificationData } from "./outbox";
 import { SIGNATURE_HEADER, signWebhook } from "./signature";
 
-/** Retry and pacing of webhook deliveries (milliseconds unless named otherwise). */
+/** Retry, pacing and reach of webhook deliveries (milliseconds unless named otherwise). */
 export type DispatcherConfig = {
   /** First retry after about this long; each further one waits twice as long (with jitter), up to `maxDelayMs`. */
   baseDelayMs: number;
@@ -17,6 +22,12 @@ export type DispatcherConfig = {
   concurrency: number;
   /** How often to look for new notifications and due retries. */
   pollMs: number;
+  /**
+   * Whether webhook URLs may point at loopback, link-local or private addresses. Off by default, so an organization
+   * cannot make the server POST into its operator's network; a deployment whose receivers sit on an internal network
+   * turns it on.
+   */
+  allowPrivateAddresses: boolean;
 };
 
 /** Defaults: retries at about 1 s, 2 s, 4 s … capped at 1 hour, 20 attempts (over about 13 hours). */
@@ -27,6 +38,7 @@ export const DEFAULT_DISPATCHER_CONFIG: DispatcherConfig = {
   timeoutMs: 10_000,
   concurrency: 8,
   pollMs: 500,
+  allowPrivateAddresses: false,
 };
 
 export type Dispatcher = {
@@ -44,6 +56,8 @@ export type DispatcherOptions = {
   /** Milliseconds since the epoch (injectable for tests). */
   clock?: () => number;
   random?: () => number;
+  /** Resolves a receiver's host name to every address (injectable for tests; node:dns lookup by default). */
+  resolve?: Resolver;
 };
 
 /** What a receiver gets: the notification, with its idempotency key to de-duplicate repeated deliveries. */
@@ -75,6 +89,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { db } = store;
   const clock = options.clock ?? Date.now;
   const random = options.random ?? Math.random;
+  const resolve = options.resolve ?? systemResolver;
   let timer: NodeJS.Timeout | undefined;
   let stopped = true;
   let pass: Promise<unknown> = Promise.resolve();
@@ -200,25 +215,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let statusCode: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(item.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "idempotency-key": item.idempotency_key,
-          "x-trace-event": item.kind,
-          "x-trace-delivery": `${item.subscription_id}:${item.notification_id}`,
-          [SIGNATURE_HEADER]: signWebhook(item.secret, body, Math.floor(started / 1000)),
-        },
-        body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(config.timeoutMs),
-      });
-      statusCode = response.status;
-      await response.body?.cancel();
+      const url = new URL(item.url);
+      const client = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
+      if (!client) throw new Error(`${url.protocol} is not http(s)`);
+      // Checked here and not only at subscription time: a public name may resolve to a private address.
+      const lookup = await pinnedLookup(url, { allowPrivateAddresses: config.allowPrivateAddresses, resolve });
+      statusCode = await post(client, url, lookup, {
+        "content-type": "application/json",
+        "idempotency-key": item.idempotency_key,
+        "x-trace-event": item.kind,
+        "x-trace-delivery": `${item.subscription_id}:${item.notification_id}`,
+        [SIGNATURE_HEADER]: signWebhook(item.secret, body, Math.floor(started / 1000)),
+      }, body);
       if (statusCode < 200 || statusCode >= 300) error = `the receiver answered ${statusCode}`;
     } catch (failure) {
-      const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
-      error = cause?.code ?? cause?.message ?? (failure as Error).message;
+      error = failure instanceof NotPublicError ? failure.message : ((failure as NodeJS.ErrnoException).code ?? (failure as Error).message);
     }
     const attempts = item.attempts + 1;
     const at = clock();
@@ -255,6 +266,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     });
     if (!ok) log.debug({ subscription: item.subscription_id, notification: item.notification_id, attempts, error }, "webhook delivery failed");
     return ok;
+  }
+
+  /**
+   * POSTs `body` to `url`, connecting only to the addresses `lookup` answers; resolves with the status code. Redirects
+   * are not followed (a 3xx is a failed attempt), so a receiver cannot bounce the request elsewhere.
+   */
+  function post(client: typeof http | typeof https, url: URL, lookup: LookupFunction, headers: Record<string, string>, body: string): Promise<number> {
+    return new Promise((resolveStatus, reject) => {
+      const request = client.request(url, { method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(body) }, lookup, agent: false });
+      const timer = setTimeout(() => request.destroy(new Error(`the receiver did not answer within ${config.timeoutMs} ms`)), config.timeoutMs);
+      request.on("response", (response) => {
+        clearTimeout(timer);
+        resolveStatus(response.statusCode ?? 0);
+        response.destroy();
+      });
+      request.on("error", (failure) => {
+        clearTimeout(timer);
+        reject(failure);
+      });
+      request.end(body);
+    });
   }
 
   async function runOnce() {

@@ -4,6 +4,7 @@ import type { ApiServices, Caller } from "../api/context";
 import { badRequest, forbidden, notFound, unauthorized } from "../api/errors";
 import { defineRoute } from "../api/routes";
 import type { WebhookSubscriptionTable } from "../store";
+import { literalHostRefusal, NOT_PUBLIC } from "./address";
 import { KIND_PATTERNS, NOTIFICATION_KINDS } from "./kinds";
 import { newSecret } from "./signature";
 
@@ -74,8 +75,12 @@ async function ownSubscription(services: ApiServices, caller: Caller | undefined
   return row;
 }
 
-/** Webhook subscriptions: each organization manages its own. */
-export const subscriptionRoutes = [
+/**
+ * Webhook subscriptions: each organization manages its own. Unless `allowPrivateAddresses` (the dispatcher setting
+ * of the same name) is on, a URL whose host is a loopback, link-local or private literal, or localhost, is refused;
+ * the dispatcher checks the addresses a name resolves to at each delivery.
+ */
+export const subscriptionRoutes = (settings: { allowPrivateAddresses?: boolean } = {}) => [
   defineRoute({
     method: "get",
     path: "/v1/notification-kinds",
@@ -96,7 +101,10 @@ export const subscriptionRoutes = [
     body: z.object({ url: webhookUrl, kinds: kindList, description: z.string().max(200).optional() }),
     response: subscriptionView.extend({ secret: z.string().meta({ description: "HMAC-SHA256 key of the x-trace-signature header" }) }),
     status: 201,
+    errors: { 400: `bad input; ${NOT_PUBLIC} when the URL's host is a loopback, link-local or private address` },
     async handle({ body, caller, services }) {
+      const refusal = settings.allowPrivateAddresses ? null : literalHostRefusal(new URL(body.url));
+      if (refusal) throw badRequest(NOT_PUBLIC, `webhooks are delivered to public addresses only: ${refusal}`, "url");
       body.kinds.forEach((kind, i) => {
         if (!KIND_PATTERNS.includes(kind) && !NOTIFICATION_KINDS.includes(kind)) {
           throw badRequest("UNKNOWN_NOTIFICATION_KIND", `unknown notification kind ${kind}; see GET /v1/notification-kinds`, `kinds.${i}`);

@@ -12,11 +12,12 @@ import type { StoreKind } from "../indexer/stores";
 
 /**
  * The API harness (three batches on a loopback chain, indexed) with the alert engine beside it and scans recorded.
- * `sync()` indexes what the chain has and lets the engine evaluate it; the engine's clock is `clock.now`.
+ * `sync()` indexes what the chain has and lets the engine evaluate it; the engine's clock is `clock.now`. Webhook
+ * URLs on loopback are refused unless `webhooks.allowPrivateAddresses` is on.
  */
-export async function alertHarness(kind: StoreKind = "sqlite", overrides: Partial<AlertConfig> = {}) {
+export async function alertHarness(kind: StoreKind = "sqlite", overrides: Partial<AlertConfig> = {}, webhooks: { allowPrivateAddresses?: boolean } = {}) {
   const config = alertConfig(overrides);
-  const h = await apiHarness(kind, [...alertRoutes(config), ...subscriptionRoutes]);
+  const h = await apiHarness(kind, [...alertRoutes(config), ...subscriptionRoutes(webhooks)]);
   h.services.observations = createScanObservations(h.store, silentLogger());
   const clock = { now: Math.floor(Date.now() / 1000) };
   const engine = createAlertEngine({ store: h.store, config, log: silentLogger(), now: () => clock.now });

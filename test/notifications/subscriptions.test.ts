@@ -58,6 +58,40 @@ describe.each(STORE_KINDS)("webhook subscriptions API (%s)", (kind) => {
     expect(await subscriptionRows()).to.deep.equal(before);
   });
 
+  it("refuses a URL whose host is a loopback, link-local or private literal or names this machine, storing nothing", async () => {
+    const before = await subscriptionRows();
+    const inside = [
+      "http://127.0.0.1:8080/hooks",
+      "http://127.1/hooks",
+      "http://2130706433/hooks",
+      "http://0.0.0.0/hooks",
+      "http://10.1.2.3/hooks",
+      "http://172.16.0.1/hooks",
+      "http://172.31.255.254/hooks",
+      "http://192.168.1.1/hooks",
+      "http://169.254.169.254/latest/meta-data",
+      "http://[::1]/hooks",
+      "http://[::]/hooks",
+      "https://[fd12:3456::1]/hooks",
+      "https://[fe80::1]/hooks",
+      "http://[::ffff:127.0.0.1]/hooks",
+      "http://[::ffff:169.254.169.254]/hooks",
+      "http://localhost:3000/hooks",
+      "http://LOCALHOST./hooks",
+      "http://api.localhost/hooks",
+    ];
+    for (const url of inside) {
+      const res = await request(h.app).post("/v1/subscriptions").set("authorization", distributor).send({ url, kinds: ["*"] }).expect(400);
+      expect([res.body.error.code, res.body.error.field], url).to.deep.equal(["WEBHOOK_URL_NOT_PUBLIC", "url"]);
+    }
+    expect(await subscriptionRows()).to.deep.equal(before);
+    // Public literals and names pass (a name is checked again, resolved, at each delivery).
+    for (const url of ["https://93.184.215.14/hooks", "https://[2606:4700::1111]/hooks", "https://172.32.0.1/hooks"]) {
+      const created = await request(h.app).post("/v1/subscriptions").set("authorization", distributor).send({ url, kinds: ["*"] }).expect(201);
+      await request(h.app).delete(`/v1/subscriptions/${created.body.id}`).set("authorization", distributor).expect(200);
+    }
+  });
+
   it("refuses callers that are not signed in, and another organization's subscription", async () => {
     await request(h.app).post("/v1/subscriptions").send({ url: "https://hooks.example.com/x", kinds: ["*"] }).expect(401);
     await request(h.app).get("/v1/subscriptions").expect(401);

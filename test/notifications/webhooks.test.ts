@@ -15,7 +15,8 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
   let receiver: WebhookReceiver;
 
   beforeAll(async () => {
-    h = await alertHarness(kind);
+    // The receivers listen on loopback, which only a deployment that opts in may deliver to.
+    h = await alertHarness(kind, {}, { allowPrivateAddresses: true });
     receiver = await webhookReceiver();
   });
   afterAll(async () => {
@@ -52,7 +53,7 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
     const dispatcher = createDispatcher({
       store: h.store,
       log: silentLogger(),
-      config: { baseDelayMs: 1_000, maxDelayMs: 60_000, maxAttempts: 50, concurrency: 4 },
+      config: { baseDelayMs: 1_000, maxDelayMs: 60_000, maxAttempts: 50, concurrency: 4, allowPrivateAddresses: true },
       clock: () => now,
     });
     const pass = async () => {
@@ -110,7 +111,7 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
     await handOver(h.c, h.c.distributor, h.c.dispenser, (await h.store.db.selectFrom("batches").select("id").where("batch_number", "=", "HOOKED").executeTakeFirstOrThrow()).id, 1n);
     await h.sync();
     let now = Date.now();
-    const dispatcher = createDispatcher({ store: h.store, log: silentLogger(), config: { baseDelayMs: 10, maxDelayMs: 10, maxAttempts: 3 }, clock: () => now });
+    const dispatcher = createDispatcher({ store: h.store, log: silentLogger(), config: { baseDelayMs: 10, maxDelayMs: 10, maxAttempts: 3, allowPrivateAddresses: true }, clock: () => now });
     for (let i = 0; i < 4; i++) {
       await dispatcher.runOnce();
       now += 1_000;
