@@ -126,6 +126,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     dataDir: options.dataDir,
     host: HOST,
     port: options.apiPort,
+    publicRateLimit: options.publicRateLimit,
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
   });

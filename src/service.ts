@@ -27,6 +27,8 @@ export type LedgerServiceOptions = {
   log: Logger;
   /** Private key of a funded account that relays signed attestations to the chain; without it, no relay. */
   relayerKey?: string;
+  /** Anonymous requests per minute per client address on public endpoints (default 600). */
+  publicRateLimit?: number;
   /**
    * Early-warning thresholds and webhook settings: retries, pacing and `allowPrivateAddresses` (defaults in
    * src/alerts/config.ts, src/notifications/dispatcher.ts).
@@ -60,7 +62,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       secret: apiSecret(options.dataDir),
       tokenLifetime: 15 * 60,
       recallDeadlines: DEFAULT_RECALL_DEADLINES,
-      publicRateLimit: 600,
+      publicRateLimit: options.publicRateLimit ?? 600,
       dataDir: options.dataDir,
     },
     codes: createCodeBook(store, options.dataDir),

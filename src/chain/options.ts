@@ -9,6 +9,8 @@ export type StartOptions = {
   apiPort: number;
   /** Seed the demo consortium and history on a ledger that has none. */
   demo: boolean;
+  /** Anonymous requests per minute per client address on the API's public endpoints. */
+  publicRateLimit: number;
   chain: { kind: "embedded"; rpcPort: number } | { kind: "attached"; rpcUrl: string; deploymentFile: string };
 };
 
@@ -26,6 +28,14 @@ function port(setting: string, text: string): number {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isInteger(value) || value > 65535) {
     throw new StartOptionsError(`${setting} must be a TCP port from 0 (any free port) to 65535, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function requestsPerMinute(setting: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+    throw new StartOptionsError(`${setting} must be a number of requests per minute (1 or more), got ${JSON.stringify(text)}`);
   }
   return value;
 }
@@ -52,6 +62,7 @@ function program() {
     .option("--database <db>", "a SQLite file or a postgres:// URL (env TRACE_DATABASE, default <data-dir>/ledger.sqlite)")
     .option("--rpc <url>", "attach to this chain's JSON-RPC instead of starting one (needs --deployment)")
     .option("--deployment <file>", "the deployment file of the contracts on the --rpc chain (npm run deploy writes one)")
+    .option("--public-rate-limit <n>", "anonymous requests per minute per client address (env TRACE_PUBLIC_RATE_LIMIT, default 600)")
     .option("--demo", "seed the demo consortium and history (the default on the embedded chain)")
     .option("--no-demo", "start without the demo data")
     .exitOverride()
@@ -73,7 +84,16 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     }
     throw error;
   }
-  const raw = command.opts<{ dataDir?: string; port?: string; rpcPort?: string; database?: string; rpc?: string; deployment?: string; demo?: boolean }>();
+  const raw = command.opts<{
+    dataDir?: string;
+    port?: string;
+    rpcPort?: string;
+    database?: string;
+    rpc?: string;
+    deployment?: string;
+    demo?: boolean;
+    publicRateLimit?: string;
+  }>();
   /** An argument wins over its environment variable; the name of whichever was used goes in error messages. */
   const setting = (value: string | undefined, flag: string, variable: string, fallback: string) =>
     value !== undefined ? { name: flag, value } : env[variable] !== undefined ? { name: variable, value: env[variable] as string } : { name: flag, value: fallback };
@@ -91,5 +111,14 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
       : { kind: "embedded", rpcPort: port(rpcPort.name, rpcPort.value) };
   const database = setting(raw.database, "--database", "TRACE_DATABASE", path.join(dataDir, "ledger.sqlite"));
   if (database.value.trim() === "") throw new StartOptionsError(`${database.name} must be a SQLite file or a postgres:// URL`);
-  return { dataDir, database: database.value, apiPort: port(api.name, api.value), demo: raw.demo ?? chain.kind === "embedded", chain };
+  // A pharmacy chain's stores may all reach the API from one address: raise the limit rather than sign them in.
+  const rateLimit = setting(raw.publicRateLimit, "--public-rate-limit", "TRACE_PUBLIC_RATE_LIMIT", "600");
+  return {
+    dataDir,
+    database: database.value,
+    apiPort: port(api.name, api.value),
+    demo: raw.demo ?? chain.kind === "embedded",
+    publicRateLimit: requestsPerMinute(rateLimit.name, rateLimit.value),
+    chain,
+  };
 }

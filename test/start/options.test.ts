@@ -19,6 +19,7 @@ describe("npm start options", () => {
       database: path.resolve(".data", "ledger.sqlite"),
       apiPort: 8080,
       demo: true,
+      publicRateLimit: 600,
       chain: { kind: "embedded", rpcPort: 8545 },
     });
   });
@@ -27,6 +28,8 @@ describe("npm start options", () => {
     const env = { TRACE_DATA_DIR: "/srv/trace", TRACE_API_PORT: "9000", TRACE_RPC_PORT: "9545", TRACE_DATABASE: "postgres://ledger@db/trace" };
     expect(parseStartOptions([], env)).to.deep.include({ dataDir: "/srv/trace", apiPort: 9000, database: "postgres://ledger@db/trace", chain: { kind: "embedded", rpcPort: 9545 } });
     expect(parseStartOptions(["--port", "0", "--data-dir", "/tmp/x", "--no-demo"], env)).to.deep.include({ dataDir: "/tmp/x", apiPort: 0, demo: false });
+    expect(parseStartOptions([], { TRACE_PUBLIC_RATE_LIMIT: "6000" }).publicRateLimit).to.equal(6000);
+    expect(parseStartOptions(["--public-rate-limit", "20000"], { TRACE_PUBLIC_RATE_LIMIT: "6000" }).publicRateLimit).to.equal(20000);
   });
 
   it("attaches to an existing chain without the demo unless asked", () => {
@@ -47,6 +50,8 @@ describe("npm start options", () => {
       [["--rpc", "http://10.0.0.5:8545"], {}, "give its --deployment file too"],
       [["--rpc", "http://10.0.0.5:8545", "--deployment", "d.json", "--rpc-port", "8545"], {}, "with --rpc no chain is started"],
       [["--data-dir", " "], {}, "--data-dir must name a directory"],
+      [["--public-rate-limit", "0"], {}, '--public-rate-limit must be a number of requests per minute (1 or more), got "0"'],
+      [[], { TRACE_PUBLIC_RATE_LIMIT: "lots" }, 'TRACE_PUBLIC_RATE_LIMIT must be a number of requests per minute'],
       [["--verbose"], {}, "unknown option '--verbose'"],
       [["now"], {}, "too many arguments"],
     ];
