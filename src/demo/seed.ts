@@ -188,7 +188,8 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     });
     await mined(ledger.releaseToMarket(message, signature));
   };
-  const handOver = async (from: Party, to: Party, batch: Recorded, quantity: number) => {
+  /** Ships and receives; `received` below `quantity` records packs lost or damaged on the way. */
+  const handOver = async (from: Party, to: Party, batch: Recorded, quantity: number, received = quantity) => {
     const shipment = await sign("BatchLedger", "Shipment", from, {
       shipperId: from.organizationId,
       batchId: batch.batchId,
@@ -204,7 +205,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       batchId: batch.batchId,
       shipperId: from.organizationId,
       shippedQuantity: BigInt(quantity),
-      receivedQuantity: BigInt(quantity),
+      receivedQuantity: BigInt(received),
     });
     await mined(ledger.receiveShipment(receipt.message, receipt.signature));
   };
@@ -256,12 +257,13 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     await mined(ledger.acknowledgeRecall(acknowledgement.message, acknowledgement.signature));
   }
 
-  // Metformin MF250502 (NMPA codes): released by the MAH's own QA, distributed from Hangzhou to the hospital.
+  // Metformin MF250502 (NMPA codes): released by the MAH's own QA, distributed from Hangzhou to the hospital, which
+  // received one pack fewer than shipped (crushed in transit): the early warning flags the difference.
   const metforminSold = await record("metformin", metforminQuality, "MF250502", 50, 20);
   await factoryRelease(metforminSold);
   await marketRelease(metforminSold);
   await handOver(cmo, hangzhou, metforminSold, 50);
-  await handOver(hangzhou, hospital, metforminSold, 20);
+  await handOver(hangzhou, hospital, metforminSold, 20, 19);
   await dispense(metforminSold, metforminSold.packs.slice(0, 2));
 
   // Metformin MF250610: released by the factory, but an out-of-trend result is still open, so no market release.
