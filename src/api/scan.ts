@@ -97,7 +97,8 @@ export const scanRoutes = [
     path: CODES_PATH,
     summary:
       "Register a batch's serial codes; refused unless they hash to the root the CMO committed on-chain. Send a JSON list " +
-      "for a few codes, or a text/plain body of one code per line, streamed, for any number (10,000,000 and more)",
+      "for a few codes, or a text/plain body of one code per line, streamed, for any number (10,000,000 take about " +
+      "5 minutes, during which this API server's database is busy: register large batches on a server that is not answering scans)",
     tags: ["batches"],
     access: "organization",
     params: z.object({ batchId: bytes32 }),
