@@ -32,6 +32,7 @@ import type { CodeFormat, Gs1Pack } from "../src/codes";
 import { silentLogger } from "../src/log";
 import { chunkRows, createStore } from "../src/store";
 import type { BatchTable, LedgerEventTable, Store } from "../src/store";
+import { writeBenchmarkSection } from "./benchmarks-file";
 
 // autocannon ships no types; this is the part of its API the benchmark uses.
 type AutocannonRequest = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
@@ -700,7 +701,6 @@ async function measure(manifest: Manifest) {
 }
 
 function writeSection(manifest: Manifest, seededNow: boolean) {
-  const file = path.join(ROOT, "BENCHMARKS.md");
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const table = ["| measurement | figure | target | |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.verdict} |`)];
@@ -716,15 +716,7 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
     ...table,
     "",
   ].join("\n");
-  const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
-  const start = existing.indexOf(`\n${SECTION}\n`);
-  let updated: string;
-  if (start < 0) updated = `${existing.trimEnd()}\n\n${section}`;
-  else {
-    const next = existing.indexOf("\n## ", start + SECTION.length + 1);
-    updated = existing.slice(0, start + 1) + section + (next < 0 ? "" : existing.slice(next));
-  }
-  fs.writeFileSync(file, updated.endsWith("\n") ? updated : `${updated}\n`);
+  writeBenchmarkSection(section);
 }
 
 const loadAtStart = os.loadavg()[0]!;

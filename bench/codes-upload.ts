@@ -33,6 +33,7 @@ import { createTreeWriter, formatCode, generatePacks, verifyProof, withCheckDigi
 import type { Gs1Pack } from "../src/codes";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
+import { writeBenchmarkSection } from "./benchmarks-file";
 
 const COMMAND = "npm run bench:codes-upload";
 const ROOT = path.resolve(__dirname, "..");
@@ -432,7 +433,6 @@ const sec = (seconds: number) => `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
 const stall = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.max(0, ms).toFixed(0)} ms`);
 
 function writeSection(results: Result[]) {
-  const file = path.join(ROOT, "BENCHMARKS.md");
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const row = (what: string, figure: (r: Result) => string) => `| ${what} | ${results.map(figure).join(" | ")} |`;
@@ -468,15 +468,7 @@ function writeSection(results: Result[]) {
     verdict(results).join("\n\n"),
     "",
   ].join("\n");
-  const existing = fs.readFileSync(file, "utf8");
-  const start = existing.indexOf(`\n${SECTION}\n`);
-  let updated: string;
-  if (start < 0) updated = `${existing.trimEnd()}\n\n${section}`;
-  else {
-    const next = existing.indexOf("\n## ", start + SECTION.length + 1);
-    updated = existing.slice(0, start + 1) + section + (next < 0 ? "" : existing.slice(next));
-  }
-  fs.writeFileSync(file, updated.endsWith("\n") ? updated : `${updated}\n`);
+  writeBenchmarkSection(section);
 }
 
 /** What the figures say about the OpenAPI claim, worded from the largest count measured. */

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { formatCode, generatePacks, openTree, parseCode, type CodeFormat } from "../src/codes";
+import { writeBenchmarkSection } from "./benchmarks-file";
 
 const COMMAND = "npm run bench:codes";
 const ROOT = path.resolve(__dirname, "..");
@@ -102,19 +103,10 @@ function benchBatches(dir: string): void {
 }
 
 function writeSection(): void {
-  const file = path.join(ROOT, "BENCHMARKS.md");
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const table = ["| measurement | figure | target | |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.verdict} |`)];
   const section = [SECTION, "", `Command: \`${COMMAND}\` (bench/codes.ts), ${new Date().toISOString().slice(0, 10)}, on ${machine}.`, "Parse rates are the best of three passes over 250,000 codes per format after a warm-up pass; batch timings spawn the real CLI (process start included); proof latency covers parse + leaf lookup + sibling reads.", "", ...table, ""].join("\n");
-  const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
-  const start = existing.indexOf(SECTION);
-  let updated: string;
-  if (start < 0) updated = `${existing.trimEnd()}\n\n${section}`;
-  else {
-    const next = existing.indexOf("\n## ", start + SECTION.length);
-    updated = existing.slice(0, start) + section + (next < 0 ? "" : existing.slice(next));
-  }
-  fs.writeFileSync(file, updated.endsWith("\n") ? updated : `${updated}\n`);
+  writeBenchmarkSection(section);
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-codes-"));

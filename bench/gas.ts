@@ -10,7 +10,7 @@
  * (the gas is the same: only the 32-byte root goes on chain).
  */
 import hre from "hardhat";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { AbiCoder, Wallet, ZeroHash, id as hashText, keccak256, toBigInt } from "ethers";
 import type { ContractTransactionResponse, Interface } from "ethers";
@@ -28,6 +28,7 @@ import {
 } from "../src/attestations";
 import type { AttestationType, LedgerContract } from "../src/attestations";
 import type { BatchLedger, ConsortiumRegistry, ProductRegistry } from "../typechain-types";
+import { writeBenchmarkSection } from "./benchmarks-file";
 
 const COMMAND = "npm run bench:gas";
 const SECTION = "## Gas per operation";
@@ -586,9 +587,7 @@ function report(rows: Row[], bundles: Bundle[], context: Context) {
     "",
   ].join("\n");
 
-  const file = path.join(ROOT, "BENCHMARKS.md");
-  const existing = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  writeFileSync(file, replaceSection(existing, section));
+  writeBenchmarkSection(section);
 
   const snapshot: Record<string, number> = {};
   for (const r of rows) snapshot[r.operation] = r.gas;
@@ -633,17 +632,6 @@ function receiptNote(rows: Row[]): string[] {
     "the rest of a receipt's gas goes.",
     "",
   ];
-}
-
-/** Replaces this benchmark's section of BENCHMARKS.md (up to the next "## " heading), or appends it. */
-function replaceSection(markdown: string, section: string): string {
-  const lines = markdown.split("\n");
-  const start = lines.findIndex((line) => line.trim() === SECTION);
-  if (start === -1) return `${markdown.trimEnd()}\n\n${section}`;
-  let end = lines.findIndex((line, i) => i > start && line.startsWith("## "));
-  if (end === -1) end = lines.length;
-  const after = lines.slice(end).join("\n");
-  return [...lines.slice(0, start), section.trimEnd(), ...(after ? ["", after] : [""])].join("\n");
 }
 
 main().catch((error) => {

@@ -30,6 +30,7 @@ import type { Store } from "../src/store";
 import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../typechain-types";
 import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
+import { writeBenchmarkSection } from "./benchmarks-file";
 
 const COMMAND = "npm run bench:indexer";
 const ROOT = path.resolve(__dirname, "..");
@@ -250,7 +251,6 @@ async function followLatency(store: Store, url: string, deployment: Deployment, 
 }
 
 function writeSection(chain: BenchChain, blocks: number): void {
-  const file = path.join(ROOT, "BENCHMARKS.md");
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const mix = Object.entries(chain.mix)
     .sort((a, b) => b[1] - a[1])
@@ -268,15 +268,7 @@ function writeSection(chain: BenchChain, blocks: number): void {
     ...table,
     "",
   ].join("\n");
-  const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
-  const start = existing.indexOf(`${SECTION}\n`);
-  let updated: string;
-  if (start < 0) updated = `${existing.trimEnd()}\n\n${section}`;
-  else {
-    const next = existing.indexOf("\n## ", start + SECTION.length);
-    updated = existing.slice(0, start) + section + (next < 0 ? "" : existing.slice(next + 1));
-  }
-  fs.writeFileSync(file, updated.endsWith("\n") ? updated : `${updated}\n`);
+  writeBenchmarkSection(section);
 }
 
 /**
