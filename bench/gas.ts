@@ -25,8 +25,8 @@ import {
   ReleaseTester,
   Role,
   signAttestation,
-} from "../src/attestations";
-import type { AttestationType, LedgerContract } from "../src/attestations";
+} from "../src/ledger";
+import type { AttestationType, LedgerContract } from "../src/ledger";
 import type { BatchLedger, ConsortiumRegistry, ProductRegistry } from "../typechain-types";
 import { writeBenchmarkSection } from "./benchmarks-file";
 

@@ -12,8 +12,8 @@ import { AbiCoder, getCreateAddress, id as hashText, keccak256, Wallet, ZeroHash
 import type { Interface } from "ethers";
 import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
-import { AgreementKind, attestationTypes, ReleaseTester, Role } from "../src/attestations";
-import type { LedgerContract } from "../src/attestations";
+import { AgreementKind, attestationTypes, ReleaseTester, Role } from "../src/ledger";
+import type { LedgerContract } from "../src/ledger";
 import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../typechain-types";
 
 export const CHAIN_ID = 31337;

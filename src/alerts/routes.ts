@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { checkOwnOrRegulator } from "../api/access";
 import type { ApiServices, Caller } from "../api/context";
-import { ApiError, badRequest, forbidden, notFound } from "../api/errors";
+import { badInput, LedgerError, notAllowed, notFound } from "../ledger/errors";
 import { defineRoute } from "../api/routes";
 import { bytes32 } from "../api/schemas";
 import type { AlertTable } from "../store";
@@ -69,7 +69,7 @@ async function ratingsOf(services: ApiServices, config: AlertConfig, organizatio
 }
 
 function requireRegulator(caller: Caller | undefined) {
-  if (caller?.role !== "REGULATOR") throw forbidden("REGULATORS_ONLY", "only regulators see every organization's risk rating");
+  if (caller?.role !== "REGULATOR") throw notAllowed("REGULATORS_ONLY", "only regulators see every organization's risk rating");
 }
 
 /** Alerts, risk ratings and recall progress reports. */
@@ -156,11 +156,11 @@ export function alertRoutes(config: AlertConfig) {
         const { db } = services.store;
         const batch = await db.selectFrom("batches").select(["id", "mah_id"]).where("id", "=", params.batchId).executeTakeFirst();
         if (!batch) throw notFound("NO_SUCH_BATCH", `no batch ${params.batchId}`);
-        if (batch.mah_id !== caller!.organizationId) throw forbidden("NOT_BATCH_MAH", "only the batch's MAH reports its recall's progress");
+        if (batch.mah_id !== caller!.organizationId) throw notAllowed("NOT_BATCH_MAH", "only the batch's MAH reports its recall's progress");
         const recall = await db.selectFrom("recalls").select(["status", "level"]).where("batch_id", "=", batch.id).executeTakeFirst();
-        if (recall?.status !== "OPEN") throw new ApiError(409, "NO_OPEN_RECALL", `batch ${batch.id} has no open recall`);
+        if (recall?.status !== "OPEN") throw new LedgerError("conflict", "NO_OPEN_RECALL", `batch ${batch.id} has no open recall`);
         const deadline = config.recallDeadlines[recall.level as "I" | "II" | "III"];
-        if (!deadline) throw badRequest("UNKNOWN_RECALL_LEVEL", `recall level ${recall.level} has no deadlines`);
+        if (!deadline) throw badInput("UNKNOWN_RECALL_LEVEL", `recall level ${recall.level} has no deadlines`);
         const row = { id: randomUUID(), batch_id: batch.id, reported_by: caller!.organizationId, report_hash: body.reportHash, reported_at: services.now() };
         await db.insertInto("recall_progress_reports").values(row).execute();
         return { id: row.id, batchId: batch.id, reportedAt: row.reported_at, nextDueAt: row.reported_at + deadline.progressReport };

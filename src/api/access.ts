@@ -1,6 +1,6 @@
 import type { BatchTable } from "../store";
 import type { ApiServices, Caller } from "./context";
-import { forbidden, unauthorized } from "./errors";
+import { notAllowed, unauthenticated } from "../ledger/errors";
 
 /**
  * Who reads a batch: regulators everything; its MAH and its CMO; a distributor or dispenser that held it or was
@@ -14,9 +14,9 @@ export async function mayReadBatch(services: ApiServices, caller: Caller, batch:
 }
 
 export async function checkBatchAccess(services: ApiServices, caller: Caller | undefined, batch: Pick<BatchTable, "id" | "mah_id" | "cmo_id">) {
-  if (!caller) throw unauthorized("TOKEN_REQUIRED", "sign in as an organization to read a batch");
+  if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in as an organization to read a batch");
   if (!(await mayReadBatch(services, caller, batch))) {
-    throw forbidden("NOT_YOUR_BATCH", `organization ${caller.organizationId} has no part in batch ${batch.id}`);
+    throw notAllowed("NOT_YOUR_BATCH", `organization ${caller.organizationId} has no part in batch ${batch.id}`);
   }
 }
 
@@ -40,8 +40,8 @@ export async function heldBy(services: ApiServices, batchId: string, organizatio
 }
 
 export function checkOwnOrRegulator(caller: Caller | undefined, organizationId: number) {
-  if (!caller) throw unauthorized("TOKEN_REQUIRED", "sign in as an organization");
+  if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in as an organization");
   if (caller.role !== "REGULATOR" && caller.organizationId !== organizationId) {
-    throw forbidden("NOT_YOUR_ORGANIZATION", `organization ${caller.organizationId} may not read organization ${organizationId}'s data`);
+    throw notAllowed("NOT_YOUR_ORGANIZATION", `organization ${caller.organizationId} may not read organization ${organizationId}'s data`);
   }
 }

@@ -7,14 +7,16 @@ import { z } from "zod";
 import { authRoutes, createAuthenticator, holdsIssuedToken } from "./auth";
 import { batchRoutes } from "./batches";
 import type { ApiServices } from "./context";
-import { errorHandler, notFound } from "./errors";
+import { notFound } from "../ledger/errors";
+import { errorHandler } from "./errors";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
 import { CODES_PATH, codesTextUpload, documentCodesUpload, scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
-import { relayAnswerStatus, RELAY_PATH } from "./relay";
+import { RELAY_PATH } from "../ledger";
+import { relayAnswerStatus } from "./relay";
 import { defineRoute, mountRoutes, openApiDocument } from "./routes";
 import type { AnyRoute } from "./routes";
 

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Request } from "express";
 import { getAddress, isAddress, verifyMessage } from "ethers";
 import { z } from "zod";
-import { badRequest, forbidden, unauthorized } from "./errors";
+import { badInput, notAllowed, unauthenticated } from "../ledger/errors";
 import type { ApiServices, Caller } from "./context";
 import { defineRoute } from "./routes";
 
@@ -35,9 +35,9 @@ function issueChallenge(services: ApiServices, key: string) {
 function checkChallenge(services: ApiServices, key: string, challenge: string) {
   const [expiresAt, nonce, tag] = challenge.split(".");
   if (!expiresAt || !nonce || !tag || !sameMac(tag, mac(services.config.secret, `challenge|${key}|${expiresAt}.${nonce}`))) {
-    throw badRequest("INVALID_CHALLENGE", "the challenge was not issued by this ledger for this key", "challenge");
+    throw badInput("INVALID_CHALLENGE", "the challenge was not issued by this ledger for this key", "challenge");
   }
-  if (Number(expiresAt) < services.now()) throw badRequest("EXPIRED_CHALLENGE", "the challenge expired; ask for a new one", "challenge");
+  if (Number(expiresAt) < services.now()) throw badInput("EXPIRED_CHALLENGE", "the challenge expired; ask for a new one", "challenge");
 }
 
 function sameMac(a: string, b: string) {
@@ -55,10 +55,10 @@ function issueToken(services: ApiServices, claims: TokenClaims) {
 function readToken(services: ApiServices, token: string): TokenClaims {
   const [body, tag] = token.split(".");
   if (!body || !tag || !sameMac(tag, mac(services.config.secret, `token|${body}`))) {
-    throw unauthorized("INVALID_TOKEN", "the token was not issued by this ledger");
+    throw unauthenticated("INVALID_TOKEN", "the token was not issued by this ledger");
   }
   const claims = JSON.parse(Buffer.from(body, "base64url").toString()) as TokenClaims;
-  if (claims.expiresAt < services.now()) throw unauthorized("EXPIRED_TOKEN", "the token expired; sign in again");
+  if (claims.expiresAt < services.now()) throw unauthenticated("EXPIRED_TOKEN", "the token expired; sign in again");
   return claims;
 }
 
@@ -73,9 +73,9 @@ async function activeCaller(services: ApiServices, key: string): Promise<Caller>
     .select(["organizations.id", "organizations.role", "organizations.region", "organizations.status", "signing_keys.revoked"])
     .where("signing_keys.address", "=", key.toLowerCase())
     .executeTakeFirst();
-  if (!row) throw unauthorized("UNKNOWN_KEY", `key ${key} is not registered to any organization`);
-  if (row.revoked) throw unauthorized("REVOKED_KEY", `key ${key} was revoked by its organization`);
-  if (row.status !== "ACTIVE") throw forbidden("ORGANIZATION_SUSPENDED", `organization ${row.id} is suspended`);
+  if (!row) throw unauthenticated("UNKNOWN_KEY", `key ${key} is not registered to any organization`);
+  if (row.revoked) throw unauthenticated("REVOKED_KEY", `key ${key} was revoked by its organization`);
+  if (row.status !== "ACTIVE") throw notAllowed("ORGANIZATION_SUSPENDED", `organization ${row.id} is suspended`);
   return { organizationId: row.id, role: row.role, region: row.region, key: getAddress(key) };
 }
 
@@ -101,14 +101,14 @@ export function createAuthenticator(services: ApiServices) {
   return async (req: Request, required: boolean): Promise<Caller | undefined> => {
     const header = req.headers.authorization;
     if (!header) {
-      if (required) throw unauthorized("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
+      if (required) throw unauthenticated("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
       return undefined;
     }
     const match = BEARER.exec(header);
-    if (!match) throw unauthorized("INVALID_TOKEN", "the Authorization header must be `Bearer <token>`");
+    if (!match) throw unauthenticated("INVALID_TOKEN", "the Authorization header must be `Bearer <token>`");
     const claims = readToken(services, match[1]!);
     const caller = await activeCaller(services, claims.key);
-    if (caller.organizationId !== claims.organizationId) throw unauthorized("INVALID_TOKEN", "the key changed organization");
+    if (caller.organizationId !== claims.organizationId) throw unauthenticated("INVALID_TOKEN", "the key changed organization");
     return caller;
   };
 }
@@ -143,7 +143,7 @@ export const authRoutes = [
     async handle({ body, services }) {
       checkChallenge(services, body.key, body.challenge);
       const signer = recoverSigner(challengeText(body.key, body.challenge), body.signature);
-      if (signer !== body.key) throw unauthorized("SIGNATURE_MISMATCH", `the signature is not by key ${body.key}`);
+      if (signer !== body.key) throw unauthenticated("SIGNATURE_MISMATCH", `the signature is not by key ${body.key}`);
       const caller = await activeCaller(services, body.key);
       const expiresAt = services.now() + services.config.tokenLifetime;
       const token = issueToken(services, { key: caller.key, organizationId: caller.organizationId, expiresAt });
@@ -156,6 +156,6 @@ function recoverSigner(text: string, signature: string) {
   try {
     return verifyMessage(text, signature);
   } catch {
-    throw badRequest("INVALID_SIGNATURE", "the signature is malformed", "signature");
+    throw badInput("INVALID_SIGNATURE", "the signature is malformed", "signature");
   }
 }

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { z } from "zod";
 import { checkBatchAccess } from "./access";
 import type { ApiServices, Caller } from "./context";
-import { forbidden, notFound, unauthorized } from "./errors";
+import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { decodeCursor, page, pageQuery } from "./pagination";
 import { batchQuery, toBatchView, toLedgerEntries } from "./read-model";
 import type { BatchRow } from "./read-model";
@@ -40,7 +40,7 @@ export const batchRoutes = [
     }),
     response: z.object({ items: z.array(batchView), nextCursor: z.string().nullable() }),
     async handle({ query, caller, services }) {
-      if (!caller) throw unauthorized("TOKEN_REQUIRED", "sign in to list batches");
+      if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in to list batches");
       let q = batchQuery(services.store.db);
       if (query.product) q = q.where("batches.product_id", "=", query.product);
       if (query.mah) q = q.where("batches.mah_id", "=", query.mah);
@@ -93,7 +93,7 @@ export const batchRoutes = [
       // The whole timeline (agreements, deviations, every party's hand-overs) is for regulators and the batch's
       // MAH and CMO; a holder sees the custody path in its scan answers.
       if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
-        throw forbidden("PROVENANCE_RESTRICTED", "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
+        throw notAllowed("PROVENANCE_RESTRICTED", "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
       }
       const { db } = services.store;
       const agreementIds = await db

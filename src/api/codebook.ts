@@ -7,7 +7,7 @@ import { writeRows } from "../store";
 import type { Store } from "../store";
 import { CodeError, createTreeWriter, openTree, parseCode } from "../codes";
 import type { StoredTree, TraceCode } from "../codes";
-import { ApiError, badRequest } from "./errors";
+import { badInput, LedgerError } from "../ledger/errors";
 
 /**
  * The off-chain half of a batch's codes: which batch each canonical code belongs to and the stored Merkle tree
@@ -60,7 +60,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       .select(["batches.codes_root", "products.product_code"])
       .where("batches.id", "=", batchId)
       .executeTakeFirst();
-    if (!batch) throw new ApiError(404, "UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
+    if (!batch) throw new LedgerError("not_found", "UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
     if (registering.has(batchId) || (await isRegistered(batchId))) throw alreadyRegistered(batchId);
     registering.add(batchId);
     const treePath = path.join(dataDir, "trees", `${batchId}.tree`);
@@ -72,7 +72,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       await mkdir(path.dirname(treePath), { recursive: true });
       const { summary, count } = await hashCodes(pending, spool, codes, batch.product_code);
       if (summary.root !== batch.codes_root) {
-        throw new ApiError(422, "CODES_ROOT_MISMATCH", `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`);
+        throw new LedgerError("refused", "CODES_ROOT_MISMATCH", `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`);
       }
       await rename(pending, treePath);
       try {
@@ -117,7 +117,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
 }
 
 function alreadyRegistered(batchId: string) {
-  return new ApiError(409, "CODES_ALREADY_REGISTERED", `batch ${batchId} already has its codes registered`);
+  return new LedgerError("conflict", "CODES_ALREADY_REGISTERED", `batch ${batchId} already has its codes registered`);
 }
 
 /** One code as a client sent it, and where: `codes[3]` (field codes.3) in JSON, `line 4` (field line.4) in text. */
@@ -146,11 +146,11 @@ async function hashCodes(pending: string, spool: string, codes: AsyncIterable<Co
       }
     }
     if (keys.length > 0) await out.write(`${keys.join("\n")}\n`);
-    if (writer.count === 0) throw badRequest("NO_CODES", "no codes were sent: send one code per line", "codes");
+    if (writer.count === 0) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
     try {
       return { summary: writer.finish(), count: writer.count };
     } catch (error) {
-      if (error instanceof CodeError) throw badRequest(error.code, error.message, "codes");
+      if (error instanceof CodeError) throw badInput(error.code, error.message, "codes");
       throw error;
     }
   } catch (error) {
@@ -180,12 +180,12 @@ function canonicalKeyOf({ text, where, field }: CodeLine, productCode: string): 
   try {
     code = parseCode(text);
   } catch (error) {
-    if (error instanceof CodeError) throw badRequest(error.code, `${where}: ${error.message}`, field);
+    if (error instanceof CodeError) throw badInput(error.code, `${where}: ${error.message}`, field);
     throw error;
   }
-  if (code.kind !== "pack") throw badRequest("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
+  if (code.kind !== "pack") throw badInput("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
   if (code.productCode !== productCode) {
-    throw badRequest("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
+    throw badInput("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
   }
   return code.key;
 }

@@ -1,14 +1,14 @@
 import type { RequestHandler } from "express";
 import { z } from "zod";
 import { isNmpaProductCode } from "../codes";
-import type { LedgerContract } from "../attestations";
-import { DEVIATION_KINDS, RECALL_LEVELS } from "../indexer/apply";
+import type { LedgerContract } from "../ledger";
+import { DEVIATION_KINDS, RECALL_LEVELS } from "../ledger";
 import { attestationOf } from "../indexer/decode";
 import type { LedgerEvent } from "../indexer/decode";
 import type { LedgerEventTable } from "../store";
 import { readableBatch } from "./batches";
-import { CHINA_OFFSET, chinaDate, chinaTime } from "./china-time";
-import { forbidden } from "./errors";
+import { CHINA_OFFSET, chinaDate, chinaTime } from "../ledger/china-time";
+import { notAllowed } from "../ledger/errors";
 import type { BatchRow } from "./read-model";
 import { defineRoute } from "./routes";
 import { bytes32 } from "./schemas";
@@ -72,7 +72,7 @@ const MAPPINGS: Record<string, (args: Args, lot: string) => EpcisEvent> = {
     action: "OBSERVE",
     bizStep: "inspecting",
     quantityList: [{ epcClass: lot }],
-    "trace:deviationKind": DEVIATION_KINDS[Number(a.kind)] ?? String(a.kind),
+    "trace:deviationKind": DEVIATION_KINDS.names[Number(a.kind)] ?? String(a.kind),
     "trace:deviationStatus": "open",
     "trace:reportHash": a.reportHash,
   }),
@@ -147,7 +147,7 @@ const MAPPINGS: Record<string, (args: Args, lot: string) => EpcisEvent> = {
     bizStep: "holding",
     disposition: "recalled",
     quantityList: [{ epcClass: lot }],
-    "trace:recallLevel": RECALL_LEVELS[Number(a.level)] ?? String(a.level),
+    "trace:recallLevel": RECALL_LEVELS.names[Number(a.level)] ?? String(a.level),
     "trace:reasonHash": a.reasonHash,
   }),
   RecallAcknowledged: (a, lot) => ({
@@ -262,7 +262,7 @@ export const epcisRoutes = [
       const batch = await readableBatch(services, caller, params.batchId);
       // The export is the batch's whole history, so it is read as its provenance is: by regulators, its MAH and CMO.
       if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
-        throw forbidden("PROVENANCE_RESTRICTED", "a batch's EPCIS history is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
+        throw notAllowed("PROVENANCE_RESTRICTED", "a batch's EPCIS history is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
       }
       const events = await services.store.db
         .selectFrom("ledger_events")

@@ -1,12 +1,9 @@
 import { z } from "zod";
-import type { LedgerContract } from "../attestations";
-import { ApiError } from "./errors";
+import { domainOf, LEDGER_CONTRACTS, typedDataDomain } from "../ledger";
+import type { LedgerContract } from "../ledger";
+import { LedgerError } from "../ledger/errors";
 import { defineRoute } from "./routes";
 
-const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger"] as const satisfies readonly LedgerContract[];
-
-/** The version every ledger contract's EIP-712 domain carries (src/attestations/sign.ts). */
-const DOMAIN_VERSION = "1";
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
 
@@ -43,20 +40,15 @@ export const ledgerRoutes = [
     async handle({ services }) {
       const { deployment } = services;
       if (!deployment) {
-        throw new ApiError(503, "DEPLOYMENT_UNKNOWN", "this API server was started without the ledger's deployment; ask its operator for the deployment file");
+        throw new LedgerError("retry_later", "DEPLOYMENT_UNKNOWN", "this API server was started without the ledger's deployment; ask its operator for the deployment file");
       }
       const sync = await services.store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
-      const domainOf = (contract: LedgerContract) => ({
-        name: contract,
-        version: DOMAIN_VERSION,
-        chainId: deployment.chainId,
-        verifyingContract: deployment.contracts[contract],
-      });
+      const domainAnswer = (contract: LedgerContract) => ({ ...typedDataDomain(domainOf(deployment, contract)), chainId: deployment.chainId });
       return {
         chainId: deployment.chainId,
         contracts: Object.fromEntries(LEDGER_CONTRACTS.map((c) => [c, deployment.contracts[c]])) as Record<LedgerContract, string>,
         startBlock: deployment.startBlock ?? null,
-        domains: Object.fromEntries(LEDGER_CONTRACTS.map((c) => [c, domainOf(c)])) as Record<LedgerContract, z.input<typeof domain>>,
+        domains: Object.fromEntries(LEDGER_CONTRACTS.map((c) => [c, domainAnswer(c)])) as Record<LedgerContract, z.input<typeof domain>>,
         indexedBlock: sync ? Number(sync.block_number) : null,
       };
     },

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { checkOwnOrRegulator } from "./access";
-import { notFound } from "./errors";
+import { notFound } from "../ledger/errors";
 import { organizationId } from "./schemas";
 import { defineRoute } from "./routes";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { badRequest } from "./errors";
+import { badInput } from "../ledger/errors";
 
 export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 500;
@@ -32,7 +32,7 @@ export function decodeCursor(text: string | undefined): Cursor | undefined {
   } catch {
     // answered below
   }
-  throw badRequest("INVALID_CURSOR", "the cursor is not one this API returned", "cursor");
+  throw badInput("INVALID_CURSOR", "the cursor is not one this API returned", "cursor");
 }
 
 /** Takes one row more than the page to know whether another page follows. */

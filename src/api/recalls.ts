@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { checkBatchAccess } from "./access";
 import type { ApiServices, Caller, RecallDeadlines } from "./context";
-import { notFound, unauthorized } from "./errors";
+import { notFound, unauthenticated } from "../ledger/errors";
 import { decodeCursor, page, pageQuery } from "./pagination";
 import { organizationsById } from "./read-model";
 import { findBatch } from "./batches";
@@ -91,7 +91,7 @@ export const recallRoutes = [
     }),
     response: z.object({ items: z.array(recallSummary), nextCursor: z.string().nullable() }),
     async handle({ query, caller, services }) {
-      if (!caller) throw unauthorized("TOKEN_REQUIRED", "sign in to list recalls");
+      if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in to list recalls");
       let q = recallQuery(services);
       if (query.status) q = q.where("recalls.status", "=", query.status);
       if (query.level) q = q.where("recalls.level", "=", query.level);

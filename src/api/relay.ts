@@ -1,18 +1,21 @@
-import { Interface, isError, JsonRpcApiProvider, JsonRpcProvider, Wallet } from "ethers";
+import { isError, JsonRpcApiProvider, JsonRpcProvider, Wallet } from "ethers";
 import type { Provider } from "ethers";
 import type { RequestHandler } from "express";
 import { z } from "zod";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
-import { recoverAttester } from "../attestations";
-import type { AttestationType, LedgerContract } from "../attestations";
-import type { Deployment } from "../indexer";
+import { actorOf, badInput, domainOf, encodeCall, encodeMulticall, LedgerError, recoverAttester, refusalFor, refusalOf, relayBody, RELAY_PATH } from "../ledger";
+import type {
+  AttestationType,
+  Deployment,
+  Established,
+  LedgerContract,
+  RefusalContext,
+  RelayedTransaction,
+  RelayResult,
+  SignedAttestation,
+} from "../ledger";
 import type { Logger } from "../log";
 import type { Store } from "../store";
-import { actorOf, relayBody } from "./attestation-body";
-import type { SignedAttestation } from "./attestation-body";
-import { ApiError, badRequest } from "./errors";
-import { createNamer, refusalFor, refusalOf } from "./refusals";
-import type { RefusalContext } from "./refusals";
+import { createNamer } from "../store/names";
 import { defineRoute } from "./routes";
 import type { AnyRoute } from "./routes";
 
@@ -25,54 +28,10 @@ import type { AnyRoute } from "./routes";
  * 2. off-chain, against the indexed read model: each signature recovers to an unrevoked key of the organization the
  *    message names, and that organization is active (403);
  * 3. a dry run of each transaction from the relayer's account (eth_estimateGas), whose revert is decoded into the
- *    contract's custom error and answered in words (src/api/refusals.ts: 400, 403, 409 replay, 422 state).
+ *    contract's custom error and answered in words (src/ledger/refusals.ts: bad input, not allowed, conflict for a replay, refused by the state).
  * Consecutive attestations for the same contract go in one `multicall` transaction; a change of contract starts the
  * next transaction, so the order of the request is the order on the chain.
  */
-
-export const RELAY_PATH = "/v1/attestations";
-
-/** The contract function that takes each attestation type (contracts/interfaces). */
-export const RELAY_FUNCTIONS: Record<string, string> = {
-  Onboarding: "onboardOrganization",
-  Suspension: "suspendOrganization",
-  Reinstatement: "reinstateOrganization",
-  SigningKeyAddition: "addSigningKey",
-  SigningKeyRevocation: "revokeSigningKey",
-  ProductRegistration: "registerProduct",
-  Agreement: "signAgreement",
-  AgreementRevocation: "revokeAgreement",
-  BatchRecord: "recordBatch",
-  DeviationReport: "openDeviation",
-  DeviationClosure: "closeDeviation",
-  FactoryRelease: "releaseFromFactory",
-  MarketRelease: "releaseToMarket",
-  Shipment: "shipBatch",
-  Receipt: "receiveShipment",
-  Dispensing: "dispensePacks",
-  Destruction: "destroyStock",
-  RecallStart: "startRecall",
-  RecallAcknowledgement: "acknowledgeRecall",
-  RecallClosure: "closeRecall",
-};
-
-export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
-  ConsortiumRegistry: new Interface(ConsortiumRegistry__factory.abi),
-  ProductRegistry: new Interface(ProductRegistry__factory.abi),
-  BatchLedger: new Interface(BatchLedger__factory.abi),
-};
-
-/** The contract call that carries a signed attestation (what the relay sends, and the CLI over RPC). */
-export function encodeCall(attestation: SignedAttestation): string {
-  const { message, signature } = attestation;
-  const args =
-    attestation.type === "Agreement"
-      ? [message, signature, attestation.counterpartySignature]
-      : attestation.type === "Dispensing"
-        ? [message, attestation.proof, attestation.proofFlags, signature]
-        : [message, signature];
-  return CONTRACT_INTERFACES[attestation.contract].encodeFunctionData(RELAY_FUNCTIONS[attestation.type]!, args);
-}
 
 export type RelayOptions = {
   /** The chain's JSON-RPC endpoint; or pass `provider`. */
@@ -91,39 +50,10 @@ export type RelayOptions = {
   pollIntervalMs?: number;
 };
 
-export type RelayedTransaction = {
-  hash: string;
-  contract: LedgerContract;
-  /** Positions in the request of the attestations this transaction carries. */
-  attestations: number[];
-  blockNumber: number | null;
-};
-
-/** What one relayed attestation established on the ledger, read back from the indexed event it caused. */
-export type Established = {
-  /** Position of the attestation in the request. */
-  attestation: number;
-  /** The ledger event it caused (OrganizationOnboarded, BatchShipped …). */
-  event: string;
-  organizationId?: number;
-  productId?: string;
-  agreementId?: string;
-  batchId?: string;
-  shipmentId?: string;
-};
-
-export type RelayResult = {
-  status: "submitted" | "indexed";
-  transactions: RelayedTransaction[];
-  indexedBlock: number | null;
-  /** With wait: for each attestation, its event and the ids it made or named (a new organization's id …). */
-  established?: Established[];
-};
-
 export type Relay = {
   /** The relayer account's address. */
   readonly relayer: string;
-  /** Checks, dry-runs and sends; throws ApiError with the exact reason when anything would be refused. */
+  /** Checks, dry-runs and sends; throws LedgerError with the exact reason when anything would be refused. */
   relay(attestations: SignedAttestation[], options?: { wait?: boolean }): Promise<RelayResult>;
   close(): void;
 };
@@ -158,7 +88,7 @@ export function createRelay(options: RelayOptions): Relay {
       await rpc(() => (provider instanceof JsonRpcApiProvider ? provider.send("eth_chainId", []) : provider.getNetwork().then((n) => n.chainId))),
     );
     if (chainId !== deployment.chainId) {
-      throw new ApiError(500, "RELAY_MISCONFIGURED", `the relay's node serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`);
+      throw new LedgerError("internal", "RELAY_MISCONFIGURED", `the relay's node serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`);
     }
     chainChecked = true;
   }
@@ -195,22 +125,20 @@ export function createRelay(options: RelayOptions): Relay {
     try {
       return recoverAttester(
         {
-          domain: { contract: attestation.contract, chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts[attestation.contract] },
+          domain: domainOf(deployment, attestation.contract),
           type: attestation.type as AttestationType<LedgerContract>,
           message: attestation.message,
         },
         attestation[field]!,
       ).toLowerCase();
     } catch {
-      throw badRequest("INVALID_SIGNATURE", `attestation ${index} (${attestation.type}): the ${field} is not a valid signature`, `attestations.${index}.${field}`);
+      throw badInput("INVALID_SIGNATURE", `attestation ${index} (${attestation.type}): the ${field} is not a valid signature`, `attestations.${index}.${field}`);
     }
   }
 
 
-  function transactionData(transaction: Transaction, calls = transaction.calls): string {
-    if (calls.length === 1) return calls[0]!.data;
-    return CONTRACT_INTERFACES[transaction.contract].encodeFunctionData("multicall", [calls.map((call) => call.data)]);
-  }
+  const transactionData = (transaction: Transaction, calls = transaction.calls) =>
+    encodeMulticall(transaction.contract, calls.map((call) => call.data));
 
   /** Step 3: the gas the transaction needs, or the refusal of the attestation the contract would reject. */
   async function dryRun(transaction: Transaction): Promise<bigint> {
@@ -256,8 +184,7 @@ export function createRelay(options: RelayOptions): Relay {
         })
         .catch((error: unknown) => {
           if (sent.length === 0) throw unavailable(error);
-          throw new ApiError(
-            503,
+          throw new LedgerError("retry_later",
             "PARTIALLY_SENT",
             `transaction${sent.length > 1 ? "s" : ""} ${sent.map((t) => t.hash).join(", ")} (attestations ` +
               `${sent.flatMap((t) => t.attestations).join(", ")}) were sent, the next could not be: ${firstLine(error)}; ` +
@@ -276,7 +203,7 @@ export function createRelay(options: RelayOptions): Relay {
       const receipt = await rpc(() => provider.getTransactionReceipt(hash));
       if (receipt) return receipt;
       if (Date.now() > deadline) {
-        throw new ApiError(504, "NOT_MINED_IN_TIME", `transaction ${hash} was sent but not mined within ${waitTimeoutMs / 1000} s; it may still be`);
+        throw new LedgerError("timed_out", "NOT_MINED_IN_TIME", `transaction ${hash} was sent but not mined within ${waitTimeoutMs / 1000} s; it may still be`);
       }
       await sleep(pollIntervalMs);
     }
@@ -304,8 +231,7 @@ export function createRelay(options: RelayOptions): Relay {
         const receipt = await receiptOf(transaction.hash);
         transaction.blockNumber = receipt.blockNumber;
         if (receipt.status !== 1) {
-          throw new ApiError(
-            422,
+          throw new LedgerError("refused",
             "TRANSACTION_REVERTED",
             `transaction ${transaction.hash} was mined in block ${receipt.blockNumber} but reverted: the ledger changed between ` +
               `the dry run and the transaction, and none of its attestations took effect; check the state and sign again`,
@@ -366,7 +292,7 @@ function revertDataOf(error: unknown): string | undefined {
 
 /** The node failed to answer: retryable, and nothing about the attestations. */
 function unavailable(error: unknown) {
-  return new ApiError(503, "CHAIN_UNAVAILABLE", `the chain node did not answer: ${firstLine(error)}; retry`);
+  return new LedgerError("retry_later", "CHAIN_UNAVAILABLE", `the chain node did not answer: ${firstLine(error)}; retry`);
 }
 
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
@@ -375,7 +301,7 @@ async function rpc<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof ApiError) throw error;
+    if (error instanceof LedgerError) throw error;
     throw unavailable(error);
   }
 }
@@ -387,8 +313,7 @@ async function pollCheckpoint(store: Store, blockNumber: number, timeoutMs: numb
     const sync = await store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
     if (sync && Number(sync.block_number) >= blockNumber) return;
     if (Date.now() > deadline) {
-      throw new ApiError(
-        504,
+      throw new LedgerError("timed_out",
         "NOT_INDEXED_IN_TIME",
         `the transactions were mined in block ${blockNumber}, but the indexer has not reached it within ${timeoutMs / 1000} s; ` +
           `they will show once indexed (do not send them again: they would be refused as replays)`,

@@ -9,7 +9,7 @@ import type { TraceCode } from "../codes";
 import { checkBatchAccess, mayReadBatch } from "./access";
 import type { CodeLine } from "./codebook";
 import type { ApiServices, Caller } from "./context";
-import { badRequest, forbidden } from "./errors";
+import { badInput, CUSTODY_EVENTS, notAllowed } from "../ledger";
 import type { Database } from "../store";
 import { batchQuery, preparedQuery, toLedgerEntries } from "./read-model";
 import type { BatchRow } from "./read-model";
@@ -31,7 +31,6 @@ export const VERDICTS = [
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-const CUSTODY_EVENTS = ["BatchRecorded", "BatchShipped", "ShipmentReceived", "PacksDispensed", "StockDestroyed"];
 const CHINA_OFFSET_SECONDS = 8 * 3600;
 
 const scanAnswer = z.object({
@@ -119,7 +118,7 @@ async function codesRegistrar(services: ApiServices, caller: Caller | undefined,
   const batch = await findBatch(services, batchId);
   await checkBatchAccess(services, caller, batch);
   if (caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
-    throw forbidden("NOT_BATCH_PARTY", "only the batch's MAH or CMO registers its codes");
+    throw notAllowed("NOT_BATCH_PARTY", "only the batch's MAH or CMO registers its codes");
   }
   return batch;
 }
@@ -159,7 +158,7 @@ async function* bodyLines(req: Request): AsyncGenerator<CodeLine> {
     carry = parts.pop()!;
     // A code is at most MAX_CODE_LENGTH characters: a body that never ends its line must not grow without bound.
     if (carry.length > MAX_CODE_LENGTH + 2) {
-      throw badRequest("CODE_TOO_LONG", `line ${line + parts.length + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + parts.length + 1}`);
+      throw badInput("CODE_TOO_LONG", `line ${line + parts.length + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + parts.length + 1}`);
     }
     for (const part of parts) {
       line++;
@@ -340,7 +339,7 @@ function parse(text: string, format?: (typeof CODE_FORMATS)[number]): TraceCode 
   } catch (error) {
     if (error instanceof CodeError) {
       const where = error.position === undefined ? "" : ` (at character ${error.position})`;
-      throw badRequest(error.code, `${error.message}${where}`, error.field ? `code.${error.field}` : "code");
+      throw badInput(error.code, `${error.message}${where}`, error.field ? `code.${error.field}` : "code");
     }
     throw error;
   }

@@ -1,9 +1,6 @@
 import { z } from "zod";
 
-export const bytes32 = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes in 0x hex")
-  .transform((value) => value.toLowerCase());
+export { bytes32 } from "../ledger";
 
 /** The store keeps organization ids and regions as 32-bit signed integers (PostgreSQL `integer`). */
 export const INT32_MAX = 2_147_483_647;

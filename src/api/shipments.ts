@@ -1,7 +1,7 @@
 import { ZeroHash } from "ethers";
 import { z } from "zod";
 import type { ApiServices, Caller } from "./context";
-import { forbidden, notFound, unauthorized } from "./errors";
+import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { findBatch } from "./batches";
 import type { BatchRow } from "./read-model";
 import { bytes32 } from "./schemas";
@@ -66,7 +66,7 @@ export const shipmentRoutes = [
     response: shipmentView,
     errors: { 403: "only the shipper, the addressee, the batch's MAH and CMO, and regulators read a shipment", 404: "no such shipment" },
     async handle({ params, caller, services }) {
-      if (!caller) throw unauthorized("TOKEN_REQUIRED", "sign in to read a shipment");
+      if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in to read a shipment");
       const shipment = await services.store.db
         .selectFrom("shipments")
         .innerJoin("organizations as shipper", "shipper.id", "shipments.shipper_id")
@@ -78,7 +78,7 @@ export const shipmentRoutes = [
       if (!shipment) throw notFound("UNKNOWN_SHIPMENT", `no shipment ${params.shipmentId} is on the ledger`);
       const batch = await findBatch(services, shipment.batch_id);
       if (!mayReadShipment(caller, shipment, batch)) {
-        throw forbidden("NOT_YOUR_SHIPMENT", `organization ${caller.organizationId} has no part in shipment ${shipment.id}`);
+        throw notAllowed("NOT_YOUR_SHIPMENT", `organization ${caller.organizationId} has no part in shipment ${shipment.id}`);
       }
       return {
         id: shipment.id,

@@ -3,7 +3,7 @@ import path from "node:path";
 import { id as hashText } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import TraceabilityLedger from "../../ignition/modules/TraceabilityLedger";
-import { Role } from "../attestations";
+import { Role } from "../ledger";
 import type { DeploymentFile } from "../indexer/deployment";
 
 /** The regulator the deployment bootstraps as organization 1; it onboards everyone else. */

@@ -1,6 +1,8 @@
 import * as readline from "node:readline";
 import { SingleBar, Presets } from "cli-progress";
 import { CodeError, ImportError } from "../codes";
+import { LedgerError } from "../ledger/errors";
+import type { ErrorKind } from "../ledger/errors";
 
 /**
  * Exit statuses: scripts tell "the answer is no" (a proof that does not verify, a scan that is not genuine) from
@@ -13,17 +15,21 @@ export const EXIT_ERROR = 2;
 export const EXIT_REFUSED = 3;
 export const EXIT_UNAVAILABLE = 4;
 
-/** A failure the CLI explains: a stable code, a message saying what to do, the exit status it ends with. */
-export class CliError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly exitStatus: number = EXIT_ERROR,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
+/** The exit status of each kind of failure: the one place in the CLI that chooses one. */
+const EXIT_OF_KIND: Record<ErrorKind, number> = {
+  bad_input: EXIT_ERROR,
+  // Naming something the ledger does not hold (a shipment, a batch) is an input the user can correct.
+  not_found: EXIT_ERROR,
+  unauthenticated: EXIT_REFUSED,
+  not_allowed: EXIT_REFUSED,
+  conflict: EXIT_REFUSED,
+  refused: EXIT_REFUSED,
+  retry_later: EXIT_UNAVAILABLE,
+  timed_out: EXIT_UNAVAILABLE,
+  internal: EXIT_UNAVAILABLE,
+};
+
+export const exitStatusOf = (kind: ErrorKind) => EXIT_OF_KIND[kind];
 
 /** What a command needs from the outside world; tests and the entry point pass the process's. */
 export type CliIo = {
@@ -90,15 +96,15 @@ const SHOWN_LINE_ERRORS = 20;
 
 /** Reports a failure precisely (code, field, position, and for imports each bad line) and returns the exit status. */
 export function reportError(io: CliIo, json: boolean, error: unknown): number {
-  if (error instanceof CliError) {
+  if (error instanceof LedgerError) {
     if (json) io.err(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) } }));
     else io.err(`error ${error.code}${error.field === undefined ? "" : ` field ${error.field}`}: ${error.message}`);
-    return error.exitStatus;
+    return exitStatusOf(error.kind);
   }
   if (!(error instanceof CodeError)) {
     // Not a failure the CLI foresaw: still one line and a non-zero status, not a stack trace.
     const message = error instanceof Error ? error.message.split("\n")[0]! : String(error);
-    return reportError(io, json, new CliError("UNEXPECTED", message));
+    return reportError(io, json, new LedgerError("bad_input", "UNEXPECTED", message));
   }
   if (json) {
     const lines = error instanceof ImportError ? { lines: error.lines, rejectedLines: error.rejectedLines } : {};

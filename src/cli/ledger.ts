@@ -1,18 +1,19 @@
+import { LedgerError } from "../ledger/errors";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { AbiCoder, id as hashText, keccak256, ZeroHash } from "ethers";
 import { Option, type Command } from "commander";
-import type { SignedAttestation } from "../api/attestation-body";
-import { CONTRACT_INTERFACES } from "../api/relay";
-import { AgreementKind, DeviationKind, RecallLevel, recoverAttester, ReleaseTester, Role } from "../attestations";
+import type { SignedAttestation } from "../ledger";
+import { CONTRACT_INTERFACES } from "../ledger";
+import { AgreementKind, DeviationKind, RecallLevel, recoverAttester, ReleaseTester, Role } from "../ledger";
 import { codeTexts, importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
 import {
   addressArg, batchArg, batchIdOf, countArg, enumArg, hashArg, idArg, organizationArg, productArg, quantityArg, regionArg, timeArg,
   type BatchRef, type ProductRef,
 } from "./args";
 import { buildProgress, type Act } from "./codes";
-import { CliError, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, progressBar, type CliIo, type Progress } from "./io";
+import { EXIT_OK, progressBar, type CliIo, type Progress } from "./io";
 import { loadKey, COUNTERPARTY_KEY } from "./keys";
 import { printRecord, toJson } from "./output";
 import { attest, messageFor, printSent, sign, submit, withLedgerOptions, withSession, type LedgerOptions, type Session } from "./session";
@@ -74,7 +75,7 @@ async function* codeChunks(file: string, onRead: (bytes: number) => void): Async
  * The file is streamed a chunk at a time as text/plain, so a batch of millions of codes never sits in memory.
  */
 async function uploadCodes(session: Session, batchId: string, file: string): Promise<{ root: string; count: number }> {
-  if (!session.api) throw new CliError("API_REQUIRED", "uploading codes needs --api URL: the codes live in the API's code book, not on chain");
+  if (!session.api) throw new LedgerError("bad_input", "API_REQUIRED", "uploading codes needs --api URL: the codes live in the API's code book, not on chain");
   const { token } = await session.api.signIn(session.key);
   const size = fs.statSync(file).size;
   const bar: Progress = progressBar(session.io, "uploading codes", size, session.options.json);
@@ -186,11 +187,11 @@ function addAgreementCommands(program: Command, io: CliIo, act: Act) {
       .option("--out <file>", "with --sign-only: where to write the draft (default: standard output)"),
     async (session, options: Options) => {
       const quality = options.kind === AgreementKind.Quality;
-      if (quality && options.product === undefined) throw new CliError("PRODUCT_REQUIRED", "a quality agreement is for one product: pass --product", EXIT_ERROR, "--product");
-      if (quality && options.releaseTester === undefined) throw new CliError("RELEASE_TESTER_REQUIRED", "a quality agreement says who performs release testing: pass --release-tester", EXIT_ERROR, "--release-tester");
+      if (quality && options.product === undefined) throw new LedgerError("bad_input", "PRODUCT_REQUIRED", "a quality agreement is for one product: pass --product", "--product");
+      if (quality && options.releaseTester === undefined) throw new LedgerError("bad_input", "RELEASE_TESTER_REQUIRED", "a quality agreement says who performs release testing: pass --release-tester", "--release-tester");
       const product = options.product as ProductRef | undefined;
       if (product?.code !== undefined) session.labels.products.set(product.id, product.code);
-      const message = messageFor(session, "ProductRegistry", "Agreement", {
+      const message = messageFor(session, "Agreement", {
         kind: options.kind, counterpartyId: options.counterparty, productId: product?.id ?? ZeroHash, documentHash: options.document,
         validFrom: options.from ?? Math.floor(Date.now() / 1000), validUntil: options.until, releaseTester: quality ? options.releaseTester : ReleaseTester.None,
       });
@@ -207,7 +208,7 @@ function addAgreementCommands(program: Command, io: CliIo, act: Act) {
       }
       const source = { ...COUNTERPARTY_KEY, keystore: options.counterpartyKeystore };
       if (source.keystore === undefined && io.env[source.privateKeyVariable] === undefined) {
-        throw new CliError("COUNTERPARTY_SIGNATURE_REQUIRED", `an agreement is signed by both parties: pass --counterparty-keystore FILE, set ${source.privateKeyVariable}, or --sign-only for the counterparty to countersign`);
+        throw new LedgerError("bad_input", "COUNTERPARTY_SIGNATURE_REQUIRED", `an agreement is signed by both parties: pass --counterparty-keystore FILE, set ${source.privateKeyVariable}, or --sign-only for the counterparty to countersign`);
       }
       const counterpartyKey = await loadKey(io, source);
       const counterpartySignature = await sign(counterpartyKey, session.deployment, "ProductRegistry", "Agreement", message);
@@ -220,17 +221,17 @@ function addAgreementCommands(program: Command, io: CliIo, act: Act) {
     async (session, file: string) => {
       const draft = readDraft(file);
       if (draft.chainId !== session.deployment.chainId || draft.verifyingContract.toLowerCase() !== session.deployment.contracts.ProductRegistry.toLowerCase()) {
-        throw new CliError("DRAFT_OTHER_LEDGER", `${file} was signed for chain ${draft.chainId}, contract ${draft.verifyingContract}, not this deployment's ProductRegistry`);
+        throw new LedgerError("bad_input", "DRAFT_OTHER_LEDGER", `${file} was signed for chain ${draft.chainId}, contract ${draft.verifyingContract}, not this deployment's ProductRegistry`);
       }
       if (Number(draft.message.counterpartyId) !== session.organizationId) {
-        throw new CliError("NOT_AGREEMENT_COUNTERPARTY", `${file} names organization ${draft.message.counterpartyId} as counterparty; this key signs for organization ${session.organizationId}`, EXIT_REFUSED);
+        throw new LedgerError("not_allowed", "NOT_AGREEMENT_COUNTERPARTY", `${file} names organization ${draft.message.counterpartyId} as counterparty; this key signs for organization ${session.organizationId}`);
       }
       const domain = { contract: "ProductRegistry" as const, chainId: BigInt(draft.chainId), verifyingContract: draft.verifyingContract };
       let mahSigner: string;
       try {
         mahSigner = recoverAttester({ domain, type: "Agreement", message: draft.message }, draft.signature);
       } catch {
-        throw new CliError("DRAFT_MALFORMED", `${file}: the MAH's signature or the message is malformed`);
+        throw new LedgerError("bad_input", "DRAFT_MALFORMED", `${file}: the MAH's signature or the message is malformed`);
       }
       const counterpartySignature = await sign(session.key, session.deployment, "ProductRegistry", "Agreement", draft.message);
       // The session's key signs second here: the relay and the refusals expect the MAH's signer first.
@@ -255,10 +256,10 @@ function readDraft(file: string): AgreementDraft {
   try {
     draft = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<AgreementDraft>;
   } catch (error) {
-    throw new CliError("DRAFT_UNREADABLE", `cannot read the draft agreement ${file}: ${(error as Error).message}`);
+    throw new LedgerError("bad_input", "DRAFT_UNREADABLE", `cannot read the draft agreement ${file}: ${(error as Error).message}`);
   }
   if (draft.kind !== "trace-agreement-draft" || typeof draft.message !== "object" || typeof draft.signature !== "string" || typeof draft.verifyingContract !== "string") {
-    throw new CliError("DRAFT_MALFORMED", `${file} is not a draft agreement written by \`trace agreements sign --sign-only\``);
+    throw new LedgerError("bad_input", "DRAFT_MALFORMED", `${file} is not a draft agreement written by \`trace agreements sign --sign-only\``);
   }
   return draft as AgreementDraft;
 }
@@ -411,7 +412,7 @@ async function shipmentDetails(session: Session, shipmentId: string, options: Op
     return { batch: options.batch as BatchRef, from: options.from as number, shipped: options.shipped as bigint };
   }
   if (!session.api) {
-    throw new CliError("SHIPMENT_DETAILS_REQUIRED", "without --api the shipment cannot be looked up: pass --batch, --from and --shipped (as `trace ship` printed them)");
+    throw new LedgerError("bad_input", "SHIPMENT_DETAILS_REQUIRED", "without --api the shipment cannot be looked up: pass --batch, --from and --shipped (as `trace ship` printed them)");
   }
   const { token } = await session.api.signIn(session.key);
   const shipment = await session.api.request<ShipmentAnswer>("GET", `/v1/shipments/${shipmentId}`, undefined, token);
@@ -432,7 +433,7 @@ async function batchTree(options: Options): Promise<{ tree: CodeTree; close(): v
     const keys = [...codeTexts(options.batchCodes)].map(({ text }) => parseCode(text).key);
     return { tree: await buildCodeTree(keys), close: () => undefined };
   }
-  throw new CliError("TREE_REQUIRED", "dispensing proves the packs against the batch's codes: pass --tree FILE or --batch-codes FILE");
+  throw new LedgerError("bad_input", "TREE_REQUIRED", "dispensing proves the packs against the batch's codes: pass --tree FILE or --batch-codes FILE");
 }
 
 /** Every attestation command. */

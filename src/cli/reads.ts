@@ -1,8 +1,9 @@
+import { LedgerError } from "../ledger/errors";
 import type { Command } from "commander";
-import { chinaTime } from "../api/china-time";
+import { chinaTime } from "../ledger/china-time";
 import { batchArg, type BatchRef } from "./args";
 import type { Act } from "./codes";
-import { CliError, EXIT_NO, EXIT_OK, type CliIo } from "./io";
+import { EXIT_NO, EXIT_OK, type CliIo } from "./io";
 import { hasKey, loadKey, SIGNER_KEY } from "./keys";
 import { jsonOption, printRecord, printRows, toJson } from "./output";
 import { createApiClient, type ApiClient } from "./transport";
@@ -11,7 +12,7 @@ type ReadOptions = { api?: string; keystore?: string; json: boolean };
 
 function apiOf(io: CliIo, options: ReadOptions): ApiClient {
   const url = options.api ?? io.env.TRACE_API;
-  if (url === undefined) throw new CliError("API_REQUIRED", "reads come from the ledger's API: pass --api URL (or set TRACE_API)", undefined, "--api");
+  if (url === undefined) throw new LedgerError("bad_input", "API_REQUIRED", "reads come from the ledger's API: pass --api URL (or set TRACE_API)", "--api");
   return createApiClient(url);
 }
 

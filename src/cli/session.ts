@@ -1,13 +1,14 @@
+import { LedgerError } from "../ledger/errors";
 import type { Command } from "commander";
 import type { Wallet } from "ethers";
-import type { SignedAttestation } from "../api/attestation-body";
-import { attestationTypes, createNonceSequence, signAttestation } from "../attestations";
-import type { AttestationType, LedgerContract } from "../attestations";
+import type { SignedAttestation } from "../ledger";
+import { actorFieldOf, actorOf, createNonceSequence, domainOf, signAttestation } from "../ledger";
+import type { AttestationType, LedgerContract } from "../ledger";
 import { readDeployment } from "../indexer/deployment";
 import type { DeploymentFile } from "../indexer/deployment";
 import type { Deployment } from "../indexer";
 import { organizationArg } from "./args";
-import { CliError, EXIT_ERROR, type CliIo } from "./io";
+import { type CliIo } from "./io";
 import { loadKey, SIGNER_KEY } from "./keys";
 import { jsonOption, printRecord } from "./output";
 import { createApiClient, createApiTransport, createRpcTransport } from "./transport";
@@ -56,7 +57,7 @@ async function deploymentFile(file: string) {
   try {
     return await readDeployment(file);
   } catch (error) {
-    throw new CliError("DEPLOYMENT_UNREADABLE", `${(error as Error).message}; pass --deployment FILE (written by npm start)`, EXIT_ERROR, "--deployment");
+    throw new LedgerError("bad_input", "DEPLOYMENT_UNREADABLE", `${(error as Error).message}; pass --deployment FILE (written by npm start)`, "--deployment");
   }
 }
 
@@ -66,8 +67,8 @@ type LedgerAnswer = { chainId: number; contracts: Deployment["contracts"]; start
 /** The ledger an API serves, asked of the API itself. */
 async function deploymentOfApi(api: ApiClient): Promise<Deployment> {
   const ledger = await api.request<LedgerAnswer>("GET", "/v1/ledger").catch((error: unknown) => {
-    if (error instanceof CliError && error.code === "DEPLOYMENT_UNKNOWN") {
-      throw new CliError("DEPLOYMENT_UNKNOWN", `${api.url} does not say which ledger it serves: pass --deployment FILE`, error.exitStatus, "--deployment");
+    if (error instanceof LedgerError && error.code === "DEPLOYMENT_UNKNOWN") {
+      throw new LedgerError(error.kind, "DEPLOYMENT_UNKNOWN", `${api.url} does not say which ledger it serves: pass --deployment FILE`, "--deployment");
     }
     throw error;
   });
@@ -83,7 +84,7 @@ const PRIVATE_KEY = /^(0x)?[0-9a-fA-F]{64}$/;
  */
 export async function openSession(io: CliIo, options: LedgerOptions): Promise<Session> {
   if (options.api !== undefined && options.rpc !== undefined) {
-    throw new CliError("TRANSPORT_AMBIGUOUS", "pass --api (send through the relay) or --rpc (send to a node), not both");
+    throw new LedgerError("bad_input", "TRANSPORT_AMBIGUOUS", "pass --api (send through the relay) or --rpc (send to a node), not both");
   }
   const apiUrl = options.api ?? (options.rpc === undefined ? io.env.TRACE_API : undefined);
   const api = apiUrl === undefined ? undefined : createApiClient(apiUrl);
@@ -97,10 +98,10 @@ export async function openSession(io: CliIo, options: LedgerOptions): Promise<Se
     transport = createApiTransport(api, deployment);
   } else if (rpcUrl !== undefined) {
     const sender = io.env.TRACE_SENDER_KEY;
-    if (sender !== undefined && !PRIVATE_KEY.test(sender.trim())) throw new CliError("KEY_MALFORMED", "TRACE_SENDER_KEY must be a private key: 64 hex digits, optionally prefixed by 0x");
+    if (sender !== undefined && !PRIVATE_KEY.test(sender.trim())) throw new LedgerError("bad_input", "KEY_MALFORMED", "TRACE_SENDER_KEY must be a private key: 64 hex digits, optionally prefixed by 0x");
     transport = await createRpcTransport(rpcUrl, deployment, sender?.trim() ?? key.privateKey);
   } else {
-    throw new CliError("TRANSPORT_REQUIRED", "say where to send: --api URL (the relay) or --rpc URL (a node)");
+    throw new LedgerError("bad_input", "TRANSPORT_REQUIRED", "say where to send: --api URL (the relay) or --rpc URL (a node)");
   }
   try {
     const organizationId = options.org ?? (await transport.organizationOf(key));
@@ -120,19 +121,13 @@ export async function withSession<T>(io: CliIo, options: LedgerOptions, work: (s
   }
 }
 
-/** The first field of every attestation names the organization that speaks (see src/api/attestation-body.ts). */
-export function actorFieldOf(contract: LedgerContract, type: string): string {
-  return (attestationTypes[contract] as Record<string, readonly { name: string }[]>)[type]![0]!.name;
-}
-
 /** An attestation's message: the speaking organization and a fresh nonce, then the given fields. */
-export function messageFor(session: Session, contract: LedgerContract, type: string, fields: Record<string, unknown>): Record<string, unknown> {
-  return { [actorFieldOf(contract, type)]: session.organizationId, nonce: session.nextNonce(), ...fields };
+export function messageFor(session: Session, type: string, fields: Record<string, unknown>): Record<string, unknown> {
+  return { [actorFieldOf(type)]: session.organizationId, nonce: session.nextNonce(), ...fields };
 }
 
 export async function sign(key: Wallet, deployment: Deployment, contract: LedgerContract, type: string, message: Record<string, unknown>): Promise<string> {
-  const domain = { contract, chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts[contract] };
-  return signAttestation(key, { domain, type: type as AttestationType<LedgerContract>, message });
+  return signAttestation(key, { domain: domainOf(deployment, contract), type: type as AttestationType<LedgerContract>, message });
 }
 
 export type Sent = { attestation: SignedAttestation; submission: Submission };
@@ -143,7 +138,7 @@ export async function submit(session: Session, attestation: SignedAttestation, e
     {
       attestation,
       signers: [session.key.address, ...extraSigners.map((s) => s.address)].map((a) => a.toLowerCase()),
-      signerOrganizations: [Number(attestation.message[actorFieldOf(attestation.contract, attestation.type)]), ...extraSigners.map((s) => s.organizationId)],
+      signerOrganizations: [actorOf(attestation).organizationId, ...extraSigners.map((s) => s.organizationId)],
       labels: session.labels,
     },
     { wait: session.options.wait },
@@ -159,7 +154,7 @@ export async function attest(
   fields: Record<string, unknown>,
   extra: Partial<SignedAttestation> = {},
 ): Promise<Sent> {
-  const message = messageFor(session, contract, type, fields);
+  const message = messageFor(session, type, fields);
   const signature = await sign(session.key, session.deployment, contract, type, message);
   return submit(session, { contract, type, message: message as SignedAttestation["message"], signature, ...extra });
 }

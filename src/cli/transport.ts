@@ -1,14 +1,8 @@
 import { Contract, isError, JsonRpcProvider, Wallet } from "ethers";
 import type { Log, TransactionReceipt } from "ethers";
-import type { SignedAttestation } from "../api/attestation-body";
-import { ApiError } from "../api/errors";
-import { refusalOf } from "../api/refusals";
-import type { Namer, RefusalContext } from "../api/refusals";
-import { CONTRACT_INTERFACES, encodeCall, RELAY_PATH } from "../api/relay";
-import type { Established, RelayResult } from "../api/relay";
-import type { Deployment } from "../indexer";
+import { CONTRACT_INTERFACES, encodeCall, LedgerError, RECALL_LEVELS, refusalOf, RELAY_PATH } from "../ledger";
+import type { Deployment, ErrorKind, Established, Namer, RelayResult, SignedAttestation } from "../ledger";
 import { ConsortiumRegistry__factory } from "../../typechain-types";
-import { CliError, EXIT_ERROR, EXIT_REFUSED, EXIT_UNAVAILABLE } from "./io";
 import { toJson } from "./output";
 
 /**
@@ -41,11 +35,20 @@ export type Transport = {
   close(): void;
 };
 
-/** Exit status for an HTTP-like status: bad input, a refusal by the ledger, or an endpoint that failed. */
-export function exitStatusFor(status: number): number {
-  if (status === 401 || status === 403 || status === 409 || status === 422) return EXIT_REFUSED;
-  if (status >= 500) return EXIT_UNAVAILABLE;
-  return EXIT_ERROR;
+/** What the API's answer status says went wrong (the CLI's edge facing HTTP); 429 and 503 both mean "retry later". */
+export function kindOfStatus(status: number): ErrorKind {
+  const kinds: Record<number, ErrorKind> = {
+    400: "bad_input",
+    401: "unauthenticated",
+    403: "not_allowed",
+    404: "not_found",
+    409: "conflict",
+    422: "refused",
+    429: "retry_later",
+    503: "retry_later",
+    504: "timed_out",
+  };
+  return kinds[status] ?? (status >= 500 ? "internal" : "bad_input");
 }
 
 /** An error in one line: ethers' short message (its full message repeats the whole request). */
@@ -71,7 +74,7 @@ export function createApiClient(url: string): ApiClient {
   try {
     new URL(base);
   } catch {
-    throw new CliError("BAD_URL", `--api must be an http(s) URL, got ${JSON.stringify(url)}`, EXIT_ERROR, "--api");
+    throw new LedgerError("bad_input", "BAD_URL", `--api must be an http(s) URL, got ${JSON.stringify(url)}`, "--api");
   }
   const sessions = new Map<string, Promise<{ token: string; organizationId: number; role: string }>>();
   async function request<T>(method: "GET" | "POST", path: string, body?: unknown, token?: string): Promise<T> {
@@ -87,18 +90,18 @@ export function createApiClient(url: string): ApiClient {
       } as RequestInit);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError("API_UNREACHABLE", `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? firstLine(error)}`, EXIT_UNAVAILABLE);
+      throw new LedgerError("retry_later", "API_UNREACHABLE", `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? firstLine(error)}`);
     }
     const text = await response.text();
     let answer: unknown;
     try {
       answer = text === "" ? undefined : JSON.parse(text);
     } catch {
-      throw new CliError("API_BAD_ANSWER", `${method} ${path} answered ${response.status} with something other than JSON: is ${base} the ledger's API?`, EXIT_UNAVAILABLE);
+      throw new LedgerError("internal", "API_BAD_ANSWER", `${method} ${path} answered ${response.status} with something other than JSON: is ${base} the ledger's API?`);
     }
     if (!response.ok) {
       const error = (answer as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
-      throw new CliError(error?.code ?? `HTTP_${response.status}`, error?.message ?? `${method} ${path} answered ${response.status}`, exitStatusFor(response.status), error?.field);
+      throw new LedgerError(kindOfStatus(response.status), error?.code ?? `HTTP_${response.status}`, error?.message ?? `${method} ${path} answered ${response.status}`, error?.field);
     }
     return answer as T;
   }
@@ -149,7 +152,7 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
   try {
     url = new URL(rpcUrl);
   } catch {
-    throw new CliError("BAD_URL", `--rpc must be an http(s) URL, got ${JSON.stringify(rpcUrl)}`, EXIT_ERROR, "--rpc");
+    throw new LedgerError("bad_input", "BAD_URL", `--rpc must be an http(s) URL, got ${JSON.stringify(rpcUrl)}`, "--rpc");
   }
   const provider = new JsonRpcProvider(url.toString(), deployment.chainId, { staticNetwork: true, cacheTimeout: -1 });
   const registry = ConsortiumRegistry__factory.connect(deployment.contracts.ConsortiumRegistry, provider);
@@ -158,14 +161,14 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
     try {
       return await call();
     } catch (error) {
-      if (error instanceof CliError) throw error;
-      throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} did not answer: ${firstLine(error)}`, EXIT_UNAVAILABLE);
+      if (error instanceof LedgerError) throw error;
+      throw new LedgerError("retry_later", "RPC_UNREACHABLE", `the node at ${rpcUrl} did not answer: ${firstLine(error)}`);
     }
   };
   const chainId = Number(await node(() => provider.send("eth_chainId", [])));
   if (chainId !== deployment.chainId) {
     provider.destroy();
-    throw new CliError("CHAIN_MISMATCH", `the node at ${rpcUrl} serves chain ${chainId}, but the deployment is on chain ${deployment.chainId}`, EXIT_ERROR, "--rpc");
+    throw new LedgerError("bad_input", "CHAIN_MISMATCH", `the node at ${rpcUrl} serves chain ${chainId}, but the deployment is on chain ${deployment.chainId}`, "--rpc");
   }
 
   const namer = (labels: Labels): Namer => {
@@ -186,7 +189,7 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
       },
       async recall(batchId) {
         const state = (await batchLedger.getFunction("batch")(batchId)) as { recall: bigint; recallLevel: bigint };
-        const level = ["", "I", "II", "III"][Number(state.recallLevel)];
+        const level = RECALL_LEVELS.nameOf(state.recallLevel);
         return Number(state.recall) === 1 ? `under a level ${level} recall` : `recalled (level ${level}, closed)`;
       },
       shipment: async () => "the chain keeps only a hash of a shipment's details; check the batch, shipper and shipped quantity of the shipment",
@@ -196,11 +199,7 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
     };
   };
 
-  async function refusal(data: string | undefined, submitting: Submitting): Promise<CliError> {
-    const context: RefusalContext = { index: 0, ...submitting, names: namer(submitting.labels) };
-    const answer: ApiError = await refusalOf(data, context);
-    return new CliError(answer.code, answer.message, exitStatusFor(answer.status), answer.field);
-  }
+  const refusal = (data: string | undefined, submitting: Submitting) => refusalOf(data, { index: 0, ...submitting, names: namer(submitting.labels) });
 
   return {
     kind: "rpc",
@@ -208,9 +207,9 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
     async organizationOf(key) {
       const [organizationId, revoked] = await node(() => registry.signingKey(key.address));
       if (organizationId === 0n) {
-        throw new CliError("UNKNOWN_SIGNING_KEY", `key ${key.address} is not registered to any organization of the consortium; pass --org or use a registered key`, EXIT_REFUSED);
+        throw new LedgerError("not_allowed", "UNKNOWN_SIGNING_KEY", `key ${key.address} is not registered to any organization of the consortium; pass --org or use a registered key`);
       }
-      if (revoked) throw new CliError("REVOKED_SIGNING_KEY", `key ${key.address} was revoked by organization ${organizationId}; sign with a current key`, EXIT_REFUSED);
+      if (revoked) throw new LedgerError("not_allowed", "REVOKED_SIGNING_KEY", `key ${key.address} was revoked by organization ${organizationId}; sign with a current key`);
       return Number(organizationId);
     },
     async submit(submitting, _options) {
@@ -223,18 +222,18 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
         gas = await provider.estimateGas({ from: sender.address, to, data });
       } catch (error) {
         if (isError(error, "CALL_EXCEPTION")) throw await refusal(error.data ?? "0x", submitting);
-        throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} did not answer: ${firstLine(error)}`, EXIT_UNAVAILABLE);
+        throw new LedgerError("retry_later", "RPC_UNREACHABLE", `the node at ${rpcUrl} did not answer: ${firstLine(error)}`);
       }
       const response = await sender.sendTransaction({ to, data, gasLimit: (gas * 5n) / 4n }).catch((error: unknown) => {
         // Nodes word this differently (Hardhat answers a plain -32000), so the message is matched too.
         if (isError(error, "INSUFFICIENT_FUNDS") || /insufficient funds|enough funds/i.test(String((error as Error).message))) {
-          throw new CliError("SENDER_UNFUNDED", `the sender ${sender.address} cannot pay for gas; set TRACE_SENDER_KEY to a funded account`, EXIT_REFUSED);
+          throw new LedgerError("refused", "SENDER_UNFUNDED", `the sender ${sender.address} cannot pay for gas; set TRACE_SENDER_KEY to a funded account`);
         }
-        throw new CliError("RPC_UNREACHABLE", `the node at ${rpcUrl} refused the transaction: ${firstLine(error)}`, EXIT_UNAVAILABLE);
+        throw new LedgerError("retry_later", "RPC_UNREACHABLE", `the node at ${rpcUrl} refused the transaction: ${firstLine(error)}`);
       });
       const receipt: TransactionReceipt | null = await node(() => response.wait(1)).catch((error: unknown) => {
         if (isError(error, "CALL_EXCEPTION")) {
-          throw new CliError("TRANSACTION_REVERTED", `transaction ${response.hash} was mined but reverted: the ledger changed since the dry run; check its state and sign again`, EXIT_REFUSED);
+          throw new LedgerError("refused", "TRANSACTION_REVERTED", `transaction ${response.hash} was mined but reverted: the ledger changed since the dry run; check its state and sign again`);
         }
         throw error;
       });

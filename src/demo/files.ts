@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ApiError } from "../api/errors";
+import { LedgerError } from "../ledger/errors";
 import type { CodeBook } from "../api/codebook";
 import type { DemoBatch, DemoSeed, ScanSample } from "./seed";
 
@@ -60,7 +60,7 @@ export async function registerDemoCodes(codes: CodeBook, batches: DemoBatch[], n
       await codes.register({ batchId: batch.batchId, codes: batch.codes, by: batch.cmoId, now });
       registered++;
     } catch (error) {
-      if (!(error instanceof ApiError && error.code === "CODES_ALREADY_REGISTERED")) throw error;
+      if (!(error instanceof LedgerError && error.code === "CODES_ALREADY_REGISTERED")) throw error;
     }
   }
   return registered;

@@ -1,4 +1,4 @@
-import { Role } from "../attestations";
+import { Role } from "../ledger";
 
 export const JIANGSU = 320000;
 export const ZHEJIANG = 330000;

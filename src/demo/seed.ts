@@ -5,12 +5,13 @@ import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__fac
 import {
   AgreementKind,
   createNonceSequence,
+  domainOf,
   DeviationKind,
   RecallLevel,
   ReleaseTester,
   signAttestation,
-} from "../attestations";
-import type { AttestationType, LedgerContract } from "../attestations";
+} from "../ledger";
+import type { AttestationType, LedgerContract } from "../ledger";
 import { buildCodeTree, formatCode, generatePacks, packId, packLeaf } from "../codes";
 import type { Gs1Pack, NmpaPack } from "../codes";
 import type { Deployment } from "../indexer";
@@ -56,8 +57,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
 
   async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
     const full = { nonce: nextNonce(), ...message };
-    const domain = { contract, chainId: BigInt(deployment.chainId), verifyingContract: contracts[contract] };
-    return { message: full as never, signature: await signAttestation(by.key, { domain, type, message: full }) };
+    return { message: full as never, signature: await signAttestation(by.key, { domain: domainOf(deployment, contract), type, message: full }) };
   }
   const mined = async (sent: Promise<{ wait(): Promise<unknown> }>) => (await sent).wait();
 

@@ -1,12 +1,7 @@
+import { AGREEMENT_KINDS, ATTESTATION_BY_EVENT, DEVIATION_KINDS, RECALL_LEVELS, RELEASE_TESTERS, ROLES } from "../ledger";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
 
-/** Names the read model stores for the contracts' enums (contracts/interfaces). */
-export const ROLE_NAMES = ["NONE", "MAH", "CMO", "DISTRIBUTOR", "DISPENSER", "REGULATOR"] as const;
-export const AGREEMENT_KINDS = ["NONE", "QUALITY", "STORAGE", "TRANSPORT", "SALES"] as const;
-export const RELEASE_TESTERS = ["NONE", "CMO", "MAH", "CONTRACT_LABORATORY"] as const;
-export const DEVIATION_KINDS = ["NONE", "DEVIATION", "OOS", "OOT"] as const;
-export const RECALL_LEVELS = ["NONE", "I", "II", "III"] as const;
 
 /** An event as the reducer needs it: decoded arguments and the time of its block. */
 export type AppliedEvent = Pick<LedgerEvent, "name" | "args"> & { blockTime: number };
@@ -36,23 +31,13 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
   }
   if (batchId === undefined) return;
   window.batches.want(batchId);
-  const actor = ACTORS[name];
+  const actor = ATTESTATION_BY_EVENT.get(name)?.holder;
   if (actor) window.holdings.want(batchId, num(args, actor));
   if (name === "DeviationOpened" || name === "DeviationClosed") window.deviations.want(batchId, str(args, "reportHash"));
   if (name === "ShipmentReceived") window.shipments.want(str(args, "shipmentId"));
   if (name.startsWith("Recall")) window.recalls.want(batchId);
   if (name === "RecallAcknowledged") window.recallAcknowledgements.want(batchId, num(args, "holderId"));
 }
-
-/** The organization whose holding an event moves. */
-const ACTORS: Record<string, string> = {
-  BatchRecorded: "cmoId",
-  BatchShipped: "shipperId",
-  ShipmentReceived: "recipientId",
-  PacksDispensed: "dispenserId",
-  StockDestroyed: "holderId",
-  RecallAcknowledged: "holderId",
-};
 
 type Handler = (window: ReadModelWindow, event: AppliedEvent) => string | null;
 
@@ -70,7 +55,7 @@ const HANDLERS: Record<string, Handler> = {
   OrganizationOnboarded(w, { args, blockTime }) {
     w.organizations.put({
       id: num(args, "organizationId"),
-      role: ROLE_NAMES[num(args, "role")] ?? "NONE",
+      role: ROLES.nameOf(num(args, "role")),
       region: num(args, "region"),
       licence_hash: str(args, "licenceHash"),
       name: str(args, "name"),
@@ -107,14 +92,14 @@ const HANDLERS: Record<string, Handler> = {
   AgreementSigned(w, { args, blockTime }) {
     w.agreements.put({
       id: str(args, "agreementId"),
-      kind: AGREEMENT_KINDS[num(args, "kind")] ?? "NONE",
+      kind: AGREEMENT_KINDS.nameOf(num(args, "kind")),
       mah_id: num(args, "mahId"),
       counterparty_id: num(args, "counterpartyId"),
       product_id: str(args, "productId"),
       document_hash: str(args, "documentHash"),
       valid_from: num(args, "validFrom"),
       valid_until: num(args, "validUntil"),
-      release_tester: RELEASE_TESTERS[num(args, "releaseTester")] ?? "NONE",
+      release_tester: RELEASE_TESTERS.nameOf(num(args, "releaseTester")),
       revoked: 0,
       signed_at: blockTime,
       revoked_at: null,
@@ -161,7 +146,7 @@ const HANDLERS: Record<string, Handler> = {
     w.deviations.put({
       batch_id: batch.id,
       report_hash: str(args, "reportHash"),
-      kind: DEVIATION_KINDS[num(args, "kind")] ?? "NONE",
+      kind: DEVIATION_KINDS.nameOf(num(args, "kind")),
       status: "OPEN",
       opened_by: num(args, "organizationId"),
       opened_at: blockTime,
@@ -250,7 +235,7 @@ const HANDLERS: Record<string, Handler> = {
   RecallStarted(w, { args, blockTime }) {
     const batch = w.batches.get(str(args, "batchId"));
     if (!batch) return unknownBatch(args);
-    const level = RECALL_LEVELS[num(args, "level")] ?? "NONE";
+    const level = RECALL_LEVELS.nameOf(num(args, "level"));
     w.recalls.put({
       batch_id: batch.id,
       level,

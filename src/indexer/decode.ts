@@ -1,12 +1,9 @@
-import { Interface } from "ethers";
 import type { ParamType, Result } from "ethers";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
-import { attestationTypes } from "../attestations";
-import type { LedgerContract } from "../attestations";
+import { ATTESTATION_BY_EVENT, ATTESTATIONS, CONTRACT_INTERFACES, LEDGER_CONTRACTS } from "../ledger";
+import type { Deployment, LedgerContract } from "../ledger";
 import type { ChainLog } from "./sync";
 
-/** Contract addresses of one deployment, by contract name. */
-export type Deployment = { chainId: number; contracts: Record<LedgerContract, string> };
+export type { Deployment } from "../ledger";
 
 /** A decoded argument value: integers that fit a number become numbers, larger ones decimal strings. */
 export type ArgValue = string | number | boolean | ArgValue[];
@@ -40,44 +37,7 @@ export type EventAttestation = {
 /** A log the indexer could not decode: recorded and reported, never dropped. */
 export type UndecodableLog = EventPosition & { address: string; reason: string };
 
-/** Per event: the attestation type its struct was signed as, the struct argument and the acting organization. */
-const ATTESTED: Record<string, { type: string; struct: string; actor: string }> = {
-  OrganizationOnboarded: { type: "Onboarding", struct: "onboarding", actor: "regulatorId" },
-  OrganizationSuspended: { type: "Suspension", struct: "change", actor: "regulatorId" },
-  OrganizationReinstated: { type: "Reinstatement", struct: "change", actor: "regulatorId" },
-  SigningKeyAdded: { type: "SigningKeyAddition", struct: "change", actor: "organizationId" },
-  SigningKeyRevoked: { type: "SigningKeyRevocation", struct: "change", actor: "organizationId" },
-  ProductRegistered: { type: "ProductRegistration", struct: "registration", actor: "mahId" },
-  AgreementSigned: { type: "Agreement", struct: "agreement", actor: "mahId" },
-  AgreementRevoked: { type: "AgreementRevocation", struct: "revocation", actor: "organizationId" },
-  BatchRecorded: { type: "BatchRecord", struct: "record", actor: "cmoId" },
-  DeviationOpened: { type: "DeviationReport", struct: "report", actor: "organizationId" },
-  DeviationClosed: { type: "DeviationClosure", struct: "closure", actor: "organizationId" },
-  BatchFactoryReleased: { type: "FactoryRelease", struct: "release", actor: "cmoId" },
-  BatchMarketReleased: { type: "MarketRelease", struct: "release", actor: "mahId" },
-  BatchShipped: { type: "Shipment", struct: "shipment", actor: "shipperId" },
-  ShipmentReceived: { type: "Receipt", struct: "receipt", actor: "recipientId" },
-  PacksDispensed: { type: "Dispensing", struct: "dispensing", actor: "dispenserId" },
-  StockDestroyed: { type: "Destruction", struct: "destruction", actor: "holderId" },
-  RecallStarted: { type: "RecallStart", struct: "recall", actor: "organizationId" },
-  RecallAcknowledged: { type: "RecallAcknowledgement", struct: "acknowledgement", actor: "holderId" },
-  RecallClosed: { type: "RecallClosure", struct: "closure", actor: "mahId" },
-};
-
-const INTERFACES: Record<LedgerContract, Interface> = {
-  ConsortiumRegistry: new Interface(ConsortiumRegistry__factory.abi),
-  ProductRegistry: new Interface(ProductRegistry__factory.abi),
-  BatchLedger: new Interface(BatchLedger__factory.abi),
-};
-
-/** The topics the indexer asks the node for: every ledger event of every contract. */
-export const LEDGER_EVENT_TOPICS: string[] = Object.values(INTERFACES).flatMap((iface) => {
-  const topics: string[] = [];
-  iface.forEachEvent((event) => {
-    if (ATTESTED[event.name]) topics.push(event.topicHash);
-  });
-  return topics;
-});
+export { LEDGER_EVENT_TOPICS } from "../ledger";
 
 export type Decoder = (log: ChainLog) => LedgerEvent | UndecodableLog;
 
@@ -124,8 +84,8 @@ export function createReferenceDecoder(deployment: Deployment): Decoder {
     const contract = byAddress.get(address);
     if (!contract) return { ...position, address, reason: "log from an address outside the deployment" };
     try {
-      const parsed = INTERFACES[contract].parseLog({ topics: [...log.topics], data: log.data });
-      if (!parsed || !ATTESTED[parsed.name]) return { ...position, address, reason: "not a ledger event" };
+      const parsed = CONTRACT_INTERFACES[contract].parseLog({ topics: [...log.topics], data: log.data });
+      if (!parsed || !ATTESTATION_BY_EVENT.has(parsed.name)) return { ...position, address, reason: "not a ledger event" };
       return { ...position, contract, address, name: parsed.name, args: flatten(parsed.name, parsed.fragment.inputs, parsed.args) };
     } catch (error) {
       return { ...position, address, reason: `undecodable log: ${(error as Error).message}` };
@@ -334,10 +294,11 @@ function tupleOf(params: readonly ParamType[]): Coder | undefined {
 
 /** Per contract, per event topic: a plan for each ledger event the fast path decodes. */
 const PLANS = Object.fromEntries(
-  (Object.entries(INTERFACES) as [LedgerContract, Interface][]).map(([contract, iface]) => {
+  LEDGER_CONTRACTS.map((contract) => {
+    const iface = CONTRACT_INTERFACES[contract];
     const plans = new Map<string, EventPlan>();
     iface.forEachEvent((event) => {
-      const spec = ATTESTED[event.name];
+      const spec = ATTESTATION_BY_EVENT.get(event.name);
       if (!spec || event.anonymous) return;
       const indexed = event.inputs.filter((p) => p.indexed).map((p) => ({ name: p.name, coder: coderOf(p) }));
       const data = tupleOf(event.inputs.filter((p) => !p.indexed));
@@ -416,15 +377,15 @@ function attestationsCarried(event: LedgerEvent): [EventAttestation | undefined,
 }
 
 function primaryAttestation(event: LedgerEvent): EventAttestation | undefined {
-  const spec = ATTESTED[event.name];
+  const spec = ATTESTATION_BY_EVENT.get(event.name);
   if (!spec) return undefined;
   const signer = String(event.args[event.name === "AgreementSigned" ? "mahSigner" : "signer"]);
   const signature = String(event.args[event.name === "AgreementSigned" ? "mahSignature" : "signature"]);
   if (signature === "0x") return undefined;
   return {
-    type: spec.type,
-    organizationId: Number(event.args[spec.actor]),
-    message: messageOf(event.contract, spec.type, event.args),
+    type: spec.name,
+    organizationId: Number(event.args[spec.fields[0]!.name]),
+    message: messageOf(spec.fields, event.args),
     signer,
     signature,
   };
@@ -435,14 +396,13 @@ function counterpartyAttestation(event: LedgerEvent): EventAttestation | undefin
   return {
     type: "Agreement",
     organizationId: Number(event.args.counterpartyId),
-    message: messageOf(event.contract, "Agreement", event.args),
+    message: messageOf(ATTESTATIONS.Agreement.fields, event.args),
     signer: String(event.args.counterpartySigner),
     signature: String(event.args.counterpartySignature),
   };
 }
 
-function messageOf(contract: LedgerContract, type: string, args: EventArgs): Record<string, unknown> {
-  const fields = (attestationTypes[contract] as Record<string, readonly { name: string }[]>)[type] ?? [];
+function messageOf(fields: readonly { name: string }[], args: EventArgs): Record<string, unknown> {
   const message: Record<string, unknown> = {};
   for (const field of fields) message[field.name] = args[field.name];
   return message;
@@ -450,7 +410,7 @@ function messageOf(contract: LedgerContract, type: string, args: EventArgs): Rec
 
 /** Indexed arguments, then the struct's fields, then signer(s) and signature(s), in one flat object. */
 function flatten(name: string, inputs: readonly ParamType[], result: Result): EventArgs {
-  const spec = ATTESTED[name];
+  const spec = ATTESTATION_BY_EVENT.get(name);
   const args: EventArgs = {};
   inputs.forEach((input, i) => {
     const value = plain(input, result[i]);

@@ -1,8 +1,8 @@
 import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
 import { keccak256, TypedDataEncoder } from "ethers";
-import { attestationTypes, recoverAttester } from "../attestations";
-import type { AttestationType, LedgerContract } from "../attestations";
+import { attestationTypes, recoverAttester, typedDataDomain } from "../ledger";
+import type { AttestationType, LedgerContract } from "../ledger";
 
 /**
  * Signature re-verification at indexing speed, giving exactly what the reference gives (ethers' verifyTypedData,
@@ -139,7 +139,7 @@ function domainSeparator(contract: LedgerContract, chainId: bigint, verifyingCon
   const key = `${contract}|${chainId}|${verifyingContract}`;
   let separator = DOMAINS.get(key);
   if (!separator) {
-    const hash = TypedDataEncoder.hashDomain({ name: contract, version: "1", chainId, verifyingContract });
+    const hash = TypedDataEncoder.hashDomain(typedDataDomain({ contract, chainId, verifyingContract }));
     separator = Buffer.from(hash.slice(2), "hex");
     DOMAINS.set(key, separator);
   }

@@ -1,28 +1,5 @@
 import { RULE_NAMES } from "../alerts/rules";
-
-/** Every ledger event the indexer stores. */
-export const LEDGER_EVENTS = [
-  "OrganizationOnboarded",
-  "OrganizationSuspended",
-  "OrganizationReinstated",
-  "SigningKeyAdded",
-  "SigningKeyRevoked",
-  "ProductRegistered",
-  "AgreementSigned",
-  "AgreementRevoked",
-  "BatchRecorded",
-  "DeviationOpened",
-  "DeviationClosed",
-  "BatchFactoryReleased",
-  "BatchMarketReleased",
-  "BatchShipped",
-  "ShipmentReceived",
-  "PacksDispensed",
-  "StockDestroyed",
-  "RecallStarted",
-  "RecallAcknowledged",
-  "RecallClosed",
-] as const;
+import { LEDGER_EVENTS } from "../ledger";
 
 /** Kinds a subscription may name: each one, or a pattern (`*`, `ledger.*`, `alert.*`). */
 export const NOTIFICATION_KINDS: string[] = [

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ApiServices, Caller } from "../api/context";
-import { badRequest, forbidden, notFound, unauthorized } from "../api/errors";
+import { badInput, notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { defineRoute } from "../api/routes";
 import type { WebhookSubscriptionTable } from "../store";
 import { literalHostRefusal, NOT_PUBLIC } from "./address";
@@ -66,11 +66,11 @@ function view(row: WebhookSubscriptionTable): z.input<typeof subscriptionView> {
 
 /** The caller's own subscription, or the error that says why not. */
 async function ownSubscription(services: ApiServices, caller: Caller | undefined, id: string) {
-  if (!caller) throw unauthorized("TOKEN_REQUIRED", "sign in as an organization to manage its subscriptions");
+  if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in as an organization to manage its subscriptions");
   const row = await services.store.db.selectFrom("webhook_subscriptions").selectAll().where("id", "=", id).executeTakeFirst();
   if (!row || row.status === "deleted") throw notFound("NO_SUCH_SUBSCRIPTION", `no subscription ${id}`);
   if (row.organization_id !== caller.organizationId) {
-    throw forbidden("NOT_YOUR_SUBSCRIPTION", `subscription ${id} belongs to organization ${row.organization_id}`);
+    throw notAllowed("NOT_YOUR_SUBSCRIPTION", `subscription ${id} belongs to organization ${row.organization_id}`);
   }
   return row;
 }
@@ -104,10 +104,10 @@ export const subscriptionRoutes = (settings: { allowPrivateAddresses?: boolean }
     errors: { 400: `bad input; ${NOT_PUBLIC} when the URL's host is a loopback, link-local or private address` },
     async handle({ body, caller, services }) {
       const refusal = settings.allowPrivateAddresses ? null : literalHostRefusal(new URL(body.url));
-      if (refusal) throw badRequest(NOT_PUBLIC, `webhooks are delivered to public addresses only: ${refusal}`, "url");
+      if (refusal) throw badInput(NOT_PUBLIC, `webhooks are delivered to public addresses only: ${refusal}`, "url");
       body.kinds.forEach((kind, i) => {
         if (!KIND_PATTERNS.includes(kind) && !NOTIFICATION_KINDS.includes(kind)) {
-          throw badRequest("UNKNOWN_NOTIFICATION_KIND", `unknown notification kind ${kind}; see GET /v1/notification-kinds`, `kinds.${i}`);
+          throw badInput("UNKNOWN_NOTIFICATION_KIND", `unknown notification kind ${kind}; see GET /v1/notification-kinds`, `kinds.${i}`);
         }
       });
       const { db } = services.store;

@@ -2,7 +2,7 @@ import type { Request, Response, NextFunction } from "express";
 import type { AppMount } from "../api/app";
 import { createAuthenticator } from "../api/auth";
 import type { ApiServices } from "../api/context";
-import { badRequest } from "../api/errors";
+import { badInput } from "../ledger/errors";
 import { notificationData, withEventArgs } from "./outbox";
 
 export const STREAM_PATH = "/v1/notifications/stream";
@@ -58,7 +58,7 @@ const STREAM_OPERATION = {
 function resumePoint(req: Request): number {
   const text = req.get("last-event-id") ?? (typeof req.query.after === "string" ? req.query.after : undefined);
   if (text === undefined || text === "") return 0;
-  if (!/^\d{1,15}$/.test(text)) throw badRequest("INVALID_LAST_EVENT_ID", "Last-Event-ID (or ?after=) must be a notification id", "Last-Event-ID");
+  if (!/^\d{1,15}$/.test(text)) throw badInput("INVALID_LAST_EVENT_ID", "Last-Event-ID (or ?after=) must be a notification id", "Last-Event-ID");
   return Number(text);
 }
 

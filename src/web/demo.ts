@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { ApiError, notFound } from "../api/errors";
+import { LedgerError, notFound } from "../ledger/errors";
 import { defineRoute } from "../api/routes";
 
 /** What the `npm start` demo writes for each organization it creates: enough to sign in as it. */
@@ -36,7 +36,7 @@ export const demoRoutes = [
         throw error;
       });
       const parsed = z.array(demoOrganization).safeParse(safeJson(text));
-      if (!parsed.success) throw new ApiError(500, "DEMO_FILE_INVALID", `${file} is not a list of demo organizations: ${parsed.error.issues[0]!.message}`);
+      if (!parsed.success) throw new LedgerError("internal", "DEMO_FILE_INVALID", `${file} is not a list of demo organizations: ${parsed.error.issues[0]!.message}`);
       return parsed.data;
     },
   }),

@@ -2,7 +2,7 @@ import type { Request, Response, NextFunction } from "express";
 import bwipjs from "bwip-js";
 import { CodeError, formatCode, GROUP_SEPARATOR, parseCode } from "../codes";
 import type { TraceCode } from "../codes";
-import { badRequest } from "../api/errors";
+import { badInput } from "../ledger/errors";
 
 export const LABEL_PATH = "/labels/datamatrix.svg";
 
@@ -27,14 +27,14 @@ type RenderOptions = Parameters<typeof bwipjs.toSVG>[0];
 export function labelHandler(req: Request, res: Response, next: NextFunction) {
   const text = typeof req.query.code === "string" ? req.query.code : "";
   if (text.length === 0 || text.length > 512) {
-    next(badRequest("INVALID_INPUT", "code: give the pack's code (1 to 512 characters) in ?code=", "code"));
+    next(badInput("INVALID_INPUT", "code: give the pack's code (1 to 512 characters) in ?code=", "code"));
     return;
   }
   let code: TraceCode;
   try {
     code = parseCode(text);
   } catch (error) {
-    next(error instanceof CodeError ? badRequest(error.code, error.message, "code") : error);
+    next(error instanceof CodeError ? badInput(error.code, error.message, "code") : error);
     return;
   }
   const label = labelSymbol(code);

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import request from "supertest";
 import { id as hashText } from "ethers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { Role } from "../../src/attestations";
+import { Role } from "../../src/ledger";
 import {
   DAY,
   GTIN,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
 import { coreRoutes } from "../../src/api/app";
-import { Role } from "../../src/attestations";
+import { Role } from "../../src/ledger";
 import { buildCodeTree, formatCode, generatePacks, withCheckDigit } from "../../src/codes";
 import type { Gs1Pack } from "../../src/codes";
 import {

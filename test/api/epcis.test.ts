@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { id as hashText } from "ethers";
 import request from "supertest";
 import { EPCIS_CONTEXT, epcisDocument } from "../../src/api/epcis";
-import { DeviationKind } from "../../src/attestations";
+import { DeviationKind } from "../../src/ledger";
 import {
   acknowledgeRecall,
   batchRecordMessage,

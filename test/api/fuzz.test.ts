@@ -23,13 +23,14 @@ import { dumpTables } from "../indexer/dump";
 const RUNS = Number(process.env.FC_RUNS ?? 2500);
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 
-/** Every error code the API can answer: written as constants in src/api, or a codes-module rejection. */
+/** Every error code the API can answer: written as constants in src/api and src/ledger, or a codes-module rejection. */
 function stableCodes(): Set<string> {
-  const dir = path.join(__dirname, "../../src/api");
   const codes = new Set<string>(CODE_ERROR_CODES);
-  const pattern = /(?:badRequest|unauthorized|forbidden|notFound)\(\s*"([A-Z0-9_]+)"|ApiError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
-    for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(pattern)) codes.add((m[1] ?? m[2] ?? m[3])!);
+  const pattern = /(?:badInput|unauthenticated|notAllowed|notFound|conflict|refused|retryLater)\(\s*"([A-Z0-9_]+)"|LedgerError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
+  for (const dir of ["../../src/api", "../../src/ledger"].map((d) => path.join(__dirname, d))) {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+      for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(pattern)) codes.add((m[1] ?? m[2] ?? m[3])!);
+    }
   }
   return codes;
 }

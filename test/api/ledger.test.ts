@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
 import { TypedDataEncoder } from "ethers";
-import { attestationDigest } from "../../src/attestations";
+import { attestationDigest } from "../../src/ledger";
 import type { Deployment } from "../../src/indexer";
 import { deploymentOf } from "../indexer/chain";
 import { apiHarness } from "./harness";

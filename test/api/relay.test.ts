@@ -2,18 +2,16 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import hre from "hardhat";
 import type { HardhatNetworkHDAccountsConfig } from "hardhat/types";
-import { HDNodeWallet, id as hashText, Interface, Mnemonic, Wallet, ZeroHash } from "ethers";
+import { HDNodeWallet, id as hashText, Mnemonic, Wallet, ZeroHash } from "ethers";
 import type { BaseWallet } from "ethers";
 import type { Express } from "express";
 import request from "supertest";
 import { createApp } from "../../src/api/app";
-import { CONTRACT_REFUSALS, createNamer, LEDGER_ERRORS, refusalOf } from "../../src/api/refusals";
-import { CONTRACT_INTERFACES, createRelay, RELAY_FUNCTIONS, relayRoutes } from "../../src/api/relay";
+import { createRelay, relayRoutes } from "../../src/api/relay";
 import type { Relay } from "../../src/api/relay";
-import { AgreementKind, attestationTypes, ReleaseTester, Role } from "../../src/attestations";
-import type { AttestationType, LedgerContract } from "../../src/attestations";
+import { AgreementKind, CONTRACT_INTERFACES, ReleaseTester, Role } from "../../src/ledger";
+import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { packId, packLeaf, withCheckDigit } from "../../src/codes";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
 import { agreementMessage, handOver, onboard, recordBatch, releasedBatch, signAgreementBy, suspendOrganization, ZHEJIANG } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { deploymentOf } from "../indexer/chain";
@@ -369,67 +367,3 @@ describe("relay of signed attestations", () => {
     expect(operation.requestBody.content["application/json"].schema.properties.attestations.items.oneOf).to.have.length(20);
   });
 });
-
-describe("relay refusal table", () => {
-  const abis = { ConsortiumRegistry: ConsortiumRegistry__factory.abi, ProductRegistry: ProductRegistry__factory.abi, BatchLedger: BatchLedger__factory.abi };
-
-  it("maps every custom error of the three contracts to a stable code, a status and a message", async () => {
-    const store = (await import("../indexer/stores")).freshStore;
-    const db = await store("sqlite");
-    try {
-      const names = createNamer(db);
-      const seen = new Set<string>();
-      const errors = Object.values(abis).flatMap((abi) => {
-        const found: string[] = [];
-        new Interface(abi).forEachError((fragment) => found.push(fragment.name));
-        return found;
-      });
-      for (const name of new Set(errors)) {
-        {
-          const error = LEDGER_ERRORS.getError(name)!;
-          seen.add(error.name);
-          const args = error.inputs.map((input) => sampleOf(input.type));
-          const context = {
-            index: 0,
-            attestation: { contract: "BatchLedger" as const, type: "Shipment", message: {}, signature: "0x" },
-            signers: [],
-            signerOrganizations: [],
-            names,
-          };
-          const answer = await refusalOf(LEDGER_ERRORS.encodeErrorResult(error, args), context);
-          expect(CONTRACT_REFUSALS, error.name).to.have.property(error.name);
-          const rule = CONTRACT_REFUSALS[error.name]!;
-          if (!rule.refine) expect([error.name, answer.status, answer.code]).to.deep.equal([error.name, rule.status, rule.code]);
-          expect(answer.code, error.name).to.match(/^[A-Z][A-Z_]+$/);
-          expect(answer.code, error.name).to.not.equal("CONTRACT_REFUSED", `${error.name} falls back to the generic refusal`);
-          expect([400, 403, 409, 422, 500], error.name).to.include(answer.status);
-          expect(answer.message, error.name).to.not.match(/undefined|NaN|\[object/);
-        }
-      }
-      expect(seen.size).to.be.above(60);
-      expect(Object.keys(CONTRACT_REFUSALS).filter((name) => !seen.has(name)), "refusals for errors no contract has").to.deep.equal([]);
-    } finally {
-      await db.close();
-    }
-  });
-
-  it("has a contract function for every attestation type", () => {
-    for (const [contract, types] of Object.entries(attestationTypes)) {
-      for (const type of Object.keys(types)) {
-        const fn = CONTRACT_INTERFACES[contract as LedgerContract].getFunction(RELAY_FUNCTIONS[type] ?? "none");
-        expect([type, fn?.inputs[0]?.type.startsWith("tuple")]).to.deep.equal([type, true]);
-        // The relay reads the organization an attestation speaks for from its first field.
-        const fields = (types as Record<string, readonly { name: string }[]>)[type]!;
-        expect(fields[0]!.name, type).to.match(/^(regulator|organization|mah|cmo|shipper|recipient|dispenser|holder)Id$/);
-      }
-    }
-  });
-});
-
-function sampleOf(type: string): unknown {
-  if (type.startsWith("uint")) return 1n;
-  if (type === "bytes32") return `0x${"ab".repeat(32)}`;
-  if (type === "address") return "0x000000000000000000000000000000000000dEaD";
-  if (type === "string") return "B-1";
-  throw new Error(`no sample for ${type}`);
-}

@@ -126,7 +126,7 @@ describe("scan verdicts", () => {
       const outcomes = await Promise.allSettled([h.services.codes.register(request), otherServer.register(request)]);
       expect(outcomes.map((o) => o.status).sort()).to.deep.equal(["fulfilled", "rejected"]);
       const refusal = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
-      expect(refusal.reason).to.include({ status: 409, code: "CODES_ALREADY_REGISTERED" });
+      expect(refusal.reason).to.include({ kind: "conflict", code: "CODES_ALREADY_REGISTERED" });
       const answer = (await scan(codes.printed[2]!).expect(200)).body;
       expect(answer.verdict).to.equal("NOT_RELEASED");
       expect(await h.services.codes.proof(batchId, codes.packs[2]!.key)).to.be.an("array").that.is.not.empty;

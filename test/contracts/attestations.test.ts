@@ -3,8 +3,8 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, id as hashText } from "ethers";
-import { recoverAttester, signAttestation } from "../../src/attestations";
-import type { AttestationDomain } from "../../src/attestations";
+import { recoverAttester, signAttestation } from "../../src/ledger";
+import type { AttestationDomain } from "../../src/ledger";
 import { deployConsortium, recordBatch, releaseFromFactory, ZHEJIANG } from "./fixtures";
 import type { Consortium } from "./fixtures";
 

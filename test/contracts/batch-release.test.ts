@@ -10,7 +10,7 @@ import {
   RecallStatus,
   ReleaseTester,
   Role,
-} from "../../src/attestations";
+} from "../../src/ledger";
 import {
   agreementMessage,
   batchRecordMessage,

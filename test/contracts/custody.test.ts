@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { AbiCoder, concat, id as hashText, keccak256, ZeroHash } from "ethers";
 import type { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { BatchState, RecallLevel, Role } from "../../src/attestations";
+import { BatchState, RecallLevel, Role } from "../../src/ledger";
 import {
   batchSnapshot,
   deployConsortium,

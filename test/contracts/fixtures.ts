@@ -9,8 +9,8 @@ import {
   ReleaseTester,
   Role,
   signAttestation,
-} from "../../src/attestations";
-import type { AttestationType, LedgerContract } from "../../src/attestations";
+} from "../../src/ledger";
+import type { AttestationType, LedgerContract } from "../../src/ledger";
 import type { BatchLedger, ConsortiumRegistry, ProductRegistry } from "../../typechain-types";
 
 export const DAY = 24 * 60 * 60;

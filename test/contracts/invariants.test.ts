@@ -14,7 +14,7 @@ import { AbiCoder, Interface, Wallet, ZeroHash, id as hashText, keccak256 } from
 import type { ContractTransactionResponse } from "ethers";
 import type { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { BatchState, DeviationKind, RecallStatus, Role } from "../../src/attestations";
+import { BatchState, DeviationKind, RecallStatus, Role } from "../../src/ledger";
 import {
   DAY,
   deployConsortium,

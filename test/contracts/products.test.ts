@@ -2,7 +2,7 @@ import { describe, it } from "vitest";
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, ZeroHash, id as hashText } from "ethers";
-import { AgreementKind, ReleaseTester, Role } from "../../src/attestations";
+import { AgreementKind, ReleaseTester, Role } from "../../src/ledger";
 import {
   agreementMessage,
   deployConsortium,

@@ -2,7 +2,7 @@ import { describe, it } from "vitest";
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { id as hashText } from "ethers";
-import { RecallLevel, RecallStatus, Role } from "../../src/attestations";
+import { RecallLevel, RecallStatus, Role } from "../../src/ledger";
 import {
   acknowledgeRecall,
   batchSnapshot,

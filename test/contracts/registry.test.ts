@@ -3,7 +3,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, id as hashText } from "ethers";
-import { Role } from "../../src/attestations";
+import { Role } from "../../src/ledger";
 import { deployConsortium, deployLedger, JIANGSU, onboard, registerProduct, ZHEJIANG } from "./fixtures";
 import type { Consortium, Party } from "./fixtures";
 

@@ -10,7 +10,7 @@ import {
   releasedBatch,
   startRecall,
 } from "./fixtures";
-import { RecallLevel } from "../../src/attestations";
+import { RecallLevel } from "../../src/ledger";
 
 describe("a batch's life from record to recall", () => {
   it("moves stock from the CMO to a patient and through a recall", async () => {

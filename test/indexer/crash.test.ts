@@ -7,7 +7,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import hre from "hardhat";
 import { AbiCoder, Wallet, id as hashText, keccak256, ZeroHash } from "ethers";
-import { Role } from "../../src/attestations";
+import { Role } from "../../src/ledger";
 import type { Deployment } from "../../src/indexer";
 import { createStore } from "../../src/store";
 import type { Store } from "../../src/store";

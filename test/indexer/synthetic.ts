@@ -1,8 +1,8 @@
 import { AbiCoder, Interface, Wallet, ZeroAddress, ZeroHash, id as hashText, keccak256, hexlify, randomBytes } from "ethers";
 import type { BaseWallet, Log } from "ethers";
 import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
-import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/attestations";
-import type { AttestationType, LedgerContract } from "../../src/attestations";
+import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
+import type { AttestationType, LedgerContract } from "../../src/ledger";
 import type { BlockInfo, ChainSource, Deployment } from "../../src/indexer";
 import type { Store } from "../../src/store";
 import { LEDGER_EVENT_TOPICS } from "../../src/indexer/decode";

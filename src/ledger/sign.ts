@@ -1,29 +1,15 @@
 import { randomBytes, toBigInt, TypedDataEncoder, verifyTypedData } from "ethers";
-import type { Signer, TypedDataDomain } from "ethers";
-import { attestationTypes } from "./types";
-import type { AttestationType, LedgerContract } from "./types";
-
-/** Where an attestation is valid: one contract on one chain (EIP-712 domain). */
-export type AttestationDomain<C extends LedgerContract = LedgerContract> = {
-  contract: C;
-  chainId: bigint;
-  verifyingContract: string;
-};
+import type { Signer } from "ethers";
+import { attestationTypes } from "./catalogue";
+import type { AttestationType, LedgerContract } from "./catalogue";
+import { typedDataDomain } from "./domain";
+import type { AttestationDomain } from "./domain";
 
 export type Attestation<C extends LedgerContract = LedgerContract> = {
   domain: AttestationDomain<C>;
   type: AttestationType<C>;
   message: Record<string, unknown>;
 };
-
-function typedDataDomain(domain: AttestationDomain): TypedDataDomain {
-  return {
-    name: domain.contract,
-    version: "1",
-    chainId: domain.chainId,
-    verifyingContract: domain.verifyingContract,
-  };
-}
 
 function typesOf<C extends LedgerContract>(contract: C, type: AttestationType<C>) {
   const all = attestationTypes[contract] as Record<string, readonly { name: string; type: string }[]>;

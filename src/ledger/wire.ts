@@ -1,20 +1,22 @@
 import { getAddress, isAddress } from "ethers";
 import { z } from "zod";
-import {
-  AgreementKind,
-  attestationTypes,
-  DeviationKind,
-  RecallLevel,
-  ReleaseTester,
-  Role,
-} from "../attestations";
-import type { LedgerContract } from "../attestations";
-import { bytes32 } from "./schemas";
+import { actorFieldOf, ATTESTATION_SPECS } from "./catalogue";
+import type { LedgerContract } from "./catalogue";
+import { AgreementKind, DeviationKind, RecallLevel, ReleaseTester, Role } from "./vocabulary";
 
 /**
- * The request body of the relay, built from the EIP-712 types the contracts verify (src/attestations/types.ts), so
- * a field added to an attestation is validated and documented without touching this file.
+ * The wire format of attestations: how a signed attestation travels from a signer (CLI, web page, partner system)
+ * to the relay, built from the catalogue's EIP-712 types, so a field added to an attestation is validated and
+ * documented without touching this file; and what the relay answers.
  */
+
+/** Where the API's relay takes signed attestations. */
+export const RELAY_PATH = "/v1/attestations";
+
+export const bytes32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes in 0x hex")
+  .transform((value) => value.toLowerCase());
 
 /** A value of a message as the contract call takes it: integers as bigint, enums as numbers, hex lowercased. */
 export type MessageValue = bigint | number | string | string[];
@@ -88,7 +90,7 @@ function fieldSchema(type: string, name: string, solidityType: string): z.ZodTyp
   throw new Error(`no request schema for ${type}.${name} of type ${solidityType}`);
 }
 
-function attestationSchema(contract: LedgerContract, type: string, fields: readonly { name: string; type: string }[]) {
+function attestationSchema({ contract, name: type, fields, call }: (typeof ATTESTATION_SPECS)[number]) {
   const message = z.strictObject(Object.fromEntries(fields.map((f) => [f.name, fieldSchema(type, f.name, f.type)])));
   const shape: Record<string, z.ZodType> = {
     contract: z.literal(contract, { error: `${type} is a ${contract} attestation` }),
@@ -96,21 +98,17 @@ function attestationSchema(contract: LedgerContract, type: string, fields: reado
     message,
     signature,
   };
-  if (type === "Agreement") {
+  if (call === "countersigned") {
     shape.counterpartySignature = signature.meta({ description: "the counterparty's signature over the same agreement" });
   }
-  if (type === "Dispensing") {
+  if (call === "proved") {
     shape.proof = z.array(bytes32).max(MAX_ARRAY).meta({ description: "multiproof of the packs against the batch's codes root" });
     shape.proofFlags = z.array(z.boolean()).max(MAX_ARRAY);
   }
   return z.strictObject(shape).meta({ title: `${contract}.${type}` });
 }
 
-const ATTESTATION_SCHEMAS = Object.entries(attestationTypes).flatMap(([contract, types]) =>
-  Object.entries(types as Record<string, readonly { name: string; type: string }[]>).map(([type, fields]) =>
-    attestationSchema(contract as LedgerContract, type, fields),
-  ),
-);
+const ATTESTATION_SCHEMAS = ATTESTATION_SPECS.map(attestationSchema);
 
 export const MAX_ATTESTATIONS = 100;
 
@@ -128,7 +126,35 @@ export const relayBody = z.object({
 
 /** The organization an attestation speaks for: by convention the first field of every attestation type. */
 export function actorOf(attestation: Pick<SignedAttestation, "contract" | "type" | "message">): { field: string; organizationId: number } {
-  const fields = (attestationTypes[attestation.contract] as Record<string, readonly { name: string }[]>)[attestation.type]!;
-  const field = fields[0]!.name;
+  const field = actorFieldOf(attestation.type);
   return { field, organizationId: Number(attestation.message[field]) };
 }
+
+export type RelayedTransaction = {
+  hash: string;
+  contract: LedgerContract;
+  /** Positions in the request of the attestations this transaction carries. */
+  attestations: number[];
+  blockNumber: number | null;
+};
+
+/** What one relayed attestation established on the ledger, read back from the indexed event it caused. */
+export type Established = {
+  /** Position of the attestation in the request. */
+  attestation: number;
+  /** The ledger event it caused (OrganizationOnboarded, BatchShipped …). */
+  event: string;
+  organizationId?: number;
+  productId?: string;
+  agreementId?: string;
+  batchId?: string;
+  shipmentId?: string;
+};
+
+export type RelayResult = {
+  status: "submitted" | "indexed";
+  transactions: RelayedTransaction[];
+  indexedBlock: number | null;
+  /** With wait: for each attestation, its event and the ids it made or named (a new organization's id …). */
+  established?: Established[];
+};

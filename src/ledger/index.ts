@@ -1,0 +1,13 @@
+/**
+ * The ledger's protocol, with no I/O: what the contracts accept and emit, and how the rest of the system speaks
+ * of it. The indexer, API, CLI, pages and demo read this module; none of it knows HTTP or exit statuses.
+ */
+export * from "./vocabulary";
+export * from "./catalogue";
+export * from "./domain";
+export * from "./contracts";
+export * from "./wire";
+export * from "./sign";
+export * from "./errors";
+export * from "./refusals";
+export * from "./china-time";

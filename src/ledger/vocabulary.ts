@@ -1,0 +1,76 @@
+/**
+ * The ledger's vocabulary: each enum of the contracts (contracts/interfaces) once, with the number the chain
+ * uses, the name the read model stores and the API answers, and the words messages use. Every other list of
+ * roles, levels or states is derived from these.
+ */
+
+/** One enum: `names` in the contract's order (index = the chain's number), as the read model stores them. */
+type LedgerEnum<Stored extends string> = {
+  /** The stored name of each chain number. */
+  readonly names: readonly Stored[];
+  /** Words for each chain number, for messages. */
+  readonly words: readonly string[];
+  /** The stored name of a chain number, or the enum's NONE for a number out of range. */
+  nameOf(value: number | bigint): Stored;
+};
+
+function ledgerEnum<const Stored extends string>(names: readonly Stored[], words: readonly string[]): LedgerEnum<Stored> {
+  return { names, words, nameOf: (value) => names[Number(value)] ?? names[0]! };
+}
+
+/** Organization roles: contracts/interfaces/IConsortiumRegistry.sol `Role`. */
+export const Role = { None: 0, Mah: 1, Cmo: 2, Distributor: 3, Dispenser: 4, Regulator: 5 } as const;
+export const ROLES = ledgerEnum(
+  ["NONE", "MAH", "CMO", "DISTRIBUTOR", "DISPENSER", "REGULATOR"],
+  ["no role", "MAH", "CMO", "distributor", "dispenser", "regulator"],
+);
+export type RoleName = (typeof ROLES.names)[number];
+
+/** contracts/interfaces/IConsortiumRegistry.sol `OrganizationStatus`. */
+export const ORGANIZATION_STATUSES = ledgerEnum(["NONE", "ACTIVE", "SUSPENDED"], ["unknown", "active", "suspended"]);
+export type OrganizationStatusName = (typeof ORGANIZATION_STATUSES.names)[number];
+
+/** contracts/interfaces/IProductRegistry.sol `AgreementKind`. */
+export const AgreementKind = { None: 0, Quality: 1, Storage: 2, Transport: 3, Sales: 4 } as const;
+export const AGREEMENT_KINDS = ledgerEnum(
+  ["NONE", "QUALITY", "STORAGE", "TRANSPORT", "SALES"],
+  ["no kind", "quality", "storage", "transport", "sales"],
+);
+export type AgreementKindName = (typeof AGREEMENT_KINDS.names)[number];
+
+/** contracts/interfaces/IProductRegistry.sol `ReleaseTester`: who performs release testing under a quality agreement. */
+export const ReleaseTester = { None: 0, Cmo: 1, Mah: 2, ContractLaboratory: 3 } as const;
+export const RELEASE_TESTERS = ledgerEnum(["NONE", "CMO", "MAH", "CONTRACT_LABORATORY"], ["nobody", "the CMO", "the MAH", "a contract laboratory"]);
+export type ReleaseTesterName = (typeof RELEASE_TESTERS.names)[number];
+
+/** contracts/interfaces/IBatchLedger.sol `BatchState`. */
+export const BatchState = { None: 0, Manufactured: 1, FactoryReleased: 2, MarketReleased: 3 } as const;
+export const BATCH_STATES = ledgerEnum(
+  ["NONE", "MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED"],
+  ["not recorded", "manufactured (not yet released)", "released from the factory", "released to the market"],
+);
+export type BatchStateName = (typeof BATCH_STATES.names)[number];
+
+/** contracts/interfaces/IBatchLedger.sol `RecallStatus`; a batch that was never recalled is NONE. */
+export const RecallStatus = { None: 0, Open: 1, Closed: 2 } as const;
+export const RECALL_STATUSES = ledgerEnum(["NONE", "OPEN", "CLOSED"], ["not recalled", "open", "closed"]);
+export type RecallStatusName = (typeof RECALL_STATUSES.names)[number];
+
+/** contracts/interfaces/IBatchLedger.sol `RecallLevel`: I is the most severe (NMPA's recall rules). */
+export const RecallLevel = { None: 0, I: 1, II: 2, III: 3 } as const;
+export const RECALL_LEVELS = ledgerEnum(["NONE", "I", "II", "III"], ["no level", "level I", "level II", "level III"]);
+export type RecallLevelName = Exclude<(typeof RECALL_LEVELS.names)[number], "NONE">;
+/** The levels a recall can have, most severe first. */
+export const RECALL_LEVEL_NAMES = RECALL_LEVELS.names.slice(1) as readonly RecallLevelName[];
+
+/** contracts/interfaces/IBatchLedger.sol `DeviationKind`. */
+export const DeviationKind = { None: 0, Deviation: 1, OutOfSpecification: 2, OutOfTrend: 3 } as const;
+export const DEVIATION_KINDS = ledgerEnum(["NONE", "DEVIATION", "OOS", "OOT"], ["no kind", "deviation", "out-of-specification result", "out-of-trend result"]);
+export type DeviationKindName = (typeof DEVIATION_KINDS.names)[number];
+
+/** contracts/interfaces/IBatchLedger.sol `DeviationStatus`. */
+export const DEVIATION_STATUSES = ledgerEnum(["NONE", "OPEN", "CLOSED"], ["not reported", "open", "closed"]);
+export type DeviationStatusName = (typeof DEVIATION_STATUSES.names)[number];
+
+/** Where a shipment is: the read model's states (the contract knows in transit and received). */
+export type ShipmentStatusName = "IN_TRANSIT" | "RECEIVED";
