@@ -26,7 +26,7 @@ import { sql } from "kysely";
 import { Wallet, keccak256, toUtf8Bytes, id as hashText } from "ethers";
 import { createApp } from "../src/api/app";
 import { createCodeBook } from "../src/api/codebook";
-import { DEFAULT_RECALL_DEADLINES } from "../src/api/context";
+import { DEFAULT_RECALL_DEADLINES } from "../src/ledger";
 import { createTreeWriter, formatCode, generatePacks, packId, parseCode, withCheckDigit } from "../src/codes";
 import type { CodeFormat, Gs1Pack } from "../src/codes";
 import { silentLogger } from "../src/log";

@@ -28,9 +28,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Wallet, keccak256, toUtf8Bytes, id as hashText } from "ethers";
 import { createApp } from "../src/api/app";
 import { createCodeBook } from "../src/api/codebook";
-import { DEFAULT_RECALL_DEADLINES } from "../src/api/context";
+import { DEFAULT_RECALL_DEADLINES } from "../src/ledger";
 import { createTreeWriter, formatCode, generatePacks, verifyProof, withCheckDigit } from "../src/codes";
 import type { Gs1Pack } from "../src/codes";
+import type { RoleName } from "../src/ledger";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import { writeBenchmarkSection } from "./benchmarks-file";
@@ -90,7 +91,7 @@ async function writeCodes(count: number, codesFile: string, dir: string): Promis
 async function seedStore(dbFile: string, count: number, root: string): Promise<string> {
   const store = createStore(dbFile);
   await store.migrate();
-  const organizations = [
+  const organizations: { id: number; role: RoleName; region: number; name: string }[] = [
     { id: ORG.regulator, role: "REGULATOR", region: 320000, name: "Jiangsu Medical Products Administration" },
     { id: ORG.mah, role: "MAH", region: 320000, name: "Bench MAH" },
     { id: ORG.cmo, role: "CMO", region: 330000, name: "Bench CMO" },

@@ -6,7 +6,6 @@ import { createEarlyWarning } from "./alerts";
 import type { AlertConfig } from "./alerts";
 import { createApp } from "./api/app";
 import { createCodeBook } from "./api/codebook";
-import { DEFAULT_RECALL_DEADLINES } from "./api/context";
 import type { ApiServices } from "./api/context";
 import { createRelay, relayRoutes } from "./api/relay";
 import { createIndexer, createRpcSource } from "./indexer";
@@ -61,7 +60,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     config: {
       secret: apiSecret(options.dataDir),
       tokenLifetime: 15 * 60,
-      recallDeadlines: DEFAULT_RECALL_DEADLINES,
+      recallDeadlines: earlyWarning.config.recallDeadlines,
       publicRateLimit: options.publicRateLimit ?? 600,
       dataDir: options.dataDir,
     },

@@ -1,11 +1,11 @@
-import { DEFAULT_RECALL_DEADLINES } from "../api/context";
-import type { RecallDeadlines } from "../api/context";
+import { DEFAULT_RECALL_DEADLINES, STARTED_RECALL_LEVELS } from "../ledger";
+import type { AlertSeverity, RecallDeadlines } from "../ledger";
 
 const HOUR = 3_600;
 const DAY = 24 * HOUR;
 
 /** How grave an alert is: it weighs on its organization's risk rating. */
-export type Severity = "low" | "medium" | "high";
+export type Severity = AlertSeverity;
 
 /**
  * Thresholds of the early-warning rules. Every field has a default (DEFAULT_ALERT_CONFIG); a deployment overrides
@@ -74,7 +74,7 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
     ["pollMs", config.pollMs],
     ["clockMs", config.clockMs],
   ];
-  for (const level of ["I", "II", "III"] as const) {
+  for (const level of STARTED_RECALL_LEVELS) {
     positive.push([`recallDeadlines.${level}.acknowledge`, config.recallDeadlines[level].acknowledge]);
     positive.push([`recallDeadlines.${level}.progressReport`, config.recallDeadlines[level].progressReport]);
   }

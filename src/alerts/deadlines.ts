@@ -1,3 +1,4 @@
+import { deadlinesOf } from "../ledger";
 import type { Transaction } from "kysely";
 import type { Database } from "../store";
 import type { AlertConfig } from "./config";
@@ -49,7 +50,7 @@ async function overdueAcknowledgements(trx: Trx, config: AlertConfig, now: numbe
     .where("holdings.recall_acknowledged", "=", 0)
     .execute();
   return owing.flatMap((h) => {
-    const deadline = config.recallDeadlines[h.level as "I" | "II" | "III"];
+    const deadline = deadlinesOf(config.recallDeadlines, h.level);
     if (!deadline || h.started_at + deadline.acknowledge > now) return [];
     const draft: AlertDraft = {
       key: `recall_acknowledgement_overdue:${h.batch_id}:${h.organization_id}:${h.started_at}`,
@@ -84,7 +85,7 @@ async function overdueProgressReports(trx: Trx, config: AlertConfig, now: number
     .where("recalls.status", "=", "OPEN")
     .execute();
   return open.flatMap((r) => {
-    const deadline = config.recallDeadlines[r.level as "I" | "II" | "III"];
+    const deadline = deadlinesOf(config.recallDeadlines, r.level);
     if (!deadline) return [];
     const dueAt = Number(r.last_report ?? r.started_at) + deadline.progressReport;
     if (dueAt > now) return [];

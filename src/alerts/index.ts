@@ -21,6 +21,8 @@ export { createScanObservations } from "./scans";
 
 /** The early-warning side of the service: engine, webhook dispatcher, scan recorder, and what the API serves. */
 export type EarlyWarning = {
+  /** The thresholds in force, defaults and overrides resolved once: the API's recall deadlines are these. */
+  config: AlertConfig;
   engine: AlertEngine;
   dispatcher: Dispatcher;
   observations: ScanObservations;
@@ -47,6 +49,7 @@ export function createEarlyWarning(options: EarlyWarningOptions): EarlyWarning {
   const dispatcher = createDispatcher({ store: options.store, log: options.log, config: options.webhooks });
   const stream = notificationStream();
   return {
+    config,
     engine,
     dispatcher,
     observations: createScanObservations(options.store, options.log),

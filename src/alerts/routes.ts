@@ -1,3 +1,4 @@
+import { deadlinesOf } from "../ledger";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { checkOwnOrRegulator } from "../api/access";
@@ -159,7 +160,7 @@ export function alertRoutes(config: AlertConfig) {
         if (batch.mah_id !== caller!.organizationId) throw notAllowed("NOT_BATCH_MAH", "only the batch's MAH reports its recall's progress");
         const recall = await db.selectFrom("recalls").select(["status", "level"]).where("batch_id", "=", batch.id).executeTakeFirst();
         if (recall?.status !== "OPEN") throw new LedgerError("conflict", "NO_OPEN_RECALL", `batch ${batch.id} has no open recall`);
-        const deadline = config.recallDeadlines[recall.level as "I" | "II" | "III"];
+        const deadline = deadlinesOf(config.recallDeadlines, recall.level);
         if (!deadline) throw badInput("UNKNOWN_RECALL_LEVEL", `recall level ${recall.level} has no deadlines`);
         const row = { id: randomUUID(), batch_id: batch.id, reported_by: caller!.organizationId, report_hash: body.reportHash, reported_at: services.now() };
         await db.insertInto("recall_progress_reports").values(row).execute();

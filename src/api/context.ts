@@ -1,27 +1,19 @@
 import type { DeploymentFile } from "../indexer/deployment";
+import type { RecallDeadlines, RoleName } from "../ledger";
 import type { Logger } from "../log";
 import type { Store } from "../store";
 import type { CodeBook } from "./codebook";
 
 /** An organization signed in with one of its on-chain keys. */
-export type Caller = { organizationId: number; role: string; region: number; key: string };
+export type Caller = { organizationId: number; role: RoleName; region: number; key: string };
 
-/** Recall deadlines by level, in seconds after the recall starts (NMPA recall rules by default). */
-export type RecallDeadlines = Record<"I" | "II" | "III", { acknowledge: number; progressReport: number }>;
-
-const DAY = 86_400;
-
-export const DEFAULT_RECALL_DEADLINES: RecallDeadlines = {
-  I: { acknowledge: 1 * DAY, progressReport: 1 * DAY },
-  II: { acknowledge: 3 * DAY, progressReport: 3 * DAY },
-  III: { acknowledge: 7 * DAY, progressReport: 7 * DAY },
-};
 
 export type ApiConfig = {
   /** Secret that signs sign-in challenges and tokens; API servers that share a database share it. */
   secret: Buffer;
   /** How long a token is valid, in seconds. */
   tokenLifetime: number;
+  /** The same deadlines the early-warning rules enforce (AlertConfig.recallDeadlines). */
   recallDeadlines: RecallDeadlines;
   /** Anonymous requests per minute per client address on public endpoints. */
   publicRateLimit: number;

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { checkBatchAccess } from "./access";
-import type { ApiServices, Caller, RecallDeadlines } from "./context";
+import type { ApiServices, Caller } from "./context";
+import { RECALL_STATUSES, STARTED_RECALL_LEVELS } from "../ledger";
+import type { RecallDeadlines, StartedRecallLevel } from "../ledger";
 import { notFound, unauthenticated } from "../ledger/errors";
 import { decodeCursor, page, pageQuery } from "./pagination";
 import { organizationsById } from "./read-model";
@@ -8,13 +10,15 @@ import { findBatch } from "./batches";
 import { bytes32, organizationRef } from "./schemas";
 import { defineRoute } from "./routes";
 
+const OPEN_OR_CLOSED = RECALL_STATUSES.names.slice(1) as ["OPEN", "CLOSED"];
+
 const recallSummary = z.object({
   batchId: z.string(),
   batchNumber: z.string(),
   productId: z.string(),
   mahId: z.number().int(),
-  level: z.enum(["I", "II", "III"]),
-  status: z.enum(["OPEN", "CLOSED"]),
+  level: z.enum(STARTED_RECALL_LEVELS),
+  status: z.enum(OPEN_OR_CLOSED),
   startedBy: z.number().int(),
   startedAt: z.number().int(),
   closedAt: z.number().int().nullable(),
@@ -44,14 +48,14 @@ type RecallRow = {
 };
 
 function summary(row: RecallRow, deadlines: RecallDeadlines): z.input<typeof recallSummary> {
-  const level = row.level as "I" | "II" | "III";
+  const level = row.level as StartedRecallLevel;
   return {
     batchId: row.batch_id,
     batchNumber: row.batch_number,
     productId: row.product_id,
     mahId: row.mah_id,
     level,
-    status: row.status as "OPEN" | "CLOSED",
+    status: row.status as (typeof OPEN_OR_CLOSED)[number],
     startedBy: row.started_by,
     startedAt: row.started_at,
     closedAt: row.closed_at,
@@ -85,8 +89,8 @@ export const recallRoutes = [
     tags: ["recalls"],
     access: "organization",
     query: z.object({
-      status: z.enum(["OPEN", "CLOSED"]).optional(),
-      level: z.enum(["I", "II", "III"]).optional(),
+      status: z.enum(OPEN_OR_CLOSED).optional(),
+      level: z.enum(STARTED_RECALL_LEVELS).optional(),
       ...pageQuery,
     }),
     response: z.object({ items: z.array(recallSummary), nextCursor: z.string().nullable() }),

@@ -1,4 +1,5 @@
 import { AGREEMENT_KINDS, ATTESTATION_BY_EVENT, DEVIATION_KINDS, RECALL_LEVELS, RELEASE_TESTERS, ROLES } from "../ledger";
+import type { OrganizationStatusName } from "../ledger";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
 
@@ -279,7 +280,7 @@ const HANDLERS: Record<string, Handler> = {
   },
 };
 
-function setOrganizationStatus(w: ReadModelWindow, { args }: AppliedEvent, status: string) {
+function setOrganizationStatus(w: ReadModelWindow, { args }: AppliedEvent, status: OrganizationStatusName) {
   const organization = w.organizations.get(num(args, "organizationId"));
   if (!organization) return `unknown organization ${num(args, "organizationId")}`;
   w.organizations.update(organization, { status });

@@ -11,3 +11,4 @@ export * from "./sign";
 export * from "./errors";
 export * from "./refusals";
 export * from "./china-time";
+export * from "./recall-deadlines";

@@ -59,9 +59,11 @@ export type RecallStatusName = (typeof RECALL_STATUSES.names)[number];
 /** contracts/interfaces/IBatchLedger.sol `RecallLevel`: I is the most severe (NMPA's recall rules). */
 export const RecallLevel = { None: 0, I: 1, II: 2, III: 3 } as const;
 export const RECALL_LEVELS = ledgerEnum(["NONE", "I", "II", "III"], ["no level", "level I", "level II", "level III"]);
-export type RecallLevelName = Exclude<(typeof RECALL_LEVELS.names)[number], "NONE">;
+export type RecallLevelName = (typeof RECALL_LEVELS.names)[number];
+/** The level of a started recall (the contract refuses a recall without one). */
+export type StartedRecallLevel = Exclude<RecallLevelName, "NONE">;
 /** The levels a recall can have, most severe first. */
-export const RECALL_LEVEL_NAMES = RECALL_LEVELS.names.slice(1) as readonly RecallLevelName[];
+export const STARTED_RECALL_LEVELS = RECALL_LEVELS.names.slice(1) as readonly StartedRecallLevel[];
 
 /** contracts/interfaces/IBatchLedger.sol `DeviationKind`. */
 export const DeviationKind = { None: 0, Deviation: 1, OutOfSpecification: 2, OutOfTrend: 3 } as const;
@@ -74,3 +76,11 @@ export type DeviationStatusName = (typeof DEVIATION_STATUSES.names)[number];
 
 /** Where a shipment is: the read model's states (the contract knows in transit and received). */
 export type ShipmentStatusName = "IN_TRANSIT" | "RECEIVED";
+
+/** An early warning's life: open, resolved (its condition no longer holds) or retracted (a reorg removed its event). */
+export const ALERT_STATUSES = ["open", "resolved", "retracted"] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** How urgent an early warning is; a risk rating weighs open alerts by it. */
+export const ALERT_SEVERITIES = ["low", "medium", "high"] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];

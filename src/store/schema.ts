@@ -1,3 +1,18 @@
+import type {
+  AgreementKindName,
+  AlertSeverity,
+  AlertStatus,
+  BatchStateName,
+  DeviationKindName,
+  DeviationStatusName,
+  OrganizationStatusName,
+  RecallLevelName,
+  RecallStatusName,
+  ReleaseTesterName,
+  RoleName,
+  ShipmentStatusName,
+} from "../ledger/vocabulary";
+
 /**
  * The read model the indexer builds and the API serves. Hashes and addresses are lowercase 0x-hex text;
  * quantities, ids and times (unix seconds) are integers; a null time means "not yet".
@@ -77,11 +92,11 @@ export type LedgerEventTable = {
 
 export type OrganizationTable = {
   id: number;
-  role: string;
+  role: RoleName;
   region: number;
   licence_hash: string;
   name: string;
-  status: string;
+  status: OrganizationStatusName;
   onboarded_by: number;
   onboarded_at: number;
 };
@@ -105,14 +120,14 @@ export type ProductTable = {
 
 export type AgreementTable = {
   id: string;
-  kind: string;
+  kind: AgreementKindName;
   mah_id: number;
   counterparty_id: number;
   product_id: string;
   document_hash: string;
   valid_from: number;
   valid_until: number;
-  release_tester: string;
+  release_tester: ReleaseTesterName;
   revoked: number;
   signed_at: number;
   revoked_at: number | null;
@@ -130,9 +145,9 @@ export type BatchTable = {
   expires_at: number;
   batch_record_hash: string;
   codes_root: string;
-  state: string;
-  recall_status: string;
-  recall_level: string | null;
+  state: BatchStateName;
+  recall_status: RecallStatusName;
+  recall_level: RecallLevelName | null;
   open_deviations: number;
   in_transit: number;
   dispensed: number;
@@ -146,8 +161,8 @@ export type BatchTable = {
 export type DeviationTable = {
   batch_id: string;
   report_hash: string;
-  kind: string;
-  status: string;
+  kind: DeviationKindName;
+  status: DeviationStatusName;
   opened_by: number;
   opened_at: number;
   closed_by: number | null;
@@ -162,7 +177,7 @@ export type ShipmentTable = {
   recipient_id: number;
   quantity: number;
   codes_root: string;
-  status: string;
+  status: ShipmentStatusName;
   received_quantity: number | null;
   shipped_at: number;
   received_at: number | null;
@@ -184,8 +199,8 @@ export type DispensedPackTable = {
 
 export type RecallTable = {
   batch_id: string;
-  level: string;
-  status: string;
+  level: RecallLevelName;
+  status: RecallStatusName;
   started_by: number;
   reason_hash: string;
   started_at: number;
@@ -228,8 +243,8 @@ export type AlertTable = {
   id: number;
   key: string;
   rule: string;
-  severity: string;
-  status: string;
+  severity: AlertSeverity;
+  status: AlertStatus;
   /** The organization the alert is about (its risk rating counts it). */
   organization_id: number | null;
   batch_id: string | null;

@@ -8,7 +8,7 @@ import type { Gs1Pack } from "../../src/codes";
 import request from "supertest";
 import type { Express } from "express";
 import { createApp } from "../../src/api/app";
-import { DEFAULT_RECALL_DEADLINES } from "../../src/api/context";
+import { DEFAULT_RECALL_DEADLINES } from "../../src/ledger";
 import type { ApiServices } from "../../src/api/context";
 import type { AnyRoute } from "../../src/api/routes";
 import { createIndexer, createRpcSource } from "../../src/indexer";

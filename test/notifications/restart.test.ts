@@ -5,11 +5,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import request from "supertest";
 import { alertConfig, createAlertEngine } from "../../src/alerts";
+import type { AlertConfig } from "../../src/alerts";
+import { DEFAULT_RECALL_DEADLINES, RecallLevel } from "../../src/ledger";
 import { silentLogger } from "../../src/log";
 import { startLedgerService } from "../../src/service";
 import type { LedgerService } from "../../src/service";
 import { createStore } from "../../src/store";
-import { deployConsortium, handOver, releasedBatch } from "../contracts/fixtures";
+import { deployConsortium, handOver, releasedBatch, startRecall } from "../contracts/fixtures";
 import type { Consortium, Party } from "../contracts/fixtures";
 import { deploymentOf, serveChain } from "../indexer/chain";
 import { createPostgresDatabase, STORE_KINDS } from "../indexer/stores";
@@ -58,7 +60,7 @@ describe.each(STORE_KINDS)("notifications across a service restart (%s)", (kind)
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const start = async () =>
+  const start = async (alerts: Partial<AlertConfig> = {}) =>
     startLedgerService({
       rpcUrl: chain.url,
       deployment: await deploymentOf(c),
@@ -67,7 +69,7 @@ describe.each(STORE_KINDS)("notifications across a service restart (%s)", (kind)
       host: "127.0.0.1",
       port: 0,
       log: silentLogger(),
-      alerts: { pollMs: 50 },
+      alerts: { pollMs: 50, ...alerts },
       // The receiver listens on loopback, which only a deployment that opts in may deliver to.
       webhooks: { baseDelayMs: 50, maxDelayMs: 200, pollMs: 50, allowPrivateAddresses: true },
     });
@@ -126,6 +128,37 @@ describe.each(STORE_KINDS)("notifications across a service restart (%s)", (kind)
       expect(await engine.catchUp()).to.include({ events: 0, observations: 0, alerts: 0 });
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe("recall deadlines", () => {
+  it("are configured once: the API answers the deadlines the early-warning rules enforce", async () => {
+    const chain = await serveChain();
+    const c = await deployConsortium();
+    const dataDir = mkdtempSync(path.join(tmpdir(), "trace-deadlines-"));
+    const deadlines = { ...DEFAULT_RECALL_DEADLINES, I: { acknowledge: 3_600, progressReport: 7_200 } };
+    const service = await startLedgerService({
+      rpcUrl: chain.url,
+      deployment: await deploymentOf(c),
+      database: path.join(dataDir, "ledger.sqlite"),
+      dataDir,
+      host: "127.0.0.1",
+      port: 0,
+      log: silentLogger(),
+      alerts: { recallDeadlines: deadlines },
+    });
+    try {
+      const { batchId } = await releasedBatch(c, "DEADLINES", 100n);
+      await startRecall(c, c.mah, batchId, RecallLevel.I);
+      const { db } = service.services.store;
+      await waitFor("the recall indexed", async () => (await db.selectFrom("recalls").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst()) !== undefined);
+      const res = await request(service.apiUrl).get(`/v1/recalls/${batchId}`).set("authorization", await signIn(service.apiUrl, c.mah)).expect(200);
+      expect(res.body.acknowledgeBy - res.body.startedAt).to.equal(3_600);
+    } finally {
+      await service.stop();
+      await chain.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
