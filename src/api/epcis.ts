@@ -1,3 +1,4 @@
+import { payloadOf } from "../store";
 import type { RequestHandler } from "express";
 import { z } from "zod";
 import { isNmpaProductCode } from "../codes";
@@ -188,7 +189,7 @@ export function toEpcisDocument(batch: Pick<BatchRow, "product_code" | "batch_nu
   const eventList = events.flatMap((event) => {
     const mapping = MAPPINGS[event.name];
     if (!mapping) return [];
-    const args = JSON.parse(event.payload) as Args;
+    const args = payloadOf(event) as Args;
     // The attesting organization, by the attestation's own actor field (a receipt names its shipper too).
     const attester = attestationOf({ name: event.name, contract: event.contract as LedgerContract, args } as LedgerEvent)?.organizationId;
     return [

@@ -1,3 +1,4 @@
+import { payloadOf } from "../store";
 import { CompiledQuery } from "kysely";
 import type { Kysely } from "kysely";
 import type { BatchTable, Database, LedgerEventTable } from "../store";
@@ -77,7 +78,7 @@ export async function toLedgerEntries(db: Kysely<Database>, events: LedgerEventT
   );
   return events.map((event) => {
     // The payload keeps the signatures, so anyone can re-verify an entry without trusting this server.
-    const details = JSON.parse(event.payload) as Record<string, unknown>;
+    const details = payloadOf(event);
     return {
       at: event.block_time,
       blockNumber: event.block_number,

@@ -1,3 +1,4 @@
+import { payloadOf } from "../store";
 import { isError, JsonRpcApiProvider, JsonRpcProvider, Wallet } from "ethers";
 import type { Provider } from "ethers";
 import type { RequestHandler } from "express";
@@ -264,7 +265,7 @@ async function establishedBy(store: Store, attestations: SignedAttestation[], se
     .execute();
   const bySignature = new Map<string, { name: string; args: Record<string, unknown> }>();
   for (const event of events) {
-    const args = JSON.parse(event.payload) as Record<string, unknown>;
+    const args = payloadOf(event);
     const signature = args[event.name === "AgreementSigned" ? "mahSignature" : "signature"];
     if (typeof signature === "string") bySignature.set(signature.toLowerCase(), { name: event.name, args });
   }

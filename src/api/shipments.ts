@@ -1,3 +1,4 @@
+import { payloadOf } from "../store";
 import { ZeroHash } from "ethers";
 import { z } from "zod";
 import type { ApiServices, Caller } from "./context";
@@ -51,7 +52,7 @@ async function transactionsOf(services: ApiServices, batchId: string, shipmentId
     .orderBy("log_index")
     .execute();
   const of = (name: string) =>
-    events.find((e) => e.name === name && String((JSON.parse(e.payload) as { shipmentId?: string }).shipmentId).toLowerCase() === shipmentId)?.tx_hash ?? null;
+    events.find((e) => e.name === name && String(payloadOf(e).shipmentId).toLowerCase() === shipmentId)?.tx_hash ?? null;
   return { shipped: of("BatchShipped"), received: of("ShipmentReceived") };
 }
 

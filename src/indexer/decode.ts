@@ -1,13 +1,11 @@
 import type { ParamType, Result } from "ethers";
 import { ATTESTATION_BY_EVENT, ATTESTATIONS, CONTRACT_INTERFACES, LEDGER_CONTRACTS } from "../ledger";
-import type { Deployment, LedgerContract } from "../ledger";
+import type { ArgValue, Deployment, EventArgs, LedgerContract } from "../ledger";
 import type { ChainLog } from "./sync";
 
 export type { Deployment } from "../ledger";
 
-/** A decoded argument value: integers that fit a number become numbers, larger ones decimal strings. */
-export type ArgValue = string | number | boolean | ArgValue[];
-export type EventArgs = Record<string, ArgValue>;
+export type { ArgValue, EventArgs } from "../ledger";
 
 /** Where an event sits on the chain. */
 export type EventPosition = {

@@ -1,10 +1,10 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database, LedgerEventTable, Verification } from "../store";
-import { writeRows } from "../store";
+import { payloadOf, writeRows } from "../store";
 import { READ_MODEL_TABLES } from "../store/migrations";
 import { applyEvent, wantRows } from "./apply";
 import { attestationOf, createDecoder, isUndecodable } from "./decode";
-import type { Deployment, EventArgs, LedgerEvent, UndecodableLog } from "./decode";
+import type { Deployment, LedgerEvent, UndecodableLog } from "./decode";
 import { createWindow, loadWindow, writeWindow } from "./read-model";
 import type { ReadModelWindow } from "./read-model";
 import type { RecoveryPool } from "./recovery-pool";
@@ -225,7 +225,7 @@ async function replayEvents(trx: Transaction<Database>, db: Kysely<Database>) {
     if (rows.length === 0) return;
     const events = rows
       .filter((row) => row.verification !== "undecodable")
-      .map((row) => ({ name: row.name, args: JSON.parse(row.payload) as EventArgs, blockTime: row.block_time }));
+      .map((row) => ({ name: row.name, args: payloadOf(row), blockTime: row.block_time }));
     const window = createWindow();
     for (const event of events) wantRows(window, event);
     await loadWindow(window, trx);

@@ -10,6 +10,7 @@ import type { Database } from "./schema";
 export type { Database } from "./schema";
 export * from "./schema";
 export { writeRows } from "./bulk";
+export { payloadOf } from "./events";
 
 /** The read model's database: a SQLite file by default, PostgreSQL for a `postgres://` URL. */
 export type Store = {
