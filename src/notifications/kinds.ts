@@ -1,5 +1,3 @@
-import { RULE_NAMES } from "../alerts/rules";
-
 /** Every ledger event the indexer stores. */
 export const LEDGER_EVENTS = [
   "OrganizationOnboarded",
@@ -24,14 +22,7 @@ export const LEDGER_EVENTS = [
   "RecallClosed",
 ] as const;
 
-/** Kinds a subscription may name: each one, or a pattern (`*`, `ledger.*`, `alert.*`). */
-export const NOTIFICATION_KINDS: string[] = [
-  ...LEDGER_EVENTS.map((name) => `ledger.${name}`),
-  ...RULE_NAMES.map((rule) => `alert.${rule}`),
-  "alert.resolved",
-  "alert.retracted",
-];
-
+/** Patterns a subscription may name besides the kinds its raiser declares. */
 export const KIND_PATTERNS = ["*", "ledger.*", "alert.*"];
 
 /** Whether a notification of `kind` matches a subscription's `kinds`. */
