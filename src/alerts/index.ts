@@ -10,6 +10,7 @@ import type { Store } from "../store";
 import { alertConfig } from "./config";
 import type { AlertConfig } from "./config";
 import { createAlertEngine } from "./engine";
+import { NOTIFICATION_KINDS } from "./kinds";
 import type { AlertEngine } from "./engine";
 import { alertRoutes } from "./routes";
 import { createScanObservations } from "./scans";
@@ -53,7 +54,7 @@ export function createEarlyWarning(options: EarlyWarningOptions): EarlyWarning {
     engine,
     dispatcher,
     observations: createScanObservations(options.store, options.log),
-    routes: [...alertRoutes(config), ...subscriptionRoutes(options.webhooks)],
+    routes: [...alertRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, options.webhooks)],
     mounts: [stream.mount],
     start() {
       engine.start();

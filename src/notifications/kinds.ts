@@ -1,14 +1,4 @@
-import { RULE_NAMES } from "../alerts/rules";
-import { LEDGER_EVENTS } from "../ledger";
-
-/** Kinds a subscription may name: each one, or a pattern (`*`, `ledger.*`, `alert.*`). */
-export const NOTIFICATION_KINDS: string[] = [
-  ...LEDGER_EVENTS.map((name) => `ledger.${name}`),
-  ...RULE_NAMES.map((rule) => `alert.${rule}`),
-  "alert.resolved",
-  "alert.retracted",
-];
-
+/** Patterns a subscription may name besides the kinds its raiser declares. */
 export const KIND_PATTERNS = ["*", "ledger.*", "alert.*"];
 
 /** Whether a notification of `kind` matches a subscription's `kinds`. */

@@ -5,7 +5,7 @@ import { badInput, notAllowed, notFound, unauthenticated } from "../ledger/error
 import { defineRoute } from "../api/routes";
 import type { WebhookSubscriptionTable } from "../store";
 import { literalHostRefusal, NOT_PUBLIC } from "./address";
-import { KIND_PATTERNS, NOTIFICATION_KINDS } from "./kinds";
+import { KIND_PATTERNS } from "./kinds";
 import { newSecret } from "./signature";
 
 const subscriptionView = z.object({
@@ -78,9 +78,10 @@ async function ownSubscription(services: ApiServices, caller: Caller | undefined
 /**
  * Webhook subscriptions: each organization manages its own. Unless `allowPrivateAddresses` (the dispatcher setting
  * of the same name) is on, a URL whose host is a loopback, link-local or private literal, or localhost, is refused;
- * the dispatcher checks the addresses a name resolves to at each delivery.
+ * the dispatcher checks the addresses a name resolves to at each delivery. `kinds` are every kind the raiser of
+ * notifications (the alert engine) writes: notifications know no kind of their own.
  */
-export const subscriptionRoutes = (settings: { allowPrivateAddresses?: boolean } = {}) => [
+export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPrivateAddresses?: boolean } = {}) => [
   defineRoute({
     method: "get",
     path: "/v1/notification-kinds",
@@ -89,7 +90,7 @@ export const subscriptionRoutes = (settings: { allowPrivateAddresses?: boolean }
     access: "public",
     response: z.object({ kinds: z.array(z.string()), patterns: z.array(z.string()) }),
     async handle() {
-      return { kinds: NOTIFICATION_KINDS, patterns: KIND_PATTERNS };
+      return { kinds: [...kinds], patterns: KIND_PATTERNS };
     },
   }),
   defineRoute({
@@ -106,7 +107,7 @@ export const subscriptionRoutes = (settings: { allowPrivateAddresses?: boolean }
       const refusal = settings.allowPrivateAddresses ? null : literalHostRefusal(new URL(body.url));
       if (refusal) throw badInput(NOT_PUBLIC, `webhooks are delivered to public addresses only: ${refusal}`, "url");
       body.kinds.forEach((kind, i) => {
-        if (!KIND_PATTERNS.includes(kind) && !NOTIFICATION_KINDS.includes(kind)) {
+        if (!KIND_PATTERNS.includes(kind) && !kinds.includes(kind)) {
           throw badInput("UNKNOWN_NOTIFICATION_KIND", `unknown notification kind ${kind}; see GET /v1/notification-kinds`, `kinds.${i}`);
         }
       });

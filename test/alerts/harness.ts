@@ -4,6 +4,7 @@ import { alertConfig, createAlertEngine, createScanObservations } from "../../sr
 import type { AlertConfig } from "../../src/alerts";
 import { alertRoutes } from "../../src/alerts/routes";
 import { silentLogger } from "../../src/log";
+import { NOTIFICATION_KINDS } from "../../src/alerts/kinds";
 import { subscriptionRoutes } from "../../src/notifications/routes";
 import type { AlertTable } from "../../src/store";
 import { apiHarness } from "../api/harness";
@@ -17,7 +18,7 @@ import type { StoreKind } from "../indexer/stores";
  */
 export async function alertHarness(kind: StoreKind = "sqlite", overrides: Partial<AlertConfig> = {}, webhooks: { allowPrivateAddresses?: boolean } = {}) {
   const config = alertConfig(overrides);
-  const h = await apiHarness(kind, [...alertRoutes(config), ...subscriptionRoutes(webhooks)]);
+  const h = await apiHarness(kind, [...alertRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, webhooks)]);
   h.services.observations = createScanObservations(h.store, silentLogger());
   const clock = { now: Math.floor(Date.now() / 1000) };
   const engine = createAlertEngine({ store: h.store, config, log: silentLogger(), now: () => clock.now });

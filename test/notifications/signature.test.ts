@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, it } from "vitest";
 import { expect } from "chai";
 import fc from "fast-check";
@@ -45,5 +47,11 @@ describe("notification kinds", () => {
     expect(kindMatches(["alert.*"], "alert.shipment_overdue")).to.equal(true);
     expect(kindMatches(["alert.*"], "ledger.BatchShipped")).to.equal(false);
     expect(kindMatches(["ledger.RecallStarted"], "ledger.RecallStartedX")).to.equal(false);
+  });
+
+  it("are declared by the alert engine that raises them: src/notifications imports nothing from src/alerts", () => {
+    const dir = path.join(__dirname, "../../src/notifications");
+    const importers = readdirSync(dir).filter((file) => /from "\.\.\/alerts[/"]/.test(readFileSync(path.join(dir, file), "utf8")));
+    expect(importers).to.deep.equal([]);
   });
 });

@@ -1,3 +1,4 @@
+// @ts-check
 // What every page shares: language, the signed-in organization, calls to the API, and showing their failures.
 import { LANGUAGES, STRINGS } from "./i18n.js";
 
@@ -5,31 +6,48 @@ const LANGUAGE_KEY = "trace.language";
 const SESSION_KEY = "trace.session";
 const DEFAULT_LANGUAGE = "zh-CN";
 
+/** @typedef {import("./i18n.js").Language} Language */
+/** What h() takes as a child: a node, or text; absent ones (undefined, null, false) are skipped. */
+/** @typedef {Node | string | number | false | null | undefined} Child */
+/** The signed-in organization as kept for this tab. */
+/** @typedef {{ token: string, expiresAt: number, organizationId: number, role: string, name: string, key: string }} Session */
+
+/** @returns {Language} */
 export function language() {
   const chosen = localStorage.getItem(LANGUAGE_KEY);
-  return chosen && chosen in LANGUAGES ? chosen : DEFAULT_LANGUAGE;
+  return chosen && chosen in LANGUAGES ? /** @type {Language} */ (chosen) : DEFAULT_LANGUAGE;
 }
 
-/** The string `key` in the current language, with `{name}` placeholders filled from `values`. */
+/**
+ * The string `key` in the current language, with `{name}` placeholders filled from `values`.
+ * @param {string} key
+ * @param {Record<string, unknown>} [values]
+ */
 export function t(key, values = {}) {
   const text = STRINGS[language()][key] ?? STRINGS[DEFAULT_LANGUAGE][key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
 }
 
-/** Fills every element marked `data-i18n` (text) or `data-i18n-placeholder`, and the page's <html lang>. */
-export function translatePage(root = document) {
+/** Fills every element marked `data-i18n` with its text, and the page's <html lang>. */
+export function translatePage() {
   document.documentElement.lang = language();
-  for (const element of root.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
-  for (const element of root.querySelectorAll("[data-i18n-placeholder]")) element.placeholder = t(element.dataset.i18nPlaceholder);
+  for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.getAttribute("data-i18n") ?? "");
 }
 
-/** An element with attributes and children; text is always set as text, never parsed as HTML. */
+/**
+ * An element with attributes and children; text is always set as text, never parsed as HTML. An `on<event>`
+ * attribute is a listener.
+ * @param {string} tag
+ * @param {Record<string, unknown>} [attributes]
+ * @param {...(Child | Child[])} children
+ * @returns {HTMLElement}
+ */
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;
-    if (name === "class") element.className = value;
-    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    if (name === "class") element.className = String(value);
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), /** @type {EventListener} */ (value));
     else element.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
@@ -39,8 +57,22 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+/**
+ * The page's element `id`, of the kind its HTML declares; a missing one is a fault of the page, said as such.
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @param {new () => T} kind
+ * @returns {T}
+ */
+export function byId(id, kind) {
+  const found = document.getElementById(id);
+  if (!(found instanceof kind)) throw new Error(`this page has no ${kind.name} #${id}`);
+  return found;
+}
+
 // ---- the signed-in organization: a bearer token kept for this tab only ----
 
+/** @returns {Session | undefined} */
 export function session() {
   let value;
   try {
@@ -55,6 +87,7 @@ export function session() {
   return value;
 }
 
+/** @param {Session} value */
 export function saveSession(value) {
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(value));
 }
@@ -67,6 +100,12 @@ export function signOut() {
 
 /** A failed call: `unavailable` when the service could not be reached, else the API's error code and message. */
 export class ApiFailure extends Error {
+  /**
+   * @param {"unavailable" | "unreadable" | "refused"} kind
+   * @param {number} status the HTTP status; 0 when there was no answer
+   * @param {string} code
+   * @param {string} message
+   */
   constructor(kind, status, code, message) {
     super(message);
     this.kind = kind;
@@ -75,22 +114,39 @@ export class ApiFailure extends Error {
   }
 }
 
-/** Calls the API as the signed-in organization (when there is one) and returns the parsed JSON answer. */
+/**
+ * Calls the API as the signed-in organization (when there is one) and returns the parsed JSON answer.
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown }} [request]
+ * @returns {Promise<any>} the answer as the API's OpenAPI document describes it
+ */
 export async function api(path, { method = "GET", body } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   const signedIn = session();
   if (signedIn) headers.authorization = `Bearer ${signedIn.token}`;
-  let response;
-  try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (error) {
-    throw new ApiFailure("unavailable", 0, "UNAVAILABLE", error.message);
-  }
-  return readAnswer(response);
+  return readAnswer(await reach(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
 }
 
-/** The JSON of a successful answer, or an ApiFailure carrying the API's error code and message. */
+/**
+ * `fetch`, a network failure (no answer at all) thrown as the ApiFailure "unavailable".
+ * @param {string} path
+ * @param {RequestInit} [init]
+ */
+export async function reach(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch (error) {
+    throw new ApiFailure("unavailable", 0, "UNAVAILABLE", error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * The JSON of a successful answer, or an ApiFailure carrying the API's error code and message.
+ * @param {Response} response
+ * @returns {Promise<any>}
+ */
 export async function readAnswer(response) {
   let answer;
   try {
@@ -107,11 +163,14 @@ export async function readAnswer(response) {
   return answer;
 }
 
-/** An alert box that says what failed and, when signing in would help, links to the sign-in page. */
+/**
+ * An alert box that says what failed and, when signing in would help, links to the sign-in page.
+ * @param {unknown} error
+ */
 export function failureBox(error) {
   const box = h("div", { class: "alert", role: "alert" });
   if (!(error instanceof ApiFailure)) {
-    box.append(h("p", {}, t("error.script", { message: error?.message ?? String(error) })));
+    box.append(h("p", {}, t("error.script", { message: error instanceof Error ? error.message : String(error) })));
     return box;
   }
   if (error.kind === "unavailable") {
@@ -130,12 +189,20 @@ export function failureBox(error) {
   return box;
 }
 
-/** An alert box holding one message, the string `key` filled from `values`. */
+/**
+ * An alert box holding one message, the string `key` filled from `values`.
+ * @param {string} key
+ * @param {Record<string, unknown>} [values]
+ */
 export function messageBox(key, values = {}) {
   return h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(key, values)));
 }
 
-/** Replaces `container`'s content with the failure's message. */
+/**
+ * Replaces `container`'s content with the failure's message.
+ * @param {Element} container
+ * @param {unknown} error
+ */
 export function showFailure(container, error) {
   container.replaceChildren(failureBox(error));
 }
@@ -153,21 +220,29 @@ export function signInRequired() {
 
 const CHINA_OFFSET_SECONDS = 8 * 3600;
 
-/** A moment, shown in China Standard Time as every party on the ledger reads it. */
+/**
+ * A moment, shown in China Standard Time as every party on the ledger reads it.
+ * @param {number | null | undefined} seconds Unix seconds
+ */
 export function formatTime(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   return new Intl.DateTimeFormat(language(), { timeZone: "Asia/Shanghai", dateStyle: "medium", timeStyle: "short" }).format(new Date(seconds * 1000));
 }
 
-/** The expiry date printed on packs: the last day (China Standard Time) before the batch's expiry moment. */
+/**
+ * The expiry date printed on packs: the last day (China Standard Time) before the batch's expiry moment.
+ * @param {number} expiresAt Unix seconds
+ */
 export function expiryDate(expiresAt) {
   return new Date((expiresAt - 1 + CHINA_OFFSET_SECONDS) * 1000).toISOString().slice(0, 10);
 }
 
+/** @param {string} role */
 export function roleName(role) {
   return t(`role.${role}`);
 }
 
+/** @param {string | null | undefined} hash */
 export function shortHash(hash) {
   return hash && hash.length > 14 ? `${hash.slice(0, 8)}…${hash.slice(-6)}` : hash;
 }
@@ -175,6 +250,7 @@ export function shortHash(hash) {
 /**
  * Whether an entry's signature verified. "bootstrap" is the first regulator, set by the deployment with no
  * signature: neither verified nor a failure, and said as such.
+ * @param {{ verification: string, problem?: string | null }} entry
  */
 export function verificationMark(entry) {
   if (entry.verification === "verified") return h("span", { class: "mark mark--ok" }, t("timeline.verified"));
@@ -182,12 +258,16 @@ export function verificationMark(entry) {
   return h("span", { class: "mark mark--bad" }, t("timeline.notVerified", { problem: entry.problem ?? entry.verification }));
 }
 
+/** @param {{ id: number, name: string } | null | undefined} organization */
 export function organizationLink(organization) {
   if (!organization) return "—";
   return h("a", { href: `/organizations/${organization.id}` }, organization.name);
 }
 
-/** A definition list of [label key, value] pairs, skipping absent values. */
+/**
+ * A definition list of [label key, value] pairs, skipping absent values.
+ * @param {Array<[string, Child]>} pairs
+ */
 export function facts(pairs) {
   return h(
     "dl",
@@ -196,11 +276,16 @@ export function facts(pairs) {
   );
 }
 
+/** @param {{ status: string, level: string | null } | null | undefined} recall */
 export function recallText(recall) {
   return recall ? t(`recall.${recall.status}`, { level: recall.level }) : t("recall.none");
 }
 
-/** The id in the page's address (`/batches/<id>`), or a failure message when it is not one. */
+/**
+ * The id in the page's address (`/batches/<id>`): the pattern's first group, or undefined when the address does not
+ * match it.
+ * @param {RegExp} pattern
+ */
 export function pathId(pattern) {
   const match = pattern.exec(decodeURIComponent(location.pathname));
   return match ? match[1] : undefined;
@@ -209,9 +294,13 @@ export function pathId(pattern) {
 // ---- the frame around every page ----
 
 let pageTitleKey = "app.name";
+/** @type {Array<() => void>} */
 const redrawers = [];
 
-/** Header (navigation, who is signed in, language switch), title and translations; call once per page. */
+/**
+ * Header (navigation, who is signed in, language switch), title and translations; call once per page.
+ * @param {string} titleKey
+ */
 export function startPage(titleKey) {
   pageTitleKey = titleKey;
   drawFrame();
@@ -220,15 +309,19 @@ export function startPage(titleKey) {
   window.addEventListener("error", (event) => reportUnexpected(event.error ?? event.message));
 }
 
-/** Registers what redraws the page's own content in a newly chosen language. */
+/**
+ * Registers what redraws the page's own content in a newly chosen language.
+ * @param {() => void} redraw
+ */
 export function onLanguageChange(redraw) {
   redrawers.push(redraw);
 }
 
 function drawFrame() {
-  const header = document.getElementById("site-header");
+  const header = byId("site-header", HTMLElement);
   const signedIn = session();
   const current = location.pathname;
+  /** @type {(href: string, key: string) => HTMLElement} */
   const link = (href, key) => h("a", { href, "aria-current": (href === "/" ? current === "/" : current.startsWith(href)) ? "page" : undefined }, t(key));
   const nav = h(
     "nav",
@@ -254,6 +347,7 @@ function drawFrame() {
   translatePage();
 }
 
+/** @param {unknown} error */
 function reportUnexpected(error) {
   document.getElementById("main")?.prepend(failureBox(error));
 }
@@ -263,5 +357,5 @@ function switchLanguage() {
   localStorage.setItem(LANGUAGE_KEY, language() === "en" ? "zh-CN" : "en");
   drawFrame();
   for (const redraw of redrawers) redraw();
-  document.getElementById("language").focus();
+  byId("language", HTMLButtonElement).focus();
 }

@@ -1,9 +1,11 @@
+// @ts-check
 // A batch's provenance: what it is, where its quantity is, and every signed step from its agreement to its
 // recall, each with the signing organization, time, transaction and whether the signature verifies. Also prints
 // a pack's label.
 import {
   api,
   ApiFailure,
+  byId,
   expiryDate,
   facts,
   failureBox,
@@ -13,6 +15,7 @@ import {
   onLanguageChange,
   organizationLink,
   pathId,
+  reach,
   readAnswer,
   recallText,
   shortHash,
@@ -23,21 +26,26 @@ import {
 import { showAnswer } from "./view.js";
 
 const batchId = pathId(/^\/batches\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
+const labelCode = byId("label-code", HTMLInputElement);
+/**
+ * The label shown, kept so a language switch can redraw it.
+ * @type {{ kind: "failure", error: unknown } | { kind: "message", key: string, values: Record<string, unknown> } | { kind: "label", svg: string, text: string, answer: any } | undefined}
+ */
 let label;
 
 startPage("title.batch");
 showAnswer({ badAddress: !batchId, load: provenance, render: provenanceView });
 onLanguageChange(drawLabel);
-document.getElementById("label-form").addEventListener("submit", (event) => {
+byId("label-form", HTMLFormElement).addEventListener("submit", (event) => {
   event.preventDefault();
-  void renderLabel(document.getElementById("label-code").value.trim());
+  void renderLabel(labelCode.value.trim());
 });
 
-if (!batchId) document.getElementById("label-section").hidden = true;
+if (!batchId) byId("label-section", HTMLElement).hidden = true;
 else {
   const code = new URLSearchParams(location.search).get("code");
   if (code) {
-    document.getElementById("label-code").value = code;
+    labelCode.value = code;
     void renderLabel(code);
   }
 }
@@ -53,10 +61,12 @@ async function provenance() {
   }
 }
 
+/** @param {{ batch: any, entries: any[] | undefined }} provenance the API's answers */
 function provenanceView({ batch, entries }) {
   return [summary(batch), entries ? timeline(batch, entries) : h("p", { class: "alert alert--info" }, t("timeline.restricted"))];
 }
 
+/** @param {any} batch the API's batch view */
 function summary(batch) {
   const { accounts } = batch;
   return h(
@@ -80,6 +90,10 @@ function summary(batch) {
   );
 }
 
+/**
+ * @param {any} batch the API's batch view
+ * @param {any[]} entries its signed steps
+ */
 function timeline(batch, entries) {
   return h(
     "section",
@@ -107,21 +121,19 @@ function timeline(batch, entries) {
 
 // ---- labels: a pack of this batch as a printable GS1 DataMatrix ----
 
-/** Checks with a scan that the code is one of this batch's packs, then fetches its symbol. */
+/**
+ * Checks with a scan that the code is one of this batch's packs, then fetches its symbol.
+ * @param {string} code
+ */
 async function renderLabel(code) {
-  if (!code) return document.getElementById("label-code").focus();
+  if (!code) return labelCode.focus();
   try {
     const answer = await api("/v1/scans", { method: "POST", body: { code } });
     if (answer.batch?.id !== batchId) {
       label = { kind: "message", key: answer.batch ? "label.notThisBatch" : "label.unknown", values: { batch: answer.batch?.batchNumber } };
       return drawLabel();
     }
-    let response;
-    try {
-      response = await fetch(`/labels/datamatrix.svg?code=${encodeURIComponent(code)}`);
-    } catch (error) {
-      throw new ApiFailure("unavailable", 0, "UNAVAILABLE", error.message);
-    }
+    const response = await reach(`/labels/datamatrix.svg?code=${encodeURIComponent(code)}`);
     if (!response.ok) await readAnswer(response);
     label = { kind: "label", svg: await response.text(), text: decodeURIComponent(response.headers.get("x-label-text") ?? ""), answer };
   } catch (error) {
@@ -131,7 +143,7 @@ async function renderLabel(code) {
 }
 
 function drawLabel() {
-  const output = document.getElementById("label-output");
+  const output = byId("label-output", HTMLElement);
   if (!label) return;
   if (label.kind === "failure") return output.replaceChildren(failureBox(label.error));
   if (label.kind === "message") return output.replaceChildren(messageBox(label.key, label.values));

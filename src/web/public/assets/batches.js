@@ -1,3 +1,4 @@
+// @ts-check
 // The batches the signed-in organization may read, each linking to its provenance.
 import { expiryDate, h, recallText, startPage, t } from "./app.js";
 import { showList } from "./view.js";

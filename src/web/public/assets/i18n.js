@@ -1,8 +1,12 @@
+// @ts-check
 // Every string the pages show, one table per language. Simplified Chinese is the default; keys missing from a
 // table fall back to Chinese so a page never shows a bare key.
 
 export const LANGUAGES = { "zh-CN": "中文", en: "English" };
 
+/** @typedef {keyof typeof LANGUAGES} Language */
+
+/** @type {Record<Language, Record<string, string>>} */
 export const STRINGS = {
   "zh-CN": {
     "app.name": "药品追溯账本",

@@ -1,3 +1,4 @@
+// @ts-check
 // A consortium member as the ledger knows it: role, province, status and signing keys (public).
 import { api, facts, h, pathId, roleName, startPage, t } from "./app.js";
 import { showAnswer } from "./view.js";
@@ -17,6 +18,6 @@ showAnswer({
       ["field.status", t(`organizationStatus.${organization.status}`)],
     ]),
     h("h3", {}, t("org.keys")),
-    h("ul", {}, organization.keys.map((key) => h("li", {}, h("code", {}, key.address), " ", key.revoked ? t("field.revoked") : t("field.active")))),
+    h("ul", {}, organization.keys.map((/** @type {{ address: string, revoked: boolean }} */ key) => h("li", {}, h("code", {}, key.address), " ", key.revoked ? t("field.revoked") : t("field.active")))),
   ],
 });

@@ -1,3 +1,4 @@
+// @ts-check
 // A recall's reconciliation: every holder, what it holds and quarantined, the level's deadline and who is late.
 import { api, facts, formatTime, h, organizationLink, pathId, startPage, t } from "./app.js";
 import { showAnswer, table } from "./view.js";
@@ -7,9 +8,10 @@ const batchId = pathId(/^\/recalls\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
 startPage("title.recall");
 showAnswer({ badAddress: !batchId, load: () => api(`/v1/recalls/${batchId}`), render: reconciliation });
 
+/** @param {any} recall the API's answer to GET /v1/recalls/:batchId */
 function reconciliation(recall) {
   // The API's clock decides who is late; the browser's clock only adds "passed" while nobody is listed late yet.
-  const overdue = recall.status === "OPEN" && (recall.holders.some((holder) => holder.late) || (recall.totals.outstanding > 0 && Date.now() / 1000 > recall.acknowledgeBy));
+  const overdue = recall.status === "OPEN" && (recall.holders.some((/** @type {{ late: boolean }} */ holder) => holder.late) || (recall.totals.outstanding > 0 && Date.now() / 1000 > recall.acknowledgeBy));
   return [
     h("h2", {}, `${t("field.batch")} ${recall.batchNumber}`),
     facts([
@@ -31,6 +33,7 @@ function reconciliation(recall) {
   ];
 }
 
+/** @param {any[]} holders */
 function holdersTable(holders) {
   return table({
     id: "holders",

@@ -1,3 +1,4 @@
+// @ts-check
 // The recalls the signed-in organization may read, each linking to its reconciliation.
 import { formatTime, h, startPage, t } from "./app.js";
 import { showList } from "./view.js";

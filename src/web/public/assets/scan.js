@@ -1,37 +1,44 @@
+// @ts-check
 // The scan page: a code typed, pasted, read by the camera or decoded from a photo, and the ledger's verdict.
-import { api, expiryDate, facts, failureBox, formatTime, h, messageBox, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t, verificationMark } from "./app.js";
+import { api, byId, expiryDate, facts, failureBox, formatTime, h, messageBox, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t, verificationMark } from "./app.js";
 
 const GOOD = new Set(["GENUINE"]);
 /** Verdicts that mean "stop, this may be a counterfeit or a danger" rather than "check before selling". */
 const DANGER = new Set(["UNKNOWN_CODE", "RECALLED", "ALREADY_DISPENSED"]);
 
-const result = document.getElementById("result");
-const progress = document.getElementById("progress");
-/** What the page shows, kept so a language switch can redraw it. */
+const result = byId("result", HTMLElement);
+const progress = byId("progress", HTMLElement);
+const codeField = byId("code", HTMLInputElement);
+const photo = byId("photo", HTMLInputElement);
+/**
+ * What the page shows, kept so a language switch can redraw it.
+ * @type {{ kind: "nothing" } | { kind: "answer", answer: any } | { kind: "failure", error: unknown } | { kind: "message", key: string, values: Record<string, unknown> }}
+ */
 let shown = { kind: "nothing" };
 
 startPage("title.scan");
 onLanguageChange(draw);
 
-document.getElementById("scan-form").addEventListener("submit", (event) => {
+byId("scan-form", HTMLFormElement).addEventListener("submit", (event) => {
   event.preventDefault();
   // ␝ stands for the group separator a decoded photo showed in the field; the API wants the character itself.
-  const code = document.getElementById("code").value.trim().replace(/␝/g, "\u001d");
+  const code = codeField.value.trim().replace(/␝/g, "\u001d");
   if (code) void check(code);
-  else document.getElementById("code").focus();
+  else codeField.focus();
 });
-document.getElementById("photo").addEventListener("change", (event) => {
-  const file = event.target.files?.[0];
+photo.addEventListener("change", () => {
+  const file = photo.files?.[0];
   if (file) void decodePhoto(file);
 });
 setUpCamera();
 
 const initial = new URLSearchParams(location.search).get("code");
 if (initial) {
-  document.getElementById("code").value = initial;
+  codeField.value = initial;
   void check(initial);
 }
 
+/** @param {string} code */
 async function check(code) {
   progress.textContent = t("scan.checking");
   try {
@@ -50,6 +57,7 @@ function draw() {
   else result.replaceChildren();
 }
 
+/** @param {any} answer the API's answer to POST /v1/scans */
 function verdictView(answer) {
   const tone = GOOD.has(answer.verdict) ? "good" : DANGER.has(answer.verdict) ? "danger" : "warning";
   const signedIn = session();
@@ -72,6 +80,7 @@ function verdictView(answer) {
   );
 }
 
+/** @param {any[]} entries */
 function custodyView(entries) {
   return h(
     "section",
@@ -105,16 +114,20 @@ function custodyView(entries) {
 
 function reader() {
   const { BrowserMultiFormatReader, DecodeHintType, BarcodeFormat } = window.ZXing;
-  const hints = new Map([
-    [DecodeHintType.POSSIBLE_FORMATS, [BarcodeFormat.DATA_MATRIX, BarcodeFormat.QR_CODE]],
-    [DecodeHintType.TRY_HARDER, true],
-  ]);
+  /** @type {Map<import("@zxing/library").DecodeHintType, unknown>} */
+  const hints = new Map();
+  hints.set(DecodeHintType.POSSIBLE_FORMATS, [BarcodeFormat.DATA_MATRIX, BarcodeFormat.QR_CODE]);
+  hints.set(DecodeHintType.TRY_HARDER, true);
   return new BrowserMultiFormatReader(hints);
 }
 
-/** zxing writes FNC1 as the group separator (a leading one marks GS1 data); shown as ␝ so it can be read. */
+/**
+ * zxing writes FNC1 as the group separator (a leading one marks GS1 data); shown as ␝ so it can be read.
+ * @param {string} text
+ */
 const visible = (text) => text.replace(/\u001d/g, "␝");
 
+/** @param {File} file */
 async function decodePhoto(file) {
   progress.textContent = t("scan.decoding");
   const url = URL.createObjectURL(file);
@@ -129,7 +142,7 @@ async function decodePhoto(file) {
   } finally {
     URL.revokeObjectURL(url);
   }
-  document.getElementById("code").value = visible(text);
+  codeField.value = visible(text);
   await check(text);
   progress.textContent = t("scan.decoded", { code: visible(text) });
 }
@@ -137,8 +150,9 @@ async function decodePhoto(file) {
 /** Live scanning where the browser gives the page a camera (a secure origin with navigator.mediaDevices). */
 function setUpCamera() {
   if (!navigator.mediaDevices?.getUserMedia) return;
-  const button = document.getElementById("camera");
-  const video = document.getElementById("camera-view");
+  const button = byId("camera", HTMLButtonElement);
+  const video = byId("camera-view", HTMLVideoElement);
+  /** @type {import("@zxing/library").BrowserMultiFormatReader | undefined} */
   let live;
   const stop = () => {
     live?.reset();
@@ -159,12 +173,12 @@ function setUpCamera() {
         if (!found) return;
         const text = found.getText();
         stop();
-        document.getElementById("code").value = visible(text);
+        codeField.value = visible(text);
         void check(text);
       });
     } catch (error) {
       stop();
-      shown = { kind: "message", key: "scan.cameraUnavailable", values: { message: error.message } };
+      shown = { kind: "message", key: "scan.cameraUnavailable", values: { message: error instanceof Error ? error.message : String(error) } };
       draw();
     }
   });

@@ -1,17 +1,19 @@
+// @ts-check
 // Sign-in with an organization's key: the page decrypts the keystore (or takes a demo key), signs the API's
 // challenge itself and keeps only the token, so the key never leaves the browser.
 import { Wallet } from "/vendor/ethers.js";
-import { api, ApiFailure, failureBox, h, messageBox, onLanguageChange, roleName, saveSession, startPage, t } from "./app.js";
+import { api, ApiFailure, byId, failureBox, h, messageBox, onLanguageChange, roleName, saveSession, startPage, t } from "./app.js";
 
-const progress = document.getElementById("progress");
-const outcome = document.getElementById("outcome");
+const progress = byId("progress", HTMLElement);
+const outcome = byId("outcome", HTMLElement);
+/** @type {Array<{ organizationId: number, name: string, role: string, privateKey: string }>} */
 let demoOrganizations = [];
 
 startPage("title.signIn");
 onLanguageChange(drawDemo);
 void loadDemo();
 
-document.getElementById("keystore-form").addEventListener("submit", (event) => {
+byId("keystore-form", HTMLFormElement).addEventListener("submit", (event) => {
   event.preventDefault();
   void signInWithKeystore();
 });
@@ -29,8 +31,8 @@ async function loadDemo() {
 }
 
 function drawDemo() {
-  document.getElementById("demo").hidden = demoOrganizations.length === 0;
-  document.getElementById("demo-list").replaceChildren(
+  byId("demo", HTMLElement).hidden = demoOrganizations.length === 0;
+  byId("demo-list", HTMLUListElement).replaceChildren(
     ...demoOrganizations.map((organization) =>
       h(
         "li",
@@ -46,12 +48,12 @@ function drawDemo() {
 }
 
 async function signInWithKeystore() {
-  const file = document.getElementById("keystore").files?.[0];
+  const file = byId("keystore", HTMLInputElement).files?.[0];
   if (!file) return say("signIn.noFile");
   progress.textContent = t("signIn.decrypting");
   let wallet;
   try {
-    wallet = await Wallet.fromEncryptedJson(await file.text(), document.getElementById("password").value);
+    wallet = await Wallet.fromEncryptedJson(await file.text(), byId("password", HTMLInputElement).value);
   } catch {
     progress.textContent = "";
     return say("signIn.badKeystore");
@@ -59,7 +61,10 @@ async function signInWithKeystore() {
   await signIn(wallet);
 }
 
-/** The API's challenge, signed by the key (EIP-191), exchanged for a token kept for this tab. */
+/**
+ * The API's challenge, signed by the key (EIP-191), exchanged for a token kept for this tab.
+ * @param {{ address: string, signMessage(text: string): Promise<string> }} wallet
+ */
 async function signIn(wallet) {
   progress.textContent = t("signIn.signing");
   outcome.replaceChildren();
@@ -83,6 +88,7 @@ function safeNext() {
   return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
+/** @param {string} key */
 function say(key) {
   outcome.replaceChildren(messageBox(key));
 }
