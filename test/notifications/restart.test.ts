@@ -6,6 +6,7 @@ import path from "node:path";
 import request from "supertest";
 import { alertConfig, createAlertEngine } from "../../src/alerts";
 import { silentLogger } from "../../src/log";
+import { listenHttp } from "../../src/ops/listen";
 import { startLedgerService } from "../../src/service";
 import type { LedgerService } from "../../src/service";
 import { createStore } from "../../src/store";
@@ -64,8 +65,7 @@ describe.each(STORE_KINDS)("notifications across a service restart (%s)", (kind)
       deployment: await deploymentOf(c),
       database,
       dataDir,
-      host: "127.0.0.1",
-      port: 0,
+      server: await listenHttp("127.0.0.1", 0),
       log: silentLogger(),
       alerts: { pollMs: 50 },
       // The receiver listens on loopback, which only a deployment that opts in may deliver to.
