@@ -4,12 +4,15 @@
  * `npm start -- --rpc URL --deployment FILE` attaches to an existing chain instead. `npm start -- --help`.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import path from "node:path";
 import { HDNodeWallet, JsonRpcProvider, Wallet } from "ethers";
 import type { HardhatNetworkHDAccountsConfig, HardhatRuntimeEnvironment } from "hardhat/types";
 import { parseStartOptions, StartHelp, StartOptionsError } from "../src/chain/options";
 import type { StartOptions } from "../src/chain/options";
 import { sampleLines } from "../src/demo/files";
+import { DataDirectoryLockedError, lockDataDirectory } from "../src/ops/data-dir";
+import { listenHttp, PortInUseError } from "../src/ops/listen";
 import type { ScanSample } from "../src/demo/seed";
 import type { DeploymentFile } from "../src/indexer/deployment";
 
@@ -17,26 +20,43 @@ const HOST = "127.0.0.1";
 
 async function main(): Promise<void> {
   const options = parseStartOptions(process.argv.slice(2));
+  // Before anything is journaled, seeded or indexed: the data directory is this start's alone, and both ports
+  // are ours (another process answering the printed URL would give the demo's codes its own verdicts).
+  const lock = lockDataDirectory(options.dataDir);
+  const api = await listen(options.apiPort, "--port or TRACE_API_PORT");
+  const rpc = options.chain.kind === "embedded" ? await listen(options.chain.rpcPort, "--rpc-port or TRACE_RPC_PORT") : undefined;
   // Loaded only once the arguments are good: a typo fails at once, not after Hardhat has started.
   const { default: hre } = await import("hardhat");
   // A fresh clone has no artifacts or typechain types yet; this compiles them (solc from npm), or is a no-op.
   await hre.run("compile", { quiet: true });
-  const running = options.chain.kind === "embedded" ? await runEmbedded(hre, options, options.chain.rpcPort) : await runAttached(options, options.chain);
+  const running = rpc ? await runEmbedded(hre, options, rpc, api) : await runAttached(options, options.chain as AttachedChain, api);
   const stop = async () => {
     await running.stop();
+    lock.release();
     process.exit(process.exitCode ?? 0);
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 }
 
-type Running = { stop(): Promise<void> };
+/** Listens on `port`, or explains which setting chooses another when it is taken. */
+async function listen(port: number, setting: string): Promise<Server> {
+  try {
+    return await listenHttp(HOST, port);
+  } catch (error) {
+    if (error instanceof PortInUseError) throw new StartOptionsError(`${error.message}: stop that process, or choose another port with ${setting} (0 picks any free port)`);
+    throw error;
+  }
+}
 
-async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions, rpcPort: number): Promise<Running> {
+type Running = { stop(): Promise<void> };
+type AttachedChain = { rpcUrl: string; deploymentFile: string };
+
+async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions, rpcServer: Server, apiServer: Server): Promise<Running> {
   const { startEmbeddedChain } = await import("../src/chain/embedded");
   const { deployLedger, writeDeployment } = await import("../src/chain/deploy");
   const { readDeployment } = await import("../src/indexer/deployment");
-  const chain = await startEmbeddedChain({ hre, dataDir: options.dataDir, host: HOST, port: rpcPort });
+  const chain = await startEmbeddedChain({ hre, dataDir: options.dataDir, server: rpcServer });
   // Ignition and hre.ethers take the network's provider when first used: they must write through the journal.
   hre.network.provider = chain.provider;
   const deploymentFile = path.join(options.dataDir, "deployment.json");
@@ -66,7 +86,7 @@ async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions
   }
   await writeDeployment(deploymentFile, deployment);
   const relayerKey = devAccountKey(hre, 0);
-  const { service, samples } = await serve(options, deployment, chain.url, relayerKey, () => readRegulatorKey(regulatorFile));
+  const { service, samples } = await serve(options, deployment, chain.url, apiServer, relayerKey, () => readRegulatorKey(regulatorFile));
   console.log(
     chain.fresh
       ? `Chain JSON-RPC     ${chain.url} (chain id ${chain.chainId}, new; journal ${path.join(options.dataDir, "chain", "journal")})`
@@ -81,13 +101,13 @@ async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions
   };
 }
 
-async function runAttached(options: StartOptions, chain: { rpcUrl: string; deploymentFile: string }): Promise<Running> {
+async function runAttached(options: StartOptions, chain: AttachedChain, apiServer: Server): Promise<Running> {
   const { readDeployment } = await import("../src/indexer/deployment");
   const deployment = { ...(await readDeployment(chain.deploymentFile)), rpcUrl: chain.rpcUrl };
   const relayerKey = process.env.TRACE_RELAYER_KEY;
   if (options.demo && !relayerKey) throw new Error("--demo on an existing chain needs TRACE_RELAYER_KEY, the private key of a funded account to pay for the demo's transactions");
   const regulatorFile = path.join(options.dataDir, "dev-regulator-key.json");
-  const { service, samples } = await serve(options, deployment, chain.rpcUrl, relayerKey, () => readRegulatorKey(regulatorFile));
+  const { service, samples } = await serve(options, deployment, chain.rpcUrl, apiServer, relayerKey, () => readRegulatorKey(regulatorFile));
   console.log(`Chain JSON-RPC     ${chain.rpcUrl} (chain id ${deployment.chainId}, attached)`);
   printWhere(options, deployment, chain.deploymentFile, service, samples);
   if (!relayerKey) console.log("Relay              off (set TRACE_RELAYER_KEY to a funded account's key to relay signed attestations)");
@@ -100,7 +120,7 @@ type Service = Awaited<ReturnType<typeof import("../src/service").startLedgerSer
  * Seeds the demo when asked and not done yet, then runs the indexer and API and registers the demo's codes
  * (again, if the database was rebuilt).
  */
-async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: string, relayerKey: string | undefined, regulatorKey: () => Wallet) {
+async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: string, apiServer: Server, relayerKey: string | undefined, regulatorKey: () => Wallet) {
   const { startLedgerService } = await import("../src/service");
   const { createLogger } = await import("../src/log");
   const { readDemo, registerDemoCodes, writeDemo } = await import("../src/demo/files");
@@ -124,8 +144,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     deployment,
     database: options.database,
     dataDir: options.dataDir,
-    host: HOST,
-    port: options.apiPort,
+    server: apiServer,
     publicRateLimit: options.publicRateLimit,
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
@@ -177,6 +196,10 @@ main().catch((error: unknown) => {
   }
   if (error instanceof StartOptionsError) {
     console.error(`npm start: ${error.message}\nSee: npm start -- --help`);
+    process.exit(2);
+  }
+  if (error instanceof DataDirectoryLockedError) {
+    console.error(`npm start: ${error.message}; stop it first, or give this start another --data-dir (TRACE_DATA_DIR)`);
     process.exit(2);
   }
   console.error(error instanceof Error ? error.message : error);

@@ -12,6 +12,7 @@ import { createIndexer, createRpcSource } from "./indexer";
 import type { DeploymentFile } from "./indexer/deployment";
 import type { Logger } from "./log";
 import type { DispatcherConfig } from "./notifications/dispatcher";
+import { closeServer, serverUrl } from "./ops/listen";
 import { createStore } from "./store";
 import { webPages } from "./web";
 
@@ -21,8 +22,8 @@ export type LedgerServiceOptions = {
   /** SQLite file, `:memory:` or postgres:// URL. */
   database: string;
   dataDir: string;
-  host: string;
-  port: number;
+  /** Where the API answers: a listening server with no handler yet (src/ops/listen.ts listenHttp). */
+  server: Server;
   log: Logger;
   /** Private key of a funded account that relays signed attestations to the chain; without it, no relay. */
   relayerKey?: string;
@@ -73,20 +74,17 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })
     : undefined;
   const app = createApp(services, [...(relay ? relayRoutes(relay) : []), ...earlyWarning.routes], [webPages, ...earlyWarning.mounts]);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host, () => resolve(listening)).on("error", reject);
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : options.port;
+  const { server } = options;
+  server.on("request", app);
   earlyWarning.start();
   return {
-    apiUrl: `http://${options.host}:${port}`,
+    apiUrl: serverUrl(server),
     services,
     async stop() {
       following.abort();
       await follow;
       await earlyWarning.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       services.codes.close();
       relay?.close();
       source.close();

@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
+import type { Server } from "node:http";
 import { BackwardsCompatibilityProviderAdapter } from "hardhat/internal/core/providers/backwards-compatibility";
 import { createProvider } from "hardhat/internal/core/providers/construction";
 import { MethodNotSupportedError } from "hardhat/internal/core/providers/errors";
+import { JsonRpcHandler } from "hardhat/internal/hardhat-network/jsonrpc/handler";
 import { ProviderWrapper } from "hardhat/plugins";
 import type { EIP1193Provider, EthereumProvider, HardhatRuntimeEnvironment, RequestArguments } from "hardhat/types";
+import { closeServer, serverUrl } from "../ops/listen";
 import { JournalError, openJournal, readJournal } from "./journal";
 import type { JournalEntry, JournaledBlock, JournalWriter } from "./journal";
 
@@ -109,9 +111,8 @@ export type EmbeddedChainOptions = {
   hre: HardhatRuntimeEnvironment;
   /** The journal lives in `<dataDir>/chain/journal`. */
   dataDir: string;
-  host: string;
-  /** JSON-RPC port; 0 picks a free one. */
-  port: number;
+  /** Where the JSON-RPC answers: a listening server with no handler yet (src/ops/listen.ts listenHttp). */
+  server: Server;
   /** The wall clock, in seconds (tests pin it). */
   now?: () => number;
 };
@@ -129,8 +130,6 @@ export type EmbeddedChain = {
   replayed: { entries: number; blocks: number; truncatedTail: boolean };
   close(): Promise<void>;
 };
-
-type JsonRpcServer = { listen(): Promise<{ address: string; port: number }>; close(): Promise<void> };
 
 /**
  * Starts Hardhat's network as a JSON-RPC server whose state survives a restart: every state-changing request is
@@ -168,21 +167,29 @@ export async function startEmbeddedChain(options: EmbeddedChainOptions): Promise
   const head = (await blockAt(raw, "latest")) as JournaledBlock;
   const journaling = new JournalingProvider(raw, journal, head.number);
   const provider = new BackwardsCompatibilityProviderAdapter(journaling);
-  const server: JsonRpcServer = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: options.host, port: options.port, provider });
-  const listening = await server.listen();
+  const closeRpc = serveJsonRpc(options.server, provider);
   return {
-    url: `http://${listening.address}:${listening.port}`,
+    url: serverUrl(options.server),
     provider,
     chainId,
     genesisHash: genesis.hash,
     fresh: !existing,
     replayed: { entries: existing?.entries.length ?? 0, blocks, truncatedTail: existing?.truncatedTail ?? false },
     async close() {
-      await server.close();
+      await closeRpc();
       await journaling.idle();
       journal.close();
     },
   };
+}
+
+/**
+ * Hardhat's JSON-RPC handler over HTTP on a server already listening: what `hardhat node`'s server does, minus
+ * its own listen, which turns a taken port into an uncaught exception, and minus WebSocket, which nothing here uses.
+ */
+function serveJsonRpc(server: Server, provider: EthereumProvider): () => Promise<void> {
+  server.on("request", new JsonRpcHandler(provider).handleHttp);
+  return () => closeServer(server);
 }
 
 /** Re-executes the journal in order, each block at its recorded time, and checks every block hash. */

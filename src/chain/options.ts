@@ -53,6 +53,19 @@ function rpcUrl(text: string): string {
   return text;
 }
 
+/**
+ * A SQLite file or a postgres:// URL. Any other URL scheme (mysql://, sqlite://…) is refused: taken as a file
+ * path, it would quietly become a new, empty SQLite file in a folder named after the scheme.
+ */
+function databaseLocation(setting: string, text: string): string {
+  if (text.trim() === "") throw new StartOptionsError(`${setting} must be a SQLite file or a postgres:// URL`);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1];
+  if (scheme !== undefined && !/^postgres(ql)?$/.test(scheme)) {
+    throw new StartOptionsError(`${setting} must be a SQLite file or a postgres:// URL; ${scheme}:// databases are not supported, got ${JSON.stringify(text)}`);
+  }
+  return text;
+}
+
 function program() {
   return new Command("npm start --")
     .description("Runs the ledger: an embedded development chain (or an existing one), the indexer and the HTTP API.")
@@ -110,12 +123,11 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
       ? { kind: "attached", rpcUrl: rpcUrl(raw.rpc), deploymentFile: path.resolve(raw.deployment as string) }
       : { kind: "embedded", rpcPort: port(rpcPort.name, rpcPort.value) };
   const database = setting(raw.database, "--database", "TRACE_DATABASE", path.join(dataDir, "ledger.sqlite"));
-  if (database.value.trim() === "") throw new StartOptionsError(`${database.name} must be a SQLite file or a postgres:// URL`);
   // A pharmacy chain's stores may all reach the API from one address: raise the limit rather than sign them in.
   const rateLimit = setting(raw.publicRateLimit, "--public-rate-limit", "TRACE_PUBLIC_RATE_LIMIT", "600");
   return {
     dataDir,
-    database: database.value,
+    database: databaseLocation(database.name, database.value),
     apiPort: port(api.name, api.value),
     demo: raw.demo ?? chain.kind === "embedded",
     publicRateLimit: requestsPerMinute(rateLimit.name, rateLimit.value),

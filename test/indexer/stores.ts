@@ -3,8 +3,9 @@ import pg from "pg";
 import { createStore } from "../../src/store";
 import type { Store } from "../../src/store";
 
-/** The PostgreSQL server the storage tests use (.ci/run starts one on this address when none runs). */
-export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+import { POSTGRES_ADMIN_URL } from "../prerequisites";
+
+export { POSTGRES_ADMIN_URL };
 
 export type StoreKind = "sqlite" | "postgres";
 export const STORE_KINDS: StoreKind[] = ["sqlite", "postgres"];

@@ -8,6 +8,7 @@ import { alertConfig, createAlertEngine } from "../../src/alerts";
 import type { AlertConfig } from "../../src/alerts";
 import { DEFAULT_RECALL_DEADLINES, RecallLevel } from "../../src/ledger";
 import { silentLogger } from "../../src/log";
+import { listenHttp } from "../../src/ops/listen";
 import { startLedgerService } from "../../src/service";
 import type { LedgerService } from "../../src/service";
 import { createStore } from "../../src/store";
@@ -66,8 +67,7 @@ describe.each(STORE_KINDS)("notifications across a service restart (%s)", (kind)
       deployment: await deploymentOf(c),
       database,
       dataDir,
-      host: "127.0.0.1",
-      port: 0,
+      server: await listenHttp("127.0.0.1", 0),
       log: silentLogger(),
       alerts: { pollMs: 50, ...alerts },
       // The receiver listens on loopback, which only a deployment that opts in may deliver to.

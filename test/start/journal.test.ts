@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { afterEach, describe, it } from "vitest";
 import { startEmbeddedChain } from "../../src/chain/embedded";
 import { JournalError, readJournal } from "../../src/chain/journal";
+import { listenHttp } from "../../src/ops/listen";
 import type { EmbeddedChain } from "../../src/chain/embedded";
 
 const ALICE = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"; // Hardhat dev account 0
@@ -27,7 +28,7 @@ function dataDir() {
 }
 
 async function start(dir: string, now?: () => number) {
-  const chain = await startEmbeddedChain({ hre, dataDir: dir, host: "127.0.0.1", port: 0, ...(now ? { now } : {}) });
+  const chain = await startEmbeddedChain({ hre, dataDir: dir, server: await listenHttp("127.0.0.1", 0), ...(now ? { now } : {}) });
   open.push(chain);
   return chain;
 }

@@ -32,6 +32,11 @@ describe("npm start options", () => {
     expect(parseStartOptions(["--public-rate-limit", "20000"], { TRACE_PUBLIC_RATE_LIMIT: "6000" }).publicRateLimit).to.equal(20000);
   });
 
+  it("takes a SQLite file or a postgres:// or postgresql:// URL as the database", () => {
+    expect(parseStartOptions(["--database", "postgresql://ledger@db/trace"], {}).database).to.equal("postgresql://ledger@db/trace");
+    expect(parseStartOptions(["--database", "/srv/trace/ledger.sqlite"], {}).database).to.equal("/srv/trace/ledger.sqlite");
+  });
+
   it("attaches to an existing chain without the demo unless asked", () => {
     const attached = parseStartOptions(["--rpc", "http://10.0.0.5:8545", "--deployment", "besu.json"], {});
     expect(attached.chain).to.deep.equal({ kind: "attached", rpcUrl: "http://10.0.0.5:8545", deploymentFile: path.resolve("besu.json") });
@@ -50,6 +55,8 @@ describe("npm start options", () => {
       [["--rpc", "http://10.0.0.5:8545"], {}, "give its --deployment file too"],
       [["--rpc", "http://10.0.0.5:8545", "--deployment", "d.json", "--rpc-port", "8545"], {}, "with --rpc no chain is started"],
       [["--data-dir", " "], {}, "--data-dir must name a directory"],
+      [["--database", "mysql://x"], {}, '--database must be a SQLite file or a postgres:// URL; mysql:// databases are not supported, got "mysql://x"'],
+      [[], { TRACE_DATABASE: "sqlite:///srv/ledger.db" }, "TRACE_DATABASE must be a SQLite file or a postgres:// URL; sqlite:// databases are not supported"],
       [["--public-rate-limit", "0"], {}, '--public-rate-limit must be a number of requests per minute (1 or more), got "0"'],
       [[], { TRACE_PUBLIC_RATE_LIMIT: "lots" }, 'TRACE_PUBLIC_RATE_LIMIT must be a number of requests per minute'],
       [["--verbose"], {}, "unknown option '--verbose'"],

@@ -1,6 +1,9 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -13,10 +16,12 @@ type Started = { child: ChildProcessWithoutNullStreams; stdout: string; apiUrl: 
 
 const children: ChildProcessWithoutNullStreams[] = [];
 const dirs: string[] = [];
+const holders: Server[] = [];
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) await stop(child);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const server of holders) server.close();
 });
 
 /** What `npm start` runs (`node --import tsx scripts/start.ts`), as a child process. */
@@ -45,6 +50,14 @@ function started(child: ChildProcessWithoutNullStreams): Promise<Started> {
     });
     child.once("exit", (code) => reject(new Error(`npm start exited with ${code} before it was ready:\n${stdout}\n${stderr}`)));
   });
+}
+
+/** A port another process answers on, as when something else already runs on 8080; closed after the tests. */
+async function holdPort(): Promise<number> {
+  const server = createServer((_request, response) => response.end("not the ledger"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  holders.push(server);
+  return (server.address() as AddressInfo).port;
 }
 
 /** Stops the process as Ctrl-C does and waits for it to exit. */
@@ -115,6 +128,12 @@ describe("npm start", () => {
       }
       expect(new Set(organizations.map((o) => o.region))).to.deep.equal(new Set([320000, 330000, 310000]));
       const deployment = readFileSync(path.join(dataDir, "deployment.json"), "utf8");
+
+      // A second start on the same data directory would run a second indexer over the same store.
+      const twice = await exited(launch(["--data-dir", dataDir, "--port", "0", "--rpc-port", "0"]));
+      expect(twice.code).to.equal(2);
+      expect(twice.stderr).to.contain(`the data directory ${dataDir} is in use by another start of the ledger (pid ${first.child.pid})`);
+      expect(await observe(first)).to.deep.equal(before);
       expect(await stop(first.child)).to.equal(0);
 
       // A crash mid-write leaves half a line at the end of the journal; the restart must shrug it off.
@@ -127,7 +146,15 @@ describe("npm start", () => {
       expect(after.head).to.deep.equal(before.head);
       expect(JSON.parse(readFileSync(organizationsFile, "utf8"))).to.deep.equal(organizations);
       expect(JSON.parse(readFileSync(path.join(dataDir, "deployment.json"), "utf8")).contracts).to.deep.equal(JSON.parse(deployment).contracts);
-      expect(await stop(second.child)).to.equal(0);
+
+      // A killed start leaves no lock behind: the next start gets past the data directory (and stops at the port
+      // this test holds, before touching anything).
+      second.child.kill("SIGKILL");
+      await exited(second.child);
+      const port = await holdPort();
+      const third = await exited(launch(["--data-dir", dataDir, "--port", String(port), "--rpc-port", "0"]));
+      expect(third.code).to.equal(2);
+      expect(third.stderr).to.contain(`port ${port} on 127.0.0.1 is already in use`);
     },
     2 * START_TIMEOUT_MS,
   );
@@ -146,5 +173,23 @@ describe("npm start", () => {
       expect(result.stderr).to.contain(cases[i]!.message);
     });
     expect(existsSync(path.join(dataDir, "chain"))).to.equal(false);
+  });
+
+  it("stops before journaling or seeding anything when the API or chain port is taken, naming the port and how to change it", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "trace-start-port-"));
+    dirs.push(dataDir);
+    const port = await holdPort();
+    const api = await exited(launch(["--data-dir", dataDir, "--port", String(port), "--rpc-port", "0"]));
+    expect(api.code).to.equal(2);
+    expect(api.stderr).to.contain(`port ${port} on 127.0.0.1 is already in use by another process: stop that process, or choose another port with --port or TRACE_API_PORT`);
+    const chain = await exited(launch(["--data-dir", dataDir, "--port", "0", "--rpc-port", String(port)]));
+    expect(chain.code).to.equal(2);
+    expect(chain.stderr).to.contain(`port ${port} on 127.0.0.1 is already in use by another process: stop that process, or choose another port with --rpc-port or TRACE_RPC_PORT`);
+    for (const result of [api, chain]) {
+      expect(result.stdout).not.to.contain("Seeding");
+      expect(result.stderr).not.to.match(/^\s+at /m);
+    }
+    expect(existsSync(path.join(dataDir, "chain"))).to.equal(false);
+    expect(existsSync(path.join(dataDir, "demo"))).to.equal(false);
   });
 });

@@ -7,8 +7,9 @@ import type { Browser, Page } from "playwright-core";
 import { createApp } from "../../src/api/app";
 import { webPages } from "../../src/web";
 import { apiHarness } from "../api/harness";
+import { findChromium } from "../prerequisites";
 
-export const CHROMIUM = "/usr/bin/chromium";
+export const CHROMIUM = findChromium() ?? "/usr/bin/chromium";
 export const ARTIFACTS = path.resolve(__dirname, "../../test-artifacts/web");
 
 /** A missing browser fails the suite with what to install, never skips it. */
