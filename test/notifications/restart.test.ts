@@ -143,8 +143,7 @@ describe("recall deadlines", () => {
       deployment: await deploymentOf(c),
       database: path.join(dataDir, "ledger.sqlite"),
       dataDir,
-      host: "127.0.0.1",
-      port: 0,
+      server: await listenHttp("127.0.0.1", 0),
       log: silentLogger(),
       alerts: { recallDeadlines: deadlines },
     });
