@@ -14,8 +14,9 @@ const address = z
   .meta({ description: "a signing key's address", example: "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4" });
 
 /**
- * The text an organization's key signs to sign in (EIP-191 personal message). Challenges are stateless — an
- * HMAC over the address and expiry — so any API server sharing the secret can check them.
+ * The text an organization's key signs to sign in (EIP-191 personal message). A challenge carries its own proof —
+ * an HMAC over the address and expiry — so any API server sharing the secret can check it; only its redemption is
+ * recorded, in the shared database.
  */
 export function challengeText(key: string, challenge: string) {
   return `Sign in to the drug traceability ledger\nKey: ${key}\nChallenge: ${challenge}`;
@@ -32,12 +33,32 @@ function issueChallenge(services: ApiServices, key: string) {
   return { challenge: `${body}.${mac(services.config.secret, `challenge|${key}|${body}`)}`, expiresAt };
 }
 
+/** The challenge's nonce and expiry, once its MAC shows this ledger issued it for this key and it has not expired. */
 function checkChallenge(services: ApiServices, key: string, challenge: string) {
   const [expiresAt, nonce, tag] = challenge.split(".");
   if (!expiresAt || !nonce || !tag || !sameMac(tag, mac(services.config.secret, `challenge|${key}|${expiresAt}.${nonce}`))) {
     throw badRequest("INVALID_CHALLENGE", "the challenge was not issued by this ledger for this key", "challenge");
   }
   if (Number(expiresAt) < services.now()) throw badRequest("EXPIRED_CHALLENGE", "the challenge expired; ask for a new one", "challenge");
+  return { nonce, expiresAt: Number(expiresAt) };
+}
+
+/**
+ * Marks the challenge used, or refuses it if it already was: a captured challenge and signature are good for one
+ * token, not for every token until it expires. The mark lives in the shared database, whose primary key settles
+ * two servers redeeming it at once, and is dropped once the challenge has expired and could not be redeemed anyway.
+ */
+async function redeemChallenge(services: ApiServices, challenge: { nonce: string; expiresAt: number }) {
+  const { db } = services.store;
+  await db.deleteFrom("redeemed_challenges").where("expires_at", "<", services.now()).execute();
+  const inserted = await db
+    .insertInto("redeemed_challenges")
+    .values({ nonce: challenge.nonce, expires_at: challenge.expiresAt })
+    .onConflict((conflict) => conflict.column("nonce").doNothing())
+    .executeTakeFirst();
+  if (inserted.numInsertedOrUpdatedRows === 0n) {
+    throw badRequest("CHALLENGE_USED", "the challenge was already exchanged for a token; ask for a new one", "challenge");
+  }
 }
 
 function sameMac(a: string, b: string) {
@@ -139,12 +160,17 @@ export const authRoutes = [
       signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-byte signature in 0x hex"),
     }),
     response: z.object({ token: z.string(), organizationId: z.number().int(), role: z.string(), expiresAt: z.number().int() }),
-    errors: { 401: "the key is unknown or revoked", 403: "the organization is suspended" },
+    errors: {
+      400: "the challenge is malformed, not this ledger's, expired or already used",
+      401: "the key is unknown or revoked",
+      403: "the organization is suspended",
+    },
     async handle({ body, services }) {
-      checkChallenge(services, body.key, body.challenge);
+      const challenge = checkChallenge(services, body.key, body.challenge);
       const signer = recoverSigner(challengeText(body.key, body.challenge), body.signature);
       if (signer !== body.key) throw unauthorized("SIGNATURE_MISMATCH", `the signature is not by key ${body.key}`);
       const caller = await activeCaller(services, body.key);
+      await redeemChallenge(services, challenge);
       const expiresAt = services.now() + services.config.tokenLifetime;
       const token = issueToken(services, { key: caller.key, organizationId: caller.organizationId, expiresAt });
       return { token, organizationId: caller.organizationId, role: caller.role, expiresAt };
