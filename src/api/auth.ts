@@ -117,20 +117,34 @@ export function holdsIssuedToken(services: ApiServices, header: string | undefin
   }
 }
 
+/** The token in `Authorization: Bearer …`; refuses when one is required and missing. */
+export function bearerToken(req: Request, required: boolean): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) {
+    if (required) throw unauthorized("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
+    return undefined;
+  }
+  const match = BEARER.exec(header);
+  if (!match) throw unauthorized("INVALID_TOKEN", "the Authorization header must be `Bearer <token>`");
+  return match[1]!;
+}
+
+/**
+ * The organization a token speaks for right now. Asked again by whatever outlives one request (an event stream), so
+ * an expired token, a revoked key or a suspended organization is refused there too.
+ */
+export async function tokenCaller(services: ApiServices, token: string): Promise<Caller> {
+  const claims = readToken(services, token);
+  const caller = await activeCaller(services, claims.key);
+  if (caller.organizationId !== claims.organizationId) throw unauthorized("INVALID_TOKEN", "the key changed organization");
+  return caller;
+}
+
 /** Resolves the caller from `Authorization: Bearer …`; refuses when a token is required and missing. */
 export function createAuthenticator(services: ApiServices) {
   return async (req: Request, required: boolean): Promise<Caller | undefined> => {
-    const header = req.headers.authorization;
-    if (!header) {
-      if (required) throw unauthorized("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
-      return undefined;
-    }
-    const match = BEARER.exec(header);
-    if (!match) throw unauthorized("INVALID_TOKEN", "the Authorization header must be `Bearer <token>`");
-    const claims = readToken(services, match[1]!);
-    const caller = await activeCaller(services, claims.key);
-    if (caller.organizationId !== claims.organizationId) throw unauthorized("INVALID_TOKEN", "the key changed organization");
-    return caller;
+    const token = bearerToken(req, required);
+    return token === undefined ? undefined : tokenCaller(services, token);
   };
 }
 
