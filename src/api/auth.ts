@@ -14,8 +14,9 @@ const address = z
   .meta({ description: "a signing key's address", example: "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4" });
 
 /**
- * The text an organization's key signs to sign in (EIP-191 personal message). Challenges are stateless — an
- * HMAC over the address and expiry — so any API server sharing the secret can check them.
+ * The text an organization's key signs to sign in (EIP-191 personal message). A challenge carries its own proof —
+ * an HMAC over the address and expiry — so any API server sharing the secret can check it; only its redemption is
+ * recorded, in the shared database.
  */
 export function challengeText(key: string, challenge: string) {
   return `Sign in to the drug traceability ledger\nKey: ${key}\nChallenge: ${challenge}`;
@@ -32,12 +33,32 @@ function issueChallenge(services: ApiServices, key: string) {
   return { challenge: `${body}.${mac(services.config.secret, `challenge|${key}|${body}`)}`, expiresAt };
 }
 
+/** The challenge's nonce and expiry, once its MAC shows this ledger issued it for this key and it has not expired. */
 function checkChallenge(services: ApiServices, key: string, challenge: string) {
   const [expiresAt, nonce, tag] = challenge.split(".");
   if (!expiresAt || !nonce || !tag || !sameMac(tag, mac(services.config.secret, `challenge|${key}|${expiresAt}.${nonce}`))) {
     throw badInput("INVALID_CHALLENGE", "the challenge was not issued by this ledger for this key", "challenge");
   }
   if (Number(expiresAt) < services.now()) throw badInput("EXPIRED_CHALLENGE", "the challenge expired; ask for a new one", "challenge");
+  return { nonce, expiresAt: Number(expiresAt) };
+}
+
+/**
+ * Marks the challenge used, or refuses it if it already was: a captured challenge and signature are good for one
+ * token, not for every token until it expires. The mark lives in the shared database, whose primary key settles
+ * two servers redeeming it at once, and is dropped once the challenge has expired and could not be redeemed anyway.
+ */
+async function redeemChallenge(services: ApiServices, challenge: { nonce: string; expiresAt: number }) {
+  const { db } = services.store;
+  await db.deleteFrom("redeemed_challenges").where("expires_at", "<", services.now()).execute();
+  const inserted = await db
+    .insertInto("redeemed_challenges")
+    .values({ nonce: challenge.nonce, expires_at: challenge.expiresAt })
+    .onConflict((conflict) => conflict.column("nonce").doNothing())
+    .executeTakeFirst();
+  if (inserted.numInsertedOrUpdatedRows === 0n) {
+    throw badInput("CHALLENGE_USED", "the challenge was already exchanged for a token; ask for a new one", "challenge");
+  }
 }
 
 function sameMac(a: string, b: string) {
@@ -96,20 +117,34 @@ export function holdsIssuedToken(services: ApiServices, header: string | undefin
   }
 }
 
+/** The token in `Authorization: Bearer …`; refuses when one is required and missing. */
+export function bearerToken(req: Request, required: boolean): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) {
+    if (required) throw unauthenticated("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
+    return undefined;
+  }
+  const match = BEARER.exec(header);
+  if (!match) throw unauthenticated("INVALID_TOKEN", "the Authorization header must be `Bearer <token>`");
+  return match[1]!;
+}
+
+/**
+ * The organization a token speaks for right now. Asked again by whatever outlives one request (an event stream), so
+ * an expired token, a revoked key or a suspended organization is refused there too.
+ */
+export async function tokenCaller(services: ApiServices, token: string): Promise<Caller> {
+  const claims = readToken(services, token);
+  const caller = await activeCaller(services, claims.key);
+  if (caller.organizationId !== claims.organizationId) throw unauthenticated("INVALID_TOKEN", "the key changed organization");
+  return caller;
+}
+
 /** Resolves the caller from `Authorization: Bearer …`; refuses when a token is required and missing. */
 export function createAuthenticator(services: ApiServices) {
   return async (req: Request, required: boolean): Promise<Caller | undefined> => {
-    const header = req.headers.authorization;
-    if (!header) {
-      if (required) throw unauthenticated("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
-      return undefined;
-    }
-    const match = BEARER.exec(header);
-    if (!match) throw unauthenticated("INVALID_TOKEN", "the Authorization header must be `Bearer <token>`");
-    const claims = readToken(services, match[1]!);
-    const caller = await activeCaller(services, claims.key);
-    if (caller.organizationId !== claims.organizationId) throw unauthenticated("INVALID_TOKEN", "the key changed organization");
-    return caller;
+    const token = bearerToken(req, required);
+    return token === undefined ? undefined : tokenCaller(services, token);
   };
 }
 
@@ -139,12 +174,17 @@ export const authRoutes = [
       signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-byte signature in 0x hex"),
     }),
     response: z.object({ token: z.string(), organizationId: z.number().int(), role: z.string(), expiresAt: z.number().int() }),
-    errors: { 401: "the key is unknown or revoked", 403: "the organization is suspended" },
+    errors: {
+      400: "the challenge is malformed, not this ledger's, expired or already used",
+      401: "the key is unknown or revoked",
+      403: "the organization is suspended",
+    },
     async handle({ body, services }) {
-      checkChallenge(services, body.key, body.challenge);
+      const challenge = checkChallenge(services, body.key, body.challenge);
       const signer = recoverSigner(challengeText(body.key, body.challenge), body.signature);
       if (signer !== body.key) throw unauthenticated("SIGNATURE_MISMATCH", `the signature is not by key ${body.key}`);
       const caller = await activeCaller(services, body.key);
+      await redeemChallenge(services, challenge);
       const expiresAt = services.now() + services.config.tokenLifetime;
       const token = issueToken(services, { key: caller.key, organizationId: caller.organizationId, expiresAt });
       return { token, organizationId: caller.organizationId, role: caller.role, expiresAt };

@@ -1,5 +1,4 @@
-import { payloadOf } from "../store";
-import { isError, JsonRpcApiProvider, JsonRpcProvider, Wallet } from "ethers";
+import { isError, JsonRpcApiProvider, JsonRpcProvider, keccak256, Wallet } from "ethers";
 import type { Provider } from "ethers";
 import type { RequestHandler } from "express";
 import { z } from "zod";
@@ -15,6 +14,7 @@ import type {
   SignedAttestation,
 } from "../ledger";
 import type { Logger } from "../log";
+import { payloadOf } from "../store";
 import type { Store } from "../store";
 import { createNamer } from "../store/names";
 import { defineRoute } from "./routes";
@@ -29,9 +29,11 @@ import type { AnyRoute } from "./routes";
  * 2. off-chain, against the indexed read model: each signature recovers to an unrevoked key of the organization the
  *    message names, and that organization is active (403);
  * 3. a dry run of each transaction from the relayer's account (eth_estimateGas), whose revert is decoded into the
- *    contract's custom error and answered in words (src/ledger/refusals.ts: bad input, not allowed, conflict for a replay, refused by the state).
- * Consecutive attestations for the same contract go in one `multicall` transaction; a change of contract starts the
- * next transaction, so the order of the request is the order on the chain.
+ *    contract's custom error and answered in words (src/api/refusals.ts: 400, 403, 409 replay, 422 state).
+ * A request is one transaction, so it is applied whole or not at all: its attestations must all be for one contract
+ * (several go in one `multicall`, in the request's order); a request spanning contracts is refused before anything
+ * else. The answer says exactly what reached the chain: the transaction is signed here, so its hash is known even
+ * when the node's answer is lost, and no answer carries the signed transaction itself.
  */
 
 export type RelayOptions = {
@@ -169,33 +171,51 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
-  async function send(transactions: Transaction[]): Promise<RelayedTransaction[]> {
-    const gasLimits: bigint[] = [];
-    for (const transaction of transactions) gasLimits.push(await dryRun(transaction));
-    let nonce = await rpc(() => provider.getTransactionCount(wallet.address, "pending"));
-    const sent: RelayedTransaction[] = [];
-    for (const [i, transaction] of transactions.entries()) {
-      const response = await wallet
-        .sendTransaction({
-          to: deployment.contracts[transaction.contract],
-          data: transactionData(transaction),
-          // Headroom over the estimate: storage the transaction first writes may cost more once others land first.
-          gasLimit: (gasLimits[i]! * 5n) / 4n,
-          nonce: nonce++,
-        })
-        .catch((error: unknown) => {
-          if (sent.length === 0) throw unavailable(error);
-          throw new LedgerError("retry_later",
-            "PARTIALLY_SENT",
-            `transaction${sent.length > 1 ? "s" : ""} ${sent.map((t) => t.hash).join(", ")} (attestations ` +
-              `${sent.flatMap((t) => t.attestations).join(", ")}) were sent, the next could not be: ${firstLine(error)}; ` +
-              `relay the remaining attestations again`,
-          );
-        });
-      options.log?.info({ hash: response.hash, contract: transaction.contract, attestations: transaction.calls.length }, "relayed attestations");
-      sent.push({ hash: response.hash, contract: transaction.contract, attestations: transaction.calls.map((c) => c.index), blockNumber: null });
+  async function send(transaction: Transaction): Promise<RelayedTransaction> {
+    const gasLimit = await dryRun(transaction);
+    const nonce = await rpc(() => provider.getTransactionCount(wallet.address, "pending"));
+    const populated = await rpc(() =>
+      wallet.populateTransaction({
+        to: deployment.contracts[transaction.contract],
+        data: transactionData(transaction),
+        // Headroom over the estimate: storage the transaction first writes may cost more once others land first.
+        gasLimit: (gasLimit * 5n) / 4n,
+        nonce,
+      }),
+    );
+    const signed = await wallet.signTransaction(populated);
+    const sent: RelayedTransaction = {
+      hash: keccak256(signed),
+      contract: transaction.contract,
+      attestations: transaction.calls.map((c) => c.index),
+      blockNumber: null,
+    };
+    try {
+      await provider.broadcastTransaction(signed);
+    } catch (error) {
+      await checkTaken(sent, error);
     }
+    options.log?.info({ hash: sent.hash, contract: transaction.contract, attestations: transaction.calls.length }, "relayed attestations");
     return sent;
+  }
+
+  /**
+   * After a failed broadcast, whether the node has the transaction after all (its answer was lost): if it does, the
+   * transaction was sent; if it says it does not, nothing was; if it cannot be asked, the answer names the hash.
+   */
+  async function checkTaken(sent: RelayedTransaction, failure: unknown) {
+    let known: unknown;
+    try {
+      known = await provider.getTransaction(sent.hash);
+    } catch (error) {
+      throw new LedgerError("retry_later",
+        "SENT_OUTCOME_UNKNOWN",
+        `transaction ${sent.hash} (attestation${sent.attestations.length > 1 ? "s" : ""} ${sent.attestations.join(", ")}) was handed to ` +
+          `the chain node, which then stopped answering (${failureOf(error)}): it may be mined; look it up by its hash before ` +
+          `sending again (a repeat of a mined attestation is refused as a replay)`,
+      );
+    }
+    if (!known) throw new LedgerError("retry_later", "CHAIN_UNAVAILABLE", `the chain node refused the transaction: ${failureOf(failure)}; nothing was sent; retry`);
   }
 
   async function receiptOf(hash: string) {
@@ -213,40 +233,51 @@ export function createRelay(options: RelayOptions): Relay {
   return {
     relayer: wallet.address,
     async relay(attestations, relayOptions = {}) {
+      const contract = oneContract(attestations);
       const calls: Call[] = [];
       for (const [index, attestation] of attestations.entries()) {
         calls.push({ index, attestation, data: encodeCall(attestation), context: await checkSigners(attestation, index) });
       }
-      const transactions: Transaction[] = [];
-      for (const call of calls) {
-        const last = transactions[transactions.length - 1];
-        if (last?.contract === call.attestation.contract) last.calls.push(call);
-        else transactions.push({ contract: call.attestation.contract, calls: [call] });
-      }
       const sent = await exclusively(async () => {
         await checkChain();
-        return send(transactions);
+        return send({ contract, calls });
       });
-      if (!relayOptions.wait) return { status: "submitted", transactions: sent, indexedBlock: null };
-      for (const transaction of sent) {
-        const receipt = await receiptOf(transaction.hash);
-        transaction.blockNumber = receipt.blockNumber;
-        if (receipt.status !== 1) {
-          throw new LedgerError("refused",
-            "TRANSACTION_REVERTED",
-            `transaction ${transaction.hash} was mined in block ${receipt.blockNumber} but reverted: the ledger changed between ` +
-              `the dry run and the transaction, and none of its attestations took effect; check the state and sign again`,
-          );
-        }
+      if (!relayOptions.wait) return { status: "submitted", transactions: [sent], indexedBlock: null };
+      const receipt = await receiptOf(sent.hash);
+      sent.blockNumber = receipt.blockNumber;
+      if (receipt.status !== 1) {
+        throw new LedgerError("refused",
+          "TRANSACTION_REVERTED",
+          `transaction ${sent.hash} (attestation${sent.attestations.length > 1 ? "s" : ""} ${sent.attestations.join(", ")}) was mined in ` +
+            `block ${receipt.blockNumber} but reverted: none of its attestations took effect. The ledger changed between the dry ` +
+            `run and the block; check the state and sign again`,
+        );
       }
-      const last = Math.max(...sent.map((t) => t.blockNumber!));
-      await waitForIndexed(last);
-      return { status: "indexed", transactions: sent, indexedBlock: last, established: await establishedBy(store, attestations, sent) };
+      await waitForIndexed(receipt.blockNumber);
+      return { status: "indexed", transactions: [sent], indexedBlock: receipt.blockNumber, established: await establishedBy(store, attestations, [sent]) };
     },
     close() {
       if (ownsProvider) provider.destroy();
     },
   };
+}
+
+/**
+ * The one contract a request's attestations are for. Two contracts would be two transactions, and the first could
+ * be mined while the second reverts: such a request is refused before anything is checked or sent.
+ */
+function oneContract(attestations: SignedAttestation[]): LedgerContract {
+  const first = attestations[0]!.contract;
+  const other = attestations.findIndex((a) => a.contract !== first);
+  if (other >= 0) {
+    throw badInput(
+      "BUNDLE_SPANS_CONTRACTS",
+      `attestation ${other} is for ${attestations[other]!.contract}, attestation 0 for ${first}: one request is one transaction ` +
+        `to one contract, applied whole or not at all; send the attestations for each contract in a request of their own`,
+      `attestations.${other}.contract`,
+    );
+  }
+  return first;
 }
 
 const ESTABLISHED_IDS = ["organizationId", "productId", "agreementId", "batchId", "shipmentId"] as const;
@@ -293,10 +324,18 @@ function revertDataOf(error: unknown): string | undefined {
 
 /** The node failed to answer: retryable, and nothing about the attestations. */
 function unavailable(error: unknown) {
-  return new LedgerError("retry_later", "CHAIN_UNAVAILABLE", `the chain node did not answer: ${firstLine(error)}; retry`);
+  return new LedgerError("retry_later", "CHAIN_UNAVAILABLE", `the chain node did not answer: ${failureOf(error)}; retry`);
 }
 
-const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
+/**
+ * What a node's failure says: the node's own message, or ethers' short one. Never ethers' full message, which
+ * quotes the request (a signed transaction, the attestations' signatures); long hex is cut all the same.
+ */
+function failureOf(error: unknown): string {
+  const { shortMessage, error: nodeError, message } = error as { shortMessage?: string; error?: { message?: unknown }; message?: string };
+  const text = typeof nodeError?.message === "string" ? nodeError.message : (shortMessage ?? String(message ?? error).split("\n")[0]!);
+  return text.replace(/0x[0-9a-fA-F]{64,}/g, (hex) => `${hex.slice(0, 10)}…`);
+}
 
 async function rpc<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -367,10 +406,11 @@ export function relayRoutes(relay: Relay): AnyRoute[] {
       response: relayAnswer,
       status: 202,
       errors: {
+        400: "malformed attestations, or attestations for more than one contract (BUNDLE_SPANS_CONTRACTS): a request is one transaction",
         403: "a signer may not make an attestation: unknown, revoked or foreign key, suspended organization, wrong role or party",
         409: "an attestation's nonce is already used: a replay or a duplicate (REPLAYED_ATTESTATION)",
         422: "the contract would refuse an attestation in the ledger's current state; error.code and error.message say why",
-        503: "the chain node did not answer; nothing was sent unless error.message says so; retry",
+        503: "the chain node did not answer: nothing was sent (CHAIN_UNAVAILABLE), or, after it took the transaction, the transaction named may be mined (SENT_OUTCOME_UNKNOWN)",
         504: "with wait: the transactions were sent but not mined or indexed in time",
       },
       async handle({ body }) {

@@ -119,7 +119,7 @@ export const relayBody = z.object({
     .max(MAX_ATTESTATIONS)
     .meta({
       description:
-        "signed attestations, relayed in this order: consecutive ones for the same contract go in one multicall transaction",
+        "signed attestations, all for one contract, relayed in this order in one transaction (a multicall when several)",
     }),
   wait: z.boolean().default(false).meta({ description: "answer once the transactions are mined and indexed" }),
 });

@@ -1,14 +1,15 @@
 import { lookup } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
 import type { LookupFunction } from "node:net";
+import ipaddr from "ipaddr.js";
 
 /** The stable code of a webhook URL refused because it points into a private network. */
 export const NOT_PUBLIC = "WEBHOOK_URL_NOT_PUBLIC";
 
 /**
  * Addresses a webhook must not reach unless the deployment opts in: loopback, link-local (cloud metadata answers on
- * 169.254.169.254), private, carrier-grade NAT, "this network", multicast and reserved ranges. IPv4-mapped IPv6
- * addresses (::ffff:a.b.c.d) are checked against the IPv4 ranges by BlockList itself.
+ * 169.254.169.254), private, carrier-grade NAT, "this network", multicast and reserved ranges. IPv6 forms that
+ * carry an IPv4 address are judged by that address too (see embeddedIpv4s).
  */
 const PRIVATE_RANGES: [string, number, "ipv4" | "ipv6"][] = [
   ["0.0.0.0", 8, "ipv4"],
@@ -27,14 +28,12 @@ const PRIVATE_RANGES: [string, number, "ipv4" | "ipv6"][] = [
   ["fe80::", 10, "ipv6"],
   ["fec0::", 10, "ipv6"],
   ["ff00::", 8, "ipv6"],
+  // NAT64 for local use (RFC 8215): its IPv4 address may sit anywhere in the address, and it is local by definition.
+  ["64:ff9b:1::", 48, "ipv6"],
 ];
 
 const privateRanges = new BlockList();
 for (const [network, prefix, family] of PRIVATE_RANGES) privateRanges.addSubnet(network, prefix, family);
-
-/** NAT64's well-known prefix carries an IPv4 address in its last 32 bits, which may itself be private. */
-const NAT64 = new BlockList();
-NAT64.addSubnet("64:ff9b::", 96, "ipv6");
 
 /** Whether `address` (an IPv4 or IPv6 literal, IPv6 without brackets) lies in a loopback, link-local or private range. */
 export function isPrivateAddress(address: string): boolean {
@@ -42,14 +41,31 @@ export function isPrivateAddress(address: string): boolean {
   if (family === 0) throw new Error(`${address} is not an IP address`);
   if (family === 4) return privateRanges.check(address, "ipv4");
   if (privateRanges.check(address, "ipv6")) return true;
-  return NAT64.check(address, "ipv6") && privateRanges.check(embeddedIpv4(address), "ipv4");
+  return embeddedIpv4s(address).some((ipv4) => privateRanges.check(ipv4, "ipv4"));
 }
 
-/** The IPv4 address in the last 32 bits of an IPv6 address. */
-function embeddedIpv4(address: string): string {
-  const groups = new URL(`http://[${address}]/`).hostname.slice(1, -1).split(":");
-  const last = groups.slice(-2).map((group) => parseInt(group || "0", 16));
-  return [last[0]! >> 8, last[0]! & 255, last[1]! >> 8, last[1]! & 255].join(".");
+/**
+ * The IPv4 addresses an IPv6 address carries, which the network delivers to (or through): IPv4-mapped
+ * (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96) and NAT64 (64:ff9b::/96) in the last 32 bits; 6to4
+ * (2002::/16) in bits 16-47; Teredo (2001::/32) its server in bits 32-63 and its client in the last 32 bits,
+ * inverted. ipaddr.js parses the address and names its range.
+ */
+function embeddedIpv4s(address: string): string[] {
+  const ipv6 = ipaddr.IPv6.parse(address);
+  const words = ipv6.parts;
+  const ipv4 = (high: number, low: number) => new ipaddr.IPv4([high >> 8, high & 255, low >> 8, low & 255]).toString();
+  switch (ipv6.range()) {
+    case "ipv4Mapped":
+    case "rfc6145":
+    case "rfc6052":
+      return [ipv4(words[6]!, words[7]!)];
+    case "6to4":
+      return [ipv4(words[1]!, words[2]!)];
+    case "teredo":
+      return [ipv4(words[2]!, words[3]!), ipv4(words[6]! ^ 0xffff, words[7]! ^ 0xffff)];
+    default:
+      return [];
+  }
 }
 
 /** The host of a URL as DNS or the socket layer wants it: no IPv6 brackets, no trailing root dot, lower case. */

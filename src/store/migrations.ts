@@ -330,6 +330,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0004_redeemed_challenges": {
+    async up(db: Kysely<unknown>) {
+      // The primary key is what makes a challenge single-use across every API server sharing the database.
+      await db.schema
+        .createTable("redeemed_challenges")
+        .addColumn("nonce", "text", (c) => c.primaryKey())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("redeemed_challenges_expiry").on("redeemed_challenges").column("expires_at").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

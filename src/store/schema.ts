@@ -43,6 +43,7 @@ export type Database = {
   webhook_subscriptions: WebhookSubscriptionTable;
   webhook_deliveries: WebhookDeliveryTable;
   webhook_attempts: WebhookAttemptTable;
+  redeemed_challenges: RedeemedChallengeTable;
 };
 
 /** One row: which chain and deployment the store mirrors, and how far. */
@@ -341,3 +342,6 @@ export type WebhookAttemptTable = {
   error: string | null;
   duration_ms: number;
 };
+
+/** A sign-in challenge already exchanged for a token, kept until it expires so it cannot be exchanged again. */
+export type RedeemedChallengeTable = { nonce: string; expires_at: number };

@@ -92,6 +92,27 @@ describe("sign-in with on-chain keys", () => {
     }
   });
 
+  it("exchanges a signed challenge for one token only, and forgets it once it has expired", async () => {
+    const signed = await signedChallenge(h.app, h.c.mah.key.address, h.c.mah.key);
+    await signIn(signed).expect(200);
+    const again = await signIn(signed);
+    expect(errorOf(again)).to.deep.equal([400, "CHALLENGE_USED"]);
+    expect(again.body.error).to.include({ field: "challenge", message: "the challenge was already exchanged for a token; ask for a new one" });
+    // Another API server over the same database refuses it too.
+    const otherServer = createApp(h.services);
+    expect(errorOf(await request(otherServer).post("/v1/auth/token").send(signed))).to.deep.equal([400, "CHALLENGE_USED"]);
+
+    h.setNow(signed.expiresAt + 1);
+    try {
+      await signIn(await signedChallenge(h.app, h.c.mah.key.address, h.c.mah.key)).expect(200);
+      const remembered = await h.store.db.selectFrom("redeemed_challenges").select("expires_at").execute();
+      expect(remembered.every((row) => row.expires_at >= signed.expiresAt + 1)).to.equal(true);
+      expect(errorOf(await signIn(signed))).to.deep.equal([400, "EXPIRED_CHALLENGE"]);
+    } finally {
+      h.setNow(realNow());
+    }
+  });
+
   it("refuses a key no organization registered, however well it signs", async () => {
     const stranger = Wallet.createRandom();
     expect(errorOf(await signIn(await signedChallenge(h.app, stranger.address, stranger)))).to.deep.equal([401, "UNKNOWN_KEY"]);
@@ -167,6 +188,21 @@ describe("sign-in with on-chain keys", () => {
     await c.registry.reinstateOrganization(reinstated.message as never, reinstated.signature);
     await h.indexer.catchUp();
     await asBearer(batch, token).expect(200);
+  });
+});
+
+describe("sign-in with several API servers over one PostgreSQL database", () => {
+  let h: ApiHarness;
+  beforeAll(async () => {
+    h = await apiHarness("postgres");
+  });
+  afterAll(async () => h?.close());
+
+  it("gives one token for a challenge redeemed on two servers at once, and refuses the other", async () => {
+    const servers = [h.app, createApp(h.services)];
+    const signed = await signedChallenge(h.app, h.c.mah.key.address, h.c.mah.key);
+    const answers = await Promise.all(servers.map((server) => request(server).post("/v1/auth/token").send(signed)));
+    expect(answers.map(errorOf).sort()).to.deep.equal([[200, undefined], [400, "CHALLENGE_USED"]]);
   });
 });
 

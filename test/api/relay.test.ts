@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import hre from "hardhat";
 import type { HardhatNetworkHDAccountsConfig } from "hardhat/types";
-import { HDNodeWallet, id as hashText, Mnemonic, Wallet, ZeroHash } from "ethers";
+import { HDNodeWallet, id as hashText, JsonRpcProvider, keccak256, Mnemonic, Wallet, ZeroHash } from "ethers";
 import type { BaseWallet } from "ethers";
 import type { Express } from "express";
 import request from "supertest";
@@ -29,6 +31,45 @@ type Body = { contract: string; type: string; message: Record<string, unknown>; 
 const asJson = (value: unknown) => JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type NodeFault = "none" | "refuse" | "lose-answer" | "down-after-send";
+
+/**
+ * A JSON-RPC proxy on loopback in front of the chain node, failing the relay's eth_sendRawTransaction as told:
+ * refused by the node; taken by the node but its answer lost; taken, then the node unreachable. Records the
+ * signed transactions it was handed.
+ */
+async function faultyNode(target: string) {
+  const state = { fault: "none" as NodeFault, down: false, signed: [] as string[] };
+  const forward = async (body: string) =>
+    (await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })).text();
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => (body += chunk));
+    req.on("end", async () => {
+      if (state.down) return void req.socket.destroy();
+      const call = JSON.parse(body) as { id: number; method: string; params: string[] };
+      if (call.method === "eth_sendRawTransaction" && state.fault !== "none") {
+        state.signed.push(call.params[0]!);
+        if (state.fault === "refuse") {
+          return void res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, error: { code: -32000, message: "transaction pool is full" } }));
+        }
+        await forward(body);
+        state.down = state.fault === "down-after-send";
+        return void req.socket.destroy();
+      }
+      res.setHeader("content-type", "application/json");
+      res.end(await forward(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    state,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
 
 describe("relay of signed attestations", () => {
   let h: ApiHarness;
@@ -178,21 +219,23 @@ describe("relay of signed attestations", () => {
     ]);
   });
 
-  it("sends one transaction per contract, in the request's order, when the contracts differ", async () => {
-    const gtin = withCheckDigit("0690123456791");
-    const attestations = [
-      await signed("ProductRegistry", "ProductRegistration", h.c.mah, { mahId: h.c.mah.id, productCode: gtin, approvalNumber: "国药准字H20240001", name: "Relayed product" }),
-      await shipment(h.c.distributor, h.c.dispenser, stock, 1),
-    ];
-    const res = await post(attestations, true).expect(200);
-    const sent = res.body.transactions as { contract: string; attestations: number[]; blockNumber: number }[];
-    expect(sent.map((t) => [t.contract, t.attestations])).to.deep.equal([
-      ["ProductRegistry", [0]],
-      ["BatchLedger", [1]],
-    ]);
-    expect(sent[0]!.blockNumber).to.be.below(sent[1]!.blockNumber);
-    const product = await h.store.db.selectFrom("products").select("name").where("product_code", "=", gtin).executeTakeFirst();
-    expect(product?.name).to.equal("Relayed product");
+  it("refuses up front a request whose attestations go to more than one contract, sending none of them", async () => {
+    // Two contracts would take two transactions, and the first could be mined while the second reverts.
+    const suspension = await signed("ConsortiumRegistry", "Suspension", h.c.regulator, {
+      regulatorId: h.c.regulator.id,
+      organizationId: h.c.distributor2.id,
+      reasonHash: hashText("GMP inspection failed"),
+    });
+    const attestations = [suspension, await shipment(h.c.distributor, h.c.dispenser, stock, 1), await shipment(h.c.distributor, h.c.dispenser, stock, 1)];
+    const error = await refused(attestations, 400);
+    expect(error).to.deep.equal({
+      code: "BUNDLE_SPANS_CONTRACTS",
+      field: "attestations.1.contract",
+      message:
+        "attestation 1 is for BatchLedger, attestation 0 for ConsortiumRegistry: one request is one transaction to one contract, " +
+        "applied whole or not at all; send the attestations for each contract in a request of their own",
+    });
+    expect((await h.c.registry.organization(h.c.distributor2.id)).status, "the suspension was not sent").to.equal(1n);
   });
 
   it("relays an agreement signed by both parties and a dispensing with its multiproof", async () => {
@@ -207,21 +250,18 @@ describe("relay of signed attestations", () => {
       batchId: released.batchId,
       packs: multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!)),
     });
-    const res = await post(
-      [
-        // Enums by name or number: the signature covers the number.
-        {
-          contract: "ProductRegistry",
-          type: "Agreement",
-          message: { ...asJson(agreement.message), kind: "Storage", releaseTester: "None" },
-          signature: agreement.mahSignature,
-          counterpartySignature: agreement.counterpartySignature,
-        },
-        { ...dispensing, proof: multi.proof, proofFlags: multi.proofFlags },
-      ],
-      true,
-    ).expect(200);
-    expect(res.body.transactions.map((t: { contract: string }) => t.contract)).to.deep.equal(["ProductRegistry", "BatchLedger"]);
+    // Enums by name or number: the signature covers the number.
+    const signedAgreementBody = {
+      contract: "ProductRegistry",
+      type: "Agreement",
+      message: { ...asJson(agreement.message), kind: "Storage", releaseTester: "None" },
+      signature: agreement.mahSignature,
+      counterpartySignature: agreement.counterpartySignature,
+    };
+    for (const [attestation, contract] of [[signedAgreementBody, "ProductRegistry"], [{ ...dispensing, proof: multi.proof, proofFlags: multi.proofFlags }, "BatchLedger"]] as const) {
+      const res = await post([attestation], true).expect(200);
+      expect(res.body.transactions.map((t: { contract: string }) => t.contract)).to.deep.equal([contract]);
+    }
     const signedAgreement = await h.store.db.selectFrom("agreements").select(["kind", "counterparty_id"]).where("mah_id", "=", h.c.mah.id).where("kind", "=", "STORAGE").executeTakeFirst();
     expect(signedAgreement).to.deep.equal({ kind: "STORAGE", counterparty_id: h.c.distributor2.id });
     const packs = await h.store.db.selectFrom("dispensed_packs").select("pack").where("batch_id", "=", released.batchId.toLowerCase()).execute();
@@ -351,6 +391,98 @@ describe("relay of signed attestations", () => {
     const twice = await shipment(h.c.distributor, h.c.dispenser, stock, 1);
     const duplicate = await refused([twice, twice], 409);
     expect([duplicate.code, duplicate.field]).to.deep.equal(["REPLAYED_ATTESTATION", "attestations.1"]);
+  });
+
+  describe("when the node fails while the transaction is sent", () => {
+    let node: Awaited<ReturnType<typeof faultyNode>>;
+    let viaNode: JsonRpcProvider;
+    let faultyRelay: Relay;
+    let faultyApp: Express;
+
+    beforeAll(async () => {
+      node = await faultyNode(h.chain.url);
+      viaNode = new JsonRpcProvider(node.url, Number(h.c.chainId), { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+      faultyRelay = createRelay({ provider: viaNode, relayerKey: hardhatAccountKey(1), deployment: await deploymentOf(h.c), store: h.store, pollIntervalMs: 20 });
+      faultyApp = createApp(h.services, relayRoutes(faultyRelay));
+    });
+    afterAll(async () => {
+      faultyRelay?.close();
+      viaNode?.destroy();
+      await node?.close();
+    });
+
+    async function relayThrough(fault: NodeFault) {
+      Object.assign(node.state, { fault, down: false, signed: [] });
+      try {
+        return await request(faultyApp).post("/v1/attestations").send({ attestations: [await shipment(h.c.distributor, h.c.dispenser, stock, 1)] });
+      } finally {
+        Object.assign(node.state, { fault: "none", down: false });
+      }
+    }
+
+    it("answers that nothing was sent when the node refused the transaction, without the signed transaction", async () => {
+      const before = await blockNumber();
+      const res = await relayThrough("refuse");
+      expect([res.status, res.body.error.code]).to.deep.equal([503, "CHAIN_UNAVAILABLE"]);
+      expect(res.body.error.message).to.equal("the chain node refused the transaction: transaction pool is full; nothing was sent; retry");
+      expect(node.state.signed).to.have.length(1);
+      expect(JSON.stringify(res.body)).not.to.include(node.state.signed[0]!.slice(2, 66));
+      expect(await blockNumber()).to.equal(before);
+    });
+
+    it("answers with the transaction when the node took it but its answer was lost", async () => {
+      const res = await relayThrough("lose-answer");
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      const [sent] = res.body.transactions;
+      expect(sent.hash).to.equal(keccak256(node.state.signed[0]!));
+      expect((await provider().getTransactionReceipt(sent.hash))?.status).to.equal(1);
+      await indexed();
+    });
+
+    it("names the transaction whose fate it cannot know when the node goes away after taking it", async () => {
+      const res = await relayThrough("down-after-send");
+      const hash = keccak256(node.state.signed[0]!);
+      expect([res.status, res.body.error.code]).to.deep.equal([503, "SENT_OUTCOME_UNKNOWN"]);
+      expect(res.body.error.message).to.match(
+        new RegExp(
+          `^transaction ${hash} \\(attestation 0\\) was handed to the chain node, which then stopped answering \\(.+\\): ` +
+            `it may be mined; look it up by its hash before sending again \\(a repeat of a mined attestation is refused as a replay\\)$`,
+        ),
+      );
+      expect(JSON.stringify(res.body)).not.to.include(node.state.signed[0]!.slice(2, 66));
+      expect((await provider().getTransactionReceipt(hash))?.status, "it was mined").to.equal(1);
+      await indexed();
+    });
+  });
+
+  it("says exactly what was mined when the ledger changed between the dry run and the block: the bundle reverted whole", async () => {
+    const codes = await packsFor("B-2024-012", 4);
+    const batchId = await recordBatch(h.c, "B-2024-012", { quantity: 4n, codesRoot: codes.tree.root });
+    const factory = await h.c.sign("BatchLedger", "FactoryRelease", h.c.cmo.key, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA") });
+    const attestations = [
+      { contract: "BatchLedger", type: "FactoryRelease", message: asJson(factory.message), signature: factory.signature },
+      await signed("BatchLedger", "MarketRelease", h.c.mah, { mahId: h.c.mah.id, batchId, decisionHash: hashText("release decision") }),
+    ];
+    const pending = await provider().getTransactionCount(relay.relayer, "pending");
+    await hre.network.provider.send("evm_setAutomine", [false]);
+    try {
+      const answer = post(attestations, true).then((res) => res);
+      while ((await provider().getTransactionCount(relay.relayer, "pending")) === pending) await sleep(20);
+      // The same factory release reaches the block first, by another sender paying more.
+      const gwei = 1_000_000_000n;
+      await h.c.batches.releaseFromFactory(factory.message as never, factory.signature, { maxPriorityFeePerGas: 100n * gwei, maxFeePerGas: 1000n * gwei });
+      await hre.network.provider.send("evm_mine", []);
+      const res = await answer;
+      expect([res.status, res.body.error.code]).to.deep.equal([422, "TRANSACTION_REVERTED"]);
+      const block = await blockNumber();
+      expect(res.body.error.message).to.match(
+        new RegExp(`^transaction 0x[0-9a-f]{64} \\(attestations 0, 1\\) was mined in block ${block} but reverted: none of its attestations took effect`),
+      );
+    } finally {
+      await hre.network.provider.send("evm_setAutomine", [true]);
+    }
+    expect(Number((await h.c.batches.batch(batchId)).state), "factory released by the other sender, not market released").to.equal(2);
+    await indexed();
   });
 
   it("rate-limits anonymous callers like the other public routes", async () => {

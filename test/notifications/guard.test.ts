@@ -24,6 +24,37 @@ describe("private address ranges", () => {
     expect(() => isPrivateAddress("localhost")).to.throw("not an IP address");
   });
 
+  it("classes IPv6 forms that carry an IPv4 address by the IPv4 address they carry", () => {
+    // Teredo carries its client's address inverted (XOR 0xffffffff) in the last 32 bits, its server's in bits 32-63.
+    const teredo = (server: string, client: string) => {
+      const [a, b, c, d] = client.split(".").map((octet) => Number(octet) ^ 255) as [number, number, number, number];
+      const [s1, s2, s3, s4] = server.split(".").map(Number) as [number, number, number, number];
+      const hex = (x: number, y: number) => ((x << 8) | y).toString(16);
+      return `2001:0:${hex(s1, s2)}:${hex(s3, s4)}:8000:63bf:${hex(a, b)}:${hex(c, d)}`;
+    };
+    const inside = [
+      "2002:7f00:1::1", // 6to4 of 127.0.0.1
+      "2002:a9fe:a9fe::", // 6to4 of 169.254.169.254
+      "2002:c0a8:101:1::1", // 6to4 of 192.168.1.1
+      teredo("65.54.227.120", "10.0.0.1"),
+      teredo("65.54.227.120", "127.0.0.1"),
+      teredo("192.168.0.1", "8.8.8.8"),
+      "::ffff:0:7f00:1", // IPv4-translated 127.0.0.1
+      "::ffff:0:a9fe:a9fe", // IPv4-translated 169.254.169.254
+      "::ffff:0:10.1.2.3",
+      "::ffff:10.1.2.3", // IPv4-mapped
+      "::ffff:c0a8:1",
+      "64:ff9b::7f00:1", // NAT64 of 127.0.0.1
+      "64:ff9b::192.168.0.1",
+      "64:ff9b:1::a00:1", // NAT64 local use: its IPv4 may sit anywhere, and it is local by definition
+    ];
+    const outside = ["2002:808:808::1", teredo("65.54.227.120", "8.8.4.4"), "::ffff:0:808:808", "::ffff:0:8.8.8.8", "64:ff9b::8.8.8.8", "2001:4860:4860::8888"];
+    expect(inside.filter((address) => !isPrivateAddress(address))).to.deep.equal([]);
+    expect(outside.filter((address) => isPrivateAddress(address))).to.deep.equal([]);
+    expect(literalHostRefusal(new URL("http://[2002:7f00:1::1]/hook"))).to.be.a("string");
+    expect(literalHostRefusal(new URL(`http://[${teredo("65.54.227.120", "169.254.169.254")}]/hook`))).to.be.a("string");
+  });
+
   it("refuses a URL by its literal host: private addresses and names of this machine, not other names", () => {
     for (const url of ["http://127.1/", "http://[::1]:8080/", "http://localhost/", "http://Api.Localhost./", "http://0/"]) {
       expect(literalHostRefusal(new URL(url)), url).to.be.a("string");

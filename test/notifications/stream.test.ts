@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import http from "node:http";
+import { Wallet } from "ethers";
 import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { createApp } from "../../src/api/app";
 import { notificationStream } from "../../src/notifications/stream";
-import { handOver, releasedBatch } from "../contracts/fixtures";
+import { handOver, releasedBatch, suspendOrganization } from "../contracts/fixtures";
 import { alertHarness } from "../alerts/harness";
 import type { AlertHarness } from "../alerts/harness";
 import { waitFor } from "./receiver";
@@ -39,7 +40,18 @@ function openStream(url: string, headers: Record<string, string>) {
     });
     request.on("error", reject);
   });
-  return { events, response, close: () => request?.destroy() };
+  const ended = response.then((res) => new Promise<void>((resolve) => res.on("close", resolve)));
+  return { events, response, ended, close: () => request?.destroy() };
+}
+
+/** The last event of a stream the server ended: why, as the API's error code and message; no id, so resuming is unaffected. */
+const closing = (code: string, message: string) => ({ id: undefined, event: "stream.closed", data: { code, message } });
+
+/** Resolves when the stream has ended, or fails after `limitMs` naming what was awaited. */
+async function endOf(stream: ReturnType<typeof openStream>, what: string, limitMs = 10_000) {
+  let ended = false;
+  void stream.ended.then(() => (ended = true));
+  await waitFor(what, () => ended, limitMs);
 }
 
 describe("notification stream (server-sent events)", () => {
@@ -113,6 +125,49 @@ describe("notification stream (server-sent events)", () => {
       .set("last-event-id", "yesterday")
       .expect(400);
     expect(bad.body.error).to.include({ code: "INVALID_LAST_EVENT_ID", field: "Last-Event-ID" });
+  });
+
+  /** Opens the organization's stream and waits until it has delivered the organization's backlog. */
+  async function caughtUpStream(organizationId: number, authorization: string) {
+    const backlog = await h.store.db.selectFrom("notifications").select("id").where("organization_id", "=", organizationId).execute();
+    const open = openStream(base, { authorization });
+    await waitFor("the backlog", () => open.events.length === backlog.length);
+    return open;
+  }
+
+  it("ends a stream whose token expires, saying so in a last event", async () => {
+    const open = await caughtUpStream(h.c.mah.id, await h.bearer(h.c.mah));
+    const delivered = open.events.length;
+    h.setNow(h.services.now() + h.services.config.tokenLifetime + 1);
+    try {
+      await endOf(open, "the stream to end when its token expired");
+    } finally {
+      h.setNow(Math.floor(Date.now() / 1000));
+    }
+    expect(open.events.slice(delivered)).to.deep.equal([closing("EXPIRED_TOKEN", "the token expired; sign in again")]);
+  });
+
+  it("ends a suspended organization's stream, delivering nothing indexed after the suspension", async () => {
+    const open = await caughtUpStream(h.c.distributor2.id, await h.bearer(h.c.distributor2));
+    const delivered = open.events.length;
+    await suspendOrganization(h.c, h.c.distributor2.id);
+    await h.sync();
+    await endOf(open, "the stream to end when its organization was suspended");
+    expect(open.events.slice(delivered)).to.deep.equal([closing("ORGANIZATION_SUSPENDED", `organization ${h.c.distributor2.id} is suspended`)]);
+  });
+
+  it("ends the stream of a revoked key, delivering nothing indexed after the revocation", async () => {
+    const { c } = h;
+    const open = await caughtUpStream(c.cmo.id, await h.bearer(c.cmo));
+    const delivered = open.events.length;
+    const successor = Wallet.createRandom();
+    const added = await c.sign("ConsortiumRegistry", "SigningKeyAddition", c.cmo.key, { organizationId: c.cmo.id, signingKey: successor.address });
+    await c.registry.addSigningKey(added.message as never, added.signature);
+    const revoked = await c.sign("ConsortiumRegistry", "SigningKeyRevocation", successor, { organizationId: c.cmo.id, signingKey: c.cmo.key.address });
+    await c.registry.revokeSigningKey(revoked.message as never, revoked.signature);
+    await h.sync();
+    await endOf(open, "the stream to end when its key was revoked");
+    expect(open.events.slice(delivered)).to.deep.equal([closing("REVOKED_KEY", `key ${c.cmo.key.address} was revoked by its organization`)]);
   });
 
   it("is described in the API's OpenAPI document", async () => {

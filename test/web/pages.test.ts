@@ -95,6 +95,25 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     await signOut();
   });
 
+  it("returns after sign-in only to a page of its own site, whatever the next address says", async () => {
+    // The same loopback server under another name is another origin: leaving for it is leaving the site.
+    const elsewhere = new URL(stack.url.replace("127.0.0.1", "localhost")).host;
+    const name = await orgName(h().c.dispenser);
+    const signInFrom = async (next: string) => {
+      const address = `${stack.url}/sign-in?next=${encodeURIComponent(next)}`;
+      await page.goto(address);
+      await page.getByRole("button", { name: new RegExp(`以 ${name}`) }).click();
+      await page.waitForURL((url) => url.href !== address);
+      const landed = page.url();
+      await signOut();
+      return landed;
+    };
+    for (const next of [`/\\${elsewhere}/stolen`, `/\t/${elsewhere}/stolen`, `//${elsewhere}/stolen`, `http://${elsewhere}/stolen`, "javascript:alert(1)"]) {
+      expect(await signInFrom(next), JSON.stringify(next)).to.equal(`${stack.url}/`);
+    }
+    expect(await signInFrom("/recalls?view=all#late")).to.equal(`${stack.url}/recalls?view=all#late`);
+  });
+
   it("shows a batch's provenance timeline, every step signed and verified, with links", async () => {
     await signInAsDemo((await orgName(h().regulator())));
     await page.goto(`${stack.url}/batches/${h().batches.recalled.batchId}`);

@@ -3,6 +3,7 @@
 // challenge itself and keeps only the token, so the key never leaves the browser.
 import { Wallet } from "/vendor/ethers.js";
 import { api, ApiFailure, byId, failureBox, h, messageBox, onLanguageChange, roleName, saveSession, startPage, t } from "./app.js";
+import { returnPath } from "./return-path.js";
 
 const progress = byId("progress", HTMLElement);
 const outcome = byId("outcome", HTMLElement);
@@ -79,13 +80,8 @@ async function signIn(wallet) {
     outcome.replaceChildren(failureBox(error));
     return;
   }
-  location.assign(safeNext());
-}
-
-/** Where to go after signing in: back to the page that asked, never to another site. */
-function safeNext() {
-  const next = new URLSearchParams(location.search).get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  // Back to the page that asked, never to another site.
+  location.assign(returnPath(new URLSearchParams(location.search).get("next"), location.origin));
 }
 
 /** @param {string} key */
