@@ -127,6 +127,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     host: HOST,
     port: options.apiPort,
     publicRateLimit: options.publicRateLimit,
+    maxRange: options.maxRange,
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
   });
