@@ -1,6 +1,7 @@
 import { LedgerError } from "../ledger/errors";
 import type { Command } from "commander";
 import { chinaTime } from "../ledger/china-time";
+import { describeExpiry } from "../ledger/expiry";
 import { batchArg, type BatchRef } from "./args";
 import type { Act } from "./codes";
 import { EXIT_NO, EXIT_OK, type CliIo } from "./io";
@@ -49,7 +50,7 @@ async function scan(io: CliIo, code: string, options: ReadOptions): Promise<numb
       mah: answer.mah ? `${answer.mah.id} ${answer.mah.name}` : undefined,
       batch: answer.batch ? `${answer.batch.batchNumber} (${answer.batch.id})` : undefined,
       state: answer.batch?.state,
-      expires: answer.batch ? chinaTime(answer.batch.expiresAt) : undefined,
+      expires: answer.batch ? describeExpiry(answer.batch.expiresAt) : undefined,
       recall: answer.batch?.recall ? `${answer.batch.recall.status} level ${answer.batch.recall.level ?? ""}` : undefined,
       custody: answer.custody ? `${answer.custody.length} signed hand-overs (--json lists them)` : undefined,
     });

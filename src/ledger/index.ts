@@ -12,3 +12,4 @@ export * from "./errors";
 export * from "./refusals";
 export * from "./china-time";
 export * from "./recall-deadlines";
+export * from "./expiry";

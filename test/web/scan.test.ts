@@ -7,7 +7,7 @@ import bwipjs from "bwip-js";
 import type { Page } from "playwright-core";
 import request from "supertest";
 import { formatCode } from "../../src/codes";
-import { chinaDate } from "../../src/api/scan";
+import { chinaTime } from "../../src/ledger/china-time";
 import { createApp } from "../../src/api/app";
 import { webPages } from "../../src/web";
 import { packsFor } from "../api/harness";
@@ -61,7 +61,10 @@ describe("scan page in a real browser", () => {
     const text = (await verdict.textContent())!;
     expect(text).to.contain("B-2024-001");
     const batch = await request(stack.app).get(`/v1/batches/${stack.harness.batches.released.batchId}`).set("authorization", `Bearer ${await stack.harness.tokenFor(stack.harness.c.mah)}`);
-    expect(text).to.contain(chinaDate(batch.body.expiresAt - 1));
+    // The batch is valid to 23:59:59 China time on its expiry date: that date is what the page shows.
+    const [date, clock] = chinaTime(batch.body.expiresAt).split("T");
+    expect(clock).to.equal("23:59:59.000+08:00");
+    expect(text).to.contain(`有效期至${date}`);
     expect(text).to.contain("Product");
     expect(await page.locator("html").getAttribute("lang")).to.equal("zh-CN");
     await screenshot(page, "scan-genuine");
