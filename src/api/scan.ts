@@ -24,6 +24,7 @@ const MAX_CODE_LENGTH = 512;
 export const VERDICTS = [
   "GENUINE",
   "UNKNOWN_CODE",
+  "NOT_ON_LEDGER",
   "NOT_RELEASED",
   "RECALLED",
   "EXPIRED",
@@ -69,7 +70,9 @@ export const scanRoutes = [
   defineRoute({
     method: "post",
     path: "/v1/scans",
-    summary: "Scan a pack's code: genuine, unknown, not released, recalled, expired, dispensed or in the wrong hands",
+    summary:
+      "Scan a pack's code: genuine, unknown (a serial no batch of a registered product has: maybe counterfeit), not on " +
+      "this ledger (a product it does not hold: verify elsewhere), not released, recalled, expired, dispensed or in the wrong hands",
     tags: ["scan"],
     access: "public",
     body: z.object({
@@ -194,11 +197,12 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
   const batch = (await db.executeQuery(queriesOf(db).pack({ key: code.key, pack }))).rows[0];
   if (!batch) {
     const product = (await db.executeQuery(queriesOf(db).product({ productCode: code.productCode }))).rows[0];
-    return unknown(
-      product
-        ? `no batch of ${product.name} (${code.productCode}) contains this code: it may be counterfeit`
-        : `product code ${code.productCode} is not registered on the ledger`,
-    );
+    if (product) return unknown(`no batch of ${product.name} (${code.productCode}) contains this code: it may be counterfeit`);
+    // A product this ledger does not hold says nothing about the pack: not a counterfeit verdict.
+    return {
+      ...unknown(`this ledger does not hold product ${code.productCode}; verify the pack with its MAH or the national drug traceability platform`),
+      verdict: "NOT_ON_LEDGER",
+    };
   }
   const answer: ScanAnswer = {
     ...(await judge(services, caller, code, batch, Boolean(batch.pack_dispensed))),

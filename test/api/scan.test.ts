@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
 import { createCodeBook } from "../../src/api/codebook";
-import { formatCode } from "../../src/codes";
+import { formatCode, withCheckDigit } from "../../src/codes";
 import { recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import { chinaDate } from "../../src/ledger/china-time";
 import { endOfChinaDay } from "../../src/ledger/expiry";
@@ -75,6 +75,20 @@ describe("scan verdicts", () => {
     const res = await scan(printed[0]!).expect(200);
     expect(res.body.verdict).to.equal("UNKNOWN_CODE");
     expect(res.body.reason).to.match(/counterfeit/);
+  });
+
+  it("answers NOT_ON_LEDGER, not UNKNOWN_CODE, for a product this ledger does not hold (GTIN or NMPA prefix)", async () => {
+    for (const code of [`(01)${withCheckDigit("0950600013436")}(21)ELSEWHERE1`, "8600001" + "0000000000042"]) {
+      const res = await scan(code).expect(200);
+      const productCode = code.startsWith("(01)") ? code.slice(4, 18) : code.slice(0, 7);
+      expect(res.body).to.deep.include({
+        verdict: "NOT_ON_LEDGER",
+        reason: `this ledger does not hold product ${productCode}; verify the pack with its MAH or the national drug traceability platform`,
+        product: null,
+        batch: null,
+      });
+      expect(res.body.reason).to.not.match(/counterfeit/);
+    }
   });
 
   it("answers UNKNOWN_CODE when the printed batch is not the serial's batch", async () => {

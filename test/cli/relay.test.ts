@@ -136,6 +136,10 @@ describe("trace through the API relay", () => {
     expect(scanned.stdout).to.match(/│ verdict\s+│ GENUINE/);
     expect(scanned.stdout, "the expiry date as the pack prints it, not a day late").to.match(/│ expires\s+│ 2031-12-31\s+│/);
     expect(scanned.stdout).to.contain("expiring 2031-12-31");
+
+    const elsewhere = await trace({}, "scan", "8600001" + "0000000000042", "--api", api);
+    expect(elsewhere.status, "not on this ledger: its own exit status, not the counterfeit 'no'").to.equal(5);
+    expect(elsewhere.stdout).to.match(/│ verdict\s+│ NOT_ON_LEDGER/).and.contain("verify the pack with its MAH or the national drug traceability platform");
   });
 
   it("shows a batch's provenance as a table and as JSON, signed in as its MAH", async () => {

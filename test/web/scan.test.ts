@@ -6,7 +6,7 @@ import { expect } from "chai";
 import bwipjs from "bwip-js";
 import type { Page } from "playwright-core";
 import request from "supertest";
-import { formatCode } from "../../src/codes";
+import { formatCode, withCheckDigit } from "../../src/codes";
 import { chinaTime } from "../../src/ledger/china-time";
 import { createApp } from "../../src/api/app";
 import { webPages } from "../../src/web";
@@ -86,6 +86,22 @@ describe("scan page in a real browser", () => {
     expect(await verdict.locator(".verdict__word").textContent()).to.contain("未知追溯码");
     expect(await verdict.textContent()).to.contain("可能是假药");
     await screenshot(page, "scan-unknown");
+  });
+
+  it("says a product this ledger does not hold is not on it, in amber, and not a counterfeit, in Chinese and English", async () => {
+    const verdict = await scan(`(01)${withCheckDigit("0950600013436")}(21)ELSEWHERE1`);
+    expect(await verdict.getAttribute("data-verdict")).to.equal("NOT_ON_LEDGER");
+    expect(await verdict.getAttribute("class")).to.contain("verdict--warning");
+    expect(await verdict.locator(".verdict__word").textContent()).to.contain("本账本未收录该产品");
+    expect(await verdict.locator(".verdict__advice").textContent()).to.contain("国家药品追溯协同服务平台").and.not.contain("可能是假药");
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    try {
+      expect(await page.locator("#verdict .verdict__word").textContent()).to.contain("Not on this ledger");
+      expect(await page.locator("#verdict .verdict__advice").textContent()).to.contain("Verify it with the MAH or the national drug traceability platform");
+      await screenshot(page, "scan-not-on-ledger");
+    } finally {
+      await page.getByRole("button", { name: "切换到中文" }).click();
+    }
   });
 
   it("decodes an uploaded photo of a GS1 DataMatrix and gives its verdict", async () => {
