@@ -33,6 +33,7 @@ import { silentLogger } from "../src/log";
 import { chunkRows, createStore } from "../src/store";
 import type { BatchTable, LedgerEventTable, Store } from "../src/store";
 import { writeBenchmarkSection } from "./benchmarks-file";
+import { endOfChinaDay } from "../src/ledger/expiry";
 
 // autocannon ships no types; this is the part of its API the benchmark uses.
 type AutocannonRequest = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
@@ -73,8 +74,8 @@ const SCAN_RATE_TARGET = 5_000;
 const SCAN_P99_TARGET_MS = 5;
 const SEED_VERSION = 1;
 
-/** 2029-01-01 00:00 China Standard Time: packs print expiry 2028-12-31 (AI 17 "281231"). */
-const EXPIRES_AT = Date.UTC(2029, 0, 1) / 1000 - 8 * 3600;
+/** Packs print expiry 2028-12-31 (AI 17 "281231"): the batch is valid to the end of that day, China time. */
+const EXPIRES_AT = endOfChinaDay("2028-12-31");
 const EXPIRY_YYMMDD = "281231";
 const SEEDED_AT = Date.UTC(2026, 0, 5) / 1000;
 const REGULATOR_KEY = hashText("bench api regulator key");

@@ -35,6 +35,7 @@ import type { RoleName } from "../src/ledger";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import { writeBenchmarkSection } from "./benchmarks-file";
+import { endOfChinaDay } from "../src/ledger/expiry";
 
 const COMMAND = "npm run bench:codes-upload";
 const ROOT = path.resolve(__dirname, "..");
@@ -46,8 +47,8 @@ const GTIN = withCheckDigit("0690123456100");
 const SERIAL_KEY = Buffer.from(hashText("bench codes-upload serial key").slice(2, 34), "hex");
 const BATCH_NUMBER = "U00001";
 const EXPIRY_YYMMDD = "281231";
-/** 2029-01-01 00:00 China Standard Time: the packs print expiry 2028-12-31. */
-const EXPIRES_AT = Date.UTC(2029, 0, 1) / 1000 - 8 * 3600;
+/** The packs print expiry 2028-12-31: the batch is valid to the end of that day, China time. */
+const EXPIRES_AT = endOfChinaDay("2028-12-31");
 const SEEDED_AT = Date.UTC(2026, 0, 5) / 1000;
 const CMO_KEY = hashText("bench codes-upload cmo key");
 const ORG = { regulator: 1, mah: 2, cmo: 3 };

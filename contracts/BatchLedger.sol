@@ -385,7 +385,10 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         uint256 numberLength = bytes(record.batchNumber).length;
         if (numberLength == 0 || numberLength > MAX_BATCH_NUMBER_LENGTH) revert InvalidBatchNumber(record.batchNumber);
         if (record.quantity == 0) revert ZeroQuantity();
-        if (record.manufacturedAt > block.timestamp || record.expiresAt <= block.timestamp) {
+        if (
+            record.manufacturedAt > block.timestamp || record.expiresAt < block.timestamp
+                || record.expiresAt <= record.manufacturedAt
+        ) {
             revert InvalidBatchDates(record.manufacturedAt, record.expiresAt);
         }
         if (record.codesRoot == 0) revert EmptyCodesRoot();
@@ -406,8 +409,10 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         }
     }
 
+    /// @dev `expiresAt` is the batch's last valid second: a date-only expiry is 23:59:59 China time that day, as
+    /// a pack's GS1 (17) means.
     function _checkUnexpired(bytes32 id, Batch storage subject) private view {
-        if (block.timestamp >= subject.expiresAt) revert BatchExpired(id, subject.expiresAt);
+        if (block.timestamp > subject.expiresAt) revert BatchExpired(id, subject.expiresAt);
     }
 
     function _checkRecipient(uint32 shipperId, uint32 recipientId) private view {

@@ -74,6 +74,7 @@ interface IBatchLedger is IAttestations {
         string batchNumber;
         uint64 quantity;
         uint40 manufacturedAt;
+        /// The batch's last valid second; a date-only expiry is 23:59:59 China time (UTC+8) that day, as GS1 (17).
         uint40 expiresAt;
         bytes32 batchRecordHash;
         bytes32 codesRoot;
@@ -242,7 +243,7 @@ interface IBatchLedger is IAttestations {
     error AgreementNotInForce(bytes32 agreementId, uint40 validFrom, uint40 validUntil);
     /// @notice A batch number is 1 to 20 characters (the GS1 batch/lot field).
     error InvalidBatchNumber(string batchNumber);
-    /// @notice Manufactured in the future, or already expired when recorded.
+    /// @notice Manufactured in the future, already expired when recorded, or expiring no later than it was made.
     error InvalidBatchDates(uint40 manufacturedAt, uint40 expiresAt);
     error EmptyCodesRoot();
     error ZeroQuantity();

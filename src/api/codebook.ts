@@ -8,6 +8,7 @@ import type { Store } from "../store";
 import { CodeError, createTreeWriter, openTree, parseCode } from "../codes";
 import type { StoredTree, TraceCode } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
+import { printedExpiryMismatch } from "../ledger/expiry";
 
 /**
  * The off-chain half of a batch's codes: which batch each canonical code belongs to and the stored Merkle tree
@@ -57,7 +58,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     const batch = await store.db
       .selectFrom("batches")
       .innerJoin("products", "products.id", "batches.product_id")
-      .select(["batches.codes_root", "products.product_code"])
+      .select(["batches.codes_root", "batches.expires_at", "products.product_code"])
       .where("batches.id", "=", batchId)
       .executeTakeFirst();
     if (!batch) throw new LedgerError("not_found", "UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
@@ -70,7 +71,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     const spool = `${treePath}.${attempt}.keys`;
     try {
       await mkdir(path.dirname(treePath), { recursive: true });
-      const { summary, count } = await hashCodes(pending, spool, codes, batch.product_code);
+      const { summary, count } = await hashCodes(pending, spool, codes, { productCode: batch.product_code, expiresAt: batch.expires_at });
       if (summary.root !== batch.codes_root) {
         throw new LedgerError("refused", "CODES_ROOT_MISMATCH", `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`);
       }
@@ -130,14 +131,17 @@ function* jsonCodes(codes: string[]): Generator<CodeLine> {
 const SPOOL_LINES = 10_000;
 const ROWS_PER_WRITE = 10_000;
 
+/** What each code of a batch must agree with: the batch's product and, for a printed (17), its expiry. */
+type BatchFacts = { productCode: string; expiresAt: number };
+
 /** Hashes each code into the tree as it arrives and spools its canonical key, one a line. */
-async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, productCode: string) {
+async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, batch: BatchFacts) {
   const writer = await createTreeWriter(pending);
   const out = await open(spool, "w");
   try {
     let keys: string[] = [];
     for await (const code of codes) {
-      const key = canonicalKeyOf(code, productCode);
+      const key = canonicalKeyOf(code, batch);
       writer.add(key);
       keys.push(key);
       if (keys.length === SPOOL_LINES) {
@@ -174,8 +178,8 @@ async function* spooledRows(spool: string, batchId: string) {
   if (rows.length > 0) yield rows;
 }
 
-/** Parses one code of a batch being registered; the product must be the batch's. */
-function canonicalKeyOf({ text, where, field }: CodeLine, productCode: string): string {
+/** Parses one code of a batch being registered; the product must be the batch's, and so must a printed expiry. */
+function canonicalKeyOf({ text, where, field }: CodeLine, { productCode, expiresAt }: BatchFacts): string {
   let code: TraceCode;
   try {
     code = parseCode(text);
@@ -187,5 +191,8 @@ function canonicalKeyOf({ text, where, field }: CodeLine, productCode: string): 
   if (code.productCode !== productCode) {
     throw badInput("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
   }
+  const printed = code.scheme === "gs1" ? code.expiry : undefined;
+  const mismatch = printed && printedExpiryMismatch(printed.iso, expiresAt);
+  if (mismatch) throw badInput("CODE_EXPIRY_MISMATCH", `${where} ${code.key} (17) ${printed.yymmdd}: ${mismatch}`, field);
   return code.key;
 }

@@ -8,7 +8,8 @@ import { attestationOf } from "../indexer/decode";
 import type { LedgerEvent } from "../indexer/decode";
 import type { LedgerEventTable } from "../store";
 import { readableBatch } from "./batches";
-import { CHINA_OFFSET, chinaDate, chinaTime } from "../ledger/china-time";
+import { CHINA_OFFSET, chinaTime } from "../ledger/china-time";
+import { expiryDate } from "../ledger/expiry";
 import { notAllowed } from "../ledger/errors";
 import type { BatchRow } from "./read-model";
 import { defineRoute } from "./routes";
@@ -62,7 +63,7 @@ const MAPPINGS: Record<string, (args: Args, lot: string) => EpcisEvent> = {
     quantityList: [{ epcClass: lot, quantity: Number(a.quantity) }],
     readPoint: siteOf(a.cmoId),
     bizLocation: siteOf(a.cmoId),
-    ilmd: { "cbvmda:lotNumber": String(a.batchNumber), "cbvmda:itemExpirationDate": chinaDate(Number(a.expiresAt)) },
+    ilmd: { "cbvmda:lotNumber": String(a.batchNumber), "cbvmda:itemExpirationDate": expiryDate(Number(a.expiresAt)) },
     "trace:manufacturedAt": chinaTime(Number(a.manufacturedAt)),
     "trace:mah": orgUrn(a.mahId),
     "trace:agreementId": a.agreementId,

@@ -16,6 +16,7 @@ import type { BatchRow } from "./read-model";
 import { ledgerEntry, bytes32 } from "./schemas";
 import { defineRoute } from "./routes";
 import { findBatch } from "./batches";
+import { describeExpiry, isExpired, printedExpiryMismatch } from "../ledger/expiry";
 
 /** The longest code text accepted for registration: a GS1 element string or Digital Link is far shorter. */
 const MAX_CODE_LENGTH = 512;
@@ -23,6 +24,7 @@ const MAX_CODE_LENGTH = 512;
 export const VERDICTS = [
   "GENUINE",
   "UNKNOWN_CODE",
+  "NOT_ON_LEDGER",
   "NOT_RELEASED",
   "RECALLED",
   "EXPIRED",
@@ -30,8 +32,6 @@ export const VERDICTS = [
   "UNEXPECTED_HOLDER",
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
-
-const CHINA_OFFSET_SECONDS = 8 * 3600;
 
 const scanAnswer = z.object({
   verdict: z.enum(VERDICTS),
@@ -70,7 +70,9 @@ export const scanRoutes = [
   defineRoute({
     method: "post",
     path: "/v1/scans",
-    summary: "Scan a pack's code: genuine, unknown, not released, recalled, expired, dispensed or in the wrong hands",
+    summary:
+      "Scan a pack's code: genuine, unknown (a serial no batch of a registered product has: maybe counterfeit), not on " +
+      "this ledger (a product it does not hold: verify elsewhere), not released, recalled, expired, dispensed or in the wrong hands",
     tags: ["scan"],
     access: "public",
     body: z.object({
@@ -195,11 +197,12 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
   const batch = (await db.executeQuery(queriesOf(db).pack({ key: code.key, pack }))).rows[0];
   if (!batch) {
     const product = (await db.executeQuery(queriesOf(db).product({ productCode: code.productCode }))).rows[0];
-    return unknown(
-      product
-        ? `no batch of ${product.name} (${code.productCode}) contains this code: it may be counterfeit`
-        : `product code ${code.productCode} is not registered on the ledger`,
-    );
+    if (product) return unknown(`no batch of ${product.name} (${code.productCode}) contains this code: it may be counterfeit`);
+    // A product this ledger does not hold says nothing about the pack: not a counterfeit verdict.
+    return {
+      ...unknown(`this ledger does not hold product ${code.productCode}; verify the pack with its MAH or the national drug traceability platform`),
+      verdict: "NOT_ON_LEDGER",
+    };
   }
   const answer: ScanAnswer = {
     ...(await judge(services, caller, code, batch, Boolean(batch.pack_dispensed))),
@@ -276,12 +279,12 @@ async function judge(
     return { verdict: "RECALLED", reason: `batch ${batch.batch_number} is under a level ${batch.recall_level} recall: quarantine the pack and do not sell it` };
   }
   if (packDispensed) return { verdict: "ALREADY_DISPENSED", reason: "this pack was already dispensed: a second scan suggests a copied code" };
-  if (services.now() >= batch.expires_at) return { verdict: "EXPIRED", reason: `batch ${batch.batch_number} expired on ${chinaDate(batch.expires_at - 1)}` };
+  if (isExpired(batch.expires_at, services.now())) return { verdict: "EXPIRED", reason: `batch ${batch.batch_number} expired: it was valid to the end of ${describeExpiry(batch.expires_at)}` };
   if (batch.state !== "MARKET_RELEASED") return { verdict: "NOT_RELEASED", reason: `batch ${batch.batch_number} has not been released to the market by its MAH` };
   if (caller && !(await expectedHolder(services, caller, batch))) {
     return { verdict: "UNEXPECTED_HOLDER", reason: `organization ${caller.organizationId} neither holds batch ${batch.batch_number} nor has a shipment of it on the way` };
   }
-  return { verdict: "GENUINE", reason: `a released pack of batch ${batch.batch_number}, expiring ${chinaDate(batch.expires_at - 1)}` };
+  return { verdict: "GENUINE", reason: `a released pack of batch ${batch.batch_number}, expiring ${describeExpiry(batch.expires_at)}` };
 }
 
 /** Regulators and the MAH inspect; anyone else scanning should hold the batch or be receiving it. */
@@ -310,15 +313,7 @@ function printedMismatch(code: TraceCode & { kind: "pack" }, batch: BatchRow): s
   if (code.batch !== undefined && code.batch !== batch.batch_number) {
     return `the pack says batch ${code.batch}, but its serial belongs to batch ${batch.batch_number}`;
   }
-  if (code.expiry !== undefined && code.expiry.iso !== chinaDate(batch.expires_at - 1)) {
-    return `the pack says expiry ${code.expiry.iso}, but batch ${batch.batch_number} expires ${chinaDate(batch.expires_at - 1)}`;
-  }
-  return undefined;
-}
-
-/** The calendar date (YYYY-MM-DD) of a moment in China Standard Time, as printed on packs. */
-export function chinaDate(seconds: number) {
-  return new Date((seconds + CHINA_OFFSET_SECONDS) * 1000).toISOString().slice(0, 10);
+  return code.expiry === undefined ? undefined : printedExpiryMismatch(code.expiry.iso, batch.expires_at);
 }
 
 async function custodyOf(services: ApiServices, batchId: string) {

@@ -2,13 +2,14 @@ import * as fs from "node:fs";
 import { AbiCoder, getAddress, id as hashText, isAddress, keccak256 } from "ethers";
 import { InvalidArgumentError } from "commander";
 import { isNmpaProductCode } from "../codes";
+import { CHINA_OFFSET } from "../ledger/china-time";
+import { parseChinaDateTime, parseExpiry } from "../ledger/expiry";
 
 /** Parsers for command-line values: each rejects bad input with a message that says what is expected. */
 
 const HASH = /^0x[0-9a-fA-F]{64}$/;
 const UINT32_MAX = 4_294_967_295;
 const UINT64_MAX = (1n << 64n) - 1n;
-const CHINA_OFFSET = "+08:00";
 
 /** An organization id: a positive uint32. */
 export function organizationArg(text: string): number {
@@ -66,13 +67,19 @@ export function addressArg(text: string): string {
   return getAddress(text);
 }
 
-/** A time: unix seconds, a date (midnight China Standard Time) or an ISO 8601 date-time. */
+/** A time: unix seconds, a date (midnight China Standard Time, the start of that day) or an ISO 8601 date-time. */
 export function timeArg(text: string): number {
   if (/^[0-9]+$/.test(text)) return Number(text);
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00${CHINA_OFFSET}` : text;
-  const ms = /^\d{4}-\d{2}-\d{2}T/.test(iso) ? Date.parse(iso) : NaN;
-  if (Number.isNaN(ms)) throw new InvalidArgumentError("expected a date (2027-12-31, China time), an ISO date-time or unix seconds");
-  return Math.floor(ms / 1000);
+  const seconds = /^\d{4}-\d{2}-\d{2}$/.test(text) ? parseChinaDateTime(`${text}T00:00:00${CHINA_OFFSET}`) : parseChinaDateTime(text);
+  if (seconds === undefined) throw new InvalidArgumentError("expected a date (2027-12-31, China time), an ISO date-time or unix seconds");
+  return seconds;
+}
+
+/** An expiry: a date means the END of that day in China time, as a pack's GS1 (17) does (see src/ledger/expiry). */
+export function expiryArg(text: string): number {
+  const seconds = parseExpiry(text);
+  if (seconds === undefined) throw new InvalidArgumentError("expected an expiry date (2027-12-31: valid to the end of that day, China time), an ISO date-time or unix seconds");
+  return seconds;
 }
 
 export function isProductCode(text: string): boolean {

@@ -7,13 +7,14 @@ import type { ErrorKind } from "../ledger/errors";
 /**
  * Exit statuses: scripts tell "the answer is no" (a proof that does not verify, a scan that is not genuine) from
  * "the input is wrong", from "the ledger refused it" (a rule, a role, a replay), from "an endpoint did not answer"
- * (worth retrying).
+ * (worth retrying), from "this ledger cannot answer" (a scanned product it does not hold: ask elsewhere).
  */
 export const EXIT_OK = 0;
 export const EXIT_NO = 1;
 export const EXIT_ERROR = 2;
 export const EXIT_REFUSED = 3;
 export const EXIT_UNAVAILABLE = 4;
+export const EXIT_NOT_HERE = 5;
 
 /** The exit status of each kind of failure: the one place in the CLI that chooses one. */
 const EXIT_OF_KIND: Record<ErrorKind, number> = {

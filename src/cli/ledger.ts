@@ -9,7 +9,7 @@ import { CONTRACT_INTERFACES } from "../ledger";
 import { AgreementKind, DeviationKind, RecallLevel, recoverAttester, ReleaseTester, Role } from "../ledger";
 import { codeTexts, importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
 import {
-  addressArg, batchArg, batchIdOf, countArg, enumArg, hashArg, idArg, organizationArg, productArg, quantityArg, regionArg, timeArg,
+  addressArg, batchArg, batchIdOf, countArg, enumArg, hashArg, idArg, organizationArg, productArg, quantityArg, regionArg, timeArg, expiryArg,
   type BatchRef, type ProductRef,
 } from "./args";
 import { buildProgress, type Act } from "./codes";
@@ -42,10 +42,11 @@ function onboardedId(submission: Submission): number | null {
 // ---------- codes files ----------
 
 /** The Merkle root (and product) of a codes file, hashed with a progress bar; the tree is kept only when asked. */
-async function commitCodes(io: CliIo, file: string, json: boolean, treePath?: string) {
+/** Validates and commits codes; with `expiresAt` (a batch's), codes printing an expiry (17) must expire then. */
+async function commitCodes(io: CliIo, file: string, json: boolean, { treePath, expiresAt }: { treePath?: string; expiresAt?: number } = {}) {
   const scratch = treePath === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), "trace-codes-")) : undefined;
   try {
-    return await importCodes(file, { treePath: treePath ?? path.join(scratch!, "codes.tree"), onProgress: buildProgress(io, json, 0) });
+    return await importCodes(file, { treePath: treePath ?? path.join(scratch!, "codes.tree"), expiresAt, onProgress: buildProgress(io, json, 0) });
   } finally {
     if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -273,11 +274,11 @@ function addBatchCommands(program: Command, io: CliIo, act: Act) {
       .option("--tree <file>", "keep the batch's stored tree here (for proofs and dispensing)")
       .option("--quantity <n>", "packs made (default: the number of codes)", quantityArg)
       .requiredOption("--manufactured <time>", "manufacturing date (China time), ISO date-time or unix seconds", timeArg)
-      .requiredOption("--expires <time>", "expiry date", timeArg)
+      .requiredOption("--expires <date>", "expiry: a date is valid to the end of that day, China time, as the packs' (17) means; or an ISO date-time or unix seconds", expiryArg)
       .addOption(hashOption("--record <record>", "the batch record").makeOptionMandatory())
       .option("--no-upload", "with --api: do not register the codes with the API"),
     async (session, options: Options) => {
-      const codes = await commitCodes(io, options.codes, options.json, options.tree);
+      const codes = await commitCodes(io, options.codes, options.json, { treePath: options.tree, expiresAt: options.expires });
       const batchId = named(session, { id: batchIdOf(hashText(codes.productCode), options.number).toLowerCase(), label: options.number });
       // The API registers codes only for a batch it has indexed.
       const uploading = session.api !== undefined && options.upload !== false;

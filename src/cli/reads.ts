@@ -1,9 +1,10 @@
 import { LedgerError } from "../ledger/errors";
 import type { Command } from "commander";
 import { chinaTime } from "../ledger/china-time";
+import { describeExpiry } from "../ledger/expiry";
 import { batchArg, type BatchRef } from "./args";
 import type { Act } from "./codes";
-import { EXIT_NO, EXIT_OK, type CliIo } from "./io";
+import { EXIT_NO, EXIT_NOT_HERE, EXIT_OK, type CliIo } from "./io";
 import { hasKey, loadKey, SIGNER_KEY } from "./keys";
 import { jsonOption, printRecord, printRows, toJson } from "./output";
 import { createApiClient, type ApiClient } from "./transport";
@@ -34,7 +35,10 @@ type ScanAnswer = {
   proof?: unknown;
 };
 
-/** Scans a pack's code; exit 0 only for GENUINE, so a script stops on anything else. */
+/**
+ * Scans a pack's code; exit 0 only for GENUINE, so a script stops on anything else: 5 for a product this ledger does
+ * not hold (NOT_ON_LEDGER: verify elsewhere, not a counterfeit), 1 for every other verdict.
+ */
 async function scan(io: CliIo, code: string, options: ReadOptions): Promise<number> {
   const api = apiOf(io, options);
   const token = await tokenOf(io, api, options, false);
@@ -49,12 +53,13 @@ async function scan(io: CliIo, code: string, options: ReadOptions): Promise<numb
       mah: answer.mah ? `${answer.mah.id} ${answer.mah.name}` : undefined,
       batch: answer.batch ? `${answer.batch.batchNumber} (${answer.batch.id})` : undefined,
       state: answer.batch?.state,
-      expires: answer.batch ? chinaTime(answer.batch.expiresAt) : undefined,
+      expires: answer.batch ? describeExpiry(answer.batch.expiresAt) : undefined,
       recall: answer.batch?.recall ? `${answer.batch.recall.status} level ${answer.batch.recall.level ?? ""}` : undefined,
       custody: answer.custody ? `${answer.custody.length} signed hand-overs (--json lists them)` : undefined,
     });
   }
-  return answer.verdict === "GENUINE" ? EXIT_OK : EXIT_NO;
+  if (answer.verdict === "GENUINE") return EXIT_OK;
+  return answer.verdict === "NOT_ON_LEDGER" ? EXIT_NOT_HERE : EXIT_NO;
 }
 
 type Entry = {
@@ -121,7 +126,7 @@ export function addReadCommands(program: Command, io: CliIo, act: Act): void {
       .option("--api <url>", "the ledger's API (env TRACE_API)")
       .option("--keystore <file>", "sign in with this key (env TRACE_KEYSTORE; or TRACE_PRIVATE_KEY)")
       .addOption(jsonOption());
-  readOptions(program.command("scan").description("the verdict on a pack's code: genuine, unknown, recalled, expired, dispensed…; exit 1 unless GENUINE").argument("<code>", "the code as scanned"))
+  readOptions(program.command("scan").description("the verdict on a pack's code: genuine, unknown, not on this ledger, recalled, expired, dispensed…; exit 0 only if GENUINE, 5 if NOT_ON_LEDGER, else 1").argument("<code>", "the code as scanned"))
     .action(act((code: string, options: ReadOptions) => scan(io, code, options)));
   readOptions(program.command("provenance").description("a batch's whole signed history, from its agreements to its recall").argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg))
     .action(act((batch: BatchRef, options: ReadOptions) => provenance(io, batch, options)));

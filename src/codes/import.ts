@@ -5,6 +5,7 @@ import { parseCode } from "./parse";
 import { parseGs1Date } from "./gs1";
 import { createTreeWriter, type BuildProgress, type TreeSummary } from "./tree-file";
 import type { TraceCode } from "./types";
+import { endOfChinaDay, printedExpiryMismatch } from "../ledger/expiry";
 
 export type ImportOptions = {
   /** Where the batch's tree is stored; nothing is written there unless every line is valid. */
@@ -14,6 +15,8 @@ export type ImportOptions = {
   /** The batch number and expiry (YYMMDD) that codes carrying (10) or (17) must show; by default the first seen. */
   batch?: string;
   expiry?: string;
+  /** The batch's expiry on the ledger (unix seconds): codes carrying (17) must expire exactly then (src/ledger/expiry). */
+  expiresAt?: number;
   /** Line errors kept in the report (all are counted). */
   maxReportedErrors?: number;
   spillThreshold?: number;
@@ -83,7 +86,7 @@ export function* codeTexts(file: string): Generator<CodeFileLine> {
 }
 
 /** What every code of one batch must agree on; unset expectations are taken from the first code. */
-type Expectations = { productCode?: string; batch?: string; expiry?: string };
+type Expectations = { productCode?: string; batch?: string; expiresAt?: number };
 
 function checkBatch(code: TraceCode, expected: Expectations): void {
   if (code.kind !== "pack") throw new CodeError("CODE_NOT_A_PACK", `${code.key} is a logistic unit; a batch commits packs`, { field: "00", position: 0 });
@@ -97,8 +100,10 @@ function checkBatch(code: TraceCode, expected: Expectations): void {
     if (code.batch !== expected.batch) throw new CodeError("CODE_BATCH_MISMATCH", `code shows batch ${code.batch}, the batch is ${expected.batch}`, { field: "10" });
   }
   if (code.expiry !== undefined) {
-    expected.expiry ??= code.expiry.yymmdd;
-    if (code.expiry.yymmdd !== expected.expiry) throw new CodeError("CODE_EXPIRY_MISMATCH", `code shows expiry ${code.expiry.yymmdd}, the batch expires ${expected.expiry}`, { field: "17" });
+    // (17) 271200 and 271231 are the same expiry: compared as moments, not as printed.
+    expected.expiresAt ??= endOfChinaDay(code.expiry.iso);
+    const mismatch = printedExpiryMismatch(code.expiry.iso, expected.expiresAt);
+    if (mismatch) throw new CodeError("CODE_EXPIRY_MISMATCH", `${code.key} (17) ${code.expiry.yymmdd}: ${mismatch}`, { field: "17" });
   }
 }
 
@@ -134,8 +139,8 @@ async function duplicateLines(file: string, duplicates: DuplicateCodesError, lim
 /** Validates every line, then commits all codes or none: the tree file appears only for a clean file. */
 export async function importCodes(file: string, options: ImportOptions): Promise<ImportSummary> {
   const limit = options.maxReportedErrors ?? 100;
-  const expected: Expectations = { productCode: options.productCode, batch: options.batch, expiry: options.expiry };
-  if (options.expiry !== undefined) parseGs1Date("17", options.expiry);
+  const expected: Expectations = { productCode: options.productCode, batch: options.batch, expiresAt: options.expiresAt };
+  if (options.expiry !== undefined) expected.expiresAt ??= endOfChinaDay(parseGs1Date("17", options.expiry).iso);
   const writerOptions = { spillThreshold: options.spillThreshold, onProgress: options.onProgress };
   const writer = await createTreeWriter(options.treePath, writerOptions);
   const errors: LineError[] = [];

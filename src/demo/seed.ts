@@ -15,11 +15,12 @@ import type { AttestationType, LedgerContract } from "../ledger";
 import { buildCodeTree, formatCode, generatePacks, packId, packLeaf } from "../codes";
 import type { Gs1Pack, NmpaPack } from "../codes";
 import type { Deployment } from "../indexer";
+import { chinaDate } from "../ledger/china-time";
+import { endOfChinaDay } from "../ledger/expiry";
 import { JIANGSU_REGULATOR, ONBOARDED_BY_JIANGSU, ONBOARDED_BY_ZHEJIANG, PRODUCTS, ROLE_NUMBER } from "./organizations";
 import type { DemoMember, DemoOrganization } from "./organizations";
 
 const DAY = 24 * 3600;
-const CHINA_OFFSET = 8 * 3600;
 
 /** A demo batch's codes as printed on its packs, to register with the API's code book. */
 export type DemoBatch = { batchId: string; batchNumber: string; product: string; cmoId: number; codes: string[] };
@@ -309,15 +310,9 @@ function partyOf(member: DemoMember, organizationId: number, key: BaseWallet): P
   return { organizationId, name: member.name, role: member.role, region: member.region, address: key.address, privateKey: key.privateKey, key };
 }
 
-/**
- * Two years after manufacture, printed as YYMMDD; on the ledger the batch expires at the end of that day in
- * China Standard Time, which is how the scan compares the printed date with the batch's.
- */
-function expiryOf(manufacturedAt: number): { yymmdd: string; expiresAt: number } {
-  const made = new Date((manufacturedAt + CHINA_OFFSET) * 1000);
-  const year = made.getUTCFullYear() + 2;
-  const month = made.getUTCMonth();
-  const day = Math.min(made.getUTCDate(), 28);
-  const yymmdd = `${String(year % 100).padStart(2, "0")}${String(month + 1).padStart(2, "0")}${String(day).padStart(2, "0")}`;
-  return { yymmdd, expiresAt: Date.UTC(year, month, day + 1) / 1000 - CHINA_OFFSET };
+/** Two years after manufacture, printed as (17) YYMMDD; on the ledger the batch expires at the end of that day. */
+export function expiryOf(manufacturedAt: number): { yymmdd: string; expiresAt: number } {
+  const [year, month, day] = chinaDate(manufacturedAt).split("-").map(Number) as [number, number, number];
+  const expiry = `${year + 2}-${String(month).padStart(2, "0")}-${String(Math.min(day, 28)).padStart(2, "0")}`;
+  return { yymmdd: expiry.slice(2).replaceAll("-", ""), expiresAt: endOfChinaDay(expiry) };
 }

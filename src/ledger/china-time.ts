@@ -1,6 +1,6 @@
 /** The ledger's parties keep China Standard Time (UTC+8, no daylight saving). */
 export const CHINA_OFFSET = "+08:00";
-const CHINA_OFFSET_SECONDS = 8 * 3600;
+export const CHINA_OFFSET_SECONDS = 8 * 3600;
 
 /** `seconds` (unix) as an ISO 8601 time in China Standard Time: 2024-05-01T10:00:00.000+08:00. */
 export function chinaTime(seconds: number): string {

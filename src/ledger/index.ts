@@ -13,3 +13,4 @@ export * from "./refusals";
 export * from "./china-time";
 export * from "./recall-deadlines";
 export * from "./events";
+export * from "./expiry";

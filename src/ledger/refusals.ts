@@ -1,5 +1,6 @@
 import { AbiCoder, dataSlice } from "ethers";
 import { chinaTime } from "./china-time";
+import { describeExpiry } from "./expiry";
 import { decodeLedgerError } from "./contracts";
 import type { DecodedError } from "./contracts";
 import { LedgerError } from "./errors";
@@ -225,8 +226,8 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "INVALID_BATCH_DATES",
     field: "message.expiresAt",
     explain: (a) =>
-      `a batch manufactured at ${chinaTime(Number(a.manufacturedAt))} and expiring at ${chinaTime(Number(a.expiresAt))} ` +
-      `cannot be recorded: it is manufactured in the future or already expired`,
+      `a batch manufactured at ${chinaTime(Number(a.manufacturedAt))} and expiring ${describeExpiry(Number(a.expiresAt))} ` +
+      `cannot be recorded: it is manufactured in the future, already expired, or expires before it is made`,
   },
   EmptyCodesRoot: { kind: "bad_input", code: "EMPTY_CODES_ROOT", field: "message.codesRoot", explain: () => "a batch must commit the Merkle root of its codes" },
   ZeroQuantity: { kind: "bad_input", code: "ZERO_QUANTITY", field: "message.quantity", explain: () => "the quantity must be at least 1" },
@@ -276,7 +277,7 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   BatchExpired: {
     kind: "refused",
     code: "BATCH_EXPIRED",
-    explain: async (a, c) => `${await c.names.batch(a.batchId)} expired at ${chinaTime(Number(a.expiresAt))}`,
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} is past its expiry (${describeExpiry(Number(a.expiresAt))}, China time)`,
   },
   BatchRecalled: {
     kind: "refused",

@@ -244,9 +244,11 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       const forged = (serial: string) => `01${GTIN}21${serial}`;
       await h.scan(h.c.distributor, forged("FAKE0001"));
       await h.scan(h.c.distributor, forged("FAKE0002"));
-      await h.scan(h.c.distributor, "0109506000134352" + "21UNREG001");
-      await h.scan(h.c.distributor, "0109506000134352" + "21UNREG002");
-      await h.scan(h.c.distributor, "0109506000134352" + "21UNREG003");
+      for (const serial of ["UNREG001", "UNREG002", "UNREG003"]) {
+        expect((await h.scan(h.c.distributor, "0109506000134352" + `21${serial}`)).body.verdict, "a product the ledger does not hold").to.equal("NOT_ON_LEDGER");
+      }
+      const unregistered = await h.store.db.selectFrom("scan_observations").select(["verdict", "product_registered"]).where("product_code", "=", "09506000134352").execute();
+      expect(unregistered).to.deep.equal(Array(3).fill({ verdict: "NOT_ON_LEDGER", product_registered: 0 }));
       await h.sync();
       expect(await h.alerts("unknown_serials_repeated")).to.have.length(0);
       expect((await h.scan(h.c.distributor, forged("FAKE0003"), "Nanjing warehouse, dock 3")).body.verdict).to.equal("UNKNOWN_CODE");

@@ -23,6 +23,7 @@ import {
 } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { apiHarness } from "./harness";
+import { endOfChinaDay } from "../../src/ledger/expiry";
 import type { ApiHarness } from "./harness";
 
 type EpcisEvent = Record<string, unknown> & {
@@ -51,7 +52,8 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     // Every kind of batch event: deviation and closure, both releases, two hand-overs (one short), dispensing,
     // destruction, a recall acknowledged by every holder and closed.
     const { tree, codes } = packTree("B-2024-020", 8);
-    batchId = await recordBatch(c, "B-2024-020", { quantity: 10n, codesRoot: tree.root });
+    // Packs of this batch print (17) 311231: valid to the end of 2031-12-31, China time.
+    batchId = await recordBatch(c, "B-2024-020", { quantity: 10n, codesRoot: tree.root, expiresAt: endOfChinaDay("2031-12-31") });
     const reportHash = hashText("OOT assay trend");
     const report = await c.sign("BatchLedger", "DeviationReport", c.cmo.key, { organizationId: c.cmo.id, batchId, kind: DeviationKind.OutOfTrend, reportHash });
     await c.batches.openDeviation(report.message as never, report.signature);
@@ -150,10 +152,9 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect(events.map((e) => e.eventID)).to.deep.equal(rows.map((row) => `urn:trace:event:${row.tx_hash}:${row.log_index}`));
 
     const [recorded, opened, , factory, market, shipped, received, , shortReceipt, dispensed, destroyed, recall, acknowledged, , closed] = events;
-    const batch = await h.store.db.selectFrom("batches").select("expires_at").where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow();
-    expect(recorded!.ilmd).to.deep.equal({
+    expect(recorded!.ilmd, "the date the packs print, not the day after").to.deep.equal({
       "cbvmda:lotNumber": "B-2024-020",
-      "cbvmda:itemExpirationDate": new Date((batch.expires_at + 8 * 3600) * 1000).toISOString().slice(0, 10),
+      "cbvmda:itemExpirationDate": "2031-12-31",
     });
     expect([recorded!.readPoint, recorded!.bizLocation, recorded!["trace:organization"], recorded!["trace:mah"]]).to.deep.equal([
       { id: `urn:trace:site:${c.cmo.id}` },

@@ -33,9 +33,9 @@ import type { StoreKind } from "../indexer/stores";
 const SERIAL_KEY = Buffer.alloc(16, 7);
 let serialIndex = 0;
 
-/** A batch's real serialized packs (GS1) and their tree, as the codes module makes them. */
-export async function packsFor(batchNumber: string, count: number) {
-  const packs = [...generatePacks({ scheme: "gs1", productCode: GTIN, key: SERIAL_KEY, firstIndex: serialIndex, count, batch: batchNumber })] as Gs1Pack[];
+/** A batch's real serialized packs (GS1) and their tree, as the codes module makes them; `expiry` prints a (17) YYMMDD. */
+export async function packsFor(batchNumber: string, count: number, expiry?: string) {
+  const packs = [...generatePacks({ scheme: "gs1", productCode: GTIN, key: SERIAL_KEY, firstIndex: serialIndex, count, batch: batchNumber, expiry })] as Gs1Pack[];
   serialIndex += count;
   const tree = await buildCodeTree(packs.map((p) => p.key));
   return { packs, tree, printed: packs.map((p) => formatCode(p, "element-string", { symbologyId: "]d2" })) };

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
 import { createCodeBook } from "../../src/api/codebook";
-import { formatCode } from "../../src/codes";
-import { recordBatch } from "../contracts/fixtures";
+import { formatCode, withCheckDigit } from "../../src/codes";
+import { recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
+import { chinaDate } from "../../src/ledger/china-time";
+import { endOfChinaDay } from "../../src/ledger/expiry";
 import { apiHarness, packsFor } from "./harness";
 import type { ApiHarness } from "./harness";
 
@@ -75,6 +77,20 @@ describe("scan verdicts", () => {
     expect(res.body.reason).to.match(/counterfeit/);
   });
 
+  it("answers NOT_ON_LEDGER, not UNKNOWN_CODE, for a product this ledger does not hold (GTIN or NMPA prefix)", async () => {
+    for (const code of [`(01)${withCheckDigit("0950600013436")}(21)ELSEWHERE1`, "8600001" + "0000000000042"]) {
+      const res = await scan(code).expect(200);
+      const productCode = code.startsWith("(01)") ? code.slice(4, 18) : code.slice(0, 7);
+      expect(res.body).to.deep.include({
+        verdict: "NOT_ON_LEDGER",
+        reason: `this ledger does not hold product ${productCode}; verify the pack with its MAH or the national drug traceability platform`,
+        product: null,
+        batch: null,
+      });
+      expect(res.body.reason).to.not.match(/counterfeit/);
+    }
+  });
+
   it("answers UNKNOWN_CODE when the printed batch is not the serial's batch", async () => {
     const pack = { ...h.batches.released.packs[4]!, batch: "B-FAKE" };
     expect((await scan(formatCode(pack, "hri")).expect(200)).body.verdict).to.equal("UNKNOWN_CODE");
@@ -88,6 +104,55 @@ describe("scan verdicts", () => {
     } finally {
       h.setNow(Math.floor(Date.now() / 1000));
     }
+  });
+
+  it("is still valid at 23:59:59 China time on the expiry date and EXPIRED from the next second", async () => {
+    const batch = await h.store.db.selectFrom("batches").select("expires_at").where("id", "=", h.batches.released.batchId).executeTakeFirstOrThrow();
+    const date = chinaDate(batch.expires_at);
+    try {
+      h.setNow(batch.expires_at);
+      expect((await scan(h.batches.released.printed[5]!).expect(200)).body).to.include({ verdict: "GENUINE", reason: `a released pack of batch B-2024-001, expiring ${date}` });
+      h.setNow(batch.expires_at + 1);
+      expect((await scan(h.batches.released.printed[5]!).expect(200)).body).to.include({ verdict: "EXPIRED", reason: `batch B-2024-001 expired: it was valid to the end of ${date}` });
+    } finally {
+      h.setNow(Math.floor(Date.now() / 1000));
+    }
+  });
+
+  it("answers GENUINE for packs printing (17) the batch's expiry date, and UNKNOWN_CODE naming both dates for another", async () => {
+    const codes = await packsFor("B-2024-017", 3, "311231");
+    const batchId = await recordBatch(h.c, "B-2024-017", { quantity: 3n, codesRoot: codes.tree.root, expiresAt: endOfChinaDay("2031-12-31") });
+    await releaseFromFactory(h.c, batchId);
+    await releaseToMarket(h.c, batchId);
+    await h.indexer.catchUp();
+    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: codes.printed }).expect(201);
+    expect((await scan(codes.printed[0]!).expect(200)).body).to.include({ verdict: "GENUINE", reason: "a released pack of batch B-2024-017, expiring 2031-12-31" });
+    // (17) day 00 is the last day of the month: the same expiry.
+    expect((await scan(formatCode({ ...codes.packs[1]!, expiry: { yymmdd: "311200", iso: "2031-12-31" } }, "hri")).expect(200)).body.verdict).to.equal("GENUINE");
+    const relabelled = await scan(formatCode({ ...codes.packs[2]!, expiry: { yymmdd: "311230", iso: "2031-12-30" } }, "hri")).expect(200);
+    expect(relabelled.body).to.include({
+      verdict: "UNKNOWN_CODE",
+      reason: "the pack shows expiry 2031-12-30 (end of that day, China time), but the batch expires 2031-12-31: the pack may be counterfeit",
+    });
+  });
+
+  it("refuses codes whose (17) is not the batch's expiry, naming the code and both dates, leaving nothing registered", async () => {
+    const codes = await packsFor("B-2024-018", 3, "311231");
+    const batchId = (await recordBatch(h.c, "B-2024-018", { quantity: 3n, codesRoot: codes.tree.root, expiresAt: endOfChinaDay("2031-12-30") })).toLowerCase();
+    await h.indexer.catchUp();
+    const json = await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: codes.printed });
+    expect([json.status, json.body.error.code, json.body.error.field]).to.deep.equal([400, "CODE_EXPIRY_MISMATCH", "codes.0"]);
+    expect(json.body.error.message).to.equal(
+      `codes[0] ${codes.packs[0]!.key} (17) 311231: the pack shows expiry 2031-12-31 (end of that day, China time), but the batch expires 2031-12-30`,
+    );
+    const text = await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", await bearer(h.c.cmo))
+      .set("content-type", "text/plain")
+      .send(codes.printed.join("\n"));
+    expect([text.status, text.body.error.code, text.body.error.field]).to.deep.equal([400, "CODE_EXPIRY_MISMATCH", "line.1"]);
+    expect(await h.store.db.selectFrom("batch_codes").select("canonical_key").where("batch_id", "=", batchId).execute()).to.have.length(0);
+    expect(await h.store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).execute()).to.have.length(0);
   });
 
   it("answers UNEXPECTED_HOLDER to an organization that neither holds nor awaits the batch", async () => {

@@ -14,6 +14,8 @@ import { deploymentOf } from "../indexer/chain";
 import { apiHarness, packsFor } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
 import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
+import { parseCode } from "../../src/codes";
+import { chinaTime } from "../../src/ledger/china-time";
 
 /**
  * The CLI through the API (--api): attestations go through the relay, whose refusal reasons are shown as the relay
@@ -45,7 +47,8 @@ describe("trace through the API relay", () => {
     // No rpcUrl: through the API the CLI needs only the chain id and addresses to sign for.
     deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
     follow = h.indexer.follow(following.signal);
-    codes = (await packsFor(batchNumber, 12)).printed;
+    // Printed as real packs are: (17) 311231, the expiry the batch is recorded with (--expires 2031-12-31).
+    codes = (await packsFor(batchNumber, 12, "311231")).printed;
     fs.writeFileSync(work.file("codes.txt"), `${codes.join("\n")}\n`);
   });
   afterAll(async () => {
@@ -65,11 +68,29 @@ describe("trace through the API relay", () => {
     const row = await h.store.db.selectFrom("batches").selectAll().where("id", "=", recorded.batchId).executeTakeFirstOrThrow();
     expect([row.batch_number, row.state, row.codes_root]).to.deep.equal([batchNumber, "MANUFACTURED", recorded.codesRoot]);
 
+    expect(chinaTime(row.expires_at), "--expires 2031-12-31 is valid to the end of that day").to.equal("2031-12-31T23:59:59.000+08:00");
+
     const scanned = await trace({}, "scan", codes[5]!, "--api", api, "--json");
     expect(scanned.status, "not GENUINE: the answer is no").to.equal(1);
-    expect(JSON.parse(scanned.stdout)).to.deep.include({ verdict: "NOT_RELEASED" });
+    expect(JSON.parse(scanned.stdout), "the pack's (17) 311231 is the batch's expiry").to.deep.include({ verdict: "NOT_RELEASED" });
     const again = errorOf(await cli(h.c.cmo, "batches", "upload-codes", `${GTIN}/${batchNumber}`, "--codes", work.file("codes.txt")), 3);
     expect(again.code).to.equal("CODES_ALREADY_REGISTERED");
+  });
+
+  it("refuses to record a batch whose expiry is not its codes' (17), naming the code and both dates, sending nothing", async () => {
+    const now = await time.latest();
+    const printed = (await packsFor("CLI-API-EXP", 3, "311231")).printed;
+    fs.writeFileSync(work.file("expiry.txt"), `${printed.join("\n")}\n`);
+    const before = await blockNumber();
+    const refused = errorOf(await cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", "CLI-API-EXP", "--codes", work.file("expiry.txt"),
+      "--manufactured", String(now - 3600), "--expires", "2031-12-30", "--record", "r"), 2) as unknown as { code: string; lines: { line: number; code: string; message: string }[] };
+    expect(refused.code).to.equal("CODE_IMPORT_FAILED");
+    expect(refused.lines.map((l) => [l.line, l.code])).to.deep.equal([[1, "CODE_EXPIRY_MISMATCH"], [2, "CODE_EXPIRY_MISMATCH"], [3, "CODE_EXPIRY_MISMATCH"]]);
+    const pack = parseCode(printed[0]!);
+    expect(refused.lines[0]!.message).to.equal(
+      `${pack.key} (17) 311231: the pack shows expiry 2031-12-31 (end of that day, China time), but the batch expires 2031-12-30`,
+    );
+    expect(await blockNumber(), "nothing is signed or sent").to.equal(before);
   });
 
   it("streams a quoted CSV's codes to the API, and shows the API's refusal of a bad line by its number", async () => {
@@ -113,6 +134,12 @@ describe("trace through the API relay", () => {
     const scanned = await trace({}, "scan", codes[5]!, "--api", api);
     expect(scanned.status).to.equal(0);
     expect(scanned.stdout).to.match(/│ verdict\s+│ GENUINE/);
+    expect(scanned.stdout, "the expiry date as the pack prints it, not a day late").to.match(/│ expires\s+│ 2031-12-31\s+│/);
+    expect(scanned.stdout).to.contain("expiring 2031-12-31");
+
+    const elsewhere = await trace({}, "scan", "8600001" + "0000000000042", "--api", api);
+    expect(elsewhere.status, "not on this ledger: its own exit status, not the counterfeit 'no'").to.equal(5);
+    expect(elsewhere.stdout).to.match(/│ verdict\s+│ NOT_ON_LEDGER/).and.contain("verify the pack with its MAH or the national drug traceability platform");
   });
 
   it("shows a batch's provenance as a table and as JSON, signed in as its MAH", async () => {

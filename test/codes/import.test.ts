@@ -3,7 +3,7 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildCodeTree, formatCode, generatePacks, ImportError, importCodes, openTree, type ImportOptions } from "../../src/codes";
+import { buildCodeTree, formatCode, generatePacks, ImportError, importCodes, openTree, type Gs1Pack, type ImportOptions } from "../../src/codes";
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "codes-import-"));
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
@@ -59,6 +59,24 @@ describe("importCodes", () => {
       [16, "CODE_EXPIRY_MISMATCH"],
     ]);
     expect(fs.readdirSync(workDir).filter((f) => f.startsWith("bad.tree"))).to.deep.equal([]);
+  });
+
+  it("takes (17) day 00 as the month's last day, and refuses a (17) that is not the batch's expiry, naming the code", async () => {
+    const monthEnd = formatCode({ ...(packs[0] as Gs1Pack), expiry: { yymmdd: "281200", iso: "2028-12-31" } }, "hri");
+    const summary = await importCodes(write("day00.txt", [monthEnd, ...printed.slice(1, 4)]), { treePath: path.join(workDir, "day00.tree"), expiry: "281231" });
+    expect(summary.leafCount).to.equal(4);
+
+    const lastSecond = Date.parse("2028-12-31T23:59:59+08:00") / 1000;
+    expect((await importCodes(write("batch.txt", printed.slice(0, 4)), { treePath: path.join(workDir, "batch.tree"), expiresAt: lastSecond })).leafCount).to.equal(4);
+    const failure = await importFailure(write("late.txt", printed.slice(0, 2)), { treePath: path.join(workDir, "late.tree"), expiresAt: lastSecond + 1 });
+    expect(failure.lines.map(({ line, code, message }) => [line, code, message])).to.deep.equal(
+      [1, 2].map((line) => [
+        line,
+        "CODE_EXPIRY_MISMATCH",
+        `${packs[line - 1]!.key} (17) 281231: the pack shows expiry 2028-12-31 (end of that day, China time), but the batch expires 2029-01-01T00:00:00.000+08:00`,
+      ]),
+    );
+    expect(fs.existsSync(path.join(workDir, "late.tree"))).to.equal(false);
   });
 
   it("names the lines that repeat a pack already imported, whatever format they use", async () => {

@@ -31,6 +31,7 @@ import {
   ZHEJIANG,
 } from "./fixtures";
 import type { Consortium, Party } from "./fixtures";
+import { chinaTime } from "../../src/ledger/china-time";
 
 const BATCH = "B-REL-001";
 
@@ -321,6 +322,22 @@ describe("BatchLedger: manufacture and release", () => {
         .withArgs(manufacturedAt, expiresAt);
     });
 
+    it("recordBatch accepts a batch whose expiry is the current block's second (still valid until it ends)", async () => {
+      const c = await loadFixture(deployConsortium);
+      const expiresAt = (await time.latest()) + 10;
+      await time.setNextBlockTimestamp(expiresAt);
+      await submitRecord(c, BATCH, { manufacturedAt: expiresAt - DAY, expiresAt });
+      expect((await c.batches.batch(expectedBatchId(c.productId, BATCH))).expiresAt).to.equal(BigInt(expiresAt));
+    });
+
+    it("recordBatch reverts when the batch expires before it is made", async () => {
+      const c = await loadFixture(deployConsortium);
+      const manufacturedAt = (await time.latest()) - DAY;
+      await expect(submitRecord(c, BATCH, { manufacturedAt, expiresAt: manufacturedAt - 1 }))
+        .to.be.revertedWithCustomError(c.batches, "InvalidBatchDates")
+        .withArgs(manufacturedAt, manufacturedAt - 1);
+    });
+
     it("recordBatch reverts when the batch expires when it is made", async () => {
       const c = await loadFixture(deployConsortium);
       const manufacturedAt = (await time.latest()) - DAY;
@@ -608,10 +625,11 @@ describe("BatchLedger: manufacture and release", () => {
         );
     });
 
-    it("releaseToMarket succeeds one second before the batch expires", async () => {
+    it("releaseToMarket succeeds at 23:59:59 China time on the batch's expiry date, its last valid second", async () => {
       const c = await loadFixture(factoryReleasedBatch);
       const { expiresAt } = await c.batches.batch(c.batchId);
-      await time.setNextBlockTimestamp(expiresAt - 1n);
+      expect(chinaTime(Number(expiresAt))).to.match(/T23:59:59\.000\+08:00$/);
+      await time.setNextBlockTimestamp(expiresAt);
       await marketRelease(c, c.batchId);
       expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.MarketReleased);
     });
@@ -684,10 +702,10 @@ describe("BatchLedger: manufacture and release", () => {
       expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.MarketReleased);
     });
 
-    it("releaseToMarket reverts when the batch has expired", async () => {
+    it("releaseToMarket reverts from midnight after the batch's expiry date", async () => {
       const c = await loadFixture(factoryReleasedBatch);
       const { expiresAt } = await c.batches.batch(c.batchId);
-      await time.setNextBlockTimestamp(expiresAt);
+      await time.setNextBlockTimestamp(expiresAt + 1n);
       await expect(marketRelease(c, c.batchId))
         .to.be.revertedWithCustomError(c.batches, "BatchExpired")
         .withArgs(c.batchId, expiresAt);

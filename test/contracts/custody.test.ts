@@ -181,6 +181,15 @@ describe("BatchLedger: custody", () => {
       expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
     });
 
+    it("shipBatch still moves stock after the expiry date, so expired stock can go back up the chain for destruction", async () => {
+      const c = await loadFixture(stockAtPharmacy);
+      const { expiresAt } = await c.batches.batch(c.batchId);
+      await time.increaseTo(expiresAt + 1n);
+      await handOver(c, c.dispenser, c.distributor, c.batchId, 5n);
+      await handOver(c, c.distributor, c.mah, c.batchId, 5n);
+      expect(await quantityHeld(c, c.batchId, c.mah)).to.equal(5n);
+    });
+
     it("shipBatch reverts when the shipper addresses itself", async () => {
       const c = await loadFixture(releasedStock);
       await expect(submitShipment(c, c.cmo, { batchId: c.batchId, recipientId: c.cmo.id }))
@@ -510,11 +519,20 @@ describe("BatchLedger: custody", () => {
       expect(await c.batches.isPackDispensed(packId(c.codes[0]!))).to.equal(false);
     });
 
-    it("dispensePacks reverts once the batch has expired", async () => {
+    it("dispensePacks accepts the last second of the expiry date (23:59:59 China time)", async () => {
       const c = await loadFixture(stockAtPharmacy);
       const { expiresAt } = await c.batches.batch(c.batchId);
       const signed = await signDispensing(c, c.dispenser, c.batchId, c.tree, c.codes.slice(0, 1));
       await time.setNextBlockTimestamp(expiresAt);
+      await c.batches.dispensePacks(signed.message as never, signed.proof, signed.proofFlags, signed.signature);
+      expect(await quantityHeld(c, c.batchId, c.dispenser)).to.equal(9n);
+    });
+
+    it("dispensePacks reverts once the batch has expired", async () => {
+      const c = await loadFixture(stockAtPharmacy);
+      const { expiresAt } = await c.batches.batch(c.batchId);
+      const signed = await signDispensing(c, c.dispenser, c.batchId, c.tree, c.codes.slice(0, 1));
+      await time.setNextBlockTimestamp(expiresAt + 1n);
       await expect(c.batches.dispensePacks(signed.message as never, signed.proof, signed.proofFlags, signed.signature))
         .to.be.revertedWithCustomError(c.batches, "BatchExpired")
         .withArgs(c.batchId, expiresAt);

@@ -11,6 +11,8 @@ import {
   signAttestation,
 } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
+import { endOfChinaDay } from "../../src/ledger/expiry";
+import { chinaDate } from "../../src/ledger/china-time";
 import type { BatchLedger, ConsortiumRegistry, ProductRegistry } from "../../typechain-types";
 
 export const DAY = 24 * 60 * 60;
@@ -177,7 +179,8 @@ export async function batchRecordMessage(c: Consortium, batchNumber: string, ove
     batchNumber,
     quantity: 1000n,
     manufacturedAt: now - DAY,
-    expiresAt: now + 2 * 365 * DAY,
+    // A date-only expiry, as packs print it: the end of that day in China.
+    expiresAt: endOfChinaDay(chinaDate(now + 2 * 365 * DAY)),
     batchRecordHash: hashText(`batch record ${batchNumber}`),
     codesRoot: packTree(batchNumber, 8).tree.root,
     ...overrides,

@@ -6,8 +6,8 @@ import { expect } from "chai";
 import bwipjs from "bwip-js";
 import type { Page } from "playwright-core";
 import request from "supertest";
-import { formatCode } from "../../src/codes";
-import { chinaDate } from "../../src/api/scan";
+import { formatCode, withCheckDigit } from "../../src/codes";
+import { chinaTime } from "../../src/ledger/china-time";
 import { createApp } from "../../src/api/app";
 import { webPages } from "../../src/web";
 import { packsFor } from "../api/harness";
@@ -61,7 +61,10 @@ describe("scan page in a real browser", () => {
     const text = (await verdict.textContent())!;
     expect(text).to.contain("B-2024-001");
     const batch = await request(stack.app).get(`/v1/batches/${stack.harness.batches.released.batchId}`).set("authorization", `Bearer ${await stack.harness.tokenFor(stack.harness.c.mah)}`);
-    expect(text).to.contain(chinaDate(batch.body.expiresAt - 1));
+    // The batch is valid to 23:59:59 China time on its expiry date: that date is what the page shows.
+    const [date, clock] = chinaTime(batch.body.expiresAt).split("T");
+    expect(clock).to.equal("23:59:59.000+08:00");
+    expect(text).to.contain(`有效期至${date}`);
     expect(text).to.contain("Product");
     expect(await page.locator("html").getAttribute("lang")).to.equal("zh-CN");
     await screenshot(page, "scan-genuine");
@@ -83,6 +86,22 @@ describe("scan page in a real browser", () => {
     expect(await verdict.locator(".verdict__word").textContent()).to.contain("未知追溯码");
     expect(await verdict.textContent()).to.contain("可能是假药");
     await screenshot(page, "scan-unknown");
+  });
+
+  it("says a product this ledger does not hold is not on it, in amber, and not a counterfeit, in Chinese and English", async () => {
+    const verdict = await scan(`(01)${withCheckDigit("0950600013436")}(21)ELSEWHERE1`);
+    expect(await verdict.getAttribute("data-verdict")).to.equal("NOT_ON_LEDGER");
+    expect(await verdict.getAttribute("class")).to.contain("verdict--warning");
+    expect(await verdict.locator(".verdict__word").textContent()).to.contain("本账本未收录该产品");
+    expect(await verdict.locator(".verdict__advice").textContent()).to.contain("国家药品追溯协同服务平台").and.not.contain("可能是假药");
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    try {
+      expect(await page.locator("#verdict .verdict__word").textContent()).to.contain("Not on this ledger");
+      expect(await page.locator("#verdict .verdict__advice").textContent()).to.contain("Verify it with the MAH or the national drug traceability platform");
+      await screenshot(page, "scan-not-on-ledger");
+    } finally {
+      await page.getByRole("button", { name: "切换到中文" }).click();
+    }
   });
 
   it("decodes an uploaded photo of a GS1 DataMatrix and gives its verdict", async () => {

@@ -230,11 +230,14 @@ export function formatTime(seconds) {
 }
 
 /**
- * The expiry date printed on packs: the last day (China Standard Time) before the batch's expiry moment.
+ * A batch's expiry as packs print it. `expiresAt` is the batch's last valid second, 23:59:59 China time on the
+ * printed date (src/ledger/expiry.ts defines it); an expiry that is not the end of a day is shown with its time.
  * @param {number} expiresAt Unix seconds
  */
 export function expiryDate(expiresAt) {
-  return new Date((expiresAt - 1 + CHINA_OFFSET_SECONDS) * 1000).toISOString().slice(0, 10);
+  const chinaSeconds = expiresAt + CHINA_OFFSET_SECONDS;
+  if ((chinaSeconds + 1) % 86400 !== 0) return formatTime(expiresAt);
+  return new Date(chinaSeconds * 1000).toISOString().slice(0, 10);
 }
 
 /** @param {string} role */
