@@ -29,7 +29,7 @@ import type { AnyRoute } from "./routes";
  * 2. off-chain, against the indexed read model: each signature recovers to an unrevoked key of the organization the
  *    message names, and that organization is active (403);
  * 3. a dry run of each transaction from the relayer's account (eth_estimateGas), whose revert is decoded into the
- *    contract's custom error and answered in words (src/api/refusals.ts: 400, 403, 409 replay, 422 state).
+ *    contract's custom error and answered in words (src/ledger/refusals.ts: bad input, not allowed, a replay, or refused by the state).
  * A request is one transaction, so it is applied whole or not at all: its attestations must all be for one contract
  * (several go in one `multicall`, in the request's order); a request spanning contracts is refused before anything
  * else. The answer says exactly what reached the chain: the transaction is signed here, so its hash is known even
