@@ -12,7 +12,8 @@ import { errorHandler } from "./errors";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
-import { CODES_PATH, codesTextUpload, documentCodesUpload, scanRoutes } from "./scan";
+import { CODES_PATH, codeRegistrationRoutes, codesTextUpload, documentCodesUpload } from "./codes-upload";
+import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { RELAY_PATH } from "../ledger";
@@ -41,7 +42,7 @@ const healthRoute = defineRoute({
 });
 
 /** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
-export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, ...shipmentRoutes, ...ledgerRoutes, healthRoute];
+export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...codeRegistrationRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, ...shipmentRoutes, ...ledgerRoutes, healthRoute];
 
 /**
  * Something served beside the JSON routes that a route definition cannot describe (web pages, event streams),

@@ -4,8 +4,9 @@ import { checkBatchAccess } from "./access";
 import type { ApiServices, Caller } from "./context";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { decodeCursor, page, pageQuery } from "./pagination";
-import { batchQuery, toBatchView, toLedgerEntries } from "./read-model";
-import type { BatchRow } from "./read-model";
+import { batchQuery } from "../store/queries";
+import type { BatchRow } from "../store/queries";
+import { toBatchView, toLedgerEntries } from "./read-model";
 import { batchView, bytes32, INT32_MAX, ledgerEntry, organizationId, wholeNumber } from "./schemas";
 import { defineRoute } from "./routes";
 

@@ -11,7 +11,7 @@ import { readableBatch } from "./batches";
 import { CHINA_OFFSET, chinaTime } from "../ledger/china-time";
 import { expiryDate } from "../ledger/expiry";
 import { notAllowed } from "../ledger/errors";
-import type { BatchRow } from "./read-model";
+import type { BatchRow } from "../store/queries";
 import { defineRoute } from "./routes";
 import { bytes32 } from "./schemas";
 

@@ -1,38 +1,10 @@
 import { payloadOf } from "../store";
-import { CompiledQuery } from "kysely";
 import type { Kysely } from "kysely";
-import type { BatchTable, Database, LedgerEventTable } from "../store";
+import type { Database, LedgerEventTable } from "../store";
+import type { BatchRow } from "../store/queries";
 import type { BatchView } from "./schemas";
 
 /** The batch columns joined with its product, MAH and CMO, as the API shows a batch. */
-export function batchQuery(db: Kysely<Database>) {
-  return db
-    .selectFrom("batches")
-    .innerJoin("products", "products.id", "batches.product_id")
-    .innerJoin("organizations as mah", "mah.id", "batches.mah_id")
-    .innerJoin("organizations as cmo", "cmo.id", "batches.cmo_id")
-    .selectAll("batches")
-    .select([
-      "products.product_code",
-      "products.name as product_name",
-      "products.approval_number",
-      "mah.name as mah_name",
-      "mah.region as mah_region",
-      "cmo.name as cmo_name",
-      "cmo.region as cmo_region",
-    ]);
-}
-
-export type BatchRow = BatchTable & {
-  product_code: string;
-  product_name: string;
-  approval_number: string;
-  mah_name: string;
-  mah_region: number;
-  cmo_name: string;
-  cmo_region: number;
-};
-
 export function toBatchView(row: BatchRow): BatchView {
   const away = row.in_transit + row.dispensed + row.destroyed + row.missing;
   return {
@@ -95,24 +67,3 @@ export async function toLedgerEntries(db: Kysely<Database>, events: LedgerEventT
   });
 }
 
-/**
- * A query built and compiled once, run many times with new values. Building and compiling a kysely query costs
- * as much as running a lookup by key, so the scan path's queries are compiled once per database: `build` gets a
- * placeholder per named value, and each run puts the values where their placeholders landed in the parameters.
- */
-export function preparedQuery<Name extends string, Row>(
-  names: readonly Name[],
-  build: (slot: Record<Name, string>) => { compile(): CompiledQuery<Row> },
-): (values: Record<Name, unknown>) => CompiledQuery<Row> {
-  const slots = Object.fromEntries(names.map((name) => [name, `\u0000prepared:${name}`])) as Record<Name, string>;
-  const compiled = build(slots).compile();
-  const placed = compiled.parameters.map((parameter) => names.find((name) => slots[name] === parameter));
-  for (const name of names) {
-    if (!placed.includes(name)) throw new Error(`prepared query: the value ${name} is not a parameter of ${compiled.sql}`);
-  }
-  return (values) =>
-    CompiledQuery.raw(
-      compiled.sql,
-      placed.map((name, i) => (name === undefined ? compiled.parameters[i] : values[name])),
-    ) as CompiledQuery<Row>;
-}

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { ApiServices, Caller } from "./context";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { findBatch } from "./batches";
-import type { BatchRow } from "./read-model";
+import type { BatchRow } from "../store/queries";
 import { bytes32 } from "./schemas";
 import { defineRoute } from "./routes";
 

@@ -14,3 +14,4 @@ export * from "./china-time";
 export * from "./recall-deadlines";
 export * from "./events";
 export * from "./expiry";
+export * from "./verdicts";

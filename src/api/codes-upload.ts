@@ -1,0 +1,118 @@
+import { finished } from "node:stream/promises";
+import type { Request, RequestHandler } from "express";
+import { z } from "zod";
+import { notAllowed, badInput } from "../ledger";
+import { checkBatchAccess } from "./access";
+import type { CodeLine } from "./codebook";
+import type { ApiServices, Caller } from "./context";
+import { findBatch } from "./batches";
+import { bytes32 } from "./schemas";
+import { defineRoute } from "./routes";
+
+/** The longest code text accepted for registration: a GS1 element string or Digital Link is far shorter. */
+const MAX_CODE_LENGTH = 512;
+
+export const CODES_PATH = "/v1/batches/:batchId/codes";
+
+const CODES_ERRORS = {
+  403: "only the batch's MAH or CMO registers its codes",
+  404: "no such batch",
+  409: "codes already registered",
+  422: "the codes do not hash to the on-chain root",
+};
+
+/** Registering a batch's serial codes (JSON here; the streamed text/plain form is codesTextUpload). */
+export const codeRegistrationRoutes = [
+  defineRoute({
+    method: "post",
+    path: CODES_PATH,
+    summary:
+      "Register a batch's serial codes; refused unless they hash to the root the CMO committed on-chain. Send a JSON list " +
+      "for a few codes, or a text/plain body of one code per line, streamed, for any number (10,000,000 take about " +
+      "5 minutes, during which this API server's database is busy: register large batches on a server that is not answering scans)",
+    tags: ["batches"],
+    access: "organization",
+    params: z.object({ batchId: bytes32 }),
+    body: z.object({ codes: z.array(z.string().min(1).max(MAX_CODE_LENGTH)).min(1).max(200_000) }),
+    response: z.object({ batchId: z.string(), root: z.string(), count: z.number().int() }),
+    status: 201,
+    errors: CODES_ERRORS,
+    async handle({ params, body, caller, services }) {
+      const batch = await codesRegistrar(services, caller, params.batchId);
+      const registered = await services.codes.register({ batchId: batch.id, codes: body.codes, by: caller!.organizationId, now: services.now() });
+      return { batchId: batch.id, ...registered };
+    },
+  }),
+];
+
+/** The batch whose codes the caller may register: only its MAH or CMO. */
+async function codesRegistrar(services: ApiServices, caller: Caller | undefined, batchId: string) {
+  const batch = await findBatch(services, batchId);
+  await checkBatchAccess(services, caller, batch);
+  if (caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
+    throw notAllowed("NOT_BATCH_PARTY", "only the batch's MAH or CMO registers its codes");
+  }
+  return batch;
+}
+
+/**
+ * The text/plain form of POST /v1/batches/:batchId/codes, mounted before the routes (which read JSON): the body is
+ * read a chunk at a time and each code parsed and hashed as it arrives, so the number of codes is bounded by disk,
+ * not by a body limit or memory. Same checks, errors and all-or-nothing registration as the JSON form.
+ */
+export function codesTextUpload(services: ApiServices, authenticate: (req: Request, required: boolean) => Promise<Caller | undefined>): RequestHandler {
+  return async (req, res, next) => {
+    if (!req.is("text/plain")) return next();
+    try {
+      const caller = await authenticate(req, true);
+      const { batchId } = z.object({ batchId: bytes32 }).parse(req.params);
+      const batch = await codesRegistrar(services, caller, batchId);
+      const registered = await services.codes.registerLines({ batchId: batch.id, lines: bodyLines(req), by: caller!.organizationId, now: services.now() });
+      res.status(201).json({ batchId: batch.id, ...registered });
+    } catch (error) {
+      // Refused mid-body: read the rest before answering, as a client that sends its whole body first expects.
+      req.resume();
+      await finished(req).catch(() => undefined);
+      next(error);
+    }
+  };
+}
+
+/** The body's non-blank lines, numbered from 1, read as they arrive. */
+async function* bodyLines(req: Request): AsyncGenerator<CodeLine> {
+  req.setEncoding("utf8");
+  let carry = "";
+  let line = 0;
+  const numbered = (text: string): CodeLine => ({ text, where: `line ${line}`, field: `line.${line}` });
+  // Not destroyed on an early return: a refusal still reads the rest of the body before answering.
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<string>) {
+    const parts = (carry + chunk).split("\n");
+    carry = parts.pop()!;
+    // A code is at most MAX_CODE_LENGTH characters: a body that never ends its line must not grow without bound.
+    if (carry.length > MAX_CODE_LENGTH + 2) {
+      throw badInput("CODE_TOO_LONG", `line ${line + parts.length + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + parts.length + 1}`);
+    }
+    for (const part of parts) {
+      line++;
+      const text = (line === 1 ? part.replace(/^\uFEFF/, "") : part).replace(/\r$/, "");
+      if (text.trim() !== "") yield numbered(text);
+    }
+  }
+  line++;
+  const last = carry.replace(/\r$/, "");
+  if (last.trim() !== "") yield numbered(line === 1 ? last.replace(/^\uFEFF/, "") : last);
+}
+
+/** The text/plain request body of the codes route, added to the OpenAPI document beside the JSON one. */
+export function documentCodesUpload(document: { paths: Record<string, Record<string, unknown>> }) {
+  const operation = document.paths[CODES_PATH.replace(":batchId", "{batchId}")]!.post as { requestBody: { content: Record<string, unknown> } };
+  operation.requestBody.content["text/plain"] = {
+    schema: {
+      type: "string",
+      description:
+        "one code per line (NMPA, GS1 element string, HRI or Digital Link), UTF-8, streamed: any number of codes; " +
+        "a bad code is answered 400 naming its line (field line.N), and nothing is registered",
+    },
+  };
+}
+

@@ -1,0 +1,81 @@
+import { describeExpiry, isExpired, printedExpiryMismatch } from "./expiry";
+import type { BatchStateName, RecallLevelName, RecallStatusName } from "./vocabulary";
+
+/**
+ * The answer a pharmacist acts on when scanning a pack, and the words that go with it: decided here, from facts
+ * the read model holds, with no I/O, so every layer (API, CLI, pages, alerts) means the same by each verdict.
+ */
+export const VERDICTS = [
+  "GENUINE",
+  "UNKNOWN_CODE",
+  "NOT_ON_LEDGER",
+  "NOT_RELEASED",
+  "RECALLED",
+  "EXPIRED",
+  "ALREADY_DISPENSED",
+  "UNEXPECTED_HOLDER",
+] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export type Judgement = { verdict: Verdict; reason: string };
+
+/** What the scanned pack says of itself: a GS1 code's printed batch and expiry (AI 10 and 17). */
+export type PrintedLabel = { batch?: string; expiryDate?: string };
+
+/** What the ledger holds about the pack's batch, and about the pack. */
+export type PackFacts = {
+  batch: { batchNumber: string; expiresAt: number; state: BatchStateName; recallStatus: RecallStatusName; recallLevel: RecallLevelName | null };
+  packDispensed: boolean;
+  /**
+   * For a signed-in scan, the scanning organization and whether it is where the pack should be: a regulator, the
+   * batch's MAH, or an organization that holds the batch or has a shipment of it on the way. Absent when anonymous.
+   */
+  scanner?: { organizationId: number; expected: boolean };
+};
+
+/** A serial the ledger does not know, under a product it holds: the counterfeit suspicion. */
+export const unknownSerial = (productName: string, productCode: string): Judgement => ({
+  verdict: "UNKNOWN_CODE",
+  reason: `no batch of ${productName} (${productCode}) contains this code: it may be counterfeit`,
+});
+
+/** A product this ledger does not hold says nothing about the pack: not a counterfeit verdict. */
+export const notOnLedger = (productCode: string | null): Judgement => ({
+  verdict: "NOT_ON_LEDGER",
+  reason: `this ledger does not hold product ${productCode}; verify the pack with its MAH or the national drug traceability platform`,
+});
+
+export const LOGISTIC_UNIT: Judgement = {
+  verdict: "UNKNOWN_CODE",
+  reason: "logistic units (SSCC) are not registered with this ledger; scan the packs",
+};
+
+/** The verdict on a pack of a known batch, most urgent first: a recall outranks everything a pack could otherwise be. */
+export function judgePack(printed: PrintedLabel, facts: PackFacts, now: number): Judgement {
+  const { batch } = facts;
+  const label = printedMismatch(printed, batch);
+  if (label) return { verdict: "UNKNOWN_CODE", reason: `${label}: the pack may be counterfeit` };
+  if (batch.recallStatus !== "NONE") {
+    return { verdict: "RECALLED", reason: `batch ${batch.batchNumber} is under a level ${batch.recallLevel} recall: quarantine the pack and do not sell it` };
+  }
+  if (facts.packDispensed) return { verdict: "ALREADY_DISPENSED", reason: "this pack was already dispensed: a second scan suggests a copied code" };
+  if (isExpired(batch.expiresAt, now)) {
+    return { verdict: "EXPIRED", reason: `batch ${batch.batchNumber} expired: it was valid to the end of ${describeExpiry(batch.expiresAt)}` };
+  }
+  if (batch.state !== "MARKET_RELEASED") return { verdict: "NOT_RELEASED", reason: `batch ${batch.batchNumber} has not been released to the market by its MAH` };
+  if (facts.scanner?.expected === false) {
+    return {
+      verdict: "UNEXPECTED_HOLDER",
+      reason: `organization ${facts.scanner.organizationId} neither holds batch ${batch.batchNumber} nor has a shipment of it on the way`,
+    };
+  }
+  return { verdict: "GENUINE", reason: `a released pack of batch ${batch.batchNumber}, expiring ${describeExpiry(batch.expiresAt)}` };
+}
+
+/** A batch or expiry printed on the pack that is not the batch's own. */
+function printedMismatch(printed: PrintedLabel, batch: PackFacts["batch"]): string | undefined {
+  if (printed.batch !== undefined && printed.batch !== batch.batchNumber) {
+    return `the pack says batch ${printed.batch}, but its serial belongs to batch ${batch.batchNumber}`;
+  }
+  return printed.expiryDate === undefined ? undefined : printedExpiryMismatch(printed.expiryDate, batch.expiresAt);
+}
