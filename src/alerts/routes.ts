@@ -5,7 +5,7 @@ import { checkOwnOrRegulator } from "../api/access";
 import type { ApiServices, Caller } from "../api/context";
 import { badInput, LedgerError, notAllowed, notFound } from "../ledger/errors";
 import { defineRoute } from "../api/routes";
-import { bytes32 } from "../api/schemas";
+import { bytes32, organizationId, rowId, wholeNumber } from "../api/schemas";
 import type { AlertTable } from "../store";
 import type { AlertConfig } from "./config";
 import { alertView } from "./engine";
@@ -83,12 +83,12 @@ export function alertRoutes(config: AlertConfig) {
       tags: ["alerts"],
       access: "organization",
       query: z.object({
-        organizationId: z.coerce.number().int().positive().optional(),
+        organizationId: organizationId.optional(),
         rule: z.enum(RULE_NAMES as [string, ...string[]]).optional(),
         status: z.enum(["open", "resolved", "retracted"]).optional(),
         batchId: bytes32.optional(),
-        before: z.coerce.number().int().positive().optional().meta({ description: "only alerts with a smaller id (the next page)" }),
-        limit: z.coerce.number().int().min(1).max(500).default(100),
+        before: rowId.optional().meta({ description: "only alerts with a smaller id (the next page)" }),
+        limit: wholeNumber(1, 500).default(100),
       }),
       response: z.object({ alerts: z.array(alertSchema) }),
       async handle({ query, caller, services }) {
@@ -132,7 +132,7 @@ export function alertRoutes(config: AlertConfig) {
       summary: "One organization's risk rating with the alerts that cause it (regulators, and the organization itself)",
       tags: ["alerts"],
       access: "organization",
-      params: z.object({ organizationId: z.coerce.number().int().positive() }),
+      params: z.object({ organizationId }),
       response: ratingSchema,
       errors: { 403: "another organization's rating", 404: "no such organization" },
       async handle({ params, caller, services }) {

@@ -6,7 +6,7 @@ import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { decodeCursor, page, pageQuery } from "./pagination";
 import { batchQuery, toBatchView, toLedgerEntries } from "./read-model";
 import type { BatchRow } from "./read-model";
-import { batchView, bytes32, INT32_MAX, ledgerEntry, organizationId } from "./schemas";
+import { batchView, bytes32, INT32_MAX, ledgerEntry, organizationId, wholeNumber } from "./schemas";
 import { defineRoute } from "./routes";
 
 export async function findBatch(services: ApiServices, batchId: string): Promise<BatchRow> {
@@ -35,7 +35,7 @@ export const batchRoutes = [
       mah: organizationId.optional(),
       cmo: organizationId.optional(),
       state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED", "RECALLED"]).optional(),
-      region: z.coerce.number().int().min(0).max(INT32_MAX).optional().meta({ description: "province code of the MAH or the CMO" }),
+      region: wholeNumber(0, INT32_MAX).optional().meta({ description: "province code of the MAH or the CMO" }),
       ...pageQuery,
     }),
     response: z.object({ items: z.array(batchView), nextCursor: z.string().nullable() }),

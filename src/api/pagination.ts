@@ -1,15 +1,12 @@
 import { z } from "zod";
 import { badInput } from "../ledger/errors";
+import { wholeNumber } from "./schemas";
 
 export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 500;
 
 export const pageQuery = {
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_PAGE)
+  limit: wholeNumber(1, MAX_PAGE)
     .default(DEFAULT_PAGE)
     .meta({ description: `page size (1-${MAX_PAGE})` }),
   cursor: z.string().max(500).optional().meta({ description: "the `nextCursor` of the previous page" }),

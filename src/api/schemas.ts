@@ -5,7 +5,20 @@ export { bytes32 } from "../ledger";
 /** The store keeps organization ids and regions as 32-bit signed integers (PostgreSQL `integer`). */
 export const INT32_MAX = 2_147_483_647;
 
-export const organizationId = z.coerce.number().int().min(1).max(INT32_MAX);
+/**
+ * A whole-number path or query parameter, checked against the column it is compared with: PostgreSQL refuses a
+ * value its column type cannot hold with an error, so a value out of range must stop here, answered 400.
+ */
+export function wholeNumber(min: number, max: number) {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+/** Organization ids are uint32 on chain, counted from 1, and `integer` in the store. */
+export const organizationId = wholeNumber(1, INT32_MAX);
+
+/** Alert and notification ids: `bigint` in the store, as far as a JSON number holds them exactly. */
+export const rowId = wholeNumber(1, Number.MAX_SAFE_INTEGER);
 
 export const organizationRef = z.object({
   id: z.number().int(),

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { ApiServices, Caller } from "../api/context";
 import { badInput, notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { defineRoute } from "../api/routes";
+import { rowId, wholeNumber } from "../api/schemas";
 import type { WebhookSubscriptionTable } from "../store";
 import { literalHostRefusal, NOT_PUBLIC } from "./address";
 import { KIND_PATTERNS } from "./kinds";
@@ -190,8 +191,8 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
     params: idParams,
     query: z.object({
       status: z.enum(["pending", "delivered", "failed", "cancelled"]).optional(),
-      before: z.coerce.number().int().positive().optional().meta({ description: "only notifications with a smaller id (the next page)" }),
-      limit: z.coerce.number().int().min(1).max(500).default(100),
+      before: rowId.optional().meta({ description: "only notifications with a smaller id (the next page)" }),
+      limit: wholeNumber(1, 500).default(100),
     }),
     response: z.object({ deliveries: z.array(deliveryView) }),
     errors: { 403: "another organization's subscription", 404: "no such subscription" },

@@ -7,7 +7,10 @@ import { Agent } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { alertConfig } from "../../src/alerts";
+import { alertRoutes } from "../../src/alerts/routes";
 import { createApp } from "../../src/api/app";
+import { subscriptionRoutes } from "../../src/notifications/routes";
 import { packIdOf } from "../../src/api/scan";
 import { CODE_ERROR_CODES, GROUP_SEPARATOR, packId } from "../../src/codes";
 import { STORE_KINDS } from "../indexer/stores";
@@ -23,11 +26,11 @@ import { dumpTables } from "../indexer/dump";
 const RUNS = Number(process.env.FC_RUNS ?? 2500);
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 
-/** Every error code the API can answer: written as constants in src/api and src/ledger, or a codes-module rejection. */
+/** Every error code the API can answer: written as constants in src/api, src/ledger and the alert and notification routes, or a codes-module rejection. */
 function stableCodes(): Set<string> {
   const codes = new Set<string>(CODE_ERROR_CODES);
   const pattern = /(?:badInput|unauthenticated|notAllowed|notFound|conflict|refused|retryLater)\(\s*"([A-Z0-9_]+)"|LedgerError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
-  for (const dir of ["../../src/api", "../../src/ledger"].map((d) => path.join(__dirname, d))) {
+  for (const dir of ["../../src/api", "../../src/ledger", "../../src/alerts", "../../src/notifications"].map((d) => path.join(__dirname, d))) {
     for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
       for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(pattern)) codes.add((m[1] ?? m[2] ?? m[3])!);
     }
@@ -44,9 +47,11 @@ async function snapshot(h: ApiHarness) {
 }
 
 type Operation = { method: string; path: string; pathParams: string[]; queryParams: string[]; hasBody: boolean };
+type Parameter = { name: string; in: string; schema?: { type?: string; minimum?: number; maximum?: number } };
+type OpenApiDocument = { paths: Record<string, Record<string, { parameters: Parameter[]; requestBody?: unknown }>> };
 
 /** The endpoints, read from the app's own OpenAPI document. */
-function operationsOf(document: { paths: Record<string, Record<string, { parameters: { name: string; in: string }[]; requestBody?: unknown }>> }) {
+function operationsOf(document: OpenApiDocument) {
   const operations: Operation[] = [];
   for (const [pathTemplate, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
@@ -82,6 +87,7 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
   let h: ApiHarness;
   let server: Server;
   let base: string;
+  let document: OpenApiDocument;
   let operations: Operation[];
   let tokens: string[];
   const codes = stableCodes();
@@ -92,15 +98,52 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
     await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: printed }).expect(201);
     tokens = [await h.tokenFor(h.regulator()), await h.tokenFor(h.c.cmo), await h.tokenFor(h.c.dispenser), await h.tokenFor(h.c.distributor2)];
     // A deployment's real limit would answer most of this flood 429; the point is what lies behind it.
-    const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } });
+    const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [...alertRoutes(alertConfig()), ...subscriptionRoutes()]);
     server = app.listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    operations = operationsOf((await request(base).get("/openapi.json").expect(200)).body);
+    document = (await request(base).get("/openapi.json").expect(200)).body;
+    operations = operationsOf(document);
   });
   afterAll(async () => {
     await new Promise((resolve) => server?.close(resolve));
     await h?.close();
+  });
+
+  it("refuses every integer parameter beyond what its column holds with 400 naming it, and answers every value within", async () => {
+    // Organization ids are uint32 on chain and PostgreSQL `integer` in the store; alert and notification ids `bigint`.
+    const probes = ["0", "-1", "1", "2147483647", "2147483648", "4294967295", "4294967296", "9007199254740991", "9007199254740992", "99999999999999999999", "1e400", "1.5", "-0.5"];
+    const otherPathValue = (name: string) => (name === "id" ? `sub_${"0".repeat(24)}` : String(h.c.mah.id));
+    const before = await snapshot(h);
+    const checked: string[] = [];
+    for (const [template, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        for (const parameter of operation.parameters.filter((p) => p.schema?.type === "integer" && (p.in === "path" || p.in === "query"))) {
+          const { minimum = -Infinity, maximum = Infinity } = parameter.schema!;
+          for (const value of [...probes, String(minimum), String(maximum)]) {
+            let url = template.replace(/\{(\w+)\}/g, (_m, name: string) => (name === parameter.name ? value : otherPathValue(name)));
+            if (parameter.in === "query") url += `?${parameter.name}=${value}`;
+            const res = await request(base)[method as "get"](url).set("authorization", `Bearer ${tokens[0]}`);
+            const where = `${method.toUpperCase()} ${url} -> ${res.status} ${res.text.slice(0, 300)}`;
+            const number = Number(value);
+            if (Number.isSafeInteger(number) && number >= minimum && number <= maximum) {
+              expect(res.status, where).to.be.below(500);
+              continue;
+            }
+            expect(res.status, where).to.equal(400);
+            expect(res.body.error.code, where).to.equal("INVALID_INPUT");
+            expect(res.body.error.field, where).to.equal(parameter.name);
+            expect(res.body.error.message, where).to.match(new RegExp(`^${parameter.name}: must be a whole number from -?\\d+ to \\d+$`));
+          }
+          checked.push(`${method} ${template} ${parameter.name}`);
+        }
+      }
+    }
+    // Every id a client can name, in a path or a query.
+    for (const id of ["get /v1/organizations/{organizationId} organizationId", "get /v1/risk-ratings/{organizationId} organizationId", "get /v1/alerts organizationId", "get /v1/alerts before", "get /v1/batches mah", "get /v1/subscriptions/{id}/deliveries before"]) {
+      expect(checked, "integer parameters walked").to.include(id);
+    }
+    expect(await snapshot(h)).to.deep.equal(before);
   });
 
   it("answers no 5xx, refuses with a stable code and a message, and changes nothing stored", async () => {
@@ -187,7 +230,7 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
       fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? "").toString("base64url")),
     );
     const queryValue = fc.oneof(numberText, unicode, hexish, cursor, fc.constantFrom("true", "false", "OPEN", "CLOSED", "I", "IV", "RECALLED", "MARKET_RELEASED", ""));
-    const query = fc.array(fc.tuple(fc.oneof(fc.constantFrom("limit", "cursor", "mah", "cmo", "product", "state", "region", "status", "level", "includeEmpty"), unicode), queryValue), { maxLength: 5 });
+    const query = fc.array(fc.tuple(fc.oneof(fc.constantFrom("limit", "cursor", "mah", "cmo", "product", "state", "region", "status", "level", "includeEmpty", "organizationId", "before", "rule", "rating"), unicode), queryValue), { maxLength: 5 });
     const authorization = fc.oneof(
       { weight: 3, arbitrary: fc.constant(undefined) },
       { weight: 2, arbitrary: fc.constantFrom(...tokens).map((t) => `Bearer ${t}`) },
