@@ -1,8 +1,9 @@
 import type { ErrorRequestHandler } from "express";
 import { ZodError } from "zod";
-import { badInput, LedgerError } from "../ledger/errors";
+import { badInput, LedgerError, retryLater } from "../ledger/errors";
 import type { ErrorKind } from "../ledger/errors";
 import type { Logger } from "../log";
+import { isStoreUnavailable } from "../store";
 
 /** The HTTP status of each kind of failure: the one place below the routes' success statuses that chooses one. */
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
@@ -28,7 +29,8 @@ type Answer = { status: number; code: string; message: string; field?: string };
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     const answer = answerTo(error);
-    if (answer.status >= 500) log.error({ err: error }, "request failed");
+    if (answer.code === STORE_UNAVAILABLE) log.warn({ err: (error as Error).message }, "request failed: the database is unreachable");
+    else if (answer.status >= 500) log.error({ err: error }, "request failed");
     const body: ErrorBody = { error: { code: answer.code, message: answer.message } };
     if (answer.field !== undefined) body.error.field = answer.field;
     if (answer.status === 503) res.set("Retry-After", String(RETRY_AFTER_SECONDS));
@@ -36,8 +38,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   };
 }
 
+const STORE_UNAVAILABLE = "STORE_UNAVAILABLE";
+
 function answerTo(error: unknown): Answer {
   if (error instanceof LedgerError) return { status: STATUS_OF_KIND[error.kind], code: error.code, message: error.message, field: error.field };
+  if (isStoreUnavailable(error)) return answerTo(retryLater(STORE_UNAVAILABLE, "the database is unreachable (restarting or failing over); retry shortly"));
   if (error instanceof ZodError) {
     const issue = error.issues[0]!;
     const field = issue.path.join(".");

@@ -25,11 +25,30 @@ const INT8_OID = 20;
 
 export type StoreOptions = {
   /**
-   * Told when PostgreSQL drops an idle pooled connection (a server restart, an administrator's terminate). The pool
-   * has already discarded it and the next query opens a new one, so this is news, not a failure.
+   * Told when PostgreSQL drops a connection, idle or in use (a server restart, a failover, an administrator's
+   * terminate). The pool discards it and the next query opens a new one; a query that was running on it fails
+   * with an error `isStoreUnavailable` recognizes. So this is news, not a failure.
    */
   onConnectionLost?: (error: Error) => void;
 };
+
+/** SQLSTATEs of a lost or refused connection: class 08, the server shutting down or starting up, no free slots. */
+const UNAVAILABLE_STATES = /^(08...|57P0[1-3]|53300)$/;
+const UNAVAILABLE_ERRNOS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+/** What the pg driver says when the connection under a query went away or could not be made in time. */
+const UNAVAILABLE_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
+
+/**
+ * Whether a query failed because the database could not be reached (as opposed to a bad query or bad data): the
+ * same query may succeed once the database is back, so the API answers 503 and the background loops retry.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_ERRNOS.has(code))) return true;
+  if (error instanceof AggregateError) return error.errors.some(isStoreUnavailable);
+  return UNAVAILABLE_MESSAGES.test(error.message);
+}
 
 /** `location` is a `postgres://` (or `postgresql://`) URL, `:memory:`, or a SQLite file path. */
 export function createStore(location: string, options: StoreOptions = {}): Store {
@@ -103,14 +122,20 @@ function postgresDialect(connectionString: string, onConnectionLost: (error: Err
   const pool = new pg.Pool({
     connectionString,
     max: 10,
+    // While the server is unreachable (a failover in progress), queries fail after this long instead of waiting.
+    connectionTimeoutMillis: 5_000,
     // Quantities, block numbers and times fit a JavaScript number; read bigint columns as numbers.
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     },
   });
-  // Without a listener, an idle connection's error is an unhandled 'error' event that ends the process.
-  pool.on("error", onConnectionLost);
+  // A connection's 'error' event with no listener ends the process. The pool listens only while a connection is
+  // idle; one in use (a query running, or a transaction between queries) would take the process down when the
+  // server ends it. So every connection gets a listener of its own for its whole life, and the pool's event, the
+  // same error again for an idle one, is left to it.
+  pool.on("connect", (client) => client.on("error", onConnectionLost));
+  pool.on("error", () => {});
   return new PostgresDialect({ pool });
 }
 

@@ -1,7 +1,8 @@
 import { describe, it } from "vitest";
 import { expect } from "chai";
 import pg from "pg";
-import { createStore } from "../../src/store";
+import { sql } from "kysely";
+import { createStore, isStoreUnavailable } from "../../src/store";
 import { createPostgresDatabase, POSTGRES_ADMIN_URL } from "./stores";
 
 describe("PostgreSQL store", () => {
@@ -20,6 +21,49 @@ describe("PostgreSQL store", () => {
     } finally {
       await store.close();
       await database.drop();
+    }
+  });
+
+  it("survives losing a connection in use, and tells a lost database from a bad query", async () => {
+    const database = await createPostgresDatabase("trace_lost");
+    const lost: Error[] = [];
+    const store = createStore(database.url, { onConnectionLost: (error) => lost.push(error) });
+    try {
+      await store.migrate();
+      // A transaction holds its connection between queries: the pool does not listen to it then.
+      const failure = await store.db
+        .transaction()
+        .execute(async (trx) => {
+          await sql`select 1`.execute(trx);
+          await terminateConnections(new URL(database.url).pathname.slice(1));
+          await waitFor(() => lost.length > 0);
+          await sql`select 1`.execute(trx);
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(lost[0]?.message).to.match(/terminating connection/);
+      expect(isStoreUnavailable(failure), String(failure)).to.equal(true);
+
+      expect(await store.db.selectFrom("sync_state").selectAll().execute()).to.deep.equal([]);
+      const badQuery = await sql`select * from no_such_table`.execute(store.db).catch((error: unknown) => error);
+      expect(isStoreUnavailable(badQuery), String(badQuery)).to.equal(false);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
+  });
+
+  it("calls a database that refuses connections unavailable", async () => {
+    const url = new URL(POSTGRES_ADMIN_URL);
+    url.port = "1";
+    const store = createStore(url.toString());
+    try {
+      const refused = await store.db.selectFrom("sync_state").selectAll().execute().catch((error: unknown) => error);
+      expect(isStoreUnavailable(refused), String(refused)).to.equal(true);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -1,0 +1,93 @@
+import { spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import type { Deployment } from "../../src/indexer";
+import { POSTGRES_ADMIN_URL } from "../indexer/stores";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+/** An API server started as `npm start -- --rpc … --deployment … --no-demo`, as its own process. */
+export type AttachedService = {
+  child: ChildProcessWithoutNullStreams;
+  apiUrl: string;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  alive(): boolean;
+};
+
+/**
+ * Servers of one deployment over one database, each with its own data directory and the shared API secret, as an
+ * operator runs several API servers; `close()` stops every server still running and removes the directories.
+ */
+export function attachedServers(options: { rpcUrl: string; deployment: Deployment; database: string }) {
+  const root = mkdtempSync(path.join(tmpdir(), "trace-attached-"));
+  const deploymentFile = path.join(root, "deployment.json");
+  writeFileSync(deploymentFile, JSON.stringify(options.deployment));
+  const secret = randomBytes(32).toString("hex");
+  const started: AttachedService[] = [];
+
+  async function start(extraEnv: NodeJS.ProcessEnv = {}): Promise<AttachedService> {
+    const dataDir = mkdtempSync(path.join(root, "server-"));
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "warn" };
+    for (const name of Object.keys(env)) if (name.startsWith("TRACE_")) delete env[name];
+    Object.assign(env, { TRACE_API_SECRET: secret }, extraEnv);
+    const args = ["--rpc", options.rpcUrl, "--deployment", deploymentFile, "--database", options.database, "--data-dir", dataDir, "--port", "0", "--no-demo"];
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", ...args], { cwd: ROOT, env });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    const service = { child, apiUrl: "", output: () => output, exited, alive: () => child.exitCode === null && child.signalCode === null };
+    started.push(service);
+    service.apiUrl = await new Promise<string>((resolve, reject) => {
+      const ready = () => {
+        const url = /^API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/m.exec(output)?.[1];
+        if (url && output.includes("Press Ctrl-C to stop.")) resolve(url);
+      };
+      child.stdout.on("data", ready);
+      void exited.then(({ code, signal }) => reject(new Error(`the server exited (${code ?? signal}) before it was ready:\n${output}`)));
+    });
+    return service;
+  }
+
+  return {
+    start,
+    async close() {
+      for (const service of started) {
+        if (service.alive()) service.child.kill("SIGKILL");
+        await service.exited;
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Ends every connection to `database` from the server side, as a failover or `pg_terminate_backend` does. */
+export async function terminateBackends(database: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [new URL(database).pathname.slice(1)]);
+    return rowCount ?? 0;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Signs in to a running server as the holder of `key`, as a client does, and returns the bearer token. */
+export async function signIn(apiUrl: string, key: { address: string; signMessage(text: string): Promise<string> }): Promise<string> {
+  const challenge = (await post(apiUrl, "/v1/auth/challenge", { key: key.address })) as { challenge: string; text: string };
+  const signature = await key.signMessage(challenge.text);
+  return ((await post(apiUrl, "/v1/auth/token", { key: key.address, challenge: challenge.challenge, signature })) as { token: string }).token;
+}
+
+async function post(apiUrl: string, route: string, body: unknown): Promise<unknown> {
+  const response = await fetch(`${apiUrl}${route}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`POST ${route} answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}
