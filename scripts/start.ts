@@ -146,6 +146,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     dataDir: options.dataDir,
     server: apiServer,
     publicRateLimit: options.publicRateLimit,
+    maxRange: options.maxRange,
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
   });

@@ -9,6 +9,7 @@ import { createCodeBook } from "./api/codebook";
 import type { ApiServices } from "./api/context";
 import { createRelay, relayRoutes } from "./api/relay";
 import { createIndexer, createRpcSource } from "./indexer";
+import { writerElection } from "./indexer/writer";
 import type { DeploymentFile } from "./indexer/deployment";
 import type { Logger } from "./log";
 import type { DispatcherConfig } from "./notifications/dispatcher";
@@ -35,11 +36,17 @@ export type LedgerServiceOptions = {
    */
   alerts?: Partial<AlertConfig>;
   webhooks?: Partial<DispatcherConfig>;
+  /** Largest block range the indexer asks the node for at once (the indexer's default when absent). */
+  maxRange?: number;
 };
 
 export type LedgerService = { apiUrl: string; services: ApiServices; stop(): Promise<void> };
 
-/** Runs the indexer (following the chain) and the HTTP API over one store. */
+/**
+ * Runs the HTTP API over one store and, when it holds the database's writer lock, the indexer that writes it
+ * (following the chain); services sharing a database stand by meanwhile and one takes over when the writer dies.
+ * Resolves once this service has caught up with the chain as the writer, or found another writing.
+ */
 export async function startLedgerService(options: LedgerServiceOptions): Promise<LedgerService> {
   const { log } = options;
   const store = createStore(options.database, {
@@ -47,10 +54,18 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   });
   await store.migrate();
   const source = createRpcSource(options.rpcUrl);
-  const indexer = createIndexer({ source, store, deployment: options.deployment, log, showProgress: true });
-  await indexer.catchUp();
   const following = new AbortController();
-  const follow = indexer.follow(following.signal).catch((error: unknown) => {
+  let ready!: () => void;
+  const settled = new Promise<void>((resolve) => (ready = resolve));
+  const election = writerElection({ store, log, onStandby: () => ready() });
+  const indexing = election.run(async (writerStore, signal) => {
+    const indexer = createIndexer({ source, store: writerStore, deployment: options.deployment, log, showProgress: true, maxRange: options.maxRange });
+    await indexer.catchUp();
+    ready();
+    await indexer.follow(signal);
+  }, following.signal);
+  await Promise.race([settled, indexing]);
+  const follow = indexing.catch((error: unknown) => {
     log.fatal({ err: (error as Error).message }, "the indexer stopped; the API would serve stale answers");
     process.exitCode = 1;
   });
@@ -69,6 +84,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     now: () => Math.floor(Date.now() / 1000),
     observations: earlyWarning.observations,
     deployment: options.deployment,
+    writerRole: election.role,
   };
   const relay = options.relayerKey
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })

@@ -25,13 +25,18 @@ export const API_VERSION = "1.0.0";
 const healthRoute = defineRoute({
   method: "get",
   path: "/healthz",
-  summary: "Liveness, and the chain and block the indexed store has reached",
+  summary: "Liveness, the chain and block the indexed store has reached, and whether this service writes it or stands by",
   tags: ["operations"],
   access: "public",
-  response: z.object({ status: z.literal("ok"), chainId: z.number().int().nullable(), indexedBlock: z.number().int().nullable() }),
+  response: z.object({
+    status: z.literal("ok"),
+    chainId: z.number().int().nullable(),
+    indexedBlock: z.number().int().nullable(),
+    role: z.enum(["writer", "standby"]).nullable().meta({ description: "writer: this service's indexer writes the read model; standby: another's does, this one takes over if it dies" }),
+  }),
   async handle({ services }) {
     const sync = await services.store.db.selectFrom("sync_state").select(["chain_id", "block_number"]).executeTakeFirst();
-    return { status: "ok" as const, chainId: sync?.chain_id ?? null, indexedBlock: sync?.block_number ?? null };
+    return { status: "ok" as const, chainId: sync?.chain_id ?? null, indexedBlock: sync?.block_number ?? null, role: services.writerRole?.() ?? null };
   },
 });
 

@@ -1,4 +1,5 @@
 import type { DeploymentFile } from "../indexer/deployment";
+import type { WriterRole } from "../indexer/writer";
 import type { RecallDeadlines, RoleName } from "../ledger";
 import type { Logger } from "../log";
 import type { Store } from "../store";
@@ -45,4 +46,6 @@ export type ApiServices = {
   observations?: ScanObservations;
   /** The ledger this API serves (chain, contracts, start block), for GET /v1/ledger; without it, that route answers 503. */
   deployment?: DeploymentFile;
+  /** Whether this service writes the read model or stands by (GET /healthz); absent where no indexer runs beside the API. */
+  writerRole?: () => WriterRole;
 };

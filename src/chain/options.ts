@@ -11,6 +11,8 @@ export type StartOptions = {
   demo: boolean;
   /** Anonymous requests per minute per client address on the API's public endpoints. */
   publicRateLimit: number;
+  /** Largest block range the indexer asks the node for at once (the indexer's default when absent). */
+  maxRange?: number;
   chain: { kind: "embedded"; rpcPort: number } | { kind: "attached"; rpcUrl: string; deploymentFile: string };
 };
 
@@ -36,6 +38,14 @@ function requestsPerMinute(setting: string, text: string): number {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
     throw new StartOptionsError(`${setting} must be a number of requests per minute (1 or more), got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function blockCount(setting: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+    throw new StartOptionsError(`${setting} must be a whole number of blocks, at least 1, got ${JSON.stringify(text)}`);
   }
   return value;
 }
@@ -76,6 +86,7 @@ function program() {
     .option("--rpc <url>", "attach to this chain's JSON-RPC instead of starting one (needs --deployment)")
     .option("--deployment <file>", "the deployment file of the contracts on the --rpc chain (npm run deploy writes one)")
     .option("--public-rate-limit <n>", "anonymous requests per minute per client address (env TRACE_PUBLIC_RATE_LIMIT, default 600)")
+    .option("--max-range <blocks>", "largest block range the indexer asks the node for at once (env TRACE_MAX_RANGE, default 2000)")
     .option("--demo", "seed the demo consortium and history (the default on the embedded chain)")
     .option("--no-demo", "start without the demo data")
     .exitOverride()
@@ -106,6 +117,7 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     deployment?: string;
     demo?: boolean;
     publicRateLimit?: string;
+    maxRange?: string;
   }>();
   /** An argument wins over its environment variable; the name of whichever was used goes in error messages. */
   const setting = (value: string | undefined, flag: string, variable: string, fallback: string) =>
@@ -125,9 +137,11 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const database = setting(raw.database, "--database", "TRACE_DATABASE", path.join(dataDir, "ledger.sqlite"));
   // A pharmacy chain's stores may all reach the API from one address: raise the limit rather than sign them in.
   const rateLimit = setting(raw.publicRateLimit, "--public-rate-limit", "TRACE_PUBLIC_RATE_LIMIT", "600");
+  const maxRange = setting(raw.maxRange, "--max-range", "TRACE_MAX_RANGE", "");
   return {
     dataDir,
     database: databaseLocation(database.name, database.value),
+    ...(maxRange.value === "" ? {} : { maxRange: blockCount(maxRange.name, maxRange.value) }),
     apiPort: port(api.name, api.value),
     demo: raw.demo ?? chain.kind === "embedded",
     publicRateLimit: requestsPerMinute(rateLimit.name, rateLimit.value),

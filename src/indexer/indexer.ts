@@ -234,7 +234,8 @@ export function createIndexer(options: IndexerOptions): Indexer {
   return { catchUp, follow };
 }
 
-function sleep(ms: number, signal?: AbortSignal) {
+/** Waits `ms`, or until `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal) {
   return new Promise<void>((resolve) => {
     const wake = () => {
       clearTimeout(timer);

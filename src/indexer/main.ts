@@ -5,6 +5,7 @@ import { createStore } from "../store";
 import { readDeployment } from "./deployment";
 import { createIndexer } from "./indexer";
 import { createRpcSource } from "./sync";
+import { writerElection } from "./writer";
 
 export type IndexerRun = {
   /** JSON-RPC URL of a node; defaults to the deployment file's rpcUrl. */
@@ -19,7 +20,10 @@ export type IndexerRun = {
   log: Logger;
 };
 
-/** Indexes the deployment's events into the database, then follows the chain until SIGINT/SIGTERM if asked. */
+/**
+ * Indexes the deployment's events into the database, then follows the chain until SIGINT/SIGTERM if asked. Only
+ * the holder of the database's writer lock writes: while another indexer or service holds it, this one waits.
+ */
 export async function runIndexer(run: IndexerRun): Promise<void> {
   const deployment = await readDeployment(run.deploymentFile);
   const rpcUrl = run.rpcUrl ?? deployment.rpcUrl;
@@ -30,16 +34,17 @@ export async function runIndexer(run: IndexerRun): Promise<void> {
   const source = createRpcSource(rpcUrl);
   try {
     await store.migrate();
-    const indexer = createIndexer({ source, store, deployment, log: run.log, maxRange: run.maxRange, showProgress: true });
-    if (!run.follow) {
+    const stop = new AbortController();
+    if (run.follow) {
+      process.once("SIGINT", () => stop.abort());
+      process.once("SIGTERM", () => stop.abort());
+    }
+    await writerElection({ store, log: run.log }).run(async (writerStore, signal) => {
+      const indexer = createIndexer({ source, store: writerStore, deployment, log: run.log, maxRange: run.maxRange, showProgress: true });
+      if (run.follow) return indexer.follow(signal);
       const reached = await indexer.catchUp();
       run.log.info({ block: reached.number }, "indexed up to the chain head");
-      return;
-    }
-    const stop = new AbortController();
-    process.once("SIGINT", () => stop.abort());
-    process.once("SIGTERM", () => stop.abort());
-    await indexer.follow(stop.signal);
+    }, stop.signal);
   } finally {
     source.close();
     await store.close();

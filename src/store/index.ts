@@ -1,7 +1,8 @@
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { registerBulkTarget } from "./bulk";
 import { migrationProvider } from "./migrations";
@@ -18,6 +19,23 @@ export type Store = {
   readonly db: Kysely<Database>;
   /** Brings the schema up to date; safe to call on every start. */
   migrate(): Promise<void>;
+  /**
+   * Takes the database's writer lock, if no other session holds it: only the holder writes the read model. On
+   * PostgreSQL the lock is a session-level advisory lock on a connection of its own, and the session's store runs
+   * every statement on that connection, so nothing is written once the lock is gone. SQLite has one writing process
+   * per file (the data directory's), so its session is the store itself.
+   */
+  claimWriter(): Promise<WriterSession | undefined>;
+  close(): Promise<void>;
+};
+
+/** This process's hold on the writer lock. */
+export type WriterSession = {
+  /** The store as seen from the session holding the lock: write the read model through it only. */
+  readonly store: Store;
+  /** Aborted when the session (and the lock with it) is lost: a failover, a restart, a terminated backend. */
+  readonly lost: AbortSignal;
+  /** Ends the session, which releases the lock. */
   close(): Promise<void>;
 };
 
@@ -52,13 +70,22 @@ export function isStoreUnavailable(error: unknown): boolean {
 
 /** `location` is a `postgres://` (or `postgresql://`) URL, `:memory:`, or a SQLite file path. */
 export function createStore(location: string, options: StoreOptions = {}): Store {
-  const postgres = /^postgres(ql)?:\/\//.test(location);
-  const sqlite = postgres ? undefined : openSqlite(location);
-  const dialect = sqlite ? sqliteDialect(sqlite) : postgresDialect(location, options.onConnectionLost ?? (() => {}));
-  const db = new Kysely<Database>({ dialect });
-  registerBulkTarget(db, sqlite ? { dialect: "sqlite", handle: sqlite } : { dialect: "postgres" });
+  const onConnectionLost = options.onConnectionLost ?? (() => {});
+  if (!/^postgres(ql)?:\/\//.test(location)) {
+    const sqlite = openSqlite(location);
+    const store = storeOver(new Kysely<Database>({ dialect: sqliteDialect(sqlite) }), "sqlite", async () => ({ store, lost: new AbortController().signal, close: async () => {} }));
+    registerBulkTarget(store.db, { dialect: "sqlite", handle: sqlite });
+    return store;
+  }
+  const claimWriter = () => claimPostgresWriter(location, onConnectionLost);
+  const store = storeOver(new Kysely<Database>({ dialect: postgresDialect(location, onConnectionLost) }), "postgres", claimWriter);
+  registerBulkTarget(store.db, { dialect: "postgres" });
+  return store;
+}
+
+function storeOver(db: Kysely<Database>, dialect: Store["dialect"], claimWriter: Store["claimWriter"]): Store {
   return {
-    dialect: postgres ? "postgres" : "sqlite",
+    dialect,
     db,
     async migrate() {
       const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
@@ -68,6 +95,7 @@ export function createStore(location: string, options: StoreOptions = {}): Store
         throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${reason}`);
       }
     },
+    claimWriter,
     close: () => db.destroy(),
   };
 }
@@ -118,18 +146,84 @@ function withStatementCache(database: SqliteDatabase.Database, capacity = 500) {
   };
 }
 
-function postgresDialect(connectionString: string, onConnectionLost: (error: Error) => void) {
-  const pool = new pg.Pool({
+/** How every connection of the store is made. */
+function connectionConfig(connectionString: string): pg.ClientConfig {
+  return {
     connectionString,
-    max: 10,
     // While the server is unreachable (a failover in progress), queries fail after this long instead of waiting.
     connectionTimeoutMillis: 5_000,
+    // A connection whose server vanished without closing it (a network partition) is found out.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     // Quantities, block numbers and times fit a JavaScript number; read bigint columns as numbers.
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     },
+  };
+}
+
+/**
+ * The writer lock's advisory lock key (advisory locks are per database): the first 8 bytes of
+ * sha256("trace:read-model-writer"), as a signed 64-bit integer.
+ */
+export const WRITER_LOCK_KEY = "5687495814350935883";
+
+/**
+ * Opens a connection of its own and takes the writer lock on it, or answers undefined when another session holds
+ * it. The session's store is a Kysely over this one connection (statements queued, one at a time): when the
+ * connection is lost, PostgreSQL has already rolled back its open transaction and released the lock, and every
+ * later statement fails; a new connection is never opened behind the caller's back, as a pool would.
+ */
+async function claimPostgresWriter(connectionString: string, onConnectionLost: (error: Error) => void): Promise<WriterSession | undefined> {
+  const client = new pg.Client({ ...connectionConfig(connectionString), application_name: `trace writer pid ${process.pid} on ${hostname()}` });
+  const lost = new AbortController();
+  client.on("error", (error) => {
+    onConnectionLost(error);
+    lost.abort(error);
   });
+  client.on("end", () => lost.abort(new Error("the writer lock's connection ended")));
+  await client.connect();
+  let locked = false;
+  try {
+    const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1::bigint) as locked", [WRITER_LOCK_KEY]);
+    locked = rows[0]?.locked === true;
+  } finally {
+    if (!locked) await client.end().catch(() => undefined);
+  }
+  if (!locked) return undefined;
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: oneConnection(client) }) });
+  const store = storeOver(db, "postgres", async () => undefined);
+  registerBulkTarget(db, { dialect: "postgres" });
+  return {
+    store,
+    lost: lost.signal,
+    async close() {
+      // Unlocked first: PostgreSQL releases a closed session's locks only once its backend has exited, a moment
+      // after the client has seen the connection close; a standby claiming at once would find the lock held.
+      if (!lost.signal.aborted) await sql`select pg_advisory_unlock(${WRITER_LOCK_KEY}::bigint)`.execute(db).catch(() => undefined);
+      await db.destroy();
+    },
+  };
+}
+
+/** A pool of exactly `client`: lent to one caller at a time; ending the pool ends the connection. */
+function oneConnection(client: pg.Client) {
+  let queue = Promise.resolve();
+  return {
+    async connect() {
+      const previous = queue;
+      let release!: () => void;
+      queue = new Promise<void>((resolve) => (release = resolve));
+      await previous;
+      return { query: client.query.bind(client) as pg.Client["query"], release };
+    },
+    end: () => client.end().catch(() => undefined),
+  };
+}
+
+function postgresDialect(connectionString: string, onConnectionLost: (error: Error) => void) {
+  const pool = new pg.Pool({ ...connectionConfig(connectionString), max: 10 });
   // A connection's 'error' event with no listener ends the process. The pool listens only while a connection is
   // idle; one in use (a query running, or a transaction between queries) would take the process down when the
   // server ends it. So every connection gets a listener of its own for its whole life, and the pool's event, the

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { alertConfig } from "../../src/alerts";
 import { alertRoutes } from "../../src/alerts/routes";
+import { NOTIFICATION_KINDS } from "../../src/alerts/kinds";
 import { createApp } from "../../src/api/app";
 import { subscriptionRoutes } from "../../src/notifications/routes";
 import { packIdOf } from "../../src/api/scan";
@@ -98,7 +99,7 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
     await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: printed }).expect(201);
     tokens = [await h.tokenFor(h.regulator()), await h.tokenFor(h.c.cmo), await h.tokenFor(h.c.dispenser), await h.tokenFor(h.c.distributor2)];
     // A deployment's real limit would answer most of this flood 429; the point is what lies behind it.
-    const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [...alertRoutes(alertConfig()), ...subscriptionRoutes()]);
+    const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [...alertRoutes(alertConfig()), ...subscriptionRoutes(NOTIFICATION_KINDS)]);
     server = app.listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

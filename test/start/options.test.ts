@@ -30,6 +30,9 @@ describe("npm start options", () => {
     expect(parseStartOptions(["--port", "0", "--data-dir", "/tmp/x", "--no-demo"], env)).to.deep.include({ dataDir: "/tmp/x", apiPort: 0, demo: false });
     expect(parseStartOptions([], { TRACE_PUBLIC_RATE_LIMIT: "6000" }).publicRateLimit).to.equal(6000);
     expect(parseStartOptions(["--public-rate-limit", "20000"], { TRACE_PUBLIC_RATE_LIMIT: "6000" }).publicRateLimit).to.equal(20000);
+    expect(parseStartOptions([], { TRACE_MAX_RANGE: "500" }).maxRange).to.equal(500);
+    expect(parseStartOptions(["--max-range", "4"], { TRACE_MAX_RANGE: "500" }).maxRange).to.equal(4);
+    expect(parseStartOptions([], {})).not.to.have.property("maxRange");
   });
 
   it("takes a SQLite file or a postgres:// or postgresql:// URL as the database", () => {
@@ -59,6 +62,8 @@ describe("npm start options", () => {
       [[], { TRACE_DATABASE: "sqlite:///srv/ledger.db" }, "TRACE_DATABASE must be a SQLite file or a postgres:// URL; sqlite:// databases are not supported"],
       [["--public-rate-limit", "0"], {}, '--public-rate-limit must be a number of requests per minute (1 or more), got "0"'],
       [[], { TRACE_PUBLIC_RATE_LIMIT: "lots" }, 'TRACE_PUBLIC_RATE_LIMIT must be a number of requests per minute'],
+      [["--max-range", "0"], {}, '--max-range must be a whole number of blocks, at least 1, got "0"'],
+      [[], { TRACE_MAX_RANGE: "1.5" }, "TRACE_MAX_RANGE must be a whole number of blocks"],
       [["--verbose"], {}, "unknown option '--verbose'"],
       [["now"], {}, "too many arguments"],
     ];

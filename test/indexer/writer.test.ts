@@ -1,0 +1,116 @@
+import { describe, it } from "vitest";
+import { expect } from "chai";
+import { sql } from "kysely";
+import pg from "pg";
+import { writerElection } from "../../src/indexer/writer";
+import type { WriterRole } from "../../src/indexer/writer";
+import { silentLogger } from "../../src/log";
+import { createStore, isStoreUnavailable, WRITER_LOCK_KEY } from "../../src/store";
+import type { Store } from "../../src/store";
+import { createPostgresDatabase, freshStore, POSTGRES_ADMIN_URL } from "./stores";
+
+/** Ends the session that holds the writer lock of `store`'s database, as a failover or an administrator would. */
+async function terminateWriter(databaseUrl: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT l.pid, pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+       WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1 AND ((l.classid::bigint << 32) | l.objid::bigint) = $2::bigint`,
+      [new URL(databaseUrl).pathname.slice(1), WRITER_LOCK_KEY],
+    );
+    return rows.length;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function withPostgres(test: (store: Store, url: string) => Promise<void>) {
+  const database = await createPostgresDatabase("trace_writer");
+  const store = createStore(database.url);
+  try {
+    await store.migrate();
+    await test(store, database.url);
+  } finally {
+    await store.close();
+    await database.drop();
+  }
+}
+
+async function until(condition: () => boolean) {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+const checkpoint = { id: 1, chain_id: 1, genesis_hash: "0x", deployment: "{}", block_number: 1, block_hash: "0x" };
+
+describe("the writer lock", () => {
+  it("is held by one session at a time; a session that lost it writes nothing more, and another takes it", async () => {
+    await withPostgres(async (store, url) => {
+      const first = await store.claimWriter();
+      expect(first, "the first claim").not.to.equal(undefined);
+      expect(await store.claimWriter(), "a second claim while the first holds it").to.equal(undefined);
+      await first!.store.db.insertInto("sync_state").values(checkpoint).execute();
+
+      expect(await terminateWriter(url)).to.equal(1);
+      await until(() => first!.lost.aborted);
+      const refused = await first!.store.db.updateTable("sync_state").set({ block_number: 2 }).execute().catch((error: unknown) => error);
+      expect(isStoreUnavailable(refused), String(refused)).to.equal(true);
+      expect(await store.db.selectFrom("sync_state").select("block_number").execute()).to.deep.equal([{ block_number: 1 }]);
+
+      // The terminated backend releases the lock as it exits, a moment after its client has seen it go.
+      let second = await store.claimWriter();
+      while (!second) second = await store.claimWriter();
+      await first!.close();
+      await second!.close();
+      const third = await store.claimWriter();
+      expect(third, "a claim after the holder closed its session").not.to.equal(undefined);
+      await third!.close();
+    });
+  });
+
+  it("passes from a writer whose session is lost to a standby, and the old writer stands by", async () => {
+    await withPostgres(async (_store, url) => {
+      const stores = [createStore(url), createStore(url)];
+      const stop = new AbortController();
+      const writes: number[] = [];
+      const elections = stores.map((store) => writerElection({ store, log: silentLogger(), retryMs: 20 }));
+      const runs = elections.map((election, i) =>
+        election.run(async (session, signal) => {
+          writes.push(i);
+          // Writes through the lock's session until it is lost, as the indexer's follow loop does.
+          while (!signal.aborted) {
+            await sql`select 1`.execute(session.db).catch(() => undefined);
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        }, stop.signal),
+      );
+      try {
+        const roles = () => elections.map((e) => e.role()).sort() as WriterRole[];
+        await until(() => writes.length === 1);
+        expect(roles()).to.deep.equal(["standby", "writer"]);
+        const firstWriter = writes[0]!;
+
+        await terminateWriter(url);
+        await until(() => writes.length === 2);
+        expect(writes[1], "the standby took over").to.equal(1 - firstWriter);
+        await until(() => elections[firstWriter]!.role() === "standby");
+        expect(roles()).to.deep.equal(["standby", "writer"]);
+      } finally {
+        stop.abort();
+        await Promise.all(runs);
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+  });
+
+  it("is the store itself on SQLite, which has one writing process per file", async () => {
+    const store = await freshStore("sqlite");
+    try {
+      const session = await store.claimWriter();
+      expect(session?.store).to.equal(store);
+      expect(session?.lost.aborted).to.equal(false);
+    } finally {
+      await store.close();
+    }
+  });
+});
