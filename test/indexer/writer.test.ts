@@ -1,28 +1,18 @@
 import { describe, it } from "vitest";
 import { expect } from "chai";
 import { sql } from "kysely";
-import pg from "pg";
 import { writerElection } from "../../src/indexer/writer";
 import type { WriterRole } from "../../src/indexer/writer";
 import { silentLogger } from "../../src/log";
-import { createStore, isStoreUnavailable, WRITER_LOCK_KEY } from "../../src/store";
+import { createStore, isStoreUnavailable } from "../../src/store";
 import type { Store } from "../../src/store";
-import { createPostgresDatabase, freshStore, POSTGRES_ADMIN_URL } from "./stores";
+import { adminQuery, createPostgresDatabase, freshStore, writerLockHolder } from "./stores";
 
-/** Ends the session that holds the writer lock of `store`'s database, as a failover or an administrator would. */
-async function terminateWriter(databaseUrl: string): Promise<number> {
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ pid: number }>(
-      `SELECT l.pid, pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-       WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1 AND ((l.classid::bigint << 32) | l.objid::bigint) = $2::bigint`,
-      [new URL(databaseUrl).pathname.slice(1), WRITER_LOCK_KEY],
-    );
-    return rows.length;
-  } finally {
-    await admin.end();
-  }
+/** Ends the session that holds the writer lock of the database at `url`, as a failover or an administrator would. */
+async function terminateWriter(url: string): Promise<number> {
+  const holder = await writerLockHolder(url);
+  if (holder) await adminQuery("SELECT pg_terminate_backend($1)", [holder.pid]);
+  return holder ? 1 : 0;
 }
 
 async function withPostgres(test: (store: Store, url: string) => Promise<void>) {

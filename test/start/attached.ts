@@ -4,16 +4,16 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
 import type { Deployment } from "../../src/indexer";
-import { POSTGRES_ADMIN_URL } from "../indexer/stores";
+import { adminQuery, writerLockHolder } from "../indexer/stores";
 
 const ROOT = path.resolve(__dirname, "../..");
 
 /** An API server started as `npm start -- --rpc … --deployment … --no-demo`, as its own process. */
 export type AttachedService = {
   child: ChildProcessWithoutNullStreams;
-  apiUrl: string;
+  /** The API's URL, once the server says it is ready; rejected if it exits before. */
+  ready: Promise<string>;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -24,39 +24,46 @@ export type AttachedService = {
  * Servers of one deployment over one database, each with its own data directory and the shared API secret, as an
  * operator runs several API servers; `close()` stops every server still running and removes the directories.
  */
-export function attachedServers(options: { rpcUrl: string; deployment: Deployment; database: string }) {
+export function attachedServers(options: { rpcUrl: string; deployment: Deployment; database: string; args?: string[] }) {
   const root = mkdtempSync(path.join(tmpdir(), "trace-attached-"));
   const deploymentFile = path.join(root, "deployment.json");
   writeFileSync(deploymentFile, JSON.stringify(options.deployment));
   const secret = randomBytes(32).toString("hex");
   const started: AttachedService[] = [];
 
-  async function start(extraEnv: NodeJS.ProcessEnv = {}): Promise<AttachedService> {
+  /** Starts a server; its `ready` resolves once it serves. */
+  function launch(): AttachedService {
     const dataDir = mkdtempSync(path.join(root, "server-"));
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "warn" };
     for (const name of Object.keys(env)) if (name.startsWith("TRACE_")) delete env[name];
-    Object.assign(env, { TRACE_API_SECRET: secret }, extraEnv);
-    const args = ["--rpc", options.rpcUrl, "--deployment", deploymentFile, "--database", options.database, "--data-dir", dataDir, "--port", "0", "--no-demo"];
+    env.TRACE_API_SECRET = secret;
+    const args = ["--rpc", options.rpcUrl, "--deployment", deploymentFile, "--database", options.database, "--data-dir", dataDir, "--port", "0", "--no-demo", ...(options.args ?? [])];
     const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", ...args], { cwd: ROOT, env });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-    const service = { child, apiUrl: "", output: () => output, exited, alive: () => child.exitCode === null && child.signalCode === null };
-    started.push(service);
-    service.apiUrl = await new Promise<string>((resolve, reject) => {
-      const ready = () => {
+    const ready = new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", () => {
         const url = /^API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/m.exec(output)?.[1];
         if (url && output.includes("Press Ctrl-C to stop.")) resolve(url);
-      };
-      child.stdout.on("data", ready);
+      });
       void exited.then(({ code, signal }) => reject(new Error(`the server exited (${code ?? signal}) before it was ready:\n${output}`)));
     });
+    // A server killed before it was ready is no unhandled rejection; a test that waits for it is told.
+    ready.catch(() => undefined);
+    const service = { child, ready, output: () => output, exited, alive: () => child.exitCode === null && child.signalCode === null };
+    started.push(service);
     return service;
   }
 
   return {
-    start,
+    launch,
+    /** Starts a server and waits until it serves. */
+    async start() {
+      const service = launch();
+      return { ...service, apiUrl: await service.ready };
+    },
     async close() {
       for (const service of started) {
         if (service.alive()) service.child.kill("SIGKILL");
@@ -69,14 +76,14 @@ export function attachedServers(options: { rpcUrl: string; deployment: Deploymen
 
 /** Ends every connection to `database` from the server side, as a failover or `pg_terminate_backend` does. */
 export async function terminateBackends(database: string): Promise<number> {
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [new URL(database).pathname.slice(1)]);
-    return rowCount ?? 0;
-  } finally {
-    await admin.end();
-  }
+  const name = new URL(database).pathname.slice(1);
+  return (await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name])).length;
+}
+
+/** The pid of the process whose session holds `database`'s writer lock (the session is named after it). */
+export async function writerPid(database: string): Promise<number | undefined> {
+  const pid = /^trace writer pid (\d+) /.exec((await writerLockHolder(database))?.application_name ?? "")?.[1];
+  return pid === undefined ? undefined : Number(pid);
 }
 
 /** Signs in to a running server as the holder of `key`, as a client does, and returns the bearer token. */

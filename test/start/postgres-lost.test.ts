@@ -57,7 +57,7 @@ describe("PostgreSQL connections lost under load", () => {
   let h: ApiHarness;
   let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
   let servers: ReturnType<typeof attachedServers>;
-  let server: AttachedService;
+  let server: AttachedService & { apiUrl: string };
 
   beforeAll(async () => {
     h = await apiHarness("sqlite");

@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import hre from "hardhat";
+import type { Deployment } from "../../src/indexer";
+import { createIndexer, createRpcSource } from "../../src/indexer";
+import { silentLogger } from "../../src/log";
+import { createStore } from "../../src/store";
+import type { Store } from "../../src/store";
+import { deployConsortium } from "../contracts/fixtures";
+import { deploymentOf, serveChain } from "../indexer/chain";
+import { dumpDiff, dumpTables, MODEL_TABLES, rowCounts } from "../indexer/dump";
+import { largeHistory } from "../indexer/history";
+import { createPostgresDatabase } from "../indexer/stores";
+import { attachedServers, writerPid } from "./attached";
+import type { AttachedService } from "./attached";
+
+/**
+ * Three API servers over one PostgreSQL database, as an operator scales out: one writes the read model, two serve
+ * and stand by. The writer is killed (SIGKILL) part way through the backfill; a standby takes over from the
+ * checkpoint, and the read model ends equal, row for row, to a single clean run's: no event applied twice, none lost.
+ */
+const SERVERS = 3;
+/** Small ranges: the backfill is many transactions, so the kill lands in the middle of it. */
+const MAX_RANGE = 4;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(probe: () => Promise<T | undefined | false>): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    await pause(20);
+  }
+}
+
+/** The checkpoint's block, or -1 before the first range is committed. */
+async function checkpointOf(store: Store): Promise<number> {
+  const row = await store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
+  return row ? row.block_number : -1;
+}
+
+async function health(apiUrl: string) {
+  return (await (await fetch(`${apiUrl}/healthz`)).json()) as { status: string; indexedBlock: number | null; role: string | null };
+}
+
+describe("several API servers over one PostgreSQL database", () => {
+  let chain: Awaited<ReturnType<typeof serveChain>>;
+  let deployment: Deployment;
+  let head: number;
+  let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
+  let servers: ReturnType<typeof attachedServers>;
+
+  beforeAll(async () => {
+    chain = await serveChain();
+    const c = await deployConsortium();
+    deployment = await deploymentOf(c);
+    await largeHistory(c);
+    head = Number(await hre.network.provider.send("eth_blockNumber", []));
+    database = await createPostgresDatabase("trace_servers");
+    servers = attachedServers({ rpcUrl: chain.url, deployment, database: database.url, args: ["--max-range", String(MAX_RANGE)] });
+  });
+  afterAll(async () => {
+    await servers?.close();
+    await database?.drop();
+    await chain?.close();
+  });
+
+  it("has one writer; when it is killed mid-backfill a standby takes over and the read model equals a clean run's", async () => {
+    const observer = createStore(database.url);
+    try {
+      const launched = Array.from({ length: SERVERS }, () => servers.launch());
+      // Mid-backfill: a third of the way in, the checkpoint still short of the head.
+      const reached = await until(async () => {
+        const block = await checkpointOf(observer).catch(() => -1);
+        return block >= head / 3 && block;
+      });
+      expect(reached, "killed before the backfill ended").to.be.below(head);
+      const pid = await until(() => writerPid(database.url));
+      const writer = launched.find((service) => service.child.pid === pid);
+      expect(writer, `the writer lock is held by pid ${pid}, one of the servers`).not.to.equal(undefined);
+      writer!.child.kill("SIGKILL");
+      await writer!.exited;
+
+      const survivors = launched.filter((service) => service !== writer);
+      const urls = await Promise.all(survivors.map((service) => service.ready));
+      await until(async () => (await checkpointOf(observer)) === head);
+      // Every survivor answers from the whole read model; exactly one of them writes it now.
+      const answers = await until(async () => {
+        const all = await Promise.all(urls.map(health));
+        return all.every((a) => a.role !== null) && all;
+      });
+      expect(answers.map((a) => a.indexedBlock)).to.deep.equal(urls.map(() => head));
+      expect(answers.map((a) => a.role).sort()).to.deep.equal(["standby", "writer"]);
+      const newWriter = survivors[answers.findIndex((a) => a.role === "writer")]!;
+      expect(await writerPid(database.url)).to.equal(newWriter.child.pid);
+      for (const service of survivors) expectNoFight(service);
+
+      const clean = await cleanRun();
+      const actual = await dumpTables(observer.db, MODEL_TABLES);
+      expect(dumpDiff(actual, clean), JSON.stringify(rowCounts(actual))).to.deep.equal({});
+    } finally {
+      await observer.close();
+    }
+  });
+
+  /** Servers that both wrote would roll back each other's ranges as reorganizations, or fail writing them. */
+  function expectNoFight(service: AttachedService) {
+    expect(service.output()).not.to.match(/chain reorganized|indexing failed/);
+    expect(service.alive(), service.output()).to.equal(true);
+  }
+
+  /** The read model one indexer writes alone, on a database of its own. */
+  async function cleanRun() {
+    const reference = await createPostgresDatabase("trace_servers_clean");
+    const store = createStore(reference.url);
+    const source = createRpcSource(chain.url);
+    try {
+      await store.migrate();
+      await createIndexer({ source, store, deployment, log: silentLogger() }).catchUp();
+      return await dumpTables(store.db, MODEL_TABLES);
+    } finally {
+      source.close();
+      await store.close();
+      await reference.drop();
+    }
+  }
+});
