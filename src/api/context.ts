@@ -1,6 +1,6 @@
 import type { DeploymentFile } from "../indexer/deployment";
-import type { RecallDeadlines, RoleName } from "../ledger";
 import type { WriterRole } from "../indexer/writer";
+import type { RecallDeadlines, RoleName } from "../ledger";
 import type { Logger } from "../log";
 import type { Store } from "../store";
 import type { CodeBook } from "./codebook";

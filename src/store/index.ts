@@ -77,10 +77,16 @@ export function createStore(location: string, options: StoreOptions = {}): Store
     registerBulkTarget(store.db, { dialect: "sqlite", handle: sqlite });
     return store;
   }
-  const claimWriter = () => claimPostgresWriter(location, onConnectionLost);
-  const store = storeOver(new Kysely<Database>({ dialect: postgresDialect(location, onConnectionLost) }), "postgres", claimWriter);
+  const claims = postgresWriterClaims(location, onConnectionLost);
+  const store = storeOver(new Kysely<Database>({ dialect: postgresDialect(location, onConnectionLost) }), "postgres", claims.claim);
   registerBulkTarget(store.db, { dialect: "postgres" });
-  return store;
+  return {
+    ...store,
+    async close() {
+      await claims.close();
+      await store.close();
+    },
+  };
 }
 
 function storeOver(db: Kysely<Database>, dialect: Store["dialect"], claimWriter: Store["claimWriter"]): Store {
@@ -169,29 +175,56 @@ function connectionConfig(connectionString: string): pg.ClientConfig {
  */
 export const WRITER_LOCK_KEY = "5687495814350935883";
 
+type Candidate = { client: pg.Client; lost: AbortController };
+
 /**
- * Opens a connection of its own and takes the writer lock on it, or answers undefined when another session holds
- * it. The session's store is a Kysely over this one connection (statements queued, one at a time): when the
- * connection is lost, PostgreSQL has already rolled back its open transaction and released the lock, and every
- * later statement fails; a new connection is never opened behind the caller's back, as a pool would.
+ * Claims of the writer lock, each on a connection of its own that tries the lock (a standby keeps one such
+ * connection and tries again on it). Once the lock is taken, the connection becomes the writer's session: its store
+ * is a Kysely over that one connection (statements queued, one at a time). When the connection is lost, PostgreSQL
+ * has already rolled back its open transaction and released the lock, and every later statement fails; a new
+ * connection is never opened behind the writer's back, as a pool would.
  */
-async function claimPostgresWriter(connectionString: string, onConnectionLost: (error: Error) => void): Promise<WriterSession | undefined> {
-  const client = new pg.Client({ ...connectionConfig(connectionString), application_name: `trace writer pid ${process.pid} on ${hostname()}` });
-  const lost = new AbortController();
-  client.on("error", (error) => {
-    onConnectionLost(error);
-    lost.abort(error);
-  });
-  client.on("end", () => lost.abort(new Error("the writer lock's connection ended")));
-  await client.connect();
-  let locked = false;
-  try {
-    const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1::bigint) as locked", [WRITER_LOCK_KEY]);
-    locked = rows[0]?.locked === true;
-  } finally {
-    if (!locked) await client.end().catch(() => undefined);
+function postgresWriterClaims(connectionString: string, onConnectionLost: (error: Error) => void) {
+  let candidate: Candidate | undefined;
+
+  async function connect(): Promise<Candidate> {
+    const client = new pg.Client({ ...connectionConfig(connectionString), application_name: `trace standby pid ${process.pid} on ${hostname()}` });
+    const lost = new AbortController();
+    client.on("error", (error) => {
+      onConnectionLost(error);
+      lost.abort(error);
+    });
+    client.on("end", () => lost.abort(new Error("the writer lock's connection ended")));
+    await client.connect();
+    return { client, lost };
   }
-  if (!locked) return undefined;
+
+  async function dropCandidate() {
+    await candidate?.client.end().catch(() => undefined);
+    candidate = undefined;
+  }
+
+  async function claim(): Promise<WriterSession | undefined> {
+    if (candidate?.lost.signal.aborted) await dropCandidate();
+    candidate ??= await connect();
+    const { client, lost } = candidate;
+    try {
+      const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1::bigint) as locked", [WRITER_LOCK_KEY]);
+      if (rows[0]?.locked !== true) return undefined;
+      // Named after its holder, so an operator finds the writer in pg_stat_activity.
+      await client.query("select set_config('application_name', $1, false)", [`trace writer pid ${process.pid} on ${hostname()}`]);
+    } catch (error) {
+      await dropCandidate();
+      throw error;
+    }
+    candidate = undefined;
+    return writerSession(client, lost);
+  }
+
+  return { claim, close: dropCandidate };
+}
+
+function writerSession(client: pg.Client, lost: AbortController): WriterSession {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: oneConnection(client) }) });
   const store = storeOver(db, "postgres", async () => undefined);
   registerBulkTarget(db, { dialect: "postgres" });

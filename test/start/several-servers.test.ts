@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import hre from "hardhat";
+import { alertConfig, createAlertEngine } from "../../src/alerts";
 import type { Deployment } from "../../src/indexer";
 import { createIndexer, createRpcSource } from "../../src/indexer";
 import { silentLogger } from "../../src/log";
@@ -39,6 +40,14 @@ async function checkpointOf(store: Store): Promise<number> {
   return row ? row.block_number : -1;
 }
 
+/** The ledger events' alerts and notifications, and how far the alert engine has evaluated the events. */
+async function earlyWarnings(store: Store) {
+  const cursor = await store.db.selectFrom("alert_cursors").select(["block_number", "log_index"]).where("name", "=", "events").executeTakeFirst();
+  const alerts = await store.db.selectFrom("alerts").select(["key", "status"]).where("source_block", "is not", null).orderBy("key").execute();
+  const notifications = await store.db.selectFrom("notifications").select(["idempotency_key", "kind"]).orderBy("idempotency_key").execute();
+  return { cursor: cursor ? `${cursor.block_number}:${cursor.log_index}` : null, alerts, notifications };
+}
+
 async function health(apiUrl: string) {
   return (await (await fetch(`${apiUrl}/healthz`)).json()) as { status: string; indexedBlock: number | null; role: string | null };
 }
@@ -65,7 +74,7 @@ describe("several API servers over one PostgreSQL database", () => {
     await chain?.close();
   });
 
-  it("has one writer; when it is killed mid-backfill a standby takes over and the read model equals a clean run's", async () => {
+  it("has one writer; when it is killed mid-backfill a standby takes over, and the read model and alerts equal a clean run's", async () => {
     const observer = createStore(database.url);
     try {
       const launched = Array.from({ length: SERVERS }, () => servers.launch());
@@ -97,7 +106,15 @@ describe("several API servers over one PostgreSQL database", () => {
 
       const clean = await cleanRun();
       const actual = await dumpTables(observer.db, MODEL_TABLES);
-      expect(dumpDiff(actual, clean), JSON.stringify(rowCounts(actual))).to.deep.equal({});
+      expect(dumpDiff(actual, clean.model), JSON.stringify(rowCounts(actual))).to.deep.equal({});
+
+      // The three servers' alert engines evaluated the same events side by side: each alert and notification once.
+      expect(clean.warnings.alerts.length, "the history's short receipts raise alerts").to.be.greaterThan(0);
+      const warnings = await until(async () => {
+        const now = await earlyWarnings(observer);
+        return now.cursor === clean.warnings.cursor && now;
+      });
+      expect(warnings).to.deep.equal(clean.warnings);
     } finally {
       await observer.close();
     }
@@ -109,7 +126,7 @@ describe("several API servers over one PostgreSQL database", () => {
     expect(service.alive(), service.output()).to.equal(true);
   }
 
-  /** The read model one indexer writes alone, on a database of its own. */
+  /** The read model one indexer writes alone, on a database of its own, and what one alert engine makes of it. */
   async function cleanRun() {
     const reference = await createPostgresDatabase("trace_servers_clean");
     const store = createStore(reference.url);
@@ -117,7 +134,8 @@ describe("several API servers over one PostgreSQL database", () => {
     try {
       await store.migrate();
       await createIndexer({ source, store, deployment, log: silentLogger() }).catchUp();
-      return await dumpTables(store.db, MODEL_TABLES);
+      await createAlertEngine({ store, config: alertConfig(), log: silentLogger(), now: () => Math.floor(Date.now() / 1000) }).catchUp();
+      return { model: await dumpTables(store.db, MODEL_TABLES), warnings: await earlyWarnings(store) };
     } finally {
       source.close();
       await store.close();
