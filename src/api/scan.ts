@@ -36,7 +36,15 @@ export type Verdict = (typeof VERDICTS)[number];
 const scanAnswer = z.object({
   verdict: z.enum(VERDICTS),
   reason: z.string().meta({ description: "why, in words a pharmacist can act on" }),
-  code: z.object({ format: z.string(), canonicalKey: z.string(), productCode: z.string().nullable() }),
+  code: z.object({
+    format: z.string(),
+    canonicalKey: z.string(),
+    productCode: z.string().nullable(),
+    ignoredAis: z
+      .array(z.string())
+      .optional()
+      .meta({ description: "GS1 AIs the code carries that the ledger does not read ((7003), (240), (714) NHRN, (3103), (22), …), in order; read, checked and left out of the verdict" }),
+  }),
   product: z.object({ id: z.string(), code: z.string(), name: z.string(), approvalNumber: z.string() }).nullable(),
   mah: z.object({ id: z.number().int(), name: z.string() }).nullable(),
   batch: z
@@ -189,7 +197,12 @@ export function documentCodesUpload(document: { paths: Record<string, Record<str
 /** The verdict on one scanned code, most urgent first: a recall outranks everything a pack could otherwise be. */
 export async function scan(services: ApiServices, caller: Caller | undefined, text: string, format?: (typeof CODE_FORMATS)[number]): Promise<ScanAnswer> {
   const code = parse(text, format);
-  const codeView = { format: format ?? detectFormat(text).format, canonicalKey: code.key, productCode: code.productCode };
+  const codeView = {
+    format: format ?? detectFormat(text).format,
+    canonicalKey: code.key,
+    productCode: code.productCode,
+    ...(code.scheme === "gs1" && code.ignoredAis ? { ignoredAis: code.ignoredAis } : {}),
+  };
   const unknown = (reason: string): ScanAnswer => ({ verdict: "UNKNOWN_CODE", reason, code: codeView, product: null, mah: null, batch: null });
   if (code.kind !== "pack") return unknown("logistic units (SSCC) are not registered with this ledger; scan the packs");
   const { db } = services.store;
@@ -197,10 +210,17 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
   const batch = (await db.executeQuery(queriesOf(db).pack({ key: code.key, pack }))).rows[0];
   if (!batch) {
     const product = (await db.executeQuery(queriesOf(db).product({ productCode: code.productCode }))).rows[0];
-    if (product) return unknown(`no batch of ${product.name} (${code.productCode}) contains this code: it may be counterfeit`);
+    // An NMPA code has no check digit: a typing slip reads as another well-formed code, so say where to look.
+    const typed = code.scheme === "nmpa";
+    if (product) {
+      return unknown(`no batch of ${product.name} (${code.productCode}) contains this code: it may be counterfeit${typed ? "; if it was typed, check the digits first" : ""}`);
+    }
     // A product this ledger does not hold says nothing about the pack: not a counterfeit verdict.
     return {
-      ...unknown(`this ledger does not hold product ${code.productCode}; verify the pack with its MAH or the national drug traceability platform`),
+      ...unknown(
+        `this ledger does not hold product ${code.productCode}; verify the pack with its MAH or the national drug traceability platform` +
+          (typed ? ` (if the code was typed, check its first 7 digits, the product's code)` : ""),
+      ),
       verdict: "NOT_ON_LEDGER",
     };
   }

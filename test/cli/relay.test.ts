@@ -14,7 +14,7 @@ import { deploymentOf } from "../indexer/chain";
 import { apiHarness, packsFor } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
 import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
-import { parseCode } from "../../src/codes";
+import { parseCode, type Gs1Pack } from "../../src/codes";
 import { chinaTime } from "../../src/ledger/china-time";
 
 /**
@@ -136,6 +136,11 @@ describe("trace through the API relay", () => {
     expect(scanned.stdout).to.match(/│ verdict\s+│ GENUINE/);
     expect(scanned.stdout, "the expiry date as the pack prints it, not a day late").to.match(/│ expires\s+│ 2031-12-31\s+│/);
     expect(scanned.stdout).to.contain("expiring 2031-12-31");
+
+    const pack = parseCode(codes[5]!) as Gs1Pack;
+    const extra = await trace({}, "scan", `(01)${pack.gtin}(17)311231(7003)3112311200(714)NHRN-1(10)${pack.batch}(21)${pack.serial}`, "--api", api);
+    expect(extra.status).to.equal(0);
+    expect(extra.stdout).to.match(/│ ignored AIs\s+│ \(7003\) \(714\)\s+│/);
 
     const elsewhere = await trace({}, "scan", "8600001" + "0000000000042", "--api", api);
     expect(elsewhere.status, "not on this ledger: its own exit status, not the counterfeit 'no'").to.equal(5);
