@@ -10,18 +10,26 @@ type AiContent = "check-digit" | "date" | "cset82";
 type AiSpec = { name: string; length: number; fixed: boolean; content: AiContent };
 
 /**
- * The Application Identifiers the ledger reads from a medicine pack or logistic unit. Any other AI GS1 defines
- * (ai-table.ts) is read by its shape, checked and reported as ignored; an AI GS1 does not define is refused, so a
- * scanner misread never passes as a valid code. All of these are two digits long.
+ * The Application Identifiers the ledger reads from a medicine pack or logistic unit, and how it checks each beyond
+ * its GS1 shape (length and predefined length come from ai-table.ts). Any other AI GS1 defines is read by its
+ * shape, checked and reported as ignored; an AI GS1 does not define is refused, so a scanner misread never passes
+ * as a valid code. All of these are two digits long.
  */
-const AI_SPECS: Readonly<Record<string, AiSpec>> = {
-  "00": { name: "SSCC", length: 18, fixed: true, content: "check-digit" },
-  "01": { name: "GTIN", length: 14, fixed: true, content: "check-digit" },
-  "10": { name: "batch", length: 20, fixed: false, content: "cset82" },
-  "11": { name: "production date", length: 6, fixed: true, content: "date" },
-  "17": { name: "expiry date", length: 6, fixed: true, content: "date" },
-  "21": { name: "serial", length: 20, fixed: false, content: "cset82" },
+const READ_AIS: Readonly<Record<string, Pick<AiSpec, "name" | "content">>> = {
+  "00": { name: "SSCC", content: "check-digit" },
+  "01": { name: "GTIN", content: "check-digit" },
+  "10": { name: "batch", content: "cset82" },
+  "11": { name: "production date", content: "date" },
+  "17": { name: "expiry date", content: "date" },
+  "21": { name: "serial", content: "cset82" },
 };
+
+const AI_SPECS: Readonly<Record<string, AiSpec>> = Object.fromEntries(
+  Object.entries(READ_AIS).map(([ai, read]) => {
+    const shape = aiShape(ai) as AiShape;
+    return [ai, { ...read, length: shape.max, fixed: shape.predefined }];
+  }),
+);
 
 export type Gs1Ai = "00" | "01" | "10" | "11" | "17" | "21";
 
