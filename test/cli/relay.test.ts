@@ -91,6 +91,13 @@ describe("trace through the API relay", () => {
       `${pack.key} (17) 311231: the pack shows expiry 2031-12-31 (end of that day, China time), but the batch expires 2031-12-30`,
     );
     expect(await blockNumber(), "nothing is signed or sent").to.equal(before);
+
+    const notADay = await cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", "CLI-API-EXP", "--codes", work.file("expiry.txt"),
+      "--manufactured", String(now - 3600), "--expires", "2031-02-30", "--record", "r");
+    expect([notADay.status, notADay.stderr]).to.deep.equal([
+      2,
+      "error: option '--expires <date>' argument '2031-02-30' is invalid. expected an expiry date (2027-12-31: valid to the end of that day, China time), an ISO date-time or unix seconds",
+    ]);
   });
 
   it("streams a quoted CSV's codes to the API, and shows the API's refusal of a bad line by its number", async () => {
