@@ -16,7 +16,15 @@ import { defineRoute } from "./routes";
 const scanAnswer = z.object({
   verdict: z.enum(VERDICTS),
   reason: z.string().meta({ description: "why, in words a pharmacist can act on" }),
-  code: z.object({ format: z.string(), canonicalKey: z.string(), productCode: z.string().nullable() }),
+  code: z.object({
+    format: z.string(),
+    canonicalKey: z.string(),
+    productCode: z.string().nullable(),
+    ignoredAis: z
+      .array(z.string())
+      .optional()
+      .meta({ description: "GS1 AIs the code carries that the ledger does not read ((7003), (240), (714) NHRN, (3103), (22), …), in order; read, checked and left out of the verdict" }),
+  }),
   product: z.object({ id: z.string(), code: z.string(), name: z.string(), approvalNumber: z.string() }).nullable(),
   mah: z.object({ id: z.number().int(), name: z.string() }).nullable(),
   batch: z
@@ -69,7 +77,12 @@ export const scanRoutes = [
 /** The verdict on one scanned code, with what the caller may see of its batch. */
 export async function scan(services: ApiServices, caller: Caller | undefined, text: string, format?: (typeof CODE_FORMATS)[number]): Promise<ScanAnswer> {
   const code = parse(text, format);
-  const codeView = { format: format ?? detectFormat(text).format, canonicalKey: code.key, productCode: code.productCode };
+  const codeView = {
+    format: format ?? detectFormat(text).format,
+    canonicalKey: code.key,
+    productCode: code.productCode,
+    ...(code.scheme === "gs1" && code.ignoredAis ? { ignoredAis: code.ignoredAis } : {}),
+  };
   const withoutBatch = (judgement: Judgement): ScanAnswer => ({ ...judgement, code: codeView, product: null, mah: null, batch: null });
   if (code.kind !== "pack") return withoutBatch(LOGISTIC_UNIT);
   const reads = scanReads(services.store.db);
@@ -77,7 +90,9 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
   const batch = await reads.pack(code.key, pack);
   if (!batch) {
     const productName = await reads.productName(code.productCode);
-    return withoutBatch(productName === undefined ? notOnLedger(code.productCode) : unknownSerial(productName, code.productCode!));
+    // An NMPA code has no check digit: a typing slip reads as another well-formed code, so say where to look.
+    const typed = code.scheme === "nmpa";
+    return withoutBatch(productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed));
   }
   const custodian = caller && isInspector(caller, batch) ? undefined : caller && (await reads.custodian(batch.id, caller.organizationId));
   const printed = code.scheme === "gs1" ? { batch: code.batch, expiryDate: code.expiry?.iso } : {};

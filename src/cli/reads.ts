@@ -27,7 +27,7 @@ async function tokenOf(io: CliIo, api: ApiClient, options: ReadOptions, required
 type ScanAnswer = {
   verdict: string;
   reason: string;
-  code: { format: string; canonicalKey: string };
+  code: { format: string; canonicalKey: string; ignoredAis?: string[] };
   product: { code: string; name: string } | null;
   mah: { id: number; name: string } | null;
   batch: { id: string; batchNumber: string; expiresAt: number; state: string; recall: { status: string; level: string | null } | null } | null;
@@ -49,6 +49,7 @@ async function scan(io: CliIo, code: string, options: ReadOptions): Promise<numb
       verdict: answer.verdict,
       reason: answer.reason,
       code: answer.code.canonicalKey,
+      "ignored AIs": answer.code.ignoredAis?.map((ai) => `(${ai})`).join(" "),
       product: answer.product ? `${answer.product.code} ${answer.product.name}` : undefined,
       mah: answer.mah ? `${answer.mah.id} ${answer.mah.name}` : undefined,
       batch: answer.batch ? `${answer.batch.batchNumber} (${answer.batch.id})` : undefined,

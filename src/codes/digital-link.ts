@@ -1,14 +1,17 @@
 import { CodeError } from "./errors";
-import { addField, gs1CodeFromFields, isKnownAi, type Gs1Ai, type Gs1Fields, type Gs1ParseOptions } from "./gs1";
+import { aiShape } from "./ai-table";
+import { addAnyField, gs1CodeFromReading, newReading, type Gs1ParseOptions, type Gs1Reading } from "./gs1";
 import type { Gs1Pack, LogisticUnit } from "./types";
 
 /** GS1's own resolver: the domain printed when the caller names none. */
 export const DEFAULT_DIGITAL_LINK_DOMAIN = "https://id.gs1.org";
 
-/** Key qualifiers of a GTIN must follow it in this order in the path (GS1 Digital Link 1.2, 4.4). */
-const GTIN_QUALIFIER_RANK: Partial<Record<Gs1Ai, number>> = { "10": 1, "21": 2 };
-/** Data attributes travel in the query string, never in the path. */
-const QUERY_ATTRIBUTES: readonly string[] = ["11", "17"];
+/** GS1 Digital Link primary keys (the Syntax Dictionary's `dlpkey` AIs); this ledger identifies by 00 and 01. */
+const PRIMARY_KEYS: ReadonlySet<string> = new Set(["00", "01", "253", "255", "401", "402", "414", "415", "417", "8003", "8004", "8006", "8010", "8013", "8017", "8018"]);
+/** Key qualifiers of a GTIN must follow it in this order in the path (Syntax Dictionary: 01 dlpkey=22,10,21). */
+const GTIN_QUALIFIER_RANK: Readonly<Record<string, number>> = { "22": 1, "10": 2, "21": 3 };
+/** Keys and key qualifiers travel in the path; every other AI is a data attribute, in the query string. */
+const PATH_AIS: ReadonlySet<string> = new Set([...PRIMARY_KEYS, "22", "10", "21", "235", "254", "7040", "8011", "8019", "8020"]);
 /** GS1 Digital Link accepts GTIN-8, -12 and -13 in the path; they are the GTIN-14 with leading zeros. */
 const GTIN_LENGTHS: readonly number[] = [8, 12, 13, 14];
 
@@ -49,44 +52,51 @@ function pathSegments(uri: string, start: number, end: number): Segment[] {
   return segments;
 }
 
-/** The primary key is the first /01/ or /00/ that leaves whole AI/value pairs to the end: what precedes it is a prefix. */
+/**
+ * Where the AI/value pairs start, found as the GS1 Barcode Syntax Engine does: walking back from the end a pair at
+ * a time while each pair starts with an AI, the first primary key met (the rightmost) is the root. What precedes it
+ * is the resolver's own prefix, even a segment that reads /01/ (https://example.com/01/shop/01/{GTIN}/21/{serial}).
+ */
 function primaryKeyIndex(segments: Segment[]): number {
-  for (let i = 0; i < segments.length - 1; i++) {
+  for (let i = segments.length - 2; i >= 0; i -= 2) {
     const text = (segments[i] as Segment).text;
-    if ((text === "01" || text === "00") && (segments.length - i) % 2 === 0) return i;
+    if (!isDigits(text) || aiShape(text) === undefined) return -1;
+    if (PRIMARY_KEYS.has(text)) return i;
   }
   return -1;
 }
 
-function parsePath(segments: Segment[], fields: Gs1Fields): void {
+function parsePath(segments: Segment[], reading: Gs1Reading): void {
   const keyIndex = primaryKeyIndex(segments);
   if (keyIndex < 0) throw badUri("the path has no /01/{GTIN} or /00/{SSCC}", segments[0]?.position ?? 0);
-  const primary = (segments[keyIndex] as Segment).text as "01" | "00";
+  const primary = (segments[keyIndex] as Segment).text;
+  if (primary !== "01" && primary !== "00") {
+    throw badUri(`the path's key is (${primary}): this ledger identifies packs by /01/{GTIN} and units by /00/{SSCC}`, (segments[keyIndex] as Segment).position);
+  }
   let lastRank = 0;
   for (let i = keyIndex; i < segments.length; i += 2) {
     const aiSegment = segments[i] as Segment;
     const valueSegment = segments[i + 1] as Segment;
     const ai = aiSegment.text;
-    if (!isKnownAi(ai)) throw new CodeError("CODE_UNKNOWN_AI", `unknown or unsupported Application Identifier /${ai}/ in the path at position ${aiSegment.position}`, { field: ai, position: aiSegment.position });
     let value = decode(valueSegment.text, valueSegment.position);
     if (i > keyIndex) lastRank = checkQualifier(primary, ai, lastRank, aiSegment.position);
     if (ai === "01" && GTIN_LENGTHS.includes(value.length)) value = value.padStart(14, "0");
-    addField(fields, ai, { value, position: valueSegment.position }, aiSegment.position);
+    addAnyField(reading, ai, { value, position: valueSegment.position }, aiSegment.position);
   }
 }
 
-function checkQualifier(primary: "01" | "00", ai: Gs1Ai, lastRank: number, position: number): number {
+function checkQualifier(primary: "01" | "00", ai: string, lastRank: number, position: number): number {
   const rank = primary === "01" ? GTIN_QUALIFIER_RANK[ai] : undefined;
   if (rank === undefined) {
-    throw new CodeError("CODE_MISPLACED_AI", `(${ai}) cannot follow /${primary}/ in the path${QUERY_ATTRIBUTES.includes(ai) ? "; it belongs in the query string" : ""}`, { field: ai, position });
+    throw new CodeError("CODE_MISPLACED_AI", `(${ai}) cannot follow /${primary}/ in the path${PATH_AIS.has(ai) ? "" : "; it belongs in the query string"}`, { field: ai, position });
   }
   if (rank <= lastRank) {
-    throw new CodeError("CODE_BAD_PATH_ORDER", `(${ai}) is out of order in the path: the order is /01/{GTIN}/10/{batch}/21/{serial}`, { field: ai, position });
+    throw new CodeError("CODE_BAD_PATH_ORDER", `(${ai}) is out of order in the path: the order is /01/{GTIN}/22/{CPV}/10/{batch}/21/{serial}`, { field: ai, position });
   }
   return rank;
 }
 
-function parseQuery(uri: string, start: number, end: number, fields: Gs1Fields): void {
+function parseQuery(uri: string, start: number, end: number, reading: Gs1Reading): void {
   let from = start;
   while (from < end) {
     const amp = uri.indexOf("&", from);
@@ -94,10 +104,10 @@ function parseQuery(uri: string, start: number, end: number, fields: Gs1Fields):
     const equals = uri.indexOf("=", from);
     const name = uri.slice(from, equals < 0 || equals > to ? to : equals);
     if (isDigits(name)) {
-      if (!isKnownAi(name)) throw new CodeError("CODE_UNKNOWN_AI", `unknown or unsupported Application Identifier ${name} in the query at position ${from}`, { field: name, position: from });
-      if (!QUERY_ATTRIBUTES.includes(name)) throw new CodeError("CODE_MISPLACED_AI", `(${name}) must be in the path, not in the query`, { field: name, position: from });
+      if (aiShape(name) === undefined) throw new CodeError("CODE_UNKNOWN_AI", `unknown Application Identifier ${name} in the query at position ${from}: GS1 defines no such AI`, { field: name, position: from });
+      if (PATH_AIS.has(name)) throw new CodeError("CODE_MISPLACED_AI", `(${name}) must be in the path, not in the query`, { field: name, position: from });
       const valueStart = equals < 0 || equals > to ? to : equals + 1;
-      addField(fields, name, { value: decode(uri.slice(valueStart, to), valueStart), position: valueStart }, from);
+      addAnyField(reading, name, { value: decode(uri.slice(valueStart, to), valueStart), position: valueStart }, from);
     }
     // Non-numeric parameters (linkType, context, …) steer the resolver and are not part of the code.
     from = to + 1;
@@ -115,10 +125,10 @@ export function parseDigitalLink(uri: string, options: Gs1ParseOptions = {}): Gs
   const end = hash < 0 ? uri.length : hash;
   const question = uri.indexOf("?", pathStart);
   const pathEnd = question < 0 || question > end ? end : question;
-  const fields: Gs1Fields = {};
-  parsePath(pathSegments(uri, pathStart, pathEnd), fields);
-  if (pathEnd < end) parseQuery(uri, pathEnd + 1, end, fields);
-  return gs1CodeFromFields(fields, options);
+  const reading = newReading();
+  parsePath(pathSegments(uri, pathStart, pathEnd), reading);
+  if (pathEnd < end) parseQuery(uri, pathEnd + 1, end, reading);
+  return gs1CodeFromReading(reading, options);
 }
 
 /** Percent-encodes everything but RFC 3986 unreserved characters, as GS1 Digital Link requires for CSET 82. */

@@ -1,3 +1,4 @@
+import { aiAt, aiShape, type AiShape } from "./ai-table";
 import { CodeError } from "./errors";
 import type { Gs1Date, Gs1Pack, LogisticUnit } from "./types";
 
@@ -9,23 +10,39 @@ type AiContent = "check-digit" | "date" | "cset82";
 type AiSpec = { name: string; length: number; fixed: boolean; content: AiContent };
 
 /**
- * The Application Identifiers a medicine pack or logistic unit carries. Anything else is rejected as unknown
- * rather than skipped, so a scanner misread never passes as a valid code. All are two digits long.
+ * The Application Identifiers the ledger reads from a medicine pack or logistic unit, and how it checks each beyond
+ * its GS1 shape (length and predefined length come from ai-table.ts). Any other AI GS1 defines is read by its
+ * shape, checked and reported as ignored; an AI GS1 does not define is refused, so a scanner misread never passes
+ * as a valid code. All of these are two digits long.
  */
-const AI_SPECS: Readonly<Record<string, AiSpec>> = {
-  "00": { name: "SSCC", length: 18, fixed: true, content: "check-digit" },
-  "01": { name: "GTIN", length: 14, fixed: true, content: "check-digit" },
-  "10": { name: "batch", length: 20, fixed: false, content: "cset82" },
-  "11": { name: "production date", length: 6, fixed: true, content: "date" },
-  "17": { name: "expiry date", length: 6, fixed: true, content: "date" },
-  "21": { name: "serial", length: 20, fixed: false, content: "cset82" },
+const READ_AIS: Readonly<Record<string, Pick<AiSpec, "name" | "content">>> = {
+  "00": { name: "SSCC", content: "check-digit" },
+  "01": { name: "GTIN", content: "check-digit" },
+  "10": { name: "batch", content: "cset82" },
+  "11": { name: "production date", content: "date" },
+  "17": { name: "expiry date", content: "date" },
+  "21": { name: "serial", content: "cset82" },
 };
+
+const AI_SPECS: Readonly<Record<string, AiSpec>> = Object.fromEntries(
+  Object.entries(READ_AIS).map(([ai, read]) => {
+    const shape = aiShape(ai) as AiShape;
+    return [ai, { ...read, length: shape.max, fixed: shape.predefined }];
+  }),
+);
 
 export type Gs1Ai = "00" | "01" | "10" | "11" | "17" | "21";
 
 /** One AI's value and where its value starts in the scanned text (for error positions). */
 export type Gs1Field = { value: string; position: number };
 export type Gs1Fields = Partial<Record<Gs1Ai, Gs1Field>>;
+
+/** What a code's AIs give: the fields the ledger reads, and the other AIs found, in order (read and set aside). */
+export type Gs1Reading = { fields: Gs1Fields; ignored: string[] };
+
+export function newReading(): Gs1Reading {
+  return { fields: {}, ignored: [] };
+}
 
 const KNOWN_AIS = new Map(Object.entries(AI_SPECS));
 
@@ -163,12 +180,59 @@ export function addField(fields: Gs1Fields, ai: Gs1Ai, field: Gs1Field, aiPositi
   fields[ai] = field;
 }
 
+/** Checks a value against the shape GS1 gives its AI: length, and each component's character set. */
+function validateShape(ai: string, shape: AiShape, field: Gs1Field): void {
+  const { value, position } = field;
+  if (value.length === 0) fail("CODE_EMPTY_FIELD", `(${ai}) is empty`, ai, position);
+  if (value.length > shape.max) fail("CODE_FIELD_TOO_LONG", `(${ai}) is ${value.length} characters long, at most ${shape.max} allowed`, ai, position + shape.max);
+  let at = 0;
+  for (const part of shape.components) {
+    // Only the last component varies in length, so each fixed one takes its length and the last the rest.
+    const end = Math.min(value.length, part.min === part.max ? at + part.max : value.length);
+    for (let i = at; i < end; i++) {
+      // A predefined-length value is cut at its length: FNC1 inside it means it ended early.
+      if (value.charCodeAt(i) === GS) fail("CODE_FIELD_TOO_SHORT", `(${ai}) ends after ${i} of ${shape.min} characters`, ai, position + i);
+      if (!inCharset(part.charset, value.charCodeAt(i))) {
+        const code = part.charset === "N" ? "CODE_NOT_NUMERIC" : "CODE_BAD_CHARACTER";
+        fail(code, `(${ai}) has ${JSON.stringify(value[i])} at position ${position + i}, where ${CHARSET_NAMES[part.charset]} belong`, ai, position + i);
+      }
+    }
+    at = end;
+  }
+  if (value.length < shape.min) fail("CODE_FIELD_TOO_SHORT", `(${ai}) has ${value.length} of at least ${shape.min} characters`, ai, position + value.length);
+}
+
+const CHARSET_NAMES = { N: "digits", X: "characters of the GS1 character set 82", Y: "characters of the GS1 character set 39", Z: "characters of the GS1 character set 64" };
+
+function inCharset(charset: AiShape["components"][number]["charset"], c: number): boolean {
+  if (charset === "N") return c >= 48 && c <= 57;
+  if (charset === "X") return c < 128 && CSET82[c] === 1;
+  if (charset === "Y") return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 35 || c === 45 || c === 47;
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95 || c === 61;
+}
+
+/** Adds any AI's value: one the ledger reads is validated as such, any other by its GS1 shape and set aside. */
+export function addAnyField(reading: Gs1Reading, ai: string, field: Gs1Field, aiPosition: number): void {
+  if (isKnownAi(ai)) return addField(reading.fields, ai, field, aiPosition);
+  const shape = aiShape(ai);
+  if (shape === undefined) throw unknownAi(ai, aiPosition);
+  if (reading.ignored.includes(ai)) fail("CODE_DUPLICATE_AI", `(${ai}) appears twice`, ai, aiPosition);
+  validateShape(ai, shape, field);
+  reading.ignored.push(ai);
+}
+
 export type Gs1ParseOptions = { referenceYear?: number };
 
 const CURRENT_YEAR = new Date().getUTCFullYear();
 
 /** Turns validated AI fields into a pack or a logistic unit, enforcing which AIs must go together. */
-export function gs1CodeFromFields(fields: Gs1Fields, options: Gs1ParseOptions = {}): Gs1Pack | LogisticUnit {
+export function gs1CodeFromReading({ fields, ignored }: Gs1Reading, options: Gs1ParseOptions = {}): Gs1Pack | LogisticUnit {
+  const code = gs1CodeFromFields(fields, options);
+  if (ignored.length > 0) code.ignoredAis = ignored;
+  return code;
+}
+
+function gs1CodeFromFields(fields: Gs1Fields, options: Gs1ParseOptions): Gs1Pack | LogisticUnit {
   const sscc = fields["00"];
   const gtin = fields["01"];
   if (sscc !== undefined) {
@@ -207,33 +271,35 @@ export function parseGs1Date(ai: "11" | "17", yymmdd: string, referenceYear = CU
 
 /** Parses AIs from `start` on; variable-length values end at a group separator or at the end of the text. */
 export function parseElementString(text: string, start: number, options: Gs1ParseOptions = {}): Gs1Pack | LogisticUnit {
-  const fields: Gs1Fields = {};
+  const reading = newReading();
   let pos = start;
   while (pos < text.length) {
     if (text.charCodeAt(pos) === GS) {
       pos++; // FNC1 after a fixed-length field, or trailing: harmless
       continue;
     }
-    const ai = text.slice(pos, pos + 2);
-    if (!isKnownAi(ai)) throw unknownAi(ai, pos);
-    const spec = aiSpec(ai);
-    const valueStart = pos + 2;
+    const ai = aiAt(text, pos);
+    if (ai === undefined) throw unknownAi(text.slice(pos, pos + 2), pos);
+    const shape = aiShape(ai) as AiShape;
+    const valueStart = pos + ai.length;
     let valueEnd: number;
-    if (spec.fixed) {
-      valueEnd = Math.min(valueStart + spec.length, text.length);
+    // Only AIs of predefined length may run straight into the next AI; every other value ends at FNC1 or the end.
+    if (shape.predefined) {
+      valueEnd = Math.min(valueStart + shape.max, text.length);
       pos = valueEnd;
     } else {
       const separator = text.indexOf(GROUP_SEPARATOR, valueStart);
       valueEnd = separator < 0 ? text.length : separator;
       pos = separator < 0 ? text.length : separator + 1;
     }
-    addField(fields, ai, { value: text.slice(valueStart, valueEnd), position: valueStart }, pos);
+    addAnyField(reading, ai, { value: text.slice(valueStart, valueEnd), position: valueStart }, valueStart - ai.length);
   }
-  return gs1CodeFromFields(fields, options);
+  return gs1CodeFromReading(reading, options);
 }
 
+/** An AI that GS1 does not define: the text cannot be split into fields after it. */
 function unknownAi(ai: string, position: number): CodeError {
-  return new CodeError("CODE_UNKNOWN_AI", `unknown or unsupported Application Identifier (${ai}) at position ${position}`, { field: ai, position });
+  return new CodeError("CODE_UNKNOWN_AI", `unknown Application Identifier (${ai}) at position ${position}: GS1 defines no AI starting with these digits`, { field: ai, position });
 }
 
 const PRINT_ORDER: readonly Gs1Ai[] = ["00", "01", "11", "17", "10", "21"];
@@ -300,7 +366,7 @@ function nextAiToken(text: string, from: number): number {
 }
 
 export function parseHri(text: string, options: Gs1ParseOptions = {}): Gs1Pack | LogisticUnit {
-  const fields: Gs1Fields = {};
+  const reading = newReading();
   let pos = 0;
   while (pos < text.length) {
     const tokenLength = aiTokenLength(text, pos);
@@ -308,14 +374,14 @@ export function parseHri(text: string, options: Gs1ParseOptions = {}): Gs1Pack |
       throw new CodeError("CODE_BAD_HRI", `expected an Application Identifier in parentheses at position ${pos}`, { position: pos });
     }
     const ai = text.slice(pos + 1, pos + tokenLength - 1);
-    if (!isKnownAi(ai)) throw unknownAi(ai, pos + 1);
+    if (aiShape(ai) === undefined) throw unknownAi(ai, pos + 1);
     const valueStart = pos + tokenLength;
     pos = nextAiToken(text, valueStart);
     const raw = text.slice(valueStart, pos);
     const value = raw.includes("\\(") ? raw.replace(/\\\(/g, "(") : raw;
-    addField(fields, ai, { value, position: valueStart }, valueStart - tokenLength);
+    addAnyField(reading, ai, { value, position: valueStart }, valueStart - tokenLength);
   }
-  return gs1CodeFromFields(fields, options);
+  return gs1CodeFromReading(reading, options);
 }
 
 // ---- canonical keys ----

@@ -20,10 +20,11 @@ const PLAIN_SYMBOLOGIES = ["]C0", "]d1", "]Q1"];
 
 type Detected = { format: CodeFormat; start: number };
 
-function isDigits(text: string, from: number): boolean {
+/** Digits, perhaps grouped by spaces or hyphens as a person types them: the shape of a typed NMPA code. */
+function isTypedDigits(text: string, from: number): boolean {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
+    if ((c < 48 || c > 57) && c !== 32 && c !== 45) return false;
   }
   return true;
 }
@@ -36,9 +37,10 @@ function detectContent(text: string, start: number, allowGs1: boolean): CodeForm
   if (text.includes(GROUP_SEPARATOR)) return "element-string";
   const length = text.length - start;
   if (length === NMPA_CODE_LENGTH) return "nmpa";
-  // All digits but not starting like a GS1 pack or SSCC: a mistyped NMPA code deserves an NMPA error.
+  // Digits (perhaps typed in groups) but not starting like a GS1 pack or SSCC: a mistyped NMPA code deserves an
+  // NMPA error ("check the digits"), not a GS1 one.
   const ai = text.slice(start, start + 2);
-  return isDigits(text, start) && ai !== "01" && ai !== "00" ? "nmpa" : "element-string";
+  return isTypedDigits(text, start) && ai !== "01" && ai !== "00" ? "nmpa" : "element-string";
 }
 
 /**

@@ -28,6 +28,8 @@ export type Gs1Pack = {
   batch?: string;
   expiry?: Gs1Date;
   productionDate?: Gs1Date;
+  /** AIs the code carries that the ledger does not read ((7003), (240), (714) NHRN, …), in order; absent if none. */
+  ignoredAis?: string[];
 };
 
 /** A case or pallet identified by its SSCC; it belongs to no single product. */
@@ -37,6 +39,8 @@ export type LogisticUnit = {
   key: string;
   productCode: null;
   sscc: string;
+  /** AIs the code carries that the ledger does not read, in order; absent if none. */
+  ignoredAis?: string[];
 };
 
 export type TraceCode = NmpaPack | Gs1Pack | LogisticUnit;

@@ -12,7 +12,7 @@ import {
   signAttestation,
 } from "../ledger";
 import type { AttestationType, LedgerContract } from "../ledger";
-import { buildCodeTree, formatCode, generatePacks, packId, packLeaf } from "../codes";
+import { buildCodeTree, formatCode, generatePacks, packId, packLeaf, withCheckDigit } from "../codes";
 import type { Gs1Pack, NmpaPack } from "../codes";
 import type { Deployment } from "../indexer";
 import { chinaDate } from "../ledger/china-time";
@@ -283,6 +283,8 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       expiry: (sold.packs[0] as Gs1Pack).expiry?.yymmdd as string,
     }),
   ][0] as Gs1Pack;
+  // A pack of a product this demo consortium does not hold: the ledger cannot vouch for it either way.
+  const elsewhere = [...generatePacks({ scheme: "gs1", productCode: withCheckDigit("0690312345999"), key: randomBytes(16), firstIndex: 0, count: 1 })][0] as Gs1Pack;
   const sample = (kind: string, verdict: string, pack: Gs1Pack | NmpaPack, note: string): ScanSample => ({
     kind,
     verdict,
@@ -295,6 +297,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     sample("recalled", "RECALLED", recalled.packs[5] as Gs1Pack, `batch ${recalled.batchNumber} is under a level II recall`),
     sample("dispensed", "ALREADY_DISPENSED", sold.packs[0] as Gs1Pack, "dispensed at the hospital: a second scan suggests a copied code"),
     sample("unknown", "UNKNOWN_CODE", counterfeit, `a well-formed label of ${sold.batchNumber} whose serial no batch contains`),
+    sample("elsewhere", "NOT_ON_LEDGER", elsewhere, "a product this ledger does not hold: verify it with its MAH or the national platform"),
     sample("nmpa", "GENUINE", metforminSold.packs[30] as NmpaPack, `an NMPA-coded pack of ${metforminSold.batchNumber}`),
     sample("unreleased", "NOT_RELEASED", held.packs[0] as NmpaPack, `batch ${held.batchNumber} has an open out-of-trend result`),
   ];

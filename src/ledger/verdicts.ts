@@ -33,16 +33,21 @@ export type PackFacts = {
   scanner?: { organizationId: number; expected: boolean };
 };
 
-/** A serial the ledger does not know, under a product it holds: the counterfeit suspicion. */
-export const unknownSerial = (productName: string, productCode: string): Judgement => ({
+/**
+ * A serial the ledger does not know, under a product it holds: the counterfeit suspicion. A `typed` code (NMPA
+ * codes have no check digit) may just be mistyped, so the reason says where to look first.
+ */
+export const unknownSerial = (productName: string, productCode: string, typed = false): Judgement => ({
   verdict: "UNKNOWN_CODE",
-  reason: `no batch of ${productName} (${productCode}) contains this code: it may be counterfeit`,
+  reason: `no batch of ${productName} (${productCode}) contains this code: it may be counterfeit${typed ? "; if it was typed, check the digits first" : ""}`,
 });
 
 /** A product this ledger does not hold says nothing about the pack: not a counterfeit verdict. */
-export const notOnLedger = (productCode: string | null): Judgement => ({
+export const notOnLedger = (productCode: string | null, typed = false): Judgement => ({
   verdict: "NOT_ON_LEDGER",
-  reason: `this ledger does not hold product ${productCode}; verify the pack with its MAH or the national drug traceability platform`,
+  reason:
+    `this ledger does not hold product ${productCode}; verify the pack with its MAH or the national drug traceability platform` +
+    (typed ? " (if the code was typed, check its first 7 digits, the product's code)" : ""),
 });
 
 export const LOGISTIC_UNIT: Judgement = {

@@ -78,17 +78,46 @@ describe("scan verdicts", () => {
   });
 
   it("answers NOT_ON_LEDGER, not UNKNOWN_CODE, for a product this ledger does not hold (GTIN or NMPA prefix)", async () => {
-    for (const code of [`(01)${withCheckDigit("0950600013436")}(21)ELSEWHERE1`, "8600001" + "0000000000042"]) {
+    const gtin = withCheckDigit("0950600013436");
+    const verify = "verify the pack with its MAH or the national drug traceability platform";
+    for (const [code, reason] of [
+      [`(01)${gtin}(21)ELSEWHERE1`, `this ledger does not hold product ${gtin}; ${verify}`],
+      ["8600001" + "0000000000042", `this ledger does not hold product 8600001; ${verify} (if the code was typed, check its first 7 digits, the product's code)`],
+    ] as const) {
       const res = await scan(code).expect(200);
-      const productCode = code.startsWith("(01)") ? code.slice(4, 18) : code.slice(0, 7);
-      expect(res.body).to.deep.include({
-        verdict: "NOT_ON_LEDGER",
-        reason: `this ledger does not hold product ${productCode}; verify the pack with its MAH or the national drug traceability platform`,
-        product: null,
-        batch: null,
-      });
+      expect(res.body).to.deep.include({ verdict: "NOT_ON_LEDGER", reason, product: null, batch: null });
       expect(res.body.reason).to.not.match(/counterfeit/);
     }
+  });
+
+  it("reads a genuine pack carrying AIs the ledger does not use, and names them in the answer", async () => {
+    const pack = h.batches.released.packs[5]!;
+    const GS = "\u001d";
+    const text = `]d201${pack.gtin}7003${"2712311200"}${GS}240ADD-1${GS}714NHRN-42${GS}3103000525` + `22CPV7${GS}10${pack.batch}${GS}21${pack.serial}`;
+    const res = await scan(text).expect(200);
+    expect(res.body.verdict).to.equal("GENUINE");
+    expect(res.body.code).to.deep.equal({ format: "element-string", canonicalKey: pack.key, productCode: pack.gtin, ignoredAis: ["7003", "240", "714", "3103", "22"] });
+    const plain = await scan(h.batches.released.printed[5]!).expect(200);
+    expect(plain.body.code).to.not.have.property("ignoredAis");
+    const link = await scan(`https://resolver.example/01/shop/01/${pack.gtin}/10/${pack.batch}/21/${pack.serial}?7003=2712311200`).expect(200);
+    expect([link.body.verdict, link.body.code.ignoredAis]).to.deep.equal(["GENUINE", ["7003"]]);
+  });
+
+  it("refuses a code whose extra AI breaks its GS1 shape, and an AI GS1 does not define, with code, field and position", async () => {
+    const pack = h.batches.released.packs[5]!;
+    const tooLong = await scan(`01${pack.gtin}7003271231120021${pack.serial}`).expect(400);
+    expect([tooLong.body.error.code, tooLong.body.error.field]).to.deep.equal(["CODE_FIELD_TOO_LONG", "code.7003"]);
+    expect(tooLong.body.error.message).to.equal(`(7003) is ${12 + pack.serial.length} characters long, at most 10 allowed (at character 30)`);
+    const unknown = await scan(`(01)${pack.gtin}(2300)X(21)${pack.serial}`).expect(400);
+    expect([unknown.body.error.code, unknown.body.error.field]).to.deep.equal(["CODE_UNKNOWN_AI", "code.2300"]);
+  });
+
+  it("tells a typed NMPA code's slip where its structure shows one", async () => {
+    const short = await scan("8600001" + "000000000004").expect(400);
+    expect([short.body.error.code, short.body.error.message]).to.deep.equal([
+      "CODE_BAD_LENGTH",
+      "an NMPA traceability code has 20 digits, this has 19: check the digits (1 missing) (at character 19)",
+    ]);
   });
 
   it("answers UNKNOWN_CODE when the printed batch is not the serial's batch", async () => {

@@ -14,7 +14,7 @@ import { deploymentOf } from "../indexer/chain";
 import { apiHarness, packsFor } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
 import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
-import { parseCode } from "../../src/codes";
+import { parseCode, type Gs1Pack } from "../../src/codes";
 import { chinaTime } from "../../src/ledger/china-time";
 
 /**
@@ -91,6 +91,13 @@ describe("trace through the API relay", () => {
       `${pack.key} (17) 311231: the pack shows expiry 2031-12-31 (end of that day, China time), but the batch expires 2031-12-30`,
     );
     expect(await blockNumber(), "nothing is signed or sent").to.equal(before);
+
+    const notADay = await cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", "CLI-API-EXP", "--codes", work.file("expiry.txt"),
+      "--manufactured", String(now - 3600), "--expires", "2031-02-30", "--record", "r");
+    expect([notADay.status, notADay.stderr]).to.deep.equal([
+      2,
+      "error: option '--expires <date>' argument '2031-02-30' is invalid. expected an expiry date (2027-12-31: valid to the end of that day, China time), an ISO date-time or unix seconds",
+    ]);
   });
 
   it("streams a quoted CSV's codes to the API, and shows the API's refusal of a bad line by its number", async () => {
@@ -136,6 +143,11 @@ describe("trace through the API relay", () => {
     expect(scanned.stdout).to.match(/│ verdict\s+│ GENUINE/);
     expect(scanned.stdout, "the expiry date as the pack prints it, not a day late").to.match(/│ expires\s+│ 2031-12-31\s+│/);
     expect(scanned.stdout).to.contain("expiring 2031-12-31");
+
+    const pack = parseCode(codes[5]!) as Gs1Pack;
+    const extra = await trace({}, "scan", `(01)${pack.gtin}(17)311231(7003)3112311200(714)NHRN-1(10)${pack.batch}(21)${pack.serial}`, "--api", api);
+    expect(extra.status).to.equal(0);
+    expect(extra.stdout).to.match(/│ ignored AIs\s+│ \(7003\) \(714\)\s+│/);
 
     const elsewhere = await trace({}, "scan", "8600001" + "0000000000042", "--api", api);
     expect(elsewhere.status, "not on this ledger: its own exit status, not the counterfeit 'no'").to.equal(5);

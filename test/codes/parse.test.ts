@@ -1,6 +1,7 @@
 import { describe, it } from "vitest";
 import { expect } from "chai";
 import { CodeError, formatCode, parseCode, withCheckDigit, type Gs1Pack, type ParseOptions } from "../../src/codes";
+import { aiShape } from "../../src/codes/ai-table";
 
 const GS = "\u001d";
 // GTIN and Digital Link from the GS1 Digital Link standard's examples; SSCC from the GS1 General Specifications.
@@ -55,7 +56,7 @@ describe("parseCode: GS1 element strings", () => {
   it("rejects with a precise code, field and position", () => {
     expectRejected(`01${GTIN.slice(0, 13)}3` + "211", "CODE_BAD_CHECK_DIGIT", 15, "01");
     expectRejected(`]d200${SSCC.slice(0, 17)}1`, "CODE_BAD_CHECK_DIGIT", 22, "00");
-    expectRejected(`]d201${GTIN}99X${GS}211`, "CODE_UNKNOWN_AI", 19, "99");
+    expectRejected(`]d201${GTIN}23X${GS}211`, "CODE_UNKNOWN_AI", 19, "23");
     expectRejected(`01${GTIN}10LOT`, "CODE_MISSING_SERIAL", undefined, "21");
     expectRejected(`]d22112345`, "CODE_MISSING_GTIN");
     expectRejected(`01${GTIN}17271301` + "211", "CODE_BAD_DATE", 20, "17");
@@ -71,6 +72,52 @@ describe("parseCode: GS1 element strings", () => {
     expectRejected(`00${SSCC}01${GTIN}`, "CODE_CONFLICTING_AIS", undefined, "01");
     expectRejected(`]E0${GTIN}`, "CODE_BAD_SYMBOLOGY", 0);
     expectRejected("", "CODE_EMPTY", 0);
+  });
+});
+
+describe("parseCode: AIs the ledger does not read", () => {
+  const EXTRA = `7003${"2712311200"}${GS}240ADD-1${GS}714NHRN-42${GS}3103000525` + `22CPV7${GS}`;
+
+  it("reads a pack carrying (7003), (240), (714) NHRN, (3103) and (22), and names them as ignored", () => {
+    const code = parseCode(`]d201${GTIN}17271231${EXTRA}10L1${GS}21S1`) as Gs1Pack;
+    expect(code).to.deep.equal({
+      scheme: "gs1", kind: "pack", key: `(01)${GTIN}(21)S1`, productCode: GTIN, gtin: GTIN, serial: "S1", batch: "L1",
+      expiry: { yymmdd: "271231", iso: "2027-12-31" }, ignoredAis: ["7003", "240", "714", "3103", "22"],
+    });
+    expect(formatCode(code, "hri"), "printed with the fields the ledger reads").to.equal(`(01)${GTIN}(17)271231(10)L1(21)S1`);
+    const hri = parseCode(`(01)${GTIN}(7003)2712311200(240)ADD-1(714)NHRN-42(3103)000525(22)CPV7(21)S1`) as Gs1Pack;
+    expect([hri.key, hri.ignoredAis]).to.deep.equal([`(01)${GTIN}(21)S1`, ["7003", "240", "714", "3103", "22"]]);
+  });
+
+  it("knows which AIs have a predefined length (no FNC1 after them) and which end at FNC1", () => {
+    // (3103) is of predefined length: the next AI follows without a separator.
+    expect((parseCode(`01${GTIN}310300052521S1`) as Gs1Pack).ignoredAis).to.deep.equal(["3103"]);
+    // (7003) is ten digits but not of predefined length: without FNC1 it runs into (21), and is too long.
+    expectRejected(`01${GTIN}7003271231120021S1`, "CODE_FIELD_TOO_LONG", 30, "7003");
+  });
+
+  it("checks an ignored AI's value against its GS1 shape, with its code, field and position", () => {
+    expectRejected(`01${GTIN}7003271231120${GS}21S1`, "CODE_FIELD_TOO_SHORT", 29, "7003");
+    expectRejected(`01${GTIN}70032712311X00${GS}21S1`, "CODE_NOT_NUMERIC", 27, "7003");
+    expectRejected(`01${GTIN}240${"A".repeat(31)}${GS}21S1`, "CODE_FIELD_TOO_LONG", 49, "240");
+    expectRejected(`01${GTIN}714NH#N${GS}21S1`, "CODE_BAD_CHARACTER", 21, "714");
+    expectRejected(`01${GTIN}240A${GS}240B${GS}21S1`, "CODE_DUPLICATE_AI", 21, "240");
+    expectRejected(`01${GTIN}240${GS}21S1`, "CODE_EMPTY_FIELD", 19, "240");
+    expectRejected(`01${GTIN}31030005${GS}21S1`, "CODE_FIELD_TOO_SHORT", 24, "3103");
+    expectRejected(`(01)${GTIN}(3103)00A525(21)S1`, "CODE_NOT_NUMERIC", 26, "3103");
+  });
+
+  it("has every AI of the GS1 Syntax Dictionary, none the start of another", () => {
+    for (const ai of ["00", "01", "10", "17", "21", "22", "240", "714", "3103", "7003", "8200", "91", "99"]) expect(aiShape(ai), ai).to.not.equal(undefined);
+    for (const ai of ["23", "3106", "716", "9"]) expect(aiShape(ai), ai).to.equal(undefined);
+    expect([aiShape("7003")?.predefined, aiShape("7003")?.min, aiShape("7003")?.max]).to.deep.equal([false, 10, 10]);
+    expect([aiShape("3103")?.predefined, aiShape("3103")?.max]).to.deep.equal([true, 6]);
+    expect([aiShape("714")?.predefined, aiShape("714")?.min, aiShape("714")?.max]).to.deep.equal([false, 1, 20]);
+    for (let n = 0; n < 10_000; n++) {
+      const text = String(n).padStart(4, "0");
+      const defined = [2, 3, 4].filter((length) => aiShape(text.slice(0, length)) !== undefined);
+      expect(defined.length, `${text}: ${defined}`).to.be.at.most(1);
+    }
   });
 });
 
@@ -91,7 +138,7 @@ describe("parseCode: human-readable form", () => {
     expectRejected(`(01)${GTIN}(21)A#`, "CODE_BAD_CHARACTER", 23, "21");
     expectRejected(`(01)${GTIN}(21`, "CODE_FIELD_TOO_LONG", 18, "01");
     expectRejected(`(01${GTIN}(21)1`, "CODE_BAD_HRI", 0);
-    expectRejected(`(01)${GTIN}(7003)2601011200(21)1`, "CODE_UNKNOWN_AI", 19, "7003");
+    expectRejected(`(01)${GTIN}(2300)X(21)1`, "CODE_UNKNOWN_AI", 19, "2300");
     expectRejected(`(01)${GTIN}(21)1(11)260230`, "CODE_BAD_DATE", 31, "11");
   });
 });
@@ -108,11 +155,28 @@ describe("parseCode: GS1 Digital Link", () => {
     expect(parseCode(`HTTPS://id.gs1.org/00/${SSCC}`).key).to.equal(`(00)${SSCC}`);
   });
 
+  it("takes the rightmost key when the resolver's own path prefix contains /01/ or /00/, as the GS1 syntax engine does", () => {
+    for (const prefix of ["/01/shop", "/00/x", "/products/01/09506000134352", "/01/01/01"]) {
+      const code = parseCode(`https://resolver.example${prefix}/01/${GTIN}/10/L1/21/S1?17=271231`) as Gs1Pack;
+      expect([prefix, code.key, code.batch, code.expiry?.iso]).to.deep.equal([prefix, `(01)${GTIN}(21)S1`, "L1", "2027-12-31"]);
+    }
+    expect(parseCode(`https://resolver.example/01/x/00/${SSCC}`).key).to.equal(`(00)${SSCC}`);
+  });
+
+  it("reads the (22) qualifier in the path and data attributes in the query, naming those it ignores", () => {
+    const code = parseCode(`https://d.example/01/${GTIN}/22/V1/10/L1/21/S1?17=271231&7003=2712311200&3103=000525&linkType=gs1:pip`) as Gs1Pack;
+    expect([code.key, code.batch, code.ignoredAis]).to.deep.equal([`(01)${GTIN}(21)S1`, "L1", ["22", "7003", "3103"]]);
+    expectRejected(`https://d.example/01/${GTIN}/10/L1/22/V1/21/S1`, "CODE_BAD_PATH_ORDER", 42, "22");
+    expectRejected(`https://d.example/01/${GTIN}/21/S1?22=V1`, "CODE_MISPLACED_AI", 42, "22");
+    expectRejected(`https://d.example/01/${GTIN}/21/S1?7003=27123112`, "CODE_FIELD_TOO_SHORT", 55, "7003");
+    expectRejected(`https://d.example/414/${"9".repeat(12)}8`, "CODE_BAD_URI", 18);
+  });
+
   it("rejects qualifiers out of order, attributes in the path, unknown AIs and broken URIs", () => {
     expectRejected(`https://d.example/01/${GTIN}/21/1/10/L`, "CODE_BAD_PATH_ORDER", 41, "10");
     expectRejected(`https://d.example/01/${GTIN}/17/280101/21/1`, "CODE_MISPLACED_AI", 36, "17");
     expectRejected(`https://d.example/01/${GTIN}?21=1`, "CODE_MISPLACED_AI", 36, "21");
-    expectRejected(`https://d.example/01/${GTIN}/21/1?99=1`, "CODE_UNKNOWN_AI", 41, "99");
+    expectRejected(`https://d.example/01/${GTIN}/21/1?23=1`, "CODE_UNKNOWN_AI", 41, "23");
     expectRejected(`https://d.example/01/${GTIN}/21/%E0%A4%A`, "CODE_BAD_URI", 39);
     expectRejected(`https://d.example/gtin/${GTIN}`, "CODE_BAD_URI");
     expectRejected(`https://d.example/01/${GTIN}`, "CODE_MISSING_SERIAL");
@@ -134,6 +198,15 @@ describe("parseCode: NMPA drug traceability codes", () => {
     expectRejected("]d181234560000O12345678", "CODE_NOT_NUMERIC", 14, "nmpa");
     expectRejected("81234560000012345678", "CODE_PRODUCT_MISMATCH", 0, "nmpa", { productCode: "8123457" });
     expectRejected(`01${GTIN}211`, "CODE_PRODUCT_MISMATCH", 0, "01", { productCode: withCheckDigit("0950600013436") });
+  });
+
+  it("says to check the digits where the structure shows a mistyped code (it carries no check digit to tell more)", () => {
+    const message = (text: string) => rejection(text).message;
+    expect(message("8123456000001234567")).to.equal("an NMPA traceability code has 20 digits, this has 19: check the digits (1 missing)");
+    expect(message("812345600000123456789")).to.equal("an NMPA traceability code has 20 digits, this has 21: check the digits (1 too many)");
+    expect(message("81234560000O12345678")).to.equal('an NMPA traceability code is 20 digits; "O" at position 11: check the digits');
+    expectRejected("8123 4560 0000 1234 5678", "CODE_NOT_NUMERIC", 4, "nmpa");
+    expect(message("8123-4560-0000-1234-5678")).to.equal('an NMPA traceability code is 20 digits; "-" at position 4: type the 20 digits without spaces or hyphens');
   });
 
   it("reads a bare 20-character GS1 element string only when told the format", () => {

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { CodeError, formatCode, formatsOf, parseCode, withCheckDigit, type Gs1Pack, type LogisticUnit, type TraceCode } from "../../src/codes";
 
 const RUNS = { numRuns: 300 };
+const GS = "\u001d";
 const CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 const REFERENCE_YEAR = 2025;
 
@@ -53,6 +54,31 @@ describe("round trips", () => {
         const bare = parseCode(`(01)${pack.gtin}(21)${pack.serial.replace(/\(/g, "\\(")}`);
         expect(bare.key).to.equal(pack.key);
         expect(pack.key).to.match(/^\(01\)\d{14}\(21\)/);
+      }),
+      RUNS,
+    );
+  });
+});
+
+/** AIs the ledger does not read, with values of their GS1 shape: fixed (3103, predefined; 7003, not) and variable. */
+const extraAi = fc.oneof(
+  digits(6).map((value) => ["3103", value] as const),
+  digits(10).map((value) => ["7003", value] as const),
+  cset82.map((value) => ["240", value] as const),
+  cset82.map((value) => ["714", value] as const),
+  cset82.map((value) => ["22", value] as const),
+);
+
+describe("extra AIs", () => {
+  it("a pack carrying extra AIs anywhere in its element string reads as the same pack, naming them in order", () => {
+    fc.assert(
+      fc.property(gs1Pack, fc.uniqueArray(extraAi, { selector: ([ai]) => ai, maxLength: 5 }), fc.nat(), (pack, extras, at) => {
+        const fields = formatCode(pack, "element-string", { symbologyId: "" }).split(GS);
+        // Every field ends at FNC1 here, so any order is valid; extras go in at one place, in their order.
+        const where = at % (fields.length + 1);
+        const text = [...fields.slice(0, where), ...extras.map(([ai, value]) => ai + value), ...fields.slice(where)].join(GS);
+        const expected = extras.length === 0 ? pack : { ...pack, ignoredAis: extras.map(([ai]) => ai) };
+        expect(parseCode(`]d2${text}`, { referenceYear: REFERENCE_YEAR }), JSON.stringify(text)).to.deep.equal(expected);
       }),
       RUNS,
     );

@@ -104,6 +104,13 @@ describe("scan page in a real browser", () => {
     }
   });
 
+  it("shows a genuine pack's AIs the ledger does not read", async () => {
+    const pack = stack.harness.batches.released.packs[6]!;
+    const verdict = await scan(`(01)${pack.gtin}(7003)2712311200(240)ADD-1(10)${pack.batch}(21)${pack.serial}`);
+    expect(await verdict.getAttribute("data-verdict")).to.equal("GENUINE");
+    expect(await verdict.textContent()).to.contain("未读取的应用标识符(7003) (240)");
+  });
+
   it("decodes an uploaded photo of a GS1 DataMatrix and gives its verdict", async () => {
     const pack = stack.harness.batches.unreleased.packs[1]!;
     const elements = formatCode(pack, "element-string", { symbologyId: "" });

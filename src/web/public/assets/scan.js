@@ -69,6 +69,7 @@ function verdictView(answer) {
     h("p", { class: "verdict__reason" }, h("strong", {}, `${t("verdict.reason")}: `), answer.reason),
     facts([
       ["field.code", answer.code.canonicalKey],
+      ["field.ignoredAis", answer.code.ignoredAis?.map((/** @type {string} */ ai) => `(${ai})`).join(" ")],
       ["field.product", answer.product ? `${answer.product.name} (${answer.product.code})` : undefined],
       ["field.approvalNumber", answer.product?.approvalNumber],
       ["field.mah", answer.mah ? organizationLink(answer.mah) : undefined],
