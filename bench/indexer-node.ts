@@ -20,6 +20,8 @@ type JsonRpcServer = { listen(): Promise<{ address: string; port: number }>; clo
 async function untracedProvider(): Promise<EIP1193Provider> {
   if (process.env.BENCH_NODE_TRACING === "1") return hre.network.provider;
   try {
+    // Hardhat's internals are CommonJS and untyped; required only when the bench replaces the traced provider.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { createProvider } = require("hardhat/internal/core/providers/construction") as {
       createProvider(config: unknown, network: string, artifacts?: unknown): Promise<EIP1193Provider>;
     };

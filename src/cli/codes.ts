@@ -9,6 +9,8 @@ import {
 import { EXIT_NO, EXIT_OK, printResult, progressBar, type CliIo } from "./io";
 
 /** Every action returns its exit status; errors are reported by the program's handler. */
+// commander hands an action its arguments and options untyped.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Act = (action: (...args: any[]) => Promise<number>) => (...args: any[]) => Promise<void>;
 
 const TREE_MAGIC = "TRCTREE1";

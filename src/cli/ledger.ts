@@ -91,13 +91,23 @@ async function uploadCodes(session: Session, batchId: string, file: string): Pro
 
 // ---------- commands ----------
 
+// commander hands an action its options untyped; each command reads the ones it declared.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Options = LedgerOptions & Record<string, any>;
 
 /** An attestation command: its ledger options, and an action run in a signing session. */
-function attestation(parent: Command, io: CliIo, act: Act, name: string, description: string, configure: (command: Command) => Command, work: (session: Session, ...args: any[]) => Promise<number>) {
+function attestation(
+  parent: Command,
+  io: CliIo,
+  act: Act,
+  name: string,
+  description: string,
+  configure: (command: Command) => Command,
+  work: (session: Session, ...args: Parameters<Parameters<Act>[0]>) => Promise<number>,
+) {
   const command = configure(parent.command(name).description(description));
   withLedgerOptions(command).action(
-    act(async (...args: any[]) => {
+    act(async (...args: Parameters<Parameters<Act>[0]>) => {
       const options = args.at(-2) as Options;
       return withSession(io, options, (session) => work(session, ...args));
     }),

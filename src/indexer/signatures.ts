@@ -19,6 +19,8 @@ import type { AttestationType, LedgerContract } from "../ledger";
  */
 const secp256k1 = ((): typeof import("secp256k1").default | undefined => {
   try {
+    // The native binding alone, loaded only if it was built: its absence must fall back, not fail the import.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require("secp256k1/bindings") as typeof import("secp256k1").default;
   } catch {
     return undefined;

@@ -126,6 +126,7 @@ function reader() {
  * zxing writes FNC1 as the group separator (a leading one marks GS1 data); shown as ␝ so it can be read.
  * @param {string} text
  */
+// eslint-disable-next-line no-control-regex -- the GS1 group separator is the character shown
 const visible = (text) => text.replace(/\u001d/g, "␝");
 
 /** @param {File} file */
