@@ -347,7 +347,8 @@ function writeSection(rows: Row[]) {
     "",
     `target relay-attack-scan-p99: ${ms(underAttack)} (${ratio.toFixed(2)}× ${ms(reference)}) — ${ratio <= TARGET_RATIO ? "met" : "missed"}`,
     "",
-    ...verdict(rows, scanCpu),
+    // A paragraph each.
+    verdict(rows, scanCpu).join("\n\n"),
     "",
   ].join("\n");
   writeBenchmarkSection(section);
@@ -363,7 +364,7 @@ function verdict(rows: Row[], scanCpu: number): string[] {
     ...(busy
       ? [`The machine was busier than its ${os.cpus().length} cores during the run: the scans' p50 is their own time, their p99 mostly the wait for a core, in every row alike (the slices alternate); the CPU columns are the figures that other work does not move.`]
       : []),
-    `Not covered by the limit: a signed-in organization may send 2 MB, and such a body signed by unknown keys costs ${ms(1000 * Math.max(0, relayCpu(signedIn)))} of the event loop (mostly validating its ${Math.round(ATTACK_BYTES / 143).toLocaleString("en")} array items against the schema) before the refusal; the sender is identified by its token.`,
+    `Not covered by the limit: a signed-in organization may send 2 MB, and such a body signed by unknown keys costs ${ms(1000 * Math.max(0, relayCpu(signedIn)))} of the event loop (mostly validating its ${Math.round(ATTACK_BYTES / 143).toLocaleString("en")} packs and as many proof nodes against the schema) before the refusal; such a sender is a signed-in organization, which can be suspended.`,
   ];
 }
 
