@@ -206,7 +206,8 @@ export function createRelay(options: RelayOptions): Relay {
     try {
       known = await provider.getTransaction(sent.hash);
     } catch (error) {
-      throw new LedgerError("retry_later",
+      throw new LedgerError(
+        "timed_out",
         "SENT_OUTCOME_UNKNOWN",
         `transaction ${sent.hash} (attestation${sent.attestations.length > 1 ? "s" : ""} ${sent.attestations.join(", ")}) was handed to ` +
           `the chain node, which then stopped answering (${failureOf(error)}): it may be mined; look it up by its hash before ` +
@@ -428,8 +429,8 @@ export function relayRoutes(relay: Relay): AnyRoute[] {
         403: "a signer may not make an attestation: unknown, revoked or foreign key, suspended organization, wrong role or party",
         409: "an attestation's nonce is already used: a replay or a duplicate (REPLAYED_ATTESTATION)",
         422: "the contract would refuse an attestation in the ledger's current state; error.code and error.message say why",
-        503: "the chain node did not answer: nothing was sent (CHAIN_UNAVAILABLE), or, after it took the transaction, the transaction named may be mined (SENT_OUTCOME_UNKNOWN)",
-        504: "with wait: the transactions were sent but not mined or indexed in time",
+        503: "the chain node did not take the transaction: nothing was sent (CHAIN_UNAVAILABLE); retry",
+        504: "the node took the transaction and then stopped answering, so it may be mined (SENT_OUTCOME_UNKNOWN, naming it); or, with wait, it was sent but not mined or indexed in time",
       },
       async handle({ body }) {
         return relay.relay(body.attestations as SignedAttestation[], { wait: body.wait });

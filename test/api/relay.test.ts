@@ -474,7 +474,7 @@ describe("relay of signed attestations", () => {
     it("names the transaction whose fate it cannot know when the node goes away after taking it", async () => {
       const res = await relayThrough("down-after-send");
       const hash = keccak256(node.state.signed[0]!);
-      expect([res.status, res.body.error.code]).to.deep.equal([503, "SENT_OUTCOME_UNKNOWN"]);
+      expect([res.status, res.body.error.code]).to.deep.equal([504, "SENT_OUTCOME_UNKNOWN"]);
       expect(res.body.error.message).to.match(
         new RegExp(
           `^transaction ${hash} \\(attestation 0\\) was handed to the chain node, which then stopped answering \\(.+\\): ` +
