@@ -120,8 +120,9 @@ export const ANONYMOUS_RELAY_LIMIT = "64kb";
 
 /**
  * Reads an anonymous relay request's body under ANONYMOUS_RELAY_LIMIT, so a stranger cannot make the API parse,
- * validate and hash megabytes of attestations; a body already declared larger is refused before it is read. A
- * caller holding a token this ledger issued passes on to the general limit.
+ * validate and hash megabytes of attestations; a body already declared larger is refused before it is read, and
+ * the connection closed so that the rest is not read either. A caller holding a token this ledger issued passes on
+ * to the general limit.
  */
 function anonymousRelayBody(services: ApiServices): RequestHandler {
   const parse = express.json({ limit: ANONYMOUS_RELAY_LIMIT });
@@ -129,7 +130,7 @@ function anonymousRelayBody(services: ApiServices): RequestHandler {
     if (holdsIssuedToken(services, req.headers.authorization)) return next();
     parse(req, res, (error?: unknown) => {
       if ((error as { type?: string } | undefined)?.type !== "entity.too.large") return next(error);
-      res.status(413).json({
+      res.set("connection", "close").status(413).json({
         error: {
           code: "BODY_TOO_LARGE",
           message:
