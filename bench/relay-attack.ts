@@ -381,7 +381,7 @@ function verdict(rows: Row[], scanCpu: number): string[] {
   return [
     `The target is scan p99 under the attack within ${TARGET_RATIO}× of scan p99 without it. An anonymous relay body over 64 KB is refused 413 on its Content-Length and never parsed: ${ms(1000 * Math.max(0, relayCpu(attack)))} of server CPU per request, against ${ms(1000 * scanCpu)} per scan. Under the limit, an unknown key is refused once libsecp256k1 has recovered it, before the contract call is encoded: ${ms(1000 * Math.max(0, relayCpu(underLimit)))} per request.`,
     ...(busy
-      ? [`The machine was busier than its ${os.cpus().length} cores during the run: the scans' p50 is their own time, their p99 mostly the wait for a core, in every row alike (the slices alternate); the CPU columns are the figures that other work does not move.`]
+      ? [`The machine was busier than its ${os.cpus().length} cores during the run: the scans' p50 is their own time, their p99 mostly the wait for a core, alike in every row (the slices alternate); CPU time is moved less by it.`]
       : []),
     `Not covered by the limit: a signed-in organization may send 2 MB, and such a body signed by unknown keys costs ${ms(1000 * Math.max(0, relayCpu(signedIn)))} of the event loop (mostly validating its ${Math.round(ATTACK_BYTES / 143).toLocaleString("en")} packs and as many proof nodes against the schema) before the refusal; such a sender is a signed-in organization, which can be suspended.`,
   ];
