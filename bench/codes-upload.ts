@@ -3,7 +3,7 @@
  * string per line, chunked) to POST /v1/batches/:batchId/codes, the route that claims "any number (10,000,000 and
  * more)". Writes the "## Code registration" section of BENCHMARKS.md.
  *
- * The batch, its product, MAH and CMO are seeded directly into a SQLite store (as bench/api.ts seeds its store),
+ * The batch, its product, MAH and CMO are seeded directly into a SQLite store (bench/released-batch.ts),
  * with the codes root built by the codes module's tree writer, the one the code book uses. The API runs in a child
  * process, so the peak memory measured is the server's; the child also times its own event loop (a 20 ms interval
  * timer: how late each tick fires is how long nothing else could run) while this process polls GET /healthz, whose
@@ -25,17 +25,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Wallet, keccak256, toUtf8Bytes, id as hashText } from "ethers";
 import { createApp } from "../src/api/app";
 import { createCodeBook } from "../src/api/codebook";
 import { DEFAULT_RECALL_DEADLINES } from "../src/ledger";
-import { createTreeWriter, formatCode, generatePacks, verifyProof, withCheckDigit } from "../src/codes";
+import { formatCode, verifyProof } from "../src/codes";
 import type { Gs1Pack } from "../src/codes";
-import type { RoleName } from "../src/ledger";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import { writeBenchmarkSection } from "./benchmarks-file";
-import { endOfChinaDay } from "../src/ledger/expiry";
+import { CMO_KEY, seedStore, signIn, upload, writeCodes } from "./released-batch";
 
 const COMMAND = "npm run bench:codes-upload";
 const ROOT = path.resolve(__dirname, "..");
@@ -43,132 +41,11 @@ const DIR = path.join(ROOT, ".data", "bench", "codes-upload");
 const SECTION = "## Code registration";
 const CLAIM = 10_000_000;
 
-const GTIN = withCheckDigit("0690123456100");
-const SERIAL_KEY = Buffer.from(hashText("bench codes-upload serial key").slice(2, 34), "hex");
-const BATCH_NUMBER = "U00001";
-const EXPIRY_YYMMDD = "281231";
-/** The packs print expiry 2028-12-31: the batch is valid to the end of that day, China time. */
-const EXPIRES_AT = endOfChinaDay("2028-12-31");
-const SEEDED_AT = Date.UTC(2026, 0, 5) / 1000;
-const CMO_KEY = hashText("bench codes-upload cmo key");
-const ORG = { regulator: 1, mah: 2, cmo: 3 };
 /** Interval of the server's event-loop timer, and of this process's /healthz polls. */
 const TICK_MS = 20;
 const PROBE_EVERY_MS = 100;
 
 const counts = (process.env.BENCH_UPLOAD_CODES ?? String(CLAIM)).split(",").map((n) => Number(n.replace(/_/g, "")));
-const hex32 = (label: string) => keccak256(toUtf8Bytes(label));
-
-// ----------------------------------------------------------------------------------------------------------------
-// Preparation: the codes file, its root, and a store holding the batch that committed it
-// ----------------------------------------------------------------------------------------------------------------
-
-const packsOf = (count: number) => generatePacks({ scheme: "gs1", productCode: GTIN, key: SERIAL_KEY, firstIndex: 0, count, batch: BATCH_NUMBER, expiry: EXPIRY_YYMMDD }) as Generator<Gs1Pack>;
-
-/** Writes the codes as printed (GS1 element strings with ]d2 and GS separators), one a line; returns their root. */
-async function writeCodes(count: number, codesFile: string, dir: string): Promise<{ root: string; sample: Gs1Pack }> {
-  const writer = await createTreeWriter(path.join(dir, "root.tree"), { expectedCount: count });
-  const fd = fs.openSync(codesFile, "w");
-  let lines: string[] = [];
-  let sample: Gs1Pack | undefined;
-  let n = 0;
-  for (const pack of packsOf(count)) {
-    writer.add(pack.key);
-    lines.push(formatCode(pack, "element-string", { symbologyId: "]d2" }));
-    if (n++ === Math.floor(count / 2)) sample = pack;
-    if (lines.length === 100_000) {
-      fs.writeSync(fd, `${lines.join("\n")}\n`);
-      lines = [];
-    }
-  }
-  if (lines.length > 0) fs.writeSync(fd, `${lines.join("\n")}\n`);
-  fs.closeSync(fd);
-  const { root, path: treePath } = writer.finish();
-  fs.rmSync(treePath);
-  return { root, sample: sample! };
-}
-
-/** The read model the indexer would have written for a released batch of `count` codes recorded by the CMO. */
-async function seedStore(dbFile: string, count: number, root: string): Promise<string> {
-  const store = createStore(dbFile);
-  await store.migrate();
-  const organizations: { id: number; role: RoleName; region: number; name: string }[] = [
-    { id: ORG.regulator, role: "REGULATOR", region: 320000, name: "Jiangsu Medical Products Administration" },
-    { id: ORG.mah, role: "MAH", region: 320000, name: "Bench MAH" },
-    { id: ORG.cmo, role: "CMO", region: 330000, name: "Bench CMO" },
-  ];
-  await store.db
-    .insertInto("organizations")
-    .values(organizations.map((o) => ({ ...o, licence_hash: hex32(`licence ${o.id}`), status: "ACTIVE", onboarded_by: ORG.regulator, onboarded_at: SEEDED_AT })))
-    .execute();
-  await store.db
-    .insertInto("signing_keys")
-    .values(
-      organizations.map((o) => ({
-        address: (o.id === ORG.cmo ? new Wallet(CMO_KEY).address : Wallet.createRandom().address).toLowerCase(),
-        organization_id: o.id,
-        revoked: 0,
-        added_at: SEEDED_AT,
-        revoked_at: null,
-      })),
-    )
-    .execute();
-  const productId = hashText(GTIN);
-  await store.db
-    .insertInto("products")
-    .values({ id: productId, product_code: GTIN, approval_number: "国药准字H20260001", name: "Bench product", mah_id: ORG.mah, registered_at: SEEDED_AT })
-    .execute();
-  const agreementId = hex32("bench codes-upload agreement");
-  await store.db
-    .insertInto("agreements")
-    .values({
-      id: agreementId,
-      kind: "QUALITY",
-      mah_id: ORG.mah,
-      counterparty_id: ORG.cmo,
-      product_id: productId,
-      document_hash: hex32("quality agreement"),
-      valid_from: SEEDED_AT - 86_400,
-      valid_until: SEEDED_AT + 3 * 365 * 86_400,
-      release_tester: "CMO",
-      revoked: 0,
-      signed_at: SEEDED_AT,
-      revoked_at: null,
-    })
-    .execute();
-  const batchId = keccak256(toUtf8Bytes(`${productId}|${BATCH_NUMBER}`));
-  await store.db
-    .insertInto("batches")
-    .values({
-      id: batchId,
-      product_id: productId,
-      batch_number: BATCH_NUMBER,
-      mah_id: ORG.mah,
-      cmo_id: ORG.cmo,
-      agreement_id: agreementId,
-      quantity: count,
-      manufactured_at: SEEDED_AT - 30 * 86_400,
-      expires_at: EXPIRES_AT,
-      batch_record_hash: hex32(`batch record ${BATCH_NUMBER}`),
-      codes_root: root,
-      state: "MARKET_RELEASED",
-      recall_status: "NONE",
-      recall_level: null,
-      open_deviations: 0,
-      in_transit: 0,
-      dispensed: 0,
-      destroyed: 0,
-      missing: 0,
-      recorded_at: SEEDED_AT,
-      factory_released_at: SEEDED_AT + 60,
-      market_released_at: SEEDED_AT + 120,
-    })
-    .execute();
-  await store.db.insertInto("holdings").values({ batch_id: batchId, organization_id: ORG.cmo, quantity: count, recall_acknowledged: 0 }).execute();
-  await store.db.insertInto("sync_state").values({ id: 1, chain_id: 31337, genesis_hash: hex32("genesis"), deployment: "bench", block_number: 1, block_hash: hex32("block 1") }).execute();
-  await store.close();
-  return batchId;
-}
 
 // ----------------------------------------------------------------------------------------------------------------
 // The API under test (child process)
@@ -284,35 +161,6 @@ function ask<T>(child: ChildProcess, type: "reset" | "stats"): Promise<T> {
 // ----------------------------------------------------------------------------------------------------------------
 // Measurement
 // ----------------------------------------------------------------------------------------------------------------
-
-async function signIn(url: string, key: string) {
-  const wallet = new Wallet(key);
-  const challenge = (await (await fetch(`${url}/v1/auth/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address }) })).json()) as { challenge: string; text: string };
-  const signature = await wallet.signMessage(challenge.text);
-  const res = await fetch(`${url}/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address, challenge: challenge.challenge, signature }) });
-  if (!res.ok) throw new Error(`sign-in answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { token: string }).token;
-}
-
-/** Streams the file as a chunked text/plain body (no Content-Length); resolves with the answer and when the body was sent. */
-function upload(port: number, batchId: string, token: string, codesFile: string): Promise<{ status: number; body: string; sentMs: number; answeredMs: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    let sentMs = 0;
-    const req = http.request(
-      { host: "127.0.0.1", port, method: "POST", path: `/v1/batches/${batchId}/codes`, headers: { "content-type": "text/plain; charset=utf-8", authorization: `Bearer ${token}` } },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (part: Buffer) => parts.push(part));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString("utf8"), sentMs, answeredMs: performance.now() - started }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.on("finish", () => (sentMs = performance.now() - started));
-    fs.createReadStream(codesFile, { highWaterMark: 1 << 16 }).pipe(req);
-  });
-}
 
 type Probed = { slowest: number; count: number; failures: string[] };
 

@@ -31,6 +31,7 @@ import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__fac
 import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
 import { writeBenchmarkSection } from "./benchmarks-file";
+import { procCpuSeconds } from "./proc-cpu";
 
 const COMMAND = "npm run bench:indexer";
 const ROOT = path.resolve(__dirname, "..");
@@ -134,15 +135,6 @@ function threadCpuSeconds(): { main: number; others: number } {
     // not Linux: no split
   }
   return used;
-}
-
-function procCpuSeconds(file: string): number | undefined {
-  try {
-    const fields = fs.readFileSync(file, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 /** CPU seconds used so far by the machine's PostgreSQL server processes (Linux /proc; those that ran throughout). */

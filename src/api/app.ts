@@ -1,5 +1,5 @@
 import express from "express";
-import type { Express, Request } from "express";
+import type { Express, Request, RequestHandler } from "express";
 import { rateLimit } from "express-rate-limit";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import path from "node:path";
@@ -64,7 +64,7 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], m
   app.set("etag", false);
   const metrics = createMetrics();
   app.use(metrics.middleware);
-  app.use(express.json({ limit: "2mb" }));
+  // The rate limit comes before any body is read: a limited caller's body is never parsed.
   app.use(
     ["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH],
     rateLimit({
@@ -82,6 +82,8 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], m
       },
     }),
   );
+  app.post(RELAY_PATH, anonymousRelayBody(services));
+  app.use(express.json({ limit: BODY_LIMIT }));
   // Answers that leave as another media type or status than a route definition declares (see each handler).
   app.get(EPCIS_PATH, epcisMediaType);
   app.post(RELAY_PATH, relayAnswerStatus);
@@ -110,6 +112,34 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], m
   app.use((req, _res, next) => next(notFound("NO_SUCH_ROUTE", `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(services.log));
   return app;
+}
+
+const BODY_LIMIT = "2mb";
+/** Room for a few dozen attestations: anonymous relaying is for a handful; a signed-in organization may send BODY_LIMIT. */
+export const ANONYMOUS_RELAY_LIMIT = "64kb";
+
+/**
+ * Reads an anonymous relay request's body under ANONYMOUS_RELAY_LIMIT, so a stranger cannot make the API parse,
+ * validate and hash megabytes of attestations; a body already declared larger is refused before it is read, and
+ * the connection closed so that the rest is not read either. A caller holding a token this ledger issued passes on
+ * to the general limit.
+ */
+function anonymousRelayBody(services: ApiServices): RequestHandler {
+  const parse = express.json({ limit: ANONYMOUS_RELAY_LIMIT });
+  return (req, res, next) => {
+    if (holdsIssuedToken(services, req.headers.authorization)) return next();
+    parse(req, res, (error?: unknown) => {
+      if ((error as { type?: string } | undefined)?.type !== "entity.too.large") return next(error);
+      res.set("connection", "close").status(413).json({
+        error: {
+          code: "BODY_TOO_LARGE",
+          message:
+            `an anonymous relay request may carry at most ${ANONYMOUS_RELAY_LIMIT.replace("kb", " KB")}; ` +
+            `sign in (POST /v1/auth/challenge, then /v1/auth/token) to relay up to ${BODY_LIMIT.replace("mb", " MB")}`,
+        },
+      });
+    });
+  };
 }
 
 /** The interactive documentation page: Swagger UI from its npm package, reading /openapi.json. */

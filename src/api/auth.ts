@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Request } from "express";
 import { getAddress, isAddress, verifyMessage } from "ethers";
 import { z } from "zod";
-import { badInput, notAllowed, unauthenticated } from "../ledger/errors";
+import { badInput, conflict, notAllowed, unauthenticated } from "../ledger/errors";
 import type { ApiServices, Caller } from "./context";
 import { defineRoute } from "./routes";
 
@@ -57,7 +57,7 @@ async function redeemChallenge(services: ApiServices, challenge: { nonce: string
     .onConflict((conflict) => conflict.column("nonce").doNothing())
     .executeTakeFirst();
   if (inserted.numInsertedOrUpdatedRows === 0n) {
-    throw badInput("CHALLENGE_USED", "the challenge was already exchanged for a token; ask for a new one", "challenge");
+    throw conflict("CHALLENGE_USED", "the challenge was already exchanged for a token; ask for a new one");
   }
 }
 
@@ -175,9 +175,10 @@ export const authRoutes = [
     }),
     response: z.object({ token: z.string(), organizationId: z.number().int(), role: z.string(), expiresAt: z.number().int() }),
     errors: {
-      400: "the challenge is malformed, not this ledger's, expired or already used",
+      400: "the challenge is malformed, not this ledger's, or expired",
       401: "the key is unknown or revoked",
       403: "the organization is suspended",
+      409: "the challenge was already exchanged for a token (CHALLENGE_USED)",
     },
     async handle({ body, services }) {
       const challenge = checkChallenge(services, body.key, body.challenge);

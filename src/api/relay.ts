@@ -2,9 +2,8 @@ import { isError, JsonRpcApiProvider, JsonRpcProvider, keccak256, Wallet } from 
 import type { Provider } from "ethers";
 import type { RequestHandler } from "express";
 import { z } from "zod";
-import { actorOf, badInput, domainOf, encodeCall, encodeMulticall, LedgerError, recoverAttester, refusalFor, refusalOf, relayBody, RELAY_PATH } from "../ledger";
+import { actorOf, attestationTypes, badInput, domainOf, encodeCall, encodeMulticall, LedgerError, refusalFor, refusalOf, relayBody, RELAY_PATH } from "../ledger";
 import type {
-  AttestationType,
   Deployment,
   Established,
   LedgerContract,
@@ -13,6 +12,7 @@ import type {
   RelayResult,
   SignedAttestation,
 } from "../ledger";
+import { recoverSigner as recoverWithLibsecp256k1, signaturesReady } from "../indexer/signatures";
 import type { Logger } from "../log";
 import { payloadOf } from "../store";
 import type { Store } from "../store";
@@ -27,7 +27,8 @@ import type { AnyRoute } from "./routes";
  * Nothing is sent unless every attestation of the request passes, in this order:
  * 1. the body's schema (400 with the offending field);
  * 2. off-chain, against the indexed read model: each signature recovers to an unrevoked key of the organization the
- *    message names, and that organization is active (403);
+ *    message names, and that organization is active (403). Recovery is libsecp256k1's, as the indexer's, and comes
+ *    before anything else costly: an unknown key is refused before the contract call is even encoded;
  * 3. a dry run of each transaction from the relayer's account (eth_estimateGas), whose revert is decoded into the
  *    contract's custom error and answered in words (src/ledger/refusals.ts: bad input, not allowed, a replay, or refused by the state).
  * A request is one transaction, so it is applied whole or not at all: its attestations must all be for one contract
@@ -72,6 +73,7 @@ export function createRelay(options: RelayOptions): Relay {
   const provider = options.provider ?? new JsonRpcProvider(options.rpcUrl, deployment.chainId, { staticNetwork: true, cacheTimeout: -1 });
   const wallet = new Wallet(options.relayerKey, provider);
   const names = createNamer(store);
+  void signaturesReady();
   const waitTimeoutMs = options.waitTimeoutMs ?? 60_000;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
   const waitForIndexed = options.waitForIndexed ?? ((block: number) => pollCheckpoint(store, block, waitTimeoutMs, pollIntervalMs));
@@ -125,18 +127,14 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   function recoverSigner(attestation: SignedAttestation, index: number, field: "signature" | "counterpartySignature") {
-    try {
-      return recoverAttester(
-        {
-          domain: domainOf(deployment, attestation.contract),
-          type: attestation.type as AttestationType<LedgerContract>,
-          message: attestation.message,
-        },
-        attestation[field]!,
-      ).toLowerCase();
-    } catch {
+    const signature = attestation[field]!;
+    const signer = isCanonical(signature)
+      ? recoverWithLibsecp256k1({ ...domainOf(deployment, attestation.contract), type: attestation.type, message: withLowercaseAddresses(attestation) }, signature)
+      : null;
+    if (signer === null) {
       throw badInput("INVALID_SIGNATURE", `attestation ${index} (${attestation.type}): the ${field} is not a valid signature`, `attestations.${index}.${field}`);
     }
+    return signer;
   }
 
 
@@ -208,7 +206,8 @@ export function createRelay(options: RelayOptions): Relay {
     try {
       known = await provider.getTransaction(sent.hash);
     } catch (error) {
-      throw new LedgerError("retry_later",
+      throw new LedgerError(
+        "timed_out",
         "SENT_OUTCOME_UNKNOWN",
         `transaction ${sent.hash} (attestation${sent.attestations.length > 1 ? "s" : ""} ${sent.attestations.join(", ")}) was handed to ` +
           `the chain node, which then stopped answering (${failureOf(error)}): it may be mined; look it up by its hash before ` +
@@ -234,10 +233,10 @@ export function createRelay(options: RelayOptions): Relay {
     relayer: wallet.address,
     async relay(attestations, relayOptions = {}) {
       const contract = oneContract(attestations);
-      const calls: Call[] = [];
-      for (const [index, attestation] of attestations.entries()) {
-        calls.push({ index, attestation, data: encodeCall(attestation), context: await checkSigners(attestation, index) });
-      }
+      const contexts: RefusalContext[] = [];
+      for (const [index, attestation] of attestations.entries()) contexts.push(await checkSigners(attestation, index));
+      // Only once every signer is known and active is the call encoded (ethers' ABI coder, in JavaScript).
+      const calls: Call[] = attestations.map((attestation, index) => ({ index, attestation, data: encodeCall(attestation), context: contexts[index]! }));
       const sent = await exclusively(async () => {
         await checkChain();
         return send({ contract, calls });
@@ -260,6 +259,26 @@ export function createRelay(options: RelayOptions): Relay {
       if (ownsProvider) provider.destroy();
     },
   };
+}
+
+/** Half the curve order: the contracts (OpenZeppelin's ECDSA) refuse a signature whose s is above it. */
+const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+/** A signature the contracts accept: v 27 or 28, s in the lower half. Any other would be refused on chain anyway. */
+function isCanonical(signature: string): boolean {
+  const v = parseInt(signature.slice(130, 132), 16);
+  return (v === 27 || v === 28) && BigInt(`0x${signature.slice(66, 130)}`) <= HALF_ORDER;
+}
+
+/**
+ * The message with its addresses in lower case, the form the indexer's fast digest takes (mixed case would send it
+ * to ethers' checksum check, in JavaScript); the schema has already checked them, and the digest does not change.
+ */
+function withLowercaseAddresses(attestation: SignedAttestation): Record<string, unknown> {
+  const fields = (attestationTypes[attestation.contract] as Record<string, readonly { name: string; type: string }[]>)[attestation.type]!;
+  const message: Record<string, unknown> = { ...attestation.message };
+  for (const { name, type } of fields) if (type === "address") message[name] = String(message[name]).toLowerCase();
+  return message;
 }
 
 /**
@@ -410,8 +429,8 @@ export function relayRoutes(relay: Relay): AnyRoute[] {
         403: "a signer may not make an attestation: unknown, revoked or foreign key, suspended organization, wrong role or party",
         409: "an attestation's nonce is already used: a replay or a duplicate (REPLAYED_ATTESTATION)",
         422: "the contract would refuse an attestation in the ledger's current state; error.code and error.message say why",
-        503: "the chain node did not answer: nothing was sent (CHAIN_UNAVAILABLE), or, after it took the transaction, the transaction named may be mined (SENT_OUTCOME_UNKNOWN)",
-        504: "with wait: the transactions were sent but not mined or indexed in time",
+        503: "the chain node did not take the transaction: nothing was sent (CHAIN_UNAVAILABLE); retry",
+        504: "the node took the transaction and then stopped answering, so it may be mined (SENT_OUTCOME_UNKNOWN, naming it); or, with wait, it was sent but not mined or indexed in time",
       },
       async handle({ body }) {
         return relay.relay(body.attestations as SignedAttestation[], { wait: body.wait });

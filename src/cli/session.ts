@@ -95,7 +95,7 @@ export async function openSession(io: CliIo, options: LedgerOptions): Promise<Se
   const rpcUrl = options.rpc ?? io.env.TRACE_RPC ?? deployment.rpcUrl;
   let transport: Transport;
   if (api !== undefined) {
-    transport = createApiTransport(api, deployment);
+    transport = createApiTransport(api, deployment, key);
   } else if (rpcUrl !== undefined) {
     const sender = io.env.TRACE_SENDER_KEY;
     if (sender !== undefined && !PRIVATE_KEY.test(sender.trim())) throw new LedgerError("bad_input", "KEY_MALFORMED", "TRACE_SENDER_KEY must be a private key: 64 hex digits, optionally prefixed by 0x");

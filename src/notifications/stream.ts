@@ -76,7 +76,7 @@ async function refusalOf(reader: Reader): Promise<LedgerError | undefined> {
     await reader.stillAllowed();
     return undefined;
   } catch (error) {
-    if (error instanceof LedgerError) return error;
+    if (error instanceof LedgerError && (error.kind === "unauthenticated" || error.kind === "not_allowed")) return error;
     throw error;
   }
 }

@@ -96,11 +96,11 @@ describe("sign-in with on-chain keys", () => {
     const signed = await signedChallenge(h.app, h.c.mah.key.address, h.c.mah.key);
     await signIn(signed).expect(200);
     const again = await signIn(signed);
-    expect(errorOf(again)).to.deep.equal([400, "CHALLENGE_USED"]);
-    expect(again.body.error).to.include({ field: "challenge", message: "the challenge was already exchanged for a token; ask for a new one" });
+    expect(errorOf(again)).to.deep.equal([409, "CHALLENGE_USED"]);
+    expect(again.body.error.message).to.equal("the challenge was already exchanged for a token; ask for a new one");
     // Another API server over the same database refuses it too.
     const otherServer = createApp(h.services);
-    expect(errorOf(await request(otherServer).post("/v1/auth/token").send(signed))).to.deep.equal([400, "CHALLENGE_USED"]);
+    expect(errorOf(await request(otherServer).post("/v1/auth/token").send(signed))).to.deep.equal([409, "CHALLENGE_USED"]);
 
     h.setNow(signed.expiresAt + 1);
     try {
@@ -202,7 +202,7 @@ describe("sign-in with several API servers over one PostgreSQL database", () => 
     const servers = [h.app, createApp(h.services)];
     const signed = await signedChallenge(h.app, h.c.mah.key.address, h.c.mah.key);
     const answers = await Promise.all(servers.map((server) => request(server).post("/v1/auth/token").send(signed)));
-    expect(answers.map(errorOf).sort()).to.deep.equal([[200, undefined], [400, "CHALLENGE_USED"]]);
+    expect(answers.map(errorOf).sort()).to.deep.equal([[200, undefined], [409, "CHALLENGE_USED"]]);
   });
 });
 

@@ -299,6 +299,38 @@ describe("relay of signed attestations", () => {
     expect([unreadable.code, unreadable.field]).to.deep.equal(["INVALID_SIGNATURE", "attestations.0.signature"]);
   });
 
+  it("reads at most 64 KB of an anonymous request; a signed-in organization may send more", async () => {
+    // A dispensing of 1,500 packs by a key no organization registered: about 100 KB.
+    const stranger = Wallet.createRandom();
+    const packs = Array.from({ length: 1_500 }, (_, i) => hashText(`pack ${i}`));
+    const large = { ...(await signed("BatchLedger", "Dispensing", stranger, { dispenserId: h.c.dispenser.id, batchId: stock, packs })), proof: [], proofFlags: [] };
+    expect(JSON.stringify({ attestations: [large] }).length).to.be.within(64 * 1024, 2 * 1024 * 1024);
+    const anonymous = await refused([large], 413);
+    expect(anonymous).to.deep.equal({
+      code: "BODY_TOO_LARGE",
+      message: "an anonymous relay request may carry at most 64 KB; sign in (POST /v1/auth/challenge, then /v1/auth/token) to relay up to 2 MB",
+    });
+    const token = await h.tokenFor(h.c.dispenser);
+    const before = await blockNumber();
+    const signedIn = await request(app).post("/v1/attestations").set("authorization", `Bearer ${token}`).send({ attestations: [large] });
+    expect([signedIn.status, signedIn.body.error.code, signedIn.body.error.field]).to.deep.equal([403, "UNKNOWN_SIGNING_KEY", "attestations.0"]);
+    expect(await blockNumber()).to.equal(before);
+  });
+
+  it("refuses a signature the contracts would refuse (v not 27 or 28, s in the upper half), sending nothing", async () => {
+    const genuine = await shipment(h.c.distributor, h.c.dispenser, stock, 1);
+    const order = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const [r, s, v] = [genuine.signature.slice(2, 66), BigInt(`0x${genuine.signature.slice(66, 130)}`), parseInt(genuine.signature.slice(130), 16)];
+    // The same signature, malleated: s' = n - s and the other v recover the same key, which the contracts refuse.
+    const malleated = `0x${r}${(order - s).toString(16).padStart(64, "0")}${(v === 27 ? 28 : 27).toString(16)}`;
+    const zeroV = `0x${genuine.signature.slice(2, 130)}${(v - 27).toString(16).padStart(2, "0")}`;
+    for (const signature of [malleated, zeroV]) {
+      const error = await refused([{ ...genuine, signature }], 400);
+      expect([signature, error.code, error.field]).to.deep.equal([signature, "INVALID_SIGNATURE", "attestations.0.signature"]);
+    }
+    await post([genuine], true).expect(200);
+  });
+
   it("refuses forged signatures, altered messages and another organization's key, sending nothing", async () => {
     const { batchId } = h.batches.released;
     const stranger = await refused([await shipment(h.c.distributor, h.c.dispenser, batchId, 1, Wallet.createRandom())], 403);
@@ -442,7 +474,7 @@ describe("relay of signed attestations", () => {
     it("names the transaction whose fate it cannot know when the node goes away after taking it", async () => {
       const res = await relayThrough("down-after-send");
       const hash = keccak256(node.state.signed[0]!);
-      expect([res.status, res.body.error.code]).to.deep.equal([503, "SENT_OUTCOME_UNKNOWN"]);
+      expect([res.status, res.body.error.code]).to.deep.equal([504, "SENT_OUTCOME_UNKNOWN"]);
       expect(res.body.error.message).to.match(
         new RegExp(
           `^transaction ${hash} \\(attestation 0\\) was handed to the chain node, which then stopped answering \\(.+\\): ` +

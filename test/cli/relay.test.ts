@@ -8,7 +8,7 @@ import { Wallet } from "ethers";
 import { createApp } from "../../src/api/app";
 import { createRelay, relayRoutes } from "../../src/api/relay";
 import type { Relay } from "../../src/api/relay";
-import { GTIN } from "../contracts/fixtures";
+import { GTIN, handOver, recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { deploymentOf } from "../indexer/chain";
 import { apiHarness, packsFor } from "../api/harness";
@@ -206,6 +206,21 @@ describe("trace through the API relay", () => {
     } finally {
       h.services.deployment = served;
     }
+  });
+
+  it("relays signed in, so a dispensing larger than an anonymous request may be (64 KB) goes through", async () => {
+    const large = await packsFor("CLI-API-LARGE", 1_000);
+    const batchId = await recordBatch(h.c, "CLI-API-LARGE", { quantity: 1_000n, codesRoot: large.tree.root });
+    await releaseFromFactory(h.c, batchId);
+    await releaseToMarket(h.c, batchId);
+    await handOver(h.c, h.c.cmo, h.c.distributor, batchId, 1_000n);
+    await handOver(h.c, h.c.distributor, h.c.dispenser, batchId, 1_000n);
+    fs.writeFileSync(work.file("large-codes.txt"), `${large.printed.join("\n")}\n`);
+    const dispensing = large.printed.slice(0, 960);
+    const dispensed = answerOf(await cli(h.c.dispenser, "dispense", batchId, ...dispensing, "--batch-codes", work.file("large-codes.txt"), "--wait"));
+    expect(dispensed.status).to.equal("indexed");
+    const packs = await h.store.db.selectFrom("dispensed_packs").select("pack").where("batch_id", "=", batchId.toLowerCase()).execute();
+    expect(packs).to.have.length(dispensing.length);
   });
 
   it("fails precisely on an unknown key, an unreachable API and a mixed transport", async () => {

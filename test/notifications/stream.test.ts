@@ -6,7 +6,10 @@ import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { createApp } from "../../src/api/app";
 import { notificationStream } from "../../src/notifications/stream";
+import { sql } from "kysely";
 import { handOver, releasedBatch, suspendOrganization } from "../contracts/fixtures";
+import { adminQuery } from "../indexer/stores";
+import type { StoreKind } from "../indexer/stores";
 import { alertHarness } from "../alerts/harness";
 import type { AlertHarness } from "../alerts/harness";
 import { waitFor } from "./receiver";
@@ -54,26 +57,47 @@ async function endOf(stream: ReturnType<typeof openStream>, what: string, limitM
   await waitFor(what, () => ended, limitMs);
 }
 
+/** The alert harness over a store of `kind`, its stream served on loopback. */
+async function streamingHarness(kind: StoreKind) {
+  const stream = notificationStream({ pollMs: 20 });
+  const h = await alertHarness(kind);
+  await h.sync();
+  const app = createApp(h.services, [], [stream.mount]);
+  const server = await new Promise<http.Server>((resolve) => {
+    const listening = app.listen(0, "127.0.0.1", () => resolve(listening));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/notifications/stream`;
+  return {
+    h,
+    base,
+    server,
+    /** Opens the organization's stream and waits until it has delivered the organization's backlog. */
+    async caughtUpStream(organizationId: number, authorization: string) {
+      const backlog = await h.store.db.selectFrom("notifications").select("id").where("organization_id", "=", organizationId).execute();
+      const open = openStream(base, { authorization });
+      await waitFor("the backlog", () => open.events.length === backlog.length);
+      return open;
+    },
+    async close() {
+      stream.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await h.close();
+    },
+  };
+}
+
 describe("notification stream (server-sent events)", () => {
+  let served: Awaited<ReturnType<typeof streamingHarness>>;
   let h: AlertHarness;
   let server: http.Server;
   let base: string;
-  const stream = notificationStream({ pollMs: 20 });
+  const caughtUpStream = (organizationId: number, authorization: string) => served.caughtUpStream(organizationId, authorization);
 
   beforeAll(async () => {
-    h = await alertHarness();
-    await h.sync();
-    const app = createApp(h.services, [], [stream.mount]);
-    server = await new Promise<http.Server>((resolve) => {
-      const listening = app.listen(0, "127.0.0.1", () => resolve(listening));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/notifications/stream`;
+    served = await streamingHarness("sqlite");
+    ({ h, server, base } = served);
   });
-  afterAll(async () => {
-    stream.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-    await h?.close();
-  });
+  afterAll(async () => served?.close());
 
   it("streams the organization's notifications in order, live, and resumes after Last-Event-ID", async () => {
     const authorization = await h.bearer(h.c.distributor);
@@ -127,14 +151,6 @@ describe("notification stream (server-sent events)", () => {
     expect(bad.body.error).to.include({ code: "INVALID_LAST_EVENT_ID", field: "Last-Event-ID" });
   });
 
-  /** Opens the organization's stream and waits until it has delivered the organization's backlog. */
-  async function caughtUpStream(organizationId: number, authorization: string) {
-    const backlog = await h.store.db.selectFrom("notifications").select("id").where("organization_id", "=", organizationId).execute();
-    const open = openStream(base, { authorization });
-    await waitFor("the backlog", () => open.events.length === backlog.length);
-    return open;
-  }
-
   it("ends a stream whose token expires, saying so in a last event", async () => {
     const open = await caughtUpStream(h.c.mah.id, await h.bearer(h.c.mah));
     const delivered = open.events.length;
@@ -176,5 +192,29 @@ describe("notification stream (server-sent events)", () => {
     expect(Object.keys(operation.responses["200"].content)).to.deep.equal(["text/event-stream"]);
     expect(operation.security).to.deep.equal([{ organizationToken: [] }]);
     expect(operation.parameters.map((p: { name: string }) => p.name)).to.deep.equal(["Last-Event-ID", "after"]);
+  });
+});
+
+describe("notification stream over PostgreSQL", () => {
+  let served: Awaited<ReturnType<typeof streamingHarness>>;
+  beforeAll(async () => {
+    served = await streamingHarness("postgres");
+  });
+  afterAll(async () => served?.close());
+
+  it("stays open while the database drops every connection, and delivers what is indexed after", async () => {
+    const { h } = served;
+    const open = await served.caughtUpStream(h.c.distributor.id, await h.bearer(h.c.distributor));
+    const { rows } = await sql<{ name: string }>`SELECT current_database() AS name`.execute(h.store.db);
+    // What a failover or an administrator's pg_terminate_backend does to the stream's and everyone's connections.
+    await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [rows[0]!.name]);
+    const { batchId } = await releasedBatch(h.c, "AFTER-FAILOVER", 50n);
+    await handOver(h.c, h.c.cmo, h.c.distributor, batchId, 5n);
+    await h.sync();
+    const mine = await h.store.db.selectFrom("notifications").select("id").where("organization_id", "=", h.c.distributor.id).orderBy("id").execute();
+    await waitFor("the notifications indexed after the connections were dropped", () => open.events.length === mine.length);
+    expect(open.events.map((e) => Number(e.id))).to.deep.equal(mine.map((n) => Number(n.id)));
+    expect(open.events.filter((e) => e.event === "stream.closed")).to.deep.equal([]);
+    open.close();
   });
 });
