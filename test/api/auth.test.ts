@@ -249,7 +249,8 @@ describe("public endpoints, operations and documentation", () => {
     const res = await request(h.app).get("/metrics").expect(200);
     expect(res.headers["content-type"]).to.match(/^text\/plain/);
     expect(res.text).to.contain("# TYPE http_request_duration_seconds histogram");
-    expect(res.text).to.match(/http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/v1\/organizations\/:organizationId",status="200"\} [1-9]/);
+    // The request is counted in the +Inf bucket whatever it took: how fast is the benchmarks' business, not a test's.
+    expect(res.text).to.match(/http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/organizations\/:organizationId",status="200"\} [1-9]/);
     expect(res.text).to.match(/http_errors_total\{method="GET",route="\/v1\/batches",status="401"\} [1-9]/);
     expect(res.text).to.contain("process_cpu_user_seconds_total");
   });
