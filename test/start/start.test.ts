@@ -134,6 +134,12 @@ describe("npm start", () => {
       expect(twice.code).to.equal(2);
       expect(twice.stderr).to.contain(`the data directory ${dataDir} is in use by another start of the ledger (pid ${first.child.pid})`);
       expect(await observe(first)).to.deep.equal(before);
+
+      // A backup needs no lock: it copies the store beside the running ledger.
+      const backup = path.join(dataDir, "ledger.backup");
+      const backedUp = await exited(launch(["--data-dir", dataDir, "--backup", backup]));
+      expect(backedUp.code, backedUp.stderr).to.equal(0);
+      expect(statSync(backup).mode & 0o777).to.equal(0o600);
       expect(await stop(first.child)).to.equal(0);
 
       // A crash mid-write leaves half a line at the end of the journal; the restart must shrug it off.
@@ -147,14 +153,16 @@ describe("npm start", () => {
       expect(JSON.parse(readFileSync(organizationsFile, "utf8"))).to.deep.equal(organizations);
       expect(JSON.parse(readFileSync(path.join(dataDir, "deployment.json"), "utf8")).contracts).to.deep.equal(JSON.parse(deployment).contracts);
 
-      // A killed start leaves no lock behind: the next start gets past the data directory (and stops at the port
-      // this test holds, before touching anything).
+      // A killed start leaves no lock behind: the restore takes the data directory at once. The backup taken while
+      // the first start served gives the same answers.
       second.child.kill("SIGKILL");
       await exited(second.child);
-      const port = await holdPort();
-      const third = await exited(launch(["--data-dir", dataDir, "--port", String(port), "--rpc-port", "0"]));
-      expect(third.code).to.equal(2);
-      expect(third.stderr).to.contain(`port ${port} on 127.0.0.1 is already in use`);
+      const restored = await exited(launch(["--data-dir", dataDir, "--restore", backup]));
+      expect(restored.code, restored.stderr).to.equal(0);
+      expect(restored.stdout).to.contain(`Restored ${path.join(dataDir, "ledger.sqlite")} from ${backup}`);
+      const third = await started(launch(args));
+      expect(await observe(third)).to.deep.equal(before);
+      expect(await stop(third.child)).to.equal(0);
     },
     2 * START_TIMEOUT_MS,
   );
