@@ -11,13 +11,14 @@ import { StoreLostError, StoreMismatchError } from "../../src/ops/continuity";
 import { closeServer, listenHttp } from "../../src/ops/listen";
 import { startLedgerService } from "../../src/service";
 import type { LedgerService, LedgerServiceOptions } from "../../src/service";
-import { StoreDamagedError } from "../../src/store";
+import { createStore, StoreDamagedError } from "../../src/store";
 import { backupStore, BackupError, restoreStore } from "../../src/store/backup";
 import { packsFor } from "../api/harness";
 import { deployConsortium, recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import type { Consortium } from "../contracts/fixtures";
 import type { Deployment } from "../../src/indexer";
 import { deploymentOf, serveChain } from "../indexer/chain";
+import { createPostgresDatabase } from "../indexer/stores";
 
 type Batch = { batchId: string; packs: Awaited<ReturnType<typeof packsFor>> };
 
@@ -219,5 +220,45 @@ describe("store backup and restore (SQLite)", () => {
     const service = await start(dir);
     expect(await scans(service)).to.deep.equal(ALL_GENUINE());
     await stop(service);
+  });
+});
+
+describe("store backup and restore (PostgreSQL)", () => {
+  it("pg_dump while in use, then pg_restore over lost rows, gives back the same rows", async () => {
+    const database = await createPostgresDatabase("trace_backup");
+    const store = createStore(database.url);
+    try {
+      await store.migrate();
+      await store.db.insertInto("store_identity").values({ id: "backed-up", created_at: 1 }).execute();
+      const subscriptions = [1, 2, 3].map((n) => ({
+        id: `sub-${n}`,
+        organization_id: n,
+        url: `https://receiver.example/${n}`,
+        kinds: "alert.*",
+        secret: `secret-${n}`,
+        description: null,
+        status: "ACTIVE",
+        after_notification_id: 0,
+        created_at: n,
+        deleted_at: null,
+      }));
+      await store.db.insertInto("webhook_subscriptions").values(subscriptions).execute();
+      const backup = path.join(dataDir(), "ledger.pgdump");
+      await backupStore(database.url, backup);
+      await store.db.deleteFrom("webhook_subscriptions").execute();
+      await store.db.deleteFrom("store_identity").execute();
+      await store.close();
+      await restoreStore(database.url, backup);
+      const reopened = createStore(database.url);
+      try {
+        expect(await reopened.db.selectFrom("webhook_subscriptions").selectAll().orderBy("id").execute()).to.deep.equal(subscriptions);
+        expect(await reopened.db.selectFrom("store_identity").select("id").execute()).to.deep.equal([{ id: "backed-up" }]);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await store.close().catch(() => undefined);
+      await database.drop();
+    }
   });
 });
