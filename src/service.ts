@@ -13,6 +13,7 @@ import { writerElection } from "./indexer/writer";
 import type { DeploymentFile } from "./indexer/deployment";
 import type { Logger } from "./log";
 import type { DispatcherConfig } from "./notifications/dispatcher";
+import { sealClearSecrets, secretBox } from "./notifications/secret-box";
 import { checkStoreContinuity } from "./ops/continuity";
 import { closeServer, serverUrl } from "./ops/listen";
 import { createStore } from "./store";
@@ -84,12 +85,15 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     log.fatal({ err: (error as Error).message }, "the indexer stopped; the API would serve stale answers");
     process.exitCode = 1;
   });
-  const earlyWarning = createEarlyWarning({ store, log, alerts: options.alerts, webhooks: options.webhooks });
+  const secret = apiSecret(options.dataDir);
+  const sealed = await sealClearSecrets(store, secretBox(secret));
+  if (sealed > 0) log.info({ subscriptions: sealed }, "webhook secrets stored in the clear are now sealed with the API secret");
+  const earlyWarning = createEarlyWarning({ store, log, apiSecret: secret, alerts: options.alerts, webhooks: options.webhooks });
   const services: ApiServices = {
     store,
     log,
     config: {
-      secret: apiSecret(options.dataDir),
+      secret,
       tokenLifetime: 15 * 60,
       recallDeadlines: earlyWarning.config.recallDeadlines,
       publicRateLimit: options.publicRateLimit ?? 600,

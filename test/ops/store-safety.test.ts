@@ -237,7 +237,7 @@ describe("store backup and restore (PostgreSQL)", () => {
         kinds: "alert.*",
         secret: `secret-${n}`,
         description: null,
-        status: "ACTIVE",
+        status: "active",
         after_notification_id: 0,
         created_at: n,
         deleted_at: null,
