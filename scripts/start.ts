@@ -35,6 +35,9 @@ async function main(): Promise<void> {
   const { default: hre } = await import("hardhat");
   // A fresh clone has no artifacts or typechain types yet; this compiles them (solc from npm), or is a no-op.
   await hre.run("compile", { quiet: true });
+  // Everything written from here on (journal, deployment file, code trees, demo files) is its owner's only. Not
+  // earlier: the compiled artifacts in the repository stay readable as before.
+  process.umask(0o077);
   const running = rpc ? await runEmbedded(hre, options, rpc, api) : await runAttached(options, options.chain as AttachedChain, api);
   const stop = async () => {
     await running.stop();

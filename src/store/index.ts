@@ -1,7 +1,7 @@
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
-import { mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { registerBulkTarget } from "./bulk";
@@ -147,6 +147,9 @@ function storeOver(db: Kysely<Database>, dialect: Store["dialect"], claimWriter:
 function openSqlite(file: string, health: StoreHealth) {
   if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const database = new SqliteDatabase(file);
+  // Owner only, whatever the umask: the store holds webhook secrets (sealed) and everything the ledger knows
+  // off-chain. SQLite gives its -wal and -shm files the store's mode when it creates them.
+  if (file !== ":memory:") for (const suffix of ["", "-wal", "-shm"]) if (existsSync(`${file}${suffix}`)) chmodSync(`${file}${suffix}`, 0o600);
   // WAL survives a killed process with every committed transaction intact and lets API readers run beside
   // the indexer's writer. The first read of the file: one that is not a database says so here.
   guarded(health, () => database.pragma("journal_mode = WAL"));

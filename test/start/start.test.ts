@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -58,6 +58,12 @@ async function holdPort(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   holders.push(server);
   return (server.address() as AddressInfo).port;
+}
+
+/** Files and directories under `dir` (and itself) that anyone but their owner may read, with their modes. */
+function readableByOthers(dir: string): string[] {
+  const entries = [dir, ...readdirSync(dir, { recursive: true }).map((name) => path.join(dir, String(name)))];
+  return entries.filter((entry) => (statSync(entry).mode & 0o077) !== 0).map((entry) => `${entry} ${(statSync(entry).mode & 0o777).toString(8)}`);
 }
 
 /** Stops the process as Ctrl-C does and waits for it to exit. */
@@ -128,6 +134,8 @@ describe("npm start", () => {
       }
       expect(new Set(organizations.map((o) => o.region))).to.deep.equal(new Set([320000, 330000, 310000]));
       const deployment = readFileSync(path.join(dataDir, "deployment.json"), "utf8");
+      expect(readableByOthers(dataDir)).to.deep.equal([]);
+      expect(readdirSync(path.join(dataDir, "trees")).some((name) => name.endsWith(".codes"))).to.equal(true);
 
       // A second start on the same data directory would run a second indexer over the same store.
       const twice = await exited(launch(["--data-dir", dataDir, "--port", "0", "--rpc-port", "0"]));
@@ -142,6 +150,9 @@ describe("npm start", () => {
       expect(statSync(backup).mode & 0o777).to.equal(0o600);
       expect(await stop(first.child)).to.equal(0);
 
+      // What an earlier version left readable by others is made private on the next start.
+      for (const entry of [dataDir, path.join(dataDir, "trees")]) chmodSync(entry, 0o755);
+      for (const entry of ["ledger.sqlite", "deployment.json", path.join("chain", "journal")]) chmodSync(path.join(dataDir, entry), 0o644);
       // A crash mid-write leaves half a line at the end of the journal; the restart must shrug it off.
       appendFileSync(path.join(dataDir, "chain", "journal"), '{"method":"eth_sendRawTransaction","params":["0x02f9');
       const second = await started(launch(args));
@@ -151,6 +162,7 @@ describe("npm start", () => {
       expect(after.verdicts).to.deep.equal(before.verdicts);
       expect(after.head).to.deep.equal(before.head);
       expect(JSON.parse(readFileSync(organizationsFile, "utf8"))).to.deep.equal(organizations);
+      expect(readableByOthers(dataDir)).to.deep.equal([]);
       expect(JSON.parse(readFileSync(path.join(dataDir, "deployment.json"), "utf8")).contracts).to.deep.equal(JSON.parse(deployment).contracts);
 
       // A killed start leaves no lock behind: the restore takes the data directory at once. The backup taken while
