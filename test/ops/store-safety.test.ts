@@ -1,5 +1,4 @@
-import SqliteDatabase from "better-sqlite3";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -14,6 +13,7 @@ import type { LedgerService, LedgerServiceOptions } from "../../src/service";
 import { createStore, StoreDamagedError } from "../../src/store";
 import { backupStore, BackupError, restoreStore } from "../../src/store/backup";
 import { packsFor } from "../api/harness";
+import { zeroCodeIndexPage } from "./damage";
 import { deployConsortium, recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import type { Consortium } from "../contracts/fixtures";
 import type { Deployment } from "../../src/indexer";
@@ -102,17 +102,6 @@ async function scans(service: LedgerService) {
     }
   }
   return answers;
-}
-
-/** Overwrites the page holding the root of the index that finds a code's batch with zeros, as a bad disk would. */
-function zeroCodeIndexPage(file: string) {
-  const database = new SqliteDatabase(file, { readonly: true });
-  const { rootpage } = database.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_batch_codes_1'").get() as { rootpage: number };
-  const pageSize = database.pragma("page_size", { simple: true }) as number;
-  database.close();
-  const fd = openSync(file, "r+");
-  writeSync(fd, Buffer.alloc(pageSize), 0, pageSize, (rootpage - 1) * pageSize);
-  closeSync(fd);
 }
 
 const ALL_GENUINE = () => Array.from({ length: 80 }, () => "200 GENUINE");

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { afterAll, describe, it } from "vitest";
+import { zeroCodeIndexPage } from "../ops/damage";
 
 const ROOT = path.resolve(__dirname, "../..");
 const START_TIMEOUT_MS = 240_000;
@@ -112,7 +113,7 @@ async function observe(run: Started) {
 
 describe("npm start", () => {
   it(
-    "seeds the demo, answers the printed codes' scans, and after Ctrl-C and a restart answers the same without seeding again",
+    "seeds the demo, answers the printed codes' scans, and after Ctrl-C and a restart answers the same without seeding again; one start per data directory, backup and restore, a damaged store refused",
     async () => {
       const dataDir = mkdtempSync(path.join(tmpdir(), "trace-start-"));
       dirs.push(dataDir);
@@ -175,6 +176,14 @@ describe("npm start", () => {
       const third = await started(launch(args));
       expect(await observe(third)).to.deep.equal(before);
       expect(await stop(third.child)).to.equal(0);
+
+      // A damaged store: no start, and a message naming the file and what to do.
+      zeroCodeIndexPage(path.join(dataDir, "ledger.sqlite"));
+      const damaged = await exited(launch(args));
+      expect(damaged.code).to.equal(2);
+      expect(damaged.stdout).not.to.contain("Press Ctrl-C");
+      expect(damaged.stderr).to.contain(`npm start: the store ${path.join(dataDir, "ledger.sqlite")} is damaged (quick_check:`);
+      expect(damaged.stderr).to.contain("restore the store's last backup (npm start -- --restore FILE");
     },
     2 * START_TIMEOUT_MS,
   );
