@@ -15,7 +15,7 @@ import { StoreLostError, StoreMismatchError } from "../src/ops/continuity";
 import { DataDirectoryLockedError, lockDataDirectory } from "../src/ops/data-dir";
 import { listenHttp, PortInUseError } from "../src/ops/listen";
 import type { ScanSample } from "../src/demo/seed";
-import { BackupError } from "../src/store/backup";
+import { BackupError, backupStore, restoreStore } from "../src/store/backup";
 import { StoreDamagedError } from "../src/store/health";
 import type { DeploymentFile } from "../src/indexer/deployment";
 
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const lock = lockDataDirectory(options.dataDir);
   if (options.storeCopy?.kind === "restore") return restore(options.database, options.storeCopy.file);
   const api = await listen(options.apiPort, "--port or TRACE_API_PORT");
-  const rpc = options.chain.kind === "embedded" ? await listen(options.chain.rpcPort, "--rpc-port or TRACE_RPC_PORT") : undefined;
+  const chain = options.chain.kind === "embedded" ? { kind: "embedded" as const, server: await listen(options.chain.rpcPort, "--rpc-port or TRACE_RPC_PORT") } : options.chain;
   // Loaded only once the arguments are good: a typo fails at once, not after Hardhat has started.
   const { default: hre } = await import("hardhat");
   // A fresh clone has no artifacts or typechain types yet; this compiles them (solc from npm), or is a no-op.
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   // Everything written from here on (journal, deployment file, code trees, demo files) is its owner's only. Not
   // earlier: the compiled artifacts in the repository stay readable as before.
   process.umask(0o077);
-  const running = rpc ? await runEmbedded(hre, options, rpc, api) : await runAttached(options, options.chain as AttachedChain, api);
+  const running = chain.kind === "embedded" ? await runEmbedded(hre, options, chain.server, api) : await runAttached(options, chain, api);
   const stop = async () => {
     await running.stop();
     lock.release();
@@ -49,13 +49,11 @@ async function main(): Promise<void> {
 }
 
 async function backUp(database: string, file: string) {
-  const { backupStore } = await import("../src/store/backup");
   await backupStore(database, file);
   console.log(`Backed up ${displayed(database)} to ${file}`);
 }
 
 async function restore(database: string, file: string) {
-  const { restoreStore } = await import("../src/store/backup");
   await restoreStore(database, file);
   console.log(`Restored ${displayed(database)} from ${file}; npm start serves it again`);
 }
@@ -76,7 +74,6 @@ async function listen(port: number, setting: string): Promise<Server> {
 }
 
 type Running = { stop(): Promise<void> };
-type AttachedChain = { rpcUrl: string; deploymentFile: string };
 
 async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions, rpcServer: Server, apiServer: Server): Promise<Running> {
   const { startEmbeddedChain } = await import("../src/chain/embedded");
@@ -127,7 +124,7 @@ async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions
   };
 }
 
-async function runAttached(options: StartOptions, chain: AttachedChain, apiServer: Server): Promise<Running> {
+async function runAttached(options: StartOptions, chain: { rpcUrl: string; deploymentFile: string }, apiServer: Server): Promise<Running> {
   const { readDeployment } = await import("../src/indexer/deployment");
   const deployment = { ...(await readDeployment(chain.deploymentFile)), rpcUrl: chain.rpcUrl };
   const relayerKey = process.env.TRACE_RELAYER_KEY;
