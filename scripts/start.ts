@@ -11,25 +11,34 @@ import type { HardhatNetworkHDAccountsConfig, HardhatRuntimeEnvironment } from "
 import { parseStartOptions, StartHelp, StartOptionsError } from "../src/chain/options";
 import type { StartOptions } from "../src/chain/options";
 import { sampleLines } from "../src/demo/files";
+import { StoreLostError, StoreMismatchError } from "../src/ops/continuity";
 import { DataDirectoryLockedError, lockDataDirectory } from "../src/ops/data-dir";
 import { listenHttp, PortInUseError } from "../src/ops/listen";
 import type { ScanSample } from "../src/demo/seed";
+import { BackupError, backupStore, restoreStore } from "../src/store/backup";
+import { StoreDamagedError } from "../src/store/health";
 import type { DeploymentFile } from "../src/indexer/deployment";
 
 const HOST = "127.0.0.1";
 
 async function main(): Promise<void> {
   const options = parseStartOptions(process.argv.slice(2));
+  // A backup reads a consistent copy beside a running ledger, so it takes no lock.
+  if (options.storeCopy?.kind === "backup") return backUp(options.database, options.storeCopy.file);
   // Before anything is journaled, seeded or indexed: the data directory is this start's alone, and both ports
   // are ours (another process answering the printed URL would give the demo's codes its own verdicts).
   const lock = lockDataDirectory(options.dataDir);
+  if (options.storeCopy?.kind === "restore") return restore(options.database, options.storeCopy.file);
   const api = await listen(options.apiPort, "--port or TRACE_API_PORT");
-  const rpc = options.chain.kind === "embedded" ? await listen(options.chain.rpcPort, "--rpc-port or TRACE_RPC_PORT") : undefined;
+  const chain = options.chain.kind === "embedded" ? { kind: "embedded" as const, server: await listen(options.chain.rpcPort, "--rpc-port or TRACE_RPC_PORT") } : options.chain;
   // Loaded only once the arguments are good: a typo fails at once, not after Hardhat has started.
   const { default: hre } = await import("hardhat");
   // A fresh clone has no artifacts or typechain types yet; this compiles them (solc from npm), or is a no-op.
   await hre.run("compile", { quiet: true });
-  const running = rpc ? await runEmbedded(hre, options, rpc, api) : await runAttached(options, options.chain as AttachedChain, api);
+  // Everything written from here on (journal, deployment file, code trees, demo files) is its owner's only. Not
+  // earlier: the compiled artifacts in the repository stay readable as before.
+  process.umask(0o077);
+  const running = chain.kind === "embedded" ? await runEmbedded(hre, options, chain.server, api) : await runAttached(options, chain, api);
   const stop = async () => {
     await running.stop();
     lock.release();
@@ -37,6 +46,21 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+}
+
+async function backUp(database: string, file: string) {
+  await backupStore(database, file);
+  console.log(`Backed up ${displayed(database)} to ${file}`);
+}
+
+async function restore(database: string, file: string) {
+  await restoreStore(database, file);
+  console.log(`Restored ${displayed(database)} from ${file}; npm start serves it again`);
+}
+
+/** A database location for people to read: a PostgreSQL URL without its password. */
+function displayed(database: string) {
+  return database.startsWith("postgres") ? database.replace(/\/\/[^@]*@/, "//…@") : database;
 }
 
 /** Listens on `port`, or explains which setting chooses another when it is taken. */
@@ -50,7 +74,6 @@ async function listen(port: number, setting: string): Promise<Server> {
 }
 
 type Running = { stop(): Promise<void> };
-type AttachedChain = { rpcUrl: string; deploymentFile: string };
 
 async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions, rpcServer: Server, apiServer: Server): Promise<Running> {
   const { startEmbeddedChain } = await import("../src/chain/embedded");
@@ -101,7 +124,7 @@ async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions
   };
 }
 
-async function runAttached(options: StartOptions, chain: AttachedChain, apiServer: Server): Promise<Running> {
+async function runAttached(options: StartOptions, chain: { rpcUrl: string; deploymentFile: string }, apiServer: Server): Promise<Running> {
   const { readDeployment } = await import("../src/indexer/deployment");
   const deployment = { ...(await readDeployment(chain.deploymentFile)), rpcUrl: chain.rpcUrl };
   const relayerKey = process.env.TRACE_RELAYER_KEY;
@@ -147,6 +170,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     server: apiServer,
     publicRateLimit: options.publicRateLimit,
     maxRange: options.maxRange,
+    acceptLostStore: options.acceptLostStore,
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
   });
@@ -174,7 +198,7 @@ function readRegulatorKey(file: string): Wallet {
 function printWhere(options: StartOptions, deployment: DeploymentFile, deploymentFile: string, service: Service, samples: ScanSample[] | undefined) {
   for (const [name, address] of Object.entries(deployment.contracts)) console.log(`${name.padEnd(18)} ${address}`);
   console.log(`Deployment file    ${deploymentFile}`);
-  console.log(`Database           ${options.database.startsWith("postgres") ? options.database.replace(/\/\/[^@]*@/, "//…@") : options.database}`);
+  console.log(`Database           ${displayed(options.database)}`);
   console.log(`API                ${service.apiUrl}/v1  (docs ${service.apiUrl}/docs, health ${service.apiUrl}/healthz, web ${service.apiUrl}/)`);
   if (samples) {
     console.log(`Demo keys          ${path.join(options.dataDir, "demo", "organizations.json")} (development only)`);
@@ -190,6 +214,23 @@ function devAccountKey(hre: HardhatRuntimeEnvironment, index: number): string {
   return HDNodeWallet.fromPhrase(accounts.mnemonic, accounts.passphrase, `${accounts.path}/${index}`).privateKey;
 }
 
+const RESTORE = "restore the store's last backup (npm start -- --restore FILE; README \"Operations\")";
+const REBUILD =
+  "without a backup, start with --accept-lost-store: the chain is indexed again and the registered codes come back from the data directory, " +
+  "but subscriptions, alerts, recall progress reports and scan observations are lost";
+
+/** Why the ledger refuses to run, and what the operator does about it; undefined for an unexpected failure. */
+function refusal(error: unknown): string | undefined {
+  if (error instanceof DataDirectoryLockedError) return `${error.message}; stop it first, or give this start another --data-dir (TRACE_DATA_DIR)`;
+  if (error instanceof StoreDamagedError) return `${error.message}. Stop serving from it: ${RESTORE}; or move ${error.location} aside and, ${REBUILD}`;
+  if (error instanceof StoreLostError) return `${error.message}. To get them back, ${RESTORE}; or, ${REBUILD}`;
+  if (error instanceof StoreMismatchError) {
+    return `${error.message}. Give the --database this data directory was used with, or ${RESTORE}; if this store is the right one, delete ${path.join(error.dataDir, "store-id")}`;
+  }
+  if (error instanceof BackupError) return error.message;
+  return undefined;
+}
+
 main().catch((error: unknown) => {
   if (error instanceof StartHelp) {
     console.log(error.message);
@@ -199,8 +240,9 @@ main().catch((error: unknown) => {
     console.error(`npm start: ${error.message}\nSee: npm start -- --help`);
     process.exit(2);
   }
-  if (error instanceof DataDirectoryLockedError) {
-    console.error(`npm start: ${error.message}; stop it first, or give this start another --data-dir (TRACE_DATA_DIR)`);
+  const refused = refusal(error);
+  if (refused) {
+    console.error(`npm start: ${refused}`);
     process.exit(2);
   }
   console.error(error instanceof Error ? error.message : error);

@@ -13,6 +13,8 @@ import { writerElection } from "./indexer/writer";
 import type { DeploymentFile } from "./indexer/deployment";
 import type { Logger } from "./log";
 import type { DispatcherConfig } from "./notifications/dispatcher";
+import { sealClearSecrets, secretBox } from "./notifications/secret-box";
+import { checkStoreContinuity } from "./ops/continuity";
 import { closeServer, serverUrl } from "./ops/listen";
 import { createStore } from "./store";
 import { webPages } from "./web";
@@ -26,6 +28,12 @@ export type LedgerServiceOptions = {
   /** Where the API answers: a listening server with no handler yet (src/ops/listen.ts listenHttp). */
   server: Server;
   log: Logger;
+  /**
+   * Serve from an empty store although the data directory was used with one that is lost (no backup to restore):
+   * the chain is indexed again and registered codes come back from the data directory; what lived only in the lost
+   * store (subscriptions, alerts, recall progress reports, scan observations) stays lost.
+   */
+  acceptLostStore?: boolean;
   /** Private key of a funded account that relays signed attestations to the chain; without it, no relay. */
   relayerKey?: string;
   /** Anonymous requests per minute per client address on public endpoints (default 600). */
@@ -52,7 +60,15 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const store = createStore(options.database, {
     onConnectionLost: (error) => log.warn({ err: error }, "database connection lost; reconnecting on the next query"),
   });
-  await store.migrate();
+  try {
+    // Nothing is indexed into, or answered from, a store that is damaged or is not this data directory's.
+    await store.checkIntegrity();
+    await store.migrate();
+    await checkStoreContinuity(store, options.dataDir, { acceptLoss: options.acceptLostStore ?? false, now: Math.floor(Date.now() / 1000) });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const source = createRpcSource(options.rpcUrl);
   const following = new AbortController();
   let ready!: () => void;
@@ -69,12 +85,15 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     log.fatal({ err: (error as Error).message }, "the indexer stopped; the API would serve stale answers");
     process.exitCode = 1;
   });
-  const earlyWarning = createEarlyWarning({ store, log, alerts: options.alerts, webhooks: options.webhooks });
+  const secret = apiSecret(options.dataDir);
+  const sealed = await sealClearSecrets(store, secretBox(secret));
+  if (sealed > 0) log.info({ subscriptions: sealed }, "webhook secrets stored in the clear are now sealed with the API secret");
+  const earlyWarning = createEarlyWarning({ store, log, apiSecret: secret, alerts: options.alerts, webhooks: options.webhooks });
   const services: ApiServices = {
     store,
     log,
     config: {
-      secret: apiSecret(options.dataDir),
+      secret,
       tokenLifetime: 15 * 60,
       recallDeadlines: earlyWarning.config.recallDeadlines,
       publicRateLimit: options.publicRateLimit ?? 600,
@@ -89,6 +108,9 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const relay = options.relayerKey
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })
     : undefined;
+  const recovered = await services.codes.recover();
+  if (recovered.reregistered.length > 0) log.info({ batches: recovered.reregistered }, "registered codes again from the data directory's registration files");
+  for (const { batchId, reason } of recovered.refused) log.warn({ batchId, reason }, "a kept registration does not match its batch on the chain; not registered");
   const app = createApp(services, [...(relay ? relayRoutes(relay) : []), ...earlyWarning.routes], [webPages, ...earlyWarning.mounts]);
   const { server } = options;
   server.on("request", app);

@@ -36,6 +36,8 @@ export type EarlyWarning = {
 export type EarlyWarningOptions = {
   store: Store;
   log: Logger;
+  /** The API secret, which webhook secrets are sealed with. */
+  apiSecret: Buffer;
   alerts?: Partial<AlertConfig>;
   webhooks?: Partial<DispatcherConfig>;
   /** Unix seconds. */
@@ -47,7 +49,7 @@ export function createEarlyWarning(options: EarlyWarningOptions): EarlyWarning {
   const config = alertConfig(options.alerts);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const engine = createAlertEngine({ store: options.store, config, log: options.log, now });
-  const dispatcher = createDispatcher({ store: options.store, log: options.log, config: options.webhooks });
+  const dispatcher = createDispatcher({ store: options.store, log: options.log, apiSecret: options.apiSecret, config: options.webhooks });
   const stream = notificationStream();
   return {
     config,

@@ -26,20 +26,28 @@ export const API_VERSION = "1.0.0";
 const healthRoute = defineRoute({
   method: "get",
   path: "/healthz",
-  summary: "Liveness, the chain and block the indexed store has reached, and whether this service writes it or stands by",
+  summary: "Liveness, the store's integrity (503 STORE_DAMAGED once damage is found), the chain and block the indexed store has reached, and whether this service writes it or stands by",
   tags: ["operations"],
   access: "public",
   response: z.object({
     status: z.literal("ok"),
+    integrity: z.literal("ok"),
     chainId: z.number().int().nullable(),
     indexedBlock: z.number().int().nullable(),
     role: z.enum(["writer", "standby"]).nullable().meta({ description: "writer: this service's indexer writes the read model; standby: another's does, this one takes over if it dies" }),
   }),
   async handle({ services }) {
+    refuseDamagedStore(services);
     const sync = await services.store.db.selectFrom("sync_state").select(["chain_id", "block_number"]).executeTakeFirst();
-    return { status: "ok" as const, chainId: sync?.chain_id ?? null, indexedBlock: sync?.block_number ?? null, role: services.writerRole?.() ?? null };
+    return { status: "ok" as const, integrity: "ok" as const, chainId: sync?.chain_id ?? null, indexedBlock: sync?.block_number ?? null, role: services.writerRole?.() ?? null };
   },
 });
+
+/** Once damage is found (at start or by any query since), answers come from a store that cannot be trusted. */
+function refuseDamagedStore(services: ApiServices) {
+  const { damage } = services.store.health;
+  if (damage) throw damage;
+}
 
 /** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
 export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...codeRegistrationRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, ...shipmentRoutes, ...ledgerRoutes, healthRoute];
@@ -64,6 +72,10 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], m
   app.set("etag", false);
   const metrics = createMetrics();
   app.use(metrics.middleware);
+  app.use("/v1", (_req, _res, next) => {
+    refuseDamagedStore(services);
+    next();
+  });
   // The rate limit comes before any body is read: a limited caller's body is never parsed.
   app.use(
     ["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH],

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { createReadStream, existsSync } from "node:fs";
+import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { writeRows } from "../store";
@@ -19,8 +19,25 @@ export type CodeBook = {
   /** The same for codes streamed one at a time (a text body of millions of lines); nothing is kept unless all pass. */
   registerLines(request: { batchId: string; lines: AsyncIterable<CodeLine>; by: number; now: number }): Promise<{ root: string; count: number }>;
   proof(batchId: string, canonicalKey: string): Promise<string[] | undefined>;
+  /**
+   * Registers again, from the files each registration keeps in the data directory, the codes of every batch the
+   * store has no codes for (a lost store rebuilt from the chain), checked against the batch's root as any
+   * registration is; and writes those files for batches registered before they were kept.
+   */
+  recover(): Promise<{ reregistered: string[]; refused: { batchId: string; reason: string }[] }>;
   close(): void;
 };
+
+/**
+ * What a registration keeps in `<dataDir>/trees`: the tree (leaf hashes, for proofs), the canonical keys one a line
+ * (the tree's hashes cannot be turned back into codes) and who registered them when.
+ */
+export function registrationFiles(dataDir: string, batchId: string) {
+  const base = path.join(dataDir, "trees", batchId);
+  return { tree: `${base}.tree`, keys: `${base}.codes`, record: `${base}.registration.json` };
+}
+
+type RegistrationRecord = { batchId: string; root: string; count: number; registeredBy: number; registeredAt: number };
 
 const MAX_OPEN_TREES = 64;
 
@@ -64,7 +81,8 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     if (!batch) throw new LedgerError("not_found", "UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
     if (registering.has(batchId) || (await isRegistered(batchId))) throw alreadyRegistered(batchId);
     registering.add(batchId);
-    const treePath = path.join(dataDir, "trees", `${batchId}.tree`);
+    const files = registrationFiles(dataDir, batchId);
+    const treePath = files.tree;
     // Unique working files: API servers sharing a data directory may be registering the same batch at once.
     const attempt = randomBytes(6).toString("hex");
     const pending = `${treePath}.${attempt}.registering`;
@@ -76,9 +94,12 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
         throw new LedgerError("refused", "CODES_ROOT_MISMATCH", `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`);
       }
       await rename(pending, treePath);
+      await rename(spool, files.keys);
+      const record: RegistrationRecord = { batchId, root: summary.root, count, registeredBy: by, registeredAt: now };
+      await writeFile(files.record, JSON.stringify(record), { mode: 0o600 });
       try {
         await store.db.transaction().execute(async (trx) => {
-          for await (const chunk of spooledRows(spool, batchId)) await writeRows(store.db, trx, "batch_codes", chunk);
+          for await (const chunk of spooledRows(files.keys, batchId)) await writeRows(store.db, trx, "batch_codes", chunk);
           await trx
             .insertInto("code_trees")
             .values({ batch_id: batchId, root: summary.root, code_count: count, tree_path: treePath, registered_by: by, registered_at: now })
@@ -88,7 +109,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
         // Another API server sharing this database (and data directory) registered the same codes first: the tree
         // file is theirs as much as ours (the same codes make the same file), so it stays.
         if (await isRegistered(batchId)) throw alreadyRegistered(batchId);
-        await rm(treePath, { force: true });
+        for (const file of Object.values(files)) await rm(file, { force: true });
         throw error;
       }
       return { root: summary.root, count };
@@ -99,12 +120,67 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     }
   }
 
+  /** A batch's canonical keys from the store, a page at a time (PostgreSQL streams only with a cursor library). */
+  async function* storedKeyLines(batchId: string) {
+    let after = "";
+    while (true) {
+      const page = await store.db
+        .selectFrom("batch_codes")
+        .select("canonical_key")
+        .where("batch_id", "=", batchId)
+        .where("canonical_key", ">", after)
+        .orderBy("canonical_key")
+        .limit(ROWS_PER_WRITE)
+        .execute();
+      if (page.length === 0) return;
+      yield page.map((row) => `${row.canonical_key}\n`).join("");
+      after = page.at(-1)!.canonical_key;
+    }
+  }
+
+  /** Batches registered before registrations kept their codes: written from the store while it still has them. */
+  async function keepLegacyRegistrations() {
+    const registered = await store.db.selectFrom("code_trees").select(["batch_id", "root", "code_count", "registered_by", "registered_at"]).execute();
+    for (const row of registered) {
+      const files = registrationFiles(dataDir, row.batch_id);
+      if (existsSync(files.record)) continue;
+      await writeFile(`${files.keys}.writing`, storedKeyLines(row.batch_id), { mode: 0o600 });
+      await rename(`${files.keys}.writing`, files.keys);
+      const record: RegistrationRecord = { batchId: row.batch_id, root: row.root, count: row.code_count, registeredBy: row.registered_by, registeredAt: row.registered_at };
+      await writeFile(files.record, JSON.stringify(record), { mode: 0o600 });
+    }
+  }
+
   return {
     register({ batchId, codes, by, now }) {
       return registerCodes(batchId, jsonCodes(codes), by, now);
     },
     registerLines({ batchId, lines, by, now }) {
       return registerCodes(batchId, lines, by, now);
+    },
+    async recover() {
+      await keepLegacyRegistrations();
+      const unregistered = await store.db
+        .selectFrom("batches")
+        .leftJoin("code_trees", "code_trees.batch_id", "batches.id")
+        .select("batches.id")
+        .where("code_trees.batch_id", "is", null)
+        .execute();
+      const reregistered: string[] = [];
+      const refused: { batchId: string; reason: string }[] = [];
+      for (const { id } of unregistered) {
+        const files = registrationFiles(dataDir, id);
+        if (!existsSync(files.record) || !existsSync(files.keys)) continue;
+        const record = JSON.parse(await readFile(files.record, "utf8")) as RegistrationRecord;
+        try {
+          await registerCodes(id, keyLines(files.keys), record.registeredBy, record.registeredAt);
+          reregistered.push(id);
+        } catch (error) {
+          if (!(error instanceof LedgerError)) throw error;
+          refused.push({ batchId: id, reason: error.message });
+        }
+      }
+      return { reregistered, refused };
     },
     async proof(batchId, canonicalKey) {
       const tree = await treeOf(batchId);
@@ -162,6 +238,15 @@ async function hashCodes(pending: string, spool: string, codes: AsyncIterable<Co
     throw error;
   } finally {
     await out.close();
+  }
+}
+
+/** A kept keys file as registration input: canonical keys parse as themselves. */
+async function* keyLines(file: string): AsyncGenerator<CodeLine> {
+  let line = 0;
+  for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    line++;
+    yield { text, where: `${file} line ${line}`, field: `line.${line}` };
   }
 }
 

@@ -4,6 +4,7 @@ import { badInput, LedgerError, retryLater } from "../ledger/errors";
 import type { ErrorKind } from "../ledger/errors";
 import type { Logger } from "../log";
 import { isStoreUnavailable } from "../store";
+import { StoreDamagedError } from "../store";
 
 /** The HTTP status of each kind of failure: the one place below the routes' success statuses that chooses one. */
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
@@ -43,6 +44,10 @@ const STORE_UNAVAILABLE = "STORE_UNAVAILABLE";
 function answerTo(error: unknown): Answer {
   if (error instanceof LedgerError) return { status: STATUS_OF_KIND[error.kind], code: error.code, message: error.message, field: error.field };
   if (isStoreUnavailable(error)) return answerTo(retryLater(STORE_UNAVAILABLE, "the database is unreachable (restarting or failing over); retry shortly"));
+  // The operator's message names the file; the client learns only that this server cannot answer now.
+  if (error instanceof StoreDamagedError) {
+    return answerTo(retryLater("STORE_DAMAGED", "this server's store is damaged, so it gives no answers until its operator restores it; try another server or later"));
+  }
   if (error instanceof ZodError) {
     const issue = error.issues[0]!;
     const field = issue.path.join(".");

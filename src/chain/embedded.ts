@@ -66,6 +66,8 @@ class JournalingProvider extends ProviderWrapper {
   }
 
   override async request(args: RequestArguments): Promise<unknown> {
+    // Past a failed journal write the chain holds blocks a restart will not have: answer nothing from it.
+    if (this.journal.failure) throw this.journal.failure;
     if (REFUSED.has(args.method)) {
       throw new MethodNotSupportedError(`${args.method} is refused by the durable embedded chain: its journal replays one linear history`);
     }

@@ -85,7 +85,20 @@ function checkEntry(file: string, value: unknown, number: number): JournalEntry 
 }
 
 /** An open journal that appends entries durably: each is on disk (fsync) before the request is answered. */
-export type JournalWriter = { append(entry: JournalEntry): void; close(): void };
+export type JournalWriter = {
+  append(entry: JournalEntry): void;
+  /** The write that failed, once one has: the chain in memory is then ahead of its journal. */
+  readonly failure: JournalWriteError | undefined;
+  close(): void;
+};
+
+/**
+ * A journal write failed (a full disk, an I/O error): the chain in memory has moved past its journal, and a restart
+ * would replay another history. Every later append fails with this too, so nothing more is acknowledged.
+ */
+export class JournalWriteError extends JournalError {
+  override name = "JournalWriteError";
+}
 
 /**
  * Opens `file` for appending after `intactLength` bytes (cutting off a truncated tail), or creates it with
@@ -98,16 +111,29 @@ export function openJournal(file: string, options: { header?: JournalHeader; int
   const fd = openSync(file, creating ? "wx" : "r+");
   let position = creating ? 0 : (options.intactLength ?? readJournal(file).intactLength);
   ftruncateSync(fd, position);
+  let failed: JournalWriteError | undefined;
+  // The whole line, newline included, is written and fsync'd before append returns (and the request is answered):
+  // a line cut short is then always one that was never acknowledged, which readJournal may drop.
   const write = (line: string) => {
+    if (failed) throw failed;
     const bytes = Buffer.from(`${line}\n`, "utf8");
-    writeSync(fd, bytes, 0, bytes.length, position);
-    fsyncSync(fd);
+    try {
+      // write(2) may write fewer bytes than asked (a signal, a nearly full disk): go on until the line is whole.
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, position + written);
+      fsyncSync(fd);
+    } catch (error) {
+      failed = new JournalWriteError(`chain journal ${file}: writing an entry failed (${(error as Error).message}); the chain refuses further changes: stop it, free the disk, and start again`);
+      throw failed;
+    }
     position += bytes.length;
   };
   if (creating) write(JSON.stringify(options.header));
   if (!creating && position > 0 && !endsWithNewline(fd, position)) write("");
   return {
     append: (entry) => write(JSON.stringify(entry)),
+    get failure() {
+      return failed;
+    },
     close: () => closeSync(fd),
   };
 }

@@ -14,6 +14,10 @@ export type StartOptions = {
   /** Largest block range the indexer asks the node for at once (the indexer's default when absent). */
   maxRange?: number;
   chain: { kind: "embedded"; rpcPort: number } | { kind: "attached"; rpcUrl: string; deploymentFile: string };
+  /** Serve from an empty store that replaces a lost one (see LedgerServiceOptions.acceptLostStore). */
+  acceptLostStore: boolean;
+  /** Instead of running: copy the store to a backup file, or replace it with one. */
+  storeCopy?: { kind: "backup" | "restore"; file: string };
 };
 
 /** A bad argument or setting: printed with the usage hint, exit status 2. */
@@ -87,6 +91,9 @@ function program() {
     .option("--deployment <file>", "the deployment file of the contracts on the --rpc chain (npm run deploy writes one)")
     .option("--public-rate-limit <n>", "anonymous requests per minute per client address (env TRACE_PUBLIC_RATE_LIMIT, default 600)")
     .option("--max-range <blocks>", "largest block range the indexer asks the node for at once (env TRACE_MAX_RANGE, default 2000)")
+    .option("--backup <file>", "copy the store to FILE (a new file) and exit; safe while the ledger runs")
+    .option("--restore <file>", "replace the store with the backup FILE and exit; stop the ledger first")
+    .option("--accept-lost-store", "the store was lost and there is no backup: index the chain again and re-register codes from the data directory")
     .option("--demo", "seed the demo consortium and history (the default on the embedded chain)")
     .option("--no-demo", "start without the demo data")
     .exitOverride()
@@ -118,6 +125,9 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     demo?: boolean;
     publicRateLimit?: string;
     maxRange?: string;
+    backup?: string;
+    restore?: string;
+    acceptLostStore?: boolean;
   }>();
   /** An argument wins over its environment variable; the name of whichever was used goes in error messages. */
   const setting = (value: string | undefined, flag: string, variable: string, fallback: string) =>
@@ -128,6 +138,7 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (dir.value.trim() === "") throw new StartOptionsError(`${dir.name} must name a directory`);
   if (raw.deployment !== undefined && raw.rpc === undefined) throw new StartOptionsError("--deployment names the contracts of an existing chain: give its --rpc URL too");
   if (raw.rpc !== undefined && raw.deployment === undefined) throw new StartOptionsError("--rpc attaches to an existing chain: give its --deployment file too (npm run deploy writes one)");
+  if (raw.backup !== undefined && raw.restore !== undefined) throw new StartOptionsError("--backup and --restore: give one of them");
   if (raw.rpc !== undefined && raw.rpcPort !== undefined) throw new StartOptionsError("--rpc-port is the embedded chain's port; with --rpc no chain is started");
   const dataDir = path.resolve(dir.value);
   const chain: StartOptions["chain"] =
@@ -146,5 +157,8 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     demo: raw.demo ?? chain.kind === "embedded",
     publicRateLimit: requestsPerMinute(rateLimit.name, rateLimit.value),
     chain,
+    acceptLostStore: raw.acceptLostStore ?? false,
+    ...(raw.backup !== undefined ? { storeCopy: { kind: "backup" as const, file: path.resolve(raw.backup) } } : {}),
+    ...(raw.restore !== undefined ? { storeCopy: { kind: "restore" as const, file: path.resolve(raw.restore) } } : {}),
   };
 }

@@ -7,6 +7,7 @@ import { NotPublicError, pinnedLookup, systemResolver } from "./address";
 import type { Resolver } from "./address";
 import { kindMatches } from "./kinds";
 import { notificationData } from "./outbox";
+import { secretBox } from "./secret-box";
 import { SIGNATURE_HEADER, signWebhook } from "./signature";
 
 /** Retry, pacing and reach of webhook deliveries (milliseconds unless named otherwise). */
@@ -52,6 +53,8 @@ export type Dispatcher = {
 export type DispatcherOptions = {
   store: Store;
   log: Logger;
+  /** The API secret: webhook secrets are stored sealed with a key derived from it (secret-box.ts). */
+  apiSecret: Buffer;
   config?: Partial<DispatcherConfig>;
   /** Milliseconds since the epoch (injectable for tests). */
   clock?: () => number;
@@ -90,6 +93,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const clock = options.clock ?? Date.now;
   const random = options.random ?? Math.random;
   const resolve = options.resolve ?? systemResolver;
+  const secrets = secretBox(options.apiSecret);
   let timer: NodeJS.Timeout | undefined;
   let stopped = true;
   let pass: Promise<unknown> = Promise.resolve();
@@ -225,7 +229,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         "idempotency-key": item.idempotency_key,
         "x-trace-event": item.kind,
         "x-trace-delivery": `${item.subscription_id}:${item.notification_id}`,
-        [SIGNATURE_HEADER]: signWebhook(item.secret, body, Math.floor(started / 1000)),
+        [SIGNATURE_HEADER]: signWebhook(secrets.open(item.secret, item.subscription_id), body, Math.floor(started / 1000)),
       }, body);
       if (statusCode < 200 || statusCode >= 300) error = `the receiver answered ${statusCode}`;
     } catch (failure) {

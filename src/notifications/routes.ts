@@ -7,6 +7,7 @@ import { rowId, wholeNumber } from "../api/schemas";
 import type { WebhookSubscriptionTable } from "../store";
 import { literalHostRefusal, NOT_PUBLIC } from "./address";
 import { KIND_PATTERNS } from "./kinds";
+import { secretBox } from "./secret-box";
 import { newSecret } from "./signature";
 
 const subscriptionView = z.object({
@@ -115,12 +116,14 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
       const { db } = services.store;
       // Deliveries start with the notifications that come after the subscription: the stream serves the past.
       const last = await db.selectFrom("notifications").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst();
+      const id = `sub_${randomBytes(12).toString("hex")}`;
+      const secret = newSecret();
       const row: WebhookSubscriptionTable = {
-        id: `sub_${randomBytes(12).toString("hex")}`,
+        id,
         organization_id: caller!.organizationId,
         url: body.url,
         kinds: JSON.stringify([...new Set(body.kinds)]),
-        secret: newSecret(),
+        secret: secretBox(services.config.secret).seal(secret, id),
         description: body.description ?? null,
         status: "active",
         after_notification_id: Number(last?.id ?? 0),
@@ -128,7 +131,7 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
         deleted_at: null,
       };
       await db.insertInto("webhook_subscriptions").values(row).execute();
-      return { ...view(row), secret: row.secret };
+      return { ...view(row), secret };
     },
   }),
   defineRoute({

@@ -1,5 +1,5 @@
 import SqliteDatabase from "better-sqlite3";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /** Another running start holds the data directory: two indexers over one store would undo each other's work. */
@@ -37,7 +37,22 @@ export function lockDataDirectory(dataDir: string): DataDirectoryLock {
     throw error;
   }
   writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  makePrivate(dataDir);
   return { release: () => database.close() };
+}
+
+/**
+ * The data directory holds the API secret, demo keys, the store (webhook secrets, who registered what) and the
+ * codes of every registered batch: readable by its owner only. New files get that from the process's umask
+ * (`npm start` sets 077); this brings what an earlier version left readable (0644 files, 0755 directories) in line.
+ */
+function makePrivate(dir: string) {
+  chmodSync(dir, 0o700);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const entryPath = path.join(dir, entry.name);
+    if (entry.isDirectory()) makePrivate(entryPath);
+    else if (entry.isFile()) chmodSync(entryPath, 0o600);
+  }
 }
 
 function readPid(file: string): number | undefined {

@@ -341,6 +341,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("redeemed_challenges_expiry").on("redeemed_challenges").column("expires_at").execute();
     },
   },
+  "0005_store_identity": {
+    async up(db: Kysely<unknown>) {
+      // One row: which store this is, also recorded in the data directory, so a store that was lost and quietly
+      // replaced by an empty one is told apart from a new one.
+      await db.schema
+        .createTable("store_identity")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -44,7 +44,11 @@ export type Database = {
   webhook_deliveries: WebhookDeliveryTable;
   webhook_attempts: WebhookAttemptTable;
   redeemed_challenges: RedeemedChallengeTable;
+  store_identity: StoreIdentityTable;
 };
+
+/** One row: this store's id, also kept in the data directory it serves (src/ops/continuity.ts). */
+export type StoreIdentityTable = { id: string; created_at: number };
 
 /** One row: which chain and deployment the store mirrors, and how far. */
 export type SyncStateTable = {

@@ -237,10 +237,10 @@ describe("public endpoints, operations and documentation", () => {
     }
   });
 
-  it("GET /healthz tells the chain and the indexed block, and no writer role where no indexer runs beside the API", async () => {
+  it("GET /healthz tells the store is sound, the chain and the indexed block, and no writer role where no indexer runs beside the API", async () => {
     const res = await request(h.app).get("/healthz").expect(200);
     const sync = await h.store.db.selectFrom("sync_state").selectAll().executeTakeFirstOrThrow();
-    expect(res.body).to.deep.equal({ status: "ok", chainId: Number(h.c.chainId), indexedBlock: sync.block_number, role: null });
+    expect(res.body).to.deep.equal({ status: "ok", integrity: "ok", chainId: Number(h.c.chainId), indexedBlock: sync.block_number, role: null });
   });
 
   it("GET /metrics serves Prometheus text with request durations by route and status", async () => {

@@ -118,7 +118,7 @@ describe("webhook deliveries and private addresses", () => {
       return [{ address: "127.0.0.1", family: 4 }];
     };
     let now = Date.now();
-    const guarded = createDispatcher({ store: h.store, log: silentLogger(), config: { baseDelayMs: 1_000, maxDelayMs: 1_000 }, clock: () => now, resolve, random: () => 0 });
+    const guarded = createDispatcher({ store: h.store, log: silentLogger(), apiSecret: h.services.config.secret, config: { baseDelayMs: 1_000, maxDelayMs: 1_000 }, clock: () => now, resolve, random: () => 0 });
     const first = await guarded.runOnce();
     await guarded.stop();
     expect(first.attempted).to.be.greaterThan(0);
@@ -143,13 +143,13 @@ describe("webhook deliveries and private addresses", () => {
       expect(delivery.log).to.deep.equal([{ ...delivery.log[0], statusCode: null, error }]);
     }
     // Not due yet: a refusal does not make the dispatcher try again at once.
-    const early = createDispatcher({ store: h.store, log: silentLogger(), clock: () => now, resolve });
+    const early = createDispatcher({ store: h.store, log: silentLogger(), apiSecret: h.services.config.secret, clock: () => now, resolve });
     expect(await early.runOnce()).to.deep.include({ attempted: 0 });
     await early.stop();
 
     now += 1_000;
     resolved.length = 0;
-    const optedIn = createDispatcher({ store: h.store, log: silentLogger(), config: { allowPrivateAddresses: true }, clock: () => now, resolve });
+    const optedIn = createDispatcher({ store: h.store, log: silentLogger(), apiSecret: h.services.config.secret, config: { allowPrivateAddresses: true }, clock: () => now, resolve });
     const second = await optedIn.runOnce();
     await optedIn.stop();
     // hooks.example.test exists only in the injected resolver: the connection went to the address it answered.

@@ -53,6 +53,7 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
     const dispatcher = createDispatcher({
       store: h.store,
       log: silentLogger(),
+      apiSecret: h.services.config.secret,
       config: { baseDelayMs: 1_000, maxDelayMs: 60_000, maxAttempts: 50, concurrency: 4, allowPrivateAddresses: true },
       clock: () => now,
     });
@@ -111,7 +112,7 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
     await handOver(h.c, h.c.distributor, h.c.dispenser, (await h.store.db.selectFrom("batches").select("id").where("batch_number", "=", "HOOKED").executeTakeFirstOrThrow()).id, 1n);
     await h.sync();
     let now = Date.now();
-    const dispatcher = createDispatcher({ store: h.store, log: silentLogger(), config: { baseDelayMs: 10, maxDelayMs: 10, maxAttempts: 3, allowPrivateAddresses: true }, clock: () => now });
+    const dispatcher = createDispatcher({ store: h.store, log: silentLogger(), apiSecret: h.services.config.secret, config: { baseDelayMs: 10, maxDelayMs: 10, maxAttempts: 3, allowPrivateAddresses: true }, clock: () => now });
     for (let i = 0; i < 4; i++) {
       await dispatcher.runOnce();
       now += 1_000;

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -178,5 +179,70 @@ describe("durable embedded chain", () => {
     await send(chain, ALICE, BOB, 1n);
     await stop(chain);
     expect(readJournal(journalOf(dir)).entries.map((e) => e.blocks.length)).to.deep.equal([1]);
+  });
+});
+
+/** Runs test/start/journal-child.ts with a fault in its journal writes; its acknowledged and refused transfers. */
+function faultyChain(dir: string, fault: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; acked: string[]; refused: string[]; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "journal-child.ts"), dir, fault], { cwd: path.resolve(__dirname, "../..") });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("close", (code, signal) => {
+      const lines = stdout.split("\n");
+      const after = (prefix: string) => lines.filter((line) => line.startsWith(prefix)).map((line) => line.slice(prefix.length));
+      resolve({ code, signal, acked: after("acked "), refused: after("refused "), stderr });
+    });
+  });
+}
+
+async function mined(chain: EmbeddedChain, hashes: string[]) {
+  const receipts = await Promise.all(hashes.map((hash) => rpc(chain, "eth_getTransactionReceipt", [hash])));
+  return receipts.filter((receipt) => receipt !== null).length;
+}
+
+describe("durable embedded chain: no acknowledged transaction is lost", () => {
+  it("killed after an entry's fsync but before its answer: every answered transfer, and that one, come back", async () => {
+    const dir = dataDir();
+    const run = await faultyChain(dir, "kill-after-fsync:4");
+    expect(run.signal, run.stderr).to.equal("SIGKILL");
+    expect(run.acked).to.have.length(2);
+    const restored = await start(dir);
+    expect(restored.replayed).to.deep.include({ entries: 3, truncatedTail: false });
+    expect(await mined(restored, run.acked)).to.equal(2);
+  });
+
+  it("killed after an entry's write but before its fsync: every answered transfer comes back", async () => {
+    const dir = dataDir();
+    const run = await faultyChain(dir, "kill-after-write:4");
+    expect(run.signal, run.stderr).to.equal("SIGKILL");
+    expect(run.acked).to.have.length(2);
+    const restored = await start(dir);
+    expect(restored.replayed.truncatedTail).to.equal(false);
+    expect(await mined(restored, run.acked)).to.equal(2);
+  });
+
+  it("writes each entry whole when the system writes fewer bytes than asked", async () => {
+    const dir = dataDir();
+    const run = await faultyChain(dir, "short-writes");
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.acked).to.have.length(6);
+    const restored = await start(dir);
+    expect(restored.replayed).to.deep.equal({ entries: 6, blocks: 6, truncatedTail: false });
+    expect(await mined(restored, run.acked)).to.equal(6);
+  });
+
+  it("answers nothing more once a journal write fails, so the journal still replays every answered transfer", async () => {
+    const dir = dataDir();
+    const run = await faultyChain(dir, "disk-full:4");
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.acked).to.have.length(2);
+    expect(run.refused).to.have.length(4);
+    expect(run.refused[0]).to.contain("writing an entry failed (ENOSPC: no space left on device, write); the chain refuses further changes");
+    const restored = await start(dir);
+    expect(restored.replayed).to.deep.equal({ entries: 2, blocks: 2, truncatedTail: false });
+    expect(await mined(restored, run.acked)).to.equal(2);
   });
 });

@@ -21,6 +21,7 @@ describe("npm start options", () => {
       demo: true,
       publicRateLimit: 600,
       chain: { kind: "embedded", rpcPort: 8545 },
+      acceptLostStore: false,
     });
   });
 
@@ -38,6 +39,13 @@ describe("npm start options", () => {
   it("takes a SQLite file or a postgres:// or postgresql:// URL as the database", () => {
     expect(parseStartOptions(["--database", "postgresql://ledger@db/trace"], {}).database).to.equal("postgresql://ledger@db/trace");
     expect(parseStartOptions(["--database", "/srv/trace/ledger.sqlite"], {}).database).to.equal("/srv/trace/ledger.sqlite");
+  });
+
+  it("takes a store backup or restore instead of running, and the acceptance of a lost store", () => {
+    expect(parseStartOptions(["--backup", "/srv/backups/ledger.sqlite"], {}).storeCopy).to.deep.equal({ kind: "backup", file: "/srv/backups/ledger.sqlite" });
+    expect(parseStartOptions(["--restore", "b.sqlite"], {}).storeCopy).to.deep.equal({ kind: "restore", file: path.resolve("b.sqlite") });
+    expect(parseStartOptions(["--accept-lost-store"], {}).acceptLostStore).to.equal(true);
+    expect(failure(["--backup", "a", "--restore", "b"]).message).to.equal("--backup and --restore: give one of them");
   });
 
   it("attaches to an existing chain without the demo unless asked", () => {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { afterAll, describe, it } from "vitest";
+import { zeroCodeIndexPage } from "../ops/damage";
 
 const ROOT = path.resolve(__dirname, "../..");
 const START_TIMEOUT_MS = 240_000;
@@ -60,6 +61,12 @@ async function holdPort(): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** Files and directories under `dir` (and itself) that anyone but their owner may read, with their modes. */
+function readableByOthers(dir: string): string[] {
+  const entries = [dir, ...readdirSync(dir, { recursive: true }).map((name) => path.join(dir, String(name)))];
+  return entries.filter((entry) => (statSync(entry).mode & 0o077) !== 0).map((entry) => `${entry} ${(statSync(entry).mode & 0o777).toString(8)}`);
+}
+
 /** Stops the process as Ctrl-C does and waits for it to exit. */
 function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
   return new Promise((resolve) => {
@@ -106,7 +113,7 @@ async function observe(run: Started) {
 
 describe("npm start", () => {
   it(
-    "seeds the demo, answers the printed codes' scans, and after Ctrl-C and a restart answers the same without seeding again",
+    "seeds the demo, answers the printed codes' scans, and after Ctrl-C and a restart answers the same without seeding again; one start per data directory, backup and restore, a damaged store refused",
     async () => {
       const dataDir = mkdtempSync(path.join(tmpdir(), "trace-start-"));
       dirs.push(dataDir);
@@ -128,14 +135,25 @@ describe("npm start", () => {
       }
       expect(new Set(organizations.map((o) => o.region))).to.deep.equal(new Set([320000, 330000, 310000]));
       const deployment = readFileSync(path.join(dataDir, "deployment.json"), "utf8");
+      expect(readableByOthers(dataDir)).to.deep.equal([]);
+      expect(readdirSync(path.join(dataDir, "trees")).some((name) => name.endsWith(".codes"))).to.equal(true);
 
       // A second start on the same data directory would run a second indexer over the same store.
       const twice = await exited(launch(["--data-dir", dataDir, "--port", "0", "--rpc-port", "0"]));
       expect(twice.code).to.equal(2);
       expect(twice.stderr).to.contain(`the data directory ${dataDir} is in use by another start of the ledger (pid ${first.child.pid})`);
       expect(await observe(first)).to.deep.equal(before);
+
+      // A backup needs no lock: it copies the store beside the running ledger.
+      const backup = path.join(dataDir, "ledger.backup");
+      const backedUp = await exited(launch(["--data-dir", dataDir, "--backup", backup]));
+      expect(backedUp.code, backedUp.stderr).to.equal(0);
+      expect(statSync(backup).mode & 0o777).to.equal(0o600);
       expect(await stop(first.child)).to.equal(0);
 
+      // What an earlier version left readable by others is made private on the next start.
+      for (const entry of [dataDir, path.join(dataDir, "trees")]) chmodSync(entry, 0o755);
+      for (const entry of ["ledger.sqlite", "deployment.json", path.join("chain", "journal")]) chmodSync(path.join(dataDir, entry), 0o644);
       // A crash mid-write leaves half a line at the end of the journal; the restart must shrug it off.
       appendFileSync(path.join(dataDir, "chain", "journal"), '{"method":"eth_sendRawTransaction","params":["0x02f9');
       const second = await started(launch(args));
@@ -145,16 +163,27 @@ describe("npm start", () => {
       expect(after.verdicts).to.deep.equal(before.verdicts);
       expect(after.head).to.deep.equal(before.head);
       expect(JSON.parse(readFileSync(organizationsFile, "utf8"))).to.deep.equal(organizations);
+      expect(readableByOthers(dataDir)).to.deep.equal([]);
       expect(JSON.parse(readFileSync(path.join(dataDir, "deployment.json"), "utf8")).contracts).to.deep.equal(JSON.parse(deployment).contracts);
 
-      // A killed start leaves no lock behind: the next start gets past the data directory (and stops at the port
-      // this test holds, before touching anything).
+      // A killed start leaves no lock behind: the restore takes the data directory at once. The backup taken while
+      // the first start served gives the same answers.
       second.child.kill("SIGKILL");
       await exited(second.child);
-      const port = await holdPort();
-      const third = await exited(launch(["--data-dir", dataDir, "--port", String(port), "--rpc-port", "0"]));
-      expect(third.code).to.equal(2);
-      expect(third.stderr).to.contain(`port ${port} on 127.0.0.1 is already in use`);
+      const restored = await exited(launch(["--data-dir", dataDir, "--restore", backup]));
+      expect(restored.code, restored.stderr).to.equal(0);
+      expect(restored.stdout).to.contain(`Restored ${path.join(dataDir, "ledger.sqlite")} from ${backup}`);
+      const third = await started(launch(args));
+      expect(await observe(third)).to.deep.equal(before);
+      expect(await stop(third.child)).to.equal(0);
+
+      // A damaged store: no start, and a message naming the file and what to do.
+      zeroCodeIndexPage(path.join(dataDir, "ledger.sqlite"));
+      const damaged = await exited(launch(args));
+      expect(damaged.code).to.equal(2);
+      expect(damaged.stdout).not.to.contain("Press Ctrl-C");
+      expect(damaged.stderr).to.contain(`npm start: the store ${path.join(dataDir, "ledger.sqlite")} is damaged (quick_check:`);
+      expect(damaged.stderr).to.contain("restore the store's last backup (npm start -- --restore FILE");
     },
     2 * START_TIMEOUT_MS,
   );
