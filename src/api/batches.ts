@@ -3,12 +3,16 @@ import { z } from "zod";
 import { checkBatchAccess } from "./access";
 import type { ApiServices, Caller } from "./context";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
-import { decodeCursor, page, pageQuery } from "./pagination";
+import { decodeChainCursor, decodeCursor, encodeChainCursor, page, pageQuery } from "./pagination";
+import type { ChainCursor } from "./pagination";
 import { batchQuery } from "../store/queries";
 import type { BatchRow } from "../store/queries";
 import { toBatchView, toLedgerEntries } from "./read-model";
 import { batchView, bytes32, INT32_MAX, ledgerEntry, organizationId, wholeNumber } from "./schemas";
 import { defineRoute } from "./routes";
+
+const DEFAULT_PROVENANCE_PAGE = 100;
+const MAX_PROVENANCE_PAGE = 1_000;
 
 export async function findBatch(services: ApiServices, batchId: string): Promise<BatchRow> {
   const row = await batchQuery(services.store.db).where("batches.id", "=", batchId).executeTakeFirst();
@@ -83,47 +87,75 @@ export const batchRoutes = [
   defineRoute({
     method: "get",
     path: "/v1/batches/:batchId/provenance",
-    summary: "A batch's whole signed history, from its agreements to its recall",
+    summary:
+      "A batch's signed history, from its agreements to its recall, in chain order, a page at a time (follow nextCursor); " +
+      "the whole batch in one document is its EPCIS export",
     tags: ["batches"],
     access: "organization",
     params: batchParams,
-    response: z.object({ batch: batchView, entries: z.array(ledgerEntry) }),
-    errors: { 403: "the caller is not a regulator, nor the batch's MAH or CMO", 404: "no such batch" },
-    async handle({ params, caller, services }) {
+    query: z.object({
+      limit: wholeNumber(1, MAX_PROVENANCE_PAGE)
+        .default(DEFAULT_PROVENANCE_PAGE)
+        .meta({ description: `entries per page (1-${MAX_PROVENANCE_PAGE})` }),
+      cursor: z.string().max(100).optional().meta({ description: "the `nextCursor` of the previous page" }),
+    }),
+    response: z.object({
+      batch: batchView,
+      entries: z.array(ledgerEntry),
+      nextCursor: z.string().nullable().meta({ description: "where the next page starts; null on the last page" }),
+    }),
+    errors: { 400: "a malformed limit or cursor", 403: "the caller is not a regulator, nor the batch's MAH or CMO", 404: "no such batch" },
+    async handle({ params, query, caller, services }) {
       const batch = await readableBatch(services, caller, params.batchId);
       // The whole timeline (agreements, deviations, every party's hand-overs) is for regulators and the batch's
       // MAH and CMO; a holder sees the custody path in its scan answers.
       if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
         throw notAllowed("PROVENANCE_RESTRICTED", "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
       }
-      const { db } = services.store;
-      const agreementIds = await db
-        .selectFrom("agreements")
-        .select("id")
-        .where("mah_id", "=", batch.mah_id)
-        .where((eb) =>
-          eb.or([
-            eb("id", "=", batch.agreement_id),
-            eb.and([eb("kind", "!=", "QUALITY"), eb("product_id", "in", [batch.product_id, `0x${"0".repeat(64)}`])]),
-          ]),
-        )
-        .execute();
-      const events = await db
-        .selectFrom("ledger_events")
-        .selectAll()
-        .where((eb) =>
-          eb.or([
-            eb("batch_id", "=", batch.id),
-            eb("agreement_id", "in", agreementIds.length ? agreementIds.map((a) => a.id) : [""]),
-          ]),
-        )
-        .orderBy("block_number")
-        .orderBy("log_index")
-        .execute();
-      return { batch: toBatchView(batch), entries: await toLedgerEntries(db, events) };
+      const after = decodeChainCursor(query.cursor);
+      const events = await provenanceEvents(services, batch, after, query.limit + 1);
+      const entries = events.slice(0, query.limit);
+      const last = entries[entries.length - 1];
+      return {
+        batch: toBatchView(batch),
+        entries: await toLedgerEntries(services.store.db, entries),
+        nextCursor: events.length > query.limit && last ? encodeChainCursor({ block: last.block_number, logIndex: last.log_index }) : null,
+      };
     },
   }),
 ];
+
+/**
+ * The events of a batch's provenance after `after`, in chain order: its own, and those of the agreements it was
+ * made and moved under (its quality agreement; the MAH's storage, transport and sales agreements for its product or
+ * for every product).
+ */
+async function provenanceEvents(services: ApiServices, batch: BatchRow, after: ChainCursor | undefined, limit: number) {
+  const { db } = services.store;
+  const agreementIds = await db
+    .selectFrom("agreements")
+    .select("id")
+    .where("mah_id", "=", batch.mah_id)
+    .where((eb) =>
+      eb.or([
+        eb("id", "=", batch.agreement_id),
+        eb.and([eb("kind", "!=", "QUALITY"), eb("product_id", "in", [batch.product_id, `0x${"0".repeat(64)}`])]),
+      ]),
+    )
+    .execute();
+  let query = db
+    .selectFrom("ledger_events")
+    .selectAll()
+    .where((eb) =>
+      eb.or([eb("batch_id", "=", batch.id), eb("agreement_id", "in", agreementIds.length ? agreementIds.map((a) => a.id) : [""])]),
+    );
+  if (after) {
+    query = query.where((eb) =>
+      eb.or([eb("block_number", ">", after.block), eb.and([eb("block_number", "=", after.block), eb("log_index", ">", after.logIndex)])]),
+    );
+  }
+  return query.orderBy("block_number").orderBy("log_index").limit(limit).execute();
+}
 
 /** Narrows a batch query to what the caller may read (see access.ts). */
 function scopeToCaller(q: ReturnType<typeof batchQuery>, caller: Caller): ReturnType<typeof batchQuery> {

@@ -38,3 +38,23 @@ export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor) 
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(cursorOf(last)) : null };
 }
+
+/** A position in chain order (block, log index): where a page of ledger events ends. Opaque to clients. */
+export type ChainCursor = { block: number; logIndex: number };
+
+export function encodeChainCursor(cursor: ChainCursor) {
+  return Buffer.from(JSON.stringify([cursor.block, cursor.logIndex])).toString("base64url");
+}
+
+export function decodeChainCursor(text: string | undefined): ChainCursor | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const [block, logIndex] = JSON.parse(Buffer.from(text, "base64url").toString()) as unknown[];
+    if (isPosition(block) && isPosition(logIndex)) return { block, logIndex };
+  } catch {
+    // answered below
+  }
+  throw badInput("INVALID_CURSOR", "the cursor is not one this API returned", "cursor");
+}
+
+const isPosition = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;

@@ -78,6 +78,18 @@ type Provenance = {
   entries: Entry[];
 };
 
+/** The whole provenance, page after page as the API serves it. */
+async function wholeProvenance(api: ApiClient, batchId: string, token: string | undefined): Promise<Provenance> {
+  const path = `/v1/batches/${batchId}/provenance`;
+  let page = await api.request<Provenance & { nextCursor: string | null }>("GET", path, undefined, token);
+  const entries = [...page.entries];
+  while (page.nextCursor !== null) {
+    page = await api.request("GET", `${path}?cursor=${encodeURIComponent(page.nextCursor)}`, undefined, token);
+    entries.push(...page.entries);
+  }
+  return { batch: page.batch, entries };
+}
+
 /** The details worth a column: ids and hashes are in --json. */
 function summary(details: Record<string, unknown>): string {
   return Object.entries(details)
@@ -90,7 +102,7 @@ function summary(details: Record<string, unknown>): string {
 async function provenance(io: CliIo, batch: BatchRef, options: ReadOptions): Promise<number> {
   const api = apiOf(io, options);
   const token = await tokenOf(io, api, options, true);
-  const answer = await api.request<Provenance>("GET", `/v1/batches/${batch.id}/provenance`, undefined, token);
+  const answer = await wholeProvenance(api, batch.id, token);
   if (options.json) {
     io.out(toJson(answer));
     return EXIT_OK;

@@ -37,6 +37,41 @@ describe("read endpoints", () => {
     expect(res.body.entries.every((e: { verification: string }) => e.verification === "verified")).to.equal(true);
   });
 
+  it("pages a provenance in chain order: following nextCursor gives the whole timeline, once each", async () => {
+    const token = await h.tokenFor(h.regulator());
+    const path = `/v1/batches/${h.batches.released.batchId}/provenance`;
+    const whole = (await request(h.app).get(path).set("authorization", `Bearer ${token}`).expect(200)).body;
+    expect(whole.nextCursor).to.equal(null);
+    const paged: unknown[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = cursor === null ? "?limit=2" : `?limit=2&cursor=${encodeURIComponent(cursor)}`;
+      const page = (await request(h.app).get(path + query).set("authorization", `Bearer ${token}`).expect(200)).body;
+      expect(page.entries.length).to.be.at.most(2);
+      paged.push(...page.entries);
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== null);
+    expect(paged).to.deep.equal(whole.entries);
+    expect(pages).to.equal(Math.ceil(whole.entries.length / 2));
+  });
+
+  it("refuses a provenance page with a cursor it did not issue or a limit out of range", async () => {
+    const token = await h.tokenFor(h.regulator());
+    const path = `/v1/batches/${h.batches.released.batchId}/provenance`;
+    for (const [query, code, field] of [
+      ["?cursor=bm90LWEtY3Vyc29y", "INVALID_CURSOR", "cursor"],
+      [`?cursor=${Buffer.from("[-1,0]").toString("base64url")}`, "INVALID_CURSOR", "cursor"],
+      [`?cursor=${Buffer.from('[1,"0"]').toString("base64url")}`, "INVALID_CURSOR", "cursor"],
+      ["?limit=0", "INVALID_INPUT", "limit"],
+      ["?limit=1001", "INVALID_INPUT", "limit"],
+    ]) {
+      const res = await request(h.app).get(path + query).set("authorization", `Bearer ${token}`).expect(400);
+      expect([query, res.body.error.code, res.body.error.field]).to.deep.equal([query, code, field]);
+    }
+  });
+
   it("lists batches scoped to the caller", async () => {
     const asRegulator = await request(h.app).get("/v1/batches").set("authorization", `Bearer ${await h.tokenFor(h.regulator())}`).expect(200);
     expect(asRegulator.body.items).to.have.length(3);

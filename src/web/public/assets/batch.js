@@ -53,12 +53,24 @@ else {
 /** The batch and its signed steps; `entries` is absent when the organization may read the batch but not its timeline. */
 async function provenance() {
   try {
-    return await api(`/v1/batches/${batchId}/provenance`);
+    return await wholeProvenance();
   } catch (error) {
     // A holder may read the batch but not its whole timeline: show what it may read, and why the rest is hidden.
     if (!(error instanceof ApiFailure && error.code === "PROVENANCE_RESTRICTED")) throw error;
     return { batch: await api(`/v1/batches/${batchId}`), entries: undefined };
   }
+}
+
+/** Every page of the batch's timeline, followed to its end. */
+async function wholeProvenance() {
+  const path = `/v1/batches/${batchId}/provenance`;
+  let page = await api(path);
+  const entries = [...page.entries];
+  while (page.nextCursor !== null) {
+    page = await api(`${path}?cursor=${encodeURIComponent(page.nextCursor)}`);
+    entries.push(...page.entries);
+  }
+  return { batch: page.batch, entries };
 }
 
 /** @param {{ batch: any, entries: any[] | undefined }} provenance the API's answers */
