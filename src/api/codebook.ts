@@ -171,7 +171,11 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       for (const { id } of unregistered) {
         const files = registrationFiles(dataDir, id);
         if (!existsSync(files.record) || !existsSync(files.keys)) continue;
-        const record = JSON.parse(await readFile(files.record, "utf8")) as RegistrationRecord;
+        const record = await readRecord(files.record);
+        if (!record) {
+          refused.push({ batchId: id, reason: `${files.record} is not a registration record` });
+          continue;
+        }
         try {
           await registerCodes(id, keyLines(files.keys), record.registeredBy, record.registeredAt);
           reregistered.push(id);
@@ -238,6 +242,16 @@ async function hashCodes(pending: string, spool: string, codes: AsyncIterable<Co
     throw error;
   } finally {
     await out.close();
+  }
+}
+
+/** A registration record as kept, or undefined when the file does not hold one. */
+async function readRecord(file: string): Promise<RegistrationRecord | undefined> {
+  try {
+    const record = JSON.parse(await readFile(file, "utf8")) as Partial<RegistrationRecord>;
+    return Number.isSafeInteger(record.registeredBy) && Number.isSafeInteger(record.registeredAt) ? (record as RegistrationRecord) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -147,6 +147,20 @@ describe("a lost store", () => {
     await stop(await start(dir));
   });
 
+  it("registers nothing again from kept files that do not match the batch's root on the chain, or are not records", async () => {
+    const dir = dataDir();
+    await stop(await registered(dir));
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${storeOf(dir)}${suffix}`, { force: true });
+    const [first, second] = batches.map(({ batchId }) => path.join(dir, "trees", batchId));
+    const keys = readFileSync(`${first}.codes`, "utf8").split("\n");
+    writeFileSync(`${first}.codes`, keys.slice(1).join("\n"));
+    writeFileSync(`${second}.registration.json`, "{ not json");
+    const rebuilt = await start(dir, { acceptLostStore: true });
+    expect(await rebuilt.services.store.db.selectFrom("code_trees").select("batch_id").execute()).to.deep.equal([]);
+    expect(await scans(rebuilt)).not.to.include("200 GENUINE");
+    await stop(rebuilt);
+  });
+
   it("is refused even when the data directory predates store ids, if it keeps registered codes", async () => {
     const dir = dataDir();
     await stop(await registered(dir));
