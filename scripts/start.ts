@@ -147,6 +147,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     server: apiServer,
     publicRateLimit: options.publicRateLimit,
     maxRange: options.maxRange,
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
   });
