@@ -444,7 +444,6 @@ async function serve() {
       recallDeadlines: DEFAULT_RECALL_DEADLINES,
       // Loopback is one client address; a deployment's scans come from many pharmacies and wholesalers.
       publicRateLimit: 1_000_000_000,
-      publicUrl: "http://127.0.0.1",
       dataDir: DIR,
     },
     codes: createCodeBook(store, DIR),

@@ -71,7 +71,6 @@ function serve() {
       tokenLifetime: 3600,
       recallDeadlines: DEFAULT_RECALL_DEADLINES,
       publicRateLimit: 1_000_000_000,
-      publicUrl: "http://127.0.0.1",
       dataDir,
     },
     codes: createCodeBook(store, dataDir),

@@ -13,7 +13,8 @@ import type { LedgerEventTable } from "../store";
 import { readableBatch } from "./batches";
 import { CHINA_OFFSET, chinaTime } from "../ledger/china-time";
 import { expiryDate } from "../ledger/expiry";
-import { notAllowed } from "../ledger/errors";
+import { LedgerError, notAllowed } from "../ledger/errors";
+import type { ApiServices } from "./context";
 import type { BatchRow } from "../store/queries";
 import { defineRoute } from "./routes";
 import { bytes32 } from "./schemas";
@@ -331,10 +332,16 @@ export const epcisRoutes = [
       // codes they are, see serials; the CMO sees counts.
       const seesSerials = caller!.role === "REGULATOR" || caller!.organizationId === batch.mah_id;
       const packKeys = seesSerials ? await packKeysOf(services.store, batch.id, packIdsOf(events)) : undefined;
-      return toEpcisDocument(batch, events, services.now(), epcisNames(services.config.publicUrl), packKeys);
+      return toEpcisDocument(batch, events, services.now(), epcisNames(publicUrlOf(services)), packKeys);
     },
   }),
 ];
+
+function publicUrlOf(services: ApiServices): string {
+  const url = services.config.publicUrl;
+  if (url === undefined) throw new LedgerError("internal", "NO_PUBLIC_URL", "this API has no public URL to name parties under in EPCIS documents (--public-url)");
+  return url;
+}
 
 /** The pack ids the events name (lowercase hex). */
 function packIdsOf(events: LedgerEventTable[]): Set<string> {

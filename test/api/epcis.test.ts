@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { id as hashText } from "ethers";
 import request from "supertest";
+import { createApp } from "../../src/api/app";
 import { EPCIS_CONTEXT, epcisDocument } from "../../src/api/epcis";
 import { DeviationKind } from "../../src/ledger";
 import {
@@ -225,6 +226,13 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect((await epcis(batchId, h.c.distributor, 403)).body.error.code).to.equal("PROVENANCE_RESTRICTED");
     expect((await epcis(batchId, undefined, 401)).body.error.code).to.equal("TOKEN_REQUIRED");
     expect((await epcis(`0x${"12".repeat(32)}`, h.c.mah, 404)).body.error.code).to.equal("UNKNOWN_BATCH");
+  });
+
+  it("is refused, not served with ambiguous identifiers, by an API given no public URL", async () => {
+    const { publicUrl: _, ...config } = h.services.config;
+    const app = createApp({ ...h.services, config });
+    const res = await request(app).get(`/v1/batches/${batchId}/epcis`).set("authorization", `Bearer ${await h.tokenFor(h.c.mah)}`).expect(500);
+    expect(res.body.error.code).to.equal("NO_PUBLIC_URL");
   });
 
   it("is in the OpenAPI document", async () => {
