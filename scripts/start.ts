@@ -171,6 +171,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     publicRateLimit: options.publicRateLimit,
     maxRange: options.maxRange,
     acceptLostStore: options.acceptLostStore,
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
   });

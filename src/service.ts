@@ -46,6 +46,8 @@ export type LedgerServiceOptions = {
   webhooks?: Partial<DispatcherConfig>;
   /** Largest block range the indexer asks the node for at once (the indexer's default when absent). */
   maxRange?: number;
+  /** The API's address as partners reach it (EPCIS identifiers are under it); the listening address when absent. */
+  publicUrl?: string;
 };
 
 export type LedgerService = { apiUrl: string; services: ApiServices; stop(): Promise<void> };
@@ -98,6 +100,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       recallDeadlines: earlyWarning.config.recallDeadlines,
       publicRateLimit: options.publicRateLimit ?? 600,
       dataDir: options.dataDir,
+      publicUrl: options.publicUrl ?? serverUrl(options.server),
     },
     codes: createCodeBook(store, options.dataDir),
     now: () => Math.floor(Date.now() / 1000),

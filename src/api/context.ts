@@ -20,6 +20,12 @@ export type ApiConfig = {
   publicRateLimit: number;
   /** Where registered batches' code trees are stored. */
   dataDir: string;
+  /**
+   * The API's address as partners reach it (`--public-url`): the identifiers of organizations, premises, shipments
+   * and events in EPCIS exports are under it, so that no two deployments' identifiers collide. Without it the EPCIS
+   * export is refused rather than naming parties ambiguously (the service always sets it).
+   */
+  publicUrl?: string;
 };
 
 /** What the scan-based early-warning rules need of a scan's answer. */

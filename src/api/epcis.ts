@@ -1,7 +1,10 @@
+import { keccak256 } from "ethers";
 import { payloadOf } from "../store";
+import type { Store } from "../store";
 import type { RequestHandler } from "express";
 import { z } from "zod";
-import { isNmpaProductCode } from "../codes";
+import { createTreeHasher, isNmpaProductCode, parseCode } from "../codes";
+import { NODE_BYTES } from "../codes/leaf";
 import type { LedgerContract } from "../ledger";
 import { DEVIATION_KINDS, RECALL_LEVELS } from "../ledger";
 import { attestationOf } from "../indexer/decode";
@@ -10,7 +13,8 @@ import type { LedgerEventTable } from "../store";
 import { readableBatch } from "./batches";
 import { CHINA_OFFSET, chinaTime } from "../ledger/china-time";
 import { expiryDate } from "../ledger/expiry";
-import { notAllowed } from "../ledger/errors";
+import { LedgerError, notAllowed } from "../ledger/errors";
+import type { ApiServices } from "./context";
 import type { BatchRow } from "../store/queries";
 import { defineRoute } from "./routes";
 import { bytes32 } from "./schemas";
@@ -18,15 +22,22 @@ import { bytes32 } from "./schemas";
 /**
  * A batch's ledger history as a GS1 EPCIS 2.0 JSON-LD document, for partners' EPCIS repositories.
  *
- * Identifiers (the ledger records no GLNs and no GS1 company-prefix lengths, so it uses what it knows):
+ * Identifiers (CBV 2.0: a GS1 key where there is one, otherwise an HTTP URI under a domain of the party that
+ * assigns it, so that no two deployments' identifiers can collide). The ledger records no GLNs and no GS1
+ * company-prefix lengths, so it uses what it knows; `base` is the API's public URL (`--public-url`):
  * - the batch (lot) of a GTIN product: its GS1 Digital Link class-level URI, https://id.gs1.org/01/{GTIN}/10/{lot},
  *   the LGTIN in the web-URI form EPCIS 2.0 accepts (the urn:epc:class:lgtin form needs the company prefix's length);
- * - the batch of a product with a 7-digit NMPA drug code: urn:trace:class:nmpa:{code}:{lot};
- * - an organization (a party in sourceList/destinationList): urn:trace:org:{consortium id};
- * - an organization's premises (readPoint, bizLocation): urn:trace:site:{consortium id};
- * - a shipment (bizTransaction of type desadv): urn:trace:shipment:{shipment id};
- * - an event (eventID): urn:trace:event:{transaction hash}:{log index}.
- * Ledger facts without an EPCIS field travel as extensions in the namespace urn:trace:epcis: (prefix `trace`).
+ * - a pack of a GTIN product (epcList): its SGTIN as a GS1 Digital Link URI, https://id.gs1.org/01/{GTIN}/21/{serial}
+ *   (urn:epc:id:sgtin needs the company prefix's length too);
+ * - the batch and a pack of a product with a 7-digit NMPA drug code: {base}/v1/products/{code}/lots/{lot} and
+ *   {base}/v1/codes/{20-digit code} (NMPA codes are no GS1 keys);
+ * - an organization (a party in sourceList/destinationList): {base}/v1/organizations/{consortium id}, the API's
+ *   own address of that organization;
+ * - an organization's premises (readPoint, bizLocation): {base}/v1/organizations/{consortium id}#premises;
+ * - a shipment (bizTransaction of type desadv): {base}/v1/shipments/{shipment id};
+ * - an event (eventID): {base}/v1/events/{transaction hash}/{log index}.
+ * Ledger facts without an EPCIS field travel as extensions in the namespace urn:trace:epcis: (prefix `trace`): a
+ * vocabulary, the same in every deployment, not an identifier of anything.
  */
 
 export const EPCIS_PATH = "/v1/batches/:batchId/epcis";
@@ -34,159 +45,202 @@ export const EPCIS_MEDIA_TYPE = "application/ld+json";
 export const EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 export const TRACE_NAMESPACE = "urn:trace:epcis:";
 
-const orgUrn = (id: unknown) => `urn:trace:org:${Number(id)}`;
-const siteOf = (id: unknown) => ({ id: `urn:trace:site:${Number(id)}` });
-const shipmentUrn = (id: unknown) => `urn:trace:shipment:${String(id)}`;
-
 /** Percent-encodes all but RFC 3986 unreserved characters, as GS1 Digital Link requires for a lot. */
 const encodeSegment = (value: string) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/** The class-level identifier of a batch: its product and lot. */
-export function lotClass(productCode: string, batchNumber: string): string {
-  if (isNmpaProductCode(productCode)) return `urn:trace:class:nmpa:${productCode}:${encodeSegment(batchNumber)}`;
-  return `https://id.gs1.org/01/${productCode}/10/${encodeSegment(batchNumber)}`;
+/** The identifiers of one deployment's EPCIS documents, under the API's public URL. */
+export function epcisNames(publicUrl: string) {
+  const base = publicUrl.replace(/\/+$/, "");
+  const party = (id: unknown) => `${base}/v1/organizations/${Number(id)}`;
+  return {
+    party,
+    site: (id: unknown) => ({ id: `${party(id)}#premises` }),
+    shipment: (id: unknown) => `${base}/v1/shipments/${String(id)}`,
+    event: (txHash: string, logIndex: number) => `${base}/v1/events/${txHash}/${logIndex}`,
+    /** The class-level identifier of a batch: its product and lot. */
+    lotClass(productCode: string, batchNumber: string): string {
+      if (isNmpaProductCode(productCode)) return `${base}/v1/products/${productCode}/lots/${encodeSegment(batchNumber)}`;
+      return `https://id.gs1.org/01/${productCode}/10/${encodeSegment(batchNumber)}`;
+    },
+    /** The instance-level identifier of a pack, from its canonical key. */
+    pack(canonicalKey: string): string {
+      const code = parseCode(canonicalKey);
+      if (code.scheme === "nmpa") return `${base}/v1/codes/${code.nmpa}`;
+      if (code.kind !== "pack") throw new Error(`${canonicalKey} is not a pack`);
+      return `https://id.gs1.org/01/${code.gtin}/21/${encodeSegment(code.serial)}`;
+    },
+  };
 }
+export type EpcisNames = ReturnType<typeof epcisNames>;
 
 type Args = Record<string, unknown>;
+/**
+ * What a mapping knows besides the event: the deployment's identifiers, the batch's lot class and, for a reader
+ * allowed to see them, the canonical keys of the batch's packs by pack id (absent: pack counts only).
+ */
+type EventContext = EpcisNames & { lot: string; packKeys?: ReadonlyMap<string, string> };
 /** What a mapping decides: the EPCIS fields of one kind of ledger event, and its extensions. */
-type EpcisEvent = Pick<z.input<typeof epcisEvent>, "action" | "quantityList"> & Record<string, unknown>;
+type EpcisEvent = Pick<z.input<typeof epcisEvent>, "action" | "quantityList" | "epcList"> & Record<string, unknown>;
 
 /**
  * How each ledger event reads in EPCIS (CBV 2.0 business steps and dispositions). Every event is an ObjectEvent
  * about the batch's class; agreement events concern no object and are left out.
  */
-const MAPPINGS: Record<string, (args: Args, lot: string) => EpcisEvent> = {
-  BatchRecorded: (a, lot) => ({
+const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
+  BatchRecorded: (a, x) => ({
     action: "ADD",
     bizStep: "commissioning",
     disposition: "active",
-    quantityList: [{ epcClass: lot, quantity: Number(a.quantity) }],
-    readPoint: siteOf(a.cmoId),
-    bizLocation: siteOf(a.cmoId),
+    quantityList: [{ epcClass: x.lot, quantity: Number(a.quantity) }],
+    readPoint: x.site(a.cmoId),
+    bizLocation: x.site(a.cmoId),
     ilmd: { "cbvmda:lotNumber": String(a.batchNumber), "cbvmda:itemExpirationDate": expiryDate(Number(a.expiresAt)) },
     "trace:manufacturedAt": chinaTime(Number(a.manufacturedAt)),
-    "trace:mah": orgUrn(a.mahId),
+    "trace:mah": x.party(a.mahId),
     "trace:agreementId": a.agreementId,
     "trace:codesRoot": a.codesRoot,
     "trace:batchRecordHash": a.batchRecordHash,
   }),
-  DeviationOpened: (a, lot) => ({
+  DeviationOpened: (a, x) => ({
     action: "OBSERVE",
     bizStep: "inspecting",
-    quantityList: [{ epcClass: lot }],
+    quantityList: [{ epcClass: x.lot }],
     "trace:deviationKind": DEVIATION_KINDS.names[Number(a.kind)] ?? String(a.kind),
     "trace:deviationStatus": "open",
     "trace:reportHash": a.reportHash,
   }),
-  DeviationClosed: (a, lot) => ({
+  DeviationClosed: (a, x) => ({
     action: "OBSERVE",
     bizStep: "inspecting",
-    quantityList: [{ epcClass: lot }],
+    quantityList: [{ epcClass: x.lot }],
     "trace:deviationStatus": "closed",
     "trace:reportHash": a.reportHash,
     "trace:closureHash": a.closureHash,
   }),
   // The CMO's QA finds the batch conforms; it may not be sold until the MAH's QA releases it to the market.
-  BatchFactoryReleased: (a, lot) => ({
+  BatchFactoryReleased: (a, x) => ({
     action: "OBSERVE",
     bizStep: "inspecting",
     disposition: "conformant",
-    quantityList: [{ epcClass: lot }],
-    readPoint: siteOf(a.cmoId),
+    quantityList: [{ epcClass: x.lot }],
+    readPoint: x.site(a.cmoId),
     "trace:release": "factory",
     "trace:certificateHash": a.certificateHash,
   }),
-  BatchMarketReleased: (a, lot) => ({
+  BatchMarketReleased: (a, x) => ({
     action: "OBSERVE",
     bizStep: "inspecting",
     disposition: "sellable_not_accessible",
-    quantityList: [{ epcClass: lot }],
+    quantityList: [{ epcClass: x.lot }],
     "trace:release": "market",
     "trace:decisionHash": a.decisionHash,
   }),
-  BatchShipped: (a, lot) => ({
+  BatchShipped: (a, x) => ({
     action: "OBSERVE",
     bizStep: "shipping",
     disposition: "in_transit",
-    quantityList: [{ epcClass: lot, quantity: Number(a.quantity) }],
-    readPoint: siteOf(a.shipperId),
-    ...parties(a),
+    quantityList: [{ epcClass: x.lot, quantity: Number(a.quantity) }],
+    readPoint: x.site(a.shipperId),
+    ...parties(a, x),
     "trace:shipmentId": a.shipmentId,
   }),
-  ShipmentReceived: (a, lot) => ({
+  ShipmentReceived: (a, x) => ({
     action: "OBSERVE",
     bizStep: "receiving",
     disposition: "in_progress",
-    quantityList: [{ epcClass: lot, quantity: Number(a.receivedQuantity) }],
-    readPoint: siteOf(a.recipientId),
-    bizLocation: siteOf(a.recipientId),
-    ...parties(a),
+    quantityList: [{ epcClass: x.lot, quantity: Number(a.receivedQuantity) }],
+    readPoint: x.site(a.recipientId),
+    bizLocation: x.site(a.recipientId),
+    ...parties(a, x),
     "trace:shipmentId": a.shipmentId,
     "trace:shippedQuantity": Number(a.shippedQuantity),
     "trace:receivedQuantity": Number(a.receivedQuantity),
   }),
-  PacksDispensed: (a, lot) => ({
+  PacksDispensed: (a, x) => ({
     action: "OBSERVE",
     bizStep: "dispensing",
     disposition: "dispensed",
-    quantityList: [{ epcClass: lot, quantity: (a.packs as unknown[]).length }],
-    readPoint: siteOf(a.dispenserId),
-    bizLocation: siteOf(a.dispenserId),
-    "trace:packs": a.packs,
+    ...packsOf(a.packs as string[], x),
+    readPoint: x.site(a.dispenserId),
+    bizLocation: x.site(a.dispenserId),
   }),
-  StockDestroyed: (a, lot) => ({
+  StockDestroyed: (a, x) => ({
     action: "DELETE",
     bizStep: "destroying",
     disposition: "destroyed",
-    quantityList: [{ epcClass: lot, quantity: Number(a.quantity) }],
-    readPoint: siteOf(a.holderId),
-    bizLocation: siteOf(a.holderId),
+    quantityList: [{ epcClass: x.lot, quantity: Number(a.quantity) }],
+    readPoint: x.site(a.holderId),
+    bizLocation: x.site(a.holderId),
     "trace:reasonHash": a.reasonHash,
   }),
   // The whole lot is recalled: a quantity element without a quantity names the class, not a count.
-  RecallStarted: (a, lot) => ({
+  RecallStarted: (a, x) => ({
     action: "OBSERVE",
     bizStep: "holding",
     disposition: "recalled",
-    quantityList: [{ epcClass: lot }],
+    quantityList: [{ epcClass: x.lot }],
     "trace:recallLevel": RECALL_LEVELS.names[Number(a.level)] ?? String(a.level),
     "trace:reasonHash": a.reasonHash,
   }),
-  RecallAcknowledged: (a, lot) => ({
+  RecallAcknowledged: (a, x) => ({
     action: "OBSERVE",
     bizStep: "holding",
     disposition: "recalled",
-    quantityList: [{ epcClass: lot, quantity: Number(a.quarantinedQuantity) }],
-    readPoint: siteOf(a.holderId),
-    bizLocation: siteOf(a.holderId),
+    quantityList: [{ epcClass: x.lot, quantity: Number(a.quarantinedQuantity) }],
+    readPoint: x.site(a.holderId),
+    bizLocation: x.site(a.holderId),
     "trace:quarantinedQuantity": Number(a.quarantinedQuantity),
   }),
-  RecallClosed: (a, lot) => ({
+  RecallClosed: (a, x) => ({
     action: "OBSERVE",
-    quantityList: [{ epcClass: lot }],
+    quantityList: [{ epcClass: x.lot }],
     "trace:recallStatus": "closed",
     "trace:reportHash": a.reportHash,
   }),
 };
 
-/** The ledger records custody; it does not tell ownership apart, so the holder is named as both. */
-function parties(a: Args) {
+/**
+ * The packs of an event: by serial (epcList) for a reader allowed to see them, whose codes are registered; by count
+ * (quantityList) otherwise. A pack's id on the chain is a hash, never exported: it would identify the pack to anyone
+ * holding its code, without telling anyone else anything.
+ */
+function packsOf(packs: string[], x: EventContext) {
+  const keys = packs.map((pack) => x.packKeys?.get(pack.toLowerCase()));
+  const epcList = keys.filter((key): key is string => key !== undefined).map((key) => x.pack(key));
+  const uncounted = packs.length - epcList.length;
   return {
-    sourceList: [
-      { type: "owning_party", source: orgUrn(a.shipperId) },
-      { type: "possessing_party", source: orgUrn(a.shipperId) },
-    ],
-    destinationList: [
-      { type: "owning_party", destination: orgUrn(a.recipientId) },
-      { type: "possessing_party", destination: orgUrn(a.recipientId) },
-    ],
-    bizTransactionList: [{ type: "desadv", bizTransaction: shipmentUrn(a.shipmentId) }],
+    ...(epcList.length > 0 ? { epcList } : {}),
+    quantityList: uncounted > 0 ? [{ epcClass: x.lot, quantity: uncounted }] : [],
   };
 }
 
-/** The EPCIS document of a batch's ledger events (in chain order). */
-export function toEpcisDocument(batch: Pick<BatchRow, "product_code" | "batch_number">, events: LedgerEventTable[], createdAt: number) {
-  const lot = lotClass(batch.product_code, batch.batch_number);
+/** The ledger records custody; it does not tell ownership apart, so the holder is named as both. */
+function parties(a: Args, x: EventContext) {
+  return {
+    sourceList: [
+      { type: "owning_party", source: x.party(a.shipperId) },
+      { type: "possessing_party", source: x.party(a.shipperId) },
+    ],
+    destinationList: [
+      { type: "owning_party", destination: x.party(a.recipientId) },
+      { type: "possessing_party", destination: x.party(a.recipientId) },
+    ],
+    bizTransactionList: [{ type: "desadv", bizTransaction: x.shipment(a.shipmentId) }],
+  };
+}
+
+/**
+ * The EPCIS document of a batch's ledger events (in chain order). `packKeys` (pack id to canonical key) is given
+ * only for a reader allowed to see the batch's serials.
+ */
+export function toEpcisDocument(
+  batch: Pick<BatchRow, "product_code" | "batch_number">,
+  events: LedgerEventTable[],
+  createdAt: number,
+  names: EpcisNames,
+  packKeys?: ReadonlyMap<string, string>,
+) {
+  const context: EventContext = { ...names, lot: names.lotClass(batch.product_code, batch.batch_number), packKeys };
   const eventList = events.flatMap((event) => {
     const mapping = MAPPINGS[event.name];
     if (!mapping) return [];
@@ -196,15 +250,15 @@ export function toEpcisDocument(batch: Pick<BatchRow, "product_code" | "batch_nu
     return [
       {
         type: "ObjectEvent" as const,
-        eventID: `urn:trace:event:${event.tx_hash}:${event.log_index}`,
+        eventID: names.event(event.tx_hash, event.log_index),
         eventTime: chinaTime(event.block_time),
         eventTimeZoneOffset: CHINA_OFFSET,
-        ...mapping(args, lot),
+        ...mapping(args, context),
         "trace:ledgerEvent": event.name,
         "trace:txHash": event.tx_hash,
         "trace:blockNumber": event.block_number,
         "trace:logIndex": event.log_index,
-        "trace:organization": attester === undefined ? null : orgUrn(attester),
+        "trace:organization": attester === undefined ? null : names.party(attester),
         "trace:signer": event.signer,
         "trace:verification": event.verification,
         ...(event.problem ? { "trace:problem": event.problem } : {}),
@@ -229,6 +283,7 @@ const epcisEvent = z.looseObject({
   action: z.enum(["ADD", "OBSERVE", "DELETE"]),
   bizStep: z.string().optional().meta({ description: "CBV business step" }),
   disposition: z.string().optional().meta({ description: "CBV disposition" }),
+  epcList: z.array(z.string()).optional().meta({ description: "the packs by serial (SGTIN), for regulators and the batch's MAH" }),
   quantityList: z.array(z.object({ epcClass: z.string(), quantity: z.number().optional() })),
   readPoint: identified.optional(),
   bizLocation: identified.optional(),
@@ -273,10 +328,60 @@ export const epcisRoutes = [
         .orderBy("block_number")
         .orderBy("log_index")
         .execute();
-      return toEpcisDocument(batch, events, services.now());
+      // A dispensed pack's serial says which patient-facing pack left which pharmacy: regulators and the MAH, whose
+      // codes they are, see serials; the CMO sees counts.
+      const seesSerials = caller!.role === "REGULATOR" || caller!.organizationId === batch.mah_id;
+      const packKeys = seesSerials ? await packKeysOf(services.store, batch.id, packIdsOf(events)) : undefined;
+      return toEpcisDocument(batch, events, services.now(), epcisNames(publicUrlOf(services)), packKeys);
     },
   }),
 ];
+
+function publicUrlOf(services: ApiServices): string {
+  const url = services.config.publicUrl;
+  if (url === undefined) throw new LedgerError("internal", "NO_PUBLIC_URL", "this API has no public URL to name parties under in EPCIS documents (--public-url)");
+  return url;
+}
+
+/** The pack ids the events name (lowercase hex). */
+function packIdsOf(events: LedgerEventTable[]): Set<string> {
+  const packs = events.flatMap((event) => ((payloadOf(event) as Args).packs as string[] | undefined) ?? []);
+  return new Set(packs.map((pack) => pack.toLowerCase()));
+}
+
+const KEYS_PER_READ = 10_000;
+
+/**
+ * The canonical keys of the given packs of a batch, by pack id. The chain names packs by hash only, so the batch's
+ * registered keys are hashed (in WebAssembly) and matched a page at a time, stopping once every pack is found;
+ * packs of a batch whose codes were never registered stay unknown.
+ */
+async function packKeysOf(store: Store, batchId: string, packIds: Set<string>): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (packIds.size === 0) return found;
+  const wanted = new Map([...packIds].map((pack) => [keccak256(pack).slice(2), pack]));
+  const hasher = await createTreeHasher();
+  const leaf = Buffer.alloc(NODE_BYTES);
+  let after = "";
+  while (found.size < packIds.size) {
+    const keys = await store.db
+      .selectFrom("batch_codes")
+      .select("canonical_key")
+      .where("batch_id", "=", batchId)
+      .where("canonical_key", ">", after)
+      .orderBy("canonical_key")
+      .limit(KEYS_PER_READ)
+      .execute();
+    for (const { canonical_key: key } of keys) {
+      hasher.leafInto(key, leaf, 0);
+      const pack = wanted.get(leaf.toString("hex"));
+      if (pack !== undefined) found.set(pack, key);
+    }
+    if (keys.length < KEYS_PER_READ) break;
+    after = keys[keys.length - 1]!.canonical_key;
+  }
+  return found;
+}
 
 /**
  * Serves a successful EPCIS answer as JSON-LD; errors keep application/json. (Route definitions answer with

@@ -13,6 +13,8 @@ export type StartOptions = {
   publicRateLimit: number;
   /** Largest block range the indexer asks the node for at once (the indexer's default when absent). */
   maxRange?: number;
+  /** The API's address as partners reach it (EPCIS identifiers are under it); the listening address when absent. */
+  publicUrl?: string;
   chain: { kind: "embedded"; rpcPort: number } | { kind: "attached"; rpcUrl: string; deploymentFile: string };
   /** Serve from an empty store that replaces a lost one (see LedgerServiceOptions.acceptLostStore). */
   acceptLostStore: boolean;
@@ -54,6 +56,20 @@ function blockCount(setting: string, text: string): number {
   return value;
 }
 
+/** An http(s) URL with no query or fragment, kept without a trailing slash so identifiers can be appended. */
+function publicUrl(setting: string, text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" || url.hash !== "") {
+    throw new StartOptionsError(`${setting} must be the API's public http(s) URL such as https://trace.example.cn, got ${JSON.stringify(text)}`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
 function rpcUrl(text: string): string {
   let url: URL;
   try {
@@ -90,6 +106,7 @@ function program() {
     .option("--rpc <url>", "attach to this chain's JSON-RPC instead of starting one (needs --deployment)")
     .option("--deployment <file>", "the deployment file of the contracts on the --rpc chain (npm run deploy writes one)")
     .option("--public-rate-limit <n>", "anonymous requests per minute per client address (env TRACE_PUBLIC_RATE_LIMIT, default 600)")
+    .option("--public-url <url>", "the API's address as partners reach it; EPCIS identifiers are under it (env TRACE_PUBLIC_URL, default the listening address)")
     .option("--max-range <blocks>", "largest block range the indexer asks the node for at once (env TRACE_MAX_RANGE, default 2000)")
     .option("--backup <file>", "copy the store to FILE (a new file) and exit; safe while the ledger runs")
     .option("--restore <file>", "replace the store with the backup FILE and exit; stop the ledger first")
@@ -128,6 +145,7 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     backup?: string;
     restore?: string;
     acceptLostStore?: boolean;
+    publicUrl?: string;
   }>();
   /** An argument wins over its environment variable; the name of whichever was used goes in error messages. */
   const setting = (value: string | undefined, flag: string, variable: string, fallback: string) =>
@@ -149,10 +167,12 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   // A pharmacy chain's stores may all reach the API from one address: raise the limit rather than sign them in.
   const rateLimit = setting(raw.publicRateLimit, "--public-rate-limit", "TRACE_PUBLIC_RATE_LIMIT", "600");
   const maxRange = setting(raw.maxRange, "--max-range", "TRACE_MAX_RANGE", "");
+  const publicAt = setting(raw.publicUrl, "--public-url", "TRACE_PUBLIC_URL", "");
   return {
     dataDir,
     database: databaseLocation(database.name, database.value),
     ...(maxRange.value === "" ? {} : { maxRange: blockCount(maxRange.name, maxRange.value) }),
+    ...(publicAt.value === "" ? {} : { publicUrl: publicUrl(publicAt.name, publicAt.value) }),
     apiPort: port(api.name, api.value),
     demo: raw.demo ?? chain.kind === "embedded",
     publicRateLimit: requestsPerMinute(rateLimit.name, rateLimit.value),

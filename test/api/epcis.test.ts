@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { id as hashText } from "ethers";
 import request from "supertest";
+import { createApp } from "../../src/api/app";
 import { EPCIS_CONTEXT, epcisDocument } from "../../src/api/epcis";
 import { DeviationKind } from "../../src/ledger";
 import {
@@ -9,9 +10,7 @@ import {
   batchRecordMessage,
   closeRecall,
   destroy,
-  dispense,
   handOver,
-  packTree,
   receive,
   recordBatch,
   registerProduct,
@@ -22,7 +21,7 @@ import {
   startRecall,
 } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
-import { apiHarness } from "./harness";
+import { apiHarness, dispensePacks, HARNESS_PUBLIC_URL, packsFor } from "./harness";
 import { endOfChinaDay } from "../../src/ledger/expiry";
 import type { ApiHarness } from "./harness";
 
@@ -44,14 +43,16 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     const req = request(h.app).get(`/v1/batches/${id}/epcis`);
     return (token ? req.set("authorization", `Bearer ${token}`) : req).expect(status);
   };
-  const orgUrn = (party: Party) => `urn:trace:org:${party.id}`;
+  const orgUrn = (party: Party) => `${HARNESS_PUBLIC_URL}/v1/organizations/${party.id}`;
+  const siteOf = (party: Party) => ({ id: `${orgUrn(party)}#premises` });
+  let dispensedSerials: string[];
 
   beforeAll(async () => {
     h = await apiHarness();
     const { c } = h;
     // Every kind of batch event: deviation and closure, both releases, two hand-overs (one short), dispensing,
     // destruction, a recall acknowledged by every holder and closed.
-    const { tree, codes } = packTree("B-2024-020", 8);
+    const { tree, packs, printed } = await packsFor("B-2024-020", 8);
     // Packs of this batch print (17) 311231: valid to the end of 2031-12-31, China time.
     batchId = await recordBatch(c, "B-2024-020", { quantity: 10n, codesRoot: tree.root, expiresAt: endOfChinaDay("2031-12-31") });
     const reportHash = hashText("OOT assay trend");
@@ -65,7 +66,8 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     const { shipmentId } = await ship(c, c.distributor, c.dispenser, batchId, 4n);
     shipments.push(shipmentId);
     await receive(c, c.dispenser, c.distributor, batchId, shipmentId, 4n, 3n);
-    await dispense(c, c.dispenser, batchId, tree, codes.slice(0, 2));
+    await dispensePacks(c, c.dispenser, batchId, tree, packs.slice(0, 2).map((p) => p.key));
+    dispensedSerials = packs.slice(0, 2).map((p) => `https://id.gs1.org/01/${p.gtin}/21/${encodeURIComponent(p.serial)}`);
     await destroy(c, c.dispenser, batchId, 1n);
     await startRecall(c, c.mah, batchId, 1);
     await acknowledgeRecall(c, c.cmo, batchId, 4n);
@@ -80,6 +82,7 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     await c.batches.recordBatch(signed.message as never, signed.signature);
     nmpaBatchId = await c.batches.batchId(nmpaProduct, "LOT 24/01");
     await h.indexer.catchUp();
+    await h.services.codes.register({ batchId: batchId.toLowerCase(), codes: printed, by: c.cmo.id, now: h.services.now() });
   });
   afterAll(async () => h.close());
 
@@ -99,7 +102,7 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect(new Set(events.map((e) => e.eventID)).size).to.equal(events.length);
     // Every extension is namespaced, so JSON-LD processors keep it.
     const keys = new Set(events.flatMap((e) => Object.keys(e)));
-    const standard = ["type", "eventID", "eventTime", "eventTimeZoneOffset", "action", "bizStep", "disposition", "quantityList", "readPoint", "bizLocation", "sourceList", "destinationList", "bizTransactionList", "ilmd"];
+    const standard = ["type", "eventID", "eventTime", "eventTimeZoneOffset", "action", "bizStep", "disposition", "epcList", "quantityList", "readPoint", "bizLocation", "sourceList", "destinationList", "bizTransactionList", "ilmd"];
     expect([...keys].filter((key) => !standard.includes(key) && !key.startsWith("trace:"))).to.deep.equal([]);
   });
 
@@ -133,7 +136,7 @@ describe("EPCIS 2.0 export of a batch's history", () => {
       [{ epcClass: lot, quantity: 6 }],
       [{ epcClass: lot, quantity: 4 }],
       [{ epcClass: lot, quantity: 3 }],
-      [{ epcClass: lot, quantity: 2 }],
+      [],
       [{ epcClass: lot, quantity: 1 }],
       [{ epcClass: lot }],
       [{ epcClass: lot, quantity: 4 }],
@@ -149,7 +152,7 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect(events.map((e) => [e.eventTime, e["trace:txHash"], e["trace:signer"], e["trace:verification"]])).to.deep.equal(
       rows.map((row) => [new Date((row.block_time + 8 * 3600) * 1000).toISOString().replace("Z", "+08:00"), row.tx_hash, row.signer, "verified"]),
     );
-    expect(events.map((e) => e.eventID)).to.deep.equal(rows.map((row) => `urn:trace:event:${row.tx_hash}:${row.log_index}`));
+    expect(events.map((e) => e.eventID)).to.deep.equal(rows.map((row) => `${HARNESS_PUBLIC_URL}/v1/events/${row.tx_hash}/${row.log_index}`));
 
     const [recorded, opened, , factory, market, shipped, received, , shortReceipt, dispensed, destroyed, recall, acknowledged, , closed] = events;
     expect(recorded!.ilmd, "the date the packs print, not the day after").to.deep.equal({
@@ -157,8 +160,8 @@ describe("EPCIS 2.0 export of a batch's history", () => {
       "cbvmda:itemExpirationDate": "2031-12-31",
     });
     expect([recorded!.readPoint, recorded!.bizLocation, recorded!["trace:organization"], recorded!["trace:mah"]]).to.deep.equal([
-      { id: `urn:trace:site:${c.cmo.id}` },
-      { id: `urn:trace:site:${c.cmo.id}` },
+      siteOf(c.cmo),
+      siteOf(c.cmo),
       orgUrn(c.cmo),
       orgUrn(c.mah),
     ]);
@@ -174,21 +177,45 @@ describe("EPCIS 2.0 export of a batch's history", () => {
         { type: "owning_party", destination: orgUrn(c.distributor) },
         { type: "possessing_party", destination: orgUrn(c.distributor) },
       ],
-      [{ type: "desadv", bizTransaction: `urn:trace:shipment:${shipments[0]!.toLowerCase()}` }],
+      [{ type: "desadv", bizTransaction: `${HARNESS_PUBLIC_URL}/v1/shipments/${shipments[0]!.toLowerCase()}` }],
     ]);
     expect(received!.bizTransactionList).to.deep.equal(shipped!.bizTransactionList);
-    expect([received!.bizLocation, received!["trace:organization"]]).to.deep.equal([{ id: `urn:trace:site:${c.distributor.id}` }, orgUrn(c.distributor)]);
+    expect([received!.bizLocation, received!["trace:organization"]]).to.deep.equal([siteOf(c.distributor), orgUrn(c.distributor)]);
     expect([shortReceipt!["trace:shippedQuantity"], shortReceipt!["trace:receivedQuantity"]]).to.deep.equal([4, 3]);
-    expect([dispensed!.bizLocation, (dispensed!["trace:packs"] as string[]).length]).to.deep.equal([{ id: `urn:trace:site:${c.dispenser.id}` }, 2]);
-    expect(destroyed!.bizLocation).to.deep.equal({ id: `urn:trace:site:${c.dispenser.id}` });
+    expect(dispensed!.bizLocation).to.deep.equal(siteOf(c.dispenser));
+    expect(destroyed!.bizLocation).to.deep.equal(siteOf(c.dispenser));
     expect([recall!["trace:recallLevel"], recall!["trace:organization"]]).to.deep.equal(["I", orgUrn(c.mah)]);
-    expect([acknowledged!.bizLocation, acknowledged!["trace:quarantinedQuantity"]]).to.deep.equal([{ id: `urn:trace:site:${c.cmo.id}` }, 4]);
+    expect([acknowledged!.bizLocation, acknowledged!["trace:quarantinedQuantity"]]).to.deep.equal([siteOf(c.cmo), 4]);
     expect(closed!["trace:recallStatus"]).to.equal("closed");
   });
 
-  it("names a batch of an NMPA-coded product by a private lot URN", async () => {
+  it("names a batch of an NMPA-coded product by an HTTP URI under the deployment's public URL", async () => {
     const events = (await epcis(nmpaBatchId, h.c.mah, 200)).body.epcisBody.eventList as EpcisEvent[];
-    expect(events.map((e) => e.quantityList)).to.deep.equal([[{ epcClass: "urn:trace:class:nmpa:8612345:LOT%2024%2F01", quantity: 5 }]]);
+    expect(events.map((e) => e.quantityList)).to.deep.equal([[{ epcClass: `${HARNESS_PUBLIC_URL}/v1/products/8612345/lots/LOT%2024%2F01`, quantity: 5 }]]);
+  });
+
+  it("uses no identifier under the unregistered urn:trace: namespace", async () => {
+    const document = (await epcis(batchId, h.c.regulator, 200)).body;
+    const values = JSON.stringify(document.epcisBody).match(/"urn:[^"]*"/g) ?? [];
+    expect(values).to.deep.equal([]);
+  });
+
+  it("names dispensed packs by serial to regulators and the MAH, by count to the CMO; never by the chain's pack hash", async () => {
+    const dispensing = async (who: Party) =>
+      ((await epcis(batchId, who, 200)).body.epcisBody.eventList as EpcisEvent[]).find((e) => e["trace:ledgerEvent"] === "PacksDispensed")!;
+    for (const who of [h.c.regulator, h.c.mah]) {
+      const event = await dispensing(who);
+      expect([event.epcList, event.quantityList]).to.deep.equal([dispensedSerials, []]);
+    }
+    const counted = await dispensing(h.c.cmo);
+    expect([counted.epcList, counted.quantityList]).to.deep.equal([undefined, [{ epcClass: "https://id.gs1.org/01/06901234567892/10/B-2024-020", quantity: 2 }]]);
+    expect(Object.keys(counted)).not.to.include("trace:packs");
+  });
+
+  it("counts dispensed packs whose codes were never registered, since it cannot name them", async () => {
+    const events = (await epcis(h.batches.released.batchId, h.c.regulator, 200)).body.epcisBody.eventList as EpcisEvent[];
+    const dispensed = events.find((e) => e["trace:ledgerEvent"] === "PacksDispensed")!;
+    expect([dispensed.epcList, dispensed.quantityList]).to.deep.equal([undefined, [{ epcClass: "https://id.gs1.org/01/06901234567892/10/B-2024-001", quantity: 2 }]]);
   });
 
   it("is read as provenance is: regulators and the batch's MAH and CMO; refused to anyone else", async () => {
@@ -199,6 +226,13 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect((await epcis(batchId, h.c.distributor, 403)).body.error.code).to.equal("PROVENANCE_RESTRICTED");
     expect((await epcis(batchId, undefined, 401)).body.error.code).to.equal("TOKEN_REQUIRED");
     expect((await epcis(`0x${"12".repeat(32)}`, h.c.mah, 404)).body.error.code).to.equal("UNKNOWN_BATCH");
+  });
+
+  it("is refused, not served with ambiguous identifiers, by an API given no public URL", async () => {
+    const { publicUrl: _, ...config } = h.services.config;
+    const app = createApp({ ...h.services, config });
+    const res = await request(app).get(`/v1/batches/${batchId}/epcis`).set("authorization", `Bearer ${await h.tokenFor(h.c.mah)}`).expect(500);
+    expect(res.body.error.code).to.equal("NO_PUBLIC_URL");
   });
 
   it("is in the OpenAPI document", async () => {

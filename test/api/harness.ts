@@ -31,6 +31,8 @@ import { freshStore } from "../indexer/stores";
 import type { StoreKind } from "../indexer/stores";
 
 const SERIAL_KEY = Buffer.alloc(16, 7);
+/** The harness API's public URL: EPCIS identifiers are under it. */
+export const HARNESS_PUBLIC_URL = "https://ledger.example.cn";
 let serialIndex = 0;
 
 /** A batch's real serialized packs (GS1) and their tree, as the codes module makes them; `expiry` prints a (17) YYMMDD. */
@@ -83,7 +85,7 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
   const services: ApiServices = {
     store,
     log: silentLogger(),
-    config: { secret: randomBytes(32), tokenLifetime: 900, recallDeadlines: DEFAULT_RECALL_DEADLINES, publicRateLimit: 10_000, dataDir },
+    config: { secret: randomBytes(32), tokenLifetime: 900, recallDeadlines: DEFAULT_RECALL_DEADLINES, publicRateLimit: 10_000, dataDir, publicUrl: HARNESS_PUBLIC_URL },
     codes: createCodeBook(store, dataDir),
     now: () => realSeconds() + offset,
     deployment,
@@ -112,7 +114,7 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
 }
 
 /** Dispenses packs named by canonical key, with the codes module's multiproof. */
-async function dispensePacks(c: Consortium, dispenser: Party, batchId: string, tree: Awaited<ReturnType<typeof buildCodeTree>>, keys: string[]) {
+export async function dispensePacks(c: Consortium, dispenser: Party, batchId: string, tree: Awaited<ReturnType<typeof buildCodeTree>>, keys: string[]) {
   const multi = tree.multiProof(keys);
   const byLeaf = new Map(keys.map((key) => [leafOf(key), key]));
   const packs = multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!));

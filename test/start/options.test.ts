@@ -34,6 +34,9 @@ describe("npm start options", () => {
     expect(parseStartOptions([], { TRACE_MAX_RANGE: "500" }).maxRange).to.equal(500);
     expect(parseStartOptions(["--max-range", "4"], { TRACE_MAX_RANGE: "500" }).maxRange).to.equal(4);
     expect(parseStartOptions([], {})).not.to.have.property("maxRange");
+    expect(parseStartOptions([], { TRACE_PUBLIC_URL: "https://trace.example.cn/" }).publicUrl).to.equal("https://trace.example.cn");
+    expect(parseStartOptions(["--public-url", "https://trace.example.cn/ledger"], { TRACE_PUBLIC_URL: "https://x.example" }).publicUrl).to.equal("https://trace.example.cn/ledger");
+    expect(parseStartOptions([], {})).not.to.have.property("publicUrl");
   });
 
   it("takes a SQLite file or a postgres:// or postgresql:// URL as the database", () => {
@@ -72,6 +75,9 @@ describe("npm start options", () => {
       [[], { TRACE_PUBLIC_RATE_LIMIT: "lots" }, 'TRACE_PUBLIC_RATE_LIMIT must be a number of requests per minute'],
       [["--max-range", "0"], {}, '--max-range must be a whole number of blocks, at least 1, got "0"'],
       [[], { TRACE_MAX_RANGE: "1.5" }, "TRACE_MAX_RANGE must be a whole number of blocks"],
+      [["--public-url", "trace.example.cn"], {}, '--public-url must be the API\'s public http(s) URL such as https://trace.example.cn, got "trace.example.cn"'],
+      [[], { TRACE_PUBLIC_URL: "ftp://trace.example.cn" }, "TRACE_PUBLIC_URL must be the API's public http(s) URL"],
+      [["--public-url", "https://trace.example.cn/?x=1"], {}, "--public-url must be the API's public http(s) URL"],
       [["--verbose"], {}, "unknown option '--verbose'"],
       [["now"], {}, "too many arguments"],
     ];
