@@ -46,7 +46,7 @@ const MARKER = "store-id";
 export async function checkStoreContinuity(store: Store, dataDir: string, options: { acceptLoss: boolean; now: number }): Promise<void> {
   const markerFile = path.join(dataDir, MARKER);
   const recorded = existsSync(markerFile) ? readFileSync(markerFile, "utf8").trim() : undefined;
-  const identity = await store.db.selectFrom("store_identity").select("id").executeTakeFirst();
+  const identity = await store.db.selectFrom("store_identity").select("id").where("slot", "=", 1).executeTakeFirst();
   const location = store.health.location;
   if (identity) {
     if (recorded !== undefined && recorded !== identity.id) throw new StoreMismatchError(location, dataDir, identity.id, recorded);
@@ -57,8 +57,13 @@ export async function checkStoreContinuity(store: Store, dataDir: string, option
   const indexed = (await store.db.selectFrom("sync_state").select("id").executeTakeFirst()) !== undefined;
   const usedBefore = recorded !== undefined || keepsRegisteredCodes(dataDir);
   if (!indexed && usedBefore && !options.acceptLoss) throw new StoreLostError(location, dataDir, recorded);
-  const id = randomUUID();
-  await store.db.insertInto("store_identity").values({ id, created_at: options.now }).execute();
+  // Servers starting together on a new database may all get here: the first id written is the store's.
+  await store.db
+    .insertInto("store_identity")
+    .values({ slot: 1, id: randomUUID(), created_at: options.now })
+    .onConflict((conflict) => conflict.column("slot").doNothing())
+    .execute();
+  const { id } = await store.db.selectFrom("store_identity").select("id").where("slot", "=", 1).executeTakeFirstOrThrow();
   writeMarker(markerFile, id);
 }
 

@@ -343,15 +343,18 @@ const migrations: Record<string, Migration> = {
   },
   "0005_store_identity": {
     async up(db: Kysely<unknown>) {
-      // One row: which store this is, also recorded in the data directory, so a store that was lost and quietly
-      // replaced by an empty one is told apart from a new one.
+      // One row (slot 1): which store this is, also recorded in the data directory, so a store that was lost and
+      // quietly replaced by an empty one is told apart from a new one. The fixed key lets servers starting together
+      // on a new database agree on one id.
       await db.schema
         .createTable("store_identity")
-        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("slot", "integer", (c) => c.primaryKey())
+        .addColumn("id", "text", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
     },
   },
+
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -48,7 +48,7 @@ export type Database = {
 };
 
 /** One row: this store's id, also kept in the data directory it serves (src/ops/continuity.ts). */
-export type StoreIdentityTable = { id: string; created_at: number };
+export type StoreIdentityTable = { slot: number; id: string; created_at: number };
 
 /** One row: which chain and deployment the store mirrors, and how far. */
 export type SyncStateTable = {

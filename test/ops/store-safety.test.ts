@@ -6,7 +6,7 @@ import { sql } from "kysely";
 import request from "supertest";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { silentLogger } from "../../src/log";
-import { StoreLostError, StoreMismatchError } from "../../src/ops/continuity";
+import { checkStoreContinuity, StoreLostError, StoreMismatchError } from "../../src/ops/continuity";
 import { closeServer, listenHttp } from "../../src/ops/listen";
 import { startLedgerService } from "../../src/service";
 import type { LedgerService, LedgerServiceOptions } from "../../src/service";
@@ -226,13 +226,31 @@ describe("store backup and restore (SQLite)", () => {
   });
 });
 
+describe("servers starting together on a new PostgreSQL database", () => {
+  it("agree on one store id, which each data directory records", async () => {
+    const database = await createPostgresDatabase("trace_identity");
+    const stores = [1, 2, 3].map(() => createStore(database.url));
+    try {
+      await stores[0]!.migrate();
+      const dirs = stores.map(() => dataDir());
+      await Promise.all(stores.map((store, i) => checkStoreContinuity(store, dirs[i]!, { acceptLoss: false, now: 1 })));
+      const recorded = new Set(dirs.map((dir) => readFileSync(path.join(dir, "store-id"), "utf8")));
+      expect(recorded.size).to.equal(1);
+      expect(await stores[0]!.db.selectFrom("store_identity").select("id").execute()).to.deep.equal([{ id: [...recorded][0]!.trim() }]);
+    } finally {
+      for (const store of stores) await store.close();
+      await database.drop();
+    }
+  });
+});
+
 describe("store backup and restore (PostgreSQL)", () => {
   it("pg_dump while in use, then pg_restore over lost rows, gives back the same rows", async () => {
     const database = await createPostgresDatabase("trace_backup");
     const store = createStore(database.url);
     try {
       await store.migrate();
-      await store.db.insertInto("store_identity").values({ id: "backed-up", created_at: 1 }).execute();
+      await store.db.insertInto("store_identity").values({ slot: 1, id: "backed-up", created_at: 1 }).execute();
       const subscriptions = [1, 2, 3].map((n) => ({
         id: `sub-${n}`,
         organization_id: n,
