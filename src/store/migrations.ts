@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { Kysely, Migration, MigrationProvider } from "kysely";
 
 /**
@@ -343,18 +344,30 @@ const migrations: Record<string, Migration> = {
   },
   "0005_store_identity": {
     async up(db: Kysely<unknown>) {
-      // One row (slot 1): which store this is, also recorded in the data directory, so a store that was lost and
-      // quietly replaced by an empty one is told apart from a new one. The fixed key lets servers starting together
-      // on a new database agree on one id.
+      // One row: which store this is, also recorded in the data directory, so a store that was lost and quietly
+      // replaced by an empty one is told apart from a new one.
       await db.schema
         .createTable("store_identity")
-        .addColumn("slot", "integer", (c) => c.primaryKey())
-        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.primaryKey())
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
     },
   },
-
+  "0006_store_identity_slot": {
+    async up(db: Kysely<unknown>) {
+      // The id gets a fixed key (slot 1), so servers starting together on a new database agree on one id instead
+      // of each writing its own; of several written that way, the first is kept.
+      await db.schema
+        .createTable("store_identity_slot")
+        .addColumn("slot", "integer", (c) => c.primaryKey())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await sql`INSERT INTO store_identity_slot (slot, id, created_at) SELECT 1, id, created_at FROM store_identity ORDER BY created_at, id LIMIT 1`.execute(db);
+      await db.schema.dropTable("store_identity").execute();
+      await db.schema.alterTable("store_identity_slot").renameTo("store_identity").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { sql } from "kysely";
+import { Migrator, sql } from "kysely";
 import request from "supertest";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { silentLogger } from "../../src/log";
@@ -11,6 +11,7 @@ import { closeServer, listenHttp } from "../../src/ops/listen";
 import { startLedgerService } from "../../src/service";
 import type { LedgerService, LedgerServiceOptions } from "../../src/service";
 import { createStore, StoreDamagedError } from "../../src/store";
+import { migrationProvider } from "../../src/store/migrations";
 import { backupStore, BackupError, restoreStore } from "../../src/store/backup";
 import { packsFor } from "../api/harness";
 import { zeroCodeIndexPage } from "./damage";
@@ -226,8 +227,20 @@ describe("store backup and restore (SQLite)", () => {
   });
 });
 
-describe("servers starting together on a new PostgreSQL database", () => {
-  it("agree on one store id, which each data directory records", async () => {
+describe("the store id", () => {
+  it("a store from before the id had its fixed key keeps the first id written", async () => {
+    const store = createStore(":memory:");
+    try {
+      await new Migrator({ db: store.db, provider: migrationProvider }).migrateTo("0005_store_identity");
+      await sql`INSERT INTO store_identity (id, created_at) VALUES ('later', 2), ('first', 1)`.execute(store.db);
+      await store.migrate();
+      expect(await store.db.selectFrom("store_identity").selectAll().execute()).to.deep.equal([{ slot: 1, id: "first", created_at: 1 }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("is one for servers starting together on a new PostgreSQL database, and each data directory records it", async () => {
     const database = await createPostgresDatabase("trace_identity");
     const stores = [1, 2, 3].map(() => createStore(database.url));
     try {
