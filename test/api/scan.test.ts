@@ -6,6 +6,7 @@ import { formatCode, withCheckDigit } from "../../src/codes";
 import { recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import { chinaDate } from "../../src/ledger/china-time";
 import { endOfChinaDay } from "../../src/ledger/expiry";
+import { STORE_KINDS } from "../indexer/stores";
 import { apiHarness, packsFor } from "./harness";
 import type { ApiHarness } from "./harness";
 
@@ -247,5 +248,40 @@ describe("scan verdicts", () => {
       .set("authorization", await bearer(h.c.regulator2))
       .send({ codes: h.batches.unreleased.printed });
     expect([res.status, res.body.error.code]).to.deep.equal([403, "NOT_BATCH_PARTY"]);
+  });
+});
+
+/** The scanner's relation to the batch is read in one statement; it must mean the same on both stores. */
+describe.each(STORE_KINDS)("signed-in scans (%s)", (kind) => {
+  let h: ApiHarness;
+  beforeAll(async () => {
+    h = await apiHarness(kind);
+    const { batchId, printed } = h.batches.released;
+    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: printed }).expect(201);
+  });
+  afterAll(async () => h.close());
+
+  it("answers by where the scanner stands: inspectors and holders GENUINE with the custody path, strangers UNEXPECTED_HOLDER without it", async () => {
+    const code = h.batches.released.printed[5]!;
+    const answers: [string, string, boolean][] = [];
+    for (const [who, party] of [
+      ["regulator", h.regulator()],
+      ["mah", h.c.mah],
+      ["cmo", h.c.cmo],
+      ["distributor (shipped on, holds 2)", h.c.distributor],
+      ["dispenser (holds)", h.c.dispenser],
+      ["distributor2 (never held)", h.c.distributor2],
+    ] as const) {
+      const res = await request(h.app).post("/v1/scans").set("authorization", `Bearer ${await h.tokenFor(party)}`).send({ code }).expect(200);
+      answers.push([who, res.body.verdict, Array.isArray(res.body.custody)]);
+    }
+    expect(answers).to.deep.equal([
+      ["regulator", "GENUINE", true],
+      ["mah", "GENUINE", true],
+      ["cmo", "GENUINE", true],
+      ["distributor (shipped on, holds 2)", "GENUINE", true],
+      ["dispenser (holds)", "GENUINE", true],
+      ["distributor2 (never held)", "UNEXPECTED_HOLDER", false],
+    ]);
   });
 });
