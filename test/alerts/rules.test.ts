@@ -40,17 +40,19 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
   });
   afterAll(async () => h?.close());
 
+  /** The organizations told of ledger events of `kind` about `batchId`. */
+  const recipientsOf = async (kind: string, batchId: string) => {
+    const rows = await h.store.db
+      .selectFrom("notifications")
+      .select("organization_id")
+      .distinct()
+      .where("kind", "=", kind)
+      .where("payload", "like", `%"batchId":"${batchId}"%`)
+      .execute();
+    return rows.map((r) => r.organization_id);
+  };
+
   describe("ledger event notifications", () => {
-    const recipientsOf = async (kind: string, batchId: string) => {
-      const rows = await h.store.db
-        .selectFrom("notifications")
-        .select("organization_id")
-        .distinct()
-        .where("kind", "=", kind)
-        .where("payload", "like", `%"batchId":"${batchId}"%`)
-        .execute();
-      return rows.map((r) => r.organization_id);
-    };
 
     it("tells every holder of a recalled batch, its MAH and CMO, and the regulators of every province it touched", async () => {
       // The recalled batch: held by the CMO and the distributor (Jiangsu), one unit on its way to distributor2 (Shanghai).
@@ -159,12 +161,8 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
   });
 
   describe("holds", () => {
-    const told = async (where: { kind?: string; alertId?: number }) => {
-      let q = h.store.db.selectFrom("notifications").select("organization_id").distinct();
-      if (where.kind) q = q.where("kind", "=", where.kind);
-      if (where.alertId !== undefined) q = q.where("alert_id", "=", where.alertId);
-      return (await q.execute()).map((n) => n.organization_id);
-    };
+    const toldOfAlert = async (alertId: number) =>
+      (await h.store.db.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", alertId).execute()).map((n) => n.organization_id);
 
     it("an OOS on a market-released batch holds it and tells every holder, the addressee of stock in transit and the regulators; the MAH's release resolves it", async () => {
       // Held by the CMO (Zhejiang) and the distributor (Jiangsu), 10 on their way to distributor2 (Shanghai).
@@ -177,14 +175,8 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       expect(alert).to.include({ status: "open", organization_id: null });
       expect(JSON.parse(alert!.details)).to.include({ placedBy: h.c.cmo.id, reasonHash: reportHash });
       const everyoneConcerned = [h.c.mah.id, h.c.cmo.id, h.c.distributor.id, h.c.distributor2.id, h.c.regulator.id, h.c.regulator2.id];
-      expect(await told({ alertId: alert!.id })).to.have.members(everyoneConcerned);
-      const deviationTold = await h.store.db
-        .selectFrom("notifications")
-        .select("organization_id")
-        .where("kind", "=", "ledger.DeviationOpened")
-        .where("payload", "like", `%"batchId":"${batchId}"%`)
-        .execute();
-      expect(deviationTold.map((n) => n.organization_id)).to.have.members(everyoneConcerned);
+      expect(await toldOfAlert(alert!.id)).to.have.members(everyoneConcerned);
+      expect(await recipientsOf("ledger.DeviationOpened", batchId)).to.have.members(everyoneConcerned);
 
       await closeDeviation(h.c, h.c.cmo, batchId, reportHash);
       await releaseHold(h.c, h.c.mah, batchId);
@@ -199,13 +191,7 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await handOver(h.c, h.c.cmo, h.c.dispenser, batchId, 10n);
       await placeHold(h.c, h.c.regulator2, batchId);
       await h.sync();
-      const placed = await h.store.db
-        .selectFrom("notifications")
-        .select("organization_id")
-        .where("kind", "=", "ledger.BatchPlacedOnHold")
-        .where("payload", "like", `%"batchId":"${batchId}"%`)
-        .execute();
-      expect(placed.map((n) => n.organization_id)).to.have.members([h.c.mah.id, h.c.cmo.id, h.c.dispenser.id, h.c.regulator.id, h.c.regulator2.id]);
+      expect(await recipientsOf("ledger.BatchPlacedOnHold", batchId)).to.have.members([h.c.mah.id, h.c.cmo.id, h.c.dispenser.id, h.c.regulator.id, h.c.regulator2.id]);
       await startRecall(h.c, h.c.mah, batchId, RecallLevel.II);
       await h.sync();
       await h.engine.evaluateDeadlines();
