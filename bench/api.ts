@@ -346,6 +346,7 @@ async function seed(): Promise<Manifest> {
       state: plan.state,
       recall_status: plan.recalled ? "OPEN" : "NONE",
       recall_level: plan.recalled ? "II" : null,
+      hold_status: "NONE",
       open_deviations: 0,
       in_transit: 0,
       dispensed: dispensedCount,

@@ -379,6 +379,22 @@ async function main() {
     });
     return batches.destroyStock(message, signature);
   };
+  const placeHold = async (by: Org, batchId: string) => {
+    const { message, signature } = await sign("BatchLedger", "HoldPlacement", by, {
+      organizationId: by.id,
+      batchId,
+      reasonHash: hashText("complaint cluster under investigation"),
+    });
+    return batches.placeHold(message, signature);
+  };
+  const releaseHold = async (batchId: string) => {
+    const { message, signature } = await sign("BatchLedger", "HoldRelease", mah, {
+      mahId: mah.id,
+      batchId,
+      reasonHash: hashText("investigation closed: batch conforms"),
+    });
+    return batches.releaseHold(message, signature);
+  };
   const startRecall = async (by: Org, batchId: string) => {
     const { message, signature } = await sign("BatchLedger", "RecallStart", by, {
       organizationId: by.id,
@@ -481,6 +497,13 @@ async function main() {
       ),
     ),
   );
+
+  // ----- hold: placed by a regulator, released by the MAH; an OOS on the market-released batch holds it too -----
+  await measure("hold placed (regulator)", placeHold(regulator, batchId));
+  await measure("hold released (MAH)", releaseHold(batchId));
+  await measure("deviation opened on a market-released batch, holding it (CMO)", openDeviation(cmo, batchId, "OOS assay, retained sample"));
+  await gasOf(closeDeviation(cmo, batchId, "OOS assay, retained sample"));
+  await gasOf(releaseHold(batchId));
 
   // ----- recall -----
   await measure("recall started (MAH)", startRecall(mah, batchId), 100_000);

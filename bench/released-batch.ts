@@ -115,6 +115,7 @@ export async function seedStore(dbFile: string, count: number, root: string): Pr
       state: "MARKET_RELEASED",
       recall_status: "NONE",
       recall_level: null,
+      hold_status: "NONE",
       open_deviations: 0,
       in_transit: 0,
       dispensed: 0,

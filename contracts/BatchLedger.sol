@@ -37,6 +37,10 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     bytes32 private constant DESTRUCTION_TYPEHASH = keccak256(
         "Destruction(uint32 holderId,uint256 nonce,bytes32 batchId,uint64 quantity,bytes32 reasonHash)"
     );
+    bytes32 private constant HOLD_PLACEMENT_TYPEHASH =
+        keccak256("HoldPlacement(uint32 organizationId,uint256 nonce,bytes32 batchId,bytes32 reasonHash)");
+    bytes32 private constant HOLD_RELEASE_TYPEHASH =
+        keccak256("HoldRelease(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 reasonHash)");
     bytes32 private constant RECALL_START_TYPEHASH = keccak256(
         "RecallStart(uint32 organizationId,uint256 nonce,bytes32 batchId,uint8 level,bytes32 reasonHash)"
     );
@@ -110,7 +114,12 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         }
         deviations[report.reportHash] = DeviationStatus.Open;
         subject.openDeviations += 1;
-        emit DeviationOpened(report.batchId, report.organizationId, report, signer, signature);
+        // A quality question about stock already on the market stops it at once, short of a recall; before market
+        // release the open deviation itself blocks release.
+        bool placesOnHold =
+            subject.state == BatchState.MarketReleased && subject.recall == RecallStatus.None && !subject.onHold;
+        if (placesOnHold) subject.onHold = true;
+        emit DeviationOpened(report.batchId, report.organizationId, report, placesOnHold, signer, signature);
     }
 
     /// @inheritdoc IBatchLedger
@@ -158,6 +167,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         Batch storage subject = _recorded(release.batchId);
         if (release.mahId != subject.mahId) revert NotBatchMah(release.batchId, release.mahId);
         _checkReleasable(release.batchId, subject, BatchState.FactoryReleased);
+        _checkNotHeld(release.batchId, subject);
         _checkUnexpired(release.batchId, subject);
         subject.state = BatchState.MarketReleased;
         emit BatchMarketReleased(release.batchId, release.mahId, release, signer, signature);
@@ -241,6 +251,41 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         emit StockDestroyed(destruction.batchId, destruction.holderId, destruction, signer, signature);
     }
 
+    // ----- hold -----
+
+    /// @inheritdoc IBatchLedger
+    function placeHold(HoldPlacement calldata placement, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                HOLD_PLACEMENT_TYPEHASH, placement.organizationId, placement.nonce, placement.batchId, placement.reasonHash
+            )
+        );
+        (IConsortiumRegistry.Role role, address signer) =
+            _attest(structHash, placement.organizationId, placement.nonce, signature);
+        Batch storage held = _recorded(placement.batchId);
+        if (role != IConsortiumRegistry.Role.Regulator && placement.organizationId != held.mahId) {
+            revert NotHoldAuthority(placement.batchId, placement.organizationId);
+        }
+        if (held.recall != RecallStatus.None) revert BatchRecalled(placement.batchId);
+        if (held.onHold) revert BatchAlreadyOnHold(placement.batchId);
+        held.onHold = true;
+        emit BatchPlacedOnHold(placement.batchId, placement.organizationId, placement, signer, signature);
+    }
+
+    /// @inheritdoc IBatchLedger
+    function releaseHold(HoldRelease calldata release, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(HOLD_RELEASE_TYPEHASH, release.mahId, release.nonce, release.batchId, release.reasonHash)
+        );
+        (, address signer) = _attest(structHash, release.mahId, release.nonce, signature);
+        Batch storage held = _recorded(release.batchId);
+        if (release.mahId != held.mahId) revert NotBatchMah(release.batchId, release.mahId);
+        if (!held.onHold) revert BatchNotOnHold(release.batchId);
+        if (held.openDeviations != 0) revert BatchHasOpenDeviations(release.batchId, held.openDeviations);
+        held.onHold = false;
+        emit BatchHoldReleased(release.batchId, release.mahId, release, signer, signature);
+    }
+
     // ----- recall -----
 
     /// @inheritdoc IBatchLedger
@@ -260,6 +305,8 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         if (recalled.recall != RecallStatus.None) revert RecallAlreadyStarted(recall.batchId);
         recalled.recall = RecallStatus.Open;
         recalled.recallLevel = recall.level;
+        // Escalation: the recall's own rules now stop the stock, and only the recall's closure ends them.
+        recalled.onHold = false;
         recalled.unacknowledgedHolders = recalled.holders;
         emit RecallStarted(recall.batchId, recall.organizationId, recall.level, recall, signer, signature);
     }
@@ -401,12 +448,17 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         if (subject.openDeviations != 0) revert BatchHasOpenDeviations(id, subject.openDeviations);
     }
 
-    /// @dev Stock moves to customers and patients only after market release and until a recall.
+    /// @dev Stock moves to customers and patients only after market release, never while held, and until a recall.
     function _checkInCommerce(bytes32 id, Batch storage subject) private view {
         if (subject.recall != RecallStatus.None) revert BatchRecalled(id);
+        _checkNotHeld(id, subject);
         if (subject.state != BatchState.MarketReleased) {
             revert BatchStateMismatch(id, subject.state, BatchState.MarketReleased);
         }
+    }
+
+    function _checkNotHeld(bytes32 id, Batch storage subject) private view {
+        if (subject.onHold) revert BatchOnHold(id);
     }
 
     /// @dev `expiresAt` is the batch's last valid second: a date-only expiry is 23:59:59 China time that day, as

@@ -58,6 +58,8 @@ interface IBatchLedger is IAttestations {
         uint32 unacknowledgedHolders;
         uint32 shipmentsInTransit;
         uint40 expiresAt;
+        /// Quarantined short of a recall: nothing ships, is dispensed or released until the MAH lifts the hold.
+        bool onHold;
     }
 
     struct Holding {
@@ -148,6 +150,23 @@ interface IBatchLedger is IAttestations {
         bytes32 reasonHash;
     }
 
+    /// @notice The batch's MAH or a regulator holds the batch (quarantine short of a recall) while a quality question
+    /// is open; `reasonHash` names the document saying why.
+    struct HoldPlacement {
+        uint32 organizationId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 reasonHash;
+    }
+
+    /// @notice The batch's MAH lifts the hold, with the decision's document: the batch may move again.
+    struct HoldRelease {
+        uint32 mahId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 reasonHash;
+    }
+
     struct RecallStart {
         uint32 organizationId;
         uint256 nonce;
@@ -179,8 +198,14 @@ interface IBatchLedger is IAttestations {
         address signer,
         bytes signature
     );
+    /// @param placesOnHold The deviation was opened on a market-released batch, which it placed on hold.
     event DeviationOpened(
-        bytes32 indexed batchId, uint32 indexed organizationId, DeviationReport report, address signer, bytes signature
+        bytes32 indexed batchId,
+        uint32 indexed organizationId,
+        DeviationReport report,
+        bool placesOnHold,
+        address signer,
+        bytes signature
     );
     event DeviationClosed(
         bytes32 indexed batchId,
@@ -216,6 +241,12 @@ interface IBatchLedger is IAttestations {
     );
     event StockDestroyed(
         bytes32 indexed batchId, uint32 indexed holderId, Destruction destruction, address signer, bytes signature
+    );
+    event BatchPlacedOnHold(
+        bytes32 indexed batchId, uint32 indexed organizationId, HoldPlacement placement, address signer, bytes signature
+    );
+    event BatchHoldReleased(
+        bytes32 indexed batchId, uint32 indexed mahId, HoldRelease release, address signer, bytes signature
     );
     event RecallStarted(
         bytes32 indexed batchId,
@@ -259,6 +290,13 @@ interface IBatchLedger is IAttestations {
     error BatchHasOpenDeviations(bytes32 batchId, uint16 openDeviations);
     error BatchExpired(bytes32 batchId, uint40 expiresAt);
     error BatchRecalled(bytes32 batchId);
+    /// @notice The batch is on hold: it cannot be released to the market, shipped or dispensed until its MAH
+    /// releases the hold or it is recalled.
+    error BatchOnHold(bytes32 batchId);
+    /// @notice Only the batch's MAH or a regulator places a hold.
+    error NotHoldAuthority(bytes32 batchId, uint32 organizationId);
+    error BatchAlreadyOnHold(bytes32 batchId);
+    error BatchNotOnHold(bytes32 batchId);
     error InsufficientHolding(bytes32 batchId, uint32 organizationId, uint64 held, uint64 requested);
     error ShipmentToSelf(uint32 organizationId);
     /// @notice Regulators do not hold stock.
@@ -288,7 +326,8 @@ interface IBatchLedger is IAttestations {
     /// @return batchId keccak256(abi.encode(productId, batchNumber)).
     function recordBatch(BatchRecord calldata record, bytes calldata signature) external returns (bytes32 batchId);
 
-    /// @notice The batch's MAH or CMO opens a deviation, OOS or OOT investigation, named by its report hash.
+    /// @notice The batch's MAH or CMO opens a deviation, OOS or OOT investigation, named by its report hash. On a
+    /// market-released batch that is neither recalled nor already held, it places the batch on hold.
     function openDeviation(DeviationReport calldata report, bytes calldata signature) external;
 
     /// @notice The batch's MAH or CMO closes an open deviation with the closure report's hash.
@@ -322,8 +361,16 @@ interface IBatchLedger is IAttestations {
     /// @notice A holder records the destruction of part of its holding (damaged, expired, or recalled stock).
     function destroyStock(Destruction calldata destruction, bytes calldata signature) external;
 
+    /// @notice The batch's MAH or a regulator places the batch on hold: release to the market, shipping and
+    /// dispensing stop until the MAH releases the hold or the batch is recalled. Opening a deviation on a
+    /// market-released batch places it on hold too.
+    function placeHold(HoldPlacement calldata placement, bytes calldata signature) external;
+
+    /// @notice The batch's MAH releases the hold, once every deviation of the batch is closed.
+    function releaseHold(HoldRelease calldata release, bytes calldata signature) external;
+
     /// @notice The batch's MAH starts, or a regulator orders, a recall: shipping and dispensing stop at once and
-    /// every holder must acknowledge.
+    /// every holder must acknowledge. A recall ends the batch's hold (escalation).
     function startRecall(RecallStart calldata recall, bytes calldata signature) external;
 
     /// @notice A holder acknowledges the open recall with the quantity it quarantined.

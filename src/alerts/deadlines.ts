@@ -140,6 +140,7 @@ const SETTLED: Partial<Record<Rule, string>> = {
   shipment_overdue: "the shipment was received",
   recall_acknowledgement_overdue: "the holder acknowledged the recall or the recall closed",
   recall_progress_report_overdue: "a progress report arrived or the recall closed",
+  batch_on_hold: "the MAH released the hold or the batch was recalled",
 };
 
 /** Open deadline alerts whose subject has since been dealt with. */
@@ -161,6 +162,10 @@ async function isSettled(trx: Trx, alert: { rule: string; batch_id: string | nul
   if (alert.rule === "shipment_overdue") {
     const shipment = await trx.selectFrom("shipments").select("status").where("id", "=", alert.subject!).executeTakeFirst();
     return shipment?.status !== "IN_TRANSIT";
+  }
+  if (alert.rule === "batch_on_hold") {
+    const hold = await trx.selectFrom("batch_holds").select(["status", "placed_at"]).where("batch_id", "=", alert.batch_id!).executeTakeFirst();
+    return hold?.status !== "ON_HOLD" || hold.placed_at > alert.observed_at;
   }
   const recall = await trx.selectFrom("recalls").select(["status", "started_at"]).where("batch_id", "=", alert.batch_id!).executeTakeFirst();
   if (recall?.status !== "OPEN") return true;

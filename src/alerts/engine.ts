@@ -35,7 +35,8 @@ const NO_LOG = 2_147_483_647;
 const INDEXER_ACTIVE_MS = 1_000;
 const MAX_REST_MS = 1_000;
 const NOTIFIED = new Set(["verified", "bootstrap"]);
-const RECALL_EVENTS = new Set(["RecallStarted", "RecallAcknowledged", "RecallClosed"]);
+/** Events every holder and addressee of stock in transit must hear of: recalls and holds. */
+const HOLDER_EVENTS = new Set(["RecallStarted", "RecallAcknowledged", "RecallClosed", "BatchPlacedOnHold", "BatchHoldReleased"]);
 const ORGANIZATION_EVENTS = new Set(["OrganizationOnboarded", "OrganizationSuspended", "OrganizationReinstated", "SigningKeyAdded", "SigningKeyRevoked"]);
 
 /** A second engine on the same database moved the cursor first: this pass's work is discarded, not doubled. */
@@ -332,7 +333,9 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
   if (ORGANIZATION_EVENTS.has(event.name) && args.organizationId !== undefined) direct.add(Number(args.organizationId));
   // Outsourcing agreements concern both parties and, through them, their provinces' regulators.
   if (event.agreement_id) for (const id of audience.agreementParties(event.agreement_id)) direct.add(id);
-  if (event.batch_id) for (const id of audience.ofBatch(event.batch_id, { holders: RECALL_EVENTS.has(event.name) })) direct.add(id);
+  // A deviation opened on a market-released batch holds it: its holders hear of the deviation as of a placed hold.
+  const holders = HOLDER_EVENTS.has(event.name) || args.placesOnHold === true;
+  if (event.batch_id) for (const id of audience.ofBatch(event.batch_id, { holders })) direct.add(id);
   const recipients = audience.withRegulators(direct, event.batch_id);
   // The payload is the same for every recipient: built once; the event's arguments are joined in when it is sent.
   const payload = JSON.stringify({ event: {

@@ -125,44 +125,10 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
       },
     ];
   },
-  async DeviationOpened({ trx, event, audience, config, keyOf }) {
-    const batch = event.batch_id ? audience.batch(event.batch_id) : undefined;
-    if (!batch) return [];
-    const { count, clients, windowSeconds } = config.recurringDeviations;
-    const since = event.block_time - windowSeconds;
-    const recent = await trx
-      .selectFrom("deviations")
-      .innerJoin("batches", "batches.id", "deviations.batch_id")
-      .select(["deviations.batch_id", "batches.mah_id"])
-      .where("batches.cmo_id", "=", batch.cmoId)
-      .where("deviations.opened_at", ">=", since)
-      .where("deviations.opened_at", "<=", event.block_time)
-      .execute();
-    const mahs = new Set(recent.map((r) => r.mah_id));
-    if (recent.length < count || mahs.size < clients) return [];
-    // One warning per window: the CMO's rating already counts it, more would only repeat it.
-    const raised = await trx
-      .selectFrom("alerts")
-      .select("id")
-      .where("rule", "=", "cmo_recurring_deviations")
-      .where("organization_id", "=", batch.cmoId)
-      .where("status", "!=", "retracted")
-      .where("observed_at", ">=", since)
-      .executeTakeFirst();
-    if (raised) return [];
-    return [
-      {
-        key: keyOf("cmo_recurring_deviations"),
-        rule: "cmo_recurring_deviations",
-        organizationId: batch.cmoId,
-        batchId: event.batch_id,
-        subject: null,
-        message: `CMO ${batch.cmoId} opened ${recent.length} deviations for ${mahs.size} clients within ${Math.round(windowSeconds / 86_400)} days`,
-        details: { deviations: recent.length, clients: [...mahs].sort((a, b) => a - b), since },
-        observedAt: event.block_time,
-        notify: [...mahs],
-      },
-    ];
+  BatchPlacedOnHold: async (input) => [batchOnHold(input, `placed by organization ${num(input.args, "organizationId")}`)],
+  async DeviationOpened(input) {
+    const held = input.args.placesOnHold === true ? [batchOnHold(input, `placed by the deviation report ${String(input.args.reportHash)} opened on the market-released batch`)] : [];
+    return [...held, ...(await recurringDeviations(input))];
   },
   async BatchRecorded({ event, args, facts, keyOf }) {
     const agreementId = String(args.agreementId);
@@ -210,3 +176,64 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
     }));
   },
 };
+
+/**
+ * A batch held short of a recall: every holder and addressee of stock in transit must stop selling, dispensing and
+ * shipping it, and the regulators of every province it reached must know. About no single organization: a hold is
+ * a quality decision, not a fault of whoever placed it. Resolved when the MAH releases the hold or a recall ends it.
+ */
+function batchOnHold({ event, args, audience, keyOf }: RuleInput, how: string): AlertDraft {
+  const batchId = event.batch_id!;
+  return {
+    key: keyOf("batch_on_hold"),
+    rule: "batch_on_hold",
+    organizationId: null,
+    batchId,
+    subject: null,
+    message: `batch ${batchId} is on hold (${how}): do not sell, dispense or ship it until its MAH decides`,
+    details: { placedBy: num(args, "organizationId"), reasonHash: args.reasonHash ?? args.reportHash, heldAt: event.block_time },
+    observedAt: event.block_time,
+    notify: [...audience.ofBatch(batchId, { holders: true })],
+  };
+}
+
+/** Recurring deviations at one CMO across its clients. */
+async function recurringDeviations({ trx, event, audience, config, keyOf }: RuleInput): Promise<AlertDraft[]> {
+  const batch = event.batch_id ? audience.batch(event.batch_id) : undefined;
+  if (!batch) return [];
+  const { count, clients, windowSeconds } = config.recurringDeviations;
+  const since = event.block_time - windowSeconds;
+  const recent = await trx
+    .selectFrom("deviations")
+    .innerJoin("batches", "batches.id", "deviations.batch_id")
+    .select(["deviations.batch_id", "batches.mah_id"])
+    .where("batches.cmo_id", "=", batch.cmoId)
+    .where("deviations.opened_at", ">=", since)
+    .where("deviations.opened_at", "<=", event.block_time)
+    .execute();
+  const mahs = new Set(recent.map((r) => r.mah_id));
+  if (recent.length < count || mahs.size < clients) return [];
+  // One warning per window: the CMO's rating already counts it, more would only repeat it.
+  const raised = await trx
+    .selectFrom("alerts")
+    .select("id")
+    .where("rule", "=", "cmo_recurring_deviations")
+    .where("organization_id", "=", batch.cmoId)
+    .where("status", "!=", "retracted")
+    .where("observed_at", ">=", since)
+    .executeTakeFirst();
+  if (raised) return [];
+  return [
+    {
+      key: keyOf("cmo_recurring_deviations"),
+      rule: "cmo_recurring_deviations",
+      organizationId: batch.cmoId,
+      batchId: event.batch_id,
+      subject: null,
+      message: `CMO ${batch.cmoId} opened ${recent.length} deviations for ${mahs.size} clients within ${Math.round(windowSeconds / 86_400)} days`,
+      details: { deviations: recent.length, clients: [...mahs].sort((a, b) => a - b), since },
+      observedAt: event.block_time,
+      notify: [...mahs],
+    },
+  ];
+}

@@ -24,6 +24,8 @@ export const RULES = {
   cmo_recurring_deviations: "medium",
   /** A batch recorded under (or not yet released from) an agreement that expired or was revoked. */
   agreement_not_in_force: "high",
+  /** A batch held short of a recall (by its MAH, a regulator, or a deviation opened on it once on the market). */
+  batch_on_hold: "high",
 } as const satisfies Record<string, Severity>;
 
 export type Rule = keyof typeof RULES;

@@ -39,7 +39,7 @@ export const batchRoutes = [
       product: bytes32.optional().meta({ description: "product id" }),
       mah: organizationId.optional(),
       cmo: organizationId.optional(),
-      state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED", "RECALLED"]).optional(),
+      state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED", "RECALLED", "ON_HOLD"]).optional(),
       region: wholeNumber(0, INT32_MAX).optional().meta({ description: "province code of the MAH or the CMO" }),
       ...pageQuery,
     }),
@@ -51,6 +51,7 @@ export const batchRoutes = [
       if (query.mah) q = q.where("batches.mah_id", "=", query.mah);
       if (query.cmo) q = q.where("batches.cmo_id", "=", query.cmo);
       if (query.state === "RECALLED") q = q.where("batches.recall_status", "!=", "NONE");
+      else if (query.state === "ON_HOLD") q = q.where("batches.hold_status", "=", "ON_HOLD");
       else if (query.state) q = q.where("batches.state", "=", query.state);
       if (query.region !== undefined) {
         const region = query.region;

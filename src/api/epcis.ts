@@ -101,9 +101,11 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     "trace:codesRoot": a.codesRoot,
     "trace:batchRecordHash": a.batchRecordHash,
   }),
+  // A deviation opened on a market-released batch holds the whole lot: it may not be sold until the MAH decides.
   DeviationOpened: (a, x) => ({
     action: "OBSERVE",
     bizStep: "inspecting",
+    ...(a.placesOnHold === true ? { disposition: "non_sellable_other", "trace:hold": "placed" } : {}),
     quantityList: [{ epcClass: x.lot }],
     "trace:deviationKind": DEVIATION_KINDS.names[Number(a.kind)] ?? String(a.kind),
     "trace:deviationStatus": "open",
@@ -171,6 +173,23 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     quantityList: [{ epcClass: x.lot, quantity: Number(a.quantity) }],
     readPoint: x.site(a.holderId),
     bizLocation: x.site(a.holderId),
+    "trace:reasonHash": a.reasonHash,
+  }),
+  // A hold stops the whole lot short of a recall; its release makes it sellable again.
+  BatchPlacedOnHold: (a, x) => ({
+    action: "OBSERVE",
+    bizStep: "holding",
+    disposition: "non_sellable_other",
+    quantityList: [{ epcClass: x.lot }],
+    "trace:hold": "placed",
+    "trace:reasonHash": a.reasonHash,
+  }),
+  BatchHoldReleased: (a, x) => ({
+    action: "OBSERVE",
+    bizStep: "inspecting",
+    disposition: "sellable_not_accessible",
+    quantityList: [{ epcClass: x.lot }],
+    "trace:hold": "released",
     "trace:reasonHash": a.reasonHash,
   }),
   // The whole lot is recalled: a quantity element without a quantity names the class, not a count.

@@ -19,6 +19,7 @@ export function toBatchView(row: BatchRow): BatchView {
     expiresAt: row.expires_at,
     state: row.state as BatchView["state"],
     recall: row.recall_status === "NONE" ? null : { status: row.recall_status as "OPEN" | "CLOSED", level: row.recall_level ?? "" },
+    hold: row.hold_status,
     openDeviations: row.open_deviations,
     accounts: {
       held: row.quantity - away,

@@ -3,7 +3,7 @@ import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
 import { CODE_FORMATS, CodeError, detectFormat, parseCode } from "../codes";
 import type { TraceCode } from "../codes";
-import { badInput, judgePack, LOGISTIC_UNIT, notOnLedger, unknownSerial, VERDICTS } from "../ledger";
+import { badInput, HOLD_STATUSES, judgePack, LOGISTIC_UNIT, notOnLedger, unknownSerial, VERDICTS } from "../ledger";
 import type { Judgement } from "../ledger";
 import { scanReads } from "../store/scan-reads";
 import type { Custodian } from "../store/scan-reads";
@@ -34,6 +34,7 @@ const scanAnswer = z.object({
       expiresAt: z.number().int(),
       state: z.string(),
       recall: z.object({ status: z.string(), level: z.string().nullable() }).nullable(),
+      hold: z.enum(HOLD_STATUSES).meta({ description: "the batch's latest hold: ON_HOLD while held short of a recall" }),
     })
     .nullable(),
   custody: z.array(ledgerEntry).optional().meta({ description: "signed hand-overs of the batch (signed-in callers with a part in it)" }),
@@ -51,7 +52,7 @@ export const scanRoutes = [
     path: "/v1/scans",
     summary:
       "Scan a pack's code: genuine, unknown (a serial no batch of a registered product has: maybe counterfeit), not on " +
-      "this ledger (a product it does not hold: verify elsewhere), not released, recalled, expired, dispensed or in the wrong hands",
+      "this ledger (a product it does not hold: verify elsewhere), not released, recalled, on hold, expired, dispensed or in the wrong hands",
     tags: ["scan"],
     access: "public",
     body: z.object({
@@ -99,7 +100,7 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
   const judgement = judgePack(
     printed,
     {
-      batch: { batchNumber: batch.batch_number, expiresAt: batch.expires_at, state: batch.state, recallStatus: batch.recall_status, recallLevel: batch.recall_level },
+      batch: { batchNumber: batch.batch_number, expiresAt: batch.expires_at, state: batch.state, recallStatus: batch.recall_status, recallLevel: batch.recall_level, onHold: batch.hold_status === "ON_HOLD" },
       packDispensed: Boolean(batch.pack_dispensed),
       scanner: caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving },
     },
@@ -116,6 +117,7 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
       expiresAt: batch.expires_at,
       state: batch.state,
       recall: batch.recall_status === "NONE" ? null : { status: batch.recall_status, level: batch.recall_level },
+      hold: batch.hold_status,
     },
   };
   if (caller && mayReadScanned(caller, batch, custodian)) {

@@ -1,3 +1,4 @@
+import { HOLD_STATUSES } from "../ledger/vocabulary";
 import { z } from "zod";
 
 export { bytes32 } from "../ledger";
@@ -39,6 +40,9 @@ export const batchView = z.object({
   expiresAt: z.number().int(),
   state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED"]),
   recall: z.object({ status: z.enum(["OPEN", "CLOSED"]), level: z.string() }).nullable(),
+  hold: z
+    .enum(HOLD_STATUSES)
+    .meta({ description: "the batch's latest hold: ON_HOLD while quarantined short of a recall (nothing ships or is dispensed), RELEASED by its MAH, ESCALATED to a recall" }),
   openDeviations: z.number().int(),
   accounts: z
     .object({

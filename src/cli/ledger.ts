@@ -393,6 +393,20 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
       return EXIT_OK;
     });
 
+  const holds = program.command("holds").description("holds: a batch quarantined short of a recall, placed by its MAH or a regulator, released by its MAH");
+  attestation(holds, io, act, "place", "hold a batch: no market release, shipping or dispensing until its MAH releases it",
+    (c) => batchArgument(c).addOption(hashOption("--reason <reason>", "why (the OOS, complaint or inspection finding)").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "HoldPlacement", { batchId: named(session, batch), reasonHash: options.reason }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+  attestation(holds, io, act, "release", "the MAH releases its batch's hold once every deviation is closed",
+    (c) => batchArgument(c).addOption(hashOption("--reason <reason>", "the decision to release").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "HoldRelease", { batchId: named(session, batch), reasonHash: options.reason }), { batchId: batch.id });
+      return EXIT_OK;
+    });
+
   const recalls = program.command("recalls").description("recalls: started by the MAH or a regulator, acknowledged by holders, closed by the MAH");
   attestation(recalls, io, act, "start", "start a recall of a batch",
     (c) => batchArgument(c).requiredOption("--level <level>", "I (most severe), II or III", enumArg(LEVEL_NAMES)).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),

@@ -30,7 +30,7 @@ type ScanAnswer = {
   code: { format: string; canonicalKey: string; ignoredAis?: string[] };
   product: { code: string; name: string } | null;
   mah: { id: number; name: string } | null;
-  batch: { id: string; batchNumber: string; expiresAt: number; state: string; recall: { status: string; level: string | null } | null } | null;
+  batch: { id: string; batchNumber: string; expiresAt: number; state: string; recall: { status: string; level: string | null } | null; hold: string } | null;
   custody?: unknown[];
   proof?: unknown;
 };
@@ -56,6 +56,7 @@ async function scan(io: CliIo, code: string, options: ReadOptions): Promise<numb
       state: answer.batch?.state,
       expires: answer.batch ? describeExpiry(answer.batch.expiresAt) : undefined,
       recall: answer.batch?.recall ? `${answer.batch.recall.status} level ${answer.batch.recall.level ?? ""}` : undefined,
+      hold: answer.batch?.hold === "ON_HOLD" ? "on hold: awaiting the MAH's decision" : undefined,
       custody: answer.custody ? `${answer.custody.length} signed hand-overs (--json lists them)` : undefined,
     });
   }
@@ -139,7 +140,7 @@ export function addReadCommands(program: Command, io: CliIo, act: Act): void {
       .option("--api <url>", "the ledger's API (env TRACE_API)")
       .option("--keystore <file>", "sign in with this key (env TRACE_KEYSTORE; or TRACE_PRIVATE_KEY)")
       .addOption(jsonOption());
-  readOptions(program.command("scan").description("the verdict on a pack's code: genuine, unknown, not on this ledger, recalled, expired, dispensed…; exit 0 only if GENUINE, 5 if NOT_ON_LEDGER, else 1").argument("<code>", "the code as scanned"))
+  readOptions(program.command("scan").description("the verdict on a pack's code: genuine, unknown, not on this ledger, recalled, on hold, expired, dispensed…; exit 0 only if GENUINE, 5 if NOT_ON_LEDGER, else 1").argument("<code>", "the code as scanned"))
     .action(act((code: string, options: ReadOptions) => scan(io, code, options)));
   readOptions(program.command("provenance").description("a batch's whole signed history, from its agreements to its recall").argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg))
     .action(act((batch: BatchRef, options: ReadOptions) => provenance(io, batch, options)));

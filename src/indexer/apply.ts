@@ -1,5 +1,6 @@
 import { AGREEMENT_KINDS, ATTESTATION_BY_EVENT, DEVIATION_KINDS, RECALL_LEVELS, RELEASE_TESTERS, ROLES } from "../ledger";
-import type { OrganizationStatusName } from "../ledger";
+import type { HoldCauseName, OrganizationStatusName } from "../ledger";
+import type { BatchHoldTable } from "../store";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
 
@@ -37,8 +38,12 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
   if (name === "DeviationOpened" || name === "DeviationClosed") window.deviations.want(batchId, str(args, "reportHash"));
   if (name === "ShipmentReceived") window.shipments.want(str(args, "shipmentId"));
   if (name.startsWith("Recall")) window.recalls.want(batchId);
+  if (HOLD_EVENTS.has(name)) window.batchHolds.want(batchId);
   if (name === "RecallAcknowledged") window.recallAcknowledgements.want(batchId, num(args, "holderId"));
 }
+
+/** Events that place, release or end a batch's hold (a deviation holds a market-released batch, a recall ends it). */
+const HOLD_EVENTS = new Set(["BatchPlacedOnHold", "BatchHoldReleased", "DeviationOpened", "RecallStarted"]);
 
 type Handler = (window: ReadModelWindow, event: AppliedEvent) => string | null;
 
@@ -130,6 +135,7 @@ const HANDLERS: Record<string, Handler> = {
       state: "MANUFACTURED",
       recall_status: "NONE",
       recall_level: null,
+      hold_status: "NONE",
       open_deviations: 0,
       in_transit: 0,
       dispensed: 0,
@@ -156,6 +162,7 @@ const HANDLERS: Record<string, Handler> = {
       closed_at: null,
     });
     w.batches.update(batch, { open_deviations: batch.open_deviations + 1 });
+    if (args.placesOnHold === true) placeHold(w, batch.id, "DEVIATION", num(args, "organizationId"), str(args, "reportHash"), blockTime);
     return null;
   },
   DeviationClosed(w, { args, blockTime }) {
@@ -233,6 +240,18 @@ const HANDLERS: Record<string, Handler> = {
     w.batches.update(batch, { destroyed: batch.destroyed + num(args, "quantity") });
     return moveStock(w, batch.id, num(args, "holderId"), -num(args, "quantity"));
   },
+  BatchPlacedOnHold(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    placeHold(w, batch.id, "PLACED", num(args, "organizationId"), str(args, "reasonHash"), blockTime);
+    return null;
+  },
+  BatchHoldReleased(w, { args, blockTime }) {
+    const hold = w.batchHolds.get(str(args, "batchId"));
+    if (!hold || hold.status !== "ON_HOLD") return `batch ${str(args, "batchId")} is not on hold`;
+    endHold(w, hold, "RELEASED", blockTime, { released_by: num(args, "mahId"), release_reason_hash: str(args, "reasonHash") });
+    return null;
+  },
   RecallStarted(w, { args, blockTime }) {
     const batch = w.batches.get(str(args, "batchId"));
     if (!batch) return unknownBatch(args);
@@ -249,6 +268,8 @@ const HANDLERS: Record<string, Handler> = {
       closed_at: null,
     });
     w.batches.update(batch, { recall_status: "OPEN", recall_level: level });
+    const hold = w.batchHolds.get(batch.id);
+    if (hold?.status === "ON_HOLD") endHold(w, hold, "ESCALATED", blockTime);
     return null;
   },
   RecallAcknowledged(w, { args, blockTime }) {
@@ -279,6 +300,28 @@ const HANDLERS: Record<string, Handler> = {
     return null;
   },
 };
+
+function placeHold(w: ReadModelWindow, batchId: string, cause: HoldCauseName, placedBy: number, reasonHash: string, placedAt: number) {
+  w.batchHolds.put({
+    batch_id: batchId,
+    status: "ON_HOLD",
+    cause,
+    placed_by: placedBy,
+    reason_hash: reasonHash,
+    placed_at: placedAt,
+    released_by: null,
+    release_reason_hash: null,
+    ended_at: null,
+  });
+  w.batches.update(w.batches.get(batchId)!, { hold_status: "ON_HOLD" });
+}
+
+/** Ends a hold: released by the MAH, or escalated to a recall. */
+function endHold(w: ReadModelWindow, hold: BatchHoldTable, status: "RELEASED" | "ESCALATED", endedAt: number, release: Partial<BatchHoldTable> = {}) {
+  w.batchHolds.update(hold, { ...release, status, ended_at: endedAt });
+  const batch = w.batches.get(hold.batch_id);
+  if (batch) w.batches.update(batch, { hold_status: status });
+}
 
 function setOrganizationStatus(w: ReadModelWindow, { args }: AppliedEvent, status: OrganizationStatusName) {
   const organization = w.organizations.get(num(args, "organizationId"));

@@ -21,6 +21,7 @@ export const TABLES = {
   dispensedPacks: { table: "dispensed_packs", key: ["pack"] },
   recalls: { table: "recalls", key: ["batch_id"] },
   recallAcknowledgements: { table: "recall_acknowledgements", key: ["batch_id", "holder_id"] },
+  batchHolds: { table: "batch_holds", key: ["batch_id"] },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof TABLES;

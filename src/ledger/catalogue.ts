@@ -241,6 +241,24 @@ export const ATTESTATIONS = {
     custody: "destroyed",
   },
 
+  // ----- BatchLedger: holds (quarantine short of a recall) -----
+  HoldPlacement: {
+    contract: "BatchLedger",
+    function: "placeHold",
+    fields: [field("organizationId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("reasonHash", "bytes32")],
+    event: "BatchPlacedOnHold",
+    struct: "placement",
+    signedBy: ["MAH", "REGULATOR"],
+  },
+  HoldRelease: {
+    contract: "BatchLedger",
+    function: "releaseHold",
+    fields: [field("mahId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("reasonHash", "bytes32")],
+    event: "BatchHoldReleased",
+    struct: "release",
+    signedBy: ["MAH"],
+  },
+
   // ----- BatchLedger: recalls -----
   RecallStart: {
     contract: "BatchLedger",

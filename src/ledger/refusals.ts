@@ -285,6 +285,31 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     explain: async (a, c) => `${await c.names.batch(a.batchId)} is ${await c.names.recall(a.batchId)}: it can no longer be released, shipped or dispensed`,
   },
 
+  // ----- BatchLedger: holds -----
+  BatchOnHold: {
+    kind: "refused",
+    code: "BATCH_ON_HOLD",
+    explain: async (a, c) =>
+      `${await c.names.batch(a.batchId)} is on hold awaiting its MAH's decision: it cannot be released to the market, shipped or dispensed ` +
+      `until the MAH releases the hold or the batch is recalled`,
+  },
+  NotHoldAuthority: {
+    kind: "not_allowed",
+    code: "NOT_HOLD_AUTHORITY",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} may not hold ${await c.names.batch(a.batchId)}: only its MAH or a regulator can`,
+  },
+  BatchAlreadyOnHold: {
+    kind: "refused",
+    code: "BATCH_ALREADY_ON_HOLD",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} is already on hold`,
+  },
+  BatchNotOnHold: {
+    kind: "refused",
+    code: "BATCH_NOT_ON_HOLD",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} is not on hold (a recall ends a hold)`,
+  },
+
   // ----- BatchLedger: custody -----
   InsufficientHolding: {
     kind: "refused",

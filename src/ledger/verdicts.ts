@@ -11,6 +11,7 @@ export const VERDICTS = [
   "NOT_ON_LEDGER",
   "NOT_RELEASED",
   "RECALLED",
+  "ON_HOLD",
   "EXPIRED",
   "ALREADY_DISPENSED",
   "UNEXPECTED_HOLDER",
@@ -24,7 +25,15 @@ export type PrintedLabel = { batch?: string; expiryDate?: string };
 
 /** What the ledger holds about the pack's batch, and about the pack. */
 export type PackFacts = {
-  batch: { batchNumber: string; expiresAt: number; state: BatchStateName; recallStatus: RecallStatusName; recallLevel: RecallLevelName | null };
+  batch: {
+    batchNumber: string;
+    expiresAt: number;
+    state: BatchStateName;
+    recallStatus: RecallStatusName;
+    recallLevel: RecallLevelName | null;
+    /** Held short of a recall by its MAH, a regulator, or a deviation opened on it once on the market. */
+    onHold: boolean;
+  };
   packDispensed: boolean;
   /**
    * For a signed-in scan, the scanning organization and whether it is where the pack should be: a regulator, the
@@ -55,13 +64,19 @@ export const LOGISTIC_UNIT: Judgement = {
   reason: "logistic units (SSCC) are not registered with this ledger; scan the packs",
 };
 
-/** The verdict on a pack of a known batch, most urgent first: a recall outranks everything a pack could otherwise be. */
+/**
+ * The verdict on a pack of a known batch, most urgent first: a recall outranks everything a pack could otherwise be,
+ * and a hold comes right after it (a hold is a recall that may not happen).
+ */
 export function judgePack(printed: PrintedLabel, facts: PackFacts, now: number): Judgement {
   const { batch } = facts;
   const label = printedMismatch(printed, batch);
   if (label) return { verdict: "UNKNOWN_CODE", reason: `${label}: the pack may be counterfeit` };
   if (batch.recallStatus !== "NONE") {
     return { verdict: "RECALLED", reason: `batch ${batch.batchNumber} is under a level ${batch.recallLevel} recall: quarantine the pack and do not sell it` };
+  }
+  if (batch.onHold) {
+    return { verdict: "ON_HOLD", reason: `batch ${batch.batchNumber} is on hold: do not sell or dispense the pack; keep it aside awaiting the MAH's decision` };
   }
   if (facts.packDispensed) return { verdict: "ALREADY_DISPENSED", reason: "this pack was already dispensed: a second scan suggests a copied code" };
   if (isExpired(batch.expiresAt, now)) {

@@ -74,6 +74,15 @@ export type DeviationKindName = (typeof DEVIATION_KINDS.names)[number];
 export const DEVIATION_STATUSES = ledgerEnum(["NONE", "OPEN", "CLOSED"], ["not reported", "open", "closed"]);
 export type DeviationStatusName = (typeof DEVIATION_STATUSES.names)[number];
 
+/**
+ * A batch's hold (quarantine short of a recall), as the read model keeps it: never held, on hold, released by its
+ * MAH, or ended by escalation to a recall (the contract knows only whether it is held now).
+ */
+export const HOLD_STATUSES = ["NONE", "ON_HOLD", "RELEASED", "ESCALATED"] as const;
+export type HoldStatusName = (typeof HOLD_STATUSES)[number];
+/** Why a batch was held: a signed placement by its MAH or a regulator, or a deviation opened on it once on the market. */
+export type HoldCauseName = "PLACED" | "DEVIATION";
+
 /** Where a shipment is: the read model's states (the contract knows in transit and received). */
 export type ShipmentStatusName = "IN_TRANSIT" | "RECEIVED";
 

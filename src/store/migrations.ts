@@ -368,6 +368,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("store_identity_slot").renameTo("store_identity").execute();
     },
   },
+  "0007_batch_holds": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("batches").addColumn("hold_status", "text", (c) => c.notNull().defaultTo("NONE")).execute();
+      await db.schema
+        .createTable("batch_holds")
+        .addColumn("batch_id", "text", (c) => c.primaryKey())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("cause", "text", (c) => c.notNull())
+        .addColumn("placed_by", "integer", (c) => c.notNull())
+        .addColumn("reason_hash", "text", (c) => c.notNull())
+        .addColumn("placed_at", "bigint", (c) => c.notNull())
+        .addColumn("released_by", "integer")
+        .addColumn("release_reason_hash", "text")
+        .addColumn("ended_at", "bigint")
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -389,4 +406,5 @@ export const READ_MODEL_TABLES = [
   "dispensed_packs",
   "recalls",
   "recall_acknowledgements",
+  "batch_holds",
 ] as const;

@@ -5,6 +5,8 @@ import type {
   BatchStateName,
   DeviationKindName,
   DeviationStatusName,
+  HoldCauseName,
+  HoldStatusName,
   OrganizationStatusName,
   RecallLevelName,
   RecallStatusName,
@@ -32,6 +34,7 @@ export type Database = {
   dispensed_packs: DispensedPackTable;
   recalls: RecallTable;
   recall_acknowledgements: RecallAcknowledgementTable;
+  batch_holds: BatchHoldTable;
   code_trees: CodeTreeTable;
   batch_codes: BatchCodeTable;
   alert_cursors: AlertCursorTable;
@@ -153,6 +156,8 @@ export type BatchTable = {
   state: BatchStateName;
   recall_status: RecallStatusName;
   recall_level: RecallLevelName | null;
+  /** The batch's latest hold, as batch_holds has it ("NONE" if never held). */
+  hold_status: HoldStatusName;
   open_deviations: number;
   in_transit: number;
   dispensed: number;
@@ -219,6 +224,21 @@ export type RecallAcknowledgementTable = {
   holder_id: number;
   quarantined_quantity: number;
   acknowledged_at: number;
+};
+
+/** A batch's latest hold: who placed it and why, and how it ended (earlier holds are in the batch's events). */
+export type BatchHoldTable = {
+  batch_id: string;
+  status: Exclude<HoldStatusName, "NONE">;
+  cause: HoldCauseName;
+  placed_by: number;
+  /** The placement's reason document, or the report of the deviation that placed it. */
+  reason_hash: string;
+  placed_at: number;
+  /** The MAH that released it (null while held or when a recall ended it). */
+  released_by: number | null;
+  release_reason_hash: string | null;
+  ended_at: number | null;
 };
 
 /** A batch's registered serial codes (off-chain; the chain holds their Merkle root). Not derived from events. */

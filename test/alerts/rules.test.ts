@@ -3,7 +3,7 @@ import { expect } from "chai";
 import request from "supertest";
 import { id as hashText } from "ethers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { Role } from "../../src/ledger";
+import { RecallLevel, Role } from "../../src/ledger";
 import {
   DAY,
   GTIN,
@@ -14,11 +14,14 @@ import {
   releasedBatch,
   registerProduct,
   releaseFromFactory,
+  placeHold,
+  releaseHold,
   releaseToMarket,
   revokeAgreement,
   ship,
   signQualityAgreement,
   SHANGHAI,
+  startRecall,
 } from "../contracts/fixtures";
 import { STORE_KINDS } from "../indexer/stores";
 import { packsFor } from "../api/harness";
@@ -37,17 +40,19 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
   });
   afterAll(async () => h?.close());
 
+  /** The organizations told of ledger events of `kind` about `batchId`. */
+  const recipientsOf = async (kind: string, batchId: string) => {
+    const rows = await h.store.db
+      .selectFrom("notifications")
+      .select("organization_id")
+      .distinct()
+      .where("kind", "=", kind)
+      .where("payload", "like", `%"batchId":"${batchId}"%`)
+      .execute();
+    return rows.map((r) => r.organization_id);
+  };
+
   describe("ledger event notifications", () => {
-    const recipientsOf = async (kind: string, batchId: string) => {
-      const rows = await h.store.db
-        .selectFrom("notifications")
-        .select("organization_id")
-        .distinct()
-        .where("kind", "=", kind)
-        .where("payload", "like", `%"batchId":"${batchId}"%`)
-        .execute();
-      return rows.map((r) => r.organization_id);
-    };
 
     it("tells every holder of a recalled batch, its MAH and CMO, and the regulators of every province it touched", async () => {
       // The recalled batch: held by the CMO and the distributor (Jiangsu), one unit on its way to distributor2 (Shanghai).
@@ -152,6 +157,46 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       // The revocation itself reaches both parties and the regulators of both provinces.
       const told = await h.store.db.selectFrom("notifications").select("organization_id").where("kind", "=", "ledger.AgreementRevoked").execute();
       expect(told.map((n) => n.organization_id)).to.have.members([h.c.mah.id, h.c.cmo.id, h.c.regulator.id, h.c.regulator2.id]);
+    });
+  });
+
+  describe("holds", () => {
+    const toldOfAlert = async (alertId: number) =>
+      (await h.store.db.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", alertId).execute()).map((n) => n.organization_id);
+
+    it("an OOS on a market-released batch holds it and tells every holder, the addressee of stock in transit and the regulators; the MAH's release resolves it", async () => {
+      // Held by the CMO (Zhejiang) and the distributor (Jiangsu), 10 on their way to distributor2 (Shanghai).
+      const { batchId } = await releasedBatch(h.c, "HOLD-OOS", 100n);
+      await handOver(h.c, h.c.cmo, h.c.distributor, batchId, 40n);
+      await ship(h.c, h.c.cmo, h.c.distributor2, batchId, 10n);
+      const reportHash = await openDeviation(h.c, h.c.cmo, batchId, "OOS on the 6-month stability sample");
+      await h.sync();
+      const [alert] = (await h.alerts("batch_on_hold")).filter((a) => a.batch_id === batchId);
+      expect(alert).to.include({ status: "open", organization_id: null });
+      expect(JSON.parse(alert!.details)).to.include({ placedBy: h.c.cmo.id, reasonHash: reportHash });
+      const everyoneConcerned = [h.c.mah.id, h.c.cmo.id, h.c.distributor.id, h.c.distributor2.id, h.c.regulator.id, h.c.regulator2.id];
+      expect(await toldOfAlert(alert!.id)).to.have.members(everyoneConcerned);
+      expect(await recipientsOf("ledger.DeviationOpened", batchId)).to.have.members(everyoneConcerned);
+
+      await closeDeviation(h.c, h.c.cmo, batchId, reportHash);
+      await releaseHold(h.c, h.c.mah, batchId);
+      await h.sync();
+      await h.engine.evaluateDeadlines();
+      const [after] = (await h.alerts("batch_on_hold")).filter((a) => a.batch_id === batchId);
+      expect(after).to.include({ status: "resolved", closed_reason: "the MAH released the hold or the batch was recalled" });
+    });
+
+    it("a hold placed by a regulator reaches the holders as ledger.BatchPlacedOnHold; a recall ends it", async () => {
+      const { batchId } = await releasedBatch(h.c, "HOLD-REG", 100n);
+      await handOver(h.c, h.c.cmo, h.c.dispenser, batchId, 10n);
+      await placeHold(h.c, h.c.regulator2, batchId);
+      await h.sync();
+      expect(await recipientsOf("ledger.BatchPlacedOnHold", batchId)).to.have.members([h.c.mah.id, h.c.cmo.id, h.c.dispenser.id, h.c.regulator.id, h.c.regulator2.id]);
+      await startRecall(h.c, h.c.mah, batchId, RecallLevel.II);
+      await h.sync();
+      await h.engine.evaluateDeadlines();
+      const [alert] = (await h.alerts("batch_on_hold")).filter((a) => a.batch_id === batchId);
+      expect(alert).to.include({ status: "resolved" });
     });
   });
 

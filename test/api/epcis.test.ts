@@ -8,13 +8,17 @@ import { DeviationKind } from "../../src/ledger";
 import {
   acknowledgeRecall,
   batchRecordMessage,
+  closeDeviation,
   closeRecall,
   destroy,
   handOver,
+  openDeviation,
+  placeHold,
   receive,
   recordBatch,
   registerProduct,
   releaseFromFactory,
+  releaseHold,
   releaseToMarket,
   ship,
   signQualityAgreement,
@@ -187,6 +191,27 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect([recall!["trace:recallLevel"], recall!["trace:organization"]]).to.deep.equal(["I", orgUrn(c.mah)]);
     expect([acknowledged!.bizLocation, acknowledged!["trace:quarantinedQuantity"]]).to.deep.equal([siteOf(c.cmo), 4]);
     expect(closed!["trace:recallStatus"]).to.equal("closed");
+  });
+
+  it("maps a hold, placed by a deviation on the market or by a regulator, as not sellable; its release as sellable again", async () => {
+    const { c } = h;
+    const held = await recordBatch(c, "B-2024-021", { quantity: 5n });
+    await releaseFromFactory(c, held);
+    await releaseToMarket(c, held);
+    await openDeviation(c, c.cmo, held, { kind: DeviationKind.OutOfSpecification, reportHash: hashText("OOS") });
+    await closeDeviation(c, c.cmo, held, { reportHash: hashText("OOS") });
+    await releaseHold(c, c.mah, held, "OOS invalidated");
+    await placeHold(c, c.regulator, held, "complaints");
+    await startRecall(c, c.mah, held, 2);
+    await h.indexer.catchUp();
+    const events = (await epcis(held, h.c.mah, 200)).body.epcisBody.eventList as EpcisEvent[];
+    expect(events.slice(3).map((e) => [e["trace:ledgerEvent"], e.bizStep ?? null, e.disposition ?? null, e["trace:hold"] ?? null, e["trace:reasonHash"] ?? null])).to.deep.equal([
+      ["DeviationOpened", "inspecting", "non_sellable_other", "placed", null],
+      ["DeviationClosed", "inspecting", null, null, null],
+      ["BatchHoldReleased", "inspecting", "sellable_not_accessible", "released", hashText("OOS invalidated")],
+      ["BatchPlacedOnHold", "holding", "non_sellable_other", "placed", hashText("complaints")],
+      ["RecallStarted", "holding", "recalled", null, hashText("recall reason")],
+    ]);
   });
 
   it("names a batch of an NMPA-coded product by an HTTP URI under the deployment's public URL", async () => {

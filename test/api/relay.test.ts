@@ -399,6 +399,22 @@ describe("relay of signed attestations", () => {
     expect(wrongRole.message).to.include("(Hangzhou Contract Manufacturing) is a CMO; a ProductRegistration attestation must come from a MAH");
   });
 
+  it("relays a regulator's hold, then refuses shipping the held batch with 422 BATCH_ON_HOLD and a distributor's hold with 403", async () => {
+    const batchId = (await releasedBatch(h.c, "B-2024-013", 10n)).batchId;
+    await handOver(h.c, h.c.cmo, h.c.distributor, batchId, 5n);
+    const hold = await signed("BatchLedger", "HoldPlacement", h.c.regulator, { organizationId: h.c.regulator.id, batchId, reasonHash: hashText("complaints") });
+    expect((await post([hold], true).expect(200)).body.status).to.equal("indexed");
+    expect(await h.store.db.selectFrom("batches").select("hold_status").where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow()).to.deep.equal({ hold_status: "ON_HOLD" });
+    const held = await refused([await shipment(h.c.distributor, h.c.dispenser, batchId, 1)], 422);
+    expect([held.code, held.field]).to.deep.equal(["BATCH_ON_HOLD", "attestations.0"]);
+    expect(held.message).to.include("batch B-2024-013 is on hold awaiting its MAH's decision");
+    const byDistributor = await refused(
+      [await signed("BatchLedger", "HoldPlacement", h.c.distributor, { organizationId: h.c.distributor.id, batchId, reasonHash: hashText("x") })],
+      403,
+    );
+    expect(byDistributor.code).to.equal("NOT_HOLD_AUTHORITY");
+  });
+
   it("names the attestation of a multicall that the contract would refuse", async () => {
     const { batchId } = h.batches.unreleased;
     const attestations = [
@@ -528,6 +544,6 @@ describe("relay of signed attestations", () => {
     const res = await request(app).get("/openapi.json").expect(200);
     const operation = res.body.paths["/v1/attestations"].post;
     expect(Object.keys(operation.responses)).to.include.members(["202", "400", "403", "409", "422"]);
-    expect(operation.requestBody.content["application/json"].schema.properties.attestations.items.oneOf).to.have.length(20);
+    expect(operation.requestBody.content["application/json"].schema.properties.attestations.items.oneOf).to.have.length(22);
   });
 });

@@ -3,7 +3,8 @@ import { expect } from "chai";
 import request from "supertest";
 import { createCodeBook } from "../../src/api/codebook";
 import { formatCode, withCheckDigit } from "../../src/codes";
-import { recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
+import { closeDeviation, openDeviation, recordBatch, releaseFromFactory, releaseHold, releaseToMarket } from "../contracts/fixtures";
+import { DeviationKind } from "../../src/ledger";
 import { chinaDate } from "../../src/ledger/china-time";
 import { endOfChinaDay } from "../../src/ledger/expiry";
 import { STORE_KINDS } from "../indexer/stores";
@@ -65,6 +66,27 @@ describe("scan verdicts", () => {
     const res = await scan(h.batches.recalled.printed[0]!).expect(200);
     expect(res.body.verdict).to.equal("RECALLED");
     expect(res.body.reason).to.match(/level II recall/);
+  });
+
+  it("answers ON_HOLD while an OOS holds a market-released batch, and GENUINE again once the MAH releases the hold", async () => {
+    const codes = await packsFor("B-2024-HLD", 3);
+    const batchId = await recordBatch(h.c, "B-2024-HLD", { quantity: 3n, codesRoot: codes.tree.root });
+    await releaseFromFactory(h.c, batchId);
+    await releaseToMarket(h.c, batchId);
+    await openDeviation(h.c, h.c.cmo, batchId, { kind: DeviationKind.OutOfSpecification });
+    await h.indexer.catchUp();
+    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: codes.printed }).expect(201);
+    const held = await scan(codes.printed[0]!).expect(200);
+    expect(held.body).to.include({
+      verdict: "ON_HOLD",
+      reason: "batch B-2024-HLD is on hold: do not sell or dispense the pack; keep it aside awaiting the MAH's decision",
+    });
+    expect(held.body.batch).to.include({ hold: "ON_HOLD", state: "MARKET_RELEASED" });
+    await closeDeviation(h.c, h.c.cmo, batchId);
+    await releaseHold(h.c, h.c.mah, batchId);
+    await h.indexer.catchUp();
+    const released = await scan(codes.printed[0]!).expect(200);
+    expect([released.body.verdict, released.body.batch.hold]).to.deep.equal(["GENUINE", "RELEASED"]);
   });
 
   it("answers NOT_RELEASED for a pack of a batch not yet released", async () => {

@@ -152,6 +152,23 @@ describe("trace over JSON-RPC", () => {
     expect((await c.batches.holding(batchId, c.dispenser.id)).quantity).to.equal(0n);
   });
 
+  it("holds a batch and releases the hold: no shipping while held, and only the MAH releases it, once its OOS is closed", async () => {
+    expect((await refused(c.distributor, "holds", "place", batchId, "--reason", "x")).code).to.equal("NOT_HOLD_AUTHORITY");
+    answerOf(await cli(c.regulator, "holds", "place", batchId, "--reason", "complaint cluster"));
+    expect((await c.batches.batch(batchId)).onHold).to.equal(true);
+    const shipping = await refused(c.cmo, "ship", `${GTIN}/${batchNumber}`, "--to", String(c.distributor.id), "--quantity", "1");
+    expect(shipping.code).to.equal("BATCH_ON_HOLD");
+    expect(shipping.message).to.contain(`batch ${batchNumber} is on hold awaiting its MAH's decision`);
+    expect((await refused(c.regulator, "holds", "release", batchId, "--reason", "x")).code).to.equal("NOT_BATCH_MAH");
+    answerOf(await cli(c.cmo, "deviations", "open", batchId, "--kind", "oos", "--report", "assay 88%"));
+    expect((await refused(c.mah, "holds", "release", batchId, "--reason", "lab error")).code).to.equal("BATCH_HAS_OPEN_DEVIATIONS");
+    answerOf(await cli(c.cmo, "deviations", "close", batchId, "--report", "assay 88%", "--closure", "lab error confirmed"));
+    const released = answerOf(await cli(c.mah, "holds", "release", batchId, "--reason", "lab error"));
+    expect(released).to.include({ attestation: "HoldRelease", batchId: batchId.toLowerCase() });
+    expect((await c.batches.batch(batchId)).onHold).to.equal(false);
+    expect((await refused(c.mah, "holds", "release", batchId, "--reason", "again")).code).to.equal("BATCH_NOT_ON_HOLD");
+  });
+
   it("starts, acknowledges and closes a recall only once reconciled", async () => {
     expect((await refused(c.distributor, "recalls", "start", batchId, "--level", "II", "--reason", "x")).code).to.equal("NOT_RECALL_AUTHORITY");
     answerOf(await cli(c.mah, "recalls", "start", batchId, "--level", "II", "--reason", "sterility failure"));

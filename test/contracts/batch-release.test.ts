@@ -15,15 +15,19 @@ import {
   agreementMessage,
   batchRecordMessage,
   batchSnapshot,
+  closeDeviation,
   DAY,
   deployConsortium,
   onboard,
+  openDeviation,
   packTree,
   recordBatch,
   releaseFromFactory,
   releaseToMarket,
   revokeAgreement,
   signAgreementBy,
+  signClosure,
+  signDeviation,
   signQualityAgreement,
   startRecall,
   packId,
@@ -60,36 +64,6 @@ async function signRecord(c: Consortium, batchNumber: string, overrides: Overrid
 async function submitRecord(c: Consortium, batchNumber: string, overrides: Overrides = {}, by: Party = c.cmo) {
   const { message, signature } = await signRecord(c, batchNumber, overrides, by);
   return c.batches.recordBatch(message as never, signature);
-}
-
-async function signDeviation(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
-  return c.sign("BatchLedger", "DeviationReport", by.key, {
-    organizationId: by.id,
-    batchId,
-    kind: DeviationKind.Deviation,
-    reportHash: hashText("deviation report DR-001"),
-    ...overrides,
-  });
-}
-
-async function openDeviation(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
-  const { message, signature } = await signDeviation(c, by, batchId, overrides);
-  return c.batches.openDeviation(message as never, signature);
-}
-
-async function signClosure(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
-  return c.sign("BatchLedger", "DeviationClosure", by.key, {
-    organizationId: by.id,
-    batchId,
-    reportHash: hashText("deviation report DR-001"),
-    closureHash: hashText("CAPA closure DR-001"),
-    ...overrides,
-  });
-}
-
-async function closeDeviation(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
-  const { message, signature } = await signClosure(c, by, batchId, overrides);
-  return c.batches.closeDeviation(message as never, signature);
 }
 
 async function factoryRelease(c: Consortium, batchId: string, by: Party = c.cmo) {
@@ -143,6 +117,7 @@ describe("BatchLedger: manufacture and release", () => {
         unacknowledgedHolders: 0n,
         shipmentsInTransit: 0n,
         expiresAt: BigInt(record.expiresAt),
+        onHold: false,
       });
       const cmoHolding = await c.batches.holding(batchId, c.cmo.id);
       expect(cmoHolding.quantity).to.equal(5000n);
@@ -395,6 +370,7 @@ describe("BatchLedger: manufacture and release", () => {
           c.batchId,
           c.mah.id,
           [c.mah.id, message.nonce, c.batchId, DeviationKind.OutOfTrend, reportHash],
+          false,
           c.mah.key.address,
           signature,
         );

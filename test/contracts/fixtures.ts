@@ -6,6 +6,7 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import {
   AgreementKind,
   createNonceSequence,
+  DeviationKind,
   ReleaseTester,
   Role,
   signAttestation,
@@ -286,6 +287,56 @@ export async function dispense(c: Consortium, dispenser: Party, batchId: string,
   return c.batches.dispensePacks(message as never, proof, proofFlags, signature);
 }
 
+export async function signDeviation(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
+  return c.sign("BatchLedger", "DeviationReport", by.key, {
+    organizationId: by.id,
+    batchId,
+    kind: DeviationKind.Deviation,
+    reportHash: hashText("deviation report DR-001"),
+    ...overrides,
+  });
+}
+
+export async function openDeviation(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
+  const { message, signature } = await signDeviation(c, by, batchId, overrides);
+  return c.batches.openDeviation(message as never, signature);
+}
+
+export async function signClosure(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
+  return c.sign("BatchLedger", "DeviationClosure", by.key, {
+    organizationId: by.id,
+    batchId,
+    reportHash: hashText("deviation report DR-001"),
+    closureHash: hashText("CAPA closure DR-001"),
+    ...overrides,
+  });
+}
+
+export async function closeDeviation(c: Consortium, by: Party, batchId: string, overrides: Record<string, unknown> = {}) {
+  const { message, signature } = await signClosure(c, by, batchId, overrides);
+  return c.batches.closeDeviation(message as never, signature);
+}
+
+/** The batch's MAH or a regulator places the batch on hold. */
+export async function placeHold(c: Consortium, by: Party, batchId: string, reason = "OOS under investigation") {
+  const { message, signature } = await c.sign("BatchLedger", "HoldPlacement", by.key, {
+    organizationId: by.id,
+    batchId,
+    reasonHash: hashText(reason),
+  });
+  return c.batches.placeHold(message as never, signature);
+}
+
+/** The batch's MAH (or `by`, to test who may) releases the hold. */
+export async function releaseHold(c: Consortium, by: Party, batchId: string, reason = "OOS invalidated: lab error") {
+  const { message, signature } = await c.sign("BatchLedger", "HoldRelease", by.key, {
+    mahId: by.id,
+    batchId,
+    reasonHash: hashText(reason),
+  });
+  return c.batches.releaseHold(message as never, signature);
+}
+
 export async function startRecall(c: Consortium, by: Party, batchId: string, level: number) {
   const { message, signature } = await c.sign("BatchLedger", "RecallStart", by.key, {
     organizationId: by.id,
@@ -375,6 +426,7 @@ export async function batchSnapshot(c: Consortium, batchId: string) {
       unacknowledgedHolders: b.unacknowledgedHolders,
       shipmentsInTransit: b.shipmentsInTransit,
       expiresAt: b.expiresAt,
+      onHold: b.onHold,
     },
     holdings,
   };

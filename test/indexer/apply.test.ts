@@ -347,6 +347,70 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
     });
   });
 
+  describe("holds", () => {
+    let batchId: string;
+    beforeEach(async () => {
+      batchId = await s.releasedBatch("B-001", 100);
+      await step();
+    });
+    const hold = () => store.db.selectFrom("batch_holds").selectAll().where("batch_id", "=", batchId).executeTakeFirstOrThrow();
+
+    it("DeviationOpened that places the batch on hold records the hold, caused by the deviation's report", async () => {
+      await s.ledger.openDeviation(s.cmo, batchId, hashText("OOS"), DeviationKind.OutOfSpecification, true);
+      await step();
+      expect(await hold()).to.deep.equal({
+        batch_id: batchId,
+        status: "ON_HOLD",
+        cause: "DEVIATION",
+        placed_by: s.cmo.id,
+        reason_hash: hashText("OOS"),
+        placed_at: now(),
+        released_by: null,
+        release_reason_hash: null,
+        ended_at: null,
+      });
+      expect(await batch(batchId)).to.include({ hold_status: "ON_HOLD", open_deviations: 1 });
+    });
+
+    it("DeviationOpened that does not place a hold leaves the batch unheld", async () => {
+      await s.ledger.openDeviation(s.cmo, batchId, hashText("OOT"), DeviationKind.OutOfTrend, false);
+      await step();
+      expect(await batch(batchId)).to.include({ hold_status: "NONE", open_deviations: 1 });
+      expect(await store.db.selectFrom("batch_holds").selectAll().execute()).to.deep.equal([]);
+    });
+
+    it("BatchPlacedOnHold then BatchHoldReleased: held by a regulator, released by the MAH with its reason", async () => {
+      await s.ledger.placeHold(s.regulator, batchId);
+      await step();
+      const placedAt = now();
+      expect(await hold()).to.include({ status: "ON_HOLD", cause: "PLACED", placed_by: s.regulator.id, reason_hash: hashText("complaints"), placed_at: placedAt });
+      await s.ledger.releaseHold(s.mah, batchId);
+      await step();
+      expect(await hold()).to.include({
+        status: "RELEASED",
+        placed_at: placedAt,
+        released_by: s.mah.id,
+        release_reason_hash: hashText("investigation closed"),
+        ended_at: now(),
+      });
+      expect(await batch(batchId)).to.include({ hold_status: "RELEASED" });
+    });
+
+    it("RecallStarted on a held batch ends the hold as escalated", async () => {
+      await s.ledger.placeHold(s.mah, batchId);
+      await s.ledger.startRecall(s.mah, batchId, RecallLevel.I);
+      await step();
+      expect(await hold()).to.include({ status: "ESCALATED", released_by: null, ended_at: now() });
+      expect(await batch(batchId)).to.include({ hold_status: "ESCALATED", recall_status: "OPEN" });
+    });
+
+    it("BatchHoldReleased of a batch the model does not hold is recorded as a problem", async () => {
+      await s.ledger.releaseHold(s.mah, batchId);
+      const { problems } = await s.ledger.apply(store);
+      expect(problems.map((p) => p.problem)).to.deep.equal([`batch ${batchId} is not on hold`]);
+    });
+  });
+
   describe("a whole history", () => {
     /** Every kind of ledger event at least once. */
     async function everyEvent() {
@@ -363,6 +427,10 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.handOver(s.distributor, s.dispenser, batchId, 15);
       await l.dispense(s.dispenser, batchId, [hashText("pack a"), hashText("pack b")]);
       await l.destroy(s.distributor, batchId, 5);
+      await l.openDeviation(s.mah, batchId, hashText("OOS"), DeviationKind.OutOfSpecification, true);
+      await l.closeDeviation(s.mah, batchId, hashText("OOS"));
+      await l.releaseHold(s.mah, batchId);
+      await l.placeHold(s.regulator, batchId);
       await l.startRecall(s.mah, batchId, RecallLevel.II);
       for (const [holder, quantity] of [[s.cmo, 60], [s.distributor, 20], [s.dispenser, 13]] as const) {
         await l.acknowledgeRecall(holder, batchId, quantity);

@@ -317,8 +317,9 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       );
       return batchId;
     },
-    openDeviation: (by: SyntheticParty, batchId: string, reportHash: string, kind: number = DeviationKind.OutOfSpecification) =>
-      emit("BatchLedger", "DeviationOpened", "DeviationReport", { organizationId: by.id, batchId, kind, reportHash }, by.key),
+    /** `placesOnHold`: as the contract says when the deviation is opened on a market-released batch not yet held. */
+    openDeviation: (by: SyntheticParty, batchId: string, reportHash: string, kind: number = DeviationKind.OutOfSpecification, placesOnHold = false) =>
+      emit("BatchLedger", "DeviationOpened", "DeviationReport", { organizationId: by.id, batchId, kind, reportHash }, by.key, { placesOnHold }),
     closeDeviation: (by: SyntheticParty, batchId: string, reportHash: string) =>
       emit(
         "BatchLedger",
@@ -378,6 +379,10 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
         { holderId: holder.id, batchId, quantity, reasonHash: hashText("damaged") },
         holder.key,
       ),
+    placeHold: (by: SyntheticParty, batchId: string) =>
+      emit("BatchLedger", "BatchPlacedOnHold", "HoldPlacement", { organizationId: by.id, batchId, reasonHash: hashText("complaints") }, by.key),
+    releaseHold: (mah: SyntheticParty, batchId: string) =>
+      emit("BatchLedger", "BatchHoldReleased", "HoldRelease", { mahId: mah.id, batchId, reasonHash: hashText("investigation closed") }, mah.key),
     startRecall: (by: SyntheticParty, batchId: string, level: number) =>
       emit(
         "BatchLedger",

@@ -11,6 +11,7 @@ import { chinaTime } from "../../src/ledger/china-time";
 import { createApp } from "../../src/api/app";
 import { webPages } from "../../src/web";
 import { packsFor } from "../api/harness";
+import { placeHold, recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import { writeCameraFeed } from "./camera";
 import { launchBrowser, listen, phoneTab, requireChromium, screenshot, webStack } from "./stack";
 
@@ -77,6 +78,30 @@ describe("scan page in a real browser", () => {
     expect(await verdict.getAttribute("class")).to.contain("verdict--danger");
     expect(await verdict.getByRole("link", { name: /召回中（II 级）/ }).getAttribute("href")).to.equal(`/recalls/${stack.harness.batches.recalled.batchId}`);
     await screenshot(page, "scan-recalled");
+  });
+
+  it("says a pack of a held batch is on hold, in red, not to be sold or dispensed, in Chinese and English", async () => {
+    const h = stack.harness;
+    const codes = await packsFor("B-2024-HLD", 2);
+    const batchId = await recordBatch(h.c, "B-2024-HLD", { quantity: 2n, codesRoot: codes.tree.root });
+    await releaseFromFactory(h.c, batchId);
+    await releaseToMarket(h.c, batchId);
+    await placeHold(h.c, h.c.mah, batchId);
+    await h.indexer.catchUp();
+    await request(stack.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: codes.printed }).expect(201);
+    const verdict = await scan(formatCode(codes.packs[0]!, "hri"));
+    expect(await verdict.getAttribute("data-verdict")).to.equal("ON_HOLD");
+    expect(await verdict.getAttribute("class")).to.contain("verdict--danger");
+    expect(await verdict.locator(".verdict__word").textContent()).to.contain("暂停销售");
+    expect(await verdict.locator(".verdict__advice").textContent()).to.contain("不得销售或调配");
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    try {
+      expect(await page.locator("#verdict .verdict__word").textContent()).to.contain("On hold");
+      expect(await page.locator("#verdict .verdict__advice").textContent()).to.contain("awaiting the MAH's decision: do not sell or dispense");
+      await screenshot(page, "scan-on-hold");
+    } finally {
+      await page.getByRole("button", { name: "切换到中文" }).click();
+    }
   });
 
   it("says a code no batch contains is unknown, and may be counterfeit", async () => {

@@ -96,6 +96,7 @@ function summary(batch) {
       ["field.state", t(`state.${batch.state}`)],
       ["field.openDeviations", String(batch.openDeviations)],
       ["field.recall", batch.recall ? h("a", { href: `/recalls/${batch.id}` }, recallText(batch.recall)) : t("recall.none")],
+      ["field.hold", h("span", { id: "hold", class: batch.hold === "ON_HOLD" ? "overdue" : undefined }, t(`hold.${batch.hold}`))],
     ]),
     h("h3", {}, t("batch.accounts")),
     facts(["held", "inTransit", "dispensed", "destroyed", "missing"].map((name) => [`field.${name}`, String(accounts[name])])),

@@ -3,8 +3,11 @@
 import { api, byId, expiryDate, facts, failureBox, formatTime, h, messageBox, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t, verificationMark } from "./app.js";
 
 const GOOD = new Set(["GENUINE"]);
-/** Verdicts that mean "stop, this may be a counterfeit or a danger" rather than "check before selling". */
-const DANGER = new Set(["UNKNOWN_CODE", "RECALLED", "ALREADY_DISPENSED"]);
+/**
+ * Verdicts that mean "stop, this may be a counterfeit or a danger" rather than "check before selling": a held batch
+ * is stopped like a recalled one until its MAH decides.
+ */
+const DANGER = new Set(["UNKNOWN_CODE", "RECALLED", "ON_HOLD", "ALREADY_DISPENSED"]);
 
 const result = byId("result", HTMLElement);
 const progress = byId("progress", HTMLElement);
