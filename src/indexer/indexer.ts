@@ -7,7 +7,7 @@ import { createProgress } from "./progress";
 import type { Progress } from "./progress";
 import { applyPrepared, loadCheckpoint, prepareRange, rollBack } from "./ranges";
 import type { CheckpointIdentity, FetchedRange, PreparedRange } from "./ranges";
-import { createRecoveryPool, sharedRecoveryPool } from "./recovery-pool";
+import { createPreparePool, sharedPreparePool } from "./prepare-pool";
 import { RangeTooLargeError } from "./sync";
 import type { BlockInfo, BlockRef, ChainSource } from "./sync";
 
@@ -26,7 +26,7 @@ export type IndexerOptions = {
   pollIntervalMs?: number;
   /** Show a progress bar or periodic log lines while catching up. */
   showProgress?: boolean;
-  /** Worker threads recovering signers while the main thread decodes and writes (default: one per core; 0: none). */
+  /** Worker threads decoding ranges and recovering signers while the main thread writes (default: one per core; 0: none). */
   verifyThreads?: number;
 };
 
@@ -58,7 +58,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
   const maxRange = options.maxRange ?? 2_000;
   let range = Math.min(maxRange, FIRST_RANGE);
   let identity: CheckpointIdentity | undefined;
-  const pool = options.verifyThreads === undefined ? sharedRecoveryPool() : createRecoveryPool(options.verifyThreads);
+  const pool = options.verifyThreads === undefined ? sharedPreparePool() : createPreparePool(options.verifyThreads);
 
   /** Calls the node until it answers, backing off while it is unreachable. */
   async function retrying<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -204,7 +204,11 @@ export function createIndexer(options: IndexerOptions): Indexer {
         return start <= head.number && !stop.signal.aborted ? fetchAdaptively(start, head.number, stop.signal) : undefined;
       });
       lastFetch = fetch;
-      ahead.push(fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool)));
+      const prepared = fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool));
+      // A range ahead may fail while an earlier one is being written: that is reported when the loop reaches it,
+      // and meanwhile must not count as an unhandled rejection (which ends the process).
+      prepared.catch(() => undefined);
+      ahead.push(prepared);
     };
     try {
       for (let i = 0; i < LOOKAHEAD; i++) scheduleNext();
@@ -220,7 +224,6 @@ export function createIndexer(options: IndexerOptions): Indexer {
     } finally {
       // On a failure, work still under way ahead stops at its next call to the node, and its outcome is dropped.
       stop.abort();
-      for (const pending of ahead) pending.catch(() => undefined);
       progress?.stop();
     }
     return reached;
