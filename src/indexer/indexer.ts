@@ -7,7 +7,7 @@ import { createProgress } from "./progress";
 import type { Progress } from "./progress";
 import { applyPrepared, loadCheckpoint, prepareRange, rollBack } from "./ranges";
 import type { CheckpointIdentity, FetchedRange, PreparedRange } from "./ranges";
-import { createRecoveryPool, sharedRecoveryPool } from "./recovery-pool";
+import { createPreparePool, sharedPreparePool } from "./prepare-pool";
 import { RangeTooLargeError } from "./sync";
 import type { BlockInfo, BlockRef, ChainSource } from "./sync";
 
@@ -18,11 +18,15 @@ export type IndexerOptions = {
   log: Logger;
   /** Largest block range asked of eth_getLogs; halved when the node refuses, regrown after successes. */
   maxRange?: number;
-  /** How often follow mode asks for a new head. */
+  /**
+   * How often follow mode asks for a new head when the node announces none (default 100 ms). While subscribed to
+   * the node's new heads each announcement wakes the indexer, and it asks only every SUBSCRIBED_POLL_MS (or this,
+   * if longer) in case announcements stop.
+   */
   pollIntervalMs?: number;
   /** Show a progress bar or periodic log lines while catching up. */
   showProgress?: boolean;
-  /** Worker threads recovering signers while the main thread decodes and writes (default: one per core; 0: none). */
+  /** Worker threads decoding ranges and recovering signers while the main thread writes (default: one per core; 0: none). */
   verifyThreads?: number;
 };
 
@@ -37,6 +41,10 @@ export type Indexer = {
 export class ChainMismatchError extends Error {}
 
 const MAX_BACKOFF_MS = 30_000;
+/** While new heads are announced, the poll that catches what an announcement missed. */
+const SUBSCRIBED_POLL_MS = 5_000;
+/** After a subscription failed or ended, how long until the next attempt (polling meanwhile). */
+const RESUBSCRIBE_MS = 5_000;
 /** The first range asked for, before the chain's density of events is known. */
 const FIRST_RANGE = 100;
 /** Ranges are sized to hold about this many events: big enough that a transaction's fixed costs vanish, small
@@ -50,7 +58,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
   const maxRange = options.maxRange ?? 2_000;
   let range = Math.min(maxRange, FIRST_RANGE);
   let identity: CheckpointIdentity | undefined;
-  const pool = options.verifyThreads === undefined ? sharedRecoveryPool() : createRecoveryPool(options.verifyThreads);
+  const pool = options.verifyThreads === undefined ? sharedPreparePool() : createPreparePool(options.verifyThreads);
 
   /** Calls the node until it answers, backing off while it is unreachable. */
   async function retrying<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -196,7 +204,11 @@ export function createIndexer(options: IndexerOptions): Indexer {
         return start <= head.number && !stop.signal.aborted ? fetchAdaptively(start, head.number, stop.signal) : undefined;
       });
       lastFetch = fetch;
-      ahead.push(fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool)));
+      const prepared = fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool));
+      // A range ahead may fail while an earlier one is being written: that is reported when the loop reaches it,
+      // and meanwhile must not count as an unhandled rejection (which ends the process).
+      prepared.catch(() => undefined);
+      ahead.push(prepared);
     };
     try {
       for (let i = 0; i < LOOKAHEAD; i++) scheduleNext();
@@ -212,26 +224,85 @@ export function createIndexer(options: IndexerOptions): Indexer {
     } finally {
       // On a failure, work still under way ahead stops at its next call to the node, and its outcome is dropped.
       stop.abort();
-      for (const pending of ahead) pending.catch(() => undefined);
       progress?.stop();
     }
     return reached;
   }
 
+  /**
+   * Keeps a subscription to the node's new heads while `signal` lasts, each head calling `wake`; when the node
+   * serves none, or the subscription ends, the indexer polls and tries again after RESUBSCRIBE_MS.
+   */
+  function subscribeHeads(wake: () => void, signal: AbortSignal) {
+    let live = false;
+    const run = async (watch: NonNullable<ChainSource["watchHeads"]>) => {
+      let said: string | undefined;
+      while (!signal.aborted) {
+        const heads = watch(wake);
+        const stop = () => heads.close();
+        signal.addEventListener("abort", stop, { once: true });
+        if (await heads.subscribed) {
+          live = true;
+          said = undefined;
+          log.info("following the node's new heads by subscription");
+          // A block mined before the subscription took effect was announced to no one.
+          wake();
+        }
+        const reason = await heads.ended;
+        live = false;
+        signal.removeEventListener("abort", stop);
+        if (signal.aborted) return;
+        // Said once per cause, not every RESUBSCRIBE_MS: a node that serves no WebSocket is a setting, not an incident.
+        if (reason !== said) log.warn({ reason, pollIntervalMs: options.pollIntervalMs ?? 100 }, "no new-head subscription; polling the node");
+        said = reason;
+        await sleep(RESUBSCRIBE_MS, signal);
+      }
+    };
+    if (source.watchHeads) void run(source.watchHeads.bind(source));
+    return { live: () => live };
+  }
+
   async function follow(signal: AbortSignal) {
     const pollIntervalMs = options.pollIntervalMs ?? 100;
+    const wake = createWake();
+    const heads = subscribeHeads(wake.notify, signal);
     while (!signal.aborted) {
+      // A head announced from here on wakes the next wait: none is lost while catching up.
+      wake.clear();
       try {
         await catchUp();
       } catch (error) {
         if (error instanceof ChainMismatchError || signal.aborted) throw error;
         log.error({ err: (error as Error).message }, "indexing failed; retrying");
       }
-      await sleep(pollIntervalMs, signal);
+      await wake.wait(heads.live() ? Math.max(pollIntervalMs, SUBSCRIBED_POLL_MS) : pollIntervalMs, signal);
     }
   }
 
   return { catchUp, follow };
+}
+
+/** A wake-up call that a wait started after it was given still hears. */
+function createWake() {
+  let notified = false;
+  let waiting: (() => void) | undefined;
+  return {
+    notify() {
+      notified = true;
+      waiting?.();
+    },
+    clear() {
+      notified = false;
+    },
+    /** Waits `ms`, or until notified (at once if notified since the last clear), or until `signal` aborts. */
+    async wait(ms: number, signal: AbortSignal) {
+      if (notified) return;
+      const woken = new AbortController();
+      waiting = () => woken.abort();
+      await sleep(ms, AbortSignal.any([signal, woken.signal]));
+      waiting = undefined;
+    },
+  };
 }
 
 /** Waits `ms`, or until `signal` aborts. */

@@ -3,14 +3,14 @@ import type { Database, LedgerEventTable, Verification } from "../store";
 import { payloadOf, writeRows } from "../store";
 import { READ_MODEL_TABLES } from "../store/migrations";
 import { applyEvent, wantRows } from "./apply";
-import { attestationOf, createDecoder, isUndecodable } from "./decode";
+import { attestationOf, isUndecodable } from "./decode";
 import type { Deployment, LedgerEvent, UndecodableLog } from "./decode";
+import { prepareLogs, preparationReady } from "./prepare";
+import type { PreparePool } from "./prepare-pool";
 import { createWindow, loadWindow, writeWindow } from "./read-model";
 import type { ReadModelWindow } from "./read-model";
-import type { RecoveryPool } from "./recovery-pool";
-import { signaturesReady } from "./signatures";
 import type { BlockInfo, BlockRef, ChainLog } from "./sync";
-import { judgeSignatures, recoverAll, signersOf } from "./verify";
+import { judgeSignatures, signersOf } from "./verify";
 import type { RecoveredSigners } from "./verify";
 
 /** A block range fetched from the chain, ready to apply: its logs and the blocks they (and the range end) are in. */
@@ -45,11 +45,10 @@ export async function applyRange(
 }
 
 /** Decodes a range and recovers the signer of every attestation it carries (in `pool`'s workers if given). */
-export async function prepareRange(deployment: Deployment, range: FetchedRange, pool?: RecoveryPool): Promise<PreparedRange> {
-  await signaturesReady();
-  const decode = createDecoder(deployment);
-  const decoded = range.logs.map(decode);
-  return { range, decoded, recovered: await recoverAll(decoded, deployment.chainId, pool) };
+export async function prepareRange(deployment: Deployment, range: FetchedRange, pool?: PreparePool): Promise<PreparedRange> {
+  if (pool) return { range, ...(await pool.prepare(range.logs, deployment)) };
+  await preparationReady();
+  return { range, ...prepareLogs(range.logs, deployment) };
 }
 
 /** Judges and applies a prepared range and writes it with the checkpoint, in one transaction. */

@@ -1,5 +1,7 @@
 import http from "node:http";
 import https from "node:https";
+import { watchHeads } from "./heads";
+import type { HeadWatch } from "./heads";
 
 export type BlockRef = { number: number; hash: string };
 export type BlockInfo = BlockRef & { timestamp: number };
@@ -22,6 +24,8 @@ export type ChainSource = {
   head(): Promise<BlockRef>;
   block(number: number): Promise<BlockInfo | undefined>;
   logs(filter: { fromBlock: number; toBlock: number; addresses: string[]; topics: string[] }): Promise<ChainLog[]>;
+  /** Announces new blocks as the node mines them, where the node can (else the indexer polls). */
+  watchHeads?(onHead: () => void): HeadWatch;
   close(): void;
 };
 
@@ -171,6 +175,7 @@ export function createRpcSource(url: string): ChainSource {
       }
       return raw as unknown as ChainLog[];
     },
+    watchHeads: (onHead) => watchHeads(url, onHead),
     close: () => agent.destroy(),
   };
 }

@@ -2,9 +2,7 @@ import type { Verification } from "../store";
 import { attestationOf, counterpartyAttestationOf, isUndecodable } from "./decode";
 import type { EventAttestation, LedgerEvent, UndecodableLog } from "./decode";
 import type { ReadModelWindow } from "./read-model";
-import type { RecoveryPool } from "./recovery-pool";
-import { fastDigest, fastSignature, recoverFast, recoverReference, recoverSigner } from "./signatures";
-import type { AttestationToVerify } from "./signatures";
+import { recoverSigner } from "./signatures";
 
 /** What re-verifying an event's signature(s) found, and whose key signed it. */
 export type VerificationResult = {
@@ -26,54 +24,9 @@ export function recoverSigners(event: LedgerEvent, chainId: number): RecoveredSi
   );
 }
 
-/**
- * recoverSigners for every event of a range (none for an undecodable log): digests on this thread, the curve
- * arithmetic in `pool`'s workers when given.
- */
-export async function recoverAll(
-  events: (LedgerEvent | UndecodableLog)[],
-  chainId: number,
-  pool?: RecoveryPool,
-): Promise<RecoveredSigners[]> {
-  const results: RecoveredSigners[] = events.map(() => []);
-  const digests: Buffer[] = [];
-  const signatures: Buffer[] = [];
-  const slots: [number, number][] = [];
-  events.forEach((event, i) => {
-    if (isUndecodable(event)) return;
-    attestationsOf(event).forEach((attestation, j) => {
-      // The fast digest reads only the type's fields, so the arguments themselves serve as the message.
-      const toVerify: AttestationToVerify = {
-        contract: event.contract,
-        chainId: BigInt(chainId),
-        verifyingContract: event.address,
-        type: attestation.type,
-        message: event.args,
-      };
-      const signature = fastSignature(attestation.signature);
-      let digest: Buffer | undefined;
-      try {
-        digest = signature && fastDigest(toVerify);
-      } catch {
-        results[i]![j] = null;
-        return;
-      }
-      if (signature && digest) {
-        digests.push(digest);
-        signatures.push(signature);
-        slots.push([i, j]);
-        results[i]![j] = null;
-      } else {
-        results[i]![j] = recoverReference({ ...toVerify, message: attestation.message }, attestation.signature);
-      }
-    });
-  });
-  const jobs = { digests: Buffer.concat(digests), signatures: Buffer.concat(signatures), count: slots.length };
-  const recovered = pool
-    ? await pool.recover(jobs)
-    : slots.map((_, k) => recoverFast(jobs.digests.subarray(32 * k, 32 * k + 32), jobs.signatures.subarray(65 * k, 65 * k + 65)));
-  slots.forEach(([i, j], k) => (results[i]![j] = recovered[k]!));
-  return results;
+/** recoverSigners for every event of a range (none for an undecodable log). */
+export function recoverAll(events: (LedgerEvent | UndecodableLog)[], chainId: number): RecoveredSigners[] {
+  return events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)));
 }
 
 /**

@@ -1,8 +1,7 @@
 import hre from "hardhat";
 import { AbiCoder, keccak256, Wallet, id as hashText, ZeroHash } from "ethers";
-import type { BaseContract, BaseWallet, ContractTransactionResponse } from "ethers";
+import type { BaseContract, BaseWallet, ContractTransactionResponse, Signer } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
 import {
   AgreementKind,
   createNonceSequence,
@@ -14,7 +13,7 @@ import {
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { endOfChinaDay } from "../../src/ledger/expiry";
 import { chinaDate } from "../../src/ledger/china-time";
-import type { BatchLedger, ConsortiumRegistry, ProductRegistry } from "../../typechain-types";
+import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
 
 export const DAY = 24 * 60 * 60;
 export const JIANGSU = 320000;
@@ -26,11 +25,14 @@ export type Party = { id: number; key: BaseWallet; role: number; region: number 
 
 export type Ledger = Awaited<ReturnType<typeof deployLedger>>;
 
-/** Deploys the three contracts with a bootstrapped Jiangsu regulator; a relayer (account 0) pays for everything. */
-export async function deployLedger() {
-  const [relayer] = await hre.ethers.getSigners();
+/**
+ * Deploys the three contracts with a bootstrapped Jiangsu regulator; a relayer pays for everything: by default
+ * account 0 of the in-process Hardhat network, or a signer of another node (test/nodes.ts).
+ */
+export async function deployLedger(runner?: Signer) {
+  const relayer = runner ?? (await hre.ethers.getSigners())[0]!;
   const regulatorKey = Wallet.createRandom();
-  const registry = (await hre.ethers.deployContract("ConsortiumRegistry", [
+  const registry = await new ConsortiumRegistry__factory(relayer).deploy(
     {
       regulatorId: 0,
       nonce: 0,
@@ -40,15 +42,11 @@ export async function deployLedger() {
       signingKey: regulatorKey.address,
       name: "Jiangsu Medical Products Administration",
     },
-  ])) as unknown as ConsortiumRegistry;
-  const products = (await hre.ethers.deployContract("ProductRegistry", [
-    await registry.getAddress(),
-  ])) as unknown as ProductRegistry;
-  const batches = (await hre.ethers.deployContract("BatchLedger", [
-    await registry.getAddress(),
-    await products.getAddress(),
-  ])) as unknown as BatchLedger;
-  const { chainId } = await hre.ethers.provider.getNetwork();
+  );
+  const products = await new ProductRegistry__factory(relayer).deploy(await registry.getAddress());
+  const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress());
+  await batches.waitForDeployment();
+  const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
   const contracts = { ConsortiumRegistry: registry, ProductRegistry: products, BatchLedger: batches };
 
@@ -71,6 +69,11 @@ export async function deployLedger() {
 
   const regulator: Party = { id: 1, key: regulatorKey, role: Role.Regulator, region: JIANGSU };
   return { relayer, registry, products, batches, chainId, sign, regulator, nextNonce };
+}
+
+/** The timestamp of the latest block of the node the ledger is deployed on. */
+async function latestBlockTime(ledger: Ledger): Promise<number> {
+  return (await ledger.relayer.provider!.getBlock("latest"))!.timestamp;
 }
 
 export async function onboard(ledger: Ledger, role: number, region: number, name = `org-${role}-${region}`) {
@@ -104,8 +107,8 @@ export const GTIN = "06901234567892";
  * The usual consortium: an MAH in Jiangsu that owns no factory, a CMO in Zhejiang, two distributors, a hospital
  * pharmacy and the Zhejiang regulator; one product and a quality agreement in force.
  */
-export async function deployConsortium() {
-  const ledger = await deployLedger();
+export async function deployConsortium(relayer?: Signer) {
+  const ledger = await deployLedger(relayer);
   const mah = await onboard(ledger, Role.Mah, JIANGSU, "Suzhou B-Pharma");
   const cmo = await onboard(ledger, Role.Cmo, ZHEJIANG, "Hangzhou Contract Manufacturing");
   const distributor = await onboard(ledger, Role.Distributor, JIANGSU, "Nanjing Wholesale");
@@ -137,7 +140,7 @@ export async function agreementMessage(
   productId: string,
   overrides: Record<string, unknown> = {},
 ) {
-  const now = await time.latest();
+  const now = await latestBlockTime(ledger);
   return {
     mahId: mah.id,
     nonce: ledger.nextNonce(),
@@ -173,7 +176,7 @@ export async function signQualityAgreement(
 }
 
 export async function batchRecordMessage(c: Consortium, batchNumber: string, overrides: Record<string, unknown> = {}) {
-  const now = await time.latest();
+  const now = await latestBlockTime(c);
   return {
     cmoId: c.cmo.id,
     agreementId: c.agreementId,

@@ -15,12 +15,14 @@ import {
   startRecall,
 } from "../contracts/fixtures";
 import type { Consortium } from "../contracts/fixtures";
-import { deploymentOf, serveChain } from "./chain";
+import { NODE_KINDS, startNode } from "../nodes";
+import type { TestNode } from "../nodes";
+import { deploymentOf } from "./chain";
 import { freshStore, STORE_KINDS } from "./stores";
 
 /** A history touching every kind of event: two batches, custody, a shortfall, dispensing, destruction, a recall. */
-async function history() {
-  const c = await deployConsortium();
+async function history(node: TestNode) {
+  const c = await deployConsortium(node.relayer);
   const first = await releasedBatch(c, "B-2024-001", 8n);
   await handOver(c, c.cmo, c.distributor, first.batchId, 6n);
   await handOver(c, c.distributor, c.dispenser, first.batchId, 4n);
@@ -35,15 +37,17 @@ async function history() {
   return { c, batches: [first.batchId, second.batchId] };
 }
 
-describe.each(STORE_KINDS)("indexer end to end on %s", (kind) => {
-  let chain: Awaited<ReturnType<typeof serveChain>>;
+const CASES = NODE_KINDS.flatMap((node) => STORE_KINDS.map((kind) => [node, kind] as const));
+
+describe.each(CASES)("indexer end to end from %s into %s", (nodeKind, kind) => {
+  let chain: TestNode;
   let store: Store;
   let c: Consortium;
   let batchIds: string[];
 
   beforeAll(async () => {
-    chain = await serveChain();
-    ({ c, batches: batchIds } = await history());
+    chain = await startNode(nodeKind);
+    ({ c, batches: batchIds } = await history(chain));
     store = await freshStore(kind);
     const source = createRpcSource(chain.url);
     const indexer = createIndexer({ source, store, deployment: await deploymentOf(c), log: silentLogger(), maxRange: 5 });

@@ -6,7 +6,7 @@ import { attestationTypes, DeviationKind, RecallLevel } from "../../src/ledger";
 import type { LedgerContract } from "../../src/ledger";
 import { attestationOf, counterpartyAttestationOf, createDecoder, createReferenceDecoder, isUndecodable } from "../../src/indexer/decode";
 import type { LedgerEvent } from "../../src/indexer/decode";
-import { createRecoveryPool } from "../../src/indexer/recovery-pool";
+import { createPreparePool } from "../../src/indexer/prepare-pool";
 import { fastDigest, recoverReference, recoverSigner, signaturesReady } from "../../src/indexer/signatures";
 import type { AttestationToVerify } from "../../src/indexer/signatures";
 import type { ChainLog } from "../../src/indexer/sync";
@@ -298,7 +298,7 @@ describe("fast EIP-712 digests and signer recovery", () => {
     expect(checked).to.be.greaterThan(50);
   });
 
-  it("recovers the same signers on the calling thread and in worker threads as the reference, event by event", async () => {
+  it("decodes and recovers the same signers on the calling thread and in worker threads as the reference, event by event", async () => {
     const l = await everyKindOfEvent();
     const decode = createDecoder(l.deployment);
     const events = l.logs.map((log) => decode(log));
@@ -312,11 +312,14 @@ describe("fast EIP-712 digests and signer recovery", () => {
     );
     expect(expected.flat().filter((r) => r === null)).to.have.length(0);
     expect(events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)))).to.deep.equal(expected);
-    expect(await recoverAll(events, chainId)).to.deep.equal(expected);
-    // Enough copies that the pool hands them to its workers.
-    const many = Array.from({ length: 8 }, () => events).flat();
-    const pool = createRecoveryPool(2);
-    expect(await recoverAll(many, chainId, pool)).to.deep.equal(Array.from({ length: 8 }, () => expected).flat());
+    expect(recoverAll(events, chainId)).to.deep.equal(expected);
+    // Enough copies that the pool hands them to its workers, which decode them too.
+    const many = Array.from({ length: 8 }, () => l.logs).flat();
+    const pool = createPreparePool(2);
+    const prepared = await pool.prepare(many, l.deployment);
+    expect(pool.counts).to.deep.equal({ inWorkers: many.length, onCallingThread: 0 });
+    expect(prepared.recovered).to.deep.equal(Array.from({ length: 8 }, () => expected).flat());
+    expect(prepared.decoded).to.deep.equal(Array.from({ length: 8 }, () => events).flat());
   });
 });
 

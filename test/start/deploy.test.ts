@@ -1,14 +1,17 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { setTimeout as pause } from "node:timers/promises";
 import path from "node:path";
-import hre from "hardhat";
 import { expect } from "chai";
 import { Wallet } from "ethers";
-import { afterAll, describe, it } from "vitest";
+import type { HDNodeWallet } from "ethers";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { readDeployment } from "../../src/indexer/deployment";
 import { ConsortiumRegistry__factory } from "../../typechain-types";
-import { serveChain } from "../indexer/chain";
+import { NODE_KINDS, startNode } from "../nodes";
+import type { TestNode } from "../nodes";
+import { attachedServers, signIn } from "./attached";
 
 const ROOT = path.resolve(__dirname, "../..");
 const DEPLOYER_KEY = Wallet.createRandom().privateKey;
@@ -30,40 +33,74 @@ function deploy(args: string[], env: Record<string, string>): Promise<{ code: nu
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
 }
 
-describe("npm run deploy", () => {
+describe.each(NODE_KINDS)("npm run deploy and npm start --rpc on %s", (kind) => {
+  let node: TestNode;
+  let regulator: HDNodeWallet;
+  let deployment: Awaited<ReturnType<typeof readDeployment>> | undefined;
+  let deployedHead: number;
+
+  beforeAll(async () => {
+    node = await startNode(kind);
+    cleanup.push(() => node.close());
+  });
+
   it("deploys to a network named by URL and deployer key and writes the deployment file the indexer reads", async () => {
-    const chain = await serveChain();
-    cleanup.push(() => chain.close());
     const dir = mkdtempSync(path.join(tmpdir(), "trace-deploy-"));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const deploymentId = `test-${process.pid}-${Date.now()}`;
+    const deploymentId = `test-${process.pid}-${Date.now()}-${kind}`;
     cleanup.push(() => rmSync(path.join(ROOT, "ignition", "deployments", deploymentId), { recursive: true, force: true }));
-    const [funder] = await hre.ethers.getSigners();
-    await (await funder!.sendTransaction({ to: new Wallet(DEPLOYER_KEY).address, value: 10n ** 18n })).wait();
-    const regulator = Wallet.createRandom();
+    const deployer = Wallet.createRandom();
+    // anvil runs with free gas, as a QBFT network does: there the deployer holds no ether at all.
+    if (kind === "hardhat") await node.relayer.sendTransaction({ to: deployer.address, value: 10n ** 18n });
+    regulator = Wallet.createRandom();
     const out = path.join(dir, "deployment.json");
-    const headBefore = await hre.ethers.provider.getBlockNumber();
+    const headBefore = await node.provider.getBlockNumber();
 
     const result = await deploy(
       ["--regulator-address", regulator.address, "--regulator-region", "330000", "--out", out, "--deployment-id", deploymentId],
-      { TRACE_DEPLOY_RPC_URL: chain.url, TRACE_DEPLOYER_KEY: DEPLOYER_KEY },
+      { TRACE_DEPLOY_RPC_URL: node.url, TRACE_DEPLOYER_KEY: deployer.privateKey },
     );
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stdout).to.contain(`Deployment file    ${out}`);
 
-    const deployment = await readDeployment(out);
+    deployment = await readDeployment(out);
     expect(deployment.chainId).to.equal(31337);
-    expect(deployment.rpcUrl).to.equal(chain.url);
+    expect(deployment.rpcUrl).to.equal(node.url);
     expect(deployment.startBlock).to.equal(headBefore + 1);
-    for (const address of Object.values(deployment.contracts)) expect(await hre.ethers.provider.getCode(address)).to.not.equal("0x");
-    const registry = ConsortiumRegistry__factory.connect(deployment.contracts.ConsortiumRegistry, hre.ethers.provider);
+    for (const address of Object.values(deployment.contracts)) expect(await node.provider.getCode(address)).to.not.equal("0x");
+    const registry = ConsortiumRegistry__factory.connect(deployment.contracts.ConsortiumRegistry, node.provider);
     const first = await registry.organization(1);
     expect(first.role).to.equal(5n); // regulator
     expect(first.region).to.equal(330000n);
     expect((await registry.signingKey(regulator.address)).organizationId).to.equal(1n);
     expect(JSON.parse(readFileSync(out, "utf8"))).to.have.keys(["chainId", "rpcUrl", "startBlock", "contracts"]);
+    deployedHead = await node.provider.getBlockNumber();
   });
 
+  it("serves that deployment with npm start -- --rpc URL --deployment FILE, indexed from the node", async () => {
+    expect(deployment, "the deployment of the test before").to.not.equal(undefined);
+    const dir = mkdtempSync(path.join(tmpdir(), "trace-attached-db-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const servers = attachedServers({ rpcUrl: node.url, deployment: deployment!, database: path.join(dir, "ledger.sqlite") });
+    cleanup.push(() => servers.close());
+    const { apiUrl } = await servers.start();
+    let health: { indexedBlock: number | null; chainId: number | null };
+    for (;;) {
+      health = (await (await fetch(`${apiUrl}/healthz`)).json()) as typeof health;
+      if (health.indexedBlock !== null && health.indexedBlock >= deployedHead) break;
+      await pause(50);
+    }
+    expect(health.chainId).to.equal(31337);
+
+    const token = await signIn(apiUrl, regulator);
+    const response = await fetch(`${apiUrl}/v1/organizations/1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).to.equal(200);
+    const organization = (await response.json()) as { role: string; region: number };
+    expect([organization.role, organization.region]).to.deep.equal(["REGULATOR", 330000]);
+  });
+});
+
+describe("npm run deploy's arguments", () => {
   it("refuses a missing network, key or regulator with a message naming it, before deploying", async () => {
     const regulator = Wallet.createRandom().address;
     const cases: { args: string[]; env: Record<string, string>; message: string }[] = [

@@ -1,0 +1,66 @@
+import WebSocket from "ws";
+
+/** A subscription to the node's new heads: `onHead` is called for each block the node announces. */
+export type HeadWatch = {
+  /** Resolves true once the node confirmed the subscription, false if it could not be made. */
+  readonly subscribed: Promise<boolean>;
+  /** Resolves with the reason when the subscription ends (refused, connection lost or closed). */
+  readonly ended: Promise<string>;
+  close(): void;
+};
+
+/** How long the WebSocket handshake and the node's answer to eth_subscribe may take. */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
+
+/** The WebSocket URL of a JSON-RPC node served over http(s): Besu, geth, anvil and Hardhat serve both on one port. */
+export function webSocketUrl(rpcUrl: string): string {
+  const url = new URL(rpcUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+/**
+ * Subscribes to newHeads (eth_subscribe over WebSocket). A head announced is only a wake-up call: the indexer then
+ * reads the head and the logs over JSON-RPC as when it polls, so a notification lost or doubled changes nothing but
+ * how soon a block is indexed.
+ */
+export function watchHeads(rpcUrl: string, onHead: () => void): HeadWatch {
+  const socket = new WebSocket(webSocketUrl(rpcUrl), { handshakeTimeout: SUBSCRIBE_TIMEOUT_MS });
+  let subscription: string | undefined;
+  let settle!: (subscribed: boolean) => void;
+  let end!: (reason: string) => void;
+  const subscribed = new Promise<boolean>((resolve) => (settle = resolve));
+  const ended = new Promise<string>((resolve) => (end = resolve));
+  const finish = (reason: string) => {
+    clearTimeout(timer);
+    settle(false);
+    end(reason);
+    socket.removeAllListeners();
+    socket.on("error", () => undefined);
+    socket.terminate();
+  };
+  const timer = setTimeout(() => finish(`the node did not confirm eth_subscribe within ${SUBSCRIBE_TIMEOUT_MS} ms`), SUBSCRIBE_TIMEOUT_MS);
+  timer.unref();
+
+  socket.on("open", () => socket.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] })));
+  socket.on("message", (data) => {
+    let message: { id?: number; result?: unknown; error?: { message?: string }; method?: string; params?: { subscription?: string } };
+    try {
+      message = JSON.parse(String(data)) as typeof message;
+    } catch {
+      return;
+    }
+    if (message.id === 1) {
+      if (typeof message.result !== "string") return finish(`the node refused eth_subscribe: ${message.error?.message ?? "no subscription id"}`);
+      subscription = message.result;
+      clearTimeout(timer);
+      settle(true);
+    } else if (message.method === "eth_subscription" && message.params?.subscription === subscription) {
+      onHead();
+    }
+  });
+  socket.on("unexpected-response", (_request, response) => finish(`the node serves no WebSocket (HTTP ${response.statusCode} to the upgrade)`));
+  socket.on("error", (error) => finish(error.message));
+  socket.on("close", () => finish("the node closed the WebSocket"));
+  return { subscribed, ended, close: () => finish("closed") };
+}

@@ -1,0 +1,127 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as pause } from "node:timers/promises";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import { createIndexer, createRpcSource } from "../../src/indexer";
+import type { Store } from "../../src/store";
+import { deployConsortium, releasedBatch } from "../contracts/fixtures";
+import type { Consortium } from "../contracts/fixtures";
+import { NODE_KINDS, startNode } from "../nodes";
+import type { TestNode } from "../nodes";
+import { capturingLogger } from "./capture";
+import type { LogLine } from "./capture";
+import { deploymentOf } from "./chain";
+import { freshStore } from "./stores";
+
+/** Longer than any test here runs: a block indexed during one was not found by polling. */
+const AN_HOUR_MS = 3_600_000;
+
+async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    await pause(20);
+  }
+}
+
+const checkpointOf = async (store: Store) => (await store.db.selectFrom("sync_state").select("block_number").executeTakeFirst())?.block_number;
+
+/** Follows `url` in the background with the given poll interval; returns its log and a way to stop it. */
+function following(store: Store, url: string, c: Consortium, pollIntervalMs: number) {
+  return deploymentOf(c).then((deployment) => {
+    const { log, lines } = capturingLogger();
+    const source = createRpcSource(url);
+    const stop = new AbortController();
+    const done = createIndexer({ source, store, deployment, log, pollIntervalMs, verifyThreads: 0 }).follow(stop.signal);
+    return {
+      lines,
+      async stop() {
+        stop.abort();
+        await done;
+        source.close();
+      },
+    };
+  });
+}
+
+const said = (lines: LogLine[], text: string) => lines.find((line) => line.msg === text);
+
+describe.each(NODE_KINDS)("follow mode on %s", (kind) => {
+  let node: TestNode;
+  let c: Consortium;
+  let store: Store;
+
+  beforeAll(async () => {
+    node = await startNode(kind);
+    c = await deployConsortium(node.relayer);
+    store = await freshStore("sqlite");
+  });
+  afterAll(async () => {
+    await store?.close();
+    await node?.close();
+  });
+
+  it("indexes a block when the node announces it (eth_subscribe newHeads), with polling an hour apart", async () => {
+    const follower = await following(store, node.url, c, AN_HOUR_MS);
+    try {
+      await until(() => said(follower.lines, "following the node's new heads by subscription"));
+      const head = await node.provider.getBlockNumber();
+      await until(async () => (await checkpointOf(store)) === head);
+
+      const { batchId } = await releasedBatch(c, "LIVE-1");
+      const mined = await node.provider.getBlockNumber();
+      const indexed = await until(() =>
+        store.db.selectFrom("ledger_events").select(["block_number", "verification"]).where("name", "=", "BatchMarketReleased").where("batch_id", "=", batchId).executeTakeFirst(),
+      );
+      expect(indexed).to.deep.equal({ block_number: mined, verification: "verified" });
+      expect(said(follower.lines, "no new-head subscription; polling the node")).to.equal(undefined);
+    } finally {
+      await follower.stop();
+    }
+  });
+});
+
+describe("follow mode on a node that serves no WebSocket", () => {
+  let node: TestNode;
+  let c: Consortium;
+  let store: Store;
+  const proxy = createServer((request, response) => {
+    // JSON-RPC over HTTP is passed through; a WebSocket upgrade is refused, as by a node with WebSocket disabled.
+    const body: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => body.push(chunk));
+    request.on("end", () => {
+      void fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(body) })
+        .then(async (answer) => response.writeHead(answer.status, { "content-type": "application/json" }).end(Buffer.from(await answer.arrayBuffer())))
+        .catch(() => response.destroy());
+    });
+  });
+  proxy.on("upgrade", (_request, socket) => socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"));
+
+  beforeAll(async () => {
+    node = await startNode("hardhat");
+    c = await deployConsortium(node.relayer);
+    store = await freshStore("sqlite");
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(async () => {
+    proxy.close();
+    await store?.close();
+    await node?.close();
+  });
+
+  it("says it polls, and indexes new blocks by polling", async () => {
+    const { port } = proxy.address() as AddressInfo;
+    const follower = await following(store, `http://127.0.0.1:${port}`, c, 20);
+    try {
+      const fallback = await until(() => said(follower.lines, "no new-head subscription; polling the node"));
+      expect(fallback.reason).to.contain("serves no WebSocket (HTTP 400");
+      const { batchId } = await releasedBatch(c, "POLLED-1");
+      const indexed = await until(() => store.db.selectFrom("ledger_events").select("verification").where("batch_id", "=", batchId).where("name", "=", "BatchMarketReleased").executeTakeFirst());
+      expect(indexed.verification).to.equal("verified");
+      expect(said(follower.lines, "following the node's new heads by subscription")).to.equal(undefined);
+    } finally {
+      await follower.stop();
+    }
+  });
+});
