@@ -1,4 +1,4 @@
-import { beforeAll } from "vitest";
+import { afterAll, beforeAll } from "vitest";
 
 // Hardhat loads hardhat.config.ts with plain `require`, so TypeScript must be registered for it.
 process.env.TS_NODE_TRANSPILE_ONLY = "true";
@@ -9,4 +9,10 @@ require("ts-node/register");
 beforeAll(async () => {
   const { reset } = await import("@nomicfoundation/hardhat-network-helpers");
   await reset();
+});
+
+// PostgreSQL databases kept between a file's fresh stores (test/indexer/stores.ts) go with the file.
+afterAll(async () => {
+  const { dropSpareDatabases } = await import("./indexer/stores");
+  await dropSpareDatabases();
 });

@@ -5,7 +5,8 @@
  * small TypeScript model of the rules. After every step the chain must agree with the model, quantity must be
  * conserved, and an attestation the model refuses must revert with the error the model names and change nothing.
  *
- * FC_RUNS raises the number of sequences for a deeper local run (FC_SEED replays one).
+ * FC_RUNS raises the number of sequences for a deeper run (`npm run test:long`: ten times the default); FC_SEED
+ * replays one.
  */
 import { describe, it } from "vitest";
 import { expect } from "chai";
