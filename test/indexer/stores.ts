@@ -48,9 +48,10 @@ export async function dropSpareDatabases(): Promise<void> {
 }
 
 /**
- * Returns the migrated database at `url` to what a fresh one holds: its sessions ended, every table of the read
- * model empty and its ids counting from the start again (no test changes the schema). DELETE rather than TRUNCATE:
- * the tables hold a test's few rows, and TRUNCATE writes new files for each of them.
+ * Returns the migrated database at `url` to what a fresh one holds: its sessions ended, every table empty and its
+ * ids counting from the start again. That is a fresh database as long as no test changes the schema and no
+ * migration seeds rows (none does). DELETE rather than TRUNCATE: the tables hold a test's few rows, and TRUNCATE
+ * writes new files for each of them.
  */
 async function emptyDatabase(url: string): Promise<void> {
   await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [new URL(url).pathname.slice(1)]);
