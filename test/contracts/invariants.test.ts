@@ -104,6 +104,8 @@ type BatchModel = {
   state: number;
   recall: number;
   recallLevel: number;
+  /** Held short of a recall: a deviation opened after market release holds the batch until a recall. */
+  onHold: boolean;
   deviations: Map<string, number>;
   holdings: bigint[];
   /** Whether each party acknowledged the open recall for what it holds now. */
@@ -127,6 +129,7 @@ function initialModel(w: World): Model {
     state,
     recall: RecallStatus.None,
     recallLevel: 0,
+    onHold: false,
     deviations: new Map(REPORTS.map((r) => [r, DeviationStatus.None])),
     holdings,
     acknowledged: w.parties.map(() => false),
@@ -343,6 +346,7 @@ class Runner {
 
   private inCommerce(b: BatchModel): Expectation | undefined {
     if (b.recall !== RecallStatus.None) return refuse("BatchRecalled", b.id);
+    if (b.onHold) return refuse("BatchOnHold", b.id);
     if (b.state !== BatchState.MarketReleased) return refuse("BatchStateMismatch", b.id, b.state, BatchState.MarketReleased);
     return undefined;
   }
@@ -577,7 +581,13 @@ class Runner {
             (kind === 0 ? refuse("InvalidDeviationKind") : undefined) ??
             (b.deviations.get(reportHash) !== DeviationStatus.None
               ? refuse("DeviationAlreadyReported", b.id, reportHash)
-              : undefined) ?? { ok: true, apply: () => b.deviations.set(reportHash, DeviationStatus.Open) },
+              : undefined) ?? {
+              ok: true,
+              apply: () => {
+                b.deviations.set(reportHash, DeviationStatus.Open);
+                if (b.state === BatchState.MarketReleased && b.recall === RecallStatus.None) b.onHold = true;
+              },
+            },
           (message, signature) => c.batches.openDeviation.populateTransaction(message, signature),
         );
       }
@@ -635,7 +645,8 @@ class Runner {
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??
             (by !== MAH ? refuse("NotBatchMah", b.id, this.party(by).id) : undefined) ??
-            this.releasable(b, BatchState.FactoryReleased) ?? {
+            this.releasable(b, BatchState.FactoryReleased) ??
+            (b.onHold ? refuse("BatchOnHold", b.id) : undefined) ?? {
               ok: true,
               apply: () => {
                 b.state = BatchState.MarketReleased;
@@ -665,6 +676,8 @@ class Runner {
               apply: () => {
                 b.recall = RecallStatus.Open;
                 b.recallLevel = level;
+                // A recall takes over from a hold.
+                b.onHold = false;
               },
             },
           (message, signature) => c.batches.startRecall.populateTransaction(message, signature),
@@ -930,7 +943,7 @@ class Runner {
     };
 
     const actualBatches = m.batches.map((b) => {
-      const [state, recall, recallLevel, openDeviations, mahId, cmoId, holders, unacknowledged, inTransit] = words();
+      const [state, recall, recallLevel, openDeviations, mahId, cmoId, holders, unacknowledged, inTransit, , onHold] = words();
       const holdings = parties.map(() => words());
       const deviations = REPORTS.map(() => Number(words()[0]));
       return {
@@ -943,6 +956,7 @@ class Runner {
         holders: Number(holders),
         unacknowledgedHolders: Number(unacknowledged),
         shipmentsInTransit: Number(inTransit),
+        onHold: onHold === 1n,
         holdings: holdings.map(([quantity]) => quantity),
         // The acknowledgement matters for what a holder holds during an open recall.
         acknowledged: holdings.map(([quantity, acknowledged]) =>
@@ -965,6 +979,7 @@ class Runner {
       holders: holdersOf(b),
       unacknowledgedHolders: unacknowledgedOf(b),
       shipmentsInTransit: inTransitOf(m, i).length,
+      onHold: b.onHold,
       holdings: b.holdings,
       acknowledged: b.holdings.map((quantity, p) =>
         b.recall === RecallStatus.Open && quantity > 0n ? b.acknowledged[p] : null,
