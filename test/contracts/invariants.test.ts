@@ -872,7 +872,7 @@ class Runner {
    */
   private async transact(tx: ContractTransaction): Promise<{ logs: Log[] }> {
     const provider = hre.network.provider;
-    const hash = await provider.send("eth_sendTransaction", [{ from: this.c.relayer.address, to: tx.to, data: tx.data, gas: GAS_LIMIT }]);
+    const hash = await provider.send("eth_sendTransaction", [{ from: await this.c.relayer.getAddress(), to: tx.to, data: tx.data, gas: GAS_LIMIT }]);
     return provider.send("eth_getTransactionReceipt", [hash]);
   }
 
