@@ -58,7 +58,7 @@ describe("the writer lock", () => {
     });
   });
 
-  it("passes from a writer whose session is lost to a standby, and the old writer stands by", async () => {
+  it("is won again, by one of them, after the writer's session is lost; the other stands by", async () => {
     await withPostgres(async (_store, url) => {
       const stores = [createStore(url), createStore(url)];
       const stop = new AbortController();
@@ -78,12 +78,12 @@ describe("the writer lock", () => {
         const roles = () => elections.map((e) => e.role()).sort() as WriterRole[];
         await until(() => writes.length === 1);
         expect(roles()).to.deep.equal(["standby", "writer"]);
-        const firstWriter = writes[0]!;
 
         await terminateWriter(url);
+        // The lost session stopped writing; whichever election then takes the lock first (the standby, or the old
+        // writer retrying) writes next. A writer that died outright is taken over by a standby: several-servers.test.ts.
         await until(() => writes.length === 2);
-        expect(writes[1], "the standby took over").to.equal(1 - firstWriter);
-        await until(() => elections[firstWriter]!.role() === "standby");
+        await until(() => elections[writes[1]!]!.role() === "writer" && elections[1 - writes[1]!]!.role() === "standby");
         expect(roles()).to.deep.equal(["standby", "writer"]);
       } finally {
         stop.abort();
