@@ -410,6 +410,9 @@ async function main() {
       holderId: by.id,
       batchId,
       quarantinedQuantity: held,
+      dispensedQuantity: 0n,
+      destroyedQuantity: 0n,
+      missingQuantity: 0n,
     });
     return batches.acknowledgeRecall(message, signature);
   };

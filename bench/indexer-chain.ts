@@ -374,7 +374,7 @@ function plan(targetEvents: number, keys: string[]) {
       const holders = [...holdings].filter(([, held]) => held > 0);
       for (const [holderId, held] of holders) {
         const holder = orgs[holderId - 1]!;
-        op("acknowledgeRecall", "RecallAcknowledgement", holder, "RecallAcknowledged", { batchId, quarantinedQuantity: BigInt(held) });
+        op("acknowledgeRecall", "RecallAcknowledgement", holder, "RecallAcknowledged", { batchId, quarantinedQuantity: BigInt(held), dispensedQuantity: 0n, destroyedQuantity: 0n, missingQuantity: 0n });
       }
       if (rng.chance(0.67)) op("closeRecall", "RecallClosure", mah, "RecallClosed", { batchId, reportHash: hashText(`report ${batchNumber}`) });
     }

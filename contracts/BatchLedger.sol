@@ -45,7 +45,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         "RecallStart(uint32 organizationId,uint256 nonce,bytes32 batchId,uint8 level,bytes32 reasonHash)"
     );
     bytes32 private constant RECALL_ACKNOWLEDGEMENT_TYPEHASH = keccak256(
-        "RecallAcknowledgement(uint32 holderId,uint256 nonce,bytes32 batchId,uint64 quarantinedQuantity)"
+        "RecallAcknowledgement(uint32 holderId,uint256 nonce,bytes32 batchId,uint64 quarantinedQuantity,uint64 dispensedQuantity,uint64 destroyedQuantity,uint64 missingQuantity)"
     );
     bytes32 private constant RECALL_CLOSURE_TYPEHASH =
         keccak256("RecallClosure(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 reportHash)");
@@ -313,29 +313,28 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
 
     /// @inheritdoc IBatchLedger
     function acknowledgeRecall(RecallAcknowledgement calldata acknowledgement, bytes calldata signature) external {
-        bytes32 structHash = keccak256(
-            abi.encode(
-                RECALL_ACKNOWLEDGEMENT_TYPEHASH,
-                acknowledgement.holderId,
-                acknowledgement.nonce,
-                acknowledgement.batchId,
-                acknowledgement.quarantinedQuantity
-            )
-        );
-        (, address signer) = _attest(structHash, acknowledgement.holderId, acknowledgement.nonce, signature);
+        (, address signer) =
+            _attest(_hashAcknowledgement(acknowledgement), acknowledgement.holderId, acknowledgement.nonce, signature);
         Batch storage recalled = _withOpenRecall(acknowledgement.batchId);
         Holding storage held = _holdings[acknowledgement.batchId][acknowledgement.holderId];
-        if (held.quantity == 0) revert NotBatchHolder(acknowledgement.batchId, acknowledgement.holderId);
+        uint64 quantityHeld = held.quantity;
+        if (quantityHeld == 0) revert NotBatchHolder(acknowledgement.batchId, acknowledgement.holderId);
         if (held.recallAcknowledged) {
             revert RecallAlreadyAcknowledged(acknowledgement.batchId, acknowledgement.holderId);
         }
-        if (acknowledgement.quarantinedQuantity > held.quantity) {
-            revert QuarantineExceedsHolding(
-                acknowledgement.batchId, acknowledgement.holderId, held.quantity, acknowledgement.quarantinedQuantity
+        // Summed in 256 bits: four quantities near the uint64 limit must be refused for not adding up, not overflow.
+        uint256 gone = uint256(acknowledgement.dispensedQuantity) + acknowledgement.destroyedQuantity
+            + acknowledgement.missingQuantity;
+        uint256 accounted = gone + acknowledgement.quarantinedQuantity;
+        if (accounted != quantityHeld) {
+            revert AcknowledgementDoesNotAddUp(
+                acknowledgement.batchId, acknowledgement.holderId, quantityHeld, accounted
             );
         }
         held.recallAcknowledged = true;
         recalled.unacknowledgedHolders -= 1;
+        // What is no longer there leaves the holding: the holding becomes the quarantined stock.
+        if (gone != 0) _debit(recalled, acknowledgement.batchId, acknowledgement.holderId, uint64(gone));
         emit RecallAcknowledged(acknowledgement.batchId, acknowledgement.holderId, acknowledgement, signer, signature);
     }
 
@@ -585,6 +584,21 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
                 shipment.recipientId,
                 shipment.quantity,
                 shipment.codesRoot
+            )
+        );
+    }
+
+    function _hashAcknowledgement(RecallAcknowledgement calldata acknowledgement) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                RECALL_ACKNOWLEDGEMENT_TYPEHASH,
+                acknowledgement.holderId,
+                acknowledgement.nonce,
+                acknowledgement.batchId,
+                acknowledgement.quarantinedQuantity,
+                acknowledgement.dispensedQuantity,
+                acknowledgement.destroyedQuantity,
+                acknowledgement.missingQuantity
             )
         );
     }

@@ -175,11 +175,16 @@ interface IBatchLedger is IAttestations {
         bytes32 reasonHash;
     }
 
+    /// @notice A holder's account of its whole holding when it acknowledges a recall: what it quarantined, and what is
+    /// no longer there because it was already dispensed, destroyed or cannot be found. The four add up to the holding.
     struct RecallAcknowledgement {
         uint32 holderId;
         uint256 nonce;
         bytes32 batchId;
         uint64 quarantinedQuantity;
+        uint64 dispensedQuantity;
+        uint64 destroyedQuantity;
+        uint64 missingQuantity;
     }
 
     struct RecallClosure {
@@ -318,7 +323,9 @@ interface IBatchLedger is IAttestations {
     error RecallNotOpen(bytes32 batchId);
     error NotBatchHolder(bytes32 batchId, uint32 organizationId);
     error RecallAlreadyAcknowledged(bytes32 batchId, uint32 organizationId);
-    error QuarantineExceedsHolding(bytes32 batchId, uint32 organizationId, uint64 held, uint64 quarantined);
+    /// @notice A recall acknowledgement accounts for every unit held: quarantined + dispensed + destroyed + missing
+    /// must equal the holding.
+    error AcknowledgementDoesNotAddUp(bytes32 batchId, uint32 organizationId, uint64 held, uint256 accounted);
     error RecallNotReconciled(bytes32 batchId, uint32 unacknowledgedHolders, uint32 shipmentsInTransit);
 
     /// @notice The CMO records a batch it made under a quality agreement in force; it holds the whole quantity.
@@ -373,10 +380,13 @@ interface IBatchLedger is IAttestations {
     /// every holder must acknowledge. A recall ends the batch's hold (escalation).
     function startRecall(RecallStart calldata recall, bytes calldata signature) external;
 
-    /// @notice A holder acknowledges the open recall with the quantity it quarantined.
+    /// @notice A holder acknowledges the open recall, accounting for its whole holding: quarantined, already dispensed,
+    /// destroyed and missing. What is not quarantined leaves the holding (dispensed, destroyed or missing), so the
+    /// holding is then the quarantined stock and quantity stays conserved.
     function acknowledgeRecall(RecallAcknowledgement calldata acknowledgement, bytes calldata signature) external;
 
-    /// @notice The MAH closes the recall once every holder has acknowledged and nothing is in transit.
+    /// @notice The MAH closes the recall once every unit is accounted for: every holder has acknowledged its current
+    /// holding and nothing is in transit.
     function closeRecall(RecallClosure calldata closure, bytes calldata signature) external;
 
     function batch(bytes32 batchId) external view returns (Batch memory);

@@ -125,6 +125,25 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
       },
     ];
   },
+  async RecallAcknowledged({ event, args, keyOf }) {
+    const missing = num(args, "missingQuantity");
+    if (missing === 0) return [];
+    const holder = num(args, "holderId");
+    const [quarantined, dispensed, destroyed] = [num(args, "quarantinedQuantity"), num(args, "dispensedQuantity"), num(args, "destroyedQuantity")];
+    const held = quarantined + dispensed + destroyed + missing;
+    return [
+      {
+        key: keyOf("recall_acknowledgement_shortfall"),
+        rule: "recall_acknowledgement_shortfall",
+        organizationId: holder,
+        batchId: event.batch_id,
+        subject: null,
+        message: `organization ${holder} cannot find ${missing} of the ${held} units of the recalled batch it held (${quarantined} quarantined, ${dispensed} already dispensed, ${destroyed} destroyed)`,
+        details: { holderId: holder, held, quarantined, dispensed, destroyed, missing },
+        observedAt: event.block_time,
+      },
+    ];
+  },
   BatchPlacedOnHold: async (input) => [batchOnHold(input, `placed by organization ${num(input.args, "organizationId")}`)],
   async DeviationOpened(input) {
     const held = input.args.placesOnHold === true ? [batchOnHold(input, `placed by the deviation report ${String(input.args.reportHash)} opened on the market-released batch`)] : [];

@@ -12,6 +12,8 @@ export const RULES = {
   shipment_overdue: "medium",
   /** A holder that has not acknowledged a recall by its level's deadline. */
   recall_acknowledgement_overdue: "high",
+  /** A recall acknowledgement reporting packs of the holding missing: stock of a recalled batch nobody can find. */
+  recall_acknowledgement_shortfall: "high",
   /** An open recall whose MAH has not reported progress within its level's interval. */
   recall_progress_report_overdue: "medium",
   /** A receipt whose quantity differs from the shipment's. */

@@ -9,6 +9,7 @@ import { organizationsById } from "./read-model";
 import { findBatch } from "./batches";
 import { bytes32, organizationRef } from "./schemas";
 import { defineRoute } from "./routes";
+import type { BatchRow } from "../store/queries";
 
 const OPEN_OR_CLOSED = RECALL_STATUSES.names.slice(1) as ["OPEN", "CLOSED"];
 
@@ -30,9 +31,26 @@ const holderView = z.object({
   quantityHeld: z.number().int(),
   acknowledged: z.boolean(),
   quarantinedQuantity: z.number().int().nullable(),
+  dispensedQuantity: z.number().int().nullable().meta({ description: "already dispensed when it acknowledged" }),
+  destroyedQuantity: z.number().int().nullable(),
+  missingQuantity: z.number().int().nullable().meta({ description: "could not be found when it acknowledged" }),
   acknowledgedAt: z.number().int().nullable(),
   late: z.boolean().meta({ description: "not acknowledged and the deadline has passed" }),
 });
+
+const reconciliation = z
+  .object({
+    made: z.number().int(),
+    held: z.number().int(),
+    quarantined: z.number().int().meta({ description: "held by holders that acknowledged the recall for what they hold" }),
+    outstanding: z.number().int().meta({ description: "held by holders that have not acknowledged" }),
+    inTransit: z.number().int(),
+    dispensed: z.number().int(),
+    destroyed: z.number().int(),
+    missing: z.number().int().meta({ description: "reported missing on receipt or in an acknowledgement" }),
+    unexplained: z.number().int().meta({ description: "outstanding + in transit: the recall closes only when this is 0" }),
+  })
+  .meta({ description: "where every unit the CMO made is: quarantined + outstanding + inTransit + dispensed + destroyed + missing = made" });
 
 type RecallRow = {
   batch_id: string;
@@ -117,18 +135,13 @@ export const recallRoutes = [
   defineRoute({
     method: "get",
     path: "/v1/recalls/:batchId",
-    summary: "A recall's reconciliation: every holder, acknowledged and outstanding quantities, the deadline",
+    summary: "A recall's reconciliation: every holder's account (quarantined, dispensed, destroyed, missing), where every unit of the batch is, what is still unexplained, the deadline",
     tags: ["recalls"],
     access: "organization",
     params: z.object({ batchId: bytes32 }),
     response: recallSummary.extend({
       holders: z.array(holderView),
-      totals: z.object({
-        held: z.number().int(),
-        quarantined: z.number().int(),
-        outstanding: z.number().int().meta({ description: "held by holders that have not acknowledged" }),
-        inTransit: z.number().int(),
-      }),
+      totals: reconciliation,
     }),
     errors: { 403: "the caller has no part in the batch", 404: "no recall of this batch" },
     async handle({ params, caller, services }) {
@@ -140,19 +153,27 @@ export const recallRoutes = [
       const holders = await holdersOf(services, batch.id, recall.acknowledgeBy);
       const seesAll = caller!.role === "REGULATOR" || caller!.organizationId === batch.mah_id || caller!.organizationId === batch.cmo_id;
       const visible = seesAll ? holders : holders.filter((h) => h.organization.id === caller!.organizationId);
-      return {
-        ...recall,
-        holders: visible,
-        totals: {
-          held: holders.reduce((sum, h) => sum + h.quantityHeld, 0),
-          quarantined: holders.reduce((sum, h) => sum + (h.quarantinedQuantity ?? 0), 0),
-          outstanding: holders.filter((h) => !h.acknowledged).reduce((sum, h) => sum + h.quantityHeld, 0),
-          inTransit: batch.in_transit,
-        },
-      };
+      return { ...recall, holders: visible, totals: reconcile(batch, holders) };
     },
   }),
 ];
+
+/** Where every unit of the batch is, from the batch's accounts and its holders' acknowledgements. */
+function reconcile(batch: BatchRow, holders: { quantityHeld: number; acknowledged: boolean }[]): z.input<typeof reconciliation> {
+  const heldBy = (acknowledged: boolean) => holders.filter((h) => h.acknowledged === acknowledged).reduce((sum, h) => sum + h.quantityHeld, 0);
+  const [quarantined, outstanding] = [heldBy(true), heldBy(false)];
+  return {
+    made: batch.quantity,
+    held: quarantined + outstanding,
+    quarantined,
+    outstanding,
+    inTransit: batch.in_transit,
+    dispensed: batch.dispensed,
+    destroyed: batch.destroyed,
+    missing: batch.missing,
+    unexplained: outstanding + batch.in_transit,
+  };
+}
 
 async function holdersOf(services: ApiServices, batchId: string, acknowledgeBy: number) {
   const { db } = services.store;
@@ -166,6 +187,9 @@ async function holdersOf(services: ApiServices, batchId: string, acknowledgeBy: 
       "holdings.quantity",
       "holdings.recall_acknowledged",
       "ack.quarantined_quantity",
+      "ack.dispensed_quantity",
+      "ack.destroyed_quantity",
+      "ack.missing_quantity",
       "ack.acknowledged_at",
     ])
     .where("holdings.batch_id", "=", batchId)
@@ -181,6 +205,9 @@ async function holdersOf(services: ApiServices, batchId: string, acknowledgeBy: 
       quantityHeld: row.quantity,
       acknowledged,
       quarantinedQuantity: row.quarantined_quantity,
+      dispensedQuantity: row.dispensed_quantity,
+      destroyedQuantity: row.destroyed_quantity,
+      missingQuantity: row.missing_quantity,
       acknowledgedAt: row.acknowledged_at,
       late: !acknowledged && row.quantity > 0 && now > acknowledgeBy,
     };

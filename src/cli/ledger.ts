@@ -414,10 +414,14 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
       printSent(session, await attest(session, "BatchLedger", "RecallStart", { batchId: named(session, batch), level: options.level, reasonHash: options.reason }), { batchId: batch.id });
       return EXIT_OK;
     });
-  attestation(recalls, io, act, "acknowledge", "a holder acknowledges a recall with the quantity it quarantined",
-    (c) => batchArgument(c).requiredOption("--quarantined <n>", "packs quarantined", countArg),
+  attestation(recalls, io, act, "acknowledge", "a holder acknowledges a recall, accounting for its whole holding: quarantined, already dispensed, destroyed and missing must add up to it",
+    (c) => batchArgument(c).requiredOption("--quarantined <n>", "packs quarantined", countArg)
+      .option("--dispensed <n>", "packs already dispensed (not recorded on the ledger)", countArg, 0n)
+      .option("--destroyed <n>", "packs already destroyed (not recorded on the ledger)", countArg, 0n)
+      .option("--missing <n>", "packs that cannot be found", countArg, 0n),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "RecallAcknowledgement", { batchId: named(session, batch), quarantinedQuantity: options.quarantined }), { batchId: batch.id });
+      const account = { quarantinedQuantity: options.quarantined, dispensedQuantity: options.dispensed, destroyedQuantity: options.destroyed, missingQuantity: options.missing };
+      printSent(session, await attest(session, "BatchLedger", "RecallAcknowledgement", { batchId: named(session, batch), ...account }), { batchId: batch.id, ...account });
       return EXIT_OK;
     });
   attestation(recalls, io, act, "close", "the MAH closes a reconciled recall",

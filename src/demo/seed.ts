@@ -249,12 +249,14 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     reasonHash: hashText("二级召回：稳定性考察中有关物质超标趋势"),
   });
   await mined(ledger.startRecall(recall.message, recall.signature));
-  for (const [holder, quantity] of [[storage, 10], [nanjing, 20]] as const) {
-    const acknowledgement = await sign("BatchLedger", "RecallAcknowledgement", holder, {
-      holderId: holder.organizationId,
-      batchId: recalled.batchId,
-      quarantinedQuantity: BigInt(quantity),
-    });
+  // Each acknowledgement accounts for the whole holding: Nanjing quarantined 18 of its 20, one was destroyed
+  // (damaged) and one cannot be found, which the early warning flags.
+  const accounts = [
+    [storage, { quarantinedQuantity: 10n, dispensedQuantity: 0n, destroyedQuantity: 0n, missingQuantity: 0n }],
+    [nanjing, { quarantinedQuantity: 18n, dispensedQuantity: 0n, destroyedQuantity: 1n, missingQuantity: 1n }],
+  ] as const;
+  for (const [holder, account] of accounts) {
+    const acknowledgement = await sign("BatchLedger", "RecallAcknowledgement", holder, { holderId: holder.organizationId, batchId: recalled.batchId, ...account });
     await mined(ledger.acknowledgeRecall(acknowledgement.message, acknowledgement.signature));
   }
 
@@ -271,6 +273,14 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const held = await record("metformin", metforminQuality, "MF250610", 30, 5);
   await factoryRelease(held);
   await deviation(mah, held, DeviationKind.OutOfTrend, "OOT-2025-004 含量趋势异常，待调查");
+
+  // Metformin MF250520: released and distributed to Hangzhou, then an out-of-specification result on a retained
+  // sample: the opened OOS holds the batch until the MAH decides (no shipping or dispensing; scans answer ON_HOLD).
+  const onHold = await record("metformin", metforminQuality, "MF250520", 30, 5);
+  await factoryRelease(onHold);
+  await marketRelease(onHold);
+  await handOver(cmo, hangzhou, onHold, 20);
+  await deviation(mah, onHold, DeviationKind.OutOfSpecification, "OOS-2025-019 留样含量检测结果超标，调查中");
 
   const counterfeit = [
     ...generatePacks({
@@ -300,11 +310,12 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     sample("elsewhere", "NOT_ON_LEDGER", elsewhere, "a product this ledger does not hold: verify it with its MAH or the national platform"),
     sample("nmpa", "GENUINE", metforminSold.packs[30] as NmpaPack, `an NMPA-coded pack of ${metforminSold.batchNumber}`),
     sample("unreleased", "NOT_RELEASED", held.packs[0] as NmpaPack, `batch ${held.batchNumber} has an open out-of-trend result`),
+    sample("held", "ON_HOLD", onHold.packs[0] as NmpaPack, `batch ${onHold.batchNumber} is on hold: an out-of-specification result is under investigation`),
   ];
   const parties = [jiangsu, ...Object.values<Party>(east), ...Object.values<Party>(west)].sort((a, b) => a.organizationId - b.organizationId);
   return {
     organizations: parties.map(({ key: _key, ...organization }) => organization),
-    batches: [sold, recalled, metforminSold, held].map((b) => ({ batchId: b.batchId, batchNumber: b.batchNumber, product: b.product, cmoId: cmo.organizationId, codes: b.printed })),
+    batches: [sold, recalled, metforminSold, held, onHold].map((b) => ({ batchId: b.batchId, batchNumber: b.batchNumber, product: b.product, cmoId: cmo.organizationId, codes: b.printed })),
     samples,
   };
 }

@@ -273,18 +273,24 @@ const HANDLERS: Record<string, Handler> = {
     return null;
   },
   RecallAcknowledged(w, { args, blockTime }) {
-    const batchId = str(args, "batchId");
+    const batch = w.batches.get(str(args, "batchId"));
     const holderId = num(args, "holderId");
-    const holding = w.holdings.get(batchId, holderId);
-    if (!holding) return `organization ${holderId} holds nothing of batch ${batchId}`;
+    const holding = batch && w.holdings.get(batch.id, holderId);
+    if (!batch || !holding) return `organization ${holderId} holds nothing of batch ${str(args, "batchId")}`;
+    const [dispensed, destroyed, missing] = [num(args, "dispensedQuantity"), num(args, "destroyedQuantity"), num(args, "missingQuantity")];
     w.holdings.update(holding, { recall_acknowledged: 1 });
     w.recallAcknowledgements.put({
-      batch_id: batchId,
+      batch_id: batch.id,
       holder_id: holderId,
       quarantined_quantity: num(args, "quarantinedQuantity"),
+      dispensed_quantity: dispensed,
+      destroyed_quantity: destroyed,
+      missing_quantity: missing,
       acknowledged_at: blockTime,
     });
-    return null;
+    // What the holder no longer has leaves its holding, counted where it went: the holding is its quarantined stock.
+    w.batches.update(batch, { dispensed: batch.dispensed + dispensed, destroyed: batch.destroyed + destroyed, missing: batch.missing + missing });
+    return moveStock(w, batch.id, holderId, -(dispensed + destroyed + missing));
   },
   RecallClosed(w, { args, blockTime }) {
     const batch = w.batches.get(str(args, "batchId"));

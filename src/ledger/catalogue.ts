@@ -271,7 +271,15 @@ export const ATTESTATIONS = {
   RecallAcknowledgement: {
     contract: "BatchLedger",
     function: "acknowledgeRecall",
-    fields: [field("holderId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("quarantinedQuantity", "uint64")],
+    fields: [
+      field("holderId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("quarantinedQuantity", "uint64"),
+      field("dispensedQuantity", "uint64"),
+      field("destroyedQuantity", "uint64"),
+      field("missingQuantity", "uint64"),
+    ],
     event: "RecallAcknowledged",
     struct: "acknowledgement",
     signedBy: "any",

@@ -382,11 +382,12 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "RECALL_ALREADY_ACKNOWLEDGED",
     explain: async (a, c) => `${await c.names.organization(a.organizationId)} already acknowledged the recall of ${await c.names.batch(a.batchId)} for what it holds`,
   },
-  QuarantineExceedsHolding: {
+  AcknowledgementDoesNotAddUp: {
     kind: "refused",
-    code: "QUARANTINE_EXCEEDS_HOLDING",
+    code: "ACKNOWLEDGEMENT_DOES_NOT_ADD_UP",
     explain: async (a, c) =>
-      `${await c.names.organization(a.organizationId)} holds ${a.held} of ${await c.names.batch(a.batchId)}, so it cannot have quarantined ${a.quarantined}`,
+      `${await c.names.organization(a.organizationId)} holds ${a.held} of ${await c.names.batch(a.batchId)}, but its acknowledgement accounts for ${a.accounted}: ` +
+      `quarantined, already dispensed, destroyed and missing must add up to the whole holding`,
   },
   RecallNotReconciled: {
     kind: "refused",
@@ -399,7 +400,7 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
           : "",
         Number(a.shipmentsInTransit) > 0 ? `${plural(a.shipmentsInTransit, "shipment")} ${Number(a.shipmentsInTransit) === 1 ? "is" : "are"} in transit` : "",
       ].filter(Boolean);
-      return `the recall of ${await c.names.batch(a.batchId)} cannot close yet: ${parts.join(" and ")}`;
+      return `the recall of ${await c.names.batch(a.batchId)} cannot close yet, not every unit is accounted for: ${parts.join(" and ")}`;
     },
   },
 };

@@ -385,6 +385,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0008_recall_reconciliation": {
+    async up(db: Kysely<unknown>) {
+      for (const column of ["dispensed_quantity", "destroyed_quantity", "missing_quantity"]) {
+        await db.schema.alterTable("recall_acknowledgements").addColumn(column, "bigint", (c) => c.notNull().defaultTo(0)).execute();
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -52,13 +52,13 @@ export function createNamer(store: Store): Namer {
       const rows = await db
         .selectFrom("holdings")
         .innerJoin("organizations", "organizations.id", "holdings.organization_id")
-        .select(["organizations.id", "organizations.name"])
+        .select(["organizations.id", "organizations.name", "holdings.quantity"])
         .where("holdings.batch_id", "=", lower(batchId))
         .where("holdings.quantity", ">", 0)
         .where("holdings.recall_acknowledged", "=", 0)
         .orderBy("organizations.id")
         .execute();
-      return rows.map((row) => `organization ${row.id} (${row.name})`).join(", ");
+      return rows.map((row) => `organization ${row.id} (${row.name}) with ${row.quantity} unaccounted for`).join(", ");
     },
   };
 }

@@ -219,10 +219,17 @@ export type RecallTable = {
   closed_at: number | null;
 };
 
+/**
+ * A holder's latest acknowledgement of a recall: its whole holding then, accounted for as quarantined (still held),
+ * already dispensed, destroyed and missing (the last three left the holding with the acknowledgement).
+ */
 export type RecallAcknowledgementTable = {
   batch_id: string;
   holder_id: number;
   quarantined_quantity: number;
+  dispensed_quantity: number;
+  destroyed_quantity: number;
+  missing_quantity: number;
   acknowledged_at: number;
 };
 

@@ -5,6 +5,8 @@ import { id as hashText } from "ethers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { RecallLevel, Role } from "../../src/ledger";
 import {
+  acknowledgeRecall,
+  closeRecall,
   DAY,
   GTIN,
   handOver,
@@ -160,6 +162,26 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
     });
   });
 
+  describe("recall reconciliation", () => {
+    it("flags an acknowledgement reporting missing packs, about the holder, to the MAH and the regulators; not one that accounts for all", async () => {
+      const { batchId } = await releasedBatch(h.c, "SHORT-1", 30n);
+      await handOver(h.c, h.c.cmo, h.c.distributor2, batchId, 10n);
+      await startRecall(h.c, h.c.mah, batchId, RecallLevel.I);
+      await acknowledgeRecall(h.c, h.c.distributor2, batchId, { quarantined: 6n, dispensed: 1n, missing: 3n });
+      await acknowledgeRecall(h.c, h.c.cmo, batchId, 20n);
+      await h.sync();
+      const alerts = (await h.alerts("recall_acknowledgement_shortfall")).filter((a) => a.batch_id === batchId);
+      expect(alerts.map((a) => [a.organization_id, a.severity, a.status])).to.deep.equal([[h.c.distributor2.id, "high", "open"]]);
+      expect(JSON.parse(alerts[0]!.details)).to.deep.equal({ holderId: h.c.distributor2.id, held: 10, quarantined: 6, dispensed: 1, destroyed: 0, missing: 3 });
+      expect(alerts[0]!.message).to.contain("cannot find 3 of the 10 units");
+      const told = await h.store.db.selectFrom("notifications").select("organization_id").where("alert_id", "=", alerts[0]!.id).execute();
+      expect(told.map((n) => n.organization_id)).to.have.members([h.c.distributor2.id, h.c.mah.id, h.c.regulator.id, h.c.regulator2.id]);
+      // Closed, so the deadline rules of the other tests see only the harness's recall.
+      await closeRecall(h.c, h.c.mah, batchId);
+      await h.sync();
+    });
+  });
+
   describe("holds", () => {
     const toldOfAlert = async (alertId: number) =>
       (await h.store.db.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", alertId).execute()).map((n) => n.organization_id);
@@ -197,6 +219,11 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await h.engine.evaluateDeadlines();
       const [alert] = (await h.alerts("batch_on_hold")).filter((a) => a.batch_id === batchId);
       expect(alert).to.include({ status: "resolved" });
+      // Closed, so the deadline rules of the other tests see only the harness's recall.
+      await acknowledgeRecall(h.c, h.c.cmo, batchId, 90n);
+      await acknowledgeRecall(h.c, h.c.dispenser, batchId, 10n);
+      await closeRecall(h.c, h.c.mah, batchId);
+      await h.sync();
     });
   });
 

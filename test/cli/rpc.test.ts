@@ -177,8 +177,13 @@ describe("trace over JSON-RPC", () => {
     expect(early.code).to.equal("RECALL_NOT_RECONCILED");
     expect(early.message).to.contain("2 holders have not acknowledged");
     answerOf(await cli(c.cmo, "recalls", "acknowledge", batchId, "--quarantined", "10"));
-    answerOf(await cli(c.distributor, "recalls", "acknowledge", batchId, "--quarantined", "6"));
-    expect((await refused(c.distributor, "recalls", "acknowledge", batchId, "--quarantined", "6")).code).to.equal("RECALL_ALREADY_ACKNOWLEDGED");
+    const short = await refused(c.distributor, "recalls", "acknowledge", `${GTIN}/${batchNumber}`, "--quarantined", "3");
+    expect(short.code).to.equal("ACKNOWLEDGEMENT_DOES_NOT_ADD_UP");
+    expect(short.message).to.contain(`holds 6 of batch ${batchNumber}, but its acknowledgement accounts for 3`);
+    const accounted = answerOf(await cli(c.distributor, "recalls", "acknowledge", batchId, "--quarantined", "3", "--dispensed", "1", "--missing", "2"));
+    expect(accounted).to.include({ attestation: "RecallAcknowledgement", quarantinedQuantity: "3", dispensedQuantity: "1", destroyedQuantity: "0", missingQuantity: "2" });
+    expect((await c.batches.holding(batchId, c.distributor.id)).quantity, "what is gone left the holding").to.equal(3n);
+    expect((await refused(c.distributor, "recalls", "acknowledge", batchId, "--quarantined", "3")).code).to.equal("RECALL_ALREADY_ACKNOWLEDGED");
     answerOf(await cli(c.mah, "recalls", "close", batchId, "--report", "final report"));
     expect(Number((await c.batches.batch(batchId)).recall)).to.equal(2);
   });

@@ -350,11 +350,20 @@ export async function startRecall(c: Consortium, by: Party, batchId: string, lev
   return c.batches.startRecall(message as never, signature);
 }
 
-export async function acknowledgeRecall(c: Consortium, holder: Party, batchId: string, quarantinedQuantity: bigint) {
+/** A holder's account of its holding in a recall acknowledgement; what is left out is zero. */
+export type RecallAccount = { quarantined?: bigint; dispensed?: bigint; destroyed?: bigint; missing?: bigint };
+
+/** The acknowledgement's quantities: a bare number is a holding quarantined whole. */
+export function acknowledgementOf(account: bigint | RecallAccount) {
+  const { quarantined = 0n, dispensed = 0n, destroyed = 0n, missing = 0n } = typeof account === "bigint" ? { quarantined: account } : account;
+  return { quarantinedQuantity: quarantined, dispensedQuantity: dispensed, destroyedQuantity: destroyed, missingQuantity: missing };
+}
+
+export async function acknowledgeRecall(c: Consortium, holder: Party, batchId: string, account: bigint | RecallAccount) {
   const { message, signature } = await c.sign("BatchLedger", "RecallAcknowledgement", holder.key, {
     holderId: holder.id,
     batchId,
-    quarantinedQuantity,
+    ...acknowledgementOf(account),
   });
   return c.batches.acknowledgeRecall(message as never, signature);
 }

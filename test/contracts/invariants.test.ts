@@ -280,6 +280,18 @@ type Step = {
   consumes?: { shipmentId: string; actor: number };
 };
 
+/**
+ * A recall acknowledgement's account of a holding: all quarantined, nothing quarantined (all gone), part
+ * quarantined and the rest split between dispensed, destroyed and missing, or one unit more than held (refused).
+ */
+function accountFor(op: Op, held: bigint) {
+  const quarantined = op.amount === "part" ? BigInt(op.pick) % (held + 1n) : op.amount === "zero" ? 0n : op.amount === "all" ? held : held + 1n;
+  const rest = held > quarantined ? held - quarantined : 0n;
+  const dispensed = rest > 0n ? BigInt(op.variant) % (rest + 1n) : 0n;
+  const destroyed = rest - dispensed > 0n ? BigInt(op.variant >> 4) % (rest - dispensed + 1n) : 0n;
+  return { quarantinedQuantity: quarantined, dispensedQuantity: dispensed, destroyedQuantity: destroyed, missingQuantity: rest - dispensed - destroyed };
+}
+
 function quantityFor(amount: Amount, held: bigint, pick: number): bigint {
   switch (amount) {
     case "part":
@@ -298,7 +310,7 @@ class Runner {
   /** Successful attestations, for replays. */
   readonly sent: Step[] = [];
   /** What the chain's events say, per batch: the independent side of the conservation check. */
-  readonly events = BATCH_NUMBERS.map(() => ({ made: 0n, destroyed: 0n, shortfall: 0n, dispensed: 0n }));
+  readonly events = BATCH_NUMBERS.map(() => ({ made: 0n, destroyed: 0n, shortfall: 0n, dispensed: 0n, reported: 0n }));
   readonly shippedQuantity = new Map<string, bigint>();
   /** Shipment ids never sent, used to receive what does not exist. */
   readonly phantom = hashText("a shipment nobody sent");
@@ -690,24 +702,28 @@ class Runner {
         const candidates = owing.length > 0 && op.variant % 5 !== 0 ? owing : holders.length > 0 ? holders : [CMO];
         const by = natural(candidates[op.pick % candidates.length]);
         const held = b.holdings[by];
-        const quarantined =
-          op.amount === "part" ? BigInt(op.pick) % (held + 1n) : op.amount === "zero" ? 0n : op.amount === "all" ? held : held + 1n;
+        const account = accountFor(op, held);
+        const { quarantinedQuantity, dispensedQuantity, destroyedQuantity, missingQuantity } = account;
+        const gone = dispensedQuantity + destroyedQuantity + missingQuantity;
         return this.batchStep(
           op,
           by,
           "RecallAcknowledgement",
-          { holderId: this.party(by).id, batchId: b.id, quarantinedQuantity: quarantined },
+          { holderId: this.party(by).id, batchId: b.id, ...account },
           () =>
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??
             (b.recall !== RecallStatus.Open ? refuse("RecallNotOpen", b.id) : undefined) ??
             (held === 0n ? refuse("NotBatchHolder", b.id, this.party(by).id) : undefined) ??
             (b.acknowledged[by] ? refuse("RecallAlreadyAcknowledged", b.id, this.party(by).id) : undefined) ??
-            (quarantined > held
-              ? refuse("QuarantineExceedsHolding", b.id, this.party(by).id, held, quarantined)
+            (quarantinedQuantity + gone !== held
+              ? refuse("AcknowledgementDoesNotAddUp", b.id, this.party(by).id, held, quarantinedQuantity + gone)
               : undefined) ?? {
               ok: true,
               apply: () => {
+                b.acknowledged[by] = true;
+                // What the holder says is gone leaves its holding, as the contract does.
+                if (gone > 0n) debit(b, by, gone);
                 b.acknowledged[by] = true;
               },
             },
@@ -899,6 +915,11 @@ class Runner {
         case "StockDestroyed":
           this.events[index(a.batchId)].destroyed += a.destruction.quantity as bigint;
           break;
+        case "RecallAcknowledged": {
+          const { dispensedQuantity, destroyedQuantity, missingQuantity } = a.acknowledgement;
+          this.events[index(a.batchId)].reported += (dispensedQuantity as bigint) + (destroyedQuantity as bigint) + (missingQuantity as bigint);
+          break;
+        }
       }
     }
   }
@@ -1005,7 +1026,8 @@ class Runner {
     actualBatches.forEach((b, i) => {
       const e = this.events[i];
       const held = b.holdings.reduce((sum, q) => sum + q, 0n);
-      const accounted = held + inTransitQuantity[i] + e.dispensed + e.destroyed + e.shortfall;
+      // `reported`: dispensed, destroyed and missing as recall acknowledgements state them.
+      const accounted = held + inTransitQuantity[i] + e.dispensed + e.destroyed + e.shortfall + e.reported;
       if (accounted !== e.made || e.made !== m.batches[i].made) {
         expect(
           { held, inTransit: inTransitQuantity[i], ...e, accounted },

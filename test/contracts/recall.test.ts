@@ -212,14 +212,17 @@ describe("BatchLedger: recall", () => {
       const { message, signature } = await c.sign("BatchLedger", "RecallAcknowledgement", c.dispenser.key, {
         holderId: c.dispenser.id,
         batchId: c.batchId,
-        quarantinedQuantity: 10n,
+        quarantinedQuantity: 6n,
+        dispensedQuantity: 2n,
+        destroyedQuantity: 1n,
+        missingQuantity: 1n,
       });
       await expect(c.batches.acknowledgeRecall(message as never, signature))
         .to.emit(c.batches, "RecallAcknowledged")
         .withArgs(
           c.batchId,
           c.dispenser.id,
-          [c.dispenser.id, message.nonce, c.batchId, 10n],
+          [c.dispenser.id, message.nonce, c.batchId, 6n, 2n, 1n, 1n],
           c.dispenser.key.address,
           signature,
         );
@@ -289,9 +292,52 @@ describe("BatchLedger: recall", () => {
       const c = await loadFixture(recallUnderway);
       const before = await batchSnapshot(c, c.batchId);
       await expect(acknowledgeRecall(c, c.distributor, c.batchId, 31n))
-        .to.be.revertedWithCustomError(c.batches, "QuarantineExceedsHolding")
+        .to.be.revertedWithCustomError(c.batches, "AcknowledgementDoesNotAddUp")
         .withArgs(c.batchId, c.distributor.id, 30n, 31n);
       expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
+    });
+
+    it("acknowledgeRecall reverts when a holder of 10 quarantines 5 and leaves the other 5 unexplained", async () => {
+      const c = await loadFixture(recallUnderway);
+      const before = await batchSnapshot(c, c.batchId);
+      await expect(acknowledgeRecall(c, c.dispenser, c.batchId, 5n))
+        .to.be.revertedWithCustomError(c.batches, "AcknowledgementDoesNotAddUp")
+        .withArgs(c.batchId, c.dispenser.id, 10n, 5n);
+      expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
+    });
+
+    it("acknowledgeRecall reverts when the explained quantities add up to more than the holding", async () => {
+      const c = await loadFixture(recallUnderway);
+      await expect(acknowledgeRecall(c, c.dispenser, c.batchId, { quarantined: 5n, dispensed: 3n, destroyed: 2n, missing: 1n }))
+        .to.be.revertedWithCustomError(c.batches, "AcknowledgementDoesNotAddUp")
+        .withArgs(c.batchId, c.dispenser.id, 10n, 11n);
+    });
+
+    it("acknowledgeRecall refuses quantities whose sum overflows 64 bits as not adding up, without a panic", async () => {
+      const c = await loadFixture(recallUnderway);
+      const max = 2n ** 64n - 1n;
+      await expect(acknowledgeRecall(c, c.dispenser, c.batchId, { quarantined: max, dispensed: max, destroyed: max, missing: 11n }))
+        .to.be.revertedWithCustomError(c.batches, "AcknowledgementDoesNotAddUp")
+        .withArgs(c.batchId, c.dispenser.id, 10n, 3n * max + 11n);
+    });
+
+    it("acknowledgeRecall of a holder of 10 that quarantined 5, dispensed 3, destroyed 1 and lost 1 leaves it holding the 5 in quarantine", async () => {
+      const c = await loadFixture(recallUnderway);
+      await acknowledgeRecall(c, c.dispenser, c.batchId, { quarantined: 5n, dispensed: 3n, destroyed: 1n, missing: 1n });
+      const h = await holdingOf(c, c.batchId, c.dispenser);
+      expect([h.quantity, h.recallAcknowledged]).to.deep.equal([5n, true]);
+      expect(await counters(c, c.batchId)).to.deep.equal({ holders: 3n, unacknowledged: 2n, inTransit: 0n });
+    });
+
+    it("acknowledgeRecall of a holder whose whole holding is gone (dispensed and missing) counts it off as a holder", async () => {
+      const c = await loadFixture(recallUnderway);
+      await acknowledgeRecall(c, c.dispenser, c.batchId, { dispensed: 7n, missing: 3n });
+      expect((await holdingOf(c, c.batchId, c.dispenser)).quantity).to.equal(0n);
+      expect(await counters(c, c.batchId)).to.deep.equal({ holders: 2n, unacknowledged: 2n, inTransit: 0n });
+      await acknowledgeRecall(c, c.cmo, c.batchId, 60n);
+      await acknowledgeRecall(c, c.distributor, c.batchId, 30n);
+      await closeRecall(c, c.mah, c.batchId);
+      expect((await c.batches.batch(c.batchId)).recall).to.equal(RecallStatus.Closed);
     });
 
     it("acknowledgeRecall reverts when the holder is suspended", async () => {

@@ -317,7 +317,7 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const acknowledgedAt = now();
       expect(await holding(batchId, s.distributor.id)).to.include({ quantity: 40, recall_acknowledged: 1 });
       expect(await store.db.selectFrom("recall_acknowledgements").selectAll().execute()).to.deep.equal([
-        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 40, acknowledged_at: acknowledgedAt },
+        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 40, dispensed_quantity: 0, destroyed_quantity: 0, missing_quantity: 0, acknowledged_at: acknowledgedAt },
       ]);
       await s.ledger.receive(s.distributor, s.cmo, batchId, shipmentId, 10);
       await step();
@@ -326,8 +326,22 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await step();
       expect(await holding(batchId, s.distributor.id)).to.include({ recall_acknowledged: 1 });
       expect(await store.db.selectFrom("recall_acknowledgements").selectAll().execute()).to.deep.equal([
-        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 50, acknowledged_at: now() },
+        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 50, dispensed_quantity: 0, destroyed_quantity: 0, missing_quantity: 0, acknowledged_at: now() },
       ]);
+    });
+
+    it("RecallAcknowledged takes what the holder says is gone (dispensed, destroyed, missing) out of its holding and counts it on the batch", async () => {
+      await s.ledger.startRecall(s.mah, batchId, RecallLevel.II);
+      await s.ledger.acknowledgeRecall(s.distributor, batchId, 30, { dispensed: 6, destroyed: 1, missing: 3 });
+      await step();
+      expect(await holding(batchId, s.distributor.id)).to.include({ quantity: 30, recall_acknowledged: 1 });
+      expect(await batch(batchId)).to.include({ quantity: 100, in_transit: 0, dispensed: 6, destroyed: 1, missing: 3 });
+      expect(await store.db.selectFrom("recall_acknowledgements").selectAll().executeTakeFirstOrThrow()).to.include({
+        quarantined_quantity: 30,
+        dispensed_quantity: 6,
+        destroyed_quantity: 1,
+        missing_quantity: 3,
+      });
     });
 
     it("RecallClosed closes the recall with the MAH's report", async () => {
@@ -432,9 +446,9 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.releaseHold(s.mah, batchId);
       await l.placeHold(s.regulator, batchId);
       await l.startRecall(s.mah, batchId, RecallLevel.II);
-      for (const [holder, quantity] of [[s.cmo, 60], [s.distributor, 20], [s.dispenser, 13]] as const) {
-        await l.acknowledgeRecall(holder, batchId, quantity);
-      }
+      await l.acknowledgeRecall(s.cmo, batchId, 60);
+      await l.acknowledgeRecall(s.distributor, batchId, 20);
+      await l.acknowledgeRecall(s.dispenser, batchId, 10, { dispensed: 2, missing: 1 });
       await l.closeRecall(s.mah, batchId);
       await l.revokeKey(s.distributor, key.address);
       await l.revokeAgreement(s.mah, s.agreementId);

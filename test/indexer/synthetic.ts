@@ -391,12 +391,20 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
         { organizationId: by.id, batchId, level, reasonHash: hashText("contamination") },
         by.key,
       ),
-    acknowledgeRecall: (holder: SyntheticParty, batchId: string, quarantinedQuantity: number) =>
+    /** A holder's account of its holding: quarantined, and what already left it (dispensed, destroyed, missing). */
+    acknowledgeRecall: (holder: SyntheticParty, batchId: string, quarantinedQuantity: number, gone: { dispensed?: number; destroyed?: number; missing?: number } = {}) =>
       emit(
         "BatchLedger",
         "RecallAcknowledged",
         "RecallAcknowledgement",
-        { holderId: holder.id, batchId, quarantinedQuantity },
+        {
+          holderId: holder.id,
+          batchId,
+          quarantinedQuantity,
+          dispensedQuantity: gone.dispensed ?? 0,
+          destroyedQuantity: gone.destroyed ?? 0,
+          missingQuantity: gone.missing ?? 0,
+        },
         holder.key,
       ),
     closeRecall: (mah: SyntheticParty, batchId: string) =>

@@ -96,7 +96,7 @@ async function rpc(url: string, method: string, params: unknown[] = []) {
   return ((await response.json()) as { result: unknown }).result;
 }
 
-const EXPECTED_VERDICTS = { genuine: "GENUINE", recalled: "RECALLED", dispensed: "ALREADY_DISPENSED", unknown: "UNKNOWN_CODE", elsewhere: "NOT_ON_LEDGER" } as const;
+const EXPECTED_VERDICTS = { genuine: "GENUINE", recalled: "RECALLED", held: "ON_HOLD", dispensed: "ALREADY_DISPENSED", unknown: "UNKNOWN_CODE", elsewhere: "NOT_ON_LEDGER" } as const;
 
 /** The printed codes' verdicts and batches, and the chain's head: what must not change across a restart. */
 async function observe(run: Started) {

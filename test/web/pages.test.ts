@@ -148,9 +148,13 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
       rows.map((row): [number, Array<string | null>] => [Number(row.getAttribute("data-organization")), [...row.querySelectorAll("td")].map((cell) => cell.textContent)]),
     );
     expect(byOrganization).to.deep.equal([
-      [h().c.cmo.id, ["2", "是", "2", byOrganization[0]![1][3], "按时"]],
-      [h().c.distributor.id, ["5", "否", "—", "—", "待确认"]],
+      [h().c.cmo.id, ["2", "是", "2", "0", "0", "0", byOrganization[0]![1][6], "按时"]],
+      [h().c.distributor.id, ["5", "否", "—", "—", "—", "—", "—", "待确认"]],
     ]);
+    // 8 made: the CMO's 2 accounted for, the distributor's 5 and the 1 on its way not yet.
+    expect(await page.locator("#reconciliation").textContent()).to.contain("尚有 6 件未说明去向");
+    expect(await page.locator("#total-made").textContent()).to.equal("8");
+    expect(await page.locator("#total-unexplained").textContent()).to.equal("6");
     expect(await page.locator("#main").textContent()).to.contain("二级");
     expect(await page.evaluate("document.documentElement.scrollWidth")).to.be.at.most(375);
     await screenshot(page, "recall");
