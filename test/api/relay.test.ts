@@ -264,7 +264,7 @@ describe("relay of signed attestations", () => {
     }
     const signedAgreement = await h.store.db.selectFrom("agreements").select(["kind", "counterparty_id"]).where("mah_id", "=", h.c.mah.id).where("kind", "=", "STORAGE").executeTakeFirst();
     expect(signedAgreement).to.deep.equal({ kind: "STORAGE", counterparty_id: h.c.distributor2.id });
-    const packs = await h.store.db.selectFrom("dispensed_packs").select("pack").where("batch_id", "=", released.batchId.toLowerCase()).execute();
+    const packs = await h.store.db.selectFrom("pack_states").select("pack").where("batch_id", "=", released.batchId.toLowerCase()).execute();
     expect(packs).to.have.length(4);
 
     const byStranger = await signAgreementBy(h.c, h.c.mah, h.c.dispenser, { ...terms, nonce: h.c.nextNonce() });

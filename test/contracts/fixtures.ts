@@ -6,6 +6,7 @@ import {
   AgreementKind,
   createNonceSequence,
   DeviationKind,
+  DEFAULT_UNDO_WINDOW,
   ReleaseTester,
   Role,
   signAttestation,
@@ -44,7 +45,7 @@ export async function deployLedger(runner?: Signer) {
     },
   );
   const products = await new ProductRegistry__factory(relayer).deploy(await registry.getAddress());
-  const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress());
+  const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress(), DEFAULT_UNDO_WINDOW);
   await batches.waitForDeployment();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);

@@ -257,9 +257,9 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const packs = [hashText("pack 1"), hashText("pack 2"), hashText("pack 3")];
       await s.ledger.dispense(s.dispenser, batchId, packs);
       await step();
-      const rows = await store.db.selectFrom("dispensed_packs").selectAll().orderBy("pack").execute();
+      const rows = await store.db.selectFrom("pack_states").selectAll().orderBy("pack").execute();
       expect(rows).to.deep.equal(
-        [...packs].sort().map((pack) => ({ pack, batch_id: batchId, dispenser_id: s.dispenser.id, dispensed_at: now() })),
+        [...packs].sort().map((pack) => ({ pack, batch_id: batchId, state: "DISPENSED", organization_id: s.dispenser.id, changed_at: now() })),
       );
       expect((await batch(batchId)).dispensed).to.equal(3);
       expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(7);
@@ -272,7 +272,7 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const event = await store.db.selectFrom("ledger_events").selectAll().where("name", "=", "PacksDispensed").executeTakeFirstOrThrow();
       expect(event.verification).to.equal("verified");
       expect(JSON.parse(event.payload).packs).to.deep.equal([hashText("the only pack")]);
-      expect(await store.db.selectFrom("dispensed_packs").select("pack").execute()).to.deep.equal([{ pack: hashText("the only pack") }]);
+      expect(await store.db.selectFrom("pack_states").select("pack").execute()).to.deep.equal([{ pack: hashText("the only pack") }]);
       expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(9);
     });
 
