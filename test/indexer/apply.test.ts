@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { Wallet, id as hashText } from "ethers";
-import { DeviationKind, RecallLevel } from "../../src/ledger";
+import { DeviationKind, PackState, RecallLevel } from "../../src/ledger";
 import { applyRange } from "../../src/indexer/ranges";
 import type { Store } from "../../src/store";
 import { dumpTables } from "./dump";
@@ -276,6 +276,43 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(9);
     });
 
+    it("PackStatesChanged records each pack's state, counts it on the batch and takes stock-leaving states out of the holding", async () => {
+      await s.ledger.handOver(s.cmo, s.distributor, batchId, 10);
+      const [a, b, c, d] = ["pack 1", "pack 2", "pack 3", "pack 4"].map((text) => hashText(text));
+      await s.ledger.changePackStates(s.distributor, batchId, [a!], PackState.Destroyed);
+      await s.ledger.changePackStates(s.distributor, batchId, [b!], PackState.Stolen);
+      await s.ledger.changePackStates(s.distributor, batchId, [c!], PackState.Sample);
+      await s.ledger.changePackStates(s.distributor, batchId, [d!], PackState.Locked);
+      await step();
+      const rows = await store.db.selectFrom("pack_states").select(["pack", "state", "organization_id"]).orderBy("pack").execute();
+      expect(rows).to.deep.equal(
+        [
+          { pack: a, state: "DESTROYED", organization_id: s.distributor.id },
+          { pack: b, state: "STOLEN", organization_id: s.distributor.id },
+          { pack: c, state: "SAMPLE", organization_id: s.distributor.id },
+          { pack: d, state: "LOCKED", organization_id: s.distributor.id },
+        ].sort((x, y) => x.pack!.localeCompare(y.pack!)),
+      );
+      expect(await batch(batchId)).to.include({ destroyed: 1, stolen: 1, sampled: 1, exported: 0 });
+      expect(await quantityHeld(batchId, s.distributor.id)).to.equal(7);
+    });
+
+    it("PackStatesChanged to ACTIVE returns undone packs to the holding by the state they had; an unlock moves nothing", async () => {
+      await s.ledger.handOver(s.cmo, s.dispenser, batchId, 10);
+      const [a, b, c] = ["pack 1", "pack 2", "pack 3"].map((text) => hashText(text));
+      await s.ledger.dispense(s.dispenser, batchId, [a!]);
+      await s.ledger.changePackStates(s.dispenser, batchId, [b!], PackState.Exported);
+      await s.ledger.changePackStates(s.dispenser, batchId, [c!], PackState.Locked);
+      await step();
+      expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(8);
+      await s.ledger.changePackStates(s.dispenser, batchId, [a!, b!, c!], PackState.Active);
+      await step();
+      const states = await store.db.selectFrom("pack_states").select("state").distinct().execute();
+      expect(states).to.deep.equal([{ state: "ACTIVE" }]);
+      expect(await batch(batchId)).to.include({ dispensed: 0, exported: 0 });
+      expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(10);
+    });
+
     it("StockDestroyed debits the holder and counts the destroyed quantity", async () => {
       await s.ledger.destroy(s.cmo, batchId, 4);
       await step();
@@ -427,12 +464,13 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.handOver(s.distributor, s.dispenser, batchId, 15);
       await l.dispense(s.dispenser, batchId, [hashText("pack a"), hashText("pack b")]);
       await l.destroy(s.distributor, batchId, 5);
+      await l.changePackStates(s.distributor, batchId, [hashText("pack c")], PackState.Stolen);
       await l.openDeviation(s.mah, batchId, hashText("OOS"), DeviationKind.OutOfSpecification, true);
       await l.closeDeviation(s.mah, batchId, hashText("OOS"));
       await l.releaseHold(s.mah, batchId);
       await l.placeHold(s.regulator, batchId);
       await l.startRecall(s.mah, batchId, RecallLevel.II);
-      for (const [holder, quantity] of [[s.cmo, 60], [s.distributor, 20], [s.dispenser, 13]] as const) {
+      for (const [holder, quantity] of [[s.cmo, 60], [s.distributor, 19], [s.dispenser, 13]] as const) {
         await l.acknowledgeRecall(holder, batchId, quantity);
       }
       await l.closeRecall(s.mah, batchId);
