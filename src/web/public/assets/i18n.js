@@ -101,6 +101,9 @@ export const STRINGS = {
     "field.inTransit": "在途",
     "field.dispensed": "已售出",
     "field.destroyed": "已销毁",
+    "field.stolen": "失窃",
+    "field.sampled": "样品",
+    "field.exported": "已出口",
     "field.missing": "短少",
     "field.openDeviations": "未关闭偏差",
 
@@ -310,6 +313,9 @@ export const STRINGS = {
     "field.inTransit": "In transit",
     "field.dispensed": "Dispensed",
     "field.destroyed": "Destroyed",
+    "field.stolen": "Stolen",
+    "field.sampled": "Samples",
+    "field.exported": "Exported",
     "field.missing": "Missing",
     "field.openDeviations": "Open deviations",
 
