@@ -18,8 +18,8 @@ async function storeAt(kind: StoreKind, migration: string): Promise<Store> {
 }
 
 describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s", (kind) => {
-  it("0007 turns dispensed_packs into pack_states (DISPENSED by their dispenser) and counts no stolen, sampled or exported pack", async () => {
-    const store = await storeAt(kind, "0006_store_identity_slot");
+  it("0008 turns dispensed_packs into pack_states (DISPENSED by their dispenser) and counts no stolen, sampled or exported pack", async () => {
+    const store = await storeAt(kind, "0007_batch_holds");
     try {
       await sql`insert into dispensed_packs (pack, batch_id, dispenser_id, dispensed_at) values ('0xaa', '0xbb', 5, 1700000000)`.execute(store.db);
       await sql`insert into batches (id, product_id, batch_number, mah_id, cmo_id, agreement_id, quantity, manufactured_at, expires_at,
