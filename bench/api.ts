@@ -210,7 +210,7 @@ function eventFactory() {
   };
 }
 
-async function insertAll<T extends object>(store: Store, table: "organizations" | "signing_keys" | "products" | "agreements" | "batches" | "shipments" | "holdings" | "dispensed_packs" | "recalls" | "ledger_events" | "code_trees" | "batch_codes", rows: T[]) {
+async function insertAll<T extends object>(store: Store, table: "organizations" | "signing_keys" | "products" | "agreements" | "batches" | "shipments" | "holdings" | "pack_states" | "recalls" | "ledger_events" | "code_trees" | "batch_codes", rows: T[]) {
   for (const chunk of chunkRows(rows)) await store.db.insertInto(table).values(chunk as never).execute();
 }
 
@@ -351,6 +351,9 @@ async function seed(): Promise<Manifest> {
       in_transit: 0,
       dispensed: dispensedCount,
       destroyed: 0,
+      stolen: 0,
+      sampled: 0,
+      exported: 0,
       missing: 0,
       recorded_at: SEEDED_AT + plan.index,
       factory_released_at: released ? SEEDED_AT + plan.index + 60 : null,
@@ -390,7 +393,7 @@ async function seed(): Promise<Manifest> {
       movedBy.set(dispenser, (movedBy.get(dispenser) ?? 0) - dispensedCount);
       for (const [organization, quantity] of movedBy) holdings.push({ batch_id: plan.id, organization_id: organization, quantity, recall_acknowledged: 0 });
       const packs = dispensed.map((key) => packId(key));
-      await insertAll(store, "dispensed_packs", packs.map((pack) => ({ pack, batch_id: plan.id, dispenser_id: dispenser, dispensed_at: SEEDED_AT + plan.index + 400 })));
+      await insertAll(store, "pack_states", packs.map((pack) => ({ pack, batch_id: plan.id, state: "DISPENSED", organization_id: dispenser, changed_at: SEEDED_AT + plan.index + 400 })));
       events.push(event("PacksDispensed", "BatchLedger", plan.id, dispenser, { batchId: plan.id, dispenserId: dispenser, packs }));
     }
     if (plan.recalled) {
@@ -521,7 +524,7 @@ type ScanBody = { body: string; expect: string };
 async function scanMix(): Promise<ScanBody[]> {
   const store = createStore(DB_FILE);
   const batches = new Map((await store.db.selectFrom("batches").select(["id", "batch_number", "state", "recall_status"]).execute()).map((b) => [b.id, b]));
-  const dispensed = new Set((await store.db.selectFrom("dispensed_packs").select("pack").execute()).map((p) => p.pack));
+  const dispensed = new Set((await store.db.selectFrom("pack_states").select("pack").execute()).map((p) => p.pack));
   const sample = await sql<{ canonical_key: string; batch_id: string }>`SELECT canonical_key, batch_id FROM batch_codes WHERE rowid % 37 = 0`.execute(store.db);
   await store.close();
   const formats: CodeFormat[] = ["element-string", "element-string", "element-string", "hri", "digital-link"];

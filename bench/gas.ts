@@ -20,6 +20,7 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import {
   AgreementKind,
   createNonceSequence,
+  DEFAULT_UNDO_WINDOW,
   DeviationKind,
   RecallLevel,
   ReleaseTester,
@@ -196,6 +197,7 @@ async function main() {
   const batches = (await hre.ethers.deployContract("BatchLedger", [
     await registry.getAddress(),
     await products.getAddress(),
+    DEFAULT_UNDO_WINDOW,
   ])) as unknown as BatchLedger;
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),

@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { id as hashText, JsonRpcProvider, keccak256, Wallet } from "ethers";
 import pg from "pg";
-import { Role } from "../src/ledger";
+import { DEFAULT_UNDO_WINDOW, Role } from "../src/ledger";
 import type { LedgerContract } from "../src/ledger";
 import { createIndexer, createRpcSource } from "../src/indexer";
 import { fastDigest, fastSignature, recoverFast, recoverReference, signaturesReady } from "../src/indexer/signatures";
@@ -94,7 +94,7 @@ async function buildChain(provider: JsonRpcProvider, chain: BenchChain, deployer
     name: "Jiangsu MPA",
   });
   const products = await new ProductRegistry__factory(signer).deploy(await registry.getAddress());
-  const batches = await new BatchLedger__factory(signer).deploy(await registry.getAddress(), await products.getAddress());
+  const batches = await new BatchLedger__factory(signer).deploy(await registry.getAddress(), await products.getAddress(), DEFAULT_UNDO_WINDOW);
   await batches.waitForDeployment();
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: await registry.getAddress(),

@@ -34,6 +34,9 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     );
     bytes32 private constant DISPENSING_TYPEHASH =
         keccak256("Dispensing(uint32 dispenserId,uint256 nonce,bytes32 batchId,bytes32[] packs)");
+    bytes32 private constant PACK_STATE_CHANGE_TYPEHASH = keccak256(
+        "PackStateChange(uint32 organizationId,uint256 nonce,bytes32 batchId,uint8 state,bytes32[] packs,bytes32 reasonHash)"
+    );
     bytes32 private constant DESTRUCTION_TYPEHASH = keccak256(
         "Destruction(uint32 holderId,uint256 nonce,bytes32 batchId,uint64 quantity,bytes32 reasonHash)"
     );
@@ -54,6 +57,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
 
     IConsortiumRegistry private immutable _registry;
     IProductRegistry private immutable _products;
+    uint40 private immutable _undoWindow;
 
     mapping(bytes32 batchId => Batch) private _batches;
     mapping(bytes32 batchId => bytes32 root) private _codesRoots;
@@ -63,11 +67,14 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     /// (batch, shipper, quantity) below, so that a receipt is checked without storing those fields. Zero once
     /// received; shipment ids derive from the shipper's single-use nonce and never recur.
     mapping(bytes32 shipmentId => bytes32 consignment) private _shipments;
-    mapping(bytes32 pack => bool) private _dispensedPacks;
+    /// @dev Pack ids are unique across batches (each hashes its product's code and serial), so one mapping serves all.
+    mapping(bytes32 pack => PackRecord) private _packs;
 
-    constructor(IConsortiumRegistry registry, IProductRegistry products) Attestations("BatchLedger") {
+    /// @param undoWindow_ Seconds within which a dispensing, sample or export may be undone by its setter.
+    constructor(IConsortiumRegistry registry, IProductRegistry products, uint40 undoWindow_) Attestations("BatchLedger") {
         _registry = registry;
         _products = products;
+        _undoWindow = undoWindow_;
     }
 
     // ----- manufacture and release -----
@@ -227,9 +234,44 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         Batch storage dispensed = _recorded(dispensing.batchId);
         _checkInCommerce(dispensing.batchId, dispensed);
         _checkUnexpired(dispensing.batchId, dispensed);
-        _decommission(dispensing.batchId, dispensing.packs, proof, proofFlags);
+        _proveInBatch(dispensing.batchId, dispensing.packs, proof, proofFlags);
+        _setPackStates(dispensing.packs, PackState.Dispensed, dispensing.dispenserId);
         _debit(dispensed, dispensing.batchId, dispensing.dispenserId, uint64(dispensing.packs.length));
         emit PacksDispensed(dispensing.batchId, dispensing.dispenserId, dispensing, signer, signature);
+    }
+
+    /// @inheritdoc IBatchLedger
+    function changePackStates(
+        PackStateChange calldata change,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                PACK_STATE_CHANGE_TYPEHASH,
+                change.organizationId,
+                change.nonce,
+                change.batchId,
+                change.state,
+                keccak256(abi.encodePacked(change.packs)),
+                change.reasonHash
+            )
+        );
+        (IConsortiumRegistry.Role role, address signer) =
+            _attest(structHash, change.organizationId, change.nonce, signature);
+        Batch storage subject = _recorded(change.batchId);
+        _proveInBatch(change.batchId, change.packs, proof, proofFlags);
+        if (change.state == PackState.Active) {
+            _restorePacks(subject, change.batchId, change.organizationId, change.packs);
+        } else {
+            _checkPackStateChange(subject, change.batchId, change.organizationId, role, change.state);
+            _setPackStates(change.packs, change.state, change.organizationId);
+            if (change.state != PackState.Locked) {
+                _debit(subject, change.batchId, change.organizationId, uint64(change.packs.length));
+            }
+        }
+        emit PackStatesChanged(change.batchId, change.organizationId, change.state, change, signer, signature);
     }
 
     /// @inheritdoc IBatchLedger
@@ -389,7 +431,17 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
 
     /// @inheritdoc IBatchLedger
     function isPackDispensed(bytes32 pack) external view returns (bool) {
-        return _dispensedPacks[pack];
+        return _packs[pack].state == PackState.Dispensed;
+    }
+
+    /// @inheritdoc IBatchLedger
+    function packRecord(bytes32 pack) external view returns (PackRecord memory) {
+        return _packs[pack];
+    }
+
+    /// @inheritdoc IBatchLedger
+    function undoWindow() external view returns (uint40) {
+        return _undoWindow;
     }
 
     /// @inheritdoc IBatchLedger
@@ -484,12 +536,12 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         if (consignment != expected) revert ShipmentDetailsMismatch(receipt.shipmentId);
     }
 
-    function _decommission(
+    function _proveInBatch(
         bytes32 id,
         bytes32[] calldata packs,
         bytes32[] calldata proof,
         bool[] calldata proofFlags
-    ) private {
+    ) private view {
         if (packs.length == 0) revert NoPacks();
         bytes32[] memory leaves = new bytes32[](packs.length);
         for (uint256 i = 0; i < packs.length; ++i) {
@@ -498,9 +550,63 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, _codesRoots[id], leaves)) {
             revert PacksNotInBatch(id);
         }
+    }
+
+    /// @dev Who may set which state: see {IBatchLedger-changePackStates}. Taking packs out of a holding is checked
+    /// by the debit that follows.
+    function _checkPackStateChange(
+        Batch storage subject,
+        bytes32 id,
+        uint32 organizationId,
+        IConsortiumRegistry.Role role,
+        PackState state
+    ) private view {
+        if (state == PackState.Dispensed) {
+            _checkRole(organizationId, role, IConsortiumRegistry.Role.Dispenser);
+            _checkUnexpired(id, subject);
+        }
+        if (state == PackState.Dispensed || state == PackState.Exported) _checkInCommerce(id, subject);
+        if (
+            state == PackState.Locked && role != IConsortiumRegistry.Role.Regulator && organizationId != subject.mahId
+                && _holdings[id][organizationId].quantity == 0
+        ) revert NotPackCustodian(id, organizationId);
+    }
+
+    /// @dev Active packs take `state`, one state at a time.
+    function _setPackStates(bytes32[] calldata packs, PackState state, uint32 organizationId) private {
+        PackRecord memory record = PackRecord(state, organizationId, uint40(block.timestamp));
         for (uint256 i = 0; i < packs.length; ++i) {
-            if (_dispensedPacks[packs[i]]) revert PackAlreadyDispensed(packs[i]);
-            _dispensedPacks[packs[i]] = true;
+            PackState current = _packs[packs[i]].state;
+            if (current == PackState.Dispensed) revert PackAlreadyDispensed(packs[i]);
+            if (current != PackState.Active) revert PackNotActive(packs[i], current);
+            _packs[packs[i]] = record;
+        }
+    }
+
+    /// @dev Undoes the setter's own states: a lock at any time; a dispensing, sample or export within the undo
+    /// window, returning those packs to its holding while the batch is unexpired and unrecalled.
+    function _restorePacks(Batch storage subject, bytes32 id, uint32 organizationId, bytes32[] calldata packs) private {
+        uint64 returned = 0;
+        for (uint256 i = 0; i < packs.length; ++i) {
+            PackRecord memory record = _packs[packs[i]];
+            if (record.state == PackState.Active || record.state == PackState.Destroyed || record.state == PackState.Stolen) {
+                revert PackStateIrreversible(packs[i], record.state);
+            }
+            if (record.organizationId != organizationId) {
+                revert NotPackStateSetter(packs[i], record.organizationId, organizationId);
+            }
+            if (record.state != PackState.Locked) {
+                if (block.timestamp > uint256(record.changedAt) + _undoWindow) {
+                    revert UndoWindowClosed(packs[i], record.changedAt, _undoWindow);
+                }
+                ++returned;
+            }
+            delete _packs[packs[i]];
+        }
+        if (returned != 0) {
+            if (subject.recall != RecallStatus.None) revert BatchRecalled(id);
+            _checkUnexpired(id, subject);
+            _credit(subject, id, organizationId, returned);
         }
     }
 

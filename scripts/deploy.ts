@@ -7,7 +7,7 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { isAddress } from "ethers";
 
-type DeployArguments = { regulatorAddress: string; regulatorName: string; regulatorRegion: string; regulatorLicence: string; out: string; deploymentId?: string };
+type DeployArguments = { regulatorAddress: string; regulatorName: string; regulatorRegion: string; regulatorLicence: string; out: string; deploymentId?: string; undoWindowDays: string };
 
 function program() {
   return new Command("npm run deploy --")
@@ -17,6 +17,7 @@ function program() {
     .option("--regulator-region <code>", "its province (administrative division code)", "320000")
     .option("--regulator-licence <text>", "the text whose hash is recorded as its licence", "Jiangsu Medical Products Administration")
     .option("--out <file>", "the deployment file to write", path.join(process.env.TRACE_DATA_DIR ?? ".data", "deployment.json"))
+    .option("--undo-window-days <days>", "days within which an organization may undo its own dispensing, sample or export", "10")
     .option("--deployment-id <id>", "Ignition's deployment id (its journal in ignition/deployments/<id> lets a rerun resume)")
     .exitOverride()
     .configureOutput({ writeOut: (text) => process.stdout.write(text), writeErr: () => undefined });
@@ -34,6 +35,9 @@ function parse(argv: string[]): DeployArguments {
   }
   if (!isAddress(args.regulatorAddress)) throw new UsageError(`--regulator-address must be an Ethereum address, got ${JSON.stringify(args.regulatorAddress)}`);
   if (!/^\d{6}$/.test(args.regulatorRegion)) throw new UsageError(`--regulator-region must be a 6-digit administrative division code such as 320000, got ${JSON.stringify(args.regulatorRegion)}`);
+  if (!/^\d+$/.test(args.undoWindowDays) || Number(args.undoWindowDays) > 3650) {
+    throw new UsageError(`--undo-window-days must be a whole number of days from 0 to 3650, got ${JSON.stringify(args.undoWindowDays)}`);
+  }
   return args;
 }
 
@@ -49,6 +53,7 @@ async function main() {
     rpcUrl: process.env.TRACE_DEPLOY_RPC_URL as string,
     firstRegulator: { name: args.regulatorName, region: Number(args.regulatorRegion), licence: args.regulatorLicence, signingKey: args.regulatorAddress },
     ...(args.deploymentId ? { deploymentId: args.deploymentId } : {}),
+    undoWindow: Number(args.undoWindowDays) * 24 * 3600,
     // QBFT blocks are final when sealed: waiting for more confirmations adds time, not safety.
     requiredConfirmations: 1,
   });

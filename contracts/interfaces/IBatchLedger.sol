@@ -44,6 +44,26 @@ interface IBatchLedger is IAttestations {
         Closed
     }
 
+    /// @dev A pack's state, one at a time, as in the EU medicines verification system. Active is in the supply chain;
+    /// Dispensed, Destroyed, Stolen, Sample and Exported leave the holder's stock; Locked (suspect) stays in it but
+    /// may not be dispensed until unlocked.
+    enum PackState {
+        Active,
+        Dispensed,
+        Destroyed,
+        Stolen,
+        Sample,
+        Exported,
+        Locked
+    }
+
+    /// @dev One storage slot per pack: its state, the organization that set it and when (for undoing it).
+    struct PackRecord {
+        PackState state;
+        uint32 organizationId;
+        uint40 changedAt;
+    }
+
     /// @dev One storage slot: everything the rules check on every step of a batch.
     struct Batch {
         BatchState state;
@@ -140,6 +160,18 @@ interface IBatchLedger is IAttestations {
         uint256 nonce;
         bytes32 batchId;
         bytes32[] packs;
+    }
+
+    /// @notice An organization sets the state of packs of a batch, each named by its pack id as in {Dispensing},
+    /// with a multiproof against the batch's codes root. `state` Active undoes the organization's own Dispensed,
+    /// Sample or Exported within the undo window, or its Locked at any time.
+    struct PackStateChange {
+        uint32 organizationId;
+        uint256 nonce;
+        bytes32 batchId;
+        PackState state;
+        bytes32[] packs;
+        bytes32 reasonHash;
     }
 
     struct Destruction {
@@ -244,6 +276,14 @@ interface IBatchLedger is IAttestations {
     event PacksDispensed(
         bytes32 indexed batchId, uint32 indexed dispenserId, Dispensing dispensing, address signer, bytes signature
     );
+    event PackStatesChanged(
+        bytes32 indexed batchId,
+        uint32 indexed organizationId,
+        PackState indexed state,
+        PackStateChange change,
+        address signer,
+        bytes signature
+    );
     event StockDestroyed(
         bytes32 indexed batchId, uint32 indexed holderId, Destruction destruction, address signer, bytes signature
     );
@@ -316,6 +356,16 @@ interface IBatchLedger is IAttestations {
     /// @notice The multiproof does not show that every pack belongs to the batch's committed codes.
     error PacksNotInBatch(bytes32 batchId);
     error PackAlreadyDispensed(bytes32 pack);
+    /// @notice The pack already has a state other than Active; it has one state at a time.
+    error PackNotActive(bytes32 pack, PackState state);
+    /// @notice Only the organization that set a pack's state may undo it.
+    error NotPackStateSetter(bytes32 pack, uint32 setterId, uint32 organizationId);
+    /// @notice A destroyed or stolen pack never returns to the supply chain; an active one has nothing to undo.
+    error PackStateIrreversible(bytes32 pack, PackState state);
+    /// @notice A dispensing, sample or export is undone only within the deployment's undo window.
+    error UndoWindowClosed(bytes32 pack, uint40 changedAt, uint40 undoWindow);
+    /// @notice Only a holder of the batch, its MAH or a regulator locks a pack as suspect.
+    error NotPackCustodian(bytes32 batchId, uint32 organizationId);
     error InvalidRecallLevel();
     /// @notice Only the batch's MAH or a regulator starts a recall.
     error NotRecallAuthority(bytes32 batchId, uint32 organizationId);
@@ -365,6 +415,19 @@ interface IBatchLedger is IAttestations {
         bytes calldata signature
     ) external;
 
+    /// @notice Sets the state of packs of a batch (see {PackState}); each is proven part of the batch. Dispensed
+    /// (by a dispenser), Destroyed, Stolen, Sample and Exported take the packs out of the organization's holding;
+    /// Dispensed and Exported only while the batch is in commerce, Dispensed only before expiry. Locked, by a holder,
+    /// the MAH or a regulator, moves no stock. Active undoes: the setter's own Dispensed, Sample or Exported within
+    /// `undoWindow()` of it, returning the packs to its holding (not for an expired or recalled batch), or its Locked.
+    /// Destroyed and Stolen are final.
+    function changePackStates(
+        PackStateChange calldata change,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags,
+        bytes calldata signature
+    ) external;
+
     /// @notice A holder records the destruction of part of its holding (damaged, expired, or recalled stock).
     function destroyStock(Destruction calldata destruction, bytes calldata signature) external;
 
@@ -404,6 +467,11 @@ interface IBatchLedger is IAttestations {
     function isPackOfBatch(bytes32 batchId, bytes32 pack, bytes32[] calldata proof) external view returns (bool);
 
     function isPackDispensed(bytes32 pack) external view returns (bool);
+
+    function packRecord(bytes32 pack) external view returns (PackRecord memory);
+
+    /// @notice Seconds after a dispensing, sample or export within which its setter may undo it (set at deployment).
+    function undoWindow() external view returns (uint40);
 
     function batchId(bytes32 productId, string calldata batchNumber) external pure returns (bytes32);
 

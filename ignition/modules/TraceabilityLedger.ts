@@ -3,12 +3,14 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 /**
  * The three ledger contracts. `firstRegulator` is the regulator the deployer bootstraps (an
  * IConsortiumRegistry.Onboarding: role 5, region, licenceHash, signingKey, name); every later organization is
- * onboarded by a regulator's signed attestation.
+ * onboarded by a regulator's signed attestation. `undoWindow` is how many seconds a dispensing, sample or export
+ * may be undone by its setter (src/ledger/vocabulary.ts DEFAULT_UNDO_WINDOW, 10 days, when not given).
  */
 export default buildModule("TraceabilityLedger", (m) => {
   const firstRegulator = m.getParameter("firstRegulator");
+  const undoWindow = m.getParameter("undoWindow", 10 * 24 * 3600);
   const registry = m.contract("ConsortiumRegistry", [firstRegulator]);
   const products = m.contract("ProductRegistry", [registry]);
-  const batches = m.contract("BatchLedger", [registry, products]);
+  const batches = m.contract("BatchLedger", [registry, products, undoWindow]);
   return { registry, products, batches };
 });

@@ -80,8 +80,14 @@ export async function evaluateObservation(trx: Trx, scan: ScanObservationTable, 
 /** Dispensers of the batch: whoever dispensed the pack learns that its code is in circulation again. */
 async function dispenserOf(trx: Trx, batchId: string | null): Promise<number[]> {
   if (!batchId) return [];
-  const rows = await trx.selectFrom("dispensed_packs").select("dispenser_id").distinct().where("batch_id", "=", batchId).execute();
-  return rows.map((r) => r.dispenser_id);
+  const rows = await trx
+    .selectFrom("pack_states")
+    .select("organization_id")
+    .distinct()
+    .where("batch_id", "=", batchId)
+    .where("state", "=", "DISPENSED")
+    .execute();
+  return rows.map((r) => r.organization_id);
 }
 
 async function unknownSerials(trx: Trx, scan: ScanObservationTable, config: AlertConfig): Promise<AlertDraft[]> {

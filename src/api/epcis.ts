@@ -6,7 +6,8 @@ import { z } from "zod";
 import { createTreeHasher, isNmpaProductCode, parseCode } from "../codes";
 import { NODE_BYTES } from "../codes/leaf";
 import type { LedgerContract } from "../ledger";
-import { DEVIATION_KINDS, RECALL_LEVELS } from "../ledger";
+import { DEVIATION_KINDS, PACK_STATES, RECALL_LEVELS } from "../ledger";
+import type { PackStateName } from "../ledger";
 import { attestationOf } from "../indexer/decode";
 import type { LedgerEvent } from "../indexer/decode";
 import type { LedgerEventTable } from "../store";
@@ -166,6 +167,18 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     readPoint: x.site(a.dispenserId),
     bizLocation: x.site(a.dispenserId),
   }),
+  PackStatesChanged: (a, x) => {
+    const state = PACK_STATES.nameOf(Number(a.state));
+    return {
+      action: state === "DESTROYED" ? "DELETE" : "OBSERVE",
+      ...PACK_STATE_STEPS[state],
+      ...packsOf(a.packs as string[], x),
+      readPoint: x.site(a.organizationId),
+      bizLocation: x.site(a.organizationId),
+      "trace:packState": state,
+      "trace:reasonHash": a.reasonHash,
+    };
+  },
   StockDestroyed: (a, x) => ({
     action: "DELETE",
     bizStep: "destroying",
@@ -216,6 +229,21 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     "trace:recallStatus": "closed",
     "trace:reportHash": a.reportHash,
   }),
+};
+
+/**
+ * A pack state in CBV 2.0 terms. Theft and export end the pack's life in this market as the EU system's
+ * decommissioning does; a sample or a lock keeps the pack but takes it off sale; ACTIVE (an undone state) puts it
+ * back on sale. `trace:packState` carries the ledger's own state.
+ */
+const PACK_STATE_STEPS: Record<PackStateName, { bizStep: string; disposition: string }> = {
+  ACTIVE: { bizStep: "stocking", disposition: "sellable_accessible" },
+  DISPENSED: { bizStep: "dispensing", disposition: "dispensed" },
+  DESTROYED: { bizStep: "destroying", disposition: "destroyed" },
+  STOLEN: { bizStep: "decommissioning", disposition: "stolen" },
+  SAMPLE: { bizStep: "sampling", disposition: "non_sellable_other" },
+  EXPORTED: { bizStep: "decommissioning", disposition: "inactive" },
+  LOCKED: { bizStep: "holding", disposition: "non_sellable_other" },
 };
 
 /**

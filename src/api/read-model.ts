@@ -6,7 +6,7 @@ import type { BatchView } from "./schemas";
 
 /** The batch columns joined with its product, MAH and CMO, as the API shows a batch. */
 export function toBatchView(row: BatchRow): BatchView {
-  const away = row.in_transit + row.dispensed + row.destroyed + row.missing;
+  const away = row.in_transit + row.dispensed + row.destroyed + row.stolen + row.sampled + row.exported + row.missing;
   return {
     id: row.id,
     batchNumber: row.batch_number,
@@ -26,6 +26,9 @@ export function toBatchView(row: BatchRow): BatchView {
       inTransit: row.in_transit,
       dispensed: row.dispensed,
       destroyed: row.destroyed,
+      stolen: row.stolen,
+      sampled: row.sampled,
+      exported: row.exported,
       missing: row.missing,
     },
     codesRoot: row.codes_root,

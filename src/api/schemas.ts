@@ -50,6 +50,9 @@ export const batchView = z.object({
       inTransit: z.number().int(),
       dispensed: z.number().int(),
       destroyed: z.number().int(),
+      stolen: z.number().int().meta({ description: "packs reported stolen" }),
+      sampled: z.number().int().meta({ description: "packs taken as samples" }),
+      exported: z.number().int().meta({ description: "packs exported from this market" }),
       missing: z.number().int(),
     })
     .meta({ description: "where the recorded quantity is: they always add up to `quantity`" }),

@@ -3,7 +3,7 @@ import path from "node:path";
 import { id as hashText } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import TraceabilityLedger from "../../ignition/modules/TraceabilityLedger";
-import { Role } from "../ledger";
+import { DEFAULT_UNDO_WINDOW, Role } from "../ledger";
 import type { DeploymentFile } from "../indexer/deployment";
 
 /** The regulator the deployment bootstraps as organization 1; it onboards everyone else. */
@@ -17,6 +17,8 @@ export type DeployOptions = {
   deploymentId?: string;
   /** Blocks Ignition waits for after each transaction (QBFT blocks are final at once: 1). */
   requiredConfirmations?: number;
+  /** Seconds a dispensing, sample or export may be undone by its setter (DEFAULT_UNDO_WINDOW when absent). */
+  undoWindow?: number;
 };
 
 /**
@@ -39,6 +41,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
           signingKey: firstRegulator.signingKey,
           name: firstRegulator.name,
         },
+        undoWindow: options.undoWindow ?? DEFAULT_UNDO_WINDOW,
       },
     },
     ...(options.deploymentId ? { deploymentId: options.deploymentId } : {}),

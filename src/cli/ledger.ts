@@ -6,7 +6,7 @@ import { AbiCoder, id as hashText, keccak256, ZeroHash } from "ethers";
 import { Option, type Command } from "commander";
 import type { SignedAttestation } from "../ledger";
 import { CONTRACT_INTERFACES } from "../ledger";
-import { AgreementKind, DeviationKind, RecallLevel, recoverAttester, ReleaseTester, Role } from "../ledger";
+import { AgreementKind, DeviationKind, PACK_STATES, PackState, RecallLevel, recoverAttester, ReleaseTester, Role } from "../ledger";
 import { codeTexts, importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
 import {
   addressArg, batchArg, batchIdOf, countArg, enumArg, hashArg, idArg, organizationArg, productArg, quantityArg, regionArg, timeArg, expiryArg,
@@ -119,6 +119,35 @@ const KIND_NAMES = { quality: AgreementKind.Quality, storage: AgreementKind.Stor
 const TESTER_NAMES = { cmo: ReleaseTester.Cmo, mah: ReleaseTester.Mah, "contract-laboratory": ReleaseTester.ContractLaboratory };
 const DEVIATION_NAMES = { deviation: DeviationKind.Deviation, oos: DeviationKind.OutOfSpecification, oot: DeviationKind.OutOfTrend };
 const LEVEL_NAMES = { I: RecallLevel.I, II: RecallLevel.II, III: RecallLevel.III };
+const PACK_STATE_NAMES = {
+  dispensed: PackState.Dispensed,
+  destroyed: PackState.Destroyed,
+  stolen: PackState.Stolen,
+  sample: PackState.Sample,
+  exported: PackState.Exported,
+  locked: PackState.Locked,
+};
+
+/** A batch and the codes of some of its packs, with where their Merkle tree comes from. */
+function packsArguments(command: Command) {
+  return batchArgument(command)
+    .argument("<codes...>", "the packs' codes as scanned")
+    .option("--tree <file>", "the batch's stored tree (from `codes import` or `batches record --tree`)")
+    .option("--batch-codes <file>", "or the batch's whole codes file, to build its tree");
+}
+
+/** The pack ids of scanned codes, in the order of the multiproof that proves them part of the batch, and that proof. */
+async function provedPacks(texts: string[], options: Options) {
+  const keys = texts.map((text) => parseCode(text).key);
+  const { tree, close } = await batchTree(options);
+  try {
+    const multi = tree.multiProof(keys);
+    const byLeaf = new Map(keys.map((key) => [packLeaf(key), key]));
+    return { packs: multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!)), proof: { proof: multi.proof, proofFlags: multi.proofFlags } };
+  } finally {
+    close();
+  }
+}
 
 const hashOption = (flags: string, what: string) => new Option(flags, `${what}: text, @FILE (its keccak-256) or a 0x hash`).argParser(hashArg);
 
@@ -369,21 +398,31 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
       return EXIT_OK;
     });
   attestation(program, io, act, "dispense", "a dispenser decommissions packs by their codes, proven against the batch's committed codes",
-    (c) => batchArgument(c).argument("<codes...>", "the packs' codes as scanned")
-      .option("--tree <file>", "the batch's stored tree (from `codes import` or `batches record --tree`)")
-      .option("--batch-codes <file>", "or the batch's whole codes file, to build its tree"),
+    (c) => packsArguments(c),
     async (session, batch: BatchRef, texts: string[], options: Options) => {
-      const keys = texts.map((text) => parseCode(text).key);
-      const { tree, close } = await batchTree(options);
-      try {
-        const multi = tree.multiProof(keys);
-        const byLeaf = new Map(keys.map((key) => [packLeaf(key), key]));
-        const packs = multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!));
-        const sent = await attest(session, "BatchLedger", "Dispensing", { batchId: named(session, batch), packs }, { proof: multi.proof, proofFlags: multi.proofFlags });
-        printSent(session, sent, { batchId: batch.id, packs: keys.length });
-      } finally {
-        close();
-      }
+      const { packs, proof } = await provedPacks(texts, options);
+      const sent = await attest(session, "BatchLedger", "Dispensing", { batchId: named(session, batch), packs }, proof);
+      printSent(session, sent, { batchId: batch.id, packs: packs.length });
+      return EXIT_OK;
+    });
+
+  const packStates = program.command("packs").description("pack states by code: destroyed, stolen, sample, exported, locked (suspect), dispensed; undo");
+  attestation(packStates, io, act, "set", "set the state of packs by their codes: dispensed, destroyed, stolen, sample and exported leave your stock; locked stays in it, unsellable",
+    (c) => packsArguments(c)
+      .requiredOption("--state <state>", Object.keys(PACK_STATE_NAMES).join(", "), enumArg(PACK_STATE_NAMES))
+      .addOption(hashOption("--reason <reason>", "why (damaged, theft report, sampling plan, export declaration, complaint)").makeOptionMandatory()),
+    async (session, batch: BatchRef, texts: string[], options: Options) => {
+      const { packs, proof } = await provedPacks(texts, options);
+      const sent = await attest(session, "BatchLedger", "PackStateChange", { batchId: named(session, batch), state: options.state, packs, reasonHash: options.reason }, proof);
+      printSent(session, sent, { batchId: batch.id, packs: packs.length, state: PACK_STATES.names[Number(options.state)] });
+      return EXIT_OK;
+    });
+  attestation(packStates, io, act, "undo", "undo your own dispensing, sample or export within the ledger's undo window (returning the packs to your stock), or your lock",
+    (c) => packsArguments(c).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
+    async (session, batch: BatchRef, texts: string[], options: Options) => {
+      const { packs, proof } = await provedPacks(texts, options);
+      const sent = await attest(session, "BatchLedger", "PackStateChange", { batchId: named(session, batch), state: PackState.Active, packs, reasonHash: options.reason }, proof);
+      printSent(session, sent, { batchId: batch.id, packs: packs.length, state: "ACTIVE" });
       return EXIT_OK;
     });
   attestation(program, io, act, "destroy", "a holder records the destruction of part of its holding",

@@ -202,7 +202,7 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
       },
       shipment: async () => "the chain keeps only a hash of a shipment's details; check the batch, shipper and shipped quantity of the shipment",
       shipmentState: async () => "it was received already, or never shipped",
-      dispensing: async () => "was already dispensed",
+      packState: async () => "",
       unacknowledgedHolders: async () => "",
     };
   };

@@ -1,5 +1,5 @@
-import { AGREEMENT_KINDS, ATTESTATION_BY_EVENT, DEVIATION_KINDS, RECALL_LEVELS, RELEASE_TESTERS, ROLES } from "../ledger";
-import type { HoldCauseName, OrganizationStatusName } from "../ledger";
+import { AGREEMENT_KINDS, ATTESTATION_BY_EVENT, DEVIATION_KINDS, PACK_STATES, RECALL_LEVELS, RELEASE_TESTERS, ROLES } from "../ledger";
+import type { HoldCauseName, OrganizationStatusName, PackStateName } from "../ledger";
 import type { BatchHoldTable } from "../store";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
@@ -40,10 +40,21 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
   if (name.startsWith("Recall")) window.recalls.want(batchId);
   if (HOLD_EVENTS.has(name)) window.batchHolds.want(batchId);
   if (name === "RecallAcknowledged") window.recallAcknowledgements.want(batchId, num(args, "holderId"));
+  if (name === "PackStatesChanged") for (const pack of args.packs as string[]) window.packStates.want(pack);
 }
 
 /** Events that place, release or end a batch's hold (a deviation holds a market-released batch, a recall ends it). */
 const HOLD_EVENTS = new Set(["BatchPlacedOnHold", "BatchHoldReleased", "DeviationOpened", "RecallStarted"]);
+
+/** The batch's count of packs out of the supply chain in each state that takes a pack out of stock. */
+type PackCounter = "dispensed" | "destroyed" | "stolen" | "sampled" | "exported";
+const PACK_COUNTERS: Partial<Record<PackStateName, PackCounter>> = {
+  DISPENSED: "dispensed",
+  DESTROYED: "destroyed",
+  STOLEN: "stolen",
+  SAMPLE: "sampled",
+  EXPORTED: "exported",
+};
 
 type Handler = (window: ReadModelWindow, event: AppliedEvent) => string | null;
 
@@ -140,6 +151,9 @@ const HANDLERS: Record<string, Handler> = {
       in_transit: 0,
       dispensed: 0,
       destroyed: 0,
+      stolen: 0,
+      sampled: 0,
+      exported: 0,
       missing: 0,
       recorded_at: blockTime,
       factory_released_at: null,
@@ -229,10 +243,31 @@ const HANDLERS: Record<string, Handler> = {
     const packs = args.packs as string[];
     const dispenserId = num(args, "dispenserId");
     for (const pack of packs) {
-      w.dispensedPacks.put({ pack, batch_id: batch.id, dispenser_id: dispenserId, dispensed_at: blockTime });
+      w.packStates.put({ pack, batch_id: batch.id, state: "DISPENSED", organization_id: dispenserId, changed_at: blockTime });
     }
     w.batches.update(batch, { dispensed: batch.dispensed + packs.length });
     return moveStock(w, batch.id, dispenserId, -packs.length);
+  },
+  PackStatesChanged(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    const organizationId = num(args, "organizationId");
+    const state = PACK_STATES.nameOf(num(args, "state"));
+    const counters: Partial<Record<PackCounter, number>> = {};
+    let stock = 0;
+    for (const pack of args.packs as string[]) {
+      // Setting a state takes the pack out of stock; undoing one (ACTIVE) returns it, by the state it had.
+      const leaving = state === "ACTIVE" ? (w.packStates.get(pack)?.state ?? "ACTIVE") : state;
+      const counter = PACK_COUNTERS[leaving];
+      if (counter) {
+        const step = state === "ACTIVE" ? -1 : 1;
+        counters[counter] = (counters[counter] ?? batch[counter]) + step;
+        stock -= step;
+      }
+      w.packStates.put({ pack, batch_id: batch.id, state, organization_id: organizationId, changed_at: blockTime });
+    }
+    w.batches.update(batch, counters);
+    return stock === 0 ? null : moveStock(w, batch.id, organizationId, stock);
   },
   StockDestroyed(w, { args }) {
     const batch = w.batches.get(str(args, "batchId"));

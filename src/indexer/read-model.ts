@@ -18,7 +18,7 @@ export const TABLES = {
   deviations: { table: "deviations", key: ["batch_id", "report_hash"] },
   shipments: { table: "shipments", key: ["id"] },
   holdings: { table: "holdings", key: ["batch_id", "organization_id"] },
-  dispensedPacks: { table: "dispensed_packs", key: ["pack"] },
+  packStates: { table: "pack_states", key: ["pack"] },
   recalls: { table: "recalls", key: ["batch_id"] },
   recallAcknowledgements: { table: "recall_acknowledgements", key: ["batch_id", "holder_id"] },
   batchHolds: { table: "batch_holds", key: ["batch_id"] },

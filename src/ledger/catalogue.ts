@@ -16,9 +16,11 @@ export type LedgerContract = (typeof LEDGER_CONTRACTS)[number];
 
 /**
  * What an attestation does to custody, for the organization its `holder` field names: `made` creates stock,
- * `shipped` moves it into transit, `received` out of transit, `dispensed` and `destroyed` out of the supply chain.
+ * `shipped` moves it into transit, `received` out of transit, `dispensed` and `destroyed` out of the supply chain;
+ * `packState` moves packs out of the supply chain or back into stock according to the state set (vocabulary.ts
+ * the reducer in src/indexer/apply.ts; LOCKED moves nothing).
  */
-export type CustodyEffect = "made" | "shipped" | "received" | "dispensed" | "destroyed";
+export type CustodyEffect = "made" | "shipped" | "received" | "dispensed" | "destroyed" | "packState";
 
 type Entry = {
   contract: LedgerContract;
@@ -228,6 +230,24 @@ export const ATTESTATIONS = {
     signedBy: "any",
     holder: "dispenserId",
     custody: "dispensed",
+    call: "proved",
+  },
+  PackStateChange: {
+    contract: "BatchLedger",
+    function: "changePackStates",
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("state", "uint8"),
+      field("packs", "bytes32[]"),
+      field("reasonHash", "bytes32"),
+    ],
+    event: "PackStatesChanged",
+    struct: "change",
+    signedBy: "any",
+    holder: "organizationId",
+    custody: "packState",
     call: "proved",
   },
   Destruction: {

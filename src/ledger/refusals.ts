@@ -5,7 +5,7 @@ import { decodeLedgerError } from "./contracts";
 import type { DecodedError } from "./contracts";
 import { LedgerError } from "./errors";
 import type { ErrorKind } from "./errors";
-import { ROLES, BATCH_STATES } from "./vocabulary";
+import { ROLES, BATCH_STATES, PACK_STATES } from "./vocabulary";
 import type { SignedAttestation } from "./wire";
 
 /**
@@ -44,7 +44,8 @@ type Args = Record<string, any>;
 
 const ROLE_WORDS = ROLES.words;
 const STATES = BATCH_STATES.words;
-const VERBS: Record<string, string> = { Shipment: "ship", Destruction: "destroy", Dispensing: "dispense" };
+const VERBS: Record<string, string> = { Shipment: "ship", Destruction: "destroy", Dispensing: "dispense", PackStateChange: "take out of its stock" };
+const PACK_WORDS = PACK_STATES.words;
 
 const plural = (count: number | bigint, word: string) => `${count} ${word}${Number(count) === 1 ? "" : "s"}`;
 const isSigner = (address: string, context: RefusalContext) => context.signers.includes(String(address).toLowerCase());
@@ -346,7 +347,7 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     field: "message.receivedQuantity",
     explain: (a) => `the receipt says ${a.received} received of ${a.shipped} shipped; a receipt records at most what was shipped`,
   },
-  NoPacks: { kind: "bad_input", code: "NO_PACKS", field: "message.packs", explain: () => "a dispensing names at least one pack" },
+  NoPacks: { kind: "bad_input", code: "NO_PACKS", field: "message.packs", explain: () => "a dispensing or pack state change names at least one pack" },
   PacksNotInBatch: {
     kind: "refused",
     code: "PACKS_NOT_IN_BATCH",
@@ -355,7 +356,40 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   PackAlreadyDispensed: {
     kind: "refused",
     code: "PACK_ALREADY_DISPENSED",
-    explain: async (a, c) => `pack ${a.pack} ${await c.names.dispensing(a.pack)}; a pack is dispensed once`,
+    explain: async (a, c) => `pack ${a.pack} was already dispensed${await c.names.packState(a.pack)}; a pack is dispensed once`,
+  },
+  PackNotActive: {
+    kind: "refused",
+    code: "PACK_NOT_ACTIVE",
+    explain: async (a, c) =>
+      `pack ${a.pack} is already ${PACK_WORDS[Number(a.state)]}${await c.names.packState(a.pack)}: a pack has one state at a time`,
+  },
+  NotPackStateSetter: {
+    kind: "not_allowed",
+    code: "NOT_PACK_STATE_SETTER",
+    explain: async (a, c) =>
+      `pack ${a.pack}'s state was set by ${await c.names.organization(a.setterId)}; only it may undo it, not ${await c.names.organization(a.organizationId)}`,
+  },
+  PackStateIrreversible: {
+    kind: "refused",
+    code: "PACK_STATE_IRREVERSIBLE",
+    explain: async (a, c) =>
+      Number(a.state) === 0
+        ? `pack ${a.pack} is active, in the supply chain: there is nothing to undo`
+        : `pack ${a.pack} was ${PACK_WORDS[Number(a.state)]}${await c.names.packState(a.pack)}: that is final and cannot be undone`,
+  },
+  UndoWindowClosed: {
+    kind: "refused",
+    code: "UNDO_WINDOW_CLOSED",
+    explain: (a) =>
+      `pack ${a.pack}'s state was set at ${chinaTime(Number(a.changedAt))} and could be undone only until ` +
+      `${chinaTime(Number(a.changedAt) + Number(a.undoWindow))} (${plural(Number(a.undoWindow) / 86_400, "day")} on this ledger)`,
+  },
+  NotPackCustodian: {
+    kind: "not_allowed",
+    code: "NOT_PACK_CUSTODIAN",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} may not lock packs of ${await c.names.batch(a.batchId)}: only a holder of the batch, its MAH or a regulator can`,
   },
 
   // ----- BatchLedger: recalls -----
@@ -451,6 +485,7 @@ export type Namer = {
   recall(batchId: unknown): Promise<string>;
   shipment(id: unknown): Promise<string>;
   shipmentState(id: unknown): Promise<string>;
-  dispensing(pack: unknown): Promise<string>;
+  /** " by {organization} at {time}" of the pack's current state, or "" where it is not known. */
+  packState(pack: unknown): Promise<string>;
   unacknowledgedHolders(batchId: unknown): Promise<string>;
 };

@@ -1,5 +1,5 @@
 import { describeExpiry, isExpired, printedExpiryMismatch } from "./expiry";
-import type { BatchStateName, RecallLevelName, RecallStatusName } from "./vocabulary";
+import type { BatchStateName, PackStateName, RecallLevelName, RecallStatusName } from "./vocabulary";
 
 /**
  * The answer a pharmacist acts on when scanning a pack, and the words that go with it: decided here, from facts
@@ -14,6 +14,11 @@ export const VERDICTS = [
   "ON_HOLD",
   "EXPIRED",
   "ALREADY_DISPENSED",
+  "STOLEN",
+  "LOCKED",
+  "DESTROYED",
+  "SAMPLE",
+  "EXPORTED",
   "UNEXPECTED_HOLDER",
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
@@ -34,7 +39,8 @@ export type PackFacts = {
     /** Held short of a recall by its MAH, a regulator, or a deviation opened on it once on the market. */
     onHold: boolean;
   };
-  packDispensed: boolean;
+  /** The pack's own state on the ledger (ACTIVE: in the supply chain). */
+  packState: PackStateName;
   /**
    * For a signed-in scan, the scanning organization and whether it is where the pack should be: a regulator, the
    * batch's MAH, or an organization that holds the batch or has a shipment of it on the way. Absent when anonymous.
@@ -65,6 +71,25 @@ export const LOGISTIC_UNIT: Judgement = {
 };
 
 /**
+ * A pack that is no longer in the supply chain (or is locked in it) must not be sold or dispensed, whatever its
+ * batch's state: after a recall or a hold, these outrank everything else a pack could be.
+ */
+const PACK_STATE_JUDGEMENTS: Partial<Record<PackStateName, Judgement>> = {
+  DISPENSED: { verdict: "ALREADY_DISPENSED", reason: "this pack was already dispensed: a second scan suggests a copied code" },
+  STOLEN: {
+    verdict: "STOLEN",
+    reason: "this pack was reported stolen: do not sell or dispense it; keep it aside and tell its MAH and your regulator",
+  },
+  LOCKED: { verdict: "LOCKED", reason: "this pack is locked as suspect while it is investigated: do not sell or dispense it" },
+  DESTROYED: {
+    verdict: "DESTROYED",
+    reason: "this pack was recorded as destroyed: a pack in hand with this code suggests a copied code or diverted stock; do not sell or dispense it",
+  },
+  SAMPLE: { verdict: "SAMPLE", reason: "this pack was taken as a sample: it is not for sale or dispensing" },
+  EXPORTED: { verdict: "EXPORTED", reason: "this pack was recorded as exported from this market: it is not for sale or dispensing here" },
+};
+
+/**
  * The verdict on a pack of a known batch, most urgent first: a recall outranks everything a pack could otherwise be,
  * and a hold comes right after it (a hold is a recall that may not happen).
  */
@@ -78,7 +103,8 @@ export function judgePack(printed: PrintedLabel, facts: PackFacts, now: number):
   if (batch.onHold) {
     return { verdict: "ON_HOLD", reason: `batch ${batch.batchNumber} is on hold: do not sell or dispense the pack; keep it aside awaiting the MAH's decision` };
   }
-  if (facts.packDispensed) return { verdict: "ALREADY_DISPENSED", reason: "this pack was already dispensed: a second scan suggests a copied code" };
+  const packJudgement = PACK_STATE_JUDGEMENTS[facts.packState];
+  if (packJudgement) return packJudgement;
   if (isExpired(batch.expiresAt, now)) {
     return { verdict: "EXPIRED", reason: `batch ${batch.batchNumber} expired: it was valid to the end of ${describeExpiry(batch.expiresAt)}` };
   }

@@ -83,6 +83,22 @@ export type HoldStatusName = (typeof HOLD_STATUSES)[number];
 /** Why a batch was held: a signed placement by its MAH or a regulator, or a deviation opened on it once on the market. */
 export type HoldCauseName = "PLACED" | "DEVIATION";
 
+/**
+ * contracts/interfaces/IBatchLedger.sol `PackState`: one state per pack at a time, as in the EU medicines
+ * verification system. ACTIVE is in the supply chain (an undone state).
+ */
+export const PackState = { Active: 0, Dispensed: 1, Destroyed: 2, Stolen: 3, Sample: 4, Exported: 5, Locked: 6 } as const;
+export const PACK_STATES = ledgerEnum(
+  ["ACTIVE", "DISPENSED", "DESTROYED", "STOLEN", "SAMPLE", "EXPORTED", "LOCKED"],
+  ["active", "dispensed", "destroyed", "stolen", "taken as a sample", "exported", "locked as suspect"],
+);
+export type PackStateName = (typeof PACK_STATES.names)[number];
+/**
+ * How long a dispensing, sample or export may be undone by the organization that recorded it, unless the deployment
+ * sets another (BatchLedger's constructor): 10 days, as the EU's Delegated Regulation 2016/161 (Art. 13) allows.
+ */
+export const DEFAULT_UNDO_WINDOW = 10 * 24 * 3600;
+
 /** Where a shipment is: the read model's states (the contract knows in transit and received). */
 export type ShipmentStatusName = "IN_TRANSIT" | "RECEIVED";
 

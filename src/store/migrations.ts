@@ -392,6 +392,28 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  "0009_pack_states": {
+    async up(db: Kysely<unknown>) {
+      // A pack has one state at a time (dispensed, destroyed, stolen, sample, exported, locked; ACTIVE once undone):
+      // dispensed_packs becomes pack_states, its rows DISPENSED by their dispenser.
+      await db.schema
+        .createTable("pack_states")
+        .addColumn("pack", "text", (c) => c.primaryKey())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("changed_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("pack_states_batch").on("pack_states").column("batch_id").execute();
+      await sql`insert into pack_states (pack, batch_id, state, organization_id, changed_at)
+        select pack, batch_id, 'DISPENSED', dispenser_id, dispensed_at from dispensed_packs`.execute(db);
+      await db.schema.dropTable("dispensed_packs").execute();
+      // The batch's packs out of the supply chain by these states, beside dispensed and destroyed.
+      for (const column of ["stolen", "sampled", "exported"]) {
+        await db.schema.alterTable("batches").addColumn(column, "bigint", (c) => c.notNull().defaultTo(0)).execute();
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -410,7 +432,7 @@ export const READ_MODEL_TABLES = [
   "deviations",
   "shipments",
   "holdings",
-  "dispensed_packs",
+  "pack_states",
   "recalls",
   "recall_acknowledgements",
   "batch_holds",

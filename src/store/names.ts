@@ -43,10 +43,10 @@ export function createNamer(store: Store): Namer {
       if (!row) return "it was never shipped";
       return row.received_at === null ? `it is ${row.status.toLowerCase()}` : `it was received at ${chinaTime(row.received_at)}`;
     },
-    async dispensing(pack) {
-      const row = await db.selectFrom("dispensed_packs").selectAll().where("pack", "=", lower(pack)).executeTakeFirst();
-      if (!row) return "was already dispensed";
-      return `was already dispensed by ${await organization(row.dispenser_id)} at ${chinaTime(row.dispensed_at)}`;
+    async packState(pack) {
+      const row = await db.selectFrom("pack_states").selectAll().where("pack", "=", lower(pack)).executeTakeFirst();
+      if (!row) return "";
+      return ` by ${await organization(row.organization_id)} at ${chinaTime(row.changed_at)}`;
     },
     async unacknowledgedHolders(batchId) {
       const rows = await db

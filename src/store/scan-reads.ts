@@ -5,7 +5,7 @@ import { batchQuery, preparedQuery } from "./queries";
 import type { Database } from "./schema";
 
 /**
- * What a scan reads, and nothing else: the pack's batch and whether it was dispensed, the product when no batch has
+ * What a scan reads, and nothing else: the pack's batch and its state (dispensed, destroyed, stolen, …), the product when no batch has
  * the code, the scanner's relation to the batch, and the batch's custody path. Each is one statement; the first
  * three are compiled once per database, as they run on every scan.
  */
@@ -34,7 +34,7 @@ function compileScanReads(db: Kysely<Database>) {
   // costs a scan more than three times as much, found or not.
   const pack = preparedQuery(["key", "pack"], (slot) =>
     batchQuery(db)
-      .select((eb) => eb.exists(eb.selectFrom("dispensed_packs").select("dispensed_packs.pack").where("dispensed_packs.pack", "=", slot.pack)).as("pack_dispensed"))
+      .select((eb) => eb.selectFrom("pack_states").select("pack_states.state").where("pack_states.pack", "=", slot.pack).as("pack_state"))
       .where("batches.id", "=", (eb) => eb.selectFrom("batch_codes").select("batch_codes.batch_id").where("batch_codes.canonical_key", "=", slot.key)),
   );
   const product = preparedQuery(["productCode"], (slot) => db.selectFrom("products").select("name").where("product_code", "=", slot.productCode));

@@ -8,6 +8,7 @@ import type {
   HoldCauseName,
   HoldStatusName,
   OrganizationStatusName,
+  PackStateName,
   RecallLevelName,
   RecallStatusName,
   ReleaseTesterName,
@@ -31,7 +32,7 @@ export type Database = {
   deviations: DeviationTable;
   shipments: ShipmentTable;
   holdings: HoldingTable;
-  dispensed_packs: DispensedPackTable;
+  pack_states: PackStateTable;
   recalls: RecallTable;
   recall_acknowledgements: RecallAcknowledgementTable;
   batch_holds: BatchHoldTable;
@@ -162,6 +163,10 @@ export type BatchTable = {
   in_transit: number;
   dispensed: number;
   destroyed: number;
+  /** Packs reported stolen, taken as samples, exported: out of the supply chain like dispensed and destroyed. */
+  stolen: number;
+  sampled: number;
+  exported: number;
   missing: number;
   recorded_at: number;
   factory_released_at: number | null;
@@ -200,11 +205,13 @@ export type HoldingTable = {
   recall_acknowledged: number;
 };
 
-export type DispensedPackTable = {
+/** A pack's state, set by `organization_id` at `changed_at`; ACTIVE once its setter undid it. */
+export type PackStateTable = {
   pack: string;
   batch_id: string;
-  dispenser_id: number;
-  dispensed_at: number;
+  state: PackStateName;
+  organization_id: number;
+  changed_at: number;
 };
 
 export type RecallTable = {

@@ -113,13 +113,28 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
   };
 }
 
-/** Dispenses packs named by canonical key, with the codes module's multiproof. */
-export async function dispensePacks(c: Consortium, dispenser: Party, batchId: string, tree: Awaited<ReturnType<typeof buildCodeTree>>, keys: string[]) {
+type CodeTree = Awaited<ReturnType<typeof buildCodeTree>>;
+
+/** The pack ids of canonical keys in the codes module's multiproof order, and that multiproof. */
+function provedPacks(tree: CodeTree, keys: string[]) {
   const multi = tree.multiProof(keys);
   const byLeaf = new Map(keys.map((key) => [leafOf(key), key]));
-  const packs = multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!));
+  return { ...multi, packs: multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!)) };
+}
+
+/** Dispenses packs named by canonical key, with the codes module's multiproof. */
+export async function dispensePacks(c: Consortium, dispenser: Party, batchId: string, tree: CodeTree, keys: string[]) {
+  const { packs, proof, proofFlags } = provedPacks(tree, keys);
   const { message, signature } = await c.sign("BatchLedger", "Dispensing", dispenser.key, { dispenserId: dispenser.id, batchId, packs });
-  await c.batches.dispensePacks(message as never, multi.proof, multi.proofFlags, signature);
+  await c.batches.dispensePacks(message as never, proof, proofFlags, signature);
+}
+
+/** Sets the state (PackState; Active undoes) of packs named by canonical key. */
+export async function changePackStates(c: Consortium, by: Party, batchId: string, tree: CodeTree, keys: string[], state: number) {
+  const { packs, proof, proofFlags } = provedPacks(tree, keys);
+  const reasonHash = `0x${"ab".repeat(32)}`;
+  const { message, signature } = await c.sign("BatchLedger", "PackStateChange", by.key, { organizationId: by.id, batchId, state, packs, reasonHash });
+  await c.batches.changePackStates(message as never, proof, proofFlags, signature);
 }
 
 /** Signs in as `party` with its on-chain key and returns the bearer token. */

@@ -17,7 +17,7 @@ describe("read endpoints", () => {
     const token = await h.tokenFor(h.c.mah);
     const res = await request(h.app).get(`/v1/batches/${h.batches.released.batchId}`).set("authorization", `Bearer ${token}`).expect(200);
     expect(res.body.batchNumber).to.equal("B-2024-001");
-    expect(res.body.accounts).to.deep.equal({ held: 6, inTransit: 0, dispensed: 2, destroyed: 0, missing: 0 });
+    expect(res.body.accounts).to.deep.equal({ held: 6, inTransit: 0, dispensed: 2, destroyed: 0, stolen: 0, sampled: 0, exported: 0, missing: 0 });
     expect(res.body.mah.id).to.equal(h.c.mah.id);
   });
 

@@ -11,7 +11,7 @@ import request from "supertest";
 import { createApp } from "../../src/api/app";
 import { createRelay, relayRoutes } from "../../src/api/relay";
 import type { Relay } from "../../src/api/relay";
-import { AgreementKind, CONTRACT_INTERFACES, ReleaseTester, Role } from "../../src/ledger";
+import { AgreementKind, ATTESTATION_SPECS, CONTRACT_INTERFACES, ReleaseTester, Role } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { packId, packLeaf, withCheckDigit } from "../../src/codes";
 import { agreementMessage, handOver, onboard, recordBatch, releasedBatch, signAgreementBy, suspendOrganization, ZHEJIANG } from "../contracts/fixtures";
@@ -264,7 +264,7 @@ describe("relay of signed attestations", () => {
     }
     const signedAgreement = await h.store.db.selectFrom("agreements").select(["kind", "counterparty_id"]).where("mah_id", "=", h.c.mah.id).where("kind", "=", "STORAGE").executeTakeFirst();
     expect(signedAgreement).to.deep.equal({ kind: "STORAGE", counterparty_id: h.c.distributor2.id });
-    const packs = await h.store.db.selectFrom("dispensed_packs").select("pack").where("batch_id", "=", released.batchId.toLowerCase()).execute();
+    const packs = await h.store.db.selectFrom("pack_states").select("pack").where("batch_id", "=", released.batchId.toLowerCase()).execute();
     expect(packs).to.have.length(4);
 
     const byStranger = await signAgreementBy(h.c, h.c.mah, h.c.dispenser, { ...terms, nonce: h.c.nextNonce() });
@@ -544,6 +544,6 @@ describe("relay of signed attestations", () => {
     const res = await request(app).get("/openapi.json").expect(200);
     const operation = res.body.paths["/v1/attestations"].post;
     expect(Object.keys(operation.responses)).to.include.members(["202", "400", "403", "409", "422"]);
-    expect(operation.requestBody.content["application/json"].schema.properties.attestations.items.oneOf).to.have.length(22);
+    expect(operation.requestBody.content["application/json"].schema.properties.attestations.items.oneOf).to.have.length(ATTESTATION_SPECS.length);
   });
 });

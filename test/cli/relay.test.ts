@@ -219,7 +219,7 @@ describe("trace through the API relay", () => {
     const dispensing = large.printed.slice(0, 960);
     const dispensed = answerOf(await cli(h.c.dispenser, "dispense", batchId, ...dispensing, "--batch-codes", work.file("large-codes.txt"), "--wait"));
     expect(dispensed.status).to.equal("indexed");
-    const packs = await h.store.db.selectFrom("dispensed_packs").select("pack").where("batch_id", "=", batchId.toLowerCase()).execute();
+    const packs = await h.store.db.selectFrom("pack_states").select("pack").where("batch_id", "=", batchId.toLowerCase()).execute();
     expect(packs).to.have.length(dispensing.length);
   });
 

@@ -148,6 +148,23 @@ describe("trace over JSON-RPC", () => {
     expect(twice.code).to.equal("PACK_ALREADY_DISPENSED");
     expect(errorOf(await cli(c.dispenser, "dispense", batchId, codes[4]!), 2).code).to.equal("TREE_REQUIRED");
 
+    const tree = ["--tree", work.file("batch.tree")];
+    const held = async () => (await c.batches.holding(batchId, c.dispenser.id)).quantity;
+    const locked = answerOf(await cli(c.dispenser, "packs", "set", batchId, codes[5]!, "--state", "locked", "--reason", "customer complaint", ...tree));
+    expect(locked).to.include({ attestation: "PackStateChange", packs: 1, state: "LOCKED" });
+    expect(await held()).to.equal(2n);
+    const oneState = await refused(c.dispenser, "packs", "set", batchId, codes[5]!, "--state", "stolen", "--reason", "x", ...tree);
+    expect([oneState.code, oneState.message]).to.deep.equal(["PACK_NOT_ACTIVE", `attestation 0 (PackStateChange) is refused: pack ${packId(keyOf(codes[5]!))} is already locked as suspect: a pack has one state at a time`]);
+    answerOf(await cli(c.dispenser, "packs", "undo", batchId, codes[5]!, "--reason", "complaint unfounded", ...tree));
+    answerOf(await cli(c.dispenser, "packs", "undo", batchId, codes[3]!, "--reason", "dispensed in error", ...tree));
+    expect([await c.batches.isPackDispensed(packId(keyOf(codes[3]!))), await held()]).to.deep.equal([false, 3n]);
+    await time.increase(10 * 24 * 3600 + 1);
+    const late = await refused(c.dispenser, "packs", "undo", batchId, codes[7]!, "--reason", "too late", ...tree);
+    expect(late.code).to.equal("UNDO_WINDOW_CLOSED");
+    expect(late.message).to.match(/could be undone only until .* \(10 days on this ledger\)$/);
+    answerOf(await cli(c.dispenser, "packs", "set", batchId, codes[3]!, "--state", "destroyed", "--reason", "broken vial", ...tree));
+    expect(Number((await c.batches.packRecord(packId(keyOf(codes[3]!)))).state)).to.equal(2);
+
     answerOf(await cli(c.dispenser, "destroy", batchId, "--quantity", "2", "--reason", "damaged in transit"));
     expect((await c.batches.holding(batchId, c.dispenser.id)).quantity).to.equal(0n);
   });

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, id as hashText } from "ethers";
-import { recoverAttester, signAttestation } from "../../src/ledger";
+import { DEFAULT_UNDO_WINDOW, recoverAttester, signAttestation } from "../../src/ledger";
 import type { AttestationDomain } from "../../src/ledger";
 import { deployConsortium, recordBatch, releaseFromFactory, ZHEJIANG } from "./fixtures";
 import type { Consortium } from "./fixtures";
@@ -84,6 +84,7 @@ describe("attestations", () => {
     const elsewhere = await hre.ethers.deployContract("BatchLedger", [
       await c.registry.getAddress(),
       await c.products.getAddress(),
+      DEFAULT_UNDO_WINDOW,
     ]);
     const otherContract = { ...domain, verifyingContract: await elsewhere.getAddress() };
     const signature = await signAttestation(c.mah.key, { domain: otherContract, type: "MarketRelease", message });

@@ -6,6 +6,7 @@ import {
   AgreementKind,
   createNonceSequence,
   DeviationKind,
+  DEFAULT_UNDO_WINDOW,
   ReleaseTester,
   Role,
   signAttestation,
@@ -27,9 +28,10 @@ export type Ledger = Awaited<ReturnType<typeof deployLedger>>;
 
 /**
  * Deploys the three contracts with a bootstrapped Jiangsu regulator; a relayer pays for everything: by default
- * account 0 of the in-process Hardhat network, or a signer of another node (test/nodes.ts).
+ * account 0 of the in-process Hardhat network, or a signer of another node (test/nodes.ts). `undoWindow` is
+ * BatchLedger's: the seconds a dispensing, sample or export may be undone.
  */
-export async function deployLedger(runner?: Signer) {
+export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WINDOW) {
   const relayer = runner ?? (await hre.ethers.getSigners())[0]!;
   const regulatorKey = Wallet.createRandom();
   const registry = await new ConsortiumRegistry__factory(relayer).deploy(
@@ -44,7 +46,7 @@ export async function deployLedger(runner?: Signer) {
     },
   );
   const products = await new ProductRegistry__factory(relayer).deploy(await registry.getAddress());
-  const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress());
+  const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress(), undoWindow);
   await batches.waitForDeployment();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
@@ -107,8 +109,8 @@ export const GTIN = "06901234567892";
  * The usual consortium: an MAH in Jiangsu that owns no factory, a CMO in Zhejiang, two distributors, a hospital
  * pharmacy and the Zhejiang regulator; one product and a quality agreement in force.
  */
-export async function deployConsortium(relayer?: Signer) {
-  const ledger = await deployLedger(relayer);
+export async function deployConsortium(relayer?: Signer, undoWindow = DEFAULT_UNDO_WINDOW) {
+  const ledger = await deployLedger(relayer, undoWindow);
   const mah = await onboard(ledger, Role.Mah, JIANGSU, "Suzhou B-Pharma");
   const cmo = await onboard(ledger, Role.Cmo, ZHEJIANG, "Hangzhou Contract Manufacturing");
   const distributor = await onboard(ledger, Role.Distributor, JIANGSU, "Nanjing Wholesale");
@@ -338,6 +340,26 @@ export async function releaseHold(c: Consortium, by: Party, batchId: string, rea
     reasonHash: hashText(reason),
   });
   return c.batches.releaseHold(message as never, signature);
+}
+
+/** Sets the state of the packs with `codes` (PackState; Active undoes), proved against `tree`. */
+export async function changePackStates(
+  c: Consortium,
+  by: Party,
+  batchId: string,
+  tree: StandardMerkleTree<string[]>,
+  codes: string[],
+  state: number,
+) {
+  const { packs, proof, proofFlags } = dispensingProof(tree, codes);
+  const { message, signature } = await c.sign("BatchLedger", "PackStateChange", by.key, {
+    organizationId: by.id,
+    batchId,
+    state,
+    packs,
+    reasonHash: hashText("pack state reason"),
+  });
+  return c.batches.changePackStates(message as never, proof, proofFlags, signature);
 }
 
 export async function startRecall(c: Consortium, by: Party, batchId: string, level: number) {

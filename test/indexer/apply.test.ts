@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { Wallet, id as hashText } from "ethers";
-import { DeviationKind, RecallLevel } from "../../src/ledger";
+import { DeviationKind, PackState, RecallLevel } from "../../src/ledger";
 import { applyRange } from "../../src/indexer/ranges";
 import type { Store } from "../../src/store";
 import { dumpTables } from "./dump";
@@ -257,9 +257,9 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const packs = [hashText("pack 1"), hashText("pack 2"), hashText("pack 3")];
       await s.ledger.dispense(s.dispenser, batchId, packs);
       await step();
-      const rows = await store.db.selectFrom("dispensed_packs").selectAll().orderBy("pack").execute();
+      const rows = await store.db.selectFrom("pack_states").selectAll().orderBy("pack").execute();
       expect(rows).to.deep.equal(
-        [...packs].sort().map((pack) => ({ pack, batch_id: batchId, dispenser_id: s.dispenser.id, dispensed_at: now() })),
+        [...packs].sort().map((pack) => ({ pack, batch_id: batchId, state: "DISPENSED", organization_id: s.dispenser.id, changed_at: now() })),
       );
       expect((await batch(batchId)).dispensed).to.equal(3);
       expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(7);
@@ -272,8 +272,45 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const event = await store.db.selectFrom("ledger_events").selectAll().where("name", "=", "PacksDispensed").executeTakeFirstOrThrow();
       expect(event.verification).to.equal("verified");
       expect(JSON.parse(event.payload).packs).to.deep.equal([hashText("the only pack")]);
-      expect(await store.db.selectFrom("dispensed_packs").select("pack").execute()).to.deep.equal([{ pack: hashText("the only pack") }]);
+      expect(await store.db.selectFrom("pack_states").select("pack").execute()).to.deep.equal([{ pack: hashText("the only pack") }]);
       expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(9);
+    });
+
+    it("PackStatesChanged records each pack's state, counts it on the batch and takes stock-leaving states out of the holding", async () => {
+      await s.ledger.handOver(s.cmo, s.distributor, batchId, 10);
+      const [a, b, c, d] = ["pack 1", "pack 2", "pack 3", "pack 4"].map((text) => hashText(text));
+      await s.ledger.changePackStates(s.distributor, batchId, [a!], PackState.Destroyed);
+      await s.ledger.changePackStates(s.distributor, batchId, [b!], PackState.Stolen);
+      await s.ledger.changePackStates(s.distributor, batchId, [c!], PackState.Sample);
+      await s.ledger.changePackStates(s.distributor, batchId, [d!], PackState.Locked);
+      await step();
+      const rows = await store.db.selectFrom("pack_states").select(["pack", "state", "organization_id"]).orderBy("pack").execute();
+      expect(rows).to.deep.equal(
+        [
+          { pack: a, state: "DESTROYED", organization_id: s.distributor.id },
+          { pack: b, state: "STOLEN", organization_id: s.distributor.id },
+          { pack: c, state: "SAMPLE", organization_id: s.distributor.id },
+          { pack: d, state: "LOCKED", organization_id: s.distributor.id },
+        ].sort((x, y) => x.pack!.localeCompare(y.pack!)),
+      );
+      expect(await batch(batchId)).to.include({ destroyed: 1, stolen: 1, sampled: 1, exported: 0 });
+      expect(await quantityHeld(batchId, s.distributor.id)).to.equal(7);
+    });
+
+    it("PackStatesChanged to ACTIVE returns undone packs to the holding by the state they had; an unlock moves nothing", async () => {
+      await s.ledger.handOver(s.cmo, s.dispenser, batchId, 10);
+      const [a, b, c] = ["pack 1", "pack 2", "pack 3"].map((text) => hashText(text));
+      await s.ledger.dispense(s.dispenser, batchId, [a!]);
+      await s.ledger.changePackStates(s.dispenser, batchId, [b!], PackState.Exported);
+      await s.ledger.changePackStates(s.dispenser, batchId, [c!], PackState.Locked);
+      await step();
+      expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(8);
+      await s.ledger.changePackStates(s.dispenser, batchId, [a!, b!, c!], PackState.Active);
+      await step();
+      const states = await store.db.selectFrom("pack_states").select("state").distinct().execute();
+      expect(states).to.deep.equal([{ state: "ACTIVE" }]);
+      expect(await batch(batchId)).to.include({ dispensed: 0, exported: 0 });
+      expect(await quantityHeld(batchId, s.dispenser.id)).to.equal(10);
     });
 
     it("StockDestroyed debits the holder and counts the destroyed quantity", async () => {
@@ -441,13 +478,14 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.handOver(s.distributor, s.dispenser, batchId, 15);
       await l.dispense(s.dispenser, batchId, [hashText("pack a"), hashText("pack b")]);
       await l.destroy(s.distributor, batchId, 5);
+      await l.changePackStates(s.distributor, batchId, [hashText("pack c")], PackState.Stolen);
       await l.openDeviation(s.mah, batchId, hashText("OOS"), DeviationKind.OutOfSpecification, true);
       await l.closeDeviation(s.mah, batchId, hashText("OOS"));
       await l.releaseHold(s.mah, batchId);
       await l.placeHold(s.regulator, batchId);
       await l.startRecall(s.mah, batchId, RecallLevel.II);
       await l.acknowledgeRecall(s.cmo, batchId, 60);
-      await l.acknowledgeRecall(s.distributor, batchId, 20);
+      await l.acknowledgeRecall(s.distributor, batchId, 19);
       await l.acknowledgeRecall(s.dispenser, batchId, 10, { dispensed: 2, missing: 1 });
       await l.closeRecall(s.mah, batchId);
       await l.revokeKey(s.distributor, key.address);

@@ -14,7 +14,7 @@ const TABLE_KEYS: Record<string, string[]> = {
   deviations: ["batch_id", "report_hash"],
   shipments: ["id"],
   holdings: ["batch_id", "organization_id"],
-  dispensed_packs: ["pack"],
+  pack_states: ["pack"],
   recalls: ["batch_id"],
   recall_acknowledgements: ["batch_id", "holder_id"],
 };

@@ -126,7 +126,7 @@ describe.each(CASES)("indexer end to end from %s into %s", (nodeKind, kind) => {
     expect([product.id, product.mah_id]).to.deep.equal([c.productId, c.mah.id]);
     const agreement = await store.db.selectFrom("agreements").selectAll().executeTakeFirstOrThrow();
     expect([agreement.id, agreement.kind, agreement.counterparty_id]).to.deep.equal([c.agreementId, "QUALITY", c.cmo.id]);
-    const dispensed = await store.db.selectFrom("dispensed_packs").select("pack").execute();
+    const dispensed = await store.db.selectFrom("pack_states").select("pack").execute();
     expect(dispensed).to.have.length(2);
   });
 });

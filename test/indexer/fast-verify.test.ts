@@ -368,17 +368,17 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
           await writeRows(db, trx, "holdings", rows(25, 100).slice(10), { key: ["batch_id", "organization_id"] });
           await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x01", block_time: 10 }], { key: ["block_number"], update: ["block_hash"] });
           await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x02", block_time: 20 }], { key: ["block_number"], update: ["block_hash"] });
-          await writeRows(db, trx, "dispensed_packs", [{ pack: "0x0a", batch_id: "0x0b", dispenser_id: 1, dispensed_at: 1 }], { key: ["pack"], update: [] });
-          await writeRows(db, trx, "dispensed_packs", [{ pack: "0x0a", batch_id: "0x0c", dispenser_id: 2, dispensed_at: 2 }], { key: ["pack"], update: [] });
+          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }], { key: ["pack"], update: [] });
+          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0c", state: "DISPENSED", organization_id: 2, changed_at: 2 }], { key: ["pack"], update: [] });
         });
       }
-      const tables = ["ledger_events", "holdings", "indexed_blocks", "dispensed_packs"];
+      const tables = ["ledger_events", "holdings", "indexed_blocks", "pack_states"];
       const bulk = await dumpTables(store.db, tables);
       expect(bulk).to.deep.equal(await dumpTables(other.db, tables));
       expect(bulk.ledger_events).to.have.length(30);
       expect(bulk.holdings).to.have.length(25);
       expect(bulk.indexed_blocks).to.deep.equal([{ block_number: 1, block_hash: "0x02", block_time: 10 }]);
-      expect(bulk.dispensed_packs).to.deep.equal([{ pack: "0x0a", batch_id: "0x0b", dispenser_id: 1, dispensed_at: 1 }]);
+      expect(bulk.pack_states).to.deep.equal([{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }]);
     } finally {
       await other.close();
     }

@@ -115,7 +115,7 @@ describe.each(STORE_KINDS)("reorgs on %s", (kind) => {
     const after = await dumpTables(store.db, MODEL_TABLES);
     expect(dumpDiff(after, await cleanIndex())).to.deep.equal({});
     expect(after.recalls).to.deep.equal([]);
-    expect(after.dispensed_packs).to.deep.equal([]);
+    expect(after.pack_states).to.deep.equal([]);
     await expectKnownBlocksOnChain();
   });
 

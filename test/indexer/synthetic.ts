@@ -371,6 +371,9 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
     },
     dispense: (dispenser: SyntheticParty, batchId: string, packs: string[]) =>
       emit("BatchLedger", "PacksDispensed", "Dispensing", { dispenserId: dispenser.id, batchId, packs }, dispenser.key),
+    /** Sets the packs' state (PackState; Active undoes). */
+    changePackStates: (by: SyntheticParty, batchId: string, packs: string[], state: number) =>
+      emit("BatchLedger", "PackStatesChanged", "PackStateChange", { organizationId: by.id, batchId, state, packs, reasonHash: hashText("pack state") }, by.key),
     destroy: (holder: SyntheticParty, batchId: string, quantity: number) =>
       emit(
         "BatchLedger",

@@ -68,6 +68,6 @@ describe("the attestation catalogue", () => {
     for (const spec of ATTESTATION_SPECS.filter((s) => s.custody || s.holder)) {
       expect(spec.fields.map((f) => f.name), spec.name).to.include(spec.holder);
     }
-    expect([...CUSTODY_EVENTS]).to.deep.equal(["BatchRecorded", "BatchShipped", "ShipmentReceived", "PacksDispensed", "StockDestroyed"]);
+    expect([...CUSTODY_EVENTS]).to.deep.equal(["BatchRecorded", "BatchShipped", "ShipmentReceived", "PacksDispensed", "PackStatesChanged", "StockDestroyed"]);
   });
 });

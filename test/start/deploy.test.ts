@@ -8,7 +8,7 @@ import { Wallet } from "ethers";
 import type { HDNodeWallet } from "ethers";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { readDeployment } from "../../src/indexer/deployment";
-import { ConsortiumRegistry__factory } from "../../typechain-types";
+import { BatchLedger__factory, ConsortiumRegistry__factory } from "../../typechain-types";
 import { NODE_KINDS, startNode } from "../nodes";
 import type { TestNode } from "../nodes";
 import { attachedServers, signIn } from "./attached";
@@ -57,7 +57,7 @@ describe.each(NODE_KINDS)("npm run deploy and npm start --rpc on %s", (kind) => 
     const headBefore = await node.provider.getBlockNumber();
 
     const result = await deploy(
-      ["--regulator-address", regulator.address, "--regulator-region", "330000", "--out", out, "--deployment-id", deploymentId],
+      ["--regulator-address", regulator.address, "--regulator-region", "330000", "--undo-window-days", "7", "--out", out, "--deployment-id", deploymentId],
       { TRACE_DEPLOY_RPC_URL: node.url, TRACE_DEPLOYER_KEY: deployer.privateKey },
     );
     expect(result.code, result.stderr).to.equal(0);
@@ -73,6 +73,7 @@ describe.each(NODE_KINDS)("npm run deploy and npm start --rpc on %s", (kind) => 
     expect(first.role).to.equal(5n); // regulator
     expect(first.region).to.equal(330000n);
     expect((await registry.signingKey(regulator.address)).organizationId).to.equal(1n);
+    expect(await BatchLedger__factory.connect(deployment.contracts.BatchLedger, node.provider).undoWindow()).to.equal(7n * 24n * 3600n);
     expect(JSON.parse(readFileSync(out, "utf8"))).to.have.keys(["chainId", "rpcUrl", "startBlock", "contracts"]);
     deployedHead = await node.provider.getBlockNumber();
   });
@@ -108,6 +109,7 @@ describe("npm run deploy's arguments", () => {
       { args: ["--regulator-address", regulator], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: "0x12" }, message: "TRACE_DEPLOYER_KEY must be the private key" },
       { args: ["--regulator-address", "0x1234"], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY }, message: "--regulator-address must be an Ethereum address" },
       { args: [], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY }, message: "required option '--regulator-address <address>' not specified" },
+      { args: ["--regulator-address", regulator, "--undo-window-days", "ten"], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY }, message: '--undo-window-days must be a whole number of days from 0 to 3650, got "ten"' },
     ];
     const results = await Promise.all(cases.map((c) => deploy(c.args, c.env)));
     results.forEach((result, i) => {

@@ -99,7 +99,7 @@ function summary(batch) {
       ["field.hold", h("span", { id: "hold", class: batch.hold === "ON_HOLD" ? "overdue" : undefined }, t(`hold.${batch.hold}`))],
     ]),
     h("h3", {}, t("batch.accounts")),
-    facts(["held", "inTransit", "dispensed", "destroyed", "missing"].map((name) => [`field.${name}`, String(accounts[name])])),
+    facts(["held", "inTransit", "dispensed", "destroyed", "stolen", "sampled", "exported", "missing"].map((name) => [`field.${name}`, String(accounts[name])])),
   );
 }
 

@@ -5,9 +5,10 @@ import { api, byId, expiryDate, facts, failureBox, formatTime, h, messageBox, on
 const GOOD = new Set(["GENUINE"]);
 /**
  * Verdicts that mean "stop, this may be a counterfeit or a danger" rather than "check before selling": a held batch
- * is stopped like a recalled one until its MAH decides.
+ * is stopped like a recalled one until its MAH decides; a stolen, locked or destroyed pack is stopped whatever its
+ * batch.
  */
-const DANGER = new Set(["UNKNOWN_CODE", "RECALLED", "ON_HOLD", "ALREADY_DISPENSED"]);
+const DANGER = new Set(["UNKNOWN_CODE", "RECALLED", "ON_HOLD", "ALREADY_DISPENSED", "STOLEN", "LOCKED", "DESTROYED"]);
 
 const result = byId("result", HTMLElement);
 const progress = byId("progress", HTMLElement);

@@ -1,0 +1,42 @@
+import { describe, it } from "vitest";
+import { expect } from "chai";
+import { Migrator, sql } from "kysely";
+import type { Kysely } from "kysely";
+import { createStore } from "../../src/store";
+import type { Store } from "../../src/store";
+import { migrationProvider } from "../../src/store/migrations";
+import { createPostgresDatabase } from "./stores";
+import type { StoreKind } from "./stores";
+
+/** A store migrated only up to `migration`, as a deployment that ran an older release left it. */
+async function storeAt(kind: StoreKind, migration: string): Promise<Store> {
+  const database = kind === "postgres" ? await createPostgresDatabase("trace_migrate") : undefined;
+  const store = createStore(database?.url ?? ":memory:");
+  const { error } = await new Migrator({ db: store.db as unknown as Kysely<unknown>, provider: migrationProvider }).migrateTo(migration);
+  if (error) throw error;
+  return { ...store, close: async () => (await store.close(), await database?.drop()) };
+}
+
+describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s", (kind) => {
+  it("0008 turns dispensed_packs into pack_states (DISPENSED by their dispenser) and counts no stolen, sampled or exported pack", async () => {
+    const store = await storeAt(kind, "0007_batch_holds");
+    try {
+      await sql`insert into dispensed_packs (pack, batch_id, dispenser_id, dispensed_at) values ('0xaa', '0xbb', 5, 1700000000)`.execute(store.db);
+      await sql`insert into batches (id, product_id, batch_number, mah_id, cmo_id, agreement_id, quantity, manufactured_at, expires_at,
+        batch_record_hash, codes_root, state, recall_status, recall_level, open_deviations, in_transit, dispensed, destroyed, missing,
+        recorded_at, factory_released_at, market_released_at)
+        values ('0xbb', '0xcc', 'B-1', 1, 2, '0xdd', 10, 1, 2, '0xee', '0xff', 'MARKET_RELEASED', 'NONE', null, 0, 0, 1, 0, 0, 1, 1, 1)`.execute(store.db);
+      await store.migrate();
+      const packs = await store.db.selectFrom("pack_states").selectAll().execute();
+      expect(packs.map((row) => ({ ...row, changed_at: Number(row.changed_at) }))).to.deep.equal([
+        { pack: "0xaa", batch_id: "0xbb", state: "DISPENSED", organization_id: 5, changed_at: 1700000000 },
+      ]);
+      const batch = await store.db.selectFrom("batches").select(["dispensed", "stolen", "sampled", "exported"]).executeTakeFirstOrThrow();
+      expect(Object.values(batch).map(Number)).to.deep.equal([1, 0, 0, 0]);
+      const tables = await store.db.introspection.getTables();
+      expect(tables.map((table) => table.name)).not.to.include("dispensed_packs");
+    } finally {
+      await store.close();
+    }
+  });
+});
