@@ -95,7 +95,7 @@ describe.each(STORE_KINDS)("deferred verification on %s", (kind) => {
 
 describe("the scan verdict with unverified attestations", () => {
   const facts = (unverifiedAttestations: number) => ({
-    batch: { batchNumber: "B-1", expiresAt: 2_000_000_000, state: "MARKET_RELEASED" as const, recallStatus: "NONE" as const, recallLevel: null },
+    batch: { batchNumber: "B-1", expiresAt: 2_000_000_000, state: "MARKET_RELEASED" as const, recallStatus: "NONE" as const, recallLevel: null, onHold: false },
     packDispensed: false,
     unverifiedAttestations,
   });
