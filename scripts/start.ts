@@ -170,6 +170,7 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
     server: apiServer,
     publicRateLimit: options.publicRateLimit,
     maxRange: options.maxRange,
+    verification: options.verification,
     acceptLostStore: options.acceptLostStore,
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     log: createLogger(),

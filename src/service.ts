@@ -11,6 +11,7 @@ import { createRelay, relayRoutes } from "./api/relay";
 import { createIndexer, createRpcSource } from "./indexer";
 import { writerElection } from "./indexer/writer";
 import type { DeploymentFile } from "./indexer/deployment";
+import type { VerificationMode } from "./indexer";
 import type { Logger } from "./log";
 import type { DispatcherConfig } from "./notifications/dispatcher";
 import { sealClearSecrets, secretBox } from "./notifications/secret-box";
@@ -46,6 +47,8 @@ export type LedgerServiceOptions = {
   webhooks?: Partial<DispatcherConfig>;
   /** Largest block range the indexer asks the node for at once (the indexer's default when absent). */
   maxRange?: number;
+  /** How the indexer verifies signatures (IndexerOptions.verification). */
+  verification?: VerificationMode;
   /** The API's address as partners reach it (EPCIS identifiers are under it); the listening address when absent. */
   publicUrl?: string;
 };
@@ -77,7 +80,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const settled = new Promise<void>((resolve) => (ready = resolve));
   const election = writerElection({ store, log, onStandby: () => ready() });
   const indexing = election.run(async (writerStore, signal) => {
-    const indexer = createIndexer({ source, store: writerStore, deployment: options.deployment, log, showProgress: true, maxRange: options.maxRange });
+    const indexer = createIndexer({ source, store: writerStore, deployment: options.deployment, log, showProgress: true, maxRange: options.maxRange, verification: options.verification });
     await indexer.catchUp();
     ready();
     await indexer.follow(signal);

@@ -35,6 +35,8 @@ const NO_LOG = 2_147_483_647;
 const INDEXER_ACTIVE_MS = 1_000;
 const MAX_REST_MS = 1_000;
 const NOTIFIED = new Set(["verified", "bootstrap"]);
+/** Verdicts of an attestation whose signature did not check out (undecodable logs carry none). */
+const FAILED = new Set(["signature_mismatch", "unknown_key", "key_not_of_organization", "revoked_key"]);
 /** Events every holder and addressee of stock in transit must hear of: recalls and holds. */
 const HOLDER_EVENTS = new Set(["RecallStarted", "RecallAcknowledged", "RecallClosed", "BatchPlacedOnHold", "BatchHoldReleased"]);
 const ORGANIZATION_EVENTS = new Set(["OrganizationOnboarded", "OrganizationSuspended", "OrganizationReinstated", "SigningKeyAdded", "SigningKeyRevoked"]);
@@ -130,6 +132,9 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
           .orderBy("log_index")
           .limit(config.chunkSize)
           .execute();
+        // An event pending deferred verification is not judged yet: the engine waits for its verdict there.
+        const pending = events.findIndex((e) => e.verification === "pending");
+        if (pending !== -1) events.length = pending;
         if (events.length === 0) return;
         const at = now();
         const audience = await loadAudience(
@@ -141,6 +146,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         const writer = await openAlertWriter(trx, outbox, audience, at);
         const judged = events.filter((e) => NOTIFIED.has(e.verification)).map((event) => ({ event, args: JSON.parse(event.payload) as Record<string, unknown> }));
         const facts = await loadChunkFacts(trx, judged);
+        await writer.raise(events.filter((e) => FAILED.has(e.verification)).map(unverifiedAttestation));
         for (const { event, args } of judged) {
           notifyEvent(outbox, audience, event, args);
           await writer.raise(await evaluateEvent(trx, event, args, audience, facts, config));
@@ -354,6 +360,21 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
   for (const organizationId of recipients) {
     outbox.add(organizationId, kind, `ledger:${event.block_hash}:${event.log_index}:${organizationId}`, payload, about);
   }
+}
+
+/** An attestation whose signature failed verification, at once or behind the head: scans of its batch are withheld. */
+function unverifiedAttestation(event: LedgerEventTable): AlertDraft {
+  return {
+    key: `attestation_unverified:${event.block_hash}:${event.log_index}`,
+    rule: "attestation_unverified",
+    organizationId: event.organization_id,
+    batchId: event.batch_id,
+    subject: event.tx_hash,
+    message: `${event.name} at block ${event.block_number} (log ${event.log_index}) failed signature verification: ${event.verification}${event.problem ? ` (${event.problem})` : ""}`,
+    details: { verification: event.verification, signer: event.signer, name: event.name },
+    observedAt: event.block_time,
+    source: { block: event.block_number, log: event.log_index, hash: event.block_hash },
+  };
 }
 
 type AlertWriter = { raise(drafts: AlertDraft[]): Promise<void>; readonly raised: number };

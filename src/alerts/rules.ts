@@ -28,6 +28,8 @@ export const RULES = {
   agreement_not_in_force: "high",
   /** A batch held short of a recall (by its MAH, a regulator, or a deviation opened on it once on the market). */
   batch_on_hold: "high",
+  /** An attestation whose signature did not verify (at once, or behind the head with deferred verification). */
+  attestation_unverified: "high",
 } as const satisfies Record<string, Severity>;
 
 export type Rule = keyof typeof RULES;

@@ -102,6 +102,7 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
     {
       batch: { batchNumber: batch.batch_number, expiresAt: batch.expires_at, state: batch.state, recallStatus: batch.recall_status, recallLevel: batch.recall_level, onHold: batch.hold_status === "ON_HOLD" },
       packState: batch.pack_state ?? "ACTIVE",
+      unverifiedAttestations: await reads.unverifiedAttestations(batch.id),
       scanner: caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving },
     },
     services.now(),

@@ -13,6 +13,8 @@ export type StartOptions = {
   publicRateLimit: number;
   /** Largest block range the indexer asks the node for at once (the indexer's default when absent). */
   maxRange?: number;
+  /** How the indexer verifies signatures: "full" before writing (default), or "deferred" behind the head. */
+  verification: "full" | "deferred";
   /** The API's address as partners reach it (EPCIS identifiers are under it); the listening address when absent. */
   publicUrl?: string;
   chain: { kind: "embedded"; rpcPort: number } | { kind: "attached"; rpcUrl: string; deploymentFile: string };
@@ -108,6 +110,7 @@ function program() {
     .option("--public-rate-limit <n>", "anonymous requests per minute per client address (env TRACE_PUBLIC_RATE_LIMIT, default 600)")
     .option("--public-url <url>", "the API's address as partners reach it; EPCIS identifiers are under it (env TRACE_PUBLIC_URL, default the listening address)")
     .option("--max-range <blocks>", "largest block range the indexer asks the node for at once (env TRACE_MAX_RANGE, default 2000)")
+    .option("--verify <mode>", "full: verify every signature before its event is indexed (default); deferred: index at once, verify behind the head (env TRACE_VERIFY)")
     .option("--backup <file>", "copy the store to FILE (a new file) and exit; safe while the ledger runs")
     .option("--restore <file>", "replace the store with the backup FILE and exit; stop the ledger first")
     .option("--accept-lost-store", "the store was lost and there is no backup: index the chain again and re-register codes from the data directory")
@@ -142,6 +145,7 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     demo?: boolean;
     publicRateLimit?: string;
     maxRange?: string;
+    verify?: string;
     backup?: string;
     restore?: string;
     acceptLostStore?: boolean;
@@ -168,6 +172,8 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const rateLimit = setting(raw.publicRateLimit, "--public-rate-limit", "TRACE_PUBLIC_RATE_LIMIT", "600");
   const maxRange = setting(raw.maxRange, "--max-range", "TRACE_MAX_RANGE", "");
   const publicAt = setting(raw.publicUrl, "--public-url", "TRACE_PUBLIC_URL", "");
+  const verify = setting(raw.verify, "--verify", "TRACE_VERIFY", "full");
+  if (verify.value !== "full" && verify.value !== "deferred") throw new StartOptionsError(`${verify.name} must be full or deferred, got ${JSON.stringify(verify.value)}`);
   return {
     dataDir,
     database: databaseLocation(database.name, database.value),
@@ -176,6 +182,7 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     apiPort: port(api.name, api.value),
     demo: raw.demo ?? chain.kind === "embedded",
     publicRateLimit: requestsPerMinute(rateLimit.name, rateLimit.value),
+    verification: verify.value,
     chain,
     acceptLostStore: raw.acceptLostStore ?? false,
     ...(raw.backup !== undefined ? { storeCopy: { kind: "backup" as const, file: path.resolve(raw.backup) } } : {}),

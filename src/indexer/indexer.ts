@@ -3,6 +3,7 @@ import type { Store } from "../store";
 import { READ_MODEL_TABLES } from "../store/migrations";
 import type { Deployment } from "./decode";
 import { LEDGER_EVENT_TOPICS } from "./decode";
+import { verifyPending } from "./deferred";
 import { createProgress } from "./progress";
 import type { Progress } from "./progress";
 import { applyPrepared, loadCheckpoint, prepareRange, rollBack } from "./ranges";
@@ -28,12 +29,22 @@ export type IndexerOptions = {
   showProgress?: boolean;
   /** Worker threads decoding ranges and recovering signers while the main thread writes (default: one per core; 0: none). */
   verifyThreads?: number;
+  /**
+   * "full" (the default): every signature is recovered before its range is written. "deferred": rows are written
+   * at once, "pending", and their signatures recovered behind the head (deferred.ts); scans withhold GENUINE from a
+   * batch while any attestation on its path is unverified.
+   */
+  verification?: VerificationMode;
 };
+
+export type VerificationMode = "full" | "deferred";
 
 export type Indexer = {
   /** Indexes everything up to the chain's current head and returns the block reached. */
   catchUp(): Promise<BlockRef>;
-  /** Catches up, then follows new blocks until `signal` aborts. */
+  /** Deferred verification: verifies the rows still pending (a no-op in full verification). */
+  verifyBehind(): Promise<void>;
+  /** Catches up, then follows new blocks until `signal` aborts (verifying behind the head if deferred). */
   follow(signal: AbortSignal): Promise<void>;
 };
 
@@ -59,6 +70,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
   let range = Math.min(maxRange, FIRST_RANGE);
   let identity: CheckpointIdentity | undefined;
   const pool = options.verifyThreads === undefined ? sharedPreparePool() : createPreparePool(options.verifyThreads);
+  const deferred = options.verification === "deferred";
 
   /** Calls the node until it answers, backing off while it is unreachable. */
   async function retrying<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -204,7 +216,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
         return start <= head.number && !stop.signal.aborted ? fetchAdaptively(start, head.number, stop.signal) : undefined;
       });
       lastFetch = fetch;
-      const prepared = fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool));
+      const prepared = fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool, !deferred));
       // A range ahead may fail while an earlier one is being written: that is reported when the loop reaches it,
       // and meanwhile must not count as an unhandled rejection (which ends the process).
       prepared.catch(() => undefined);
@@ -262,6 +274,13 @@ export function createIndexer(options: IndexerOptions): Indexer {
     return { live: () => live };
   }
 
+  async function verifyBehind() {
+    if (!deferred) return;
+    const { verified, failed } = await verifyPending(store.db, deployment, pool);
+    for (const problem of failed) log.error(problem, "ledger event failed deferred verification");
+    if (verified + failed.length > 0) log.debug({ verified, failed: failed.length }, "verified pending events behind the head");
+  }
+
   async function follow(signal: AbortSignal) {
     const pollIntervalMs = options.pollIntervalMs ?? 100;
     const wake = createWake();
@@ -271,6 +290,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       wake.clear();
       try {
         await catchUp();
+        await verifyBehind();
       } catch (error) {
         if (error instanceof ChainMismatchError || signal.aborted) throw error;
         log.error({ err: (error as Error).message }, "indexing failed; retrying");
@@ -279,7 +299,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     }
   }
 
-  return { catchUp, follow };
+  return { catchUp, verifyBehind, follow };
 }
 
 /** A wake-up call that a wait started after it was given still hears. */

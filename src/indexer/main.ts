@@ -4,6 +4,7 @@ import type { Logger } from "../log";
 import { createStore } from "../store";
 import { readDeployment } from "./deployment";
 import { createIndexer } from "./indexer";
+import type { VerificationMode } from "./indexer";
 import { createRpcSource } from "./sync";
 import { writerElection } from "./writer";
 
@@ -17,6 +18,8 @@ export type IndexerRun = {
   follow: boolean;
   /** Largest block range asked of the node at once (the indexer's default when absent). */
   maxRange?: number;
+  /** How signatures are verified (IndexerOptions.verification; full when absent). */
+  verification?: VerificationMode;
   log: Logger;
 };
 
@@ -40,15 +43,21 @@ export async function runIndexer(run: IndexerRun): Promise<void> {
       process.once("SIGTERM", () => stop.abort());
     }
     await writerElection({ store, log: run.log }).run(async (writerStore, signal) => {
-      const indexer = createIndexer({ source, store: writerStore, deployment, log: run.log, maxRange: run.maxRange, showProgress: true });
+      const indexer = createIndexer({ source, store: writerStore, deployment, log: run.log, maxRange: run.maxRange, showProgress: true, verification: run.verification });
       if (run.follow) return indexer.follow(signal);
       const reached = await indexer.catchUp();
+      await indexer.verifyBehind();
       run.log.info({ block: reached.number }, "indexed up to the chain head");
     }, stop.signal);
   } finally {
     source.close();
     await store.close();
   }
+}
+
+function parseVerification(value: string): VerificationMode {
+  if (value !== "full" && value !== "deferred") throw new InvalidArgumentError("--verify must be full or deferred");
+  return value;
 }
 
 function parseBlockCount(value: string): number {
@@ -67,7 +76,8 @@ if (require.main === module) {
     .option("--db <location>", "SQLite file, :memory: or postgres:// URL", ".data/ledger.sqlite")
     .option("--once", "index up to the head and exit instead of following", false)
     .option("--max-range <blocks>", "largest block range asked of the node at once", parseBlockCount)
-    .action(async (options: { deployment: string; rpc?: string; db: string; once: boolean; maxRange?: number }) => {
+    .option("--verify <mode>", "full: verify every signature before indexing its event; deferred: index at once, verify behind the head", parseVerification, "full")
+    .action(async (options: { deployment: string; rpc?: string; db: string; once: boolean; maxRange?: number; verify: VerificationMode }) => {
       const log = createLogger();
       await runIndexer({
         rpcUrl: options.rpc,
@@ -75,6 +85,7 @@ if (require.main === module) {
         database: options.db,
         follow: !options.once,
         maxRange: options.maxRange,
+        verification: options.verify,
         log,
       }).catch((error: unknown) => {
         log.error({ err: (error as Error).message }, "indexer stopped");

@@ -1,10 +1,11 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import type { Deployment } from "./decode";
-import { prepareLogs, preparationReady } from "./prepare";
+import type { Deployment, LedgerEvent } from "./decode";
+import { prepareLogs, preparationReady, recoverAll } from "./prepare";
 import type { PreparedLogs } from "./prepare";
 import type { ChainLog } from "./sync";
+import type { RecoveredSigners } from "./verify";
 
 /**
  * Range preparation in worker threads: ABI decoding, EIP-712 digests and secp256k1 recovery (about 60 µs per
@@ -14,6 +15,8 @@ import type { ChainLog } from "./sync";
 export type PreparePool = {
   /** prepareLogs, the logs shared among the workers in order; the result is in the logs' order. */
   prepare(logs: ChainLog[], deployment: Deployment, recover?: boolean): Promise<PreparedLogs>;
+  /** recoverAll for events already applied (deferred verification), shared among the workers in order. */
+  recover(events: LedgerEvent[], chainId: number): Promise<RecoveredSigners[]>;
   readonly threads: number;
   /** How many logs were prepared in the workers and how many on the calling thread (too few, or a worker failed). */
   readonly counts: { inWorkers: number; onCallingThread: number };
@@ -24,12 +27,17 @@ export type PreparePool = {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 require(workerData.tsx).register();
-const { prepareLogs, preparationReady } = require(workerData.prepare);
-parentPort.on("message", async ({ id, logs, deployment, recover }) => {
+const { prepareLogs, preparationReady, recoverAll } = require(workerData.prepare);
+const tasks = {
+  prepare: ({ items, deployment, recover }) => prepareLogs(items, deployment, recover),
+  recover: ({ items, chainId }) => recoverAll(items, chainId),
+};
+parentPort.on("message", async (job) => {
   await preparationReady();
   let answer;
+  const id = job.id;
   try {
-    answer = { id, prepared: prepareLogs(logs, deployment, recover) };
+    answer = { id, result: tasks[job.task](job) };
   } catch (error) {
     answer = { id, error: String((error && error.message) || error) };
   }
@@ -40,9 +48,18 @@ parentPort.on("message", async ({ id, logs, deployment, recover }) => {
 /** Below this many logs a round trip to a worker is not worth it (follow mode's few events a block). */
 const INLINE_BELOW = 32;
 
-type Job = { resolve(prepared: PreparedLogs): void; reject(error: Error): void };
-type Answer = { id: number; prepared?: PreparedLogs; error?: string };
+type Job = { resolve(result: unknown): void; reject(error: Error): void };
+type Answer = { id: number; result?: unknown; error?: string };
 
+/** A task the workers run on a list of items: the calling thread's own version of it, and how parts are joined. */
+type Task<I, R> = {
+  name: "prepare" | "recover";
+  items: I[];
+  /** Sent with each part (beside the items). */
+  context: Record<string, unknown>;
+  run(items: I[]): R;
+  join(parts: R[]): R;
+};
 
 /**
  * A pool of `threads` workers (none: preparation on the calling thread). Idle workers do not keep the process
@@ -56,10 +73,10 @@ export function createPreparePool(threads: number): PreparePool {
   const pending = new Map<number, Job>();
   const counts = { inWorkers: 0, onCallingThread: 0 };
 
-  async function inline(logs: ChainLog[], deployment: Deployment, recover: boolean): Promise<PreparedLogs> {
+  async function inline<I, R>(task: Task<I, R>, items: I[]): Promise<R> {
     await preparationReady();
-    counts.onCallingThread += logs.length;
-    return prepareLogs(logs, deployment, recover);
+    counts.onCallingThread += items.length;
+    return task.run(items);
   }
 
   function start(): Worker[] {
@@ -68,10 +85,10 @@ export function createPreparePool(threads: number): PreparePool {
         eval: true,
         workerData: { tsx: require.resolve("tsx/cjs/api"), prepare: path.join(__dirname, "prepare.ts") },
       });
-      worker.on("message", ({ id, prepared, error }: Answer) => {
+      worker.on("message", ({ id, result, error }: Answer) => {
         const job = pending.get(id);
         pending.delete(id);
-        if (prepared) job?.resolve(prepared);
+        if (error === undefined) job?.resolve(result);
         else job?.reject(new Error(error));
       });
       worker.on("error", (error) => {
@@ -86,36 +103,54 @@ export function createPreparePool(threads: number): PreparePool {
     return workers;
   }
 
-  function send(worker: Worker, logs: ChainLog[], deployment: Deployment, recover: boolean): Promise<PreparedLogs> {
+  function send<I, R>(worker: Worker, task: Task<I, R>, items: I[]): Promise<R> {
     const id = nextId++;
     if (busy++ === 0) for (const w of workers!) w.ref();
-    return new Promise<PreparedLogs>((resolve, reject) => {
-      pending.set(id, { resolve, reject });
-      worker.postMessage({ id, logs, deployment: { chainId: deployment.chainId, contracts: deployment.contracts }, recover });
+    return new Promise<R>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (result: unknown) => void, reject });
+      worker.postMessage({ id, task: task.name, items, ...task.context });
     })
-      .then((prepared) => {
-        counts.inWorkers += logs.length;
-        return prepared;
+      .then((result) => {
+        counts.inWorkers += items.length;
+        return result;
       })
-      .catch(() => inline(logs, deployment, recover))
+      .catch(() => inline(task, items))
       .finally(() => {
         if (--busy === 0 && !broken) for (const w of workers!) w.unref();
       });
   }
 
+  /** Runs `task` over its items, shared in order among the workers (or on this thread). */
+  async function run<I, R>(task: Task<I, R>): Promise<R> {
+    const { items } = task;
+    if (threads === 0 || broken || items.length < INLINE_BELOW) return inline(task, items);
+    const pool = start();
+    const share = Math.ceil(items.length / pool.length);
+    const parts: Promise<R>[] = [];
+    for (let first = 0, w = 0; first < items.length; first += share, w++) parts.push(send(pool[w]!, task, items.slice(first, first + share)));
+    return task.join(await Promise.all(parts));
+  }
+
   return {
     threads,
     counts,
-    async prepare(logs, deployment, recover = true) {
-      if (threads === 0 || broken || logs.length < INLINE_BELOW) return inline(logs, deployment, recover);
-      const pool = start();
-      const share = Math.ceil(logs.length / pool.length);
-      const parts: Promise<PreparedLogs>[] = [];
-      for (let first = 0, w = 0; first < logs.length; first += share, w++) {
-        parts.push(send(pool[w]!, logs.slice(first, first + share), deployment, recover));
-      }
-      const prepared = await Promise.all(parts);
-      return { decoded: prepared.flatMap((p) => p.decoded), recovered: prepared.flatMap((p) => p.recovered) };
+    prepare(logs, deployment, recover = true) {
+      return run<ChainLog, PreparedLogs>({
+        name: "prepare",
+        items: logs,
+        context: { deployment: { chainId: deployment.chainId, contracts: deployment.contracts }, recover },
+        run: (items) => prepareLogs(items, deployment, recover),
+        join: (parts) => ({ decoded: parts.flatMap((p) => p.decoded), ...(recover ? { recovered: parts.flatMap((p) => p.recovered!) } : {}) }),
+      });
+    },
+    recover(events, chainId) {
+      return run<LedgerEvent, RecoveredSigners[]>({
+        name: "recover",
+        items: events,
+        context: { chainId },
+        run: (items) => recoverAll(items, chainId),
+        join: (parts) => parts.flat(),
+      });
     },
   };
 }

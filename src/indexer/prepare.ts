@@ -3,10 +3,11 @@ import type { Deployment, LedgerEvent, UndecodableLog } from "./decode";
 import { signaturesReady } from "./signatures";
 import type { ChainLog } from "./sync";
 import { recoverAll } from "./verify";
+export { recoverAll } from "./verify";
 import type { RecoveredSigners } from "./verify";
 
-/** A range's logs decoded, and the signer each attestation's signature recovers to (none when not recovered). */
-export type PreparedLogs = { decoded: (LedgerEvent | UndecodableLog)[]; recovered: RecoveredSigners[] };
+/** A range's logs decoded, and the signer each attestation's signature recovers to (undefined: not recovered). */
+export type PreparedLogs = { decoded: (LedgerEvent | UndecodableLog)[]; recovered?: RecoveredSigners[] };
 
 /** Loads what preparing needs (the WebAssembly keccak); until then digests fall back to a slower keccak. */
 export const preparationReady = signaturesReady;
@@ -14,9 +15,9 @@ export const preparationReady = signaturesReady;
 /**
  * All the work on a range that needs no database: ABI decoding, EIP-712 digests and secp256k1 recovery. Runs in the
  * preparation pool's workers (prepare-pool.ts), or on the calling thread when there are none. With `recover` false
- * (deferred verification) the signers are left for later and `recovered` holds no addresses.
+ * (deferred verification) the signers are left for later.
  */
 export function prepareLogs(logs: ChainLog[], deployment: Deployment, recover = true): PreparedLogs {
   const decoded = logs.map(createDecoder(deployment));
-  return { decoded, recovered: recover ? recoverAll(decoded, deployment.chainId) : decoded.map(() => []) };
+  return recover ? { decoded, recovered: recoverAll(decoded, deployment.chainId) } : { decoded };
 }

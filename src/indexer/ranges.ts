@@ -16,11 +16,14 @@ import type { RecoveredSigners } from "./verify";
 /** A block range fetched from the chain, ready to apply: its logs and the blocks they (and the range end) are in. */
 export type FetchedRange = { from: number; to: number; logs: ChainLog[]; blocks: Map<number, BlockInfo>; end: BlockRef };
 
-/** A fetched range decoded and its signers recovered: the work that needs no database, done ahead of the write. */
+/**
+ * A fetched range decoded and its signers recovered: the work that needs no database, done ahead of the write.
+ * Without `recovered` (deferred verification) its events are written "pending" and verified later (deferred.ts).
+ */
 export type PreparedRange = {
   range: FetchedRange;
   decoded: (LedgerEvent | UndecodableLog)[];
-  recovered: RecoveredSigners[];
+  recovered?: RecoveredSigners[];
 };
 
 /** What applying a range produced, for progress and reporting. */
@@ -44,11 +47,14 @@ export async function applyRange(
   return applyPrepared(db, identity, await prepareRange(deployment, range));
 }
 
-/** Decodes a range and recovers the signer of every attestation it carries (in `pool`'s workers if given). */
-export async function prepareRange(deployment: Deployment, range: FetchedRange, pool?: PreparePool): Promise<PreparedRange> {
-  if (pool) return { range, ...(await pool.prepare(range.logs, deployment)) };
+/**
+ * Decodes a range and, unless `recover` is false (deferred verification), recovers the signer of every attestation
+ * it carries; in `pool`'s workers if given.
+ */
+export async function prepareRange(deployment: Deployment, range: FetchedRange, pool?: PreparePool, recover = true): Promise<PreparedRange> {
+  if (pool) return { range, ...(await pool.prepare(range.logs, deployment, recover)) };
   await preparationReady();
-  return { range, ...prepareLogs(range.logs, deployment) };
+  return { range, ...prepareLogs(range.logs, deployment, recover) };
 }
 
 /** Judges and applies a prepared range and writes it with the checkpoint, in one transaction. */
@@ -68,9 +74,9 @@ export async function applyPrepared(db: Kysely<Database>, identity: CheckpointId
       const blockTime = range.blocks.get(event.blockNumber)?.timestamp ?? 0;
       const row = isUndecodable(event)
         ? undecodableRow(event, blockTime)
-        : verifiedRow(event, recovered[i]!, window, blockTime);
+        : verifiedRow(event, recovered?.[i], window, blockTime);
       rows.push(row);
-      if (row.verification !== "verified" && row.verification !== "bootstrap") problems.push(reportOf(row));
+      if (row.verification !== "verified" && row.verification !== "bootstrap" && row.verification !== "pending") problems.push(reportOf(row));
       else if (row.problem) problems.push(reportOf(row));
     });
     await writeRows(db, trx, "ledger_events", rows);
@@ -83,7 +89,7 @@ export async function applyPrepared(db: Kysely<Database>, identity: CheckpointId
 
 function verifiedRow(
   event: LedgerEvent,
-  recovered: (string | null)[],
+  recovered: RecoveredSigners | undefined,
   window: ReadModelWindow,
   blockTime: number,
 ): LedgerEventTable {

@@ -32,23 +32,29 @@ export function recoverAll(events: (LedgerEvent | UndecodableLog)[], chainId: nu
 /**
  * Judges an event's signatures against the signing keys the read model holds at that point of the chain: the
  * signature must recover to the signer the event names, and that key must be an unrevoked key of the organization
- * the attestation speaks for.
+ * the attestation speaks for. Without `recovered` (deferred verification) the keys are judged now and the
+ * signatures later: an event whose keys pass is "pending" until its signers are recovered (deferred.ts).
  */
 export function judgeSignatures(
   event: LedgerEvent,
-  recovered: RecoveredSigners,
+  recovered: RecoveredSigners | undefined,
   window: ReadModelWindow,
 ): VerificationResult {
   const attestations = attestationsOf(event);
   if (attestations.length === 0) return { verification: "bootstrap", signer: null, signerOrganizationId: null };
   let verification: Verification = "verified";
   attestations.forEach((attestation, i) => {
-    const found = judgeOne(attestation, recovered[i] ?? null, window);
+    const found = judgeOne(attestation, recovered ? (recovered[i] ?? null) : attestation.signer, window);
     if (verification === "verified") verification = found;
   });
   const signer = attestations[0]!.signer;
   const key = window.signingKeys.get(signer);
-  return { verification, signer, signerOrganizationId: key?.organization_id ?? null };
+  return { verification: !recovered && verification === "verified" ? "pending" : verification, signer, signerOrganizationId: key?.organization_id ?? null };
+}
+
+/** Whether every signature of the event recovers to the signer the event names. */
+export function signaturesMatch(event: LedgerEvent, recovered: RecoveredSigners): boolean {
+  return attestationsOf(event).every((attestation, i) => recovered[i] === attestation.signer);
 }
 
 /** The signing keys an event's verification needs from the read model. */

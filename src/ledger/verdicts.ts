@@ -20,6 +20,7 @@ export const VERDICTS = [
   "SAMPLE",
   "EXPORTED",
   "UNEXPECTED_HOLDER",
+  "UNVERIFIED",
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
@@ -41,6 +42,12 @@ export type PackFacts = {
   };
   /** The pack's own state on the ledger (ACTIVE: in the supply chain). */
   packState: PackStateName;
+  /**
+   * Attestations on the batch's path (its record, releases, shipments, receipts, dispensings, recalls…) whose
+   * signatures the indexer has not verified: pending deferred verification, or failed verification. While there is
+   * one, the pack is never called GENUINE.
+   */
+  unverifiedAttestations: number;
   /**
    * For a signed-in scan, the scanning organization and whether it is where the pack should be: a regulator, the
    * batch's MAH, or an organization that holds the batch or has a shipment of it on the way. Absent when anonymous.
@@ -113,6 +120,12 @@ export function judgePack(printed: PrintedLabel, facts: PackFacts, now: number):
     return {
       verdict: "UNEXPECTED_HOLDER",
       reason: `organization ${facts.scanner.organizationId} neither holds batch ${batch.batchNumber} nor has a shipment of it on the way`,
+    };
+  }
+  if (facts.unverifiedAttestations > 0) {
+    return {
+      verdict: "UNVERIFIED",
+      reason: `${facts.unverifiedAttestations} signed ${facts.unverifiedAttestations === 1 ? "attestation" : "attestations"} on the path of batch ${batch.batchNumber} ${facts.unverifiedAttestations === 1 ? "is" : "are"} not verified (pending, or failed verification): do not treat the pack as genuine yet; scan again shortly, and report it if this persists`,
     };
   }
   return { verdict: "GENUINE", reason: `a released pack of batch ${batch.batchNumber}, expiring ${describeExpiry(batch.expiresAt)}` };

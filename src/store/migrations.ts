@@ -414,7 +414,20 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  "0010_unverified_attestations": {
+    async up(db: Kysely<unknown>) {
+      // Every scan asks whether its batch has an attestation not (yet) verified: few rows, so a partial index
+      // answers it without reading the batch's whole history. Partial indexes are portable to both databases.
+      await sql`CREATE INDEX ledger_events_unverified ON ledger_events (batch_id) WHERE ${sql.raw(UNVERIFIED_SQL)}`.execute(db);
+    },
+  },
 };
+
+/**
+ * Rows whose signature did not (yet) check out: pending deferred verification, or failed. The scan's query repeats
+ * this condition word for word, which is how SQLite knows the partial index applies.
+ */
+export const UNVERIFIED_SQL = "verification NOT IN ('verified', 'bootstrap')";
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -1,12 +1,14 @@
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
 import { CUSTODY_EVENTS } from "../ledger";
+import { UNVERIFIED_SQL } from "./migrations";
 import { batchQuery, preparedQuery } from "./queries";
 import type { Database } from "./schema";
 
 /**
- * What a scan reads, and nothing else: the pack's batch and its state (dispensed, destroyed, stolen, …), the product when no batch has
- * the code, the scanner's relation to the batch, and the batch's custody path. Each is one statement; the first
+ * What a scan reads, and nothing else: the pack's batch and its state (dispensed, destroyed, stolen, …), whether any
+ * attestation on the batch's path is unverified, the product when no batch has the code, the scanner's relation to
+ * the batch, and the batch's custody path. Each is one statement; the first
  * three are compiled once per database, as they run on every scan.
  */
 export type ScanReads = ReturnType<typeof compileScanReads>;
@@ -36,6 +38,14 @@ function compileScanReads(db: Kysely<Database>) {
     batchQuery(db)
       .select((eb) => eb.selectFrom("pack_states").select("pack_states.state").where("pack_states.pack", "=", slot.pack).as("pack_state"))
       .where("batches.id", "=", (eb) => eb.selectFrom("batch_codes").select("batch_codes.batch_id").where("batch_codes.canonical_key", "=", slot.key)),
+  );
+  // The batch's attestations whose signatures are pending deferred verification or failed it.
+  const unverified = preparedQuery(["batchId"], (slot) =>
+    db
+      .selectFrom("ledger_events")
+      .select((eb) => eb.fn.countAll<number>().as("count"))
+      .where("batch_id", "=", slot.batchId)
+      .where(sql<boolean>`${sql.raw(UNVERIFIED_SQL)}`),
   );
   const product = preparedQuery(["productCode"], (slot) => db.selectFrom("products").select("name").where("product_code", "=", slot.productCode));
   const custodian = preparedQuery(["batchId", "organizationId"], (slot) => {
@@ -85,6 +95,10 @@ function compileScanReads(db: Kysely<Database>) {
   return {
     async pack(key: string, packId: string) {
       return (await db.executeQuery(pack({ key, pack: packId }))).rows[0];
+    },
+    /** How many attestations on the batch's path are not verified: pending deferred verification, or failed. */
+    async unverifiedAttestations(batchId: string): Promise<number> {
+      return Number((await db.executeQuery(unverified({ batchId }))).rows[0]?.count ?? 0);
     },
     async productName(productCode: string | null) {
       return (await db.executeQuery(product({ productCode }))).rows[0]?.name;

@@ -69,6 +69,8 @@ export type IndexedBlockTable = { block_number: number; block_hash: string; bloc
 
 export type Verification =
   | "verified"
+  /** Deferred verification (`--verify deferred`): applied, its signature not yet recovered. */
+  | "pending"
   | "bootstrap"
   | "signature_mismatch"
   | "unknown_key"

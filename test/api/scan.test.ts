@@ -35,6 +35,24 @@ describe("scan verdicts", () => {
     expect(res.body).to.not.have.property("custody");
   });
 
+  it("answers UNVERIFIED, never GENUINE, while an attestation on the batch's path awaits verification or failed it", async () => {
+    const { batchId, printed } = h.batches.released;
+    const shipped = await h.store.db.selectFrom("ledger_events").select(["block_number", "log_index"]).where("batch_id", "=", batchId).where("name", "=", "BatchShipped").executeTakeFirstOrThrow();
+    const mark = (verification: "pending" | "signature_mismatch" | "verified") =>
+      h.store.db.updateTable("ledger_events").set({ verification }).where("block_number", "=", shipped.block_number).where("log_index", "=", shipped.log_index).execute();
+    try {
+      for (const verification of ["pending", "signature_mismatch"] as const) {
+        await mark(verification);
+        const res = await scan(printed[5]!).expect(200);
+        expect([verification, res.body.verdict]).to.deep.equal([verification, "UNVERIFIED"]);
+        expect(res.body.reason).to.contain("1 signed attestation on the path of batch B-2024-001 is not verified");
+      }
+    } finally {
+      await mark("verified");
+    }
+    expect((await scan(printed[5]!).expect(200)).body.verdict).to.equal("GENUINE");
+  });
+
   it("accepts every printed format of the same pack", async () => {
     const pack = h.batches.released.packs[6]!;
     for (const format of ["hri", "digital-link"] as const) {

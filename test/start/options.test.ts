@@ -20,6 +20,7 @@ describe("npm start options", () => {
       apiPort: 8080,
       demo: true,
       publicRateLimit: 600,
+      verification: "full",
       chain: { kind: "embedded", rpcPort: 8545 },
       acceptLostStore: false,
     });
@@ -34,6 +35,8 @@ describe("npm start options", () => {
     expect(parseStartOptions([], { TRACE_MAX_RANGE: "500" }).maxRange).to.equal(500);
     expect(parseStartOptions(["--max-range", "4"], { TRACE_MAX_RANGE: "500" }).maxRange).to.equal(4);
     expect(parseStartOptions([], {})).not.to.have.property("maxRange");
+    expect(parseStartOptions(["--verify", "deferred"], {}).verification).to.equal("deferred");
+    expect(parseStartOptions([], { TRACE_VERIFY: "deferred" }).verification).to.equal("deferred");
     expect(parseStartOptions([], { TRACE_PUBLIC_URL: "https://trace.example.cn/" }).publicUrl).to.equal("https://trace.example.cn");
     expect(parseStartOptions(["--public-url", "https://trace.example.cn/ledger"], { TRACE_PUBLIC_URL: "https://x.example" }).publicUrl).to.equal("https://trace.example.cn/ledger");
     expect(parseStartOptions([], {})).not.to.have.property("publicUrl");
@@ -75,6 +78,8 @@ describe("npm start options", () => {
       [[], { TRACE_PUBLIC_RATE_LIMIT: "lots" }, 'TRACE_PUBLIC_RATE_LIMIT must be a number of requests per minute'],
       [["--max-range", "0"], {}, '--max-range must be a whole number of blocks, at least 1, got "0"'],
       [[], { TRACE_MAX_RANGE: "1.5" }, "TRACE_MAX_RANGE must be a whole number of blocks"],
+      [["--verify", "later"], {}, '--verify must be full or deferred, got "later"'],
+      [[], { TRACE_VERIFY: "none" }, 'TRACE_VERIFY must be full or deferred, got "none"'],
       [["--public-url", "trace.example.cn"], {}, '--public-url must be the API\'s public http(s) URL such as https://trace.example.cn, got "trace.example.cn"'],
       [[], { TRACE_PUBLIC_URL: "ftp://trace.example.cn" }, "TRACE_PUBLIC_URL must be the API's public http(s) URL"],
       [["--public-url", "https://trace.example.cn/?x=1"], {}, "--public-url must be the API's public http(s) URL"],

@@ -72,6 +72,8 @@ export const STRINGS = {
     "verdict.EXPORTED.advice": "这一盒已登记出口至本市场以外，不得在此销售或调配。",
     "verdict.UNEXPECTED_HOLDER": "持有人不符",
     "verdict.UNEXPECTED_HOLDER.advice": "贵机构既不持有该批次，也没有在途的发货，请核实来源。",
+    "verdict.UNVERIFIED": "未验证",
+    "verdict.UNVERIFIED.advice": "该批次流转路径上有签名尚未验证或验证失败，暂不能认定为正品。请稍后重扫；如持续出现，请报告监管部门。",
     "verdict.reason": "详情",
 
     "field.product": "药品",
@@ -294,6 +296,8 @@ export const STRINGS = {
     "verdict.EXPORTED.advice": "This pack was recorded as exported from this market: it is not for sale or dispensing here.",
     "verdict.UNEXPECTED_HOLDER": "Unexpected holder",
     "verdict.UNEXPECTED_HOLDER.advice": "Your organization neither holds this batch nor has a shipment of it on the way: check where it came from.",
+    "verdict.UNVERIFIED": "Not verified",
+    "verdict.UNVERIFIED.advice": "A signature on this batch's path is not verified yet, or failed verification: do not treat the pack as genuine. Scan again shortly; report it if this persists.",
     "verdict.reason": "Details",
 
     "field.product": "Product",
