@@ -222,6 +222,10 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     readPoint: x.site(a.holderId),
     bizLocation: x.site(a.holderId),
     "trace:quarantinedQuantity": Number(a.quarantinedQuantity),
+    // The rest of the holder's account: no longer there, so outside the quarantined quantity.
+    "trace:dispensedQuantity": Number(a.dispensedQuantity),
+    "trace:destroyedQuantity": Number(a.destroyedQuantity),
+    "trace:missingQuantity": Number(a.missingQuantity),
   }),
   RecallClosed: (a, x) => ({
     action: "OBSERVE",

@@ -75,7 +75,7 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     await destroy(c, c.dispenser, batchId, 1n);
     await startRecall(c, c.mah, batchId, 1);
     await acknowledgeRecall(c, c.cmo, batchId, 4n);
-    await acknowledgeRecall(c, c.distributor, batchId, 2n);
+    await acknowledgeRecall(c, c.distributor, batchId, { quarantined: 1n, missing: 1n });
     await closeRecall(c, c.mah, batchId);
 
     // A product known by its 7-digit NMPA drug code, with a lot number that needs escaping.
@@ -144,7 +144,7 @@ describe("EPCIS 2.0 export of a batch's history", () => {
       [{ epcClass: lot, quantity: 1 }],
       [{ epcClass: lot }],
       [{ epcClass: lot, quantity: 4 }],
-      [{ epcClass: lot, quantity: 2 }],
+      [{ epcClass: lot, quantity: 1 }],
       [{ epcClass: lot }],
     ]);
   });
@@ -158,7 +158,7 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     );
     expect(events.map((e) => e.eventID)).to.deep.equal(rows.map((row) => `${HARNESS_PUBLIC_URL}/v1/events/${row.tx_hash}/${row.log_index}`));
 
-    const [recorded, opened, , factory, market, shipped, received, , shortReceipt, dispensed, destroyed, recall, acknowledged, , closed] = events;
+    const [recorded, opened, , factory, market, shipped, received, , shortReceipt, dispensed, destroyed, recall, acknowledged, accountedShort, closed] = events;
     expect(recorded!.ilmd, "the date the packs print, not the day after").to.deep.equal({
       "cbvmda:lotNumber": "B-2024-020",
       "cbvmda:itemExpirationDate": "2031-12-31",
@@ -190,6 +190,8 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect(destroyed!.bizLocation).to.deep.equal(siteOf(c.dispenser));
     expect([recall!["trace:recallLevel"], recall!["trace:organization"]]).to.deep.equal(["I", orgUrn(c.mah)]);
     expect([acknowledged!.bizLocation, acknowledged!["trace:quarantinedQuantity"]]).to.deep.equal([siteOf(c.cmo), 4]);
+    const account = (e: EpcisEvent) => ["quarantined", "dispensed", "destroyed", "missing"].map((q) => e[`trace:${q}Quantity`]);
+    expect(account(accountedShort!), "the distributor's 2: one quarantined, one missing").to.deep.equal([1, 0, 0, 1]);
     expect(closed!["trace:recallStatus"]).to.equal("closed");
   });
 

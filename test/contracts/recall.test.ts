@@ -516,6 +516,17 @@ describe("BatchLedger: recall", () => {
       expect((await c.batches.batch(c.batchId)).recall).to.equal(RecallStatus.Open);
     });
 
+    it("closeRecall reverts while a holder of 10 has accounted for only the 5 it quarantined, and closes once all 10 are explained", async () => {
+      const c = await loadFixture(recallUnderway);
+      await acknowledgeRecall(c, c.cmo, c.batchId, 60n);
+      await acknowledgeRecall(c, c.distributor, c.batchId, 30n);
+      await expect(acknowledgeRecall(c, c.dispenser, c.batchId, 5n)).to.be.revertedWithCustomError(c.batches, "AcknowledgementDoesNotAddUp");
+      await expect(closeRecall(c, c.mah, c.batchId)).to.be.revertedWithCustomError(c.batches, "RecallNotReconciled").withArgs(c.batchId, 1, 0);
+      await acknowledgeRecall(c, c.dispenser, c.batchId, { quarantined: 5n, dispensed: 3n, missing: 2n });
+      await closeRecall(c, c.mah, c.batchId);
+      expect((await c.batches.batch(c.batchId)).recall).to.equal(RecallStatus.Closed);
+    });
+
     it("closeRecall reverts when the regulator that ordered the recall tries to close it", async () => {
       const c = await loadFixture(stockInCommerce);
       await startRecall(c, c.regulator2, c.batchId, RecallLevel.I);
