@@ -22,6 +22,7 @@ import {
   createNonceSequence,
   DEFAULT_UNDO_WINDOW,
   DeviationKind,
+  PackState,
   RecallLevel,
   ReleaseTester,
   Role,
@@ -361,10 +362,26 @@ async function main() {
     await gasOf(tx);
     await gasOf(receive(shipped));
   };
-  const dispense = async (batchId: string, tree: StandardMerkleTree<string[]>, index: number) => {
-    const proof = tree.getMultiProof([index]);
+  /** The pack ids of the tree's packs at `indices`, in multiproof order, and the multiproof. */
+  const provedPacks = (tree: StandardMerkleTree<string[]>, indices: number[]) => {
+    const proof = tree.getMultiProof(indices);
     // A pack is named by its id, keccak256(abi.encode(code)); the contract hashes it once more into the leaf.
     const packs = proof.leaves.map(([packCode]) => keccak256(AbiCoder.defaultAbiCoder().encode(["string"], [packCode])));
+    return { proof, packs };
+  };
+  const changePackStates = async (by: Org, batchId: string, tree: StandardMerkleTree<string[]>, indices: number[], state: number) => {
+    const { proof, packs } = provedPacks(tree, indices);
+    const { message, signature } = await sign("BatchLedger", "PackStateChange", by, {
+      organizationId: by.id,
+      batchId,
+      state,
+      packs,
+      reasonHash: hashText("pack state reason"),
+    });
+    return batches.changePackStates(message, proof.proof, proof.proofFlags, signature);
+  };
+  const dispense = async (batchId: string, tree: StandardMerkleTree<string[]>, index: number) => {
+    const { proof, packs } = provedPacks(tree, [index]);
     const { message, signature } = await sign("BatchLedger", "Dispensing", pharmacy, {
       dispenserId: pharmacy.id,
       batchId,
@@ -467,6 +484,11 @@ async function main() {
   await measure("receipt with a shortfall (98 of 100), recipient's first holding", receive(third.shipped, 98n), 75_000);
   await measure("dispensing 1 pack (pharmacy)", dispense(batchId, tree10, 3));
   await measure("destruction (pharmacy)", destroy(pharmacy, batchId, 2n));
+  // Pack states, one attestation for every state; an undo returns the pack to the setter's stock.
+  await measure("pack destroyed by code, 1 pack (pharmacy)", changePackStates(pharmacy, batchId, tree10, [4], PackState.Destroyed));
+  await measure("packs reported stolen, 3 packs (distributor)", changePackStates(distributor, batchId, tree10, [5, 6, 7], PackState.Stolen));
+  await measure("pack locked as suspect, no stock moved (pharmacy)", changePackStates(pharmacy, batchId, tree10, [8], PackState.Locked));
+  await measure("dispensing undone, 1 pack back in stock (pharmacy)", changePackStates(pharmacy, batchId, tree10, [3], PackState.Active));
 
   // A shipment whose nonce opens a new word of the shipper's bitmap: once per 256 attestations of a sequence.
   const freshWord = { ...cmo, nextNonce: createNonceSequence((toBigInt(hashText("a new signing session")) >> 8n) << 8n) };
