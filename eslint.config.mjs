@@ -3,6 +3,7 @@
 // run takes seconds) over the sources, tests, benchmarks, scripts and the pages' browser scripts. Undefined names
 // are tsc's to find (`npm run typecheck` checks the browser scripts too), so no-undef is off.
 import eslint from "@eslint/js";
+import prettier from "eslint-config-prettier";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
@@ -10,6 +11,8 @@ export default tseslint.config(
   { ignores: ["node_modules/", "artifacts/", "cache/", "typechain-types/", "coverage/", "test-artifacts/", ".data/", "src/web/public/vendor/"] },
   eslint.configs.recommended,
   tseslint.configs.recommended,
+  // Layout is Prettier's: the rules that would argue with it are off.
+  prettier,
   {
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
     rules: {

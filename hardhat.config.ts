@@ -11,18 +11,16 @@ import "solidity-coverage";
 const solcPackage = require("solc/package.json") as { version: string };
 const SOLC_VERSION = solcPackage.version;
 
-subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD).setAction(
-  async (args: { solcVersion: string }, _hre, runSuper) => {
-    if (args.solcVersion !== SOLC_VERSION) return runSuper(args);
-    const solc = require("solc") as { version(): string };
-    return {
-      compilerPath: require.resolve("solc/soljson.js"),
-      isSolcJs: true,
-      version: SOLC_VERSION,
-      longVersion: solc.version(),
-    };
-  },
-);
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD).setAction(async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper(args);
+  const solc = require("solc") as { version(): string };
+  return {
+    compilerPath: require.resolve("solc/soljson.js"),
+    isSolcJs: true,
+    version: SOLC_VERSION,
+    longVersion: solc.version(),
+  };
+});
 
 const config: HardhatUserConfig = {
   solidity: {

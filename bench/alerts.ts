@@ -103,10 +103,18 @@ async function backfill(s: SyntheticConsortium, store: Store) {
 }
 
 const engineFor = (store: Store) =>
-  createAlertEngine({ store, config: alertConfig(BUSY_SHARE ? { maxBusyShare: BUSY_SHARE } : {}), log: silentLogger(), now: () => Math.floor(Date.now() / 1000) });
+  createAlertEngine({
+    store,
+    config: alertConfig(BUSY_SHARE ? { maxBusyShare: BUSY_SHARE } : {}),
+    log: silentLogger(),
+    now: () => Math.floor(Date.now() / 1000),
+  });
 
 async function count(store: Store, table: "alerts" | "notifications") {
-  const row = await store.db.selectFrom(table).select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+  const row = await store.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll().as("n"))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -140,7 +148,11 @@ async function cursorBlock(store: Store) {
 /** Events at or before the engine's cursor (the synthetic ledger has one event per block). */
 async function evaluatedEvents(store: Store) {
   const block = await cursorBlock(store);
-  const row = await store.db.selectFrom("ledger_events").select((eb) => eb.fn.countAll().as("n")).where("block_number", "<=", block).executeTakeFirstOrThrow();
+  const row = await store.db
+    .selectFrom("ledger_events")
+    .select((eb) => eb.fn.countAll().as("n"))
+    .where("block_number", "<=", block)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -176,10 +188,18 @@ async function measure(s: SyntheticConsortium, target: Target) {
   const slowdown = (besideSeconds / aloneSeconds - 1) * 100;
   console.log(`\n${target.name}, ${fmt(events)} events, medians of ${ROUNDS} alternated rounds`);
   console.log(`  backfill alone:              ${fmt(events / aloneSeconds)} events/s (${alone.map((x) => x.toFixed(1)).join(", ")} s)`);
-  console.log(`  alert engine over history:   ${fmt(progress.events / evaluateSeconds)} events/s (${evaluateSeconds.toFixed(1)} s; ${fmt(written.alerts)} alerts, ${fmt(written.notifications)} notifications)`);
-  console.log(`  backfill with engine beside: ${fmt(events / besideSeconds)} events/s (${beside.map((b) => b.seconds.toFixed(1)).join(", ")} s), ${slowdown.toFixed(1)}% slower (target ≤ 20%: ${slowdown <= 20 ? "met" : "MISSED"})`);
-  console.log(`  engine beside the backfill:  ${fmt(typical.during)} events evaluated meanwhile (${fmt(typical.during / besideSeconds)} events/s, paced to ${(BUSY_SHARE ?? alertConfig().maxBusyShare) * 100}% busy)`);
-  console.log(`  engine left behind at the end of the backfill: ${fmt(typical.tailEvents)} events, all evaluated ${typical.tailSeconds.toFixed(1)} s later`);
+  console.log(
+    `  alert engine over history:   ${fmt(progress.events / evaluateSeconds)} events/s (${evaluateSeconds.toFixed(1)} s; ${fmt(written.alerts)} alerts, ${fmt(written.notifications)} notifications)`,
+  );
+  console.log(
+    `  backfill with engine beside: ${fmt(events / besideSeconds)} events/s (${beside.map((b) => b.seconds.toFixed(1)).join(", ")} s), ${slowdown.toFixed(1)}% slower (target ≤ 20%: ${slowdown <= 20 ? "met" : "MISSED"})`,
+  );
+  console.log(
+    `  engine beside the backfill:  ${fmt(typical.during)} events evaluated meanwhile (${fmt(typical.during / besideSeconds)} events/s, paced to ${(BUSY_SHARE ?? alertConfig().maxBusyShare) * 100}% busy)`,
+  );
+  console.log(
+    `  engine left behind at the end of the backfill: ${fmt(typical.tailEvents)} events, all evaluated ${typical.tailSeconds.toFixed(1)} s later`,
+  );
 }
 
 async function main() {

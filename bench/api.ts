@@ -47,8 +47,28 @@ type AutocannonOptions = {
   method?: string;
   timeout?: number;
 };
-type Histogram = { average: number; mean: number; stddev: number; min: number; max: number; p50: number; p90: number; p99: number; p99_9?: number; p999?: number; total: number };
-type AutocannonResult = { requests: Histogram; latency: Histogram; throughput: Histogram; errors: number; timeouts: number; non2xx: number; duration: number };
+type Histogram = {
+  average: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p99_9?: number;
+  p999?: number;
+  total: number;
+};
+type AutocannonResult = {
+  requests: Histogram;
+  latency: Histogram;
+  throughput: Histogram;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  duration: number;
+};
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require("autocannon") as (options: AutocannonOptions) => Promise<AutocannonResult>;
 
@@ -155,7 +175,13 @@ function planBatches(): BatchPlan[] {
 }
 
 function packsOf(plan: BatchPlan) {
-  return generatePacks({ scheme: "gs1", productCode: gtinOf(plan.product), key: serialKeyOf(plan.product), firstIndex: plan.firstSerial, count: plan.codes });
+  return generatePacks({
+    scheme: "gs1",
+    productCode: gtinOf(plan.product),
+    key: serialKeyOf(plan.product),
+    firstIndex: plan.firstSerial,
+    count: plan.codes,
+  });
 }
 
 /** Writes a batch's stored tree in a worker thread; resolves with its root. */
@@ -183,7 +209,14 @@ function signature() {
 function eventFactory() {
   let block = 100;
   let logIndex = 0;
-  return (name: string, contract: string, batchId: string | null, organizationId: number, args: Record<string, unknown>, agreementId: string | null = null): LedgerEventTable => {
+  return (
+    name: string,
+    contract: string,
+    batchId: string | null,
+    organizationId: number,
+    args: Record<string, unknown>,
+    agreementId: string | null = null,
+  ): LedgerEventTable => {
     if (logIndex === 4) {
       block++;
       logIndex = 0;
@@ -210,8 +243,28 @@ function eventFactory() {
   };
 }
 
-async function insertAll<T extends object>(store: Store, table: "organizations" | "signing_keys" | "products" | "agreements" | "batches" | "shipments" | "holdings" | "pack_states" | "recalls" | "ledger_events" | "code_trees" | "batch_codes", rows: T[]) {
-  for (const chunk of chunkRows(rows)) await store.db.insertInto(table).values(chunk as never).execute();
+async function insertAll<T extends object>(
+  store: Store,
+  table:
+    | "organizations"
+    | "signing_keys"
+    | "products"
+    | "agreements"
+    | "batches"
+    | "shipments"
+    | "holdings"
+    | "pack_states"
+    | "recalls"
+    | "ledger_events"
+    | "code_trees"
+    | "batch_codes",
+  rows: T[],
+) {
+  for (const chunk of chunkRows(rows))
+    await store.db
+      .insertInto(table)
+      .values(chunk as never)
+      .execute();
 }
 
 async function seed(): Promise<Manifest> {
@@ -284,7 +337,16 @@ async function seed(): Promise<Manifest> {
   await insertAll(
     store,
     "ledger_events",
-    agreements.map((a) => event("AgreementSigned", "ProductRegistry", null, a.mah_id, { agreementId: a.id, mahId: a.mah_id, counterpartyId: a.counterparty_id, productId: a.product_id, documentHash: a.document_hash }, a.id)),
+    agreements.map((a) =>
+      event(
+        "AgreementSigned",
+        "ProductRegistry",
+        null,
+        a.mah_id,
+        { agreementId: a.id, mahId: a.mah_id, counterpartyId: a.counterparty_id, productId: a.product_id, documentHash: a.document_hash },
+        a.id,
+      ),
+    ),
   );
 
   const plans = planBatches();
@@ -360,14 +422,30 @@ async function seed(): Promise<Manifest> {
       market_released_at: released ? SEEDED_AT + plan.index + 120 : null,
     };
     await insertAll(store, "batches", [batch]);
-    await insertAll(store, "code_trees", [{ batch_id: plan.id, root: tree.root, code_count: plan.codes, tree_path: treePath, registered_by: cmo, registered_at: SEEDED_AT }]);
+    await insertAll(store, "code_trees", [
+      { batch_id: plan.id, root: tree.root, code_count: plan.codes, tree_path: treePath, registered_by: cmo, registered_at: SEEDED_AT },
+    ]);
     const holdings = [{ batch_id: plan.id, organization_id: cmo, quantity: plan.codes - toDistributor, recall_acknowledged: 0 }];
     const events: LedgerEventTable[] = [
-      event("BatchRecorded", "BatchLedger", plan.id, cmo, { batchId: plan.id, cmoId: cmo, agreementId: batch.agreement_id, batchNumber: plan.number, quantity: String(plan.codes), manufacturedAt: batch.manufactured_at, expiresAt: EXPIRES_AT, batchRecordHash: batch.batch_record_hash, codesRoot: tree.root }),
+      event("BatchRecorded", "BatchLedger", plan.id, cmo, {
+        batchId: plan.id,
+        cmoId: cmo,
+        agreementId: batch.agreement_id,
+        batchNumber: plan.number,
+        quantity: String(plan.codes),
+        manufacturedAt: batch.manufactured_at,
+        expiresAt: EXPIRES_AT,
+        batchRecordHash: batch.batch_record_hash,
+        codesRoot: tree.root,
+      }),
     ];
     if (released) {
-      events.push(event("BatchFactoryReleased", "BatchLedger", plan.id, cmo, { batchId: plan.id, cmoId: cmo, certificateHash: hex32("QA certificate") }));
-      events.push(event("BatchMarketReleased", "BatchLedger", plan.id, mah, { batchId: plan.id, mahId: mah, decisionHash: hex32("market release decision") }));
+      events.push(
+        event("BatchFactoryReleased", "BatchLedger", plan.id, cmo, { batchId: plan.id, cmoId: cmo, certificateHash: hex32("QA certificate") }),
+      );
+      events.push(
+        event("BatchMarketReleased", "BatchLedger", plan.id, mah, { batchId: plan.id, mahId: mah, decisionHash: hex32("market release decision") }),
+      );
       const shipments = [
         { from: cmo, to: distributor, quantity: toDistributor },
         { from: distributor, to: dispenser, quantity: toDispenser },
@@ -384,21 +462,71 @@ async function seed(): Promise<Manifest> {
       const movedBy = new Map<number, number>();
       for (const [k, s] of shipments.entries()) {
         const shipmentId = hex32(`shipment ${plan.id} ${k}`);
-        await insertAll(store, "shipments", [{ id: shipmentId, batch_id: plan.id, shipper_id: s.from, recipient_id: s.to, quantity: s.quantity, codes_root: `0x${"0".repeat(64)}`, status: "RECEIVED", received_quantity: s.quantity, shipped_at: SEEDED_AT + plan.index + 200 + k, received_at: SEEDED_AT + plan.index + 300 + k }]);
-        events.push(event("BatchShipped", "BatchLedger", plan.id, s.from, { shipmentId, batchId: plan.id, shipperId: s.from, recipientId: s.to, quantity: String(s.quantity), codesRoot: `0x${"0".repeat(64)}` }));
-        events.push(event("ShipmentReceived", "BatchLedger", plan.id, s.to, { shipmentId, batchId: plan.id, recipientId: s.to, shipperId: s.from, shippedQuantity: String(s.quantity), receivedQuantity: String(s.quantity) }));
+        await insertAll(store, "shipments", [
+          {
+            id: shipmentId,
+            batch_id: plan.id,
+            shipper_id: s.from,
+            recipient_id: s.to,
+            quantity: s.quantity,
+            codes_root: `0x${"0".repeat(64)}`,
+            status: "RECEIVED",
+            received_quantity: s.quantity,
+            shipped_at: SEEDED_AT + plan.index + 200 + k,
+            received_at: SEEDED_AT + plan.index + 300 + k,
+          },
+        ]);
+        events.push(
+          event("BatchShipped", "BatchLedger", plan.id, s.from, {
+            shipmentId,
+            batchId: plan.id,
+            shipperId: s.from,
+            recipientId: s.to,
+            quantity: String(s.quantity),
+            codesRoot: `0x${"0".repeat(64)}`,
+          }),
+        );
+        events.push(
+          event("ShipmentReceived", "BatchLedger", plan.id, s.to, {
+            shipmentId,
+            batchId: plan.id,
+            recipientId: s.to,
+            shipperId: s.from,
+            shippedQuantity: String(s.quantity),
+            receivedQuantity: String(s.quantity),
+          }),
+        );
         if (k > 0 || s.from !== cmo) movedBy.set(s.from, (movedBy.get(s.from) ?? 0) - s.quantity);
         movedBy.set(s.to, (movedBy.get(s.to) ?? 0) + s.quantity);
       }
       movedBy.set(dispenser, (movedBy.get(dispenser) ?? 0) - dispensedCount);
-      for (const [organization, quantity] of movedBy) holdings.push({ batch_id: plan.id, organization_id: organization, quantity, recall_acknowledged: 0 });
+      for (const [organization, quantity] of movedBy)
+        holdings.push({ batch_id: plan.id, organization_id: organization, quantity, recall_acknowledged: 0 });
       const packs = dispensed.map((key) => packId(key));
-      await insertAll(store, "pack_states", packs.map((pack) => ({ pack, batch_id: plan.id, state: "DISPENSED", organization_id: dispenser, changed_at: SEEDED_AT + plan.index + 400 })));
+      await insertAll(
+        store,
+        "pack_states",
+        packs.map((pack) => ({ pack, batch_id: plan.id, state: "DISPENSED", organization_id: dispenser, changed_at: SEEDED_AT + plan.index + 400 })),
+      );
       events.push(event("PacksDispensed", "BatchLedger", plan.id, dispenser, { batchId: plan.id, dispenserId: dispenser, packs }));
     }
     if (plan.recalled) {
-      await insertAll(store, "recalls", [{ batch_id: plan.id, level: "II", status: "OPEN", started_by: mah, reason_hash: hex32("recall reason"), started_at: SEEDED_AT + plan.index + 500, closed_by: null, report_hash: null, closed_at: null }]);
-      events.push(event("RecallStarted", "BatchLedger", plan.id, mah, { batchId: plan.id, organizationId: mah, level: 2, reasonHash: hex32("recall reason") }));
+      await insertAll(store, "recalls", [
+        {
+          batch_id: plan.id,
+          level: "II",
+          status: "OPEN",
+          started_by: mah,
+          reason_hash: hex32("recall reason"),
+          started_at: SEEDED_AT + plan.index + 500,
+          closed_by: null,
+          report_hash: null,
+          closed_at: null,
+        },
+      ]);
+      events.push(
+        event("RecallStarted", "BatchLedger", plan.id, mah, { batchId: plan.id, organizationId: mah, level: 2, reasonHash: hex32("recall reason") }),
+      );
     }
     await insertAll(store, "holdings", holdings);
     await insertAll(store, "ledger_events", events);
@@ -409,8 +537,21 @@ async function seed(): Promise<Manifest> {
   await flushCodes();
   await sql`CREATE INDEX batch_codes_batch ON batch_codes (batch_id)`.execute(store.db);
 
-  const last = await store.db.selectFrom("ledger_events").select(sql<number>`max(block_number)`.as("block")).executeTakeFirstOrThrow();
-  await store.db.insertInto("sync_state").values({ id: 1, chain_id: 31337, genesis_hash: hex32("genesis"), deployment: "bench", block_number: last.block, block_hash: hex32(`block ${last.block}`) }).execute();
+  const last = await store.db
+    .selectFrom("ledger_events")
+    .select(sql<number>`max(block_number)`.as("block"))
+    .executeTakeFirstOrThrow();
+  await store.db
+    .insertInto("sync_state")
+    .values({
+      id: 1,
+      chain_id: 31337,
+      genesis_hash: hex32("genesis"),
+      deployment: "bench",
+      block_number: last.block,
+      block_hash: hex32(`block ${last.block}`),
+    })
+    .execute();
   await sql`ANALYZE`.execute(store.db);
   await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
   await store.close();
@@ -523,9 +664,13 @@ type ScanBody = { body: string; expect: string };
  */
 async function scanMix(): Promise<ScanBody[]> {
   const store = createStore(DB_FILE);
-  const batches = new Map((await store.db.selectFrom("batches").select(["id", "batch_number", "state", "recall_status"]).execute()).map((b) => [b.id, b]));
+  const batches = new Map(
+    (await store.db.selectFrom("batches").select(["id", "batch_number", "state", "recall_status"]).execute()).map((b) => [b.id, b]),
+  );
   const dispensed = new Set((await store.db.selectFrom("pack_states").select("pack").execute()).map((p) => p.pack));
-  const sample = await sql<{ canonical_key: string; batch_id: string }>`SELECT canonical_key, batch_id FROM batch_codes WHERE rowid % 37 = 0`.execute(store.db);
+  const sample = await sql<{ canonical_key: string; batch_id: string }>`SELECT canonical_key, batch_id FROM batch_codes WHERE rowid % 37 = 0`.execute(
+    store.db,
+  );
   await store.close();
   const formats: CodeFormat[] = ["element-string", "element-string", "element-string", "hri", "digital-link"];
   const expiry = { yymmdd: EXPIRY_YYMMDD, iso: "2028-12-31" };
@@ -552,7 +697,9 @@ async function scanMix(): Promise<ScanBody[]> {
     const [list, expect] = roll < 0.7 ? [genuine, "GENUINE"] : roll < 0.85 ? [recalled, "RECALLED"] : [unknown, "UNKNOWN_CODE"];
     bodies.push({ body: JSON.stringify({ code: list[Math.floor(random() * list.length)] }), expect });
   }
-  console.log(`scan mix: 200,000 requests over ${genuine.length.toLocaleString("en")} genuine, ${recalled.length.toLocaleString("en")} recalled and ${unknown.length.toLocaleString("en")} unknown codes`);
+  console.log(
+    `scan mix: 200,000 requests over ${genuine.length.toLocaleString("en")} genuine, ${recalled.length.toLocaleString("en")} recalled and ${unknown.length.toLocaleString("en")} unknown codes`,
+  );
   return bodies;
 }
 
@@ -578,13 +725,29 @@ async function checkVerdicts(url: string, bodies: ScanBody[]) {
 
 async function signIn(url: string, key: string) {
   const wallet = new Wallet(key);
-  const challenge = (await (await fetch(`${url}/v1/auth/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address }) })).json()) as { challenge: string; text: string };
+  const challenge = (await (
+    await fetch(`${url}/v1/auth/challenge`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: wallet.address }),
+    })
+  ).json()) as { challenge: string; text: string };
   const signature = await wallet.signMessage(challenge.text);
-  const res = await fetch(`${url}/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address, challenge: challenge.challenge, signature }) });
+  const res = await fetch(`${url}/v1/auth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ key: wallet.address, challenge: challenge.challenge, signature }),
+  });
   return ((await res.json()) as { token: string }).token;
 }
 
-function scanRun(url: string, bodies: { body: string }[], seconds: number, extra: Partial<AutocannonOptions> = {}, headers: Record<string, string> = {}) {
+function scanRun(
+  url: string,
+  bodies: { body: string }[],
+  seconds: number,
+  extra: Partial<AutocannonOptions> = {},
+  headers: Record<string, string> = {},
+) {
   let next = 0;
   return autocannon({
     url,
@@ -626,7 +789,12 @@ async function measureScans(bodies: ScanBody[], processes: number) {
       `≥ ${SCAN_RATE_TARGET.toLocaleString("en")}/s`,
       flat.requests.average >= SCAN_RATE_TARGET,
     );
-    record(`… same run: latency`, `p50 ${ms(flat.latency.p50)}, p99 ${ms(flat.latency.p99)}, max ${ms(flat.latency.max)}`, `p99 ≤ ${SCAN_P99_TARGET_MS} ms`, flat.latency.p99 <= SCAN_P99_TARGET_MS);
+    record(
+      `… same run: latency`,
+      `p50 ${ms(flat.latency.p50)}, p99 ${ms(flat.latency.p99)}, max ${ms(flat.latency.max)}`,
+      `p99 ≤ ${SCAN_P99_TARGET_MS} ms`,
+      flat.latency.p99 <= SCAN_P99_TARGET_MS,
+    );
     const paced = await scanRun(url, bodies, duration, { overallRate: SCAN_RATE_TARGET });
     if (failures(paced)) throw new Error(`paced scan run: ${failures(paced)} failed requests`);
     record(
@@ -708,7 +876,11 @@ async function measure(manifest: Manifest) {
 function writeSection(manifest: Manifest, seededNow: boolean) {
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const table = ["| measurement | figure | target | |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.verdict} |`)];
+  const table = [
+    "| measurement | figure | target | |",
+    "| --- | --- | --- | --- |",
+    ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.verdict} |`),
+  ];
   const size = fs.statSync(DB_FILE).size;
   const section = [
     SECTION,

@@ -53,7 +53,14 @@ const counts = (process.env.BENCH_UPLOAD_CODES ?? String(CLAIM)).split(",").map(
 
 type Phase = "idle" | "body" | "after-body";
 type PhaseStats = { maxStallMs: number; maxRssBytes: number; ticks: number };
-export type ServerStats = { phases: Record<Phase, PhaseStats>; bodyMs: number; afterBodyMs: number; vmHwmBytes: number; maxRssBytes: number; histogramMaxMs: number };
+export type ServerStats = {
+  phases: Record<Phase, PhaseStats>;
+  bodyMs: number;
+  afterBodyMs: number;
+  vmHwmBytes: number;
+  maxRssBytes: number;
+  histogramMaxMs: number;
+};
 
 function vmHwm(): number {
   const line = fs.readFileSync("/proc/self/status", "utf8").match(/^VmHWM:\s+(\d+) kB/m);
@@ -181,7 +188,9 @@ function probe(url: string) {
         if (!res.ok) throw new Error(`answered ${res.status}`);
       } catch (error) {
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-        probed.failures.push(`${cause} after ${((performance.now() - start) / 1000).toFixed(1)} s, ${((start - started) / 1000).toFixed(0)} s into the upload`);
+        probed.failures.push(
+          `${cause} after ${((performance.now() - start) / 1000).toFixed(1)} s, ${((start - started) / 1000).toFixed(0)} s into the upload`,
+        );
       }
       probed.slowest = Math.max(probed.slowest, performance.now() - start);
       probed.count++;
@@ -221,7 +230,9 @@ async function measure(count: number): Promise<Result> {
     const { root, sample } = await writeCodes(count, codesFile, dir);
     const batchId = await seedStore(dbFile, count, root);
     const bodyBytes = fs.statSync(codesFile).size;
-    console.log(`${count.toLocaleString("en")} codes (${mib(bodyBytes)}), root ${root}, prepared in ${((performance.now() - start) / 1000).toFixed(0)} s`);
+    console.log(
+      `${count.toLocaleString("en")} codes (${mib(bodyBytes)}), root ${root}, prepared in ${((performance.now() - start) / 1000).toFixed(0)} s`,
+    );
 
     const { child, url, port } = await startApi(dbFile, dataDir);
     try {
@@ -236,12 +247,18 @@ async function measure(count: number): Promise<Result> {
       const stats = await ask<ServerStats>(child, "stats");
       if (answer.status !== 201) throw new Error(`upload answered ${answer.status}: ${answer.body.slice(0, 500)}`);
       const registered = JSON.parse(answer.body) as { root: string; count: number };
-      if (registered.count !== count || registered.root !== root) throw new Error(`registered ${answer.body}, expected ${count} codes with root ${root}`);
-      console.log(`uploaded in ${seconds.toFixed(1)} s (body sent after ${(answer.sentMs / 1000).toFixed(1)} s), ${JSON.stringify(stats)}, /healthz ${JSON.stringify(probed)}`);
+      if (registered.count !== count || registered.root !== root)
+        throw new Error(`registered ${answer.body}, expected ${count} codes with root ${root}`);
+      console.log(
+        `uploaded in ${seconds.toFixed(1)} s (body sent after ${(answer.sentMs / 1000).toFixed(1)} s), ${JSON.stringify(stats)}, /healthz ${JSON.stringify(probed)}`,
+      );
 
       const scanned = await scanWithProof(url, token, sample, root);
       const treeBytes = fs.statSync(path.join(dataDir, "trees", `${batchId}.tree`)).size;
-      const storeBytes = fs.readdirSync(dir).filter((f) => f.startsWith("store.sqlite")).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
+      const storeBytes = fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith("store.sqlite"))
+        .reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
       return {
         count,
         bodyBytes,
@@ -267,7 +284,11 @@ async function measure(count: number): Promise<Result> {
 async function scanWithProof(url: string, token: string, pack: Gs1Pack, root: string): Promise<string> {
   const code = formatCode(pack, "element-string", { symbologyId: "]d2" });
   const start = performance.now();
-  const res = await fetch(`${url}/v1/scans`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ code }) });
+  const res = await fetch(`${url}/v1/scans`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ code }),
+  });
   const ms = performance.now() - start;
   const answer = (await res.json()) as { verdict?: string; proof?: { root: string; proof: string[] } };
   if (res.status !== 200 || !answer.proof) throw new Error(`scan answered ${res.status} ${JSON.stringify(answer).slice(0, 500)}`);
@@ -300,7 +321,10 @@ function writeSection(results: Result[]) {
     row("longest event-loop stall, whole upload", (r) => stall(Math.max(r.stats.phases.body.maxStallMs, r.stats.phases["after-body"].maxStallMs))),
     row("… while the body streamed", (r) => stall(r.stats.phases.body.maxStallMs)),
     row("… after the last byte", (r) => stall(r.stats.phases["after-body"].maxStallMs)),
-    row(`slowest GET /healthz from another client (every ${PROBE_EVERY_MS} ms during the upload)`, (r) => `${stall(r.probe.slowest)} (${r.probe.count} polls)`),
+    row(
+      `slowest GET /healthz from another client (every ${PROBE_EVERY_MS} ms during the upload)`,
+      (r) => `${stall(r.probe.slowest)} (${r.probe.count} polls)`,
+    ),
     row("… of which failed", (r) => (r.probe.failures.length === 0 ? "none" : `${r.probe.failures.length}: ${r.probe.failures.join("; ")}`)),
     row("stored tree file", (r) => mib(r.treeBytes)),
     row("SQLite store after registration (database and the write-ahead log the one transaction left)", (r) => mib(r.storeBytes)),
@@ -355,7 +379,9 @@ function verdict(results: Result[]): string[] {
     );
   }
   if (largest.probe.failures.length > 0) {
-    lines.push(`PROBLEM: ${largest.probe.failures.length} of those requests failed (${largest.probe.failures.join("; ")}): reset by the server, most likely its 5 s keep-alive timer firing on the idle-looking connection as the stalled loop resumed.`);
+    lines.push(
+      `PROBLEM: ${largest.probe.failures.length} of those requests failed (${largest.probe.failures.join("; ")}): reset by the server, most likely its 5 s keep-alive timer firing on the idle-looking connection as the stalled loop resumed.`,
+    );
   }
   return lines;
 }

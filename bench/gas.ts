@@ -126,10 +126,9 @@ async function breakdown(hash: string, gasUsed: number, registries: string[]): P
   const tx = await hre.ethers.provider.getTransaction(hash);
   const data = Buffer.from((tx?.data ?? "0x").slice(2), "hex");
   const intrinsic = 21_000 + data.reduce((sum, byte) => sum + (byte === 0 ? 4 : 16), 0);
-  const trace = (await hre.network.provider.send("debug_traceTransaction", [
-    hash,
-    { disableMemory: true, disableStorage: true },
-  ])) as { structLogs: TraceStep[] };
+  const trace = (await hre.network.provider.send("debug_traceTransaction", [hash, { disableMemory: true, disableStorage: true }])) as {
+    structLogs: TraceStep[];
+  };
   const steps = trace.structLogs;
   const b: Breakdown = { intrinsic, ecrecover: 0, registryCalls: 0, sload: 0, sstore: [], logs: 0, keccak: 0, other: 0, refund: 0 };
   const top = steps.filter((s) => s.depth === 1);
@@ -192,9 +191,7 @@ async function main() {
       name: "Jiangsu Medical Products Administration",
     },
   ])) as unknown as ConsortiumRegistry;
-  const products = (await hre.ethers.deployContract("ProductRegistry", [
-    await registry.getAddress(),
-  ])) as unknown as ProductRegistry;
+  const products = (await hre.ethers.deployContract("ProductRegistry", [await registry.getAddress()])) as unknown as ProductRegistry;
   const batches = (await hre.ethers.deployContract("BatchLedger", [
     await registry.getAddress(),
     await products.getAddress(),
@@ -508,9 +505,7 @@ async function main() {
   for (const s of singleShipped) singleReceipts.push(await gasOf(receive(s)));
 
   const ledger = batches.interface as Interface;
-  const bundledShipments = await Promise.all(
-    Array.from({ length: BUNDLE }, async () => shipment(cmo, distributor3, batchId, 1n)),
-  );
+  const bundledShipments = await Promise.all(Array.from({ length: BUNDLE }, async () => shipment(cmo, distributor3, batchId, 1n)));
   const shipmentBundle = await gasOf(
     batches.multicall(bundledShipments.map((s) => ledger.encodeFunctionData("shipBatch", [s.message, s.signature]))),
   );

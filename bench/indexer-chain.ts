@@ -256,7 +256,13 @@ function plan(targetEvents: number, keys: string[]) {
         type: "ProductRegistration",
         key: mah.key,
         event: "ProductRegistered",
-        message: { mahId: mah.id, nonce: nonce(mah), productCode: code, approvalNumber: `国药准字H2024${String(m * 100 + p).padStart(4, "0")}`, name: `Product ${m}-${p}` },
+        message: {
+          mahId: mah.id,
+          nonce: nonce(mah),
+          productCode: code,
+          approvalNumber: `国药准字H2024${String(m * 100 + p).padStart(4, "0")}`,
+          name: `Product ${m}-${p}`,
+        },
       });
       products.push({ id: hashText(code), mah, cmo: cmos[(m + p) % cmos.length]!, agreementId: "", batches: 0 });
     }
@@ -273,7 +279,15 @@ function plan(targetEvents: number, keys: string[]) {
       validUntil: VALID_UNTIL,
       releaseTester: tester,
     };
-    ops.push({ contract: "ProductRegistry", fn: "signAgreement", type: "Agreement", key: mah.key, counterKey: counterparty.key, event: "AgreementSigned", message });
+    ops.push({
+      contract: "ProductRegistry",
+      fn: "signAgreement",
+      type: "Agreement",
+      key: mah.key,
+      counterKey: counterparty.key,
+      event: "AgreementSigned",
+      message,
+    });
     return keccak256(abi.encode(["uint32", "uint256"], [mah.id, message.nonce]));
   };
   for (const product of products) {
@@ -374,7 +388,13 @@ function plan(targetEvents: number, keys: string[]) {
       const holders = [...holdings].filter(([, held]) => held > 0);
       for (const [holderId, held] of holders) {
         const holder = orgs[holderId - 1]!;
-        op("acknowledgeRecall", "RecallAcknowledgement", holder, "RecallAcknowledged", { batchId, quarantinedQuantity: BigInt(held), dispensedQuantity: 0n, destroyedQuantity: 0n, missingQuantity: 0n });
+        op("acknowledgeRecall", "RecallAcknowledgement", holder, "RecallAcknowledged", {
+          batchId,
+          quarantinedQuantity: BigInt(held),
+          dispensedQuantity: 0n,
+          destroyedQuantity: 0n,
+          missingQuantity: 0n,
+        });
       }
       if (rng.chance(0.67)) op("closeRecall", "RecallClosure", mah, "RecallClosed", { batchId, reportHash: hashText(`report ${batchNumber}`) });
     }
@@ -446,7 +466,11 @@ async function signAndEncode(ops: Op[], keys: string[], contracts: Record<Ledger
     contracts,
     chainId: CHAIN_ID,
     types: JSON.parse(JSON.stringify(attestationTypes)),
-    abis: { ConsortiumRegistry: ConsortiumRegistry__factory.abi, ProductRegistry: ProductRegistry__factory.abi, BatchLedger: BatchLedger__factory.abi },
+    abis: {
+      ConsortiumRegistry: ConsortiumRegistry__factory.abi,
+      ProductRegistry: ProductRegistry__factory.abi,
+      BatchLedger: BatchLedger__factory.abi,
+    },
   };
   const pool = Array.from({ length: workers }, () => new Worker(code, { eval: true, workerData }));
   const calls: string[] = new Array(ops.length);
@@ -472,7 +496,8 @@ async function signAndEncode(ops: Op[], keys: string[], contracts: Record<Ledger
           });
           out.forEach((call, i) => (calls[from + i] = call));
           done += out.length;
-          if (done % 20_000 < CHUNK) console.log(`  signed ${done.toLocaleString("en")}/${ops.length.toLocaleString("en")} (${Math.round((Date.now() - started) / 1000)} s)`);
+          if (done % 20_000 < CHUNK)
+            console.log(`  signed ${done.toLocaleString("en")}/${ops.length.toLocaleString("en")} (${Math.round((Date.now() - started) / 1000)} s)`);
         }
       }),
     );
@@ -488,7 +513,11 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
   let current: { contract: LedgerContract; data: string[] } | undefined;
   const flush = () => {
     if (!current) return;
-    txs.push({ contract: current.contract, data: INTERFACES[current.contract].encodeFunctionData("multicall", [current.data]), attestations: current.data.length });
+    txs.push({
+      contract: current.contract,
+      data: INTERFACES[current.contract].encodeFunctionData("multicall", [current.data]),
+      attestations: current.data.length,
+    });
     current = undefined;
   };
   for (const call of calls) {
@@ -532,7 +561,9 @@ export async function benchChain(options: { targetEvents: number; deployer: stri
   const keys: string[] = [];
   const { ops, follow, batches } = plan(options.targetEvents, keys);
   if (keys[0] !== bootstrapRegulatorKey().privateKey) throw new Error("the bootstrap regulator must hold key 0");
-  console.log(`chain: planned ${ops.length.toLocaleString("en")} attestations in ${batches} batches (${Math.round((Date.now() - started) / 1000)} s); signing with ${options.workers} workers`);
+  console.log(
+    `chain: planned ${ops.length.toLocaleString("en")} attestations in ${batches} batches (${Math.round((Date.now() - started) / 1000)} s); signing with ${options.workers} workers`,
+  );
   const encoded = await signAndEncode([...ops, ...follow], keys, contracts, options.workers);
   const calls = [...ops, ...follow].map((op, i) => ({ contract: op.contract, data: encoded[i]! }));
   const mix: Record<string, number> = { OrganizationOnboarded: 1 };

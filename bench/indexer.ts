@@ -196,7 +196,11 @@ async function backfill(store: Store, url: string, deployment: Deployment, chain
     .execute();
   const byVerification = Object.fromEntries(counts.map((c) => [c.verification, Number(c.n)]));
   const total = Object.values(byVerification).reduce((a, b) => a + b, 0);
-  const problems = await store.db.selectFrom("ledger_events").select((eb) => eb.fn.countAll<number>().as("n")).where("problem", "is not", null).executeTakeFirstOrThrow();
+  const problems = await store.db
+    .selectFrom("ledger_events")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("problem", "is not", null)
+    .executeTakeFirstOrThrow();
   if (total !== chain.events || byVerification.verified !== chain.events - 1 || Number(problems.n) !== 0) {
     throw new Error(`indexed ${JSON.stringify(byVerification)} with ${problems.n} problems; the chain has ${chain.events} events`);
   }
@@ -209,7 +213,15 @@ async function backfill(store: Store, url: string, deployment: Deployment, chain
 }
 
 /** Follows the chain and times, per sample, sending a one-attestation transaction until its event is in the store. */
-async function followLatency(store: Store, url: string, deployment: Deployment, provider: JsonRpcProvider, deployer: string, chain: BenchChain, samples: ChainTx[]) {
+async function followLatency(
+  store: Store,
+  url: string,
+  deployment: Deployment,
+  provider: JsonRpcProvider,
+  deployer: string,
+  chain: BenchChain,
+  samples: ChainTx[],
+) {
   const source = createRpcSource(url);
   const indexer = createIndexer({ source, store, deployment, log: silentLogger() });
   await indexer.catchUp();
@@ -248,7 +260,11 @@ function writeSection(chain: BenchChain, blocks: number): void {
     .sort((a, b) => b[1] - a[1])
     .map(([name, n]) => `${name} ${fmt(n)}`)
     .join(", ");
-  const table = ["| measurement | figure | target | |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.verdict} |`)];
+  const table = [
+    "| measurement | figure | target | |",
+    "| --- | --- | --- | --- |",
+    ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.verdict} |`),
+  ];
   const section = [
     SECTION,
     "",
@@ -274,7 +290,14 @@ function verificationMicros(): { fast: number; reference: number } {
     chainId: BigInt(CHAIN_ID),
     verifyingContract: "0x9fe46736679d2d9a65f0367e5d3b8bad7b9bd79a",
     type: "Shipment",
-    message: { shipperId: 3, nonce: "340282366920938463463374607431768211456", batchId: keccak256("0x01"), recipientId: 7, quantity: 60, codesRoot: keccak256("0x02") },
+    message: {
+      shipperId: 3,
+      nonce: "340282366920938463463374607431768211456",
+      batchId: keccak256("0x01"),
+      recipientId: 7,
+      quantity: 60,
+      codesRoot: keccak256("0x02"),
+    },
   };
   const digest = fastDigest(attestation)!;
   const signature = key.signingKey.sign(digest).serialized;
@@ -334,7 +357,9 @@ function boundNotes(events: number, { fast: recovery, reference }: { fast: numbe
   const node = backfills.find((b) => b.result.node !== undefined)?.result.node;
   const nodePer = node === undefined ? 0 : (node * 1e6) / events;
   const budget = (cores * 1e6) / TARGETS.sqlite;
-  const rest = backfills.map(({ what, result }) => `${fmt(((result.main + (result.postgres ?? 0)) * 1e6) / events)} µs (${what.replace("backfill into ", "")})`);
+  const rest = backfills.map(
+    ({ what, result }) => `${fmt(((result.main + (result.postgres ?? 0)) * 1e6) / events)} µs (${what.replace("backfill into ", "")})`,
+  );
   notes.push(
     `What bounds it: CPU. Re-verifying a signature is a public-key recovery, ${recovery.toFixed(0)} µs with libsecp256k1 on one of these cores (the reference, ethers' verifyTypedData, takes ${fmt(reference)} µs)${
       node === undefined ? "" : `, and the node on the same machine spends about ${fmt(nodePer)} µs serving each log`
@@ -357,7 +382,12 @@ async function main() {
   try {
     const [deployer] = (await provider.send("eth_accounts", [])) as string[];
     const generating = Date.now();
-    const chain = await benchChain({ targetEvents: TARGET_EVENTS, deployer: deployer!, cacheDir: path.join(ROOT, ".data", "bench"), workers: Math.max(1, os.cpus().length) });
+    const chain = await benchChain({
+      targetEvents: TARGET_EVENTS,
+      deployer: deployer!,
+      cacheDir: path.join(ROOT, ".data", "bench"),
+      workers: Math.max(1, os.cpus().length),
+    });
     const generated = (Date.now() - generating) / 1000;
     const replaying = Date.now();
     const replayed = external && (await provider.getCode(chain.contracts.BatchLedger)) !== "0x";
@@ -386,16 +416,24 @@ async function main() {
 
     if (STEPS.has("follow")) {
       console.log("follow mode");
-      const show = (l: { p50: number; p95: number; max: number }) => `p50 ${l.p50.toFixed(0)} ms, p95 ${l.p95.toFixed(0)} ms, max ${l.max.toFixed(0)} ms`;
+      const show = (l: { p50: number; p95: number; max: number }) =>
+        `p50 ${l.p50.toFixed(0)} ms, p95 ${l.p95.toFixed(0)} ms, max ${l.max.toFixed(0)} ms`;
       const targets: [string, Store][] = [["SQLite", sqlite]];
       if (postgres) targets.push(["PostgreSQL", postgres.store]);
       for (const [i, [name, store]] of targets.entries()) {
         const samples = chain.follow.slice(i * FOLLOW_SAMPLES, (i + 1) * FOLLOW_SAMPLES);
         const latency = await followLatency(store, url, deployment, provider, deployer!, chain, samples);
-        record(`follow, mined → visible in ${name} (${samples.length} samples)`, show(latency), `≤ ${TARGETS.followMs} ms`, latency.p95 <= TARGETS.followMs);
+        record(
+          `follow, mined → visible in ${name} (${samples.length} samples)`,
+          show(latency),
+          `≤ ${TARGETS.followMs} ms`,
+          latency.p95 <= TARGETS.followMs,
+        );
       }
     }
-    notes.push(`Load average (1 min) when the benchmark started: ${load.toFixed(1)}; when it ended: ${os.loadavg()[0]!.toFixed(1)} (other work on the machine slows every figure).`);
+    notes.push(
+      `Load average (1 min) when the benchmark started: ${load.toFixed(1)}; when it ended: ${os.loadavg()[0]!.toFixed(1)} (other work on the machine slows every figure).`,
+    );
     for (const note of notes) console.log(note);
     if (process.env.BENCH_INDEXER_WRITE !== "0") writeSection(chain, blocks);
   } finally {

@@ -151,7 +151,9 @@ function post(url: URL, body: Buffer, token: string | undefined): Promise<string
 function senders() {
   process.once("message", async ({ url, bytes, token }: Attack) => {
     const bodies = await Promise.all(Array.from({ length: SENDERS }, () => attackBody(bytes)));
-    console.log(`  senders of ${kb(bytes)}${token ? ", signed in" : ""} ready: bodies of ${bodies.map((b) => b.length.toLocaleString("en")).join(", ")} bytes`);
+    console.log(
+      `  senders of ${kb(bytes)}${token ? ", signed in" : ""} ready: bodies of ${bodies.map((b) => b.length.toLocaleString("en")).join(", ")} bytes`,
+    );
     process.on("message", async ({ seconds }: { seconds: number }) => {
       const result: AttackResult = { sent: 0, statuses: {} };
       const answers: Promise<void>[] = [];
@@ -213,16 +215,20 @@ async function scanRun(port: number, codes: string[], seconds: number): Promise<
     const body = JSON.stringify({ code: codes[i % codes.length] });
     answered.push(
       new Promise<void>((resolve) => {
-        const req = http.request({ agent, host: "127.0.0.1", port, method: "POST", path: "/v1/scans", headers: { "content-type": "application/json" } }, (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => {
-            run.latencies.push(performance.now() - due);
-            if (res.statusCode !== 200 || (JSON.parse(text) as { verdict?: string }).verdict !== "GENUINE") run.failures.push(`${res.statusCode} ${text.slice(0, 200)}`);
-            resolve();
-          });
-        });
+        const req = http.request(
+          { agent, host: "127.0.0.1", port, method: "POST", path: "/v1/scans", headers: { "content-type": "application/json" } },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (text += chunk));
+            res.on("end", () => {
+              run.latencies.push(performance.now() - due);
+              if (res.statusCode !== 200 || (JSON.parse(text) as { verdict?: string }).verdict !== "GENUINE")
+                run.failures.push(`${res.statusCode} ${text.slice(0, 200)}`);
+              resolve();
+            });
+          },
+        );
         req.on("error", (error) => {
           run.failures.push(error.message);
           resolve();
@@ -260,7 +266,9 @@ async function measureSlice(server: ChildProcess, port: number, codes: string[],
     for (const [status, n] of Object.entries(attacked.statuses)) row.attack.statuses[status] = (row.attack.statuses[status] ?? 0) + n;
   }
   const { p50, p99 } = latency(scans);
-  console.log(`  ${row.what}, ${seconds} s: scans p50 ${ms(p50)}, p99 ${ms(p99)}${attacked ? `; relay answers ${JSON.stringify(attacked.statuses)}` : ""}`);
+  console.log(
+    `  ${row.what}, ${seconds} s: scans p50 ${ms(p50)}, p99 ${ms(p99)}${attacked ? `; relay answers ${JSON.stringify(attacked.statuses)}` : ""}`,
+  );
 }
 
 async function main() {
@@ -306,7 +314,9 @@ async function main() {
     const rows = conditions.map((each) => each.row);
     for (const row of rows) {
       const { p50, p99, max } = latency(row.scans);
-      console.log(`${row.what}: scans p50 ${ms(p50)}, p99 ${ms(p99)}, max ${ms(max)}; server CPU ${row.cpuSeconds.toFixed(2)} s${row.attack ? `; relay answers ${JSON.stringify(row.attack.statuses)}` : ""}`);
+      console.log(
+        `${row.what}: scans p50 ${ms(p50)}, p99 ${ms(p99)}, max ${ms(max)}; server CPU ${row.cpuSeconds.toFixed(2)} s${row.attack ? `; relay answers ${JSON.stringify(row.attack.statuses)}` : ""}`,
+      );
     }
     if (!process.env.BENCH_RELAY_ATTACK_DRY) writeSection(rows);
   } finally {
@@ -352,7 +362,11 @@ function writeSection(rows: Row[]) {
       const { p50, p99, max } = latency(row.scans);
       const requests = row.scans.latencies.length + (row.attack?.sent ?? 0);
       const relayCpu = row.attack ? (row.cpuSeconds - scanCpu * row.scans.latencies.length) / row.attack.sent : undefined;
-      const answers = row.attack ? Object.entries(row.attack.statuses).map(([status, n]) => `${n} × ${status}`).join(", ") : "";
+      const answers = row.attack
+        ? Object.entries(row.attack.statuses)
+            .map(([status, n]) => `${n} × ${status}`)
+            .join(", ")
+        : "";
       return `| ${row.what} | ${row.scans.latencies.length} | ${ms(p50)} | ${ms(p99)} | ${ms(max)} | ${answers} | ${ms((1000 * row.cpuSeconds) / requests)} | ${relayCpu === undefined ? "" : ms(1000 * Math.max(0, relayCpu))} |`;
     }),
   ];
@@ -381,7 +395,9 @@ function verdict(rows: Row[], scanCpu: number): string[] {
   return [
     `The target is scan p99 under the attack within ${TARGET_RATIO}× of scan p99 without it. An anonymous relay body over 64 KB is refused 413 on its Content-Length and never parsed: ${ms(1000 * Math.max(0, relayCpu(attack)))} of server CPU per request, against ${ms(1000 * scanCpu)} per scan. Under the limit, an unknown key is refused once libsecp256k1 has recovered it, before the contract call is encoded: ${ms(1000 * Math.max(0, relayCpu(underLimit)))} per request.`,
     ...(busy
-      ? [`The machine was busier than its ${os.cpus().length} cores during the run: the scans' p50 is their own time, their p99 mostly the wait for a core, alike in every row (the slices alternate); CPU time is moved less by it.`]
+      ? [
+          `The machine was busier than its ${os.cpus().length} cores during the run: the scans' p50 is their own time, their p99 mostly the wait for a core, alike in every row (the slices alternate); CPU time is moved less by it.`,
+        ]
       : []),
     `Not covered by the limit: a signed-in organization may send 2 MB, and such a body signed by unknown keys costs ${ms(1000 * Math.max(0, relayCpu(signedIn)))} of the event loop (mostly validating its ${Math.round(ATTACK_BYTES / 143).toLocaleString("en")} packs and as many proof nodes against the schema) before the refusal; such a sender is a signed-in organization, which can be suspended.`,
   ];

@@ -24,7 +24,16 @@ export const CMO_KEY = hashText("bench codes-upload cmo key");
 export const ORG = { regulator: 1, mah: 2, cmo: 3 };
 export const hex32 = (label: string) => keccak256(toUtf8Bytes(label));
 
-export const packsOf = (count: number) => generatePacks({ scheme: "gs1", productCode: GTIN, key: SERIAL_KEY, firstIndex: 0, count, batch: BATCH_NUMBER, expiry: EXPIRY_YYMMDD }) as Generator<Gs1Pack>;
+export const packsOf = (count: number) =>
+  generatePacks({
+    scheme: "gs1",
+    productCode: GTIN,
+    key: SERIAL_KEY,
+    firstIndex: 0,
+    count,
+    batch: BATCH_NUMBER,
+    expiry: EXPIRY_YYMMDD,
+  }) as Generator<Gs1Pack>;
 
 /** Writes the codes as printed (GS1 element strings with ]d2 and GS separators), one a line; returns their root. */
 export async function writeCodes(count: number, codesFile: string, dir: string): Promise<{ root: string; sample: Gs1Pack }> {
@@ -60,7 +69,15 @@ export async function seedStore(dbFile: string, count: number, root: string): Pr
   ];
   await store.db
     .insertInto("organizations")
-    .values(organizations.map((o) => ({ ...o, licence_hash: hex32(`licence ${o.id}`), status: "ACTIVE", onboarded_by: ORG.regulator, onboarded_at: SEEDED_AT })))
+    .values(
+      organizations.map((o) => ({
+        ...o,
+        licence_hash: hex32(`licence ${o.id}`),
+        status: "ACTIVE",
+        onboarded_by: ORG.regulator,
+        onboarded_at: SEEDED_AT,
+      })),
+    )
     .execute();
   await store.db
     .insertInto("signing_keys")
@@ -77,7 +94,14 @@ export async function seedStore(dbFile: string, count: number, root: string): Pr
   const productId = hashText(GTIN);
   await store.db
     .insertInto("products")
-    .values({ id: productId, product_code: GTIN, approval_number: "国药准字H20260001", name: "Bench product", mah_id: ORG.mah, registered_at: SEEDED_AT })
+    .values({
+      id: productId,
+      product_code: GTIN,
+      approval_number: "国药准字H20260001",
+      name: "Bench product",
+      mah_id: ORG.mah,
+      registered_at: SEEDED_AT,
+    })
     .execute();
   const agreementId = hex32("bench codes-upload agreement");
   await store.db
@@ -130,31 +154,57 @@ export async function seedStore(dbFile: string, count: number, root: string): Pr
     })
     .execute();
   await store.db.insertInto("holdings").values({ batch_id: batchId, organization_id: ORG.cmo, quantity: count, recall_acknowledged: 0 }).execute();
-  await store.db.insertInto("sync_state").values({ id: 1, chain_id: 31337, genesis_hash: hex32("genesis"), deployment: "bench", block_number: 1, block_hash: hex32("block 1") }).execute();
+  await store.db
+    .insertInto("sync_state")
+    .values({ id: 1, chain_id: 31337, genesis_hash: hex32("genesis"), deployment: "bench", block_number: 1, block_hash: hex32("block 1") })
+    .execute();
   await store.close();
   return batchId;
 }
 
 export async function signIn(url: string, key: string) {
   const wallet = new Wallet(key);
-  const challenge = (await (await fetch(`${url}/v1/auth/challenge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address }) })).json()) as { challenge: string; text: string };
+  const challenge = (await (
+    await fetch(`${url}/v1/auth/challenge`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: wallet.address }),
+    })
+  ).json()) as { challenge: string; text: string };
   const signature = await wallet.signMessage(challenge.text);
-  const res = await fetch(`${url}/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: wallet.address, challenge: challenge.challenge, signature }) });
+  const res = await fetch(`${url}/v1/auth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ key: wallet.address, challenge: challenge.challenge, signature }),
+  });
   if (!res.ok) throw new Error(`sign-in answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
 }
 
 /** Streams the file as a chunked text/plain body (no Content-Length); resolves with the answer and when the body was sent. */
-export function upload(port: number, batchId: string, token: string, codesFile: string): Promise<{ status: number; body: string; sentMs: number; answeredMs: number }> {
+export function upload(
+  port: number,
+  batchId: string,
+  token: string,
+  codesFile: string,
+): Promise<{ status: number; body: string; sentMs: number; answeredMs: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     let sentMs = 0;
     const req = http.request(
-      { host: "127.0.0.1", port, method: "POST", path: `/v1/batches/${batchId}/codes`, headers: { "content-type": "text/plain; charset=utf-8", authorization: `Bearer ${token}` } },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: `/v1/batches/${batchId}/codes`,
+        headers: { "content-type": "text/plain; charset=utf-8", authorization: `Bearer ${token}` },
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on("data", (part: Buffer) => parts.push(part));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString("utf8"), sentMs, answeredMs: performance.now() - started }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString("utf8"), sentMs, answeredMs: performance.now() - started }),
+        );
         res.on("error", reject);
       },
     );

@@ -16,14 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import {
-  COVERAGE_BUILD,
-  HARDHAT_CONFIG,
-  HITS_DIR,
-  INSTRUMENTATION_DATA,
-  INSTRUMENTED_SOURCES,
-  PROJECT_ROOT,
-} from "./solidity-coverage/paths";
+import { COVERAGE_BUILD, HARDHAT_CONFIG, HITS_DIR, INSTRUMENTATION_DATA, INSTRUMENTED_SOURCES, PROJECT_ROOT } from "./solidity-coverage/paths";
 
 type Instrumentation = Record<string, { hits: number }>;
 type Target = { canonicalPath: string; relativePath: string; source: string };
@@ -69,10 +62,7 @@ async function main() {
   mkdirSync(HITS_DIR, { recursive: true });
 
   // 1. Instrument.
-  const api = new API(
-    { cwd: PROJECT_ROOT, istanbulFolder: REPORT_DIR, istanbulReporter: ["html", "lcov", "json", "json-summary", "text"] },
-    "merge",
-  );
+  const api = new API({ cwd: PROJECT_ROOT, istanbulFolder: REPORT_DIR, istanbulReporter: ["html", "lcov", "json", "json-summary", "text"] }, "merge");
   const targets = solidityFiles(CONTRACTS).map((canonicalPath) => ({
     canonicalPath,
     relativePath: path.relative(PROJECT_ROOT, canonicalPath),

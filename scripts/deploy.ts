@@ -7,7 +7,15 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { isAddress } from "ethers";
 
-type DeployArguments = { regulatorAddress: string; regulatorName: string; regulatorRegion: string; regulatorLicence: string; out: string; deploymentId?: string; undoWindowDays: string };
+type DeployArguments = {
+  regulatorAddress: string;
+  regulatorName: string;
+  regulatorRegion: string;
+  regulatorLicence: string;
+  out: string;
+  deploymentId?: string;
+  undoWindowDays: string;
+};
 
 function program() {
   return new Command("npm run deploy --")
@@ -29,12 +37,17 @@ function parse(argv: string[]): DeployArguments {
   command.parse(argv, { from: "user" });
   const args = command.opts<DeployArguments>();
   const rpcUrl = process.env.TRACE_DEPLOY_RPC_URL;
-  if (!rpcUrl || !/^https?:\/\//.test(rpcUrl)) throw new UsageError("TRACE_DEPLOY_RPC_URL must be the JSON-RPC URL (http:// or https://) of a node of the network to deploy to");
+  if (!rpcUrl || !/^https?:\/\//.test(rpcUrl))
+    throw new UsageError("TRACE_DEPLOY_RPC_URL must be the JSON-RPC URL (http:// or https://) of a node of the network to deploy to");
   if (!/^(0x)?[0-9a-fA-F]{64}$/.test(process.env.TRACE_DEPLOYER_KEY ?? "")) {
     throw new UsageError("TRACE_DEPLOYER_KEY must be the private key (64 hex digits) of a funded account of that network");
   }
-  if (!isAddress(args.regulatorAddress)) throw new UsageError(`--regulator-address must be an Ethereum address, got ${JSON.stringify(args.regulatorAddress)}`);
-  if (!/^\d{6}$/.test(args.regulatorRegion)) throw new UsageError(`--regulator-region must be a 6-digit administrative division code such as 320000, got ${JSON.stringify(args.regulatorRegion)}`);
+  if (!isAddress(args.regulatorAddress))
+    throw new UsageError(`--regulator-address must be an Ethereum address, got ${JSON.stringify(args.regulatorAddress)}`);
+  if (!/^\d{6}$/.test(args.regulatorRegion))
+    throw new UsageError(
+      `--regulator-region must be a 6-digit administrative division code such as 320000, got ${JSON.stringify(args.regulatorRegion)}`,
+    );
   if (!/^\d+$/.test(args.undoWindowDays) || Number(args.undoWindowDays) > 3650) {
     throw new UsageError(`--undo-window-days must be a whole number of days from 0 to 3650, got ${JSON.stringify(args.undoWindowDays)}`);
   }
@@ -51,7 +64,12 @@ async function main() {
   const { deployLedger, writeDeployment } = await import("../src/chain/deploy");
   const deployment = await deployLedger(hre, {
     rpcUrl: process.env.TRACE_DEPLOY_RPC_URL as string,
-    firstRegulator: { name: args.regulatorName, region: Number(args.regulatorRegion), licence: args.regulatorLicence, signingKey: args.regulatorAddress },
+    firstRegulator: {
+      name: args.regulatorName,
+      region: Number(args.regulatorRegion),
+      licence: args.regulatorLicence,
+      signingKey: args.regulatorAddress,
+    },
     ...(args.deploymentId ? { deploymentId: args.deploymentId } : {}),
     undoWindow: Number(args.undoWindowDays) * 24 * 3600,
     // QBFT blocks are final when sealed: waiting for more confirmations adds time, not safety.

@@ -30,7 +30,10 @@ async function main(): Promise<void> {
   const lock = lockDataDirectory(options.dataDir);
   if (options.storeCopy?.kind === "restore") return restore(options.database, options.storeCopy.file);
   const api = await listen(options.apiPort, "--port or TRACE_API_PORT");
-  const chain = options.chain.kind === "embedded" ? { kind: "embedded" as const, server: await listen(options.chain.rpcPort, "--rpc-port or TRACE_RPC_PORT") } : options.chain;
+  const chain =
+    options.chain.kind === "embedded"
+      ? { kind: "embedded" as const, server: await listen(options.chain.rpcPort, "--rpc-port or TRACE_RPC_PORT") }
+      : options.chain;
   // Loaded only once the arguments are good: a typo fails at once, not after Hardhat has started.
   const { default: hre } = await import("hardhat");
   // A fresh clone has no artifacts or typechain types yet; this compiles them (solc from npm), or is a no-op.
@@ -68,7 +71,8 @@ async function listen(port: number, setting: string): Promise<Server> {
   try {
     return await listenHttp(HOST, port);
   } catch (error) {
-    if (error instanceof PortInUseError) throw new StartOptionsError(`${error.message}: stop that process, or choose another port with ${setting} (0 picks any free port)`);
+    if (error instanceof PortInUseError)
+      throw new StartOptionsError(`${error.message}: stop that process, or choose another port with ${setting} (0 picks any free port)`);
     throw error;
   }
 }
@@ -99,10 +103,14 @@ async function runEmbedded(hre: HardhatRuntimeEnvironment, options: StartOptions
       },
     });
     // Development chain only: the bootstrap regulator's key is kept in the clear so the demo can sign with it.
-    writeFileSync(regulatorFile, JSON.stringify({ organizationId: 1, address: regulatorKey.address, privateKey: regulatorKey.privateKey }, null, 2), { mode: 0o600 });
+    writeFileSync(regulatorFile, JSON.stringify({ organizationId: 1, address: regulatorKey.address, privateKey: regulatorKey.privateKey }, null, 2), {
+      mode: 0o600,
+    });
   } else {
     if (!existsSync(deploymentFile)) {
-      throw new Error(`the chain in ${path.join(options.dataDir, "chain")} was restored, but ${deploymentFile} is missing (the first start stopped before deploying); move ${path.join(options.dataDir, "chain")} aside to start over`);
+      throw new Error(
+        `the chain in ${path.join(options.dataDir, "chain")} was restored, but ${deploymentFile} is missing (the first start stopped before deploying); move ${path.join(options.dataDir, "chain")} aside to start over`,
+      );
     }
     // The journal restored the same contracts; only the RPC port may have changed.
     deployment = { ...(await readDeployment(deploymentFile)), rpcUrl: chain.url };
@@ -128,7 +136,8 @@ async function runAttached(options: StartOptions, chain: { rpcUrl: string; deplo
   const { readDeployment } = await import("../src/indexer/deployment");
   const deployment = { ...(await readDeployment(chain.deploymentFile)), rpcUrl: chain.rpcUrl };
   const relayerKey = process.env.TRACE_RELAYER_KEY;
-  if (options.demo && !relayerKey) throw new Error("--demo on an existing chain needs TRACE_RELAYER_KEY, the private key of a funded account to pay for the demo's transactions");
+  if (options.demo && !relayerKey)
+    throw new Error("--demo on an existing chain needs TRACE_RELAYER_KEY, the private key of a funded account to pay for the demo's transactions");
   const regulatorFile = path.join(options.dataDir, "dev-regulator-key.json");
   const { service, samples } = await serve(options, deployment, chain.rpcUrl, apiServer, relayerKey, () => readRegulatorKey(regulatorFile));
   console.log(`Chain JSON-RPC     ${chain.rpcUrl} (chain id ${deployment.chainId}, attached)`);
@@ -143,7 +152,14 @@ type Service = Awaited<ReturnType<typeof import("../src/service").startLedgerSer
  * Seeds the demo when asked and not done yet, then runs the indexer and API and registers the demo's codes
  * (again, if the database was rebuilt).
  */
-async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: string, apiServer: Server, relayerKey: string | undefined, regulatorKey: () => Wallet) {
+async function serve(
+  options: StartOptions,
+  deployment: DeploymentFile,
+  rpcUrl: string,
+  apiServer: Server,
+  relayerKey: string | undefined,
+  regulatorKey: () => Wallet,
+) {
   const { startLedgerService } = await import("../src/service");
   const { createLogger } = await import("../src/log");
   const { readDemo, registerDemoCodes, writeDemo } = await import("../src/demo/files");
@@ -155,7 +171,12 @@ async function serve(options: StartOptions, deployment: DeploymentFile, rpcUrl: 
       await checkUnseeded(provider, deployment, options.dataDir);
       const latest = await provider.getBlock("latest");
       console.log("Seeding the demo consortium and history …");
-      const seed = await seedDemo({ deployment, relayer: new Wallet(relayerKey as string, provider), regulatorKey: regulatorKey(), now: latest?.timestamp ?? Math.floor(Date.now() / 1000) });
+      const seed = await seedDemo({
+        deployment,
+        relayer: new Wallet(relayerKey as string, provider),
+        regulatorKey: regulatorKey(),
+        now: latest?.timestamp ?? Math.floor(Date.now() / 1000),
+      });
       writeDemo(options.dataDir, seed);
       demo = seed;
     } finally {
@@ -216,7 +237,7 @@ function devAccountKey(hre: HardhatRuntimeEnvironment, index: number): string {
   return HDNodeWallet.fromPhrase(accounts.mnemonic, accounts.passphrase, `${accounts.path}/${index}`).privateKey;
 }
 
-const RESTORE = "restore the store's last backup (npm start -- --restore FILE; README \"Operations\")";
+const RESTORE = 'restore the store\'s last backup (npm start -- --restore FILE; README "Operations")';
 const REBUILD =
   "without a backup, start with --accept-lost-store: the chain is indexed again and the registered codes come back from the data directory, " +
   "but subscriptions, alerts, recall progress reports and scan observations are lost";
@@ -224,7 +245,8 @@ const REBUILD =
 /** Why the ledger refuses to run, and what the operator does about it; undefined for an unexpected failure. */
 function refusal(error: unknown): string | undefined {
   if (error instanceof DataDirectoryLockedError) return `${error.message}; stop it first, or give this start another --data-dir (TRACE_DATA_DIR)`;
-  if (error instanceof StoreDamagedError) return `${error.message}. Stop serving from it: ${RESTORE}; or move ${error.location} aside and, ${REBUILD}`;
+  if (error instanceof StoreDamagedError)
+    return `${error.message}. Stop serving from it: ${RESTORE}; or move ${error.location} aside and, ${REBUILD}`;
   if (error instanceof StoreLostError) return `${error.message}. To get them back, ${RESTORE}; or, ${REBUILD}`;
   if (error instanceof StoreMismatchError) {
     return `${error.message}. Give the --database this data directory was used with, or ${RESTORE}; if this store is the right one, delete ${path.join(error.dataDir, "store-id")}`;

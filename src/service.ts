@@ -80,7 +80,15 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const settled = new Promise<void>((resolve) => (ready = resolve));
   const election = writerElection({ store, log, onStandby: () => ready() });
   const indexing = election.run(async (writerStore, signal) => {
-    const indexer = createIndexer({ source, store: writerStore, deployment: options.deployment, log, showProgress: true, maxRange: options.maxRange, verification: options.verification });
+    const indexer = createIndexer({
+      source,
+      store: writerStore,
+      deployment: options.deployment,
+      log,
+      showProgress: true,
+      maxRange: options.maxRange,
+      verification: options.verification,
+    });
     await indexer.catchUp();
     ready();
     await indexer.follow(signal);
@@ -115,8 +123,10 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })
     : undefined;
   const recovered = await services.codes.recover();
-  if (recovered.reregistered.length > 0) log.info({ batches: recovered.reregistered }, "registered codes again from the data directory's registration files");
-  for (const { batchId, reason } of recovered.refused) log.warn({ batchId, reason }, "a kept registration does not match its batch on the chain; not registered");
+  if (recovered.reregistered.length > 0)
+    log.info({ batches: recovered.reregistered }, "registered codes again from the data directory's registration files");
+  for (const { batchId, reason } of recovered.refused)
+    log.warn({ batchId, reason }, "a kept registration does not match its batch on the chain; not registered");
   const app = createApp(services, [...(relay ? relayRoutes(relay) : []), ...earlyWarning.routes], [webPages, ...earlyWarning.mounts]);
   const { server } = options;
   server.on("request", app);

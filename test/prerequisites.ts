@@ -39,7 +39,9 @@ async function postgresProblem(url: string): Promise<string | undefined> {
 export async function missingPrerequisites(where: { chromium: string | undefined; postgresUrl: string }): Promise<string[]> {
   const postgres = await postgresProblem(where.postgresUrl);
   return [
-    ...(where.chromium ? [] : [`chromium, for the web page tests: apt-get install -y chromium (looked for ${DEBIAN_CHROMIUM} and chromium on the PATH)`]),
+    ...(where.chromium
+      ? []
+      : [`chromium, for the web page tests: apt-get install -y chromium (looked for ${DEBIAN_CHROMIUM} and chromium on the PATH)`]),
     ...(postgres ? [postgres] : []),
   ];
 }

@@ -29,7 +29,11 @@ export async function loadAudience(db: Db, batchIds: Iterable<string>, agreement
   const agreements = new Map<string, number[]>();
   const wantedAgreements = [...new Set(agreementIds)];
   for (let i = 0; i < wantedAgreements.length; i += 500) {
-    const rows = await db.selectFrom("agreements").select(["id", "mah_id", "counterparty_id"]).where("id", "in", wantedAgreements.slice(i, i + 500)).execute();
+    const rows = await db
+      .selectFrom("agreements")
+      .select(["id", "mah_id", "counterparty_id"])
+      .where("id", "in", wantedAgreements.slice(i, i + 500))
+      .execute();
     for (const a of rows) agreements.set(a.id, [a.mah_id, a.counterparty_id]);
   }
   const organizations = await db.selectFrom("organizations").select(["id", "role", "region"]).execute();

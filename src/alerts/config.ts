@@ -81,7 +81,8 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
   for (const [name, value] of positive) {
     if (!Number.isInteger(value) || value <= 0) throw new Error(`alert setting ${name} must be a positive integer, not ${value}`);
   }
-  if (!(config.maxBusyShare > 0 && config.maxBusyShare <= 1)) throw new Error(`alert setting maxBusyShare must be in (0, 1], not ${config.maxBusyShare}`);
+  if (!(config.maxBusyShare > 0 && config.maxBusyShare <= 1))
+    throw new Error(`alert setting maxBusyShare must be in (0, 1], not ${config.maxBusyShare}`);
   if (config.rating.redAt < config.rating.yellowAt) throw new Error("alert setting rating.redAt must not be below rating.yellowAt");
   return config;
 }

@@ -34,7 +34,13 @@ async function overdueShipments(trx: Trx, config: AlertConfig, now: number): Pro
     batchId: s.batch_id,
     subject: s.id,
     message: `shipment of ${s.quantity} units from organization ${s.shipper_id} not received ${Math.floor((now - s.shipped_at) / 86_400)} days after it shipped`,
-    details: { shipmentId: s.id, shipperId: s.shipper_id, recipientId: s.recipient_id, shippedAt: s.shipped_at, dueAt: s.shipped_at + config.shipmentReceiptSeconds },
+    details: {
+      shipmentId: s.id,
+      shipperId: s.shipper_id,
+      recipientId: s.recipient_id,
+      shippedAt: s.shipped_at,
+      dueAt: s.shipped_at + config.shipmentReceiptSeconds,
+    },
     observedAt: s.shipped_at + config.shipmentReceiptSeconds,
     notify: [s.shipper_id],
   }));
@@ -158,7 +164,10 @@ async function settled(trx: Trx): Promise<Resolution[]> {
   return resolved;
 }
 
-async function isSettled(trx: Trx, alert: { rule: string; batch_id: string | null; subject: string | null; organization_id: number | null; observed_at: number }) {
+async function isSettled(
+  trx: Trx,
+  alert: { rule: string; batch_id: string | null; subject: string | null; organization_id: number | null; observed_at: number },
+) {
   if (alert.rule === "shipment_overdue") {
     const shipment = await trx.selectFrom("shipments").select("status").where("id", "=", alert.subject!).executeTakeFirst();
     return shipment?.status !== "IN_TRANSIT";

@@ -39,7 +39,13 @@ const NOTIFIED = new Set(["verified", "bootstrap"]);
 const FAILED = new Set(["signature_mismatch", "unknown_key", "key_not_of_organization", "revoked_key"]);
 /** Events every holder and addressee of stock in transit must hear of: recalls and holds. */
 const HOLDER_EVENTS = new Set(["RecallStarted", "RecallAcknowledged", "RecallClosed", "BatchPlacedOnHold", "BatchHoldReleased"]);
-const ORGANIZATION_EVENTS = new Set(["OrganizationOnboarded", "OrganizationSuspended", "OrganizationReinstated", "SigningKeyAdded", "SigningKeyRevoked"]);
+const ORGANIZATION_EVENTS = new Set([
+  "OrganizationOnboarded",
+  "OrganizationSuspended",
+  "OrganizationReinstated",
+  "SigningKeyAdded",
+  "SigningKeyRevoked",
+]);
 
 /** A second engine on the same database moved the cursor first: this pass's work is discarded, not doubled. */
 class CursorMoved extends Error {}
@@ -144,7 +150,9 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         );
         const outbox = await openOutbox(db, trx, at);
         const writer = await openAlertWriter(trx, outbox, audience, at);
-        const judged = events.filter((e) => NOTIFIED.has(e.verification)).map((event) => ({ event, args: JSON.parse(event.payload) as Record<string, unknown> }));
+        const judged = events
+          .filter((e) => NOTIFIED.has(e.verification))
+          .map((event) => ({ event, args: JSON.parse(event.payload) as Record<string, unknown> }));
         const facts = await loadChunkFacts(trx, judged);
         await writer.raise(events.filter((e) => FAILED.has(e.verification)).map(unverifiedAttestation));
         for (const { event, args } of judged) {
@@ -178,7 +186,12 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
    * branch's events come with new ones.
    */
   async function rollBackIfReorganized(): Promise<number> {
-    const last = await db.selectFrom("alert_blocks").select(["block_number", "block_hash"]).orderBy("block_number", "desc").limit(1).executeTakeFirst();
+    const last = await db
+      .selectFrom("alert_blocks")
+      .select(["block_number", "block_hash"])
+      .orderBy("block_number", "desc")
+      .limit(1)
+      .executeTakeFirst();
     if (!last) return 0;
     const indexed = await db.selectFrom("indexed_blocks").select("block_hash").where("block_number", "=", last.block_number).executeTakeFirst();
     if (indexed?.block_hash === last.block_hash) return 0;
@@ -201,7 +214,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         .limit(1)
         .executeTakeFirstOrThrow();
       const from = diverged.block_number;
-      const kept = await trx.selectFrom("alert_blocks").select((eb) => eb.fn.max("block_number").as("n")).where("block_number", "<", from).executeTakeFirst();
+      const kept = await trx
+        .selectFrom("alert_blocks")
+        .select((eb) => eb.fn.max("block_number").as("n"))
+        .where("block_number", "<", from)
+        .executeTakeFirst();
       const survivor = kept?.n === null || kept?.n === undefined ? -1 : Number(kept.n);
       const at = now();
       const orphaned = await trx
@@ -223,7 +240,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         )
         .execute();
       const outbox = await openOutbox(db, trx, at);
-      await closeAlerts(trx, outbox, orphaned.map((a) => ({ id: a.id, reason: `its event was removed by a reorg after block ${survivor}` })), "retracted", at);
+      await closeAlerts(
+        trx,
+        outbox,
+        orphaned.map((a) => ({ id: a.id, reason: `its event was removed by a reorg after block ${survivor}` })),
+        "retracted",
+        at,
+      );
       await outbox.flush();
       await trx.deleteFrom("alert_blocks").where("block_number", ">=", from).execute();
       const cursor = await readCursor(trx);
@@ -236,15 +259,30 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   async function evaluateObservationChunk(): Promise<EngineProgress> {
     const progress = emptyProgress();
     await db.transaction().execute(async (trx) => {
-      const scans = await trx.selectFrom("scan_observations").selectAll().where("evaluated", "=", 0).orderBy("observed_at").orderBy("id").limit(config.chunkSize).execute();
+      const scans = await trx
+        .selectFrom("scan_observations")
+        .selectAll()
+        .where("evaluated", "=", 0)
+        .orderBy("observed_at")
+        .orderBy("id")
+        .limit(config.chunkSize)
+        .execute();
       if (scans.length === 0) return;
       const at = now();
-      const audience = await loadAudience(trx, scans.flatMap((s) => (s.batch_id ? [s.batch_id] : [])));
+      const audience = await loadAudience(
+        trx,
+        scans.flatMap((s) => (s.batch_id ? [s.batch_id] : [])),
+      );
       const outbox = await openOutbox(db, trx, at);
       const writer = await openAlertWriter(trx, outbox, audience, at);
       for (const scan of scans) {
         // Marked first: a scan another engine took meanwhile updates nothing and is skipped.
-        const taken = await trx.updateTable("scan_observations").set({ evaluated: 1 }).where("id", "=", scan.id).where("evaluated", "=", 0).executeTakeFirst();
+        const taken = await trx
+          .updateTable("scan_observations")
+          .set({ evaluated: 1 })
+          .where("id", "=", scan.id)
+          .where("evaluated", "=", 0)
+          .executeTakeFirst();
         if (Number(taken.numUpdatedRows) !== 1) continue;
         await writer.raise(await evaluateObservation(trx, scan, config));
       }
@@ -259,7 +297,10 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     const progress = emptyProgress();
     await db.transaction().execute(async (trx) => {
       const { drafts, resolved } = await evaluateDeadlines(trx, config, at);
-      const audience = await loadAudience(trx, drafts.flatMap((d) => (d.batchId ? [d.batchId] : [])));
+      const audience = await loadAudience(
+        trx,
+        drafts.flatMap((d) => (d.batchId ? [d.batchId] : [])),
+      );
       const outbox = await openOutbox(db, trx, at);
       const writer = await openAlertWriter(trx, outbox, audience, at);
       await writer.raise(drafts);
@@ -344,17 +385,19 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
   if (event.batch_id) for (const id of audience.ofBatch(event.batch_id, { holders })) direct.add(id);
   const recipients = audience.withRegulators(direct, event.batch_id);
   // The payload is the same for every recipient: built once; the event's arguments are joined in when it is sent.
-  const payload = JSON.stringify({ event: {
-    name: event.name,
-    blockNumber: event.block_number,
-    logIndex: event.log_index,
-    blockHash: event.block_hash,
-    blockTime: event.block_time,
-    txHash: event.tx_hash,
-    batchId: event.batch_id,
-    organizationId: event.organization_id,
-    verification: event.verification,
-  } });
+  const payload = JSON.stringify({
+    event: {
+      name: event.name,
+      blockNumber: event.block_number,
+      logIndex: event.log_index,
+      blockHash: event.block_hash,
+      blockTime: event.block_time,
+      txHash: event.tx_hash,
+      batchId: event.batch_id,
+      organizationId: event.organization_id,
+      verification: event.verification,
+    },
+  });
   const kind = `ledger.${event.name}`;
   const about = { event: { block: event.block_number, log: event.log_index } };
   for (const organizationId of recipients) {
@@ -381,7 +424,10 @@ type AlertWriter = { raise(drafts: AlertDraft[]): Promise<void>; readonly raised
 
 /** Writes new alerts (a key already raised is skipped) and a notification to each organization concerned. */
 async function openAlertWriter(trx: Trx, outbox: Outbox, audience: Audience, at: number): Promise<AlertWriter> {
-  const last = await trx.selectFrom("alerts").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst();
+  const last = await trx
+    .selectFrom("alerts")
+    .select((eb) => eb.fn.max("id").as("id"))
+    .executeTakeFirst();
   let nextId = Number(last?.id ?? 0) + 1;
   let raised = 0;
   return {
@@ -438,7 +484,8 @@ async function closeAlerts(trx: Trx, outbox: Outbox, closing: Resolution[], stat
     const alert = await trx.selectFrom("alerts").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     const told = await trx.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", id).execute();
     const payload = JSON.stringify({ alert: alertView(alert) });
-    for (const { organization_id } of told) outbox.add(organization_id, `alert.${status}`, `${status}:${id}:${organization_id}`, payload, { alertId: id });
+    for (const { organization_id } of told)
+      outbox.add(organization_id, `alert.${status}`, `${status}:${id}:${organization_id}`, payload, { alertId: id });
   }
 }
 

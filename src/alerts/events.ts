@@ -23,7 +23,12 @@ export async function loadChunkFacts(trx: Trx, events: { event: LedgerEventTable
   const released = [...new Set(events.filter((e) => e.event.name === "BatchMarketReleased" && e.event.batch_id).map((e) => e.event.batch_id!))];
   const facts: ChunkFacts = { agreements: new Map(), closedDeviations: new Map() };
   for (let i = 0; i < agreementIds.length; i += 500) {
-    for (const a of await trx.selectFrom("agreements").selectAll().where("id", "in", agreementIds.slice(i, i + 500)).execute()) facts.agreements.set(a.id, a);
+    for (const a of await trx
+      .selectFrom("agreements")
+      .selectAll()
+      .where("id", "in", agreementIds.slice(i, i + 500))
+      .execute())
+      facts.agreements.set(a.id, a);
   }
   for (let i = 0; i < released.length; i += 500) {
     const rows = await trx
@@ -119,7 +124,10 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
         batchId,
         subject: null,
         message: `${late.length} deviation(s) closed within ${Math.round(config.lateDeviationClosureSeconds / 3600)} hours before market release`,
-        details: { releasedAt: event.block_time, deviations: late.map((d) => ({ reportHash: d.report_hash, kind: d.kind, closedAt: d.closed_at, closedBy: d.closed_by })) },
+        details: {
+          releasedAt: event.block_time,
+          deviations: late.map((d) => ({ reportHash: d.report_hash, kind: d.kind, closedAt: d.closed_at, closedBy: d.closed_by })),
+        },
         observedAt: event.block_time,
         notify: batch ? [batch.cmoId] : [],
       },
@@ -146,7 +154,10 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
   },
   BatchPlacedOnHold: async (input) => [batchOnHold(input, `placed by organization ${num(input.args, "organizationId")}`)],
   async DeviationOpened(input) {
-    const held = input.args.placesOnHold === true ? [batchOnHold(input, `placed by the deviation report ${String(input.args.reportHash)} opened on the market-released batch`)] : [];
+    const held =
+      input.args.placesOnHold === true
+        ? [batchOnHold(input, `placed by the deviation report ${String(input.args.reportHash)} opened on the market-released batch`)]
+        : [];
     return [...held, ...(await recurringDeviations(input))];
   },
   async BatchRecorded({ event, args, facts, keyOf }) {

@@ -98,7 +98,13 @@ export function alertRoutes(config: AlertConfig) {
           select = select.where((eb) =>
             eb.or([
               eb("alerts.organization_id", "=", me),
-              eb.exists(eb.selectFrom("notifications").select("notifications.id").whereRef("notifications.alert_id", "=", "alerts.id").where("notifications.organization_id", "=", me)),
+              eb.exists(
+                eb
+                  .selectFrom("notifications")
+                  .select("notifications.id")
+                  .whereRef("notifications.alert_id", "=", "alerts.id")
+                  .where("notifications.organization_id", "=", me),
+              ),
             ]),
           );
         }
@@ -162,7 +168,13 @@ export function alertRoutes(config: AlertConfig) {
         if (recall?.status !== "OPEN") throw new LedgerError("conflict", "NO_OPEN_RECALL", `batch ${batch.id} has no open recall`);
         const deadline = deadlinesOf(config.recallDeadlines, recall.level);
         if (!deadline) throw badInput("UNKNOWN_RECALL_LEVEL", `recall level ${recall.level} has no deadlines`);
-        const row = { id: randomUUID(), batch_id: batch.id, reported_by: caller!.organizationId, report_hash: body.reportHash, reported_at: services.now() };
+        const row = {
+          id: randomUUID(),
+          batch_id: batch.id,
+          reported_by: caller!.organizationId,
+          report_hash: body.reportHash,
+          reported_at: services.now(),
+        };
         await db.insertInto("recall_progress_reports").values(row).execute();
         return { id: row.id, batchId: batch.id, reportedAt: row.reported_at, nextDueAt: row.reported_at + deadline.progressReport };
       },

@@ -26,7 +26,8 @@ export const API_VERSION = "1.0.0";
 const healthRoute = defineRoute({
   method: "get",
   path: "/healthz",
-  summary: "Liveness, the store's integrity (503 STORE_DAMAGED once damage is found), the chain and block the indexed store has reached, and whether this service writes it or stands by",
+  summary:
+    "Liveness, the store's integrity (503 STORE_DAMAGED once damage is found), the chain and block the indexed store has reached, and whether this service writes it or stands by",
   tags: ["operations"],
   access: "public",
   response: z.object({
@@ -34,12 +35,21 @@ const healthRoute = defineRoute({
     integrity: z.literal("ok"),
     chainId: z.number().int().nullable(),
     indexedBlock: z.number().int().nullable(),
-    role: z.enum(["writer", "standby"]).nullable().meta({ description: "writer: this service's indexer writes the read model; standby: another's does, this one takes over if it dies" }),
+    role: z
+      .enum(["writer", "standby"])
+      .nullable()
+      .meta({ description: "writer: this service's indexer writes the read model; standby: another's does, this one takes over if it dies" }),
   }),
   async handle({ services }) {
     refuseDamagedStore(services);
     const sync = await services.store.db.selectFrom("sync_state").select(["chain_id", "block_number"]).executeTakeFirst();
-    return { status: "ok" as const, integrity: "ok" as const, chainId: sync?.chain_id ?? null, indexedBlock: sync?.block_number ?? null, role: services.writerRole?.() ?? null };
+    return {
+      status: "ok" as const,
+      integrity: "ok" as const,
+      chainId: sync?.chain_id ?? null,
+      indexedBlock: sync?.block_number ?? null,
+      role: services.writerRole?.() ?? null,
+    };
   },
 });
 
@@ -50,7 +60,18 @@ function refuseDamagedStore(services: ApiServices) {
 }
 
 /** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
-export const coreRoutes: AnyRoute[] = [...authRoutes, ...scanRoutes, ...codeRegistrationRoutes, ...batchRoutes, ...recallRoutes, ...organizationRoutes, ...epcisRoutes, ...shipmentRoutes, ...ledgerRoutes, healthRoute];
+export const coreRoutes: AnyRoute[] = [
+  ...authRoutes,
+  ...scanRoutes,
+  ...codeRegistrationRoutes,
+  ...batchRoutes,
+  ...recallRoutes,
+  ...organizationRoutes,
+  ...epcisRoutes,
+  ...shipmentRoutes,
+  ...ledgerRoutes,
+  healthRoute,
+];
 
 /**
  * Something served beside the JSON routes that a route definition cannot describe (web pages, event streams),
@@ -142,14 +163,17 @@ function anonymousRelayBody(services: ApiServices): RequestHandler {
     if (holdsIssuedToken(services, req.headers.authorization)) return next();
     parse(req, res, (error?: unknown) => {
       if ((error as { type?: string } | undefined)?.type !== "entity.too.large") return next(error);
-      res.set("connection", "close").status(413).json({
-        error: {
-          code: "BODY_TOO_LARGE",
-          message:
-            `an anonymous relay request may carry at most ${ANONYMOUS_RELAY_LIMIT.replace("kb", " KB")}; ` +
-            `sign in (POST /v1/auth/challenge, then /v1/auth/token) to relay up to ${BODY_LIMIT.replace("mb", " MB")}`,
-        },
-      });
+      res
+        .set("connection", "close")
+        .status(413)
+        .json({
+          error: {
+            code: "BODY_TOO_LARGE",
+            message:
+              `an anonymous relay request may carry at most ${ANONYMOUS_RELAY_LIMIT.replace("kb", " KB")}; ` +
+              `sign in (POST /v1/auth/challenge, then /v1/auth/token) to relay up to ${BODY_LIMIT.replace("mb", " MB")}`,
+          },
+        });
     });
   };
 }

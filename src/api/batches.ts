@@ -61,13 +61,14 @@ export const batchRoutes = [
       const cursor = decodeCursor(query.cursor);
       if (cursor) {
         q = q.where((eb) =>
-          eb.or([
-            eb("batches.recorded_at", "<", cursor.at),
-            eb.and([eb("batches.recorded_at", "=", cursor.at), eb("batches.id", ">", cursor.id)]),
-          ]),
+          eb.or([eb("batches.recorded_at", "<", cursor.at), eb.and([eb("batches.recorded_at", "=", cursor.at), eb("batches.id", ">", cursor.id)])]),
         );
       }
-      const rows = (await q.orderBy("batches.recorded_at", "desc").orderBy("batches.id").limit(query.limit + 1).execute()) as BatchRow[];
+      const rows = (await q
+        .orderBy("batches.recorded_at", "desc")
+        .orderBy("batches.id")
+        .limit(query.limit + 1)
+        .execute()) as BatchRow[];
       const { items, nextCursor } = page(rows, query.limit, (row) => ({ at: row.recorded_at, id: row.id }));
       return { items: items.map(toBatchView), nextCursor };
     },
@@ -111,7 +112,10 @@ export const batchRoutes = [
       // The whole timeline (agreements, deviations, every party's hand-overs) is for regulators and the batch's
       // MAH and CMO; a holder sees the custody path in its scan answers.
       if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
-        throw notAllowed("PROVENANCE_RESTRICTED", "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
+        throw notAllowed(
+          "PROVENANCE_RESTRICTED",
+          "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path",
+        );
       }
       const after = decodeChainCursor(query.cursor);
       const events = await provenanceEvents(services, batch, after, query.limit + 1);
@@ -147,9 +151,7 @@ async function provenanceEvents(services: ApiServices, batch: BatchRow, after: C
   let query = db
     .selectFrom("ledger_events")
     .selectAll()
-    .where((eb) =>
-      eb.or([eb("batch_id", "=", batch.id), eb("agreement_id", "in", agreementIds.length ? agreementIds.map((a) => a.id) : [""])]),
-    );
+    .where((eb) => eb.or([eb("batch_id", "=", batch.id), eb("agreement_id", "in", agreementIds.length ? agreementIds.map((a) => a.id) : [""])]));
   if (after) {
     query = query.where((eb) =>
       eb.or([eb("block_number", ">", after.block), eb.and([eb("block_number", "=", after.block), eb("log_index", ">", after.logIndex)])]),
@@ -172,10 +174,18 @@ function scopeToCaller(q: ReturnType<typeof batchQuery>, caller: Caller): Return
       return q.where((eb) =>
         eb.or([
           eb.exists(
-            eb.selectFrom("holdings").select(sql`1`.as("one")).whereRef("holdings.batch_id", "=", "batches.id").where("holdings.organization_id", "=", id),
+            eb
+              .selectFrom("holdings")
+              .select(sql`1`.as("one"))
+              .whereRef("holdings.batch_id", "=", "batches.id")
+              .where("holdings.organization_id", "=", id),
           ),
           eb.exists(
-            eb.selectFrom("shipments").select(sql`1`.as("one")).whereRef("shipments.batch_id", "=", "batches.id").where("shipments.recipient_id", "=", id),
+            eb
+              .selectFrom("shipments")
+              .select(sql`1`.as("one"))
+              .whereRef("shipments.batch_id", "=", "batches.id")
+              .where("shipments.recipient_id", "=", id),
           ),
         ]),
       );

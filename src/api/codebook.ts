@@ -91,7 +91,11 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       await mkdir(path.dirname(treePath), { recursive: true });
       const { summary, count } = await hashCodes(pending, spool, codes, { productCode: batch.product_code, expiresAt: batch.expires_at });
       if (summary.root !== batch.codes_root) {
-        throw new LedgerError("refused", "CODES_ROOT_MISMATCH", `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`);
+        throw new LedgerError(
+          "refused",
+          "CODES_ROOT_MISMATCH",
+          `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`,
+        );
       }
       await rename(pending, treePath);
       await rename(spool, files.keys);
@@ -146,7 +150,13 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       if (existsSync(files.record)) continue;
       await writeFile(`${files.keys}.writing`, storedKeyLines(row.batch_id), { mode: 0o600 });
       await rename(`${files.keys}.writing`, files.keys);
-      const record: RegistrationRecord = { batchId: row.batch_id, root: row.root, count: row.code_count, registeredBy: row.registered_by, registeredAt: row.registered_at };
+      const record: RegistrationRecord = {
+        batchId: row.batch_id,
+        root: row.root,
+        count: row.code_count,
+        registeredBy: row.registered_by,
+        registeredAt: row.registered_at,
+      };
       await writeFile(files.record, JSON.stringify(record), { mode: 0o600 });
     }
   }

@@ -60,14 +60,22 @@ async function codesRegistrar(services: ApiServices, caller: Caller | undefined,
  * read a chunk at a time and each code parsed and hashed as it arrives, so the number of codes is bounded by disk,
  * not by a body limit or memory. Same checks, errors and all-or-nothing registration as the JSON form.
  */
-export function codesTextUpload(services: ApiServices, authenticate: (req: Request, required: boolean) => Promise<Caller | undefined>): RequestHandler {
+export function codesTextUpload(
+  services: ApiServices,
+  authenticate: (req: Request, required: boolean) => Promise<Caller | undefined>,
+): RequestHandler {
   return async (req, res, next) => {
     if (!req.is("text/plain")) return next();
     try {
       const caller = await authenticate(req, true);
       const { batchId } = z.object({ batchId: bytes32 }).parse(req.params);
       const batch = await codesRegistrar(services, caller, batchId);
-      const registered = await services.codes.registerLines({ batchId: batch.id, lines: bodyLines(req), by: caller!.organizationId, now: services.now() });
+      const registered = await services.codes.registerLines({
+        batchId: batch.id,
+        lines: bodyLines(req),
+        by: caller!.organizationId,
+        now: services.now(),
+      });
       res.status(201).json({ batchId: batch.id, ...registered });
     } catch (error) {
       // Refused mid-body: read the rest before answering, as a client that sends its whole body first expects.
@@ -90,7 +98,11 @@ async function* bodyLines(req: Request): AsyncGenerator<CodeLine> {
     carry = parts.pop()!;
     // A code is at most MAX_CODE_LENGTH characters: a body that never ends its line must not grow without bound.
     if (carry.length > MAX_CODE_LENGTH + 2) {
-      throw badInput("CODE_TOO_LONG", `line ${line + parts.length + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + parts.length + 1}`);
+      throw badInput(
+        "CODE_TOO_LONG",
+        `line ${line + parts.length + 1}: longer than ${MAX_CODE_LENGTH} characters`,
+        `line.${line + parts.length + 1}`,
+      );
     }
     for (const part of parts) {
       line++;
@@ -115,4 +127,3 @@ export function documentCodesUpload(document: { paths: Record<string, Record<str
     },
   };
 }
-

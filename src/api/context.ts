@@ -8,7 +8,6 @@ import type { CodeBook } from "./codebook";
 /** An organization signed in with one of its on-chain keys. */
 export type Caller = { organizationId: number; role: RoleName; region: number; key: string };
 
-
 export type ApiConfig = {
   /** Secret that signs sign-in challenges and tokens; API servers that share a database share it. */
   secret: Buffer;

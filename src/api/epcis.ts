@@ -370,7 +370,10 @@ export const epcisRoutes = [
       const batch = await readableBatch(services, caller, params.batchId);
       // The export is the batch's whole history, so it is read as its provenance is: by regulators, its MAH and CMO.
       if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
-        throw notAllowed("PROVENANCE_RESTRICTED", "a batch's EPCIS history is for regulators and the batch's MAH and CMO; scan a pack for its custody path");
+        throw notAllowed(
+          "PROVENANCE_RESTRICTED",
+          "a batch's EPCIS history is for regulators and the batch's MAH and CMO; scan a pack for its custody path",
+        );
       }
       const events = await services.store.db
         .selectFrom("ledger_events")
@@ -390,7 +393,8 @@ export const epcisRoutes = [
 
 function publicUrlOf(services: ApiServices): string {
   const url = services.config.publicUrl;
-  if (url === undefined) throw new LedgerError("internal", "NO_PUBLIC_URL", "this API has no public URL to name parties under in EPCIS documents (--public-url)");
+  if (url === undefined)
+    throw new LedgerError("internal", "NO_PUBLIC_URL", "this API has no public URL to name parties under in EPCIS documents (--public-url)");
   return url;
 }
 

@@ -43,10 +43,16 @@ const STORE_UNAVAILABLE = "STORE_UNAVAILABLE";
 
 function answerTo(error: unknown): Answer {
   if (error instanceof LedgerError) return { status: STATUS_OF_KIND[error.kind], code: error.code, message: error.message, field: error.field };
-  if (isStoreUnavailable(error)) return answerTo(retryLater(STORE_UNAVAILABLE, "the database is unreachable (restarting or failing over); retry shortly"));
+  if (isStoreUnavailable(error))
+    return answerTo(retryLater(STORE_UNAVAILABLE, "the database is unreachable (restarting or failing over); retry shortly"));
   // The operator's message names the file; the client learns only that this server cannot answer now.
   if (error instanceof StoreDamagedError) {
-    return answerTo(retryLater("STORE_DAMAGED", "this server's store is damaged, so it gives no answers until its operator restores it; try another server or later"));
+    return answerTo(
+      retryLater(
+        "STORE_DAMAGED",
+        "this server's store is damaged, so it gives no answers until its operator restores it; try another server or later",
+      ),
+    );
   }
   if (error instanceof ZodError) {
     const issue = error.issues[0]!;
@@ -59,7 +65,8 @@ function answerTo(error: unknown): Answer {
   if (type === "entity.parse.failed") return answerTo(badInput("MALFORMED_JSON", "the request body is not valid JSON"));
   if (type === "entity.too.large") return { status: 413, code: "BODY_TOO_LARGE", message: "the request body is too large" };
   if (type === "charset.unsupported") return { status: 415, code: "UNSUPPORTED_CHARSET", message: "send JSON in UTF-8" };
-  if (type === "encoding.unsupported") return { status: 415, code: "UNSUPPORTED_ENCODING", message: "send the body uncompressed, or gzip or deflate" };
+  if (type === "encoding.unsupported")
+    return { status: 415, code: "UNSUPPORTED_ENCODING", message: "send the body uncompressed, or gzip or deflate" };
   if (typeof status === "number" && status >= 400 && status < 500) return { status, code: "BAD_REQUEST", message: (error as Error).message };
   return { status: 500, code: "INTERNAL", message: "the server failed to answer; the failure is logged" };
 }

@@ -4,7 +4,6 @@ import type { LedgerContract } from "../ledger";
 import { LedgerError } from "../ledger/errors";
 import { defineRoute } from "./routes";
 
-
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
 
 const domain = z.object({
@@ -40,7 +39,11 @@ export const ledgerRoutes = [
     async handle({ services }) {
       const { deployment } = services;
       if (!deployment) {
-        throw new LedgerError("retry_later", "DEPLOYMENT_UNKNOWN", "this API server was started without the ledger's deployment; ask its operator for the deployment file");
+        throw new LedgerError(
+          "retry_later",
+          "DEPLOYMENT_UNKNOWN",
+          "this API server was started without the ledger's deployment; ask its operator for the deployment file",
+        );
       }
       const sync = await services.store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
       const domainAnswer = (contract: LedgerContract) => ({ ...typedDataDomain(domainOf(deployment, contract)), chainId: deployment.chainId });

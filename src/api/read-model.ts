@@ -70,4 +70,3 @@ export async function toLedgerEntries(db: Kysely<Database>, events: LedgerEventT
     };
   });
 }
-

@@ -127,7 +127,11 @@ export const recallRoutes = [
           ]),
         );
       }
-      const rows = await q.orderBy("recalls.started_at", "desc").orderBy("recalls.batch_id").limit(query.limit + 1).execute();
+      const rows = await q
+        .orderBy("recalls.started_at", "desc")
+        .orderBy("recalls.batch_id")
+        .limit(query.limit + 1)
+        .execute();
       const { items, nextCursor } = page(rows, query.limit, (row) => ({ at: row.started_at, id: row.batch_id }));
       return { items: items.map((row) => summary(row, services.config.recallDeadlines)), nextCursor };
     },
@@ -135,7 +139,8 @@ export const recallRoutes = [
   defineRoute({
     method: "get",
     path: "/v1/recalls/:batchId",
-    summary: "A recall's reconciliation: every holder's account (quarantined, dispensed, destroyed, missing), where every unit of the batch is, what is still unexplained, the deadline",
+    summary:
+      "A recall's reconciliation: every holder's account (quarantined, dispensed, destroyed, missing), where every unit of the batch is, what is still unexplained, the deadline",
     tags: ["recalls"],
     access: "organization",
     params: z.object({ batchId: bytes32 }),
@@ -196,7 +201,10 @@ async function holdersOf(services: ApiServices, batchId: string, acknowledgeBy: 
     .where((eb) => eb.or([eb("holdings.quantity", ">", 0), eb("ack.holder_id", "is not", null)]))
     .orderBy("holdings.organization_id")
     .execute();
-  const organizations = await organizationsById(db, rows.map((r) => r.organization_id));
+  const organizations = await organizationsById(
+    db,
+    rows.map((r) => r.organization_id),
+  );
   const now = services.now();
   return rows.map((row) => {
     const acknowledged = row.recall_acknowledged === 1 || (row.quantity === 0 && row.acknowledged_at !== null);
@@ -224,10 +232,18 @@ function scopeRecalls(q: ReturnType<typeof recallQuery>, caller: Caller): Return
   return q.where((eb) =>
     eb.or([
       eb.exists(
-        eb.selectFrom("holdings").select("holdings.batch_id").whereRef("holdings.batch_id", "=", "recalls.batch_id").where("holdings.organization_id", "=", id),
+        eb
+          .selectFrom("holdings")
+          .select("holdings.batch_id")
+          .whereRef("holdings.batch_id", "=", "recalls.batch_id")
+          .where("holdings.organization_id", "=", id),
       ),
       eb.exists(
-        eb.selectFrom("shipments").select("shipments.id").whereRef("shipments.batch_id", "=", "recalls.batch_id").where("shipments.recipient_id", "=", id),
+        eb
+          .selectFrom("shipments")
+          .select("shipments.id")
+          .whereRef("shipments.batch_id", "=", "recalls.batch_id")
+          .where("shipments.recipient_id", "=", id),
       ),
     ]),
   );

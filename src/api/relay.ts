@@ -2,16 +2,20 @@ import { isError, JsonRpcApiProvider, JsonRpcProvider, keccak256, Wallet } from 
 import type { Provider } from "ethers";
 import type { RequestHandler } from "express";
 import { z } from "zod";
-import { actorOf, attestationTypes, badInput, domainOf, encodeCall, encodeMulticall, LedgerError, refusalFor, refusalOf, relayBody, RELAY_PATH } from "../ledger";
-import type {
-  Deployment,
-  Established,
-  LedgerContract,
-  RefusalContext,
-  RelayedTransaction,
-  RelayResult,
-  SignedAttestation,
+import {
+  actorOf,
+  attestationTypes,
+  badInput,
+  domainOf,
+  encodeCall,
+  encodeMulticall,
+  LedgerError,
+  refusalFor,
+  refusalOf,
+  relayBody,
+  RELAY_PATH,
 } from "../ledger";
+import type { Deployment, Established, LedgerContract, RefusalContext, RelayedTransaction, RelayResult, SignedAttestation } from "../ledger";
 import { recoverSigner as recoverWithLibsecp256k1, signaturesReady } from "../indexer/signatures";
 import type { Logger } from "../log";
 import { payloadOf } from "../store";
@@ -93,7 +97,11 @@ export function createRelay(options: RelayOptions): Relay {
       await rpc(() => (provider instanceof JsonRpcApiProvider ? provider.send("eth_chainId", []) : provider.getNetwork().then((n) => n.chainId))),
     );
     if (chainId !== deployment.chainId) {
-      throw new LedgerError("internal", "RELAY_MISCONFIGURED", `the relay's node serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`);
+      throw new LedgerError(
+        "internal",
+        "RELAY_MISCONFIGURED",
+        `the relay's node serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`,
+      );
     }
     chainChecked = true;
   }
@@ -129,17 +137,26 @@ export function createRelay(options: RelayOptions): Relay {
   function recoverSigner(attestation: SignedAttestation, index: number, field: "signature" | "counterpartySignature") {
     const signature = attestation[field]!;
     const signer = isCanonical(signature)
-      ? recoverWithLibsecp256k1({ ...domainOf(deployment, attestation.contract), type: attestation.type, message: withLowercaseAddresses(attestation) }, signature)
+      ? recoverWithLibsecp256k1(
+          { ...domainOf(deployment, attestation.contract), type: attestation.type, message: withLowercaseAddresses(attestation) },
+          signature,
+        )
       : null;
     if (signer === null) {
-      throw badInput("INVALID_SIGNATURE", `attestation ${index} (${attestation.type}): the ${field} is not a valid signature`, `attestations.${index}.${field}`);
+      throw badInput(
+        "INVALID_SIGNATURE",
+        `attestation ${index} (${attestation.type}): the ${field} is not a valid signature`,
+        `attestations.${index}.${field}`,
+      );
     }
     return signer;
   }
 
-
   const transactionData = (transaction: Transaction, calls = transaction.calls) =>
-    encodeMulticall(transaction.contract, calls.map((call) => call.data));
+    encodeMulticall(
+      transaction.contract,
+      calls.map((call) => call.data),
+    );
 
   /** Step 3: the gas the transaction needs, or the refusal of the attestation the contract would reject. */
   async function dryRun(transaction: Transaction): Promise<bigint> {
@@ -214,7 +231,12 @@ export function createRelay(options: RelayOptions): Relay {
           `sending again (a repeat of a mined attestation is refused as a replay)`,
       );
     }
-    if (!known) throw new LedgerError("retry_later", "CHAIN_UNAVAILABLE", `the chain node refused the transaction: ${failureOf(failure)}; nothing was sent; retry`);
+    if (!known)
+      throw new LedgerError(
+        "retry_later",
+        "CHAIN_UNAVAILABLE",
+        `the chain node refused the transaction: ${failureOf(failure)}; nothing was sent; retry`,
+      );
   }
 
   async function receiptOf(hash: string) {
@@ -223,7 +245,11 @@ export function createRelay(options: RelayOptions): Relay {
       const receipt = await rpc(() => provider.getTransactionReceipt(hash));
       if (receipt) return receipt;
       if (Date.now() > deadline) {
-        throw new LedgerError("timed_out", "NOT_MINED_IN_TIME", `transaction ${hash} was sent but not mined within ${waitTimeoutMs / 1000} s; it may still be`);
+        throw new LedgerError(
+          "timed_out",
+          "NOT_MINED_IN_TIME",
+          `transaction ${hash} was sent but not mined within ${waitTimeoutMs / 1000} s; it may still be`,
+        );
       }
       await sleep(pollIntervalMs);
     }
@@ -236,7 +262,12 @@ export function createRelay(options: RelayOptions): Relay {
       const contexts: RefusalContext[] = [];
       for (const [index, attestation] of attestations.entries()) contexts.push(await checkSigners(attestation, index));
       // Only once every signer is known and active is the call encoded (ethers' ABI coder, in JavaScript).
-      const calls: Call[] = attestations.map((attestation, index) => ({ index, attestation, data: encodeCall(attestation), context: contexts[index]! }));
+      const calls: Call[] = attestations.map((attestation, index) => ({
+        index,
+        attestation,
+        data: encodeCall(attestation),
+        context: contexts[index]!,
+      }));
       const sent = await exclusively(async () => {
         await checkChain();
         return send({ contract, calls });
@@ -245,7 +276,8 @@ export function createRelay(options: RelayOptions): Relay {
       const receipt = await receiptOf(sent.hash);
       sent.blockNumber = receipt.blockNumber;
       if (receipt.status !== 1) {
-        throw new LedgerError("refused",
+        throw new LedgerError(
+          "refused",
           "TRANSACTION_REVERTED",
           `transaction ${sent.hash} (attestation${sent.attestations.length > 1 ? "s" : ""} ${sent.attestations.join(", ")}) was mined in ` +
             `block ${receipt.blockNumber} but reverted: none of its attestations took effect. The ledger changed between the dry ` +
@@ -253,7 +285,12 @@ export function createRelay(options: RelayOptions): Relay {
         );
       }
       await waitForIndexed(receipt.blockNumber);
-      return { status: "indexed", transactions: [sent], indexedBlock: receipt.blockNumber, established: await establishedBy(store, attestations, [sent]) };
+      return {
+        status: "indexed",
+        transactions: [sent],
+        indexedBlock: receipt.blockNumber,
+        established: await establishedBy(store, attestations, [sent]),
+      };
     },
     close() {
       if (ownsProvider) provider.destroy();
@@ -309,7 +346,11 @@ async function establishedBy(store: Store, attestations: SignedAttestation[], se
   const events = await store.db
     .selectFrom("ledger_events")
     .select(["tx_hash", "name", "payload"])
-    .where("tx_hash", "in", sent.map((t) => t.hash))
+    .where(
+      "tx_hash",
+      "in",
+      sent.map((t) => t.hash),
+    )
     .orderBy("block_number")
     .orderBy("log_index")
     .execute();
@@ -372,7 +413,8 @@ async function pollCheckpoint(store: Store, blockNumber: number, timeoutMs: numb
     const sync = await store.db.selectFrom("sync_state").select("block_number").executeTakeFirst();
     if (sync && Number(sync.block_number) >= blockNumber) return;
     if (Date.now() > deadline) {
-      throw new LedgerError("timed_out",
+      throw new LedgerError(
+        "timed_out",
         "NOT_INDEXED_IN_TIME",
         `the transactions were mined in block ${blockNumber}, but the indexer has not reached it within ${timeoutMs / 1000} s; ` +
           `they will show once indexed (do not send them again: they would be refused as replays)`,

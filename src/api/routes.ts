@@ -89,10 +89,7 @@ const errorSchema = {
 export function openApiDocument(routes: AnyRoute[], info: { title: string; version: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
-    const parameters = [
-      ...parametersOf(route.params, "path"),
-      ...parametersOf(route.query, "query"),
-    ];
+    const parameters = [...parametersOf(route.params, "path"), ...parametersOf(route.query, "query")];
     const responses: Record<string, unknown> = {
       [String(route.status ?? 200)]: {
         description: "success",
@@ -103,7 +100,9 @@ export function openApiDocument(routes: AnyRoute[], info: { title: string; versi
       "500": errorResponse("the server failed; never caused by the input"),
     };
     // Every route reads a token when one is sent, so every route can refuse a bad one or a suspended organization.
-    responses["401"] = errorResponse(route.access === "organization" ? "no valid token" : "a token was sent but is not valid (anonymous callers are answered)");
+    responses["401"] = errorResponse(
+      route.access === "organization" ? "no valid token" : "a token was sent but is not valid (anonymous callers are answered)",
+    );
     responses["403"] = errorResponse("the signed-in organization is suspended");
     if (route.body) responses["413"] = errorResponse("the request body is too large");
     for (const [status, description] of Object.entries(route.errors ?? {})) {

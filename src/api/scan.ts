@@ -23,7 +23,10 @@ const scanAnswer = z.object({
     ignoredAis: z
       .array(z.string())
       .optional()
-      .meta({ description: "GS1 AIs the code carries that the ledger does not read ((7003), (240), (714) NHRN, (3103), (22), …), in order; read, checked and left out of the verdict" }),
+      .meta({
+        description:
+          "GS1 AIs the code carries that the ledger does not read ((7003), (240), (714) NHRN, (3103), (22), …), in order; read, checked and left out of the verdict",
+      }),
   }),
   product: z.object({ id: z.string(), code: z.string(), name: z.string(), approvalNumber: z.string() }).nullable(),
   mah: z.object({ id: z.number().int(), name: z.string() }).nullable(),
@@ -56,7 +59,11 @@ export const scanRoutes = [
     tags: ["scan"],
     access: "public",
     body: z.object({
-      code: z.string().min(1).max(512).meta({ description: "the code as the scanner sends it: NMPA, GS1 element string (with ]d2 and GS), HRI or Digital Link" }),
+      code: z
+        .string()
+        .min(1)
+        .max(512)
+        .meta({ description: "the code as the scanner sends it: NMPA, GS1 element string (with ]d2 and GS), HRI or Digital Link" }),
       format: z.enum(CODE_FORMATS).optional().meta({ description: "force a format when the text is ambiguous" }),
       place: z
         .string()
@@ -64,7 +71,10 @@ export const scanRoutes = [
         .min(1)
         .max(200)
         .optional()
-        .meta({ description: "where a signed-in organization scanned: its premises, warehouse or device, as it names them; kept for the early-warning rules" }),
+        .meta({
+          description:
+            "where a signed-in organization scanned: its premises, warehouse or device, as it names them; kept for the early-warning rules",
+        }),
     }),
     response: scanAnswer,
     async handle({ body, caller, services }) {
@@ -76,7 +86,12 @@ export const scanRoutes = [
 ];
 
 /** The verdict on one scanned code, with what the caller may see of its batch. */
-export async function scan(services: ApiServices, caller: Caller | undefined, text: string, format?: (typeof CODE_FORMATS)[number]): Promise<ScanAnswer> {
+export async function scan(
+  services: ApiServices,
+  caller: Caller | undefined,
+  text: string,
+  format?: (typeof CODE_FORMATS)[number],
+): Promise<ScanAnswer> {
   const code = parse(text, format);
   const codeView = {
     format: format ?? detectFormat(text).format,
@@ -100,7 +115,14 @@ export async function scan(services: ApiServices, caller: Caller | undefined, te
   const judgement = judgePack(
     printed,
     {
-      batch: { batchNumber: batch.batch_number, expiresAt: batch.expires_at, state: batch.state, recallStatus: batch.recall_status, recallLevel: batch.recall_level, onHold: batch.hold_status === "ON_HOLD" },
+      batch: {
+        batchNumber: batch.batch_number,
+        expiresAt: batch.expires_at,
+        state: batch.state,
+        recallStatus: batch.recall_status,
+        recallLevel: batch.recall_level,
+        onHold: batch.hold_status === "ON_HOLD",
+      },
       packState: batch.pack_state ?? "ACTIVE",
       unverifiedAttestations: await reads.unverifiedAttestations(batch.id),
       scanner: caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving },

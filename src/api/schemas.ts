@@ -42,7 +42,10 @@ export const batchView = z.object({
   recall: z.object({ status: z.enum(["OPEN", "CLOSED"]), level: z.string() }).nullable(),
   hold: z
     .enum(HOLD_STATUSES)
-    .meta({ description: "the batch's latest hold: ON_HOLD while quarantined short of a recall (nothing ships or is dispensed), RELEASED by its MAH, ESCALATED to a recall" }),
+    .meta({
+      description:
+        "the batch's latest hold: ON_HOLD while quarantined short of a recall (nothing ships or is dispensed), RELEASED by its MAH, ESCALATED to a recall",
+    }),
   openDeviations: z.number().int(),
   accounts: z
     .object({

@@ -51,8 +51,7 @@ async function transactionsOf(services: ApiServices, batchId: string, shipmentId
     .orderBy("block_number")
     .orderBy("log_index")
     .execute();
-  const of = (name: string) =>
-    events.find((e) => e.name === name && String(payloadOf(e).shipmentId).toLowerCase() === shipmentId)?.tx_hash ?? null;
+  const of = (name: string) => events.find((e) => e.name === name && String(payloadOf(e).shipmentId).toLowerCase() === shipmentId)?.tx_hash ?? null;
   return { shipped: of("BatchShipped"), received: of("ShipmentReceived") };
 }
 

@@ -33,14 +33,7 @@ const JOURNALED = new Set([
 ]);
 
 /** Requests that would make the history non-linear or let blocks be mined outside a journaled request. */
-const REFUSED = new Set([
-  "evm_snapshot",
-  "evm_revert",
-  "hardhat_reset",
-  "evm_setAutomine",
-  "evm_setIntervalMining",
-  "hardhat_dropTransaction",
-]);
+const REFUSED = new Set(["evm_snapshot", "evm_revert", "hardhat_reset", "evm_setAutomine", "evm_setIntervalMining", "hardhat_dropTransaction"]);
 
 type RpcBlock = { number: string; hash: string; timestamp: string };
 
@@ -221,7 +214,9 @@ async function replay(provider: EIP1193Provider, entries: JournalEntry[], file: 
     expectedHead = entry.blocks.at(-1)?.number ?? expectedHead;
     const head = (await blockAt(provider, "latest")) as JournaledBlock;
     if (head.number !== expectedHead) {
-      throw new JournalError(`chain journal ${file} line ${line} (${entry.method}): replay reached block ${head.number}, the journal recorded block ${expectedHead}`);
+      throw new JournalError(
+        `chain journal ${file} line ${line} (${entry.method}): replay reached block ${head.number}, the journal recorded block ${expectedHead}`,
+      );
     }
   }
   return blocks;

@@ -52,7 +52,12 @@ export function readJournal(file: string): JournalContents {
   }
   if (lines.length === 0) throw new JournalError(`chain journal ${file} has no header line`);
   const header = parseLine(file, lines[0] as string, 1) as Partial<JournalHeader>;
-  if (header.format !== "trace-chain-journal" || header.version !== 1 || typeof header.initialDate !== "string" || typeof header.genesisHash !== "string") {
+  if (
+    header.format !== "trace-chain-journal" ||
+    header.version !== 1 ||
+    typeof header.initialDate !== "string" ||
+    typeof header.genesisHash !== "string"
+  ) {
     throw new JournalError(`chain journal ${file}: line 1 is not a trace-chain-journal version 1 header`);
   }
   const entries = lines.slice(1).map((line, i) => checkEntry(file, parseLine(file, line, i + 2), i + 2));
@@ -119,10 +124,12 @@ export function openJournal(file: string, options: { header?: JournalHeader; int
     const bytes = Buffer.from(`${line}\n`, "utf8");
     try {
       // write(2) may write fewer bytes than asked (a signal, a nearly full disk): go on until the line is whole.
-      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, position + written);
+      for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written, position + written);
       fsyncSync(fd);
     } catch (error) {
-      failed = new JournalWriteError(`chain journal ${file}: writing an entry failed (${(error as Error).message}); the chain refuses further changes: stop it, free the disk, and start again`);
+      failed = new JournalWriteError(
+        `chain journal ${file}: writing an entry failed (${(error as Error).message}); the chain refuses further changes: stop it, free the disk, and start again`,
+      );
       throw failed;
     }
     position += bytes.length;

@@ -93,7 +93,9 @@ function databaseLocation(setting: string, text: string): string {
   if (text.trim() === "") throw new StartOptionsError(`${setting} must be a SQLite file or a postgres:// URL`);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1];
   if (scheme !== undefined && !/^postgres(ql)?$/.test(scheme)) {
-    throw new StartOptionsError(`${setting} must be a SQLite file or a postgres:// URL; ${scheme}:// databases are not supported, got ${JSON.stringify(text)}`);
+    throw new StartOptionsError(
+      `${setting} must be a SQLite file or a postgres:// URL; ${scheme}:// databases are not supported, got ${JSON.stringify(text)}`,
+    );
   }
   return text;
 }
@@ -108,9 +110,15 @@ function program() {
     .option("--rpc <url>", "attach to this chain's JSON-RPC instead of starting one (needs --deployment)")
     .option("--deployment <file>", "the deployment file of the contracts on the --rpc chain (npm run deploy writes one)")
     .option("--public-rate-limit <n>", "anonymous requests per minute per client address (env TRACE_PUBLIC_RATE_LIMIT, default 600)")
-    .option("--public-url <url>", "the API's address as partners reach it; EPCIS identifiers are under it (env TRACE_PUBLIC_URL, default the listening address)")
+    .option(
+      "--public-url <url>",
+      "the API's address as partners reach it; EPCIS identifiers are under it (env TRACE_PUBLIC_URL, default the listening address)",
+    )
     .option("--max-range <blocks>", "largest block range the indexer asks the node for at once (env TRACE_MAX_RANGE, default 2000)")
-    .option("--verify <mode>", "full: verify every signature before its event is indexed (default); deferred: index at once, verify behind the head (env TRACE_VERIFY)")
+    .option(
+      "--verify <mode>",
+      "full: verify every signature before its event is indexed (default); deferred: index at once, verify behind the head (env TRACE_VERIFY)",
+    )
     .option("--backup <file>", "copy the store to FILE (a new file) and exit; safe while the ledger runs")
     .option("--restore <file>", "replace the store with the backup FILE and exit; stop the ledger first")
     .option("--accept-lost-store", "the store was lost and there is no backup: index the chain again and re-register codes from the data directory")
@@ -153,15 +161,22 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   }>();
   /** An argument wins over its environment variable; the name of whichever was used goes in error messages. */
   const setting = (value: string | undefined, flag: string, variable: string, fallback: string) =>
-    value !== undefined ? { name: flag, value } : env[variable] !== undefined ? { name: variable, value: env[variable] as string } : { name: flag, value: fallback };
+    value !== undefined
+      ? { name: flag, value }
+      : env[variable] !== undefined
+        ? { name: variable, value: env[variable] as string }
+        : { name: flag, value: fallback };
   const api = setting(raw.port, "--port", "TRACE_API_PORT", "8080");
   const rpcPort = setting(raw.rpcPort, "--rpc-port", "TRACE_RPC_PORT", "8545");
   const dir = setting(raw.dataDir, "--data-dir", "TRACE_DATA_DIR", ".data");
   if (dir.value.trim() === "") throw new StartOptionsError(`${dir.name} must name a directory`);
-  if (raw.deployment !== undefined && raw.rpc === undefined) throw new StartOptionsError("--deployment names the contracts of an existing chain: give its --rpc URL too");
-  if (raw.rpc !== undefined && raw.deployment === undefined) throw new StartOptionsError("--rpc attaches to an existing chain: give its --deployment file too (npm run deploy writes one)");
+  if (raw.deployment !== undefined && raw.rpc === undefined)
+    throw new StartOptionsError("--deployment names the contracts of an existing chain: give its --rpc URL too");
+  if (raw.rpc !== undefined && raw.deployment === undefined)
+    throw new StartOptionsError("--rpc attaches to an existing chain: give its --deployment file too (npm run deploy writes one)");
   if (raw.backup !== undefined && raw.restore !== undefined) throw new StartOptionsError("--backup and --restore: give one of them");
-  if (raw.rpc !== undefined && raw.rpcPort !== undefined) throw new StartOptionsError("--rpc-port is the embedded chain's port; with --rpc no chain is started");
+  if (raw.rpc !== undefined && raw.rpcPort !== undefined)
+    throw new StartOptionsError("--rpc-port is the embedded chain's port; with --rpc no chain is started");
   const dataDir = path.resolve(dir.value);
   const chain: StartOptions["chain"] =
     raw.rpc !== undefined
@@ -173,7 +188,8 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const maxRange = setting(raw.maxRange, "--max-range", "TRACE_MAX_RANGE", "");
   const publicAt = setting(raw.publicUrl, "--public-url", "TRACE_PUBLIC_URL", "");
   const verify = setting(raw.verify, "--verify", "TRACE_VERIFY", "full");
-  if (verify.value !== "full" && verify.value !== "deferred") throw new StartOptionsError(`${verify.name} must be full or deferred, got ${JSON.stringify(verify.value)}`);
+  if (verify.value !== "full" && verify.value !== "deferred")
+    throw new StartOptionsError(`${verify.name} must be full or deferred, got ${JSON.stringify(verify.value)}`);
   return {
     dataDir,
     database: databaseLocation(database.name, database.value),

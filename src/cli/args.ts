@@ -78,7 +78,10 @@ export function timeArg(text: string): number {
 /** An expiry: a date means the END of that day in China time, as a pack's GS1 (17) does (see src/ledger/expiry). */
 export function expiryArg(text: string): number {
   const seconds = parseExpiry(text);
-  if (seconds === undefined) throw new InvalidArgumentError("expected an expiry date (2027-12-31: valid to the end of that day, China time), an ISO date-time or unix seconds");
+  if (seconds === undefined)
+    throw new InvalidArgumentError(
+      "expected an expiry date (2027-12-31: valid to the end of that day, China time), an ISO date-time or unix seconds",
+    );
   return seconds;
 }
 

@@ -3,8 +3,23 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import {
-  CODE_FORMATS, CodeError, createTreeWriter, formatCode, formatsOf, generatePacks, importCodes, isNmpaProductCode, openTree, packLeaf,
-  parseCode, reserveSerials, verifyProof, type BuildProgress, type CodeFormat, type SerialScheme, type TraceCode,
+  CODE_FORMATS,
+  CodeError,
+  createTreeWriter,
+  formatCode,
+  formatsOf,
+  generatePacks,
+  importCodes,
+  isNmpaProductCode,
+  openTree,
+  packLeaf,
+  parseCode,
+  reserveSerials,
+  verifyProof,
+  type BuildProgress,
+  type CodeFormat,
+  type SerialScheme,
+  type TraceCode,
 } from "../codes";
 import { EXIT_NO, EXIT_OK, printResult, progressBar, type CliIo } from "./io";
 
@@ -46,14 +61,29 @@ export function buildProgress(io: CliIo, json: boolean, expected: number): (prog
 function schemeOf(productCode: string): SerialScheme {
   if (isNmpaProductCode(productCode)) return "nmpa";
   if (/^[0-9]{14}$/.test(productCode)) return "gs1";
-  throw new CodeError("CODE_BAD_LENGTH", `a product code is a 7-digit NMPA drug identification code or a GTIN-14, got ${JSON.stringify(productCode)}`, { field: "product" });
+  throw new CodeError(
+    "CODE_BAD_LENGTH",
+    `a product code is a 7-digit NMPA drug identification code or a GTIN-14, got ${JSON.stringify(productCode)}`,
+    { field: "product" },
+  );
 }
 
 function treePathFor(out: string): string {
   return out.replace(/\.[^./]*$/, "") + ".tree";
 }
 
-type GenerateOptions = { product: string; count: number; out: string; tree?: string; state?: string; print?: CodeFormat; batch?: string; expiry?: string; domain?: string; json: boolean };
+type GenerateOptions = {
+  product: string;
+  count: number;
+  out: string;
+  tree?: string;
+  state?: string;
+  print?: CodeFormat;
+  batch?: string;
+  expiry?: string;
+  domain?: string;
+  json: boolean;
+};
 
 async function generate(io: CliIo, options: GenerateOptions): Promise<number> {
   const scheme = schemeOf(options.product);
@@ -81,14 +111,28 @@ async function generate(io: CliIo, options: GenerateOptions): Promise<number> {
     fs.closeSync(out);
   }
   const summary = writer.finish();
-  printResult(io, options.json, { root: summary.root, count: summary.leafCount, product: options.product, codes: options.out, tree: summary.path, firstSerialIndex: reservation.firstIndex, state: statePath });
+  printResult(io, options.json, {
+    root: summary.root,
+    count: summary.leafCount,
+    product: options.product,
+    codes: options.out,
+    tree: summary.path,
+    firstSerialIndex: reservation.firstIndex,
+    state: statePath,
+  });
   return EXIT_OK;
 }
 
 type ImportCliOptions = { tree: string; product?: string; batch?: string; expiry?: string; json: boolean };
 
 async function importFile(io: CliIo, file: string, options: ImportCliOptions): Promise<number> {
-  const summary = await importCodes(file, { treePath: options.tree, productCode: options.product, batch: options.batch, expiry: options.expiry, onProgress: buildProgress(io, options.json, 0) });
+  const summary = await importCodes(file, {
+    treePath: options.tree,
+    productCode: options.product,
+    batch: options.batch,
+    expiry: options.expiry,
+    onProgress: buildProgress(io, options.json, 0),
+  });
   printResult(io, options.json, { root: summary.root, count: summary.leafCount, product: summary.productCode, tree: summary.path });
   return EXIT_OK;
 }
@@ -141,7 +185,8 @@ function parseProof(text: string): string[] {
   const trimmed = text.trim();
   const hashes = trimmed.startsWith("[") ? (JSON.parse(trimmed) as unknown[]) : trimmed === "" ? [] : trimmed.split(",").map((h) => h.trim());
   hashes.forEach((hash, i) => {
-    if (typeof hash !== "string" || !HASH.test(hash)) throw new CodeError("CODE_BAD_PROOF", `proof element ${i} is not a 32-byte hex hash`, { field: "proof", position: i });
+    if (typeof hash !== "string" || !HASH.test(hash))
+      throw new CodeError("CODE_BAD_PROOF", `proof element ${i} is not a 32-byte hex hash`, { field: "proof", position: i });
   });
   return hashes as string[];
 }
@@ -151,7 +196,8 @@ async function verify(io: CliIo, text: string, proofText: string, rootHash: stri
   const code = parseCode(text);
   const valid = verifyProof(rootHash, code.key, parseProof(proofText));
   if (options.json) printResult(io, true, { key: code.key, root: rootHash, valid });
-  else io.out(valid ? `VALID: ${code.key} is in the batch with root ${rootHash}` : `NOT VALID: the proof does not tie ${code.key} to root ${rootHash}`);
+  else
+    io.out(valid ? `VALID: ${code.key} is in the batch with root ${rootHash}` : `NOT VALID: the proof does not tie ${code.key} to root ${rootHash}`);
   return valid ? EXIT_OK : EXIT_NO;
 }
 
@@ -166,13 +212,19 @@ export function addCodesCommands(program: Command, io: CliIo, act: Act): void {
   const json = () => new Option("--json", "machine-readable output").default(false);
   const formatOption = (flags: string, description: string) => new Option(flags, description).choices(CODE_FORMATS as string[]);
 
-  codes.command("parse").description("validate a scanned code and print its canonical key and every format").argument("<code>")
+  codes
+    .command("parse")
+    .description("validate a scanned code and print its canonical key and every format")
+    .argument("<code>")
     .option("--product <code>", "the product it must belong to (7-digit NMPA code or GTIN-14)")
     .addOption(formatOption("--format <format>", "skip format detection"))
-    .option("--domain <url>", "resolver domain for the Digital Link form").addOption(json())
+    .option("--domain <url>", "resolver domain for the Digital Link form")
+    .addOption(json())
     .action(act((text: string, options) => parse(io, text, options)));
 
-  codes.command("generate").description("mint unguessable serials for a batch, write the codes and the batch's stored tree")
+  codes
+    .command("generate")
+    .description("mint unguessable serials for a batch, write the codes and the batch's stored tree")
     .requiredOption("--product <code>", "7-digit NMPA drug identification code or GTIN-14")
     .requiredOption("--count <n>", "how many packs", positiveInteger)
     .requiredOption("--out <file>", "codes file, one per line")
@@ -181,24 +233,42 @@ export function addCodesCommands(program: Command, io: CliIo, act: Act): void {
     .addOption(formatOption("--print <format>", "format of the written codes (default nmpa or hri)"))
     .option("--batch <lot>", "GS1: batch number printed with each code")
     .option("--expiry <yymmdd>", "GS1: expiry date printed with each code")
-    .option("--domain <url>", "resolver domain for --print digital-link").addOption(json())
+    .option("--domain <url>", "resolver domain for --print digital-link")
+    .addOption(json())
     .action(act((options) => generate(io, options)));
 
-  codes.command("import").description("validate a codes file (one per line, or CSV with a code column) and store its tree; all or nothing").argument("<file>")
+  codes
+    .command("import")
+    .description("validate a codes file (one per line, or CSV with a code column) and store its tree; all or nothing")
+    .argument("<file>")
     .requiredOption("--tree <file>", "where to store the batch's tree")
     .option("--product <code>", "the batch's product (default: the first code's)")
     .option("--batch <lot>", "batch number that codes carrying (10) must show")
-    .option("--expiry <yymmdd>", "expiry that codes carrying (17) must show").addOption(json())
+    .option("--expiry <yymmdd>", "expiry that codes carrying (17) must show")
+    .addOption(json())
     .action(act((file: string, options) => importFile(io, file, options)));
 
-  codes.command("root").description("the Merkle root to commit on-chain, of a stored tree or of a codes file").argument("<file>").addOption(json())
+  codes
+    .command("root")
+    .description("the Merkle root to commit on-chain, of a stored tree or of a codes file")
+    .argument("<file>")
+    .addOption(json())
     .action(act((file: string, options) => root(io, file, options)));
 
-  codes.command("prove").description("the Merkle proof that a code belongs to a stored batch").argument("<code>")
-    .requiredOption("--tree <file>", "the batch's stored tree").addOption(json())
+  codes
+    .command("prove")
+    .description("the Merkle proof that a code belongs to a stored batch")
+    .argument("<code>")
+    .requiredOption("--tree <file>", "the batch's stored tree")
+    .addOption(json())
     .action(act((text: string, options) => prove(io, text, options)));
 
-  codes.command("verify").description("check a proof against a root, as the contract does; exit 1 when it does not hold")
-    .argument("<code>").argument("<proof>", "comma-separated hashes or a JSON array").argument("<root>").addOption(json())
+  codes
+    .command("verify")
+    .description("check a proof against a root, as the contract does; exit 1 when it does not hold")
+    .argument("<code>")
+    .argument("<proof>", "comma-separated hashes or a JSON array")
+    .argument("<root>")
+    .addOption(json())
     .action(act((text: string, proof: string, rootHash: string, options) => verify(io, text, proof, rootHash, options)));
 }

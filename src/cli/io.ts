@@ -73,7 +73,10 @@ export type Progress = { update(done: number, total?: number): void; stop(): voi
 /** A progress bar on stderr for long steps, and nothing at all when output goes to a pipe or is JSON. */
 export function progressBar(io: CliIo, label: string, total: number, json: boolean): Progress {
   if (!io.interactive || json) return { update: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} | {duration_formatted}`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {duration_formatted}`, stream: process.stderr, hideCursor: true },
+    Presets.shades_classic,
+  );
   bar.start(total, 0);
   return {
     update: (done, newTotal) => {
@@ -98,7 +101,8 @@ const SHOWN_LINE_ERRORS = 20;
 /** Reports a failure precisely (code, field, position, and for imports each bad line) and returns the exit status. */
 export function reportError(io: CliIo, json: boolean, error: unknown): number {
   if (error instanceof LedgerError) {
-    if (json) io.err(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) } }));
+    if (json)
+      io.err(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) } }));
     else io.err(`error ${error.code}${error.field === undefined ? "" : ` field ${error.field}`}: ${error.message}`);
     return exitStatusOf(error.kind);
   }
@@ -112,7 +116,9 @@ export function reportError(io: CliIo, json: boolean, error: unknown): number {
     io.err(JSON.stringify({ error: { ...error.toJSON(), ...lines } }));
     return EXIT_ERROR;
   }
-  const where = [error.field === undefined ? "" : ` field ${error.field}`, error.position === undefined ? "" : ` position ${error.position}`].join("");
+  const where = [error.field === undefined ? "" : ` field ${error.field}`, error.position === undefined ? "" : ` position ${error.position}`].join(
+    "",
+  );
   io.err(`error ${error.code}${where}: ${error.message}`);
   if (error instanceof ImportError) {
     const shown = error.lines.slice(0, SHOWN_LINE_ERRORS);

@@ -9,8 +9,21 @@ import { CONTRACT_INTERFACES } from "../ledger";
 import { AgreementKind, DeviationKind, PACK_STATES, PackState, RecallLevel, recoverAttester, ReleaseTester, Role } from "../ledger";
 import { codeTexts, importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
 import {
-  addressArg, batchArg, batchIdOf, countArg, enumArg, hashArg, idArg, organizationArg, productArg, quantityArg, regionArg, timeArg, expiryArg,
-  type BatchRef, type ProductRef,
+  addressArg,
+  batchArg,
+  batchIdOf,
+  countArg,
+  enumArg,
+  hashArg,
+  idArg,
+  organizationArg,
+  productArg,
+  quantityArg,
+  regionArg,
+  timeArg,
+  expiryArg,
+  type BatchRef,
+  type ProductRef,
 } from "./args";
 import { buildProgress, type Act } from "./codes";
 import { EXIT_OK, progressBar, type CliIo, type Progress } from "./io";
@@ -76,12 +89,18 @@ async function* codeChunks(file: string, onRead: (bytes: number) => void): Async
  * The file is streamed a chunk at a time as text/plain, so a batch of millions of codes never sits in memory.
  */
 async function uploadCodes(session: Session, batchId: string, file: string): Promise<{ root: string; count: number }> {
-  if (!session.api) throw new LedgerError("bad_input", "API_REQUIRED", "uploading codes needs --api URL: the codes live in the API's code book, not on chain");
+  if (!session.api)
+    throw new LedgerError("bad_input", "API_REQUIRED", "uploading codes needs --api URL: the codes live in the API's code book, not on chain");
   const { token } = await session.api.signIn(session.key);
   const size = fs.statSync(file).size;
   const bar: Progress = progressBar(session.io, "uploading codes", size, session.options.json);
   try {
-    const registered = await session.api.request<{ root: string; count: number }>("POST", `/v1/batches/${batchId}/codes`, { text: codeChunks(file, (read) => bar.update(Math.min(read, size))) }, token);
+    const registered = await session.api.request<{ root: string; count: number }>(
+      "POST",
+      `/v1/batches/${batchId}/codes`,
+      { text: codeChunks(file, (read) => bar.update(Math.min(read, size))) },
+      token,
+    );
     bar.update(size);
     return registered;
   } finally {
@@ -152,119 +171,239 @@ async function provedPacks(texts: string[], options: Options) {
 const hashOption = (flags: string, what: string) => new Option(flags, `${what}: text, @FILE (its keccak-256) or a 0x hash`).argParser(hashArg);
 
 function addOrganizationCommands(program: Command, io: CliIo, act: Act) {
-  const organizations = program.command("organizations").description("the consortium: onboard, suspend and reinstate organizations (regulators); add and revoke keys");
-  attestation(organizations, io, act, "onboard", "a regulator admits an organization with its first signing key",
-    (c) => c.requiredOption("--name <name>", "the organization's name")
-      .requiredOption("--role <role>", "mah, cmo, distributor, dispenser or regulator", enumArg(ROLE_NAMES))
-      .requiredOption("--region <code>", "province code, e.g. 320000 (Jiangsu)", regionArg)
-      .addOption(hashOption("--licence <licence>", "its licence").makeOptionMandatory())
-      .requiredOption("--key <address>", "the organization's first signing key", addressArg),
+  const organizations = program
+    .command("organizations")
+    .description("the consortium: onboard, suspend and reinstate organizations (regulators); add and revoke keys");
+  attestation(
+    organizations,
+    io,
+    act,
+    "onboard",
+    "a regulator admits an organization with its first signing key",
+    (c) =>
+      c
+        .requiredOption("--name <name>", "the organization's name")
+        .requiredOption("--role <role>", "mah, cmo, distributor, dispenser or regulator", enumArg(ROLE_NAMES))
+        .requiredOption("--region <code>", "province code, e.g. 320000 (Jiangsu)", regionArg)
+        .addOption(hashOption("--licence <licence>", "its licence").makeOptionMandatory())
+        .requiredOption("--key <address>", "the organization's first signing key", addressArg),
     async (session, options: Options) => {
       // The new id is known once the onboarding is indexed: through the API, wait for it.
       if (session.transport.kind === "api") session.options.wait = true;
       const sent = await attest(session, "ConsortiumRegistry", "Onboarding", {
-        role: options.role, region: options.region, licenceHash: options.licence, signingKey: options.key, name: options.name,
+        role: options.role,
+        region: options.region,
+        licenceHash: options.licence,
+        signingKey: options.key,
+        name: options.name,
       });
       printSent(session, sent, { onboardedOrganizationId: onboardedId(sent.submission) });
       return EXIT_OK;
-    });
-  for (const [name, type, verb] of [["suspend", "Suspension", "suspends"], ["reinstate", "Reinstatement", "reinstates"]] as const) {
-    attestation(organizations, io, act, name, `a regulator ${verb} an organization`,
+    },
+  );
+  for (const [name, type, verb] of [
+    ["suspend", "Suspension", "suspends"],
+    ["reinstate", "Reinstatement", "reinstates"],
+  ] as const) {
+    attestation(
+      organizations,
+      io,
+      act,
+      name,
+      `a regulator ${verb} an organization`,
       (c) => c.argument("<organization>", "organization id", organizationArg).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
       async (session, organizationId: number, options: Options) => {
-        printSent(session, await attest(session, "ConsortiumRegistry", type, { organizationId, reasonHash: options.reason }), { subject: organizationId });
+        printSent(session, await attest(session, "ConsortiumRegistry", type, { organizationId, reasonHash: options.reason }), {
+          subject: organizationId,
+        });
         return EXIT_OK;
-      });
+      },
+    );
   }
-  for (const [name, type, verb] of [["add-key", "SigningKeyAddition", "adds"], ["revoke-key", "SigningKeyRevocation", "revokes"]] as const) {
-    attestation(organizations, io, act, name, `an organization ${verb} one of its signing keys (signed by a current key)`,
+  for (const [name, type, verb] of [
+    ["add-key", "SigningKeyAddition", "adds"],
+    ["revoke-key", "SigningKeyRevocation", "revokes"],
+  ] as const) {
+    attestation(
+      organizations,
+      io,
+      act,
+      name,
+      `an organization ${verb} one of its signing keys (signed by a current key)`,
       (c) => c.argument("<address>", "the signing key's address", addressArg),
       async (session, signingKey: string) => {
         printSent(session, await attest(session, "ConsortiumRegistry", type, { signingKey }), { signingKey });
         return EXIT_OK;
-      });
+      },
+    );
   }
 }
 
 function addProductCommands(program: Command, io: CliIo, act: Act) {
   const products = program.command("products").description("an MAH's products");
-  attestation(products, io, act, "register", "an MAH registers a product",
-    (c) => c.requiredOption("--code <code>", "7-digit NMPA drug identification code or GTIN-14")
-      .requiredOption("--approval <number>", "the drug approval number (国药准字…)")
-      .requiredOption("--name <name>", "the product's name"),
+  attestation(
+    products,
+    io,
+    act,
+    "register",
+    "an MAH registers a product",
+    (c) =>
+      c
+        .requiredOption("--code <code>", "7-digit NMPA drug identification code or GTIN-14")
+        .requiredOption("--approval <number>", "the drug approval number (国药准字…)")
+        .requiredOption("--name <name>", "the product's name"),
     async (session, options: Options) => {
       session.labels.products.set(hashText(options.code), options.code);
-      const sent = await attest(session, "ProductRegistry", "ProductRegistration", { productCode: options.code, approvalNumber: options.approval, name: options.name });
+      const sent = await attest(session, "ProductRegistry", "ProductRegistration", {
+        productCode: options.code,
+        approvalNumber: options.approval,
+        name: options.name,
+      });
       printSent(session, sent, { productId: hashText(options.code) });
       return EXIT_OK;
-    });
+    },
+  );
 }
 
 /** An agreement signed by one party, for the other to countersign. */
-type AgreementDraft = { kind: "trace-agreement-draft"; chainId: number; verifyingContract: string; message: Record<string, unknown>; signature: string };
+type AgreementDraft = {
+  kind: "trace-agreement-draft";
+  chainId: number;
+  verifyingContract: string;
+  message: Record<string, unknown>;
+  signature: string;
+};
 
 function agreementId(message: Record<string, unknown>): string {
   return keccak256(abi.encode(["uint32", "uint256"], [message.mahId, message.nonce]));
 }
 
-async function sendAgreement(session: Session, message: Record<string, unknown>, signature: string, counterpartySignature: string, counterparty: { address: string; organizationId: number }) {
-  const attestation: SignedAttestation = { contract: "ProductRegistry", type: "Agreement", message: message as SignedAttestation["message"], signature, counterpartySignature };
+async function sendAgreement(
+  session: Session,
+  message: Record<string, unknown>,
+  signature: string,
+  counterpartySignature: string,
+  counterparty: { address: string; organizationId: number },
+) {
+  const attestation: SignedAttestation = {
+    contract: "ProductRegistry",
+    type: "Agreement",
+    message: message as SignedAttestation["message"],
+    signature,
+    counterpartySignature,
+  };
   return submit(session, attestation, [counterparty]);
 }
 
 function addAgreementCommands(program: Command, io: CliIo, act: Act) {
   const agreements = program.command("agreements").description("agreements between an MAH and a CMO or distributor, signed by both");
-  attestation(agreements, io, act, "sign", "the MAH signs an agreement; with the counterparty's key it is sent, with --sign-only it is written for the counterparty to countersign",
-    (c) => c.requiredOption("--kind <kind>", "quality, storage, transport or sales", enumArg(KIND_NAMES))
-      .requiredOption("--counterparty <id>", "the CMO or distributor", organizationArg)
-      .option("--product <product>", "product code or 0x id (storage, transport, sales: omit for all of the MAH's products)", productArg)
-      .addOption(hashOption("--document <document>", "the signed agreement document").makeOptionMandatory())
-      .option("--from <time>", "in force from (default now)", timeArg)
-      .requiredOption("--until <time>", "in force until: a date (China time), ISO date-time or unix seconds", timeArg)
-      .option("--release-tester <who>", "quality agreements: who performs release testing (cmo, mah, contract-laboratory)", enumArg(TESTER_NAMES))
-      .option("--counterparty-keystore <file>", `the counterparty's keystore (password ${COUNTERPARTY_KEY.passwordVariable}; or ${COUNTERPARTY_KEY.privateKeyVariable})`)
-      .option("--sign-only", "do not send: write the MAH-signed agreement for the counterparty's `trace agreements countersign`", false)
-      .option("--out <file>", "with --sign-only: where to write the draft (default: standard output)"),
+  attestation(
+    agreements,
+    io,
+    act,
+    "sign",
+    "the MAH signs an agreement; with the counterparty's key it is sent, with --sign-only it is written for the counterparty to countersign",
+    (c) =>
+      c
+        .requiredOption("--kind <kind>", "quality, storage, transport or sales", enumArg(KIND_NAMES))
+        .requiredOption("--counterparty <id>", "the CMO or distributor", organizationArg)
+        .option("--product <product>", "product code or 0x id (storage, transport, sales: omit for all of the MAH's products)", productArg)
+        .addOption(hashOption("--document <document>", "the signed agreement document").makeOptionMandatory())
+        .option("--from <time>", "in force from (default now)", timeArg)
+        .requiredOption("--until <time>", "in force until: a date (China time), ISO date-time or unix seconds", timeArg)
+        .option("--release-tester <who>", "quality agreements: who performs release testing (cmo, mah, contract-laboratory)", enumArg(TESTER_NAMES))
+        .option(
+          "--counterparty-keystore <file>",
+          `the counterparty's keystore (password ${COUNTERPARTY_KEY.passwordVariable}; or ${COUNTERPARTY_KEY.privateKeyVariable})`,
+        )
+        .option("--sign-only", "do not send: write the MAH-signed agreement for the counterparty's `trace agreements countersign`", false)
+        .option("--out <file>", "with --sign-only: where to write the draft (default: standard output)"),
     async (session, options: Options) => {
       const quality = options.kind === AgreementKind.Quality;
-      if (quality && options.product === undefined) throw new LedgerError("bad_input", "PRODUCT_REQUIRED", "a quality agreement is for one product: pass --product", "--product");
-      if (quality && options.releaseTester === undefined) throw new LedgerError("bad_input", "RELEASE_TESTER_REQUIRED", "a quality agreement says who performs release testing: pass --release-tester", "--release-tester");
+      if (quality && options.product === undefined)
+        throw new LedgerError("bad_input", "PRODUCT_REQUIRED", "a quality agreement is for one product: pass --product", "--product");
+      if (quality && options.releaseTester === undefined)
+        throw new LedgerError(
+          "bad_input",
+          "RELEASE_TESTER_REQUIRED",
+          "a quality agreement says who performs release testing: pass --release-tester",
+          "--release-tester",
+        );
       const product = options.product as ProductRef | undefined;
       if (product?.code !== undefined) session.labels.products.set(product.id, product.code);
       const message = messageFor(session, "Agreement", {
-        kind: options.kind, counterpartyId: options.counterparty, productId: product?.id ?? ZeroHash, documentHash: options.document,
-        validFrom: options.from ?? Math.floor(Date.now() / 1000), validUntil: options.until, releaseTester: quality ? options.releaseTester : ReleaseTester.None,
+        kind: options.kind,
+        counterpartyId: options.counterparty,
+        productId: product?.id ?? ZeroHash,
+        documentHash: options.document,
+        validFrom: options.from ?? Math.floor(Date.now() / 1000),
+        validUntil: options.until,
+        releaseTester: quality ? options.releaseTester : ReleaseTester.None,
       });
       const signature = await sign(session.key, session.deployment, "ProductRegistry", "Agreement", message);
       const id = agreementId(message);
       if (options.signOnly) {
-        const draft: AgreementDraft = { kind: "trace-agreement-draft", chainId: session.deployment.chainId, verifyingContract: session.deployment.contracts.ProductRegistry, message, signature };
+        const draft: AgreementDraft = {
+          kind: "trace-agreement-draft",
+          chainId: session.deployment.chainId,
+          verifyingContract: session.deployment.contracts.ProductRegistry,
+          message,
+          signature,
+        };
         if (options.out === undefined) io.out(toJson(draft));
         else {
           fs.writeFileSync(options.out, toJson(draft));
-          printRecord(io, options.json, { agreementId: id, draft: options.out, next: `the counterparty runs: trace agreements countersign ${options.out}` });
+          printRecord(io, options.json, {
+            agreementId: id,
+            draft: options.out,
+            next: `the counterparty runs: trace agreements countersign ${options.out}`,
+          });
         }
         return EXIT_OK;
       }
       const source = { ...COUNTERPARTY_KEY, keystore: options.counterpartyKeystore };
       if (source.keystore === undefined && io.env[source.privateKeyVariable] === undefined) {
-        throw new LedgerError("bad_input", "COUNTERPARTY_SIGNATURE_REQUIRED", `an agreement is signed by both parties: pass --counterparty-keystore FILE, set ${source.privateKeyVariable}, or --sign-only for the counterparty to countersign`);
+        throw new LedgerError(
+          "bad_input",
+          "COUNTERPARTY_SIGNATURE_REQUIRED",
+          `an agreement is signed by both parties: pass --counterparty-keystore FILE, set ${source.privateKeyVariable}, or --sign-only for the counterparty to countersign`,
+        );
       }
       const counterpartyKey = await loadKey(io, source);
       const counterpartySignature = await sign(counterpartyKey, session.deployment, "ProductRegistry", "Agreement", message);
-      const sent = await sendAgreement(session, message, signature, counterpartySignature, { address: counterpartyKey.address, organizationId: options.counterparty });
+      const sent = await sendAgreement(session, message, signature, counterpartySignature, {
+        address: counterpartyKey.address,
+        organizationId: options.counterparty,
+      });
       printSent(session, sent, { agreementId: id });
       return EXIT_OK;
-    });
-  attestation(agreements, io, act, "countersign", "the counterparty countersigns an MAH's draft agreement and sends it",
+    },
+  );
+  attestation(
+    agreements,
+    io,
+    act,
+    "countersign",
+    "the counterparty countersigns an MAH's draft agreement and sends it",
     (c) => c.argument("<draft>", "the file `trace agreements sign --sign-only --out` wrote"),
     async (session, file: string) => {
       const draft = readDraft(file);
-      if (draft.chainId !== session.deployment.chainId || draft.verifyingContract.toLowerCase() !== session.deployment.contracts.ProductRegistry.toLowerCase()) {
-        throw new LedgerError("bad_input", "DRAFT_OTHER_LEDGER", `${file} was signed for chain ${draft.chainId}, contract ${draft.verifyingContract}, not this deployment's ProductRegistry`);
+      if (
+        draft.chainId !== session.deployment.chainId ||
+        draft.verifyingContract.toLowerCase() !== session.deployment.contracts.ProductRegistry.toLowerCase()
+      ) {
+        throw new LedgerError(
+          "bad_input",
+          "DRAFT_OTHER_LEDGER",
+          `${file} was signed for chain ${draft.chainId}, contract ${draft.verifyingContract}, not this deployment's ProductRegistry`,
+        );
       }
       if (Number(draft.message.counterpartyId) !== session.organizationId) {
-        throw new LedgerError("not_allowed", "NOT_AGREEMENT_COUNTERPARTY", `${file} names organization ${draft.message.counterpartyId} as counterparty; this key signs for organization ${session.organizationId}`);
+        throw new LedgerError(
+          "not_allowed",
+          "NOT_AGREEMENT_COUNTERPARTY",
+          `${file} names organization ${draft.message.counterpartyId} as counterparty; this key signs for organization ${session.organizationId}`,
+        );
       }
       const domain = { contract: "ProductRegistry" as const, chainId: BigInt(draft.chainId), verifyingContract: draft.verifyingContract };
       let mahSigner: string;
@@ -275,20 +414,40 @@ function addAgreementCommands(program: Command, io: CliIo, act: Act) {
       }
       const counterpartySignature = await sign(session.key, session.deployment, "ProductRegistry", "Agreement", draft.message);
       // The session's key signs second here: the relay and the refusals expect the MAH's signer first.
-      const attestation: SignedAttestation = { contract: "ProductRegistry", type: "Agreement", message: draft.message as SignedAttestation["message"], signature: draft.signature, counterpartySignature };
+      const attestation: SignedAttestation = {
+        contract: "ProductRegistry",
+        type: "Agreement",
+        message: draft.message as SignedAttestation["message"],
+        signature: draft.signature,
+        counterpartySignature,
+      };
       const submission = await session.transport.submit(
-        { attestation, signers: [mahSigner.toLowerCase(), session.key.address.toLowerCase()], signerOrganizations: [Number(draft.message.mahId), session.organizationId], labels: session.labels },
+        {
+          attestation,
+          signers: [mahSigner.toLowerCase(), session.key.address.toLowerCase()],
+          signerOrganizations: [Number(draft.message.mahId), session.organizationId],
+          labels: session.labels,
+        },
         { wait: session.options.wait },
       );
       printSent(session, { attestation, submission }, { agreementId: agreementId(draft.message), mahSigner });
       return EXIT_OK;
-    });
-  attestation(agreements, io, act, "revoke", "either party revokes an agreement",
+    },
+  );
+  attestation(
+    agreements,
+    io,
+    act,
+    "revoke",
+    "either party revokes an agreement",
     (c) => c.argument("<agreement>", "the agreement's 0x id", idArg).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
     async (session, agreement: string, options: Options) => {
-      printSent(session, await attest(session, "ProductRegistry", "AgreementRevocation", { agreementId: agreement, reasonHash: options.reason }), { agreementId: agreement });
+      printSent(session, await attest(session, "ProductRegistry", "AgreementRevocation", { agreementId: agreement, reasonHash: options.reason }), {
+        agreementId: agreement,
+      });
       return EXIT_OK;
-    });
+    },
+  );
 }
 
 function readDraft(file: string): AgreementDraft {
@@ -298,7 +457,12 @@ function readDraft(file: string): AgreementDraft {
   } catch (error) {
     throw new LedgerError("bad_input", "DRAFT_UNREADABLE", `cannot read the draft agreement ${file}: ${(error as Error).message}`);
   }
-  if (draft.kind !== "trace-agreement-draft" || typeof draft.message !== "object" || typeof draft.signature !== "string" || typeof draft.verifyingContract !== "string") {
+  if (
+    draft.kind !== "trace-agreement-draft" ||
+    typeof draft.message !== "object" ||
+    typeof draft.signature !== "string" ||
+    typeof draft.verifyingContract !== "string"
+  ) {
     throw new LedgerError("bad_input", "DRAFT_MALFORMED", `${file} is not a draft agreement written by \`trace agreements sign --sign-only\``);
   }
   return draft as AgreementDraft;
@@ -306,16 +470,27 @@ function readDraft(file: string): AgreementDraft {
 
 function addBatchCommands(program: Command, io: CliIo, act: Act) {
   const batches = program.command("batches").description("batches: record (with their codes), register codes");
-  attestation(batches, io, act, "record", "a CMO records a batch under its quality agreement, committing the Merkle root of its codes; with --api the codes are registered too",
-    (c) => c.requiredOption("--agreement <id>", "the quality agreement's 0x id", idArg)
-      .requiredOption("--number <batch>", "the batch number (1 to 20 characters)")
-      .requiredOption("--codes <file>", "the batch's codes, one a line (or CSV with a code column)")
-      .option("--tree <file>", "keep the batch's stored tree here (for proofs and dispensing)")
-      .option("--quantity <n>", "packs made (default: the number of codes)", quantityArg)
-      .requiredOption("--manufactured <time>", "manufacturing date (China time), ISO date-time or unix seconds", timeArg)
-      .requiredOption("--expires <date>", "expiry: a date is valid to the end of that day, China time, as the packs' (17) means; or an ISO date-time or unix seconds", expiryArg)
-      .addOption(hashOption("--record <record>", "the batch record").makeOptionMandatory())
-      .option("--no-upload", "with --api: do not register the codes with the API"),
+  attestation(
+    batches,
+    io,
+    act,
+    "record",
+    "a CMO records a batch under its quality agreement, committing the Merkle root of its codes; with --api the codes are registered too",
+    (c) =>
+      c
+        .requiredOption("--agreement <id>", "the quality agreement's 0x id", idArg)
+        .requiredOption("--number <batch>", "the batch number (1 to 20 characters)")
+        .requiredOption("--codes <file>", "the batch's codes, one a line (or CSV with a code column)")
+        .option("--tree <file>", "keep the batch's stored tree here (for proofs and dispensing)")
+        .option("--quantity <n>", "packs made (default: the number of codes)", quantityArg)
+        .requiredOption("--manufactured <time>", "manufacturing date (China time), ISO date-time or unix seconds", timeArg)
+        .requiredOption(
+          "--expires <date>",
+          "expiry: a date is valid to the end of that day, China time, as the packs' (17) means; or an ISO date-time or unix seconds",
+          expiryArg,
+        )
+        .addOption(hashOption("--record <record>", "the batch record").makeOptionMandatory())
+        .option("--no-upload", "with --api: do not register the codes with the API"),
     async (session, options: Options) => {
       const codes = await commitCodes(io, options.codes, options.json, { treePath: options.tree, expiresAt: options.expires });
       const batchId = named(session, { id: batchIdOf(hashText(codes.productCode), options.number).toLowerCase(), label: options.number });
@@ -323,152 +498,357 @@ function addBatchCommands(program: Command, io: CliIo, act: Act) {
       const uploading = session.api !== undefined && options.upload !== false;
       if (uploading) session.options.wait = true;
       const sent = await attest(session, "BatchLedger", "BatchRecord", {
-        agreementId: options.agreement, batchNumber: options.number, quantity: options.quantity ?? BigInt(codes.leafCount),
-        manufacturedAt: options.manufactured, expiresAt: options.expires, batchRecordHash: options.record, codesRoot: codes.root,
+        agreementId: options.agreement,
+        batchNumber: options.number,
+        quantity: options.quantity ?? BigInt(codes.leafCount),
+        manufacturedAt: options.manufactured,
+        expiresAt: options.expires,
+        batchRecordHash: options.record,
+        codesRoot: codes.root,
       });
       const registered = uploading ? await uploadCodes(session, batchId, options.codes) : undefined;
-      printSent(session, sent, { batchId, product: codes.productCode, codesRoot: codes.root, codes: codes.leafCount, codesRegistered: registered?.count ?? 0, tree: options.tree });
+      printSent(session, sent, {
+        batchId,
+        product: codes.productCode,
+        codesRoot: codes.root,
+        codes: codes.leafCount,
+        codesRegistered: registered?.count ?? 0,
+        tree: options.tree,
+      });
       return EXIT_OK;
-    });
-  attestation(batches, io, act, "upload-codes", "register a recorded batch's codes with the API (as its CMO or MAH)",
+    },
+  );
+  attestation(
+    batches,
+    io,
+    act,
+    "upload-codes",
+    "register a recorded batch's codes with the API (as its CMO or MAH)",
     (c) => c.argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg).requiredOption("--codes <file>", "the batch's codes"),
     async (session, batch: BatchRef, options: Options) => {
       const registered = await uploadCodes(session, named(session, batch), options.codes);
       printRecord(io, options.json, { batchId: batch.id, root: registered.root, codesRegistered: registered.count });
       return EXIT_OK;
-    });
+    },
+  );
 }
 
 const batchArgument = (c: Command) => c.argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg);
 
 function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
   const deviations = program.command("deviations").description("deviations, OOS and OOT results of a batch (its MAH or CMO)");
-  attestation(deviations, io, act, "open", "report a deviation: the batch cannot be released until it is closed",
-    (c) => batchArgument(c).requiredOption("--kind <kind>", "deviation, oos or oot", enumArg(DEVIATION_NAMES)).addOption(hashOption("--report <report>", "the deviation report").makeOptionMandatory()),
+  attestation(
+    deviations,
+    io,
+    act,
+    "open",
+    "report a deviation: the batch cannot be released until it is closed",
+    (c) =>
+      batchArgument(c)
+        .requiredOption("--kind <kind>", "deviation, oos or oot", enumArg(DEVIATION_NAMES))
+        .addOption(hashOption("--report <report>", "the deviation report").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "DeviationReport", { batchId: named(session, batch), kind: options.kind, reportHash: options.report }), { batchId: batch.id, reportHash: options.report });
+      printSent(
+        session,
+        await attest(session, "BatchLedger", "DeviationReport", { batchId: named(session, batch), kind: options.kind, reportHash: options.report }),
+        { batchId: batch.id, reportHash: options.report },
+      );
       return EXIT_OK;
-    });
-  attestation(deviations, io, act, "close", "close a deviation with its closure report",
-    (c) => batchArgument(c).addOption(hashOption("--report <report>", "the deviation's report, as opened").makeOptionMandatory()).addOption(hashOption("--closure <closure>", "the closure report").makeOptionMandatory()),
+    },
+  );
+  attestation(
+    deviations,
+    io,
+    act,
+    "close",
+    "close a deviation with its closure report",
+    (c) =>
+      batchArgument(c)
+        .addOption(hashOption("--report <report>", "the deviation's report, as opened").makeOptionMandatory())
+        .addOption(hashOption("--closure <closure>", "the closure report").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "DeviationClosure", { batchId: named(session, batch), reportHash: options.report, closureHash: options.closure }), { batchId: batch.id });
+      printSent(
+        session,
+        await attest(session, "BatchLedger", "DeviationClosure", {
+          batchId: named(session, batch),
+          reportHash: options.report,
+          closureHash: options.closure,
+        }),
+        { batchId: batch.id },
+      );
       return EXIT_OK;
-    });
+    },
+  );
 
   const release = program.command("release").description("factory release (the CMO's QA) then market release (the MAH's QA)");
-  attestation(release, io, act, "factory", "the CMO releases a batch from the factory",
+  attestation(
+    release,
+    io,
+    act,
+    "factory",
+    "the CMO releases a batch from the factory",
     (c) => batchArgument(c).addOption(hashOption("--certificate <certificate>", "the QA release certificate").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "FactoryRelease", { batchId: named(session, batch), certificateHash: options.certificate }), { batchId: batch.id });
+      printSent(
+        session,
+        await attest(session, "BatchLedger", "FactoryRelease", { batchId: named(session, batch), certificateHash: options.certificate }),
+        { batchId: batch.id },
+      );
       return EXIT_OK;
-    });
-  attestation(release, io, act, "market", "the MAH releases a batch to the market",
+    },
+  );
+  attestation(
+    release,
+    io,
+    act,
+    "market",
+    "the MAH releases a batch to the market",
     (c) => batchArgument(c).addOption(hashOption("--decision <decision>", "the release decision").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "MarketRelease", { batchId: named(session, batch), decisionHash: options.decision }), { batchId: batch.id });
+      printSent(session, await attest(session, "BatchLedger", "MarketRelease", { batchId: named(session, batch), decisionHash: options.decision }), {
+        batchId: batch.id,
+      });
       return EXIT_OK;
-    });
+    },
+  );
 
-  attestation(program, io, act, "ship", "the holder ships part of its holding to another organization",
-    (c) => batchArgument(c).requiredOption("--to <id>", "the recipient organization", organizationArg).requiredOption("--quantity <n>", "packs shipped", quantityArg)
-      .option("--codes <file>", "the shipped packs' codes: commits their Merkle root"),
+  attestation(
+    program,
+    io,
+    act,
+    "ship",
+    "the holder ships part of its holding to another organization",
+    (c) =>
+      batchArgument(c)
+        .requiredOption("--to <id>", "the recipient organization", organizationArg)
+        .requiredOption("--quantity <n>", "packs shipped", quantityArg)
+        .option("--codes <file>", "the shipped packs' codes: commits their Merkle root"),
     async (session, batch: BatchRef, options: Options) => {
       const codesRoot = options.codes === undefined ? ZeroHash : (await commitCodes(io, options.codes, options.json)).root;
-      const sent = await attest(session, "BatchLedger", "Shipment", { batchId: named(session, batch), recipientId: options.to, quantity: options.quantity, codesRoot });
+      const sent = await attest(session, "BatchLedger", "Shipment", {
+        batchId: named(session, batch),
+        recipientId: options.to,
+        quantity: options.quantity,
+        codesRoot,
+      });
       const shipmentId = keccak256(abi.encode(["uint32", "uint256"], [session.organizationId, sent.attestation.message.nonce]));
       printSent(session, sent, {
-        batchId: batch.id, shipmentId, recipientId: options.to, quantity: options.quantity,
+        batchId: batch.id,
+        shipmentId,
+        recipientId: options.to,
+        quantity: options.quantity,
         receiveWith: `trace receive ${shipmentId} --batch ${batch.id} --from ${session.organizationId} --shipped ${options.quantity}`,
       });
       return EXIT_OK;
-    });
-  attestation(program, io, act, "receive", "the addressee receives a shipment (less than shipped records a shortfall); with --api the shipment's details are looked up",
-    (c) => c.argument("<shipment>", "the shipment's 0x id", idArg)
-      .option("--batch <batch>", "0x batch id or PRODUCT/BATCHNUMBER (default with --api: the shipment's)", batchArg)
-      .option("--from <id>", "the shipper (default with --api: the shipment's)", organizationArg)
-      .option("--shipped <n>", "packs shipped (default with --api: the shipment's)", quantityArg)
-      .option("--received <n>", "packs received (default: all)", countArg),
+    },
+  );
+  attestation(
+    program,
+    io,
+    act,
+    "receive",
+    "the addressee receives a shipment (less than shipped records a shortfall); with --api the shipment's details are looked up",
+    (c) =>
+      c
+        .argument("<shipment>", "the shipment's 0x id", idArg)
+        .option("--batch <batch>", "0x batch id or PRODUCT/BATCHNUMBER (default with --api: the shipment's)", batchArg)
+        .option("--from <id>", "the shipper (default with --api: the shipment's)", organizationArg)
+        .option("--shipped <n>", "packs shipped (default with --api: the shipment's)", quantityArg)
+        .option("--received <n>", "packs received (default: all)", countArg),
     async (session, shipmentId: string, options: Options) => {
       const shipment = await shipmentDetails(session, shipmentId, options);
       const batchId = named(session, shipment.batch);
       const received = (options.received as bigint | undefined) ?? shipment.shipped;
-      const sent = await attest(session, "BatchLedger", "Receipt", { shipmentId, batchId, shipperId: shipment.from, shippedQuantity: shipment.shipped, receivedQuantity: received });
+      const sent = await attest(session, "BatchLedger", "Receipt", {
+        shipmentId,
+        batchId,
+        shipperId: shipment.from,
+        shippedQuantity: shipment.shipped,
+        receivedQuantity: received,
+      });
       printSent(session, sent, { shipmentId, batchId, received });
       return EXIT_OK;
-    });
-  attestation(program, io, act, "dispense", "a dispenser decommissions packs by their codes, proven against the batch's committed codes",
+    },
+  );
+  attestation(
+    program,
+    io,
+    act,
+    "dispense",
+    "a dispenser decommissions packs by their codes, proven against the batch's committed codes",
     (c) => packsArguments(c),
     async (session, batch: BatchRef, texts: string[], options: Options) => {
       const { packs, proof } = await provedPacks(texts, options);
       const sent = await attest(session, "BatchLedger", "Dispensing", { batchId: named(session, batch), packs }, proof);
       printSent(session, sent, { batchId: batch.id, packs: packs.length });
       return EXIT_OK;
-    });
+    },
+  );
 
-  const packStates = program.command("packs").description("pack states by code: destroyed, stolen, sample, exported, locked (suspect), dispensed; undo");
-  attestation(packStates, io, act, "set", "set the state of packs by their codes: dispensed, destroyed, stolen, sample and exported leave your stock; locked stays in it, unsellable",
-    (c) => packsArguments(c)
-      .requiredOption("--state <state>", Object.keys(PACK_STATE_NAMES).join(", "), enumArg(PACK_STATE_NAMES))
-      .addOption(hashOption("--reason <reason>", "why (damaged, theft report, sampling plan, export declaration, complaint)").makeOptionMandatory()),
+  const packStates = program
+    .command("packs")
+    .description("pack states by code: destroyed, stolen, sample, exported, locked (suspect), dispensed; undo");
+  attestation(
+    packStates,
+    io,
+    act,
+    "set",
+    "set the state of packs by their codes: dispensed, destroyed, stolen, sample and exported leave your stock; locked stays in it, unsellable",
+    (c) =>
+      packsArguments(c)
+        .requiredOption("--state <state>", Object.keys(PACK_STATE_NAMES).join(", "), enumArg(PACK_STATE_NAMES))
+        .addOption(
+          hashOption("--reason <reason>", "why (damaged, theft report, sampling plan, export declaration, complaint)").makeOptionMandatory(),
+        ),
     async (session, batch: BatchRef, texts: string[], options: Options) => {
       const { packs, proof } = await provedPacks(texts, options);
-      const sent = await attest(session, "BatchLedger", "PackStateChange", { batchId: named(session, batch), state: options.state, packs, reasonHash: options.reason }, proof);
+      const sent = await attest(
+        session,
+        "BatchLedger",
+        "PackStateChange",
+        { batchId: named(session, batch), state: options.state, packs, reasonHash: options.reason },
+        proof,
+      );
       printSent(session, sent, { batchId: batch.id, packs: packs.length, state: PACK_STATES.names[Number(options.state)] });
       return EXIT_OK;
-    });
-  attestation(packStates, io, act, "undo", "undo your own dispensing, sample or export within the ledger's undo window (returning the packs to your stock), or your lock",
+    },
+  );
+  attestation(
+    packStates,
+    io,
+    act,
+    "undo",
+    "undo your own dispensing, sample or export within the ledger's undo window (returning the packs to your stock), or your lock",
     (c) => packsArguments(c).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
     async (session, batch: BatchRef, texts: string[], options: Options) => {
       const { packs, proof } = await provedPacks(texts, options);
-      const sent = await attest(session, "BatchLedger", "PackStateChange", { batchId: named(session, batch), state: PackState.Active, packs, reasonHash: options.reason }, proof);
+      const sent = await attest(
+        session,
+        "BatchLedger",
+        "PackStateChange",
+        { batchId: named(session, batch), state: PackState.Active, packs, reasonHash: options.reason },
+        proof,
+      );
       printSent(session, sent, { batchId: batch.id, packs: packs.length, state: "ACTIVE" });
       return EXIT_OK;
-    });
-  attestation(program, io, act, "destroy", "a holder records the destruction of part of its holding",
-    (c) => batchArgument(c).requiredOption("--quantity <n>", "packs destroyed", quantityArg).addOption(hashOption("--reason <reason>", "why (damaged, expired, recalled)").makeOptionMandatory()),
+    },
+  );
+  attestation(
+    program,
+    io,
+    act,
+    "destroy",
+    "a holder records the destruction of part of its holding",
+    (c) =>
+      batchArgument(c)
+        .requiredOption("--quantity <n>", "packs destroyed", quantityArg)
+        .addOption(hashOption("--reason <reason>", "why (damaged, expired, recalled)").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "Destruction", { batchId: named(session, batch), quantity: options.quantity, reasonHash: options.reason }), { batchId: batch.id, quantity: options.quantity });
+      printSent(
+        session,
+        await attest(session, "BatchLedger", "Destruction", {
+          batchId: named(session, batch),
+          quantity: options.quantity,
+          reasonHash: options.reason,
+        }),
+        { batchId: batch.id, quantity: options.quantity },
+      );
       return EXIT_OK;
-    });
+    },
+  );
 
-  const holds = program.command("holds").description("holds: a batch quarantined short of a recall, placed by its MAH or a regulator, released by its MAH");
-  attestation(holds, io, act, "place", "hold a batch: no market release, shipping or dispensing until its MAH releases it",
+  const holds = program
+    .command("holds")
+    .description("holds: a batch quarantined short of a recall, placed by its MAH or a regulator, released by its MAH");
+  attestation(
+    holds,
+    io,
+    act,
+    "place",
+    "hold a batch: no market release, shipping or dispensing until its MAH releases it",
     (c) => batchArgument(c).addOption(hashOption("--reason <reason>", "why (the OOS, complaint or inspection finding)").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "HoldPlacement", { batchId: named(session, batch), reasonHash: options.reason }), { batchId: batch.id });
+      printSent(session, await attest(session, "BatchLedger", "HoldPlacement", { batchId: named(session, batch), reasonHash: options.reason }), {
+        batchId: batch.id,
+      });
       return EXIT_OK;
-    });
-  attestation(holds, io, act, "release", "the MAH releases its batch's hold once every deviation is closed",
+    },
+  );
+  attestation(
+    holds,
+    io,
+    act,
+    "release",
+    "the MAH releases its batch's hold once every deviation is closed",
     (c) => batchArgument(c).addOption(hashOption("--reason <reason>", "the decision to release").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "HoldRelease", { batchId: named(session, batch), reasonHash: options.reason }), { batchId: batch.id });
+      printSent(session, await attest(session, "BatchLedger", "HoldRelease", { batchId: named(session, batch), reasonHash: options.reason }), {
+        batchId: batch.id,
+      });
       return EXIT_OK;
-    });
+    },
+  );
 
   const recalls = program.command("recalls").description("recalls: started by the MAH or a regulator, acknowledged by holders, closed by the MAH");
-  attestation(recalls, io, act, "start", "start a recall of a batch",
-    (c) => batchArgument(c).requiredOption("--level <level>", "I (most severe), II or III", enumArg(LEVEL_NAMES)).addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
+  attestation(
+    recalls,
+    io,
+    act,
+    "start",
+    "start a recall of a batch",
+    (c) =>
+      batchArgument(c)
+        .requiredOption("--level <level>", "I (most severe), II or III", enumArg(LEVEL_NAMES))
+        .addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "RecallStart", { batchId: named(session, batch), level: options.level, reasonHash: options.reason }), { batchId: batch.id });
+      printSent(
+        session,
+        await attest(session, "BatchLedger", "RecallStart", { batchId: named(session, batch), level: options.level, reasonHash: options.reason }),
+        { batchId: batch.id },
+      );
       return EXIT_OK;
-    });
-  attestation(recalls, io, act, "acknowledge", "a holder acknowledges a recall, accounting for its whole holding: quarantined, already dispensed, destroyed and missing must add up to it",
-    (c) => batchArgument(c).requiredOption("--quarantined <n>", "packs quarantined", countArg)
-      .option("--dispensed <n>", "packs already dispensed (not recorded on the ledger)", countArg, 0n)
-      .option("--destroyed <n>", "packs already destroyed (not recorded on the ledger)", countArg, 0n)
-      .option("--missing <n>", "packs that cannot be found", countArg, 0n),
+    },
+  );
+  attestation(
+    recalls,
+    io,
+    act,
+    "acknowledge",
+    "a holder acknowledges a recall, accounting for its whole holding: quarantined, already dispensed, destroyed and missing must add up to it",
+    (c) =>
+      batchArgument(c)
+        .requiredOption("--quarantined <n>", "packs quarantined", countArg)
+        .option("--dispensed <n>", "packs already dispensed (not recorded on the ledger)", countArg, 0n)
+        .option("--destroyed <n>", "packs already destroyed (not recorded on the ledger)", countArg, 0n)
+        .option("--missing <n>", "packs that cannot be found", countArg, 0n),
     async (session, batch: BatchRef, options: Options) => {
-      const account = { quarantinedQuantity: options.quarantined, dispensedQuantity: options.dispensed, destroyedQuantity: options.destroyed, missingQuantity: options.missing };
-      printSent(session, await attest(session, "BatchLedger", "RecallAcknowledgement", { batchId: named(session, batch), ...account }), { batchId: batch.id, ...account });
+      const account = {
+        quarantinedQuantity: options.quarantined,
+        dispensedQuantity: options.dispensed,
+        destroyedQuantity: options.destroyed,
+        missingQuantity: options.missing,
+      };
+      printSent(session, await attest(session, "BatchLedger", "RecallAcknowledgement", { batchId: named(session, batch), ...account }), {
+        batchId: batch.id,
+        ...account,
+      });
       return EXIT_OK;
-    });
-  attestation(recalls, io, act, "close", "the MAH closes a reconciled recall",
+    },
+  );
+  attestation(
+    recalls,
+    io,
+    act,
+    "close",
+    "the MAH closes a reconciled recall",
     (c) => batchArgument(c).addOption(hashOption("--report <report>", "the recall's final report").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "RecallClosure", { batchId: named(session, batch), reportHash: options.report }), { batchId: batch.id });
+      printSent(session, await attest(session, "BatchLedger", "RecallClosure", { batchId: named(session, batch), reportHash: options.report }), {
+        batchId: batch.id,
+      });
       return EXIT_OK;
-    });
+    },
+  );
 }
 
 /** What GET /v1/shipments/:id answers that a receipt needs (src/api/shipments.ts). */
@@ -480,7 +860,11 @@ async function shipmentDetails(session: Session, shipmentId: string, options: Op
     return { batch: options.batch as BatchRef, from: options.from as number, shipped: options.shipped as bigint };
   }
   if (!session.api) {
-    throw new LedgerError("bad_input", "SHIPMENT_DETAILS_REQUIRED", "without --api the shipment cannot be looked up: pass --batch, --from and --shipped (as `trace ship` printed them)");
+    throw new LedgerError(
+      "bad_input",
+      "SHIPMENT_DETAILS_REQUIRED",
+      "without --api the shipment cannot be looked up: pass --batch, --from and --shipped (as `trace ship` printed them)",
+    );
   }
   const { token } = await session.api.signIn(session.key);
   const shipment = await session.api.request<ShipmentAnswer>("GET", `/v1/shipments/${shipmentId}`, undefined, token);
@@ -501,7 +885,11 @@ async function batchTree(options: Options): Promise<{ tree: CodeTree; close(): v
     const keys = [...codeTexts(options.batchCodes)].map(({ text }) => parseCode(text).key);
     return { tree: await buildCodeTree(keys), close: () => undefined };
   }
-  throw new LedgerError("bad_input", "TREE_REQUIRED", "dispensing proves the packs against the batch's codes: pass --tree FILE or --batch-codes FILE");
+  throw new LedgerError(
+    "bad_input",
+    "TREE_REQUIRED",
+    "dispensing proves the packs against the batch's codes: pass --tree FILE or --batch-codes FILE",
+  );
 }
 
 /** Every attestation command. */

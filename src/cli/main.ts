@@ -9,14 +9,16 @@ import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
 export function createProgram(io: CliIo, setExit: (status: number) => void): Command {
   const program = new Command("trace").description("drug traceability ledger").exitOverride();
   program.configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) });
-  const act: Act = (action) => async (...args) => {
-    const options = args.at(-2) as { json?: boolean } | undefined;
-    try {
-      setExit(await action(...args));
-    } catch (error) {
-      setExit(reportError(io, options?.json === true, error));
-    }
-  };
+  const act: Act =
+    (action) =>
+    async (...args) => {
+      const options = args.at(-2) as { json?: boolean } | undefined;
+      try {
+        setExit(await action(...args));
+      } catch (error) {
+        setExit(reportError(io, options?.json === true, error));
+      }
+    };
   addCodesCommands(program, io, act);
   addKeyCommands(program, io, act);
   addLedgerCommands(program, io, act);

@@ -13,7 +13,8 @@ type ReadOptions = { api?: string; keystore?: string; json: boolean };
 
 function apiOf(io: CliIo, options: ReadOptions): ApiClient {
   const url = options.api ?? io.env.TRACE_API;
-  if (url === undefined) throw new LedgerError("bad_input", "API_REQUIRED", "reads come from the ledger's API: pass --api URL (or set TRACE_API)", "--api");
+  if (url === undefined)
+    throw new LedgerError("bad_input", "API_REQUIRED", "reads come from the ledger's API: pass --api URL (or set TRACE_API)", "--api");
   return createApiClient(url);
 }
 
@@ -30,7 +31,14 @@ type ScanAnswer = {
   code: { format: string; canonicalKey: string; ignoredAis?: string[] };
   product: { code: string; name: string } | null;
   mah: { id: number; name: string } | null;
-  batch: { id: string; batchNumber: string; expiresAt: number; state: string; recall: { status: string; level: string | null } | null; hold: string } | null;
+  batch: {
+    id: string;
+    batchNumber: string;
+    expiresAt: number;
+    state: string;
+    recall: { status: string; level: string | null } | null;
+    hold: string;
+  } | null;
   custody?: unknown[];
   proof?: unknown;
 };
@@ -75,7 +83,17 @@ type Entry = {
   details: Record<string, unknown>;
 };
 type Provenance = {
-  batch: { id: string; batchNumber: string; product: { code: string; name: string }; mah: { name: string }; cmo: { name: string }; state: string; quantity: number; recall: unknown; accounts: Record<string, number> };
+  batch: {
+    id: string;
+    batchNumber: string;
+    product: { code: string; name: string };
+    mah: { name: string };
+    cmo: { name: string };
+    state: string;
+    quantity: number;
+    recall: unknown;
+    accounts: Record<string, number>;
+  };
   entries: Entry[];
 };
 
@@ -140,8 +158,18 @@ export function addReadCommands(program: Command, io: CliIo, act: Act): void {
       .option("--api <url>", "the ledger's API (env TRACE_API)")
       .option("--keystore <file>", "sign in with this key (env TRACE_KEYSTORE; or TRACE_PRIVATE_KEY)")
       .addOption(jsonOption());
-  readOptions(program.command("scan").description("the verdict on a pack's code: genuine, unknown, not on this ledger, recalled, on hold, expired, dispensed…; exit 0 only if GENUINE, 5 if NOT_ON_LEDGER, else 1").argument("<code>", "the code as scanned"))
-    .action(act((code: string, options: ReadOptions) => scan(io, code, options)));
-  readOptions(program.command("provenance").description("a batch's whole signed history, from its agreements to its recall").argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg))
-    .action(act((batch: BatchRef, options: ReadOptions) => provenance(io, batch, options)));
+  readOptions(
+    program
+      .command("scan")
+      .description(
+        "the verdict on a pack's code: genuine, unknown, not on this ledger, recalled, on hold, expired, dispensed…; exit 0 only if GENUINE, 5 if NOT_ON_LEDGER, else 1",
+      )
+      .argument("<code>", "the code as scanned"),
+  ).action(act((code: string, options: ReadOptions) => scan(io, code, options)));
+  readOptions(
+    program
+      .command("provenance")
+      .description("a batch's whole signed history, from its agreements to its recall")
+      .argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg),
+  ).action(act((batch: BatchRef, options: ReadOptions) => provenance(io, batch, options)));
 }

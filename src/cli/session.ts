@@ -33,7 +33,10 @@ export function withLedgerOptions(command: Command): Command {
     .option("--keystore <file>", "the organization's encrypted JSON keystore (env TRACE_KEYSTORE; or TRACE_PRIVATE_KEY)")
     .option("--org <id>", "the organization the key signs for (default: looked up from the key)", organizationArg)
     .option("--api <url>", "send through this API's relay (env TRACE_API)")
-    .option("--rpc <url>", "send the contract call straight to this node (env TRACE_RPC; default the deployment's rpcUrl); gas paid by TRACE_SENDER_KEY or the signer")
+    .option(
+      "--rpc <url>",
+      "send the contract call straight to this node (env TRACE_RPC; default the deployment's rpcUrl); gas paid by TRACE_SENDER_KEY or the signer",
+    )
     .option("--deployment <file>", `chain id and contract addresses (env TRACE_DEPLOYMENT; default: asked of --api, else ${DEFAULT_DEPLOYMENT})`)
     .option("--wait", "through the API: answer once the attestation is mined and indexed", false)
     .addOption(jsonOption());
@@ -57,7 +60,12 @@ async function deploymentFile(file: string) {
   try {
     return await readDeployment(file);
   } catch (error) {
-    throw new LedgerError("bad_input", "DEPLOYMENT_UNREADABLE", `${(error as Error).message}; pass --deployment FILE (written by npm start)`, "--deployment");
+    throw new LedgerError(
+      "bad_input",
+      "DEPLOYMENT_UNREADABLE",
+      `${(error as Error).message}; pass --deployment FILE (written by npm start)`,
+      "--deployment",
+    );
   }
 }
 
@@ -68,7 +76,12 @@ type LedgerAnswer = { chainId: number; contracts: Deployment["contracts"]; start
 async function deploymentOfApi(api: ApiClient): Promise<Deployment> {
   const ledger = await api.request<LedgerAnswer>("GET", "/v1/ledger").catch((error: unknown) => {
     if (error instanceof LedgerError && error.code === "DEPLOYMENT_UNKNOWN") {
-      throw new LedgerError(error.kind, "DEPLOYMENT_UNKNOWN", `${api.url} does not say which ledger it serves: pass --deployment FILE`, "--deployment");
+      throw new LedgerError(
+        error.kind,
+        "DEPLOYMENT_UNKNOWN",
+        `${api.url} does not say which ledger it serves: pass --deployment FILE`,
+        "--deployment",
+      );
     }
     throw error;
   });
@@ -98,14 +111,25 @@ export async function openSession(io: CliIo, options: LedgerOptions): Promise<Se
     transport = createApiTransport(api, deployment, key);
   } else if (rpcUrl !== undefined) {
     const sender = io.env.TRACE_SENDER_KEY;
-    if (sender !== undefined && !PRIVATE_KEY.test(sender.trim())) throw new LedgerError("bad_input", "KEY_MALFORMED", "TRACE_SENDER_KEY must be a private key: 64 hex digits, optionally prefixed by 0x");
+    if (sender !== undefined && !PRIVATE_KEY.test(sender.trim()))
+      throw new LedgerError("bad_input", "KEY_MALFORMED", "TRACE_SENDER_KEY must be a private key: 64 hex digits, optionally prefixed by 0x");
     transport = await createRpcTransport(rpcUrl, deployment, sender?.trim() ?? key.privateKey);
   } else {
     throw new LedgerError("bad_input", "TRANSPORT_REQUIRED", "say where to send: --api URL (the relay) or --rpc URL (a node)");
   }
   try {
     const organizationId = options.org ?? (await transport.organizationOf(key));
-    return { io, options, key, organizationId, transport, api, deployment, labels: { batches: new Map(), products: new Map() }, nextNonce: createNonceSequence() };
+    return {
+      io,
+      options,
+      key,
+      organizationId,
+      transport,
+      api,
+      deployment,
+      labels: { batches: new Map(), products: new Map() },
+      nextNonce: createNonceSequence(),
+    };
   } catch (error) {
     transport.close();
     throw error;
@@ -126,14 +150,24 @@ export function messageFor(session: Session, type: string, fields: Record<string
   return { [actorFieldOf(type)]: session.organizationId, nonce: session.nextNonce(), ...fields };
 }
 
-export async function sign(key: Wallet, deployment: Deployment, contract: LedgerContract, type: string, message: Record<string, unknown>): Promise<string> {
+export async function sign(
+  key: Wallet,
+  deployment: Deployment,
+  contract: LedgerContract,
+  type: string,
+  message: Record<string, unknown>,
+): Promise<string> {
   return signAttestation(key, { domain: domainOf(deployment, contract), type: type as AttestationType<LedgerContract>, message });
 }
 
 export type Sent = { attestation: SignedAttestation; submission: Submission };
 
 /** Sends a signed attestation; `extraSigners` are the other signatures' signers (an agreement's counterparty). */
-export async function submit(session: Session, attestation: SignedAttestation, extraSigners: { address: string; organizationId: number }[] = []): Promise<Sent> {
+export async function submit(
+  session: Session,
+  attestation: SignedAttestation,
+  extraSigners: { address: string; organizationId: number }[] = [],
+): Promise<Sent> {
   const submission = await session.transport.submit(
     {
       attestation,

@@ -52,7 +52,8 @@ export function kindOfStatus(status: number): ErrorKind {
 }
 
 /** An error in one line: ethers' short message (its full message repeats the whole request). */
-const firstLine = (error: unknown) => String((error as { shortMessage?: string })?.shortMessage ?? (error as Error)?.message ?? error).split("\n")[0]!;
+const firstLine = (error: unknown) =>
+  String((error as { shortMessage?: string })?.shortMessage ?? (error as Error)?.message ?? error).split("\n")[0]!;
 
 // ---------- API ----------
 
@@ -67,7 +68,8 @@ export type ApiClient = {
   signIn(key: Wallet): Promise<{ token: string; organizationId: number; role: string }>;
 };
 
-const isTextStream = (body: unknown): body is TextStream => typeof body === "object" && body !== null && "text" in body && Symbol.asyncIterator in (body as TextStream).text;
+const isTextStream = (body: unknown): body is TextStream =>
+  typeof body === "object" && body !== null && "text" in body && Symbol.asyncIterator in (body as TextStream).text;
 
 export function createApiClient(url: string): ApiClient {
   const base = url.replace(/\/+$/, "");
@@ -83,25 +85,41 @@ export function createApiClient(url: string): ApiClient {
       const streaming = isTextStream(body);
       response = await fetch(`${base}${path}`, {
         method,
-        headers: { "content-type": streaming ? "text/plain; charset=utf-8" : "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          "content-type": streaming ? "text/plain; charset=utf-8" : "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: streaming ? ReadableStream.from(encoded(body.text)) : body === undefined ? undefined : toJson(body),
         // Node's fetch sends a stream only half-duplex.
         ...(streaming ? { duplex: "half" } : {}),
       } as RequestInit);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new LedgerError("retry_later", "API_UNREACHABLE", `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? firstLine(error)}`);
+      throw new LedgerError(
+        "retry_later",
+        "API_UNREACHABLE",
+        `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? firstLine(error)}`,
+      );
     }
     const text = await response.text();
     let answer: unknown;
     try {
       answer = text === "" ? undefined : JSON.parse(text);
     } catch {
-      throw new LedgerError("internal", "API_BAD_ANSWER", `${method} ${path} answered ${response.status} with something other than JSON: is ${base} the ledger's API?`);
+      throw new LedgerError(
+        "internal",
+        "API_BAD_ANSWER",
+        `${method} ${path} answered ${response.status} with something other than JSON: is ${base} the ledger's API?`,
+      );
     }
     if (!response.ok) {
       const error = (answer as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
-      throw new LedgerError(kindOfStatus(response.status), error?.code ?? `HTTP_${response.status}`, error?.message ?? `${method} ${path} answered ${response.status}`, error?.field);
+      throw new LedgerError(
+        kindOfStatus(response.status),
+        error?.code ?? `HTTP_${response.status}`,
+        error?.message ?? `${method} ${path} answered ${response.status}`,
+        error?.field,
+      );
     }
     return answer as T;
   }
@@ -114,7 +132,11 @@ export function createApiClient(url: string): ApiClient {
         session = (async () => {
           const challenge = await request<{ challenge: string; text: string }>("POST", "/v1/auth/challenge", { key: key.address });
           const signature = await key.signMessage(challenge.text);
-          return request<{ token: string; organizationId: number; role: string }>("POST", "/v1/auth/token", { key: key.address, challenge: challenge.challenge, signature });
+          return request<{ token: string; organizationId: number; role: string }>("POST", "/v1/auth/token", {
+            key: key.address,
+            challenge: challenge.challenge,
+            signature,
+          });
         })();
         sessions.set(key.address, session);
         session.catch(() => sessions.delete(key.address));
@@ -146,7 +168,12 @@ export function createApiTransport(api: ApiClient, deployment: Deployment, key: 
         () => undefined,
       );
       const answer = await api.request<RelayResult>("POST", RELAY_PATH, { attestations: [attestation], wait }, token);
-      return { status: answer.status, transactions: answer.transactions.map(({ hash, blockNumber }) => ({ hash, blockNumber })), logs: [], established: answer.established };
+      return {
+        status: answer.status,
+        transactions: answer.transactions.map(({ hash, blockNumber }) => ({ hash, blockNumber })),
+        logs: [],
+        established: answer.established,
+      };
     },
     close: () => undefined,
   };
@@ -176,7 +203,12 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
   const chainId = Number(await node(() => provider.send("eth_chainId", [])));
   if (chainId !== deployment.chainId) {
     provider.destroy();
-    throw new LedgerError("bad_input", "CHAIN_MISMATCH", `the node at ${rpcUrl} serves chain ${chainId}, but the deployment is on chain ${deployment.chainId}`, "--rpc");
+    throw new LedgerError(
+      "bad_input",
+      "CHAIN_MISMATCH",
+      `the node at ${rpcUrl} serves chain ${chainId}, but the deployment is on chain ${deployment.chainId}`,
+      "--rpc",
+    );
   }
 
   const namer = (labels: Labels): Namer => {
@@ -215,9 +247,18 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
     async organizationOf(key) {
       const [organizationId, revoked] = await node(() => registry.signingKey(key.address));
       if (organizationId === 0n) {
-        throw new LedgerError("not_allowed", "UNKNOWN_SIGNING_KEY", `key ${key.address} is not registered to any organization of the consortium; pass --org or use a registered key`);
+        throw new LedgerError(
+          "not_allowed",
+          "UNKNOWN_SIGNING_KEY",
+          `key ${key.address} is not registered to any organization of the consortium; pass --org or use a registered key`,
+        );
       }
-      if (revoked) throw new LedgerError("not_allowed", "REVOKED_SIGNING_KEY", `key ${key.address} was revoked by organization ${organizationId}; sign with a current key`);
+      if (revoked)
+        throw new LedgerError(
+          "not_allowed",
+          "REVOKED_SIGNING_KEY",
+          `key ${key.address} was revoked by organization ${organizationId}; sign with a current key`,
+        );
       return Number(organizationId);
     },
     async submit(submitting, _options) {
@@ -235,19 +276,30 @@ export async function createRpcTransport(rpcUrl: string, deployment: Deployment,
       const response = await sender.sendTransaction({ to, data, gasLimit: (gas * 5n) / 4n }).catch((error: unknown) => {
         // Nodes word this differently (Hardhat answers a plain -32000), so the message is matched too.
         if (isError(error, "INSUFFICIENT_FUNDS") || /insufficient funds|enough funds/i.test(String((error as Error).message))) {
-          throw new LedgerError("refused", "SENDER_UNFUNDED", `the sender ${sender.address} cannot pay for gas; set TRACE_SENDER_KEY to a funded account`);
+          throw new LedgerError(
+            "refused",
+            "SENDER_UNFUNDED",
+            `the sender ${sender.address} cannot pay for gas; set TRACE_SENDER_KEY to a funded account`,
+          );
         }
         throw new LedgerError("retry_later", "RPC_UNREACHABLE", `the node at ${rpcUrl} refused the transaction: ${firstLine(error)}`);
       });
       const receipt: TransactionReceipt | null = await node(() => response.wait(1)).catch((error: unknown) => {
         if (isError(error, "CALL_EXCEPTION")) {
-          throw new LedgerError("refused", "TRANSACTION_REVERTED", `transaction ${response.hash} was mined but reverted: the ledger changed since the dry run; check its state and sign again`);
+          throw new LedgerError(
+            "refused",
+            "TRANSACTION_REVERTED",
+            `transaction ${response.hash} was mined but reverted: the ledger changed since the dry run; check its state and sign again`,
+          );
         }
         throw error;
       });
-      return { status: "mined", transactions: [{ hash: response.hash, blockNumber: receipt?.blockNumber ?? null }], logs: [...(receipt?.logs ?? [])] };
+      return {
+        status: "mined",
+        transactions: [{ hash: response.hash, blockNumber: receipt?.blockNumber ?? null }],
+        logs: [...(receipt?.logs ?? [])],
+      };
     },
     close: () => provider.destroy(),
   };
 }
-

@@ -46,7 +46,8 @@ export function createHierarchy(aggregates: Aggregate[] = []): Hierarchy {
     for (const key of contents) {
       const parent = parents.get(key);
       if (parent !== undefined) throw new CodeError("CODE_ALREADY_AGGREGATED", `${key} is already inside ${parent}`);
-      if (isAncestorOrSelf(key, container)) throw new CodeError("CODE_AGGREGATION_CYCLE", `${container} would end up inside ${key}, which it contains`);
+      if (isAncestorOrSelf(key, container))
+        throw new CodeError("CODE_AGGREGATION_CYCLE", `${container} would end up inside ${key}, which it contains`);
     }
     children.set(container, [...contents]);
     for (const key of contents) parents.set(key, container);

@@ -7,7 +7,24 @@ import type { Gs1Pack, LogisticUnit } from "./types";
 export const DEFAULT_DIGITAL_LINK_DOMAIN = "https://id.gs1.org";
 
 /** GS1 Digital Link primary keys (the Syntax Dictionary's `dlpkey` AIs); this ledger identifies by 00 and 01. */
-const PRIMARY_KEYS: ReadonlySet<string> = new Set(["00", "01", "253", "255", "401", "402", "414", "415", "417", "8003", "8004", "8006", "8010", "8013", "8017", "8018"]);
+const PRIMARY_KEYS: ReadonlySet<string> = new Set([
+  "00",
+  "01",
+  "253",
+  "255",
+  "401",
+  "402",
+  "414",
+  "415",
+  "417",
+  "8003",
+  "8004",
+  "8006",
+  "8010",
+  "8013",
+  "8017",
+  "8018",
+]);
 /** Key qualifiers of a GTIN must follow it in this order in the path (Syntax Dictionary: 01 dlpkey=22,10,21). */
 const GTIN_QUALIFIER_RANK: Readonly<Record<string, number>> = { "22": 1, "10": 2, "21": 3 };
 /** Keys and key qualifiers travel in the path; every other AI is a data attribute, in the query string. */
@@ -71,7 +88,10 @@ function parsePath(segments: Segment[], reading: Gs1Reading): void {
   if (keyIndex < 0) throw badUri("the path has no /01/{GTIN} or /00/{SSCC}", segments[0]?.position ?? 0);
   const primary = (segments[keyIndex] as Segment).text;
   if (primary !== "01" && primary !== "00") {
-    throw badUri(`the path's key is (${primary}): this ledger identifies packs by /01/{GTIN} and units by /00/{SSCC}`, (segments[keyIndex] as Segment).position);
+    throw badUri(
+      `the path's key is (${primary}): this ledger identifies packs by /01/{GTIN} and units by /00/{SSCC}`,
+      (segments[keyIndex] as Segment).position,
+    );
   }
   let lastRank = 0;
   for (let i = keyIndex; i < segments.length; i += 2) {
@@ -88,10 +108,17 @@ function parsePath(segments: Segment[], reading: Gs1Reading): void {
 function checkQualifier(primary: "01" | "00", ai: string, lastRank: number, position: number): number {
   const rank = primary === "01" ? GTIN_QUALIFIER_RANK[ai] : undefined;
   if (rank === undefined) {
-    throw new CodeError("CODE_MISPLACED_AI", `(${ai}) cannot follow /${primary}/ in the path${PATH_AIS.has(ai) ? "" : "; it belongs in the query string"}`, { field: ai, position });
+    throw new CodeError(
+      "CODE_MISPLACED_AI",
+      `(${ai}) cannot follow /${primary}/ in the path${PATH_AIS.has(ai) ? "" : "; it belongs in the query string"}`,
+      { field: ai, position },
+    );
   }
   if (rank <= lastRank) {
-    throw new CodeError("CODE_BAD_PATH_ORDER", `(${ai}) is out of order in the path: the order is /01/{GTIN}/22/{CPV}/10/{batch}/21/{serial}`, { field: ai, position });
+    throw new CodeError("CODE_BAD_PATH_ORDER", `(${ai}) is out of order in the path: the order is /01/{GTIN}/22/{CPV}/10/{batch}/21/{serial}`, {
+      field: ai,
+      position,
+    });
   }
   return rank;
 }
@@ -104,8 +131,13 @@ function parseQuery(uri: string, start: number, end: number, reading: Gs1Reading
     const equals = uri.indexOf("=", from);
     const name = uri.slice(from, equals < 0 || equals > to ? to : equals);
     if (isDigits(name)) {
-      if (aiShape(name) === undefined) throw new CodeError("CODE_UNKNOWN_AI", `unknown Application Identifier ${name} in the query at position ${from}: GS1 defines no such AI`, { field: name, position: from });
-      if (PATH_AIS.has(name)) throw new CodeError("CODE_MISPLACED_AI", `(${name}) must be in the path, not in the query`, { field: name, position: from });
+      if (aiShape(name) === undefined)
+        throw new CodeError("CODE_UNKNOWN_AI", `unknown Application Identifier ${name} in the query at position ${from}: GS1 defines no such AI`, {
+          field: name,
+          position: from,
+        });
+      if (PATH_AIS.has(name))
+        throw new CodeError("CODE_MISPLACED_AI", `(${name}) must be in the path, not in the query`, { field: name, position: from });
       const valueStart = equals < 0 || equals > to ? to : equals + 1;
       addAnyField(reading, name, { value: decode(uri.slice(valueStart, to), valueStart), position: valueStart }, from);
     }

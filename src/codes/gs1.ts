@@ -93,7 +93,8 @@ function checkDigits(ai: Gs1Ai, field: Gs1Field): void {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c === GS) fail("CODE_FIELD_TOO_SHORT", `(${ai}) ${aiSpec(ai).name} ends after ${i} of ${aiSpec(ai).length} digits`, ai, position + i);
-    if (c < 48 || c > 57) fail("CODE_NOT_NUMERIC", `(${ai}) ${aiSpec(ai).name} has a non-digit '${value[i]}' at position ${position + i}`, ai, position + i);
+    if (c < 48 || c > 57)
+      fail("CODE_NOT_NUMERIC", `(${ai}) ${aiSpec(ai).name} has a non-digit '${value[i]}' at position ${position + i}`, ai, position + i);
   }
 }
 
@@ -150,12 +151,22 @@ function validateVariable(ai: Gs1Ai, field: Gs1Field): void {
   const spec = aiSpec(ai);
   if (value.length === 0) fail("CODE_EMPTY_FIELD", `(${ai}) ${spec.name} is empty`, ai, position);
   if (value.length > spec.length) {
-    fail("CODE_FIELD_TOO_LONG", `(${ai}) ${spec.name} is ${value.length} characters long, at most ${spec.length} allowed`, ai, position + spec.length);
+    fail(
+      "CODE_FIELD_TOO_LONG",
+      `(${ai}) ${spec.name} is ${value.length} characters long, at most ${spec.length} allowed`,
+      ai,
+      position + spec.length,
+    );
   }
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c >= 128 || CSET82[c] === 0) {
-      fail("CODE_BAD_CHARACTER", `(${ai}) ${spec.name} has character ${JSON.stringify(value[i])} outside the GS1 character set at position ${position + i}`, ai, position + i);
+      fail(
+        "CODE_BAD_CHARACTER",
+        `(${ai}) ${spec.name} has character ${JSON.stringify(value[i])} outside the GS1 character set at position ${position + i}`,
+        ai,
+        position + i,
+      );
     }
   }
 }
@@ -165,7 +176,12 @@ export function validateField(ai: Gs1Ai, field: Gs1Field): void {
   const spec = aiSpec(ai);
   if (!spec.fixed) return validateVariable(ai, field);
   if (field.value.length > spec.length) {
-    fail("CODE_FIELD_TOO_LONG", `(${ai}) ${spec.name} has ${field.value.length} digits, exactly ${spec.length} expected`, ai, field.position + spec.length);
+    fail(
+      "CODE_FIELD_TOO_LONG",
+      `(${ai}) ${spec.name} has ${field.value.length} digits, exactly ${spec.length} expected`,
+      ai,
+      field.position + spec.length,
+    );
   }
   checkDigits(ai, field);
   if (field.value.length < spec.length) {
@@ -184,7 +200,8 @@ export function addField(fields: Gs1Fields, ai: Gs1Ai, field: Gs1Field, aiPositi
 function validateShape(ai: string, shape: AiShape, field: Gs1Field): void {
   const { value, position } = field;
   if (value.length === 0) fail("CODE_EMPTY_FIELD", `(${ai}) is empty`, ai, position);
-  if (value.length > shape.max) fail("CODE_FIELD_TOO_LONG", `(${ai}) is ${value.length} characters long, at most ${shape.max} allowed`, ai, position + shape.max);
+  if (value.length > shape.max)
+    fail("CODE_FIELD_TOO_LONG", `(${ai}) is ${value.length} characters long, at most ${shape.max} allowed`, ai, position + shape.max);
   let at = 0;
   for (const part of shape.components) {
     // Only the last component varies in length, so each fixed one takes its length and the last the rest.
@@ -194,15 +211,26 @@ function validateShape(ai: string, shape: AiShape, field: Gs1Field): void {
       if (value.charCodeAt(i) === GS) fail("CODE_FIELD_TOO_SHORT", `(${ai}) ends after ${i} of ${shape.min} characters`, ai, position + i);
       if (!inCharset(part.charset, value.charCodeAt(i))) {
         const code = part.charset === "N" ? "CODE_NOT_NUMERIC" : "CODE_BAD_CHARACTER";
-        fail(code, `(${ai}) has ${JSON.stringify(value[i])} at position ${position + i}, where ${CHARSET_NAMES[part.charset]} belong`, ai, position + i);
+        fail(
+          code,
+          `(${ai}) has ${JSON.stringify(value[i])} at position ${position + i}, where ${CHARSET_NAMES[part.charset]} belong`,
+          ai,
+          position + i,
+        );
       }
     }
     at = end;
   }
-  if (value.length < shape.min) fail("CODE_FIELD_TOO_SHORT", `(${ai}) has ${value.length} of at least ${shape.min} characters`, ai, position + value.length);
+  if (value.length < shape.min)
+    fail("CODE_FIELD_TOO_SHORT", `(${ai}) has ${value.length} of at least ${shape.min} characters`, ai, position + value.length);
 }
 
-const CHARSET_NAMES = { N: "digits", X: "characters of the GS1 character set 82", Y: "characters of the GS1 character set 39", Z: "characters of the GS1 character set 64" };
+const CHARSET_NAMES = {
+  N: "digits",
+  X: "characters of the GS1 character set 82",
+  Y: "characters of the GS1 character set 39",
+  Z: "characters of the GS1 character set 64",
+};
 
 function inCharset(charset: AiShape["components"][number]["charset"], c: number): boolean {
   if (charset === "N") return c >= 48 && c <= 57;
@@ -238,7 +266,12 @@ function gs1CodeFromFields(fields: Gs1Fields, options: Gs1ParseOptions): Gs1Pack
   if (sscc !== undefined) {
     const other = (["01", "10", "11", "17", "21"] as const).find((ai) => fields[ai] !== undefined);
     if (other !== undefined) {
-      fail("CODE_CONFLICTING_AIS", `(00) SSCC identifies a logistic unit and cannot carry (${other}) ${aiSpec(other).name}`, other, (fields[other] as Gs1Field).position);
+      fail(
+        "CODE_CONFLICTING_AIS",
+        `(00) SSCC identifies a logistic unit and cannot carry (${other}) ${aiSpec(other).name}`,
+        other,
+        (fields[other] as Gs1Field).position,
+      );
     }
     return { scheme: "gs1", kind: "logistic-unit", key: ssccKey(sscc.value), productCode: null, sscc: sscc.value };
   }
@@ -248,7 +281,8 @@ function gs1CodeFromFields(fields: Gs1Fields, options: Gs1ParseOptions): Gs1Pack
     fail("CODE_MISSING_GTIN", "no (01) GTIN or (00) SSCC: the code identifies nothing", "01", position);
   }
   const serial = fields["21"];
-  if (serial === undefined) fail("CODE_MISSING_SERIAL", `(01) GTIN ${gtin.value} has no (21) serial: a pack cannot be traced without one`, "21", gtin.position);
+  if (serial === undefined)
+    fail("CODE_MISSING_SERIAL", `(01) GTIN ${gtin.value} has no (21) serial: a pack cannot be traced without one`, "21", gtin.position);
   return packFromFields(gtin.value, serial.value, fields, options.referenceYear ?? CURRENT_YEAR);
 }
 
@@ -299,7 +333,11 @@ export function parseElementString(text: string, start: number, options: Gs1Pars
 
 /** An AI that GS1 does not define: the text cannot be split into fields after it. */
 function unknownAi(ai: string, position: number): CodeError {
-  return new CodeError("CODE_UNKNOWN_AI", `unknown Application Identifier (${ai}) at position ${position}: GS1 defines no AI starting with these digits`, { field: ai, position });
+  return new CodeError(
+    "CODE_UNKNOWN_AI",
+    `unknown Application Identifier (${ai}) at position ${position}: GS1 defines no AI starting with these digits`,
+    { field: ai, position },
+  );
 }
 
 const PRINT_ORDER: readonly Gs1Ai[] = ["00", "01", "11", "17", "10", "21"];

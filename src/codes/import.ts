@@ -89,15 +89,20 @@ export function* codeTexts(file: string): Generator<CodeFileLine> {
 type Expectations = { productCode?: string; batch?: string; expiresAt?: number };
 
 function checkBatch(code: TraceCode, expected: Expectations): void {
-  if (code.kind !== "pack") throw new CodeError("CODE_NOT_A_PACK", `${code.key} is a logistic unit; a batch commits packs`, { field: "00", position: 0 });
+  if (code.kind !== "pack")
+    throw new CodeError("CODE_NOT_A_PACK", `${code.key} is a logistic unit; a batch commits packs`, { field: "00", position: 0 });
   expected.productCode ??= code.productCode;
   if (code.productCode !== expected.productCode) {
-    throw new CodeError("CODE_PRODUCT_MISMATCH", `code belongs to product ${code.productCode}, the batch to ${expected.productCode}`, { field: code.scheme === "nmpa" ? "nmpa" : "01", position: 0 });
+    throw new CodeError("CODE_PRODUCT_MISMATCH", `code belongs to product ${code.productCode}, the batch to ${expected.productCode}`, {
+      field: code.scheme === "nmpa" ? "nmpa" : "01",
+      position: 0,
+    });
   }
   if (code.scheme !== "gs1") return;
   if (code.batch !== undefined) {
     expected.batch ??= code.batch;
-    if (code.batch !== expected.batch) throw new CodeError("CODE_BATCH_MISMATCH", `code shows batch ${code.batch}, the batch is ${expected.batch}`, { field: "10" });
+    if (code.batch !== expected.batch)
+      throw new CodeError("CODE_BATCH_MISMATCH", `code shows batch ${code.batch}, the batch is ${expected.batch}`, { field: "10" });
   }
   if (code.expiry !== undefined) {
     // (17) 271200 and 271231 are the same expiry: compared as moments, not as printed.

@@ -7,6 +7,15 @@ export { isNmpaProductCode, NMPA_CODE_LENGTH, NMPA_PRODUCT_CODE_LENGTH } from ".
 export { packId, packLeaf, nodeHash, createTreeHasher, type TreeHasher } from "./leaf";
 export { buildCodeTree, verifyProof, verifyMultiProof, processProof, processMultiProof, type CodeTree, type MultiProof } from "./merkle";
 export { createTreeWriter, writeTree, openTree, type StoredTree, type TreeSummary, type TreeWriter, type BuildProgress } from "./tree-file";
-export { generatePacks, reserveSerials, serialCapacity, GUESS_ODDS, GS1_SERIAL_LENGTH, type SerialScheme, type SerialBatchOptions, type SerialState } from "./serials";
+export {
+  generatePacks,
+  reserveSerials,
+  serialCapacity,
+  GUESS_ODDS,
+  GS1_SERIAL_LENGTH,
+  type SerialScheme,
+  type SerialBatchOptions,
+  type SerialState,
+} from "./serials";
 export { codeTexts, importCodes, type CodeFileLine, type ImportOptions, type ImportSummary } from "./import";
 export { aggregate, createHierarchy, type Aggregate, type Hierarchy } from "./aggregation";

@@ -158,7 +158,11 @@ export function withProofs<T extends NodeSource>(source: T): T & Omit<CodeTree, 
   return Object.assign(source, {
     root,
     proof: (key: string) => proofAt(source, positionOf(source, key)),
-    multiProof: (keys: string[]) => multiProofAt(source, keys.map((key) => positionOf(source, key))),
+    multiProof: (keys: string[]) =>
+      multiProofAt(
+        source,
+        keys.map((key) => positionOf(source, key)),
+      ),
     has: (key: string) => findLeaf(source, Buffer.from(packLeaf(key).slice(2), "hex")) >= 0,
   });
 }

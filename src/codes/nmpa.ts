@@ -17,7 +17,11 @@ export function parseNmpa(text: string, offset = 0): NmpaPack {
     const c = text.charCodeAt(i);
     if (c < 48 || c > 57) {
       const hint = c === 32 || c === 45 ? "type the 20 digits without spaces or hyphens" : "check the digits";
-      throw new CodeError("CODE_NOT_NUMERIC", `an NMPA traceability code is 20 digits; ${JSON.stringify(text[i])} at position ${offset + i}: ${hint}`, { field: "nmpa", position: offset + i });
+      throw new CodeError(
+        "CODE_NOT_NUMERIC",
+        `an NMPA traceability code is 20 digits; ${JSON.stringify(text[i])} at position ${offset + i}: ${hint}`,
+        { field: "nmpa", position: offset + i },
+      );
     }
   }
   if (text.length !== NMPA_CODE_LENGTH) {

@@ -52,7 +52,9 @@ export function detectFormat(text: string): Detected {
     const symbology = text.slice(0, 3);
     if (GS1_SYMBOLOGIES.includes(symbology)) return { format: "element-string", start: 3 };
     if (PLAIN_SYMBOLOGIES.includes(symbology)) return { format: detectContent(text, 3, false), start: 3 };
-    throw new CodeError("CODE_BAD_SYMBOLOGY", `symbology identifier ${JSON.stringify(symbology)} carries neither GS1 data nor an NMPA code`, { position: 0 });
+    throw new CodeError("CODE_BAD_SYMBOLOGY", `symbology identifier ${JSON.stringify(symbology)} carries neither GS1 data nor an NMPA code`, {
+      position: 0,
+    });
   }
   return { format: detectContent(text, 0, true), start: 0 };
 }
@@ -84,7 +86,10 @@ function parseAs(format: CodeFormat, text: string, start: number, options: Parse
 function checkProduct(code: TraceCode, productCode: string): void {
   if (code.productCode === productCode) return;
   const what = code.kind === "logistic-unit" ? "a logistic unit (SSCC)" : `product ${code.productCode}`;
-  throw new CodeError("CODE_PRODUCT_MISMATCH", `code belongs to ${what}, expected product ${productCode}`, { field: code.scheme === "nmpa" ? "nmpa" : "01", position: 0 });
+  throw new CodeError("CODE_PRODUCT_MISMATCH", `code belongs to ${what}, expected product ${productCode}`, {
+    field: code.scheme === "nmpa" ? "nmpa" : "01",
+    position: 0,
+  });
 }
 
 /** Parses and validates whatever a scanner sends; throws CodeError with a stable code and position. */
@@ -120,5 +125,7 @@ export function formatCode(code: TraceCode, format: CodeFormat, options: FormatO
   } else if (format === "digital-link") {
     return toDigitalLink(code, options.domain ?? DEFAULT_DIGITAL_LINK_DOMAIN);
   }
-  throw new CodeError("CODE_FORMAT_UNSUPPORTED", `a ${code.scheme === "nmpa" ? "NMPA" : "GS1"} code cannot be printed as ${format}`, { field: format });
+  throw new CodeError("CODE_FORMAT_UNSUPPORTED", `a ${code.scheme === "nmpa" ? "NMPA" : "GS1"} code cannot be printed as ${format}`, {
+    field: format,
+  });
 }

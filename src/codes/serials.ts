@@ -67,7 +67,10 @@ function permute(encrypt: (blocks: Buffer) => Buffer, scheme: SerialScheme, firs
   let walking = Array.from({ length: count }, (_, i) => i);
   // Cycle walking: re-encrypt values that fall outside the space until they land inside it.
   while (walking.length > 0) {
-    const subset = { high: Uint32Array.from(walking, (i) => halves.high[i] as number), low: Uint32Array.from(walking, (i) => halves.low[i] as number) };
+    const subset = {
+      high: Uint32Array.from(walking, (i) => halves.high[i] as number),
+      low: Uint32Array.from(walking, (i) => halves.low[i] as number),
+    };
     feistel(encrypt, scheme, subset, walking.length);
     walking.forEach((i, k) => {
       halves.high[i] = subset.high[k] as number;
@@ -101,13 +104,20 @@ function validateBatchOptions(options: SerialBatchOptions): void {
   if (options.key.length !== 16) throw new CodeError("CODE_BAD_SERIAL_STATE", "the serial key must be 16 bytes", { field: "key" });
   const { scheme, productCode } = options;
   if (scheme === "nmpa" && !isNmpaProductCode(productCode)) {
-    throw new CodeError("CODE_BAD_LENGTH", `an NMPA drug identification code is 7 digits, got ${JSON.stringify(productCode)}`, { field: "nmpa", position: 0 });
+    throw new CodeError("CODE_BAD_LENGTH", `an NMPA drug identification code is 7 digits, got ${JSON.stringify(productCode)}`, {
+      field: "nmpa",
+      position: 0,
+    });
   }
   if (scheme === "gs1") validateField("01", { value: productCode, position: 0 });
   if (options.batch !== undefined) validateField("10", { value: options.batch, position: 0 });
   if (options.expiry !== undefined) parseGs1Date("17", options.expiry);
   if (options.firstIndex < 0 || options.firstIndex + options.count > serialCapacity(scheme)) {
-    throw new CodeError("CODE_SERIAL_SPACE_EXHAUSTED", `serials ${options.firstIndex}..${options.firstIndex + options.count - 1} exceed the ${serialCapacity(scheme)} a product may issue and stay unguessable`, { field: "count" });
+    throw new CodeError(
+      "CODE_SERIAL_SPACE_EXHAUSTED",
+      `serials ${options.firstIndex}..${options.firstIndex + options.count - 1} exceed the ${serialCapacity(scheme)} a product may issue and stay unguessable`,
+      { field: "count" },
+    );
   }
 }
 
@@ -145,7 +155,12 @@ export type SerialState = { version: 1; scheme: SerialScheme; productCode: strin
 function readState(file: string): SerialState | null {
   if (!fs.existsSync(file)) return null;
   const state = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<SerialState>;
-  const valid = state.version === 1 && typeof state.key === "string" && /^[0-9a-f]{32}$/.test(state.key) && Number.isSafeInteger(state.nextIndex) && (state.nextIndex as number) >= 0;
+  const valid =
+    state.version === 1 &&
+    typeof state.key === "string" &&
+    /^[0-9a-f]{32}$/.test(state.key) &&
+    Number.isSafeInteger(state.nextIndex) &&
+    (state.nextIndex as number) >= 0;
   if (!valid) throw new CodeError("CODE_BAD_SERIAL_STATE", `${file} is not a serial state file`, { field: "state" });
   return state as SerialState;
 }
@@ -165,7 +180,11 @@ function writeState(file: string, state: SerialState): void {
 export function reserveSerials(file: string, scheme: SerialScheme, productCode: string, count: number): SerialBatchOptions {
   const state = readState(file) ?? { version: 1, scheme, productCode, key: randomBytes(16).toString("hex"), nextIndex: 0 };
   if (state.scheme !== scheme || state.productCode !== productCode) {
-    throw new CodeError("CODE_BAD_SERIAL_STATE", `${file} holds the serials of ${state.scheme} product ${state.productCode}, not ${scheme} product ${productCode}`, { field: "state" });
+    throw new CodeError(
+      "CODE_BAD_SERIAL_STATE",
+      `${file} holds the serials of ${state.scheme} product ${state.productCode}, not ${scheme} product ${productCode}`,
+      { field: "state" },
+    );
   }
   const reservation = { scheme, productCode, key: Buffer.from(state.key, "hex"), firstIndex: state.nextIndex, count };
   validateBatchOptions(reservation);

@@ -182,7 +182,9 @@ export async function createTreeWriter(treePath: string, options: TreeWriterOpti
       fs.writeSync(fd, header, 0, TREE_HEADER_BYTES, 0);
       const duplicates = writeLeaves(fd);
       if (duplicates.length > 0) throw new DuplicateCodesError(duplicates);
-      writeInternalNodes(fd, count, hasher, options.nodeChunk ?? DEFAULT_NODE_CHUNK, (done) => progress({ phase: "hash-nodes", done, total: count - 1 }));
+      writeInternalNodes(fd, count, hasher, options.nodeChunk ?? DEFAULT_NODE_CHUNK, (done) =>
+        progress({ phase: "hash-nodes", done, total: count - 1 }),
+      );
       const root = Buffer.allocUnsafe(NODE_BYTES);
       readAt(fd, root, 0, 1);
       fs.closeSync(fd);
@@ -240,7 +242,9 @@ function readHeader(fd: number, treePath: string): number {
   const expectedSize = TREE_HEADER_BYTES + (2 * leafCount - 1) * NODE_BYTES;
   const actualSize = fs.fstatSync(fd).size;
   if (leafCount < 1 || actualSize !== expectedSize) {
-    throw new CodeError("CODE_TREE_CORRUPT", `${treePath} holds ${actualSize} bytes, ${expectedSize} expected for ${leafCount} codes`, { field: "tree" });
+    throw new CodeError("CODE_TREE_CORRUPT", `${treePath} holds ${actualSize} bytes, ${expectedSize} expected for ${leafCount} codes`, {
+      field: "tree",
+    });
   }
   return leafCount;
 }

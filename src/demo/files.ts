@@ -42,7 +42,9 @@ export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples">
     try {
       return JSON.parse(readFileSync(file, "utf8")) as T;
     } catch (error) {
-      throw new Error(`demo file ${file} cannot be read (${(error as Error).message}); remove ${files.dir} and the data directory's chain to seed again`);
+      throw new Error(
+        `demo file ${file} cannot be read (${(error as Error).message}); remove ${files.dir} and the data directory's chain to seed again`,
+      );
     }
   };
   return { batches: read<DemoBatch[]>(files.batches), samples: read<ScanSample[]>(files.samples) };
@@ -68,5 +70,7 @@ export async function registerDemoCodes(codes: CodeBook, batches: DemoBatch[], n
 
 /** The scan samples as lines to print: the code as a JSON string (as POST /v1/scans takes it) and its Digital Link. */
 export function sampleLines(samples: ScanSample[]): string[] {
-  return samples.map((s) => `  ${s.kind.padEnd(11)}${JSON.stringify(s.code)}${s.digitalLink ? `  ${s.digitalLink}` : ""}  -> ${s.verdict}: ${s.note}`);
+  return samples.map(
+    (s) => `  ${s.kind.padEnd(11)}${JSON.stringify(s.code)}${s.digitalLink ? `  ${s.digitalLink}` : ""}  -> ${s.verdict}: ${s.note}`,
+  );
 }

@@ -2,15 +2,7 @@ import { randomBytes } from "node:crypto";
 import { id as hashText, Wallet, ZeroHash } from "ethers";
 import type { BaseWallet, Signer } from "ethers";
 import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
-import {
-  AgreementKind,
-  createNonceSequence,
-  domainOf,
-  DeviationKind,
-  RecallLevel,
-  ReleaseTester,
-  signAttestation,
-} from "../ledger";
+import { AgreementKind, createNonceSequence, domainOf, DeviationKind, RecallLevel, ReleaseTester, signAttestation } from "../ledger";
 import type { AttestationType, LedgerContract } from "../ledger";
 import { buildCodeTree, formatCode, generatePacks, packId, packLeaf, withCheckDigit } from "../codes";
 import type { Gs1Pack, NmpaPack } from "../codes";
@@ -162,7 +154,12 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   type Recorded = Awaited<ReturnType<typeof record>>;
 
   const deviation = async (by: Party, batch: Recorded, kind: number, report: string, closure?: string) => {
-    const opened = await sign("BatchLedger", "DeviationReport", by, { organizationId: by.organizationId, batchId: batch.batchId, kind, reportHash: hashText(report) });
+    const opened = await sign("BatchLedger", "DeviationReport", by, {
+      organizationId: by.organizationId,
+      batchId: batch.batchId,
+      kind,
+      reportHash: hashText(report),
+    });
     await mined(ledger.openDeviation(opened.message, opened.signature));
     if (!closure) return;
     const closed = await sign("BatchLedger", "DeviationClosure", by, {
@@ -225,7 +222,13 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   // Atorvastatin AT250301: a deviation found and closed, released, stored in Shanghai, sold through Nanjing,
   // three packs dispensed at the hospital.
   const sold = await record("atorvastatin", atorvastatinQuality, "AT250301", 60, 75);
-  await deviation(cmo, sold, DeviationKind.Deviation, "偏差报告 DEV-2025-031 压片机转速偏离设定值", "偏差关闭 CAPA-2025-031 设备重新校准，产品质量不受影响");
+  await deviation(
+    cmo,
+    sold,
+    DeviationKind.Deviation,
+    "偏差报告 DEV-2025-031 压片机转速偏离设定值",
+    "偏差关闭 CAPA-2025-031 设备重新校准，产品质量不受影响",
+  );
   await factoryRelease(sold);
   await marketRelease(sold);
   await handOver(cmo, storage, sold, 60);
@@ -256,7 +259,11 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     [nanjing, { quarantinedQuantity: 18n, dispensedQuantity: 0n, destroyedQuantity: 1n, missingQuantity: 1n }],
   ] as const;
   for (const [holder, account] of accounts) {
-    const acknowledgement = await sign("BatchLedger", "RecallAcknowledgement", holder, { holderId: holder.organizationId, batchId: recalled.batchId, ...account });
+    const acknowledgement = await sign("BatchLedger", "RecallAcknowledgement", holder, {
+      holderId: holder.organizationId,
+      batchId: recalled.batchId,
+      ...account,
+    });
     await mined(ledger.acknowledgeRecall(acknowledgement.message, acknowledgement.signature));
   }
 
@@ -294,7 +301,9 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     }),
   ][0] as Gs1Pack;
   // A pack of a product this demo consortium does not hold: the ledger cannot vouch for it either way.
-  const elsewhere = [...generatePacks({ scheme: "gs1", productCode: withCheckDigit("0690312345999"), key: randomBytes(16), firstIndex: 0, count: 1 })][0] as Gs1Pack;
+  const elsewhere = [
+    ...generatePacks({ scheme: "gs1", productCode: withCheckDigit("0690312345999"), key: randomBytes(16), firstIndex: 0, count: 1 }),
+  ][0] as Gs1Pack;
   const sample = (kind: string, verdict: string, pack: Gs1Pack | NmpaPack, note: string): ScanSample => ({
     kind,
     verdict,
@@ -310,12 +319,23 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     sample("elsewhere", "NOT_ON_LEDGER", elsewhere, "a product this ledger does not hold: verify it with its MAH or the national platform"),
     sample("nmpa", "GENUINE", metforminSold.packs[30] as NmpaPack, `an NMPA-coded pack of ${metforminSold.batchNumber}`),
     sample("unreleased", "NOT_RELEASED", held.packs[0] as NmpaPack, `batch ${held.batchNumber} has an open out-of-trend result`),
-    sample("held", "ON_HOLD", onHold.packs[0] as NmpaPack, `batch ${onHold.batchNumber} is on hold: an out-of-specification result is under investigation`),
+    sample(
+      "held",
+      "ON_HOLD",
+      onHold.packs[0] as NmpaPack,
+      `batch ${onHold.batchNumber} is on hold: an out-of-specification result is under investigation`,
+    ),
   ];
   const parties = [jiangsu, ...Object.values<Party>(east), ...Object.values<Party>(west)].sort((a, b) => a.organizationId - b.organizationId);
   return {
     organizations: parties.map(({ key: _key, ...organization }) => organization),
-    batches: [sold, recalled, metforminSold, held, onHold].map((b) => ({ batchId: b.batchId, batchNumber: b.batchNumber, product: b.product, cmoId: cmo.organizationId, codes: b.printed })),
+    batches: [sold, recalled, metforminSold, held, onHold].map((b) => ({
+      batchId: b.batchId,
+      batchNumber: b.batchNumber,
+      product: b.product,
+      cmoId: cmo.organizationId,
+      codes: b.printed,
+    })),
     samples,
   };
 }

@@ -4,7 +4,6 @@ import type { BatchHoldTable } from "../store";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
 
-
 /** An event as the reducer needs it: decoded arguments and the time of its block. */
 export type AppliedEvent = Pick<LedgerEvent, "name" | "args"> & { blockTime: number };
 

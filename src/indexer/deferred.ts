@@ -24,7 +24,11 @@ type PendingRow = Pick<
  * GENUINE from its batch). The keys were judged when the row was applied, against the read model at that point of
  * the chain, as full verification judges them. Returns what failed.
  */
-export async function verifyPending(db: Kysely<Database>, deployment: Deployment, pool: PreparePool): Promise<{ verified: number; failed: ProblemReport[] }> {
+export async function verifyPending(
+  db: Kysely<Database>,
+  deployment: Deployment,
+  pool: PreparePool,
+): Promise<{ verified: number; failed: ProblemReport[] }> {
   const outcome = { verified: 0, failed: [] as ProblemReport[] };
   for (;;) {
     const rows: PendingRow[] = await db
@@ -56,15 +60,27 @@ export async function verifyPending(db: Kysely<Database>, deployment: Deployment
         .where("verification", "=", "pending")
         .where((eb) =>
           eb.and([
-            eb.or([eb("block_number", ">", first.block_number), eb.and([eb("block_number", "=", first.block_number), eb("log_index", ">=", first.log_index)])]),
-            eb.or([eb("block_number", "<", last.block_number), eb.and([eb("block_number", "=", last.block_number), eb("log_index", "<=", last.log_index)])]),
+            eb.or([
+              eb("block_number", ">", first.block_number),
+              eb.and([eb("block_number", "=", first.block_number), eb("log_index", ">=", first.log_index)]),
+            ]),
+            eb.or([
+              eb("block_number", "<", last.block_number),
+              eb.and([eb("block_number", "=", last.block_number), eb("log_index", "<=", last.log_index)]),
+            ]),
           ]),
         )
         .execute();
     });
     outcome.verified += rows.length - failed.length;
     for (const row of failed) {
-      outcome.failed.push({ blockNumber: row.block_number, logIndex: row.log_index, name: row.name, verification: "signature_mismatch", problem: row.problem ?? DEFERRED_MISMATCH });
+      outcome.failed.push({
+        blockNumber: row.block_number,
+        logIndex: row.log_index,
+        name: row.name,
+        verification: "signature_mismatch",
+        problem: row.problem ?? DEFERRED_MISMATCH,
+      });
     }
   }
 }

@@ -200,8 +200,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     const from = checkpoint ? checkpoint.block_number + 1 : (deployment.startBlock ?? 0);
     let reached: BlockRef = checkpoint ? { number: checkpoint.block_number, hash: checkpoint.block_hash } : head;
     if (from > head.number) return reached;
-    const progress: Progress | undefined =
-      options.showProgress && head.number - from > maxRange ? createProgress(log, from) : undefined;
+    const progress: Progress | undefined = options.showProgress && head.number - from > maxRange ? createProgress(log, from) : undefined;
 
     // A pipeline: ranges are fetched one after another and verified (in the pool's workers) up to LOOKAHEAD ahead
     // of the range being written, each written in its own transaction, in order.

@@ -43,7 +43,15 @@ export async function runIndexer(run: IndexerRun): Promise<void> {
       process.once("SIGTERM", () => stop.abort());
     }
     await writerElection({ store, log: run.log }).run(async (writerStore, signal) => {
-      const indexer = createIndexer({ source, store: writerStore, deployment, log: run.log, maxRange: run.maxRange, showProgress: true, verification: run.verification });
+      const indexer = createIndexer({
+        source,
+        store: writerStore,
+        deployment,
+        log: run.log,
+        maxRange: run.maxRange,
+        showProgress: true,
+        verification: run.verification,
+      });
       if (run.follow) return indexer.follow(signal);
       const reached = await indexer.catchUp();
       await indexer.verifyBehind();
@@ -76,7 +84,12 @@ if (require.main === module) {
     .option("--db <location>", "SQLite file, :memory: or postgres:// URL", ".data/ledger.sqlite")
     .option("--once", "index up to the head and exit instead of following", false)
     .option("--max-range <blocks>", "largest block range asked of the node at once", parseBlockCount)
-    .option("--verify <mode>", "full: verify every signature before indexing its event; deferred: index at once, verify behind the head", parseVerification, "full")
+    .option(
+      "--verify <mode>",
+      "full: verify every signature before indexing its event; deferred: index at once, verify behind the head",
+      parseVerification,
+      "full",
+    )
     .action(async (options: { deployment: string; rpc?: string; db: string; once: boolean; maxRange?: number; verify: VerificationMode }) => {
       const log = createLogger();
       await runIndexer({

@@ -72,9 +72,7 @@ export async function applyPrepared(db: Kysely<Database>, identity: CheckpointId
     const problems: ProblemReport[] = [];
     decoded.forEach((event, i) => {
       const blockTime = range.blocks.get(event.blockNumber)?.timestamp ?? 0;
-      const row = isUndecodable(event)
-        ? undecodableRow(event, blockTime)
-        : verifiedRow(event, recovered?.[i], window, blockTime);
+      const row = isUndecodable(event) ? undecodableRow(event, blockTime) : verifiedRow(event, recovered?.[i], window, blockTime);
       rows.push(row);
       if (row.verification !== "verified" && row.verification !== "bootstrap" && row.verification !== "pending") problems.push(reportOf(row));
       else if (row.problem) problems.push(reportOf(row));
@@ -87,12 +85,7 @@ export async function applyPrepared(db: Kysely<Database>, identity: CheckpointId
   });
 }
 
-function verifiedRow(
-  event: LedgerEvent,
-  recovered: RecoveredSigners | undefined,
-  window: ReadModelWindow,
-  blockTime: number,
-): LedgerEventTable {
+function verifiedRow(event: LedgerEvent, recovered: RecoveredSigners | undefined, window: ReadModelWindow, blockTime: number): LedgerEventTable {
   const { verification, signer, signerOrganizationId } = judgeSignatures(event, recovered, window);
   const problem = applyEvent(window, { name: event.name, args: event.args, blockTime });
   return {
@@ -217,12 +210,7 @@ async function replayEvents(trx: Transaction<Database>, db: Kysely<Database>) {
     const rows = await trx
       .selectFrom("ledger_events")
       .select(["block_number", "log_index", "name", "payload", "block_time", "verification"])
-      .where((eb) =>
-        eb.or([
-          eb("block_number", ">", after.block),
-          eb.and([eb("block_number", "=", after.block), eb("log_index", ">", after.log)]),
-        ]),
-      )
+      .where((eb) => eb.or([eb("block_number", ">", after.block), eb.and([eb("block_number", "=", after.block), eb("log_index", ">", after.log)])]))
       .orderBy("block_number")
       .orderBy("log_index")
       .limit(REPLAY_CHUNK)

@@ -89,9 +89,7 @@ export class TableWindow<K extends TableKey> {
 export type ReadModelWindow = { [K in TableKey]: TableWindow<K> };
 
 export function createWindow(): ReadModelWindow {
-  return Object.fromEntries(
-    Object.entries(TABLES).map(([name, spec]) => [name, new TableWindow(spec as never)]),
-  ) as ReadModelWindow;
+  return Object.fromEntries(Object.entries(TABLES).map(([name, spec]) => [name, new TableWindow(spec as never)])) as ReadModelWindow;
 }
 
 export async function loadWindow(window: ReadModelWindow, db: Kysely<Database> | Transaction<Database>) {

@@ -35,11 +35,7 @@ export function recoverAll(events: (LedgerEvent | UndecodableLog)[], chainId: nu
  * the attestation speaks for. Without `recovered` (deferred verification) the keys are judged now and the
  * signatures later: an event whose keys pass is "pending" until its signers are recovered (deferred.ts).
  */
-export function judgeSignatures(
-  event: LedgerEvent,
-  recovered: RecoveredSigners | undefined,
-  window: ReadModelWindow,
-): VerificationResult {
+export function judgeSignatures(event: LedgerEvent, recovered: RecoveredSigners | undefined, window: ReadModelWindow): VerificationResult {
   const attestations = attestationsOf(event);
   if (attestations.length === 0) return { verification: "bootstrap", signer: null, signerOrganizationId: null };
   let verification: Verification = "verified";
@@ -49,7 +45,11 @@ export function judgeSignatures(
   });
   const signer = attestations[0]!.signer;
   const key = window.signingKeys.get(signer);
-  return { verification: !recovered && verification === "verified" ? "pending" : verification, signer, signerOrganizationId: key?.organization_id ?? null };
+  return {
+    verification: !recovered && verification === "verified" ? "pending" : verification,
+    signer,
+    signerOrganizationId: key?.organization_id ?? null,
+  };
 }
 
 /** Whether every signature of the event recovers to the signer the event names. */

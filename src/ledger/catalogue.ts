@@ -98,7 +98,13 @@ export const ATTESTATIONS = {
   ProductRegistration: {
     contract: "ProductRegistry",
     function: "registerProduct",
-    fields: [field("mahId", "uint32"), field("nonce", "uint256"), field("productCode", "string"), field("approvalNumber", "string"), field("name", "string")],
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("productCode", "string"),
+      field("approvalNumber", "string"),
+      field("name", "string"),
+    ],
     event: "ProductRegistered",
     struct: "registration",
     signedBy: ["MAH"],
@@ -155,7 +161,13 @@ export const ATTESTATIONS = {
   DeviationReport: {
     contract: "BatchLedger",
     function: "openDeviation",
-    fields: [field("organizationId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("kind", "uint8"), field("reportHash", "bytes32")],
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("kind", "uint8"),
+      field("reportHash", "bytes32"),
+    ],
     event: "DeviationOpened",
     struct: "report",
     signedBy: ["MAH", "CMO"],
@@ -163,7 +175,13 @@ export const ATTESTATIONS = {
   DeviationClosure: {
     contract: "BatchLedger",
     function: "closeDeviation",
-    fields: [field("organizationId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("reportHash", "bytes32"), field("closureHash", "bytes32")],
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("reportHash", "bytes32"),
+      field("closureHash", "bytes32"),
+    ],
     event: "DeviationClosed",
     struct: "closure",
     signedBy: ["MAH", "CMO"],
@@ -253,7 +271,13 @@ export const ATTESTATIONS = {
   Destruction: {
     contract: "BatchLedger",
     function: "destroyStock",
-    fields: [field("holderId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("quantity", "uint64"), field("reasonHash", "bytes32")],
+    fields: [
+      field("holderId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("quantity", "uint64"),
+      field("reasonHash", "bytes32"),
+    ],
     event: "StockDestroyed",
     struct: "destruction",
     signedBy: "any",
@@ -283,7 +307,13 @@ export const ATTESTATIONS = {
   RecallStart: {
     contract: "BatchLedger",
     function: "startRecall",
-    fields: [field("organizationId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("level", "uint8"), field("reasonHash", "bytes32")],
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("level", "uint8"),
+      field("reasonHash", "bytes32"),
+    ],
     event: "RecallStarted",
     struct: "recall",
     signedBy: ["MAH", "REGULATOR"],

@@ -20,6 +20,8 @@ export function domainOf<C extends LedgerContract>(deployment: Deployment, contr
 }
 
 /** The EIP-712 domain as signers and verifiers hash it: the contract's name is the domain's name. */
-export function typedDataDomain(domain: AttestationDomain): TypedDataDomain & { name: string; version: string; chainId: bigint; verifyingContract: string } {
+export function typedDataDomain(
+  domain: AttestationDomain,
+): TypedDataDomain & { name: string; version: string; chainId: bigint; verifyingContract: string } {
   return { name: domain.contract, version: DOMAIN_VERSION, chainId: domain.chainId, verifyingContract: domain.verifyingContract };
 }

@@ -59,7 +59,12 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
       `${await c.names.organization(a.organizationId)} already used nonce ${a.nonce} on ${c.attestation.contract}: ` +
       `this attestation is a replay or a duplicate; sign a new one with a fresh nonce`,
   },
-  ECDSAInvalidSignature: { kind: "bad_input", code: "INVALID_SIGNATURE", field: "signature", explain: () => "the signature is not a valid ECDSA signature" },
+  ECDSAInvalidSignature: {
+    kind: "bad_input",
+    code: "INVALID_SIGNATURE",
+    field: "signature",
+    explain: () => "the signature is not a valid ECDSA signature",
+  },
   ECDSAInvalidSignatureLength: {
     kind: "bad_input",
     code: "INVALID_SIGNATURE",
@@ -148,10 +153,21 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   SigningKeyAlreadyRegistered: {
     kind: "refused",
     code: "SIGNING_KEY_ALREADY_REGISTERED",
-    explain: async (a, c) => `key ${a.signingKey} is already registered to ${await c.names.keyOwner(a.signingKey)}; a key serves one organization, once`,
+    explain: async (a, c) =>
+      `key ${a.signingKey} is already registered to ${await c.names.keyOwner(a.signingKey)}; a key serves one organization, once`,
   },
-  InvalidSigningKey: { kind: "bad_input", code: "INVALID_SIGNING_KEY", field: "message.signingKey", explain: () => "the signing key must not be the zero address" },
-  InvalidRole: { kind: "bad_input", code: "INVALID_ROLE", field: "message.role", explain: () => "an organization must be onboarded with a role (not None)" },
+  InvalidSigningKey: {
+    kind: "bad_input",
+    code: "INVALID_SIGNING_KEY",
+    field: "message.signingKey",
+    explain: () => "the signing key must not be the zero address",
+  },
+  InvalidRole: {
+    kind: "bad_input",
+    code: "INVALID_ROLE",
+    field: "message.role",
+    explain: () => "an organization must be onboarded with a role (not None)",
+  },
   LastSigningKey: {
     kind: "refused",
     code: "LAST_SIGNING_KEY",
@@ -177,7 +193,12 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "NOT_PRODUCT_MAH",
     explain: async (a, c) => `${await c.names.organization(a.organizationId)} is not the MAH of ${await c.names.product(a.productId)}`,
   },
-  InvalidAgreementKind: { kind: "bad_input", code: "INVALID_AGREEMENT_KIND", field: "message.kind", explain: () => "an agreement must have a kind (Quality, Storage, Transport or Sales)" },
+  InvalidAgreementKind: {
+    kind: "bad_input",
+    code: "INVALID_AGREEMENT_KIND",
+    field: "message.kind",
+    explain: () => "an agreement must have a kind (Quality, Storage, Transport or Sales)",
+  },
   InvalidReleaseTester: {
     kind: "bad_input",
     code: "INVALID_RELEASE_TESTER",
@@ -188,7 +209,8 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     kind: "bad_input",
     code: "INVALID_VALIDITY_WINDOW",
     field: "message.validUntil",
-    explain: (a) => `the agreement's validity ends (${chinaTime(Number(a.validUntil))}) before it starts (${chinaTime(Number(a.validFrom))}) or has already ended`,
+    explain: (a) =>
+      `the agreement's validity ends (${chinaTime(Number(a.validUntil))}) before it starts (${chinaTime(Number(a.validFrom))}) or has already ended`,
   },
   UnknownAgreement: { kind: "refused", code: "UNKNOWN_AGREEMENT", explain: (a) => `no agreement ${a.agreementId} is on the ledger` },
   AgreementAlreadyRevoked: { kind: "refused", code: "AGREEMENT_ALREADY_REVOKED", explain: (a) => `agreement ${a.agreementId} is already revoked` },
@@ -209,7 +231,11 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "NOT_AGREEMENT_COUNTERPARTY",
     explain: async (a, c) => `${await c.names.organization(a.organizationId)} is not the CMO of quality agreement ${a.agreementId}`,
   },
-  RevokedAgreement: { kind: "refused", code: "AGREEMENT_REVOKED", explain: (a) => `quality agreement ${a.agreementId} was revoked; no batch can be recorded under it` },
+  RevokedAgreement: {
+    kind: "refused",
+    code: "AGREEMENT_REVOKED",
+    explain: (a) => `quality agreement ${a.agreementId} was revoked; no batch can be recorded under it`,
+  },
   AgreementNotInForce: {
     kind: "refused",
     code: "AGREEMENT_NOT_IN_FORCE",
@@ -230,9 +256,18 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
       `a batch manufactured at ${chinaTime(Number(a.manufacturedAt))} and expiring ${describeExpiry(Number(a.expiresAt))} ` +
       `cannot be recorded: it is manufactured in the future, already expired, or expires before it is made`,
   },
-  EmptyCodesRoot: { kind: "bad_input", code: "EMPTY_CODES_ROOT", field: "message.codesRoot", explain: () => "a batch must commit the Merkle root of its codes" },
+  EmptyCodesRoot: {
+    kind: "bad_input",
+    code: "EMPTY_CODES_ROOT",
+    field: "message.codesRoot",
+    explain: () => "a batch must commit the Merkle root of its codes",
+  },
   ZeroQuantity: { kind: "bad_input", code: "ZERO_QUANTITY", field: "message.quantity", explain: () => "the quantity must be at least 1" },
-  BatchAlreadyRecorded: { kind: "refused", code: "BATCH_ALREADY_RECORDED", explain: async (a, c) => `${await c.names.batch(a.batchId)} is already recorded` },
+  BatchAlreadyRecorded: {
+    kind: "refused",
+    code: "BATCH_ALREADY_RECORDED",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} is already recorded`,
+  },
   UnknownBatch: { kind: "refused", code: "UNKNOWN_BATCH", explain: (a) => `no batch ${a.batchId} is on the ledger` },
   NotBatchParty: {
     kind: "not_allowed",
@@ -251,7 +286,12 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   },
 
   // ----- BatchLedger: deviations and release -----
-  InvalidDeviationKind: { kind: "bad_input", code: "INVALID_DEVIATION_KIND", field: "message.kind", explain: () => "a deviation must have a kind (Deviation, OutOfSpecification or OutOfTrend)" },
+  InvalidDeviationKind: {
+    kind: "bad_input",
+    code: "INVALID_DEVIATION_KIND",
+    field: "message.kind",
+    explain: () => "a deviation must have a kind (Deviation, OutOfSpecification or OutOfTrend)",
+  },
   DeviationAlreadyReported: {
     kind: "refused",
     code: "DEVIATION_ALREADY_REPORTED",
@@ -265,8 +305,7 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   BatchStateMismatch: {
     kind: "refused",
     code: "BATCH_STATE_MISMATCH",
-    explain: async (a, c) =>
-      `${await c.names.batch(a.batchId)} is ${STATES[Number(a.state)]}; this step needs it ${STATES[Number(a.required)]}`,
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} is ${STATES[Number(a.state)]}; this step needs it ${STATES[Number(a.required)]}`,
   },
   BatchHasOpenDeviations: {
     kind: "refused",
@@ -283,7 +322,8 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   BatchRecalled: {
     kind: "refused",
     code: "BATCH_RECALLED",
-    explain: async (a, c) => `${await c.names.batch(a.batchId)} is ${await c.names.recall(a.batchId)}: it can no longer be released, shipped or dispensed`,
+    explain: async (a, c) =>
+      `${await c.names.batch(a.batchId)} is ${await c.names.recall(a.batchId)}: it can no longer be released, shipped or dispensed`,
   },
 
   // ----- BatchLedger: holds -----
@@ -319,11 +359,17 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
       `${await c.names.organization(a.organizationId)} holds ${a.held} of ${await c.names.batch(a.batchId)}, ` +
       `so it cannot ${VERBS[c.attestation.type] ?? "move"} ${a.requested}`,
   },
-  ShipmentToSelf: { kind: "bad_input", code: "SHIPMENT_TO_SELF", field: "message.recipientId", explain: (a) => `organization ${a.organizationId} cannot ship to itself` },
+  ShipmentToSelf: {
+    kind: "bad_input",
+    code: "SHIPMENT_TO_SELF",
+    field: "message.recipientId",
+    explain: (a) => `organization ${a.organizationId} cannot ship to itself`,
+  },
   RecipientCannotHold: {
     kind: "refused",
     code: "RECIPIENT_CANNOT_HOLD",
-    explain: async (a, c) => `${await c.names.organization(a.recipientId)} is a ${ROLE_WORDS[Number(a.role)]}, and ${ROLE_WORDS[Number(a.role)]}s do not hold stock`,
+    explain: async (a, c) =>
+      `${await c.names.organization(a.recipientId)} is a ${ROLE_WORDS[Number(a.role)]}, and ${ROLE_WORDS[Number(a.role)]}s do not hold stock`,
   },
   ShipmentNotInTransit: {
     kind: "refused",
@@ -339,7 +385,8 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   ShipmentDetailsMismatch: {
     kind: "refused",
     code: "SHIPMENT_DETAILS_MISMATCH",
-    explain: async (a, c) => `the receipt's batch, shipper or shipped quantity differ from shipment ${a.shipmentId}: ${await c.names.shipment(a.shipmentId)}`,
+    explain: async (a, c) =>
+      `the receipt's batch, shipper or shipped quantity differ from shipment ${a.shipmentId}: ${await c.names.shipment(a.shipmentId)}`,
   },
   ReceivedQuantityExceedsShipped: {
     kind: "bad_input",
@@ -347,7 +394,12 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     field: "message.receivedQuantity",
     explain: (a) => `the receipt says ${a.received} received of ${a.shipped} shipped; a receipt records at most what was shipped`,
   },
-  NoPacks: { kind: "bad_input", code: "NO_PACKS", field: "message.packs", explain: () => "a dispensing or pack state change names at least one pack" },
+  NoPacks: {
+    kind: "bad_input",
+    code: "NO_PACKS",
+    field: "message.packs",
+    explain: () => "a dispensing or pack state change names at least one pack",
+  },
   PacksNotInBatch: {
     kind: "refused",
     code: "PACKS_NOT_IN_BATCH",
@@ -409,12 +461,14 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   NotBatchHolder: {
     kind: "refused",
     code: "NOT_BATCH_HOLDER",
-    explain: async (a, c) => `${await c.names.organization(a.organizationId)} holds none of ${await c.names.batch(a.batchId)}, so it has nothing to acknowledge`,
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} holds none of ${await c.names.batch(a.batchId)}, so it has nothing to acknowledge`,
   },
   RecallAlreadyAcknowledged: {
     kind: "refused",
     code: "RECALL_ALREADY_ACKNOWLEDGED",
-    explain: async (a, c) => `${await c.names.organization(a.organizationId)} already acknowledged the recall of ${await c.names.batch(a.batchId)} for what it holds`,
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} already acknowledged the recall of ${await c.names.batch(a.batchId)} for what it holds`,
   },
   AcknowledgementDoesNotAddUp: {
     kind: "refused",
@@ -432,7 +486,9 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
         Number(a.unacknowledgedHolders) > 0
           ? `${plural(a.unacknowledgedHolders, "holder")} ${Number(a.unacknowledgedHolders) === 1 ? "has" : "have"} not acknowledged${waiting ? ` (${waiting})` : ""}`
           : "",
-        Number(a.shipmentsInTransit) > 0 ? `${plural(a.shipmentsInTransit, "shipment")} ${Number(a.shipmentsInTransit) === 1 ? "is" : "are"} in transit` : "",
+        Number(a.shipmentsInTransit) > 0
+          ? `${plural(a.shipmentsInTransit, "shipment")} ${Number(a.shipmentsInTransit) === 1 ? "is" : "are"} in transit`
+          : "",
       ].filter(Boolean);
       return `the recall of ${await c.names.batch(a.batchId)} cannot close yet, not every unit is accounted for: ${parts.join(" and ")}`;
     },

@@ -19,10 +19,7 @@ function typesOf<C extends LedgerContract>(contract: C, type: AttestationType<C>
 }
 
 /** Signs an attestation with an organization's key, as the contract will verify it. */
-export async function signAttestation<C extends LedgerContract>(
-  signer: Signer,
-  attestation: Attestation<C>,
-): Promise<string> {
+export async function signAttestation<C extends LedgerContract>(signer: Signer, attestation: Attestation<C>): Promise<string> {
   const { domain, type, message } = attestation;
   return signer.signTypedData(typedDataDomain(domain), typesOf(domain.contract, type), message);
 }

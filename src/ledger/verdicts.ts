@@ -105,17 +105,24 @@ export function judgePack(printed: PrintedLabel, facts: PackFacts, now: number):
   const label = printedMismatch(printed, batch);
   if (label) return { verdict: "UNKNOWN_CODE", reason: `${label}: the pack may be counterfeit` };
   if (batch.recallStatus !== "NONE") {
-    return { verdict: "RECALLED", reason: `batch ${batch.batchNumber} is under a level ${batch.recallLevel} recall: quarantine the pack and do not sell it` };
+    return {
+      verdict: "RECALLED",
+      reason: `batch ${batch.batchNumber} is under a level ${batch.recallLevel} recall: quarantine the pack and do not sell it`,
+    };
   }
   if (batch.onHold) {
-    return { verdict: "ON_HOLD", reason: `batch ${batch.batchNumber} is on hold: do not sell or dispense the pack; keep it aside awaiting the MAH's decision` };
+    return {
+      verdict: "ON_HOLD",
+      reason: `batch ${batch.batchNumber} is on hold: do not sell or dispense the pack; keep it aside awaiting the MAH's decision`,
+    };
   }
   const packJudgement = PACK_STATE_JUDGEMENTS[facts.packState];
   if (packJudgement) return packJudgement;
   if (isExpired(batch.expiresAt, now)) {
     return { verdict: "EXPIRED", reason: `batch ${batch.batchNumber} expired: it was valid to the end of ${describeExpiry(batch.expiresAt)}` };
   }
-  if (batch.state !== "MARKET_RELEASED") return { verdict: "NOT_RELEASED", reason: `batch ${batch.batchNumber} has not been released to the market by its MAH` };
+  if (batch.state !== "MARKET_RELEASED")
+    return { verdict: "NOT_RELEASED", reason: `batch ${batch.batchNumber} has not been released to the market by its MAH` };
   if (facts.scanner?.expected === false) {
     return {
       verdict: "UNEXPECTED_HOLDER",

@@ -67,7 +67,10 @@ export const STARTED_RECALL_LEVELS = RECALL_LEVELS.names.slice(1) as readonly St
 
 /** contracts/interfaces/IBatchLedger.sol `DeviationKind`. */
 export const DeviationKind = { None: 0, Deviation: 1, OutOfSpecification: 2, OutOfTrend: 3 } as const;
-export const DEVIATION_KINDS = ledgerEnum(["NONE", "DEVIATION", "OOS", "OOT"], ["no kind", "deviation", "out-of-specification result", "out-of-trend result"]);
+export const DEVIATION_KINDS = ledgerEnum(
+  ["NONE", "DEVIATION", "OOS", "OOT"],
+  ["no kind", "deviation", "out-of-specification result", "out-of-trend result"],
+);
 export type DeviationKindName = (typeof DEVIATION_KINDS.names)[number];
 
 /** contracts/interfaces/IBatchLedger.sol `DeviationStatus`. */

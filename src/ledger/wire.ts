@@ -118,8 +118,7 @@ export const relayBody = z.object({
     .min(1)
     .max(MAX_ATTESTATIONS)
     .meta({
-      description:
-        "signed attestations, all for one contract, relayed in this order in one transaction (a multicall when several)",
+      description: "signed attestations, all for one contract, relayed in this order in one transaction (a multicall when several)",
     }),
   wait: z.boolean().default(false).meta({ description: "answer once the transactions are mined and indexed" }),
 });

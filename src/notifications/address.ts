@@ -70,7 +70,10 @@ function embeddedIpv4s(address: string): string[] {
 
 /** The host of a URL as DNS or the socket layer wants it: no IPv6 brackets, no trailing root dot, lower case. */
 export function urlHost(url: URL): string {
-  return url.hostname.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "").toLowerCase();
+  return url.hostname
+    .replace(/^\[(.*)\]$/, "$1")
+    .replace(/\.$/, "")
+    .toLowerCase();
 }
 
 /**
@@ -113,7 +116,9 @@ export async function pinnedLookup(url: URL, options: { allowPrivateAddresses: b
   if (!options.allowPrivateAddresses) {
     const inside = addresses.filter((a) => isPrivateAddress(a.address));
     if (inside.length > 0) {
-      throw new NotPublicError(`${NOT_PUBLIC}: ${host} resolves to ${inside.map((a) => a.address).join(", ")}, a loopback, link-local or private address`);
+      throw new NotPublicError(
+        `${NOT_PUBLIC}: ${host} resolves to ${inside.map((a) => a.address).join(", ")}, a loopback, link-local or private address`,
+      );
     }
   }
   return (_hostname, lookupOptions, callback) => {

@@ -74,7 +74,11 @@ export type WebhookBody = {
 };
 
 /** The delay before retry number `attempts` (1 = the first retry): exponential, capped, with "equal jitter". */
-export function backoffDelay(config: Pick<DispatcherConfig, "baseDelayMs" | "maxDelayMs">, attempts: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  config: Pick<DispatcherConfig, "baseDelayMs" | "maxDelayMs">,
+  attempts: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(config.maxDelayMs, config.baseDelayMs * 2 ** Math.min(attempts - 1, 30));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
@@ -129,7 +133,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           }));
         const last = fresh[fresh.length - 1]!.id;
         await db.transaction().execute(async (trx) => {
-          if (rows.length > 0) await trx.insertInto("webhook_deliveries").values(rows).onConflict((c) => c.columns(["subscription_id", "notification_id"]).doNothing()).execute();
+          if (rows.length > 0)
+            await trx
+              .insertInto("webhook_deliveries")
+              .values(rows)
+              .onConflict((c) => c.columns(["subscription_id", "notification_id"]).doNothing())
+              .execute();
           await trx
             .updateTable("webhook_subscriptions")
             .set({ after_notification_id: last })
@@ -224,13 +233,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (!client) throw new Error(`${url.protocol} is not http(s)`);
       // Checked here and not only at subscription time: a public name may resolve to a private address.
       const lookup = await pinnedLookup(url, { allowPrivateAddresses: config.allowPrivateAddresses, resolve });
-      statusCode = await post(client, url, lookup, {
-        "content-type": "application/json",
-        "idempotency-key": item.idempotency_key,
-        "x-trace-event": item.kind,
-        "x-trace-delivery": `${item.subscription_id}:${item.notification_id}`,
-        [SIGNATURE_HEADER]: signWebhook(secrets.open(item.secret, item.subscription_id), body, Math.floor(started / 1000)),
-      }, body);
+      statusCode = await post(
+        client,
+        url,
+        lookup,
+        {
+          "content-type": "application/json",
+          "idempotency-key": item.idempotency_key,
+          "x-trace-event": item.kind,
+          "x-trace-delivery": `${item.subscription_id}:${item.notification_id}`,
+          [SIGNATURE_HEADER]: signWebhook(secrets.open(item.secret, item.subscription_id), body, Math.floor(started / 1000)),
+        },
+        body,
+      );
       if (statusCode < 200 || statusCode >= 300) error = `the receiver answered ${statusCode}`;
     } catch (failure) {
       error = failure instanceof NotPublicError ? failure.message : ((failure as NodeJS.ErrnoException).code ?? (failure as Error).message);
@@ -276,9 +291,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * POSTs `body` to `url`, connecting only to the addresses `lookup` answers; resolves with the status code. Redirects
    * are not followed (a 3xx is a failed attempt), so a receiver cannot bounce the request elsewhere.
    */
-  function post(client: typeof http | typeof https, url: URL, lookup: LookupFunction, headers: Record<string, string>, body: string): Promise<number> {
+  function post(
+    client: typeof http | typeof https,
+    url: URL,
+    lookup: LookupFunction,
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<number> {
     return new Promise((resolveStatus, reject) => {
-      const request = client.request(url, { method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(body) }, lookup, agent: false });
+      const request = client.request(url, {
+        method: "POST",
+        headers: { ...headers, "content-length": Buffer.byteLength(body) },
+        lookup,
+        agent: false,
+      });
       const timer = setTimeout(() => request.destroy(new Error(`the receiver did not answer within ${config.timeoutMs} ms`)), config.timeoutMs);
       request.on("response", (response) => {
         clearTimeout(timer);

@@ -23,7 +23,10 @@ export type Outbox = {
 };
 
 export async function openOutbox(db: Kysely<Database>, trx: Transaction<Database>, now: number): Promise<Outbox> {
-  const last = await trx.selectFrom("notifications").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst();
+  const last = await trx
+    .selectFrom("notifications")
+    .select((eb) => eb.fn.max("id").as("id"))
+    .executeTakeFirst();
   let nextId = Number(last?.id ?? 0) + 1;
   let rows: NotificationTable[] = [];
   return {

@@ -30,7 +30,15 @@ const deliveryView = z.object({
   lastStatus: z.number().int().nullable(),
   lastError: z.string().nullable(),
   deliveredAt: z.number().int().nullable(),
-  log: z.array(z.object({ attempt: z.number().int(), attemptedAt: z.number().int(), statusCode: z.number().int().nullable(), error: z.string().nullable(), durationMs: z.number().int() })),
+  log: z.array(
+    z.object({
+      attempt: z.number().int(),
+      attemptedAt: z.number().int(),
+      statusCode: z.number().int().nullable(),
+      error: z.string().nullable(),
+      durationMs: z.number().int(),
+    }),
+  ),
 });
 
 const idParams = z.object({ id: z.string().regex(/^sub_[0-9a-f]{24}$/, "a subscription id is sub_ and 24 hex digits") });
@@ -115,7 +123,10 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
       });
       const { db } = services.store;
       // Deliveries start with the notifications that come after the subscription: the stream serves the past.
-      const last = await db.selectFrom("notifications").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst();
+      const last = await db
+        .selectFrom("notifications")
+        .select((eb) => eb.fn.max("id").as("id"))
+        .executeTakeFirst();
       const id = `sub_${randomBytes(12).toString("hex")}`;
       const secret = newSecret();
       const row: WebhookSubscriptionTable = {
@@ -180,7 +191,12 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
       const at = services.now();
       await services.store.db.transaction().execute(async (trx) => {
         await trx.updateTable("webhook_subscriptions").set({ status: "deleted", deleted_at: at }).where("id", "=", row.id).execute();
-        await trx.updateTable("webhook_deliveries").set({ status: "cancelled" }).where("subscription_id", "=", row.id).where("status", "=", "pending").execute();
+        await trx
+          .updateTable("webhook_deliveries")
+          .set({ status: "cancelled" })
+          .where("subscription_id", "=", row.id)
+          .where("status", "=", "pending")
+          .execute();
       });
       return view({ ...row, status: "deleted", deleted_at: at });
     },
@@ -222,7 +238,13 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
       const deliveries = await select.orderBy("webhook_deliveries.notification_id", "desc").limit(query.limit).execute();
       const ids = deliveries.map((d) => d.notification_id);
       const attempts = ids.length
-        ? await db.selectFrom("webhook_attempts").selectAll().where("subscription_id", "=", row.id).where("notification_id", "in", ids).orderBy("attempt").execute()
+        ? await db
+            .selectFrom("webhook_attempts")
+            .selectAll()
+            .where("subscription_id", "=", row.id)
+            .where("notification_id", "in", ids)
+            .orderBy("attempt")
+            .execute()
         : [];
       return {
         deliveries: deliveries.map((d) => ({
@@ -237,7 +259,13 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
           deliveredAt: d.delivered_at === null ? null : Number(d.delivered_at),
           log: attempts
             .filter((a) => Number(a.notification_id) === Number(d.notification_id))
-            .map((a) => ({ attempt: a.attempt, attemptedAt: Number(a.attempted_at), statusCode: a.status_code, error: a.error, durationMs: a.duration_ms })),
+            .map((a) => ({
+              attempt: a.attempt,
+              attemptedAt: Number(a.attempted_at),
+              statusCode: a.status_code,
+              error: a.error,
+              durationMs: a.duration_ms,
+            })),
         })),
       };
     },

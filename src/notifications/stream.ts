@@ -45,8 +45,20 @@ const STREAM_OPERATION = {
   tags: ["notifications"],
   security: [{ organizationToken: [] }],
   parameters: [
-    { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string", pattern: "^[0-9]+$" }, description: "the id of the last event received" },
-    { name: "after", in: "query", required: false, schema: { type: "string", pattern: "^[0-9]+$" }, description: "the same, for clients that cannot set headers" },
+    {
+      name: "Last-Event-ID",
+      in: "header",
+      required: false,
+      schema: { type: "string", pattern: "^[0-9]+$" },
+      description: "the id of the last event received",
+    },
+    {
+      name: "after",
+      in: "query",
+      required: false,
+      schema: { type: "string", pattern: "^[0-9]+$" },
+      description: "the same, for clients that cannot set headers",
+    },
   ],
   responses: {
     "200": {

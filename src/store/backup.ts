@@ -77,7 +77,8 @@ async function postgresTool(tool: "pg_dump" | "pg_restore", args: string[]) {
     await run(tool, args, { maxBuffer: 16 * 1024 * 1024 });
   } catch (error) {
     const failure = error as NodeJS.ErrnoException & { stderr?: string };
-    if (failure.code === "ENOENT") throw new BackupError(`${tool} is not installed: install PostgreSQL's client tools (apt-get install -y postgresql-client)`);
+    if (failure.code === "ENOENT")
+      throw new BackupError(`${tool} is not installed: install PostgreSQL's client tools (apt-get install -y postgresql-client)`);
     throw new BackupError(`${tool} failed: ${(failure.stderr ?? failure.message).trim()}`);
   }
 }

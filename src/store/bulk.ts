@@ -16,7 +16,8 @@ import type { Database } from "./schema";
 type Row = Record<string, unknown>;
 type AnyDb = Kysely<Database> | Transaction<Database>;
 
-type Registration = { dialect: "sqlite"; handle: SqliteDatabase.Database; statements: Map<string, SqliteDatabase.Statement> } | { dialect: "postgres" };
+type Registration =
+  { dialect: "sqlite"; handle: SqliteDatabase.Database; statements: Map<string, SqliteDatabase.Statement> } | { dialect: "postgres" };
 const registrations = new WeakMap<object, Registration>();
 
 /** Called by createStore: how bulk writes reach this database. */
@@ -85,7 +86,9 @@ async function writeGroup(
     const name = sql.raw(quote(table));
     for (let i = 0; i < rows.length; i += POSTGRES_CHUNK) {
       const json = JSON.stringify(rows.slice(i, i + POSTGRES_CHUNK));
-      await sql`INSERT INTO ${name} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${name}, ${json}::json)${sql.raw(onConflict)}`.execute(trx);
+      await sql`INSERT INTO ${name} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${name}, ${json}::json)${sql.raw(onConflict)}`.execute(
+        trx,
+      );
     }
     return;
   }
@@ -93,12 +96,15 @@ async function writeGroup(
   const perStatement = Math.max(1, Math.floor(30_000 / columns.length));
   for (let i = 0; i < rows.length; i += perStatement) {
     const query = anyTrx.insertInto(table).values(rows.slice(i, i + perStatement));
-    await (conflict
-      ? query.onConflict((c) => {
-          const on = c.columns(conflict.key as string[]);
-          return updated.length === 0 ? on.doNothing() : on.doUpdateSet((eb) => Object.fromEntries(updated.map((column) => [column, eb.ref(`excluded.${column}`)])));
-        })
-      : query
+    await (
+      conflict
+        ? query.onConflict((c) => {
+            const on = c.columns(conflict.key as string[]);
+            return updated.length === 0
+              ? on.doNothing()
+              : on.doUpdateSet((eb) => Object.fromEntries(updated.map((column) => [column, eb.ref(`excluded.${column}`)])));
+          })
+        : query
     ).execute();
   }
 }

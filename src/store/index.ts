@@ -66,7 +66,8 @@ export type StoreOptions = {
 const UNAVAILABLE_STATES = /^(08...|57P0[1-3]|53300)$/;
 const UNAVAILABLE_ERRNOS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
 /** What the pg driver says when the connection under a query went away or could not be made in time. */
-const UNAVAILABLE_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
+const UNAVAILABLE_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
 
 /**
  * Whether a query failed because the database could not be reached (as opposed to a bad query or bad data): the
@@ -97,7 +98,12 @@ export function createStore(location: string, options: StoreOptions = {}): Store
     return store;
   }
   const claims = postgresWriterClaims(location, onConnectionLost);
-  const store = storeOver(new Kysely<Database>({ dialect: postgresDialect(location, onConnectionLost) }), "postgres", claims.claim, postgresIntegrity(location));
+  const store = storeOver(
+    new Kysely<Database>({ dialect: postgresDialect(location, onConnectionLost) }),
+    "postgres",
+    claims.claim,
+    postgresIntegrity(location),
+  );
   registerBulkTarget(store.db, { dialect: "postgres" });
   return {
     ...store,
@@ -216,7 +222,10 @@ function withStatementCache(database: SqliteDatabase.Database, health: StoreHeal
       if (statement) {
         statements.delete(sql);
       } else {
-        statement = guardedStatement(guarded(health, () => database.prepare(sql)), health);
+        statement = guardedStatement(
+          guarded(health, () => database.prepare(sql)),
+          health,
+        );
         if (statements.size >= capacity) statements.delete(statements.keys().next().value as string);
       }
       statements.set(sql, statement);

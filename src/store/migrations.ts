@@ -44,11 +44,7 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint("ledger_events_pk", ["block_number", "log_index"])
         .execute();
       await db.schema.createIndex("ledger_events_batch").on("ledger_events").columns(["batch_id", "block_number"]).execute();
-      await db.schema
-        .createIndex("ledger_events_organization")
-        .on("ledger_events")
-        .columns(["organization_id", "block_number"])
-        .execute();
+      await db.schema.createIndex("ledger_events_organization").on("ledger_events").columns(["organization_id", "block_number"]).execute();
       await db.schema.createIndex("ledger_events_verification").on("ledger_events").column("verification").execute();
       await db.schema.createIndex("ledger_events_agreement").on("ledger_events").column("agreement_id").execute();
       await db.schema.createIndex("ledger_events_tx").on("ledger_events").column("tx_hash").execute();
@@ -363,14 +359,19 @@ const migrations: Record<string, Migration> = {
         .addColumn("id", "text", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
-      await sql`INSERT INTO store_identity_slot (slot, id, created_at) SELECT 1, id, created_at FROM store_identity ORDER BY created_at, id LIMIT 1`.execute(db);
+      await sql`INSERT INTO store_identity_slot (slot, id, created_at) SELECT 1, id, created_at FROM store_identity ORDER BY created_at, id LIMIT 1`.execute(
+        db,
+      );
       await db.schema.dropTable("store_identity").execute();
       await db.schema.alterTable("store_identity_slot").renameTo("store_identity").execute();
     },
   },
   "0007_batch_holds": {
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable("batches").addColumn("hold_status", "text", (c) => c.notNull().defaultTo("NONE")).execute();
+      await db.schema
+        .alterTable("batches")
+        .addColumn("hold_status", "text", (c) => c.notNull().defaultTo("NONE"))
+        .execute();
       await db.schema
         .createTable("batch_holds")
         .addColumn("batch_id", "text", (c) => c.primaryKey())
@@ -388,7 +389,10 @@ const migrations: Record<string, Migration> = {
   "0008_recall_reconciliation": {
     async up(db: Kysely<unknown>) {
       for (const column of ["dispensed_quantity", "destroyed_quantity", "missing_quantity"]) {
-        await db.schema.alterTable("recall_acknowledgements").addColumn(column, "bigint", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable("recall_acknowledgements")
+          .addColumn(column, "bigint", (c) => c.notNull().defaultTo(0))
+          .execute();
       }
     },
   },
@@ -410,7 +414,10 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable("dispensed_packs").execute();
       // The batch's packs out of the supply chain by these states, beside dispensed and destroyed.
       for (const column of ["stolen", "sampled", "exported"]) {
-        await db.schema.alterTable("batches").addColumn(column, "bigint", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable("batches")
+          .addColumn(column, "bigint", (c) => c.notNull().defaultTo(0))
+          .execute();
       }
     },
   },

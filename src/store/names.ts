@@ -10,7 +10,8 @@ export function createNamer(store: Store): Namer {
   const lower = (value: unknown) => String(value).toLowerCase();
   const organization = async (id: unknown) => {
     // The store keeps ids as 32-bit signed integers; a larger uint32 names no organization it holds.
-    const row = Number(id) <= INT32_MAX ? await db.selectFrom("organizations").select("name").where("id", "=", Number(id)).executeTakeFirst() : undefined;
+    const row =
+      Number(id) <= INT32_MAX ? await db.selectFrom("organizations").select("name").where("id", "=", Number(id)).executeTakeFirst() : undefined;
     return row ? `organization ${Number(id)} (${row.name})` : `organization ${Number(id)}`;
   };
   const batch = async (id: unknown) => {

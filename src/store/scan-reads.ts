@@ -37,7 +37,9 @@ function compileScanReads(db: Kysely<Database>) {
   const pack = preparedQuery(["key", "pack"], (slot) =>
     batchQuery(db)
       .select((eb) => eb.selectFrom("pack_states").select("pack_states.state").where("pack_states.pack", "=", slot.pack).as("pack_state"))
-      .where("batches.id", "=", (eb) => eb.selectFrom("batch_codes").select("batch_codes.batch_id").where("batch_codes.canonical_key", "=", slot.key)),
+      .where("batches.id", "=", (eb) =>
+        eb.selectFrom("batch_codes").select("batch_codes.batch_id").where("batch_codes.canonical_key", "=", slot.key),
+      ),
   );
   // The batch's attestations whose signatures are pending deferred verification or failed it.
   const unverified = preparedQuery(["batchId"], (slot) =>

@@ -32,11 +32,13 @@ export const demoRoutes = [
       const file = demoOrganizationsFile(services.config.dataDir);
       // Read on every request: the demo writes the file after the service has started.
       const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
-        if (error.code === "ENOENT") throw notFound("NOT_DEMO_MODE", "this ledger is not running the demo: sign in with your organization's keystore");
+        if (error.code === "ENOENT")
+          throw notFound("NOT_DEMO_MODE", "this ledger is not running the demo: sign in with your organization's keystore");
         throw error;
       });
       const parsed = z.array(demoOrganization).safeParse(safeJson(text));
-      if (!parsed.success) throw new LedgerError("internal", "DEMO_FILE_INVALID", `${file} is not a list of demo organizations: ${parsed.error.issues[0]!.message}`);
+      if (!parsed.success)
+        throw new LedgerError("internal", "DEMO_FILE_INVALID", `${file} is not a list of demo organizations: ${parsed.error.issues[0]!.message}`);
       return parsed.data;
     },
   }),

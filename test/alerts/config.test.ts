@@ -15,7 +15,9 @@ describe("alert configuration", () => {
     expect(() => alertConfig({ shipmentReceiptSeconds: 0 })).to.throw("shipmentReceiptSeconds");
     expect(() => alertConfig({ unknownSerials: { count: 2.5, windowSeconds: 60 } })).to.throw("unknownSerials.count");
     expect(() => alertConfig({ maxBusyShare: 0 })).to.throw("maxBusyShare");
-    expect(() => alertConfig({ recallDeadlines: { ...DEFAULT_ALERT_CONFIG.recallDeadlines, II: { acknowledge: -1, progressReport: 1 } } })).to.throw("recallDeadlines.II.acknowledge");
+    expect(() => alertConfig({ recallDeadlines: { ...DEFAULT_ALERT_CONFIG.recallDeadlines, II: { acknowledge: -1, progressReport: 1 } } })).to.throw(
+      "recallDeadlines.II.acknowledge",
+    );
     expect(() => alertConfig({ rating: { ...DEFAULT_ALERT_CONFIG.rating, yellowAt: 6, redAt: 5 } })).to.throw("rating.redAt");
   });
 });

@@ -16,7 +16,11 @@ import type { StoreKind } from "../indexer/stores";
  * `sync()` indexes what the chain has and lets the engine evaluate it; the engine's clock is `clock.now`. Webhook
  * URLs on loopback are refused unless `webhooks.allowPrivateAddresses` is on.
  */
-export async function alertHarness(kind: StoreKind = "sqlite", overrides: Partial<AlertConfig> = {}, webhooks: { allowPrivateAddresses?: boolean } = {}) {
+export async function alertHarness(
+  kind: StoreKind = "sqlite",
+  overrides: Partial<AlertConfig> = {},
+  webhooks: { allowPrivateAddresses?: boolean } = {},
+) {
   const config = alertConfig(overrides);
   const h = await apiHarness(kind, [...alertRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, webhooks)]);
   h.services.observations = createScanObservations(h.store, silentLogger());
@@ -25,7 +29,11 @@ export async function alertHarness(kind: StoreKind = "sqlite", overrides: Partia
   // A fresh token each time: tests move the API's clock, which would expire a kept one.
   const bearer = async (party: Party) => `Bearer ${await h.tokenFor(party)}`;
   for (const { batchId, printed } of Object.values(h.batches)) {
-    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: printed }).expect(201);
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", await bearer(h.c.cmo))
+      .send({ codes: printed })
+      .expect(201);
   }
   return {
     ...h,
@@ -42,7 +50,11 @@ export async function alertHarness(kind: StoreKind = "sqlite", overrides: Partia
       return h.store.db.selectFrom("alerts").selectAll().where("rule", "=", rule).orderBy("id").execute();
     },
     async scan(party: Party, code: string, place?: string) {
-      return request(h.app).post("/v1/scans").set("authorization", await bearer(party)).send({ code, place }).expect(200);
+      return request(h.app)
+        .post("/v1/scans")
+        .set("authorization", await bearer(party))
+        .send({ code, place })
+        .expect(200);
     },
   };
 }

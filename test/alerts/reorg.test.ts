@@ -73,10 +73,16 @@ describe.each(STORE_KINDS)("alerts across reorgs (%s)", (kind) => {
     expect(progress.retracted).to.equal(1);
     const alert = (await h.alerts("receipt_quantity_mismatch")).find((a) => a.subject === abandoned);
     expect(alert?.status).to.equal("retracted");
-    const before = await h.store.db.selectFrom("notifications").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    const before = await h.store.db
+      .selectFrom("notifications")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirstOrThrow();
     const again = await h.sync();
     expect(again).to.deep.equal({ events: 0, observations: 0, alerts: 0, retracted: 0, resolved: 0 });
-    const after = await h.store.db.selectFrom("notifications").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    const after = await h.store.db
+      .selectFrom("notifications")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirstOrThrow();
     expect(Number(after.n)).to.equal(Number(before.n));
   });
 });

@@ -55,7 +55,6 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
   };
 
   describe("ledger event notifications", () => {
-
     it("tells every holder of a recalled batch, its MAH and CMO, and the regulators of every province it touched", async () => {
       // The recalled batch: held by the CMO and the distributor (Jiangsu), one unit on its way to distributor2 (Shanghai).
       expect(await recipientsOf("ledger.RecallStarted", h.batches.recalled.batchId)).to.have.members([
@@ -172,7 +171,14 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await h.sync();
       const alerts = (await h.alerts("recall_acknowledgement_shortfall")).filter((a) => a.batch_id === batchId);
       expect(alerts.map((a) => [a.organization_id, a.severity, a.status])).to.deep.equal([[h.c.distributor2.id, "high", "open"]]);
-      expect(JSON.parse(alerts[0]!.details)).to.deep.equal({ holderId: h.c.distributor2.id, held: 10, quarantined: 6, dispensed: 1, destroyed: 0, missing: 3 });
+      expect(JSON.parse(alerts[0]!.details)).to.deep.equal({
+        holderId: h.c.distributor2.id,
+        held: 10,
+        quarantined: 6,
+        dispensed: 1,
+        destroyed: 0,
+        missing: 3,
+      });
       expect(alerts[0]!.message).to.contain("cannot find 3 of the 10 units");
       const told = await h.store.db.selectFrom("notifications").select("organization_id").where("alert_id", "=", alerts[0]!.id).execute();
       expect(told.map((n) => n.organization_id)).to.have.members([h.c.distributor2.id, h.c.mah.id, h.c.regulator.id, h.c.regulator2.id]);
@@ -184,7 +190,9 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
 
   describe("holds", () => {
     const toldOfAlert = async (alertId: number) =>
-      (await h.store.db.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", alertId).execute()).map((n) => n.organization_id);
+      (await h.store.db.selectFrom("notifications").select("organization_id").distinct().where("alert_id", "=", alertId).execute()).map(
+        (n) => n.organization_id,
+      );
 
     it("an OOS on a market-released batch holds it and tells every holder, the addressee of stock in transit and the regulators; the MAH's release resolves it", async () => {
       // Held by the CMO (Zhejiang) and the distributor (Jiangsu), 10 on their way to distributor2 (Shanghai).
@@ -213,7 +221,13 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await handOver(h.c, h.c.cmo, h.c.dispenser, batchId, 10n);
       await placeHold(h.c, h.c.regulator2, batchId);
       await h.sync();
-      expect(await recipientsOf("ledger.BatchPlacedOnHold", batchId)).to.have.members([h.c.mah.id, h.c.cmo.id, h.c.dispenser.id, h.c.regulator.id, h.c.regulator2.id]);
+      expect(await recipientsOf("ledger.BatchPlacedOnHold", batchId)).to.have.members([
+        h.c.mah.id,
+        h.c.cmo.id,
+        h.c.dispenser.id,
+        h.c.regulator.id,
+        h.c.regulator2.id,
+      ]);
       await startRecall(h.c, h.c.mah, batchId, RecallLevel.II);
       await h.sync();
       await h.engine.evaluateDeadlines();
@@ -259,11 +273,23 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
     it("refuses a progress report from anyone but the MAH, or for a batch without an open recall", async () => {
       const url = `/v1/recalls/${h.batches.recalled.batchId}/progress-reports`;
       const body = { reportHash: hashText("x") };
-      const byCmo = await request(h.app).post(url).set("authorization", await h.bearer(h.c.cmo)).send(body).expect(403);
+      const byCmo = await request(h.app)
+        .post(url)
+        .set("authorization", await h.bearer(h.c.cmo))
+        .send(body)
+        .expect(403);
       expect(byCmo.body.error.code).to.equal("NOT_BATCH_MAH");
-      const noRecall = await request(h.app).post(`/v1/recalls/${h.batches.released.batchId}/progress-reports`).set("authorization", await h.bearer(h.c.mah)).send(body).expect(409);
+      const noRecall = await request(h.app)
+        .post(`/v1/recalls/${h.batches.released.batchId}/progress-reports`)
+        .set("authorization", await h.bearer(h.c.mah))
+        .send(body)
+        .expect(409);
       expect(noRecall.body.error.code).to.equal("NO_OPEN_RECALL");
-      await request(h.app).post(url).set("authorization", await h.bearer(h.c.mah)).send({ reportHash: "0x12" }).expect(400);
+      await request(h.app)
+        .post(url)
+        .set("authorization", await h.bearer(h.c.mah))
+        .send({ reportHash: "0x12" })
+        .expect(400);
     });
     it("flags a shipment not received within 7 days, resolves it on receipt, and spares one received in time", async () => {
       const batchId = stock;
@@ -283,7 +309,12 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await h.engine.evaluateDeadlines(shippedAt + 9 * DAY);
       const [resolved] = await about(late.shipmentId);
       expect(resolved).to.include({ status: "resolved" });
-      const closing = await h.store.db.selectFrom("notifications").select("organization_id").where("alert_id", "=", resolved!.id).where("kind", "=", "alert.resolved").execute();
+      const closing = await h.store.db
+        .selectFrom("notifications")
+        .select("organization_id")
+        .where("alert_id", "=", resolved!.id)
+        .where("kind", "=", "alert.resolved")
+        .execute();
       expect(closing.map((n) => n.organization_id)).to.include(h.c.distributor.id);
     });
   });
@@ -317,9 +348,15 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await h.scan(h.c.distributor, forged("FAKE0001"));
       await h.scan(h.c.distributor, forged("FAKE0002"));
       for (const serial of ["UNREG001", "UNREG002", "UNREG003"]) {
-        expect((await h.scan(h.c.distributor, "0109506000134352" + `21${serial}`)).body.verdict, "a product the ledger does not hold").to.equal("NOT_ON_LEDGER");
+        expect((await h.scan(h.c.distributor, "0109506000134352" + `21${serial}`)).body.verdict, "a product the ledger does not hold").to.equal(
+          "NOT_ON_LEDGER",
+        );
       }
-      const unregistered = await h.store.db.selectFrom("scan_observations").select(["verdict", "product_registered"]).where("product_code", "=", "09506000134352").execute();
+      const unregistered = await h.store.db
+        .selectFrom("scan_observations")
+        .select(["verdict", "product_registered"])
+        .where("product_code", "=", "09506000134352")
+        .execute();
       expect(unregistered).to.deep.equal(Array(3).fill({ verdict: "NOT_ON_LEDGER", product_registered: 0 }));
       await h.sync();
       expect(await h.alerts("unknown_serials_repeated")).to.have.length(0);
@@ -335,34 +372,61 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
 
   describe("risk ratings and the alerts API", () => {
     it("rates organizations from their open alerts, visible to regulators with the alerts that cause it", async () => {
-      const res = await request(h.app).get("/v1/risk-ratings").set("authorization", await h.bearer(h.c.regulator2)).expect(200);
+      const res = await request(h.app)
+        .get("/v1/risk-ratings")
+        .set("authorization", await h.bearer(h.c.regulator2))
+        .expect(200);
       const byId = new Map(res.body.ratings.map((r: { organizationId: number }) => [r.organizationId, r]));
       const distributor = byId.get(h.c.distributor.id) as { rating: string; alerts: { rule: string }[] };
       expect(distributor.rating).to.equal("red");
       expect(distributor.alerts.map((a) => a.rule)).to.include.members(["recall_acknowledgement_overdue", "unknown_serials_repeated"]);
       expect((byId.get(h.c.regulator.id) as { rating: string }).rating).to.equal("green");
-      const own = await request(h.app).get(`/v1/risk-ratings/${h.c.distributor.id}`).set("authorization", await h.bearer(h.c.distributor)).expect(200);
+      const own = await request(h.app)
+        .get(`/v1/risk-ratings/${h.c.distributor.id}`)
+        .set("authorization", await h.bearer(h.c.distributor))
+        .expect(200);
       expect(own.body.rating).to.equal("red");
     });
 
     it("keeps other organizations' ratings from non-regulators", async () => {
-      const all = await request(h.app).get("/v1/risk-ratings").set("authorization", await h.bearer(h.c.distributor)).expect(403);
+      const all = await request(h.app)
+        .get("/v1/risk-ratings")
+        .set("authorization", await h.bearer(h.c.distributor))
+        .expect(403);
       expect(all.body.error.code).to.equal("REGULATORS_ONLY");
-      const other = await request(h.app).get(`/v1/risk-ratings/${h.c.cmo.id}`).set("authorization", await h.bearer(h.c.distributor)).expect(403);
+      const other = await request(h.app)
+        .get(`/v1/risk-ratings/${h.c.cmo.id}`)
+        .set("authorization", await h.bearer(h.c.distributor))
+        .expect(403);
       expect(other.body.error.code).to.equal("NOT_YOUR_ORGANIZATION");
       await request(h.app).get("/v1/risk-ratings").expect(401);
     });
 
     it("lists alerts: every one to a regulator, only its own or those sent to it to others", async () => {
-      const all = await request(h.app).get("/v1/alerts").set("authorization", await h.bearer(h.c.regulator)).expect(200);
-      const mine = await request(h.app).get("/v1/alerts").set("authorization", await h.bearer(h.c.distributor2)).expect(200);
+      const all = await request(h.app)
+        .get("/v1/alerts")
+        .set("authorization", await h.bearer(h.c.regulator))
+        .expect(200);
+      const mine = await request(h.app)
+        .get("/v1/alerts")
+        .set("authorization", await h.bearer(h.c.distributor2))
+        .expect(200);
       expect(all.body.alerts.length).to.be.greaterThan(mine.body.alerts.length);
-      const visible = await h.store.db.selectFrom("notifications").select("alert_id").distinct().where("organization_id", "=", h.c.distributor2.id).where("alert_id", "is not", null).execute();
+      const visible = await h.store.db
+        .selectFrom("notifications")
+        .select("alert_id")
+        .distinct()
+        .where("organization_id", "=", h.c.distributor2.id)
+        .where("alert_id", "is not", null)
+        .execute();
       const expected = new Set(visible.map((v) => Number(v.alert_id)));
       for (const alert of mine.body.alerts as { id: number; organizationId: number }[]) {
         expect(alert.organizationId === h.c.distributor2.id || expected.has(alert.id)).to.equal(true);
       }
-      const bad = await request(h.app).get("/v1/alerts?rule=no_such_rule").set("authorization", await h.bearer(h.c.regulator)).expect(400);
+      const bad = await request(h.app)
+        .get("/v1/alerts?rule=no_such_rule")
+        .set("authorization", await h.bearer(h.c.regulator))
+        .expect(400);
       expect(bad.body.error.field).to.equal("rule");
     });
   });

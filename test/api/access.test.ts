@@ -92,7 +92,9 @@ describe.each(STORE_KINDS)("each organization reads only its own (%s)", (kind) =
     const product2 = await registerProduct(c, mah2, GTIN2);
     const agreement2 = await signQualityAgreement(c, mah2, cmo2, product2);
     const c2 = { ...c, mah: mah2, cmo: cmo2, productId: product2, agreementId: agreement2 };
-    const packs = [...generatePacks({ scheme: "gs1", productCode: GTIN2, key: Buffer.alloc(16, 9), firstIndex: 0, count: 6, batch: BATCH_NUMBERS.other })];
+    const packs = [
+      ...generatePacks({ scheme: "gs1", productCode: GTIN2, key: Buffer.alloc(16, 9), firstIndex: 0, count: 6, batch: BATCH_NUMBERS.other }),
+    ];
     otherPrinted = packs.map((p) => formatCode(p as Gs1Pack, "hri"));
     const tree = await buildCodeTree(packs.map((p) => p.key));
     batchId.other = await recordBatch(c2, BATCH_NUMBERS.other, { quantity: 6n, codesRoot: tree.root });
@@ -193,7 +195,9 @@ describe.each(STORE_KINDS)("each organization reads only its own (%s)", (kind) =
       return numbers.sort();
     };
     for (const who of PARTIES) {
-      const want = BATCHES.filter((b) => READERS[b].includes(who)).map((b) => BATCH_NUMBERS[b]).sort();
+      const want = BATCHES.filter((b) => READERS[b].includes(who))
+        .map((b) => BATCH_NUMBERS[b])
+        .sort();
       expect([who, await listed(who)]).to.deep.equal([who, want]);
     }
     // Filtering on another organization's batches narrows the caller's own list, never widens it.
@@ -208,7 +212,10 @@ describe.each(STORE_KINDS)("each organization reads only its own (%s)", (kind) =
     for (const who of PARTIES) {
       const res = await get("/v1/recalls", who).expect(200);
       const numbers = res.body.items.map((r: { batchNumber: string }) => r.batchNumber).sort();
-      const want = (["recalled", "other"] as const).filter((b) => READERS[b].includes(who)).map((b) => BATCH_NUMBERS[b]).sort();
+      const want = (["recalled", "other"] as const)
+        .filter((b) => READERS[b].includes(who))
+        .map((b) => BATCH_NUMBERS[b])
+        .sort();
       expect([who, numbers]).to.deep.equal([who, want]);
     }
     const open = await get("/v1/recalls?level=III", "mah").expect(200);
@@ -216,7 +223,8 @@ describe.each(STORE_KINDS)("each organization reads only its own (%s)", (kind) =
   });
 
   it("POST /v1/batches/:id/codes is refused to all but the batch's MAH and CMO, and registers nothing when refused", async () => {
-    const register = (batch: BatchName, who: PartyName | undefined, codes: string[]) => post(`/v1/batches/${batchId[batch]}/codes`, who).send({ codes });
+    const register = (batch: BatchName, who: PartyName | undefined, codes: string[]) =>
+      post(`/v1/batches/${batchId[batch]}/codes`, who).send({ codes });
     const refusals = async (batch: BatchName, codes: string[], parties: [PartyName, PartyName]) => {
       const answers: Record<string, string> = {};
       for (const who of PARTIES.filter((p) => !parties.includes(p))) {
@@ -255,7 +263,9 @@ describe.each(STORE_KINDS)("each organization reads only its own (%s)", (kind) =
     expect(organizationRoutes.length).to.be.greaterThan(5);
     for (const route of organizationRoutes) {
       const path = route.path.replace(":batchId", batchId.recalled).replace(":organizationId", String(party.distributor.id));
-      const res = await request(h.app)[route.method](path).send(route.method === "post" ? { codes: ["x"] } : undefined);
+      const res = await request(h.app)
+        [route.method](path)
+        .send(route.method === "post" ? { codes: ["x"] } : undefined);
       expect([route.method, route.path, res.status, res.body.error?.code]).to.deep.equal([route.method, route.path, 401, "TOKEN_REQUIRED"]);
     }
   });

@@ -13,7 +13,12 @@ import type { ApiHarness } from "./harness";
 /** Asks for a challenge as `key` and signs its text with `signer` (the same key unless a test says otherwise). */
 async function signedChallenge(app: Express, key: string, signer: BaseWallet) {
   const res = await request(app).post("/v1/auth/challenge").send({ key }).expect(200);
-  return { key, challenge: res.body.challenge as string, signature: await signer.signMessage(res.body.text as string), expiresAt: res.body.expiresAt as number };
+  return {
+    key,
+    challenge: res.body.challenge as string,
+    signature: await signer.signMessage(res.body.text as string),
+    expiresAt: res.body.expiresAt as number,
+  };
 }
 
 const errorOf = (res: request.Response) => [res.status, res.body.error?.code];
@@ -125,7 +130,12 @@ describe("sign-in with on-chain keys", () => {
     const forgedBody = Buffer.from(JSON.stringify({ ...claims, organizationId: h.regulator().id })).toString("base64url");
     const flip = (text: string) => `${text.slice(0, -1)}${text.endsWith("A") ? "B" : "A"}`;
     const other = createApp({ ...h.services, config: { ...h.services.config, secret: Buffer.alloc(32, 1) } });
-    const foreignToken = (await request(other).post("/v1/auth/token").send(await signedChallenge(other, h.c.mah.key.address, h.c.mah.key)).expect(200)).body.token;
+    const foreignToken = (
+      await request(other)
+        .post("/v1/auth/token")
+        .send(await signedChallenge(other, h.c.mah.key.address, h.c.mah.key))
+        .expect(200)
+    ).body.token;
     for (const bad of [`${flip(body)}.${tag}`, `${body}.${flip(tag)}`, `${forgedBody}.${tag}`, body, `${body}.`, foreignToken]) {
       expect([bad, ...errorOf(await inventoryOf(h.c.mah, bad))]).to.deep.equal([bad, 401, "INVALID_TOKEN"]);
     }
@@ -176,7 +186,10 @@ describe("sign-in with on-chain keys", () => {
     }
     const scan = await request(h.app).post("/v1/scans").set("authorization", `Bearer ${token}`).send({ code: h.batches.released.printed[3] });
     expect(errorOf(scan)).to.deep.equal([403, "ORGANIZATION_SUSPENDED"]);
-    expect(errorOf(await signIn(await signedChallenge(h.app, c.distributor.key.address, c.distributor.key)))).to.deep.equal([403, "ORGANIZATION_SUSPENDED"]);
+    expect(errorOf(await signIn(await signedChallenge(h.app, c.distributor.key.address, c.distributor.key)))).to.deep.equal([
+      403,
+      "ORGANIZATION_SUSPENDED",
+    ]);
     const shown = await request(h.app).get(`/v1/organizations/${c.distributor.id}`).expect(200);
     expect(shown.body.status).to.equal("SUSPENDED");
 
@@ -202,7 +215,10 @@ describe("sign-in with several API servers over one PostgreSQL database", () => 
     const servers = [h.app, createApp(h.services)];
     const signed = await signedChallenge(h.app, h.c.mah.key.address, h.c.mah.key);
     const answers = await Promise.all(servers.map((server) => request(server).post("/v1/auth/token").send(signed)));
-    expect(answers.map(errorOf).sort()).to.deep.equal([[200, undefined], [409, "CHALLENGE_USED"]]);
+    expect(answers.map(errorOf).sort()).to.deep.equal([
+      [200, undefined],
+      [409, "CHALLENGE_USED"],
+    ]);
   });
 });
 
@@ -211,7 +227,11 @@ describe("public endpoints, operations and documentation", () => {
   beforeAll(async () => {
     h = await apiHarness();
     const { batchId, printed } = h.batches.released;
-    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: printed }).expect(201);
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`)
+      .send({ codes: printed })
+      .expect(201);
   });
   afterAll(async () => h.close());
 
@@ -250,7 +270,9 @@ describe("public endpoints, operations and documentation", () => {
     expect(res.headers["content-type"]).to.match(/^text\/plain/);
     expect(res.text).to.contain("# TYPE http_request_duration_seconds histogram");
     // The request is counted in the +Inf bucket whatever it took: how fast is the benchmarks' business, not a test's.
-    expect(res.text).to.match(/http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/organizations\/:organizationId",status="200"\} [1-9]/);
+    expect(res.text).to.match(
+      /http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/organizations\/:organizationId",status="200"\} [1-9]/,
+    );
     expect(res.text).to.match(/http_errors_total\{method="GET",route="\/v1\/batches",status="401"\} [1-9]/);
     expect(res.text).to.contain("process_cpu_user_seconds_total");
   });
@@ -263,11 +285,14 @@ describe("public endpoints, operations and documentation", () => {
     expect(assets).to.deep.equal(["/docs/assets/swagger-ui.css", "/docs/assets/swagger-ui-bundle.js"]);
     const css = await request(h.app).get(assets[0]!).expect(200);
     expect([/^text\/css/.test(css.headers["content-type"] ?? ""), css.text.length > 10_000]).to.deep.equal([true, true]);
-    const js = await request(h.app).get(assets[1]!).buffer(true).parse((res, done) => {
-      let size = 0;
-      res.on("data", (chunk: Buffer) => (size += chunk.length));
-      res.on("end", () => done(null, size));
-    });
+    const js = await request(h.app)
+      .get(assets[1]!)
+      .buffer(true)
+      .parse((res, done) => {
+        let size = 0;
+        res.on("data", (chunk: Buffer) => (size += chunk.length));
+        res.on("end", () => done(null, size));
+      });
     expect([js.status, /javascript/.test(js.headers["content-type"] ?? ""), (js.body as number) > 100_000]).to.deep.equal([200, true, true]);
   });
 
@@ -317,7 +342,12 @@ describe("public endpoints, operations and documentation", () => {
   });
 
   it("answers an unknown route with 404 NO_SUCH_ROUTE", async () => {
-    for (const [method, path] of [["get", "/v2/batches"], ["post", "/v1/batches"], ["delete", "/v1/scans"], ["get", "/"]] as const) {
+    for (const [method, path] of [
+      ["get", "/v2/batches"],
+      ["post", "/v1/batches"],
+      ["delete", "/v1/scans"],
+      ["get", "/"],
+    ] as const) {
       const res = await request(h.app)[method](path);
       expect([method, path, ...errorOf(res)]).to.deep.equal([method, path, 404, "NO_SUCH_ROUTE"]);
     }

@@ -29,7 +29,11 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
   /** Nothing of the batch's codes is stored: no tree row, no code rows, no files left behind. */
   async function expectNothingRegistered() {
     expect(await h.store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst()).to.equal(undefined);
-    const rows = await h.store.db.selectFrom("batch_codes").select((eb) => eb.fn.countAll().as("n")).where("batch_id", "=", batchId).executeTakeFirstOrThrow();
+    const rows = await h.store.db
+      .selectFrom("batch_codes")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .where("batch_id", "=", batchId)
+      .executeTakeFirstOrThrow();
     expect(Number(rows.n)).to.equal(0);
     const trees = path.join(h.services.config.dataDir, "trees");
     const files = existsSync(trees) ? readdirSync(trees).filter((name) => name.startsWith(batchId)) : [];
@@ -85,9 +89,17 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
     const res = await upload(h.c.cmo, `${printed.join("\r\n")}\r\n\r\n`);
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     expect(res.body).to.deep.include({ batchId, count: COUNT });
-    const rows = await h.store.db.selectFrom("batch_codes").select((eb) => eb.fn.countAll().as("n")).where("batch_id", "=", batchId).executeTakeFirstOrThrow();
+    const rows = await h.store.db
+      .selectFrom("batch_codes")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .where("batch_id", "=", batchId)
+      .executeTakeFirstOrThrow();
     expect(Number(rows.n)).to.equal(COUNT);
-    const scanned = await request(h.app).post("/v1/scans").set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ code: printed[123_456] }).expect(200);
+    const scanned = await request(h.app)
+      .post("/v1/scans")
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`)
+      .send({ code: printed[123_456] })
+      .expect(200);
     expect(scanned.body.batch.id).to.equal(batchId);
     expect(scanned.body.proof.root).to.equal(res.body.root);
     const again = await upload(h.c.mah, printed.slice(0, 10).join("\n"));

@@ -60,9 +60,19 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     // Packs of this batch print (17) 311231: valid to the end of 2031-12-31, China time.
     batchId = await recordBatch(c, "B-2024-020", { quantity: 10n, codesRoot: tree.root, expiresAt: endOfChinaDay("2031-12-31") });
     const reportHash = hashText("OOT assay trend");
-    const report = await c.sign("BatchLedger", "DeviationReport", c.cmo.key, { organizationId: c.cmo.id, batchId, kind: DeviationKind.OutOfTrend, reportHash });
+    const report = await c.sign("BatchLedger", "DeviationReport", c.cmo.key, {
+      organizationId: c.cmo.id,
+      batchId,
+      kind: DeviationKind.OutOfTrend,
+      reportHash,
+    });
     await c.batches.openDeviation(report.message as never, report.signature);
-    const closure = await c.sign("BatchLedger", "DeviationClosure", c.cmo.key, { organizationId: c.cmo.id, batchId, reportHash, closureHash: hashText("CAPA") });
+    const closure = await c.sign("BatchLedger", "DeviationClosure", c.cmo.key, {
+      organizationId: c.cmo.id,
+      batchId,
+      reportHash,
+      closureHash: hashText("CAPA"),
+    });
     await c.batches.closeDeviation(closure.message as never, closure.signature);
     await releaseFromFactory(c, batchId);
     await releaseToMarket(c, batchId);
@@ -70,7 +80,13 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     const { shipmentId } = await ship(c, c.distributor, c.dispenser, batchId, 4n);
     shipments.push(shipmentId);
     await receive(c, c.dispenser, c.distributor, batchId, shipmentId, 4n, 3n);
-    await dispensePacks(c, c.dispenser, batchId, tree, packs.slice(0, 2).map((p) => p.key));
+    await dispensePacks(
+      c,
+      c.dispenser,
+      batchId,
+      tree,
+      packs.slice(0, 2).map((p) => p.key),
+    );
     dispensedSerials = packs.slice(0, 2).map((p) => `https://id.gs1.org/01/${p.gtin}/21/${encodeURIComponent(p.serial)}`);
     await destroy(c, c.dispenser, batchId, 1n);
     await startRecall(c, c.mah, batchId, 1);
@@ -106,7 +122,23 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     expect(new Set(events.map((e) => e.eventID)).size).to.equal(events.length);
     // Every extension is namespaced, so JSON-LD processors keep it.
     const keys = new Set(events.flatMap((e) => Object.keys(e)));
-    const standard = ["type", "eventID", "eventTime", "eventTimeZoneOffset", "action", "bizStep", "disposition", "epcList", "quantityList", "readPoint", "bizLocation", "sourceList", "destinationList", "bizTransactionList", "ilmd"];
+    const standard = [
+      "type",
+      "eventID",
+      "eventTime",
+      "eventTimeZoneOffset",
+      "action",
+      "bizStep",
+      "disposition",
+      "epcList",
+      "quantityList",
+      "readPoint",
+      "bizLocation",
+      "sourceList",
+      "destinationList",
+      "bizTransactionList",
+      "ilmd",
+    ];
     expect([...keys].filter((key) => !standard.includes(key) && !key.startsWith("trace:"))).to.deep.equal([]);
   });
 
@@ -152,13 +184,35 @@ describe("EPCIS 2.0 export of a batch's history", () => {
   it("carries when, where, who and the ledger's proof of each event", async () => {
     const { c } = h;
     const events = (await epcis(batchId, c.cmo, 200)).body.epcisBody.eventList as EpcisEvent[];
-    const rows = await h.store.db.selectFrom("ledger_events").selectAll().where("batch_id", "=", batchId.toLowerCase()).orderBy("block_number").orderBy("log_index").execute();
+    const rows = await h.store.db
+      .selectFrom("ledger_events")
+      .selectAll()
+      .where("batch_id", "=", batchId.toLowerCase())
+      .orderBy("block_number")
+      .orderBy("log_index")
+      .execute();
     expect(events.map((e) => [e.eventTime, e["trace:txHash"], e["trace:signer"], e["trace:verification"]])).to.deep.equal(
       rows.map((row) => [new Date((row.block_time + 8 * 3600) * 1000).toISOString().replace("Z", "+08:00"), row.tx_hash, row.signer, "verified"]),
     );
     expect(events.map((e) => e.eventID)).to.deep.equal(rows.map((row) => `${HARNESS_PUBLIC_URL}/v1/events/${row.tx_hash}/${row.log_index}`));
 
-    const [recorded, opened, , factory, market, shipped, received, , shortReceipt, dispensed, destroyed, recall, acknowledged, accountedShort, closed] = events;
+    const [
+      recorded,
+      opened,
+      ,
+      factory,
+      market,
+      shipped,
+      received,
+      ,
+      shortReceipt,
+      dispensed,
+      destroyed,
+      recall,
+      acknowledged,
+      accountedShort,
+      closed,
+    ] = events;
     expect(recorded!.ilmd, "the date the packs print, not the day after").to.deep.equal({
       "cbvmda:lotNumber": "B-2024-020",
       "cbvmda:itemExpirationDate": "2031-12-31",
@@ -207,7 +261,11 @@ describe("EPCIS 2.0 export of a batch's history", () => {
     await startRecall(c, c.mah, held, 2);
     await h.indexer.catchUp();
     const events = (await epcis(held, h.c.mah, 200)).body.epcisBody.eventList as EpcisEvent[];
-    expect(events.slice(3).map((e) => [e["trace:ledgerEvent"], e.bizStep ?? null, e.disposition ?? null, e["trace:hold"] ?? null, e["trace:reasonHash"] ?? null])).to.deep.equal([
+    expect(
+      events
+        .slice(3)
+        .map((e) => [e["trace:ledgerEvent"], e.bizStep ?? null, e.disposition ?? null, e["trace:hold"] ?? null, e["trace:reasonHash"] ?? null]),
+    ).to.deep.equal([
       ["DeviationOpened", "inspecting", "non_sellable_other", "placed", null],
       ["DeviationClosed", "inspecting", null, null, null],
       ["BatchHoldReleased", "inspecting", "sellable_not_accessible", "released", hashText("OOS invalidated")],
@@ -218,7 +276,9 @@ describe("EPCIS 2.0 export of a batch's history", () => {
 
   it("names a batch of an NMPA-coded product by an HTTP URI under the deployment's public URL", async () => {
     const events = (await epcis(nmpaBatchId, h.c.mah, 200)).body.epcisBody.eventList as EpcisEvent[];
-    expect(events.map((e) => e.quantityList)).to.deep.equal([[{ epcClass: `${HARNESS_PUBLIC_URL}/v1/products/8612345/lots/LOT%2024%2F01`, quantity: 5 }]]);
+    expect(events.map((e) => e.quantityList)).to.deep.equal([
+      [{ epcClass: `${HARNESS_PUBLIC_URL}/v1/products/8612345/lots/LOT%2024%2F01`, quantity: 5 }],
+    ]);
   });
 
   it("uses no identifier under the unregistered urn:trace: namespace", async () => {
@@ -235,14 +295,20 @@ describe("EPCIS 2.0 export of a batch's history", () => {
       expect([event.epcList, event.quantityList]).to.deep.equal([dispensedSerials, []]);
     }
     const counted = await dispensing(h.c.cmo);
-    expect([counted.epcList, counted.quantityList]).to.deep.equal([undefined, [{ epcClass: "https://id.gs1.org/01/06901234567892/10/B-2024-020", quantity: 2 }]]);
+    expect([counted.epcList, counted.quantityList]).to.deep.equal([
+      undefined,
+      [{ epcClass: "https://id.gs1.org/01/06901234567892/10/B-2024-020", quantity: 2 }],
+    ]);
     expect(Object.keys(counted)).not.to.include("trace:packs");
   });
 
   it("counts dispensed packs whose codes were never registered, since it cannot name them", async () => {
     const events = (await epcis(h.batches.released.batchId, h.c.regulator, 200)).body.epcisBody.eventList as EpcisEvent[];
     const dispensed = events.find((e) => e["trace:ledgerEvent"] === "PacksDispensed")!;
-    expect([dispensed.epcList, dispensed.quantityList]).to.deep.equal([undefined, [{ epcClass: "https://id.gs1.org/01/06901234567892/10/B-2024-001", quantity: 2 }]]);
+    expect([dispensed.epcList, dispensed.quantityList]).to.deep.equal([
+      undefined,
+      [{ epcClass: "https://id.gs1.org/01/06901234567892/10/B-2024-001", quantity: 2 }],
+    ]);
   });
 
   it("is read as provenance is: regulators and the batch's MAH and CMO; refused to anyone else", async () => {
@@ -258,7 +324,10 @@ describe("EPCIS 2.0 export of a batch's history", () => {
   it("is refused, not served with ambiguous identifiers, by an API given no public URL", async () => {
     const { publicUrl: _, ...config } = h.services.config;
     const app = createApp({ ...h.services, config });
-    const res = await request(app).get(`/v1/batches/${batchId}/epcis`).set("authorization", `Bearer ${await h.tokenFor(h.c.mah)}`).expect(500);
+    const res = await request(app)
+      .get(`/v1/batches/${batchId}/epcis`)
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.mah)}`)
+      .expect(500);
     expect(res.body.error.code).to.equal("NO_PUBLIC_URL");
   });
 

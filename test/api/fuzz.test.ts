@@ -30,7 +30,8 @@ const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.
 /** Every error code the API can answer: written as constants in src/api, src/ledger and the alert and notification routes, or a codes-module rejection. */
 function stableCodes(): Set<string> {
   const codes = new Set<string>(CODE_ERROR_CODES);
-  const pattern = /(?:badInput|unauthenticated|notAllowed|notFound|conflict|refused|retryLater)\(\s*"([A-Z0-9_]+)"|LedgerError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
+  const pattern =
+    /(?:badInput|unauthenticated|notAllowed|notFound|conflict|refused|retryLater)\(\s*"([A-Z0-9_]+)"|LedgerError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
   for (const dir of ["../../src/api", "../../src/ledger", "../../src/alerts", "../../src/notifications"].map((d) => path.join(__dirname, d))) {
     for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
       for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(pattern)) codes.add((m[1] ?? m[2] ?? m[3])!);
@@ -38,7 +39,6 @@ function stableCodes(): Set<string> {
   }
   return codes;
 }
-
 
 /** Every stored row, in a stable order, and the files under the data directory. */
 async function snapshot(h: ApiHarness) {
@@ -96,10 +96,17 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
   beforeAll(async () => {
     h = await apiHarness(kind);
     const { batchId, printed } = h.batches.released;
-    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: printed }).expect(201);
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`)
+      .send({ codes: printed })
+      .expect(201);
     tokens = [await h.tokenFor(h.regulator()), await h.tokenFor(h.c.cmo), await h.tokenFor(h.c.dispenser), await h.tokenFor(h.c.distributor2)];
     // A deployment's real limit would answer most of this flood 429; the point is what lies behind it.
-    const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [...alertRoutes(alertConfig()), ...subscriptionRoutes(NOTIFICATION_KINDS)]);
+    const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [
+      ...alertRoutes(alertConfig()),
+      ...subscriptionRoutes(NOTIFICATION_KINDS),
+    ]);
     server = app.listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -113,8 +120,23 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
 
   it("refuses every integer parameter beyond what its column holds with 400 naming it, and answers every value within", async () => {
     // Organization ids are uint32 on chain and PostgreSQL `integer` in the store; alert and notification ids `bigint`.
-    const probes = ["0", "-1", "1", "2147483647", "2147483648", "4294967295", "4294967296", "9007199254740991", "9007199254740992", "99999999999999999999", "1e400", "1.5", "-0.5"];
-    const otherPathValue = (name: string) => (name === "id" ? `sub_${"0".repeat(24)}` : name === "batchId" ? h.batches.released.batchId : String(h.c.mah.id));
+    const probes = [
+      "0",
+      "-1",
+      "1",
+      "2147483647",
+      "2147483648",
+      "4294967295",
+      "4294967296",
+      "9007199254740991",
+      "9007199254740992",
+      "99999999999999999999",
+      "1e400",
+      "1.5",
+      "-0.5",
+    ];
+    const otherPathValue = (name: string) =>
+      name === "id" ? `sub_${"0".repeat(24)}` : name === "batchId" ? h.batches.released.batchId : String(h.c.mah.id);
     const before = await snapshot(h);
     const checked: string[] = [];
     for (const [template, item] of Object.entries(document.paths)) {
@@ -141,7 +163,14 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
       }
     }
     // Every id a client can name, in a path or a query.
-    for (const id of ["get /v1/organizations/{organizationId} organizationId", "get /v1/risk-ratings/{organizationId} organizationId", "get /v1/alerts organizationId", "get /v1/alerts before", "get /v1/batches mah", "get /v1/subscriptions/{id}/deliveries before"]) {
+    for (const id of [
+      "get /v1/organizations/{organizationId} organizationId",
+      "get /v1/risk-ratings/{organizationId} organizationId",
+      "get /v1/alerts organizationId",
+      "get /v1/alerts before",
+      "get /v1/batches mah",
+      "get /v1/subscriptions/{id}/deliveries before",
+    ]) {
       expect(checked, "integer parameters walked").to.include(id);
     }
     expect(await snapshot(h)).to.deep.equal(before);
@@ -164,39 +193,75 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
     const numberText = fc.oneof(
       fc.integer().map(String),
       fc.double().map(String),
-      fc.constantFrom("0", "-1", "1e400", "1.5", "0x10", "99999999999999999999", "NaN", "Infinity", "2147483648", "4294967295", "4294967296", "0xffffffff", " 1", "1 "),
-    );
-    const hexish = fc.tuple(fc.constantFrom("0x", "0X", "", "0x0x"), fc.string({ unit: fc.constantFrom(..."0123456789abcdefABCDEFgz"), maxLength: 70 })).map(([p, d]) => p + d);
-    /** A real code, truncated, extended, with a character swapped, a GS inserted, or another symbology. */
-    const nearCode = fc.tuple(fc.constantFrom(...printed), fc.nat(), fc.constantFrom("", GROUP_SEPARATOR, "\u0000", "é", "😀", "(", ")", "]", "0", "A", "%", "/")).chain(([code, at, ch]) =>
       fc.constantFrom(
-        code.slice(0, at % (code.length + 1)),
-        code + ch,
-        code.slice(0, at % code.length) + ch + code.slice((at % code.length) + 1),
-        code.slice(0, at % code.length) + ch + code.slice(at % code.length),
-        code.replace("]d2", ch),
-        code.repeat(1 + (at % 30)),
-        code.toLowerCase(),
-        code.replaceAll(GROUP_SEPARATOR, ""),
-        `https://id.gs1.org/01/06901234567892/21/${encodeURIComponent(ch)}${at}`,
-        `]Q1${code}`,
+        "0",
+        "-1",
+        "1e400",
+        "1.5",
+        "0x10",
+        "99999999999999999999",
+        "NaN",
+        "Infinity",
+        "2147483648",
+        "4294967295",
+        "4294967296",
+        "0xffffffff",
+        " 1",
+        "1 ",
       ),
     );
+    const hexish = fc
+      .tuple(fc.constantFrom("0x", "0X", "", "0x0x"), fc.string({ unit: fc.constantFrom(..."0123456789abcdefABCDEFgz"), maxLength: 70 }))
+      .map(([p, d]) => p + d);
+    /** A real code, truncated, extended, with a character swapped, a GS inserted, or another symbology. */
+    const nearCode = fc
+      .tuple(fc.constantFrom(...printed), fc.nat(), fc.constantFrom("", GROUP_SEPARATOR, "\u0000", "é", "😀", "(", ")", "]", "0", "A", "%", "/"))
+      .chain(([code, at, ch]) =>
+        fc.constantFrom(
+          code.slice(0, at % (code.length + 1)),
+          code + ch,
+          code.slice(0, at % code.length) + ch + code.slice((at % code.length) + 1),
+          code.slice(0, at % code.length) + ch + code.slice(at % code.length),
+          code.replace("]d2", ch),
+          code.repeat(1 + (at % 30)),
+          code.toLowerCase(),
+          code.replaceAll(GROUP_SEPARATOR, ""),
+          `https://id.gs1.org/01/06901234567892/21/${encodeURIComponent(ch)}${at}`,
+          `]Q1${code}`,
+        ),
+      );
     const codeText = fc.oneof(
       { weight: 4, arbitrary: nearCode },
       { weight: 2, arbitrary: unicode },
-      { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(..."0123456789()]d2QC" + GROUP_SEPARATOR), maxLength: 60 }) },
+      { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...("0123456789()]d2QC" + GROUP_SEPARATOR)), maxLength: 60 }) },
       { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 18, maxLength: 22 }) },
       { weight: 1, arbitrary: fc.constant("x".repeat(600)) },
     );
     const jsonScalar = fc.oneof(codeText, numberText, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
-    const anyValue = fc.oneof({ weight: 3, arbitrary: jsonScalar }, { weight: 1, arbitrary: fc.array(jsonScalar, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) });
+    const anyValue = fc.oneof(
+      { weight: 3, arbitrary: jsonScalar },
+      { weight: 1, arbitrary: fc.array(jsonScalar, { maxLength: 5 }) },
+      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+    );
     const fieldNames = ["code", "format", "key", "challenge", "signature", "codes", "__proto__", "constructor", ""];
     const body = fc.oneof(
       { weight: 4, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom(...fieldNames), unicode), anyValue, { maxKeys: 4 }) },
       { weight: 2, arbitrary: fc.record({ codes: fc.array(codeText, { maxLength: 12 }) }) },
-      { weight: 2, arbitrary: fc.record({ code: codeText, format: fc.option(fc.constantFrom("nmpa", "element-string", "hri", "digital-link", "gs1", ""), { nil: undefined }) }) },
-      { weight: 1, arbitrary: fc.record({ key: fc.oneof(hexish, unicode), challenge: fc.oneof(unicode, fc.constant("1.2.3")), signature: fc.oneof(hexish, unicode) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          code: codeText,
+          format: fc.option(fc.constantFrom("nmpa", "element-string", "hri", "digital-link", "gs1", ""), { nil: undefined }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          key: fc.oneof(hexish, unicode),
+          challenge: fc.oneof(unicode, fc.constant("1.2.3")),
+          signature: fc.oneof(hexish, unicode),
+        }),
+      },
       { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
     );
     const rawBody = fc.oneof(
@@ -225,23 +290,73 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
     );
     const cursor = fc.oneof(
       unicode,
-      fc.tuple(fc.oneof(fc.double(), fc.integer(), fc.string(), fc.constant(null)), fc.oneof(hexish, unicode, fc.constant(realIds[0]!))).map((pair) =>
-        Buffer.from(JSON.stringify(pair)).toString("base64url"),
-      ),
+      fc
+        .tuple(fc.oneof(fc.double(), fc.integer(), fc.string(), fc.constant(null)), fc.oneof(hexish, unicode, fc.constant(realIds[0]!)))
+        .map((pair) => Buffer.from(JSON.stringify(pair)).toString("base64url")),
       fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? "").toString("base64url")),
     );
-    const queryValue = fc.oneof(numberText, unicode, hexish, cursor, fc.constantFrom("true", "false", "OPEN", "CLOSED", "I", "IV", "RECALLED", "MARKET_RELEASED", ""));
-    const query = fc.array(fc.tuple(fc.oneof(fc.constantFrom("limit", "cursor", "mah", "cmo", "product", "state", "region", "status", "level", "includeEmpty", "organizationId", "before", "rule", "rating"), unicode), queryValue), { maxLength: 5 });
+    const queryValue = fc.oneof(
+      numberText,
+      unicode,
+      hexish,
+      cursor,
+      fc.constantFrom("true", "false", "OPEN", "CLOSED", "I", "IV", "RECALLED", "MARKET_RELEASED", ""),
+    );
+    const query = fc.array(
+      fc.tuple(
+        fc.oneof(
+          fc.constantFrom(
+            "limit",
+            "cursor",
+            "mah",
+            "cmo",
+            "product",
+            "state",
+            "region",
+            "status",
+            "level",
+            "includeEmpty",
+            "organizationId",
+            "before",
+            "rule",
+            "rating",
+          ),
+          unicode,
+        ),
+        queryValue,
+      ),
+      { maxLength: 5 },
+    );
     const authorization = fc.oneof(
       { weight: 3, arbitrary: fc.constant(undefined) },
       { weight: 2, arbitrary: fc.constantFrom(...tokens).map((t) => `Bearer ${t}`) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...tokens), fc.nat(), fc.constantFrom("A", "_", ".", "-", "")).map(([t, at, ch]) => `Bearer ${t.slice(0, at % t.length)}${ch}${t.slice((at % t.length) + 1)}`) },
-      { weight: 1, arbitrary: fc.tuple(fc.jsonValue(), unicode).map(([claims, tag]) => `Bearer ${Buffer.from(JSON.stringify(claims) ?? "").toString("base64url")}.${Buffer.from(tag).toString("base64url")}`) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom(...tokens), fc.nat(), fc.constantFrom("A", "_", ".", "-", ""))
+          .map(([t, at, ch]) => `Bearer ${t.slice(0, at % t.length)}${ch}${t.slice((at % t.length) + 1)}`),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.jsonValue(), unicode)
+          .map(
+            ([claims, tag]) => `Bearer ${Buffer.from(JSON.stringify(claims) ?? "").toString("base64url")}.${Buffer.from(tag).toString("base64url")}`,
+          ),
+      },
       { weight: 2, arbitrary: unicode.map(headerSafe) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom("Bearer ", "bearer ", "Basic ", "Bearer\t", "Bearer  "), unicode).map(([scheme, rest]) => headerSafe(scheme + rest)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom("Bearer ", "bearer ", "Basic ", "Bearer\t", "Bearer  "), unicode)
+          .map(([scheme, rest]) => headerSafe(scheme + rest)),
+      },
     );
     const extraHeaders = fc.dictionary(
-      fc.oneof(fc.constantFrom("accept", "accept-encoding", "content-encoding", "x-forwarded-for", "cookie", "origin", "if-none-match", "range"), fc.stringMatching(/^x-[a-z0-9-]{1,12}$/)),
+      fc.oneof(
+        fc.constantFrom("accept", "accept-encoding", "content-encoding", "x-forwarded-for", "cookie", "origin", "if-none-match", "range"),
+        fc.stringMatching(/^x-[a-z0-9-]{1,12}$/),
+      ),
       fc.oneof(unicode.map(headerSafe), fc.constantFrom("gzip", "br", "identity", "deflate", "x-foo", "*/*", "bytes=0-1", "1.2.3.4, ::1")),
       { maxKeys: 3 },
     );
@@ -262,7 +377,11 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
       target,
       params: fc.array(pathValue, { minLength: 2, maxLength: 2 }),
       query,
-      body: fc.oneof({ weight: 3, arbitrary: body.map((value) => ({ json: value as unknown })) }, { weight: 2, arbitrary: fc.tuple(rawBody, contentType).map(([raw, type]) => ({ raw, type })) }, { weight: 1, arbitrary: fc.constant(undefined) }),
+      body: fc.oneof(
+        { weight: 3, arbitrary: body.map((value) => ({ json: value as unknown })) },
+        { weight: 2, arbitrary: fc.tuple(rawBody, contentType).map(([raw, type]) => ({ raw, type })) },
+        { weight: 1, arbitrary: fc.constant(undefined) },
+      ),
       authorization,
       headers: extraHeaders,
     });

@@ -37,7 +37,9 @@ let serialIndex = 0;
 
 /** A batch's real serialized packs (GS1) and their tree, as the codes module makes them; `expiry` prints a (17) YYMMDD. */
 export async function packsFor(batchNumber: string, count: number, expiry?: string) {
-  const packs = [...generatePacks({ scheme: "gs1", productCode: GTIN, key: SERIAL_KEY, firstIndex: serialIndex, count, batch: batchNumber, expiry })] as Gs1Pack[];
+  const packs = [
+    ...generatePacks({ scheme: "gs1", productCode: GTIN, key: SERIAL_KEY, firstIndex: serialIndex, count, batch: batchNumber, expiry }),
+  ] as Gs1Pack[];
   serialIndex += count;
   const tree = await buildCodeTree(packs.map((p) => p.key));
   return { packs, tree, printed: packs.map((p) => formatCode(p, "element-string", { symbologyId: "]d2" })) };
@@ -66,7 +68,13 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
   const released = await codedBatch(c, "B-2024-001", 8);
   await handOver(c, c.cmo, c.distributor, released.batchId, 6n);
   await handOver(c, c.distributor, c.dispenser, released.batchId, 4n);
-  await dispensePacks(c, c.dispenser, released.batchId, released.tree, released.packs.slice(0, 2).map((p) => p.key));
+  await dispensePacks(
+    c,
+    c.dispenser,
+    released.batchId,
+    released.tree,
+    released.packs.slice(0, 2).map((p) => p.key),
+  );
   const recalled = await codedBatch(c, "B-2024-002", 8);
   await handOver(c, c.cmo, c.distributor, recalled.batchId, 5n);
   await ship(c, c.cmo, c.distributor2, recalled.batchId, 1n);
@@ -85,7 +93,14 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
   const services: ApiServices = {
     store,
     log: silentLogger(),
-    config: { secret: randomBytes(32), tokenLifetime: 900, recallDeadlines: DEFAULT_RECALL_DEADLINES, publicRateLimit: 10_000, dataDir, publicUrl: HARNESS_PUBLIC_URL },
+    config: {
+      secret: randomBytes(32),
+      tokenLifetime: 900,
+      recallDeadlines: DEFAULT_RECALL_DEADLINES,
+      publicRateLimit: 10_000,
+      dataDir,
+      publicUrl: HARNESS_PUBLIC_URL,
+    },
     codes: createCodeBook(store, dataDir),
     now: () => realSeconds() + offset,
     deployment,

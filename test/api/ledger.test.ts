@@ -26,14 +26,29 @@ describe("GET /v1/ledger: deployment discovery", () => {
     const sync = await h.store.db.selectFrom("sync_state").select("block_number").executeTakeFirstOrThrow();
     expect(body).to.deep.include({ chainId: deployment.chainId, contracts: deployment.contracts, startBlock: 0, indexedBlock: sync.block_number });
     for (const contract of ["ConsortiumRegistry", "ProductRegistry", "BatchLedger"] as const) {
-      expect(body.domains[contract]).to.deep.equal({ name: contract, version: "1", chainId: deployment.chainId, verifyingContract: deployment.contracts[contract] });
+      expect(body.domains[contract]).to.deep.equal({
+        name: contract,
+        version: "1",
+        chainId: deployment.chainId,
+        verifyingContract: deployment.contracts[contract],
+      });
     }
     // The domain answered is the one attestations are signed and verified against.
     const message = { organizationId: 1, nonce: 7n, signingKey: deployment.contracts.BatchLedger };
-    const types = { SigningKeyAddition: [{ name: "organizationId", type: "uint32" }, { name: "nonce", type: "uint256" }, { name: "signingKey", type: "address" }] };
+    const types = {
+      SigningKeyAddition: [
+        { name: "organizationId", type: "uint32" },
+        { name: "nonce", type: "uint256" },
+        { name: "signingKey", type: "address" },
+      ],
+    };
     const contract = "ConsortiumRegistry" as const;
     expect(TypedDataEncoder.hash(body.domains[contract], types, message)).to.equal(
-      attestationDigest({ domain: { contract, chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts[contract] }, type: "SigningKeyAddition", message }),
+      attestationDigest({
+        domain: { contract, chainId: BigInt(deployment.chainId), verifyingContract: deployment.contracts[contract] },
+        type: "SigningKeyAddition",
+        message,
+      }),
     );
     const document = (await request(h.app).get("/openapi.json").expect(200)).body;
     expect(document.paths["/v1/ledger"].get.responses).to.have.property("503");

@@ -27,7 +27,11 @@ describe("pack states through the API", () => {
     await set(c.distributor, 5, PackState.Exported);
     await set(c.mah, 6, PackState.Locked);
     await h.indexer.catchUp();
-    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(c.cmo)}`).send({ codes: printed }).expect(201);
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", `Bearer ${await h.tokenFor(c.cmo)}`)
+      .send({ codes: printed })
+      .expect(201);
   });
   afterAll(async () => h.close());
 
@@ -40,13 +44,19 @@ describe("pack states through the API", () => {
   });
 
   it("accounts for every pack that left stock by its state, adding up to the quantity made", async () => {
-    const res = await request(h.app).get(`/v1/batches/${h.batches.released.batchId}`).set("authorization", `Bearer ${await h.tokenFor(h.c.mah)}`).expect(200);
+    const res = await request(h.app)
+      .get(`/v1/batches/${h.batches.released.batchId}`)
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.mah)}`)
+      .expect(200);
     expect(res.body.accounts).to.deep.equal({ held: 3, inTransit: 0, dispensed: 1, destroyed: 1, stolen: 1, sampled: 1, exported: 1, missing: 0 });
     expect(Object.values(res.body.accounts as Record<string, number>).reduce((a, b) => a + b)).to.equal(res.body.quantity);
   });
 
   it("exports each pack state as an EPCIS event with its CBV business step and disposition, packs by serial", async () => {
-    const res = await request(h.app).get(`/v1/batches/${h.batches.released.batchId}/epcis`).set("authorization", `Bearer ${await h.tokenFor(h.c.regulator)}`).expect(200);
+    const res = await request(h.app)
+      .get(`/v1/batches/${h.batches.released.batchId}/epcis`)
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.regulator)}`)
+      .expect(200);
     const events = (res.body.epcisBody.eventList as Record<string, unknown>[]).filter((e) => e["trace:ledgerEvent"] === "PackStatesChanged");
     const { packs } = h.batches.released;
     const serial = (i: number) => `https://id.gs1.org/01/${packs[i]!.gtin}/21/${packs[i]!.serial}`;

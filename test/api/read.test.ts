@@ -49,7 +49,12 @@ describe("read endpoints", () => {
     let pages = 0;
     do {
       const query: string = cursor === null ? "?limit=2" : `?limit=2&cursor=${encodeURIComponent(cursor)}`;
-      const page = (await request(h.app).get(path + query).set("authorization", `Bearer ${token}`).expect(200)).body;
+      const page = (
+        await request(h.app)
+          .get(path + query)
+          .set("authorization", `Bearer ${token}`)
+          .expect(200)
+      ).body;
       expect(page.entries.length).to.be.at.most(2);
       paged.push(...page.entries);
       cursor = page.nextCursor;
@@ -69,15 +74,24 @@ describe("read endpoints", () => {
       ["?limit=0", "INVALID_INPUT", "limit"],
       ["?limit=1001", "INVALID_INPUT", "limit"],
     ]) {
-      const res = await request(h.app).get(path + query).set("authorization", `Bearer ${token}`).expect(400);
+      const res = await request(h.app)
+        .get(path + query)
+        .set("authorization", `Bearer ${token}`)
+        .expect(400);
       expect([query, res.body.error.code, res.body.error.field]).to.deep.equal([query, code, field]);
     }
   });
 
   it("lists batches scoped to the caller", async () => {
-    const asRegulator = await request(h.app).get("/v1/batches").set("authorization", `Bearer ${await h.tokenFor(h.regulator())}`).expect(200);
+    const asRegulator = await request(h.app)
+      .get("/v1/batches")
+      .set("authorization", `Bearer ${await h.tokenFor(h.regulator())}`)
+      .expect(200);
     expect(asRegulator.body.items).to.have.length(3);
-    const asDispenser = await request(h.app).get("/v1/batches").set("authorization", `Bearer ${await h.tokenFor(h.c.dispenser)}`).expect(200);
+    const asDispenser = await request(h.app)
+      .get("/v1/batches")
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.dispenser)}`)
+      .expect(200);
     expect(asDispenser.body.items.map((b: { batchNumber: string }) => b.batchNumber)).to.deep.equal(["B-2024-001"]);
   });
 
@@ -96,7 +110,17 @@ describe("read endpoints", () => {
       [h.c.distributor.id, false],
     ]);
     // 8 made: the CMO acknowledged its 2, the distributor's 5 and the 1 on its way are not accounted for yet.
-    expect(res.body.totals).to.deep.equal({ made: 8, held: 7, quarantined: 2, outstanding: 5, inTransit: 1, dispensed: 0, destroyed: 0, missing: 0, unexplained: 6 });
+    expect(res.body.totals).to.deep.equal({
+      made: 8,
+      held: 7,
+      quarantined: 2,
+      outstanding: 5,
+      inTransit: 1,
+      dispensed: 0,
+      destroyed: 0,
+      missing: 0,
+      unexplained: 6,
+    });
   });
 
   it("shows each holder's account of its holding and every unit of a fully acknowledged recall, none unexplained", async () => {
@@ -109,8 +133,26 @@ describe("read endpoints", () => {
     const token = await h.tokenFor(h.regulator());
     const res = await request(h.app).get(`/v1/recalls/${batchId}`).set("authorization", `Bearer ${token}`).expect(200);
     const pharmacy = res.body.holders.find((x: { organization: { id: number } }) => x.organization.id === h.c.dispenser.id);
-    expect(pharmacy).to.include({ quantityHeld: 5, acknowledged: true, quarantinedQuantity: 5, dispensedQuantity: 3, destroyedQuantity: 0, missingQuantity: 2, late: false });
-    expect(res.body.totals).to.deep.equal({ made: 20, held: 15, quarantined: 15, outstanding: 0, inTransit: 0, dispensed: 3, destroyed: 0, missing: 2, unexplained: 0 });
+    expect(pharmacy).to.include({
+      quantityHeld: 5,
+      acknowledged: true,
+      quarantinedQuantity: 5,
+      dispensedQuantity: 3,
+      destroyedQuantity: 0,
+      missingQuantity: 2,
+      late: false,
+    });
+    expect(res.body.totals).to.deep.equal({
+      made: 20,
+      held: 15,
+      quarantined: 15,
+      outstanding: 0,
+      inTransit: 0,
+      dispensed: 3,
+      destroyed: 0,
+      missing: 2,
+      unexplained: 0,
+    });
   });
 
   it("serves the OpenAPI document", async () => {

@@ -14,7 +14,16 @@ import type { Relay } from "../../src/api/relay";
 import { AgreementKind, ATTESTATION_SPECS, CONTRACT_INTERFACES, ReleaseTester, Role } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { packId, packLeaf, withCheckDigit } from "../../src/codes";
-import { agreementMessage, handOver, onboard, recordBatch, releasedBatch, signAgreementBy, suspendOrganization, ZHEJIANG } from "../contracts/fixtures";
+import {
+  agreementMessage,
+  handOver,
+  onboard,
+  recordBatch,
+  releasedBatch,
+  signAgreementBy,
+  suspendOrganization,
+  ZHEJIANG,
+} from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { deploymentOf } from "../indexer/chain";
 import { apiHarness, packsFor } from "./harness";
@@ -41,8 +50,7 @@ type NodeFault = "none" | "refuse" | "lose-answer" | "down-after-send";
  */
 async function faultyNode(target: string) {
   const state = { fault: "none" as NodeFault, down: false, signed: [] as string[] };
-  const forward = async (body: string) =>
-    (await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })).text();
+  const forward = async (body: string) => (await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })).text();
   const server = http.createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -82,7 +90,9 @@ describe("relay of signed attestations", () => {
   const provider = () => h.c.relayer.provider!;
   const blockNumber = () => provider().getBlockNumber();
   const post = (attestations: unknown[], wait?: boolean) =>
-    request(app).post("/v1/attestations").send(wait === undefined ? { attestations } : { attestations, wait });
+    request(app)
+      .post("/v1/attestations")
+      .send(wait === undefined ? { attestations } : { attestations, wait });
 
   /** Waits until the indexer (following the chain) has reached the chain's head. */
   async function indexed() {
@@ -94,7 +104,12 @@ describe("relay of signed attestations", () => {
     }
   }
 
-  async function signed<C extends LedgerContract>(contract: C, type: AttestationType<C>, party: Party | BaseWallet, message: Record<string, unknown>): Promise<Body> {
+  async function signed<C extends LedgerContract>(
+    contract: C,
+    type: AttestationType<C>,
+    party: Party | BaseWallet,
+    message: Record<string, unknown>,
+  ): Promise<Body> {
     const key = "key" in party ? party.key : party;
     const { message: full, signature } = await h.c.sign(contract, type, key, message);
     return { contract, type, message: asJson(full), signature };
@@ -159,12 +174,21 @@ describe("relay of signed attestations", () => {
   it("answers an onboarding with the new organization's id once indexed", async () => {
     const key = Wallet.createRandom();
     const attestation = await signed("ConsortiumRegistry", "Onboarding", h.c.regulator, {
-      regulatorId: h.c.regulator.id, role: Role.Dispenser, region: ZHEJIANG, licenceHash: hashText("licence relayed pharmacy"), signingKey: key.address, name: "Relayed pharmacy",
+      regulatorId: h.c.regulator.id,
+      role: Role.Dispenser,
+      region: ZHEJIANG,
+      licenceHash: hashText("licence relayed pharmacy"),
+      signingKey: key.address,
+      name: "Relayed pharmacy",
     });
     const res = await post([attestation], true).expect(200);
     const [established] = res.body.established as { attestation: number; event: string; organizationId: number }[];
     expect([established!.attestation, established!.event]).to.deep.equal([0, "OrganizationOnboarded"]);
-    const organization = await h.store.db.selectFrom("organizations").select(["id", "name"]).where("id", "=", established!.organizationId).executeTakeFirstOrThrow();
+    const organization = await h.store.db
+      .selectFrom("organizations")
+      .select(["id", "name"])
+      .where("id", "=", established!.organizationId)
+      .executeTakeFirstOrThrow();
     expect(organization.name).to.equal("Relayed pharmacy");
     expect(Number(await h.c.registry.organizationCount())).to.equal(established!.organizationId);
   });
@@ -208,7 +232,11 @@ describe("relay of signed attestations", () => {
       { name: "BatchMarketReleased", verification: "verified" },
       { name: "BatchShipped", verification: "verified" },
     ]);
-    const batch = await h.store.db.selectFrom("batches").select(["state", "in_transit"]).where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow();
+    const batch = await h.store.db
+      .selectFrom("batches")
+      .select(["state", "in_transit"])
+      .where("id", "=", batchId.toLowerCase())
+      .executeTakeFirstOrThrow();
     expect(batch).to.deep.equal({ state: "MARKET_RELEASED", in_transit: 3 });
     // Each attestation of the multicall is told its own event, matched by its signature.
     const shipmentId = await h.c.batches.shipmentId(h.c.cmo.id, BigInt(attestations[2]!.message.nonce as string));
@@ -226,7 +254,11 @@ describe("relay of signed attestations", () => {
       organizationId: h.c.distributor2.id,
       reasonHash: hashText("GMP inspection failed"),
     });
-    const attestations = [suspension, await shipment(h.c.distributor, h.c.dispenser, stock, 1), await shipment(h.c.distributor, h.c.dispenser, stock, 1)];
+    const attestations = [
+      suspension,
+      await shipment(h.c.distributor, h.c.dispenser, stock, 1),
+      await shipment(h.c.distributor, h.c.dispenser, stock, 1),
+    ];
     const error = await refused(attestations, 400);
     expect(error).to.deep.equal({
       code: "BUNDLE_SPANS_CONTRACTS",
@@ -239,7 +271,10 @@ describe("relay of signed attestations", () => {
   });
 
   it("relays an agreement signed by both parties and a dispensing with its multiproof", async () => {
-    const terms = await agreementMessage(h.c, h.c.mah, h.c.distributor2, h.c.productId, { kind: AgreementKind.Storage, releaseTester: ReleaseTester.None });
+    const terms = await agreementMessage(h.c, h.c.mah, h.c.distributor2, h.c.productId, {
+      kind: AgreementKind.Storage,
+      releaseTester: ReleaseTester.None,
+    });
     const agreement = await signAgreementBy(h.c, h.c.mah, h.c.distributor2, terms);
     const { released } = h.batches;
     const keys = released.packs.slice(2, 4).map((pack) => pack.key);
@@ -258,18 +293,34 @@ describe("relay of signed attestations", () => {
       signature: agreement.mahSignature,
       counterpartySignature: agreement.counterpartySignature,
     };
-    for (const [attestation, contract] of [[signedAgreementBody, "ProductRegistry"], [{ ...dispensing, proof: multi.proof, proofFlags: multi.proofFlags }, "BatchLedger"]] as const) {
+    for (const [attestation, contract] of [
+      [signedAgreementBody, "ProductRegistry"],
+      [{ ...dispensing, proof: multi.proof, proofFlags: multi.proofFlags }, "BatchLedger"],
+    ] as const) {
       const res = await post([attestation], true).expect(200);
       expect(res.body.transactions.map((t: { contract: string }) => t.contract)).to.deep.equal([contract]);
     }
-    const signedAgreement = await h.store.db.selectFrom("agreements").select(["kind", "counterparty_id"]).where("mah_id", "=", h.c.mah.id).where("kind", "=", "STORAGE").executeTakeFirst();
+    const signedAgreement = await h.store.db
+      .selectFrom("agreements")
+      .select(["kind", "counterparty_id"])
+      .where("mah_id", "=", h.c.mah.id)
+      .where("kind", "=", "STORAGE")
+      .executeTakeFirst();
     expect(signedAgreement).to.deep.equal({ kind: "STORAGE", counterparty_id: h.c.distributor2.id });
     const packs = await h.store.db.selectFrom("pack_states").select("pack").where("batch_id", "=", released.batchId.toLowerCase()).execute();
     expect(packs).to.have.length(4);
 
     const byStranger = await signAgreementBy(h.c, h.c.mah, h.c.dispenser, { ...terms, nonce: h.c.nextNonce() });
     const forged = await refused(
-      [{ contract: "ProductRegistry", type: "Agreement", message: asJson({ ...terms, nonce: byStranger.message.nonce }), signature: byStranger.mahSignature, counterpartySignature: byStranger.counterpartySignature }],
+      [
+        {
+          contract: "ProductRegistry",
+          type: "Agreement",
+          message: asJson({ ...terms, nonce: byStranger.message.nonce }),
+          signature: byStranger.mahSignature,
+          counterpartySignature: byStranger.counterpartySignature,
+        },
+      ],
       403,
     );
     expect(forged.code).to.equal("SIGNER_NOT_OF_ORGANIZATION");
@@ -303,7 +354,11 @@ describe("relay of signed attestations", () => {
     // A dispensing of 1,500 packs by a key no organization registered: about 100 KB.
     const stranger = Wallet.createRandom();
     const packs = Array.from({ length: 1_500 }, (_, i) => hashText(`pack ${i}`));
-    const large = { ...(await signed("BatchLedger", "Dispensing", stranger, { dispenserId: h.c.dispenser.id, batchId: stock, packs })), proof: [], proofFlags: [] };
+    const large = {
+      ...(await signed("BatchLedger", "Dispensing", stranger, { dispenserId: h.c.dispenser.id, batchId: stock, packs })),
+      proof: [],
+      proofFlags: [],
+    };
     expect(JSON.stringify({ attestations: [large] }).length).to.be.within(64 * 1024, 2 * 1024 * 1024);
     const anonymous = await refused([large], 413);
     expect(anonymous).to.deep.equal({
@@ -312,7 +367,10 @@ describe("relay of signed attestations", () => {
     });
     const token = await h.tokenFor(h.c.dispenser);
     const before = await blockNumber();
-    const signedIn = await request(app).post("/v1/attestations").set("authorization", `Bearer ${token}`).send({ attestations: [large] });
+    const signedIn = await request(app)
+      .post("/v1/attestations")
+      .set("authorization", `Bearer ${token}`)
+      .send({ attestations: [large] });
     expect([signedIn.status, signedIn.body.error.code, signedIn.body.error.field]).to.deep.equal([403, "UNKNOWN_SIGNING_KEY", "attestations.0"]);
     expect(await blockNumber()).to.equal(before);
   });
@@ -388,11 +446,20 @@ describe("relay of signed attestations", () => {
       403,
     );
     expect(notMah.code).to.equal("NOT_BATCH_MAH");
-    expect(notMah.message).to.include(`organization ${h.c.regulator.id} (Jiangsu Medical Products Administration) is not the MAH of batch B-2024-011`);
+    expect(notMah.message).to.include(
+      `organization ${h.c.regulator.id} (Jiangsu Medical Products Administration) is not the MAH of batch B-2024-011`,
+    );
 
     const gtin = withCheckDigit("0690123456792");
     const wrongRole = await refused(
-      [await signed("ProductRegistry", "ProductRegistration", h.c.cmo, { mahId: h.c.cmo.id, productCode: gtin, approvalNumber: "H1", name: "Not theirs" })],
+      [
+        await signed("ProductRegistry", "ProductRegistration", h.c.cmo, {
+          mahId: h.c.cmo.id,
+          productCode: gtin,
+          approvalNumber: "H1",
+          name: "Not theirs",
+        }),
+      ],
       403,
     );
     expect(wrongRole.code).to.equal("ORGANIZATION_ROLE_MISMATCH");
@@ -402,9 +469,15 @@ describe("relay of signed attestations", () => {
   it("relays a regulator's hold, then refuses shipping the held batch with 422 BATCH_ON_HOLD and a distributor's hold with 403", async () => {
     const batchId = (await releasedBatch(h.c, "B-2024-013", 10n)).batchId;
     await handOver(h.c, h.c.cmo, h.c.distributor, batchId, 5n);
-    const hold = await signed("BatchLedger", "HoldPlacement", h.c.regulator, { organizationId: h.c.regulator.id, batchId, reasonHash: hashText("complaints") });
+    const hold = await signed("BatchLedger", "HoldPlacement", h.c.regulator, {
+      organizationId: h.c.regulator.id,
+      batchId,
+      reasonHash: hashText("complaints"),
+    });
     expect((await post([hold], true).expect(200)).body.status).to.equal("indexed");
-    expect(await h.store.db.selectFrom("batches").select("hold_status").where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow()).to.deep.equal({ hold_status: "ON_HOLD" });
+    expect(
+      await h.store.db.selectFrom("batches").select("hold_status").where("id", "=", batchId.toLowerCase()).executeTakeFirstOrThrow(),
+    ).to.deep.equal({ hold_status: "ON_HOLD" });
     const held = await refused([await shipment(h.c.distributor, h.c.dispenser, batchId, 1)], 422);
     expect([held.code, held.field]).to.deep.equal(["BATCH_ON_HOLD", "attestations.0"]);
     expect(held.message).to.include("batch B-2024-013 is on hold awaiting its MAH's decision");
@@ -450,7 +523,13 @@ describe("relay of signed attestations", () => {
     beforeAll(async () => {
       node = await faultyNode(h.chain.url);
       viaNode = new JsonRpcProvider(node.url, Number(h.c.chainId), { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
-      faultyRelay = createRelay({ provider: viaNode, relayerKey: hardhatAccountKey(1), deployment: await deploymentOf(h.c), store: h.store, pollIntervalMs: 20 });
+      faultyRelay = createRelay({
+        provider: viaNode,
+        relayerKey: hardhatAccountKey(1),
+        deployment: await deploymentOf(h.c),
+        store: h.store,
+        pollIntervalMs: 20,
+      });
       faultyApp = createApp(h.services, relayRoutes(faultyRelay));
     });
     afterAll(async () => {
@@ -462,7 +541,9 @@ describe("relay of signed attestations", () => {
     async function relayThrough(fault: NodeFault) {
       Object.assign(node.state, { fault, down: false, signed: [] });
       try {
-        return await request(faultyApp).post("/v1/attestations").send({ attestations: [await shipment(h.c.distributor, h.c.dispenser, stock, 1)] });
+        return await request(faultyApp)
+          .post("/v1/attestations")
+          .send({ attestations: [await shipment(h.c.distributor, h.c.dispenser, stock, 1)] });
       } finally {
         Object.assign(node.state, { fault: "none", down: false });
       }
@@ -518,13 +599,18 @@ describe("relay of signed attestations", () => {
       while ((await provider().getTransactionCount(relay.relayer, "pending")) === pending) await sleep(20);
       // The same factory release reaches the block first, by another sender paying more.
       const gwei = 1_000_000_000n;
-      await h.c.batches.releaseFromFactory(factory.message as never, factory.signature, { maxPriorityFeePerGas: 100n * gwei, maxFeePerGas: 1000n * gwei });
+      await h.c.batches.releaseFromFactory(factory.message as never, factory.signature, {
+        maxPriorityFeePerGas: 100n * gwei,
+        maxFeePerGas: 1000n * gwei,
+      });
       await hre.network.provider.send("evm_mine", []);
       const res = await answer;
       expect([res.status, res.body.error.code]).to.deep.equal([422, "TRANSACTION_REVERTED"]);
       const block = await blockNumber();
       expect(res.body.error.message).to.match(
-        new RegExp(`^transaction 0x[0-9a-f]{64} \\(attestations 0, 1\\) was mined in block ${block} but reverted: none of its attestations took effect`),
+        new RegExp(
+          `^transaction 0x[0-9a-f]{64} \\(attestations 0, 1\\) was mined in block ${block} but reverted: none of its attestations took effect`,
+        ),
       );
     } finally {
       await hre.network.provider.send("evm_setAutomine", [true]);

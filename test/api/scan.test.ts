@@ -22,7 +22,11 @@ describe("scan verdicts", () => {
   beforeAll(async () => {
     h = await apiHarness();
     for (const { batchId, printed } of Object.values(h.batches)) {
-      await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: printed }).expect(201);
+      await request(h.app)
+        .post(`/v1/batches/${batchId}/codes`)
+        .set("authorization", await bearer(h.c.cmo))
+        .send({ codes: printed })
+        .expect(201);
     }
   });
   afterAll(async () => h.close());
@@ -37,9 +41,19 @@ describe("scan verdicts", () => {
 
   it("answers UNVERIFIED, never GENUINE, while an attestation on the batch's path awaits verification or failed it", async () => {
     const { batchId, printed } = h.batches.released;
-    const shipped = await h.store.db.selectFrom("ledger_events").select(["block_number", "log_index"]).where("batch_id", "=", batchId).where("name", "=", "BatchShipped").executeTakeFirstOrThrow();
+    const shipped = await h.store.db
+      .selectFrom("ledger_events")
+      .select(["block_number", "log_index"])
+      .where("batch_id", "=", batchId)
+      .where("name", "=", "BatchShipped")
+      .executeTakeFirstOrThrow();
     const mark = (verification: "pending" | "signature_mismatch" | "verified") =>
-      h.store.db.updateTable("ledger_events").set({ verification }).where("block_number", "=", shipped.block_number).where("log_index", "=", shipped.log_index).execute();
+      h.store.db
+        .updateTable("ledger_events")
+        .set({ verification })
+        .where("block_number", "=", shipped.block_number)
+        .where("log_index", "=", shipped.log_index)
+        .execute();
     try {
       for (const verification of ["pending", "signature_mismatch"] as const) {
         await mark(verification);
@@ -93,7 +107,11 @@ describe("scan verdicts", () => {
     await releaseToMarket(h.c, batchId);
     await openDeviation(h.c, h.c.cmo, batchId, { kind: DeviationKind.OutOfSpecification });
     await h.indexer.catchUp();
-    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: codes.printed }).expect(201);
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", await bearer(h.c.cmo))
+      .send({ codes: codes.printed })
+      .expect(201);
     const held = await scan(codes.printed[0]!).expect(200);
     expect(held.body).to.include({
       verdict: "ON_HOLD",
@@ -123,7 +141,10 @@ describe("scan verdicts", () => {
     const verify = "verify the pack with its MAH or the national drug traceability platform";
     for (const [code, reason] of [
       [`(01)${gtin}(21)ELSEWHERE1`, `this ledger does not hold product ${gtin}; ${verify}`],
-      ["8600001" + "0000000000042", `this ledger does not hold product 8600001; ${verify} (if the code was typed, check its first 7 digits, the product's code)`],
+      [
+        "8600001" + "0000000000042",
+        `this ledger does not hold product 8600001; ${verify} (if the code was typed, check its first 7 digits, the product's code)`,
+      ],
     ] as const) {
       const res = await scan(code).expect(200);
       expect(res.body).to.deep.include({ verdict: "NOT_ON_LEDGER", reason, product: null, batch: null });
@@ -134,10 +155,16 @@ describe("scan verdicts", () => {
   it("reads a genuine pack carrying AIs the ledger does not use, and names them in the answer", async () => {
     const pack = h.batches.released.packs[5]!;
     const GS = "\u001d";
-    const text = `]d201${pack.gtin}7003${"2712311200"}${GS}240ADD-1${GS}714NHRN-42${GS}3103000525` + `22CPV7${GS}10${pack.batch}${GS}21${pack.serial}`;
+    const text =
+      `]d201${pack.gtin}7003${"2712311200"}${GS}240ADD-1${GS}714NHRN-42${GS}3103000525` + `22CPV7${GS}10${pack.batch}${GS}21${pack.serial}`;
     const res = await scan(text).expect(200);
     expect(res.body.verdict).to.equal("GENUINE");
-    expect(res.body.code).to.deep.equal({ format: "element-string", canonicalKey: pack.key, productCode: pack.gtin, ignoredAis: ["7003", "240", "714", "3103", "22"] });
+    expect(res.body.code).to.deep.equal({
+      format: "element-string",
+      canonicalKey: pack.key,
+      productCode: pack.gtin,
+      ignoredAis: ["7003", "240", "714", "3103", "22"],
+    });
     const plain = await scan(h.batches.released.printed[5]!).expect(200);
     expect(plain.body.code).to.not.have.property("ignoredAis");
     const link = await scan(`https://resolver.example/01/shop/01/${pack.gtin}/10/${pack.batch}/21/${pack.serial}?7003=2712311200`).expect(200);
@@ -181,9 +208,15 @@ describe("scan verdicts", () => {
     const date = chinaDate(batch.expires_at);
     try {
       h.setNow(batch.expires_at);
-      expect((await scan(h.batches.released.printed[5]!).expect(200)).body).to.include({ verdict: "GENUINE", reason: `a released pack of batch B-2024-001, expiring ${date}` });
+      expect((await scan(h.batches.released.printed[5]!).expect(200)).body).to.include({
+        verdict: "GENUINE",
+        reason: `a released pack of batch B-2024-001, expiring ${date}`,
+      });
       h.setNow(batch.expires_at + 1);
-      expect((await scan(h.batches.released.printed[5]!).expect(200)).body).to.include({ verdict: "EXPIRED", reason: `batch B-2024-001 expired: it was valid to the end of ${date}` });
+      expect((await scan(h.batches.released.printed[5]!).expect(200)).body).to.include({
+        verdict: "EXPIRED",
+        reason: `batch B-2024-001 expired: it was valid to the end of ${date}`,
+      });
     } finally {
       h.setNow(Math.floor(Date.now() / 1000));
     }
@@ -195,10 +228,19 @@ describe("scan verdicts", () => {
     await releaseFromFactory(h.c, batchId);
     await releaseToMarket(h.c, batchId);
     await h.indexer.catchUp();
-    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: codes.printed }).expect(201);
-    expect((await scan(codes.printed[0]!).expect(200)).body).to.include({ verdict: "GENUINE", reason: "a released pack of batch B-2024-017, expiring 2031-12-31" });
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", await bearer(h.c.cmo))
+      .send({ codes: codes.printed })
+      .expect(201);
+    expect((await scan(codes.printed[0]!).expect(200)).body).to.include({
+      verdict: "GENUINE",
+      reason: "a released pack of batch B-2024-017, expiring 2031-12-31",
+    });
     // (17) day 00 is the last day of the month: the same expiry.
-    expect((await scan(formatCode({ ...codes.packs[1]!, expiry: { yymmdd: "311200", iso: "2031-12-31" } }, "hri")).expect(200)).body.verdict).to.equal("GENUINE");
+    expect(
+      (await scan(formatCode({ ...codes.packs[1]!, expiry: { yymmdd: "311200", iso: "2031-12-31" } }, "hri")).expect(200)).body.verdict,
+    ).to.equal("GENUINE");
     const relabelled = await scan(formatCode({ ...codes.packs[2]!, expiry: { yymmdd: "311230", iso: "2031-12-30" } }, "hri")).expect(200);
     expect(relabelled.body).to.include({
       verdict: "UNKNOWN_CODE",
@@ -208,9 +250,14 @@ describe("scan verdicts", () => {
 
   it("refuses codes whose (17) is not the batch's expiry, naming the code and both dates, leaving nothing registered", async () => {
     const codes = await packsFor("B-2024-018", 3, "311231");
-    const batchId = (await recordBatch(h.c, "B-2024-018", { quantity: 3n, codesRoot: codes.tree.root, expiresAt: endOfChinaDay("2031-12-30") })).toLowerCase();
+    const batchId = (
+      await recordBatch(h.c, "B-2024-018", { quantity: 3n, codesRoot: codes.tree.root, expiresAt: endOfChinaDay("2031-12-30") })
+    ).toLowerCase();
     await h.indexer.catchUp();
-    const json = await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: codes.printed });
+    const json = await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", await bearer(h.c.cmo))
+      .send({ codes: codes.printed });
     expect([json.status, json.body.error.code, json.body.error.field]).to.deep.equal([400, "CODE_EXPIRY_MISMATCH", "codes.0"]);
     expect(json.body.error.message).to.equal(
       `codes[0] ${codes.packs[0]!.key} (17) 311231: the pack shows expiry 2031-12-31 (end of that day, China time), but the batch expires 2031-12-30`,
@@ -275,7 +322,10 @@ describe("scan verdicts", () => {
     const batchId = await recordBatch(h.c, "B-2024-004", { quantity: 3n, codesRoot: committed.tree.root });
     await h.indexer.catchUp();
     const other = await packsFor("B-2024-004", 3);
-    const res = await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", await bearer(h.c.cmo)).send({ codes: other.printed });
+    const res = await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", await bearer(h.c.cmo))
+      .send({ codes: other.printed });
     expect([res.status, res.body.error.code]).to.deep.equal([422, "CODES_ROOT_MISMATCH"]);
     expect((await scan(committed.printed[0]!).expect(200)).body.verdict).to.equal("UNKNOWN_CODE");
     const rows = await h.store.db.selectFrom("batch_codes").select("canonical_key").where("batch_id", "=", batchId).execute();
@@ -297,7 +347,11 @@ describe.each(STORE_KINDS)("signed-in scans (%s)", (kind) => {
   beforeAll(async () => {
     h = await apiHarness(kind);
     const { batchId, printed } = h.batches.released;
-    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: printed }).expect(201);
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`)
+      .send({ codes: printed })
+      .expect(201);
   });
   afterAll(async () => h.close());
 
@@ -312,7 +366,11 @@ describe.each(STORE_KINDS)("signed-in scans (%s)", (kind) => {
       ["dispenser (holds)", h.c.dispenser],
       ["distributor2 (never held)", h.c.distributor2],
     ] as const) {
-      const res = await request(h.app).post("/v1/scans").set("authorization", `Bearer ${await h.tokenFor(party)}`).send({ code }).expect(200);
+      const res = await request(h.app)
+        .post("/v1/scans")
+        .set("authorization", `Bearer ${await h.tokenFor(party)}`)
+        .send({ code })
+        .expect(200);
       answers.push([who, res.body.verdict, Array.isArray(res.body.custody)]);
     }
     expect(answers).to.deep.equal([

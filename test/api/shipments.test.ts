@@ -13,10 +13,18 @@ describe("GET /v1/shipments/:shipmentId", () => {
   let received: string;
 
   const read = async (party: Party, shipmentId: string, status: number) =>
-    request(h.app).get(`/v1/shipments/${shipmentId}`).set("authorization", `Bearer ${await h.tokenFor(party)}`).expect(status);
+    request(h.app)
+      .get(`/v1/shipments/${shipmentId}`)
+      .set("authorization", `Bearer ${await h.tokenFor(party)}`)
+      .expect(status);
 
   async function shipmentOf(batchId: string, recipientId: number) {
-    const row = await h.store.db.selectFrom("shipments").select("id").where("batch_id", "=", batchId.toLowerCase()).where("recipient_id", "=", recipientId).executeTakeFirstOrThrow();
+    const row = await h.store.db
+      .selectFrom("shipments")
+      .select("id")
+      .where("batch_id", "=", batchId.toLowerCase())
+      .where("recipient_id", "=", recipientId)
+      .executeTakeFirstOrThrow();
     return row.id;
   }
 
@@ -33,8 +41,18 @@ describe("GET /v1/shipments/:shipmentId", () => {
     const { body } = await read(h.c.distributor2, inTransit, 200);
     expect(body).to.deep.include({ id: inTransit, quantity: 1, status: "IN_TRANSIT", receivedQuantity: null, receivedAt: null, consignment: null });
     expect(body.batch).to.include({ id: h.batches.recalled.batchId.toLowerCase(), batchNumber: "B-2024-002" });
-    expect([body.shipper.id, body.addressee.id, body.batch.mah.id, body.batch.cmo.id]).to.deep.equal([h.c.cmo.id, h.c.distributor2.id, h.c.mah.id, h.c.cmo.id]);
-    const shipped = await h.store.db.selectFrom("ledger_events").select("tx_hash").where("name", "=", "BatchShipped").where("tx_hash", "=", body.transactions.shipped).executeTakeFirst();
+    expect([body.shipper.id, body.addressee.id, body.batch.mah.id, body.batch.cmo.id]).to.deep.equal([
+      h.c.cmo.id,
+      h.c.distributor2.id,
+      h.c.mah.id,
+      h.c.cmo.id,
+    ]);
+    const shipped = await h.store.db
+      .selectFrom("ledger_events")
+      .select("tx_hash")
+      .where("name", "=", "BatchShipped")
+      .where("tx_hash", "=", body.transactions.shipped)
+      .executeTakeFirst();
     expect(shipped, "the shipping transaction is the indexed BatchShipped event's").to.not.equal(undefined);
     expect(body.transactions.received).to.equal(null);
   });

@@ -34,7 +34,8 @@ describe("trace through the API relay", () => {
   let codes: string[];
   const batchNumber = "CLI-API-1";
 
-  const cli = (party: Party, ...argv: string[]) => trace({ TRACE_PRIVATE_KEY: party.key.privateKey }, ...argv, "--api", api, "--deployment", deployment, "--json");
+  const cli = (party: Party, ...argv: string[]) =>
+    trace({ TRACE_PRIVATE_KEY: party.key.privateKey }, ...argv, "--api", api, "--deployment", deployment, "--json");
   const blockNumber = () => h.c.relayer.provider!.getBlockNumber();
 
   beforeAll(async () => {
@@ -62,9 +63,33 @@ describe("trace through the API relay", () => {
 
   it("records a batch, registers its codes and scans one as not yet released", async () => {
     const now = await time.latest();
-    const recorded = answerOf(await cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", batchNumber, "--codes", work.file("codes.txt"),
-      "--manufactured", String(now - 3600), "--expires", "2031-12-31", "--record", "@" + work.file("codes.txt")));
-    expect(recorded).to.include({ attestation: "BatchRecord", organizationId: h.c.cmo.id, status: "indexed", codes: 12, codesRegistered: 12, via: api });
+    const recorded = answerOf(
+      await cli(
+        h.c.cmo,
+        "batches",
+        "record",
+        "--agreement",
+        h.c.agreementId,
+        "--number",
+        batchNumber,
+        "--codes",
+        work.file("codes.txt"),
+        "--manufactured",
+        String(now - 3600),
+        "--expires",
+        "2031-12-31",
+        "--record",
+        "@" + work.file("codes.txt"),
+      ),
+    );
+    expect(recorded).to.include({
+      attestation: "BatchRecord",
+      organizationId: h.c.cmo.id,
+      status: "indexed",
+      codes: 12,
+      codesRegistered: 12,
+      via: api,
+    });
     const row = await h.store.db.selectFrom("batches").selectAll().where("id", "=", recorded.batchId).executeTakeFirstOrThrow();
     expect([row.batch_number, row.state, row.codes_root]).to.deep.equal([batchNumber, "MANUFACTURED", recorded.codesRoot]);
 
@@ -82,18 +107,55 @@ describe("trace through the API relay", () => {
     const printed = (await packsFor("CLI-API-EXP", 3, "311231")).printed;
     fs.writeFileSync(work.file("expiry.txt"), `${printed.join("\n")}\n`);
     const before = await blockNumber();
-    const refused = errorOf(await cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", "CLI-API-EXP", "--codes", work.file("expiry.txt"),
-      "--manufactured", String(now - 3600), "--expires", "2031-12-30", "--record", "r"), 2) as unknown as { code: string; lines: { line: number; code: string; message: string }[] };
+    const refused = errorOf(
+      await cli(
+        h.c.cmo,
+        "batches",
+        "record",
+        "--agreement",
+        h.c.agreementId,
+        "--number",
+        "CLI-API-EXP",
+        "--codes",
+        work.file("expiry.txt"),
+        "--manufactured",
+        String(now - 3600),
+        "--expires",
+        "2031-12-30",
+        "--record",
+        "r",
+      ),
+      2,
+    ) as unknown as { code: string; lines: { line: number; code: string; message: string }[] };
     expect(refused.code).to.equal("CODE_IMPORT_FAILED");
-    expect(refused.lines.map((l) => [l.line, l.code])).to.deep.equal([[1, "CODE_EXPIRY_MISMATCH"], [2, "CODE_EXPIRY_MISMATCH"], [3, "CODE_EXPIRY_MISMATCH"]]);
+    expect(refused.lines.map((l) => [l.line, l.code])).to.deep.equal([
+      [1, "CODE_EXPIRY_MISMATCH"],
+      [2, "CODE_EXPIRY_MISMATCH"],
+      [3, "CODE_EXPIRY_MISMATCH"],
+    ]);
     const pack = parseCode(printed[0]!);
     expect(refused.lines[0]!.message).to.equal(
       `${pack.key} (17) 311231: the pack shows expiry 2031-12-31 (end of that day, China time), but the batch expires 2031-12-30`,
     );
     expect(await blockNumber(), "nothing is signed or sent").to.equal(before);
 
-    const notADay = await cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", "CLI-API-EXP", "--codes", work.file("expiry.txt"),
-      "--manufactured", String(now - 3600), "--expires", "2031-02-30", "--record", "r");
+    const notADay = await cli(
+      h.c.cmo,
+      "batches",
+      "record",
+      "--agreement",
+      h.c.agreementId,
+      "--number",
+      "CLI-API-EXP",
+      "--codes",
+      work.file("expiry.txt"),
+      "--manufactured",
+      String(now - 3600),
+      "--expires",
+      "2031-02-30",
+      "--record",
+      "r",
+    );
     expect([notADay.status, notADay.stderr]).to.deep.equal([
       2,
       "error: option '--expires <date>' argument '2031-02-30' is invalid. expected an expiry date (2027-12-31: valid to the end of that day, China time), an ISO date-time or unix seconds",
@@ -106,7 +168,24 @@ describe("trace through the API relay", () => {
     // Quoted fields with commas: the code column is read as src/codes reads it, not split at every comma.
     fs.writeFileSync(work.file("codes.csv"), `note,code\n${csv.map((code, i) => `"box ${i}, shelf ""A""","${code}"`).join("\n")}\n`);
     const record = (number: string, file: string, ...more: string[]) =>
-      cli(h.c.cmo, "batches", "record", "--agreement", h.c.agreementId, "--number", number, "--codes", file, "--manufactured", String(now - 3600), "--expires", "2031-12-31", "--record", "r", ...more);
+      cli(
+        h.c.cmo,
+        "batches",
+        "record",
+        "--agreement",
+        h.c.agreementId,
+        "--number",
+        number,
+        "--codes",
+        file,
+        "--manufactured",
+        String(now - 3600),
+        "--expires",
+        "2031-12-31",
+        "--record",
+        "r",
+        ...more,
+      );
     const recorded = answerOf(await record("CLI-API-2", work.file("codes.csv")));
     expect(recorded).to.include({ codes: 6, codesRegistered: 6 });
 
@@ -127,7 +206,18 @@ describe("trace through the API relay", () => {
     answerOf(await cli(h.c.cmo, "release", "factory", ref, "--certificate", "QA", "--wait"));
     answerOf(await cli(h.c.cmo, "deviations", "open", ref, "--kind", "deviation", "--report", "temperature excursion", "--wait"));
     const before = await blockNumber();
-    const refused = await trace({ TRACE_PRIVATE_KEY: h.c.mah.key.privateKey }, "release", "market", ref, "--decision", "go", "--api", api, "--deployment", deployment);
+    const refused = await trace(
+      { TRACE_PRIVATE_KEY: h.c.mah.key.privateKey },
+      "release",
+      "market",
+      ref,
+      "--decision",
+      "go",
+      "--api",
+      api,
+      "--deployment",
+      deployment,
+    );
     expect(refused.status).to.equal(3);
     expect(refused.stderr).to.equal(
       `error BATCH_HAS_OPEN_DEVIATIONS field attestations.0: attestation 0 (MarketRelease) is refused: batch ${batchNumber} has 1 open deviation; ` +
@@ -151,14 +241,23 @@ describe("trace through the API relay", () => {
 
     const elsewhere = await trace({}, "scan", "8600001" + "0000000000042", "--api", api);
     expect(elsewhere.status, "not on this ledger: its own exit status, not the counterfeit 'no'").to.equal(5);
-    expect(elsewhere.stdout).to.match(/│ verdict\s+│ NOT_ON_LEDGER/).and.contain("verify the pack with its MAH or the national drug traceability platform");
+    expect(elsewhere.stdout)
+      .to.match(/│ verdict\s+│ NOT_ON_LEDGER/)
+      .and.contain("verify the pack with its MAH or the national drug traceability platform");
   });
 
   it("shows a batch's provenance as a table and as JSON, signed in as its MAH", async () => {
     const ref = `${GTIN}/${batchNumber}`;
     const json = answerOf(await trace({ TRACE_PRIVATE_KEY: h.c.mah.key.privateKey }, "provenance", ref, "--api", api, "--json"));
     expect(json.batch).to.include({ batchNumber, state: "MARKET_RELEASED" });
-    expect(json.entries.map((e: { event: string }) => e.event)).to.include.members(["AgreementSigned", "BatchRecorded", "DeviationOpened", "DeviationClosed", "BatchFactoryReleased", "BatchMarketReleased"]);
+    expect(json.entries.map((e: { event: string }) => e.event)).to.include.members([
+      "AgreementSigned",
+      "BatchRecorded",
+      "DeviationOpened",
+      "DeviationClosed",
+      "BatchFactoryReleased",
+      "BatchMarketReleased",
+    ]);
     const table = await trace({ TRACE_PRIVATE_KEY: h.c.mah.key.privateKey }, "provenance", ref, "--api", api);
     expect(table.status).to.equal(0);
     expect(table.stdout).to.contain("BatchMarketReleased").and.contain("verified").and.contain("Suzhou B-Pharma");
@@ -173,14 +272,31 @@ describe("trace through the API relay", () => {
     expect(shipped).to.include({ organizationId: h.c.distributor.id, status: "indexed" });
     const received = answerOf(await cli(h.c.distributor2, ...(shipped.receiveWith as string).split(" ").slice(1), "--wait"));
     expect(received.status).to.equal("indexed");
-    const holding = await h.store.db.selectFrom("holdings").selectAll().where("batch_id", "=", batchId).where("organization_id", "=", h.c.distributor2.id).executeTakeFirstOrThrow();
+    const holding = await h.store.db
+      .selectFrom("holdings")
+      .selectAll()
+      .where("batch_id", "=", batchId)
+      .where("organization_id", "=", h.c.distributor2.id)
+      .executeTakeFirstOrThrow();
     expect(holding.quantity).to.equal(1);
   });
 
   it("receives by the shipment id alone, the rest looked up from the API; without the API the details are asked for", async () => {
     const { batchId } = h.batches.released;
     const shipped = answerOf(await cli(h.c.cmo, "ship", batchId, "--to", String(h.c.distributor2.id), "--quantity", "2", "--wait"));
-    const viaRpc = errorOf(await trace({ TRACE_PRIVATE_KEY: h.c.distributor2.key.privateKey }, "receive", shipped.shipmentId, "--rpc", h.chain.url, "--deployment", deployment, "--json"), 2);
+    const viaRpc = errorOf(
+      await trace(
+        { TRACE_PRIVATE_KEY: h.c.distributor2.key.privateKey },
+        "receive",
+        shipped.shipmentId,
+        "--rpc",
+        h.chain.url,
+        "--deployment",
+        deployment,
+        "--json",
+      ),
+      2,
+    );
     expect(viaRpc.code).to.equal("SHIPMENT_DETAILS_REQUIRED");
     const stranger = errorOf(await cli(h.c.dispenser, "receive", shipped.shipmentId), 3);
     expect(stranger.code).to.equal("NOT_YOUR_SHIPMENT");
@@ -192,16 +308,56 @@ describe("trace through the API relay", () => {
 
   it("onboards through the relay and prints the new id, learning the ledger from the API without a deployment file", async () => {
     const key = Wallet.createRandom();
-    const onboarded = answerOf(await trace({ TRACE_PRIVATE_KEY: h.c.regulator.key.privateKey }, "organizations", "onboard", "--name", "Hangzhou Pharmacy", "--role", "dispenser",
-      "--region", "330100", "--licence", "licence 7", "--key", key.address, "--api", api, "--json"));
-    expect(onboarded).to.include({ attestation: "Onboarding", status: "indexed", onboardedOrganizationId: Number(await h.c.registry.organizationCount()) });
-    const row = await h.store.db.selectFrom("organizations").select("name").where("id", "=", onboarded.onboardedOrganizationId).executeTakeFirstOrThrow();
+    const onboarded = answerOf(
+      await trace(
+        { TRACE_PRIVATE_KEY: h.c.regulator.key.privateKey },
+        "organizations",
+        "onboard",
+        "--name",
+        "Hangzhou Pharmacy",
+        "--role",
+        "dispenser",
+        "--region",
+        "330100",
+        "--licence",
+        "licence 7",
+        "--key",
+        key.address,
+        "--api",
+        api,
+        "--json",
+      ),
+    );
+    expect(onboarded).to.include({
+      attestation: "Onboarding",
+      status: "indexed",
+      onboardedOrganizationId: Number(await h.c.registry.organizationCount()),
+    });
+    const row = await h.store.db
+      .selectFrom("organizations")
+      .select("name")
+      .where("id", "=", onboarded.onboardedOrganizationId)
+      .executeTakeFirstOrThrow();
     expect(row.name).to.equal("Hangzhou Pharmacy");
 
     const { deployment: served } = h.services;
     delete h.services.deployment;
     try {
-      const unknown = errorOf(await trace({ TRACE_PRIVATE_KEY: h.c.cmo.key.privateKey }, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--api", api, "--json"), 4);
+      const unknown = errorOf(
+        await trace(
+          { TRACE_PRIVATE_KEY: h.c.cmo.key.privateKey },
+          "destroy",
+          h.batches.released.batchId,
+          "--quantity",
+          "1",
+          "--reason",
+          "x",
+          "--api",
+          api,
+          "--json",
+        ),
+        4,
+      );
       expect(unknown).to.include({ code: "DEPLOYMENT_UNKNOWN", field: "--deployment" });
     } finally {
       h.services.deployment = served;
@@ -225,12 +381,46 @@ describe("trace through the API relay", () => {
 
   it("fails precisely on an unknown key, an unreachable API and a mixed transport", async () => {
     const stranger = Wallet.createRandom();
-    const unknown = errorOf(await trace({ TRACE_PRIVATE_KEY: stranger.privateKey }, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--api", api, "--deployment", deployment, "--json"), 3);
+    const unknown = errorOf(
+      await trace(
+        { TRACE_PRIVATE_KEY: stranger.privateKey },
+        "destroy",
+        h.batches.released.batchId,
+        "--quantity",
+        "1",
+        "--reason",
+        "x",
+        "--api",
+        api,
+        "--deployment",
+        deployment,
+        "--json",
+      ),
+      3,
+    );
     expect(unknown.code).to.equal("UNKNOWN_KEY");
-    const down = errorOf(await trace({ TRACE_PRIVATE_KEY: h.c.cmo.key.privateKey }, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--api", "http://127.0.0.1:9", "--deployment", deployment, "--json"), 4);
+    const down = errorOf(
+      await trace(
+        { TRACE_PRIVATE_KEY: h.c.cmo.key.privateKey },
+        "destroy",
+        h.batches.released.batchId,
+        "--quantity",
+        "1",
+        "--reason",
+        "x",
+        "--api",
+        "http://127.0.0.1:9",
+        "--deployment",
+        deployment,
+        "--json",
+      ),
+      4,
+    );
     expect(down.code).to.equal("API_UNREACHABLE");
     expect(errorOf(await trace({}, "scan", codes[0]!, "--api", "http://127.0.0.1:9", "--json"), 4).code).to.equal("API_UNREACHABLE");
-    expect(errorOf(await cli(h.c.cmo, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--rpc", h.chain.url), 2).code).to.equal("TRANSPORT_AMBIGUOUS");
+    expect(
+      errorOf(await cli(h.c.cmo, "destroy", h.batches.released.batchId, "--quantity", "1", "--reason", "x", "--rpc", h.chain.url), 2).code,
+    ).to.equal("TRANSPORT_AMBIGUOUS");
     expect(errorOf(await trace({}, "scan", codes[0]!, "--json"), 2).code).to.equal("API_REQUIRED");
   });
 });

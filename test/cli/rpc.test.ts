@@ -56,8 +56,16 @@ describe("trace over JSON-RPC", () => {
   });
 
   it("registers a product, looking the MAH up from its key; a second registration is refused with the reason", async () => {
-    const answer = answerOf(await cli(c.mah, "products", "register", "--code", "6901234", "--approval", "国药准字H20240001", "--name", "Amoxicillin"));
-    expect(answer).to.include({ attestation: "ProductRegistration", organizationId: c.mah.id, signer: c.mah.key.address, productId: hashText("6901234"), status: "mined" });
+    const answer = answerOf(
+      await cli(c.mah, "products", "register", "--code", "6901234", "--approval", "国药准字H20240001", "--name", "Amoxicillin"),
+    );
+    expect(answer).to.include({
+      attestation: "ProductRegistration",
+      organizationId: c.mah.id,
+      signer: c.mah.key.address,
+      productId: hashText("6901234"),
+      status: "mined",
+    });
     expect(answer.transaction).to.match(/^0x[0-9a-f]{64}$/);
     expect(Number(await c.products.productMah(hashText("6901234")))).to.equal(c.mah.id);
 
@@ -74,25 +82,76 @@ describe("trace over JSON-RPC", () => {
     const both = answerOf(
       await trace(
         as(c.mah, { TRACE_COUNTERPARTY_PRIVATE_KEY: c.distributor.key.privateKey }),
-        "agreements", "sign", "--kind", "storage", "--counterparty", String(c.distributor.id), "--document", "storage agreement v1", "--until", until,
-        "--deployment", deployment, "--json",
+        "agreements",
+        "sign",
+        "--kind",
+        "storage",
+        "--counterparty",
+        String(c.distributor.id),
+        "--document",
+        "storage agreement v1",
+        "--until",
+        until,
+        "--deployment",
+        deployment,
+        "--json",
       ),
     );
     const terms = await c.products.agreementTerms(both.agreementId);
     expect([Number(terms.mahId), Number(terms.counterpartyId), Number(terms.kind)]).to.deep.equal([c.mah.id, c.distributor.id, 2]);
 
     const draft = work.file("agreement.json");
-    const signed = answerOf(await cli(c.mah, "agreements", "sign", "--kind", "quality", "--counterparty", String(c.cmo.id), "--product", GTIN, "--document", "@" + deployment,
-      "--until", until, "--release-tester", "cmo", "--sign-only", "--out", draft));
+    const signed = answerOf(
+      await cli(
+        c.mah,
+        "agreements",
+        "sign",
+        "--kind",
+        "quality",
+        "--counterparty",
+        String(c.cmo.id),
+        "--product",
+        GTIN,
+        "--document",
+        "@" + deployment,
+        "--until",
+        until,
+        "--release-tester",
+        "cmo",
+        "--sign-only",
+        "--out",
+        draft,
+      ),
+    );
     expect(await c.products.agreementTerms(signed.agreementId).then((t) => Number(t.kind)), "a draft is not sent").to.equal(0);
     expect(errorOf(await cli(c.distributor, "agreements", "countersign", draft), 3).code).to.equal("NOT_AGREEMENT_COUNTERPARTY");
     const countersigned = answerOf(await cli(c.cmo, "agreements", "countersign", draft));
     expect(countersigned).to.include({ agreementId: signed.agreementId, mahSigner: c.mah.key.address, organizationId: c.cmo.id });
     expect(Number((await c.products.agreementTerms(signed.agreementId)).counterpartyId)).to.equal(c.cmo.id);
 
-    const missing = errorOf(await cli(c.mah, "agreements", "sign", "--kind", "quality", "--counterparty", String(c.cmo.id), "--product", GTIN, "--document", "x", "--until", until), 2);
+    const missing = errorOf(
+      await cli(
+        c.mah,
+        "agreements",
+        "sign",
+        "--kind",
+        "quality",
+        "--counterparty",
+        String(c.cmo.id),
+        "--product",
+        GTIN,
+        "--document",
+        "x",
+        "--until",
+        until,
+      ),
+      2,
+    );
     expect(missing.code).to.equal("RELEASE_TESTER_REQUIRED");
-    const noCounterparty = errorOf(await cli(c.mah, "agreements", "sign", "--kind", "sales", "--counterparty", String(c.cmo.id), "--document", "x", "--until", until), 2);
+    const noCounterparty = errorOf(
+      await cli(c.mah, "agreements", "sign", "--kind", "sales", "--counterparty", String(c.cmo.id), "--document", "x", "--until", until),
+      2,
+    );
     expect(noCounterparty.code).to.equal("COUNTERPARTY_SIGNATURE_REQUIRED");
 
     const revoked = answerOf(await cli(c.cmo, "agreements", "revoke", signed.agreementId, "--reason", "superseded"));
@@ -103,8 +162,24 @@ describe("trace over JSON-RPC", () => {
 
   it("records a batch from a codes file, committing its Merkle root", async () => {
     const now = await time.latest();
-    const args = ["batches", "record", "--agreement", c.agreementId, "--number", batchNumber, "--codes", work.file("codes.txt"), "--tree", work.file("batch.tree"),
-      "--manufactured", String(now - 86400), "--expires", String(now + 700 * 86400), "--record", "batch record CLI-0001"];
+    const args = [
+      "batches",
+      "record",
+      "--agreement",
+      c.agreementId,
+      "--number",
+      batchNumber,
+      "--codes",
+      work.file("codes.txt"),
+      "--tree",
+      work.file("batch.tree"),
+      "--manufactured",
+      String(now - 86400),
+      "--expires",
+      String(now + 700 * 86400),
+      "--record",
+      "batch record CLI-0001",
+    ];
     const answer = answerOf(await cli(c.cmo, ...args));
     batchId = await c.batches.batchId(c.productId, batchNumber);
     expect(answer).to.include({ attestation: "BatchRecord", batchId: batchId.toLowerCase(), product: GTIN, codes: 20, codesRegistered: 0 });
@@ -132,11 +207,15 @@ describe("trace over JSON-RPC", () => {
   it("ships, receives, dispenses packs by code and destroys stock", async () => {
     const shipped = answerOf(await cli(c.cmo, "ship", batchId, "--to", String(c.distributor.id), "--quantity", "10"));
     expect(await c.batches.isInTransit(shipped.shipmentId)).to.equal(true);
-    expect((await refused(c.dispenser, "receive", shipped.shipmentId, "--batch", batchId, "--from", String(c.cmo.id), "--shipped", "10")).code).to.equal("NOT_SHIPMENT_ADDRESSEE");
+    expect(
+      (await refused(c.dispenser, "receive", shipped.shipmentId, "--batch", batchId, "--from", String(c.cmo.id), "--shipped", "10")).code,
+    ).to.equal("NOT_SHIPMENT_ADDRESSEE");
     const receiveArgs = (shipped.receiveWith as string).split(" ").slice(1);
     answerOf(await cli(c.distributor, ...receiveArgs));
     expect((await c.batches.holding(batchId, c.distributor.id)).quantity).to.equal(10n);
-    expect((await refused(c.distributor, "ship", batchId, "--to", String(c.dispenser.id), "--quantity", "11")).message).to.contain("holds 10").and.contain("cannot ship 11");
+    expect((await refused(c.distributor, "ship", batchId, "--to", String(c.dispenser.id), "--quantity", "11")).message)
+      .to.contain("holds 10")
+      .and.contain("cannot ship 11");
 
     const toPharmacy = answerOf(await cli(c.distributor, "ship", batchId, "--to", String(c.dispenser.id), "--quantity", "4"));
     answerOf(await cli(c.dispenser, "receive", toPharmacy.shipmentId, "--batch", batchId, "--from", String(c.distributor.id), "--shipped", "4"));
@@ -150,11 +229,16 @@ describe("trace over JSON-RPC", () => {
 
     const tree = ["--tree", work.file("batch.tree")];
     const held = async () => (await c.batches.holding(batchId, c.dispenser.id)).quantity;
-    const locked = answerOf(await cli(c.dispenser, "packs", "set", batchId, codes[5]!, "--state", "locked", "--reason", "customer complaint", ...tree));
+    const locked = answerOf(
+      await cli(c.dispenser, "packs", "set", batchId, codes[5]!, "--state", "locked", "--reason", "customer complaint", ...tree),
+    );
     expect(locked).to.include({ attestation: "PackStateChange", packs: 1, state: "LOCKED" });
     expect(await held()).to.equal(2n);
     const oneState = await refused(c.dispenser, "packs", "set", batchId, codes[5]!, "--state", "stolen", "--reason", "x", ...tree);
-    expect([oneState.code, oneState.message]).to.deep.equal(["PACK_NOT_ACTIVE", `attestation 0 (PackStateChange) is refused: pack ${packId(keyOf(codes[5]!))} is already locked as suspect: a pack has one state at a time`]);
+    expect([oneState.code, oneState.message]).to.deep.equal([
+      "PACK_NOT_ACTIVE",
+      `attestation 0 (PackStateChange) is refused: pack ${packId(keyOf(codes[5]!))} is already locked as suspect: a pack has one state at a time`,
+    ]);
     answerOf(await cli(c.dispenser, "packs", "undo", batchId, codes[5]!, "--reason", "complaint unfounded", ...tree));
     answerOf(await cli(c.dispenser, "packs", "undo", batchId, codes[3]!, "--reason", "dispensed in error", ...tree));
     expect([await c.batches.isPackDispensed(packId(keyOf(codes[3]!))), await held()]).to.deep.equal([false, 3n]);
@@ -197,8 +281,16 @@ describe("trace over JSON-RPC", () => {
     const short = await refused(c.distributor, "recalls", "acknowledge", `${GTIN}/${batchNumber}`, "--quarantined", "3");
     expect(short.code).to.equal("ACKNOWLEDGEMENT_DOES_NOT_ADD_UP");
     expect(short.message).to.contain(`holds 6 of batch ${batchNumber}, but its acknowledgement accounts for 3`);
-    const accounted = answerOf(await cli(c.distributor, "recalls", "acknowledge", batchId, "--quarantined", "3", "--dispensed", "1", "--missing", "2"));
-    expect(accounted).to.include({ attestation: "RecallAcknowledgement", quarantinedQuantity: "3", dispensedQuantity: "1", destroyedQuantity: "0", missingQuantity: "2" });
+    const accounted = answerOf(
+      await cli(c.distributor, "recalls", "acknowledge", batchId, "--quarantined", "3", "--dispensed", "1", "--missing", "2"),
+    );
+    expect(accounted).to.include({
+      attestation: "RecallAcknowledgement",
+      quarantinedQuantity: "3",
+      dispensedQuantity: "1",
+      destroyedQuantity: "0",
+      missingQuantity: "2",
+    });
     expect((await c.batches.holding(batchId, c.distributor.id)).quantity, "what is gone left the holding").to.equal(3n);
     expect((await refused(c.distributor, "recalls", "acknowledge", batchId, "--quarantined", "3")).code).to.equal("RECALL_ALREADY_ACKNOWLEDGED");
     answerOf(await cli(c.mah, "recalls", "close", batchId, "--report", "final report"));
@@ -207,10 +299,44 @@ describe("trace over JSON-RPC", () => {
 
   it("onboards, rotates keys, suspends and reinstates organizations", async () => {
     const first = Wallet.createRandom();
-    const onboarded = answerOf(await cli(c.regulator, "organizations", "onboard", "--name", "Wuxi Pharmacy", "--role", "dispenser", "--region", "320200", "--licence", "licence 42", "--key", first.address));
+    const onboarded = answerOf(
+      await cli(
+        c.regulator,
+        "organizations",
+        "onboard",
+        "--name",
+        "Wuxi Pharmacy",
+        "--role",
+        "dispenser",
+        "--region",
+        "320200",
+        "--licence",
+        "licence 42",
+        "--key",
+        first.address,
+      ),
+    );
     const id = onboarded.onboardedOrganizationId as number;
     expect(id).to.equal(Number(await c.registry.organizationCount()));
-    expect((await refused(c.mah, "organizations", "onboard", "--name", "x", "--role", "mah", "--region", "1", "--licence", "x", "--key", Wallet.createRandom().address)).code).to.equal("ORGANIZATION_ROLE_MISMATCH");
+    expect(
+      (
+        await refused(
+          c.mah,
+          "organizations",
+          "onboard",
+          "--name",
+          "x",
+          "--role",
+          "mah",
+          "--region",
+          "1",
+          "--licence",
+          "x",
+          "--key",
+          Wallet.createRandom().address,
+        )
+      ).code,
+    ).to.equal("ORGANIZATION_ROLE_MISMATCH");
 
     const second = Wallet.createRandom();
     expect(answerOf(await cli(first, "organizations", "add-key", second.address))).to.include({ organizationId: id, signingKey: second.address });
@@ -223,17 +349,43 @@ describe("trace over JSON-RPC", () => {
     answerOf(await cli(c.regulator, "organizations", "suspend", String(id), "--reason", "GMP inspection failed"));
     const suspended = await refused(second, "organizations", "add-key", Wallet.createRandom().address);
     expect(suspended.code).to.equal("ORGANIZATION_SUSPENDED");
-    expect((await refused(c.regulator, "organizations", "suspend", String(id), "--reason", "again")).code).to.equal("ORGANIZATION_SUSPENDED".replace("ORGANIZATION", "PARTY"));
+    expect((await refused(c.regulator, "organizations", "suspend", String(id), "--reason", "again")).code).to.equal(
+      "ORGANIZATION_SUSPENDED".replace("ORGANIZATION", "PARTY"),
+    );
     answerOf(await cli(c.regulator, "organizations", "reinstate", String(id), "--reason", "corrected"));
     expect(Number((await c.registry.organization(id)).status)).to.equal(1);
   });
 
   it("signs with an organization's encrypted keystore; a wrong password sends nothing", async () => {
     const keystore = work.file("mah.json");
-    answerOf(await trace({ TRACE_PRIVATE_KEY: c.mah.key.privateKey, TRACE_KEYSTORE_PASSWORD: "mah password" }, "keys", "create", "--import", "--out", keystore, "--json"));
+    answerOf(
+      await trace(
+        { TRACE_PRIVATE_KEY: c.mah.key.privateKey, TRACE_KEYSTORE_PASSWORD: "mah password" },
+        "keys",
+        "create",
+        "--import",
+        "--out",
+        keystore,
+        "--json",
+      ),
+    );
     const register = (password: string, code: string) =>
-      trace({ TRACE_KEYSTORE_PASSWORD: password, TRACE_SENDER_KEY: sender }, "products", "register", "--code", code, "--approval", "国药准字H20240003", "--name", "Keystore product",
-        "--keystore", keystore, "--deployment", deployment, "--json");
+      trace(
+        { TRACE_KEYSTORE_PASSWORD: password, TRACE_SENDER_KEY: sender },
+        "products",
+        "register",
+        "--code",
+        code,
+        "--approval",
+        "国药准字H20240003",
+        "--name",
+        "Keystore product",
+        "--keystore",
+        keystore,
+        "--deployment",
+        deployment,
+        "--json",
+      );
     const before = await blockNumber();
     expect(errorOf(await register("not the password", "6901237"), 2).code).to.equal("KEYSTORE_WRONG_PASSWORD");
     expect(await blockNumber()).to.equal(before);
@@ -241,30 +393,77 @@ describe("trace over JSON-RPC", () => {
   });
 
   it("prints a table by default", async () => {
-    const result = await trace(as(c.mah), "products", "register", "--code", "6901236", "--approval", "国药准字H20240002", "--name", "Ibuprofen", "--deployment", deployment);
+    const result = await trace(
+      as(c.mah),
+      "products",
+      "register",
+      "--code",
+      "6901236",
+      "--approval",
+      "国药准字H20240002",
+      "--name",
+      "Ibuprofen",
+      "--deployment",
+      deployment,
+    );
     expect(result.status, result.stderr).to.equal(0);
-    expect(result.stdout).to.match(/│ attestation\s+│ ProductRegistration\s+│/).and.match(/│ status\s+│ mined/);
+    expect(result.stdout)
+      .to.match(/│ attestation\s+│ ProductRegistration\s+│/)
+      .and.match(/│ status\s+│ mined/);
   });
 
   it("fails precisely on bad arguments, keys, deployments and endpoints", async () => {
     const before = await blockNumber();
     const usage = await trace(as(c.cmo), "ship", batchId, "--to", "0", "--quantity", "5", "--deployment", deployment);
-    expect([usage.status, usage.stderr]).to.deep.equal([2, "error: option '--to <id>' argument '0' is invalid. expected an organization id (a positive integer)"]);
-    expect((await trace(as(c.cmo), "ship", "B-1", "--to", "3", "--quantity", "5", "--deployment", deployment)).stderr).to.contain("PRODUCT/BATCHNUMBER");
+    expect([usage.status, usage.stderr]).to.deep.equal([
+      2,
+      "error: option '--to <id>' argument '0' is invalid. expected an organization id (a positive integer)",
+    ]);
+    expect((await trace(as(c.cmo), "ship", "B-1", "--to", "3", "--quantity", "5", "--deployment", deployment)).stderr).to.contain(
+      "PRODUCT/BATCHNUMBER",
+    );
     expect((await trace(as(c.cmo), "ship", batchId, "--to", "3", "--quantity", "-5", "--deployment", deployment)).status).to.equal(2);
-    expect(errorOf(await trace({ TRACE_PRIVATE_KEY: "0x1234" }, "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", deployment, "--json"), 2).code).to.equal("KEY_MALFORMED");
-    expect(errorOf(await trace({}, "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", deployment, "--json"), 2).code).to.equal("KEY_REQUIRED");
+    expect(
+      errorOf(
+        await trace({ TRACE_PRIVATE_KEY: "0x1234" }, "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", deployment, "--json"),
+        2,
+      ).code,
+    ).to.equal("KEY_MALFORMED");
+    expect(errorOf(await trace({}, "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", deployment, "--json"), 2).code).to.equal(
+      "KEY_REQUIRED",
+    );
     const foreign = await refused(c.cmo, "destroy", batchId, "--quantity", "1", "--reason", "x", "--org", String(c.distributor.id));
     expect(foreign.code).to.equal("SIGNER_NOT_OF_ORGANIZATION");
     expect(foreign.message).to.contain(`names organization ${c.distributor.id}`).and.contain(`belongs to organization ${c.cmo.id}`);
     const stranger = errorOf(await cli(Wallet.createRandom(), "destroy", batchId, "--quantity", "1", "--reason", "x"), 3);
     expect(stranger.code).to.equal("UNKNOWN_SIGNING_KEY");
-    expect(errorOf(await cli(c.cmo, "destroy", batchId, "--quantity", "1", "--reason", "x", "--rpc", "http://127.0.0.1:9"), 4).code).to.equal("RPC_UNREACHABLE");
-    const missing = errorOf(await trace(as(c.cmo), "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", work.file("none.json"), "--json"), 2);
+    expect(errorOf(await cli(c.cmo, "destroy", batchId, "--quantity", "1", "--reason", "x", "--rpc", "http://127.0.0.1:9"), 4).code).to.equal(
+      "RPC_UNREACHABLE",
+    );
+    const missing = errorOf(
+      await trace(as(c.cmo), "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", work.file("none.json"), "--json"),
+      2,
+    );
     expect([missing.code, missing.field]).to.deep.equal(["DEPLOYMENT_UNREADABLE", "--deployment"]);
     const otherChain = writeDeployment(work.file("other.json"), { ...(await deploymentOf(c)), chainId: 5 }, chain.url);
-    expect(errorOf(await trace(as(c.cmo), "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", otherChain, "--json"), 2).code).to.equal("CHAIN_MISMATCH");
-    const poor = errorOf(await trace({ TRACE_PRIVATE_KEY: c.cmo.key.privateKey }, "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", deployment, "--json"), 3);
+    expect(
+      errorOf(await trace(as(c.cmo), "destroy", batchId, "--quantity", "1", "--reason", "x", "--deployment", otherChain, "--json"), 2).code,
+    ).to.equal("CHAIN_MISMATCH");
+    const poor = errorOf(
+      await trace(
+        { TRACE_PRIVATE_KEY: c.cmo.key.privateKey },
+        "destroy",
+        batchId,
+        "--quantity",
+        "1",
+        "--reason",
+        "x",
+        "--deployment",
+        deployment,
+        "--json",
+      ),
+      3,
+    );
     expect(poor.code).to.equal("SENDER_UNFUNDED");
     expect(await blockNumber()).to.equal(before);
   });

@@ -16,7 +16,11 @@ describe("aggregate", () => {
   });
 
   it("refuses a pack as container, an empty case, a case inside itself, a pack listed twice", async () => {
-    const codeOf = (promise: Promise<unknown>) => promise.then(() => "accepted", (error) => error.code);
+    const codeOf = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "accepted",
+        (error) => error.code,
+      );
     expect(await codeOf(aggregate(packs[0]!, packs.slice(1, 2)))).to.equal("CODE_NOT_A_CONTAINER");
     expect(await codeOf(aggregate(caseA, []))).to.equal("CODE_EMPTY_CONTAINER");
     expect(await codeOf(aggregate(caseA, [caseA]))).to.equal("CODE_AGGREGATION_CYCLE");
@@ -53,9 +57,13 @@ describe("createHierarchy", () => {
     };
     const other = parseCode("(00)006141411234567913").key;
     expect(codeOf(() => hierarchy.add({ container: other, contents: [packs[0]!.key], contentsRoot: "0x" }))).to.equal("CODE_ALREADY_AGGREGATED");
-    expect(codeOf(() => hierarchy.add({ container: caseA.key, contents: ["81234569999999999999"], contentsRoot: "0x" }))).to.equal("CODE_ALREADY_AGGREGATED");
+    expect(codeOf(() => hierarchy.add({ container: caseA.key, contents: ["81234569999999999999"], contentsRoot: "0x" }))).to.equal(
+      "CODE_ALREADY_AGGREGATED",
+    );
     hierarchy.add({ container: other, contents: [pallet.key], contentsRoot: "0x" });
-    expect(codeOf(() => hierarchy.add({ container: caseA.key.replace("(00)0", "(00)1"), contents: [other], contentsRoot: "0x" }))).to.equal("accepted");
+    expect(codeOf(() => hierarchy.add({ container: caseA.key.replace("(00)0", "(00)1"), contents: [other], contentsRoot: "0x" }))).to.equal(
+      "accepted",
+    );
     const loop = createHierarchy([{ container: caseA.key, contents: [caseB.key], contentsRoot: "0x" }]);
     expect(codeOf(() => loop.add({ container: caseB.key, contents: [caseA.key], contentsRoot: "0x" }))).to.equal("CODE_AGGREGATION_CYCLE");
     expect(codeOf(() => hierarchy.expandShipment([caseA.key, packs[0]!.key]))).to.equal("CODE_DUPLICATE");

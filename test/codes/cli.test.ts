@@ -20,14 +20,33 @@ function json(args: string[]): Record<string, unknown> {
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
-function errorOf(result: { status: number | null; stderr: string }): { code: string; position?: number; lines?: Array<{ line: number; code: string }> } {
+function errorOf(result: { status: number | null; stderr: string }): {
+  code: string;
+  position?: number;
+  lines?: Array<{ line: number; code: string }>;
+} {
   expect(result.status).to.equal(2);
   return (JSON.parse(result.stderr) as { error: { code: string } }).error;
 }
 
 describe("trace codes (spawned CLI)", () => {
   it("generates a batch, proves one of its codes from the stored tree and verifies the proof", () => {
-    const generated = json(["codes", "generate", "--product", "09506000134352", "--count", "500", "--out", "batch.txt", "--print", "digital-link", "--batch", "B7", "--expiry", "281231"]);
+    const generated = json([
+      "codes",
+      "generate",
+      "--product",
+      "09506000134352",
+      "--count",
+      "500",
+      "--out",
+      "batch.txt",
+      "--print",
+      "digital-link",
+      "--batch",
+      "B7",
+      "--expiry",
+      "281231",
+    ]);
     expect(generated).to.include({ count: 500, tree: "batch.tree", firstSerialIndex: 0 });
     const codes = fs.readFileSync(path.join(workDir, "batch.txt"), "utf8").trim().split("\n");
     expect(codes).to.have.length(500);
@@ -53,7 +72,10 @@ describe("trace codes (spawned CLI)", () => {
     fs.writeFileSync(path.join(workDir, "bad.txt"), "81234560000000000001\n8123456000000000000X\n81234570000000000003\n");
     const failure = errorOf(trace("codes", "import", "bad.txt", "--tree", "bad.tree", "--json"));
     expect(failure.code).to.equal("CODE_IMPORT_FAILED");
-    expect(failure.lines?.map(({ line, code }) => [line, code])).to.deep.equal([[2, "CODE_NOT_NUMERIC"], [3, "CODE_PRODUCT_MISMATCH"]]);
+    expect(failure.lines?.map(({ line, code }) => [line, code])).to.deep.equal([
+      [2, "CODE_NOT_NUMERIC"],
+      [3, "CODE_PRODUCT_MISMATCH"],
+    ]);
     expect(fs.existsSync(path.join(workDir, "bad.tree"))).to.equal(false);
     const text = trace("codes", "import", "bad.txt", "--tree", "bad.tree");
     expect(text.stderr).to.contain("line 2: CODE_NOT_NUMERIC");
@@ -61,7 +83,12 @@ describe("trace codes (spawned CLI)", () => {
 
   it("parses a scanned code into its key, product and every format", () => {
     const parsed = json(["codes", "parse", "]d2010950600013435217281231" + "10L1\u001d21SN1"]);
-    expect(parsed).to.include({ key: "(01)09506000134352(21)SN1", productCode: "09506000134352", batch: "L1", hri: "(01)09506000134352(17)281231(10)L1(21)SN1" });
+    expect(parsed).to.include({
+      key: "(01)09506000134352(21)SN1",
+      productCode: "09506000134352",
+      batch: "L1",
+      hri: "(01)09506000134352(17)281231(10)L1(21)SN1",
+    });
     expect(trace("codes", "parse", "81234560000000000001").stdout).to.match(/productCode:\s+8123456/);
   });
 

@@ -47,7 +47,15 @@ describe("importCodes", () => {
   });
 
   it("reports every bad line with its reason and imports nothing", async () => {
-    const lines = [...printed.slice(0, 10), `]d201${GTIN}10L1`, "(01)09506000134352(21)X(10)L2", printed[3] as string, "81234560000012345678", `(00)106141412345678908`, `(01)${GTIN}(17)290101(21)Y`];
+    const lines = [
+      ...printed.slice(0, 10),
+      `]d201${GTIN}10L1`,
+      "(01)09506000134352(21)X(10)L2",
+      printed[3] as string,
+      "81234560000012345678",
+      `(00)106141412345678908`,
+      `(01)${GTIN}(17)290101(21)Y`,
+    ];
     const treePath = path.join(workDir, "bad.tree");
     const failure = await importFailure(write("bad.txt", lines), { treePath });
     expect(failure.code).to.equal("CODE_IMPORT_FAILED");
@@ -63,12 +71,20 @@ describe("importCodes", () => {
 
   it("takes (17) day 00 as the month's last day, and refuses a (17) that is not the batch's expiry, naming the code", async () => {
     const monthEnd = formatCode({ ...(packs[0] as Gs1Pack), expiry: { yymmdd: "281200", iso: "2028-12-31" } }, "hri");
-    const summary = await importCodes(write("day00.txt", [monthEnd, ...printed.slice(1, 4)]), { treePath: path.join(workDir, "day00.tree"), expiry: "281231" });
+    const summary = await importCodes(write("day00.txt", [monthEnd, ...printed.slice(1, 4)]), {
+      treePath: path.join(workDir, "day00.tree"),
+      expiry: "281231",
+    });
     expect(summary.leafCount).to.equal(4);
 
     const lastSecond = Date.parse("2028-12-31T23:59:59+08:00") / 1000;
-    expect((await importCodes(write("batch.txt", printed.slice(0, 4)), { treePath: path.join(workDir, "batch.tree"), expiresAt: lastSecond })).leafCount).to.equal(4);
-    const failure = await importFailure(write("late.txt", printed.slice(0, 2)), { treePath: path.join(workDir, "late.tree"), expiresAt: lastSecond + 1 });
+    expect(
+      (await importCodes(write("batch.txt", printed.slice(0, 4)), { treePath: path.join(workDir, "batch.tree"), expiresAt: lastSecond })).leafCount,
+    ).to.equal(4);
+    const failure = await importFailure(write("late.txt", printed.slice(0, 2)), {
+      treePath: path.join(workDir, "late.tree"),
+      expiresAt: lastSecond + 1,
+    });
     expect(failure.lines.map(({ line, code, message }) => [line, code, message])).to.deep.equal(
       [1, 2].map((line) => [
         line,

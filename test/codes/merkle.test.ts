@@ -14,7 +14,10 @@ function keys(count: number, prefix = "8123456"): string[] {
 }
 
 function reference(values: string[]) {
-  return StandardMerkleTree.of(values.map((v) => [v]), ["string"]);
+  return StandardMerkleTree.of(
+    values.map((v) => [v]),
+    ["string"],
+  );
 }
 
 /** A deterministic spread of subsets: every k-th key from several starting points. */
@@ -25,7 +28,7 @@ function subsets(values: string[]): string[][] {
 }
 
 describe("packLeaf", () => {
-  it("equals StandardMerkleTree's leaf hash for [\"string\"] over the canonical key", () => {
+  it('equals StandardMerkleTree\'s leaf hash for ["string"] over the canonical key', () => {
     for (const key of ["81234560000012345678", "(01)09506000134352(21)ABC\\(1", "(00)106141412345678908", "x".repeat(200), "药品"]) {
       expect(packLeaf(key)).to.equal(reference([key]).leafHash([key]));
     }
@@ -70,7 +73,9 @@ describe("buildCodeTree", () => {
   it("refuses a proof for a key outside the set", async () => {
     const tree = await buildCodeTree(keys(5));
     expect(tree.has("81234569999999999999")).to.equal(false);
-    expect(() => tree.proof("81234569999999999999")).to.throw().with.property("code", "CODE_NOT_IN_BATCH");
+    expect(() => tree.proof("81234569999999999999"))
+      .to.throw()
+      .with.property("code", "CODE_NOT_IN_BATCH");
   });
 });
 
@@ -138,9 +143,13 @@ describe("stored tree file", () => {
   it("rejects a file that is not a stored tree or is truncated", async () => {
     const bogus = path.join(workDir, "bogus.tree");
     fs.writeFileSync(bogus, "not a tree at all, clearly not a tree");
-    expect(() => openTree(bogus)).to.throw().with.property("code", "CODE_TREE_CORRUPT");
+    expect(() => openTree(bogus))
+      .to.throw()
+      .with.property("code", "CODE_TREE_CORRUPT");
     const summary = await writeTree(path.join(workDir, "cut.tree"), keys(10));
     fs.truncateSync(summary.path, 100);
-    expect(() => openTree(summary.path)).to.throw().with.property("code", "CODE_TREE_CORRUPT");
+    expect(() => openTree(summary.path))
+      .to.throw()
+      .with.property("code", "CODE_TREE_CORRUPT");
   });
 });

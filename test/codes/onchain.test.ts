@@ -10,14 +10,17 @@ import { buildCodeTree, generatePacks, openTree, packId, packLeaf, writeTree } f
 /** Proofs from our trees must pass OpenZeppelin's MerkleProof on the EVM, the check the ledger's contracts make. */
 describe("proofs checked on-chain by OpenZeppelin MerkleProof", () => {
   let harness: MerkleProofHarness;
-  const keys = [...generatePacks({ scheme: "gs1", productCode: "09506000134352", key: Buffer.alloc(16, 3), firstIndex: 0, count: 257 })].map((p) => p.key);
+  const keys = [...generatePacks({ scheme: "gs1", productCode: "09506000134352", key: Buffer.alloc(16, 3), firstIndex: 0, count: 257 })].map(
+    (p) => p.key,
+  );
 
   beforeAll(async () => {
     harness = (await hre.ethers.deployContract("MerkleProofHarness")) as unknown as MerkleProofHarness;
   });
 
   it("derives the same leaf from a canonical key as packLeaf", async () => {
-    for (const key of [keys[0] as string, "81234560000012345678", "(00)106141412345678908"]) expect(await harness.leafOf(key)).to.equal(packLeaf(key));
+    for (const key of [keys[0] as string, "81234560000012345678", "(00)106141412345678908"])
+      expect(await harness.leafOf(key)).to.equal(packLeaf(key));
   });
 
   it("accepts the proof of every code of a stored batch and rejects it for another code", async () => {

@@ -29,8 +29,14 @@ describe("parseCode: GS1 element strings", () => {
   it("reads a DataMatrix transmission with symbology identifier, fixed fields first and a group separator", () => {
     const code = parseCode(`]d201${GTIN}17261231 10ABC123${GS}21SN-001`.replace(" ", "")) as Gs1Pack;
     expect(code).to.deep.equal({
-      scheme: "gs1", kind: "pack", key: `(01)${GTIN}(21)SN-001`, productCode: GTIN, gtin: GTIN, serial: "SN-001",
-      batch: "ABC123", expiry: { yymmdd: "261231", iso: "2026-12-31" },
+      scheme: "gs1",
+      kind: "pack",
+      key: `(01)${GTIN}(21)SN-001`,
+      productCode: GTIN,
+      gtin: GTIN,
+      serial: "SN-001",
+      batch: "ABC123",
+      expiry: { yymmdd: "261231", iso: "2026-12-31" },
     });
   });
 
@@ -81,8 +87,15 @@ describe("parseCode: AIs the ledger does not read", () => {
   it("reads a pack carrying (7003), (240), (714) NHRN, (3103) and (22), and names them as ignored", () => {
     const code = parseCode(`]d201${GTIN}17271231${EXTRA}10L1${GS}21S1`) as Gs1Pack;
     expect(code).to.deep.equal({
-      scheme: "gs1", kind: "pack", key: `(01)${GTIN}(21)S1`, productCode: GTIN, gtin: GTIN, serial: "S1", batch: "L1",
-      expiry: { yymmdd: "271231", iso: "2027-12-31" }, ignoredAis: ["7003", "240", "714", "3103", "22"],
+      scheme: "gs1",
+      kind: "pack",
+      key: `(01)${GTIN}(21)S1`,
+      productCode: GTIN,
+      gtin: GTIN,
+      serial: "S1",
+      batch: "L1",
+      expiry: { yymmdd: "271231", iso: "2027-12-31" },
+      ignoredAis: ["7003", "240", "714", "3103", "22"],
     });
     expect(formatCode(code, "hri"), "printed with the fields the ledger reads").to.equal(`(01)${GTIN}(17)271231(10)L1(21)S1`);
     const hri = parseCode(`(01)${GTIN}(7003)2712311200(240)ADD-1(714)NHRN-42(3103)000525(22)CPV7(21)S1`) as Gs1Pack;
@@ -108,7 +121,8 @@ describe("parseCode: AIs the ledger does not read", () => {
   });
 
   it("has every AI of the GS1 Syntax Dictionary, none the start of another", () => {
-    for (const ai of ["00", "01", "10", "17", "21", "22", "240", "714", "3103", "7003", "8200", "91", "99"]) expect(aiShape(ai), ai).to.not.equal(undefined);
+    for (const ai of ["00", "01", "10", "17", "21", "22", "240", "714", "3103", "7003", "8200", "91", "99"])
+      expect(aiShape(ai), ai).to.not.equal(undefined);
     for (const ai of ["23", "3106", "716", "9"]) expect(aiShape(ai), ai).to.equal(undefined);
     expect([aiShape("7003")?.predefined, aiShape("7003")?.min, aiShape("7003")?.max]).to.deep.equal([false, 10, 10]);
     expect([aiShape("3103")?.predefined, aiShape("3103")?.max]).to.deep.equal([true, 6]);
@@ -187,7 +201,13 @@ describe("parseCode: GS1 Digital Link", () => {
 
 describe("parseCode: NMPA drug traceability codes", () => {
   it("reads 20 digits whose first 7 are the drug identification code", () => {
-    expect(parseCode("81234560000012345678")).to.deep.equal({ scheme: "nmpa", kind: "pack", key: "81234560000012345678", productCode: "8123456", nmpa: "81234560000012345678" });
+    expect(parseCode("81234560000012345678")).to.deep.equal({
+      scheme: "nmpa",
+      kind: "pack",
+      key: "81234560000012345678",
+      productCode: "8123456",
+      nmpa: "81234560000012345678",
+    });
     expect(parseCode("]C081234560000012345678\r\n").key).to.equal("81234560000012345678");
   });
 
@@ -206,7 +226,9 @@ describe("parseCode: NMPA drug traceability codes", () => {
     expect(message("812345600000123456789")).to.equal("an NMPA traceability code has 20 digits, this has 21: check the digits (1 too many)");
     expect(message("81234560000O12345678")).to.equal('an NMPA traceability code is 20 digits; "O" at position 11: check the digits');
     expectRejected("8123 4560 0000 1234 5678", "CODE_NOT_NUMERIC", 4, "nmpa");
-    expect(message("8123-4560-0000-1234-5678")).to.equal('an NMPA traceability code is 20 digits; "-" at position 4: type the 20 digits without spaces or hyphens');
+    expect(message("8123-4560-0000-1234-5678")).to.equal(
+      'an NMPA traceability code is 20 digits; "-" at position 4: type the 20 digits without spaces or hyphens',
+    );
   });
 
   it("reads a bare 20-character GS1 element string only when told the format", () => {
@@ -222,8 +244,14 @@ describe("formatCode", () => {
     const code = parseCode(`(01)${GTIN}(17)261231(10)A B(21)X/1`.replace(" ", "")) as Gs1Pack;
     expect(formatCode(code, "element-string")).to.equal(`]d201${GTIN}1726123110AB${GS}21X/1`);
     expect(formatCode(code, "element-string", { symbologyId: "" })).to.equal(`01${GTIN}1726123110AB${GS}21X/1`);
-    expect(formatCode(code, "digital-link", { domain: "https://trace.example.cn/" })).to.equal(`https://trace.example.cn/01/${GTIN}/10/AB/21/X%2F1?17=261231`);
-    expect(() => formatCode(code, "nmpa")).to.throw().with.property("code", "CODE_FORMAT_UNSUPPORTED");
-    expect(() => formatCode(parseCode("81234560000012345678"), "digital-link")).to.throw().with.property("code", "CODE_FORMAT_UNSUPPORTED");
+    expect(formatCode(code, "digital-link", { domain: "https://trace.example.cn/" })).to.equal(
+      `https://trace.example.cn/01/${GTIN}/10/AB/21/X%2F1?17=261231`,
+    );
+    expect(() => formatCode(code, "nmpa"))
+      .to.throw()
+      .with.property("code", "CODE_FORMAT_UNSUPPORTED");
+    expect(() => formatCode(parseCode("81234560000012345678"), "digital-link"))
+      .to.throw()
+      .with.property("code", "CODE_FORMAT_UNSUPPORTED");
   });
 });

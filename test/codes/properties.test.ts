@@ -22,7 +22,13 @@ const gs1Date = fc.date({ min: new Date("1976-01-01T00:00:00Z"), max: new Date("
 );
 
 const gs1Pack: fc.Arbitrary<Gs1Pack> = fc
-  .record({ gtin, serial: cset82, batch: fc.option(cset82, { nil: undefined }), expiry: fc.option(gs1Date, { nil: undefined }), productionDate: fc.option(gs1Date, { nil: undefined }) })
+  .record({
+    gtin,
+    serial: cset82,
+    batch: fc.option(cset82, { nil: undefined }),
+    expiry: fc.option(gs1Date, { nil: undefined }),
+    productionDate: fc.option(gs1Date, { nil: undefined }),
+  })
   .map(({ gtin: g, serial, batch, expiry, productionDate }) => {
     let text = `(01)${g}(21)${serial.replace(/\(/g, "\\(")}`;
     if (batch !== undefined) text += `(10)${batch.replace(/\(/g, "\\(")}`;

@@ -3,7 +3,16 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { formatCode, formatsOf, generatePacks, parseCode, reserveSerials, serialCapacity, GUESS_ODDS, type SerialBatchOptions } from "../../src/codes";
+import {
+  formatCode,
+  formatsOf,
+  generatePacks,
+  parseCode,
+  reserveSerials,
+  serialCapacity,
+  GUESS_ODDS,
+  type SerialBatchOptions,
+} from "../../src/codes";
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "codes-serials-"));
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
@@ -29,7 +38,9 @@ describe("generatePacks", () => {
   });
 
   it("prints GS1 packs with 12-character serials that round-trip through every format", () => {
-    const packs = [...generatePacks({ scheme: "gs1", productCode: "09506000134352", key: KEY, firstIndex: 7, count: 300, batch: "LOT-1", expiry: "281200" })];
+    const packs = [
+      ...generatePacks({ scheme: "gs1", productCode: "09506000134352", key: KEY, firstIndex: 7, count: 300, batch: "LOT-1", expiry: "281200" }),
+    ];
     for (const pack of packs) {
       expect(pack.kind === "pack" && pack.scheme === "gs1" && pack.serial).to.match(/^[0-9A-HJKMNP-TV-Z]{12}$/);
       for (const format of formatsOf(pack)) expect(parseCode(formatCode(pack, format))).to.deep.equal(pack);
@@ -38,9 +49,15 @@ describe("generatePacks", () => {
 
   it("refuses to issue more than 1/10,000 of the serial space, so a guess hits with probability below 1/10,000", () => {
     expect(serialCapacity("nmpa")).to.equal(1e13 / GUESS_ODDS);
-    expect(() => [...generatePacks(nmpa(serialCapacity("nmpa") - 5, 6))]).to.throw().with.property("code", "CODE_SERIAL_SPACE_EXHAUSTED");
-    expect(() => [...generatePacks({ ...nmpa(0, 1), productCode: "812345" })]).to.throw().with.property("code", "CODE_BAD_LENGTH");
-    expect(() => [...generatePacks({ ...nmpa(0, 1), scheme: "gs1", productCode: "09506000134353" })]).to.throw().with.property("code", "CODE_BAD_CHECK_DIGIT");
+    expect(() => [...generatePacks(nmpa(serialCapacity("nmpa") - 5, 6))])
+      .to.throw()
+      .with.property("code", "CODE_SERIAL_SPACE_EXHAUSTED");
+    expect(() => [...generatePacks({ ...nmpa(0, 1), productCode: "812345" })])
+      .to.throw()
+      .with.property("code", "CODE_BAD_LENGTH");
+    expect(() => [...generatePacks({ ...nmpa(0, 1), scheme: "gs1", productCode: "09506000134353" })])
+      .to.throw()
+      .with.property("code", "CODE_BAD_CHECK_DIGIT");
   });
 });
 
@@ -59,8 +76,12 @@ describe("reserveSerials", () => {
   it("refuses a state file of another product or a damaged one", () => {
     const file = path.join(workDir, "other.json");
     reserveSerials(file, "nmpa", "8123456", 1);
-    expect(() => reserveSerials(file, "nmpa", "8123457", 1)).to.throw().with.property("code", "CODE_BAD_SERIAL_STATE");
+    expect(() => reserveSerials(file, "nmpa", "8123457", 1))
+      .to.throw()
+      .with.property("code", "CODE_BAD_SERIAL_STATE");
     fs.writeFileSync(file, JSON.stringify({ version: 1, key: "zz", nextIndex: 0 }));
-    expect(() => reserveSerials(file, "nmpa", "8123456", 1)).to.throw().with.property("code", "CODE_BAD_SERIAL_STATE");
+    expect(() => reserveSerials(file, "nmpa", "8123456", 1))
+      .to.throw()
+      .with.property("code", "CODE_BAD_SERIAL_STATE");
   });
 });

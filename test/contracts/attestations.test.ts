@@ -62,9 +62,7 @@ describe("attestations", () => {
     const signature = await signAttestation(c.mah.key, { domain, type: "MarketRelease", message });
     const tampered = { ...message, decisionHash: hashText("something else") };
     const recovered = recoverAttester({ domain, type: "MarketRelease", message: tampered }, signature);
-    await expect(c.batches.releaseToMarket(tampered, signature))
-      .to.be.revertedWithCustomError(c.registry, "UnknownSigningKey")
-      .withArgs(recovered);
+    await expect(c.batches.releaseToMarket(tampered, signature)).to.be.revertedWithCustomError(c.registry, "UnknownSigningKey").withArgs(recovered);
   });
 
   it("a signature for another chain is rejected", async () => {
@@ -73,9 +71,7 @@ describe("attestations", () => {
     const otherChain = { ...domain, chainId: domain.chainId + 1n };
     const signature = await signAttestation(c.mah.key, { domain: otherChain, type: "MarketRelease", message });
     const recovered = recoverAttester({ domain, type: "MarketRelease", message }, signature);
-    await expect(c.batches.releaseToMarket(message, signature))
-      .to.be.revertedWithCustomError(c.registry, "UnknownSigningKey")
-      .withArgs(recovered);
+    await expect(c.batches.releaseToMarket(message, signature)).to.be.revertedWithCustomError(c.registry, "UnknownSigningKey").withArgs(recovered);
   });
 
   it("a signature for another deployment of the contract is rejected", async () => {
@@ -89,9 +85,7 @@ describe("attestations", () => {
     const otherContract = { ...domain, verifyingContract: await elsewhere.getAddress() };
     const signature = await signAttestation(c.mah.key, { domain: otherContract, type: "MarketRelease", message });
     const recovered = recoverAttester({ domain, type: "MarketRelease", message }, signature);
-    await expect(c.batches.releaseToMarket(message, signature))
-      .to.be.revertedWithCustomError(c.registry, "UnknownSigningKey")
-      .withArgs(recovered);
+    await expect(c.batches.releaseToMarket(message, signature)).to.be.revertedWithCustomError(c.registry, "UnknownSigningKey").withArgs(recovered);
   });
 
   it("a registered key cannot speak for another organization", async () => {
@@ -106,9 +100,7 @@ describe("attestations", () => {
   it("a malformed signature is rejected by length", async () => {
     const c = await loadFixture(deployConsortium);
     const { message } = await marketReleaseSetup(c);
-    await expect(c.batches.releaseToMarket(message, "0x1234"))
-      .to.be.revertedWithCustomError(c.batches, "ECDSAInvalidSignatureLength")
-      .withArgs(2);
+    await expect(c.batches.releaseToMarket(message, "0x1234")).to.be.revertedWithCustomError(c.batches, "ECDSAInvalidSignatureLength").withArgs(2);
   });
 
   it("a signature by a key of a suspended organization is rejected", async () => {
@@ -121,9 +113,7 @@ describe("attestations", () => {
     });
     await c.registry.suspendOrganization(suspension.message as never, suspension.signature);
     const signature = await signAttestation(c.mah.key, { domain, type: "MarketRelease", message });
-    await expect(c.batches.releaseToMarket(message, signature))
-      .to.be.revertedWithCustomError(c.registry, "SuspendedOrganization")
-      .withArgs(c.mah.id);
+    await expect(c.batches.releaseToMarket(message, signature)).to.be.revertedWithCustomError(c.registry, "SuspendedOrganization").withArgs(c.mah.id);
   });
 
   describe("bundles (multicall)", () => {

@@ -2,15 +2,7 @@ import { describe, it } from "vitest";
 import { expect } from "chai";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { AbiCoder, id as hashText, keccak256, ZeroHash } from "ethers";
-import {
-  AgreementKind,
-  BatchState,
-  DeviationKind,
-  RecallLevel,
-  RecallStatus,
-  ReleaseTester,
-  Role,
-} from "../../src/ledger";
+import { AgreementKind, BatchState, DeviationKind, RecallLevel, RecallStatus, ReleaseTester, Role } from "../../src/ledger";
 import {
   agreementMessage,
   batchRecordMessage,
@@ -129,9 +121,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("recordBatch returns the batch id derived from the product and batch number", async () => {
       const c = await loadFixture(deployConsortium);
       const { message, signature } = await signRecord(c, BATCH);
-      expect(await c.batches.recordBatch.staticCall(message as never, signature)).to.equal(
-        expectedBatchId(c.productId, BATCH),
-      );
+      expect(await c.batches.recordBatch.staticCall(message as never, signature)).to.equal(expectedBatchId(c.productId, BATCH));
     });
 
     it("recordBatch emits BatchRecorded with every field of the record", async () => {
@@ -189,9 +179,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("recordBatch reverts when the CMO is suspended", async () => {
       const c = await loadFixture(deployConsortium);
       await suspendOrganization(c, c.cmo.id);
-      await expect(submitRecord(c, BATCH))
-        .to.be.revertedWithCustomError(c.registry, "SuspendedOrganization")
-        .withArgs(c.cmo.id);
+      await expect(submitRecord(c, BATCH)).to.be.revertedWithCustomError(c.registry, "SuspendedOrganization").withArgs(c.cmo.id);
     });
 
     it("recordBatch reverts when a record is replayed", async () => {
@@ -230,9 +218,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("recordBatch reverts when the agreement was revoked", async () => {
       const c = await loadFixture(deployConsortium);
       await revokeAgreement(c, c.mah, c.agreementId);
-      await expect(submitRecord(c, BATCH))
-        .to.be.revertedWithCustomError(c.batches, "RevokedAgreement")
-        .withArgs(c.agreementId);
+      await expect(submitRecord(c, BATCH)).to.be.revertedWithCustomError(c.batches, "RevokedAgreement").withArgs(c.agreementId);
     });
 
     it("recordBatch reverts before the agreement's validity window opens", async () => {
@@ -257,17 +243,13 @@ describe("BatchLedger: manufacture and release", () => {
 
     it("recordBatch reverts when the batch number is empty", async () => {
       const c = await loadFixture(deployConsortium);
-      await expect(submitRecord(c, ""))
-        .to.be.revertedWithCustomError(c.batches, "InvalidBatchNumber")
-        .withArgs("");
+      await expect(submitRecord(c, "")).to.be.revertedWithCustomError(c.batches, "InvalidBatchNumber").withArgs("");
     });
 
     it("recordBatch reverts when the batch number is longer than 20 characters", async () => {
       const c = await loadFixture(deployConsortium);
       const batchNumber = "L".repeat(21);
-      await expect(submitRecord(c, batchNumber))
-        .to.be.revertedWithCustomError(c.batches, "InvalidBatchNumber")
-        .withArgs(batchNumber);
+      await expect(submitRecord(c, batchNumber)).to.be.revertedWithCustomError(c.batches, "InvalidBatchNumber").withArgs(batchNumber);
     });
 
     it("recordBatch reverts when the quantity is zero", async () => {
@@ -445,13 +427,7 @@ describe("BatchLedger: manufacture and release", () => {
       const { message, signature } = await signClosure(c, c.cmo, c.batchId, { closureHash });
       await expect(c.batches.closeDeviation(message as never, signature))
         .to.emit(c.batches, "DeviationClosed")
-        .withArgs(
-          c.batchId,
-          c.cmo.id,
-          [c.cmo.id, message.nonce, c.batchId, reportHash, closureHash],
-          c.cmo.key.address,
-          signature,
-        );
+        .withArgs(c.batchId, c.cmo.id, [c.cmo.id, message.nonce, c.batchId, reportHash, closureHash], c.cmo.key.address, signature);
     });
 
     it("closeDeviation reverts for an unknown batch", async () => {
@@ -508,13 +484,7 @@ describe("BatchLedger: manufacture and release", () => {
       });
       await expect(c.batches.releaseFromFactory(message as never, signature))
         .to.emit(c.batches, "BatchFactoryReleased")
-        .withArgs(
-          c.batchId,
-          c.cmo.id,
-          [c.cmo.id, message.nonce, c.batchId, certificateHash],
-          c.cmo.key.address,
-          signature,
-        );
+        .withArgs(c.batchId, c.cmo.id, [c.cmo.id, message.nonce, c.batchId, certificateHash], c.cmo.key.address, signature);
     });
 
     it("releaseFromFactory succeeds once every deviation is closed", async () => {
@@ -528,9 +498,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("releaseFromFactory reverts for an unknown batch", async () => {
       const c = await loadFixture(recordedBatch);
       const unknown = expectedBatchId(c.productId, "NO-SUCH-BATCH");
-      await expect(factoryRelease(c, unknown))
-        .to.be.revertedWithCustomError(c.batches, "UnknownBatch")
-        .withArgs(unknown);
+      await expect(factoryRelease(c, unknown)).to.be.revertedWithCustomError(c.batches, "UnknownBatch").withArgs(unknown);
     });
 
     it("releaseFromFactory reverts when signed by the MAH instead of the batch's CMO", async () => {
@@ -552,9 +520,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("releaseFromFactory reverts while a deviation is open", async () => {
       const c = await loadFixture(recordedBatch);
       await openDeviation(c, c.mah, c.batchId);
-      await expect(factoryRelease(c, c.batchId))
-        .to.be.revertedWithCustomError(c.batches, "BatchHasOpenDeviations")
-        .withArgs(c.batchId, 1);
+      await expect(factoryRelease(c, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchHasOpenDeviations").withArgs(c.batchId, 1);
       expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.Manufactured);
     });
 
@@ -568,9 +534,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("releaseFromFactory reverts once the batch is recalled", async () => {
       const c = await loadFixture(recordedBatch);
       await startRecall(c, c.mah, c.batchId, RecallLevel.I);
-      await expect(factoryRelease(c, c.batchId))
-        .to.be.revertedWithCustomError(c.batches, "BatchRecalled")
-        .withArgs(c.batchId);
+      await expect(factoryRelease(c, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchRecalled").withArgs(c.batchId);
       expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.Manufactured);
     });
   });
@@ -592,13 +556,7 @@ describe("BatchLedger: manufacture and release", () => {
       });
       await expect(c.batches.releaseToMarket(message as never, signature))
         .to.emit(c.batches, "BatchMarketReleased")
-        .withArgs(
-          c.batchId,
-          c.mah.id,
-          [c.mah.id, message.nonce, c.batchId, decisionHash],
-          c.mah.key.address,
-          signature,
-        );
+        .withArgs(c.batchId, c.mah.id, [c.mah.id, message.nonce, c.batchId, decisionHash], c.mah.key.address, signature);
     });
 
     it("releaseToMarket succeeds at 23:59:59 China time on the batch's expiry date, its last valid second", async () => {
@@ -613,9 +571,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("releaseToMarket reverts for an unknown batch", async () => {
       const c = await loadFixture(factoryReleasedBatch);
       const unknown = expectedBatchId(c.productId, "NO-SUCH-BATCH");
-      await expect(marketRelease(c, unknown))
-        .to.be.revertedWithCustomError(c.batches, "UnknownBatch")
-        .withArgs(unknown);
+      await expect(marketRelease(c, unknown)).to.be.revertedWithCustomError(c.batches, "UnknownBatch").withArgs(unknown);
     });
 
     it("releaseToMarket reverts when signed by the CMO instead of the batch's MAH", async () => {
@@ -637,9 +593,7 @@ describe("BatchLedger: manufacture and release", () => {
     it("releaseToMarket reverts when the MAH is suspended", async () => {
       const c = await loadFixture(factoryReleasedBatch);
       await suspendOrganization(c, c.mah.id);
-      await expect(marketRelease(c, c.batchId))
-        .to.be.revertedWithCustomError(c.registry, "SuspendedOrganization")
-        .withArgs(c.mah.id);
+      await expect(marketRelease(c, c.batchId)).to.be.revertedWithCustomError(c.registry, "SuspendedOrganization").withArgs(c.mah.id);
       expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.FactoryReleased);
     });
 
@@ -664,9 +618,7 @@ describe("BatchLedger: manufacture and release", () => {
       await openDeviation(c, c.mah, c.batchId, { kind: DeviationKind.OutOfSpecification });
       await openDeviation(c, c.cmo, c.batchId, { reportHash: hashText("DR-2") });
       const before = await batchSnapshot(c, c.batchId);
-      await expect(marketRelease(c, c.batchId))
-        .to.be.revertedWithCustomError(c.batches, "BatchHasOpenDeviations")
-        .withArgs(c.batchId, 2);
+      await expect(marketRelease(c, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchHasOpenDeviations").withArgs(c.batchId, 2);
       expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
     });
 
@@ -682,18 +634,14 @@ describe("BatchLedger: manufacture and release", () => {
       const c = await loadFixture(factoryReleasedBatch);
       const { expiresAt } = await c.batches.batch(c.batchId);
       await time.setNextBlockTimestamp(expiresAt + 1n);
-      await expect(marketRelease(c, c.batchId))
-        .to.be.revertedWithCustomError(c.batches, "BatchExpired")
-        .withArgs(c.batchId, expiresAt);
+      await expect(marketRelease(c, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchExpired").withArgs(c.batchId, expiresAt);
       expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.FactoryReleased);
     });
 
     it("releaseToMarket reverts once the batch is recalled", async () => {
       const c = await loadFixture(factoryReleasedBatch);
       await startRecall(c, c.regulator2, c.batchId, RecallLevel.II);
-      await expect(marketRelease(c, c.batchId))
-        .to.be.revertedWithCustomError(c.batches, "BatchRecalled")
-        .withArgs(c.batchId);
+      await expect(marketRelease(c, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchRecalled").withArgs(c.batchId);
       expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.FactoryReleased);
     });
   });

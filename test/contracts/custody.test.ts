@@ -63,13 +63,7 @@ async function signReceipt(c: Consortium, to: Party, overrides: Record<string, u
   return c.sign("BatchLedger", "Receipt", to.key, { recipientId: to.id, ...overrides });
 }
 
-async function signDispensing(
-  c: Consortium,
-  by: Party,
-  batchId: string,
-  tree: StandardMerkleTree<string[]>,
-  codes: string[],
-) {
+async function signDispensing(c: Consortium, by: Party, batchId: string, tree: StandardMerkleTree<string[]>, codes: string[]) {
   const { packs, proof, proofFlags } = dispensingProof(tree, codes);
   const signed = await c.sign("BatchLedger", "Dispensing", by.key, { dispenserId: by.id, batchId, packs });
   return { ...signed, packs, proof, proofFlags };
@@ -466,22 +460,10 @@ describe("BatchLedger: custody", () => {
 
     it("dispensePacks emits PacksDispensed with every field, packs included", async () => {
       const c = await loadFixture(stockAtPharmacy);
-      const { message, signature, packs, proof, proofFlags } = await signDispensing(
-        c,
-        c.dispenser,
-        c.batchId,
-        c.tree,
-        [c.codes[2]!, c.codes[9]!],
-      );
+      const { message, signature, packs, proof, proofFlags } = await signDispensing(c, c.dispenser, c.batchId, c.tree, [c.codes[2]!, c.codes[9]!]);
       await expect(c.batches.dispensePacks(message as never, proof, proofFlags, signature))
         .to.emit(c.batches, "PacksDispensed")
-        .withArgs(
-          c.batchId,
-          c.dispenser.id,
-          [c.dispenser.id, message.nonce, c.batchId, packs],
-          c.dispenser.key.address,
-          signature,
-        );
+        .withArgs(c.batchId, c.dispenser.id, [c.dispenser.id, message.nonce, c.batchId, packs], c.dispenser.key.address, signature);
     });
 
     it("dispensePacks reverts when the organization is not a dispenser", async () => {
@@ -576,13 +558,7 @@ describe("BatchLedger: custody", () => {
 
     it("dispensePacks reverts when the multiproof is tampered with", async () => {
       const c = await loadFixture(stockAtPharmacy);
-      const { message, signature, proof, proofFlags } = await signDispensing(
-        c,
-        c.dispenser,
-        c.batchId,
-        c.tree,
-        c.codes.slice(0, 2),
-      );
+      const { message, signature, proof, proofFlags } = await signDispensing(c, c.dispenser, c.batchId, c.tree, c.codes.slice(0, 2));
       const tampered = [hashText("not a sibling"), ...proof.slice(1)];
       await expect(c.batches.dispensePacks(message as never, tampered, proofFlags, signature))
         .to.be.revertedWithCustomError(c.batches, "PacksNotInBatch")
@@ -774,10 +750,7 @@ describe("BatchLedger: custody", () => {
       for (const e of shipped) {
         if (await c.batches.isInTransit(e.args.shipmentId)) inTransit += e.args.shipment.quantity;
       }
-      const shortfall = received.reduce(
-        (sum, e) => sum + e.args.receipt.shippedQuantity - e.args.receipt.receivedQuantity,
-        0n,
-      );
+      const shortfall = received.reduce((sum, e) => sum + e.args.receipt.shippedQuantity - e.args.receipt.receivedQuantity, 0n);
       const dispensedUnits = dispensed.reduce((sum, e) => sum + BigInt(e.args.dispensing.packs.length), 0n);
       const destroyedUnits = destroyed.reduce((sum, e) => sum + e.args.destruction.quantity, 0n);
       return {
@@ -811,9 +784,7 @@ describe("BatchLedger: custody", () => {
         destroyed: 7n,
         shortfall: 7n,
       });
-      expect(account.held + account.inTransit + account.dispensed + account.destroyed + account.shortfall).to.equal(
-        account.made,
-      );
+      expect(account.held + account.inTransit + account.dispensed + account.destroyed + account.shortfall).to.equal(account.made);
       expect(await quantityHeld(c, c.batchId, c.cmo)).to.equal(30n);
       expect(await quantityHeld(c, c.batchId, c.distributor)).to.equal(28n);
       expect(await quantityHeld(c, c.batchId, c.distributor2)).to.equal(0n);

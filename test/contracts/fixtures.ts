@@ -2,15 +2,7 @@ import hre from "hardhat";
 import { AbiCoder, keccak256, Wallet, id as hashText, ZeroHash } from "ethers";
 import type { BaseContract, BaseWallet, ContractTransactionResponse, Signer } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import {
-  AgreementKind,
-  createNonceSequence,
-  DeviationKind,
-  DEFAULT_UNDO_WINDOW,
-  ReleaseTester,
-  Role,
-  signAttestation,
-} from "../../src/ledger";
+import { AgreementKind, createNonceSequence, DeviationKind, DEFAULT_UNDO_WINDOW, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { endOfChinaDay } from "../../src/ledger/expiry";
 import { chinaDate } from "../../src/ledger/china-time";
@@ -34,17 +26,15 @@ export type Ledger = Awaited<ReturnType<typeof deployLedger>>;
 export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WINDOW) {
   const relayer = runner ?? (await hre.ethers.getSigners())[0]!;
   const regulatorKey = Wallet.createRandom();
-  const registry = await new ConsortiumRegistry__factory(relayer).deploy(
-    {
-      regulatorId: 0,
-      nonce: 0,
-      role: Role.Regulator,
-      region: JIANGSU,
-      licenceHash: hashText("NMPA Jiangsu"),
-      signingKey: regulatorKey.address,
-      name: "Jiangsu Medical Products Administration",
-    },
-  );
+  const registry = await new ConsortiumRegistry__factory(relayer).deploy({
+    regulatorId: 0,
+    nonce: 0,
+    role: Role.Regulator,
+    region: JIANGSU,
+    licenceHash: hashText("NMPA Jiangsu"),
+    signingKey: regulatorKey.address,
+    name: "Jiangsu Medical Products Administration",
+  });
   const products = await new ProductRegistry__factory(relayer).deploy(await registry.getAddress());
   const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress(), undoWindow);
   await batches.waitForDeployment();
@@ -135,13 +125,7 @@ export async function registerProduct(ledger: Ledger, mah: Party, productCode: s
   return hashText(productCode);
 }
 
-export async function agreementMessage(
-  ledger: Ledger,
-  mah: Party,
-  counterparty: Party,
-  productId: string,
-  overrides: Record<string, unknown> = {},
-) {
+export async function agreementMessage(ledger: Ledger, mah: Party, counterparty: Party, productId: string, overrides: Record<string, unknown> = {}) {
   const now = await latestBlockTime(ledger);
   return {
     mahId: mah.id,
@@ -164,13 +148,7 @@ export async function signAgreementBy(ledger: Ledger, mah: Party, counterparty: 
   return { message: bySigner.message, mahSignature: bySigner.signature, counterpartySignature: byCounterparty.signature };
 }
 
-export async function signQualityAgreement(
-  ledger: Ledger,
-  mah: Party,
-  cmo: Party,
-  productId: string,
-  overrides: Record<string, unknown> = {},
-) {
+export async function signQualityAgreement(ledger: Ledger, mah: Party, cmo: Party, productId: string, overrides: Record<string, unknown> = {}) {
   const message = await agreementMessage(ledger, mah, cmo, productId, overrides);
   const signed = await signAgreementBy(ledger, mah, cmo, message);
   await ledger.products.signAgreement(signed.message as never, signed.mahSignature, signed.counterpartySignature);

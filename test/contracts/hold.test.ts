@@ -73,7 +73,9 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
     it("placeHold by the batch's CMO reverts with NotHoldAuthority and changes nothing", async () => {
       const c = await loadFixture(stockInCommerce);
       const before = await batchSnapshot(c, c.batchId);
-      await expect(placeHold(c, c.cmo, c.batchId)).to.be.revertedWithCustomError(c.batches, "NotHoldAuthority").withArgs(c.batchId, c.cmo.id);
+      await expect(placeHold(c, c.cmo, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "NotHoldAuthority")
+        .withArgs(c.batchId, c.cmo.id);
       expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
     });
 
@@ -86,21 +88,27 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
 
     it("placeHold on a batch already held reverts with BatchAlreadyOnHold", async () => {
       const c = await loadFixture(heldByMah);
-      await expect(placeHold(c, c.regulator, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchAlreadyOnHold").withArgs(c.batchId);
+      await expect(placeHold(c, c.regulator, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "BatchAlreadyOnHold")
+        .withArgs(c.batchId);
     });
 
     it("placeHold on a recalled batch reverts with BatchRecalled", async () => {
       const c = await loadFixture(stockInCommerce);
       await startRecall(c, c.mah, c.batchId, RecallLevel.II);
       const before = await batchSnapshot(c, c.batchId);
-      await expect(placeHold(c, c.mah, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchRecalled").withArgs(c.batchId);
+      await expect(placeHold(c, c.mah, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "BatchRecalled")
+        .withArgs(c.batchId);
       expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
     });
 
     it("placeHold on an unknown batch reverts with UnknownBatch", async () => {
       const c = await loadFixture(stockInCommerce);
       const unknown = hashText("no such batch");
-      await expect(placeHold(c, c.mah, unknown)).to.be.revertedWithCustomError(c.batches, "UnknownBatch").withArgs(unknown);
+      await expect(placeHold(c, c.mah, unknown))
+        .to.be.revertedWithCustomError(c.batches, "UnknownBatch")
+        .withArgs(unknown);
     });
 
     it("placeHold replayed reverts with AttestationNonceUsed", async () => {
@@ -123,7 +131,14 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
       const { message, signature } = await signDeviation(c, c.cmo, c.batchId, { kind: DeviationKind.OutOfSpecification, reportHash });
       await expect(c.batches.openDeviation(message as never, signature))
         .to.emit(c.batches, "DeviationOpened")
-        .withArgs(c.batchId, c.cmo.id, [c.cmo.id, message.nonce, c.batchId, DeviationKind.OutOfSpecification, reportHash], true, c.cmo.key.address, signature);
+        .withArgs(
+          c.batchId,
+          c.cmo.id,
+          [c.cmo.id, message.nonce, c.batchId, DeviationKind.OutOfSpecification, reportHash],
+          true,
+          c.cmo.key.address,
+          signature,
+        );
       expect(await onHold(c)).to.equal(true);
     });
 
@@ -131,14 +146,32 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
       const c = await loadFixture(stockInCommerce);
       const batchId = await recordBatch(c, "B-HLD-002");
       const { message, signature } = await signDeviation(c, c.mah, batchId);
-      await expect(c.batches.openDeviation(message as never, signature)).to.emit(c.batches, "DeviationOpened").withArgs(batchId, c.mah.id, [c.mah.id, message.nonce, batchId, DeviationKind.Deviation, hashText("deviation report DR-001")], false, c.mah.key.address, signature);
+      await expect(c.batches.openDeviation(message as never, signature))
+        .to.emit(c.batches, "DeviationOpened")
+        .withArgs(
+          batchId,
+          c.mah.id,
+          [c.mah.id, message.nonce, batchId, DeviationKind.Deviation, hashText("deviation report DR-001")],
+          false,
+          c.mah.key.address,
+          signature,
+        );
       expect((await c.batches.batch(batchId)).onHold).to.equal(false);
     });
 
     it("a second deviation on a held batch leaves the hold as it is", async () => {
       const c = await loadFixture(heldByOos);
       const { message, signature } = await signDeviation(c, c.mah, c.batchId, { kind: DeviationKind.OutOfTrend, reportHash: hashText("OOT") });
-      await expect(c.batches.openDeviation(message as never, signature)).to.emit(c.batches, "DeviationOpened").withArgs(c.batchId, c.mah.id, [c.mah.id, message.nonce, c.batchId, DeviationKind.OutOfTrend, hashText("OOT")], false, c.mah.key.address, signature);
+      await expect(c.batches.openDeviation(message as never, signature))
+        .to.emit(c.batches, "DeviationOpened")
+        .withArgs(
+          c.batchId,
+          c.mah.id,
+          [c.mah.id, message.nonce, c.batchId, DeviationKind.OutOfTrend, hashText("OOT")],
+          false,
+          c.mah.key.address,
+          signature,
+        );
       expect(await onHold(c)).to.equal(true);
     });
 
@@ -154,13 +187,17 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
     it("shipBatch reverts with BatchOnHold and changes nothing", async () => {
       const c = await loadFixture(heldByOos);
       const before = await batchSnapshot(c, c.batchId);
-      await expect(ship(c, c.distributor, c.distributor2, c.batchId, 5n)).to.be.revertedWithCustomError(c.batches, "BatchOnHold").withArgs(c.batchId);
+      await expect(ship(c, c.distributor, c.distributor2, c.batchId, 5n))
+        .to.be.revertedWithCustomError(c.batches, "BatchOnHold")
+        .withArgs(c.batchId);
       expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
     });
 
     it("dispensePacks reverts with BatchOnHold", async () => {
       const c = await loadFixture(heldByMah);
-      await expect(dispense(c, c.dispenser, c.batchId, c.tree, [c.codes[0]!])).to.be.revertedWithCustomError(c.batches, "BatchOnHold").withArgs(c.batchId);
+      await expect(dispense(c, c.dispenser, c.batchId, c.tree, [c.codes[0]!]))
+        .to.be.revertedWithCustomError(c.batches, "BatchOnHold")
+        .withArgs(c.batchId);
       expect(await c.batches.isPackDispensed(packId(c.codes[0]!))).to.equal(false);
     });
 
@@ -201,25 +238,33 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
     it("releaseHold while a deviation is open reverts with BatchHasOpenDeviations and keeps the hold", async () => {
       const c = await loadFixture(heldByOos);
       const before = await batchSnapshot(c, c.batchId);
-      await expect(releaseHold(c, c.mah, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchHasOpenDeviations").withArgs(c.batchId, 1);
+      await expect(releaseHold(c, c.mah, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "BatchHasOpenDeviations")
+        .withArgs(c.batchId, 1);
       expect(await batchSnapshot(c, c.batchId)).to.deep.equal(before);
     });
 
     it("releaseHold by the regulator that placed it reverts with NotBatchMah: only the MAH decides", async () => {
       const c = await loadFixture(stockInCommerce);
       await placeHold(c, c.regulator, c.batchId);
-      await expect(releaseHold(c, c.regulator, c.batchId)).to.be.revertedWithCustomError(c.batches, "NotBatchMah").withArgs(c.batchId, c.regulator.id);
+      await expect(releaseHold(c, c.regulator, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "NotBatchMah")
+        .withArgs(c.batchId, c.regulator.id);
       expect(await onHold(c)).to.equal(true);
     });
 
     it("releaseHold by the CMO reverts with NotBatchMah", async () => {
       const c = await loadFixture(heldByMah);
-      await expect(releaseHold(c, c.cmo, c.batchId)).to.be.revertedWithCustomError(c.batches, "NotBatchMah").withArgs(c.batchId, c.cmo.id);
+      await expect(releaseHold(c, c.cmo, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "NotBatchMah")
+        .withArgs(c.batchId, c.cmo.id);
     });
 
     it("releaseHold of a batch not on hold reverts with BatchNotOnHold", async () => {
       const c = await loadFixture(stockInCommerce);
-      await expect(releaseHold(c, c.mah, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchNotOnHold").withArgs(c.batchId);
+      await expect(releaseHold(c, c.mah, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "BatchNotOnHold")
+        .withArgs(c.batchId);
     });
   });
 
@@ -229,8 +274,12 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
       await startRecall(c, c.regulator, c.batchId, RecallLevel.I);
       const b = await c.batches.batch(c.batchId);
       expect([b.onHold, b.recall]).to.deep.equal([false, BigInt(RecallStatus.Open)]);
-      await expect(releaseHold(c, c.mah, c.batchId)).to.be.revertedWithCustomError(c.batches, "BatchNotOnHold").withArgs(c.batchId);
-      await expect(ship(c, c.distributor, c.distributor2, c.batchId, 5n)).to.be.revertedWithCustomError(c.batches, "BatchRecalled").withArgs(c.batchId);
+      await expect(releaseHold(c, c.mah, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "BatchNotOnHold")
+        .withArgs(c.batchId);
+      await expect(ship(c, c.distributor, c.distributor2, c.batchId, 5n))
+        .to.be.revertedWithCustomError(c.batches, "BatchRecalled")
+        .withArgs(c.batchId);
     });
   });
 });

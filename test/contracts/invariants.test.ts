@@ -150,7 +150,11 @@ function initialModel(w: World): Model {
   const a = batch(0, BatchState.MarketReleased, [0n, 14n, 4n, 0n, 5n, 0n, 0n]);
   const b = batch(1, BatchState.Manufactured, [0n, 30n, 0n, 0n, 0n, 0n, 0n]);
   b.deviations.set(REPORTS[0], DeviationStatus.Open);
-  const c = batch(2, BatchState.None, w.parties.map(() => 0n));
+  const c = batch(
+    2,
+    BatchState.None,
+    w.parties.map(() => 0n),
+  );
   const shipment = (id: string, shipper: number, recipient: number, quantity: bigint, inTransit: boolean) => ({
     id,
     batch: 0,
@@ -174,8 +178,7 @@ function initialModel(w: World): Model {
 }
 
 const holdersOf = (b: BatchModel) => b.holdings.filter((q) => q > 0n).length;
-const unacknowledgedOf = (b: BatchModel) =>
-  b.recall === RecallStatus.Open ? b.holdings.filter((q, p) => q > 0n && !b.acknowledged[p]).length : 0;
+const unacknowledgedOf = (b: BatchModel) => (b.recall === RecallStatus.Open ? b.holdings.filter((q, p) => q > 0n && !b.acknowledged[p]).length : 0);
 const openDeviationsOf = (b: BatchModel) => [...b.deviations.values()].filter((s) => s === DeviationStatus.Open).length;
 const inTransitOf = (m: Model, batch: number) => m.shipments.filter((s) => s.batch === batch && s.inTransit);
 
@@ -272,24 +275,25 @@ type Auth = "own" | "otherKey" | "stranger";
 type Op = { kind: Kind; batch: number; actor: number; auth: Auth; amount: Amount; pick: number; variant: number };
 
 /** Batch A (on the market) is drawn most, B (manufactured) often, C (not recorded) now and then. */
-const opArbitrary = (mix: Record<Kind, number>, batchWeights = [5, 3, 1]): fc.Arbitrary<Op> => fc.record({
-  kind: fc.oneof(...KINDS.map((kind) => ({ weight: mix[kind], arbitrary: fc.constant(kind) }))),
-  batch: fc.oneof(...batchWeights.map((weight, batch) => ({ weight, arbitrary: fc.constant(batch) }))),
-  actor: fc.oneof({ weight: 6, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: PARTY_COUNT - 1 }) }),
-  auth: fc.oneof(
-    { weight: 20, arbitrary: fc.constant<Auth>("own") },
-    { weight: 1, arbitrary: fc.constant<Auth>("otherKey") },
-    { weight: 1, arbitrary: fc.constant<Auth>("stranger") },
-  ),
-  amount: fc.oneof(
-    { weight: 6, arbitrary: fc.constant<Amount>("part") },
-    { weight: 3, arbitrary: fc.constant<Amount>("all") },
-    { weight: 1, arbitrary: fc.constant<Amount>("zero") },
-    { weight: 1, arbitrary: fc.constant<Amount>("over") },
-  ),
-  pick: fc.nat(1023),
-  variant: fc.nat(1023),
-});
+const opArbitrary = (mix: Record<Kind, number>, batchWeights = [5, 3, 1]): fc.Arbitrary<Op> =>
+  fc.record({
+    kind: fc.oneof(...KINDS.map((kind) => ({ weight: mix[kind], arbitrary: fc.constant(kind) }))),
+    batch: fc.oneof(...batchWeights.map((weight, batch) => ({ weight, arbitrary: fc.constant(batch) }))),
+    actor: fc.oneof({ weight: 6, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: PARTY_COUNT - 1 }) }),
+    auth: fc.oneof(
+      { weight: 20, arbitrary: fc.constant<Auth>("own") },
+      { weight: 1, arbitrary: fc.constant<Auth>("otherKey") },
+      { weight: 1, arbitrary: fc.constant<Auth>("stranger") },
+    ),
+    amount: fc.oneof(
+      { weight: 6, arbitrary: fc.constant<Amount>("part") },
+      { weight: 3, arbitrary: fc.constant<Amount>("all") },
+      { weight: 1, arbitrary: fc.constant<Amount>("zero") },
+      { weight: 1, arbitrary: fc.constant<Amount>("over") },
+    ),
+    pick: fc.nat(1023),
+    variant: fc.nat(1023),
+  });
 
 /** A step's nonce, read after the step with the invariants: whether it must be spent now. */
 type NonceCheck = { contract: Step["contract"]; organizationId: number; nonce: bigint; spent: boolean };
@@ -323,7 +327,12 @@ function accountFor(op: Op, held: bigint) {
   const rest = held > quarantined ? held - quarantined : 0n;
   const dispensed = rest > 0n ? BigInt(op.variant) % (rest + 1n) : 0n;
   const destroyed = rest - dispensed > 0n ? BigInt(op.variant >> 4) % (rest - dispensed + 1n) : 0n;
-  return { quarantinedQuantity: quarantined, dispensedQuantity: dispensed, destroyedQuantity: destroyed, missingQuantity: rest - dispensed - destroyed };
+  return {
+    quarantinedQuantity: quarantined,
+    dispensedQuantity: dispensed,
+    destroyedQuantity: destroyed,
+    missingQuantity: rest - dispensed - destroyed,
+  };
 }
 
 function quantityFor(amount: Amount, held: bigint, pick: number): bigint {
@@ -465,9 +474,7 @@ class Runner {
               this.inCommerce(b) ??
               (to === from ? refuse("ShipmentToSelf", this.party(from).id) : undefined) ??
               (m.suspended[to] ? refuse("SuspendedOrganization", this.party(to).id) : undefined) ??
-              (this.party(to).role === Role.Regulator
-                ? refuse("RecipientCannotHold", this.party(to).id, Role.Regulator)
-                : undefined) ??
+              (this.party(to).role === Role.Regulator ? refuse("RecipientCannotHold", this.party(to).id, Role.Regulator) : undefined) ??
               (quantity === 0n ? refuse("ZeroQuantity") : undefined) ??
               this.insufficient(b, from, quantity);
             if (refused) return refused;
@@ -502,7 +509,13 @@ class Runner {
         const claimedShipper = tamper === 1 ? (shipper + 1) % 5 : shipper;
         const claimedShipped = tamper === 2 ? shipped + 1n : shipped;
         const received =
-          op.amount === "part" ? BigInt(op.pick) % claimedShipped : op.amount === "zero" ? 0n : op.amount === "all" ? claimedShipped : claimedShipped + 1n;
+          op.amount === "part"
+            ? BigInt(op.pick) % claimedShipped
+            : op.amount === "zero"
+              ? 0n
+              : op.amount === "all"
+                ? claimedShipped
+                : claimedShipped + 1n;
         const target = m.batches[batchIndex];
         return this.batchStep(
           op,
@@ -621,8 +634,16 @@ class Runner {
       case "undo": {
         // Mostly undoable states of this batch by their setter; now and then anyone's, a final or active pack, or a
         // pack of another batch.
-        const reversible = (record: PackModel | undefined) => record !== undefined && (UNDOABLE.includes(record.state) || record.state === PackState.Locked);
-        const setters = [...new Set(this.w.packs[op.batch].map((pack) => m.packStates.get(pack)).filter(reversible).map((r) => r!.by))];
+        const reversible = (record: PackModel | undefined) =>
+          record !== undefined && (UNDOABLE.includes(record.state) || record.state === PackState.Locked);
+        const setters = [
+          ...new Set(
+            this.w.packs[op.batch]
+              .map((pack) => m.packStates.get(pack))
+              .filter(reversible)
+              .map((r) => r!.by),
+          ),
+        ];
         const by = natural(setters.length > 0 ? setters[op.pick % setters.length] : DISPENSER);
         const own = op.variant % 3 !== 0;
         const { packs, proof, proofFlags, foreign } = this.choosePacks(op, (pack) => {
@@ -674,9 +695,7 @@ class Runner {
             this.unknownBatch(b) ??
             this.batchParty(b, by) ??
             (kind === 0 ? refuse("InvalidDeviationKind") : undefined) ??
-            (b.deviations.get(reportHash) !== DeviationStatus.None
-              ? refuse("DeviationAlreadyReported", b.id, reportHash)
-              : undefined) ?? {
+            (b.deviations.get(reportHash) !== DeviationStatus.None ? refuse("DeviationAlreadyReported", b.id, reportHash) : undefined) ?? {
               ok: true,
               apply: () => {
                 b.deviations.set(reportHash, DeviationStatus.Open);
@@ -690,8 +709,7 @@ class Runner {
       case "closeDeviation": {
         const by = natural(op.pick % 2 === 0 ? MAH : CMO);
         const open = REPORTS.filter((r) => b.deviations.get(r) === DeviationStatus.Open);
-        const reportHash =
-          op.variant % 4 !== 0 && open.length > 0 ? open[op.variant % open.length] : REPORTS[op.variant % REPORTS.length];
+        const reportHash = op.variant % 4 !== 0 && open.length > 0 ? open[op.variant % open.length] : REPORTS[op.variant % REPORTS.length];
         return this.batchStep(
           op,
           by,
@@ -701,9 +719,10 @@ class Runner {
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??
             this.batchParty(b, by) ??
-            (b.deviations.get(reportHash) !== DeviationStatus.Open
-              ? refuse("DeviationNotOpen", b.id, reportHash)
-              : undefined) ?? { ok: true, apply: () => b.deviations.set(reportHash, DeviationStatus.Closed) },
+            (b.deviations.get(reportHash) !== DeviationStatus.Open ? refuse("DeviationNotOpen", b.id, reportHash) : undefined) ?? {
+              ok: true,
+              apply: () => b.deviations.set(reportHash, DeviationStatus.Closed),
+            },
           (message, signature) => c.batches.closeDeviation.populateTransaction(message, signature),
         );
       }
@@ -810,9 +829,7 @@ class Runner {
           () =>
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??
-            (this.party(by).role !== Role.Regulator && by !== MAH
-              ? refuse("NotRecallAuthority", b.id, this.party(by).id)
-              : undefined) ??
+            (this.party(by).role !== Role.Regulator && by !== MAH ? refuse("NotRecallAuthority", b.id, this.party(by).id) : undefined) ??
             (level === 0 ? refuse("InvalidRecallLevel") : undefined) ??
             (b.recall !== RecallStatus.None ? refuse("RecallAlreadyStarted", b.id) : undefined) ?? {
               ok: true,
@@ -877,9 +894,7 @@ class Runner {
               this.unknownBatch(b) ??
               (by !== MAH ? refuse("NotBatchMah", b.id, this.party(by).id) : undefined) ??
               (b.recall !== RecallStatus.Open ? refuse("RecallNotOpen", b.id) : undefined) ??
-              (unacknowledged !== 0 || inTransit !== 0
-                ? refuse("RecallNotReconciled", b.id, unacknowledged, inTransit)
-                : undefined) ?? {
+              (unacknowledged !== 0 || inTransit !== 0 ? refuse("RecallNotReconciled", b.id, unacknowledged, inTransit) : undefined) ?? {
                 ok: true,
                 apply: () => {
                   b.recall = RecallStatus.Closed;
@@ -930,15 +945,14 @@ class Runner {
         const target = [0, 1, 2, 3, 4, REGULATOR2][op.pick % 6];
         const suspend = op.kind === "suspend";
         const nonce = c.nextNonce();
-        const { message, signature } = await c.sign(
-          "ConsortiumRegistry",
-          suspend ? "Suspension" : "Reinstatement",
-          this.keyFor(by, op.auth),
-          { regulatorId: this.party(by).id, nonce, organizationId: this.party(target).id, reasonHash: hashText("GMP") },
-        );
+        const { message, signature } = await c.sign("ConsortiumRegistry", suspend ? "Suspension" : "Reinstatement", this.keyFor(by, op.auth), {
+          regulatorId: this.party(by).id,
+          nonce,
+          organizationId: this.party(target).id,
+          reasonHash: hashText("GMP"),
+        });
         const targetId = this.party(target).id;
-        const expectation =
-          this.attestation(by, op.auth) ??
+        const expectation = this.attestation(by, op.auth) ??
           this.roleCheck(by, Role.Regulator) ??
           (suspend && m.suspended[target] ? refuse("SuspendedOrganization", targetId) : undefined) ??
           (!suspend && !m.suspended[target] ? refuse("OrganizationNotSuspended", targetId) : undefined) ?? {
@@ -1059,9 +1073,7 @@ class Runner {
         throw new Error(`${step.label}: the model expected success, the chain reverted with ${decoded.name}(${decoded.args})`);
       }
       expect(decoded.name, `${step.label}: revert error`).to.equal(step.expect.error);
-      expect(normalise(decoded.args), `${step.label}: ${decoded.name} arguments`).to.deep.equal(
-        normalise(step.expect.args),
-      );
+      expect(normalise(decoded.args), `${step.label}: ${decoded.name} arguments`).to.deep.equal(normalise(step.expect.args));
     } else {
       if (!step.expect.ok) {
         throw new Error(`${step.label}: the model expected ${step.expect.error}(${step.expect.args}), the chain accepted it`);
@@ -1099,8 +1111,7 @@ class Runner {
           this.shippedQuantity.set(a.shipmentId, a.shipment.quantity as bigint);
           break;
         case "ShipmentReceived":
-          this.events[index(a.batchId)].shortfall +=
-            (a.receipt.shippedQuantity as bigint) - (a.receipt.receivedQuantity as bigint);
+          this.events[index(a.batchId)].shortfall += (a.receipt.shippedQuantity as bigint) - (a.receipt.receivedQuantity as bigint);
           break;
         case "PacksDispensed":
           this.packsChanged(index(a.batchId), a.dispensing.packs as string[], PackState.Dispensed);
@@ -1185,9 +1196,7 @@ class Runner {
         onHold: onHold === 1n,
         holdings: holdings.map(([quantity]) => quantity),
         // The acknowledgement matters for what a holder holds during an open recall.
-        acknowledged: holdings.map(([quantity, acknowledged]) =>
-          b.recall === RecallStatus.Open && quantity > 0n ? acknowledged === 1n : null,
-        ),
+        acknowledged: holdings.map(([quantity, acknowledged]) => (b.recall === RecallStatus.Open && quantity > 0n ? acknowledged === 1n : null)),
         deviations,
       };
     });
@@ -1210,9 +1219,7 @@ class Runner {
       shipmentsInTransit: inTransitOf(m, i).length,
       onHold: b.onHold,
       holdings: b.holdings,
-      acknowledged: b.holdings.map((quantity, p) =>
-        b.recall === RecallStatus.Open && quantity > 0n ? b.acknowledged[p] : null,
-      ),
+      acknowledged: b.holdings.map((quantity, p) => (b.recall === RecallStatus.Open && quantity > 0n ? b.acknowledged[p] : null)),
       deviations: REPORTS.map((r) => b.deviations.get(r)),
     }));
     const actual = { batches: actualBatches, inTransit: actualInTransit, packs: actualPacks };
@@ -1221,7 +1228,9 @@ class Runner {
       inTransit: [...m.shipments.map((s) => s.inTransit), false],
       packs: packs.map((pack) => {
         const record = m.packStates.get(pack);
-        return record ? { state: record.state, organizationId: this.party(record.by).id, changedAt: record.at } : { state: 0, organizationId: 0, changedAt: 0 };
+        return record
+          ? { state: record.state, organizationId: this.party(record.by).id, changedAt: record.at }
+          : { state: 0, organizationId: 0, changedAt: 0 };
       }),
     };
     // A string comparison is fast; chai only runs to explain a difference.
@@ -1248,16 +1257,18 @@ class Runner {
       }
     });
     if (packs.length === this.w.packs.flat().length) {
-      expect(actualPacks.map((record) => record.state), `${context}: pack states, by storage and by events`).to.deep.equal(
-        packs.map((pack) => this.eventPackStates.get(pack) ?? PackState.Active),
-      );
+      expect(
+        actualPacks.map((record) => record.state),
+        `${context}: pack states, by storage and by events`,
+      ).to.deep.equal(packs.map((pack) => this.eventPackStates.get(pack) ?? PackState.Active));
     }
 
     const registryNonce = nonce?.contract === "registry" ? nonce : undefined;
     if (registry || registryNonce) {
       const registryContract = this.c.registry;
       const reads = parties.map((p) => registryContract.interface.encodeFunctionData("organization", [p.id]));
-      if (registryNonce) reads.push(registryContract.interface.encodeFunctionData("isNonceUsed", [registryNonce.organizationId, registryNonce.nonce]));
+      if (registryNonce)
+        reads.push(registryContract.interface.encodeFunctionData("isNonceUsed", [registryNonce.organizationId, registryNonce.nonce]));
       const statuses = await multicallRead(registryContract, reads);
       if (registryNonce) expect(BigInt(statuses.pop()!) === 1n, `${context}: nonce spent`).to.equal(registryNonce.spent);
       expect(
@@ -1367,16 +1378,15 @@ describe("batch ledger invariants under random attestations", () => {
     const { byOutcome } = await checkSequences(fc.array(opArbitrary(CUSTODY_MIX), { minLength: 1, maxLength: MAX_STEPS, size: "max" }), RUNS);
     // With the default number of runs, holds are placed, stop stock and are released.
     if (RUNS >= 240) {
-      for (const outcome of ["placeHold: accepted", "releaseHold: accepted", "ship: BatchOnHold"]) expect(byOutcome[outcome], outcome).to.be.greaterThan(0);
+      for (const outcome of ["placeHold: accepted", "releaseHold: accepted", "ship: BatchOnHold"])
+        expect(byOutcome[outcome], outcome).to.be.greaterThan(0);
     }
   }, 900_000);
 
   it("keeps the recall's bookkeeping while holders acknowledge, receive, destroy and the MAH tries to close", async () => {
     const recallBatchA: Op = { kind: "startRecall", batch: 0, actor: MAH, auth: "own", amount: "all", pick: 0, variant: 1 };
     const { byOutcome } = await checkSequences(
-      fc
-        .array(opArbitrary(RECALL_MIX, [8, 1, 1]), { minLength: 16, maxLength: RECALL_STEPS, size: "max" })
-        .map((ops) => [recallBatchA, ...ops]),
+      fc.array(opArbitrary(RECALL_MIX, [8, 1, 1]), { minLength: 16, maxLength: RECALL_STEPS, size: "max" }).map((ops) => [recallBatchA, ...ops]),
       RECALL_RUNS,
     );
     // With the default number of runs, some sequences reconcile the recall completely and close it.

@@ -151,7 +151,9 @@ describe("BatchLedger: pack states", () => {
       const c = await loadFixture(stockAtPharmacy);
       await startRecall(c, c.mah, c.batchId, RecallLevel.II);
       for (const state of [PackState.Dispensed, PackState.Exported]) {
-        await expect(change(c, c.dispenser, c.codes.slice(0, 1), state)).to.be.revertedWithCustomError(c.batches, "BatchRecalled").withArgs(c.batchId);
+        await expect(change(c, c.dispenser, c.codes.slice(0, 1), state))
+          .to.be.revertedWithCustomError(c.batches, "BatchRecalled")
+          .withArgs(c.batchId);
       }
       for (const [i, state] of [PackState.Destroyed, PackState.Stolen, PackState.Sample, PackState.Locked].entries()) {
         await change(c, c.dispenser, [c.codes[i]!], state);
@@ -252,7 +254,9 @@ describe("BatchLedger: pack states", () => {
       const c = await loadFixture(stockAtPharmacy);
       await dispense(c, c.dispenser, c.batchId, c.tree, c.codes.slice(0, 1));
       await startRecall(c, c.regulator, c.batchId, RecallLevel.I);
-      await expect(change(c, c.dispenser, c.codes.slice(0, 1), PackState.Active)).to.be.revertedWithCustomError(c.batches, "BatchRecalled").withArgs(c.batchId);
+      await expect(change(c, c.dispenser, c.codes.slice(0, 1), PackState.Active))
+        .to.be.revertedWithCustomError(c.batches, "BatchRecalled")
+        .withArgs(c.batchId);
     });
 
     it("does not return packs to the stock of an expired batch", async () => {

@@ -3,16 +3,7 @@ import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, ZeroHash, id as hashText } from "ethers";
 import { AgreementKind, ReleaseTester, Role } from "../../src/ledger";
-import {
-  agreementMessage,
-  deployConsortium,
-  GTIN,
-  JIANGSU,
-  onboard,
-  registerProduct,
-  signAgreementBy,
-  signQualityAgreement,
-} from "./fixtures";
+import { agreementMessage, deployConsortium, GTIN, JIANGSU, onboard, registerProduct, signAgreementBy, signQualityAgreement } from "./fixtures";
 import type { Consortium, Party } from "./fixtures";
 
 async function registration(c: Consortium, productCode: string, by: Party = c.mah) {
@@ -162,10 +153,7 @@ describe("ProductRegistry", () => {
 
     it("reverts for agreement kind None", async () => {
       const c = await loadFixture(deployConsortium);
-      await expect(submitAgreement(c, c.cmo, { kind: AgreementKind.None })).to.be.revertedWithCustomError(
-        c.products,
-        "InvalidAgreementKind",
-      );
+      await expect(submitAgreement(c, c.cmo, { kind: AgreementKind.None })).to.be.revertedWithCustomError(c.products, "InvalidAgreementKind");
     });
 
     it("reverts when the validity window is empty or inverted", async () => {
@@ -219,9 +207,7 @@ describe("ProductRegistry", () => {
         reasonHash: ZeroHash,
       });
       await c.registry.suspendOrganization(message as never, signature);
-      await expect(submitAgreement(c, c.cmo))
-        .to.be.revertedWithCustomError(c.registry, "SuspendedOrganization")
-        .withArgs(c.cmo.id);
+      await expect(submitAgreement(c, c.cmo)).to.be.revertedWithCustomError(c.registry, "SuspendedOrganization").withArgs(c.cmo.id);
     });
   });
 
@@ -263,7 +249,9 @@ describe("ProductRegistry", () => {
     it("reverts for an unknown agreement", async () => {
       const c = await loadFixture(deployConsortium);
       const unknown = hashText("nothing");
-      await expect(revoke(c, c.mah, unknown)).to.be.revertedWithCustomError(c.products, "UnknownAgreement").withArgs(unknown);
+      await expect(revoke(c, c.mah, unknown))
+        .to.be.revertedWithCustomError(c.products, "UnknownAgreement")
+        .withArgs(unknown);
     });
   });
 

@@ -219,13 +219,7 @@ describe("BatchLedger: recall", () => {
       });
       await expect(c.batches.acknowledgeRecall(message as never, signature))
         .to.emit(c.batches, "RecallAcknowledged")
-        .withArgs(
-          c.batchId,
-          c.dispenser.id,
-          [c.dispenser.id, message.nonce, c.batchId, 6n, 2n, 1n, 1n],
-          c.dispenser.key.address,
-          signature,
-        );
+        .withArgs(c.batchId, c.dispenser.id, [c.dispenser.id, message.nonce, c.batchId, 6n, 2n, 1n, 1n], c.dispenser.key.address, signature);
     });
 
     it("acknowledgeRecall reverts for an unknown batch", async () => {
@@ -521,7 +515,9 @@ describe("BatchLedger: recall", () => {
       await acknowledgeRecall(c, c.cmo, c.batchId, 60n);
       await acknowledgeRecall(c, c.distributor, c.batchId, 30n);
       await expect(acknowledgeRecall(c, c.dispenser, c.batchId, 5n)).to.be.revertedWithCustomError(c.batches, "AcknowledgementDoesNotAddUp");
-      await expect(closeRecall(c, c.mah, c.batchId)).to.be.revertedWithCustomError(c.batches, "RecallNotReconciled").withArgs(c.batchId, 1, 0);
+      await expect(closeRecall(c, c.mah, c.batchId))
+        .to.be.revertedWithCustomError(c.batches, "RecallNotReconciled")
+        .withArgs(c.batchId, 1, 0);
       await acknowledgeRecall(c, c.dispenser, c.batchId, { quarantined: 5n, dispensed: 3n, missing: 2n });
       await closeRecall(c, c.mah, c.batchId);
       expect((await c.batches.batch(c.batchId)).recall).to.equal(RecallStatus.Closed);

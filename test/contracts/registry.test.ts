@@ -81,15 +81,7 @@ describe("ConsortiumRegistry", () => {
           expectedId,
           c.regulator.id,
           Role.Distributor,
-          [
-            message.regulatorId,
-            message.nonce,
-            message.role,
-            message.region,
-            message.licenceHash,
-            message.signingKey,
-            message.name,
-          ],
+          [message.regulatorId, message.nonce, message.role, message.region, message.licenceHash, message.signingKey, message.name],
           c.regulator.key.address,
           signature,
         );
@@ -121,19 +113,13 @@ describe("ConsortiumRegistry", () => {
     it("reverts for role None", async () => {
       const c = await loadFixture(deployConsortium);
       const { message, signature } = await onboarding(c, { role: Role.None });
-      await expect(c.registry.onboardOrganization(message as never, signature)).to.be.revertedWithCustomError(
-        c.registry,
-        "InvalidRole",
-      );
+      await expect(c.registry.onboardOrganization(message as never, signature)).to.be.revertedWithCustomError(c.registry, "InvalidRole");
     });
 
     it("reverts for the zero signing key", async () => {
       const c = await loadFixture(deployConsortium);
       const { message, signature } = await onboarding(c, { signingKey: hre.ethers.ZeroAddress });
-      await expect(c.registry.onboardOrganization(message as never, signature)).to.be.revertedWithCustomError(
-        c.registry,
-        "InvalidSigningKey",
-      );
+      await expect(c.registry.onboardOrganization(message as never, signature)).to.be.revertedWithCustomError(c.registry, "InvalidSigningKey");
     });
 
     it("reverts when the key already belongs to an organization", async () => {
@@ -159,14 +145,18 @@ describe("ConsortiumRegistry", () => {
       const c = await loadFixture(deployConsortium);
       await expect(suspend(c, c.mah.id))
         .to.emit(c.registry, "OrganizationSuspended")
-        .withArgs(c.mah.id, c.regulator.id, [c.regulator.id, (v: bigint) => v >= 0n, c.mah.id, hashText("GSP inspection failed")], c.regulator.key.address, (s: string) => s.length === 132);
+        .withArgs(
+          c.mah.id,
+          c.regulator.id,
+          [c.regulator.id, (v: bigint) => v >= 0n, c.mah.id, hashText("GSP inspection failed")],
+          c.regulator.key.address,
+          (s: string) => s.length === 132,
+        );
       expect((await c.registry.organization(c.mah.id)).status).to.equal(2);
       await expect(registerProduct(c, c.mah, "6901234"))
         .to.be.revertedWithCustomError(c.registry, "SuspendedOrganization")
         .withArgs(c.mah.id);
-      await expect(c.registry.activeRole(c.mah.id))
-        .to.be.revertedWithCustomError(c.registry, "SuspendedOrganization")
-        .withArgs(c.mah.id);
+      await expect(c.registry.activeRole(c.mah.id)).to.be.revertedWithCustomError(c.registry, "SuspendedOrganization").withArgs(c.mah.id);
     });
 
     it("reinstates a suspended organization, which may attest again", async () => {
@@ -185,16 +175,12 @@ describe("ConsortiumRegistry", () => {
     it("suspend reverts when already suspended", async () => {
       const c = await loadFixture(deployConsortium);
       await suspend(c, c.cmo.id);
-      await expect(suspend(c, c.cmo.id))
-        .to.be.revertedWithCustomError(c.registry, "SuspendedOrganization")
-        .withArgs(c.cmo.id);
+      await expect(suspend(c, c.cmo.id)).to.be.revertedWithCustomError(c.registry, "SuspendedOrganization").withArgs(c.cmo.id);
     });
 
     it("reinstate reverts when the organization is not suspended", async () => {
       const c = await loadFixture(deployConsortium);
-      await expect(reinstate(c, c.cmo.id))
-        .to.be.revertedWithCustomError(c.registry, "OrganizationNotSuspended")
-        .withArgs(c.cmo.id);
+      await expect(reinstate(c, c.cmo.id)).to.be.revertedWithCustomError(c.registry, "OrganizationNotSuspended").withArgs(c.cmo.id);
     });
 
     it("suspend and reinstate revert when signed by a non-regulator", async () => {
@@ -288,9 +274,7 @@ describe("ConsortiumRegistry", () => {
     it("attesterRole reverts for a key never registered", async () => {
       const c = await loadFixture(deployConsortium);
       const stranger = Wallet.createRandom().address;
-      await expect(c.registry.attesterRole(stranger, c.mah.id))
-        .to.be.revertedWithCustomError(c.registry, "UnknownSigningKey")
-        .withArgs(stranger);
+      await expect(c.registry.attesterRole(stranger, c.mah.id)).to.be.revertedWithCustomError(c.registry, "UnknownSigningKey").withArgs(stranger);
     });
 
     it("activeRole reverts for an unknown organization and answers the role of an active one", async () => {

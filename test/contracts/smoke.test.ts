@@ -1,15 +1,7 @@
 import { describe, it } from "vitest";
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import {
-  acknowledgeRecall,
-  closeRecall,
-  deployConsortium,
-  dispense,
-  handOver,
-  releasedBatch,
-  startRecall,
-} from "./fixtures";
+import { acknowledgeRecall, closeRecall, deployConsortium, dispense, handOver, releasedBatch, startRecall } from "./fixtures";
 import { RecallLevel } from "../../src/ledger";
 
 describe("a batch's life from record to recall", () => {

@@ -35,12 +35,7 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
   const now = () => s.ledger.block(s.ledger.head).timestamp;
   const batch = (id: string) => store.db.selectFrom("batches").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
   const holding = async (batchId: string, organizationId: number) =>
-    store.db
-      .selectFrom("holdings")
-      .selectAll()
-      .where("batch_id", "=", batchId)
-      .where("organization_id", "=", organizationId)
-      .executeTakeFirst();
+    store.db.selectFrom("holdings").selectAll().where("batch_id", "=", batchId).where("organization_id", "=", organizationId).executeTakeFirst();
   const quantityHeld = async (batchId: string, organizationId: number) => (await holding(batchId, organizationId))?.quantity ?? 0;
 
   describe("consortium registry", () => {
@@ -78,8 +73,7 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await s.ledger.suspend(s.regulator, s.distributor.id);
       await step();
       const status = async () =>
-        (await store.db.selectFrom("organizations").select("status").where("id", "=", s.distributor.id).executeTakeFirstOrThrow())
-          .status;
+        (await store.db.selectFrom("organizations").select("status").where("id", "=", s.distributor.id).executeTakeFirstOrThrow()).status;
       expect(await status()).to.equal("SUSPENDED");
       await s.ledger.reinstate(s.regulator, s.distributor.id);
       await step();
@@ -90,8 +84,7 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const second = await s.ledger.addKey(s.cmo);
       await step();
       const addedAt = now();
-      const key = () =>
-        store.db.selectFrom("signing_keys").selectAll().where("address", "=", second.address.toLowerCase()).executeTakeFirstOrThrow();
+      const key = () => store.db.selectFrom("signing_keys").selectAll().where("address", "=", second.address.toLowerCase()).executeTakeFirstOrThrow();
       expect(await key()).to.deep.equal({
         address: second.address.toLowerCase(),
         organization_id: s.cmo.id,
@@ -354,7 +347,15 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const acknowledgedAt = now();
       expect(await holding(batchId, s.distributor.id)).to.include({ quantity: 40, recall_acknowledged: 1 });
       expect(await store.db.selectFrom("recall_acknowledgements").selectAll().execute()).to.deep.equal([
-        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 40, dispensed_quantity: 0, destroyed_quantity: 0, missing_quantity: 0, acknowledged_at: acknowledgedAt },
+        {
+          batch_id: batchId,
+          holder_id: s.distributor.id,
+          quarantined_quantity: 40,
+          dispensed_quantity: 0,
+          destroyed_quantity: 0,
+          missing_quantity: 0,
+          acknowledged_at: acknowledgedAt,
+        },
       ]);
       await s.ledger.receive(s.distributor, s.cmo, batchId, shipmentId, 10);
       await step();
@@ -363,7 +364,15 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await step();
       expect(await holding(batchId, s.distributor.id)).to.include({ recall_acknowledged: 1 });
       expect(await store.db.selectFrom("recall_acknowledgements").selectAll().execute()).to.deep.equal([
-        { batch_id: batchId, holder_id: s.distributor.id, quarantined_quantity: 50, dispensed_quantity: 0, destroyed_quantity: 0, missing_quantity: 0, acknowledged_at: now() },
+        {
+          batch_id: batchId,
+          holder_id: s.distributor.id,
+          quarantined_quantity: 50,
+          dispensed_quantity: 0,
+          destroyed_quantity: 0,
+          missing_quantity: 0,
+          acknowledged_at: now(),
+        },
       ]);
     });
 
@@ -434,7 +443,13 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await s.ledger.placeHold(s.regulator, batchId);
       await step();
       const placedAt = now();
-      expect(await hold()).to.include({ status: "ON_HOLD", cause: "PLACED", placed_by: s.regulator.id, reason_hash: hashText("complaints"), placed_at: placedAt });
+      expect(await hold()).to.include({
+        status: "ON_HOLD",
+        cause: "PLACED",
+        placed_by: s.regulator.id,
+        reason_hash: hashText("complaints"),
+        placed_at: placedAt,
+      });
       await s.ledger.releaseHold(s.mah, batchId);
       await step();
       expect(await hold()).to.include({

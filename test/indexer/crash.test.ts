@@ -93,9 +93,7 @@ describe("indexer killed during a backfill", () => {
         // Kill points: random blocks of the backfill, spread over it, each then a random few milliseconds more.
         // The clean run goes on meanwhile, on its own database.
         const cleanRun = startIndexer(deploymentFile, chain.url, clean.location).exited;
-        const targets = Array.from({ length: KILLS }, (_, i) =>
-          Math.floor(((i + Math.random()) / KILLS) * head * 0.9),
-        );
+        const targets = Array.from({ length: KILLS }, (_, i) => Math.floor(((i + Math.random()) / KILLS) * head * 0.9));
         for (const target of targets) {
           const run = startIndexer(deploymentFile, chain.url, killed.location);
           let finished: Exit | undefined;
@@ -112,7 +110,10 @@ describe("indexer killed during a backfill", () => {
           expect(reached, `checkpoints so far ${checkpoints.join(", ")}`).to.be.at.least(checkpoints.at(-1) ?? -1);
           checkpoints.push(reached);
         }
-        expect(checkpoints.some((block) => block > 0 && block < head), `checkpoints ${checkpoints.join(", ")}`).to.equal(true);
+        expect(
+          checkpoints.some((block) => block > 0 && block < head),
+          `checkpoints ${checkpoints.join(", ")}`,
+        ).to.equal(true);
 
         const last = await startIndexer(deploymentFile, chain.url, killed.location).exited;
         expect(last.code, last.stderr).to.equal(0);

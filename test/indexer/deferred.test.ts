@@ -63,7 +63,9 @@ describe.each(STORE_KINDS)("deferred verification on %s", (kind) => {
     await deferred.verifyBehind();
     const forged = await store.db.selectFrom("ledger_events").selectAll().where("block_number", "=", forgedBlock).executeTakeFirstOrThrow();
     expect([forged.name, forged.verification, forged.problem]).to.deep.equal(["BatchShipped", "signature_mismatch", DEFERRED_MISMATCH]);
-    expect(lines.filter((l) => l.level === LEVEL.error).map((l) => [l.msg, l.blockNumber])).to.deep.equal([["ledger event failed deferred verification", forgedBlock]]);
+    expect(lines.filter((l) => l.level === LEVEL.error).map((l) => [l.msg, l.blockNumber])).to.deep.equal([
+      ["ledger event failed deferred verification", forgedBlock],
+    ]);
     expect(await reads.unverifiedAttestations(batchId)).to.equal(1);
 
     const full = await freshStore(kind);
@@ -96,7 +98,14 @@ describe.each(STORE_KINDS)("deferred verification on %s", (kind) => {
 
 describe("the scan verdict with unverified attestations", () => {
   const facts = (unverifiedAttestations: number) => ({
-    batch: { batchNumber: "B-1", expiresAt: 2_000_000_000, state: "MARKET_RELEASED" as const, recallStatus: "NONE" as const, recallLevel: null, onHold: false },
+    batch: {
+      batchNumber: "B-1",
+      expiresAt: 2_000_000_000,
+      state: "MARKET_RELEASED" as const,
+      recallStatus: "NONE" as const,
+      recallLevel: null,
+      onHold: false,
+    },
     packState: "ACTIVE" as PackStateName,
     unverifiedAttestations,
   });
@@ -109,7 +118,9 @@ describe("the scan verdict with unverified attestations", () => {
   });
 
   it("still answers a recall or a dispensed pack first: those verdicts present nothing as verified", () => {
-    expect(judgePack({}, { ...facts(1), batch: { ...facts(1).batch, recallStatus: "OPEN", recallLevel: "I" } }, 1_800_000_000).verdict).to.equal("RECALLED");
+    expect(judgePack({}, { ...facts(1), batch: { ...facts(1).batch, recallStatus: "OPEN", recallLevel: "I" } }, 1_800_000_000).verdict).to.equal(
+      "RECALLED",
+    );
     expect(judgePack({}, { ...facts(1), packState: "DISPENSED" }, 1_800_000_000).verdict).to.equal("ALREADY_DISPENSED");
   });
 });

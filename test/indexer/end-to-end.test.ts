@@ -3,17 +3,7 @@ import { expect } from "chai";
 import { createIndexer, createRpcSource } from "../../src/indexer";
 import { silentLogger } from "../../src/log";
 import type { Store } from "../../src/store";
-import {
-  acknowledgeRecall,
-  deployConsortium,
-  destroy,
-  dispense,
-  handOver,
-  receive,
-  releasedBatch,
-  ship,
-  startRecall,
-} from "../contracts/fixtures";
+import { acknowledgeRecall, deployConsortium, destroy, dispense, handOver, receive, releasedBatch, ship, startRecall } from "../contracts/fixtures";
 import type { Consortium } from "../contracts/fixtures";
 import { NODE_KINDS, startNode } from "../nodes";
 import type { TestNode } from "../nodes";
@@ -60,7 +50,10 @@ describe.each(CASES)("indexer end to end from %s into %s", (nodeKind, kind) => {
   });
 
   it("records every event with its position and a verified signer", async () => {
-    const logs = await c.relayer.provider!.getLogs({ fromBlock: 0, address: [await c.registry.getAddress(), await c.products.getAddress(), await c.batches.getAddress()] });
+    const logs = await c.relayer.provider!.getLogs({
+      fromBlock: 0,
+      address: [await c.registry.getAddress(), await c.products.getAddress(), await c.batches.getAddress()],
+    });
     const events = await store.db.selectFrom("ledger_events").selectAll().orderBy("block_number").orderBy("log_index").execute();
     expect(events.map((e) => [e.block_number, e.log_index, e.tx_hash])).to.deep.equal(
       logs.map((l) => [l.blockNumber, l.index, l.transactionHash.toLowerCase()]),
@@ -85,10 +78,7 @@ describe.each(CASES)("indexer end to end from %s into %s", (nodeKind, kind) => {
           .where("batch_id", "=", batchId)
           .where("organization_id", "=", party.id)
           .executeTakeFirst();
-        expect([row?.quantity ?? 0, Boolean(row?.recall_acknowledged)]).to.deep.equal([
-          Number(onChain.quantity),
-          onChain.recallAcknowledged,
-        ]);
+        expect([row?.quantity ?? 0, Boolean(row?.recall_acknowledged)]).to.deep.equal([Number(onChain.quantity), onChain.recallAcknowledged]);
       }
     }
   });

@@ -278,7 +278,9 @@ describe("fast EIP-712 digests and signer recovery", () => {
         variant((b) => b.write(word(N), 0, "hex")),
         variant((b) => b.write(word(N + 1n), 32, "hex")),
         // The same signature with s flipped to n - s and v to the other parity: ethers refuses the high s.
-        hexlify(Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(word(N - BigInt(sig.s)), "hex"), Buffer.from([sig.v === 27 ? 28 : 27])])),
+        hexlify(
+          Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(word(N - BigInt(sig.s)), "hex"), Buffer.from([sig.v === 27 ? 28 : 27])]),
+        ),
         signature.slice(0, 130),
         signature + "00",
         signature.toUpperCase().replace("0X", "0x"),
@@ -308,7 +310,12 @@ describe("fast EIP-712 digests and signer recovery", () => {
         ? []
         : [attestationOf(event), counterpartyAttestationOf(event)]
             .filter((a) => !!a)
-            .map((a) => recoverReference({ contract: event.contract, chainId: BigInt(chainId), verifyingContract: event.address, type: a!.type, message: a!.message }, a!.signature)),
+            .map((a) =>
+              recoverReference(
+                { contract: event.contract, chainId: BigInt(chainId), verifyingContract: event.address, type: a!.type, message: a!.message },
+                a!.signature,
+              ),
+            ),
     );
     expect(expected.flat().filter((r) => r === null)).to.have.length(0);
     expect(events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)))).to.deep.equal(expected);
@@ -334,7 +341,12 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
 
   it("store what the query builder's inserts and upserts store", async () => {
     const rows = (n: number, quantity: number) =>
-      Array.from({ length: n }, (_, i) => ({ batch_id: `0x${(i % 7).toString(16).padStart(64, "0")}`, organization_id: i, quantity: quantity + i, recall_acknowledged: i % 2 }));
+      Array.from({ length: n }, (_, i) => ({
+        batch_id: `0x${(i % 7).toString(16).padStart(64, "0")}`,
+        organization_id: i,
+        quantity: quantity + i,
+        recall_acknowledged: i % 2,
+      }));
     const events = Array.from({ length: 30 }, (_, i) => ({
       block_number: 1 + Math.floor(i / 4),
       log_index: i % 4,
@@ -351,7 +363,7 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
       signer_organization_id: null,
       verification: "verified" as const,
       problem: i % 5 === 0 ? "it's \"quoted\" and 'quoted' — ünïcode" : null,
-      payload: JSON.stringify({ i, text: "a\\b\"c", big: "123456789012345678901234567890" }),
+      payload: JSON.stringify({ i, text: 'a\\b"c', big: "123456789012345678901234567890" }),
     }));
     // The same writes, once through the bulk path and once through the query builder: a second Kysely instance
     // over the other store's connection, which the bulk path does not know.
@@ -366,10 +378,22 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
           await writeRows(db, trx, "holdings", rows(20, 5), { key: ["batch_id", "organization_id"] });
           // Upserts: some rows replaced, new ones added.
           await writeRows(db, trx, "holdings", rows(25, 100).slice(10), { key: ["batch_id", "organization_id"] });
-          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x01", block_time: 10 }], { key: ["block_number"], update: ["block_hash"] });
-          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x02", block_time: 20 }], { key: ["block_number"], update: ["block_hash"] });
-          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }], { key: ["pack"], update: [] });
-          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0c", state: "DISPENSED", organization_id: 2, changed_at: 2 }], { key: ["pack"], update: [] });
+          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x01", block_time: 10 }], {
+            key: ["block_number"],
+            update: ["block_hash"],
+          });
+          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x02", block_time: 20 }], {
+            key: ["block_number"],
+            update: ["block_hash"],
+          });
+          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }], {
+            key: ["pack"],
+            update: [],
+          });
+          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0c", state: "DISPENSED", organization_id: 2, changed_at: 2 }], {
+            key: ["pack"],
+            update: [],
+          });
         });
       }
       const tables = ["ledger_events", "holdings", "indexed_blocks", "pack_states"];
@@ -384,4 +408,3 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
     }
   });
 });
-

@@ -72,7 +72,12 @@ describe.each(NODE_KINDS)("follow mode on %s", (kind) => {
       const { batchId } = await releasedBatch(c, "LIVE-1");
       const mined = await node.provider.getBlockNumber();
       const indexed = await until(() =>
-        store.db.selectFrom("ledger_events").select(["block_number", "verification"]).where("name", "=", "BatchMarketReleased").where("batch_id", "=", batchId).executeTakeFirst(),
+        store.db
+          .selectFrom("ledger_events")
+          .select(["block_number", "verification"])
+          .where("name", "=", "BatchMarketReleased")
+          .where("batch_id", "=", batchId)
+          .executeTakeFirst(),
       );
       expect(indexed).to.deep.equal({ block_number: mined, verification: "verified" });
       expect(said(follower.lines, "no new-head subscription; polling the node")).to.equal(undefined);
@@ -92,7 +97,9 @@ describe("follow mode on a node that serves no WebSocket", () => {
     request.on("data", (chunk: Buffer) => body.push(chunk));
     request.on("end", () => {
       void fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(body) })
-        .then(async (answer) => response.writeHead(answer.status, { "content-type": "application/json" }).end(Buffer.from(await answer.arrayBuffer())))
+        .then(async (answer) =>
+          response.writeHead(answer.status, { "content-type": "application/json" }).end(Buffer.from(await answer.arrayBuffer())),
+        )
         .catch(() => response.destroy());
     });
   });
@@ -117,7 +124,14 @@ describe("follow mode on a node that serves no WebSocket", () => {
       const fallback = await until(() => said(follower.lines, "no new-head subscription; polling the node"));
       expect(fallback.reason).to.contain("serves no WebSocket (HTTP 400");
       const { batchId } = await releasedBatch(c, "POLLED-1");
-      const indexed = await until(() => store.db.selectFrom("ledger_events").select("verification").where("batch_id", "=", batchId).where("name", "=", "BatchMarketReleased").executeTakeFirst());
+      const indexed = await until(() =>
+        store.db
+          .selectFrom("ledger_events")
+          .select("verification")
+          .where("batch_id", "=", batchId)
+          .where("name", "=", "BatchMarketReleased")
+          .executeTakeFirst(),
+      );
       expect(indexed.verification).to.equal("verified");
       expect(said(follower.lines, "following the node's new heads by subscription")).to.equal(undefined);
     } finally {

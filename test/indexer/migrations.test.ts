@@ -25,7 +25,9 @@ describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s",
       await sql`insert into batches (id, product_id, batch_number, mah_id, cmo_id, agreement_id, quantity, manufactured_at, expires_at,
         batch_record_hash, codes_root, state, recall_status, recall_level, open_deviations, in_transit, dispensed, destroyed, missing,
         recorded_at, factory_released_at, market_released_at)
-        values ('0xbb', '0xcc', 'B-1', 1, 2, '0xdd', 10, 1, 2, '0xee', '0xff', 'MARKET_RELEASED', 'NONE', null, 0, 0, 1, 0, 0, 1, 1, 1)`.execute(store.db);
+        values ('0xbb', '0xcc', 'B-1', 1, 2, '0xdd', 10, 1, 2, '0xee', '0xff', 'MARKET_RELEASED', 'NONE', null, 0, 0, 1, 0, 0, 1, 1, 1)`.execute(
+        store.db,
+      );
       await store.migrate();
       const packs = await store.db.selectFrom("pack_states").selectAll().execute();
       expect(packs.map((row) => ({ ...row, changed_at: Number(row.changed_at) }))).to.deep.equal([

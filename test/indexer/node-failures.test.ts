@@ -200,9 +200,7 @@ describe.each(STORE_KINDS)("a JSON-RPC node that is down or refuses large ranges
     await hre.network.provider.send("hardhat_mine", ["0x50"]);
     await handOver(c, c.cmo, c.distributor, batchId, 12n);
     deployment = await deploymentOf(c);
-    eventCount = (
-      await c.relayer.provider!.getLogs({ fromBlock: 0, address: Object.values(deployment.contracts) })
-    ).length;
+    eventCount = (await c.relayer.provider!.getLogs({ fromBlock: 0, address: Object.values(deployment.contracts) })).length;
   });
   beforeEach(async () => {
     store = await freshStore(kind);
@@ -212,7 +210,14 @@ describe.each(STORE_KINDS)("a JSON-RPC node that is down or refuses large ranges
   });
 
   const storedEvents = async () =>
-    Number((await store.db.selectFrom("ledger_events").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await store.db
+          .selectFrom("ledger_events")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   it("keeps retrying, with a doubling delay, until the node comes up, then indexes everything", async () => {
     const port = await freePort();

@@ -34,7 +34,14 @@ describe.each(STORE_KINDS)("the backfill pipeline on %s", (kind) => {
   async function cleanIndex(maxRange: number) {
     const clean = await freshStore(kind);
     try {
-      await createIndexer({ source: s.ledger.source(), store: clean, deployment: s.ledger.deployment, log: silentLogger(), maxRange, verifyThreads: 0 }).catchUp();
+      await createIndexer({
+        source: s.ledger.source(),
+        store: clean,
+        deployment: s.ledger.deployment,
+        log: silentLogger(),
+        maxRange,
+        verifyThreads: 0,
+      }).catchUp();
       return await dumpTables(clean.db, MODEL_TABLES);
     } finally {
       await clean.close();

@@ -142,7 +142,11 @@ describe.each(STORE_KINDS)("a store of another deployment on the same chain, on 
       const [rebuilt, expected] = [await dumpTables(store.db), await dumpTables(clean.db)];
       expect(dumpDiff(rebuilt, expected)).to.deep.equal({});
       const addresses = new Set(rebuilt.ledger_events!.map((row) => row.address));
-      expect([...addresses].sort()).to.deep.equal(Object.values(deployment.contracts).map((a) => a.toLowerCase()).sort());
+      expect([...addresses].sort()).to.deep.equal(
+        Object.values(deployment.contracts)
+          .map((a) => a.toLowerCase())
+          .sort(),
+      );
       expect(rebuilt.batches!.map((row) => row.id)).to.deep.equal([secondBatch.batchId]);
     } finally {
       await store.close();

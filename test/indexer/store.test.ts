@@ -60,7 +60,11 @@ describe("PostgreSQL store", () => {
     url.port = "1";
     const store = createStore(url.toString());
     try {
-      const refused = await store.db.selectFrom("sync_state").selectAll().execute().catch((error: unknown) => error);
+      const refused = await store.db
+        .selectFrom("sync_state")
+        .selectAll()
+        .execute()
+        .catch((error: unknown) => error);
       expect(isStoreUnavailable(refused), String(refused)).to.equal(true);
     } finally {
       await store.close();

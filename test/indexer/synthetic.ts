@@ -173,11 +173,7 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
         logs: async ({ fromBlock, toBlock, addresses, topics }) => {
           const wanted = new Set(addresses.map((a) => a.toLowerCase()));
           return logs.filter(
-            (l) =>
-              l.blockNumber >= fromBlock &&
-              l.blockNumber <= toBlock &&
-              wanted.has(l.address.toLowerCase()) &&
-              topics.includes(l.topics[0]!),
+            (l) => l.blockNumber >= fromBlock && l.blockNumber <= toBlock && wanted.has(l.address.toLowerCase()) && topics.includes(l.topics[0]!),
           );
         },
         close() {},
@@ -223,15 +219,7 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       return key;
     },
     revokeKey: (party: SyntheticParty, key: string, forgery?: Forgery) =>
-      emit(
-        "ConsortiumRegistry",
-        "SigningKeyRevoked",
-        "SigningKeyRevocation",
-        { organizationId: party.id, signingKey: key },
-        party.key,
-        {},
-        forgery,
-      ),
+      emit("ConsortiumRegistry", "SigningKeyRevoked", "SigningKeyRevocation", { organizationId: party.id, signingKey: key }, party.key, {}, forgery),
 
     // ----- products and agreements -----
 
@@ -373,29 +361,28 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       emit("BatchLedger", "PacksDispensed", "Dispensing", { dispenserId: dispenser.id, batchId, packs }, dispenser.key),
     /** Sets the packs' state (PackState; Active undoes). */
     changePackStates: (by: SyntheticParty, batchId: string, packs: string[], state: number) =>
-      emit("BatchLedger", "PackStatesChanged", "PackStateChange", { organizationId: by.id, batchId, state, packs, reasonHash: hashText("pack state") }, by.key),
-    destroy: (holder: SyntheticParty, batchId: string, quantity: number) =>
       emit(
         "BatchLedger",
-        "StockDestroyed",
-        "Destruction",
-        { holderId: holder.id, batchId, quantity, reasonHash: hashText("damaged") },
-        holder.key,
+        "PackStatesChanged",
+        "PackStateChange",
+        { organizationId: by.id, batchId, state, packs, reasonHash: hashText("pack state") },
+        by.key,
       ),
+    destroy: (holder: SyntheticParty, batchId: string, quantity: number) =>
+      emit("BatchLedger", "StockDestroyed", "Destruction", { holderId: holder.id, batchId, quantity, reasonHash: hashText("damaged") }, holder.key),
     placeHold: (by: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "BatchPlacedOnHold", "HoldPlacement", { organizationId: by.id, batchId, reasonHash: hashText("complaints") }, by.key),
     releaseHold: (mah: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "BatchHoldReleased", "HoldRelease", { mahId: mah.id, batchId, reasonHash: hashText("investigation closed") }, mah.key),
     startRecall: (by: SyntheticParty, batchId: string, level: number) =>
-      emit(
-        "BatchLedger",
-        "RecallStarted",
-        "RecallStart",
-        { organizationId: by.id, batchId, level, reasonHash: hashText("contamination") },
-        by.key,
-      ),
+      emit("BatchLedger", "RecallStarted", "RecallStart", { organizationId: by.id, batchId, level, reasonHash: hashText("contamination") }, by.key),
     /** A holder's account of its holding: quarantined, and what already left it (dispensed, destroyed, missing). */
-    acknowledgeRecall: (holder: SyntheticParty, batchId: string, quarantinedQuantity: number, gone: { dispensed?: number; destroyed?: number; missing?: number } = {}) =>
+    acknowledgeRecall: (
+      holder: SyntheticParty,
+      batchId: string,
+      quarantinedQuantity: number,
+      gone: { dispensed?: number; destroyed?: number; missing?: number } = {},
+    ) =>
       emit(
         "BatchLedger",
         "RecallAcknowledged",

@@ -188,11 +188,7 @@ describe.each(STORE_KINDS)("signature re-verification on %s", (kind) => {
       expect((await indexer.catchUp()).number).to.equal(l.head);
       const shipment = await fresh.db.selectFrom("shipments").selectAll().where("id", "=", later).executeTakeFirstOrThrow();
       expect(shipment.status).to.equal("IN_TRANSIT");
-      const verifications = await fresh.db
-        .selectFrom("ledger_events")
-        .select(["verification"])
-        .orderBy("block_number")
-        .execute();
+      const verifications = await fresh.db.selectFrom("ledger_events").select(["verification"]).orderBy("block_number").execute();
       expect(verifications.length).to.equal(l.logs.length);
       expect(verifications.filter((v) => v.verification === "verified").length).to.equal(l.logs.length - 4);
     } finally {

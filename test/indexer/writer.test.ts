@@ -43,7 +43,11 @@ describe("the writer lock", () => {
 
       expect(await terminateWriter(url)).to.equal(1);
       await until(() => first!.lost.aborted);
-      const refused = await first!.store.db.updateTable("sync_state").set({ block_number: 2 }).execute().catch((error: unknown) => error);
+      const refused = await first!.store.db
+        .updateTable("sync_state")
+        .set({ block_number: 2 })
+        .execute()
+        .catch((error: unknown) => error);
       expect(isStoreUnavailable(refused), String(refused)).to.equal(true);
       expect(await store.db.selectFrom("sync_state").select("block_number").execute()).to.deep.equal([{ block_number: 1 }]);
 

@@ -59,15 +59,27 @@ describe("the attestation catalogue", () => {
   it("puts the acting organization first and the nonce second in every struct", () => {
     for (const spec of ATTESTATION_SPECS) {
       // The relay and the indexer read the organization an attestation speaks for from its first field.
-      expect([spec.name, spec.fields[0]!.name]).to.satisfy(([, name]: string[]) => /^(regulator|organization|mah|cmo|shipper|recipient|dispenser|holder)Id$/.test(name!));
+      expect([spec.name, spec.fields[0]!.name]).to.satisfy(([, name]: string[]) =>
+        /^(regulator|organization|mah|cmo|shipper|recipient|dispenser|holder)Id$/.test(name!),
+      );
       expect([spec.name, spec.fields[1]]).to.deep.equal([spec.name, { name: "nonce", type: "uint256" }]);
     }
   });
 
   it("moves custody only through attestations that name the holder among their fields", () => {
     for (const spec of ATTESTATION_SPECS.filter((s) => s.custody || s.holder)) {
-      expect(spec.fields.map((f) => f.name), spec.name).to.include(spec.holder);
+      expect(
+        spec.fields.map((f) => f.name),
+        spec.name,
+      ).to.include(spec.holder);
     }
-    expect([...CUSTODY_EVENTS]).to.deep.equal(["BatchRecorded", "BatchShipped", "ShipmentReceived", "PacksDispensed", "PackStatesChanged", "StockDestroyed"]);
+    expect([...CUSTODY_EVENTS]).to.deep.equal([
+      "BatchRecorded",
+      "BatchShipped",
+      "ShipmentReceived",
+      "PacksDispensed",
+      "PackStatesChanged",
+      "StockDestroyed",
+    ]);
   });
 });

@@ -2,15 +2,7 @@ import { describe, it } from "vitest";
 import { expect } from "chai";
 import { parseCode, type Gs1Pack } from "../../src/codes";
 import { chinaTime } from "../../src/ledger/china-time";
-import {
-  describeExpiry,
-  endOfChinaDay,
-  expiryDate,
-  isEndOfChinaDay,
-  isExpired,
-  parseExpiry,
-  printedExpiryMismatch,
-} from "../../src/ledger/expiry";
+import { describeExpiry, endOfChinaDay, expiryDate, isEndOfChinaDay, isExpired, parseExpiry, printedExpiryMismatch } from "../../src/ledger/expiry";
 import { expiryOf } from "../../src/demo/seed";
 
 const GTIN = "09506000134352";

@@ -6,7 +6,11 @@ import { createNamer } from "../../src/store/names";
 import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
 
 describe("refusal wording", () => {
-  const abis = { ConsortiumRegistry: ConsortiumRegistry__factory.abi, ProductRegistry: ProductRegistry__factory.abi, BatchLedger: BatchLedger__factory.abi };
+  const abis = {
+    ConsortiumRegistry: ConsortiumRegistry__factory.abi,
+    ProductRegistry: ProductRegistry__factory.abi,
+    BatchLedger: BatchLedger__factory.abi,
+  };
 
   it("maps every custom error of the three contracts to a stable code, a kind and a message", async () => {
     const store = (await import("../indexer/stores")).freshStore;
@@ -42,7 +46,10 @@ describe("refusal wording", () => {
         }
       }
       expect(seen.size).to.be.above(60);
-      expect(Object.keys(CONTRACT_REFUSALS).filter((name) => !seen.has(name)), "refusals for errors no contract has").to.deep.equal([]);
+      expect(
+        Object.keys(CONTRACT_REFUSALS).filter((name) => !seen.has(name)),
+        "refusals for errors no contract has",
+      ).to.deep.equal([]);
     } finally {
       await db.close();
     }

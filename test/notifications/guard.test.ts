@@ -14,11 +14,41 @@ import type { WebhookReceiver } from "./receiver";
 describe("private address ranges", () => {
   it("classifies loopback, link-local, private and reserved addresses as private, and the rest as public", () => {
     const inside = [
-      "127.0.0.1", "127.255.255.254", "0.0.0.0", "10.0.0.1", "100.64.0.1", "169.254.169.254", "172.16.0.1", "172.31.255.255",
-      "192.168.0.1", "192.0.0.8", "198.18.0.1", "224.0.0.1", "255.255.255.255",
-      "::", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:a9fe:a9fe", "64:ff9b::a00:1",
+      "127.0.0.1",
+      "127.255.255.254",
+      "0.0.0.0",
+      "10.0.0.1",
+      "100.64.0.1",
+      "169.254.169.254",
+      "172.16.0.1",
+      "172.31.255.255",
+      "192.168.0.1",
+      "192.0.0.8",
+      "198.18.0.1",
+      "224.0.0.1",
+      "255.255.255.255",
+      "::",
+      "::1",
+      "fc00::1",
+      "fd12:3456::1",
+      "fe80::1",
+      "febf::1",
+      "ff02::1",
+      "::ffff:127.0.0.1",
+      "::ffff:a9fe:a9fe",
+      "64:ff9b::a00:1",
     ];
-    const outside = ["8.8.8.8", "93.184.215.14", "172.32.0.1", "172.15.255.255", "100.128.0.1", "2606:4700::1111", "2001:db8::1", "64:ff9b::808:808", "::ffff:8.8.8.8"];
+    const outside = [
+      "8.8.8.8",
+      "93.184.215.14",
+      "172.32.0.1",
+      "172.15.255.255",
+      "100.128.0.1",
+      "2606:4700::1111",
+      "2001:db8::1",
+      "64:ff9b::808:808",
+      "::ffff:8.8.8.8",
+    ];
     expect(inside.filter((address) => !isPrivateAddress(address))).to.deep.equal([]);
     expect(outside.filter((address) => isPrivateAddress(address))).to.deep.equal([]);
     expect(() => isPrivateAddress("localhost")).to.throw("not an IP address");
@@ -48,7 +78,14 @@ describe("private address ranges", () => {
       "64:ff9b::192.168.0.1",
       "64:ff9b:1::a00:1", // NAT64 local use: its IPv4 may sit anywhere, and it is local by definition
     ];
-    const outside = ["2002:808:808::1", teredo("65.54.227.120", "8.8.4.4"), "::ffff:0:808:808", "::ffff:0:8.8.8.8", "64:ff9b::8.8.8.8", "2001:4860:4860::8888"];
+    const outside = [
+      "2002:808:808::1",
+      teredo("65.54.227.120", "8.8.4.4"),
+      "::ffff:0:808:808",
+      "::ffff:0:8.8.8.8",
+      "64:ff9b::8.8.8.8",
+      "2001:4860:4860::8888",
+    ];
     expect(inside.filter((address) => !isPrivateAddress(address))).to.deep.equal([]);
     expect(outside.filter((address) => isPrivateAddress(address))).to.deep.equal([]);
     expect(literalHostRefusal(new URL("http://[2002:7f00:1::1]/hook"))).to.be.a("string");
@@ -68,11 +105,16 @@ describe("private address ranges", () => {
     const calls: string[] = [];
     const resolve = async (host: string): Promise<ResolvedAddress[]> => {
       calls.push(host);
-      return [{ address: "93.184.215.14", family: 4 }, { address: "fd00::5", family: 6 }];
+      return [
+        { address: "93.184.215.14", family: 4 },
+        { address: "fd00::5", family: 6 },
+      ];
     };
     const refused = await pinnedLookup(new URL("https://hooks.example.com/x"), { allowPrivateAddresses: false, resolve }).catch((e: unknown) => e);
     expect(refused).to.be.instanceOf(NotPublicError);
-    expect((refused as Error).message).to.equal("WEBHOOK_URL_NOT_PUBLIC: hooks.example.com resolves to fd00::5, a loopback, link-local or private address");
+    expect((refused as Error).message).to.equal(
+      "WEBHOOK_URL_NOT_PUBLIC: hooks.example.com resolves to fd00::5, a loopback, link-local or private address",
+    );
     // A private literal is refused without asking DNS.
     const literal = await pinnedLookup(new URL("http://[::1]/x"), { allowPrivateAddresses: false, resolve }).catch((e: unknown) => e);
     expect(literal).to.be.instanceOf(NotPublicError);
@@ -80,8 +122,16 @@ describe("private address ranges", () => {
 
     const lookup = await pinnedLookup(new URL("https://hooks.example.com/x"), { allowPrivateAddresses: true, resolve });
     const answer = (options: { all?: boolean; family?: number }) =>
-      new Promise<unknown>((done) => lookup("anything.example", options, (error, address, family) => done(error ? (error as NodeJS.ErrnoException).code : [address, family])));
-    expect(await answer({ all: true })).to.deep.equal([[{ address: "93.184.215.14", family: 4 }, { address: "fd00::5", family: 6 }], undefined]);
+      new Promise<unknown>((done) =>
+        lookup("anything.example", options, (error, address, family) => done(error ? (error as NodeJS.ErrnoException).code : [address, family])),
+      );
+    expect(await answer({ all: true })).to.deep.equal([
+      [
+        { address: "93.184.215.14", family: 4 },
+        { address: "fd00::5", family: 6 },
+      ],
+      undefined,
+    ]);
     expect(await answer({})).to.deep.equal(["93.184.215.14", 4]);
     expect(await answer({ family: 6 })).to.deep.equal(["fd00::5", 6]);
     expect(calls).to.deep.equal(["hooks.example.com", "hooks.example.com"]);
@@ -106,7 +156,11 @@ describe("webhook deliveries and private addresses", () => {
     await h.sync();
     // A name, not a literal, so the subscription is accepted; .test never resolves through real DNS.
     const url = receiver.url.replace("127.0.0.1", "hooks.example.test");
-    const subscribed = await request(h.app).post("/v1/subscriptions").set("authorization", await h.bearer(h.c.distributor)).send({ url, kinds: ["ledger.*"] }).expect(201);
+    const subscribed = await request(h.app)
+      .post("/v1/subscriptions")
+      .set("authorization", await h.bearer(h.c.distributor))
+      .send({ url, kinds: ["ledger.*"] })
+      .expect(201);
     receiver.setSecret(subscribed.body.secret);
     const { batchId } = await releasedBatch(h.c, "GUARDED", 10n);
     await handOver(h.c, h.c.cmo, h.c.distributor, batchId, 1n);
@@ -118,7 +172,15 @@ describe("webhook deliveries and private addresses", () => {
       return [{ address: "127.0.0.1", family: 4 }];
     };
     let now = Date.now();
-    const guarded = createDispatcher({ store: h.store, log: silentLogger(), apiSecret: h.services.config.secret, config: { baseDelayMs: 1_000, maxDelayMs: 1_000 }, clock: () => now, resolve, random: () => 0 });
+    const guarded = createDispatcher({
+      store: h.store,
+      log: silentLogger(),
+      apiSecret: h.services.config.secret,
+      config: { baseDelayMs: 1_000, maxDelayMs: 1_000 },
+      clock: () => now,
+      resolve,
+      random: () => 0,
+    });
     const first = await guarded.runOnce();
     await guarded.stop();
     expect(first.attempted).to.be.greaterThan(0);
@@ -127,7 +189,12 @@ describe("webhook deliveries and private addresses", () => {
     expect(resolved).to.have.length(first.attempted);
 
     const deliveries = async () =>
-      (await request(h.app).get(`/v1/subscriptions/${subscribed.body.id}/deliveries`).set("authorization", await h.bearer(h.c.distributor)).expect(200)).body.deliveries as {
+      (
+        await request(h.app)
+          .get(`/v1/subscriptions/${subscribed.body.id}/deliveries`)
+          .set("authorization", await h.bearer(h.c.distributor))
+          .expect(200)
+      ).body.deliveries as {
         status: string;
         attempts: number;
         nextAttemptAt: number | null;
@@ -149,7 +216,14 @@ describe("webhook deliveries and private addresses", () => {
 
     now += 1_000;
     resolved.length = 0;
-    const optedIn = createDispatcher({ store: h.store, log: silentLogger(), apiSecret: h.services.config.secret, config: { allowPrivateAddresses: true }, clock: () => now, resolve });
+    const optedIn = createDispatcher({
+      store: h.store,
+      log: silentLogger(),
+      apiSecret: h.services.config.secret,
+      config: { allowPrivateAddresses: true },
+      clock: () => now,
+      resolve,
+    });
     const second = await optedIn.runOnce();
     await optedIn.stop();
     // hooks.example.test exists only in the injected resolver: the connection went to the address it answered.

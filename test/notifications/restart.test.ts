@@ -22,7 +22,10 @@ import type { WebhookReceiver } from "./receiver";
 async function signIn(apiUrl: string, party: Party) {
   const challenge = await request(apiUrl).post("/v1/auth/challenge").send({ key: party.key.address }).expect(200);
   const signature = await party.key.signMessage(challenge.body.text as string);
-  const token = await request(apiUrl).post("/v1/auth/token").send({ key: party.key.address, challenge: challenge.body.challenge, signature }).expect(200);
+  const token = await request(apiUrl)
+    .post("/v1/auth/token")
+    .send({ key: party.key.address, challenge: challenge.body.challenge, signature })
+    .expect(200);
   return `Bearer ${token.body.token as string}`;
 }
 
@@ -82,7 +85,10 @@ describe.each(STORE_KINDS)("notifications across a service restart (%s)", (kind)
     await waitFor("the engine to evaluate the history", async () => {
       const { db } = service.services.store;
       const cursor = await db.selectFrom("alert_cursors").select("block_number").where("name", "=", "events").executeTakeFirst();
-      const last = await db.selectFrom("ledger_events").select((eb) => eb.fn.max("block_number").as("n")).executeTakeFirst();
+      const last = await db
+        .selectFrom("ledger_events")
+        .select((eb) => eb.fn.max("block_number").as("n"))
+        .executeTakeFirst();
       return cursor !== undefined && cursor.block_number === Number(last?.n);
     });
     const subscribed = await request(service.apiUrl)
@@ -94,7 +100,11 @@ describe.each(STORE_KINDS)("notifications across a service restart (%s)", (kind)
     await receiver.down();
     await handOver(c, c.cmo, c.distributor, batchId, 10n);
     const attempted = async (s: LedgerService) => {
-      const rows = await s.services.store.db.selectFrom("webhook_deliveries").select(["attempts"]).where("subscription_id", "=", subscribed.body.id).execute();
+      const rows = await s.services.store.db
+        .selectFrom("webhook_deliveries")
+        .select(["attempts"])
+        .where("subscription_id", "=", subscribed.body.id)
+        .execute();
       return rows.length >= 2 && rows.every((r) => r.attempts >= 1);
     };
     await waitFor("failed first attempts while the receiver is down", () => attempted(service));
@@ -151,8 +161,14 @@ describe("recall deadlines", () => {
       const { batchId } = await releasedBatch(c, "DEADLINES", 100n);
       await startRecall(c, c.mah, batchId, RecallLevel.I);
       const { db } = service.services.store;
-      await waitFor("the recall indexed", async () => (await db.selectFrom("recalls").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst()) !== undefined);
-      const res = await request(service.apiUrl).get(`/v1/recalls/${batchId}`).set("authorization", await signIn(service.apiUrl, c.mah)).expect(200);
+      await waitFor(
+        "the recall indexed",
+        async () => (await db.selectFrom("recalls").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst()) !== undefined,
+      );
+      const res = await request(service.apiUrl)
+        .get(`/v1/recalls/${batchId}`)
+        .set("authorization", await signIn(service.apiUrl, c.mah))
+        .expect(200);
       expect(res.body.acknowledgeBy - res.body.startedAt).to.equal(3_600);
     } finally {
       await service.stop();

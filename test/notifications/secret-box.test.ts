@@ -21,10 +21,15 @@ describe("webhook secrets sealed with the API secret", () => {
   it("open only with the API secret and the subscription they were sealed for, and not once altered", () => {
     const box = secretBox(randomBytes(32));
     const sealed = box.seal(SECRET, "sub_a");
-    expect(sealed).to.match(/^aes256gcm\.v1\./).and.not.to.contain(SECRET);
+    expect(sealed)
+      .to.match(/^aes256gcm\.v1\./)
+      .and.not.to.contain(SECRET);
     expect(box.seal(SECRET, "sub_a")).not.to.equal(sealed);
     expect(box.open(sealed, "sub_a")).to.equal(SECRET);
-    expect(refusal(() => secretBox(randomBytes(32)).open(sealed, "sub_a"))).to.be.instanceOf(SecretBoxError).and.have.property("message").that.contains("does not open with this API secret");
+    expect(refusal(() => secretBox(randomBytes(32)).open(sealed, "sub_a")))
+      .to.be.instanceOf(SecretBoxError)
+      .and.have.property("message")
+      .that.contains("does not open with this API secret");
     expect(refusal(() => box.open(sealed, "sub_b"))).to.be.instanceOf(SecretBoxError);
     const altered = `${sealed.slice(0, -2)}${sealed.endsWith("A") ? "B" : "A"}${sealed.slice(-1)}`;
     expect(refusal(() => box.open(altered, "sub_a"))).to.be.instanceOf(SecretBoxError);
@@ -46,15 +51,32 @@ describe("webhook secrets sealed with the API secret", () => {
         .set("authorization", await h.bearer(h.c.distributor))
         .send({ url: "https://receiver.example/hook", kinds: ["*"] })
         .expect(201);
-      const row = await h.store.db.selectFrom("webhook_subscriptions").select("secret").where("id", "=", subscribed.body.id).executeTakeFirstOrThrow();
-      expect(row.secret).to.match(/^aes256gcm\.v1\./).and.not.to.contain(subscribed.body.secret);
+      const row = await h.store.db
+        .selectFrom("webhook_subscriptions")
+        .select("secret")
+        .where("id", "=", subscribed.body.id)
+        .executeTakeFirstOrThrow();
+      expect(row.secret)
+        .to.match(/^aes256gcm\.v1\./)
+        .and.not.to.contain(subscribed.body.secret);
       expect(secretBox(h.services.config.secret).open(row.secret, subscribed.body.id)).to.equal(subscribed.body.secret);
     });
 
     it("secrets stored in the clear by an earlier version are sealed, once", async () => {
       await h.store.db
         .insertInto("webhook_subscriptions")
-        .values({ id: "sub_legacy", organization_id: h.c.distributor.id, url: "https://receiver.example/old", kinds: '["*"]', secret: SECRET, description: null, status: "active", after_notification_id: 0, created_at: 1, deleted_at: null })
+        .values({
+          id: "sub_legacy",
+          organization_id: h.c.distributor.id,
+          url: "https://receiver.example/old",
+          kinds: '["*"]',
+          secret: SECRET,
+          description: null,
+          status: "active",
+          after_notification_id: 0,
+          created_at: 1,
+          deleted_at: null,
+        })
         .execute();
       const box = secretBox(h.services.config.secret);
       expect(await sealClearSecrets(h.store, box)).to.equal(1);

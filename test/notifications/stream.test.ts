@@ -34,7 +34,12 @@ function openStream(url: string, headers: Record<string, string>) {
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const fields = new Map(block.split("\n").filter((line) => !line.startsWith(":")).map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
+          const fields = new Map(
+            block
+              .split("\n")
+              .filter((line) => !line.startsWith(":"))
+              .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]),
+          );
           if (fields.has("data")) events.push({ id: fields.get("id")!, event: fields.get("event")!, data: JSON.parse(fields.get("data")!) });
         }
       });
@@ -179,7 +184,10 @@ describe("notification stream (server-sent events)", () => {
     const successor = Wallet.createRandom();
     const added = await c.sign("ConsortiumRegistry", "SigningKeyAddition", c.cmo.key, { organizationId: c.cmo.id, signingKey: successor.address });
     await c.registry.addSigningKey(added.message as never, added.signature);
-    const revoked = await c.sign("ConsortiumRegistry", "SigningKeyRevocation", successor, { organizationId: c.cmo.id, signingKey: c.cmo.key.address });
+    const revoked = await c.sign("ConsortiumRegistry", "SigningKeyRevocation", successor, {
+      organizationId: c.cmo.id,
+      signingKey: c.cmo.key.address,
+    });
     await c.registry.revokeSigningKey(revoked.message as never, revoked.signature);
     await h.sync();
     await endOf(open, "the stream to end when its key was revoked");

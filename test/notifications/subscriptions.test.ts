@@ -25,7 +25,12 @@ describe.each(STORE_KINDS)("webhook subscriptions API (%s)", (kind) => {
       .set("authorization", distributor)
       .send({ url: "https://hooks.example.com/trace", kinds: ["alert.*", "ledger.RecallStarted"], description: "recall desk" })
       .expect(201);
-    expect(created.body).to.include({ organizationId: h.c.distributor.id, url: "https://hooks.example.com/trace", status: "active", description: "recall desk" });
+    expect(created.body).to.include({
+      organizationId: h.c.distributor.id,
+      url: "https://hooks.example.com/trace",
+      status: "active",
+      description: "recall desk",
+    });
     expect(created.body.secret).to.match(/^whsec_[0-9a-f]{64}$/);
     const listed = await request(h.app).get("/v1/subscriptions").set("authorization", distributor).expect(200);
     expect(listed.body.subscriptions.map((s: { id: string }) => s.id)).to.deep.equal([created.body.id]);
@@ -52,7 +57,11 @@ describe.each(STORE_KINDS)("webhook subscriptions API (%s)", (kind) => {
       [{ kinds: ["*"] }, "INVALID_INPUT", "url"],
     ];
     for (const [body, code, field] of cases) {
-      const res = await request(h.app).post("/v1/subscriptions").set("authorization", distributor).send(body as object).expect(400);
+      const res = await request(h.app)
+        .post("/v1/subscriptions")
+        .set("authorization", distributor)
+        .send(body as object)
+        .expect(400);
       expect([res.body.error.code, res.body.error.field], JSON.stringify(body)).to.deep.equal([code, field]);
     }
     expect(await subscriptionRows()).to.deep.equal(before);
@@ -81,21 +90,36 @@ describe.each(STORE_KINDS)("webhook subscriptions API (%s)", (kind) => {
       "http://api.localhost/hooks",
     ];
     for (const url of inside) {
-      const res = await request(h.app).post("/v1/subscriptions").set("authorization", distributor).send({ url, kinds: ["*"] }).expect(400);
+      const res = await request(h.app)
+        .post("/v1/subscriptions")
+        .set("authorization", distributor)
+        .send({ url, kinds: ["*"] })
+        .expect(400);
       expect([res.body.error.code, res.body.error.field], url).to.deep.equal(["WEBHOOK_URL_NOT_PUBLIC", "url"]);
     }
     expect(await subscriptionRows()).to.deep.equal(before);
     // Public literals and names pass (a name is checked again, resolved, at each delivery).
     for (const url of ["https://93.184.215.14/hooks", "https://[2606:4700::1111]/hooks", "https://172.32.0.1/hooks"]) {
-      const created = await request(h.app).post("/v1/subscriptions").set("authorization", distributor).send({ url, kinds: ["*"] }).expect(201);
+      const created = await request(h.app)
+        .post("/v1/subscriptions")
+        .set("authorization", distributor)
+        .send({ url, kinds: ["*"] })
+        .expect(201);
       await request(h.app).delete(`/v1/subscriptions/${created.body.id}`).set("authorization", distributor).expect(200);
     }
   });
 
   it("refuses callers that are not signed in, and another organization's subscription", async () => {
-    await request(h.app).post("/v1/subscriptions").send({ url: "https://hooks.example.com/x", kinds: ["*"] }).expect(401);
+    await request(h.app)
+      .post("/v1/subscriptions")
+      .send({ url: "https://hooks.example.com/x", kinds: ["*"] })
+      .expect(401);
     await request(h.app).get("/v1/subscriptions").expect(401);
-    const created = await request(h.app).post("/v1/subscriptions").set("authorization", distributor).send({ url: "https://hooks.example.com/mine", kinds: ["*"] }).expect(201);
+    const created = await request(h.app)
+      .post("/v1/subscriptions")
+      .set("authorization", distributor)
+      .send({ url: "https://hooks.example.com/mine", kinds: ["*"] })
+      .expect(201);
     const before = await subscriptionRows();
     for (const [method, path] of [
       ["get", `/v1/subscriptions/${created.body.id}`],
@@ -109,7 +133,10 @@ describe.each(STORE_KINDS)("webhook subscriptions API (%s)", (kind) => {
     expect(await subscriptionRows()).to.deep.equal(before);
     const malformed = await request(h.app).get("/v1/subscriptions/12").set("authorization", distributor).expect(400);
     expect(malformed.body.error.field).to.equal("id");
-    const unknown = await request(h.app).get(`/v1/subscriptions/sub_${"0".repeat(24)}`).set("authorization", distributor).expect(404);
+    const unknown = await request(h.app)
+      .get(`/v1/subscriptions/sub_${"0".repeat(24)}`)
+      .set("authorization", distributor)
+      .expect(404);
     expect(unknown.body.error.code).to.equal("NO_SUCH_SUBSCRIPTION");
   });
 

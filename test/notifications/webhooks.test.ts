@@ -62,7 +62,8 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
       now += 61_000;
       return result;
     };
-    const queuedFor = (await h.store.db.selectFrom("webhook_subscriptions").select("after_notification_id").executeTakeFirstOrThrow()).after_notification_id;
+    const queuedFor = (await h.store.db.selectFrom("webhook_subscriptions").select("after_notification_id").executeTakeFirstOrThrow())
+      .after_notification_id;
     const due = expected.filter((n) => n.id > queuedFor);
     expect(due.length).to.be.greaterThan(3);
 
@@ -96,7 +97,11 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
     await dispatcher.stop();
 
     async function pending() {
-      const row = await h.store.db.selectFrom("webhook_deliveries").select((eb) => eb.fn.countAll().as("n")).where("status", "=", "pending").executeTakeFirstOrThrow();
+      const row = await h.store.db
+        .selectFrom("webhook_deliveries")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .where("status", "=", "pending")
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     }
   });
@@ -109,22 +114,40 @@ describe.each(STORE_KINDS)("webhook delivery (%s)", (kind) => {
       .set("authorization", await h.bearer(h.c.dispenser))
       .send({ url: dead.url, kinds: ["ledger.*"] })
       .expect(201);
-    await handOver(h.c, h.c.distributor, h.c.dispenser, (await h.store.db.selectFrom("batches").select("id").where("batch_number", "=", "HOOKED").executeTakeFirstOrThrow()).id, 1n);
+    await handOver(
+      h.c,
+      h.c.distributor,
+      h.c.dispenser,
+      (await h.store.db.selectFrom("batches").select("id").where("batch_number", "=", "HOOKED").executeTakeFirstOrThrow()).id,
+      1n,
+    );
     await h.sync();
     let now = Date.now();
-    const dispatcher = createDispatcher({ store: h.store, log: silentLogger(), apiSecret: h.services.config.secret, config: { baseDelayMs: 10, maxDelayMs: 10, maxAttempts: 3, allowPrivateAddresses: true }, clock: () => now });
+    const dispatcher = createDispatcher({
+      store: h.store,
+      log: silentLogger(),
+      apiSecret: h.services.config.secret,
+      config: { baseDelayMs: 10, maxDelayMs: 10, maxAttempts: 3, allowPrivateAddresses: true },
+      clock: () => now,
+    });
     for (let i = 0; i < 4; i++) {
       await dispatcher.runOnce();
       now += 1_000;
     }
     await dispatcher.stop();
-    const log = await request(h.app).get(`/v1/subscriptions/${subscribed.body.id}/deliveries`).set("authorization", await h.bearer(h.c.dispenser)).expect(200);
+    const log = await request(h.app)
+      .get(`/v1/subscriptions/${subscribed.body.id}/deliveries`)
+      .set("authorization", await h.bearer(h.c.dispenser))
+      .expect(200);
     expect(log.body.deliveries.length).to.be.greaterThan(0);
     for (const delivery of log.body.deliveries) {
       expect(delivery).to.include({ status: "failed", attempts: 3, nextAttemptAt: null });
       expect(delivery.log.map((a: { error: string }) => a.error)).to.deep.equal(["ECONNREFUSED", "ECONNREFUSED", "ECONNREFUSED"]);
     }
-    const failed = await request(h.app).get(`/v1/subscriptions/${subscribed.body.id}/deliveries?status=failed`).set("authorization", await h.bearer(h.c.dispenser)).expect(200);
+    const failed = await request(h.app)
+      .get(`/v1/subscriptions/${subscribed.body.id}/deliveries?status=failed`)
+      .set("authorization", await h.bearer(h.c.dispenser))
+      .expect(200);
     expect(failed.body.deliveries).to.have.length(log.body.deliveries.length);
   });
 });

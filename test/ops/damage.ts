@@ -7,7 +7,9 @@ import { closeSync, openSync, writeSync } from "node:fs";
  */
 export function zeroCodeIndexPage(file: string) {
   const database = new SqliteDatabase(file, { readonly: true });
-  const { rootpage } = database.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_batch_codes_1'").get() as { rootpage: number };
+  const { rootpage } = database.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_batch_codes_1'").get() as {
+    rootpage: number;
+  };
   const pageSize = database.pragma("page_size", { simple: true }) as number;
   database.close();
   const fd = openSync(file, "r+");

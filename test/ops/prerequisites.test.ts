@@ -38,7 +38,9 @@ describe("test prerequisites", () => {
       encoding: "utf8",
     });
     expect(run.status).to.not.equal(0);
-    expect(run.stdout + run.stderr).to.contain("the tests cannot run; missing:").and.to.contain("PostgreSQL at postgres://…@127.0.0.1:1/postgres");
+    expect(run.stdout + run.stderr)
+      .to.contain("the tests cannot run; missing:")
+      .and.to.contain("PostgreSQL at postgres://…@127.0.0.1:1/postgres");
     expect(run.stdout + run.stderr).not.to.contain("npm start options");
   });
 });

@@ -61,7 +61,15 @@ const storeOf = (dir: string) => path.join(dir, "ledger.sqlite");
 async function start(dir: string, extra: Partial<LedgerServiceOptions> = {}): Promise<LedgerService> {
   const server = await listenHttp("127.0.0.1", 0);
   try {
-    const service = await startLedgerService({ rpcUrl: chain.url, deployment: deployment as never, database: storeOf(dir), dataDir: dir, server, log: silentLogger(), ...extra });
+    const service = await startLedgerService({
+      rpcUrl: chain.url,
+      deployment: deployment as never,
+      database: storeOf(dir),
+      dataDir: dir,
+      server,
+      log: silentLogger(),
+      ...extra,
+    });
     running.add(service);
     return service;
   } catch (error) {

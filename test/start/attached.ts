@@ -37,12 +37,27 @@ export function attachedServers(options: { rpcUrl: string; deployment: Deploymen
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "warn" };
     for (const name of Object.keys(env)) if (name.startsWith("TRACE_")) delete env[name];
     env.TRACE_API_SECRET = secret;
-    const args = ["--rpc", options.rpcUrl, "--deployment", deploymentFile, "--database", options.database, "--data-dir", dataDir, "--port", "0", "--no-demo", ...(options.args ?? [])];
+    const args = [
+      "--rpc",
+      options.rpcUrl,
+      "--deployment",
+      deploymentFile,
+      "--database",
+      options.database,
+      "--data-dir",
+      dataDir,
+      "--port",
+      "0",
+      "--no-demo",
+      ...(options.args ?? []),
+    ];
     const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", ...args], { cwd: ROOT, env });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once("exit", (code, signal) => resolve({ code, signal })),
+    );
     const ready = new Promise<string>((resolve, reject) => {
       child.stdout.on("data", () => {
         const url = /^API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/m.exec(output)?.[1];

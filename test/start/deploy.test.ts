@@ -57,7 +57,18 @@ describe.each(NODE_KINDS)("npm run deploy and npm start --rpc on %s", (kind) => 
     const headBefore = await node.provider.getBlockNumber();
 
     const result = await deploy(
-      ["--regulator-address", regulator.address, "--regulator-region", "330000", "--undo-window-days", "7", "--out", out, "--deployment-id", deploymentId],
+      [
+        "--regulator-address",
+        regulator.address,
+        "--regulator-region",
+        "330000",
+        "--undo-window-days",
+        "7",
+        "--out",
+        out,
+        "--deployment-id",
+        deploymentId,
+      ],
       { TRACE_DEPLOY_RPC_URL: node.url, TRACE_DEPLOYER_KEY: deployer.privateKey },
     );
     expect(result.code, result.stderr).to.equal(0);
@@ -106,10 +117,26 @@ describe("npm run deploy's arguments", () => {
     const regulator = Wallet.createRandom().address;
     const cases: { args: string[]; env: Record<string, string>; message: string }[] = [
       { args: ["--regulator-address", regulator], env: {}, message: "TRACE_DEPLOY_RPC_URL must be the JSON-RPC URL" },
-      { args: ["--regulator-address", regulator], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: "0x12" }, message: "TRACE_DEPLOYER_KEY must be the private key" },
-      { args: ["--regulator-address", "0x1234"], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY }, message: "--regulator-address must be an Ethereum address" },
-      { args: [], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY }, message: "required option '--regulator-address <address>' not specified" },
-      { args: ["--regulator-address", regulator, "--undo-window-days", "ten"], env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY }, message: '--undo-window-days must be a whole number of days from 0 to 3650, got "ten"' },
+      {
+        args: ["--regulator-address", regulator],
+        env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: "0x12" },
+        message: "TRACE_DEPLOYER_KEY must be the private key",
+      },
+      {
+        args: ["--regulator-address", "0x1234"],
+        env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY },
+        message: "--regulator-address must be an Ethereum address",
+      },
+      {
+        args: [],
+        env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY },
+        message: "required option '--regulator-address <address>' not specified",
+      },
+      {
+        args: ["--regulator-address", regulator, "--undo-window-days", "ten"],
+        env: { TRACE_DEPLOY_RPC_URL: "http://127.0.0.1:1", TRACE_DEPLOYER_KEY: DEPLOYER_KEY },
+        message: '--undo-window-days must be a whole number of days from 0 to 3650, got "ten"',
+      },
     ];
     const results = await Promise.all(cases.map((c) => deploy(c.args, c.env)));
     results.forEach((result, i) => {

@@ -183,9 +183,14 @@ describe("durable embedded chain", () => {
 });
 
 /** Runs test/start/journal-child.ts with a fault in its journal writes; its acknowledged and refused transfers. */
-function faultyChain(dir: string, fault: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; acked: string[]; refused: string[]; stderr: string }> {
+function faultyChain(
+  dir: string,
+  fault: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; acked: string[]; refused: string[]; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "journal-child.ts"), dir, fault], { cwd: path.resolve(__dirname, "../..") });
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "journal-child.ts"), dir, fault], {
+      cwd: path.resolve(__dirname, "../.."),
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

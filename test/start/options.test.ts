@@ -28,8 +28,17 @@ describe("npm start options", () => {
 
   it("takes the TRACE_* variables as defaults and lets arguments override them", () => {
     const env = { TRACE_DATA_DIR: "/srv/trace", TRACE_API_PORT: "9000", TRACE_RPC_PORT: "9545", TRACE_DATABASE: "postgres://ledger@db/trace" };
-    expect(parseStartOptions([], env)).to.deep.include({ dataDir: "/srv/trace", apiPort: 9000, database: "postgres://ledger@db/trace", chain: { kind: "embedded", rpcPort: 9545 } });
-    expect(parseStartOptions(["--port", "0", "--data-dir", "/tmp/x", "--no-demo"], env)).to.deep.include({ dataDir: "/tmp/x", apiPort: 0, demo: false });
+    expect(parseStartOptions([], env)).to.deep.include({
+      dataDir: "/srv/trace",
+      apiPort: 9000,
+      database: "postgres://ledger@db/trace",
+      chain: { kind: "embedded", rpcPort: 9545 },
+    });
+    expect(parseStartOptions(["--port", "0", "--data-dir", "/tmp/x", "--no-demo"], env)).to.deep.include({
+      dataDir: "/tmp/x",
+      apiPort: 0,
+      demo: false,
+    });
     expect(parseStartOptions([], { TRACE_PUBLIC_RATE_LIMIT: "6000" }).publicRateLimit).to.equal(6000);
     expect(parseStartOptions(["--public-rate-limit", "20000"], { TRACE_PUBLIC_RATE_LIMIT: "6000" }).publicRateLimit).to.equal(20000);
     expect(parseStartOptions([], { TRACE_MAX_RANGE: "500" }).maxRange).to.equal(500);
@@ -38,7 +47,9 @@ describe("npm start options", () => {
     expect(parseStartOptions(["--verify", "deferred"], {}).verification).to.equal("deferred");
     expect(parseStartOptions([], { TRACE_VERIFY: "deferred" }).verification).to.equal("deferred");
     expect(parseStartOptions([], { TRACE_PUBLIC_URL: "https://trace.example.cn/" }).publicUrl).to.equal("https://trace.example.cn");
-    expect(parseStartOptions(["--public-url", "https://trace.example.cn/ledger"], { TRACE_PUBLIC_URL: "https://x.example" }).publicUrl).to.equal("https://trace.example.cn/ledger");
+    expect(parseStartOptions(["--public-url", "https://trace.example.cn/ledger"], { TRACE_PUBLIC_URL: "https://x.example" }).publicUrl).to.equal(
+      "https://trace.example.cn/ledger",
+    );
     expect(parseStartOptions([], {})).not.to.have.property("publicUrl");
   });
 
@@ -48,7 +59,10 @@ describe("npm start options", () => {
   });
 
   it("takes a store backup or restore instead of running, and the acceptance of a lost store", () => {
-    expect(parseStartOptions(["--backup", "/srv/backups/ledger.sqlite"], {}).storeCopy).to.deep.equal({ kind: "backup", file: "/srv/backups/ledger.sqlite" });
+    expect(parseStartOptions(["--backup", "/srv/backups/ledger.sqlite"], {}).storeCopy).to.deep.equal({
+      kind: "backup",
+      file: "/srv/backups/ledger.sqlite",
+    });
     expect(parseStartOptions(["--restore", "b.sqlite"], {}).storeCopy).to.deep.equal({ kind: "restore", file: path.resolve("b.sqlite") });
     expect(parseStartOptions(["--accept-lost-store"], {}).acceptLostStore).to.equal(true);
     expect(failure(["--backup", "a", "--restore", "b"]).message).to.equal("--backup and --restore: give one of them");
@@ -72,15 +86,27 @@ describe("npm start options", () => {
       [["--rpc", "http://10.0.0.5:8545"], {}, "give its --deployment file too"],
       [["--rpc", "http://10.0.0.5:8545", "--deployment", "d.json", "--rpc-port", "8545"], {}, "with --rpc no chain is started"],
       [["--data-dir", " "], {}, "--data-dir must name a directory"],
-      [["--database", "mysql://x"], {}, '--database must be a SQLite file or a postgres:// URL; mysql:// databases are not supported, got "mysql://x"'],
-      [[], { TRACE_DATABASE: "sqlite:///srv/ledger.db" }, "TRACE_DATABASE must be a SQLite file or a postgres:// URL; sqlite:// databases are not supported"],
+      [
+        ["--database", "mysql://x"],
+        {},
+        '--database must be a SQLite file or a postgres:// URL; mysql:// databases are not supported, got "mysql://x"',
+      ],
+      [
+        [],
+        { TRACE_DATABASE: "sqlite:///srv/ledger.db" },
+        "TRACE_DATABASE must be a SQLite file or a postgres:// URL; sqlite:// databases are not supported",
+      ],
       [["--public-rate-limit", "0"], {}, '--public-rate-limit must be a number of requests per minute (1 or more), got "0"'],
-      [[], { TRACE_PUBLIC_RATE_LIMIT: "lots" }, 'TRACE_PUBLIC_RATE_LIMIT must be a number of requests per minute'],
+      [[], { TRACE_PUBLIC_RATE_LIMIT: "lots" }, "TRACE_PUBLIC_RATE_LIMIT must be a number of requests per minute"],
       [["--max-range", "0"], {}, '--max-range must be a whole number of blocks, at least 1, got "0"'],
       [[], { TRACE_MAX_RANGE: "1.5" }, "TRACE_MAX_RANGE must be a whole number of blocks"],
       [["--verify", "later"], {}, '--verify must be full or deferred, got "later"'],
       [[], { TRACE_VERIFY: "none" }, 'TRACE_VERIFY must be full or deferred, got "none"'],
-      [["--public-url", "trace.example.cn"], {}, '--public-url must be the API\'s public http(s) URL such as https://trace.example.cn, got "trace.example.cn"'],
+      [
+        ["--public-url", "trace.example.cn"],
+        {},
+        '--public-url must be the API\'s public http(s) URL such as https://trace.example.cn, got "trace.example.cn"',
+      ],
       [[], { TRACE_PUBLIC_URL: "ftp://trace.example.cn" }, "TRACE_PUBLIC_URL must be the API's public http(s) URL"],
       [["--public-url", "https://trace.example.cn/?x=1"], {}, "--public-url must be the API's public http(s) URL"],
       [["--verbose"], {}, "unknown option '--verbose'"],
@@ -96,6 +122,7 @@ describe("npm start options", () => {
   it("answers --help with the usage", () => {
     const help = failure(["--help"]);
     expect(help).to.be.instanceOf(StartHelp);
-    for (const option of ["--data-dir", "--port", "--rpc-port", "--database", "--rpc", "--deployment", "--no-demo"]) expect(help.message).to.contain(option);
+    for (const option of ["--data-dir", "--port", "--rpc-port", "--database", "--rpc", "--deployment", "--no-demo"])
+      expect(help.message).to.contain(option);
   });
 });

@@ -44,7 +44,12 @@ async function judge(tally: Tally, what: string, ask: () => Promise<Response>, e
     return;
   }
   const body = (await response.json()) as { error?: { code: string; message: string } };
-  if (response.status === 503 && /^[1-9][0-9]*$/.test(response.headers.get("retry-after") ?? "") && body.error?.code === "STORE_UNAVAILABLE" && body.error.message) {
+  if (
+    response.status === 503 &&
+    /^[1-9][0-9]*$/.test(response.headers.get("retry-after") ?? "") &&
+    body.error?.code === "STORE_UNAVAILABLE" &&
+    body.error.message
+  ) {
     tally.unavailable++;
   } else if (response.status === 200 && isDeepStrictEqual(body, expected)) {
     tally.correct++;
@@ -82,13 +87,16 @@ describe("PostgreSQL connections lost under load", () => {
       expect(registered.status, await registered.text()).to.equal(201);
     }
     const codes = [...h.batches.released.printed, ...h.batches.recalled.printed, ...h.batches.unreleased.printed];
-    const scan = (code: string) => fetch(`${server.apiUrl}/v1/scans`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code }) });
+    const scan = (code: string) =>
+      fetch(`${server.apiUrl}/v1/scans`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code }) });
     const read = () => fetch(`${server.apiUrl}/v1/batches/${h.batches.released.batchId}`, { headers: { authorization: `Bearer ${cmo}` } });
 
     // What each request answers with the database up: the answers every later one must equal.
     const expectedScans = new Map<string, unknown>();
     for (const code of codes) expectedScans.set(code, await (await scan(code)).json());
-    expect(new Set([...expectedScans.values()].map((a) => (a as { verdict: string }).verdict))).to.deep.equal(new Set(["GENUINE", "ALREADY_DISPENSED", "RECALLED", "UNKNOWN_CODE"]));
+    expect(new Set([...expectedScans.values()].map((a) => (a as { verdict: string }).verdict))).to.deep.equal(
+      new Set(["GENUINE", "ALREADY_DISPENSED", "RECALLED", "UNKNOWN_CODE"]),
+    );
     const expectedRead = await (await read()).json();
 
     const tally: Tally = { correct: 0, unavailable: 0, wrong: [] };

@@ -45,7 +45,9 @@ function started(child: ChildProcessWithoutNullStreams): Promise<Started> {
       if (!stdout.includes("Press Ctrl-C to stop.")) return;
       const apiUrl = /^API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/m.exec(stdout)?.[1];
       const rpcUrl = /^Chain JSON-RPC\s+(http:\/\/127\.0\.0\.1:\d+)/m.exec(stdout)?.[1];
-      const samples = new Map([...stdout.matchAll(/^ {2}(\w+)\s+("(?:[^"\\]|\\.)*")/gm)].map((m) => [m[1] as string, JSON.parse(m[2] as string) as string]));
+      const samples = new Map(
+        [...stdout.matchAll(/^ {2}(\w+)\s+("(?:[^"\\]|\\.)*")/gm)].map((m) => [m[1] as string, JSON.parse(m[2] as string) as string]),
+      );
       if (!apiUrl || !rpcUrl) reject(new Error(`no API or chain URL in:\n${stdout}`));
       else resolve({ child, stdout, apiUrl, rpcUrl, samples });
     });
@@ -86,17 +88,32 @@ function exited(child: ChildProcessWithoutNullStreams): Promise<{ code: number |
 }
 
 async function scan(apiUrl: string, code: string) {
-  const response = await fetch(`${apiUrl}/v1/scans`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code }) });
+  const response = await fetch(`${apiUrl}/v1/scans`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code }),
+  });
   expect(response.status).to.equal(200);
   return (await response.json()) as { verdict: string; batch: { id: string; batchNumber: string } | null };
 }
 
 async function rpc(url: string, method: string, params: unknown[] = []) {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
   return ((await response.json()) as { result: unknown }).result;
 }
 
-const EXPECTED_VERDICTS = { genuine: "GENUINE", recalled: "RECALLED", held: "ON_HOLD", dispensed: "ALREADY_DISPENSED", unknown: "UNKNOWN_CODE", elsewhere: "NOT_ON_LEDGER" } as const;
+const EXPECTED_VERDICTS = {
+  genuine: "GENUINE",
+  recalled: "RECALLED",
+  held: "ON_HOLD",
+  dispensed: "ALREADY_DISPENSED",
+  unknown: "UNKNOWN_CODE",
+  elsewhere: "NOT_ON_LEDGER",
+} as const;
 
 /** The printed codes' verdicts and batches, and the chain's head: what must not change across a restart. */
 async function observe(run: Started) {
@@ -129,7 +146,16 @@ describe("npm start", () => {
       const organizationsFile = path.join(dataDir, "demo", "organizations.json");
       expect(statSync(organizationsFile).mode & 0o777).to.equal(0o600);
       const organizations = JSON.parse(readFileSync(organizationsFile, "utf8")) as Record<string, unknown>[];
-      expect(organizations.map((o) => o.role)).to.have.members(["REGULATOR", "REGULATOR", "MAH", "CMO", "DISTRIBUTOR", "DISTRIBUTOR", "DISTRIBUTOR", "DISPENSER"]);
+      expect(organizations.map((o) => o.role)).to.have.members([
+        "REGULATOR",
+        "REGULATOR",
+        "MAH",
+        "CMO",
+        "DISTRIBUTOR",
+        "DISTRIBUTOR",
+        "DISTRIBUTOR",
+        "DISPENSER",
+      ]);
       for (const organization of organizations) {
         expect(Object.keys(organization).sort()).to.deep.equal(["address", "name", "organizationId", "privateKey", "region", "role"]);
       }
@@ -210,10 +236,14 @@ describe("npm start", () => {
     const port = await holdPort();
     const api = await exited(launch(["--data-dir", dataDir, "--port", String(port), "--rpc-port", "0"]));
     expect(api.code).to.equal(2);
-    expect(api.stderr).to.contain(`port ${port} on 127.0.0.1 is already in use by another process: stop that process, or choose another port with --port or TRACE_API_PORT`);
+    expect(api.stderr).to.contain(
+      `port ${port} on 127.0.0.1 is already in use by another process: stop that process, or choose another port with --port or TRACE_API_PORT`,
+    );
     const chain = await exited(launch(["--data-dir", dataDir, "--port", "0", "--rpc-port", String(port)]));
     expect(chain.code).to.equal(2);
-    expect(chain.stderr).to.contain(`port ${port} on 127.0.0.1 is already in use by another process: stop that process, or choose another port with --rpc-port or TRACE_RPC_PORT`);
+    expect(chain.stderr).to.contain(
+      `port ${port} on 127.0.0.1 is already in use by another process: stop that process, or choose another port with --rpc-port or TRACE_RPC_PORT`,
+    );
     for (const result of [api, chain]) {
       expect(result.stdout).not.to.contain("Seeding");
       expect(result.stderr).not.to.match(/^\s+at /m);

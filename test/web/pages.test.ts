@@ -33,7 +33,14 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     const organizations = [];
     for (const party of parties) {
       const { body } = await request(stack.app).get(`/v1/organizations/${party.id}`).expect(200);
-      organizations.push({ organizationId: party.id, name: body.name, role: body.role, region: body.region, address: party.key.address, privateKey: party.key.privateKey });
+      organizations.push({
+        organizationId: party.id,
+        name: body.name,
+        role: body.role,
+        region: body.region,
+        address: party.key.address,
+        privateKey: party.key.privateKey,
+      });
     }
     const file = demoOrganizationsFile(h().services.config.dataDir);
     mkdirSync(path.dirname(file), { recursive: true });
@@ -80,9 +87,13 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
 
   it("signs in with an encrypted keystore file, decrypted in the page", async () => {
     const distributor = h().c.distributor;
-    const keystore = await encryptKeystoreJson({ address: distributor.key.address, privateKey: distributor.key.privateKey }, "correct horse", { scrypt: { N: 1024 } });
+    const keystore = await encryptKeystoreJson({ address: distributor.key.address, privateKey: distributor.key.privateKey }, "correct horse", {
+      scrypt: { N: 1024 },
+    });
     await page.goto(`${stack.url}/sign-in?next=/batches`);
-    await page.getByLabel("密钥文件（JSON keystore）").setInputFiles({ name: "keystore.json", mimeType: "application/json", buffer: Buffer.from(keystore) });
+    await page
+      .getByLabel("密钥文件（JSON keystore）")
+      .setInputFiles({ name: "keystore.json", mimeType: "application/json", buffer: Buffer.from(keystore) });
     await page.getByLabel("密码").fill("wrong password");
     await page.getByRole("button", { name: "登录", exact: true }).click();
     expect(await page.locator("#outcome [role=alert]").textContent()).to.contain("无法解密密钥文件");
@@ -109,14 +120,20 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
       await signOut();
       return landed;
     };
-    for (const next of [`/\\${elsewhere}/stolen`, `/\t/${elsewhere}/stolen`, `//${elsewhere}/stolen`, `http://${elsewhere}/stolen`, "javascript:alert(1)"]) {
+    for (const next of [
+      `/\\${elsewhere}/stolen`,
+      `/\t/${elsewhere}/stolen`,
+      `//${elsewhere}/stolen`,
+      `http://${elsewhere}/stolen`,
+      "javascript:alert(1)",
+    ]) {
       expect(await signInFrom(next), JSON.stringify(next)).to.equal(`${stack.url}/`);
     }
     expect(await signInFrom("/recalls?view=all#late")).to.equal(`${stack.url}/recalls?view=all#late`);
   });
 
   it("shows a batch's provenance timeline, every step signed and verified, with links", async () => {
-    await signInAsDemo((await orgName(h().regulator())));
+    await signInAsDemo(await orgName(h().regulator()));
     await page.goto(`${stack.url}/batches/${h().batches.recalled.batchId}`);
     const steps = page.locator("#timeline > li");
     await steps.first().waitFor();
@@ -146,7 +163,10 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     const holders = page.locator("#holders tbody tr");
     await holders.first().waitFor();
     const byOrganization = await holders.evaluateAll((rows) =>
-      rows.map((row): [number, Array<string | null>] => [Number(row.getAttribute("data-organization")), [...row.querySelectorAll("td")].map((cell) => cell.textContent)]),
+      rows.map((row): [number, Array<string | null>] => [
+        Number(row.getAttribute("data-organization")),
+        [...row.querySelectorAll("td")].map((cell) => cell.textContent),
+      ]),
     );
     expect(byOrganization).to.deep.equal([
       [h().c.cmo.id, ["2", "是", "2", "0", "0", "0", byOrganization[0]![1][6], "按时"]],
@@ -232,7 +252,9 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     await page.goto(`${stack.url}/recalls/${h().batches.recalled.batchId}`);
     const alert = page.locator("#content [role=alert]");
     await alert.waitFor();
-    expect(await alert.getByRole("link", { name: "去登录" }).getAttribute("href")).to.equal(`/sign-in?next=${encodeURIComponent(`/recalls/${h().batches.recalled.batchId}`)}`);
+    expect(await alert.getByRole("link", { name: "去登录" }).getAttribute("href")).to.equal(
+      `/sign-in?next=${encodeURIComponent(`/recalls/${h().batches.recalled.batchId}`)}`,
+    );
   });
 
   it("says the service is unavailable when the API goes down under a loaded page", async () => {
@@ -257,7 +279,10 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     const badCheck = await request(stack.app).get("/labels/datamatrix.svg").query({ code: "(01)12345678901234(21)X" }).expect(400);
     expect(badCheck.body.error.code).to.equal("CODE_BAD_CHECK_DIGIT");
     const pack = h().batches.released.packs[0]!;
-    const label = await request(stack.app).get("/labels/datamatrix.svg").query({ code: formatCode(pack, "element-string") }).expect(200);
+    const label = await request(stack.app)
+      .get("/labels/datamatrix.svg")
+      .query({ code: formatCode(pack, "element-string") })
+      .expect(200);
     expect(label.headers["content-type"]).to.match(/^image\/svg\+xml/);
     expect(decodeURIComponent(label.headers["x-label-text"]!)).to.equal(formatCode(pack, "hri"));
     for (const bundle of ["/vendor/zxing.js", "/vendor/ethers.js"]) {
@@ -287,7 +312,9 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     await page.goto(`${stack.url}/recalls`);
     const rows = page.locator("#recalls tbody tr");
     await rows.first().waitFor();
-    expect(await rows.locator("th a").evaluateAll((links) => links.map((link) => link.getAttribute("href")))).to.deep.equal([`/recalls/${h().batches.recalled.batchId}`]);
+    expect(await rows.locator("th a").evaluateAll((links) => links.map((link) => link.getAttribute("href")))).to.deep.equal([
+      `/recalls/${h().batches.recalled.batchId}`,
+    ]);
     expect(await rows.first().locator("td").allTextContents()).to.include.members(["二级", "进行中"]);
     await page.getByRole("button", { name: "Switch to English" }).click();
     expect(await page.locator("#recalls thead th").first().textContent()).to.equal("Batch");
@@ -349,9 +376,18 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     const distributor = page.locator(`#holders tbody tr[data-organization="${h().c.distributor.id}"]`);
     await distributor.waitFor();
     expect(await distributor.getAttribute("class")).to.equal("shortfall");
-    expect(await distributor.locator("td").evaluateAll((cells) => cells.slice(0, 6).map((cell) => cell.textContent))).to.deep.equal(["3", "是", "3", "1", "0", "1"]);
+    expect(await distributor.locator("td").evaluateAll((cells) => cells.slice(0, 6).map((cell) => cell.textContent))).to.deep.equal([
+      "3",
+      "是",
+      "3",
+      "1",
+      "0",
+      "1",
+    ]);
     // 8 made: 2 + 3 quarantined, 1 dispensed, 1 missing, 1 still on its way to the second distributor.
-    expect(await page.locator("#reconciliation").textContent()).to.equal("尚有 1 件未说明去向（未确认的持有或在途）：召回不能关闭。 其中 1 件下落不明。");
+    expect(await page.locator("#reconciliation").textContent()).to.equal(
+      "尚有 1 件未说明去向（未确认的持有或在途）：召回不能关闭。 其中 1 件下落不明。",
+    );
     await screenshot(page, "recall-shortfall");
     await signOut();
   });

@@ -61,7 +61,9 @@ describe("scan page in a real browser", () => {
     expect(await verdict.getAttribute("class")).to.contain("verdict--good");
     const text = (await verdict.textContent())!;
     expect(text).to.contain("B-2024-001");
-    const batch = await request(stack.app).get(`/v1/batches/${stack.harness.batches.released.batchId}`).set("authorization", `Bearer ${await stack.harness.tokenFor(stack.harness.c.mah)}`);
+    const batch = await request(stack.app)
+      .get(`/v1/batches/${stack.harness.batches.released.batchId}`)
+      .set("authorization", `Bearer ${await stack.harness.tokenFor(stack.harness.c.mah)}`);
     // The batch is valid to 23:59:59 China time on its expiry date: that date is what the page shows.
     const [date, clock] = chinaTime(batch.body.expiresAt).split("T");
     expect(clock).to.equal("23:59:59.000+08:00");
@@ -76,7 +78,9 @@ describe("scan page in a real browser", () => {
     expect(await verdict.getAttribute("data-verdict")).to.equal("RECALLED");
     expect(await verdict.locator(".verdict__word").textContent()).to.contain("已召回");
     expect(await verdict.getAttribute("class")).to.contain("verdict--danger");
-    expect(await verdict.getByRole("link", { name: /召回中（II 级）/ }).getAttribute("href")).to.equal(`/recalls/${stack.harness.batches.recalled.batchId}`);
+    expect(await verdict.getByRole("link", { name: /召回中（II 级）/ }).getAttribute("href")).to.equal(
+      `/recalls/${stack.harness.batches.recalled.batchId}`,
+    );
     await screenshot(page, "scan-recalled");
   });
 
@@ -88,7 +92,11 @@ describe("scan page in a real browser", () => {
     await releaseToMarket(h.c, batchId);
     await placeHold(h.c, h.c.mah, batchId);
     await h.indexer.catchUp();
-    await request(stack.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`).send({ codes: codes.printed }).expect(201);
+    await request(stack.app)
+      .post(`/v1/batches/${batchId}/codes`)
+      .set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`)
+      .send({ codes: codes.printed })
+      .expect(201);
     const verdict = await scan(formatCode(codes.packs[0]!, "hri"));
     expect(await verdict.getAttribute("data-verdict")).to.equal("ON_HOLD");
     expect(await verdict.getAttribute("class")).to.contain("verdict--danger");
@@ -118,11 +126,15 @@ describe("scan page in a real browser", () => {
     expect(await verdict.getAttribute("data-verdict")).to.equal("NOT_ON_LEDGER");
     expect(await verdict.getAttribute("class")).to.contain("verdict--warning");
     expect(await verdict.locator(".verdict__word").textContent()).to.contain("本账本未收录该产品");
-    expect(await verdict.locator(".verdict__advice").textContent()).to.contain("国家药品追溯协同服务平台").and.not.contain("可能是假药");
+    expect(await verdict.locator(".verdict__advice").textContent())
+      .to.contain("国家药品追溯协同服务平台")
+      .and.not.contain("可能是假药");
     await page.getByRole("button", { name: "Switch to English" }).click();
     try {
       expect(await page.locator("#verdict .verdict__word").textContent()).to.contain("Not on this ledger");
-      expect(await page.locator("#verdict .verdict__advice").textContent()).to.contain("Verify it with the MAH or the national drug traceability platform");
+      expect(await page.locator("#verdict .verdict__advice").textContent()).to.contain(
+        "Verify it with the MAH or the national drug traceability platform",
+      );
       await screenshot(page, "scan-not-on-ledger");
     } finally {
       await page.getByRole("button", { name: "切换到中文" }).click();
@@ -139,7 +151,14 @@ describe("scan page in a real browser", () => {
   it("decodes an uploaded photo of a GS1 DataMatrix and gives its verdict", async () => {
     const pack = stack.harness.batches.unreleased.packs[1]!;
     const elements = formatCode(pack, "element-string", { symbologyId: "" });
-    const png = await bwipjs.toBuffer({ bcid: "gs1datamatrix", text: formatCode(pack, "hri"), scale: 6, paddingwidth: 6, paddingheight: 6, backgroundcolor: "FFFFFF" });
+    const png = await bwipjs.toBuffer({
+      bcid: "gs1datamatrix",
+      text: formatCode(pack, "hri"),
+      scale: 6,
+      paddingwidth: 6,
+      paddingheight: 6,
+      backgroundcolor: "FFFFFF",
+    });
     await page.goto(`${stack.url}/`);
     await page.getByLabel("上传条码照片").setInputFiles({ name: "pack.png", mimeType: "image/png", buffer: png });
     const verdict = await answer();

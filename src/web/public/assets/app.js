@@ -153,7 +153,12 @@ export async function readAnswer(response) {
     answer = await response.json();
   } catch {
     // A proxy's error page or a half-closed connection: no JSON to show, but still a clear message.
-    throw new ApiFailure(response.status >= 500 ? "unavailable" : "unreadable", response.status, "UNREADABLE", t("error.notJson", { status: response.status }));
+    throw new ApiFailure(
+      response.status >= 500 ? "unavailable" : "unreadable",
+      response.status,
+      "UNREADABLE",
+      t("error.notJson", { status: response.status }),
+    );
   }
   if (!response.ok) {
     const error = answer?.error ?? {};
@@ -325,7 +330,8 @@ function drawFrame() {
   const signedIn = session();
   const current = location.pathname;
   /** @type {(href: string, key: string) => HTMLElement} */
-  const link = (href, key) => h("a", { href, "aria-current": (href === "/" ? current === "/" : current.startsWith(href)) ? "page" : undefined }, t(key));
+  const link = (href, key) =>
+    h("a", { href, "aria-current": (href === "/" ? current === "/" : current.startsWith(href)) ? "page" : undefined }, t(key));
   const nav = h(
     "nav",
     { "aria-label": t("nav.main") },
@@ -342,7 +348,14 @@ function drawFrame() {
     : h("span", { class: "session", id: "session" }, t("session.anonymous"), " ", h("a", { href: "/sign-in" }, t("nav.signIn")));
   const switcher = h(
     "button",
-    { type: "button", id: "language", class: "language", lang: language() === "en" ? "zh-CN" : "en", "aria-label": t("lang.switchLabel"), onclick: switchLanguage },
+    {
+      type: "button",
+      id: "language",
+      class: "language",
+      lang: language() === "en" ? "zh-CN" : "en",
+      "aria-label": t("lang.switchLabel"),
+      onclick: switchLanguage,
+    },
     t("lang.switch"),
   );
   header.replaceChildren(h("a", { class: "brand", href: "/" }, t("app.name")), nav, h("div", { class: "header__tools" }, who, switcher));

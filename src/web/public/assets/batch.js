@@ -99,7 +99,12 @@ function summary(batch) {
       ["field.hold", h("span", { id: "hold", class: batch.hold === "ON_HOLD" ? "overdue" : undefined }, t(`hold.${batch.hold}`))],
     ]),
     h("h3", {}, t("batch.accounts")),
-    facts(["held", "inTransit", "dispensed", "destroyed", "stolen", "sampled", "exported", "missing"].map((name) => [`field.${name}`, String(accounts[name])])),
+    facts(
+      ["held", "inTransit", "dispensed", "destroyed", "stolen", "sampled", "exported", "missing"].map((name) => [
+        `field.${name}`,
+        String(accounts[name]),
+      ]),
+    ),
   );
 }
 
@@ -169,7 +174,12 @@ function drawLabel() {
       "figure",
       { class: "label", id: "label" },
       symbol,
-      h("figcaption", {}, h("p", { class: "label__text" }, label.text), h("p", { class: "label__text" }, `${product.name} · ${batch.batchNumber} · ${expiryDate(batch.expiresAt)}`)),
+      h(
+        "figcaption",
+        {},
+        h("p", { class: "label__text" }, label.text),
+        h("p", { class: "label__text" }, `${product.name} · ${batch.batchNumber} · ${expiryDate(batch.expiresAt)}`),
+      ),
     ),
     h("div", { class: "row" }, h("button", { type: "button", id: "label-print", onclick: () => window.print() }, t("label.print"))),
   );

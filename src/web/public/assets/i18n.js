@@ -49,7 +49,8 @@ export const STRINGS = {
     "verdict.UNKNOWN_CODE": "未知追溯码",
     "verdict.UNKNOWN_CODE.advice": "账本中没有这个追溯码，可能是假药。请勿销售，并报告监管部门。",
     "verdict.NOT_ON_LEDGER": "本账本未收录该产品",
-    "verdict.NOT_ON_LEDGER.advice": "本账本不含该药品的信息，无法判断真伪（并非假药判定）。请向上市许可持有人或国家药品追溯协同服务平台核实后再销售或调配。",
+    "verdict.NOT_ON_LEDGER.advice":
+      "本账本不含该药品的信息，无法判断真伪（并非假药判定）。请向上市许可持有人或国家药品追溯协同服务平台核实后再销售或调配。",
     "verdict.NOT_RELEASED": "未放行",
     "verdict.NOT_RELEASED.advice": "该批次尚未由上市许可持有人放行上市，不得销售。",
     "verdict.RECALLED": "已召回",
@@ -273,7 +274,8 @@ export const STRINGS = {
     "verdict.UNKNOWN_CODE": "Unknown code",
     "verdict.UNKNOWN_CODE.advice": "The ledger does not know this code: the pack may be counterfeit. Do not sell it; report it to the regulator.",
     "verdict.NOT_ON_LEDGER": "Not on this ledger",
-    "verdict.NOT_ON_LEDGER.advice": "This ledger does not hold this product, so it cannot tell whether the pack is genuine (this is not a counterfeit verdict). Verify it with the MAH or the national drug traceability platform before selling or dispensing it.",
+    "verdict.NOT_ON_LEDGER.advice":
+      "This ledger does not hold this product, so it cannot tell whether the pack is genuine (this is not a counterfeit verdict). Verify it with the MAH or the national drug traceability platform before selling or dispensing it.",
     "verdict.NOT_RELEASED": "Not released",
     "verdict.NOT_RELEASED.advice": "The batch has not been released to the market by its MAH: do not sell it.",
     "verdict.RECALLED": "Recalled",
@@ -289,7 +291,8 @@ export const STRINGS = {
     "verdict.LOCKED": "Locked (suspect)",
     "verdict.LOCKED.advice": "This pack is locked as suspect while it is investigated: do not sell or dispense it until it is released.",
     "verdict.DESTROYED": "Destroyed",
-    "verdict.DESTROYED.advice": "This pack was recorded as destroyed. A pack in hand with this code suggests a copied code or diverted stock: do not sell or dispense it.",
+    "verdict.DESTROYED.advice":
+      "This pack was recorded as destroyed. A pack in hand with this code suggests a copied code or diverted stock: do not sell or dispense it.",
     "verdict.SAMPLE": "Taken as a sample",
     "verdict.SAMPLE.advice": "This pack was taken as a sample: it is not for sale or dispensing.",
     "verdict.EXPORTED": "Exported",
@@ -297,7 +300,8 @@ export const STRINGS = {
     "verdict.UNEXPECTED_HOLDER": "Unexpected holder",
     "verdict.UNEXPECTED_HOLDER.advice": "Your organization neither holds this batch nor has a shipment of it on the way: check where it came from.",
     "verdict.UNVERIFIED": "Not verified",
-    "verdict.UNVERIFIED.advice": "A signature on this batch's path is not verified yet, or failed verification: do not treat the pack as genuine. Scan again shortly; report it if this persists.",
+    "verdict.UNVERIFIED.advice":
+      "A signature on this batch's path is not verified yet, or failed verification: do not treat the pack as genuine. Scan again shortly; report it if this persists.",
     "verdict.reason": "Details",
 
     "field.product": "Product",
@@ -427,7 +431,8 @@ export const STRINGS = {
     "recall.status.CLOSED": "Closed",
     "recalls.empty": "No recalls to show.",
 
-    "signIn.intro": "Sign in with a signing key your organization registered on the ledger. The private key is used in this page only and never sent to the server.",
+    "signIn.intro":
+      "Sign in with a signing key your organization registered on the ledger. The private key is used in this page only and never sent to the server.",
     "signIn.demo": "Demo organizations",
     "signIn.demoIntro": "Demo mode: sign in as a demo organization in one click.",
     "signIn.demoAs": "Sign in as {name} ({role})",

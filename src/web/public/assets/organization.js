@@ -18,6 +18,12 @@ showAnswer({
       ["field.status", t(`organizationStatus.${organization.status}`)],
     ]),
     h("h3", {}, t("org.keys")),
-    h("ul", {}, organization.keys.map((/** @type {{ address: string, revoked: boolean }} */ key) => h("li", {}, h("code", {}, key.address), " ", key.revoked ? t("field.revoked") : t("field.active")))),
+    h(
+      "ul",
+      {},
+      organization.keys.map((/** @type {{ address: string, revoked: boolean }} */ key) =>
+        h("li", {}, h("code", {}, key.address), " ", key.revoked ? t("field.revoked") : t("field.active")),
+      ),
+    ),
   ],
 });

@@ -12,14 +12,25 @@ showAnswer({ badAddress: !batchId, load: () => api(`/v1/recalls/${batchId}`), re
 /** @param {any} recall the API's answer to GET /v1/recalls/:batchId */
 function reconciliation(recall) {
   // The API's clock decides who is late; the browser's clock only adds "passed" while nobody is listed late yet.
-  const overdue = recall.status === "OPEN" && (recall.holders.some((/** @type {{ late: boolean }} */ holder) => holder.late) || (recall.totals.outstanding > 0 && Date.now() / 1000 > recall.acknowledgeBy));
+  const overdue =
+    recall.status === "OPEN" &&
+    (recall.holders.some((/** @type {{ late: boolean }} */ holder) => holder.late) ||
+      (recall.totals.outstanding > 0 && Date.now() / 1000 > recall.acknowledgeBy));
   return [
     h("h2", {}, `${t("field.batch")} ${recall.batchNumber}`),
     facts([
       ["recall.level", t(`recall.levelName.${recall.level}`)],
       ["recall.status", t(`recall.status.${recall.status}`)],
       ["recall.startedAt", formatTime(recall.startedAt)],
-      ["recall.deadline", h("span", { class: overdue ? "overdue" : undefined, id: "deadline" }, formatTime(recall.acknowledgeBy), overdue ? ` (${t("recall.overdue")})` : "")],
+      [
+        "recall.deadline",
+        h(
+          "span",
+          { class: overdue ? "overdue" : undefined, id: "deadline" },
+          formatTime(recall.acknowledgeBy),
+          overdue ? ` (${t("recall.overdue")})` : "",
+        ),
+      ],
       ["field.batch", h("a", { href: `/batches/${recall.batchId}` }, t("recall.openBatch"))],
     ]),
     h("h2", {}, t("recall.totals")),

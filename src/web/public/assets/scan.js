@@ -1,6 +1,23 @@
 // @ts-check
 // The scan page: a code typed, pasted, read by the camera or decoded from a photo, and the ledger's verdict.
-import { api, byId, expiryDate, facts, failureBox, formatTime, h, messageBox, onLanguageChange, organizationLink, recallText, session, shortHash, startPage, t, verificationMark } from "./app.js";
+import {
+  api,
+  byId,
+  expiryDate,
+  facts,
+  failureBox,
+  formatTime,
+  h,
+  messageBox,
+  onLanguageChange,
+  organizationLink,
+  recallText,
+  session,
+  shortHash,
+  startPage,
+  t,
+  verificationMark,
+} from "./app.js";
 
 const GOOD = new Set(["GENUINE"]);
 /**

@@ -74,7 +74,14 @@ async function signIn(wallet) {
     const signature = await wallet.signMessage(text);
     const token = await api("/v1/auth/token", { method: "POST", body: { key: wallet.address, challenge, signature } });
     const organization = await api(`/v1/organizations/${token.organizationId}`);
-    saveSession({ token: token.token, expiresAt: token.expiresAt, organizationId: token.organizationId, role: token.role, name: organization.name, key: wallet.address });
+    saveSession({
+      token: token.token,
+      expiresAt: token.expiresAt,
+      organizationId: token.organizationId,
+      role: token.role,
+      name: organization.name,
+      key: wallet.address,
+    });
   } catch (error) {
     progress.textContent = "";
     outcome.replaceChildren(failureBox(error));

@@ -48,7 +48,12 @@ export function showList({ path, id, emptyKey, head, cells }) {
   /** @param {unknown} item */
   const row = (item) => {
     const [name, ...rest] = cells(item);
-    return h("tr", {}, h("th", { scope: "row" }, name), rest.map((cell) => h("td", {}, cell)));
+    return h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, name),
+      rest.map((cell) => h("td", {}, cell)),
+    );
   };
   showAnswer({
     load: async () => /** @type {unknown[]} */ ((await api(`${path}?limit=100`)).items),
@@ -67,7 +72,15 @@ export function table({ id, head, rows, numeric = new Set() }) {
     h(
       "table",
       { id },
-      h("thead", {}, h("tr", {}, head.map((key) => h("th", { scope: "col", class: numeric.has(key) ? "number" : undefined }, t(key))))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          head.map((key) => h("th", { scope: "col", class: numeric.has(key) ? "number" : undefined }, t(key))),
+        ),
+      ),
       h("tbody", {}, rows),
     ),
   );
