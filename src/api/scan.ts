@@ -20,13 +20,10 @@ const scanAnswer = z.object({
     format: z.string(),
     canonicalKey: z.string(),
     productCode: z.string().nullable(),
-    ignoredAis: z
-      .array(z.string())
-      .optional()
-      .meta({
-        description:
-          "GS1 AIs the code carries that the ledger does not read ((7003), (240), (714) NHRN, (3103), (22), …), in order; read, checked and left out of the verdict",
-      }),
+    ignoredAis: z.array(z.string()).optional().meta({
+      description:
+        "GS1 AIs the code carries that the ledger does not read ((7003), (240), (714) NHRN, (3103), (22), …), in order; read, checked and left out of the verdict",
+    }),
   }),
   product: z.object({ id: z.string(), code: z.string(), name: z.string(), approvalNumber: z.string() }).nullable(),
   mah: z.object({ id: z.number().int(), name: z.string() }).nullable(),
@@ -65,16 +62,9 @@ export const scanRoutes = [
         .max(512)
         .meta({ description: "the code as the scanner sends it: NMPA, GS1 element string (with ]d2 and GS), HRI or Digital Link" }),
       format: z.enum(CODE_FORMATS).optional().meta({ description: "force a format when the text is ambiguous" }),
-      place: z
-        .string()
-        .trim()
-        .min(1)
-        .max(200)
-        .optional()
-        .meta({
-          description:
-            "where a signed-in organization scanned: its premises, warehouse or device, as it names them; kept for the early-warning rules",
-        }),
+      place: z.string().trim().min(1).max(200).optional().meta({
+        description: "where a signed-in organization scanned: its premises, warehouse or device, as it names them; kept for the early-warning rules",
+      }),
     }),
     response: scanAnswer,
     async handle({ body, caller, services }) {

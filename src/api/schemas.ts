@@ -40,12 +40,10 @@ export const batchView = z.object({
   expiresAt: z.number().int(),
   state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED"]),
   recall: z.object({ status: z.enum(["OPEN", "CLOSED"]), level: z.string() }).nullable(),
-  hold: z
-    .enum(HOLD_STATUSES)
-    .meta({
-      description:
-        "the batch's latest hold: ON_HOLD while quarantined short of a recall (nothing ships or is dispensed), RELEASED by its MAH, ESCALATED to a recall",
-    }),
+  hold: z.enum(HOLD_STATUSES).meta({
+    description:
+      "the batch's latest hold: ON_HOLD while quarantined short of a recall (nothing ships or is dispensed), RELEASED by its MAH, ESCALATED to a recall",
+  }),
   openDeviations: z.number().int(),
   accounts: z
     .object({
