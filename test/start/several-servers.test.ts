@@ -40,11 +40,18 @@ async function checkpointOf(store: Store): Promise<number> {
   return row ? row.block_number : -1;
 }
 
-/** The ledger events' alerts and notifications, and how far the alert engine has evaluated the events. */
+/** The alerts and notifications the ledger events raise, and how far the alert engine has evaluated the events. */
 async function earlyWarnings(store: Store) {
   const cursor = await store.db.selectFrom("alert_cursors").select(["block_number", "log_index"]).where("name", "=", "events").executeTakeFirst();
   const alerts = await store.db.selectFrom("alerts").select(["key", "status"]).where("source_block", "is not", null).orderBy("key").execute();
-  const notifications = await store.db.selectFrom("notifications").select(["idempotency_key", "kind"]).orderBy("idempotency_key").execute();
+  // Alerts of the clock (deadlines passed by wall time) depend on how long each run lived, so only what events raise is compared.
+  const notifications = await store.db
+    .selectFrom("notifications")
+    .leftJoin("alerts", "alerts.id", "notifications.alert_id")
+    .select(["notifications.idempotency_key", "notifications.kind"])
+    .where((eb) => eb.or([eb("notifications.alert_id", "is", null), eb("alerts.source_block", "is not", null)]))
+    .orderBy("notifications.idempotency_key")
+    .execute();
   return { cursor: cursor ? `${cursor.block_number}:${cursor.log_index}` : null, alerts, notifications };
 }
 
