@@ -1,14 +1,20 @@
 import express from "express";
-import type { Express, Request, RequestHandler } from "express";
-import { rateLimit } from "express-rate-limit";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Express, RequestHandler } from "express";
+import { createServer } from "node:http";
+import type { RequestListener, Server } from "node:http";
 import path from "node:path";
 import { z } from "zod";
 import { authRoutes, createAuthenticator, holdsIssuedToken } from "./auth";
 import { batchRoutes } from "./batches";
+import { refuseDamagedStore } from "./context";
 import type { ApiServices } from "./context";
 import { notFound } from "../ledger/errors";
-import { errorHandler } from "./errors";
+import { errorHandler, RATE_LIMITED } from "./errors";
+import { withFastScan } from "./fast-path";
+import { createMetrics } from "./metrics";
+import type { Metrics } from "./metrics";
+import { clientAddress, createRateLimiter } from "./rate-limit";
+import type { RateLimiter } from "./rate-limit";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
@@ -53,12 +59,6 @@ const healthRoute = defineRoute({
   },
 });
 
-/** Once damage is found (at start or by any query since), answers come from a store that cannot be trusted. */
-function refuseDamagedStore(services: ApiServices) {
-  const { damage } = services.store.health;
-  if (damage) throw damage;
-}
-
 /** Every route over the store; routes that need more (the relay needs a chain) are passed to createApp. */
 export const coreRoutes: AnyRoute[] = [
   ...authRoutes,
@@ -82,8 +82,39 @@ export type AppMount = ((app: Express, services: ApiServices) => void) & {
   openApiPaths?: Record<string, Record<string, unknown>>;
 };
 
-/** Builds the HTTP API without listening, so tests drive it directly. */
-export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], mounts: AppMount[] = []): Express {
+/**
+ * The HTTP API: a node:http request listener, `listen` to serve it on a new server (as express's app.listen), and
+ * the express app behind the fast scan path.
+ */
+export type Api = RequestListener & { listen(port: number, host: string, callback?: () => void): Server; express: Express };
+
+/**
+ * Builds the HTTP API without listening, so tests drive it directly: scans answered from the node:http handler
+ * (src/api/fast-path.ts), everything else (and the scans that path leaves) by express.
+ */
+export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], mounts: AppMount[] = []): Api {
+  const shared = { limiter: publicRateLimiter(services), metrics: createMetrics() };
+  const app = createExpressApp(services, extraRoutes, mounts, shared);
+  const handle = withFastScan(services, app, shared);
+  return Object.assign(handle, {
+    listen: (port: number, host: string, callback?: () => void) => createServer(handle).listen(port, host, callback),
+    express: app,
+  });
+}
+
+/** Anonymous requests to public endpoints per client address and minute, one count across all of them. */
+const publicRateLimiter = (services: ApiServices) => createRateLimiter({ limit: services.config.publicRateLimit, windowMs: 60_000 });
+
+/**
+ * The API as express serves it, every route included; createApp puts the fast scan path in front of it and shares
+ * its rate limiter and metrics.
+ */
+export function createExpressApp(
+  services: ApiServices,
+  extraRoutes: AnyRoute[] = [],
+  mounts: AppMount[] = [],
+  shared: { limiter: RateLimiter; metrics: Metrics } = { limiter: publicRateLimiter(services), metrics: createMetrics() },
+): Express {
   const routes = [...coreRoutes, ...extraRoutes];
   const app = express();
   app.disable("x-powered-by");
@@ -91,30 +122,14 @@ export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], m
   // Answers are computed per request and rarely asked for twice; hashing each (a provenance is close to a
   // megabyte) for an ETag costs more than a conditional request could save.
   app.set("etag", false);
-  const metrics = createMetrics();
+  const { metrics } = shared;
   app.use(metrics.middleware);
   app.use("/v1", (_req, _res, next) => {
     refuseDamagedStore(services);
     next();
   });
   // The rate limit comes before any body is read: a limited caller's body is never parsed.
-  app.use(
-    ["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH],
-    rateLimit({
-      windowMs: 60_000,
-      limit: services.config.publicRateLimit,
-      // draft-7's RateLimit header says the same to a client as draft-8's without hashing the client's key into a
-      // partition key on every request.
-      standardHeaders: "draft-7",
-      legacyHeaders: false,
-      // Signed-in organizations are identified and answerable; the limit protects against anonymous floods. Only a
-      // token this ledger issued counts: any other Authorization header would let a flood through.
-      skip: (req: Request) => holdsIssuedToken(services, req.headers.authorization),
-      handler: (_req, res) => {
-        res.status(429).json({ error: { code: "RATE_LIMITED", message: "too many requests; slow down or sign in" } });
-      },
-    }),
-  );
+  app.use(["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH], rateLimited(services, shared.limiter));
   app.post(RELAY_PATH, anonymousRelayBody(services));
   app.use(express.json({ limit: BODY_LIMIT }));
   // Answers that leave as another media type or status than a route definition declares (see each handler).
@@ -191,30 +206,16 @@ function mountDocs(app: Express) {
   app.use("/docs/assets", express.static(assets, { index: false }));
 }
 
-function createMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const duration = new Histogram({
-    name: "http_request_duration_seconds",
-    help: "HTTP request duration by route and status",
-    labelNames: ["method", "route", "status"],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [registry],
-  });
-  const errors = new Counter({
-    name: "http_errors_total",
-    help: "HTTP answers with status >= 400 by route and status",
-    labelNames: ["method", "route", "status"],
-    registers: [registry],
-  });
-  const middleware: express.RequestHandler = (req, res, next) => {
-    const end = duration.startTimer();
-    res.on("finish", () => {
-      const labels = { method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? "unmatched", status: String(res.statusCode) };
-      end(labels);
-      if (res.statusCode >= 400) errors.inc(labels);
-    });
-    next();
+/**
+ * Signed-in organizations are identified and answerable; the limit protects against anonymous floods. Only a token
+ * this ledger issued lifts it: any other Authorization header would let a flood through.
+ */
+function rateLimited(services: ApiServices, limiter: RateLimiter): RequestHandler {
+  return (req, res, next) => {
+    if (holdsIssuedToken(services, req.headers.authorization)) return next();
+    const info = limiter.take(clientAddress(req));
+    limiter.setHeaders(res, info);
+    if (info.limited) res.status(RATE_LIMITED.status).json(RATE_LIMITED.body);
+    else next();
   };
-  return { registry, middleware };
 }

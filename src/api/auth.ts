@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Request } from "express";
+import type { IncomingMessage } from "node:http";
 import { getAddress, isAddress, verifyMessage } from "ethers";
 import { z } from "zod";
 import { badInput, conflict, notAllowed, unauthenticated } from "../ledger/errors";
@@ -118,7 +118,7 @@ export function holdsIssuedToken(services: ApiServices, header: string | undefin
 }
 
 /** The token in `Authorization: Bearer …`; refuses when one is required and missing. */
-export function bearerToken(req: Request, required: boolean): string | undefined {
+export function bearerToken(req: Pick<IncomingMessage, "headers">, required: boolean): string | undefined {
   const header = req.headers.authorization;
   if (!header) {
     if (required) throw unauthenticated("TOKEN_REQUIRED", "sign in: POST /v1/auth/challenge, then /v1/auth/token");
@@ -142,7 +142,7 @@ export async function tokenCaller(services: ApiServices, token: string): Promise
 
 /** Resolves the caller from `Authorization: Bearer …`; refuses when a token is required and missing. */
 export function createAuthenticator(services: ApiServices) {
-  return async (req: Request, required: boolean): Promise<Caller | undefined> => {
+  return async (req: Pick<IncomingMessage, "headers">, required: boolean): Promise<Caller | undefined> => {
     const token = bearerToken(req, required);
     return token === undefined ? undefined : tokenCaller(services, token);
   };

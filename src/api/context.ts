@@ -54,3 +54,9 @@ export type ApiServices = {
   /** Whether this service writes the read model or stands by (GET /healthz); absent where no indexer runs beside the API. */
   writerRole?: () => WriterRole;
 };
+
+/** Once damage is found (at start or by any query since), answers come from a store that cannot be trusted. */
+export function refuseDamagedStore(services: ApiServices) {
+  const { damage } = services.store.health;
+  if (damage) throw damage;
+}

@@ -46,34 +46,34 @@ const scanAnswer = z.object({
 
 type ScanAnswer = z.input<typeof scanAnswer>;
 
-export const scanRoutes = [
-  defineRoute({
-    method: "post",
-    path: "/v1/scans",
-    summary:
-      "Scan a pack's code: genuine, unknown (a serial no batch of a registered product has: maybe counterfeit), not on " +
-      "this ledger (a product it does not hold: verify elsewhere), not released, recalled, on hold, expired, dispensed or in the wrong hands",
-    tags: ["scan"],
-    access: "public",
-    body: z.object({
-      code: z
-        .string()
-        .min(1)
-        .max(512)
-        .meta({ description: "the code as the scanner sends it: NMPA, GS1 element string (with ]d2 and GS), HRI or Digital Link" }),
-      format: z.enum(CODE_FORMATS).optional().meta({ description: "force a format when the text is ambiguous" }),
-      place: z.string().trim().min(1).max(200).optional().meta({
-        description: "where a signed-in organization scanned: its premises, warehouse or device, as it names them; kept for the early-warning rules",
-      }),
+export const scanRoute = defineRoute({
+  method: "post",
+  path: "/v1/scans",
+  summary:
+    "Scan a pack's code: genuine, unknown (a serial no batch of a registered product has: maybe counterfeit), not on " +
+    "this ledger (a product it does not hold: verify elsewhere), not released, recalled, on hold, expired, dispensed or in the wrong hands",
+  tags: ["scan"],
+  access: "public",
+  body: z.object({
+    code: z
+      .string()
+      .min(1)
+      .max(512)
+      .meta({ description: "the code as the scanner sends it: NMPA, GS1 element string (with ]d2 and GS), HRI or Digital Link" }),
+    format: z.enum(CODE_FORMATS).optional().meta({ description: "force a format when the text is ambiguous" }),
+    place: z.string().trim().min(1).max(200).optional().meta({
+      description: "where a signed-in organization scanned: its premises, warehouse or device, as it names them; kept for the early-warning rules",
     }),
-    response: scanAnswer,
-    async handle({ body, caller, services }) {
-      const answer = await scan(services, caller, body.code, body.format);
-      if (caller) await services.observations?.record(caller, { ...answer, place: body.place }, services.now());
-      return answer;
-    },
   }),
-];
+  response: scanAnswer,
+  async handle({ body, caller, services }) {
+    const answer = await scan(services, caller, body.code, body.format);
+    if (caller) await services.observations?.record(caller, { ...answer, place: body.place }, services.now());
+    return answer;
+  },
+});
+
+export const scanRoutes = [scanRoute];
 
 /** The verdict on one scanned code, with what the caller may see of its batch. */
 export async function scan(

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import request from "supertest";
 import { Wallet, id as hashText } from "ethers";
 import type { BaseWallet } from "ethers";
-import type { Express } from "express";
+import type { Api } from "../../src/api/app";
 import { createApp, coreRoutes } from "../../src/api/app";
 import { suspendOrganization } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
@@ -11,7 +11,7 @@ import { apiHarness } from "./harness";
 import type { ApiHarness } from "./harness";
 
 /** Asks for a challenge as `key` and signs its text with `signer` (the same key unless a test says otherwise). */
-async function signedChallenge(app: Express, key: string, signer: BaseWallet) {
+async function signedChallenge(app: Api, key: string, signer: BaseWallet) {
   const res = await request(app).post("/v1/auth/challenge").send({ key }).expect(200);
   return {
     key,
@@ -301,7 +301,7 @@ describe("public endpoints, operations and documentation", () => {
     expect(doc.openapi).to.equal("3.1.0");
     expect(doc.components.securitySchemes.organizationToken).to.include({ type: "http", scheme: "bearer" });
 
-    const mounted = (h.app.router.stack as { route?: { path: string; methods: Record<string, boolean> } }[])
+    const mounted = (h.app.express.router.stack as { route?: { path: string; methods: Record<string, boolean> } }[])
       .flatMap((layer) => (layer.route ? Object.keys(layer.route.methods).map((method) => [method, layer.route!.path]) : []))
       .filter(([, path]) => path !== "/openapi.json" && path !== "/docs");
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>

@@ -6,7 +6,7 @@ import { createCodeBook } from "../../src/api/codebook";
 import { buildCodeTree, formatCode, generatePacks, packLeaf as leafOf } from "../../src/codes";
 import type { Gs1Pack } from "../../src/codes";
 import request from "supertest";
-import type { Express } from "express";
+import type { Api } from "../../src/api/app";
 import { createApp } from "../../src/api/app";
 import { DEFAULT_RECALL_DEADLINES } from "../../src/ledger";
 import type { ApiServices } from "../../src/api/context";
@@ -153,7 +153,7 @@ export async function changePackStates(c: Consortium, by: Party, batchId: string
 }
 
 /** Signs in as `party` with its on-chain key and returns the bearer token. */
-export async function tokenFor(app: Express, party: Party): Promise<string> {
+export async function tokenFor(app: Api, party: Party): Promise<string> {
   const challenge = await request(app).post("/v1/auth/challenge").send({ key: party.key.address }).expect(200);
   const signature = await party.key.signMessage(challenge.body.text as string);
   const token = await request(app)

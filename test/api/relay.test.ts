@@ -6,7 +6,7 @@ import hre from "hardhat";
 import type { HardhatNetworkHDAccountsConfig } from "hardhat/types";
 import { HDNodeWallet, id as hashText, JsonRpcProvider, keccak256, Mnemonic, Wallet, ZeroHash } from "ethers";
 import type { BaseWallet } from "ethers";
-import type { Express } from "express";
+import type { Api } from "../../src/api/app";
 import request from "supertest";
 import { createApp } from "../../src/api/app";
 import { createRelay, relayRoutes } from "../../src/api/relay";
@@ -81,7 +81,7 @@ async function faultyNode(target: string) {
 
 describe("relay of signed attestations", () => {
   let h: ApiHarness;
-  let app: Express;
+  let app: Api;
   let relay: Relay;
   const following = new AbortController();
   let follow: Promise<void>;
@@ -518,7 +518,7 @@ describe("relay of signed attestations", () => {
     let node: Awaited<ReturnType<typeof faultyNode>>;
     let viaNode: JsonRpcProvider;
     let faultyRelay: Relay;
-    let faultyApp: Express;
+    let faultyApp: Api;
 
     beforeAll(async () => {
       node = await faultyNode(h.chain.url);

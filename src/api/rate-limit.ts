@@ -1,0 +1,74 @@
+import { isIPv6 } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import ipaddr from "ipaddr.js";
+
+/** Where a client stands in its window, as the headers tell it. */
+export type RateLimitInfo = { limit: number; remaining: number; resetSeconds: number; limited: boolean };
+
+/**
+ * Anonymous requests per client address in fixed windows held in memory: a client's window opens with its first
+ * request and lasts `windowMs`; the request after the `limit`-th in it is refused until it closes. These are the
+ * semantics (and the headers) of express-rate-limit's memory store, which the API used before, at a map lookup and
+ * an increment per request. Clients not seen for a whole window are forgotten, two windows' worth of maps at most.
+ */
+export function createRateLimiter(options: { limit: number; windowMs: number; now?: () => number }) {
+  const { limit, windowMs } = options;
+  const now = options.now ?? Date.now;
+  let current = new Map<string, { hits: number; resetAt: number }>();
+  let previous = new Map<string, { hits: number; resetAt: number }>();
+  let rotateAt = now() + windowMs;
+  const windowSeconds = Math.ceil(windowMs / 1000);
+  return {
+    /** Counts one request of the client at `address` and says whether it is over the limit. */
+    take(address: string | undefined): RateLimitInfo {
+      const at = now();
+      if (at >= rotateAt) {
+        previous = current;
+        current = new Map();
+        rotateAt = at + windowMs;
+      }
+      const key = clientKey(address);
+      let client = current.get(key);
+      if (!client) {
+        client = previous.get(key) ?? { hits: 0, resetAt: at + windowMs };
+        previous.delete(key);
+        current.set(key, client);
+      }
+      if (client.resetAt <= at) {
+        client.hits = 0;
+        client.resetAt = at + windowMs;
+      }
+      client.hits++;
+      return {
+        limit,
+        remaining: Math.max(limit - client.hits, 0),
+        resetSeconds: Math.max(0, Math.ceil((client.resetAt - at) / 1000)),
+        limited: client.hits > limit,
+      };
+    },
+    /** Sets the IETF draft-7 RateLimit headers (and Retry-After when limited) on `res`. */
+    setHeaders(res: ServerResponse, info: RateLimitInfo) {
+      res.setHeader("RateLimit-Policy", `${info.limit};w=${windowSeconds}`);
+      res.setHeader("RateLimit", `limit=${info.limit}, remaining=${info.remaining}, reset=${info.resetSeconds}`);
+      if (info.limited) res.setHeader("Retry-After", String(info.resetSeconds));
+    },
+  };
+}
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+/** The client a request comes from: its socket's address (the API trusts no proxy header). */
+export const clientAddress = (req: IncomingMessage) => req.socket.remoteAddress;
+
+/**
+ * One key per client: an IPv4 address, an IPv4 address mapped into IPv6 as that IPv4 address, and an IPv6 address
+ * as its /56 network, which one subscriber usually holds whole (so a client cannot escape by changing addresses).
+ */
+function clientKey(address: string | undefined): string {
+  if (address === undefined || !isIPv6(address)) return address ?? "unknown";
+  const ipv6 = ipaddr.IPv6.parse(address);
+  if (ipv6.isIPv4MappedAddress()) return ipv6.toIPv4Address().toString();
+  const parts = ipv6.parts.slice(0, 4);
+  parts[3] = parts[3]! & 0xff00;
+  return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toNormalizedString()}/56`;
+}
