@@ -89,7 +89,13 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       maxRange: options.maxRange,
       verification: options.verification,
     });
-    await indexer.catchUp();
+    try {
+      await indexer.catchUp(signal);
+    } catch (error) {
+      // Stopped while catching up (the node may be down): a clean end, as when following.
+      if (signal.aborted) return;
+      throw error;
+    }
     ready();
     await indexer.follow(signal);
   }, following.signal);

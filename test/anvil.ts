@@ -50,18 +50,19 @@ async function answers(url: string): Promise<boolean> {
 
 /**
  * Starts anvil on 127.0.0.1 (chain id 31337, the Paris EVM the contracts are compiled for, zero gas price) and waits
- * until it answers. If another process took the port in between, anvil exits and is started again on another.
+ * until it answers. If another process took the port in between, anvil exits and is started again on another;
+ * unless `port` is given (a node restarted where it was), which is then tried alone.
  */
-export async function startAnvil(extraArgs: string[] = []): Promise<AnvilNode> {
-  for (let launch = 0; launch < LAUNCH_TRIES; launch++) {
-    const port = await freePort();
-    const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", "31337", "--hardfork", "paris"];
+export async function startAnvil(extraArgs: string[] = [], port?: number): Promise<AnvilNode> {
+  for (let launch = 0; launch < (port === undefined ? LAUNCH_TRIES : 1); launch++) {
+    const tried = port ?? (await freePort());
+    const args = ["--host", "127.0.0.1", "--port", String(tried), "--chain-id", "31337", "--hardfork", "paris"];
     args.push("--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee", "--silent", ...extraArgs);
     const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    const url = `http://127.0.0.1:${port}`;
+    const url = `http://127.0.0.1:${tried}`;
     for (let i = 0; i < READY_TRIES && child.exitCode === null; i++) {
       if (await answers(url)) return { url, pid: child.pid!, child, close: () => stopAnvil(child, exited) };
       await pause(25);
@@ -69,7 +70,7 @@ export async function startAnvil(extraArgs: string[] = []): Promise<AnvilNode> {
     await stopAnvil(child, exited);
     if (!/address already in use|Address in use/i.test(stderr)) throw new Error(`anvil did not start: ${stderr.trim() || "no answer"}`);
   }
-  throw new Error(`anvil found no free port in ${LAUNCH_TRIES} tries`);
+  throw new Error(port === undefined ? `anvil found no free port in ${LAUNCH_TRIES} tries` : `anvil could not take port ${port}`);
 }
 
 /** Ends this anvil (by its pid) and waits for it to exit. */

@@ -4,10 +4,12 @@ import WebSocket from "ws";
 export type HeadWatch = {
   /** Resolves true once the node confirmed the subscription, false if it could not be made. */
   readonly subscribed: Promise<boolean>;
-  /** Resolves with the reason when the subscription ends (refused, connection lost or closed). */
-  readonly ended: Promise<string>;
+  /** Resolves when the subscription ends: why, and whether the node serves none at all (a setting, not an incident). */
+  readonly ended: Promise<HeadWatchEnd>;
   close(): void;
 };
+
+export type HeadWatchEnd = { reason: string; unsupported: boolean };
 
 /** How long the WebSocket handshake and the node's answer to eth_subscribe may take. */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
@@ -28,13 +30,13 @@ export function watchHeads(rpcUrl: string, onHead: () => void): HeadWatch {
   const socket = new WebSocket(webSocketUrl(rpcUrl), { handshakeTimeout: SUBSCRIBE_TIMEOUT_MS });
   let subscription: string | undefined;
   let settle!: (subscribed: boolean) => void;
-  let end!: (reason: string) => void;
+  let end!: (how: HeadWatchEnd) => void;
   const subscribed = new Promise<boolean>((resolve) => (settle = resolve));
-  const ended = new Promise<string>((resolve) => (end = resolve));
-  const finish = (reason: string) => {
+  const ended = new Promise<HeadWatchEnd>((resolve) => (end = resolve));
+  const finish = (reason: string, unsupported = false) => {
     clearTimeout(timer);
     settle(false);
-    end(reason);
+    end({ reason, unsupported });
     socket.removeAllListeners();
     socket.on("error", () => undefined);
     socket.terminate();
@@ -51,7 +53,8 @@ export function watchHeads(rpcUrl: string, onHead: () => void): HeadWatch {
       return;
     }
     if (message.id === 1) {
-      if (typeof message.result !== "string") return finish(`the node refused eth_subscribe: ${message.error?.message ?? "no subscription id"}`);
+      if (typeof message.result !== "string")
+        return finish(`the node refused eth_subscribe: ${message.error?.message ?? "no subscription id"}`, true);
       subscription = message.result;
       clearTimeout(timer);
       settle(true);
@@ -59,7 +62,7 @@ export function watchHeads(rpcUrl: string, onHead: () => void): HeadWatch {
       onHead();
     }
   });
-  socket.on("unexpected-response", (_request, response) => finish(`the node serves no WebSocket (HTTP ${response.statusCode} to the upgrade)`));
+  socket.on("unexpected-response", (_request, response) => finish(`the node serves no WebSocket (HTTP ${response.statusCode} to the upgrade)`, true));
   socket.on("error", (error) => finish(error.message));
   socket.on("close", () => finish("the node closed the WebSocket"));
   return { subscribed, ended, close: () => finish("closed") };

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "../log";
 import type { Store } from "../store";
 import { READ_MODEL_TABLES } from "../store/migrations";
@@ -40,11 +41,18 @@ export type IndexerOptions = {
 export type VerificationMode = "full" | "deferred";
 
 export type Indexer = {
-  /** Indexes everything up to the chain's current head and returns the block reached. */
-  catchUp(): Promise<BlockRef>;
+  /**
+   * Indexes everything up to the chain's current head and returns the block reached. While the node is unreachable
+   * it retries; when `signal` aborts it stops at once (what was written stays, with its checkpoint) and rejects
+   * with the signal's reason.
+   */
+  catchUp(signal?: AbortSignal): Promise<BlockRef>;
   /** Deferred verification: verifies the rows still pending (a no-op in full verification). */
   verifyBehind(): Promise<void>;
-  /** Catches up, then follows new blocks until `signal` aborts (verifying behind the head if deferred). */
+  /**
+   * Catches up, then follows new blocks until `signal` aborts (verifying behind the head if deferred), and then
+   * resolves: also while the node is down, which it waits out, resuming when the node is back.
+   */
   follow(signal: AbortSignal): Promise<void>;
 };
 
@@ -72,11 +80,15 @@ export function createIndexer(options: IndexerOptions): Indexer {
   const pool = options.verifyThreads === undefined ? sharedPreparePool() : createPreparePool(options.verifyThreads);
   const deferred = options.verification === "deferred";
 
-  /** Calls the node until it answers, backing off while it is unreachable. */
+  /**
+   * Calls the node until it answers, backing off while it is unreachable; rejects with `signal`'s reason as soon as
+   * it aborts, without waiting for a call under way (a node that hangs would hold it for the request timeout).
+   */
   async function retrying<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
       try {
-        return await call();
+        return await untilAborted(call(), signal);
       } catch (error) {
         if (error instanceof RangeTooLargeError || signal?.aborted) throw error;
         const delay = Math.min(250 * 2 ** attempt, MAX_BACKOFF_MS);
@@ -86,12 +98,12 @@ export function createIndexer(options: IndexerOptions): Indexer {
     }
   }
 
-  async function establishIdentity(): Promise<CheckpointIdentity> {
-    const chainId = await retrying("eth_chainId", () => source.chainId());
+  async function establishIdentity(signal?: AbortSignal): Promise<CheckpointIdentity> {
+    const chainId = await retrying("eth_chainId", () => source.chainId(), signal);
     if (chainId !== deployment.chainId) {
       throw new ChainMismatchError(`the node serves chain ${chainId}, the deployment is on chain ${deployment.chainId}`);
     }
-    const genesis = await retrying("genesis block", () => source.block(0));
+    const genesis = await retrying("genesis block", () => source.block(0), signal);
     return { chainId, genesisHash: genesis?.hash ?? "", deployment: JSON.stringify(deployment.contracts) };
   }
 
@@ -118,17 +130,17 @@ export function createIndexer(options: IndexerOptions): Indexer {
   }
 
   /** Detects that the chain no longer contains the checkpoint block and rolls back to the common ancestor. */
-  async function reconcileReorg(current: CheckpointIdentity, head: BlockRef) {
+  async function reconcileReorg(current: CheckpointIdentity, head: BlockRef, signal?: AbortSignal) {
     const checkpoint = await loadCheckpoint(store.db);
     if (!checkpoint) return;
-    const onChain = checkpoint.block_number <= head.number ? await blockAt(checkpoint.block_number) : undefined;
+    const onChain = checkpoint.block_number <= head.number ? await blockAt(checkpoint.block_number, signal) : undefined;
     if (onChain?.hash === checkpoint.block_hash) return;
-    const ancestor = await commonAncestor(Math.min(checkpoint.block_number, head.number));
+    const ancestor = await commonAncestor(Math.min(checkpoint.block_number, head.number), signal);
     log.warn({ checkpoint: checkpoint.block_number, ancestor: ancestor.number }, "chain reorganized; rolling back");
     await rollBack(store.db, current, ancestor);
   }
 
-  async function commonAncestor(below: number): Promise<BlockRef> {
+  async function commonAncestor(below: number, signal?: AbortSignal): Promise<BlockRef> {
     const known = await store.db
       .selectFrom("indexed_blocks")
       .select(["block_number", "block_hash"])
@@ -136,15 +148,15 @@ export function createIndexer(options: IndexerOptions): Indexer {
       .orderBy("block_number", "desc")
       .execute();
     for (const block of known) {
-      if ((await blockAt(block.block_number))?.hash === block.block_hash) {
+      if ((await blockAt(block.block_number, signal))?.hash === block.block_hash) {
         return { number: block.block_number, hash: block.block_hash };
       }
     }
     const start = Math.max((deployment.startBlock ?? 0) - 1, 0);
-    return (await blockAt(start)) ?? { number: 0, hash: "" };
+    return (await blockAt(start, signal)) ?? { number: 0, hash: "" };
   }
 
-  const blockAt = (number: number) => retrying(`block ${number}`, () => source.block(number));
+  const blockAt = (number: number, signal?: AbortSignal) => retrying(`block ${number}`, () => source.block(number), signal);
 
   async function fetchRange(from: number, to: number, signal?: AbortSignal): Promise<FetchedRange> {
     const logs = await retrying(
@@ -188,14 +200,14 @@ export function createIndexer(options: IndexerOptions): Indexer {
     }
   }
 
-  async function catchUp(): Promise<BlockRef> {
-    identity ??= await establishIdentity();
+  async function catchUp(signal?: AbortSignal): Promise<BlockRef> {
+    identity ??= await establishIdentity(signal);
     await discardForeignState(identity);
-    const head = await retrying("chain head", () => source.head());
+    const head = await retrying("chain head", () => source.head(), signal);
     const known = await loadCheckpoint(store.db);
     // Nothing new (follow mode's usual poll): the checkpoint is the head itself, so no reorg can concern it.
     if (known && known.block_number === head.number && known.block_hash === head.hash) return head;
-    await reconcileReorg(identity, head);
+    await reconcileReorg(identity, head, signal);
     const checkpoint = await loadCheckpoint(store.db);
     const from = checkpoint ? checkpoint.block_number + 1 : (deployment.startBlock ?? 0);
     let reached: BlockRef = checkpoint ? { number: checkpoint.block_number, hash: checkpoint.block_hash } : head;
@@ -205,6 +217,9 @@ export function createIndexer(options: IndexerOptions): Indexer {
     // A pipeline: ranges are fetched one after another and verified (in the pool's workers) up to LOOKAHEAD ahead
     // of the range being written, each written in its own transaction, in order.
     const stop = new AbortController();
+    const halt = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    // Each block of a range is asked for at once, each call listening for the abort.
+    setMaxListeners(0, halt);
     const ahead: Promise<PreparedRange | undefined>[] = [];
     // null: nothing fetched yet; undefined: the head was reached.
     let lastFetch: Promise<FetchedRange | null | undefined> = Promise.resolve(null);
@@ -212,7 +227,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       const fetch = lastFetch.then((previous) => {
         if (previous === undefined) return undefined;
         const start = previous ? previous.to + 1 : from;
-        return start <= head.number && !stop.signal.aborted ? fetchAdaptively(start, head.number, stop.signal) : undefined;
+        return start <= head.number && !halt.aborted ? fetchAdaptively(start, head.number, halt) : undefined;
       });
       lastFetch = fetch;
       const prepared = fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool, !deferred));
@@ -225,6 +240,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       for (let i = 0; i < LOOKAHEAD; i++) scheduleNext();
       for (;;) {
         const prepared = await ahead.shift()!;
+        signal?.throwIfAborted();
         if (!prepared) break;
         scheduleNext();
         const applied = await applyPrepared(store.db, identity, prepared);
@@ -246,8 +262,10 @@ export function createIndexer(options: IndexerOptions): Indexer {
    */
   function subscribeHeads(wake: () => void, signal: AbortSignal) {
     let live = false;
+    const pollIntervalMs = options.pollIntervalMs ?? 100;
     const run = async (watch: NonNullable<ChainSource["watchHeads"]>) => {
       let said: string | undefined;
+      let toldUnsupported = false;
       while (!signal.aborted) {
         const heads = watch(wake);
         const stop = () => heads.close();
@@ -259,12 +277,15 @@ export function createIndexer(options: IndexerOptions): Indexer {
           // A block mined before the subscription took effect was announced to no one.
           wake();
         }
-        const reason = await heads.ended;
+        const { reason, unsupported } = await heads.ended;
         live = false;
         signal.removeEventListener("abort", stop);
         if (signal.aborted) return;
-        // Said once per cause, not every RESUBSCRIBE_MS: a node that serves no WebSocket is a setting, not an incident.
-        if (reason !== said) log.warn({ reason, pollIntervalMs: options.pollIntervalMs ?? 100 }, "no new-head subscription; polling the node");
+        // A node that serves no subscriptions is a setting, not an incident: said once, at info level. A subscription
+        // lost (the node restarting, the network) is said once per cause, not every RESUBSCRIBE_MS.
+        if (unsupported && !toldUnsupported) log.info({ reason, pollIntervalMs }, "no new-head subscription; polling the node");
+        else if (!unsupported && reason !== said) log.warn({ reason, pollIntervalMs }, "new-head subscription lost; polling the node meanwhile");
+        toldUnsupported ||= unsupported;
         said = reason;
         await sleep(RESUBSCRIBE_MS, signal);
       }
@@ -288,10 +309,12 @@ export function createIndexer(options: IndexerOptions): Indexer {
       // A head announced from here on wakes the next wait: none is lost while catching up.
       wake.clear();
       try {
-        await catchUp();
+        await catchUp(signal);
         await verifyBehind();
       } catch (error) {
-        if (error instanceof ChainMismatchError || signal.aborted) throw error;
+        // Asked to stop (also while waiting out a node that is down): a clean end, not a failure.
+        if (signal.aborted) return;
+        if (error instanceof ChainMismatchError) throw error;
         log.error({ err: (error as Error).message }, "indexing failed; retrying");
       }
       await wake.wait(heads.live() ? Math.max(pollIntervalMs, SUBSCRIBED_POLL_MS) : pollIntervalMs, signal);
@@ -322,6 +345,17 @@ function createWake() {
       waiting = undefined;
     },
   };
+}
+
+/** `work`, or a rejection with `signal`'s reason as soon as it aborts (the work itself goes on, unheard). */
+function untilAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", abort, { once: true });
+    if (signal.aborted) abort();
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }
 
 /** Waits `ms`, or until `signal` aborts. */

@@ -9,7 +9,7 @@ import { deployConsortium, releasedBatch } from "../contracts/fixtures";
 import type { Consortium } from "../contracts/fixtures";
 import { NODE_KINDS, startNode } from "../nodes";
 import type { TestNode } from "../nodes";
-import { capturingLogger } from "./capture";
+import { capturingLogger, LEVEL } from "./capture";
 import type { LogLine } from "./capture";
 import { deploymentOf } from "./chain";
 import { freshStore } from "./stores";
@@ -103,7 +103,11 @@ describe("follow mode on a node that serves no WebSocket", () => {
         .catch(() => response.destroy());
     });
   });
-  proxy.on("upgrade", (_request, socket) => socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"));
+  let upgrades = 0;
+  proxy.on("upgrade", (_request, socket) => {
+    upgrades += 1;
+    socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  });
 
   beforeAll(async () => {
     node = await startNode("hardhat");
@@ -117,7 +121,7 @@ describe("follow mode on a node that serves no WebSocket", () => {
     await node?.close();
   });
 
-  it("says it polls, and indexes new blocks by polling", async () => {
+  it("says once, at info level, that it polls, and indexes new blocks by polling", async () => {
     const { port } = proxy.address() as AddressInfo;
     const follower = await following(store, `http://127.0.0.1:${port}`, c, 20);
     try {
@@ -134,6 +138,10 @@ describe("follow mode on a node that serves no WebSocket", () => {
       );
       expect(indexed.verification).to.equal("verified");
       expect(said(follower.lines, "following the node's new heads by subscription")).to.equal(undefined);
+      // The indexer tries the WebSocket again now and then (the node may enable it), without saying so again.
+      await until(() => upgrades >= 2);
+      const told = follower.lines.filter((line) => line.msg === "no new-head subscription; polling the node");
+      expect(told.map((line) => line.level)).to.deep.equal([LEVEL.info]);
     } finally {
       await follower.stop();
     }

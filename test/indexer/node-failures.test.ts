@@ -1,8 +1,14 @@
 import { afterEach, beforeAll, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as pause } from "node:timers/promises";
+import { JsonRpcProvider, Wallet } from "ethers";
 import hre from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { createIndexer, createRpcSource, RangeTooLargeError } from "../../src/indexer";
@@ -10,6 +16,10 @@ import type { ChainSource, Deployment } from "../../src/indexer";
 import { silentLogger } from "../../src/log";
 import type { Store } from "../../src/store";
 import { deployConsortium, handOver, releasedBatch } from "../contracts/fixtures";
+import type { Consortium } from "../contracts/fixtures";
+import { ANVIL_ACCOUNT, startAnvil } from "../anvil";
+import type { AnvilNode } from "../anvil";
+import { MinedSigner } from "../nodes";
 import { capturingLogger, LEVEL } from "./capture";
 import type { LogLine } from "./capture";
 import { deploymentOf, serveChain } from "./chain";
@@ -270,5 +280,138 @@ describe.each(STORE_KINDS)("a JSON-RPC node that is down or refuses large ranges
     expect(proxy.asked.filter((a) => !a.refused).every((a) => a.span <= 3)).to.equal(true);
     expect(lines.filter((line) => line.level >= LEVEL.warn)).to.deep.equal([]);
     expect(await storedEvents()).to.equal(eventCount);
+  });
+});
+
+/** Resolves when `probe` gives a value (polled every 20 ms). */
+async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    await pause(20);
+  }
+}
+
+const checkpointOf = async (store: Store) => (await store.db.selectFrom("sync_state").select("block_number").executeTakeFirst())?.block_number;
+const headRetries = (lines: LogLine[]) => lines.filter((line) => line.level === LEVEL.warn && line.msg === "chain head failed; retrying").length;
+const subscriptions = (lines: LogLine[]) => lines.filter((line) => line.msg === "following the node's new heads by subscription").length;
+
+/**
+ * Follow mode against anvil in its own process, which is killed, or stopped and started again on the same port with
+ * the chain it saved on exit (--state): the node a service follows going away and coming back.
+ */
+describe("follow mode while its node is down (anvil, its own process)", () => {
+  let anvil: AnvilNode;
+  let provider: JsonRpcProvider;
+  let c: Consortium;
+  let store: Store;
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "node-down-"));
+    anvil = await startAnvil(["--state", path.join(dir, "state.json")]);
+    provider = new JsonRpcProvider(anvil.url, 31337, { staticNetwork: true, cacheTimeout: -1 });
+    provider.pollingInterval = 20;
+    c = await deployConsortium(new MinedSigner(new Wallet(ANVIL_ACCOUNT.privateKey, provider)));
+    await releasedBatch(c, "DOWN-1");
+    store = await freshStore("sqlite");
+  });
+  afterEach(async () => {
+    provider.destroy();
+    await anvil.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function follow() {
+    const { log, lines } = capturingLogger();
+    const source = createRpcSource(anvil.url);
+    const stop = new AbortController();
+    const done = deploymentOf(c).then((deployment) =>
+      createIndexer({ source, store, deployment, log, pollIntervalMs: 20, verifyThreads: 0 }).follow(stop.signal),
+    );
+    return { lines, stop: () => stop.abort(), done: done.finally(() => source.close()) };
+  }
+
+  it("stops cleanly when asked while the node is down: no failure reported, the checkpoint kept", async () => {
+    const follower = follow();
+    const head = await provider.getBlockNumber();
+    await until(async () => (await checkpointOf(store)) === head);
+    process.kill(anvil.pid, "SIGKILL");
+    await until(() => headRetries(follower.lines) >= 2);
+
+    follower.stop();
+    await follower.done;
+    expect(follower.lines.filter((line) => line.level >= LEVEL.error)).to.deep.equal([]);
+    expect(await checkpointOf(store)).to.equal(head);
+  });
+
+  it("waits out the node's restart, then indexes what it mines and subscribes to its new heads again", async () => {
+    const follower = follow();
+    try {
+      await until(() => subscriptions(follower.lines) === 1);
+      await until(async () => (await checkpointOf(store)) === (await provider.getBlockNumber()));
+      const port = Number(new URL(anvil.url).port);
+      await anvil.close();
+      await until(() => headRetries(follower.lines) >= 2);
+      anvil = await startAnvil(["--state", path.join(dir, "state.json")], port);
+
+      const { batchId } = await releasedBatch(c, "BACK-1");
+      const indexed = await until(() =>
+        store.db
+          .selectFrom("ledger_events")
+          .select("verification")
+          .where("name", "=", "BatchMarketReleased")
+          .where("batch_id", "=", batchId)
+          .executeTakeFirst(),
+      );
+      expect(indexed.verification).to.equal("verified");
+      await until(() => subscriptions(follower.lines) === 2);
+      expect(
+        follower.lines.some((line) => line.level === LEVEL.warn && line.msg === "new-head subscription lost; polling the node meanwhile"),
+      ).to.equal(true);
+      expect(follower.lines.filter((line) => line.level >= LEVEL.error)).to.deep.equal([]);
+    } finally {
+      follower.stop();
+      await follower.done;
+    }
+  });
+
+  it("the indexer command, stopped by SIGTERM while its node is down, exits 0 without reporting a failure", async () => {
+    const deploymentFile = path.join(dir, "deployment.json");
+    writeFileSync(deploymentFile, JSON.stringify(await deploymentOf(c)));
+    const args = [
+      "--import",
+      "tsx",
+      "src/indexer/main.ts",
+      "--deployment",
+      deploymentFile,
+      "--rpc",
+      anvil.url,
+      "--db",
+      path.join(dir, "ledger.sqlite"),
+    ];
+    const child = spawn(process.execPath, args, { cwd: path.resolve(__dirname, "../.."), stdio: ["ignore", "ignore", "pipe"] });
+    const lines: LogLine[] = [];
+    let partial = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      const text = partial + chunk.toString();
+      const complete = text.split("\n");
+      partial = complete.pop()!;
+      // Node's own warnings share stderr with the log's JSON lines.
+      for (const line of complete) if (line.startsWith("{")) lines.push(JSON.parse(line) as LogLine);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      await until(() => subscriptions(lines) === 1);
+      process.kill(anvil.pid, "SIGKILL");
+      // Killed while catching up or while following: some call to the node fails and is retried.
+      await until(() => retries(lines, /failed; retrying$/).length >= 1);
+      process.kill(child.pid!, "SIGTERM");
+      expect(await exited).to.equal(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGKILL");
+    }
+    expect(lines.filter((line) => line.level >= LEVEL.error)).to.deep.equal([]);
   });
 });
