@@ -18,6 +18,7 @@ import type { RateLimiter } from "./rate-limit";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
+import { releaseReviewRoutes } from "./release-review";
 import { CODES_PATH, codeRegistrationRoutes, codesTextUpload, documentCodesUpload } from "./codes-upload";
 import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
@@ -65,6 +66,7 @@ export const coreRoutes: AnyRoute[] = [
   ...scanRoutes,
   ...codeRegistrationRoutes,
   ...batchRoutes,
+  ...releaseReviewRoutes,
   ...recallRoutes,
   ...organizationRoutes,
   ...epcisRoutes,

@@ -15,3 +15,5 @@ export * from "./recall-deadlines";
 export * from "./events";
 export * from "./expiry";
 export * from "./verdicts";
+export * from "./release-gates";
+export * from "./refusal-titles";

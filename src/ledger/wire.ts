@@ -10,8 +10,7 @@ import { AgreementKind, DeviationKind, RecallLevel, ReleaseTester, Role } from "
  * documented without touching this file; and what the relay answers.
  */
 
-/** Where the API's relay takes signed attestations. */
-export const RELAY_PATH = "/v1/attestations";
+export { RELAY_PATH } from "./relay-path";
 
 export const bytes32 = z
   .string()

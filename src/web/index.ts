@@ -7,6 +7,7 @@ import { createAuthenticator } from "../api/auth";
 import { mountRoutes } from "../api/routes";
 import { demoRoutes } from "./demo";
 import { labelHandler, LABEL_PATH } from "./labels";
+import { LEDGER_BUNDLE_PATH, ledgerBundleHandler } from "./ledger-bundle";
 import { packageDir } from "./packages";
 
 const PUBLIC_DIR = path.join(__dirname, "public");
@@ -33,6 +34,7 @@ const PAGES: Page[] = [
   { route: "/sign-in", name: "signIn", script: "sign-in.js", body: "sign-in.html" },
   { route: "/batches", name: "batches", script: "batches.js" },
   { route: "/batches/:batchId", name: "batch", script: "batch.js", body: "batch.html" },
+  { route: "/batches/:batchId/release", name: "release", script: "release.js", body: "release.html" },
   { route: "/recalls", name: "recalls", script: "recalls.js" },
   { route: "/recalls/:batchId", name: "recall", script: "recall.js" },
   { route: "/organizations/:organizationId", name: "organization", script: "organization.js" },
@@ -83,6 +85,7 @@ const VENDOR: Array<[string, string, string]> = [
 export const webPages: AppMount = (app, services) => {
   mountRoutes(app, demoRoutes, services, createAuthenticator(services));
   app.get(LABEL_PATH, labelHandler);
+  app.get(LEDGER_BUNDLE_PATH, ledgerBundleHandler());
   for (const [route, pkg, file] of VENDOR) {
     const bundle = path.join(packageDir(pkg), file);
     app.get(route, (_req, res) => {

@@ -9,8 +9,13 @@ const DEFAULT_LANGUAGE = "zh-CN";
 /** @typedef {import("./i18n.js").Language} Language */
 /** What h() takes as a child: a node, or text; absent ones (undefined, null, false) are skipped. */
 /** @typedef {Node | string | number | false | null | undefined} Child */
+/**
+ * What signs for the organization in this tab: a demo organization's development key, or the organization's
+ * keystore as it was chosen, still encrypted (its password is asked when signing, the key lives only in the page).
+ * @typedef {{ kind: "demo", privateKey: string } | { kind: "keystore", json: string }} SignerSource
+ */
 /** The signed-in organization as kept for this tab. */
-/** @typedef {{ token: string, expiresAt: number, organizationId: number, role: string, name: string, key: string }} Session */
+/** @typedef {{ token: string, expiresAt: number, organizationId: number, role: string, name: string, key: string, signer?: SignerSource }} Session */
 
 /** @returns {Language} */
 export function language() {

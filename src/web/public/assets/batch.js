@@ -18,6 +18,7 @@ import {
   reach,
   readAnswer,
   recallText,
+  session,
   shortHash,
   startPage,
   t,
@@ -98,6 +99,9 @@ function summary(batch) {
       ["field.recall", batch.recall ? h("a", { href: `/recalls/${batch.id}` }, recallText(batch.recall)) : t("recall.none")],
       ["field.hold", h("span", { id: "hold", class: batch.hold === "ON_HOLD" ? "overdue" : undefined }, t(`hold.${batch.hold}`))],
     ]),
+    ["MAH", "CMO", "REGULATOR"].includes(session()?.role ?? "")
+      ? h("p", {}, h("a", { href: `/batches/${batch.id}/release`, id: "release-review" }, t("batch.releaseReview")))
+      : undefined,
     h("h3", {}, t("batch.accounts")),
     facts(
       ["held", "inTransit", "dispensed", "destroyed", "stolen", "sampled", "exported", "missing"].map((name) => [

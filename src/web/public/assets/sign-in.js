@@ -40,7 +40,11 @@ function drawDemo() {
         {},
         h(
           "button",
-          { type: "button", "data-organization": organization.organizationId, onclick: () => void signIn(new Wallet(organization.privateKey)) },
+          {
+            type: "button",
+            "data-organization": organization.organizationId,
+            onclick: () => void signIn(new Wallet(organization.privateKey), { kind: "demo", privateKey: organization.privateKey }),
+          },
           t("signIn.demoAs", { name: organization.name, role: roleName(organization.role) }),
         ),
       ),
@@ -52,21 +56,24 @@ async function signInWithKeystore() {
   const file = byId("keystore", HTMLInputElement).files?.[0];
   if (!file) return say("signIn.noFile");
   progress.textContent = t("signIn.decrypting");
+  const json = await file.text();
   let wallet;
   try {
-    wallet = await Wallet.fromEncryptedJson(await file.text(), byId("password", HTMLInputElement).value);
+    wallet = await Wallet.fromEncryptedJson(json, byId("password", HTMLInputElement).value);
   } catch {
     progress.textContent = "";
     return say("signIn.badKeystore");
   }
-  await signIn(wallet);
+  await signIn(wallet, { kind: "keystore", json });
 }
 
 /**
- * The API's challenge, signed by the key (EIP-191), exchanged for a token kept for this tab.
+ * The API's challenge, signed by the key (EIP-191), exchanged for a token kept for this tab, with what signs
+ * attestations later: the demo key, or the keystore still encrypted (never the password or the decrypted key).
  * @param {{ address: string, signMessage(text: string): Promise<string> }} wallet
+ * @param {import("./app.js").SignerSource} signer
  */
-async function signIn(wallet) {
+async function signIn(wallet, signer) {
   progress.textContent = t("signIn.signing");
   outcome.replaceChildren();
   try {
@@ -81,6 +88,7 @@ async function signIn(wallet) {
       role: token.role,
       name: organization.name,
       key: wallet.address,
+      signer,
     });
   } catch (error) {
     progress.textContent = "";

@@ -1,0 +1,125 @@
+import { z } from "zod";
+import { AGREEMENT_KINDS, DEVIATION_KINDS, DEVIATION_STATUSES, releasable, releaseGates, RELEASE_GATES } from "../ledger";
+import type { ReleaseFacts } from "../ledger";
+import { notAllowed } from "../ledger/errors";
+import { payloadOf } from "../store";
+import { readableBatch } from "./batches";
+import type { ApiServices } from "./context";
+import { toBatchView } from "./read-model";
+import { batchView, bytes32 } from "./schemas";
+import { defineRoute } from "./routes";
+
+const releaseReview = z.object({
+  batch: batchView,
+  gates: z
+    .array(z.object({ gate: z.enum(RELEASE_GATES), passed: z.boolean() }))
+    .meta({ description: "each check before market release, in reading order; the release waits for every one" }),
+  releasable: z.boolean().meta({ description: "the market release can be signed now: factory-released and every gate passed" }),
+  factoryRelease: z
+    .object({ certificateHash: z.string(), at: z.number().int(), signer: z.string().nullable() })
+    .nullable()
+    .meta({ description: "the CMO's factory release certificate, as signed" }),
+  deviations: z.array(
+    z.object({
+      reportHash: z.string(),
+      kind: z.enum(DEVIATION_KINDS.names),
+      status: z.enum(DEVIATION_STATUSES.names),
+      openedBy: z.number().int(),
+      openedAt: z.number().int(),
+      closureHash: z.string().nullable(),
+      closedAt: z.number().int().nullable(),
+    }),
+  ),
+  agreement: z
+    .object({
+      id: z.string(),
+      kind: z.enum(AGREEMENT_KINDS.names),
+      validFrom: z.number().int(),
+      validUntil: z.number().int(),
+      revoked: z.boolean(),
+      releaseTester: z.string(),
+    })
+    .nullable()
+    .meta({ description: "the quality agreement the batch was made under" }),
+  now: z.number().int().meta({ description: "the moment the gates were judged at, unix seconds" }),
+});
+
+async function reviewFacts(services: ApiServices, batchId: string) {
+  const { db } = services.store;
+  const [deviations, release, batch] = await Promise.all([
+    db.selectFrom("deviations").selectAll().where("batch_id", "=", batchId).orderBy("opened_at").orderBy("report_hash").execute(),
+    db
+      .selectFrom("ledger_events")
+      .select(["payload", "block_time", "signer"])
+      .where("batch_id", "=", batchId)
+      .where("name", "=", "BatchFactoryReleased")
+      .executeTakeFirst(),
+    db.selectFrom("batches").select("agreement_id").where("id", "=", batchId).executeTakeFirstOrThrow(),
+  ]);
+  const agreement = await db.selectFrom("agreements").selectAll().where("id", "=", batch.agreement_id).executeTakeFirst();
+  return { deviations, release, agreement };
+}
+
+/**
+ * The MAH's release review: every gate before market release, from the read model, judged by the same rules the
+ * page shows (src/ledger/release-gates.ts). For the batch's MAH and CMO and regulators.
+ */
+export const releaseReviewRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/v1/batches/:batchId/release-review",
+    summary: "A batch's market release review: factory release certificate, deviations, quality agreement, hold, recall, expiry",
+    tags: ["batches"],
+    access: "organization",
+    params: z.object({ batchId: bytes32 }),
+    response: releaseReview,
+    errors: { 403: "the caller is not a regulator, nor the batch's MAH or CMO", 404: "no such batch" },
+    async handle({ params, caller, services }) {
+      const row = await readableBatch(services, caller, params.batchId);
+      if (caller!.role !== "REGULATOR" && caller!.organizationId !== row.mah_id && caller!.organizationId !== row.cmo_id) {
+        throw notAllowed("RELEASE_REVIEW_RESTRICTED", "a batch's release review is for regulators and the batch's MAH and CMO");
+      }
+      const { deviations, release, agreement } = await reviewFacts(services, row.id);
+      const factoryRelease = release
+        ? { certificateHash: String(payloadOf(release).certificateHash), at: release.block_time, signer: release.signer }
+        : null;
+      const agreementView = agreement
+        ? {
+            id: agreement.id,
+            kind: agreement.kind,
+            validFrom: agreement.valid_from,
+            validUntil: agreement.valid_until,
+            revoked: agreement.revoked !== 0,
+            releaseTester: agreement.release_tester,
+          }
+        : null;
+      const facts: ReleaseFacts = {
+        state: row.state,
+        recallStatus: row.recall_status,
+        holdStatus: row.hold_status,
+        expiresAt: row.expires_at,
+        factoryRelease,
+        deviations,
+        agreement: agreementView,
+      };
+      const now = services.now();
+      return {
+        batch: toBatchView(row),
+        gates: releaseGates(facts, now),
+        releasable: releasable(facts, now),
+        factoryRelease,
+        deviations: deviations.map((d) => ({
+          reportHash: d.report_hash,
+          kind: d.kind,
+          status: d.status,
+          openedBy: d.opened_by,
+          openedAt: d.opened_at,
+          closureHash: d.closure_hash,
+          closedAt: d.closed_at,
+        })),
+        agreement: agreementView,
+        now,
+      };
+    },
+  }),
+];

@@ -1,0 +1,68 @@
+import { describe, it } from "vitest";
+import { expect } from "chai";
+import { CONTRACT_REFUSALS, REFUSAL_TITLES, releasable, releaseGates } from "../../src/ledger";
+import type { ReleaseFacts } from "../../src/ledger";
+
+const NOW = 1_800_000_000;
+const ready: ReleaseFacts = {
+  state: "FACTORY_RELEASED",
+  recallStatus: "NONE",
+  holdStatus: "NONE",
+  expiresAt: NOW + 86_400,
+  factoryRelease: { certificateHash: `0x${"11".repeat(32)}`, at: NOW - 60 },
+  deviations: [{ kind: "OOS", status: "CLOSED" }],
+  agreement: { kind: "QUALITY", validFrom: NOW - 86_400, validUntil: NOW + 86_400, revoked: false },
+};
+const failing = (facts: ReleaseFacts) =>
+  releaseGates(facts, NOW)
+    .filter((gate) => !gate.passed)
+    .map((gate) => gate.gate);
+
+describe("market release gates", () => {
+  it("are all green for a factory-released batch with every deviation closed, in force, not held, recalled or expired", () => {
+    expect(failing(ready)).to.deep.equal([]);
+    expect(releasable(ready, NOW)).to.equal(true);
+  });
+
+  it("turn red one by one for what would stop the release", () => {
+    expect(failing({ ...ready, state: "MANUFACTURED", factoryRelease: null })).to.deep.equal(["factoryRelease"]);
+    expect(failing({ ...ready, deviations: [...ready.deviations, { kind: "DEVIATION", status: "OPEN" }] })).to.deep.equal(["deviations"]);
+    expect(failing({ ...ready, agreement: { ...ready.agreement!, revoked: true } })).to.deep.equal(["agreement"]);
+    expect(failing({ ...ready, agreement: { ...ready.agreement!, validUntil: NOW - 1 } })).to.deep.equal(["agreement"]);
+    expect(failing({ ...ready, agreement: null })).to.deep.equal(["agreement"]);
+    expect(failing({ ...ready, holdStatus: "ON_HOLD" })).to.deep.equal(["hold"]);
+    expect(failing({ ...ready, recallStatus: "OPEN" })).to.deep.equal(["recall"]);
+    expect(failing({ ...ready, expiresAt: NOW - 1 })).to.deep.equal(["expiry"]);
+    // The last valid second is still valid (src/ledger/expiry.ts).
+    expect(failing({ ...ready, expiresAt: NOW })).to.deep.equal([]);
+  });
+
+  it("offer no release for a batch already on the market", () => {
+    expect(releasable({ ...ready, state: "MARKET_RELEASED" }, NOW)).to.equal(false);
+  });
+});
+
+describe("refusal headlines", () => {
+  it("word only codes the relay answers, in both languages", () => {
+    const relayCodes = [
+      "CONTRACT_REFUSED",
+      "BUNDLE_SPANS_CONTRACTS",
+      "CHAIN_UNAVAILABLE",
+      "SENT_OUTCOME_UNKNOWN",
+      "TRANSACTION_REVERTED",
+      "NOT_MINED_IN_TIME",
+      "NOT_INDEXED_IN_TIME",
+    ];
+    const known = new Set([
+      ...Object.values(CONTRACT_REFUSALS).map((rule) => rule.code),
+      "KEY_NOT_OF_ORGANIZATION",
+      "SIGNING_KEY_ALREADY_REVOKED",
+      "PARTY_SUSPENDED",
+      ...relayCodes,
+    ]);
+    for (const [code, words] of Object.entries(REFUSAL_TITLES)) {
+      expect(known.has(code), code).to.equal(true);
+      expect(words["zh-CN"] && words.en, code).to.be.a("string").that.is.not.empty;
+    }
+  });
+});

@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import { encryptKeystoreJson, id as hashText } from "ethers";
+import request from "supertest";
+import type { Page } from "playwright-core";
+import { openDeviation, recordBatch, releaseFromFactory } from "../contracts/fixtures";
+import type { Party } from "../contracts/fixtures";
+import { launchBrowser, mainControls, phoneTab, screenshotBothLanguages, signingStack, signInAsDemo, tabOrder, unnamedControls } from "./stack";
+
+describe("release review page: the MAH's market release and the CMO's factory release and deviations, signed in the browser", () => {
+  let stack: Awaited<ReturnType<typeof signingStack>>;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let page: Page;
+  const h = () => stack.harness;
+
+  beforeAll(async () => {
+    [browser, stack] = await Promise.all([launchBrowser(), signingStack()]);
+    page = await phoneTab(browser.browser);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  async function batchState(batchId: string) {
+    const token = await h().tokenFor(h().c.mah);
+    const { body } = await request(stack.app).get(`/v1/batches/${batchId}`).set("authorization", `Bearer ${token}`).expect(200);
+    return body as { state: string; openDeviations: number };
+  }
+
+  /** A batch recorded and released from the factory outside the pages, indexed. */
+  async function factoryReleased(batchNumber: string) {
+    const batchId = await recordBatch(h().c, batchNumber);
+    await releaseFromFactory(h().c, batchId);
+    await stack.indexed();
+    return batchId;
+  }
+
+  const gates = () =>
+    page.locator("#gates li").evaluateAll((items) => items.map((item) => [item.getAttribute("data-gate"), item.getAttribute("data-passed")]));
+
+  it("shows every gate green and signs the market release with the MAH's key; the ledger says released", async () => {
+    const batchId = await factoryReleased("R-2025-001");
+    await signInAsDemo(page, stack.url, stack.nameOf(h().c.mah), `/batches/${batchId}/release`);
+    await page.locator("#gates li").first().waitFor();
+    expect(await gates()).to.deep.equal([
+      ["factoryRelease", "true"],
+      ["deviations", "true"],
+      ["agreement", "true"],
+      ["hold", "true"],
+      ["recall", "true"],
+      ["expiry", "true"],
+    ]);
+    expect(await page.locator("#gate-factoryRelease").textContent()).to.contain(hashText("QA certificate").slice(0, 8));
+    expect(await unnamedControls(page)).to.deep.equal([]);
+    const reached = await tabOrder(page);
+    for (const control of await mainControls(page)) expect(reached, `Tab reaches ${control}`).to.include(control);
+    await screenshotBothLanguages(page, "release-review");
+
+    // Keyboard only: to the decision, type it, Enter signs.
+    await page.locator("#decision").focus();
+    await page.keyboard.type("QP decision 2025-001: release");
+    await page.keyboard.press("Enter");
+    await page.locator("#signed").waitFor();
+    expect(await page.locator("#signed").textContent()).to.match(/已上市放行，记录在区块 \d+/);
+    await page.locator("#released").waitFor();
+    expect((await batchState(batchId)).state).to.equal("MARKET_RELEASED");
+  });
+
+  it("answers a refusal in the page's language with the CLI's words when a deviation was opened after the page was read", async () => {
+    const batchId = await factoryReleased("R-2025-002");
+    await signInAsDemo(page, stack.url, stack.nameOf(h().c.mah), `/batches/${batchId}/release`);
+    await page.locator("#decision").waitFor();
+    expect(await page.locator("#market-release-submit").isEnabled()).to.equal(true);
+    // Meanwhile the CMO reports an OOS result: the page still shows what it read.
+    await openDeviation(h().c, h().c.cmo, batchId, { kind: 2 });
+    await stack.indexed();
+    await page.locator("#decision").fill("QP decision 2025-002");
+    await page.locator("#market-release-submit").click();
+    const refusal = page.locator("#outcome .refusal");
+    await refusal.waitFor();
+    expect(await refusal.getAttribute("data-code")).to.equal("BATCH_HAS_OPEN_DEVIATIONS");
+    expect(await refusal.locator(".alert__title").textContent()).to.equal("批次有未关闭的偏差");
+    expect(await refusal.locator("p[lang=en]").textContent()).to.contain("R-2025-002 has 1 open deviation");
+    await screenshotBothLanguages(page, "release-refused");
+    await page.locator("#language").click();
+    expect(await refusal.locator(".alert__title").textContent()).to.equal("The batch has open deviations");
+    await page.locator("#language").click();
+    // Read again, the page shows why and will not offer the release.
+    await page.reload();
+    await page.locator("#gate-deviations[data-passed=false]").waitFor();
+    expect(await page.locator("#market-release-submit").isDisabled()).to.equal(true);
+    expect(await page.locator("#market-release-submit").getAttribute("aria-describedby")).to.equal("market-release-why");
+    expect((await batchState(batchId)).state).to.equal("FACTORY_RELEASED");
+  });
+
+  it("lets the CMO report a deviation, refuses its factory release while it is open, then closes it and releases", async () => {
+    const batchId = await recordBatch(h().c, "R-2025-003");
+    await stack.indexed();
+    await signInAsDemo(page, stack.url, stack.nameOf(h().c.cmo), `/batches/${batchId}/release`);
+    await page.locator("#open-deviation").waitFor();
+    expect(await page.locator("#market-release").count(), "only the MAH signs the market release").to.equal(0);
+    await page.getByLabel("类型").selectOption({ label: "检验结果超趋势（OOT）" });
+    await page.getByLabel("偏差报告").fill("OOT assay, month 3");
+    await page.getByRole("button", { name: "签署并报告偏差" }).click();
+    await page.locator("#deviations tbody tr[data-status=OPEN]").waitFor();
+    expect(await page.locator("#signed").textContent()).to.contain("偏差已报告");
+    expect((await batchState(batchId)).openDeviations).to.equal(1);
+
+    await page.getByLabel("出厂放行证书").fill("QA certificate R-2025-003");
+    await page.getByRole("button", { name: "签署出厂放行" }).click();
+    await page.locator("#outcome .refusal").waitFor();
+    expect(await page.locator("#outcome .refusal").getAttribute("data-code")).to.equal("BATCH_HAS_OPEN_DEVIATIONS");
+    expect((await batchState(batchId)).state).to.equal("MANUFACTURED");
+    await screenshotBothLanguages(page, "release-cmo");
+
+    await page.getByLabel("关闭报告").fill("OOT explained: analyst error, retest in trend");
+    await page.getByRole("button", { name: "签署并关闭偏差" }).click();
+    await page.locator("#deviations tbody tr[data-status=CLOSED]").waitFor();
+    await page.getByLabel("出厂放行证书").fill("QA certificate R-2025-003");
+    await page.getByRole("button", { name: "签署出厂放行" }).click();
+    await page.locator("#gate-factoryRelease[data-passed=true]").waitFor();
+    expect((await batchState(batchId)).state).to.equal("FACTORY_RELEASED");
+    expect(await unnamedControls(page)).to.deep.equal([]);
+  });
+
+  it("serves the review to the batch's MAH and CMO and regulators, not to its holders", async () => {
+    const { batchId } = h().batches.released;
+    const review = async (party: Party, status: number) =>
+      (
+        await request(stack.app)
+          .get(`/v1/batches/${batchId}/release-review`)
+          .set("authorization", `Bearer ${await h().tokenFor(party)}`)
+          .expect(status)
+      ).body;
+    expect((await review(h().c.distributor, 403)).error.code).to.equal("RELEASE_REVIEW_RESTRICTED");
+    for (const party of [h().c.mah, h().c.cmo, h().regulator()]) {
+      const body = await review(party, 200);
+      expect(body.releasable, "already on the market").to.equal(false);
+      expect(body.agreement.kind).to.equal("QUALITY");
+      expect(body.factoryRelease.certificateHash).to.equal(hashText("QA certificate"));
+    }
+  });
+
+  it("signs with a keystore signed in with: asks its password once, refuses a wrong one, never keeps it", async () => {
+    const batchId = await factoryReleased("R-2025-004");
+    const mah = h().c.mah;
+    const keystore = await encryptKeystoreJson(
+      { address: mah.key.address, privateKey: (mah.key as unknown as { privateKey: string }).privateKey },
+      "qp secret",
+      {
+        scrypt: { N: 1024 },
+      },
+    );
+    await page.evaluate("sessionStorage.clear()");
+    await page.goto(`${stack.url}/sign-in?next=${encodeURIComponent(`/batches/${batchId}/release`)}`);
+    await page
+      .getByLabel("密钥文件（JSON keystore）")
+      .setInputFiles({ name: "qp.json", mimeType: "application/json", buffer: Buffer.from(keystore) });
+    await page.getByLabel("密码", { exact: true }).fill("qp secret");
+    await page.getByRole("button", { name: "登录", exact: true }).click();
+    await page.waitForURL(`${stack.url}/batches/${batchId}/release`);
+    expect(await page.evaluate("sessionStorage.getItem('trace.session')")).not.to.contain("qp secret");
+    await page.locator("#decision").fill("QP decision 2025-004");
+    await page.locator("#market-release-submit").click();
+    const dialog = page.getByRole("dialog", { name: "解锁签名密钥" });
+    await dialog.waitFor();
+    await dialog.getByLabel("密钥文件密码").fill("wrong");
+    await dialog.getByLabel("密钥文件密码").press("Enter");
+    await dialog.getByText("无法解密密钥文件").waitFor();
+    await dialog.getByLabel("密钥文件密码").fill("qp secret");
+    await dialog.getByRole("button", { name: "解锁并签名" }).click();
+    await page.locator("#released").waitFor();
+    expect((await batchState(batchId)).state).to.equal("MARKET_RELEASED");
+  });
+});
