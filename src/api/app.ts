@@ -9,6 +9,7 @@ import { batchRoutes } from "./batches";
 import type { ApiServices } from "./context";
 import { notFound } from "../ledger/errors";
 import { errorHandler } from "./errors";
+import { documentRoutes } from "./documents";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
@@ -70,6 +71,7 @@ export const coreRoutes: AnyRoute[] = [
   ...epcisRoutes,
   ...shipmentRoutes,
   ...ledgerRoutes,
+  ...documentRoutes,
   healthRoute,
 ];
 
