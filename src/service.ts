@@ -18,6 +18,8 @@ import { sealClearSecrets, secretBox } from "./notifications/secret-box";
 import { checkStoreContinuity } from "./ops/continuity";
 import { closeServer, serverUrl } from "./ops/listen";
 import { createStore } from "./store";
+import { databaseContents } from "./quality/contents";
+import { createDocumentVault } from "./quality/documents";
 import { webPages } from "./web";
 
 export type LedgerServiceOptions = {
@@ -108,6 +110,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const sealed = await sealClearSecrets(store, secretBox(secret));
   if (sealed > 0) log.info({ subscriptions: sealed }, "webhook secrets stored in the clear are now sealed with the API secret");
   const earlyWarning = createEarlyWarning({ store, log, apiSecret: secret, alerts: options.alerts, webhooks: options.webhooks });
+  const now = () => Math.floor(Date.now() / 1000);
   const services: ApiServices = {
     store,
     log,
@@ -120,7 +123,8 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       publicUrl: options.publicUrl ?? serverUrl(options.server),
     },
     codes: createCodeBook(store, options.dataDir),
-    now: () => Math.floor(Date.now() / 1000),
+    now,
+    documents: createDocumentVault({ store, masterKey: documentMasterKey(options.dataDir), contents: databaseContents(store.db), now }),
     observations: earlyWarning.observations,
     deployment: options.deployment,
     writerRole: election.role,
@@ -151,6 +155,26 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       await store.close();
     },
   };
+}
+
+/**
+ * The key every quality document's reader keys derive from (src/quality/sealing.ts): TRACE_DOCUMENT_KEY (64 hex
+ * digits) when set — API servers sharing a database must share it —, else one kept in the data directory. It is
+ * kept apart from the store on purpose: a copy of the store alone opens no document. Lose it and the stored
+ * documents are lost; back it up apart from the store's backups.
+ */
+export function documentMasterKey(dataDir: string): Buffer {
+  const given = process.env.TRACE_DOCUMENT_KEY;
+  if (given !== undefined) {
+    if (!/^[0-9a-fA-F]{64}$/.test(given)) throw new Error("TRACE_DOCUMENT_KEY must be 64 hex digits (a 256-bit key)");
+    return Buffer.from(given, "hex");
+  }
+  const file = path.join(dataDir, "document-key");
+  if (existsSync(file)) return Buffer.from(readFileSync(file, "utf8").trim(), "hex");
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString("hex"), { mode: 0o600 });
+  return key;
 }
 
 /**

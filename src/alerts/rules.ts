@@ -52,7 +52,4 @@ export type AlertDraft = {
   notify?: number[];
 };
 
-/** The province of a region code (GB/T 2260: the first two digits). */
-export function provinceOf(region: number): number {
-  return Math.floor(region / 10_000) * 10_000;
-}
+export { provinceOf } from "../ledger/vocabulary";

@@ -10,6 +10,7 @@ import { refuseDamagedStore } from "./context";
 import type { ApiServices } from "./context";
 import { notFound } from "../ledger/errors";
 import { errorHandler, RATE_LIMITED } from "./errors";
+import { documentRoutes } from "./documents";
 import { withFastScan } from "./fast-path";
 import { createMetrics } from "./metrics";
 import type { Metrics } from "./metrics";
@@ -72,6 +73,7 @@ export const coreRoutes: AnyRoute[] = [
   ...epcisRoutes,
   ...shipmentRoutes,
   ...ledgerRoutes,
+  ...documentRoutes,
   healthRoute,
 ];
 

@@ -2,6 +2,7 @@ import type { DeploymentFile } from "../indexer/deployment";
 import type { WriterRole } from "../indexer/writer";
 import type { RecallDeadlines, RoleName } from "../ledger";
 import type { Logger } from "../log";
+import type { DocumentVault } from "../quality/documents";
 import type { Store } from "../store";
 import type { CodeBook } from "./codebook";
 
@@ -51,6 +52,8 @@ export type ApiServices = {
   observations?: ScanObservations;
   /** The ledger this API serves (chain, contracts, start block), for GET /v1/ledger; without it, that route answers 503. */
   deployment?: DeploymentFile;
+  /** The quality document store (src/quality); without it, document routes answer 500 DOCUMENTS_NOT_CONFIGURED. */
+  documents?: DocumentVault;
   /** Whether this service writes the read model or stands by (GET /healthz); absent where no indexer runs beside the API. */
   writerRole?: () => WriterRole;
 };

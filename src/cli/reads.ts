@@ -9,9 +9,9 @@ import { hasKey, loadKey, SIGNER_KEY } from "./keys";
 import { jsonOption, printRecord, printRows, toJson } from "./output";
 import { createApiClient, type ApiClient } from "./transport";
 
-type ReadOptions = { api?: string; keystore?: string; json: boolean };
+export type ReadOptions = { api?: string; keystore?: string; json: boolean };
 
-function apiOf(io: CliIo, options: ReadOptions): ApiClient {
+export function apiOf(io: CliIo, options: ReadOptions): ApiClient {
   const url = options.api ?? io.env.TRACE_API;
   if (url === undefined)
     throw new LedgerError("bad_input", "API_REQUIRED", "reads come from the ledger's API: pass --api URL (or set TRACE_API)", "--api");
@@ -19,7 +19,7 @@ function apiOf(io: CliIo, options: ReadOptions): ApiClient {
 }
 
 /** A bearer token when a key is configured (scans then carry the custody path and proof); required for provenance. */
-async function tokenOf(io: CliIo, api: ApiClient, options: ReadOptions, required: boolean): Promise<string | undefined> {
+export async function tokenOf(io: CliIo, api: ApiClient, options: ReadOptions, required: boolean): Promise<string | undefined> {
   const source = { ...SIGNER_KEY, keystore: options.keystore ?? io.env.TRACE_KEYSTORE };
   if (!required && !hasKey(io, source)) return undefined;
   return (await api.signIn(await loadKey(io, source))).token;

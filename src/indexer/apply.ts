@@ -1,4 +1,14 @@
-import { AGREEMENT_KINDS, ATTESTATION_BY_EVENT, DEVIATION_KINDS, PACK_STATES, RECALL_LEVELS, RELEASE_TESTERS, ROLES } from "../ledger";
+import {
+  AGREEMENT_KINDS,
+  ATTESTATION_BY_EVENT,
+  DEVIATION_CATEGORIES,
+  DEVIATION_KINDS,
+  DEVIATION_SEVERITIES,
+  PACK_STATES,
+  RECALL_LEVELS,
+  RELEASE_TESTERS,
+  ROLES,
+} from "../ledger";
 import type { HoldCauseName, OrganizationStatusName, PackStateName } from "../ledger";
 import type { BatchHoldTable } from "../store";
 import type { EventArgs, LedgerEvent } from "./decode";
@@ -173,6 +183,10 @@ const HANDLERS: Record<string, Handler> = {
       closed_by: null,
       closure_hash: null,
       closed_at: null,
+      severity: DEVIATION_SEVERITIES.nameOf(num(args, "severity")),
+      category: DEVIATION_CATEGORIES.nameOf(num(args, "category")),
+      root_cause: null,
+      batch_impact: null,
     });
     w.batches.update(batch, { open_deviations: batch.open_deviations + 1 });
     if (args.placesOnHold === true) placeHold(w, batch.id, "DEVIATION", num(args, "organizationId"), str(args, "reportHash"), blockTime);

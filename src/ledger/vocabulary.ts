@@ -10,12 +10,14 @@ type LedgerEnum<Stored extends string> = {
   readonly names: readonly Stored[];
   /** Words for each chain number, for messages. */
   readonly words: readonly string[];
+  /** Chinese words for each chain number, where pages and messages show them in both languages. */
+  readonly zh?: readonly string[];
   /** The stored name of a chain number, or the enum's NONE for a number out of range. */
   nameOf(value: number | bigint): Stored;
 };
 
-function ledgerEnum<const Stored extends string>(names: readonly Stored[], words: readonly string[]): LedgerEnum<Stored> {
-  return { names, words, nameOf: (value) => names[Number(value)] ?? names[0]! };
+function ledgerEnum<const Stored extends string>(names: readonly Stored[], words: readonly string[], zh?: readonly string[]): LedgerEnum<Stored> {
+  return { names, words, zh, nameOf: (value) => names[Number(value)] ?? names[0]! };
 }
 
 /** Organization roles: contracts/interfaces/IConsortiumRegistry.sol `Role`. */
@@ -25,6 +27,11 @@ export const ROLES = ledgerEnum(
   ["no role", "MAH", "CMO", "distributor", "dispenser", "regulator"],
 );
 export type RoleName = (typeof ROLES.names)[number];
+
+/** The province of a region code (GB/T 2260: the first two digits). */
+export function provinceOf(region: number): number {
+  return Math.floor(region / 10_000) * 10_000;
+}
 
 /** contracts/interfaces/IConsortiumRegistry.sol `OrganizationStatus`. */
 export const ORGANIZATION_STATUSES = ledgerEnum(["NONE", "ACTIVE", "SUSPENDED"], ["unknown", "active", "suspended"]);
@@ -76,6 +83,93 @@ export type DeviationKindName = (typeof DEVIATION_KINDS.names)[number];
 /** contracts/interfaces/IBatchLedger.sol `DeviationStatus`. */
 export const DEVIATION_STATUSES = ledgerEnum(["NONE", "OPEN", "CLOSED"], ["not reported", "open", "closed"]);
 export type DeviationStatusName = (typeof DEVIATION_STATUSES.names)[number];
+
+// ----- quality: deviations with substance and their CAPA -----
+
+/** contracts/interfaces/IBatchLedger.sol `DeviationSeverity`: a major or critical deviation is closed only by the batch's MAH. */
+export const DeviationSeverity = { None: 0, Minor: 1, Major: 2, Critical: 3 } as const;
+export const DEVIATION_SEVERITIES = ledgerEnum(
+  ["NONE", "MINOR", "MAJOR", "CRITICAL"],
+  ["no severity", "minor", "major", "critical"],
+  ["未分级", "微小", "重大", "严重"],
+);
+export type DeviationSeverityName = (typeof DEVIATION_SEVERITIES.names)[number];
+
+/** contracts/interfaces/IBatchLedger.sol `DeviationCategory`: where in the GMP system the deviation arose. */
+export const DeviationCategory = {
+  None: 0,
+  Process: 1,
+  Equipment: 2,
+  Materials: 3,
+  Environment: 4,
+  Laboratory: 5,
+  Documentation: 6,
+  Personnel: 7,
+  PackagingLabelling: 8,
+  StorageTransport: 9,
+  Other: 10,
+} as const;
+export const DEVIATION_CATEGORIES = ledgerEnum(
+  [
+    "NONE",
+    "PROCESS",
+    "EQUIPMENT",
+    "MATERIALS",
+    "ENVIRONMENT",
+    "LABORATORY",
+    "DOCUMENTATION",
+    "PERSONNEL",
+    "PACKAGING_LABELLING",
+    "STORAGE_TRANSPORT",
+    "OTHER",
+  ],
+  [
+    "no category",
+    "manufacturing process",
+    "equipment and facilities",
+    "materials",
+    "environment and cleanrooms",
+    "laboratory (testing)",
+    "documentation and records",
+    "personnel",
+    "packaging and labelling",
+    "storage and transport",
+    "other",
+  ],
+  ["未分类", "生产工艺", "设备设施", "物料", "环境与洁净区", "检验", "文件记录", "人员", "包装与标签", "储存与运输", "其他"],
+);
+export type DeviationCategoryName = (typeof DEVIATION_CATEGORIES.names)[number];
+
+/** contracts/interfaces/IBatchLedger.sol `RootCause`: the investigation's finding, by the usual six causes (人机料法环测). */
+export const RootCause = { None: 0, People: 1, Machine: 2, Material: 3, Method: 4, Environment: 5, Measurement: 6, NotDetermined: 7 } as const;
+export const ROOT_CAUSES = ledgerEnum(
+  ["NONE", "PEOPLE", "MACHINE", "MATERIAL", "METHOD", "ENVIRONMENT", "MEASUREMENT", "NOT_DETERMINED"],
+  ["not stated", "people", "machine (equipment)", "material", "method (process or procedure)", "environment", "measurement", "not determined"],
+  ["未说明", "人", "机（设备）", "料", "法（工艺或规程）", "环", "测", "未查明"],
+);
+export type RootCauseName = (typeof ROOT_CAUSES.names)[number];
+
+/** contracts/interfaces/IBatchLedger.sol `BatchImpact`: what the closed deviation means for the batch. */
+export const BatchImpact = { None: 0, NoImpact: 1, Reworked: 2, Rejected: 3, ReleasedWithJustification: 4 } as const;
+export const BATCH_IMPACTS = ledgerEnum(
+  ["NONE", "NO_IMPACT", "REWORKED", "REJECTED", "RELEASED_WITH_JUSTIFICATION"],
+  [
+    "not stated",
+    "no impact on the batch",
+    "the batch was reworked or reprocessed",
+    "the batch was rejected",
+    "released with a documented justification",
+  ],
+  ["未说明", "对批次无影响", "批次返工或重新加工", "批次不合格报废", "附书面理由放行"],
+);
+export type BatchImpactName = (typeof BATCH_IMPACTS.names)[number];
+
+/**
+ * A CAPA's state in the read model: open until its effectiveness check, then EFFECTIVE or INEFFECTIVE (a failed
+ * check; a new CAPA is recorded for the same deviation). Overdue is a time condition, not a state.
+ */
+export const CAPA_STATUSES = ["OPEN", "EFFECTIVE", "INEFFECTIVE"] as const;
+export type CapaStatusName = (typeof CAPA_STATUSES)[number];
 
 /**
  * A batch's hold (quarantine short of a recall), as the read model keeps it: never held, on hold, released by its

@@ -428,6 +428,84 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX ledger_events_unverified ON ledger_events (batch_id) WHERE ${sql.raw(UNVERIFIED_SQL)}`.execute(db);
     },
   },
+  "0013_quality": {
+    async up(db: Kysely<unknown>) {
+      // Deviations with substance: severity and category as signed when opened (NONE for rows of an earlier
+      // ledger), root cause and impact on the batch as signed when closed.
+      await db.schema
+        .alterTable("deviations")
+        .addColumn("severity", "text", (c) => c.notNull().defaultTo("NONE"))
+        .execute();
+      await db.schema
+        .alterTable("deviations")
+        .addColumn("category", "text", (c) => c.notNull().defaultTo("NONE"))
+        .execute();
+      await db.schema.alterTable("deviations").addColumn("root_cause", "text").execute();
+      await db.schema.alterTable("deviations").addColumn("batch_impact", "text").execute();
+      await db.schema
+        .createTable("capas")
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("capa_hash", "text", (c) => c.notNull())
+        .addColumn("report_hash", "text", (c) => c.notNull())
+        .addColumn("recorded_by", "integer", (c) => c.notNull())
+        .addColumn("owner_id", "integer", (c) => c.notNull())
+        .addColumn("due_at", "bigint", (c) => c.notNull())
+        .addColumn("recorded_at", "bigint", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("checked_by", "integer")
+        .addColumn("check_hash", "text")
+        .addColumn("checked_at", "bigint")
+        .addPrimaryKeyConstraint("capas_pk", ["batch_id", "capa_hash"])
+        .execute();
+      await db.schema.createIndex("capas_due").on("capas").columns(["status", "due_at"]).execute();
+      // Quality documents (off-chain, addressed by the hash an attestation records): metadata, the content
+      // encrypted under a per-document key, that key wrapped for each reader, and every access.
+      await db.schema
+        .createTable("quality_documents")
+        .addColumn("hash", "text", (c) => c.primaryKey())
+        .addColumn("record_block", "bigint", (c) => c.notNull())
+        .addColumn("record_log", "integer", (c) => c.notNull())
+        .addColumn("record_tx", "text", (c) => c.notNull())
+        .addColumn("event_name", "text", (c) => c.notNull())
+        .addColumn("field", "text", (c) => c.notNull())
+        .addColumn("batch_id", "text")
+        .addColumn("agreement_id", "text")
+        .addColumn("owner_id", "integer", (c) => c.notNull())
+        .addColumn("uploaded_by", "integer", (c) => c.notNull())
+        .addColumn("uploaded_at", "bigint", (c) => c.notNull())
+        .addColumn("file_name", "text", (c) => c.notNull())
+        .addColumn("media_type", "text", (c) => c.notNull())
+        .addColumn("size", "bigint", (c) => c.notNull())
+        .addColumn("content_location", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("quality_documents_batch").on("quality_documents").column("batch_id").execute();
+      await db.schema
+        .createTable("quality_document_readers")
+        .addColumn("document_hash", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("wrapped_key", "text", (c) => c.notNull())
+        .addColumn("granted_by", "integer", (c) => c.notNull())
+        .addColumn("granted_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("quality_document_readers_pk", ["document_hash", "organization_id"])
+        .execute();
+      await db.schema
+        .createTable("quality_document_contents")
+        .addColumn("document_hash", "text", (c) => c.primaryKey())
+        .addColumn("ciphertext", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("quality_document_accesses")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("document_hash", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("outcome", "text", (c) => c.notNull())
+        .addColumn("detail", "text")
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("quality_document_accesses_document").on("quality_document_accesses").columns(["document_hash", "at"]).execute();
+    },
+  },
 };
 
 /**
@@ -456,4 +534,5 @@ export const READ_MODEL_TABLES = [
   "recalls",
   "recall_acknowledgements",
   "batch_holds",
+  "capas",
 ] as const;

@@ -2,7 +2,12 @@ import type {
   AgreementKindName,
   AlertSeverity,
   AlertStatus,
+  BatchImpactName,
   BatchStateName,
+  CapaStatusName,
+  DeviationCategoryName,
+  DeviationSeverityName,
+  RootCauseName,
   DeviationKindName,
   DeviationStatusName,
   HoldCauseName,
@@ -49,6 +54,11 @@ export type Database = {
   webhook_attempts: WebhookAttemptTable;
   redeemed_challenges: RedeemedChallengeTable;
   store_identity: StoreIdentityTable;
+  capas: CapaTable;
+  quality_documents: QualityDocumentTable;
+  quality_document_readers: QualityDocumentReaderTable;
+  quality_document_contents: QualityDocumentContentTable;
+  quality_document_accesses: QualityDocumentAccessTable;
 };
 
 /** One row: this store's id, also kept in the data directory it serves (src/ops/continuity.ts). */
@@ -185,6 +195,72 @@ export type DeviationTable = {
   closed_by: number | null;
   closure_hash: string | null;
   closed_at: number | null;
+  severity: DeviationSeverityName;
+  category: DeviationCategoryName;
+  /** The investigation's finding and the batch's disposition, as signed in the closure (null while open). */
+  root_cause: RootCauseName | null;
+  batch_impact: BatchImpactName | null;
+};
+
+/** A corrective and preventive action for a deviation: its owner, due date and effectiveness check. */
+export type CapaTable = {
+  batch_id: string;
+  capa_hash: string;
+  report_hash: string;
+  recorded_by: number;
+  owner_id: number;
+  due_at: number;
+  recorded_at: number;
+  status: CapaStatusName;
+  checked_by: number | null;
+  check_hash: string | null;
+  checked_at: number | null;
+};
+
+/**
+ * A quality document (off-chain), addressed by the keccak-256 hash that the ledger event at (record_block,
+ * record_log) records in its `field`. Its owner is the organization that signed that attestation.
+ */
+export type QualityDocumentTable = {
+  hash: string;
+  record_block: number;
+  record_log: number;
+  record_tx: string;
+  event_name: string;
+  field: string;
+  batch_id: string | null;
+  agreement_id: string | null;
+  owner_id: number;
+  uploaded_by: number;
+  uploaded_at: number;
+  file_name: string;
+  media_type: string;
+  size: number;
+  /** Where the ciphertext is, for the content store that wrote it (`db:` in the store itself). */
+  content_location: string;
+};
+
+/** A reader of a document: the document's key wrapped under a key derived for this organization. No row, no read. */
+export type QualityDocumentReaderTable = {
+  document_hash: string;
+  organization_id: number;
+  wrapped_key: string;
+  granted_by: number;
+  granted_at: number;
+};
+
+/** A document's ciphertext (nonce, GCM tag and encrypted bytes, base64) when the store itself holds it. */
+export type QualityDocumentContentTable = { document_hash: string; ciphertext: string };
+
+/** Every upload, download (served or refused), grant and revocation of a document. */
+export type QualityDocumentAccessTable = {
+  id: string;
+  document_hash: string;
+  organization_id: number;
+  action: "upload" | "download" | "grant" | "revoke";
+  outcome: "done" | "refused";
+  detail: string | null;
+  at: number;
 };
 
 export type ShipmentTable = {

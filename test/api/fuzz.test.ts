@@ -32,7 +32,9 @@ function stableCodes(): Set<string> {
   const codes = new Set<string>(CODE_ERROR_CODES);
   const pattern =
     /(?:badInput|unauthenticated|notAllowed|notFound|conflict|refused|retryLater)\(\s*"([A-Z0-9_]+)"|LedgerError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
-  for (const dir of ["../../src/api", "../../src/ledger", "../../src/alerts", "../../src/notifications"].map((d) => path.join(__dirname, d))) {
+  for (const dir of ["../../src/api", "../../src/ledger", "../../src/alerts", "../../src/notifications", "../../src/quality"].map((d) =>
+    path.join(__dirname, d),
+  )) {
     for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
       for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(pattern)) codes.add((m[1] ?? m[2] ?? m[3])!);
     }
@@ -136,7 +138,13 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
       "-0.5",
     ];
     const otherPathValue = (name: string) =>
-      name === "id" ? `sub_${"0".repeat(24)}` : name === "batchId" ? h.batches.released.batchId : String(h.c.mah.id);
+      name === "id"
+        ? `sub_${"0".repeat(24)}`
+        : name === "batchId"
+          ? h.batches.released.batchId
+          : name === "hash"
+            ? `0x${"ab".repeat(32)}`
+            : String(h.c.mah.id);
     const before = await snapshot(h);
     const checked: string[] = [];
     for (const [template, item] of Object.entries(document.paths)) {

@@ -12,6 +12,8 @@ import { DEFAULT_RECALL_DEADLINES } from "../../src/ledger";
 import type { ApiServices } from "../../src/api/context";
 import type { AnyRoute } from "../../src/api/routes";
 import { createIndexer, createRpcSource } from "../../src/indexer";
+import { databaseContents } from "../../src/quality/contents";
+import { createDocumentVault } from "../../src/quality/documents";
 import { silentLogger } from "../../src/log";
 import {
   acknowledgeRecall,
@@ -90,6 +92,7 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
   // The API's clock follows real time, shifted by setNow: tests of expiry move it, the rest read real seconds.
   const realSeconds = () => Math.floor(Date.now() / 1000);
   let offset = 0;
+  const now = () => realSeconds() + offset;
   const services: ApiServices = {
     store,
     log: silentLogger(),
@@ -102,7 +105,8 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
       publicUrl: HARNESS_PUBLIC_URL,
     },
     codes: createCodeBook(store, dataDir),
-    now: () => realSeconds() + offset,
+    now,
+    documents: createDocumentVault({ store, masterKey: randomBytes(32), contents: databaseContents(store.db), now }),
     deployment,
   };
   const app = createApp(services, extraRoutes);

@@ -1,0 +1,70 @@
+import * as fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import { keccak256 } from "ethers";
+import { createApp } from "../../src/api/app";
+import { openDeviation } from "../contracts/fixtures";
+import type { Party } from "../contracts/fixtures";
+import { apiHarness } from "../api/harness";
+import type { ApiHarness } from "../api/harness";
+import { answerOf, errorOf, trace, workDir } from "../cli/helpers";
+
+/** `trace documents upload|get|audit|grant|revoke` against the API on 127.0.0.1:0. */
+describe("trace documents", () => {
+  let h: ApiHarness;
+  let server: Server;
+  let api: string;
+  const work = workDir();
+  const report = Buffer.from("CAPA plan for DR-2024-021: replace the impeller seal, retrain operators", "utf8");
+  const cli = (party: Party, ...argv: string[]) => trace({ TRACE_PRIVATE_KEY: party.key.privateKey }, ...argv, "--api", api, "--json");
+
+  beforeAll(async () => {
+    h = await apiHarness();
+    server = createApp(h.services).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fs.writeFileSync(work.file("capa.txt"), report);
+    fs.writeFileSync(work.file("other.txt"), "not the report");
+    await openDeviation(h.c, h.c.mah, h.batches.unreleased.batchId, { reportHash: keccak256(report) });
+    await h.indexer.catchUp();
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await h.close();
+    work.remove();
+  });
+
+  it("uploads by batch, downloads to a new file, and lists the audit", async () => {
+    const batch = h.batches.unreleased.batchId;
+    const refused = errorOf(await cli(h.c.mah, "documents", "upload", work.file("other.txt"), "--batch", batch), 3);
+    expect(refused.code).to.equal("DOCUMENT_NOT_ON_LEDGER");
+    const uploaded = answerOf(await cli(h.c.mah, "documents", "upload", work.file("capa.txt"), "--batch", batch, "--media-type", "text/plain"));
+    expect(uploaded.stored).to.equal("uploaded");
+    const hash = uploaded.document.hash as string;
+    expect(hash).to.equal(keccak256(report).toLowerCase());
+    expect(answerOf(await cli(h.c.cmo, "documents", "upload", work.file("capa.txt"), "--batch", batch)).stored).to.contain("already stored");
+    answerOf(await cli(h.c.cmo, "documents", "get", hash, "--out", work.file("copy.txt")));
+    expect(fs.readFileSync(work.file("copy.txt")).equals(report)).to.equal(true);
+    expect(errorOf(await cli(h.c.cmo, "documents", "get", hash, "--out", work.file("copy.txt")), 2).code).to.equal("UNWRITABLE_FILE");
+    expect(errorOf(await cli(h.c.dispenser, "documents", "get", hash, "--out", work.file("stolen.txt")), 3).code).to.equal("NOT_DOCUMENT_READER");
+    expect(fs.existsSync(work.file("stolen.txt"))).to.equal(false);
+    const audit = answerOf(await cli(h.c.mah, "documents", "audit", hash));
+    expect(audit.items.map((a: { action: string; outcome: string }) => `${a.action} ${a.outcome}`)).to.deep.equal([
+      "upload done",
+      "download done",
+      "download refused",
+    ]);
+    const granted = answerOf(await cli(h.c.mah, "documents", "grant", hash, "--org", String(h.c.dispenser.id)));
+    expect(granted.document.readers).to.include(h.c.dispenser.id);
+    const revoked = answerOf(await cli(h.c.mah, "documents", "revoke", hash, "--org", String(h.c.dispenser.id)));
+    expect(revoked.document.readers).not.to.include(h.c.dispenser.id);
+  });
+
+  it("refuses a malformed record or hash as bad input", async () => {
+    expect((await cli(h.c.mah, "documents", "upload", work.file("capa.txt"), "--record", "0x12:1")).status).to.equal(2);
+    expect((await cli(h.c.mah, "documents", "get", "not-a-hash")).status).to.equal(2);
+    expect(errorOf(await cli(h.c.mah, "documents", "upload", work.file("capa.txt")), 2).code).to.equal("RECORD_REQUIRED");
+  });
+});
