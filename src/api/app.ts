@@ -20,6 +20,8 @@ import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
 import { releaseReviewRoutes } from "./release-review";
+import { packProofRoutes } from "./pack-proofs";
+import { shipmentListRoutes } from "./shipment-list";
 import { CODES_PATH, codeRegistrationRoutes, codesTextUpload, documentCodesUpload } from "./codes-upload";
 import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
@@ -68,10 +70,12 @@ export const coreRoutes: AnyRoute[] = [
   ...codeRegistrationRoutes,
   ...batchRoutes,
   ...releaseReviewRoutes,
+  ...packProofRoutes,
   ...recallRoutes,
   ...organizationRoutes,
   ...epcisRoutes,
   ...shipmentRoutes,
+  ...shipmentListRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
   healthRoute,

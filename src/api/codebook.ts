@@ -5,7 +5,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { writeRows } from "../store";
 import type { Store } from "../store";
-import { CodeError, createTreeWriter, openTree, parseCode } from "../codes";
+import { CodeError, createTreeWriter, openTree, packId, packLeaf, parseCode } from "../codes";
 import type { StoredTree, TraceCode } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
 import { printedExpiryMismatch } from "../ledger/expiry";
@@ -19,6 +19,12 @@ export type CodeBook = {
   /** The same for codes streamed one at a time (a text body of millions of lines); nothing is kept unless all pass. */
   registerLines(request: { batchId: string; lines: AsyncIterable<CodeLine>; by: number; now: number }): Promise<{ root: string; count: number }>;
   proof(batchId: string, canonicalKey: string): Promise<string[] | undefined>;
+  /**
+   * One multiproof that the packs (canonical keys) are among the batch's registered codes, with their pack ids in
+   * the proof's order, as dispensing and pack state changes take them; undefined when the batch has no codes here.
+   * Throws CODE_NOT_IN_BATCH (a CodeError) for a key that is not the batch's.
+   */
+  multiProof(batchId: string, canonicalKeys: string[]): Promise<{ packs: string[]; proof: string[]; proofFlags: boolean[] } | undefined>;
   /**
    * Registers again, from the files each registration keeps in the data directory, the codes of every batch the
    * store has no codes for (a lost store rebuilt from the chain), checked against the batch's root as any
@@ -199,6 +205,13 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     async proof(batchId, canonicalKey) {
       const tree = await treeOf(batchId);
       return tree?.has(canonicalKey) ? tree.proof(canonicalKey) : undefined;
+    },
+    async multiProof(batchId, canonicalKeys) {
+      const tree = await treeOf(batchId);
+      if (!tree) return undefined;
+      const { leaves, proof, proofFlags } = tree.multiProof(canonicalKeys);
+      const byLeaf = new Map(canonicalKeys.map((key) => [packLeaf(key), key]));
+      return { packs: leaves.map((leaf) => packId(byLeaf.get(leaf)!)), proof, proofFlags };
     },
     close() {
       for (const tree of open.values()) tree.close();

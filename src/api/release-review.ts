@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AGREEMENT_KINDS, DEVIATION_KINDS, DEVIATION_STATUSES, releasable, releaseGates, RELEASE_GATES } from "../ledger";
+import { AGREEMENT_KINDS, DEVIATION_KINDS, DEVIATION_SEVERITIES, DEVIATION_STATUSES, releasable, releaseGates, RELEASE_GATES } from "../ledger";
 import type { ReleaseFacts } from "../ledger";
 import { notAllowed } from "../ledger/errors";
 import { payloadOf } from "../store";
@@ -24,6 +24,9 @@ const releaseReview = z.object({
       reportHash: z.string(),
       kind: z.enum(DEVIATION_KINDS.names),
       status: z.enum(DEVIATION_STATUSES.names),
+      severity: z
+        .enum(DEVIATION_SEVERITIES.names)
+        .meta({ description: "as classified by the quality documents' deviation record; NONE when not classified" }),
       openedBy: z.number().int(),
       openedAt: z.number().int(),
       closureHash: z.string().nullable(),
@@ -112,6 +115,7 @@ export const releaseReviewRoutes = [
           reportHash: d.report_hash,
           kind: d.kind,
           status: d.status,
+          severity: d.severity,
           openedBy: d.opened_by,
           openedAt: d.opened_at,
           closureHash: d.closure_hash,

@@ -37,7 +37,9 @@ const PAGES: Page[] = [
   { route: "/batches/:batchId/release", name: "release", script: "release.js", body: "release.html" },
   { route: "/recalls", name: "recalls", script: "recalls.js" },
   { route: "/recalls/:batchId", name: "recall", script: "recall.js" },
-  { route: "/organizations/:organizationId", name: "organization", script: "organization.js" },
+  { route: "/organizations/:organizationId", name: "organization", script: "organization.js", body: "organization.html" },
+  { route: "/stock", name: "stock", script: "stock.js", body: "stock.html" },
+  { route: "/stock/:batchId", name: "holding", script: "holding.js", body: "holding.html" },
 ];
 
 const APP_NAME = "药品追溯账本";

@@ -204,12 +204,12 @@ export async function unnamedControls(page: Page): Promise<string[]> {
  * each as its id, or its tag and text when it has none.
  */
 export async function tabOrder(page: Page, limit = 80): Promise<string[]> {
-  await page.evaluate("document.activeElement instanceof HTMLElement && document.activeElement.blur(); window.scrollTo(0, 0)");
+  await page.evaluate("document.activeElement instanceof HTMLElement && document.activeElement.blur(); window.scrollTo(0, 0); window.__tabbed = []");
   const reached: string[] = [];
   for (let i = 0; i < limit; i++) {
     await page.keyboard.press("Tab");
     const here = (await page.evaluate(DESCRIBE_FOCUSED)) as string | null;
-    if (here === null || reached.includes(here)) break;
+    if (here === null) break;
     reached.push(here);
   }
   return reached;
@@ -222,9 +222,13 @@ export async function mainControls(page: Page): Promise<string[]> {
 
 // Run in the page (the tests' TypeScript has no DOM types): an element as tabOrder and mainControls name it.
 const DESCRIBE = `(element) => element.id ? "#" + element.id : element.tagName.toLowerCase() + ":" + (element.textContent ?? "").trim().slice(0, 40)`;
+// Focus that comes back to an element already reached (by identity: two links may read alike) has gone round.
 const DESCRIBE_FOCUSED = `(() => {
   const element = document.activeElement;
-  return !element || element === document.body ? null : (${DESCRIBE})(element);
+  window.__tabbed ??= [];
+  if (!element || element === document.body || window.__tabbed.includes(element)) return null;
+  window.__tabbed.push(element);
+  return (${DESCRIBE})(element);
 })()`;
 const DESCRIBE_MAIN_CONTROLS = `[...document.querySelectorAll("#main a[href], #main button:not([disabled]), #main input:not([disabled]), #main select:not([disabled])")]
   .filter((element) => element.offsetParent !== null)

@@ -7,10 +7,12 @@ import { attest, signingFailureBox } from "./signing.js";
 /** @typedef {import("./app.js").Child} Child */
 
 /**
- * One labelled control: an input (or a select when `options` are given), with an optional hint tied to it.
- * @param {{ id: string, label: string, type?: string, options?: Array<[string, string]>, hint?: string, required?: boolean, attributes?: Record<string, unknown> }} field
+ * One labelled control: an input (or a select when `options` are given), with an optional hint tied to it. A
+ * `multiline` field is a textarea, one entry a line: a handheld scanner types a code and Enter into it, so scanning
+ * and pasting fill it alike.
+ * @param {{ id: string, label: string, type?: string, options?: Array<[string, string]>, multiline?: boolean, hint?: string, required?: boolean, attributes?: Record<string, unknown> }} field
  */
-export function field({ id, label, type = "text", options, hint, required = true, attributes = {} }) {
+export function field({ id, label, type = "text", options, multiline = false, hint, required = true, attributes = {} }) {
   const hintId = hint ? `${id}-hint` : undefined;
   const common = { id, name: id, required, "aria-describedby": hintId, ...attributes };
   const control = options
@@ -19,7 +21,9 @@ export function field({ id, label, type = "text", options, hint, required = true
         common,
         options.map(([value, text]) => h("option", { value }, text)),
       )
-    : h("input", { type, autocomplete: "off", spellcheck: type === "text" ? "false" : undefined, ...common });
+    : multiline
+      ? h("textarea", { rows: 4, spellcheck: "false", autocomplete: "off", ...common })
+      : h("input", { type, autocomplete: "off", spellcheck: type === "text" ? "false" : undefined, ...common });
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hint ? h("p", { class: "hint", id: hintId }, hint) : undefined);
 }
 
@@ -43,8 +47,8 @@ export function signingForm({ id, title, intro, fields, action, disabled = false
   );
   element.addEventListener("submit", (event) => {
     event.preventDefault();
-    const missing = [...element.querySelectorAll("input, select")].find(
-      (control) => control instanceof HTMLInputElement && control.required && control.value.trim() === "",
+    const missing = [...element.querySelectorAll("input, select, textarea")].find(
+      (control) => (control instanceof HTMLInputElement || control instanceof HTMLTextAreaElement) && control.required && control.value.trim() === "",
     );
     if (missing instanceof HTMLElement) {
       missing.setAttribute("aria-invalid", "true");
@@ -53,8 +57,9 @@ export function signingForm({ id, title, intro, fields, action, disabled = false
     }
     /** @type {Record<string, string>} */
     const values = {};
-    for (const control of element.querySelectorAll("input, select")) {
-      if (control instanceof HTMLInputElement || control instanceof HTMLSelectElement) values[control.id] = control.value;
+    for (const control of element.querySelectorAll("input, select, textarea")) {
+      if (control instanceof HTMLInputElement || control instanceof HTMLSelectElement || control instanceof HTMLTextAreaElement)
+        values[control.id] = control.value;
     }
     button.setAttribute("disabled", "");
     element.setAttribute("aria-busy", "true");
@@ -82,19 +87,21 @@ export function signer(outcome) {
   return {
     draw,
     /**
-     * Signs and relays one attestation, then says what changed (string `doneKey`, given the block it is in).
+     * Signs and relays one attestation, then says what changed (string `doneKey`, filled with the block it is in
+     * and `values`).
      * @param {string} type
      * @param {Record<string, unknown>} fields
      * @param {string} doneKey
      * @param {{ proof?: string[], proofFlags?: boolean[] }} [extra]
+     * @param {Record<string, unknown>} [values]
      * @returns {Promise<import("/assets/ledger.js").RelayResult | undefined>} the relay's answer, or undefined when refused
      */
-    async sign(type, fields, doneKey, extra) {
+    async sign(type, fields, doneKey, extra, values = {}) {
       last = { kind: "working" };
       draw();
       try {
         const result = await attest(type, fields, extra);
-        last = { kind: "done", key: doneKey, values: { block: result.transactions[0]?.blockNumber ?? "—" } };
+        last = { kind: "done", key: doneKey, values: { block: result.transactions[0]?.blockNumber ?? "—", ...values } };
         return result;
       } catch (error) {
         last = { kind: "failed", error };
@@ -102,6 +109,14 @@ export function signer(outcome) {
       } finally {
         draw();
       }
+    },
+    /**
+     * Shows why a step before signing failed (the API refused the scanned codes …); nothing was signed.
+     * @param {unknown} error
+     */
+    refuse(error) {
+      last = { kind: "failed", error };
+      draw();
     },
   };
 }
@@ -140,4 +155,28 @@ export function checkItem(passed, children, attributes = {}) {
     " ",
     ...children,
   );
+}
+
+/**
+ * The codes typed, scanned or pasted into a field, one a line, blank lines and repeats dropped.
+ * @param {string} text
+ */
+export function codeLines(text) {
+  return [
+    ...new Set(
+      text
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line.length > 0),
+    ),
+  ];
+}
+
+/**
+ * After a signing that changed the ledger, the page reads it again.
+ * @param {unknown} result the relay's answer, or undefined when refused
+ * @param {() => Promise<void>} reload
+ */
+export async function afterSigning(result, reload) {
+  if (result) await reload();
 }

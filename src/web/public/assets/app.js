@@ -340,7 +340,14 @@ function drawFrame() {
   const nav = h(
     "nav",
     { "aria-label": t("nav.main") },
-    h("ul", {}, h("li", {}, link("/", "nav.scan")), h("li", {}, link("/batches", "nav.batches")), h("li", {}, link("/recalls", "nav.recalls"))),
+    h(
+      "ul",
+      {},
+      h("li", {}, link("/", "nav.scan")),
+      h("li", {}, link("/batches", "nav.batches")),
+      h("li", {}, link("/recalls", "nav.recalls")),
+      signedIn ? h("li", {}, link("/stock", "nav.stock")) : undefined,
+    ),
   );
   const who = signedIn
     ? h(

@@ -25,9 +25,15 @@ import {
   verificationMark,
 } from "./app.js";
 import { showAnswer } from "./view.js";
+import { field, keepingDrafts, signer, signingForm } from "./actions.js";
+import { documentHash } from "./signing.js";
 
 const batchId = pathId(/^\/batches\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
 const labelCode = byId("label-code", HTMLInputElement);
+const actions = byId("batch-actions", HTMLElement);
+const signing = signer(byId("outcome", HTMLElement));
+/** @type {any} the batch as last read, for the actions its reader may sign */
+let shownBatch;
 /**
  * The label shown, kept so a language switch can redraw it.
  * @type {{ kind: "failure", error: unknown } | { kind: "message", key: string, values: Record<string, unknown> } | { kind: "label", svg: string, text: string, answer: any } | undefined}
@@ -37,6 +43,10 @@ let label;
 startPage("title.batch");
 showAnswer({ badAddress: !batchId, load: provenance, render: provenanceView });
 onLanguageChange(drawLabel);
+onLanguageChange(() => {
+  signing.draw();
+  keepingDrafts(actions, drawActions);
+});
 byId("label-form", HTMLFormElement).addEventListener("submit", (event) => {
   event.preventDefault();
   void renderLabel(labelCode.value.trim());
@@ -53,6 +63,13 @@ else {
 
 /** The batch and its signed steps; `entries` is absent when the organization may read the batch but not its timeline. */
 async function provenance() {
+  const answer = await readProvenance();
+  shownBatch = answer.batch;
+  drawActions();
+  return answer;
+}
+
+async function readProvenance() {
   try {
     return await wholeProvenance();
   } catch (error) {
@@ -139,6 +156,40 @@ function timeline(batch, entries) {
       ),
     ),
   );
+}
+
+// ---- what a regulator or the batch's MAH may sign here: a recall ----
+
+function drawActions() {
+  const signedIn = session();
+  const mayRecall = shownBatch && !shownBatch.recall && (signedIn?.role === "REGULATOR" || signedIn?.organizationId === shownBatch.mah.id);
+  actions.replaceChildren(...(mayRecall ? [recallForm()] : []));
+}
+
+function recallForm() {
+  return signingForm({
+    id: "order-recall",
+    title: t("recall.order"),
+    intro: t("recall.orderIntro"),
+    fields: [
+      field({
+        id: "recall-level",
+        label: t("recall.level"),
+        options: ["I", "II", "III"].map((level, index) => [String(index + 1), t(`recall.levelName.${level}`)]),
+      }),
+      field({ id: "recall-reason", label: t("recall.reason"), hint: t("document.hint") }),
+    ],
+    action: t("recall.orderSubmit"),
+    submit: async (values) => {
+      const result = await signing.sign(
+        "RecallStart",
+        { batchId, level: Number(values["recall-level"]), reasonHash: documentHash(values["recall-reason"] ?? "") },
+        "recall.ordered",
+      );
+      // The recall is on the ledger: its reconciliation is where holders' acknowledgements will show.
+      if (result) location.assign(`/recalls/${batchId}`);
+    },
+  });
 }
 
 // ---- labels: a pack of this batch as a printable GS1 DataMatrix ----

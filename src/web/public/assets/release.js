@@ -110,6 +110,7 @@ function deviationsSection() {
       h("th", { scope: "row" }, h("code", { title: deviation.reportHash }, shortHash(deviation.reportHash))),
       h("td", {}, t(`deviation.kind.${deviation.kind}`)),
       h("td", {}, t(`deviation.status.${deviation.status}`)),
+      h("td", {}, t(`deviation.severity.${deviation.severity}`)),
       h("td", {}, formatTime(deviation.openedAt)),
       h("td", {}, formatTime(deviation.closedAt)),
     ),
@@ -132,8 +133,8 @@ function deviationsSection() {
               h(
                 "tr",
                 {},
-                ["deviation.report", "deviation.kind", "deviation.status", "deviation.openedAt", "deviation.closedAt"].map((key) =>
-                  h("th", { scope: "col" }, t(key)),
+                ["deviation.report", "deviation.kind", "deviation.status", "deviation.severity", "deviation.openedAt", "deviation.closedAt"].map(
+                  (key) => h("th", { scope: "col" }, t(key)),
                 ),
               ),
             ),

@@ -141,7 +141,8 @@ export function documentHash(text) {
 export function signingFailureBox(error) {
   if (error instanceof SigningStopped) return h("div", { class: "alert", role: "alert" }, h("p", { class: "alert__title" }, t(error.key)));
   if (!(error instanceof ApiFailure) || error.kind !== "refused" || error.status === 401) return failureBox(error);
-  const title = REFUSAL_TITLES[error.code]?.[language()] ?? t("signing.refused");
+  // A 400 without a headline of its own is the user's input (a mistyped code), not the ledger's refusal.
+  const title = REFUSAL_TITLES[error.code]?.[language()] ?? t(error.status === 400 ? "signing.badInput" : "signing.refused");
   return h(
     "div",
     { class: "alert refusal", role: "alert", "data-code": error.code },

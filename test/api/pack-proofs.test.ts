@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { expect } from "chai";
+import request from "supertest";
+import { formatCode } from "../../src/codes";
+import { ship } from "../contracts/fixtures";
+import { apiHarness } from "./harness";
+import type { ApiHarness } from "./harness";
+
+describe("pack proofs for signing in a browser, and an organization's own shipments", () => {
+  let h: ApiHarness;
+  let tokens: Record<string, string>;
+  const printed = (index: number) => formatCode(h.batches.released.packs[index]!, "hri");
+  const proofs = (batchId: string, codes: string[], token = tokens.dispenser!) =>
+    request(h.app).post(`/v1/batches/${batchId}/pack-proofs`).set("authorization", `Bearer ${token}`).send({ codes });
+
+  beforeAll(async () => {
+    h = await apiHarness();
+    tokens = { cmo: await h.tokenFor(h.c.cmo), dispenser: await h.tokenFor(h.c.dispenser), distributor2: await h.tokenFor(h.c.distributor2) };
+    const { batchId, printed: codes } = h.batches.released;
+    await request(h.app).post(`/v1/batches/${batchId}/codes`).set("authorization", `Bearer ${tokens.cmo}`).send({ codes }).expect(201);
+  });
+  afterAll(async () => h?.close());
+
+  it("answers one multiproof the contract accepts for a dispensing", async () => {
+    const { batchId } = h.batches.released;
+    const { body } = await proofs(batchId, [printed(4), printed(5)]).expect(200);
+    expect(body.packs).to.have.length(2);
+    const { message, signature } = await h.c.sign("BatchLedger", "Dispensing", h.c.dispenser.key, {
+      dispenserId: h.c.dispenser.id,
+      batchId,
+      packs: body.packs,
+    });
+    await h.c.batches.dispensePacks(message as never, body.proof, body.proofFlags, signature);
+  });
+
+  it("names the code at fault: mistyped, repeated, or not the batch's; and refuses unregistered batches and strangers", async () => {
+    const { batchId } = h.batches.released;
+    const mistyped = (await proofs(batchId, [printed(4), `${printed(5).slice(0, -1)}X`]).expect(400)).body.error;
+    expect(mistyped.field).to.equal("codes.1");
+    const repeated = (await proofs(batchId, [printed(4), printed(4)]).expect(400)).body.error;
+    expect([repeated.code, repeated.field]).to.deep.equal(["CODE_DUPLICATE", "codes.1"]);
+    const other = formatCode(h.batches.recalled.packs[0]!, "hri");
+    const foreign = (await proofs(batchId, [printed(4), other]).expect(400)).body.error;
+    expect([foreign.code, foreign.field]).to.deep.equal(["CODE_NOT_IN_BATCH", "codes.1"]);
+    expect((await proofs(h.batches.unreleased.batchId, [printed(4)], tokens.cmo).expect(404)).body.error.code).to.equal("CODES_NOT_REGISTERED");
+    expect((await proofs(batchId, [printed(4)], tokens.distributor2).expect(403)).body.error.code).to.equal("NOT_YOUR_BATCH");
+    await request(h.app)
+      .post(`/v1/batches/${batchId}/pack-proofs`)
+      .send({ codes: [printed(4)] })
+      .expect(401);
+    await proofs(batchId, []).expect(400);
+  });
+
+  it("lists the shipments on their way to the caller, and those it sent", async () => {
+    const { batchId } = h.batches.released;
+    await ship(h.c, h.c.cmo, h.c.distributor2, batchId, 1n);
+    await h.indexer.catchUp();
+    const incoming = (await request(h.app).get("/v1/shipments").set("authorization", `Bearer ${tokens.distributor2}`).expect(200)).body.items;
+    // The harness also sent it one pack of the recalled batch, still on its way.
+    expect(
+      incoming.map((s: { batch: { id: string }; quantity: number; shipper: { id: number } }) => [s.batch.id, s.quantity, s.shipper.id]),
+    ).to.have.deep.members([
+      [batchId, 1, h.c.cmo.id],
+      [h.batches.recalled.batchId, 1, h.c.cmo.id],
+    ]);
+    const sent = (await request(h.app).get("/v1/shipments?direction=outgoing").set("authorization", `Bearer ${tokens.cmo}`).expect(200)).body.items;
+    expect(sent.map((s: { addressee: { id: number } }) => s.addressee.id)).to.include(h.c.distributor2.id);
+    const received = (await request(h.app).get("/v1/shipments?status=RECEIVED").set("authorization", `Bearer ${tokens.dispenser}`).expect(200)).body
+      .items;
+    expect(received.map((s: { receivedQuantity: number }) => s.receivedQuantity)).to.deep.equal([4]);
+    expect(
+      (await request(h.app).get("/v1/shipments?direction=sideways").set("authorization", `Bearer ${tokens.cmo}`).expect(400)).body.error.field,
+    ).to.equal("direction");
+    await request(h.app).get("/v1/shipments").expect(401);
+  });
+});
