@@ -23,6 +23,7 @@ import { releaseReviewRoutes } from "./release-review";
 import { CODES_PATH, codeRegistrationRoutes, codesTextUpload, documentCodesUpload } from "./codes-upload";
 import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
+import { caseRoutes } from "./cases";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { RELAY_PATH } from "../ledger";
 import { relayAnswerStatus } from "./relay";
@@ -72,6 +73,7 @@ export const coreRoutes: AnyRoute[] = [
   ...organizationRoutes,
   ...epcisRoutes,
   ...shipmentRoutes,
+  ...caseRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
   healthRoute,
