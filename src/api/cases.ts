@@ -51,16 +51,21 @@ const reconciliationView = z.object({
 const TREES_KEPT = 16;
 const treesByStore = new WeakMap<Store, Map<string, AggregationTree>>();
 
+/** The batch's registered cases and pallets, each with the units directly inside it. */
+async function registeredAggregates(services: ApiServices, batchId: string): Promise<Aggregate[]> {
+  const byContainer = new Map<string, string[]>();
+  for (const { container_key, unit_key } of await caseReads(services.store.db).pairsOf(batchId)) {
+    byContainer.set(container_key, [...(byContainer.get(container_key) ?? []), unit_key]);
+  }
+  return [...byContainer].map(([container, contents]) => ({ container, contents, contentsRoot: "" }));
+}
+
 async function treeOf(services: ApiServices, batchId: string): Promise<AggregationTree> {
   let trees = treesByStore.get(services.store);
   if (!trees) treesByStore.set(services.store, (trees = new Map()));
   const cached = trees.get(batchId);
   if (cached) return cached;
-  const byContainer = new Map<string, string[]>();
-  for (const { container_key, unit_key } of await caseReads(services.store.db).pairsOf(batchId)) {
-    byContainer.set(container_key, [...(byContainer.get(container_key) ?? []), unit_key]);
-  }
-  const tree = aggregationTree([...byContainer].map(([container, contents]) => ({ container, contents, contentsRoot: "" })));
+  const tree = aggregationTree(await registeredAggregates(services, batchId));
   if (trees.size >= TREES_KEPT) trees.delete(trees.keys().next().value as string);
   trees.set(batchId, tree);
   return tree;
@@ -336,6 +341,23 @@ export const caseRoutes = [
         throw notAllowed("NOT_BATCH_PARTY", "only the batch's MAH or CMO registers its cases and pallets");
       }
       return registerAggregation(services, batch, body.aggregates);
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/batches/:batchId/aggregation",
+    summary: "A batch's registered cases and pallets: which unit is directly inside which SSCC (parties to the batch), for unpacking proofs",
+    tags: ["cases"],
+    access: "organization",
+    params: z.object({ batchId: bytes32 }),
+    response: z.object({ batchId: z.string(), aggregates: z.array(z.object({ container: z.string(), contents: z.array(z.string()) })) }),
+    errors: { 403: "not a party to the batch", 404: "no such batch, or its cases are not registered" },
+    async handle({ params, caller, services }) {
+      const batch = await findBatch(services, params.batchId);
+      await checkBatchAccess(services, caller, batch);
+      const aggregates = await registeredAggregates(services, batch.id);
+      if (aggregates.length === 0) throw notFound("AGGREGATION_NOT_REGISTERED", `no cases or pallets of batch ${batch.batch_number} are registered`);
+      return { batchId: batch.id, aggregates: aggregates.map(({ container, contents }) => ({ container, contents })) };
     },
   }),
   defineRoute({
