@@ -192,6 +192,11 @@ async function checkPacksOfBatch(services: ApiServices, batchId: string, packKey
   }
 }
 
+/** Registers a batch's cases and pallets as its CMO or MAH would (the demo's seed, by its batch id). */
+export async function registerBatchAggregation(services: ApiServices, batchId: string, aggregates: { container: string; contents: string[] }[]) {
+  return registerAggregation(services, await findBatch(services, batchId), aggregates);
+}
+
 async function registerAggregation(services: ApiServices, batch: BatchRow, body: { container: string; contents: string[] }[]) {
   const reads = caseReads(services.store.db);
   const committed = await reads.aggregation(batch.id);
