@@ -197,10 +197,12 @@ async function main() {
     await products.getAddress(),
     DEFAULT_UNDO_WINDOW,
   ])) as unknown as BatchLedger;
+  const aggregations = await hre.ethers.deployContract("AggregationLedger", [await registry.getAddress(), await batches.getAddress()]);
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),
     ProductRegistry: await products.getAddress(),
     BatchLedger: await batches.getAddress(),
+    AggregationLedger: await aggregations.getAddress(),
   };
 
   async function sign<C extends LedgerContract>(

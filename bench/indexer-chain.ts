@@ -14,7 +14,7 @@ import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
 import { AgreementKind, attestationTypes, ReleaseTester, Role } from "../src/ledger";
 import type { LedgerContract } from "../src/ledger";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../typechain-types";
+import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../typechain-types";
 
 export const CHAIN_ID = 31337;
 /** Changing the plan below changes the chain: bump this so a stale cache is not replayed. */
@@ -38,6 +38,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   ConsortiumRegistry: ConsortiumRegistry__factory.createInterface(),
   ProductRegistry: ProductRegistry__factory.createInterface(),
   BatchLedger: BatchLedger__factory.createInterface(),
+  AggregationLedger: AggregationLedger__factory.createInterface(),
 };
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
@@ -470,6 +471,7 @@ async function signAndEncode(ops: Op[], keys: string[], contracts: Record<Ledger
       ConsortiumRegistry: ConsortiumRegistry__factory.abi,
       ProductRegistry: ProductRegistry__factory.abi,
       BatchLedger: BatchLedger__factory.abi,
+      AggregationLedger: AggregationLedger__factory.abi,
     },
   };
   const pool = Array.from({ length: workers }, () => new Worker(code, { eval: true, workerData }));
@@ -529,12 +531,13 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
   return txs;
 }
 
-/** The deterministic addresses of the three contracts deployed by `deployer` with nonces 0, 1, 2. */
+/** The deterministic addresses of the four contracts deployed by `deployer` with nonces 0, 1, 2, 3. */
 export function expectedContracts(deployer: string): Record<LedgerContract, string> {
   return {
     ConsortiumRegistry: getCreateAddress({ from: deployer, nonce: 0 }),
     ProductRegistry: getCreateAddress({ from: deployer, nonce: 1 }),
     BatchLedger: getCreateAddress({ from: deployer, nonce: 2 }),
+    AggregationLedger: getCreateAddress({ from: deployer, nonce: 3 }),
   };
 }
 
@@ -544,7 +547,9 @@ export const bootstrapRegulatorKey = () => new Wallet(keccak256(Buffer.from("ben
 /** Loads the cached chain for these parameters, or plans, signs and encodes it (and caches it). */
 export async function benchChain(options: { targetEvents: number; deployer: string; cacheDir: string; workers: number }): Promise<BenchChain> {
   const contracts = expectedContracts(options.deployer);
-  const bytecode = [ConsortiumRegistry__factory, ProductRegistry__factory, BatchLedger__factory].map((f) => f.bytecode).join("");
+  const bytecode = [ConsortiumRegistry__factory, ProductRegistry__factory, BatchLedger__factory, AggregationLedger__factory]
+    .map((f) => f.bytecode)
+    .join("");
   const key = createHash("sha256")
     .update(JSON.stringify({ GENERATOR_VERSION, target: options.targetEvents, contracts, MULTICALL_SIZE, FOLLOW_SAMPLES }))
     .update(bytecode)

@@ -61,7 +61,12 @@ const runSeconds = Number(process.env.BENCH_RELAY_ATTACK_SECONDS ?? 20);
 const NO_NODE = "http://127.0.0.1:9";
 const DEPLOYMENT = {
   chainId: 31337,
-  contracts: { ConsortiumRegistry: `0x${"11".repeat(20)}`, ProductRegistry: `0x${"22".repeat(20)}`, BatchLedger: `0x${"33".repeat(20)}` },
+  contracts: {
+    ConsortiumRegistry: `0x${"11".repeat(20)}`,
+    ProductRegistry: `0x${"22".repeat(20)}`,
+    BatchLedger: `0x${"33".repeat(20)}`,
+    AggregationLedger: `0x${"44".repeat(20)}`,
+  },
 };
 
 // ----------------------------------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ async function serve(
 ) {
   const { startLedgerService } = await import("../src/service");
   const { createLogger } = await import("../src/log");
-  const { readDemo, registerDemoCodes, writeDemo } = await import("../src/demo/files");
+  const { readDemo, registerDemoCases, registerDemoCodes, writeDemo } = await import("../src/demo/files");
   let demo = options.demo ? readDemo(options.dataDir) : undefined;
   if (options.demo && !demo) {
     const { seedDemo } = await import("../src/demo/seed");
@@ -197,7 +197,10 @@ async function serve(
     log: createLogger(),
     ...(relayerKey ? { relayerKey } : {}),
   });
-  if (demo) await registerDemoCodes(service.services.codes, demo.batches, service.services.now());
+  if (demo) {
+    await registerDemoCodes(service.services.codes, demo.batches, service.services.now());
+    await registerDemoCases(service.services, demo.batches);
+  }
   return { service, samples: demo?.samples };
 }
 

@@ -1,7 +1,7 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
- * The three ledger contracts. `firstRegulator` is the regulator the deployer bootstraps (an
+ * The four ledger contracts (AggregationLedger: cases and pallets). `firstRegulator` is the regulator the deployer bootstraps (an
  * IConsortiumRegistry.Onboarding: role 5, region, licenceHash, signingKey, name); every later organization is
  * onboarded by a regulator's signed attestation. `undoWindow` is how many seconds a dispensing, sample or export
  * may be undone by its setter (src/ledger/vocabulary.ts DEFAULT_UNDO_WINDOW, 10 days, when not given).
@@ -12,5 +12,6 @@ export default buildModule("TraceabilityLedger", (m) => {
   const registry = m.contract("ConsortiumRegistry", [firstRegulator]);
   const products = m.contract("ProductRegistry", [registry]);
   const batches = m.contract("BatchLedger", [registry, products, undoWindow]);
-  return { registry, products, batches };
+  const aggregations = m.contract("AggregationLedger", [registry, batches]);
+  return { registry, products, batches, aggregations };
 });

@@ -25,6 +25,7 @@ import { shipmentListRoutes } from "./shipment-list";
 import { CODES_PATH, codeRegistrationRoutes, codesTextUpload, documentCodesUpload } from "./codes-upload";
 import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
+import { caseRoutes } from "./cases";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { RELAY_PATH } from "../ledger";
 import { relayAnswerStatus } from "./relay";
@@ -76,6 +77,7 @@ export const coreRoutes: AnyRoute[] = [
   ...epcisRoutes,
   ...shipmentRoutes,
   ...shipmentListRoutes,
+  ...caseRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
   healthRoute,

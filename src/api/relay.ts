@@ -3,6 +3,7 @@ import type { Provider } from "ethers";
 import type { RequestHandler } from "express";
 import { z } from "zod";
 import {
+  LEDGER_CONTRACTS,
   actorOf,
   attestationTypes,
   badInput,
@@ -431,7 +432,7 @@ const relayAnswer = z.object({
   transactions: z.array(
     z.object({
       hash: z.string(),
-      contract: z.enum(["ConsortiumRegistry", "ProductRegistry", "BatchLedger"]),
+      contract: z.enum(LEDGER_CONTRACTS),
       attestations: z.array(z.number().int()).meta({ description: "positions in the request of the attestations it carries" }),
       blockNumber: z.number().int().nullable(),
     }),

@@ -3,7 +3,7 @@ import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
 import { CODE_FORMATS, CodeError, detectFormat, parseCode } from "../codes";
 import type { TraceCode } from "../codes";
-import { badInput, HOLD_STATUSES, judgePack, LOGISTIC_UNIT, notOnLedger, unknownSerial, VERDICTS } from "../ledger";
+import { badInput, HOLD_STATUSES, judgePack, notOnLedger, unknownSerial, VERDICTS } from "../ledger";
 import type { Judgement } from "../ledger";
 import { scanReads } from "../store/scan-reads";
 import type { Custodian } from "../store/scan-reads";
@@ -12,6 +12,7 @@ import type { ApiServices, Caller } from "./context";
 import { toLedgerEntries } from "./read-model";
 import { ledgerEntry } from "./schemas";
 import { defineRoute } from "./routes";
+import { containerView, judgeBatchFor, scanContainer } from "./cases";
 
 const scanAnswer = z.object({
   verdict: z.enum(VERDICTS),
@@ -42,6 +43,7 @@ const scanAnswer = z.object({
     .object({ packId: z.string(), root: z.string(), proof: z.array(z.string()) })
     .optional()
     .meta({ description: "Merkle proof of the pack against the batch's on-chain codes root: check with BatchLedger.isPackOfBatch" }),
+  container: containerView.optional().meta({ description: "a scanned case or pallet (SSCC): what it holds now" }),
 });
 
 type ScanAnswer = z.input<typeof scanAnswer>;
@@ -90,7 +92,7 @@ export async function scan(
     ...(code.scheme === "gs1" && code.ignoredAis ? { ignoredAis: code.ignoredAis } : {}),
   };
   const withoutBatch = (judgement: Judgement): ScanAnswer => ({ ...judgement, code: codeView, product: null, mah: null, batch: null });
-  if (code.kind !== "pack") return withoutBatch(LOGISTIC_UNIT);
+  if (code.kind !== "pack") return scannedContainer(services, caller, code, codeView);
   const reads = scanReads(services.store.db);
   const pack = await packIdOf(code.key);
   const batch = await reads.pack(code.key, pack);
@@ -139,6 +141,37 @@ export async function scan(
     if (proof) answer.proof = { packId: pack, root: batch.codes_root, proof };
   }
   return answer;
+}
+
+/** A scanned case or pallet: its batch's verdict for the caller and what it holds now (src/api/cases.ts). */
+async function scannedContainer(
+  services: ApiServices,
+  caller: Caller | undefined,
+  code: TraceCode,
+  codeView: ScanAnswer["code"],
+): Promise<ScanAnswer> {
+  const { judgement, batch, container } = await scanContainer(services, code, async (batch) => {
+    const custodian =
+      caller && isInspector(caller, batch) ? undefined : caller && (await scanReads(services.store.db).custodian(batch.id, caller.organizationId));
+    const scanner = caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving };
+    return { judgement: await judgeBatchFor(services, batch, scanner), mayRead: caller !== undefined && mayReadScanned(caller, batch, custodian) };
+  });
+  if (!batch) return { ...judgement, code: codeView, product: null, mah: null, batch: null };
+  return {
+    ...judgement,
+    code: codeView,
+    product: { id: batch.product_id, code: batch.product_code, name: batch.product_name, approvalNumber: batch.approval_number },
+    mah: { id: batch.mah_id, name: batch.mah_name },
+    batch: {
+      id: batch.id,
+      batchNumber: batch.batch_number,
+      expiresAt: batch.expires_at,
+      state: batch.state,
+      recall: batch.recall_status === "NONE" ? null : { status: batch.recall_status, level: batch.recall_level },
+      hold: batch.hold_status,
+    },
+    container,
+  };
 }
 
 /** Regulators and the batch's MAH inspect: wherever they scan a pack, they are expected there and may read its batch. */

@@ -36,7 +36,7 @@ const shipmentView = z.object({
 });
 
 /** Who reads a shipment: its shipper and addressee, the batch's MAH and CMO, and regulators. */
-function mayReadShipment(caller: Caller, shipment: { shipper_id: number; recipient_id: number }, batch: BatchRow) {
+export function mayReadShipment(caller: Caller, shipment: { shipper_id: number; recipient_id: number }, batch: BatchRow) {
   if (caller.role === "REGULATOR") return true;
   return [shipment.shipper_id, shipment.recipient_id, batch.mah_id, batch.cmo_id].includes(caller.organizationId);
 }
@@ -53,6 +53,13 @@ async function transactionsOf(services: ApiServices, batchId: string, shipmentId
     .execute();
   const of = (name: string) => events.find((e) => e.name === name && String(payloadOf(e).shipmentId).toLowerCase() === shipmentId)?.tx_hash ?? null;
   return { shipped: of("BatchShipped"), received: of("ShipmentReceived") };
+}
+
+/** The shipment's row, or 404. */
+export async function findShipment(services: ApiServices, shipmentId: string) {
+  const shipment = await services.store.db.selectFrom("shipments").selectAll().where("id", "=", shipmentId).executeTakeFirst();
+  if (!shipment) throw notFound("UNKNOWN_SHIPMENT", `no shipment ${shipmentId} is on the ledger`);
+  return shipment;
 }
 
 export const shipmentRoutes = [

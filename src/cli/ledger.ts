@@ -35,7 +35,7 @@ import type { Submission } from "./transport";
 const abi = AbiCoder.defaultAbiCoder();
 
 /** Remembers a batch's number so messages can name it as people do. */
-function named(session: Session, batch: BatchRef): string {
+export function named(session: Session, batch: BatchRef): string {
   if (batch.label !== undefined) session.labels.batches.set(batch.id, batch.label);
   return batch.id;
 }
@@ -112,10 +112,10 @@ async function uploadCodes(session: Session, batchId: string, file: string): Pro
 
 // commander hands an action its options untyped; each command reads the ones it declared.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Options = LedgerOptions & Record<string, any>;
+export type Options = LedgerOptions & Record<string, any>;
 
 /** An attestation command: its ledger options, and an action run in a signing session. */
-function attestation(
+export function attestation(
   parent: Command,
   io: CliIo,
   act: Act,

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { addCodesCommands, type Act } from "./codes";
 import { addKeyCommands } from "./keys";
 import { addLedgerCommands } from "./ledger";
+import { addCaseCommands } from "./cases";
 import { addReadCommands } from "./reads";
 import { addDocumentCommands } from "./documents";
 import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
@@ -23,6 +24,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addCodesCommands(program, io, act);
   addKeyCommands(program, io, act);
   addLedgerCommands(program, io, act);
+  addCaseCommands(program, io, act);
   addReadCommands(program, io, act);
   addDocumentCommands(program, io, act);
   return program;

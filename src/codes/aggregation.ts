@@ -1,4 +1,6 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { CodeError } from "./errors";
+import { packId } from "./leaf";
 import { buildCodeTree, type CodeTree } from "./merkle";
 import type { TraceCode } from "./types";
 
@@ -74,4 +76,48 @@ export function createHierarchy(aggregates: Aggregate[] = []): Hierarchy {
 
   for (const existing of aggregates) add(existing);
   return { add, parentOf: (key) => parents.get(key), packsOf, expandShipment };
+}
+
+/**
+ * A batch's cases and pallets as committed on-chain (AggregationLedger): an OpenZeppelin standard Merkle tree whose
+ * leaves are the pairs (containerId, unitId) — "this unit is directly inside this container" — with ids
+ * keccak256(abi.encode(key)) as for packs. One tree per batch proves both a case's membership in the batch and a
+ * pack's in its case, and a multiproof of pairs with one container is what an unpacking takes.
+ */
+export type AggregationTree = {
+  root: string;
+  /** Cases and pallets. */
+  containers: number;
+  /** Packs inside them (a pack is in one case at most). */
+  packs: number;
+  /** Proof of one (container, unit) pair. */
+  proof(container: string, unit: string): string[];
+  /** Multiproof of units directly inside one container, with the unit ids in the order the contract takes them. */
+  multiProof(container: string, units: string[]): { units: string[]; proof: string[]; proofFlags: boolean[] };
+};
+
+export function aggregationTree(aggregates: Aggregate[]): AggregationTree {
+  if (aggregates.length === 0) throw new CodeError("CODE_EMPTY_CONTAINER", "no case or pallet is listed", { field: "00" });
+  // Checks the hierarchy: one container per unit, no cycle, no container filled twice.
+  createHierarchy(aggregates);
+  const pairs = aggregates.flatMap(({ container, contents }) => contents.map((unit) => [packId(container), packId(unit)] as [string, string]));
+  const tree = StandardMerkleTree.of(pairs, ["bytes32", "bytes32"]);
+  const indexOf = new Map(pairs.map(([c, u], i) => [`${c}|${u}`, i]));
+  const position = (container: string, unit: string) => {
+    const index = indexOf.get(`${packId(container)}|${packId(unit)}`);
+    if (index === undefined) throw new CodeError("CODE_NOT_IN_CONTAINER", `${unit} is not directly inside ${container}`, { field: "00" });
+    return index;
+  };
+  const isContainer = new Set(aggregates.map((a) => a.container));
+  const packs = new Set(aggregates.flatMap((a) => a.contents).filter((key) => !isContainer.has(key))).size;
+  return {
+    root: tree.root,
+    containers: aggregates.length,
+    packs,
+    proof: (container, unit) => tree.getProof(position(container, unit)),
+    multiProof(container, units) {
+      const proof = tree.getMultiProof(units.map((unit) => position(container, unit)));
+      return { units: proof.leaves.map(([, unit]) => unit as string), proof: proof.proof, proofFlags: proof.proofFlags };
+    },
+  };
 }

@@ -40,6 +40,7 @@ export const CODE_ERROR_CODES = [
   "CODE_ALREADY_AGGREGATED",
   "CODE_AGGREGATION_CYCLE",
   "CODE_EMPTY_CONTAINER",
+  "CODE_NOT_IN_CONTAINER",
 ] as const;
 
 export type CodeErrorCode = (typeof CODE_ERROR_CODES)[number];

@@ -18,4 +18,4 @@ export {
   type SerialState,
 } from "./serials";
 export { codeTexts, importCodes, type CodeFileLine, type ImportOptions, type ImportSummary } from "./import";
-export { aggregate, createHierarchy, type Aggregate, type Hierarchy } from "./aggregation";
+export { aggregate, aggregationTree, createHierarchy, type Aggregate, type AggregationTree, type Hierarchy } from "./aggregation";

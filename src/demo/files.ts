@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import path from "node:path";
 import { LedgerError } from "../ledger/errors";
 import type { CodeBook } from "../api/codebook";
+import { registerBatchAggregation } from "../api/cases";
+import type { ApiServices } from "../api/context";
 import type { DemoBatch, DemoSeed, ScanSample } from "./seed";
 
 /** Where the demo keeps what it made; the web pages read `organizations.json` for one-click sign-in. */
@@ -66,6 +68,18 @@ export async function registerDemoCodes(codes: CodeBook, batches: DemoBatch[], n
     }
   }
   return registered;
+}
+
+/** Registers the demo's cases and pallets (batches that have them), skipping those already registered. */
+export async function registerDemoCases(services: ApiServices, batches: DemoBatch[]): Promise<void> {
+  for (const batch of batches) {
+    if (!batch.aggregates) continue;
+    try {
+      await registerBatchAggregation(services, batch.batchId, batch.aggregates);
+    } catch (error) {
+      if (!(error instanceof LedgerError && error.code === "AGGREGATION_ALREADY_REGISTERED")) throw error;
+    }
+  }
 }
 
 /** The scan samples as lines to print: the code as a JSON string (as POST /v1/scans takes it) and its Digital Link. */

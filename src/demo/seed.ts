@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { id as hashText, Wallet, ZeroHash } from "ethers";
 import type { BaseWallet, Signer } from "ethers";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
 import { AgreementKind, createNonceSequence, domainOf, DeviationKind, RecallLevel, ReleaseTester, signAttestation } from "../ledger";
 import type { AttestationType, LedgerContract } from "../ledger";
-import { buildCodeTree, formatCode, generatePacks, packId, packLeaf, withCheckDigit } from "../codes";
+import { aggregationTree, buildCodeTree, formatCode, generatePacks, packId, packLeaf, withCheckDigit } from "../codes";
 import type { Gs1Pack, NmpaPack } from "../codes";
 import type { Deployment } from "../indexer";
 import { chinaDate } from "../ledger/china-time";
@@ -15,7 +15,15 @@ import type { DemoMember, DemoOrganization } from "./organizations";
 const DAY = 24 * 3600;
 
 /** A demo batch's codes as printed on its packs, to register with the API's code book. */
-export type DemoBatch = { batchId: string; batchNumber: string; product: string; cmoId: number; codes: string[] };
+export type DemoBatch = {
+  batchId: string;
+  batchNumber: string;
+  product: string;
+  cmoId: number;
+  codes: string[];
+  /** Its cases and pallets by canonical key, to register with the API once the commitment is indexed. */
+  aggregates?: { container: string; contents: string[] }[];
+};
 
 /** A code to try at the scanner and the verdict it should get. */
 export type ScanSample = { kind: string; verdict: string; code: string; digitalLink?: string; note: string };
@@ -46,6 +54,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const registry = ConsortiumRegistry__factory.connect(contracts.ConsortiumRegistry, relayer);
   const productRegistry = ProductRegistry__factory.connect(contracts.ProductRegistry, relayer);
   const ledger = BatchLedger__factory.connect(contracts.BatchLedger, relayer);
+  const aggregations = AggregationLedger__factory.connect(contracts.AggregationLedger, relayer);
   const nextNonce = createNonceSequence();
 
   async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
@@ -231,9 +240,33 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   );
   await factoryRelease(sold);
   await marketRelease(sold);
+  // Packed at the factory in six cases of ten on one pallet (SSCCs); the hospital takes the three packs it
+  // dispenses out of the first case, which then scans as holding seven.
+  const soldCases = Array.from({ length: 6 }, (_, i) => ({
+    container: `(00)${withCheckDigit(`069012345${String(250301_00 + i).padStart(8, "0")}`)}`,
+    contents: sold.packs.slice(i * 10, i * 10 + 10).map((p) => p.key),
+  }));
+  const soldAggregates = [...soldCases, { container: `(00)${withCheckDigit("16901234525030190")}`, contents: soldCases.map((c) => c.container) }];
+  const soldTree = aggregationTree(soldAggregates.map((a) => ({ ...a, contentsRoot: "" })));
+  const commitment = await sign("AggregationLedger", "AggregationCommitment", cmo, {
+    cmoId: cmo.organizationId,
+    batchId: sold.batchId,
+    aggregationRoot: soldTree.root,
+    containers: soldTree.containers,
+    packs: soldTree.packs,
+  });
+  await mined(aggregations.commitAggregation(commitment.message, commitment.signature));
   await handOver(cmo, storage, sold, 60);
   await handOver(storage, nanjing, sold, 30);
   await handOver(nanjing, hospital, sold, 12);
+  const picked = soldTree.multiProof(soldCases[0]!.container, soldCases[0]!.contents.slice(0, 3));
+  const unpacking = await sign("AggregationLedger", "Unpacking", hospital, {
+    organizationId: hospital.organizationId,
+    batchId: sold.batchId,
+    containerId: packId(soldCases[0]!.container),
+    units: picked.units,
+  });
+  await mined(aggregations.unpackUnits(unpacking.message, picked.proof, picked.proofFlags, unpacking.signature));
   await dispense(sold, sold.packs.slice(0, 3));
 
   // Atorvastatin AT250415: an out-of-specification result investigated and closed, released and distributed in
@@ -325,6 +358,13 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       onHold.packs[0] as NmpaPack,
       `batch ${onHold.batchNumber} is on hold: an out-of-specification result is under investigation`,
     ),
+    {
+      kind: "case",
+      verdict: "GENUINE",
+      code: `]d200${soldCases[0]!.container.slice(4)}`,
+      digitalLink: `https://id.gs1.org/00/${soldCases[0]!.container.slice(4)}`,
+      note: `a case of ${sold.batchNumber}: 7 of its 10 packs still inside, 3 taken out at the hospital`,
+    },
   ];
   const parties = [jiangsu, ...Object.values<Party>(east), ...Object.values<Party>(west)].sort((a, b) => a.organizationId - b.organizationId);
   return {
@@ -335,6 +375,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       product: b.product,
       cmoId: cmo.organizationId,
       codes: b.printed,
+      ...(b === sold ? { aggregates: soldAggregates } : {}),
     })),
     samples,
   };

@@ -50,6 +50,8 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
   if (HOLD_EVENTS.has(name)) window.batchHolds.want(batchId);
   if (name === "RecallAcknowledged") window.recallAcknowledgements.want(batchId, num(args, "holderId"));
   if (name === "PackStatesChanged") for (const pack of args.packs as string[]) window.packStates.want(pack);
+  if (name === "AggregationCommitted" || name === "UnitsUnpacked") window.batchAggregations.want(batchId);
+  if (name === "UnitsUnpacked") for (const unit of args.units as string[]) window.unpackedUnits.want(str(args, "containerId"), unit);
 }
 
 /** Events that place, release or end a batch's hold (a deviation holds a market-released batch, a recall ends it). */
@@ -351,6 +353,35 @@ const HANDLERS: Record<string, Handler> = {
       closed_at: blockTime,
     });
     w.batches.update(batch, { recall_status: "CLOSED" });
+    return null;
+  },
+  AggregationCommitted(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    if (w.batchAggregations.get(batch.id)) return `batch ${batch.id} already has a committed aggregation`;
+    w.batchAggregations.put({
+      batch_id: batch.id,
+      aggregation_root: str(args, "aggregationRoot"),
+      containers: num(args, "containers"),
+      packs: num(args, "packs"),
+      committed_by: num(args, "cmoId"),
+      committed_at: blockTime,
+    });
+    return null;
+  },
+  UnitsUnpacked(w, { args, blockTime }) {
+    const batchId = str(args, "batchId");
+    if (!w.batchAggregations.get(batchId)) return `batch ${batchId} has no committed aggregation`;
+    const containerId = str(args, "containerId");
+    for (const unit of args.units as string[]) {
+      w.unpackedUnits.put({
+        container_id: containerId,
+        unit_id: unit,
+        batch_id: batchId,
+        organization_id: num(args, "organizationId"),
+        unpacked_at: blockTime,
+      });
+    }
     return null;
   },
 };

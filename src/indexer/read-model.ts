@@ -22,6 +22,8 @@ export const TABLES = {
   recalls: { table: "recalls", key: ["batch_id"] },
   recallAcknowledgements: { table: "recall_acknowledgements", key: ["batch_id", "holder_id"] },
   batchHolds: { table: "batch_holds", key: ["batch_id"] },
+  batchAggregations: { table: "batch_aggregations", key: ["batch_id"] },
+  unpackedUnits: { table: "unpacked_units", key: ["container_id", "unit_id"] },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof TABLES;

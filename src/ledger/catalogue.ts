@@ -11,7 +11,7 @@ import type { RoleName } from "./vocabulary";
  * By convention the first field of every struct names the acting organization, and its second is the nonce.
  */
 
-export const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger"] as const;
+export const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger", "AggregationLedger"] as const;
 export type LedgerContract = (typeof LEDGER_CONTRACTS)[number];
 
 /**
@@ -342,6 +342,38 @@ export const ATTESTATIONS = {
     event: "RecallClosed",
     struct: "closure",
     signedBy: ["MAH"],
+  },
+
+  // ----- AggregationLedger: packs in cases, cases on pallets (SSCC) -----
+  AggregationCommitment: {
+    contract: "AggregationLedger",
+    function: "commitAggregation",
+    fields: [
+      field("cmoId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("aggregationRoot", "bytes32"),
+      field("containers", "uint32"),
+      field("packs", "uint64"),
+    ],
+    event: "AggregationCommitted",
+    struct: "commitment",
+    signedBy: ["CMO"],
+  },
+  Unpacking: {
+    contract: "AggregationLedger",
+    function: "unpackUnits",
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("containerId", "bytes32"),
+      field("units", "bytes32[]"),
+    ],
+    event: "UnitsUnpacked",
+    struct: "unpacking",
+    signedBy: "any",
+    call: "proved",
   },
 } as const satisfies Record<string, Entry>;
 

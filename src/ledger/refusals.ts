@@ -493,6 +493,48 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
       return `the recall of ${await c.names.batch(a.batchId)} cannot close yet, not every unit is accounted for: ${parts.join(" and ")}`;
     },
   },
+
+  // ----- AggregationLedger: cases and pallets -----
+  AggregationAlreadyCommitted: {
+    kind: "refused",
+    code: "AGGREGATION_ALREADY_COMMITTED",
+    explain: async (a, c) =>
+      `the cases and pallets of ${await c.names.batch(a.batchId)} are already committed; take units out of a case by unpacking them`,
+  },
+  EmptyAggregation: {
+    kind: "bad_input",
+    code: "EMPTY_AGGREGATION",
+    field: "message.aggregationRoot",
+    explain: async (a, c) => `an aggregation of ${await c.names.batch(a.batchId)} names a root, at least one case or pallet and at least one pack`,
+  },
+  AggregationExceedsHolding: {
+    kind: "refused",
+    code: "AGGREGATION_EXCEEDS_HOLDING",
+    explain: async (a, c) => `the aggregation packs ${plural(a.packs, "pack")} of ${await c.names.batch(a.batchId)}, but its CMO holds ${a.held}`,
+  },
+  AggregationNotCommitted: {
+    kind: "refused",
+    code: "AGGREGATION_NOT_COMMITTED",
+    explain: async (a, c) => `no cases or pallets of ${await c.names.batch(a.batchId)} were committed: there is nothing to unpack`,
+  },
+  NotUnitHolder: {
+    kind: "not_allowed",
+    code: "NOT_UNIT_HOLDER",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} holds none of ${await c.names.batch(a.batchId)}, so it cannot unpack its cases`,
+  },
+  NoUnits: { kind: "bad_input", code: "NO_UNITS", field: "message.units", explain: () => "an unpacking names at least one pack or case" },
+  UnitsNotInContainer: {
+    kind: "refused",
+    code: "UNITS_NOT_IN_CONTAINER",
+    explain: async (a, c) =>
+      `the multiproof does not show every unit directly inside container ${a.containerId} in the aggregation committed for ${await c.names.batch(a.batchId)}`,
+  },
+  UnitAlreadyUnpacked: {
+    kind: "refused",
+    code: "UNIT_ALREADY_UNPACKED",
+    explain: (a) => `unit ${a.unit} was already taken out of container ${a.containerId}`,
+  },
 };
 
 const ERROR_STRING = "0x08c379a0";

@@ -72,9 +72,10 @@ export const notOnLedger = (productCode: string | null, typed = false): Judgemen
     (typed ? " (if the code was typed, check its first 7 digits, the product's code)" : ""),
 });
 
-export const LOGISTIC_UNIT: Judgement = {
+/** An SSCC whose case or pallet no CMO registered: the ledger cannot say what is inside. */
+export const UNREGISTERED_CONTAINER: Judgement = {
   verdict: "UNKNOWN_CODE",
-  reason: "logistic units (SSCC) are not registered with this ledger; scan the packs",
+  reason: "no case or pallet with this SSCC is registered on this ledger; scan the packs",
 };
 
 /**

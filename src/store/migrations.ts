@@ -506,6 +506,65 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("quality_document_accesses_document").on("quality_document_accesses").columns(["document_hash", "at"]).execute();
     },
   },
+  "0018_cases_and_pallets": {
+    async up(db: Kysely<unknown>) {
+      // Read model of AggregationLedger's events.
+      await db.schema
+        .createTable("batch_aggregations")
+        .addColumn("batch_id", "text", (c) => c.primaryKey())
+        .addColumn("aggregation_root", "text", (c) => c.notNull())
+        .addColumn("containers", "bigint", (c) => c.notNull())
+        .addColumn("packs", "bigint", (c) => c.notNull())
+        .addColumn("committed_by", "integer", (c) => c.notNull())
+        .addColumn("committed_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("unpacked_units")
+        .addColumn("container_id", "text", (c) => c.notNull())
+        .addColumn("unit_id", "text", (c) => c.notNull())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("unpacked_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("unpacked_units_pk", ["container_id", "unit_id"])
+        .execute();
+      // Registered off-chain against the committed roots (as batch_codes is against the codes root).
+      await db.schema
+        .createTable("aggregation_units")
+        .addColumn("container_key", "text", (c) => c.notNull())
+        .addColumn("unit_key", "text", (c) => c.notNull())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("container_id", "text", (c) => c.notNull())
+        .addColumn("unit_id", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("aggregation_units_pk", ["container_key", "unit_key"])
+        .execute();
+      await db.schema.createIndex("aggregation_units_unit").on("aggregation_units").column("unit_key").execute();
+      await db.schema.createIndex("aggregation_units_batch").on("aggregation_units").column("batch_id").execute();
+      await db.schema
+        .createTable("shipment_units")
+        .addColumn("shipment_id", "text", (c) => c.notNull())
+        .addColumn("unit_key", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("shipment_units_pk", ["shipment_id", "unit_key"])
+        .execute();
+      await db.schema
+        .createTable("shipment_reconciliations")
+        .addColumn("shipment_id", "text", (c) => c.primaryKey())
+        .addColumn("recorded_by", "integer", (c) => c.notNull())
+        .addColumn("expected_packs", "bigint", (c) => c.notNull())
+        .addColumn("received_packs", "bigint", (c) => c.notNull())
+        .addColumn("missing_packs", "bigint", (c) => c.notNull())
+        .addColumn("unexpected_units", "bigint", (c) => c.notNull())
+        .addColumn("recorded_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("shipment_differences")
+        .addColumn("shipment_id", "text", (c) => c.notNull())
+        .addColumn("code_key", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("container_key", "text")
+        .addPrimaryKeyConstraint("shipment_differences_pk", ["shipment_id", "code_key"])
+        .execute();
+    },
+  },
 };
 
 /**
@@ -535,4 +594,9 @@ export const READ_MODEL_TABLES = [
   "recall_acknowledgements",
   "batch_holds",
   "capas",
+  "batch_aggregations",
+  "unpacked_units",
 ] as const;
+
+/** Registered off-chain against the chain's aggregation and shipment roots: discarded with them for another chain. */
+export const REGISTERED_AGGREGATION_TABLES = ["aggregation_units", "shipment_units", "shipment_reconciliations", "shipment_differences"] as const;

@@ -59,7 +59,50 @@ export type Database = {
   quality_document_readers: QualityDocumentReaderTable;
   quality_document_contents: QualityDocumentContentTable;
   quality_document_accesses: QualityDocumentAccessTable;
+  // ----- cases and pallets (AggregationLedger) -----
+  batch_aggregations: BatchAggregationTable;
+  unpacked_units: UnpackedUnitTable;
+  aggregation_units: AggregationUnitTable;
+  shipment_units: ShipmentUnitTable;
+  shipment_reconciliations: ShipmentReconciliationTable;
+  shipment_differences: ShipmentDifferenceTable;
 };
+
+/** A batch's committed aggregation (read model of AggregationCommitted). */
+export type BatchAggregationTable = {
+  batch_id: string;
+  aggregation_root: string;
+  containers: number;
+  packs: number;
+  committed_by: number;
+  committed_at: number;
+};
+
+/** A unit (pack or case, by id) taken out of a container (read model of UnitsUnpacked). */
+export type UnpackedUnitTable = { container_id: string; unit_id: string; batch_id: string; organization_id: number; unpacked_at: number };
+
+/**
+ * Which unit is directly inside which case or pallet, by canonical key, registered off-chain by the batch's CMO or
+ * MAH once the pairs hash to the committed aggregation root: what lets a scan of an SSCC name its batch and contents.
+ */
+export type AggregationUnitTable = { container_key: string; unit_key: string; batch_id: string; container_id: string; unit_id: string };
+
+/** The units (cases, pallets, loose packs) a shipment names, registered by its shipper against its codes root. */
+export type ShipmentUnitTable = { shipment_id: string; unit_key: string };
+
+/** The addressee's reconciliation of the cases it scanned on receipt against what the shipment named. */
+export type ShipmentReconciliationTable = {
+  shipment_id: string;
+  recorded_by: number;
+  expected_packs: number;
+  received_packs: number;
+  missing_packs: number;
+  unexpected_units: number;
+  recorded_at: number;
+};
+
+/** One pack-level difference of a reconciliation: a pack MISSING from the cases received, or a unit UNEXPECTED. */
+export type ShipmentDifferenceTable = { shipment_id: string; code_key: string; kind: "MISSING" | "UNEXPECTED"; container_key: string | null };
 
 /** One row: this store's id, also kept in the data directory it serves (src/ops/continuity.ts). */
 export type StoreIdentityTable = { slot: number; id: string; created_at: number };

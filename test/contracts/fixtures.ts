@@ -6,7 +6,7 @@ import { AgreementKind, createNonceSequence, DeviationKind, DEFAULT_UNDO_WINDOW,
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { endOfChinaDay } from "../../src/ledger/expiry";
 import { chinaDate } from "../../src/ledger/china-time";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
 
 export const DAY = 24 * 60 * 60;
 export const JIANGSU = 320000;
@@ -37,10 +37,11 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   });
   const products = await new ProductRegistry__factory(relayer).deploy(await registry.getAddress());
   const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress(), undoWindow);
-  await batches.waitForDeployment();
+  const aggregations = await new AggregationLedger__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
+  await aggregations.waitForDeployment();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
-  const contracts = { ConsortiumRegistry: registry, ProductRegistry: products, BatchLedger: batches };
+  const contracts = { ConsortiumRegistry: registry, ProductRegistry: products, BatchLedger: batches, AggregationLedger: aggregations };
 
   /** Signs `message` (its nonce filled in when absent) as `key` for one contract's domain. */
   async function sign<C extends LedgerContract, M extends Record<string, unknown>>(
@@ -60,7 +61,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   }
 
   const regulator: Party = { id: 1, key: regulatorKey, role: Role.Regulator, region: JIANGSU };
-  return { relayer, registry, products, batches, chainId, sign, regulator, nextNonce };
+  return { relayer, registry, products, batches, aggregations, chainId, sign, regulator, nextNonce };
 }
 
 /** The timestamp of the latest block of the node the ledger is deployed on. */

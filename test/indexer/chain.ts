@@ -23,6 +23,7 @@ export async function deploymentOf(c: Consortium): Promise<Deployment> {
       ConsortiumRegistry: await c.registry.getAddress(),
       ProductRegistry: await c.products.getAddress(),
       BatchLedger: await c.batches.getAddress(),
+      AggregationLedger: await c.aggregations.getAddress(),
     },
   };
 }

@@ -1,6 +1,6 @@
 import { AbiCoder, Interface, Wallet, ZeroAddress, ZeroHash, id as hashText, keccak256, hexlify, randomBytes } from "ethers";
 import type { BaseWallet, Log } from "ethers";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
 import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import type { BlockInfo, ChainSource, Deployment } from "../../src/indexer";
@@ -19,6 +19,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   ConsortiumRegistry: new Interface(ConsortiumRegistry__factory.abi),
   ProductRegistry: new Interface(ProductRegistry__factory.abi),
   BatchLedger: new Interface(BatchLedger__factory.abi),
+  AggregationLedger: new Interface(AggregationLedger__factory.abi),
 };
 
 /** Every ledger event the indexer asks the node for: what its reducer must handle. */
@@ -55,7 +56,12 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
   const address = () => Wallet.createRandom().address.toLowerCase();
   const deployment: Deployment = {
     chainId: options.chainId ?? 31337,
-    contracts: options.contracts ?? { ConsortiumRegistry: address(), ProductRegistry: address(), BatchLedger: address() },
+    contracts: options.contracts ?? {
+      ConsortiumRegistry: address(),
+      ProductRegistry: address(),
+      BatchLedger: address(),
+      AggregationLedger: address(),
+    },
   };
   const logs: Log[] = [];
   let head = 0;

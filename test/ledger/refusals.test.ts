@@ -3,16 +3,17 @@ import { expect } from "chai";
 import { Interface } from "ethers";
 import { CONTRACT_REFUSALS, LEDGER_ERRORS, refusalOf } from "../../src/ledger";
 import { createNamer } from "../../src/store/names";
-import { BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
 
 describe("refusal wording", () => {
   const abis = {
     ConsortiumRegistry: ConsortiumRegistry__factory.abi,
     ProductRegistry: ProductRegistry__factory.abi,
     BatchLedger: BatchLedger__factory.abi,
+    AggregationLedger: AggregationLedger__factory.abi,
   };
 
-  it("maps every custom error of the three contracts to a stable code, a kind and a message", async () => {
+  it("maps every custom error of the four contracts to a stable code, a kind and a message", async () => {
     const store = (await import("../indexer/stores")).freshStore;
     const db = await store("sqlite");
     try {

@@ -113,6 +113,7 @@ const EXPECTED_VERDICTS = {
   dispensed: "ALREADY_DISPENSED",
   unknown: "UNKNOWN_CODE",
   elsewhere: "NOT_ON_LEDGER",
+  case: "GENUINE",
 } as const;
 
 /** The printed codes' verdicts and batches, and the chain's head: what must not change across a restart. */

@@ -97,9 +97,17 @@ function verdictView(answer) {
       ["field.batch", answer.batch ? h("a", { href: `/batches/${answer.batch.id}` }, answer.batch.batchNumber) : undefined],
       ["field.expiry", answer.batch ? expiryDate(answer.batch.expiresAt) : undefined],
       ["field.recall", answer.batch?.recall ? h("a", { href: `/recalls/${answer.batch.id}` }, recallText(answer.batch.recall)) : undefined],
+      ["field.container", answer.container ? containerText(answer.container) : undefined],
+      ["field.parent", answer.container?.parent ?? undefined],
     ]),
     answer.custody ? custodyView(answer.custody) : answer.batch && !signedIn ? h("p", { class: "hint" }, t("scan.signInForCustody")) : undefined,
   );
+}
+
+/** A scanned case or pallet: what it holds now. @param {any} container */
+function containerText(container) {
+  const { units, packs, unpacked } = container;
+  return t("container.contents", { kind: t(`container.${container.kind}`), units, packs, unpacked });
 }
 
 /** @param {any[]} entries */
