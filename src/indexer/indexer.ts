@@ -121,7 +121,15 @@ export function createIndexer(options: IndexerOptions): Indexer {
       "the database mirrors another chain or deployment; rebuilding it from this chain",
     );
     // Registered codes go too: they were checked against the other chain's batch roots, not this one's.
-    const discarded = [...READ_MODEL_TABLES, "ledger_events", "indexed_blocks", "sync_state", "batch_codes", "code_trees"] as const;
+    const discarded = [
+      ...READ_MODEL_TABLES,
+      "ledger_events",
+      "indexed_blocks",
+      "sync_state",
+      "batch_codes",
+      "code_trees",
+      "code_registration_claims",
+    ] as const;
     await store.db.transaction().execute(async (trx) => {
       for (const table of discarded) {
         await trx.deleteFrom(table).execute();
