@@ -30,7 +30,7 @@ import { DEFAULT_RECALL_DEADLINES } from "../src/ledger";
 import { createTreeWriter, formatCode, generatePacks, packId, parseCode, withCheckDigit } from "../src/codes";
 import type { CodeFormat, Gs1Pack } from "../src/codes";
 import { silentLogger } from "../src/log";
-import { chunkRows, createStore } from "../src/store";
+import { chunkRows, createStore, newFactsVersion } from "../src/store";
 import type { BatchTable, LedgerEventTable, Store } from "../src/store";
 import { writeBenchmarkSection } from "./benchmarks-file";
 import { endOfChinaDay } from "../src/ledger/expiry";
@@ -420,6 +420,7 @@ async function seed(): Promise<Manifest> {
       recorded_at: SEEDED_AT + plan.index,
       factory_released_at: released ? SEEDED_AT + plan.index + 60 : null,
       market_released_at: released ? SEEDED_AT + plan.index + 120 : null,
+      facts_version: newFactsVersion(),
     };
     await insertAll(store, "batches", [batch]);
     await insertAll(store, "code_trees", [
@@ -552,7 +553,6 @@ async function seed(): Promise<Manifest> {
       block_hash: hex32(`block ${last.block}`),
     })
     .execute();
-  await sql`ANALYZE`.execute(store.db);
   await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
   await store.close();
 

@@ -11,7 +11,7 @@ import { createTreeWriter, formatCode, generatePacks, withCheckDigit } from "../
 import type { Gs1Pack } from "../src/codes";
 import type { RoleName } from "../src/ledger";
 import { endOfChinaDay } from "../src/ledger/expiry";
-import { createStore } from "../src/store";
+import { createStore, newFactsVersion } from "../src/store";
 
 export const GTIN = withCheckDigit("0690123456100");
 export const SERIAL_KEY = Buffer.from(hashText("bench codes-upload serial key").slice(2, 34), "hex");
@@ -151,6 +151,7 @@ export async function seedStore(dbFile: string, count: number, root: string): Pr
       recorded_at: SEEDED_AT,
       factory_released_at: SEEDED_AT + 60,
       market_released_at: SEEDED_AT + 120,
+      facts_version: newFactsVersion(),
     })
     .execute();
   await store.db.insertInto("holdings").values({ batch_id: batchId, organization_id: ORG.cmo, quantity: count, recall_acknowledged: 0 }).execute();

@@ -95,13 +95,14 @@ export async function scan(
   if (code.kind !== "pack") return scannedContainer(services, caller, code, codeView);
   const reads = scanReads(services.store.db);
   const pack = await packIdOf(code.key);
-  const batch = await reads.pack(code.key, pack);
-  if (!batch) {
+  const found = await reads.pack(code.key, pack);
+  if (!found) {
     const productName = await reads.productName(code.productCode);
     // An NMPA code has no check digit: a typing slip reads as another well-formed code, so say where to look.
     const typed = code.scheme === "nmpa";
     return withoutBatch(productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed));
   }
+  const { batch, packState } = found;
   const custodian = caller && isInspector(caller, batch) ? undefined : caller && (await reads.custodian(batch.id, caller.organizationId));
   const printed = code.scheme === "gs1" ? { batch: code.batch, expiryDate: code.expiry?.iso } : {};
   const judgement = judgePack(
@@ -115,8 +116,8 @@ export async function scan(
         recallLevel: batch.recall_level,
         onHold: batch.hold_status === "ON_HOLD",
       },
-      packState: batch.pack_state ?? "ACTIVE",
-      unverifiedAttestations: await reads.unverifiedAttestations(batch.id),
+      packState: packState ?? "ACTIVE",
+      unverifiedAttestations: batch.unverified_attestations,
       scanner: caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving },
     },
     services.now(),

@@ -169,6 +169,8 @@ const HANDLERS: Record<string, Handler> = {
       recorded_at: blockTime,
       factory_released_at: null,
       market_released_at: null,
+      // Tagged when the range is written (writeWindow), as every batch row its events touch.
+      facts_version: 0,
     });
     return moveStock(w, batchId, num(args, "cmoId"), num(args, "quantity"));
   },

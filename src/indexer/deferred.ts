@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { LedgerContract } from "../ledger";
-import { payloadOf } from "../store";
+import { newFactsVersion, payloadOf } from "../store";
 import type { Database } from "../store";
 import type { Deployment, LedgerEvent } from "./decode";
 import type { PreparePool } from "./prepare-pool";
@@ -14,7 +14,7 @@ export const DEFERRED_MISMATCH = "deferred verification: a signature does not re
 
 type PendingRow = Pick<
   Database["ledger_events"],
-  "block_number" | "log_index" | "block_hash" | "tx_hash" | "contract" | "address" | "name" | "payload" | "problem"
+  "block_number" | "log_index" | "block_hash" | "tx_hash" | "contract" | "address" | "name" | "payload" | "problem" | "batch_id"
 >;
 
 /**
@@ -33,7 +33,7 @@ export async function verifyPending(
   for (;;) {
     const rows: PendingRow[] = await db
       .selectFrom("ledger_events")
-      .select(["block_number", "log_index", "block_hash", "tx_hash", "contract", "address", "name", "payload", "problem"])
+      .select(["block_number", "log_index", "block_hash", "tx_hash", "contract", "address", "name", "payload", "problem", "batch_id"])
       .where("verification", "=", "pending")
       .orderBy("block_number")
       .orderBy("log_index")
@@ -71,6 +71,9 @@ export async function verifyPending(
           ]),
         )
         .execute();
+      // The batches' unverified attestations changed: scans' cached facts of them are stale (src/store/scan-reads.ts).
+      const batches = [...new Set(rows.flatMap((row) => (row.batch_id === null ? [] : [row.batch_id])))];
+      if (batches.length > 0) await trx.updateTable("batches").set({ facts_version: newFactsVersion() }).where("id", "in", batches).execute();
     });
     outcome.verified += rows.length - failed.length;
     for (const row of failed) {

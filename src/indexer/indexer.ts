@@ -129,6 +129,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       "batch_codes",
       "code_trees",
       ...REGISTERED_AGGREGATION_TABLES,
+      "code_registration_claims",
     ] as const;
     await store.db.transaction().execute(async (trx) => {
       for (const table of discarded) {

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
-import { chunkRows, writeRows } from "../store";
+import { chunkRows, newFactsVersion, writeRows } from "../store";
 import type { Database } from "../store";
 
 /**
@@ -56,6 +56,16 @@ export class TableWindow<K extends TableKey> {
     this.dirty.add(key);
   }
 
+  /** Every row the window holds: loaded, created or changed. */
+  all(): IterableIterator<RowOf<K>> {
+    return this.rows.values();
+  }
+
+  /** The rows created or changed since the window was last written. */
+  changed(): RowOf<K>[] {
+    return [...this.dirty].map((key) => this.rows.get(key)!);
+  }
+
   /** Changes fields of an existing row. */
   update(row: RowOf<K>, changes: Partial<RowOf<K>>) {
     this.put({ ...row, ...changes });
@@ -99,5 +109,23 @@ export async function loadWindow(window: ReadModelWindow, db: Kysely<Database> |
 }
 
 export async function writeWindow(window: ReadModelWindow, trx: Transaction<Database>, db: Kysely<Database>) {
+  const version = newFactsVersion();
+  const parties = { products: window.products.changed().map((p) => p.id), organizations: window.organizations.changed().map((o) => o.id) };
+  // Every batch an event of the range names gets a new facts version in the range's transaction: a scan's cached
+  // facts of it (its row, its unverified attestations) are stale from the moment the range is visible.
+  for (const batch of window.batches.all()) window.batches.update(batch, { facts_version: version });
   for (const table of Object.values(window)) await table.write(trx, db);
+  // Batches whose product or parties changed too: rare (a suspension), and without a window row each.
+  if (parties.products.length > 0 || parties.organizations.length > 0) {
+    await trx
+      .updateTable("batches")
+      .set({ facts_version: version })
+      .where((eb) =>
+        eb.or([
+          ...(parties.products.length > 0 ? [eb("product_id", "in", parties.products)] : []),
+          ...(parties.organizations.length > 0 ? [eb("mah_id", "in", parties.organizations), eb("cmo_id", "in", parties.organizations)] : []),
+        ]),
+      )
+      .execute();
+  }
 }

@@ -13,6 +13,7 @@ import type { Database } from "./schema";
 export type { Database } from "./schema";
 export * from "./schema";
 export { writeRows } from "./bulk";
+export { newFactsVersion } from "./facts-version";
 export { payloadOf } from "./events";
 export { StoreDamagedError } from "./health";
 export type { StoreHealth } from "./health";

@@ -428,6 +428,25 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX ledger_events_unverified ON ledger_events (batch_id) WHERE ${sql.raw(UNVERIFIED_SQL)}`.execute(db);
     },
   },
+  "0011_scan_facts_and_code_claims": {
+    async up(db: Kysely<unknown>) {
+      // A tag changed in the same transaction as anything a scan's cached batch facts are made of (the batch row,
+      // its product and parties, its unverified attestations): the scan reads it with the code, in one statement,
+      // and trusts its cached facts only while it is the same (src/store/scan-reads.ts).
+      await db.schema
+        .alterTable("batches")
+        .addColumn("facts_version", "bigint", (c) => c.notNull().defaultTo(0))
+        .execute();
+      // The server writing a batch's codes, a chunk per transaction: it alone may write or delete the batch's rows
+      // until it finishes, gives up, or stops renewing its claim (src/api/codebook.ts).
+      await db.schema
+        .createTable("code_registration_claims")
+        .addColumn("batch_id", "text", (c) => c.primaryKey())
+        .addColumn("claim", "text", (c) => c.notNull())
+        .addColumn("renewed_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
   "0013_quality": {
     async up(db: Kysely<unknown>) {
       // Deviations with substance: severity and category as signed when opened (NONE for rows of an earlier

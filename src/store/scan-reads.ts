@@ -2,14 +2,20 @@ import { sql } from "kysely";
 import type { Kysely } from "kysely";
 import { CUSTODY_EVENTS } from "../ledger";
 import { UNVERIFIED_SQL } from "./migrations";
+import type { PackStateName } from "../ledger";
 import { batchQuery, preparedQuery } from "./queries";
+import type { BatchRow } from "./queries";
 import type { Database } from "./schema";
 
 /**
- * What a scan reads, and nothing else: the pack's batch and its state (dispensed, destroyed, stolen, …), whether any
- * attestation on the batch's path is unverified, the product when no batch has the code, the scanner's relation to
- * the batch, and the batch's custody path. Each is one statement; the first
- * three are compiled once per database, as they run on every scan.
+ * What a scan reads, and nothing else. Every scan runs one narrow statement: the batch the code belongs to, the
+ * batch's facts version and the pack's own state (dispensed, destroyed, stolen, …), by three primary keys. The
+ * batch's facts (its row, product, MAH and CMO, and how many attestations on its path are unverified) come from a
+ * cache in this process, trusted while the version read with the code is the one they were cached under: the
+ * indexer sets a new version in the same transaction as any change to them (src/store/facts-version.ts), so a
+ * recall or hold written by any server of a cluster sharing the database is seen by the next scan on every server,
+ * at no extra round trip. Besides: the product when no batch has the code, the scanner's relation to the batch,
+ * and the batch's custody path. The statements run on every scan are compiled once per database.
  */
 export type ScanReads = ReturnType<typeof compileScanReads>;
 
@@ -20,6 +26,12 @@ export function scanReads(db: Kysely<Database>): ScanReads {
   if (!reads) compiled.set(db, (reads = compileScanReads(db)));
   return reads;
 }
+
+/** What a scan knows of a batch besides the pack: its row with its product's and parties' names, and its unverified attestations. */
+export type BatchFacts = BatchRow & { unverified_attestations: number };
+
+/** Batches whose facts a server keeps: beyond it, the oldest cached is dropped (a miss costs one more statement). */
+const CACHED_BATCHES = 100_000;
 
 /** How an organization stands to a batch: for the verdict (holds, receiving) and for reading it (ever part of its path). */
 export type Custodian = {
@@ -32,23 +44,41 @@ export type Custodian = {
 };
 
 function compileScanReads(db: Kysely<Database>) {
-  // The code is looked up in a subquery rather than joined: SQLite plans the five-way join with per-run setup that
-  // costs a scan more than three times as much, found or not.
+  // Every lookup is by a primary key, so the plan needs no statistics.
   const pack = preparedQuery(["key", "pack"], (slot) =>
-    batchQuery(db)
-      .select((eb) => eb.selectFrom("pack_states").select("pack_states.state").where("pack_states.pack", "=", slot.pack).as("pack_state"))
-      .where("batches.id", "=", (eb) =>
-        eb.selectFrom("batch_codes").select("batch_codes.batch_id").where("batch_codes.canonical_key", "=", slot.key),
-      ),
-  );
-  // The batch's attestations whose signatures are pending deferred verification or failed it.
-  const unverified = preparedQuery(["batchId"], (slot) =>
     db
-      .selectFrom("ledger_events")
-      .select((eb) => eb.fn.countAll<number>().as("count"))
-      .where("batch_id", "=", slot.batchId)
-      .where(sql<boolean>`${sql.raw(UNVERIFIED_SQL)}`),
+      .selectFrom("batch_codes")
+      .innerJoin("batches", "batches.id", "batch_codes.batch_id")
+      .select(["batch_codes.batch_id", "batches.facts_version"])
+      .select((eb) => eb.selectFrom("pack_states").select("pack_states.state").where("pack_states.pack", "=", slot.pack).as("pack_state"))
+      .where("batch_codes.canonical_key", "=", slot.key),
   );
+  const facts = preparedQuery(["batchId"], (slot) =>
+    batchQuery(db)
+      .select((eb) =>
+        // The batch's attestations whose signatures are pending deferred verification or failed it.
+        eb
+          .selectFrom("ledger_events")
+          .select((count) => count.fn.countAll<number>().as("count"))
+          .where("ledger_events.batch_id", "=", slot.batchId)
+          .where(sql<boolean>`${sql.raw(UNVERIFIED_SQL)}`)
+          .as("unverified_attestations"),
+      )
+      .where("batches.id", "=", slot.batchId),
+  );
+  const cache = new Map<string, BatchFacts>();
+  async function factsOf(batchId: string, version: number): Promise<BatchFacts | undefined> {
+    const cached = cache.get(batchId);
+    // PostgreSQL hands a bigint over as text, SQLite as a number.
+    if (cached && Number(cached.facts_version) === Number(version)) return cached;
+    const row = (await db.executeQuery(facts({ batchId }))).rows[0];
+    if (!row) return undefined;
+    const fresh = { ...row, unverified_attestations: Number(row.unverified_attestations ?? 0) };
+    cache.delete(batchId);
+    if (cache.size >= CACHED_BATCHES) cache.delete(cache.keys().next().value!);
+    cache.set(batchId, fresh);
+    return fresh;
+  }
   const product = preparedQuery(["productCode"], (slot) => db.selectFrom("products").select("name").where("product_code", "=", slot.productCode));
   const custodian = preparedQuery(["batchId", "organizationId"], (slot) => {
     // A placeholder stands where the organization's id will be: typed as the column, filled in at each run.
@@ -95,12 +125,11 @@ function compileScanReads(db: Kysely<Database>) {
     ]);
   });
   return {
-    async pack(key: string, packId: string) {
-      return (await db.executeQuery(pack({ key, pack: packId }))).rows[0];
-    },
-    /** How many attestations on the batch's path are not verified: pending deferred verification, or failed. */
-    async unverifiedAttestations(batchId: string): Promise<number> {
-      return Number((await db.executeQuery(unverified({ batchId }))).rows[0]?.count ?? 0);
+    /** The batch of the pack with this canonical key and id, and the pack's own state; undefined for a code no batch has. */
+    async pack(key: string, packId: string): Promise<{ batch: BatchFacts; packState: PackStateName | null } | undefined> {
+      const found = (await db.executeQuery(pack({ key, pack: packId }))).rows[0];
+      const batch = found && (await factsOf(found.batch_id, found.facts_version));
+      return batch && { batch, packState: found.pack_state };
     },
     async productName(productCode: string | null) {
       return (await db.executeQuery(product({ productCode }))).rows[0]?.name;

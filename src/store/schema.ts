@@ -43,6 +43,7 @@ export type Database = {
   batch_holds: BatchHoldTable;
   code_trees: CodeTreeTable;
   batch_codes: BatchCodeTable;
+  code_registration_claims: CodeRegistrationClaimTable;
   alert_cursors: AlertCursorTable;
   alert_blocks: AlertBlockTable;
   alerts: AlertTable;
@@ -103,6 +104,12 @@ export type ShipmentReconciliationTable = {
 
 /** One pack-level difference of a reconciliation: a pack MISSING from the cases received, or a unit UNEXPECTED. */
 export type ShipmentDifferenceTable = { shipment_id: string; code_key: string; kind: "MISSING" | "UNEXPECTED"; container_key: string | null };
+
+/**
+ * A batch whose codes a server is writing, a chunk per transaction: `claim` names the attempt, renewed with every
+ * chunk; a claim not renewed for a while is a crashed server's, and another may take it over.
+ */
+export type CodeRegistrationClaimTable = { batch_id: string; claim: string; renewed_at: number };
 
 /** One row: this store's id, also kept in the data directory it serves (src/ops/continuity.ts). */
 export type StoreIdentityTable = { slot: number; id: string; created_at: number };
@@ -226,6 +233,11 @@ export type BatchTable = {
   recorded_at: number;
   factory_released_at: number | null;
   market_released_at: number | null;
+  /**
+   * Changes, to a random tag, in every transaction that changes what a scan caches of the batch (see
+   * src/store/facts-version.ts); 0 until the first.
+   */
+  facts_version: number;
 };
 
 export type DeviationTable = {

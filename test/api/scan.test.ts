@@ -7,6 +7,7 @@ import { closeDeviation, openDeviation, recordBatch, releaseFromFactory, release
 import { DeviationKind } from "../../src/ledger";
 import { chinaDate } from "../../src/ledger/china-time";
 import { endOfChinaDay } from "../../src/ledger/expiry";
+import { newFactsVersion } from "../../src/store";
 import { STORE_KINDS } from "../indexer/stores";
 import { apiHarness, packsFor } from "./harness";
 import type { ApiHarness } from "./harness";
@@ -47,13 +48,17 @@ describe("scan verdicts", () => {
       .where("batch_id", "=", batchId)
       .where("name", "=", "BatchShipped")
       .executeTakeFirstOrThrow();
+    // As the indexer marks it (deferred verification), with a new facts version for the batch in the same transaction.
     const mark = (verification: "pending" | "signature_mismatch" | "verified") =>
-      h.store.db
-        .updateTable("ledger_events")
-        .set({ verification })
-        .where("block_number", "=", shipped.block_number)
-        .where("log_index", "=", shipped.log_index)
-        .execute();
+      h.store.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable("ledger_events")
+          .set({ verification })
+          .where("block_number", "=", shipped.block_number)
+          .where("log_index", "=", shipped.log_index)
+          .execute();
+        await trx.updateTable("batches").set({ facts_version: newFactsVersion() }).where("id", "=", batchId).execute();
+      });
     try {
       for (const verification of ["pending", "signature_mismatch"] as const) {
         await mark(verification);

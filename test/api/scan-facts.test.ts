@@ -1,0 +1,117 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, it } from "vitest";
+import { expect } from "chai";
+import request from "supertest";
+import { createApp } from "../../src/api/app";
+import { createCodeBook } from "../../src/api/codebook";
+import type { ApiServices } from "../../src/api/context";
+import { packIdOf } from "../../src/api/scan";
+import { DEFAULT_RECALL_DEADLINES } from "../../src/ledger";
+import { silentLogger } from "../../src/log";
+import { createStore } from "../../src/store";
+import type { Store } from "../../src/store";
+import { createPostgresDatabase, STORE_KINDS } from "../indexer/stores";
+import { syntheticConsortium } from "../indexer/synthetic";
+import type { SyntheticConsortium, SyntheticParty } from "../indexer/synthetic";
+
+const CODE = "]d2010690123456789221FACTS1";
+const KEY = "(01)06901234567892(21)FACTS1";
+
+/**
+ * Servers of a cluster share one database and each caches batches' facts for its scans: what one indexer applies (a
+ * recall, a hold, a suspension) must be in the very next scan answered by any of them. Here the indexer writes
+ * through one store handle and the API answers through another, as two processes would.
+ */
+describe.each(STORE_KINDS)("scans on one server see what another server's indexer applied (%s)", (kind) => {
+  let dir: string;
+  let dropDatabase: (() => Promise<void>) | undefined;
+  let writer: Store;
+  let reader: Store;
+  let s: SyntheticConsortium;
+  let batchId: string;
+  let services: ApiServices;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "trace-facts-"));
+    let location = path.join(dir, "store.sqlite");
+    if (kind === "postgres") {
+      const database = await createPostgresDatabase("trace_facts");
+      [location, dropDatabase] = [database.url, database.drop];
+    }
+    writer = createStore(location);
+    await writer.migrate();
+    reader = createStore(location);
+    s = await syntheticConsortium();
+    batchId = await s.releasedBatch("B-FACTS", 100);
+    await s.ledger.handOver(s.cmo, s.distributor, batchId, 30);
+    await s.ledger.handOver(s.distributor, s.dispenser, batchId, 10);
+    await s.ledger.apply(writer);
+    await writer.db.insertInto("batch_codes").values({ canonical_key: KEY, batch_id: batchId }).execute();
+    const manufactured = await writer.db.selectFrom("batches").select("manufactured_at").where("id", "=", batchId).executeTakeFirstOrThrow();
+    services = {
+      store: reader,
+      log: silentLogger(),
+      config: { secret: randomBytes(32), tokenLifetime: 900, recallDeadlines: DEFAULT_RECALL_DEADLINES, publicRateLimit: 10_000, dataDir: dir },
+      codes: createCodeBook(reader, dir),
+      now: () => Number(manufactured.manufactured_at) + 2 * 86_400,
+    };
+  });
+  afterEach(async () => {
+    services.codes.close();
+    await reader.close();
+    await writer.close();
+    await dropDatabase?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const verdict = async (app = createApp(services), authorization?: string) => {
+    const req = request(app).post("/v1/scans");
+    const res = await (authorization ? req.set("authorization", authorization) : req).send({ code: CODE });
+    return res.status === 200 ? (res.body.verdict as string) : `${res.status} ${res.body.error.code}`;
+  };
+
+  async function tokenOf(app: ReturnType<typeof createApp>, party: SyntheticParty) {
+    const challenge = await request(app).post("/v1/auth/challenge").send({ key: party.key.address }).expect(200);
+    const signature = await party.key.signMessage(challenge.body.text as string);
+    const token = await request(app)
+      .post("/v1/auth/token")
+      .send({ key: party.key.address, challenge: challenge.body.challenge, signature })
+      .expect(200);
+    return `Bearer ${token.body.token as string}`;
+  }
+
+  it("answers a hold, its release and a recall from the next scan on, the batch's facts cached in between", async () => {
+    const app = createApp(services);
+    expect([await verdict(app), await verdict(app)]).to.deep.equal(["GENUINE", "GENUINE"]);
+    await s.ledger.placeHold(s.mah, batchId);
+    await s.ledger.apply(writer);
+    expect(await verdict(app)).to.equal("ON_HOLD");
+    await s.ledger.releaseHold(s.mah, batchId);
+    await s.ledger.apply(writer);
+    expect(await verdict(app)).to.equal("GENUINE");
+    await s.ledger.startRecall(s.mah, batchId, 2);
+    await s.ledger.apply(writer);
+    expect(await verdict(app)).to.equal("RECALLED");
+  });
+
+  it("answers a pack's own state and an organization's suspension from the next scan on", async () => {
+    const app = createApp(services);
+    const dispenser = await tokenOf(app, s.dispenser);
+    expect(await verdict(app, dispenser)).to.equal("GENUINE");
+    await s.ledger.suspend(s.regulator, s.dispenser.id);
+    await s.ledger.apply(writer);
+    expect(await verdict(app, dispenser)).to.equal("403 ORGANIZATION_SUSPENDED");
+    await s.ledger.reinstate(s.regulator, s.dispenser.id);
+    await s.ledger.apply(writer);
+    expect(await verdict(app, dispenser)).to.equal("GENUINE");
+    // The pack's own state is read with its code on every scan, never cached.
+    await writer.db
+      .insertInto("pack_states")
+      .values({ pack: await packIdOf(KEY), batch_id: batchId, state: "STOLEN", organization_id: s.dispenser.id, changed_at: 1 })
+      .execute();
+    expect(await verdict(app, dispenser)).to.equal("STOLEN");
+  });
+});
