@@ -480,15 +480,22 @@ async function main() {
       replays.push(`${node.kind} ${Math.round((Date.now() - started) / 1000)} s`);
       console.log(`${node.kind}: replayed ${chain.history.length} transactions in ${Math.round((Date.now() - started) / 1000)} s`);
     }
-    // The preparation pool's worker threads: the threads that appear when it first prepares a range.
+    // The preparation pool's worker threads: of the threads that appear when it first prepares a range (Node may
+    // start others then, such as libuv's), those that do the work of preparing the next ones.
     const beforePool = threadIds();
     const source = createRpcSource(first.url);
-    const warmUp = await source.logs({ fromBlock: 0, toBlock: 20, addresses: Object.values(chain.contracts), topics: LEDGER_EVENT_TOPICS });
-    await sharedPreparePool().prepare(warmUp, deployment);
-    const workers = new Set([...threadIds()].filter((tid) => !beforePool.has(tid)));
-    if (workers.size !== sharedPreparePool().threads) {
-      throw new Error(`${workers.size} threads appeared with the preparation pool's ${sharedPreparePool().threads} workers: cannot tell them apart`);
-    }
+    const sample = await source.logs({ fromBlock: 0, toBlock: 40, addresses: Object.values(chain.contracts), topics: LEDGER_EVENT_TOPICS });
+    await sharedPreparePool().prepare(sample, deployment);
+    const appeared = [...threadIds()].filter((tid) => !beforePool.has(tid));
+    const cpuOf = (tid: number) => procCpuSeconds(`/proc/self/task/${tid}/stat`) ?? 0;
+    const started = new Map(appeared.map((tid) => [tid, cpuOf(tid)]));
+    for (let i = 0; i < 3; i++) await sharedPreparePool().prepare(sample, deployment);
+    const busiest = appeared.map((tid) => ({ tid, used: cpuOf(tid) - started.get(tid)! })).sort((a, b) => b.used - a.used);
+    const workers = new Set(busiest.slice(0, sharedPreparePool().threads).map((t) => t.tid));
+    const idle = busiest.slice(sharedPreparePool().threads);
+    console.log(
+      `preparation workers: threads ${[...workers].join(", ")}; other new threads: ${idle.map((t) => `${t.tid} (${t.used.toFixed(2)} s)`).join(", ") || "none"}`,
+    );
     const run: Run = { chain, deployment, dir, workers };
 
     const configs: Config[] = [];
