@@ -144,7 +144,7 @@ export async function judgeBatchFor(services: ApiServices, batch: BatchRow, scan
         onHold: batch.hold_status === "ON_HOLD",
       },
       packState: "ACTIVE",
-      unverifiedAttestations: await scanReads(services.store.db).unverifiedAttestations(batch.id),
+      unverifiedAttestations: (await scanReads(services.store.db).batchFacts(batch.id))?.unverified_attestations ?? 0,
       scanner,
     },
     services.now(),

@@ -445,6 +445,18 @@ const migrations: Record<string, Migration> = {
         .addColumn("claim", "text", (c) => c.notNull())
         .addColumn("renewed_at", "bigint", (c) => c.notNull())
         .execute();
+      },
+    },
+  "0012_lean_event_indexes": {
+    async up(db: Kysely<unknown>) {
+      // Every event written paid for an entry in an index of its verification (a handful of values, only ever asked
+      // for 'pending') and one of its agreement id (NULL for all but agreements' events). Partial indexes hold only
+      // the rows those queries ask for: nothing to maintain for a fully verified event, and each query's own
+      // condition (verification = 'pending', agreement_id = / IN) is what lets the database use them.
+      await db.schema.dropIndex("ledger_events_verification").execute();
+      await sql`CREATE INDEX ledger_events_pending ON ledger_events (block_number, log_index) WHERE verification = 'pending'`.execute(db);
+      await db.schema.dropIndex("ledger_events_agreement").execute();
+      await sql`CREATE INDEX ledger_events_agreement ON ledger_events (agreement_id) WHERE agreement_id IS NOT NULL`.execute(db);
     },
   },
   "0013_quality": {

@@ -131,6 +131,11 @@ function compileScanReads(db: Kysely<Database>) {
       const batch = found && (await factsOf(found.batch_id, found.facts_version));
       return batch && { batch, packState: found.pack_state };
     },
+    /** A batch's facts read afresh: a case's or pallet's scan reads no pack row, so it has no version to check a cache by. */
+    async batchFacts(batchId: string): Promise<BatchFacts | undefined> {
+      const row = (await db.executeQuery(facts({ batchId }))).rows[0];
+      return row && { ...row, unverified_attestations: Number(row.unverified_attestations ?? 0) };
+    },
     async productName(productCode: string | null) {
       return (await db.executeQuery(product({ productCode }))).rows[0]?.name;
     },

@@ -41,4 +41,34 @@ describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s",
       await store.close();
     }
   });
+
+  it("0012 keeps index entries only for pending events and for agreements' events, which the queries still find", async () => {
+    const store = await storeAt(kind, "0010_unverified_attestations");
+    const indexes = async () =>
+      kind === "sqlite"
+        ? (
+            await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'ledger_events'`.execute(store.db)
+          ).rows.map((r) => r.name)
+        : (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'ledger_events'`.execute(store.db)).rows.map(
+            (r) => r.name,
+          );
+    try {
+      expect(await indexes()).to.include("ledger_events_verification");
+      await store.migrate();
+      const now = await indexes();
+      expect(now).to.include.members(["ledger_events_pending", "ledger_events_agreement", "ledger_events_unverified", "ledger_events_tx"]);
+      expect(now).not.to.include("ledger_events_verification");
+      if (kind === "sqlite") {
+        const plan = async (query: string) =>
+          (await sql<{ detail: string }>`explain query plan ${sql.raw(query)}`.execute(store.db)).rows.map((r) => r.detail).join("; ");
+        expect(await plan("select * from ledger_events where verification = 'pending' order by block_number, log_index limit 10")).to.contain(
+          "ledger_events_pending",
+        );
+        expect(await plan("select * from ledger_events where agreement_id = '0xaa'")).to.contain("ledger_events_agreement");
+        expect(await plan("select * from ledger_events where agreement_id in ('0xaa', '0xbb')")).to.contain("ledger_events_agreement");
+      }
+    } finally {
+      await store.close();
+    }
+  });
 });
