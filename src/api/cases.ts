@@ -120,7 +120,27 @@ export async function scanContainer(
     judgement.verdict === "GENUINE"
       ? `a ${kind} of released batch ${batch.batch_number}, expiring ${describeExpiry(batch.expires_at)}`
       : judgement.reason;
-  return { judgement: { verdict: judgement.verdict, reason: `${said}; ${contentsWords(container, contents.length)}` }, batch, container };
+  const saidZh =
+    judgement.verdict === "GENUINE"
+      ? `已放行批次 ${batch.batch_number} 的一${kind === "pallet" ? "托" : "箱"}，有效期至 ${describeExpiry(batch.expires_at)}`
+      : (judgement.reasonZh ?? judgement.reason);
+  return {
+    judgement: {
+      verdict: judgement.verdict,
+      reason: `${said}; ${contentsWords(container, contents.length)}`,
+      reasonZh: `${saidZh}；${contentsWordsZh(container, contents.length)}`,
+    },
+    batch,
+    container,
+  };
+}
+
+/** The same, in Chinese, for the scan page's details line. */
+function contentsWordsZh(container: ContainerView, packedUnits: number): string {
+  const [kind, unit] = container.kind === "pallet" ? ["托盘", "箱"] : ["箱", "盒"];
+  const now = `这一${kind}装入 ${packedUnits} ${unit}，现有 ${container.units} ${unit}`;
+  if (container.unpacked === 0) return `${now}（共 ${container.packs} 盒）`;
+  return `${now}：拣货时已取出 ${container.unpacked} ${unit}，请扫描要清点的药盒`;
 }
 
 function contentsWords(container: ContainerView, packedUnits: number): string {

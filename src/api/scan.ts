@@ -17,6 +17,7 @@ import { containerView, judgeBatchFor, scanContainer } from "./cases";
 const scanAnswer = z.object({
   verdict: z.enum(VERDICTS),
   reason: z.string().meta({ description: "why, in words a pharmacist can act on" }),
+  reasonZh: z.string().optional().meta({ description: "the same reason in Chinese, for pages and apps that speak it" }),
   code: z.object({
     format: z.string(),
     canonicalKey: z.string(),

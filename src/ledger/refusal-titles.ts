@@ -83,6 +83,15 @@ export const REFUSAL_TITLES: Record<string, { "zh-CN": string; en: string }> = {
   RECALL_ALREADY_ACKNOWLEDGED: { "zh-CN": "已确认过该召回", en: "The recall is already acknowledged" },
   ACKNOWLEDGEMENT_DOES_NOT_ADD_UP: { "zh-CN": "召回确认的数量与持有量不符", en: "The account does not add up to the holding" },
   RECALL_NOT_RECONCILED: { "zh-CN": "召回尚未核对完毕", en: "The recall is not reconciled yet" },
+  // cases and pallets
+  AGGREGATION_ALREADY_COMMITTED: { "zh-CN": "该批次的装箱关系已提交", en: "The batch's cases are already committed" },
+  EMPTY_AGGREGATION: { "zh-CN": "装箱关系至少须有一箱", en: "An aggregation needs at least one case" },
+  AGGREGATION_EXCEEDS_HOLDING: { "zh-CN": "装箱的盒数超过持有量", en: "More packs in cases than held" },
+  AGGREGATION_NOT_COMMITTED: { "zh-CN": "该批次没有提交装箱关系", en: "The batch has no committed cases" },
+  NOT_UNIT_HOLDER: { "zh-CN": "本机构未持有该箱", en: "You do not hold this case" },
+  NO_UNITS: { "zh-CN": "至少须取出一盒或一箱", en: "Name at least one pack or case" },
+  UNITS_NOT_IN_CONTAINER: { "zh-CN": "这些药盒不在该箱中", en: "The units are not in this case" },
+  UNIT_ALREADY_UNPACKED: { "zh-CN": "已从箱中取出", en: "Already taken out of the case" },
   // the relay itself
   CONTRACT_CALL_FAILED: { "zh-CN": "合约拒绝了其中一项", en: "The contract refused one of the calls" },
   CONTRACT_REFUSED: { "zh-CN": "合约拒绝了此项", en: "The contract refused it" },

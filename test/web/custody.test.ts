@@ -4,9 +4,19 @@ import { id as hashText } from "ethers";
 import request from "supertest";
 import type { Page } from "playwright-core";
 import { formatCode } from "../../src/codes";
-import { recordBatch, ship, startRecall } from "../contracts/fixtures";
+import { acknowledgeRecall, closeRecall, receive, recordBatch, ship, startRecall } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
-import { launchBrowser, mainControls, phoneTab, screenshotBothLanguages, signingStack, signInAsDemo, tabOrder, unnamedControls } from "./stack";
+import {
+  launchBrowser,
+  mainControls,
+  phoneTab,
+  screenshot,
+  screenshotBothLanguages,
+  signingStack,
+  signInAsDemo,
+  tabOrder,
+  unnamedControls,
+} from "./stack";
 
 describe("holders' and regulators' pages: receive, ship, dispense, destroy, acknowledge a recall, order a recall, suspend and reinstate", () => {
   let stack: Awaited<ReturnType<typeof signingStack>>;
@@ -136,6 +146,72 @@ describe("holders' and regulators' pages: receive, ship, dispense, destroy, ackn
     const recall = await read(h().regulator(), `/v1/recalls/${batchId}`);
     const account = recall.holders.find((holder: { organization: { id: number } }) => holder.organization.id === h().c.distributor.id);
     expect([account.quarantinedQuantity, account.missingQuantity]).to.deep.equal([3, 2]);
+  });
+
+  it("says on the timeline who shipped how much to whom, in the page's language", async () => {
+    const { batchId } = h().batches.released;
+    await as(h().regulator(), `/batches/${batchId}`);
+    const shipped = page.locator('#timeline > li[data-event="BatchShipped"] .step__details');
+    await shipped.first().waitFor();
+    const [cmo, distributor, dispenser] = [h().c.cmo, h().c.distributor, h().c.dispenser].map((party) => stack.nameOf(party));
+    expect(await shipped.first().textContent()).to.equal(`${cmo} 发给 ${distributor} 6 盒`);
+    expect(await page.locator('#timeline > li[data-event="ShipmentReceived"] .step__details').nth(1).textContent()).to.equal(
+      `${dispenser} 收到 ${distributor} 发来的 4 盒`,
+    );
+    await page.locator("#language").click();
+    await page.locator("html[lang=en]").waitFor();
+    expect(await shipped.first().textContent()).to.equal(`${cmo} shipped 6 packs to ${distributor}`);
+    await screenshot(page, "provenance-details-en");
+    await page.locator("#language").click();
+    // A holder may read the batch but not its timeline, and so not who else was sent how much.
+    await as(h().c.dispenser, `/batches/${batchId}`);
+    await page.locator(".alert--info").waitFor();
+    expect(await page.locator(".step__details").count()).to.equal(0);
+  });
+
+  it("words a scan's details in the page's language, a closed recall as closed, and a mistyped code as the user's mistake", async () => {
+    const { batchId } = h().batches.recalled;
+    // Close the recall: the last holder receives what was on its way, accounts for it, and the MAH closes.
+    const token = await h().tokenFor(h().c.distributor2);
+    const incoming = (await request(stack.app).get("/v1/shipments").set("authorization", `Bearer ${token}`).expect(200)).body.items;
+    const onItsWay = incoming.find((shipment: { batch: { id: string } }) => shipment.batch.id === batchId);
+    await receive(h().c, h().c.distributor2, h().c.cmo, batchId, onItsWay.id, 1n);
+    await acknowledgeRecall(h().c, h().c.distributor2, batchId, 1n);
+    await closeRecall(h().c, h().c.mah, batchId);
+    await stack.indexed();
+
+    await as(h().c.distributor, "/");
+    const code = page.getByLabel("追溯码", { exact: true });
+    await code.fill(formatCode(h().batches.recalled.packs[0]!, "hri"));
+    await page.getByRole("button", { name: "验证" }).click();
+    await page.locator("#verdict[data-verdict=RECALLED]").waitFor();
+    expect(await page.locator(".verdict__advice").textContent()).to.contain("召回已结束");
+    expect(await page.locator(".verdict__advice").textContent()).not.to.contain("正在召回");
+    expect(await page.locator("#reason").textContent()).to.equal(
+      "详情: 批次 B-2024-002 已被召回（II 级，召回已结束）：这一盒不得销售或调配，请退回销毁",
+    );
+    await screenshotBothLanguages(page, "scan-recall-closed");
+    await page.locator("#language").click();
+    await page.locator("html[lang=en]").waitFor();
+    expect(await page.locator("#reason").textContent()).to.contain("was recalled (level II, the recall is closed)");
+    await page.locator("#language").click();
+    await page.locator("html[lang=zh-CN]").waitFor();
+
+    await code.fill(formatCode(h().batches.released.packs[5]!, "hri"));
+    await page.getByRole("button", { name: "验证" }).click();
+    await page.locator("#verdict[data-verdict=GENUINE]").waitFor();
+    expect(await page.locator("#reason").textContent()).to.match(/^详情: 批次 B-2024-001 已放行的一盒，有效期至 \d{4}-\d{2}-\d{2}$/);
+
+    // One digit of the GTIN mistyped: its check digit no longer holds.
+    const mistyped = formatCode(h().batches.released.packs[5]!, "hri").replace("(01)06901234567892", "(01)06901234567893");
+    await code.fill(mistyped);
+    await page.getByRole("button", { name: "验证" }).click();
+    await page.locator("#input-error").waitFor();
+    expect(await page.locator("#input-error .alert__title").textContent()).to.equal(
+      "输入的追溯码有误：请核对后重新输入或重新扫描（这不是服务故障）。",
+    );
+    expect(await page.locator("#input-error").textContent()).not.to.contain("服务拒绝");
+    await screenshot(page, "scan-mistyped-zh");
   });
 
   it("lets a regulator order a recall from the batch's page, and says so when the batch was recalled meanwhile", async () => {

@@ -216,12 +216,13 @@ describe("scan page in a real browser", () => {
     expect(await page.evaluate("document.documentElement.scrollWidth")).to.be.at.most(375);
   });
 
-  it("shows the API's code and message when it refuses a malformed code", async () => {
+  it("says a malformed code is the user's input to check, with the API's code and message, not a fault of the service", async () => {
     const shown = await scan("(01)12345678901234(21)X");
     const text = (await shown.textContent())!;
     expect(await shown.getAttribute("role")).to.equal("alert");
     expect(text).to.contain("CODE_BAD_CHECK_DIGIT");
-    expect(text).to.contain("400");
+    expect(text).to.contain("输入的追溯码有误");
+    expect(text).not.to.contain("服务拒绝");
     await screenshot(page, "scan-refused");
   });
 

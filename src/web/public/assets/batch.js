@@ -75,11 +75,11 @@ async function readProvenance() {
   } catch (error) {
     // A holder may read the batch but not its whole timeline: show what it may read, and why the rest is hidden.
     if (!(error instanceof ApiFailure && error.code === "PROVENANCE_RESTRICTED")) throw error;
-    return { batch: await api(`/v1/batches/${batchId}`), entries: undefined };
+    return { batch: await api(`/v1/batches/${batchId}`), entries: undefined, names: undefined };
   }
 }
 
-/** Every page of the batch's timeline, followed to its end. */
+/** Every page of the batch's timeline, followed to its end, with the names of the parties its steps name. */
 async function wholeProvenance() {
   const path = `/v1/batches/${batchId}/provenance`;
   let page = await api(path);
@@ -88,12 +88,73 @@ async function wholeProvenance() {
     page = await api(`${path}?cursor=${encodeURIComponent(page.nextCursor)}`);
     entries.push(...page.entries);
   }
-  return { batch: page.batch, entries };
+  return { batch: page.batch, entries, names: await partyNames(entries) };
 }
 
-/** @param {{ batch: any, entries: any[] | undefined }} provenance the API's answers */
-function provenanceView({ batch, entries }) {
-  return [summary(batch), entries ? timeline(batch, entries) : h("p", { class: "alert alert--info" }, t("timeline.restricted"))];
+/** The fields of a step that name an organization other than its signer. */
+const PARTY_FIELDS = ["shipperId", "recipientId", "holderId", "dispenserId"];
+
+/**
+ * Names of the organizations the steps name (a shipment's recipient …), read once each from their public pages.
+ * @param {any[]} entries
+ * @returns {Promise<Map<number, string>>}
+ */
+async function partyNames(entries) {
+  const ids = new Set(entries.flatMap((entry) => PARTY_FIELDS.map((name) => Number(entry.details[name])).filter((id) => id > 0)));
+  for (const entry of entries) if (entry.organization) ids.delete(entry.organization.id);
+  const names = new Map(entries.filter((entry) => entry.organization).map((entry) => [entry.organization.id, entry.organization.name]));
+  await Promise.all(
+    [...ids].map(async (id) => {
+      const organization = await api(`/v1/organizations/${id}`).catch(() => undefined);
+      names.set(id, organization?.name ?? `#${id}`);
+    }),
+  );
+  return names;
+}
+
+/**
+ * What a step moved, in the page's language: who shipped how much to whom, what was received, dispensed,
+ * destroyed, recalled and accounted for. Only regulators and the batch's MAH and CMO see the timeline.
+ * @param {any} entry
+ * @param {Map<number, string>} names
+ */
+function stepDetails(entry, names) {
+  const d = entry.details;
+  const name = (/** @type {unknown} */ id) => names.get(Number(id)) ?? `#${id}`;
+  switch (entry.event) {
+    case "BatchRecorded":
+      return t("details.recorded", { quantity: d.quantity });
+    case "BatchShipped":
+      return t("details.shipped", { shipper: name(d.shipperId), recipient: name(d.recipientId), quantity: d.quantity });
+    case "ShipmentReceived":
+      return t(Number(d.receivedQuantity) < Number(d.shippedQuantity) ? "details.receivedShort" : "details.received", {
+        recipient: name(d.recipientId),
+        shipper: name(d.shipperId),
+        received: d.receivedQuantity,
+        shipped: d.shippedQuantity,
+      });
+    case "PacksDispensed":
+      return t("details.dispensed", { count: Array.isArray(d.packs) ? d.packs.length : "?" });
+    case "StockDestroyed":
+      return t("details.destroyed", { holder: name(d.holderId), quantity: d.quantity });
+    case "RecallStarted":
+      return t("details.recallStarted", { level: t(`recall.levelName.${["", "I", "II", "III"][Number(d.level)] ?? ""}`) });
+    case "RecallAcknowledged":
+      return t("details.acknowledged", {
+        holder: name(d.holderId),
+        quarantined: d.quarantinedQuantity,
+        dispensed: d.dispensedQuantity,
+        destroyed: d.destroyedQuantity,
+        missing: d.missingQuantity,
+      });
+    default:
+      return undefined;
+  }
+}
+
+/** @param {{ batch: any, entries: any[] | undefined, names?: Map<number, string> }} provenance the API's answers */
+function provenanceView({ batch, entries, names }) {
+  return [summary(batch), entries ? timeline(batch, entries, names ?? new Map()) : h("p", { class: "alert alert--info" }, t("timeline.restricted"))];
 }
 
 /** @param {any} batch the API's batch view */
@@ -132,8 +193,9 @@ function summary(batch) {
 /**
  * @param {any} batch the API's batch view
  * @param {any[]} entries its signed steps
+ * @param {Map<number, string>} names the organizations the steps name
  */
-function timeline(batch, entries) {
+function timeline(batch, entries, names) {
   return h(
     "section",
     { "aria-labelledby": "timeline-title" },
@@ -146,6 +208,7 @@ function timeline(batch, entries) {
           "li",
           { "data-event": entry.event },
           h("div", { class: "step" }, t(`event.${entry.event}`)),
+          stepDetails(entry, names) ? h("p", { class: "step__details" }, stepDetails(entry, names)) : undefined,
           facts([
             ["timeline.signedBy", organizationLink(entry.organization)],
             ["timeline.tx", h("code", { title: entry.txHash }, shortHash(entry.txHash))],

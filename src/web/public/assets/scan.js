@@ -2,12 +2,14 @@
 // The scan page: a code typed, pasted, read by the camera or decoded from a photo, and the ledger's verdict.
 import {
   api,
+  ApiFailure,
   byId,
   expiryDate,
   facts,
   failureBox,
   formatTime,
   h,
+  language,
   messageBox,
   onLanguageChange,
   organizationLink,
@@ -73,7 +75,7 @@ async function check(code) {
 
 function draw() {
   if (shown.kind === "answer") result.replaceChildren(verdictView(shown.answer));
-  else if (shown.kind === "failure") result.replaceChildren(failureBox(shown.error));
+  else if (shown.kind === "failure") result.replaceChildren(scanFailureBox(shown.error));
   else if (shown.kind === "message") result.replaceChildren(messageBox(shown.key, shown.values));
   else result.replaceChildren();
 }
@@ -86,8 +88,8 @@ function verdictView(answer) {
     "article",
     { class: `verdict verdict--${tone}`, id: "verdict", "data-verdict": answer.verdict },
     h("p", { class: "verdict__word" }, h("span", { "aria-hidden": "true" }, tone === "good" ? "✔ " : "✖ "), t(`verdict.${answer.verdict}`)),
-    h("p", { class: "verdict__advice" }, t(`verdict.${answer.verdict}.advice`)),
-    h("p", { class: "verdict__reason" }, h("strong", {}, `${t("verdict.reason")}: `), answer.reason),
+    h("p", { class: "verdict__advice" }, t(adviceKey(answer))),
+    h("p", { class: "verdict__reason", id: "reason" }, h("strong", {}, `${t("verdict.reason")}: `), reasonText(answer)),
     facts([
       ["field.code", answer.code.canonicalKey],
       ["field.ignoredAis", answer.code.ignoredAis?.map((/** @type {string} */ ai) => `(${ai})`).join(" ")],
@@ -108,6 +110,41 @@ function verdictView(answer) {
 function containerText(container) {
   const { units, packs, unpacked } = container;
   return t("container.contents", { kind: t(`container.${container.kind}`), units, packs, unpacked });
+}
+
+/**
+ * What to do: a batch whose recall is closed is no longer "being recalled", but its packs stay out of sale.
+ * @param {any} answer
+ */
+function adviceKey(answer) {
+  return answer.verdict === "RECALLED" && answer.batch?.recall?.status === "CLOSED"
+    ? "verdict.RECALLED.closed.advice"
+    : `verdict.${answer.verdict}.advice`;
+}
+
+/**
+ * The details line in the page's language: the API answers its reason in English and, for the verdicts it words in
+ * Chinese, in Chinese too.
+ * @param {any} answer
+ */
+function reasonText(answer) {
+  return language() === "zh-CN" && answer.reasonZh ? answer.reasonZh : answer.reason;
+}
+
+/**
+ * A scan the API refused as malformed (a mistyped check digit, a code of the wrong length…) is the user's typing,
+ * not a fault of the service: say so, with what the parser found.
+ * @param {unknown} error
+ */
+function scanFailureBox(error) {
+  if (!(error instanceof ApiFailure && error.kind === "refused" && error.status === 400)) return failureBox(error);
+  return h(
+    "div",
+    { class: "alert alert--unavailable", role: "alert", id: "input-error" },
+    h("p", { class: "alert__title" }, t("scan.inputError")),
+    h("p", { lang: "en" }, error.message),
+    h("p", {}, h("code", {}, error.code)),
+  );
 }
 
 /** @param {any[]} entries */
