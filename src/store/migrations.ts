@@ -445,8 +445,8 @@ const migrations: Record<string, Migration> = {
         .addColumn("claim", "text", (c) => c.notNull())
         .addColumn("renewed_at", "bigint", (c) => c.notNull())
         .execute();
-      },
     },
+  },
   "0012_lean_event_indexes": {
     async up(db: Kysely<unknown>) {
       // Every event written paid for an entry in an index of its verification (a handful of values, only ever asked
