@@ -26,6 +26,7 @@ import { CODES_PATH, codeRegistrationRoutes, codesTextUpload, documentCodesUploa
 import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
 import { caseRoutes } from "./cases";
+import { epcisCaptureRoutes } from "./epcis-capture";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { RELAY_PATH } from "../ledger";
 import { relayAnswerStatus } from "./relay";
@@ -78,6 +79,7 @@ export const coreRoutes: AnyRoute[] = [
   ...shipmentRoutes,
   ...shipmentListRoutes,
   ...caseRoutes,
+  ...epcisCaptureRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
   healthRoute,
@@ -141,7 +143,8 @@ export function createExpressApp(
   // The rate limit comes before any body is read: a limited caller's body is never parsed.
   app.use(["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH], rateLimited(services, shared.limiter));
   app.post(RELAY_PATH, anonymousRelayBody(services));
-  app.use(express.json({ limit: BODY_LIMIT }));
+  // EPCIS documents come as JSON-LD too.
+  app.use(express.json({ limit: BODY_LIMIT, type: ["application/json", "application/ld+json"] }));
   // Answers that leave as another media type or status than a route definition declares (see each handler).
   app.get(EPCIS_PATH, epcisMediaType);
   app.post(RELAY_PATH, relayAnswerStatus);

@@ -596,6 +596,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0019_epcis_capture": {
+    async up(db: Kysely<unknown>) {
+      // EPCIS capture jobs: each document's verdict and the attestations it became, queryable by its organization.
+      await db.schema
+        .createTable("epcis_captures")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("event_count", "integer", (c) => c.notNull())
+        .addColumn("errors", "text", (c) => c.notNull())
+        .addColumn("attestations", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("epcis_captures_organization").on("epcis_captures").columns(["organization_id", "created_at"]).execute();
+    },
+  },
 };
 
 /**

@@ -67,6 +67,18 @@ export type Database = {
   shipment_units: ShipmentUnitTable;
   shipment_reconciliations: ShipmentReconciliationTable;
   shipment_differences: ShipmentDifferenceTable;
+  epcis_captures: EpcisCaptureTable;
+};
+
+/** An EPCIS capture job: ACCEPTED (its attestations await signing) or REJECTED (each event's reason). JSON columns. */
+export type EpcisCaptureTable = {
+  id: string;
+  organization_id: number;
+  status: "ACCEPTED" | "REJECTED";
+  event_count: number;
+  errors: string;
+  attestations: string;
+  created_at: number;
 };
 
 /** A batch's committed aggregation (read model of AggregationCommitted). */

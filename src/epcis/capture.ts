@@ -1,0 +1,213 @@
+import { id as hashText, ZeroHash } from "ethers";
+import type { AttestationName, LedgerContract } from "../ledger";
+import { ATTESTATIONS, RECALL_LEVELS } from "../ledger";
+import { endOfChinaDay } from "../ledger/expiry";
+import { validateEpcis } from "./validate";
+
+/**
+ * EPCIS 2.0 capture: which attestation each event of a partner's document becomes. The inverse of export.ts's
+ * mappings for the events the ledger models; the capturing organization is the one that attests, so an event must
+ * be its own act (its shipment, its receipt, its batch). Pure: what the ledger holds is asked through `CaptureLedger`.
+ */
+
+/** What capture asks of the ledger's read model. */
+export type CaptureLedger = {
+  /** The batch of a product code and lot, if recorded. */
+  batchOf(productCode: string, lot: string): Promise<{ id: string; cmoId: number; mahId: number } | undefined>;
+  shipment(id: string): Promise<{ batchId: string; shipperId: number; recipientId: number; quantity: number } | undefined>;
+};
+
+/** An attestation to sign, as its organization's signer (or its custody key) will: contract, type and message. */
+export type PlannedAttestation = { eventIndex: number; contract: LedgerContract; type: AttestationName; message: Record<string, unknown> };
+export type RejectedEvent = { eventIndex: number; reason: string };
+export type CapturePlan = { attestations: PlannedAttestation[]; rejected: RejectedEvent[] };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type EpcisEvent = Record<string, any>;
+
+class Rejection extends Error {}
+const reject = (reason: string): never => {
+  throw new Rejection(reason);
+};
+
+/** Reads the identifiers export.ts writes, under the deployment's public URL. */
+export function captureNames(publicUrl: string) {
+  const base = publicUrl.replace(/\/+$/, "");
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const party = new RegExp(`^${escape(base)}/v1/organizations/(\\d+)(?:#premises)?$`);
+  const nmpaLot = new RegExp(`^${escape(base)}/v1/products/(\\d{7})/lots/([^/]+)$`);
+  const shipment = new RegExp(`^${escape(base)}/v1/shipments/(0x[0-9a-fA-F]{64})$`);
+  return {
+    party(uri: unknown): number {
+      const match = typeof uri === "string" ? party.exec(uri) : null;
+      return match ? Number(match[1]) : reject(`${String(uri)} is not an organization of this ledger (${base}/v1/organizations/{id})`);
+    },
+    lot(uri: unknown): { productCode: string; lot: string } {
+      const text = String(uri);
+      const gs1 = /^https:\/\/id\.gs1\.org\/01\/(\d{14})\/10\/([^/?#]+)$/.exec(text);
+      const match = gs1 ?? nmpaLot.exec(text);
+      if (!match)
+        return reject(`${text} is not a lot this ledger names (https://id.gs1.org/01/{GTIN}/10/{lot} or ${base}/v1/products/{code}/lots/{lot})`);
+      return { productCode: match[1]!, lot: decodeURIComponent(match[2]!) };
+    },
+    shipment(uri: unknown): string {
+      const match = typeof uri === "string" ? shipment.exec(uri) : null;
+      return match ? match[1]!.toLowerCase() : reject(`${String(uri)} is not a shipment of this ledger (${base}/v1/shipments/{id})`);
+    },
+  };
+}
+type CaptureNames = ReturnType<typeof captureNames>;
+
+type Context = { organizationId: number; names: CaptureNames; ledger: CaptureLedger };
+
+const hashOr = (value: unknown, fallback: string) => (typeof value === "string" && /^0x[0-9a-fA-F]{64}$/.test(value) ? value : hashText(fallback));
+
+async function batchOfEvent(event: EpcisEvent, x: Context) {
+  const epcClass = event.quantityList?.[0]?.epcClass ?? reject("the event names no lot (quantityList[0].epcClass)");
+  const { productCode, lot } = x.names.lot(epcClass);
+  return (await x.ledger.batchOf(productCode, lot)) ?? reject(`no batch ${lot} of product ${productCode} is on the ledger`);
+}
+
+const quantityOf = (event: EpcisEvent): bigint => {
+  const quantity = event.quantityList?.[0]?.quantity;
+  return Number.isInteger(quantity) && quantity >= 0 ? BigInt(quantity) : reject("the event counts no quantity (quantityList[0].quantity)");
+};
+
+const partyOf = (list: unknown, key: "source" | "destination", x: Context) => {
+  const entries = Array.isArray(list) ? (list as Record<string, unknown>[]) : [];
+  const entry = entries.find((e) => e.type === "possessing_party") ?? entries.find((e) => e.type === "owning_party");
+  return entry ? x.names.party(entry[key]) : reject(`the event names no ${key} party (${key}List)`);
+};
+
+/** The organization must act for itself: an event that is another party's act is that party's to capture. */
+const mustBe = (who: number, x: Context, what: string) => {
+  if (who !== x.organizationId) reject(`${what} is organization ${who}'s act; organization ${x.organizationId} cannot capture it`);
+};
+
+type Planned = { type: AttestationName; message: Record<string, unknown> };
+
+/** How each business step the ledger models becomes an attestation. */
+const OBJECT_EVENTS: Record<string, (event: EpcisEvent, x: Context) => Promise<Planned>> = {
+  async commissioning(e, x) {
+    const { lot } = x.names.lot(e.quantityList?.[0]?.epcClass);
+    const expiry = e.ilmd?.["cbvmda:itemExpirationDate"] ?? reject("commissioning needs ilmd cbvmda:itemExpirationDate");
+    const required = (name: string) =>
+      e[`trace:${name}`] ??
+      reject(`commissioning a batch on the ledger needs trace:${name} (the quality agreement and codes root are not EPCIS fields)`);
+    return {
+      type: "BatchRecord",
+      message: {
+        agreementId: required("agreementId"),
+        batchNumber: e.ilmd?.["cbvmda:lotNumber"] ?? lot,
+        quantity: quantityOf(e),
+        manufacturedAt: Math.floor(Date.parse(required("manufacturedAt")) / 1000),
+        expiresAt: endOfChinaDay(String(expiry)),
+        batchRecordHash: hashOr(e["trace:batchRecordHash"], String(e.eventID ?? "")),
+        codesRoot: required("codesRoot"),
+      },
+    };
+  },
+  async inspecting(e, x) {
+    const batch = await batchOfEvent(e, x);
+    if (e["trace:release"] === "factory")
+      return { type: "FactoryRelease", message: { batchId: batch.id, certificateHash: hashOr(e["trace:certificateHash"], e.eventID) } };
+    if (e["trace:release"] === "market")
+      return { type: "MarketRelease", message: { batchId: batch.id, decisionHash: hashOr(e["trace:decisionHash"], e.eventID) } };
+    return reject("an inspecting event is captured as a factory or market release (trace:release); deviations are opened with trace deviations");
+  },
+  async shipping(e, x) {
+    const batch = await batchOfEvent(e, x);
+    mustBe(partyOf(e.sourceList, "source", x), x, "this shipment");
+    return {
+      type: "Shipment",
+      message: { batchId: batch.id, recipientId: partyOf(e.destinationList, "destination", x), quantity: quantityOf(e), codesRoot: ZeroHash },
+    };
+  },
+  async receiving(e, x) {
+    const desadv =
+      (e.bizTransactionList ?? []).find((t: Record<string, unknown>) => t.type === "desadv") ??
+      reject("a receipt names its shipment (bizTransactionList desadv)");
+    const shipmentId = x.names.shipment(desadv.bizTransaction);
+    const shipment = (await x.ledger.shipment(shipmentId)) ?? reject(`no shipment ${shipmentId} is on the ledger`);
+    mustBe(shipment.recipientId, x, `receiving shipment ${shipmentId}`);
+    const received = quantityOf(e);
+    if (received > BigInt(shipment.quantity)) reject(`${received} received is more than the ${shipment.quantity} shipped`);
+    return {
+      type: "Receipt",
+      message: {
+        shipmentId,
+        batchId: shipment.batchId,
+        shipperId: shipment.shipperId,
+        shippedQuantity: BigInt(shipment.quantity),
+        receivedQuantity: received,
+      },
+    };
+  },
+  async destroying(e, x) {
+    const batch = await batchOfEvent(e, x);
+    return { type: "Destruction", message: { batchId: batch.id, quantity: quantityOf(e), reasonHash: hashOr(e["trace:reasonHash"], e.eventID) } };
+  },
+  async holding(e, x) {
+    if (e.disposition !== "recalled")
+      return reject("a holding event is captured as a recall (disposition recalled); holds are placed with trace holds");
+    const batch = await batchOfEvent(e, x);
+    if (e.quantityList[0].quantity === undefined) {
+      const level = (RECALL_LEVELS.names as readonly string[]).indexOf(String(e["trace:recallLevel"] ?? ""));
+      if (level <= 0) reject("a recall needs its level (trace:recallLevel I, II or III)");
+      return { type: "RecallStart", message: { batchId: batch.id, level, reasonHash: hashOr(e["trace:reasonHash"], e.eventID) } };
+    }
+    const count = (name: string) => BigInt(Number.isInteger(e[`trace:${name}`]) ? e[`trace:${name}`] : 0);
+    return {
+      type: "RecallAcknowledgement",
+      message: {
+        batchId: batch.id,
+        quarantinedQuantity: quantityOf(e),
+        dispensedQuantity: count("dispensedQuantity"),
+        destroyedQuantity: count("destroyedQuantity"),
+        missingQuantity: count("missingQuantity"),
+      },
+    };
+  },
+};
+
+async function planEvent(event: EpcisEvent, x: Context): Promise<Planned> {
+  if (event.type !== "ObjectEvent") {
+    return reject(`${event.type} is not captured here: the ledger models ObjectEvents of ${Object.keys(OBJECT_EVENTS).join(", ")}`);
+  }
+  if (event["trace:recallStatus"] === "closed")
+    return {
+      type: "RecallClosure",
+      message: { batchId: (await batchOfEvent(event, x)).id, reportHash: hashOr(event["trace:reportHash"], event.eventID) },
+    };
+  const bizStep = String(event.bizStep ?? "").replace(/^urn:epcglobal:cbv:bizstep:|^https:\/\/ref\.gs1\.org\/cbv\/BizStep-/, "");
+  const plan = OBJECT_EVENTS[bizStep];
+  if (!plan) return reject(`business step ${event.bizStep ?? "(none)"} is not one the ledger models (${Object.keys(OBJECT_EVENTS).join(", ")})`);
+  return plan(event, x);
+}
+
+/**
+ * Validates a document against the official schema, then plans each event; any problem rejects the whole document
+ * (nothing is planned), each reason with its event's index.
+ */
+export async function planCapture(document: unknown, x: Context): Promise<CapturePlan> {
+  const problems = validateEpcis(document);
+  if (problems.length > 0) {
+    return { attestations: [], rejected: problems.map((p) => ({ eventIndex: p.eventIndex ?? -1, reason: `${p.path}: ${p.message}` })) };
+  }
+  const events = ((document as EpcisEvent).epcisBody?.eventList ?? []) as EpcisEvent[];
+  if (events.length === 0) return { attestations: [], rejected: [{ eventIndex: -1, reason: "the document has no events" }] };
+  const attestations: PlannedAttestation[] = [];
+  const rejected: RejectedEvent[] = [];
+  for (const [eventIndex, event] of events.entries()) {
+    try {
+      const { type, message } = await planEvent(event, x);
+      const contract = ATTESTATIONS[type].contract;
+      const actor = ATTESTATIONS[type].fields[0]!.name;
+      attestations.push({ eventIndex, contract, type, message: { [actor]: x.organizationId, ...message } });
+    } catch (error) {
+      if (!(error instanceof Rejection)) throw error;
+      rejected.push({ eventIndex, reason: error.message });
+    }
+  }
+  return rejected.length > 0 ? { attestations: [], rejected } : { attestations, rejected };
+}
