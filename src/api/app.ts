@@ -27,6 +27,7 @@ import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
 import { caseRoutes } from "./cases";
 import { epcisCaptureRoutes } from "./epcis-capture";
+import { epcisQueryRoutes } from "./epcis-query";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { RELAY_PATH } from "../ledger";
 import { relayAnswerStatus } from "./relay";
@@ -80,6 +81,7 @@ export const coreRoutes: AnyRoute[] = [
   ...shipmentListRoutes,
   ...caseRoutes,
   ...epcisCaptureRoutes,
+  ...epcisQueryRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
   healthRoute,

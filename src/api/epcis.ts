@@ -86,7 +86,7 @@ export const epcisRoutes = [
   }),
 ];
 
-function publicUrlOf(services: ApiServices): string {
+export function publicUrlOf(services: ApiServices): string {
   const url = services.config.publicUrl;
   if (url === undefined)
     throw new LedgerError("internal", "NO_PUBLIC_URL", "this API has no public URL to name parties under in EPCIS documents (--public-url)");
@@ -94,7 +94,7 @@ function publicUrlOf(services: ApiServices): string {
 }
 
 /** The pack ids the events name (lowercase hex). */
-function packIdsOf(events: LedgerEventTable[]): Set<string> {
+export function packIdsOf(events: LedgerEventTable[]): Set<string> {
   const packs = events.flatMap((event) => ((payloadOf(event) as Args).packs as string[] | undefined) ?? []);
   return new Set(packs.map((pack) => pack.toLowerCase()));
 }
@@ -106,7 +106,7 @@ const KEYS_PER_READ = 10_000;
  * registered keys are hashed (in WebAssembly) and matched a page at a time, stopping once every pack is found;
  * packs of a batch whose codes were never registered stay unknown.
  */
-async function packKeysOf(store: Store, batchId: string, packIds: Set<string>): Promise<Map<string, string>> {
+export async function packKeysOf(store: Store, batchId: string, packIds: Set<string>): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   if (packIds.size === 0) return found;
   const wanted = new Map([...packIds].map((pack) => [keccak256(pack).slice(2), pack]));
