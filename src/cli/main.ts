@@ -3,6 +3,7 @@ import { addCodesCommands, type Act } from "./codes";
 import { addKeyCommands } from "./keys";
 import { addLedgerCommands } from "./ledger";
 import { addCaseCommands } from "./cases";
+import { addEpcisCommands } from "./epcis";
 import { addReadCommands } from "./reads";
 import { addDocumentCommands } from "./documents";
 import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
@@ -25,6 +26,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addKeyCommands(program, io, act);
   addLedgerCommands(program, io, act);
   addCaseCommands(program, io, act);
+  addEpcisCommands(program, io, act);
   addReadCommands(program, io, act);
   addDocumentCommands(program, io, act);
   return program;

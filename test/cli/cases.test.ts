@@ -10,7 +10,7 @@ import type { Relay } from "../../src/api/relay";
 import { recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { deploymentOf } from "../indexer/chain";
-import { apiHarness, packsFor } from "../api/harness";
+import { apiHarness, HARNESS_PUBLIC_URL, packsFor } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
 import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
 
@@ -116,5 +116,43 @@ describe("trace cases", () => {
     expect(scan.container).to.deep.include({ units: 2, unpacked: 1 });
     const again = errorOf(await cli(h.c.distributor, "cases", "unpack", batchId, CASE_A, packs[0]!), 3);
     expect(again.code).to.equal("UNIT_ALREADY_UNPACKED");
+  });
+
+  it("epcis capture: a distributor's shipping event from its own system becomes its signed shipment", async () => {
+    const party = (id: number) => `${HARNESS_PUBLIC_URL}/v1/organizations/${id}`;
+    const document = {
+      "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+      type: "EPCISDocument",
+      schemaVersion: "2.0",
+      creationDate: "2026-01-01T00:00:00Z",
+      epcisBody: {
+        eventList: [
+          {
+            type: "ObjectEvent",
+            eventTime: "2026-01-01T00:00:00Z",
+            eventTimeZoneOffset: "+08:00",
+            action: "OBSERVE",
+            bizStep: "shipping",
+            disposition: "in_transit",
+            quantityList: [{ epcClass: "https://id.gs1.org/01/06901234567892/10/CLI-CASE-1", quantity: 1 }],
+            sourceList: [{ type: "possessing_party", source: party(h.c.distributor.id) }],
+            destinationList: [{ type: "possessing_party", destination: party(h.c.dispenser.id) }],
+          },
+        ],
+      },
+    };
+    fs.writeFileSync(work.file("epcis.json"), JSON.stringify(document));
+    const answer = answerOf(await cli(h.c.distributor, "epcis", "capture", work.file("epcis.json"), "--wait"));
+    expect(answer).to.deep.include({ status: "ACCEPTED", sent: 1 });
+    const shipment = await h.store.db
+      .selectFrom("shipments")
+      .selectAll()
+      .where("recipient_id", "=", h.c.dispenser.id)
+      .where("batch_id", "=", batchId.toLowerCase())
+      .executeTakeFirstOrThrow();
+    expect([shipment.shipper_id, Number(shipment.quantity)]).to.deep.equal([h.c.distributor.id, 1]);
+    const refused = errorOf(await cli(h.c.dispenser, "epcis", "capture", work.file("epcis.json")), 3);
+    expect(refused.code).to.equal("EPCIS_EVENTS_REJECTED");
+    expect(refused.message).to.match(/event 0: this shipment is organization \d+'s act/);
   });
 });
