@@ -27,7 +27,13 @@ import type { Deployment } from "../src/indexer";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import type { Store } from "../src/store";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../typechain-types";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../typechain-types";
 import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
 import { writeBenchmarkSection } from "./benchmarks-file";
@@ -97,11 +103,14 @@ async function buildChain(provider: JsonRpcProvider, chain: BenchChain, deployer
   const batches = await new BatchLedger__factory(signer).deploy(await registry.getAddress(), await products.getAddress(), DEFAULT_UNDO_WINDOW);
   const aggregations = await new AggregationLedger__factory(signer).deploy(await registry.getAddress(), await batches.getAddress());
   await aggregations.waitForDeployment();
+  const alertCases = await new AlertCases__factory(signer).deploy(await registry.getAddress(), await batches.getAddress());
+  await alertCases.waitForDeployment();
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: await registry.getAddress(),
     ProductRegistry: await products.getAddress(),
     BatchLedger: await batches.getAddress(),
     AggregationLedger: await aggregations.getAddress(),
+    AlertCases: await alertCases.getAddress(),
   };
   if (JSON.stringify(deployed) !== JSON.stringify(chain.contracts)) {
     throw new Error(`contracts deployed at ${JSON.stringify(deployed)}, the chain was signed for ${JSON.stringify(chain.contracts)}`);

@@ -11,6 +11,7 @@ import {
   encodeCall,
   encodeMulticall,
   LedgerError,
+  LEDGER_CONTRACTS,
   refusalFor,
   refusalOf,
   relayBody,

@@ -117,6 +117,7 @@ export async function scan(
       },
       packState: batch.pack_state ?? "ACTIVE",
       unverifiedAttestations: await reads.unverifiedAttestations(batch.id),
+      suspectReported: await reads.suspectReported(batch.id, pack),
       scanner: caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving },
     },
     services.now(),

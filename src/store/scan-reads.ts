@@ -98,6 +98,14 @@ function compileScanReads(db: Kysely<Database>) {
     async pack(key: string, packId: string) {
       return (await db.executeQuery(pack({ key, pack: packId }))).rows[0];
     },
+    /** Whether an open suspect-product report names the pack or (naming no packs) its whole batch. */
+    async suspectReported(batchId: string, packId: string): Promise<boolean> {
+      const open = await db.selectFrom("suspect_reports").select("packs").where("batch_id", "=", batchId).where("status", "=", "OPEN").execute();
+      return open.some((report) => {
+        const packs = JSON.parse(report.packs) as string[];
+        return packs.length === 0 || packs.includes(packId);
+      });
+    },
     /** How many attestations on the batch's path are not verified: pending deferred verification, or failed. */
     async unverifiedAttestations(batchId: string): Promise<number> {
       return Number((await db.executeQuery(unverified({ batchId }))).rows[0]?.count ?? 0);

@@ -10,6 +10,7 @@ import path from "node:path";
 import { alertConfig } from "../../src/alerts";
 import { NOTIFICATION_KINDS } from "../../src/alerts/kinds";
 import { alertRoutes } from "../../src/alerts/routes";
+import { supervisionRoutes } from "../../src/supervision/routes";
 import { createApp } from "../../src/api/app";
 import { subscriptionRoutes } from "../../src/notifications/routes";
 import { packIdOf } from "../../src/api/scan";
@@ -107,6 +108,7 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
     // A deployment's real limit would answer most of this flood 429; the point is what lies behind it.
     const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [
       ...alertRoutes(alertConfig()),
+      ...supervisionRoutes(alertConfig()),
       ...subscriptionRoutes(NOTIFICATION_KINDS),
     ]);
     server = app.listen(0, "127.0.0.1");
