@@ -4,6 +4,7 @@ import { addKeyCommands } from "./keys";
 import { addLedgerCommands } from "./ledger";
 import { addCaseCommands } from "./cases";
 import { addReadCommands } from "./reads";
+import { addSupervisionCommands } from "./supervision";
 import { addDocumentCommands } from "./documents";
 import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
 
@@ -27,6 +28,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addCaseCommands(program, io, act);
   addReadCommands(program, io, act);
   addDocumentCommands(program, io, act);
+  addSupervisionCommands(program, io, act);
   return program;
 }
 

@@ -33,9 +33,14 @@ function stableCodes(): Set<string> {
   const codes = new Set<string>(CODE_ERROR_CODES);
   const pattern =
     /(?:badInput|unauthenticated|notAllowed|notFound|conflict|refused|retryLater)\(\s*"([A-Z0-9_]+)"|LedgerError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
-  for (const dir of ["../../src/api", "../../src/ledger", "../../src/alerts", "../../src/notifications", "../../src/quality"].map((d) =>
-    path.join(__dirname, d),
-  )) {
+  for (const dir of [
+    "../../src/api",
+    "../../src/ledger",
+    "../../src/alerts",
+    "../../src/notifications",
+    "../../src/quality",
+    "../../src/supervision",
+  ].map((d) => path.join(__dirname, d))) {
     for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
       for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(pattern)) codes.add((m[1] ?? m[2] ?? m[3])!);
     }
