@@ -11,7 +11,6 @@ import {
   encodeCall,
   encodeMulticall,
   LedgerError,
-  LEDGER_CONTRACTS,
   refusalFor,
   refusalOf,
   relayBody,
