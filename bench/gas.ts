@@ -198,11 +198,13 @@ async function main() {
     DEFAULT_UNDO_WINDOW,
   ])) as unknown as BatchLedger;
   const aggregations = await hre.ethers.deployContract("AggregationLedger", [await registry.getAddress(), await batches.getAddress()]);
+  const alertCases = await hre.ethers.deployContract("AlertCases", [await registry.getAddress(), await batches.getAddress()]);
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),
     ProductRegistry: await products.getAddress(),
     BatchLedger: await batches.getAddress(),
     AggregationLedger: await aggregations.getAddress(),
+    AlertCases: await alertCases.getAddress(),
   };
 
   async function sign<C extends LedgerContract>(

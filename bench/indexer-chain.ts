@@ -14,7 +14,13 @@ import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
 import { AgreementKind, attestationTypes, ReleaseTester, Role } from "../src/ledger";
 import type { LedgerContract } from "../src/ledger";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../typechain-types";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../typechain-types";
 
 export const CHAIN_ID = 31337;
 /** Changing the plan below changes the chain: bump this so a stale cache is not replayed. */
@@ -39,6 +45,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   ProductRegistry: ProductRegistry__factory.createInterface(),
   BatchLedger: BatchLedger__factory.createInterface(),
   AggregationLedger: AggregationLedger__factory.createInterface(),
+  AlertCases: AlertCases__factory.createInterface(),
 };
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
@@ -538,6 +545,7 @@ export function expectedContracts(deployer: string): Record<LedgerContract, stri
     ProductRegistry: getCreateAddress({ from: deployer, nonce: 1 }),
     BatchLedger: getCreateAddress({ from: deployer, nonce: 2 }),
     AggregationLedger: getCreateAddress({ from: deployer, nonce: 3 }),
+    AlertCases: getCreateAddress({ from: deployer, nonce: 4 }),
   };
 }
 

@@ -39,7 +39,13 @@ import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import type { Store } from "../src/store";
 import { startAnvil } from "../test/anvil";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../typechain-types";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../typechain-types";
 import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
 import { writeBenchmarkSection } from "./benchmarks-file";
@@ -135,11 +141,13 @@ async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: st
   const products = await deploy((await new ProductRegistry__factory().getDeployTransaction(registry)).data);
   const batches = await deploy((await new BatchLedger__factory().getDeployTransaction(registry, products, DEFAULT_UNDO_WINDOW)).data);
   const aggregations = await deploy((await new AggregationLedger__factory().getDeployTransaction(registry, batches)).data);
+  const alertCases = await deploy((await new AlertCases__factory().getDeployTransaction(registry, batches)).data);
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: registry,
     ProductRegistry: products,
     BatchLedger: batches,
     AggregationLedger: aggregations,
+    AlertCases: alertCases,
   };
   if (JSON.stringify(deployed) !== JSON.stringify(chain.contracts)) {
     throw new Error(`contracts deployed at ${JSON.stringify(deployed)}, the chain was signed for ${JSON.stringify(chain.contracts)}`);

@@ -66,6 +66,7 @@ const DEPLOYMENT = {
     ProductRegistry: `0x${"22".repeat(20)}`,
     BatchLedger: `0x${"33".repeat(20)}`,
     AggregationLedger: `0x${"44".repeat(20)}`,
+    AlertCases: `0x${"44".repeat(20)}`,
   },
 };
 

@@ -13,5 +13,6 @@ export default buildModule("TraceabilityLedger", (m) => {
   const products = m.contract("ProductRegistry", [registry]);
   const batches = m.contract("BatchLedger", [registry, products, undoWindow]);
   const aggregations = m.contract("AggregationLedger", [registry, batches]);
-  return { registry, products, batches, aggregations };
+  const alertCases = m.contract("AlertCases", [registry, batches]);
+  return { registry, products, batches, aggregations, alertCases };
 });

@@ -26,6 +26,11 @@ export type AlertConfig = {
   unknownSerials: { count: number; windowSeconds: number };
   /** Risk rating: open alerts of the last `windowSeconds` weigh by severity; yellow from `yellowAt`, red from `redAt`. */
   rating: { windowSeconds: number; weights: Record<Severity, number>; yellowAt: number; redAt: number };
+  /**
+   * How long an alert's case may stay open, by the alert's severity, from when its condition arose: past it the engine
+   * escalates the case and tells its owner, the organization and its regulators (defaults 3, 14 and 30 days).
+   */
+  caseDueSeconds: Record<Severity, number>;
   /** Ledger events (and scans) evaluated per transaction. */
   chunkSize: number;
   /**
@@ -49,6 +54,7 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   recurringDeviations: { count: 3, clients: 2, windowSeconds: 180 * DAY },
   unknownSerials: { count: 3, windowSeconds: 1 * DAY },
   rating: { windowSeconds: 90 * DAY, weights: { low: 1, medium: 2, high: 5 }, yellowAt: 2, redAt: 5 },
+  caseDueSeconds: { high: 3 * DAY, medium: 14 * DAY, low: 30 * DAY },
   chunkSize: 1_000,
   maxBusyShare: 0.1,
   pollMs: 500,
@@ -73,6 +79,7 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
     ["chunkSize", config.chunkSize],
     ["pollMs", config.pollMs],
     ["clockMs", config.clockMs],
+    ...Object.entries(config.caseDueSeconds).map(([severity, seconds]): [string, number] => [`caseDueSeconds.${severity}`, seconds]),
   ];
   for (const level of STARTED_RECALL_LEVELS) {
     positive.push([`recallDeadlines.${level}.acknowledge`, config.recallDeadlines[level].acknowledge]);

@@ -12,6 +12,7 @@ import { evaluateEvent, loadChunkFacts } from "./events";
 import { RULES } from "./rules";
 import type { AlertDraft } from "./rules";
 import { evaluateObservation } from "./scans";
+import { overdueCases } from "../supervision/cases";
 
 type Trx = Transaction<Database>;
 
@@ -297,14 +298,16 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     const progress = emptyProgress();
     await db.transaction().execute(async (trx) => {
       const { drafts, resolved } = await evaluateDeadlines(trx, config, at);
-      const audience = await loadAudience(
-        trx,
-        drafts.flatMap((d) => (d.batchId ? [d.batchId] : [])),
-      );
+      const overdue = await overdueCases(trx, config.caseDueSeconds, at);
+      const audience = await loadAudience(trx, [
+        ...drafts.flatMap((d) => (d.batchId ? [d.batchId] : [])),
+        ...overdue.flatMap((o) => (o.alert.batch_id ? [o.alert.batch_id] : [])),
+      ]);
       const outbox = await openOutbox(db, trx, at);
       const writer = await openAlertWriter(trx, outbox, audience, at);
       await writer.raise(drafts);
       await closeAlerts(trx, outbox, resolved, "resolved", at);
+      await escalateCases(trx, outbox, audience, overdue, at);
       await outbox.flush();
       progress.alerts = writer.raised;
       progress.resolved = resolved.length;
@@ -486,6 +489,23 @@ async function closeAlerts(trx: Trx, outbox: Outbox, closing: Resolution[], stat
     const payload = JSON.stringify({ alert: alertView(alert) });
     for (const { organization_id } of told)
       outbox.add(organization_id, `alert.${status}`, `${status}:${id}:${organization_id}`, payload, { alertId: id });
+  }
+}
+
+/**
+ * Escalates open cases past their due date (ageing open items escalate): recorded once per alert, and told to the
+ * case's owner, the organization it concerns and, through them and the batch, their provinces' regulators.
+ */
+async function escalateCases(trx: Trx, outbox: Outbox, audience: Audience, overdue: Awaited<ReturnType<typeof overdueCases>>, at: number) {
+  for (const { alert, case: view } of overdue) {
+    await trx.insertInto("alert_escalations").values({ alert_id: alert.id, due_at: view.dueAt, escalated_at: at }).execute();
+    const direct = new Set<number>();
+    if (alert.organization_id !== null) direct.add(alert.organization_id);
+    if (view.ownerId !== null) direct.add(view.ownerId);
+    const payload = JSON.stringify({ alert: alertView(alert), case: { ...view, escalatedAt: at } });
+    for (const organizationId of audience.withRegulators(direct, alert.batch_id)) {
+      outbox.add(organizationId, "alert.case_overdue", `case_overdue:${alert.id}:${organizationId}`, payload, { alertId: alert.id });
+    }
   }
 }
 

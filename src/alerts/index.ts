@@ -13,6 +13,7 @@ import { createAlertEngine } from "./engine";
 import { NOTIFICATION_KINDS } from "./kinds";
 import type { AlertEngine } from "./engine";
 import { alertRoutes } from "./routes";
+import { supervisionRoutes } from "../supervision/routes";
 import { createScanObservations } from "./scans";
 
 export { alertConfig, DEFAULT_ALERT_CONFIG } from "./config";
@@ -56,7 +57,7 @@ export function createEarlyWarning(options: EarlyWarningOptions): EarlyWarning {
     engine,
     dispatcher,
     observations: createScanObservations(options.store, options.log),
-    routes: [...alertRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, options.webhooks)],
+    routes: [...alertRoutes(config), ...supervisionRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, options.webhooks)],
     mounts: [stream.mount],
     start() {
       engine.start();

@@ -7,4 +7,5 @@ export const NOTIFICATION_KINDS: readonly string[] = [
   ...RULE_NAMES.map((rule) => `alert.${rule}`),
   "alert.resolved",
   "alert.retracted",
+  "alert.case_overdue",
 ];

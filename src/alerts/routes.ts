@@ -10,6 +10,8 @@ import type { AlertTable } from "../store";
 import type { AlertConfig } from "./config";
 import { alertView } from "./engine";
 import { RULE_NAMES } from "./rules";
+import { withoutClosedCases } from "../supervision/cases";
+import { caseSchema, withCases } from "../supervision/routes";
 
 const RATINGS = ["green", "yellow", "red"] as const;
 type Rating = (typeof RATINGS)[number];
@@ -37,7 +39,7 @@ const ratingSchema = z.object({
   role: z.string(),
   region: z.number().int(),
   rating: z.enum(RATINGS),
-  score: z.number().int().meta({ description: "open alerts of the rating window, weighed by severity" }),
+  score: z.number().int().meta({ description: "open alerts of the rating window whose case is not closed, weighed by severity" }),
   alerts: z.array(alertSchema).meta({ description: "the open alerts that make the rating" }),
 });
 
@@ -62,7 +64,8 @@ async function ratingsOf(services: ApiServices, config: AlertConfig, organizatio
     .where("status", "=", "open")
     .where("observed_at", ">=", services.now() - config.rating.windowSeconds);
   if (organizationIds) alerts = alerts.where("organization_id", "in", organizationIds);
-  const open = await alerts.orderBy("id").execute();
+  // A case closed with a reason stops counting toward the rating.
+  const open = await withoutClosedCases(db, await alerts.orderBy("id").execute());
   return orgs.map((org) => {
     const own = open.filter((a) => a.organization_id === org.id);
     return { organizationId: org.id, name: org.name, role: org.role, region: org.region, ...rate(config, own), alerts: own.map(view) };
@@ -90,7 +93,7 @@ export function alertRoutes(config: AlertConfig) {
         before: rowId.optional().meta({ description: "only alerts with a smaller id (the next page)" }),
         limit: wholeNumber(1, 500).default(100),
       }),
-      response: z.object({ alerts: z.array(alertSchema) }),
+      response: z.object({ alerts: z.array(alertSchema.extend({ case: caseSchema })) }),
       async handle({ query, caller, services }) {
         let select = services.store.db.selectFrom("alerts").selectAll();
         if (caller!.role !== "REGULATOR") {
@@ -114,7 +117,7 @@ export function alertRoutes(config: AlertConfig) {
         if (query.batchId) select = select.where("batch_id", "=", query.batchId);
         if (query.before) select = select.where("id", "<", query.before);
         const rows = await select.orderBy("id", "desc").limit(query.limit).execute();
-        return { alerts: rows.map(view) };
+        return { alerts: await withCases(services, config, rows) };
       },
     }),
     defineRoute({

@@ -15,10 +15,16 @@ const domain = z.object({
 
 const ledgerAnswer = z.object({
   chainId: z.number().int(),
-  contracts: z.object({ ConsortiumRegistry: address, ProductRegistry: address, BatchLedger: address, AggregationLedger: address }),
+  contracts: z.object({
+    ConsortiumRegistry: address,
+    ProductRegistry: address,
+    BatchLedger: address,
+    AggregationLedger: address,
+    AlertCases: address,
+  }),
   startBlock: z.number().int().nullable().meta({ description: "the block the contracts were deployed in, where indexing starts" }),
   domains: z
-    .object({ ConsortiumRegistry: domain, ProductRegistry: domain, BatchLedger: domain, AggregationLedger: domain })
+    .object({ ConsortiumRegistry: domain, ProductRegistry: domain, BatchLedger: domain, AggregationLedger: domain, AlertCases: domain })
     .meta({ description: "the EIP-712 domain each contract verifies attestations against: sign with these" }),
   indexedBlock: z.number().int().nullable().meta({ description: "the block the read model has reached" }),
 });

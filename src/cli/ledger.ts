@@ -148,7 +148,7 @@ const PACK_STATE_NAMES = {
 };
 
 /** A batch and the codes of some of its packs, with where their Merkle tree comes from. */
-function packsArguments(command: Command) {
+export function packsArguments(command: Command) {
   return batchArgument(command)
     .argument("<codes...>", "the packs' codes as scanned")
     .option("--tree <file>", "the batch's stored tree (from `codes import` or `batches record --tree`)")
@@ -156,7 +156,7 @@ function packsArguments(command: Command) {
 }
 
 /** The pack ids of scanned codes, in the order of the multiproof that proves them part of the batch, and that proof. */
-async function provedPacks(texts: string[], options: Options) {
+export async function provedPacks(texts: string[], options: Options) {
   const keys = texts.map((text) => parseCode(text).key);
   const { tree, close } = await batchTree(options);
   try {
@@ -533,7 +533,7 @@ function addBatchCommands(program: Command, io: CliIo, act: Act) {
   );
 }
 
-const batchArgument = (c: Command) => c.argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg);
+export const batchArgument = (c: Command) => c.argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg);
 
 function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
   const deviations = program.command("deviations").description("deviations, OOS and OOT results of a batch (its MAH or CMO)");

@@ -5,6 +5,7 @@ import { addLedgerCommands } from "./ledger";
 import { addCaseCommands } from "./cases";
 import { addEpcisCommands } from "./epcis";
 import { addReadCommands } from "./reads";
+import { addSupervisionCommands } from "./supervision";
 import { addDocumentCommands } from "./documents";
 import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
 
@@ -29,6 +30,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addEpcisCommands(program, io, act);
   addReadCommands(program, io, act);
   addDocumentCommands(program, io, act);
+  addSupervisionCommands(program, io, act);
   return program;
 }
 

@@ -69,7 +69,7 @@ export type ApiClient = {
 };
 
 const isTextStream = (body: unknown): body is TextStream =>
-  typeof body === "object" && body !== null && "text" in body && Symbol.asyncIterator in (body as TextStream).text;
+  typeof body === "object" && body !== null && typeof (body as TextStream).text === "object" && Symbol.asyncIterator in (body as TextStream).text;
 
 export function createApiClient(url: string): ApiClient {
   const base = url.replace(/\/+$/, "");

@@ -2,7 +2,7 @@ import { payloadOf } from "../store";
 import type { LedgerEventTable } from "../store";
 import { isNmpaProductCode, parseCode } from "../codes";
 import type { LedgerContract, PackStateName } from "../ledger";
-import { DEVIATION_KINDS, PACK_STATES, RECALL_LEVELS } from "../ledger";
+import { DEVIATION_KINDS, PACK_STATES, RECALL_LEVELS, SUSPECT_OUTCOMES } from "../ledger";
 import { attestationOf } from "../indexer/decode";
 import type { LedgerEvent } from "../indexer/decode";
 import { CHINA_OFFSET, chinaTime } from "../ledger/china-time";
@@ -218,6 +218,26 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     "trace:dispensedQuantity": Number(a.dispensedQuantity),
     "trace:destroyedQuantity": Number(a.destroyedQuantity),
     "trace:missingQuantity": Number(a.missingQuantity),
+  }),
+  // A suspect-product report takes the reported packs (or, naming none, the lot) off sale until a regulator ends it.
+  SuspectReportFiled: (a, x) => ({
+    action: "OBSERVE",
+    bizStep: "holding",
+    disposition: "non_sellable_other",
+    ...((a.packs as string[]).length > 0 ? packsOf(a.packs as string[], x) : { quantityList: [{ epcClass: x.lot }] }),
+    readPoint: x.site(a.organizationId),
+    "trace:suspectReport": "filed",
+    "trace:reportId": a.reportId,
+    "trace:reasonHash": a.reasonHash,
+  }),
+  SuspectReportTerminated: (a, x) => ({
+    action: "OBSERVE",
+    bizStep: "inspecting",
+    quantityList: [{ epcClass: x.lot }],
+    "trace:suspectReport": "terminated",
+    "trace:reportId": a.reportId,
+    "trace:suspectOutcome": SUSPECT_OUTCOMES.names[Number(a.outcome)] ?? String(a.outcome),
+    "trace:reasonHash": a.reasonHash,
   }),
   RecallClosed: (a, x) => ({
     action: "OBSERVE",

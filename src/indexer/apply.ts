@@ -1,6 +1,7 @@
 import {
   AGREEMENT_KINDS,
   ATTESTATION_BY_EVENT,
+  CASE_STATUSES,
   DEVIATION_CATEGORIES,
   DEVIATION_KINDS,
   DEVIATION_SEVERITIES,
@@ -8,9 +9,10 @@ import {
   RECALL_LEVELS,
   RELEASE_TESTERS,
   ROLES,
+  SUSPECT_OUTCOMES,
 } from "../ledger";
 import type { HoldCauseName, OrganizationStatusName, PackStateName } from "../ledger";
-import type { BatchHoldTable } from "../store";
+import type { AlertCaseHistoryTable, BatchHoldTable } from "../store";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
 
@@ -38,6 +40,13 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
       return;
     case "ProductRegistered":
     case "AgreementSigned":
+      return;
+    case "AlertTaken":
+    case "AlertStatusChanged":
+      window.alertCases.want(str(args, "alertKey"));
+      return;
+    case "SuspectReportTerminated":
+      window.suspectReports.want(str(args, "reportId"));
       return;
   }
   if (batchId === undefined) return;
@@ -386,6 +395,75 @@ const HANDLERS: Record<string, Handler> = {
     }
     return null;
   },
+
+  // ----- AlertCases -----
+  AlertTaken(w, { args, blockTime }) {
+    const alertKey = str(args, "alertKey");
+    const organizationId = num(args, "organizationId");
+    const previousOwner = num(args, "previousOwnerId");
+    const current = w.alertCases.get(alertKey);
+    const revision = (current?.revision ?? 0) + 1;
+    w.alertCases.put({
+      alert_key: alertKey,
+      subject_id: current?.subject_id ?? num(args, "subjectId"),
+      owner_id: organizationId,
+      status: current?.status ?? "NEW",
+      reason_hash: current?.reason_hash ?? null,
+      revision,
+      opened_at: current?.opened_at ?? blockTime,
+      updated_at: blockTime,
+      closed_at: null,
+    });
+    recordCaseStep(w, alertKey, revision, organizationId, "TAKEN", null, blockTime, previousOwner);
+    return (current?.owner_id ?? 0) === previousOwner ? null : `alert case ${alertKey} was owned by ${current?.owner_id ?? 0}, not ${previousOwner}`;
+  },
+  AlertStatusChanged(w, { args, blockTime }) {
+    const alertKey = str(args, "alertKey");
+    const current = w.alertCases.get(alertKey);
+    if (!current) return `no alert case ${alertKey}`;
+    const status = CASE_STATUSES.nameOf(num(args, "status"));
+    const reasonHash = str(args, "reasonHash");
+    const revision = current.revision + 1;
+    w.alertCases.update(current, {
+      status,
+      reason_hash: reasonHash,
+      revision,
+      updated_at: blockTime,
+      closed_at: status === "CLOSED" ? blockTime : null,
+    });
+    recordCaseStep(w, alertKey, revision, num(args, "organizationId"), status, reasonHash, blockTime);
+    return null;
+  },
+  SuspectReportFiled(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    w.suspectReports.put({
+      id: str(args, "reportId"),
+      batch_id: batch.id,
+      filed_by: num(args, "organizationId"),
+      reason_hash: str(args, "reasonHash"),
+      packs: JSON.stringify(args.packs as string[]),
+      status: "OPEN",
+      outcome: "NONE",
+      terminated_by: null,
+      termination_reason_hash: null,
+      filed_at: blockTime,
+      terminated_at: null,
+    });
+    return null;
+  },
+  SuspectReportTerminated(w, { args, blockTime }) {
+    const report = w.suspectReports.get(str(args, "reportId"));
+    if (!report || report.status !== "OPEN") return `no open suspect-product report ${str(args, "reportId")}`;
+    w.suspectReports.update(report, {
+      status: "TERMINATED",
+      outcome: SUSPECT_OUTCOMES.nameOf(num(args, "outcome")),
+      terminated_by: num(args, "regulatorId"),
+      termination_reason_hash: str(args, "reasonHash"),
+      terminated_at: blockTime,
+    });
+    return null;
+  },
 };
 
 function placeHold(w: ReadModelWindow, batchId: string, cause: HoldCauseName, placedBy: number, reasonHash: string, placedAt: number) {
@@ -433,4 +511,26 @@ function moveStock(w: ReadModelWindow, batchId: string, organizationId: number, 
 
 function unknownBatch(args: EventArgs) {
   return `unknown batch ${str(args, "batchId")}`;
+}
+
+/** Appends one signed step to an alert case's history. */
+function recordCaseStep(
+  w: ReadModelWindow,
+  alertKey: string,
+  revision: number,
+  organizationId: number,
+  action: AlertCaseHistoryTable["action"],
+  reasonHash: string | null,
+  at: number,
+  previousOwner: number | null = null,
+) {
+  w.alertCaseHistory.put({
+    alert_key: alertKey,
+    revision,
+    organization_id: organizationId,
+    action,
+    previous_owner_id: previousOwner,
+    reason_hash: reasonHash,
+    at,
+  });
 }

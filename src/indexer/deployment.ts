@@ -5,7 +5,7 @@ import type { Deployment } from "./decode";
 /** A deployment file: where the ledger's contracts live (written by `npm start` or an Ignition deployment). */
 export type DeploymentFile = Deployment & { rpcUrl?: string; startBlock?: number };
 
-const CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger", "AggregationLedger"] as const;
+import { LEDGER_CONTRACTS as CONTRACTS } from "../ledger";
 
 /** Reads and checks a deployment file; a bad one stops with a message naming the file and the field. */
 export async function readDeployment(file: string): Promise<DeploymentFile> {

@@ -24,6 +24,9 @@ export const TABLES = {
   batchHolds: { table: "batch_holds", key: ["batch_id"] },
   batchAggregations: { table: "batch_aggregations", key: ["batch_id"] },
   unpackedUnits: { table: "unpacked_units", key: ["container_id", "unit_id"] },
+  alertCases: { table: "alert_cases", key: ["alert_key"] },
+  alertCaseHistory: { table: "alert_case_history", key: ["alert_key", "revision"] },
+  suspectReports: { table: "suspect_reports", key: ["id"] },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof TABLES;

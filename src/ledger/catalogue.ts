@@ -11,7 +11,7 @@ import type { RoleName } from "./vocabulary";
  * By convention the first field of every struct names the acting organization, and its second is the nonce.
  */
 
-export const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger", "AggregationLedger"] as const;
+export const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger", "AggregationLedger", "AlertCases"] as const;
 export type LedgerContract = (typeof LEDGER_CONTRACTS)[number];
 
 /**
@@ -374,6 +374,57 @@ export const ATTESTATIONS = {
     struct: "unpacking",
     signedBy: "any",
     call: "proved",
+  },
+  // ----- AlertCases: alert cases and suspect-product reports (supervision shared between provinces) -----
+  AlertTaking: {
+    contract: "AlertCases",
+    function: "takeAlert",
+    fields: [field("organizationId", "uint32"), field("nonce", "uint256"), field("alertKey", "bytes32"), field("subjectId", "uint32")],
+    event: "AlertTaken",
+    struct: "taking",
+    signedBy: "any",
+  },
+  AlertStatusChange: {
+    contract: "AlertCases",
+    function: "changeAlertStatus",
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("alertKey", "bytes32"),
+      field("status", "uint8"),
+      field("reasonHash", "bytes32"),
+    ],
+    event: "AlertStatusChanged",
+    struct: "change",
+    signedBy: "any",
+  },
+  SuspectReport: {
+    contract: "AlertCases",
+    function: "fileSuspectReport",
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("packs", "bytes32[]"),
+      field("reasonHash", "bytes32"),
+    ],
+    event: "SuspectReportFiled",
+    struct: "report",
+    signedBy: "any",
+  },
+  SuspectTermination: {
+    contract: "AlertCases",
+    function: "terminateSuspectReport",
+    fields: [
+      field("regulatorId", "uint32"),
+      field("nonce", "uint256"),
+      field("reportId", "bytes32"),
+      field("outcome", "uint8"),
+      field("reasonHash", "bytes32"),
+    ],
+    event: "SuspectReportTerminated",
+    struct: "termination",
+    signedBy: ["REGULATOR"],
   },
 } as const satisfies Record<string, Entry>;
 

@@ -1,6 +1,12 @@
 import { Interface } from "ethers";
 import type { ErrorFragment } from "ethers";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../../typechain-types";
 import { ATTESTATION_BY_EVENT, attestationSpec, LEDGER_CONTRACTS } from "./catalogue";
 import type { LedgerContract } from "./catalogue";
 import type { SignedAttestation } from "./wire";
@@ -11,6 +17,7 @@ export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
   ProductRegistry: new Interface(ProductRegistry__factory.abi),
   BatchLedger: new Interface(BatchLedger__factory.abi),
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
+  AlertCases: new Interface(AlertCases__factory.abi),
 };
 
 /** The contract call that carries a signed attestation (what the relay sends, and the CLI over RPC). */

@@ -5,7 +5,7 @@ import { decodeLedgerError } from "./contracts";
 import type { DecodedError } from "./contracts";
 import { LedgerError } from "./errors";
 import type { ErrorKind } from "./errors";
-import { ROLES, BATCH_STATES, PACK_STATES } from "./vocabulary";
+import { ROLES, BATCH_STATES, CASE_STATUSES, PACK_STATES } from "./vocabulary";
 import type { SignedAttestation } from "./wire";
 
 /**
@@ -534,6 +534,89 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     kind: "refused",
     code: "UNIT_ALREADY_UNPACKED",
     explain: (a) => `unit ${a.unit} was already taken out of container ${a.containerId}`,
+  },
+  // ----- AlertCases: alert cases and suspect-product reports -----
+  EmptyAlertKey: {
+    kind: "bad_input",
+    code: "EMPTY_ALERT_KEY",
+    field: "message.alertKey",
+    explain: () => "the alert key is empty: it is keccak256 of the alert's key, as GET /v1/alerts/{id} shows it",
+  },
+  NotAlertParty: {
+    kind: "not_allowed",
+    code: "NOT_ALERT_PARTY",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} may not take this alert: only a regulator or the organization it concerns can`,
+  },
+  AlertSubjectMismatch: {
+    kind: "bad_input",
+    code: "ALERT_SUBJECT_MISMATCH",
+    field: "message.subjectId",
+    explain: async (a, c) =>
+      `the alert's case is about ${await c.names.organization(a.recordedSubjectId)}, not ${await c.names.organization(a.subjectId)}`,
+  },
+  AlertAlreadyOwned: {
+    kind: "refused",
+    code: "ALERT_ALREADY_OWNED",
+    explain: async (a, c) => `the alert is already taken by ${await c.names.organization(a.ownerId)}; only a regulator can take it over`,
+  },
+  NotAlertOwner: {
+    kind: "not_allowed",
+    code: "NOT_ALERT_OWNER",
+    explain: async (a, c) =>
+      Number(a.ownerId) === 0
+        ? "nobody has taken the alert yet: take it before changing its status"
+        : `only the alert's owner, ${await c.names.organization(a.ownerId)}, changes its status, not ${await c.names.organization(a.organizationId)}`,
+  },
+  AlertCaseClosed: {
+    kind: "refused",
+    code: "ALERT_CASE_CLOSED",
+    explain: () => "the alert's case is closed: a closed case is final",
+  },
+  InvalidAlertTransition: {
+    kind: "refused",
+    code: "INVALID_ALERT_TRANSITION",
+    field: "message.status",
+    explain: (a) =>
+      `the alert's case cannot go from ${CASE_STATUSES.words[Number(a.from)] ?? a.from} to ${CASE_STATUSES.words[Number(a.to)] ?? a.to}`,
+  },
+  EscalatedCaseNeedsRegulator: {
+    kind: "not_allowed",
+    code: "ESCALATED_CASE_NEEDS_REGULATOR",
+    explain: () => "the alert's case was escalated: a regulator takes it over and closes it",
+  },
+  MissingCaseReason: {
+    kind: "bad_input",
+    code: "MISSING_REASON",
+    field: "message.reasonHash",
+    explain: () => "a reason is required: give the hash of the reason's text (the CLI and pages hash the text you write)",
+  },
+  SuspectBatchUnknown: {
+    kind: "refused",
+    code: "UNKNOWN_BATCH",
+    explain: (a) => `no batch ${a.batchId} is recorded on the ledger`,
+  },
+  NotSuspectReporter: {
+    kind: "not_allowed",
+    code: "NOT_SUSPECT_REPORTER",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} may not report ${await c.names.batch(a.batchId)} as suspect: only a holder of it, its MAH or a regulator can`,
+  },
+  SuspectPackNotLocked: {
+    kind: "refused",
+    code: "SUSPECT_PACK_NOT_LOCKED",
+    explain: (a) => `pack ${a.pack} is not locked: lock the reported packs first (trace packs set --state locked), then file the report`,
+  },
+  SuspectReportNotOpen: {
+    kind: "refused",
+    code: "SUSPECT_REPORT_NOT_OPEN",
+    explain: (a) => `suspect-product report ${a.reportId} is not open: it was never filed or is already terminated`,
+  },
+  InvalidSuspectOutcome: {
+    kind: "bad_input",
+    code: "INVALID_SUSPECT_OUTCOME",
+    field: "message.outcome",
+    explain: () => "a termination clears the product (1) or confirms it illegitimate (2)",
   },
 };
 

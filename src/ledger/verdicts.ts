@@ -16,6 +16,7 @@ export const VERDICTS = [
   "ALREADY_DISPENSED",
   "STOLEN",
   "LOCKED",
+  "SUSPECT",
   "DESTROYED",
   "SAMPLE",
   "EXPORTED",
@@ -52,6 +53,8 @@ export type PackFacts = {
    * one, the pack is never called GENUINE.
    */
   unverifiedAttestations: number;
+  /** Whether an open suspect-product report names the pack, or its whole batch (AlertCases). */
+  suspectReported?: boolean;
   /**
    * For a signed-in scan, the scanning organization and whether it is where the pack should be: a regulator, the
    * batch's MAH, or an organization that holds the batch or has a shipment of it on the way. Absent when anonymous.
@@ -156,6 +159,13 @@ export function judgePack(printed: PrintedLabel, facts: PackFacts, now: number):
   }
   const packJudgement = PACK_STATE_JUDGEMENTS[facts.packState];
   if (packJudgement) return packJudgement;
+  // A report stands until a regulator terminates it, even where the pack's lock was undone or never possible.
+  if (facts.suspectReported) {
+    return {
+      verdict: "SUSPECT",
+      reason: `a suspect-product report on ${facts.packState === "ACTIVE" ? "this pack or its batch" : "this pack"} is under investigation: do not sell or dispense it until a regulator terminates the report`,
+    };
+  }
   if (isExpired(batch.expiresAt, now)) {
     return {
       verdict: "EXPIRED",

@@ -206,3 +206,13 @@ export type AlertStatus = (typeof ALERT_STATUSES)[number];
 /** How urgent an early warning is; a risk rating weighs open alerts by it. */
 export const ALERT_SEVERITIES = ["low", "medium", "high"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/** contracts/interfaces/IAlertCases.sol `CaseStatus`: an alert case's signed status (NEW until its owner moves it). */
+export const CaseStatus = { New: 0, UnderInvestigation: 1, Escalated: 2, Closed: 3 } as const;
+export const CASE_STATUSES = ledgerEnum(["NEW", "UNDER_INVESTIGATION", "ESCALATED", "CLOSED"], ["new", "under investigation", "escalated", "closed"]);
+export type CaseStatusName = (typeof CASE_STATUSES.names)[number];
+
+/** contracts/interfaces/IAlertCases.sol `SuspectOutcome`: how a regulator ends a suspect-product report. */
+export const SuspectOutcome = { None: 0, Cleared: 1, Illegitimate: 2 } as const;
+export const SUSPECT_OUTCOMES = ledgerEnum(["NONE", "CLEARED", "ILLEGITIMATE"], ["open", "cleared", "confirmed illegitimate"]);
+export type SuspectOutcomeName = (typeof SUSPECT_OUTCOMES.names)[number];

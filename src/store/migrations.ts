@@ -537,6 +537,64 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("quality_document_accesses_document").on("quality_document_accesses").columns(["document_hash", "at"]).execute();
     },
   },
+  "0015_alert_cases": {
+    async up(db: Kysely<unknown>) {
+      // Alert cases and suspect-product reports (AlertCases contract): derived from the chain, rebuilt with it.
+      await db.schema
+        .createTable("alert_cases")
+        .addColumn("alert_key", "text", (c) => c.primaryKey())
+        .addColumn("subject_id", "integer", (c) => c.notNull())
+        .addColumn("owner_id", "integer", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("reason_hash", "text")
+        .addColumn("revision", "integer", (c) => c.notNull())
+        .addColumn("opened_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addColumn("closed_at", "bigint")
+        .execute();
+      await db.schema
+        .createTable("alert_case_history")
+        .addColumn("alert_key", "text", (c) => c.notNull())
+        .addColumn("revision", "integer", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("previous_owner_id", "integer")
+        .addColumn("reason_hash", "text")
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("alert_case_history_pk", ["alert_key", "revision"])
+        .execute();
+      await db.schema
+        .createTable("suspect_reports")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("filed_by", "integer", (c) => c.notNull())
+        .addColumn("reason_hash", "text", (c) => c.notNull())
+        .addColumn("packs", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("outcome", "text", (c) => c.notNull())
+        .addColumn("terminated_by", "integer")
+        .addColumn("termination_reason_hash", "text")
+        .addColumn("filed_at", "bigint", (c) => c.notNull())
+        .addColumn("terminated_at", "bigint")
+        .execute();
+      await db.schema.createIndex("suspect_reports_batch").on("suspect_reports").columns(["batch_id", "status"]).execute();
+      // Off-chain, written by the alert engine: when an open case passed its due date and was escalated.
+      await db.schema
+        .createTable("alert_escalations")
+        .addColumn("alert_id", "bigint", (c) => c.primaryKey())
+        .addColumn("due_at", "bigint", (c) => c.notNull())
+        .addColumn("escalated_at", "bigint", (c) => c.notNull())
+        .execute();
+      // Reasons' texts, by the hash signed on chain: anyone may add one, and it shows only where its hash was signed.
+      await db.schema
+        .createTable("reason_texts")
+        .addColumn("hash", "text", (c) => c.primaryKey())
+        .addColumn("text", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("added_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
   "0018_cases_and_pallets": {
     async up(db: Kysely<unknown>) {
       // Read model of AggregationLedger's events.
@@ -643,6 +701,9 @@ export const READ_MODEL_TABLES = [
   "capas",
   "batch_aggregations",
   "unpacked_units",
+  "alert_cases",
+  "alert_case_history",
+  "suspect_reports",
 ] as const;
 
 /** Registered off-chain against the chain's aggregation and shipment roots: discarded with them for another chain. */

@@ -136,6 +136,14 @@ function compileScanReads(db: Kysely<Database>) {
       const row = (await db.executeQuery(facts({ batchId }))).rows[0];
       return row && { ...row, unverified_attestations: Number(row.unverified_attestations ?? 0) };
     },
+    /** Whether an open suspect-product report names the pack or (naming no packs) its whole batch. */
+    async suspectReported(batchId: string, packId: string): Promise<boolean> {
+      const open = await db.selectFrom("suspect_reports").select("packs").where("batch_id", "=", batchId).where("status", "=", "OPEN").execute();
+      return open.some((report) => {
+        const packs = JSON.parse(report.packs) as string[];
+        return packs.length === 0 || packs.includes(packId);
+      });
+    },
     async productName(productCode: string | null) {
       return (await db.executeQuery(product({ productCode }))).rows[0]?.name;
     },

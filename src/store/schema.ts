@@ -5,6 +5,7 @@ import type {
   BatchImpactName,
   BatchStateName,
   CapaStatusName,
+  CaseStatusName,
   DeviationCategoryName,
   DeviationSeverityName,
   RootCauseName,
@@ -15,6 +16,7 @@ import type {
   OrganizationStatusName,
   PackStateName,
   RecallLevelName,
+  SuspectOutcomeName,
   RecallStatusName,
   ReleaseTesterName,
   RoleName,
@@ -41,6 +43,11 @@ export type Database = {
   recalls: RecallTable;
   recall_acknowledgements: RecallAcknowledgementTable;
   batch_holds: BatchHoldTable;
+  alert_cases: AlertCaseTable;
+  alert_case_history: AlertCaseHistoryTable;
+  suspect_reports: SuspectReportTable;
+  alert_escalations: AlertEscalationTable;
+  reason_texts: ReasonTextTable;
   code_trees: CodeTreeTable;
   batch_codes: BatchCodeTable;
   code_registration_claims: CodeRegistrationClaimTable;
@@ -528,3 +535,51 @@ export type WebhookAttemptTable = {
 
 /** A sign-in challenge already exchanged for a token, kept until it expires so it cannot be exchanged again. */
 export type RedeemedChallengeTable = { nonce: string; expires_at: number };
+
+/** An alert's case (AlertCases contract): `alert_key` is keccak256 of the alert's key; its owner and signed status. */
+export type AlertCaseTable = {
+  alert_key: string;
+  subject_id: number;
+  owner_id: number;
+  status: CaseStatusName;
+  /** The reason signed with the latest status change (a closure's reason). */
+  reason_hash: string | null;
+  /** How many signed steps the case has had: its history's last revision. */
+  revision: number;
+  opened_at: number;
+  updated_at: number;
+  closed_at: number | null;
+};
+
+/** One signed step of an alert case: TAKEN, or the status it moved to. */
+export type AlertCaseHistoryTable = {
+  alert_key: string;
+  revision: number;
+  organization_id: number;
+  action: "TAKEN" | CaseStatusName;
+  previous_owner_id: number | null;
+  reason_hash: string | null;
+  at: number;
+};
+
+/** A suspect-product report (AlertCases contract): open until a regulator terminates it. */
+export type SuspectReportTable = {
+  id: string;
+  batch_id: string;
+  filed_by: number;
+  reason_hash: string;
+  /** JSON array of the reported packs' hashes; empty when the whole batch is reported. */
+  packs: string;
+  status: "OPEN" | "TERMINATED";
+  outcome: SuspectOutcomeName;
+  terminated_by: number | null;
+  termination_reason_hash: string | null;
+  filed_at: number;
+  terminated_at: number | null;
+};
+
+/** An open alert case the alert engine escalated because it passed its due date (off-chain). */
+export type AlertEscalationTable = { alert_id: number; due_at: number; escalated_at: number };
+
+/** A reason's text by the keccak256 hash signed on chain (off-chain; shown only where the hash matches). */
+export type ReasonTextTable = { hash: string; text: string; organization_id: number; added_at: number };

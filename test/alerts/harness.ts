@@ -3,6 +3,7 @@ import { id as hashText } from "ethers";
 import { alertConfig, createAlertEngine, createScanObservations } from "../../src/alerts";
 import type { AlertConfig } from "../../src/alerts";
 import { alertRoutes } from "../../src/alerts/routes";
+import { supervisionRoutes } from "../../src/supervision/routes";
 import { silentLogger } from "../../src/log";
 import { NOTIFICATION_KINDS } from "../../src/alerts/kinds";
 import { subscriptionRoutes } from "../../src/notifications/routes";
@@ -22,7 +23,7 @@ export async function alertHarness(
   webhooks: { allowPrivateAddresses?: boolean } = {},
 ) {
   const config = alertConfig(overrides);
-  const h = await apiHarness(kind, [...alertRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, webhooks)]);
+  const h = await apiHarness(kind, [...alertRoutes(config), ...supervisionRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, webhooks)]);
   h.services.observations = createScanObservations(h.store, silentLogger());
   const clock = { now: Math.floor(Date.now() / 1000) };
   const engine = createAlertEngine({ store: h.store, config, log: silentLogger(), now: () => clock.now });

@@ -10,6 +10,7 @@ import path from "node:path";
 import { alertConfig } from "../../src/alerts";
 import { NOTIFICATION_KINDS } from "../../src/alerts/kinds";
 import { alertRoutes } from "../../src/alerts/routes";
+import { supervisionRoutes } from "../../src/supervision/routes";
 import { createApp } from "../../src/api/app";
 import { subscriptionRoutes } from "../../src/notifications/routes";
 import { packIdOf } from "../../src/api/scan";
@@ -32,9 +33,14 @@ function stableCodes(): Set<string> {
   const codes = new Set<string>(CODE_ERROR_CODES);
   const pattern =
     /(?:badInput|unauthenticated|notAllowed|notFound|conflict|refused|retryLater)\(\s*"([A-Z0-9_]+)"|LedgerError\([^,()]+,\s*"([A-Z0-9_]+)"|\bcode: "([A-Z0-9_]+)"/g;
-  for (const dir of ["../../src/api", "../../src/ledger", "../../src/alerts", "../../src/notifications", "../../src/quality"].map((d) =>
-    path.join(__dirname, d),
-  )) {
+  for (const dir of [
+    "../../src/api",
+    "../../src/ledger",
+    "../../src/alerts",
+    "../../src/notifications",
+    "../../src/quality",
+    "../../src/supervision",
+  ].map((d) => path.join(__dirname, d))) {
     for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
       for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(pattern)) codes.add((m[1] ?? m[2] ?? m[3])!);
     }
@@ -107,6 +113,7 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
     // A deployment's real limit would answer most of this flood 429; the point is what lies behind it.
     const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [
       ...alertRoutes(alertConfig()),
+      ...supervisionRoutes(alertConfig()),
       ...subscriptionRoutes(NOTIFICATION_KINDS),
     ]);
     server = app.listen(0, "127.0.0.1");

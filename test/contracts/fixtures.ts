@@ -6,7 +6,13 @@ import { AgreementKind, createNonceSequence, DeviationKind, DEFAULT_UNDO_WINDOW,
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { endOfChinaDay } from "../../src/ledger/expiry";
 import { chinaDate } from "../../src/ledger/china-time";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../../typechain-types";
 
 export const DAY = 24 * 60 * 60;
 export const JIANGSU = 320000;
@@ -39,9 +45,17 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress(), undoWindow);
   const aggregations = await new AggregationLedger__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await aggregations.waitForDeployment();
+  const alertCases = await new AlertCases__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
+  await alertCases.waitForDeployment();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
-  const contracts = { ConsortiumRegistry: registry, ProductRegistry: products, BatchLedger: batches, AggregationLedger: aggregations };
+  const contracts = {
+    ConsortiumRegistry: registry,
+    ProductRegistry: products,
+    BatchLedger: batches,
+    AggregationLedger: aggregations,
+    AlertCases: alertCases,
+  };
 
   /** Signs `message` (its nonce filled in when absent) as `key` for one contract's domain. */
   async function sign<C extends LedgerContract, M extends Record<string, unknown>>(
@@ -61,7 +75,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   }
 
   const regulator: Party = { id: 1, key: regulatorKey, role: Role.Regulator, region: JIANGSU };
-  return { relayer, registry, products, batches, aggregations, chainId, sign, regulator, nextNonce };
+  return { relayer, registry, products, batches, aggregations, alertCases, chainId, sign, regulator, nextNonce };
 }
 
 /** The timestamp of the latest block of the node the ledger is deployed on. */

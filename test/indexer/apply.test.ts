@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { Wallet, id as hashText } from "ethers";
-import { DeviationKind, PackState, RecallLevel } from "../../src/ledger";
+import { CaseStatus, DeviationKind, PackState, RecallLevel, SuspectOutcome } from "../../src/ledger";
 import { applyRange } from "../../src/indexer/ranges";
 import type { Store } from "../../src/store";
 import { dumpTables } from "./dump";
@@ -505,6 +505,11 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.closeRecall(s.mah, batchId);
       await l.revokeKey(s.distributor, key.address);
       await l.revokeAgreement(s.mah, s.agreementId);
+      const alertKey = hashText("an alert's key");
+      await l.takeAlert(s.distributor, alertKey, s.distributor.id);
+      await l.changeAlertStatus(s.distributor, alertKey, CaseStatus.Closed);
+      const reportId = await l.fileSuspectReport(s.distributor, batchId, []);
+      await l.terminateSuspectReport(s.regulator, reportId, batchId, SuspectOutcome.Cleared);
     }
 
     it("covers every ledger event, each verified and fitting the model, with who attested it", async () => {

@@ -24,6 +24,7 @@ export async function deploymentOf(c: Consortium): Promise<Deployment> {
       ProductRegistry: await c.products.getAddress(),
       BatchLedger: await c.batches.getAddress(),
       AggregationLedger: await c.aggregations.getAddress(),
+      AlertCases: await c.alertCases.getAddress(),
     },
   };
 }

@@ -196,6 +196,7 @@ const CONTRACTS: Record<LedgerContract, string> = {
   ProductRegistry: "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512",
   BatchLedger: "0x9fe46736679d2d9a65f0367e5d3b8bad7b9bd79a",
   AggregationLedger: "0xcf7ed3acca5a467e9e704c703e8d87f634fb0fc9",
+  AlertCases: "0xdc64a140aa3e981100a9beca4e685f962f0cf6c9",
 };
 
 const attestations: fc.Arbitrary<AttestationToVerify> = fc

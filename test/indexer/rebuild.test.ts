@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
+import { id as hashText } from "ethers";
 import { ChainMismatchError, createIndexer, createRpcSource } from "../../src/indexer";
 import type { ChainSource, Deployment } from "../../src/indexer";
 import { silentLogger } from "../../src/log";
@@ -135,6 +136,13 @@ describe.each(STORE_KINDS)("a store of another deployment on the same chain, on 
       const second = await deployConsortium();
       const secondBatch = await releasedBatch(second, "D-002", 60n);
       await handOver(second, second.cmo, second.distributor2, secondBatch.batchId, 25n);
+      // An event of every contract: the alert cases' too.
+      const taking = await second.sign("AlertCases", "AlertTaking", second.regulator.key, {
+        organizationId: second.regulator.id,
+        alertKey: hashText("an alert"),
+        subjectId: second.cmo.id,
+      });
+      await second.alertCases.takeAlert(taking.message as never, taking.signature);
       const deployment = await deploymentOf(second);
       await index(deployment, store);
       await index(deployment, clean);

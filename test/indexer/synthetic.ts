@@ -1,6 +1,12 @@
 import { AbiCoder, Interface, Wallet, ZeroAddress, ZeroHash, id as hashText, keccak256, hexlify, randomBytes } from "ethers";
 import type { BaseWallet, Log } from "ethers";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../../typechain-types";
 import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import type { BlockInfo, ChainSource, Deployment } from "../../src/indexer";
@@ -20,6 +26,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   ProductRegistry: new Interface(ProductRegistry__factory.abi),
   BatchLedger: new Interface(BatchLedger__factory.abi),
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
+  AlertCases: new Interface(AlertCases__factory.abi),
 };
 
 /** Every ledger event the indexer asks the node for: what its reducer must handle. */
@@ -61,6 +68,7 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       ProductRegistry: address(),
       BatchLedger: address(),
       AggregationLedger: address(),
+      AlertCases: address(),
     },
   };
   const logs: Log[] = [];
@@ -405,6 +413,36 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       ),
     closeRecall: (mah: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "RecallClosed", "RecallClosure", { mahId: mah.id, batchId, reportHash: hashText("report") }, mah.key),
+    takeAlert: (by: SyntheticParty, alertKey: string, subjectId: number, previousOwnerId = 0) =>
+      emit("AlertCases", "AlertTaken", "AlertTaking", { organizationId: by.id, alertKey, subjectId }, by.key, { previousOwnerId }),
+    changeAlertStatus: (by: SyntheticParty, alertKey: string, status: number, previousStatus = 0, reasonHash = hashText("reason")) =>
+      emit("AlertCases", "AlertStatusChanged", "AlertStatusChange", { organizationId: by.id, alertKey, status, reasonHash }, by.key, {
+        previousStatus,
+      }),
+    /** Files a suspect-product report; returns its id. */
+    async fileSuspectReport(by: SyntheticParty, batchId: string, packs: string[]) {
+      const reportId = keccak256(abi.encode(["uint32", "uint256"], [by.id, nonce]));
+      await emit(
+        "AlertCases",
+        "SuspectReportFiled",
+        "SuspectReport",
+        { organizationId: by.id, batchId, packs, reasonHash: hashText("suspect") },
+        by.key,
+        {
+          reportId,
+        },
+      );
+      return reportId;
+    },
+    terminateSuspectReport: (regulator: SyntheticParty, reportId: string, batchId: string, outcome: number) =>
+      emit(
+        "AlertCases",
+        "SuspectReportTerminated",
+        "SuspectTermination",
+        { regulatorId: regulator.id, reportId, outcome, reasonHash: hashText("cleared") },
+        regulator.key,
+        { batchId },
+      ),
   };
   return ledger;
 }

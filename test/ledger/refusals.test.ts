@@ -3,7 +3,13 @@ import { expect } from "chai";
 import { Interface } from "ethers";
 import { CONTRACT_REFUSALS, LEDGER_ERRORS, refusalOf } from "../../src/ledger";
 import { createNamer } from "../../src/store/names";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../../typechain-types";
 
 describe("refusal wording", () => {
   const abis = {
@@ -11,6 +17,7 @@ describe("refusal wording", () => {
     ProductRegistry: ProductRegistry__factory.abi,
     BatchLedger: BatchLedger__factory.abi,
     AggregationLedger: AggregationLedger__factory.abi,
+    AlertCases: AlertCases__factory.abi,
   };
 
   it("maps every custom error of the four contracts to a stable code, a kind and a message", async () => {

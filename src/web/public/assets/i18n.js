@@ -67,6 +67,8 @@ export const STRINGS = {
     "verdict.STOLEN.advice": "这一盒已被报告失窃：不得销售或调配。请单独存放，并告知上市许可持有人和监管部门。",
     "verdict.LOCKED": "已锁定（可疑）",
     "verdict.LOCKED.advice": "这一盒因可疑正在调查中被锁定：调查结束前不得销售或调配。",
+    "verdict.SUSPECT": "可疑产品报告调查中",
+    "verdict.SUSPECT.advice": "有针对这一盒或其批次的可疑产品报告正在调查：在监管部门终止报告前不得销售或调配。",
     "verdict.DESTROYED": "已销毁",
     "verdict.DESTROYED.advice": "这一盒已登记为销毁。手中出现该追溯码的药盒，可能是复制的追溯码或被非法回流的药品：不得销售或调配。",
     "verdict.SAMPLE": "已作样品",
@@ -435,6 +437,9 @@ export const STRINGS = {
     "verdict.STOLEN.advice": "This pack was reported stolen: do not sell or dispense it. Keep it aside and tell its MAH and your regulator.",
     "verdict.LOCKED": "Locked (suspect)",
     "verdict.LOCKED.advice": "This pack is locked as suspect while it is investigated: do not sell or dispense it until it is released.",
+    "verdict.SUSPECT": "Suspect-product report open",
+    "verdict.SUSPECT.advice":
+      "A suspect-product report on this pack or its batch is under investigation: do not sell or dispense it until a regulator terminates the report.",
     "verdict.DESTROYED": "Destroyed",
     "verdict.DESTROYED.advice":
       "This pack was recorded as destroyed. A pack in hand with this code suggests a copied code or diverted stock: do not sell or dispense it.",
