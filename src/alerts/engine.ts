@@ -96,6 +96,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       add(progress, step);
       if (step.observations < config.chunkSize) break;
     }
+    for (;;) {
+      const step = await evaluateReadingChunk();
+      add(progress, step);
+      if (step.observations < config.chunkSize) break;
+    }
     return progress;
   }
 
@@ -255,6 +260,61 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       log.warn({ fromBlock: from, retracted: orphaned.length }, "a reorg removed evaluated events; their alerts are retracted");
       return orphaned.length;
     });
+  }
+
+  /** Shipments' sensor readings (captured in EPCIS) against their products' storage ranges: the cold chain. */
+  async function evaluateReadingChunk(): Promise<EngineProgress> {
+    const progress = emptyProgress();
+    await db.transaction().execute(async (trx) => {
+      const readings = await trx
+        .selectFrom("shipment_sensor_readings")
+        .innerJoin("shipments", "shipments.id", "shipment_sensor_readings.shipment_id")
+        .innerJoin("batches", "batches.id", "shipments.batch_id")
+        .leftJoin("product_storage_ranges", "product_storage_ranges.product_id", "batches.product_id")
+        .select([
+          "shipment_sensor_readings.id",
+          "shipment_sensor_readings.shipment_id",
+          "shipment_sensor_readings.device_id",
+          "shipment_sensor_readings.observed_at",
+          "shipment_sensor_readings.millicelsius",
+          "shipments.batch_id",
+          "shipments.shipper_id",
+          "shipments.recipient_id",
+          "product_storage_ranges.min_millicelsius",
+          "product_storage_ranges.max_millicelsius",
+        ])
+        .where("shipment_sensor_readings.evaluated", "=", 0)
+        .orderBy("shipment_sensor_readings.observed_at")
+        .orderBy("shipment_sensor_readings.id")
+        .limit(config.chunkSize)
+        .execute();
+      if (readings.length === 0) return;
+      const at = now();
+      const outbox = await openOutbox(db, trx, at);
+      const writer = await openAlertWriter(
+        trx,
+        outbox,
+        await loadAudience(
+          trx,
+          readings.map((r) => r.batch_id),
+        ),
+        at,
+      );
+      for (const reading of readings) {
+        const taken = await trx
+          .updateTable("shipment_sensor_readings")
+          .set({ evaluated: 1 })
+          .where("id", "=", reading.id)
+          .where("evaluated", "=", 0)
+          .executeTakeFirst();
+        if (Number(taken.numUpdatedRows) !== 1) continue;
+        await writer.raise(coldChainExcursion(reading));
+      }
+      await outbox.flush();
+      progress.observations = readings.length;
+      progress.alerts = writer.raised;
+    });
+    return progress;
   }
 
   async function evaluateObservationChunk(): Promise<EngineProgress> {
@@ -527,4 +587,44 @@ export function alertView(row: AlertTable) {
     closedReason: row.closed_reason,
     source: row.source_block === null ? null : { blockNumber: Number(row.source_block), logIndex: row.source_log, blockHash: row.source_block_hash },
   };
+}
+
+type Reading = {
+  shipment_id: string;
+  device_id: string | null;
+  observed_at: number;
+  millicelsius: number;
+  batch_id: string;
+  shipper_id: number;
+  recipient_id: number;
+  min_millicelsius: number | null;
+  max_millicelsius: number | null;
+};
+
+/** One alert per shipment whose product's storage range a reading broke, about the shipper that had it in transit. */
+function coldChainExcursion(r: Reading): AlertDraft[] {
+  if (r.min_millicelsius === null || r.max_millicelsius === null) return [];
+  const [value, min, max] = [Number(r.millicelsius), Number(r.min_millicelsius), Number(r.max_millicelsius)];
+  if (value >= min && value <= max) return [];
+  const celsius = (m: number) => `${m / 1000} °C`;
+  return [
+    {
+      key: `cold_chain_excursion:${r.shipment_id}`,
+      rule: "cold_chain_excursion",
+      organizationId: r.shipper_id,
+      batchId: r.batch_id,
+      subject: r.shipment_id,
+      message: `shipment ${r.shipment_id} read ${celsius(value)} in transit, outside its product's storage range ${celsius(min)} to ${celsius(max)}`,
+      details: {
+        shipmentId: r.shipment_id,
+        celsius: value / 1000,
+        minCelsius: min / 1000,
+        maxCelsius: max / 1000,
+        deviceId: r.device_id,
+        observedAt: Number(r.observed_at),
+      },
+      observedAt: Number(r.observed_at),
+      notify: [r.recipient_id],
+    },
+  ];
 }

@@ -30,6 +30,8 @@ export const RULES = {
   batch_on_hold: "high",
   /** An attestation whose signature did not verify (at once, or behind the head with deferred verification). */
   attestation_unverified: "high",
+  /** A shipment's sensor read a temperature outside its product's storage range in transit (cold chain). */
+  cold_chain_excursion: "high",
 } as const satisfies Record<string, Severity>;
 
 export type Rule = keyof typeof RULES;

@@ -28,6 +28,7 @@ import { shipmentRoutes } from "./shipments";
 import { caseRoutes } from "./cases";
 import { epcisCaptureRoutes } from "./epcis-capture";
 import { epcisQueryRoutes } from "./epcis-query";
+import { coldChainRoutes } from "./cold-chain";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { RELAY_PATH } from "../ledger";
 import { relayAnswerStatus } from "./relay";
@@ -82,6 +83,7 @@ export const coreRoutes: AnyRoute[] = [
   ...caseRoutes,
   ...epcisCaptureRoutes,
   ...epcisQueryRoutes,
+  ...coldChainRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
   healthRoute,

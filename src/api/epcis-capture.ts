@@ -77,6 +77,7 @@ const captureJob = z.object({
   events: z.number().int(),
   errors: z.array(rejectedEvent),
   attestations: z.array(preparedAttestation),
+  readings: z.number().int().meta({ description: "temperature readings recorded for shipments (sensorElementList), for the cold-chain alert" }),
   createdAt: z.number().int(),
 });
 type CaptureJob = z.input<typeof captureJob>;
@@ -94,20 +95,39 @@ async function capture(services: ApiServices, caller: Caller, document: unknown)
     events,
     errors: plan.rejected,
     attestations: plan.attestations.map((planned) => toSign(services, nextNonce, planned)),
+    readings: plan.readings.length,
     createdAt: services.now(),
   };
-  await services.store.db
-    .insertInto("epcis_captures")
-    .values({
-      id: job.captureID,
-      organization_id: caller.organizationId,
-      status: job.status,
-      event_count: events,
-      errors: JSON.stringify(job.errors),
-      attestations: JSON.stringify(job.attestations),
-      created_at: job.createdAt,
-    })
-    .execute();
+  // The job and its readings together: a rejected document records nothing but its verdict.
+  await services.store.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto("epcis_captures")
+      .values({
+        id: job.captureID,
+        organization_id: caller.organizationId,
+        status: job.status,
+        event_count: events,
+        errors: JSON.stringify(job.errors),
+        attestations: JSON.stringify(job.attestations),
+        created_at: job.createdAt,
+      })
+      .execute();
+    for (const reading of plan.readings) {
+      await trx
+        .insertInto("shipment_sensor_readings")
+        .values({
+          id: randomUUID(),
+          shipment_id: reading.shipmentId,
+          capture_id: job.captureID,
+          organization_id: caller.organizationId,
+          device_id: reading.deviceId,
+          observed_at: reading.observedAt,
+          millicelsius: reading.millicelsius,
+          evaluated: 0,
+        })
+        .execute();
+    }
+  });
   return job;
 }
 
@@ -163,6 +183,15 @@ export const epcisCaptureRoutes = [
         events: row.event_count,
         errors: JSON.parse(row.errors) as RejectedEvent[],
         attestations: JSON.parse(row.attestations),
+        readings: Number(
+          (
+            await services.store.db
+              .selectFrom("shipment_sensor_readings")
+              .select((eb) => eb.fn.countAll().as("n"))
+              .where("capture_id", "=", row.id)
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
         createdAt: Number(row.created_at),
       };
     },

@@ -20,7 +20,9 @@ export type CaptureLedger = {
 /** An attestation to sign, as its organization's signer (or its custody key) will: contract, type and message. */
 export type PlannedAttestation = { eventIndex: number; contract: LedgerContract; type: AttestationName; message: Record<string, unknown> };
 export type RejectedEvent = { eventIndex: number; reason: string };
-export type CapturePlan = { attestations: PlannedAttestation[]; rejected: RejectedEvent[] };
+/** A temperature reading of a shipment's sensor (EPCIS sensorElementList), in thousandths of a degree Celsius. */
+export type PlannedReading = { eventIndex: number; shipmentId: string; deviceId: string | null; observedAt: number; millicelsius: number };
+export type CapturePlan = { attestations: PlannedAttestation[]; readings: PlannedReading[]; rejected: RejectedEvent[] };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type EpcisEvent = Record<string, any>;
@@ -85,6 +87,47 @@ const mustBe = (who: number, x: Context, what: string) => {
 };
 
 type Planned = { type: AttestationName; message: Record<string, unknown> };
+
+const TEMPERATURE_TYPES = new Set(["gs1:MT-Temperature", "https://gs1.org/voc/MT-Temperature", "MT-Temperature", "Temperature"]);
+const TO_MILLICELSIUS: Record<string, (value: number) => number> = {
+  CEL: (v) => Math.round(v * 1000),
+  KEL: (v) => Math.round((v - 273.15) * 1000),
+  FAH: (v) => Math.round(((v - 32) * 5000) / 9),
+};
+
+/**
+ * The temperature readings an event carries for a shipment (its desadv): the cold chain's evidence in transit. Only
+ * the shipment's shipper or addressee (or their carrier's system, under their sign-in) attaches readings to it.
+ */
+async function readingsOf(event: EpcisEvent, eventIndex: number, x: Context): Promise<PlannedReading[]> {
+  const elements = (event.sensorElementList ?? []) as EpcisEvent[];
+  if (elements.length === 0) return [];
+  const desadv =
+    (event.bizTransactionList ?? []).find((t: Record<string, unknown>) => t.type === "desadv") ??
+    reject("sensor readings name their shipment (bizTransactionList desadv)");
+  const shipmentId = x.names.shipment(desadv.bizTransaction);
+  const shipment = (await x.ledger.shipment(shipmentId)) ?? reject(`no shipment ${shipmentId} is on the ledger`);
+  if (x.organizationId !== shipment.shipperId && x.organizationId !== shipment.recipientId) {
+    reject(`only the shipper or the addressee of shipment ${shipmentId} attaches sensor readings to it`);
+  }
+  const readings: PlannedReading[] = [];
+  for (const element of elements) {
+    for (const report of (element.sensorReport ?? []) as EpcisEvent[]) {
+      if (!TEMPERATURE_TYPES.has(String(report.type))) continue;
+      const convert = TO_MILLICELSIUS[String(report.uom ?? "CEL")] ?? reject(`temperature unit ${report.uom} is not CEL, KEL or FAH`);
+      if (typeof report.value !== "number") reject("a temperature reading needs a numeric value");
+      const time = Date.parse(report.time ?? element.sensorMetadata?.time ?? event.eventTime);
+      readings.push({
+        eventIndex,
+        shipmentId,
+        deviceId: report.deviceID ?? element.sensorMetadata?.deviceID ?? null,
+        observedAt: Math.floor(time / 1000),
+        millicelsius: convert(report.value),
+      });
+    }
+  }
+  return readings;
+}
 
 /** How each business step the ledger models becomes an attestation. */
 const OBJECT_EVENTS: Record<string, (event: EpcisEvent, x: Context) => Promise<Planned>> = {
@@ -170,7 +213,9 @@ const OBJECT_EVENTS: Record<string, (event: EpcisEvent, x: Context) => Promise<P
   },
 };
 
-async function planEvent(event: EpcisEvent, x: Context): Promise<Planned> {
+async function planEvent(event: EpcisEvent, x: Context): Promise<Planned | undefined> {
+  // Readings in transit: evidence for the cold chain, not an attestation.
+  if (event.type === "ObjectEvent" && /(^|[:-])transporting$/.test(String(event.bizStep ?? "")) && event.sensorElementList) return undefined;
   if (event.type !== "ObjectEvent") {
     return reject(`${event.type} is not captured here: the ledger models ObjectEvents of ${Object.keys(OBJECT_EVENTS).join(", ")}`);
   }
@@ -192,15 +237,19 @@ async function planEvent(event: EpcisEvent, x: Context): Promise<Planned> {
 export async function planCapture(document: unknown, x: Context): Promise<CapturePlan> {
   const problems = validateEpcis(document);
   if (problems.length > 0) {
-    return { attestations: [], rejected: problems.map((p) => ({ eventIndex: p.eventIndex ?? -1, reason: `${p.path}: ${p.message}` })) };
+    return { attestations: [], readings: [], rejected: problems.map((p) => ({ eventIndex: p.eventIndex ?? -1, reason: `${p.path}: ${p.message}` })) };
   }
   const events = ((document as EpcisEvent).epcisBody?.eventList ?? []) as EpcisEvent[];
-  if (events.length === 0) return { attestations: [], rejected: [{ eventIndex: -1, reason: "the document has no events" }] };
+  if (events.length === 0) return { attestations: [], readings: [], rejected: [{ eventIndex: -1, reason: "the document has no events" }] };
   const attestations: PlannedAttestation[] = [];
+  const readings: PlannedReading[] = [];
   const rejected: RejectedEvent[] = [];
   for (const [eventIndex, event] of events.entries()) {
     try {
-      const { type, message } = await planEvent(event, x);
+      readings.push(...(await readingsOf(event, eventIndex, x)));
+      const planned = await planEvent(event, x);
+      if (!planned) continue;
+      const { type, message } = planned;
       const contract = ATTESTATIONS[type].contract;
       const actor = ATTESTATIONS[type].fields[0]!.name;
       attestations.push({ eventIndex, contract, type, message: { [actor]: x.organizationId, ...message } });
@@ -209,5 +258,5 @@ export async function planCapture(document: unknown, x: Context): Promise<Captur
       rejected.push({ eventIndex, reason: error.message });
     }
   }
-  return rejected.length > 0 ? { attestations: [], rejected } : { attestations, rejected };
+  return rejected.length > 0 ? { attestations: [], readings: [], rejected } : { attestations, readings, rejected };
 }

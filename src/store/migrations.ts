@@ -668,6 +668,33 @@ const migrations: Record<string, Migration> = {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
       await db.schema.createIndex("epcis_captures_organization").on("epcis_captures").columns(["organization_id", "created_at"]).execute();
+      // Cold chain: a product's storage range (set by its MAH) and the readings of shipments' sensors (EPCIS
+      // sensorElementList), in thousandths of a degree Celsius so both databases store them as integers.
+      await db.schema
+        .createTable("product_storage_ranges")
+        .addColumn("product_id", "text", (c) => c.primaryKey())
+        .addColumn("min_millicelsius", "integer", (c) => c.notNull())
+        .addColumn("max_millicelsius", "integer", (c) => c.notNull())
+        .addColumn("set_by", "integer", (c) => c.notNull())
+        .addColumn("set_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("shipment_sensor_readings")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("shipment_id", "text", (c) => c.notNull())
+        .addColumn("capture_id", "text", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("device_id", "text")
+        .addColumn("observed_at", "bigint", (c) => c.notNull())
+        .addColumn("millicelsius", "integer", (c) => c.notNull())
+        .addColumn("evaluated", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("shipment_sensor_readings_shipment")
+        .on("shipment_sensor_readings")
+        .columns(["shipment_id", "observed_at"])
+        .execute();
+      await db.schema.createIndex("shipment_sensor_readings_evaluated").on("shipment_sensor_readings").column("evaluated").execute();
     },
   },
 };

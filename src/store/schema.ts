@@ -75,6 +75,8 @@ export type Database = {
   shipment_reconciliations: ShipmentReconciliationTable;
   shipment_differences: ShipmentDifferenceTable;
   epcis_captures: EpcisCaptureTable;
+  product_storage_ranges: ProductStorageRangeTable;
+  shipment_sensor_readings: ShipmentSensorReadingTable;
 };
 
 /** An EPCIS capture job: ACCEPTED (its attestations await signing) or REJECTED (each event's reason). JSON columns. */
@@ -86,6 +88,21 @@ export type EpcisCaptureTable = {
   errors: string;
   attestations: string;
   created_at: number;
+};
+
+/** A cold-chain product's storage range, set by its MAH, in thousandths of a degree Celsius. */
+export type ProductStorageRangeTable = { product_id: string; min_millicelsius: number; max_millicelsius: number; set_by: number; set_at: number };
+
+/** One temperature reading of a shipment's sensor, captured in EPCIS; `evaluated` once the alert engine judged it. */
+export type ShipmentSensorReadingTable = {
+  id: string;
+  shipment_id: string;
+  capture_id: string;
+  organization_id: number;
+  device_id: string | null;
+  observed_at: number;
+  millicelsius: number;
+  evaluated: number;
 };
 
 /** A batch's committed aggregation (read model of AggregationCommitted). */
