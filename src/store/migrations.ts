@@ -668,6 +668,11 @@ const migrations: Record<string, Migration> = {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
       await db.schema.createIndex("epcis_captures_organization").on("epcis_captures").columns(["organization_id", "created_at"]).execute();
+    },
+  },
+  // A migration of its own, after 0019_epcis_capture had shipped: stores that ran that one get these tables too.
+  "0019_epcis_cold_chain": {
+    async up(db: Kysely<unknown>) {
       // Cold chain: a product's storage range (set by its MAH) and the readings of shipments' sensors (EPCIS
       // sensorElementList), in thousandths of a degree Celsius so both databases store them as integers.
       await db.schema
