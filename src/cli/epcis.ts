@@ -16,8 +16,11 @@ type CaptureJob = { captureID: string; status: string; attestations: Prepared[] 
  * (`POST /epcis/capture`), which answers the attestations its events become, unsigned; this signs each with the
  * organization's key, here, and sends them in the document's order. The key never leaves the signer.
  */
-export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
-  const epcis = program.command("epcis").description("GS1 EPCIS 2.0: capture documents from your own systems as signed attestations");
+export function addEpcisCaptureCommand(program: Command, io: CliIo, act: Act) {
+  // Beside `epcis export` (src/cli/supervision.ts) in the one `epcis` group.
+  const epcis =
+    program.commands.find((command) => command.name() === "epcis") ??
+    program.command("epcis").description("EPCIS 2.0 (GS1) documents of the ledger's events");
   attestation(
     epcis,
     io,

@@ -3,7 +3,7 @@ import { addCodesCommands, type Act } from "./codes";
 import { addKeyCommands } from "./keys";
 import { addLedgerCommands } from "./ledger";
 import { addCaseCommands } from "./cases";
-import { addEpcisCommands } from "./epcis";
+import { addEpcisCaptureCommand } from "./epcis";
 import { addReadCommands } from "./reads";
 import { addSupervisionCommands } from "./supervision";
 import { addDocumentCommands } from "./documents";
@@ -27,10 +27,10 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addKeyCommands(program, io, act);
   addLedgerCommands(program, io, act);
   addCaseCommands(program, io, act);
-  addEpcisCommands(program, io, act);
   addReadCommands(program, io, act);
   addDocumentCommands(program, io, act);
   addSupervisionCommands(program, io, act);
+  addEpcisCaptureCommand(program, io, act);
   return program;
 }
 
