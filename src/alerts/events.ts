@@ -42,6 +42,10 @@ export async function loadChunkFacts(trx: Trx, events: { event: LedgerEventTable
   return facts;
 }
 
+/** The key of the alert a rule raises from a ledger event: the same on every server that evaluates the event. */
+export const eventAlertKey = (rule: string, blockHash: string, logIndex: number, suffix = "") =>
+  `${rule}:${blockHash.toLowerCase()}:${logIndex}${suffix}`;
+
 /** The rules a ledger event can trigger, judged by the event and the store as the engine reads it. */
 export async function evaluateEvent(
   trx: Trx,
@@ -54,7 +58,7 @@ export async function evaluateEvent(
   const rule = EVENT_RULES[event.name];
   if (!rule) return [];
   const source = { block: event.block_number, log: event.log_index, hash: event.block_hash };
-  const keyOf = (name: string, suffix = "") => `${name}:${event.block_hash}:${event.log_index}${suffix}`;
+  const keyOf = (name: string, suffix = "") => eventAlertKey(name, event.block_hash, event.log_index, suffix);
   const drafts = await rule({ trx, event, args, audience, facts, config, keyOf });
   return drafts.map((draft) => ({ ...draft, source }));
 }

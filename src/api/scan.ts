@@ -119,7 +119,7 @@ export async function scan(
       },
       packState: packState ?? "ACTIVE",
       unverifiedAttestations: batch.unverified_attestations,
-      suspectReported: await reads.suspectReported(batch.id, pack),
+      suspectReported: batch.suspect.wholeBatch || batch.suspect.packs.includes(pack),
       scanner: caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving },
     },
     services.now(),

@@ -4,7 +4,10 @@ import type { LedgerContract, SignedAttestation } from "../ledger";
 import { LedgerError } from "../ledger/errors";
 import type { Act } from "./codes";
 import { EXIT_OK, type CliIo } from "./io";
-import { printRecord } from "./output";
+import { printRecord, toJson } from "./output";
+import { apiOf, tokenOf, type ReadOptions } from "./reads";
+import { readOptions } from "./supervision";
+import { batchArg, type BatchRef } from "./args";
 import { sign, submit } from "./session";
 import { attestation, type Options } from "./ledger";
 
@@ -16,11 +19,11 @@ type CaptureJob = { captureID: string; status: string; attestations: Prepared[] 
  * (`POST /epcis/capture`), which answers the attestations its events become, unsigned; this signs each with the
  * organization's key, here, and sends them in the document's order. The key never leaves the signer.
  */
-export function addEpcisCaptureCommand(program: Command, io: CliIo, act: Act) {
-  // Beside `epcis export` (src/cli/supervision.ts) in the one `epcis` group.
-  const epcis =
-    program.commands.find((command) => command.name() === "epcis") ??
-    program.command("epcis").description("EPCIS 2.0 (GS1) documents of the ledger's events");
+export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
+  const epcis = program
+    .command("epcis")
+    .description("GS1 EPCIS 2.0: export a batch's events; capture documents from your own systems as signed attestations");
+  addEpcisExport(epcis, io, act);
   attestation(
     epcis,
     io,
@@ -57,5 +60,29 @@ export function addEpcisCaptureCommand(program: Command, io: CliIo, act: Act) {
       printRecord(session.io, session.options.json, { captureID: job.captureID, status: job.status, sent: sent.length, attestations });
       return EXIT_OK;
     },
+  );
+}
+
+/** `trace epcis export <batch>`: the batch's EPCIS 2.0 document, as the API exports it, to stdout or a file. */
+function addEpcisExport(epcis: Command, io: CliIo, act: Act) {
+  readOptions(
+    epcis
+      .command("export")
+      .description("a batch's events as an EPCIS 2.0 JSON-LD document (regulators, the batch's MAH and CMO)")
+      .argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg)
+      .option("--out <file>", "write the document to this file instead of printing it"),
+  ).action(
+    act(async (batch: BatchRef, options: ReadOptions & { out?: string }) => {
+      const api = apiOf(io, options);
+      const token = await tokenOf(io, api, options, true);
+      const document = await api.request<{ epcisBody: { eventList: unknown[] } }>("GET", `/v1/batches/${batch.id}/epcis`, undefined, token);
+      if (options.out === undefined) {
+        io.out(toJson(document));
+        return EXIT_OK;
+      }
+      fs.writeFileSync(options.out, `${toJson(document)}\n`);
+      printRecord(io, options.json, { batch: batch.label ?? batch.id, events: document.epcisBody.eventList.length, file: options.out });
+      return EXIT_OK;
+    }),
   );
 }

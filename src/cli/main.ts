@@ -3,7 +3,7 @@ import { addCodesCommands, type Act } from "./codes";
 import { addKeyCommands } from "./keys";
 import { addLedgerCommands } from "./ledger";
 import { addCaseCommands } from "./cases";
-import { addEpcisCaptureCommand } from "./epcis";
+import { addEpcisCommands } from "./epcis";
 import { addReadCommands } from "./reads";
 import { addSupervisionCommands } from "./supervision";
 import { addDocumentCommands } from "./documents";
@@ -30,7 +30,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addReadCommands(program, io, act);
   addDocumentCommands(program, io, act);
   addSupervisionCommands(program, io, act);
-  addEpcisCaptureCommand(program, io, act);
+  addEpcisCommands(program, io, act);
   return program;
 }
 

@@ -1,4 +1,3 @@
-import * as fs from "node:fs";
 import { id as hashText } from "ethers";
 import { InvalidArgumentError, type Command } from "commander";
 import { LedgerError } from "../ledger/errors";
@@ -92,7 +91,7 @@ const alertIdArg = (text: string) => {
   return Number(text);
 };
 
-const readOptions = (command: Command) =>
+export const readOptions = (command: Command) =>
   command
     .option("--api <url>", "the ledger's API (env TRACE_API)")
     .option("--keystore <file>", "sign in with this key (env TRACE_KEYSTORE; or TRACE_PRIVATE_KEY)")
@@ -341,34 +340,8 @@ function addSuspectCommands(program: Command, io: CliIo, act: Act) {
   );
 }
 
-/** `trace epcis export <batch>`: the batch's EPCIS 2.0 document, as the API exports it, to stdout or a file. */
-function addEpcisCommands(program: Command, io: CliIo, act: Act) {
-  const epcis = program.command("epcis").description("EPCIS 2.0 (GS1) documents of the ledger's events");
-  readOptions(
-    epcis
-      .command("export")
-      .description("a batch's events as an EPCIS 2.0 JSON-LD document (regulators, the batch's MAH and CMO)")
-      .argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg)
-      .option("--out <file>", "write the document to this file instead of printing it"),
-  ).action(
-    act(async (batch: BatchRef, options: ReadOptions & { out?: string }) => {
-      const api = apiOf(io, options);
-      const token = await tokenOf(io, api, options, true);
-      const document = await api.request<{ epcisBody: { eventList: unknown[] } }>("GET", `/v1/batches/${batch.id}/epcis`, undefined, token);
-      if (options.out === undefined) {
-        io.out(toJson(document));
-        return EXIT_OK;
-      }
-      fs.writeFileSync(options.out, `${toJson(document)}\n`);
-      printRecord(io, options.json, { batch: batch.label ?? batch.id, events: document.epcisBody.eventList.length, file: options.out });
-      return EXIT_OK;
-    }),
-  );
-}
-
 /** The regulators' and organizations' supervision commands. */
 export function addSupervisionCommands(program: Command, io: CliIo, act: Act): void {
   addAlertCommands(program, io, act);
   addSuspectCommands(program, io, act);
-  addEpcisCommands(program, io, act);
 }

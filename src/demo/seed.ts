@@ -1,8 +1,27 @@
 import { randomBytes } from "node:crypto";
 import { id as hashText, Wallet, ZeroHash } from "ethers";
-import type { BaseWallet, Signer } from "ethers";
-import { AggregationLedger__factory, BatchLedger__factory, ConsortiumRegistry__factory, ProductRegistry__factory } from "../../typechain-types";
-import { AgreementKind, createNonceSequence, domainOf, DeviationKind, RecallLevel, ReleaseTester, signAttestation } from "../ledger";
+import type { BaseWallet, ContractTransactionReceipt, Signer } from "ethers";
+import {
+  AggregationLedger__factory,
+  AlertCases__factory,
+  BatchLedger__factory,
+  ConsortiumRegistry__factory,
+  ProductRegistry__factory,
+} from "../../typechain-types";
+import {
+  AgreementKind,
+  CaseStatus,
+  createNonceSequence,
+  domainOf,
+  DeviationKind,
+  PackState,
+  RecallLevel,
+  ReleaseTester,
+  signAttestation,
+} from "../ledger";
+import { SuspectOutcome } from "../ledger";
+import { eventAlertKey } from "../alerts/events";
+import { caseKeyOf } from "../supervision/cases";
 import type { AttestationType, LedgerContract } from "../ledger";
 import { aggregationTree, buildCodeTree, formatCode, generatePacks, packId, packLeaf, withCheckDigit } from "../codes";
 import type { Gs1Pack, NmpaPack } from "../codes";
@@ -55,13 +74,14 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const productRegistry = ProductRegistry__factory.connect(contracts.ProductRegistry, relayer);
   const ledger = BatchLedger__factory.connect(contracts.BatchLedger, relayer);
   const aggregations = AggregationLedger__factory.connect(contracts.AggregationLedger, relayer);
+  const alertCases = AlertCases__factory.connect(contracts.AlertCases, relayer);
   const nextNonce = createNonceSequence();
 
   async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
     const full = { nonce: nextNonce(), ...message };
     return { message: full as never, signature: await signAttestation(by.key, { domain: domainOf(deployment, contract), type, message: full }) };
   }
-  const mined = async (sent: Promise<{ wait(): Promise<unknown> }>) => (await sent).wait();
+  const mined = async <R>(sent: Promise<{ wait(): Promise<R> }>) => (await sent).wait();
 
   // ---- the consortium ----
   const jiangsu = partyOf(JIANGSU_REGULATOR, 1, options.regulatorKey);
@@ -214,7 +234,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       shippedQuantity: BigInt(quantity),
       receivedQuantity: BigInt(received),
     });
-    await mined(ledger.receiveShipment(receipt.message, receipt.signature));
+    return mined(ledger.receiveShipment(receipt.message, receipt.signature));
   };
   const dispense = async (batch: Recorded, packs: (Gs1Pack | NmpaPack)[]) => {
     const keys = packs.map((p) => p.key);
@@ -287,6 +307,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   await mined(ledger.startRecall(recall.message, recall.signature));
   // Each acknowledgement accounts for the whole holding: Nanjing quarantined 18 of its 20, one was destroyed
   // (damaged) and one cannot be found, which the early warning flags.
+  let shortfall: Awaited<ReturnType<typeof mined<ContractTransactionReceipt | null>>> = null;
   const accounts = [
     [storage, { quarantinedQuantity: 10n, dispensedQuantity: 0n, destroyedQuantity: 0n, missingQuantity: 0n }],
     [nanjing, { quarantinedQuantity: 18n, dispensedQuantity: 0n, destroyedQuantity: 1n, missingQuantity: 1n }],
@@ -297,7 +318,8 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       batchId: recalled.batchId,
       ...account,
     });
-    await mined(ledger.acknowledgeRecall(acknowledgement.message, acknowledgement.signature));
+    const acknowledged = await mined(ledger.acknowledgeRecall(acknowledgement.message, acknowledgement.signature));
+    if (holder === nanjing) shortfall = acknowledged;
   }
 
   // Metformin MF250502 (NMPA codes): released by the MAH's own QA, distributed from Hangzhou to the hospital, which
@@ -306,7 +328,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   await factoryRelease(metforminSold);
   await marketRelease(metforminSold);
   await handOver(cmo, hangzhou, metforminSold, 50);
-  await handOver(hangzhou, hospital, metforminSold, 20, 19);
+  const shortReceipt = await handOver(hangzhou, hospital, metforminSold, 20, 19);
   await dispense(metforminSold, metforminSold.packs.slice(0, 2));
 
   // Metformin MF250610: released by the factory, but an out-of-trend result is still open, so no market release.
@@ -321,6 +343,69 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   await marketRelease(onHold);
   await handOver(cmo, hangzhou, onHold, 20);
   await deviation(mah, onHold, DeviationKind.OutOfSpecification, "OOS-2025-019 留样含量检测结果超标，调查中");
+
+  // ---- supervision: alert cases and a suspect-product report (AlertCases) ----
+  /** The key of the alert the engine will raise from the event `name` in `receipt`, by the engine's own rule. */
+  const alertKeyOf = (rule: string, receipt: ContractTransactionReceipt | null, name: string) => {
+    const log = receipt!.logs.find((l) => ledger.interface.parseLog(l)?.name === name)!;
+    return caseKeyOf(eventAlertKey(rule, receipt!.blockHash, log.index));
+  };
+  const takeCase = async (by: Party, alertKey: string, subject: Party) => {
+    const { message, signature } = await sign("AlertCases", "AlertTaking", by, {
+      organizationId: by.organizationId,
+      alertKey,
+      subjectId: subject.organizationId,
+    });
+    await mined(alertCases.takeAlert(message, signature));
+  };
+  const moveCase = async (by: Party, alertKey: string, status: number, reason: string) => {
+    const { message, signature } = await sign("AlertCases", "AlertStatusChange", by, {
+      organizationId: by.organizationId,
+      alertKey,
+      status,
+      reasonHash: hashText(reason),
+    });
+    await mined(alertCases.changeAlertStatus(message, signature));
+  };
+  // Hangzhou, the shipper the short receipt is about, takes its alert and investigates.
+  const shortReceiptCase = alertKeyOf("receipt_quantity_mismatch", shortReceipt, "ShipmentReceived");
+  await takeCase(hangzhou, shortReceiptCase, hangzhou);
+  await moveCase(hangzhou, shortReceiptCase, CaseStatus.UnderInvestigation, "与承运商核对运输破损记录");
+  // The Jiangsu regulator takes Nanjing's recall shortfall and closes it with its finding.
+  const shortfallCase = alertKeyOf("recall_acknowledgement_shortfall", shortfall, "RecallAcknowledged");
+  await takeCase(jiangsu, shortfallCase, nanjing);
+  await moveCase(jiangsu, shortfallCase, CaseStatus.UnderInvestigation, "现场检查南京仓库");
+  await moveCase(jiangsu, shortfallCase, CaseStatus.Closed, "现场检查确认缺失的1盒已随破损品销毁，补录销毁记录，结案");
+  // Nanjing finds a pack of AT250301 with a blurred print: it locks the pack and reports it; the Jiangsu regulator
+  // has the MAH compare it with retained samples, terminates the report as cleared, and Nanjing unlocks the pack.
+  const suspectPack = sold.packs[25]!;
+  const lockPack = async (state: number, reason: string) => {
+    const multi = sold.tree.multiProof([suspectPack.key]);
+    const { message, signature } = await sign("BatchLedger", "PackStateChange", nanjing, {
+      organizationId: nanjing.organizationId,
+      batchId: sold.batchId,
+      state,
+      packs: [packId(suspectPack.key)],
+      reasonHash: hashText(reason),
+    });
+    await mined(ledger.changePackStates(message, multi.proof, multi.proofFlags, signature));
+  };
+  await lockPack(PackState.Locked, "可疑：标签印刷模糊");
+  const report = await sign("AlertCases", "SuspectReport", nanjing, {
+    organizationId: nanjing.organizationId,
+    batchId: sold.batchId,
+    packs: [packId(suspectPack.key)],
+    reasonHash: hashText("可疑产品报告：标签印刷模糊，防伪特征不清"),
+  });
+  await mined(alertCases.fileSuspectReport(report.message, report.signature));
+  const termination = await sign("AlertCases", "SuspectTermination", jiangsu, {
+    regulatorId: jiangsu.organizationId,
+    reportId: await alertCases.suspectReportId(nanjing.organizationId, (report.message as { nonce: bigint }).nonce),
+    outcome: SuspectOutcome.Cleared,
+    reasonHash: hashText("与留样比对确认为正品：印刷批次差异，准予解除锁定"),
+  });
+  await mined(alertCases.terminateSuspectReport(termination.message, termination.signature));
+  await lockPack(PackState.Active, "可疑产品报告已由监管部门终止：正品");
 
   const counterfeit = [
     ...generatePacks({

@@ -46,8 +46,9 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
       window.alertCases.want(str(args, "alertKey"));
       return;
     case "SuspectReportTerminated":
+      // Its batch too (below): a scan's cached facts of the batch change with it.
       window.suspectReports.want(str(args, "reportId"));
-      return;
+      break;
   }
   if (batchId === undefined) return;
   window.batches.want(batchId);

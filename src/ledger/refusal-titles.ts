@@ -102,4 +102,15 @@ export const REFUSAL_TITLES: Record<string, { "zh-CN": string; en: string }> = {
   TRANSACTION_REVERTED: { "zh-CN": "交易上链时被拒绝（账本已变化）", en: "The transaction reverted (the ledger changed)" },
   NOT_MINED_IN_TIME: { "zh-CN": "交易未在时限内上链", en: "Not mined in time" },
   NOT_INDEXED_IN_TIME: { "zh-CN": "已上链，尚未索引，请勿重复提交", en: "Mined, not indexed yet: do not send again" },
+  // alert cases and suspect-product reports (AlertCases)
+  NOT_ALERT_PARTY: { "zh-CN": "只有监管部门或预警涉及的机构可以认领", en: "Only a regulator or the organization concerned takes an alert" },
+  ALERT_ALREADY_OWNED: { "zh-CN": "该预警已被认领，只有监管部门可以接管", en: "Already taken: only a regulator takes it over" },
+  NOT_ALERT_OWNER: { "zh-CN": "只有负责方可以更新处置状态", en: "Only the case's owner changes its status" },
+  ALERT_CASE_CLOSED: { "zh-CN": "该预警已关闭", en: "The case is closed" },
+  INVALID_ALERT_TRANSITION: { "zh-CN": "不能改为该处置状态", en: "The case cannot take that status" },
+  ESCALATED_CASE_NEEDS_REGULATOR: { "zh-CN": "已升级的预警须由监管部门关闭", en: "An escalated case is closed by a regulator" },
+  MISSING_REASON: { "zh-CN": "需要填写理由", en: "A reason is required" },
+  NOT_SUSPECT_REPORTER: { "zh-CN": "只有持有方、上市许可持有人或监管部门可以报告", en: "Only a holder, the MAH or a regulator reports it" },
+  SUSPECT_PACK_NOT_LOCKED: { "zh-CN": "请先锁定所报告的药盒", en: "Lock the reported packs first" },
+  SUSPECT_REPORT_NOT_OPEN: { "zh-CN": "该可疑产品报告不在调查中", en: "The report is not open" },
 };

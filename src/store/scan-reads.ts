@@ -28,7 +28,11 @@ export function scanReads(db: Kysely<Database>): ScanReads {
 }
 
 /** What a scan knows of a batch besides the pack: its row with its product's and parties' names, and its unverified attestations. */
-export type BatchFacts = BatchRow & { unverified_attestations: number };
+export type BatchFacts = BatchRow & {
+  unverified_attestations: number;
+  /** Open suspect-product reports on the batch: one naming no packs reports it whole; the others name these packs. */
+  suspect: { wholeBatch: boolean; packs: string[] };
+};
 
 /** Batches whose facts a server keeps: beyond it, the oldest cached is dropped (a miss costs one more statement). */
 const CACHED_BATCHES = 100_000;
@@ -66,14 +70,27 @@ function compileScanReads(db: Kysely<Database>) {
       )
       .where("batches.id", "=", slot.batchId),
   );
+  // A suspect-product report's event names its batch, so filing or terminating one sets a new facts version too.
+  const suspect = preparedQuery(["batchId"], (slot) =>
+    db.selectFrom("suspect_reports").select("packs").where("batch_id", "=", slot.batchId).where("status", "=", sql.lit("OPEN")),
+  );
+  async function freshFacts(batchId: string): Promise<BatchFacts | undefined> {
+    const row = (await db.executeQuery(facts({ batchId }))).rows[0];
+    if (!row) return undefined;
+    const reported = (await db.executeQuery(suspect({ batchId }))).rows.map((r) => JSON.parse(r.packs) as string[]);
+    return {
+      ...row,
+      unverified_attestations: Number(row.unverified_attestations ?? 0),
+      suspect: { wholeBatch: reported.some((packs) => packs.length === 0), packs: reported.flat() },
+    };
+  }
   const cache = new Map<string, BatchFacts>();
   async function factsOf(batchId: string, version: number): Promise<BatchFacts | undefined> {
     const cached = cache.get(batchId);
     // PostgreSQL hands a bigint over as text, SQLite as a number.
     if (cached && Number(cached.facts_version) === Number(version)) return cached;
-    const row = (await db.executeQuery(facts({ batchId }))).rows[0];
-    if (!row) return undefined;
-    const fresh = { ...row, unverified_attestations: Number(row.unverified_attestations ?? 0) };
+    const fresh = await freshFacts(batchId);
+    if (!fresh) return undefined;
     cache.delete(batchId);
     if (cache.size >= CACHED_BATCHES) cache.delete(cache.keys().next().value!);
     cache.set(batchId, fresh);
@@ -133,16 +150,7 @@ function compileScanReads(db: Kysely<Database>) {
     },
     /** A batch's facts read afresh: a case's or pallet's scan reads no pack row, so it has no version to check a cache by. */
     async batchFacts(batchId: string): Promise<BatchFacts | undefined> {
-      const row = (await db.executeQuery(facts({ batchId }))).rows[0];
-      return row && { ...row, unverified_attestations: Number(row.unverified_attestations ?? 0) };
-    },
-    /** Whether an open suspect-product report names the pack or (naming no packs) its whole batch. */
-    async suspectReported(batchId: string, packId: string): Promise<boolean> {
-      const open = await db.selectFrom("suspect_reports").select("packs").where("batch_id", "=", batchId).where("status", "=", "OPEN").execute();
-      return open.some((report) => {
-        const packs = JSON.parse(report.packs) as string[];
-        return packs.length === 0 || packs.includes(packId);
-      });
+      return freshFacts(batchId);
     },
     async productName(productCode: string | null) {
       return (await db.executeQuery(product({ productCode }))).rows[0]?.name;

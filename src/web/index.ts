@@ -40,6 +40,10 @@ const PAGES: Page[] = [
   { route: "/organizations/:organizationId", name: "organization", script: "organization.js", body: "organization.html" },
   { route: "/stock", name: "stock", script: "stock.js", body: "stock.html" },
   { route: "/stock/:batchId", name: "holding", script: "holding.js", body: "holding.html" },
+  { route: "/alerts", name: "alerts", script: "alerts.js" },
+  { route: "/alerts/:alertId", name: "alert", script: "alert.js" },
+  { route: "/suspect-reports", name: "suspectReports", script: "suspect-reports.js" },
+  { route: "/suspect-reports/:reportId", name: "suspectReport", script: "suspect-report.js" },
 ];
 
 const APP_NAME = "药品追溯账本";

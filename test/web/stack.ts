@@ -6,6 +6,7 @@ import request from "supertest";
 import type { Browser, Page } from "playwright-core";
 import { createApp } from "../../src/api/app";
 import { createRelay, relayRoutes } from "../../src/api/relay";
+import type { AnyRoute } from "../../src/api/routes";
 import { webPages } from "../../src/web";
 import { demoOrganizationsFile } from "../../src/web/demo";
 import { apiHarness } from "../api/harness";
@@ -110,7 +111,7 @@ async function registerCodes(harness: ApiHarness) {
  * The web stack for pages that sign: the relay mounted (a funded Hardhat account pays), the indexer following the
  * chain so a relayed attestation shows on the pages, and every party of the consortium offered as a demo sign-in.
  */
-export async function signingStack() {
+export async function signingStack(extraRoutes: AnyRoute[] = []) {
   const harness = await apiHarness();
   await registerCodes(harness);
   const relay = createRelay({
@@ -122,7 +123,7 @@ export async function signingStack() {
   });
   const following = new AbortController();
   const follow = harness.indexer.follow(following.signal);
-  const app = createApp(harness.services, relayRoutes(relay), [webPages]);
+  const app = createApp(harness.services, [...relayRoutes(relay), ...extraRoutes], [webPages]);
   const server = await listen(app);
   const { c } = harness;
   const names = await writeDemoOrganizations(app, harness, [c.mah, c.cmo, c.distributor, c.distributor2, c.dispenser, c.regulator, c.regulator2]);

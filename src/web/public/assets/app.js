@@ -347,6 +347,8 @@ function drawFrame() {
       h("li", {}, link("/batches", "nav.batches")),
       h("li", {}, link("/recalls", "nav.recalls")),
       signedIn ? h("li", {}, link("/stock", "nav.stock")) : undefined,
+      signedIn ? h("li", {}, link("/alerts", "nav.alerts")) : undefined,
+      signedIn ? h("li", {}, link("/suspect-reports", "nav.suspectReports")) : undefined,
     ),
   );
   const who = signedIn

@@ -2,6 +2,8 @@
 // Every string the pages show, one table per language. Simplified Chinese is the default; keys missing from a
 // table fall back to Chinese so a page never shows a bare key.
 
+import { SUPERVISION_STRINGS } from "./supervision-strings.js";
+
 export const LANGUAGES = { "zh-CN": "中文", en: "English" };
 
 /** @typedef {keyof typeof LANGUAGES} Language */
@@ -755,3 +757,7 @@ export const STRINGS = {
     "deviation.closeDone": "Deviation closed, recorded in block {block}.",
   },
 };
+
+// The alert-case and suspect-product pages keep their strings in a file of their own.
+Object.assign(STRINGS["zh-CN"], SUPERVISION_STRINGS["zh-CN"]);
+Object.assign(STRINGS.en, SUPERVISION_STRINGS.en);
