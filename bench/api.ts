@@ -92,7 +92,7 @@ const PROVENANCE_EVENTS = 1_000;
 const CONNECTIONS = 50;
 const SCAN_RATE_TARGET = 5_000;
 const SCAN_P99_TARGET_MS = 5;
-const SEED_VERSION = 1;
+const SEED_VERSION = 2;
 
 /** Packs print expiry 2028-12-31 (AI 17 "281231"): the batch is valid to the end of that day, China time. */
 const EXPIRES_AT = endOfChinaDay("2028-12-31");
@@ -898,20 +898,29 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
 
 const loadAtStart = os.loadavg()[0]!;
 
+/** The cached store, seeded first when there is none (or it is of an older seed). */
+async function seeded(): Promise<{ manifest: Manifest; seededNow: boolean }> {
+  const cached = cachedSeed();
+  if (cached) return { manifest: cached, seededNow: false };
+  console.log(`seeding ${DB_FILE}: ${BATCHES.toLocaleString("en")} batches, ${CODES.toLocaleString("en")} codes`);
+  const manifest = await seed();
+  console.log(`seeded in ${manifest.seededIn.toFixed(0)} s`);
+  return { manifest, seededNow: true };
+}
+
 async function main() {
-  let manifest = cachedSeed();
-  const seededNow = manifest === undefined;
-  if (!manifest) {
-    console.log(`seeding ${DB_FILE}: ${BATCHES.toLocaleString("en")} batches, ${CODES.toLocaleString("en")} codes`);
-    manifest = await seed();
-    console.log(`seeded in ${manifest.seededIn.toFixed(0)} s`);
-  }
+  const { manifest, seededNow } = await seeded();
   await measure(manifest);
   writeSection(manifest, seededNow);
 }
 
 if (!isMainThread) {
   void buildTreeInThisWorker();
+} else if (process.argv[2] === "seed") {
+  seeded().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
 } else if (process.argv[2] === "serve-minimal") {
   serveMinimal();
 } else if (process.argv[2] === "serve") {
