@@ -5,9 +5,11 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { writeRows } from "../store";
 import type { Store } from "../store";
-import { CodeError, createTreeWriter, openTree, packId, packLeaf, parseCode } from "../codes";
+import { CodeError, openTree, packId, packLeaf, parseCode } from "../codes";
+import { buildTreeInWorker } from "../codes/tree-worker";
 import type { StoredTree, TraceCode } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
+import { alreadyRegistered, ClaimLostError, registrationClaims } from "./registration-claims";
 import { printedExpiryMismatch } from "../ledger/expiry";
 
 /**
@@ -71,11 +73,14 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
 
   /** Batches whose registration is under way here: a second one would write over the first's files. */
   const registering = new Set<string>();
+  const claims = registrationClaims(store);
 
   /**
-   * Parses and hashes codes as they arrive, spooling their canonical keys to disk so memory stays bounded at
-   * millions of codes; the batch's rows are written in one transaction only once the codes hash to its root, so a
-   * failure at any step leaves nothing registered.
+   * Parses codes as they arrive, spooling their canonical keys to disk so memory stays bounded at millions of codes,
+   * and builds their tree in a worker thread. Only once the codes hash to the batch's root does this server claim
+   * the batch in the database and write its rows, a chunk per transaction so that other requests are answered in
+   * between; the claim keeps any other server from writing or deleting the batch's rows meanwhile. A failure at any
+   * step leaves nothing registered.
    */
   async function registerCodes(batchId: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, by: number, now: number) {
     const batch = await store.db
@@ -103,22 +108,23 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
           `these ${count} codes hash to ${summary.root}, but batch ${batchId} committed ${batch.codes_root}`,
         );
       }
-      await rename(pending, treePath);
-      await rename(spool, files.keys);
-      const record: RegistrationRecord = { batchId, root: summary.root, count, registeredBy: by, registeredAt: now };
-      await writeFile(files.record, JSON.stringify(record), { mode: 0o600 });
+      const claim = await claims.take(batchId);
       try {
-        await store.db.transaction().execute(async (trx) => {
-          for await (const chunk of spooledRows(files.keys, batchId)) await writeRows(store.db, trx, "batch_codes", chunk);
-          await trx
+        await rename(pending, treePath);
+        await rename(spool, files.keys);
+        const record: RegistrationRecord = { batchId, root: summary.root, count, registeredBy: by, registeredAt: now };
+        await writeFile(files.record, JSON.stringify(record), { mode: 0o600 });
+        for await (const chunk of spooledRows(files.keys, batchId)) await claim.write((trx) => writeRows(store.db, trx, "batch_codes", chunk));
+        await claim.finish((trx) =>
+          trx
             .insertInto("code_trees")
             .values({ batch_id: batchId, root: summary.root, code_count: count, tree_path: treePath, registered_by: by, registered_at: now })
-            .execute();
-        });
+            .execute(),
+        );
       } catch (error) {
-        // Another API server sharing this database (and data directory) registered the same codes first: the tree
-        // file is theirs as much as ours (the same codes make the same file), so it stays.
-        if (await isRegistered(batchId)) throw alreadyRegistered(batchId);
+        // Taken over by another server (this one looked dead): the batch's rows and files are its now.
+        if (error instanceof ClaimLostError) throw error.answer;
+        await claim.abandon();
         for (const file of Object.values(files)) await rm(file, { force: true });
         throw error;
       }
@@ -220,10 +226,6 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
   };
 }
 
-function alreadyRegistered(batchId: string) {
-  return new LedgerError("conflict", "CODES_ALREADY_REGISTERED", `batch ${batchId} already has its codes registered`);
-}
-
 /** One code as a client sent it, and where: `codes[3]` (field codes.3) in JSON, `line 4` (field line.4) in text. */
 export type CodeLine = { text: string; where: string; field: string };
 
@@ -232,39 +234,42 @@ function* jsonCodes(codes: string[]): Generator<CodeLine> {
 }
 
 const SPOOL_LINES = 10_000;
-const ROWS_PER_WRITE = 10_000;
+/**
+ * Rows per transaction: on SQLite's one connection every other request waits while a chunk is written (tens of
+ * milliseconds for this many), and none waits longer.
+ */
+const ROWS_PER_WRITE = 2_000;
 
 /** What each code of a batch must agree with: the batch's product and, for a printed (17), its expiry. */
 type BatchFacts = { productCode: string; expiresAt: number };
 
-/** Hashes each code into the tree as it arrives and spools its canonical key, one a line. */
+/**
+ * Parses each code as it arrives and spools its canonical key, one a line; then builds the tree of the spooled keys
+ * in a worker thread (src/codes/tree-worker.ts).
+ */
 async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, batch: BatchFacts) {
-  const writer = await createTreeWriter(pending);
   const out = await open(spool, "w");
+  let count = 0;
   try {
     let keys: string[] = [];
     for await (const code of codes) {
-      const key = canonicalKeyOf(code, batch);
-      writer.add(key);
-      keys.push(key);
+      keys.push(canonicalKeyOf(code, batch));
+      count++;
       if (keys.length === SPOOL_LINES) {
         await out.write(`${keys.join("\n")}\n`);
         keys = [];
       }
     }
     if (keys.length > 0) await out.write(`${keys.join("\n")}\n`);
-    if (writer.count === 0) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
-    try {
-      return { summary: writer.finish(), count: writer.count };
-    } catch (error) {
-      if (error instanceof CodeError) throw badInput(error.code, error.message, "codes");
-      throw error;
-    }
-  } catch (error) {
-    writer.abort();
-    throw error;
   } finally {
     await out.close();
+  }
+  if (count === 0) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
+  try {
+    return { summary: await buildTreeInWorker(spool, pending), count };
+  } catch (error) {
+    if (error instanceof CodeError) throw badInput(error.code, error.message, "codes");
+    throw error;
   }
 }
 

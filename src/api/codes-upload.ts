@@ -17,7 +17,7 @@ export const CODES_PATH = "/v1/batches/:batchId/codes";
 const CODES_ERRORS = {
   403: "only the batch's MAH or CMO registers its codes",
   404: "no such batch",
-  409: "codes already registered",
+  409: "codes already registered, or being registered by another server",
   422: "the codes do not hash to the on-chain root",
 };
 
@@ -28,8 +28,8 @@ export const codeRegistrationRoutes = [
     path: CODES_PATH,
     summary:
       "Register a batch's serial codes; refused unless they hash to the root the CMO committed on-chain. Send a JSON list " +
-      "for a few codes, or a text/plain body of one code per line, streamed, for any number (10,000,000 take about " +
-      "5 minutes, during which this API server's database is busy: register large batches on a server that is not answering scans)",
+      "for a few codes, or a text/plain body of one code per line, streamed, for any number (the tree is built in a worker " +
+      "thread and the rows written in chunks, so the server keeps answering scans; 409 while another server registers the batch)",
     tags: ["batches"],
     access: "organization",
     params: z.object({ batchId: bytes32 }),

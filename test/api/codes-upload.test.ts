@@ -3,6 +3,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseCode } from "../../src/codes";
 import { recordBatch } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { apiHarness, packsFor } from "./harness";
@@ -85,8 +87,38 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
     await expectNothingRegistered();
   });
 
-  it(`registers ${COUNT.toLocaleString("en")} codes streamed one a line (CRLF, blank lines skipped), then refuses them again`, async () => {
-    const res = await upload(h.c.cmo, `${printed.join("\r\n")}\r\n\r\n`);
+  it("refuses while another server's claim on the batch lives, deleting none of the rows it wrote", async () => {
+    const theirs = printed.slice(0, 3).map((code) => ({ canonical_key: parseCode(code).key, batch_id: batchId }));
+    await h.store.db.insertInto("batch_codes").values(theirs).execute();
+    await h.store.db.insertInto("code_registration_claims").values({ batch_id: batchId, claim: "theirs", renewed_at: h.services.now() }).execute();
+    try {
+      const res = await upload(h.c.cmo, printed.join("\n"));
+      expect([res.status, res.body.error.code]).to.deep.equal([409, "CODES_REGISTRATION_UNDER_WAY"]);
+      const kept = await h.store.db.selectFrom("batch_codes").select("canonical_key").where("batch_id", "=", batchId).execute();
+      expect(kept.map((row) => row.canonical_key).sort()).to.deep.equal(theirs.map((row) => row.canonical_key).sort());
+    } finally {
+      await h.store.db.deleteFrom("batch_codes").where("batch_id", "=", batchId).execute();
+      await h.store.db.deleteFrom("code_registration_claims").where("batch_id", "=", batchId).execute();
+    }
+  });
+
+  it(`registers ${COUNT.toLocaleString("en")} codes over a crashed server's partial rows, answering other requests meanwhile, then refuses them again`, async () => {
+    // A server that crashed mid-registration left a claim it no longer renews and some of the rows.
+    const left = printed.slice(10, 15).map((code) => ({ canonical_key: parseCode(code).key, batch_id: batchId }));
+    await h.store.db.insertInto("batch_codes").values(left).execute();
+    await h.store.db.insertInto("code_registration_claims").values({ batch_id: batchId, claim: "crashed", renewed_at: 0 }).execute();
+    let registered = false;
+    const registration = upload(h.c.cmo, `${printed.join("\r\n")}\r\n\r\n`).then((res) => {
+      registered = true;
+      return res;
+    });
+    // Once this server has taken the claim over, it writes the rows a chunk per transaction: a scan is answered
+    // between two chunks, long before the last.
+    const claimOf = () => h.store.db.selectFrom("code_registration_claims").select("claim").where("batch_id", "=", batchId).executeTakeFirst();
+    while (!registered && ((await claimOf())?.claim ?? "crashed") === "crashed") await sleep(5);
+    const scan = await request(h.app).post("/v1/scans").send({ code: h.batches.released.printed[5]! });
+    expect([scan.status, registered]).to.deep.equal([200, false]);
+    const res = await registration;
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     expect(res.body).to.deep.include({ batchId, count: COUNT });
     const rows = await h.store.db
@@ -102,6 +134,7 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
       .expect(200);
     expect(scanned.body.batch.id).to.equal(batchId);
     expect(scanned.body.proof.root).to.equal(res.body.root);
+    expect(await claimOf(), "the claim is given up with the last chunk").to.equal(undefined);
     const again = await upload(h.c.mah, printed.slice(0, 10).join("\n"));
     expect([again.status, again.body.error.code]).to.deep.equal([409, "CODES_ALREADY_REGISTERED"]);
   });
