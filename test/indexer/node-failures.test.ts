@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -306,6 +307,8 @@ describe("follow mode while its node is down (anvil, its own process)", () => {
   let c: Consortium;
   let store: Store;
   let dir: string;
+  /** The indexer command a test started: ended here too, should the test time out before its own cleanup. */
+  let command: ChildProcess | undefined;
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "node-down-"));
@@ -317,6 +320,8 @@ describe("follow mode while its node is down (anvil, its own process)", () => {
     store = await freshStore("sqlite");
   });
   afterEach(async () => {
+    if (command && command.exitCode === null && command.signalCode === null) process.kill(command.pid!, "SIGKILL");
+    command = undefined;
     provider.destroy();
     await anvil.close();
     await store.close();
@@ -392,6 +397,7 @@ describe("follow mode while its node is down (anvil, its own process)", () => {
       path.join(dir, "ledger.sqlite"),
     ];
     const child = spawn(process.execPath, args, { cwd: path.resolve(__dirname, "../.."), stdio: ["ignore", "ignore", "pipe"] });
+    command = child;
     const lines: LogLine[] = [];
     let partial = "";
     child.stderr!.on("data", (chunk: Buffer) => {
