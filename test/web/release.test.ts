@@ -137,6 +137,8 @@ describe("release review page: the MAH's market release and the CMO's factory re
     await page.getByLabel("批生产记录").fill("BPR R-2025-020 rev 1");
     await page.getByLabel("追溯码文件（一行一个）").setInputFiles(file);
     expect(await unnamedControls(page)).to.deep.equal([]);
+    const reached = await tabOrder(page);
+    for (const control of await mainControls(page)) expect(reached, `Tab reaches ${control}`).to.include(control);
     await screenshotBothLanguages(page, "record-batch");
 
     await page.getByLabel("批号").fill("R-2025-020-TOO-LONG-NUMBER");
