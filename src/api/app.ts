@@ -22,7 +22,15 @@ import { recallRoutes } from "./recalls";
 import { releaseReviewRoutes } from "./release-review";
 import { packProofRoutes } from "./pack-proofs";
 import { shipmentListRoutes } from "./shipment-list";
-import { CODES_PATH, codeRegistrationRoutes, codesTextUpload, documentCodesUpload } from "./codes-upload";
+import {
+  CODES_PATH,
+  CODES_ROOT_PATH,
+  codeRegistrationRoutes,
+  codesRootRoutes,
+  codesRootTextUpload,
+  codesTextUpload,
+  documentCodesUpload,
+} from "./codes-upload";
 import { scanRoutes } from "./scan";
 import { shipmentRoutes } from "./shipments";
 import { caseRoutes } from "./cases";
@@ -72,6 +80,7 @@ export const coreRoutes: AnyRoute[] = [
   ...authRoutes,
   ...scanRoutes,
   ...codeRegistrationRoutes,
+  ...codesRootRoutes,
   ...batchRoutes,
   ...releaseReviewRoutes,
   ...packProofRoutes,
@@ -154,6 +163,7 @@ export function createExpressApp(
   app.post(RELAY_PATH, relayAnswerStatus);
   const authenticate = createAuthenticator(services);
   app.post(CODES_PATH, codesTextUpload(services, authenticate));
+  app.post(CODES_ROOT_PATH, codesRootTextUpload(services, authenticate));
   mountRoutes(app, routes, services, authenticate);
   const document = openApiDocument(routes, { title: "Drug traceability ledger API", version: API_VERSION });
   documentCodesUpload(document);

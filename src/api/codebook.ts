@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { writeRows } from "../store";
@@ -20,6 +21,12 @@ export type CodeBook = {
   register(request: { batchId: string; codes: string[]; by: number; now: number }): Promise<{ root: string; count: number }>;
   /** The same for codes streamed one at a time (a text body of millions of lines); nothing is kept unless all pass. */
   registerLines(request: { batchId: string; lines: AsyncIterable<CodeLine>; by: number; now: number }): Promise<{ root: string; count: number }>;
+  /**
+   * The Merkle root a batch's codes hash to, before the batch is recorded (what its CMO signs as the batch's codes
+   * root): every code parsed and checked as registration checks it (one product; a printed (17) that is the batch's
+   * expiry), nothing kept.
+   */
+  rootOf(request: { lines: AsyncIterable<CodeLine>; expiresAt: number }): Promise<{ root: string; count: number; productCode: string }>;
   proof(batchId: string, canonicalKey: string): Promise<string[] | undefined>;
   /**
    * One multiproof that the packs (canonical keys) are among the batch's registered codes, with their pack ids in
@@ -208,6 +215,24 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       }
       return { reregistered, refused };
     },
+    async rootOf({ lines, expiresAt }) {
+      const scratch = await mkdtemp(path.join(tmpdir(), "trace-root-"));
+      try {
+        const iterator = lines[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        if (first.done) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
+        // The first code names the product every other code must be of.
+        const productCode = productOf(first.value);
+        async function* all() {
+          yield first.value;
+          for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+        }
+        const { summary, count } = await hashCodes(path.join(scratch, "tree"), path.join(scratch, "keys"), all(), { productCode, expiresAt });
+        return { root: summary.root, count, productCode };
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
     async proof(batchId, canonicalKey) {
       const tree = await treeOf(batchId);
       return tree?.has(canonicalKey) ? tree.proof(canonicalKey) : undefined;
@@ -303,6 +328,18 @@ async function* spooledRows(spool: string, batchId: string) {
     }
   }
   if (rows.length > 0) yield rows;
+}
+
+/** The product code of a code as sent, or a 400 naming where it is. */
+function productOf({ text, where, field }: CodeLine): string {
+  try {
+    const code = parseCode(text);
+    if (code.kind !== "pack") throw badInput("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
+    return code.productCode;
+  } catch (error) {
+    if (error instanceof CodeError) throw badInput(error.code, `${where}: ${error.message}`, field);
+    throw error;
+  }
 }
 
 /** Parses one code of a batch being registered; the product must be the batch's, and so must a printed expiry. */

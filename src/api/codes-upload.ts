@@ -45,6 +45,61 @@ export const codeRegistrationRoutes = [
   }),
 ];
 
+export const CODES_ROOT_PATH = "/v1/codes/root";
+
+const expiresAt = z.coerce
+  .number({ error: "must be the batch's expiry in unix seconds" })
+  .int({ error: "must be the batch's expiry in unix seconds" })
+  .min(1)
+  .max(2 ** 40 - 1)
+  .meta({ description: "the batch's expiry (its last valid second, unix seconds): a code printing (17) must print it" });
+
+/**
+ * The root a batch's codes hash to, before the batch is recorded: what a CMO signing in a browser, which holds no
+ * copy of the codes tree, commits in its BatchRecord. Registration after recording checks the same codes against
+ * the signed root, so the answer is checked where it matters. JSON for a few codes; text/plain streamed for any number.
+ */
+export const codesRootRoutes = [
+  defineRoute({
+    method: "post",
+    path: CODES_ROOT_PATH,
+    summary:
+      "The Merkle root, count and product of a batch's codes, checked as registration checks them, nothing kept: what a CMO " +
+      "commits when it records the batch. JSON for a few codes, or text/plain (one a line, streamed, ?expiresAt=) for any number",
+    tags: ["batches"],
+    access: "organization",
+    body: z.object({ codes: z.array(z.string().min(1).max(MAX_CODE_LENGTH)).min(1).max(200_000), expiresAt }),
+    response: z.object({ root: z.string(), count: z.number().int(), productCode: z.string() }),
+    async handle({ body, services }) {
+      return services.codes.rootOf({ lines: listed(body.codes), expiresAt: body.expiresAt });
+    },
+  }),
+];
+
+async function* listed(codes: string[]): AsyncGenerator<CodeLine> {
+  for (const [i, text] of codes.entries()) yield { text, where: `codes[${i}]`, field: `codes.${i}` };
+}
+
+/** The text/plain form of POST /v1/codes/root: the file streamed, its root answered. */
+export function codesRootTextUpload(
+  services: ApiServices,
+  authenticate: (req: Request, required: boolean) => Promise<Caller | undefined>,
+): RequestHandler {
+  return async (req, res, next) => {
+    if (!req.is("text/plain")) return next();
+    try {
+      await authenticate(req, true);
+      const query = z.object({ expiresAt }).safeParse(req.query);
+      if (!query.success) throw badInput("INVALID_INPUT", `expiresAt: ${query.error.issues[0]!.message}`, "expiresAt");
+      res.json(await services.codes.rootOf({ lines: bodyLines(req), expiresAt: query.data.expiresAt }));
+    } catch (error) {
+      req.resume();
+      await finished(req).catch(() => undefined);
+      next(error);
+    }
+  };
+}
+
 /** The batch whose codes the caller may register: only its MAH or CMO. */
 async function codesRegistrar(services: ApiServices, caller: Caller | undefined, batchId: string) {
   const batch = await findBatch(services, batchId);
@@ -117,6 +172,10 @@ async function* bodyLines(req: Request): AsyncGenerator<CodeLine> {
 
 /** The text/plain request body of the codes route, added to the OpenAPI document beside the JSON one. */
 export function documentCodesUpload(document: { paths: Record<string, Record<string, unknown>> }) {
+  const root = document.paths[CODES_ROOT_PATH]!.post as { requestBody: { content: Record<string, unknown> } };
+  root.requestBody.content["text/plain"] = {
+    schema: { type: "string", description: "one code per line, UTF-8, streamed; the batch's expiry as the query parameter expiresAt (unix seconds)" },
+  };
   const operation = document.paths[CODES_PATH.replace(":batchId", "{batchId}")]!.post as { requestBody: { content: Record<string, unknown> } };
   operation.requestBody.content["text/plain"] = {
     schema: {

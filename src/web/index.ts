@@ -33,6 +33,7 @@ const PAGES: Page[] = [
   { route: "/", name: "scan", script: "scan.js", body: "scan.html", libraries: ["/vendor/zxing.js"], heading: "扫码验证" },
   { route: "/sign-in", name: "signIn", script: "sign-in.js", body: "sign-in.html" },
   { route: "/batches", name: "batches", script: "batches.js" },
+  { route: "/batches/new", name: "record", script: "record.js", body: "record.html" },
   { route: "/batches/:batchId", name: "batch", script: "batch.js", body: "batch.html" },
   { route: "/batches/:batchId/release", name: "release", script: "release.js", body: "release.html" },
   { route: "/recalls", name: "recalls", script: "recalls.js" },

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import request from "supertest";
 import { formatCode } from "../../src/codes";
 import { ship } from "../contracts/fixtures";
-import { apiHarness } from "./harness";
+import { apiHarness, packsFor } from "./harness";
 import type { ApiHarness } from "./harness";
 
 describe("pack proofs for signing in a browser, and an organization's own shipments", () => {
@@ -72,5 +72,38 @@ describe("pack proofs for signing in a browser, and an organization's own shipme
       (await request(h.app).get("/v1/shipments?direction=sideways").set("authorization", `Bearer ${tokens.cmo}`).expect(400)).body.error.field,
     ).to.equal("direction");
     await request(h.app).get("/v1/shipments").expect(401);
+  });
+
+  it("hashes a batch's codes before it is recorded, streamed or listed, to the root the codes module makes, naming a bad line", async () => {
+    const { printed, tree } = await packsFor("R-2025-030", 5);
+    const expiresAt = 1_900_000_000;
+    const text = await request(h.app)
+      .post(`/v1/codes/root?expiresAt=${expiresAt}`)
+      .set("authorization", `Bearer ${tokens.cmo}`)
+      .set("content-type", "text/plain")
+      .send(`${printed.join("\n")}\n`)
+      .expect(200);
+    expect(text.body).to.deep.equal({ root: tree.root, count: 5, productCode: "06901234567892" });
+    const json = await request(h.app)
+      .post("/v1/codes/root")
+      .set("authorization", `Bearer ${tokens.cmo}`)
+      .send({ codes: printed, expiresAt })
+      .expect(200);
+    expect(json.body).to.deep.equal(text.body);
+    const bad = await request(h.app)
+      .post(`/v1/codes/root?expiresAt=${expiresAt}`)
+      .set("authorization", `Bearer ${tokens.cmo}`)
+      .set("content-type", "text/plain")
+      .send(`${printed[0]}\n(01)06901234567893(21)X\n`)
+      .expect(400);
+    expect(bad.body.error.field).to.equal("line.2");
+    const undated = await request(h.app)
+      .post("/v1/codes/root")
+      .set("authorization", `Bearer ${tokens.cmo}`)
+      .set("content-type", "text/plain")
+      .send(printed[0]!)
+      .expect(400);
+    expect(undated.body.error.field).to.equal("expiresAt");
+    await request(h.app).post(`/v1/codes/root?expiresAt=${expiresAt}`).set("content-type", "text/plain").send(printed[0]!).expect(401);
   });
 });

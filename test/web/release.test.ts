@@ -5,6 +5,7 @@ import request from "supertest";
 import type { Page } from "playwright-core";
 import { openDeviation, recordBatch, releaseFromFactory } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
+import { packsFor } from "../api/harness";
 import { launchBrowser, mainControls, phoneTab, screenshotBothLanguages, signingStack, signInAsDemo, tabOrder, unnamedControls } from "./stack";
 
 describe("release review page: the MAH's market release and the CMO's factory release and deviations, signed in the browser", () => {
@@ -122,6 +123,39 @@ describe("release review page: the MAH's market release and the CMO's factory re
     await page.locator("#gate-factoryRelease[data-passed=true]").waitFor();
     expect((await batchState(batchId)).state).to.equal("FACTORY_RELEASED");
     expect(await unnamedControls(page)).to.deep.equal([]);
+  });
+
+  it("lets the CMO record a batch with its codes file streamed twice (root, then registration), refusing a bad batch number", async () => {
+    const { printed } = await packsFor("R-2025-020", 12);
+    const file = { name: "codes.txt", mimeType: "text/plain", buffer: Buffer.from(`${printed.join("\n")}\n`) };
+    await signInAsDemo(page, stack.url, stack.nameOf(h().c.cmo), "/batches/new");
+    await page.locator("#record").waitFor();
+    expect(await page.getByLabel("质量协议编号").inputValue(), "the agreement of the CMO's latest batch").to.equal(h().c.agreementId.toLowerCase());
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+    await page.getByLabel("生产日期").fill(today);
+    await page.getByLabel("有效期至").fill("2028-06-30");
+    await page.getByLabel("批生产记录").fill("BPR R-2025-020 rev 1");
+    await page.getByLabel("追溯码文件（一行一个）").setInputFiles(file);
+    expect(await unnamedControls(page)).to.deep.equal([]);
+    const reached = await tabOrder(page);
+    for (const control of await mainControls(page)) expect(reached, `Tab reaches ${control}`).to.include(control);
+    await screenshotBothLanguages(page, "record-batch");
+
+    await page.getByLabel("批号").fill("R-2025-020-TOO-LONG-NUMBER");
+    await page.getByRole("button", { name: "上传、签署并登记" }).click();
+    await page.locator("#outcome .refusal").waitFor();
+    expect(await page.locator("#outcome .refusal").getAttribute("data-code")).to.equal("INVALID_BATCH_NUMBER");
+
+    await page.getByLabel("批号").fill("R-2025-020");
+    await page.getByRole("button", { name: "上传、签署并登记" }).click();
+    await page.locator("#recorded").waitFor();
+    expect(await page.locator("#recorded").textContent()).to.contain("已登记 12 个追溯码");
+    expect(await page.locator("#upload-progress").getAttribute("value")).to.equal("100");
+    const batchId = await h().c.batches.batchId(h().c.productId, "R-2025-020");
+    const state = await batchState(batchId);
+    expect(state.state).to.equal("MANUFACTURED");
+    const scan = await request(stack.app).post("/v1/scans").send({ code: printed[3] }).expect(200);
+    expect(scan.body.verdict, "the codes are registered").to.equal("NOT_RELEASED");
   });
 
   it("serves the review to the batch's MAH and CMO and regulators, not to its holders", async () => {

@@ -347,6 +347,7 @@ function drawFrame() {
       h("li", {}, link("/batches", "nav.batches")),
       h("li", {}, link("/recalls", "nav.recalls")),
       signedIn ? h("li", {}, link("/stock", "nav.stock")) : undefined,
+      signedIn?.role === "CMO" ? h("li", {}, link("/batches/new", "nav.record")) : undefined,
       signedIn ? h("li", {}, link("/alerts", "nav.alerts")) : undefined,
       signedIn ? h("li", {}, link("/suspect-reports", "nav.suspectReports")) : undefined,
     ),
