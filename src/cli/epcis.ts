@@ -17,7 +17,9 @@ type CaptureJob = { captureID: string; status: string; attestations: Prepared[] 
  * organization's key, here, and sends them in the document's order. The key never leaves the signer.
  */
 export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
-  const epcis = program.command("epcis").description("GS1 EPCIS 2.0: capture documents from your own systems as signed attestations");
+  const epcis = program
+    .command("epcis")
+    .description("GS1 EPCIS 2.0: capture documents from your own systems as signed attestations, export a batch's events");
   attestation(
     epcis,
     io,
