@@ -29,7 +29,7 @@ import {
   signAttestation,
 } from "../src/ledger";
 import type { AttestationType, LedgerContract } from "../src/ledger";
-import type { BatchLedger, ConsortiumRegistry, ProductRegistry } from "../typechain-types";
+import type { BatchLedger, ConsortiumRegistry, CorrectiveActions, ProductRegistry } from "../typechain-types";
 import { writeBenchmarkSection } from "./benchmarks-file";
 
 const COMMAND = "npm run bench:gas";
@@ -199,12 +199,17 @@ async function main() {
   ])) as unknown as BatchLedger;
   const aggregations = await hre.ethers.deployContract("AggregationLedger", [await registry.getAddress(), await batches.getAddress()]);
   const alertCases = await hre.ethers.deployContract("AlertCases", [await registry.getAddress(), await batches.getAddress()]);
+  const capas = (await hre.ethers.deployContract("CorrectiveActions", [
+    await registry.getAddress(),
+    await batches.getAddress(),
+  ])) as unknown as CorrectiveActions;
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),
     ProductRegistry: await products.getAddress(),
     BatchLedger: await batches.getAddress(),
     AggregationLedger: await aggregations.getAddress(),
     AlertCases: await alertCases.getAddress(),
+    CorrectiveActions: await capas.getAddress(),
   };
 
   async function sign<C extends LedgerContract>(
@@ -299,6 +304,8 @@ async function main() {
       organizationId: by.id,
       batchId,
       kind: DeviationKind.Deviation,
+      severity: 1,
+      category: 1,
       reportHash: hashText(report),
     });
     return batches.openDeviation(message, signature);
@@ -308,6 +315,8 @@ async function main() {
       organizationId: by.id,
       batchId,
       reportHash: hashText(report),
+      rootCause: 4,
+      batchImpact: 1,
       closureHash: hashText(`CAPA for ${report}`),
     });
     return batches.closeDeviation(message, signature);

@@ -19,6 +19,7 @@ import {
   AlertCases__factory,
   BatchLedger__factory,
   ConsortiumRegistry__factory,
+  CorrectiveActions__factory,
   ProductRegistry__factory,
 } from "../typechain-types";
 
@@ -46,6 +47,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: BatchLedger__factory.createInterface(),
   AggregationLedger: AggregationLedger__factory.createInterface(),
   AlertCases: AlertCases__factory.createInterface(),
+  CorrectiveActions: CorrectiveActions__factory.createInterface(),
 };
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
@@ -347,8 +349,14 @@ function plan(targetEvents: number, keys: string[]) {
     if (rng.chance(0.25)) {
       const by = rng.chance(0.5) ? cmo : mah;
       const reportHash = hashText(`deviation ${batchNumber}`);
-      op("openDeviation", "DeviationReport", by, "DeviationOpened", { batchId, kind: rng.int(1, 3), reportHash });
-      op("closeDeviation", "DeviationClosure", cmo, "DeviationClosed", { batchId, reportHash, closureHash: hashText(`capa ${batchNumber}`) });
+      op("openDeviation", "DeviationReport", by, "DeviationOpened", { batchId, kind: rng.int(1, 3), severity: 1, category: 1, reportHash });
+      op("closeDeviation", "DeviationClosure", cmo, "DeviationClosed", {
+        batchId,
+        reportHash,
+        rootCause: 4,
+        batchImpact: 1,
+        closureHash: hashText(`capa ${batchNumber}`),
+      });
     }
     op("releaseFromFactory", "FactoryRelease", cmo, "BatchFactoryReleased", { batchId, certificateHash: hashText(`coa ${batchNumber}`) });
     op("releaseToMarket", "MarketRelease", mah, "BatchMarketReleased", { batchId, decisionHash: hashText(`release ${batchNumber}`) });
@@ -435,7 +443,7 @@ function plan(targetEvents: number, keys: string[]) {
       type: "DeviationReport",
       key: cmo.key,
       event: "DeviationOpened",
-      message: { organizationId: cmo.id, nonce: nonce(cmo), batchId, kind: 3, reportHash: hashText(`trend ${i}`) },
+      message: { organizationId: cmo.id, nonce: nonce(cmo), batchId, kind: 3, severity: 1, category: 5, reportHash: hashText(`trend ${i}`) },
     });
   }
   return { ops, follow, batches };
@@ -479,6 +487,7 @@ async function signAndEncode(ops: Op[], keys: string[], contracts: Record<Ledger
       ProductRegistry: ProductRegistry__factory.abi,
       BatchLedger: BatchLedger__factory.abi,
       AggregationLedger: AggregationLedger__factory.abi,
+      CorrectiveActions: CorrectiveActions__factory.abi,
     },
   };
   const pool = Array.from({ length: workers }, () => new Worker(code, { eval: true, workerData }));
@@ -538,7 +547,7 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
   return txs;
 }
 
-/** The deterministic addresses of the four contracts deployed by `deployer` with nonces 0, 1, 2, 3. */
+/** The deterministic addresses of the contracts deployed by `deployer` with nonces 0 to 4. */
 export function expectedContracts(deployer: string): Record<LedgerContract, string> {
   return {
     ConsortiumRegistry: getCreateAddress({ from: deployer, nonce: 0 }),
@@ -546,6 +555,7 @@ export function expectedContracts(deployer: string): Record<LedgerContract, stri
     BatchLedger: getCreateAddress({ from: deployer, nonce: 2 }),
     AggregationLedger: getCreateAddress({ from: deployer, nonce: 3 }),
     AlertCases: getCreateAddress({ from: deployer, nonce: 4 }),
+    CorrectiveActions: getCreateAddress({ from: deployer, nonce: 5 }),
   };
 }
 
@@ -555,7 +565,13 @@ export const bootstrapRegulatorKey = () => new Wallet(keccak256(Buffer.from("ben
 /** Loads the cached chain for these parameters, or plans, signs and encodes it (and caches it). */
 export async function benchChain(options: { targetEvents: number; deployer: string; cacheDir: string; workers: number }): Promise<BenchChain> {
   const contracts = expectedContracts(options.deployer);
-  const bytecode = [ConsortiumRegistry__factory, ProductRegistry__factory, BatchLedger__factory, AggregationLedger__factory]
+  const bytecode = [
+    ConsortiumRegistry__factory,
+    ProductRegistry__factory,
+    BatchLedger__factory,
+    AggregationLedger__factory,
+    CorrectiveActions__factory,
+  ]
     .map((f) => f.bytecode)
     .join("");
   const key = createHash("sha256")

@@ -44,6 +44,7 @@ import {
   AlertCases__factory,
   BatchLedger__factory,
   ConsortiumRegistry__factory,
+  CorrectiveActions__factory,
   ProductRegistry__factory,
 } from "../typechain-types";
 import { benchChain, CHAIN_ID } from "./indexer-chain";
@@ -149,12 +150,14 @@ async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: st
   const batches = await deploy((await new BatchLedger__factory().getDeployTransaction(registry, products, DEFAULT_UNDO_WINDOW)).data);
   const aggregations = await deploy((await new AggregationLedger__factory().getDeployTransaction(registry, batches)).data);
   const alertCases = await deploy((await new AlertCases__factory().getDeployTransaction(registry, batches)).data);
+  const capas = await deploy((await new CorrectiveActions__factory().getDeployTransaction(registry, batches)).data);
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: registry,
     ProductRegistry: products,
     BatchLedger: batches,
     AggregationLedger: aggregations,
     AlertCases: alertCases,
+    CorrectiveActions: capas,
   };
   if (JSON.stringify(deployed) !== JSON.stringify(chain.contracts)) {
     throw new Error(`contracts deployed at ${JSON.stringify(deployed)}, the chain was signed for ${JSON.stringify(chain.contracts)}`);

@@ -17,10 +17,10 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         "BatchRecord(uint32 cmoId,uint256 nonce,bytes32 agreementId,string batchNumber,uint64 quantity,uint40 manufacturedAt,uint40 expiresAt,bytes32 batchRecordHash,bytes32 codesRoot)"
     );
     bytes32 private constant DEVIATION_REPORT_TYPEHASH = keccak256(
-        "DeviationReport(uint32 organizationId,uint256 nonce,bytes32 batchId,uint8 kind,bytes32 reportHash)"
+        "DeviationReport(uint32 organizationId,uint256 nonce,bytes32 batchId,uint8 kind,uint8 severity,uint8 category,bytes32 reportHash)"
     );
     bytes32 private constant DEVIATION_CLOSURE_TYPEHASH = keccak256(
-        "DeviationClosure(uint32 organizationId,uint256 nonce,bytes32 batchId,bytes32 reportHash,bytes32 closureHash)"
+        "DeviationClosure(uint32 organizationId,uint256 nonce,bytes32 batchId,bytes32 reportHash,uint8 rootCause,uint8 batchImpact,bytes32 closureHash)"
     );
     bytes32 private constant FACTORY_RELEASE_TYPEHASH =
         keccak256("FactoryRelease(uint32 cmoId,uint256 nonce,bytes32 batchId,bytes32 certificateHash)");
@@ -61,7 +61,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
 
     mapping(bytes32 batchId => Batch) private _batches;
     mapping(bytes32 batchId => bytes32 root) private _codesRoots;
-    mapping(bytes32 batchId => mapping(bytes32 reportHash => DeviationStatus)) private _deviations;
+    mapping(bytes32 batchId => mapping(bytes32 reportHash => Deviation)) private _deviations;
     mapping(bytes32 batchId => mapping(uint32 organizationId => Holding)) private _holdings;
     /// @dev A shipment in transit is one word: the addressee in the top 32 bits, and 224 bits of the hash of
     /// (batch, shipper, quantity) below, so that a receipt is checked without storing those fields. Zero once
@@ -109,17 +109,21 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
                 report.nonce,
                 report.batchId,
                 report.kind,
+                report.severity,
+                report.category,
                 report.reportHash
             )
         );
         (, address signer) = _attest(structHash, report.organizationId, report.nonce, signature);
         Batch storage subject = _batchOfParty(report.batchId, report.organizationId);
         if (report.kind == DeviationKind.None) revert InvalidDeviationKind();
-        mapping(bytes32 => DeviationStatus) storage deviations = _deviations[report.batchId];
-        if (deviations[report.reportHash] != DeviationStatus.None) {
-            revert DeviationAlreadyReported(report.batchId, report.reportHash);
+        if (report.severity == DeviationSeverity.None || report.category == DeviationCategory.None) {
+            revert DeviationNotClassified(report.severity, report.category);
         }
-        deviations[report.reportHash] = DeviationStatus.Open;
+        Deviation storage deviation = _deviations[report.batchId][report.reportHash];
+        if (deviation.status != DeviationStatus.None) revert DeviationAlreadyReported(report.batchId, report.reportHash);
+        deviation.status = DeviationStatus.Open;
+        deviation.severity = report.severity;
         subject.openDeviations += 1;
         // A quality question about stock already on the market stops it at once, short of a recall; before market
         // release the open deviation itself blocks release.
@@ -138,16 +142,24 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
                 closure.nonce,
                 closure.batchId,
                 closure.reportHash,
+                closure.rootCause,
+                closure.batchImpact,
                 closure.closureHash
             )
         );
         (, address signer) = _attest(structHash, closure.organizationId, closure.nonce, signature);
         Batch storage subject = _batchOfParty(closure.batchId, closure.organizationId);
-        mapping(bytes32 => DeviationStatus) storage deviations = _deviations[closure.batchId];
-        if (deviations[closure.reportHash] != DeviationStatus.Open) {
-            revert DeviationNotOpen(closure.batchId, closure.reportHash);
+        Deviation storage deviation = _deviations[closure.batchId][closure.reportHash];
+        if (deviation.status != DeviationStatus.Open) revert DeviationNotOpen(closure.batchId, closure.reportHash);
+        if (closure.rootCause == RootCause.None || closure.batchImpact == BatchImpact.None) {
+            revert DeviationConclusionMissing(closure.rootCause, closure.batchImpact);
         }
-        deviations[closure.reportHash] = DeviationStatus.Closed;
+        // The MAH answers for the product's quality (its QA signs market release): the CMO does not settle on its
+        // own a deviation that may affect patients.
+        if (deviation.severity >= DeviationSeverity.Major && closure.organizationId != subject.mahId) {
+            revert DeviationClosureNeedsMah(closure.batchId, closure.reportHash, deviation.severity, closure.organizationId);
+        }
+        deviation.status = DeviationStatus.Closed;
         subject.openDeviations -= 1;
         emit DeviationClosed(closure.batchId, closure.organizationId, closure, signer, signature);
     }
@@ -415,7 +427,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
 
     /// @inheritdoc IBatchLedger
     function deviationStatus(bytes32 id, bytes32 reportHash) external view returns (DeviationStatus) {
-        return _deviations[id][reportHash];
+        return _deviations[id][reportHash].status;
     }
 
     /// @inheritdoc IBatchLedger

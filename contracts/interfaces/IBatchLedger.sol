@@ -44,6 +44,57 @@ interface IBatchLedger is IAttestations {
         Closed
     }
 
+    /// @dev A major or critical deviation is closed only by the batch's MAH.
+    enum DeviationSeverity {
+        None,
+        Minor,
+        Major,
+        Critical
+    }
+
+    /// @dev Where in the GMP system a deviation arose.
+    enum DeviationCategory {
+        None,
+        Process,
+        Equipment,
+        Materials,
+        Environment,
+        Laboratory,
+        Documentation,
+        Personnel,
+        PackagingLabelling,
+        StorageTransport,
+        Other
+    }
+
+    /// @dev The investigation's finding, by the usual six causes (people, machine, material, method, environment,
+    /// measurement), or that none could be determined.
+    enum RootCause {
+        None,
+        People,
+        Machine,
+        Material,
+        Method,
+        Environment,
+        Measurement,
+        NotDetermined
+    }
+
+    /// @dev What a closed deviation means for its batch.
+    enum BatchImpact {
+        None,
+        NoImpact,
+        Reworked,
+        Rejected,
+        ReleasedWithJustification
+    }
+
+    /// @dev One storage slot per deviation: its state and the severity it was reported with.
+    struct Deviation {
+        DeviationStatus status;
+        DeviationSeverity severity;
+    }
+
     /// @dev A pack's state, one at a time, as in the EU medicines verification system. Active is in the supply chain;
     /// Dispensed, Destroyed, Stolen, Sample and Exported leave the holder's stock; Locked (suspect) stays in it but
     /// may not be dispensed until unlocked.
@@ -102,19 +153,25 @@ interface IBatchLedger is IAttestations {
         bytes32 codesRoot;
     }
 
+    /// @notice A deviation, OOS or OOT result reported with its severity and category; the report document's hash.
     struct DeviationReport {
         uint32 organizationId;
         uint256 nonce;
         bytes32 batchId;
         DeviationKind kind;
+        DeviationSeverity severity;
+        DeviationCategory category;
         bytes32 reportHash;
     }
 
+    /// @notice The investigation's conclusion: root cause, impact on the batch and the closure document's hash.
     struct DeviationClosure {
         uint32 organizationId;
         uint256 nonce;
         bytes32 batchId;
         bytes32 reportHash;
+        RootCause rootCause;
+        BatchImpact batchImpact;
         bytes32 closureHash;
     }
 
@@ -329,6 +386,12 @@ interface IBatchLedger is IAttestations {
     error NotBatchCmo(bytes32 batchId, uint32 organizationId);
     error NotBatchMah(bytes32 batchId, uint32 organizationId);
     error InvalidDeviationKind();
+    /// @notice A deviation is reported with a severity and a category.
+    error DeviationNotClassified(DeviationSeverity severity, DeviationCategory category);
+    /// @notice A deviation is closed with its root cause and its impact on the batch.
+    error DeviationConclusionMissing(RootCause rootCause, BatchImpact batchImpact);
+    /// @notice A major or critical deviation is closed only with the batch's MAH's signature.
+    error DeviationClosureNeedsMah(bytes32 batchId, bytes32 reportHash, DeviationSeverity severity, uint32 organizationId);
     error DeviationAlreadyReported(bytes32 batchId, bytes32 reportHash);
     error DeviationNotOpen(bytes32 batchId, bytes32 reportHash);
     error BatchStateMismatch(bytes32 batchId, BatchState state, BatchState required);
@@ -387,7 +450,8 @@ interface IBatchLedger is IAttestations {
     /// market-released batch that is neither recalled nor already held, it places the batch on hold.
     function openDeviation(DeviationReport calldata report, bytes calldata signature) external;
 
-    /// @notice The batch's MAH or CMO closes an open deviation with the closure report's hash.
+    /// @notice The batch's MAH or CMO closes an open deviation with its root cause, its impact on the batch and the
+    /// closure report's hash; a major or critical one only the MAH.
     function closeDeviation(DeviationClosure calldata closure, bytes calldata signature) external;
 
     /// @notice The CMO's QA releases the batch from the factory; refused while a deviation is open.

@@ -14,5 +14,6 @@ export default buildModule("TraceabilityLedger", (m) => {
   const batches = m.contract("BatchLedger", [registry, products, undoWindow]);
   const aggregations = m.contract("AggregationLedger", [registry, batches]);
   const alertCases = m.contract("AlertCases", [registry, batches]);
-  return { registry, products, batches, aggregations, alertCases };
+  const correctiveActions = m.contract("CorrectiveActions", [registry, batches]);
+  return { registry, products, batches, aggregations, alertCases, correctiveActions };
 });

@@ -16,6 +16,7 @@ export async function evaluateDeadlines(trx: Trx, config: AlertConfig, now: numb
     ...(await overdueAcknowledgements(trx, config, now)),
     ...(await overdueProgressReports(trx, config, now)),
     ...(await expiredAgreements(trx, now)),
+    ...(await overdueCapas(trx, now)),
   ];
   return { drafts, resolved: await settled(trx) };
 }
@@ -142,7 +143,30 @@ async function expiredAgreements(trx: Trx, now: number): Promise<AlertDraft[]> {
   }));
 }
 
+/** CAPA past their due date without an effectiveness check: about the owner, told to the batch's MAH and CMO. */
+async function overdueCapas(trx: Trx, now: number): Promise<AlertDraft[]> {
+  const late = await trx
+    .selectFrom("capas")
+    .innerJoin("batches", "batches.id", "capas.batch_id")
+    .select(["capas.batch_id", "capas.capa_hash", "capas.report_hash", "capas.owner_id", "capas.due_at", "batches.mah_id", "batches.cmo_id"])
+    .where("capas.status", "=", "OPEN")
+    .where("capas.due_at", "<=", now)
+    .execute();
+  return late.map((c) => ({
+    key: `capa_overdue:${c.batch_id}:${c.capa_hash}`,
+    rule: "capa_overdue",
+    organizationId: c.owner_id,
+    batchId: c.batch_id,
+    subject: c.capa_hash,
+    message: `CAPA ${c.capa_hash} owned by organization ${c.owner_id} was due ${Math.floor((now - c.due_at) / 86_400)} days ago and has no effectiveness check`,
+    details: { capaHash: c.capa_hash, reportHash: c.report_hash, ownerId: c.owner_id, dueAt: c.due_at },
+    observedAt: c.due_at,
+    notify: [c.mah_id, c.cmo_id],
+  }));
+}
+
 const SETTLED: Partial<Record<Rule, string>> = {
+  capa_overdue: "the CAPA's effectiveness was checked",
   shipment_overdue: "the shipment was received",
   recall_acknowledgement_overdue: "the holder acknowledged the recall or the recall closed",
   recall_progress_report_overdue: "a progress report arrived or the recall closed",
@@ -171,6 +195,15 @@ async function isSettled(
   if (alert.rule === "shipment_overdue") {
     const shipment = await trx.selectFrom("shipments").select("status").where("id", "=", alert.subject!).executeTakeFirst();
     return shipment?.status !== "IN_TRANSIT";
+  }
+  if (alert.rule === "capa_overdue") {
+    const capa = await trx
+      .selectFrom("capas")
+      .select("status")
+      .where("batch_id", "=", alert.batch_id!)
+      .where("capa_hash", "=", alert.subject!)
+      .executeTakeFirst();
+    return capa?.status !== "OPEN";
   }
   if (alert.rule === "batch_on_hold") {
     const hold = await trx.selectFrom("batch_holds").select(["status", "placed_at"]).where("batch_id", "=", alert.batch_id!).executeTakeFirst();

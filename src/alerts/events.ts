@@ -18,6 +18,15 @@ export type ChunkFacts = {
   closedDeviations: Map<string, Pick<DeviationTable, "report_hash" | "kind" | "closed_at" | "closed_by">[]>;
 };
 
+function capaOf(trx: Trx, batchId: string, capaHash: string) {
+  return trx
+    .selectFrom("capas")
+    .select(["owner_id", "report_hash"])
+    .where("batch_id", "=", batchId)
+    .where("capa_hash", "=", capaHash)
+    .executeTakeFirst();
+}
+
 export async function loadChunkFacts(trx: Trx, events: { event: LedgerEventTable; args: Args }[]): Promise<ChunkFacts> {
   const agreementIds = [...new Set(events.filter((e) => e.event.name === "BatchRecorded").map((e) => String(e.args.agreementId)))];
   const released = [...new Set(events.filter((e) => e.event.name === "BatchMarketReleased" && e.event.batch_id).map((e) => e.event.batch_id!))];
@@ -91,6 +100,31 @@ const EVENT_RULES: Record<string, (input: RuleInput) => Promise<AlertDraft[]>> =
         details: { shipmentId: args.shipmentId, shipperId: shipper, recipientId: recipient, shipped, received },
         observedAt: event.block_time,
         notify: [recipient],
+      },
+    ];
+  },
+  async CapaEffectivenessChecked({ trx, event, args, audience, keyOf }) {
+    if (args.effective === true || !event.batch_id) return [];
+    const batch = audience.batch(event.batch_id);
+    const capa = await capaOf(trx, event.batch_id, String(args.capaHash));
+    const owner = capa?.owner_id ?? batch?.cmoId ?? null;
+    return [
+      {
+        key: keyOf("capa_ineffective"),
+        rule: "capa_ineffective",
+        organizationId: owner,
+        batchId: event.batch_id,
+        subject: String(args.capaHash),
+        message: `the MAH found CAPA ${String(args.capaHash)} ineffective: the deviation needs a new CAPA`,
+        details: {
+          capaHash: args.capaHash,
+          reportHash: capa?.report_hash ?? null,
+          ownerId: owner,
+          checkHash: args.checkHash,
+          checkedBy: num(args, "mahId"),
+        },
+        observedAt: event.block_time,
+        notify: batch ? [batch.mahId, batch.cmoId] : [],
       },
     ];
   },

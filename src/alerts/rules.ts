@@ -28,6 +28,10 @@ export const RULES = {
   agreement_not_in_force: "high",
   /** A batch held short of a recall (by its MAH, a regulator, or a deviation opened on it once on the market). */
   batch_on_hold: "high",
+  /** A CAPA still without its effectiveness check after its due date. */
+  capa_overdue: "medium",
+  /** A CAPA whose effectiveness check failed: the deviation's cause is still there. */
+  capa_ineffective: "high",
   /** An attestation whose signature did not verify (at once, or behind the head with deferred verification). */
   attestation_unverified: "high",
   /** A shipment's sensor read a temperature outside its product's storage range in transit (cold chain). */

@@ -16,6 +16,7 @@ import { createMetrics } from "./metrics";
 import type { Metrics } from "./metrics";
 import { clientAddress, createRateLimiter } from "./rate-limit";
 import type { RateLimiter } from "./rate-limit";
+import { qualityRoutes } from "./quality";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { recallRoutes } from "./recalls";
@@ -95,6 +96,7 @@ export const coreRoutes: AnyRoute[] = [
   ...coldChainRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
+  ...qualityRoutes,
   healthRoute,
 ];
 

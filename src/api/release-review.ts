@@ -26,7 +26,7 @@ const releaseReview = z.object({
       status: z.enum(DEVIATION_STATUSES.names),
       severity: z
         .enum(DEVIATION_SEVERITIES.names)
-        .meta({ description: "as classified by the quality documents' deviation record; NONE when not classified" }),
+        .meta({ description: "as signed in the deviation report (DeviationReport.severity); NONE for one reported on an earlier ledger" }),
       openedBy: z.number().int(),
       openedAt: z.number().int(),
       closureHash: z.string().nullable(),

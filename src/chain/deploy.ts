@@ -29,7 +29,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
   const { firstRegulator } = options;
   const provider = hre.network.provider;
   const startBlock = Number(await provider.request({ method: "eth_blockNumber" })) + 1;
-  const { registry, products, batches, aggregations, alertCases } = await hre.ignition.deploy(TraceabilityLedger, {
+  const { registry, products, batches, aggregations, alertCases, correctiveActions } = await hre.ignition.deploy(TraceabilityLedger, {
     parameters: {
       TraceabilityLedger: {
         firstRegulator: {
@@ -57,6 +57,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       BatchLedger: await batches.getAddress(),
       AggregationLedger: await aggregations.getAddress(),
       AlertCases: await alertCases.getAddress(),
+      CorrectiveActions: await correctiveActions.getAddress(),
     },
   };
 }

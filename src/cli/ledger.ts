@@ -6,7 +6,20 @@ import { AbiCoder, id as hashText, keccak256, ZeroHash } from "ethers";
 import { Option, type Command } from "commander";
 import type { SignedAttestation } from "../ledger";
 import { CONTRACT_INTERFACES } from "../ledger";
-import { AgreementKind, DeviationKind, PACK_STATES, PackState, RecallLevel, recoverAttester, ReleaseTester, Role } from "../ledger";
+import {
+  AgreementKind,
+  BATCH_IMPACTS,
+  DEVIATION_CATEGORIES,
+  DEVIATION_SEVERITIES,
+  DeviationKind,
+  PACK_STATES,
+  PackState,
+  RecallLevel,
+  recoverAttester,
+  ReleaseTester,
+  Role,
+  ROOT_CAUSES,
+} from "../ledger";
 import { codeTexts, importCodes, openTree, packId, packLeaf, parseCode, buildCodeTree, type CodeTree } from "../codes";
 import {
   addressArg,
@@ -138,6 +151,13 @@ const KIND_NAMES = { quality: AgreementKind.Quality, storage: AgreementKind.Stor
 const TESTER_NAMES = { cmo: ReleaseTester.Cmo, mah: ReleaseTester.Mah, "contract-laboratory": ReleaseTester.ContractLaboratory };
 const DEVIATION_NAMES = { deviation: DeviationKind.Deviation, oos: DeviationKind.OutOfSpecification, oot: DeviationKind.OutOfTrend };
 const LEVEL_NAMES = { I: RecallLevel.I, II: RecallLevel.II, III: RecallLevel.III };
+/** An enum's names as options take them (lowercase, hyphens), each with the number the contracts sign; NONE left out. */
+const optionNames = (names: readonly string[]) =>
+  Object.fromEntries(names.slice(1).map((name, i) => [name.toLowerCase().replaceAll("_", "-"), i + 1]));
+const SEVERITY_NAMES = optionNames(DEVIATION_SEVERITIES.names);
+const CATEGORY_NAMES = optionNames(DEVIATION_CATEGORIES.names);
+const ROOT_CAUSE_NAMES = optionNames(ROOT_CAUSES.names);
+const IMPACT_NAMES = optionNames(BATCH_IMPACTS.names);
 const PACK_STATE_NAMES = {
   dispensed: PackState.Dispensed,
   destroyed: PackState.Destroyed,
@@ -546,11 +566,19 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
     (c) =>
       batchArgument(c)
         .requiredOption("--kind <kind>", "deviation, oos or oot", enumArg(DEVIATION_NAMES))
+        .requiredOption("--severity <severity>", "minor, major or critical (a major or critical one only the MAH closes)", enumArg(SEVERITY_NAMES))
+        .requiredOption("--category <category>", Object.keys(CATEGORY_NAMES).join(", "), enumArg(CATEGORY_NAMES))
         .addOption(hashOption("--report <report>", "the deviation report").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
       printSent(
         session,
-        await attest(session, "BatchLedger", "DeviationReport", { batchId: named(session, batch), kind: options.kind, reportHash: options.report }),
+        await attest(session, "BatchLedger", "DeviationReport", {
+          batchId: named(session, batch),
+          kind: options.kind,
+          severity: options.severity,
+          category: options.category,
+          reportHash: options.report,
+        }),
         { batchId: batch.id, reportHash: options.report },
       );
       return EXIT_OK;
@@ -565,6 +593,8 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
     (c) =>
       batchArgument(c)
         .addOption(hashOption("--report <report>", "the deviation's report, as opened").makeOptionMandatory())
+        .requiredOption("--root-cause <cause>", Object.keys(ROOT_CAUSE_NAMES).join(", "), enumArg(ROOT_CAUSE_NAMES))
+        .requiredOption("--impact <impact>", `the impact on the batch: ${Object.keys(IMPACT_NAMES).join(", ")}`, enumArg(IMPACT_NAMES))
         .addOption(hashOption("--closure <closure>", "the closure report").makeOptionMandatory()),
     async (session, batch: BatchRef, options: Options) => {
       printSent(
@@ -572,9 +602,71 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
         await attest(session, "BatchLedger", "DeviationClosure", {
           batchId: named(session, batch),
           reportHash: options.report,
+          rootCause: options.rootCause,
+          batchImpact: options.impact,
           closureHash: options.closure,
         }),
         { batchId: batch.id },
+      );
+      return EXIT_OK;
+    },
+  );
+
+  const capa = program
+    .command("capa")
+    .description("corrective and preventive actions for a batch's deviations (its MAH or CMO; the MAH checks effectiveness)");
+  attestation(
+    capa,
+    io,
+    act,
+    "record",
+    "record a CAPA for a deviation: its plan, owner (the batch's MAH or CMO) and due date",
+    (c) =>
+      batchArgument(c)
+        .addOption(hashOption("--report <report>", "the deviation's report, as opened").makeOptionMandatory())
+        .addOption(hashOption("--capa <capa>", "the CAPA plan").makeOptionMandatory())
+        .requiredOption("--owner <id>", "the organization that carries it out (the batch's MAH or CMO)", organizationArg)
+        .requiredOption("--due <time>", "when it must be done: a date (China time), ISO date-time or unix seconds", timeArg),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(
+        session,
+        await attest(session, "CorrectiveActions", "CapaRecord", {
+          batchId: named(session, batch),
+          reportHash: options.report,
+          capaHash: options.capa,
+          ownerId: options.owner,
+          dueAt: options.due,
+        }),
+        { batchId: batch.id, capaHash: options.capa },
+      );
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    capa,
+    io,
+    act,
+    "check",
+    "the MAH records whether a CAPA proved effective (once; an ineffective one needs a new CAPA)",
+    (c) =>
+      batchArgument(c)
+        .addOption(hashOption("--capa <capa>", "the CAPA plan, as recorded").makeOptionMandatory())
+        .addOption(new Option("--effective", "it worked").conflicts("ineffective"))
+        .addOption(new Option("--ineffective", "it did not: the deviation needs a new CAPA"))
+        .addOption(hashOption("--check <check>", "the effectiveness check's report").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      if (options.effective === undefined && options.ineffective === undefined) {
+        throw new LedgerError("bad_input", "EFFECTIVENESS_REQUIRED", "say whether the CAPA worked: --effective or --ineffective", "--effective");
+      }
+      printSent(
+        session,
+        await attest(session, "CorrectiveActions", "EffectivenessCheck", {
+          batchId: named(session, batch),
+          capaHash: options.capa,
+          effective: options.effective === true,
+          checkHash: options.check,
+        }),
+        { batchId: batch.id, capaHash: options.capa },
       );
       return EXIT_OK;
     },

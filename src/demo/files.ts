@@ -4,7 +4,8 @@ import { LedgerError } from "../ledger/errors";
 import type { CodeBook } from "../api/codebook";
 import { registerBatchAggregation } from "../api/cases";
 import type { ApiServices } from "../api/context";
-import type { DemoBatch, DemoSeed, ScanSample } from "./seed";
+import type { DocumentVault } from "../quality/documents";
+import type { DemoBatch, DemoDocument, DemoSeed, ScanSample } from "./seed";
 
 /** Where the demo keeps what it made; the web pages read `organizations.json` for one-click sign-in. */
 export function demoFiles(dataDir: string) {
@@ -14,6 +15,7 @@ export function demoFiles(dataDir: string) {
     organizations: path.join(dir, "organizations.json"),
     batches: path.join(dir, "batches.json"),
     samples: path.join(dir, "scan-codes.json"),
+    documents: path.join(dir, "documents.json"),
   };
 }
 
@@ -27,6 +29,7 @@ export function writeDemo(dataDir: string, seed: DemoSeed): void {
   mkdirSync(files.dir, { recursive: true });
   writeAtomically(files.batches, seed.batches, 0o644);
   writeAtomically(files.samples, seed.samples, 0o644);
+  writeAtomically(files.documents, seed.documents, 0o600);
   writeAtomically(files.organizations, seed.organizations, 0o600);
 }
 
@@ -37,7 +40,7 @@ function writeAtomically(file: string, value: unknown, mode: number) {
 }
 
 /** The demo a previous start recorded in this data directory, if any. */
-export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples"> | undefined {
+export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples" | "documents"> | undefined {
   const files = demoFiles(dataDir);
   if (!existsSync(files.organizations)) return undefined;
   const read = <T>(file: string): T => {
@@ -49,7 +52,9 @@ export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples">
       );
     }
   };
-  return { batches: read<DemoBatch[]>(files.batches), samples: read<ScanSample[]>(files.samples) };
+  // A data directory seeded before the demo had quality documents has none to upload.
+  const documents = existsSync(files.documents) ? read<DemoDocument[]>(files.documents) : [];
+  return { batches: read<DemoBatch[]>(files.batches), samples: read<ScanSample[]>(files.samples), documents };
 }
 
 /**
@@ -80,6 +85,22 @@ export async function registerDemoCases(services: ApiServices, batches: DemoBatc
       if (!(error instanceof LedgerError && error.code === "AGGREGATION_ALREADY_REGISTERED")) throw error;
     }
   }
+}
+
+/**
+ * Uploads the demo's quality documents for the batch events that record them, as their uploaders; a document
+ * already stored changes nothing (a restart), so only a rebuilt or new store gets them again.
+ */
+export async function uploadDemoDocuments(vault: DocumentVault, documents: DemoDocument[]): Promise<number> {
+  let uploaded = 0;
+  for (const d of documents) {
+    const { created } = await vault.upload(
+      { organizationId: d.uploaderId, role: "NONE" },
+      { record: { batchId: d.batchId }, content: Buffer.from(d.content, "utf8"), fileName: d.fileName, mediaType: d.mediaType },
+    );
+    if (created) uploaded++;
+  }
+  return uploaded;
 }
 
 /** The scan samples as lines to print: the code as a JSON string (as POST /v1/scans takes it) and its Digital Link. */

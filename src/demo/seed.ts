@@ -6,17 +6,22 @@ import {
   AlertCases__factory,
   BatchLedger__factory,
   ConsortiumRegistry__factory,
+  CorrectiveActions__factory,
   ProductRegistry__factory,
 } from "../../typechain-types";
 import {
   AgreementKind,
+  BatchImpact,
   CaseStatus,
   createNonceSequence,
-  domainOf,
+  DeviationCategory,
   DeviationKind,
+  DeviationSeverity,
+  domainOf,
   PackState,
   RecallLevel,
   ReleaseTester,
+  RootCause,
   signAttestation,
 } from "../ledger";
 import { SuspectOutcome } from "../ledger";
@@ -47,7 +52,10 @@ export type DemoBatch = {
 /** A code to try at the scanner and the verdict it should get. */
 export type ScanSample = { kind: string; verdict: string; code: string; digitalLink?: string; note: string };
 
-export type DemoSeed = { organizations: DemoOrganization[]; batches: DemoBatch[]; samples: ScanSample[] };
+/** A quality document the demo uploads once the ledger is indexed: the bytes an attestation of the batch records. */
+export type DemoDocument = { batchId: string; uploaderId: number; fileName: string; mediaType: string; content: string };
+
+export type DemoSeed = { organizations: DemoOrganization[]; batches: DemoBatch[]; samples: ScanSample[]; documents: DemoDocument[] };
 
 export type SeedOptions = {
   deployment: Deployment;
@@ -75,6 +83,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const ledger = BatchLedger__factory.connect(contracts.BatchLedger, relayer);
   const aggregations = AggregationLedger__factory.connect(contracts.AggregationLedger, relayer);
   const alertCases = AlertCases__factory.connect(contracts.AlertCases, relayer);
+  const capas = CorrectiveActions__factory.connect(contracts.CorrectiveActions, relayer);
   const nextNonce = createNonceSequence();
 
   async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
@@ -182,23 +191,32 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   }
   type Recorded = Awaited<ReturnType<typeof record>>;
 
-  const deviation = async (by: Party, batch: Recorded, kind: number, report: string, closure?: string) => {
+  type Classification = { kind: number; severity: number; category: number };
+  type Conclusion = { by: Party; text: string; rootCause: number; batchImpact: number };
+  const deviation = async (by: Party, batch: Recorded, { kind, severity, category }: Classification, report: string, closure?: Conclusion) => {
     const opened = await sign("BatchLedger", "DeviationReport", by, {
       organizationId: by.organizationId,
       batchId: batch.batchId,
       kind,
+      severity,
+      category,
       reportHash: hashText(report),
     });
     await mined(ledger.openDeviation(opened.message, opened.signature));
     if (!closure) return;
-    const closed = await sign("BatchLedger", "DeviationClosure", by, {
-      organizationId: by.organizationId,
+    const closed = await sign("BatchLedger", "DeviationClosure", closure.by, {
+      organizationId: closure.by.organizationId,
       batchId: batch.batchId,
       reportHash: hashText(report),
-      closureHash: hashText(closure),
+      rootCause: closure.rootCause,
+      batchImpact: closure.batchImpact,
+      closureHash: hashText(closure.text),
     });
     await mined(ledger.closeDeviation(closed.message, closed.signature));
   };
+  const documents: DemoDocument[] = [];
+  const document = (batch: Recorded, uploader: Party, fileName: string, content: string) =>
+    documents.push({ batchId: batch.batchId, uploaderId: uploader.organizationId, fileName, mediaType: "text/plain; charset=utf-8", content });
   const factoryRelease = async (batch: Recorded) => {
     const { message, signature } = await sign("BatchLedger", "FactoryRelease", cmo, {
       cmoId: cmo.organizationId,
@@ -250,14 +268,41 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
 
   // Atorvastatin AT250301: a deviation found and closed, released, stored in Shanghai, sold through Nanjing,
   // three packs dispensed at the hospital.
+  // The deviation is major, so the MAH closes it; its report and closure are documents both read. Its CAPA failed
+  // its effectiveness check (the press drifted again), which the early warning raises; a second CAPA is open.
   const sold = await record("atorvastatin", atorvastatinQuality, "AT250301", 60, 75);
   await deviation(
     cmo,
     sold,
-    DeviationKind.Deviation,
-    "偏差报告 DEV-2025-031 压片机转速偏离设定值",
-    "偏差关闭 CAPA-2025-031 设备重新校准，产品质量不受影响",
+    { kind: DeviationKind.Deviation, severity: DeviationSeverity.Major, category: DeviationCategory.Equipment },
+    DEV_031_REPORT,
+    { by: mah, text: DEV_031_CLOSURE, rootCause: RootCause.Machine, batchImpact: BatchImpact.NoImpact },
   );
+  document(sold, cmo, "DEV-2025-031 偏差报告.txt", DEV_031_REPORT);
+  document(sold, mah, "DEV-2025-031 偏差关闭.txt", DEV_031_CLOSURE);
+  const capa = async (batch: Recorded, by: Party, report: string, plan: string, owner: Party, dueAt: number) => {
+    const { message, signature } = await sign("CorrectiveActions", "CapaRecord", by, {
+      organizationId: by.organizationId,
+      batchId: batch.batchId,
+      reportHash: hashText(report),
+      capaHash: hashText(plan),
+      ownerId: owner.organizationId,
+      dueAt,
+    });
+    await mined(capas.recordCapa(message, signature));
+  };
+  await capa(sold, cmo, DEV_031_REPORT, CAPA_031_PLAN, cmo, now + 30 * DAY);
+  document(sold, cmo, "CAPA-2025-031 纠正预防措施.txt", CAPA_031_PLAN);
+  const check = await sign("CorrectiveActions", "EffectivenessCheck", mah, {
+    mahId: mah.organizationId,
+    batchId: sold.batchId,
+    capaHash: hashText(CAPA_031_PLAN),
+    effective: false,
+    checkHash: hashText(CAPA_031_CHECK),
+  });
+  await mined(capas.checkCapaEffectiveness(check.message, check.signature));
+  document(sold, mah, "CAPA-2025-031 有效性检查.txt", CAPA_031_CHECK);
+  await capa(sold, cmo, DEV_031_REPORT, CAPA_031_PLAN_2, cmo, now + 60 * DAY);
   await factoryRelease(sold);
   await marketRelease(sold);
   // Packed at the factory in six cases of ten on one pallet (SSCCs); the hospital takes the three packs it
@@ -292,7 +337,13 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   // Atorvastatin AT250415: an out-of-specification result investigated and closed, released and distributed in
   // three provinces, then recalled (level II); Shanghai and Nanjing have acknowledged, Hangzhou has not yet.
   const recalled = await record("atorvastatin", atorvastatinQuality, "AT250415", 40, 40);
-  await deviation(cmo, recalled, DeviationKind.OutOfSpecification, "OOS-2025-012 溶出度结果超标", "OOS 调查结论：实验室误差，复检合格");
+  await deviation(
+    cmo,
+    recalled,
+    { kind: DeviationKind.OutOfSpecification, severity: DeviationSeverity.Minor, category: DeviationCategory.Laboratory },
+    "OOS-2025-012 溶出度结果超标",
+    { by: cmo, text: "OOS 调查结论：实验室误差，复检合格", rootCause: RootCause.Measurement, batchImpact: BatchImpact.NoImpact },
+  );
   await factoryRelease(recalled);
   await marketRelease(recalled);
   await handOver(cmo, storage, recalled, 40);
@@ -334,15 +385,26 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   // Metformin MF250610: released by the factory, but an out-of-trend result is still open, so no market release.
   const held = await record("metformin", metforminQuality, "MF250610", 30, 5);
   await factoryRelease(held);
-  await deviation(mah, held, DeviationKind.OutOfTrend, "OOT-2025-004 含量趋势异常，待调查");
+  await deviation(
+    mah,
+    held,
+    { kind: DeviationKind.OutOfTrend, severity: DeviationSeverity.Minor, category: DeviationCategory.Laboratory },
+    "OOT-2025-004 含量趋势异常，待调查",
+  );
 
   // Metformin MF250520: released and distributed to Hangzhou, then an out-of-specification result on a retained
-  // sample: the opened OOS holds the batch until the MAH decides (no shipping or dispensing; scans answer ON_HOLD).
+  // sample, critical: the opened OOS holds the batch until the MAH decides (no shipping or dispensing; scans answer
+  // ON_HOLD).
   const onHold = await record("metformin", metforminQuality, "MF250520", 30, 5);
   await factoryRelease(onHold);
   await marketRelease(onHold);
   await handOver(cmo, hangzhou, onHold, 20);
-  await deviation(mah, onHold, DeviationKind.OutOfSpecification, "OOS-2025-019 留样含量检测结果超标，调查中");
+  await deviation(
+    mah,
+    onHold,
+    { kind: DeviationKind.OutOfSpecification, severity: DeviationSeverity.Critical, category: DeviationCategory.Laboratory },
+    "OOS-2025-019 留样含量检测结果超标，调查中",
+  );
 
   // ---- supervision: alert cases and a suspect-product report (AlertCases) ----
   /** The key of the alert the engine will raise from the event `name` in `receipt`, by the engine's own rule. */
@@ -463,8 +525,27 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       ...(b === sold ? { aggregates: soldAggregates } : {}),
     })),
     samples,
+    documents,
   };
 }
+
+const DEV_031_REPORT = [
+  "偏差报告 DEV-2025-031 压片机转速偏离设定值",
+  "批号 AT250301 阿托伐他汀钙片；发现人：杭州合诚制药 压片岗位",
+  "描述：第 3 班次压片机转速 38 rpm，设定值 32±3 rpm，持续约 40 分钟。",
+  "严重程度：重大（可能影响片重差异与溶出度）；类别：设备设施",
+].join("\n");
+const DEV_031_CLOSURE = [
+  "偏差关闭 CAPA-2025-031 设备重新校准，产品质量不受影响",
+  "根本原因：转速传感器漂移（机）。对批次的影响：该时段片剂全检片重与溶出度，均符合标准，无影响。",
+  "上市许可持有人质量负责人审核同意关闭。",
+].join("\n");
+const CAPA_031_PLAN = [
+  "纠正预防措施 CAPA-2025-031：更换转速传感器，校准周期由 12 个月缩短为 3 个月；负责人：杭州合诚制药 设备部",
+  "有效性检查：三个月内不再发生转速偏离。",
+].join("\n");
+const CAPA_031_CHECK = "CAPA-2025-031 有效性检查：未通过。更换后第 6 周再次出现转速偏离（36 rpm），需重新调查。";
+const CAPA_031_PLAN_2 = "纠正预防措施 CAPA-2025-031-R1：排查压片机变频器与控制程序，增加转速在线报警。";
 
 function partyOf(member: DemoMember, organizationId: number, key: BaseWallet): Party {
   return { organizationId, name: member.name, role: member.role, region: member.region, address: key.address, privateKey: key.privateKey, key };

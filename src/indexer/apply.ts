@@ -2,6 +2,8 @@ import {
   AGREEMENT_KINDS,
   ATTESTATION_BY_EVENT,
   CASE_STATUSES,
+  BATCH_IMPACTS,
+  ROOT_CAUSES,
   DEVIATION_CATEGORIES,
   DEVIATION_KINDS,
   DEVIATION_SEVERITIES,
@@ -62,6 +64,8 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
   if (name === "PackStatesChanged") for (const pack of args.packs as string[]) window.packStates.want(pack);
   if (name === "AggregationCommitted" || name === "UnitsUnpacked") window.batchAggregations.want(batchId);
   if (name === "UnitsUnpacked") for (const unit of args.units as string[]) window.unpackedUnits.want(str(args, "containerId"), unit);
+  if (name === "CapaRecorded") window.deviations.want(batchId, str(args, "reportHash"));
+  if (name === "CapaRecorded" || name === "CapaEffectivenessChecked") window.capas.want(batchId, str(args, "capaHash"));
 }
 
 /** Events that place, release or end a batch's hold (a deviation holds a market-released batch, a recall ends it). */
@@ -215,8 +219,39 @@ const HANDLERS: Record<string, Handler> = {
       closed_by: num(args, "organizationId"),
       closure_hash: str(args, "closureHash"),
       closed_at: blockTime,
+      root_cause: ROOT_CAUSES.nameOf(num(args, "rootCause")),
+      batch_impact: BATCH_IMPACTS.nameOf(num(args, "batchImpact")),
     });
     w.batches.update(batch, { open_deviations: batch.open_deviations - 1 });
+    return null;
+  },
+  CapaRecorded(w, { args, blockTime }) {
+    const batchId = str(args, "batchId");
+    if (!w.deviations.get(batchId, str(args, "reportHash"))) return `CAPA for unknown deviation ${str(args, "reportHash")} of batch ${batchId}`;
+    w.capas.put({
+      batch_id: batchId,
+      capa_hash: str(args, "capaHash"),
+      report_hash: str(args, "reportHash"),
+      recorded_by: num(args, "organizationId"),
+      owner_id: num(args, "ownerId"),
+      due_at: num(args, "dueAt"),
+      recorded_at: blockTime,
+      status: "OPEN",
+      checked_by: null,
+      check_hash: null,
+      checked_at: null,
+    });
+    return null;
+  },
+  CapaEffectivenessChecked(w, { args, blockTime }) {
+    const capa = w.capas.get(str(args, "batchId"), str(args, "capaHash"));
+    if (!capa) return `effectiveness check of unknown CAPA ${str(args, "capaHash")} of batch ${str(args, "batchId")}`;
+    w.capas.update(capa, {
+      status: args.effective === true ? "EFFECTIVE" : "INEFFECTIVE",
+      checked_by: num(args, "mahId"),
+      check_hash: str(args, "checkHash"),
+      checked_at: blockTime,
+    });
     return null;
   },
   BatchFactoryReleased(w, { args, blockTime }) {

@@ -27,6 +27,7 @@ export const TABLES = {
   alertCases: { table: "alert_cases", key: ["alert_key"] },
   alertCaseHistory: { table: "alert_case_history", key: ["alert_key", "revision"] },
   suspectReports: { table: "suspect_reports", key: ["id"] },
+  capas: { table: "capas", key: ["batch_id", "capa_hash"] },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof TABLES;

@@ -11,7 +11,14 @@ import type { RoleName } from "./vocabulary";
  * By convention the first field of every struct names the acting organization, and its second is the nonce.
  */
 
-export const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger", "AggregationLedger", "AlertCases"] as const;
+export const LEDGER_CONTRACTS = [
+  "ConsortiumRegistry",
+  "ProductRegistry",
+  "BatchLedger",
+  "AggregationLedger",
+  "AlertCases",
+  "CorrectiveActions",
+] as const;
 export type LedgerContract = (typeof LEDGER_CONTRACTS)[number];
 
 /**
@@ -166,6 +173,8 @@ export const ATTESTATIONS = {
       field("nonce", "uint256"),
       field("batchId", "bytes32"),
       field("kind", "uint8"),
+      field("severity", "uint8"),
+      field("category", "uint8"),
       field("reportHash", "bytes32"),
     ],
     event: "DeviationOpened",
@@ -180,6 +189,8 @@ export const ATTESTATIONS = {
       field("nonce", "uint256"),
       field("batchId", "bytes32"),
       field("reportHash", "bytes32"),
+      field("rootCause", "uint8"),
+      field("batchImpact", "uint8"),
       field("closureHash", "bytes32"),
     ],
     event: "DeviationClosed",
@@ -425,6 +436,39 @@ export const ATTESTATIONS = {
     event: "SuspectReportTerminated",
     struct: "termination",
     signedBy: ["REGULATOR"],
+  },
+
+  // ----- CorrectiveActions: CAPA for deviations -----
+  CapaRecord: {
+    contract: "CorrectiveActions",
+    function: "recordCapa",
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("reportHash", "bytes32"),
+      field("capaHash", "bytes32"),
+      field("ownerId", "uint32"),
+      field("dueAt", "uint40"),
+    ],
+    event: "CapaRecorded",
+    struct: "record",
+    signedBy: ["MAH", "CMO"],
+  },
+  EffectivenessCheck: {
+    contract: "CorrectiveActions",
+    function: "checkCapaEffectiveness",
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("capaHash", "bytes32"),
+      field("effective", "bool"),
+      field("checkHash", "bytes32"),
+    ],
+    event: "CapaEffectivenessChecked",
+    struct: "check",
+    signedBy: ["MAH"],
   },
 } as const satisfies Record<string, Entry>;
 

@@ -5,6 +5,7 @@ import {
   AlertCases__factory,
   BatchLedger__factory,
   ConsortiumRegistry__factory,
+  CorrectiveActions__factory,
   ProductRegistry__factory,
 } from "../../typechain-types";
 import { ATTESTATION_BY_EVENT, attestationSpec, LEDGER_CONTRACTS } from "./catalogue";
@@ -18,6 +19,7 @@ export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: new Interface(BatchLedger__factory.abi),
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
   AlertCases: new Interface(AlertCases__factory.abi),
+  CorrectiveActions: new Interface(CorrectiveActions__factory.abi),
 };
 
 /** The contract call that carries a signed attestation (what the relay sends, and the CLI over RPC). */

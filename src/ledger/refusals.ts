@@ -5,7 +5,16 @@ import { decodeLedgerError } from "./contracts";
 import type { DecodedError } from "./contracts";
 import { LedgerError } from "./errors";
 import type { ErrorKind } from "./errors";
-import { ROLES, BATCH_STATES, CASE_STATUSES, PACK_STATES } from "./vocabulary";
+import {
+  ROLES,
+  BATCH_STATES,
+  CASE_STATUSES,
+  PACK_STATES,
+  DEVIATION_SEVERITIES,
+  DEVIATION_CATEGORIES,
+  ROOT_CAUSES,
+  BATCH_IMPACTS,
+} from "./vocabulary";
 import type { SignedAttestation } from "./wire";
 
 /**
@@ -297,6 +306,29 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "DEVIATION_ALREADY_REPORTED",
     explain: async (a, c) => `${await c.names.batch(a.batchId)} already has a deviation with report ${a.reportHash}`,
   },
+  DeviationNotClassified: {
+    kind: "bad_input",
+    code: "DEVIATION_NOT_CLASSIFIED",
+    field: "message.severity",
+    explain: (a) =>
+      `a deviation is reported with a severity (minor, major or critical) and a category; this one has ` +
+      `${DEVIATION_SEVERITIES.words[Number(a.severity)] ?? `severity ${a.severity}`} and ${DEVIATION_CATEGORIES.words[Number(a.category)] ?? `category ${a.category}`}`,
+  },
+  DeviationConclusionMissing: {
+    kind: "bad_input",
+    code: "DEVIATION_CONCLUSION_MISSING",
+    field: "message.rootCause",
+    explain: (a) =>
+      `a deviation is closed with its root cause and its impact on the batch; this closure states ` +
+      `${ROOT_CAUSES.words[Number(a.rootCause)] ?? a.rootCause} as root cause and ${BATCH_IMPACTS.words[Number(a.batchImpact)] ?? a.batchImpact} as impact`,
+  },
+  DeviationClosureNeedsMah: {
+    kind: "not_allowed",
+    code: "DEVIATION_CLOSURE_NEEDS_MAH",
+    explain: async (a, c) =>
+      `deviation ${a.reportHash} of ${await c.names.batch(a.batchId)} is ${DEVIATION_SEVERITIES.words[Number(a.severity)]}: ` +
+      `only the batch's MAH closes a major or critical deviation, not ${await c.names.organization(a.organizationId)}`,
+  },
   DeviationNotOpen: {
     kind: "refused",
     code: "DEVIATION_NOT_OPEN",
@@ -324,6 +356,49 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "BATCH_RECALLED",
     explain: async (a, c) =>
       `${await c.names.batch(a.batchId)} is ${await c.names.recall(a.batchId)}: it can no longer be released, shipped or dispensed`,
+  },
+
+  // ----- CorrectiveActions: CAPA -----
+  NotCapaParty: {
+    kind: "not_allowed",
+    code: "NOT_CAPA_PARTY",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} is neither the MAH nor the CMO of ${await c.names.batch(a.batchId)}: ` +
+      `only they record a CAPA for its deviations, and only they own one`,
+  },
+  UnknownDeviation: {
+    kind: "refused",
+    code: "UNKNOWN_DEVIATION",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} has no deviation with report ${a.reportHash}: a CAPA answers a reported deviation`,
+  },
+  CapaAlreadyRecorded: {
+    kind: "refused",
+    code: "CAPA_ALREADY_RECORDED",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} already has a CAPA with document ${a.capaHash}`,
+  },
+  CapaDueDatePassed: {
+    kind: "bad_input",
+    code: "CAPA_DUE_DATE_PASSED",
+    field: "message.dueAt",
+    explain: (a) => `a CAPA is due after it is recorded; ${chinaTime(Number(a.dueAt))} has passed`,
+  },
+  UnknownCapa: {
+    kind: "refused",
+    code: "UNKNOWN_CAPA",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} has no CAPA with document ${a.capaHash}`,
+  },
+  CapaAlreadyChecked: {
+    kind: "refused",
+    code: "CAPA_ALREADY_CHECKED",
+    explain: async (a, c) =>
+      `the CAPA ${a.capaHash} of ${await c.names.batch(a.batchId)} was already found ${Number(a.status) === 2 ? "effective" : "ineffective"}` +
+      `${Number(a.status) === 3 ? ": record a new CAPA for the deviation" : ""}`,
+  },
+  NotCapaChecker: {
+    kind: "not_allowed",
+    code: "NOT_CAPA_CHECKER",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} is not the MAH of ${await c.names.batch(a.batchId)}: only the MAH checks a CAPA's effectiveness`,
   },
 
   // ----- BatchLedger: holds -----

@@ -65,7 +65,14 @@ export type AlertHarness = Awaited<ReturnType<typeof alertHarness>>;
 /** The CMO opens a deviation on a batch; returns its report hash. */
 export async function openDeviation(c: Consortium, by: Party, batchId: string, label: string) {
   const reportHash = hashText(`deviation ${label}`);
-  const { message, signature } = await c.sign("BatchLedger", "DeviationReport", by.key, { organizationId: by.id, batchId, kind: 1, reportHash });
+  const { message, signature } = await c.sign("BatchLedger", "DeviationReport", by.key, {
+    organizationId: by.id,
+    batchId,
+    kind: 1,
+    severity: 1,
+    category: 1,
+    reportHash,
+  });
   await c.batches.openDeviation(message as never, signature);
   return reportHash;
 }
@@ -75,6 +82,8 @@ export async function closeDeviation(c: Consortium, by: Party, batchId: string, 
     organizationId: by.id,
     batchId,
     reportHash,
+    rootCause: 4,
+    batchImpact: 1,
     closureHash: hashText(`closure ${reportHash}`),
   });
   await c.batches.closeDeviation(message as never, signature);

@@ -64,6 +64,8 @@ describe("EPCIS 2.0 export of a batch's history", () => {
       organizationId: c.cmo.id,
       batchId,
       kind: DeviationKind.OutOfTrend,
+      severity: 1,
+      category: 5,
       reportHash,
     });
     await c.batches.openDeviation(report.message as never, report.signature);
@@ -71,6 +73,8 @@ describe("EPCIS 2.0 export of a batch's history", () => {
       organizationId: c.cmo.id,
       batchId,
       reportHash,
+      rootCause: 6,
+      batchImpact: 1,
       closureHash: hashText("CAPA"),
     });
     await c.batches.closeDeviation(closure.message as never, closure.signature);

@@ -420,6 +420,8 @@ describe("relay of signed attestations", () => {
       organizationId: h.c.cmo.id,
       batchId,
       kind: 2,
+      severity: 2,
+      category: 5,
       reportHash: hashText("OOS assay"),
     });
     await h.c.batches.openDeviation(deviation.message as never, deviation.signature);

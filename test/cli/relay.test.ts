@@ -204,7 +204,23 @@ describe("trace through the API relay", () => {
   it("shows the relay's refusal verbatim, sends nothing, and releases once the deviation is closed", async () => {
     const ref = `${GTIN}/${batchNumber}`;
     answerOf(await cli(h.c.cmo, "release", "factory", ref, "--certificate", "QA", "--wait"));
-    answerOf(await cli(h.c.cmo, "deviations", "open", ref, "--kind", "deviation", "--report", "temperature excursion", "--wait"));
+    answerOf(
+      await cli(
+        h.c.cmo,
+        "deviations",
+        "open",
+        ref,
+        "--kind",
+        "deviation",
+        "--severity",
+        "minor",
+        "--category",
+        "laboratory",
+        "--report",
+        "temperature excursion",
+        "--wait",
+      ),
+    );
     const before = await blockNumber();
     const refused = await trace(
       { TRACE_PRIVATE_KEY: h.c.mah.key.privateKey },
@@ -224,7 +240,23 @@ describe("trace through the API relay", () => {
         "every deviation, OOS and OOT must be closed before release",
     );
     expect(await blockNumber(), "a refused attestation is not sent").to.equal(before);
-    answerOf(await cli(h.c.cmo, "deviations", "close", ref, "--report", "temperature excursion", "--closure", "stability data reviewed", "--wait"));
+    answerOf(
+      await cli(
+        h.c.cmo,
+        "deviations",
+        "close",
+        ref,
+        "--report",
+        "temperature excursion",
+        "--root-cause",
+        "measurement",
+        "--impact",
+        "no-impact",
+        "--closure",
+        "stability data reviewed",
+        "--wait",
+      ),
+    );
     const released = answerOf(await cli(h.c.mah, "release", "market", ref, "--decision", "go", "--wait"));
     expect(released.status).to.equal("indexed");
 

@@ -192,13 +192,47 @@ describe("trace over JSON-RPC", () => {
   it("refuses market release while a deviation is open, naming the batch by the number it was given", async () => {
     const ref = `${GTIN}/${batchNumber}`;
     answerOf(await cli(c.cmo, "release", "factory", ref, "--certificate", "QA certificate"));
-    answerOf(await cli(c.cmo, "deviations", "open", ref, "--kind", "oos", "--report", "assay 92%"));
+    answerOf(
+      await cli(c.cmo, "deviations", "open", ref, "--kind", "oos", "--severity", "minor", "--category", "laboratory", "--report", "assay 92%"),
+    );
     const error = await refused(c.mah, "release", "market", ref, "--decision", "released");
     expect(error.code).to.equal("BATCH_HAS_OPEN_DEVIATIONS");
     expect(error.message).to.contain(`batch ${batchNumber} has 1 open deviation`);
     expect(Number((await c.batches.batch(batchId)).state), "still only factory released").to.equal(2);
-    expect((await refused(c.cmo, "deviations", "close", ref, "--report", "another report", "--closure", "x")).code).to.equal("DEVIATION_NOT_OPEN");
-    answerOf(await cli(c.cmo, "deviations", "close", ref, "--report", "assay 92%", "--closure", "retest passed"));
+    expect(
+      (
+        await refused(
+          c.cmo,
+          "deviations",
+          "close",
+          ref,
+          "--report",
+          "another report",
+          "--root-cause",
+          "measurement",
+          "--impact",
+          "no-impact",
+          "--closure",
+          "x",
+        )
+      ).code,
+    ).to.equal("DEVIATION_NOT_OPEN");
+    answerOf(
+      await cli(
+        c.cmo,
+        "deviations",
+        "close",
+        ref,
+        "--report",
+        "assay 92%",
+        "--root-cause",
+        "measurement",
+        "--impact",
+        "no-impact",
+        "--closure",
+        "retest passed",
+      ),
+    );
     const released = answerOf(await cli(c.mah, "release", "market", batchId, "--decision", "released"));
     expect(released).to.include({ attestation: "MarketRelease", batchId: batchId.toLowerCase() });
     expect(Number((await c.batches.batch(batchId)).state)).to.equal(3);
@@ -261,9 +295,26 @@ describe("trace over JSON-RPC", () => {
     expect(shipping.code).to.equal("BATCH_ON_HOLD");
     expect(shipping.message).to.contain(`batch ${batchNumber} is on hold awaiting its MAH's decision`);
     expect((await refused(c.regulator, "holds", "release", batchId, "--reason", "x")).code).to.equal("NOT_BATCH_MAH");
-    answerOf(await cli(c.cmo, "deviations", "open", batchId, "--kind", "oos", "--report", "assay 88%"));
+    answerOf(
+      await cli(c.cmo, "deviations", "open", batchId, "--kind", "oos", "--severity", "minor", "--category", "laboratory", "--report", "assay 88%"),
+    );
     expect((await refused(c.mah, "holds", "release", batchId, "--reason", "lab error")).code).to.equal("BATCH_HAS_OPEN_DEVIATIONS");
-    answerOf(await cli(c.cmo, "deviations", "close", batchId, "--report", "assay 88%", "--closure", "lab error confirmed"));
+    answerOf(
+      await cli(
+        c.cmo,
+        "deviations",
+        "close",
+        batchId,
+        "--report",
+        "assay 88%",
+        "--root-cause",
+        "measurement",
+        "--impact",
+        "no-impact",
+        "--closure",
+        "lab error confirmed",
+      ),
+    );
     const released = answerOf(await cli(c.mah, "holds", "release", batchId, "--reason", "lab error"));
     expect(released).to.include({ attestation: "HoldRelease", batchId: batchId.toLowerCase() });
     expect((await c.batches.batch(batchId)).onHold).to.equal(false);

@@ -2,7 +2,19 @@ import { describe, it } from "vitest";
 import { expect } from "chai";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { AbiCoder, id as hashText, keccak256, ZeroHash } from "ethers";
-import { AgreementKind, BatchState, DeviationKind, RecallLevel, RecallStatus, ReleaseTester, Role } from "../../src/ledger";
+import {
+  AgreementKind,
+  BatchImpact,
+  BatchState,
+  DeviationCategory,
+  DeviationKind,
+  DeviationSeverity,
+  RecallLevel,
+  RecallStatus,
+  ReleaseTester,
+  Role,
+  RootCause,
+} from "../../src/ledger";
 import {
   agreementMessage,
   batchRecordMessage,
@@ -351,7 +363,7 @@ describe("BatchLedger: manufacture and release", () => {
         .withArgs(
           c.batchId,
           c.mah.id,
-          [c.mah.id, message.nonce, c.batchId, DeviationKind.OutOfTrend, reportHash],
+          [c.mah.id, message.nonce, c.batchId, DeviationKind.OutOfTrend, DeviationSeverity.Minor, DeviationCategory.Process, reportHash],
           false,
           c.mah.key.address,
           signature,
@@ -427,7 +439,13 @@ describe("BatchLedger: manufacture and release", () => {
       const { message, signature } = await signClosure(c, c.cmo, c.batchId, { closureHash });
       await expect(c.batches.closeDeviation(message as never, signature))
         .to.emit(c.batches, "DeviationClosed")
-        .withArgs(c.batchId, c.cmo.id, [c.cmo.id, message.nonce, c.batchId, reportHash, closureHash], c.cmo.key.address, signature);
+        .withArgs(
+          c.batchId,
+          c.cmo.id,
+          [c.cmo.id, message.nonce, c.batchId, reportHash, RootCause.Method, BatchImpact.NoImpact, closureHash],
+          c.cmo.key.address,
+          signature,
+        );
     });
 
     it("closeDeviation reverts for an unknown batch", async () => {

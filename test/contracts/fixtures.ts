@@ -2,7 +2,19 @@ import hre from "hardhat";
 import { AbiCoder, keccak256, Wallet, id as hashText, ZeroHash } from "ethers";
 import type { BaseContract, BaseWallet, ContractTransactionResponse, Signer } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { AgreementKind, createNonceSequence, DeviationKind, DEFAULT_UNDO_WINDOW, ReleaseTester, Role, signAttestation } from "../../src/ledger";
+import {
+  AgreementKind,
+  BatchImpact,
+  createNonceSequence,
+  DeviationCategory,
+  DeviationKind,
+  DeviationSeverity,
+  DEFAULT_UNDO_WINDOW,
+  ReleaseTester,
+  RootCause,
+  Role,
+  signAttestation,
+} from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import { endOfChinaDay } from "../../src/ledger/expiry";
 import { chinaDate } from "../../src/ledger/china-time";
@@ -11,6 +23,7 @@ import {
   AlertCases__factory,
   BatchLedger__factory,
   ConsortiumRegistry__factory,
+  CorrectiveActions__factory,
   ProductRegistry__factory,
 } from "../../typechain-types";
 
@@ -47,6 +60,8 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   await aggregations.waitForDeployment();
   const alertCases = await new AlertCases__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await alertCases.waitForDeployment();
+  const capas = await new CorrectiveActions__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
+  await capas.waitForDeployment();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
   const contracts = {
@@ -55,6 +70,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
     BatchLedger: batches,
     AggregationLedger: aggregations,
     AlertCases: alertCases,
+    CorrectiveActions: capas,
   };
 
   /** Signs `message` (its nonce filled in when absent) as `key` for one contract's domain. */
@@ -75,7 +91,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   }
 
   const regulator: Party = { id: 1, key: regulatorKey, role: Role.Regulator, region: JIANGSU };
-  return { relayer, registry, products, batches, aggregations, alertCases, chainId, sign, regulator, nextNonce };
+  return { relayer, registry, products, batches, aggregations, alertCases, capas, chainId, sign, regulator, nextNonce };
 }
 
 /** The timestamp of the latest block of the node the ledger is deployed on. */
@@ -290,6 +306,8 @@ export async function signDeviation(c: Consortium, by: Party, batchId: string, o
     organizationId: by.id,
     batchId,
     kind: DeviationKind.Deviation,
+    severity: DeviationSeverity.Minor,
+    category: DeviationCategory.Process,
     reportHash: hashText("deviation report DR-001"),
     ...overrides,
   });
@@ -305,6 +323,8 @@ export async function signClosure(c: Consortium, by: Party, batchId: string, ove
     organizationId: by.id,
     batchId,
     reportHash: hashText("deviation report DR-001"),
+    rootCause: RootCause.Method,
+    batchImpact: BatchImpact.NoImpact,
     closureHash: hashText("CAPA closure DR-001"),
     ...overrides,
   });

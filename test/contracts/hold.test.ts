@@ -2,7 +2,7 @@ import { describe, it } from "vitest";
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { id as hashText } from "ethers";
-import { DeviationKind, RecallLevel, RecallStatus } from "../../src/ledger";
+import { DeviationCategory, DeviationKind, DeviationSeverity, RecallLevel, RecallStatus } from "../../src/ledger";
 import {
   batchSnapshot,
   closeDeviation,
@@ -134,7 +134,7 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
         .withArgs(
           c.batchId,
           c.cmo.id,
-          [c.cmo.id, message.nonce, c.batchId, DeviationKind.OutOfSpecification, reportHash],
+          [c.cmo.id, message.nonce, c.batchId, DeviationKind.OutOfSpecification, DeviationSeverity.Minor, DeviationCategory.Process, reportHash],
           true,
           c.cmo.key.address,
           signature,
@@ -151,7 +151,15 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
         .withArgs(
           batchId,
           c.mah.id,
-          [c.mah.id, message.nonce, batchId, DeviationKind.Deviation, hashText("deviation report DR-001")],
+          [
+            c.mah.id,
+            message.nonce,
+            batchId,
+            DeviationKind.Deviation,
+            DeviationSeverity.Minor,
+            DeviationCategory.Process,
+            hashText("deviation report DR-001"),
+          ],
           false,
           c.mah.key.address,
           signature,
@@ -167,7 +175,7 @@ describe("BatchLedger: hold (quarantine short of a recall)", () => {
         .withArgs(
           c.batchId,
           c.mah.id,
-          [c.mah.id, message.nonce, c.batchId, DeviationKind.OutOfTrend, hashText("OOT")],
+          [c.mah.id, message.nonce, c.batchId, DeviationKind.OutOfTrend, DeviationSeverity.Minor, DeviationCategory.Process, hashText("OOT")],
           false,
           c.mah.key.address,
           signature,

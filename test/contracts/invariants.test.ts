@@ -74,6 +74,8 @@ async function invariantConsortium() {
     organizationId: c.cmo.id,
     batchId: batchB,
     kind: DeviationKind.OutOfSpecification,
+    severity: 1,
+    category: 5,
     reportHash: REPORTS[0],
   });
   await c.batches.openDeviation(message as never, signature);
@@ -689,7 +691,7 @@ class Runner {
           op,
           by,
           "DeviationReport",
-          { organizationId: this.party(by).id, batchId: b.id, kind, reportHash },
+          { organizationId: this.party(by).id, batchId: b.id, kind, severity: 1, category: 1, reportHash },
           () =>
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??
@@ -714,7 +716,7 @@ class Runner {
           op,
           by,
           "DeviationClosure",
-          { organizationId: this.party(by).id, batchId: b.id, reportHash, closureHash: hashText("CAPA done") },
+          { organizationId: this.party(by).id, batchId: b.id, reportHash, rootCause: 4, batchImpact: 1, closureHash: hashText("CAPA done") },
           () =>
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??

@@ -172,7 +172,17 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       expect((await batch(batchId)).open_deviations).to.equal(1);
       const rows = await store.db.selectFrom("deviations").selectAll().where("batch_id", "=", batchId).execute();
       const byHash = Object.fromEntries(rows.map((r) => [r.report_hash, r]));
-      expect(byHash[oos]).to.include({ kind: "OOS", status: "CLOSED", opened_by: s.cmo.id, closed_by: s.cmo.id, closed_at: now() });
+      expect(byHash[oos]).to.include({
+        kind: "OOS",
+        status: "CLOSED",
+        opened_by: s.cmo.id,
+        closed_by: s.cmo.id,
+        closed_at: now(),
+        severity: "MINOR",
+        category: "LABORATORY",
+        root_cause: "MEASUREMENT",
+        batch_impact: "NO_IMPACT",
+      });
       expect(byHash[oos]!.closure_hash).to.equal(hashText(`closure of ${oos}`));
       expect(byHash[deviation]).to.include({
         kind: "DEVIATION",
@@ -182,6 +192,37 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
         closed_by: null,
         closure_hash: null,
       });
+    });
+
+    it("CapaRecorded keeps the CAPA open with its owner and due date; CapaEffectivenessChecked records the MAH's verdict", async () => {
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 500);
+      const report = hashText("granulation deviation");
+      const plan = hashText("CAPA plan");
+      await s.ledger.openDeviation(s.cmo, batchId, report, DeviationKind.Deviation);
+      await s.ledger.recordCapa(s.cmo, batchId, report, plan, s.cmo.id, 2_000_000_000);
+      await step();
+      const recordedAt = now();
+      const capa = () => store.db.selectFrom("capas").selectAll().where("batch_id", "=", batchId).executeTakeFirstOrThrow();
+      expect(await capa()).to.deep.include({
+        capa_hash: plan,
+        report_hash: report,
+        recorded_by: s.cmo.id,
+        owner_id: s.cmo.id,
+        due_at: 2_000_000_000,
+        recorded_at: recordedAt,
+        status: "OPEN",
+        checked_by: null,
+      });
+      await s.ledger.checkCapa(s.mah, batchId, plan, false);
+      await step();
+      expect(await capa()).to.include({ status: "INEFFECTIVE", checked_by: s.mah.id, check_hash: hashText(`check of ${plan}`), checked_at: now() });
+    });
+
+    it("CapaRecorded for a deviation the model does not hold is recorded as a problem", async () => {
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 500);
+      await s.ledger.recordCapa(s.cmo, batchId, hashText("never reported"), hashText("plan"), s.cmo.id, 2_000_000_000);
+      const { problems } = await s.ledger.apply(store);
+      expect(problems.map((p) => p.problem)).to.deep.equal([`CAPA for unknown deviation ${hashText("never reported")} of batch ${batchId}`]);
     });
 
     it("BatchFactoryReleased then BatchMarketReleased move the batch's state and stamp each release", async () => {
@@ -487,6 +528,8 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const batchId = await l.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 100);
       await l.openDeviation(s.cmo, batchId, hashText("OOT"), DeviationKind.OutOfTrend);
       await l.closeDeviation(s.cmo, batchId, hashText("OOT"));
+      await l.recordCapa(s.cmo, batchId, hashText("OOT"), hashText("CAPA"), s.cmo.id, 2_000_000_000);
+      await l.checkCapa(s.mah, batchId, hashText("CAPA"), false);
       await l.releaseFromFactory(s.cmo, batchId);
       await l.releaseToMarket(s.mah, batchId);
       await l.handOver(s.cmo, s.distributor, batchId, 40);

@@ -188,6 +188,7 @@ function valueOf(type: string): fc.Arbitrary<unknown> {
     );
   }
   if (type === "bytes32[]") return fc.array(valueOf("bytes32"), { maxLength: 5 });
+  if (type === "bool") return fc.oneof({ arbitrary: fc.boolean(), weight: 20 }, { arbitrary: fc.constantFrom(0, 1, "true", undefined), weight: 1 });
   throw new Error(`no arbitrary for ${type}`);
 }
 
@@ -197,6 +198,7 @@ const CONTRACTS: Record<LedgerContract, string> = {
   BatchLedger: "0x9fe46736679d2d9a65f0367e5d3b8bad7b9bd79a",
   AggregationLedger: "0xcf7ed3acca5a467e9e704c703e8d87f634fb0fc9",
   AlertCases: "0xdc64a140aa3e981100a9beca4e685f962f0cf6c9",
+  CorrectiveActions: "0x5fc8d32690cc91d4c39d9d3abcbd16989f875707",
 };
 
 const attestations: fc.Arbitrary<AttestationToVerify> = fc

@@ -5,6 +5,7 @@ import {
   AlertCases__factory,
   BatchLedger__factory,
   ConsortiumRegistry__factory,
+  CorrectiveActions__factory,
   ProductRegistry__factory,
 } from "../../typechain-types";
 import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
@@ -27,6 +28,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: new Interface(BatchLedger__factory.abi),
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
   AlertCases: new Interface(AlertCases__factory.abi),
+  CorrectiveActions: new Interface(CorrectiveActions__factory.abi),
 };
 
 /** Every ledger event the indexer asks the node for: what its reducer must handle. */
@@ -69,6 +71,7 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       BatchLedger: address(),
       AggregationLedger: address(),
       AlertCases: address(),
+      CorrectiveActions: address(),
     },
   };
   const logs: Log[] = [];
@@ -321,14 +324,31 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
     },
     /** `placesOnHold`: as the contract says when the deviation is opened on a market-released batch not yet held. */
     openDeviation: (by: SyntheticParty, batchId: string, reportHash: string, kind: number = DeviationKind.OutOfSpecification, placesOnHold = false) =>
-      emit("BatchLedger", "DeviationOpened", "DeviationReport", { organizationId: by.id, batchId, kind, reportHash }, by.key, { placesOnHold }),
+      emit(
+        "BatchLedger",
+        "DeviationOpened",
+        "DeviationReport",
+        { organizationId: by.id, batchId, kind, severity: 1, category: 5, reportHash },
+        by.key,
+        { placesOnHold },
+      ),
     closeDeviation: (by: SyntheticParty, batchId: string, reportHash: string) =>
       emit(
         "BatchLedger",
         "DeviationClosed",
         "DeviationClosure",
-        { organizationId: by.id, batchId, reportHash, closureHash: hashText(`closure of ${reportHash}`) },
+        { organizationId: by.id, batchId, reportHash, rootCause: 6, batchImpact: 1, closureHash: hashText(`closure of ${reportHash}`) },
         by.key,
+      ),
+    recordCapa: (by: SyntheticParty, batchId: string, reportHash: string, capaHash: string, ownerId: number, dueAt: number) =>
+      emit("CorrectiveActions", "CapaRecorded", "CapaRecord", { organizationId: by.id, batchId, reportHash, capaHash, ownerId, dueAt }, by.key),
+    checkCapa: (mah: SyntheticParty, batchId: string, capaHash: string, effective: boolean) =>
+      emit(
+        "CorrectiveActions",
+        "CapaEffectivenessChecked",
+        "EffectivenessCheck",
+        { mahId: mah.id, batchId, capaHash, effective, checkHash: hashText(`check of ${capaHash}`) },
+        mah.key,
       ),
     releaseFromFactory: (cmo: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "BatchFactoryReleased", "FactoryRelease", { cmoId: cmo.id, batchId, certificateHash: hashText("QA") }, cmo.key),

@@ -8,6 +8,7 @@ import {
   AlertCases__factory,
   BatchLedger__factory,
   ConsortiumRegistry__factory,
+  CorrectiveActions__factory,
   ProductRegistry__factory,
 } from "../../typechain-types";
 
@@ -18,6 +19,7 @@ describe("refusal wording", () => {
     BatchLedger: BatchLedger__factory.abi,
     AggregationLedger: AggregationLedger__factory.abi,
     AlertCases: AlertCases__factory.abi,
+    CorrectiveActions: CorrectiveActions__factory.abi,
   };
 
   it("maps every custom error of the four contracts to a stable code, a kind and a message", async () => {

@@ -5,32 +5,49 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { keccak256 } from "ethers";
 import { createApp } from "../../src/api/app";
+import { createRelay, relayRoutes } from "../../src/api/relay";
+import type { Relay } from "../../src/api/relay";
+import { deploymentOf } from "../indexer/chain";
 import { openDeviation } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { apiHarness } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
-import { answerOf, errorOf, trace, workDir } from "../cli/helpers";
+import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "../cli/helpers";
 
-/** `trace documents upload|get|audit|grant|revoke` against the API on 127.0.0.1:0. */
-describe("trace documents", () => {
+/**
+ * `trace documents upload|get|audit|grant|revoke`, `trace deviations` with severity and `trace capa` against the API
+ * (and its relay) on 127.0.0.1:0.
+ */
+describe("trace documents, deviations and CAPA", () => {
   let h: ApiHarness;
   let server: Server;
   let api: string;
+  let relay: Relay;
+  let deployment: string;
+  const following = new AbortController();
+  let follow: Promise<void>;
   const work = workDir();
   const report = Buffer.from("CAPA plan for DR-2024-021: replace the impeller seal, retrain operators", "utf8");
   const cli = (party: Party, ...argv: string[]) => trace({ TRACE_PRIVATE_KEY: party.key.privateKey }, ...argv, "--api", api, "--json");
 
   beforeAll(async () => {
     h = await apiHarness();
-    server = createApp(h.services).listen(0, "127.0.0.1");
+    const chainDeployment = await deploymentOf(h.c);
+    relay = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: chainDeployment, store: h.store, pollIntervalMs: 20 });
+    server = createApp(h.services, relayRoutes(relay)).listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     fs.writeFileSync(work.file("capa.txt"), report);
     fs.writeFileSync(work.file("other.txt"), "not the report");
     await openDeviation(h.c, h.c.mah, h.batches.unreleased.batchId, { reportHash: keccak256(report) });
     await h.indexer.catchUp();
+    deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
+    follow = h.indexer.follow(following.signal);
   });
   afterAll(async () => {
+    following.abort();
+    await follow;
+    relay.close();
     await new Promise((resolve) => server.close(resolve));
     await h.close();
     work.remove();
@@ -60,6 +77,85 @@ describe("trace documents", () => {
     expect(granted.document.readers).to.include(h.c.dispenser.id);
     const revoked = answerOf(await cli(h.c.mah, "documents", "revoke", hash, "--org", String(h.c.dispenser.id)));
     expect(revoked.document.readers).not.to.include(h.c.dispenser.id);
+  });
+
+  it("opens a major deviation, refuses the CMO's closure in the relay's words, and records a CAPA the MAH finds ineffective", async () => {
+    const batch = h.batches.unreleased.batchId;
+    const send = (party: Party, ...argv: string[]) => cli(party, ...argv, "--deployment", deployment, "--wait");
+    answerOf(
+      await send(
+        h.c.cmo,
+        "deviations",
+        "open",
+        batch,
+        "--kind",
+        "deviation",
+        "--severity",
+        "major",
+        "--category",
+        "equipment",
+        "--report",
+        "press speed drift",
+      ),
+    );
+    const close = [
+      "deviations",
+      "close",
+      batch,
+      "--report",
+      "press speed drift",
+      "--root-cause",
+      "machine",
+      "--impact",
+      "no-impact",
+      "--closure",
+      "sensor replaced",
+    ];
+    const refused = errorOf(await send(h.c.cmo, ...close), 3);
+    expect(refused.code).to.equal("DEVIATION_CLOSURE_NEEDS_MAH");
+    expect(refused.message).to.contain("is major: only the batch's MAH closes a major or critical deviation");
+    const usage = await send(
+      h.c.cmo,
+      "deviations",
+      "open",
+      batch,
+      "--kind",
+      "deviation",
+      "--severity",
+      "grave",
+      "--category",
+      "equipment",
+      "--report",
+      "x",
+    );
+    expect(usage.status).to.equal(2);
+    expect(usage.stderr).to.contain("expected one of minor, major, critical");
+    answerOf(await send(h.c.mah, ...close));
+    const due = String((await h.c.relayer.provider!.getBlock("latest"))!.timestamp + 30 * 86_400);
+    const capa = [
+      "capa",
+      "record",
+      batch,
+      "--report",
+      "press speed drift",
+      "--capa",
+      "replace the sensor",
+      "--owner",
+      String(h.c.cmo.id),
+      "--due",
+      due,
+    ];
+    expect(answerOf(await send(h.c.cmo, ...capa))).to.include({ attestation: "CapaRecord" });
+    expect(errorOf(await send(h.c.cmo, ...capa), 3).code).to.equal("CAPA_ALREADY_RECORDED");
+    const check = ["capa", "check", batch, "--capa", "replace the sensor", "--ineffective", "--check", "drifted again"];
+    expect(errorOf(await send(h.c.cmo, ...check), 3).code).to.equal("NOT_CAPA_CHECKER");
+    answerOf(await send(h.c.mah, ...check));
+    const deviations = await fetch(`${api}/v1/batches/${batch}/deviations`, {
+      headers: { authorization: `Bearer ${await h.tokenFor(h.c.mah)}` },
+    }).then((r) => r.json() as Promise<{ items: { severity: string; status: string; rootCause: string; capas: { status: string }[] }[] }>);
+    const major = deviations.items.find((d) => d.severity === "MAJOR")!;
+    expect(major).to.include({ status: "CLOSED", rootCause: "MACHINE" });
+    expect(major.capas.map((c) => c.status)).to.deep.equal(["INEFFECTIVE"]);
   });
 
   it("refuses a malformed record or hash as bad input", async () => {

@@ -61,12 +61,29 @@ else {
   }
 }
 
-/** The batch and its signed steps; `entries` is absent when the organization may read the batch but not its timeline. */
+/**
+ * The batch and its signed steps, its deviations with their CAPA and the quality documents the caller reads;
+ * `entries` and `deviations` are absent when the organization may read the batch but not its quality records.
+ */
 async function provenance() {
-  const answer = await readProvenance();
+  const [answer, deviations, documents] = await Promise.all([
+    readProvenance(),
+    qualityRecords(),
+    api(`/v1/batches/${batchId}/documents`).then((found) => found.items),
+  ]);
   shownBatch = answer.batch;
   drawActions();
-  return answer;
+  return { ...answer, deviations, documents };
+}
+
+/** The batch's deviations with their CAPA, or undefined for an organization that is not its MAH, CMO or regulator. */
+async function qualityRecords() {
+  try {
+    return (await api(`/v1/batches/${batchId}/deviations`)).items;
+  } catch (error) {
+    if (!(error instanceof ApiFailure && error.code === "DEVIATIONS_RESTRICTED")) throw error;
+    return undefined;
+  }
 }
 
 async function readProvenance() {
@@ -152,9 +169,117 @@ function stepDetails(entry, names) {
   }
 }
 
-/** @param {{ batch: any, entries: any[] | undefined, names?: Map<number, string> }} provenance the API's answers */
-function provenanceView({ batch, entries, names }) {
-  return [summary(batch), entries ? timeline(batch, entries, names ?? new Map()) : h("p", { class: "alert alert--info" }, t("timeline.restricted"))];
+/**
+ * @param {{ batch: any, entries: any[] | undefined, names?: Map<number, string>, deviations: any[] | undefined, documents: any[] }} provenance
+ *   the API's answers
+ */
+function provenanceView({ batch, entries, names, deviations, documents }) {
+  return [
+    summary(batch),
+    deviations ? quality(deviations) : h("p", { class: "alert alert--info" }, t("quality.restricted")),
+    qualityDocuments(documents),
+    entries ? timeline(batch, entries, names ?? new Map()) : h("p", { class: "alert alert--info" }, t("timeline.restricted")),
+  ];
+}
+
+/** @param {any[]} deviations the batch's deviations, each with its CAPA */
+function quality(deviations) {
+  return h(
+    "section",
+    { "aria-labelledby": "quality-title" },
+    h("h2", { id: "quality-title" }, t("quality.title")),
+    deviations.length === 0
+      ? h("p", {}, t("quality.none"))
+      : h(
+          "ol",
+          { class: "timeline", id: "deviations" },
+          deviations.map((d) =>
+            h(
+              "li",
+              { "data-severity": d.severity, "data-status": d.status },
+              h(
+                "div",
+                { class: "step" },
+                `${t(`deviation.kind.${d.kind}`)} · ${t(`deviation.severity.${d.severity}`)} · ${t(`deviation.status.${d.status}`)}`,
+              ),
+              facts([
+                ["quality.category", t(`category.${d.category}`)],
+                ["quality.report", h("code", { title: d.reportHash }, shortHash(d.reportHash))],
+                ["quality.openedBy", `${d.openedBy} · ${formatTime(d.openedAt)}`],
+                ["quality.closedBy", d.closedBy === null ? undefined : `${d.closedBy} · ${formatTime(d.closedAt)}`],
+                ["quality.rootCause", d.rootCause ? t(`rootCause.${d.rootCause}`) : undefined],
+                ["quality.impact", d.batchImpact ? t(`impact.${d.batchImpact}`) : undefined],
+              ]),
+              d.capas.map((/** @type {any} */ c) =>
+                h(
+                  "div",
+                  { class: "capa", "data-capa-status": c.status },
+                  facts([
+                    ["quality.capa", h("code", { title: c.capaHash }, shortHash(c.capaHash))],
+                    ["quality.owner", String(c.ownerId)],
+                    ["quality.due", formatTime(c.dueAt)],
+                    [
+                      "quality.capaState",
+                      h(
+                        "span",
+                        { class: c.status === "INEFFECTIVE" || c.overdue ? "overdue" : undefined },
+                        c.overdue ? t("quality.overdue") : t(`capa.${c.status}`),
+                      ),
+                    ],
+                  ]),
+                ),
+              ),
+            ),
+          ),
+        ),
+  );
+}
+
+/** @param {any[]} documents the batch's quality documents the caller reads */
+function qualityDocuments(documents) {
+  return h(
+    "section",
+    { "aria-labelledby": "documents-title" },
+    h("h2", { id: "documents-title" }, t("documents.title")),
+    documents.length === 0
+      ? h("p", {}, t("documents.none"))
+      : h(
+          "ul",
+          { id: "documents" },
+          documents.map((d) =>
+            h(
+              "li",
+              { "data-hash": d.hash },
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "link",
+                  onclick: (/** @type {MouseEvent} */ event) => {
+                    // A refusal or an unreachable API is shown beside the link, in the pages' usual words.
+                    const button = /** @type {HTMLElement} */ (event.currentTarget);
+                    download(d).catch((error) => button.after(failureBox(error)));
+                  },
+                },
+                `${t("documents.download")} ${d.fileName}`,
+              ),
+              ` · ${t("documents.record")} ${t(`event.${d.record.event}`)} (${d.size} B)`,
+            ),
+          ),
+        ),
+  );
+}
+
+/**
+ * Downloads a document through the API (audited there) and saves it under its file name.
+ * @param {any} document its metadata
+ */
+async function download(document) {
+  const answer = await api(`/v1/documents/${document.hash}/content`);
+  const bytes = Uint8Array.from(atob(answer.content), (ch) => ch.charCodeAt(0));
+  const link = h("a", { href: URL.createObjectURL(new Blob([bytes], { type: document.mediaType })), download: document.fileName });
+  link.click();
+  URL.revokeObjectURL(link.getAttribute("href") ?? "");
 }
 
 /** @param {any} batch the API's batch view */

@@ -184,6 +184,30 @@ const DEVIATION_KINDS = /** @type {const} */ ([
   ["3", "OOT"],
 ]);
 
+/** Each enum's names as the contracts number them (src/ledger/vocabulary.ts), first the one a form offers first. */
+const SEVERITIES = ["MINOR", "MAJOR", "CRITICAL"];
+const CATEGORIES = [
+  "PROCESS",
+  "EQUIPMENT",
+  "MATERIALS",
+  "ENVIRONMENT",
+  "LABORATORY",
+  "DOCUMENTATION",
+  "PERSONNEL",
+  "PACKAGING_LABELLING",
+  "STORAGE_TRANSPORT",
+  "OTHER",
+];
+const ROOT_CAUSES = ["PEOPLE", "MACHINE", "MATERIAL", "METHOD", "ENVIRONMENT", "MEASUREMENT", "NOT_DETERMINED"];
+const IMPACTS = ["NO_IMPACT", "REWORKED", "REJECTED", "RELEASED_WITH_JUSTIFICATION"];
+/**
+ * A select's options: the chain's number (index + 1, NONE being 0) and the words for each name.
+ * @param {string[]} names
+ * @param {string} prefix the i18n key before the name
+ * @returns {[string, string][]}
+ */
+const numbered = (names, prefix) => names.map((name, i) => [String(i + 1), t(`${prefix}${name}`)]);
+
 function openDeviationForm() {
   return signingForm({
     id: "open-deviation",
@@ -195,6 +219,8 @@ function openDeviationForm() {
         label: t("deviation.kind"),
         options: DEVIATION_KINDS.map(([value, name]) => [value, t(`deviation.kind.${name}`)]),
       }),
+      field({ id: "deviation-severity", label: t("deviation.severity"), options: numbered(SEVERITIES, "deviation.severity.") }),
+      field({ id: "deviation-category", label: t("quality.category"), options: numbered(CATEGORIES, "category.") }),
       field({ id: "deviation-report", label: t("deviation.reportText"), hint: t("document.hint") }),
     ],
     action: t("deviation.openSubmit"),
@@ -202,7 +228,13 @@ function openDeviationForm() {
       signed(
         await signing.sign(
           "DeviationReport",
-          { batchId, kind: Number(values["deviation-kind"]), reportHash: documentHash(values["deviation-report"] ?? "") },
+          {
+            batchId,
+            kind: Number(values["deviation-kind"]),
+            severity: Number(values["deviation-severity"]),
+            category: Number(values["deviation-category"]),
+            reportHash: documentHash(values["deviation-report"] ?? ""),
+          },
           "deviation.openDone",
         ),
       ),
@@ -222,6 +254,8 @@ function closeDeviationForm() {
           `${t(`deviation.kind.${deviation.kind}`)} ${shortHash(deviation.reportHash)} · ${formatTime(deviation.openedAt)}`,
         ]),
       }),
+      field({ id: "root-cause", label: t("quality.rootCause"), options: numbered(ROOT_CAUSES, "rootCause.") }),
+      field({ id: "batch-impact", label: t("quality.impact"), options: numbered(IMPACTS, "impact.") }),
       field({ id: "closure", label: t("deviation.closure"), hint: t("document.hint") }),
     ],
     action: t("deviation.closeSubmit"),
@@ -229,7 +263,13 @@ function closeDeviationForm() {
       signed(
         await signing.sign(
           "DeviationClosure",
-          { batchId, reportHash: values["closing-report"], closureHash: documentHash(values.closure ?? "") },
+          {
+            batchId,
+            reportHash: values["closing-report"],
+            rootCause: Number(values["root-cause"]),
+            batchImpact: Number(values["batch-impact"]),
+            closureHash: documentHash(values.closure ?? ""),
+          },
           "deviation.closeDone",
         ),
       ),
