@@ -20,6 +20,7 @@ import {
   BatchLedger__factory,
   ConsortiumRegistry__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../typechain-types";
 
 export const CHAIN_ID = 31337;
@@ -46,6 +47,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: BatchLedger__factory.createInterface(),
   AggregationLedger: AggregationLedger__factory.createInterface(),
   AlertCases: AlertCases__factory.createInterface(),
+  QualityDuties: QualityDuties__factory.createInterface(),
 };
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
@@ -538,14 +540,15 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
   return txs;
 }
 
-/** The deterministic addresses of the four contracts deployed by `deployer` with nonces 0, 1, 2, 3. */
+/** The deterministic addresses of the six contracts deployed by `deployer` with nonces 0 to 5 (QualityDuties before BatchLedger). */
 export function expectedContracts(deployer: string): Record<LedgerContract, string> {
   return {
     ConsortiumRegistry: getCreateAddress({ from: deployer, nonce: 0 }),
     ProductRegistry: getCreateAddress({ from: deployer, nonce: 1 }),
-    BatchLedger: getCreateAddress({ from: deployer, nonce: 2 }),
-    AggregationLedger: getCreateAddress({ from: deployer, nonce: 3 }),
-    AlertCases: getCreateAddress({ from: deployer, nonce: 4 }),
+    QualityDuties: getCreateAddress({ from: deployer, nonce: 2 }),
+    BatchLedger: getCreateAddress({ from: deployer, nonce: 3 }),
+    AggregationLedger: getCreateAddress({ from: deployer, nonce: 4 }),
+    AlertCases: getCreateAddress({ from: deployer, nonce: 5 }),
   };
 }
 
@@ -555,7 +558,14 @@ export const bootstrapRegulatorKey = () => new Wallet(keccak256(Buffer.from("ben
 /** Loads the cached chain for these parameters, or plans, signs and encodes it (and caches it). */
 export async function benchChain(options: { targetEvents: number; deployer: string; cacheDir: string; workers: number }): Promise<BenchChain> {
   const contracts = expectedContracts(options.deployer);
-  const bytecode = [ConsortiumRegistry__factory, ProductRegistry__factory, BatchLedger__factory, AggregationLedger__factory]
+  const bytecode = [
+    ConsortiumRegistry__factory,
+    ProductRegistry__factory,
+    QualityDuties__factory,
+    BatchLedger__factory,
+    AggregationLedger__factory,
+    AlertCases__factory,
+  ]
     .map((f) => f.bytecode)
     .join("");
   const key = createHash("sha256")

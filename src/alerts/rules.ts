@@ -30,6 +30,10 @@ export const RULES = {
   batch_on_hold: "high",
   /** An attestation whose signature did not verify (at once, or behind the head with deferred verification). */
   attestation_unverified: "high",
+  /** A product's quarterly quality review (with risk assessment) not filed by its MAH by the configured time after the quarter. */
+  quality_review_overdue: "medium",
+  /** A notice between a quality agreement's parties not acknowledged within the response time the agreement sets. */
+  notice_acknowledgement_overdue: "medium",
 } as const satisfies Record<string, Severity>;
 
 export type Rule = keyof typeof RULES;

@@ -18,6 +18,7 @@ import { clientAddress, createRateLimiter } from "./rate-limit";
 import type { RateLimiter } from "./rate-limit";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
+import { qualityRoutes } from "./quality";
 import { recallRoutes } from "./recalls";
 import { releaseReviewRoutes } from "./release-review";
 import { packProofRoutes } from "./pack-proofs";
@@ -76,6 +77,7 @@ export const coreRoutes: AnyRoute[] = [
   ...packProofRoutes,
   ...recallRoutes,
   ...organizationRoutes,
+  ...qualityRoutes,
   ...epcisRoutes,
   ...shipmentRoutes,
   ...shipmentListRoutes,

@@ -96,6 +96,12 @@ const stringEncoder: FieldEncoder = (value, out, offset) => {
   keccakInto(Buffer.from(value, "utf8"), out, offset);
 };
 
+const boolEncoder: FieldEncoder = (value, out, offset) => {
+  if (typeof value !== "boolean") throw new NotFastPath();
+  out.fill(0, offset, offset + 32);
+  out[offset + 31] = value ? 1 : 0;
+};
+
 const bytes32ArrayEncoder: FieldEncoder = (value, out, offset) => {
   if (!Array.isArray(value)) throw new NotFastPath();
   const packed = Buffer.allocUnsafe(32 * value.length);
@@ -110,6 +116,7 @@ function fieldEncoder(type: string): FieldEncoder | undefined {
   if (type === "address") return addressEncoder;
   if (type === "string") return stringEncoder;
   if (type === "bytes32[]") return bytes32ArrayEncoder;
+  if (type === "bool") return boolEncoder;
   return undefined;
 }
 

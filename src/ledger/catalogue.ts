@@ -11,7 +11,7 @@ import type { RoleName } from "./vocabulary";
  * By convention the first field of every struct names the acting organization, and its second is the nonce.
  */
 
-export const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger", "AggregationLedger", "AlertCases"] as const;
+export const LEDGER_CONTRACTS = ["ConsortiumRegistry", "ProductRegistry", "BatchLedger", "AggregationLedger", "AlertCases", "QualityDuties"] as const;
 export type LedgerContract = (typeof LEDGER_CONTRACTS)[number];
 
 /**
@@ -425,6 +425,128 @@ export const ATTESTATIONS = {
     event: "SuspectReportTerminated",
     struct: "termination",
     signedBy: ["REGULATOR"],
+  },
+
+  // ----- QualityDuties: the MAH's quality duties and the release checks they switch on -----
+  PersonAppointment: {
+    contract: "QualityDuties",
+    function: "appointPerson",
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("productId", "bytes32"),
+      field("personKey", "address"),
+      field("role", "uint8"),
+      field("name", "string"),
+    ],
+    event: "ResponsiblePersonAppointed",
+    struct: "appointment",
+    signedBy: ["MAH"],
+  },
+  PersonRevocation: {
+    contract: "QualityDuties",
+    function: "revokePerson",
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("productId", "bytes32"),
+      field("personKey", "address"),
+      field("reasonHash", "bytes32"),
+    ],
+    event: "ResponsiblePersonRevoked",
+    struct: "revocation",
+    signedBy: ["MAH"],
+  },
+  RiskClassification: {
+    contract: "QualityDuties",
+    function: "classifyProduct",
+    fields: [field("mahId", "uint32"), field("nonce", "uint256"), field("productId", "bytes32"), field("riskClass", "uint8")],
+    event: "ProductRiskClassified",
+    struct: "classification",
+    signedBy: ["MAH"],
+  },
+  SterileRecords: {
+    contract: "QualityDuties",
+    function: "referenceSterileRecords",
+    fields: [
+      field("cmoId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("environmentalMonitoringHash", "bytes32"),
+      field("cleaningRecordHash", "bytes32"),
+    ],
+    event: "SterileRecordsReferenced",
+    struct: "records",
+    signedBy: "any",
+  },
+  TestCertificate: {
+    contract: "QualityDuties",
+    function: "issueTestCertificate",
+    fields: [
+      field("laboratoryId", "uint32"),
+      field("nonce", "uint256"),
+      field("agreementId", "bytes32"),
+      field("batchId", "bytes32"),
+      field("certificateHash", "bytes32"),
+      field("passed", "bool"),
+    ],
+    event: "TestCertificateIssued",
+    struct: "certificate",
+    signedBy: ["LABORATORY"],
+  },
+  QualityReview: {
+    contract: "QualityDuties",
+    function: "fileQualityReview",
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("productId", "bytes32"),
+      field("year", "uint16"),
+      field("quarter", "uint8"),
+      field("riskLevel", "uint8"),
+      field("reviewHash", "bytes32"),
+    ],
+    event: "QualityReviewFiled",
+    struct: "review",
+    signedBy: ["MAH"],
+  },
+  CommunicationTerms: {
+    contract: "QualityDuties",
+    function: "agreeCommunicationTerms",
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("agreementId", "bytes32"),
+      field("channels", "uint8"),
+      field("responseSeconds", "uint32"),
+      field("termsHash", "bytes32"),
+    ],
+    event: "CommunicationTermsAgreed",
+    struct: "terms",
+    signedBy: ["MAH"],
+  },
+  QualityNotice: {
+    contract: "QualityDuties",
+    function: "sendNotice",
+    fields: [
+      field("senderId", "uint32"),
+      field("nonce", "uint256"),
+      field("agreementId", "bytes32"),
+      field("kind", "uint8"),
+      field("channel", "uint8"),
+      field("noticeHash", "bytes32"),
+    ],
+    event: "QualityNoticeSent",
+    struct: "notice",
+    signedBy: ["MAH", "CMO"],
+  },
+  NoticeAcknowledgement: {
+    contract: "QualityDuties",
+    function: "acknowledgeNotice",
+    fields: [field("recipientId", "uint32"), field("nonce", "uint256"), field("noticeId", "bytes32"), field("responseHash", "bytes32")],
+    event: "QualityNoticeAcknowledged",
+    struct: "acknowledgement",
+    signedBy: ["MAH", "CMO"],
   },
 } as const satisfies Record<string, Entry>;
 

@@ -9,6 +9,7 @@ import {
   BatchLedger__factory,
   ConsortiumRegistry__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../../typechain-types";
 
 describe("refusal wording", () => {
@@ -18,6 +19,7 @@ describe("refusal wording", () => {
     BatchLedger: BatchLedger__factory.abi,
     AggregationLedger: AggregationLedger__factory.abi,
     AlertCases: AlertCases__factory.abi,
+    QualityDuties: QualityDuties__factory.abi,
   };
 
   it("maps every custom error of the four contracts to a stable code, a kind and a message", async () => {
