@@ -29,7 +29,7 @@ import {
   signAttestation,
 } from "../src/ledger";
 import type { AttestationType, LedgerContract } from "../src/ledger";
-import type { BatchLedger, ConsortiumRegistry, CorrectiveActions, ProductRegistry } from "../typechain-types";
+import type { BatchLedger, ConsortiumRegistry, CorrectiveActions, ProductRegistry, QualityDuties } from "../typechain-types";
 import { writeBenchmarkSection } from "./benchmarks-file";
 
 const COMMAND = "npm run bench:gas";
@@ -192,9 +192,14 @@ async function main() {
     },
   ])) as unknown as ConsortiumRegistry;
   const products = (await hre.ethers.deployContract("ProductRegistry", [await registry.getAddress()])) as unknown as ProductRegistry;
+  const qualityDuties = (await hre.ethers.deployContract("QualityDuties", [
+    await registry.getAddress(),
+    await products.getAddress(),
+  ])) as unknown as QualityDuties;
   const batches = (await hre.ethers.deployContract("BatchLedger", [
     await registry.getAddress(),
     await products.getAddress(),
+    await qualityDuties.getAddress(),
     DEFAULT_UNDO_WINDOW,
   ])) as unknown as BatchLedger;
   const aggregations = await hre.ethers.deployContract("AggregationLedger", [await registry.getAddress(), await batches.getAddress()]);
@@ -203,6 +208,7 @@ async function main() {
     await registry.getAddress(),
     await batches.getAddress(),
   ])) as unknown as CorrectiveActions;
+  await (await qualityDuties.bindBatchLedger(await batches.getAddress())).wait();
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),
     ProductRegistry: await products.getAddress(),
@@ -210,6 +216,7 @@ async function main() {
     AggregationLedger: await aggregations.getAddress(),
     AlertCases: await alertCases.getAddress(),
     CorrectiveActions: await capas.getAddress(),
+    QualityDuties: await qualityDuties.getAddress(),
   };
 
   async function sign<C extends LedgerContract>(

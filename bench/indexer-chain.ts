@@ -21,6 +21,7 @@ import {
   ConsortiumRegistry__factory,
   CorrectiveActions__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../typechain-types";
 
 export const CHAIN_ID = 31337;
@@ -48,6 +49,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   AggregationLedger: AggregationLedger__factory.createInterface(),
   AlertCases: AlertCases__factory.createInterface(),
   CorrectiveActions: CorrectiveActions__factory.createInterface(),
+  QualityDuties: QualityDuties__factory.createInterface(),
 };
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
@@ -547,15 +549,16 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
   return txs;
 }
 
-/** The deterministic addresses of the contracts deployed by `deployer` with nonces 0 to 4. */
+/** The deterministic addresses of the seven contracts deployed by `deployer` with nonces 0 to 6 (QualityDuties before BatchLedger). */
 export function expectedContracts(deployer: string): Record<LedgerContract, string> {
   return {
     ConsortiumRegistry: getCreateAddress({ from: deployer, nonce: 0 }),
     ProductRegistry: getCreateAddress({ from: deployer, nonce: 1 }),
-    BatchLedger: getCreateAddress({ from: deployer, nonce: 2 }),
-    AggregationLedger: getCreateAddress({ from: deployer, nonce: 3 }),
-    AlertCases: getCreateAddress({ from: deployer, nonce: 4 }),
-    CorrectiveActions: getCreateAddress({ from: deployer, nonce: 5 }),
+    QualityDuties: getCreateAddress({ from: deployer, nonce: 2 }),
+    BatchLedger: getCreateAddress({ from: deployer, nonce: 3 }),
+    AggregationLedger: getCreateAddress({ from: deployer, nonce: 4 }),
+    AlertCases: getCreateAddress({ from: deployer, nonce: 5 }),
+    CorrectiveActions: getCreateAddress({ from: deployer, nonce: 6 }),
   };
 }
 
@@ -568,8 +571,10 @@ export async function benchChain(options: { targetEvents: number; deployer: stri
   const bytecode = [
     ConsortiumRegistry__factory,
     ProductRegistry__factory,
+    QualityDuties__factory,
     BatchLedger__factory,
     AggregationLedger__factory,
+    AlertCases__factory,
     CorrectiveActions__factory,
   ]
     .map((f) => f.bytecode)

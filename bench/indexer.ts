@@ -46,6 +46,7 @@ import {
   ConsortiumRegistry__factory,
   CorrectiveActions__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../typechain-types";
 import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
@@ -127,12 +128,12 @@ async function startAnvilNode(): Promise<RunningNode> {
  * at a time, in order) and a reverted one stops the benchmark.
  */
 async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: string): Promise<void> {
-  const deploy = async (data: string) => {
+  const transact = async (data: string, to?: string) => {
     const gasPrice = await provider.send("eth_gasPrice", []);
-    const hash = String(await provider.send("eth_sendTransaction", [{ from: deployer, data, gas: "0x1C9C380", gasPrice }]));
-    const { contractAddress } = await mined(provider, hash, "deployment");
-    return getAddress(contractAddress!);
+    const hash = String(await provider.send("eth_sendTransaction", [{ from: deployer, ...(to ? { to } : {}), data, gas: "0x1C9C380", gasPrice }]));
+    return mined(provider, hash, to ? "binding" : "deployment");
   };
+  const deploy = async (data: string) => getAddress((await transact(data)).contractAddress!);
   const registry = await deploy(
     (
       await new ConsortiumRegistry__factory().getDeployTransaction({
@@ -147,13 +148,17 @@ async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: st
     ).data,
   );
   const products = await deploy((await new ProductRegistry__factory().getDeployTransaction(registry)).data);
-  const batches = await deploy((await new BatchLedger__factory().getDeployTransaction(registry, products, DEFAULT_UNDO_WINDOW)).data);
+  const qualityDuties = await deploy((await new QualityDuties__factory().getDeployTransaction(registry, products)).data);
+  const batches = await deploy((await new BatchLedger__factory().getDeployTransaction(registry, products, qualityDuties, DEFAULT_UNDO_WINDOW)).data);
   const aggregations = await deploy((await new AggregationLedger__factory().getDeployTransaction(registry, batches)).data);
   const alertCases = await deploy((await new AlertCases__factory().getDeployTransaction(registry, batches)).data);
   const capas = await deploy((await new CorrectiveActions__factory().getDeployTransaction(registry, batches)).data);
+  // Bound after the last deployment, so the contracts' addresses stay those of nonces 0 to 6 (expectedContracts).
+  await transact(QualityDuties__factory.createInterface().encodeFunctionData("bindBatchLedger", [batches]), qualityDuties);
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: registry,
     ProductRegistry: products,
+    QualityDuties: qualityDuties,
     BatchLedger: batches,
     AggregationLedger: aggregations,
     AlertCases: alertCases,

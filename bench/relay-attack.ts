@@ -68,6 +68,7 @@ const DEPLOYMENT = {
     AggregationLedger: `0x${"44".repeat(20)}`,
     AlertCases: `0x${"44".repeat(20)}`,
     CorrectiveActions: `0x${"55".repeat(20)}`,
+    QualityDuties: `0x${"55".repeat(20)}`,
   },
 };
 

@@ -7,6 +7,7 @@ import {Attestations} from "./Attestations.sol";
 import {IBatchLedger} from "./interfaces/IBatchLedger.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IProductRegistry} from "./interfaces/IProductRegistry.sol";
+import {IQualityDuties} from "./interfaces/IQualityDuties.sol";
 
 /// @title Batch ledger
 /// @dev Release, custody and recall share one contract because they share state that every step checks: a
@@ -57,6 +58,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
 
     IConsortiumRegistry private immutable _registry;
     IProductRegistry private immutable _products;
+    IQualityDuties private immutable _qualityDuties;
     uint40 private immutable _undoWindow;
 
     mapping(bytes32 batchId => Batch) private _batches;
@@ -71,9 +73,12 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     mapping(bytes32 pack => PackRecord) private _packs;
 
     /// @param undoWindow_ Seconds within which a dispensing, sample or export may be undone by its setter.
-    constructor(IConsortiumRegistry registry, IProductRegistry products, uint40 undoWindow_) Attestations("BatchLedger") {
+    constructor(IConsortiumRegistry registry, IProductRegistry products, IQualityDuties qualityDuties, uint40 undoWindow_)
+        Attestations("BatchLedger")
+    {
         _registry = registry;
         _products = products;
+        _qualityDuties = qualityDuties;
         _undoWindow = undoWindow_;
     }
 
@@ -95,6 +100,9 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         recorded.cmoId = record.cmoId;
         recorded.expiresAt = record.expiresAt;
         recorded.holders = 1;
+        recorded.qualityChecked = _qualityDuties.recordBatchDuties(
+            id, terms.productId, terms.mahId, record.cmoId, terms.releaseTester == IProductRegistry.ReleaseTester.ContractLaboratory
+        );
         _codesRoots[id] = record.codesRoot;
         _holdings[id][record.cmoId].quantity = record.quantity;
         emit BatchRecorded(id, terms.productId, record.cmoId, terms.mahId, record, signer, signature);
@@ -173,6 +181,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         Batch storage subject = _recorded(release.batchId);
         if (release.cmoId != subject.cmoId) revert NotBatchCmo(release.batchId, release.cmoId);
         _checkReleasable(release.batchId, subject, BatchState.Manufactured);
+        if (subject.qualityChecked) _qualityDuties.checkFactoryRelease(release.batchId);
         subject.state = BatchState.FactoryReleased;
         emit BatchFactoryReleased(release.batchId, release.cmoId, release, signer, signature);
     }
@@ -188,6 +197,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         _checkReleasable(release.batchId, subject, BatchState.FactoryReleased);
         _checkNotHeld(release.batchId, subject);
         _checkUnexpired(release.batchId, subject);
+        if (subject.qualityChecked) _qualityDuties.checkMarketRelease(release.batchId, signer);
         subject.state = BatchState.MarketReleased;
         emit BatchMarketReleased(release.batchId, release.mahId, release, signer, signature);
     }

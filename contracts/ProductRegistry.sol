@@ -127,18 +127,17 @@ contract ProductRegistry is IProductRegistry, Attestations, Multicall {
     }
 
     /// @dev A quality agreement binds a CMO to one of the MAH's products; outsourced storage, transport and sales
-    /// bind a distributor, to one product or to all of them.
+    /// bind a distributor, and outsourced testing a contract laboratory, to one product or to all of them.
     function _checkTerms(Agreement calldata agreement, IConsortiumRegistry.Role counterpartyRole) private view {
         if (agreement.kind == AgreementKind.None) revert InvalidAgreementKind();
         if (agreement.validUntil <= agreement.validFrom) {
             revert InvalidValidityWindow(agreement.validFrom, agreement.validUntil);
         }
         bool quality = agreement.kind == AgreementKind.Quality;
-        _checkRole(
-            agreement.counterpartyId,
-            counterpartyRole,
-            quality ? IConsortiumRegistry.Role.Cmo : IConsortiumRegistry.Role.Distributor
-        );
+        IConsortiumRegistry.Role required = quality
+            ? IConsortiumRegistry.Role.Cmo
+            : agreement.kind == AgreementKind.Testing ? IConsortiumRegistry.Role.Laboratory : IConsortiumRegistry.Role.Distributor;
+        _checkRole(agreement.counterpartyId, counterpartyRole, required);
         if (quality && agreement.releaseTester == ReleaseTester.None) revert InvalidReleaseTester();
         if (quality || agreement.productId != bytes32(0)) _checkProductOf(agreement.productId, agreement.mahId);
     }

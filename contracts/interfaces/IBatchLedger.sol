@@ -131,6 +131,8 @@ interface IBatchLedger is IAttestations {
         uint40 expiresAt;
         /// Quarantined short of a recall: nothing ships, is dispensed or released until the MAH lifts the hold.
         bool onHold;
+        /// Its product's quality duties (QualityDuties) check its releases.
+        bool qualityChecked;
     }
 
     struct Holding {

@@ -7,14 +7,15 @@ import {IAttestations} from "./IAttestations.sol";
 /// @notice The organizations allowed to attest, their role, province and signing keys. Regulators onboard,
 /// suspend and reinstate organizations; each organization adds and revokes its own keys.
 interface IConsortiumRegistry is IAttestations {
-    /// @dev DISTRIBUTOR covers wholesale, third-party storage and transport.
+    /// @dev DISTRIBUTOR covers wholesale, third-party storage and transport; LABORATORY a contract testing laboratory.
     enum Role {
         None,
         Mah,
         Cmo,
         Distributor,
         Dispenser,
-        Regulator
+        Regulator,
+        Laboratory
     }
 
     enum OrganizationStatus {

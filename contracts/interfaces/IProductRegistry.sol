@@ -9,12 +9,14 @@ import {IAttestations} from "./IAttestations.sol";
 interface IProductRegistry is IAttestations {
     /// @dev Quality: the commissioning (quality) agreement with a CMO for one product. Storage, Transport, Sales:
     /// outsourced activities with a distributor, for one product or (productId 0) all of the MAH's products.
+    /// Testing: outsourced testing with a contract laboratory, for one product or all of them.
     enum AgreementKind {
         None,
         Quality,
         Storage,
         Transport,
-        Sales
+        Sales,
+        Testing
     }
 
     /// @notice Who performs the release testing the quality agreement assigns.

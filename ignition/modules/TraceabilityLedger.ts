@@ -1,7 +1,7 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
- * The four ledger contracts (AggregationLedger: cases and pallets). `firstRegulator` is the regulator the deployer bootstraps (an
+ * The five ledger contracts (AggregationLedger: cases and pallets; QualityDuties: the MAH's quality duties). `firstRegulator` is the regulator the deployer bootstraps (an
  * IConsortiumRegistry.Onboarding: role 5, region, licenceHash, signingKey, name); every later organization is
  * onboarded by a regulator's signed attestation. `undoWindow` is how many seconds a dispensing, sample or export
  * may be undone by its setter (src/ledger/vocabulary.ts DEFAULT_UNDO_WINDOW, 10 days, when not given).
@@ -11,9 +11,11 @@ export default buildModule("TraceabilityLedger", (m) => {
   const undoWindow = m.getParameter("undoWindow", 10 * 24 * 3600);
   const registry = m.contract("ConsortiumRegistry", [firstRegulator]);
   const products = m.contract("ProductRegistry", [registry]);
-  const batches = m.contract("BatchLedger", [registry, products, undoWindow]);
+  const qualityDuties = m.contract("QualityDuties", [registry, products]);
+  const batches = m.contract("BatchLedger", [registry, products, qualityDuties, undoWindow]);
+  m.call(qualityDuties, "bindBatchLedger", [batches]);
   const aggregations = m.contract("AggregationLedger", [registry, batches]);
   const alertCases = m.contract("AlertCases", [registry, batches]);
   const correctiveActions = m.contract("CorrectiveActions", [registry, batches]);
-  return { registry, products, batches, aggregations, alertCases, correctiveActions };
+  return { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions };
 });

@@ -22,6 +22,8 @@ export type AlertConfig = {
   lateDeviationClosureSeconds: number;
   /** A CMO with at least `count` deviations across at least `clients` MAHs within `windowSeconds` is flagged. */
   recurringDeviations: { count: number; clients: number; windowSeconds: number };
+  /** A product's quarterly quality review is overdue this long after its quarter ends (default 30 days). */
+  qualityReviewDueSeconds: number;
   /** At least `count` unknown serials under one registered product from one organization within `windowSeconds`. */
   unknownSerials: { count: number; windowSeconds: number };
   /** Risk rating: open alerts of the last `windowSeconds` weigh by severity; yellow from `yellowAt`, red from `redAt`. */
@@ -53,6 +55,7 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   lateDeviationClosureSeconds: 48 * HOUR,
   recurringDeviations: { count: 3, clients: 2, windowSeconds: 180 * DAY },
   unknownSerials: { count: 3, windowSeconds: 1 * DAY },
+  qualityReviewDueSeconds: 30 * DAY,
   rating: { windowSeconds: 90 * DAY, weights: { low: 1, medium: 2, high: 5 }, yellowAt: 2, redAt: 5 },
   caseDueSeconds: { high: 3 * DAY, medium: 14 * DAY, low: 30 * DAY },
   chunkSize: 1_000,
@@ -73,6 +76,7 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
     ["recurringDeviations.windowSeconds", config.recurringDeviations.windowSeconds],
     ["unknownSerials.count", config.unknownSerials.count],
     ["unknownSerials.windowSeconds", config.unknownSerials.windowSeconds],
+    ["qualityReviewDueSeconds", config.qualityReviewDueSeconds],
     ["rating.windowSeconds", config.rating.windowSeconds],
     ["rating.yellowAt", config.rating.yellowAt],
     ["rating.redAt", config.rating.redAt],

@@ -1,4 +1,5 @@
-import { deadlinesOf } from "../ledger";
+import { deadlinesOf, previousQuarter, quarterAt, quarterLabel, reviewQuarter } from "../ledger";
+import type { ReviewQuarter } from "../ledger";
 import type { Transaction } from "kysely";
 import type { Database } from "../store";
 import type { AlertConfig } from "./config";
@@ -17,6 +18,8 @@ export async function evaluateDeadlines(trx: Trx, config: AlertConfig, now: numb
     ...(await overdueProgressReports(trx, config, now)),
     ...(await expiredAgreements(trx, now)),
     ...(await overdueCapas(trx, now)),
+    ...(await overdueQualityReviews(trx, config, now)),
+    ...(await overdueNoticeAcknowledgements(trx, now)),
   ];
   return { drafts, resolved: await settled(trx) };
 }
@@ -165,8 +168,69 @@ async function overdueCapas(trx: Trx, now: number): Promise<AlertDraft[]> {
   }));
 }
 
+/** How many past quarters the quality-review rule looks back over: two years of reviews. */
+const REVIEW_LOOKBACK_QUARTERS = 8;
+
+/**
+ * Quarters a product's MAH owes a quality review for and has not filed one, once the quarter's due time has passed.
+ * The duty runs from the product's registration, or from the first quarter the MAH reviewed if that is earlier (a
+ * product on the market before the ledger knew it).
+ */
+async function overdueQualityReviews(trx: Trx, config: AlertConfig, now: number): Promise<AlertDraft[]> {
+  const products = await trx.selectFrom("products").select(["id", "name", "mah_id", "registered_at"]).execute();
+  if (products.length === 0) return [];
+  const reviews = await trx.selectFrom("quality_reviews").select(["product_id", "year", "quarter"]).execute();
+  const filed = new Map<string, Set<string>>();
+  const firstReviewed = new Map<string, number>();
+  for (const r of reviews) {
+    const quarter = reviewQuarter(r.year, r.quarter);
+    (filed.get(r.product_id) ?? filed.set(r.product_id, new Set()).get(r.product_id)!).add(quarterLabel(quarter));
+    firstReviewed.set(r.product_id, Math.min(firstReviewed.get(r.product_id) ?? Infinity, quarter.startsAt));
+  }
+  const owed: ReviewQuarter[] = [];
+  for (let q = previousQuarter(quarterAt(now)), i = 0; i < REVIEW_LOOKBACK_QUARTERS; q = previousQuarter(q), i++) owed.push(q);
+  return products.flatMap((p) => {
+    const dutyFrom = Math.min(p.registered_at, firstReviewed.get(p.id) ?? Infinity);
+    return owed
+      .filter((q) => q.endsAt > dutyFrom && q.endsAt + config.qualityReviewDueSeconds <= now && !filed.get(p.id)?.has(quarterLabel(q)))
+      .map((q) => ({
+        key: `quality_review_overdue:${p.id}:${q.year}:${q.quarter}`,
+        rule: "quality_review_overdue" as const,
+        organizationId: p.mah_id,
+        batchId: null,
+        subject: p.id,
+        message: `the ${quarterLabel(q)} quality review of ${p.name} (with its risk assessment) was due ${Math.floor((now - q.endsAt - config.qualityReviewDueSeconds) / 86_400)} days ago`,
+        details: { productId: p.id, year: q.year, quarter: q.quarter, dueAt: q.endsAt + config.qualityReviewDueSeconds },
+        observedAt: q.endsAt + config.qualityReviewDueSeconds,
+      }));
+  });
+}
+
+/** Notices between a quality agreement's parties whose acknowledgement is past the agreed response time. */
+async function overdueNoticeAcknowledgements(trx: Trx, now: number): Promise<AlertDraft[]> {
+  const late = await trx
+    .selectFrom("quality_notices")
+    .select(["id", "agreement_id", "sender_id", "recipient_id", "kind", "sent_at", "due_at"])
+    .where("acknowledged_at", "is", null)
+    .where("due_at", "<=", now)
+    .execute();
+  return late.map((n) => ({
+    key: `notice_acknowledgement_overdue:${n.id}`,
+    rule: "notice_acknowledgement_overdue" as const,
+    organizationId: n.recipient_id,
+    batchId: null,
+    subject: n.id,
+    message: `organization ${n.recipient_id} has not acknowledged the ${n.kind.toLowerCase().replaceAll("_", " ")} notice of organization ${n.sender_id} under quality agreement ${n.agreement_id}, due ${Math.floor((now - n.due_at) / 3600)} hours ago`,
+    details: { noticeId: n.id, agreementId: n.agreement_id, senderId: n.sender_id, kind: n.kind, sentAt: n.sent_at, dueAt: n.due_at },
+    observedAt: n.due_at,
+    notify: [n.sender_id],
+  }));
+}
+
 const SETTLED: Partial<Record<Rule, string>> = {
   capa_overdue: "the CAPA's effectiveness was checked",
+  notice_acknowledgement_overdue: "the addressee acknowledged the notice",
+  quality_review_overdue: "the MAH filed the quarter's quality review",
   shipment_overdue: "the shipment was received",
   recall_acknowledgement_overdue: "the holder acknowledged the recall or the recall closed",
   recall_progress_report_overdue: "a progress report arrived or the recall closed",
@@ -177,7 +241,7 @@ const SETTLED: Partial<Record<Rule, string>> = {
 async function settled(trx: Trx): Promise<Resolution[]> {
   const open = await trx
     .selectFrom("alerts")
-    .select(["id", "rule", "batch_id", "subject", "organization_id", "observed_at"])
+    .select(["id", "key", "rule", "batch_id", "subject", "organization_id", "observed_at"])
     .where("status", "=", "open")
     .where("rule", "in", Object.keys(SETTLED))
     .execute();
@@ -190,8 +254,23 @@ async function settled(trx: Trx): Promise<Resolution[]> {
 
 async function isSettled(
   trx: Trx,
-  alert: { rule: string; batch_id: string | null; subject: string | null; organization_id: number | null; observed_at: number },
+  alert: { key: string; rule: string; batch_id: string | null; subject: string | null; organization_id: number | null; observed_at: number },
 ) {
+  if (alert.rule === "notice_acknowledgement_overdue") {
+    const sent = await trx.selectFrom("quality_notices").select("acknowledged_at").where("id", "=", alert.subject!).executeTakeFirst();
+    return sent?.acknowledged_at != null;
+  }
+  if (alert.rule === "quality_review_overdue") {
+    const [, productId, year, quarter] = alert.key.split(":");
+    const review = await trx
+      .selectFrom("quality_reviews")
+      .select("filed_at")
+      .where("product_id", "=", productId!)
+      .where("year", "=", Number(year))
+      .where("quarter", "=", Number(quarter))
+      .executeTakeFirst();
+    return review !== undefined;
+  }
   if (alert.rule === "shipment_overdue") {
     const shipment = await trx.selectFrom("shipments").select("status").where("id", "=", alert.subject!).executeTakeFirst();
     return shipment?.status !== "IN_TRANSIT";

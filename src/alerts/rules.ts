@@ -36,6 +36,10 @@ export const RULES = {
   attestation_unverified: "high",
   /** A shipment's sensor read a temperature outside its product's storage range in transit (cold chain). */
   cold_chain_excursion: "high",
+  /** A product's quarterly quality review (with risk assessment) not filed by its MAH by the configured time after the quarter. */
+  quality_review_overdue: "medium",
+  /** A notice between a quality agreement's parties not acknowledged within the response time the agreement sets. */
+  notice_acknowledgement_overdue: "medium",
 } as const satisfies Record<string, Severity>;
 
 export type Rule = keyof typeof RULES;

@@ -16,9 +16,10 @@ import { createMetrics } from "./metrics";
 import type { Metrics } from "./metrics";
 import { clientAddress, createRateLimiter } from "./rate-limit";
 import type { RateLimiter } from "./rate-limit";
-import { qualityRoutes } from "./quality";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
+import { qualityDutyRoutes } from "./quality-duties";
+import { qualityRoutes } from "./quality";
 import { recallRoutes } from "./recalls";
 import { releaseReviewRoutes } from "./release-review";
 import { packProofRoutes } from "./pack-proofs";
@@ -87,6 +88,7 @@ export const coreRoutes: AnyRoute[] = [
   ...packProofRoutes,
   ...recallRoutes,
   ...organizationRoutes,
+  ...qualityRoutes,
   ...epcisRoutes,
   ...shipmentRoutes,
   ...shipmentListRoutes,
@@ -96,7 +98,7 @@ export const coreRoutes: AnyRoute[] = [
   ...coldChainRoutes,
   ...ledgerRoutes,
   ...documentRoutes,
-  ...qualityRoutes,
+  ...qualityDutyRoutes,
   healthRoute,
 ];
 

@@ -22,6 +22,7 @@ const ledgerAnswer = z.object({
     AggregationLedger: address,
     AlertCases: address,
     CorrectiveActions: address,
+    QualityDuties: address,
   }),
   startBlock: z.number().int().nullable().meta({ description: "the block the contracts were deployed in, where indexing starts" }),
   domains: z
@@ -32,6 +33,7 @@ const ledgerAnswer = z.object({
       AggregationLedger: domain,
       AlertCases: domain,
       CorrectiveActions: domain,
+      QualityDuties: domain,
     })
     .meta({ description: "the EIP-712 domain each contract verifies attestations against: sign with these" }),
   indexedBlock: z.number().int().nullable().meta({ description: "the block the read model has reached" }),

@@ -22,14 +22,14 @@ export type DeployOptions = {
 };
 
 /**
- * Deploys the three ledger contracts with Hardhat Ignition on `hre`'s network and returns the deployment file's
+ * Deploys the ledger's contracts with Hardhat Ignition on `hre`'s network and returns the deployment file's
  * content: chain id, RPC URL, the first block that can hold a ledger event, and the contract addresses.
  */
 export async function deployLedger(hre: HardhatRuntimeEnvironment, options: DeployOptions): Promise<DeploymentFile> {
   const { firstRegulator } = options;
   const provider = hre.network.provider;
   const startBlock = Number(await provider.request({ method: "eth_blockNumber" })) + 1;
-  const { registry, products, batches, aggregations, alertCases, correctiveActions } = await hre.ignition.deploy(TraceabilityLedger, {
+  const { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions } = await hre.ignition.deploy(TraceabilityLedger, {
     parameters: {
       TraceabilityLedger: {
         firstRegulator: {
@@ -58,6 +58,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       AggregationLedger: await aggregations.getAddress(),
       AlertCases: await alertCases.getAddress(),
       CorrectiveActions: await correctiveActions.getAddress(),
+      QualityDuties: await qualityDuties.getAddress(),
     },
   };
 }

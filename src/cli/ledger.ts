@@ -146,8 +146,21 @@ export function attestation(
   );
 }
 
-const ROLE_NAMES = { mah: Role.Mah, cmo: Role.Cmo, distributor: Role.Distributor, dispenser: Role.Dispenser, regulator: Role.Regulator };
-const KIND_NAMES = { quality: AgreementKind.Quality, storage: AgreementKind.Storage, transport: AgreementKind.Transport, sales: AgreementKind.Sales };
+const ROLE_NAMES = {
+  mah: Role.Mah,
+  cmo: Role.Cmo,
+  distributor: Role.Distributor,
+  dispenser: Role.Dispenser,
+  regulator: Role.Regulator,
+  laboratory: Role.Laboratory,
+};
+const KIND_NAMES = {
+  quality: AgreementKind.Quality,
+  storage: AgreementKind.Storage,
+  transport: AgreementKind.Transport,
+  sales: AgreementKind.Sales,
+  testing: AgreementKind.Testing,
+};
 const TESTER_NAMES = { cmo: ReleaseTester.Cmo, mah: ReleaseTester.Mah, "contract-laboratory": ReleaseTester.ContractLaboratory };
 const DEVIATION_NAMES = { deviation: DeviationKind.Deviation, oos: DeviationKind.OutOfSpecification, oot: DeviationKind.OutOfTrend };
 const LEVEL_NAMES = { I: RecallLevel.I, II: RecallLevel.II, III: RecallLevel.III };
@@ -188,7 +201,7 @@ export async function provedPacks(texts: string[], options: Options) {
   }
 }
 
-const hashOption = (flags: string, what: string) => new Option(flags, `${what}: text, @FILE (its keccak-256) or a 0x hash`).argParser(hashArg);
+export const hashOption = (flags: string, what: string) => new Option(flags, `${what}: text, @FILE (its keccak-256) or a 0x hash`).argParser(hashArg);
 
 function addOrganizationCommands(program: Command, io: CliIo, act: Act) {
   const organizations = program
@@ -203,7 +216,7 @@ function addOrganizationCommands(program: Command, io: CliIo, act: Act) {
     (c) =>
       c
         .requiredOption("--name <name>", "the organization's name")
-        .requiredOption("--role <role>", "mah, cmo, distributor, dispenser or regulator", enumArg(ROLE_NAMES))
+        .requiredOption("--role <role>", "mah, cmo, distributor, dispenser, regulator or laboratory", enumArg(ROLE_NAMES))
         .requiredOption("--region <code>", "province code, e.g. 320000 (Jiangsu)", regionArg)
         .addOption(hashOption("--licence <licence>", "its licence").makeOptionMandatory())
         .requiredOption("--key <address>", "the organization's first signing key", addressArg),
@@ -325,7 +338,7 @@ function addAgreementCommands(program: Command, io: CliIo, act: Act) {
     "the MAH signs an agreement; with the counterparty's key it is sent, with --sign-only it is written for the counterparty to countersign",
     (c) =>
       c
-        .requiredOption("--kind <kind>", "quality, storage, transport or sales", enumArg(KIND_NAMES))
+        .requiredOption("--kind <kind>", "quality, storage, transport, sales or testing (a contract laboratory)", enumArg(KIND_NAMES))
         .requiredOption("--counterparty <id>", "the CMO or distributor", organizationArg)
         .option("--product <product>", "product code or 0x id (storage, transport, sales: omit for all of the MAH's products)", productArg)
         .addOption(hashOption("--document <document>", "the signed agreement document").makeOptionMandatory())

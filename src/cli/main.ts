@@ -4,6 +4,7 @@ import { addKeyCommands } from "./keys";
 import { addLedgerCommands } from "./ledger";
 import { addCaseCommands } from "./cases";
 import { addEpcisCommands } from "./epcis";
+import { addQualityCommands } from "./quality";
 import { addReadCommands } from "./reads";
 import { addSupervisionCommands } from "./supervision";
 import { addDocumentCommands } from "./documents";
@@ -31,6 +32,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addDocumentCommands(program, io, act);
   addSupervisionCommands(program, io, act);
   addEpcisCommands(program, io, act);
+  addQualityCommands(program, io, act);
   return program;
 }
 

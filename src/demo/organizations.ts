@@ -4,7 +4,7 @@ export const JIANGSU = 320000;
 export const ZHEJIANG = 330000;
 export const SHANGHAI = 310000;
 
-export type DemoRole = "MAH" | "CMO" | "DISTRIBUTOR" | "DISPENSER" | "REGULATOR";
+export type DemoRole = "MAH" | "CMO" | "DISTRIBUTOR" | "DISPENSER" | "REGULATOR" | "LABORATORY";
 
 /** The role names the contracts' Role enum numbers. */
 export const ROLE_NUMBER: Record<DemoRole, number> = {
@@ -13,6 +13,7 @@ export const ROLE_NUMBER: Record<DemoRole, number> = {
   DISTRIBUTOR: Role.Distributor,
   DISPENSER: Role.Dispenser,
   REGULATOR: Role.Regulator,
+  LABORATORY: Role.Laboratory,
 };
 
 /** An organization of the demo consortium as written to `<dataDir>/demo/organizations.json` (the web pages read it). */
@@ -30,7 +31,7 @@ export type DemoMember = { name: string; role: DemoRole; region: number; licence
 /**
  * The consortium: an MAH in Jiangsu that owns no factory (a B-certificate holder) commissions a CMO in Zhejiang;
  * a Shanghai third-party logistics company stores and transports for it; a distributor in each of Jiangsu and
- * Zhejiang; a hospital pharmacy; the regulators of both provinces. The Jiangsu regulator is bootstrapped by the
+ * Zhejiang; a hospital pharmacy; a contract testing laboratory in Zhejiang; the regulators of both provinces. The Jiangsu regulator is bootstrapped by the
  * deployment and onboards the others; the Zhejiang regulator onboards the Zhejiang companies.
  */
 export const JIANGSU_REGULATOR: DemoMember = {
@@ -86,9 +87,18 @@ export const ONBOARDED_BY_ZHEJIANG = {
     region: ZHEJIANG,
     licence: "药品经营许可证 浙AA5710086",
   },
+  laboratory: {
+    name: "杭州华测药品检测有限公司 Hangzhou Huace Drug Testing Co., Ltd.",
+    role: "LABORATORY",
+    region: ZHEJIANG,
+    licence: "检验检测机构资质认定证书 CMA 221100340123",
+  },
 } as const satisfies Record<string, DemoMember>;
 
-/** The MAH's two products: one labelled with GS1 DataMatrix codes, one with NMPA 20-digit codes. */
+/**
+ * The MAH's products: tablets labelled with GS1 DataMatrix codes, tablets with NMPA 20-digit codes, and a sterile
+ * powder for injection (GS1), whose batches need environmental-monitoring and cleaning records before release.
+ */
 export const PRODUCTS = {
   atorvastatin: {
     scheme: "gs1",
@@ -101,5 +111,11 @@ export const PRODUCTS = {
     productCode: "8606321",
     approvalNumber: "国药准字H20253102",
     name: "盐酸二甲双胍缓释片 Metformin Hydrochloride Extended-release Tablets 0.5 g × 30",
+  },
+  ceftriaxone: {
+    scheme: "gs1",
+    productCode: "06903123456799",
+    approvalNumber: "国药准字H20253103",
+    name: "注射用头孢曲松钠 Ceftriaxone Sodium for Injection 1.0 g",
   },
 } as const;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { id as hashText, Wallet, ZeroHash } from "ethers";
+import { AbiCoder, id as hashText, keccak256, Wallet, ZeroHash } from "ethers";
 import type { BaseWallet, ContractTransactionReceipt, Signer } from "ethers";
 import {
   AggregationLedger__factory,
@@ -8,6 +8,7 @@ import {
   ConsortiumRegistry__factory,
   CorrectiveActions__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../../typechain-types";
 import {
   AgreementKind,
@@ -18,9 +19,15 @@ import {
   DeviationKind,
   DeviationSeverity,
   domainOf,
+  NoticeKind,
   PackState,
+  PersonRole,
+  previousQuarter,
+  quarterAt,
   RecallLevel,
   ReleaseTester,
+  RiskClass,
+  RiskLevel,
   RootCause,
   signAttestation,
 } from "../ledger";
@@ -84,6 +91,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const aggregations = AggregationLedger__factory.connect(contracts.AggregationLedger, relayer);
   const alertCases = AlertCases__factory.connect(contracts.AlertCases, relayer);
   const capas = CorrectiveActions__factory.connect(contracts.CorrectiveActions, relayer);
+  const qualityDuties = QualityDuties__factory.connect(contracts.QualityDuties, relayer);
   const nextNonce = createNonceSequence();
 
   async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
@@ -117,7 +125,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const east = await onboardAll(jiangsu, ONBOARDED_BY_JIANGSU);
   const west = await onboardAll(east.zhejiangRegulator, ONBOARDED_BY_ZHEJIANG);
   const { mah, storage, nanjing, hospital } = east;
-  const { cmo, hangzhou } = west;
+  const { cmo, hangzhou, laboratory } = west;
 
   // ---- products and agreements ----
   for (const product of Object.values(PRODUCTS)) {
@@ -150,14 +158,109 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const atorvastatin = productId(PRODUCTS.atorvastatin.productCode);
   const metformin = productId(PRODUCTS.metformin.productCode);
   const atorvastatinQuality = await agree(cmo, AgreementKind.Quality, atorvastatin, "质量协议 QA-HK-HC-2024-007 阿托伐他汀钙片", ReleaseTester.Cmo);
-  const metforminQuality = await agree(cmo, AgreementKind.Quality, metformin, "质量协议 QA-HK-HC-2024-008 盐酸二甲双胍缓释片", ReleaseTester.Mah);
+  const ceftriaxone = productId(PRODUCTS.ceftriaxone.productCode);
+  // Metformin's release testing is outsourced to the contract laboratory: its batches leave the factory only with
+  // the laboratory's passed certificate on the ledger.
+  const metforminQuality = await agree(
+    cmo,
+    AgreementKind.Quality,
+    metformin,
+    "质量协议 QA-HK-HC-2024-008 盐酸二甲双胍缓释片",
+    ReleaseTester.ContractLaboratory,
+  );
+  const ceftriaxoneQuality = await agree(cmo, AgreementKind.Quality, ceftriaxone, "质量协议 QA-HK-HC-2025-002 注射用头孢曲松钠", ReleaseTester.Cmo);
+  const metforminTesting = await agree(laboratory, AgreementKind.Testing, metformin, "委托检验协议 QC-HK-HT-2025-001 盐酸二甲双胍缓释片");
   await agree(storage, AgreementKind.Storage, ZeroHash, "委托储存协议 WH-HK-ST-2024-002");
   await agree(storage, AgreementKind.Transport, ZeroHash, "委托运输协议 TR-HK-ST-2024-003");
   await agree(nanjing, AgreementKind.Sales, ZeroHash, "委托销售协议 SA-HK-JL-2024-011");
 
+  // ---- the MAH's quality duties: risk classes, its quality authorized person, quarterly reviews ----
+  const classify = async (product: string, riskClass: number) => {
+    const { message, signature } = await sign("QualityDuties", "RiskClassification", mah, {
+      mahId: mah.organizationId,
+      productId: product,
+      riskClass,
+    });
+    await mined(qualityDuties.classifyProduct(message, signature));
+  };
+  await classify(atorvastatin, RiskClass.Other);
+  await classify(metformin, RiskClass.Other);
+  await classify(ceftriaxone, RiskClass.Sterile);
+  // The QP signs with a key of her own, registered to the MAH; market releases of her products need it.
+  const qp: Party = { ...mah, key: Wallet.createRandom() };
+  const addedKey = await sign("ConsortiumRegistry", "SigningKeyAddition", mah, { organizationId: mah.organizationId, signingKey: qp.key.address });
+  await mined(registry.addSigningKey(addedKey.message, addedKey.signature));
+  const appoint = async (product: string, personKey: string, role: number, name: string) => {
+    const { message, signature } = await sign("QualityDuties", "PersonAppointment", mah, {
+      mahId: mah.organizationId,
+      productId: product,
+      personKey,
+      role,
+      name,
+    });
+    await mined(qualityDuties.appointPerson(message, signature));
+  };
+  await appoint(atorvastatin, qp.key.address, PersonRole.QualifiedPerson, "张丽华 Zhang Lihua");
+  await appoint(ceftriaxone, qp.key.address, PersonRole.QualifiedPerson, "张丽华 Zhang Lihua");
+  await appoint(atorvastatin, mah.address, PersonRole.QualityHead, "李建国 Li Jianguo");
+  // Reviews of the last quarter and the one before it are filed; the quarter between is missing, so its review is
+  // overdue whatever day the demo starts (the early warning raises quality_review_overdue).
+  const lastQuarter = previousQuarter(quarterAt(now));
+  const review = async (product: string, quarter: { year: number; quarter: number }, riskLevel: number, report: string) => {
+    const { message, signature } = await sign("QualityDuties", "QualityReview", mah, {
+      mahId: mah.organizationId,
+      productId: product,
+      year: quarter.year,
+      quarter: quarter.quarter,
+      riskLevel,
+      reviewHash: hashText(report),
+    });
+    await mined(qualityDuties.fileQualityReview(message, signature));
+  };
+  const twoBefore = previousQuarter(previousQuarter(lastQuarter));
+  await review(atorvastatin, twoBefore, RiskLevel.Low, `季度质量回顾 ${twoBefore.year}Q${twoBefore.quarter} 阿托伐他汀钙片：风险低`);
+  await review(
+    atorvastatin,
+    lastQuarter,
+    RiskLevel.Medium,
+    `季度质量回顾 ${lastQuarter.year}Q${lastQuarter.quarter} 阿托伐他汀钙片：OOS 与召回，风险中`,
+  );
+  await review(metformin, lastQuarter, RiskLevel.Low, `季度质量回顾 ${lastQuarter.year}Q${lastQuarter.quarter} 盐酸二甲双胍缓释片：风险低`);
+
+  // The atorvastatin quality agreement's communication clause: notices by email or the quality portal, acknowledged
+  // within 48 hours. The CMO's change control was acknowledged; the MAH's audit finding is still unanswered (it
+  // turns into notice_acknowledgement_overdue 48 hours after the demo starts).
+  const terms = await sign("QualityDuties", "CommunicationTerms", mah, {
+    mahId: mah.organizationId,
+    agreementId: atorvastatinQuality,
+    channels: (1 << 1) | (1 << 3),
+    responseSeconds: 48 * 3600,
+    termsHash: hashText("质量协议 QA-HK-HC-2024-007 第 9 条 沟通与通报"),
+  });
+  await mined(qualityDuties.agreeCommunicationTerms(terms.message, terms.signature));
+  const notify = async (by: Party, kind: number, channel: number, notice: string) => {
+    const { message, signature } = await sign("QualityDuties", "QualityNotice", by, {
+      senderId: by.organizationId,
+      agreementId: atorvastatinQuality,
+      kind,
+      channel,
+      noticeHash: hashText(notice),
+    });
+    await mined(qualityDuties.sendNotice(message, signature));
+    return keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint256"], [by.organizationId, (message as { nonce: bigint }).nonce]));
+  };
+  const changeControl = await notify(cmo, NoticeKind.ChangeControl, 3, "变更控制 CC-2025-014 压片机更换冲模供应商");
+  const acknowledgement = await sign("QualityDuties", "NoticeAcknowledgement", mah, {
+    recipientId: mah.organizationId,
+    noticeId: changeControl,
+    responseHash: hashText("已收到 CC-2025-014，同意按次要变更管理"),
+  });
+  await mined(qualityDuties.acknowledgeNotice(acknowledgement.message, acknowledgement.signature));
+  await notify(mah, NoticeKind.AuditFinding, 1, "审计发现 AUD-2025-07 清场记录未双人复核");
+
   // ---- batches ----
-  const serialKeys = { atorvastatin: randomBytes(16), metformin: randomBytes(16) };
-  const issued = { atorvastatin: 0, metformin: 0 };
+  const serialKeys = { atorvastatin: randomBytes(16), metformin: randomBytes(16), ceftriaxone: randomBytes(16) };
+  const issued = { atorvastatin: 0, metformin: 0, ceftriaxone: 0 };
   async function record(product: keyof typeof PRODUCTS, agreementId: string, batchNumber: string, count: number, daysAgo: number) {
     const { scheme, productCode } = PRODUCTS[product];
     const manufacturedAt = now - daysAgo * DAY;
@@ -225,13 +328,25 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     });
     await mined(ledger.releaseFromFactory(message, signature));
   };
-  const marketRelease = async (batch: Recorded) => {
-    const { message, signature } = await sign("BatchLedger", "MarketRelease", mah, {
+  /** Signed by the product's QP where it has one. */
+  const marketRelease = async (batch: Recorded, signer: Party = mah) => {
+    const { message, signature } = await sign("BatchLedger", "MarketRelease", signer, {
       mahId: mah.organizationId,
       batchId: batch.batchId,
       decisionHash: hashText(`上市放行审核记录 ${batch.batchNumber}`),
     });
     await mined(ledger.releaseToMarket(message, signature));
+  };
+  /** The contract laboratory certifies a metformin batch's release testing. */
+  const certify = async (batch: Recorded, passed = true) => {
+    const { message, signature } = await sign("QualityDuties", "TestCertificate", laboratory, {
+      laboratoryId: laboratory.organizationId,
+      agreementId: metforminTesting,
+      batchId: batch.batchId,
+      certificateHash: hashText(`检验报告书 ${batch.batchNumber}`),
+      passed,
+    });
+    await mined(qualityDuties.issueTestCertificate(message, signature));
   };
   /** Ships and receives; `received` below `quantity` records packs lost or damaged on the way. */
   const handOver = async (from: Party, to: Party, batch: Recorded, quantity: number, received = quantity) => {
@@ -304,7 +419,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   document(sold, mah, "CAPA-2025-031 有效性检查.txt", CAPA_031_CHECK);
   await capa(sold, cmo, DEV_031_REPORT, CAPA_031_PLAN_2, cmo, now + 60 * DAY);
   await factoryRelease(sold);
-  await marketRelease(sold);
+  await marketRelease(sold, qp);
   // Packed at the factory in six cases of ten on one pallet (SSCCs); the hospital takes the three packs it
   // dispenses out of the first case, which then scans as holding seven.
   const soldCases = Array.from({ length: 6 }, (_, i) => ({
@@ -345,7 +460,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     { by: cmo, text: "OOS 调查结论：实验室误差，复检合格", rootCause: RootCause.Measurement, batchImpact: BatchImpact.NoImpact },
   );
   await factoryRelease(recalled);
-  await marketRelease(recalled);
+  await marketRelease(recalled, qp);
   await handOver(cmo, storage, recalled, 40);
   await handOver(storage, nanjing, recalled, 20);
   await handOver(storage, hangzhou, recalled, 10);
@@ -376,6 +491,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   // Metformin MF250502 (NMPA codes): released by the MAH's own QA, distributed from Hangzhou to the hospital, which
   // received one pack fewer than shipped (crushed in transit): the early warning flags the difference.
   const metforminSold = await record("metformin", metforminQuality, "MF250502", 50, 20);
+  await certify(metforminSold);
   await factoryRelease(metforminSold);
   await marketRelease(metforminSold);
   await handOver(cmo, hangzhou, metforminSold, 50);
@@ -384,6 +500,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
 
   // Metformin MF250610: released by the factory, but an out-of-trend result is still open, so no market release.
   const held = await record("metformin", metforminQuality, "MF250610", 30, 5);
+  await certify(held);
   await factoryRelease(held);
   await deviation(
     mah,
@@ -396,6 +513,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   // sample, critical: the opened OOS holds the batch until the MAH decides (no shipping or dispensing; scans answer
   // ON_HOLD).
   const onHold = await record("metformin", metforminQuality, "MF250520", 30, 5);
+  await certify(onHold);
   await factoryRelease(onHold);
   await marketRelease(onHold);
   await handOver(cmo, hangzhou, onHold, 20);
@@ -469,6 +587,19 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   await mined(alertCases.terminateSuspectReport(termination.message, termination.signature));
   await lockPack(PackState.Active, "可疑产品报告已由监管部门终止：正品");
 
+  // Ceftriaxone CE250801 (sterile): the CMO references the cleanroom's environmental monitoring and the line's
+  // cleaning record in the batch record before factory release; the QP signs the market release.
+  const sterile = await record("ceftriaxone", ceftriaxoneQuality, "CE250801", 20, 10);
+  const sterileRecords = await sign("QualityDuties", "SterileRecords", cmo, {
+    cmoId: cmo.organizationId,
+    batchId: sterile.batchId,
+    environmentalMonitoringHash: hashText(`环境监测记录 B级洁净区 ${sterile.batchNumber}`),
+    cleaningRecordHash: hashText(`清场记录 无菌分装线3 ${sterile.batchNumber}`),
+  });
+  await mined(qualityDuties.referenceSterileRecords(sterileRecords.message, sterileRecords.signature));
+  await factoryRelease(sterile);
+  await marketRelease(sterile, qp);
+
   const counterfeit = [
     ...generatePacks({
       scheme: "gs1",
@@ -516,7 +647,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const parties = [jiangsu, ...Object.values<Party>(east), ...Object.values<Party>(west)].sort((a, b) => a.organizationId - b.organizationId);
   return {
     organizations: parties.map(({ key: _key, ...organization }) => organization),
-    batches: [sold, recalled, metforminSold, held, onHold].map((b) => ({
+    batches: [sold, recalled, metforminSold, held, onHold, sterile].map((b) => ({
       batchId: b.batchId,
       batchNumber: b.batchNumber,
       product: b.product,

@@ -7,14 +7,18 @@ import {
   DEVIATION_CATEGORIES,
   DEVIATION_KINDS,
   DEVIATION_SEVERITIES,
+  NOTICE_KINDS,
   PACK_STATES,
+  PERSON_ROLES,
   RECALL_LEVELS,
   RELEASE_TESTERS,
+  RISK_CLASSES,
+  RISK_LEVELS,
   ROLES,
   SUSPECT_OUTCOMES,
 } from "../ledger";
 import type { HoldCauseName, OrganizationStatusName, PackStateName } from "../ledger";
-import type { AlertCaseHistoryTable, BatchHoldTable } from "../store";
+import type { AlertCaseHistoryTable, BatchHoldTable, BatchQualityRecordTable } from "../store";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
 
@@ -51,6 +55,27 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
       // Its batch too (below): a scan's cached facts of the batch change with it.
       window.suspectReports.want(str(args, "reportId"));
       break;
+    case "ResponsiblePersonAppointed":
+    case "ResponsiblePersonRevoked":
+      window.responsiblePersons.want(str(args, "productId"), str(args, "personKey").toLowerCase());
+      return;
+    case "ProductRiskClassified":
+      window.productRiskClasses.want(str(args, "productId"));
+      return;
+    case "QualityReviewFiled":
+      window.qualityReviews.want(str(args, "productId"), num(args, "year"), num(args, "quarter"));
+      return;
+    case "SterileRecordsReferenced":
+    case "TestCertificateIssued":
+      window.batchQualityRecords.want(str(args, "batchId"));
+      return;
+    case "CommunicationTermsAgreed":
+      window.communicationTerms.want(str(args, "agreementId"));
+      return;
+    case "QualityNoticeSent":
+    case "QualityNoticeAcknowledged":
+      window.qualityNotices.want(str(args, "noticeId"));
+      return;
   }
   if (batchId === undefined) return;
   window.batches.want(batchId);
@@ -500,7 +525,116 @@ const HANDLERS: Record<string, Handler> = {
     });
     return null;
   },
+  ResponsiblePersonAppointed(w, { args, blockTime }) {
+    w.responsiblePersons.put({
+      product_id: str(args, "productId"),
+      person_key: str(args, "personKey").toLowerCase(),
+      mah_id: num(args, "mahId"),
+      role: PERSON_ROLES.nameOf(num(args, "role")),
+      name: str(args, "name"),
+      revoked: 0,
+      appointed_at: blockTime,
+      revoked_at: null,
+      revocation_reason_hash: null,
+    });
+    return null;
+  },
+  ResponsiblePersonRevoked(w, { args, blockTime }) {
+    const person = w.responsiblePersons.get(str(args, "productId"), str(args, "personKey").toLowerCase());
+    if (!person) return `${str(args, "personKey")} was never named for product ${str(args, "productId")}`;
+    w.responsiblePersons.update(person, { revoked: 1, revoked_at: blockTime, revocation_reason_hash: str(args, "reasonHash") });
+    return null;
+  },
+  ProductRiskClassified(w, { args, blockTime }) {
+    w.productRiskClasses.put({
+      product_id: str(args, "productId"),
+      risk_class: RISK_CLASSES.nameOf(num(args, "riskClass")),
+      classified_by: num(args, "mahId"),
+      classified_at: blockTime,
+    });
+    return null;
+  },
+  SterileRecordsReferenced(w, { args, blockTime }) {
+    recordBatchQuality(w, str(args, "batchId"), {
+      environmental_monitoring_hash: str(args, "environmentalMonitoringHash"),
+      cleaning_record_hash: str(args, "cleaningRecordHash"),
+      sterile_records_at: blockTime,
+    });
+    return null;
+  },
+  TestCertificateIssued(w, { args, blockTime }) {
+    recordBatchQuality(w, str(args, "batchId"), {
+      laboratory_id: num(args, "laboratoryId"),
+      testing_agreement_id: str(args, "agreementId"),
+      certificate_hash: str(args, "certificateHash"),
+      certificate_passed: args.passed === true ? 1 : 0,
+      certified_at: blockTime,
+    });
+    return null;
+  },
+  CommunicationTermsAgreed(w, { args, blockTime }) {
+    w.communicationTerms.put({
+      agreement_id: str(args, "agreementId"),
+      channels: num(args, "channels"),
+      response_seconds: num(args, "responseSeconds"),
+      terms_hash: str(args, "termsHash"),
+      recorded_by: num(args, "mahId"),
+      recorded_at: blockTime,
+    });
+    return null;
+  },
+  QualityNoticeSent(w, { args, blockTime }) {
+    w.qualityNotices.put({
+      id: str(args, "noticeId"),
+      agreement_id: str(args, "agreementId"),
+      sender_id: num(args, "senderId"),
+      recipient_id: num(args, "recipientId"),
+      kind: NOTICE_KINDS.nameOf(num(args, "kind")),
+      channel: num(args, "channel"),
+      notice_hash: str(args, "noticeHash"),
+      sent_at: blockTime,
+      due_at: num(args, "dueAt"),
+      acknowledged_at: null,
+      response_hash: null,
+    });
+    return null;
+  },
+  QualityNoticeAcknowledged(w, { args, blockTime }) {
+    const sent = w.qualityNotices.get(str(args, "noticeId"));
+    if (!sent) return `unknown notice ${str(args, "noticeId")}`;
+    w.qualityNotices.update(sent, { acknowledged_at: blockTime, response_hash: str(args, "responseHash") });
+    return null;
+  },
+  QualityReviewFiled(w, { args, blockTime }) {
+    w.qualityReviews.put({
+      product_id: str(args, "productId"),
+      year: num(args, "year"),
+      quarter: num(args, "quarter"),
+      mah_id: num(args, "mahId"),
+      risk_level: RISK_LEVELS.nameOf(num(args, "riskLevel")),
+      review_hash: str(args, "reviewHash"),
+      filed_at: blockTime,
+    });
+    return null;
+  },
 };
+
+const NO_QUALITY_RECORDS: Omit<BatchQualityRecordTable, "batch_id"> = {
+  environmental_monitoring_hash: null,
+  cleaning_record_hash: null,
+  sterile_records_at: null,
+  laboratory_id: null,
+  testing_agreement_id: null,
+  certificate_hash: null,
+  certificate_passed: null,
+  certified_at: null,
+};
+
+/** Adds to a batch's quality records (QualityDuties): sterile records or a laboratory's certificate. */
+function recordBatchQuality(w: ReadModelWindow, batchId: string, changes: Partial<BatchQualityRecordTable>) {
+  const current = w.batchQualityRecords.get(batchId) ?? { batch_id: batchId, ...NO_QUALITY_RECORDS };
+  w.batchQualityRecords.put({ ...current, ...changes });
+}
 
 function placeHold(w: ReadModelWindow, batchId: string, cause: HoldCauseName, placedBy: number, reasonHash: string, placedAt: number) {
   w.batchHolds.put({

@@ -1,11 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { isAddress } from "ethers";
 import type { Deployment } from "./decode";
+import { LEDGER_CONTRACTS } from "../ledger";
 
 /** A deployment file: where the ledger's contracts live (written by `npm start` or an Ignition deployment). */
 export type DeploymentFile = Deployment & { rpcUrl?: string; startBlock?: number };
-
-import { LEDGER_CONTRACTS as CONTRACTS } from "../ledger";
 
 /** Reads and checks a deployment file; a bad one stops with a message naming the file and the field. */
 export async function readDeployment(file: string): Promise<DeploymentFile> {
@@ -17,7 +16,7 @@ export async function readDeployment(file: string): Promise<DeploymentFile> {
   }
   const value = parsed as Partial<DeploymentFile>;
   if (!Number.isInteger(value.chainId)) throw new Error(`deployment file ${file}: chainId must be an integer`);
-  for (const name of CONTRACTS) {
+  for (const name of LEDGER_CONTRACTS) {
     const address = value.contracts?.[name];
     if (typeof address !== "string" || !isAddress(address)) {
       throw new Error(`deployment file ${file}: contracts.${name} must be a contract address`);

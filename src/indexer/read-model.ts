@@ -28,6 +28,12 @@ export const TABLES = {
   alertCaseHistory: { table: "alert_case_history", key: ["alert_key", "revision"] },
   suspectReports: { table: "suspect_reports", key: ["id"] },
   capas: { table: "capas", key: ["batch_id", "capa_hash"] },
+  productRiskClasses: { table: "product_risk_classes", key: ["product_id"] },
+  responsiblePersons: { table: "responsible_persons", key: ["product_id", "person_key"] },
+  batchQualityRecords: { table: "batch_quality_records", key: ["batch_id"] },
+  qualityReviews: { table: "quality_reviews", key: ["product_id", "year", "quarter"] },
+  communicationTerms: { table: "communication_terms", key: ["agreement_id"] },
+  qualityNotices: { table: "quality_notices", key: ["id"] },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof TABLES;

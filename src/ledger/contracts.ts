@@ -7,6 +7,7 @@ import {
   ConsortiumRegistry__factory,
   CorrectiveActions__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../../typechain-types";
 import { ATTESTATION_BY_EVENT, attestationSpec, LEDGER_CONTRACTS } from "./catalogue";
 import type { LedgerContract } from "./catalogue";
@@ -20,6 +21,7 @@ export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
   AlertCases: new Interface(AlertCases__factory.abi),
   CorrectiveActions: new Interface(CorrectiveActions__factory.abi),
+  QualityDuties: new Interface(QualityDuties__factory.abi),
 };
 
 /** The contract call that carries a signed attestation (what the relay sends, and the CLI over RPC). */
@@ -53,7 +55,7 @@ export const LEDGER_EVENT_TOPICS: string[] = LEDGER_CONTRACTS.flatMap((contract)
 /** One decoded custom error: its name and arguments by name. */
 export type DecodedError = { name: string; args: Record<string, unknown> };
 
-/** Every custom error of the three contracts (and of the OpenZeppelin code they inherit), decodable from revert data. */
+/** Every custom error of the ledger's contracts (and of the OpenZeppelin code they inherit), decodable from revert data. */
 export const LEDGER_ERRORS: Interface = (() => {
   const seen = new Map<string, ErrorFragment>();
   for (const contract of LEDGER_CONTRACTS) {

@@ -17,3 +17,4 @@ export * from "./expiry";
 export * from "./verdicts";
 export * from "./release-gates";
 export * from "./refusal-titles";
+export * from "./quality-review";

@@ -113,4 +113,20 @@ export const REFUSAL_TITLES: Record<string, { "zh-CN": string; en: string }> = {
   NOT_SUSPECT_REPORTER: { "zh-CN": "只有持有方、上市许可持有人或监管部门可以报告", en: "Only a holder, the MAH or a regulator reports it" },
   SUSPECT_PACK_NOT_LOCKED: { "zh-CN": "请先锁定所报告的药盒", en: "Lock the reported packs first" },
   SUSPECT_REPORT_NOT_OPEN: { "zh-CN": "该可疑产品报告不在调查中", en: "The report is not open" },
+  // the MAH's quality duties (QualityDuties)
+  RELEASE_NOT_BY_QUALIFIED_PERSON: {
+    "zh-CN": "上市放行须由该产品的质量受权人签署",
+    en: "The product's quality authorized person must sign the release",
+  },
+  RESPONSIBLE_PERSON_ROLE_MISMATCH: { "zh-CN": "签署人不是该产品的质量受权人", en: "The signer is not the product's quality authorized person" },
+  RESPONSIBLE_PERSON_REVOKED: { "zh-CN": "质量受权人的任命已撤销", en: "The quality authorized person's appointment was revoked" },
+  STERILE_RECORDS_MISSING: {
+    "zh-CN": "无菌产品缺少环境监测与清场记录",
+    en: "The sterile batch lacks its environmental-monitoring and cleaning records",
+  },
+  TEST_CERTIFICATE_MISSING: { "zh-CN": "缺少委托检验机构的检验报告", en: "The contract laboratory's certificate is missing" },
+  TEST_CERTIFICATE_FAILED: { "zh-CN": "委托检验结果不合格", en: "The contract laboratory's result failed" },
+  PERSON_KEY_NOT_OF_ORGANIZATION: { "zh-CN": "该人员密钥不属于本机构", en: "The person's key is not the organization's" },
+  RISK_CLASS_ALREADY_SET: { "zh-CN": "产品风险类别已登记", en: "The product's risk class is already recorded" },
+  QUALITY_REVIEW_ALREADY_FILED: { "zh-CN": "该季度质量回顾已提交", en: "This quarter's quality review is already filed" },
 };

@@ -14,6 +14,9 @@ import {
   DEVIATION_CATEGORIES,
   ROOT_CAUSES,
   BATCH_IMPACTS,
+  NOTICE_CHANNELS,
+  PERSON_ROLES,
+  RISK_CLASSES,
 } from "./vocabulary";
 import type { SignedAttestation } from "./wire";
 
@@ -693,6 +696,206 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     field: "message.outcome",
     explain: () => "a termination clears the product (1) or confirms it illegitimate (2)",
   },
+  // ----- QualityDuties: responsible persons, risk class, laboratories, quality reviews -----
+  NotBatchLedger: {
+    kind: "internal",
+    code: "RELAY_MISCONFIGURED",
+    explain: (a) => `${a.caller} is not the batch ledger QualityDuties is bound to: only BatchLedger records a batch's duties`,
+  },
+  NotDeployer: { kind: "internal", code: "RELAY_MISCONFIGURED", explain: (a) => `${a.caller} did not deploy QualityDuties and cannot bind it` },
+  BatchLedgerAlreadyBound: {
+    kind: "internal",
+    code: "RELAY_MISCONFIGURED",
+    explain: (a) => `QualityDuties is already bound to the batch ledger ${a.batchLedger}`,
+  },
+  InvalidPersonRole: {
+    kind: "bad_input",
+    code: "INVALID_PERSON_ROLE",
+    field: "message.role",
+    explain: () => "a responsible person must have a role (QualifiedPerson, QualityHead, ProductionHead or PharmacovigilanceHead)",
+  },
+  EmptyPersonName: { kind: "bad_input", code: "EMPTY_PERSON_NAME", field: "message.name", explain: () => "a responsible person must be named" },
+  PersonKeyNotOfOrganization: {
+    kind: "refused",
+    code: "PERSON_KEY_NOT_OF_ORGANIZATION",
+    field: "message.personKey",
+    explain: async (a, c) =>
+      `${a.personKey} is not a current signing key of ${await c.names.organization(a.organizationId)}: ` +
+      "add the person's key to the organization first (trace organizations add-key), then name the person",
+  },
+  ResponsiblePersonAlreadyAppointed: {
+    kind: "refused",
+    code: "PERSON_ALREADY_APPOINTED",
+    explain: async (a, c) => `${a.personKey} is already a responsible person of ${await c.names.product(a.productId)}`,
+  },
+  UnknownResponsiblePerson: {
+    kind: "refused",
+    code: "UNKNOWN_RESPONSIBLE_PERSON",
+    explain: async (a, c) => `${a.personKey} was never named a responsible person of ${await c.names.product(a.productId)}`,
+  },
+  ResponsiblePersonAlreadyRevoked: {
+    kind: "refused",
+    code: "PERSON_ALREADY_REVOKED",
+    explain: async (a, c) => `the appointment of ${a.personKey} for ${await c.names.product(a.productId)} is already revoked`,
+  },
+  ReleaseNotByResponsiblePerson: {
+    kind: "not_allowed",
+    code: "RELEASE_NOT_BY_QUALIFIED_PERSON",
+    explain: async (a, c) =>
+      `the product of ${await c.names.batch(a.batchId)} has a named quality authorized person; its market release must be signed ` +
+      `with that person's key, not ${a.signer} (${await c.names.keyOwner(a.signer)})`,
+  },
+  ResponsiblePersonRoleMismatch: {
+    kind: "not_allowed",
+    code: "RESPONSIBLE_PERSON_ROLE_MISMATCH",
+    explain: async (a, c) =>
+      `${a.signer} is the ${PERSON_ROLES.words[Number(a.role)]} of the product of ${await c.names.batch(a.batchId)}; ` +
+      `its market release must be signed by the ${PERSON_ROLES.words[Number(a.required)]}`,
+  },
+  ResponsiblePersonRevokedForRelease: {
+    kind: "not_allowed",
+    code: "RESPONSIBLE_PERSON_REVOKED",
+    explain: async (a, c) =>
+      `the appointment of ${a.signer} as quality authorized person of the product of ${await c.names.batch(a.batchId)} was revoked; ` +
+      "a current quality authorized person must sign the release",
+  },
+  InvalidRiskClass: {
+    kind: "bad_input",
+    code: "INVALID_RISK_CLASS",
+    field: "message.riskClass",
+    explain: () => "a product's risk class must be Biologic, Sterile, TcmInjection, Vaccine or Other",
+  },
+  RiskClassAlreadySet: {
+    kind: "refused",
+    code: "RISK_CLASS_ALREADY_SET",
+    explain: async (a, c) =>
+      `${await c.names.product(a.productId)} is already classified ${RISK_CLASSES.words[Number(a.riskClass)]}; a risk class is recorded once`,
+  },
+  NoBatchDuties: {
+    kind: "refused",
+    code: "NO_BATCH_DUTIES",
+    explain: async (a, c) =>
+      `${await c.names.batch(a.batchId)} has no quality duties on the ledger: it is not recorded, or its product needed no sterile records, ` +
+      "laboratory certificate or quality authorized person when it was recorded",
+  },
+  SterileRecordsNotRequired: {
+    kind: "refused",
+    code: "STERILE_RECORDS_NOT_REQUIRED",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} is not of a sterile product: it needs no sterile records`,
+  },
+  SterileRecordsAlreadyReferenced: {
+    kind: "refused",
+    code: "STERILE_RECORDS_ALREADY_REFERENCED",
+    explain: async (a, c) => `the sterile records of ${await c.names.batch(a.batchId)} are already referenced`,
+  },
+  EmptySterileRecord: {
+    kind: "bad_input",
+    code: "EMPTY_STERILE_RECORD",
+    field: "message.environmentalMonitoringHash",
+    explain: () => "both the environmental-monitoring record and the cleaning record must be referenced (non-zero hashes)",
+  },
+  SterileRecordsMissing: {
+    kind: "refused",
+    code: "STERILE_RECORDS_MISSING",
+    explain: async (a, c) =>
+      `${await c.names.batch(a.batchId)} is of a sterile product: its environmental-monitoring and cleaning records must be referenced ` +
+      "in its batch record (trace quality sterile-records) before factory release",
+  },
+  TestCertificateNotRequired: {
+    kind: "refused",
+    code: "TEST_CERTIFICATE_NOT_REQUIRED",
+    explain: async (a, c) => `the quality agreement of ${await c.names.batch(a.batchId)} does not name a contract laboratory its release tester`,
+  },
+  NotTestingAgreement: {
+    kind: "refused",
+    code: "NOT_TESTING_AGREEMENT",
+    explain: (a) => `agreement ${a.agreementId} is not an outsourced-testing agreement`,
+  },
+  NotAgreementLaboratory: {
+    kind: "not_allowed",
+    code: "NOT_AGREEMENT_LABORATORY",
+    explain: async (a, c) => `${await c.names.organization(a.laboratoryId)} is not the laboratory of testing agreement ${a.agreementId}`,
+  },
+  TestingAgreementNotInForce: {
+    kind: "refused",
+    code: "TESTING_AGREEMENT_NOT_IN_FORCE",
+    explain: (a) => `testing agreement ${a.agreementId} is revoked or not in force now`,
+  },
+  AgreementNotForBatch: {
+    kind: "refused",
+    code: "AGREEMENT_NOT_FOR_BATCH",
+    explain: async (a, c) => `testing agreement ${a.agreementId} does not cover ${await c.names.batch(a.batchId)} (another MAH or product)`,
+  },
+  TestCertificateAlreadyIssued: {
+    kind: "refused",
+    code: "TEST_CERTIFICATE_ALREADY_ISSUED",
+    explain: async (a, c) => `${await c.names.batch(a.batchId)} already has a test certificate; a failed result is not overwritten`,
+  },
+  TestCertificateMissing: {
+    kind: "refused",
+    code: "TEST_CERTIFICATE_MISSING",
+    explain: async (a, c) =>
+      `the quality agreement of ${await c.names.batch(a.batchId)} names a contract laboratory its release tester, ` +
+      "and no test certificate from the laboratory is on the ledger",
+  },
+  TestCertificateFailed: {
+    kind: "refused",
+    code: "TEST_CERTIFICATE_FAILED",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.laboratoryId)} certified that ${await c.names.batch(a.batchId)} failed its release testing`,
+  },
+  InvalidReviewPeriod: {
+    kind: "bad_input",
+    code: "INVALID_REVIEW_PERIOD",
+    field: "message.quarter",
+    explain: (a) => `${a.year} Q${a.quarter} is not a quarter: give a year from 2000 and a quarter from 1 to 4`,
+  },
+  InvalidRiskLevel: {
+    kind: "bad_input",
+    code: "INVALID_RISK_LEVEL",
+    field: "message.riskLevel",
+    explain: () => "a quality review must assess the risk: Low, Medium or High",
+  },
+  QualityReviewAlreadyFiled: {
+    kind: "refused",
+    code: "QUALITY_REVIEW_ALREADY_FILED",
+    explain: async (a, c) => `the quality review of ${await c.names.product(a.productId)} for ${a.year} Q${a.quarter} is already filed`,
+  },
+  NotQualityAgreementParty: {
+    kind: "not_allowed",
+    code: "NOT_QUALITY_AGREEMENT_PARTY",
+    explain: async (a, c) => `${await c.names.organization(a.organizationId)} is not a party to quality agreement ${a.agreementId}`,
+  },
+  InvalidCommunicationTerms: {
+    kind: "bad_input",
+    code: "INVALID_COMMUNICATION_TERMS",
+    field: "message.channels",
+    explain: () => "communication terms name at least one channel and a response time of at least one second",
+  },
+  CommunicationTermsMissing: {
+    kind: "refused",
+    code: "COMMUNICATION_TERMS_MISSING",
+    explain: (a) => `quality agreement ${a.agreementId} has no agreed channels and response time on the ledger: its MAH records them first`,
+  },
+  ChannelNotAgreed: {
+    kind: "refused",
+    code: "CHANNEL_NOT_AGREED",
+    field: "message.channel",
+    explain: (a) => `channel ${NOTICE_CHANNELS.words[Number(a.channel)] ?? a.channel} is not one quality agreement ${a.agreementId} agreed`,
+  },
+  InvalidNoticeKind: {
+    kind: "bad_input",
+    code: "INVALID_NOTICE_KIND",
+    field: "message.kind",
+    explain: () => "a notice is a change control, deviation, complaint or audit finding",
+  },
+  UnknownNotice: { kind: "refused", code: "UNKNOWN_NOTICE", explain: (a) => `no notice ${a.noticeId} is on the ledger` },
+  NotNoticeRecipient: {
+    kind: "not_allowed",
+    code: "NOT_NOTICE_RECIPIENT",
+    explain: async (a, c) => `${await c.names.organization(a.organizationId)} is not the addressee of notice ${a.noticeId}`,
+  },
+  NoticeAlreadyAcknowledged: { kind: "refused", code: "NOTICE_ALREADY_ACKNOWLEDGED", explain: (a) => `notice ${a.noticeId} is already acknowledged` },
 };
 
 const ERROR_STRING = "0x08c379a0";

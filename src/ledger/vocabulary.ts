@@ -21,10 +21,10 @@ function ledgerEnum<const Stored extends string>(names: readonly Stored[], words
 }
 
 /** Organization roles: contracts/interfaces/IConsortiumRegistry.sol `Role`. */
-export const Role = { None: 0, Mah: 1, Cmo: 2, Distributor: 3, Dispenser: 4, Regulator: 5 } as const;
+export const Role = { None: 0, Mah: 1, Cmo: 2, Distributor: 3, Dispenser: 4, Regulator: 5, Laboratory: 6 } as const;
 export const ROLES = ledgerEnum(
-  ["NONE", "MAH", "CMO", "DISTRIBUTOR", "DISPENSER", "REGULATOR"],
-  ["no role", "MAH", "CMO", "distributor", "dispenser", "regulator"],
+  ["NONE", "MAH", "CMO", "DISTRIBUTOR", "DISPENSER", "REGULATOR", "LABORATORY"],
+  ["no role", "MAH", "CMO", "distributor", "dispenser", "regulator", "contract laboratory"],
 );
 export type RoleName = (typeof ROLES.names)[number];
 
@@ -38,10 +38,10 @@ export const ORGANIZATION_STATUSES = ledgerEnum(["NONE", "ACTIVE", "SUSPENDED"],
 export type OrganizationStatusName = (typeof ORGANIZATION_STATUSES.names)[number];
 
 /** contracts/interfaces/IProductRegistry.sol `AgreementKind`. */
-export const AgreementKind = { None: 0, Quality: 1, Storage: 2, Transport: 3, Sales: 4 } as const;
+export const AgreementKind = { None: 0, Quality: 1, Storage: 2, Transport: 3, Sales: 4, Testing: 5 } as const;
 export const AGREEMENT_KINDS = ledgerEnum(
-  ["NONE", "QUALITY", "STORAGE", "TRANSPORT", "SALES"],
-  ["no kind", "quality", "storage", "transport", "sales"],
+  ["NONE", "QUALITY", "STORAGE", "TRANSPORT", "SALES", "TESTING"],
+  ["no kind", "quality", "storage", "transport", "sales", "outsourced testing"],
 );
 export type AgreementKindName = (typeof AGREEMENT_KINDS.names)[number];
 
@@ -49,6 +49,50 @@ export type AgreementKindName = (typeof AGREEMENT_KINDS.names)[number];
 export const ReleaseTester = { None: 0, Cmo: 1, Mah: 2, ContractLaboratory: 3 } as const;
 export const RELEASE_TESTERS = ledgerEnum(["NONE", "CMO", "MAH", "CONTRACT_LABORATORY"], ["nobody", "the CMO", "the MAH", "a contract laboratory"]);
 export type ReleaseTesterName = (typeof RELEASE_TESTERS.names)[number];
+
+/** contracts/interfaces/IQualityDuties.sol `PersonRole`: a named responsible person of a product; the QP signs market release. */
+export const PersonRole = { None: 0, QualifiedPerson: 1, QualityHead: 2, ProductionHead: 3, PharmacovigilanceHead: 4 } as const;
+export const PERSON_ROLES = ledgerEnum(
+  ["NONE", "QUALIFIED_PERSON", "QUALITY_HEAD", "PRODUCTION_HEAD", "PHARMACOVIGILANCE_HEAD"],
+  ["no role", "quality authorized person", "head of quality", "head of production", "head of pharmacovigilance"],
+);
+export type PersonRoleName = (typeof PERSON_ROLES.names)[number];
+
+/** contracts/interfaces/IQualityDuties.sol `RiskClass`: STERILE, TCM_INJECTION and VACCINE need sterile records before factory release. */
+export const RiskClass = { None: 0, Biologic: 1, Sterile: 2, TcmInjection: 3, Vaccine: 4, Other: 5 } as const;
+export const RISK_CLASSES = ledgerEnum(
+  ["NONE", "BIOLOGIC", "STERILE", "TCM_INJECTION", "VACCINE", "OTHER"],
+  ["not classified", "biologic", "sterile", "traditional Chinese medicine injection", "vaccine", "other"],
+);
+export type RiskClassName = (typeof RISK_CLASSES.names)[number];
+/** The risk classes whose batches need environmental-monitoring and cleaning records (QualityDuties.recordBatchDuties). */
+export const STERILE_RISK_CLASSES: readonly RiskClassName[] = ["STERILE", "TCM_INJECTION", "VACCINE"];
+
+/** contracts/interfaces/IQualityDuties.sol `RiskLevel`: a quarterly quality review's risk assessment. */
+export const RiskLevel = { None: 0, Low: 1, Medium: 2, High: 3 } as const;
+export const RISK_LEVELS = ledgerEnum(["NONE", "LOW", "MEDIUM", "HIGH"], ["not assessed", "low", "medium", "high"]);
+export type RiskLevelName = (typeof RISK_LEVELS.names)[number];
+
+/** contracts/interfaces/IQualityDuties.sol `NoticeKind`: what a notice between a quality agreement's parties is about. */
+export const NoticeKind = { None: 0, ChangeControl: 1, Deviation: 2, Complaint: 3, AuditFinding: 4 } as const;
+export const NOTICE_KINDS = ledgerEnum(
+  ["NONE", "CHANGE_CONTROL", "DEVIATION", "COMPLAINT", "AUDIT_FINDING"],
+  ["no kind", "change control", "deviation", "complaint", "audit finding"],
+);
+export type NoticeKindName = (typeof NOTICE_KINDS.names)[number];
+
+/** The channels a quality agreement's parties may agree for notices: bit `1 << n` of CommunicationTerms.channels. */
+export const NOTICE_CHANNELS = ledgerEnum(["NONE", "EMAIL", "PHONE", "PORTAL", "MEETING"], ["no channel", "email", "phone", "portal", "meeting"]);
+export type NoticeChannelName = (typeof NOTICE_CHANNELS.names)[number];
+
+/** Chinese words for the quality duties' enums, for the bilingual pages (index = the chain's number). */
+export const QUALITY_WORDS_ZH = {
+  personRoles: ["无", "质量受权人", "质量负责人", "生产负责人", "药物警戒负责人"],
+  riskClasses: ["未分类", "生物制品", "无菌药品", "中药注射剂", "疫苗", "其他"],
+  riskLevels: ["未评估", "低", "中", "高"],
+  noticeKinds: ["无", "变更控制", "偏差", "投诉", "审计发现"],
+  noticeChannels: ["无", "电子邮件", "电话", "门户系统", "会议"],
+} as const;
 
 /** contracts/interfaces/IBatchLedger.sol `BatchState`. */
 export const BatchState = { None: 0, Manufactured: 1, FactoryReleased: 2, MarketReleased: 3 } as const;

@@ -8,8 +8,12 @@ import {
   DeviationCategory,
   DeviationKind,
   DeviationSeverity,
+  NoticeKind,
+  PersonRole,
   RecallLevel,
   ReleaseTester,
+  RiskClass,
+  RiskLevel,
   Role,
   RootCause,
 } from "./vocabulary";
@@ -50,6 +54,10 @@ const ENUM_FIELDS: Record<string, Record<string, number>> = {
   "DeviationClosure.rootCause": RootCause,
   "DeviationClosure.batchImpact": BatchImpact,
   "RecallStart.level": RecallLevel,
+  "PersonAppointment.role": PersonRole,
+  "RiskClassification.riskClass": RiskClass,
+  "QualityReview.riskLevel": RiskLevel,
+  "QualityNotice.kind": NoticeKind,
 };
 
 export const signature = z

@@ -537,6 +537,86 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("quality_document_accesses_document").on("quality_document_accesses").columns(["document_hash", "at"]).execute();
     },
   },
+  "0014_quality_duties": {
+    async up(db: Kysely<unknown>) {
+      // The MAH's quality duties (QualityDuties): products' risk classes, named responsible persons, a batch's
+      // sterile records and laboratory certificate, and quarterly quality reviews.
+      await db.schema
+        .createTable("product_risk_classes")
+        .addColumn("product_id", "text", (c) => c.primaryKey())
+        .addColumn("risk_class", "text", (c) => c.notNull())
+        .addColumn("classified_by", "integer", (c) => c.notNull())
+        .addColumn("classified_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("responsible_persons")
+        .addColumn("product_id", "text", (c) => c.notNull())
+        .addColumn("person_key", "text", (c) => c.notNull())
+        .addColumn("mah_id", "integer", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("revoked", "integer", (c) => c.notNull())
+        .addColumn("appointed_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .addColumn("revocation_reason_hash", "text")
+        .addPrimaryKeyConstraint("responsible_persons_pk", ["product_id", "person_key"])
+        .execute();
+      await db.schema.createIndex("responsible_persons_mah").on("responsible_persons").column("mah_id").execute();
+      await db.schema
+        .createTable("batch_quality_records")
+        .addColumn("batch_id", "text", (c) => c.primaryKey())
+        .addColumn("environmental_monitoring_hash", "text")
+        .addColumn("cleaning_record_hash", "text")
+        .addColumn("sterile_records_at", "bigint")
+        .addColumn("laboratory_id", "integer")
+        .addColumn("testing_agreement_id", "text")
+        .addColumn("certificate_hash", "text")
+        .addColumn("certificate_passed", "integer")
+        .addColumn("certified_at", "bigint")
+        .execute();
+      await db.schema
+        .createTable("quality_reviews")
+        .addColumn("product_id", "text", (c) => c.notNull())
+        .addColumn("year", "integer", (c) => c.notNull())
+        .addColumn("quarter", "integer", (c) => c.notNull())
+        .addColumn("mah_id", "integer", (c) => c.notNull())
+        .addColumn("risk_level", "text", (c) => c.notNull())
+        .addColumn("review_hash", "text", (c) => c.notNull())
+        .addColumn("filed_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("quality_reviews_pk", ["product_id", "year", "quarter"])
+        .execute();
+    },
+  },
+  "0014_quality_notices": {
+    async up(db: Kysely<unknown>) {
+      // The communication log of each quality agreement: its agreed channels and response time, and each notice
+      // with its acknowledgement.
+      await db.schema
+        .createTable("communication_terms")
+        .addColumn("agreement_id", "text", (c) => c.primaryKey())
+        .addColumn("channels", "integer", (c) => c.notNull())
+        .addColumn("response_seconds", "bigint", (c) => c.notNull())
+        .addColumn("terms_hash", "text", (c) => c.notNull())
+        .addColumn("recorded_by", "integer", (c) => c.notNull())
+        .addColumn("recorded_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("quality_notices")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("agreement_id", "text", (c) => c.notNull())
+        .addColumn("sender_id", "integer", (c) => c.notNull())
+        .addColumn("recipient_id", "integer", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("channel", "integer", (c) => c.notNull())
+        .addColumn("notice_hash", "text", (c) => c.notNull())
+        .addColumn("sent_at", "bigint", (c) => c.notNull())
+        .addColumn("due_at", "bigint", (c) => c.notNull())
+        .addColumn("acknowledged_at", "bigint")
+        .addColumn("response_hash", "text")
+        .execute();
+      await db.schema.createIndex("quality_notices_agreement").on("quality_notices").column("agreement_id").execute();
+    },
+  },
   "0015_alert_cases": {
     async up(db: Kysely<unknown>) {
       // Alert cases and suspect-product reports (AlertCases contract): derived from the chain, rebuilt with it.
@@ -736,6 +816,12 @@ export const READ_MODEL_TABLES = [
   "alert_cases",
   "alert_case_history",
   "suspect_reports",
+  "product_risk_classes",
+  "responsible_persons",
+  "batch_quality_records",
+  "quality_reviews",
+  "communication_terms",
+  "quality_notices",
 ] as const;
 
 /** Registered off-chain against the chain's aggregation and shipment roots: discarded with them for another chain. */

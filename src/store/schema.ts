@@ -14,11 +14,15 @@ import type {
   HoldCauseName,
   HoldStatusName,
   OrganizationStatusName,
+  NoticeKindName,
   PackStateName,
+  PersonRoleName,
   RecallLevelName,
   SuspectOutcomeName,
   RecallStatusName,
   ReleaseTesterName,
+  RiskClassName,
+  RiskLevelName,
   RoleName,
   ShipmentStatusName,
 } from "../ledger/vocabulary";
@@ -77,6 +81,12 @@ export type Database = {
   epcis_captures: EpcisCaptureTable;
   product_storage_ranges: ProductStorageRangeTable;
   shipment_sensor_readings: ShipmentSensorReadingTable;
+  product_risk_classes: ProductRiskClassTable;
+  responsible_persons: ResponsiblePersonTable;
+  batch_quality_records: BatchQualityRecordTable;
+  quality_reviews: QualityReviewTable;
+  communication_terms: CommunicationTermsTable;
+  quality_notices: QualityNoticeTable;
 };
 
 /** An EPCIS capture job: ACCEPTED (its attestations await signing) or REJECTED (each event's reason). JSON columns. */
@@ -146,6 +156,72 @@ export type ShipmentDifferenceTable = { shipment_id: string; code_key: string; k
  * chunk; a claim not renewed for a while is a crashed server's, and another may take it over.
  */
 export type CodeRegistrationClaimTable = { batch_id: string; claim: string; renewed_at: number };
+
+/** The channels (bit 1 << n of NOTICE_CHANNELS) and response time a quality agreement sets for its notices. */
+export type CommunicationTermsTable = {
+  agreement_id: string;
+  channels: number;
+  response_seconds: number;
+  terms_hash: string;
+  recorded_by: number;
+  recorded_at: number;
+};
+
+/** A notice between a quality agreement's parties, and its acknowledgement (null until acknowledged). */
+export type QualityNoticeTable = {
+  id: string;
+  agreement_id: string;
+  sender_id: number;
+  recipient_id: number;
+  kind: NoticeKindName;
+  channel: number;
+  notice_hash: string;
+  sent_at: number;
+  due_at: number;
+  acknowledged_at: number | null;
+  response_hash: string | null;
+};
+
+/** A product's risk class (QualityDuties), recorded once by its MAH. */
+export type ProductRiskClassTable = { product_id: string; risk_class: RiskClassName; classified_by: number; classified_at: number };
+
+/** A person the MAH named responsible for a product, by a signing key of its own; the QP signs market release. */
+export type ResponsiblePersonTable = {
+  product_id: string;
+  person_key: string;
+  mah_id: number;
+  role: PersonRoleName;
+  name: string;
+  revoked: number;
+  appointed_at: number;
+  revoked_at: number | null;
+  revocation_reason_hash: string | null;
+};
+
+/** What a batch's release checks read (QualityDuties): its sterile records and its contract laboratory's certificate. */
+export type BatchQualityRecordTable = {
+  batch_id: string;
+  environmental_monitoring_hash: string | null;
+  cleaning_record_hash: string | null;
+  sterile_records_at: number | null;
+  laboratory_id: number | null;
+  testing_agreement_id: string | null;
+  certificate_hash: string | null;
+  /** 1 passed, 0 failed, null while no certificate. */
+  certificate_passed: number | null;
+  certified_at: number | null;
+};
+
+/** The MAH's quarterly quality review of a product (China-time calendar quarters), with its risk assessment. */
+export type QualityReviewTable = {
+  product_id: string;
+  year: number;
+  quarter: number;
+  mah_id: number;
+  risk_level: RiskLevelName;
+  review_hash: string;
+  filed_at: number;
+};
 
 /** One row: this store's id, also kept in the data directory it serves (src/ops/continuity.ts). */
 export type StoreIdentityTable = { slot: number; id: string; created_at: number };

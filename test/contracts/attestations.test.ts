@@ -80,6 +80,7 @@ describe("attestations", () => {
     const elsewhere = await hre.ethers.deployContract("BatchLedger", [
       await c.registry.getAddress(),
       await c.products.getAddress(),
+      await c.qualityDuties.getAddress(),
       DEFAULT_UNDO_WINDOW,
     ]);
     const otherContract = { ...domain, verifyingContract: await elsewhere.getAddress() };

@@ -25,6 +25,7 @@ import {
   ConsortiumRegistry__factory,
   CorrectiveActions__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../../typechain-types";
 
 export const DAY = 24 * 60 * 60;
@@ -38,7 +39,7 @@ export type Party = { id: number; key: BaseWallet; role: number; region: number 
 export type Ledger = Awaited<ReturnType<typeof deployLedger>>;
 
 /**
- * Deploys the three contracts with a bootstrapped Jiangsu regulator; a relayer pays for everything: by default
+ * Deploys the four contracts with a bootstrapped Jiangsu regulator; a relayer pays for everything: by default
  * account 0 of the in-process Hardhat network, or a signer of another node (test/nodes.ts). `undoWindow` is
  * BatchLedger's: the seconds a dispensing, sample or export may be undone.
  */
@@ -55,13 +56,20 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
     name: "Jiangsu Medical Products Administration",
   });
   const products = await new ProductRegistry__factory(relayer).deploy(await registry.getAddress());
-  const batches = await new BatchLedger__factory(relayer).deploy(await registry.getAddress(), await products.getAddress(), undoWindow);
+  const qualityDuties = await new QualityDuties__factory(relayer).deploy(await registry.getAddress(), await products.getAddress());
+  const batches = await new BatchLedger__factory(relayer).deploy(
+    await registry.getAddress(),
+    await products.getAddress(),
+    await qualityDuties.getAddress(),
+    undoWindow,
+  );
   const aggregations = await new AggregationLedger__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await aggregations.waitForDeployment();
   const alertCases = await new AlertCases__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await alertCases.waitForDeployment();
   const capas = await new CorrectiveActions__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await capas.waitForDeployment();
+  await (await qualityDuties.bindBatchLedger(await batches.getAddress())).wait();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
   const contracts = {
@@ -71,6 +79,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
     AggregationLedger: aggregations,
     AlertCases: alertCases,
     CorrectiveActions: capas,
+    QualityDuties: qualityDuties,
   };
 
   /** Signs `message` (its nonce filled in when absent) as `key` for one contract's domain. */
@@ -91,7 +100,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   }
 
   const regulator: Party = { id: 1, key: regulatorKey, role: Role.Regulator, region: JIANGSU };
-  return { relayer, registry, products, batches, aggregations, alertCases, capas, chainId, sign, regulator, nextNonce };
+  return { relayer, registry, products, batches, aggregations, alertCases, capas, qualityDuties, chainId, sign, regulator, nextNonce };
 }
 
 /** The timestamp of the latest block of the node the ledger is deployed on. */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { Wallet, id as hashText } from "ethers";
-import { CaseStatus, DeviationKind, PackState, RecallLevel, SuspectOutcome } from "../../src/ledger";
+import { CaseStatus, DeviationKind, PackState, PersonRole, RecallLevel, RiskClass, RiskLevel, Role, SuspectOutcome } from "../../src/ledger";
 import { applyRange } from "../../src/indexer/ranges";
 import type { Store } from "../../src/store";
 import { dumpTables } from "./dump";
@@ -13,6 +13,8 @@ import type { SyntheticConsortium } from "./synthetic";
  * Each ledger event's effect on the read model. Events are fabricated (ABI-encoded, properly signed) and applied
  * through the indexer's own range path, one range per step, so every step reads what the previous one stored.
  */
+const T_DUE = 1_900_000_000;
+
 describe.each(STORE_KINDS)("read model on %s", (kind) => {
   let store: Store;
   let s: SyntheticConsortium;
@@ -518,6 +520,88 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
     });
   });
 
+  describe("quality duties", () => {
+    it("ResponsiblePersonAppointed then ResponsiblePersonRevoked: the product's named person, by key, name and role", async () => {
+      const key = await s.ledger.addKey(s.mah);
+      await s.ledger.appointPerson(s.mah, s.productId, key.address, PersonRole.QualifiedPerson, "王敏 Wang Min");
+      await step();
+      const appointedAt = now();
+      const person = () => store.db.selectFrom("responsible_persons").selectAll().executeTakeFirstOrThrow();
+      expect(await person()).to.deep.equal({
+        product_id: s.productId,
+        person_key: key.address.toLowerCase(),
+        mah_id: s.mah.id,
+        role: "QUALIFIED_PERSON",
+        name: "王敏 Wang Min",
+        revoked: 0,
+        appointed_at: appointedAt,
+        revoked_at: null,
+        revocation_reason_hash: null,
+      });
+      await s.ledger.revokePerson(s.mah, s.productId, key.address);
+      await step();
+      expect(await person()).to.include({ revoked: 1, revoked_at: now(), revocation_reason_hash: hashText("left"), appointed_at: appointedAt });
+    });
+
+    it("ProductRiskClassified, SterileRecordsReferenced, TestCertificateIssued and QualityReviewFiled", async () => {
+      const laboratory = await s.ledger.onboard(s.regulator, Role.Laboratory, "Zhejiang Drug Testing Laboratory");
+      await s.ledger.classifyProduct(s.mah, s.productId, RiskClass.Vaccine);
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "V-1", 10);
+      await s.ledger.referenceSterileRecords(s.cmo, batchId);
+      await s.ledger.issueCertificate(laboratory, s.agreementId, batchId, false);
+      await s.ledger.fileQualityReview(s.mah, s.productId, 2026, 2, RiskLevel.High);
+      await step();
+      expect(await store.db.selectFrom("product_risk_classes").selectAll().executeTakeFirstOrThrow()).to.include({
+        product_id: s.productId,
+        risk_class: "VACCINE",
+        classified_by: s.mah.id,
+      });
+      expect(await store.db.selectFrom("batch_quality_records").selectAll().executeTakeFirstOrThrow()).to.include({
+        batch_id: batchId,
+        environmental_monitoring_hash: hashText("EM"),
+        cleaning_record_hash: hashText("cleaning"),
+        laboratory_id: laboratory.id,
+        testing_agreement_id: s.agreementId,
+        certificate_passed: 0,
+      });
+      expect(await store.db.selectFrom("quality_reviews").selectAll().executeTakeFirstOrThrow()).to.include({
+        product_id: s.productId,
+        year: 2026,
+        quarter: 2,
+        mah_id: s.mah.id,
+        risk_level: "HIGH",
+        review_hash: hashText("review 2026Q2"),
+      });
+    });
+  });
+
+  describe("communication log", () => {
+    it("CommunicationTermsAgreed, QualityNoticeSent then QualityNoticeAcknowledged", async () => {
+      await s.ledger.agreeCommunicationTerms(s.mah, s.agreementId, (1 << 1) | (1 << 3), 48 * 3600);
+      const noticeId = await s.ledger.sendNotice(s.cmo, s.mah, s.agreementId, 2, 3, T_DUE);
+      await step();
+      expect(await store.db.selectFrom("communication_terms").selectAll().executeTakeFirstOrThrow()).to.include({
+        agreement_id: s.agreementId,
+        channels: 10,
+        response_seconds: 48 * 3600,
+        recorded_by: s.mah.id,
+      });
+      const notice = () => store.db.selectFrom("quality_notices").selectAll().executeTakeFirstOrThrow();
+      expect(await notice()).to.include({
+        id: noticeId,
+        sender_id: s.cmo.id,
+        recipient_id: s.mah.id,
+        kind: "DEVIATION",
+        channel: 3,
+        due_at: T_DUE,
+        acknowledged_at: null,
+      });
+      await s.ledger.acknowledgeNotice(s.mah, noticeId);
+      await step();
+      expect(await notice()).to.include({ acknowledged_at: now(), response_hash: hashText("received") });
+    });
+  });
+
   describe("a whole history", () => {
     /** Every kind of ledger event at least once. */
     async function everyEvent() {
@@ -553,6 +637,17 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.changeAlertStatus(s.distributor, alertKey, CaseStatus.Closed);
       const reportId = await l.fileSuspectReport(s.distributor, batchId, []);
       await l.terminateSuspectReport(s.regulator, reportId, batchId, SuspectOutcome.Cleared);
+      const laboratory = await l.onboard(s.regulator, Role.Laboratory, "Zhejiang Drug Testing Laboratory");
+      const qp = await l.addKey(s.mah);
+      await l.appointPerson(s.mah, s.productId, qp.address, PersonRole.QualifiedPerson, "王敏 Wang Min");
+      await l.revokePerson(s.mah, s.productId, qp.address);
+      await l.classifyProduct(s.mah, s.productId, RiskClass.Sterile);
+      await l.referenceSterileRecords(s.cmo, batchId);
+      await l.issueCertificate(laboratory, s.agreementId, batchId, true);
+      await l.fileQualityReview(s.mah, s.productId, 2026, 3, RiskLevel.Medium);
+      await l.agreeCommunicationTerms(s.mah, s.agreementId, 1 << 3, 48 * 3600);
+      const noticeId = await l.sendNotice(s.cmo, s.mah, s.agreementId, 1, 3, l.block(l.head).timestamp + 48 * 3600);
+      await l.acknowledgeNotice(s.mah, noticeId);
     }
 
     it("covers every ledger event, each verified and fitting the model, with who attested it", async () => {

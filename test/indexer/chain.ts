@@ -26,6 +26,7 @@ export async function deploymentOf(c: Consortium): Promise<Deployment> {
       AggregationLedger: await c.aggregations.getAddress(),
       AlertCases: await c.alertCases.getAddress(),
       CorrectiveActions: await c.capas.getAddress(),
+      QualityDuties: await c.qualityDuties.getAddress(),
     },
   };
 }

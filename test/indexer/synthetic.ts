@@ -7,6 +7,7 @@ import {
   ConsortiumRegistry__factory,
   CorrectiveActions__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../../typechain-types";
 import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
@@ -29,6 +30,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
   AlertCases: new Interface(AlertCases__factory.abi),
   CorrectiveActions: new Interface(CorrectiveActions__factory.abi),
+  QualityDuties: new Interface(QualityDuties__factory.abi),
 };
 
 /** Every ledger event the indexer asks the node for: what its reducer must handle. */
@@ -72,6 +74,7 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       AggregationLedger: address(),
       AlertCases: address(),
       CorrectiveActions: address(),
+      QualityDuties: address(),
     },
   };
   const logs: Log[] = [];
@@ -462,6 +465,84 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
         { regulatorId: regulator.id, reportId, outcome, reasonHash: hashText("cleared") },
         regulator.key,
         { batchId },
+      ),
+
+    // ----- quality duties -----
+
+    appointPerson: (mah: SyntheticParty, productId: string, personKey: string, role: number, name: string) =>
+      emit("QualityDuties", "ResponsiblePersonAppointed", "PersonAppointment", { mahId: mah.id, productId, personKey, role, name }, mah.key, {
+        productId,
+        mahId: mah.id,
+        personKey,
+      }),
+    revokePerson: (mah: SyntheticParty, productId: string, personKey: string) =>
+      emit(
+        "QualityDuties",
+        "ResponsiblePersonRevoked",
+        "PersonRevocation",
+        { mahId: mah.id, productId, personKey, reasonHash: hashText("left") },
+        mah.key,
+        { productId, mahId: mah.id, personKey },
+      ),
+    classifyProduct: (mah: SyntheticParty, productId: string, riskClass: number) =>
+      emit("QualityDuties", "ProductRiskClassified", "RiskClassification", { mahId: mah.id, productId, riskClass }, mah.key, {
+        productId,
+        mahId: mah.id,
+      }),
+    referenceSterileRecords: (cmo: SyntheticParty, batchId: string) =>
+      emit(
+        "QualityDuties",
+        "SterileRecordsReferenced",
+        "SterileRecords",
+        { cmoId: cmo.id, batchId, environmentalMonitoringHash: hashText("EM"), cleaningRecordHash: hashText("cleaning") },
+        cmo.key,
+      ),
+    issueCertificate: (laboratory: SyntheticParty, agreementId: string, batchId: string, passed: boolean) =>
+      emit(
+        "QualityDuties",
+        "TestCertificateIssued",
+        "TestCertificate",
+        { laboratoryId: laboratory.id, agreementId, batchId, certificateHash: hashText(`CoA ${batchId}`), passed },
+        laboratory.key,
+      ),
+    agreeCommunicationTerms: (mah: SyntheticParty, agreementId: string, channels: number, responseSeconds: number) =>
+      emit(
+        "QualityDuties",
+        "CommunicationTermsAgreed",
+        "CommunicationTerms",
+        { mahId: mah.id, agreementId, channels, responseSeconds, termsHash: hashText("clause 9") },
+        mah.key,
+        { agreementId, mahId: mah.id },
+      ),
+    async sendNotice(sender: SyntheticParty, recipient: SyntheticParty, agreementId: string, kind: number, channel: number, dueAt: number) {
+      const noticeId = keccak256(abi.encode(["uint32", "uint256"], [sender.id, nonce]));
+      await emit(
+        "QualityDuties",
+        "QualityNoticeSent",
+        "QualityNotice",
+        { senderId: sender.id, agreementId, kind, channel, noticeHash: hashText(`notice ${noticeId}`) },
+        sender.key,
+        { noticeId, agreementId, recipientId: recipient.id, dueAt },
+      );
+      return noticeId;
+    },
+    acknowledgeNotice: (recipient: SyntheticParty, noticeId: string) =>
+      emit(
+        "QualityDuties",
+        "QualityNoticeAcknowledged",
+        "NoticeAcknowledgement",
+        { recipientId: recipient.id, noticeId, responseHash: hashText("received") },
+        recipient.key,
+        { noticeId, recipientId: recipient.id },
+      ),
+    fileQualityReview: (mah: SyntheticParty, productId: string, year: number, quarter: number, riskLevel: number) =>
+      emit(
+        "QualityDuties",
+        "QualityReviewFiled",
+        "QualityReview",
+        { mahId: mah.id, productId, year, quarter, riskLevel, reviewHash: hashText(`review ${year}Q${quarter}`) },
+        mah.key,
+        { productId, mahId: mah.id },
       ),
   };
   return ledger;

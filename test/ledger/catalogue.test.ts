@@ -60,7 +60,7 @@ describe("the attestation catalogue", () => {
     for (const spec of ATTESTATION_SPECS) {
       // The relay and the indexer read the organization an attestation speaks for from its first field.
       expect([spec.name, spec.fields[0]!.name]).to.satisfy(([, name]: string[]) =>
-        /^(regulator|organization|mah|cmo|shipper|recipient|dispenser|holder)Id$/.test(name!),
+        /^(regulator|organization|mah|cmo|shipper|recipient|dispenser|holder|laboratory|sender)Id$/.test(name!),
       );
       expect([spec.name, spec.fields[1]]).to.deep.equal([spec.name, { name: "nonce", type: "uint256" }]);
     }

@@ -10,6 +10,7 @@ import {
   ConsortiumRegistry__factory,
   CorrectiveActions__factory,
   ProductRegistry__factory,
+  QualityDuties__factory,
 } from "../../typechain-types";
 
 describe("refusal wording", () => {
@@ -20,6 +21,7 @@ describe("refusal wording", () => {
     AggregationLedger: AggregationLedger__factory.abi,
     AlertCases: AlertCases__factory.abi,
     CorrectiveActions: CorrectiveActions__factory.abi,
+    QualityDuties: QualityDuties__factory.abi,
   };
 
   it("maps every custom error of the four contracts to a stable code, a kind and a message", async () => {

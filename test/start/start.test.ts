@@ -156,6 +156,7 @@ describe("npm start", () => {
         "DISTRIBUTOR",
         "DISTRIBUTOR",
         "DISPENSER",
+        "LABORATORY",
       ]);
       for (const organization of organizations) {
         expect(Object.keys(organization).sort()).to.deep.equal(["address", "name", "organizationId", "privateKey", "region", "role"]);

@@ -87,13 +87,24 @@ async function qualityRecords() {
 }
 
 async function readProvenance() {
+  const quality = await api(`/v1/batches/${batchId}/quality`).catch(() => undefined);
   try {
-    return await wholeProvenance();
+    return { ...(await wholeProvenance()), quality, product: await productQuality(quality) };
   } catch (error) {
     // A holder may read the batch but not its whole timeline: show what it may read, and why the rest is hidden.
     if (!(error instanceof ApiFailure && error.code === "PROVENANCE_RESTRICTED")) throw error;
-    return { batch: await api(`/v1/batches/${batchId}`), entries: undefined, names: undefined };
+    return { batch: await api(`/v1/batches/${batchId}`), entries: undefined, names: undefined, quality, product: undefined };
   }
+}
+
+/**
+ * The product's quality duties (risk class, responsible persons, quarterly reviews), for those who may read them.
+ * @param {any} quality the batch's quality records, or undefined when they could not be read
+ */
+async function productQuality(quality) {
+  if (!quality) return undefined;
+  const batch = await api(`/v1/batches/${batchId}`);
+  return api(`/v1/products/${batch.product.id}/quality`).catch(() => undefined);
 }
 
 /** Every page of the batch's timeline, followed to its end, with the names of the parties its steps name. */
@@ -170,12 +181,13 @@ function stepDetails(entry, names) {
 }
 
 /**
- * @param {{ batch: any, entries: any[] | undefined, names?: Map<number, string>, deviations: any[] | undefined, documents: any[] }} provenance
- *   the API's answers
+ * @param {{ batch: any, entries: any[] | undefined, names?: Map<number, string>, deviations: any[] | undefined, documents: any[],
+ *   quality?: any, product?: any }} provenance the API's answers
  */
-function provenanceView({ batch, entries, names, deviations, documents }) {
+function provenanceView({ batch, entries, names, deviations, documents, quality: duties, product }) {
   return [
     summary(batch),
+    ...(duties ? [qualityDuties(duties, product)] : []),
     deviations ? quality(deviations) : h("p", { class: "alert alert--info" }, t("quality.restricted")),
     qualityDocuments(documents),
     entries ? timeline(batch, entries, names ?? new Map()) : h("p", { class: "alert alert--info" }, t("timeline.restricted")),
@@ -280,6 +292,61 @@ async function download(document) {
   const link = h("a", { href: URL.createObjectURL(new Blob([bytes], { type: document.mediaType })), download: document.fileName });
   link.click();
   URL.revokeObjectURL(link.getAttribute("href") ?? "");
+}
+
+/** @param {any} person a named responsible person */
+function personText(person) {
+  return `${person.name} · ${t(`personRole.${person.role}`)}${person.revoked ? ` · ${t("quality.revoked")}` : ""}`;
+}
+
+/**
+ * What the MAH's quality duties show for this batch: its product's risk class, the sterile records and the contract
+ * laboratory's certificate its factory release needed, who signed its market release, and the product's named
+ * persons and quarterly reviews.
+ * @param {any} quality the API's batch quality records
+ * @param {any} product the API's product quality duties, when the caller may read them
+ */
+function qualityDuties(quality, product) {
+  const certificate = quality.testCertificate;
+  const released = quality.marketReleasedBy;
+  return h(
+    "section",
+    { "aria-labelledby": "duties-title", id: "quality" },
+    h("h2", { id: "duties-title" }, t("duties.title")),
+    facts([
+      ["quality.riskClass", t(`riskClass.${quality.riskClass ?? "NONE"}`)],
+      [
+        "quality.sterileRecords",
+        quality.sterileRecords ? t("quality.referenced", { at: formatTime(quality.sterileRecords.referencedAt) }) : t("duties.none"),
+      ],
+      [
+        "quality.certificate",
+        certificate
+          ? h(
+              "span",
+              { class: certificate.passed ? undefined : "overdue" },
+              t(certificate.passed ? "quality.certificatePassed" : "quality.certificateFailed", { laboratory: certificate.laboratory.name }),
+            )
+          : t("duties.none"),
+      ],
+      [
+        "quality.releasedBy",
+        released
+          ? released.person
+            ? personText(released.person)
+            : h("code", { title: released.key }, shortHash(released.key))
+          : t("quality.notReleased"),
+      ],
+      ["quality.persons", product ? product.responsiblePersons.map(personText).join("; ") || t("duties.none") : undefined],
+      [
+        "quality.reviews",
+        product
+          ? product.qualityReviews.map((/** @type {any} */ r) => `${r.year} Q${r.quarter} · ${t(`riskLevel.${r.riskLevel}`)}`).join("; ") ||
+            t("duties.none")
+          : undefined,
+      ],
+    ]),
+  );
 }
 
 /** @param {any} batch the API's batch view */

@@ -1,0 +1,327 @@
+import { InvalidArgumentError, type Command } from "commander";
+import { LedgerError } from "../ledger/errors";
+import { NoticeKind, PersonRole, RiskClass, RiskLevel } from "../ledger";
+import { AbiCoder, keccak256 } from "ethers";
+import { addressArg, enumArg, idArg, productArg, type BatchRef, type ProductRef } from "./args";
+import type { Act } from "./codes";
+import { EXIT_OK, type CliIo } from "./io";
+import { chinaDate } from "../ledger/china-time";
+import { attestation, batchArgument, hashOption, type Options } from "./ledger";
+import { attest, printSent } from "./session";
+import { apiOf, tokenOf, type ReadOptions } from "./reads";
+import { jsonOption, printRecord, toJson } from "./output";
+import { batchArg } from "./args";
+
+/**
+ * The MAH's quality duties (contracts/QualityDuties.sol): risk classes, named responsible persons, sterile records,
+ * contract laboratories' certificates and quarterly quality reviews. Reads are under `trace quality show`.
+ */
+
+const RISK_CLASS_NAMES = {
+  biologic: RiskClass.Biologic,
+  sterile: RiskClass.Sterile,
+  "tcm-injection": RiskClass.TcmInjection,
+  vaccine: RiskClass.Vaccine,
+  other: RiskClass.Other,
+};
+const PERSON_ROLE_NAMES = {
+  qp: PersonRole.QualifiedPerson,
+  "quality-head": PersonRole.QualityHead,
+  "production-head": PersonRole.ProductionHead,
+  "pharmacovigilance-head": PersonRole.PharmacovigilanceHead,
+};
+const RISK_LEVEL_NAMES = { low: RiskLevel.Low, medium: RiskLevel.Medium, high: RiskLevel.High };
+const RESULT_NAMES = { passed: 1, failed: 0 };
+const NOTICE_KIND_NAMES = {
+  "change-control": NoticeKind.ChangeControl,
+  deviation: NoticeKind.Deviation,
+  complaint: NoticeKind.Complaint,
+  "audit-finding": NoticeKind.AuditFinding,
+};
+const CHANNEL_NAMES = { email: 1, phone: 2, portal: 3, meeting: 4 };
+
+/** Agreed channels, comma-separated (email,portal), as the bitmask CommunicationTerms carries. */
+export function channelsArg(text: string): number {
+  let mask = 0;
+  for (const name of text.split(",").map((part) => part.trim())) {
+    const bit = CHANNEL_NAMES[name as keyof typeof CHANNEL_NAMES];
+    if (bit === undefined) throw new InvalidArgumentError(`expected channels among ${Object.keys(CHANNEL_NAMES).join(", ")}, comma-separated`);
+    mask |= 1 << bit;
+  }
+  return mask;
+}
+
+/** A response time in whole hours, at least 1. */
+export function hoursArg(text: string): number {
+  const hours = Number(text);
+  if (!/^[0-9]+$/.test(text) || hours < 1 || hours * 3600 > 4_294_967_295) throw new InvalidArgumentError("expected whole hours, at least 1");
+  return hours;
+}
+
+/** A calendar quarter written 2026Q3 (or 2026-Q3). */
+export function quarterArg(text: string): { year: number; quarter: number } {
+  const match = /^(\d{4})-?Q([1-4])$/i.exec(text.trim());
+  if (!match || Number(match[1]) < 2000) throw new InvalidArgumentError("expected a quarter such as 2026Q3 (a year from 2000, quarter 1 to 4)");
+  return { year: Number(match[1]), quarter: Number(match[2]) };
+}
+
+const productArgument = (c: Command) => c.argument("<product>", "product code or 0x product id", productArg);
+
+export function addQualityCommands(program: Command, io: CliIo, act: Act): void {
+  const quality = program
+    .command("quality")
+    .description("the MAH's quality duties: risk class, responsible persons, sterile records, laboratory certificates, quarterly reviews");
+  attestation(
+    quality,
+    io,
+    act,
+    "classify",
+    "the MAH records its product's risk class, once: sterile, tcm-injection and vaccine batches then need sterile records before factory release",
+    (c) => productArgument(c).requiredOption("--class <class>", Object.keys(RISK_CLASS_NAMES).join(", "), enumArg(RISK_CLASS_NAMES)),
+    async (session, product: ProductRef, options: Options) => {
+      printSent(session, await attest(session, "QualityDuties", "RiskClassification", { productId: product.id, riskClass: options.class }), {
+        productId: product.id,
+      });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "appoint",
+    "the MAH names a responsible person of a product by a signing key of its own (add it first with organizations add-key); a QP signs market release",
+    (c) =>
+      productArgument(c)
+        .requiredOption("--person-key <address>", "the person's signing key, registered to the MAH", addressArg)
+        .requiredOption("--role <role>", Object.keys(PERSON_ROLE_NAMES).join(", "), enumArg(PERSON_ROLE_NAMES))
+        .requiredOption("--name <name>", "the person's name, as it goes on the record"),
+    async (session, product: ProductRef, options: Options) => {
+      if (String(options.name).trim() === "") throw new LedgerError("bad_input", "EMPTY_PERSON_NAME", "a responsible person must be named", "--name");
+      const sent = await attest(session, "QualityDuties", "PersonAppointment", {
+        productId: product.id,
+        personKey: options.personKey,
+        role: options.role,
+        name: options.name,
+      });
+      printSent(session, sent, { productId: product.id, personKey: options.personKey });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "revoke-person",
+    "the MAH revokes a responsible person's appointment",
+    (c) =>
+      productArgument(c)
+        .requiredOption("--person-key <address>", "the person's signing key", addressArg)
+        .addOption(hashOption("--reason <reason>", "why").makeOptionMandatory()),
+    async (session, product: ProductRef, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "PersonRevocation", {
+        productId: product.id,
+        personKey: options.personKey,
+        reasonHash: options.reason,
+      });
+      printSent(session, sent, { productId: product.id, personKey: options.personKey });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "sterile-records",
+    "the CMO references a sterile batch's environmental-monitoring and cleaning records (needed before factory release)",
+    (c) =>
+      batchArgument(c)
+        .addOption(hashOption("--environmental-monitoring <record>", "the environmental-monitoring record").makeOptionMandatory())
+        .addOption(hashOption("--cleaning <record>", "the cleaning record").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "SterileRecords", {
+        batchId: batch.id,
+        environmentalMonitoringHash: options.environmentalMonitoring,
+        cleaningRecordHash: options.cleaning,
+      });
+      printSent(session, sent, { batchId: batch.id });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "certify",
+    "a contract laboratory certifies a batch's release testing under its testing agreement (checked at factory release)",
+    (c) =>
+      batchArgument(c)
+        .requiredOption("--agreement <id>", "the laboratory's testing agreement (0x id)", idArg)
+        .addOption(hashOption("--certificate <certificate>", "the certificate of analysis").makeOptionMandatory())
+        .requiredOption("--result <result>", "passed or failed", enumArg(RESULT_NAMES)),
+    async (session, batch: BatchRef, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "TestCertificate", {
+        agreementId: options.agreement,
+        batchId: batch.id,
+        certificateHash: options.certificate,
+        passed: options.result === 1,
+      });
+      printSent(session, sent, { batchId: batch.id, passed: options.result === 1 });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "review",
+    "the MAH files a product's quarterly quality review with its risk assessment",
+    (c) =>
+      productArgument(c)
+        .requiredOption("--quarter <quarter>", "the quarter reviewed, e.g. 2026Q3", quarterArg)
+        .requiredOption("--risk <level>", "low, medium or high", enumArg(RISK_LEVEL_NAMES))
+        .addOption(hashOption("--review <review>", "the review report").makeOptionMandatory()),
+    async (session, product: ProductRef, options: Options) => {
+      const { year, quarter } = options.quarter as { year: number; quarter: number };
+      const sent = await attest(session, "QualityDuties", "QualityReview", {
+        productId: product.id,
+        year,
+        quarter,
+        riskLevel: options.risk,
+        reviewHash: options.review,
+      });
+      printSent(session, sent, { productId: product.id, quarter: `${year}Q${quarter}` });
+      return EXIT_OK;
+    },
+  );
+
+  attestation(
+    quality,
+    io,
+    act,
+    "terms",
+    "the MAH records the channels and response time its quality agreement sets for the parties' notices",
+    (c) =>
+      c
+        .argument("<agreement>", "the quality agreement (0x id)", idArg)
+        .requiredOption("--channels <list>", "email, phone, portal, meeting, comma-separated", channelsArg)
+        .requiredOption("--response-hours <hours>", "hours within which a notice is acknowledged", hoursArg)
+        .addOption(hashOption("--clause <clause>", "the agreement's communication clause").makeOptionMandatory()),
+    async (session, agreementId: string, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "CommunicationTerms", {
+        agreementId,
+        channels: options.channels,
+        responseSeconds: options.responseHours * 3600,
+        termsHash: options.clause,
+      });
+      printSent(session, sent, { agreementId });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "notify",
+    "a party of a quality agreement sends the other a notice over an agreed channel, to be acknowledged in the agreed time",
+    (c) =>
+      c
+        .argument("<agreement>", "the quality agreement (0x id)", idArg)
+        .requiredOption("--kind <kind>", Object.keys(NOTICE_KIND_NAMES).join(", "), enumArg(NOTICE_KIND_NAMES))
+        .requiredOption("--channel <channel>", Object.keys(CHANNEL_NAMES).join(", "), enumArg(CHANNEL_NAMES))
+        .addOption(hashOption("--notice <notice>", "the notice").makeOptionMandatory()),
+    async (session, agreementId: string, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "QualityNotice", {
+        agreementId,
+        kind: options.kind,
+        channel: options.channel,
+        noticeHash: options.notice,
+      });
+      const noticeId = keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint256"], [session.organizationId, sent.attestation.message.nonce]));
+      printSent(session, sent, { agreementId, noticeId });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "acknowledge",
+    "the addressee acknowledges a notice",
+    (c) => c.argument("<notice>", "the notice (0x id)", idArg).addOption(hashOption("--response <response>", "the response").makeOptionMandatory()),
+    async (session, noticeId: string, options: Options) => {
+      printSent(session, await attest(session, "QualityDuties", "NoticeAcknowledgement", { noticeId, responseHash: options.response }), { noticeId });
+      return EXIT_OK;
+    },
+  );
+  const readOptions = (command: Command) =>
+    command
+      .option("--api <url>", "the ledger's API (env TRACE_API)")
+      .option("--keystore <file>", "sign in with this key (env TRACE_KEYSTORE; or TRACE_PRIVATE_KEY)")
+      .addOption(jsonOption());
+  readOptions(
+    quality
+      .command("product")
+      .description("a product's risk class, responsible persons and quarterly reviews (regulators, its MAH, its CMOs and laboratories)")
+      .argument("<product>", "product code or 0x product id", productArg),
+  ).action(act((product: ProductRef, options: ReadOptions) => showProduct(io, product, options)));
+  readOptions(
+    quality
+      .command("batch")
+      .description("a batch's sterile records, laboratory certificate and who signed its market release")
+      .argument("<batch>", "0x batch id or PRODUCT/BATCHNUMBER", batchArg),
+  ).action(act((batch: BatchRef, options: ReadOptions) => showBatch(io, batch, options)));
+}
+
+type Person = { key: string; name: string; role: string; revoked: boolean };
+type ProductQuality = {
+  productName: string;
+  riskClass: string | null;
+  sterileRecordsRequired: boolean;
+  responsiblePersons: Person[];
+  qualityReviews: { year: number; quarter: number; riskLevel: string; filedAt: number }[];
+};
+type BatchQuality = {
+  riskClass: string | null;
+  sterileRecords: { referencedAt: number } | null;
+  testCertificate: { laboratory: { name: string }; passed: boolean } | null;
+  marketReleasedBy: { key: string; person: Person | null } | null;
+};
+
+const describePerson = (p: Person) => `${p.name} (${p.role}${p.revoked ? ", revoked" : ""}) ${p.key}`;
+
+async function showProduct(io: CliIo, product: ProductRef, options: ReadOptions): Promise<number> {
+  const api = apiOf(io, options);
+  const answer = await api.request<ProductQuality>("GET", `/v1/products/${product.id}/quality`, undefined, await tokenOf(io, api, options, true));
+  if (options.json) io.out(toJson(answer));
+  else {
+    printRecord(io, false, {
+      product: answer.productName,
+      "risk class": answer.riskClass ?? "not classified",
+      "sterile records": answer.sterileRecordsRequired ? "required before factory release" : "not required",
+      "responsible persons": answer.responsiblePersons.map(describePerson).join("; ") || "none named",
+      "quality reviews":
+        answer.qualityReviews.map((r) => `${r.year}Q${r.quarter} ${r.riskLevel} (${chinaDate(r.filedAt)})`).join("; ") || "none filed",
+    });
+  }
+  return EXIT_OK;
+}
+
+async function showBatch(io: CliIo, batch: BatchRef, options: ReadOptions): Promise<number> {
+  const api = apiOf(io, options);
+  const answer = await api.request<BatchQuality>("GET", `/v1/batches/${batch.id}/quality`, undefined, await tokenOf(io, api, options, true));
+  if (options.json) io.out(toJson(answer));
+  else {
+    const released = answer.marketReleasedBy;
+    printRecord(io, false, {
+      batch: batch.label ?? batch.id,
+      "risk class": answer.riskClass ?? "not classified",
+      "sterile records": answer.sterileRecords ? `referenced ${chinaDate(answer.sterileRecords.referencedAt)}` : "none",
+      "test certificate": answer.testCertificate
+        ? `${answer.testCertificate.laboratory.name}: ${answer.testCertificate.passed ? "passed" : "FAILED"}`
+        : "none",
+      "market release signed by": released ? (released.person ? describePerson(released.person) : released.key) : "not released",
+    });
+  }
+  return EXIT_OK;
+}
