@@ -199,12 +199,14 @@ async function main() {
   ])) as unknown as BatchLedger;
   const aggregations = await hre.ethers.deployContract("AggregationLedger", [await registry.getAddress(), await batches.getAddress()]);
   const alertCases = await hre.ethers.deployContract("AlertCases", [await registry.getAddress(), await batches.getAddress()]);
+  const supervision = await hre.ethers.deployContract("SupervisionRecords", [await registry.getAddress(), await batches.getAddress()]);
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),
     ProductRegistry: await products.getAddress(),
     BatchLedger: await batches.getAddress(),
     AggregationLedger: await aggregations.getAddress(),
     AlertCases: await alertCases.getAddress(),
+    SupervisionRecords: await supervision.getAddress(),
   };
 
   async function sign<C extends LedgerContract>(

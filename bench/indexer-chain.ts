@@ -20,6 +20,7 @@ import {
   BatchLedger__factory,
   ConsortiumRegistry__factory,
   ProductRegistry__factory,
+  SupervisionRecords__factory,
 } from "../typechain-types";
 
 export const CHAIN_ID = 31337;
@@ -46,6 +47,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: BatchLedger__factory.createInterface(),
   AggregationLedger: AggregationLedger__factory.createInterface(),
   AlertCases: AlertCases__factory.createInterface(),
+  SupervisionRecords: SupervisionRecords__factory.createInterface(),
 };
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
@@ -479,6 +481,7 @@ async function signAndEncode(ops: Op[], keys: string[], contracts: Record<Ledger
       ProductRegistry: ProductRegistry__factory.abi,
       BatchLedger: BatchLedger__factory.abi,
       AggregationLedger: AggregationLedger__factory.abi,
+      SupervisionRecords: SupervisionRecords__factory.abi,
     },
   };
   const pool = Array.from({ length: workers }, () => new Worker(code, { eval: true, workerData }));
@@ -538,7 +541,7 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
   return txs;
 }
 
-/** The deterministic addresses of the four contracts deployed by `deployer` with nonces 0, 1, 2, 3. */
+/** The deterministic addresses of the five contracts deployed by `deployer` with nonces 0, 1, 2, 3, 4. */
 export function expectedContracts(deployer: string): Record<LedgerContract, string> {
   return {
     ConsortiumRegistry: getCreateAddress({ from: deployer, nonce: 0 }),
@@ -546,6 +549,7 @@ export function expectedContracts(deployer: string): Record<LedgerContract, stri
     BatchLedger: getCreateAddress({ from: deployer, nonce: 2 }),
     AggregationLedger: getCreateAddress({ from: deployer, nonce: 3 }),
     AlertCases: getCreateAddress({ from: deployer, nonce: 4 }),
+    SupervisionRecords: getCreateAddress({ from: deployer, nonce: 5 }),
   };
 }
 
@@ -555,7 +559,13 @@ export const bootstrapRegulatorKey = () => new Wallet(keccak256(Buffer.from("ben
 /** Loads the cached chain for these parameters, or plans, signs and encodes it (and caches it). */
 export async function benchChain(options: { targetEvents: number; deployer: string; cacheDir: string; workers: number }): Promise<BenchChain> {
   const contracts = expectedContracts(options.deployer);
-  const bytecode = [ConsortiumRegistry__factory, ProductRegistry__factory, BatchLedger__factory, AggregationLedger__factory]
+  const bytecode = [
+    ConsortiumRegistry__factory,
+    ProductRegistry__factory,
+    BatchLedger__factory,
+    AggregationLedger__factory,
+    SupervisionRecords__factory,
+  ]
     .map((f) => f.bytecode)
     .join("");
   const key = createHash("sha256")

@@ -45,6 +45,7 @@ import {
   BatchLedger__factory,
   ConsortiumRegistry__factory,
   ProductRegistry__factory,
+  SupervisionRecords__factory,
 } from "../typechain-types";
 import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
@@ -142,12 +143,14 @@ async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: st
   const batches = await deploy((await new BatchLedger__factory().getDeployTransaction(registry, products, DEFAULT_UNDO_WINDOW)).data);
   const aggregations = await deploy((await new AggregationLedger__factory().getDeployTransaction(registry, batches)).data);
   const alertCases = await deploy((await new AlertCases__factory().getDeployTransaction(registry, batches)).data);
+  const supervision = await deploy((await new SupervisionRecords__factory().getDeployTransaction(registry, batches)).data);
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: registry,
     ProductRegistry: products,
     BatchLedger: batches,
     AggregationLedger: aggregations,
     AlertCases: alertCases,
+    SupervisionRecords: supervision,
   };
   if (JSON.stringify(deployed) !== JSON.stringify(chain.contracts)) {
     throw new Error(`contracts deployed at ${JSON.stringify(deployed)}, the chain was signed for ${JSON.stringify(chain.contracts)}`);

@@ -67,6 +67,7 @@ const DEPLOYMENT = {
     BatchLedger: `0x${"33".repeat(20)}`,
     AggregationLedger: `0x${"44".repeat(20)}`,
     AlertCases: `0x${"44".repeat(20)}`,
+    SupervisionRecords: `0x${"66".repeat(20)}`,
   },
 };
 

@@ -1,7 +1,8 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
- * The four ledger contracts (AggregationLedger: cases and pallets). `firstRegulator` is the regulator the deployer bootstraps (an
+ * The five ledger contracts (AggregationLedger: cases and pallets; SupervisionRecords: regulators' inspections and
+ * sampling). `firstRegulator` is the regulator the deployer bootstraps (an
  * IConsortiumRegistry.Onboarding: role 5, region, licenceHash, signingKey, name); every later organization is
  * onboarded by a regulator's signed attestation. `undoWindow` is how many seconds a dispensing, sample or export
  * may be undone by its setter (src/ledger/vocabulary.ts DEFAULT_UNDO_WINDOW, 10 days, when not given).
@@ -14,5 +15,6 @@ export default buildModule("TraceabilityLedger", (m) => {
   const batches = m.contract("BatchLedger", [registry, products, undoWindow]);
   const aggregations = m.contract("AggregationLedger", [registry, batches]);
   const alertCases = m.contract("AlertCases", [registry, batches]);
-  return { registry, products, batches, aggregations, alertCases };
+  const supervision = m.contract("SupervisionRecords", [registry, batches]);
+  return { registry, products, batches, aggregations, alertCases, supervision };
 });

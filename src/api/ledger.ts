@@ -21,10 +21,18 @@ const ledgerAnswer = z.object({
     BatchLedger: address,
     AggregationLedger: address,
     AlertCases: address,
+    SupervisionRecords: address,
   }),
   startBlock: z.number().int().nullable().meta({ description: "the block the contracts were deployed in, where indexing starts" }),
   domains: z
-    .object({ ConsortiumRegistry: domain, ProductRegistry: domain, BatchLedger: domain, AggregationLedger: domain, AlertCases: domain })
+    .object({
+      ConsortiumRegistry: domain,
+      ProductRegistry: domain,
+      BatchLedger: domain,
+      AggregationLedger: domain,
+      AlertCases: domain,
+      SupervisionRecords: domain,
+    })
     .meta({ description: "the EIP-712 domain each contract verifies attestations against: sign with these" }),
   indexedBlock: z.number().int().nullable().meta({ description: "the block the read model has reached" }),
 });

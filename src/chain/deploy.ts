@@ -22,14 +22,14 @@ export type DeployOptions = {
 };
 
 /**
- * Deploys the three ledger contracts with Hardhat Ignition on `hre`'s network and returns the deployment file's
+ * Deploys the ledger contracts with Hardhat Ignition on `hre`'s network and returns the deployment file's
  * content: chain id, RPC URL, the first block that can hold a ledger event, and the contract addresses.
  */
 export async function deployLedger(hre: HardhatRuntimeEnvironment, options: DeployOptions): Promise<DeploymentFile> {
   const { firstRegulator } = options;
   const provider = hre.network.provider;
   const startBlock = Number(await provider.request({ method: "eth_blockNumber" })) + 1;
-  const { registry, products, batches, aggregations, alertCases } = await hre.ignition.deploy(TraceabilityLedger, {
+  const { registry, products, batches, aggregations, alertCases, supervision } = await hre.ignition.deploy(TraceabilityLedger, {
     parameters: {
       TraceabilityLedger: {
         firstRegulator: {
@@ -57,6 +57,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       BatchLedger: await batches.getAddress(),
       AggregationLedger: await aggregations.getAddress(),
       AlertCases: await alertCases.getAddress(),
+      SupervisionRecords: await supervision.getAddress(),
     },
   };
 }

@@ -7,6 +7,7 @@ import { addEpcisCommands } from "./epcis";
 import { addReadCommands } from "./reads";
 import { addSupervisionCommands } from "./supervision";
 import { addDocumentCommands } from "./documents";
+import { addRegulatorRecordCommands } from "./inspections";
 import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
 
 /** The project's CLI; each area of the ledger adds its command group here. */
@@ -31,6 +32,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addReadCommands(program, io, act);
   addDocumentCommands(program, io, act);
   addSupervisionCommands(program, io, act);
+  addRegulatorRecordCommands(program, io, act);
   return program;
 }
 

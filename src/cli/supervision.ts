@@ -343,7 +343,9 @@ function addSuspectCommands(program: Command, io: CliIo, act: Act) {
 
 /** `trace epcis export <batch>`: the batch's EPCIS 2.0 document, as the API exports it, to stdout or a file. */
 function addEpcisCommands(program: Command, io: CliIo, act: Act) {
-  const epcis = program.command("epcis").description("EPCIS 2.0 (GS1) documents of the ledger's events");
+  // `trace epcis capture` (src/cli/epcis.ts) may have made the group already: export joins it.
+  const epcis =
+    program.commands.find((c) => c.name() === "epcis") ?? program.command("epcis").description("EPCIS 2.0 (GS1) documents of the ledger's events");
   readOptions(
     epcis
       .command("export")

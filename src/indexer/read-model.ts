@@ -27,6 +27,9 @@ export const TABLES = {
   alertCases: { table: "alert_cases", key: ["alert_key"] },
   alertCaseHistory: { table: "alert_case_history", key: ["alert_key", "revision"] },
   suspectReports: { table: "suspect_reports", key: ["id"] },
+  inspections: { table: "inspections", key: ["id"] },
+  inspectionRecognitions: { table: "inspection_recognitions", key: ["inspection_id", "province"] },
+  samplings: { table: "samplings", key: ["id"] },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof TABLES;

@@ -6,6 +6,7 @@ import {
   BatchLedger__factory,
   ConsortiumRegistry__factory,
   ProductRegistry__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 import { ATTESTATION_BY_EVENT, attestationSpec, LEDGER_CONTRACTS } from "./catalogue";
 import type { LedgerContract } from "./catalogue";
@@ -18,6 +19,7 @@ export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: new Interface(BatchLedger__factory.abi),
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
   AlertCases: new Interface(AlertCases__factory.abi),
+  SupervisionRecords: new Interface(SupervisionRecords__factory.abi),
 };
 
 /** The contract call that carries a signed attestation (what the relay sends, and the CLI over RPC). */
@@ -51,7 +53,7 @@ export const LEDGER_EVENT_TOPICS: string[] = LEDGER_CONTRACTS.flatMap((contract)
 /** One decoded custom error: its name and arguments by name. */
 export type DecodedError = { name: string; args: Record<string, unknown> };
 
-/** Every custom error of the three contracts (and of the OpenZeppelin code they inherit), decodable from revert data. */
+/** Every custom error of the ledger's contracts (and of the OpenZeppelin code they inherit), decodable from revert data. */
 export const LEDGER_ERRORS: Interface = (() => {
   const seen = new Map<string, ErrorFragment>();
   for (const contract of LEDGER_CONTRACTS) {

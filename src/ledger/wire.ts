@@ -2,7 +2,7 @@ import { getAddress, isAddress } from "ethers";
 import { z } from "zod";
 import { actorFieldOf, ATTESTATION_SPECS } from "./catalogue";
 import type { LedgerContract } from "./catalogue";
-import { AgreementKind, DeviationKind, RecallLevel, ReleaseTester, Role } from "./vocabulary";
+import { AgreementKind, DeviationKind, InspectionGrade, InspectionScope, RecallLevel, ReleaseTester, Role } from "./vocabulary";
 
 /**
  * The wire format of attestations: how a signed attestation travels from a signer (CLI, web page, partner system)
@@ -18,7 +18,7 @@ export const bytes32 = z
   .transform((value) => value.toLowerCase());
 
 /** A value of a message as the contract call takes it: integers as bigint, enums as numbers, hex lowercased. */
-export type MessageValue = bigint | number | string | string[];
+export type MessageValue = bigint | number | string | string[] | boolean;
 export type SignedAttestation = {
   contract: LedgerContract;
   type: string;
@@ -36,6 +36,8 @@ const ENUM_FIELDS: Record<string, Record<string, number>> = {
   "Agreement.releaseTester": ReleaseTester,
   "DeviationReport.kind": DeviationKind,
   "RecallStart.level": RecallLevel,
+  "Inspection.scope": InspectionScope,
+  "Inspection.grade": InspectionGrade,
 };
 
 export const signature = z
@@ -84,6 +86,7 @@ function fieldSchema(type: string, name: string, solidityType: string): z.ZodTyp
   if (solidityType === "bytes32[]") return z.array(bytes32).max(MAX_ARRAY);
   if (solidityType === "address") return address;
   if (solidityType === "string") return z.string().max(256);
+  if (solidityType === "bool") return z.boolean();
   const uint = /^uint(\d+)$/.exec(solidityType);
   if (uint) return unsigned(Number(uint[1]));
   throw new Error(`no request schema for ${type}.${name} of type ${solidityType}`);

@@ -25,6 +25,7 @@ export async function deploymentOf(c: Consortium): Promise<Deployment> {
       BatchLedger: await c.batches.getAddress(),
       AggregationLedger: await c.aggregations.getAddress(),
       AlertCases: await c.alertCases.getAddress(),
+      SupervisionRecords: await c.supervision.getAddress(),
     },
   };
 }

@@ -197,6 +197,7 @@ const CONTRACTS: Record<LedgerContract, string> = {
   BatchLedger: "0x9fe46736679d2d9a65f0367e5d3b8bad7b9bd79a",
   AggregationLedger: "0xcf7ed3acca5a467e9e704c703e8d87f634fb0fc9",
   AlertCases: "0xdc64a140aa3e981100a9beca4e685f962f0cf6c9",
+  SupervisionRecords: "0x5fc8d32690cc91d4c39d9d3abc3403d8b4ab5b5c",
 };
 
 const attestations: fc.Arbitrary<AttestationToVerify> = fc

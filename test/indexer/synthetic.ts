@@ -6,6 +6,7 @@ import {
   BatchLedger__factory,
   ConsortiumRegistry__factory,
   ProductRegistry__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
@@ -27,6 +28,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   BatchLedger: new Interface(BatchLedger__factory.abi),
   AggregationLedger: new Interface(AggregationLedger__factory.abi),
   AlertCases: new Interface(AlertCases__factory.abi),
+  SupervisionRecords: new Interface(SupervisionRecords__factory.abi),
 };
 
 /** Every ledger event the indexer asks the node for: what its reducer must handle. */
@@ -69,6 +71,7 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       BatchLedger: address(),
       AggregationLedger: address(),
       AlertCases: address(),
+      SupervisionRecords: address(),
     },
   };
   const logs: Log[] = [];

@@ -9,6 +9,7 @@ import {
   BatchLedger__factory,
   ConsortiumRegistry__factory,
   ProductRegistry__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 
 describe("refusal wording", () => {
@@ -18,9 +19,10 @@ describe("refusal wording", () => {
     BatchLedger: BatchLedger__factory.abi,
     AggregationLedger: AggregationLedger__factory.abi,
     AlertCases: AlertCases__factory.abi,
+    SupervisionRecords: SupervisionRecords__factory.abi,
   };
 
-  it("maps every custom error of the four contracts to a stable code, a kind and a message", async () => {
+  it("maps every custom error of the ledger's contracts to a stable code, a kind and a message", async () => {
     const store = (await import("../indexer/stores")).freshStore;
     const db = await store("sqlite");
     try {

@@ -347,6 +347,7 @@ function drawFrame() {
       h("li", {}, link("/batches", "nav.batches")),
       h("li", {}, link("/recalls", "nav.recalls")),
       signedIn ? h("li", {}, link("/stock", "nav.stock")) : undefined,
+      signedIn?.role === "REGULATOR" ? h("li", {}, link("/ratings", "nav.ratings")) : undefined,
     ),
   );
   const who = signedIn
