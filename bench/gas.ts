@@ -209,6 +209,7 @@ async function main() {
     await batches.getAddress(),
   ])) as unknown as CorrectiveActions;
   await (await qualityDuties.bindBatchLedger(await batches.getAddress())).wait();
+  const supervision = await hre.ethers.deployContract("SupervisionRecords", [await registry.getAddress(), await batches.getAddress()]);
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),
     ProductRegistry: await products.getAddress(),
@@ -217,6 +218,7 @@ async function main() {
     AlertCases: await alertCases.getAddress(),
     CorrectiveActions: await capas.getAddress(),
     QualityDuties: await qualityDuties.getAddress(),
+    SupervisionRecords: await supervision.getAddress(),
   };
 
   async function sign<C extends LedgerContract>(

@@ -22,6 +22,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  SupervisionRecords__factory,
 } from "../typechain-types";
 
 export const CHAIN_ID = 31337;
@@ -50,6 +51,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   AlertCases: AlertCases__factory.createInterface(),
   CorrectiveActions: CorrectiveActions__factory.createInterface(),
   QualityDuties: QualityDuties__factory.createInterface(),
+  SupervisionRecords: SupervisionRecords__factory.createInterface(),
 };
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
@@ -490,6 +492,7 @@ async function signAndEncode(ops: Op[], keys: string[], contracts: Record<Ledger
       BatchLedger: BatchLedger__factory.abi,
       AggregationLedger: AggregationLedger__factory.abi,
       CorrectiveActions: CorrectiveActions__factory.abi,
+      SupervisionRecords: SupervisionRecords__factory.abi,
     },
   };
   const pool = Array.from({ length: workers }, () => new Worker(code, { eval: true, workerData }));
@@ -549,7 +552,7 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
   return txs;
 }
 
-/** The deterministic addresses of the seven contracts deployed by `deployer` with nonces 0 to 6 (QualityDuties before BatchLedger). */
+/** The deterministic addresses of the eight contracts deployed by `deployer` with nonces 0 to 7 (QualityDuties before BatchLedger). */
 export function expectedContracts(deployer: string): Record<LedgerContract, string> {
   return {
     ConsortiumRegistry: getCreateAddress({ from: deployer, nonce: 0 }),
@@ -559,6 +562,7 @@ export function expectedContracts(deployer: string): Record<LedgerContract, stri
     AggregationLedger: getCreateAddress({ from: deployer, nonce: 4 }),
     AlertCases: getCreateAddress({ from: deployer, nonce: 5 }),
     CorrectiveActions: getCreateAddress({ from: deployer, nonce: 6 }),
+    SupervisionRecords: getCreateAddress({ from: deployer, nonce: 7 }),
   };
 }
 
@@ -576,6 +580,7 @@ export async function benchChain(options: { targetEvents: number; deployer: stri
     AggregationLedger__factory,
     AlertCases__factory,
     CorrectiveActions__factory,
+    SupervisionRecords__factory,
   ]
     .map((f) => f.bytecode)
     .join("");

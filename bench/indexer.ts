@@ -47,6 +47,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  SupervisionRecords__factory,
 } from "../typechain-types";
 import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
@@ -153,7 +154,8 @@ async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: st
   const aggregations = await deploy((await new AggregationLedger__factory().getDeployTransaction(registry, batches)).data);
   const alertCases = await deploy((await new AlertCases__factory().getDeployTransaction(registry, batches)).data);
   const capas = await deploy((await new CorrectiveActions__factory().getDeployTransaction(registry, batches)).data);
-  // Bound after the last deployment, so the contracts' addresses stay those of nonces 0 to 6 (expectedContracts).
+  const supervision = await deploy((await new SupervisionRecords__factory().getDeployTransaction(registry, batches)).data);
+  // Bound after the last deployment, so the contracts' addresses stay those of nonces 0 to 7 (expectedContracts).
   await transact(QualityDuties__factory.createInterface().encodeFunctionData("bindBatchLedger", [batches]), qualityDuties);
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: registry,
@@ -163,6 +165,7 @@ async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: st
     AggregationLedger: aggregations,
     AlertCases: alertCases,
     CorrectiveActions: capas,
+    SupervisionRecords: supervision,
   };
   if (JSON.stringify(deployed) !== JSON.stringify(chain.contracts)) {
     throw new Error(`contracts deployed at ${JSON.stringify(deployed)}, the chain was signed for ${JSON.stringify(chain.contracts)}`);

@@ -69,6 +69,7 @@ const DEPLOYMENT = {
     AlertCases: `0x${"44".repeat(20)}`,
     CorrectiveActions: `0x${"55".repeat(20)}`,
     QualityDuties: `0x${"55".repeat(20)}`,
+    SupervisionRecords: `0x${"66".repeat(20)}`,
   },
 };
 

@@ -113,6 +113,7 @@ export async function seedStore(dbFile: string, count: number, root: string): Pr
       counterparty_id: ORG.cmo,
       product_id: productId,
       document_hash: hex32("quality agreement"),
+      approval: "NOT_REQUIRED",
       valid_from: SEEDED_AT - 86_400,
       valid_until: SEEDED_AT + 3 * 365 * 86_400,
       release_tester: "CMO",

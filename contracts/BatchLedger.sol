@@ -496,6 +496,11 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         if (terms.kind != IProductRegistry.AgreementKind.Quality) revert NotQualityAgreement(agreementId);
         if (terms.counterpartyId != cmoId) revert NotAgreementCounterparty(agreementId, cmoId);
         if (terms.revoked) revert RevokedAgreement(agreementId);
+        IProductRegistry.CrossProvinceApproval approval = terms.approval;
+        if (
+            approval != IProductRegistry.CrossProvinceApproval.NotRequired
+                && approval != IProductRegistry.CrossProvinceApproval.Approved
+        ) revert AgreementAwaitingApproval(agreementId, approval);
         if (block.timestamp < terms.validFrom || block.timestamp >= terms.validUntil) {
             revert AgreementNotInForce(agreementId, terms.validFrom, terms.validUntil);
         }

@@ -15,6 +15,9 @@ contract ConsortiumRegistry is IConsortiumRegistry, Attestations, Multicall {
         keccak256("Suspension(uint32 regulatorId,uint256 nonce,uint32 organizationId,bytes32 reasonHash)");
     bytes32 private constant REINSTATEMENT_TYPEHASH =
         keccak256("Reinstatement(uint32 regulatorId,uint256 nonce,uint32 organizationId,bytes32 reasonHash)");
+    bytes32 private constant LICENCE_RECORD_TYPEHASH = keccak256(
+        "LicenceRecord(uint32 regulatorId,uint256 nonce,uint32 organizationId,bytes32 licenceHash,uint40 validUntil)"
+    );
     bytes32 private constant KEY_ADDITION_TYPEHASH =
         keccak256("SigningKeyAddition(uint32 organizationId,uint256 nonce,address signingKey)");
     bytes32 private constant KEY_REVOCATION_TYPEHASH =
@@ -71,6 +74,29 @@ contract ConsortiumRegistry is IConsortiumRegistry, Attestations, Multicall {
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function recordLicence(LicenceRecord calldata record, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                LICENCE_RECORD_TYPEHASH,
+                record.regulatorId,
+                record.nonce,
+                record.organizationId,
+                record.licenceHash,
+                record.validUntil
+            )
+        );
+        address signer = _attestAs(Role.Regulator, structHash, record.regulatorId, record.nonce, signature);
+        Organization storage org = _existing(record.organizationId);
+        if (provinceOf(record.regulatorId) != _province(org.region)) {
+            revert NotProvinceRegulator(record.regulatorId, record.organizationId);
+        }
+        if (record.validUntil <= block.timestamp) revert InvalidLicenceExpiry(record.validUntil);
+        org.licenceHash = record.licenceHash;
+        org.licenceValidUntil = record.validUntil;
+        emit LicenceRecorded(record.organizationId, record.regulatorId, record, signer, signature);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function addSigningKey(KeyChange calldata change, bytes calldata signature) external {
         address signer = _attestKeyChange(KEY_ADDITION_TYPEHASH, change, signature);
         _registerKey(change.organizationId, change.signingKey);
@@ -120,12 +146,26 @@ contract ConsortiumRegistry is IConsortiumRegistry, Attestations, Multicall {
         return _organizationCount;
     }
 
+    /// @inheritdoc IConsortiumRegistry
+    function provinceOf(uint32 organizationId) public view returns (uint32) {
+        return _province(_existing(organizationId).region);
+    }
+
+    /// @dev Every attestation of every contract passes here, so an expired licence stops them all at once.
     function _attesterRole(address signer, uint32 organizationId) internal view override returns (Role) {
         SigningKey memory key = _signingKeys[signer];
         if (key.organizationId == 0) revert UnknownSigningKey(signer);
         if (key.organizationId != organizationId) revert SignerNotOfOrganization(signer, organizationId);
         if (key.revoked) revert RevokedSigningKey(signer);
-        return activeRole(organizationId);
+        Role role = activeRole(organizationId);
+        uint40 validUntil = _organizations[organizationId].licenceValidUntil;
+        if (validUntil != 0 && block.timestamp >= validUntil) revert LicenceExpired(organizationId, validUntil);
+        return role;
+    }
+
+    /// @dev GB/T 2260: a region's first two digits are its province.
+    function _province(uint32 region) private pure returns (uint32) {
+        return region / 10_000 * 10_000;
     }
 
     function _attestStatusChange(bytes32 typehash, StatusChange calldata change, bytes calldata signature)
@@ -153,6 +193,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, Attestations, Multicall {
             status: OrganizationStatus.Active,
             region: onboarding.region,
             activeKeys: 0,
+            licenceValidUntil: 0,
             licenceHash: onboarding.licenceHash
         });
         _registerKey(organizationId, onboarding.signingKey);

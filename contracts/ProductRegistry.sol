@@ -17,6 +17,11 @@ contract ProductRegistry is IProductRegistry, Attestations, Multicall {
     bytes32 private constant AGREEMENT_REVOCATION_TYPEHASH =
         keccak256("AgreementRevocation(uint32 organizationId,uint256 nonce,bytes32 agreementId,bytes32 reasonHash)");
 
+    bytes32 private constant AGREEMENT_OPINION_TYPEHASH =
+        keccak256("AgreementOpinion(uint32 regulatorId,uint256 nonce,bytes32 agreementId,bytes32 documentHash)");
+    bytes32 private constant AGREEMENT_APPROVAL_TYPEHASH =
+        keccak256("AgreementApproval(uint32 regulatorId,uint256 nonce,bytes32 agreementId,bytes32 documentHash)");
+
     IConsortiumRegistry private immutable _registry;
     mapping(bytes32 productId => uint32 mahId) private _productMahs;
     mapping(bytes32 agreementId => AgreementTerms) private _agreements;
@@ -62,6 +67,7 @@ contract ProductRegistry is IProductRegistry, Attestations, Multicall {
             kind: agreement.kind,
             releaseTester: agreement.releaseTester,
             revoked: false,
+            approval: _approvalNeeded(agreement),
             mahId: agreement.mahId,
             counterpartyId: agreement.counterpartyId,
             validFrom: agreement.validFrom,
@@ -78,6 +84,23 @@ contract ProductRegistry is IProductRegistry, Attestations, Multicall {
             counterpartySigner,
             counterpartySignature
         );
+    }
+
+    /// @inheritdoc IProductRegistry
+    function giveAgreementOpinion(AgreementReview calldata review, bytes calldata signature) external {
+        (AgreementTerms storage terms, address signer) = _review(AGREEMENT_OPINION_TYPEHASH, review, signature, false);
+        if (terms.approval != CrossProvinceApproval.AwaitingOpinion) revert AgreementOpinionAlreadyGiven(review.agreementId);
+        terms.approval = CrossProvinceApproval.AwaitingApproval;
+        emit AgreementOpinionGiven(review.agreementId, review.regulatorId, review, signer, signature);
+    }
+
+    /// @inheritdoc IProductRegistry
+    function approveAgreement(AgreementReview calldata review, bytes calldata signature) external {
+        (AgreementTerms storage terms, address signer) = _review(AGREEMENT_APPROVAL_TYPEHASH, review, signature, true);
+        if (terms.approval == CrossProvinceApproval.AwaitingOpinion) revert AgreementOpinionMissing(review.agreementId);
+        if (terms.approval == CrossProvinceApproval.Approved) revert AgreementAlreadyApproved(review.agreementId);
+        terms.approval = CrossProvinceApproval.Approved;
+        emit AgreementApproved(review.agreementId, review.regulatorId, review, signer, signature);
     }
 
     /// @inheritdoc IProductRegistry
@@ -124,6 +147,32 @@ contract ProductRegistry is IProductRegistry, Attestations, Multicall {
         returns (IConsortiumRegistry.Role)
     {
         return _registry.attesterRole(signer, organizationId);
+    }
+
+    /// @dev Checks a regulator's review of a cross-province quality agreement: signed by a regulator of the MAH's
+    /// province (`byMahProvince`, the approval) or of the CMO's (the opinion), of an unrevoked agreement that needs it.
+    function _review(bytes32 typehash, AgreementReview calldata review, bytes calldata signature, bool byMahProvince)
+        private
+        returns (AgreementTerms storage terms, address signer)
+    {
+        bytes32 structHash =
+            keccak256(abi.encode(typehash, review.regulatorId, review.nonce, review.agreementId, review.documentHash));
+        signer = _attestAs(IConsortiumRegistry.Role.Regulator, structHash, review.regulatorId, review.nonce, signature);
+        terms = _agreements[review.agreementId];
+        if (terms.kind == AgreementKind.None) revert UnknownAgreement(review.agreementId);
+        if (terms.approval == CrossProvinceApproval.NotRequired) revert AgreementNeedsNoApproval(review.agreementId);
+        if (terms.revoked) revert AgreementAlreadyRevoked(review.agreementId);
+        uint32 party = byMahProvince ? terms.mahId : terms.counterpartyId;
+        if (_registry.provinceOf(review.regulatorId) != _registry.provinceOf(party)) {
+            revert IConsortiumRegistry.NotProvinceRegulator(review.regulatorId, party);
+        }
+    }
+
+    /// @dev Commissioning across provinces needs both provinces' regulators (NMPA's rules on MAH commissioning).
+    function _approvalNeeded(Agreement calldata agreement) private view returns (CrossProvinceApproval) {
+        bool crossProvince = agreement.kind == AgreementKind.Quality
+            && _registry.provinceOf(agreement.mahId) != _registry.provinceOf(agreement.counterpartyId);
+        return crossProvince ? CrossProvinceApproval.AwaitingOpinion : CrossProvinceApproval.NotRequired;
     }
 
     /// @dev A quality agreement binds a CMO to one of the MAH's products; outsourced storage, transport and sales

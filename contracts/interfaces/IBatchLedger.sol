@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IAttestations} from "./IAttestations.sol";
 import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
+import {IProductRegistry} from "./IProductRegistry.sol";
 
 /// @title Batch ledger: manufacture, release, custody and recall of medicine batches
 /// @notice Every step is an attestation signed by the organization that takes it. A batch's serial codes stay off
@@ -376,6 +377,8 @@ interface IBatchLedger is IAttestations {
     error NotAgreementCounterparty(bytes32 agreementId, uint32 organizationId);
     error RevokedAgreement(bytes32 agreementId);
     error AgreementNotInForce(bytes32 agreementId, uint40 validFrom, uint40 validUntil);
+    /// @notice A quality agreement across provinces is not in force until both provinces' regulators reviewed it.
+    error AgreementAwaitingApproval(bytes32 agreementId, IProductRegistry.CrossProvinceApproval approval);
     /// @notice A batch number is 1 to 20 characters (the GS1 batch/lot field).
     error InvalidBatchNumber(string batchNumber);
     /// @notice Manufactured in the future, already expired when recorded, or expiring no later than it was made.

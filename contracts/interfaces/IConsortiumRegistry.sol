@@ -50,11 +50,23 @@ interface IConsortiumRegistry is IAttestations {
         address signingKey;
     }
 
+    /// @notice A regulator of the organization's province records its licence (a renewal, or one issued with a
+    /// validity) and the last second it is valid: from `validUntil` on, the organization's attestations are refused.
+    struct LicenceRecord {
+        uint32 regulatorId;
+        uint256 nonce;
+        uint32 organizationId;
+        bytes32 licenceHash;
+        uint40 validUntil;
+    }
+
+    /// @dev `licenceValidUntil` 0: no expiry recorded (a licence onboarded without one).
     struct Organization {
         Role role;
         OrganizationStatus status;
         uint32 region;
         uint16 activeKeys;
+        uint40 licenceValidUntil;
         bytes32 licenceHash;
     }
 
@@ -97,6 +109,14 @@ interface IConsortiumRegistry is IAttestations {
         bytes signature
     );
 
+    event LicenceRecorded(
+        uint32 indexed organizationId,
+        uint32 indexed regulatorId,
+        LicenceRecord record,
+        address signer,
+        bytes signature
+    );
+
     /// @notice The key was never registered (or the signature is forged and recovers to a stranger).
     error UnknownSigningKey(address signer);
     /// @notice The key was revoked by its organization.
@@ -111,6 +131,12 @@ interface IConsortiumRegistry is IAttestations {
     error SigningKeyAlreadyRegistered(address signingKey);
     error InvalidSigningKey();
     error InvalidRole();
+    /// @notice The organization's licence expired at `validUntil`: it may not attest until a regulator renews it.
+    error LicenceExpired(uint32 organizationId, uint40 validUntil);
+    /// @notice Only a regulator of the organization's own province may do this (licensing is provincial).
+    error NotProvinceRegulator(uint32 regulatorId, uint32 organizationId);
+    /// @notice A licence's validity must end in the future.
+    error InvalidLicenceExpiry(uint40 validUntil);
     /// @notice Revoking this key would leave the organization unable to attest.
     error LastSigningKey(uint32 organizationId, address signingKey);
 
@@ -126,13 +152,17 @@ interface IConsortiumRegistry is IAttestations {
     /// @notice Reinstates a suspended organization.
     function reinstateOrganization(StatusChange calldata change, bytes calldata signature) external;
 
+    /// @notice Records an organization's licence and its expiry; signed by a regulator of the organization's province.
+    function recordLicence(LicenceRecord calldata record, bytes calldata signature) external;
+
     /// @notice Adds a signing key to the organization; signed by one of its current keys.
     function addSigningKey(KeyChange calldata change, bytes calldata signature) external;
 
     /// @notice Revokes one of the organization's keys; signed by any of its current keys (including that one).
     function revokeSigningKey(KeyChange calldata change, bytes calldata signature) external;
 
-    /// @notice The role of `organizationId` if `signer` is one of its active keys and it is active; reverts otherwise.
+    /// @notice The role of `organizationId` if `signer` is one of its active keys, it is active and its licence has not
+    /// expired; reverts otherwise.
     function attesterRole(address signer, uint32 organizationId) external view returns (Role);
 
     /// @notice The role of `organizationId` if it is active; reverts otherwise.
@@ -144,4 +174,7 @@ interface IConsortiumRegistry is IAttestations {
     function signingKey(address key) external view returns (uint32 organizationId, bool revoked);
 
     function organizationCount() external view returns (uint32);
+
+    /// @notice The province (GB/T 2260 code, e.g. 320000 for Jiangsu) of an onboarded organization; reverts if unknown.
+    function provinceOf(uint32 organizationId) external view returns (uint32);
 }

@@ -27,6 +27,15 @@ interface IProductRegistry is IAttestations {
         ContractLaboratory
     }
 
+    /// @notice Where a quality agreement between an MAH and a CMO of different provinces stands: it takes effect
+    /// only once the CMO's provincial regulator has given its opinion and the MAH's has approved it.
+    enum CrossProvinceApproval {
+        NotRequired,
+        AwaitingOpinion,
+        AwaitingApproval,
+        Approved
+    }
+
     struct ProductRegistration {
         uint32 mahId;
         uint256 nonce;
@@ -55,10 +64,20 @@ interface IProductRegistry is IAttestations {
         bytes32 reasonHash;
     }
 
+    /// @notice A regulator's signed opinion on (CMO's province) or approval of (MAH's province) a cross-province
+    /// quality agreement, with the hash of its document.
+    struct AgreementReview {
+        uint32 regulatorId;
+        uint256 nonce;
+        bytes32 agreementId;
+        bytes32 documentHash;
+    }
+
     struct AgreementTerms {
         AgreementKind kind;
         ReleaseTester releaseTester;
         bool revoked;
+        CrossProvinceApproval approval;
         uint32 mahId;
         uint32 counterpartyId;
         uint40 validFrom;
@@ -91,6 +110,21 @@ interface IProductRegistry is IAttestations {
         bytes signature
     );
 
+    event AgreementOpinionGiven(
+        bytes32 indexed agreementId,
+        uint32 indexed regulatorId,
+        AgreementReview review,
+        address signer,
+        bytes signature
+    );
+    event AgreementApproved(
+        bytes32 indexed agreementId,
+        uint32 indexed regulatorId,
+        AgreementReview review,
+        address signer,
+        bytes signature
+    );
+
     /// @notice A product code is a 7-digit NMPA drug identification code or a GTIN-14 with a valid check digit.
     error InvalidProductCode(string productCode);
     error ProductAlreadyRegistered(bytes32 productId);
@@ -102,6 +136,13 @@ interface IProductRegistry is IAttestations {
     error UnknownAgreement(bytes32 agreementId);
     error AgreementAlreadyRevoked(bytes32 agreementId);
     error NotAgreementParty(bytes32 agreementId, uint32 organizationId);
+    /// @notice The agreement is not a quality agreement across provinces: nobody needs to review it.
+    error AgreementNeedsNoApproval(bytes32 agreementId);
+    /// @notice The CMO's provincial regulator has already given its opinion.
+    error AgreementOpinionAlreadyGiven(bytes32 agreementId);
+    /// @notice The MAH's provincial regulator approves only after the CMO's has given its opinion.
+    error AgreementOpinionMissing(bytes32 agreementId);
+    error AgreementAlreadyApproved(bytes32 agreementId);
 
     /// @notice Registers a product of the signing MAH; its id is keccak256 of the product code.
     function registerProduct(ProductRegistration calldata registration, bytes calldata signature)
@@ -109,12 +150,21 @@ interface IProductRegistry is IAttestations {
         returns (bytes32 productId);
 
     /// @notice Records an agreement signed by the MAH and its counterparty; its id is
-    /// keccak256(abi.encode(mahId, nonce)).
+    /// keccak256(abi.encode(mahId, nonce)). A quality agreement with a CMO of another province awaits its review
+    /// (giveAgreementOpinion, approveAgreement) before batches may be recorded under it.
     function signAgreement(
         Agreement calldata agreement,
         bytes calldata mahSignature,
         bytes calldata counterpartySignature
     ) external returns (bytes32 agreementId);
+
+    /// @notice The CMO-province regulator's opinion on a cross-province quality agreement; signed by a regulator
+    /// of the CMO's province.
+    function giveAgreementOpinion(AgreementReview calldata review, bytes calldata signature) external;
+
+    /// @notice The MAH-province regulator's approval, after the opinion: the agreement takes effect. Signed by a
+    /// regulator of the MAH's province.
+    function approveAgreement(AgreementReview calldata review, bytes calldata signature) external;
 
     /// @notice Revokes an agreement; signed by either party. Batches can no longer be recorded under it.
     function revokeAgreement(AgreementRevocation calldata revocation, bytes calldata signature) external;

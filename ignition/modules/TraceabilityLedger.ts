@@ -1,7 +1,8 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
- * The five ledger contracts (AggregationLedger: cases and pallets; QualityDuties: the MAH's quality duties). `firstRegulator` is the regulator the deployer bootstraps (an
+ * The ledger contracts (AggregationLedger: cases and pallets; QualityDuties: the MAH's quality duties;
+ * SupervisionRecords: regulators' inspections and sampling). `firstRegulator` is the regulator the deployer bootstraps (an
  * IConsortiumRegistry.Onboarding: role 5, region, licenceHash, signingKey, name); every later organization is
  * onboarded by a regulator's signed attestation. `undoWindow` is how many seconds a dispensing, sample or export
  * may be undone by its setter (src/ledger/vocabulary.ts DEFAULT_UNDO_WINDOW, 10 days, when not given).
@@ -17,5 +18,6 @@ export default buildModule("TraceabilityLedger", (m) => {
   const aggregations = m.contract("AggregationLedger", [registry, batches]);
   const alertCases = m.contract("AlertCases", [registry, batches]);
   const correctiveActions = m.contract("CorrectiveActions", [registry, batches]);
-  return { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions };
+  const supervision = m.contract("SupervisionRecords", [registry, batches]);
+  return { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision };
 });

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database } from "../store";
-import { provinceOf } from "./rules";
+import { provinceOf } from "../ledger";
 
 type Db = Kysely<Database> | Transaction<Database>;
 

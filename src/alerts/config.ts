@@ -1,5 +1,7 @@
 import { DEFAULT_RECALL_DEADLINES, STARTED_RECALL_LEVELS } from "../ledger";
 import type { AlertSeverity, RecallDeadlines } from "../ledger";
+import { DEFAULT_RATING_CONFIG, ratingConfig } from "../supervision/rating";
+import type { RatingConfig } from "../supervision/rating";
 
 const HOUR = 3_600;
 const DAY = 24 * HOUR;
@@ -26,8 +28,8 @@ export type AlertConfig = {
   qualityReviewDueSeconds: number;
   /** At least `count` unknown serials under one registered product from one organization within `windowSeconds`. */
   unknownSerials: { count: number; windowSeconds: number };
-  /** Risk rating: open alerts of the last `windowSeconds` weigh by severity; yellow from `yellowAt`, red from `redAt`. */
-  rating: { windowSeconds: number; weights: Record<Severity, number>; yellowAt: number; redAt: number };
+  /** Risk rating: how inspections, sampling, licences, alerts, recalls and products weigh (src/supervision/rating.ts). */
+  rating: RatingConfig;
   /**
    * How long an alert's case may stay open, by the alert's severity, from when its condition arose: past it the engine
    * escalates the case and tells its owner, the organization and its regulators (defaults 3, 14 and 30 days).
@@ -56,7 +58,7 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   recurringDeviations: { count: 3, clients: 2, windowSeconds: 180 * DAY },
   unknownSerials: { count: 3, windowSeconds: 1 * DAY },
   qualityReviewDueSeconds: 30 * DAY,
-  rating: { windowSeconds: 90 * DAY, weights: { low: 1, medium: 2, high: 5 }, yellowAt: 2, redAt: 5 },
+  rating: DEFAULT_RATING_CONFIG,
   caseDueSeconds: { high: 3 * DAY, medium: 14 * DAY, low: 30 * DAY },
   chunkSize: 1_000,
   maxBusyShare: 0.1,
@@ -66,7 +68,7 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
 
 /** The defaults with `overrides` applied; a non-positive or non-integer threshold stops start-up with its name. */
 export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
-  const config = { ...DEFAULT_ALERT_CONFIG, ...overrides };
+  const config = { ...DEFAULT_ALERT_CONFIG, ...overrides, rating: ratingConfig(overrides.rating) };
   const positive: [string, number][] = [
     ["shipmentReceiptSeconds", config.shipmentReceiptSeconds],
     ["nearExpirySeconds", config.nearExpirySeconds],
@@ -77,9 +79,6 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
     ["unknownSerials.count", config.unknownSerials.count],
     ["unknownSerials.windowSeconds", config.unknownSerials.windowSeconds],
     ["qualityReviewDueSeconds", config.qualityReviewDueSeconds],
-    ["rating.windowSeconds", config.rating.windowSeconds],
-    ["rating.yellowAt", config.rating.yellowAt],
-    ["rating.redAt", config.rating.redAt],
     ["chunkSize", config.chunkSize],
     ["pollMs", config.pollMs],
     ["clockMs", config.clockMs],
@@ -94,6 +93,5 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
   }
   if (!(config.maxBusyShare > 0 && config.maxBusyShare <= 1))
     throw new Error(`alert setting maxBusyShare must be in (0, 1], not ${config.maxBusyShare}`);
-  if (config.rating.redAt < config.rating.yellowAt) throw new Error("alert setting rating.redAt must not be below rating.yellowAt");
   return config;
 }

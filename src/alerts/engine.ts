@@ -13,6 +13,9 @@ import { RULES } from "./rules";
 import type { AlertDraft } from "./rules";
 import { evaluateObservation } from "./scans";
 import { overdueCases } from "../supervision/cases";
+import { provinceOf } from "../ledger";
+import { provinceRegulators, RATING_CHANGED, refreshRatings } from "../supervision/rating";
+import type { RatingChange } from "../supervision/rating";
 
 type Trx = Transaction<Database>;
 
@@ -41,6 +44,8 @@ const FAILED = new Set(["signature_mismatch", "unknown_key", "key_not_of_organiz
 /** Events every holder and addressee of stock in transit must hear of: recalls and holds. */
 const HOLDER_EVENTS = new Set(["RecallStarted", "RecallAcknowledged", "RecallClosed", "BatchPlacedOnHold", "BatchHoldReleased"]);
 const ORGANIZATION_EVENTS = new Set([
+  "LicenceRecorded",
+  "InspectionRecorded",
   "OrganizationOnboarded",
   "OrganizationSuspended",
   "OrganizationReinstated",
@@ -368,6 +373,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       await writer.raise(drafts);
       await closeAlerts(trx, outbox, resolved, "resolved", at);
       await escalateCases(trx, outbox, audience, overdue, at);
+      // Ratings weigh the alerts just raised and resolved: scored after them, in the same transaction.
+      notifyRatingChanges(outbox, await refreshRatings(trx, config.rating, at), await provinceRegulators(trx), at);
       await outbox.flush();
       progress.alerts = writer.raised;
       progress.resolved = resolved.length;
@@ -465,6 +472,24 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
   const about = { event: { block: event.block_number, log: event.log_index } };
   for (const organizationId of recipients) {
     outbox.add(organizationId, kind, `ledger:${event.block_hash}:${event.log_index}:${organizationId}`, payload, about);
+  }
+}
+
+/** Tells the regulators of each organization's province that its rating changed, and how often to inspect it now. */
+function notifyRatingChanges(outbox: Outbox, changes: RatingChange[], regulators: Map<number, number[]>, at: number) {
+  for (const { rating, previous } of changes) {
+    const payload = JSON.stringify({
+      organizationId: rating.organizationId,
+      name: rating.name,
+      previous,
+      rating: rating.level,
+      score: rating.score,
+      inspectionsPerYear: rating.inspectionsPerYear,
+      contributions: rating.contributions,
+    });
+    for (const regulatorId of regulators.get(provinceOf(rating.region)) ?? []) {
+      outbox.add(regulatorId, RATING_CHANGED, `rating:${rating.organizationId}:${at}:${regulatorId}`, payload);
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import type { AlertEngine } from "./engine";
 import { alertRoutes } from "./routes";
 import { supervisionRoutes } from "../supervision/routes";
 import { createScanObservations } from "./scans";
+import { supervisionRecordRoutes } from "../supervision/records";
 
 export { alertConfig, DEFAULT_ALERT_CONFIG } from "./config";
 export type { AlertConfig } from "./config";
@@ -57,7 +58,12 @@ export function createEarlyWarning(options: EarlyWarningOptions): EarlyWarning {
     engine,
     dispatcher,
     observations: createScanObservations(options.store, options.log),
-    routes: [...alertRoutes(config), ...supervisionRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, options.webhooks)],
+    routes: [
+      ...alertRoutes(config),
+      ...supervisionRoutes(config),
+      ...supervisionRecordRoutes(config),
+      ...subscriptionRoutes(NOTIFICATION_KINDS, options.webhooks),
+    ],
     mounts: [stream.mount],
     start() {
       engine.start();

@@ -1,20 +1,12 @@
 import { deadlinesOf } from "../ledger";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { checkOwnOrRegulator } from "../api/access";
-import type { ApiServices, Caller } from "../api/context";
 import { badInput, LedgerError, notAllowed, notFound } from "../ledger/errors";
 import { defineRoute } from "../api/routes";
 import { bytes32, organizationId, rowId, wholeNumber } from "../api/schemas";
-import type { AlertTable } from "../store";
 import type { AlertConfig } from "./config";
-import { alertView } from "./engine";
 import { RULE_NAMES } from "./rules";
-import { withoutClosedCases } from "../supervision/cases";
 import { caseSchema, withCases } from "../supervision/routes";
-
-const RATINGS = ["green", "yellow", "red"] as const;
-type Rating = (typeof RATINGS)[number];
 
 const alertSchema = z.object({
   id: z.number().int(),
@@ -33,50 +25,7 @@ const alertSchema = z.object({
   source: z.object({ blockNumber: z.number().int(), logIndex: z.number().int().nullable(), blockHash: z.string().nullable() }).nullable(),
 });
 
-const ratingSchema = z.object({
-  organizationId: z.number().int(),
-  name: z.string(),
-  role: z.string(),
-  region: z.number().int(),
-  rating: z.enum(RATINGS),
-  score: z.number().int().meta({ description: "open alerts of the rating window whose case is not closed, weighed by severity" }),
-  alerts: z.array(alertSchema).meta({ description: "the open alerts that make the rating" }),
-});
-
-const view = (row: AlertTable) => alertView(row) as z.input<typeof alertSchema>;
-
-/** An organization's rating from its open alerts of the rating window. */
-export function rate(config: AlertConfig, alerts: Pick<AlertTable, "severity">[]): { rating: Rating; score: number } {
-  const { weights, yellowAt, redAt } = config.rating;
-  const score = alerts.reduce((sum, a) => sum + (weights[a.severity as keyof typeof weights] ?? 0), 0);
-  return { rating: score >= redAt ? "red" : score >= yellowAt ? "yellow" : "green", score };
-}
-
-async function ratingsOf(services: ApiServices, config: AlertConfig, organizationIds?: number[]) {
-  const { db } = services.store;
-  let organizations = db.selectFrom("organizations").select(["id", "name", "role", "region"]);
-  if (organizationIds) organizations = organizations.where("id", "in", organizationIds);
-  const orgs = await organizations.orderBy("id").execute();
-  if (orgs.length === 0) return [];
-  let alerts = db
-    .selectFrom("alerts")
-    .selectAll()
-    .where("status", "=", "open")
-    .where("observed_at", ">=", services.now() - config.rating.windowSeconds);
-  if (organizationIds) alerts = alerts.where("organization_id", "in", organizationIds);
-  // A case closed with a reason stops counting toward the rating.
-  const open = await withoutClosedCases(db, await alerts.orderBy("id").execute());
-  return orgs.map((org) => {
-    const own = open.filter((a) => a.organization_id === org.id);
-    return { organizationId: org.id, name: org.name, role: org.role, region: org.region, ...rate(config, own), alerts: own.map(view) };
-  });
-}
-
-function requireRegulator(caller: Caller | undefined) {
-  if (caller?.role !== "REGULATOR") throw notAllowed("REGULATORS_ONLY", "only regulators see every organization's risk rating");
-}
-
-/** Alerts, risk ratings and recall progress reports. */
+/** Alerts and recall progress reports (risk ratings: src/supervision/records.ts). */
 export function alertRoutes(config: AlertConfig) {
   return [
     defineRoute({
@@ -118,37 +67,6 @@ export function alertRoutes(config: AlertConfig) {
         if (query.before) select = select.where("id", "<", query.before);
         const rows = await select.orderBy("id", "desc").limit(query.limit).execute();
         return { alerts: await withCases(services, config, rows) };
-      },
-    }),
-    defineRoute({
-      method: "get",
-      path: "/v1/risk-ratings",
-      summary: "Every organization's risk rating (green, yellow, red) with the alerts that cause it; regulators only",
-      tags: ["alerts"],
-      access: "organization",
-      query: z.object({ rating: z.enum(RATINGS).optional() }),
-      response: z.object({ ratings: z.array(ratingSchema) }),
-      errors: { 403: "not a regulator" },
-      async handle({ query, caller, services }) {
-        requireRegulator(caller);
-        const ratings = await ratingsOf(services, config);
-        return { ratings: query.rating ? ratings.filter((r) => r.rating === query.rating) : ratings };
-      },
-    }),
-    defineRoute({
-      method: "get",
-      path: "/v1/risk-ratings/:organizationId",
-      summary: "One organization's risk rating with the alerts that cause it (regulators, and the organization itself)",
-      tags: ["alerts"],
-      access: "organization",
-      params: z.object({ organizationId }),
-      response: ratingSchema,
-      errors: { 403: "another organization's rating", 404: "no such organization" },
-      async handle({ params, caller, services }) {
-        checkOwnOrRegulator(caller, params.organizationId);
-        const [rating] = await ratingsOf(services, config, [params.organizationId]);
-        if (!rating) throw notFound("NO_SUCH_ORGANIZATION", `no organization ${params.organizationId}`);
-        return rating;
       },
     }),
     defineRoute({

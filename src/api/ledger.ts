@@ -23,6 +23,7 @@ const ledgerAnswer = z.object({
     AlertCases: address,
     CorrectiveActions: address,
     QualityDuties: address,
+    SupervisionRecords: address,
   }),
   startBlock: z.number().int().nullable().meta({ description: "the block the contracts were deployed in, where indexing starts" }),
   domains: z
@@ -34,6 +35,7 @@ const ledgerAnswer = z.object({
       AlertCases: domain,
       CorrectiveActions: domain,
       QualityDuties: domain,
+      SupervisionRecords: domain,
     })
     .meta({ description: "the EIP-712 domain each contract verifies attestations against: sign with these" }),
   indexedBlock: z.number().int().nullable().meta({ description: "the block the read model has reached" }),

@@ -29,24 +29,27 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
   const { firstRegulator } = options;
   const provider = hre.network.provider;
   const startBlock = Number(await provider.request({ method: "eth_blockNumber" })) + 1;
-  const { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions } = await hre.ignition.deploy(TraceabilityLedger, {
-    parameters: {
-      TraceabilityLedger: {
-        firstRegulator: {
-          regulatorId: 0,
-          nonce: 0,
-          role: Role.Regulator,
-          region: firstRegulator.region,
-          licenceHash: hashText(firstRegulator.licence),
-          signingKey: firstRegulator.signingKey,
-          name: firstRegulator.name,
+  const { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision } = await hre.ignition.deploy(
+    TraceabilityLedger,
+    {
+      parameters: {
+        TraceabilityLedger: {
+          firstRegulator: {
+            regulatorId: 0,
+            nonce: 0,
+            role: Role.Regulator,
+            region: firstRegulator.region,
+            licenceHash: hashText(firstRegulator.licence),
+            signingKey: firstRegulator.signingKey,
+            name: firstRegulator.name,
+          },
+          undoWindow: options.undoWindow ?? DEFAULT_UNDO_WINDOW,
         },
-        undoWindow: options.undoWindow ?? DEFAULT_UNDO_WINDOW,
       },
+      ...(options.deploymentId ? { deploymentId: options.deploymentId } : {}),
+      ...(options.requiredConfirmations ? { config: { requiredConfirmations: options.requiredConfirmations } } : {}),
     },
-    ...(options.deploymentId ? { deploymentId: options.deploymentId } : {}),
-    ...(options.requiredConfirmations ? { config: { requiredConfirmations: options.requiredConfirmations } } : {}),
-  });
+  );
   return {
     chainId: Number(await provider.request({ method: "eth_chainId" })),
     rpcUrl: options.rpcUrl,
@@ -59,6 +62,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       AlertCases: await alertCases.getAddress(),
       CorrectiveActions: await correctiveActions.getAddress(),
       QualityDuties: await qualityDuties.getAddress(),
+      SupervisionRecords: await supervision.getAddress(),
     },
   };
 }

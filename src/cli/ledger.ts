@@ -329,7 +329,31 @@ async function sendAgreement(
 }
 
 function addAgreementCommands(program: Command, io: CliIo, act: Act) {
-  const agreements = program.command("agreements").description("agreements between an MAH and a CMO or distributor, signed by both");
+  const agreements = program
+    .command("agreements")
+    .description("agreements between an MAH and a CMO or distributor, signed by both; regulators review quality agreements across provinces");
+  for (const [name, type, description] of [
+    ["opinion", "AgreementOpinion", "the CMO-province regulator gives its opinion on a cross-province quality agreement"],
+    ["approve", "AgreementApproval", "the MAH-province regulator approves it after the opinion: the agreement takes effect"],
+  ] as const) {
+    attestation(
+      agreements,
+      io,
+      act,
+      name,
+      description,
+      (c) =>
+        c
+          .argument("<agreement>", "the agreement's 0x id", idArg)
+          .addOption(
+            hashOption("--document <document>", type === "AgreementOpinion" ? "the opinion" : "the approval decision").makeOptionMandatory(),
+          ),
+      async (session, agreementId: string, options: Options) => {
+        printSent(session, await attest(session, "ProductRegistry", type, { agreementId, documentHash: options.document }), { agreementId });
+        return EXIT_OK;
+      },
+    );
+  }
   attestation(
     agreements,
     io,

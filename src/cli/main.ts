@@ -8,6 +8,7 @@ import { addQualityCommands } from "./quality";
 import { addReadCommands } from "./reads";
 import { addSupervisionCommands } from "./supervision";
 import { addDocumentCommands } from "./documents";
+import { addRegulatorRecordCommands } from "./inspections";
 import { EXIT_ERROR, processIo, reportError, type CliIo } from "./io";
 
 /** The project's CLI; each area of the ledger adds its command group here. */
@@ -33,6 +34,7 @@ export function createProgram(io: CliIo, setExit: (status: number) => void): Com
   addSupervisionCommands(program, io, act);
   addEpcisCommands(program, io, act);
   addQualityCommands(program, io, act);
+  addRegulatorRecordCommands(program, io, act);
   return program;
 }
 

@@ -9,6 +9,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 import {
   AgreementKind,
@@ -19,6 +20,8 @@ import {
   DeviationKind,
   DeviationSeverity,
   domainOf,
+  InspectionGrade,
+  InspectionScope,
   NoticeKind,
   PackState,
   PersonRole,
@@ -92,6 +95,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const alertCases = AlertCases__factory.connect(contracts.AlertCases, relayer);
   const capas = CorrectiveActions__factory.connect(contracts.CorrectiveActions, relayer);
   const qualityDuties = QualityDuties__factory.connect(contracts.QualityDuties, relayer);
+  const supervision = SupervisionRecords__factory.connect(contracts.SupervisionRecords, relayer);
   const nextNonce = createNonceSequence();
 
   async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
@@ -170,6 +174,30 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   );
   const ceftriaxoneQuality = await agree(cmo, AgreementKind.Quality, ceftriaxone, "质量协议 QA-HK-HC-2025-002 注射用头孢曲松钠", ReleaseTester.Cmo);
   const metforminTesting = await agree(laboratory, AgreementKind.Testing, metformin, "委托检验协议 QC-HK-HT-2025-001 盐酸二甲双胍缓释片");
+  // The MAH (Jiangsu) commissions a CMO in Zhejiang: each quality agreement takes effect once Zhejiang's regulator
+  // has given its opinion and Jiangsu's has approved it.
+  const zhejiang = east.zhejiangRegulator;
+  for (const [agreementId, number] of [
+    [atorvastatinQuality, "2024-007"],
+    [metforminQuality, "2024-008"],
+    [ceftriaxoneQuality, "2025-002"],
+  ] as const) {
+    for (const [type, regulator, document] of [
+      ["AgreementOpinion", zhejiang, `浙药监 跨省委托生产意见 ${number}`],
+      ["AgreementApproval", jiangsu, `苏药监 跨省委托生产许可 ${number}`],
+    ] as const) {
+      const review = await sign("ProductRegistry", type, regulator, {
+        regulatorId: regulator.organizationId,
+        agreementId,
+        documentHash: hashText(document),
+      });
+      await mined(
+        type === "AgreementOpinion"
+          ? productRegistry.giveAgreementOpinion(review.message, review.signature)
+          : productRegistry.approveAgreement(review.message, review.signature),
+      );
+    }
+  }
   await agree(storage, AgreementKind.Storage, ZeroHash, "委托储存协议 WH-HK-ST-2024-002");
   await agree(storage, AgreementKind.Transport, ZeroHash, "委托运输协议 TR-HK-ST-2024-003");
   await agree(nanjing, AgreementKind.Sales, ZeroHash, "委托销售协议 SA-HK-JL-2024-011");
@@ -600,6 +628,56 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   await factoryRelease(sterile);
   await marketRelease(sterile, qp);
 
+  // ---- supervision ----
+  // Licences: each province records its own companies' licences; the MAH's expires within the quarter.
+  for (const [regulator, party, licence, validUntil] of [
+    [zhejiang, cmo, "药品生产许可证 浙20160093 (2025 换发)", now + 2 * 365 * DAY],
+    [jiangsu, mah, "药品生产许可证 苏20250117 (B)", now + 60 * DAY],
+    [jiangsu, nanjing, "药品经营许可证 苏AA0250612", now + 3 * 365 * DAY],
+  ] as const) {
+    const { message, signature } = await sign("ConsortiumRegistry", "LicenceRecord", regulator, {
+      regulatorId: regulator.organizationId,
+      organizationId: party.organizationId,
+      licenceHash: hashText(licence),
+      validUntil,
+    });
+    await mined(registry.recordLicence(message, signature));
+  }
+  // Zhejiang inspects the CMO; Jiangsu, whose MAH it makes for, recognises the inspection instead of making its own.
+  const inspection = await sign("SupervisionRecords", "Inspection", zhejiang, {
+    regulatorId: zhejiang.organizationId,
+    organizationId: cmo.organizationId,
+    site: "浙江华川制药 台州固体制剂车间 Taizhou solid dosage plant",
+    scope: InspectionScope.GmpCompliance,
+    criticalFindings: 0,
+    majorFindings: 1,
+    minorFindings: 2,
+    grade: InspectionGrade.CompliantWithCorrections,
+    inspectedAt: now - 30 * DAY,
+    documentHash: hashText("浙药监 GMP符合性检查报告 ZJ-GMP-2025-118"),
+  });
+  await mined(supervision.recordInspection(inspection.message, inspection.signature));
+  const recognition = await sign("SupervisionRecords", "InspectionRecognition", jiangsu, {
+    regulatorId: jiangsu.organizationId,
+    inspectionId: recordIdOf(zhejiang, (inspection.message as { nonce: bigint }).nonce),
+  });
+  await mined(supervision.recogniseInspection(recognition.message, recognition.signature));
+  // Sampling: Jiangsu's sample of AT250301 at Nanjing passed; Zhejiang's of MF250520 at Hangzhou failed its assay.
+  for (const [regulator, batch, at, test, passed] of [
+    [jiangsu, sold, nanjing, "溶出度 dissolution (ChP 0931)", true],
+    [zhejiang, onHold, hangzhou, "含量测定 assay (HPLC)", false],
+  ] as const) {
+    const { message, signature } = await sign("SupervisionRecords", "SamplingResult", regulator, {
+      regulatorId: regulator.organizationId,
+      batchId: batch.batchId,
+      sampledAtId: at.organizationId,
+      test,
+      passed,
+      reportHash: hashText(`抽检报告 ${batch.batchNumber} ${test}`),
+    });
+    await mined(supervision.recordSampling(message, signature));
+  }
+
   const counterfeit = [
     ...generatePacks({
       scheme: "gs1",
@@ -677,6 +755,10 @@ const CAPA_031_PLAN = [
 ].join("\n");
 const CAPA_031_CHECK = "CAPA-2025-031 有效性检查：未通过。更换后第 6 周再次出现转速偏离（36 rpm），需重新调查。";
 const CAPA_031_PLAN_2 = "纠正预防措施 CAPA-2025-031-R1：排查压片机变频器与控制程序，增加转速在线报警。";
+/** The id SupervisionRecords gives a regulator's record: keccak256(abi.encode(regulatorId, nonce)). */
+function recordIdOf(regulator: Party, nonce: bigint): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["uint32", "uint256"], [regulator.organizationId, nonce]));
+}
 
 function partyOf(member: DemoMember, organizationId: number, key: BaseWallet): Party {
   return { organizationId, name: member.name, role: member.role, region: member.region, address: key.address, privateKey: key.privateKey, key };

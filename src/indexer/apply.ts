@@ -7,9 +7,12 @@ import {
   DEVIATION_CATEGORIES,
   DEVIATION_KINDS,
   DEVIATION_SEVERITIES,
+  INSPECTION_GRADES,
+  INSPECTION_SCOPES,
   NOTICE_KINDS,
   PACK_STATES,
   PERSON_ROLES,
+  provinceOf,
   RECALL_LEVELS,
   RELEASE_TESTERS,
   RISK_CLASSES,
@@ -17,7 +20,7 @@ import {
   ROLES,
   SUSPECT_OUTCOMES,
 } from "../ledger";
-import type { HoldCauseName, OrganizationStatusName, PackStateName } from "../ledger";
+import type { AgreementApprovalName, HoldCauseName, OrganizationStatusName, PackStateName } from "../ledger";
 import type { AlertCaseHistoryTable, BatchHoldTable, BatchQualityRecordTable } from "../store";
 import type { EventArgs, LedgerEvent } from "./decode";
 import type { ReadModelWindow } from "./read-model";
@@ -45,7 +48,22 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
       window.agreements.want(str(args, "agreementId"));
       return;
     case "ProductRegistered":
+      return;
     case "AgreementSigned":
+      window.organizations.want(num(args, "mahId"));
+      window.organizations.want(num(args, "counterpartyId"));
+      return;
+    case "LicenceRecorded":
+      window.organizations.want(num(args, "organizationId"));
+      return;
+    case "AgreementOpinionGiven":
+    case "AgreementApproved":
+      window.agreements.want(str(args, "agreementId"));
+      return;
+    case "InspectionRecorded":
+      window.organizations.want(num(args, "regulatorId"));
+      return;
+    case "InspectionRecognised":
       return;
     case "AlertTaken":
     case "AlertStatusChanged":
@@ -129,6 +147,7 @@ const HANDLERS: Record<string, Handler> = {
       status: "ACTIVE",
       onboarded_by: num(args, "regulatorId"),
       onboarded_at: blockTime,
+      licence_valid_until: null,
     });
     addKey(w, str(args, "signingKey"), num(args, "organizationId"), blockTime);
     return null;
@@ -170,6 +189,83 @@ const HANDLERS: Record<string, Handler> = {
       revoked: 0,
       signed_at: blockTime,
       revoked_at: null,
+      approval: approvalNeeded(w, args),
+      opinion_by: null,
+      opinion_hash: null,
+      opinion_at: null,
+      approved_by: null,
+      approval_hash: null,
+      approved_at: null,
+    });
+    return null;
+  },
+  AgreementOpinionGiven(w, { args, blockTime }) {
+    const agreement = w.agreements.get(str(args, "agreementId"));
+    if (!agreement) return `unknown agreement ${str(args, "agreementId")}`;
+    w.agreements.update(agreement, {
+      approval: "AWAITING_APPROVAL",
+      opinion_by: num(args, "regulatorId"),
+      opinion_hash: str(args, "documentHash"),
+      opinion_at: blockTime,
+    });
+    return null;
+  },
+  AgreementApproved(w, { args, blockTime }) {
+    const agreement = w.agreements.get(str(args, "agreementId"));
+    if (!agreement) return `unknown agreement ${str(args, "agreementId")}`;
+    w.agreements.update(agreement, {
+      approval: "APPROVED",
+      approved_by: num(args, "regulatorId"),
+      approval_hash: str(args, "documentHash"),
+      approved_at: blockTime,
+    });
+    return null;
+  },
+  LicenceRecorded(w, { args }) {
+    const organization = w.organizations.get(num(args, "organizationId"));
+    if (!organization) return `unknown organization ${num(args, "organizationId")}`;
+    w.organizations.update(organization, { licence_hash: str(args, "licenceHash"), licence_valid_until: num(args, "validUntil") });
+    return null;
+  },
+  InspectionRecorded(w, { args, blockTime }) {
+    const regulator = w.organizations.get(num(args, "regulatorId"));
+    if (!regulator) return `unknown regulator ${num(args, "regulatorId")}`;
+    w.inspections.put({
+      id: str(args, "inspectionId"),
+      regulator_id: regulator.id,
+      province: provinceOf(regulator.region),
+      organization_id: num(args, "organizationId"),
+      site: str(args, "site"),
+      scope: INSPECTION_SCOPES.nameOf(num(args, "scope")),
+      critical_findings: num(args, "criticalFindings"),
+      major_findings: num(args, "majorFindings"),
+      minor_findings: num(args, "minorFindings"),
+      grade: INSPECTION_GRADES.nameOf(num(args, "grade")),
+      inspected_at: num(args, "inspectedAt"),
+      document_hash: str(args, "documentHash"),
+      recorded_at: blockTime,
+    });
+    return null;
+  },
+  InspectionRecognised(w, { args, blockTime }) {
+    w.inspectionRecognitions.put({
+      inspection_id: str(args, "inspectionId"),
+      province: num(args, "province"),
+      regulator_id: num(args, "regulatorId"),
+      recognised_at: blockTime,
+    });
+    return null;
+  },
+  SamplingRecorded(w, { args, blockTime }) {
+    w.samplings.put({
+      id: str(args, "samplingId"),
+      batch_id: str(args, "batchId"),
+      regulator_id: num(args, "regulatorId"),
+      sampled_at_id: num(args, "sampledAtId"),
+      test: str(args, "test"),
+      passed: args.passed === true ? 1 : 0,
+      report_hash: str(args, "reportHash"),
+      recorded_at: blockTime,
     });
     return null;
   },
@@ -656,6 +752,14 @@ function endHold(w: ReadModelWindow, hold: BatchHoldTable, status: "RELEASED" | 
   w.batchHolds.update(hold, { ...release, status, ended_at: endedAt });
   const batch = w.batches.get(hold.batch_id);
   if (batch) w.batches.update(batch, { hold_status: status });
+}
+
+/** As ProductRegistry decides: a quality agreement with a CMO of another province awaits review. */
+function approvalNeeded(w: ReadModelWindow, args: EventArgs): AgreementApprovalName {
+  const [mah, counterparty] = [w.organizations.get(num(args, "mahId")), w.organizations.get(num(args, "counterpartyId"))];
+  const quality = AGREEMENT_KINDS.nameOf(num(args, "kind")) === "QUALITY";
+  const crossProvince = mah !== undefined && counterparty !== undefined && provinceOf(mah.region) !== provinceOf(counterparty.region);
+  return quality && crossProvince ? "AWAITING_OPINION" : "NOT_REQUIRED";
 }
 
 function setOrganizationStatus(w: ReadModelWindow, { args }: AppliedEvent, status: OrganizationStatusName) {

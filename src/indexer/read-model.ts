@@ -34,6 +34,9 @@ export const TABLES = {
   qualityReviews: { table: "quality_reviews", key: ["product_id", "year", "quarter"] },
   communicationTerms: { table: "communication_terms", key: ["agreement_id"] },
   qualityNotices: { table: "quality_notices", key: ["id"] },
+  inspections: { table: "inspections", key: ["id"] },
+  inspectionRecognitions: { table: "inspection_recognitions", key: ["inspection_id", "province"] },
+  samplings: { table: "samplings", key: ["id"] },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof TABLES;

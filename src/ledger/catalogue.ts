@@ -19,6 +19,7 @@ export const LEDGER_CONTRACTS = [
   "AlertCases",
   "CorrectiveActions",
   "QualityDuties",
+  "SupervisionRecords",
 ] as const;
 export type LedgerContract = (typeof LEDGER_CONTRACTS)[number];
 
@@ -49,6 +50,12 @@ type Entry = {
 
 const field = (name: string, type: string): TypedDataField => ({ name, type });
 const statusChange = [field("regulatorId", "uint32"), field("nonce", "uint256"), field("organizationId", "uint32"), field("reasonHash", "bytes32")];
+const agreementReview = [
+  field("regulatorId", "uint32"),
+  field("nonce", "uint256"),
+  field("agreementId", "bytes32"),
+  field("documentHash", "bytes32"),
+];
 const keyChange = [field("organizationId", "uint32"), field("nonce", "uint256"), field("signingKey", "address")];
 
 export const ATTESTATIONS = {
@@ -83,6 +90,20 @@ export const ATTESTATIONS = {
     fields: statusChange,
     event: "OrganizationReinstated",
     struct: "change",
+    signedBy: ["REGULATOR"],
+  },
+  LicenceRecord: {
+    contract: "ConsortiumRegistry",
+    function: "recordLicence",
+    fields: [
+      field("regulatorId", "uint32"),
+      field("nonce", "uint256"),
+      field("organizationId", "uint32"),
+      field("licenceHash", "bytes32"),
+      field("validUntil", "uint40"),
+    ],
+    event: "LicenceRecorded",
+    struct: "record",
     signedBy: ["REGULATOR"],
   },
   SigningKeyAddition: {
@@ -135,6 +156,22 @@ export const ATTESTATIONS = {
     struct: "agreement",
     signedBy: ["MAH"],
     call: "countersigned",
+  },
+  AgreementOpinion: {
+    contract: "ProductRegistry",
+    function: "giveAgreementOpinion",
+    fields: agreementReview,
+    event: "AgreementOpinionGiven",
+    struct: "review",
+    signedBy: ["REGULATOR"],
+  },
+  AgreementApproval: {
+    contract: "ProductRegistry",
+    function: "approveAgreement",
+    fields: agreementReview,
+    event: "AgreementApproved",
+    struct: "review",
+    signedBy: ["REGULATOR"],
   },
   AgreementRevocation: {
     contract: "ProductRegistry",
@@ -591,6 +628,51 @@ export const ATTESTATIONS = {
     event: "QualityNoticeAcknowledged",
     struct: "acknowledgement",
     signedBy: ["MAH", "CMO"],
+  },
+  // ----- SupervisionRecords: inspections and sampling -----
+  Inspection: {
+    contract: "SupervisionRecords",
+    function: "recordInspection",
+    fields: [
+      field("regulatorId", "uint32"),
+      field("nonce", "uint256"),
+      field("organizationId", "uint32"),
+      field("site", "string"),
+      field("scope", "uint8"),
+      field("criticalFindings", "uint16"),
+      field("majorFindings", "uint16"),
+      field("minorFindings", "uint16"),
+      field("grade", "uint8"),
+      field("inspectedAt", "uint40"),
+      field("documentHash", "bytes32"),
+    ],
+    event: "InspectionRecorded",
+    struct: "inspection",
+    signedBy: ["REGULATOR"],
+  },
+  InspectionRecognition: {
+    contract: "SupervisionRecords",
+    function: "recogniseInspection",
+    fields: [field("regulatorId", "uint32"), field("nonce", "uint256"), field("inspectionId", "bytes32")],
+    event: "InspectionRecognised",
+    struct: "recognition",
+    signedBy: ["REGULATOR"],
+  },
+  SamplingResult: {
+    contract: "SupervisionRecords",
+    function: "recordSampling",
+    fields: [
+      field("regulatorId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("sampledAtId", "uint32"),
+      field("test", "string"),
+      field("passed", "bool"),
+      field("reportHash", "bytes32"),
+    ],
+    event: "SamplingRecorded",
+    struct: "result",
+    signedBy: ["REGULATOR"],
   },
 } as const satisfies Record<string, Entry>;
 

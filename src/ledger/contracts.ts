@@ -8,6 +8,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 import { ATTESTATION_BY_EVENT, attestationSpec, LEDGER_CONTRACTS } from "./catalogue";
 import type { LedgerContract } from "./catalogue";
@@ -22,6 +23,7 @@ export const CONTRACT_INTERFACES: Record<LedgerContract, Interface> = {
   AlertCases: new Interface(AlertCases__factory.abi),
   CorrectiveActions: new Interface(CorrectiveActions__factory.abi),
   QualityDuties: new Interface(QualityDuties__factory.abi),
+  SupervisionRecords: new Interface(SupervisionRecords__factory.abi),
 };
 
 /** The contract call that carries a signed attestation (what the relay sends, and the CLI over RPC). */

@@ -17,11 +17,14 @@ import {
   NOTICE_CHANNELS,
   PERSON_ROLES,
   RISK_CLASSES,
+  AGREEMENT_APPROVALS,
+  INSPECTION_GRADES,
+  INSPECTION_SCOPES,
 } from "./vocabulary";
 import type { SignedAttestation } from "./wire";
 
 /**
- * What the relay answers when a contract would refuse an attestation: every custom error of the three contracts
+ * What the relay answers when a contract would refuse an attestation: every custom error of the ledger's contracts
  * (and of the OpenZeppelin code they inherit) has a stable code, a kind and a message in words, filled in from
  * the read model where it knows more than the error's arguments (a batch's number, an organization's name).
  *
@@ -896,6 +899,110 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     explain: async (a, c) => `${await c.names.organization(a.organizationId)} is not the addressee of notice ${a.noticeId}`,
   },
   NoticeAlreadyAcknowledged: { kind: "refused", code: "NOTICE_ALREADY_ACKNOWLEDGED", explain: (a) => `notice ${a.noticeId} is already acknowledged` },
+
+  // ----- supervision: licences, cross-province agreement review, inspections, sampling -----
+  LicenceExpired: {
+    kind: "not_allowed",
+    code: "LICENCE_EXPIRED",
+    explain: async (a, c) =>
+      `the licence of ${await c.names.organization(a.organizationId)} expired at ${chinaTime(Number(a.validUntil))}: ` +
+      `its attestations are refused until its provincial regulator records a renewed licence`,
+  },
+  NotProvinceRegulator: {
+    kind: "not_allowed",
+    code: "NOT_PROVINCE_REGULATOR",
+    explain: async (a, c) =>
+      `${await c.names.organization(a.regulatorId)} is not a regulator of the province of ${await c.names.organization(a.organizationId)}; ` +
+      `only that province's regulator may do this`,
+  },
+  InvalidLicenceExpiry: {
+    kind: "bad_input",
+    code: "INVALID_LICENCE_EXPIRY",
+    field: "message.validUntil",
+    explain: (a) => `a licence valid until ${chinaTime(Number(a.validUntil))} has already expired; record its validity's end in the future`,
+  },
+  AgreementAwaitingApproval: {
+    kind: "refused",
+    code: "AGREEMENT_AWAITING_APPROVAL",
+    explain: (a) =>
+      `quality agreement ${a.agreementId} is between an MAH and a CMO of different provinces and is not in force yet: ` +
+      `it ${AGREEMENT_APPROVALS.words[Number(a.approval)]}`,
+  },
+  AgreementNeedsNoApproval: {
+    kind: "refused",
+    code: "AGREEMENT_NEEDS_NO_APPROVAL",
+    explain: (a) => `agreement ${a.agreementId} is not a quality agreement across provinces: it needs no regulator's review`,
+  },
+  AgreementOpinionAlreadyGiven: {
+    kind: "refused",
+    code: "AGREEMENT_OPINION_ALREADY_GIVEN",
+    explain: (a) => `the CMO's provincial regulator has already given its opinion on agreement ${a.agreementId}`,
+  },
+  AgreementOpinionMissing: {
+    kind: "refused",
+    code: "AGREEMENT_OPINION_MISSING",
+    explain: (a) => `agreement ${a.agreementId} awaits the opinion of the CMO's provincial regulator; it can be approved only after that`,
+  },
+  AgreementAlreadyApproved: {
+    kind: "refused",
+    code: "AGREEMENT_ALREADY_APPROVED",
+    explain: (a) => `agreement ${a.agreementId} is already approved`,
+  },
+  NotSupervisedOrganization: {
+    kind: "refused",
+    code: "NOT_SUPERVISED_ORGANIZATION",
+    explain: async (a, c) => `${await c.names.organization(a.organizationId)} is a regulator; regulators are not inspected on the ledger`,
+  },
+  InvalidInspectionScope: {
+    kind: "bad_input",
+    code: "INVALID_INSPECTION_SCOPE",
+    field: "message.scope",
+    explain: () => `an inspection needs a scope: ${INSPECTION_SCOPES.names.slice(1).join(", ")}`,
+  },
+  InvalidInspectionGrade: {
+    kind: "bad_input",
+    code: "INVALID_INSPECTION_GRADE",
+    field: "message.grade",
+    explain: () => `an inspection needs a grade: ${INSPECTION_GRADES.names.slice(1).join(", ")}`,
+  },
+  InvalidInspectionSite: {
+    kind: "bad_input",
+    code: "INVALID_INSPECTION_SITE",
+    field: "message.site",
+    explain: (a) => `inspection site ${JSON.stringify(a.site)} must have 1 to 100 bytes`,
+  },
+  InvalidInspectionDate: {
+    kind: "bad_input",
+    code: "INVALID_INSPECTION_DATE",
+    field: "message.inspectedAt",
+    explain: (a) => `an inspection is recorded after it took place, not at ${chinaTime(Number(a.inspectedAt))}`,
+  },
+  InspectionGradeContradictsFindings: {
+    kind: "bad_input",
+    code: "INSPECTION_GRADE_CONTRADICTS_FINDINGS",
+    field: "message.grade",
+    explain: (a) =>
+      `an inspection with ${plural(a.criticalFindings, "critical finding")} and ${plural(a.majorFindings, "major finding")} cannot be graded ` +
+      `${INSPECTION_GRADES.words[Number(a.grade)]}: a critical finding makes it not compliant, a major one at best compliant once corrected`,
+  },
+  UnknownInspection: { kind: "refused", code: "UNKNOWN_INSPECTION", explain: (a) => `no inspection ${a.inspectionId} is on the ledger` },
+  OwnProvinceInspection: {
+    kind: "refused",
+    code: "OWN_PROVINCE_INSPECTION",
+    explain: (a) => `inspection ${a.inspectionId} was made by province ${a.province}'s own regulator; only another province recognises it`,
+  },
+  InspectionAlreadyRecognised: {
+    kind: "refused",
+    code: "INSPECTION_ALREADY_RECOGNISED",
+    explain: (a) => `province ${a.province} has already recognised inspection ${a.inspectionId}`,
+  },
+  UnknownSampledBatch: { kind: "refused", code: "UNKNOWN_BATCH", explain: (a) => `no batch ${a.batchId} is on the ledger to sample` },
+  InvalidSamplingTest: {
+    kind: "bad_input",
+    code: "INVALID_SAMPLING_TEST",
+    field: "message.test",
+    explain: (a) => `sampling test ${JSON.stringify(a.test)} must have 1 to 100 bytes`,
+  },
 };
 
 const ERROR_STRING = "0x08c379a0";

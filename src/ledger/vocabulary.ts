@@ -260,3 +260,33 @@ export type CaseStatusName = (typeof CASE_STATUSES.names)[number];
 export const SuspectOutcome = { None: 0, Cleared: 1, Illegitimate: 2 } as const;
 export const SUSPECT_OUTCOMES = ledgerEnum(["NONE", "CLEARED", "ILLEGITIMATE"], ["open", "cleared", "confirmed illegitimate"]);
 export type SuspectOutcomeName = (typeof SUSPECT_OUTCOMES.names)[number];
+/**
+ * contracts/interfaces/IProductRegistry.sol `CrossProvinceApproval`: a quality agreement with a CMO of another
+ * province takes effect once the CMO's provincial regulator gave its opinion and the MAH's approved.
+ */
+export const AGREEMENT_APPROVALS = ledgerEnum(
+  ["NOT_REQUIRED", "AWAITING_OPINION", "AWAITING_APPROVAL", "APPROVED"],
+  [
+    "needs no cross-province approval",
+    "awaits the opinion of the CMO's provincial regulator",
+    "awaits the approval of the MAH's provincial regulator",
+    "approved by both provinces",
+  ],
+);
+export type AgreementApprovalName = (typeof AGREEMENT_APPROVALS.names)[number];
+
+/** contracts/interfaces/ISupervisionRecords.sol `InspectionScope`. */
+export const InspectionScope = { None: 0, Routine: 1, ForCause: 2, Licensing: 3, GmpCompliance: 4, FollowUp: 5 } as const;
+export const INSPECTION_SCOPES = ledgerEnum(
+  ["NONE", "ROUTINE", "FOR_CAUSE", "LICENSING", "GMP_COMPLIANCE", "FOLLOW_UP"],
+  ["no scope", "routine inspection", "for-cause inspection", "licensing inspection", "GMP compliance inspection", "follow-up inspection"],
+);
+export type InspectionScopeName = (typeof INSPECTION_SCOPES.names)[number];
+
+/** contracts/interfaces/ISupervisionRecords.sol `InspectionGrade`. */
+export const InspectionGrade = { None: 0, Compliant: 1, CompliantWithCorrections: 2, NonCompliant: 3 } as const;
+export const INSPECTION_GRADES = ledgerEnum(
+  ["NONE", "COMPLIANT", "COMPLIANT_WITH_CORRECTIONS", "NON_COMPLIANT"],
+  ["no grade", "compliant", "compliant once corrected", "not compliant"],
+);
+export type InspectionGradeName = (typeof INSPECTION_GRADES.names)[number];

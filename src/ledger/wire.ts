@@ -16,6 +16,8 @@ import {
   RiskLevel,
   Role,
   RootCause,
+  InspectionGrade,
+  InspectionScope,
 } from "./vocabulary";
 
 /**
@@ -58,6 +60,8 @@ const ENUM_FIELDS: Record<string, Record<string, number>> = {
   "RiskClassification.riskClass": RiskClass,
   "QualityReview.riskLevel": RiskLevel,
   "QualityNotice.kind": NoticeKind,
+  "Inspection.scope": InspectionScope,
+  "Inspection.grade": InspectionGrade,
 };
 
 export const signature = z
@@ -107,6 +111,7 @@ function fieldSchema(type: string, name: string, solidityType: string): z.ZodTyp
   if (solidityType === "address") return address;
   if (solidityType === "bool") return z.boolean();
   if (solidityType === "string") return z.string().max(256);
+  if (solidityType === "bool") return z.boolean();
   const uint = /^uint(\d+)$/.exec(solidityType);
   if (uint) return unsigned(Number(uint[1]));
   throw new Error(`no request schema for ${type}.${name} of type ${solidityType}`);

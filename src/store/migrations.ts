@@ -734,6 +734,73 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0016_supervision": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("organizations").addColumn("licence_valid_until", "bigint").execute();
+      await db.schema
+        .alterTable("agreements")
+        .addColumn("approval", "text", (c) => c.notNull().defaultTo("NOT_REQUIRED"))
+        .execute();
+      for (const [column, type] of [
+        ["opinion_by", "integer"],
+        ["opinion_hash", "text"],
+        ["opinion_at", "bigint"],
+        ["approved_by", "integer"],
+        ["approval_hash", "text"],
+        ["approved_at", "bigint"],
+      ] as const) {
+        await db.schema.alterTable("agreements").addColumn(column, type).execute();
+      }
+      await db.schema
+        .createTable("inspections")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("regulator_id", "integer", (c) => c.notNull())
+        .addColumn("province", "integer", (c) => c.notNull())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("site", "text", (c) => c.notNull())
+        .addColumn("scope", "text", (c) => c.notNull())
+        .addColumn("critical_findings", "integer", (c) => c.notNull())
+        .addColumn("major_findings", "integer", (c) => c.notNull())
+        .addColumn("minor_findings", "integer", (c) => c.notNull())
+        .addColumn("grade", "text", (c) => c.notNull())
+        .addColumn("inspected_at", "bigint", (c) => c.notNull())
+        .addColumn("document_hash", "text", (c) => c.notNull())
+        .addColumn("recorded_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("inspections_organization").on("inspections").columns(["organization_id", "inspected_at"]).execute();
+      await db.schema
+        .createTable("inspection_recognitions")
+        .addColumn("inspection_id", "text", (c) => c.notNull())
+        .addColumn("province", "integer", (c) => c.notNull())
+        .addColumn("regulator_id", "integer", (c) => c.notNull())
+        .addColumn("recognised_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("inspection_recognitions_pk", ["inspection_id", "province"])
+        .execute();
+      await db.schema
+        .createTable("samplings")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("batch_id", "text", (c) => c.notNull())
+        .addColumn("regulator_id", "integer", (c) => c.notNull())
+        .addColumn("sampled_at_id", "integer", (c) => c.notNull())
+        .addColumn("test", "text", (c) => c.notNull())
+        .addColumn("passed", "integer", (c) => c.notNull())
+        .addColumn("report_hash", "text", (c) => c.notNull())
+        .addColumn("recorded_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("samplings_batch").on("samplings").column("batch_id").execute();
+      // Off-chain, like alerts: the rating history the engine writes when a rating changes.
+      await db.schema
+        .createTable("risk_ratings")
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("rated_at", "bigint", (c) => c.notNull())
+        .addColumn("level", "text", (c) => c.notNull())
+        .addColumn("score", "integer", (c) => c.notNull())
+        .addColumn("contributions", "text", (c) => c.notNull())
+        .addColumn("inspections_per_year", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("risk_ratings_pk", ["organization_id", "rated_at"])
+        .execute();
+    },
+  },
   "0019_epcis_capture": {
     async up(db: Kysely<unknown>) {
       // EPCIS capture jobs: each document's verdict and the attestations it became, queryable by its organization.
@@ -822,6 +889,9 @@ export const READ_MODEL_TABLES = [
   "quality_reviews",
   "communication_terms",
   "quality_notices",
+  "inspections",
+  "inspection_recognitions",
+  "samplings",
 ] as const;
 
 /** Registered off-chain against the chain's aggregation and shipment roots: discarded with them for another chain. */

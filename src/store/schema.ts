@@ -1,4 +1,5 @@
 import type {
+  AgreementApprovalName,
   AgreementKindName,
   AlertSeverity,
   AlertStatus,
@@ -13,6 +14,8 @@ import type {
   DeviationStatusName,
   HoldCauseName,
   HoldStatusName,
+  InspectionGradeName,
+  InspectionScopeName,
   OrganizationStatusName,
   NoticeKindName,
   PackStateName,
@@ -87,6 +90,10 @@ export type Database = {
   quality_reviews: QualityReviewTable;
   communication_terms: CommunicationTermsTable;
   quality_notices: QualityNoticeTable;
+  inspections: InspectionTable;
+  inspection_recognitions: InspectionRecognitionTable;
+  samplings: SamplingTable;
+  risk_ratings: RiskRatingTable;
 };
 
 /** An EPCIS capture job: ACCEPTED (its attestations await signing) or REJECTED (each event's reason). JSON columns. */
@@ -282,6 +289,8 @@ export type OrganizationTable = {
   status: OrganizationStatusName;
   onboarded_by: number;
   onboarded_at: number;
+  /** The last second its licence is valid, as its provincial regulator recorded it; null when never recorded. */
+  licence_valid_until: number | null;
 };
 
 export type SigningKeyTable = {
@@ -314,6 +323,14 @@ export type AgreementTable = {
   revoked: number;
   signed_at: number;
   revoked_at: number | null;
+  /** Review of a quality agreement across provinces: the CMO-province regulator's opinion, then the MAH's approval. */
+  approval: AgreementApprovalName;
+  opinion_by: number | null;
+  opinion_hash: string | null;
+  opinion_at: number | null;
+  approved_by: number | null;
+  approval_hash: string | null;
+  approved_at: number | null;
 };
 
 export type BatchTable = {
@@ -676,3 +693,48 @@ export type AlertEscalationTable = { alert_id: number; due_at: number; escalated
 
 /** A reason's text by the keccak256 hash signed on chain (off-chain; shown only where the hash matches). */
 export type ReasonTextTable = { hash: string; text: string; organization_id: number; added_at: number };
+/** A regulator's inspection of an organization's site (SupervisionRecords). */
+export type InspectionTable = {
+  id: string;
+  regulator_id: number;
+  /** The inspecting regulator's province. */
+  province: number;
+  organization_id: number;
+  site: string;
+  scope: InspectionScopeName;
+  critical_findings: number;
+  major_findings: number;
+  minor_findings: number;
+  grade: InspectionGradeName;
+  inspected_at: number;
+  document_hash: string;
+  recorded_at: number;
+};
+
+/** Another province's recognition of an inspection (mutual recognition): one per inspection and province. */
+export type InspectionRecognitionTable = { inspection_id: string; province: number; regulator_id: number; recognised_at: number };
+
+/** A regulator's sampling test of a batch at an organization. */
+export type SamplingTable = {
+  id: string;
+  batch_id: string;
+  regulator_id: number;
+  sampled_at_id: number;
+  test: string;
+  passed: number;
+  report_hash: string;
+  recorded_at: number;
+};
+
+/**
+ * An organization's risk rating each time it changed (off-chain, computed from the read model by the alert engine):
+ * its level, score, the contribution of each source (JSON) and the supervision frequency it suggests.
+ */
+export type RiskRatingTable = {
+  organization_id: number;
+  rated_at: number;
+  level: string;
+  score: number;
+  contributions: string;
+  inspections_per_year: number;
+};

@@ -39,6 +39,8 @@ const PAGES: Page[] = [
   { route: "/recalls", name: "recalls", script: "recalls.js" },
   { route: "/recalls/:batchId", name: "recall", script: "recall.js" },
   { route: "/organizations/:organizationId", name: "organization", script: "organization.js", body: "organization.html" },
+  { route: "/organizations/:organizationId/file", name: "enterprise", script: "enterprise.js" },
+  { route: "/ratings", name: "ratings", script: "ratings.js" },
   { route: "/stock", name: "stock", script: "stock.js", body: "stock.html" },
   { route: "/stock/:batchId", name: "holding", script: "holding.js", body: "holding.html" },
   { route: "/alerts", name: "alerts", script: "alerts.js" },

@@ -7,6 +7,7 @@ import { supervisionRoutes } from "../../src/supervision/routes";
 import { silentLogger } from "../../src/log";
 import { NOTIFICATION_KINDS } from "../../src/alerts/kinds";
 import { subscriptionRoutes } from "../../src/notifications/routes";
+import { supervisionRecordRoutes } from "../../src/supervision/records";
 import type { AlertTable } from "../../src/store";
 import { apiHarness } from "../api/harness";
 import type { Consortium, Party } from "../contracts/fixtures";
@@ -23,7 +24,12 @@ export async function alertHarness(
   webhooks: { allowPrivateAddresses?: boolean } = {},
 ) {
   const config = alertConfig(overrides);
-  const h = await apiHarness(kind, [...alertRoutes(config), ...supervisionRoutes(config), ...subscriptionRoutes(NOTIFICATION_KINDS, webhooks)]);
+  const h = await apiHarness(kind, [
+    ...alertRoutes(config),
+    ...supervisionRoutes(config),
+    ...supervisionRecordRoutes(config),
+    ...subscriptionRoutes(NOTIFICATION_KINDS, webhooks),
+  ]);
   h.services.observations = createScanObservations(h.store, silentLogger());
   const clock = { now: Math.floor(Date.now() / 1000) };
   const engine = createAlertEngine({ store: h.store, config, log: silentLogger(), now: () => clock.now });

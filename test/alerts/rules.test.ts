@@ -22,6 +22,7 @@ import {
   revokeAgreement,
   ship,
   signQualityAgreement,
+  JIANGSU,
   SHANGHAI,
   startRecall,
 } from "../contracts/fixtures";
@@ -131,7 +132,7 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       await openDeviation(h.c, h.c.cmo, single, "one client");
       await h.sync();
       expect(await h.alerts("cmo_recurring_deviations")).to.have.length(0);
-      const mah2 = await onboard(h.c, Role.Mah, SHANGHAI, "Shanghai Second MAH");
+      const mah2 = await onboard(h.c, Role.Mah, JIANGSU, "Wuxi Second MAH");
       const product2 = await registerProduct(h.c, mah2, "06901234567908");
       const agreement2 = await signQualityAgreement(h.c, mah2, h.c.cmo, product2);
       await recordBatch(h.c, "OTHER-CLIENT", { agreementId: agreement2 });
@@ -380,7 +381,8 @@ describe.each(STORE_KINDS)("early-warning rules (%s)", (kind) => {
       const distributor = byId.get(h.c.distributor.id) as { rating: string; alerts: { rule: string }[] };
       expect(distributor.rating).to.equal("red");
       expect(distributor.alerts.map((a) => a.rule)).to.include.members(["recall_acknowledgement_overdue", "unknown_serials_repeated"]);
-      expect((byId.get(h.c.regulator.id) as { rating: string }).rating).to.equal("green");
+      // Regulators supervise; they are not rated.
+      expect(byId.has(h.c.regulator.id)).to.equal(false);
       const own = await request(h.app)
         .get(`/v1/risk-ratings/${h.c.distributor.id}`)
         .set("authorization", await h.bearer(h.c.distributor))

@@ -13,6 +13,7 @@ import { alertRoutes } from "../../src/alerts/routes";
 import { supervisionRoutes } from "../../src/supervision/routes";
 import { createApp } from "../../src/api/app";
 import { subscriptionRoutes } from "../../src/notifications/routes";
+import { supervisionRecordRoutes } from "../../src/supervision/records";
 import { packIdOf } from "../../src/api/scan";
 import { CODE_ERROR_CODES, GROUP_SEPARATOR, packId } from "../../src/codes";
 import { STORE_KINDS } from "../indexer/stores";
@@ -28,7 +29,7 @@ import { dumpTables } from "../indexer/dump";
 const RUNS = Number(process.env.FC_RUNS ?? 2500);
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 
-/** Every error code the API can answer: written as constants in src/api, src/ledger and the alert and notification routes, or a codes-module rejection. */
+/** Every error code the API can answer: written as constants in src/api, src/ledger and the alert, notification and supervision routes, or a codes-module rejection. */
 function stableCodes(): Set<string> {
   const codes = new Set<string>(CODE_ERROR_CODES);
   const pattern =
@@ -114,6 +115,7 @@ describe.each(STORE_KINDS)("malformed requests to every endpoint (%s)", (kind) =
     const app = createApp({ ...h.services, config: { ...h.services.config, publicRateLimit: 1_000_000 } }, [
       ...alertRoutes(alertConfig()),
       ...supervisionRoutes(alertConfig()),
+      ...supervisionRecordRoutes(alertConfig()),
       ...subscriptionRoutes(NOTIFICATION_KINDS),
     ]);
     server = app.listen(0, "127.0.0.1");

@@ -6,10 +6,11 @@ import {
   AgreementKind,
   BatchImpact,
   createNonceSequence,
+  DEFAULT_UNDO_WINDOW,
   DeviationCategory,
   DeviationKind,
   DeviationSeverity,
-  DEFAULT_UNDO_WINDOW,
+  provinceOf,
   ReleaseTester,
   RootCause,
   Role,
@@ -26,6 +27,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 
 export const DAY = 24 * 60 * 60;
@@ -70,6 +72,8 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   const capas = await new CorrectiveActions__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await capas.waitForDeployment();
   await (await qualityDuties.bindBatchLedger(await batches.getAddress())).wait();
+  const supervision = await new SupervisionRecords__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
+  await supervision.waitForDeployment();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
   const contracts = {
@@ -80,6 +84,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
     AlertCases: alertCases,
     CorrectiveActions: capas,
     QualityDuties: qualityDuties,
+    SupervisionRecords: supervision,
   };
 
   /** Signs `message` (its nonce filled in when absent) as `key` for one contract's domain. */
@@ -100,7 +105,24 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   }
 
   const regulator: Party = { id: 1, key: regulatorKey, role: Role.Regulator, region: JIANGSU };
-  return { relayer, registry, products, batches, aggregations, alertCases, capas, qualityDuties, chainId, sign, regulator, nextNonce };
+  /** The first regulator onboarded in each province: it reviews cross-province agreements in the helpers below. */
+  const regulators = new Map<number, Party>([[provinceOf(JIANGSU), regulator]]);
+  return {
+    relayer,
+    registry,
+    products,
+    batches,
+    aggregations,
+    alertCases,
+    capas,
+    qualityDuties,
+    supervision,
+    chainId,
+    sign,
+    regulator,
+    regulators,
+    nextNonce,
+  };
 }
 
 /** The timestamp of the latest block of the node the ledger is deployed on. */
@@ -120,7 +142,9 @@ export async function onboard(ledger: Ledger, role: number, region: number, name
   });
   await ledger.registry.onboardOrganization(message as never, signature);
   const id = Number(await ledger.registry.organizationCount());
-  return { id, key, role, region } satisfies Party;
+  const party = { id, key, role, region } satisfies Party;
+  if (role === Role.Regulator && !ledger.regulators.has(provinceOf(region))) ledger.regulators.set(provinceOf(region), party);
+  return party;
 }
 
 /** Pack codes and their Merkle tree, leaves encoded as the codes module does (OpenZeppelin standard, string). */
@@ -188,11 +212,39 @@ export async function signAgreementBy(ledger: Ledger, mah: Party, counterparty: 
   return { message: bySigner.message, mahSignature: bySigner.signature, counterpartySignature: byCounterparty.signature };
 }
 
-export async function signQualityAgreement(ledger: Ledger, mah: Party, cmo: Party, productId: string, overrides: Record<string, unknown> = {}) {
+/**
+ * A quality agreement in force: signed by both parties and, when the MAH and the CMO are in different provinces,
+ * reviewed by both provinces' regulators (when the consortium has them; `{ review: false }` leaves it awaiting).
+ */
+export async function signQualityAgreement(
+  ledger: Ledger,
+  mah: Party,
+  cmo: Party,
+  productId: string,
+  overrides: Record<string, unknown> = {},
+  { review = true } = {},
+) {
   const message = await agreementMessage(ledger, mah, cmo, productId, overrides);
   const signed = await signAgreementBy(ledger, mah, cmo, message);
   await ledger.products.signAgreement(signed.message as never, signed.mahSignature, signed.counterpartySignature);
-  return ledger.products.agreementId(mah.id, message.nonce as bigint);
+  const agreementId = await ledger.products.agreementId(mah.id, message.nonce as bigint);
+  const [cmoRegulator, mahRegulator] = [ledger.regulators.get(provinceOf(cmo.region)), ledger.regulators.get(provinceOf(mah.region))];
+  if (review && provinceOf(mah.region) !== provinceOf(cmo.region) && cmoRegulator && mahRegulator) {
+    await reviewAgreement(ledger, "AgreementOpinion", cmoRegulator, agreementId);
+    await reviewAgreement(ledger, "AgreementApproval", mahRegulator, agreementId);
+  }
+  return agreementId;
+}
+
+/** A regulator's opinion on (CMO's province) or approval of (MAH's province) a cross-province quality agreement. */
+export async function reviewAgreement(ledger: Ledger, type: "AgreementOpinion" | "AgreementApproval", by: Party, agreementId: string) {
+  const { message, signature } = await ledger.sign("ProductRegistry", type, by.key, {
+    regulatorId: by.id,
+    agreementId,
+    documentHash: hashText(`${type} of ${agreementId}`),
+  });
+  const review = type === "AgreementOpinion" ? ledger.products.giveAgreementOpinion : ledger.products.approveAgreement;
+  return review(message as never, signature);
 }
 
 export async function batchRecordMessage(c: Consortium, batchNumber: string, overrides: Record<string, unknown> = {}) {

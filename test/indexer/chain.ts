@@ -27,6 +27,7 @@ export async function deploymentOf(c: Consortium): Promise<Deployment> {
       AlertCases: await c.alertCases.getAddress(),
       CorrectiveActions: await c.capas.getAddress(),
       QualityDuties: await c.qualityDuties.getAddress(),
+      SupervisionRecords: await c.supervision.getAddress(),
     },
   };
 }

@@ -200,6 +200,7 @@ const CONTRACTS: Record<LedgerContract, string> = {
   AlertCases: "0xdc64a140aa3e981100a9beca4e685f962f0cf6c9",
   CorrectiveActions: "0x5fc8d32690cc91d4c39d9d3abcbd16989f875707",
   QualityDuties: "0x2279b7a0a67db372996a5fab50d91eaa73d2ebe6",
+  SupervisionRecords: "0x5fc8d32690cc91d4c39d9d3abc3403d8b4ab5b5c",
 };
 
 const attestations: fc.Arbitrary<AttestationToVerify> = fc

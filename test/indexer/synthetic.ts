@@ -8,6 +8,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
@@ -31,6 +32,7 @@ const INTERFACES: Record<LedgerContract, Interface> = {
   AlertCases: new Interface(AlertCases__factory.abi),
   CorrectiveActions: new Interface(CorrectiveActions__factory.abi),
   QualityDuties: new Interface(QualityDuties__factory.abi),
+  SupervisionRecords: new Interface(SupervisionRecords__factory.abi),
 };
 
 /** Every ledger event the indexer asks the node for: what its reducer must handle. */
@@ -75,6 +77,7 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       AlertCases: address(),
       CorrectiveActions: address(),
       QualityDuties: address(),
+      SupervisionRecords: address(),
     },
   };
   const logs: Log[] = [];

@@ -11,6 +11,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  SupervisionRecords__factory,
 } from "../../typechain-types";
 
 describe("refusal wording", () => {
@@ -22,9 +23,10 @@ describe("refusal wording", () => {
     AlertCases: AlertCases__factory.abi,
     CorrectiveActions: CorrectiveActions__factory.abi,
     QualityDuties: QualityDuties__factory.abi,
+    SupervisionRecords: SupervisionRecords__factory.abi,
   };
 
-  it("maps every custom error of the four contracts to a stable code, a kind and a message", async () => {
+  it("maps every custom error of the ledger's contracts to a stable code, a kind and a message", async () => {
     const store = (await import("../indexer/stores")).freshStore;
     const db = await store("sqlite");
     try {

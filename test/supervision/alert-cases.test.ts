@@ -82,7 +82,7 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
     expect(shown.history[2].reason).to.equal(reason);
     const after = await rating(h.c.cmo);
     expect(after.alerts.map((a) => a.id)).to.not.include(Number(alert.id));
-    expect(after.score).to.equal(before.score - h.config.rating.weights.medium);
+    expect(after.score).to.equal(before.score - h.config.rating.weights.alert.medium);
   });
 
   it("the engine escalates an open case past its due date once, and tells the organization, the owner and the regulators", async () => {

@@ -153,7 +153,7 @@ export async function signingStack(extraRoutes: AnyRoute[] = []) {
 }
 
 /** What the demo writes: the organizations and their development keys, for one-click sign-in. */
-async function writeDemoOrganizations(app: ReturnType<typeof createApp>, harness: ApiHarness, parties: Party[]) {
+export async function writeDemoOrganizations(app: ReturnType<typeof createApp>, harness: ApiHarness, parties: Party[]) {
   const organizations = [];
   for (const party of parties) {
     const { body } = await request(app).get(`/v1/organizations/${party.id}`).expect(200);

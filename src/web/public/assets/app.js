@@ -350,6 +350,7 @@ function drawFrame() {
       signedIn?.role === "CMO" ? h("li", {}, link("/batches/new", "nav.record")) : undefined,
       signedIn ? h("li", {}, link("/alerts", "nav.alerts")) : undefined,
       signedIn ? h("li", {}, link("/suspect-reports", "nav.suspectReports")) : undefined,
+      signedIn?.role === "REGULATOR" ? h("li", {}, link("/ratings", "nav.ratings")) : undefined,
     ),
   );
   const who = signedIn

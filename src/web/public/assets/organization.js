@@ -37,6 +37,7 @@ function draw() {
       ["field.region", String(organization.region)],
       ["field.status", h("span", { id: "organization-status" }, t(`organizationStatus.${organization.status}`))],
     ]),
+    regulatorOrSelf() ? h("p", {}, h("a", { id: "enterprise-file", href: `/organizations/${organization.id}/file` }, t("title.enterprise"))) : "",
     h("h3", {}, t("org.keys")),
     h(
       "ul",
@@ -47,6 +48,12 @@ function draw() {
     ),
     ...(session()?.role === "REGULATOR" && session()?.organizationId !== organization.id ? [statusForm()] : []),
   );
+}
+
+/** Regulators and the organization itself read its enterprise file. */
+function regulatorOrSelf() {
+  const me = session();
+  return me !== undefined && (me.role === "REGULATOR" || me.organizationId === organization.id);
 }
 
 /** Suspension of an active organization, or reinstatement of a suspended one: a regulator's signed decision. */
