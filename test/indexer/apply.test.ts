@@ -1,7 +1,19 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { Wallet, id as hashText } from "ethers";
-import { CaseStatus, DeviationKind, PackState, PersonRole, RecallLevel, RiskClass, RiskLevel, Role, SuspectOutcome } from "../../src/ledger";
+import {
+  CaseStatus,
+  DeviationKind,
+  InspectionGrade,
+  InspectionScope,
+  PackState,
+  PersonRole,
+  RecallLevel,
+  RiskClass,
+  RiskLevel,
+  Role,
+  SuspectOutcome,
+} from "../../src/ledger";
 import { applyRange } from "../../src/indexer/ranges";
 import type { Store } from "../../src/store";
 import { dumpTables } from "./dump";
@@ -648,6 +660,14 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.agreeCommunicationTerms(s.mah, s.agreementId, 1 << 3, 48 * 3600);
       const noticeId = await l.sendNotice(s.cmo, s.mah, s.agreementId, 1, 3, l.block(l.head).timestamp + 48 * 3600);
       await l.acknowledgeNotice(s.mah, noticeId);
+      await l.commitAggregation(s.cmo, batchId, 2, 10);
+      await l.unpackUnits(s.distributor, batchId, hashText("case 1"), [hashText("pack d")]);
+      await l.recordLicence(s.regulator, s.cmo.id, 2_000_000_000);
+      await l.reviewAgreement(s.regulator, s.agreementId, "opinion");
+      await l.reviewAgreement(s.regulator, s.agreementId, "approval");
+      const inspectionId = await l.inspect(s.regulator, s.cmo.id, InspectionScope.Routine, InspectionGrade.Compliant);
+      await l.recogniseInspection(s.regulator, inspectionId, 33);
+      await l.recordSampling(s.regulator, batchId, s.distributor.id, false);
     }
 
     it("covers every ledger event, each verified and fitting the model, with who attested it", async () => {

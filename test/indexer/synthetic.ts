@@ -529,6 +529,71 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       );
       return noticeId;
     },
+    // ----- licences, cross-province review, inspections and sampling -----
+    recordLicence: (regulator: SyntheticParty, organizationId: number, validUntil: number) =>
+      emit(
+        "ConsortiumRegistry",
+        "LicenceRecorded",
+        "LicenceRecord",
+        { regulatorId: regulator.id, organizationId, licenceHash: hashText(`licence ${organizationId}`), validUntil },
+        regulator.key,
+      ),
+    reviewAgreement: (regulator: SyntheticParty, agreementId: string, stage: "opinion" | "approval") =>
+      emit(
+        "ProductRegistry",
+        stage === "opinion" ? "AgreementOpinionGiven" : "AgreementApproved",
+        stage === "opinion" ? "AgreementOpinion" : "AgreementApproval",
+        { regulatorId: regulator.id, agreementId, documentHash: hashText(`${stage} ${agreementId}`) },
+        regulator.key,
+      ),
+    /** Records an inspection; returns its id. */
+    async inspect(regulator: SyntheticParty, organizationId: number, scope: number, grade: number) {
+      const inspectionId = keccak256(abi.encode(["uint32", "uint256"], [regulator.id, nonce]));
+      const inspection = {
+        regulatorId: regulator.id,
+        organizationId,
+        site: "site 1",
+        scope,
+        criticalFindings: 0,
+        majorFindings: 0,
+        minorFindings: 1,
+      };
+      await emit(
+        "SupervisionRecords",
+        "InspectionRecorded",
+        "Inspection",
+        { ...inspection, grade, inspectedAt: block(head).timestamp, documentHash: hashText(`inspection ${inspectionId}`) },
+        regulator.key,
+        { inspectionId },
+      );
+      return inspectionId;
+    },
+    recogniseInspection: (regulator: SyntheticParty, inspectionId: string, province: number) =>
+      emit("SupervisionRecords", "InspectionRecognised", "InspectionRecognition", { regulatorId: regulator.id, inspectionId }, regulator.key, {
+        province,
+      }),
+    recordSampling: (regulator: SyntheticParty, batchId: string, sampledAtId: number, passed: boolean) => {
+      const samplingId = keccak256(abi.encode(["uint32", "uint256"], [regulator.id, nonce]));
+      return emit(
+        "SupervisionRecords",
+        "SamplingRecorded",
+        "SamplingResult",
+        { regulatorId: regulator.id, batchId, sampledAtId, test: "assay", passed, reportHash: hashText(`sampling ${samplingId}`) },
+        regulator.key,
+        { samplingId },
+      );
+    },
+    // ----- cases and pallets -----
+    commitAggregation: (cmo: SyntheticParty, batchId: string, containers: number, packs: number) =>
+      emit(
+        "AggregationLedger",
+        "AggregationCommitted",
+        "AggregationCommitment",
+        { cmoId: cmo.id, batchId, aggregationRoot: hashText(`aggregation ${batchId}`), containers, packs },
+        cmo.key,
+      ),
+    unpackUnits: (holder: SyntheticParty, batchId: string, containerId: string, units: string[]) =>
+      emit("AggregationLedger", "UnitsUnpacked", "Unpacking", { organizationId: holder.id, batchId, containerId, units }, holder.key),
     acknowledgeNotice: (recipient: SyntheticParty, noticeId: string) =>
       emit(
         "QualityDuties",
