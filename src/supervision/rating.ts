@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
-import { provinceOf } from "../ledger";
-import type { AlertSeverity, InspectionGradeName, StartedRecallLevel } from "../ledger";
+import { provinceOf, RISK_CLASSES } from "../ledger";
+import type { AlertSeverity, InspectionGradeName, RiskClassName, StartedRecallLevel } from "../ledger";
 import type { Database } from "../store";
 import { withoutClosedCases } from "./cases";
 
@@ -155,14 +155,43 @@ type Facts = {
 };
 
 /**
- * The inherent risk of an organization's products, in points. HOOK: the ledger has no product risk class yet (a
- * product's class, e.g. sterile injectables or narrow therapeutic index, belongs to the product's registration);
- * until it records one, every organization's products contribute 0 and say so. Replace this with a read of the
- * class when it lands; the weight `weights.productRisk` multiplies what it returns.
+ * Points of inherent risk by a product's risk class (QualityDuties.classifyProduct): vaccines, biologics and
+ * traditional Chinese medicine injections most, then other sterile products; an unclassified product adds none.
+ */
+const RISK_CLASS_POINTS: Record<RiskClassName, number> = { NONE: 0, OTHER: 1, STERILE: 2, TCM_INJECTION: 3, BIOLOGIC: 3, VACCINE: 3 };
+
+/**
+ * The inherent risk of an organization's products, in points: the riskiest class among the products it holds the
+ * marketing authorization of or makes batches of. The weight `weights.productRisk` multiplies what it returns.
  */
 type ProductRisk = { points: number; detail: string };
-async function inherentProductRisk(_db: Db, organizationIds: number[]): Promise<Map<number, ProductRisk>> {
-  return new Map(organizationIds.map((id) => [id, { points: 0, detail: "no product risk class is recorded on the ledger" }]));
+async function inherentProductRisk(db: Db, organizationIds: number[]): Promise<Map<number, ProductRisk>> {
+  const ids = organizationIds.length > 0 ? organizationIds : [-1];
+  const held = db
+    .selectFrom("products")
+    .select(["products.mah_id as organization_id", "products.id as product_id"])
+    .where("products.mah_id", "in", ids);
+  const made = db.selectFrom("batches").select(["batches.cmo_id as organization_id", "batches.product_id"]).where("batches.cmo_id", "in", ids);
+  const rows = await db
+    .selectFrom(held.union(made).as("theirs"))
+    .innerJoin("product_risk_classes", "product_risk_classes.product_id", "theirs.product_id")
+    .select(["theirs.organization_id", "product_risk_classes.risk_class"])
+    .execute();
+  const riskiest = new Map<number, RiskClassName>();
+  for (const row of rows) {
+    const known = riskiest.get(row.organization_id);
+    if (known === undefined || RISK_CLASS_POINTS[row.risk_class] > RISK_CLASS_POINTS[known]) riskiest.set(row.organization_id, row.risk_class);
+  }
+  return new Map(
+    organizationIds.map((id) => {
+      const riskClass = riskiest.get(id);
+      if (riskClass === undefined) return [id, { points: 0, detail: "none of its products has a risk class on the ledger" }];
+      return [
+        id,
+        { points: RISK_CLASS_POINTS[riskClass], detail: `its riskiest product is ${RISK_CLASSES.words[RISK_CLASSES.names.indexOf(riskClass)]}` },
+      ];
+    }),
+  );
 }
 
 const zero = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;

@@ -3,13 +3,14 @@ import { expect } from "chai";
 import request from "supertest";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { InspectionGrade } from "../../src/ledger";
+import { InspectionGrade, RiskClass } from "../../src/ledger";
 import { alertHarness } from "../alerts/harness";
 import type { AlertHarness } from "../alerts/harness";
 import { DAY, recordBatch } from "../contracts/fixtures";
 import { inspectionIdOf, inspectionOf, now, pendingAgreement, recognise, recordLicence, sampling } from "../contracts/supervision-fixtures";
 import { answerOf, errorOf, trace } from "../cli/helpers";
 import { STORE_KINDS } from "../indexer/stores";
+import { classifyProduct } from "../contracts/quality-fixtures";
 
 /**
  * Regulators' records through the read API, the rating engine and the CLI's reads: a Zhejiang inspection of the
@@ -35,6 +36,7 @@ describe.each(STORE_KINDS)("supervision API (%s)", (kind) => {
     await recognise(c, c.regulator, inspectionId);
     await sampling(c, c.regulator, await recordBatch(c, "SAMPLED-1"));
     pendingId = (await pendingAgreement(c)).agreementId;
+    await classifyProduct(c, RiskClass.Vaccine);
     await h.sync();
     // The engine's clock moves forward only, as real time does: the chain's may lag behind it.
     h.clock.now = Math.max(h.clock.now + 1, await now(c));
@@ -86,6 +88,16 @@ describe.each(STORE_KINDS)("supervision API (%s)", (kind) => {
       .expect(200);
     const licence = mah.body.contributions.find((c: { source: string }) => c.source === "licence");
     expect(licence.points).to.equal(weights.licenceExpiringSoon);
+    // Both hold or make a vaccine, the riskiest class; an organization with no classified product adds nothing.
+    for (const body of [res.body, mah.body]) {
+      const productRisk = body.contributions.find((c: { source: string }) => c.source === "productRisk");
+      expect(productRisk).to.include({ points: 3 * weights.productRisk, detail: "its riskiest product is vaccine" });
+    }
+    const distributor = await request(h.app)
+      .get(`/v1/risk-ratings/${h.c.distributor.id}`)
+      .set("authorization", await h.bearer(h.c.regulator))
+      .expect(200);
+    expect(distributor.body.contributions.find((c: { source: string }) => c.source === "productRisk")).to.include({ points: 0 });
   });
 
   it("records the rating's change in its history and tells the regulators of the organization's province", async () => {
