@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { wholeNumber } from "./schemas";
 import { EPCIS_CONTEXT, epcisNames, TRACE_NAMESPACE, toEpcisDocument } from "../epcis/export";
 import { matchesFilters } from "../epcis/query";
 import type { EventFilters } from "../epcis/query";
@@ -35,7 +36,7 @@ const filters = z.object({
   LT_eventTime: instant,
   EQ_readPoint: list,
   EQ_bizLocation: list,
-  perPage: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: "at most this many events, oldest first" }),
+  perPage: wholeNumber(1, 1000).default(100).meta({ description: "at most this many events, oldest first" }),
 });
 
 const MAX_SECONDS = 2 ** 40;

@@ -25,8 +25,11 @@ describe("read endpoints", () => {
     const token = await h.tokenFor(h.regulator());
     const res = await request(h.app).get(`/v1/batches/${h.batches.released.batchId}/provenance`).set("authorization", `Bearer ${token}`).expect(200);
     const events = res.body.entries.map((e: { event: string }) => e.event);
+    // The MAH (Jiangsu) and CMO (Zhejiang) are in different provinces: both regulators' reviews put the agreement in force.
     expect(events).to.deep.equal([
       "AgreementSigned",
+      "AgreementOpinionGiven",
+      "AgreementApproved",
       "BatchRecorded",
       "BatchFactoryReleased",
       "BatchMarketReleased",

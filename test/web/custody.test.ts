@@ -165,7 +165,7 @@ describe("holders' and regulators' pages: receive, ship, dispense, destroy, ackn
     await page.locator("#language").click();
     // A holder may read the batch but not its timeline, and so not who else was sent how much.
     await as(h().c.dispenser, `/batches/${batchId}`);
-    await page.locator(".alert--info").waitFor();
+    await page.locator(".alert--info", { hasText: "时间线" }).waitFor();
     expect(await page.locator(".step__details").count()).to.equal(0);
   });
 

@@ -139,6 +139,8 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
     await steps.first().waitFor();
     expect(await steps.evaluateAll((items) => items.map((item) => item.getAttribute("data-event")))).to.deep.equal([
       "AgreementSigned",
+      "AgreementOpinionGiven",
+      "AgreementApproved",
       "BatchRecorded",
       "BatchFactoryReleased",
       "BatchMarketReleased",
@@ -148,7 +150,7 @@ describe("sign-in, provenance, recall and label pages in a real browser", () => 
       "RecallStarted",
       "RecallAcknowledged",
     ]);
-    expect(await steps.locator(".mark--ok").count()).to.equal(9);
+    expect(await steps.locator(".mark--ok").count()).to.equal(11);
     expect(await steps.locator(".mark--bad").count()).to.equal(0);
     const first = steps.first();
     expect(await first.getByRole("link").first().getAttribute("href")).to.match(/^\/organizations\/\d+$/);
