@@ -16,8 +16,12 @@ export type Audience = {
   batch(batchId: string): BatchParties | undefined;
   /** The organizations a batch's events concern; `holders` adds everyone holding stock or receiving it. */
   ofBatch(batchId: string, options?: { holders?: boolean }): Set<number>;
-  /** Adds the regulators of the provinces of `organizations` (and of `batchId`'s every party when given). */
-  withRegulators(organizations: Iterable<number>, batchId?: string | null): Set<number>;
+  /**
+   * Adds the regulators of the provinces of `organizations` (and of `batchId`'s every party when given); with `asOf`
+   * (unix seconds), only regulators onboarded by then: a ledger event is news to the regulators supervising when it
+   * happened, whether the engine evaluates it live or after a backfill.
+   */
+  withRegulators(organizations: Iterable<number>, batchId?: string | null, asOf?: number): Set<number>;
   regionOf(organizationId: number): number | undefined;
   /** The MAH and counterparty of an agreement (loaded when asked for in loadAudience). */
   agreementParties(agreementId: string): number[];
@@ -36,13 +40,13 @@ export async function loadAudience(db: Db, batchIds: Iterable<string>, agreement
       .execute();
     for (const a of rows) agreements.set(a.id, [a.mah_id, a.counterparty_id]);
   }
-  const organizations = await db.selectFrom("organizations").select(["id", "role", "region"]).execute();
+  const organizations = await db.selectFrom("organizations").select(["id", "role", "region", "onboarded_at"]).execute();
   const regions = new Map(organizations.map((o) => [o.id, o.region]));
-  const regulators = new Map<number, number[]>();
+  const regulators = new Map<number, { id: number; since: number }[]>();
   for (const o of organizations) {
     if (o.role !== "REGULATOR") continue;
     const province = provinceOf(o.region);
-    regulators.set(province, [...(regulators.get(province) ?? []), o.id]);
+    regulators.set(province, [...(regulators.get(province) ?? []), { id: o.id, since: Number(o.onboarded_at) }]);
   }
   const batches = new Map<string, BatchParties>();
   const everHeld = new Map<string, Set<number>>();
@@ -86,7 +90,7 @@ export async function loadAudience(db: Db, batchIds: Iterable<string>, agreement
     return set;
   }
 
-  function withRegulators(organizationIds: Iterable<number>, batchId?: string | null) {
+  function withRegulators(organizationIds: Iterable<number>, batchId?: string | null, asOf = Infinity) {
     const set = new Set(organizationIds);
     const touched = new Set(set);
     if (batchId) {
@@ -97,7 +101,7 @@ export async function loadAudience(db: Db, batchIds: Iterable<string>, agreement
     for (const id of touched) {
       const region = regions.get(id);
       if (region === undefined) continue;
-      for (const regulator of regulators.get(provinceOf(region)) ?? []) set.add(regulator);
+      for (const regulator of regulators.get(provinceOf(region)) ?? []) if (regulator.since <= asOf) set.add(regulator.id);
     }
     return set;
   }

@@ -453,7 +453,7 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
   // A deviation opened on a market-released batch holds it: its holders hear of the deviation as of a placed hold.
   const holders = HOLDER_EVENTS.has(event.name) || args.placesOnHold === true;
   if (event.batch_id) for (const id of audience.ofBatch(event.batch_id, { holders })) direct.add(id);
-  const recipients = audience.withRegulators(direct, event.batch_id);
+  const recipients = audience.withRegulators(direct, event.batch_id, event.block_time);
   // The payload is the same for every recipient: built once; the event's arguments are joined in when it is sent.
   const payload = JSON.stringify({
     event: {
