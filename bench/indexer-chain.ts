@@ -9,11 +9,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { AbiCoder, getCreateAddress, id as hashText, keccak256, Wallet, ZeroHash } from "ethers";
-import type { Interface } from "ethers";
 import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
-import { AgreementKind, attestationTypes, ReleaseTester, Role } from "../src/ledger";
-import type { LedgerContract } from "../src/ledger";
+import { AgreementKind, attestationTypes, CONTRACT_INTERFACES, ReleaseTester, Role } from "../src/ledger";
 import {
   AggregationLedger__factory,
   AlertCases__factory,
@@ -24,6 +22,7 @@ import {
   QualityDuties__factory,
   SupervisionRecords__factory,
 } from "../typechain-types";
+import type { LedgerContract } from "../src/ledger";
 
 export const CHAIN_ID = 31337;
 /** Changing the plan below changes the chain: bump this so a stale cache is not replayed. */
@@ -43,16 +42,6 @@ const VALID_UNTIL = 4_100_000_000;
 const PACKS_PER_BATCH = 64;
 
 const abi = AbiCoder.defaultAbiCoder();
-const INTERFACES: Record<LedgerContract, Interface> = {
-  ConsortiumRegistry: ConsortiumRegistry__factory.createInterface(),
-  ProductRegistry: ProductRegistry__factory.createInterface(),
-  BatchLedger: BatchLedger__factory.createInterface(),
-  AggregationLedger: AggregationLedger__factory.createInterface(),
-  AlertCases: AlertCases__factory.createInterface(),
-  CorrectiveActions: CorrectiveActions__factory.createInterface(),
-  QualityDuties: QualityDuties__factory.createInterface(),
-  SupervisionRecords: SupervisionRecords__factory.createInterface(),
-};
 
 /** One transaction of the history: a contract and its calldata (a multicall bundle or a single attestation). */
 export type ChainTx = { contract: LedgerContract; data: string; attestations: number };
@@ -486,14 +475,7 @@ async function signAndEncode(ops: Op[], keys: string[], contracts: Record<Ledger
     contracts,
     chainId: CHAIN_ID,
     types: JSON.parse(JSON.stringify(attestationTypes)),
-    abis: {
-      ConsortiumRegistry: ConsortiumRegistry__factory.abi,
-      ProductRegistry: ProductRegistry__factory.abi,
-      BatchLedger: BatchLedger__factory.abi,
-      AggregationLedger: AggregationLedger__factory.abi,
-      CorrectiveActions: CorrectiveActions__factory.abi,
-      SupervisionRecords: SupervisionRecords__factory.abi,
-    },
+    abis: Object.fromEntries(Object.entries(CONTRACT_INTERFACES).map(([name, iface]) => [name, iface.formatJson()])),
   };
   const pool = Array.from({ length: workers }, () => new Worker(code, { eval: true, workerData }));
   const calls: string[] = new Array(ops.length);
@@ -538,7 +520,7 @@ function bundle(calls: { contract: LedgerContract; data: string }[]): ChainTx[] 
     if (!current) return;
     txs.push({
       contract: current.contract,
-      data: INTERFACES[current.contract].encodeFunctionData("multicall", [current.data]),
+      data: CONTRACT_INTERFACES[current.contract].encodeFunctionData("multicall", [current.data]),
       attestations: current.data.length,
     });
     current = undefined;

@@ -1,16 +1,6 @@
-import { AbiCoder, Interface, Wallet, ZeroAddress, ZeroHash, id as hashText, keccak256, hexlify, randomBytes } from "ethers";
+import { AbiCoder, Wallet, ZeroAddress, ZeroHash, id as hashText, keccak256, hexlify, randomBytes } from "ethers";
 import type { BaseWallet, Log } from "ethers";
-import {
-  AggregationLedger__factory,
-  AlertCases__factory,
-  BatchLedger__factory,
-  ConsortiumRegistry__factory,
-  CorrectiveActions__factory,
-  ProductRegistry__factory,
-  QualityDuties__factory,
-  SupervisionRecords__factory,
-} from "../../typechain-types";
-import { AgreementKind, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
+import { AgreementKind, CONTRACT_INTERFACES as INTERFACES, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import type { BlockInfo, ChainSource, Deployment } from "../../src/indexer";
 import type { Store } from "../../src/store";
@@ -23,17 +13,6 @@ import type { AppliedRange, CheckpointIdentity, FetchedRange } from "../../src/i
  * EIP-712 attestations by real keys, one event per block. It lets a test feed the indexer exactly the events it
  * wants, including ones the contracts would refuse (a receipt for an unknown shipment, a forged signature).
  */
-
-const INTERFACES: Record<LedgerContract, Interface> = {
-  ConsortiumRegistry: new Interface(ConsortiumRegistry__factory.abi),
-  ProductRegistry: new Interface(ProductRegistry__factory.abi),
-  BatchLedger: new Interface(BatchLedger__factory.abi),
-  AggregationLedger: new Interface(AggregationLedger__factory.abi),
-  AlertCases: new Interface(AlertCases__factory.abi),
-  CorrectiveActions: new Interface(CorrectiveActions__factory.abi),
-  QualityDuties: new Interface(QualityDuties__factory.abi),
-  SupervisionRecords: new Interface(SupervisionRecords__factory.abi),
-};
 
 /** Every ledger event the indexer asks the node for: what its reducer must handle. */
 export const LEDGER_EVENT_NAMES: string[] = Object.values(INTERFACES)

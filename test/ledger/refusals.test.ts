@@ -1,40 +1,18 @@
 import { describe, it } from "vitest";
 import { expect } from "chai";
-import { Interface } from "ethers";
-import { CONTRACT_REFUSALS, LEDGER_ERRORS, refusalOf } from "../../src/ledger";
+import { CONTRACT_INTERFACES, CONTRACT_REFUSALS, LEDGER_ERRORS, refusalOf } from "../../src/ledger";
 import { createNamer } from "../../src/store/names";
-import {
-  AggregationLedger__factory,
-  AlertCases__factory,
-  BatchLedger__factory,
-  ConsortiumRegistry__factory,
-  CorrectiveActions__factory,
-  ProductRegistry__factory,
-  QualityDuties__factory,
-  SupervisionRecords__factory,
-} from "../../typechain-types";
 
 describe("refusal wording", () => {
-  const abis = {
-    ConsortiumRegistry: ConsortiumRegistry__factory.abi,
-    ProductRegistry: ProductRegistry__factory.abi,
-    BatchLedger: BatchLedger__factory.abi,
-    AggregationLedger: AggregationLedger__factory.abi,
-    AlertCases: AlertCases__factory.abi,
-    CorrectiveActions: CorrectiveActions__factory.abi,
-    QualityDuties: QualityDuties__factory.abi,
-    SupervisionRecords: SupervisionRecords__factory.abi,
-  };
-
   it("maps every custom error of the ledger's contracts to a stable code, a kind and a message", async () => {
     const store = (await import("../indexer/stores")).freshStore;
     const db = await store("sqlite");
     try {
       const names = createNamer(db);
       const seen = new Set<string>();
-      const errors = Object.values(abis).flatMap((abi) => {
+      const errors = Object.values(CONTRACT_INTERFACES).flatMap((iface) => {
         const found: string[] = [];
-        new Interface(abi).forEachError((fragment) => found.push(fragment.name));
+        iface.forEachError((fragment) => found.push(fragment.name));
         return found;
       });
       for (const name of new Set(errors)) {
