@@ -2,7 +2,8 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
  * The ledger contracts (AggregationLedger: cases and pallets; QualityDuties: the MAH's quality duties;
- * SupervisionRecords: regulators' inspections and sampling). `firstRegulator` is the regulator the deployer bootstraps (an
+ * SupervisionRecords: regulators' inspections and sampling; RelayBundle: attestations for several contracts in one
+ * transaction). `firstRegulator` is the regulator the deployer bootstraps (an
  * IConsortiumRegistry.Onboarding: role 5, region, licenceHash, signingKey, name); every later organization is
  * onboarded by a regulator's signed attestation. `undoWindow` is how many seconds a dispensing, sample or export
  * may be undone by its setter (src/ledger/vocabulary.ts DEFAULT_UNDO_WINDOW, 10 days, when not given).
@@ -19,5 +20,7 @@ export default buildModule("TraceabilityLedger", (m) => {
   const alertCases = m.contract("AlertCases", [registry, batches]);
   const correctiveActions = m.contract("CorrectiveActions", [registry, batches]);
   const supervision = m.contract("SupervisionRecords", [registry, batches]);
-  return { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision };
+  // Last in the deploy order, so every earlier contract keeps its address.
+  const relayBundle = m.contract("RelayBundle", []);
+  return { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision, relayBundle };
 });

@@ -8,6 +8,7 @@ import {
   attestationTypes,
   badInput,
   domainOf,
+  encodeBundle,
   encodeCall,
   encodeMulticall,
   LedgerError,
@@ -36,9 +37,10 @@ import type { AnyRoute } from "./routes";
  *    before anything else costly: an unknown key is refused before the contract call is even encoded;
  * 3. a dry run of each transaction from the relayer's account (eth_estimateGas), whose revert is decoded into the
  *    contract's custom error and answered in words (src/ledger/refusals.ts: bad input, not allowed, a replay, or refused by the state).
- * A request is one transaction, so it is applied whole or not at all: its attestations must all be for one contract
- * (several go in one `multicall`, in the request's order); a request spanning contracts is refused before anything
- * else. The answer says exactly what reached the chain: the transaction is signed here, so its hash is known even
+ * A request is one transaction, so it is applied whole or not at all: attestations for one contract go in its
+ * `multicall`, attestations for several contracts through the deployment's relay bundle (RelayBundle.relayAll), in
+ * the request's order either way. A deployment without a relay bundle refuses a request spanning contracts before
+ * anything else. The answer says exactly what reached the chain: the transaction is signed here, so its hash is known even
  * when the node's answer is lost, and no answer carries the signed transaction itself.
  */
 
@@ -68,7 +70,8 @@ export type Relay = {
 };
 
 type Call = { index: number; attestation: SignedAttestation; data: string; context: RefusalContext };
-type Transaction = { contract: LedgerContract; calls: Call[] };
+/** One contract's `multicall`, or the relay bundle ("RelayBundle") for calls to several. */
+type Transaction = { contract: LedgerContract | "RelayBundle"; calls: Call[] };
 
 export function createRelay(options: RelayOptions): Relay {
   const { deployment, store } = options;
@@ -154,14 +157,18 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   const transactionData = (transaction: Transaction, calls = transaction.calls) =>
-    encodeMulticall(
-      transaction.contract,
-      calls.map((call) => call.data),
-    );
+    transaction.contract === "RelayBundle"
+      ? encodeBundle(calls.map((call) => ({ to: deployment.contracts[call.attestation.contract], data: call.data })))
+      : encodeMulticall(
+          transaction.contract,
+          calls.map((call) => call.data),
+        );
+  const addressOf = (transaction: Transaction) =>
+    transaction.contract === "RelayBundle" ? deployment.relayBundle! : deployment.contracts[transaction.contract];
 
   /** Step 3: the gas the transaction needs, or the refusal of the attestation the contract would reject. */
   async function dryRun(transaction: Transaction): Promise<bigint> {
-    const to = deployment.contracts[transaction.contract];
+    const to = addressOf(transaction);
     const simulate = (calls: Call[]) => provider.estimateGas({ from: wallet.address, to, data: transactionData(transaction, calls) });
     try {
       return await simulate(transaction.calls);
@@ -192,7 +199,7 @@ export function createRelay(options: RelayOptions): Relay {
     const nonce = await rpc(() => provider.getTransactionCount(wallet.address, "pending"));
     const populated = await rpc(() =>
       wallet.populateTransaction({
-        to: deployment.contracts[transaction.contract],
+        to: addressOf(transaction),
         data: transactionData(transaction),
         // Headroom over the estimate: storage the transaction first writes may cost more once others land first.
         gasLimit: (gasLimit * 5n) / 4n,
@@ -259,7 +266,7 @@ export function createRelay(options: RelayOptions): Relay {
   return {
     relayer: wallet.address,
     async relay(attestations, relayOptions = {}) {
-      const contract = oneContract(attestations);
+      const contract = transactionContract(attestations, deployment);
       const contexts: RefusalContext[] = [];
       for (const [index, attestation] of attestations.entries()) contexts.push(await checkSigners(attestation, index));
       // Only once every signer is known and active is the call encoded (ethers' ABI coder, in JavaScript).
@@ -320,17 +327,20 @@ function withLowercaseAddresses(attestation: SignedAttestation): Record<string, 
 }
 
 /**
- * The one contract a request's attestations are for. Two contracts would be two transactions, and the first could
- * be mined while the second reverts: such a request is refused before anything is checked or sent.
+ * Where a request's one transaction goes: the contract its attestations are all for, or the relay bundle when they
+ * span contracts. Without a bundle that would be two transactions, and the first could be mined while the second
+ * reverts: such a request is refused before anything is checked or sent.
  */
-function oneContract(attestations: SignedAttestation[]): LedgerContract {
+function transactionContract(attestations: SignedAttestation[], deployment: Deployment): Transaction["contract"] {
   const first = attestations[0]!.contract;
   const other = attestations.findIndex((a) => a.contract !== first);
+  if (other >= 0 && deployment.relayBundle) return "RelayBundle";
   if (other >= 0) {
     throw badInput(
       "BUNDLE_SPANS_CONTRACTS",
       `attestation ${other} is for ${attestations[other]!.contract}, attestation 0 for ${first}: one request is one transaction ` +
-        `to one contract, applied whole or not at all; send the attestations for each contract in a request of their own`,
+        `to one contract, applied whole or not at all, and this deployment has no relay bundle to span contracts; send the ` +
+        `attestations for each contract in a request of their own`,
       `attestations.${other}.contract`,
     );
   }
@@ -432,7 +442,7 @@ const relayAnswer = z.object({
   transactions: z.array(
     z.object({
       hash: z.string(),
-      contract: z.enum(LEDGER_CONTRACTS),
+      contract: z.enum([...LEDGER_CONTRACTS, "RelayBundle"]),
       attestations: z.array(z.number().int()).meta({ description: "positions in the request of the attestations it carries" }),
       blockNumber: z.number().int().nullable(),
     }),
@@ -468,7 +478,9 @@ export function relayRoutes(relay: Relay): AnyRoute[] {
       response: relayAnswer,
       status: 202,
       errors: {
-        400: "malformed attestations, or attestations for more than one contract (BUNDLE_SPANS_CONTRACTS): a request is one transaction",
+        400:
+          "malformed attestations, or attestations for more than one contract on a deployment without a relay bundle " +
+          "(BUNDLE_SPANS_CONTRACTS): a request is one transaction",
         403: "a signer may not make an attestation: unknown, revoked or foreign key, suspended organization, wrong role or party",
         409: "an attestation's nonce is already used: a replay or a duplicate (REPLAYED_ATTESTATION)",
         422: "the contract would refuse an attestation in the ledger's current state; error.code and error.message say why",

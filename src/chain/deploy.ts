@@ -29,7 +29,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
   const { firstRegulator } = options;
   const provider = hre.network.provider;
   const startBlock = Number(await provider.request({ method: "eth_blockNumber" })) + 1;
-  const { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision } = await hre.ignition.deploy(
+  const { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision, relayBundle } = await hre.ignition.deploy(
     TraceabilityLedger,
     {
       parameters: {
@@ -64,6 +64,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       QualityDuties: await qualityDuties.getAddress(),
       SupervisionRecords: await supervision.getAddress(),
     },
+    relayBundle: await relayBundle.getAddress(),
   };
 }
 

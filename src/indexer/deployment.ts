@@ -22,6 +22,9 @@ export async function readDeployment(file: string): Promise<DeploymentFile> {
       throw new Error(`deployment file ${file}: contracts.${name} must be a contract address`);
     }
   }
+  if (value.relayBundle !== undefined && !(typeof value.relayBundle === "string" && isAddress(value.relayBundle))) {
+    throw new Error(`deployment file ${file}: relayBundle must be a contract address`);
+  }
   if (value.startBlock !== undefined && !(Number.isInteger(value.startBlock) && value.startBlock >= 0)) {
     throw new Error(`deployment file ${file}: startBlock must be a block number`);
   }

@@ -8,6 +8,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  RelayBundle__factory,
   SupervisionRecords__factory,
 } from "../../typechain-types";
 import { ATTESTATION_BY_EVENT, attestationSpec, LEDGER_CONTRACTS } from "./catalogue";
@@ -43,6 +44,16 @@ export function encodeCall(attestation: SignedAttestation): string {
 /** Several calls to one contract as one transaction (each contract's `multicall`; one reverts, all revert). */
 export function encodeMulticall(contract: LedgerContract, calls: readonly string[]): string {
   return calls.length === 1 ? calls[0]! : CONTRACT_INTERFACES[contract].encodeFunctionData("multicall", [calls]);
+}
+
+const RELAY_BUNDLE = new Interface(RelayBundle__factory.abi);
+
+/**
+ * Calls to several contracts as one transaction to the relay bundle (RelayBundle.relayAll): one reverts, all revert,
+ * with the failing call's own revert data.
+ */
+export function encodeBundle(calls: readonly { to: string; data: string }[]): string {
+  return RELAY_BUNDLE.encodeFunctionData("relayAll", [calls.map((c) => c.to), calls.map((c) => c.data)]);
 }
 
 /** The topics the indexer asks the node for: every ledger event of every contract. */

@@ -1,8 +1,11 @@
 import type { TypedDataDomain } from "ethers";
 import type { LedgerContract } from "./catalogue";
 
-/** Where the ledger lives: its chain and the address of each contract. */
-export type Deployment = { chainId: number; contracts: Record<LedgerContract, string> };
+/**
+ * Where the ledger lives: its chain and the address of each contract, and of the relay bundle (RelayBundle, which
+ * applies attestations for several contracts in one transaction) where the deployment has one.
+ */
+export type Deployment = { chainId: number; contracts: Record<LedgerContract, string>; relayBundle?: string };
 
 /** The version every ledger contract's EIP-712 domain carries (the contracts' EIP712 constructor). */
 export const DOMAIN_VERSION = "1";

@@ -158,7 +158,8 @@ export function actorOf(attestation: Pick<SignedAttestation, "contract" | "type"
 
 export type RelayedTransaction = {
   hash: string;
-  contract: LedgerContract;
+  /** The contract the transaction called: the attestations' own, or the relay bundle when they span contracts. */
+  contract: LedgerContract | "RelayBundle";
   /** Positions in the request of the attestations this transaction carries. */
   attestations: number[];
   blockNumber: number | null;

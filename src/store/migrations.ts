@@ -849,6 +849,42 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("shipment_sensor_readings_evaluated").on("shipment_sensor_readings").column("evaluated").execute();
     },
   },
+  "0023_epcis_custody_and_queries": {
+    async up(db: Kysely<unknown>) {
+      // Signing keys kept by the server for organizations that chose custody, sealed under the custody master key.
+      await db.schema
+        .createTable("custody_keys")
+        .addColumn("organization_id", "integer", (c) => c.primaryKey())
+        .addColumn("address", "text", (c) => c.notNull())
+        .addColumn("sealed_key", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      // What a capture signed and sent itself with a custody key: its transactions (JSON), empty for an unsigned job.
+      await db.schema.alterTable("epcis_captures").addColumn("transactions", "text", (c) => c.notNull().defaultTo("[]")).execute();
+      // EPCIS named queries (the REST binding's /queries), each an organization's, and their subscriptions.
+      await db.schema
+        .createTable("epcis_queries")
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("filters", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("epcis_queries_pk", ["organization_id", "name"])
+        .execute();
+      await db.schema
+        .createTable("epcis_subscriptions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("organization_id", "integer", (c) => c.notNull())
+        .addColumn("query_name", "text", (c) => c.notNull())
+        .addColumn("webhook_id", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("epcis_subscriptions_query")
+        .on("epcis_subscriptions")
+        .columns(["organization_id", "query_name"])
+        .execute();
+    },
+  },
 };
 
 /**

@@ -1,3 +1,4 @@
+import type { Generated } from "kysely";
 import type {
   AgreementApprovalName,
   AgreementKindName,
@@ -82,6 +83,9 @@ export type Database = {
   shipment_reconciliations: ShipmentReconciliationTable;
   shipment_differences: ShipmentDifferenceTable;
   epcis_captures: EpcisCaptureTable;
+  custody_keys: CustodyKeyTable;
+  epcis_queries: EpcisQueryTable;
+  epcis_subscriptions: EpcisSubscriptionTable;
   product_storage_ranges: ProductStorageRangeTable;
   shipment_sensor_readings: ShipmentSensorReadingTable;
   product_risk_classes: ProductRiskClassTable;
@@ -100,12 +104,27 @@ export type Database = {
 export type EpcisCaptureTable = {
   id: string;
   organization_id: number;
-  status: "ACCEPTED" | "REJECTED";
+  /** SUBMITTED: signed with the organization's custody key and sent by the server itself. */
+  status: "ACCEPTED" | "SUBMITTED" | "REJECTED";
   event_count: number;
   errors: string;
   attestations: string;
+  /** The transactions a custody capture sent (JSON); "[]" otherwise. */
+  transactions: Generated<string>;
   created_at: number;
 };
+
+/** An organization's signing key kept by the server (custody, opted into), sealed under the custody master key. */
+export type CustodyKeyTable = { organization_id: number; address: string; sealed_key: string; created_at: number };
+
+/** An EPCIS named query: an organization's saved SimpleEventQuery filters (JSON). */
+export type EpcisQueryTable = { organization_id: number; name: string; filters: string; created_at: number };
+
+/**
+ * A subscription to a named query: matching events go to the organization's notification outbox as
+ * `epcis.<query name>` (its event stream), and by webhook when `webhook_id` names the webhook subscription made for it.
+ */
+export type EpcisSubscriptionTable = { id: string; organization_id: number; query_name: string; webhook_id: string | null; created_at: number };
 
 /** A cold-chain product's storage range, set by its MAH, in thousandths of a degree Celsius. */
 export type ProductStorageRangeTable = { product_id: string; min_millicelsius: number; max_millicelsius: number; set_by: number; set_at: number };

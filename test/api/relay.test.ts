@@ -12,7 +12,7 @@ import { createApp } from "../../src/api/app";
 import { createRelay, relayRoutes } from "../../src/api/relay";
 import type { Relay } from "../../src/api/relay";
 import { AgreementKind, ATTESTATION_SPECS, CONTRACT_INTERFACES, ReleaseTester, Role } from "../../src/ledger";
-import type { AttestationType, LedgerContract } from "../../src/ledger";
+import type { AttestationType, LedgerContract, SignedAttestation } from "../../src/ledger";
 import { packId, packLeaf, withCheckDigit } from "../../src/codes";
 import {
   agreementMessage,
@@ -247,27 +247,46 @@ describe("relay of signed attestations", () => {
     ]);
   });
 
-  it("refuses up front a request whose attestations go to more than one contract, sending none of them", async () => {
-    // Two contracts would take two transactions, and the first could be mined while the second reverts.
+  it("applies attestations for several contracts in one bundle transaction, and none of them when the last would fail", async () => {
     const suspension = await signed("ConsortiumRegistry", "Suspension", h.c.regulator, {
       regulatorId: h.c.regulator.id,
       organizationId: h.c.distributor2.id,
       reasonHash: hashText("GMP inspection failed"),
     });
-    const attestations = [
-      suspension,
-      await shipment(h.c.distributor, h.c.dispenser, stock, 1),
+    // The last attestation ships more than the distributor holds: BatchLedger refuses it, so the bundle reverts whole.
+    const failing = [suspension, await shipment(h.c.distributor, h.c.dispenser, stock, 1), await shipment(h.c.distributor, h.c.dispenser, stock, 10_000)];
+    const error = await refused(failing, 422);
+    expect(error.code).to.equal("INSUFFICIENT_HOLDING");
+    expect(error.message).to.match(/^attestation 2/);
+    expect((await h.c.registry.organization(h.c.distributor2.id)).status, "the suspension was not sent").to.equal(1n);
+    // Without a relay bundle in its deployment, a relay refuses such a request before checking anything.
+    const { relayBundle: _none, ...unbundled } = await deploymentOf(h.c);
+    const plain = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: unbundled, store: h.store });
+    try {
+      await plain.relay(failing as unknown as SignedAttestation[]);
+      expect.fail("refused");
+    } catch (caught) {
+      expect((caught as { code: string }).code).to.equal("BUNDLE_SPANS_CONTRACTS");
+    } finally {
+      plain.close();
+    }
+    // Whole: a registry attestation and a shipment in one transaction to the bundle.
+    const together = [
+      await signed("ConsortiumRegistry", "Onboarding", h.c.regulator, {
+        regulatorId: h.c.regulator.id,
+        role: Role.Dispenser,
+        region: ZHEJIANG,
+        licenceHash: hashText("licence bundled pharmacy"),
+        signingKey: Wallet.createRandom().address,
+        name: "Bundled pharmacy",
+      }),
       await shipment(h.c.distributor, h.c.dispenser, stock, 1),
     ];
-    const error = await refused(attestations, 400);
-    expect(error).to.deep.equal({
-      code: "BUNDLE_SPANS_CONTRACTS",
-      field: "attestations.1.contract",
-      message:
-        "attestation 1 is for BatchLedger, attestation 0 for ConsortiumRegistry: one request is one transaction to one contract, " +
-        "applied whole or not at all; send the attestations for each contract in a request of their own",
-    });
-    expect((await h.c.registry.organization(h.c.distributor2.id)).status, "the suspension was not sent").to.equal(1n);
+    const res = await post(together, true).expect(200);
+    expect(res.body.transactions.map((t: { contract: string; attestations: number[] }) => [t.contract, t.attestations])).to.deep.equal([
+      ["RelayBundle", [0, 1]],
+    ]);
+    expect(res.body.established.map((e: { event: string }) => e.event)).to.deep.equal(["OrganizationOnboarded", "BatchShipped"]);
   });
 
   it("relays an agreement signed by both parties and a dispensing with its multiproof", async () => {

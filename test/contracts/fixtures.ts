@@ -27,6 +27,7 @@ import {
   CorrectiveActions__factory,
   ProductRegistry__factory,
   QualityDuties__factory,
+  RelayBundle__factory,
   SupervisionRecords__factory,
 } from "../../typechain-types";
 
@@ -74,6 +75,8 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   await (await qualityDuties.bindBatchLedger(await batches.getAddress())).wait();
   const supervision = await new SupervisionRecords__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await supervision.waitForDeployment();
+  const relayBundle = await new RelayBundle__factory(relayer).deploy();
+  await relayBundle.waitForDeployment();
   const { chainId } = await relayer.provider!.getNetwork();
   const nextNonce = createNonceSequence(0n);
   const contracts = {
@@ -117,6 +120,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
     capas,
     qualityDuties,
     supervision,
+    relayBundle,
     chainId,
     sign,
     regulator,

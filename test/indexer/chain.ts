@@ -29,5 +29,6 @@ export async function deploymentOf(c: Consortium): Promise<Deployment> {
       QualityDuties: await c.qualityDuties.getAddress(),
       SupervisionRecords: await c.supervision.getAddress(),
     },
+    relayBundle: await c.relayBundle.getAddress(),
   };
 }
