@@ -8,6 +8,7 @@ import { createApp } from "./api/app";
 import { createCodeBook } from "./api/codebook";
 import type { ApiServices } from "./api/context";
 import { createRelay, relayRoutes } from "./api/relay";
+import { createCustody } from "./epcis/custody";
 import { createIndexer, createRpcSource } from "./indexer";
 import { writerElection } from "./indexer/writer";
 import type { DeploymentFile } from "./indexer/deployment";
@@ -125,6 +126,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     codes: createCodeBook(store, options.dataDir),
     now,
     documents: createDocumentVault({ store, masterKey: documentMasterKey(options.dataDir), contents: databaseContents(store.db), now }),
+    custody: createCustody({ store, masterKey: masterKeyOf(options.dataDir, "TRACE_CUSTODY_KEY", "custody-key") }),
     observations: earlyWarning.observations,
     deployment: options.deployment,
     writerRole: election.role,
@@ -132,6 +134,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const relay = options.relayerKey
     ? createRelay({ rpcUrl: options.rpcUrl, relayerKey: options.relayerKey, deployment: options.deployment, store, log })
     : undefined;
+  services.relay = relay;
   const recovered = await services.codes.recover();
   if (recovered.reregistered.length > 0)
     log.info({ batches: recovered.reregistered }, "registered codes again from the data directory's registration files");
@@ -164,12 +167,17 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
  * documents are lost; back it up apart from the store's backups.
  */
 export function documentMasterKey(dataDir: string): Buffer {
-  const given = process.env.TRACE_DOCUMENT_KEY;
+  return masterKeyOf(dataDir, "TRACE_DOCUMENT_KEY", "document-key");
+}
+
+/** A 256-bit master key: from the environment variable when set, else kept in (and first made in) the data directory. */
+function masterKeyOf(dataDir: string, variable: string, fileName: string): Buffer {
+  const given = process.env[variable];
   if (given !== undefined) {
-    if (!/^[0-9a-fA-F]{64}$/.test(given)) throw new Error("TRACE_DOCUMENT_KEY must be 64 hex digits (a 256-bit key)");
+    if (!/^[0-9a-fA-F]{64}$/.test(given)) throw new Error(`${variable} must be 64 hex digits (a 256-bit key)`);
     return Buffer.from(given, "hex");
   }
-  const file = path.join(dataDir, "document-key");
+  const file = path.join(dataDir, fileName);
   if (existsSync(file)) return Buffer.from(readFileSync(file, "utf8").trim(), "hex");
   mkdirSync(dataDir, { recursive: true });
   const key = randomBytes(32);

@@ -52,7 +52,7 @@ const TREES_KEPT = 16;
 const treesByStore = new WeakMap<Store, Map<string, AggregationTree>>();
 
 /** The batch's registered cases and pallets, each with the units directly inside it. */
-async function registeredAggregates(services: ApiServices, batchId: string): Promise<Aggregate[]> {
+export async function registeredAggregates(services: ApiServices, batchId: string): Promise<Aggregate[]> {
   const byContainer = new Map<string, string[]>();
   for (const { container_key, unit_key } of await caseReads(services.store.db).pairsOf(batchId)) {
     byContainer.set(container_key, [...(byContainer.get(container_key) ?? []), unit_key]);
@@ -60,7 +60,7 @@ async function registeredAggregates(services: ApiServices, batchId: string): Pro
   return [...byContainer].map(([container, contents]) => ({ container, contents, contentsRoot: "" }));
 }
 
-async function treeOf(services: ApiServices, batchId: string): Promise<AggregationTree> {
+export async function treeOf(services: ApiServices, batchId: string): Promise<AggregationTree> {
   let trees = treesByStore.get(services.store);
   if (!trees) treesByStore.set(services.store, (trees = new Map()));
   const cached = trees.get(batchId);

@@ -4,7 +4,9 @@ import type { RecallDeadlines, RoleName } from "../ledger";
 import type { Logger } from "../log";
 import type { DocumentVault } from "../quality/documents";
 import type { Store } from "../store";
+import type { Custody } from "../epcis/custody";
 import type { CodeBook } from "./codebook";
+import type { Relay } from "./relay";
 
 /** An organization signed in with one of its on-chain keys. */
 export type Caller = { organizationId: number; role: RoleName; region: number; key: string };
@@ -54,6 +56,10 @@ export type ApiServices = {
   deployment?: DeploymentFile;
   /** The quality document store (src/quality); without it, document routes answer 500 DOCUMENTS_NOT_CONFIGURED. */
   documents?: DocumentVault;
+  /** Where signed attestations are sent (the service's relayer); without it, custody capture answers 503. */
+  relay?: Relay;
+  /** Organizations' custody signing keys for EPCIS capture (src/epcis/custody.ts); without it, custody is not offered. */
+  custody?: Custody;
   /** Whether this service writes the read model or stands by (GET /healthz); absent where no indexer runs beside the API. */
   writerRole?: () => WriterRole;
 };

@@ -1,4 +1,6 @@
 import { id as hashText, ZeroHash } from "ethers";
+import { aggregationTree, CodeError, packId, parseCode } from "../codes";
+import type { Aggregate } from "../codes";
 import type { AttestationName, LedgerContract } from "../ledger";
 import { ATTESTATIONS, RECALL_LEVELS } from "../ledger";
 import { endOfChinaDay } from "../ledger/expiry";
@@ -15,10 +17,24 @@ export type CaptureLedger = {
   /** The batch of a product code and lot, if recorded. */
   batchOf(productCode: string, lot: string): Promise<{ id: string; cmoId: number; mahId: number } | undefined>;
   shipment(id: string): Promise<{ batchId: string; shipperId: number; recipientId: number; quantity: number } | undefined>;
+  /** The batch a registered pack (canonical key) is of, or a registered case or pallet (SSCC key) holds. */
+  batchOfUnit(canonicalKey: string): Promise<string | undefined>;
+  batch(id: string): Promise<{ id: string; cmoId: number; mahId: number } | undefined>;
+  /** One multiproof of packs against the batch's registered codes, pack ids in its order; undefined: codes not here. */
+  packProof(batchId: string, keys: string[]): Promise<{ packs: string[]; proof: string[]; proofFlags: boolean[] } | undefined>;
+  /** One multiproof of units directly inside a container in the batch's registered aggregation; undefined: not registered. */
+  unpackProof(batchId: string, container: string, units: string[]): Promise<{ units: string[]; proof: string[]; proofFlags: boolean[] } | undefined>;
 };
 
 /** An attestation to sign, as its organization's signer (or its custody key) will: contract, type and message. */
-export type PlannedAttestation = { eventIndex: number; contract: LedgerContract; type: AttestationName; message: Record<string, unknown> };
+export type PlannedAttestation = {
+  eventIndex: number;
+  contract: LedgerContract;
+  type: AttestationName;
+  message: Record<string, unknown>;
+  /** For attestations about packs or units (dispensing, unpacking): the multiproof the call carries beside the signature. */
+  proof?: { proof: string[]; proofFlags: boolean[] };
+};
 export type RejectedEvent = { eventIndex: number; reason: string };
 /** A temperature reading of a shipment's sensor (EPCIS sensorElementList), in thousandths of a degree Celsius. */
 export type PlannedReading = { eventIndex: number; shipmentId: string; deviceId: string | null; observedAt: number; millicelsius: number };
@@ -39,6 +55,7 @@ export function captureNames(publicUrl: string) {
   const party = new RegExp(`^${escape(base)}/v1/organizations/(\\d+)(?:#premises)?$`);
   const nmpaLot = new RegExp(`^${escape(base)}/v1/products/(\\d{7})/lots/([^/]+)$`);
   const shipment = new RegExp(`^${escape(base)}/v1/shipments/(0x[0-9a-fA-F]{64})$`);
+  const nmpaPack = new RegExp(`^${escape(base)}/v1/codes/(\\d{20})$`);
   return {
     party(uri: unknown): number {
       const match = typeof uri === "string" ? party.exec(uri) : null;
@@ -51,6 +68,18 @@ export function captureNames(publicUrl: string) {
       if (!match)
         return reject(`${text} is not a lot this ledger names (https://id.gs1.org/01/{GTIN}/10/{lot} or ${base}/v1/products/{code}/lots/{lot})`);
       return { productCode: match[1]!, lot: decodeURIComponent(match[2]!) };
+    },
+    /** A pack's (or a case's or pallet's SSCC) canonical key from its EPC: a GS1 Digital Link URI, or an NMPA code under the API. */
+    unit(uri: unknown): string {
+      const text = String(uri);
+      try {
+        return parseCode(nmpaPack.exec(text)?.[1] ?? text).key;
+      } catch (error) {
+        if (!(error instanceof CodeError)) throw error;
+        return reject(
+          `${text} is not a pack, case or pallet this ledger reads (a GS1 Digital Link URI or ${base}/v1/codes/{code}): ${error.message}`,
+        );
+      }
     },
     shipment(uri: unknown): string {
       const match = typeof uri === "string" ? shipment.exec(uri) : null;
@@ -86,7 +115,7 @@ const mustBe = (who: number, x: Context, what: string) => {
   if (who !== x.organizationId) reject(`${what} is organization ${who}'s act; organization ${x.organizationId} cannot capture it`);
 };
 
-type Planned = { type: AttestationName; message: Record<string, unknown> };
+type Planned = { type: AttestationName; message: Record<string, unknown>; proof?: PlannedAttestation["proof"] };
 
 const TEMPERATURE_TYPES = new Set(["gs1:MT-Temperature", "https://gs1.org/voc/MT-Temperature", "MT-Temperature", "Temperature"]);
 const TO_MILLICELSIUS: Record<string, (value: number) => number> = {
@@ -186,6 +215,16 @@ const OBJECT_EVENTS: Record<string, (event: EpcisEvent, x: Context) => Promise<P
       },
     };
   },
+  /** Dispensing by serial: the packs handed to patients, proven among the batch's registered codes. */
+  async dispensing(e, x) {
+    const keys = ((e.epcList ?? []) as unknown[]).map((uri) => x.names.unit(uri));
+    if (keys.length === 0) reject("dispensing is captured by serial: the event names its packs (epcList)");
+    const batchId = await oneBatch(keys, x);
+    const proved =
+      (await proving(() => x.ledger.packProof(batchId, keys))) ??
+      reject(`batch ${batchId} has no codes registered on this server to prove its packs`);
+    return { type: "Dispensing", message: { batchId, packs: proved.packs }, proof: { proof: proved.proof, proofFlags: proved.proofFlags } };
+  },
   async destroying(e, x) {
     const batch = await batchOfEvent(e, x);
     return { type: "Destruction", message: { batchId: batch.id, quantity: quantityOf(e), reasonHash: hashOr(e["trace:reasonHash"], e.eventID) } };
@@ -213,11 +252,76 @@ const OBJECT_EVENTS: Record<string, (event: EpcisEvent, x: Context) => Promise<P
   },
 };
 
-async function planEvent(event: EpcisEvent, x: Context): Promise<Planned | undefined> {
+/** A proof the codes module refuses (a unit not in its container, a pack not of the batch) rejects the event. */
+async function proving<T>(prove: () => Promise<T>): Promise<T> {
+  try {
+    return await prove();
+  } catch (error) {
+    if (error instanceof CodeError) return reject(error.message);
+    throw error;
+  }
+}
+
+/** The one batch every unit (pack, case or pallet) of an event belongs to, as registered on this server. */
+async function oneBatch(keys: string[], x: Context): Promise<string> {
+  let batchId: string | undefined;
+  for (const key of keys) {
+    const of = (await x.ledger.batchOfUnit(key)) ?? reject(`${key} is not registered on this server as a pack, case or pallet of a batch`);
+    if (batchId !== undefined && of !== batchId)
+      reject(`${key} is of batch ${of}, the event's other units of batch ${batchId}: one event, one batch`);
+    batchId = of;
+  }
+  return batchId!;
+}
+
+/** A packing event's container and contents, for the batch's aggregation commitment (made once per batch). */
+type Packing = { aggregate: Aggregate; batchId: string };
+
+/**
+ * AggregationEvents: ADD (packing packs into cases, cases onto pallets) is gathered into the batch's one
+ * aggregation commitment; DELETE (taking units out at picking) becomes an unpacking, proven against the
+ * registered aggregation.
+ */
+async function planAggregation(e: EpcisEvent, x: Context): Promise<Planned | Packing> {
+  const container = x.names.unit(e.parentID ?? reject("an AggregationEvent names its case or pallet (parentID)"));
+  const units = ((e.childEPCs ?? []) as unknown[]).map((uri) => x.names.unit(uri));
+  if (units.length === 0) reject("an AggregationEvent names the units inside its case or pallet (childEPCs)");
+  if (e.action === "ADD") {
+    const packs = units.filter((key) => !key.startsWith("(00)"));
+    // A pallet of cases is of the batch its cases' packs are: told once the document's case packings are read.
+    const batchId = packs.length > 0 ? await oneBatch(packs, x) : "";
+    return { aggregate: { container, contents: units, contentsRoot: "" }, batchId };
+  }
+  if (e.action === "DELETE") {
+    const batchId = await oneBatch([container], x);
+    const proved =
+      (await proving(() => x.ledger.unpackProof(batchId, container, units))) ??
+      reject(`the cases and pallets of batch ${batchId} are not registered on this server (POST /v1/batches/{id}/aggregation)`);
+    return {
+      type: "Unpacking",
+      message: { batchId, containerId: packId(container), units: proved.units },
+      proof: { proof: proved.proof, proofFlags: proved.proofFlags },
+    };
+  }
+  return reject(
+    "an AggregationEvent is captured as ADD (packing, the batch's aggregation commitment) or DELETE (unpacking); OBSERVE changes nothing on the ledger",
+  );
+}
+
+async function planEvent(event: EpcisEvent, x: Context): Promise<Planned | Packing | undefined> {
   // Readings in transit: evidence for the cold chain, not an attestation.
   if (event.type === "ObjectEvent" && /(^|[:-])transporting$/.test(String(event.bizStep ?? "")) && event.sensorElementList) return undefined;
+  if (event.type === "AggregationEvent") return planAggregation(event, x);
+  if (event.type === "TransactionEvent") {
+    return reject(
+      "a TransactionEvent is not captured: the ledger records a change of custody only with the goods, as a shipment " +
+        "(ObjectEvent shipping, its bizTransactionList naming the order) and its receipt (receiving); capture those",
+    );
+  }
   if (event.type !== "ObjectEvent") {
-    return reject(`${event.type} is not captured here: the ledger models ObjectEvents of ${Object.keys(OBJECT_EVENTS).join(", ")}`);
+    return reject(
+      `${event.type} is not captured here: the ledger models ObjectEvents of ${Object.keys(OBJECT_EVENTS).join(", ")} and AggregationEvents`,
+    );
   }
   if (event["trace:recallStatus"] === "closed")
     return {
@@ -228,6 +332,23 @@ async function planEvent(event: EpcisEvent, x: Context): Promise<Planned | undef
   const plan = OBJECT_EVENTS[bizStep];
   if (!plan) return reject(`business step ${event.bizStep ?? "(none)"} is not one the ledger models (${Object.keys(OBJECT_EVENTS).join(", ")})`);
   return plan(event, x);
+}
+
+/** A batch's packing events as its one aggregation commitment, signed by its CMO. */
+async function commitmentOf(batchId: string, aggregates: Aggregate[], x: Context): Promise<Planned> {
+  const batch = (await x.ledger.batch(batchId)) ?? reject(`no batch ${batchId} is on the ledger`);
+  mustBe(batch.cmoId, x, `packing batch ${batchId}`);
+  let tree;
+  try {
+    tree = aggregationTree(aggregates);
+  } catch (error) {
+    if (error instanceof CodeError) return reject(`the packing events of batch ${batchId} do not form cases and pallets: ${error.message}`);
+    throw error;
+  }
+  return {
+    type: "AggregationCommitment",
+    message: { batchId, aggregationRoot: tree.root, containers: BigInt(tree.containers), packs: BigInt(tree.packs) },
+  };
 }
 
 /**
@@ -244,15 +365,38 @@ export async function planCapture(document: unknown, x: Context): Promise<Captur
   const attestations: PlannedAttestation[] = [];
   const readings: PlannedReading[] = [];
   const rejected: RejectedEvent[] = [];
+  const packings = new Map<string, { eventIndex: number; aggregates: Aggregate[] }>();
+  const attest = (eventIndex: number, { type, message, proof }: Planned) => {
+    const contract = ATTESTATIONS[type].contract;
+    const actor = ATTESTATIONS[type].fields[0]!.name;
+    attestations.push({ eventIndex, contract, type, message: { [actor]: x.organizationId, ...message }, ...(proof ? { proof } : {}) });
+  };
   for (const [eventIndex, event] of events.entries()) {
     try {
       readings.push(...(await readingsOf(event, eventIndex, x)));
       const planned = await planEvent(event, x);
       if (!planned) continue;
-      const { type, message } = planned;
-      const contract = ATTESTATIONS[type].contract;
-      const actor = ATTESTATIONS[type].fields[0]!.name;
-      attestations.push({ eventIndex, contract, type, message: { [actor]: x.organizationId, ...message } });
+      if ("aggregate" in planned) {
+        const packing = packings.get(planned.batchId) ?? { eventIndex, aggregates: [] };
+        packings.set(planned.batchId, { ...packing, aggregates: [...packing.aggregates, planned.aggregate] });
+      } else attest(eventIndex, planned);
+    } catch (error) {
+      if (!(error instanceof Rejection)) throw error;
+      rejected.push({ eventIndex, reason: error.message });
+    }
+  }
+  // Pallets (cases only) join the batch whose case packings hold their cases.
+  const pallets = packings.get("");
+  packings.delete("");
+  for (const aggregate of pallets?.aggregates ?? []) {
+    const batch = [...packings.values()].find((p) => p.aggregates.some((a) => aggregate.contents.includes(a.container)));
+    if (batch) batch.aggregates.push(aggregate);
+    else
+      rejected.push({ eventIndex: pallets!.eventIndex, reason: `pallet ${aggregate.container}: its cases are packed in no event of the document` });
+  }
+  for (const [batchId, { eventIndex, aggregates }] of packings) {
+    try {
+      attest(eventIndex, await commitmentOf(batchId, aggregates, x));
     } catch (error) {
       if (!(error instanceof Rejection)) throw error;
       rejected.push({ eventIndex, reason: error.message });

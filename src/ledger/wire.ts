@@ -145,7 +145,9 @@ export const relayBody = z.object({
     .min(1)
     .max(MAX_ATTESTATIONS)
     .meta({
-      description: "signed attestations, all for one contract, relayed in this order in one transaction (a multicall when several)",
+      description:
+        "signed attestations relayed in this order in one transaction, applied whole or not at all (a multicall when several for one " +
+        "contract, the relay bundle when they span contracts)",
     }),
   wait: z.boolean().default(false).meta({ description: "answer once the transactions are mined and indexed" }),
 });

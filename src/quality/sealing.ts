@@ -64,3 +64,19 @@ export function wrapDataKey(masterKey: Buffer, documentHash: string, organizatio
 export function unwrapDataKey(masterKey: Buffer, documentHash: string, organizationId: number, wrapped: string): Buffer {
   return open(readerKey(masterKey, documentHash, organizationId), Buffer.from(wrapped, "base64"), readerBinding(documentHash, organizationId));
 }
+
+/** The key that seals one organization's custody signing key (EPCIS capture signing in the server). */
+function custodyKey(masterKey: Buffer, organizationId: number): Buffer {
+  return Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), `trace-ledger custody key ${organizationId} v1`, 32));
+}
+
+const custodyBinding = (organizationId: number) => Buffer.from(`custody:${organizationId}`, "utf8");
+
+/** Seals an organization's custody private key at rest (AES-256-GCM, bound to the organization). */
+export function sealCustodyKey(masterKey: Buffer, organizationId: number, privateKey: Buffer): string {
+  return seal(custodyKey(masterKey, organizationId), privateKey, custodyBinding(organizationId)).toString("base64");
+}
+
+export function openCustodyKey(masterKey: Buffer, organizationId: number, sealed: string): Buffer {
+  return open(custodyKey(masterKey, organizationId), Buffer.from(sealed, "base64"), custodyBinding(organizationId));
+}

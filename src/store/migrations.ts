@@ -860,7 +860,10 @@ const migrations: Record<string, Migration> = {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
       // What a capture signed and sent itself with a custody key: its transactions (JSON), empty for an unsigned job.
-      await db.schema.alterTable("epcis_captures").addColumn("transactions", "text", (c) => c.notNull().defaultTo("[]")).execute();
+      await db.schema
+        .alterTable("epcis_captures")
+        .addColumn("transactions", "text", (c) => c.notNull().defaultTo("[]"))
+        .execute();
       // EPCIS named queries (the REST binding's /queries), each an organization's, and their subscriptions.
       await db.schema
         .createTable("epcis_queries")
@@ -878,11 +881,7 @@ const migrations: Record<string, Migration> = {
         .addColumn("webhook_id", "text")
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
-      await db.schema
-        .createIndex("epcis_subscriptions_query")
-        .on("epcis_subscriptions")
-        .columns(["organization_id", "query_name"])
-        .execute();
+      await db.schema.createIndex("epcis_subscriptions_query").on("epcis_subscriptions").columns(["organization_id", "query_name"]).execute();
     },
   },
 };

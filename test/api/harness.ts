@@ -14,6 +14,7 @@ import type { AnyRoute } from "../../src/api/routes";
 import { createIndexer, createRpcSource } from "../../src/indexer";
 import { databaseContents } from "../../src/quality/contents";
 import { createDocumentVault } from "../../src/quality/documents";
+import { createCustody } from "../../src/epcis/custody";
 import { silentLogger } from "../../src/log";
 import {
   acknowledgeRecall,
@@ -107,6 +108,7 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
     codes: createCodeBook(store, dataDir),
     now,
     documents: createDocumentVault({ store, masterKey: randomBytes(32), contents: databaseContents(store.db), now }),
+    custody: createCustody({ store, masterKey: randomBytes(32) }),
     deployment,
   };
   const app = createApp(services, extraRoutes);

@@ -254,7 +254,11 @@ describe("relay of signed attestations", () => {
       reasonHash: hashText("GMP inspection failed"),
     });
     // The last attestation ships more than the distributor holds: BatchLedger refuses it, so the bundle reverts whole.
-    const failing = [suspension, await shipment(h.c.distributor, h.c.dispenser, stock, 1), await shipment(h.c.distributor, h.c.dispenser, stock, 10_000)];
+    const failing = [
+      suspension,
+      await shipment(h.c.distributor, h.c.dispenser, stock, 1),
+      await shipment(h.c.distributor, h.c.dispenser, stock, 10_000),
+    ];
     const error = await refused(failing, 422);
     expect(error.code).to.equal("INSUFFICIENT_HOLDING");
     expect(error.message).to.match(/^attestation 2/);
