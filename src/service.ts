@@ -122,6 +122,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       publicRateLimit: options.publicRateLimit ?? 600,
       dataDir: options.dataDir,
       publicUrl: options.publicUrl ?? serverUrl(options.server),
+      allowPrivateWebhooks: options.webhooks?.allowPrivateAddresses ?? false,
     },
     codes: createCodeBook(store, options.dataDir),
     now,

@@ -38,6 +38,7 @@ import { shipmentRoutes } from "./shipments";
 import { caseRoutes } from "./cases";
 import { epcisCaptureRoutes } from "./epcis-capture";
 import { epcisQueryRoutes } from "./epcis-query";
+import { epcisNamedQueryRoutes } from "./epcis-named-queries";
 import { coldChainRoutes } from "./cold-chain";
 import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
 import { RELAY_PATH } from "../ledger";
@@ -95,6 +96,7 @@ export const coreRoutes: AnyRoute[] = [
   ...caseRoutes,
   ...epcisCaptureRoutes,
   ...epcisQueryRoutes,
+  ...epcisNamedQueryRoutes,
   ...coldChainRoutes,
   ...ledgerRoutes,
   ...documentRoutes,

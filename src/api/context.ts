@@ -28,6 +28,8 @@ export type ApiConfig = {
    * export is refused rather than naming parties ambiguously (the service always sets it).
    */
   publicUrl?: string;
+  /** The dispatcher's `allowPrivateAddresses`: whether webhooks an API route subscribes may point into a private network. */
+  allowPrivateWebhooks?: boolean;
 };
 
 /** What the scan-based early-warning rules need of a scan's answer. */

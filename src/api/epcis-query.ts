@@ -26,7 +26,8 @@ const instant = z
   .refine((value) => !Number.isNaN(Date.parse(value)), "must be an ISO 8601 date-time")
   .optional();
 
-const filters = z.object({
+/** SimpleEventQuery's parameters: a named query stores them, without perPage. */
+export const eventFilters = z.object({
   EQ_bizStep: list,
   EQ_disposition: list,
   EQ_action: list,
@@ -36,8 +37,9 @@ const filters = z.object({
   LT_eventTime: instant,
   EQ_readPoint: list,
   EQ_bizLocation: list,
-  perPage: wholeNumber(1, 1000).default(100).meta({ description: "at most this many events, oldest first" }),
 });
+export const perPage = wholeNumber(1, 1000).default(100).meta({ description: "at most this many events, oldest first" });
+const filters = eventFilters.extend({ perPage });
 
 const MAX_SECONDS = 2 ** 40;
 
@@ -58,6 +60,35 @@ async function eventsFor(services: ApiServices, caller: Caller, query: EventFilt
   return select.execute();
 }
 
+/** The EPCISQueryDocument answering `query` for the caller, within what it may see. */
+export async function queryDocument(services: ApiServices, caller: Caller, query: EventFilters & { perPage: number }, queryName: string) {
+  if (query.GE_eventTime && query.LT_eventTime && Date.parse(query.GE_eventTime) >= Date.parse(query.LT_eventTime)) {
+    throw badInput("EMPTY_TIME_RANGE", "GE_eventTime must be before LT_eventTime", "GE_eventTime");
+  }
+  const names = epcisNames(publicUrlOf(services));
+  const rows = await eventsFor(services, caller, query);
+  const byBatch = new Map<string, typeof rows>();
+  for (const row of rows) byBatch.set(row.batch_id!, [...(byBatch.get(row.batch_id!) ?? []), row]);
+  const events = [];
+  for (const [batchId, batchEvents] of byBatch) {
+    const batch = (await batchQuery(services.store.db).where("batches.id", "=", batchId).executeTakeFirst()) as BatchRow;
+    const seesSerials = caller.role === "REGULATOR" || caller.organizationId === batch.mah_id;
+    const packKeys = seesSerials ? await packKeysOf(services.store, batch.id, packIdsOf(batchEvents)) : undefined;
+    events.push(...toEpcisDocument(batch, batchEvents, services.now(), names, packKeys).epcisBody.eventList);
+  }
+  const eventList = events
+    .filter((event) => matchesFilters(event, query))
+    .sort((a, b) => Number(a["trace:blockNumber"]) - Number(b["trace:blockNumber"]) || Number(a["trace:logIndex"]) - Number(b["trace:logIndex"]))
+    .slice(0, query.perPage);
+  return {
+    "@context": [EPCIS_CONTEXT, { trace: TRACE_NAMESPACE, cbvmda: "urn:epcglobal:cbv:mda:" }],
+    type: "EPCISQueryDocument" as const,
+    schemaVersion: "2.0",
+    creationDate: new Date(services.now() * 1000).toISOString(),
+    epcisBody: { queryResults: { queryName, resultsBody: { eventList } } },
+  };
+}
+
 export const epcisQueryRoutes = [
   defineRoute({
     method: "get",
@@ -71,31 +102,7 @@ export const epcisQueryRoutes = [
     response: z.looseObject({ type: z.literal("EPCISQueryDocument"), epcisBody: z.looseObject({}) }),
     async handle({ query, caller, services }) {
       if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in to query EPCIS events");
-      if (query.GE_eventTime && query.LT_eventTime && Date.parse(query.GE_eventTime) >= Date.parse(query.LT_eventTime)) {
-        throw badInput("EMPTY_TIME_RANGE", "GE_eventTime must be before LT_eventTime", "GE_eventTime");
-      }
-      const names = epcisNames(publicUrlOf(services));
-      const rows = await eventsFor(services, caller, query);
-      const byBatch = new Map<string, typeof rows>();
-      for (const row of rows) byBatch.set(row.batch_id!, [...(byBatch.get(row.batch_id!) ?? []), row]);
-      const events = [];
-      for (const [batchId, batchEvents] of byBatch) {
-        const batch = (await batchQuery(services.store.db).where("batches.id", "=", batchId).executeTakeFirst()) as BatchRow;
-        const seesSerials = caller.role === "REGULATOR" || caller.organizationId === batch.mah_id;
-        const packKeys = seesSerials ? await packKeysOf(services.store, batch.id, packIdsOf(batchEvents)) : undefined;
-        events.push(...toEpcisDocument(batch, batchEvents, services.now(), names, packKeys).epcisBody.eventList);
-      }
-      const eventList = events
-        .filter((event) => matchesFilters(event, query))
-        .sort((a, b) => Number(a["trace:blockNumber"]) - Number(b["trace:blockNumber"]) || Number(a["trace:logIndex"]) - Number(b["trace:logIndex"]))
-        .slice(0, query.perPage);
-      return {
-        "@context": [EPCIS_CONTEXT, { trace: TRACE_NAMESPACE, cbvmda: "urn:epcglobal:cbv:mda:" }],
-        type: "EPCISQueryDocument" as const,
-        schemaVersion: "2.0",
-        creationDate: new Date(services.now() * 1000).toISOString(),
-        epcisBody: { queryResults: { queryName: "SimpleEventQuery", resultsBody: { eventList } } },
-      };
+      return queryDocument(services, caller, query, "SimpleEventQuery");
     },
   }),
 ];

@@ -4,7 +4,8 @@ import type { ApiServices, Caller } from "../api/context";
 import { badInput, notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { defineRoute } from "../api/routes";
 import { rowId, wholeNumber } from "../api/schemas";
-import type { WebhookSubscriptionTable } from "../store";
+import type { Kysely } from "kysely";
+import type { Database, WebhookSubscriptionTable } from "../store";
 import { literalHostRefusal, NOT_PUBLIC } from "./address";
 import { KIND_PATTERNS } from "./kinds";
 import { secretBox } from "./secret-box";
@@ -74,6 +75,45 @@ function view(row: WebhookSubscriptionTable): z.input<typeof subscriptionView> {
   };
 }
 
+/**
+ * Subscribes an organization's webhook to notifications of `kinds` (EPCIS subscriptions make theirs here too);
+ * answers the row and its signing secret, shown once.
+ */
+export async function subscribeWebhook(
+  db: Kysely<Database>,
+  services: Pick<ApiServices, "config" | "now">,
+  organizationId: number,
+  request: { url: string; kinds: string[]; description?: string },
+) {
+  // Deliveries start with the notifications that come after the subscription: the stream serves the past.
+  const last = await db
+    .selectFrom("notifications")
+    .select((eb) => eb.fn.max("id").as("id"))
+    .executeTakeFirst();
+  const id = `sub_${randomBytes(12).toString("hex")}`;
+  const secret = newSecret();
+  const row: WebhookSubscriptionTable = {
+    id,
+    organization_id: organizationId,
+    url: request.url,
+    kinds: JSON.stringify([...new Set(request.kinds)]),
+    secret: secretBox(services.config.secret).seal(secret, id),
+    description: request.description ?? null,
+    status: "active",
+    after_notification_id: Number(last?.id ?? 0),
+    created_at: services.now(),
+    deleted_at: null,
+  };
+  await db.insertInto("webhook_subscriptions").values(row).execute();
+  return { row, secret };
+}
+
+/** A webhook subscription ends: it is marked deleted and its pending deliveries are cancelled. */
+export async function unsubscribeWebhook(db: Kysely<Database>, id: string, at: number) {
+  await db.updateTable("webhook_subscriptions").set({ status: "deleted", deleted_at: at }).where("id", "=", id).execute();
+  await db.updateTable("webhook_deliveries").set({ status: "cancelled" }).where("subscription_id", "=", id).where("status", "=", "pending").execute();
+}
+
 /** The caller's own subscription, or the error that says why not. */
 async function ownSubscription(services: ApiServices, caller: Caller | undefined, id: string) {
   if (!caller) throw unauthenticated("TOKEN_REQUIRED", "sign in as an organization to manage its subscriptions");
@@ -91,6 +131,8 @@ async function ownSubscription(services: ApiServices, caller: Caller | undefined
  * the dispatcher checks the addresses a name resolves to at each delivery. `kinds` are every kind the raiser of
  * notifications (the alert engine) writes: notifications know no kind of their own.
  */
+export { webhookUrl };
+
 export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPrivateAddresses?: boolean } = {}) => [
   defineRoute({
     method: "get",
@@ -121,27 +163,7 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
           throw badInput("UNKNOWN_NOTIFICATION_KIND", `unknown notification kind ${kind}; see GET /v1/notification-kinds`, `kinds.${i}`);
         }
       });
-      const { db } = services.store;
-      // Deliveries start with the notifications that come after the subscription: the stream serves the past.
-      const last = await db
-        .selectFrom("notifications")
-        .select((eb) => eb.fn.max("id").as("id"))
-        .executeTakeFirst();
-      const id = `sub_${randomBytes(12).toString("hex")}`;
-      const secret = newSecret();
-      const row: WebhookSubscriptionTable = {
-        id,
-        organization_id: caller!.organizationId,
-        url: body.url,
-        kinds: JSON.stringify([...new Set(body.kinds)]),
-        secret: secretBox(services.config.secret).seal(secret, id),
-        description: body.description ?? null,
-        status: "active",
-        after_notification_id: Number(last?.id ?? 0),
-        created_at: services.now(),
-        deleted_at: null,
-      };
-      await db.insertInto("webhook_subscriptions").values(row).execute();
+      const { row, secret } = await subscribeWebhook(services.store.db, services, caller!.organizationId, body);
       return { ...view(row), secret };
     },
   }),
@@ -189,15 +211,7 @@ export const subscriptionRoutes = (kinds: readonly string[], settings: { allowPr
     async handle({ params, caller, services }) {
       const row = await ownSubscription(services, caller, params.id);
       const at = services.now();
-      await services.store.db.transaction().execute(async (trx) => {
-        await trx.updateTable("webhook_subscriptions").set({ status: "deleted", deleted_at: at }).where("id", "=", row.id).execute();
-        await trx
-          .updateTable("webhook_deliveries")
-          .set({ status: "cancelled" })
-          .where("subscription_id", "=", row.id)
-          .where("status", "=", "pending")
-          .execute();
-      });
+      await services.store.db.transaction().execute((trx) => unsubscribeWebhook(trx, row.id, at));
       return view({ ...row, status: "deleted", deleted_at: at });
     },
   }),

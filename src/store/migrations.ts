@@ -879,6 +879,7 @@ const migrations: Record<string, Migration> = {
         .addColumn("organization_id", "integer", (c) => c.notNull())
         .addColumn("query_name", "text", (c) => c.notNull())
         .addColumn("webhook_id", "text")
+        .addColumn("public_url", "text", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
       await db.schema.createIndex("epcis_subscriptions_query").on("epcis_subscriptions").columns(["organization_id", "query_name"]).execute();

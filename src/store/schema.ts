@@ -124,7 +124,15 @@ export type EpcisQueryTable = { organization_id: number; name: string; filters: 
  * A subscription to a named query: matching events go to the organization's notification outbox as
  * `epcis.<query name>` (its event stream), and by webhook when `webhook_id` names the webhook subscription made for it.
  */
-export type EpcisSubscriptionTable = { id: string; organization_id: number; query_name: string; webhook_id: string | null; created_at: number };
+export type EpcisSubscriptionTable = {
+  id: string;
+  organization_id: number;
+  query_name: string;
+  webhook_id: string | null;
+  /** The API's public URL when subscribed: the identifiers the delivered events are written under. */
+  public_url: string;
+  created_at: number;
+};
 
 /** A cold-chain product's storage range, set by its MAH, in thousandths of a degree Celsius. */
 export type ProductStorageRangeTable = { product_id: string; min_millicelsius: number; max_millicelsius: number; set_by: number; set_at: number };
