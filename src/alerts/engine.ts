@@ -14,6 +14,7 @@ import type { AlertDraft } from "./rules";
 import { evaluateObservation } from "./scans";
 import { overdueCases } from "../supervision/cases";
 import { provinceOf } from "../ledger";
+import { notifySubscribers } from "../epcis/subscriptions";
 import { provinceRegulators, RATING_CHANGED, refreshRatings } from "../supervision/rating";
 import type { RatingChange } from "../supervision/rating";
 
@@ -170,6 +171,12 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
           notifyEvent(outbox, audience, event, args);
           await writer.raise(await evaluateEvent(trx, event, args, audience, facts, config));
         }
+        await notifySubscribers(
+          trx,
+          outbox,
+          judged.map(({ event }) => event),
+          at,
+        );
         progress.alerts = writer.raised;
         await outbox.flush();
         // The chunk's last block, by hash: enough to notice a reorg and to know what survived it.

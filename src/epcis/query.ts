@@ -48,3 +48,19 @@ export function matchesFilters(event: ExportedEvent, filters: EventFilters): boo
     (filters.EQ_bizLocation === undefined || filters.EQ_bizLocation.includes(event.bizLocation?.id))
   );
 }
+
+/**
+ * Whether an organization may query a ledger event (the scope of GET /epcis/events, which its SQL repeats):
+ * regulators every batch's, an MAH its products' batches', a CMO the batches it made, anyone else the events it
+ * attested itself.
+ */
+export function mayQuery(
+  caller: { organizationId: number; role: string },
+  batch: { mah_id: number; cmo_id: number },
+  event: { organization_id: number | null },
+): boolean {
+  if (caller.role === "REGULATOR") return true;
+  if (caller.role === "MAH") return batch.mah_id === caller.organizationId;
+  if (caller.role === "CMO") return batch.cmo_id === caller.organizationId;
+  return event.organization_id === caller.organizationId;
+}
