@@ -244,6 +244,9 @@ const custodyRoutes = [
       "attestations itself once the key is registered on the ledger. Idempotent: an existing key is kept",
     tags: ["epcis"],
     access: "organization",
+    body: z.strictObject({
+      keepSigningKey: z.literal(true).meta({ description: "the organization's explicit consent that the server keeps a signing key for it" }),
+    }),
     response: custodyView,
     async handle({ caller, services }) {
       const custody = custodyOf(services, caller);

@@ -1,6 +1,8 @@
 import * as fs from "node:fs";
 import type { Command } from "commander";
+import { RELAY_PATH } from "../ledger";
 import type { LedgerContract, SignedAttestation } from "../ledger";
+import type { Submission } from "./transport";
 import { LedgerError } from "../ledger/errors";
 import type { Act } from "./codes";
 import { EXIT_OK, type CliIo } from "./io";
@@ -11,13 +13,23 @@ import { batchArg, type BatchRef } from "./args";
 import { sign, submit } from "./session";
 import { attestation, type Options } from "./ledger";
 
-type Prepared = { eventIndex: number; contract: LedgerContract; type: string; message: Record<string, unknown> };
-type CaptureJob = { captureID: string; status: string; attestations: Prepared[] };
+type Prepared = {
+  eventIndex: number;
+  contract: LedgerContract;
+  type: string;
+  message: Record<string, unknown>;
+  proof?: string[];
+  proofFlags?: boolean[];
+};
+type CaptureJob = { captureID: string; status: string; attestations: Prepared[]; transactions: { hash: string; contract: string }[] };
 
 /**
  * `trace epcis capture FILE`: posts an EPCIS 2.0 document from the organization's own systems to the API
  * (`POST /epcis/capture`), which answers the attestations its events become, unsigned; this signs each with the
- * organization's key, here, and sends them in the document's order. The key never leaves the signer.
+ * organization's key, here, and sends them in the document's order: through the API's relay in one request (one
+ * transaction, the whole document or nothing), or over RPC one transaction each. The key never leaves the signer.
+ * An organization that chose custody (`PUT /epcis/custody`) gets its document signed and sent by the server: this
+ * then only prints the transaction.
  */
 export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
   const epcis = program
@@ -43,16 +55,37 @@ export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
       const { token } = await session.api.signIn(session.key);
       const job = await session.api.request<CaptureJob>("POST", "/epcis/capture", document, token);
       const sent = [];
-      for (const prepared of job.attestations) {
+      if (job.status === "SUBMITTED") {
+        for (const prepared of job.attestations) {
+          sent.push({ event: prepared.eventIndex, attestation: prepared.type, status: "submitted", transaction: job.transactions[0]?.hash });
+        }
+      }
+      const signed: SignedAttestation[] = [];
+      for (const prepared of job.status === "ACCEPTED" ? job.attestations : []) {
         const signature = await sign(session.key, session.deployment, prepared.contract, prepared.type, prepared.message);
-        const attestation = { contract: prepared.contract, type: prepared.type, message: prepared.message, signature } as SignedAttestation;
-        const { submission } = await submit(session, attestation);
-        sent.push({
-          event: prepared.eventIndex,
-          attestation: prepared.type,
-          status: submission.status,
-          transaction: submission.transactions[0]?.hash,
-        });
+        const { eventIndex: _index, ...unsigned } = prepared;
+        signed.push({ ...unsigned, signature } as SignedAttestation);
+      }
+      if (session.transport.kind === "api" && signed.length > 0) {
+        const submission = await session.api.request<Submission>("POST", RELAY_PATH, { attestations: signed, wait: session.options.wait });
+        for (const prepared of job.attestations) {
+          sent.push({
+            event: prepared.eventIndex,
+            attestation: prepared.type,
+            status: submission.status,
+            transaction: submission.transactions[0]?.hash,
+          });
+        }
+      } else {
+        for (const [i, attestation] of signed.entries()) {
+          const { submission } = await submit(session, attestation);
+          sent.push({
+            event: job.attestations[i]!.eventIndex,
+            attestation: attestation.type,
+            status: submission.status,
+            transaction: submission.transactions[0]?.hash,
+          });
+        }
       }
       const attestations = session.options.json
         ? sent

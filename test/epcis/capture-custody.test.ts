@@ -65,13 +65,12 @@ describe("EPCIS capture of packing, unpacking and dispensing, signed by the orga
         .send(document)
         .expect(status)
     ).body as Json;
-  const custody = async (method: "put" | "get" | "delete", party: Party, status: number) =>
-    (
-      await request(h.app)
-        [method]("/epcis/custody")
-        .set("authorization", await bearer(party))
-        .expect(status)
-    ).body as Json;
+  const custody = async (method: "put" | "get" | "delete", party: Party, status: number, body?: object) => {
+    const req = request(h.app)
+      [method]("/epcis/custody")
+      .set("authorization", await bearer(party));
+    return (await (method === "put" ? req.send(body ?? { keepSigningKey: true }) : req).expect(status)).body as Json;
+  };
   const blockNumber = () => h.c.relayer.provider!.getBlockNumber();
   /** Signs a prepared attestation as the organization's own signer would, and sends it. */
   const signAndSend = async (party: Party, prepared: Json) => {
@@ -119,7 +118,7 @@ describe("EPCIS capture of packing, unpacking and dispensing, signed by the orga
     expect((await events("PacksDispensed")).length, "the harness's two and these").to.equal(2);
   });
 
-  it("refuses a TransactionEvent, and a dispensing of unknown serials, each with its index and nothing recorded", async () => {
+  it("refuses a TransactionEvent, and a dispensing of unknown serials, each with its index, nothing applied", async () => {
     const transaction = {
       type: "TransactionEvent",
       ...at,
@@ -137,7 +136,11 @@ describe("EPCIS capture of packing, unpacking and dispensing, signed by the orga
 
   it("keeps no key until the organization chooses custody, and then a key sealed at rest that acts once registered", async () => {
     expect((await custody("get", h.c.cmo, 404)).error.code).to.equal("NO_CUSTODY_KEY");
-    await request(h.app).put("/epcis/custody").expect(401);
+    await request(h.app).put("/epcis/custody").send({ keepSigningKey: true }).expect(401);
+    // Custody is chosen explicitly, never by an empty or other request.
+    expect((await custody("put", h.c.cmo, 400, {})).error.field).to.equal("keepSigningKey");
+    expect((await custody("put", h.c.cmo, 400, { keepSigningKey: "yes" })).error.code).to.equal("INVALID_INPUT");
+    expect(await h.store.db.selectFrom("custody_keys").selectAll().execute()).to.deep.equal([]);
     const chosen = await custody("put", h.c.cmo, 200);
     expect([chosen.organizationId, chosen.registered]).to.deep.equal([h.c.cmo.id, false]);
     expect((await custody("put", h.c.cmo, 200)).address, "choosing again keeps the key").to.equal(chosen.address);
