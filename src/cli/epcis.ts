@@ -20,6 +20,8 @@ type Prepared = {
   message: Record<string, unknown>;
   proof?: string[];
   proofFlags?: boolean[];
+  domain?: unknown;
+  types?: unknown;
 };
 type CaptureJob = { captureID: string; status: string; attestations: Prepared[]; transactions: { hash: string; contract: string }[] };
 
@@ -63,7 +65,8 @@ export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
       const signed: SignedAttestation[] = [];
       for (const prepared of job.status === "ACCEPTED" ? job.attestations : []) {
         const signature = await sign(session.key, session.deployment, prepared.contract, prepared.type, prepared.message);
-        const { eventIndex: _index, ...unsigned } = prepared;
+        // What to sign travels with the EIP-712 domain and types the signer used; the relay takes the attestation alone.
+        const { eventIndex: _index, domain: _domain, types: _types, ...unsigned } = prepared;
         signed.push({ ...unsigned, signature } as SignedAttestation);
       }
       if (session.transport.kind === "api" && signed.length > 0) {
