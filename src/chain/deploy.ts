@@ -29,9 +29,8 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
   const { firstRegulator } = options;
   const provider = hre.network.provider;
   const startBlock = Number(await provider.request({ method: "eth_blockNumber" })) + 1;
-  const { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision, relayBundle } = await hre.ignition.deploy(
-    TraceabilityLedger,
-    {
+  const { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision, relayBundle } =
+    await hre.ignition.deploy(TraceabilityLedger, {
       parameters: {
         TraceabilityLedger: {
           firstRegulator: {
@@ -48,8 +47,7 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       },
       ...(options.deploymentId ? { deploymentId: options.deploymentId } : {}),
       ...(options.requiredConfirmations ? { config: { requiredConfirmations: options.requiredConfirmations } } : {}),
-    },
-  );
+    });
   return {
     chainId: Number(await provider.request({ method: "eth_chainId" })),
     rpcUrl: options.rpcUrl,
