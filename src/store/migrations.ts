@@ -849,6 +849,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("shipment_sensor_readings_evaluated").on("shipment_sensor_readings").column("evaluated").execute();
     },
   },
+  "0022_release_refusals": {
+    async up(db: Kysely<unknown>) {
+      // A batch its MAH refused market release (state REJECTED): when, and the hash of the signed reasons.
+      await db.schema.alterTable("batches").addColumn("release_refused_at", "bigint").execute();
+      await db.schema.alterTable("batches").addColumn("release_refusal_hash", "text").execute();
+    },
+  },
 };
 
 /**

@@ -162,6 +162,8 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
         recorded_at: now(),
         factory_released_at: null,
         market_released_at: null,
+        release_refused_at: null,
+        release_refusal_hash: null,
       });
       expect(await holding(batchId, s.cmo.id)).to.deep.equal({
         batch_id: batchId,
