@@ -30,10 +30,13 @@ describe("release review page: the MAH's market release and the CMO's factory re
   }
 
   /** A batch recorded and released from the factory outside the pages, indexed. */
-  async function factoryReleased(batchNumber: string) {
-    const batchId = await recordBatch(h().c, batchNumber);
+  async function factoryReleased(batchNumber: string, coded?: Awaited<ReturnType<typeof packsFor>>) {
+    const batchId = await recordBatch(h().c, batchNumber, coded ? { codesRoot: coded.tree.root, quantity: BigInt(coded.printed.length) } : {});
     await releaseFromFactory(h().c, batchId);
     await stack.indexed();
+    if (coded) {
+      await h().services.codes.register({ batchId: batchId.toLowerCase(), codes: coded.printed, by: h().c.cmo.id, now: h().services.now() });
+    }
     return batchId;
   }
 
@@ -46,11 +49,15 @@ describe("release review page: the MAH's market release and the CMO's factory re
     await page.locator("#gates li").first().waitFor();
     expect(await gates()).to.deep.equal([
       ["factoryRelease", "true"],
+      ["sterileRecords", "true"],
+      ["testCertificate", "true"],
       ["deviations", "true"],
       ["agreement", "true"],
       ["hold", "true"],
       ["recall", "true"],
       ["expiry", "true"],
+      ["licence", "true"],
+      ["qualifiedPerson", "true"],
     ]);
     expect(await page.locator("#gate-factoryRelease").textContent()).to.contain(hashText("QA certificate").slice(0, 8));
     expect(await unnamedControls(page)).to.deep.equal([]);
@@ -93,6 +100,28 @@ describe("release review page: the MAH's market release and the CMO's factory re
     expect(await page.locator("#market-release-submit").isDisabled()).to.equal(true);
     expect(await page.locator("#market-release-submit").getAttribute("aria-describedby")).to.equal("market-release-why");
     expect((await batchState(batchId)).state).to.equal("FACTORY_RELEASED");
+  });
+
+  it("records the MAH's refusal of release from the page: the batch is rejected, scans REJECTED and offers no release", async () => {
+    const coded = await packsFor("R-2025-005", 4);
+    const { printed } = coded;
+    const batchId = await factoryReleased("R-2025-005", coded);
+    await signInAsDemo(page, stack.url, stack.nameOf(h().c.mah), `/batches/${batchId}/release`);
+    await page.locator("#refuse-release").waitFor();
+    expect(await unnamedControls(page)).to.deep.equal([]);
+    await page.getByLabel("拒绝理由").fill("Sterility test failed: reject and destroy");
+    await page.getByRole("button", { name: "签名拒绝放行" }).click();
+    await page.locator("#refused").waitFor();
+    expect(await page.locator("#signed").textContent()).to.match(/已拒绝上市放行，记录在区块 \d+/);
+    expect(await page.locator("#market-release").count(), "no market release for a rejected batch").to.equal(0);
+    expect(await page.locator("#refuse-release").count()).to.equal(0);
+    await screenshotBothLanguages(page, "release-rejected");
+    expect((await batchState(batchId)).state).to.equal("REJECTED");
+    const scan = await request(stack.app).post("/v1/scans").send({ code: printed[0] }).expect(200);
+    expect(scan.body.verdict).to.equal("REJECTED");
+    // The batch's timeline names the refusal in the page's language.
+    await page.goto(`${stack.url}/batches/${batchId}`);
+    await page.getByText("拒绝上市放行（待销毁）").first().waitFor();
   });
 
   it("lets the CMO report a deviation, refuses its factory release while it is open, then closes it and releases", async () => {
