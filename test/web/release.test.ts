@@ -6,6 +6,7 @@ import type { Page } from "playwright-core";
 import { openDeviation, recordBatch, releaseFromFactory } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { packsFor } from "../api/harness";
+import { validateEpcis } from "../../src/epcis/validate";
 import { launchBrowser, mainControls, phoneTab, screenshotBothLanguages, signingStack, signInAsDemo, tabOrder, unnamedControls } from "./stack";
 
 describe("release review page: the MAH's market release and the CMO's factory release and deviations, signed in the browser", () => {
@@ -119,6 +120,14 @@ describe("release review page: the MAH's market release and the CMO's factory re
     expect((await batchState(batchId)).state).to.equal("REJECTED");
     const scan = await request(stack.app).post("/v1/scans").send({ code: printed[0] }).expect(200);
     expect(scan.body.verdict).to.equal("REJECTED");
+    // EPCIS: the lot inspected and found non-conformant, in a document that passes GS1's schema.
+    const epcis = await request(stack.app)
+      .get(`/v1/batches/${batchId}/epcis`)
+      .set("authorization", `Bearer ${await h().tokenFor(h().c.mah)}`)
+      .expect(200);
+    expect(validateEpcis(epcis.body)).to.deep.equal([]);
+    const refusal = (epcis.body.epcisBody.eventList as Record<string, unknown>[]).find((e) => e["trace:ledgerEvent"] === "BatchReleaseRefused");
+    expect(refusal).to.include({ bizStep: "inspecting", disposition: "non_conformant", "trace:release": "refused" });
     // The batch's timeline names the refusal in the page's language.
     await page.goto(`${stack.url}/batches/${batchId}`);
     await page.getByText("拒绝上市放行（待销毁）").first().waitFor();
