@@ -168,7 +168,21 @@ describe("release review page: the MAH's market release and the CMO's factory re
     const file = { name: "codes.txt", mimeType: "text/plain", buffer: Buffer.from(`${printed.join("\n")}\n`) };
     await signInAsDemo(page, stack.url, stack.nameOf(h().c.cmo), "/batches/new");
     await page.locator("#record").waitFor();
-    expect(await page.getByLabel("质量协议编号").inputValue(), "the agreement of the CMO's latest batch").to.equal(h().c.agreementId.toLowerCase());
+    // Chosen from the agreements in force between the CMO and MAHs, the latest batch's first.
+    const agreement = page.getByLabel("质量协议", { exact: true });
+    expect(await agreement.inputValue(), "the agreement of the CMO's latest batch").to.equal(h().c.agreementId.toLowerCase());
+    const offered = await agreement.locator("option").evaluateAll((options) => options.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+    expect(offered[0]![1]).to.match(/^Suzhou B-Pharma · .+ · 有效至 /);
+    const inForce = async (party: Party) =>
+      (
+        await request(stack.app)
+          .get("/v1/agreements/in-force")
+          .set("authorization", `Bearer ${await h().tokenFor(party)}`)
+          .expect(200)
+      ).body.items;
+    expect(offered.map(([id]) => id)).to.have.members((await inForce(h().c.cmo)).map((a: { id: string }) => a.id));
+    expect(await inForce(h().c.distributor), "a distributor is party to no quality agreement").to.deep.equal([]);
+    await request(stack.app).get("/v1/agreements/in-force").expect(401);
     const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
     await page.getByLabel("生产日期").fill(today);
     await page.getByLabel("有效期至").fill("2028-06-30");
