@@ -171,7 +171,7 @@ describe("release review page: the MAH's market release and the CMO's factory re
     // Chosen from the agreements in force between the CMO and MAHs, the latest batch's first.
     const agreement = page.getByLabel("质量协议", { exact: true });
     expect(await agreement.inputValue(), "the agreement of the CMO's latest batch").to.equal(h().c.agreementId.toLowerCase());
-    const offered = await agreement.locator("option").evaluateAll((options) => options.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+    const offered = await agreement.locator("option").evaluateAll((options) => options.map((o) => [o.getAttribute("value"), o.textContent]));
     expect(offered[0]![1]).to.match(/^Suzhou B-Pharma · .+ · 有效至 /);
     const inForce = async (party: Party) =>
       (

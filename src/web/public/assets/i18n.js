@@ -376,6 +376,8 @@ export const STRINGS = {
     "stock.receivedHint": "发货 {quantity} 盒；扫了码就按扫到的盒数收货，留空则视为全部收到。少于发货数量即记录短少。",
     "stock.receiveSubmit": "签署收货",
     "stock.received": "已收货 {received} 盒（发货 {shipped} 盒），记录在区块 {block}。",
+    "stock.receivedReconciled":
+      "已按发货单核对并收货 {received} 盒（发货 {shipped} 盒；缺 {missing} 盒，多出 {unexpected} 件已登记），记录在区块 {block}。",
     "stock.held": "本机构持有",
     "stock.ship": "发货",
     "stock.recipient": "收货机构编号",
@@ -967,6 +969,8 @@ export const STRINGS = {
       "{quantity} shipped; with codes scanned, the packs scanned are received; empty means all arrived. Fewer than shipped records a shortfall.",
     "stock.receiveSubmit": "Sign the receipt",
     "stock.received": "Received {received} of {shipped} packs, recorded in block {block}.",
+    "stock.receivedReconciled":
+      "Reconciled against the shipment and received {received} of {shipped} packs ({missing} missing, {unexpected} unexpected recorded), recorded in block {block}.",
     "stock.held": "Your organization holds",
     "stock.ship": "Ship",
     "stock.recipient": "Recipient organization number",
