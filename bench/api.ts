@@ -389,6 +389,8 @@ async function seed(): Promise<Manifest> {
       recorded_at: SEEDED_AT + plan.index,
       factory_released_at: released ? SEEDED_AT + plan.index + 60 : null,
       market_released_at: released ? SEEDED_AT + plan.index + 120 : null,
+      release_refused_at: null,
+      release_refusal_hash: null,
       facts_version: newFactsVersion(),
     };
     await insertAll(store, "batches", [batch]);

@@ -152,6 +152,8 @@ export async function seedStore(dbFile: string, count: number, root: string): Pr
       recorded_at: SEEDED_AT,
       factory_released_at: SEEDED_AT + 60,
       market_released_at: SEEDED_AT + 120,
+      release_refused_at: null,
+      release_refusal_hash: null,
       facts_version: newFactsVersion(),
     })
     .execute();

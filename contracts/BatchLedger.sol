@@ -27,6 +27,8 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         keccak256("FactoryRelease(uint32 cmoId,uint256 nonce,bytes32 batchId,bytes32 certificateHash)");
     bytes32 private constant MARKET_RELEASE_TYPEHASH =
         keccak256("MarketRelease(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 decisionHash)");
+    bytes32 private constant RELEASE_REFUSAL_TYPEHASH =
+        keccak256("ReleaseRefusal(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 reasonHash)");
     bytes32 private constant SHIPMENT_TYPEHASH = keccak256(
         "Shipment(uint32 shipperId,uint256 nonce,bytes32 batchId,uint32 recipientId,uint64 quantity,bytes32 codesRoot)"
     );
@@ -200,6 +202,23 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         if (subject.qualityChecked) _qualityDuties.checkMarketRelease(release.batchId, signer);
         subject.state = BatchState.MarketReleased;
         emit BatchMarketReleased(release.batchId, release.mahId, release, signer, signature);
+    }
+
+    /// @inheritdoc IBatchLedger
+    function refuseRelease(ReleaseRefusal calldata refusal, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(RELEASE_REFUSAL_TYPEHASH, refusal.mahId, refusal.nonce, refusal.batchId, refusal.reasonHash)
+        );
+        (, address signer) = _attest(structHash, refusal.mahId, refusal.nonce, signature);
+        Batch storage subject = _recorded(refusal.batchId);
+        if (refusal.mahId != subject.mahId) revert NotBatchMah(refusal.batchId, refusal.mahId);
+        _checkNotRejected(refusal.batchId, subject);
+        // Stock already on the market is withdrawn by a recall, not by a refusal.
+        if (subject.state == BatchState.MarketReleased) {
+            revert BatchStateMismatch(refusal.batchId, subject.state, BatchState.FactoryReleased);
+        }
+        subject.state = BatchState.Rejected;
+        emit BatchReleaseRefused(refusal.batchId, refusal.mahId, refusal, signer, signature);
     }
 
     // ----- custody -----
@@ -522,6 +541,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     /// @dev Release steps go in order, never with an open deviation and never for a recalled batch.
     function _checkReleasable(bytes32 id, Batch storage subject, BatchState required) private view {
         if (subject.recall != RecallStatus.None) revert BatchRecalled(id);
+        _checkNotRejected(id, subject);
         if (subject.state != required) revert BatchStateMismatch(id, subject.state, required);
         if (subject.openDeviations != 0) revert BatchHasOpenDeviations(id, subject.openDeviations);
     }
@@ -529,10 +549,15 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     /// @dev Stock moves to customers and patients only after market release, never while held, and until a recall.
     function _checkInCommerce(bytes32 id, Batch storage subject) private view {
         if (subject.recall != RecallStatus.None) revert BatchRecalled(id);
+        _checkNotRejected(id, subject);
         _checkNotHeld(id, subject);
         if (subject.state != BatchState.MarketReleased) {
             revert BatchStateMismatch(id, subject.state, BatchState.MarketReleased);
         }
+    }
+
+    function _checkNotRejected(bytes32 id, Batch storage subject) private view {
+        if (subject.state == BatchState.Rejected) revert BatchRejected(id);
     }
 
     function _checkNotHeld(bytes32 id, Batch storage subject) private view {

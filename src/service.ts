@@ -5,6 +5,7 @@ import path from "node:path";
 import { createEarlyWarning } from "./alerts";
 import type { AlertConfig } from "./alerts";
 import { createApp } from "./api/app";
+import { recoverAggregations } from "./api/cases";
 import { createCodeBook } from "./api/codebook";
 import type { ApiServices } from "./api/context";
 import { createRelay, relayRoutes } from "./api/relay";
@@ -141,6 +142,10 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     log.info({ batches: recovered.reregistered }, "registered codes again from the data directory's registration files");
   for (const { batchId, reason } of recovered.refused)
     log.warn({ batchId, reason }, "a kept registration does not match its batch on the chain; not registered");
+  const cases = await recoverAggregations(services);
+  if (cases.reregistered.length > 0) log.info({ batches: cases.reregistered }, "registered cases and pallets again from the data directory");
+  for (const { batchId, reason } of cases.refused)
+    log.warn({ batchId, reason }, "kept cases and pallets do not match their batch's committed aggregation; not registered");
   const app = createApp(services, [...(relay ? relayRoutes(relay) : []), ...earlyWarning.routes], [webPages, ...earlyWarning.mounts]);
   const { server } = options;
   server.on("request", app);

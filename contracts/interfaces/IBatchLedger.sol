@@ -15,7 +15,9 @@ interface IBatchLedger is IAttestations {
         None,
         Manufactured,
         FactoryReleased,
-        MarketReleased
+        MarketReleased,
+        /// The MAH refused market release: the batch is to be destroyed and never enters commerce.
+        Rejected
     }
 
     enum RecallStatus {
@@ -192,6 +194,15 @@ interface IBatchLedger is IAttestations {
         bytes32 decisionHash;
     }
 
+    /// @notice The MAH's QA refuses market release: the batch is rejected, to be destroyed. `reasonHash` is the hash
+    /// of the signed reasons (stored off the ledger).
+    struct ReleaseRefusal {
+        uint32 mahId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 reasonHash;
+    }
+
     /// @notice A hand-over of `quantity` to `recipientId`; `codesRoot` optionally commits the shipped codes.
     struct Shipment {
         uint32 shipperId;
@@ -317,6 +328,9 @@ interface IBatchLedger is IAttestations {
     event BatchMarketReleased(
         bytes32 indexed batchId, uint32 indexed mahId, MarketRelease release, address signer, bytes signature
     );
+    event BatchReleaseRefused(
+        bytes32 indexed batchId, uint32 indexed mahId, ReleaseRefusal refusal, address signer, bytes signature
+    );
     event BatchShipped(
         bytes32 indexed shipmentId,
         bytes32 indexed batchId,
@@ -403,6 +417,8 @@ interface IBatchLedger is IAttestations {
     error BatchHasOpenDeviations(bytes32 batchId, uint16 openDeviations);
     error BatchExpired(bytes32 batchId, uint40 expiresAt);
     error BatchRecalled(bytes32 batchId);
+    /// @notice Its MAH refused the batch market release: it is never released, shipped, sold or dispensed.
+    error BatchRejected(bytes32 batchId);
     /// @notice The batch is on hold: it cannot be released to the market, shipped or dispensed until its MAH
     /// releases the hold or it is recalled.
     error BatchOnHold(bytes32 batchId);
@@ -465,6 +481,11 @@ interface IBatchLedger is IAttestations {
     /// @notice The MAH's QA releases the batch to the market: only after factory release, with no open deviation,
     /// before expiry and unless recalled.
     function releaseToMarket(MarketRelease calldata release, bytes calldata signature) external;
+
+    /// @notice The MAH's QA refuses market release of a batch not yet released to the market (open deviations or
+    /// not): the batch becomes Rejected, to be destroyed, and every later release, shipment or dispensing of it
+    /// fails with {BatchRejected}. Its holder may still destroy the stock.
+    function refuseRelease(ReleaseRefusal calldata refusal, bytes calldata signature) external;
 
     /// @notice A holder ships part of its holding of a market-released, unrecalled batch to another organization.
     /// @return shipmentId keccak256(abi.encode(shipperId, nonce)).

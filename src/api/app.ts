@@ -19,6 +19,7 @@ import type { RateLimiter } from "./rate-limit";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
 import { qualityDutyRoutes } from "./quality-duties";
+import { agreementRoutes } from "./agreements";
 import { qualityRoutes } from "./quality";
 import { recallRoutes } from "./recalls";
 import { releaseReviewRoutes } from "./release-review";
@@ -86,6 +87,7 @@ export const coreRoutes: AnyRoute[] = [
   ...codesRootRoutes,
   ...batchRoutes,
   ...releaseReviewRoutes,
+  ...agreementRoutes,
   ...packProofRoutes,
   ...recallRoutes,
   ...organizationRoutes,

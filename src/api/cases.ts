@@ -1,7 +1,21 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { z } from "zod";
 import { aggregate, aggregationTree, buildCodeTree, CodeError, packId, parseCode } from "../codes";
 import type { Aggregate, AggregationTree, TraceCode } from "../codes";
-import { badInput, conflict, describeExpiry, judgePack, notAllowed, notFound, refused, unauthenticated, UNREGISTERED_CONTAINER } from "../ledger";
+import {
+  badInput,
+  conflict,
+  describeExpiry,
+  judgePack,
+  LedgerError,
+  notAllowed,
+  notFound,
+  refused,
+  unauthenticated,
+  UNREGISTERED_CONTAINER,
+} from "../ledger";
 import type { Judgement } from "../ledger";
 import type { Store } from "../store";
 import { caseReads } from "../store/case-reads";
@@ -212,6 +226,50 @@ async function checkPacksOfBatch(services: ApiServices, batchId: string, packKey
   }
 }
 
+/**
+ * Where a batch's registered cases and pallets are kept, beside its registered codes (src/api/codebook.ts): the pairs
+ * live only in the store, so a store rebuilt from the chain registers them again from here.
+ */
+const aggregationFile = (dataDir: string, batchId: string) => path.join(dataDir, "trees", `${batchId}.aggregates.json`);
+
+async function keepAggregation(dataDir: string, batchId: string, body: { container: string; contents: string[] }[]) {
+  const file = aggregationFile(dataDir, batchId);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(`${file}.writing`, JSON.stringify(body), { mode: 0o600 });
+  await rename(`${file}.writing`, file);
+}
+
+/**
+ * Registers again the cases and pallets of batches whose aggregation is committed on the chain but not registered in
+ * this store (a store rebuilt, or one that lost them), from the kept registrations, each checked against the
+ * committed root as at first. Run after the codes are registered again (their packs must be the batch's).
+ */
+export async function recoverAggregations(services: ApiServices) {
+  const { db } = services.store;
+  const unregistered = await db
+    .selectFrom("batch_aggregations")
+    .leftJoin("aggregation_units", "aggregation_units.batch_id", "batch_aggregations.batch_id")
+    .select("batch_aggregations.batch_id")
+    .where("aggregation_units.batch_id", "is", null)
+    .execute();
+  const reregistered: string[] = [];
+  const refusedBatches: { batchId: string; reason: string }[] = [];
+  for (const { batch_id: batchId } of unregistered) {
+    const file = aggregationFile(services.config.dataDir, batchId);
+    if (!existsSync(file)) continue;
+    try {
+      const kept = z.array(z.object({ container: z.string(), contents: z.array(z.string()) })).safeParse(JSON.parse(await readFile(file, "utf8")));
+      if (!kept.success) throw badInput("AGGREGATION_FILE_INVALID", `${file} is not a registration of cases and pallets`);
+      await registerAggregation(services, await findBatch(services, batchId), kept.data);
+      reregistered.push(batchId);
+    } catch (error) {
+      if (!(error instanceof LedgerError || error instanceof SyntaxError)) throw error;
+      refusedBatches.push({ batchId, reason: error.message });
+    }
+  }
+  return { reregistered, refused: refusedBatches };
+}
+
 /** Registers a batch's cases and pallets as its CMO or MAH would (the demo's seed, by its batch id). */
 export async function registerBatchAggregation(services: ApiServices, batchId: string, aggregates: { container: string; contents: string[] }[]) {
   return registerAggregation(services, await findBatch(services, batchId), aggregates);
@@ -261,6 +319,7 @@ async function registerAggregation(services: ApiServices, batch: BatchRow, body:
         .values(rows.slice(i, i + 2_000))
         .execute();
   });
+  await keepAggregation(services.config.dataDir, batch.id, body);
   return { batchId: batch.id, root: tree.root, containers: tree.containers, packs: tree.packs };
 }
 

@@ -35,6 +35,7 @@ export function toBatchView(row: BatchRow): BatchView {
     recordedAt: row.recorded_at,
     factoryReleasedAt: row.factory_released_at,
     marketReleasedAt: row.market_released_at,
+    releaseRefusal: row.release_refused_at === null ? null : { at: row.release_refused_at, reasonHash: row.release_refusal_hash ?? "" },
   };
 }
 

@@ -1,6 +1,16 @@
 import { z } from "zod";
-import { AGREEMENT_KINDS, DEVIATION_KINDS, DEVIATION_SEVERITIES, DEVIATION_STATUSES, releasable, releaseGates, RELEASE_GATES } from "../ledger";
+import {
+  AGREEMENT_KINDS,
+  DEVIATION_KINDS,
+  DEVIATION_SEVERITIES,
+  DEVIATION_STATUSES,
+  releasable,
+  releaseGates,
+  RELEASE_GATES,
+  STERILE_RISK_CLASSES,
+} from "../ledger";
 import type { ReleaseFacts } from "../ledger";
+import type { BatchRow } from "../store/queries";
 import { notAllowed } from "../ledger/errors";
 import { payloadOf } from "../store";
 import { readableBatch } from "./batches";
@@ -44,12 +54,30 @@ const releaseReview = z.object({
     })
     .nullable()
     .meta({ description: "the quality agreement the batch was made under" }),
+  qualityDuties: z
+    .object({
+      riskClass: z.string().nullable(),
+      sterileRecordsRequired: z.boolean(),
+      sterileRecorded: z.boolean(),
+      certificateRequired: z.boolean().meta({ description: "the quality agreement has a contract laboratory test release" }),
+      certificatePassed: z.boolean().nullable().meta({ description: "the laboratory's verdict; null while it issued none" }),
+      qualifiedPersonSigns: z
+        .boolean()
+        .meta({ description: "the market release must be signed by a current quality authorized person of the product" }),
+      qualifiedPersons: z.array(z.object({ key: z.string(), name: z.string() })).meta({ description: "the product's current ones" }),
+      signerKey: z
+        .string()
+        .nullable()
+        .meta({ description: "the key the qualifiedPerson gate was judged for: the caller's, when it signs for the batch's MAH" }),
+    })
+    .meta({ description: "what QualityDuties checks at factory and market release" }),
   now: z.number().int().meta({ description: "the moment the gates were judged at, unix seconds" }),
 });
 
-async function reviewFacts(services: ApiServices, batchId: string) {
+async function reviewFacts(services: ApiServices, row: BatchRow) {
+  const batchId = row.id;
   const { db } = services.store;
-  const [deviations, release, batch] = await Promise.all([
+  const [deviations, release, batch, mah, riskClass, records, persons] = await Promise.all([
     db.selectFrom("deviations").selectAll().where("batch_id", "=", batchId).orderBy("opened_at").orderBy("report_hash").execute(),
     db
       .selectFrom("ledger_events")
@@ -58,9 +86,44 @@ async function reviewFacts(services: ApiServices, batchId: string) {
       .where("name", "=", "BatchFactoryReleased")
       .executeTakeFirst(),
     db.selectFrom("batches").select("agreement_id").where("id", "=", batchId).executeTakeFirstOrThrow(),
+    db.selectFrom("organizations").select(["status", "licence_valid_until"]).where("id", "=", row.mah_id).executeTakeFirst(),
+    db.selectFrom("product_risk_classes").select(["risk_class", "classified_at"]).where("product_id", "=", row.product_id).executeTakeFirst(),
+    db.selectFrom("batch_quality_records").selectAll().where("batch_id", "=", batchId).executeTakeFirst(),
+    db
+      .selectFrom("responsible_persons")
+      .selectAll()
+      .where("product_id", "=", row.product_id)
+      .where("role", "=", "QUALIFIED_PERSON")
+      .orderBy("appointed_at")
+      .execute(),
   ]);
   const agreement = await db.selectFrom("agreements").selectAll().where("id", "=", batch.agreement_id).executeTakeFirst();
-  return { deviations, release, agreement };
+  return { deviations, release, agreement, mah, riskClass, records, persons };
+}
+
+type Facts = Awaited<ReturnType<typeof reviewFacts>>;
+
+/**
+ * QualityDuties fixes a batch's duties when the batch is recorded, from the product's risk class and named quality
+ * authorized persons at that moment and its agreement's release tester. The read model keeps times to the second,
+ * so an appointment or revocation in the batch's own second counts as in place (the gate then errs red).
+ */
+function batchDuties(row: BatchRow, facts: Facts, signerKey: string | null) {
+  const { riskClass, records, persons, agreement } = facts;
+  const classedSterile = riskClass !== undefined && riskClass.classified_at <= row.recorded_at && STERILE_RISK_CLASSES.includes(riskClass.risk_class);
+  const current = persons.filter((p) => p.revoked === 0);
+  return {
+    riskClass: riskClass?.risk_class ?? null,
+    sterileRecordsRequired: classedSterile,
+    sterileRecorded: records?.sterile_records_at != null,
+    certificateRequired: agreement?.release_tester === "CONTRACT_LABORATORY",
+    certificatePassed: records?.certified_at != null ? records.certificate_passed === 1 : null,
+    qualifiedPersonSigns: persons.some((p) => p.appointed_at <= row.recorded_at && (p.revoked_at === null || p.revoked_at >= row.recorded_at)),
+    // Anyone but the MAH's own signer sees whether some current one could sign.
+    signerIsQualifiedPerson: signerKey === null ? current.length > 0 : current.some((p) => p.person_key === signerKey),
+    qualifiedPersons: current.map((p) => ({ key: p.person_key, name: p.name })),
+    signerKey,
+  };
 }
 
 /**
@@ -82,7 +145,9 @@ export const releaseReviewRoutes = [
       if (caller!.role !== "REGULATOR" && caller!.organizationId !== row.mah_id && caller!.organizationId !== row.cmo_id) {
         throw notAllowed("RELEASE_REVIEW_RESTRICTED", "a batch's release review is for regulators and the batch's MAH and CMO");
       }
-      const { deviations, release, agreement } = await reviewFacts(services, row.id);
+      const found = await reviewFacts(services, row);
+      const { deviations, release, agreement, mah } = found;
+      const duties = batchDuties(row, found, caller!.organizationId === row.mah_id ? caller!.key.toLowerCase() : null);
       const factoryRelease = release
         ? { certificateHash: String(payloadOf(release).certificateHash), at: release.block_time, signer: release.signer }
         : null;
@@ -104,6 +169,8 @@ export const releaseReviewRoutes = [
         factoryRelease,
         deviations,
         agreement: agreementView,
+        duties,
+        mah: { active: mah?.status === "ACTIVE", licenceValidUntil: mah?.licence_valid_until ?? null },
       };
       const now = services.now();
       return {
@@ -122,6 +189,16 @@ export const releaseReviewRoutes = [
           closedAt: d.closed_at,
         })),
         agreement: agreementView,
+        qualityDuties: {
+          riskClass: duties.riskClass,
+          sterileRecordsRequired: duties.sterileRecordsRequired,
+          sterileRecorded: duties.sterileRecorded,
+          certificateRequired: duties.certificateRequired,
+          certificatePassed: duties.certificatePassed,
+          qualifiedPersonSigns: duties.qualifiedPersonSigns,
+          qualifiedPersons: duties.qualifiedPersons,
+          signerKey: duties.signerKey,
+        },
         now,
       };
     },

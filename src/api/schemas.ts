@@ -38,7 +38,7 @@ export const batchView = z.object({
   quantity: z.number().int(),
   manufacturedAt: z.number().int(),
   expiresAt: z.number().int(),
-  state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED"]),
+  state: z.enum(["MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED", "REJECTED"]),
   recall: z.object({ status: z.enum(["OPEN", "CLOSED"]), level: z.string() }).nullable(),
   hold: z.enum(HOLD_STATUSES).meta({
     description:
@@ -61,6 +61,10 @@ export const batchView = z.object({
   recordedAt: z.number().int(),
   factoryReleasedAt: z.number().int().nullable(),
   marketReleasedAt: z.number().int().nullable(),
+  releaseRefusal: z
+    .object({ at: z.number().int(), reasonHash: z.string() })
+    .nullable()
+    .meta({ description: "its MAH's recorded refusal of market release (state REJECTED: to be destroyed), if any" }),
 });
 
 export type BatchView = z.infer<typeof batchView>;

@@ -740,6 +740,20 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
       return EXIT_OK;
     },
   );
+  attestation(
+    release,
+    io,
+    act,
+    "refuse",
+    "the MAH refuses a batch market release: the batch is rejected, to be destroyed, and never released or shipped",
+    (c) => batchArgument(c).addOption(hashOption("--reason <reason>", "the signed reasons for the refusal").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "BatchLedger", "ReleaseRefusal", { batchId: named(session, batch), reasonHash: options.reason }), {
+        batchId: batch.id,
+      });
+      return EXIT_OK;
+    },
+  );
 
   attestation(
     program,

@@ -130,6 +130,15 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     "trace:release": "market",
     "trace:decisionHash": a.decisionHash,
   }),
+  // The MAH's QA refuses the lot market release: rejected, to be destroyed, never sold.
+  BatchReleaseRefused: (a, x) => ({
+    action: "OBSERVE",
+    bizStep: "inspecting",
+    disposition: "non_conformant",
+    quantityList: [{ epcClass: x.lot }],
+    "trace:release": "refused",
+    "trace:reasonHash": a.reasonHash,
+  }),
   BatchShipped: (a, x) => ({
     action: "OBSERVE",
     bizStep: "shipping",

@@ -304,6 +304,8 @@ const HANDLERS: Record<string, Handler> = {
       recorded_at: blockTime,
       factory_released_at: null,
       market_released_at: null,
+      release_refused_at: null,
+      release_refusal_hash: null,
       // Tagged when the range is written (writeWindow), as every batch row its events touch.
       facts_version: 0,
     });
@@ -385,6 +387,12 @@ const HANDLERS: Record<string, Handler> = {
     const batch = w.batches.get(str(args, "batchId"));
     if (!batch) return unknownBatch(args);
     w.batches.update(batch, { state: "MARKET_RELEASED", market_released_at: blockTime });
+    return null;
+  },
+  BatchReleaseRefused(w, { args, blockTime }) {
+    const batch = w.batches.get(str(args, "batchId"));
+    if (!batch) return unknownBatch(args);
+    w.batches.update(batch, { state: "REJECTED", release_refused_at: blockTime, release_refusal_hash: str(args, "reasonHash") });
     return null;
   },
   BatchShipped(w, { args, blockTime }) {

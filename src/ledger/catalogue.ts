@@ -251,6 +251,14 @@ export const ATTESTATIONS = {
     struct: "release",
     signedBy: ["MAH"],
   },
+  ReleaseRefusal: {
+    contract: "BatchLedger",
+    function: "refuseRelease",
+    fields: [field("mahId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("reasonHash", "bytes32")],
+    event: "BatchReleaseRefused",
+    struct: "refusal",
+    signedBy: ["MAH"],
+  },
 
   // ----- BatchLedger: custody -----
   Shipment: {

@@ -53,6 +53,7 @@ export const REFUSAL_TITLES: Record<string, { "zh-CN": string; en: string }> = {
   BATCH_HAS_OPEN_DEVIATIONS: { "zh-CN": "批次有未关闭的偏差", en: "The batch has open deviations" },
   BATCH_EXPIRED: { "zh-CN": "批次已过有效期", en: "The batch has expired" },
   BATCH_RECALLED: { "zh-CN": "批次已召回", en: "The batch is recalled" },
+  BATCH_REJECTED: { "zh-CN": "批次已拒绝放行，待销毁", en: "The batch was refused release, to be destroyed" },
   BATCH_ON_HOLD: { "zh-CN": "批次已暂控", en: "The batch is on hold" },
   NOT_HOLD_AUTHORITY: { "zh-CN": "无权暂控该批次", en: "Not allowed to hold the batch" },
   BATCH_ALREADY_ON_HOLD: { "zh-CN": "批次已处于暂控", en: "The batch is already on hold" },

@@ -363,6 +363,13 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     explain: async (a, c) =>
       `${await c.names.batch(a.batchId)} is ${await c.names.recall(a.batchId)}: it can no longer be released, shipped or dispensed`,
   },
+  BatchRejected: {
+    kind: "refused",
+    code: "BATCH_REJECTED",
+    explain: async (a, c) =>
+      `${await c.names.batch(a.batchId)} was refused market release by its MAH (rejected, to be destroyed): ` +
+      `it can never be released, shipped or dispensed`,
+  },
 
   // ----- CorrectiveActions: CAPA -----
   NotCapaParty: {

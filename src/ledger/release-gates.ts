@@ -2,10 +2,23 @@ import type { AgreementKindName, BatchStateName, DeviationKindName, DeviationSta
 
 /**
  * What an MAH's quality authorized person checks before signing a batch's market release, each a gate that is
- * green or not. The contract decides for itself (BatchLedger.releaseToMarket); these gates show the same rules
- * ahead of signing, plus what the contract does not check at release (the quality agreement still in force).
+ * green or not. The contract decides for itself (BatchLedger.releaseToMarket, QualityDuties.checkFactoryRelease and
+ * checkMarketRelease, the registry's attester check); these gates show the same rules ahead of signing, plus what
+ * the contract does not check at release (the quality agreement still in force). Where the read model cannot tell
+ * exactly what the contract will decide, a gate errs red: the page is never green for a release the contract refuses.
  */
-export const RELEASE_GATES = ["factoryRelease", "deviations", "agreement", "hold", "recall", "expiry"] as const;
+export const RELEASE_GATES = [
+  "factoryRelease",
+  "sterileRecords",
+  "testCertificate",
+  "deviations",
+  "agreement",
+  "hold",
+  "recall",
+  "expiry",
+  "licence",
+  "qualifiedPerson",
+] as const;
 export type ReleaseGateName = (typeof RELEASE_GATES)[number];
 
 export type ReleaseFacts = {
@@ -16,21 +29,46 @@ export type ReleaseFacts = {
   factoryRelease: { certificateHash: string; at: number } | null;
   deviations: Array<{ kind: DeviationKindName; status: DeviationStatusName }>;
   agreement: { kind: AgreementKindName; validFrom: number; validUntil: number; revoked: boolean } | null;
+  /**
+   * The batch's quality duties (QualityDuties): sterile records for a sterile, TCM-injection or vaccine product and
+   * a passing contract laboratory certificate where the agreement names one (both checked at factory release), and
+   * the market release signed by a current quality authorized person where the product had one named when the batch
+   * was recorded.
+   */
+  duties: {
+    sterileRecordsRequired: boolean;
+    sterileRecorded: boolean;
+    certificateRequired: boolean;
+    /** The laboratory's verdict; null while it issued none. */
+    certificatePassed: boolean | null;
+    qualifiedPersonSigns: boolean;
+    /** Whether the key that would sign is a current quality authorized person of the product. */
+    signerIsQualifiedPerson: boolean;
+  };
+  /** The MAH as the registry's attester check sees it: active, and its licence's end (unix seconds) if recorded. */
+  mah: { active: boolean; licenceValidUntil: number | null };
 };
 
 export type ReleaseGate = { gate: ReleaseGateName; passed: boolean };
 
 /** Each gate at `now` (unix seconds), in the order a reviewer reads them; market release waits for all green. */
 export function releaseGates(facts: ReleaseFacts, now: number): ReleaseGate[] {
-  const { agreement } = facts;
+  const { agreement, duties } = facts;
+  const pastFactory = facts.factoryRelease !== null && facts.state !== "MANUFACTURED";
   const passed: Record<ReleaseGateName, boolean> = {
     // A batch already released passed this gate when it was released.
     factoryRelease: facts.factoryRelease !== null && facts.state !== "MANUFACTURED",
+    // Both are checked at factory release: a batch past it passed them.
+    sterileRecords: pastFactory || !duties.sterileRecordsRequired || duties.sterileRecorded,
+    testCertificate: pastFactory || !duties.certificateRequired || duties.certificatePassed === true,
     deviations: facts.deviations.every((deviation) => deviation.status !== "OPEN"),
     agreement: agreement !== null && !agreement.revoked && agreement.validFrom <= now && now <= agreement.validUntil,
     hold: facts.holdStatus !== "ON_HOLD",
     recall: facts.recallStatus === "NONE",
     expiry: now <= facts.expiresAt,
+    // ConsortiumRegistry refuses any attestation of a suspended organization or one whose licence has ended.
+    licence: facts.mah.active && (facts.mah.licenceValidUntil === null || now < facts.mah.licenceValidUntil),
+    qualifiedPerson: !duties.qualifiedPersonSigns || duties.signerIsQualifiedPerson,
   };
   return RELEASE_GATES.map((gate) => ({ gate, passed: passed[gate] }));
 }

@@ -10,6 +10,7 @@ export const VERDICTS = [
   "UNKNOWN_CODE",
   "NOT_ON_LEDGER",
   "NOT_RELEASED",
+  "REJECTED",
   "RECALLED",
   "ON_HOLD",
   "EXPIRED",
@@ -164,6 +165,13 @@ export function judgePack(printed: PrintedLabel, facts: PackFacts, now: number):
     return {
       verdict: "SUSPECT",
       reason: `a suspect-product report on ${facts.packState === "ACTIVE" ? "this pack or its batch" : "this pack"} is under investigation: do not sell or dispense it until a regulator terminates the report`,
+    };
+  }
+  if (batch.state === "REJECTED") {
+    return {
+      verdict: "REJECTED",
+      reason: `batch ${batch.batchNumber} was refused market release by its MAH and is to be destroyed: the pack must never be sold or dispensed; keep it aside and tell its MAH and your regulator`,
+      reasonZh: `批次 ${batch.batchNumber} 已被上市许可持有人拒绝放行、待销毁：这一盒不得销售或调配；请单独存放，并告知上市许可持有人和监管部门`,
     };
   }
   if (isExpired(batch.expiresAt, now)) {

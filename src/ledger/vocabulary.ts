@@ -95,10 +95,16 @@ export const QUALITY_WORDS_ZH = {
 } as const;
 
 /** contracts/interfaces/IBatchLedger.sol `BatchState`. */
-export const BatchState = { None: 0, Manufactured: 1, FactoryReleased: 2, MarketReleased: 3 } as const;
+export const BatchState = { None: 0, Manufactured: 1, FactoryReleased: 2, MarketReleased: 3, Rejected: 4 } as const;
 export const BATCH_STATES = ledgerEnum(
-  ["NONE", "MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED"],
-  ["not recorded", "manufactured (not yet released)", "released from the factory", "released to the market"],
+  ["NONE", "MANUFACTURED", "FACTORY_RELEASED", "MARKET_RELEASED", "REJECTED"],
+  [
+    "not recorded",
+    "manufactured (not yet released)",
+    "released from the factory",
+    "released to the market",
+    "rejected by its MAH (market release refused, to be destroyed)",
+  ],
 );
 export type BatchStateName = (typeof BATCH_STATES.names)[number];
 

@@ -885,6 +885,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("epcis_subscriptions_query").on("epcis_subscriptions").columns(["organization_id", "query_name"]).execute();
     },
   },
+  "0022_release_refusals": {
+    async up(db: Kysely<unknown>) {
+      // A batch its MAH refused market release (state REJECTED): when, and the hash of the signed reasons.
+      await db.schema.alterTable("batches").addColumn("release_refused_at", "bigint").execute();
+      await db.schema.alterTable("batches").addColumn("release_refusal_hash", "text").execute();
+    },
+  },
 };
 
 /**

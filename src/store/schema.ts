@@ -389,6 +389,9 @@ export type BatchTable = {
   recorded_at: number;
   factory_released_at: number | null;
   market_released_at: number | null;
+  /** When its MAH refused it market release (state REJECTED), and the hash of the signed reasons. */
+  release_refused_at: number | null;
+  release_refusal_hash: string | null;
   /**
    * Changes, to a random tag, in every transaction that changes what a scan caches of the batch (see
    * src/store/facts-version.ts); 0 until the first.

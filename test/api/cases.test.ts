@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
@@ -5,6 +7,7 @@ import { aggregationTree, buildCodeTree, packId, withCheckDigit } from "../../sr
 import type { Aggregate } from "../../src/codes";
 import { receive, recordBatch, releaseFromFactory, releaseToMarket, startRecall } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
+import { recoverAggregations } from "../../src/api/cases";
 import { apiHarness, packsFor } from "./harness";
 import type { ApiHarness } from "./harness";
 
@@ -88,6 +91,29 @@ describe("cases and pallets (SSCC) through the API", () => {
     const { body } = await register(h.c.cmo, asBody(aggregates), 201);
     expect(body).to.deep.include({ containers: 3, packs: 8 });
     expect((await register(h.c.cmo, asBody(aggregates), 409)).body.error.code).to.equal("AGGREGATION_ALREADY_REGISTERED");
+  });
+
+  it("registers the cases and pallet again in a store that lost them, from the kept registration, checked against the root", async () => {
+    const pairs = () =>
+      h.store.db.selectFrom("aggregation_units").select(["container_key", "unit_key"]).orderBy("container_key").orderBy("unit_key").execute();
+    const registered = await pairs();
+    const file = path.join(h.services.config.dataDir, "trees", `${batchId.toLowerCase()}.aggregates.json`);
+    const kept = readFileSync(file, "utf8");
+    // A rebuilt store holds the chain's commitment (batch_aggregations) but none of the pairs registered off-chain.
+    await h.store.db.deleteFrom("aggregation_units").execute();
+    expect((await scan(CASE_A)).verdict).to.equal("UNKNOWN_CODE");
+    // A kept file that no longer hashes to the committed root is refused, and nothing is registered.
+    const tampered = asBody([{ ...aggregates[0]!, contents: packs.slice(0, 3) }, aggregates[1]!, aggregates[2]!]).aggregates;
+    writeFileSync(file, JSON.stringify(tampered));
+    const refusedOne = await recoverAggregations(h.services);
+    expect(refusedOne.reregistered).to.deep.equal([]);
+    expect(refusedOne.refused.map((r) => r.batchId)).to.deep.equal([batchId.toLowerCase()]);
+    expect(refusedOne.refused[0]!.reason).to.contain("hash to");
+    expect(await pairs()).to.deep.equal([]);
+    writeFileSync(file, kept);
+    expect(await recoverAggregations(h.services)).to.deep.equal({ reregistered: [batchId.toLowerCase()], refused: [] });
+    expect(await pairs()).to.deep.equal(registered);
+    expect(await recoverAggregations(h.services), "nothing left to register").to.deep.equal({ reregistered: [], refused: [] });
   });
 
   it("answers a scanned case with its batch, verdict and contents, and a proof the contract accepts", async () => {

@@ -169,7 +169,8 @@ describe("trace quality: CLI, indexer and API", () => {
     expect((await c.registry.organization(onboarded.onboardedOrganizationId)).role).to.equal(BigInt(Role.Laboratory));
   });
 
-  it("indexes the duties and answers them through the API to the parties, not to a distributor", async () => {
+  /** Indexes the chain into a fresh store and runs `use` against the API over it. */
+  async function overApi(use: (app: ReturnType<typeof createApp>, store: Awaited<ReturnType<typeof freshStore>>) => Promise<void>) {
     const store = await freshStore("sqlite");
     const source = createRpcSource(chain.url);
     try {
@@ -189,61 +190,8 @@ describe("trace quality: CLI, indexer and API", () => {
         now: () => Math.floor(Date.now() / 1000),
         deployment: await deploymentOf(c),
       };
-      const app = createApp(services);
       try {
-        const mah = await tokenFor(app, c.mah);
-        const product = await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${mah}`).expect(200);
-        expect(product.body).to.include({ riskClass: "STERILE", sterileRecordsRequired: true });
-        expect(product.body.responsiblePersons).to.deep.include({
-          key: qp.address.toLowerCase(),
-          name: "王敏 Wang Min",
-          role: "QUALIFIED_PERSON",
-          revoked: false,
-          appointedAt: product.body.responsiblePersons[0].appointedAt,
-          revokedAt: null,
-        });
-        expect(
-          product.body.qualityReviews.map((r: { year: number; quarter: number; riskLevel: string }) => [r.year, r.quarter, r.riskLevel]),
-        ).to.deep.equal([[2026, 3, "MEDIUM"]]);
-        const batchId = await c.batches.batchId(c.productId, "ST-CLI-1");
-        const cmo = await tokenFor(app, c.cmo);
-        const batch = await request(app).get(`/v1/batches/${batchId}/quality`).set("authorization", `Bearer ${cmo}`).expect(200);
-        expect(batch.body.sterileRecords.environmentalMonitoringHash).to.equal(hashText("EM cleanroom B"));
-        expect(batch.body.testCertificate).to.include({ passed: true, testingAgreementId: c.testingAgreementId });
-        expect(batch.body.testCertificate.laboratory.name).to.equal("Zhejiang Drug Testing Laboratory");
-        expect(batch.body.marketReleasedBy.person).to.include({ name: "王敏 Wang Min", role: "QUALIFIED_PERSON" });
-
-        const distributor = await tokenFor(app, c.distributor);
-        const refused = await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${distributor}`).expect(403);
-        expect(refused.body.error.code).to.equal("NOT_YOUR_PRODUCT");
-        await request(app).get(`/v1/products/0x1234/quality`).set("authorization", `Bearer ${mah}`).expect(400);
-        await request(app)
-          .get(`/v1/products/${hashText("nothing")}/quality`)
-          .set("authorization", `Bearer ${mah}`)
-          .expect(404);
-        await request(app).get(`/v1/products/${c.productId}/quality`).expect(401);
-        const lab = await tokenFor(app, c.laboratory);
-        await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${lab}`).expect(200);
-
-        const log = await request(app).get(`/v1/agreements/${c.agreementId}/communications`).set("authorization", `Bearer ${cmo}`).expect(200);
-        expect(log.body.terms).to.include({ responseSeconds: 48 * 3600 });
-        expect(log.body.terms.channels).to.deep.equal(["EMAIL", "PORTAL"]);
-        expect(
-          log.body.notices.map((n: { id: string; kind: string; acknowledgedAt: number | null }) => [n.id, n.kind, n.acknowledgedAt !== null]),
-        ).to.deep.equal([
-          [acknowledged, "CHANGE_CONTROL", true],
-          [unanswered, "AUDIT_FINDING", false],
-        ]);
-        await request(app).get(`/v1/agreements/${c.agreementId}/communications`).set("authorization", `Bearer ${distributor}`).expect(403);
-        await request(app).get(`/v1/agreements/${c.testingAgreementId}/communications`).set("authorization", `Bearer ${mah}`).expect(404);
-        const due = log.body.notices[1].dueAt as number;
-        const overdue = async (now: number) =>
-          (await store.db.transaction().execute((trx) => evaluateDeadlines(trx, DEFAULT_ALERT_CONFIG, now))).drafts.filter(
-            (d) => d.rule === "notice_acknowledgement_overdue",
-          );
-        expect(await overdue(due - 1)).to.deep.equal([]);
-        const late = await overdue(due + 3600);
-        expect(late.map((d) => [d.subject, d.organizationId, d.notify])).to.deep.equal([[unanswered, c.cmo.id, [c.mah.id]]]);
+        await use(createApp(services), store);
       } finally {
         services.codes.close();
       }
@@ -251,5 +199,112 @@ describe("trace quality: CLI, indexer and API", () => {
       source.close();
       await store.close();
     }
+  }
+
+  it("indexes the duties and answers them through the API to the parties, not to a distributor", async () => {
+    await overApi(async (app, store) => {
+      const mah = await tokenFor(app, c.mah);
+      const product = await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${mah}`).expect(200);
+      expect(product.body).to.include({ riskClass: "STERILE", sterileRecordsRequired: true });
+      expect(product.body.responsiblePersons).to.deep.include({
+        key: qp.address.toLowerCase(),
+        name: "王敏 Wang Min",
+        role: "QUALIFIED_PERSON",
+        revoked: false,
+        appointedAt: product.body.responsiblePersons[0].appointedAt,
+        revokedAt: null,
+      });
+      expect(
+        product.body.qualityReviews.map((r: { year: number; quarter: number; riskLevel: string }) => [r.year, r.quarter, r.riskLevel]),
+      ).to.deep.equal([[2026, 3, "MEDIUM"]]);
+      const batchId = await c.batches.batchId(c.productId, "ST-CLI-1");
+      const cmo = await tokenFor(app, c.cmo);
+      const batch = await request(app).get(`/v1/batches/${batchId}/quality`).set("authorization", `Bearer ${cmo}`).expect(200);
+      expect(batch.body.sterileRecords.environmentalMonitoringHash).to.equal(hashText("EM cleanroom B"));
+      expect(batch.body.testCertificate).to.include({ passed: true, testingAgreementId: c.testingAgreementId });
+      expect(batch.body.testCertificate.laboratory.name).to.equal("Zhejiang Drug Testing Laboratory");
+      expect(batch.body.marketReleasedBy.person).to.include({ name: "王敏 Wang Min", role: "QUALIFIED_PERSON" });
+
+      const distributor = await tokenFor(app, c.distributor);
+      const refused = await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${distributor}`).expect(403);
+      expect(refused.body.error.code).to.equal("NOT_YOUR_PRODUCT");
+      await request(app).get(`/v1/products/0x1234/quality`).set("authorization", `Bearer ${mah}`).expect(400);
+      await request(app)
+        .get(`/v1/products/${hashText("nothing")}/quality`)
+        .set("authorization", `Bearer ${mah}`)
+        .expect(404);
+      await request(app).get(`/v1/products/${c.productId}/quality`).expect(401);
+      const lab = await tokenFor(app, c.laboratory);
+      await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${lab}`).expect(200);
+
+      const log = await request(app).get(`/v1/agreements/${c.agreementId}/communications`).set("authorization", `Bearer ${cmo}`).expect(200);
+      expect(log.body.terms).to.include({ responseSeconds: 48 * 3600 });
+      expect(log.body.terms.channels).to.deep.equal(["EMAIL", "PORTAL"]);
+      expect(
+        log.body.notices.map((n: { id: string; kind: string; acknowledgedAt: number | null }) => [n.id, n.kind, n.acknowledgedAt !== null]),
+      ).to.deep.equal([
+        [acknowledged, "CHANGE_CONTROL", true],
+        [unanswered, "AUDIT_FINDING", false],
+      ]);
+      await request(app).get(`/v1/agreements/${c.agreementId}/communications`).set("authorization", `Bearer ${distributor}`).expect(403);
+      await request(app).get(`/v1/agreements/${c.testingAgreementId}/communications`).set("authorization", `Bearer ${mah}`).expect(404);
+      const due = log.body.notices[1].dueAt as number;
+      const overdue = async (now: number) =>
+        (await store.db.transaction().execute((trx) => evaluateDeadlines(trx, DEFAULT_ALERT_CONFIG, now))).drafts.filter(
+          (d) => d.rule === "notice_acknowledgement_overdue",
+        );
+      expect(await overdue(due - 1)).to.deep.equal([]);
+      const late = await overdue(due + 3600);
+      expect(late.map((d) => [d.subject, d.organizationId, d.notify])).to.deep.equal([[unanswered, c.cmo.id, [c.mah.id]]]);
+    });
+  });
+
+  it("shows red on the release review what the contract would refuse, and records the MAH's refusal of release", async () => {
+    const batchId = await recordBatch(c, "ST-CLI-2");
+    const inFactory = await recordBatch(c, "ST-CLI-3");
+    answerOf(await cli(c.cmo, "quality", "sterile-records", batchId, "--environmental-monitoring", "EM B", "--cleaning", "line 3"));
+    answerOf(
+      await cli(c.laboratory, "quality", "certify", batchId, "--agreement", c.testingAgreementId, "--certificate", "CoA 2", "--result", "passed"),
+    );
+    answerOf(await cli(c.cmo, "release", "factory", batchId, "--certificate", "QA certificate"));
+    const review = async (app: ReturnType<typeof createApp>, who: Party, id: string) =>
+      (
+        await request(app)
+          .get(`/v1/batches/${id}/release-review`)
+          .set("authorization", `Bearer ${await tokenFor(app, who)}`)
+          .expect(200)
+      ).body;
+    const red = (body: { gates: { gate: string; passed: boolean }[] }) => body.gates.filter((g) => !g.passed).map((g) => g.gate);
+    const qpParty = { ...c.mah, key: qp } as unknown as Party;
+    await overApi(async (app) => {
+      // Signed in with the MAH's own key, not its QP's: QualityDuties.checkMarketRelease would refuse it.
+      const mahView = await review(app, c.mah, batchId);
+      expect([red(mahView), mahView.releasable]).to.deep.equal([["qualifiedPerson"], false]);
+      expect(mahView.qualityDuties).to.deep.include({ qualifiedPersonSigns: true, signerKey: c.mah.key.address.toLowerCase() });
+      expect(mahView.qualityDuties.qualifiedPersons).to.deep.equal([{ key: qp.address.toLowerCase(), name: "王敏 Wang Min" }]);
+      const qpView = await review(app, qpParty, batchId);
+      expect([red(qpView), qpView.releasable]).to.deep.equal([[], true]);
+      // Still in the factory, without its sterile records or certificate: both factory release duties are red.
+      expect(red(await review(app, c.cmo, inFactory))).to.deep.equal(["factoryRelease", "sterileRecords", "testCertificate"]);
+    });
+    expect((await refused(c.mah, 3, "release", "market", batchId, "--decision", "release")).code).to.equal("RELEASE_NOT_BY_QUALIFIED_PERSON");
+
+    await refused(c.mah, 2, "release", "refuse", batchId);
+    expect((await refused(c.cmo, 3, "release", "refuse", batchId, "--reason", "not yours")).code).to.equal("NOT_BATCH_MAH");
+    answerOf(await cli(c.mah, "release", "refuse", batchId, "--reason", "OOS confirmed: reject"));
+    expect((await c.batches.batch(batchId)).state).to.equal(4n);
+    const again = await refused(qp, 3, "release", "market", batchId, "--decision", "release");
+    expect(again.code).to.equal("BATCH_REJECTED");
+    expect(again.message).to.contain(
+      "was refused market release by its MAH (rejected, to be destroyed): it can never be released, shipped or dispensed",
+    );
+    expect((await refused(c.cmo, 3, "ship", batchId, "--to", String(c.distributor.id), "--quantity", "1")).code).to.equal("BATCH_REJECTED");
+    await overApi(async (app) => {
+      const token = await tokenFor(app, c.mah);
+      const batch = (await request(app).get(`/v1/batches/${batchId}`).set("authorization", `Bearer ${token}`).expect(200)).body;
+      expect(batch.state).to.equal("REJECTED");
+      expect(batch.releaseRefusal.reasonHash).to.equal(hashText("OOS confirmed: reject"));
+      expect((await review(app, qpParty, batchId)).releasable).to.equal(false);
+    });
   });
 });

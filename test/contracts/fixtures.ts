@@ -292,6 +292,16 @@ export async function releaseToMarket(c: Consortium, batchId: string) {
   return c.batches.releaseToMarket(message as never, signature);
 }
 
+/** The batch's MAH (or `by`, to test who may) refuses it market release: rejected, to be destroyed. */
+export async function refuseRelease(c: Consortium, batchId: string, by: Party = c.mah, reason = "assay OOS confirmed: reject") {
+  const { message, signature } = await c.sign("BatchLedger", "ReleaseRefusal", by.key, {
+    mahId: by.id,
+    batchId,
+    reasonHash: hashText(reason),
+  });
+  return { tx: await c.batches.refuseRelease(message as never, signature), message, signature };
+}
+
 /** Records a batch of `quantity` with `packCount` codes and takes it through factory and market release. */
 export async function releasedBatch(c: Consortium, batchNumber: string, quantity = 1000n, packCount = 8) {
   const { tree, codes } = packTree(batchNumber, packCount);

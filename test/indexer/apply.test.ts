@@ -162,6 +162,8 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
         recorded_at: now(),
         factory_released_at: null,
         market_released_at: null,
+        release_refused_at: null,
+        release_refusal_hash: null,
       });
       expect(await holding(batchId, s.cmo.id)).to.deep.equal({
         batch_id: batchId,
@@ -248,6 +250,19 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await s.ledger.releaseToMarket(s.mah, batchId);
       await step();
       expect(await batch(batchId)).to.include({ state: "MARKET_RELEASED", factory_released_at: factoryAt, market_released_at: now() });
+    });
+
+    it("BatchReleaseRefused rejects the batch, stamping when and the reasons' hash", async () => {
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-001", 500);
+      await s.ledger.releaseFromFactory(s.cmo, batchId);
+      await s.ledger.refuseRelease(s.mah, batchId);
+      await step();
+      expect(await batch(batchId)).to.include({
+        state: "REJECTED",
+        market_released_at: null,
+        release_refused_at: now(),
+        release_refusal_hash: hashText("reject"),
+      });
     });
   });
 
@@ -668,6 +683,8 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       const inspectionId = await l.inspect(s.regulator, s.cmo.id, InspectionScope.Routine, InspectionGrade.Compliant);
       await l.recogniseInspection(s.regulator, inspectionId, 33);
       await l.recordSampling(s.regulator, batchId, s.distributor.id, false);
+      const rejected = await l.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "B-REJ", 10);
+      await l.refuseRelease(s.mah, rejected);
     }
 
     it("covers every ledger event, each verified and fitting the model, with who attested it", async () => {

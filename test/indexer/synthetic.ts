@@ -339,6 +339,8 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       emit("BatchLedger", "BatchFactoryReleased", "FactoryRelease", { cmoId: cmo.id, batchId, certificateHash: hashText("QA") }, cmo.key),
     releaseToMarket: (mah: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "BatchMarketReleased", "MarketRelease", { mahId: mah.id, batchId, decisionHash: hashText("QP") }, mah.key),
+    refuseRelease: (mah: SyntheticParty, batchId: string) =>
+      emit("BatchLedger", "BatchReleaseRefused", "ReleaseRefusal", { mahId: mah.id, batchId, reasonHash: hashText("reject") }, mah.key),
     async ship(from: SyntheticParty, to: SyntheticParty, batchId: string, quantity: number, forgery?: Forgery) {
       const shipmentId = keccak256(abi.encode(["uint32", "uint256"], [from.id, nonce]));
       await emit(

@@ -12,6 +12,15 @@ const ready: ReleaseFacts = {
   factoryRelease: { certificateHash: `0x${"11".repeat(32)}`, at: NOW - 60 },
   deviations: [{ kind: "OOS", status: "CLOSED" }],
   agreement: { kind: "QUALITY", validFrom: NOW - 86_400, validUntil: NOW + 86_400, revoked: false },
+  duties: {
+    sterileRecordsRequired: true,
+    sterileRecorded: true,
+    certificateRequired: true,
+    certificatePassed: true,
+    qualifiedPersonSigns: true,
+    signerIsQualifiedPerson: true,
+  },
+  mah: { active: true, licenceValidUntil: NOW + 86_400 },
 };
 const failing = (facts: ReleaseFacts) =>
   releaseGates(facts, NOW)
@@ -35,6 +44,27 @@ describe("market release gates", () => {
     expect(failing({ ...ready, expiresAt: NOW - 1 })).to.deep.equal(["expiry"]);
     // The last valid second is still valid (src/ledger/expiry.ts).
     expect(failing({ ...ready, expiresAt: NOW })).to.deep.equal([]);
+    // QualityDuties.checkMarketRelease: a product with a named quality authorized person is released by one.
+    expect(failing({ ...ready, duties: { ...ready.duties, signerIsQualifiedPerson: false } })).to.deep.equal(["qualifiedPerson"]);
+    // The registry refuses a suspended MAH's attestations, and any once its licence has ended (at its last second).
+    expect(failing({ ...ready, mah: { active: false, licenceValidUntil: null } })).to.deep.equal(["licence"]);
+    expect(failing({ ...ready, mah: { active: true, licenceValidUntil: NOW } })).to.deep.equal(["licence"]);
+  });
+
+  it("show the factory release's quality duties red while they are missing, green once the batch is past factory release", () => {
+    const manufactured: ReleaseFacts = { ...ready, state: "MANUFACTURED", factoryRelease: null };
+    const missing = { ...ready.duties, sterileRecorded: false, certificatePassed: null };
+    expect(failing({ ...manufactured, duties: missing })).to.deep.equal(["factoryRelease", "sterileRecords", "testCertificate"]);
+    expect(failing({ ...manufactured, duties: { ...missing, certificatePassed: false } })).to.include("testCertificate");
+    expect(failing({ ...manufactured, duties: { ...missing, sterileRecordsRequired: false, certificateRequired: false } })).to.deep.equal([
+      "factoryRelease",
+    ]);
+    // QualityDuties.checkFactoryRelease let it through: the records were there.
+    expect(failing({ ...ready, duties: missing })).to.deep.equal([]);
+  });
+
+  it("never let a rejected batch be released", () => {
+    expect(releasable({ ...ready, state: "REJECTED" }, NOW)).to.equal(false);
   });
 
   it("offer no release for a batch already on the market", () => {

@@ -6,6 +6,7 @@ import type { Page } from "playwright-core";
 import { openDeviation, recordBatch, releaseFromFactory } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { packsFor } from "../api/harness";
+import { validateEpcis } from "../../src/epcis/validate";
 import { launchBrowser, mainControls, phoneTab, screenshotBothLanguages, signingStack, signInAsDemo, tabOrder, unnamedControls } from "./stack";
 
 describe("release review page: the MAH's market release and the CMO's factory release and deviations, signed in the browser", () => {
@@ -30,10 +31,13 @@ describe("release review page: the MAH's market release and the CMO's factory re
   }
 
   /** A batch recorded and released from the factory outside the pages, indexed. */
-  async function factoryReleased(batchNumber: string) {
-    const batchId = await recordBatch(h().c, batchNumber);
+  async function factoryReleased(batchNumber: string, coded?: Awaited<ReturnType<typeof packsFor>>) {
+    const batchId = await recordBatch(h().c, batchNumber, coded ? { codesRoot: coded.tree.root, quantity: BigInt(coded.printed.length) } : {});
     await releaseFromFactory(h().c, batchId);
     await stack.indexed();
+    if (coded) {
+      await h().services.codes.register({ batchId: batchId.toLowerCase(), codes: coded.printed, by: h().c.cmo.id, now: h().services.now() });
+    }
     return batchId;
   }
 
@@ -46,11 +50,15 @@ describe("release review page: the MAH's market release and the CMO's factory re
     await page.locator("#gates li").first().waitFor();
     expect(await gates()).to.deep.equal([
       ["factoryRelease", "true"],
+      ["sterileRecords", "true"],
+      ["testCertificate", "true"],
       ["deviations", "true"],
       ["agreement", "true"],
       ["hold", "true"],
       ["recall", "true"],
       ["expiry", "true"],
+      ["licence", "true"],
+      ["qualifiedPerson", "true"],
     ]);
     expect(await page.locator("#gate-factoryRelease").textContent()).to.contain(hashText("QA certificate").slice(0, 8));
     expect(await unnamedControls(page)).to.deep.equal([]);
@@ -95,6 +103,36 @@ describe("release review page: the MAH's market release and the CMO's factory re
     expect((await batchState(batchId)).state).to.equal("FACTORY_RELEASED");
   });
 
+  it("records the MAH's refusal of release from the page: the batch is rejected, scans REJECTED and offers no release", async () => {
+    const coded = await packsFor("R-2025-005", 4);
+    const { printed } = coded;
+    const batchId = await factoryReleased("R-2025-005", coded);
+    await signInAsDemo(page, stack.url, stack.nameOf(h().c.mah), `/batches/${batchId}/release`);
+    await page.locator("#refuse-release").waitFor();
+    expect(await unnamedControls(page)).to.deep.equal([]);
+    await page.getByLabel("拒绝理由").fill("Sterility test failed: reject and destroy");
+    await page.getByRole("button", { name: "签名拒绝放行" }).click();
+    await page.locator("#refused").waitFor();
+    expect(await page.locator("#signed").textContent()).to.match(/已拒绝上市放行，记录在区块 \d+/);
+    expect(await page.locator("#market-release").count(), "no market release for a rejected batch").to.equal(0);
+    expect(await page.locator("#refuse-release").count()).to.equal(0);
+    await screenshotBothLanguages(page, "release-rejected");
+    expect((await batchState(batchId)).state).to.equal("REJECTED");
+    const scan = await request(stack.app).post("/v1/scans").send({ code: printed[0] }).expect(200);
+    expect(scan.body.verdict).to.equal("REJECTED");
+    // EPCIS: the lot inspected and found non-conformant, in a document that passes GS1's schema.
+    const epcis = await request(stack.app)
+      .get(`/v1/batches/${batchId}/epcis`)
+      .set("authorization", `Bearer ${await h().tokenFor(h().c.mah)}`)
+      .expect(200);
+    expect(validateEpcis(epcis.body)).to.deep.equal([]);
+    const refusal = (epcis.body.epcisBody.eventList as Record<string, unknown>[]).find((e) => e["trace:ledgerEvent"] === "BatchReleaseRefused");
+    expect(refusal).to.include({ bizStep: "inspecting", disposition: "non_conformant", "trace:release": "refused" });
+    // The batch's timeline names the refusal in the page's language.
+    await page.goto(`${stack.url}/batches/${batchId}`);
+    await page.getByText("拒绝上市放行（待销毁）").first().waitFor();
+  });
+
   it("lets the CMO report a deviation, refuses its factory release while it is open, then closes it and releases", async () => {
     const batchId = await recordBatch(h().c, "R-2025-003");
     await stack.indexed();
@@ -130,7 +168,21 @@ describe("release review page: the MAH's market release and the CMO's factory re
     const file = { name: "codes.txt", mimeType: "text/plain", buffer: Buffer.from(`${printed.join("\n")}\n`) };
     await signInAsDemo(page, stack.url, stack.nameOf(h().c.cmo), "/batches/new");
     await page.locator("#record").waitFor();
-    expect(await page.getByLabel("质量协议编号").inputValue(), "the agreement of the CMO's latest batch").to.equal(h().c.agreementId.toLowerCase());
+    // Chosen from the agreements in force between the CMO and MAHs, the latest batch's first.
+    const agreement = page.getByLabel("质量协议", { exact: true });
+    expect(await agreement.inputValue(), "the agreement of the CMO's latest batch").to.equal(h().c.agreementId.toLowerCase());
+    const offered = await agreement.locator("option").evaluateAll((options) => options.map((o) => [o.getAttribute("value"), o.textContent]));
+    expect(offered[0]![1]).to.match(/^Suzhou B-Pharma · .+ · 有效至 /);
+    const inForce = async (party: Party) =>
+      (
+        await request(stack.app)
+          .get("/v1/agreements/in-force")
+          .set("authorization", `Bearer ${await h().tokenFor(party)}`)
+          .expect(200)
+      ).body.items;
+    expect(offered.map(([id]) => id)).to.have.members((await inForce(h().c.cmo)).map((a: { id: string }) => a.id));
+    expect(await inForce(h().c.distributor), "a distributor is party to no quality agreement").to.deep.equal([]);
+    await request(stack.app).get("/v1/agreements/in-force").expect(401);
     const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
     await page.getByLabel("生产日期").fill(today);
     await page.getByLabel("有效期至").fill("2028-06-30");

@@ -2,15 +2,17 @@
 // A CMO records a batch with its codes file: the file is streamed to the API, which answers the root its codes hash
 // to; the CMO signs the batch record committing that root; then the file is streamed again to register the codes
 // against the root now on the ledger. Each upload shows its progress; nothing is kept unless the batch is recorded.
-import { api, byId, h, onLanguageChange, readAnswer, session, showFailure, signInRequired, startPage, t } from "./app.js";
+import { api, byId, formatTime, h, onLanguageChange, readAnswer, session, showFailure, signInRequired, startPage, t } from "./app.js";
 import { field, keepingDrafts, signer, signingForm } from "./actions.js";
 import { documentHash } from "./signing.js";
 
 const content = byId("content", HTMLElement);
 const outcome = byId("outcome", HTMLElement);
 const signing = signer(outcome);
-/** The quality agreement of the CMO's latest batch: what it most likely records under again. */
+/** The quality agreement of the CMO's latest batch: what it most likely records under again, chosen first. */
 let lastAgreement = "";
+/** @type {any[]} the quality agreements in force between this CMO and MAHs (the API's /v1/agreements/in-force) */
+let agreements = [];
 /** @type {{ stage: string, sent: number, total: number } | undefined} */
 let upload;
 /** @type {{ batchId: string, count: number } | undefined} */
@@ -29,8 +31,9 @@ async function load() {
   const signedIn = session();
   if (!signedIn) return content.replaceChildren(signInRequired());
   try {
-    const latest = await api("/v1/batches?limit=1");
+    const [latest, inForce] = await Promise.all([api("/v1/batches?limit=1"), api("/v1/agreements/in-force")]);
     lastAgreement = latest.items[0]?.agreementId ?? "";
+    agreements = inForce.items.filter((/** @type {any} */ agreement) => agreement.cmo.id === signedIn.organizationId);
   } catch (error) {
     return showFailure(content, error);
   }
@@ -51,12 +54,27 @@ function chinaDay(date, end) {
 
 function draw() {
   if (session()?.role !== "CMO") return content.replaceChildren(h("p", { class: "alert alert--info" }, t("record.cmoOnly")));
+  if (agreements.length === 0) return content.replaceChildren(h("p", { class: "alert", id: "no-agreement" }, t("record.noAgreement")));
+  // The latest batch's agreement first, if still in force; then as the API orders them (latest signed first).
+  const ordered = [...agreements].sort((a, b) => Number(b.id === lastAgreement) - Number(a.id === lastAgreement));
   const form = signingForm({
     id: "record",
     title: t("record.form"),
     intro: t("record.intro"),
     fields: [
-      field({ id: "agreement", label: t("record.agreement"), hint: t("record.agreementHint"), attributes: { value: lastAgreement } }),
+      field({
+        id: "agreement",
+        label: t("record.agreement"),
+        hint: t("record.agreementHint"),
+        options: ordered.map((agreement) => [
+          agreement.id,
+          t("record.agreementOption", {
+            mah: agreement.mah.name,
+            product: agreement.product ? `${agreement.product.name} (${agreement.product.productCode})` : "—",
+            until: formatTime(agreement.validUntil),
+          }),
+        ]),
+      }),
       field({ id: "batch-number", label: t("field.batch") }),
       field({ id: "manufactured", label: t("field.manufacturedAt"), type: "date" }),
       field({ id: "expires", label: t("field.expiry"), type: "date", hint: t("record.expiryHint") }),

@@ -66,7 +66,9 @@ function draw() {
         h("ul", { id: "gates", class: "gates" }, gateItems()),
       ),
       deviationsSection(),
-      isMah ? marketReleaseForm() : undefined,
+      batch.releaseRefusal ? refusedNotice() : undefined,
+      isMah && !batch.releaseRefusal ? marketReleaseForm() : undefined,
+      isMah && (batch.state === "MANUFACTURED" || batch.state === "FACTORY_RELEASED") ? refusalForm() : undefined,
       isCmo && batch.state === "MANUFACTURED" ? factoryReleaseForm() : undefined,
       isMah || isCmo ? openDeviationForm() : undefined,
       (isMah || isCmo) && openDeviations().length > 0 ? closeDeviationForm() : undefined,
@@ -78,7 +80,7 @@ const openDeviations = () => review.deviations.filter((/** @type {any} */ deviat
 
 function gateItems() {
   // Judged by the API's clock (review.now), not this browser's.
-  const { batch, agreement, factoryRelease, deviations } = review;
+  const { batch, agreement, factoryRelease, deviations, qualityDuties: duties } = review;
   /** @type {Record<string, (passed: boolean) => string>} */
   const say = {
     factoryRelease: (passed) =>
@@ -96,6 +98,19 @@ function gateItems() {
     hold: (passed) => (passed ? t("gate.hold.ok") : t("gate.hold.bad")),
     recall: (passed) => (passed ? t("gate.recall.ok") : t("gate.recall.bad")),
     expiry: (passed) => t(passed ? "gate.expiry.ok" : "gate.expiry.bad", { date: expiryDate(batch.expiresAt) }),
+    sterileRecords: (passed) =>
+      t(!duties.sterileRecordsRequired ? "gate.sterileRecords.none" : passed ? "gate.sterileRecords.ok" : "gate.sterileRecords.bad"),
+    testCertificate: (passed) => {
+      if (!duties.certificateRequired) return t("gate.testCertificate.none");
+      if (passed) return t("gate.testCertificate.ok");
+      return t(duties.certificatePassed === false ? "gate.testCertificate.failed" : "gate.testCertificate.missing");
+    },
+    licence: (passed) => t(passed ? "gate.licence.ok" : "gate.licence.bad"),
+    qualifiedPerson: (passed) => {
+      if (!duties.qualifiedPersonSigns) return t("gate.qualifiedPerson.none");
+      const names = duties.qualifiedPersons.map((/** @type {{ name: string }} */ p) => p.name).join(", ") || "—";
+      return t(passed ? "gate.qualifiedPerson.ok" : "gate.qualifiedPerson.bad", { names });
+    },
   };
   return review.gates.map((/** @type {{ gate: string, passed: boolean }} */ { gate, passed }) =>
     checkItem(passed, [h("strong", {}, t(`gate.${gate}`)), " ", say[gate]?.(passed) ?? ""], { "data-gate": gate, id: `gate-${gate}` }),
@@ -164,6 +179,28 @@ function marketReleaseForm() {
     disabledReason: review.releasable ? undefined : t("release.notReady"),
     submit: async (values) =>
       signed(await signing.sign("MarketRelease", { batchId, decisionHash: documentHash(values.decision ?? "") }, "release.marketDone")),
+  });
+}
+
+function refusedNotice() {
+  const { releaseRefusal } = review.batch;
+  return h(
+    "p",
+    { class: "alert", id: "refused", role: "status" },
+    t("release.refused", { at: formatTime(releaseRefusal.at), reason: shortHash(releaseRefusal.reasonHash) }),
+  );
+}
+
+/** The recorded refusal: the batch is rejected and to be destroyed; nothing releases or ships it afterwards. */
+function refusalForm() {
+  return signingForm({
+    id: "refuse-release",
+    title: t("release.refuse"),
+    intro: t("release.refuseIntro"),
+    fields: [field({ id: "refusal-reason", label: t("release.refusalReason"), hint: t("document.hint") })],
+    action: t("release.refuseSubmit"),
+    submit: async (values) =>
+      signed(await signing.sign("ReleaseRefusal", { batchId, reasonHash: documentHash(values["refusal-reason"] ?? "") }, "release.refuseDone")),
   });
 }
 

@@ -27,7 +27,7 @@ const GOOD = new Set(["GENUINE"]);
  * is stopped like a recalled one until its MAH decides; a stolen, locked or destroyed pack is stopped whatever its
  * batch.
  */
-const DANGER = new Set(["UNKNOWN_CODE", "RECALLED", "ON_HOLD", "ALREADY_DISPENSED", "STOLEN", "LOCKED", "SUSPECT", "DESTROYED"]);
+const DANGER = new Set(["UNKNOWN_CODE", "REJECTED", "RECALLED", "ON_HOLD", "ALREADY_DISPENSED", "STOLEN", "LOCKED", "SUSPECT", "DESTROYED"]);
 
 const result = byId("result", HTMLElement);
 const progress = byId("progress", HTMLElement);

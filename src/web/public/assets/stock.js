@@ -1,7 +1,7 @@
 // @ts-check
 // A holder's stock: shipments on their way to it, each received by a signed receipt (the packs scanned or pasted,
-// checked against the batch's codes, or just counted), and what it holds, each batch linking to its actions.
-import { api, byId, expiryDate, formatTime, h, onLanguageChange, session, showFailure, signInRequired, startPage, t } from "./app.js";
+// reconciled against the shipment's named cases and packs or checked against the batch's codes, or just counted), and what it holds, each batch linking to its actions.
+import { api, ApiFailure, byId, expiryDate, formatTime, h, onLanguageChange, session, showFailure, signInRequired, startPage, t } from "./app.js";
 import { afterSigning, codeLines, field, keepingDrafts, signer, signingForm } from "./actions.js";
 import { table } from "./view.js";
 
@@ -71,8 +71,31 @@ function draw() {
 }
 
 /**
- * A shipment on its way here and its receipt: scanned or pasted codes are checked against the batch's registered
- * codes and counted; without codes the quantity received is typed (less than shipped records a shortfall).
+ * The packs received, from the codes scanned: reconciled against the shipment's named units where it has them (the
+ * API records the differences), else each pack proven one of the batch's.
+ * @param {any} shipment
+ * @param {string[]} codes
+ * @returns {Promise<{ received: number, missing?: number, unexpected?: number }>}
+ */
+async function countReceived(shipment, codes) {
+  if (shipment.codesRoot) {
+    try {
+      const reconciled = await api(`/v1/shipments/${shipment.id}/reconciliation`, { method: "POST", body: { scanned: codes } });
+      return { received: reconciled.receivedPacks, missing: reconciled.missing.length, unexpected: reconciled.unexpected.length };
+    } catch (error) {
+      // A root committed without naming its units: only the batch can be checked.
+      if (!(error instanceof ApiFailure && error.code === "SHIPMENT_UNITS_NOT_NAMED")) throw error;
+    }
+  }
+  await api(`/v1/batches/${shipment.batch.id}/pack-proofs`, { method: "POST", body: { codes } });
+  return { received: codes.length };
+}
+
+/**
+ * A shipment on its way here and its receipt. Scanned or pasted codes (cases or packs) of a shipment that named its
+ * units are reconciled against the units hashing to its codes root: the API records each pack missing or unexpected
+ * and the packs received are counted. Codes of any other shipment are checked against the batch's registered codes
+ * and counted; without codes the quantity received is typed (less than shipped records a shortfall).
  * @param {any} shipment an item of GET /v1/shipments
  * @param {number} index
  */
@@ -96,16 +119,17 @@ function receiveForm(shipment, index) {
     action: t("stock.receiveSubmit"),
     submit: async (values) => {
       const codes = codeLines(values[`${id}-codes`] ?? "");
+      /** @type {{ received: number, missing?: number, unexpected?: number } | undefined} */
+      let counted;
       if (codes.length > 0) {
-        // The scanned packs must be the batch's: the API's proof of them says so, or names the code that is not.
         try {
-          await api(`/v1/batches/${shipment.batch.id}/pack-proofs`, { method: "POST", body: { codes } });
+          counted = await countReceived(shipment, codes);
         } catch (error) {
           return void (await signing.refuse(error));
         }
       }
       const typed = values[`${id}-quantity`]?.trim();
-      const received = codes.length > 0 ? codes.length : typed ? Number(typed) : shipment.quantity;
+      const received = counted ? counted.received : typed ? Number(typed) : shipment.quantity;
       const result = await signing.sign(
         "Receipt",
         {
@@ -115,9 +139,9 @@ function receiveForm(shipment, index) {
           shippedQuantity: shipment.quantity,
           receivedQuantity: received,
         },
-        "stock.received",
+        counted?.missing === undefined ? "stock.received" : "stock.receivedReconciled",
         undefined,
-        { received, shipped: shipment.quantity },
+        { received, shipped: shipment.quantity, missing: counted?.missing ?? 0, unexpected: counted?.unexpected ?? 0 },
       );
       await afterSigning(result, load);
     },
