@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { writeRows } from "../store";
+import { writeCodeRowsInWorker } from "../store/code-rows-worker";
 import type { Store } from "../store";
 import { CodeError, createTreeHasher, openTree, packId, packLeaf, parseCode } from "../codes";
 import { NODE_BYTES } from "../codes/leaf";
@@ -141,7 +142,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
         await rename(spool, files.keys);
         const record: RegistrationRecord = { batchId, root: summary.root, count, registeredBy: by, registeredAt: now };
         await writeFile(files.record, JSON.stringify(record), { mode: 0o600 });
-        for await (const chunk of spooledRows(files.keys, batchId)) await claim.write((trx) => writeRows(store.db, trx, "batch_codes", chunk));
+        await writeCodeRows(batchId, claim, files.keys);
         await claim.finish((trx) =>
           trx
             .insertInto("code_trees")
@@ -161,6 +162,20 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       await rm(pending, { force: true });
       await rm(spool, { force: true });
     }
+  }
+
+  /**
+   * The batch's rows, a chunk per transaction that renews the claim. On a SQLite file they are written by a worker
+   * thread on a connection of its own (the driver is synchronous: on this thread every chunk held every request);
+   * PostgreSQL's driver waits off-thread, so its chunks are written from here.
+   */
+  async function writeCodeRows(batchId: string, claim: { token: string; write: ClaimWrite }, keysFile: string) {
+    if (store.sqliteFile) {
+      const request = { file: store.sqliteFile, batchId, claim: claim.token, keysFile, rowsPerWrite: ROWS_PER_WRITE };
+      if ((await writeCodeRowsInWorker(request)) === "lost") throw new ClaimLostError();
+      return;
+    }
+    for await (const chunk of spooledRows(keysFile, batchId)) await claim.write((trx) => writeRows(store.db, trx, "batch_codes", chunk));
   }
 
   /** A batch's canonical keys from the store, a page at a time (PostgreSQL streams only with a cursor library). */
@@ -285,10 +300,12 @@ function* jsonCodes(codes: string[]): Generator<CodeLine> {
 
 const SPOOL_LINES = 10_000;
 /**
- * Rows per transaction: on SQLite's one connection every other request waits while a chunk is written (tens of
- * milliseconds for this many), and none waits longer.
+ * Rows per transaction: the claim is renewed with each, and a writer on another connection (the indexer, a sign-in)
+ * waits at most one chunk's write for the lock.
  */
 const ROWS_PER_WRITE = 2_000;
+
+type ClaimWrite = Awaited<ReturnType<ReturnType<typeof registrationClaims>["take"]>>["write"];
 
 /** What each code of a batch must agree with: the batch's product and, for a printed (17), its expiry. */
 type BatchFacts = { productCode: string; expiresAt: number };
