@@ -40,8 +40,12 @@ const { file, batchId, claim, keysFile, rowsPerWrite } = workerData;
 async function main() {
   const db = new Database(file);
   try {
+    // As the store's own connection (src/store/index.ts openSqlite): rows go in by a random key, so the page
+    // cache decides how much of the index is read back from disk for each chunk.
     db.pragma("busy_timeout = 5000");
     db.pragma("synchronous = NORMAL");
+    db.pragma("cache_size = -65536");
+    db.pragma("wal_autocheckpoint = 10000");
     const renew = db.prepare("UPDATE code_registration_claims SET renewed_at = ? WHERE batch_id = ? AND claim = ?");
     const insert = db.prepare("INSERT INTO batch_codes (canonical_key, batch_id) VALUES (?, ?)");
     // IMMEDIATE: the write lock from the start, so a reader's snapshot never has to be upgraded midway.
