@@ -21,13 +21,24 @@ export type LoadJob = {
   connections: number;
   /** Requests per second for an open loop; absent for a closed loop. */
   rate?: number;
+  /** Return every latency too (µs, sorted), for percentiles over several runs. */
+  keepLatencies?: boolean;
 };
 
 /**
  * `unanswered`: open-loop requests still unanswered a run's length after the last was due (a server far behind);
  * they count in the percentiles with the time they had waited then, a lower bound.
  */
-export type LoadResult = { count: number; errors: number; unanswered: number; seconds: number; p50us: number; p99us: number; maxUs: number };
+export type LoadResult = {
+  count: number;
+  errors: number;
+  unanswered: number;
+  seconds: number;
+  p50us: number;
+  p99us: number;
+  maxUs: number;
+  latenciesUs?: number[];
+};
 
 async function runLoad(job: LoadJob): Promise<LoadResult> {
   const { hostname, port } = new URL(job.url);
@@ -105,7 +116,8 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { count: latencies.length - unanswered, errors, unanswered, seconds, p50us: at(0.5), p99us: at(0.99), maxUs: latencies.at(-1) ?? 0 };
+  const result = { count: latencies.length - unanswered, errors, unanswered, seconds, p50us: at(0.5), p99us: at(0.99), maxUs: latencies.at(-1) ?? 0 };
+  return job.keepLatencies ? { ...result, latenciesUs: latencies } : result;
 }
 
 /** The generator's process, started once; each `run` is one job. */

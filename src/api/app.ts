@@ -41,7 +41,7 @@ import { epcisCaptureRoutes } from "./epcis-capture";
 import { epcisQueryRoutes } from "./epcis-query";
 import { epcisNamedQueryRoutes } from "./epcis-named-queries";
 import { coldChainRoutes } from "./cold-chain";
-import { epcisMediaType, epcisRoutes, EPCIS_PATH } from "./epcis";
+import { epcisRoutes } from "./epcis";
 import { RELAY_PATH } from "../ledger";
 import { relayAnswerStatus } from "./relay";
 import { defineRoute, mountRoutes, openApiDocument } from "./routes";
@@ -166,8 +166,7 @@ export function createExpressApp(
   app.post(RELAY_PATH, anonymousRelayBody(services));
   // EPCIS documents come as JSON-LD too.
   app.use(express.json({ limit: BODY_LIMIT, type: ["application/json", "application/ld+json"] }));
-  // Answers that leave as another media type or status than a route definition declares (see each handler).
-  app.get(EPCIS_PATH, epcisMediaType);
+  // Answers that leave with another status than a route definition declares (see the handler).
   app.post(RELAY_PATH, relayAnswerStatus);
   const authenticate = createAuthenticator(services);
   app.post(CODES_PATH, codesTextUpload(services, authenticate));

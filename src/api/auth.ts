@@ -1,7 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { getAddress, isAddress, verifyMessage } from "ethers";
+import type { Kysely } from "kysely";
 import { z } from "zod";
+import type { Database } from "../store";
+import { preparedQuery } from "../store/queries";
 import { badInput, conflict, notAllowed, unauthenticated } from "../ledger/errors";
 import type { ApiServices, Caller } from "./context";
 import { defineRoute } from "./routes";
@@ -73,12 +76,29 @@ function issueToken(services: ApiServices, claims: TokenClaims) {
   return `${body}.${mac(services.config.secret, `token|${body}`)}`;
 }
 
+/** Tokens whose MAC this process checked, per secret; beyond it, the oldest is dropped (and checked again if sent). */
+const CHECKED_TOKENS = 10_000;
+const checkedTokens = new WeakMap<Buffer, Map<string, TokenClaims>>();
+
+/**
+ * The claims of a token this ledger issued. A token's MAC under a secret never changes, so each token is checked
+ * once per process (a signed-in scan asked for it twice: the rate limiter, then the route); its expiry is checked
+ * on every request, and whether its key may still act is read from the store by `activeCaller`.
+ */
 function readToken(services: ApiServices, token: string): TokenClaims {
-  const [body, tag] = token.split(".");
-  if (!body || !tag || !sameMac(tag, mac(services.config.secret, `token|${body}`))) {
-    throw unauthenticated("INVALID_TOKEN", "the token was not issued by this ledger");
+  const { secret } = services.config;
+  let checked = checkedTokens.get(secret);
+  if (!checked) checkedTokens.set(secret, (checked = new Map()));
+  let claims = checked.get(token);
+  if (!claims) {
+    const [body, tag] = token.split(".");
+    if (!body || !tag || !sameMac(tag, mac(secret, `token|${body}`))) {
+      throw unauthenticated("INVALID_TOKEN", "the token was not issued by this ledger");
+    }
+    claims = JSON.parse(Buffer.from(body, "base64url").toString()) as TokenClaims;
+    if (checked.size >= CHECKED_TOKENS) checked.delete(checked.keys().next().value!);
+    checked.set(token, claims);
   }
-  const claims = JSON.parse(Buffer.from(body, "base64url").toString()) as TokenClaims;
   if (claims.expiresAt < services.now()) throw unauthenticated("EXPIRED_TOKEN", "the token expired; sign in again");
   return claims;
 }
@@ -88,16 +108,41 @@ function readToken(services: ApiServices, token: string): TokenClaims {
  * effect on the next request, whatever tokens are out.
  */
 async function activeCaller(services: ApiServices, key: string): Promise<Caller> {
-  const row = await services.store.db
-    .selectFrom("signing_keys")
-    .innerJoin("organizations", "organizations.id", "signing_keys.organization_id")
-    .select(["organizations.id", "organizations.role", "organizations.region", "organizations.status", "signing_keys.revoked"])
-    .where("signing_keys.address", "=", key.toLowerCase())
-    .executeTakeFirst();
+  const { db } = services.store;
+  let standing = keyStanding.get(db);
+  if (!standing) keyStanding.set(db, (standing = compileKeyStanding(db)));
+  // Read on every request, by primary key, from the shared database: the row is its own version, so a revocation
+  // or suspension indexed by any server of a cluster is seen by the next request on every server.
+  const row = (await db.executeQuery(standing({ address: key.toLowerCase() }))).rows[0];
   if (!row) throw unauthenticated("UNKNOWN_KEY", `key ${key} is not registered to any organization`);
   if (row.revoked) throw unauthenticated("REVOKED_KEY", `key ${key} was revoked by its organization`);
   if (row.status !== "ACTIVE") throw notAllowed("ORGANIZATION_SUSPENDED", `organization ${row.id} is suspended`);
-  return { organizationId: row.id, role: row.role, region: row.region, key: getAddress(key) };
+  return { organizationId: row.id, role: row.role, region: row.region, key: checksummed(key) };
+}
+
+/** The statement `activeCaller` runs, compiled once per database (building it cost more than running it). */
+function compileKeyStanding(db: Kysely<Database>) {
+  return preparedQuery(["address"], (slot) =>
+    db
+      .selectFrom("signing_keys")
+      .innerJoin("organizations", "organizations.id", "signing_keys.organization_id")
+      .select(["organizations.id", "organizations.role", "organizations.region", "organizations.status", "signing_keys.revoked"])
+      .where("signing_keys.address", "=", slot.address),
+  );
+}
+const keyStanding = new WeakMap<Kysely<Database>, ReturnType<typeof compileKeyStanding>>();
+
+/** Checksummed addresses (EIP-55, a keccak in JavaScript each), kept: an address's checksum never changes. */
+const CHECKSUMMED_KEYS = 10_000;
+const checksums = new Map<string, string>();
+function checksummed(key: string): string {
+  let address = checksums.get(key);
+  if (address === undefined) {
+    address = getAddress(key);
+    if (checksums.size >= CHECKSUMMED_KEYS) checksums.delete(checksums.keys().next().value!);
+    checksums.set(key, address);
+  }
+  return address;
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;

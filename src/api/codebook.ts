@@ -5,8 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { writeRows } from "../store";
+import { writeCodeRowsInWorker } from "../store/code-rows-worker";
 import type { Store } from "../store";
-import { CodeError, openTree, packId, packLeaf, parseCode } from "../codes";
+import { CodeError, createTreeHasher, openTree, packId, packLeaf, parseCode } from "../codes";
+import { NODE_BYTES } from "../codes/leaf";
 import { buildTreeInWorker } from "../codes/tree-worker";
 import type { StoredTree, TraceCode } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
@@ -54,25 +56,44 @@ export function registrationFiles(dataDir: string, batchId: string) {
 
 type RegistrationRecord = { batchId: string; root: string; count: number; registeredBy: number; registeredAt: number };
 
+/** Large trees kept open (a file descriptor each), and the memory small trees read whole may hold together. */
 const MAX_OPEN_TREES = 64;
+const HELD_TREE_BYTES = 64 * 2 ** 20;
 
 export function createCodeBook(store: Store, dataDir: string): CodeBook {
-  const open = new Map<string, StoredTree>();
+  // A registered batch's tree never changes, so a tree once opened answers for the life of the process. Small
+  // trees (most batches) are held in memory, up to HELD_TREE_BYTES; large ones read from their file.
+  const open = new Map<string, StoredTree & { bytes: number }>();
+  let heldBytes = 0;
+  let openFiles = 0;
 
   async function treeOf(batchId: string) {
     const cached = open.get(batchId);
-    if (cached) return cached;
+    if (cached) {
+      // Most recently used last: the oldest is dropped first.
+      open.delete(batchId);
+      open.set(batchId, cached);
+      return cached;
+    }
     const row = await store.db.selectFrom("code_trees").select("tree_path").where("batch_id", "=", batchId).executeTakeFirst();
     if (!row) return undefined;
-    if (open.size >= MAX_OPEN_TREES) {
-      const [oldest, tree] = open.entries().next().value as [string, StoredTree];
-      tree.close();
-      open.delete(oldest);
-    }
+    if (open.has(batchId)) return open.get(batchId)!;
     const tree = openTree(row.tree_path);
+    heldBytes += tree.bytes;
+    if (tree.bytes === 0) openFiles++;
     open.set(batchId, tree);
+    for (const [oldest, dropped] of open) {
+      if (heldBytes <= HELD_TREE_BYTES && openFiles <= MAX_OPEN_TREES) break;
+      if (oldest === batchId) continue;
+      dropped.close();
+      open.delete(oldest);
+      heldBytes -= dropped.bytes;
+      if (dropped.bytes === 0) openFiles--;
+    }
     return tree;
   }
+  const leafHasher = createTreeHasher();
+  const leaf = Buffer.alloc(NODE_BYTES);
 
   async function isRegistered(batchId: string) {
     return (await store.db.selectFrom("code_trees").select("batch_id").where("batch_id", "=", batchId).executeTakeFirst()) !== undefined;
@@ -121,7 +142,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
         await rename(spool, files.keys);
         const record: RegistrationRecord = { batchId, root: summary.root, count, registeredBy: by, registeredAt: now };
         await writeFile(files.record, JSON.stringify(record), { mode: 0o600 });
-        for await (const chunk of spooledRows(files.keys, batchId)) await claim.write((trx) => writeRows(store.db, trx, "batch_codes", chunk));
+        await writeCodeRows(batchId, claim, files.keys);
         await claim.finish((trx) =>
           trx
             .insertInto("code_trees")
@@ -141,6 +162,20 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       await rm(pending, { force: true });
       await rm(spool, { force: true });
     }
+  }
+
+  /**
+   * The batch's rows, a chunk per transaction that renews the claim. On a SQLite file they are written by a worker
+   * thread on a connection of its own (the driver is synchronous: on this thread every chunk held every request);
+   * PostgreSQL's driver waits off-thread, so its chunks are written from here.
+   */
+  async function writeCodeRows(batchId: string, claim: { token: string; write: ClaimWrite }, keysFile: string) {
+    if (store.sqliteFile) {
+      const request = { file: store.sqliteFile, batchId, claim: claim.token, keysFile, rowsPerWrite: ROWS_PER_WRITE };
+      if ((await writeCodeRowsInWorker(request)) === "lost") throw new ClaimLostError();
+      return;
+    }
+    for await (const chunk of spooledRows(keysFile, batchId)) await claim.write((trx) => writeRows(store.db, trx, "batch_codes", chunk));
   }
 
   /** A batch's canonical keys from the store, a page at a time (PostgreSQL streams only with a cursor library). */
@@ -235,7 +270,10 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     },
     async proof(batchId, canonicalKey) {
       const tree = await treeOf(batchId);
-      return tree?.has(canonicalKey) ? tree.proof(canonicalKey) : undefined;
+      if (!tree) return undefined;
+      // The leaf hashed in WebAssembly, once: the JavaScript keccak cost a signed-in scan more than its lookups.
+      (await leafHasher).leafInto(canonicalKey, leaf, 0);
+      return tree.proofOfLeaf(leaf);
     },
     async multiProof(batchId, canonicalKeys) {
       const tree = await treeOf(batchId);
@@ -247,6 +285,8 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     close() {
       for (const tree of open.values()) tree.close();
       open.clear();
+      heldBytes = 0;
+      openFiles = 0;
     },
   };
 }
@@ -260,10 +300,12 @@ function* jsonCodes(codes: string[]): Generator<CodeLine> {
 
 const SPOOL_LINES = 10_000;
 /**
- * Rows per transaction: on SQLite's one connection every other request waits while a chunk is written (tens of
- * milliseconds for this many), and none waits longer.
+ * Rows per transaction: the claim is renewed with each, and a writer on another connection (the indexer, a sign-in)
+ * waits at most one chunk's write for the lock.
  */
 const ROWS_PER_WRITE = 2_000;
+
+type ClaimWrite = Awaited<ReturnType<ReturnType<typeof registrationClaims>["take"]>>["write"];
 
 /** What each code of a batch must agree with: the batch's product and, for a printed (17), its expiry. */
 type BatchFacts = { productCode: string; expiresAt: number };

@@ -1,16 +1,15 @@
 import { keccak256 } from "ethers";
 import { payloadOf } from "../store";
 import type { Store } from "../store";
-import type { RequestHandler } from "express";
 import { z } from "zod";
 import { createTreeHasher } from "../codes";
 import { NODE_BYTES } from "../codes/leaf";
 import type { LedgerEventTable } from "../store";
-import { EPCIS_CONTEXT, epcisNames, toEpcisDocument } from "../epcis/export";
+import { EPCIS_CONTEXT, epcisDocumentText, epcisNames } from "../epcis/export";
 import { readableBatch } from "./batches";
 import { LedgerError, notAllowed } from "../ledger/errors";
 import type { ApiServices } from "./context";
-import { defineRoute } from "./routes";
+import { defineRoute, StreamedJson } from "./routes";
 import { bytes32 } from "./schemas";
 
 export { EPCIS_CONTEXT, EPCIS_MEDIA_TYPE } from "../epcis/export";
@@ -70,21 +69,42 @@ export const epcisRoutes = [
           "a batch's EPCIS history is for regulators and the batch's MAH and CMO; scan a pack for its custody path",
         );
       }
-      const events = await services.store.db
-        .selectFrom("ledger_events")
-        .selectAll()
-        .where("batch_id", "=", batch.id)
-        .orderBy("block_number")
-        .orderBy("log_index")
-        .execute();
+      const names = epcisNames(publicUrlOf(services));
       // A dispensed pack's serial says which patient-facing pack left which pharmacy: regulators and the MAH, whose
-      // codes they are, see serials; the CMO sees counts.
+      // codes they are, see serials; the CMO sees counts. The packs are gathered in a first pass (ids only), so
+      // the document itself is written a page of events at a time.
       const seesSerials = caller!.role === "REGULATOR" || caller!.organizationId === batch.mah_id;
-      const packKeys = seesSerials ? await packKeysOf(services.store, batch.id, packIdsOf(events)) : undefined;
-      return toEpcisDocument(batch, events, services.now(), epcisNames(publicUrlOf(services)), packKeys);
+      let packKeys: Map<string, string> | undefined;
+      if (seesSerials) {
+        const packIds = new Set<string>();
+        for await (const page of batchEventPages(services.store, batch.id)) for (const pack of packIdsOf(page)) packIds.add(pack);
+        packKeys = await packKeysOf(services.store, batch.id, packIds);
+      }
+      const text = epcisDocumentText(batch, batchEventPages(services.store, batch.id), services.now(), names, packKeys);
+      return new StreamedJson(text, EPCIS_MEDIA_TYPE);
     },
   }),
 ];
+
+/** Ledger events read per page of a streamed export. */
+export const EVENTS_PER_READ = 500;
+
+/** A batch's own ledger events in chain order, a page at a time (by position, so each page is one indexed range read). */
+export async function* batchEventPages(store: Store, batchId: string, perPage = EVENTS_PER_READ): AsyncGenerator<LedgerEventTable[]> {
+  let after: { block: number; logIndex: number } | undefined;
+  for (;;) {
+    let query = store.db.selectFrom("ledger_events").selectAll().where("batch_id", "=", batchId);
+    if (after) {
+      const { block, logIndex } = after;
+      query = query.where((eb) => eb.or([eb("block_number", ">", block), eb.and([eb("block_number", "=", block), eb("log_index", ">", logIndex)])]));
+    }
+    const page = await query.orderBy("block_number").orderBy("log_index").limit(perPage).execute();
+    if (page.length > 0) yield page;
+    if (page.length < perPage) return;
+    const last = page[page.length - 1]!;
+    after = { block: last.block_number, logIndex: last.log_index };
+  }
+}
 
 export function publicUrlOf(services: ApiServices): string {
   const url = services.config.publicUrl;
@@ -132,16 +152,3 @@ export async function packKeysOf(store: Store, batchId: string, packIds: Set<str
   }
   return found;
 }
-
-/**
- * Serves a successful EPCIS answer as JSON-LD; errors keep application/json. (Route definitions answer with
- * res.json, which only sets a content type when none is set.) Mounted on EPCIS_PATH before the routes.
- */
-export const epcisMediaType: RequestHandler = (_req, res, next) => {
-  const json = res.json.bind(res);
-  res.json = (body: unknown) => {
-    if (res.statusCode < 300) res.type(EPCIS_MEDIA_TYPE);
-    return json(body);
-  };
-  next();
-};

@@ -101,6 +101,8 @@ export function registrationClaims(store: Store, clock = () => Math.floor(Date.n
       });
       if (takenOver) await deleteRows(batchId, renew);
       return {
+        /** The claim's token: a transaction renews the claim by updating the row that holds it (see store/code-rows-worker.ts). */
+        token: claim,
         /** Runs `write` in a transaction that first renews the claim; throws ClaimLostError if it was taken over. */
         write: (write: (trx: Transaction<Database>) => Promise<unknown>) =>
           db.transaction().execute(async (trx) => {

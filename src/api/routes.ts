@@ -2,6 +2,19 @@ import type { Express, NextFunction, Request, Response } from "express";
 import { z } from "zod";
 import type { ApiServices, Caller } from "./context";
 
+/**
+ * An answer written as it is produced: the text of one JSON document in chunks, sent chunked with the connection's
+ * backpressure, for documents too large to hold whole (a batch's whole history). A route returns it once every
+ * check has passed; a failure before the first chunk is answered as any error, a failure after it ends the
+ * connection, so the client sees a truncated document rather than a complete-looking one.
+ */
+export class StreamedJson {
+  constructor(
+    readonly chunks: AsyncIterable<string>,
+    readonly mediaType = "application/json",
+  ) {}
+}
+
 /** Who may call a route: anyone, or an organization signed in with its on-chain key. */
 export type Access = "public" | "organization";
 
@@ -29,7 +42,7 @@ export type Route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType,
     body: z.output<B>;
     caller: Caller | undefined;
     services: ApiServices;
-  }): Promise<z.input<R>>;
+  }): Promise<z.input<R> | StreamedJson>;
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -61,11 +74,42 @@ export function mountRoutes(
         const query = route.query ? route.query.parse(req.query) : {};
         const body = route.body ? route.body.parse(req.body) : undefined;
         const answer = await route.handle({ params, query, body, caller, services });
-        res.status(route.status ?? 200).json(answer);
+        if (answer instanceof StreamedJson) await sendStreamed(res, route.status ?? 200, answer);
+        else res.status(route.status ?? 200).json(answer);
       } catch (error) {
         next(error);
       }
     });
+  }
+}
+
+/** Waits until the connection takes more, or is gone. */
+function drainedOrClosed(res: Response) {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+async function sendStreamed(res: Response, status: number, answer: StreamedJson) {
+  const chunks = answer.chunks[Symbol.asyncIterator]();
+  let chunk = await chunks.next();
+  res.status(status).type(answer.mediaType);
+  try {
+    while (!chunk.done) {
+      if (!res.write(chunk.value)) await drainedOrClosed(res);
+      if (res.destroyed) return void (await chunks.return?.());
+      chunk = await chunks.next();
+    }
+    res.end();
+  } catch (error) {
+    // Headers and part of the document are out: only ending the connection tells the client it is incomplete.
+    res.destroy(error as Error);
   }
 }
 

@@ -6,7 +6,7 @@ import type { TraceCode } from "../codes";
 import { badInput, HOLD_STATUSES, judgePack, notOnLedger, unknownSerial, VERDICTS } from "../ledger";
 import type { Judgement } from "../ledger";
 import { scanReads } from "../store/scan-reads";
-import type { Custodian } from "../store/scan-reads";
+import type { BatchFacts, Custodian } from "../store/scan-reads";
 import type { BatchRow } from "../store/queries";
 import type { ApiServices, Caller } from "./context";
 import { toLedgerEntries } from "./read-model";
@@ -104,7 +104,7 @@ export async function scan(
     return withoutBatch(productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed));
   }
   const { batch, packState } = found;
-  const custodian = caller && isInspector(caller, batch) ? undefined : caller && (await reads.custodian(batch.id, caller.organizationId));
+  const custodian = caller && isInspector(caller, batch) ? undefined : caller && (await reads.custodian(batch, caller.organizationId));
   const printed = code.scheme === "gs1" ? { batch: code.batch, expiryDate: code.expiry?.iso } : {};
   const judgement = judgePack(
     printed,
@@ -139,12 +139,30 @@ export async function scan(
     },
   };
   if (caller && mayReadScanned(caller, batch, custodian)) {
-    answer.custody = await toLedgerEntries(services.store.db, await reads.custody(batch.id));
+    answer.custody = await custodyPath(services, batch);
     const proof = await services.codes.proof(batch.id, code.key);
     if (proof) answer.proof = { packId: pack, root: batch.codes_root, proof };
   }
   return answer;
 }
+
+/**
+ * The batch's custody path as ledger entries, kept with its facts: its custody events (and their verification)
+ * change only with a new facts version, which replaces `batch`, and the organizations they name keep their name,
+ * role and region for life. A failed read is not kept.
+ */
+function custodyPath(services: ApiServices, batch: BatchFacts) {
+  let path = custodyPaths.get(batch);
+  if (!path) {
+    path = scanReads(services.store.db)
+      .custody(batch.id)
+      .then((events) => toLedgerEntries(services.store.db, events));
+    custodyPaths.set(batch, path);
+    path.catch(() => custodyPaths.delete(batch));
+  }
+  return path;
+}
+const custodyPaths = new WeakMap<BatchFacts, ReturnType<typeof toLedgerEntries>>();
 
 /** A scanned case or pallet: its batch's verdict for the caller and what it holds now (src/api/cases.ts). */
 async function scannedContainer(
@@ -155,7 +173,7 @@ async function scannedContainer(
 ): Promise<ScanAnswer> {
   const { judgement, batch, container } = await scanContainer(services, code, async (batch) => {
     const custodian =
-      caller && isInspector(caller, batch) ? undefined : caller && (await scanReads(services.store.db).custodian(batch.id, caller.organizationId));
+      caller && isInspector(caller, batch) ? undefined : caller && (await scanReads(services.store.db).custodian(batch, caller.organizationId));
     const scanner = caller && { organizationId: caller.organizationId, expected: custodian === undefined || custodian.holds || custodian.receiving };
     return { judgement: await judgeBatchFor(services, batch, scanner), mayRead: caller !== undefined && mayReadScanned(caller, batch, custodian) };
   });

@@ -144,6 +144,8 @@ export type CodeTree = NodeSource & {
   proof(canonicalKey: string): string[];
   multiProof(canonicalKeys: string[]): MultiProof;
   has(canonicalKey: string): boolean;
+  /** Proof of the leaf with this hash (packLeaf's 32 bytes), or undefined when the tree does not hold it: one search. */
+  proofOfLeaf(leaf: Buffer): string[] | undefined;
 };
 
 function positionOf(source: NodeSource, canonicalKey: string): number {
@@ -164,6 +166,10 @@ export function withProofs<T extends NodeSource>(source: T): T & Omit<CodeTree, 
         keys.map((key) => positionOf(source, key)),
       ),
     has: (key: string) => findLeaf(source, Buffer.from(packLeaf(key).slice(2), "hex")) >= 0,
+    proofOfLeaf: (leaf: Buffer) => {
+      const position = findLeaf(source, leaf);
+      return position < 0 ? undefined : proofAt(source, position);
+    },
   });
 }
 

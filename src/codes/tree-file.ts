@@ -249,13 +249,30 @@ function readHeader(fd: number, treePath: string): number {
   return leafCount;
 }
 
-/** Opens a stored tree for proofs; reads are synchronous 32-byte preads, well under a millisecond per proof. */
-export function openTree(treePath: string): StoredTree {
+/** Trees of at most this many bytes (about 4,000 codes) are read into memory whole when opened. */
+export const IN_MEMORY_TREE_BYTES = 256 * 1024;
+
+/**
+ * Opens a stored tree for proofs. A small tree is read whole into memory (`bytes` says how much it holds) and its
+ * file closed; a large one answers with synchronous 32-byte preads, well under a millisecond per proof.
+ */
+export function openTree(treePath: string): StoredTree & { readonly bytes: number } {
   const fd = fs.openSync(treePath, "r");
   try {
     const leafCount = readHeader(fd, treePath);
+    const nodes = 2 * leafCount - 1;
+    if (nodes * NODE_BYTES <= IN_MEMORY_TREE_BYTES) {
+      const held = Buffer.allocUnsafe(nodes * NODE_BYTES);
+      readAt(fd, held, 0, nodes);
+      fs.closeSync(fd);
+      const source: NodeSource = {
+        leafCount,
+        readInto: (position, target, offset) => held.copy(target, offset, position * NODE_BYTES, (position + 1) * NODE_BYTES),
+      };
+      return Object.assign(withProofs(source), { path: treePath, bytes: held.length, close: () => {} });
+    }
     const source: NodeSource = { leafCount, readInto: (position, target, offset) => readAt(fd, target, position, 1, offset) };
-    return Object.assign(withProofs(source), { path: treePath, close: () => fs.closeSync(fd) });
+    return Object.assign(withProofs(source), { path: treePath, bytes: 0, close: () => fs.closeSync(fd) });
   } catch (error) {
     fs.closeSync(fd);
     throw error;

@@ -312,8 +312,28 @@ export function toEpcisDocument(
   names: EpcisNames,
   packKeys?: ReadonlyMap<string, string>,
 ) {
+  return { ...epcisEnvelope(createdAt), epcisBody: { eventList: toEpcisEvents(batch, events, names, packKeys) } };
+}
+
+/** Everything of a batch's EPCIS document but its events. */
+function epcisEnvelope(createdAt: number) {
+  return {
+    "@context": [EPCIS_CONTEXT, { trace: TRACE_NAMESPACE, cbvmda: "urn:epcglobal:cbv:mda:" }] as [typeof EPCIS_CONTEXT, Record<string, string>],
+    type: "EPCISDocument" as const,
+    schemaVersion: "2.0" as const,
+    creationDate: new Date(createdAt * 1000).toISOString(),
+  };
+}
+
+/** The EPCIS events of some of a batch's ledger events (in chain order); the ledger events EPCIS has no step for are left out. */
+export function toEpcisEvents(
+  batch: Pick<BatchRow, "product_code" | "batch_number">,
+  events: LedgerEventTable[],
+  names: EpcisNames,
+  packKeys?: ReadonlyMap<string, string>,
+) {
   const context: EventContext = { ...names, lot: names.lotClass(batch.product_code, batch.batch_number), packKeys };
-  const eventList = events.flatMap((event) => {
+  return events.flatMap((event) => {
     const mapping = MAPPINGS[event.name];
     if (!mapping) return [];
     const args = payloadOf(event) as Args;
@@ -337,11 +357,27 @@ export function toEpcisDocument(
       },
     ];
   });
-  return {
-    "@context": [EPCIS_CONTEXT, { trace: TRACE_NAMESPACE, cbvmda: "urn:epcglobal:cbv:mda:" }] as [typeof EPCIS_CONTEXT, Record<string, string>],
-    type: "EPCISDocument" as const,
-    schemaVersion: "2.0" as const,
-    creationDate: new Date(createdAt * 1000).toISOString(),
-    epcisBody: { eventList },
-  };
+}
+
+/**
+ * The same document as `toEpcisDocument`, as the text of its JSON, a page of ledger events at a time: a batch's
+ * whole history is written out as it is read, never held whole.
+ */
+export async function* epcisDocumentText(
+  batch: Pick<BatchRow, "product_code" | "batch_number">,
+  pages: AsyncIterable<LedgerEventTable[]>,
+  createdAt: number,
+  names: EpcisNames,
+  packKeys?: ReadonlyMap<string, string>,
+): AsyncGenerator<string> {
+  // The envelope's text without its closing brace, then the event list: the keys in toEpcisDocument's order.
+  yield `${JSON.stringify(epcisEnvelope(createdAt)).slice(0, -1)},"epcisBody":{"eventList":[`;
+  let first = true;
+  for await (const page of pages) {
+    const events = toEpcisEvents(batch, page, names, packKeys);
+    if (events.length === 0) continue;
+    yield `${first ? "" : ","}${events.map((event) => JSON.stringify(event)).join(",")}`;
+    first = false;
+  }
+  yield "]}}";
 }

@@ -141,6 +141,16 @@ function compileScanReads(db: Kysely<Database>) {
         .as("sent"),
     ]);
   });
+  const custody = preparedQuery(["batchId"], (slot) =>
+    db
+      .selectFrom("ledger_events")
+      .selectAll()
+      .where("batch_id", "=", slot.batchId)
+      .where("name", "in", CUSTODY_EVENTS)
+      .orderBy("block_number")
+      .orderBy("log_index"),
+  );
+  const custodians = new WeakMap<BatchRow, Map<number, Custodian>>();
   return {
     /** The batch of the pack with this canonical key and id, and the pack's own state; undefined for a code no batch has. */
     async pack(key: string, packId: string): Promise<{ batch: BatchFacts; packState: PackStateName | null } | undefined> {
@@ -155,21 +165,25 @@ function compileScanReads(db: Kysely<Database>) {
     async productName(productCode: string | null) {
       return (await db.executeQuery(product({ productCode }))).rows[0]?.name;
     },
-    async custodian(batchId: string, organizationId: number): Promise<Custodian> {
-      const row = (await db.executeQuery(custodian({ batchId, organizationId }))).rows[0]!;
+    /**
+     * How the organization stands to the batch, kept with the batch's facts: holdings and shipments change only by
+     * events that name the batch, and those set a new facts version, so `batch` (the facts cached under one
+     * version) is replaced before any of it changes. A batch read afresh (`batchFacts`) keeps nothing.
+     */
+    async custodian(batch: BatchRow, organizationId: number): Promise<Custodian> {
+      let known = custodians.get(batch);
+      if (!known) custodians.set(batch, (known = new Map()));
+      const kept = known.get(organizationId);
+      if (kept) return kept;
+      const row = (await db.executeQuery(custodian({ batchId: batch.id, organizationId }))).rows[0]!;
       // SQLite answers EXISTS as 0 or 1, PostgreSQL as a boolean.
-      return { holds: Boolean(row.holds), receiving: Boolean(row.receiving), everInPath: Boolean(row.held) || Boolean(row.sent) };
+      const standing = { holds: Boolean(row.holds), receiving: Boolean(row.receiving), everInPath: Boolean(row.held) || Boolean(row.sent) };
+      known.set(organizationId, standing);
+      return standing;
     },
     /** The batch's signed hand-overs, in chain order. */
-    custody(batchId: string) {
-      return db
-        .selectFrom("ledger_events")
-        .selectAll()
-        .where("batch_id", "=", batchId)
-        .where("name", "in", CUSTODY_EVENTS)
-        .orderBy("block_number")
-        .orderBy("log_index")
-        .execute();
+    async custody(batchId: string) {
+      return (await db.executeQuery(custody({ batchId }))).rows;
     },
   };
 }

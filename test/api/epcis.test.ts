@@ -3,7 +3,9 @@ import { expect } from "chai";
 import { id as hashText } from "ethers";
 import request from "supertest";
 import { createApp } from "../../src/api/app";
-import { EPCIS_CONTEXT, epcisDocument } from "../../src/api/epcis";
+import { batchEventPages, EPCIS_CONTEXT, epcisDocument, packIdsOf, packKeysOf } from "../../src/api/epcis";
+import { findBatch } from "../../src/api/batches";
+import { epcisNames, toEpcisDocument } from "../../src/epcis/export";
 import { DeviationKind } from "../../src/ledger";
 import {
   acknowledgeRecall,
@@ -144,6 +146,31 @@ describe("EPCIS 2.0 export of a batch's history", () => {
       "ilmd",
     ];
     expect([...keys].filter((key) => !standard.includes(key) && !key.startsWith("trace:"))).to.deep.equal([]);
+  });
+
+  it("is written as it is read, a page of ledger events at a time: sent chunked, the document toEpcisDocument builds whole", async () => {
+    const res = await epcis(batchId, h.c.regulator, 200);
+    expect([res.headers["transfer-encoding"], res.headers["content-length"]]).to.deep.equal(["chunked", undefined]);
+    const events = await h.store.db
+      .selectFrom("ledger_events")
+      .selectAll()
+      .where("batch_id", "=", batchId)
+      .orderBy("block_number")
+      .orderBy("log_index")
+      .execute();
+    const batch = await findBatch(h.services, batchId);
+    const packKeys = await packKeysOf(h.store, batchId, packIdsOf(events));
+    const createdAt = Date.parse(res.body.creationDate as string) / 1000;
+    expect(res.body).to.deep.equal(toEpcisDocument(batch, events, createdAt, epcisNames(HARNESS_PUBLIC_URL), packKeys));
+    const pages = [];
+    for await (const page of batchEventPages(h.store, batchId, 3)) pages.push(page);
+    expect(pages.map((page) => page.length)).to.deep.equal(
+      events
+        .map((_, i) => i)
+        .filter((i) => i % 3 === 0)
+        .map((i) => Math.min(3, events.length - i)),
+    );
+    expect(pages.flat()).to.deep.equal(events);
   });
 
   it("maps each ledger event to an ObjectEvent with its CBV business step and disposition", async () => {

@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { CLAIM_ABANDONED_AFTER_SECONDS, ClaimLostError, registrationClaims } from "../../src/api/registration-claims";
 import { LedgerError } from "../../src/ledger/errors";
 import type { Store } from "../../src/store";
 import { createStore } from "../../src/store";
+import { writeCodeRowsInWorker } from "../../src/store/code-rows-worker";
 import { freshStore, STORE_KINDS } from "../indexer/stores";
 
 const BATCH = `0x${"ab".repeat(32)}`;
@@ -82,5 +86,64 @@ describe.each(STORE_KINDS)("code registration claims (%s)", (kind) => {
     await failing.abandon();
     expect([await keysOfBatch(), await store.db.selectFrom("code_registration_claims").selectAll().execute()]).to.deep.equal([[], []]);
     await server().take(BATCH);
+  });
+});
+
+/**
+ * On a SQLite file the code book writes a registration's rows from a worker thread on a connection of its own, each
+ * chunk renewing the claim as `write` does: the same rules, off the thread that answers requests.
+ */
+describe("code rows written by a worker thread (SQLite file)", () => {
+  let dir: string;
+  let store: Store;
+  const keysFile = (name: string, keys: string[]) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, `${keys.join("\n")}\n`);
+    return file;
+  };
+  const countOf = async (batchId: string) =>
+    Number(
+      (
+        await store.db
+          .selectFrom("batch_codes")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .where("batch_id", "=", batchId)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "trace-rows-"));
+    store = createStore(path.join(dir, "store.sqlite"));
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("writes every row in chunks under its live claim, which it still holds for the last write", async () => {
+    const claim = await registrationClaims(store).take(BATCH);
+    const keys = rows("k", 2_500).map((row) => row.canonical_key);
+    const request = { file: store.sqliteFile!, batchId: BATCH, claim: claim.token, keysFile: keysFile("keys", keys), rowsPerWrite: 1_000 };
+    expect(await writeCodeRowsInWorker(request)).to.equal("written");
+    expect(await countOf(BATCH)).to.equal(2_500);
+    await claim.finish(async () => undefined);
+    expect(await store.db.selectFrom("code_registration_claims").selectAll().execute()).to.deep.equal([]);
+  });
+
+  it("writes nothing once its claim was taken over by another server", async () => {
+    const crashed = await registrationClaims(store, () => 1_000).take(BATCH);
+    // Another server took the abandoned claim over (its clock is well past the crashed one's last renewal).
+    await registrationClaims(store).take(BATCH);
+    const request = {
+      file: store.sqliteFile!,
+      batchId: BATCH,
+      claim: crashed.token,
+      keysFile: keysFile("late", ["late0", "late1"]),
+      rowsPerWrite: 1,
+    };
+    expect(await writeCodeRowsInWorker(request)).to.equal("lost");
+    expect(await countOf(BATCH)).to.equal(0);
   });
 });

@@ -114,4 +114,40 @@ describe.each(STORE_KINDS)("scans on one server see what another server's indexe
       .execute();
     expect(await verdict(app, dispenser)).to.equal("STOLEN");
   });
+
+  it("answers a revoked key from the next scan on, the token's check cached in between", async () => {
+    const app = createApp(services);
+    const second = await s.ledger.addKey(s.dispenser);
+    await s.ledger.apply(writer);
+    const token = await tokenOf(app, { ...s.dispenser, key: second });
+    expect([await verdict(app, token), await verdict(app, token)]).to.deep.equal(["GENUINE", "GENUINE"]);
+    await s.ledger.revokeKey(s.dispenser, second.address);
+    await s.ledger.apply(writer);
+    expect(await verdict(app, token)).to.equal("401 REVOKED_KEY");
+    // The organization's other key still speaks for it.
+    expect(await verdict(app, await tokenOf(app, s.dispenser))).to.equal("GENUINE");
+  });
+
+  it("answers changed custody from the next scan on: the scanner's standing and the custody path, cached in between", async () => {
+    const app = createApp(services);
+    const scanned = async (authorization: string) => {
+      const res = await request(app).post("/v1/scans").set("authorization", authorization).send({ code: CODE }).expect(200);
+      return { verdict: res.body.verdict as string, custody: (res.body.custody as { event: string }[] | undefined)?.length };
+    };
+    const outsider = await tokenOf(app, s.distributor2);
+    const holder = await tokenOf(app, s.distributor);
+    const before = await scanned(holder);
+    expect(before.verdict).to.equal("GENUINE");
+    expect(await scanned(outsider)).to.deep.equal({ verdict: "UNEXPECTED_HOLDER", custody: undefined });
+    expect(await scanned(outsider)).to.deep.equal({ verdict: "UNEXPECTED_HOLDER", custody: undefined });
+    await s.ledger.handOver(s.distributor, s.distributor2, batchId, 5);
+    await s.ledger.apply(writer);
+    // The shipment and its receipt: two more hand-overs on the path, and the new holder is expected and may read it.
+    expect(await scanned(outsider)).to.deep.equal({ verdict: "GENUINE", custody: before.custody! + 2 });
+    expect(await scanned(holder)).to.deep.equal({ verdict: "GENUINE", custody: before.custody! + 2 });
+    await s.ledger.handOver(s.distributor2, s.dispenser, batchId, 5);
+    await s.ledger.apply(writer);
+    // distributor2 shipped all it held: still on the path (it may read it), but it no longer holds the batch.
+    expect(await scanned(outsider)).to.deep.equal({ verdict: "UNEXPECTED_HOLDER", custody: before.custody! + 4 });
+  });
 });
