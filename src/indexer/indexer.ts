@@ -10,6 +10,7 @@ import type { Progress } from "./progress";
 import { applyPrepared, loadCheckpoint, prepareRange, rollBack } from "./ranges";
 import type { CheckpointIdentity, FetchedRange, PreparedRange } from "./ranges";
 import { createPreparePool, sharedPreparePool } from "./prepare-pool";
+import { nativeRecoveryUnavailable } from "./signatures";
 import { RangeTooLargeError } from "./sync";
 import type { BlockInfo, BlockRef, ChainSource } from "./sync";
 
@@ -79,6 +80,10 @@ export function createIndexer(options: IndexerOptions): Indexer {
   let identity: CheckpointIdentity | undefined;
   const pool = options.verifyThreads === undefined ? sharedPreparePool() : createPreparePool(options.verifyThreads);
   const deferred = options.verification === "deferred";
+  const nativeMissing = nativeRecoveryUnavailable();
+  if (nativeMissing !== undefined) {
+    log.warn({ err: nativeMissing }, "libsecp256k1's binding did not load: signers are recovered by ethers' JavaScript, about 30 times the CPU");
+  }
 
   /**
    * Calls the node until it answers, backing off while it is unreachable; rejects with `signal`'s reason as soon as

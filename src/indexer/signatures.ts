@@ -15,17 +15,26 @@ import type { AttestationType, LedgerContract } from "../ledger";
 
 /**
  * libsecp256k1's binding itself: the package's entry point would quietly fall back to a JavaScript curve library
- * whose edge cases this module does not vouch for. Without the binding every signature takes the reference path.
+ * whose edge cases this module does not vouch for. Without the binding every signature takes the reference path
+ * (ethers, pure JavaScript, 27-42 times the CPU per signature: `npm run bench:signatures`), and
+ * `nativeRecoveryUnavailable` says why, for the indexer to log.
  */
+let nativeLoadError: string | undefined;
 const secp256k1 = ((): typeof import("secp256k1").default | undefined => {
   try {
     // The native binding alone, loaded only if it was built: its absence must fall back, not fail the import.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require("secp256k1/bindings") as typeof import("secp256k1").default;
-  } catch {
+  } catch (error) {
+    nativeLoadError = (error as Error).message;
     return undefined;
   }
 })();
+
+/** Why libsecp256k1's binding could not be loaded (signers then recovered by ethers), or undefined when it is. */
+export function nativeRecoveryUnavailable(): string | undefined {
+  return nativeLoadError;
+}
 
 let hasher: IHasher | undefined;
 let loading: Promise<void> | undefined;

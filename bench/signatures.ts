@@ -1,0 +1,122 @@
+/**
+ * Signer recovery benchmark (`npm run bench:signatures`, not a test): the secp256k1 implementations the indexer could
+ * recover attestation signers with, side by side on one thread, interleaved rounds, medians of CPU µs per signature
+ * (process.cpuUsage, this process doing nothing else). Every candidate must first recover the same address as
+ * ethers' recoverAddress on the same signatures, or the benchmark stops.
+ *
+ * Candidates: libsecp256k1 through the `secp256k1` package's native binding (the prebuilt one it ships, and, when
+ * BENCH_SIGNATURES_BUILT names the directory of a copy rebuilt with node-gyp against Node's headers, that one);
+ * ethers v6 (`SigningKey.recoverPublicKey`, @noble/curves in pure JavaScript); @noble/secp256k1 (pure JavaScript);
+ * the `secp256k1` package's own JavaScript fallback (elliptic). Node's crypto is not a candidate: it cannot recover a
+ * key from a signature, and its ECDSA verify hashes the message itself, so it cannot check an EIP-712 digest at all.
+ *
+ * Environment: BENCH_SIGNATURES_ROUNDS (default 5), BENCH_SIGNATURES_BUILT (see above).
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+import { computeAddress, keccak256, recoverAddress, Signature, SigningKey, Wallet } from "ethers";
+import * as noble from "@noble/secp256k1";
+
+const ROUNDS = Number(process.env.BENCH_SIGNATURES_ROUNDS ?? 5);
+const SAMPLES = 64;
+
+type Sample = { digest: Buffer; signature: Buffer; hex: string; address: string };
+/** The uncompressed public key (65 bytes) the sample's signature recovers to. */
+type Recover = (sample: Sample) => Uint8Array;
+type Candidate = { name: string; recover: Recover; perRound: number };
+
+const addressOf = (publicKey: Uint8Array) => computeAddress(`0x${Buffer.from(publicKey).toString("hex")}`).toLowerCase();
+
+function samples(): Sample[] {
+  return Array.from({ length: SAMPLES }, (_, i) => {
+    const wallet = new Wallet(keccak256(Buffer.from(`bench-signatures key ${i}`)));
+    const digest = Buffer.from(keccak256(Buffer.from(`bench-signatures message ${i}`)).slice(2), "hex");
+    const hex = wallet.signingKey.sign(digest).serialized;
+    return {
+      digest,
+      signature: Buffer.from(hex.slice(2), "hex"),
+      hex,
+      address: wallet.address.toLowerCase(),
+    };
+  });
+}
+
+type Binding = { ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array };
+
+function libsecp256k1(name: string, binding: Binding): Candidate {
+  return {
+    name,
+    perRound: 4_000,
+    recover: (s) => binding.ecdsaRecover(s.signature.subarray(0, 64), s.signature[64]! - 27, s.digest, false),
+  };
+}
+
+function candidates(): Candidate[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const prebuilt = require("secp256k1/bindings") as Binding;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const elliptic = require("secp256k1/elliptic") as Binding;
+  const list: Candidate[] = [libsecp256k1("libsecp256k1, prebuilt binding shipped in `secp256k1`", prebuilt)];
+  const built = process.env.BENCH_SIGNATURES_BUILT;
+  if (built) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require("node-gyp-build")(path.resolve(built)) as { Secp256k1: new () => unknown };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const own = require("secp256k1/lib")(new addon.Secp256k1()) as Binding;
+    list.push(libsecp256k1("libsecp256k1, `secp256k1` rebuilt with node-gyp here", own));
+  }
+  list.push(
+    {
+      name: "ethers v6 SigningKey.recoverPublicKey (@noble/curves, JavaScript)",
+      perRound: 300,
+      recover: (s) => Buffer.from(SigningKey.recoverPublicKey(s.digest, s.hex).slice(2), "hex"),
+    },
+    {
+      name: "@noble/secp256k1 recoverPublicKey (JavaScript)",
+      perRound: 300,
+      recover: (s) => noble.recoverPublicKey(s.digest, s.signature.subarray(0, 64), s.signature[64]! - 27, false),
+    },
+    { ...libsecp256k1("elliptic (`secp256k1`'s JavaScript fallback)", elliptic), perRound: 300 },
+  );
+  return list;
+}
+
+function cpuMicrosPer(candidate: Candidate, all: Sample[]): number {
+  const started = process.cpuUsage();
+  for (let i = 0; i < candidate.perRound; i++) candidate.recover(all[i % all.length]!);
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / candidate.perRound;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function main() {
+  const all = samples();
+  const list = candidates();
+  for (const candidate of list) {
+    for (const s of all) {
+      const expected = recoverAddress(s.digest, Signature.from(s.hex)).toLowerCase();
+      const got = addressOf(candidate.recover(s));
+      if (expected !== s.address || got !== expected) throw new Error(`${candidate.name}: ${got} where ethers recovers ${expected}`);
+    }
+  }
+  const loads = [os.loadavg()[0]!];
+  const micros = new Map<Candidate, number[]>(list.map((c) => [c, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < list.length; k++) {
+      const candidate = list[(k + round) % list.length]!;
+      micros.get(candidate)!.push(cpuMicrosPer(candidate, all));
+    }
+    loads.push(os.loadavg()[0]!);
+  }
+  const reference = median(micros.get(list[0]!)!);
+  console.log(`Node ${process.version}, ${os.cpus()[0]?.model}, ${ROUNDS} interleaved rounds, load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`);
+  console.log("| implementation | CPU µs per signature (median) | × libsecp256k1 prebuilt |");
+  console.log("| --- | ---: | ---: |");
+  for (const candidate of list) {
+    const m = median(micros.get(candidate)!);
+    console.log(`| ${candidate.name} | ${m.toFixed(1)} | ${(m / reference).toFixed(2)} |`);
+  }
+}
+
+main();
