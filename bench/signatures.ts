@@ -110,7 +110,9 @@ function main() {
     loads.push(os.loadavg()[0]!);
   }
   const reference = median(micros.get(list[0]!)!);
-  console.log(`Node ${process.version}, ${os.cpus()[0]?.model}, ${ROUNDS} interleaved rounds, load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`);
+  console.log(
+    `Node ${process.version}, ${os.cpus()[0]?.model}, ${ROUNDS} interleaved rounds, load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+  );
   console.log("| implementation | CPU µs per signature (median) | × libsecp256k1 prebuilt |");
   console.log("| --- | ---: | ---: |");
   for (const candidate of list) {

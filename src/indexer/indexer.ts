@@ -12,7 +12,7 @@ import type { CheckpointIdentity, FetchedRange, PreparedRange } from "./ranges";
 import { createPreparePool, sharedPreparePool } from "./prepare-pool";
 import { nativeRecoveryUnavailable } from "./signatures";
 import { RangeTooLargeError } from "./sync";
-import type { BlockInfo, BlockRef, ChainSource } from "./sync";
+import type { BlockInfo, BlockRef, ChainSource, HeadBlock } from "./sync";
 
 export type IndexerOptions = {
   source: ChainSource;
@@ -144,9 +144,11 @@ export function createIndexer(options: IndexerOptions): Indexer {
   }
 
   /** Detects that the chain no longer contains the checkpoint block and rolls back to the common ancestor. */
-  async function reconcileReorg(current: CheckpointIdentity, head: BlockRef, signal?: AbortSignal) {
+  async function reconcileReorg(current: CheckpointIdentity, head: HeadBlock, signal?: AbortSignal) {
     const checkpoint = await loadCheckpoint(store.db);
     if (!checkpoint) return;
+    // The head's parent is the checkpoint (follow mode's usual new block): the chain still holds it.
+    if (head.number === checkpoint.block_number + 1 && head.parentHash === checkpoint.block_hash) return;
     const onChain = checkpoint.block_number <= head.number ? await blockAt(checkpoint.block_number, signal) : undefined;
     if (onChain?.hash === checkpoint.block_hash) return;
     const ancestor = await commonAncestor(Math.min(checkpoint.block_number, head.number), signal);
@@ -172,7 +174,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
 
   const blockAt = (number: number, signal?: AbortSignal) => retrying(`block ${number}`, () => source.block(number), signal);
 
-  async function fetchRange(from: number, to: number, signal?: AbortSignal): Promise<FetchedRange> {
+  async function fetchRange(from: number, to: number, head: HeadBlock, signal?: AbortSignal): Promise<FetchedRange> {
     const logs = await retrying(
       `logs ${from}-${to}`,
       () =>
@@ -184,8 +186,11 @@ export function createIndexer(options: IndexerOptions): Indexer {
         }),
       signal,
     );
-    const numbers = [...new Set([...logs.map((l) => l.blockNumber), to])];
     const blocks = new Map<number, BlockInfo>();
+    // The head, when the node gave its timestamp, need not be asked for again.
+    if (head.timestamp !== undefined && head.number <= to)
+      blocks.set(head.number, { number: head.number, hash: head.hash, timestamp: head.timestamp });
+    const numbers = [...new Set([...logs.map((l) => l.blockNumber), to])].filter((n) => !blocks.has(n));
     const fetched = await Promise.all(numbers.map((n) => retrying(`block ${n}`, () => source.block(n), signal)));
     for (const block of fetched) if (block) blocks.set(block.number, block);
     const end = blocks.get(to);
@@ -197,11 +202,11 @@ export function createIndexer(options: IndexerOptions): Indexer {
    * Fetches the next range, halving it while the node refuses and growing it back after successes, up to the
    * span that holds about EVENTS_PER_RANGE events at the density just seen.
    */
-  async function fetchAdaptively(from: number, head: number, signal?: AbortSignal): Promise<FetchedRange> {
+  async function fetchAdaptively(from: number, head: HeadBlock, signal?: AbortSignal): Promise<FetchedRange> {
     for (;;) {
-      const to = Math.min(from + range - 1, head);
+      const to = Math.min(from + range - 1, head.number);
       try {
-        const fetched = await fetchRange(from, to, signal);
+        const fetched = await fetchRange(from, to, head, signal);
         const span = to - from + 1;
         const dense = fetched.logs.length > 0 ? Math.floor((span * EVENTS_PER_RANGE) / fetched.logs.length) : Infinity;
         range = Math.max(1, Math.min(range * 2, maxRange, dense));
@@ -241,7 +246,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       const fetch = lastFetch.then((previous) => {
         if (previous === undefined) return undefined;
         const start = previous ? previous.to + 1 : from;
-        return start <= head.number && !halt.aborted ? fetchAdaptively(start, head.number, halt) : undefined;
+        return start <= head.number && !halt.aborted ? fetchAdaptively(start, head, halt) : undefined;
       });
       lastFetch = fetch;
       const prepared = fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool, !deferred));

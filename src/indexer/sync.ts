@@ -5,6 +5,12 @@ import type { HeadWatch } from "./heads";
 
 export type BlockRef = { number: number; hash: string };
 export type BlockInfo = BlockRef & { timestamp: number };
+/**
+ * The chain's head as a node reports it. A node's latest block comes with its timestamp and its parent's hash, which
+ * spare follow mode two calls per new block (the head's own block and the reorganisation check); a source without
+ * them is asked for both.
+ */
+export type HeadBlock = BlockRef & { timestamp?: number; parentHash?: string };
 
 /** A log as the indexer reads it (an ethers Log has these fields too). */
 export type ChainLog = {
@@ -21,7 +27,7 @@ export type ChainLog = {
 /** What the indexer needs from a chain: plain EVM JSON-RPC, nothing specific to one client. */
 export type ChainSource = {
   chainId(): Promise<number>;
-  head(): Promise<BlockRef>;
+  head(): Promise<HeadBlock>;
   block(number: number): Promise<BlockInfo | undefined>;
   logs(filter: { fromBlock: number; toBlock: number; addresses: string[]; topics: string[] }): Promise<ChainLog[]>;
   /** Announces new blocks as the node mines them, where the node can (else the indexer polls). */
@@ -49,7 +55,7 @@ const RANGE_REFUSALS = /range|too many|limit|exceed|response size|query returned
 const BATCH_MAX = 100;
 const REQUEST_TIMEOUT_MS = 120_000;
 
-type RawBlock = { number: string; hash: string; timestamp: string } | null;
+type RawBlock = { number: string; hash: string; timestamp: string; parentHash?: string } | null;
 type RawLog = {
   blockNumber: string;
   logIndex: string;
@@ -151,9 +157,10 @@ export function createRpcSource(url: string): ChainSource {
       return quantity(await call<string>("eth_chainId", []));
     },
     async head() {
-      const block = blockInfo(await call<RawBlock>("eth_getBlockByNumber", ["latest", false]));
+      const raw = await call<RawBlock>("eth_getBlockByNumber", ["latest", false]);
+      const block = blockInfo(raw);
       if (!block) throw new Error(`node at ${target.host} returned no latest block`);
-      return { number: block.number, hash: block.hash };
+      return raw?.parentHash ? { ...block, parentHash: raw.parentHash.toLowerCase() } : block;
     },
     async block(number) {
       return blockInfo(await call<RawBlock>("eth_getBlockByNumber", [toHex(number), false]));

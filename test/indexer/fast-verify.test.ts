@@ -7,7 +7,15 @@ import type { LedgerContract } from "../../src/ledger";
 import { attestationOf, counterpartyAttestationOf, createDecoder, createReferenceDecoder, isUndecodable } from "../../src/indexer/decode";
 import type { LedgerEvent } from "../../src/indexer/decode";
 import { createPreparePool } from "../../src/indexer/prepare-pool";
-import { fastDigest, fastSignature, nativeRecoveryUnavailable, recoverFast, recoverReference, recoverSigner, signaturesReady } from "../../src/indexer/signatures";
+import {
+  fastDigest,
+  fastSignature,
+  nativeRecoveryUnavailable,
+  recoverFast,
+  recoverReference,
+  recoverSigner,
+  signaturesReady,
+} from "../../src/indexer/signatures";
 import type { AttestationToVerify } from "../../src/indexer/signatures";
 import type { ChainLog } from "../../src/indexer/sync";
 import { recoverAll, recoverSigners } from "../../src/indexer/verify";

@@ -4,6 +4,7 @@ import { setTimeout as pause } from "node:timers/promises";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { createIndexer, createRpcSource } from "../../src/indexer";
+import type { ChainSource } from "../../src/indexer/sync";
 import type { Store } from "../../src/store";
 import { deployConsortium, releasedBatch } from "../contracts/fixtures";
 import type { Consortium } from "../contracts/fixtures";
@@ -83,6 +84,31 @@ describe.each(NODE_KINDS)("follow mode on %s", (kind) => {
       expect(said(follower.lines, "no new-head subscription; polling the node")).to.equal(undefined);
     } finally {
       await follower.stop();
+    }
+  });
+
+  it("indexes a new block on the head with two calls to the node: the latest block and its logs", async () => {
+    const rpc = createRpcSource(node.url);
+    const calls = { head: 0, block: 0, logs: 0 };
+    const source: ChainSource = {
+      ...rpc,
+      head: () => (calls.head++, rpc.head()),
+      block: (n) => (calls.block++, rpc.block(n)),
+      logs: (filter) => (calls.logs++, rpc.logs(filter)),
+    };
+    const into = await freshStore("sqlite");
+    try {
+      const indexer = createIndexer({ source, store: into, deployment: await deploymentOf(c), log: capturingLogger().log, verifyThreads: 0 });
+      await indexer.catchUp();
+      await node.provider.send("evm_mine", []);
+      const head = await node.provider.getBlock("latest");
+      Object.assign(calls, { head: 0, block: 0, logs: 0 });
+      expect(await indexer.catchUp()).to.deep.include({ number: head!.number, hash: head!.hash!.toLowerCase() });
+      expect(calls).to.deep.equal({ head: 1, block: 0, logs: 1 });
+      expect(await checkpointOf(into)).to.equal(head!.number);
+    } finally {
+      await into.close();
+      rpc.close();
     }
   });
 });
