@@ -418,6 +418,14 @@ async function applyAll(target: ApplyTarget, ranges: PreparedRange[], run: Run, 
   }
 }
 
+type Latency = { p50: number; p99: number; max: number };
+
+function percentiles(values: number[]): Latency {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! };
+}
+
 /** Follows the chain and times, per sample, sending a one-attestation transaction until its event is in the store. */
 async function followLatency(node: RunningNode, provider: JsonRpcProvider, deployer: string, run: Run) {
   const { store, drop } = await freshStore("sqlite", run.dir);
@@ -428,12 +436,20 @@ async function followLatency(node: RunningNode, provider: JsonRpcProvider, deplo
     const indexer = createIndexer({ source, store, deployment: run.deployment, log: silentLogger() });
     await indexer.catchUp();
     const following = indexer.follow(stop.signal);
-    const latencies: number[] = [];
+    const fromSend: number[] = [];
+    const fromMined: number[] = [];
     try {
       for (const tx of run.chain.follow.slice(0, FOLLOW_SAMPLES)) {
         await sleep(20 + Math.random() * 130);
+        const gasPrice = String(await provider.send("eth_gasPrice", []));
         const started = performance.now();
-        const hash = (await send(provider, deployer, run.chain, tx)).toLowerCase();
+        const hash = String(
+          await provider.send("eth_sendTransaction", [
+            { from: deployer, to: run.chain.contracts[tx.contract], data: tx.data, gas: "0x1BA8140", gasPrice },
+          ]),
+        ).toLowerCase();
+        // Automining one transaction at a time, both nodes answer once the block holding it is mined (checked below).
+        const minedAt = performance.now();
         for (;;) {
           const row = await store.db.selectFrom("ledger_events").select("verification").where("tx_hash", "=", hash).executeTakeFirst();
           if (row) {
@@ -443,16 +459,16 @@ async function followLatency(node: RunningNode, provider: JsonRpcProvider, deplo
           if (performance.now() - started > 30_000) throw new Error(`follow sample ${hash} not indexed within 30 s`);
           await sleep(1);
         }
-        latencies.push(performance.now() - started);
+        const indexedAt = performance.now();
+        fromSend.push(indexedAt - started);
+        fromMined.push(indexedAt - minedAt);
         await mined(provider, hash, "follow sample");
       }
     } finally {
       stop.abort();
       await following;
     }
-    latencies.sort((a, b) => a - b);
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!;
-    return { p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1]! };
+    return { fromSend: percentiles(fromSend), fromMined: percentiles(fromMined) };
   } finally {
     source.close();
     await drop();
@@ -597,7 +613,7 @@ async function main() {
     }
     source.close();
 
-    const follows = new Map<NodeKind, { p50: number; p99: number; max: number }>();
+    const follows = new Map<NodeKind, { fromSend: Latency; fromMined: Latency }>();
     if (STEPS.has("follow")) {
       for (const [kind, node] of nodes) {
         const provider = new JsonRpcProvider(node.url, CHAIN_ID, { staticNetwork: true });
@@ -685,9 +701,10 @@ async function main() {
     }
     if (follows.size > 0) {
       say("");
-      const shown = [...follows].map(([kind, l]) => `${kind}: p50 ${l.p50.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms`);
+      const ms = (l: Latency) => `p50 ${l.p50.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms`;
+      const shown = [...follows].map(([kind, l]) => `${kind}: mined → queryable ${ms(l.fromMined)}; sent → queryable ${ms(l.fromSend)}`);
       say(
-        `Follow mode into SQLite, ${FOLLOW_SAMPLES} one-attestation transactions per node, each timed from sending it (mined on arrival) until its event is in the store: ${shown.join("; ")} (target p99 ≤ ${TARGETS.followP99Ms} ms).`,
+        `Follow mode into SQLite (subscribed to new heads), ${FOLLOW_SAMPLES} one-attestation transactions per node, each timed until its event is in the store (polled every millisecond), from the node's answer to eth_sendTransaction (mined: automining, the node answers once the block is mined) and from sending it: ${shown.join("; ")} (target p99 ≤ ${TARGETS.followP99Ms} ms, mined → queryable).`,
       );
     }
 
@@ -708,6 +725,10 @@ async function main() {
     const anvilSqlite = figures.get(configName({ node: "anvil", store: "sqlite", mode: "full" }));
     if (anvilSqlite)
       targets.push(target("indexer-anvil-sqlite-full-events-per-second", anvilSqlite.rate, "events/s", TARGETS.anvilSqliteRate, false));
+    if (follows.size > 0) {
+      const slowest = Math.max(...[...follows.values()].map((l) => l.fromMined.p99));
+      targets.push(target("indexer-follow-mined-to-queryable-p99", slowest, "ms", TARGETS.followP99Ms, true));
+    }
     if (targets.length > 0) {
       say("");
       say(

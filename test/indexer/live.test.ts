@@ -100,7 +100,7 @@ describe.each(NODE_KINDS)("follow mode on %s", (kind) => {
     try {
       const indexer = createIndexer({ source, store: into, deployment: await deploymentOf(c), log: capturingLogger().log, verifyThreads: 0 });
       await indexer.catchUp();
-      await node.provider.send("evm_mine", []);
+      await node.send("evm_mine", []);
       const head = await node.provider.getBlock("latest");
       Object.assign(calls, { head: 0, block: 0, logs: 0 });
       expect(await indexer.catchUp()).to.deep.include({ number: head!.number, hash: head!.hash!.toLowerCase() });
