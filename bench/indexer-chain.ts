@@ -267,7 +267,10 @@ function plan(targetEvents: number, keys: string[]) {
           name: `Product ${m}-${p}`,
         },
       });
-      products.push({ id: hashText(code), mah, cmo: cmos[(m + p) % cmos.length]!, agreementId: "", batches: 0 });
+      // A CMO of the MAH's own province (members are spread over the provinces in turn): a cross-province quality
+      // agreement would wait for both provinces' regulators before any batch could be recorded under it.
+      const local = cmos.filter((cmo) => cmo.region === mah.region);
+      products.push({ id: hashText(code), mah, cmo: local[p % local.length]!, agreementId: "", batches: 0 });
     }
   });
   const agreement = (mah: Org, counterparty: Org, kind: number, productId: string, tester: number) => {
