@@ -26,7 +26,7 @@ import type { LedgerContract } from "../src/ledger";
 
 export const CHAIN_ID = 31337;
 /** Changing the plan below changes the chain: bump this so a stale cache is not replayed. */
-const GENERATOR_VERSION = "indexer-chain-v1";
+const GENERATOR_VERSION = "indexer-chain-v2";
 const MULTICALL_SIZE = 80;
 const FOLLOW_SAMPLES = 100;
 
