@@ -17,6 +17,7 @@ export default buildModule("TraceabilityLedger", (m) => {
   m.call(qualityDuties, "bindBatchLedger", [batches]);
   const aggregations = m.contract("AggregationLedger", [registry, batches]);
   const alertCases = m.contract("AlertCases", [registry, batches]);
+  m.call(batches, "bindAlertCases", [alertCases]);
   const correctiveActions = m.contract("CorrectiveActions", [registry, batches]);
   const supervision = m.contract("SupervisionRecords", [registry, batches]);
   return { registry, products, qualityDuties, batches, aggregations, alertCases, correctiveActions, supervision };
