@@ -728,8 +728,24 @@ function serveBare() {
   process.once("SIGTERM", () => process.exit(0));
 }
 
+/**
+ * Waits until the server has finished what earlier runs left it (an open loop it fell behind leaves thousands of
+ * requests queued): its CPU over a quarter second under a tenth of a core, or 30 s. Otherwise the next run's CPU
+ * per request counts the backlog's work too (a signed-in scan once measured 172,500 µs that way).
+ */
+async function settle(pid: number) {
+  const deadline = Date.now() + 30_000;
+  for (let last = procCpuSeconds(`/proc/${pid}/stat`) ?? 0; Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = procCpuSeconds(`/proc/${pid}/stat`) ?? 0;
+    if (now - last < 0.025) return;
+    last = now;
+  }
+}
+
 /** Server CPU per request over a run, from /proc (the figure that holds on a shared machine). */
 async function cpuPerRequest(pid: number, run: () => Promise<LoadResult>) {
+  await settle(pid);
   const before = procCpuSeconds(`/proc/${pid}/stat`) ?? 0;
   const result = await run();
   const after = procCpuSeconds(`/proc/${pid}/stat`) ?? 0;
@@ -788,6 +804,7 @@ async function measure(manifest: Manifest) {
         f.closedRate.push(closed.result.count / closed.result.seconds);
         if (name === "scan") scanClosedP99.push(closed.result.p99us);
         for (const rate of OPEN_LOOP_RATES) {
+          await settle(server.child.pid!);
           const open = await load.run(scanJob(server.url, { rate }));
           if (open.errors > 0) throw new Error(`${open.errors} scans failed at ${rate}/s`);
           if (open.unanswered > 0)
@@ -800,6 +817,7 @@ async function measure(manifest: Manifest) {
       }
       const signedIn = await cpuPerRequest(api.child.pid!, () => load.run(scanJob(api.url, { connections: 16, headers: { authorization } })));
       signedInCpu.push(signedIn.cpuUs);
+      await settle(api.child.pid!);
       const provenance = await load.run({
         url: api.url,
         path: provenancePage,

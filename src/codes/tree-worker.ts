@@ -22,6 +22,8 @@ export async function buildTreeFromKeyFile(keysFile: string, treePath: string): 
 // thread (tsx, vitest), as the indexer's prepare pool does.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
+// On Linux a thread has its own nice value: hashing yields the cores to the thread answering requests.
+try { require("node:os").setPriority(10); } catch {}
 require(workerData.tsx).register();
 const { buildTreeFromKeyFile } = require(workerData.module);
 buildTreeFromKeyFile(workerData.keysFile, workerData.treePath).then(
