@@ -122,6 +122,11 @@ const preparedAttestation = z.object({
   contract: z.string(),
   type: z.string(),
   message: z.record(z.string(), z.unknown()).meta({ description: "the attestation's fields, numbers as decimal strings, nonce included" }),
+  proof: z
+    .array(z.string())
+    .optional()
+    .meta({ description: "dispensing and unpacking: the multiproof the call carries (send it with the signature)" }),
+  proofFlags: z.array(z.boolean()).optional(),
   domain: z.object({ name: z.string(), version: z.string(), chainId: z.number().int(), verifyingContract: z.string() }),
   types: z.record(z.string(), z.unknown()).meta({ description: "EIP-712 types: sign with eth_signTypedData_v4, then POST to /v1/attestations" }),
 });

@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, notFound, unauthenticated } from "../ledger/errors";
+import { badInput, conflict, notFound, unauthenticated } from "../ledger/errors";
 import type { EventFilters } from "../epcis/query";
 import { STREAM_PATH } from "../notifications/stream";
 import { subscribeWebhook, unsubscribeWebhook, webhookUrl } from "../notifications/routes";
 import { literalHostRefusal, NOT_PUBLIC } from "../notifications/address";
-import { badInput } from "../ledger/errors";
 import type { EpcisSubscriptionTable } from "../store";
 import type { ApiServices, Caller } from "./context";
 import { publicUrlOf } from "./epcis";
