@@ -209,6 +209,7 @@ async function main() {
     await batches.getAddress(),
   ])) as unknown as CorrectiveActions;
   await (await qualityDuties.bindBatchLedger(await batches.getAddress())).wait();
+  await (await batches.bindAlertCases(await alertCases.getAddress())).wait();
   const supervision = await hre.ethers.deployContract("SupervisionRecords", [await registry.getAddress(), await batches.getAddress()]);
   const addresses = {
     ConsortiumRegistry: await registry.getAddress(),

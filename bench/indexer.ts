@@ -157,6 +157,7 @@ async function replay(provider: JsonRpcProvider, chain: BenchChain, deployer: st
   const supervision = await deploy((await new SupervisionRecords__factory().getDeployTransaction(registry, batches)).data);
   // Bound after the last deployment, so the contracts' addresses stay those of nonces 0 to 7 (expectedContracts).
   await transact(QualityDuties__factory.createInterface().encodeFunctionData("bindBatchLedger", [batches]), qualityDuties);
+  await transact(BatchLedger__factory.createInterface().encodeFunctionData("bindAlertCases", [alertCases]), batches);
   const deployed: Record<LedgerContract, string> = {
     ConsortiumRegistry: registry,
     ProductRegistry: products,

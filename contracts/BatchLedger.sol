@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {Attestations} from "./Attestations.sol";
+import {IAlertCases} from "./interfaces/IAlertCases.sol";
 import {IBatchLedger} from "./interfaces/IBatchLedger.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IProductRegistry} from "./interfaces/IProductRegistry.sol";
@@ -62,6 +63,9 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     IProductRegistry private immutable _products;
     IQualityDuties private immutable _qualityDuties;
     uint40 private immutable _undoWindow;
+    address private immutable _deployer;
+    /// @dev Bound after deployment: AlertCases reads this ledger, so neither can name the other in its constructor.
+    IAlertCases private _alertCases;
 
     mapping(bytes32 batchId => Batch) private _batches;
     mapping(bytes32 batchId => bytes32 root) private _codesRoots;
@@ -82,6 +86,14 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         _products = products;
         _qualityDuties = qualityDuties;
         _undoWindow = undoWindow_;
+        _deployer = msg.sender;
+    }
+
+    /// @inheritdoc IBatchLedger
+    function bindAlertCases(address alertCases) external {
+        if (msg.sender != _deployer) revert NotDeployer(msg.sender);
+        if (address(_alertCases) != address(0)) revert AlertCasesAlreadyBound(address(_alertCases));
+        _alertCases = IAlertCases(alertCases);
     }
 
     // ----- manufacture and release -----
@@ -635,7 +647,7 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         }
     }
 
-    /// @dev Undoes the setter's own states: a lock at any time; a dispensing, sample or export within the undo
+    /// @dev Undoes the setter's own states: a lock unless a suspect-product report holds it; a dispensing, sample or export within the undo
     /// window, returning those packs to its holding while the batch is unexpired and unrecalled.
     function _restorePacks(Batch storage subject, bytes32 id, uint32 organizationId, bytes32[] calldata packs) private {
         uint64 returned = 0;
@@ -647,7 +659,9 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
             if (record.organizationId != organizationId) {
                 revert NotPackStateSetter(packs[i], record.organizationId, organizationId);
             }
-            if (record.state != PackState.Locked) {
+            if (record.state == PackState.Locked) {
+                if (_alertCases.holdsPackLock(packs[i])) revert PackLockHeldByReport(packs[i]);
+            } else {
                 if (block.timestamp > uint256(record.changedAt) + _undoWindow) {
                     revert UndoWindowClosed(packs[i], record.changedAt, _undoWindow);
                 }

@@ -448,6 +448,10 @@ interface IBatchLedger is IAttestations {
     error PackStateIrreversible(bytes32 pack, PackState state);
     /// @notice A dispensing, sample or export is undone only within the deployment's undo window.
     error UndoWindowClosed(bytes32 pack, uint40 changedAt, uint40 undoWindow);
+    /// @notice The pack's lock is held by a suspect-product report (AlertCases) until a regulator terminates it.
+    error PackLockHeldByReport(bytes32 pack);
+    error NotDeployer(address caller);
+    error AlertCasesAlreadyBound(address alertCases);
     /// @notice Only a holder of the batch, its MAH or a regulator locks a pack as suspect.
     error NotPackCustodian(bytes32 batchId, uint32 organizationId);
     error InvalidRecallLevel();
@@ -562,6 +566,9 @@ interface IBatchLedger is IAttestations {
 
     /// @notice Seconds after a dispensing, sample or export within which its setter may undo it (set at deployment).
     function undoWindow() external view returns (uint40);
+
+    /// @notice Binds the AlertCases contract whose suspect-product reports hold pack locks; once, by the deployer.
+    function bindAlertCases(address alertCases) external;
 
     function batchId(bytes32 productId, string calldata batchNumber) external pure returns (bytes32);
 

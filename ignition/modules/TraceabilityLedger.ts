@@ -18,6 +18,7 @@ export default buildModule("TraceabilityLedger", (m) => {
   m.call(qualityDuties, "bindBatchLedger", [batches]);
   const aggregations = m.contract("AggregationLedger", [registry, batches]);
   const alertCases = m.contract("AlertCases", [registry, batches]);
+  m.call(batches, "bindAlertCases", [alertCases]);
   const correctiveActions = m.contract("CorrectiveActions", [registry, batches]);
   const supervision = m.contract("SupervisionRecords", [registry, batches]);
   // Last in the deploy order, so every earlier contract keeps its address.

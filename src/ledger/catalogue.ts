@@ -447,7 +447,7 @@ export const ATTESTATIONS = {
     fields: [
       field("organizationId", "uint32"),
       field("nonce", "uint256"),
-      field("alertKey", "bytes32"),
+      field("caseKey", "bytes32"),
       field("status", "uint8"),
       field("reasonHash", "bytes32"),
     ],
@@ -468,6 +468,7 @@ export const ATTESTATIONS = {
     event: "SuspectReportFiled",
     struct: "report",
     signedBy: "any",
+    call: "proved",
   },
   SuspectTermination: {
     contract: "AlertCases",

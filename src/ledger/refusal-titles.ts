@@ -113,6 +113,11 @@ export const REFUSAL_TITLES: Record<string, { "zh-CN": string; en: string }> = {
   MISSING_REASON: { "zh-CN": "需要填写理由", en: "A reason is required" },
   NOT_SUSPECT_REPORTER: { "zh-CN": "只有持有方、上市许可持有人或监管部门可以报告", en: "Only a holder, the MAH or a regulator reports it" },
   SUSPECT_PACK_NOT_LOCKED: { "zh-CN": "请先锁定所报告的药盒", en: "Lock the reported packs first" },
+  SUSPECT_PACK_ALREADY_REPORTED: { "zh-CN": "该药盒已在另一份可疑产品报告中", en: "The pack is already under an open report" },
+  PACK_LOCK_HELD_BY_REPORT: {
+    "zh-CN": "该药盒在可疑产品报告中被锁定，须待监管部门终止报告",
+    en: "Locked under a suspect-product report until a regulator terminates it",
+  },
   SUSPECT_REPORT_NOT_OPEN: { "zh-CN": "该可疑产品报告不在调查中", en: "The report is not open" },
   // the MAH's quality duties (QualityDuties)
   RELEASE_NOT_BY_QUALIFIED_PERSON: {

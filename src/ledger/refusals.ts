@@ -518,6 +518,12 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
         ? `pack ${a.pack} is active, in the supply chain: there is nothing to undo`
         : `pack ${a.pack} was ${PACK_WORDS[Number(a.state)]}${await c.names.packState(a.pack)}: that is final and cannot be undone`,
   },
+  PackLockHeldByReport: {
+    kind: "refused",
+    code: "PACK_LOCK_HELD_BY_REPORT",
+    explain: (a) =>
+      `pack ${a.pack} is locked under a suspect-product report: it stays locked until a regulator terminates the report as cleared`,
+  },
   UndoWindowClosed: {
     kind: "refused",
     code: "UNDO_WINDOW_CLOSED",
@@ -636,13 +642,6 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     explain: async (a, c) =>
       `${await c.names.organization(a.organizationId)} may not take this alert: only a regulator or the organization it concerns can`,
   },
-  AlertSubjectMismatch: {
-    kind: "bad_input",
-    code: "ALERT_SUBJECT_MISMATCH",
-    field: "message.subjectId",
-    explain: async (a, c) =>
-      `the alert's case is about ${await c.names.organization(a.recordedSubjectId)}, not ${await c.names.organization(a.subjectId)}`,
-  },
   AlertAlreadyOwned: {
     kind: "refused",
     code: "ALERT_ALREADY_OWNED",
@@ -695,6 +694,16 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "SUSPECT_PACK_NOT_LOCKED",
     explain: (a) => `pack ${a.pack} is not locked: lock the reported packs first (trace packs set --state locked), then file the report`,
   },
+  SuspectPacksNotInBatch: {
+    kind: "refused",
+    code: "PACKS_NOT_IN_BATCH",
+    explain: async (a, c) => `the multiproof does not show every reported pack among the registered codes of ${await c.names.batch(a.batchId)}`,
+  },
+  SuspectPackAlreadyReported: {
+    kind: "refused",
+    code: "SUSPECT_PACK_ALREADY_REPORTED",
+    explain: (a) => `pack ${a.pack} is already under suspect-product report ${a.reportId}, which a regulator has not terminated`,
+  },
   SuspectReportNotOpen: {
     kind: "refused",
     code: "SUSPECT_REPORT_NOT_OPEN",
@@ -712,7 +721,12 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     code: "RELAY_MISCONFIGURED",
     explain: (a) => `${a.caller} is not the batch ledger QualityDuties is bound to: only BatchLedger records a batch's duties`,
   },
-  NotDeployer: { kind: "internal", code: "RELAY_MISCONFIGURED", explain: (a) => `${a.caller} did not deploy QualityDuties and cannot bind it` },
+  NotDeployer: { kind: "internal", code: "RELAY_MISCONFIGURED", explain: (a) => `${a.caller} did not deploy this contract and cannot bind it` },
+  AlertCasesAlreadyBound: {
+    kind: "internal",
+    code: "RELAY_MISCONFIGURED",
+    explain: (a) => `BatchLedger is already bound to the alert cases contract ${a.alertCases}`,
+  },
   BatchLedgerAlreadyBound: {
     kind: "internal",
     code: "RELAY_MISCONFIGURED",

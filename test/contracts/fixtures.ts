@@ -70,6 +70,7 @@ export async function deployLedger(runner?: Signer, undoWindow = DEFAULT_UNDO_WI
   await aggregations.waitForDeployment();
   const alertCases = await new AlertCases__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await alertCases.waitForDeployment();
+  await (await batches.bindAlertCases(await alertCases.getAddress())).wait();
   const capas = await new CorrectiveActions__factory(relayer).deploy(await registry.getAddress(), await batches.getAddress());
   await capas.waitForDeployment();
   await (await qualityDuties.bindBatchLedger(await batches.getAddress())).wait();
