@@ -162,7 +162,9 @@ async function serve(
 ) {
   const { startLedgerService } = await import("../src/service");
   const { createLogger } = await import("../src/log");
-  const { readDemo, registerDemoCases, registerDemoCodes, uploadDemoDocuments, writeDemo } = await import("../src/demo/files");
+  const { keepDemoReasons, readDemo, registerDemoCases, registerDemoCodes, uploadDemoDocuments, writeDemo } = await import(
+    "../src/demo/files"
+  );
   let demo = options.demo ? readDemo(options.dataDir) : undefined;
   if (options.demo && !demo) {
     const { seedDemo } = await import("../src/demo/seed");
@@ -200,6 +202,7 @@ async function serve(
   if (demo) {
     await registerDemoCodes(service.services.codes, demo.batches, service.services.now());
     await registerDemoCases(service.services, demo.batches);
+    await keepDemoReasons(service.services, demo.reasons);
     if (service.services.documents) await uploadDemoDocuments(service.services.documents, demo.documents);
   }
   return { service, samples: demo?.samples };

@@ -14,6 +14,7 @@ import { attest, printSent, type Session } from "./session";
 /** What GET /v1/alerts/{id} answers (src/supervision/routes.ts). */
 type AlertCase = {
   alertKey: string;
+  caseKey: string;
   ownerId: number | null;
   status: string;
   dueAt: number;
@@ -145,7 +146,7 @@ async function showAlert(io: CliIo, alertId: number, options: ReadOptions) {
     due: `${time(c.dueAt)}${c.overdue ? " (overdue)" : ""}`,
     escalated: c.escalatedAt === null ? undefined : `${time(c.escalatedAt)} by the alert engine`,
     reason: c.reason ?? c.reasonHash ?? undefined,
-    "case key": c.alertKey,
+    "case key": c.caseKey,
   });
   printRows(
     io,
@@ -207,7 +208,7 @@ function addAlertCommands(program: Command, io: CliIo, act: Act) {
       const { alert, case: c } = await alertOf(session, alertId);
       if (alert.organizationId === null) throw new LedgerError("refused", "ALERT_WITHOUT_ORGANIZATION", `alert ${alertId} concerns no organization`);
       const sent = await attest(session, "AlertCases", "AlertTaking", { alertKey: c.alertKey, subjectId: alert.organizationId });
-      printSent(session, sent, { alertId, alertKey: c.alertKey });
+      printSent(session, sent, { alertId, caseKey: c.caseKey });
       return EXIT_OK;
     },
   );
@@ -225,7 +226,7 @@ function addAlertCommands(program: Command, io: CliIo, act: Act) {
     async (session, alertId: number, options: Options) => {
       const { case: c } = await alertOf(session, alertId);
       const reasonHash = options.reason === undefined ? `0x${"00".repeat(32)}` : await keptReason(session, options.reason);
-      const sent = await attest(session, "AlertCases", "AlertStatusChange", { alertKey: c.alertKey, status: options.to, reasonHash });
+      const sent = await attest(session, "AlertCases", "AlertStatusChange", { caseKey: c.caseKey, status: options.to, reasonHash });
       printSent(session, sent, {
         alertId,
         status: Object.keys(STATUS_NAMES).find((k) => STATUS_NAMES[k as keyof typeof STATUS_NAMES] === options.to),
@@ -243,7 +244,7 @@ function addAlertCommands(program: Command, io: CliIo, act: Act) {
     async (session, alertId: number, options: Options) => {
       const { case: c } = await alertOf(session, alertId);
       const reasonHash = await keptReason(session, options.reason);
-      const sent = await attest(session, "AlertCases", "AlertStatusChange", { alertKey: c.alertKey, status: CaseStatus.Closed, reasonHash });
+      const sent = await attest(session, "AlertCases", "AlertStatusChange", { caseKey: c.caseKey, status: CaseStatus.Closed, reasonHash });
       printSent(session, sent, { alertId, status: "CLOSED", reason: options.reason });
       return EXIT_OK;
     },
@@ -271,9 +272,12 @@ function addSuspectCommands(program: Command, io: CliIo, act: Act) {
       const batchId = named(session, batch);
       const reasonHash = session.api ? await keptReason(session, options.reason) : hashText(options.reason);
       let packs: string[] = [];
+      // The report proves its packs against the batch's codes root too (a whole-batch report proves nothing).
+      let proof = { proof: [] as string[], proofFlags: [] as boolean[] };
       if (texts.length > 0) {
         const proved = await provedPacks(texts, options);
         packs = proved.packs;
+        proof = proved.proof;
         // The packs are locked first, and the lock mined before the report: it is refused unless they are.
         session.options.wait = true;
         const locked = await attest(
@@ -285,7 +289,7 @@ function addSuspectCommands(program: Command, io: CliIo, act: Act) {
         );
         if (!session.options.json) printSent(session, locked, { batchId, packs: packs.length, state: "LOCKED" });
       }
-      const sent = await attest(session, "AlertCases", "SuspectReport", { batchId, packs, reasonHash });
+      const sent = await attest(session, "AlertCases", "SuspectReport", { batchId, packs, reasonHash }, { ...proof });
       printSent(session, sent, { batchId, packs: packs.length === 0 ? "whole batch" : packs.length, reason: options.reason });
       return EXIT_OK;
     },

@@ -5,7 +5,8 @@ import type { CodeBook } from "../api/codebook";
 import { registerBatchAggregation } from "../api/cases";
 import type { ApiServices } from "../api/context";
 import type { DocumentVault } from "../quality/documents";
-import type { DemoBatch, DemoDocument, DemoSeed, ScanSample } from "./seed";
+import { keepReason } from "../supervision/cases";
+import type { DemoBatch, DemoDocument, DemoReason, DemoSeed, ScanSample } from "./seed";
 
 /** Where the demo keeps what it made; the web pages read `organizations.json` for one-click sign-in. */
 export function demoFiles(dataDir: string) {
@@ -16,6 +17,7 @@ export function demoFiles(dataDir: string) {
     batches: path.join(dir, "batches.json"),
     samples: path.join(dir, "scan-codes.json"),
     documents: path.join(dir, "documents.json"),
+    reasons: path.join(dir, "reasons.json"),
   };
 }
 
@@ -30,6 +32,7 @@ export function writeDemo(dataDir: string, seed: DemoSeed): void {
   writeAtomically(files.batches, seed.batches, 0o644);
   writeAtomically(files.samples, seed.samples, 0o644);
   writeAtomically(files.documents, seed.documents, 0o600);
+  writeAtomically(files.reasons, seed.reasons, 0o644);
   writeAtomically(files.organizations, seed.organizations, 0o600);
 }
 
@@ -40,7 +43,7 @@ function writeAtomically(file: string, value: unknown, mode: number) {
 }
 
 /** The demo a previous start recorded in this data directory, if any. */
-export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples" | "documents"> | undefined {
+export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples" | "documents" | "reasons"> | undefined {
   const files = demoFiles(dataDir);
   if (!existsSync(files.organizations)) return undefined;
   const read = <T>(file: string): T => {
@@ -54,7 +57,9 @@ export function readDemo(dataDir: string): Pick<DemoSeed, "batches" | "samples" 
   };
   // A data directory seeded before the demo had quality documents has none to upload.
   const documents = existsSync(files.documents) ? read<DemoDocument[]>(files.documents) : [];
-  return { batches: read<DemoBatch[]>(files.batches), samples: read<ScanSample[]>(files.samples), documents };
+  // Nor, seeded before the demo kept its reasons' words, reasons to keep.
+  const reasons = existsSync(files.reasons) ? read<DemoReason[]>(files.reasons) : [];
+  return { batches: read<DemoBatch[]>(files.batches), samples: read<ScanSample[]>(files.samples), documents, reasons };
 }
 
 /**
@@ -85,6 +90,11 @@ export async function registerDemoCases(services: ApiServices, batches: DemoBatc
       if (!(error instanceof LedgerError && error.code === "AGGREGATION_ALREADY_REGISTERED")) throw error;
     }
   }
+}
+
+/** Keeps the words of the reasons the demo signed as hashes (a reason already kept is left as it is). */
+export async function keepDemoReasons(services: ApiServices, reasons: DemoReason[]): Promise<void> {
+  for (const r of reasons) await keepReason(services.store.db, r.text, r.organizationId, services.now());
 }
 
 /**

@@ -34,9 +34,8 @@ import {
   RootCause,
   signAttestation,
 } from "../ledger";
-import { SuspectOutcome } from "../ledger";
+import { alertCaseKey, alertKeyHash, SuspectOutcome } from "../ledger";
 import { eventAlertKey } from "../alerts/events";
-import { caseKeyOf } from "../supervision/cases";
 import type { AttestationType, LedgerContract } from "../ledger";
 import { aggregationTree, buildCodeTree, formatCode, generatePacks, packId, packLeaf, withCheckDigit } from "../codes";
 import type { Gs1Pack, NmpaPack } from "../codes";
@@ -65,7 +64,16 @@ export type ScanSample = { kind: string; verdict: string; code: string; digitalL
 /** A quality document the demo uploads once the ledger is indexed: the bytes an attestation of the batch records. */
 export type DemoDocument = { batchId: string; uploaderId: number; fileName: string; mediaType: string; content: string };
 
-export type DemoSeed = { organizations: DemoOrganization[]; batches: DemoBatch[]; samples: ScanSample[]; documents: DemoDocument[] };
+/** A reason the demo signed as its hash, with its words: kept like POST /v1/reasons keeps them, so pages show words. */
+export type DemoReason = { organizationId: number; text: string };
+
+export type DemoSeed = {
+  organizations: DemoOrganization[];
+  batches: DemoBatch[];
+  samples: ScanSample[];
+  documents: DemoDocument[];
+  reasons: DemoReason[];
+};
 
 export type SeedOptions = {
   deployment: Deployment;
@@ -97,6 +105,12 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   const qualityDuties = QualityDuties__factory.connect(contracts.QualityDuties, relayer);
   const supervision = SupervisionRecords__factory.connect(contracts.SupervisionRecords, relayer);
   const nextNonce = createNonceSequence();
+  const reasons: DemoReason[] = [];
+  /** The hash `by` signs for a reason, keeping its words for the API. */
+  const reason = (by: Party, text: string) => {
+    reasons.push({ organizationId: by.organizationId, text });
+    return hashText(text);
+  };
 
   async function sign<C extends LedgerContract>(contract: C, type: AttestationType<C>, by: Party, message: Record<string, unknown>) {
     const full = { nonce: nextNonce(), ...message };
@@ -496,7 +510,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     organizationId: mah.organizationId,
     batchId: recalled.batchId,
     level: RecallLevel.II,
-    reasonHash: hashText("二级召回：稳定性考察中有关物质超标趋势"),
+    reasonHash: reason(mah, "二级召回：稳定性考察中有关物质超标趋势"),
   });
   await mined(ledger.startRecall(recall.message, recall.signature));
   // Each acknowledgement accounts for the whole holding: Nanjing quarantined 18 of its 20, one was destroyed
@@ -556,45 +570,45 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   /** The key of the alert the engine will raise from the event `name` in `receipt`, by the engine's own rule. */
   const alertKeyOf = (rule: string, receipt: ContractTransactionReceipt | null, name: string) => {
     const log = receipt!.logs.find((l) => ledger.interface.parseLog(l)?.name === name)!;
-    return caseKeyOf(eventAlertKey(rule, receipt!.blockHash, log.index));
+    return eventAlertKey(rule, receipt!.blockHash, log.index);
   };
   const takeCase = async (by: Party, alertKey: string, subject: Party) => {
     const { message, signature } = await sign("AlertCases", "AlertTaking", by, {
       organizationId: by.organizationId,
-      alertKey,
+      alertKey: alertKeyHash(alertKey),
       subjectId: subject.organizationId,
     });
     await mined(alertCases.takeAlert(message, signature));
   };
-  const moveCase = async (by: Party, alertKey: string, status: number, reason: string) => {
+  const moveCase = async (by: Party, alertKey: string, subject: Party, status: number, text: string) => {
     const { message, signature } = await sign("AlertCases", "AlertStatusChange", by, {
       organizationId: by.organizationId,
-      alertKey,
+      caseKey: alertCaseKey(alertKey, subject.organizationId),
       status,
-      reasonHash: hashText(reason),
+      reasonHash: reason(by, text),
     });
     await mined(alertCases.changeAlertStatus(message, signature));
   };
   // Hangzhou, the shipper the short receipt is about, takes its alert and investigates.
-  const shortReceiptCase = alertKeyOf("receipt_quantity_mismatch", shortReceipt, "ShipmentReceived");
-  await takeCase(hangzhou, shortReceiptCase, hangzhou);
-  await moveCase(hangzhou, shortReceiptCase, CaseStatus.UnderInvestigation, "与承运商核对运输破损记录");
+  const shortReceiptAlert = alertKeyOf("receipt_quantity_mismatch", shortReceipt, "ShipmentReceived");
+  await takeCase(hangzhou, shortReceiptAlert, hangzhou);
+  await moveCase(hangzhou, shortReceiptAlert, hangzhou, CaseStatus.UnderInvestigation, "与承运商核对运输破损记录");
   // The Jiangsu regulator takes Nanjing's recall shortfall and closes it with its finding.
-  const shortfallCase = alertKeyOf("recall_acknowledgement_shortfall", shortfall, "RecallAcknowledged");
-  await takeCase(jiangsu, shortfallCase, nanjing);
-  await moveCase(jiangsu, shortfallCase, CaseStatus.UnderInvestigation, "现场检查南京仓库");
-  await moveCase(jiangsu, shortfallCase, CaseStatus.Closed, "现场检查确认缺失的1盒已随破损品销毁，补录销毁记录，结案");
+  const shortfallAlert = alertKeyOf("recall_acknowledgement_shortfall", shortfall, "RecallAcknowledged");
+  await takeCase(jiangsu, shortfallAlert, nanjing);
+  await moveCase(jiangsu, shortfallAlert, nanjing, CaseStatus.UnderInvestigation, "现场检查南京仓库");
+  await moveCase(jiangsu, shortfallAlert, nanjing, CaseStatus.Closed, "现场检查确认缺失的1盒已随破损品销毁，补录销毁记录，结案");
   // Nanjing finds a pack of AT250301 with a blurred print: it locks the pack and reports it; the Jiangsu regulator
   // has the MAH compare it with retained samples, terminates the report as cleared, and Nanjing unlocks the pack.
   const suspectPack = sold.packs[25]!;
-  const lockPack = async (state: number, reason: string) => {
-    const multi = sold.tree.multiProof([suspectPack.key]);
+  const multi = sold.tree.multiProof([suspectPack.key]);
+  const lockPack = async (state: number, text: string) => {
     const { message, signature } = await sign("BatchLedger", "PackStateChange", nanjing, {
       organizationId: nanjing.organizationId,
       batchId: sold.batchId,
       state,
       packs: [packId(suspectPack.key)],
-      reasonHash: hashText(reason),
+      reasonHash: reason(nanjing, text),
     });
     await mined(ledger.changePackStates(message, multi.proof, multi.proofFlags, signature));
   };
@@ -603,14 +617,14 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     organizationId: nanjing.organizationId,
     batchId: sold.batchId,
     packs: [packId(suspectPack.key)],
-    reasonHash: hashText("可疑产品报告：标签印刷模糊，防伪特征不清"),
+    reasonHash: reason(nanjing, "可疑产品报告：标签印刷模糊，防伪特征不清"),
   });
-  await mined(alertCases.fileSuspectReport(report.message, report.signature));
+  await mined(alertCases.fileSuspectReport(report.message, multi.proof, multi.proofFlags, report.signature));
   const termination = await sign("AlertCases", "SuspectTermination", jiangsu, {
     regulatorId: jiangsu.organizationId,
     reportId: await alertCases.suspectReportId(nanjing.organizationId, (report.message as { nonce: bigint }).nonce),
     outcome: SuspectOutcome.Cleared,
-    reasonHash: hashText("与留样比对确认为正品：印刷批次差异，准予解除锁定"),
+    reasonHash: reason(jiangsu, "与留样比对确认为正品：印刷批次差异，准予解除锁定"),
   });
   await mined(alertCases.terminateSuspectReport(termination.message, termination.signature));
   await lockPack(PackState.Active, "可疑产品报告已由监管部门终止：正品");
@@ -735,6 +749,7 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     })),
     samples,
     documents,
+    reasons,
   };
 }
 

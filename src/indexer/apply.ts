@@ -67,7 +67,7 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
       return;
     case "AlertTaken":
     case "AlertStatusChanged":
-      window.alertCases.want(str(args, "alertKey"));
+      window.alertCases.want(str(args, "caseKey"));
       return;
     case "SuspectReportTerminated":
       // Its batch too (below): a scan's cached facts of the batch change with it.
@@ -563,13 +563,13 @@ const HANDLERS: Record<string, Handler> = {
 
   // ----- AlertCases -----
   AlertTaken(w, { args, blockTime }) {
-    const alertKey = str(args, "alertKey");
+    const caseKey = str(args, "caseKey");
     const organizationId = num(args, "organizationId");
     const previousOwner = num(args, "previousOwnerId");
-    const current = w.alertCases.get(alertKey);
+    const current = w.alertCases.get(caseKey);
     const revision = (current?.revision ?? 0) + 1;
     w.alertCases.put({
-      alert_key: alertKey,
+      alert_key: caseKey,
       subject_id: current?.subject_id ?? num(args, "subjectId"),
       owner_id: organizationId,
       status: current?.status ?? "NEW",
@@ -579,13 +579,13 @@ const HANDLERS: Record<string, Handler> = {
       updated_at: blockTime,
       closed_at: null,
     });
-    recordCaseStep(w, alertKey, revision, organizationId, "TAKEN", null, blockTime, previousOwner);
-    return (current?.owner_id ?? 0) === previousOwner ? null : `alert case ${alertKey} was owned by ${current?.owner_id ?? 0}, not ${previousOwner}`;
+    recordCaseStep(w, caseKey, revision, organizationId, "TAKEN", null, blockTime, previousOwner);
+    return (current?.owner_id ?? 0) === previousOwner ? null : `alert case ${caseKey} was owned by ${current?.owner_id ?? 0}, not ${previousOwner}`;
   },
   AlertStatusChanged(w, { args, blockTime }) {
-    const alertKey = str(args, "alertKey");
-    const current = w.alertCases.get(alertKey);
-    if (!current) return `no alert case ${alertKey}`;
+    const caseKey = str(args, "caseKey");
+    const current = w.alertCases.get(caseKey);
+    if (!current) return `no alert case ${caseKey}`;
     const status = CASE_STATUSES.nameOf(num(args, "status"));
     const reasonHash = str(args, "reasonHash");
     const revision = current.revision + 1;
@@ -596,7 +596,7 @@ const HANDLERS: Record<string, Handler> = {
       updated_at: blockTime,
       closed_at: status === "CLOSED" ? blockTime : null,
     });
-    recordCaseStep(w, alertKey, revision, num(args, "organizationId"), status, reasonHash, blockTime);
+    recordCaseStep(w, caseKey, revision, num(args, "organizationId"), status, reasonHash, blockTime);
     return null;
   },
   SuspectReportFiled(w, { args, blockTime }) {
@@ -798,7 +798,7 @@ function unknownBatch(args: EventArgs) {
 /** Appends one signed step to an alert case's history. */
 function recordCaseStep(
   w: ReadModelWindow,
-  alertKey: string,
+  caseKey: string,
   revision: number,
   organizationId: number,
   action: AlertCaseHistoryTable["action"],
@@ -807,7 +807,7 @@ function recordCaseStep(
   previousOwner: number | null = null,
 ) {
   w.alertCaseHistory.put({
-    alert_key: alertKey,
+    alert_key: caseKey,
     revision,
     organization_id: organizationId,
     action,

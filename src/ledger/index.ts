@@ -13,6 +13,7 @@ export * from "./refusals";
 export * from "./china-time";
 export * from "./recall-deadlines";
 export * from "./events";
+export * from "./ids";
 export * from "./expiry";
 export * from "./verdicts";
 export * from "./release-gates";

@@ -676,7 +676,10 @@ export type WebhookAttemptTable = {
 /** A sign-in challenge already exchanged for a token, kept until it expires so it cannot be exchanged again. */
 export type RedeemedChallengeTable = { nonce: string; expires_at: number };
 
-/** An alert's case (AlertCases contract): `alert_key` is keccak256 of the alert's key; its owner and signed status. */
+/**
+ * An alert's case (AlertCases contract), its owner and signed status. `alert_key` holds the case's key on chain,
+ * AlertCases.caseKeyOf(keccak256 of the alert's key, the organization it concerns): src/ledger/ids.ts alertCaseKey.
+ */
 export type AlertCaseTable = {
   alert_key: string;
   subject_id: number;

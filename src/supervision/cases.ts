@@ -1,16 +1,20 @@
 import { id as hashText } from "ethers";
 import type { Kysely, Transaction } from "kysely";
+import { alertCaseKey, alertKeyHash } from "../ledger";
 import type { AlertSeverity, CaseStatusName } from "../ledger";
 import type { AlertTable, Database } from "../store";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** The key of an alert's case on chain (AlertCases): keccak256 of the alert's key, the same on every API server. */
-export const caseKeyOf = (alertKey: string): string => hashText(alertKey);
+/** The key of an alert's case on chain (AlertCases.caseKeyOf): the alert's key and the organization it concerns. */
+export const caseKeyOf = (alert: Pick<AlertTable, "key" | "organization_id">): string => alertCaseKey(alert.key, alert.organization_id);
 
 /** An alert's case as the API shows it: the signed status on chain, the due date and the engine's escalation. */
 export type CaseView = {
+  /** What an AlertTaking names: keccak256 of the alert's key. */
   alertKey: string;
+  /** What an AlertStatusChange names: the case of this alert about the organization it concerns. */
+  caseKey: string;
   ownerId: number | null;
   /** The signed status (NEW until someone takes the case and moves it). */
   status: CaseStatusName;
@@ -34,6 +38,17 @@ export function dueAtOf(alert: Pick<AlertTable, "observed_at" | "severity">, due
   return Number(alert.observed_at) + (due[alert.severity] ?? due.low);
 }
 
+/** Keeps a reason's text under the keccak-256 hash an attestation signs (POST /v1/reasons; the demo's reasons). */
+export async function keepReason(db: Db, text: string, organizationId: number, at: number): Promise<string> {
+  const hash = hashText(text);
+  await db
+    .insertInto("reason_texts")
+    .values({ hash, text, organization_id: organizationId, added_at: at })
+    .onConflict((c) => c.column("hash").doNothing())
+    .execute();
+  return hash;
+}
+
 /** Reasons' texts by their hash, where someone stored the text (POST /v1/reasons). */
 export async function reasonTexts(db: Db, hashes: (string | null)[]): Promise<Map<string, string>> {
   const wanted = [...new Set(hashes.filter((h): h is string => h !== null))];
@@ -48,11 +63,11 @@ export async function reasonTexts(db: Db, hashes: (string | null)[]): Promise<Ma
 /** The cases of `alerts`, by alert id. */
 export async function casesOf(
   db: Db,
-  alerts: Pick<AlertTable, "id" | "key" | "observed_at" | "severity">[],
+  alerts: Pick<AlertTable, "id" | "key" | "organization_id" | "observed_at" | "severity">[],
   due: Record<AlertSeverity, number>,
   now: number,
 ) {
-  const keys = new Map(alerts.map((a) => [caseKeyOf(a.key), a]));
+  const keys = new Map(alerts.map((a) => [caseKeyOf(a), a]));
   const cases = new Map<string, Database["alert_cases"]>();
   for (const slice of chunks([...keys.keys()])) {
     for (const row of await db.selectFrom("alert_cases").selectAll().where("alert_key", "in", slice).execute()) cases.set(row.alert_key, row);
@@ -68,12 +83,13 @@ export async function casesOf(
     [...cases.values()].map((c) => c.reason_hash),
   );
   const views = new Map<number, CaseView>();
-  for (const [alertKey, alert] of keys) {
-    const recorded = cases.get(alertKey);
+  for (const [caseKey, alert] of keys) {
+    const recorded = cases.get(caseKey);
     const status = recorded?.status ?? "NEW";
     const dueAt = dueAtOf(alert, due);
     views.set(Number(alert.id), {
-      alertKey,
+      alertKey: alertKeyHash(alert.key),
+      caseKey,
       ownerId: recorded ? recorded.owner_id : null,
       status,
       dueAt,
@@ -90,13 +106,13 @@ export async function casesOf(
 }
 
 /** Drops alerts whose case was closed (with a reason): they no longer count toward a rating. */
-export async function withoutClosedCases<A extends Pick<AlertTable, "key">>(db: Db, alerts: A[]): Promise<A[]> {
+export async function withoutClosedCases<A extends Pick<AlertTable, "key" | "organization_id">>(db: Db, alerts: A[]): Promise<A[]> {
   const closed = new Set<string>();
-  for (const slice of chunks(alerts.map((a) => caseKeyOf(a.key)))) {
+  for (const slice of chunks(alerts.map(caseKeyOf))) {
     for (const row of await db.selectFrom("alert_cases").select("alert_key").where("alert_key", "in", slice).where("status", "=", "CLOSED").execute())
       closed.add(row.alert_key);
   }
-  return alerts.filter((a) => !closed.has(caseKeyOf(a.key)));
+  return alerts.filter((a) => !closed.has(caseKeyOf(a)));
 }
 
 /** Open alerts past their case's due date, not closed and not escalated yet: what the engine escalates at `now`. */

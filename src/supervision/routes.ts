@@ -1,4 +1,3 @@
-import { id as hashText } from "ethers";
 import { z } from "zod";
 import { mayReadBatch } from "../api/access";
 import type { ApiServices, Caller } from "../api/context";
@@ -9,13 +8,14 @@ import type { AlertConfig } from "../alerts/config";
 import { notAllowed, notFound } from "../ledger/errors";
 import { CASE_STATUSES, SUSPECT_OUTCOMES } from "../ledger";
 import type { AlertTable, SuspectReportTable } from "../store";
-import { casesOf, reasonTexts } from "./cases";
+import { casesOf, keepReason, reasonTexts } from "./cases";
 
 /** The longest reason text the API keeps (the chain holds only its hash). */
 const MAX_REASON = 4_000;
 
 export const caseSchema = z.object({
-  alertKey: z.string().meta({ description: "keccak256 of the alert's key: what AlertCases attestations name" }),
+  alertKey: z.string().meta({ description: "keccak256 of the alert's key: what an AlertTaking names" }),
+  caseKey: z.string().meta({ description: "AlertCases.caseKeyOf(alertKey, the organization the alert concerns): what an AlertStatusChange names" }),
   ownerId: z.number().int().nullable(),
   status: z.enum(CASE_STATUSES.names),
   dueAt: z.number().int(),
@@ -151,7 +151,7 @@ export function supervisionRoutes(config: AlertConfig) {
         if (!alert) throw notFound("NO_SUCH_ALERT", `no alert ${params.alertId}`);
         if (!(await maySeeAlert(services, caller!, alert))) throw notAllowed("NOT_YOUR_ALERT", `alert ${alert.id} is neither about nor sent to you`);
         const view = (await casesOf(db, [alert], config.caseDueSeconds, services.now())).get(Number(alert.id))!;
-        const steps = await db.selectFrom("alert_case_history").selectAll().where("alert_key", "=", view.alertKey).orderBy("revision").execute();
+        const steps = await db.selectFrom("alert_case_history").selectAll().where("alert_key", "=", view.caseKey).orderBy("revision").execute();
         const texts = await reasonTexts(
           db,
           steps.map((s) => s.reason_hash),
@@ -186,13 +186,7 @@ export function supervisionRoutes(config: AlertConfig) {
       response: z.object({ hash: z.string(), text: z.string() }),
       status: 201,
       async handle({ body, caller, services }) {
-        const hash = hashText(body.text);
-        await services.store.db
-          .insertInto("reason_texts")
-          .values({ hash, text: body.text, organization_id: caller!.organizationId, added_at: services.now() })
-          .onConflict((c) => c.column("hash").doNothing())
-          .execute();
-        return { hash, text: body.text };
+        return { hash: await keepReason(services.store.db, body.text, caller!.organizationId, services.now()), text: body.text };
       },
     }),
     defineRoute({

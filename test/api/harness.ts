@@ -137,7 +137,7 @@ export async function apiHarness(kind: StoreKind = "sqlite", extraRoutes: AnyRou
 type CodeTree = Awaited<ReturnType<typeof buildCodeTree>>;
 
 /** The pack ids of canonical keys in the codes module's multiproof order, and that multiproof. */
-function provedPacks(tree: CodeTree, keys: string[]) {
+export function provedPacks(tree: CodeTree, keys: string[]) {
   const multi = tree.multiProof(keys);
   const byLeaf = new Map(keys.map((key) => [leafOf(key), key]));
   return { ...multi, packs: multi.leaves.map((leaf) => packId(byLeaf.get(leaf)!)) };

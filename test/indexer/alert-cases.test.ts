@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { id as hashText } from "ethers";
-import { CaseStatus, SuspectOutcome } from "../../src/ledger";
+import { alertCaseKey, alertKeyHash, CaseStatus, SuspectOutcome } from "../../src/ledger";
 import type { Store } from "../../src/store";
 import { freshStore, STORE_KINDS } from "./stores";
 import { syntheticConsortium } from "./synthetic";
@@ -25,14 +25,16 @@ describe.each(STORE_KINDS)("alert cases in the read model on %s", (kind) => {
   const at = () => s.ledger.block(s.ledger.head).timestamp;
 
   it("a case taken, taken over by a regulator and closed keeps each signed step in its history", async () => {
-    const alertKey = hashText("receipt_quantity_mismatch:0x01:0");
+    const alert = "receipt_quantity_mismatch:0x01:0";
+    const alertKey = alertKeyHash(alert);
+    const caseKey = alertCaseKey(alert, s.distributor.id);
     await s.ledger.takeAlert(s.distributor, alertKey, s.distributor.id);
     const opened = at();
-    await s.ledger.changeAlertStatus(s.distributor, alertKey, CaseStatus.Escalated);
+    await s.ledger.changeAlertStatus(s.distributor, caseKey, CaseStatus.Escalated);
     await s.ledger.takeAlert(s.regulator, alertKey, s.distributor.id, s.distributor.id);
-    await s.ledger.changeAlertStatus(s.regulator, alertKey, CaseStatus.Closed, CaseStatus.Escalated, hashText("resolved on inspection"));
+    await s.ledger.changeAlertStatus(s.regulator, caseKey, CaseStatus.Closed, CaseStatus.Escalated, hashText("resolved on inspection"));
     await step();
-    const recorded = await store.db.selectFrom("alert_cases").selectAll().where("alert_key", "=", alertKey).executeTakeFirstOrThrow();
+    const recorded = await store.db.selectFrom("alert_cases").selectAll().where("alert_key", "=", caseKey).executeTakeFirstOrThrow();
     expect(recorded).to.deep.include({
       subject_id: s.distributor.id,
       owner_id: s.regulator.id,
@@ -42,7 +44,7 @@ describe.each(STORE_KINDS)("alert cases in the read model on %s", (kind) => {
     });
     expect(Number(recorded.opened_at)).to.equal(opened);
     expect(Number(recorded.closed_at)).to.equal(at());
-    const history = await store.db.selectFrom("alert_case_history").selectAll().where("alert_key", "=", alertKey).orderBy("revision").execute();
+    const history = await store.db.selectFrom("alert_case_history").selectAll().where("alert_key", "=", caseKey).orderBy("revision").execute();
     expect(history.map((h) => [h.action, h.organization_id, h.previous_owner_id])).to.deep.equal([
       ["TAKEN", s.distributor.id, 0],
       ["ESCALATED", s.distributor.id, null],

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, it } from "vitest";
 import { expect } from "chai";
 import { Wallet, id as hashText } from "ethers";
 import {
+  alertCaseKey,
+  alertKeyHash,
   CaseStatus,
   DeviationKind,
   InspectionGrade,
@@ -659,9 +661,8 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.closeRecall(s.mah, batchId);
       await l.revokeKey(s.distributor, key.address);
       await l.revokeAgreement(s.mah, s.agreementId);
-      const alertKey = hashText("an alert's key");
-      await l.takeAlert(s.distributor, alertKey, s.distributor.id);
-      await l.changeAlertStatus(s.distributor, alertKey, CaseStatus.Closed);
+      await l.takeAlert(s.distributor, alertKeyHash("an alert's key"), s.distributor.id);
+      await l.changeAlertStatus(s.distributor, alertCaseKey("an alert's key", s.distributor.id), CaseStatus.Closed);
       const reportId = await l.fileSuspectReport(s.distributor, batchId, []);
       await l.terminateSuspectReport(s.regulator, reportId, batchId, SuspectOutcome.Cleared);
       const laboratory = await l.onboard(s.regulator, Role.Laboratory, "Zhejiang Drug Testing Laboratory");

@@ -420,10 +420,14 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       ),
     closeRecall: (mah: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "RecallClosed", "RecallClosure", { mahId: mah.id, batchId, reportHash: hashText("report") }, mah.key),
+    /** Takes the case of `alertKey` (a hash) about `subjectId`, kept under keccak256(abi.encode(alertKey, subjectId)). */
     takeAlert: (by: SyntheticParty, alertKey: string, subjectId: number, previousOwnerId = 0) =>
-      emit("AlertCases", "AlertTaken", "AlertTaking", { organizationId: by.id, alertKey, subjectId }, by.key, { previousOwnerId }),
-    changeAlertStatus: (by: SyntheticParty, alertKey: string, status: number, previousStatus = 0, reasonHash = hashText("reason")) =>
-      emit("AlertCases", "AlertStatusChanged", "AlertStatusChange", { organizationId: by.id, alertKey, status, reasonHash }, by.key, {
+      emit("AlertCases", "AlertTaken", "AlertTaking", { organizationId: by.id, alertKey, subjectId }, by.key, {
+        caseKey: keccak256(abi.encode(["bytes32", "uint32"], [alertKey, subjectId])),
+        previousOwnerId,
+      }),
+    changeAlertStatus: (by: SyntheticParty, caseKey: string, status: number, previousStatus = 0, reasonHash = hashText("reason")) =>
+      emit("AlertCases", "AlertStatusChanged", "AlertStatusChange", { organizationId: by.id, caseKey, status, reasonHash }, by.key, {
         previousStatus,
       }),
     /** Files a suspect-product report; returns its id. */

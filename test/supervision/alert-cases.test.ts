@@ -4,9 +4,10 @@ import request from "supertest";
 import { id as hashText, ZeroHash } from "ethers";
 import { CaseStatus, PackState, SuspectOutcome } from "../../src/ledger";
 import { caseKeyOf } from "../../src/supervision/cases";
+import { alertKeyHash } from "../../src/ledger";
 import { DAY, receive, releasedBatch, ship } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
-import { changePackStates } from "../api/harness";
+import { changePackStates, provedPacks } from "../api/harness";
 import { STORE_KINDS } from "../indexer/stores";
 import { alertHarness } from "../alerts/harness";
 import type { AlertHarness } from "../alerts/harness";
@@ -39,13 +40,14 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
     return alerts.find((a) => a.subject === shipmentId)!;
   }
 
-  async function take(by: Party, alertKey: string, subjectId: number) {
+  async function take(by: Party, key: string, subjectId: number) {
+    const alertKey = alertKeyHash(key);
     const { message, signature } = await h.c.sign("AlertCases", "AlertTaking", by.key, { organizationId: by.id, alertKey, subjectId });
     await h.c.alertCases.takeAlert(message as never, signature);
   }
 
-  async function setStatus(by: Party, alertKey: string, status: number, reasonHash = ZeroHash) {
-    const { message, signature } = await h.c.sign("AlertCases", "AlertStatusChange", by.key, { organizationId: by.id, alertKey, status, reasonHash });
+  async function setStatus(by: Party, caseKey: string, status: number, reasonHash = ZeroHash) {
+    const { message, signature } = await h.c.sign("AlertCases", "AlertStatusChange", by.key, { organizationId: by.id, caseKey, status, reasonHash });
     await h.c.alertCases.changeAlertStatus(message as never, signature);
   }
 
@@ -55,21 +57,21 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
 
   it("a new alert's case is NEW, unowned and due by its severity; the organization takes it, investigates and closes it with a reason", async () => {
     const alert = await shortReceipt();
-    const alertKey = caseKeyOf(alert.key);
+    const caseKey = caseKeyOf(alert);
     const listed = (await get(h.c.cmo, `/v1/alerts?rule=receipt_quantity_mismatch`)).alerts.find((a: { id: number }) => a.id === Number(alert.id));
-    expect(listed.case).to.include({ alertKey, ownerId: null, status: "NEW", dueAt: Number(alert.observed_at) + h.config.caseDueSeconds.medium });
+    expect(listed.case).to.include({ alertKey: alertKeyHash(alert.key), caseKey, ownerId: null, status: "NEW", dueAt: Number(alert.observed_at) + h.config.caseDueSeconds.medium });
     const before = await rating(h.c.cmo);
     expect(before.alerts.map((a) => a.id)).to.include(Number(alert.id));
 
-    await take(h.c.cmo, alertKey, h.c.cmo.id);
-    await setStatus(h.c.cmo, alertKey, CaseStatus.UnderInvestigation);
+    await take(h.c.cmo, alert.key, h.c.cmo.id);
+    await setStatus(h.c.cmo, caseKey, CaseStatus.UnderInvestigation);
     const reason = "counted again: the second carton held the missing unit";
     await request(h.app)
       .post("/v1/reasons")
       .set("authorization", await h.bearer(h.c.cmo))
       .send({ text: reason })
       .expect(201);
-    await setStatus(h.c.cmo, alertKey, CaseStatus.Closed, hashText(reason));
+    await setStatus(h.c.cmo, caseKey, CaseStatus.Closed, hashText(reason));
     await h.sync();
 
     const shown = await get(h.regulator(), `/v1/alerts/${alert.id}`);
@@ -87,7 +89,7 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
 
   it("the engine escalates an open case past its due date once, and tells the organization, the owner and the regulators", async () => {
     const alert = await shortReceipt();
-    await take(h.regulator(), caseKeyOf(alert.key), h.c.cmo.id);
+    await take(h.regulator(), alert.key, h.c.cmo.id);
     await h.sync();
     const due = Number(alert.observed_at) + h.config.caseDueSeconds.medium;
     await h.engine.evaluateDeadlines(due - 1);
@@ -112,13 +114,14 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
     const keys = [packs[5]!.key];
     await changePackStates(h.c, h.c.distributor, batchId, tree, keys, PackState.Locked);
     const reason = "packaging differs from the reference sample";
+    const proved = provedPacks(tree, keys);
     const { message, signature } = await h.c.sign("AlertCases", "SuspectReport", h.c.distributor.key, {
       organizationId: h.c.distributor.id,
       batchId,
-      packs: (await h.store.db.selectFrom("pack_states").select("pack").where("state", "=", "LOCKED").execute()).map((r) => r.pack),
+      packs: proved.packs,
       reasonHash: hashText(reason),
     });
-    await h.c.alertCases.fileSuspectReport(message as never, signature);
+    await h.c.alertCases.fileSuspectReport(message as never, proved.proof, proved.proofFlags, signature);
     await h.sync();
     const reportId = await h.c.alertCases.suspectReportId(h.c.distributor.id, (message as { nonce: bigint }).nonce);
     const told = await h.store.db
@@ -156,7 +159,7 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
       packs: [],
       reasonHash: hashText("a complaint about the whole lot"),
     });
-    await h.c.alertCases.fileSuspectReport(message as never, signature);
+    await h.c.alertCases.fileSuspectReport(message as never, [], [], signature);
     await h.sync();
     expect(await verdictOf(printed[6]!)).to.equal("SUSPECT");
     const reportId = await h.c.alertCases.suspectReportId(h.c.mah.id, (message as { nonce: bigint }).nonce);

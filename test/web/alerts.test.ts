@@ -8,7 +8,7 @@ import { PackState } from "../../src/ledger";
 import { silentLogger } from "../../src/log";
 import { supervisionRoutes } from "../../src/supervision/routes";
 import { receive, ship } from "../contracts/fixtures";
-import { changePackStates } from "../api/harness";
+import { changePackStates, provedPacks } from "../api/harness";
 import { launchBrowser, phoneTab, screenshotBothLanguages, signingStack, signInAsDemo, unnamedControls } from "./stack";
 
 describe("alerts and suspect-product pages: a case taken, investigated and closed, a report terminated, signed in the browser", () => {
@@ -62,14 +62,14 @@ describe("alerts and suspect-product pages: a case taken, investigated and close
     const { batchId, tree, packs } = h().batches.released;
     await changePackStates(c, c.distributor, batchId, tree, [packs[6]!.key], PackState.Locked);
     await stack.indexed();
-    const locked = (await h().store.db.selectFrom("pack_states").select("pack").where("state", "=", "LOCKED").execute()).map((r) => r.pack);
+    const proved = provedPacks(tree, [packs[6]!.key]);
     const { message, signature } = await c.sign("AlertCases", "SuspectReport", c.distributor.key, {
       organizationId: c.distributor.id,
       batchId,
-      packs: locked,
+      packs: proved.packs,
       reasonHash: hashText("blurred print"),
     });
-    await c.alertCases.fileSuspectReport(message as never, signature);
+    await c.alertCases.fileSuspectReport(message as never, proved.proof, proved.proofFlags, signature);
     await stack.indexed();
     const reportId = await c.alertCases.suspectReportId(c.distributor.id, (message as { nonce: bigint }).nonce);
 

@@ -87,7 +87,7 @@ function render(answer) {
               const hash = await reasonHash(values["status-reason"] ?? "");
               const result = await signing.sign(
                 "AlertStatusChange",
-                { alertKey: c.alertKey, status: Number(values["status-to"]), reasonHash: hash },
+                { caseKey: c.caseKey, status: Number(values["status-to"]), reasonHash: hash },
                 "alerts.statusChanged",
               );
               await afterSigning(result, reload);
@@ -103,7 +103,7 @@ function render(answer) {
             submit: async (values) => {
               const hash = await reasonHash(values["close-reason"] ?? "");
               await afterSigning(
-                await signing.sign("AlertStatusChange", { alertKey: c.alertKey, status: 3, reasonHash: hash }, "alerts.closed"),
+                await signing.sign("AlertStatusChange", { caseKey: c.caseKey, status: 3, reasonHash: hash }, "alerts.closed"),
                 reload,
               );
             },
