@@ -49,6 +49,8 @@ export type AlertConfig = {
   clockMs: number;
 };
 
+const CASE_DUE_SECONDS: Record<Severity, number> = { high: 3 * DAY, medium: 14 * DAY, low: 30 * DAY };
+
 /** The defaults, documented in the README's early-warning section. */
 export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   shipmentReceiptSeconds: 7 * DAY,
@@ -58,17 +60,22 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   recurringDeviations: { count: 3, clients: 2, windowSeconds: 180 * DAY },
   unknownSerials: { count: 3, windowSeconds: 1 * DAY },
   qualityReviewDueSeconds: 30 * DAY,
-  rating: DEFAULT_RATING_CONFIG,
-  caseDueSeconds: { high: 3 * DAY, medium: 14 * DAY, low: 30 * DAY },
+  rating: { ...DEFAULT_RATING_CONFIG, caseDueSeconds: CASE_DUE_SECONDS },
+  caseDueSeconds: CASE_DUE_SECONDS,
   chunkSize: 1_000,
   maxBusyShare: 0.1,
   pollMs: 500,
   clockMs: 60_000,
 };
 
+/** Settings to change: the rating's own (its case due dates are `caseDueSeconds`). */
+export type AlertOverrides = Partial<Omit<AlertConfig, "rating">> & { rating?: Parameters<typeof ratingConfig>[0] };
+
 /** The defaults with `overrides` applied; a non-positive or non-integer threshold stops start-up with its name. */
-export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
-  const config = { ...DEFAULT_ALERT_CONFIG, ...overrides, rating: ratingConfig(overrides.rating) };
+export function alertConfig(overrides: AlertOverrides = {}): AlertConfig {
+  const merged = { ...DEFAULT_ALERT_CONFIG, ...overrides };
+  // The rating counts an alert overdue past its case's due date: it takes caseDueSeconds, checked below.
+  const config: AlertConfig = { ...merged, rating: ratingConfig(overrides.rating ?? {}, merged.caseDueSeconds) };
   const positive: [string, number][] = [
     ["shipmentReceiptSeconds", config.shipmentReceiptSeconds],
     ["nearExpirySeconds", config.nearExpirySeconds],

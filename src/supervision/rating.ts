@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import { provinceOf, RISK_CLASSES } from "../ledger";
 import type { AlertSeverity, InspectionGradeName, RiskClassName, StartedRecallLevel } from "../ledger";
 import type { Database } from "../store";
-import { withoutClosedCases } from "./cases";
+import { dueAtOf, withoutClosedCases } from "./cases";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -23,8 +23,12 @@ export type Contribution = { source: RatingSource; points: number; detail: strin
 export type RatingConfig = {
   /** Open alerts observed within this window count (default 90 days). */
   alertWindowSeconds: number;
-  /** An alert still open this long after it was observed is overdue and counts again (by severity). */
-  overdueAfterSeconds: Record<AlertSeverity, number>;
+  /**
+   * When an alert's case is due, by severity: an alert still open past it is overdue and counts again. Not a rating
+   * setting of its own: the alert configuration's `caseDueSeconds`, the one definition of "overdue" the engine's
+   * escalation and the alert pages use too.
+   */
+  caseDueSeconds: Record<AlertSeverity, number>;
   /** Failed samplings and recalls of the organization's batches within this window count (default 2 years). */
   historyWindowSeconds: number;
   /** The latest inspection within this window counts; none within it is "not inspected" (default 3 years). */
@@ -52,9 +56,11 @@ export type RatingConfig = {
   inspectionsPerYear: Record<RatingLevel, number>;
 };
 
-export const DEFAULT_RATING_CONFIG: RatingConfig = {
+/** The rating's own settings: everything but the case due dates, which come from the alert configuration. */
+export type RatingSettings = Omit<RatingConfig, "caseDueSeconds">;
+
+export const DEFAULT_RATING_CONFIG: RatingSettings = {
   alertWindowSeconds: 90 * DAY,
-  overdueAfterSeconds: { low: 30 * DAY, medium: 14 * DAY, high: 3 * DAY },
   historyWindowSeconds: 730 * DAY,
   inspectionWindowSeconds: 3 * 365 * DAY,
   licenceWarningSeconds: 90 * DAY,
@@ -88,11 +94,25 @@ export class RatingConfigError extends Error {
   }
 }
 
-type Overrides = Partial<Omit<RatingConfig, "weights">> & { weights?: Partial<RatingConfig["weights"]> };
+type Overrides = Partial<Omit<RatingSettings, "weights">> & { weights?: Partial<RatingConfig["weights"]> };
 
-/** The defaults with `overrides` applied, checked: a bad setting throws a RatingConfigError naming it. */
-export function ratingConfig(overrides: Overrides = {}): RatingConfig {
-  const config: RatingConfig = { ...DEFAULT_RATING_CONFIG, ...overrides, weights: { ...DEFAULT_RATING_CONFIG.weights, ...overrides.weights } };
+/**
+ * The defaults with `overrides` applied, with the alert configuration's case due dates (checked there), checked:
+ * a bad setting throws a RatingConfigError naming it.
+ */
+export function ratingConfig(overrides: Overrides, caseDueSeconds: Record<AlertSeverity, number>): RatingConfig {
+  if ("overdueAfterSeconds" in overrides) {
+    throw new RatingConfigError(
+      "overdueAfterSeconds",
+      "is no longer a setting: an alert is overdue past its case's due date, set by caseDueSeconds (by severity)",
+    );
+  }
+  const config: RatingConfig = {
+    ...DEFAULT_RATING_CONFIG,
+    ...overrides,
+    weights: { ...DEFAULT_RATING_CONFIG.weights, ...overrides.weights },
+    caseDueSeconds,
+  };
   const check = (setting: string, value: unknown, positive: boolean) => {
     if (typeof value !== "number" || !Number.isInteger(value) || value < (positive ? 1 : 0)) {
       throw new RatingConfigError(setting, `must be a ${positive ? "positive" : "non-negative"} integer, not ${JSON.stringify(value)}`);
@@ -115,8 +135,6 @@ export function ratingConfig(overrides: Overrides = {}): RatingConfig {
   const complete = <T extends object>(setting: string, value: T, keys: readonly string[]) => {
     for (const key of keys) if (!(key in value)) throw new RatingConfigError(`${setting}.${key}`, "is missing");
   };
-  complete("overdueAfterSeconds", config.overdueAfterSeconds, ["low", "medium", "high"]);
-  walk("overdueAfterSeconds", config.overdueAfterSeconds, true);
   complete("weights.alert", config.weights.alert, ["low", "medium", "high"]);
   complete("weights.overdueAlert", config.weights.overdueAlert, ["low", "medium", "high"]);
   complete("weights.inspectionGrade", config.weights.inspectionGrade, ["COMPLIANT", "COMPLIANT_WITH_CORRECTIONS", "NON_COMPLIANT"]);
@@ -271,7 +289,7 @@ async function loadFacts(db: Db, config: RatingConfig, now: number, organization
     const f = facts.get(alert.organization_id!)!;
     const severity = alert.severity as AlertSeverity;
     f.openAlerts[severity] += 1;
-    if (now - alert.observed_at >= config.overdueAfterSeconds[severity]) f.overdueAlerts[severity] += 1;
+    if (now > dueAtOf(alert, config.caseDueSeconds)) f.overdueAlerts[severity] += 1;
   }
   return [...facts.values()];
 }

@@ -5,6 +5,7 @@ import { DEFAULT_RATING_CONFIG, rate, ratingConfig, RatingConfigError } from "..
 
 const NOW = 1_800_000_000;
 const DAY = 86_400;
+const CONFIG = alertConfig().rating;
 
 /** An organization's facts with nothing against it, then `changes`. */
 function facts(changes: Partial<Parameters<typeof rate>[0]> = {}): Parameters<typeof rate>[0] {
@@ -22,7 +23,7 @@ function facts(changes: Partial<Parameters<typeof rate>[0]> = {}): Parameters<ty
 
 describe("risk rating", () => {
   it("sums every source's contribution, each with its facts, and grades by the thresholds", () => {
-    const clean = rate(facts(), DEFAULT_RATING_CONFIG, NOW);
+    const clean = rate(facts(), CONFIG, NOW);
     expect([clean.level, clean.score, clean.inspectionsPerYear]).to.deep.equal(["green", 0, 1]);
     expect(clean.contributions.map((c) => c.source)).to.deep.equal([
       "licence",
@@ -41,7 +42,7 @@ describe("risk rating", () => {
         overdueAlerts: { low: 0, medium: 0, high: 1 },
         recalls: { I: 0, II: 1, III: 0 },
       }),
-      DEFAULT_RATING_CONFIG,
+      CONFIG,
       NOW,
     );
     const points = Object.fromEntries(risky.contributions.map((c) => [c.source, c.points]));
@@ -51,24 +52,24 @@ describe("risk rating", () => {
   });
 
   it("counts an organization never inspected, and a non-compliant inspection by its findings", () => {
-    const never = rate(facts({ latestInspection: undefined }), DEFAULT_RATING_CONFIG, NOW);
+    const never = rate(facts({ latestInspection: undefined }), CONFIG, NOW);
     expect(never.contributions.find((c) => c.source === "inspections")!.points).to.equal(DEFAULT_RATING_CONFIG.weights.notInspected);
     const failed = rate(
       facts({ latestInspection: { grade: "NON_COMPLIANT", critical_findings: 2, major_findings: 1, inspected_at: NOW - DAY, province: 330000 } }),
-      DEFAULT_RATING_CONFIG,
+      CONFIG,
       NOW,
     );
     expect(failed.contributions.find((c) => c.source === "inspections")!.points).to.equal(8 + 2 * 3 + 1);
   });
 
   it("takes weights and thresholds from configuration", () => {
-    const config = ratingConfig({ yellowAt: 1, redAt: 2, weights: { ...DEFAULT_RATING_CONFIG.weights, samplingFailure: 1 } });
+    const config = ratingConfig({ yellowAt: 1, redAt: 2, weights: { ...DEFAULT_RATING_CONFIG.weights, samplingFailure: 1 } }, CONFIG.caseDueSeconds);
     expect(rate(facts({ failedSamplings: 1 }), config, NOW).level).to.equal("yellow");
   });
 
   it("refuses nonsensical settings with a RatingConfigError naming the setting, and so does the alert configuration", () => {
     const refused = (overrides: Parameters<typeof ratingConfig>[0], setting: string) => {
-      expect(() => ratingConfig(overrides))
+      expect(() => ratingConfig(overrides, CONFIG.caseDueSeconds))
         .to.throw(RatingConfigError)
         .with.property("setting", setting);
     };
@@ -77,7 +78,9 @@ describe("risk rating", () => {
     refused({ weights: { ...DEFAULT_RATING_CONFIG.weights, samplingFailure: -1 } }, "weights.samplingFailure");
     refused({ weights: { ...DEFAULT_RATING_CONFIG.weights, recall: { I: 6, II: 4 } as never } }, "weights.recall.III");
     refused({ inspectionsPerYear: { green: 4, yellow: 2, red: 1 } }, "inspectionsPerYear");
-    refused({ overdueAfterSeconds: { low: 1, medium: 0, high: 1 } }, "overdueAfterSeconds.medium");
+    // "Overdue" is one setting, the case due dates: the rating's old duplicate is refused by name.
+    refused({ overdueAfterSeconds: { low: 1, medium: 0, high: 1 } } as never, "overdueAfterSeconds");
+    expect(() => alertConfig({ caseDueSeconds: { low: 1, medium: 0, high: 1 } })).to.throw("alert setting caseDueSeconds.medium");
     expect(() => alertConfig({ rating: { ...DEFAULT_RATING_CONFIG, redAt: 1 } })).to.throw("alert setting rating.redAt");
   });
 });
