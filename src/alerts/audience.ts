@@ -25,11 +25,40 @@ export type Audience = {
   regionOf(organizationId: number): number | undefined;
   /** The MAH and counterparty of an agreement (loaded when asked for in loadAudience). */
   agreementParties(agreementId: string): number[];
+  /**
+   * The regulators of the partner provinces of an organization (loaded when asked for in loadAudience): those of
+   * the other parties to its quality agreements, whose supervision relies on its inspections.
+   */
+  partnerRegulators(organizationId: number): Set<number>;
 };
 
-/** Loads what `batchIds` need (and every organization's role and region). */
-export async function loadAudience(db: Db, batchIds: Iterable<string>, agreementIds: Iterable<string> = []): Promise<Audience> {
+/** Loads what `batchIds`, `agreementIds` and the partners of `partnersOf` need (and every organization's role and region). */
+export async function loadAudience(
+  db: Db,
+  batchIds: Iterable<string>,
+  agreementIds: Iterable<string> = [],
+  partnersOf: Iterable<number> = [],
+): Promise<Audience> {
   const ids = [...new Set(batchIds)];
+  const partners = new Map<number, Set<number>>();
+  const wantedPartners = [...new Set(partnersOf)];
+  for (let i = 0; i < wantedPartners.length; i += 500) {
+    const slice = wantedPartners.slice(i, i + 500);
+    const rows = await db
+      .selectFrom("agreements")
+      .select(["mah_id", "counterparty_id"])
+      .where((eb) => eb.or([eb("mah_id", "in", slice), eb("counterparty_id", "in", slice)]))
+      .execute();
+    for (const a of rows) {
+      for (const [one, other] of [
+        [a.mah_id, a.counterparty_id],
+        [a.counterparty_id, a.mah_id],
+      ] as const) {
+        if (!partners.has(one)) partners.set(one, new Set());
+        partners.get(one)!.add(other);
+      }
+    }
+  }
   const agreements = new Map<string, number[]>();
   const wantedAgreements = [...new Set(agreementIds)];
   for (let i = 0; i < wantedAgreements.length; i += 500) {
@@ -112,5 +141,15 @@ export async function loadAudience(db: Db, batchIds: Iterable<string>, agreement
     withRegulators,
     regionOf: (id) => regions.get(id),
     agreementParties: (id) => agreements.get(id) ?? [],
+    partnerRegulators(organizationId) {
+      const own = regions.get(organizationId);
+      const set = new Set<number>();
+      for (const partner of partners.get(organizationId) ?? []) {
+        const region = regions.get(partner);
+        if (region === undefined || (own !== undefined && provinceOf(region) === provinceOf(own))) continue;
+        for (const regulator of regulators.get(provinceOf(region)) ?? []) set.add(regulator);
+      }
+      return set;
+    },
   };
 }

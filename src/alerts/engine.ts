@@ -159,6 +159,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
           trx,
           events.flatMap((e) => (e.batch_id ? [e.batch_id] : [])),
           events.flatMap((e) => (e.agreement_id ? [e.agreement_id] : [])),
+          // The inspected organization, whose partners' provinces hear of its inspection.
+          events.flatMap((e) => (e.name === "InspectionRecorded" ? [Number((JSON.parse(e.payload) as { organizationId: number }).organizationId)] : [])),
         );
         const outbox = await openOutbox(db, trx, at);
         const writer = await openAlertWriter(trx, outbox, audience, at);
@@ -461,6 +463,9 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
   const holders = HOLDER_EVENTS.has(event.name) || args.placesOnHold === true;
   if (event.batch_id) for (const id of audience.ofBatch(event.batch_id, { holders })) direct.add(id);
   const recipients = audience.withRegulators(direct, event.batch_id, event.block_time);
+  // An inspection recorded in one province reaches the partner provinces' regulators, who may recognise it
+  // instead of inspecting again.
+  if (event.name === "InspectionRecorded") for (const id of audience.partnerRegulators(Number(args.organizationId))) recipients.add(id);
   // The payload is the same for every recipient: built once; the event's arguments are joined in when it is sent.
   const payload = JSON.stringify({
     event: {

@@ -11,3 +11,4 @@ export type { Attestation } from "../ledger/sign";
 export { RELAY_PATH } from "../ledger/relay-path";
 export type { RelayResult, Established } from "../ledger/wire";
 export { REFUSAL_TITLES } from "../ledger/refusal-titles";
+export { INSPECTION_GRADES, INSPECTION_SCOPES } from "../ledger/vocabulary";

@@ -6,6 +6,7 @@ import { CaseStatus, PackState, SuspectOutcome } from "../../src/ledger";
 import { caseKeyOf } from "../../src/supervision/cases";
 import { alertKeyHash } from "../../src/ledger";
 import { DAY, receive, releasedBatch, ship } from "../contracts/fixtures";
+import { inspectionOf } from "../contracts/supervision-fixtures";
 import type { Party } from "../contracts/fixtures";
 import { changePackStates, provedPacks } from "../api/harness";
 import { STORE_KINDS } from "../indexer/stores";
@@ -172,6 +173,39 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
     await h.c.alertCases.terminateSuspectReport(termination.message as never, termination.signature);
     await h.sync();
     expect(await verdictOf(printed[6]!)).to.equal("GENUINE");
+  });
+
+  it("an inspection recorded by one province tells the regulators of the inspected organization's partner provinces", async () => {
+    // Zhejiang inspects its CMO; the CMO makes for a Jiangsu MAH, so Jiangsu's regulator hears of it and may recognise it.
+    const { message, signature } = await inspectionOf(h.c, h.c.regulator2);
+    await h.c.supervision.recordInspection(message as never, signature);
+    await h.sync();
+    const told = await h.store.db
+      .selectFrom("notifications")
+      .select("organization_id")
+      .distinct()
+      .where("kind", "=", "ledger.InspectionRecorded")
+      .execute();
+    expect(told.map((n) => n.organization_id)).to.have.members([h.c.cmo.id, h.c.regulator2.id, h.c.regulator.id]);
+  });
+
+  it("a filer cannot undo the lock of a pack its open report holds, and the scan still answers LOCKED", async () => {
+    const { batchId, tree, packs } = h.batches.released;
+    const keys = [packs[7]!.key];
+    await changePackStates(h.c, h.c.distributor, batchId, tree, keys, PackState.Locked);
+    const proved = provedPacks(tree, keys);
+    const { message, signature } = await h.c.sign("AlertCases", "SuspectReport", h.c.distributor.key, {
+      organizationId: h.c.distributor.id,
+      batchId,
+      packs: proved.packs,
+      reasonHash: hashText("seal broken"),
+    });
+    await h.c.alertCases.fileSuspectReport(message as never, proved.proof, proved.proofFlags, signature);
+    await expect(changePackStates(h.c, h.c.distributor, batchId, tree, keys, PackState.Active))
+      .to.be.revertedWithCustomError(h.c.batches, "PackLockHeldByReport")
+      .withArgs(proved.packs[0]);
+    await h.sync();
+    expect((await request(h.app).post("/v1/scans").send({ code: h.batches.released.printed[7]! }).expect(200)).body.verdict).to.equal("LOCKED");
   });
 
   it("refuses an empty reason and answers 404 for an unknown alert or report", async () => {

@@ -2,13 +2,20 @@
 // One file per enterprise (一企一档), for regulators and the organization itself: its licence and its records,
 // the agreements it is party to with their cross-province review, the inspections of it and the provinces that
 // recognise each, samplings, its batches, the alerts about it, and its risk rating with what contributes to it.
-import { api, expiryDate, facts, formatTime, h, organizationLink, pathId, roleName, shortHash, startPage, t } from "./app.js";
+import { api, byId, expiryDate, facts, formatTime, h, organizationLink, pathId, roleName, session, shortHash, startPage, t } from "./app.js";
+import { signer } from "./actions.js";
+import { regulatorForms } from "./regulator-forms.js";
 import { table } from "./view.js";
 import { showAnswer } from "./view.js";
 
 const organizationId = pathId(/^\/organizations\/([1-9][0-9]{0,9})\/file$/);
 
 startPage("title.enterprise");
+const outcome = h("div", { id: "outcome" });
+byId("main", HTMLElement).insertBefore(outcome, byId("content", HTMLElement));
+const signing = signer(outcome);
+const me = session();
+
 showAnswer({
   badAddress: !organizationId,
   load: () => api(`/v1/organizations/${organizationId}/file`),
@@ -26,6 +33,7 @@ showAnswer({
     section("enterprise.samplings", samplings(file.samplings)),
     section("enterprise.batches", batches(file.batches)),
     section("enterprise.alerts", alerts(file.alerts)),
+    ...(me?.role === "REGULATOR" ? regulatorForms(file, me, signing, async () => location.reload()) : []),
   ],
 });
 
