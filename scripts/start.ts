@@ -162,9 +162,7 @@ async function serve(
 ) {
   const { startLedgerService } = await import("../src/service");
   const { createLogger } = await import("../src/log");
-  const { keepDemoReasons, readDemo, registerDemoCases, registerDemoCodes, uploadDemoDocuments, writeDemo } = await import(
-    "../src/demo/files"
-  );
+  const { keepDemoReasons, readDemo, registerDemoCases, registerDemoCodes, uploadDemoDocuments, writeDemo } = await import("../src/demo/files");
   let demo = options.demo ? readDemo(options.dataDir) : undefined;
   if (options.demo && !demo) {
     const { seedDemo } = await import("../src/demo/seed");

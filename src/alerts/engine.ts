@@ -160,7 +160,9 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
           events.flatMap((e) => (e.batch_id ? [e.batch_id] : [])),
           events.flatMap((e) => (e.agreement_id ? [e.agreement_id] : [])),
           // The inspected organization, whose partners' provinces hear of its inspection.
-          events.flatMap((e) => (e.name === "InspectionRecorded" ? [Number((JSON.parse(e.payload) as { organizationId: number }).organizationId)] : [])),
+          events.flatMap((e) =>
+            e.name === "InspectionRecorded" ? [Number((JSON.parse(e.payload) as { organizationId: number }).organizationId)] : [],
+          ),
         );
         const outbox = await openOutbox(db, trx, at);
         const writer = await openAlertWriter(trx, outbox, audience, at);

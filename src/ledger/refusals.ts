@@ -521,8 +521,7 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   PackLockHeldByReport: {
     kind: "refused",
     code: "PACK_LOCK_HELD_BY_REPORT",
-    explain: (a) =>
-      `pack ${a.pack} is locked under a suspect-product report: it stays locked until a regulator terminates the report as cleared`,
+    explain: (a) => `pack ${a.pack} is locked under a suspect-product report: it stays locked until a regulator terminates the report as cleared`,
   },
   UndoWindowClosed: {
     kind: "refused",

@@ -274,7 +274,10 @@ describe("AlertCases: suspect-product reports", () => {
   it("changePackStates: a lock no report names is undone by its setter", async () => {
     const c = await loadFixture(consortiumWithStock);
     await lock(c, c.distributor, c.codes.slice(0, 1));
-    await expect(changePackStates(c, c.distributor, c.batchId, c.tree, c.codes.slice(0, 1), PackState.Active)).to.emit(c.batches, "PackStatesChanged");
+    await expect(changePackStates(c, c.distributor, c.batchId, c.tree, c.codes.slice(0, 1), PackState.Active)).to.emit(
+      c.batches,
+      "PackStatesChanged",
+    );
   });
 
   it("bindAlertCases_revertsOnceBoundOrForAnotherCaller", async () => {

@@ -60,7 +60,13 @@ describe.each(STORE_KINDS)("alert cases and suspect-product reports through the 
     const alert = await shortReceipt();
     const caseKey = caseKeyOf(alert);
     const listed = (await get(h.c.cmo, `/v1/alerts?rule=receipt_quantity_mismatch`)).alerts.find((a: { id: number }) => a.id === Number(alert.id));
-    expect(listed.case).to.include({ alertKey: alertKeyHash(alert.key), caseKey, ownerId: null, status: "NEW", dueAt: Number(alert.observed_at) + h.config.caseDueSeconds.medium });
+    expect(listed.case).to.include({
+      alertKey: alertKeyHash(alert.key),
+      caseKey,
+      ownerId: null,
+      status: "NEW",
+      dueAt: Number(alert.observed_at) + h.config.caseDueSeconds.medium,
+    });
     const before = await rating(h.c.cmo);
     expect(before.alerts.map((a) => a.id)).to.include(Number(alert.id));
 

@@ -87,7 +87,11 @@ describe("a regulator signs supervision records on the enterprise file page in a
     await page.locator("#review-form-submit").click();
     await page.locator("#agreements td", { hasText: "待持有人所在省局审批" }).waitFor();
 
-    const recorded = await h().store.db.selectFrom("inspections").select(["site", "major_findings", "grade"]).where("regulator_id", "=", c.regulator2.id).execute();
+    const recorded = await h()
+      .store.db.selectFrom("inspections")
+      .select(["site", "major_findings", "grade"])
+      .where("regulator_id", "=", c.regulator2.id)
+      .execute();
     expect(recorded).to.deep.equal([{ site: "杭州工厂 2 号车间", major_findings: 2, grade: "COMPLIANT_WITH_CORRECTIONS" }]);
   });
 

@@ -32,9 +32,12 @@ export function regulatorForms(file, me, signing, reload) {
     afterSigning(await signing.sign(type, fields, doneKey), reload);
 
   const recognisable = file.inspections.filter(
-    (/** @type {any} */ i) => i.regulator.id !== me.organizationId && !i.recognisedBy.some((/** @type {any} */ r) => r.regulatorId === me.organizationId),
+    (/** @type {any} */ i) =>
+      i.regulator.id !== me.organizationId && !i.recognisedBy.some((/** @type {any} */ r) => r.regulatorId === me.organizationId),
   );
-  const awaiting = file.agreements.filter((/** @type {any} */ a) => !a.revoked && (a.approval === "AWAITING_OPINION" || a.approval === "AWAITING_APPROVAL"));
+  const awaiting = file.agreements.filter(
+    (/** @type {any} */ a) => !a.revoked && (a.approval === "AWAITING_OPINION" || a.approval === "AWAITING_APPROVAL"),
+  );
   return [
     signingForm({
       id: "licence-form",
@@ -166,7 +169,11 @@ export function regulatorForms(file, me, signing, reload) {
         const agreement = awaiting.find((/** @type {any} */ a) => a.id === values["review-agreement"]);
         // The agreement's stage says what is signed: the CMO province's opinion first, then the MAH province's approval.
         const type = agreement?.approval === "AWAITING_OPINION" ? "AgreementOpinion" : "AgreementApproval";
-        return signed(type, { agreementId: values["review-agreement"], documentHash: documentHash(values["review-document"] ?? "") }, `regulate.${type}Done`);
+        return signed(
+          type,
+          { agreementId: values["review-agreement"], documentHash: documentHash(values["review-document"] ?? "") },
+          `regulate.${type}Done`,
+        );
       },
     }),
   ].map((form) => h("div", { class: "regulator-form" }, form));

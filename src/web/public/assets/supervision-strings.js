@@ -103,7 +103,8 @@ export const SUPERVISION_STRINGS = {
   },
   en: {
     "regulate.licenceTitle": "Record the licence's validity",
-    "regulate.licenceIntro": "Recorded by the regulator of the enterprise's own province; once it expires the ledger refuses the enterprise's signatures.",
+    "regulate.licenceIntro":
+      "Recorded by the regulator of the enterprise's own province; once it expires the ledger refuses the enterprise's signatures.",
     "regulate.licenceDocument": "Licence number or document",
     "regulate.licenceUntil": "Valid until",
     "regulate.licenceSign": "Sign the licence record",
@@ -127,7 +128,8 @@ export const SUPERVISION_STRINGS = {
     "regulate.samplingDone": "The sampling result is recorded (block {block}).",
     "regulate.noBatches": "The enterprise has no batch to sample.",
     "regulate.reviewTitle": "Cross-province commissioning agreement review",
-    "regulate.reviewIntro": "The CMO's province gives its opinion first, then the MAH's province approves; the agreement takes effect once both are signed.",
+    "regulate.reviewIntro":
+      "The CMO's province gives its opinion first, then the MAH's province approves; the agreement takes effect once both are signed.",
     "regulate.reviewDocument": "Opinion or approval document",
     "regulate.reviewSign": "Sign the opinion or approval",
     "regulate.AgreementOpinionDone": "The opinion is given (block {block}).",
