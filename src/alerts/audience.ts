@@ -27,9 +27,10 @@ export type Audience = {
   agreementParties(agreementId: string): number[];
   /**
    * The regulators of the partner provinces of an organization (loaded when asked for in loadAudience): those of
-   * the other parties to its quality agreements, whose supervision relies on its inspections.
+   * the other parties to its quality agreements, whose supervision relies on its inspections; with `asOf`, only
+   * regulators onboarded by then (as withRegulators).
    */
-  partnerRegulators(organizationId: number): Set<number>;
+  partnerRegulators(organizationId: number, asOf?: number): Set<number>;
 };
 
 /** Loads what `batchIds`, `agreementIds` and the partners of `partnersOf` need (and every organization's role and region). */
@@ -141,13 +142,13 @@ export async function loadAudience(
     withRegulators,
     regionOf: (id) => regions.get(id),
     agreementParties: (id) => agreements.get(id) ?? [],
-    partnerRegulators(organizationId) {
+    partnerRegulators(organizationId, asOf = Number.POSITIVE_INFINITY) {
       const own = regions.get(organizationId);
       const set = new Set<number>();
       for (const partner of partners.get(organizationId) ?? []) {
         const region = regions.get(partner);
         if (region === undefined || (own !== undefined && provinceOf(region) === provinceOf(own))) continue;
-        for (const regulator of regulators.get(provinceOf(region)) ?? []) set.add(regulator);
+        for (const regulator of regulators.get(provinceOf(region)) ?? []) if (regulator.since <= asOf) set.add(regulator.id);
       }
       return set;
     },

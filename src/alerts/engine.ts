@@ -467,7 +467,8 @@ function notifyEvent(outbox: Outbox, audience: Audience, event: LedgerEventTable
   const recipients = audience.withRegulators(direct, event.batch_id, event.block_time);
   // An inspection recorded in one province reaches the partner provinces' regulators, who may recognise it
   // instead of inspecting again.
-  if (event.name === "InspectionRecorded") for (const id of audience.partnerRegulators(Number(args.organizationId))) recipients.add(id);
+  if (event.name === "InspectionRecorded")
+    for (const id of audience.partnerRegulators(Number(args.organizationId), event.block_time)) recipients.add(id);
   // The payload is the same for every recipient: built once; the event's arguments are joined in when it is sent.
   const payload = JSON.stringify({
     event: {
