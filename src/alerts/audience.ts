@@ -27,7 +27,8 @@ export type Audience = {
   agreementParties(agreementId: string): number[];
   /**
    * The regulators of the partner provinces of an organization (loaded when asked for in loadAudience): those of
-   * the other parties to its quality agreements, whose supervision relies on its inspections.
+   * the other parties to its quality agreements, whose supervision relies on its inspections; with `asOf`, only
+   * regulators onboarded by then (as withRegulators).
    */
   partnerRegulators(organizationId: number, asOf?: number): Set<number>;
 };
@@ -141,7 +142,7 @@ export async function loadAudience(
     withRegulators,
     regionOf: (id) => regions.get(id),
     agreementParties: (id) => agreements.get(id) ?? [],
-    partnerRegulators(organizationId, asOf = Infinity) {
+    partnerRegulators(organizationId, asOf = Number.POSITIVE_INFINITY) {
       const own = regions.get(organizationId);
       const set = new Set<number>();
       for (const partner of partners.get(organizationId) ?? []) {
