@@ -4,10 +4,11 @@ import type { RiskClassName } from "../ledger";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import type { Database } from "../store";
 import type { Kysely } from "kysely";
+import { checkOwnOrRegulator } from "./access";
 import { readableBatch } from "./batches";
 import type { ApiServices, Caller } from "./context";
 import { organizationsById } from "./read-model";
-import { bytes32 } from "./schemas";
+import { bytes32, organizationId } from "./schemas";
 import { defineRoute } from "./routes";
 
 /**
@@ -37,6 +38,19 @@ const productQuality = z.object({
   qualityReviews: z.array(
     z.object({ year: z.number().int(), quarter: z.number().int(), riskLevel: z.string(), reviewHash: z.string(), filedAt: z.number().int() }),
   ),
+  shortageListed: z.boolean().meta({ description: "on the shortage list: its MAH reports a stop of production before the stop" }),
+  stopProductionReports: z.array(z.object({ stopAt: z.number().int(), reportHash: z.string(), reportedAt: z.number().int() })),
+  capas: z.array(
+    z.object({
+      batchId: z.string(),
+      batchNumber: z.string(),
+      capaHash: z.string(),
+      ownerId: z.number().int(),
+      dueAt: z.number().int(),
+      status: z.string().meta({ description: "OPEN, EFFECTIVE or INEFFECTIVE" }),
+      overdue: z.boolean().meta({ description: "open past its due date" }),
+    }),
+  ),
 });
 
 const batchQuality = z.object({
@@ -55,6 +69,17 @@ const batchQuality = z.object({
   marketReleasedBy: z
     .object({ key: z.string(), person: person.nullable().meta({ description: "the named responsible person whose key signed, if any" }) })
     .nullable(),
+  retainedSamples: z
+    .object({
+      quantity: z.number().int(),
+      location: z.string(),
+      retainUntil: z.number().int(),
+      recordedAt: z.number().int(),
+      approvedBy: z.number().int().nullable(),
+      approvedAt: z.number().int().nullable(),
+    })
+    .nullable()
+    .meta({ description: "recorded by the CMO; approved by the MAH (a sterile-class batch is market-released only after)" }),
 });
 
 type PersonRow = Database["responsible_persons"];
@@ -108,7 +133,132 @@ const qualityNotice = z.object({
   overdue: z.boolean().meta({ description: "unacknowledged past the agreed response time" }),
 });
 
+const organizationQuality = z.object({
+  organizationId: z.number().int(),
+  products: z.array(
+    z.object({
+      productId: z.string(),
+      productName: z.string(),
+      mahId: z.number().int(),
+      riskClass: z.string().nullable(),
+      shortageListed: z.boolean(),
+      qualifiedPersons: z.array(z.string()).meta({ description: "names of the product's current quality authorized persons" }),
+      lastReview: z.object({ year: z.number().int(), quarter: z.number().int(), riskLevel: z.string() }).nullable(),
+      openCapas: z.number().int(),
+      overdueCapas: z.number().int(),
+    }),
+  ),
+  agreements: z.array(
+    z.object({
+      agreementId: z.string(),
+      mahId: z.number().int(),
+      counterpartyId: z.number().int(),
+      countersigned: z.boolean().meta({ description: "the CMO countersigned the communication terms" }),
+      openNotices: z.number().int(),
+      overdueNotices: z.number().int(),
+    }),
+  ),
+});
+
+/**
+ * An organization's quality overview: the products it holds (MAH) or makes or tests under an agreement, each with
+ * its risk class, shortage listing, QPs, last quarterly review and CAPAs; and its quality agreements' communication
+ * state. For regulators and the organization itself.
+ */
+async function organizationQualityOf(db: Kysely<Database>, organization: number, now: number) {
+  const agreements = await db
+    .selectFrom("agreements")
+    .select(["id", "kind", "mah_id", "counterparty_id", "product_id"])
+    .where((eb) => eb.or([eb("mah_id", "=", organization), eb("counterparty_id", "=", organization)]))
+    .execute();
+  const everyProductOf = agreements.filter((a) => a.product_id === `0x${"0".repeat(64)}`).map((a) => a.mah_id);
+  const products = await db
+    .selectFrom("products")
+    .select(["id", "name", "mah_id"])
+    .where((eb) => eb.or([eb("mah_id", "in", [organization, ...everyProductOf]), eb("id", "in", agreements.map((a) => a.product_id).concat([""]))]))
+    .orderBy("name")
+    .execute();
+  const ids = products.map((p) => p.id).concat([""]);
+  const [classes, listings, persons, reviews, capas] = await Promise.all([
+    db.selectFrom("product_risk_classes").select(["product_id", "risk_class"]).where("product_id", "in", ids).execute(),
+    db.selectFrom("shortage_listings").select(["product_id", "listed"]).where("product_id", "in", ids).execute(),
+    db
+      .selectFrom("responsible_persons")
+      .select(["product_id", "name"])
+      .where("product_id", "in", ids)
+      .where("role", "=", "QUALIFIED_PERSON")
+      .where("revoked", "=", 0)
+      .execute(),
+    db.selectFrom("quality_reviews").selectAll().where("product_id", "in", ids).orderBy("year", "desc").orderBy("quarter", "desc").execute(),
+    db
+      .selectFrom("capas")
+      .innerJoin("batches", "batches.id", "capas.batch_id")
+      .select(["batches.product_id", "capas.due_at"])
+      .where("batches.product_id", "in", ids)
+      .where("capas.status", "=", "OPEN")
+      .execute(),
+  ]);
+  const quality = agreements.filter((a) => a.kind === "QUALITY");
+  const qualityIds = quality.map((a) => a.id).concat([""]);
+  const [terms, notices] = await Promise.all([
+    db.selectFrom("communication_terms").select(["agreement_id", "countersigned_by"]).where("agreement_id", "in", qualityIds).execute(),
+    db
+      .selectFrom("quality_notices")
+      .select(["agreement_id", "due_at"])
+      .where("agreement_id", "in", qualityIds)
+      .where("acknowledged_at", "is", null)
+      .execute(),
+  ]);
+  return {
+    organizationId: organization,
+    products: products.map((p) => {
+      const review = reviews.find((r) => r.product_id === p.id);
+      const open = capas.filter((c) => c.product_id === p.id);
+      return {
+        productId: p.id,
+        productName: p.name,
+        mahId: p.mah_id,
+        riskClass: classes.find((c) => c.product_id === p.id)?.risk_class ?? null,
+        shortageListed: listings.find((l) => l.product_id === p.id)?.listed === 1,
+        qualifiedPersons: persons.filter((q) => q.product_id === p.id).map((q) => q.name),
+        lastReview: review ? { year: review.year, quarter: review.quarter, riskLevel: review.risk_level } : null,
+        openCapas: open.length,
+        overdueCapas: open.filter((c) => c.due_at <= now).length,
+      };
+    }),
+    agreements: quality.map((a) => {
+      const open = notices.filter((n) => n.agreement_id === a.id);
+      return {
+        agreementId: a.id,
+        mahId: a.mah_id,
+        counterpartyId: a.counterparty_id,
+        countersigned: terms.find((t) => t.agreement_id === a.id)?.countersigned_by != null,
+        openNotices: open.length,
+        overdueNotices: open.filter((n) => n.due_at <= now).length,
+      };
+    }),
+  };
+}
+
 export const qualityDutyRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/v1/organizations/:organizationId/quality",
+    summary:
+      "An organization's quality overview: its products (held, made or tested under an agreement) with risk class, shortage listing, QPs, last quarterly review and open/overdue CAPAs, and its quality agreements' communication state",
+    tags: ["quality"],
+    access: "organization",
+    params: z.object({ organizationId }),
+    response: organizationQuality,
+    errors: { 403: "the caller is neither a regulator nor the organization", 404: "no such organization" },
+    async handle({ params, caller, services }) {
+      checkOwnOrRegulator(caller, params.organizationId);
+      const { db } = services.store;
+      const known = await db.selectFrom("organizations").select("id").where("id", "=", params.organizationId).executeTakeFirst();
+      if (!known) throw notFound("UNKNOWN_ORGANIZATION", `no organization ${params.organizationId} is in the consortium`);
+      return organizationQualityOf(db, params.organizationId, services.now());
+    },
+  }),
   defineRoute({
     method: "get",
     path: "/v1/agreements/:agreementId/communications",
@@ -118,7 +268,17 @@ export const qualityDutyRoutes = [
     params: z.object({ agreementId: bytes32 }),
     response: z.object({
       agreementId: z.string(),
-      terms: z.object({ channels: z.array(z.string()), responseSeconds: z.number().int(), termsHash: z.string() }).nullable(),
+      terms: z
+        .object({
+          channels: z.array(z.string()),
+          responseSeconds: z.number().int(),
+          termsHash: z.string(),
+          recordedBy: z.number().int(),
+          recordedAt: z.number().int(),
+          countersignedBy: z.number().int().nullable().meta({ description: "the CMO, once it countersigned; notices wait for it" }),
+          countersignedAt: z.number().int().nullable(),
+        })
+        .nullable(),
       notices: z.array(qualityNotice),
     }),
     errors: { 403: "the caller is neither a regulator nor a party to the agreement", 404: "no such quality agreement" },
@@ -143,6 +303,10 @@ export const qualityDutyRoutes = [
               channels: NOTICE_CHANNELS.names.filter((_, bit) => bit > 0 && (terms.channels & (1 << bit)) !== 0),
               responseSeconds: terms.response_seconds,
               termsHash: terms.terms_hash,
+              recordedBy: terms.recorded_by,
+              recordedAt: terms.recorded_at,
+              countersignedBy: terms.countersigned_by,
+              countersignedAt: terms.countersigned_at,
             }
           : null,
         notices: notices.map((n) => ({
@@ -175,7 +339,7 @@ export const qualityDutyRoutes = [
       const product = await db.selectFrom("products").selectAll().where("id", "=", params.productId).executeTakeFirst();
       if (!product) throw notFound("UNKNOWN_PRODUCT", `no product ${params.productId} is on the ledger`);
       await checkProductAccess(db, caller, product);
-      const [riskClass, persons, reviews] = await Promise.all([
+      const [riskClass, persons, reviews, listing, stops, capas] = await Promise.all([
         riskClassOf(db, product.id),
         db.selectFrom("responsible_persons").selectAll().where("product_id", "=", product.id).orderBy("appointed_at").execute(),
         db
@@ -185,7 +349,17 @@ export const qualityDutyRoutes = [
           .orderBy("year", "desc")
           .orderBy("quarter", "desc")
           .execute(),
+        db.selectFrom("shortage_listings").select("listed").where("product_id", "=", product.id).executeTakeFirst(),
+        db.selectFrom("stop_production_reports").selectAll().where("product_id", "=", product.id).orderBy("reported_at").execute(),
+        db
+          .selectFrom("capas")
+          .innerJoin("batches", "batches.id", "capas.batch_id")
+          .select(["capas.batch_id", "batches.batch_number", "capas.capa_hash", "capas.owner_id", "capas.due_at", "capas.status"])
+          .where("batches.product_id", "=", product.id)
+          .orderBy("capas.due_at")
+          .execute(),
       ]);
+      const now = services.now();
       return {
         productId: product.id,
         productName: product.name,
@@ -199,6 +373,17 @@ export const qualityDutyRoutes = [
           riskLevel: r.risk_level,
           reviewHash: r.review_hash,
           filedAt: r.filed_at,
+        })),
+        shortageListed: listing?.listed === 1,
+        stopProductionReports: stops.map((r) => ({ stopAt: r.stop_at, reportHash: r.report_hash, reportedAt: r.reported_at })),
+        capas: capas.map((c) => ({
+          batchId: c.batch_id,
+          batchNumber: c.batch_number,
+          capaHash: c.capa_hash,
+          ownerId: c.owner_id,
+          dueAt: c.due_at,
+          status: c.status,
+          overdue: c.status === "OPEN" && c.due_at <= now,
         })),
       };
     },
@@ -221,7 +406,7 @@ export const qualityDutyRoutes = [
 
 async function batchQualityOf(services: ApiServices, batch: { id: string; product_id: string }) {
   const { db } = services.store;
-  const [riskClass, records, release] = await Promise.all([
+  const [riskClass, records, release, samples] = await Promise.all([
     riskClassOf(db, batch.product_id),
     db.selectFrom("batch_quality_records").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
     db
@@ -231,6 +416,7 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
       .where("name", "=", "BatchMarketReleased")
       .orderBy("block_number", "desc")
       .executeTakeFirst(),
+    db.selectFrom("retained_samples").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
   ]);
   const signer = release?.signer ?? null;
   const releasedBy = signer
@@ -264,5 +450,15 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
           }
         : null,
     marketReleasedBy: signer ? { key: signer, person: releasedBy ? toPerson(releasedBy) : null } : null,
+    retainedSamples: samples
+      ? {
+          quantity: samples.quantity,
+          location: samples.location,
+          retainUntil: samples.retain_until,
+          recordedAt: samples.recorded_at,
+          approvedBy: samples.approved_by,
+          approvedAt: samples.approved_at,
+        }
+      : null,
   };
 }
