@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {Attestations} from "./Attestations.sol";
+import {IBatchLedger} from "./interfaces/IBatchLedger.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IProductRegistry} from "./interfaces/IProductRegistry.sol";
 import {IQualityDuties} from "./interfaces/IQualityDuties.sol";
@@ -38,11 +39,22 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
     );
     bytes32 private constant NOTICE_ACKNOWLEDGEMENT_TYPEHASH =
         keccak256("NoticeAcknowledgement(uint32 recipientId,uint256 nonce,bytes32 noticeId,bytes32 responseHash)");
+    bytes32 private constant TERMS_COUNTERSIGNATURE_TYPEHASH = keccak256(
+        "TermsCountersignature(uint32 cmoId,uint256 nonce,bytes32 agreementId,uint8 channels,uint32 responseSeconds,bytes32 termsHash)"
+    );
+    bytes32 private constant SHORTAGE_LISTING_TYPEHASH =
+        keccak256("ShortageListing(uint32 organizationId,uint256 nonce,bytes32 productId,bool listed,bytes32 basisHash)");
+    bytes32 private constant STOP_PRODUCTION_REPORT_TYPEHASH = keccak256(
+        "StopProductionReport(uint32 mahId,uint256 nonce,bytes32 productId,uint40 stopAt,bytes32 reportHash)"
+    );
+    bytes32 private constant RETAINED_SAMPLES_TYPEHASH = keccak256(
+        "RetainedSamples(uint32 cmoId,uint256 nonce,bytes32 batchId,uint32 quantity,uint40 retainUntil,string location)"
+    );
+    bytes32 private constant RETAINED_SAMPLE_APPROVAL_TYPEHASH =
+        keccak256("RetainedSampleApproval(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 approvalHash)");
 
-    struct Terms {
-        uint8 channels;
-        uint32 responseSeconds;
-    }
+    /// @dev GMP: retained samples are kept at least one year past the batch's expiry.
+    uint40 private constant RETENTION_PAST_EXPIRY = 365 days;
 
     IConsortiumRegistry private immutable _registry;
     IProductRegistry private immutable _products;
@@ -54,8 +66,11 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
     mapping(bytes32 productId => uint16 count) private _qualifiedPersons;
     mapping(bytes32 batchId => BatchDuties) private _batchDuties;
     mapping(bytes32 productId => mapping(uint24 period => bool filed)) private _reviews;
-    mapping(bytes32 agreementId => Terms) private _terms;
+    mapping(bytes32 agreementId => AgreedTerms) private _terms;
     mapping(bytes32 noticeId => Notice) private _notices;
+    mapping(bytes32 productId => bool listed) private _shortageListed;
+    mapping(bytes32 productId => uint40 stopAt) private _reportedStops;
+    mapping(bytes32 batchId => SampleState) private _samples;
 
     constructor(IConsortiumRegistry registry, IProductRegistry products) Attestations("QualityDuties") {
         _registry = registry;
@@ -264,8 +279,49 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
         if (terms.channels == 0 || terms.responseSeconds == 0) {
             revert InvalidCommunicationTerms(terms.channels, terms.responseSeconds);
         }
-        _terms[terms.agreementId] = Terms({channels: terms.channels, responseSeconds: terms.responseSeconds});
+        _terms[terms.agreementId] = AgreedTerms({
+            channels: terms.channels,
+            responseSeconds: terms.responseSeconds,
+            countersigned: false,
+            termsHash: terms.termsHash
+        });
         emit CommunicationTermsAgreed(terms.agreementId, terms.mahId, terms, signer, signature);
+    }
+
+    /// @inheritdoc IQualityDuties
+    function countersignCommunicationTerms(TermsCountersignature calldata countersignature, bytes calldata signature)
+        external
+    {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                TERMS_COUNTERSIGNATURE_TYPEHASH,
+                countersignature.cmoId,
+                countersignature.nonce,
+                countersignature.agreementId,
+                countersignature.channels,
+                countersignature.responseSeconds,
+                countersignature.termsHash
+            )
+        );
+        address signer = _attestAs(
+            IConsortiumRegistry.Role.Cmo, structHash, countersignature.cmoId, countersignature.nonce, signature
+        );
+        IProductRegistry.AgreementTerms memory agreement =
+            _qualityAgreement(countersignature.agreementId, countersignature.cmoId);
+        if (agreement.counterpartyId != countersignature.cmoId) {
+            revert NotQualityAgreementParty(countersignature.agreementId, countersignature.cmoId);
+        }
+        AgreedTerms storage terms = _terms[countersignature.agreementId];
+        if (terms.channels == 0) revert CommunicationTermsMissing(countersignature.agreementId);
+        if (terms.countersigned) revert CommunicationTermsAlreadyCountersigned(countersignature.agreementId);
+        if (
+            terms.channels != countersignature.channels || terms.responseSeconds != countersignature.responseSeconds
+                || terms.termsHash != countersignature.termsHash
+        ) revert CommunicationTermsMismatch(countersignature.agreementId);
+        terms.countersigned = true;
+        emit CommunicationTermsCountersigned(
+            countersignature.agreementId, countersignature.cmoId, countersignature, signer, signature
+        );
     }
 
     /// @inheritdoc IQualityDuties
@@ -284,8 +340,9 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
         (, address signer) = _attest(structHash, sent.senderId, sent.nonce, signature);
         IProductRegistry.AgreementTerms memory agreement = _qualityAgreement(sent.agreementId, sent.senderId);
         if (sent.kind == NoticeKind.None) revert InvalidNoticeKind();
-        Terms memory terms = _terms[sent.agreementId];
+        AgreedTerms memory terms = _terms[sent.agreementId];
         if (terms.channels == 0) revert CommunicationTermsMissing(sent.agreementId);
+        if (!terms.countersigned) revert CommunicationTermsNotCountersigned(sent.agreementId);
         if (sent.channel > 7 || terms.channels & (1 << sent.channel) == 0) {
             revert ChannelNotAgreed(sent.agreementId, sent.channel);
         }
@@ -323,6 +380,104 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
     /// @inheritdoc IQualityDuties
     function notice(bytes32 noticeId) external view returns (Notice memory) {
         return _notices[noticeId];
+    }
+
+    // ----- shortage-listed drugs -----
+
+    /// @inheritdoc IQualityDuties
+    function changeShortageListing(ShortageListing calldata listing, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                SHORTAGE_LISTING_TYPEHASH,
+                listing.organizationId,
+                listing.nonce,
+                listing.productId,
+                listing.listed,
+                listing.basisHash
+            )
+        );
+        (IConsortiumRegistry.Role role, address signer) =
+            _attest(structHash, listing.organizationId, listing.nonce, signature);
+        if (role == IConsortiumRegistry.Role.Mah) {
+            _checkProductOf(listing.productId, listing.organizationId);
+        } else if (role == IConsortiumRegistry.Role.Regulator) {
+            if (_products.productMah(listing.productId) == 0) revert IProductRegistry.UnknownProduct(listing.productId);
+        } else {
+            revert NotShortageLister(listing.organizationId);
+        }
+        if (_shortageListed[listing.productId] == listing.listed) {
+            revert ShortageListingUnchanged(listing.productId, listing.listed);
+        }
+        _shortageListed[listing.productId] = listing.listed;
+        emit ShortageListingChanged(listing.productId, listing.organizationId, listing, signer, signature);
+    }
+
+    /// @inheritdoc IQualityDuties
+    function reportStopProduction(StopProductionReport calldata report, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                STOP_PRODUCTION_REPORT_TYPEHASH,
+                report.mahId,
+                report.nonce,
+                report.productId,
+                report.stopAt,
+                report.reportHash
+            )
+        );
+        address signer = _attestAs(IConsortiumRegistry.Role.Mah, structHash, report.mahId, report.nonce, signature);
+        _checkProductOf(report.productId, report.mahId);
+        if (!_shortageListed[report.productId]) revert ProductNotShortageListed(report.productId);
+        if (report.stopAt <= block.timestamp) {
+            revert StopProductionReportLate(report.productId, report.stopAt, uint40(block.timestamp));
+        }
+        // A later report revises the planned stop; each stays in the log.
+        _reportedStops[report.productId] = report.stopAt;
+        emit StopProductionReported(report.productId, report.mahId, report, signer, signature);
+    }
+
+    // ----- retained samples -----
+
+    /// @inheritdoc IQualityDuties
+    function recordRetainedSamples(RetainedSamples calldata samples, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                RETAINED_SAMPLES_TYPEHASH,
+                samples.cmoId,
+                samples.nonce,
+                samples.batchId,
+                samples.quantity,
+                samples.retainUntil,
+                keccak256(bytes(samples.location))
+            )
+        );
+        address signer = _attestAs(IConsortiumRegistry.Role.Cmo, structHash, samples.cmoId, samples.nonce, signature);
+        IBatchLedger.Batch memory made = _batchOf(samples.batchId);
+        if (made.cmoId != samples.cmoId) revert NotBatchCmo(samples.batchId, samples.cmoId);
+        if (samples.quantity == 0 || bytes(samples.location).length == 0) revert InvalidRetainedSamples();
+        uint40 requiredUntil = made.expiresAt + RETENTION_PAST_EXPIRY;
+        if (samples.retainUntil < requiredUntil) {
+            revert RetentionTooShort(samples.batchId, samples.retainUntil, requiredUntil);
+        }
+        if (_samples[samples.batchId].recorded) revert RetainedSamplesAlreadyRecorded(samples.batchId);
+        _samples[samples.batchId].recorded = true;
+        emit RetainedSamplesRecorded(samples.batchId, samples.cmoId, samples, signer, signature);
+    }
+
+    /// @inheritdoc IQualityDuties
+    function approveRetainedSamples(RetainedSampleApproval calldata approval, bytes calldata signature) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                RETAINED_SAMPLE_APPROVAL_TYPEHASH, approval.mahId, approval.nonce, approval.batchId, approval.approvalHash
+            )
+        );
+        address signer =
+            _attestAs(IConsortiumRegistry.Role.Mah, structHash, approval.mahId, approval.nonce, signature);
+        if (_batchOf(approval.batchId).mahId != approval.mahId) revert NotBatchMah(approval.batchId, approval.mahId);
+        SampleState storage kept = _samples[approval.batchId];
+        if (!kept.recorded) revert RetainedSamplesNotRecorded(approval.batchId);
+        if (kept.approved) revert RetainedSamplesAlreadyApproved(approval.batchId);
+        kept.approved = true;
+        emit RetainedSamplesApproved(approval.batchId, approval.mahId, approval, signer, signature);
     }
 
     // ----- release checks (BatchLedger) -----
@@ -364,6 +519,7 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
     /// @inheritdoc IQualityDuties
     function checkMarketRelease(bytes32 batchId, address signer) external view {
         BatchDuties storage duties = _dutiesOf(batchId);
+        if (duties.sterileRecordsRequired && !_samples[batchId].approved) revert RetainedSamplesNotApproved(batchId);
         if (!duties.qualifiedPersonSigns) return;
         Person memory named = _persons[duties.productId][signer];
         if (named.role == PersonRole.None) revert ReleaseNotByResponsiblePerson(batchId, signer);
@@ -393,6 +549,26 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
     /// @inheritdoc IQualityDuties
     function isQualityReviewFiled(bytes32 productId, uint16 year, uint8 quarter) external view returns (bool) {
         return _reviews[productId][_period(year, quarter)];
+    }
+
+    /// @inheritdoc IQualityDuties
+    function communicationTerms(bytes32 agreementId) external view returns (AgreedTerms memory) {
+        return _terms[agreementId];
+    }
+
+    /// @inheritdoc IQualityDuties
+    function isShortageListed(bytes32 productId) external view returns (bool) {
+        return _shortageListed[productId];
+    }
+
+    /// @inheritdoc IQualityDuties
+    function reportedStopAt(bytes32 productId) external view returns (uint40) {
+        return _reportedStops[productId];
+    }
+
+    /// @inheritdoc IQualityDuties
+    function retainedSamples(bytes32 batchId) external view returns (SampleState memory) {
+        return _samples[batchId];
     }
 
     // ----- rules -----
@@ -440,6 +616,11 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
         if (agreement.mahId != organizationId && agreement.counterpartyId != organizationId) {
             revert NotQualityAgreementParty(agreementId, organizationId);
         }
+    }
+
+    function _batchOf(bytes32 batchId) private view returns (IBatchLedger.Batch memory made) {
+        made = IBatchLedger(_batchLedger).batch(batchId);
+        if (made.state == IBatchLedger.BatchState.None) revert IBatchLedger.UnknownBatch(batchId);
     }
 
     function _dutiesOf(bytes32 batchId) private view returns (BatchDuties storage duties) {

@@ -7,7 +7,9 @@ import {IAttestations} from "./IAttestations.sol";
 /// @notice Named responsible persons per product (the quality authorized person who signs market release), product
 /// risk classes (sterile products need environmental-monitoring and cleaning records before factory release),
 /// contract laboratories' test certificates (checked at factory release when the quality agreement names a contract
-/// laboratory the release tester), and the MAH's quarterly quality reviews with their risk assessment.
+/// laboratory the release tester), the MAH's quarterly quality reviews with their risk assessment, stop-production
+/// reports for shortage-listed drugs, retained samples approved by the MAH, and the communication log of each
+/// quality agreement (terms recorded by the MAH and countersigned by the CMO, notices and acknowledgements).
 interface IQualityDuties is IAttestations {
     /// @dev QualifiedPerson (质量受权人) signs market release; the others are named for the record.
     enum PersonRole {
@@ -71,6 +73,66 @@ interface IQualityDuties is IAttestations {
         uint256 nonce;
         bytes32 noticeId;
         bytes32 responseHash;
+    }
+
+    /// @notice The CMO (the quality agreement's counterparty) countersigns the communication terms the MAH recorded,
+    /// repeating them so its signature covers the channels and the response time it agrees to.
+    struct TermsCountersignature {
+        uint32 cmoId;
+        uint256 nonce;
+        bytes32 agreementId;
+        uint8 channels;
+        uint32 responseSeconds;
+        bytes32 termsHash;
+    }
+
+    /// @dev A quality agreement's communication terms; notices are sent only once the CMO countersigned them.
+    struct AgreedTerms {
+        uint8 channels;
+        uint32 responseSeconds;
+        bool countersigned;
+        bytes32 termsHash;
+    }
+
+    /// @notice A regulator or the product's MAH lists a product as a shortage drug (短缺药品), or delists it.
+    struct ShortageListing {
+        uint32 organizationId;
+        uint256 nonce;
+        bytes32 productId;
+        bool listed;
+        bytes32 basisHash;
+    }
+
+    /// @notice The MAH reports that it stops producing a shortage-listed product at `stopAt`; due before the stop.
+    struct StopProductionReport {
+        uint32 mahId;
+        uint256 nonce;
+        bytes32 productId;
+        uint40 stopAt;
+        bytes32 reportHash;
+    }
+
+    /// @notice The CMO records the retained samples (留样) of a batch it made: how many, where, kept until when.
+    struct RetainedSamples {
+        uint32 cmoId;
+        uint256 nonce;
+        bytes32 batchId;
+        uint32 quantity;
+        uint40 retainUntil;
+        string location;
+    }
+
+    /// @notice The MAH approves the retained samples the CMO recorded for one of its batches.
+    struct RetainedSampleApproval {
+        uint32 mahId;
+        uint256 nonce;
+        bytes32 batchId;
+        bytes32 approvalHash;
+    }
+
+    struct SampleState {
+        bool recorded;
+        bool approved;
     }
 
     struct Notice {
@@ -189,6 +251,25 @@ interface IQualityDuties is IAttestations {
     event CommunicationTermsAgreed(
         bytes32 indexed agreementId, uint32 indexed mahId, CommunicationTerms terms, address signer, bytes signature
     );
+    event CommunicationTermsCountersigned(
+        bytes32 indexed agreementId,
+        uint32 indexed cmoId,
+        TermsCountersignature countersignature,
+        address signer,
+        bytes signature
+    );
+    event ShortageListingChanged(
+        bytes32 indexed productId, uint32 indexed organizationId, ShortageListing listing, address signer, bytes signature
+    );
+    event StopProductionReported(
+        bytes32 indexed productId, uint32 indexed mahId, StopProductionReport report, address signer, bytes signature
+    );
+    event RetainedSamplesRecorded(
+        bytes32 indexed batchId, uint32 indexed cmoId, RetainedSamples samples, address signer, bytes signature
+    );
+    event RetainedSamplesApproved(
+        bytes32 indexed batchId, uint32 indexed mahId, RetainedSampleApproval approval, address signer, bytes signature
+    );
     /// @param dueAt When the addressee's acknowledgement is due (sent + the agreed response time).
     event QualityNoticeSent(
         bytes32 indexed noticeId,
@@ -248,6 +329,25 @@ interface IQualityDuties is IAttestations {
     error UnknownNotice(bytes32 noticeId);
     error NotNoticeRecipient(bytes32 noticeId, uint32 organizationId);
     error NoticeAlreadyAcknowledged(bytes32 noticeId);
+    error CommunicationTermsNotCountersigned(bytes32 agreementId);
+    /// @notice The countersignature repeats other channels, response time or clause than the MAH recorded.
+    error CommunicationTermsMismatch(bytes32 agreementId);
+    error CommunicationTermsAlreadyCountersigned(bytes32 agreementId);
+    /// @notice Only a regulator or the product's MAH lists a product as a shortage drug.
+    error NotShortageLister(uint32 organizationId);
+    error ShortageListingUnchanged(bytes32 productId, bool listed);
+    error ProductNotShortageListed(bytes32 productId);
+    /// @notice A stop-production report is due before the stop: one filed at or after `stopAt` is refused.
+    error StopProductionReportLate(bytes32 productId, uint40 stopAt, uint40 reportedAt);
+    error InvalidRetainedSamples();
+    /// @notice Retained samples are kept at least a year past the batch's expiry.
+    error RetentionTooShort(bytes32 batchId, uint40 retainUntil, uint40 requiredUntil);
+    error RetainedSamplesAlreadyRecorded(bytes32 batchId);
+    error RetainedSamplesNotRecorded(bytes32 batchId);
+    error RetainedSamplesAlreadyApproved(bytes32 batchId);
+    error NotBatchMah(bytes32 batchId, uint32 organizationId);
+    /// @notice A sterile-class product's batch is market-released only once the MAH approved its retained samples.
+    error RetainedSamplesNotApproved(bytes32 batchId);
 
     /// @notice Binds the batch ledger whose batches this contract checks; once, by the deployer.
     function bindBatchLedger(address batchLedger) external;
@@ -270,8 +370,25 @@ interface IQualityDuties is IAttestations {
     /// @notice The MAH files a product's quarterly quality review with its risk assessment.
     function fileQualityReview(QualityReview calldata review, bytes calldata signature) external;
 
-    /// @notice The MAH records the channels and response time its quality agreement (signed by both) sets for notices.
+    /// @notice The MAH records the channels and response time its quality agreement sets for notices (again: the
+    /// CMO's countersignature is then needed anew).
     function agreeCommunicationTerms(CommunicationTerms calldata terms, bytes calldata signature) external;
+
+    /// @notice The CMO countersigns the communication terms the MAH recorded; notices need both signatures.
+    function countersignCommunicationTerms(TermsCountersignature calldata countersignature, bytes calldata signature)
+        external;
+
+    /// @notice A regulator or the product's MAH lists a product as a shortage drug, or delists it.
+    function changeShortageListing(ShortageListing calldata listing, bytes calldata signature) external;
+
+    /// @notice The MAH reports the planned stop of a shortage-listed product's production, before the stop.
+    function reportStopProduction(StopProductionReport calldata report, bytes calldata signature) external;
+
+    /// @notice The batch's CMO records its retained samples, once.
+    function recordRetainedSamples(RetainedSamples calldata samples, bytes calldata signature) external;
+
+    /// @notice The batch's MAH approves the retained samples its CMO recorded, once.
+    function approveRetainedSamples(RetainedSampleApproval calldata approval, bytes calldata signature) external;
 
     /// @notice A party sends the other a notice (change control, deviation, complaint, audit finding); its id is
     /// keccak256(abi.encode(senderId, nonce)).
@@ -301,4 +418,13 @@ interface IQualityDuties is IAttestations {
     function riskClass(bytes32 productId) external view returns (RiskClass);
 
     function isQualityReviewFiled(bytes32 productId, uint16 year, uint8 quarter) external view returns (bool);
+
+    function communicationTerms(bytes32 agreementId) external view returns (AgreedTerms memory);
+
+    function isShortageListed(bytes32 productId) external view returns (bool);
+
+    /// @notice The stop date of the MAH's latest stop-production report for the product (0 if none).
+    function reportedStopAt(bytes32 productId) external view returns (uint40);
+
+    function retainedSamples(bytes32 batchId) external view returns (SampleState memory);
 }

@@ -130,4 +130,18 @@ export const REFUSAL_TITLES: Record<string, { "zh-CN": string; en: string }> = {
   PERSON_KEY_NOT_OF_ORGANIZATION: { "zh-CN": "该人员密钥不属于本机构", en: "The person's key is not the organization's" },
   RISK_CLASS_ALREADY_SET: { "zh-CN": "产品风险类别已登记", en: "The product's risk class is already recorded" },
   QUALITY_REVIEW_ALREADY_FILED: { "zh-CN": "该季度质量回顾已提交", en: "This quarter's quality review is already filed" },
+  // quality communication, shortage drugs, retained samples
+  COMMUNICATION_TERMS_NOT_COUNTERSIGNED: { "zh-CN": "受托方尚未会签沟通条款", en: "The CMO has not countersigned the communication terms" },
+  COMMUNICATION_TERMS_MISMATCH: { "zh-CN": "会签内容与持有人登记的沟通条款不一致", en: "The countersignature differs from the recorded terms" },
+  COMMUNICATION_TERMS_ALREADY_COUNTERSIGNED: { "zh-CN": "沟通条款已会签", en: "The communication terms are already countersigned" },
+  NOT_SHORTAGE_LISTER: { "zh-CN": "只有监管部门或持有人可列入短缺药品", en: "Only a regulator or the MAH lists a shortage drug" },
+  SHORTAGE_LISTING_UNCHANGED: { "zh-CN": "短缺药品状态未变", en: "The shortage listing is unchanged" },
+  PRODUCT_NOT_SHORTAGE_LISTED: { "zh-CN": "该产品未列入短缺药品", en: "The product is not shortage-listed" },
+  STOP_PRODUCTION_REPORT_LATE: { "zh-CN": "停产报告须在停产前提交", en: "A stop-production report is due before the stop" },
+  INVALID_RETAINED_SAMPLES: { "zh-CN": "留样须写明数量和存放位置", en: "Retained samples need a quantity and a location" },
+  RETENTION_TOO_SHORT: { "zh-CN": "留样须保存至有效期后一年", en: "Retained samples are kept a year past expiry" },
+  RETAINED_SAMPLES_ALREADY_RECORDED: { "zh-CN": "留样已登记", en: "The retained samples are already recorded" },
+  RETAINED_SAMPLES_NOT_RECORDED: { "zh-CN": "受托方尚未登记留样", en: "No retained samples are recorded" },
+  RETAINED_SAMPLES_ALREADY_APPROVED: { "zh-CN": "留样已批准", en: "The retained samples are already approved" },
+  RETAINED_SAMPLES_NOT_APPROVED: { "zh-CN": "持有人尚未批准留样", en: "The MAH has not approved the retained samples" },
 };

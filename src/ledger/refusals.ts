@@ -906,6 +906,79 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
     explain: async (a, c) => `${await c.names.organization(a.organizationId)} is not the addressee of notice ${a.noticeId}`,
   },
   NoticeAlreadyAcknowledged: { kind: "refused", code: "NOTICE_ALREADY_ACKNOWLEDGED", explain: (a) => `notice ${a.noticeId} is already acknowledged` },
+  CommunicationTermsNotCountersigned: {
+    kind: "refused",
+    code: "COMMUNICATION_TERMS_NOT_COUNTERSIGNED",
+    explain: (a) => `the CMO of quality agreement ${a.agreementId} has not countersigned its communication terms: notices wait for both signatures`,
+  },
+  CommunicationTermsMismatch: {
+    kind: "refused",
+    code: "COMMUNICATION_TERMS_MISMATCH",
+    explain: (a) => `the countersignature names other channels, response time or clause than the MAH recorded for quality agreement ${a.agreementId}`,
+  },
+  CommunicationTermsAlreadyCountersigned: {
+    kind: "refused",
+    code: "COMMUNICATION_TERMS_ALREADY_COUNTERSIGNED",
+    explain: (a) => `the communication terms of quality agreement ${a.agreementId} are already countersigned`,
+  },
+  NotShortageLister: {
+    kind: "not_allowed",
+    code: "NOT_SHORTAGE_LISTER",
+    explain: async (a, c) => `${await c.names.organization(a.organizationId)} is neither a regulator nor the product's MAH: it cannot list a shortage drug`,
+  },
+  ShortageListingUnchanged: {
+    kind: "refused",
+    code: "SHORTAGE_LISTING_UNCHANGED",
+    explain: async (a, c) => `${await c.names.product(a.productId)} is already ${a.listed ? "shortage-listed" : "not shortage-listed"}`,
+  },
+  ProductNotShortageListed: {
+    kind: "refused",
+    code: "PRODUCT_NOT_SHORTAGE_LISTED",
+    explain: async (a, c) => `${await c.names.product(a.productId)} is not shortage-listed: a stop-production report is owed only for shortage drugs`,
+  },
+  StopProductionReportLate: {
+    kind: "refused",
+    code: "STOP_PRODUCTION_REPORT_LATE",
+    field: "message.stopAt",
+    explain: async (a, c) =>
+      `the stop-production report of ${await c.names.product(a.productId)} is due before the stop (${chinaTime(Number(a.stopAt))}); ` +
+      `it was filed at ${chinaTime(Number(a.reportedAt))}`,
+  },
+  InvalidRetainedSamples: {
+    kind: "bad_input",
+    code: "INVALID_RETAINED_SAMPLES",
+    field: "message.quantity",
+    explain: () => "retained samples name a quantity of at least one and where they are kept",
+  },
+  RetentionTooShort: {
+    kind: "bad_input",
+    code: "RETENTION_TOO_SHORT",
+    field: "message.retainUntil",
+    explain: async (a, c) =>
+      `retained samples of ${await c.names.batch(a.batchId)} are kept at least a year past its expiry, until ${chinaTime(Number(a.requiredUntil))}, ` +
+      `not only until ${chinaTime(Number(a.retainUntil))}`,
+  },
+  RetainedSamplesAlreadyRecorded: {
+    kind: "refused",
+    code: "RETAINED_SAMPLES_ALREADY_RECORDED",
+    explain: async (a, c) => `the retained samples of ${await c.names.batch(a.batchId)} are already recorded`,
+  },
+  RetainedSamplesNotRecorded: {
+    kind: "refused",
+    code: "RETAINED_SAMPLES_NOT_RECORDED",
+    explain: async (a, c) => `the CMO has not recorded retained samples of ${await c.names.batch(a.batchId)}`,
+  },
+  RetainedSamplesAlreadyApproved: {
+    kind: "refused",
+    code: "RETAINED_SAMPLES_ALREADY_APPROVED",
+    explain: async (a, c) => `the retained samples of ${await c.names.batch(a.batchId)} are already approved`,
+  },
+  RetainedSamplesNotApproved: {
+    kind: "refused",
+    code: "RETAINED_SAMPLES_NOT_APPROVED",
+    explain: async (a, c) =>
+      `${await c.names.batch(a.batchId)} is of a sterile-class product: it is released to market only once the MAH approved the retained samples its CMO recorded`,
+  },
 
   // ----- supervision: licences, cross-province agreement review, inspections, sampling -----
   LicenceExpired: {

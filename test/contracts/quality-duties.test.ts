@@ -19,17 +19,25 @@ import {
   acknowledgeNotice,
   addMahKey,
   agreeCommunicationTerms,
+  agreeTermsWithCountersignature,
   appointPerson,
+  approveRetainedSamples,
+  changeShortageListing,
   classifyProduct,
+  countersignCommunicationTerms,
+  EMAIL,
   contractLaboratory,
   fileQualityReview,
   issueCertificate,
   laboratoryTestedConsortium,
+  recordRetainedSamples,
   referenceSterileRecords,
   releaseToMarketAs,
+  reportStopProduction,
   revokePerson,
   sendNotice,
   signAppointment,
+  TERMS_CLAUSE,
 } from "./quality-fixtures";
 
 describe("QualityDuties: named responsible persons", () => {
@@ -140,6 +148,8 @@ describe("QualityDuties: product risk class and sterile records", () => {
     await expect(releaseFromFactory(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "SterileRecordsMissing").withArgs(c.batchId);
     await referenceSterileRecords(c, c.batchId);
     await releaseFromFactory(c, c.batchId);
+    await recordRetainedSamples(c, c.batchId);
+    await approveRetainedSamples(c, c.batchId);
     await releaseToMarket(c, c.batchId);
   });
 
@@ -316,7 +326,7 @@ describe("QualityDuties: binding to the batch ledger", () => {
 describe("QualityDuties: communication log of a quality agreement", () => {
   it("a notice over an agreed channel is due within the agreed time and acknowledged once by the addressee", async () => {
     const c = await loadFixture(deployConsortium);
-    await agreeCommunicationTerms(c);
+    await agreeTermsWithCountersignature(c);
     const { tx, noticeId } = await sendNotice(c, c.cmo);
     await (await tx).wait();
     const sent = await c.qualityDuties.notice(noticeId);
@@ -341,6 +351,10 @@ describe("QualityDuties: communication log of a quality agreement", () => {
       .to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMissing")
       .withArgs(c.agreementId);
     await agreeCommunicationTerms(c);
+    await expect((await sendNotice(c, c.cmo)).tx)
+      .to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsNotCountersigned")
+      .withArgs(c.agreementId);
+    await countersignCommunicationTerms(c);
     await expect((await sendNotice(c, c.cmo, { channel: 2 })).tx)
       .to.be.revertedWithCustomError(c.qualityDuties, "ChannelNotAgreed")
       .withArgs(c.agreementId, 2);
@@ -374,5 +388,178 @@ describe("QualityDuties: communication log of a quality agreement", () => {
     await expect(agreeCommunicationTerms(c, { agreementId: storageAgreement }))
       .to.be.revertedWithCustomError(c.qualityDuties, "NotQualityAgreementParty")
       .withArgs(storageAgreement, c.mah.id);
+  });
+});
+
+describe("QualityDuties: the CMO countersigns the communication terms", () => {
+  it("countersignCommunicationTerms_recordsBothSignatures, and new terms from the MAH need it anew", async () => {
+    const c = await loadFixture(deployConsortium);
+    await agreeCommunicationTerms(c);
+    expect((await c.qualityDuties.communicationTerms(c.agreementId)).countersigned).to.equal(false);
+    await countersignCommunicationTerms(c);
+    const terms = await c.qualityDuties.communicationTerms(c.agreementId);
+    expect([terms.countersigned, terms.termsHash, terms.responseSeconds]).to.deep.equal([true, TERMS_CLAUSE, BigInt(48 * 3600)]);
+    await (await sendNotice(c, c.mah)).tx;
+    await agreeCommunicationTerms(c, { responseSeconds: 24 * 3600 });
+    expect((await c.qualityDuties.communicationTerms(c.agreementId)).countersigned).to.equal(false);
+    await expect((await sendNotice(c, c.mah)).tx)
+      .to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsNotCountersigned")
+      .withArgs(c.agreementId);
+  });
+
+  it("countersignCommunicationTerms_revertsOnEveryBrokenRule", async () => {
+    const c = await loadFixture(deployConsortium);
+    await expect(countersignCommunicationTerms(c))
+      .to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMissing")
+      .withArgs(c.agreementId);
+    await agreeCommunicationTerms(c);
+    await expect(countersignCommunicationTerms(c, { channels: 1 << EMAIL }))
+      .to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMismatch")
+      .withArgs(c.agreementId);
+    await expect(countersignCommunicationTerms(c, { responseSeconds: 3600 })).to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMismatch");
+    await expect(countersignCommunicationTerms(c, { termsHash: ZeroHash })).to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMismatch");
+    await expect(countersignCommunicationTerms(c, { cmoId: c.mah.id }, c.mah))
+      .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
+      .withArgs(c.mah.id, Role.Mah, Role.Cmo);
+    const otherCmo = await onboard(c, Role.Cmo, ZHEJIANG, "Ningbo CMO");
+    await expect(countersignCommunicationTerms(c, { cmoId: otherCmo.id }, otherCmo))
+      .to.be.revertedWithCustomError(c.qualityDuties, "NotQualityAgreementParty")
+      .withArgs(c.agreementId, otherCmo.id);
+    expect((await c.qualityDuties.communicationTerms(c.agreementId)).countersigned).to.equal(false);
+    await countersignCommunicationTerms(c);
+    await expect(countersignCommunicationTerms(c))
+      .to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsAlreadyCountersigned")
+      .withArgs(c.agreementId);
+  });
+});
+
+describe("QualityDuties: stop-production reports for shortage-listed drugs", () => {
+  const now = async () => (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+
+  it("a regulator lists the product; the MAH reports the stop before it", async () => {
+    const c = await loadFixture(deployConsortium);
+    await changeShortageListing(c, c.regulator);
+    expect(await c.qualityDuties.isShortageListed(c.productId)).to.equal(true);
+    const stopAt = (await now()) + 180 * 86_400;
+    await expect(reportStopProduction(c, stopAt)).to.emit(c.qualityDuties, "StopProductionReported");
+    expect(await c.qualityDuties.reportedStopAt(c.productId)).to.equal(BigInt(stopAt));
+  });
+
+  it("reportStopProduction_revertsWhenFiledAtOrAfterTheStop", async () => {
+    const c = await loadFixture(deployConsortium);
+    await changeShortageListing(c, c.mah);
+    const stopAt = (await now()) + 1;
+    await expect(reportStopProduction(c, stopAt))
+      .to.be.revertedWithCustomError(c.qualityDuties, "StopProductionReportLate")
+      .withArgs(c.productId, stopAt, stopAt);
+    const past = (await now()) - 86_400;
+    await expect(reportStopProduction(c, past)).to.be.revertedWithCustomError(c.qualityDuties, "StopProductionReportLate");
+    expect(await c.qualityDuties.reportedStopAt(c.productId)).to.equal(0n);
+  });
+
+  it("reportStopProduction_revertsOnEveryBrokenRule", async () => {
+    const c = await loadFixture(deployConsortium);
+    const stopAt = (await now()) + 30 * 86_400;
+    await expect(reportStopProduction(c, stopAt))
+      .to.be.revertedWithCustomError(c.qualityDuties, "ProductNotShortageListed")
+      .withArgs(c.productId);
+    await changeShortageListing(c, c.regulator);
+    await expect(reportStopProduction(c, stopAt, c.cmo))
+      .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
+      .withArgs(c.cmo.id, Role.Cmo, Role.Mah);
+    const otherMah = await onboard(c, Role.Mah, ZHEJIANG, "Hangzhou MAH");
+    await expect(reportStopProduction(c, stopAt, otherMah))
+      .to.be.revertedWithCustomError(c.products, "NotProductMah")
+      .withArgs(c.productId, otherMah.id);
+  });
+
+  it("changeShortageListing_revertsOnEveryBrokenRule", async () => {
+    const c = await loadFixture(deployConsortium);
+    await expect(changeShortageListing(c, c.cmo)).to.be.revertedWithCustomError(c.qualityDuties, "NotShortageLister").withArgs(c.cmo.id);
+    const otherMah = await onboard(c, Role.Mah, ZHEJIANG, "Hangzhou MAH");
+    await expect(changeShortageListing(c, otherMah))
+      .to.be.revertedWithCustomError(c.products, "NotProductMah")
+      .withArgs(c.productId, otherMah.id);
+    await expect(changeShortageListing(c, c.regulator, true, ZeroHash))
+      .to.be.revertedWithCustomError(c.products, "UnknownProduct")
+      .withArgs(ZeroHash);
+    await expect(changeShortageListing(c, c.regulator, false))
+      .to.be.revertedWithCustomError(c.qualityDuties, "ShortageListingUnchanged")
+      .withArgs(c.productId, false);
+    await changeShortageListing(c, c.regulator);
+    await expect(changeShortageListing(c, c.mah)).to.be.revertedWithCustomError(c.qualityDuties, "ShortageListingUnchanged").withArgs(c.productId, true);
+    await changeShortageListing(c, c.mah, false);
+    expect(await c.qualityDuties.isShortageListed(c.productId)).to.equal(false);
+  });
+});
+
+describe("QualityDuties: retained samples approved by the MAH", () => {
+  async function sterileBatch() {
+    const c = await deployConsortium();
+    await classifyProduct(c, RiskClass.Sterile);
+    const batchId = await recordBatch(c, "RS-1");
+    await referenceSterileRecords(c, batchId);
+    await releaseFromFactory(c, batchId);
+    return { ...c, batchId };
+  }
+
+  it("releaseToMarket_revertsForASterileBatchUntilTheMahApprovedItsRetainedSamples", async () => {
+    const c = await loadFixture(sterileBatch);
+    await expect(releaseToMarket(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesNotApproved").withArgs(c.batchId);
+    await recordRetainedSamples(c, c.batchId);
+    await expect(releaseToMarket(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesNotApproved").withArgs(c.batchId);
+    await approveRetainedSamples(c, c.batchId);
+    expect(await c.qualityDuties.retainedSamples(c.batchId)).to.deep.equal([true, true]);
+    await releaseToMarket(c, c.batchId);
+    expect((await c.batches.batch(c.batchId)).state).to.equal(BatchState.MarketReleased);
+  });
+
+  it("a batch of a product without a sterile class is released without retained samples", async () => {
+    const c = await loadFixture(deployConsortium);
+    const batchId = await recordBatch(c, "RS-PLAIN");
+    await releaseFromFactory(c, batchId);
+    await releaseToMarket(c, batchId);
+  });
+
+  it("recordRetainedSamples_revertsOnEveryBrokenRule", async () => {
+    const c = await loadFixture(sterileBatch);
+    const { expiresAt } = await c.batches.batch(c.batchId);
+    const requiredUntil = Number(expiresAt) + 365 * 86_400;
+    await expect(recordRetainedSamples(c, c.batchId, { retainUntil: requiredUntil - 1 }))
+      .to.be.revertedWithCustomError(c.qualityDuties, "RetentionTooShort")
+      .withArgs(c.batchId, requiredUntil - 1, requiredUntil);
+    await expect(recordRetainedSamples(c, c.batchId, { quantity: 0 })).to.be.revertedWithCustomError(c.qualityDuties, "InvalidRetainedSamples");
+    await expect(recordRetainedSamples(c, c.batchId, { location: "" })).to.be.revertedWithCustomError(c.qualityDuties, "InvalidRetainedSamples");
+    const otherCmo = await onboard(c, Role.Cmo, ZHEJIANG, "Ningbo CMO");
+    await expect(recordRetainedSamples(c, c.batchId, { cmoId: otherCmo.id }, otherCmo))
+      .to.be.revertedWithCustomError(c.qualityDuties, "NotBatchCmo")
+      .withArgs(c.batchId, otherCmo.id);
+    await expect(recordRetainedSamples(c, c.batchId, { cmoId: c.mah.id }, c.mah))
+      .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
+      .withArgs(c.mah.id, Role.Mah, Role.Cmo);
+    const unknown = ZeroHash.replace(/0$/, "1");
+    await expect(c.sign("QualityDuties", "RetainedSamples", c.cmo.key, { cmoId: c.cmo.id, batchId: unknown, quantity: 1, retainUntil: requiredUntil, location: "x" }).then(
+      ({ message, signature }) => c.qualityDuties.recordRetainedSamples(message as never, signature),
+    ))
+      .to.be.revertedWithCustomError(c.batches, "UnknownBatch")
+      .withArgs(unknown);
+    expect(await c.qualityDuties.retainedSamples(c.batchId)).to.deep.equal([false, false]);
+    await recordRetainedSamples(c, c.batchId);
+    await expect(recordRetainedSamples(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesAlreadyRecorded").withArgs(c.batchId);
+  });
+
+  it("approveRetainedSamples_revertsOnEveryBrokenRule", async () => {
+    const c = await loadFixture(sterileBatch);
+    await expect(approveRetainedSamples(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesNotRecorded").withArgs(c.batchId);
+    await recordRetainedSamples(c, c.batchId);
+    const otherMah = await onboard(c, Role.Mah, ZHEJIANG, "Hangzhou MAH");
+    await expect(approveRetainedSamples(c, c.batchId, otherMah))
+      .to.be.revertedWithCustomError(c.qualityDuties, "NotBatchMah")
+      .withArgs(c.batchId, otherMah.id);
+    await expect(approveRetainedSamples(c, c.batchId, c.cmo))
+      .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
+      .withArgs(c.cmo.id, Role.Cmo, Role.Mah);
+    await approveRetainedSamples(c, c.batchId);
+    await expect(approveRetainedSamples(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesAlreadyApproved").withArgs(c.batchId);
   });
 });

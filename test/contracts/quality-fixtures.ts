@@ -119,6 +119,7 @@ export async function releaseToMarketAs(c: Consortium, batchId: string, key: Wal
 /** Bits of CommunicationTerms.channels: 1 email, 2 phone, 3 portal, 4 meeting. */
 export const EMAIL = 1;
 export const PORTAL = 3;
+export const TERMS_CLAUSE = hashText("质量协议 第 9 条 沟通机制");
 
 export async function agreeCommunicationTerms(c: Consortium, overrides: Record<string, unknown> = {}, by: Party = c.mah) {
   const { message, signature } = await c.sign("QualityDuties", "CommunicationTerms", by.key, {
@@ -126,7 +127,7 @@ export async function agreeCommunicationTerms(c: Consortium, overrides: Record<s
     agreementId: c.agreementId,
     channels: (1 << EMAIL) | (1 << PORTAL),
     responseSeconds: 48 * 3600,
-    termsHash: hashText("质量协议 第 9 条 沟通机制"),
+    termsHash: TERMS_CLAUSE,
     ...overrides,
   });
   return c.qualityDuties.agreeCommunicationTerms(message as never, signature);
@@ -153,4 +154,66 @@ export async function acknowledgeNotice(c: Consortium, by: Party, noticeId: stri
     responseHash: hashText("已收到，评估中"),
   });
   return c.qualityDuties.acknowledgeNotice(message as never, signature);
+}
+
+/** The CMO countersigns the consortium's communication terms (by default the ones agreeCommunicationTerms records). */
+export async function countersignCommunicationTerms(c: Consortium, overrides: Record<string, unknown> = {}, by: Party = c.cmo) {
+  const { message, signature } = await c.sign("QualityDuties", "TermsCountersignature", by.key, {
+    cmoId: by.id,
+    agreementId: c.agreementId,
+    channels: (1 << EMAIL) | (1 << PORTAL),
+    responseSeconds: 48 * 3600,
+    termsHash: TERMS_CLAUSE,
+    ...overrides,
+  });
+  return c.qualityDuties.countersignCommunicationTerms(message as never, signature);
+}
+
+/** Terms recorded by the MAH and countersigned by the CMO: notices may flow. */
+export async function agreeTermsWithCountersignature(c: Consortium) {
+  await agreeCommunicationTerms(c);
+  await countersignCommunicationTerms(c);
+}
+
+export async function changeShortageListing(c: Consortium, by: Party, listed = true, productId = c.productId) {
+  const { message, signature } = await c.sign("QualityDuties", "ShortageListing", by.key, {
+    organizationId: by.id,
+    productId,
+    listed,
+    basisHash: hashText("国家短缺药品清单 2026"),
+  });
+  return c.qualityDuties.changeShortageListing(message as never, signature);
+}
+
+export async function reportStopProduction(c: Consortium, stopAt: number, by: Party = c.mah, productId = c.productId) {
+  const { message, signature } = await c.sign("QualityDuties", "StopProductionReport", by.key, {
+    mahId: by.id,
+    productId,
+    stopAt,
+    reportHash: hashText("停产报告 2026-07"),
+  });
+  return c.qualityDuties.reportStopProduction(message as never, signature);
+}
+
+/** The CMO records a batch's retained samples, kept by default a year and a day past the batch's expiry. */
+export async function recordRetainedSamples(c: Consortium, batchId: string, overrides: Record<string, unknown> = {}, by: Party = c.cmo) {
+  const { expiresAt } = await c.batches.batch(batchId);
+  const { message, signature } = await c.sign("QualityDuties", "RetainedSamples", by.key, {
+    cmoId: by.id,
+    batchId,
+    quantity: 12,
+    retainUntil: Number(expiresAt) + 366 * 86_400,
+    location: "留样室 B-3",
+    ...overrides,
+  });
+  return c.qualityDuties.recordRetainedSamples(message as never, signature);
+}
+
+export async function approveRetainedSamples(c: Consortium, batchId: string, by: Party = c.mah) {
+  const { message, signature } = await c.sign("QualityDuties", "RetainedSampleApproval", by.key, {
+    mahId: by.id,
+    batchId,
+    approvalHash: hashText(`留样批准 ${batchId}`),
+  });
+  return c.qualityDuties.approveRetainedSamples(message as never, signature);
 }
