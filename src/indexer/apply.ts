@@ -88,7 +88,18 @@ export function wantRows(window: ReadModelWindow, { name, args }: Pick<LedgerEve
       window.batchQualityRecords.want(str(args, "batchId"));
       return;
     case "CommunicationTermsAgreed":
+    case "CommunicationTermsCountersigned":
       window.communicationTerms.want(str(args, "agreementId"));
+      return;
+    case "ShortageListingChanged":
+      window.shortageListings.want(str(args, "productId"));
+      return;
+    case "StopProductionReported":
+      window.stopProductionReports.want(str(args, "productId"), num(args, "stopAt"));
+      return;
+    case "RetainedSamplesRecorded":
+    case "RetainedSamplesApproved":
+      window.retainedSamples.want(str(args, "batchId"));
       return;
     case "QualityNoticeSent":
     case "QualityNoticeAcknowledged":
@@ -684,7 +695,55 @@ const HANDLERS: Record<string, Handler> = {
       terms_hash: str(args, "termsHash"),
       recorded_by: num(args, "mahId"),
       recorded_at: blockTime,
+      countersigned_by: null,
+      countersigned_at: null,
     });
+    return null;
+  },
+  CommunicationTermsCountersigned(w, { args, blockTime }) {
+    const terms = w.communicationTerms.get(str(args, "agreementId"));
+    if (!terms) return `no communication terms for agreement ${str(args, "agreementId")}`;
+    w.communicationTerms.update(terms, { countersigned_by: num(args, "cmoId"), countersigned_at: blockTime });
+    return null;
+  },
+  ShortageListingChanged(w, { args, blockTime }) {
+    w.shortageListings.put({
+      product_id: str(args, "productId"),
+      listed: args.listed === true ? 1 : 0,
+      changed_by: num(args, "organizationId"),
+      basis_hash: str(args, "basisHash"),
+      changed_at: blockTime,
+    });
+    return null;
+  },
+  StopProductionReported(w, { args, blockTime }) {
+    w.stopProductionReports.put({
+      product_id: str(args, "productId"),
+      stop_at: num(args, "stopAt"),
+      mah_id: num(args, "mahId"),
+      report_hash: str(args, "reportHash"),
+      reported_at: blockTime,
+    });
+    return null;
+  },
+  RetainedSamplesRecorded(w, { args, blockTime }) {
+    w.retainedSamples.put({
+      batch_id: str(args, "batchId"),
+      cmo_id: num(args, "cmoId"),
+      quantity: num(args, "quantity"),
+      retain_until: num(args, "retainUntil"),
+      location: str(args, "location"),
+      recorded_at: blockTime,
+      approved_by: null,
+      approval_hash: null,
+      approved_at: null,
+    });
+    return null;
+  },
+  RetainedSamplesApproved(w, { args, blockTime }) {
+    const samples = w.retainedSamples.get(str(args, "batchId"));
+    if (!samples) return `no retained samples of batch ${str(args, "batchId")}`;
+    w.retainedSamples.update(samples, { approved_by: num(args, "mahId"), approval_hash: str(args, "approvalHash"), approved_at: blockTime });
     return null;
   },
   QualityNoticeSent(w, { args, blockTime }) {

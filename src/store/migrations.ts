@@ -892,6 +892,43 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("batches").addColumn("release_refusal_hash", "text").execute();
     },
   },
+  "0020_quality_communication": {
+    async up(db: Kysely<unknown>) {
+      // The CMO's countersignature of a quality agreement's communication terms; shortage-listed products and
+      // their MAH's stop-production reports; batches' retained samples and the MAH's approval.
+      await db.schema.alterTable("communication_terms").addColumn("countersigned_by", "integer").execute();
+      await db.schema.alterTable("communication_terms").addColumn("countersigned_at", "bigint").execute();
+      await db.schema
+        .createTable("shortage_listings")
+        .addColumn("product_id", "text", (c) => c.primaryKey())
+        .addColumn("listed", "integer", (c) => c.notNull())
+        .addColumn("changed_by", "integer", (c) => c.notNull())
+        .addColumn("basis_hash", "text", (c) => c.notNull())
+        .addColumn("changed_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("stop_production_reports")
+        .addColumn("product_id", "text", (c) => c.notNull())
+        .addColumn("stop_at", "bigint", (c) => c.notNull())
+        .addColumn("mah_id", "integer", (c) => c.notNull())
+        .addColumn("report_hash", "text", (c) => c.notNull())
+        .addColumn("reported_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("stop_production_reports_pk", ["product_id", "stop_at"])
+        .execute();
+      await db.schema
+        .createTable("retained_samples")
+        .addColumn("batch_id", "text", (c) => c.primaryKey())
+        .addColumn("cmo_id", "integer", (c) => c.notNull())
+        .addColumn("quantity", "integer", (c) => c.notNull())
+        .addColumn("retain_until", "bigint", (c) => c.notNull())
+        .addColumn("location", "text", (c) => c.notNull())
+        .addColumn("recorded_at", "bigint", (c) => c.notNull())
+        .addColumn("approved_by", "integer")
+        .addColumn("approval_hash", "text")
+        .addColumn("approved_at", "bigint")
+        .execute();
+    },
+  },
 };
 
 /**
@@ -932,6 +969,9 @@ export const READ_MODEL_TABLES = [
   "quality_reviews",
   "communication_terms",
   "quality_notices",
+  "shortage_listings",
+  "stop_production_reports",
+  "retained_samples",
   "inspections",
   "inspection_recognitions",
   "samplings",

@@ -94,6 +94,9 @@ export type Database = {
   quality_reviews: QualityReviewTable;
   communication_terms: CommunicationTermsTable;
   quality_notices: QualityNoticeTable;
+  shortage_listings: ShortageListingTable;
+  stop_production_reports: StopProductionReportTable;
+  retained_samples: RetainedSamplesTable;
   inspections: InspectionTable;
   inspection_recognitions: InspectionRecognitionTable;
   samplings: SamplingTable;
@@ -199,6 +202,28 @@ export type CommunicationTermsTable = {
   terms_hash: string;
   recorded_by: number;
   recorded_at: number;
+  /** The CMO's countersignature (null until it countersigns; reset when the MAH records new terms). */
+  countersigned_by: number | null;
+  countersigned_at: number | null;
+};
+
+/** A product listed as a shortage drug (by a regulator or its MAH): its MAH owes a report before stopping production. */
+export type ShortageListingTable = { product_id: string; listed: number; changed_by: number; basis_hash: string; changed_at: number };
+
+/** The MAH's report of a shortage-listed product's planned stop, filed before `stop_at`. */
+export type StopProductionReportTable = { product_id: string; stop_at: number; mah_id: number; report_hash: string; reported_at: number };
+
+/** A batch's retained samples recorded by its CMO, and the MAH's approval (null until approved). */
+export type RetainedSamplesTable = {
+  batch_id: string;
+  cmo_id: number;
+  quantity: number;
+  retain_until: number;
+  location: string;
+  recorded_at: number;
+  approved_by: number | null;
+  approval_hash: string | null;
+  approved_at: number | null;
 };
 
 /** A notice between a quality agreement's parties, and its acknowledgement (null until acknowledged). */

@@ -605,14 +605,20 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
   describe("communication log", () => {
     it("CommunicationTermsAgreed, QualityNoticeSent then QualityNoticeAcknowledged", async () => {
       await s.ledger.agreeCommunicationTerms(s.mah, s.agreementId, (1 << 1) | (1 << 3), 48 * 3600);
+      await step();
+      const terms = () => store.db.selectFrom("communication_terms").selectAll().executeTakeFirstOrThrow();
+      expect(await terms()).to.include({ countersigned_by: null, countersigned_at: null });
+      await s.ledger.countersignCommunicationTerms(s.cmo, s.agreementId, (1 << 1) | (1 << 3), 48 * 3600);
       const noticeId = await s.ledger.sendNotice(s.cmo, s.mah, s.agreementId, 2, 3, T_DUE);
       await step();
-      expect(await store.db.selectFrom("communication_terms").selectAll().executeTakeFirstOrThrow()).to.include({
+      expect(await terms()).to.include({
         agreement_id: s.agreementId,
         channels: 10,
         response_seconds: 48 * 3600,
         recorded_by: s.mah.id,
+        countersigned_by: s.cmo.id,
       });
+      expect((await terms()).countersigned_at).to.be.a("number");
       const notice = () => store.db.selectFrom("quality_notices").selectAll().executeTakeFirstOrThrow();
       expect(await notice()).to.include({
         id: noticeId,
@@ -626,6 +632,43 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await s.ledger.acknowledgeNotice(s.mah, noticeId);
       await step();
       expect(await notice()).to.include({ acknowledged_at: now(), response_hash: hashText("received") });
+    });
+  });
+
+  describe("shortage drugs and retained samples", () => {
+    it("ShortageListingChanged, StopProductionReported, RetainedSamplesRecorded then RetainedSamplesApproved", async () => {
+      await s.ledger.changeShortageListing(s.regulator, s.productId, true);
+      await s.ledger.reportStopProduction(s.mah, s.productId, T_DUE);
+      const batchId = await s.ledger.recordBatch(s.cmo, s.mah, s.productId, s.agreementId, "RS-1", 10);
+      await s.ledger.recordRetainedSamples(s.cmo, batchId, 12, 2_100_000_000, "留样室 B-3");
+      await step();
+      expect(await store.db.selectFrom("shortage_listings").selectAll().executeTakeFirstOrThrow()).to.include({
+        product_id: s.productId,
+        listed: 1,
+        changed_by: s.regulator.id,
+        basis_hash: hashText("shortage list"),
+      });
+      expect(await store.db.selectFrom("stop_production_reports").selectAll().executeTakeFirstOrThrow()).to.include({
+        product_id: s.productId,
+        stop_at: T_DUE,
+        mah_id: s.mah.id,
+      });
+      const samples = () => store.db.selectFrom("retained_samples").selectAll().executeTakeFirstOrThrow();
+      expect(await samples()).to.include({
+        batch_id: batchId,
+        cmo_id: s.cmo.id,
+        quantity: 12,
+        retain_until: 2_100_000_000,
+        location: "留样室 B-3",
+        approved_by: null,
+        approval_hash: null,
+        approved_at: null,
+      });
+      await s.ledger.changeShortageListing(s.mah, s.productId, false);
+      await s.ledger.approveRetainedSamples(s.mah, batchId);
+      await step();
+      expect(await samples()).to.include({ approved_by: s.mah.id, approval_hash: hashText(`samples ${batchId}`) });
+      expect(await store.db.selectFrom("shortage_listings").selectAll().executeTakeFirstOrThrow()).to.include({ listed: 0, changed_by: s.mah.id });
     });
   });
 
@@ -673,6 +716,11 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await l.issueCertificate(laboratory, s.agreementId, batchId, true);
       await l.fileQualityReview(s.mah, s.productId, 2026, 3, RiskLevel.Medium);
       await l.agreeCommunicationTerms(s.mah, s.agreementId, 1 << 3, 48 * 3600);
+      await l.countersignCommunicationTerms(s.cmo, s.agreementId, 1 << 3, 48 * 3600);
+      await l.changeShortageListing(s.regulator, s.productId, true);
+      await l.reportStopProduction(s.mah, s.productId, 2_000_000_000);
+      await l.recordRetainedSamples(s.cmo, batchId, 12, 2_100_000_000, "留样室 B-3");
+      await l.approveRetainedSamples(s.mah, batchId);
       const noticeId = await l.sendNotice(s.cmo, s.mah, s.agreementId, 1, 3, l.block(l.head).timestamp + 48 * 3600);
       await l.acknowledgeNotice(s.mah, noticeId);
       await l.commitAggregation(s.cmo, batchId, 2, 10);

@@ -498,6 +498,43 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
         mah.key,
         { agreementId, mahId: mah.id },
       ),
+    countersignCommunicationTerms: (cmo: SyntheticParty, agreementId: string, channels: number, responseSeconds: number) =>
+      emit(
+        "QualityDuties",
+        "CommunicationTermsCountersigned",
+        "TermsCountersignature",
+        { cmoId: cmo.id, agreementId, channels, responseSeconds, termsHash: hashText("clause 9") },
+        cmo.key,
+        { agreementId, cmoId: cmo.id },
+      ),
+    changeShortageListing: (lister: SyntheticParty, productId: string, listed: boolean) =>
+      emit(
+        "QualityDuties",
+        "ShortageListingChanged",
+        "ShortageListing",
+        { organizationId: lister.id, productId, listed, basisHash: hashText("shortage list") },
+        lister.key,
+        { productId, organizationId: lister.id },
+      ),
+    reportStopProduction: (mah: SyntheticParty, productId: string, stopAt: number) =>
+      emit(
+        "QualityDuties",
+        "StopProductionReported",
+        "StopProductionReport",
+        { mahId: mah.id, productId, stopAt, reportHash: hashText(`stop ${stopAt}`) },
+        mah.key,
+        { productId, mahId: mah.id },
+      ),
+    recordRetainedSamples: (cmo: SyntheticParty, batchId: string, quantity: number, retainUntil: number, location: string) =>
+      emit("QualityDuties", "RetainedSamplesRecorded", "RetainedSamples", { cmoId: cmo.id, batchId, quantity, retainUntil, location }, cmo.key),
+    approveRetainedSamples: (mah: SyntheticParty, batchId: string) =>
+      emit(
+        "QualityDuties",
+        "RetainedSamplesApproved",
+        "RetainedSampleApproval",
+        { mahId: mah.id, batchId, approvalHash: hashText(`samples ${batchId}`) },
+        mah.key,
+      ),
     async sendNotice(sender: SyntheticParty, recipient: SyntheticParty, agreementId: string, kind: number, channel: number, dueAt: number) {
       const noticeId = keccak256(abi.encode(["uint32", "uint256"], [sender.id, nonce]));
       await emit(
