@@ -266,6 +266,16 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     termsHash: hashText("质量协议 QA-HK-HC-2024-007 第 9 条 沟通与通报"),
   });
   await mined(qualityDuties.agreeCommunicationTerms(terms.message, terms.signature));
+  // The CMO countersigns the same channels, response time and clause: notices flow only once both signed.
+  const { channels, responseSeconds, termsHash } = terms.message as { channels: number; responseSeconds: number; termsHash: string };
+  const countersignature = await sign("QualityDuties", "TermsCountersignature", cmo, {
+    cmoId: cmo.organizationId,
+    agreementId: atorvastatinQuality,
+    channels,
+    responseSeconds,
+    termsHash,
+  });
+  await mined(qualityDuties.countersignCommunicationTerms(countersignature.message, countersignature.signature));
   const notify = async (by: Party, kind: number, channel: number, notice: string) => {
     const { message, signature } = await sign("QualityDuties", "QualityNotice", by, {
       senderId: by.organizationId,
@@ -285,6 +295,23 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   });
   await mined(qualityDuties.acknowledgeNotice(acknowledgement.message, acknowledgement.signature));
   await notify(mah, NoticeKind.AuditFinding, 1, "审计发现 AUD-2025-07 清场记录未双人复核");
+
+  // Metformin is on the national shortage list (listed by the Jiangsu regulator): the MAH reports the planned stop
+  // of its production half a year ahead, as a shortage drug's MAH must before stopping.
+  const listing = await sign("QualityDuties", "ShortageListing", jiangsu, {
+    organizationId: jiangsu.organizationId,
+    productId: metformin,
+    listed: true,
+    basisHash: hashText("国家短缺药品清单 2025 年版 第 37 项 盐酸二甲双胍缓释片"),
+  });
+  await mined(qualityDuties.changeShortageListing(listing.message, listing.signature));
+  const stopReport = await sign("QualityDuties", "StopProductionReport", mah, {
+    mahId: mah.organizationId,
+    productId: metformin,
+    stopAt: now + 180 * DAY,
+    reportHash: hashText("停产报告 盐酸二甲双胍缓释片：生产线改造，停产 3 个月，已安排替代产能"),
+  });
+  await mined(qualityDuties.reportStopProduction(stopReport.message, stopReport.signature));
 
   // ---- batches ----
   const serialKeys = { atorvastatin: randomBytes(16), metformin: randomBytes(16), ceftriaxone: randomBytes(16) };
@@ -446,6 +473,10 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   await mined(capas.checkCapaEffectiveness(check.message, check.signature));
   document(sold, mah, "CAPA-2025-031 有效性检查.txt", CAPA_031_CHECK);
   await capa(sold, cmo, DEV_031_REPORT, CAPA_031_PLAN_2, cmo, now + 60 * DAY);
+  // The MAH's own supplier-audit CAPA was due minutes after it was recorded (the contract refuses a due date
+  // already past) and is never checked: capa_overdue is open as soon as the demo runs.
+  const shortlyAfter = (await relayer.provider!.getBlock("latest"))!.timestamp + CAPA_OVERDUE_AFTER_SECONDS;
+  await capa(sold, mah, DEV_031_REPORT, CAPA_031_SUPPLIER_AUDIT, mah, shortlyAfter);
   await factoryRelease(sold);
   await marketRelease(sold, qp);
   // Packed at the factory in six cases of ten on one pallet (SSCCs); the hospital takes the three packs it
@@ -626,6 +657,22 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
   });
   await mined(qualityDuties.referenceSterileRecords(sterileRecords.message, sterileRecords.signature));
   await factoryRelease(sterile);
+  // A sterile batch reaches the market only once the MAH approved the retained samples its CMO recorded.
+  const { expiresAt } = await ledger.batch(sterile.batchId);
+  const retained = await sign("QualityDuties", "RetainedSamples", cmo, {
+    cmoId: cmo.organizationId,
+    batchId: sterile.batchId,
+    quantity: 24,
+    retainUntil: Number(expiresAt) + 366 * DAY,
+    location: "留样室 2 号柜 (2–8 °C)",
+  });
+  await mined(qualityDuties.recordRetainedSamples(retained.message, retained.signature));
+  const samplesApproval = await sign("QualityDuties", "RetainedSampleApproval", mah, {
+    mahId: mah.organizationId,
+    batchId: sterile.batchId,
+    approvalHash: hashText(`留样批准 ${sterile.batchNumber}：数量与存放条件符合质量协议`),
+  });
+  await mined(qualityDuties.approveRetainedSamples(samplesApproval.message, samplesApproval.signature));
   await marketRelease(sterile, qp);
 
   // ---- supervision ----
@@ -754,6 +801,9 @@ const CAPA_031_PLAN = [
   "有效性检查：三个月内不再发生转速偏离。",
 ].join("\n");
 const CAPA_031_CHECK = "CAPA-2025-031 有效性检查：未通过。更换后第 6 周再次出现转速偏离（36 rpm），需重新调查。";
+const CAPA_031_SUPPLIER_AUDIT = "纠正预防措施 CAPA-2025-031-S：持有人对冲模供应商开展现场审计并更新合格供应商名录。";
+/** How long after it is recorded the demo's supplier-audit CAPA falls due (so it is overdue once the demo runs). */
+const CAPA_OVERDUE_AFTER_SECONDS = 60;
 const CAPA_031_PLAN_2 = "纠正预防措施 CAPA-2025-031-R1：排查压片机变频器与控制程序，增加转速在线报警。";
 /** The id SupervisionRecords gives a regulator's record: keccak256(abi.encode(regulatorId, nonce)). */
 function recordIdOf(regulator: Party, nonce: bigint): string {

@@ -655,7 +655,13 @@ export const ATTESTATIONS = {
   ShortageListing: {
     contract: "QualityDuties",
     function: "changeShortageListing",
-    fields: [field("organizationId", "uint32"), field("nonce", "uint256"), field("productId", "bytes32"), field("listed", "bool"), field("basisHash", "bytes32")],
+    fields: [
+      field("organizationId", "uint32"),
+      field("nonce", "uint256"),
+      field("productId", "bytes32"),
+      field("listed", "bool"),
+      field("basisHash", "bytes32"),
+    ],
     event: "ShortageListingChanged",
     struct: "listing",
     signedBy: ["REGULATOR", "MAH"],
@@ -663,7 +669,13 @@ export const ATTESTATIONS = {
   StopProductionReport: {
     contract: "QualityDuties",
     function: "reportStopProduction",
-    fields: [field("mahId", "uint32"), field("nonce", "uint256"), field("productId", "bytes32"), field("stopAt", "uint40"), field("reportHash", "bytes32")],
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("productId", "bytes32"),
+      field("stopAt", "uint40"),
+      field("reportHash", "bytes32"),
+    ],
     event: "StopProductionReported",
     struct: "report",
     signedBy: ["MAH"],

@@ -924,7 +924,8 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
   NotShortageLister: {
     kind: "not_allowed",
     code: "NOT_SHORTAGE_LISTER",
-    explain: async (a, c) => `${await c.names.organization(a.organizationId)} is neither a regulator nor the product's MAH: it cannot list a shortage drug`,
+    explain: async (a, c) =>
+      `${await c.names.organization(a.organizationId)} is neither a regulator nor the product's MAH: it cannot list a shortage drug`,
   },
   ShortageListingUnchanged: {
     kind: "refused",

@@ -399,7 +399,9 @@ describe("QualityDuties: the CMO countersigns the communication terms", () => {
     await countersignCommunicationTerms(c);
     const terms = await c.qualityDuties.communicationTerms(c.agreementId);
     expect([terms.countersigned, terms.termsHash, terms.responseSeconds]).to.deep.equal([true, TERMS_CLAUSE, BigInt(48 * 3600)]);
-    await (await sendNotice(c, c.mah)).tx;
+    await (
+      await sendNotice(c, c.mah)
+    ).tx;
     await agreeCommunicationTerms(c, { responseSeconds: 24 * 3600 });
     expect((await c.qualityDuties.communicationTerms(c.agreementId)).countersigned).to.equal(false);
     await expect((await sendNotice(c, c.mah)).tx)
@@ -416,8 +418,14 @@ describe("QualityDuties: the CMO countersigns the communication terms", () => {
     await expect(countersignCommunicationTerms(c, { channels: 1 << EMAIL }))
       .to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMismatch")
       .withArgs(c.agreementId);
-    await expect(countersignCommunicationTerms(c, { responseSeconds: 3600 })).to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMismatch");
-    await expect(countersignCommunicationTerms(c, { termsHash: ZeroHash })).to.be.revertedWithCustomError(c.qualityDuties, "CommunicationTermsMismatch");
+    await expect(countersignCommunicationTerms(c, { responseSeconds: 3600 })).to.be.revertedWithCustomError(
+      c.qualityDuties,
+      "CommunicationTermsMismatch",
+    );
+    await expect(countersignCommunicationTerms(c, { termsHash: ZeroHash })).to.be.revertedWithCustomError(
+      c.qualityDuties,
+      "CommunicationTermsMismatch",
+    );
     await expect(countersignCommunicationTerms(c, { cmoId: c.mah.id }, c.mah))
       .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
       .withArgs(c.mah.id, Role.Mah, Role.Cmo);
@@ -460,9 +468,7 @@ describe("QualityDuties: stop-production reports for shortage-listed drugs", () 
   it("reportStopProduction_revertsOnEveryBrokenRule", async () => {
     const c = await loadFixture(deployConsortium);
     const stopAt = (await now()) + 30 * 86_400;
-    await expect(reportStopProduction(c, stopAt))
-      .to.be.revertedWithCustomError(c.qualityDuties, "ProductNotShortageListed")
-      .withArgs(c.productId);
+    await expect(reportStopProduction(c, stopAt)).to.be.revertedWithCustomError(c.qualityDuties, "ProductNotShortageListed").withArgs(c.productId);
     await changeShortageListing(c, c.regulator);
     await expect(reportStopProduction(c, stopAt, c.cmo))
       .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
@@ -477,9 +483,7 @@ describe("QualityDuties: stop-production reports for shortage-listed drugs", () 
     const c = await loadFixture(deployConsortium);
     await expect(changeShortageListing(c, c.cmo)).to.be.revertedWithCustomError(c.qualityDuties, "NotShortageLister").withArgs(c.cmo.id);
     const otherMah = await onboard(c, Role.Mah, ZHEJIANG, "Hangzhou MAH");
-    await expect(changeShortageListing(c, otherMah))
-      .to.be.revertedWithCustomError(c.products, "NotProductMah")
-      .withArgs(c.productId, otherMah.id);
+    await expect(changeShortageListing(c, otherMah)).to.be.revertedWithCustomError(c.products, "NotProductMah").withArgs(c.productId, otherMah.id);
     await expect(changeShortageListing(c, c.regulator, true, ZeroHash))
       .to.be.revertedWithCustomError(c.products, "UnknownProduct")
       .withArgs(ZeroHash);
@@ -487,7 +491,9 @@ describe("QualityDuties: stop-production reports for shortage-listed drugs", () 
       .to.be.revertedWithCustomError(c.qualityDuties, "ShortageListingUnchanged")
       .withArgs(c.productId, false);
     await changeShortageListing(c, c.regulator);
-    await expect(changeShortageListing(c, c.mah)).to.be.revertedWithCustomError(c.qualityDuties, "ShortageListingUnchanged").withArgs(c.productId, true);
+    await expect(changeShortageListing(c, c.mah))
+      .to.be.revertedWithCustomError(c.qualityDuties, "ShortageListingUnchanged")
+      .withArgs(c.productId, true);
     await changeShortageListing(c, c.mah, false);
     expect(await c.qualityDuties.isShortageListed(c.productId)).to.equal(false);
   });
@@ -538,19 +544,31 @@ describe("QualityDuties: retained samples approved by the MAH", () => {
       .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
       .withArgs(c.mah.id, Role.Mah, Role.Cmo);
     const unknown = ZeroHash.replace(/0$/, "1");
-    await expect(c.sign("QualityDuties", "RetainedSamples", c.cmo.key, { cmoId: c.cmo.id, batchId: unknown, quantity: 1, retainUntil: requiredUntil, location: "x" }).then(
-      ({ message, signature }) => c.qualityDuties.recordRetainedSamples(message as never, signature),
-    ))
+    await expect(
+      c
+        .sign("QualityDuties", "RetainedSamples", c.cmo.key, {
+          cmoId: c.cmo.id,
+          batchId: unknown,
+          quantity: 1,
+          retainUntil: requiredUntil,
+          location: "x",
+        })
+        .then(({ message, signature }) => c.qualityDuties.recordRetainedSamples(message as never, signature)),
+    )
       .to.be.revertedWithCustomError(c.batches, "UnknownBatch")
       .withArgs(unknown);
     expect(await c.qualityDuties.retainedSamples(c.batchId)).to.deep.equal([false, false]);
     await recordRetainedSamples(c, c.batchId);
-    await expect(recordRetainedSamples(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesAlreadyRecorded").withArgs(c.batchId);
+    await expect(recordRetainedSamples(c, c.batchId))
+      .to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesAlreadyRecorded")
+      .withArgs(c.batchId);
   });
 
   it("approveRetainedSamples_revertsOnEveryBrokenRule", async () => {
     const c = await loadFixture(sterileBatch);
-    await expect(approveRetainedSamples(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesNotRecorded").withArgs(c.batchId);
+    await expect(approveRetainedSamples(c, c.batchId))
+      .to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesNotRecorded")
+      .withArgs(c.batchId);
     await recordRetainedSamples(c, c.batchId);
     const otherMah = await onboard(c, Role.Mah, ZHEJIANG, "Hangzhou MAH");
     await expect(approveRetainedSamples(c, c.batchId, otherMah))
@@ -560,6 +578,8 @@ describe("QualityDuties: retained samples approved by the MAH", () => {
       .to.be.revertedWithCustomError(c.registry, "OrganizationRoleMismatch")
       .withArgs(c.cmo.id, Role.Cmo, Role.Mah);
     await approveRetainedSamples(c, c.batchId);
-    await expect(approveRetainedSamples(c, c.batchId)).to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesAlreadyApproved").withArgs(c.batchId);
+    await expect(approveRetainedSamples(c, c.batchId))
+      .to.be.revertedWithCustomError(c.qualityDuties, "RetainedSamplesAlreadyApproved")
+      .withArgs(c.batchId);
   });
 });

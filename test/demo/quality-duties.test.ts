@@ -35,7 +35,7 @@ describe("demo seed: the MAH's quality duties", () => {
         rpcUrl: chain.url,
       });
       const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
-      await seedDemo({ deployment, relayer: relayer!, regulatorKey, now });
+      const seed = await seedDemo({ deployment, relayer: relayer!, regulatorKey, now });
       const source = createRpcSource(chain.url);
       try {
         await createIndexer({ source, store, deployment, log: silentLogger() }).catchUp();
@@ -60,12 +60,30 @@ describe("demo seed: the MAH's quality duties", () => {
         ["AUDIT_FINDING", false],
       ]);
 
+      expect(await db.selectFrom("communication_terms").select("countersigned_by").execute())
+        .to.have.length(1)
+        .and.not.deep.include({ countersigned_by: null });
+      const metformin = hashText(PRODUCTS.metformin.productCode);
+      expect(await db.selectFrom("shortage_listings").select(["product_id", "listed"]).execute()).to.deep.equal([
+        { product_id: metformin, listed: 1 },
+      ]);
+      expect(await db.selectFrom("stop_production_reports").select("product_id").execute()).to.deep.equal([{ product_id: metformin }]);
+      const samples = await db.selectFrom("retained_samples").selectAll().execute();
+      expect(samples.map((r) => [r.quantity, r.approved_by !== null])).to.deep.equal([[24, true]]);
+
       const { drafts } = await db.transaction().execute((trx) => evaluateDeadlines(trx, DEFAULT_ALERT_CONFIG, now));
       const overdue = drafts.filter((d) => d.rule === "quality_review_overdue");
       const missing = previousQuarter(previousQuarter(quarterAt(now)));
       expect(overdue.map((d) => [d.subject, d.details.year, d.details.quarter])).to.deep.equal([
         [hashText(PRODUCTS.atorvastatin.productCode), missing.year, missing.quarter],
       ]);
+      // Minutes later the MAH's unchecked supplier-audit CAPA is overdue, beside the failed one.
+      const later = await db.transaction().execute((trx) => evaluateDeadlines(trx, DEFAULT_ALERT_CONFIG, now + 3600));
+      expect(later.drafts.filter((d) => d.rule === "capa_overdue").map((d) => d.organizationId)).to.deep.equal([
+        seed.organizations.find((o) => o.role === "MAH")!.organizationId,
+      ]);
+      const capas = await db.selectFrom("capas").select("status").execute();
+      expect(capas.map((c) => c.status).sort()).to.deep.equal(["INEFFECTIVE", "OPEN", "OPEN"]);
     } finally {
       await store.close();
       await chain.close();
