@@ -37,6 +37,19 @@ const productQuality = z.object({
   qualityReviews: z.array(
     z.object({ year: z.number().int(), quarter: z.number().int(), riskLevel: z.string(), reviewHash: z.string(), filedAt: z.number().int() }),
   ),
+  shortageListed: z.boolean().meta({ description: "on the shortage list: its MAH reports a stop of production before the stop" }),
+  stopProductionReports: z.array(z.object({ stopAt: z.number().int(), reportHash: z.string(), reportedAt: z.number().int() })),
+  capas: z.array(
+    z.object({
+      batchId: z.string(),
+      batchNumber: z.string(),
+      capaHash: z.string(),
+      ownerId: z.number().int(),
+      dueAt: z.number().int(),
+      status: z.string().meta({ description: "OPEN, EFFECTIVE or INEFFECTIVE" }),
+      overdue: z.boolean().meta({ description: "open past its due date" }),
+    }),
+  ),
 });
 
 const batchQuality = z.object({
@@ -55,6 +68,17 @@ const batchQuality = z.object({
   marketReleasedBy: z
     .object({ key: z.string(), person: person.nullable().meta({ description: "the named responsible person whose key signed, if any" }) })
     .nullable(),
+  retainedSamples: z
+    .object({
+      quantity: z.number().int(),
+      location: z.string(),
+      retainUntil: z.number().int(),
+      recordedAt: z.number().int(),
+      approvedBy: z.number().int().nullable(),
+      approvedAt: z.number().int().nullable(),
+    })
+    .nullable()
+    .meta({ description: "recorded by the CMO; approved by the MAH (a sterile-class batch is market-released only after)" }),
 });
 
 type PersonRow = Database["responsible_persons"];
@@ -118,7 +142,17 @@ export const qualityDutyRoutes = [
     params: z.object({ agreementId: bytes32 }),
     response: z.object({
       agreementId: z.string(),
-      terms: z.object({ channels: z.array(z.string()), responseSeconds: z.number().int(), termsHash: z.string() }).nullable(),
+      terms: z
+        .object({
+          channels: z.array(z.string()),
+          responseSeconds: z.number().int(),
+          termsHash: z.string(),
+          recordedBy: z.number().int(),
+          recordedAt: z.number().int(),
+          countersignedBy: z.number().int().nullable().meta({ description: "the CMO, once it countersigned; notices wait for it" }),
+          countersignedAt: z.number().int().nullable(),
+        })
+        .nullable(),
       notices: z.array(qualityNotice),
     }),
     errors: { 403: "the caller is neither a regulator nor a party to the agreement", 404: "no such quality agreement" },
@@ -143,6 +177,10 @@ export const qualityDutyRoutes = [
               channels: NOTICE_CHANNELS.names.filter((_, bit) => bit > 0 && (terms.channels & (1 << bit)) !== 0),
               responseSeconds: terms.response_seconds,
               termsHash: terms.terms_hash,
+              recordedBy: terms.recorded_by,
+              recordedAt: terms.recorded_at,
+              countersignedBy: terms.countersigned_by,
+              countersignedAt: terms.countersigned_at,
             }
           : null,
         notices: notices.map((n) => ({
@@ -175,7 +213,7 @@ export const qualityDutyRoutes = [
       const product = await db.selectFrom("products").selectAll().where("id", "=", params.productId).executeTakeFirst();
       if (!product) throw notFound("UNKNOWN_PRODUCT", `no product ${params.productId} is on the ledger`);
       await checkProductAccess(db, caller, product);
-      const [riskClass, persons, reviews] = await Promise.all([
+      const [riskClass, persons, reviews, listing, stops, capas] = await Promise.all([
         riskClassOf(db, product.id),
         db.selectFrom("responsible_persons").selectAll().where("product_id", "=", product.id).orderBy("appointed_at").execute(),
         db
@@ -185,7 +223,17 @@ export const qualityDutyRoutes = [
           .orderBy("year", "desc")
           .orderBy("quarter", "desc")
           .execute(),
+        db.selectFrom("shortage_listings").select("listed").where("product_id", "=", product.id).executeTakeFirst(),
+        db.selectFrom("stop_production_reports").selectAll().where("product_id", "=", product.id).orderBy("reported_at").execute(),
+        db
+          .selectFrom("capas")
+          .innerJoin("batches", "batches.id", "capas.batch_id")
+          .select(["capas.batch_id", "batches.batch_number", "capas.capa_hash", "capas.owner_id", "capas.due_at", "capas.status"])
+          .where("batches.product_id", "=", product.id)
+          .orderBy("capas.due_at")
+          .execute(),
       ]);
+      const now = services.now();
       return {
         productId: product.id,
         productName: product.name,
@@ -199,6 +247,17 @@ export const qualityDutyRoutes = [
           riskLevel: r.risk_level,
           reviewHash: r.review_hash,
           filedAt: r.filed_at,
+        })),
+        shortageListed: listing?.listed === 1,
+        stopProductionReports: stops.map((r) => ({ stopAt: r.stop_at, reportHash: r.report_hash, reportedAt: r.reported_at })),
+        capas: capas.map((c) => ({
+          batchId: c.batch_id,
+          batchNumber: c.batch_number,
+          capaHash: c.capa_hash,
+          ownerId: c.owner_id,
+          dueAt: c.due_at,
+          status: c.status,
+          overdue: c.status === "OPEN" && c.due_at <= now,
         })),
       };
     },
@@ -221,7 +280,7 @@ export const qualityDutyRoutes = [
 
 async function batchQualityOf(services: ApiServices, batch: { id: string; product_id: string }) {
   const { db } = services.store;
-  const [riskClass, records, release] = await Promise.all([
+  const [riskClass, records, release, samples] = await Promise.all([
     riskClassOf(db, batch.product_id),
     db.selectFrom("batch_quality_records").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
     db
@@ -231,6 +290,7 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
       .where("name", "=", "BatchMarketReleased")
       .orderBy("block_number", "desc")
       .executeTakeFirst(),
+    db.selectFrom("retained_samples").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
   ]);
   const signer = release?.signer ?? null;
   const releasedBy = signer
@@ -264,5 +324,15 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
           }
         : null,
     marketReleasedBy: signer ? { key: signer, person: releasedBy ? toPerson(releasedBy) : null } : null,
+    retainedSamples: samples
+      ? {
+          quantity: samples.quantity,
+          location: samples.location,
+          retainUntil: samples.retain_until,
+          recordedAt: samples.recorded_at,
+          approvedBy: samples.approved_by,
+          approvedAt: samples.approved_at,
+        }
+      : null,
   };
 }

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { LedgerError } from "../ledger/errors";
 import { NoticeKind, PersonRole, RiskClass, RiskLevel } from "../ledger";
 import { AbiCoder, keccak256 } from "ethers";
-import { addressArg, enumArg, idArg, productArg, type BatchRef, type ProductRef } from "./args";
+import { addressArg, enumArg, idArg, productArg, timeArg, type BatchRef, type ProductRef } from "./args";
 import type { Act } from "./codes";
 import { EXIT_OK, type CliIo } from "./io";
 import { chinaDate } from "../ledger/china-time";
@@ -63,6 +63,19 @@ export function quarterArg(text: string): { year: number; quarter: number } {
   const match = /^(\d{4})-?Q([1-4])$/i.exec(text.trim());
   if (!match || Number(match[1]) < 2000) throw new InvalidArgumentError("expected a quarter such as 2026Q3 (a year from 2000, quarter 1 to 4)");
   return { year: Number(match[1]), quarter: Number(match[2]) };
+}
+
+/** A count of retained sample units: a whole number from 1 to 4,294,967,295 (uint32). */
+export function sampleCountArg(text: string): number {
+  const count = Number(text);
+  if (!/^[0-9]+$/.test(text) || count < 1 || count > 4_294_967_295) throw new InvalidArgumentError("expected a whole number of units, at least 1");
+  return count;
+}
+
+/** Where retained samples are kept: non-empty text. */
+export function locationArg(text: string): string {
+  if (text.trim() === "") throw new InvalidArgumentError("expected where the samples are kept (a room, cabinet or shelf)");
+  return text;
 }
 
 const productArgument = (c: Command) => c.argument("<product>", "product code or 0x product id", productArg);
@@ -215,6 +228,102 @@ export function addQualityCommands(program: Command, io: CliIo, act: Act): void 
         termsHash: options.clause,
       });
       printSent(session, sent, { agreementId });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "countersign",
+    "the CMO countersigns the communication terms its MAH recorded (the same channels, response time and clause): notices need both",
+    (c) =>
+      c
+        .argument("<agreement>", "the quality agreement (0x id)", idArg)
+        .requiredOption("--channels <list>", "email, phone, portal, meeting, comma-separated", channelsArg)
+        .requiredOption("--response-hours <hours>", "hours within which a notice is acknowledged", hoursArg)
+        .addOption(hashOption("--clause <clause>", "the agreement's communication clause").makeOptionMandatory()),
+    async (session, agreementId: string, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "TermsCountersignature", {
+        agreementId,
+        channels: options.channels,
+        responseSeconds: options.responseHours * 3600,
+        termsHash: options.clause,
+      });
+      printSent(session, sent, { agreementId });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "shortage",
+    "a regulator or the product's MAH lists a product as a shortage drug (--delist to take it off the list)",
+    (c) =>
+      productArgument(c)
+        .option("--delist", "take the product off the shortage list")
+        .addOption(hashOption("--basis <basis>", "the listing's basis (the shortage list entry)").makeOptionMandatory()),
+    async (session, product: ProductRef, options: Options) => {
+      const listed = options.delist !== true;
+      const sent = await attest(session, "QualityDuties", "ShortageListing", { productId: product.id, listed, basisHash: options.basis });
+      printSent(session, sent, { productId: product.id, listed });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "stop-report",
+    "the MAH reports the planned stop of a shortage-listed product's production, before the stop",
+    (c) =>
+      productArgument(c)
+        .requiredOption("--stop <time>", "when production stops: a date (China time), ISO date-time or unix seconds", timeArg)
+        .addOption(hashOption("--report <report>", "the stop-production report").makeOptionMandatory()),
+    async (session, product: ProductRef, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "StopProductionReport", {
+        productId: product.id,
+        stopAt: options.stop,
+        reportHash: options.report,
+      });
+      printSent(session, sent, { productId: product.id, stopAt: options.stop });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "samples",
+    "the CMO records a batch's retained samples: how many, where, kept until (at least a year past expiry)",
+    (c) =>
+      batchArgument(c)
+        .requiredOption("--quantity <units>", "retained units", sampleCountArg)
+        .requiredOption("--location <where>", "where they are kept", locationArg)
+        .requiredOption("--until <time>", "kept until: a date (China time), ISO date-time or unix seconds", timeArg),
+    async (session, batch: BatchRef, options: Options) => {
+      const sent = await attest(session, "QualityDuties", "RetainedSamples", {
+        batchId: batch.id,
+        quantity: options.quantity,
+        retainUntil: options.until,
+        location: options.location,
+      });
+      printSent(session, sent, { batchId: batch.id });
+      return EXIT_OK;
+    },
+  );
+  attestation(
+    quality,
+    io,
+    act,
+    "approve-samples",
+    "the MAH approves the retained samples its CMO recorded (a sterile-class batch is market-released only after)",
+    (c) => batchArgument(c).addOption(hashOption("--approval <approval>", "the approval record").makeOptionMandatory()),
+    async (session, batch: BatchRef, options: Options) => {
+      printSent(session, await attest(session, "QualityDuties", "RetainedSampleApproval", { batchId: batch.id, approvalHash: options.approval }), {
+        batchId: batch.id,
+      });
       return EXIT_OK;
     },
   );

@@ -99,6 +99,30 @@ describe("trace quality: CLI, indexer and API", () => {
     expect((await refused(c.cmo, 3, ...certify, "--result", "passed")).code).to.equal("ORGANIZATION_ROLE_MISMATCH");
     answerOf(await cli(c.laboratory, ...certify, "--result", "passed"));
     answerOf(await cli(c.cmo, "release", "factory", batchId, "--certificate", "QA certificate"));
+    expect((await refused(qp, 3, "release", "market", batchId, "--decision", "release")).code).to.equal("RETAINED_SAMPLES_NOT_APPROVED");
+    const { expiresAt } = await c.batches.batch(batchId);
+    const tooShort = await refused(
+      c.cmo,
+      2,
+      "quality",
+      "samples",
+      batchId,
+      "--quantity",
+      "12",
+      "--location",
+      "留样室 B-3",
+      "--until",
+      String(expiresAt),
+    );
+    expect(tooShort.code).to.equal("RETENTION_TOO_SHORT");
+    await refused(c.cmo, 2, "quality", "samples", batchId, "--quantity", "0", "--location", "留样室 B-3", "--until", String(expiresAt));
+    await refused(c.cmo, 2, "quality", "samples", batchId, "--quantity", "12", "--location", " ", "--until", String(expiresAt));
+    expect((await refused(c.mah, 3, "quality", "approve-samples", batchId, "--approval", "ok")).code).to.equal("RETAINED_SAMPLES_NOT_RECORDED");
+    const until = String(Number(expiresAt) + 366 * 86_400);
+    answerOf(await cli(c.cmo, "quality", "samples", batchId, "--quantity", "12", "--location", "留样室 B-3", "--until", until));
+    expect((await refused(c.cmo, 3, "quality", "approve-samples", batchId, "--approval", "ok")).code).to.equal("ORGANIZATION_ROLE_MISMATCH");
+    answerOf(await cli(c.mah, "quality", "approve-samples", batchId, "--approval", "留样批准"));
+    expect(await c.qualityDuties.retainedSamples(batchId)).to.deep.equal([true, true]);
     const notQp = await refused(c.mah, 3, "release", "market", batchId, "--decision", "release");
     expect(notQp.code).to.equal("RELEASE_NOT_BY_QUALIFIED_PERSON");
     answerOf(await cli(qp, "release", "market", batchId, "--decision", "release"));
@@ -135,6 +159,12 @@ describe("trace quality: CLI, indexer and API", () => {
       (await refused(c.cmo, 3, "quality", "terms", c.agreementId, "--channels", "email", "--response-hours", "48", "--clause", "x")).code,
     ).to.equal("ORGANIZATION_ROLE_MISMATCH");
     answerOf(await cli(c.mah, "quality", "terms", c.agreementId, "--channels", "email,portal", "--response-hours", "48", "--clause", "clause 9"));
+    expect((await refused(c.cmo, 3, ...notify("portal"))).code).to.equal("COMMUNICATION_TERMS_NOT_COUNTERSIGNED");
+    const countersign = ["quality", "countersign", c.agreementId, "--response-hours", "48", "--clause", "clause 9", "--channels"];
+    expect((await refused(c.cmo, 3, ...countersign, "email")).code).to.equal("COMMUNICATION_TERMS_MISMATCH");
+    expect((await refused(c.mah, 3, ...countersign, "email,portal")).code).to.equal("ORGANIZATION_ROLE_MISMATCH");
+    answerOf(await cli(c.cmo, ...countersign, "email,portal"));
+    expect((await c.qualityDuties.communicationTerms(c.agreementId)).countersigned).to.equal(true);
     expect((await refused(c.cmo, 3, ...notify("phone"))).code).to.equal("CHANNEL_NOT_AGREED");
     await refused(c.cmo, 2, "quality", "notify", c.agreementId, "--kind", "gossip", "--channel", "portal", "--notice", "x");
     acknowledged = answerOf(await cli(c.cmo, ...notify("portal"))).noticeId as string;
@@ -145,6 +175,23 @@ describe("trace quality: CLI, indexer and API", () => {
     unanswered = answerOf(
       await cli(c.mah, "quality", "notify", c.agreementId, "--kind", "audit-finding", "--channel", "email", "--notice", "audit 2025-03"),
     ).noticeId as string;
+  });
+
+  it("lists the product as a shortage drug and reports its stop before the stop; a late report is refused", async () => {
+    const stopAt = async (days: number) => String((await hre.ethers.provider.getBlock("latest"))!.timestamp + days * 86_400);
+    expect((await refused(c.mah, 3, "quality", "stop-report", c.productId, "--stop", await stopAt(90), "--report", "stop")).code).to.equal(
+      "PRODUCT_NOT_SHORTAGE_LISTED",
+    );
+    expect((await refused(c.cmo, 3, "quality", "shortage", c.productId, "--basis", "list 2026")).code).to.equal("NOT_SHORTAGE_LISTER");
+    answerOf(await cli(c.regulator, "quality", "shortage", c.productId, "--basis", "国家短缺药品清单 2026"));
+    expect(await c.qualityDuties.isShortageListed(c.productId)).to.equal(true);
+    const late = await refused(c.mah, 3, "quality", "stop-report", c.productId, "--stop", await stopAt(-1), "--report", "stop");
+    expect(late.code).to.equal("STOP_PRODUCTION_REPORT_LATE");
+    expect(late.message).to.contain("due before the stop");
+    await refused(c.mah, 2, "quality", "stop-report", c.productId, "--stop", "someday", "--report", "stop");
+    const stop = await stopAt(90);
+    answerOf(await cli(c.mah, "quality", "stop-report", c.productId, "--stop", stop, "--report", "停产报告"));
+    expect(await c.qualityDuties.reportedStopAt(c.productId)).to.equal(BigInt(stop));
   });
 
   it("onboards a laboratory and signs a testing agreement with it from the CLI", async () => {
@@ -224,6 +271,9 @@ describe("trace quality: CLI, indexer and API", () => {
       expect(batch.body.testCertificate).to.include({ passed: true, testingAgreementId: c.testingAgreementId });
       expect(batch.body.testCertificate.laboratory.name).to.equal("Zhejiang Drug Testing Laboratory");
       expect(batch.body.marketReleasedBy.person).to.include({ name: "王敏 Wang Min", role: "QUALIFIED_PERSON" });
+      expect(batch.body.retainedSamples).to.include({ quantity: 12, location: "留样室 B-3", approvedBy: c.mah.id });
+      expect(product.body).to.include({ shortageListed: true });
+      expect(product.body.stopProductionReports).to.have.length(1);
 
       const distributor = await tokenFor(app, c.distributor);
       const refused = await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${distributor}`).expect(403);
@@ -238,7 +288,7 @@ describe("trace quality: CLI, indexer and API", () => {
       await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${lab}`).expect(200);
 
       const log = await request(app).get(`/v1/agreements/${c.agreementId}/communications`).set("authorization", `Bearer ${cmo}`).expect(200);
-      expect(log.body.terms).to.include({ responseSeconds: 48 * 3600 });
+      expect(log.body.terms).to.include({ responseSeconds: 48 * 3600, recordedBy: c.mah.id, countersignedBy: c.cmo.id });
       expect(log.body.terms.channels).to.deep.equal(["EMAIL", "PORTAL"]);
       expect(
         log.body.notices.map((n: { id: string; kind: string; acknowledgedAt: number | null }) => [n.id, n.kind, n.acknowledgedAt !== null]),
