@@ -26,6 +26,8 @@ export type AlertConfig = {
   recurringDeviations: { count: number; clients: number; windowSeconds: number };
   /** A product's quarterly quality review is overdue this long after its quarter ends (default 30 days). */
   qualityReviewDueSeconds: number;
+  /** How long before a shortage-listed product's planned stop its MAH's stop-production report is expected (default 180 days). */
+  stopProductionReportLeadSeconds: number;
   /** At least `count` unknown serials under one registered product from one organization within `windowSeconds`. */
   unknownSerials: { count: number; windowSeconds: number };
   /** Risk rating: how inspections, sampling, licences, alerts, recalls and products weigh (src/supervision/rating.ts). */
@@ -58,6 +60,7 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = {
   recurringDeviations: { count: 3, clients: 2, windowSeconds: 180 * DAY },
   unknownSerials: { count: 3, windowSeconds: 1 * DAY },
   qualityReviewDueSeconds: 30 * DAY,
+  stopProductionReportLeadSeconds: 180 * DAY,
   rating: DEFAULT_RATING_CONFIG,
   caseDueSeconds: { high: 3 * DAY, medium: 14 * DAY, low: 30 * DAY },
   chunkSize: 1_000,
@@ -79,6 +82,7 @@ export function alertConfig(overrides: Partial<AlertConfig> = {}): AlertConfig {
     ["unknownSerials.count", config.unknownSerials.count],
     ["unknownSerials.windowSeconds", config.unknownSerials.windowSeconds],
     ["qualityReviewDueSeconds", config.qualityReviewDueSeconds],
+    ["stopProductionReportLeadSeconds", config.stopProductionReportLeadSeconds],
     ["chunkSize", config.chunkSize],
     ["pollMs", config.pollMs],
     ["clockMs", config.clockMs],

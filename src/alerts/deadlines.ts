@@ -20,6 +20,7 @@ export async function evaluateDeadlines(trx: Trx, config: AlertConfig, now: numb
     ...(await overdueCapas(trx, now)),
     ...(await overdueQualityReviews(trx, config, now)),
     ...(await overdueNoticeAcknowledgements(trx, now)),
+    ...(await unreportedProductionStops(trx, config, now)),
   ];
   return { drafts, resolved: await settled(trx) };
 }
@@ -227,10 +228,61 @@ async function overdueNoticeAcknowledgements(trx: Trx, now: number): Promise<Ale
   }));
 }
 
+/**
+ * Shortage-listed products whose production is planned to stop (their last quality agreement with a CMO ends: it
+ * expires or was revoked) within `stopProductionReportLeadSeconds`, or has stopped, with no stop-production report
+ * from the MAH since the listing. The report is due before the stop (the contract refuses a late one).
+ */
+async function unreportedProductionStops(trx: Trx, config: AlertConfig, now: number): Promise<AlertDraft[]> {
+  const listed = await trx
+    .selectFrom("shortage_listings")
+    .innerJoin("products", "products.id", "shortage_listings.product_id")
+    .select(["products.id", "products.name", "products.mah_id", "shortage_listings.changed_at"])
+    .where("shortage_listings.listed", "=", 1)
+    .execute();
+  const drafts: AlertDraft[] = [];
+  for (const product of listed) {
+    const plannedStop = await plannedStopOf(trx, product);
+    if (plannedStop === null || plannedStop - config.stopProductionReportLeadSeconds > now) continue;
+    const report = await trx
+      .selectFrom("stop_production_reports")
+      .select("stop_at")
+      .where("product_id", "=", product.id)
+      .where("reported_at", ">=", product.changed_at)
+      .executeTakeFirst();
+    if (report) continue;
+    drafts.push({
+      key: `stop_production_unreported:${product.id}:${plannedStop}`,
+      rule: "stop_production_unreported",
+      organizationId: product.mah_id,
+      batchId: null,
+      subject: product.id,
+      message: `${product.name} is shortage-listed and its production stops at ${plannedStop} (its last quality agreement ends) with no stop-production report from its MAH`,
+      details: { productId: product.id, plannedStopAt: plannedStop },
+      observedAt: Math.min(now, plannedStop - config.stopProductionReportLeadSeconds),
+    });
+  }
+  return drafts;
+}
+
+/** When the last quality agreement covering the product (by id, or all of its MAH's products) ends; null if none. */
+async function plannedStopOf(trx: Trx, product: { id: string; mah_id: number }): Promise<number | null> {
+  const agreements = await trx
+    .selectFrom("agreements")
+    .select(["valid_until", "revoked_at"])
+    .where("kind", "=", "QUALITY")
+    .where("mah_id", "=", product.mah_id)
+    .where("product_id", "in", [product.id, `0x${"0".repeat(64)}`])
+    .execute();
+  if (agreements.length === 0) return null;
+  return Math.max(...agreements.map((a) => a.revoked_at ?? a.valid_until));
+}
+
 const SETTLED: Partial<Record<Rule, string>> = {
   capa_overdue: "the CAPA's effectiveness was checked",
   notice_acknowledgement_overdue: "the addressee acknowledged the notice",
   quality_review_overdue: "the MAH filed the quarter's quality review",
+  stop_production_unreported: "the MAH filed the stop-production report, or the product left the shortage list",
   shipment_overdue: "the shipment was received",
   recall_acknowledgement_overdue: "the holder acknowledged the recall or the recall closed",
   recall_progress_report_overdue: "a progress report arrived or the recall closed",
@@ -270,6 +322,21 @@ async function isSettled(
       .where("quarter", "=", Number(quarter))
       .executeTakeFirst();
     return review !== undefined;
+  }
+  if (alert.rule === "stop_production_unreported") {
+    const listing = await trx
+      .selectFrom("shortage_listings")
+      .select(["listed", "changed_at"])
+      .where("product_id", "=", alert.subject!)
+      .executeTakeFirst();
+    if (listing?.listed !== 1) return true;
+    const report = await trx
+      .selectFrom("stop_production_reports")
+      .select("stop_at")
+      .where("product_id", "=", alert.subject!)
+      .where("reported_at", ">=", listing.changed_at)
+      .executeTakeFirst();
+    return report !== undefined;
   }
   if (alert.rule === "shipment_overdue") {
     const shipment = await trx.selectFrom("shipments").select("status").where("id", "=", alert.subject!).executeTakeFirst();

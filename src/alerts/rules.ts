@@ -40,6 +40,8 @@ export const RULES = {
   quality_review_overdue: "medium",
   /** A notice between a quality agreement's parties not acknowledged within the response time the agreement sets. */
   notice_acknowledgement_overdue: "medium",
+  /** A shortage-listed product whose production is planned to stop soon (its last quality agreement ends) with no stop-production report. */
+  stop_production_unreported: "high",
 } as const satisfies Record<string, Severity>;
 
 export type Rule = keyof typeof RULES;

@@ -14,6 +14,8 @@ import {
   Role,
   SuspectOutcome,
 } from "../../src/ledger";
+import { DEFAULT_ALERT_CONFIG } from "../../src/alerts/config";
+import { evaluateDeadlines } from "../../src/alerts/deadlines";
 import { applyRange } from "../../src/indexer/ranges";
 import type { Store } from "../../src/store";
 import { dumpTables } from "./dump";
@@ -669,6 +671,28 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await step();
       expect(await samples()).to.include({ approved_by: s.mah.id, approval_hash: hashText(`samples ${batchId}`) });
       expect(await store.db.selectFrom("shortage_listings").selectAll().executeTakeFirstOrThrow()).to.include({ listed: 0, changed_by: s.mah.id });
+    });
+  });
+
+  describe("stop_production_unreported", () => {
+    it("is raised once the planned stop (the quality agreement's end) is within the lead time and no report was filed", async () => {
+      const agreement = await store.db.selectFrom("agreements").select("valid_until").where("id", "=", s.agreementId).executeTakeFirstOrThrow();
+      const leadStart = agreement.valid_until - DEFAULT_ALERT_CONFIG.stopProductionReportLeadSeconds;
+      const unreported = async (at: number) =>
+        (await store.db.transaction().execute((trx) => evaluateDeadlines(trx, DEFAULT_ALERT_CONFIG, at))).drafts.filter(
+          (d) => d.rule === "stop_production_unreported",
+        );
+      expect(await unreported(leadStart + 1)).to.deep.equal([]);
+      await s.ledger.changeShortageListing(s.regulator, s.productId, true);
+      await step();
+      expect(await unreported(leadStart - 1)).to.deep.equal([]);
+      const raised = await unreported(leadStart + 1);
+      expect(raised.map((d) => [d.subject, d.organizationId, d.details.plannedStopAt])).to.deep.equal([
+        [s.productId, s.mah.id, agreement.valid_until],
+      ]);
+      await s.ledger.reportStopProduction(s.mah, s.productId, agreement.valid_until);
+      await step();
+      expect(await unreported(leadStart + 1)).to.deep.equal([]);
     });
   });
 
