@@ -10,7 +10,7 @@ import { refuseDamagedStore } from "./context";
 import type { ApiServices } from "./context";
 import { notFound } from "../ledger/errors";
 import { errorHandler, RATE_LIMITED } from "./errors";
-import { documentRoutes } from "./documents";
+import { documentRawUpload, documentRawUploadBody, documentRoutes, DOCUMENTS_PATH } from "./documents";
 import { withFastScan } from "./fast-path";
 import { createMetrics } from "./metrics";
 import type { Metrics } from "./metrics";
@@ -171,9 +171,11 @@ export function createExpressApp(
   const authenticate = createAuthenticator(services);
   app.post(CODES_PATH, codesTextUpload(services, authenticate));
   app.post(CODES_ROOT_PATH, codesRootTextUpload(services, authenticate));
+  app.post(DOCUMENTS_PATH, documentRawUpload(services, authenticate));
   mountRoutes(app, routes, services, authenticate);
   const document = openApiDocument(routes, { title: "Drug traceability ledger API", version: API_VERSION });
   documentCodesUpload(document);
+  documentRawUploadBody(document);
   document.paths["/metrics"] = {
     get: {
       summary: "Prometheus metrics: request durations by route and status, errors, process figures",

@@ -1,3 +1,5 @@
+import { finished } from "node:stream/promises";
+import type { Request, RequestHandler } from "express";
 import { z } from "zod";
 import type { ApiServices, Caller } from "./context";
 import { readableBatch } from "./batches";
@@ -5,6 +7,8 @@ import { badInput, LedgerError, unauthenticated } from "../ledger/errors";
 import type { DocumentCaller, DocumentVault } from "../quality/documents";
 import { bytes32, organizationId, wholeNumber } from "./schemas";
 import { defineRoute } from "./routes";
+
+export const DOCUMENTS_PATH = "/v1/documents";
 
 const documentView = z.object({
   hash: z.string().meta({ description: "keccak-256 of the document's bytes: its address, as the ledger records it" }),
@@ -47,7 +51,7 @@ function vaultFor(services: ApiServices, caller: Caller | undefined): { vault: D
 export const documentRoutes = [
   defineRoute({
     method: "post",
-    path: "/v1/documents",
+    path: DOCUMENTS_PATH,
     summary:
       "Upload a quality document for the ledger event that records its hash (upload once: the same bytes again answer the stored document); encrypted at rest, readable by the attestation's parties and their provinces' regulators",
     tags: ["documents"],
@@ -170,3 +174,80 @@ export const documentRoutes = [
     },
   }),
 ];
+
+/** The largest document the raw upload takes: the vault encrypts a document whole, in memory. */
+export const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024;
+
+const rawUploadQuery = z
+  .object({
+    batchId: bytes32.optional(),
+    transactionHash: bytes32.optional(),
+    logIndex: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
+    fileName: z.string().min(1).max(200),
+    mediaType: z.string().min(1).max(100).default("application/octet-stream"),
+  })
+  .refine((q) => (q.batchId === undefined) !== (q.transactionHash === undefined), {
+    message: "name either batchId or transactionHash",
+    path: ["batchId"],
+  })
+  .refine((q) => (q.transactionHash === undefined) === (q.logIndex === undefined), { message: "transactionHash needs logIndex", path: ["logIndex"] });
+
+/**
+ * The raw form of POST /v1/documents, mounted before the JSON routes: the body is the document's bytes
+ * (application/octet-stream), read as they arrive up to MAX_DOCUMENT_BYTES, with what the JSON form carries beside
+ * the content in the query (batchId, or transactionHash and logIndex; fileName; mediaType). No base64 and no JSON
+ * body limit; the same checks, errors and answer as the JSON form.
+ */
+export function documentRawUpload(
+  services: ApiServices,
+  authenticate: (req: Request, required: boolean) => Promise<Caller | undefined>,
+): RequestHandler {
+  return async (req, res, next) => {
+    if (!req.is("application/octet-stream")) return next();
+    try {
+      const caller = await authenticate(req, true);
+      const { vault, who } = vaultFor(services, caller);
+      const query = rawUploadQuery.safeParse(req.query);
+      if (!query.success) {
+        const issue = query.error.issues[0]!;
+        throw badInput("INVALID_INPUT", `${issue.path.join(".")}: ${issue.message}`, issue.path.join("."));
+      }
+      const { batchId, transactionHash, logIndex, fileName, mediaType } = query.data;
+      const content = await bodyBytes(req);
+      if (content.length === 0) throw badInput("EMPTY_DOCUMENT", "the document is empty", "content");
+      const record = batchId ? { batchId } : { transactionHash: transactionHash!, logIndex: logIndex! };
+      const answer = await vault.upload(who, { record, content, fileName, mediaType });
+      res.json(answer);
+    } catch (error) {
+      // Refused before or while reading: read the rest before answering, as a client sending its whole body expects.
+      req.resume();
+      await finished(req).catch(() => undefined);
+      next(error);
+    }
+  };
+}
+
+/** The request body's bytes, read a chunk at a time; refused once it passes MAX_DOCUMENT_BYTES. */
+async function bodyBytes(req: Request): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_DOCUMENT_BYTES) throw badInput("DOCUMENT_TOO_LARGE", `a document is at most ${MAX_DOCUMENT_BYTES} bytes`, "content");
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The octet-stream request body of POST /v1/documents, added to the OpenAPI document beside the JSON one. */
+export function documentRawUploadBody(document: { paths: Record<string, Record<string, unknown>> }) {
+  const operation = document.paths[DOCUMENTS_PATH]!.post as { requestBody: { content: Record<string, unknown> }; parameters?: unknown[] };
+  operation.requestBody.content["application/octet-stream"] = {
+    schema: {
+      type: "string",
+      format: "binary",
+      description:
+        "the document's bytes, streamed (at most 32 MiB); the query carries batchId (or transactionHash and logIndex), fileName and mediaType",
+    },
+  };
+}

@@ -164,4 +164,31 @@ describe.each(STORE_KINDS)("quality documents (%s)", (kind) => {
     expect(log.body.items.at(-1)).to.include({ organizationId: h.c.mah.id, action: "download", outcome: "refused" });
     expect(log.body.items.at(-1).detail).to.contain("damaged");
   });
+
+  it("takes a document's bytes streamed as application/octet-stream, the record named in the query; bad input stores nothing", async () => {
+    const closure = Buffer.from("Deviation closure DR-2024-018: seal replaced, granulation time back in range (raw upload)", "utf8");
+    await (await openDeviation(h.c, h.c.cmo, batchId, { reportHash: hashOf(closure) })).wait();
+    await h.indexer.catchUp();
+    const raw = (query: string, bytes: Buffer, who = "cmo") =>
+      request(h.app)
+        .post(`/v1/documents?${query}`)
+        .set("authorization", `Bearer ${token[who]}`)
+        .set("content-type", "application/octet-stream")
+        .send(bytes);
+    const before = await countRows();
+    const noName = await raw(`batchId=${batchId}`, closure).expect(400);
+    expect(noName.body.error.field).to.equal("fileName");
+    const both = await raw(`batchId=${batchId}&transactionHash=${record.transactionHash}&logIndex=0&fileName=x.txt`, closure).expect(400);
+    expect(both.body.error.code).to.equal("INVALID_INPUT");
+    expect((await raw(`batchId=${batchId}&fileName=x.txt`, Buffer.alloc(0)).expect(400)).body.error.code).to.equal("EMPTY_DOCUMENT");
+    const other = Buffer.from("not on the ledger", "utf8");
+    expect((await raw(`batchId=${batchId}&fileName=x.txt`, other).expect(422)).body.error.code).to.equal("DOCUMENT_NOT_ON_LEDGER");
+    expect((await raw(`batchId=${batchId}&fileName=x.txt`, closure, "distributor").expect(403)).body.error.code).to.equal("NOT_RECORD_PARTY");
+    expect(await countRows()).to.deep.equal(before);
+    const stored = await raw(`batchId=${batchId}&fileName=DR-2024-018.txt&mediaType=text/plain`, closure).expect(200);
+    expect(stored.body.created).to.equal(true);
+    expect(stored.body.document).to.include({ hash: hashOf(closure), size: closure.length, mediaType: "text/plain", fileName: "DR-2024-018.txt" });
+    const back = await get("mah", `/v1/documents/${hashOf(closure)}/content`).expect(200);
+    expect(Buffer.from(back.body.content, "base64").equals(closure)).to.equal(true);
+  });
 });
