@@ -41,6 +41,8 @@ const PAGES: Page[] = [
   { route: "/organizations/:organizationId", name: "organization", script: "organization.js", body: "organization.html" },
   { route: "/organizations/:organizationId/file", name: "enterprise", script: "enterprise.js" },
   { route: "/ratings", name: "ratings", script: "ratings.js" },
+  { route: "/agreements/:agreementId/communications", name: "communications", script: "communications.js" },
+  { route: "/products/:productId/quality", name: "productQuality", script: "product-quality.js" },
   { route: "/stock", name: "stock", script: "stock.js", body: "stock.html" },
   { route: "/stock/:batchId", name: "holding", script: "holding.js", body: "holding.html" },
   { route: "/alerts", name: "alerts", script: "alerts.js" },

@@ -3,7 +3,14 @@ import { expect } from "chai";
 import type { Page } from "playwright-core";
 import { RiskClass } from "../../src/ledger";
 import { recordBatch, releaseFromFactory } from "../contracts/fixtures";
-import { appointPerson, classifyProduct, referenceSterileRecords, releaseToMarketAs } from "../contracts/quality-fixtures";
+import {
+  appointPerson,
+  approveRetainedSamples,
+  classifyProduct,
+  recordRetainedSamples,
+  referenceSterileRecords,
+  releaseToMarketAs,
+} from "../contracts/quality-fixtures";
 import { launchBrowser, phoneTab, signingStack, signInAsDemo } from "./stack";
 
 describe("batch page: the MAH's quality duties", () => {
@@ -21,6 +28,8 @@ describe("batch page: the MAH's quality duties", () => {
     batchId = await recordBatch(c, "ST-WEB-1");
     await referenceSterileRecords(c, batchId);
     await releaseFromFactory(c, batchId);
+    await recordRetainedSamples(c, batchId);
+    await approveRetainedSamples(c, batchId);
     await releaseToMarketAs(c, batchId, qp);
     await stack.indexed();
   });
@@ -35,7 +44,13 @@ describe("batch page: the MAH's quality duties", () => {
     const section = page.locator("#quality");
     await section.waitFor();
     const zh = (await section.textContent()) ?? "";
-    expect(zh).to.contain("质量职责").and.contain("无菌药品").and.contain("王敏 Wang Min · 质量受权人").and.contain("已引用");
+    expect(zh)
+      .to.contain("质量职责")
+      .and.contain("无菌药品")
+      .and.contain("王敏 Wang Min · 质量受权人")
+      .and.contain("已引用")
+      .and.contain("留样室 B-3")
+      .and.contain("持有人已批准");
     await page.getByRole("button", { name: "Switch to English" }).click();
     await page.locator("#duties-title", { hasText: "Quality duties" }).waitFor();
     const en = (await section.textContent()) ?? "";

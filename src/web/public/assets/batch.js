@@ -34,6 +34,8 @@ const actions = byId("batch-actions", HTMLElement);
 const signing = signer(byId("outcome", HTMLElement));
 /** @type {any} the batch as last read, for the actions its reader may sign */
 let shownBatch;
+/** @type {any} the provenance shown: a redraw in another language shows its documents as last read */
+let shownProvenance;
 /**
  * The label shown, kept so a language switch can redraw it.
  * @type {{ kind: "failure", error: unknown } | { kind: "message", key: string, values: Record<string, unknown> } | { kind: "label", svg: string, text: string, answer: any } | undefined}
@@ -73,7 +75,8 @@ async function provenance() {
   ]);
   shownBatch = answer.batch;
   drawActions();
-  return { ...answer, deviations, documents };
+  shownProvenance = { ...answer, deviations, documents };
+  return shownProvenance;
 }
 
 /** The batch's deviations with their CAPA, or undefined for an organization that is not its MAH, CMO or regulator. */
@@ -253,6 +256,7 @@ function qualityDocuments(documents) {
     "section",
     { "aria-labelledby": "documents-title" },
     h("h2", { id: "documents-title" }, t("documents.title")),
+    documentsOutcome,
     documents.length === 0
       ? h("p", {}, t("documents.none"))
       : h(
@@ -276,9 +280,130 @@ function qualityDocuments(documents) {
                 `${t("documents.download")} ${d.fileName}`,
               ),
               ` · ${t("documents.record")} ${t(`event.${d.record.event}`)} (${d.size} B)`,
+              d.ownerId === session()?.organizationId ? readersView(d) : undefined,
             ),
           ),
         ),
+    session() ? uploadForm() : undefined,
+  );
+}
+
+/** Where the upload, grant and revoke answers show; kept across redraws so a language switch does not lose it. */
+const documentsOutcome = h("div", { id: "documents-outcome", "aria-live": "polite" });
+
+/**
+ * Shows what a document action came to: its message, or the API's refusal in the pages' usual words.
+ * @param {() => Promise<string>} action resolves to the message to show
+ */
+async function documentAction(action) {
+  try {
+    documentsOutcome.replaceChildren(h("p", { class: "alert alert--info" }, await action()));
+  } catch (error) {
+    documentsOutcome.replaceChildren(failureBox(error));
+  }
+}
+
+/** Re-reads the batch's documents after a change, keeping the outcome shown. */
+async function refreshDocuments() {
+  const list = await api(`/v1/batches/${batchId}/documents`);
+  if (shownProvenance) shownProvenance.documents = list.items;
+  const section = byId("documents-title", HTMLElement).closest("section");
+  section?.replaceWith(qualityDocuments(list.items));
+}
+
+/** The file upload: its bytes go to the API as they are read (application/octet-stream), not base64 in JSON. */
+function uploadForm() {
+  const file = h("input", { type: "file", id: "upload-file", name: "upload-file", required: true });
+  return h(
+    "form",
+    {
+      id: "upload",
+      "aria-labelledby": "upload-title",
+      onsubmit: (/** @type {SubmitEvent} */ event) => {
+        event.preventDefault();
+        const chosen = /** @type {HTMLInputElement} */ (file).files?.[0];
+        if (!chosen) return void documentsOutcome.replaceChildren(h("p", { class: "alert" }, t("upload.chooseFile")));
+        documentsOutcome.replaceChildren(h("p", { class: "progress" }, t("upload.sending")));
+        void documentAction(async () => {
+          const answer = await uploadDocument(chosen);
+          await refreshDocuments();
+          return t(answer.created ? "upload.done" : "upload.already", { name: chosen.name });
+        });
+      },
+    },
+    h("h3", { id: "upload-title" }, t("upload.title")),
+    h("p", { class: "hint" }, t("upload.intro")),
+    h("label", { for: "upload-file" }, t("upload.file")),
+    file,
+    h("button", { type: "submit" }, t("upload.submit")),
+  );
+}
+
+/** @param {File} file */
+async function uploadDocument(file) {
+  const query = new URLSearchParams({ batchId: batchId ?? "", fileName: file.name, mediaType: file.type || "application/octet-stream" });
+  /** @type {Record<string, string>} */
+  const headers = { accept: "application/json", "content-type": "application/octet-stream" };
+  const signedIn = session();
+  if (signedIn) headers.authorization = `Bearer ${signedIn.token}`;
+  return readAnswer(await reach(`/v1/documents?${query}`, { method: "POST", headers, body: file }));
+}
+
+/**
+ * The document's readers, for its owner: revoke one, or grant another organization by its number.
+ * @param {any} d the document's metadata
+ */
+function readersView(d) {
+  const organization = h("input", { type: "number", min: "1", id: `grant-${d.hash}`, required: true });
+  return h(
+    "div",
+    { class: "readers" },
+    h("h3", {}, t("readers.title")),
+    h(
+      "ul",
+      { class: "readers__list" },
+      d.readers.map((/** @type {number} */ id) =>
+        h(
+          "li",
+          { "data-reader": String(id) },
+          h("a", { href: `/organizations/${id}` }, String(id)),
+          id === d.ownerId
+            ? undefined
+            : h(
+                "button",
+                {
+                  type: "button",
+                  class: "link",
+                  onclick: () =>
+                    void documentAction(async () => {
+                      await api(`/v1/documents/${d.hash}/readers/${id}`, { method: "DELETE" });
+                      await refreshDocuments();
+                      return t("readers.revoked", { id });
+                    }),
+                },
+                t("readers.revoke", { id }),
+              ),
+        ),
+      ),
+    ),
+    h(
+      "form",
+      {
+        class: "readers__grant",
+        onsubmit: (/** @type {SubmitEvent} */ event) => {
+          event.preventDefault();
+          const id = Number(/** @type {HTMLInputElement} */ (organization).value);
+          void documentAction(async () => {
+            await api(`/v1/documents/${d.hash}/readers`, { method: "POST", body: { organizationId: id } });
+            await refreshDocuments();
+            return t("readers.granted", { id });
+          });
+        },
+      },
+      h("label", { for: `grant-${d.hash}` }, t("readers.organization")),
+      organization,
+      h("button", { type: "submit" }, t("readers.grant")),
+    ),
   );
 }
 
@@ -337,6 +462,7 @@ function qualityDuties(quality, product) {
             : h("code", { title: released.key }, shortHash(released.key))
           : t("quality.notReleased"),
       ],
+      ["samples.title", retainedSamplesText(quality.retainedSamples)],
       ["quality.persons", product ? product.responsiblePersons.map(personText).join("; ") || t("duties.none") : undefined],
       [
         "quality.reviews",
@@ -347,6 +473,14 @@ function qualityDuties(quality, product) {
       ],
     ]),
   );
+}
+
+/** @param {any} samples the batch's retained samples, or null */
+function retainedSamplesText(samples) {
+  if (!samples) return t("duties.none");
+  const value = t("samples.value", { quantity: samples.quantity, location: samples.location, until: formatTime(samples.retainUntil) });
+  const approval = samples.approvedAt === null ? t("samples.awaiting") : t("samples.approved", { at: formatTime(samples.approvedAt) });
+  return `${value} · ${approval}`;
 }
 
 /** @param {any} batch the API's batch view */
@@ -370,7 +504,15 @@ function summary(batch) {
       ["field.hold", h("span", { id: "hold", class: batch.hold === "ON_HOLD" ? "overdue" : undefined }, t(`hold.${batch.hold}`))],
     ]),
     ["MAH", "CMO", "REGULATOR"].includes(session()?.role ?? "")
-      ? h("p", {}, h("a", { href: `/batches/${batch.id}/release`, id: "release-review" }, t("batch.releaseReview")))
+      ? h(
+          "p",
+          {},
+          h("a", { href: `/batches/${batch.id}/release`, id: "release-review" }, t("batch.releaseReview")),
+          " · ",
+          h("a", { href: `/products/${batch.product.id}/quality`, id: "product-quality" }, t("product.qualityLink")),
+          " · ",
+          h("a", { href: `/agreements/${batch.agreementId}/communications`, id: "communications" }, t("title.communications")),
+        )
       : undefined,
     h("h3", {}, t("batch.accounts")),
     facts(

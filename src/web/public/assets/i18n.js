@@ -2,6 +2,7 @@
 // Every string the pages show, one table per language. Simplified Chinese is the default; keys missing from a
 // table fall back to Chinese so a page never shows a bare key.
 
+import { QUALITY_STRINGS } from "./quality-strings.js";
 import { SUPERVISION_STRINGS } from "./supervision-strings.js";
 
 export const LANGUAGES = { "zh-CN": "中文", en: "English" };
@@ -1196,3 +1197,5 @@ export const STRINGS = {
 // The alert-case and suspect-product pages keep their strings in a file of their own.
 Object.assign(STRINGS["zh-CN"], SUPERVISION_STRINGS["zh-CN"]);
 Object.assign(STRINGS.en, SUPERVISION_STRINGS.en);
+Object.assign(STRINGS["zh-CN"], QUALITY_STRINGS["zh-CN"]);
+Object.assign(STRINGS.en, QUALITY_STRINGS.en);
