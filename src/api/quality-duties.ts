@@ -4,10 +4,11 @@ import type { RiskClassName } from "../ledger";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import type { Database } from "../store";
 import type { Kysely } from "kysely";
+import { checkOwnOrRegulator } from "./access";
 import { readableBatch } from "./batches";
 import type { ApiServices, Caller } from "./context";
 import { organizationsById } from "./read-model";
-import { bytes32 } from "./schemas";
+import { bytes32, organizationId } from "./schemas";
 import { defineRoute } from "./routes";
 
 /**
@@ -132,7 +133,132 @@ const qualityNotice = z.object({
   overdue: z.boolean().meta({ description: "unacknowledged past the agreed response time" }),
 });
 
+const organizationQuality = z.object({
+  organizationId: z.number().int(),
+  products: z.array(
+    z.object({
+      productId: z.string(),
+      productName: z.string(),
+      mahId: z.number().int(),
+      riskClass: z.string().nullable(),
+      shortageListed: z.boolean(),
+      qualifiedPersons: z.array(z.string()).meta({ description: "names of the product's current quality authorized persons" }),
+      lastReview: z.object({ year: z.number().int(), quarter: z.number().int(), riskLevel: z.string() }).nullable(),
+      openCapas: z.number().int(),
+      overdueCapas: z.number().int(),
+    }),
+  ),
+  agreements: z.array(
+    z.object({
+      agreementId: z.string(),
+      mahId: z.number().int(),
+      counterpartyId: z.number().int(),
+      countersigned: z.boolean().meta({ description: "the CMO countersigned the communication terms" }),
+      openNotices: z.number().int(),
+      overdueNotices: z.number().int(),
+    }),
+  ),
+});
+
+/**
+ * An organization's quality overview: the products it holds (MAH) or makes or tests under an agreement, each with
+ * its risk class, shortage listing, QPs, last quarterly review and CAPAs; and its quality agreements' communication
+ * state. For regulators and the organization itself.
+ */
+async function organizationQualityOf(db: Kysely<Database>, organization: number, now: number) {
+  const agreements = await db
+    .selectFrom("agreements")
+    .select(["id", "kind", "mah_id", "counterparty_id", "product_id"])
+    .where((eb) => eb.or([eb("mah_id", "=", organization), eb("counterparty_id", "=", organization)]))
+    .execute();
+  const everyProductOf = agreements.filter((a) => a.product_id === `0x${"0".repeat(64)}`).map((a) => a.mah_id);
+  const products = await db
+    .selectFrom("products")
+    .select(["id", "name", "mah_id"])
+    .where((eb) => eb.or([eb("mah_id", "in", [organization, ...everyProductOf]), eb("id", "in", agreements.map((a) => a.product_id).concat([""]))]))
+    .orderBy("name")
+    .execute();
+  const ids = products.map((p) => p.id).concat([""]);
+  const [classes, listings, persons, reviews, capas] = await Promise.all([
+    db.selectFrom("product_risk_classes").select(["product_id", "risk_class"]).where("product_id", "in", ids).execute(),
+    db.selectFrom("shortage_listings").select(["product_id", "listed"]).where("product_id", "in", ids).execute(),
+    db
+      .selectFrom("responsible_persons")
+      .select(["product_id", "name"])
+      .where("product_id", "in", ids)
+      .where("role", "=", "QUALIFIED_PERSON")
+      .where("revoked", "=", 0)
+      .execute(),
+    db.selectFrom("quality_reviews").selectAll().where("product_id", "in", ids).orderBy("year", "desc").orderBy("quarter", "desc").execute(),
+    db
+      .selectFrom("capas")
+      .innerJoin("batches", "batches.id", "capas.batch_id")
+      .select(["batches.product_id", "capas.due_at"])
+      .where("batches.product_id", "in", ids)
+      .where("capas.status", "=", "OPEN")
+      .execute(),
+  ]);
+  const quality = agreements.filter((a) => a.kind === "QUALITY");
+  const qualityIds = quality.map((a) => a.id).concat([""]);
+  const [terms, notices] = await Promise.all([
+    db.selectFrom("communication_terms").select(["agreement_id", "countersigned_by"]).where("agreement_id", "in", qualityIds).execute(),
+    db
+      .selectFrom("quality_notices")
+      .select(["agreement_id", "due_at"])
+      .where("agreement_id", "in", qualityIds)
+      .where("acknowledged_at", "is", null)
+      .execute(),
+  ]);
+  return {
+    organizationId: organization,
+    products: products.map((p) => {
+      const review = reviews.find((r) => r.product_id === p.id);
+      const open = capas.filter((c) => c.product_id === p.id);
+      return {
+        productId: p.id,
+        productName: p.name,
+        mahId: p.mah_id,
+        riskClass: classes.find((c) => c.product_id === p.id)?.risk_class ?? null,
+        shortageListed: listings.find((l) => l.product_id === p.id)?.listed === 1,
+        qualifiedPersons: persons.filter((q) => q.product_id === p.id).map((q) => q.name),
+        lastReview: review ? { year: review.year, quarter: review.quarter, riskLevel: review.risk_level } : null,
+        openCapas: open.length,
+        overdueCapas: open.filter((c) => c.due_at <= now).length,
+      };
+    }),
+    agreements: quality.map((a) => {
+      const open = notices.filter((n) => n.agreement_id === a.id);
+      return {
+        agreementId: a.id,
+        mahId: a.mah_id,
+        counterpartyId: a.counterparty_id,
+        countersigned: terms.find((t) => t.agreement_id === a.id)?.countersigned_by != null,
+        openNotices: open.length,
+        overdueNotices: open.filter((n) => n.due_at <= now).length,
+      };
+    }),
+  };
+}
+
 export const qualityDutyRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/v1/organizations/:organizationId/quality",
+    summary:
+      "An organization's quality overview: its products (held, made or tested under an agreement) with risk class, shortage listing, QPs, last quarterly review and open/overdue CAPAs, and its quality agreements' communication state",
+    tags: ["quality"],
+    access: "organization",
+    params: z.object({ organizationId }),
+    response: organizationQuality,
+    errors: { 403: "the caller is neither a regulator nor the organization", 404: "no such organization" },
+    async handle({ params, caller, services }) {
+      checkOwnOrRegulator(caller, params.organizationId);
+      const { db } = services.store;
+      const known = await db.selectFrom("organizations").select("id").where("id", "=", params.organizationId).executeTakeFirst();
+      if (!known) throw notFound("UNKNOWN_ORGANIZATION", `no organization ${params.organizationId} is in the consortium`);
+      return organizationQualityOf(db, params.organizationId, services.now());
+    },
+  }),
   defineRoute({
     method: "get",
     path: "/v1/agreements/:agreementId/communications",

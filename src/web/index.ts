@@ -40,6 +40,7 @@ const PAGES: Page[] = [
   { route: "/recalls/:batchId", name: "recall", script: "recall.js" },
   { route: "/organizations/:organizationId", name: "organization", script: "organization.js", body: "organization.html" },
   { route: "/organizations/:organizationId/file", name: "enterprise", script: "enterprise.js" },
+  { route: "/organizations/:organizationId/quality", name: "organizationQuality", script: "organization-quality.js" },
   { route: "/ratings", name: "ratings", script: "ratings.js" },
   { route: "/agreements/:agreementId/communications", name: "communications", script: "communications.js" },
   { route: "/products/:productId/quality", name: "productQuality", script: "product-quality.js" },

@@ -274,6 +274,23 @@ describe("trace quality: CLI, indexer and API", () => {
       expect(batch.body.retainedSamples).to.include({ quantity: 12, location: "留样室 B-3", approvedBy: c.mah.id });
       expect(product.body).to.include({ shortageListed: true });
       expect(product.body.stopProductionReports).to.have.length(1);
+      const overview = await request(app).get(`/v1/organizations/${c.mah.id}/quality`).set("authorization", `Bearer ${mah}`).expect(200);
+      expect(overview.body.products.find((p: { productId: string }) => p.productId === c.productId)).to.include({
+        riskClass: "STERILE",
+        shortageListed: true,
+      });
+      expect(overview.body.agreements.find((a: { agreementId: string }) => a.agreementId === c.agreementId)).to.include({
+        countersigned: true,
+        openNotices: 1,
+      });
+      const cmoOverview = await request(app).get(`/v1/organizations/${c.cmo.id}/quality`).set("authorization", `Bearer ${cmo}`).expect(200);
+      expect(cmoOverview.body.products.map((p: { productId: string }) => p.productId)).to.include(c.productId);
+      const notOwn = await request(app).get(`/v1/organizations/${c.mah.id}/quality`).set("authorization", `Bearer ${cmo}`).expect(403);
+      expect(notOwn.body.error.code).to.equal("NOT_YOUR_ORGANIZATION");
+      await request(app)
+        .get(`/v1/organizations/999999/quality`)
+        .set("authorization", `Bearer ${await tokenFor(app, c.regulator)}`)
+        .expect(404);
 
       const distributor = await tokenFor(app, c.distributor);
       const refused = await request(app).get(`/v1/products/${c.productId}/quality`).set("authorization", `Bearer ${distributor}`).expect(403);

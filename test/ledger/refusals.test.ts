@@ -53,5 +53,6 @@ function sampleOf(type: string): unknown {
   if (type === "bytes32") return `0x${"ab".repeat(32)}`;
   if (type === "address") return "0x000000000000000000000000000000000000dEaD";
   if (type === "string") return "B-1";
+  if (type === "bool") return true;
   throw new Error(`no sample for ${type}`);
 }

@@ -104,4 +104,34 @@ describe("quality communication pages", () => {
     expect(await unnamedControls(page)).to.deep.equal([]);
     await page.getByRole("button", { name: "切换到中文" }).click();
   });
+
+  it("shows the organization's quality overview and the product's quality file, the overdue CAPA marked, in Chinese and English", async () => {
+    const { c } = stack.harness;
+    const batchId = stack.harness.batches.unreleased.batchId;
+    const { message, signature } = await c.sign("CorrectiveActions", "CapaRecord", c.mah.key, {
+      organizationId: c.mah.id,
+      batchId,
+      reportHash,
+      capaHash: keccak256(Buffer.from("CAPA-2026-044")),
+      ownerId: c.mah.id,
+      dueAt: (await c.relayer.provider!.getBlock("latest"))!.timestamp + 600,
+    });
+    await (await c.capas.recordCapa(message as never, signature)).wait();
+    await stack.indexed();
+    const capa = await stack.harness.store.db.selectFrom("capas").select("due_at").executeTakeFirstOrThrow();
+    stack.harness.setNow(capa.due_at + 60);
+    await signInAsDemo(page, stack.url, stack.nameOf(c.mah), `/organizations/${c.mah.id}/quality`);
+    await page.locator("#quality-products").waitFor();
+    const row = page.locator(`#quality-products tr[data-product="${c.productId}"]`);
+    expect(await row.textContent()).to.contain("1（1 项逾期）");
+    expect(await page.locator(`#quality-agreements tr[data-agreement="${c.agreementId}"]`).textContent()).to.contain("已会签");
+    await row.getByRole("link").click();
+    await page.locator("#capas").waitFor();
+    expect(await page.locator('#capas tr[data-overdue="true"]').textContent()).to.contain("已逾期");
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    await page.locator("h1", { hasText: "Product quality file" }).waitFor();
+    expect(await page.locator('#capas tr[data-overdue="true"]').textContent()).to.contain("overdue, not yet checked");
+    expect(await unnamedControls(page)).to.deep.equal([]);
+    await page.getByRole("button", { name: "切换到中文" }).click();
+  });
 });

@@ -37,7 +37,15 @@ function draw() {
       ["field.region", String(organization.region)],
       ["field.status", h("span", { id: "organization-status" }, t(`organizationStatus.${organization.status}`))],
     ]),
-    regulatorOrSelf() ? h("p", {}, h("a", { id: "enterprise-file", href: `/organizations/${organization.id}/file` }, t("title.enterprise"))) : "",
+    regulatorOrSelf()
+      ? h(
+          "p",
+          {},
+          h("a", { id: "enterprise-file", href: `/organizations/${organization.id}/file` }, t("title.enterprise")),
+          " · ",
+          h("a", { id: "organization-quality", href: `/organizations/${organization.id}/quality` }, t("title.organizationQuality")),
+        )
+      : "",
     h("h3", {}, t("org.keys")),
     h(
       "ul",
