@@ -334,6 +334,10 @@ describe("trace quality: CLI, indexer and API", () => {
       await cli(c.laboratory, "quality", "certify", batchId, "--agreement", c.testingAgreementId, "--certificate", "CoA 2", "--result", "passed"),
     );
     answerOf(await cli(c.cmo, "release", "factory", batchId, "--certificate", "QA certificate"));
+    const { expiresAt } = await c.batches.batch(batchId);
+    const until = String(Number(expiresAt) + 366 * 86_400);
+    answerOf(await cli(c.cmo, "quality", "samples", batchId, "--quantity", "6", "--location", "留样室 B-3", "--until", until));
+    answerOf(await cli(c.mah, "quality", "approve-samples", batchId, "--approval", "留样批准 ST-CLI-2"));
     const review = async (app: ReturnType<typeof createApp>, who: Party, id: string) =>
       (
         await request(app)
