@@ -61,6 +61,9 @@ const releaseReview = z.object({
       sterileRecorded: z.boolean(),
       certificateRequired: z.boolean().meta({ description: "the quality agreement has a contract laboratory test release" }),
       certificatePassed: z.boolean().nullable().meta({ description: "the laboratory's verdict; null while it issued none" }),
+      retainedSamplesApproved: z
+        .boolean()
+        .meta({ description: "the MAH approved the batch's retained samples (needed before a sterile-class batch's market release)" }),
       qualifiedPersonSigns: z
         .boolean()
         .meta({ description: "the market release must be signed by a current quality authorized person of the product" }),
@@ -77,7 +80,7 @@ const releaseReview = z.object({
 async function reviewFacts(services: ApiServices, row: BatchRow) {
   const batchId = row.id;
   const { db } = services.store;
-  const [deviations, release, batch, mah, riskClass, records, persons] = await Promise.all([
+  const [deviations, release, batch, mah, riskClass, records, persons, samples] = await Promise.all([
     db.selectFrom("deviations").selectAll().where("batch_id", "=", batchId).orderBy("opened_at").orderBy("report_hash").execute(),
     db
       .selectFrom("ledger_events")
@@ -96,9 +99,10 @@ async function reviewFacts(services: ApiServices, row: BatchRow) {
       .where("role", "=", "QUALIFIED_PERSON")
       .orderBy("appointed_at")
       .execute(),
+    db.selectFrom("retained_samples").select("approved_at").where("batch_id", "=", batchId).executeTakeFirst(),
   ]);
   const agreement = await db.selectFrom("agreements").selectAll().where("id", "=", batch.agreement_id).executeTakeFirst();
-  return { deviations, release, agreement, mah, riskClass, records, persons };
+  return { deviations, release, agreement, mah, riskClass, records, persons, samples };
 }
 
 type Facts = Awaited<ReturnType<typeof reviewFacts>>;
@@ -109,7 +113,7 @@ type Facts = Awaited<ReturnType<typeof reviewFacts>>;
  * so an appointment or revocation in the batch's own second counts as in place (the gate then errs red).
  */
 function batchDuties(row: BatchRow, facts: Facts, signerKey: string | null) {
-  const { riskClass, records, persons, agreement } = facts;
+  const { riskClass, records, persons, agreement, samples } = facts;
   const classedSterile = riskClass !== undefined && riskClass.classified_at <= row.recorded_at && STERILE_RISK_CLASSES.includes(riskClass.risk_class);
   const current = persons.filter((p) => p.revoked === 0);
   return {
@@ -118,6 +122,7 @@ function batchDuties(row: BatchRow, facts: Facts, signerKey: string | null) {
     sterileRecorded: records?.sterile_records_at != null,
     certificateRequired: agreement?.release_tester === "CONTRACT_LABORATORY",
     certificatePassed: records?.certified_at != null ? records.certificate_passed === 1 : null,
+    retainedSamplesApproved: samples?.approved_at != null,
     qualifiedPersonSigns: persons.some((p) => p.appointed_at <= row.recorded_at && (p.revoked_at === null || p.revoked_at >= row.recorded_at)),
     // Anyone but the MAH's own signer sees whether some current one could sign.
     signerIsQualifiedPerson: signerKey === null ? current.length > 0 : current.some((p) => p.person_key === signerKey),
@@ -134,7 +139,9 @@ export const releaseReviewRoutes = [
   defineRoute({
     method: "get",
     path: "/v1/batches/:batchId/release-review",
-    summary: "A batch's market release review: factory release certificate, deviations, quality agreement, hold, recall, expiry",
+    summary:
+      "A batch's market release review: factory release certificate, sterile records, test certificate, retained samples, deviations, " +
+      "quality agreement, hold, recall, expiry, the MAH's licence and the quality authorized person",
     tags: ["batches"],
     access: "organization",
     params: z.object({ batchId: bytes32 }),
@@ -195,6 +202,7 @@ export const releaseReviewRoutes = [
           sterileRecorded: duties.sterileRecorded,
           certificateRequired: duties.certificateRequired,
           certificatePassed: duties.certificatePassed,
+          retainedSamplesApproved: duties.retainedSamplesApproved,
           qualifiedPersonSigns: duties.qualifiedPersonSigns,
           qualifiedPersons: duties.qualifiedPersons,
           signerKey: duties.signerKey,

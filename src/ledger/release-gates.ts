@@ -11,6 +11,7 @@ export const RELEASE_GATES = [
   "factoryRelease",
   "sterileRecords",
   "testCertificate",
+  "retainedSamples",
   "deviations",
   "agreement",
   "hold",
@@ -31,8 +32,8 @@ export type ReleaseFacts = {
   agreement: { kind: AgreementKindName; validFrom: number; validUntil: number; revoked: boolean } | null;
   /**
    * The batch's quality duties (QualityDuties): sterile records for a sterile, TCM-injection or vaccine product and
-   * a passing contract laboratory certificate where the agreement names one (both checked at factory release), and
-   * the market release signed by a current quality authorized person where the product had one named when the batch
+   * a passing contract laboratory certificate where the agreement names one (both checked at factory release), the
+   * retained samples of a sterile-class batch approved by its MAH (checked at market release), and the market release signed by a current quality authorized person where the product had one named when the batch
    * was recorded.
    */
   duties: {
@@ -41,6 +42,8 @@ export type ReleaseFacts = {
     certificateRequired: boolean;
     /** The laboratory's verdict; null while it issued none. */
     certificatePassed: boolean | null;
+    /** Whether the MAH approved the batch's retained samples (QualityDuties' RetainedSamplesApproval). */
+    retainedSamplesApproved: boolean;
     qualifiedPersonSigns: boolean;
     /** Whether the key that would sign is a current quality authorized person of the product. */
     signerIsQualifiedPerson: boolean;
@@ -61,6 +64,8 @@ export function releaseGates(facts: ReleaseFacts, now: number): ReleaseGate[] {
     // Both are checked at factory release: a batch past it passed them.
     sterileRecords: pastFactory || !duties.sterileRecordsRequired || duties.sterileRecorded,
     testCertificate: pastFactory || !duties.certificateRequired || duties.certificatePassed === true,
+    // QualityDuties.checkMarketRelease: a sterile-class batch goes to market only once its retained samples are approved.
+    retainedSamples: !duties.sterileRecordsRequired || duties.retainedSamplesApproved,
     deviations: facts.deviations.every((deviation) => deviation.status !== "OPEN"),
     agreement: agreement !== null && !agreement.revoked && agreement.validFrom <= now && now <= agreement.validUntil,
     hold: facts.holdStatus !== "ON_HOLD",

@@ -355,8 +355,8 @@ describe("trace quality: CLI, indexer and API", () => {
       expect(mahView.qualityDuties.qualifiedPersons).to.deep.equal([{ key: qp.address.toLowerCase(), name: "王敏 Wang Min" }]);
       const qpView = await review(app, qpParty, batchId);
       expect([red(qpView), qpView.releasable]).to.deep.equal([[], true]);
-      // Still in the factory, without its sterile records or certificate: both factory release duties are red.
-      expect(red(await review(app, c.cmo, inFactory))).to.deep.equal(["factoryRelease", "sterileRecords", "testCertificate"]);
+      // Still in the factory, without its sterile records, certificate or approved retained samples: those duties are red.
+      expect(red(await review(app, c.cmo, inFactory))).to.deep.equal(["factoryRelease", "sterileRecords", "testCertificate", "retainedSamples"]);
     });
     expect((await refused(c.mah, 3, "release", "market", batchId, "--decision", "release")).code).to.equal("RELEASE_NOT_BY_QUALIFIED_PERSON");
 

@@ -17,6 +17,7 @@ const ready: ReleaseFacts = {
     sterileRecorded: true,
     certificateRequired: true,
     certificatePassed: true,
+    retainedSamplesApproved: true,
     qualifiedPersonSigns: true,
     signerIsQualifiedPerson: true,
   },
@@ -44,6 +45,9 @@ describe("market release gates", () => {
     expect(failing({ ...ready, expiresAt: NOW - 1 })).to.deep.equal(["expiry"]);
     // The last valid second is still valid (src/ledger/expiry.ts).
     expect(failing({ ...ready, expiresAt: NOW })).to.deep.equal([]);
+    // QualityDuties.checkMarketRelease: a sterile-class batch's retained samples approved by its MAH; none needed otherwise.
+    expect(failing({ ...ready, duties: { ...ready.duties, retainedSamplesApproved: false } })).to.deep.equal(["retainedSamples"]);
+    expect(failing({ ...ready, duties: { ...ready.duties, retainedSamplesApproved: false, sterileRecordsRequired: false } })).to.deep.equal([]);
     // QualityDuties.checkMarketRelease: a product with a named quality authorized person is released by one.
     expect(failing({ ...ready, duties: { ...ready.duties, signerIsQualifiedPerson: false } })).to.deep.equal(["qualifiedPerson"]);
     // The registry refuses a suspended MAH's attestations, and any once its licence has ended (at its last second).

@@ -52,6 +52,7 @@ describe("release review page: the MAH's market release and the CMO's factory re
       ["factoryRelease", "true"],
       ["sterileRecords", "true"],
       ["testCertificate", "true"],
+      ["retainedSamples", "true"],
       ["deviations", "true"],
       ["agreement", "true"],
       ["hold", "true"],

@@ -105,6 +105,8 @@ function gateItems() {
       if (passed) return t("gate.testCertificate.ok");
       return t(duties.certificatePassed === false ? "gate.testCertificate.failed" : "gate.testCertificate.missing");
     },
+    retainedSamples: (passed) =>
+      t(!duties.sterileRecordsRequired ? "gate.retainedSamples.none" : passed ? "gate.retainedSamples.ok" : "gate.retainedSamples.bad"),
     licence: (passed) => t(passed ? "gate.licence.ok" : "gate.licence.bad"),
     qualifiedPerson: (passed) => {
       if (!duties.qualifiedPersonSigns) return t("gate.qualifiedPerson.none");
