@@ -32,6 +32,13 @@ export const quantityArg = (text: string): bigint => uint64(text, 1n);
 /** A quantity that may be 0 (a lost consignment received, nothing quarantined). */
 export const countArg = (text: string): bigint => uint64(text, 0n);
 
+/** A count of things (packs to make, events to answer): a positive integer. */
+export function positiveIntegerArg(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer");
+  return value;
+}
+
 /** A province code or other small non-negative integer. */
 export function regionArg(text: string): number {
   const value = Number(text);

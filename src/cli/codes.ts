@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
+import { positiveIntegerArg } from "./args";
 import {
   CODE_FORMATS,
   CodeError,
@@ -29,12 +30,6 @@ import { EXIT_NO, EXIT_OK, printResult, progressBar, type CliIo } from "./io";
 export type Act = (action: (...args: any[]) => Promise<number>) => (...args: any[]) => Promise<void>;
 
 const TREE_MAGIC = "TRCTREE1";
-
-function positiveInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer");
-  return value;
-}
 
 function describeCode(code: TraceCode, domain: string | undefined): Record<string, unknown> {
   const printed = Object.fromEntries(formatsOf(code).map((format) => [format, formatCode(code, format, domain === undefined ? {} : { domain })]));
@@ -226,7 +221,7 @@ export function addCodesCommands(program: Command, io: CliIo, act: Act): void {
     .command("generate")
     .description("mint unguessable serials for a batch, write the codes and the batch's stored tree")
     .requiredOption("--product <code>", "7-digit NMPA drug identification code or GTIN-14")
-    .requiredOption("--count <n>", "how many packs", positiveInteger)
+    .requiredOption("--count <n>", "how many packs", positiveIntegerArg)
     .requiredOption("--out <file>", "codes file, one per line")
     .option("--tree <file>", "stored tree (default: the codes file with .tree)")
     .option("--state <file>", "the product's serial state: secret key and next index (default .data/serials/<product>.json)")

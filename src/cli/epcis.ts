@@ -1,15 +1,15 @@
 import * as fs from "node:fs";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { RELAY_PATH } from "../ledger";
 import type { LedgerContract, SignedAttestation } from "../ledger";
 import type { Submission } from "./transport";
 import { LedgerError } from "../ledger/errors";
 import type { Act } from "./codes";
 import { EXIT_OK, type CliIo } from "./io";
-import { printRecord, toJson } from "./output";
+import { printRecord, printRows, toJson } from "./output";
 import { apiOf, tokenOf, type ReadOptions } from "./reads";
 import { readOptions } from "./supervision";
-import { batchArg, type BatchRef } from "./args";
+import { batchArg, positiveIntegerArg, timeArg, type BatchRef } from "./args";
 import { sign, submit } from "./session";
 import { attestation, type Options } from "./ledger";
 
@@ -38,6 +38,10 @@ export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
     .command("epcis")
     .description("GS1 EPCIS 2.0: export a batch's events; capture documents from your own systems as signed attestations");
   addEpcisExport(epcis, io, act);
+  addEpcisCustody(epcis, io, act);
+  addEpcisQuery(epcis, io, act);
+  addEpcisNamedQueries(epcis, io, act);
+  addEpcisSubscriptions(epcis, io, act);
   attestation(
     epcis,
     io,
@@ -118,6 +122,255 @@ function addEpcisExport(epcis: Command, io: CliIo, act: Act) {
       }
       fs.writeFileSync(options.out, `${toJson(document)}\n`);
       printRecord(io, options.json, { batch: batch.label ?? batch.id, events: document.epcisBody.eventList.length, file: options.out });
+      return EXIT_OK;
+    }),
+  );
+}
+
+type Custody = { organizationId: number; address: string; createdAt: number; registered: boolean };
+
+/** How a custody key comes to act: the organization registers it with a key it holds. */
+const registerHint = (custody: Custody) =>
+  custody.registered
+    ? "registered: captures are signed and sent by the server"
+    : `not registered: captures stay unsigned until you run \`trace organizations add-key ${custody.address}\` with a key the ledger lists`;
+
+/** `trace epcis custody show|keep|forget`: the organization's choice that the server keeps a signing key for it. */
+function addEpcisCustody(epcis: Command, io: CliIo, act: Act) {
+  const custody = epcis
+    .command("custody")
+    .description("custody: a signing key the server keeps for your organization, so EPCIS capture signs and sends by itself");
+  const printCustody = (options: ReadOptions, answer: Custody) =>
+    printRecord(
+      io,
+      options.json,
+      options.json ? answer : { organization: answer.organizationId, address: answer.address, key: registerHint(answer) },
+    );
+  for (const [name, description, method] of [
+    ["show", "your organization's custody key and whether the ledger lists it as one of its signing keys", "GET"],
+    ["keep", "choose custody: the server makes and keeps (sealed) a signing key for your organization; an existing key is kept", "PUT"],
+  ] as const) {
+    readOptions(custody.command(name).description(description)).action(
+      act(async (options: ReadOptions) => {
+        const api = apiOf(io, options);
+        const token = await tokenOf(io, api, options, true);
+        // keepSigningKey is the organization's explicit consent: the API keeps no key without it.
+        printCustody(options, await api.request<Custody>(method, "/epcis/custody", method === "PUT" ? { keepSigningKey: true } : undefined, token));
+        return EXIT_OK;
+      }),
+    );
+  }
+  readOptions(
+    custody
+      .command("forget")
+      .description("withdraw from custody: the server erases the key (revoke it on the ledger too: trace organizations revoke-key)"),
+  ).action(
+    act(async (options: ReadOptions) => {
+      const api = apiOf(io, options);
+      const token = await tokenOf(io, api, options, true);
+      printRecord(io, options.json, await api.request<{ organizationId: number; erased: boolean }>("DELETE", "/epcis/custody", undefined, token));
+      return EXIT_OK;
+    }),
+  );
+}
+
+/** SimpleEventQuery parameters as options, each repeatable (several values match any of them). */
+type FilterOptions = {
+  bizStep?: string[];
+  disposition?: string[];
+  action?: string[];
+  epc?: string[];
+  anyEpc?: string[];
+  from?: number;
+  to?: number;
+  readPoint?: string[];
+  bizLocation?: string[];
+};
+const repeated = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+const FILTERS: [keyof FilterOptions, string, string][] = [
+  ["bizStep", "--biz-step <step>", "EQ_bizStep: a CBV business step (shipping, receiving, …)"],
+  ["disposition", "--disposition <disposition>", "EQ_disposition (in_transit, recalled, …)"],
+  ["epc", "--epc <epc>", "MATCH_epc: a pack's SGTIN or a lot's URI"],
+  ["anyEpc", "--any-epc <epc>", "MATCH_anyEPC: an EPC in any of the event's lists"],
+  ["readPoint", "--read-point <id>", "EQ_readPoint"],
+  ["bizLocation", "--biz-location <id>", "EQ_bizLocation"],
+];
+
+function filterOptions(command: Command): Command {
+  for (const [, flags, description] of FILTERS) command.option(flags, `${description}; repeat for several`, repeated);
+  return command
+    .addOption(new Option("--action <action>", "EQ_action; repeat for several").choices(["ADD", "OBSERVE", "DELETE"]).argParser(repeated))
+    .option("--from <time>", "GE_eventTime: events at or after (a date, China time; an ISO date-time; unix seconds)", timeArg)
+    .option("--to <time>", "LT_eventTime: events before", timeArg);
+}
+
+/** The options as the API's SimpleEventQuery parameters. */
+function filtersOf(options: FilterOptions): Record<string, string[] | string> {
+  const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+  const filters: Record<string, string[] | string> = {};
+  const names = { bizStep: "EQ_bizStep", disposition: "EQ_disposition", action: "EQ_action", epc: "MATCH_epc", anyEpc: "MATCH_anyEPC" };
+  for (const [option, name] of Object.entries({ ...names, readPoint: "EQ_readPoint", bizLocation: "EQ_bizLocation" })) {
+    const values = options[option as keyof typeof names | "readPoint" | "bizLocation"];
+    if (values !== undefined) filters[name] = values;
+  }
+  if (options.from !== undefined) filters.GE_eventTime = iso(options.from);
+  if (options.to !== undefined) filters.LT_eventTime = iso(options.to);
+  return filters;
+}
+
+function queryString(filters: Record<string, string[] | string>, perPage: number | undefined): string {
+  const search = new URLSearchParams();
+  for (const [name, values] of Object.entries(filters)) for (const value of [values].flat()) search.append(name, value);
+  if (perPage !== undefined) search.set("perPage", String(perPage));
+  const text = search.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
+type EpcisEvent = Record<string, unknown>;
+type QueryDocument = { epcisBody: { queryResults: { queryName: string; resultsBody: { eventList: EpcisEvent[] } } } };
+
+/** A query's events: the EPCISQueryDocument with --json, else one row an event. */
+function printEvents(io: CliIo, json: boolean, document: QueryDocument) {
+  if (json) return io.out(toJson(document));
+  const events = document.epcisBody.queryResults.resultsBody.eventList;
+  const epcs = (event: EpcisEvent) => [event.epcList, event.quantityList, event.childEPCs].flat().filter((e) => e !== undefined).length;
+  printRows(
+    io,
+    ["time", "type", "action", "bizStep", "disposition", "EPCs", "organization"],
+    events.map((e) => [e.eventTime, e.type, e.action, e.bizStep, e.disposition, epcs(e), e["trace:organization"]]),
+  );
+  io.out(`${events.length} events`);
+}
+
+type PageOptions = ReadOptions & { perPage?: number };
+const perPageOption = (command: Command) =>
+  command.option("--per-page <n>", "at most this many events, oldest first (API default 100, at most 1000)", positiveIntegerArg);
+
+/** `trace epcis query`: GET /epcis/events, the standard's SimpleEventQuery, scoped to your organization as the API is. */
+function addEpcisQuery(epcis: Command, io: CliIo, act: Act) {
+  readOptions(
+    perPageOption(filterOptions(epcis.command("query").description("EPCIS events by business step, disposition, EPC, time and location"))),
+  ).action(
+    act(async (options: PageOptions & FilterOptions) => {
+      const api = apiOf(io, options);
+      const token = await tokenOf(io, api, options, true);
+      printEvents(
+        io,
+        options.json,
+        await api.request<QueryDocument>("GET", `/epcis/events${queryString(filtersOf(options), options.perPage)}`, undefined, token),
+      );
+      return EXIT_OK;
+    }),
+  );
+}
+
+type NamedQuery = { name: string; query: Record<string, unknown>; createdAt: number };
+const namedQueryPath = (name: string) => `/epcis/queries/${encodeURIComponent(name)}`;
+
+/** An organization's own request to the API with its signed-in token. */
+async function own<T>(io: CliIo, options: ReadOptions, method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+  const api = apiOf(io, options);
+  return api.request<T>(method, path, body, await tokenOf(io, api, options, true));
+}
+
+/** `trace epcis queries create|list|show|delete|run`: the organization's named queries. */
+function addEpcisNamedQueries(epcis: Command, io: CliIo, act: Act) {
+  const queries = epcis
+    .command("queries")
+    .description("EPCIS named queries: SimpleEventQuery parameters saved under a name, your organization's own");
+  const printQuery = (options: ReadOptions, q: NamedQuery) =>
+    printRecord(io, options.json, options.json ? q : { name: q.name, query: q.query, created: new Date(q.createdAt * 1000).toISOString() });
+  readOptions(
+    filterOptions(queries.command("create").description("save the filters under a name").argument("<name>", "1 to 64 letters, digits, _ or -")),
+  ).action(
+    act(async (name: string, options: ReadOptions & FilterOptions) => {
+      printQuery(options, await own<NamedQuery>(io, options, "POST", "/epcis/queries", { name, query: filtersOf(options) }));
+      return EXIT_OK;
+    }),
+  );
+  readOptions(queries.command("list").description("your organization's named queries")).action(
+    act(async (options: ReadOptions) => {
+      const { queries: saved } = await own<{ queries: NamedQuery[] }>(io, options, "GET", "/epcis/queries");
+      if (options.json) io.out(toJson({ queries: saved }));
+      else
+        printRows(
+          io,
+          ["name", "query"],
+          saved.map((q) => [q.name, q.query]),
+        );
+      return EXIT_OK;
+    }),
+  );
+  readOptions(queries.command("show").description("one of your named queries").argument("<name>")).action(
+    act(async (name: string, options: ReadOptions) => {
+      printQuery(options, await own<NamedQuery>(io, options, "GET", namedQueryPath(name)));
+      return EXIT_OK;
+    }),
+  );
+  readOptions(queries.command("delete").description("delete a named query and end its subscriptions").argument("<name>")).action(
+    act(async (name: string, options: ReadOptions) => {
+      printRecord(io, options.json, await own<Record<string, unknown>>(io, options, "DELETE", namedQueryPath(name)));
+      return EXIT_OK;
+    }),
+  );
+  readOptions(perPageOption(queries.command("run").description("run a named query: its events now").argument("<name>"))).action(
+    act(async (name: string, options: PageOptions) => {
+      printEvents(
+        io,
+        options.json,
+        await own<QueryDocument>(io, options, "GET", `${namedQueryPath(name)}/events${queryString({}, options.perPage)}`),
+      );
+      return EXIT_OK;
+    }),
+  );
+}
+
+type Subscription = { subscriptionID: string; queryName: string; dest: string | null; stream: string; createdAt: number; secret?: string | null };
+
+/** `trace epcis subscriptions create|list|delete`: a named query's new events on the event stream, and a webhook. */
+function addEpcisSubscriptions(epcis: Command, io: CliIo, act: Act) {
+  const subscriptions = epcis
+    .command("subscriptions")
+    .description("subscriptions to a named query: its new events reach your event stream as epcis.<query>, and a webhook with --dest");
+  readOptions(
+    subscriptions
+      .command("create")
+      .description("subscribe to a named query (the webhook's signing secret is shown once)")
+      .argument("<query>", "the named query")
+      .option("--dest <url>", "a public https webhook the matching events are POSTed to"),
+  ).action(
+    act(async (name: string, options: ReadOptions & { dest?: string }) => {
+      const body = options.dest === undefined ? {} : { dest: options.dest };
+      printRecord(io, options.json, await own<Subscription>(io, options, "POST", `${namedQueryPath(name)}/subscriptions`, body));
+      return EXIT_OK;
+    }),
+  );
+  readOptions(subscriptions.command("list").description("the subscriptions to one of your named queries").argument("<query>")).action(
+    act(async (name: string, options: ReadOptions) => {
+      const answer = await own<{ subscriptions: Subscription[] }>(io, options, "GET", `${namedQueryPath(name)}/subscriptions`);
+      if (options.json) io.out(toJson(answer));
+      else
+        printRows(
+          io,
+          ["id", "webhook", "stream"],
+          answer.subscriptions.map((s) => [s.subscriptionID, s.dest ?? "(stream only)", s.stream]),
+        );
+      return EXIT_OK;
+    }),
+  );
+  readOptions(
+    subscriptions
+      .command("delete")
+      .description("end a subscription (its webhook stops)")
+      .argument("<query>")
+      .argument("<id>", "the subscription's id"),
+  ).action(
+    act(async (name: string, id: string, options: ReadOptions) => {
+      printRecord(
+        io,
+        options.json,
+        await own<Record<string, unknown>>(io, options, "DELETE", `${namedQueryPath(name)}/subscriptions/${encodeURIComponent(id)}`),
+      );
       return EXIT_OK;
     }),
   );

@@ -63,7 +63,7 @@ export type TextStream = { text: AsyncIterable<string> };
 export type ApiClient = {
   readonly url: string;
   /** A JSON body is sent as JSON; a TextStream is streamed as text/plain. */
-  request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown, token?: string): Promise<T>;
+  request<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown, token?: string): Promise<T>;
   /** Signs in with the key (EIP-191 challenge): a bearer token and the key's organization. */
   signIn(key: Wallet): Promise<{ token: string; organizationId: number; role: string }>;
 };
@@ -79,7 +79,7 @@ export function createApiClient(url: string): ApiClient {
     throw new LedgerError("bad_input", "BAD_URL", `--api must be an http(s) URL, got ${JSON.stringify(url)}`, "--api");
   }
   const sessions = new Map<string, Promise<{ token: string; organizationId: number; role: string }>>();
-  async function request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown, token?: string): Promise<T> {
+  async function request<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown, token?: string): Promise<T> {
     let response: Response;
     try {
       const streaming = isTextStream(body);
