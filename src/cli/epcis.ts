@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { RELAY_PATH } from "../ledger";
 import type { LedgerContract, SignedAttestation } from "../ledger";
 import type { Submission } from "./transport";
@@ -187,6 +187,11 @@ type FilterOptions = {
   bizLocation?: string[];
 };
 const repeated = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+const ACTIONS = ["ADD", "OBSERVE", "DELETE"];
+const actionArg = (value: string, previous: string[] | undefined) => {
+  if (!ACTIONS.includes(value)) throw new InvalidArgumentError(`expected one of ${ACTIONS.join(", ")}`);
+  return repeated(value, previous);
+};
 const FILTERS: [keyof FilterOptions, string, string][] = [
   ["bizStep", "--biz-step <step>", "EQ_bizStep: a CBV business step (shipping, receiving, …)"],
   ["disposition", "--disposition <disposition>", "EQ_disposition (in_transit, recalled, …)"],
@@ -199,7 +204,7 @@ const FILTERS: [keyof FilterOptions, string, string][] = [
 function filterOptions(command: Command): Command {
   for (const [, flags, description] of FILTERS) command.option(flags, `${description}; repeat for several`, repeated);
   return command
-    .addOption(new Option("--action <action>", "EQ_action; repeat for several").choices(["ADD", "OBSERVE", "DELETE"]).argParser(repeated))
+    .option("--action <action>", "EQ_action: ADD, OBSERVE or DELETE; repeat for several", actionArg)
     .option("--from <time>", "GE_eventTime: events at or after (a date, China time; an ISO date-time; unix seconds)", timeArg)
     .option("--to <time>", "LT_eventTime: events before", timeArg);
 }
