@@ -36,7 +36,9 @@ type CaptureJob = { captureID: string; status: string; attestations: Prepared[];
 export function addEpcisCommands(program: Command, io: CliIo, act: Act) {
   const epcis = program
     .command("epcis")
-    .description("GS1 EPCIS 2.0: export a batch's events; capture documents from your own systems as signed attestations");
+    .description(
+      "GS1 EPCIS 2.0: export a batch's events; capture documents from your own systems as signed attestations; custody; query, named queries and subscriptions",
+    );
   addEpcisExport(epcis, io, act);
   addEpcisCustody(epcis, io, act);
   addEpcisQuery(epcis, io, act);
@@ -209,17 +211,25 @@ function filterOptions(command: Command): Command {
     .option("--to <time>", "LT_eventTime: events before", timeArg);
 }
 
-/** The options as the API's SimpleEventQuery parameters. */
+const FILTER_NAMES: Record<Exclude<keyof FilterOptions, "from" | "to">, string> = {
+  bizStep: "EQ_bizStep",
+  disposition: "EQ_disposition",
+  action: "EQ_action",
+  epc: "MATCH_epc",
+  anyEpc: "MATCH_anyEPC",
+  readPoint: "EQ_readPoint",
+  bizLocation: "EQ_bizLocation",
+};
+
+/** The options as the API's SimpleEventQuery parameters (times as ISO 8601, as the standard has them). */
 function filtersOf(options: FilterOptions): Record<string, string[] | string> {
-  const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
   const filters: Record<string, string[] | string> = {};
-  const names = { bizStep: "EQ_bizStep", disposition: "EQ_disposition", action: "EQ_action", epc: "MATCH_epc", anyEpc: "MATCH_anyEPC" };
-  for (const [option, name] of Object.entries({ ...names, readPoint: "EQ_readPoint", bizLocation: "EQ_bizLocation" })) {
-    const values = options[option as keyof typeof names | "readPoint" | "bizLocation"];
+  for (const [option, name] of Object.entries(FILTER_NAMES)) {
+    const values = options[option as keyof typeof FILTER_NAMES];
     if (values !== undefined) filters[name] = values;
   }
-  if (options.from !== undefined) filters.GE_eventTime = iso(options.from);
-  if (options.to !== undefined) filters.LT_eventTime = iso(options.to);
+  if (options.from !== undefined) filters.GE_eventTime = new Date(options.from * 1000).toISOString();
+  if (options.to !== undefined) filters.LT_eventTime = new Date(options.to * 1000).toISOString();
   return filters;
 }
 
