@@ -160,6 +160,11 @@ describe("trace epcis custody, query, queries and subscriptions", () => {
     const stranger = errorOf(await cli(h.c.distributor, "epcis", "subscriptions", "delete", "shipped", "00000000-0000-4000-8000-000000000000"), 2);
     expect(stranger.code).to.equal("UNKNOWN_SUBSCRIPTION");
     expect((await stored()).subscriptions).to.equal(before.subscriptions + 1);
+    const hooked = answerOf(await cli(h.c.distributor, "epcis", "subscriptions", "create", "shipped", "--dest", "https://partner.example/epcis"));
+    expect(hooked).to.include({ queryName: "shipped", dest: "https://partner.example/epcis" });
+    expect(hooked.secret, "the webhook's signing secret is shown once").to.be.a("string");
+    expect((await stored()).webhooks).to.equal(before.webhooks + 1);
+    answerOf(await cli(h.c.distributor, "epcis", "subscriptions", "delete", "shipped", hooked.subscriptionID));
     const ended = answerOf(await cli(h.c.distributor, "epcis", "subscriptions", "delete", "shipped", subscribed.subscriptionID));
     expect(ended.subscriptionID).to.equal(subscribed.subscriptionID);
     expect(answerOf(await cli(h.c.distributor, "epcis", "subscriptions", "list", "shipped")).subscriptions).to.deep.equal([]);
