@@ -85,7 +85,9 @@ describe.each(NODE_KINDS)("npm run deploy and npm start --rpc on %s", (kind) => 
     expect(first.region).to.equal(330000n);
     expect((await registry.signingKey(regulator.address)).organizationId).to.equal(1n);
     expect(await BatchLedger__factory.connect(deployment.contracts.BatchLedger, node.provider).undoWindow()).to.equal(7n * 24n * 3600n);
-    expect(JSON.parse(readFileSync(out, "utf8"))).to.have.keys(["chainId", "rpcUrl", "startBlock", "contracts"]);
+    // The relay's bundle (a document's attestations for several contracts in one transaction) is deployed with them.
+    expect(JSON.parse(readFileSync(out, "utf8"))).to.have.keys(["chainId", "rpcUrl", "startBlock", "contracts", "relayBundle"]);
+    expect(await node.provider.getCode(deployment.relayBundle!)).to.not.equal("0x");
     deployedHead = await node.provider.getBlockNumber();
   });
 
