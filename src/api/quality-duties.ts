@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NOTICE_CHANNELS, STERILE_RISK_CLASSES } from "../ledger";
+import { NOTICE_CHANNELS, PERSON_ROLES, PersonRole, STERILE_RISK_CLASSES } from "../ledger";
 import type { RiskClassName } from "../ledger";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import type { Database } from "../store";
@@ -67,8 +67,16 @@ const batchQuality = z.object({
     })
     .nullable(),
   marketReleasedBy: z
-    .object({ key: z.string(), person: person.nullable().meta({ description: "the named responsible person whose key signed, if any" }) })
+    .object({
+      key: z.string(),
+      signerName: z.string().meta({ description: "the signer's name as the release attestation states it (empty for the MAH's own key)" }),
+      signerRole: z.string().meta({ description: "the signer's role as the attestation states it: QUALIFIED_PERSON, or ORGANIZATION" }),
+      person: person.nullable().meta({ description: "the named responsible person whose key signed, if any" }),
+    })
     .nullable(),
+  qualifiedPersons: z
+    .array(person)
+    .meta({ description: "the product's current quality authorized persons: the market release must be signed by one, under the appointed name" }),
   retainedSamples: z
     .object({
       quantity: z.number().int(),
@@ -411,7 +419,7 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
     db.selectFrom("batch_quality_records").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
     db
       .selectFrom("ledger_events")
-      .select("signer")
+      .select(["signer", "payload"])
       .where("batch_id", "=", batch.id)
       .where("name", "=", "BatchMarketReleased")
       .orderBy("block_number", "desc")
@@ -419,6 +427,14 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
     db.selectFrom("retained_samples").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
   ]);
   const signer = release?.signer ?? null;
+  const qualifiedPersons = await db
+    .selectFrom("responsible_persons")
+    .selectAll()
+    .where("product_id", "=", batch.product_id)
+    .where("role", "=", "QUALIFIED_PERSON")
+    .where("revoked", "=", 0)
+    .orderBy("appointed_at")
+    .execute();
   const releasedBy = signer
     ? await db
         .selectFrom("responsible_persons")
@@ -449,7 +465,8 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
             issuedAt: records.certified_at,
           }
         : null,
-    marketReleasedBy: signer ? { key: signer, person: releasedBy ? toPerson(releasedBy) : null } : null,
+    marketReleasedBy: release && signer ? { key: signer, ...releaseSignerOf(release.payload), person: releasedBy ? toPerson(releasedBy) : null } : null,
+    qualifiedPersons: qualifiedPersons.map(toPerson),
     retainedSamples: samples
       ? {
           quantity: samples.quantity,
@@ -461,4 +478,10 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
         }
       : null,
   };
+}
+
+/** Who the market release attestation says signed it (its payload, as the indexer stored the event's arguments). */
+export function releaseSignerOf(payload: string): { signerName: string; signerRole: string } {
+  const args = JSON.parse(payload) as { signerName?: string; signerRole?: string };
+  return { signerName: args.signerName ?? "", signerRole: PERSON_ROLES.nameOf(Number(args.signerRole ?? PersonRole.Organization)) };
 }
