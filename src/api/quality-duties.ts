@@ -74,9 +74,6 @@ const batchQuality = z.object({
       person: person.nullable().meta({ description: "the named responsible person whose key signed, if any" }),
     })
     .nullable(),
-  qualifiedPersons: z
-    .array(person)
-    .meta({ description: "the product's current quality authorized persons: the market release must be signed by one, under the appointed name" }),
   retainedSamples: z
     .object({
       quantity: z.number().int(),
@@ -427,14 +424,6 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
     db.selectFrom("retained_samples").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
   ]);
   const signer = release?.signer ?? null;
-  const qualifiedPersons = await db
-    .selectFrom("responsible_persons")
-    .selectAll()
-    .where("product_id", "=", batch.product_id)
-    .where("role", "=", "QUALIFIED_PERSON")
-    .where("revoked", "=", 0)
-    .orderBy("appointed_at")
-    .execute();
   const releasedBy = signer
     ? await db
         .selectFrom("responsible_persons")
@@ -466,7 +455,6 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
           }
         : null,
     marketReleasedBy: release && signer ? { key: signer, ...releaseSignerOf(release.payload), person: releasedBy ? toPerson(releasedBy) : null } : null,
-    qualifiedPersons: qualifiedPersons.map(toPerson),
     retainedSamples: samples
       ? {
           quantity: samples.quantity,
