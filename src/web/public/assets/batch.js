@@ -462,9 +462,10 @@ function qualityDuties(quality, product) {
       ],
       [
         "quality.releasedBy",
+        // the name and role the release attestation states, not the appointment as it may stand today
         released
-          ? released.person
-            ? personText(released.person)
+          ? released.signerName
+            ? personText({ name: released.signerName, role: released.signerRole, revoked: false })
             : h("code", { title: released.key }, shortHash(released.key))
           : t("quality.notReleased"),
       ],
