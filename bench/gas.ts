@@ -345,7 +345,8 @@ async function main() {
       mahId: mah.id,
       batchId,
       decisionHash: hashText(`release decision ${batchId}`),
-      signerRole: PersonRole.Organization, signerName: "",
+      signerRole: PersonRole.Organization,
+      signerName: "",
     });
     return batches.releaseToMarket(message, signature);
   };

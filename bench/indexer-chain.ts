@@ -355,7 +355,12 @@ function plan(targetEvents: number, keys: string[]) {
       });
     }
     op("releaseFromFactory", "FactoryRelease", cmo, "BatchFactoryReleased", { batchId, certificateHash: hashText(`coa ${batchNumber}`) });
-    op("releaseToMarket", "MarketRelease", mah, "BatchMarketReleased", { batchId, decisionHash: hashText(`release ${batchNumber}`), signerRole: PersonRole.Organization, signerName: "" });
+    op("releaseToMarket", "MarketRelease", mah, "BatchMarketReleased", {
+      batchId,
+      decisionHash: hashText(`release ${batchNumber}`),
+      signerRole: PersonRole.Organization,
+      signerName: "",
+    });
     const hand = (from: Org, to: Org, shipped: number, received = shipped) => {
       const shipNonce = from.nonce;
       op("shipBatch", "Shipment", from, "BatchShipped", { batchId, recipientId: to.id, quantity: BigInt(shipped), codesRoot: ZeroHash });

@@ -454,7 +454,8 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
             issuedAt: records.certified_at,
           }
         : null,
-    marketReleasedBy: release && signer ? { key: signer, ...releaseSignerOf(release.payload), person: releasedBy ? toPerson(releasedBy) : null } : null,
+    marketReleasedBy:
+      release && signer ? { key: signer, ...releaseSignerOf(release.payload), person: releasedBy ? toPerson(releasedBy) : null } : null,
     retainedSamples: samples
       ? {
           quantity: samples.quantity,

@@ -184,7 +184,10 @@ const OBJECT_EVENTS: Record<string, (event: EpcisEvent, x: Context) => Promise<P
     if (e["trace:release"] === "factory")
       return { type: "FactoryRelease", message: { batchId: batch.id, certificateHash: hashOr(e["trace:certificateHash"], e.eventID) } };
     if (e["trace:release"] === "market")
-      return { type: "MarketRelease", message: { batchId: batch.id, decisionHash: hashOr(e["trace:decisionHash"], e.eventID), ...releaseSignerOf(e) } };
+      return {
+        type: "MarketRelease",
+        message: { batchId: batch.id, decisionHash: hashOr(e["trace:decisionHash"], e.eventID), ...releaseSignerOf(e) },
+      };
     return reject("an inspecting event is captured as a factory or market release (trace:release); deviations are opened with trace deviations");
   },
   async shipping(e, x) {

@@ -12,7 +12,14 @@ import type { Consortium } from "./fixtures";
 async function marketReleaseSetup(c: Consortium) {
   const batchId = await recordBatch(c, "B-2024-001");
   await releaseFromFactory(c, batchId);
-  const message = { mahId: c.mah.id, nonce: c.nextNonce(), batchId, decisionHash: hashText("release"), signerRole: PersonRole.Organization, signerName: "" };
+  const message = {
+    mahId: c.mah.id,
+    nonce: c.nextNonce(),
+    batchId,
+    decisionHash: hashText("release"),
+    signerRole: PersonRole.Organization,
+    signerName: "",
+  };
   const domain: AttestationDomain<"BatchLedger"> = {
     contract: "BatchLedger",
     chainId: c.chainId,

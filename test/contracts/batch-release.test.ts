@@ -579,13 +579,7 @@ describe("BatchLedger: manufacture and release", () => {
       });
       await expect(c.batches.releaseToMarket(message as never, signature))
         .to.emit(c.batches, "BatchMarketReleased")
-        .withArgs(
-          c.batchId,
-          c.mah.id,
-          [c.mah.id, message.nonce, c.batchId, decisionHash, PersonRole.Organization, ""],
-          c.mah.key.address,
-          signature,
-        );
+        .withArgs(c.batchId, c.mah.id, [c.mah.id, message.nonce, c.batchId, decisionHash, PersonRole.Organization, ""], c.mah.key.address, signature);
     });
 
     it("releaseToMarket succeeds at 23:59:59 China time on the batch's expiry date, its last valid second", async () => {

@@ -756,7 +756,13 @@ class Runner {
           op,
           by,
           "MarketRelease",
-          { mahId: this.party(by).id, batchId: b.id, decisionHash: hashText("release decision"), signerRole: PersonRole.Organization, signerName: "" },
+          {
+            mahId: this.party(by).id,
+            batchId: b.id,
+            decisionHash: hashText("release decision"),
+            signerRole: PersonRole.Organization,
+            signerName: "",
+          },
           () =>
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??

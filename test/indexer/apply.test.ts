@@ -255,7 +255,11 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await step();
       expect(await batch(batchId)).to.include({ state: "MARKET_RELEASED", factory_released_at: factoryAt, market_released_at: now() });
       // the signer's name and role as the attestation states them, kept with the event for the batch view and provenance
-      const released = await store.db.selectFrom("ledger_events").select("payload").where("name", "=", "BatchMarketReleased").executeTakeFirstOrThrow();
+      const released = await store.db
+        .selectFrom("ledger_events")
+        .select("payload")
+        .where("name", "=", "BatchMarketReleased")
+        .executeTakeFirstOrThrow();
       expect(JSON.parse(released.payload)).to.include({ signerRole: PersonRole.QualifiedPerson, signerName: "王敏 Wang Min" });
     });
 
