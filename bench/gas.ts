@@ -23,6 +23,7 @@ import {
   DEFAULT_UNDO_WINDOW,
   DeviationKind,
   PackState,
+  PersonRole,
   RecallLevel,
   ReleaseTester,
   Role,
@@ -344,6 +345,8 @@ async function main() {
       mahId: mah.id,
       batchId,
       decisionHash: hashText(`release decision ${batchId}`),
+      signerRole: PersonRole.Organization,
+      signerName: "",
     });
     return batches.releaseToMarket(message, signature);
   };

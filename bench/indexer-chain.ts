@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { AbiCoder, getCreateAddress, id as hashText, keccak256, Wallet, ZeroHash } from "ethers";
 import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
-import { AgreementKind, attestationTypes, CONTRACT_INTERFACES, ReleaseTester, Role } from "../src/ledger";
+import { AgreementKind, attestationTypes, CONTRACT_INTERFACES, PersonRole, ReleaseTester, Role } from "../src/ledger";
 import {
   AggregationLedger__factory,
   AlertCases__factory,
@@ -355,7 +355,12 @@ function plan(targetEvents: number, keys: string[]) {
       });
     }
     op("releaseFromFactory", "FactoryRelease", cmo, "BatchFactoryReleased", { batchId, certificateHash: hashText(`coa ${batchNumber}`) });
-    op("releaseToMarket", "MarketRelease", mah, "BatchMarketReleased", { batchId, decisionHash: hashText(`release ${batchNumber}`) });
+    op("releaseToMarket", "MarketRelease", mah, "BatchMarketReleased", {
+      batchId,
+      decisionHash: hashText(`release ${batchNumber}`),
+      signerRole: PersonRole.Organization,
+      signerName: "",
+    });
     const hand = (from: Org, to: Org, shipped: number, received = shipped) => {
       const shipNonce = from.nonce;
       op("shipBatch", "Shipment", from, "BatchShipped", { batchId, recipientId: to.id, quantity: BigInt(shipped), codesRoot: ZeroHash });

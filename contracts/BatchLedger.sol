@@ -27,7 +27,9 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     bytes32 private constant FACTORY_RELEASE_TYPEHASH =
         keccak256("FactoryRelease(uint32 cmoId,uint256 nonce,bytes32 batchId,bytes32 certificateHash)");
     bytes32 private constant MARKET_RELEASE_TYPEHASH =
-        keccak256("MarketRelease(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 decisionHash)");
+        keccak256(
+            "MarketRelease(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 decisionHash,uint8 signerRole,string signerName)"
+        );
     bytes32 private constant RELEASE_REFUSAL_TYPEHASH =
         keccak256("ReleaseRefusal(uint32 mahId,uint256 nonce,bytes32 batchId,bytes32 reasonHash)");
     bytes32 private constant SHIPMENT_TYPEHASH = keccak256(
@@ -203,7 +205,15 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
     /// @inheritdoc IBatchLedger
     function releaseToMarket(MarketRelease calldata release, bytes calldata signature) external {
         bytes32 structHash = keccak256(
-            abi.encode(MARKET_RELEASE_TYPEHASH, release.mahId, release.nonce, release.batchId, release.decisionHash)
+            abi.encode(
+                MARKET_RELEASE_TYPEHASH,
+                release.mahId,
+                release.nonce,
+                release.batchId,
+                release.decisionHash,
+                release.signerRole,
+                keccak256(bytes(release.signerName))
+            )
         );
         (, address signer) = _attest(structHash, release.mahId, release.nonce, signature);
         Batch storage subject = _recorded(release.batchId);
@@ -211,7 +221,9 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
         _checkReleasable(release.batchId, subject, BatchState.FactoryReleased);
         _checkNotHeld(release.batchId, subject);
         _checkUnexpired(release.batchId, subject);
-        if (subject.qualityChecked) _qualityDuties.checkMarketRelease(release.batchId, signer);
+        bool personSigns = subject.qualityChecked &&
+            _qualityDuties.checkMarketRelease(release.batchId, signer, release.signerRole, release.signerName);
+        if (!personSigns) _checkOrganizationSigner(release);
         subject.state = BatchState.MarketReleased;
         emit BatchMarketReleased(release.batchId, release.mahId, release, signer, signature);
     }
@@ -570,6 +582,13 @@ contract BatchLedger is IBatchLedger, Attestations, Multicall {
 
     function _checkNotRejected(bytes32 id, Batch storage subject) private view {
         if (subject.state == BatchState.Rejected) revert BatchRejected(id);
+    }
+
+    /// @dev A release by the MAH's own key names no person, so it must not claim one.
+    function _checkOrganizationSigner(MarketRelease calldata release) private pure {
+        if (release.signerRole != IQualityDuties.PersonRole.Organization || bytes(release.signerName).length != 0) {
+            revert ReleaseSignerNotOrganization(release.batchId, release.signerRole, release.signerName);
+        }
     }
 
     function _checkNotHeld(bytes32 id, Batch storage subject) private view {

@@ -104,7 +104,9 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
             IConsortiumRegistry.Role.Mah, structHash, appointment.mahId, appointment.nonce, signature
         );
         _checkProductOf(appointment.productId, appointment.mahId);
-        if (appointment.role == PersonRole.None) revert InvalidPersonRole();
+        if (appointment.role == PersonRole.None || appointment.role == PersonRole.Organization) {
+            revert InvalidPersonRole();
+        }
         if (bytes(appointment.name).length == 0) revert EmptyPersonName();
         (uint32 keyOrganization, bool keyRevoked) = _registry.signingKey(appointment.personKey);
         if (keyOrganization != appointment.mahId || keyRevoked) {
@@ -116,6 +118,7 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
         }
         named.role = appointment.role;
         named.revoked = false;
+        named.nameHash = keccak256(bytes(appointment.name));
         if (appointment.role == PersonRole.QualifiedPerson) _qualifiedPersons[appointment.productId] += 1;
         emit ResponsiblePersonAppointed(
             appointment.productId, appointment.mahId, appointment.personKey, appointment, signer, signature
@@ -517,16 +520,25 @@ contract QualityDuties is IQualityDuties, Attestations, Multicall {
     }
 
     /// @inheritdoc IQualityDuties
-    function checkMarketRelease(bytes32 batchId, address signer) external view {
+    function checkMarketRelease(bytes32 batchId, address signer, PersonRole signerRole, string calldata signerName)
+        external
+        view
+        returns (bool personSigns)
+    {
         BatchDuties storage duties = _dutiesOf(batchId);
         if (duties.sterileRecordsRequired && !_samples[batchId].approved) revert RetainedSamplesNotApproved(batchId);
-        if (!duties.qualifiedPersonSigns) return;
+        if (!duties.qualifiedPersonSigns) return false;
         Person memory named = _persons[duties.productId][signer];
         if (named.role == PersonRole.None) revert ReleaseNotByResponsiblePerson(batchId, signer);
         if (named.revoked) revert ResponsiblePersonRevokedForRelease(batchId, signer);
         if (named.role != PersonRole.QualifiedPerson) {
             revert ResponsiblePersonRoleMismatch(batchId, signer, named.role, PersonRole.QualifiedPerson);
         }
+        if (signerRole != named.role) revert ReleaseSignerRoleMismatch(batchId, signer, signerRole, named.role);
+        if (keccak256(bytes(signerName)) != named.nameHash) {
+            revert ReleaseSignerNameMismatch(batchId, signer, signerName);
+        }
+        return true;
     }
 
     // ----- reads -----

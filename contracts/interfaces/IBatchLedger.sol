@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IAttestations} from "./IAttestations.sol";
 import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
 import {IProductRegistry} from "./IProductRegistry.sol";
+import {IQualityDuties} from "./IQualityDuties.sol";
 
 /// @title Batch ledger: manufacture, release, custody and recall of medicine batches
 /// @notice Every step is an attestation signed by the organization that takes it. A batch's serial codes stay off
@@ -187,11 +188,16 @@ interface IBatchLedger is IAttestations {
         bytes32 certificateHash;
     }
 
+    /// @notice The MAH's QA releases a batch to market. `signerRole` and `signerName` say who signs: the product's
+    /// quality authorized person as appointed in QualityDuties, or `Organization` with no name for the MAH's own key
+    /// where the product names no QP.
     struct MarketRelease {
         uint32 mahId;
         uint256 nonce;
         bytes32 batchId;
         bytes32 decisionHash;
+        IQualityDuties.PersonRole signerRole;
+        string signerName;
     }
 
     /// @notice The MAH's QA refuses market release: the batch is rejected, to be destroyed. `reasonHash` is the hash
@@ -386,6 +392,8 @@ interface IBatchLedger is IAttestations {
         bytes32 indexed batchId, uint32 indexed mahId, RecallClosure closure, address signer, bytes signature
     );
 
+    /// @dev A market release not signed by a named person must say so: role `Organization`, no name.
+    error ReleaseSignerNotOrganization(bytes32 batchId, IQualityDuties.PersonRole signerRole, string signerName);
     error UnknownAgreement(bytes32 agreementId);
     error NotQualityAgreement(bytes32 agreementId);
     error NotAgreementCounterparty(bytes32 agreementId, uint32 organizationId);

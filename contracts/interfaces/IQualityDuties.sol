@@ -11,13 +11,15 @@ import {IAttestations} from "./IAttestations.sol";
 /// reports for shortage-listed drugs, retained samples approved by the MAH, and the communication log of each
 /// quality agreement (terms recorded by the MAH and countersigned by the CMO, notices and acknowledgements).
 interface IQualityDuties is IAttestations {
-    /// @dev QualifiedPerson (质量受权人) signs market release; the others are named for the record.
+    /// @dev QualifiedPerson (质量受权人) signs market release; the others are named for the record. Organization is
+    /// never appointed: a market release states it when signed by the MAH's own key, no person named.
     enum PersonRole {
         None,
         QualifiedPerson,
         QualityHead,
         ProductionHead,
-        PharmacovigilanceHead
+        PharmacovigilanceHead,
+        Organization
     }
 
     /// @dev Sterile, Vaccine and TcmInjection are sterile dosage forms: their batches need sterile records.
@@ -214,6 +216,7 @@ interface IQualityDuties is IAttestations {
     struct Person {
         PersonRole role;
         bool revoked;
+        bytes32 nameHash;
     }
 
     event ResponsiblePersonAppointed(
@@ -298,6 +301,8 @@ interface IQualityDuties is IAttestations {
     error ReleaseNotByResponsiblePerson(bytes32 batchId, address signer);
     error ResponsiblePersonRoleMismatch(bytes32 batchId, address signer, PersonRole role, PersonRole required);
     error ResponsiblePersonRevokedForRelease(bytes32 batchId, address signer);
+    error ReleaseSignerNameMismatch(bytes32 batchId, address signer, string signerName);
+    error ReleaseSignerRoleMismatch(bytes32 batchId, address signer, PersonRole signerRole, PersonRole appointed);
     error InvalidRiskClass();
     error RiskClassAlreadySet(bytes32 productId, RiskClass riskClass);
     /// @notice QualityDuties holds no release checks for this batch (it needs none, or it is not recorded).
@@ -408,8 +413,13 @@ interface IQualityDuties is IAttestations {
     /// @notice Reverts unless a checked batch may be released from the factory.
     function checkFactoryRelease(bytes32 batchId) external view;
 
-    /// @notice Reverts unless `signer` may sign a checked batch's market release.
-    function checkMarketRelease(bytes32 batchId, address signer) external view;
+    /// @notice Reverts unless `signer`, stating `signerRole` and `signerName`, may sign a checked batch's market
+    /// release: where the product names a QP, the signer must be a current one and state its appointed role and name.
+    /// @return personSigns Whether a named person must sign (else the MAH's own key, checked by the batch ledger).
+    function checkMarketRelease(bytes32 batchId, address signer, PersonRole signerRole, string calldata signerName)
+        external
+        view
+        returns (bool personSigns);
 
     function batchDuties(bytes32 batchId) external view returns (BatchDuties memory);
 

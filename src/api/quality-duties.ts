@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NOTICE_CHANNELS, STERILE_RISK_CLASSES } from "../ledger";
+import { NOTICE_CHANNELS, PERSON_ROLES, PersonRole, STERILE_RISK_CLASSES } from "../ledger";
 import type { RiskClassName } from "../ledger";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import type { Database } from "../store";
@@ -67,7 +67,12 @@ const batchQuality = z.object({
     })
     .nullable(),
   marketReleasedBy: z
-    .object({ key: z.string(), person: person.nullable().meta({ description: "the named responsible person whose key signed, if any" }) })
+    .object({
+      key: z.string(),
+      signerName: z.string().meta({ description: "the signer's name as the release attestation states it (empty for the MAH's own key)" }),
+      signerRole: z.string().meta({ description: "the signer's role as the attestation states it: QUALIFIED_PERSON, or ORGANIZATION" }),
+      person: person.nullable().meta({ description: "the named responsible person whose key signed, if any" }),
+    })
     .nullable(),
   retainedSamples: z
     .object({
@@ -411,7 +416,7 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
     db.selectFrom("batch_quality_records").selectAll().where("batch_id", "=", batch.id).executeTakeFirst(),
     db
       .selectFrom("ledger_events")
-      .select("signer")
+      .select(["signer", "payload"])
       .where("batch_id", "=", batch.id)
       .where("name", "=", "BatchMarketReleased")
       .orderBy("block_number", "desc")
@@ -449,7 +454,8 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
             issuedAt: records.certified_at,
           }
         : null,
-    marketReleasedBy: signer ? { key: signer, person: releasedBy ? toPerson(releasedBy) : null } : null,
+    marketReleasedBy:
+      release && signer ? { key: signer, ...releaseSignerOf(release.payload), person: releasedBy ? toPerson(releasedBy) : null } : null,
     retainedSamples: samples
       ? {
           quantity: samples.quantity,
@@ -461,4 +467,10 @@ async function batchQualityOf(services: ApiServices, batch: { id: string; produc
         }
       : null,
   };
+}
+
+/** Who the market release attestation says signed it (its payload, as the indexer stored the event's arguments). */
+export function releaseSignerOf(payload: string): { signerName: string; signerRole: string } {
+  const args = JSON.parse(payload) as { signerName?: string; signerRole?: string };
+  return { signerName: args.signerName ?? "", signerRole: PERSON_ROLES.nameOf(Number(args.signerRole ?? PersonRole.Organization)) };
 }

@@ -14,6 +14,10 @@ import {
   DeviationKind,
   PACK_STATES,
   PackState,
+  PERSON_ROLES,
+  PersonRole,
+  releaseSigner,
+  type ReleaseReviewDuties,
   RecallLevel,
   recoverAttester,
   ReleaseTester,
@@ -144,6 +148,23 @@ export function attestation(
       return withSession(io, options, (session) => work(session, ...args));
     }),
   );
+}
+
+const RELEASE_SIGNER_ROLES = { qp: PersonRole.QualifiedPerson, organization: PersonRole.Organization };
+
+/**
+ * Who a market release states as its signer: the options if given, else the appointment of this key as the
+ * product's quality authorized person read from the API (the MAH's own key, no person named, when it holds none).
+ */
+async function releaseSignerFor(session: Session, batchId: string, options: Options): Promise<{ signerName: string; signerRole: number }> {
+  if (options.signerRole !== undefined || options.signerName !== undefined) {
+    const signerRole = (options.signerRole as number | undefined) ?? (options.signerName ? PersonRole.QualifiedPerson : PersonRole.Organization);
+    return { signerName: (options.signerName as string | undefined) ?? "", signerRole };
+  }
+  if (!session.api) return { signerName: "", signerRole: PersonRole.Organization };
+  const { token } = await session.api.signIn(session.key);
+  const review = await session.api.request<{ qualityDuties: ReleaseReviewDuties }>("GET", `/v1/batches/${batchId}/release-review`, undefined, token);
+  return releaseSigner(review.qualityDuties, session.key.address);
 }
 
 const ROLE_NAMES = {
@@ -732,11 +753,18 @@ function addBatchStepCommands(program: Command, io: CliIo, act: Act) {
     act,
     "market",
     "the MAH releases a batch to the market",
-    (c) => batchArgument(c).addOption(hashOption("--decision <decision>", "the release decision").makeOptionMandatory()),
+    (c) =>
+      batchArgument(c)
+        .addOption(hashOption("--decision <decision>", "the release decision").makeOptionMandatory())
+        .option("--signer-name <name>", "the signer's name as appointed quality authorized person (default: read from the API)")
+        .option("--signer-role <role>", "qp, or organization for the MAH's own key (default: read from the API)", enumArg(RELEASE_SIGNER_ROLES)),
     async (session, batch: BatchRef, options: Options) => {
-      printSent(session, await attest(session, "BatchLedger", "MarketRelease", { batchId: named(session, batch), decisionHash: options.decision }), {
-        batchId: batch.id,
-      });
+      const signer = await releaseSignerFor(session, named(session, batch), options);
+      printSent(
+        session,
+        await attest(session, "BatchLedger", "MarketRelease", { batchId: named(session, batch), decisionHash: options.decision, ...signer }),
+        { batchId: batch.id, signerName: signer.signerName, signerRole: PERSON_ROLES.nameOf(signer.signerRole) },
+      );
       return EXIT_OK;
     },
   );

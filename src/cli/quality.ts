@@ -394,7 +394,7 @@ type BatchQuality = {
   riskClass: string | null;
   sterileRecords: { referencedAt: number } | null;
   testCertificate: { laboratory: { name: string }; passed: boolean } | null;
-  marketReleasedBy: { key: string; person: Person | null } | null;
+  marketReleasedBy: { key: string; signerName: string; signerRole: string; person: Person | null } | null;
 };
 
 const describePerson = (p: Person) => `${p.name} (${p.role}${p.revoked ? ", revoked" : ""}) ${p.key}`;
@@ -429,7 +429,12 @@ async function showBatch(io: CliIo, batch: BatchRef, options: ReadOptions): Prom
       "test certificate": answer.testCertificate
         ? `${answer.testCertificate.laboratory.name}: ${answer.testCertificate.passed ? "passed" : "FAILED"}`
         : "none",
-      "market release signed by": released ? (released.person ? describePerson(released.person) : released.key) : "not released",
+      // as the release attestation states it: a QP by name and role, or the MAH's own key
+      "market release signed by": released
+        ? released.signerName
+          ? `${released.signerName} (${released.signerRole}) ${released.key}`
+          : `${released.key} (the MAH's own key, no person named)`
+        : "not released",
     });
   }
   return EXIT_OK;

@@ -242,8 +242,9 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
     });
     await mined(qualityDuties.appointPerson(message, signature));
   };
-  await appoint(atorvastatin, qp.key.address, PersonRole.QualifiedPerson, "张丽华 Zhang Lihua");
-  await appoint(ceftriaxone, qp.key.address, PersonRole.QualifiedPerson, "张丽华 Zhang Lihua");
+  const qpName = "张丽华 Zhang Lihua";
+  await appoint(atorvastatin, qp.key.address, PersonRole.QualifiedPerson, qpName);
+  await appoint(ceftriaxone, qp.key.address, PersonRole.QualifiedPerson, qpName);
   await appoint(atorvastatin, mah.address, PersonRole.QualityHead, "李建国 Li Jianguo");
   // Reviews of the last quarter and the one before it are filed; the quarter between is missing, so its review is
   // overdue whatever day the demo starts (the early warning raises quality_review_overdue).
@@ -403,6 +404,8 @@ export async function seedDemo(options: SeedOptions): Promise<DemoSeed> {
       mahId: mah.organizationId,
       batchId: batch.batchId,
       decisionHash: hashText(`上市放行审核记录 ${batch.batchNumber}`),
+      // the QP's name and role go into the attestation; the MAH's own key names no person
+      ...(signer === qp ? { signerRole: PersonRole.QualifiedPerson, signerName: qpName } : { signerRole: PersonRole.Organization, signerName: "" }),
     });
     await mined(ledger.releaseToMarket(message, signature));
   };

@@ -2,7 +2,7 @@ import { id as hashText, ZeroHash } from "ethers";
 import { aggregationTree, CodeError, packId, parseCode } from "../codes";
 import type { Aggregate } from "../codes";
 import type { AttestationName, LedgerContract } from "../ledger";
-import { ATTESTATIONS, RECALL_LEVELS } from "../ledger";
+import { ATTESTATIONS, PersonRole, RECALL_LEVELS } from "../ledger";
 import { endOfChinaDay } from "../ledger/expiry";
 import { validateEpcis } from "./validate";
 
@@ -184,7 +184,10 @@ const OBJECT_EVENTS: Record<string, (event: EpcisEvent, x: Context) => Promise<P
     if (e["trace:release"] === "factory")
       return { type: "FactoryRelease", message: { batchId: batch.id, certificateHash: hashOr(e["trace:certificateHash"], e.eventID) } };
     if (e["trace:release"] === "market")
-      return { type: "MarketRelease", message: { batchId: batch.id, decisionHash: hashOr(e["trace:decisionHash"], e.eventID) } };
+      return {
+        type: "MarketRelease",
+        message: { batchId: batch.id, decisionHash: hashOr(e["trace:decisionHash"], e.eventID), ...releaseSignerOf(e) },
+      };
     return reject("an inspecting event is captured as a factory or market release (trace:release); deviations are opened with trace deviations");
   },
   async shipping(e, x) {
@@ -403,4 +406,10 @@ export async function planCapture(document: unknown, x: Context): Promise<Captur
     }
   }
   return rejected.length > 0 ? { attestations: [], readings: [], rejected } : { attestations, readings, rejected };
+}
+
+/** Who a captured market release states as its signer: the QP named by trace:signerName, else the MAH's own key. */
+function releaseSignerOf(e: EpcisEvent): { signerName: string; signerRole: number } {
+  const name = typeof e["trace:signerName"] === "string" ? e["trace:signerName"] : "";
+  return { signerName: name, signerRole: name ? PersonRole.QualifiedPerson : PersonRole.Organization };
 }

@@ -2,7 +2,7 @@ import { payloadOf } from "../store";
 import type { LedgerEventTable } from "../store";
 import { isNmpaProductCode, parseCode } from "../codes";
 import type { LedgerContract, PackStateName } from "../ledger";
-import { DEVIATION_KINDS, PACK_STATES, RECALL_LEVELS, SUSPECT_OUTCOMES } from "../ledger";
+import { DEVIATION_KINDS, PACK_STATES, PERSON_ROLES, RECALL_LEVELS, SUSPECT_OUTCOMES } from "../ledger";
 import { attestationOf } from "../indexer/decode";
 import type { LedgerEvent } from "../indexer/decode";
 import { CHINA_OFFSET, chinaTime } from "../ledger/china-time";
@@ -129,6 +129,8 @@ const MAPPINGS: Record<string, (args: Args, x: EventContext) => EpcisEvent> = {
     quantityList: [{ epcClass: x.lot }],
     "trace:release": "market",
     "trace:decisionHash": a.decisionHash,
+    "trace:signerName": a.signerName,
+    "trace:signerRole": PERSON_ROLES.nameOf(Number(a.signerRole)),
   }),
   // The MAH's QA refuses the lot market release: rejected, to be destroyed, never sold.
   BatchReleaseRefused: (a, x) => ({

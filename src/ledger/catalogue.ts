@@ -246,7 +246,14 @@ export const ATTESTATIONS = {
   MarketRelease: {
     contract: "BatchLedger",
     function: "releaseToMarket",
-    fields: [field("mahId", "uint32"), field("nonce", "uint256"), field("batchId", "bytes32"), field("decisionHash", "bytes32")],
+    fields: [
+      field("mahId", "uint32"),
+      field("nonce", "uint256"),
+      field("batchId", "bytes32"),
+      field("decisionHash", "bytes32"),
+      field("signerRole", "uint8"),
+      field("signerName", "string"),
+    ],
     event: "BatchMarketReleased",
     struct: "release",
     signedBy: ["MAH"],

@@ -124,6 +124,9 @@ export const REFUSAL_TITLES: Record<string, { "zh-CN": string; en: string }> = {
     "zh-CN": "上市放行须由该产品的质量受权人签署",
     en: "The product's quality authorized person must sign the release",
   },
+  RELEASE_SIGNER_ROLE_MISMATCH: { "zh-CN": "放行声明的签署人角色与任命不符", en: "The release states a role other than the signer's appointment" },
+  RELEASE_SIGNER_NAME_MISMATCH: { "zh-CN": "放行声明的签署人姓名与任命不符", en: "The release names the signer otherwise than the appointment" },
+  RELEASE_SIGNER_NOT_ORGANIZATION: { "zh-CN": "以机构密钥放行时不得声明个人", en: "A release by the organization's key must name no person" },
   RESPONSIBLE_PERSON_ROLE_MISMATCH: { "zh-CN": "签署人不是该产品的质量受权人", en: "The signer is not the product's quality authorized person" },
   RESPONSIBLE_PERSON_REVOKED: { "zh-CN": "质量受权人的任命已撤销", en: "The quality authorized person's appointment was revoked" },
   STERILE_RECORDS_MISSING: {

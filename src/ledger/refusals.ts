@@ -782,6 +782,31 @@ export const CONTRACT_REFUSALS: Record<string, Rule> = {
       `the appointment of ${a.signer} as quality authorized person of the product of ${await c.names.batch(a.batchId)} was revoked; ` +
       "a current quality authorized person must sign the release",
   },
+  ReleaseSignerRoleMismatch: {
+    kind: "bad_input",
+    code: "RELEASE_SIGNER_ROLE_MISMATCH",
+    field: "message.signerRole",
+    explain: async (a, c) =>
+      `the market release of ${await c.names.batch(a.batchId)} states its signer ${a.signer} as ${PERSON_ROLES.words[Number(a.signerRole)]}, ` +
+      `but that person is appointed ${PERSON_ROLES.words[Number(a.appointed)]}`,
+  },
+  ReleaseSignerNameMismatch: {
+    kind: "bad_input",
+    code: "RELEASE_SIGNER_NAME_MISMATCH",
+    field: "message.signerName",
+    explain: async (a, c) =>
+      `the market release of ${await c.names.batch(a.batchId)} names its signer "${String(a.signerName)}", ` +
+      `not the name under which ${a.signer} was appointed quality authorized person`,
+  },
+  ReleaseSignerNotOrganization: {
+    kind: "bad_input",
+    code: "RELEASE_SIGNER_NOT_ORGANIZATION",
+    field: "message.signerRole",
+    explain: async (a, c) =>
+      `the product of ${await c.names.batch(a.batchId)} names no quality authorized person; its market release is signed by the MAH's own key ` +
+      `and must state the role "the organization itself" with no name (it states ${PERSON_ROLES.words[Number(a.signerRole)] ?? "an unknown role"}` +
+      `${a.signerName ? ` and the name "${String(a.signerName)}"` : ""})`,
+  },
   InvalidRiskClass: {
     kind: "bad_input",
     code: "INVALID_RISK_CLASS",

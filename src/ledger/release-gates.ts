@@ -1,4 +1,5 @@
 import type { AgreementKindName, BatchStateName, DeviationKindName, DeviationStatusName, HoldStatusName, RecallStatusName } from "./vocabulary";
+import { PersonRole } from "./vocabulary";
 
 /**
  * What an MAH's quality authorized person checks before signing a batch's market release, each a gate that is
@@ -81,4 +82,16 @@ export function releaseGates(facts: ReleaseFacts, now: number): ReleaseGate[] {
 /** Whether the market release can be signed now: every gate green and the batch not yet on the market. */
 export function releasable(facts: ReleaseFacts, now: number): boolean {
   return facts.state === "FACTORY_RELEASED" && releaseGates(facts, now).every((gate) => gate.passed);
+}
+
+/** The release review's quality duties (GET /v1/batches/{id}/release-review) that say who signs the market release. */
+export type ReleaseReviewDuties = { qualifiedPersonSigns: boolean; qualifiedPersons: readonly { key: string; name: string }[] };
+
+/**
+ * What a market release signed by `key` states as its signer (QualityDuties.checkMarketRelease, BatchLedger): where
+ * the batch's product named a QP, that key's appointed name and role; otherwise the MAH's own key, no person named.
+ */
+export function releaseSigner(duties: ReleaseReviewDuties, key: string): { signerName: string; signerRole: number } {
+  const appointed = duties.qualifiedPersonSigns ? duties.qualifiedPersons.find((p) => p.key.toLowerCase() === key.toLowerCase()) : undefined;
+  return appointed ? { signerName: appointed.name, signerRole: PersonRole.QualifiedPerson } : { signerName: "", signerRole: PersonRole.Organization };
 }

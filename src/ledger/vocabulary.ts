@@ -50,11 +50,14 @@ export const ReleaseTester = { None: 0, Cmo: 1, Mah: 2, ContractLaboratory: 3 } 
 export const RELEASE_TESTERS = ledgerEnum(["NONE", "CMO", "MAH", "CONTRACT_LABORATORY"], ["nobody", "the CMO", "the MAH", "a contract laboratory"]);
 export type ReleaseTesterName = (typeof RELEASE_TESTERS.names)[number];
 
-/** contracts/interfaces/IQualityDuties.sol `PersonRole`: a named responsible person of a product; the QP signs market release. */
-export const PersonRole = { None: 0, QualifiedPerson: 1, QualityHead: 2, ProductionHead: 3, PharmacovigilanceHead: 4 } as const;
+/**
+ * contracts/interfaces/IQualityDuties.sol `PersonRole`: a named responsible person of a product; the QP signs market
+ * release. ORGANIZATION is never appointed: a market release states it when the MAH's own key signs, no person named.
+ */
+export const PersonRole = { None: 0, QualifiedPerson: 1, QualityHead: 2, ProductionHead: 3, PharmacovigilanceHead: 4, Organization: 5 } as const;
 export const PERSON_ROLES = ledgerEnum(
-  ["NONE", "QUALIFIED_PERSON", "QUALITY_HEAD", "PRODUCTION_HEAD", "PHARMACOVIGILANCE_HEAD"],
-  ["no role", "quality authorized person", "head of quality", "head of production", "head of pharmacovigilance"],
+  ["NONE", "QUALIFIED_PERSON", "QUALITY_HEAD", "PRODUCTION_HEAD", "PHARMACOVIGILANCE_HEAD", "ORGANIZATION"],
+  ["no role", "quality authorized person", "head of quality", "head of production", "head of pharmacovigilance", "the organization itself"],
 );
 export type PersonRoleName = (typeof PERSON_ROLES.names)[number];
 

@@ -11,7 +11,7 @@ import request from "supertest";
 import { createApp } from "../../src/api/app";
 import { createRelay, relayRoutes } from "../../src/api/relay";
 import type { Relay } from "../../src/api/relay";
-import { AgreementKind, ATTESTATION_SPECS, CONTRACT_INTERFACES, ReleaseTester, Role } from "../../src/ledger";
+import { AgreementKind, ATTESTATION_SPECS, CONTRACT_INTERFACES, PersonRole, ReleaseTester, Role } from "../../src/ledger";
 import type { AttestationType, LedgerContract, SignedAttestation } from "../../src/ledger";
 import { packId, packLeaf, withCheckDigit } from "../../src/codes";
 import {
@@ -212,7 +212,13 @@ describe("relay of signed attestations", () => {
     const batchId = await recordBatch(h.c, "B-2024-010", { quantity: 4n, codesRoot: codes.tree.root });
     const attestations = [
       await signed("BatchLedger", "FactoryRelease", h.c.cmo, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA certificate") }),
-      await signed("BatchLedger", "MarketRelease", h.c.mah, { mahId: h.c.mah.id, batchId, decisionHash: hashText("release decision") }),
+      await signed("BatchLedger", "MarketRelease", h.c.mah, {
+        mahId: h.c.mah.id,
+        batchId,
+        decisionHash: hashText("release decision"),
+        signerRole: PersonRole.Organization,
+        signerName: "",
+      }),
       await shipment(h.c.cmo, h.c.distributor, batchId, 3),
     ];
     const res = await post(attestations, true).expect(200);
@@ -467,7 +473,15 @@ describe("relay of signed attestations", () => {
     expect(recalled.message).to.include("batch B-2024-002 is under a level II recall");
 
     const notMah = await refused(
-      [await signed("BatchLedger", "MarketRelease", h.c.regulator, { mahId: h.c.regulator.id, batchId, decisionHash: hashText("release") })],
+      [
+        await signed("BatchLedger", "MarketRelease", h.c.regulator, {
+          mahId: h.c.regulator.id,
+          batchId,
+          decisionHash: hashText("release"),
+          signerRole: PersonRole.Organization,
+          signerName: "",
+        }),
+      ],
       403,
     );
     expect(notMah.code).to.equal("NOT_BATCH_MAH");
@@ -518,7 +532,13 @@ describe("relay of signed attestations", () => {
     const attestations = [
       await signed("BatchLedger", "FactoryRelease", h.c.cmo, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA") }),
       await shipment(h.c.cmo, h.c.distributor, batchId, 1),
-      await signed("BatchLedger", "MarketRelease", h.c.mah, { mahId: h.c.mah.id, batchId, decisionHash: hashText("release") }),
+      await signed("BatchLedger", "MarketRelease", h.c.mah, {
+        mahId: h.c.mah.id,
+        batchId,
+        decisionHash: hashText("release"),
+        signerRole: PersonRole.Organization,
+        signerName: "",
+      }),
     ];
     const error = await refused(attestations, 422);
     expect([error.code, error.field]).to.deep.equal(["BATCH_STATE_MISMATCH", "attestations.1"]);
@@ -615,7 +635,13 @@ describe("relay of signed attestations", () => {
     const factory = await h.c.sign("BatchLedger", "FactoryRelease", h.c.cmo.key, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA") });
     const attestations = [
       { contract: "BatchLedger", type: "FactoryRelease", message: asJson(factory.message), signature: factory.signature },
-      await signed("BatchLedger", "MarketRelease", h.c.mah, { mahId: h.c.mah.id, batchId, decisionHash: hashText("release decision") }),
+      await signed("BatchLedger", "MarketRelease", h.c.mah, {
+        mahId: h.c.mah.id,
+        batchId,
+        decisionHash: hashText("release decision"),
+        signerRole: PersonRole.Organization,
+        signerName: "",
+      }),
     ];
     const pending = await provider().getTransactionCount(relay.relayer, "pending");
     await hre.network.provider.send("evm_setAutomine", [false]);

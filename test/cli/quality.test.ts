@@ -125,7 +125,14 @@ describe("trace quality: CLI, indexer and API", () => {
     expect(await c.qualityDuties.retainedSamples(batchId)).to.deep.equal([true, true]);
     const notQp = await refused(c.mah, 3, "release", "market", batchId, "--decision", "release");
     expect(notQp.code).to.equal("RELEASE_NOT_BY_QUALIFIED_PERSON");
-    answerOf(await cli(qp, "release", "market", batchId, "--decision", "release"));
+    const misnamed = await refused(qp, 2, "release", "market", batchId, "--decision", "release", "--signer-name", "王敏");
+    expect(misnamed.code).to.equal("RELEASE_SIGNER_NAME_MISMATCH");
+    expect((await c.batches.batch(batchId)).state).to.equal(2n);
+    // straight to a node there is no release review to read the appointment from: the QP names herself (role qp)
+    expect(answerOf(await cli(qp, "release", "market", batchId, "--decision", "release", "--signer-name", "王敏 Wang Min"))).to.include({
+      signerName: "王敏 Wang Min",
+      signerRole: "QUALIFIED_PERSON",
+    });
     expect((await c.batches.batch(batchId)).state).to.equal(3n);
   });
 
@@ -271,6 +278,7 @@ describe("trace quality: CLI, indexer and API", () => {
       expect(batch.body.testCertificate).to.include({ passed: true, testingAgreementId: c.testingAgreementId });
       expect(batch.body.testCertificate.laboratory.name).to.equal("Zhejiang Drug Testing Laboratory");
       expect(batch.body.marketReleasedBy.person).to.include({ name: "王敏 Wang Min", role: "QUALIFIED_PERSON" });
+      expect(batch.body.marketReleasedBy).to.include({ signerName: "王敏 Wang Min", signerRole: "QUALIFIED_PERSON" });
       expect(batch.body.retainedSamples).to.include({ quantity: 12, location: "留样室 B-3", approvedBy: c.mah.id });
       expect(product.body).to.include({ shortageListed: true });
       expect(product.body.stopProductionReports).to.have.length(1);

@@ -259,6 +259,8 @@ describe("trace through the API relay", () => {
     );
     const released = answerOf(await cli(h.c.mah, "release", "market", ref, "--decision", "go", "--wait"));
     expect(released.status).to.equal("indexed");
+    // the release review read over the API names no QP for this product: the MAH's own key, no person named
+    expect(released).to.include({ signerName: "", signerRole: "ORGANIZATION" });
 
     const scanned = await trace({}, "scan", codes[5]!, "--api", api);
     expect(scanned.status).to.equal(0);

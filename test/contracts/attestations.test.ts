@@ -3,7 +3,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, id as hashText } from "ethers";
-import { DEFAULT_UNDO_WINDOW, recoverAttester, signAttestation } from "../../src/ledger";
+import { DEFAULT_UNDO_WINDOW, PersonRole, recoverAttester, signAttestation } from "../../src/ledger";
 import type { AttestationDomain } from "../../src/ledger";
 import { deployConsortium, recordBatch, releaseFromFactory, ZHEJIANG } from "./fixtures";
 import type { Consortium } from "./fixtures";
@@ -12,7 +12,14 @@ import type { Consortium } from "./fixtures";
 async function marketReleaseSetup(c: Consortium) {
   const batchId = await recordBatch(c, "B-2024-001");
   await releaseFromFactory(c, batchId);
-  const message = { mahId: c.mah.id, nonce: c.nextNonce(), batchId, decisionHash: hashText("release") };
+  const message = {
+    mahId: c.mah.id,
+    nonce: c.nextNonce(),
+    batchId,
+    decisionHash: hashText("release"),
+    signerRole: PersonRole.Organization,
+    signerName: "",
+  };
   const domain: AttestationDomain<"BatchLedger"> = {
     contract: "BatchLedger",
     chainId: c.chainId,

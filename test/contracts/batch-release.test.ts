@@ -9,6 +9,7 @@ import {
   DeviationCategory,
   DeviationKind,
   DeviationSeverity,
+  PersonRole,
   RecallLevel,
   RecallStatus,
   ReleaseTester,
@@ -84,6 +85,8 @@ async function marketRelease(c: Consortium, batchId: string, by: Party = c.mah) 
     mahId: by.id,
     batchId,
     decisionHash: hashText("market release decision"),
+    signerRole: PersonRole.Organization,
+    signerName: "",
   });
   return c.batches.releaseToMarket(message as never, signature);
 }
@@ -571,10 +574,12 @@ describe("BatchLedger: manufacture and release", () => {
         mahId: c.mah.id,
         batchId: c.batchId,
         decisionHash,
+        signerRole: PersonRole.Organization,
+        signerName: "",
       });
       await expect(c.batches.releaseToMarket(message as never, signature))
         .to.emit(c.batches, "BatchMarketReleased")
-        .withArgs(c.batchId, c.mah.id, [c.mah.id, message.nonce, c.batchId, decisionHash], c.mah.key.address, signature);
+        .withArgs(c.batchId, c.mah.id, [c.mah.id, message.nonce, c.batchId, decisionHash, PersonRole.Organization, ""], c.mah.key.address, signature);
     });
 
     it("releaseToMarket succeeds at 23:59:59 China time on the batch's expiry date, its last valid second", async () => {

@@ -10,6 +10,7 @@ import {
   DeviationCategory,
   DeviationKind,
   DeviationSeverity,
+  PersonRole,
   provinceOf,
   ReleaseTester,
   RootCause,
@@ -284,11 +285,15 @@ export async function releaseFromFactory(c: Consortium, batchId: string) {
   return c.batches.releaseFromFactory(message as never, signature);
 }
 
-export async function releaseToMarket(c: Consortium, batchId: string) {
+/** The market release signed by the MAH's own key: no person named. */
+export async function releaseToMarket(c: Consortium, batchId: string, overrides: Record<string, unknown> = {}) {
   const { message, signature } = await c.sign("BatchLedger", "MarketRelease", c.mah.key, {
     mahId: c.mah.id,
     batchId,
     decisionHash: hashText("market release decision"),
+    signerRole: PersonRole.Organization,
+    signerName: "",
+    ...overrides,
   });
   return c.batches.releaseToMarket(message as never, signature);
 }

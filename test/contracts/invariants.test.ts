@@ -18,7 +18,7 @@ import type { BaseContract, ContractTransaction, Log } from "ethers";
 import hre from "hardhat";
 import type { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { BatchState, DEFAULT_UNDO_WINDOW, DeviationKind, PackState, RecallStatus, Role } from "../../src/ledger";
+import { BatchState, DEFAULT_UNDO_WINDOW, DeviationKind, PackState, PersonRole, RecallStatus, Role } from "../../src/ledger";
 import {
   DAY,
   deployConsortium,
@@ -756,7 +756,13 @@ class Runner {
           op,
           by,
           "MarketRelease",
-          { mahId: this.party(by).id, batchId: b.id, decisionHash: hashText("release decision") },
+          {
+            mahId: this.party(by).id,
+            batchId: b.id,
+            decisionHash: hashText("release decision"),
+            signerRole: PersonRole.Organization,
+            signerName: "",
+          },
           () =>
             this.attestation(by, op.auth) ??
             this.unknownBatch(b) ??

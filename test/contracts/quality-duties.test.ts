@@ -84,6 +84,52 @@ describe("QualityDuties: named responsible persons", () => {
       .withArgs(batchId, qp.address);
   });
 
+  it("releaseToMarket_emitsTheSignersNameAndRoleAsAppointed", async () => {
+    const c = await loadFixture(deployConsortium);
+    const qp = await appointPerson(c);
+    const batchId = await recordBatch(c, "QP-6");
+    await releaseFromFactory(c, batchId);
+    const receipt = await (await releaseToMarketAs(c, batchId, qp)).wait();
+    const released = receipt!.logs.map((log) => c.batches.interface.parseLog(log)).find((e) => e?.name === "BatchMarketReleased");
+    expect(released!.args.release.signerRole).to.equal(PersonRole.QualifiedPerson);
+    expect(released!.args.release.signerName).to.equal("王敏 Wang Min");
+  });
+
+  it("releaseToMarket_revertsWhenTheQualifiedPersonIsNamedOtherwiseThanAppointed", async () => {
+    const c = await loadFixture(deployConsortium);
+    const qp = await appointPerson(c);
+    const batchId = await recordBatch(c, "QP-7");
+    await releaseFromFactory(c, batchId);
+    await expect(releaseToMarketAs(c, batchId, qp, { signerName: "王敏" }))
+      .to.be.revertedWithCustomError(c.qualityDuties, "ReleaseSignerNameMismatch")
+      .withArgs(batchId, qp.address, "王敏");
+    expect((await c.batches.batch(batchId)).state).to.equal(BatchState.FactoryReleased);
+  });
+
+  it("releaseToMarket_revertsWhenTheQualifiedPersonStatesAnotherRole", async () => {
+    const c = await loadFixture(deployConsortium);
+    const qp = await appointPerson(c);
+    const batchId = await recordBatch(c, "QP-8");
+    await releaseFromFactory(c, batchId);
+    await expect(releaseToMarketAs(c, batchId, qp, { signerRole: PersonRole.Organization }))
+      .to.be.revertedWithCustomError(c.qualityDuties, "ReleaseSignerRoleMismatch")
+      .withArgs(batchId, qp.address, PersonRole.Organization, PersonRole.QualifiedPerson);
+  });
+
+  it("releaseToMarket_revertsWhenTheOrganizationsOwnKeyNamesAPerson", async () => {
+    const c = await loadFixture(deployConsortium);
+    const batchId = await recordBatch(c, "QP-9");
+    await releaseFromFactory(c, batchId);
+    await expect(releaseToMarket(c, batchId, { signerName: "王敏 Wang Min" }))
+      .to.be.revertedWithCustomError(c.batches, "ReleaseSignerNotOrganization")
+      .withArgs(batchId, PersonRole.Organization, "王敏 Wang Min");
+    await expect(releaseToMarket(c, batchId, { signerRole: PersonRole.QualifiedPerson, signerName: "" }))
+      .to.be.revertedWithCustomError(c.batches, "ReleaseSignerNotOrganization")
+      .withArgs(batchId, PersonRole.QualifiedPerson, "");
+    expect((await c.batches.batch(batchId)).state).to.equal(BatchState.FactoryReleased);
+    await releaseToMarket(c, batchId);
+  });
+
   it("a batch recorded before any person was named is released by any key of its MAH", async () => {
     const c = await loadFixture(deployConsortium);
     const batchId = await recordBatch(c, "QP-5");
@@ -101,6 +147,7 @@ describe("QualityDuties: named responsible persons", () => {
       return c.qualityDuties.appointPerson(message as never, signature);
     };
     await expect(send({ role: PersonRole.None })).to.be.revertedWithCustomError(c.qualityDuties, "InvalidPersonRole");
+    await expect(send({ role: PersonRole.Organization })).to.be.revertedWithCustomError(c.qualityDuties, "InvalidPersonRole");
     await expect(send({ name: "" })).to.be.revertedWithCustomError(c.qualityDuties, "EmptyPersonName");
     const stranger = Wallet.createRandom().address;
     await expect(send({}, stranger)).to.be.revertedWithCustomError(c.qualityDuties, "PersonKeyNotOfOrganization").withArgs(stranger, c.mah.id);

@@ -106,12 +106,23 @@ export async function fileQualityReview(c: Consortium, year: number, quarter: nu
   return c.qualityDuties.fileQualityReview(message as never, signature);
 }
 
-/** The market release signed with `key`, a signing key of the batch's MAH (its QP's, or another). */
-export async function releaseToMarketAs(c: Consortium, batchId: string, key: Wallet | Party["key"]) {
+/**
+ * The market release signed with `key`, a signing key of the batch's MAH (its QP's, or another), stating the signer
+ * as the QP appointed by appointPerson unless `signer` says otherwise.
+ */
+export async function releaseToMarketAs(
+  c: Consortium,
+  batchId: string,
+  key: Wallet | Party["key"],
+  signer: { signerRole?: number; signerName?: string } = {},
+) {
   const { message, signature } = await c.sign("BatchLedger", "MarketRelease", key, {
     mahId: c.mah.id,
     batchId,
     decisionHash: hashText("market release decision"),
+    signerRole: PersonRole.QualifiedPerson,
+    signerName: "王敏 Wang Min",
+    ...signer,
   });
   return c.batches.releaseToMarket(message as never, signature);
 }

@@ -8,7 +8,7 @@ import { deployLedger } from "../../src/chain/deploy";
 import { PRODUCTS } from "../../src/demo/organizations";
 import { seedDemo } from "../../src/demo/seed";
 import { createIndexer, createRpcSource } from "../../src/indexer";
-import { previousQuarter, quarterAt } from "../../src/ledger";
+import { PersonRole, previousQuarter, quarterAt } from "../../src/ledger";
 import { silentLogger } from "../../src/log";
 import { serveChain } from "../indexer/chain";
 import { freshStore } from "../indexer/stores";
@@ -48,6 +48,11 @@ describe("demo seed: the MAH's quality duties", () => {
       expect(classes.find((c) => c.product_id === hashText(PRODUCTS.ceftriaxone.productCode))?.risk_class).to.equal("STERILE");
       const persons = await db.selectFrom("responsible_persons").select(["name", "role"]).where("role", "=", "QUALIFIED_PERSON").execute();
       expect(persons.map((p) => p.name)).to.deep.equal(["张丽华 Zhang Lihua", "张丽华 Zhang Lihua"]);
+      // the QP's releases state her name and role in the attestation; the others, the MAH's own key and no name
+      const releases = await db.selectFrom("ledger_events").select("payload").where("name", "=", "BatchMarketReleased").execute();
+      const signers = releases.map((r) => JSON.parse(r.payload) as { signerName: string; signerRole: number });
+      expect(signers.filter((r) => r.signerName === "张丽华 Zhang Lihua" && r.signerRole === PersonRole.QualifiedPerson)).to.have.length(3);
+      expect(signers.filter((r) => r.signerName === "" && r.signerRole === PersonRole.Organization)).to.have.length(signers.length - 3);
       const records = await db.selectFrom("batch_quality_records").selectAll().execute();
       expect(records.filter((r) => r.certificate_passed === 1)).to.have.length(3);
       expect(records.filter((r) => r.sterile_records_at !== null)).to.have.length(1);

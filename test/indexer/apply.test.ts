@@ -251,9 +251,16 @@ describe.each(STORE_KINDS)("read model on %s", (kind) => {
       await step();
       const factoryAt = now();
       expect(await batch(batchId)).to.include({ state: "FACTORY_RELEASED", factory_released_at: factoryAt, market_released_at: null });
-      await s.ledger.releaseToMarket(s.mah, batchId);
+      await s.ledger.releaseToMarket(s.mah, batchId, { signerRole: PersonRole.QualifiedPerson, signerName: "王敏 Wang Min" });
       await step();
       expect(await batch(batchId)).to.include({ state: "MARKET_RELEASED", factory_released_at: factoryAt, market_released_at: now() });
+      // the signer's name and role as the attestation states them, kept with the event for the batch view and provenance
+      const released = await store.db
+        .selectFrom("ledger_events")
+        .select("payload")
+        .where("name", "=", "BatchMarketReleased")
+        .executeTakeFirstOrThrow();
+      expect(JSON.parse(released.payload)).to.include({ signerRole: PersonRole.QualifiedPerson, signerName: "王敏 Wang Min" });
     });
 
     it("BatchReleaseRefused rejects the batch, stamping when and the reasons' hash", async () => {

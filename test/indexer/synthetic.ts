@@ -1,6 +1,6 @@
 import { AbiCoder, Wallet, ZeroAddress, ZeroHash, id as hashText, keccak256, hexlify, randomBytes } from "ethers";
 import type { BaseWallet, Log } from "ethers";
-import { AgreementKind, CONTRACT_INTERFACES as INTERFACES, DeviationKind, ReleaseTester, Role, signAttestation } from "../../src/ledger";
+import { AgreementKind, CONTRACT_INTERFACES as INTERFACES, DeviationKind, PersonRole, ReleaseTester, Role, signAttestation } from "../../src/ledger";
 import type { AttestationType, LedgerContract } from "../../src/ledger";
 import type { BlockInfo, ChainSource, Deployment } from "../../src/indexer";
 import type { Store } from "../../src/store";
@@ -337,8 +337,9 @@ export function createSyntheticLedger(options: { chainId?: number; contracts?: D
       ),
     releaseFromFactory: (cmo: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "BatchFactoryReleased", "FactoryRelease", { cmoId: cmo.id, batchId, certificateHash: hashText("QA") }, cmo.key),
-    releaseToMarket: (mah: SyntheticParty, batchId: string) =>
-      emit("BatchLedger", "BatchMarketReleased", "MarketRelease", { mahId: mah.id, batchId, decisionHash: hashText("QP") }, mah.key),
+    /** Signed by the MAH's own key unless `signer` names the QP who signs. */
+    releaseToMarket: (mah: SyntheticParty, batchId: string, signer = { signerRole: PersonRole.Organization as number, signerName: "" }) =>
+      emit("BatchLedger", "BatchMarketReleased", "MarketRelease", { mahId: mah.id, batchId, decisionHash: hashText("QP"), ...signer }, mah.key),
     refuseRelease: (mah: SyntheticParty, batchId: string) =>
       emit("BatchLedger", "BatchReleaseRefused", "ReleaseRefusal", { mahId: mah.id, batchId, reasonHash: hashText("reject") }, mah.key),
     async ship(from: SyntheticParty, to: SyntheticParty, batchId: string, quantity: number, forgery?: Forgery) {

@@ -248,6 +248,8 @@ describe("release review page: the MAH's market release and the CMO's factory re
     await page.getByRole("button", { name: "登录", exact: true }).click();
     await page.waitForURL(`${stack.url}/batches/${batchId}/release`);
     expect(await page.evaluate("sessionStorage.getItem('trace.session')")).not.to.contain("qp secret");
+    // the product names no QP: the page signs with the MAH's own key and says so
+    expect(await page.locator("#market-release").textContent()).to.contain("签署人：本机构密钥，不署个人姓名");
     await page.locator("#decision").fill("QP decision 2025-004");
     await page.locator("#market-release-submit").click();
     const dialog = page.getByRole("dialog", { name: "解锁签名密钥" });

@@ -27,6 +27,7 @@ import {
 import { showAnswer } from "./view.js";
 import { field, keepingDrafts, signer, signingForm } from "./actions.js";
 import { documentHash } from "./signing.js";
+import { PERSON_ROLES } from "/assets/ledger.js";
 
 const batchId = pathId(/^\/batches\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
 const labelCode = byId("label-code", HTMLInputElement);
@@ -123,7 +124,7 @@ async function wholeProvenance() {
 }
 
 /** The fields of a step that name an organization other than its signer. */
-const PARTY_FIELDS = ["shipperId", "recipientId", "holderId", "dispenserId"];
+const PARTY_FIELDS = ["shipperId", "recipientId", "holderId", "dispenserId", "mahId"];
 
 /**
  * Names of the organizations the steps name (a shipment's recipient …), read once each from their public pages.
@@ -168,6 +169,11 @@ function stepDetails(entry, names) {
       return t("details.dispensed", { count: Array.isArray(d.packs) ? d.packs.length : "?" });
     case "StockDestroyed":
       return t("details.destroyed", { holder: name(d.holderId), quantity: d.quantity });
+    case "BatchMarketReleased":
+      // who signed, as the attestation itself states it (a QP by name and role, or the MAH's own key)
+      return d.signerName
+        ? t("details.marketReleasedBy", { name: d.signerName, role: t(`personRole.${PERSON_ROLES.nameOf(Number(d.signerRole))}`) })
+        : t("details.marketReleasedByOrganization", { mah: name(d.mahId) });
     case "RecallStarted":
       return t("details.recallStarted", { level: t(`recall.levelName.${["", "I", "II", "III"][Number(d.level)] ?? ""}`) });
     case "RecallAcknowledged":
@@ -456,9 +462,10 @@ function qualityDuties(quality, product) {
       ],
       [
         "quality.releasedBy",
+        // the name and role the release attestation states, not the appointment as it may stand today
         released
-          ? released.person
-            ? personText(released.person)
+          ? released.signerName
+            ? personText({ name: released.signerName, role: released.signerRole, revoked: false })
             : h("code", { title: released.key }, shortHash(released.key))
           : t("quality.notReleased"),
       ],

@@ -19,6 +19,7 @@ import {
 } from "./app.js";
 import { checkItem, field, keepingDrafts, signer, signingForm } from "./actions.js";
 import { documentHash } from "./signing.js";
+import { releaseSigner } from "/assets/ledger.js";
 
 const batchId = pathId(/^\/batches\/(0x[0-9a-fA-F]{64})\/release$/)?.toLowerCase();
 const content = byId("content", HTMLElement);
@@ -171,16 +172,18 @@ function marketReleaseForm() {
   if (batch.state === "MARKET_RELEASED") {
     return h("p", { class: "alert alert--ok", id: "released" }, t("release.alreadyReleased", { at: formatTime(batch.marketReleasedAt) }));
   }
+  // The signer's name and role go into the attestation, as QualityDuties has the signed-in key appointed.
+  const signer = releaseSigner(review.qualityDuties, session()?.key ?? "");
   return signingForm({
     id: "market-release",
     title: t("release.market"),
-    intro: t("release.marketIntro"),
+    intro: `${t("release.marketIntro")} ${signer.signerName ? t("release.signerPerson", { name: signer.signerName }) : t("release.signerOrganization")}`,
     fields: [field({ id: "decision", label: t("release.decision"), hint: t("document.hint") })],
     action: t("release.marketSubmit"),
     disabled: !review.releasable,
     disabledReason: review.releasable ? undefined : t("release.notReady"),
     submit: async (values) =>
-      signed(await signing.sign("MarketRelease", { batchId, decisionHash: documentHash(values.decision ?? "") }, "release.marketDone")),
+      signed(await signing.sign("MarketRelease", { batchId, decisionHash: documentHash(values.decision ?? ""), ...signer }, "release.marketDone")),
   });
 }
 
