@@ -1,18 +1,12 @@
 import * as fs from "node:fs";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { withCheckDigit } from "../../src/codes";
-import { createApp } from "../../src/api/app";
-import { createRelay, relayRoutes } from "../../src/api/relay";
-import type { Relay } from "../../src/api/relay";
 import { recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
-import { deploymentOf } from "../indexer/chain";
 import { apiHarness, HARNESS_PUBLIC_URL, packsFor } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
-import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
+import { answerOf, errorOf, trace, workDir, serveRelayedApi } from "./helpers";
 
 const sscc = (i: number) => `(00)${withCheckDigit(`0061414120000000${i}`)}`;
 const [CASE_A, CASE_B, PALLET] = [sscc(1), sscc(2), sscc(3)];
@@ -20,8 +14,7 @@ const [CASE_A, CASE_B, PALLET] = [sscc(1), sscc(2), sscc(3)];
 /** `trace cases …` through the API relay: commit and register, ship by the case, receive by scanning, unpack. */
 describe("trace cases", () => {
   let h: ApiHarness;
-  let relay: Relay;
-  let server: Server;
+  let closeApi: () => Promise<void>;
   let api: string;
   const following = new AbortController();
   let follow: Promise<void>;
@@ -35,12 +28,7 @@ describe("trace cases", () => {
 
   beforeAll(async () => {
     h = await apiHarness();
-    const chainDeployment = await deploymentOf(h.c);
-    relay = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: chainDeployment, store: h.store, pollIntervalMs: 20 });
-    server = createApp(h.services, relayRoutes(relay)).listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
+    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
     follow = h.indexer.follow(following.signal);
     const codes = await packsFor("CLI-CASE-1", 6);
     packs = codes.packs.map((p) => p.key);
@@ -59,8 +47,7 @@ describe("trace cases", () => {
   afterAll(async () => {
     following.abort();
     await follow;
-    relay.close();
-    await new Promise((resolve) => server.close(resolve));
+    await closeApi();
     await h.close();
     work.remove();
   });

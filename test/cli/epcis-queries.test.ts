@@ -1,17 +1,11 @@
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
-import { createApp } from "../../src/api/app";
-import { createRelay, relayRoutes } from "../../src/api/relay";
-import type { Relay } from "../../src/api/relay";
 import { NOT_PUBLIC } from "../../src/notifications/address";
 import { ship } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
-import { deploymentOf } from "../indexer/chain";
 import { apiHarness } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
-import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
+import { answerOf, errorOf, trace, workDir, serveRelayedApi } from "./helpers";
 
 type Json = Record<string, any>;
 
@@ -21,8 +15,7 @@ type Json = Record<string, any>;
  */
 describe("trace epcis custody, query, queries and subscriptions", () => {
   let h: ApiHarness;
-  let relay: Relay;
-  let server: Server;
+  let closeApi: () => Promise<void>;
   let api: string;
   let deployment: string;
   const following = new AbortController();
@@ -41,12 +34,7 @@ describe("trace epcis custody, query, queries and subscriptions", () => {
 
   beforeAll(async () => {
     h = await apiHarness();
-    const chainDeployment = await deploymentOf(h.c);
-    relay = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: chainDeployment, store: h.store, pollIntervalMs: 20 });
-    server = createApp(h.services, relayRoutes(relay)).listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
+    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
     await ship(h.c, h.c.cmo, h.c.distributor, h.batches.released.batchId, 1n);
     await h.indexer.catchUp();
     follow = h.indexer.follow(following.signal);
@@ -54,8 +42,7 @@ describe("trace epcis custody, query, queries and subscriptions", () => {
   afterAll(async () => {
     following.abort();
     await follow;
-    relay.close();
-    await new Promise((resolve) => server.close(resolve));
+    await closeApi();
     await h.close();
     work.remove();
   });

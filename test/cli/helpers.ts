@@ -7,6 +7,12 @@ import { HDNodeWallet, Mnemonic } from "ethers";
 import { run } from "../../src/cli/main";
 import type { CliIo } from "../../src/cli/io";
 import type { Deployment } from "../../src/indexer";
+import type { AddressInfo } from "node:net";
+import { createApp } from "../../src/api/app";
+import type { AnyRoute } from "../../src/api/routes";
+import { createRelay, relayRoutes } from "../../src/api/relay";
+import { deploymentOf } from "../indexer/chain";
+import type { ApiHarness } from "../api/harness";
 
 export type CliResult = { status: number; stdout: string; stderr: string };
 
@@ -45,4 +51,33 @@ export function workDir(): { dir: string; file(name: string): string; remove(): 
 export function writeDeployment(file: string, deployment: Deployment, rpcUrl?: string): string {
   fs.writeFileSync(file, JSON.stringify({ ...deployment, rpcUrl }));
   return file;
+}
+
+/**
+ * The harness's API with the relay, listening on loopback for the CLI, and the deployment file the CLI signs for (no
+ * rpcUrl: through the API the CLI needs only the chain id and the addresses). `routes` adds routes beside the relay's.
+ */
+export async function serveRelayedApi(
+  h: ApiHarness,
+  work: ReturnType<typeof workDir>,
+  routes: AnyRoute[] = [],
+): Promise<{ api: string; deployment: string; close(): Promise<void> }> {
+  const chainDeployment = await deploymentOf(h.c);
+  const relay = createRelay({
+    rpcUrl: h.chain.url,
+    relayerKey: hardhatAccountKey(1),
+    deployment: chainDeployment,
+    store: h.store,
+    pollIntervalMs: 20,
+  });
+  const server = createApp(h.services, [...relayRoutes(relay), ...routes]).listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  return {
+    api: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    deployment: writeDeployment(work.file("deployment.json"), chainDeployment),
+    async close() {
+      relay.close();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

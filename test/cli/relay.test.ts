@@ -1,19 +1,13 @@
 import * as fs from "node:fs";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet } from "ethers";
-import { createApp } from "../../src/api/app";
-import { createRelay, relayRoutes } from "../../src/api/relay";
-import type { Relay } from "../../src/api/relay";
 import { GTIN, handOver, recordBatch, releaseFromFactory, releaseToMarket } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
-import { deploymentOf } from "../indexer/chain";
 import { apiHarness, packsFor } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
-import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
+import { answerOf, errorOf, trace, workDir, serveRelayedApi } from "./helpers";
 import { parseCode, type Gs1Pack } from "../../src/codes";
 import { chinaTime } from "../../src/ledger/china-time";
 
@@ -24,8 +18,7 @@ import { chinaTime } from "../../src/ledger/china-time";
  */
 describe("trace through the API relay", () => {
   let h: ApiHarness;
-  let relay: Relay;
-  let server: Server;
+  let closeApi: () => Promise<void>;
   let api: string;
   const following = new AbortController();
   let follow: Promise<void>;
@@ -40,13 +33,7 @@ describe("trace through the API relay", () => {
 
   beforeAll(async () => {
     h = await apiHarness();
-    const chainDeployment = await deploymentOf(h.c);
-    relay = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: chainDeployment, store: h.store, pollIntervalMs: 20 });
-    server = createApp(h.services, relayRoutes(relay)).listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // No rpcUrl: through the API the CLI needs only the chain id and addresses to sign for.
-    deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
+    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
     follow = h.indexer.follow(following.signal);
     // Printed as real packs are: (17) 311231, the expiry the batch is recorded with (--expires 2031-12-31).
     codes = (await packsFor(batchNumber, 12, "311231")).printed;
@@ -55,8 +42,7 @@ describe("trace through the API relay", () => {
   afterAll(async () => {
     following.abort();
     await follow;
-    relay.close();
-    await new Promise((resolve) => server.close(resolve));
+    await closeApi();
     await h.close();
     work.remove();
   });

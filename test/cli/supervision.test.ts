@@ -1,22 +1,16 @@
 import * as fs from "node:fs";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
-import { createApp } from "../../src/api/app";
-import { createRelay, relayRoutes } from "../../src/api/relay";
-import type { Relay } from "../../src/api/relay";
 import { alertConfig, createAlertEngine } from "../../src/alerts";
 import { alertRoutes } from "../../src/alerts/routes";
 import { silentLogger } from "../../src/log";
 import { supervisionRoutes } from "../../src/supervision/routes";
 import { receive, ship } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
-import { deploymentOf } from "../indexer/chain";
 import { apiHarness } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
-import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "./helpers";
+import { answerOf, errorOf, trace, workDir, serveRelayedApi } from "./helpers";
 
 /**
  * A regulator's and an organization's alert cases and suspect-product reports from the command line, through the
@@ -24,8 +18,7 @@ import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment }
  */
 describe("trace alerts, trace suspect and trace epcis through the API", () => {
   let h: ApiHarness;
-  let relay: Relay;
-  let server: Server;
+  let closeApi: () => Promise<void>;
   let api: string;
   let deployment: string;
   const following = new AbortController();
@@ -39,12 +32,7 @@ describe("trace alerts, trace suspect and trace epcis through the API", () => {
 
   beforeAll(async () => {
     h = await apiHarness("sqlite");
-    const chainDeployment = await deploymentOf(h.c);
-    relay = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: chainDeployment, store: h.store, pollIntervalMs: 20 });
-    server = createApp(h.services, [...relayRoutes(relay), ...alertRoutes(config), ...supervisionRoutes(config)]).listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
+    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work, [...alertRoutes(config), ...supervisionRoutes(config)]));
     const { batchId } = h.batches.released;
     const { shipmentId } = await ship(h.c, h.c.cmo, h.c.distributor2, batchId, 2n);
     await receive(h.c, h.c.distributor2, h.c.cmo, batchId, shipmentId, 2n, 1n);
@@ -61,8 +49,7 @@ describe("trace alerts, trace suspect and trace epcis through the API", () => {
   afterAll(async () => {
     following.abort();
     await follow;
-    relay.close();
-    await new Promise((resolve) => server.close(resolve));
+    await closeApi();
     await h.close();
     work.remove();
   });

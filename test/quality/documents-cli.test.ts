@@ -1,18 +1,12 @@
 import * as fs from "node:fs";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { keccak256 } from "ethers";
-import { createApp } from "../../src/api/app";
-import { createRelay, relayRoutes } from "../../src/api/relay";
-import type { Relay } from "../../src/api/relay";
-import { deploymentOf } from "../indexer/chain";
 import { openDeviation } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { apiHarness } from "../api/harness";
 import type { ApiHarness } from "../api/harness";
-import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment } from "../cli/helpers";
+import { answerOf, errorOf, trace, workDir, serveRelayedApi } from "../cli/helpers";
 
 /**
  * `trace documents upload|get|audit|grant|revoke`, `trace deviations` with severity and `trace capa` against the API
@@ -20,9 +14,8 @@ import { answerOf, errorOf, hardhatAccountKey, trace, workDir, writeDeployment }
  */
 describe("trace documents, deviations and CAPA", () => {
   let h: ApiHarness;
-  let server: Server;
+  let closeApi: () => Promise<void>;
   let api: string;
-  let relay: Relay;
   let deployment: string;
   const following = new AbortController();
   let follow: Promise<void>;
@@ -32,23 +25,17 @@ describe("trace documents, deviations and CAPA", () => {
 
   beforeAll(async () => {
     h = await apiHarness();
-    const chainDeployment = await deploymentOf(h.c);
-    relay = createRelay({ rpcUrl: h.chain.url, relayerKey: hardhatAccountKey(1), deployment: chainDeployment, store: h.store, pollIntervalMs: 20 });
-    server = createApp(h.services, relayRoutes(relay)).listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
     fs.writeFileSync(work.file("capa.txt"), report);
     fs.writeFileSync(work.file("other.txt"), "not the report");
     await openDeviation(h.c, h.c.mah, h.batches.unreleased.batchId, { reportHash: keccak256(report) });
     await h.indexer.catchUp();
-    deployment = writeDeployment(work.file("deployment.json"), chainDeployment);
     follow = h.indexer.follow(following.signal);
   });
   afterAll(async () => {
     following.abort();
     await follow;
-    relay.close();
-    await new Promise((resolve) => server.close(resolve));
+    await closeApi();
     await h.close();
     work.remove();
   });
