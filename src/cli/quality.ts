@@ -208,51 +208,36 @@ export function addQualityCommands(program: Command, io: CliIo, act: Act): void 
     },
   );
 
-  attestation(
-    quality,
-    io,
-    act,
-    "terms",
-    "the MAH records the channels and response time its quality agreement sets for the parties' notices",
-    (c) =>
-      c
-        .argument("<agreement>", "the quality agreement (0x id)", idArg)
-        .requiredOption("--channels <list>", "email, phone, portal, meeting, comma-separated", channelsArg)
-        .requiredOption("--response-hours <hours>", "hours within which a notice is acknowledged", hoursArg)
-        .addOption(hashOption("--clause <clause>", "the agreement's communication clause").makeOptionMandatory()),
-    async (session, agreementId: string, options: Options) => {
-      const sent = await attest(session, "QualityDuties", "CommunicationTerms", {
-        agreementId,
-        channels: options.channels,
-        responseSeconds: options.responseHours * 3600,
-        termsHash: options.clause,
-      });
-      printSent(session, sent, { agreementId });
-      return EXIT_OK;
-    },
-  );
-  attestation(
-    quality,
-    io,
-    act,
+  // The MAH records the terms and the CMO countersigns the very same ones: one command shape for both.
+  const termsCommand = (name: string, description: string, type: "CommunicationTerms" | "TermsCountersignature") =>
+    attestation(
+      quality,
+      io,
+      act,
+      name,
+      description,
+      (c) =>
+        c
+          .argument("<agreement>", "the quality agreement (0x id)", idArg)
+          .requiredOption("--channels <list>", "email, phone, portal, meeting, comma-separated", channelsArg)
+          .requiredOption("--response-hours <hours>", "hours within which a notice is acknowledged", hoursArg)
+          .addOption(hashOption("--clause <clause>", "the agreement's communication clause").makeOptionMandatory()),
+      async (session, agreementId: string, options: Options) => {
+        const sent = await attest(session, "QualityDuties", type, {
+          agreementId,
+          channels: options.channels,
+          responseSeconds: options.responseHours * 3600,
+          termsHash: options.clause,
+        });
+        printSent(session, sent, { agreementId });
+        return EXIT_OK;
+      },
+    );
+  termsCommand("terms", "the MAH records the channels and response time its quality agreement sets for the parties' notices", "CommunicationTerms");
+  termsCommand(
     "countersign",
     "the CMO countersigns the communication terms its MAH recorded (the same channels, response time and clause): notices need both",
-    (c) =>
-      c
-        .argument("<agreement>", "the quality agreement (0x id)", idArg)
-        .requiredOption("--channels <list>", "email, phone, portal, meeting, comma-separated", channelsArg)
-        .requiredOption("--response-hours <hours>", "hours within which a notice is acknowledged", hoursArg)
-        .addOption(hashOption("--clause <clause>", "the agreement's communication clause").makeOptionMandatory()),
-    async (session, agreementId: string, options: Options) => {
-      const sent = await attest(session, "QualityDuties", "TermsCountersignature", {
-        agreementId,
-        channels: options.channels,
-        responseSeconds: options.responseHours * 3600,
-        termsHash: options.clause,
-      });
-      printSent(session, sent, { agreementId });
-      return EXIT_OK;
-    },
+    "TermsCountersignature",
   );
   attestation(
     quality,
