@@ -420,9 +420,65 @@ function readersView(d) {
 async function download(document) {
   const answer = await api(`/v1/documents/${document.hash}/content`);
   const bytes = Uint8Array.from(atob(answer.content), (ch) => ch.charCodeAt(0));
-  const link = h("a", { href: URL.createObjectURL(new Blob([bytes], { type: document.mediaType })), download: document.fileName });
+  save(new Blob([bytes], { type: document.mediaType }), document.fileName);
+}
+
+/**
+ * Hands the bytes to the browser as a download under the given file name.
+ * @param {Blob} blob
+ * @param {string} fileName
+ */
+function save(blob, fileName) {
+  const link = h("a", { href: URL.createObjectURL(blob), download: fileName });
   link.click();
   URL.revokeObjectURL(link.getAttribute("href") ?? "");
+}
+
+/**
+ * The batch's whole history as a GS1 EPCIS 2.0 document, for a regulator's or partner's own systems. The API streams
+ * it; a refusal or an unreachable API shows beside the button.
+ * @param {any} batch the API's batch view
+ */
+function epcisExport(batch) {
+  const outcome = h("div", { id: "epcis-outcome", "aria-live": "polite" });
+  return h(
+    "div",
+    { id: "epcis" },
+    h(
+      "button",
+      {
+        type: "button",
+        id: "epcis-export",
+        "aria-describedby": "epcis-hint",
+        onclick: () => {
+          outcome.replaceChildren(h("p", { class: "progress" }, t("epcis.preparing")));
+          downloadEpcis(batch)
+            .then((fileName) => outcome.replaceChildren(h("p", { class: "alert alert--info" }, t("epcis.saved", { fileName }))))
+            .catch((error) => outcome.replaceChildren(failureBox(error)));
+        },
+      },
+      t("epcis.download"),
+    ),
+    h("p", { class: "hint", id: "epcis-hint" }, t("epcis.hint")),
+    outcome,
+  );
+}
+
+/**
+ * Fetches the batch's EPCIS document with the session's token and saves it.
+ * @param {any} batch the API's batch view
+ * @returns {Promise<string>} the file name it was saved under
+ */
+async function downloadEpcis(batch) {
+  /** @type {Record<string, string>} */
+  const headers = { accept: "application/ld+json, application/json" };
+  const signedIn = session();
+  if (signedIn) headers.authorization = `Bearer ${signedIn.token}`;
+  const response = await reach(`/v1/batches/${batch.id}/epcis`, { headers });
+  if (!response.ok) await readAnswer(response);
+  const fileName = `epcis-${String(batch.batchNumber).replace(/[^A-Za-z0-9._-]/g, "_")}.jsonld`;
+  save(await response.blob(), fileName);
+  return fileName;
 }
 
 /** @param {any} person a named responsible person */
@@ -541,6 +597,8 @@ function timeline(batch, entries, names) {
     "section",
     { "aria-labelledby": "timeline-title" },
     h("h2", { id: "timeline-title" }, t("timeline.title")),
+    // Whoever reads the whole timeline may take it away as EPCIS: the API reads the export as it reads the provenance.
+    epcisExport(batch),
     h(
       "ol",
       { class: "timeline", id: "timeline" },

@@ -222,6 +222,10 @@ export const STRINGS = {
     "timeline.notVerified": "✗ 签名未通过验证：{problem}",
     "timeline.restricted": "完整时间线仅向监管部门、本批次的上市许可持有人和受托生产企业开放。",
     "timeline.openRecall": "查看召回对账",
+    "epcis.download": "下载本批次的 EPCIS 2.0 追溯记录",
+    "epcis.hint": "GS1 EPCIS 2.0 JSON-LD 文件：本批次每一步签名记录，可导入其他追溯系统。",
+    "epcis.preparing": "正在生成 EPCIS 文件……",
+    "epcis.saved": "已保存为 {fileName}。",
 
     "batch.summary": "批次信息",
     "batch.accounts": "数量去向",
@@ -821,6 +825,10 @@ export const STRINGS = {
     "timeline.notVerified": "✗ Signature not verified: {problem}",
     "timeline.restricted": "The whole timeline is for regulators and the batch's MAH and CMO.",
     "timeline.openRecall": "Open the recall reconciliation",
+    "epcis.download": "Download the batch's EPCIS 2.0 history",
+    "epcis.hint": "A GS1 EPCIS 2.0 JSON-LD file: every signed step of the batch, for import into other traceability systems.",
+    "epcis.preparing": "Preparing the EPCIS file…",
+    "epcis.saved": "Saved as {fileName}.",
 
     "batch.summary": "Batch",
     "batch.accounts": "Where the quantity is",
