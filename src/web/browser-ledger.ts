@@ -11,5 +11,5 @@ export type { Attestation } from "../ledger/sign";
 export { RELAY_PATH } from "../ledger/relay-path";
 export type { RelayResult, Established } from "../ledger/wire";
 export { REFUSAL_TITLES } from "../ledger/refusal-titles";
-export { INSPECTION_GRADES, INSPECTION_SCOPES, PERSON_ROLES } from "../ledger/vocabulary";
+export { INSPECTION_GRADES, INSPECTION_SCOPES, PackState, PERSON_ROLES } from "../ledger/vocabulary";
 export { releaseSigner } from "../ledger/release-gates";

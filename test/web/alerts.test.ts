@@ -90,4 +90,52 @@ describe("alerts and suspect-product pages: a case taken, investigated and close
     const row = await h().store.db.selectFrom("suspect_reports").selectAll().where("id", "=", reportId).executeTakeFirstOrThrow();
     expect(row).to.include({ status: "TERMINATED", outcome: "CLEARED", terminated_by: c.regulator2.id });
   });
+
+  it("a holder reports a scanned pack as suspect from its stock page: locked and reported in one request; a second report of it is refused and changes nothing", async () => {
+    const { c } = h();
+    const { batchId, printed } = h().batches.released;
+    await signInAsDemo(page, stack.url, stack.nameOf(c.distributor), `/stock/${batchId}`);
+    await page.getByRole("heading", { name: "报告可疑药品" }).waitFor();
+    expect(await unnamedControls(page)).to.deep.equal([]);
+    const reportsBefore = await h().store.db.selectFrom("suspect_reports").select("id").execute();
+    await page.locator("#suspect-codes").fill(`${printed[7]}\n`);
+    await page.locator("#suspect-reason").fill("seal broken, print blurred");
+    await page.locator("#suspect-submit").click();
+    await page.locator("#signed", { hasText: "已锁定并报告 1 盒可疑药品" }).waitFor();
+    const before = new Set(reportsBefore.map((report) => report.id));
+    const reports = (await h().store.db.selectFrom("suspect_reports").selectAll().execute()).filter((report) => !before.has(report.id));
+    expect(reports).to.have.length(1);
+    expect(reports[0]).to.include({ status: "OPEN", filed_by: c.distributor.id, batch_id: batchId });
+    expect(JSON.parse(reports[0]!.packs)).to.have.length(1);
+    const scan = await page.evaluate(
+      `fetch("/v1/scans", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: ${JSON.stringify(printed[7])} }) }).then((r) => r.json())`,
+    );
+    expect((scan as { verdict: string }).verdict).to.equal("LOCKED");
+
+    // The same pack again: the ledger refuses, and the refusal shows in the page's words; nothing is stored.
+    await page.locator("#suspect-codes").fill(`${printed[7]}\n`);
+    await page.locator("#suspect-reason").fill("reported twice");
+    await page.locator("#suspect-submit").click();
+    const refusal = page.locator("#outcome .refusal");
+    await refusal.waitFor();
+    expect(await h().store.db.selectFrom("suspect_reports").select("id").execute()).to.have.length(reportsBefore.length + 1);
+    expect(await refusal.getAttribute("data-code"))
+      .to.be.a("string")
+      .and.not.equal("");
+
+    await page.getByRole("button", { name: "Switch to English" }).click();
+    await page.getByRole("heading", { name: "Report suspect product" }).waitFor();
+    await page.getByRole("button", { name: "切换到中文" }).click();
+  });
+
+  it("a holder reports the whole batch as suspect by giving no codes", async () => {
+    const { c } = h();
+    const { batchId } = h().batches.released;
+    await signInAsDemo(page, stack.url, stack.nameOf(c.dispenser), `/stock/${batchId}`);
+    await page.locator("#suspect-reason").fill("the MAH's counterfeit warning names this batch");
+    await page.locator("#suspect-submit").click();
+    await page.locator("#signed", { hasText: "已报告整批可疑" }).waitFor();
+    const report = await h().store.db.selectFrom("suspect_reports").selectAll().where("filed_by", "=", c.dispenser.id).executeTakeFirstOrThrow();
+    expect(report).to.include({ batch_id: batchId, status: "OPEN", packs: "[]" });
+  });
 });

@@ -105,7 +105,7 @@ describe("holders' and regulators' pages: receive, ship, dispense, destroy, ackn
   it("dispenses packs by scanning them, refusing one already dispensed; destroys part of the holding", async () => {
     const { batchId } = h().batches.released;
     await as(h().c.dispenser, `/stock/${batchId}`);
-    const codes = page.getByLabel("追溯码（扫码或粘贴，一行一个）");
+    const codes = page.getByLabel("追溯码（扫码或粘贴，一行一个）", { exact: true });
     await codes.waitFor();
     const before = (await holding(h().c.dispenser, batchId))!.quantity;
     // Pack 0 was dispensed by the harness.

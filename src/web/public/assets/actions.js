@@ -2,7 +2,7 @@
 // What the pages that sign share: forms whose every control has a visible label (and so an accessible name),
 // one place that says what a signing did (or why the ledger refused it), and the drafts a language switch keeps.
 import { h, t } from "./app.js";
-import { attest, signingFailureBox } from "./signing.js";
+import { attestTogether, signingFailureBox } from "./signing.js";
 
 /** @typedef {import("./app.js").Child} Child */
 
@@ -97,10 +97,20 @@ export function signer(outcome) {
      * @returns {Promise<import("/assets/ledger.js").RelayResult | undefined>} the relay's answer, or undefined when refused
      */
     async sign(type, fields, doneKey, extra, values = {}) {
+      return this.signTogether([{ type, fields, extra }], doneKey, values);
+    },
+    /**
+     * Signs and relays several attestations as one request (whole or nothing), then says what changed as `sign` does.
+     * @param {Array<{ type: string, fields: Record<string, unknown>, extra?: { proof?: string[], proofFlags?: boolean[] } }>} steps
+     * @param {string} doneKey
+     * @param {Record<string, unknown>} [values]
+     * @returns {Promise<import("/assets/ledger.js").RelayResult | undefined>} the relay's answer, or undefined when refused
+     */
+    async signTogether(steps, doneKey, values = {}) {
       last = { kind: "working" };
       draw();
       try {
-        const result = await attest(type, fields, extra);
+        const result = await attestTogether(steps);
         last = { kind: "done", key: doneKey, values: { block: result.transactions[0]?.blockNumber ?? "—", ...values } };
         return result;
       } catch (error) {

@@ -3,7 +3,7 @@
 // with the signed-in organization's key (the reason's text is kept by the API under the hash that is signed).
 import { api, byId, facts, formatTime, h, pathId, session, startPage, t } from "./app.js";
 import { afterSigning, field, keepingDrafts, signer, signingForm } from "./actions.js";
-import { documentHash } from "./signing.js";
+import { keptReason } from "./signing.js";
 import { showAnswer, table } from "./view.js";
 
 startPage("title.alert");
@@ -11,13 +11,6 @@ const alertId = pathId(/^\/alerts\/([1-9][0-9]{0,15})$/);
 const outcome = h("div", { id: "outcome" });
 byId("main", HTMLElement).insertBefore(outcome, byId("content", HTMLElement));
 const signing = signer(outcome);
-
-/** Keeps the reason's text under its hash, then returns the hash to sign (none for an empty optional reason). */
-async function reasonHash(/** @type {string} */ text) {
-  if (text.trim() === "") return `0x${"00".repeat(32)}`;
-  await api("/v1/reasons", { method: "POST", body: { text: text.trim() } });
-  return documentHash(text);
-}
 
 /** @param {any} answer */
 function render(answer) {
@@ -84,7 +77,7 @@ function render(answer) {
             ],
             action: t("alerts.setStatus"),
             submit: async (values) => {
-              const hash = await reasonHash(values["status-reason"] ?? "");
+              const hash = await keptReason(values["status-reason"] ?? "");
               const result = await signing.sign(
                 "AlertStatusChange",
                 { caseKey: c.caseKey, status: Number(values["status-to"]), reasonHash: hash },
@@ -101,7 +94,7 @@ function render(answer) {
             fields: [field({ id: "close-reason", label: t("alerts.closeReason"), multiline: true })],
             action: t("alerts.close"),
             submit: async (values) => {
-              const hash = await reasonHash(values["close-reason"] ?? "");
+              const hash = await keptReason(values["close-reason"] ?? "");
               await afterSigning(
                 await signing.sign("AlertStatusChange", { caseKey: c.caseKey, status: 3, reasonHash: hash }, "alerts.closed"),
                 reload,

@@ -1,10 +1,12 @@
 // @ts-check
 // What a holder does with its holding of one batch, each a signed attestation through the relay: ship part of it,
 // dispense packs by their codes (proven part of the batch), destroy part of it, and, while the batch is recalled,
-// acknowledge the recall with an account of the whole holding (quarantined, dispensed, destroyed, missing).
+// acknowledge the recall with an account of the whole holding (quarantined, dispensed, destroyed, missing), and
+// report packs or the whole batch as suspect.
 import { api, byId, expiryDate, facts, h, onLanguageChange, pathId, recallText, session, showFailure, signInRequired, startPage, t } from "./app.js";
 import { afterSigning, codeLines, field, keepingDrafts, signer, signingForm } from "./actions.js";
-import { documentHash } from "./signing.js";
+import { documentHash, keptReason } from "./signing.js";
+import { PackState } from "/assets/ledger.js";
 
 const batchId = pathId(/^\/stock\/(0x[0-9a-fA-F]{64})$/)?.toLowerCase();
 const content = byId("content", HTMLElement);
@@ -54,6 +56,7 @@ function draw() {
     shipForm(),
     dispenseForm(),
     destroyForm(),
+    suspectForm(),
   );
 }
 
@@ -135,6 +138,41 @@ function destroyForm() {
         { quantity },
       );
       await reload(result);
+    },
+  });
+}
+
+/**
+ * A suspect-product report (like the DSCSA illegitimate-product notification): the packs scanned are locked and
+ * reported in one relayed request, whole or nothing, because the ledger takes a report of packs only once they are
+ * locked; no codes reports the whole batch. The MAH and the regulators of every province involved hear of it, and
+ * only a regulator ends it.
+ */
+function suspectForm() {
+  return signingForm({
+    id: "suspect",
+    title: t("suspect.fileTitle"),
+    intro: t("suspect.fileIntro"),
+    fields: [
+      field({ id: "suspect-codes", label: t("suspect.codes"), multiline: true, required: false, hint: t("suspect.codesHint") }),
+      field({ id: "suspect-reason", label: t("suspect.reason"), multiline: true }),
+    ],
+    action: t("suspect.fileSubmit"),
+    submit: async (values) => {
+      const codes = codeLines(values["suspect-codes"] ?? "");
+      let proved = { packs: [], proof: [], proofFlags: [] };
+      try {
+        if (codes.length > 0) proved = await api(`/v1/batches/${batchId}/pack-proofs`, { method: "POST", body: { codes } });
+      } catch (error) {
+        return signing.refuse(error);
+      }
+      const reasonHash = await keptReason(values["suspect-reason"] ?? "");
+      const proof = { proof: proved.proof, proofFlags: proved.proofFlags };
+      const report = { type: "SuspectReport", fields: { batchId, packs: proved.packs, reasonHash }, extra: proof };
+      const lock = { type: "PackStateChange", fields: { batchId, state: PackState.Locked, packs: proved.packs, reasonHash }, extra: proof };
+      const steps = codes.length > 0 ? [lock, report] : [report];
+      const done = codes.length > 0 ? "suspect.filedPacks" : "suspect.filedBatch";
+      await reload(await signing.signTogether(steps, done, { count: proved.packs.length }));
     },
   });
 }

@@ -98,29 +98,40 @@ function wireMessage(message) {
 }
 
 /**
- * Signs one attestation as the signed-in organization (its id in the attestation's first field, a fresh nonce)
- * and relays it, answering once it is mined and indexed, so the page can show the ledger changed.
- * @param {string} type the catalogue's attestation name (MarketRelease, Shipment …)
- * @param {Record<string, unknown>} fields the message's other fields
- * @param {{ proof?: string[], proofFlags?: boolean[] }} [extra] a multiproof, for attestations about packs
+ * Signs attestations as the signed-in organization (its id in each attestation's first field, a fresh nonce each)
+ * and relays them as one request, answering once it is mined and indexed, so the page can show the ledger changed.
+ * The relay runs them in order, whole or not at all: a step that needs the one before it (a report of packs
+ * locked first) never lands half done.
+ * @param {Array<{ type: string, fields: Record<string, unknown>, extra?: { proof?: string[], proofFlags?: boolean[] } }>} steps
  * @returns {Promise<RelayResult>}
  */
-export async function attest(type, fields, extra = {}) {
-  const spec = attestationSpec(type);
-  if (!spec) throw new Error(`no attestation ${type} in the catalogue`);
+export async function attestTogether(steps) {
   const signedIn = session();
   if (!signedIn) throw new SigningStopped("signing.noKey");
   const key = await signingKey();
-  const message = { [actorFieldOf(type)]: signedIn.organizationId, nonce: nextNonce(), ...fields };
-  // The catalogue types an attestation's name by its contract; here the contract is whatever the name's entry says.
-  const attestation = /** @type {import("/assets/ledger.js").Attestation<any>} */ ({
-    domain: domainOf(await ledgerDeployment(), spec.contract),
-    type,
-    message,
-  });
-  const signature = await signAttestation(key, attestation);
-  const signed = { contract: spec.contract, type, message: wireMessage(message), signature, ...extra };
-  return api(RELAY_PATH, { method: "POST", body: { attestations: [signed], wait: true } });
+  const deployment = await ledgerDeployment();
+  const attestations = [];
+  for (const { type, fields, extra = {} } of steps) {
+    const spec = attestationSpec(type);
+    if (!spec) throw new Error(`no attestation ${type} in the catalogue`);
+    const message = { [actorFieldOf(type)]: signedIn.organizationId, nonce: nextNonce(), ...fields };
+    // The catalogue types an attestation's name by its contract; here the contract is whatever the name's entry says.
+    const attestation = /** @type {import("/assets/ledger.js").Attestation<any>} */ ({ domain: domainOf(deployment, spec.contract), type, message });
+    const signature = await signAttestation(key, attestation);
+    attestations.push({ contract: spec.contract, type, message: wireMessage(message), signature, ...extra });
+  }
+  return api(RELAY_PATH, { method: "POST", body: { attestations, wait: true } });
+}
+
+/**
+ * Keeps a reason's text with the API (`POST /v1/reasons`, so those who read the signed step read its words), then
+ * returns the hash to sign; an empty optional reason is the zero hash and keeps nothing.
+ * @param {string} text
+ */
+export async function keptReason(text) {
+  if (text.trim() === "") return `0x${"00".repeat(32)}`;
+  await api("/v1/reasons", { method: "POST", body: { text: text.trim() } });
+  return documentHash(text);
 }
 
 /**

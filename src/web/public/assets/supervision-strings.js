@@ -100,6 +100,14 @@ export const SUPERVISION_STRINGS = {
     "suspect.outcomeField": "结论",
     "suspect.terminate": "签名终止",
     "suspect.terminated": "报告已终止（区块 {block}）。",
+    "suspect.fileTitle": "报告可疑药品",
+    "suspect.fileIntro":
+      "扫描可疑的药盒：它们将被立即锁定（不能再销售或调配），并报告给上市许可持有人和所涉各省的监管部门；只有监管部门可以终止报告。不填追溯码则报告整批。",
+    "suspect.codes": "可疑药盒的追溯码（扫码或粘贴，一行一个）",
+    "suspect.codesHint": "用扫码枪逐盒扫描或粘贴追溯码；留空则报告整个批次。",
+    "suspect.fileSubmit": "签名报告",
+    "suspect.filedPacks": "已锁定并报告 {count} 盒可疑药品，记录在区块 {block}。",
+    "suspect.filedBatch": "已报告整批可疑，记录在区块 {block}。",
   },
   en: {
     "regulate.licenceTitle": "Record the licence's validity",
@@ -200,5 +208,13 @@ export const SUPERVISION_STRINGS = {
     "suspect.outcomeField": "Outcome",
     "suspect.terminate": "Sign and terminate",
     "suspect.terminated": "Report terminated (block {block}).",
+    "suspect.fileTitle": "Report suspect product",
+    "suspect.fileIntro":
+      "Scan the suspect packs: they are locked at once (no longer sold or dispensed) and reported to the MAH and the regulators of every province involved; only a regulator ends the report. With no codes the whole batch is reported.",
+    "suspect.codes": "Codes of the suspect packs (scan or paste, one a line)",
+    "suspect.codesHint": "Scan pack after pack with a handheld scanner or paste the codes; leave empty to report the whole batch.",
+    "suspect.fileSubmit": "Sign the report",
+    "suspect.filedPacks": "{count} suspect packs locked and reported, recorded in block {block}.",
+    "suspect.filedBatch": "The whole batch reported as suspect, recorded in block {block}.",
   },
 };

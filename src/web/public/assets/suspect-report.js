@@ -2,7 +2,7 @@
 // One suspect-product report; a regulator terminates it here, signing with the organization's key.
 import { api, byId, facts, formatTime, h, pathId, session, startPage, t } from "./app.js";
 import { afterSigning, field, keepingDrafts, signer, signingForm } from "./actions.js";
-import { documentHash } from "./signing.js";
+import { keptReason } from "./signing.js";
 import { showAnswer } from "./view.js";
 
 startPage("title.suspectReport");
@@ -48,11 +48,10 @@ function render(r) {
             disabled: !regulator,
             disabledReason: regulator ? undefined : t("suspect.terminateIntro"),
             submit: async (values) => {
-              const text = (values["terminate-reason"] ?? "").trim();
-              await api("/v1/reasons", { method: "POST", body: { text } });
+              const reasonHash = await keptReason(values["terminate-reason"] ?? "");
               const result = await signing.sign(
                 "SuspectTermination",
-                { reportId: r.id, outcome: Number(values["terminate-outcome"]), reasonHash: documentHash(text) },
+                { reportId: r.id, outcome: Number(values["terminate-outcome"]), reasonHash },
                 "suspect.terminated",
               );
               await afterSigning(result, async () => location.reload());
