@@ -580,7 +580,7 @@ const HANDLERS: Record<string, Handler> = {
     const current = w.alertCases.get(caseKey);
     const revision = (current?.revision ?? 0) + 1;
     w.alertCases.put({
-      alert_key: caseKey,
+      case_key: caseKey,
       subject_id: current?.subject_id ?? num(args, "subjectId"),
       owner_id: organizationId,
       status: current?.status ?? "NEW",
@@ -866,7 +866,7 @@ function recordCaseStep(
   previousOwner: number | null = null,
 ) {
   w.alertCaseHistory.put({
-    alert_key: caseKey,
+    case_key: caseKey,
     revision,
     organization_id: organizationId,
     action,

@@ -885,6 +885,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("epcis_subscriptions_query").on("epcis_subscriptions").columns(["organization_id", "query_name"]).execute();
     },
   },
+  "0026_case_keys": {
+    async up(db: Kysely<unknown>) {
+      // The cases' key is the AlertCases contract's case key (alert and subject), not the alert's key: named so.
+      for (const table of ["alert_cases", "alert_case_history"]) await db.schema.alterTable(table).renameColumn("alert_key", "case_key").execute();
+    },
+  },
   "0022_release_refusals": {
     async up(db: Kysely<unknown>) {
       // A batch its MAH refused market release (state REJECTED): when, and the hash of the signed reasons.

@@ -702,11 +702,11 @@ export type WebhookAttemptTable = {
 export type RedeemedChallengeTable = { nonce: string; expires_at: number };
 
 /**
- * An alert's case (AlertCases contract), its owner and signed status. `alert_key` holds the case's key on chain,
+ * An alert's case (AlertCases contract), its owner and signed status, under the case's key on chain:
  * AlertCases.caseKeyOf(keccak256 of the alert's key, the organization it concerns): src/ledger/ids.ts alertCaseKey.
  */
 export type AlertCaseTable = {
-  alert_key: string;
+  case_key: string;
   subject_id: number;
   owner_id: number;
   status: CaseStatusName;
@@ -721,7 +721,7 @@ export type AlertCaseTable = {
 
 /** One signed step of an alert case: TAKEN, or the status it moved to. */
 export type AlertCaseHistoryTable = {
-  alert_key: string;
+  case_key: string;
   revision: number;
   organization_id: number;
   action: "TAKEN" | CaseStatusName;

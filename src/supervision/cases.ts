@@ -70,7 +70,7 @@ export async function casesOf(
   const keys = new Map(alerts.map((a) => [caseKeyOf(a), a]));
   const cases = new Map<string, Database["alert_cases"]>();
   for (const slice of chunks([...keys.keys()])) {
-    for (const row of await db.selectFrom("alert_cases").selectAll().where("alert_key", "in", slice).execute()) cases.set(row.alert_key, row);
+    for (const row of await db.selectFrom("alert_cases").selectAll().where("case_key", "in", slice).execute()) cases.set(row.case_key, row);
   }
   const escalations = new Map<number, number>();
   for (const slice of chunks(alerts.map((a) => Number(a.id)))) {
@@ -109,8 +109,8 @@ export async function casesOf(
 export async function withoutClosedCases<A extends Pick<AlertTable, "key" | "organization_id">>(db: Db, alerts: A[]): Promise<A[]> {
   const closed = new Set<string>();
   for (const slice of chunks(alerts.map(caseKeyOf))) {
-    for (const row of await db.selectFrom("alert_cases").select("alert_key").where("alert_key", "in", slice).where("status", "=", "CLOSED").execute())
-      closed.add(row.alert_key);
+    for (const row of await db.selectFrom("alert_cases").select("case_key").where("case_key", "in", slice).where("status", "=", "CLOSED").execute())
+      closed.add(row.case_key);
   }
   return alerts.filter((a) => !closed.has(caseKeyOf(a)));
 }

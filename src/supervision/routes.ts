@@ -151,7 +151,7 @@ export function supervisionRoutes(config: AlertConfig) {
         if (!alert) throw notFound("NO_SUCH_ALERT", `no alert ${params.alertId}`);
         if (!(await maySeeAlert(services, caller!, alert))) throw notAllowed("NOT_YOUR_ALERT", `alert ${alert.id} is neither about nor sent to you`);
         const view = (await casesOf(db, [alert], config.caseDueSeconds, services.now())).get(Number(alert.id))!;
-        const steps = await db.selectFrom("alert_case_history").selectAll().where("alert_key", "=", view.caseKey).orderBy("revision").execute();
+        const steps = await db.selectFrom("alert_case_history").selectAll().where("case_key", "=", view.caseKey).orderBy("revision").execute();
         const texts = await reasonTexts(
           db,
           steps.map((s) => s.reason_hash),

@@ -34,7 +34,7 @@ describe.each(STORE_KINDS)("alert cases in the read model on %s", (kind) => {
     await s.ledger.takeAlert(s.regulator, alertKey, s.distributor.id, s.distributor.id);
     await s.ledger.changeAlertStatus(s.regulator, caseKey, CaseStatus.Closed, CaseStatus.Escalated, hashText("resolved on inspection"));
     await step();
-    const recorded = await store.db.selectFrom("alert_cases").selectAll().where("alert_key", "=", caseKey).executeTakeFirstOrThrow();
+    const recorded = await store.db.selectFrom("alert_cases").selectAll().where("case_key", "=", caseKey).executeTakeFirstOrThrow();
     expect(recorded).to.deep.include({
       subject_id: s.distributor.id,
       owner_id: s.regulator.id,
@@ -44,7 +44,7 @@ describe.each(STORE_KINDS)("alert cases in the read model on %s", (kind) => {
     });
     expect(Number(recorded.opened_at)).to.equal(opened);
     expect(Number(recorded.closed_at)).to.equal(at());
-    const history = await store.db.selectFrom("alert_case_history").selectAll().where("alert_key", "=", caseKey).orderBy("revision").execute();
+    const history = await store.db.selectFrom("alert_case_history").selectAll().where("case_key", "=", caseKey).orderBy("revision").execute();
     expect(history.map((h) => [h.action, h.organization_id, h.previous_owner_id])).to.deep.equal([
       ["TAKEN", s.distributor.id, 0],
       ["ESCALATED", s.distributor.id, null],
