@@ -10,8 +10,17 @@
  * the `secp256k1` package's own JavaScript fallback (elliptic). Node's crypto is not a candidate: it cannot recover a
  * key from a signature, and its ECDSA verify hashes the message itself, so it cannot check an EIP-712 digest at all.
  *
- * Environment: BENCH_SIGNATURES_ROUNDS (default 5), BENCH_SIGNATURES_BUILT (see above).
+ * Reference (not a candidate: nothing the indexer can load): libsecp256k1 itself, current upstream, when
+ * BENCH_SIGNATURES_C_BENCH names the `bench` program of a build of bitcoin-core/secp256k1 with its recovery module
+ * (built by hand outside the repository, e.g. `cmake -B build -DCMAKE_BUILD_TYPE=Release
+ * -DSECP256K1_ENABLE_MODULE_RECOVERY=ON -DSECP256K1_BUILD_BENCHMARK=ON && cmake --build build`, then
+ * build/bin/bench). It runs its own `ecdsa_recover` benchmark in each round, interleaved with the candidates; its CPU
+ * (the child's user + system time, from bash's `times`) over its recoveries is the figure. The `secp256k1` package
+ * bundles a 2019 libsecp256k1: the ratio says what a current one would save per signature.
+ *
+ * Environment: BENCH_SIGNATURES_ROUNDS (default 5), BENCH_SIGNATURES_BUILT, BENCH_SIGNATURES_C_BENCH (see above).
  */
+import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
 import { computeAddress, keccak256, recoverAddress, Signature, SigningKey, Wallet } from "ethers";
@@ -81,6 +90,21 @@ function candidates(): Candidate[] {
   return list;
 }
 
+/** Recoveries per round of the C reference: its bench runs 10 series of SECP256K1_BENCH_ITERS each. */
+const C_BENCH_ITERS = 2_000;
+
+/** CPU µs per recovery of libsecp256k1's own `ecdsa_recover` benchmark, run as a child process (see above). */
+function cReferenceMicros(bench: string): number {
+  const script = `SECP256K1_BENCH_ITERS=${C_BENCH_ITERS} "$0" ecdsa_recover > /dev/null && times`;
+  // `times` prints the shell's own times, then its children's: "0m3.610s 0m0.012s".
+  const children = execFileSync("bash", ["-c", script, bench], { encoding: "utf8" }).trim().split("\n")[1]!;
+  const seconds = children.split(" ").reduce((sum, part) => {
+    const [, minutes, secs] = /^(\d+)m([\d.]+)s$/.exec(part)!;
+    return sum + Number(minutes) * 60 + Number(secs);
+  }, 0);
+  return (seconds * 1e6) / (10 * C_BENCH_ITERS);
+}
+
 function cpuMicrosPer(candidate: Candidate, all: Sample[]): number {
   const started = process.cpuUsage();
   for (let i = 0; i < candidate.perRound; i++) candidate.recover(all[i % all.length]!);
@@ -102,10 +126,13 @@ function main() {
   }
   const loads = [os.loadavg()[0]!];
   const micros = new Map<Candidate, number[]>(list.map((c) => [c, []]));
+  const cBench = process.env.BENCH_SIGNATURES_C_BENCH;
+  const cMicros: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < list.length; k++) {
       const candidate = list[(k + round) % list.length]!;
       micros.get(candidate)!.push(cpuMicrosPer(candidate, all));
+      if (cBench && k === round % list.length) cMicros.push(cReferenceMicros(cBench));
     }
     loads.push(os.loadavg()[0]!);
   }
@@ -118,6 +145,12 @@ function main() {
   for (const candidate of list) {
     const m = median(micros.get(candidate)!);
     console.log(`| ${candidate.name} | ${m.toFixed(1)} | ${(m / reference).toFixed(2)} |`);
+  }
+  if (cBench) {
+    const m = median(cMicros);
+    console.log(
+      `| reference: libsecp256k1's own \`bench ecdsa_recover\`, current upstream, C (not loadable by the indexer) | ${m.toFixed(1)} | ${(m / reference).toFixed(2)} |`,
+    );
   }
 }
 
