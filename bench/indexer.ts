@@ -21,6 +21,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { deserialize, serialize } from "node:v8";
 import { getAddress, id as hashText, JsonRpcProvider, keccak256, Wallet } from "ethers";
 import { sql } from "kysely";
 import pg from "pg";
@@ -28,13 +29,14 @@ import { DEFAULT_UNDO_WINDOW, Role } from "../src/ledger";
 import type { LedgerContract } from "../src/ledger";
 import { createIndexer, createRpcSource } from "../src/indexer";
 import type { Deployment, VerificationMode } from "../src/indexer";
-import { LEDGER_EVENT_TOPICS } from "../src/indexer/decode";
+import { attestationOf, counterpartyAttestationOf, createDecoder, isUndecodable, LEDGER_EVENT_TOPICS } from "../src/indexer/decode";
 import { sharedPreparePool } from "../src/indexer/prepare-pool";
 import { applyPrepared, prepareRange } from "../src/indexer/ranges";
 import type { CheckpointIdentity, FetchedRange, PreparedRange } from "../src/indexer/ranges";
 import { fastDigest, fastSignature, recoverFast, signaturesReady } from "../src/indexer/signatures";
 import type { AttestationToVerify } from "../src/indexer/signatures";
-import type { BlockInfo, ChainSource } from "../src/indexer/sync";
+import type { BlockInfo, ChainLog, ChainSource } from "../src/indexer/sync";
+import { recoverAll } from "../src/indexer/verify";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import type { Store } from "../src/store";
@@ -505,6 +507,60 @@ function recoveryMicros(): number {
   return best;
 }
 
+/** Logs the preparation stages are measured on: the chain's first, enough for a steady figure. */
+const STAGE_LOGS = 6_000;
+
+type Stages = { logs: number; signatures: number; decode: number; digests: number; recovery: number; cloneIn: number; cloneOut: number };
+
+/**
+ * The workers' share, stage by stage, each run alone on this thread over the chain's first STAGE_LOGS logs (best of
+ * 3, CPU µs per event, process.cpuUsage): ABI decoding; the attestations' EIP-712 digests (from the decoded events);
+ * signer recovery (libsecp256k1, from the digests); and what passing a range to a worker and its result back costs
+ * in structured clones (serialized on one side, deserialized on the other, both counted).
+ */
+async function preparationStages(source: ChainSource, deployment: Deployment): Promise<Stages> {
+  const head = (await source.head()).number;
+  const logs: ChainLog[] = [];
+  for (let from = 0; from <= head && logs.length < STAGE_LOGS; from += APPLY_RANGE_BLOCKS) {
+    const to = Math.min(from + APPLY_RANGE_BLOCKS - 1, head);
+    logs.push(...(await source.logs({ fromBlock: from, toBlock: to, addresses: Object.values(deployment.contracts), topics: LEDGER_EVENT_TOPICS })));
+  }
+  const decoded = logs.map(createDecoder(deployment));
+  const chainId = BigInt(deployment.chainId);
+  const signed = decoded.flatMap((event) =>
+    isUndecodable(event)
+      ? []
+      : [attestationOf(event), counterpartyAttestationOf(event)]
+          .filter((a) => a !== undefined)
+          .map((a) => ({
+            attestation: { contract: event.contract, chainId, verifyingContract: event.address, type: a.type, message: a.message },
+            signature: a.signature,
+          })),
+  );
+  const digests = signed.map((s) => fastDigest(s.attestation)!);
+  const signatures = signed.map((s) => fastSignature(s.signature)!);
+  const result = { decoded, recovered: recoverAll(decoded, deployment.chainId) };
+  const perEvent = (work: () => void) => {
+    let best = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const started = process.cpuUsage();
+      work();
+      const used = process.cpuUsage(started);
+      best = Math.min(best, (used.user + used.system) / logs.length);
+    }
+    return best;
+  };
+  return {
+    logs: logs.length,
+    signatures: signed.length,
+    decode: perEvent(() => logs.map(createDecoder(deployment))),
+    digests: perEvent(() => signed.forEach((s) => fastDigest(s.attestation))),
+    recovery: perEvent(() => digests.forEach((digest, i) => recoverFast(digest, signatures[i]!))),
+    cloneIn: perEvent(() => deserialize(serialize(logs))),
+    cloneOut: perEvent(() => deserialize(serialize(result))),
+  };
+}
+
 type Config = { node: NodeKind; store: StoreKind; mode: VerificationMode };
 const configName = (c: Config) => `${c.node} → ${c.store === "sqlite" ? "SQLite" : "PostgreSQL"}, ${c.mode}`;
 
@@ -612,6 +668,7 @@ async function main() {
         }
       }
     }
+    const stages = await preparationStages(source, deployment);
     source.close();
 
     const follows = new Map<NodeKind, { fromSend: Latency; fromMined: Latency }>();
@@ -746,6 +803,10 @@ async function main() {
         const w = worstOf("full");
         say(
           `Where the indexer's CPU goes, full verification (${parts("full")}): the workers' share is decoding, the digest and the recovery, and recovery alone costs ${recovery.toFixed(0)} µs per signature on one thread in this run, ${((recovery / TARGETS.fullMicros) * 100).toFixed(0)} % of the ${TARGETS.fullMicros} µs target before anything else; the main thread and the collector take another ${(w.main + w.others).toFixed(0)} µs. Meeting the target needs the recovery cheaper (it is libsecp256k1 already) or fewer signatures recovered (deferred verification), not faster writes alone.`,
+        );
+        const sum = stages.decode + stages.digests + stages.recovery + stages.cloneIn + stages.cloneOut;
+        say(
+          `The workers' share stage by stage, each stage alone on one thread over the chain's first ${fmt(stages.logs)} logs (${fmt(stages.signatures)} signatures, ${(stages.signatures / stages.logs).toFixed(3)} per event; CPU µs per event, best of 3, the collector's helper threads included): ABI decoding ${stages.decode.toFixed(1)}, EIP-712 digests ${stages.digests.toFixed(1)}, recovery ${stages.recovery.toFixed(1)}, structured clones of the logs to the workers ${stages.cloneIn.toFixed(1)} and of their results back ${stages.cloneOut.toFixed(1)}: ${sum.toFixed(0)} µs together, against the workers' ${w.workers.toFixed(0)} µs and the other threads' ${w.others.toFixed(0)} µs above (the clones' serializing half runs on the main thread).`,
         );
       }
       if (MODES.includes("deferred") && figures.size > 0) {
