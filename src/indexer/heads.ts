@@ -1,6 +1,11 @@
 import WebSocket from "ws";
+import type { HeadBlock } from "./sync";
 
-/** A subscription to the node's new heads: `onHead` is called for each block the node announces. */
+/**
+ * A subscription to the node's new heads: `onHead` is called for each block the node announces, with the block's
+ * header when the announcement carries one (number, hash, parent hash and timestamp, as Besu, geth, anvil and
+ * Hardhat send).
+ */
 export type HeadWatch = {
   /** Resolves true once the node confirmed the subscription, false if it could not be made. */
   readonly subscribed: Promise<boolean>;
@@ -21,12 +26,28 @@ export function webSocketUrl(rpcUrl: string): string {
   return url.toString();
 }
 
+type RawHeader = { number?: unknown; hash?: unknown; parentHash?: unknown; timestamp?: unknown };
+
+const isQuantity = (value: unknown): value is string => typeof value === "string" && /^0x[0-9a-f]+$/i.test(value);
+const isHash = (value: unknown): value is string => typeof value === "string" && /^0x[0-9a-f]{64}$/i.test(value);
+
+/** The announced block's header, or undefined if the node sent less than the indexer needs of it. */
+function headerOf(raw: RawHeader | undefined): HeadBlock | undefined {
+  if (!raw || !isQuantity(raw.number) || !isHash(raw.hash) || !isHash(raw.parentHash) || !isQuantity(raw.timestamp)) return undefined;
+  return {
+    number: parseInt(raw.number, 16),
+    hash: raw.hash.toLowerCase(),
+    parentHash: raw.parentHash.toLowerCase(),
+    timestamp: parseInt(raw.timestamp, 16),
+  };
+}
+
 /**
- * Subscribes to newHeads (eth_subscribe over WebSocket). A head announced is only a wake-up call: the indexer then
- * reads the head and the logs over JSON-RPC as when it polls, so a notification lost or doubled changes nothing but
- * how soon a block is indexed.
+ * Subscribes to newHeads (eth_subscribe over WebSocket). A head announced spares the indexer asking for it; the logs
+ * are still read over JSON-RPC as when it polls, and the checkpoint's hash is compared with the announced parent as
+ * with a polled head, so a notification lost or doubled changes nothing but how soon a block is indexed.
  */
-export function watchHeads(rpcUrl: string, onHead: () => void): HeadWatch {
+export function watchHeads(rpcUrl: string, onHead: (head: HeadBlock | undefined) => void): HeadWatch {
   const socket = new WebSocket(webSocketUrl(rpcUrl), { handshakeTimeout: SUBSCRIBE_TIMEOUT_MS });
   let subscription: string | undefined;
   let settle!: (subscribed: boolean) => void;
@@ -46,7 +67,13 @@ export function watchHeads(rpcUrl: string, onHead: () => void): HeadWatch {
 
   socket.on("open", () => socket.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] })));
   socket.on("message", (data) => {
-    let message: { id?: number; result?: unknown; error?: { message?: string }; method?: string; params?: { subscription?: string } };
+    let message: {
+      id?: number;
+      result?: unknown;
+      error?: { message?: string };
+      method?: string;
+      params?: { subscription?: string; result?: RawHeader };
+    };
     try {
       message = JSON.parse(String(data)) as typeof message;
     } catch {
@@ -59,7 +86,7 @@ export function watchHeads(rpcUrl: string, onHead: () => void): HeadWatch {
       clearTimeout(timer);
       settle(true);
     } else if (message.method === "eth_subscription" && message.params?.subscription === subscription) {
-      onHead();
+      onHead(headerOf(message.params?.result));
     }
   });
   socket.on("unexpected-response", (_request, response) => finish(`the node serves no WebSocket (HTTP ${response.statusCode} to the upgrade)`, true));

@@ -219,11 +219,17 @@ export function createIndexer(options: IndexerOptions): Indexer {
     }
   }
 
-  async function catchUp(signal?: AbortSignal): Promise<BlockRef> {
+  /**
+   * Indexes up to the head: the one the node `announced`, if it is beyond the checkpoint, which spares asking the
+   * node for it; else the node's current head (an announcement not beyond the checkpoint may be one that arrived
+   * after a poll had seen a later block, and must not be taken for a reorganisation).
+   */
+  async function indexToHead(signal?: AbortSignal, announced?: HeadBlock): Promise<BlockRef> {
     identity ??= await establishIdentity(signal);
     await discardForeignState(identity);
-    const head = await retrying("chain head", () => source.head(), signal);
     const known = await loadCheckpoint(store.db);
+    const head =
+      announced && (!known || announced.number > known.block_number) ? announced : await retrying("chain head", () => source.head(), signal);
     // Nothing new (follow mode's usual poll): the checkpoint is the head itself, so no reorg can concern it.
     if (known && known.block_number === head.number && known.block_hash === head.hash) return head;
     await reconcileReorg(identity, head, signal);
@@ -279,7 +285,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
    * Keeps a subscription to the node's new heads while `signal` lasts, each head calling `wake`; when the node
    * serves none, or the subscription ends, the indexer polls and tries again after RESUBSCRIBE_MS.
    */
-  function subscribeHeads(wake: () => void, signal: AbortSignal) {
+  function subscribeHeads(wake: (head?: HeadBlock) => void, signal: AbortSignal) {
     let live = false;
     const pollIntervalMs = options.pollIntervalMs ?? 100;
     const run = async (watch: NonNullable<ChainSource["watchHeads"]>) => {
@@ -326,9 +332,9 @@ export function createIndexer(options: IndexerOptions): Indexer {
     const heads = subscribeHeads(wake.notify, signal);
     while (!signal.aborted) {
       // A head announced from here on wakes the next wait: none is lost while catching up.
-      wake.clear();
+      const announced = wake.take();
       try {
-        await catchUp(signal);
+        await indexToHead(signal, announced);
         await verifyBehind();
       } catch (error) {
         // Asked to stop (also while waiting out a node that is down): a clean end, not a failure.
@@ -340,22 +346,31 @@ export function createIndexer(options: IndexerOptions): Indexer {
     }
   }
 
-  return { catchUp, verifyBehind, follow };
+  return { catchUp: (signal) => indexToHead(signal), verifyBehind, follow };
 }
 
-/** A wake-up call that a wait started after it was given still hears. */
+/**
+ * A wake-up call that a wait started after it was given still hears, with the head it announced: the latest
+ * given, or none if the latest wake-up call came without one (then the node is asked).
+ */
 function createWake() {
   let notified = false;
+  let announced: HeadBlock | undefined;
   let waiting: (() => void) | undefined;
   return {
-    notify() {
+    notify(head?: HeadBlock) {
       notified = true;
+      announced = head;
       waiting?.();
     },
-    clear() {
+    /** The head announced since the last take, if any; later wake-up calls wake the next wait. */
+    take(): HeadBlock | undefined {
+      const head = announced;
       notified = false;
+      announced = undefined;
+      return head;
     },
-    /** Waits `ms`, or until notified (at once if notified since the last clear), or until `signal` aborts. */
+    /** Waits `ms`, or until notified (at once if notified since the last take), or until `signal` aborts. */
     async wait(ms: number, signal: AbortSignal) {
       if (notified) return;
       const woken = new AbortController();

@@ -30,8 +30,8 @@ export type ChainSource = {
   head(): Promise<HeadBlock>;
   block(number: number): Promise<BlockInfo | undefined>;
   logs(filter: { fromBlock: number; toBlock: number; addresses: string[]; topics: string[] }): Promise<ChainLog[]>;
-  /** Announces new blocks as the node mines them, where the node can (else the indexer polls). */
-  watchHeads?(onHead: () => void): HeadWatch;
+  /** Announces new blocks as the node mines them, with their headers where it sends them (else the indexer polls). */
+  watchHeads?(onHead: (head: HeadBlock | undefined) => void): HeadWatch;
   close(): void;
 };
 

@@ -3,8 +3,11 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as pause } from "node:timers/promises";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
+import type { Block } from "ethers";
 import { createIndexer, createRpcSource } from "../../src/indexer";
-import type { ChainSource } from "../../src/indexer/sync";
+import { watchHeads } from "../../src/indexer/heads";
+import type { HeadWatchEnd } from "../../src/indexer/heads";
+import type { ChainSource, HeadBlock } from "../../src/indexer/sync";
 import type { Store } from "../../src/store";
 import { deployConsortium, releasedBatch } from "../contracts/fixtures";
 import type { Consortium } from "../contracts/fixtures";
@@ -48,6 +51,13 @@ function following(store: Store, url: string, c: Consortium, pollIntervalMs: num
 
 const said = (lines: LogLine[], text: string) => lines.find((line) => line.msg === text);
 
+const headOf = (block: Block | null): HeadBlock => ({
+  number: block!.number,
+  hash: block!.hash!.toLowerCase(),
+  parentHash: block!.parentHash.toLowerCase(),
+  timestamp: block!.timestamp,
+});
+
 describe.each(NODE_KINDS)("follow mode on %s", (kind) => {
   let node: TestNode;
   let c: Consortium;
@@ -61,6 +71,77 @@ describe.each(NODE_KINDS)("follow mode on %s", (kind) => {
   afterAll(async () => {
     await store?.close();
     await node?.close();
+  });
+
+  it("hears each new head announced with its number, hash, parent hash and timestamp", async () => {
+    const heard: (HeadBlock | undefined)[] = [];
+    const heads = watchHeads(node.url, (head) => heard.push(head));
+    try {
+      expect(await heads.subscribed).to.equal(true);
+      await node.send("evm_mine", []);
+      const mined = await node.provider.getBlock("latest");
+      await until(() => heard.length > 0);
+      expect(heard).to.deep.equal([headOf(mined)]);
+    } finally {
+      heads.close();
+    }
+  });
+
+  it("indexes a head announced beyond the checkpoint with one call to the node (its logs), and asks the node after an announcement it has passed", async () => {
+    const rpc = createRpcSource(node.url);
+    const calls = { head: 0, block: 0, logs: 0 };
+    let asking = 0;
+    let announce: (head: HeadBlock | undefined) => void = () => undefined;
+    let end: (how: HeadWatchEnd) => void = () => undefined;
+    const source: ChainSource = {
+      ...rpc,
+      head: () => {
+        calls.head++;
+        asking++;
+        return rpc.head().finally(() => asking--);
+      },
+      block: (n) => (calls.block++, rpc.block(n)),
+      logs: (filter) => (calls.logs++, rpc.logs(filter)),
+      // The test announces heads itself: when, and which.
+      watchHeads(onHead) {
+        announce = onHead;
+        const ended = new Promise<HeadWatchEnd>((resolve) => (end = resolve));
+        return { subscribed: Promise.resolve(true), ended, close: () => end({ reason: "closed", unsupported: false }) };
+      },
+    };
+    const into = await freshStore("sqlite");
+    const { log, lines } = capturingLogger();
+    const stop = new AbortController();
+    const indexer = createIndexer({ source, store: into, deployment: await deploymentOf(c), log, pollIntervalMs: AN_HOUR_MS, verifyThreads: 0 });
+    const done = indexer.follow(stop.signal);
+    try {
+      // The node's head is asked for twice, on starting and on subscribing (a block mined before then was announced
+      // to no one), and both answers are in before the test mines.
+      const start = await node.provider.getBlockNumber();
+      await until(async () => calls.head === 2 && asking === 0 && (await checkpointOf(into)) === start);
+
+      Object.assign(calls, { head: 0, block: 0, logs: 0 });
+      await node.send("evm_mine", []);
+      const mined = await node.provider.getBlock("latest");
+      announce(headOf(mined));
+      await until(async () => (await checkpointOf(into)) === mined!.number);
+      expect(calls).to.deep.equal({ head: 0, block: 0, logs: 1 });
+
+      // An announcement of a block the checkpoint has passed (as when it arrives after a poll saw a later block).
+      announce(headOf(await node.provider.getBlock(mined!.number - 1)));
+      await until(() => calls.head === 1 && asking === 0);
+      await node.send("evm_mine", []);
+      const next = await node.provider.getBlock("latest");
+      announce(headOf(next));
+      await until(async () => (await checkpointOf(into)) === next!.number);
+      expect(calls).to.deep.equal({ head: 1, block: 0, logs: 2 });
+      expect(said(lines, "chain reorganized; rolling back")).to.equal(undefined);
+    } finally {
+      stop.abort();
+      await done;
+      await into.close();
+      rpc.close();
+    }
   });
 
   it("indexes a block when the node announces it (eth_subscribe newHeads), with polling an hour apart", async () => {
