@@ -912,7 +912,13 @@ const loadAtStart = os.loadavg()[0]!;
 /** The cached store, seeded first when there is none (or it is of an older seed). */
 async function seeded(): Promise<{ manifest: Manifest; seededNow: boolean }> {
   const cached = cachedSeed();
-  if (cached) return { manifest: cached, seededNow: false };
+  if (cached) {
+    // A store seeded before the latest migrations (a new index) gets them, as a deployment's would.
+    const store = createStore(DB_FILE);
+    await store.migrate();
+    await store.close();
+    return { manifest: cached, seededNow: false };
+  }
   console.log(`seeding ${DB_FILE}: ${BATCHES.toLocaleString("en")} batches, ${CODES.toLocaleString("en")} codes`);
   const manifest = await seed();
   console.log(`seeded in ${manifest.seededIn.toFixed(0)} s`);

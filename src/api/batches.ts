@@ -4,12 +4,14 @@ import { checkBatchAccess } from "./access";
 import type { ApiServices, Caller } from "./context";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { decodeChainCursor, decodeCursor, encodeChainCursor, page, pageQuery } from "./pagination";
-import type { ChainCursor } from "./pagination";
 import { batchQuery } from "../store/queries";
 import type { BatchRow } from "../store/queries";
-import { toBatchView, toLedgerEntries } from "./read-model";
+import { provenancePage } from "../store/provenance-reads";
+import type { ProvenanceRow } from "../store/provenance-reads";
+import { ledgerEntryText, toBatchView } from "./read-model";
 import { batchView, bytes32, INT32_MAX, ledgerEntry, organizationId, wholeNumber } from "./schemas";
-import { defineRoute } from "./routes";
+import type { BatchView } from "./schemas";
+import { defineRoute, StreamedJson } from "./routes";
 
 const DEFAULT_PROVENANCE_PAGE = 100;
 const MAX_PROVENANCE_PAGE = 1_000;
@@ -117,47 +119,33 @@ export const batchRoutes = [
           "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path",
         );
       }
-      const after = decodeChainCursor(query.cursor);
-      const events = await provenanceEvents(services, batch, after, query.limit + 1);
-      const entries = events.slice(0, query.limit);
+      const rows = await provenancePage(services.store.db, batch, decodeChainCursor(query.cursor), query.limit + 1);
+      const entries = rows.slice(0, query.limit);
       const last = entries[entries.length - 1];
-      return {
-        batch: toBatchView(batch),
-        entries: await toLedgerEntries(services.store.db, entries),
-        nextCursor: events.length > query.limit && last ? encodeChainCursor({ block: last.block_number, logIndex: last.log_index }) : null,
-      };
+      const nextCursor = rows.length > query.limit && last ? encodeChainCursor({ block: last.block_number, logIndex: last.log_index }) : null;
+      return new StreamedJson(provenanceText(toBatchView(batch), entries, nextCursor));
     },
   }),
 ];
 
+/** Entries per chunk of a provenance page's text: chunks small enough to encode cheaply, few enough to write in one go. */
+const ENTRIES_PER_CHUNK = 20;
+
 /**
- * The events of a batch's provenance after `after`, in chain order: its own, and those of the agreements it was
- * made and moved under (its quality agreement; the MAH's storage, transport and sales agreements for its product or
- * for every product).
+ * A provenance page as the text of its JSON document, written a few entries at a time: the page's size (close to
+ * a kilobyte an entry) is then never one large string to encode, and each entry's details are its stored payload
+ * as the indexer wrote it (JSON text), not parsed only to be written again.
  */
-async function provenanceEvents(services: ApiServices, batch: BatchRow, after: ChainCursor | undefined, limit: number) {
-  const { db } = services.store;
-  const agreementIds = await db
-    .selectFrom("agreements")
-    .select("id")
-    .where("mah_id", "=", batch.mah_id)
-    .where((eb) =>
-      eb.or([
-        eb("id", "=", batch.agreement_id),
-        eb.and([eb("kind", "!=", "QUALITY"), eb("product_id", "in", [batch.product_id, `0x${"0".repeat(64)}`])]),
-      ]),
-    )
-    .execute();
-  let query = db
-    .selectFrom("ledger_events")
-    .selectAll()
-    .where((eb) => eb.or([eb("batch_id", "=", batch.id), eb("agreement_id", "in", agreementIds.length ? agreementIds.map((a) => a.id) : [""])]));
-  if (after) {
-    query = query.where((eb) =>
-      eb.or([eb("block_number", ">", after.block), eb.and([eb("block_number", "=", after.block), eb("log_index", ">", after.logIndex)])]),
-    );
+async function* provenanceText(batch: BatchView, entries: ProvenanceRow[], nextCursor: string | null) {
+  let chunk = `{"batch":${JSON.stringify(batch)},"entries":[`;
+  for (const [n, row] of entries.entries()) {
+    chunk += `${n === 0 ? "" : ","}${ledgerEntryText(row)}`;
+    if ((n + 1) % ENTRIES_PER_CHUNK === 0) {
+      yield chunk;
+      chunk = "";
+    }
   }
-  return query.orderBy("block_number").orderBy("log_index").limit(limit).execute();
+  yield `${chunk}],"nextCursor":${JSON.stringify(nextCursor)}}`;
 }
 
 /** Narrows a batch query to what the caller may read (see access.ts). */

@@ -2,6 +2,7 @@ import { payloadOf } from "../store";
 import type { Kysely } from "kysely";
 import type { Database, LedgerEventTable } from "../store";
 import type { BatchRow } from "../store/queries";
+import type { ProvenanceRow } from "../store/provenance-reads";
 import type { BatchView } from "./schemas";
 
 /** The batch columns joined with its product, MAH and CMO, as the API shows a batch. */
@@ -70,4 +71,27 @@ export async function toLedgerEntries(db: Kysely<Database>, events: LedgerEventT
       details,
     };
   });
+}
+
+/**
+ * A provenance entry as the text of its JSON, the same as toLedgerEntries gives for the event: its details are the
+ * stored payload's own text (the indexer writes it with JSON.stringify), so it is not parsed only to be written again.
+ */
+export function ledgerEntryText(row: ProvenanceRow): string {
+  const entry = JSON.stringify({
+    at: row.block_time,
+    blockNumber: row.block_number,
+    logIndex: row.log_index,
+    txHash: row.tx_hash,
+    event: row.name,
+    organization:
+      row.organization_name === null
+        ? null
+        : { id: row.organization_id, name: row.organization_name, role: row.organization_role, region: row.organization_region },
+    signer: row.signer,
+    signerOrganizationId: row.signer_organization_id,
+    verification: row.verification,
+    problem: row.problem,
+  });
+  return `${entry.slice(0, -1)},"details":${row.payload}}`;
 }

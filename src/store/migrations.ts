@@ -849,6 +849,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("shipment_sensor_readings_evaluated").on("shipment_sensor_readings").column("evaluated").execute();
     },
   },
+  "0024_provenance_in_chain_order": {
+    async up(db: Kysely<unknown>) {
+      // A provenance page reads a batch's events, and its agreements', in chain order from a cursor: with the log
+      // index in both indexes each part is one ordered range read that stops at the page's length, where before
+      // every event of the batch was read and sorted for each page.
+      await db.schema.dropIndex("ledger_events_batch").execute();
+      await db.schema.createIndex("ledger_events_batch").on("ledger_events").columns(["batch_id", "block_number", "log_index"]).execute();
+      await db.schema.dropIndex("ledger_events_agreement").execute();
+      await sql`CREATE INDEX ledger_events_agreement ON ledger_events (agreement_id, block_number, log_index) WHERE agreement_id IS NOT NULL`.execute(
+        db,
+      );
+    },
+  },
   "0023_epcis_custody_and_queries": {
     async up(db: Kysely<unknown>) {
       // Signing keys kept by the server for organizations that chose custody, sealed under the custody master key.
