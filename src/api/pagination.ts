@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { badInput } from "../ledger/errors";
 import { wholeNumber } from "./schemas";
+import type { ChainPosition } from "../store/provenance-reads";
 
 export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 500;
@@ -40,7 +41,7 @@ export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor) 
 }
 
 /** A position in chain order (block, log index): where a page of ledger events ends. Opaque to clients. */
-export type ChainCursor = { block: number; logIndex: number };
+export type ChainCursor = ChainPosition;
 
 export function encodeChainCursor(cursor: ChainCursor) {
   return Buffer.from(JSON.stringify([cursor.block, cursor.logIndex])).toString("base64url");
