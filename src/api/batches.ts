@@ -128,7 +128,10 @@ export const batchRoutes = [
   }),
 ];
 
-/** Entries per chunk of a provenance page's text: chunks small enough to encode cheaply, few enough to write in one go. */
+/**
+ * Entries per chunk of a provenance page's text: a page of 100 written as one string (85 KB) cost about 1 ms more
+ * server CPU than in chunks of 5 to 20 entries, all alike (turning one large string into bytes).
+ */
 const ENTRIES_PER_CHUNK = 20;
 
 /**
