@@ -1,11 +1,12 @@
 import { sql } from "kysely";
-import type { Kysely } from "kysely";
+import type { CompiledQuery, Kysely } from "kysely";
 import { CUSTODY_EVENTS } from "../ledger";
 import { UNVERIFIED_SQL } from "./migrations";
 import type { PackStateName } from "../ledger";
 import { batchQuery, preparedQuery } from "./queries";
 import type { BatchRow } from "./queries";
 import type { Database } from "./schema";
+import { immediateRead } from "./index";
 
 /**
  * What a scan reads, and nothing else. Every scan runs one narrow statement: the batch the code belongs to, the
@@ -48,6 +49,9 @@ export type Custodian = {
 };
 
 function compileScanReads(db: Kysely<Database>) {
+  const immediate = immediateRead(db);
+  /** A statement's rows: at once on SQLite when its connection is free, else through Kysely's queue. */
+  const rowsOf = async <Row>(query: CompiledQuery<Row>): Promise<Row[]> => immediate(query) ?? (await db.executeQuery(query)).rows;
   // Every lookup is by a primary key, so the plan needs no statistics.
   const pack = preparedQuery(["key", "pack"], (slot) =>
     db
@@ -154,7 +158,7 @@ function compileScanReads(db: Kysely<Database>) {
   return {
     /** The batch of the pack with this canonical key and id, and the pack's own state; undefined for a code no batch has. */
     async pack(key: string, packId: string): Promise<{ batch: BatchFacts; packState: PackStateName | null } | undefined> {
-      const found = (await db.executeQuery(pack({ key, pack: packId }))).rows[0];
+      const found = (await rowsOf(pack({ key, pack: packId })))[0];
       const batch = found && (await factsOf(found.batch_id, found.facts_version));
       return batch && { batch, packState: found.pack_state };
     },
@@ -163,7 +167,7 @@ function compileScanReads(db: Kysely<Database>) {
       return freshFacts(batchId);
     },
     async productName(productCode: string | null) {
-      return (await db.executeQuery(product({ productCode }))).rows[0]?.name;
+      return (await rowsOf(product({ productCode })))[0]?.name;
     },
     /**
      * How the organization stands to the batch, kept with the batch's facts: holdings and shipments change only by
@@ -175,7 +179,7 @@ function compileScanReads(db: Kysely<Database>) {
       if (!known) custodians.set(batch, (known = new Map()));
       const kept = known.get(organizationId);
       if (kept) return kept;
-      const row = (await db.executeQuery(custodian({ batchId: batch.id, organizationId }))).rows[0]!;
+      const row = (await rowsOf(custodian({ batchId: batch.id, organizationId })))[0]!;
       // SQLite answers EXISTS as 0 or 1, PostgreSQL as a boolean.
       const standing = { holds: Boolean(row.holds), receiving: Boolean(row.receiving), everInPath: Boolean(row.held) || Boolean(row.sent) };
       known.set(organizationId, standing);

@@ -2,7 +2,7 @@ import { describe, it } from "vitest";
 import { expect } from "chai";
 import pg from "pg";
 import { sql } from "kysely";
-import { createStore, isStoreUnavailable } from "../../src/store";
+import { createStore, immediateRead, isStoreUnavailable } from "../../src/store";
 import { createPostgresDatabase, POSTGRES_ADMIN_URL } from "./stores";
 
 describe("PostgreSQL store", () => {
@@ -85,3 +85,53 @@ async function terminateConnections(databaseName: string) {
 async function waitFor(condition: () => boolean) {
   for (let attempt = 0; attempt < 200 && !condition(); attempt++) await new Promise((r) => setTimeout(r, 10));
 }
+
+describe("SQLite store's immediate reads", () => {
+  it("read at once what Kysely would, and decline inside a transaction or while a reader steps a statement", async () => {
+    const store = createStore(":memory:");
+    try {
+      await store.migrate();
+      const read = immediateRead(store.db);
+      const names = store.db.selectFrom("products").select("name").compile();
+      expect(read(names)).to.deep.equal([]);
+      await store.db
+        .transaction()
+        .execute(async (trx) => {
+          await trx.insertInto("products").values(product).execute();
+          // Uncommitted, and this transaction may yet roll back: not read past Kysely's queue.
+          expect(read(names)).to.equal(undefined);
+          throw new Error("roll back");
+        })
+        .catch(() => undefined);
+      await store.db.insertInto("products").values(product).execute();
+      expect(read(names)).to.deep.equal([{ name: product.name }]);
+      for await (const row of store.db.selectFrom("products").select("name").stream()) {
+        expect(row.name).to.equal(product.name);
+        expect(read(names)).to.equal(undefined);
+      }
+      expect(read(names)).to.deep.equal([{ name: product.name }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("are never offered by a PostgreSQL store", async () => {
+    const database = await createPostgresDatabase("trace_immediate");
+    const store = createStore(database.url);
+    try {
+      expect(immediateRead(store.db)(store.db.selectFrom("products").select("name").compile())).to.equal(undefined);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
+  });
+});
+
+const product = {
+  id: `0x${"ab".repeat(32)}`,
+  product_code: "06901234561007",
+  approval_number: "国药准字H20260000",
+  name: "Product 0",
+  mah_id: 2,
+  registered_at: 1,
+};
