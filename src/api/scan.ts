@@ -216,15 +216,25 @@ let keccak: Promise<IHasher> | undefined;
  */
 export async function packIdOf(canonicalKey: string): Promise<string> {
   const hasher = await (keccak ??= createKeccak(256));
-  const bytes = Buffer.from(canonicalKey, "utf8");
-  const encoded = Buffer.alloc(64 + Math.ceil(bytes.length / 32) * 32);
-  encoded[31] = 0x20;
-  encoded.writeUInt32BE(bytes.length, 60);
-  bytes.copy(encoded, 64);
+  // The encoding is written into one buffer kept for every scan (the hash is computed before any other scan runs).
+  const room = 64 + Buffer.byteLength(canonicalKey) + 32;
+  if (encoding.length < room) encoding = abiStringHead(2 * room);
+  const length = encoding.write(canonicalKey, 64, "utf8");
+  const end = 64 + Math.ceil(length / 32) * 32;
+  encoding.fill(0, 64 + length, end);
+  encoding.writeUInt32BE(length, 60);
   hasher.init();
-  hasher.update(encoded);
+  hasher.update(encoding.subarray(0, end));
   return `0x${hasher.digest("hex")}`;
 }
+
+/** A buffer for abi.encode(string): the offset 0x20, then the length and the bytes padded to 32 (written per key). */
+function abiStringHead(size: number) {
+  const buffer = Buffer.alloc(size);
+  buffer[31] = 0x20;
+  return buffer;
+}
+let encoding = abiStringHead(1024);
 
 function parse(text: string, format?: (typeof CODE_FORMATS)[number]): TraceCode {
   try {
