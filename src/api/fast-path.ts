@@ -30,22 +30,23 @@ export function withFastScan(services: ApiServices, express: RequestListener, sh
   const observe = shared.metrics.routeSeries("POST", scanRoute.path);
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    // Written with the answer's own, in one writeHead: headers set one by one are each checked and stored twice.
+    let limitHeaders: string[] = [];
     try {
       refuseDamagedStore(services);
       // As in express: the limit comes before the body is read, and a token this ledger issued lifts it.
       if (!holdsIssuedToken(services, req.headers.authorization)) {
         const info = shared.limiter.take(clientAddress(req));
-        shared.limiter.setHeaders(res, info);
-        if (info.limited) return send(res, RATE_LIMITED.status, RATE_LIMITED.body);
+        limitHeaders = shared.limiter.headers(info);
+        if (info.limited) return send(res, RATE_LIMITED.status, RATE_LIMITED.body, limitHeaders);
       }
       const json = parseJson(await readBody(req));
       const caller = await authenticate(req, false);
       const body = scanRoute.body!.parse(json);
-      return send(res, 200, await scanRoute.handle({ params: {}, query: {}, body, caller, services }));
+      return send(res, 200, await scanRoute.handle({ params: {}, query: {}, body, caller, services }), limitHeaders);
     } catch (error) {
       const { status, body } = errorAnswer(error, services.log);
-      if (status === 503) res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
-      return send(res, status, body);
+      return send(res, status, body, status === 503 ? [...limitHeaders, "Retry-After", String(RETRY_AFTER_SECONDS)] : limitHeaders);
     }
   }
 
@@ -96,9 +97,9 @@ function parseJson(received: string): unknown {
   return value;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): number {
+function send(res: ServerResponse, status: number, body: unknown, headers: string[]): number {
   const json = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(json) });
+  res.writeHead(status, [...headers, "Content-Type", "application/json; charset=utf-8", "Content-Length", String(Buffer.byteLength(json))]);
   res.end(json);
   return status;
 }

@@ -17,7 +17,7 @@ export function createRateLimiter(options: { limit: number; windowMs: number; no
   let current = new Map<string, { hits: number; resetAt: number }>();
   let previous = new Map<string, { hits: number; resetAt: number }>();
   let rotateAt = now() + windowMs;
-  const windowSeconds = Math.ceil(windowMs / 1000);
+  const policy = `${limit};w=${Math.ceil(windowMs / 1000)}`;
   return {
     /** Counts one request of the client at `address` and says whether it is over the limit. */
     take(address: string | undefined): RateLimitInfo {
@@ -46,11 +46,16 @@ export function createRateLimiter(options: { limit: number; windowMs: number; no
         limited: client.hits > limit,
       };
     },
-    /** Sets the IETF draft-7 RateLimit headers (and Retry-After when limited) on `res`. */
+    /** The IETF draft-7 RateLimit headers (and Retry-After when limited), as names and values in turn. */
+    headers(info: RateLimitInfo): string[] {
+      const headers = ["RateLimit-Policy", policy, "RateLimit", `limit=${info.limit}, remaining=${info.remaining}, reset=${info.resetSeconds}`];
+      if (info.limited) headers.push("Retry-After", String(info.resetSeconds));
+      return headers;
+    },
+    /** Sets the `headers` on `res`. */
     setHeaders(res: ServerResponse, info: RateLimitInfo) {
-      res.setHeader("RateLimit-Policy", `${info.limit};w=${windowSeconds}`);
-      res.setHeader("RateLimit", `limit=${info.limit}, remaining=${info.remaining}, reset=${info.resetSeconds}`);
-      if (info.limited) res.setHeader("Retry-After", String(info.resetSeconds));
+      const headers = this.headers(info);
+      for (let i = 0; i < headers.length; i += 2) res.setHeader(headers[i]!, headers[i + 1]!);
     },
   };
 }
