@@ -16,6 +16,8 @@ export type NodeSource = {
   readonly leafCount: number;
   /** Copies node `position` into target at offset. */
   readInto(position: number, target: Buffer, offset: number): void;
+  /** The sorted indexes between which `leaf` must be, when the source knows more than the whole range. */
+  leafBounds?(leaf: Buffer): { low: number; high: number };
 };
 
 export type MultiProof = {
@@ -40,8 +42,7 @@ const parentOf = (i: number): number => Math.floor((i - 1) / 2);
 /** Binary search of the leaf level (descending by position, ascending by sorted index); -1 when absent. */
 export function findLeaf(source: NodeSource, leaf: Buffer): number {
   const probe = Buffer.alloc(NODE_BYTES);
-  let low = 0;
-  let high = source.leafCount - 1;
+  let { low, high } = source.leafBounds?.(leaf) ?? { low: 0, high: source.leafCount - 1 };
   while (low <= high) {
     const middle = (low + high) >>> 1;
     const position = leafPosition(source.leafCount, middle);

@@ -125,6 +125,31 @@ describe("stored tree file", () => {
     }
   });
 
+  it("answers from a large tree's file, through its index, exactly as the tree built in memory does", async () => {
+    // 40,000 codes: 79,999 nodes, beyond the 16,383 held of its top, and leaves read from the file in blocks of 3.
+    const values = keys(40_000, "7123456");
+    const summary = await writeTree(path.join(workDir, "large.tree"), values);
+    const ours = await buildCodeTree(values);
+    const stored = openTree(summary.path);
+    try {
+      expect(stored.bytes).to.equal(0);
+      expect(stored.root).to.equal(ours.root);
+      const sorted = values
+        .map((value) => ({ value, leaf: packLeaf(value) }))
+        .sort((a, b) => (a.leaf < b.leaf ? -1 : 1))
+        .map(({ value }) => value);
+      // The first and last leaves, the ends of a block, and a spread between.
+      for (const value of [...sorted.slice(0, 4), ...sorted.slice(-4), ...values.filter((_, i) => i % 331 === 0)]) {
+        expect(stored.proof(value)).to.deep.equal(ours.proof(value));
+      }
+      for (const absent of keys(50, "6123456")) expect(stored.has(absent)).to.equal(false);
+      const subset = values.filter((_, i) => i % 4999 === 0);
+      expect(stored.multiProof(subset)).to.deep.equal(ours.multiProof(subset));
+    } finally {
+      stored.close();
+    }
+  });
+
   it("leaves no file behind when the set holds a duplicate, spilled or not", async () => {
     for (const spillThreshold of [10_000, 100]) {
       const values = keys(400);
