@@ -883,7 +883,7 @@ async function main() {
         const ceiling = (os.cpus().length * 1e6) / anvilSqlite.total;
         say("");
         say(
-          `What bounds throughput: CPU. anvil → SQLite with full verification costs ${anvilSqlite.total.toFixed(0)} µs per event in all (indexer and node), so ${os.cpus().length} cores doing nothing else would index about ${fmt(ceiling)} events/s; the measured ${fmt(anvilSqlite.rate)} events/s is what the share of the cores left by the machine's other work (load average above) allowed.`,
+          `What bounds throughput: CPU. anvil → SQLite with full verification costs ${anvilSqlite.total.toFixed(0)} µs per event in all (indexer and node), so ${os.cpus().length} cores doing nothing else would index about ${fmt(ceiling)} events/s; the measured ${fmt(anvilSqlite.rate)} events/s is ${((100 * anvilSqlite.rate) / ceiling).toFixed(0)} % of that: the rest is time the stages do not overlap (the main thread applies a range while the workers prepare the next and the node answers, each waiting on the others at times) and the machine's other work (load average above).`,
         );
       }
     }
