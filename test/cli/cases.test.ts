@@ -14,10 +14,8 @@ const [CASE_A, CASE_B, PALLET] = [sscc(1), sscc(2), sscc(3)];
 /** `trace cases …` through the API relay: commit and register, ship by the case, receive by scanning, unpack. */
 describe("trace cases", () => {
   let h: ApiHarness;
-  let closeApi: () => Promise<void>;
+  let relayed: Awaited<ReturnType<typeof serveRelayedApi>>;
   let api: string;
-  const following = new AbortController();
-  let follow: Promise<void>;
   const work = workDir();
   let deployment: string;
   let batchId: string;
@@ -28,8 +26,9 @@ describe("trace cases", () => {
 
   beforeAll(async () => {
     h = await apiHarness();
-    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
-    follow = h.indexer.follow(following.signal);
+    relayed = await serveRelayedApi(h, work);
+    ({ api, deployment } = relayed);
+    relayed.follow();
     const codes = await packsFor("CLI-CASE-1", 6);
     packs = codes.packs.map((p) => p.key);
     batchId = await recordBatch(h.c, "CLI-CASE-1", { quantity: 6n, codesRoot: codes.tree.root });
@@ -45,11 +44,7 @@ describe("trace cases", () => {
     fs.writeFileSync(work.file("aggregation.txt"), `${pairs.join("\n")}\n`);
   });
   afterAll(async () => {
-    following.abort();
-    await follow;
-    await closeApi();
-    await h.close();
-    work.remove();
+    await relayed?.close();
   });
 
   it("refuses an aggregation file with a bad SSCC, naming the line, and commits nothing", async () => {

@@ -15,11 +15,9 @@ type Json = Record<string, any>;
  */
 describe("trace epcis custody, query, queries and subscriptions", () => {
   let h: ApiHarness;
-  let closeApi: () => Promise<void>;
+  let relayed: Awaited<ReturnType<typeof serveRelayedApi>>;
   let api: string;
   let deployment: string;
-  const following = new AbortController();
-  let follow: Promise<void>;
   const work = workDir();
 
   const run = (party: Party, ...argv: string[]) => trace({ TRACE_PRIVATE_KEY: party.key.privateKey }, ...argv, "--api", api);
@@ -34,17 +32,14 @@ describe("trace epcis custody, query, queries and subscriptions", () => {
 
   beforeAll(async () => {
     h = await apiHarness();
-    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
+    relayed = await serveRelayedApi(h, work);
+    ({ api, deployment } = relayed);
     await ship(h.c, h.c.cmo, h.c.distributor, h.batches.released.batchId, 1n);
     await h.indexer.catchUp();
-    follow = h.indexer.follow(following.signal);
+    relayed.follow();
   });
   afterAll(async () => {
-    following.abort();
-    await follow;
-    await closeApi();
-    await h.close();
-    work.remove();
+    await relayed?.close();
   });
 
   it("custody: keep makes a key and says how to register it; show tells once it is registered; forget erases it", async () => {

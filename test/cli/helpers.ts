@@ -56,12 +56,14 @@ export function writeDeployment(file: string, deployment: Deployment, rpcUrl?: s
 /**
  * The harness's API with the relay, listening on loopback for the CLI, and the deployment file the CLI signs for (no
  * rpcUrl: through the API the CLI needs only the chain id and the addresses). `routes` adds routes beside the relay's.
+ * `follow()` starts indexing the chain as it grows (after whatever catch-up the test does first); `close()` ends it
+ * all: following, the API and its relay, the harness and the work directory.
  */
 export async function serveRelayedApi(
   h: ApiHarness,
   work: ReturnType<typeof workDir>,
   routes: AnyRoute[] = [],
-): Promise<{ api: string; deployment: string; close(): Promise<void> }> {
+): Promise<{ api: string; deployment: string; follow(): void; close(): Promise<void> }> {
   const chainDeployment = await deploymentOf(h.c);
   const relay = createRelay({
     rpcUrl: h.chain.url,
@@ -72,12 +74,21 @@ export async function serveRelayedApi(
   });
   const server = createApp(h.services, [...relayRoutes(relay), ...routes]).listen(0, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
+  const following = new AbortController();
+  let followed: Promise<void> | undefined;
   return {
     api: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     deployment: writeDeployment(work.file("deployment.json"), chainDeployment),
+    follow() {
+      followed = h.indexer.follow(following.signal);
+    },
     async close() {
+      following.abort();
+      await followed;
       relay.close();
       await new Promise((resolve) => server.close(resolve));
+      await h.close();
+      work.remove();
     },
   };
 }

@@ -18,10 +18,8 @@ import { chinaTime } from "../../src/ledger/china-time";
  */
 describe("trace through the API relay", () => {
   let h: ApiHarness;
-  let closeApi: () => Promise<void>;
+  let relayed: Awaited<ReturnType<typeof serveRelayedApi>>;
   let api: string;
-  const following = new AbortController();
-  let follow: Promise<void>;
   const work = workDir();
   let deployment: string;
   let codes: string[];
@@ -33,18 +31,15 @@ describe("trace through the API relay", () => {
 
   beforeAll(async () => {
     h = await apiHarness();
-    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
-    follow = h.indexer.follow(following.signal);
+    relayed = await serveRelayedApi(h, work);
+    ({ api, deployment } = relayed);
+    relayed.follow();
     // Printed as real packs are: (17) 311231, the expiry the batch is recorded with (--expires 2031-12-31).
     codes = (await packsFor(batchNumber, 12, "311231")).printed;
     fs.writeFileSync(work.file("codes.txt"), `${codes.join("\n")}\n`);
   });
   afterAll(async () => {
-    following.abort();
-    await follow;
-    await closeApi();
-    await h.close();
-    work.remove();
+    await relayed?.close();
   });
 
   it("records a batch, registers its codes and scans one as not yet released", async () => {

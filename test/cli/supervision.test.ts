@@ -18,11 +18,9 @@ import { answerOf, errorOf, trace, workDir, serveRelayedApi } from "./helpers";
  */
 describe("trace alerts, trace suspect and trace epcis through the API", () => {
   let h: ApiHarness;
-  let closeApi: () => Promise<void>;
+  let relayed: Awaited<ReturnType<typeof serveRelayedApi>>;
   let api: string;
   let deployment: string;
-  const following = new AbortController();
-  let follow: Promise<void>;
   const work = workDir();
   const config = alertConfig();
   let alertId: number;
@@ -32,13 +30,14 @@ describe("trace alerts, trace suspect and trace epcis through the API", () => {
 
   beforeAll(async () => {
     h = await apiHarness("sqlite");
-    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work, [...alertRoutes(config), ...supervisionRoutes(config)]));
+    relayed = await serveRelayedApi(h, work, [...alertRoutes(config), ...supervisionRoutes(config)]);
+    ({ api, deployment } = relayed);
     const { batchId } = h.batches.released;
     const { shipmentId } = await ship(h.c, h.c.cmo, h.c.distributor2, batchId, 2n);
     await receive(h.c, h.c.distributor2, h.c.cmo, batchId, shipmentId, 2n, 1n);
     await h.indexer.catchUp();
     await createAlertEngine({ store: h.store, config, log: silentLogger(), now: () => Math.floor(Date.now() / 1000) }).catchUp();
-    follow = h.indexer.follow(following.signal);
+    relayed.follow();
     fs.writeFileSync(work.file("codes.txt"), `${h.batches.released.printed.join("\n")}\n`);
     await request(h.app)
       .post(`/v1/batches/${batchId}/codes`)
@@ -47,11 +46,7 @@ describe("trace alerts, trace suspect and trace epcis through the API", () => {
       .expect(201);
   });
   afterAll(async () => {
-    following.abort();
-    await follow;
-    await closeApi();
-    await h.close();
-    work.remove();
+    await relayed?.close();
   });
 
   it("lists the alerts a regulator sees with their case: new, unowned, due by severity", async () => {

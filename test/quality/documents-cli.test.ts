@@ -14,30 +14,25 @@ import { answerOf, errorOf, trace, workDir, serveRelayedApi } from "../cli/helpe
  */
 describe("trace documents, deviations and CAPA", () => {
   let h: ApiHarness;
-  let closeApi: () => Promise<void>;
+  let relayed: Awaited<ReturnType<typeof serveRelayedApi>>;
   let api: string;
   let deployment: string;
-  const following = new AbortController();
-  let follow: Promise<void>;
   const work = workDir();
   const report = Buffer.from("CAPA plan for DR-2024-021: replace the impeller seal, retrain operators", "utf8");
   const cli = (party: Party, ...argv: string[]) => trace({ TRACE_PRIVATE_KEY: party.key.privateKey }, ...argv, "--api", api, "--json");
 
   beforeAll(async () => {
     h = await apiHarness();
-    ({ api, deployment, close: closeApi } = await serveRelayedApi(h, work));
+    relayed = await serveRelayedApi(h, work);
+    ({ api, deployment } = relayed);
     fs.writeFileSync(work.file("capa.txt"), report);
     fs.writeFileSync(work.file("other.txt"), "not the report");
     await openDeviation(h.c, h.c.mah, h.batches.unreleased.batchId, { reportHash: keccak256(report) });
     await h.indexer.catchUp();
-    follow = h.indexer.follow(following.signal);
+    relayed.follow();
   });
   afterAll(async () => {
-    following.abort();
-    await follow;
-    await closeApi();
-    await h.close();
-    work.remove();
+    await relayed?.close();
   });
 
   it("uploads by batch, downloads to a new file, and lists the audit", async () => {
