@@ -118,6 +118,16 @@ describe("relay of signed attestations", () => {
   const shipment = (from: Party, to: Party, batchId: string, quantity: number, signer: Party | BaseWallet = from) =>
     signed("BatchLedger", "Shipment", signer, { shipperId: from.id, batchId, recipientId: to.id, quantity: BigInt(quantity), codesRoot: ZeroHash });
 
+  /** The market release of `batchId` signed by `party` as its MAH (whether or not it is). */
+  const marketRelease = (party: Party, batchId: string, decision: string) =>
+    signed("BatchLedger", "MarketRelease", party, {
+      mahId: party.id,
+      batchId,
+      decisionHash: hashText(decision),
+      signerRole: PersonRole.Organization,
+      signerName: "",
+    });
+
   /** Posts and expects a refusal that sent nothing to the chain. */
   async function refused(attestations: unknown[], status: number) {
     const before = await blockNumber();
@@ -212,13 +222,7 @@ describe("relay of signed attestations", () => {
     const batchId = await recordBatch(h.c, "B-2024-010", { quantity: 4n, codesRoot: codes.tree.root });
     const attestations = [
       await signed("BatchLedger", "FactoryRelease", h.c.cmo, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA certificate") }),
-      await signed("BatchLedger", "MarketRelease", h.c.mah, {
-        mahId: h.c.mah.id,
-        batchId,
-        decisionHash: hashText("release decision"),
-        signerRole: PersonRole.Organization,
-        signerName: "",
-      }),
+      await marketRelease(h.c.mah, batchId, "release decision"),
       await shipment(h.c.cmo, h.c.distributor, batchId, 3),
     ];
     const res = await post(attestations, true).expect(200);
@@ -472,18 +476,7 @@ describe("relay of signed attestations", () => {
     expect(recalled.code).to.equal("BATCH_RECALLED");
     expect(recalled.message).to.include("batch B-2024-002 is under a level II recall");
 
-    const notMah = await refused(
-      [
-        await signed("BatchLedger", "MarketRelease", h.c.regulator, {
-          mahId: h.c.regulator.id,
-          batchId,
-          decisionHash: hashText("release"),
-          signerRole: PersonRole.Organization,
-          signerName: "",
-        }),
-      ],
-      403,
-    );
+    const notMah = await refused([await marketRelease(h.c.regulator, batchId, "release")], 403);
     expect(notMah.code).to.equal("NOT_BATCH_MAH");
     expect(notMah.message).to.include(
       `organization ${h.c.regulator.id} (Jiangsu Medical Products Administration) is not the MAH of batch B-2024-011`,
@@ -532,13 +525,7 @@ describe("relay of signed attestations", () => {
     const attestations = [
       await signed("BatchLedger", "FactoryRelease", h.c.cmo, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA") }),
       await shipment(h.c.cmo, h.c.distributor, batchId, 1),
-      await signed("BatchLedger", "MarketRelease", h.c.mah, {
-        mahId: h.c.mah.id,
-        batchId,
-        decisionHash: hashText("release"),
-        signerRole: PersonRole.Organization,
-        signerName: "",
-      }),
+      await marketRelease(h.c.mah, batchId, "release"),
     ];
     const error = await refused(attestations, 422);
     expect([error.code, error.field]).to.deep.equal(["BATCH_STATE_MISMATCH", "attestations.1"]);
@@ -635,13 +622,7 @@ describe("relay of signed attestations", () => {
     const factory = await h.c.sign("BatchLedger", "FactoryRelease", h.c.cmo.key, { cmoId: h.c.cmo.id, batchId, certificateHash: hashText("QA") });
     const attestations = [
       { contract: "BatchLedger", type: "FactoryRelease", message: asJson(factory.message), signature: factory.signature },
-      await signed("BatchLedger", "MarketRelease", h.c.mah, {
-        mahId: h.c.mah.id,
-        batchId,
-        decisionHash: hashText("release decision"),
-        signerRole: PersonRole.Organization,
-        signerName: "",
-      }),
+      await marketRelease(h.c.mah, batchId, "release decision"),
     ];
     const pending = await provider().getTransactionCount(relay.relayer, "pending");
     await hre.network.provider.send("evm_setAutomine", [false]);
