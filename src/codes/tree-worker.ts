@@ -3,6 +3,7 @@ import { createInterface } from "node:readline";
 import { Worker } from "node:worker_threads";
 import { CodeError } from "./errors";
 import type { CodeErrorCode } from "./errors";
+import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
 import { createTreeWriter } from "./tree-file";
 import type { TreeSummary } from "./tree-file";
 
@@ -22,8 +23,8 @@ export async function buildTreeFromKeyFile(keysFile: string, treePath: string): 
 // thread (tsx, vitest), as the indexer's prepare pool does.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-// On Linux a thread has its own nice value: hashing yields the cores to the thread answering requests.
-try { require("node:os").setPriority(10); } catch {}
+// Hashing yields the cores to the thread answering requests.
+${LOWER_THREAD_PRIORITY}
 require(workerData.tsx).register();
 const { buildTreeFromKeyFile } = require(workerData.module);
 buildTreeFromKeyFile(workerData.keysFile, workerData.treePath).then(

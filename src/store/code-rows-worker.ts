@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
 
 /**
  * Writes a batch's code rows (table batch_codes) from a file of canonical keys, one a line, into a SQLite store, in
@@ -30,16 +31,13 @@ export function writeCodeRowsInWorker(request: {
 }
 
 // Plain JavaScript (no TypeScript loader needed): the statements are the claim's renewal and the rows' insert.
-/** The rows can wait; scans cannot. */
-const WORKER_NICE = 10;
-
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createReadStream } = require("node:fs");
 const { createInterface } = require("node:readline");
 const Database = require(workerData.driver);
-// On Linux a thread has its own nice value: this one yields the cores to the thread answering requests.
-try { require("node:os").setPriority(${WORKER_NICE}); } catch {}
+// The rows can wait; scans cannot.
+${LOWER_THREAD_PRIORITY}
 const { file, batchId, claim, keysFile, rowsPerWrite } = workerData;
 
 async function main() {

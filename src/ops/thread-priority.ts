@@ -1,0 +1,17 @@
+/** How much lower than the thread that starts it a background worker thread runs (nice values, up to 19). */
+export const BACKGROUND_NICE_OFFSET = 10;
+
+/**
+ * JavaScript source run first in a worker thread doing a request's background work (a code registration's tree and
+ * rows): lowers that thread's nice value BACKGROUND_NICE_OFFSET below the one it inherited (why: README, design
+ * notes). On Linux each thread has a nice value of its own, and the thread's id from /proc/thread-self
+ * ("PID/task/TID") names this one to setpriority. Elsewhere there is no /proc/thread-self and nothing changes:
+ * setpriority on the process would lower the thread answering requests too.
+ */
+export const LOWER_THREAD_PRIORITY = `
+try {
+  const os = require("node:os");
+  const thread = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/task/")[1]);
+  os.setPriority(thread, Math.min(19, os.getPriority(thread) + ${BACKGROUND_NICE_OFFSET}));
+} catch {}
+`;
