@@ -539,7 +539,7 @@ async function followLatency(node: RunningNode, provider: JsonRpcProvider, deplo
   }
 }
 
-/** What recovering one attestation's signer costs on one thread, in µs (libsecp256k1 via `secp256k1`). */
+/** What recovering one attestation's signer costs on one thread, in µs (the libsecp256k1 build the indexer uses). */
 function recoveryMicros(): number {
   const key = new Wallet(keccak256(Buffer.from("bench-indexer recovery")));
   const attestation: AttestationToVerify = {

@@ -7,33 +7,68 @@ import type { AttestationType, LedgerContract } from "../ledger";
 /**
  * Signature re-verification at indexing speed, giving exactly what the reference gives (ethers' verifyTypedData,
  * through `recoverAttester`): the EIP-712 digest is built from precomputed domain separators and type hashes with a
- * WebAssembly keccak, and the signer is recovered by libsecp256k1 (the `secp256k1` package's native binding) instead
- * of ethers' pure-JavaScript curve arithmetic. Anything outside the shapes decoded events have (a value ethers would
+ * WebAssembly keccak, and the signer is recovered by libsecp256k1 in C (`libsecp256k1Builds`) instead of ethers'
+ * pure-JavaScript curve arithmetic. Anything outside the shapes decoded events have (a value ethers would
  * coerce or refuse, a signature that is not 65 bytes with v = 27 or 28) takes the reference path, so the two agree
  * on every input; test/indexer/fast-verify.test.ts checks it on random and tampered attestations.
  */
 
 /**
- * libsecp256k1's binding itself: the package's entry point would quietly fall back to a JavaScript curve library
- * whose edge cases this module does not vouch for. Without the binding every signature takes the reference path
- * (ethers, pure JavaScript, 27-42 times the CPU per signature: `npm run bench:signatures`), and
- * `nativeRecoveryUnavailable` says why, for the indexer to log.
+ * A libsecp256k1 build's recovery: the uncompressed public key (65 bytes) whose key made the 64-byte compact
+ * signature over the digest, or null when none is recovered.
  */
-let nativeLoadError: string | undefined;
-const secp256k1 = ((): typeof import("secp256k1").default | undefined => {
-  try {
-    // The native binding alone, loaded only if it was built: its absence must fall back, not fail the import.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require("secp256k1/bindings") as typeof import("secp256k1").default;
-  } catch (error) {
-    nativeLoadError = (error as Error).message;
-    return undefined;
-  }
-})();
+type Recovery = (signature: Uint8Array, recid: number, digest: Uint8Array) => Uint8Array | null;
 
-/** Why libsecp256k1's binding could not be loaded (signers then recovered by ethers), or undefined when it is. */
+/** A libsecp256k1 build the fast path can recover with, or why it could not be loaded. */
+export type Libsecp256k1 = { name: string; recover?: Recovery; unavailable?: string };
+
+/** Loads `load`'s recovery, or records why it failed: a build missing must fall back, not fail the import. */
+function loaded(name: string, load: () => Recovery): Libsecp256k1 {
+  try {
+    return { name, recover: load() };
+  } catch (error) {
+    return { name, unavailable: (error as Error).message };
+  }
+}
+
+/**
+ * The builds the fast path can use, the preferred first: the system's current libsecp256k1 through native/ (built
+ * at install when Debian's libsecp256k1-dev is there: scripts/build-native.sh), then the 2019 one the `secp256k1`
+ * package bundles, about 1.5 times its CPU per signature (`npm run bench:signatures`). Only that package's binding
+ * itself: its entry point would quietly fall back to a JavaScript curve library whose edge cases this module does
+ * not vouch for. Without either every signature takes the reference path (ethers, pure JavaScript, 27-42 times
+ * the CPU per signature).
+ */
+export const libsecp256k1Builds: readonly Libsecp256k1[] = [
+  loaded("libsecp256k1 of the system (native/)", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require("../../native/build/Release/recovery.node") as {
+      recover(signature: Uint8Array, recid: number, digest: Uint8Array, publicKey: Uint8Array): boolean;
+    };
+    return (signature, recid, digest) => {
+      const publicKey = new Uint8Array(65);
+      return addon.recover(signature, recid, digest, publicKey) ? publicKey : null;
+    };
+  }),
+  loaded("libsecp256k1 of the `secp256k1` package (2019)", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const binding = require("secp256k1/bindings") as typeof import("secp256k1").default;
+    return (signature, recid, digest) => {
+      try {
+        return binding.ecdsaRecover(signature, recid, digest, false);
+      } catch {
+        return null;
+      }
+    };
+  }),
+];
+
+/** The build the fast path recovers with: the first that loaded. */
+const libsecp256k1 = libsecp256k1Builds.find((build) => build.recover);
+
+/** Why no libsecp256k1 build could be loaded (signers then recovered by ethers), or undefined when one is. */
 export function nativeRecoveryUnavailable(): string | undefined {
-  return nativeLoadError;
+  return libsecp256k1 ? undefined : libsecp256k1Builds.map((build) => `${build.name}: ${build.unavailable}`).join("; ");
 }
 
 let hasher: IHasher | undefined;
@@ -204,21 +239,20 @@ const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
  * undefined for the reference to judge.
  */
 export function fastSignature(signature: string): Buffer | undefined {
-  if (!secp256k1 || !SIGNATURE.test(signature)) return undefined;
+  if (!libsecp256k1 || !SIGNATURE.test(signature)) return undefined;
   const bytes = Buffer.from(signature.slice(2), "hex");
   if (bytes[32]! >= 0x80 || (bytes[64] !== 27 && bytes[64] !== 28)) return undefined;
   return bytes;
 }
 
-/** The lowercase address whose key made `signature` (65 bytes, from fastSignature) over `digest`, or null. */
-export function recoverFast(digest: Uint8Array, signature: Uint8Array): string | null {
-  if (!secp256k1) throw new Error("recoverFast needs libsecp256k1's binding; fastSignature refuses signatures without it");
-  let publicKey: Uint8Array;
-  try {
-    publicKey = secp256k1.ecdsaRecover(signature.subarray(0, 64), signature[64]! - 27, digest, false);
-  } catch {
-    return null;
-  }
+/**
+ * The lowercase address whose key made `signature` (65 bytes, from fastSignature) over `digest`, or null; by the
+ * preferred libsecp256k1 build unless `build` names another.
+ */
+export function recoverFast(digest: Uint8Array, signature: Uint8Array, build = libsecp256k1): string | null {
+  if (!build?.recover) throw new Error("recoverFast needs a libsecp256k1 build; fastSignature refuses signatures without one");
+  const publicKey = build.recover(signature.subarray(0, 64), signature[64]! - 27, digest);
+  if (!publicKey) return null;
   const hash = Buffer.allocUnsafe(32);
   keccakInto(publicKey.subarray(1), hash, 0);
   return `0x${hash.toString("hex", 12)}`;

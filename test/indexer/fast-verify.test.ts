@@ -10,6 +10,7 @@ import { createPreparePool } from "../../src/indexer/prepare-pool";
 import {
   fastDigest,
   fastSignature,
+  libsecp256k1Builds,
   nativeRecoveryUnavailable,
   recoverFast,
   recoverReference,
@@ -260,33 +261,40 @@ describe("fast EIP-712 digests and signer recovery", () => {
     expect(taken).to.be.greaterThan(1_000);
   });
 
-  it("libsecp256k1 recovers the address ethers' recoverAddress recovers, for random keys, digests and spoiled signatures", () => {
-    expect(nativeRecoveryUnavailable(), "libsecp256k1's binding loads here").to.equal(undefined);
-    const scalar = fc.bigInt({ min: 1n, max: N - 1n });
-    const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
-    const spoil = fc.option(fc.record({ at: fc.nat({ max: 64 }), value: fc.integer({ min: 0, max: 255 }) }), { freq: 2 });
-    let genuine = 0;
-    fc.assert(
-      fc.property(scalar, digest, spoil, (key, message, spoiled) => {
-        const bytes = Buffer.from(new SigningKey(`0x${word(key)}`).sign(message).serialized.slice(2), "hex");
-        if (spoiled) bytes[spoiled.at] = spoiled.value;
-        const signature = hexlify(bytes);
-        let expected: string | null;
-        try {
-          expected = recoverAddress(message, signature).toLowerCase();
-        } catch {
-          expected = null;
-        }
-        const fast = fastSignature(signature);
-        // A signature the fast path declines goes to the reference itself (recoverSigner): only taken ones matter.
-        if (!fast) return;
-        if (!spoiled) genuine += 1;
-        expect(recoverFast(message, fast)).to.equal(expected);
-      }),
-      { numRuns: 600 },
-    );
-    expect(genuine).to.be.greaterThan(200);
+  it("loads the system's libsecp256k1 here (native/, built at install), and the `secp256k1` package's", () => {
+    expect(nativeRecoveryUnavailable()).to.equal(undefined);
+    for (const build of libsecp256k1Builds) expect(build.unavailable, build.name).to.equal(undefined);
   });
+
+  it.each(libsecp256k1Builds.map((build) => [build.name, build] as const))(
+    "%s recovers the address ethers' recoverAddress recovers, for random keys, digests and spoiled signatures",
+    (_name, build) => {
+      const scalar = fc.bigInt({ min: 1n, max: N - 1n });
+      const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
+      const spoil = fc.option(fc.record({ at: fc.nat({ max: 64 }), value: fc.integer({ min: 0, max: 255 }) }), { freq: 2 });
+      let genuine = 0;
+      fc.assert(
+        fc.property(scalar, digest, spoil, (key, message, spoiled) => {
+          const bytes = Buffer.from(new SigningKey(`0x${word(key)}`).sign(message).serialized.slice(2), "hex");
+          if (spoiled) bytes[spoiled.at] = spoiled.value;
+          const signature = hexlify(bytes);
+          let expected: string | null;
+          try {
+            expected = recoverAddress(message, signature).toLowerCase();
+          } catch {
+            expected = null;
+          }
+          const fast = fastSignature(signature);
+          // A signature the fast path declines goes to the reference itself (recoverSigner): only taken ones matter.
+          if (!fast) return;
+          if (!spoiled) genuine += 1;
+          expect(recoverFast(message, fast, build)).to.equal(expected);
+        }),
+        { numRuns: 600 },
+      );
+      expect(genuine).to.be.greaterThan(200);
+    },
+  );
 
   it("recovers what verifyTypedData recovers: genuine, tampered and malformed signatures of random messages", async () => {
     const keys = Array.from({ length: 4 }, () => Wallet.createRandom());
