@@ -24,6 +24,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import * as http from "node:http";
+import Database from "better-sqlite3";
 import { sql } from "kysely";
 import { Wallet, keccak256, toUtf8Bytes, id as hashText } from "ethers";
 import { createApp } from "../src/api/app";
@@ -706,19 +707,54 @@ const unansweredNote = (counts: number[]) =>
   counts.some((n) => n > 0) ? ` (behind: ${counts.join(", ")} unanswered a run's length after the last was due, counted as waited so far)` : "";
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** A scan-sized answer: what the bare server sends to every request. */
+const BARE_ANSWER = {
+  verdict: "GENUINE",
+  reason: "a released pack of batch B00021, expiring 2028-12-31",
+  code: { format: "element-string", canonicalKey: "(01)06901234561007(21)0000000000123", productCode: "06901234561007" },
+  product: { id: `0x${"ab".repeat(32)}`, code: "06901234561007", name: "Product 0", approvalNumber: "国药准字H20260000" },
+  mah: { id: 2, name: "MAH 0" },
+  batch: { id: `0x${"cd".repeat(32)}`, batchNumber: "B00021", expiresAt: EXPIRES_AT, state: "MARKET_RELEASED", recall: null, hold: "NONE" },
+};
+
 /** A bare node:http server answering every request with a fixed scan-sized JSON: the machine's own ceiling. */
 function serveBare() {
-  const answer = JSON.stringify({
-    verdict: "GENUINE",
-    reason: "a released pack of batch B00021, expiring 2028-12-31",
-    code: { format: "element-string", canonicalKey: "(01)06901234561007(21)0000000000123", productCode: "06901234561007" },
-    product: { id: `0x${"ab".repeat(32)}`, code: "06901234561007", name: "Product 0", approvalNumber: "国药准字H20260000" },
-    mah: { id: 2, name: "MAH 0" },
-    batch: { id: `0x${"cd".repeat(32)}`, batchNumber: "B00021", expiresAt: EXPIRES_AT, state: "MARKET_RELEASED", recall: null, hold: "NONE" },
-  });
+  const answer = JSON.stringify(BARE_ANSWER);
   const server = http.createServer((req, res) => {
     req.resume();
     req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(answer) });
+      res.end(answer);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.once("SIGTERM", () => process.exit(0));
+}
+
+/**
+ * The least a scan on this store can cost in Node: a node:http server that reads the body, parses the code with
+ * the codes module and looks its canonical key up with one prepared better-sqlite3 statement (the store's own
+ * settings: WAL, memory-mapped), answering the bare server's answer with the batch found. No verdict, no rate
+ * limit, no metrics, no facts: a reference that says how much of the scan's cost is the lookup on a store this size
+ * and how much is the rest of the scan.
+ */
+function serveLookup() {
+  const database = new Database(DB_FILE, { readonly: true });
+  database.pragma("mmap_size = 2147418112");
+  database.pragma("cache_size = -65536");
+  const batchOf = database.prepare<[string], { batch_id: string }>("select batch_id from batch_codes where canonical_key = ?");
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const { code } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { code: string };
+      const row = batchOf.get(parseCode(code).key);
+      const answer = JSON.stringify({
+        ...BARE_ANSWER,
+        verdict: row ? "GENUINE" : "UNKNOWN",
+        batch: row ? { ...BARE_ANSWER.batch, id: row.batch_id } : null,
+      });
       res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(answer) });
       res.end(answer);
     });
@@ -773,6 +809,7 @@ async function measure(manifest: Manifest) {
   const secret = randomBytes(32).toString("hex");
   const bare = await startApi("", 1, "serve-bare");
   const api = await startApi(secret, 1);
+  const lookup = await startApi("", 1, "serve-lookup");
   const load = loadGenerator();
   try {
     await checkVerdicts(api.url, (await scanMix()).slice(0, 300));
@@ -788,11 +825,12 @@ async function measure(manifest: Manifest) {
     });
     const provenancePage = `/v1/batches/${manifest.provenanceBatch}/provenance?limit=100`;
     const figures = { bare: emptyFigures(), scan: emptyFigures() };
+    const lookupFigures = { cpuUs: [] as number[], closedRate: [] as number[] };
     const signedInCpu: number[] = [];
     const provenanceP99: number[] = [];
     const scanClosedP99: number[] = [];
     // Warm-up: caches, JIT, connections.
-    for (const server of [bare, api]) await load.run(scanJob(server.url, { seconds: 3, connections: 8 }));
+    for (const server of [bare, api, lookup]) await load.run(scanJob(server.url, { seconds: 3, connections: 8 }));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, server] of [
         ["bare", bare],
@@ -817,6 +855,10 @@ async function measure(manifest: Manifest) {
         }
         console.log(`round ${round} ${name}: ${us(closed.cpuUs)} CPU/request, ${perSecond(closed.result.count / closed.result.seconds)} closed loop`);
       }
+      const looked = await cpuPerRequest(lookup.child.pid!, () => load.run(scanJob(lookup.url, { connections: PROVENANCE_CONNECTIONS, warm: true })));
+      lookupFigures.cpuUs.push(looked.cpuUs);
+      lookupFigures.closedRate.push(looked.result.count / looked.result.seconds);
+      console.log(`round ${round} lookup: ${us(looked.cpuUs)} CPU/request`);
       const signedIn = await cpuPerRequest(api.child.pid!, () => load.run(scanJob(api.url, { connections: 16, headers: { authorization } })));
       signedInCpu.push(signedIn.cpuUs);
       await settle(api.child.pid!);
@@ -833,11 +875,12 @@ async function measure(manifest: Manifest) {
       if (provenance.errors > 0) throw new Error(`${provenance.errors} provenance requests failed`);
       provenanceP99.push(provenance.p99us);
     }
-    report(figures, median(signedInCpu), median(provenanceP99), median(scanClosedP99));
+    report(figures, lookupFigures, median(signedInCpu), median(provenanceP99), median(scanClosedP99));
   } finally {
     load.stop();
     bare.child.kill("SIGTERM");
     api.child.kill("SIGTERM");
+    lookup.child.kill("SIGTERM");
   }
 }
 
@@ -852,21 +895,33 @@ function target(name: string, figure: string, ratio: number, reference: string, 
   console.log(line);
 }
 
-function report(figures: { bare: Figures; scan: Figures }, signedInCpu: number, provenanceP99: number, scanClosedP99: number) {
+function report(
+  figures: { bare: Figures; scan: Figures },
+  lookup: { cpuUs: number[]; closedRate: number[] },
+  signedInCpu: number,
+  provenanceP99: number,
+  scanClosedP99: number,
+) {
   const { bare, scan } = figures;
-  const row = (what: string, a: string, b: string) => rows.push(`| ${what} | ${a} | ${b} |`);
+  const row = (what: string, a: string, b: string, c: string) => rows.push(`| ${what} | ${a} | ${b} | ${c} |`);
   const rounds = (values: number[]) => `${us(median(values))} (rounds: ${values.map((v) => Math.round(v).toLocaleString("en")).join(", ")})`;
-  row("server CPU per request (closed loop, from /proc)", rounds(bare.cpuUs), rounds(scan.cpuUs));
-  row(`closed-loop throughput, ${PROVENANCE_CONNECTIONS} connections`, perSecond(median(bare.closedRate)), perSecond(median(scan.closedRate)));
+  row("server CPU per request (closed loop, from /proc)", rounds(bare.cpuUs), rounds(lookup.cpuUs), rounds(scan.cpuUs));
+  row(
+    `closed-loop throughput, ${PROVENANCE_CONNECTIONS} connections`,
+    perSecond(median(bare.closedRate)),
+    perSecond(median(lookup.closedRate)),
+    perSecond(median(scan.closedRate)),
+  );
   for (const rate of OPEN_LOOP_RATES) {
     row(
       `open loop at ${rate.toLocaleString("en")} scans/s: p50 / p99`,
       `${us(median(bare.p50[rate]!))} / ${us(median(bare.p99[rate]!))}${unansweredNote(bare.unanswered[rate]!)}`,
+      "",
       `${us(median(scan.p50[rate]!))} / ${us(median(scan.p99[rate]!))}${unansweredNote(scan.unanswered[rate]!)}`,
     );
   }
-  row("signed-in scan (regulator: custody path and Merkle proof), CPU per request", "", us(signedInCpu));
-  row(`provenance page of 100 entries, ${PROVENANCE_CONNECTIONS} connections, p99`, "", us(provenanceP99));
+  row("signed-in scan (regulator: custody path and Merkle proof), CPU per request", "", "", us(signedInCpu));
+  row(`provenance page of 100 entries, ${PROVENANCE_CONNECTIONS} connections, p99`, "", "", us(provenanceP99));
   const bareCpu = median(bare.cpuUs);
   target("scan CPU per request", us(median(scan.cpuUs)), median(scan.cpuUs) / bareCpu, `bare node:http ${us(bareCpu)}`, 3.5);
   target("signed-in scan CPU per request", us(signedInCpu), signedInCpu / bareCpu, `bare node:http ${us(bareCpu)}`, 5);
@@ -897,10 +952,10 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
     "",
     `Command: \`${command}\` (bench/api.ts), ${new Date().toISOString().slice(0, 10)}, on ${machine}; load average (1 min) when the run started ${loadAtStart.toFixed(1)}, when it ended ${os.loadavg()[0]!.toFixed(1)}. Other work shares the 2 cores: wall-clock figures (rates, latencies) swing with it; server CPU per request, from /proc, is the stable figure.`,
     `Store: SQLite (${(size / 2 ** 30).toFixed(2)} GiB) with ${BATCHES.toLocaleString("en")} batches and ${CODES.toLocaleString("en")} registered codes (two batches of ${LARGE_BATCH_CODES.toLocaleString("en")}, the rest of about ${Math.floor((CODES - LARGE_BATCHES * LARGE_BATCH_CODES) / (BATCHES - LARGE_BATCHES))}, each with its stored Merkle tree), seeded directly in ${manifest.seededIn.toFixed(0)} s${seededNow ? "" : " (cached under .data/bench/api/)"}${CODES === 10_000_000 ? "" : "; the issue's store has 10,000,000 codes (run without BENCH_API_CODES), which this shared machine could not seed in the time available"}.`,
-    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling), and the project's API (scans on its fast path). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, bare and scan interleaved in each, ${seconds} s per run; medians of the rounds. Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
+    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling); the project's API (scans on its fast path); and, as a reference for what the store's lookup alone costs, a node:http server that parses the code with the codes module and looks its key up with one prepared better-sqlite3 statement on the same store, answering the bare server's JSON with the batch found (closed loop only). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, bare and scan interleaved in each, ${seconds} s per run; medians of the rounds. Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
     "",
-    "| measurement | bare node:http | scan |",
-    "| --- | --- | --- |",
+    "| measurement | bare node:http | one lookup (reference) | scan |",
+    "| --- | --- | --- | --- |",
     ...rows,
     "",
     ...targets,
@@ -943,6 +998,8 @@ if (!isMainThread) {
   });
 } else if (process.argv[2] === "serve-bare") {
   serveBare();
+} else if (process.argv[2] === "serve-lookup") {
+  serveLookup();
 } else if (process.argv[2] === "serve") {
   if (workers > 1) serveCluster();
   else void serve();
