@@ -252,17 +252,21 @@ function readHeader(fd: number, treePath: string): number {
 /** Trees of at most this many bytes (about 4,000 codes) are read into memory whole when opened. */
 export const IN_MEMORY_TREE_BYTES = 256 * 1024;
 
-/** Nodes of a large tree's top levels held in memory (16,383: 14 levels, 512 KiB). */
-const TOP_NODES = (1 << 14) - 1;
+/**
+ * Nodes of a large tree's top levels held in memory (131,071: 17 levels, 4 MiB, one read when the tree opens). Each
+ * level held is one read fewer per proof, and a read (a system call on a virtual machine) cost a signed-in scan
+ * more than a level's 32 bytes held for every proof; with the codebook's 64 large trees open at most, 288 MiB.
+ */
+const TOP_NODES = (1 << 17) - 1;
 /** Sorted leaves sampled into memory from a large tree, at most (16,384: 512 KiB). */
 const SAMPLED_LEAVES = 1 << 14;
 
 /**
- * A large tree's file with an index in memory of at most 1 MiB, so that a proof (a signed-in scan's) takes a few
+ * A large tree's file with an index in memory of at most 4.5 MiB, so that a proof (a signed-in scan's) takes a few
  * reads instead of ~2·log2(n): its top levels, which every proof climbs through, and every `stride`-th sorted leaf,
  * which bound a leaf's search to one block of `stride` leaves, read whole on its first probe (and kept until the
  * next block: a proof's leaf sibling is almost always in it). Trees never change once written, so nothing held
- * goes stale. For 4,000,000 codes: 8 reads of 32 bytes and one of 8 KiB per proof, where it took about 44.
+ * goes stale. For 4,000,000 codes: 5 reads of 32 bytes and one of 8 KiB per proof, where it took about 44.
  */
 function indexedFileSource(fd: number, leafCount: number): NodeSource {
   const nodes = 2 * leafCount - 1;
@@ -320,7 +324,7 @@ function indexedFileSource(fd: number, leafCount: number): NodeSource {
 
 /**
  * Opens a stored tree for proofs. A small tree is read whole into memory (`bytes` says how much it holds) and its
- * file closed; a large one answers from its file through an index of at most 1 MiB (`indexedFileSource`).
+ * file closed; a large one answers from its file through an index of at most 4.5 MiB (`indexedFileSource`).
  */
 export function openTree(treePath: string): StoredTree & { readonly bytes: number } {
   const fd = fs.openSync(treePath, "r");
