@@ -7,7 +7,7 @@ import { errorAnswer, malformedJson, RATE_LIMITED, RETRY_AFTER_SECONDS } from ".
 import type { Metrics } from "./metrics";
 import { clientAddress } from "./rate-limit";
 import type { RateLimiter } from "./rate-limit";
-import { scanRoute } from "./scan";
+import { answerScan, scanAnswerText, scanRoute } from "./scan";
 
 /**
  * Larger bodies go through express, which reads them under the API's 2 MB limit: a scan's body is a few hundred
@@ -38,15 +38,16 @@ export function withFastScan(services: ApiServices, express: RequestListener, sh
       if (!holdsIssuedToken(services, req.headers.authorization)) {
         const info = shared.limiter.take(clientAddress(req));
         limitHeaders = shared.limiter.headers(info);
-        if (info.limited) return send(res, RATE_LIMITED.status, RATE_LIMITED.body, limitHeaders);
+        if (info.limited) return send(res, RATE_LIMITED.status, JSON.stringify(RATE_LIMITED.body), limitHeaders);
       }
       const json = parseJson(await readBody(req));
       const caller = await authenticate(req, false);
       const body = scanRoute.body!.parse(json);
-      return send(res, 200, await scanRoute.handle({ params: {}, query: {}, body, caller, services }), limitHeaders);
+      return send(res, 200, scanAnswerText(await answerScan(services, caller, body)), limitHeaders);
     } catch (error) {
       const { status, body } = errorAnswer(error, services.log);
-      return send(res, status, body, status === 503 ? [...limitHeaders, "Retry-After", String(RETRY_AFTER_SECONDS)] : limitHeaders);
+      const headers = status === 503 ? [...limitHeaders, "Retry-After", String(RETRY_AFTER_SECONDS)] : limitHeaders;
+      return send(res, status, JSON.stringify(body), headers);
     }
   }
 
@@ -97,8 +98,7 @@ function parseJson(received: string): unknown {
   return value;
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: string[]): number {
-  const json = JSON.stringify(body);
+function send(res: ServerResponse, status: number, json: string, headers: string[]): number {
   res.writeHead(status, [...headers, "Content-Type", "application/json; charset=utf-8", "Content-Length", String(Buffer.byteLength(json))]);
   res.end(json);
   return status;
