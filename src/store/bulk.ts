@@ -42,14 +42,25 @@ export async function writeRows(
   rows: Row[],
   conflict?: { key: readonly string[]; update?: readonly string[] },
 ): Promise<void> {
-  const groups = new Map<string, Row[]>();
+  const groups: { columns: string[]; rows: Row[] }[] = [];
+  let group: (typeof groups)[number] | undefined;
   for (const row of rows) {
-    const signature = Object.keys(row).join(",");
-    const group = groups.get(signature);
-    if (group) group.push(row);
-    else groups.set(signature, [row]);
+    // A row is nearly always of the previous row's columns: checked without building its list of keys.
+    if (!group || !hasColumns(row, group.columns)) {
+      const columns = Object.keys(row);
+      group = groups.find((g) => hasColumns(row, g.columns));
+      if (!group) groups.push((group = { columns, rows: [] }));
+    }
+    group.rows.push(row);
   }
-  for (const [signature, group] of groups) await writeGroup(db, trx, table, signature.split(","), group, conflict);
+  for (const { columns, rows: grouped } of groups) await writeGroup(db, trx, table, columns, grouped, conflict);
+}
+
+/** Whether `row`'s keys (a plain object's, as for...in lists them) are `columns`, in that order. */
+function hasColumns(row: Row, columns: readonly string[]): boolean {
+  let i = 0;
+  for (const key in row) if (key !== columns[i++]) return false;
+  return i === columns.length;
 }
 
 async function writeGroup(
