@@ -10,8 +10,8 @@ import type { RecoveredSigners } from "./verify";
 /**
  * Range preparation in worker threads: ABI decoding, EIP-712 digests and secp256k1 recovery (about 40 µs per
  * signature with the system's libsecp256k1, 55-60 with the `secp256k1` package's, against 40 for decoding and the
- * digest together), so that the main thread only
- * applies events and writes them, while the workers prepare the next ranges.
+ * digest together), so that the main thread only applies events and writes them, while the workers prepare the
+ * next ranges.
  */
 export type PreparePool = {
   /** prepareLogs, the logs shared among the workers in order; the result is in the logs' order. */
