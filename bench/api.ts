@@ -962,7 +962,13 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const size = fs.statSync(DB_FILE).size;
-  const command = CODES === 10_000_000 ? COMMAND : `BENCH_API_CODES=${CODES} ${COMMAND}`;
+  // The settings that differ from the defaults, so that the command reproduces the figures.
+  const settings = [
+    CODES === 10_000_000 ? "" : `BENCH_API_CODES=${CODES} `,
+    ROUNDS === 3 ? "" : `BENCH_API_ROUNDS=${ROUNDS} `,
+    seconds === 5 ? "" : `BENCH_API_SECONDS=${seconds} `,
+  ];
+  const command = `${settings.join("")}${COMMAND}`;
   const section = [
     SECTION,
     "",
