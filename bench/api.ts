@@ -707,6 +707,13 @@ const unansweredNote = (counts: number[]) =>
   counts.some((n) => n > 0) ? ` (behind: ${counts.join(", ")} unanswered a run's length after the last was due, counted as waited so far)` : "";
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** Serves a reference server on a free loopback port, telling the benchmark which, until it is told to stop. */
+function serveReference(server: http.Server) {
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.once("SIGTERM", () => process.exit(0));
+}
+
 /** A scan-sized answer: what the bare server sends to every request. */
 const BARE_ANSWER = {
   verdict: "GENUINE",
@@ -727,9 +734,7 @@ function serveBare() {
       res.end(answer);
     });
   });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port }));
-  process.once("SIGTERM", () => process.exit(0));
+  serveReference(server);
 }
 
 /**
@@ -759,9 +764,7 @@ function serveLookup() {
       res.end(answer);
     });
   });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port }));
-  process.once("SIGTERM", () => process.exit(0));
+  serveReference(server);
 }
 
 /**

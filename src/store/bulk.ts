@@ -47,9 +47,8 @@ export async function writeRows(
   for (const row of rows) {
     // A row is nearly always of the previous row's columns: checked without building its list of keys.
     if (!group || !hasColumns(row, group.columns)) {
-      const columns = Object.keys(row);
       group = groups.find((g) => hasColumns(row, g.columns));
-      if (!group) groups.push((group = { columns, rows: [] }));
+      if (!group) groups.push((group = { columns: Object.keys(row), rows: [] }));
     }
     group.rows.push(row);
   }
