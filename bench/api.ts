@@ -38,7 +38,7 @@ import type { BatchTable, LedgerEventTable, Store } from "../src/store";
 import { writeBenchmarkSection } from "./benchmarks-file";
 import { loadGenerator } from "./open-loop";
 import type { LoadJob, LoadResult } from "./open-loop";
-import { procCpuSeconds } from "./proc-cpu";
+import { procCpuSeconds, procMajorFaults, procStorageReadBytes } from "./proc-cpu";
 import { endOfChinaDay } from "../src/ledger/expiry";
 
 const COMMAND = "npm run bench:api";
@@ -864,7 +864,15 @@ async function measure(manifest: Manifest) {
         if (name === "scan") scanClosedP99.push(closed.result.p99us);
         for (const rate of OPEN_LOOP_RATES) {
           await settle(server.child.pid!);
+          const pid = server.child.pid!;
+          const faultsBefore = procMajorFaults(`/proc/${pid}/stat`) ?? 0;
+          const readBefore = procStorageReadBytes(pid) ?? 0;
           const open = await load.run(scanJob(server.url, { rate }));
+          const faults = (procMajorFaults(`/proc/${pid}/stat`) ?? 0) - faultsBefore;
+          const read = (procStorageReadBytes(pid) ?? 0) - readBefore;
+          console.log(
+            `round ${round} ${name} at ${rate}/s: p99 ${us(open.p99us)}, ${faults} major page faults, ${read / 4096} pages read from storage`,
+          );
           if (open.errors > 0) throw new Error(`${open.errors} scans failed at ${rate}/s`);
           if (open.unanswered > 0)
             console.log(`round ${round} ${name} at ${rate}/s: ${open.unanswered} scans unanswered after the run (counted as waited so far)`);
