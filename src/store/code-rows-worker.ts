@@ -11,6 +11,12 @@ import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
  * Each chunk is one transaction that first renews the registration's claim (src/api/registration-claims.ts), as the
  * claim's `write` does: a claim taken over by another server stops the writing with `lost`, nothing of that chunk
  * written.
+ *
+ * The rows go in by key order. batch_codes is a table WITHOUT ROWID, stored by key, and its index by batch holds
+ * (batch, key): in upload order every row lands on another page of each, at random (1,000,000 codes into a store of
+ * 1,000,000 took 2× the CPU and 2.3× the time of the rowid table's inserts); in key order the batch's index entries
+ * are appended and the table's pages are visited once, in order. The keys are sorted in runs of bounded size, kept
+ * in files beside the keys file, and merged as they are written.
  */
 export function writeCodeRowsInWorker(request: {
   file: string;
@@ -18,8 +24,11 @@ export function writeCodeRowsInWorker(request: {
   claim: string;
   keysFile: string;
   rowsPerWrite: number;
+  /** Keys sorted in memory at a time: about 30 MiB of strings by default. */
+  keysPerRun?: number;
 }): Promise<"written" | "lost"> {
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...request, driver: require.resolve("better-sqlite3") } });
+  const workerData = { keysPerRun: 500_000, ...request, driver: require.resolve("better-sqlite3") };
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
   return new Promise<"written" | "lost">((resolve, reject) => {
     worker.once("message", (answer: { outcome?: "written" | "lost"; error?: string }) => {
       if (answer.outcome) resolve(answer.outcome);
@@ -33,12 +42,53 @@ export function writeCodeRowsInWorker(request: {
 // Plain JavaScript (no TypeScript loader needed): the statements are the claim's renewal and the rows' insert.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { createReadStream } = require("node:fs");
+const { createReadStream, rmSync, writeFileSync } = require("node:fs");
 const { createInterface } = require("node:readline");
 const Database = require(workerData.driver);
 // The rows can wait; scans cannot.
 ${LOWER_THREAD_PRIORITY}
-const { file, batchId, claim, keysFile, rowsPerWrite } = workerData;
+const { file, batchId, claim, keysFile, rowsPerWrite, keysPerRun } = workerData;
+
+const linesOf = (path) => createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+
+/** The keys file in sorted runs, each written to a file of its own; \`renewed\` is called after each (false: stop). */
+async function sortedRuns(renewed) {
+  const runs = [];
+  let keys = [];
+  const flush = () => {
+    keys.sort();
+    const run = keysFile + ".sorted-" + runs.length;
+    runs.push(run);
+    writeFileSync(run, keys.join("\\n") + "\\n");
+    keys = [];
+    return renewed();
+  };
+  try {
+    for await (const key of linesOf(keysFile)) {
+      keys.push(key);
+      if (keys.length === keysPerRun && !flush()) return { runs, lost: true };
+    }
+    if (keys.length > 0 && !flush()) return { runs, lost: true };
+    return { runs, lost: false };
+  } catch (error) {
+    for (const run of runs) rmSync(run, { force: true });
+    throw error;
+  }
+}
+
+/** The runs' keys merged in order. */
+async function* merged(runs) {
+  const readers = runs.map((run) => linesOf(run)[Symbol.asyncIterator]());
+  const heads = [];
+  for (const reader of readers) heads.push(await reader.next());
+  for (;;) {
+    let least = -1;
+    for (let i = 0; i < heads.length; i++) if (!heads[i].done && (least < 0 || heads[i].value < heads[least].value)) least = i;
+    if (least < 0) return;
+    yield heads[least].value;
+    heads[least] = await readers[least].next();
+  }
+}
 
 async function main() {
   const db = new Database(file);
@@ -50,22 +100,30 @@ async function main() {
     db.pragma("cache_size = -65536");
     db.pragma("wal_autocheckpoint = 10000");
     const renew = db.prepare("UPDATE code_registration_claims SET renewed_at = ? WHERE batch_id = ? AND claim = ?");
+    const renewed = () => renew.run(Math.floor(Date.now() / 1000), batchId, claim).changes === 1;
     const insert = db.prepare("INSERT INTO batch_codes (canonical_key, batch_id) VALUES (?, ?)");
     // IMMEDIATE: the write lock from the start, so a reader's snapshot never has to be upgraded midway.
     const writeChunk = db.transaction((keys) => {
-      if (renew.run(Math.floor(Date.now() / 1000), batchId, claim).changes !== 1) return false;
+      if (!renewed()) return false;
       for (const key of keys) insert.run(key, batchId);
       return true;
     });
-    let keys = [];
-    for await (const key of createInterface({ input: createReadStream(keysFile), crlfDelay: Infinity })) {
-      keys.push(key);
-      if (keys.length === rowsPerWrite) {
-        if (!writeChunk.immediate(keys)) return "lost";
-        keys = [];
+    // Sorting takes a while before the first chunk: the claim is renewed after each run.
+    const { runs, lost } = await sortedRuns(() => db.transaction(renewed).immediate());
+    try {
+      if (lost) return "lost";
+      let keys = [];
+      for await (const key of merged(runs)) {
+        keys.push(key);
+        if (keys.length === rowsPerWrite) {
+          if (!writeChunk.immediate(keys)) return "lost";
+          keys = [];
+        }
       }
+      if (keys.length > 0 && !writeChunk.immediate(keys)) return "lost";
+    } finally {
+      for (const run of runs) rmSync(run, { force: true });
     }
-    if (keys.length > 0 && !writeChunk.immediate(keys)) return "lost";
     // Up to wal_autocheckpoint pages of rows are still only in the write-ahead log: copied into the database here,
     // not by the API's connection, whose next commit (the one that records the registration) would otherwise
     // checkpoint them on the thread that answers requests. PASSIVE: it waits for no reader or writer.

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "vitest";
@@ -130,6 +130,19 @@ describe("code rows written by a worker thread (SQLite file)", () => {
     expect(await countOf(BATCH)).to.equal(2_500);
     await claim.finish(async () => undefined);
     expect(await store.db.selectFrom("code_registration_claims").selectAll().execute()).to.deep.equal([]);
+  });
+
+  it("writes every row once when its keys are sorted in several runs, and leaves no run behind", async () => {
+    const claim = await registrationClaims(store).take(BATCH);
+    const keys = rows("k", 2_500)
+      .map((row) => row.canonical_key)
+      .reverse();
+    const file = keysFile("keys", keys);
+    const request = { file: store.sqliteFile!, batchId: BATCH, claim: claim.token, keysFile: file, rowsPerWrite: 300, keysPerRun: 700 };
+    expect(await writeCodeRowsInWorker(request)).to.equal("written");
+    const written = await store.db.selectFrom("batch_codes").select("canonical_key").where("batch_id", "=", BATCH).execute();
+    expect(written.map((row) => row.canonical_key).sort()).to.deep.equal([...keys].sort());
+    expect(readdirSync(dir).filter((name) => name.startsWith("keys."))).to.deep.equal([]);
   });
 
   it("writes nothing once its claim was taken over by another server", async () => {
