@@ -610,7 +610,7 @@ function startApi(secret: string, processes: number, mode = "serve"): Promise<{ 
 type ScanBody = { body: string; expect: string };
 
 /**
- * What scanners send: codes drawn across the whole store (every 37th registered code, so lookups reach all of
+ * What scanners send: codes drawn across the whole store (every 37th registered code by key, so lookups reach all of
  * its pages rather than a cached few), printed as GS1 element strings (]d2 and GS separators), HRI or Digital
  * Links with the batch and expiry of their batch. 70 % genuine, 15 % of recalled batches, 15 % unknown
  * (well-formed codes of registered products that no batch contains: what a counterfeit looks like).
@@ -621,9 +621,8 @@ async function scanMix(): Promise<ScanBody[]> {
     (await store.db.selectFrom("batches").select(["id", "batch_number", "state", "recall_status"]).execute()).map((b) => [b.id, b]),
   );
   const dispensed = new Set((await store.db.selectFrom("pack_states").select("pack").execute()).map((p) => p.pack));
-  const sample = await sql<{ canonical_key: string; batch_id: string }>`SELECT canonical_key, batch_id FROM batch_codes WHERE rowid % 37 = 0`.execute(
-    store.db,
-  );
+  const sample = await sql<{ canonical_key: string; batch_id: string }>`SELECT canonical_key, batch_id FROM
+    (SELECT canonical_key, batch_id, row_number() OVER (ORDER BY canonical_key) AS n FROM batch_codes) WHERE n % 37 = 0`.execute(store.db);
   await store.close();
   const formats: CodeFormat[] = ["element-string", "element-string", "element-string", "hri", "digital-link"];
   const expiry = { yymmdd: EXPIRY_YYMMDD, iso: "2028-12-31" };

@@ -1,9 +1,9 @@
-import { sql } from "kysely";
+import { SqliteAdapter, sql } from "kysely";
 import type { Kysely, Migration, MigrationProvider } from "kysely";
 
 /**
  * Schema migrations, in order. The same statements serve SQLite and PostgreSQL: only portable types
- * (text, integer, bigint) and plain indexes.
+ * (text, integer, bigint) and plain indexes. One migration (0027) changes how SQLite alone stores two tables.
  */
 const migrations: Record<string, Migration> = {
   "0001_read_model": {
@@ -948,7 +948,52 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0027_codes_and_pack_states_without_rowid": {
+    async up(db: Kysely<unknown>) {
+      // Every scan looks up its code and its pack's state by key. A SQLite table keyed by text keeps its rows by
+      // rowid and its key in a separate index: two b-tree descents per lookup. A table WITHOUT ROWID is the b-tree
+      // of its key: one descent. PostgreSQL's primary-key index leads straight to the row's heap page, and a
+      // WITHOUT ROWID clause is SQLite's alone: nothing to change there. (The batch's facts version is read by its
+      // key too, but an index of (id, facts_version) would go unused: without statistics SQLite prefers the unique
+      // key's index, which needs the row.)
+      if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+      await db.transaction().execute(async (trx) => {
+        await rebuildWithoutRowid(trx, "batch_codes", "canonical_key text NOT NULL PRIMARY KEY, batch_id text NOT NULL", "canonical_key", [
+          "CREATE INDEX batch_codes_batch ON batch_codes (batch_id)",
+        ]);
+        await rebuildWithoutRowid(
+          trx,
+          "pack_states",
+          "pack text NOT NULL PRIMARY KEY, batch_id text NOT NULL, state text NOT NULL, organization_id integer NOT NULL, changed_at bigint NOT NULL",
+          "pack",
+          ["CREATE INDEX pack_states_batch ON pack_states (batch_id)"],
+        );
+      });
+    },
+  },
 };
+
+/**
+ * Rebuilds a SQLite table as a table WITHOUT ROWID of the same columns and rows, and its indexes (dropped with the
+ * old table). The rows wait in a temporary table, in key order, while the old table is dropped: the new one then
+ * takes the old one's pages rather than new ones at the end of the file, where a large store's would lie beyond the
+ * 2 GiB SQLite memory-maps (src/store/index.ts), each lookup a read from the file. In key order, each row lands at
+ * the end of the new b-tree: the 10,000,000 rows of a large store are appended rather than inserted at random.
+ */
+async function rebuildWithoutRowid(db: Kysely<unknown>, table: string, columns: string, key: string, indexes: string[]) {
+  const names = columns
+    .split(", ")
+    .map((column) => column.split(" ")[0])
+    .join(", ");
+  const rows = `temp.${table}_rows`;
+  await sql.raw(`CREATE TABLE ${rows} AS SELECT ${names} FROM ${table} ORDER BY ${key}`).execute(db);
+  await sql.raw(`DROP TABLE ${table}`).execute(db);
+  await sql.raw(`CREATE TABLE ${table} (${columns}) WITHOUT ROWID`).execute(db);
+  // The temporary table's rows, in the order they were written (their rowids): the key's.
+  await sql.raw(`INSERT INTO ${table} (${names}) SELECT ${names} FROM ${rows} ORDER BY rowid`).execute(db);
+  await sql.raw(`DROP TABLE ${rows}`).execute(db);
+  for (const index of indexes) await sql.raw(index).execute(db);
+}
 
 /**
  * Rows whose signature did not (yet) check out: pending deferred verification, or failed. The scan's query repeats

@@ -71,4 +71,70 @@ describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s",
       await store.close();
     }
   });
+
+  it("0027 keeps every code and pack state, and makes SQLite find each by one descent of its key", async () => {
+    const store = await storeAt(kind, "0026_case_keys");
+    const codes = Array.from({ length: 1_000 }, (_, i) => ({
+      canonical_key: `(01)06901234567892(21)S${(i * 7919) % 1_000}`,
+      batch_id: `0xb${i % 3}`,
+    }));
+    const packs = [
+      { pack: "0xaa", batch_id: "0xb0", state: "DISPENSED", organization_id: 5, changed_at: 1700000000 },
+      { pack: "0xab", batch_id: "0xb1", state: "STOLEN", organization_id: 6, changed_at: 1700000001 },
+    ] as const;
+    const rows = async () => ({
+      codes: await store.db.selectFrom("batch_codes").selectAll().orderBy("canonical_key").execute(),
+      packs: (await store.db.selectFrom("pack_states").selectAll().orderBy("pack").execute()).map((row) => ({
+        ...row,
+        changed_at: Number(row.changed_at),
+      })),
+    });
+    try {
+      await store.db.insertInto("batch_codes").values(codes).execute();
+      await store.db.insertInto("pack_states").values(packs).execute();
+      const before = await rows();
+      await store.migrate();
+      expect(await rows()).to.deep.equal(before);
+      expect(before.codes).to.have.length(1_000);
+      // The writers' conflict rules hold as before: a registered code is not registered twice, a pack's state is replaced.
+      await store.db
+        .insertInto("batch_codes")
+        .values(codes[0]!)
+        .onConflict((c) => c.column("canonical_key").doNothing())
+        .execute();
+      await expectRefused(
+        store.db
+          .insertInto("batch_codes")
+          .values({ ...codes[0]!, batch_id: "0xother" })
+          .execute(),
+      );
+      await store.db
+        .insertInto("pack_states")
+        .values({ ...packs[0]!, state: "DESTROYED" })
+        .onConflict((c) => c.column("pack").doUpdateSet({ state: "DESTROYED" }))
+        .execute();
+      expect((await rows()).packs.map((row) => row.state)).to.deep.equal(["DESTROYED", "STOLEN"]);
+      expect(await store.db.selectFrom("batch_codes").select("canonical_key").where("batch_id", "=", "0xb1").execute()).to.have.length(333);
+      if (kind === "sqlite") {
+        const plan = async (query: string) =>
+          (await sql<{ detail: string }>`explain query plan ${sql.raw(query)}`.execute(store.db)).rows.map((r) => r.detail).join("; ");
+        expect(await plan("select batch_id from batch_codes where canonical_key = 'k'")).to.equal(
+          "SEARCH batch_codes USING PRIMARY KEY (canonical_key=?)",
+        );
+        expect(await plan("select state from pack_states where pack = 'p'")).to.equal("SEARCH pack_states USING PRIMARY KEY (pack=?)");
+        expect(await plan("select canonical_key from batch_codes where batch_id = 'b'")).to.contain("batch_codes_batch");
+        expect(await plan("select pack from pack_states where batch_id = 'b'")).to.contain("pack_states_batch");
+      }
+    } finally {
+      await store.close();
+    }
+  });
 });
+
+async function expectRefused(write: Promise<unknown>) {
+  const outcome = await write.then(
+    () => "written",
+    (error: Error) => error.message,
+  );
+  expect(outcome).to.match(/UNIQUE|unique|duplicate/);
+}
