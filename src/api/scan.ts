@@ -98,9 +98,9 @@ export async function scan(
   if (code.kind !== "pack") return scannedContainer(services, caller, code, codeView);
   const reads = scanReads(services.store.db);
   const pack = await packIdOf(code.key);
-  const found = await reads.pack(code.key, pack);
-  if (!found) {
-    const productName = await reads.productName(code.productCode);
+  const found = await reads.pack(code.key, pack, code.productCode);
+  if (!found.batch) {
+    const { productName } = found;
     // An NMPA code has no check digit: a typing slip reads as another well-formed code, so say where to look.
     const typed = code.scheme === "nmpa";
     return withoutBatch(productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed));

@@ -10,13 +10,13 @@ import { immediateRead } from "./index";
 
 /**
  * What a scan reads, and nothing else. Every scan runs one narrow statement: the batch the code belongs to, the
- * batch's facts version and the pack's own state (dispensed, destroyed, stolen, …), by three primary keys. The
- * batch's facts (its row, product, MAH and CMO, and how many attestations on its path are unverified) come from a
- * cache in this process, trusted while the version read with the code is the one they were cached under: the
- * indexer sets a new version in the same transaction as any change to them (src/store/facts-version.ts), so a
- * recall or hold written by any server of a cluster sharing the database is seen by the next scan on every server,
- * at no extra round trip. Besides: the product when no batch has the code, the scanner's relation to the batch,
- * and the batch's custody path. The statements run on every scan are compiled once per database.
+ * batch's facts version and the pack's own state (dispensed, destroyed, stolen, …), by three primary keys, or for a
+ * code no batch has, its product's name. The batch's facts (its row, product, MAH and CMO, and how many attestations
+ * on its path are unverified) come from a cache in this process, trusted while the version read with the code is the
+ * one they were cached under: the indexer sets a new version in the same transaction as any change to them
+ * (src/store/facts-version.ts), so a recall or hold written by any server of a cluster sharing the database is seen
+ * by the next scan on every server, at no extra round trip. Besides: the scanner's relation to the batch, and the
+ * batch's custody path. The statements run on every scan are compiled once per database.
  */
 export type ScanReads = ReturnType<typeof compileScanReads>;
 
@@ -35,6 +35,9 @@ export type BatchFacts = BatchRow & {
   suspect: { wholeBatch: boolean; packs: string[] };
 };
 
+/** A scanned pack's batch and the pack's own state; or, for a code no batch has, its product's name (if the ledger holds the product). */
+export type ScannedPack = { batch: BatchFacts; packState: PackStateName | null } | { batch?: undefined; productName: string | undefined };
+
 /** Batches whose facts a server keeps: beyond it, the oldest cached is dropped (a miss costs one more statement). */
 const CACHED_BATCHES = 100_000;
 
@@ -52,14 +55,24 @@ function compileScanReads(db: Kysely<Database>) {
   const immediate = immediateRead(db);
   /** A statement's rows: at once on SQLite when its connection is free, else through Kysely's queue. */
   const rowsOf = async <Row>(query: CompiledQuery<Row>): Promise<Row[]> => immediate(query) ?? (await db.executeQuery(query)).rows;
-  // Every lookup is by a primary key, so the plan needs no statistics.
-  const pack = preparedQuery(["key", "pack"], (slot) =>
+  // Every lookup is by a primary key, so the plan needs no statistics. One row whatever the code: its batch's,
+  // or, for a code no batch has, its product's name (read only then), so that an unknown code costs no second
+  // statement.
+  const pack = preparedQuery(["key", "pack", "productCode"], (slot) =>
     db
-      .selectFrom("batch_codes")
-      .innerJoin("batches", "batches.id", "batch_codes.batch_id")
+      .selectFrom(db.selectNoFrom((eb) => eb.val(slot.key).as("key")).as("scanned"))
+      .leftJoin("batch_codes", "batch_codes.canonical_key", "scanned.key")
+      .leftJoin("batches", "batches.id", "batch_codes.batch_id")
       .select(["batch_codes.batch_id", "batches.facts_version"])
-      .select((eb) => eb.selectFrom("pack_states").select("pack_states.state").where("pack_states.pack", "=", slot.pack).as("pack_state"))
-      .where("batch_codes.canonical_key", "=", slot.key),
+      .select((eb) => [
+        eb.selectFrom("pack_states").select("pack_states.state").where("pack_states.pack", "=", slot.pack).as("pack_state"),
+        eb
+          .case()
+          .when("batches.id", "is", null)
+          .then(eb.selectFrom("products").select("products.name").where("products.product_code", "=", slot.productCode))
+          .end()
+          .as("product_name"),
+      ]),
   );
   const facts = preparedQuery(["batchId"], (slot) =>
     batchQuery(db)
@@ -100,7 +113,9 @@ function compileScanReads(db: Kysely<Database>) {
     cache.set(batchId, fresh);
     return fresh;
   }
+  // A batch whose facts cannot be read (its product's or parties' rows missing) is no batch to judge by.
   const product = preparedQuery(["productCode"], (slot) => db.selectFrom("products").select("name").where("product_code", "=", slot.productCode));
+  const productName = async (productCode: string | null) => (await rowsOf(product({ productCode })))[0]?.name;
   const custodian = preparedQuery(["batchId", "organizationId"], (slot) => {
     // A placeholder stands where the organization's id will be: typed as the column, filled in at each run.
     const organizationSlot = slot.organizationId as unknown as number;
@@ -156,18 +171,20 @@ function compileScanReads(db: Kysely<Database>) {
   );
   const custodians = new WeakMap<BatchRow, Map<number, Custodian>>();
   return {
-    /** The batch of the pack with this canonical key and id, and the pack's own state; undefined for a code no batch has. */
-    async pack(key: string, packId: string): Promise<{ batch: BatchFacts; packState: PackStateName | null } | undefined> {
-      const found = (await rowsOf(pack({ key, pack: packId })))[0];
-      const batch = found && (await factsOf(found.batch_id, found.facts_version));
-      return batch && { batch, packState: found.pack_state };
+    /**
+     * The batch of the pack with this canonical key and id, and the pack's own state; for a code no batch has, the
+     * name of its product (of `productCode`), undefined when the ledger holds no such product.
+     */
+    async pack(key: string, packId: string, productCode: string | null): Promise<ScannedPack> {
+      const found = (await rowsOf(pack({ key, pack: packId, productCode })))[0]!;
+      if (found.batch_id === null || found.facts_version === null) return { productName: found.product_name ?? undefined };
+      const batch = await factsOf(found.batch_id, found.facts_version);
+      if (!batch) return { productName: await productName(productCode) };
+      return { batch, packState: found.pack_state };
     },
     /** A batch's facts read afresh: a case's or pallet's scan reads no pack row, so it has no version to check a cache by. */
     async batchFacts(batchId: string): Promise<BatchFacts | undefined> {
       return freshFacts(batchId);
-    },
-    async productName(productCode: string | null) {
-      return (await rowsOf(product({ productCode })))[0]?.name;
     },
     /**
      * How the organization stands to the batch, kept with the batch's facts: holdings and shipments change only by

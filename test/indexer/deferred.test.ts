@@ -59,7 +59,7 @@ describe.each(STORE_KINDS)("deferred verification on %s", (kind) => {
     // A scan of one of the batch's packs, through the facts it caches: verification must reach it.
     await store.db.insertInto("batch_codes").values({ canonical_key: "(01)06901234567892(21)DEFER1", batch_id: batchId }).execute();
     const reads = scanReads(store.db);
-    const unverifiedOnScan = async () => (await reads.pack("(01)06901234567892(21)DEFER1", "0x01"))?.batch.unverified_attestations;
+    const unverifiedOnScan = async () => (await reads.pack("(01)06901234567892(21)DEFER1", "0x01", "06901234567892")).batch?.unverified_attestations;
     const onPath = await store.db.selectFrom("ledger_events").select("block_number").where("batch_id", "=", batchId).execute();
     expect(await unverifiedOnScan()).to.equal(onPath.length);
 
