@@ -9,6 +9,7 @@ import { createApp } from "../../src/api/app";
 import { createCodeBook } from "../../src/api/codebook";
 import type { ApiServices } from "../../src/api/context";
 import { packIdOf } from "../../src/api/scan";
+import { withCheckDigit } from "../../src/codes";
 import { DEFAULT_RECALL_DEADLINES } from "../../src/ledger";
 import { silentLogger } from "../../src/log";
 import { createStore } from "../../src/store";
@@ -82,6 +83,17 @@ describe.each(STORE_KINDS)("scans on one server see what another server's indexe
       .expect(200);
     return `Bearer ${token.body.token as string}`;
   }
+
+  it("reads a code no batch has in the scan's one statement: its product's name, or none; registered since, it is found at once", async () => {
+    const scanOf = async (code: string) => (await request(createApp(services)).post("/v1/scans").send({ code }).expect(200)).body;
+    const product = await writer.db.selectFrom("products").select("name").where("product_code", "=", "06901234567892").executeTakeFirstOrThrow();
+    const unknown = await scanOf("]d2010690123456789221OTHER1");
+    expect([unknown.verdict, unknown.product, unknown.batch]).to.deep.equal(["UNKNOWN_CODE", null, null]);
+    expect(unknown.reason).to.contain(`no batch of ${product.name} (06901234567892)`);
+    expect((await scanOf(`(01)${withCheckDigit("0950600013436")}(21)OTHER1`)).verdict).to.equal("NOT_ON_LEDGER");
+    await writer.db.insertInto("batch_codes").values({ canonical_key: "(01)06901234567892(21)OTHER1", batch_id: batchId }).execute();
+    expect((await scanOf("]d2010690123456789221OTHER1")).verdict).to.equal("GENUINE");
+  });
 
   it("answers a hold, its release and a recall from the next scan on, the batch's facts cached in between", async () => {
     const app = createApp(services);
