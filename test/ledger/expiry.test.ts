@@ -37,6 +37,14 @@ describe("expiry: a date-only expiry is the end of that day in China", () => {
     expect(describeExpiry(endOfChinaDay("2028-02-29") + 1)).to.equal("2028-03-01T00:00:00.000+08:00");
   });
 
+  it("answers the same when asked again, and refuses a non-date every time (a refusal is not remembered)", () => {
+    for (let i = 0; i < 2; i++) {
+      expect(endOfChinaDay("2027-12-31")).to.equal(Date.parse("2027-12-31T15:59:59Z") / 1000);
+      expect(describeExpiry(endOfChinaDay("2027-12-31") - DAY)).to.equal("2027-12-30");
+      expect(() => endOfChinaDay("2027-02-30")).to.throw(RangeError, "is not a calendar date");
+    }
+  });
+
   it("matches a pack's (17) with the batch's expiry, day 00 being the month's last day", () => {
     const expiry = (yymmdd: string) => (parseCode(`(01)${GTIN}(17)${yymmdd}(21)S1`, { referenceYear: 2026 }) as Gs1Pack).expiry!.iso;
     expect(printedExpiryMismatch(expiry("271231"), endOfChinaDay("2027-12-31"))).to.equal(undefined);
