@@ -129,7 +129,7 @@ export async function scan(
   const answer = answerOf(judgement, codeView, batch);
   if (caller && mayReadScanned(caller, batch, custodian)) {
     answer.custody = await custodyPath(services, batch);
-    const proof = await services.codes.proof(batch.id, code.key);
+    const proof = await services.codes.proof(batch.id, code.key, pack);
     if (proof) answer.proof = { packId: pack, root: batch.codes_root, proof };
   }
   return answer;
