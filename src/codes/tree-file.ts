@@ -342,7 +342,7 @@ function indexedFileSource(fd: number, leafCount: number): NodeSource {
 function heldSource(held: Buffer, leafCount: number, sampled: boolean): NodeSource {
   const readInto: NodeSource["readInto"] = (position, target, offset) =>
     held.copy(target, offset, position * NODE_BYTES, (position + 1) * NODE_BYTES);
-  return sampled ? { leafCount, readInto, leafBounds: sampledLeaves(leafCount, readInto).leafBounds } : { leafCount, readInto };
+  return sampled ? { leafCount, readInto, held, leafBounds: sampledLeaves(leafCount, readInto).leafBounds } : { leafCount, readInto, held };
 }
 
 /** `map(fd, length)` of native/tree-map.c, or undefined where native/ was not built (large trees are then read with pread). */
