@@ -10,7 +10,7 @@ import { writeRows } from "../store";
 import { writeCodeRowsInWorker } from "../store/code-rows-worker";
 import type { Store } from "../store";
 import { CodeError, createTreeHasher, openTree, packId, packLeaf, parseCode } from "../codes";
-import { NODE_BYTES } from "../codes/leaf";
+import { NODE_BYTES, type TreeHasher } from "../codes/leaf";
 import { buildTreeInWorker } from "../codes/tree-worker";
 import type { StoredTree, TraceCode } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
@@ -31,7 +31,11 @@ export type CodeBook = {
    * expiry), nothing kept.
    */
   rootOf(request: { lines: AsyncIterable<CodeLine>; expiresAt: number }): Promise<{ root: string; count: number; productCode: string }>;
-  proof(batchId: string, canonicalKey: string): Promise<string[] | undefined>;
+  /**
+   * Proof that the pack is among the batch's registered codes; undefined when the batch has no codes here or this is
+   * not one of them. `packId` (packId(canonicalKey)), when the caller has it, saves hashing the key again.
+   */
+  proof(batchId: string, canonicalKey: string, packId?: string): Promise<string[] | undefined>;
   /**
    * One multiproof that the packs (canonical keys) are among the batch's registered codes, with their pack ids in
    * the proof's order, as dispensing and pack state changes take them; undefined when the batch has no codes here.
@@ -58,25 +62,40 @@ export function registrationFiles(dataDir: string, batchId: string) {
 
 type RegistrationRecord = { batchId: string; root: string; count: number; registeredBy: number; registeredAt: number };
 
-/** Large trees kept open (a file descriptor each), and the memory small trees read whole may hold together. */
+/**
+ * Large trees kept open (a mapping or a file descriptor each), and the memory small trees read whole may hold
+ * together: 256 MiB, twice the 9,998 small trees of the issue's 10,000,000-code store (12.5 KiB each). Opening a
+ * tree again cost a proof 150-370 µs, where one held took 10-30 µs (measured in-process on a loaded machine), and
+ * with 64 MiB held (half of those trees) about half of the scans of its small batches would open theirs again;
+ * large trees, mapped, no longer hold 4.5 MiB of index each (up to 288 MiB).
+ */
 const MAX_OPEN_TREES = 64;
-const HELD_TREE_BYTES = 64 * 2 ** 20;
+const HELD_TREE_BYTES = 256 * 2 ** 20;
 
 export function createCodeBook(store: Store, dataDir: string): CodeBook {
   // A registered batch's tree never changes, so a tree once opened answers for the life of the process. Small
-  // trees (most batches) are held in memory, up to HELD_TREE_BYTES; large ones read from their file.
+  // trees (most batches) are held in memory, up to HELD_TREE_BYTES; large ones mapped or read from their file.
   const open = new Map<string, StoredTree & { bytes: number }>();
   let heldBytes = 0;
   let openFiles = 0;
 
-  async function treeOf(batchId: string) {
+  /**
+   * The batch's tree if it is open, most recently used last so that the oldest is dropped first; moved there only
+   * once the trees held near a bound (as the statement cache, src/store/index.ts): each move leaves a deleted entry
+   * in the Map, whose tables V8 then rebuilds, about 3 µs of a proof with a thousand trees open.
+   */
+  function openedTree(batchId: string) {
     const cached = open.get(batchId);
-    if (cached) {
-      // Most recently used last: the oldest is dropped first.
+    if (cached && (heldBytes > HELD_TREE_BYTES / 2 || openFiles > MAX_OPEN_TREES / 2)) {
       open.delete(batchId);
       open.set(batchId, cached);
-      return cached;
     }
+    return cached;
+  }
+
+  async function treeOf(batchId: string) {
+    const cached = openedTree(batchId);
+    if (cached) return cached;
     const row = await store.db.selectFrom("code_trees").select("tree_path").where("batch_id", "=", batchId).executeTakeFirst();
     if (!row) return undefined;
     if (open.has(batchId)) return open.get(batchId)!;
@@ -95,6 +114,8 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     return tree;
   }
   const leafHasher = createTreeHasher();
+  let hasher: TreeHasher | undefined;
+  void leafHasher.then((ready) => (hasher = ready));
   const leaf = Buffer.alloc(NODE_BYTES);
 
   async function isRegistered(batchId: string) {
@@ -270,11 +291,14 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
         await rm(scratch, { recursive: true, force: true });
       }
     },
-    async proof(batchId, canonicalKey) {
-      const tree = await treeOf(batchId);
+    async proof(batchId, canonicalKey, packId) {
+      // No wait for a tree already open and the hasher once ready: each await cost a signed-in scan a turn of the queue.
+      const tree = openedTree(batchId) ?? (await treeOf(batchId));
       if (!tree) return undefined;
-      // The leaf hashed in WebAssembly, once: the JavaScript keccak cost a signed-in scan more than its lookups.
-      (await leafHasher).leafInto(canonicalKey, leaf, 0);
+      // The leaf hashed in WebAssembly: the JavaScript keccak cost a signed-in scan more than its lookups.
+      const leaves = hasher ?? (await leafHasher);
+      if (packId === undefined) leaves.leafInto(canonicalKey, leaf, 0);
+      else leaves.leafOfPackInto(packId, leaf, 0);
       return tree.proofOfLeaf(leaf);
     },
     async multiProof(batchId, canonicalKeys) {

@@ -7,7 +7,7 @@ import { errorAnswer, malformedJson, RATE_LIMITED, RETRY_AFTER_SECONDS } from ".
 import type { Metrics } from "./metrics";
 import { clientAddress } from "./rate-limit";
 import type { RateLimiter } from "./rate-limit";
-import { answerScan, scanAnswerText, scanRoute } from "./scan";
+import { answerScan, scanAnswerBody, scanRoute } from "./scan";
 
 /**
  * Larger bodies go through express, which reads them under the API's 2 MB limit: a scan's body is a few hundred
@@ -43,7 +43,7 @@ export function withFastScan(services: ApiServices, express: RequestListener, sh
       const json = parseJson(await readBody(req));
       const caller = await authenticate(req, false);
       const body = scanRoute.body!.parse(json);
-      return send(res, 200, scanAnswerText(await answerScan(services, caller, body)), limitHeaders);
+      return send(res, 200, scanAnswerBody(await answerScan(services, caller, body)), limitHeaders);
     } catch (error) {
       const { status, body } = errorAnswer(error, services.log);
       const headers = status === 503 ? [...limitHeaders, "Retry-After", String(RETRY_AFTER_SECONDS)] : limitHeaders;
@@ -98,8 +98,9 @@ function parseJson(received: string): unknown {
   return value;
 }
 
-function send(res: ServerResponse, status: number, json: string, headers: string[]): number {
-  res.writeHead(status, [...headers, "Content-Type", "application/json; charset=utf-8", "Content-Length", String(Buffer.byteLength(json))]);
+function send(res: ServerResponse, status: number, json: string | Buffer, headers: string[]): number {
+  const length = typeof json === "string" ? Buffer.byteLength(json) : json.length;
+  res.writeHead(status, [...headers, "Content-Type", "application/json; charset=utf-8", "Content-Length", String(length)]);
   res.end(json);
   return status;
 }

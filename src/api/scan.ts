@@ -129,7 +129,7 @@ export async function scan(
   const answer = answerOf(judgement, codeView, batch);
   if (caller && mayReadScanned(caller, batch, custodian)) {
     answer.custody = await custodyPath(services, batch);
-    const proof = await services.codes.proof(batch.id, code.key);
+    const proof = await services.codes.proof(batch.id, code.key, pack);
     if (proof) answer.proof = { packId: pack, root: batch.codes_root, proof };
   }
   return answer;
@@ -147,7 +147,7 @@ function custodyPath(services: ApiServices, batch: BatchFacts) {
       .custody(batch.id)
       .then((events) => toLedgerEntries(services.store.db, events))
       .then((entries) => {
-        custodyTexts.set(entries, JSON.stringify(entries));
+        custodyTexts.set(entries, Buffer.from(JSON.stringify(entries)));
         return entries;
       });
     custodyPaths.set(batch, path);
@@ -157,15 +157,19 @@ function custodyPath(services: ApiServices, batch: BatchFacts) {
 }
 type LedgerEntries = Awaited<ReturnType<typeof toLedgerEntries>>;
 const custodyPaths = new WeakMap<BatchFacts, Promise<LedgerEntries>>();
-/** Each kept custody path's JSON text, written once: writing it again for every scan cost a signed-in scan about 11 µs. */
-const custodyTexts = new WeakMap<object, string>();
+/**
+ * Each kept custody path's JSON text in UTF-8, written once: writing it again for every scan cost a signed-in scan
+ * about 11 µs, and measuring and encoding it again as part of the answer's text (kilobytes, in UTF-16 once the answer
+ * holds Chinese) a few µs more.
+ */
+const custodyTexts = new WeakMap<object, Buffer>();
 
 /**
- * The answer's JSON text, to the byte as JSON.stringify writes it, with a kept custody path's text spliced in. The
- * custody path and the proof are the last fields of a pack's answer: it is written without them (a field set to
- * undefined is left out, and the answer keeps its shape) and they are appended.
+ * The answer's JSON, to the byte as JSON.stringify writes it in UTF-8: its text, or its bytes when a kept custody
+ * path's are spliced in. The custody path and the proof are the last fields of a pack's answer: it is written
+ * without them (a field set to undefined is left out, and the answer keeps its shape) and they are appended.
  */
-export function scanAnswerText(answer: ScanAnswer): string {
+export function scanAnswerBody(answer: ScanAnswer): string | Buffer {
   const { custody, proof } = answer;
   const custodyText = custody && custodyTexts.get(custody);
   if (custodyText === undefined) return JSON.stringify(answer);
@@ -174,7 +178,8 @@ export function scanAnswerText(answer: ScanAnswer): string {
   const head = JSON.stringify(answer);
   answer.custody = custody;
   answer.proof = proof;
-  return `${head.slice(0, -1)},"custody":${custodyText}${proof === undefined ? "" : `,"proof":${JSON.stringify(proof)}`}}`;
+  const tail = proof === undefined ? "}" : `,"proof":${JSON.stringify(proof)}}`;
+  return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"custody":`), custodyText, Buffer.from(tail)]);
 }
 
 /** A scanned case or pallet: its batch's verdict for the caller and what it holds now (src/api/cases.ts). */

@@ -60,6 +60,8 @@ export function compareNodes(a: Buffer, aOffset: number, b: Buffer, bOffset: num
 export type TreeHasher = {
   /** Writes packLeaf(key) into target at offset. */
   leafInto(key: string, target: Buffer, offset: number): void;
+  /** Writes the leaf of the pack with this id (0x and 64 hex digits: packId's, so one hash of the two) into target at offset. */
+  leafOfPackInto(packId: string, target: Buffer, offset: number): void;
   /** Writes the sorted-pair hash of the nodes at aOffset and bOffset into target at offset. */
   nodeInto(a: Buffer, aOffset: number, b: Buffer, bOffset: number, target: Buffer, offset: number): void;
 };
@@ -77,6 +79,12 @@ export async function createTreeHasher(): Promise<TreeHasher> {
       const inner = keccak.digest("binary");
       keccak.init();
       keccak.update(inner);
+      target.set(keccak.digest("binary"), offset);
+    },
+    leafOfPackInto(packId, target, offset) {
+      if (scratch.write(packId.slice(2), 0, NODE_BYTES, "hex") !== NODE_BYTES) throw new TypeError(`${packId} is not a pack id`);
+      keccak.init();
+      keccak.update(scratch.subarray(0, NODE_BYTES));
       target.set(keccak.digest("binary"), offset);
     },
     nodeInto(a, aOffset, b, bOffset, target, offset) {

@@ -262,28 +262,51 @@ const TOP_NODES = (1 << 17) - 1;
 const SAMPLED_LEAVES = 1 << 14;
 
 /**
+ * Every `stride`-th sorted leaf of a large tree, sampled into memory as searches first need them (a search reads
+ * ~14), not all at open: thousands of reads would stall a request. They bound a leaf's search to one block of
+ * `stride` sorted leaves, which a proof then reads together instead of ~log2(n) leaves scattered over the file.
+ */
+function sampledLeaves(leafCount: number, readInto: NodeSource["readInto"]) {
+  const stride = Math.ceil(leafCount / SAMPLED_LEAVES);
+  const samples = Math.ceil(leafCount / stride);
+  const sampled = Buffer.allocUnsafe(samples * NODE_BYTES);
+  const held = new Uint8Array(samples);
+  const sample = (j: number) => {
+    if (held[j] === 0) {
+      readInto(leafPosition(leafCount, j * stride), sampled, j * NODE_BYTES);
+      held[j] = 1;
+    }
+    return j * NODE_BYTES;
+  };
+  return {
+    stride,
+    leafBounds(leaf: Buffer) {
+      // The last sample not above the leaf starts its block; a leaf below the first sample is in no block.
+      let low = 0;
+      let high = samples - 1;
+      while (low <= high) {
+        const middle = (low + high) >>> 1;
+        if (compareNodes(sampled, sample(middle), leaf, 0) <= 0) low = middle + 1;
+        else high = middle - 1;
+      }
+      if (high < 0) return { low: 0, high: -1 };
+      return { low: high * stride, high: Math.min(leafCount - 1, high * stride + stride - 1) };
+    },
+  };
+}
+
+/**
  * A large tree's file with an index in memory of at most 4.5 MiB, so that a proof (a signed-in scan's) takes a few
- * reads instead of ~2·log2(n): its top levels, which every proof climbs through, and every `stride`-th sorted leaf,
- * which bound a leaf's search to one block of `stride` leaves, read whole on its first probe (and kept until the
- * next block: a proof's leaf sibling is almost always in it). Trees never change once written, so nothing held
- * goes stale. For 4,000,000 codes: 5 reads of 32 bytes and one of 8 KiB per proof, where it took about 44.
+ * reads instead of ~2·log2(n): its top levels, which every proof climbs through, and its sampled leaves
+ * (`sampledLeaves`), whose block holding the leaf is read whole on its first probe (and kept until the next block: a
+ * proof's leaf sibling is almost always in it). Trees never change once written, so nothing held goes stale. For
+ * 4,000,000 codes: 5 reads of 32 bytes and one of 8 KiB per proof, where it took about 44.
  */
 function indexedFileSource(fd: number, leafCount: number): NodeSource {
   const nodes = 2 * leafCount - 1;
   const top = Buffer.allocUnsafe(Math.min(TOP_NODES, nodes) * NODE_BYTES);
   readAt(fd, top, 0, top.length / NODE_BYTES);
-  const stride = Math.ceil(leafCount / SAMPLED_LEAVES);
-  const samples = Math.ceil(leafCount / stride);
-  // Read as searches first need them (a search reads ~14), not all at open: thousands of reads would stall a request.
-  const sampled = Buffer.allocUnsafe(samples * NODE_BYTES);
-  const held = new Uint8Array(samples);
-  const sample = (j: number) => {
-    if (held[j] === 0) {
-      readAt(fd, sampled, leafPosition(leafCount, j * stride), 1, j * NODE_BYTES);
-      held[j] = 1;
-    }
-    return j * NODE_BYTES;
-  };
+  const { stride, leafBounds } = sampledLeaves(leafCount, (position, target, offset) => readAt(fd, target, position, 1, offset));
   // The leaf block last read: sorted indexes [blockLow, blockLow + stride) sit at descending positions from `blockEnd`.
   const block = Buffer.allocUnsafe(stride * NODE_BYTES);
   let blockFirst = -1;
@@ -307,41 +330,69 @@ function indexedFileSource(fd: number, leafCount: number): NodeSource {
       }
       block.copy(target, offset, (position - blockFirst) * NODE_BYTES, (position - blockFirst + 1) * NODE_BYTES);
     },
-    leafBounds(leaf) {
-      // The last sample not above the leaf starts its block; a leaf below the first sample is in no block.
-      let low = 0;
-      let high = samples - 1;
-      while (low <= high) {
-        const middle = (low + high) >>> 1;
-        if (compareNodes(sampled, sample(middle), leaf, 0) <= 0) low = middle + 1;
-        else high = middle - 1;
-      }
-      if (high < 0) return { low: 0, high: -1 };
-      return { low: high * stride, high: Math.min(leafCount - 1, high * stride + stride - 1) };
-    },
+    leafBounds,
   };
 }
 
 /**
- * Opens a stored tree for proofs. A small tree is read whole into memory (`bytes` says how much it holds) and its
- * file closed; a large one answers from its file through an index of at most 4.5 MiB (`indexedFileSource`).
+ * Answers from nodes held in a buffer: a small tree read whole, or a large tree's file mapped into memory, whose
+ * leaves are searched through samples (`sampledLeaves`) held together: a search's probes over the whole leaf level
+ * each touched a page of their own, and a page not in the processor's caches cost about as much as a hash.
  */
-export function openTree(treePath: string): StoredTree & { readonly bytes: number } {
+function heldSource(held: Buffer, leafCount: number, sampled: boolean): NodeSource {
+  const readInto: NodeSource["readInto"] = (position, target, offset) =>
+    held.copy(target, offset, position * NODE_BYTES, (position + 1) * NODE_BYTES);
+  return sampled ? { leafCount, readInto, held, leafBounds: sampledLeaves(leafCount, readInto).leafBounds } : { leafCount, readInto, held };
+}
+
+/** `map(fd, length)` of native/tree-map.c, or undefined where native/ was not built (large trees are then read with pread). */
+const mapFile = loadFileMapping();
+
+function loadFileMapping(): ((fd: number, length: number) => Buffer) | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require("../../native/build/Release/tree_map.node") as { map(fd: number, length: number): Buffer }).map;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A large tree's nodes mapped from its file, or undefined when they cannot be (no native build, no address space). A
+ * proof then reads nodes from the page cache without a system call each, about 5 µs apiece on a virtual machine,
+ * which cost a proof more than the rest of it. The file is never written once in place, so the mapping stays true.
+ */
+function mappedNodes(fd: number, nodes: number): Buffer | undefined {
+  try {
+    return mapFile?.(fd, TREE_HEADER_BYTES + nodes * NODE_BYTES).subarray(TREE_HEADER_BYTES);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens a stored tree for proofs. A small tree is read whole into memory (`bytes` says how much it holds) and its
+ * file closed; a large one is mapped (`mapped`) into memory (`mappedNodes`), or where it cannot be (or `map` is false, as tests
+ * ask), answers from its file through an index of at most 4.5 MiB (`indexedFileSource`).
+ */
+export function openTree(treePath: string, { map = true } = {}): StoredTree & { readonly bytes: number; readonly mapped: boolean } {
   const fd = fs.openSync(treePath, "r");
   try {
     const leafCount = readHeader(fd, treePath);
     const nodes = 2 * leafCount - 1;
-    if (nodes * NODE_BYTES <= IN_MEMORY_TREE_BYTES) {
-      const held = Buffer.allocUnsafe(nodes * NODE_BYTES);
-      readAt(fd, held, 0, nodes);
+    const small = nodes * NODE_BYTES <= IN_MEMORY_TREE_BYTES;
+    const held = small ? Buffer.allocUnsafe(nodes * NODE_BYTES) : map ? mappedNodes(fd, nodes) : undefined;
+    if (held) {
+      if (small) readAt(fd, held, 0, nodes);
       fs.closeSync(fd);
-      const source: NodeSource = {
-        leafCount,
-        readInto: (position, target, offset) => held.copy(target, offset, position * NODE_BYTES, (position + 1) * NODE_BYTES),
-      };
-      return Object.assign(withProofs(source), { path: treePath, bytes: held.length, close: () => {} });
+      return Object.assign(withProofs(heldSource(held, leafCount, !small)), {
+        path: treePath,
+        bytes: small ? held.length : 0,
+        mapped: !small,
+        close: () => {},
+      });
     }
-    return Object.assign(withProofs(indexedFileSource(fd, leafCount)), { path: treePath, bytes: 0, close: () => fs.closeSync(fd) });
+    return Object.assign(withProofs(indexedFileSource(fd, leafCount)), { path: treePath, bytes: 0, mapped: false, close: () => fs.closeSync(fd) });
   } catch (error) {
     fs.closeSync(fd);
     throw error;

@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { buildCodeTree, openTree, packLeaf, verifyMultiProof, verifyProof, writeTree } from "../../src/codes";
+import { buildCodeTree, createTreeHasher, openTree, packId, packLeaf, verifyMultiProof, verifyProof, writeTree } from "../../src/codes";
+import { NODE_BYTES } from "../../src/codes/leaf";
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "codes-merkle-"));
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
@@ -32,6 +33,19 @@ describe("packLeaf", () => {
     for (const key of ["81234560000012345678", "(01)09506000134352(21)ABC\\(1", "(00)106141412345678908", "x".repeat(200), "药品"]) {
       expect(packLeaf(key)).to.equal(reference([key]).leafHash([key]));
     }
+  });
+
+  it("is what a tree hasher writes for the key, and for the key's pack id; a pack id that is not 32 bytes of hex is refused", async () => {
+    const hasher = await createTreeHasher();
+    const leaf = Buffer.alloc(NODE_BYTES);
+    for (const key of ["81234560000012345678", "(01)09506000134352(21)ABC\\(1", "x".repeat(200)]) {
+      hasher.leafInto(key, leaf, 0);
+      expect(`0x${leaf.toString("hex")}`).to.equal(packLeaf(key));
+      leaf.fill(0);
+      hasher.leafOfPackInto(packId(key), leaf, 0);
+      expect(`0x${leaf.toString("hex")}`).to.equal(packLeaf(key));
+    }
+    for (const bad of ["0x1234", `0x${"zz".repeat(32)}`]) expect(() => hasher.leafOfPackInto(bad, leaf, 0)).to.throw(TypeError);
   });
 });
 
@@ -125,14 +139,19 @@ describe("stored tree file", () => {
     }
   });
 
-  it("answers from a large tree's file, through its index, exactly as the tree built in memory does", async () => {
-    // 40,000 codes: 79,999 nodes, beyond the 16,383 held of its top, and leaves read from the file in blocks of 3.
+  // 40,000 codes: 79,999 nodes (2.4 MiB), a tree mapped into memory where native/ is built; read through its index,
+  // beyond the 16,383 held of its top, and leaves read from the file in blocks of 3.
+  it.each([
+    ["mapped into memory", true],
+    ["read through its index", false],
+  ])("answers from a large tree's file %s exactly as the tree built in memory does", async (_, map) => {
     const values = keys(40_000, "7123456");
-    const summary = await writeTree(path.join(workDir, "large.tree"), values);
+    const summary = await writeTree(path.join(workDir, `large-${map}.tree`), values);
     const ours = await buildCodeTree(values);
-    const stored = openTree(summary.path);
+    const stored = openTree(summary.path, { map });
     try {
-      expect(stored.bytes).to.equal(0);
+      // native/ is built here (test/indexer/fast-verify.test.ts checks it loads).
+      expect(stored).to.include({ bytes: 0, mapped: map });
       expect(stored.root).to.equal(ours.root);
       const sorted = values
         .map((value) => ({ value, leaf: packLeaf(value) }))
