@@ -33,6 +33,11 @@ export type ProblemReport = { blockNumber: number; logIndex: number; name: strin
 export type CheckpointIdentity = { chainId: number; genesisHash: string; deployment: string };
 
 const SYNC_STATE_ID = 1;
+/**
+ * Event rows are written this many at a time within their range's transaction: all of a range's rows kept until
+ * its end were copied by the young-generation collections that applying it triggers, and promoted.
+ */
+const EVENT_ROWS_PER_WRITE = 500;
 
 /**
  * Decodes, verifies and applies one range, then writes its events, the read-model rows it changed and the
@@ -68,20 +73,24 @@ export async function applyPrepared(db: Kysely<Database>, identity: CheckpointId
   }
   return db.transaction().execute(async (trx) => {
     await loadWindow(window, trx);
-    const rows: LedgerEventTable[] = [];
+    let rows: LedgerEventTable[] = [];
     const problems: ProblemReport[] = [];
-    decoded.forEach((event, i) => {
+    for (let i = 0; i < decoded.length; i++) {
+      const event = decoded[i]!;
       const blockTime = range.blocks.get(event.blockNumber)?.timestamp ?? 0;
       const row = isUndecodable(event) ? undecodableRow(event, blockTime) : verifiedRow(event, recovered?.[i], window, blockTime);
       rows.push(row);
       if (row.verification !== "verified" && row.verification !== "bootstrap" && row.verification !== "pending") problems.push(reportOf(row));
       else if (row.problem) problems.push(reportOf(row));
-    });
-    await writeRows(db, trx, "ledger_events", rows);
+      if (rows.length === EVENT_ROWS_PER_WRITE || i === decoded.length - 1) {
+        await writeRows(db, trx, "ledger_events", rows);
+        rows = [];
+      }
+    }
     await writeWindow(window, trx, db);
     await recordBlocks(db, trx, range);
     await saveCheckpoint(trx, identity, range.end);
-    return { events: rows.length, problems };
+    return { events: decoded.length, problems };
   });
 }
 

@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import http from "node:http";
 import https from "node:https";
 import { watchHeads } from "./heads";
@@ -69,6 +70,24 @@ type Pending = { method: string; params: unknown[]; resolve(value: unknown): voi
 type RpcResponse = { id: number; result?: unknown; error?: { code?: number; message?: string } };
 
 const quantity = (hex: string) => parseInt(hex, 16);
+
+/** Pieces of a body decoded at a time: well under the size (about 1 MB) above which Node makes external strings. */
+const TEXT_PIECE = 64 * 1024;
+
+/**
+ * A response body as text. A node's JSON is ASCII (hex quantities and data), which Latin-1 decodes as a plain copy
+ * where UTF-8 decoding examines every byte: of a 6 MB log response, 2.6 µs per log against 7.5. Decoded a piece at a
+ * time: a string made at once from megabytes would be external, its memory outside the heap prompting full
+ * collections; JSON.parse joins the pieces as it reads them. A body with any other byte is decoded as UTF-8.
+ */
+function bodyText(chunks: Buffer[]): string {
+  if (!chunks.every((chunk) => isAscii(chunk))) return Buffer.concat(chunks).toString("utf8");
+  let text = "";
+  for (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += TEXT_PIECE) text += chunk.toString("latin1", at, Math.min(at + TEXT_PIECE, chunk.length));
+  }
+  return text;
+}
 const toHex = (n: number) => `0x${n.toString(16)}`;
 
 /**
@@ -103,7 +122,7 @@ export function createRpcSource(url: string): ChainSource {
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
           response.on("error", reject);
           response.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
+            const text = bodyText(chunks);
             try {
               resolve(JSON.parse(text));
             } catch {
