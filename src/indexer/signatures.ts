@@ -6,9 +6,11 @@ import type { AttestationType, LedgerContract } from "../ledger";
 
 /**
  * Signature re-verification at indexing speed, giving exactly what the reference gives (ethers' verifyTypedData,
- * through `recoverAttester`): the EIP-712 digest is built from precomputed domain separators and type hashes with a
- * WebAssembly keccak, and the signer is recovered by libsecp256k1 in C (`libsecp256k1Builds`) instead of ethers'
- * pure-JavaScript curve arithmetic. Anything outside the shapes decoded events have (a value ethers would
+ * through `recoverAttester`): the EIP-712 digest is built from precomputed domain separators and type hashes, and
+ * the signer is recovered by libsecp256k1 in C (`libsecp256k1Builds`) instead of ethers' pure-JavaScript curve
+ * arithmetic. A range's signatures are laid out as bytes (SignatureJobs) that native/ hashes and recovers in one
+ * call; one signature at a time (recoverSigner, and every signature when native/ is not built) is hashed with a
+ * WebAssembly keccak. Anything outside the shapes decoded events have (a value ethers would
  * coerce or refuse, a signature that is not 65 bytes with v = 27 or 28) takes the reference path, so the two agree
  * on every input; test/indexer/fast-verify.test.ts checks it on random and tampered attestations.
  */
