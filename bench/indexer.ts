@@ -21,7 +21,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { deserialize, serialize } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { getAddress, id as hashText, JsonRpcProvider, keccak256, Wallet } from "ethers";
 import { sql } from "kysely";
@@ -30,15 +29,15 @@ import { DEFAULT_UNDO_WINDOW, Role } from "../src/ledger";
 import type { LedgerContract } from "../src/ledger";
 import { createIndexer, createRpcSource } from "../src/indexer";
 import type { Deployment, VerificationMode } from "../src/indexer";
-import { attestationOf, counterpartyAttestationOf, createDecoder, isUndecodable, LEDGER_EVENT_TOPICS } from "../src/indexer/decode";
+import { createDecoder, LEDGER_EVENT_TOPICS } from "../src/indexer/decode";
 import { sharedPreparePool } from "../src/indexer/prepare-pool";
 import { applyPrepared, prepareRange } from "../src/indexer/ranges";
 import type { CheckpointIdentity, FetchedRange, PreparedRange } from "../src/indexer/ranges";
 import { webSocketUrl } from "../src/indexer/heads";
-import { fastDigest, fastSignature, recoverFast, signaturesReady } from "../src/indexer/signatures";
+import { fastDigest, fastSignature, recoverFast, recoverJobs, signaturesReady } from "../src/indexer/signatures";
 import type { AttestationToVerify } from "../src/indexer/signatures";
 import type { BlockInfo, ChainLog, ChainSource } from "../src/indexer/sync";
-import { recoverAll } from "../src/indexer/verify";
+import { planRecovery } from "../src/indexer/verify";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import type { Store } from "../src/store";
@@ -571,13 +570,14 @@ function recoveryMicros(): number {
 /** Logs the preparation stages are measured on: the chain's first, enough for a steady figure. */
 const STAGE_LOGS = 6_000;
 
-type Stages = { logs: number; signatures: number; decode: number; digests: number; recovery: number; cloneIn: number; cloneOut: number };
+type Stages = { logs: number; signatures: number; decode: number; layout: number; recovery: number; handOff: number };
 
 /**
- * The workers' share, stage by stage, each run alone on this thread over the chain's first STAGE_LOGS logs (best of
- * 3, CPU µs per event, process.cpuUsage): ABI decoding; the attestations' EIP-712 digests (from the decoded events);
- * signer recovery (libsecp256k1, from the digests); and what passing a range to a worker and its result back costs
- * in structured clones (serialized on one side, deserialized on the other, both counted).
+ * The preparation stage by stage, each run alone on this thread over the chain's first STAGE_LOGS logs (best of 3,
+ * CPU µs per event, process.cpuUsage). On the main thread: ABI decoding, and laying the attestations' signatures
+ * out as jobs (their domains, signatures and struct encodings as bytes); in the workers: the EIP-712 hashing and the
+ * recovery, native/'s one call per part; and the hand-off, copying a part's jobs into a buffer of its own to
+ * transfer and reading the signers back from the results (main thread).
  */
 async function preparationStages(source: ChainSource, deployment: Deployment): Promise<Stages> {
   const head = (await source.head()).number;
@@ -587,20 +587,8 @@ async function preparationStages(source: ChainSource, deployment: Deployment): P
     logs.push(...(await source.logs({ fromBlock: from, toBlock: to, addresses: Object.values(deployment.contracts), topics: LEDGER_EVENT_TOPICS })));
   }
   const decoded = logs.map(createDecoder(deployment));
-  const chainId = BigInt(deployment.chainId);
-  const signed = decoded.flatMap((event) =>
-    isUndecodable(event)
-      ? []
-      : [attestationOf(event), counterpartyAttestationOf(event)]
-          .filter((a) => a !== undefined)
-          .map((a) => ({
-            attestation: { contract: event.contract, chainId, verifyingContract: event.address, type: a.type, message: a.message },
-            signature: a.signature,
-          })),
-  );
-  const digests = signed.map((s) => fastDigest(s.attestation)!);
-  const signatures = signed.map((s) => fastSignature(s.signature)!);
-  const result = { decoded, recovered: recoverAll(decoded, deployment.chainId) };
+  const { jobs, finish } = planRecovery(decoded, deployment.chainId);
+  const results = recoverJobs(jobs.bytes(), jobs.count);
   const perEvent = (work: () => void) => {
     let best = Infinity;
     for (let round = 0; round < 3; round++) {
@@ -613,12 +601,14 @@ async function preparationStages(source: ChainSource, deployment: Deployment): P
   };
   return {
     logs: logs.length,
-    signatures: signed.length,
+    signatures: jobs.count,
     decode: perEvent(() => logs.map(createDecoder(deployment))),
-    digests: perEvent(() => signed.forEach((s) => fastDigest(s.attestation))),
-    recovery: perEvent(() => digests.forEach((digest, i) => recoverFast(digest, signatures[i]!))),
-    cloneIn: perEvent(() => deserialize(serialize(logs))),
-    cloneOut: perEvent(() => deserialize(serialize(result))),
+    layout: perEvent(() => planRecovery(decoded, deployment.chainId)),
+    recovery: perEvent(() => recoverJobs(jobs.bytes(), jobs.count)),
+    handOff: perEvent(() => {
+      new Uint8Array(jobs.bytes());
+      finish(results);
+    }),
   };
 }
 
@@ -759,7 +749,7 @@ async function main() {
       `Chain: ${fmt(events)} ledger events in ${fmt(chain.history.length)} multicall transactions, replayed onto each node in its own process (${replays.join(", ")}; every receipt awaited and checked); mix: ${mix}.`,
     );
     say(
-      `Each figure is the median of ${ROUNDS} rounds after a warm-up run; in each round every configuration backfills once from an empty store to the head (\`catchUp()\`), the configurations interleaved and their order rotated each round. CPU is read from /proc before and after: the indexer's main thread (fetching and parsing the logs, applying, writing), its ${workers.size} preparation worker threads (decoding, EIP-712 digests, signer recovery: ${recovery.toFixed(0)} µs per signature with libsecp256k1 here), its other threads (V8's garbage-collector helpers), the node's process, and the PostgreSQL backends serving the benchmark's database. "Indexer" is the indexer process's three parts together. Deferred: \`--verify deferred\`, where the head is reached with the rows pending; their verification behind the head is shown apart.`,
+      `Each figure is the median of ${ROUNDS} rounds after a warm-up run; in each round every configuration backfills once from an empty store to the head (\`catchUp()\`), the configurations interleaved and their order rotated each round. CPU is read from /proc before and after: the indexer's main thread (fetching and parsing the logs, applying, writing), its ${workers.size} preparation worker threads (EIP-712 hashing and signer recovery: ${recovery.toFixed(0)} µs per signature with libsecp256k1 here), its other threads (V8's garbage-collector helpers), the node's process, and the PostgreSQL backends serving the benchmark's database. "Indexer" is the indexer process's three parts together. Deferred: \`--verify deferred\`, where the head is reached with the rows pending; their verification behind the head is shown apart.`,
     );
     const sortedLoads = [...loads].sort((a, b) => a - b);
     say(
@@ -866,17 +856,17 @@ async function main() {
       if (MODES.includes("full") && figures.size > 0) {
         const w = worstOf("full");
         say(
-          `Where the indexer's CPU goes, full verification (${parts("full")}): the workers' share is decoding, the digest and the recovery, and recovery alone costs ${recovery.toFixed(0)} µs per signature on one thread in this run, ${((recovery / TARGETS.fullMicros) * 100).toFixed(0)} % of the ${TARGETS.fullMicros} µs target before anything else; the main thread and the collector take another ${(w.main + w.others).toFixed(0)} µs. Meeting the target needs the recovery cheaper (it is libsecp256k1 already) or fewer signatures recovered (deferred verification), not faster writes alone.`,
+          `Where the indexer's CPU goes, full verification (${parts("full")}): the workers' share is the hashing and the recovery, and recovery alone costs ${recovery.toFixed(0)} µs per signature on one thread in this run, ${((recovery / TARGETS.fullMicros) * 100).toFixed(0)} % of the ${TARGETS.fullMicros} µs target before anything else; the main thread and the collector take another ${(w.main + w.others).toFixed(0)} µs. Meeting the target needs the recovery cheaper (it is libsecp256k1 already) or fewer signatures recovered (deferred verification), not faster writes alone.`,
         );
-        const sum = stages.decode + stages.digests + stages.recovery + stages.cloneIn + stages.cloneOut;
+        const sum = stages.decode + stages.layout + stages.recovery + stages.handOff;
         say(
-          `The workers' share stage by stage, each stage alone on one thread over the chain's first ${fmt(stages.logs)} logs (${fmt(stages.signatures)} signatures, ${(stages.signatures / stages.logs).toFixed(3)} per event; CPU µs per event, best of 3, the collector's helper threads included): ABI decoding ${stages.decode.toFixed(1)}, EIP-712 digests ${stages.digests.toFixed(1)}, recovery ${stages.recovery.toFixed(1)}, structured clones of the logs to the workers ${stages.cloneIn.toFixed(1)} and of their results back ${stages.cloneOut.toFixed(1)}: ${sum.toFixed(0)} µs together, against the workers' ${w.workers.toFixed(0)} µs and the other threads' ${w.others.toFixed(0)} µs above (the clones' serializing half runs on the main thread).`,
+          `The preparation stage by stage, each stage alone on one thread over the chain's first ${fmt(stages.logs)} logs (${fmt(stages.signatures)} signatures, ${(stages.signatures / stages.logs).toFixed(3)} per event; CPU µs per event, best of 3, the collector's helper threads included): on the main thread ABI decoding ${stages.decode.toFixed(1)} and laying the signatures out as jobs ${stages.layout.toFixed(1)}; in the workers EIP-712 hashing and recovery ${stages.recovery.toFixed(1)} (native/, one call per part); the hand-off (the jobs' bytes copied to transfer, the signers read back) ${stages.handOff.toFixed(1)}: ${sum.toFixed(0)} µs together, against the workers' ${w.workers.toFixed(0)} µs and the other threads' ${w.others.toFixed(0)} µs above.`,
         );
       }
       if (MODES.includes("deferred") && figures.size > 0) {
         const w = worstOf("deferred");
         say(
-          `Deferred verification (${parts("deferred")}): the main thread alone takes ${((w.main / TARGETS.deferredMicros) * 100).toFixed(0)} % of the ${TARGETS.deferredMicros} µs target; of it, applying and writing is the figure in the apply-and-write table above, the rest fetching and parsing the node's JSON and taking the workers' decoded events.`,
+          `Deferred verification (${parts("deferred")}): the main thread alone takes ${((w.main / TARGETS.deferredMicros) * 100).toFixed(0)} % of the ${TARGETS.deferredMicros} µs target; of it, applying and writing is the figure in the apply-and-write table above, the rest fetching and parsing the node's JSON and decoding the logs.`,
         );
       }
       if (anvilSqlite) {

@@ -105,11 +105,15 @@ type Decoded = ArgValue | { [field: string]: Decoded };
 
 /**
  * Decodes the ABI value at byte `offset` of `data`: a static value from its head there, a dynamic one from its
- * encoding there, reporting how many bytes that took. Throws NotCanonical for anything a canonical encoder would
- * not have written (dirty high bits or padding, an offset other than the next free byte, invalid UTF-8, trailing
- * bytes): the reference then decodes the log, and decides.
+ * encoding there, leaving how many bytes that took in `dynamicSize` (a variable rather than a pair returned: one
+ * object less per value decoded). Throws NotCanonical for anything a canonical encoder would not have written
+ * (dirty high bits or padding, an offset other than the next free byte, invalid UTF-8, trailing bytes): the
+ * reference then decodes the log, and decides.
  */
-type Coder = { dynamic: boolean; head: number; decode(data: Buffer, offset: number): { value: Decoded; size: number } };
+type Coder = { dynamic: boolean; head: number; decode(data: Buffer, offset: number): Decoded };
+
+/** The size of the encoding a dynamic coder's decode() last read. */
+let dynamicSize = 0;
 type EventPlan = { name: string; struct: string; order: string[]; indexed: { name: string; coder: Coder }[]; data: Coder };
 
 class NotCanonical extends Error {}
@@ -137,11 +141,11 @@ function uintCoder(bits: number): Coder {
     decode(data, offset) {
       if (offset + 32 > data.length) throw new NotCanonical();
       zeros(data, offset, offset + 32 - bytes);
-      if (bytes <= 6) return { value: data.readUIntBE(offset + 32 - bytes, bytes), size: 32 };
+      if (bytes <= 6) return data.readUIntBE(offset + 32 - bytes, bytes);
       // As normalize() has it: a number up to 2^53 - 1, else decimal text.
       const high = data.readUInt32BE(offset + 24);
-      if (high < 2 ** 21 && isZero(data, offset, offset + 24)) return { value: high * 2 ** 32 + data.readUInt32BE(offset + 28), size: 32 };
-      return { value: BigInt(`0x${data.toString("hex", offset, offset + 32)}`).toString(), size: 32 };
+      if (high < 2 ** 21 && isZero(data, offset, offset + 24)) return high * 2 ** 32 + data.readUInt32BE(offset + 28);
+      return BigInt(`0x${data.toString("hex", offset, offset + 32)}`).toString();
     },
   };
 }
@@ -157,10 +161,13 @@ function fixedBytesCoder(length: number): Coder {
     head: 32,
     decode(data, offset) {
       zeros(data, offset + length, offset + 32);
-      return { value: `0x${data.toString("hex", offset, offset + length)}`, size: 32 };
+      return `0x${data.toString("hex", offset, offset + length)}`;
     },
   };
 }
+
+const BYTES32 = fixedBytesCoder(32);
+const LOWER_HEX32 = /^0x[0-9a-f]{64}$/;
 
 const addressCoder: Coder = {
   dynamic: false,
@@ -168,7 +175,7 @@ const addressCoder: Coder = {
   decode(data, offset) {
     if (offset + 32 > data.length) throw new NotCanonical();
     zeros(data, offset, offset + 12);
-    return { value: `0x${data.toString("hex", offset + 12, offset + 32)}`, size: 32 };
+    return `0x${data.toString("hex", offset + 12, offset + 32)}`;
   },
 };
 
@@ -179,25 +186,25 @@ const boolCoder: Coder = {
     zeros(data, offset, offset + 31);
     const last = data[offset + 31];
     if (last !== 0 && last !== 1) throw new NotCanonical();
-    return { value: last === 1, size: 32 };
+    return last === 1;
   },
 };
 
-/** Where the bytes of a `bytes` or `string` encoding are (length word, bytes, zero padding to a word). */
-function dynamicBytes(data: Buffer, offset: number): { start: number; end: number; size: number } {
+/** How many bytes a `bytes` or `string` encoding at `offset` holds after its length word (then zeros to a word). */
+function dynamicBytes(data: Buffer, offset: number): number {
   const length = count(data, offset);
   const padded = Math.ceil(length / 32) * 32;
-  const start = offset + 32;
-  zeros(data, start + length, start + padded);
-  return { start, end: start + length, size: 32 + padded };
+  zeros(data, offset + 32 + length, offset + 32 + padded);
+  dynamicSize = 32 + padded;
+  return length;
 }
 
 const bytesCoder: Coder = {
   dynamic: true,
   head: 32,
   decode(data, offset) {
-    const { start, end, size } = dynamicBytes(data, offset);
-    return { value: `0x${data.toString("hex", start, end)}`, size };
+    const length = dynamicBytes(data, offset);
+    return `0x${data.toString("hex", offset + 32, offset + 32 + length)}`;
   },
 };
 
@@ -205,15 +212,15 @@ const stringCoder: Coder = {
   dynamic: true,
   head: 32,
   decode(data, offset) {
-    const { start, end, size } = dynamicBytes(data, offset);
+    const length = dynamicBytes(data, offset);
     let text: string;
     try {
-      text = utf8.decode(data.subarray(start, end));
+      text = utf8.decode(data.subarray(offset + 32, offset + 32 + length));
     } catch {
       throw new NotCanonical();
     }
     // What normalize() does to every string: hex-looking text is lowercased.
-    return { value: HEX_TEXT.test(text) ? text.toLowerCase() : text, size };
+    return HEX_TEXT.test(text) ? text.toLowerCase() : text;
   },
 };
 
@@ -225,8 +232,9 @@ function arrayCoder(element: Coder): Coder {
       const length = count(data, offset);
       if (offset + 32 + length * element.head > data.length) throw new NotCanonical();
       const values: ArgValue[] = [];
-      for (let i = 0; i < length; i++) values.push(element.decode(data, offset + 32 + i * element.head).value as ArgValue);
-      return { value: values, size: 32 + length * element.head };
+      for (let i = 0; i < length; i++) values.push(element.decode(data, offset + 32 + i * element.head) as ArgValue);
+      dynamicSize = 32 + length * element.head;
+      return values;
     },
   };
 }
@@ -245,16 +253,16 @@ function tupleCoder(members: { name: string; coder: Coder }[]): Coder {
       for (const { name, coder } of members) {
         if (coder.dynamic) {
           if (count(data, offset + at) !== tail) throw new NotCanonical();
-          const decoded = coder.decode(data, offset + tail);
-          value[name] = decoded.value;
-          tail += decoded.size;
+          value[name] = coder.decode(data, offset + tail);
+          tail += dynamicSize;
           at += 32;
         } else {
-          value[name] = coder.decode(data, offset + at).value;
+          value[name] = coder.decode(data, offset + at);
           at += coder.head;
         }
       }
-      return { value, size: tail };
+      dynamicSize = tail;
+      return value;
     },
   };
 }
@@ -269,7 +277,7 @@ function coderOf(param: ParamType): Coder | undefined {
   const uint = /^uint(\d+)$/.exec(param.type);
   if (uint) return uintCoder(Number(uint[1]));
   const fixed = /^bytes(\d+)$/.exec(param.type);
-  if (fixed) return fixedBytesCoder(Number(fixed[1]));
+  if (fixed) return Number(fixed[1]) === 32 ? BYTES32 : fixedBytesCoder(Number(fixed[1]));
   switch (param.type) {
     case "address":
       return addressCoder;
@@ -328,13 +336,19 @@ function decodeFast(plan: EventPlan, log: ChainLog): EventArgs | undefined {
   try {
     const values: { [name: string]: Decoded } = {};
     for (let i = 0; i < plan.indexed.length; i++) {
-      const topic = hexBytes(log.topics[i + 1]);
+      const text = log.topics[i + 1];
+      // A word of bytes32 as Node's hex has it is its own value (most indexed ids are).
+      if (plan.indexed[i]!.coder === BYTES32 && typeof text === "string" && LOWER_HEX32.test(text)) {
+        values[plan.indexed[i]!.name] = text;
+        continue;
+      }
+      const topic = hexBytes(text);
       if (topic?.length !== 32) return undefined;
-      values[plan.indexed[i]!.name] = plan.indexed[i]!.coder.decode(topic, 0).value;
+      values[plan.indexed[i]!.name] = plan.indexed[i]!.coder.decode(topic, 0);
     }
     const decoded = plan.data.decode(data, 0);
-    if (decoded.size !== data.length) return undefined;
-    Object.assign(values, decoded.value);
+    if ((plan.data.dynamic ? dynamicSize : plan.data.head) !== data.length) return undefined;
+    Object.assign(values, decoded);
     // flatten()'s assignments, in its order: the struct's fields take the struct's place.
     const args: EventArgs = {};
     for (const name of plan.order) {

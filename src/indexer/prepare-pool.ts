@@ -1,25 +1,34 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import type { Deployment, LedgerEvent } from "./decode";
-import { prepareLogs, preparationReady, recoverAll } from "./prepare";
+import type { TransferListItem } from "node:worker_threads";
+import { createDecoder } from "./decode";
+import type { Deployment, LedgerEvent, UndecodableLog } from "./decode";
+import { preparationReady, recoverAll } from "./prepare";
 import type { PreparedLogs } from "./prepare";
+import { jobsRecoverable, recoverJobs } from "./signatures";
 import type { ChainLog } from "./sync";
+import { planRecovery } from "./verify";
 import type { RecoveredSigners } from "./verify";
 
 /**
- * Range preparation in worker threads: ABI decoding, EIP-712 digests and secp256k1 recovery (about 40 µs per
- * signature with the system's libsecp256k1, 55-60 with the `secp256k1` package's, against 40 for decoding and the
- * digest together), so that the main thread only applies events and writes them, while the workers prepare the
- * next ranges.
+ * Signer recovery in worker threads (about 40 µs per signature with the system's libsecp256k1, 55-60 with the
+ * `secp256k1` package's), so that the main thread applies and writes one range while the workers recover the next.
+ * The calling thread decodes the logs and lays their signatures out as bytes (SignatureJobs, a few µs per event);
+ * a worker takes its share of those bytes (transferred, not copied) and gives back 21 bytes per signature, the
+ * EIP-712 digests hashed and the signers recovered by native/ in one call: no log and no decoded event is cloned
+ * between threads either way. Without native/ the decoded events go to the workers, which recover them one by one.
  */
 export type PreparePool = {
-  /** prepareLogs, the logs shared among the workers in order; the result is in the logs' order. */
+  /** prepareLogs, the recovery shared among the workers in order; the result is in the logs' order. */
   prepare(logs: ChainLog[], deployment: Deployment, recover?: boolean): Promise<PreparedLogs>;
   /** recoverAll for events already applied (deferred verification), shared among the workers in order. */
-  recover(events: LedgerEvent[], chainId: number): Promise<RecoveredSigners[]>;
+  recover(events: (LedgerEvent | UndecodableLog)[], chainId: number): Promise<RecoveredSigners[]>;
   readonly threads: number;
-  /** How many logs were prepared in the workers and how many on the calling thread (too few, or a worker failed). */
+  /**
+   * How many signatures (events, without native/) were recovered in the workers and how many on the calling thread
+   * (too few to share, or a worker failed).
+   */
   readonly counts: { inWorkers: number; onCallingThread: number };
 };
 
@@ -28,43 +37,39 @@ export type PreparePool = {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 require(workerData.tsx).register();
-const { prepareLogs, preparationReady, recoverAll } = require(workerData.prepare);
-const tasks = {
-  prepare: ({ items, deployment, recover }) => prepareLogs(items, deployment, recover),
-  recover: ({ items, chainId }) => recoverAll(items, chainId),
-};
-parentPort.on("message", async (job) => {
+const { preparationReady, recoverAll, recoverJobs } = require(workerData.prepare);
+parentPort.on("message", async ({ id, jobs, count, events, chainId }) => {
   await preparationReady();
-  let answer;
-  const id = job.id;
   try {
-    answer = { id, result: tasks[job.task](job) };
+    if (jobs) {
+      const result = recoverJobs(jobs, count);
+      parentPort.postMessage({ id, result }, [result.buffer]);
+    } else {
+      parentPort.postMessage({ id, result: recoverAll(events, chainId) });
+    }
   } catch (error) {
-    answer = { id, error: String((error && error.message) || error) };
+    parentPort.postMessage({ id, error: String((error && error.message) || error) });
   }
-  parentPort.postMessage(answer);
 });
 `;
 
-/** Below this many logs a round trip to a worker is not worth it (follow mode's few events a block). */
+/** Below this many signatures (or events) a round trip to a worker is not worth it (follow mode's few a block). */
 const INLINE_BELOW = 32;
 
 type Job = { resolve(result: unknown): void; reject(error: Error): void };
 type Answer = { id: number; result?: unknown; error?: string };
 
-/** A task the workers run on a list of items: the calling thread's own version of it, and how parts are joined. */
-type Task<I, R> = {
-  name: "prepare" | "recover";
-  items: I[];
-  /** Sent with each part (beside the items). */
-  context: Record<string, unknown>;
-  run(items: I[]): R;
+/** Work on `count` items shared out in order: a part's message to a worker, the same part done here, and the join. */
+type Shared<R> = {
+  count: number;
+  message(from: number, to: number): { message: Record<string, unknown>; transfer: TransferListItem[] };
+  run(from: number, to: number): R;
   join(parts: R[]): R;
 };
 
 /**
- * A pool of `threads` workers (none: preparation on the calling thread). Idle workers do not keep the process
- * alive. If a worker fails, its share is prepared on the calling thread and the pool carries on without workers.
+ * A pool of `threads` workers (none: everything on the calling thread). Idle workers do not keep the process
+ * alive. If a worker fails, its share is done on the calling thread and the pool carries on without workers.
  */
 export function createPreparePool(threads: number): PreparePool {
   let workers: Worker[] | undefined;
@@ -74,10 +79,10 @@ export function createPreparePool(threads: number): PreparePool {
   const pending = new Map<number, Job>();
   const counts = { inWorkers: 0, onCallingThread: 0 };
 
-  async function inline<I, R>(task: Task<I, R>, items: I[]): Promise<R> {
+  async function inline<R>(work: Shared<R>, from: number, to: number): Promise<R> {
     await preparationReady();
-    counts.onCallingThread += items.length;
-    return task.run(items);
+    counts.onCallingThread += to - from;
+    return work.run(from, to);
   }
 
   function start(): Worker[] {
@@ -104,55 +109,65 @@ export function createPreparePool(threads: number): PreparePool {
     return workers;
   }
 
-  function send<I, R>(worker: Worker, task: Task<I, R>, items: I[]): Promise<R> {
+  function send<R>(worker: Worker, work: Shared<R>, from: number, to: number): Promise<R> {
     const id = nextId++;
     if (busy++ === 0) for (const w of workers!) w.ref();
     return new Promise<R>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (result: unknown) => void, reject });
-      worker.postMessage({ id, task: task.name, items, ...task.context });
+      const { message, transfer } = work.message(from, to);
+      worker.postMessage({ id, ...message }, transfer);
     })
       .then((result) => {
-        counts.inWorkers += items.length;
+        counts.inWorkers += to - from;
         return result;
       })
-      .catch(() => inline(task, items))
+      .catch(() => inline(work, from, to))
       .finally(() => {
         if (--busy === 0 && !broken) for (const w of workers!) w.unref();
       });
   }
 
-  /** Runs `task` over its items, shared in order among the workers (or on this thread). */
-  async function run<I, R>(task: Task<I, R>): Promise<R> {
-    const { items } = task;
-    if (threads === 0 || broken || items.length < INLINE_BELOW) return inline(task, items);
+  /** Does `work`, its items shared in order among the workers (or on this thread). */
+  async function share<R>(work: Shared<R>): Promise<R> {
+    if (threads === 0 || broken || work.count < INLINE_BELOW) return inline(work, 0, work.count);
     const pool = start();
-    const share = Math.ceil(items.length / pool.length);
+    const size = Math.ceil(work.count / pool.length);
     const parts: Promise<R>[] = [];
-    for (let first = 0, w = 0; first < items.length; first += share, w++) parts.push(send(pool[w]!, task, items.slice(first, first + share)));
-    return task.join(await Promise.all(parts));
+    for (let from = 0, w = 0; from < work.count; from += size, w++) parts.push(send(pool[w]!, work, from, Math.min(from + size, work.count)));
+    return work.join(await Promise.all(parts));
+  }
+
+  async function recover(events: (LedgerEvent | UndecodableLog)[], chainId: number): Promise<RecoveredSigners[]> {
+    if (!jobsRecoverable()) {
+      return share<RecoveredSigners[]>({
+        count: events.length,
+        message: (from, to) => ({ message: { events: events.slice(from, to), chainId }, transfer: [] }),
+        run: (from, to) => recoverAll(events.slice(from, to), chainId),
+        join: (parts) => parts.flat(),
+      });
+    }
+    const { jobs, finish } = planRecovery(events, chainId);
+    const results = await share<Uint8Array>({
+      count: jobs.count,
+      message: (from, to) => {
+        // A copy of the part's bytes, its buffer then handed over to the worker.
+        const part = new Uint8Array(jobs.bytes(from, to));
+        return { message: { jobs: part, count: to - from }, transfer: [part.buffer] };
+      },
+      run: (from, to) => recoverJobs(jobs.bytes(from, to), to - from),
+      join: (parts) => Buffer.concat(parts),
+    });
+    return finish(results);
   }
 
   return {
     threads,
     counts,
-    prepare(logs, deployment, recover = true) {
-      return run<ChainLog, PreparedLogs>({
-        name: "prepare",
-        items: logs,
-        context: { deployment: { chainId: deployment.chainId, contracts: deployment.contracts }, recover },
-        run: (items) => prepareLogs(items, deployment, recover),
-        join: (parts) => ({ decoded: parts.flatMap((p) => p.decoded), ...(recover ? { recovered: parts.flatMap((p) => p.recovered!) } : {}) }),
-      });
+    async prepare(logs, deployment, withRecovery = true) {
+      const decoded = logs.map(createDecoder(deployment));
+      return withRecovery ? { decoded, recovered: await recover(decoded, deployment.chainId) } : { decoded };
     },
-    recover(events, chainId) {
-      return run<LedgerEvent, RecoveredSigners[]>({
-        name: "recover",
-        items: events,
-        context: { chainId },
-        run: (items) => recoverAll(items, chainId),
-        join: (parts) => parts.flat(),
-      });
-    },
+    recover,
   };
 }
 

@@ -4,6 +4,7 @@ import { signaturesReady } from "./signatures";
 import type { ChainLog } from "./sync";
 import { recoverAll } from "./verify";
 export { recoverAll } from "./verify";
+export { recoverJobs } from "./signatures";
 import type { RecoveredSigners } from "./verify";
 
 /** A range's logs decoded, and the signer each attestation's signature recovers to (undefined: not recovered). */
@@ -13,9 +14,9 @@ export type PreparedLogs = { decoded: (LedgerEvent | UndecodableLog)[]; recovere
 export const preparationReady = signaturesReady;
 
 /**
- * All the work on a range that needs no database: ABI decoding, EIP-712 digests and secp256k1 recovery. Runs in the
- * preparation pool's workers (prepare-pool.ts), or on the calling thread when there are none. With `recover` false
- * (deferred verification) the signers are left for later.
+ * All the work on a range that needs no database, on the calling thread: ABI decoding, EIP-712 digests and
+ * secp256k1 recovery. The preparation pool (prepare-pool.ts) does the same with the recovery in its workers, which
+ * load this module for it. With `recover` false (deferred verification) the signers are left for later.
  */
 export function prepareLogs(logs: ChainLog[], deployment: Deployment, recover = true): PreparedLogs {
   const decoded = logs.map(createDecoder(deployment));

@@ -6,9 +6,11 @@ import type { AttestationType, LedgerContract } from "../ledger";
 
 /**
  * Signature re-verification at indexing speed, giving exactly what the reference gives (ethers' verifyTypedData,
- * through `recoverAttester`): the EIP-712 digest is built from precomputed domain separators and type hashes with a
- * WebAssembly keccak, and the signer is recovered by libsecp256k1 in C (`libsecp256k1Builds`) instead of ethers'
- * pure-JavaScript curve arithmetic. Anything outside the shapes decoded events have (a value ethers would
+ * through `recoverAttester`): the EIP-712 digest is built from precomputed domain separators and type hashes, and
+ * the signer is recovered by libsecp256k1 in C (`libsecp256k1Builds`) instead of ethers' pure-JavaScript curve
+ * arithmetic. A range's signatures are laid out as bytes (SignatureJobs) that native/ hashes and recovers in one
+ * call; one signature at a time (recoverSigner, and every signature when native/ is not built) is hashed with a
+ * WebAssembly keccak. Anything outside the shapes decoded events have (a value ethers would
  * coerce or refuse, a signature that is not 65 bytes with v = 27 or 28) takes the reference path, so the two agree
  * on every input; test/indexer/fast-verify.test.ts checks it on random and tampered attestations.
  */
@@ -18,6 +20,15 @@ import type { AttestationType, LedgerContract } from "../ledger";
  * signature over the digest, or null when none is recovered.
  */
 type Recovery = (signature: Uint8Array, recid: number, digest: Uint8Array) => Uint8Array | null;
+
+/** native/'s functions (native/libsecp256k1.c says what they do). */
+type NativeAddon = {
+  recover(signature: Uint8Array, recid: number, digest: Uint8Array, publicKey: Uint8Array): boolean;
+  recoverSigners(jobs: Uint8Array, out: Uint8Array, digests?: Uint8Array): number;
+};
+
+/** native/, when it was built at install and loads. */
+let nativeAddon: NativeAddon | undefined;
 
 /** A libsecp256k1 build the fast path can recover with, or why it could not be loaded. */
 export type Libsecp256k1 = { name: string; recover?: Recovery; unavailable?: string };
@@ -42,9 +53,7 @@ function loaded(name: string, load: () => Recovery): Libsecp256k1 {
 export const libsecp256k1Builds: readonly Libsecp256k1[] = [
   loaded("libsecp256k1 of the system (native/)", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const addon = require("../../native/build/Release/recovery.node") as {
-      recover(signature: Uint8Array, recid: number, digest: Uint8Array, publicKey: Uint8Array): boolean;
-    };
+    const addon = (nativeAddon = require("../../native/build/Release/recovery.node") as NativeAddon);
     return (signature, recid, digest) => {
       const publicKey = new Uint8Array(65);
       return addon.recover(signature, recid, digest, publicKey) ? publicKey : null;
@@ -96,16 +105,19 @@ function keccakInto(data: Uint8Array, out: Buffer, offset: number) {
 /** Recovers from a message the reference would handle differently: never reaches the caller. */
 class NotFastPath extends Error {}
 
-type FieldEncoder = (value: unknown, out: Buffer, offset: number) => void;
-type StructPlan = { typeHash: Buffer; fields: { name: string; encode: FieldEncoder }[] };
+type WordEncoder = (value: unknown, out: Buffer, offset: number) => void;
+/** A dynamic field's bytes, whose keccak256 is its word: how many, and writing them. */
+type HashedEncoder = { size(value: unknown): number; write(value: unknown, out: Buffer, offset: number): void };
+/** How a field becomes its 32-byte word of the struct's encoding: written as it is, or hashed from bytes. */
+type FieldEncoder = { word: WordEncoder; hashed?: undefined } | { word?: undefined; hashed: HashedEncoder };
+type StructPlan = { typeHash: Buffer; fields: ({ name: string } & FieldEncoder)[] };
 
-const HEX32 = /^0x[0-9a-fA-F]{64}$/;
 const LOWER_ADDRESS = /^0x[0-9a-f]{40}$/;
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 // With the u flag a well-formed pair is one code point, so this matches only a surrogate standing alone.
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function uintEncoder(bits: number): FieldEncoder {
+function uintEncoder(bits: number): WordEncoder {
   const limit = 1n << BigInt(bits);
   return (value, out, offset) => {
     out.fill(0, offset, offset + 32);
@@ -122,45 +134,51 @@ function uintEncoder(bits: number): FieldEncoder {
   };
 }
 
-const bytes32Encoder: FieldEncoder = (value, out, offset) => {
-  if (typeof value !== "string" || !HEX32.test(value)) throw new NotFastPath();
-  out.write(value.slice(2), offset, "hex");
+const bytes32Encoder: WordEncoder = (value, out, offset) => {
+  // Node's hex decoding stops at the first pair that is not hex: all 32 bytes written is the test HEX32 would be.
+  if (typeof value !== "string" || value.length !== 66 || !value.startsWith("0x") || out.write(value.slice(2), offset, 32, "hex") !== 32) {
+    throw new NotFastPath();
+  }
 };
 
-const addressEncoder: FieldEncoder = (value, out, offset) => {
+const addressEncoder: WordEncoder = (value, out, offset) => {
   // Mixed case would be checked as a checksum by ethers: leave that to the reference.
   if (typeof value !== "string" || !LOWER_ADDRESS.test(value)) throw new NotFastPath();
   out.fill(0, offset, offset + 12);
   out.write(value.slice(2), offset + 12, "hex");
 };
 
-const stringEncoder: FieldEncoder = (value, out, offset) => {
-  // A lone surrogate has no UTF-8 form: ethers refuses it where Buffer would substitute U+FFFD.
-  if (typeof value !== "string" || LONE_SURROGATE.test(value)) throw new NotFastPath();
-  keccakInto(Buffer.from(value, "utf8"), out, offset);
-};
-
-const boolEncoder: FieldEncoder = (value, out, offset) => {
+const boolEncoder: WordEncoder = (value, out, offset) => {
   if (typeof value !== "boolean") throw new NotFastPath();
   out.fill(0, offset, offset + 32);
   out[offset + 31] = value ? 1 : 0;
 };
 
-const bytes32ArrayEncoder: FieldEncoder = (value, out, offset) => {
-  if (!Array.isArray(value)) throw new NotFastPath();
-  const packed = Buffer.allocUnsafe(32 * value.length);
-  value.forEach((item, i) => bytes32Encoder(item, packed, 32 * i));
-  keccakInto(packed, out, offset);
+const stringEncoder: HashedEncoder = {
+  size(value) {
+    // A lone surrogate has no UTF-8 form: ethers refuses it where Buffer would substitute U+FFFD.
+    if (typeof value !== "string" || LONE_SURROGATE.test(value)) throw new NotFastPath();
+    return Buffer.byteLength(value, "utf8");
+  },
+  write: (value, out, offset) => void out.write(value as string, offset, "utf8"),
+};
+
+const bytes32ArrayEncoder: HashedEncoder = {
+  size(value) {
+    if (!Array.isArray(value)) throw new NotFastPath();
+    return 32 * value.length;
+  },
+  write: (value, out, offset) => (value as unknown[]).forEach((item, i) => bytes32Encoder(item, out, offset + 32 * i)),
 };
 
 function fieldEncoder(type: string): FieldEncoder | undefined {
   const uint = /^uint(\d+)$/.exec(type);
-  if (uint) return uintEncoder(Number(uint[1]));
-  if (type === "bytes32") return bytes32Encoder;
-  if (type === "address") return addressEncoder;
-  if (type === "string") return stringEncoder;
-  if (type === "bytes32[]") return bytes32ArrayEncoder;
-  if (type === "bool") return boolEncoder;
+  if (uint) return { word: uintEncoder(Number(uint[1])) };
+  if (type === "bytes32") return { word: bytes32Encoder };
+  if (type === "address") return { word: addressEncoder };
+  if (type === "string") return { hashed: stringEncoder };
+  if (type === "bytes32[]") return { hashed: bytes32ArrayEncoder };
+  if (type === "bool") return { word: boolEncoder };
   return undefined;
 }
 
@@ -173,12 +191,12 @@ function planOf(contract: LedgerContract, type: string): StructPlan | undefined 
   const fields = (attestationTypes[contract] as Record<string, readonly { name: string; type: string }[]>)[type];
   let plan: StructPlan | undefined;
   if (fields) {
-    const encoders = fields.map((f) => ({ name: f.name, encode: fieldEncoder(f.type) }));
-    if (encoders.every((f) => f.encode)) {
+    const encoders = fields.map((f) => ({ name: f.name, encoder: fieldEncoder(f.type) }));
+    if (encoders.every((f) => f.encoder)) {
       const encodeType = TypedDataEncoder.from({ [type]: fields.map((f) => ({ ...f })) }).encodeType(type);
       plan = {
         typeHash: Buffer.from(keccak256(Buffer.from(encodeType, "utf8")).slice(2), "hex"),
-        fields: encoders as StructPlan["fields"],
+        fields: encoders.map((f) => ({ name: f.name, ...f.encoder! })),
       };
     }
   }
@@ -186,15 +204,19 @@ function planOf(contract: LedgerContract, type: string): StructPlan | undefined 
   return plan;
 }
 
-const DOMAINS = new Map<string, Buffer>();
+/** By verifying contract, contract and chain: looked up once a signature, so without building a key. */
+const DOMAINS = new Map<string, Map<LedgerContract, Map<bigint, Buffer>>>();
 
 function domainSeparator(contract: LedgerContract, chainId: bigint, verifyingContract: string): Buffer {
-  const key = `${contract}|${chainId}|${verifyingContract}`;
-  let separator = DOMAINS.get(key);
+  let byContract = DOMAINS.get(verifyingContract);
+  if (!byContract) DOMAINS.set(verifyingContract, (byContract = new Map()));
+  let byChain = byContract.get(contract);
+  if (!byChain) byContract.set(contract, (byChain = new Map()));
+  let separator = byChain.get(chainId);
   if (!separator) {
     const hash = TypedDataEncoder.hashDomain(typedDataDomain({ contract, chainId, verifyingContract }));
     separator = Buffer.from(hash.slice(2), "hex");
-    DOMAINS.set(key, separator);
+    byChain.set(chainId, separator);
   }
   return separator;
 }
@@ -217,7 +239,13 @@ export function fastDigest(attestation: AttestationToVerify): Buffer | undefined
   const struct = Buffer.allocUnsafe(32 * (plan.fields.length + 1));
   struct.set(plan.typeHash, 0);
   try {
-    plan.fields.forEach((field, i) => field.encode(attestation.message[field.name], struct, 32 * (i + 1)));
+    plan.fields.forEach((field, i) => {
+      const value = attestation.message[field.name];
+      if (field.word) return field.word(value, struct, 32 * (i + 1));
+      const bytes = Buffer.allocUnsafe(field.hashed.size(value));
+      field.hashed.write(value, bytes, 0);
+      keccakInto(bytes, struct, 32 * (i + 1));
+    });
   } catch (error) {
     if (error instanceof NotFastPath) return undefined;
     throw error;
@@ -284,4 +312,109 @@ export function recoverSigner(attestation: AttestationToVerify, signature: strin
     return null;
   }
   return bytes && digest ? recoverFast(digest, bytes) : recoverReference(attestation, signature);
+}
+
+/** Bytes before a job's items: its domain separator, its signature and its count of items. */
+const JOB_HEAD = 32 + 65 + 1;
+/** Bytes of a job's result: 1 and the signer's address, or 0 when no key is recovered. */
+const JOB_RESULT = 21;
+
+/**
+ * Signatures to recover together by native/'s recoverSigners, in a worker or on this thread: each one's domain
+ * separator, signature and EIP-712 struct encoding (its words, or the bytes a string's or an array's word hashes)
+ * laid out as native/libsecp256k1.c describes, so that they travel to a worker as bytes and are hashed and recovered
+ * there without an allocation per signature. It takes exactly the messages and signatures the fast path takes
+ * (fastDigest, fastSignature): the caller sends the others to the reference.
+ */
+export class SignatureJobs {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  /** Where each job ends, so that the jobs can be shared out whole. */
+  private readonly ends: number[] = [];
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /**
+   * Adds the attestation's signature as the next job; false when the fast path does not take it. Throws when the
+   * reference would (an unknown type): the caller treats that as a signature that recovers to no one.
+   */
+  add(attestation: AttestationToVerify, signature: string): boolean {
+    const plan = planOf(attestation.contract, attestation.type);
+    if (!plan || !nativeAddon || signature.length !== 132 || !signature.startsWith("0x")) return false;
+    const start = this.ends.at(-1) ?? 0;
+    let out = this.room(start, JOB_HEAD + 33);
+    // As fastSignature: 65 bytes of hex (all written: hex decoding stops at the first pair that is not), s below
+    // 2^255 and v = 27 or 28, or the reference judges it.
+    if (out.write(signature.slice(2), start + 32, 65, "hex") !== 65) return false;
+    if (out[start + 64]! >= 0x80 || (out[start + 96] !== 27 && out[start + 96] !== 28)) return false;
+    domainSeparator(attestation.contract, attestation.chainId, attestation.verifyingContract).copy(out, start);
+    out[start + 97] = plan.fields.length + 1;
+    out[start + JOB_HEAD] = 0;
+    plan.typeHash.copy(out, start + JOB_HEAD + 1);
+    let at = start + JOB_HEAD + 33;
+    try {
+      for (const field of plan.fields) {
+        const value = attestation.message[field.name];
+        if (field.word) {
+          out = this.room(at, 33);
+          out[at] = 0;
+          field.word(value, out, at + 1);
+          at += 33;
+        } else {
+          const size = field.hashed.size(value);
+          out = this.room(at, 5 + size);
+          out[at] = 1;
+          out.writeUInt32LE(size, at + 1);
+          field.hashed.write(value, out, at + 5);
+          at += 5 + size;
+        }
+      }
+    } catch (error) {
+      if (error instanceof NotFastPath) return false;
+      throw error;
+    }
+    this.ends.push(at);
+    return true;
+  }
+
+  /** Jobs `from` to `to` (not included), as bytes of their own (a worker can be given them). */
+  bytes(from = 0, to = this.count): Uint8Array {
+    return this.buffer.subarray(from === 0 ? 0 : this.ends[from - 1], to === 0 ? 0 : this.ends[to - 1]);
+  }
+
+  /** The buffer, grown if need be so that `size` bytes fit at `at`. */
+  private room(at: number, size: number): Buffer {
+    if (at + size > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, at + size));
+      this.buffer.copy(grown, 0, 0, at);
+      this.buffer = grown;
+    }
+    return this.buffer;
+  }
+}
+
+/** Whether SignatureJobs can be recovered here (native/ loaded); without it signers are recovered one at a time. */
+export function jobsRecoverable(): boolean {
+  return nativeAddon !== undefined;
+}
+
+/** The results of `count` jobs (SignatureJobs.bytes): read each with signerOf. */
+export function recoverJobs(jobs: Uint8Array, count: number): Uint8Array {
+  const results = new Uint8Array(JOB_RESULT * count);
+  if (nativeAddon!.recoverSigners(jobs, results) !== count) throw new Error(`recoverJobs: the jobs are not ${count}`);
+  return results;
+}
+
+/** The EIP-712 digests native/ computes for `count` jobs (32 bytes each): what the tests compare with the reference. */
+export function jobDigests(jobs: Uint8Array, count: number): Uint8Array {
+  const digests = new Uint8Array(32 * count);
+  nativeAddon!.recoverSigners(jobs, new Uint8Array(JOB_RESULT * count), digests);
+  return digests;
+}
+
+/** The lowercase address job `index` recovered to, or null when it recovered to no key. */
+export function signerOf(results: Uint8Array, index: number): string | null {
+  const at = JOB_RESULT * index;
+  return results[at] === 1 ? `0x${Buffer.from(results.buffer, results.byteOffset + at + 1, 20).toString("hex")}` : null;
 }

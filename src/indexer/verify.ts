@@ -2,7 +2,8 @@ import type { Verification } from "../store";
 import { attestationOf, counterpartyAttestationOf, isUndecodable } from "./decode";
 import type { EventAttestation, LedgerEvent, UndecodableLog } from "./decode";
 import type { ReadModelWindow } from "./read-model";
-import { recoverSigner } from "./signatures";
+import { jobsRecoverable, recoverJobs, recoverReference, recoverSigner, signerOf, SignatureJobs } from "./signatures";
+import type { AttestationToVerify } from "./signatures";
 
 /** What re-verifying an event's signature(s) found, and whose key signed it. */
 export type VerificationResult = {
@@ -16,17 +17,45 @@ export type RecoveredSigners = (string | null)[];
 
 /** Recovers the signer of each attestation the event carries, off-chain, in the contract's EIP-712 domain. */
 export function recoverSigners(event: LedgerEvent, chainId: number): RecoveredSigners {
-  return attestationsOf(event).map((attestation) =>
-    recoverSigner(
-      { contract: event.contract, chainId: BigInt(chainId), verifyingContract: event.address, type: attestation.type, message: attestation.message },
-      attestation.signature,
-    ),
-  );
+  return attestationsOf(event).map((attestation) => recoverSigner(toVerify(event, attestation, BigInt(chainId)), attestation.signature));
 }
 
-/** recoverSigners for every event of a range (none for an undecodable log). */
+function toVerify(event: LedgerEvent, attestation: EventAttestation, chainId: bigint): AttestationToVerify {
+  return { contract: event.contract, chainId, verifyingContract: event.address, type: attestation.type, message: attestation.message };
+}
+
+/** recoverSigners for every event of a range (none for an undecodable log), with native/'s batch where it loaded. */
 export function recoverAll(events: (LedgerEvent | UndecodableLog)[], chainId: number): RecoveredSigners[] {
-  return events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)));
+  if (!jobsRecoverable()) return events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)));
+  const plan = planRecovery(events, chainId);
+  return plan.finish(recoverJobs(plan.jobs.bytes(), plan.jobs.count));
+}
+
+/**
+ * A range's signatures as jobs for native/'s batch recovery (wherever they run: the preparation pool hands them to
+ * its workers), and how the jobs' results give each event's recovered signers, exactly as recoverSigners would: the
+ * few signatures the fast path does not take are recovered by the reference here and now. Needs jobsRecoverable().
+ */
+export type RecoveryPlan = { jobs: SignatureJobs; finish(results: Uint8Array): RecoveredSigners[] };
+
+export function planRecovery(events: (LedgerEvent | UndecodableLog)[], chainId: number): RecoveryPlan {
+  const jobs = new SignatureJobs();
+  const chain = BigInt(chainId);
+  // Per event, per attestation: the index of its job, or the signer the reference recovered.
+  const slots = events.map((event) =>
+    isUndecodable(event)
+      ? []
+      : attestationsOf(event).map((attestation): number | string | null => {
+          const toRecover = toVerify(event, attestation, chain);
+          try {
+            if (jobs.add(toRecover, attestation.signature)) return jobs.count - 1;
+          } catch {
+            return null;
+          }
+          return recoverReference(toRecover, attestation.signature);
+        }),
+  );
+  return { jobs, finish: (results) => slots.map((slot) => slot.map((s) => (typeof s === "number" ? signerOf(results, s) : s))) };
 }
 
 /**

@@ -10,11 +10,15 @@ import { createPreparePool } from "../../src/indexer/prepare-pool";
 import {
   fastDigest,
   fastSignature,
+  jobDigests,
   libsecp256k1Builds,
   nativeRecoveryUnavailable,
   recoverFast,
+  recoverJobs,
   recoverReference,
   recoverSigner,
+  SignatureJobs,
+  signerOf,
   signaturesReady,
 } from "../../src/indexer/signatures";
 import type { AttestationToVerify } from "../../src/indexer/signatures";
@@ -240,6 +244,38 @@ function referenceDigestOf(a: AttestationToVerify): string | null {
   }
 }
 
+/** A signature, and the same spoiled in every way the fast paths must judge as the reference does. */
+function signatureVariants(signature: string): string[] {
+  const bytes = Buffer.from(signature.slice(2), "hex");
+  const variant = (change: (b: Buffer) => void) => {
+    const copy = Buffer.from(bytes);
+    change(copy);
+    return hexlify(copy);
+  };
+  const sig = Signature.from(signature);
+  return [
+    signature,
+    variant((b) => (b[7] ^= 0x40)),
+    variant((b) => (b[40] ^= 0x01)),
+    variant((b) => (b[64] = b[64] === 27 ? 28 : 27)),
+    variant((b) => (b[64] = b[64]! - 27)),
+    variant((b) => (b[64] = 29)),
+    variant((b) => (b[64] = 37)),
+    variant((b) => (b[32] |= 0x80)),
+    variant((b) => b.fill(0, 0, 32)),
+    variant((b) => b.fill(0, 32, 64)),
+    variant((b) => b.write(word(N), 0, "hex")),
+    variant((b) => b.write(word(N + 1n), 32, "hex")),
+    // The same signature with s flipped to n - s and v to the other parity: ethers refuses the high s.
+    hexlify(Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(word(N - BigInt(sig.s)), "hex"), Buffer.from([sig.v === 27 ? 28 : 27])])),
+    signature.slice(0, 130),
+    signature + "00",
+    signature.toUpperCase().replace("0X", "0x"),
+    "0x",
+    "not a signature",
+  ];
+}
+
 describe("fast EIP-712 digests and signer recovery", () => {
   beforeAll(async () => {
     await signaturesReady();
@@ -307,36 +343,7 @@ describe("fast EIP-712 digests and signer recovery", () => {
       }
       const key = keys[i % keys.length]!;
       const signature = key.signingKey.sign(referenceDigestOf(a)!).serialized;
-      const bytes = Buffer.from(signature.slice(2), "hex");
-      const variant = (change: (b: Buffer) => void) => {
-        const copy = Buffer.from(bytes);
-        change(copy);
-        return hexlify(copy);
-      };
-      const sig = Signature.from(signature);
-      const variants = [
-        signature,
-        variant((b) => (b[7] ^= 0x40)),
-        variant((b) => (b[40] ^= 0x01)),
-        variant((b) => (b[64] = b[64] === 27 ? 28 : 27)),
-        variant((b) => (b[64] = b[64]! - 27)),
-        variant((b) => (b[64] = 29)),
-        variant((b) => (b[64] = 37)),
-        variant((b) => (b[32] |= 0x80)),
-        variant((b) => b.fill(0, 0, 32)),
-        variant((b) => b.fill(0, 32, 64)),
-        variant((b) => b.write(word(N), 0, "hex")),
-        variant((b) => b.write(word(N + 1n), 32, "hex")),
-        // The same signature with s flipped to n - s and v to the other parity: ethers refuses the high s.
-        hexlify(
-          Buffer.concat([Buffer.from(sig.r.slice(2), "hex"), Buffer.from(word(N - BigInt(sig.s)), "hex"), Buffer.from([sig.v === 27 ? 28 : 27])]),
-        ),
-        signature.slice(0, 130),
-        signature + "00",
-        signature.toUpperCase().replace("0X", "0x"),
-        "0x",
-        "not a signature",
-      ];
+      const variants = signatureVariants(signature);
       for (const candidate of variants) {
         expect(recoverSigner(a, candidate), `variant ${variants.indexOf(candidate)}`).to.equal(recoverReference(a, candidate));
       }
@@ -348,6 +355,45 @@ describe("fast EIP-712 digests and signer recovery", () => {
       checked += 1;
     }
     expect(checked).to.be.greaterThan(50);
+  });
+
+  it("recovers in native/'s batches what verifyTypedData recovers, with ethers' digests, for the signatures the fast path takes", () => {
+    const keys = Array.from({ length: 4 }, () => Wallet.createRandom());
+    const jobs = new SignatureJobs();
+    const taken: { a: AttestationToVerify; signature: string }[] = [];
+    for (const [i, a] of fc.sample(attestations, 150).entries()) {
+      const digest = referenceDigestOf(a);
+      const signature = keys[i % keys.length]!.signingKey.sign(digest ?? hashText(String(i))).serialized;
+      for (const candidate of signatureVariants(signature)) {
+        // The batch takes exactly what the one-at-a-time fast path takes; the reference judges the rest.
+        let added: boolean | "throws";
+        try {
+          added = jobs.add(a, candidate);
+        } catch {
+          added = "throws";
+        }
+        let fast: boolean | "throws";
+        try {
+          fast = !!fastSignature(candidate) && !!fastDigest(a);
+        } catch {
+          fast = "throws";
+        }
+        expect(added, `variant ${signatureVariants(signature).indexOf(candidate)}`).to.equal(fast);
+        if (added === true) taken.push({ a, signature: candidate });
+      }
+    }
+    expect(taken.length).to.be.greaterThan(500);
+    const digests = jobDigests(jobs.bytes(), jobs.count);
+    const results = recoverJobs(jobs.bytes(), jobs.count);
+    taken.forEach(({ a, signature }, j) => {
+      expect(hexlify(digests.subarray(32 * j, 32 * j + 32))).to.equal(referenceDigestOf(a));
+      expect(signerOf(results, j)).to.equal(recoverReference(a, signature));
+    });
+    // A part of the jobs alone, as a worker is given it.
+    const part = new Uint8Array(jobs.bytes(10, 20));
+    const partResults = recoverJobs(part, 10);
+    for (let j = 0; j < 10; j++) expect(signerOf(partResults, j)).to.equal(signerOf(results, 10 + j));
+    expect(() => recoverJobs(part.subarray(0, part.length - 1), 10)).to.throw(/malformed/);
   });
 
   it("decodes and recovers the same signers on the calling thread and in worker threads as the reference, event by event", async () => {
@@ -370,11 +416,11 @@ describe("fast EIP-712 digests and signer recovery", () => {
     expect(expected.flat().filter((r) => r === null)).to.have.length(0);
     expect(events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)))).to.deep.equal(expected);
     expect(recoverAll(events, chainId)).to.deep.equal(expected);
-    // Enough copies that the pool hands them to its workers, which decode them too.
+    // Enough copies that the pool hands their signatures to its workers.
     const many = Array.from({ length: 8 }, () => l.logs).flat();
     const pool = createPreparePool(2);
     const prepared = await pool.prepare(many, l.deployment);
-    expect(pool.counts).to.deep.equal({ inWorkers: many.length, onCallingThread: 0 });
+    expect(pool.counts).to.deep.equal({ inWorkers: 8 * expected.flat().length, onCallingThread: 0 });
     expect(prepared.recovered).to.deep.equal(Array.from({ length: 8 }, () => expected).flat());
     expect(prepared.decoded).to.deep.equal(Array.from({ length: 8 }, () => events).flat());
   });
