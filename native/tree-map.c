@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <node_api.h>
 
 static void unmap(napi_env env, void *address, void *length) {
@@ -26,6 +27,12 @@ static napi_value map(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
       napi_get_value_int64(env, argv[1], &length) != napi_ok || fd < 0 || length <= 0) {
     napi_throw_type_error(env, NULL, "map(fd, length > 0)");
+    return NULL;
+  }
+  /* Pages past the file's end would raise SIGBUS when read, not an error: refuse a length the file does not have. */
+  struct stat file;
+  if (fstat(fd, &file) != 0 || file.st_size < length) {
+    napi_throw_error(env, NULL, "the tree file is shorter than the length to map");
     return NULL;
   }
   void *address = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, fd, 0);

@@ -67,7 +67,8 @@ type RegistrationRecord = { batchId: string; root: string; count: number; regist
  * together: 256 MiB, twice the 9,998 small trees of the issue's 10,000,000-code store (12.5 KiB each). Opening a
  * tree again cost a proof 150-370 µs, where one held took 10-30 µs (measured in-process on a loaded machine), and
  * with 64 MiB held (half of those trees) about half of the scans of its small batches would open theirs again;
- * large trees, mapped, no longer hold 4.5 MiB of index each (up to 288 MiB).
+ * large trees, mapped, hold no index; where native/ is not built each holds up to 4.5 MiB of index for its preads
+ * (up to 288 MiB more).
  */
 const MAX_OPEN_TREES = 64;
 const HELD_TREE_BYTES = 256 * 2 ** 20;

@@ -134,9 +134,25 @@ function uintEncoder(bits: number): WordEncoder {
   };
 }
 
+/**
+ * Whether every character is one byte. Node's hex decoding reads a character above U+00FF by its low byte ("İ",
+ * U+0130, as "0"), so text written as hex must be checked for them first; below it, decoding stops at the first
+ * pair that is not hex.
+ */
+function oneByteText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
 const bytes32Encoder: WordEncoder = (value, out, offset) => {
-  // Node's hex decoding stops at the first pair that is not hex: all 32 bytes written is the test HEX32 would be.
-  if (typeof value !== "string" || value.length !== 66 || !value.startsWith("0x") || out.write(value.slice(2), offset, 32, "hex") !== 32) {
+  // One-byte text all of whose 32 bytes were written is the test HEX32 would be.
+  if (
+    typeof value !== "string" ||
+    value.length !== 66 ||
+    !value.startsWith("0x") ||
+    !oneByteText(value) ||
+    out.write(value.slice(2), offset, 32, "hex") !== 32
+  ) {
     throw new NotFastPath();
   }
 };
@@ -341,10 +357,10 @@ export class SignatureJobs {
    */
   add(attestation: AttestationToVerify, signature: string): boolean {
     const plan = planOf(attestation.contract, attestation.type);
-    if (!plan || !nativeAddon || signature.length !== 132 || !signature.startsWith("0x")) return false;
+    if (!plan || !nativeAddon || signature.length !== 132 || !signature.startsWith("0x") || !oneByteText(signature)) return false;
     const start = this.ends.at(-1) ?? 0;
     let out = this.room(start, JOB_HEAD + 33);
-    // As fastSignature: 65 bytes of hex (all written: hex decoding stops at the first pair that is not), s below
+    // As fastSignature: 65 bytes of hex (one-byte text, all written: see oneByteText), s below
     // 2^255 and v = 27 or 28, or the reference judges it.
     if (out.write(signature.slice(2), start + 32, 65, "hex") !== 65) return false;
     if (out[start + 64]! >= 0x80 || (out[start + 96] !== 27 && out[start + 96] !== 28)) return false;

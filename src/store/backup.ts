@@ -56,12 +56,26 @@ export async function restoreStore(location: string, file: string): Promise<void
   renameSync(incoming, location);
 }
 
+/**
+ * `quick_check`'s findings, "ok" for none. A damaged page it cannot even walk (a table's zeroed root page) is thrown
+ * as SQLITE_CORRUPT rather than listed: damage all the same.
+ */
+function backupCheck(database: SqliteDatabase.Database): string {
+  try {
+    const findings = (database.pragma("quick_check") as { quick_check: string }[]).map((row) => row.quick_check).join("; ");
+    return findings === "ok" ? "ok" : `quick_check: ${findings}`;
+  } catch (error) {
+    if ((error as { code?: string }).code?.startsWith("SQLITE_CORRUPT")) return (error as Error).message;
+    throw error;
+  }
+}
+
 function openBackup(file: string): SqliteDatabase.Database {
   let database: SqliteDatabase.Database | undefined;
   try {
     database = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
-    const check = (database.pragma("quick_check") as { quick_check: string }[]).map((row) => row.quick_check).join("; ");
-    if (check !== "ok") throw new BackupError(`the backup ${file} is damaged (quick_check: ${check}); restore an older one`);
+    const check = backupCheck(database);
+    if (check !== "ok") throw new BackupError(`the backup ${file} is damaged (${check}); restore an older one`);
     const identity = database.prepare("SELECT id FROM store_identity").get() as { id: string } | undefined;
     if (!identity) throw new BackupError(`${file} is not a backup of a ledger store`);
     return database;

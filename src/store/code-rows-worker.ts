@@ -57,7 +57,8 @@ async function sortedRuns(renewed) {
   let keys = [];
   const flush = () => {
     keys.sort();
-    const run = keysFile + ".sorted-" + runs.length;
+    // Named by the claim (base64url): a server that took over a stalled one's claim sorts into files of its own.
+    const run = keysFile + ".sorted-" + claim + "-" + runs.length;
     runs.push(run);
     writeFileSync(run, keys.join("\\n") + "\\n");
     keys = [];

@@ -113,7 +113,6 @@ function compileScanReads(db: Kysely<Database>) {
     cache.set(batchId, fresh);
     return fresh;
   }
-  // A batch whose facts cannot be read (its product's or parties' rows missing) is no batch to judge by.
   const product = preparedQuery(["productCode"], (slot) => db.selectFrom("products").select("name").where("product_code", "=", slot.productCode));
   const productName = async (productCode: string | null) => (await rowsOf(product({ productCode })))[0]?.name;
   const custodian = preparedQuery(["batchId", "organizationId"], (slot) => {
@@ -179,6 +178,7 @@ function compileScanReads(db: Kysely<Database>) {
       const found = (await rowsOf(pack({ key, pack: packId, productCode })))[0]!;
       if (found.batch_id === null || found.facts_version === null) return { productName: found.product_name ?? undefined };
       const batch = await factsOf(found.batch_id, found.facts_version);
+      // A batch whose facts cannot be read (its product's or parties' rows missing) is no batch to judge by.
       if (!batch) return { productName: await productName(productCode) };
       return { batch, packState: found.pack_state };
     },

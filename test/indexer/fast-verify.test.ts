@@ -271,6 +271,8 @@ function signatureVariants(signature: string): string[] {
     signature.slice(0, 130),
     signature + "00",
     signature.toUpperCase().replace("0X", "0x"),
+    // "İ" (U+0130) where a hex digit was: Node's hex decoder would read it by its low byte, "0".
+    `${signature.slice(0, 10)}İ${signature.slice(11)}`,
     "0x",
     "not a signature",
   ];
@@ -295,6 +297,19 @@ describe("fast EIP-712 digests and signer recovery", () => {
       { numRuns: 5_000 },
     );
     expect(taken).to.be.greaterThan(1_000);
+  });
+
+  it("leaves to the reference a bytes32 field written with characters above U+00FF (hex decoding would read their low byte)", () => {
+    let spoiled = 0;
+    for (const a of fc.sample(attestations, 300)) {
+      for (const [name, value] of Object.entries(a.message)) {
+        if (typeof value !== "string" || !/^0x[0-9a-f]{64}$/.test(value)) continue;
+        const message = { ...a.message, [name]: `0x${"İ".repeat(64)}` };
+        expect(fastDigest({ ...a, message })).to.equal(undefined);
+        spoiled += 1;
+      }
+    }
+    expect(spoiled).to.be.greaterThan(0);
   });
 
   it("loads the system's libsecp256k1 here (native/, built at install), and the `secp256k1` package's", () => {

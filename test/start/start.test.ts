@@ -210,7 +210,7 @@ describe("npm start", () => {
       const damaged = await exited(launch(args));
       expect(damaged.code).to.equal(2);
       expect(damaged.stdout).not.to.contain("Press Ctrl-C");
-      expect(damaged.stderr).to.contain(`npm start: the store ${path.join(dataDir, "ledger.sqlite")} is damaged (quick_check:`);
+      expect(damaged.stderr).to.contain(`npm start: the store ${path.join(dataDir, "ledger.sqlite")} is damaged (`);
       expect(damaged.stderr).to.contain("restore the store's last backup (npm start -- --restore FILE");
     },
     2 * START_TIMEOUT_MS,
