@@ -17,6 +17,11 @@ async function storeAt(kind: StoreKind, migration: string): Promise<Store> {
   return { ...store, close: async () => (await store.close(), await database?.drop()) };
 }
 
+/** SQLite's plan for a query, its steps joined. */
+async function queryPlan(store: Store, query: string): Promise<string> {
+  return (await sql<{ detail: string }>`explain query plan ${sql.raw(query)}`.execute(store.db)).rows.map((r) => r.detail).join("; ");
+}
+
 describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s", (kind) => {
   it("0008 turns dispensed_packs into pack_states (DISPENSED by their dispenser) and counts no stolen, sampled or exported pack", async () => {
     const store = await storeAt(kind, "0007_batch_holds");
@@ -59,8 +64,7 @@ describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s",
       expect(now).to.include.members(["ledger_events_pending", "ledger_events_agreement", "ledger_events_unverified", "ledger_events_tx"]);
       expect(now).not.to.include("ledger_events_verification");
       if (kind === "sqlite") {
-        const plan = async (query: string) =>
-          (await sql<{ detail: string }>`explain query plan ${sql.raw(query)}`.execute(store.db)).rows.map((r) => r.detail).join("; ");
+        const plan = (query: string) => queryPlan(store, query);
         expect(await plan("select * from ledger_events where verification = 'pending' order by block_number, log_index limit 10")).to.contain(
           "ledger_events_pending",
         );
@@ -116,8 +120,7 @@ describe.each(["sqlite", "postgres"] as const)("migrating the read model on %s",
       expect((await rows()).packs.map((row) => row.state)).to.deep.equal(["DESTROYED", "STOLEN"]);
       expect(await store.db.selectFrom("batch_codes").select("canonical_key").where("batch_id", "=", "0xb1").execute()).to.have.length(333);
       if (kind === "sqlite") {
-        const plan = async (query: string) =>
-          (await sql<{ detail: string }>`explain query plan ${sql.raw(query)}`.execute(store.db)).rows.map((r) => r.detail).join("; ");
+        const plan = (query: string) => queryPlan(store, query);
         expect(await plan("select batch_id from batch_codes where canonical_key = 'k'")).to.equal(
           "SEARCH batch_codes USING PRIMARY KEY (canonical_key=?)",
         );
