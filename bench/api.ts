@@ -22,7 +22,6 @@ import * as fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import * as http from "node:http";
 import Database from "better-sqlite3";
 import { sql } from "kysely";
@@ -152,23 +151,6 @@ function packsOf(plan: BatchPlan) {
     firstIndex: plan.firstSerial,
     count: plan.codes,
   });
-}
-
-/** Writes a batch's stored tree in a worker thread; resolves with its root. */
-function treeInWorker(plan: BatchPlan, treePath: string): Promise<{ root: string }> {
-  // Worker threads do not inherit tsx's loader: register it, then load this file.
-  const worker = new Worker(`require("tsx/cjs"); require(${JSON.stringify(__filename)});`, { eval: true, workerData: { plan, treePath } });
-  return new Promise((resolve, reject) => {
-    worker.once("message", (root: string) => resolve({ root }));
-    worker.once("error", reject);
-  });
-}
-
-async function buildTreeInThisWorker() {
-  const { plan, treePath } = workerData as { plan: BatchPlan; treePath: string };
-  const writer = await createTreeWriter(treePath, { expectedCount: plan.codes });
-  for (const pack of packsOf(plan)) writer.add(pack.key);
-  parentPort!.postMessage(writer.finish().root);
 }
 
 function signature() {
@@ -340,20 +322,20 @@ async function seed(): Promise<Manifest> {
 
   for (const plan of plans) {
     const treePath = path.join(DIR, "trees", `${plan.id}.tree`);
-    // A large batch's tree is built on the other core while this one writes its codes to the store.
-    const large = plan.codes >= 1_000_000;
-    const building = large ? treeInWorker(plan, treePath) : undefined;
-    const writer = large ? undefined : await createTreeWriter(treePath, { expectedCount: plan.codes });
+    // On this thread, large trees too: built in a worker thread beside the store's writes, the seed twice died of
+    // a corrupted native heap (a segmentation fault in V8's marking, a glibc "invalid next size" at the worker's
+    // exit), once in three runs passed; on this thread it never failed.
+    const writer = await createTreeWriter(treePath, { expectedCount: plan.codes });
     const dispensed: string[] = [];
     let n = 0;
     for (const pack of packsOf(plan)) {
-      writer?.add(pack.key);
+      writer.add(pack.key);
       pendingCodes.push([pack.key, plan.id]);
       if (n < 2 && plan.state === "MARKET_RELEASED") dispensed.push(pack.key);
       n++;
     }
     if (pendingCodes.length >= 500_000) await flushCodes();
-    const tree = building ? await building : writer!.finish();
+    const tree = writer.finish();
     codesDone += plan.codes;
     const released = plan.state === "MARKET_RELEASED";
     const mah = orgIds.mah(plan.product % MAHS);
@@ -1033,9 +1015,7 @@ async function main() {
   writeSection(manifest, seededNow);
 }
 
-if (!isMainThread) {
-  void buildTreeInThisWorker();
-} else if (process.argv[2] === "seed") {
+if (process.argv[2] === "seed") {
   seeded().catch((error: unknown) => {
     console.error(error);
     process.exit(1);

@@ -55,6 +55,8 @@ NAPI_MODULE_INIT() {
   napi_value function;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map, NULL, &function) != napi_ok ||
       napi_set_named_property(env, exports, "map", function) != napi_ok) {
+    /* Thrown: a failed load is then one the loader knows of (it reads with pread), not an exports object without map(). */
+    napi_throw_error(env, NULL, "native/tree-map: could not register map()");
     return NULL;
   }
   return exports;
