@@ -140,6 +140,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   const recovered = await services.codes.recover();
   if (recovered.reregistered.length > 0)
     log.info({ batches: recovered.reregistered }, "registered codes again from the data directory's registration files");
+  if (recovered.swept.length > 0) log.info({ files: recovered.swept }, "deleted the working files of code registrations a stopped server left");
   for (const { batchId, reason } of recovered.refused)
     log.warn({ batchId, reason }, "a kept registration does not match its batch on the chain; not registered");
   const cases = await recoverAggregations(services);

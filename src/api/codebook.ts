@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +14,7 @@ import { buildTreeInWorker } from "../codes/tree-worker";
 import type { StoredTree, TraceCode } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
 import { alreadyRegistered, ClaimLostError, registrationClaims } from "./registration-claims";
+import { attemptFiles, sweepRegistrationLeftovers } from "./registration-leftovers";
 import { printedExpiryMismatch } from "../ledger/expiry";
 
 /**
@@ -45,9 +45,10 @@ export type CodeBook = {
   /**
    * Registers again, from the files each registration keeps in the data directory, the codes of every batch the
    * store has no codes for (a lost store rebuilt from the chain), checked against the batch's root as any
-   * registration is; and writes those files for batches registered before they were kept.
+   * registration is; writes those files for batches registered before they were kept; and deletes the working
+   * files of registrations a killed server left (`swept`, src/api/registration-leftovers.ts).
    */
-  recover(): Promise<{ reregistered: string[]; refused: { batchId: string; reason: string }[] }>;
+  recover(): Promise<{ reregistered: string[]; refused: { batchId: string; reason: string }[]; swept: string[] }>;
   close(): void;
 };
 
@@ -146,10 +147,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
     registering.add(batchId);
     const files = registrationFiles(dataDir, batchId);
     const treePath = files.tree;
-    // Unique working files: API servers sharing a data directory may be registering the same batch at once.
-    const attempt = randomBytes(6).toString("hex");
-    const pending = `${treePath}.${attempt}.registering`;
-    const spool = `${treePath}.${attempt}.keys`;
+    const { pending, spool } = attemptFiles(treePath);
     try {
       await mkdir(path.dirname(treePath), { recursive: true });
       const { summary, count } = await hashCodes(pending, spool, codes, { productCode: batch.product_code, expiresAt: batch.expires_at });
@@ -247,6 +245,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       return registerCodes(batchId, lines, by, now);
     },
     async recover() {
+      const swept = await sweepRegistrationLeftovers(store, path.join(dataDir, "trees"));
       await keepLegacyRegistrations();
       const unregistered = await store.db
         .selectFrom("batches")
@@ -272,7 +271,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
           refused.push({ batchId: id, reason: error.message });
         }
       }
-      return { reregistered, refused };
+      return { reregistered, refused, swept };
     },
     async rootOf({ lines, expiresAt }) {
       const scratch = await mkdtemp(path.join(tmpdir(), "trace-root-"));

@@ -18,6 +18,9 @@ import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
  * are appended and the table's pages are visited once, in order. The keys are sorted in runs of bounded size, kept
  * in files beside the keys file, and merged as they are written.
  */
+/** What names a run's file, after the keys file's name and before the claim's token and the run's number. */
+export const SORTED_RUN_INFIX = ".sorted-";
+
 export function writeCodeRowsInWorker(request: {
   file: string;
   batchId: string;
@@ -58,7 +61,7 @@ async function sortedRuns(renewed) {
   const flush = () => {
     keys.sort();
     // Named by the claim (base64url): a server that took over a stalled one's claim sorts into files of its own.
-    const run = keysFile + ".sorted-" + claim + "-" + runs.length;
+    const run = keysFile + ${JSON.stringify(SORTED_RUN_INFIX)} + claim + "-" + runs.length;
     runs.push(run);
     writeFileSync(run, keys.join("\\n") + "\\n");
     keys = [];
