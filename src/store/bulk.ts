@@ -27,8 +27,15 @@ export function registerBulkTarget(db: Kysely<Database>, target: { dialect: "sql
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-/** PostgreSQL rows per statement: bounds the JSON parameter's size. */
-const POSTGRES_CHUNK = 5_000;
+/**
+ * The size a PostgreSQL statement's JSON parameter aims at, rows per statement following the rows' size so far. A
+ * string over 128 KiB lives in V8's large-object space, where making it (JSON.stringify's pieces joined) and reading
+ * it (node-postgres measures and copies it into its message) costs about twice as much per byte: of 1 KB event rows,
+ * 12.5 ns per byte in chunks of 180 KB and more against 5 in chunks of 30 to 120 KB.
+ */
+const POSTGRES_PARAMETER_BYTES = 96 * 1024;
+/** Rows in a table's first statement, before their size is known. */
+const POSTGRES_FIRST_ROWS = 64;
 
 /**
  * Inserts `rows` into `table` through `trx`, a transaction of `db`. With `conflict`, a row whose `key` exists has
@@ -94,11 +101,15 @@ async function writeGroup(
   if (target?.dialect === "postgres") {
     const list = sql.raw(columns.map(quote).join(", "));
     const name = sql.raw(quote(table));
-    for (let i = 0; i < rows.length; i += POSTGRES_CHUNK) {
-      const json = JSON.stringify(rows.slice(i, i + POSTGRES_CHUNK));
+    let perStatement = POSTGRES_FIRST_ROWS;
+    for (let i = 0; i < rows.length;) {
+      const chunk = rows.slice(i, i + perStatement);
+      const json = JSON.stringify(chunk);
       await sql`INSERT INTO ${name} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${name}, ${json}::json)${sql.raw(onConflict)}`.execute(
         trx,
       );
+      i += chunk.length;
+      perStatement = Math.max(1, Math.floor((POSTGRES_PARAMETER_BYTES * chunk.length) / json.length));
     }
     return;
   }

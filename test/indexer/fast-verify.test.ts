@@ -532,4 +532,42 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
       await other.close();
     }
   });
+
+  it("write rows too many for one statement's parameter, whatever their sizes, as the query builder does", async () => {
+    // Payloads from a few bytes to 4 KB, growing then shrinking: PostgreSQL's statements hold about 96 KiB of rows
+    // each, so the rows go in many statements of changing lengths.
+    const events = Array.from({ length: 600 }, (_, i) => ({
+      block_number: 100 + i,
+      log_index: 0,
+      block_hash: hashText(`block ${i}`),
+      block_time: 1_750_000_000 + i,
+      tx_hash: hashText(`tx ${i}`),
+      contract: "BatchLedger",
+      address: CONTRACTS.BatchLedger,
+      name: "PacksDispensed",
+      batch_id: hashText(`batch ${i % 5}`),
+      agreement_id: null,
+      organization_id: i,
+      signer: null,
+      signer_organization_id: null,
+      verification: "pending" as const,
+      problem: null,
+      payload: JSON.stringify({ i, packs: "ab".repeat(i < 300 ? i * 7 : (600 - i) * 7) }),
+    }));
+    const other = await freshStore(kind);
+    try {
+      for (const [target, db] of [
+        [store, store.db],
+        [other, other.db.withoutPlugins()],
+      ] as const) {
+        await target.db.transaction().execute((trx) => writeRows(db, trx, "ledger_events", events));
+      }
+      const where = (rows: Record<string, unknown>[]) => rows.filter((row) => Number(row.block_number) >= 100);
+      const [bulk, builder] = [await dumpTables(store.db, ["ledger_events"]), await dumpTables(other.db, ["ledger_events"])];
+      expect(where(bulk.ledger_events!)).to.have.length(600);
+      expect(where(bulk.ledger_events!)).to.deep.equal(where(builder.ledger_events!));
+    } finally {
+      await other.close();
+    }
+  });
 });
