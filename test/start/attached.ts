@@ -1,13 +1,21 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Deployment } from "../../src/indexer";
 import { adminQuery, writerLockHolder } from "../indexer/stores";
 
 const ROOT = path.resolve(__dirname, "../..");
+
+/** node's arguments for `npm start` as package.json has them (its flags too), for tests to run it as a child. */
+export function npmStartArgs(): string[] {
+  const scripts = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts;
+  const [node, ...args] = scripts.start.split(" ");
+  if (node !== "node") throw new Error(`npm start runs ${node}, not node`);
+  return args;
+}
 
 /** An API server started as `npm start -- --rpc … --deployment … --no-demo`, as its own process. */
 export type AttachedService = {
@@ -51,7 +59,7 @@ export function attachedServers(options: { rpcUrl: string; deployment: Deploymen
       "--no-demo",
       ...(options.args ?? []),
     ];
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", ...args], { cwd: ROOT, env });
+    const child = spawn(process.execPath, [...npmStartArgs(), ...args], { cwd: ROOT, env });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -9,6 +9,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { afterAll, describe, it } from "vitest";
 import { zeroCodeIndexPage } from "../ops/damage";
+import { npmStartArgs } from "./attached";
 
 const ROOT = path.resolve(__dirname, "../..");
 const START_TIMEOUT_MS = 240_000;
@@ -25,11 +26,11 @@ afterAll(async () => {
   for (const server of holders) server.close();
 });
 
-/** What `npm start` runs (`node --import tsx scripts/start.ts`), as a child process. */
+/** What `npm start` runs (package.json's `node … scripts/start.ts`), as a child process. */
 function launch(args: string[]): ChildProcessWithoutNullStreams {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "warn" };
   for (const name of Object.keys(env)) if (name.startsWith("TRACE_")) delete env[name];
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", ...args], { cwd: ROOT, env });
+  const child = spawn(process.execPath, [...npmStartArgs(), ...args], { cwd: ROOT, env });
   children.push(child);
   return child;
 }
