@@ -28,35 +28,61 @@ const JSON_TYPES = new Set(["application/json", "application/json; charset=utf-8
 export function withFastScan(services: ApiServices, express: RequestListener, shared: { limiter: RateLimiter; metrics: Metrics }): RequestListener {
   const authenticate = createAuthenticator(services);
   const observe = shared.metrics.routeSeries("POST", scanRoute.path);
+  const { limiter } = shared;
 
-  async function answer(req: IncomingMessage, res: ServerResponse): Promise<number> {
-    // Written with the answer's own, in one writeHead: headers set one by one are each checked and stored twice.
-    let limitHeaders: string[] = [];
+  /** Answers the scan once its body is read, and counts the answer. */
+  async function answer(req: IncomingMessage, res: ServerResponse, started: number, limitHeaders: string[], body: Promise<string> | string) {
+    let status: number;
     try {
-      refuseDamagedStore(services);
-      // As in express: the limit comes before the body is read, and a token this ledger issued lifts it.
-      if (!holdsIssuedToken(services, req.headers.authorization)) {
-        const info = shared.limiter.take(clientAddress(req));
-        limitHeaders = shared.limiter.headers(info);
-        if (info.limited) return send(res, RATE_LIMITED.status, JSON.stringify(RATE_LIMITED.body), limitHeaders);
-      }
-      const json = parseJson(await readBody(req));
+      const json = parseJson(typeof body === "string" ? body : await body);
       const caller = await authenticate(req, false);
-      const body = scanRoute.body!.parse(json);
-      return send(res, 200, scanAnswerBody(await answerScan(services, caller, body)), limitHeaders);
+      const input = scanRoute.body!.parse(json);
+      status = send(res, 200, scanAnswerBody(await answerScan(services, caller, input)), limitHeaders);
     } catch (error) {
-      const { status, body } = errorAnswer(error, services.log);
-      const headers = status === 503 ? [...limitHeaders, "Retry-After", String(RETRY_AFTER_SECONDS)] : limitHeaders;
-      return send(res, status, JSON.stringify(body), headers);
+      status = sendError(res, error, limitHeaders);
     }
+    observe(status, (performance.now() - started) / 1000);
+  }
+
+  /**
+   * Reads the body the parser has taken in since the request's headers: a scan's few hundred bytes usually come in
+   * the headers' own packet, parsed once the loop has finished its reads (not a tick later: the tick queue runs as
+   * soon as the headers' callback returns, before the body's), so they are read at once, without a listener, a
+   * promise or the stream's flowing mode. A body still on its way is read as it arrives.
+   */
+  function bodyArrived(req: IncomingMessage, res: ServerResponse, started: number, limitHeaders: string[]) {
+    const body = req.complete ? ((req.read() as Buffer | null)?.toString("utf8") ?? "") : readBody(req);
+    void answer(req, res, started, limitHeaders, body);
   }
 
   return (req, res) => {
     if (!isPlainScan(req)) return express(req, res);
     const started = performance.now();
-    void answer(req, res).then((status) => observe(status, (performance.now() - started) / 1000));
+    // Written with the answer's own, in one writeHead: headers set one by one are each checked and stored twice.
+    let limitHeaders = NO_HEADERS;
+    try {
+      refuseDamagedStore(services);
+      // As in express: the limit comes before the body is read, and a token this ledger issued lifts it.
+      if (!holdsIssuedToken(services, req.headers.authorization)) {
+        const info = limiter.take(clientAddress(req));
+        limitHeaders = limiter.headers(info);
+        if (info.limited) return observe(send(res, RATE_LIMITED.status, RATE_LIMITED_TEXT, limitHeaders), (performance.now() - started) / 1000);
+      }
+    } catch (error) {
+      return observe(sendError(res, error, limitHeaders), (performance.now() - started) / 1000);
+    }
+    setImmediate(bodyArrived, req, res, started, limitHeaders);
   };
+
+  function sendError(res: ServerResponse, error: unknown, limitHeaders: string[]) {
+    const { status, body } = errorAnswer(error, services.log);
+    const headers = status === 503 ? [...limitHeaders, "Retry-After", String(RETRY_AFTER_SECONDS)] : limitHeaders;
+    return send(res, status, JSON.stringify(body), headers);
+  }
 }
+
+const NO_HEADERS: string[] = [];
+const RATE_LIMITED_TEXT = JSON.stringify(RATE_LIMITED.body);
 
 /** A scan whose body this path reads exactly as express's JSON parser would: UTF-8 JSON of a declared, small length. */
 function isPlainScan(req: IncomingMessage): boolean {

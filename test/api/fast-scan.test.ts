@@ -1,3 +1,6 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
@@ -140,6 +143,46 @@ describe("scans answered from the node:http handler, ahead of express", () => {
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .executeTakeFirst();
     expect(Number(after?.n)).to.equal(Number(before?.n));
+    expect(apis.reachedExpress).to.deep.equal([]);
+  });
+
+  /** Sends a scan over a raw connection, its bytes in the given parts, each written once the last was sent; the answer's body. */
+  async function scanInParts(app: Api, parts: (body: Buffer) => Buffer[], code: string): Promise<string> {
+    const server = createServer(app).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    try {
+      const body = Buffer.from(JSON.stringify({ code }));
+      const head = Buffer.from(`POST /v1/scans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+      const received: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      const closed = new Promise((resolve) => socket.once("close", resolve));
+      for (const part of parts(Buffer.concat([head, body]))) {
+        await new Promise((resolve) => socket.write(part, resolve));
+        // A pause between the parts, so the server's parser takes them in separate reads.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await closed;
+      return Buffer.concat(received).toString("utf8").split("\r\n\r\n")[1]!;
+    } finally {
+      server.close();
+    }
+  }
+
+  it("reads a body that comes after its headers, whole or in pieces, as one that comes with them", async () => {
+    const apis = pair(h.services);
+    const code = printed[5]!;
+    const expected = (await request(apis.express).post("/v1/scans").send({ code }).expect(200)).text;
+    const headersEnd = (request: Buffer) => request.indexOf("\r\n\r\n") + 4;
+    const ways: [string, (request: Buffer) => Buffer[]][] = [
+      ["with the headers", (request) => [request]],
+      ["after the headers", (request) => [request.subarray(0, headersEnd(request)), request.subarray(headersEnd(request))]],
+      [
+        "in two pieces after the headers",
+        (request) => [request.subarray(0, headersEnd(request)), request.subarray(headersEnd(request), -5), request.subarray(-5)],
+      ],
+    ];
+    for (const [way, parts] of ways) expect([way, await scanInParts(apis.fast, parts, code)]).to.deep.equal([way, expected]);
     expect(apis.reachedExpress).to.deep.equal([]);
   });
 
