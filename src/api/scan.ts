@@ -94,7 +94,6 @@ export async function scan(
   const code = parse(text, format);
   const codeView: ScanAnswer["code"] = { format: format ?? detectFormat(text).format, canonicalKey: code.key, productCode: code.productCode };
   if (code.scheme === "gs1" && code.ignoredAis) codeView.ignoredAis = code.ignoredAis;
-  const withoutBatch = (judgement: Judgement): ScanAnswer => answerOf(judgement, codeView, undefined);
   if (code.kind !== "pack") return scannedContainer(services, caller, code, codeView);
   const reads = scanReads(services.store.db);
   const pack = await packIdOf(code.key);
@@ -103,7 +102,11 @@ export async function scan(
     const { productName } = found;
     // An NMPA code has no check digit: a typing slip reads as another well-formed code, so say where to look.
     const typed = code.scheme === "nmpa";
-    return withoutBatch(productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed));
+    return answerOf(
+      productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed),
+      codeView,
+      undefined,
+    );
   }
   const { batch, packState } = found;
   const custodian = caller && isInspector(caller, batch) ? undefined : caller && (await reads.custodian(batch, caller.organizationId));

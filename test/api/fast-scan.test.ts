@@ -152,7 +152,9 @@ describe("scans answered from the node:http handler, ahead of express", () => {
     await new Promise((resolve) => server.once("listening", resolve));
     try {
       const body = Buffer.from(JSON.stringify({ code }));
-      const head = Buffer.from(`POST /v1/scans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      const head = Buffer.from(
+        `POST /v1/scans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      );
       const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
       const received: Buffer[] = [];
       socket.on("data", (chunk: Buffer) => received.push(chunk));
