@@ -102,8 +102,11 @@ function readBody(req: IncomingMessage): Promise<string> {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8")));
-    // As express's body reader names a body cut short by the client (a 400 nobody is left to read).
-    req.on("error", () => reject(Object.assign(new Error("request aborted"), { status: 400, type: "request.aborted" })));
+    // As express's body reader names a body cut short by the client (a 400 nobody is left to read), also when the
+    // client left before this read began (its error was emitted to no listener).
+    const aborted = () => reject(Object.assign(new Error("request aborted"), { status: 400, type: "request.aborted" }));
+    if (req.destroyed) return aborted();
+    req.on("error", aborted);
   });
 }
 

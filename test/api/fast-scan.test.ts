@@ -1,6 +1,6 @@
-import { createServer } from "node:http";
+import { createServer, IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { connect } from "node:net";
+import { connect, Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
@@ -186,6 +186,19 @@ describe("scans answered from the node:http handler, ahead of express", () => {
     ];
     for (const [way, parts] of ways) expect([way, await scanInParts(apis.fast, parts, code)]).to.deep.equal([way, expected]);
     expect(apis.reachedExpress).to.deep.equal([]);
+  });
+
+  it("answers a scan whose client left before its body came as express does (400, counted), not never", async () => {
+    const apis = pair(h.services);
+    const req = new IncomingMessage(new Socket());
+    Object.assign(req, { method: "POST", url: "/v1/scans", headers: { "content-type": "application/json", "content-length": "40" } });
+    const res = new ServerResponse(req);
+    apis.fast(req, res);
+    req.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(res.statusCode).to.equal(400);
+    const metrics = (await request(apis.fast).get("/metrics").expect(200)).text;
+    expect(metrics).to.match(/http_errors_total\{method="POST",route="\/v1\/scans",status="400"\} 1/);
   });
 
   it("leaves to express what it does not read as express would: a compressed body, another charset", async () => {
