@@ -38,6 +38,7 @@ import { writeBenchmarkSection } from "./benchmarks-file";
 import { loadGenerator } from "./open-loop";
 import type { LoadJob, LoadResult } from "./open-loop";
 import { procCpuSeconds, procMajorFaults, procStorageReadBytes } from "./proc-cpu";
+import { checkServiceFlags } from "./service-flags";
 import { endOfChinaDay } from "../src/ledger/expiry";
 
 const COMMAND = "npm run bench:api";
@@ -1010,6 +1011,8 @@ async function seeded(): Promise<{ manifest: Manifest; seededNow: boolean }> {
 }
 
 async function main() {
+  // The servers this bench starts run with its node flags (the bare one too, so that both have the same runtime).
+  checkServiceFlags("bench:api");
   const { manifest, seededNow } = await seeded();
   await measure(manifest);
   writeSection(manifest, seededNow);

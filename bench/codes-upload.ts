@@ -33,6 +33,7 @@ import type { Gs1Pack } from "../src/codes";
 import { silentLogger } from "../src/log";
 import { createStore } from "../src/store";
 import { writeBenchmarkSection } from "./benchmarks-file";
+import { checkServiceFlags } from "./service-flags";
 import { CMO_KEY, seedStore, signIn, upload, writeCodes } from "./released-batch";
 import { loadGenerator } from "./open-loop";
 import type { LoadJob, LoadResult } from "./open-loop";
@@ -462,6 +463,8 @@ function verdict(results: Result[]): string[] {
 const loadAtStart = os.loadavg()[0]!;
 
 async function main() {
+  // The API servers this bench starts run with its node flags.
+  checkServiceFlags("bench:codes-upload");
   const results: Result[] = [];
   for (const count of counts) results.push(await measure(count));
   if (process.env.BENCH_UPLOAD_DRY) console.log("BENCH_UPLOAD_DRY: BENCHMARKS.md left as it is");

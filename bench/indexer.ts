@@ -56,6 +56,7 @@ import { benchChain, CHAIN_ID } from "./indexer-chain";
 import type { BenchChain, ChainTx } from "./indexer-chain";
 import { writeBenchmarkSection } from "./benchmarks-file";
 import { procCpuSeconds } from "./proc-cpu";
+import { checkServiceFlags } from "./service-flags";
 
 /** The command as run, with the settings it was given (so BENCHMARKS.md says what reproduces each figure). */
 const COMMAND = [
@@ -615,23 +616,9 @@ async function preparationStages(source: ChainSource, deployment: Deployment): P
 type Config = { node: NodeKind; store: StoreKind; mode: VerificationMode };
 const configName = (c: Config) => `${c.node} → ${c.store === "sqlite" ? "SQLite" : "PostgreSQL"}, ${c.mode}`;
 
-/**
- * The indexer runs in this process: with the young generation the service is started with (`npm start`'s node
- * flags), or the figures would not be the service's.
- */
-function checkYoungGeneration() {
-  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
-  const semiSpace = (args: string[]) => args.find((arg) => arg.startsWith("--max-semi-space-size"));
-  const service = semiSpace(scripts.start!.split(" "));
-  if (semiSpace(process.execArgv) !== service) {
-    throw new Error(
-      `run the benchmark with node ${service ?? "without --max-semi-space-size"}, as npm start runs the service (npm run bench:indexer does)`,
-    );
-  }
-}
-
 async function main() {
-  checkYoungGeneration();
+  // The indexer runs in this process.
+  checkServiceFlags("bench:indexer");
   await signaturesReady();
   const loads: number[] = [os.loadavg()[0]!];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-indexer-"));
