@@ -7,12 +7,12 @@ import { LEDGER_EVENT_TOPICS } from "./decode";
 import { verifyPending } from "./deferred";
 import { createProgress } from "./progress";
 import type { Progress } from "./progress";
-import { applyPrepared, loadCheckpoint, prepareRange, rollBack } from "./ranges";
+import { applyPrepared, loadCheckpoint, rollBack } from "./ranges";
 import type { CheckpointIdentity, FetchedRange, PreparedRange } from "./ranges";
 import { createPreparePool, sharedPreparePool } from "./prepare-pool";
 import { libsecp256k1Builds, nativeRecoveryUnavailable } from "./signatures";
 import { RangeTooLargeError } from "./sync";
-import type { BlockInfo, BlockRef, ChainSource, HeadBlock } from "./sync";
+import type { BlockInfo, BlockRef, ChainLog, ChainSource, HeadBlock } from "./sync";
 
 export type IndexerOptions = {
   source: ChainSource;
@@ -41,6 +41,9 @@ export type IndexerOptions = {
 
 export type VerificationMode = "full" | "deferred";
 
+/** A block range's logs, before the blocks they are in are known. */
+type FoundLogs = { from: number; to: number; logs: ChainLog[] };
+
 export type Indexer = {
   /**
    * Indexes everything up to the chain's current head and returns the block reached. While the node is unreachable
@@ -65,12 +68,18 @@ const MAX_BACKOFF_MS = 30_000;
 const SUBSCRIBED_POLL_MS = 5_000;
 /** After a subscription failed or ended, how long until the next attempt (polling meanwhile). */
 const RESUBSCRIBE_MS = 5_000;
-/** The first range asked for, before the chain's density of events is known. */
-const FIRST_RANGE = 100;
+/**
+ * The first range asked for, before the chain's density of events is known: small, so that the pipeline's stages
+ * start on it soon while the next ranges (twice as long each time) are fetched.
+ */
+const FIRST_RANGE = 10;
 /** Ranges are sized to hold about this many events: big enough that a transaction's fixed costs vanish, small
  * enough that the next range is fetched and verified while this one is written. */
 const EVENTS_PER_RANGE = 4_000;
-/** Ranges fetched and verified ahead of the one being written. */
+/**
+ * Ranges fetched and verified ahead of the one being written: with it, what a backfill holds in memory is about
+ * (LOOKAHEAD + 1) × EVENTS_PER_RANGE events' logs and decoded events (a range is sized at the density seen before it).
+ */
 const LOOKAHEAD = 2;
 
 export function createIndexer(options: IndexerOptions): Indexer {
@@ -179,7 +188,8 @@ export function createIndexer(options: IndexerOptions): Indexer {
 
   const blockAt = (number: number, signal?: AbortSignal) => retrying(`block ${number}`, () => source.block(number), signal);
 
-  async function fetchRange(from: number, to: number, head: HeadBlock, signal?: AbortSignal): Promise<FetchedRange> {
+  /** The range's logs, from the node; the blocks they are in are asked for apart (blocksOf). */
+  async function fetchLogs(from: number, to: number, signal?: AbortSignal): Promise<FoundLogs> {
     const logs = await retrying(
       `logs ${from}-${to}`,
       () =>
@@ -191,6 +201,11 @@ export function createIndexer(options: IndexerOptions): Indexer {
         }),
       signal,
     );
+    return { from, to, logs };
+  }
+
+  /** The blocks a range's logs are in, and its end block: their hashes and times. */
+  async function blocksOf({ from, to, logs }: FoundLogs, head: HeadBlock, signal?: AbortSignal): Promise<FetchedRange> {
     const blocks = new Map<number, BlockInfo>();
     // The head, when the node gave its timestamp, need not be asked for again.
     if (head.timestamp !== undefined && head.number <= to)
@@ -204,18 +219,18 @@ export function createIndexer(options: IndexerOptions): Indexer {
   }
 
   /**
-   * Fetches the next range, halving it while the node refuses and growing it back after successes, up to the
-   * span that holds about EVENTS_PER_RANGE events at the density just seen.
+   * Fetches the next range's logs, halving the range while the node refuses and growing it back after successes,
+   * up to the span that holds about EVENTS_PER_RANGE events at the density just seen.
    */
-  async function fetchAdaptively(from: number, head: HeadBlock, signal?: AbortSignal): Promise<FetchedRange> {
+  async function fetchAdaptively(from: number, head: HeadBlock, signal?: AbortSignal): Promise<FoundLogs> {
     for (;;) {
       const to = Math.min(from + range - 1, head.number);
       try {
-        const fetched = await fetchRange(from, to, head, signal);
+        const found = await fetchLogs(from, to, signal);
         const span = to - from + 1;
-        const dense = fetched.logs.length > 0 ? Math.floor((span * EVENTS_PER_RANGE) / fetched.logs.length) : Infinity;
+        const dense = found.logs.length > 0 ? Math.floor((span * EVENTS_PER_RANGE) / found.logs.length) : Infinity;
         range = Math.max(1, Math.min(range * 2, maxRange, dense));
-        return fetched;
+        return found;
       } catch (error) {
         if (!(error instanceof RangeTooLargeError) || range === 1) throw error;
         range = Math.max(1, Math.floor(range / 2));
@@ -244,35 +259,51 @@ export function createIndexer(options: IndexerOptions): Indexer {
     if (from > head.number) return reached;
     const progress: Progress | undefined = options.showProgress && head.number - from > maxRange ? createProgress(log, from) : undefined;
 
-    // A pipeline: ranges are fetched one after another and verified (in the pool's workers) up to LOOKAHEAD ahead
-    // of the range being written, each written in its own transaction, in order.
+    // A pipeline: the node is asked for one range at a time, the next as soon as the one before arrives, while
+    // fewer than LOOKAHEAD ranges wait to be written; each range is decoded and its signers recovered (in the
+    // pool's workers) as it arrives, and the writer writes them in chain order, each in its own transaction.
     const stop = new AbortController();
     const halt = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     // Each block of a range is asked for at once, each call listening for the abort.
     setMaxListeners(0, halt);
-    const ahead: Promise<PreparedRange | undefined>[] = [];
-    // null: nothing fetched yet; undefined: the head was reached.
-    let lastFetch: Promise<FetchedRange | null | undefined> = Promise.resolve(null);
-    const scheduleNext = () => {
-      const fetch = lastFetch.then((previous) => {
-        if (previous === undefined) return undefined;
-        const start = previous ? previous.to + 1 : from;
-        return start <= head.number && !halt.aborted ? fetchAdaptively(start, head, halt) : undefined;
+    // In chain order: ranges being fetched or prepared, or ready to write.
+    const ahead: Promise<PreparedRange>[] = [];
+    let next = from;
+    let fetching = false;
+    const fetchAhead = () => {
+      if (fetching || next > head.number || halt.aborted || ahead.length >= LOOKAHEAD) return;
+      fetching = true;
+      const prepared = fetchAdaptively(next, head, halt).then(async (found) => {
+        next = found.to + 1;
+        // The node is asked for this range's blocks, then for the next range's logs in a request of their own (a
+        // batch is answered when all its calls are done), and the decoding waits until both requests have left
+        // (the HTTP agent gives a request its socket on the next tick).
+        const fetched = blocksOf(found, head, halt);
+        fetched.catch(() => undefined);
+        await Promise.resolve();
+        fetching = false;
+        fetchAhead();
+        await new Promise(process.nextTick);
+        const { decoded, recovered } = await pool.prepare(found.logs, deployment, !deferred);
+        return { range: await fetched, decoded, recovered };
       });
-      lastFetch = fetch;
-      const prepared = fetch.then((fetched) => fetched && prepareRange(deployment, fetched, pool, !deferred));
-      // A range ahead may fail while an earlier one is being written: that is reported when the loop reaches it,
-      // and meanwhile must not count as an unhandled rejection (which ends the process).
+      // A range that fails is reported when the writer reaches it (a failed log query stops the fetching, and no
+      // more than LOOKAHEAD ranges are held meanwhile); until then it must not count as an unhandled rejection
+      // (which ends the process).
       prepared.catch(() => undefined);
       ahead.push(prepared);
     };
     try {
-      for (let i = 0; i < LOOKAHEAD; i++) scheduleNext();
-      for (;;) {
-        const prepared = await ahead.shift()!;
+      fetchAhead();
+      while (ahead.length > 0) {
+        // Taken off the queue once ready: until then it counts among the ranges ahead of the writer.
+        const prepared = await ahead[0]!;
+        ahead.shift();
         signal?.throwIfAborted();
-        if (!prepared) break;
-        scheduleNext();
+        fetchAhead();
+        // Writing a range holds the thread for a while: first the node's answers and the workers' results that have
+        // arrived are taken in, so that the node and the workers have the next ranges to work on meanwhile.
+        await new Promise(setImmediate);
         const applied = await applyPrepared(store.db, identity, prepared);
         for (const problem of applied.problems) log.error(problem, "ledger event failed verification or does not fit");
         progress?.advance({ block: prepared.range.to, head: head.number, events: applied.events });

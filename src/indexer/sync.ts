@@ -52,7 +52,11 @@ export class RpcError extends Error {
 // What Besu, GoQuorum, geth and hosted providers answer when an eth_getLogs range or result is too large.
 const RANGE_REFUSALS = /range|too many|limit|exceed|response size|query returned more than|timeout/i;
 
-/** Calls made in the same turn of the event loop travel in one batch request of at most this many. */
+/**
+ * Calls made in one synchronous run travel in one batch request of at most this many. The batch leaves in a
+ * microtask, not on a later turn of the event loop: a long piece of synchronous work started meanwhile (the indexer
+ * writing a range) would hold the request back, and the node would sit idle.
+ */
 const BATCH_MAX = 100;
 const REQUEST_TIMEOUT_MS = 120_000;
 
@@ -159,7 +163,7 @@ export function createRpcSource(url: string): ChainSource {
   function call<T>(method: string, params: unknown[]): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (queue.length === 0) {
-        setImmediate(() => {
+        queueMicrotask(() => {
           const calls = queue;
           queue = [];
           for (let i = 0; i < calls.length; i += BATCH_MAX) void flush(calls.slice(i, i + BATCH_MAX));

@@ -6,7 +6,7 @@ import { attestationTypes, DeviationKind, RecallLevel } from "../../src/ledger";
 import type { LedgerContract } from "../../src/ledger";
 import { attestationOf, counterpartyAttestationOf, createDecoder, createReferenceDecoder, isUndecodable } from "../../src/indexer/decode";
 import type { LedgerEvent } from "../../src/indexer/decode";
-import { createPreparePool } from "../../src/indexer/prepare-pool";
+import { createPreparePool, DECODE_PIECE } from "../../src/indexer/prepare-pool";
 import {
   fastDigest,
   fastSignature,
@@ -431,13 +431,14 @@ describe("fast EIP-712 digests and signer recovery", () => {
     expect(expected.flat().filter((r) => r === null)).to.have.length(0);
     expect(events.map((event) => (isUndecodable(event) ? [] : recoverSigners(event, chainId)))).to.deep.equal(expected);
     expect(recoverAll(events, chainId)).to.deep.equal(expected);
-    // Enough copies that the pool hands their signatures to its workers.
-    const many = Array.from({ length: 8 }, () => l.logs).flat();
+    // Enough copies that the pool hands their signatures to its workers, in several pieces decoded one after another.
+    const copies = Math.ceil((2.5 * DECODE_PIECE) / l.logs.length);
+    const many = Array.from({ length: copies }, () => l.logs).flat();
     const pool = createPreparePool(2);
     const prepared = await pool.prepare(many, l.deployment);
-    expect(pool.counts).to.deep.equal({ inWorkers: 8 * expected.flat().length, onCallingThread: 0 });
-    expect(prepared.recovered).to.deep.equal(Array.from({ length: 8 }, () => expected).flat());
-    expect(prepared.decoded).to.deep.equal(Array.from({ length: 8 }, () => events).flat());
+    expect(pool.counts).to.deep.equal({ inWorkers: copies * expected.flat().length, onCallingThread: 0 });
+    expect(prepared.recovered).to.deep.equal(Array.from({ length: copies }, () => expected).flat());
+    expect(prepared.decoded).to.deep.equal(Array.from({ length: copies }, () => events).flat());
   });
 });
 

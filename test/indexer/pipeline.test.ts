@@ -76,6 +76,30 @@ describe.each(STORE_KINDS)("the backfill pipeline on %s", (kind) => {
     expect(dumpDiff(await dumpTables(store.db, MODEL_TABLES), await cleanIndex(MAX_RANGE))).to.deep.equal({});
   });
 
+  it("asks for the next range's logs without waiting for the blocks of the range before", async () => {
+    const MAX_RANGE = 40;
+    const plain = s.ledger.source();
+    // Once asked for logs, the node answers no block until it has been asked for a second range's logs: a pipeline
+    // that fetched a range's blocks before asking for the next range would wait forever.
+    const ranges: number[] = [];
+    let secondAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (secondAsked = resolve));
+    const source: ChainSource = {
+      ...plain,
+      async logs(filter) {
+        if (ranges.push(filter.fromBlock) === 2) secondAsked();
+        return plain.logs(filter);
+      },
+      async block(number) {
+        if (ranges.length > 0) await asked;
+        return plain.block(number);
+      },
+    };
+    const indexer = createIndexer({ source, store, deployment: s.ledger.deployment, log: silentLogger(), maxRange: MAX_RANGE, verifyThreads: 2 });
+    expect((await indexer.catchUp()).number).to.equal(s.ledger.head);
+    expect(dumpDiff(await dumpTables(store.db, MODEL_TABLES), await cleanIndex(MAX_RANGE))).to.deep.equal({});
+  });
+
   it("writes the ranges before a prefetched range that fails, nothing of it or after it, and resumes from there", async () => {
     const MAX_RANGE = 4;
     const plain = s.ledger.source();
