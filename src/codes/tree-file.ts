@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { mapFile } from "../file-mapping";
 import { CodeError, DuplicateCodesError } from "./errors";
 import { compareNodes, createTreeHasher, NODE_BYTES, type TreeHasher } from "./leaf";
 import { hashInternalNodes, leafPosition, MAX_REPORTED_DUPLICATES, sortLeafHashes, withProofs, type CodeTree, type NodeSource } from "./merkle";
@@ -343,18 +344,6 @@ function heldSource(held: Buffer, leafCount: number, sampled: boolean): NodeSour
   const readInto: NodeSource["readInto"] = (position, target, offset) =>
     held.copy(target, offset, position * NODE_BYTES, (position + 1) * NODE_BYTES);
   return sampled ? { leafCount, readInto, held, leafBounds: sampledLeaves(leafCount, readInto).leafBounds } : { leafCount, readInto, held };
-}
-
-/** `map(fd, length)` of native/tree-map.c, or undefined where native/ was not built (large trees are then read with pread). */
-const mapFile = loadFileMapping();
-
-function loadFileMapping(): ((fd: number, length: number) => Buffer) | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require("../../native/build/Release/tree_map.node") as { map(fd: number, length: number): Buffer }).map;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -16,12 +16,13 @@ import type { Database } from "./schema";
 type Row = Record<string, unknown>;
 type AnyDb = Kysely<Database> | Transaction<Database>;
 
-type Registration =
-  { dialect: "sqlite"; handle: SqliteDatabase.Database; statements: Map<string, SqliteDatabase.Statement> } | { dialect: "postgres" };
+/** A SQLite connection's handle, and how to end the read transaction its immediate reads keep (src/store/kept-read.ts). */
+type SqliteTarget = { dialect: "sqlite"; handle: SqliteDatabase.Database; endKeptRead(): void };
+type Registration = (SqliteTarget & { statements: Map<string, SqliteDatabase.Statement> }) | { dialect: "postgres" };
 const registrations = new WeakMap<object, Registration>();
 
 /** Called by createStore: how bulk writes reach this database. */
-export function registerBulkTarget(db: Kysely<Database>, target: { dialect: "sqlite"; handle: SqliteDatabase.Database } | { dialect: "postgres" }) {
+export function registerBulkTarget(db: Kysely<Database>, target: SqliteTarget | { dialect: "postgres" }) {
   registrations.set(db, target.dialect === "sqlite" ? { ...target, statements: new Map() } : target);
 }
 
@@ -92,6 +93,8 @@ async function writeGroup(
       target.statements.set(text, statement);
     }
     const values: unknown[] = new Array(columns.length);
+    // Rows written past Kysely must not land in the kept read transaction (committed only when it ends).
+    target.endKeptRead();
     for (const row of rows) {
       for (let i = 0; i < columns.length; i++) values[i] = row[columns[i]!] ?? null;
       statement.run(values);

@@ -6,6 +6,8 @@ import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { registerBulkTarget } from "./bulk";
+import { keptRead } from "./kept-read";
+import type { KeptRead } from "./kept-read";
 import { createStoreHealth, isSqliteDamage } from "./health";
 import type { StoreHealth } from "./health";
 import { migrationProvider } from "./migrations";
@@ -98,12 +100,19 @@ export function createStore(location: string, options: StoreOptions = {}): Store
   if (!isPostgresUrl(location)) {
     const health = createStoreHealth(location);
     const sqlite = openSqlite(location, health);
-    const integrity = { health, check: async () => checkSqlite(sqlite, health) };
-    const connection = withStatementCache(sqlite, health);
+    const kept = keptRead(sqlite, location);
+    const integrity = {
+      health,
+      check: async () => {
+        kept.end();
+        checkSqlite(sqlite, health);
+      },
+    };
+    const connection = withStatementCache(sqlite, health, kept);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
     immediateReads.set(db, connection.readNow);
     const store = storeOver(db, "sqlite", async () => ({ store, lost: new AbortController().signal, close: async () => {} }), integrity);
-    registerBulkTarget(store.db, { dialect: "sqlite", handle: sqlite });
+    registerBulkTarget(store.db, { dialect: "sqlite", handle: sqlite, endKeptRead: kept.end });
     // The same object the writer session hands out, so both name the file.
     return location === ":memory:" ? store : Object.assign(store, { sqliteFile: path.resolve(location) });
   }
@@ -188,8 +197,9 @@ function openSqlite(file: string, health: StoreHealth) {
  * store is PostgreSQL): then run it through Kysely. Kysely's driver takes a lock and a chain of promises for each
  * statement, which cost a scan's lookup by key more than SQLite's own work (and four times its garbage). better-sqlite3
  * runs a statement synchronously, so between Kysely's statements the connection is free: the read runs only when
- * no transaction is open on it (another caller's writes, committed or not, are never read halfway) and no reader is
- * stepping a statement. It sees exactly what a statement queued through Kysely at that moment would.
+ * no transaction is open on it (another caller's writes, committed or not, are never read halfway) but the kept read
+ * transaction (src/store/kept-read.ts), and no reader is stepping a statement. It sees exactly what a statement
+ * queued through Kysely at that moment would.
  */
 export type ImmediateRead = <Row>(query: CompiledQuery<Row>) => Row[] | undefined;
 
@@ -238,14 +248,13 @@ function guardedStatement(statement: SqliteDatabase.Statement, health: StoreHeal
  * Kysely's SQLite driver prepares every statement it runs. Compiling one costs tens of microseconds, a good part
  * of a scan's lookups, and the API runs the same few dozen statements over and over; so prepared statements are
  * kept, most recently used first. Kysely runs one statement at a time on the single connection, so a cached
- * statement is never asked for while another caller still steps it.
+ * statement is never asked for while another caller still steps it. Kysely's every statement ends the kept read
+ * transaction first, so that its writes and transactions are its own.
  */
-function withStatementCache(database: SqliteDatabase.Database, health: StoreHealth, capacity = 500) {
+function withStatementCache(database: SqliteDatabase.Database, health: StoreHealth, kept: KeptRead, capacity = 500) {
   const statements = new Map<string, ReturnType<typeof guardedStatement>>();
   const stepping = { count: 0 };
-  const connection = {
-    close: () => database.close(),
-    prepare(sql: string) {
+  const cached = (sql: string) => {
       let statement = statements.get(sql);
       if (statement) {
         // Moved to most recent only once the cache is half full: each move leaves a deleted entry in the Map, whose
@@ -262,13 +271,22 @@ function withStatementCache(database: SqliteDatabase.Database, health: StoreHeal
       }
       statements.set(sql, statement);
       return statement;
+  };
+  return {
+    close() {
+      kept.end();
+      database.close();
+    },
+    prepare(sql: string) {
+      kept.end();
+      return cached(sql);
     },
     readNow: (<Row>(query: CompiledQuery<Row>) => {
-      if (database.inTransaction || stepping.count > 0) return undefined;
-      return connection.prepare(query.sql).all(query.parameters) as Row[];
+      if ((database.inTransaction && !kept.holds) || stepping.count > 0) return undefined;
+      const statement = cached(query.sql);
+      return kept.read(() => statement.all(query.parameters)) as Row[];
     }) as ImmediateRead,
   };
-  return connection;
 }
 
 /** How every connection of the store is made. */
