@@ -255,22 +255,22 @@ function withStatementCache(database: SqliteDatabase.Database, health: StoreHeal
   const statements = new Map<string, ReturnType<typeof guardedStatement>>();
   const stepping = { count: 0 };
   const cached = (sql: string) => {
-      let statement = statements.get(sql);
-      if (statement) {
-        // Moved to most recent only once the cache is half full: each move leaves a deleted entry in the Map, whose
-        // tables V8 then rebuilds, garbage that outlives a request (about 40 bytes a statement run, in old space).
-        if (statements.size < capacity / 2) return statement;
-        statements.delete(sql);
-      } else {
-        statement = guardedStatement(
-          guarded(health, () => database.prepare(sql)),
-          health,
-          stepping,
-        );
-        if (statements.size >= capacity) statements.delete(statements.keys().next().value as string);
-      }
-      statements.set(sql, statement);
-      return statement;
+    let statement = statements.get(sql);
+    if (statement) {
+      // Moved to most recent only once the cache is half full: each move leaves a deleted entry in the Map, whose
+      // tables V8 then rebuilds, garbage that outlives a request (about 40 bytes a statement run, in old space).
+      if (statements.size < capacity / 2) return statement;
+      statements.delete(sql);
+    } else {
+      statement = guardedStatement(
+        guarded(health, () => database.prepare(sql)),
+        health,
+        stepping,
+      );
+      if (statements.size >= capacity) statements.delete(statements.keys().next().value as string);
+    }
+    statements.set(sql, statement);
+    return statement;
   };
   return {
     close() {

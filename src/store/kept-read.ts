@@ -124,23 +124,23 @@ function mapped(fd: number): Buffer | undefined {
   }
 }
 
-/** The watched bytes of the database's -shm file, mapped; undefined without native/ or the file. */
+/** The watched bytes of the database's -shm file, mapped; undefined without native/, the file or the right to read it. */
 function walIndex(file: string): Buffer | undefined {
   if (!mapFile) return undefined;
-  // SQLite names the -shm file after the database's full path, symbolic links resolved.
-  const shm = `${realpathSync(file)}-shm`;
-  let current;
   try {
-    current = statSync(shm);
+    // SQLite names the -shm file after the database's full path, symbolic links resolved.
+    const shm = `${realpathSync(file)}-shm`;
+    const current = statSync(shm);
+    let known = shmFiles.get(shm);
+    if (known?.dev !== current.dev || known.ino !== current.ino) {
+      if (known) closeSync(known.fd);
+      shmFiles.delete(shm);
+      const fd = openSync(shm, "r");
+      const { dev, ino } = fstatSync(fd);
+      shmFiles.set(shm, (known = { dev, ino, fd, bytes: mapped(fd) }));
+    }
+    return known.bytes;
   } catch {
     return undefined;
   }
-  let known = shmFiles.get(shm);
-  if (known?.dev !== current.dev || known.ino !== current.ino) {
-    if (known) closeSync(known.fd);
-    const fd = openSync(shm, "r");
-    const { dev, ino } = fstatSync(fd);
-    shmFiles.set(shm, (known = { dev, ino, fd, bytes: mapped(fd) }));
-  }
-  return known.bytes;
 }
