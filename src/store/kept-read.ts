@@ -112,7 +112,8 @@ function consistent(bytes: Buffer): boolean {
  * closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's read marks among them
  * (those of another connection to the same database in this process, a worker thread's). It is closed only once the
  * path names a new file: SQLite removes the -shm file only when its last connection closes, so no connection uses
- * the old one any more.
+ * the old one any more. A mapping is read only while its store's connection is open: SQLite shrinks a -shm file
+ * (reading past a mapped file's end raises SIGBUS) only when a first connection opens it, which no process can then.
  */
 const shmFiles = new Map<string, { dev: number; ino: number; fd: number; bytes: Buffer | undefined }>();
 
