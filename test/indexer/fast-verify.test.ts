@@ -25,7 +25,8 @@ import type { AttestationToVerify } from "../../src/indexer/signatures";
 import type { ChainLog } from "../../src/indexer/sync";
 import { recoverAll, recoverSigners } from "../../src/indexer/verify";
 import { writeRows } from "../../src/store";
-import type { Store } from "../../src/store";
+import type { Database, Store } from "../../src/store";
+import type { Kysely, Transaction } from "kysely";
 import { dumpTables } from "./dump";
 import { freshStore, STORE_KINDS } from "./stores";
 import { syntheticConsortium } from "./synthetic";
@@ -442,6 +443,18 @@ describe("fast EIP-712 digests and signer recovery", () => {
   });
 });
 
+/** The `i`th ledger_events row of a test's writes, what its cases do not set themselves. */
+const eventRow = (i: number) => ({
+  block_hash: hashText(`block ${i}`),
+  block_time: 1_750_000_000 + i,
+  tx_hash: hashText(`tx ${i}`),
+  contract: "BatchLedger",
+  address: CONTRACTS.BatchLedger,
+  agreement_id: null,
+  signer: null,
+  signer_organization_id: null,
+});
+
 describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
   let store: Store;
   beforeAll(async () => {
@@ -450,6 +463,25 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
   afterAll(async () => {
     await store.close();
   });
+
+  /**
+   * The same writes, once through the bulk path into the shared store and once through the query builder into a
+   * fresh one (a second Kysely instance over its connection, which the bulk path does not know); both stores' tables.
+   */
+  async function bothWays(tables: string[], write: (db: Kysely<Database>, trx: Transaction<Database>) => Promise<unknown>) {
+    const other = await freshStore(kind);
+    try {
+      for (const [target, db] of [
+        [store, store.db],
+        [other, other.db.withoutPlugins()],
+      ] as const) {
+        await target.db.transaction().execute((trx) => write(db, trx));
+      }
+      return [await dumpTables(store.db, tables), await dumpTables(other.db, tables)];
+    } finally {
+      await other.close();
+    }
+  }
 
   it("store what the query builder's inserts and upserts store", async () => {
     const rows = (n: number, quantity: number) =>
@@ -460,115 +492,77 @@ describe.each(STORE_KINDS)("bulk writes on %s", (kind) => {
         recall_acknowledged: i % 2,
       }));
     const events = Array.from({ length: 30 }, (_, i) => ({
+      ...eventRow(i),
       block_number: 1 + Math.floor(i / 4),
       log_index: i % 4,
-      block_hash: hashText(`block ${i}`),
-      block_time: 1_750_000_000 + i,
-      tx_hash: hashText(`tx ${i}`),
-      contract: "BatchLedger",
-      address: CONTRACTS.BatchLedger,
       name: "BatchShipped",
       batch_id: i % 3 === 0 ? null : hashText(`batch ${i % 5}`),
-      agreement_id: null,
       organization_id: i % 3 === 0 ? null : i,
-      signer: null,
-      signer_organization_id: null,
       verification: "verified" as const,
       problem: i % 5 === 0 ? "it's \"quoted\" and 'quoted' — ünïcode" : null,
       payload: JSON.stringify({ i, text: 'a\\b"c', big: "123456789012345678901234567890" }),
     }));
-    // The same writes, once through the bulk path and once through the query builder: a second Kysely instance
-    // over the other store's connection, which the bulk path does not know.
-    const other = await freshStore(kind);
-    try {
-      for (const [target, db] of [
-        [store, store.db],
-        [other, other.db.withoutPlugins()],
-      ] as const) {
-        await target.db.transaction().execute(async (trx) => {
-          await writeRows(db, trx, "ledger_events", events);
-          await writeRows(db, trx, "holdings", rows(20, 5), { key: ["batch_id", "organization_id"] });
-          // Upserts: some rows replaced, new ones added.
-          await writeRows(db, trx, "holdings", rows(25, 100).slice(10), { key: ["batch_id", "organization_id"] });
-          // Rows naming their columns in another order, between the others: written all the same.
-          const mixed = rows(30, 50)
-            .slice(25)
-            .map((row, i) =>
-              i % 2 === 0
-                ? row
-                : {
-                    recall_acknowledged: row.recall_acknowledged,
-                    quantity: row.quantity,
-                    organization_id: row.organization_id,
-                    batch_id: row.batch_id,
-                  },
-            );
-          await writeRows(db, trx, "holdings", mixed, { key: ["batch_id", "organization_id"] });
-          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x01", block_time: 10 }], {
-            key: ["block_number"],
-            update: ["block_hash"],
-          });
-          await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x02", block_time: 20 }], {
-            key: ["block_number"],
-            update: ["block_hash"],
-          });
-          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }], {
-            key: ["pack"],
-            update: [],
-          });
-          await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0c", state: "DISPENSED", organization_id: 2, changed_at: 2 }], {
-            key: ["pack"],
-            update: [],
-          });
-        });
-      }
-      const tables = ["ledger_events", "holdings", "indexed_blocks", "pack_states"];
-      const bulk = await dumpTables(store.db, tables);
-      expect(bulk).to.deep.equal(await dumpTables(other.db, tables));
-      expect(bulk.ledger_events).to.have.length(30);
-      expect(bulk.holdings).to.have.length(30);
-      expect(bulk.indexed_blocks).to.deep.equal([{ block_number: 1, block_hash: "0x02", block_time: 10 }]);
-      expect(bulk.pack_states).to.deep.equal([{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }]);
-    } finally {
-      await other.close();
-    }
+    const tables = ["ledger_events", "holdings", "indexed_blocks", "pack_states"];
+    const [bulk, builder] = await bothWays(tables, async (db, trx) => {
+      await writeRows(db, trx, "ledger_events", events);
+      await writeRows(db, trx, "holdings", rows(20, 5), { key: ["batch_id", "organization_id"] });
+      // Upserts: some rows replaced, new ones added.
+      await writeRows(db, trx, "holdings", rows(25, 100).slice(10), { key: ["batch_id", "organization_id"] });
+      // Rows naming their columns in another order, between the others: written all the same.
+      const mixed = rows(30, 50)
+        .slice(25)
+        .map((row, i) =>
+          i % 2 === 0
+            ? row
+            : {
+                recall_acknowledged: row.recall_acknowledged,
+                quantity: row.quantity,
+                organization_id: row.organization_id,
+                batch_id: row.batch_id,
+              },
+        );
+      await writeRows(db, trx, "holdings", mixed, { key: ["batch_id", "organization_id"] });
+      await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x01", block_time: 10 }], {
+        key: ["block_number"],
+        update: ["block_hash"],
+      });
+      await writeRows(db, trx, "indexed_blocks", [{ block_number: 1, block_hash: "0x02", block_time: 20 }], {
+        key: ["block_number"],
+        update: ["block_hash"],
+      });
+      await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }], {
+        key: ["pack"],
+        update: [],
+      });
+      await writeRows(db, trx, "pack_states", [{ pack: "0x0a", batch_id: "0x0c", state: "DISPENSED", organization_id: 2, changed_at: 2 }], {
+        key: ["pack"],
+        update: [],
+      });
+    });
+    expect(bulk).to.deep.equal(builder);
+    expect(bulk.ledger_events).to.have.length(30);
+    expect(bulk.holdings).to.have.length(30);
+    expect(bulk.indexed_blocks).to.deep.equal([{ block_number: 1, block_hash: "0x02", block_time: 10 }]);
+    expect(bulk.pack_states).to.deep.equal([{ pack: "0x0a", batch_id: "0x0b", state: "DISPENSED", organization_id: 1, changed_at: 1 }]);
   });
 
   it("write rows too many for one statement's parameter, whatever their sizes, as the query builder does", async () => {
     // Payloads from a few bytes to 4 KB, growing then shrinking: PostgreSQL's statements hold about 96 KiB of rows
     // each, so the rows go in many statements of changing lengths.
     const events = Array.from({ length: 600 }, (_, i) => ({
+      ...eventRow(i),
       block_number: 100 + i,
       log_index: 0,
-      block_hash: hashText(`block ${i}`),
-      block_time: 1_750_000_000 + i,
-      tx_hash: hashText(`tx ${i}`),
-      contract: "BatchLedger",
-      address: CONTRACTS.BatchLedger,
       name: "PacksDispensed",
       batch_id: hashText(`batch ${i % 5}`),
-      agreement_id: null,
       organization_id: i,
-      signer: null,
-      signer_organization_id: null,
       verification: "pending" as const,
       problem: null,
       payload: JSON.stringify({ i, packs: "ab".repeat(i < 300 ? i * 7 : (600 - i) * 7) }),
     }));
-    const other = await freshStore(kind);
-    try {
-      for (const [target, db] of [
-        [store, store.db],
-        [other, other.db.withoutPlugins()],
-      ] as const) {
-        await target.db.transaction().execute((trx) => writeRows(db, trx, "ledger_events", events));
-      }
-      const where = (rows: Record<string, unknown>[]) => rows.filter((row) => Number(row.block_number) >= 100);
-      const [bulk, builder] = [await dumpTables(store.db, ["ledger_events"]), await dumpTables(other.db, ["ledger_events"])];
-      expect(where(bulk.ledger_events!)).to.have.length(600);
-      expect(where(bulk.ledger_events!)).to.deep.equal(where(builder.ledger_events!));
-    } finally {
-      await other.close();
-    }
+    const [bulk, builder] = await bothWays(["ledger_events"], (db, trx) => writeRows(db, trx, "ledger_events", events));
+    const where = (rows: Record<string, unknown>[]) => rows.filter((row) => Number(row.block_number) >= 100);
+    expect(where(bulk.ledger_events!)).to.have.length(600);
+    expect(where(bulk.ledger_events!)).to.deep.equal(where(builder.ledger_events!));
   });
 });
