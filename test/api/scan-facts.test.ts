@@ -35,10 +35,11 @@ describe.each(STORE_KINDS)("scans on one server see what another server's indexe
   let s: SyntheticConsortium;
   let batchId: string;
   let services: ApiServices;
+  let location: string;
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "trace-facts-"));
-    let location = path.join(dir, "store.sqlite");
+    location = path.join(dir, "store.sqlite");
     if (kind === "postgres") {
       const database = await createPostgresDatabase("trace_facts");
       [location, dropDatabase] = [database.url, database.drop];
@@ -164,21 +165,24 @@ describe.each(STORE_KINDS)("scans on one server see what another server's indexe
     expect(await scanned(outsider)).to.deep.equal({ verdict: "UNEXPECTED_HOLDER", custody: before.custody! + 4 });
   });
 
-  it.runIf(kind === "sqlite")("answers a recall and a revoked key committed by another process from the next scan on", async () => {
+  it("answers a recall and a revoked key committed by another process from the next scan on", async () => {
     const app = createApp(services);
     const dispenser = await tokenOf(app, s.dispenser);
     expect([await verdict(app), await verdict(app, dispenser), await verdict(app)]).to.deep.equal(["GENUINE", "GENUINE", "GENUINE"]);
-    // What the indexer commits for them, written by a process of its own (another server's indexer).
+    // What the indexer commits for them, written by a process of its own (another server's indexer). Statements
+    // take their values as $1, $2, … (SQLite's as ?, in order).
     const commitElsewhere = (statement: string, ...values: (string | number)[]) => {
-      const script = `const db = new (require("better-sqlite3"))(process.argv[1]); db.pragma("busy_timeout = 5000");
-          db.prepare(process.argv[2]).run(...JSON.parse(process.argv[3])); db.close();`;
-      execFileSync(process.execPath, ["-e", script, path.join(dir, "store.sqlite"), statement, JSON.stringify(values)], {
-        cwd: path.resolve(__dirname, "../.."),
-      });
+      const script =
+        kind === "sqlite"
+          ? `const db = new (require("better-sqlite3"))(process.argv[1]); db.pragma("busy_timeout = 5000");
+              db.prepare(process.argv[2].replace(/\\$\\d+/g, "?")).run(...JSON.parse(process.argv[3])); db.close();`
+          : `const client = new (require("pg").Client)(process.argv[1]);
+              client.connect().then(() => client.query(process.argv[2], JSON.parse(process.argv[3]))).then(() => client.end());`;
+      execFileSync(process.execPath, ["-e", script, location, statement, JSON.stringify(values)], { cwd: path.resolve(__dirname, "../..") });
     };
-    commitElsewhere("UPDATE batches SET recall_status = 'OPEN', recall_level = 2, facts_version = ? WHERE id = ?", newFactsVersion(), batchId);
+    commitElsewhere("UPDATE batches SET recall_status = 'OPEN', recall_level = 2, facts_version = $1 WHERE id = $2", newFactsVersion(), batchId);
     expect(await verdict(app)).to.equal("RECALLED");
-    commitElsewhere("UPDATE signing_keys SET revoked = 1 WHERE address = ?", s.dispenser.key.address.toLowerCase());
+    commitElsewhere("UPDATE signing_keys SET revoked = 1 WHERE address = $1", s.dispenser.key.address.toLowerCase());
     expect(await verdict(app, dispenser)).to.equal("401 REVOKED_KEY");
   });
 });
