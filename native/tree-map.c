@@ -1,11 +1,13 @@
 /*
- * Memory maps of stored code trees (src/codes/tree-file.ts), so that a Merkle proof (every signed-in scan's) reads its
- * nodes from the page cache through the process's page tables instead of a system call per node: each pread cost a
- * proof about as much as all the rest of it on a virtual machine. Built at install by scripts/build-native.sh.
+ * Read-only shared memory maps of files, built at install by scripts/build-native.sh:
+ * - stored code trees (src/codes/tree-file.ts), so that a Merkle proof (every signed-in scan's) reads its nodes from
+ *   the page cache through the process's page tables instead of a system call per node: each pread cost a proof
+ *   about as much as all the rest of it on a virtual machine. Tree files are never written once renamed into place.
+ * - the start of a SQLite store's -shm file (src/store/kept-read.ts), which SQLite's connections write as they
+ *   commit: MAP_SHARED shows their writes.
  *
- * map(fd, length) returns a Buffer over the file's first `length` bytes, mapped read-only (the tree files are never
- * written once renamed into place), unmapped when the Buffer is collected. Writing to it would crash the process:
- * the caller only ever copies and compares from it.
+ * map(fd, length) returns a Buffer over the file's first `length` bytes, unmapped when the Buffer is collected.
+ * Writing to it would crash the process: callers only ever copy and compare from it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -32,7 +34,7 @@ static napi_value map(napi_env env, napi_callback_info info) {
   /* Pages past the file's end would raise SIGBUS when read, not an error: refuse a length the file does not have. */
   struct stat file;
   if (fstat(fd, &file) != 0 || file.st_size < length) {
-    napi_throw_error(env, NULL, "the tree file is shorter than the length to map");
+    napi_throw_error(env, NULL, "the file is shorter than the length to map");
     return NULL;
   }
   void *address = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, fd, 0);

@@ -141,6 +141,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
   if (recovered.reregistered.length > 0)
     log.info({ batches: recovered.reregistered }, "registered codes again from the data directory's registration files");
   if (recovered.swept.length > 0) log.info({ files: recovered.swept }, "deleted the working files of code registrations a stopped server left");
+  for (const { name, reason } of recovered.unswept) log.warn({ file: name, reason }, "could not delete a stopped code registration's working file");
   for (const { batchId, reason } of recovered.refused)
     log.warn({ batchId, reason }, "a kept registration does not match its batch on the chain; not registered");
   const cases = await recoverAggregations(services);

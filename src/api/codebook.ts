@@ -48,7 +48,12 @@ export type CodeBook = {
    * registration is; writes those files for batches registered before they were kept; and deletes the working
    * files of registrations a killed server left (`swept`, src/api/registration-leftovers.ts).
    */
-  recover(): Promise<{ reregistered: string[]; refused: { batchId: string; reason: string }[]; swept: string[] }>;
+  recover(): Promise<{
+    reregistered: string[];
+    refused: { batchId: string; reason: string }[];
+    swept: string[];
+    unswept: { name: string; reason: string }[];
+  }>;
   close(): void;
 };
 
@@ -245,7 +250,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       return registerCodes(batchId, lines, by, now);
     },
     async recover() {
-      const swept = await sweepRegistrationLeftovers(store, path.join(dataDir, "trees"));
+      const { swept, unswept } = await sweepRegistrationLeftovers(store, path.join(dataDir, "trees"));
       await keepLegacyRegistrations();
       const unregistered = await store.db
         .selectFrom("batches")
@@ -271,7 +276,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
           refused.push({ batchId: id, reason: error.message });
         }
       }
-      return { reregistered, refused, swept };
+      return { reregistered, refused, swept, unswept };
     },
     async rootOf({ lines, expiresAt }) {
       const scratch = await mkdtemp(path.join(tmpdir(), "trace-root-"));

@@ -33,14 +33,23 @@ export function attemptFiles(treePath: string) {
 const ATTEMPT = /^(.+\.tree\.[0-9a-f]{12})\.(registering(\.partial|\.buckets)?|keys)$|\.codes\.writing$/;
 const SORTED_RUN = new RegExp(`\\.codes${SORTED_RUN_INFIX.replace(".", "\\.")}([A-Za-z0-9_-]+)-\\d+$`);
 
-/** Deletes what killed registrations left in `treesDir`; returns the names deleted. */
-export async function sweepRegistrationLeftovers(store: Store, treesDir: string, now = Date.now()): Promise<string[]> {
+/**
+ * Deletes what killed registrations left in `treesDir`: the names deleted, and those that could not be (left for the
+ * next start, with the reason: a cleanup never keeps a server from starting).
+ */
+export async function sweepRegistrationLeftovers(
+  store: Store,
+  treesDir: string,
+  now = Date.now(),
+): Promise<{ swept: string[]; unswept: { name: string; reason: string }[] }> {
+  const swept: string[] = [];
+  const unswept: { name: string; reason: string }[] = [];
   let names: string[];
   try {
     names = await readdir(treesDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") unswept.push({ name: treesDir, reason: (error as Error).message });
+    return { swept, unswept };
   }
   // Read after the names: a run listed was made under a claim whose row was written before it.
   const liveClaims = new Set((await store.db.selectFrom("code_registration_claims").select("claim").execute()).map((row) => row.claim));
@@ -50,22 +59,25 @@ export async function sweepRegistrationLeftovers(store: Store, treesDir: string,
     const attempt = ATTEMPT.exec(name)?.[1];
     if (attempt) attemptChanged.set(attempt, Math.max(attemptChanged.get(attempt) ?? 0, await lastChange(path.join(treesDir, name))));
   }
-  const swept: string[] = [];
   for (const name of names) {
     const run = SORTED_RUN.exec(name);
     const attempt = ATTEMPT.exec(name);
     const changed = attempt && (attempt[1] ? attemptChanged.get(attempt[1])! : await lastChange(path.join(treesDir, name)));
     const abandoned = run ? !liveClaims.has(run[1]!) : changed !== null && now - changed > ABANDONED_AFTER_MS;
     if (!abandoned) continue;
-    await rm(path.join(treesDir, name), { recursive: true, force: true });
-    swept.push(name);
+    try {
+      await rm(path.join(treesDir, name), { recursive: true, force: true });
+      swept.push(name);
+    } catch (error) {
+      unswept.push({ name, reason: (error as Error).message });
+    }
   }
-  return swept;
+  return { swept, unswept };
 }
 
 /**
  * When the file, or a directory's newest entry, last changed (a tree's buckets are written inside their directory);
- * now for one gone since it was listed (a live registration renamed or deleted it).
+ * now for one gone since it was listed (a live registration renamed or deleted it) or that cannot be read.
  */
 async function lastChange(file: string): Promise<number> {
   try {
@@ -74,8 +86,8 @@ async function lastChange(file: string): Promise<number> {
     let newest = info.mtimeMs;
     for (const entry of await readdir(file)) newest = Math.max(newest, await lastChange(path.join(file, entry)));
     return newest;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return Date.now();
-    throw error;
+  } catch {
+    // Gone, or unreadable: either way not known to be abandoned.
+    return Date.now();
   }
 }

@@ -284,6 +284,8 @@ export function createIndexer(options: IndexerOptions): Indexer {
         fetching = false;
         fetchAhead();
         await new Promise(process.nextTick);
+        // Stopped meanwhile (a failure or shutdown): the pool, perhaps shared with another indexer, is spared it.
+        halt.throwIfAborted();
         const { decoded, recovered } = await pool.prepare(found.logs, deployment, !deferred);
         return { range: await fetched, decoded, recovered };
       });

@@ -35,8 +35,9 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * 12.5 ns per byte in chunks of 180 KB and more against 5 in chunks of 30 to 120 KB.
  */
 const POSTGRES_PARAMETER_BYTES = 96 * 1024;
-/** Rows in a table's first statement, before their size is known. */
+/** Rows in a table's first statement, before their size is known, and in any statement at most. */
 const POSTGRES_FIRST_ROWS = 64;
+const POSTGRES_MAX_ROWS = 5_000;
 
 /**
  * Inserts `rows` into `table` through `trx`, a transaction of `db`. With `conflict`, a row whose `key` exists has
@@ -112,7 +113,8 @@ async function writeGroup(
         trx,
       );
       i += chunk.length;
-      perStatement = Math.max(1, Math.floor((POSTGRES_PARAMETER_BYTES * chunk.length) / json.length));
+      // At most 4 times the last chunk and POSTGRES_MAX_ROWS: small rows followed by large ones make no huge string.
+      perStatement = Math.max(1, Math.min(POSTGRES_MAX_ROWS, 4 * chunk.length, Math.floor((POSTGRES_PARAMETER_BYTES * chunk.length) / json.length)));
     }
     return;
   }

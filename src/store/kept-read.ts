@@ -56,6 +56,18 @@ export function keptRead(database: SqliteDatabase.Database, file: string): KeptR
     if (database.inTransaction) commit.run();
   }
 
+  /**
+   * `end` from a timer, where a throw would end the process: a COMMIT that fails here (the connection broken) leaves
+   * the error to the connection's next use, which meets it in a request's or the indexer's own handling.
+   */
+  function expire() {
+    try {
+      end();
+    } catch {
+      // end() has already let the transaction go; the connection reports its state at its next use.
+    }
+  }
+
   function read<T>(run: () => T): T {
     if (keptUnder !== undefined && !watched!.equals(keptUnder)) end();
     if (keptUnder !== undefined) return ended(run);
@@ -70,7 +82,7 @@ export function keptRead(database: SqliteDatabase.Database, file: string): KeptR
     const result = ended(run);
     if (consistent(before) && watched.equals(before)) {
       keptUnder = before;
-      expiry = setTimeout(end, MAX_AGE_MS).unref();
+      expiry = setTimeout(expire, MAX_AGE_MS).unref();
     } else {
       commit.run();
     }

@@ -74,8 +74,9 @@ describe("registration leftovers", () => {
     leave(`${BATCH}.tree.fedcba987654.registering.buckets`, 2 * HOUR, { name: "3", age: 1 });
     await store.db.insertInto("code_registration_claims").values({ batch_id: BATCH, claim: "liveClaim", renewed_at: 0 }).execute();
 
-    const swept = await sweepRegistrationLeftovers(store, trees);
+    const { swept, unswept } = await sweepRegistrationLeftovers(store, trees);
 
+    expect(unswept).to.deep.equal([]);
     expect(swept.sort()).to.deep.equal([...abandoned, `${BATCH}.tree.0123456789ab.registering.buckets`].sort());
     expect(readdirSync(trees).sort()).to.deep.equal([...live, `${BATCH}.tree.fedcba987654.registering.buckets`].sort());
   });
