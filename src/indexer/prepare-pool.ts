@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { TransferListItem } from "node:worker_threads";
+import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
 import { createDecoder } from "./decode";
 import type { Deployment, LedgerEvent, UndecodableLog } from "./decode";
 import { preparationReady, recoverAll } from "./prepare";
@@ -34,8 +35,11 @@ export type PreparePool = {
 
 // The worker is plain JavaScript that registers tsx's CommonJS loader and then loads prepare.ts itself, whatever
 // runs the main thread (tsx, vitest, ts-node): the very code the calling thread runs when there are no workers.
+// It runs at a lower priority than the calling thread, which applies and writes the ranges in order: the pipeline's
+// critical path, and in a server also the thread that answers scans (README, design notes).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
+${LOWER_THREAD_PRIORITY}
 require(workerData.tsx).register();
 const { preparationReady, recoverAll, recoverJobs } = require(workerData.prepare);
 parentPort.on("message", async ({ id, jobs, count, events, chainId }) => {

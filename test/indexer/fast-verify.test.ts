@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import fc from "fast-check";
@@ -7,6 +8,7 @@ import type { LedgerContract } from "../../src/ledger";
 import { attestationOf, counterpartyAttestationOf, createDecoder, createReferenceDecoder, isUndecodable } from "../../src/indexer/decode";
 import type { LedgerEvent } from "../../src/indexer/decode";
 import { createPreparePool, DECODE_PIECE } from "../../src/indexer/prepare-pool";
+import { BACKGROUND_NICE_OFFSET } from "../../src/ops/thread-priority";
 import {
   fastDigest,
   fastSignature,
@@ -28,6 +30,7 @@ import { writeRows } from "../../src/store";
 import type { Database, Store } from "../../src/store";
 import type { Kysely, Transaction } from "kysely";
 import { dumpTables } from "./dump";
+import { niceOf } from "../ops/nice";
 import { freshStore, STORE_KINDS } from "./stores";
 import { syntheticConsortium } from "./synthetic";
 import type { SyntheticLedger } from "./synthetic";
@@ -435,9 +438,16 @@ describe("fast EIP-712 digests and signer recovery", () => {
     // Enough copies that the pool hands their signatures to its workers, in several pieces decoded one after another.
     const copies = Math.ceil((2.5 * DECODE_PIECE) / l.logs.length);
     const many = Array.from({ length: copies }, () => l.logs).flat();
+    const threadsBefore = new Set(readdirSync("/proc/self/task"));
     const pool = createPreparePool(2);
     const prepared = await pool.prepare(many, l.deployment);
     expect(pool.counts).to.deep.equal({ inWorkers: copies * expected.flat().length, onCallingThread: 0 });
+    // The workers run 10 nice values below this thread (which keeps its own): it applies and writes, the critical path.
+    const newThreadNices = readdirSync("/proc/self/task")
+      .filter((tid) => !threadsBefore.has(tid))
+      .map((tid) => niceOf(`/proc/self/task/${tid}/stat`));
+    const own = niceOf("/proc/thread-self/stat");
+    expect(newThreadNices.filter((nice) => nice === Math.min(19, own + BACKGROUND_NICE_OFFSET))).to.have.length(2);
     expect(prepared.recovered).to.deep.equal(Array.from({ length: copies }, () => expected).flat());
     expect(prepared.decoded).to.deep.equal(Array.from({ length: copies }, () => events).flat());
   });

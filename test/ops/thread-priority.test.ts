@@ -3,11 +3,7 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { BACKGROUND_NICE_OFFSET, LOWER_THREAD_PRIORITY } from "../../src/ops/thread-priority";
-
-/** A thread's nice value as the kernel keeps it: field 19 of its stat, the 17th after the command's name. */
-function niceIn(stat: string): number {
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-}
+import { niceIn } from "./nice";
 
 describe("a background worker thread's priority", () => {
   it("is lowered for the worker thread alone, relative to the thread that started it", async () => {
