@@ -115,6 +115,33 @@ describe("SQLite store's immediate reads", () => {
     }
   });
 
+  it("made from arrays (many rows) give the rows Kysely gives, and follow a schema change", async () => {
+    const store = createStore(":memory:");
+    try {
+      await store.migrate();
+      const read = immediateRead(store.db);
+      await store.db.insertInto("products").values(product).execute();
+      await store.db
+        .insertInto("products")
+        .values({ ...product, id: `0x${"ef".repeat(32)}`, product_code: "06901234561014", name: "二甲双胍片" })
+        .execute();
+      // Aliases, a null, and a name given twice (the later column wins, as in a row object).
+      const query = sql<unknown>`SELECT name, NULL AS absent, product_code AS code, name AS code FROM products ORDER BY id`.compile(store.db);
+      const kysely = (await store.db.executeQuery(query)).rows;
+      expect(kysely).to.have.length(2);
+      expect(read(query, true)).to.deep.equal(kysely);
+      const every = sql<unknown>`SELECT * FROM products ORDER BY id`.compile(store.db);
+      expect(read(every, true)).to.deep.equal((await store.db.executeQuery(every)).rows);
+      // The cached statement is prepared again by SQLite after the change; the names it reports follow.
+      await sql`ALTER TABLE products ADD COLUMN remark TEXT DEFAULT 'new'`.execute(store.db);
+      const after = read(every, true) as Record<string, unknown>[];
+      expect(after).to.deep.equal((await store.db.executeQuery(every)).rows);
+      expect(after[0]!.remark).to.equal("new");
+    } finally {
+      await store.close();
+    }
+  });
+
   it("are never offered by a PostgreSQL store", async () => {
     const database = await createPostgresDatabase("trace_immediate");
     const store = createStore(database.url);
