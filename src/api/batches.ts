@@ -4,7 +4,7 @@ import { checkBatchAccess } from "./access";
 import type { ApiServices, Caller } from "./context";
 import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { decodeChainCursor, decodeCursor, encodeChainCursor, page, pageQuery } from "./pagination";
-import { batchQuery } from "../store/queries";
+import { batchById, batchQuery } from "../store/queries";
 import type { BatchRow } from "../store/queries";
 import { provenancePage } from "../store/provenance-reads";
 import type { ProvenanceRow } from "../store/provenance-reads";
@@ -17,9 +17,9 @@ const DEFAULT_PROVENANCE_PAGE = 100;
 const MAX_PROVENANCE_PAGE = 1_000;
 
 export async function findBatch(services: ApiServices, batchId: string): Promise<BatchRow> {
-  const row = await batchQuery(services.store.db).where("batches.id", "=", batchId).executeTakeFirst();
+  const row = await batchById(services.store.db, batchId);
   if (!row) throw notFound("UNKNOWN_BATCH", `no batch ${batchId} is on the ledger`);
-  return row as BatchRow;
+  return row;
 }
 
 export async function readableBatch(services: ApiServices, caller: Caller | undefined, batchId: string) {

@@ -4,8 +4,7 @@ import { EPCIS_CONTEXT, epcisNames, TRACE_NAMESPACE, toEpcisDocument } from "../
 import { matchesFilters } from "../epcis/query";
 import type { EventFilters } from "../epcis/query";
 import { badInput, unauthenticated } from "../ledger/errors";
-import { batchQuery } from "../store/queries";
-import type { BatchRow } from "../store/queries";
+import { batchById } from "../store/queries";
 import type { ApiServices, Caller } from "./context";
 import { packIdsOf, packKeysOf, publicUrlOf } from "./epcis";
 import { defineRoute } from "./routes";
@@ -71,7 +70,7 @@ export async function queryDocument(services: ApiServices, caller: Caller, query
   for (const row of rows) byBatch.set(row.batch_id!, [...(byBatch.get(row.batch_id!) ?? []), row]);
   const events = [];
   for (const [batchId, batchEvents] of byBatch) {
-    const batch = (await batchQuery(services.store.db).where("batches.id", "=", batchId).executeTakeFirst()) as BatchRow;
+    const batch = (await batchById(services.store.db, batchId))!;
     const seesSerials = caller.role === "REGULATOR" || caller.organizationId === batch.mah_id;
     const packKeys = seesSerials ? await packKeysOf(services.store, batch.id, packIdsOf(batchEvents)) : undefined;
     events.push(...toEpcisDocument(batch, batchEvents, services.now(), names, packKeys).epcisBody.eventList);

@@ -1,5 +1,6 @@
 import { CompiledQuery } from "kysely";
 import type { Kysely } from "kysely";
+import { immediateRead } from "./index";
 import type { BatchTable, Database } from "./schema";
 
 /** A batch with its product's and parties' names, as the reads that show a batch need it. */
@@ -19,6 +20,25 @@ export function batchQuery(db: Kysely<Database>) {
       "cmo.name as cmo_name",
       "cmo.region as cmo_region",
     ]);
+}
+
+const compiledBatchById = new WeakMap<Kysely<Database>, (values: { batchId: string }) => CompiledQuery<BatchRow>>();
+
+/**
+ * The batch `batchId` with its product's and parties' names, or undefined: a statement compiled once per database,
+ * read at once where the store allows (src/store/index.ts, immediateRead). Every read of one batch (its page, its
+ * provenance, its EPCIS export) starts with it.
+ */
+export async function batchById(db: Kysely<Database>, batchId: string): Promise<BatchRow | undefined> {
+  let byId = compiledBatchById.get(db);
+  if (!byId) {
+    byId = preparedQuery(["batchId"], (slot) => batchQuery(db).where("batches.id", "=", slot.batchId)) as (values: {
+      batchId: string;
+    }) => CompiledQuery<BatchRow>;
+    compiledBatchById.set(db, byId);
+  }
+  const query = byId({ batchId });
+  return (immediateRead(db)(query) ?? (await db.executeQuery(query)).rows)[0];
 }
 
 export type BatchRow = BatchTable & {
