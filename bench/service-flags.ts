@@ -3,9 +3,9 @@ import * as path from "node:path";
 
 /**
  * Refuses to measure a service that runs in (or is started by) this benchmark's process unless node runs with the
- * young generation `npm start` gives the service (its --max-semi-space-size): with another, the collections, and so
- * the CPU per request or event, would not be the service's. `script` names the npm script that runs the benchmark
- * so, for the message.
+ * young generation `npm start` gives the service (its --max-semi-space-size; none: V8's default): with another, the
+ * collections, and so the CPU per request or event, would not be the service's. `script` names the npm script that
+ * runs the benchmark so, for the message.
  */
 export function checkServiceFlags(script: string) {
   const packageJson = path.resolve(__dirname, "..", "package.json");

@@ -35,7 +35,8 @@ const SORTED_RUN = new RegExp(`\\.codes${SORTED_RUN_INFIX.replace(".", "\\.")}([
 
 /**
  * Deletes what killed registrations left in `treesDir`: the names deleted, and those that could not be (left for the
- * next start, with the reason: a cleanup never keeps a server from starting).
+ * next start, with the reason: a file that will not go away never keeps a server from starting). A trees directory
+ * that cannot be read is thrown: the server could not read its trees either.
  */
 export async function sweepRegistrationLeftovers(
   store: Store,
@@ -48,8 +49,8 @@ export async function sweepRegistrationLeftovers(
   try {
     names = await readdir(treesDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") unswept.push({ name: treesDir, reason: (error as Error).message });
-    return { swept, unswept };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { swept, unswept };
+    throw error;
   }
   // Read after the names: a run listed was made under a claim whose row was written before it.
   const liveClaims = new Set((await store.db.selectFrom("code_registration_claims").select("claim").execute()).map((row) => row.claim));

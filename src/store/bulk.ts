@@ -35,8 +35,9 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * 12.5 ns per byte in chunks of 180 KB and more against 5 in chunks of 30 to 120 KB.
  */
 const POSTGRES_PARAMETER_BYTES = 96 * 1024;
-/** Rows in a table's first statement, before their size is known, and in any statement at most. */
+/** Rows in a table's first statement, before their size is known. */
 const POSTGRES_FIRST_ROWS = 64;
+/** Rows in any statement at most, however small they are. */
 const POSTGRES_MAX_ROWS = 5_000;
 
 /**

@@ -57,14 +57,18 @@ export function keptRead(database: SqliteDatabase.Database, file: string): KeptR
   }
 
   /**
-   * `end` from a timer, where a throw would end the process: a COMMIT that fails here (the connection broken) leaves
-   * the error to the connection's next use, which meets it in a request's or the indexer's own handling.
+   * `end` from a timer, where a throw would end the process. A COMMIT that fails here (the connection broken) would
+   * leave the read transaction open, and the connection's next writes inside it, uncommitted: it is rolled back.
    */
   function expire() {
     try {
       end();
     } catch {
-      // end() has already let the transaction go; the connection reports its state at its next use.
+      try {
+        if (database.inTransaction) database.exec("ROLLBACK");
+      } catch {
+        // The connection is beyond use: its next statement fails, in a request's or the indexer's own handling.
+      }
     }
   }
 
