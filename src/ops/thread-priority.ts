@@ -10,6 +10,10 @@ export const BACKGROUND_NICE_OFFSET = 10;
  */
 export const LOWER_THREAD_PRIORITY = `
 try {
+  // A thread starts with the nice value of the thread that made it. libuv's thread pool, the whole process's (file
+  // system, crypto, DNS: the API's too), is made at its first use: used here first, before this thread is lowered,
+  // it keeps the process's priority whichever thread uses it first.
+  require("node:fs").access(".", () => {});
   const os = require("node:os");
   const thread = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/task/")[1]);
   os.setPriority(thread, Math.min(19, os.getPriority(thread) + ${BACKGROUND_NICE_OFFSET}));

@@ -447,7 +447,8 @@ describe("fast EIP-712 digests and signer recovery", () => {
       .filter((tid) => !threadsBefore.has(tid))
       .map((tid) => niceOf(`/proc/self/task/${tid}/stat`));
     const own = niceOf("/proc/thread-self/stat");
-    expect(newThreadNices.filter((nice) => nice === Math.min(19, own + BACKGROUND_NICE_OFFSET))).to.have.length(2);
+    // At least the pool's 2 (other tests' threads may start meanwhile; test/ops checks that only workers are lowered).
+    expect(newThreadNices.filter((nice) => nice === Math.min(19, own + BACKGROUND_NICE_OFFSET))).to.have.length.of.at.least(2);
     expect(prepared.recovered).to.deep.equal(Array.from({ length: copies }, () => expected).flat());
     expect(prepared.decoded).to.deep.equal(Array.from({ length: copies }, () => events).flat());
   });
