@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "vitest";
@@ -79,6 +80,38 @@ describe("registration leftovers", () => {
     expect(unswept).to.deep.equal([]);
     expect(swept.sort()).to.deep.equal([...abandoned, `${BATCH}.tree.0123456789ab.registering.buckets`].sort());
     expect(readdirSync(trees).sort()).to.deep.equal([...live, `${BATCH}.tree.fedcba987654.registering.buckets`].sort());
+  });
+
+  /**
+   * Makes a directory's entries undeletable, or deletable again: for root, whom permissions do not stop, with the
+   * immutable attribute; for anyone else, by taking away the write permission.
+   */
+  function protect(directory: string, on: boolean) {
+    if (process.getuid?.() === 0) execFileSync("chattr", [on ? "+i" : "-i", directory]);
+    else chmodSync(directory, on ? 0o555 : 0o755);
+  }
+
+  it("reports a leftover it cannot delete, with the reason, and deletes the rest: a server still starts", async () => {
+    const stuck = `${BATCH}.tree.0123456789ab.registering.buckets`;
+    leave(stuck, 2 * HOUR, { name: "3", age: 2 * HOUR });
+    leave(`${BATCH}.codes.writing`, 2 * HOUR);
+    protect(path.join(trees, stuck), true);
+    try {
+      const { swept, unswept } = await sweepRegistrationLeftovers(store, trees);
+      expect(swept).to.deep.equal([`${BATCH}.codes.writing`]);
+      expect(unswept.map((leftover) => leftover.name)).to.deep.equal([stuck]);
+      // The system's refusal as it was given (rm reports it by its code: EPERM, EACCES, ENOTDIR, …).
+      expect(unswept[0]!.reason).to.match(/^E[A-Z]+: /);
+    } finally {
+      protect(path.join(trees, stuck), false);
+    }
+  });
+
+  it("refuses a trees directory it cannot read: the server could not read its trees either", async () => {
+    rmSync(trees, { recursive: true });
+    writeFileSync(trees, "not a directory");
+    const refusal = await sweepRegistrationLeftovers(store, trees).catch((error: unknown) => error);
+    expect((refusal as NodeJS.ErrnoException).code).to.equal("ENOTDIR");
   });
 
   it("are deleted when a server recovers its registrations at start, and a data directory without trees is no error", async () => {
