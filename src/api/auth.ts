@@ -4,7 +4,7 @@ import { getAddress, isAddress, verifyMessage } from "ethers";
 import type { Kysely } from "kysely";
 import { z } from "zod";
 import type { Database } from "../store";
-import { immediateRead } from "../store";
+import { readRows } from "../store";
 import { preparedQuery } from "../store/queries";
 import { badInput, conflict, notAllowed, unauthenticated } from "../ledger/errors";
 import type { ApiServices, Caller } from "./context";
@@ -115,7 +115,7 @@ async function activeCaller(services: ApiServices, key: string): Promise<Caller>
   // Read on every request, by primary key, from the shared database: the row is its own version, so a revocation
   // or suspension indexed by any server of a cluster is seen by the next request on every server.
   const query = standing({ address: key.toLowerCase() });
-  const row = (immediateRead(db)(query) ?? (await db.executeQuery(query)).rows)[0];
+  const row = (await readRows(db, query))[0];
   if (!row) throw unauthenticated("UNKNOWN_KEY", `key ${key} is not registered to any organization`);
   if (row.revoked) throw unauthenticated("REVOKED_KEY", `key ${key} was revoked by its organization`);
   if (row.status !== "ACTIVE") throw notAllowed("ORGANIZATION_SUSPENDED", `organization ${row.id} is suspended`);

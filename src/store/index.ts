@@ -212,6 +212,11 @@ export function immediateRead(db: Kysely<Database>): ImmediateRead {
   return immediateReads.get(db) ?? (() => undefined);
 }
 
+/** A statement's rows: read at once where the store allows (ImmediateRead, `many` as there), else through Kysely. */
+export async function readRows<Row>(db: Kysely<Database>, query: CompiledQuery<Row>, many = false): Promise<Row[]> {
+  return immediateRead(db)(query, many) ?? (await db.executeQuery(query)).rows;
+}
+
 /** Runs a SQLite call; a damaged page it meets is recorded in `health` and thrown as StoreDamagedError. */
 function guarded<T>(health: StoreHealth, call: () => T): T {
   try {

@@ -1,5 +1,5 @@
-import type { CompiledQuery, Expression, ExpressionBuilder, Kysely, SqlBool } from "kysely";
-import { immediateRead } from "./index";
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from "kysely";
+import { readRows } from "./index";
 import { preparedQuery } from "./queries";
 import type { BatchTable, Database, LedgerEventTable } from "./schema";
 
@@ -52,14 +52,14 @@ export async function provenancePage(
   if (!reads) compiled.set(db, (reads = compileProvenanceReads(db)));
   const { block, logIndex } = after ?? CHAIN_START;
   const position = { batchId: batch.id, block, logIndex, limit };
-  const own = await rowsOf(db, reads.own(position));
-  const agreed = await rowsOf(db, reads.agreed({ ...position, mahId: batch.mah_id, agreementId: batch.agreement_id, productId: batch.product_id }));
+  // Read as arrays: a page's rows are many.
+  const own = await readRows(db, reads.own(position), true);
+  const agreed = await readRows(
+    db,
+    reads.agreed({ ...position, mahId: batch.mah_id, agreementId: batch.agreement_id, productId: batch.product_id }),
+    true,
+  );
   return inChainOrder(own, agreed, limit);
-}
-
-/** A statement's rows: at once on SQLite when its connection is free (made from arrays: a page's rows are many), else through Kysely. */
-async function rowsOf(db: Kysely<Database>, query: CompiledQuery<ProvenanceRow>): Promise<ProvenanceRow[]> {
-  return immediateRead(db)(query, true) ?? (await db.executeQuery(query)).rows;
 }
 
 function compileProvenanceReads(db: Kysely<Database>) {

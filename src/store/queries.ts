@@ -1,6 +1,6 @@
 import { CompiledQuery } from "kysely";
 import type { Kysely } from "kysely";
-import { immediateRead } from "./index";
+import { readRows } from "./index";
 import type { BatchTable, Database } from "./schema";
 
 /** A batch with its product's and parties' names, as the reads that show a batch need it. */
@@ -38,7 +38,7 @@ export async function batchById(db: Kysely<Database>, batchId: string): Promise<
     compiledBatchById.set(db, byId);
   }
   const query = byId({ batchId });
-  return (immediateRead(db)(query) ?? (await db.executeQuery(query)).rows)[0];
+  return (await readRows(db, query))[0];
 }
 
 export type BatchRow = BatchTable & {

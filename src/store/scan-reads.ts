@@ -1,12 +1,12 @@
 import { sql } from "kysely";
-import type { CompiledQuery, Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import { CUSTODY_EVENTS } from "../ledger";
 import { UNVERIFIED_SQL } from "./migrations";
 import type { PackStateName } from "../ledger";
 import { batchQuery, preparedQuery } from "./queries";
 import type { BatchRow } from "./queries";
 import type { Database } from "./schema";
-import { immediateRead } from "./index";
+import { readRows } from "./index";
 
 /**
  * What a scan reads, and nothing else. Every scan runs one narrow statement: the batch the code belongs to, the
@@ -52,9 +52,6 @@ export type Custodian = {
 };
 
 function compileScanReads(db: Kysely<Database>) {
-  const immediate = immediateRead(db);
-  /** A statement's rows: at once on SQLite when its connection is free, else through Kysely's queue. */
-  const rowsOf = async <Row>(query: CompiledQuery<Row>): Promise<Row[]> => immediate(query) ?? (await db.executeQuery(query)).rows;
   // Every lookup is by a primary key, so the plan needs no statistics. One row whatever the code: its batch's,
   // or, for a code no batch has, its product's name (read only then), so that an unknown code costs no second
   // statement.
@@ -114,7 +111,7 @@ function compileScanReads(db: Kysely<Database>) {
     return fresh;
   }
   const product = preparedQuery(["productCode"], (slot) => db.selectFrom("products").select("name").where("product_code", "=", slot.productCode));
-  const productName = async (productCode: string | null) => (await rowsOf(product({ productCode })))[0]?.name;
+  const productName = async (productCode: string | null) => (await readRows(db, product({ productCode })))[0]?.name;
   const custodian = preparedQuery(["batchId", "organizationId"], (slot) => {
     // A placeholder stands where the organization's id will be: typed as the column, filled in at each run.
     const organizationSlot = slot.organizationId as unknown as number;
@@ -175,7 +172,7 @@ function compileScanReads(db: Kysely<Database>) {
      * name of its product (of `productCode`), undefined when the ledger holds no such product.
      */
     async pack(key: string, packId: string, productCode: string | null): Promise<ScannedPack> {
-      const found = (await rowsOf(pack({ key, pack: packId, productCode })))[0]!;
+      const found = (await readRows(db, pack({ key, pack: packId, productCode })))[0]!;
       if (found.batch_id === null || found.facts_version === null) return { productName: found.product_name ?? undefined };
       const batch = await factsOf(found.batch_id, found.facts_version);
       // A batch whose facts cannot be read (its product's or parties' rows missing) is no batch to judge by.
@@ -196,7 +193,7 @@ function compileScanReads(db: Kysely<Database>) {
       if (!known) custodians.set(batch, (known = new Map()));
       const kept = known.get(organizationId);
       if (kept) return kept;
-      const row = (await rowsOf(custodian({ batchId: batch.id, organizationId })))[0]!;
+      const row = (await readRows(db, custodian({ batchId: batch.id, organizationId })))[0]!;
       // SQLite answers EXISTS as 0 or 1, PostgreSQL as a boolean.
       const standing = { holds: Boolean(row.holds), receiving: Boolean(row.receiving), everInPath: Boolean(row.held) || Boolean(row.sent) };
       known.set(organizationId, standing);
