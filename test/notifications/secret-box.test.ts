@@ -17,6 +17,17 @@ function refusal(open: () => string): Error {
   throw new Error("it opened");
 }
 
+/** The sealed secret with one bit flipped, once in each byte: nonce, tag and ciphertext alike. */
+function everyOneBitAlteration(sealed: string): string[] {
+  const prefix = sealed.slice(0, sealed.lastIndexOf(".") + 1);
+  const bytes = Buffer.from(sealed.slice(prefix.length), "base64url");
+  return [...bytes.keys()].map((at) => {
+    const altered = Buffer.from(bytes);
+    altered[at] ^= 1 << (at % 8);
+    return `${prefix}${altered.toString("base64url")}`;
+  });
+}
+
 describe("webhook secrets sealed with the API secret", () => {
   it("open only with the API secret and the subscription they were sealed for, and not once altered", () => {
     const box = secretBox(randomBytes(32));
@@ -31,8 +42,9 @@ describe("webhook secrets sealed with the API secret", () => {
       .and.have.property("message")
       .that.contains("does not open with this API secret");
     expect(refusal(() => box.open(sealed, "sub_b"))).to.be.instanceOf(SecretBoxError);
-    const altered = `${sealed.slice(0, -2)}${sealed.endsWith("A") ? "B" : "A"}${sealed.slice(-1)}`;
-    expect(refusal(() => box.open(altered, "sub_a"))).to.be.instanceOf(SecretBoxError);
+    for (const altered of everyOneBitAlteration(sealed)) {
+      expect(refusal(() => box.open(altered, "sub_a"))).to.be.instanceOf(SecretBoxError);
+    }
     expect(refusal(() => box.open(SECRET, "sub_a")).message).to.contain("is not sealed");
   });
 
