@@ -6,8 +6,8 @@ import { notAllowed, notFound, unauthenticated } from "../ledger/errors";
 import { decodeChainCursor, decodeCursor, encodeChainCursor, page, pageQuery } from "./pagination";
 import { batchById, batchQuery } from "../store/queries";
 import type { BatchRow } from "../store/queries";
-import { provenancePage } from "../store/provenance-reads";
-import type { ProvenanceRow } from "../store/provenance-reads";
+import { provenanceReader } from "../store/provenance-reads";
+import type { ProvenanceEntry } from "../store/provenance-reads";
 import { ledgerEntryText, toBatchView } from "./read-model";
 import { batchView, bytes32, INT32_MAX, ledgerEntry, organizationId, wholeNumber } from "./schemas";
 import type { BatchView } from "./schemas";
@@ -15,6 +15,7 @@ import { defineRoute, StreamedJson } from "./routes";
 
 const DEFAULT_PROVENANCE_PAGE = 100;
 const MAX_PROVENANCE_PAGE = 1_000;
+const provenancePage = provenanceReader(ledgerEntryText);
 
 export async function findBatch(services: ApiServices, batchId: string): Promise<BatchRow> {
   const row = await batchById(services.store.db, batchId);
@@ -136,13 +137,13 @@ const ENTRIES_PER_CHUNK = 20;
 
 /**
  * A provenance page as the text of its JSON document, written a few entries at a time: the page's size (close to
- * a kilobyte an entry) is then never one large string to encode, and each entry's details are its stored payload
- * as the indexer wrote it (JSON text), not parsed only to be written again.
+ * a kilobyte an entry) is then never one large string to encode; each entry is its JSON text as the database
+ * wrote it (ledgerEntryText).
  */
-async function* provenanceText(batch: BatchView, entries: ProvenanceRow[], nextCursor: string | null) {
+async function* provenanceText(batch: BatchView, entries: ProvenanceEntry[], nextCursor: string | null) {
   let chunk = `{"batch":${JSON.stringify(batch)},"entries":[`;
-  for (const [n, row] of entries.entries()) {
-    chunk += `${n === 0 ? "" : ","}${ledgerEntryText(row)}`;
+  for (const [n, { entry }] of entries.entries()) {
+    chunk += `${n === 0 ? "" : ","}${entry}`;
     if ((n + 1) % ENTRIES_PER_CHUNK === 0) {
       yield chunk;
       chunk = "";

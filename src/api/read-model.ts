@@ -2,7 +2,7 @@ import { payloadOf } from "../store";
 import type { Kysely } from "kysely";
 import type { Database, LedgerEventTable } from "../store";
 import type { BatchRow } from "../store/queries";
-import type { ProvenanceRow } from "../store/provenance-reads";
+import type { EntryText } from "../store/provenance-reads";
 import type { BatchView } from "./schemas";
 
 /** The batch columns joined with its product, MAH and CMO, as the API shows a batch. */
@@ -74,24 +74,32 @@ export async function toLedgerEntries(db: Kysely<Database>, events: LedgerEventT
 }
 
 /**
- * A provenance entry as the text of its JSON, the same as toLedgerEntries gives for the event: its details are the
- * stored payload's own text (the indexer writes it with JSON.stringify), so it is not parsed only to be written again.
+ * A provenance entry as the text of its JSON, built by the database: byte for byte what JSON.stringify gives for
+ * toLedgerEntries's entry of the event, its details being the stored payload's own text (the indexer writes it
+ * with JSON.stringify), not parsed only to be written again.
  */
-export function ledgerEntryText(row: ProvenanceRow): string {
-  const entry = JSON.stringify({
-    at: row.block_time,
-    blockNumber: row.block_number,
-    logIndex: row.log_index,
-    txHash: row.tx_hash,
-    event: row.name,
-    organization:
-      row.organization_name === null
-        ? null
-        : { id: row.organization_id, name: row.organization_name, role: row.organization_role, region: row.organization_region },
-    signer: row.signer,
-    signerOrganizationId: row.signer_organization_id,
-    verification: row.verification,
-    problem: row.problem,
-  });
-  return `${entry.slice(0, -1)},"details":${row.payload}}`;
-}
+export const ledgerEntryText: EntryText = ({ value, stored, object, unlessNull }) =>
+  object([
+    ["at", value("ledger_events.block_time")],
+    ["blockNumber", value("ledger_events.block_number")],
+    ["logIndex", value("ledger_events.log_index")],
+    ["txHash", value("ledger_events.tx_hash")],
+    ["event", value("ledger_events.name")],
+    [
+      "organization",
+      unlessNull(
+        "organizations.id",
+        object([
+          ["id", value("organizations.id")],
+          ["name", value("organizations.name")],
+          ["role", value("organizations.role")],
+          ["region", value("organizations.region")],
+        ]),
+      ),
+    ],
+    ["signer", value("ledger_events.signer")],
+    ["signerOrganizationId", value("ledger_events.signer_organization_id")],
+    ["verification", value("ledger_events.verification")],
+    ["problem", value("ledger_events.problem")],
+    ["details", stored("ledger_events.payload")],
+  ]);

@@ -3,10 +3,12 @@ import { expect } from "chai";
 import { createStore } from "../../src/store";
 import type { AgreementKindName } from "../../src/ledger/vocabulary";
 import type { Store } from "../../src/store";
-import { provenancePage } from "../../src/store/provenance-reads";
+import { ledgerEntryText, toLedgerEntries } from "../../src/api/read-model";
+import { provenanceReader } from "../../src/store/provenance-reads";
 import type { ChainPosition } from "../../src/store/provenance-reads";
 import { createPostgresDatabase } from "../indexer/stores";
 
+const provenancePage = provenanceReader(ledgerEntryText);
 const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
 const EVERY_PRODUCT = id(0);
 const [MAH, CMO, OTHER_MAH] = [1, 2, 3];
@@ -32,6 +34,11 @@ const EVENTS: { at: [number, number]; name: string; batch?: string; agreement?: 
   { at: [15, 1], name: "BatchNoted", batch: BATCH.id, shown: true },
 ];
 
+/** Names and texts JSON must escape: quotes, backslashes, control characters, line separators, CJK, emoji. */
+const nameOf = (n: number) => `organization ${n}: "药业" \\ \n\t\u0001\u001f\u2028 😀`;
+const problemOf = (n: number) => (n % 3 === 0 ? null : `failed: "${n}" \r\n\b\f\u007f </script>`);
+const payloadOf = (n: number) => JSON.stringify({ n, note: `"${n}"\n\u0000é`, nested: { list: [1, "two", null] } });
+
 async function seed(store: Store) {
   await store.db
     .insertInto("organizations")
@@ -41,7 +48,7 @@ async function seed(store: Store) {
         role: n === CMO ? ("CMO" as const) : ("MAH" as const),
         region: 320000 + n,
         licence_hash: id(n),
-        name: `organization ${n}`,
+        name: nameOf(n),
         status: "ACTIVE" as const,
         onboarded_by: 0,
         onboarded_at: 0,
@@ -88,7 +95,7 @@ async function seed(store: Store) {
         block_number: event.at[0],
         log_index: event.at[1],
         block_hash: id(event.at[0]),
-        block_time: 1_700_000_000 + event.at[0],
+        block_time: 1_700_000_000_000 + event.at[0],
         tx_hash: id(event.at[0] * 100 + event.at[1]),
         contract: "BatchLedger",
         address: "0x" + "ab".repeat(20),
@@ -96,11 +103,11 @@ async function seed(store: Store) {
         batch_id: event.batch ?? null,
         agreement_id: event.agreement ?? null,
         organization_id: event.organization ?? null,
-        signer: null,
-        signer_organization_id: null,
-        verification: "verified",
-        problem: null,
-        payload: "{}",
+        signer: event.organization === undefined ? null : "0x" + "cd".repeat(20),
+        signer_organization_id: event.organization ?? null,
+        verification: event.at[1] === 1 ? "pending" : "verified",
+        problem: problemOf(event.at[0] * 10 + event.at[1]),
+        payload: payloadOf(event.at[0] * 10 + event.at[1]),
       })),
     )
     .execute();
@@ -119,18 +126,35 @@ describe.each(["sqlite", "postgres"] as const)("a batch's provenance pages on %s
         let after: ChainPosition | undefined;
         for (;;) {
           const page = await provenancePage(store.db, BATCH, after, limit);
-          paged.push(...page.map((row): [number, number] => [row.block_number, row.log_index]));
+          paged.push(...page.map((event): [number, number] => [event.block_number, event.log_index]));
           if (page.length < limit) break;
           after = { block: page[page.length - 1]!.block_number, logIndex: page[page.length - 1]!.log_index };
         }
         expect(paged, `pages of ${limit}`).to.deep.equal(shown);
       }
       const whole = await provenancePage(store.db, BATCH, undefined, 100);
-      expect(whole.map((row) => row.organization_name)).to.deep.equal(
+      expect(whole.map((event) => JSON.parse(event.entry).organization?.name ?? null)).to.deep.equal(
         EVENTS.filter((event) => event.shown).map((event) =>
-          event.organization === undefined || event.organization === 99 ? null : `organization ${event.organization}`,
+          event.organization === undefined || event.organization === 99 ? null : nameOf(event.organization),
         ),
       );
+    } finally {
+      await store.close();
+      await database?.drop();
+    }
+  });
+
+  it("write each entry as the database's text, byte for byte what JSON.stringify gives for the entry", async () => {
+    const database = kind === "postgres" ? await createPostgresDatabase("trace_provenance_text") : undefined;
+    const store = createStore(database?.url ?? ":memory:");
+    try {
+      await store.migrate();
+      await seed(store);
+      const whole = await provenancePage(store.db, BATCH, undefined, 100);
+      const events = await store.db.selectFrom("ledger_events").selectAll().orderBy("block_number").orderBy("log_index").execute();
+      const shownEvents = events.filter((event) => whole.some((w) => w.block_number === event.block_number && w.log_index === event.log_index));
+      const expected = (await toLedgerEntries(store.db, shownEvents)).map((entry) => JSON.stringify(entry));
+      expect(whole.map((event) => event.entry)).to.deep.equal(expected);
     } finally {
       await store.close();
       await database?.drop();
