@@ -205,16 +205,41 @@ function openSqlite(file: string, health: StoreHealth) {
  */
 export type ImmediateRead = <Row>(query: CompiledQuery<Row>, many?: boolean) => Row[] | undefined;
 
-const immediateReads = new WeakMap<Kysely<Database>, ImmediateRead>();
+/** Immediate reads of several statements, in one read transaction: what is committed meanwhile is in all or none. */
+type ImmediateReads = <Row>(queries: readonly CompiledQuery<Row>[], many?: boolean) => Row[][] | undefined;
+
+const immediateReads = new WeakMap<Kysely<Database>, ImmediateReads>();
 
 /** The store's immediate reads, for the few statements run on every request (a scan's, a token's key). */
 export function immediateRead(db: Kysely<Database>): ImmediateRead {
-  return immediateReads.get(db) ?? (() => undefined);
+  const reads = immediateReads.get(db);
+  return reads ? (query, many) => reads([query], many)?.[0] : () => undefined;
 }
 
 /** A statement's rows: read at once where the store allows (ImmediateRead, `many` as there), else through Kysely. */
 export async function readRows<Row>(db: Kysely<Database>, query: CompiledQuery<Row>, many = false): Promise<Row[]> {
-  return immediateRead(db)(query, many) ?? (await db.executeQuery(query)).rows;
+  return immediateReads.get(db)?.([query], many)?.[0] ?? (await db.executeQuery(query)).rows;
+}
+
+/**
+ * The rows of several statements, read in one snapshot of the store: what another connection commits while they
+ * run is in all of them or in none (a page merged from two statements could otherwise hold a later event of one
+ * and miss an earlier one of the other, and a cursor after it would skip that one for good). At once where the
+ * store allows, else in one read-only transaction, REPEATABLE READ on PostgreSQL (where READ COMMITTED, its
+ * default, gives each statement a snapshot of its own).
+ */
+export async function readRowsTogether<Row>(db: Kysely<Database>, queries: readonly CompiledQuery<Row>[], many = false): Promise<Row[][]> {
+  const now = immediateReads.get(db)?.(queries, many);
+  if (now) return now;
+  return db
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .setAccessMode("read only")
+    .execute(async (trx) => {
+      const rows: Row[][] = [];
+      for (const query of queries) rows.push((await trx.executeQuery(query)).rows);
+      return rows;
+    });
 }
 
 /** Runs a SQLite call; a damaged page it meets is recorded in `health` and thrown as StoreDamagedError. */
@@ -306,11 +331,17 @@ function withStatementCache(database: SqliteDatabase.Database, health: StoreHeal
       kept.end();
       return cached(sql);
     },
-    readNow: (<Row>(query: CompiledQuery<Row>, many = false) => {
+    readNow: (<Row>(queries: readonly CompiledQuery<Row>[], many = false) => {
       if ((database.inTransaction && !kept.holds) || stepping.count > 0) return undefined;
-      const statement = cached(query.sql, many);
-      return kept.read(() => (many ? statement.allFromArrays(query.parameters) : statement.all(query.parameters))) as Row[];
-    }) as ImmediateRead,
+      return kept.read(
+        () =>
+          queries.map((query) => {
+            const statement = cached(query.sql, many);
+            return many ? statement.allFromArrays(query.parameters) : statement.all(query.parameters);
+          }),
+        queries.length > 1,
+      ) as Row[][];
+    }) as ImmediateReads,
   };
 }
 

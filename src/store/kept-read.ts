@@ -23,8 +23,12 @@ import { mapFile } from "../file-mapping";
  * statement, a transaction, an integrity check): `end()`.
  */
 export type KeptRead = {
-  /** Runs `read` (synchronous statements only) in the kept read transaction, beginning one (kept if it can be) if none is. */
-  read<T>(read: () => T): T;
+  /**
+   * Runs `read` (synchronous statements only) in the kept read transaction, beginning one (kept if it can be) if none
+   * is. `together`: its statements are read in one transaction even where none can be kept, so that what another
+   * connection commits between them is in all of them or none.
+   */
+  read<T>(read: () => T, together?: boolean): T;
   /** Ends the kept read transaction, if one is open. */
   end(): void;
   /** Whether the connection's open transaction is the kept one. */
@@ -72,15 +76,16 @@ export function keptRead(database: SqliteDatabase.Database, file: string): KeptR
     }
   }
 
-  function read<T>(run: () => T): T {
+  function read<T>(run: () => T, together = false): T {
     if (keptUnder !== undefined && !watched!.equals(keptUnder)) end();
     if (keptUnder !== undefined) return ended(run);
+    const unkept = together ? () => inOneTransaction(run) : run;
     if (watched === undefined) {
-      const result = run();
+      const result = unkept();
       watched = walIndex(file) ?? null;
       return result;
     }
-    if (watched === null) return run();
+    if (watched === null) return unkept();
     const before = Buffer.from(watched);
     begin.run();
     const result = ended(run);
@@ -90,6 +95,13 @@ export function keptRead(database: SqliteDatabase.Database, file: string): KeptR
     } else {
       commit.run();
     }
+    return result;
+  }
+
+  function inOneTransaction<T>(run: () => T): T {
+    begin.run();
+    const result = ended(run);
+    commit.run();
     return result;
   }
 

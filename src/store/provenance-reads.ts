@@ -1,6 +1,6 @@
 import { SqliteAdapter, sql } from "kysely";
 import type { Expression, ExpressionBuilder, Kysely, RawBuilder, SqlBool } from "kysely";
-import { readRows } from "./index";
+import { readRowsTogether } from "./index";
 import { preparedQuery } from "./queries";
 import type { BatchTable, Database, LedgerEventTable, OrganizationTable } from "./schema";
 
@@ -57,14 +57,13 @@ export function provenanceReader(entryText: EntryText) {
     if (!reads) compiled.set(db, (reads = compileProvenanceReads(db, entryText(jsonTextIn(db)))));
     const { block, logIndex } = after ?? CHAIN_START;
     const position = { batchId: batch.id, block, logIndex, limit };
-    // Read as arrays: a page's rows are many.
-    const own = await readRows(db, reads.own(position), true);
-    const agreed = await readRows(
+    // In one snapshot (see readRowsTogether), as arrays: a page's rows are many.
+    const [own, agreed] = await readRowsTogether(
       db,
-      reads.agreed({ ...position, mahId: batch.mah_id, agreementId: batch.agreement_id, productId: batch.product_id }),
+      [reads.own(position), reads.agreed({ ...position, mahId: batch.mah_id, agreementId: batch.agreement_id, productId: batch.product_id })],
       true,
     );
-    return inChainOrder(own, agreed, limit);
+    return inChainOrder(own!, agreed!, limit);
   };
 }
 
