@@ -142,8 +142,8 @@ const ENTRIES_PER_CHUNK = 20;
  */
 async function* provenanceText(batch: BatchView, entries: ProvenanceEntry[], nextCursor: string | null) {
   let chunk = `{"batch":${JSON.stringify(batch)},"entries":[`;
-  for (const [n, { entry }] of entries.entries()) {
-    chunk += `${n === 0 ? "" : ","}${entry}`;
+  for (const [n, { json }] of entries.entries()) {
+    chunk += `${n === 0 ? "" : ","}${json}`;
     if ((n + 1) % ENTRIES_PER_CHUNK === 0) {
       yield chunk;
       chunk = "";

@@ -199,9 +199,10 @@ function openSqlite(file: string, health: StoreHealth) {
  * runs a statement synchronously, so between Kysely's statements the connection is free: the read runs only when
  * no transaction is open on it (another caller's writes, committed or not, are never read halfway) but the kept read
  * transaction (src/store/kept-read.ts), and no reader is stepping a statement. It sees exactly what a statement
- * queued through Kysely at that moment would. With `many`, for a statement of many rows (a provenance page's 100):
+ * queued through Kysely at that moment would. With `many`, for a statement of many rows (a provenance page's):
  * its rows are read as arrays and made into objects here, by the column names the statement reports as it runs,
- * which costs a third of what better-sqlite3's own row objects cost on Node 20 (1.6 µs a row of 14 columns).
+ * which costs less than better-sqlite3's own row objects on Node 20 (a third, 1.6 µs a row, for 14 columns; for a
+ * provenance page's three, 290 against 330 µs a page of 100).
  */
 export type ImmediateRead = <Row>(query: CompiledQuery<Row>, many?: boolean) => Row[] | undefined;
 
@@ -216,17 +217,18 @@ export function immediateRead(db: Kysely<Database>): ImmediateRead {
   return reads ? (query, many) => reads([query], many)?.[0] : () => undefined;
 }
 
-/** A statement's rows: read at once where the store allows (ImmediateRead, `many` as there), else through Kysely. */
-export async function readRows<Row>(db: Kysely<Database>, query: CompiledQuery<Row>, many = false): Promise<Row[]> {
-  return immediateReads.get(db)?.([query], many)?.[0] ?? (await db.executeQuery(query)).rows;
+/** A statement's rows: read at once where the store allows (ImmediateRead), else through Kysely. */
+export async function readRows<Row>(db: Kysely<Database>, query: CompiledQuery<Row>): Promise<Row[]> {
+  return immediateReads.get(db)?.([query])?.[0] ?? (await db.executeQuery(query)).rows;
 }
 
 /**
  * The rows of several statements, read in one snapshot of the store: what another connection commits while they
  * run is in all of them or in none (a page merged from two statements could otherwise hold a later event of one
  * and miss an earlier one of the other, and a cursor after it would skip that one for good). At once where the
- * store allows, else in one read-only transaction, REPEATABLE READ on PostgreSQL (where READ COMMITTED, its
- * default, gives each statement a snapshot of its own).
+ * store allows, else in one transaction: REPEATABLE READ and read only on PostgreSQL (where READ COMMITTED, its
+ * default, gives each statement a snapshot of its own), SQLite's own on SQLite (every transaction reads one
+ * snapshot there). Not inside a transaction of the caller's: Kysely begins none within another.
  */
 export async function readRowsTogether<Row>(db: Kysely<Database>, queries: readonly CompiledQuery<Row>[], many = false): Promise<Row[][]> {
   const now = immediateReads.get(db)?.(queries, many);

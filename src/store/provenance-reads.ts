@@ -4,17 +4,20 @@ import { readRowsTogether } from "./index";
 import { preparedQuery } from "./queries";
 import type { BatchTable, Database, LedgerEventTable, OrganizationTable } from "./schema";
 
-/** A ledger event of a batch's provenance: its chain position and its entry, as the JSON text `EntryText` made. */
-export type ProvenanceEntry = Pick<LedgerEventTable, "block_number" | "log_index"> & { entry: string };
+/** A ledger event of a batch's provenance: its chain position and its entry's JSON text, as `EntryText` made it. */
+export type ProvenanceEntry = Pick<LedgerEventTable, "block_number" | "log_index"> & { json: string };
 
 /** The columns an entry is made of: its event's, and those of the organization the event names (null if none). */
 export type ProvenanceColumn = `ledger_events.${keyof LedgerEventTable & string}` | `organizations.${keyof OrganizationTable & string}`;
 
 /** JSON text written by the database, in its own SQL (text quoted and escaped as JSON.stringify does). */
 export type JsonText = {
-  /** A column's value as JSON: a string quoted, a number as it is, null as null. */
+  /**
+   * A column's value as JSON: a string quoted and escaped, an integer in decimal, null as null (a real number would
+   * be in the database's own precision: the entries' numbers are all integers).
+   */
   value(column: ProvenanceColumn): RawBuilder<string>;
-  /** A column that holds JSON text already, as it is. */
+  /** A column that holds JSON text already, as it is; one never null (a null would make the whole entry null). */
   stored(column: ProvenanceColumn): RawBuilder<string>;
   /** An object of these fields, in this order. */
   object(fields: [key: string, value: RawBuilder<string>][]): RawBuilder<string>;
@@ -90,7 +93,7 @@ function compileProvenanceReads(db: Kysely<Database>, entry: RawBuilder<string>)
     db
       .selectFrom("ledger_events")
       .leftJoin("organizations", "organizations.id", "ledger_events.organization_id")
-      .select(["ledger_events.block_number", "ledger_events.log_index", entry.as("entry")])
+      .select(["ledger_events.block_number", "ledger_events.log_index", entry.as("json")])
       .where(where)
       .where((eb) => eb(eb.refTuple("ledger_events.block_number", "ledger_events.log_index"), ">", eb.tuple(block, logIndex)))
       .orderBy("ledger_events.block_number")

@@ -133,7 +133,7 @@ describe.each(["sqlite", "postgres"] as const)("a batch's provenance pages on %s
         expect(paged, `pages of ${limit}`).to.deep.equal(shown);
       }
       const whole = await provenancePage(store.db, BATCH, undefined, 100);
-      expect(whole.map((event) => JSON.parse(event.entry).organization?.name ?? null)).to.deep.equal(
+      expect(whole.map((event) => JSON.parse(event.json).organization?.name ?? null)).to.deep.equal(
         EVENTS.filter((event) => event.shown).map((event) =>
           event.organization === undefined || event.organization === 99 ? null : nameOf(event.organization),
         ),
@@ -154,7 +154,7 @@ describe.each(["sqlite", "postgres"] as const)("a batch's provenance pages on %s
       const events = await store.db.selectFrom("ledger_events").selectAll().orderBy("block_number").orderBy("log_index").execute();
       const shownEvents = events.filter((event) => whole.some((w) => w.block_number === event.block_number && w.log_index === event.log_index));
       const expected = (await toLedgerEntries(store.db, shownEvents)).map((entry) => JSON.stringify(entry));
-      expect(whole.map((event) => event.entry)).to.deep.equal(expected);
+      expect(whole.map((event) => event.json)).to.deep.equal(expected);
     } finally {
       await store.close();
       await database?.drop();

@@ -65,9 +65,12 @@ describe("statements read together", () => {
     const database = await createPostgresDatabase("trace_read_together");
     const store = createStore(database.url);
     try {
-      const setting = (name: string) => sql<{ value: string }>`SELECT current_setting(${name}) AS value`.compile(store.db);
-      const [isolation, readOnly] = await readRowsTogether(store.db, [setting("transaction_isolation"), setting("transaction_read_only")]);
-      expect([isolation![0]!.value, readOnly![0]!.value]).to.deep.equal(["repeatable read", "on"]);
+      // The transaction's start, its isolation and its access mode, as each statement sees them.
+      const transaction = sql<{ began: string; isolation: string; readOnly: string }>`SELECT transaction_timestamp()::text AS began,
+        current_setting('transaction_isolation') AS isolation, current_setting('transaction_read_only') AS "readOnly"`.compile(store.db);
+      const [first, second] = await readRowsTogether(store.db, [transaction, transaction]);
+      expect(first![0]).to.deep.include({ isolation: "repeatable read", readOnly: "on" });
+      expect(second![0], "the same transaction").to.deep.equal(first![0]);
     } finally {
       await store.close();
       await database.drop();
