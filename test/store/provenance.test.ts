@@ -1,4 +1,4 @@
-import { describe, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import { createStore } from "../../src/store";
 import type { AgreementKindName } from "../../src/ledger/vocabulary";
@@ -114,50 +114,45 @@ async function seed(store: Store) {
 }
 
 describe.each(["sqlite", "postgres"] as const)("a batch's provenance pages on %s", (kind) => {
+  let store: Store;
+  let database: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
+  beforeAll(async () => {
+    database = kind === "postgres" ? await createPostgresDatabase("trace_provenance") : undefined;
+    store = createStore(database?.url ?? ":memory:");
+    await store.migrate();
+    await seed(store);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+
   it("give the batch's own events and its agreements', interleaved in chain order, once each, whatever the page length", async () => {
-    const database = kind === "postgres" ? await createPostgresDatabase("trace_provenance") : undefined;
-    const store = createStore(database?.url ?? ":memory:");
-    try {
-      await store.migrate();
-      await seed(store);
-      const shown = EVENTS.filter((event) => event.shown).map((event) => event.at);
-      for (let limit = 1; limit <= shown.length + 1; limit++) {
-        const paged: [number, number][] = [];
-        let after: ChainPosition | undefined;
-        for (;;) {
-          const page = await provenancePage(store.db, BATCH, after, limit);
-          paged.push(...page.map((event): [number, number] => [event.block_number, event.log_index]));
-          if (page.length < limit) break;
-          after = { block: page[page.length - 1]!.block_number, logIndex: page[page.length - 1]!.log_index };
-        }
-        expect(paged, `pages of ${limit}`).to.deep.equal(shown);
+    const shown = EVENTS.filter((event) => event.shown).map((event) => event.at);
+    for (let limit = 1; limit <= shown.length + 1; limit++) {
+      const paged: [number, number][] = [];
+      let after: ChainPosition | undefined;
+      for (;;) {
+        const page = await provenancePage(store.db, BATCH, after, limit);
+        paged.push(...page.map((event): [number, number] => [event.block_number, event.log_index]));
+        if (page.length < limit) break;
+        after = { block: page[page.length - 1]!.block_number, logIndex: page[page.length - 1]!.log_index };
       }
-      const whole = await provenancePage(store.db, BATCH, undefined, 100);
-      expect(whole.map((event) => JSON.parse(event.json).organization?.name ?? null)).to.deep.equal(
-        EVENTS.filter((event) => event.shown).map((event) =>
-          event.organization === undefined || event.organization === 99 ? null : nameOf(event.organization),
-        ),
-      );
-    } finally {
-      await store.close();
-      await database?.drop();
+      expect(paged, `pages of ${limit}`).to.deep.equal(shown);
     }
+    const whole = await provenancePage(store.db, BATCH, undefined, 100);
+    expect(whole.map((event) => JSON.parse(event.json).organization?.name ?? null)).to.deep.equal(
+      EVENTS.filter((event) => event.shown).map((event) =>
+        event.organization === undefined || event.organization === 99 ? null : nameOf(event.organization),
+      ),
+    );
   });
 
   it("write each entry as the database's text, byte for byte what JSON.stringify gives for the entry", async () => {
-    const database = kind === "postgres" ? await createPostgresDatabase("trace_provenance_text") : undefined;
-    const store = createStore(database?.url ?? ":memory:");
-    try {
-      await store.migrate();
-      await seed(store);
-      const whole = await provenancePage(store.db, BATCH, undefined, 100);
-      const events = await store.db.selectFrom("ledger_events").selectAll().orderBy("block_number").orderBy("log_index").execute();
-      const shownEvents = events.filter((event) => whole.some((w) => w.block_number === event.block_number && w.log_index === event.log_index));
-      const expected = (await toLedgerEntries(store.db, shownEvents)).map((entry) => JSON.stringify(entry));
-      expect(whole.map((event) => event.json)).to.deep.equal(expected);
-    } finally {
-      await store.close();
-      await database?.drop();
-    }
+    const whole = await provenancePage(store.db, BATCH, undefined, 100);
+    const events = await store.db.selectFrom("ledger_events").selectAll().orderBy("block_number").orderBy("log_index").execute();
+    const shownEvents = events.filter((event) => whole.some((w) => w.block_number === event.block_number && w.log_index === event.log_index));
+    const expected = (await toLedgerEntries(store.db, shownEvents)).map((entry) => JSON.stringify(entry));
+    expect(whole.map((event) => event.json)).to.deep.equal(expected);
   });
 });
