@@ -110,7 +110,7 @@ export function createStore(location: string, options: StoreOptions = {}): Store
     };
     const connection = withStatementCache(sqlite, health, kept);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
-    immediateReads.set(db, connection.readNow);
+    immediateReads.set(db, connection.reads);
     const store = storeOver(db, "sqlite", async () => ({ store, lost: new AbortController().signal, close: async () => {} }), integrity);
     registerBulkTarget(store.db, { dialect: "sqlite", handle: sqlite, endKeptRead: kept.end });
     // The same object the writer session hands out, so both name the file.
@@ -206,20 +206,19 @@ function openSqlite(file: string, health: StoreHealth) {
  */
 export type ImmediateRead = <Row>(query: CompiledQuery<Row>, many?: boolean) => Row[] | undefined;
 
-/** Immediate reads of several statements, in one read transaction: what is committed meanwhile is in all or none. */
-type ImmediateReads = <Row>(queries: readonly CompiledQuery<Row>[], many?: boolean) => Row[][] | undefined;
+/** Immediate reads of one statement, and of several in one read transaction (what is committed meanwhile is in all or none). */
+type ImmediateReads = { one: ImmediateRead; together: <Row>(queries: readonly CompiledQuery<Row>[], many?: boolean) => Row[][] | undefined };
 
 const immediateReads = new WeakMap<Kysely<Database>, ImmediateReads>();
 
 /** The store's immediate reads, for the few statements run on every request (a scan's, a token's key). */
 export function immediateRead(db: Kysely<Database>): ImmediateRead {
-  const reads = immediateReads.get(db);
-  return reads ? (query, many) => reads([query], many)?.[0] : () => undefined;
+  return immediateReads.get(db)?.one ?? (() => undefined);
 }
 
 /** A statement's rows: read at once where the store allows (ImmediateRead), else through Kysely. */
 export async function readRows<Row>(db: Kysely<Database>, query: CompiledQuery<Row>): Promise<Row[]> {
-  return immediateReads.get(db)?.([query])?.[0] ?? (await db.executeQuery(query)).rows;
+  return immediateRead(db)(query) ?? (await db.executeQuery(query)).rows;
 }
 
 /**
@@ -231,7 +230,7 @@ export async function readRows<Row>(db: Kysely<Database>, query: CompiledQuery<R
  * snapshot there). Not inside a transaction of the caller's: Kysely begins none within another.
  */
 export async function readRowsTogether<Row>(db: Kysely<Database>, queries: readonly CompiledQuery<Row>[], many = false): Promise<Row[][]> {
-  const now = immediateReads.get(db)?.(queries, many);
+  const now = immediateReads.get(db)?.together(queries, many);
   if (now) return now;
   return db
     .transaction()
@@ -324,6 +323,12 @@ function withStatementCache(database: SqliteDatabase.Database, health: StoreHeal
     statements.set(key, statement);
     return statement;
   };
+  /** Whether a read may run now: no transaction open but the kept one, and no reader stepping a statement. */
+  const free = () => !(database.inTransaction && !kept.holds) && stepping.count === 0;
+  const rowsOf = (query: CompiledQuery, many: boolean): unknown[] => {
+    const statement = cached(query.sql, many);
+    return many ? statement.allFromArrays(query.parameters) : statement.all(query.parameters);
+  };
   return {
     close() {
       kept.end();
@@ -333,17 +338,10 @@ function withStatementCache(database: SqliteDatabase.Database, health: StoreHeal
       kept.end();
       return cached(sql);
     },
-    readNow: (<Row>(queries: readonly CompiledQuery<Row>[], many = false) => {
-      if ((database.inTransaction && !kept.holds) || stepping.count > 0) return undefined;
-      return kept.read(
-        () =>
-          queries.map((query) => {
-            const statement = cached(query.sql, many);
-            return many ? statement.allFromArrays(query.parameters) : statement.all(query.parameters);
-          }),
-        queries.length > 1,
-      ) as Row[][];
-    }) as ImmediateReads,
+    reads: {
+      one: (query, many = false) => (free() ? kept.read(() => rowsOf(query, many)) : undefined),
+      together: (queries, many = false) => (free() ? kept.read(() => queries.map((query) => rowsOf(query, many)), true) : undefined),
+    } as ImmediateReads,
   };
 }
 
