@@ -61,6 +61,35 @@ describe("statements read together", () => {
     expect(unwatched.read(read), "not together").to.deep.equal([4, 5]);
   });
 
+  it("on a SQLite store whose connection another caller's transaction holds, wait for it and never read what it rolled back", async () => {
+    const store = createStore(path.join(dir, "store-held.sqlite"));
+    try {
+      await store.migrate();
+      const count = sql<{ n: number }>`SELECT count(*) AS n FROM redeemed_challenges`.compile(store.db);
+      let inserted!: () => void;
+      let release!: () => void;
+      const insertedOnce = new Promise<void>((resolve) => (inserted = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const writing = store.db
+        .transaction()
+        .execute(async (trx) => {
+          await trx.insertInto("redeemed_challenges").values({ nonce: "a", expires_at: 1 }).execute();
+          inserted();
+          await released;
+          throw new Error("roll back");
+        })
+        .catch(() => undefined);
+      await insertedOnce;
+      // Uncommitted, and about to be rolled back: not read at once on the same connection, but after the transaction.
+      const reading = readRowsTogether(store.db, [count, count]);
+      release();
+      await writing;
+      expect(await reading).to.deep.equal([[{ n: 0 }], [{ n: 0 }]]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("on PostgreSQL run in one read-only REPEATABLE READ transaction", async () => {
     const database = await createPostgresDatabase("trace_read_together");
     const store = createStore(database.url);
