@@ -11,7 +11,7 @@
  *
  *   npm run bench:api                              seed once (minutes), then measure
  *   BENCH_API_CODES=1000000 npm run bench:api      a smaller store of the same shape
- *   BENCH_API_SECONDS=10 BENCH_API_ROUNDS=5 …      seconds per run (default 5), rounds (default 3)
+ *   BENCH_API_SECONDS=10 BENCH_API_ROUNDS=3 …      seconds per run (default 5), rounds (default 5)
  *   BENCH_API_RESEED=1 npm run bench:api           rebuild the cached store
  */
 import cluster from "node:cluster";
@@ -685,7 +685,7 @@ async function signIn(url: string, key: string) {
 }
 
 const OPEN_LOOP_RATES = [500, 1_000, 2_000, 4_000];
-const ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 5);
 /** Connections of the closed-loop runs and of the provenance target's. */
 const PROVENANCE_CONNECTIONS = 50;
 /** Sockets the open-loop generator may use: requests due while all are busy wait, and the wait counts. */
@@ -846,47 +846,41 @@ async function measure(manifest: Manifest) {
     for (const server of [bare, api, lookup]) await load.run(scanJob(server.url, { seconds: 3, connections: 8 }));
     // Every batch's tree opened once by a signed-in scan (see scanMix), at least one pass over them.
     await load.run(scanJob(api.url, { requests: mix.oneCodePerBatch, seconds: 12, connections: 16, headers: { authorization } }));
+    const closedLoop = async (name: "bare" | "scan", server: { child: ChildProcess; url: string }, round: number) => {
+      const closed = await cpuPerRequest(server.child.pid!, () => load.run(scanJob(server.url, { connections: PROVENANCE_CONNECTIONS, warm: true })));
+      figures[name].cpuUs.push(closed.cpuUs);
+      figures[name].closedRate.push(closed.result.count / closed.result.seconds);
+      console.log(`round ${round} ${name}: ${us(closed.cpuUs)} CPU/request, ${perSecond(closed.result.count / closed.result.seconds)} closed loop`);
+      return closed;
+    };
+    const openLoop = async (name: "bare" | "scan", server: { child: ChildProcess; url: string }, rate: number, round: number) => {
+      const pid = server.child.pid!;
+      await settle(pid);
+      const faultsBefore = procMajorFaults(`/proc/${pid}/stat`) ?? 0;
+      const readBefore = procStorageReadBytes(pid) ?? 0;
+      const open = await load.run(scanJob(server.url, { rate }));
+      const faults = (procMajorFaults(`/proc/${pid}/stat`) ?? 0) - faultsBefore;
+      const read = (procStorageReadBytes(pid) ?? 0) - readBefore;
+      console.log(`round ${round} ${name} at ${rate}/s: p99 ${us(open.p99us)}, ${faults} major page faults, ${read / 4096} pages read from storage`);
+      if (open.errors > 0) throw new Error(`${open.errors} scans failed at ${rate}/s`);
+      if (open.unanswered > 0) console.log(`round ${round} ${name} at ${rate}/s: ${open.unanswered} scans unanswered after the run (counted as waited so far)`);
+      const f = figures[name];
+      f.unanswered[rate]!.push(open.unanswered);
+      f.p50[rate]!.push(open.p50us);
+      f.p99[rate]!.push(open.p99us);
+    };
+    // Each figure is measured right after its reference, so that both see the same load from the machine's other
+    // work (which moved a p99 several-fold within a minute on this shared machine): the scan's CPU and the signed-in
+    // scan's after the bare server's, a provenance page after the scan whose p99 it is compared with, and at each
+    // open-loop rate the scan after the bare server.
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, server] of [
-        ["bare", bare],
-        ["scan", api],
-      ] as const) {
-        const f = figures[name];
-        const closed = await cpuPerRequest(server.child.pid!, () =>
-          load.run(scanJob(server.url, { connections: PROVENANCE_CONNECTIONS, warm: true })),
-        );
-        f.cpuUs.push(closed.cpuUs);
-        f.closedRate.push(closed.result.count / closed.result.seconds);
-        if (name === "scan") scanClosedP99.push(closed.result.p99us);
-        for (const rate of OPEN_LOOP_RATES) {
-          await settle(server.child.pid!);
-          const pid = server.child.pid!;
-          const faultsBefore = procMajorFaults(`/proc/${pid}/stat`) ?? 0;
-          const readBefore = procStorageReadBytes(pid) ?? 0;
-          const open = await load.run(scanJob(server.url, { rate }));
-          const faults = (procMajorFaults(`/proc/${pid}/stat`) ?? 0) - faultsBefore;
-          const read = (procStorageReadBytes(pid) ?? 0) - readBefore;
-          console.log(
-            `round ${round} ${name} at ${rate}/s: p99 ${us(open.p99us)}, ${faults} major page faults, ${read / 4096} pages read from storage`,
-          );
-          if (open.errors > 0) throw new Error(`${open.errors} scans failed at ${rate}/s`);
-          if (open.unanswered > 0)
-            console.log(`round ${round} ${name} at ${rate}/s: ${open.unanswered} scans unanswered after the run (counted as waited so far)`);
-          f.unanswered[rate]!.push(open.unanswered);
-          f.p50[rate]!.push(open.p50us);
-          f.p99[rate]!.push(open.p99us);
-        }
-        console.log(`round ${round} ${name}: ${us(closed.cpuUs)} CPU/request, ${perSecond(closed.result.count / closed.result.seconds)} closed loop`);
-      }
-      const looked = await cpuPerRequest(lookup.child.pid!, () => load.run(scanJob(lookup.url, { connections: PROVENANCE_CONNECTIONS, warm: true })));
-      lookupFigures.cpuUs.push(looked.cpuUs);
-      lookupFigures.closedRate.push(looked.result.count / looked.result.seconds);
-      console.log(`round ${round} lookup: ${us(looked.cpuUs)} CPU/request`);
+      await closedLoop("bare", bare, round);
       const faultsBefore = procMajorFaults(`/proc/${api.child.pid!}/stat`) ?? 0;
       const signedIn = await cpuPerRequest(api.child.pid!, () => load.run(scanJob(api.url, { connections: 16, headers: { authorization } })));
       signedInCpu.push(signedIn.cpuUs);
       const faults = (procMajorFaults(`/proc/${api.child.pid!}/stat`) ?? 0) - faultsBefore;
       console.log(`round ${round} signed-in: ${us(signedIn.cpuUs)} CPU/request, ${faults} major page faults`);
+      scanClosedP99.push((await closedLoop("scan", api, round)).result.p99us);
       const pages = await cpuPerRequest(api.child.pid!, () =>
         load.run({
           url: api.url,
@@ -905,6 +899,14 @@ async function measure(manifest: Manifest) {
       console.log(
         `round ${round} provenance: p99 ${us(pages.result.p99us)}, ${us(pages.cpuUs)} CPU/page, ${perSecond(pages.result.count / pages.result.seconds)}`,
       );
+      for (const rate of OPEN_LOOP_RATES) {
+        await openLoop("bare", bare, rate, round);
+        await openLoop("scan", api, rate, round);
+      }
+      const looked = await cpuPerRequest(lookup.child.pid!, () => load.run(scanJob(lookup.url, { connections: PROVENANCE_CONNECTIONS, warm: true })));
+      lookupFigures.cpuUs.push(looked.cpuUs);
+      lookupFigures.closedRate.push(looked.result.count / looked.result.seconds);
+      console.log(`round ${round} lookup: ${us(looked.cpuUs)} CPU/request`);
     }
     report(figures, lookupFigures, median(signedInCpu), provenance, median(scanClosedP99));
   } finally {
@@ -987,7 +989,7 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
   // The settings that differ from the defaults, so that the command reproduces the figures.
   const settings = [
     CODES === 10_000_000 ? "" : `BENCH_API_CODES=${CODES} `,
-    ROUNDS === 3 ? "" : `BENCH_API_ROUNDS=${ROUNDS} `,
+    ROUNDS === 5 ? "" : `BENCH_API_ROUNDS=${ROUNDS} `,
     seconds === 5 ? "" : `BENCH_API_SECONDS=${seconds} `,
   ];
   const command = `${settings.join("")}${COMMAND}`;
@@ -996,7 +998,7 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
     "",
     `Command: \`${command}\` (bench/api.ts), ${new Date().toISOString().slice(0, 10)}, on ${machine}; load average (1 min) when the run started ${loadAtStart.toFixed(1)}, when it ended ${os.loadavg()[0]!.toFixed(1)}. Other work shares the 2 cores: wall-clock figures (rates, latencies) swing with it; server CPU per request, from /proc, is the stable figure.`,
     `Store: SQLite (${(size / 2 ** 30).toFixed(2)} GiB) with ${BATCHES.toLocaleString("en")} batches and ${CODES.toLocaleString("en")} registered codes (two batches of ${LARGE_BATCH_CODES.toLocaleString("en")}, the rest of about ${Math.floor((CODES - LARGE_BATCHES * LARGE_BATCH_CODES) / (BATCHES - LARGE_BATCHES))}, each with its stored Merkle tree), seeded directly in ${manifest.seededIn.toFixed(0)} s${seededNow ? "" : " (cached under .data/bench/api/)"}${CODES === 10_000_000 ? "" : "; the issue's store has 10,000,000 codes (run without BENCH_API_CODES), which this shared machine could not seed in the time available"}.`,
-    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling); the project's API (scans on its fast path); and, as a reference for what the store's lookup alone costs, a node:http server that parses the code with the codes module and looks its key up with one prepared better-sqlite3 statement on the same store, answering the bare server's JSON with the batch found (closed loop only). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, bare and scan interleaved in each, ${seconds} s per run; medians of the rounds. The store's file and its code trees' files are read once before the servers start, so that they are all in the page cache, as a running server's are. Before the rounds, a signed-in scan of one code of every batch opens each batch's Merkle tree once, as a server that has run a while holds them (the codebook holds up to 256 MiB of trees; the 9,998 small ones take 122 MiB). Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
+    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling); the project's API (scans on its fast path); and, as a reference for what the store's lookup alone costs, a node:http server that parses the code with the codes module and looks its key up with one prepared better-sqlite3 statement on the same store, answering the bare server's JSON with the batch found (closed loop only). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, ${seconds} s per run; medians of the rounds. In each round every figure is measured right after its reference, so that both meet the same load from the machine's other work: the signed-in scan and the scan after the bare server (CPU), a provenance page right after the scan whose p99 it is compared with, and at each open-loop rate the scan right after the bare server. The store's file and its code trees' files are read once before the servers start, so that they are all in the page cache, as a running server's are. Before the rounds, a signed-in scan of one code of every batch opens each batch's Merkle tree once, as a server that has run a while holds them (the codebook holds up to 256 MiB of trees; the 9,998 small ones take 122 MiB). Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
     "",
     "| measurement | bare node:http | one lookup (reference) | scan |",
     "| --- | --- | --- | --- |",
