@@ -863,7 +863,8 @@ async function measure(manifest: Manifest) {
       const read = (procStorageReadBytes(pid) ?? 0) - readBefore;
       console.log(`round ${round} ${name} at ${rate}/s: p99 ${us(open.p99us)}, ${faults} major page faults, ${read / 4096} pages read from storage`);
       if (open.errors > 0) throw new Error(`${open.errors} scans failed at ${rate}/s`);
-      if (open.unanswered > 0) console.log(`round ${round} ${name} at ${rate}/s: ${open.unanswered} scans unanswered after the run (counted as waited so far)`);
+      if (open.unanswered > 0)
+        console.log(`round ${round} ${name} at ${rate}/s: ${open.unanswered} scans unanswered after the run (counted as waited so far)`);
       const f = figures[name];
       f.unanswered[rate]!.push(open.unanswered);
       f.p50[rate]!.push(open.p50us);
