@@ -1,7 +1,7 @@
 /**
  * HTTP API benchmark, measured against the machine's own ceiling: a bare node:http server answering a fixed
  * scan-sized JSON, and the project's scan over a SQLite store of 10,000 batches and 10,000,000 registered codes,
- * in interleaved rounds (bare, scan, bare, scan, …; medians of the rounds). Server CPU per request from /proc,
+ * in rounds that measure each figure next to its reference (medians of the rounds). Server CPU per request from /proc,
  * closed-loop throughput, open-loop p50/p99 at 500, 1,000, 2,000 and 4,000 scans/s (bench/open-loop.ts, in its own
  * process), the signed-in scan's CPU, and a provenance page of 100 entries at 50 connections. Writes the "## API"
  * section of BENCHMARKS.md, with a `target …` line per target of the issue.
@@ -846,7 +846,13 @@ async function measure(manifest: Manifest) {
     for (const server of [bare, api, lookup]) await load.run(scanJob(server.url, { seconds: 3, connections: 8 }));
     // Every batch's tree opened once by a signed-in scan (see scanMix), at least one pass over them.
     await load.run(scanJob(api.url, { requests: mix.oneCodePerBatch, seconds: 12, connections: 16, headers: { authorization } }));
+    // Every server idle before each run, not only the one measured: one still answering what an open loop left it
+    // would take the cores from the other.
+    const allIdle = async () => {
+      for (const server of [bare, api, lookup]) await settle(server.child.pid!);
+    };
     const closedLoop = async (name: "bare" | "scan", server: { child: ChildProcess; url: string }, round: number) => {
+      await allIdle();
       const closed = await cpuPerRequest(server.child.pid!, () => load.run(scanJob(server.url, { connections: PROVENANCE_CONNECTIONS, warm: true })));
       figures[name].cpuUs.push(closed.cpuUs);
       figures[name].closedRate.push(closed.result.count / closed.result.seconds);
@@ -855,7 +861,7 @@ async function measure(manifest: Manifest) {
     };
     const openLoop = async (name: "bare" | "scan", server: { child: ChildProcess; url: string }, rate: number, round: number) => {
       const pid = server.child.pid!;
-      await settle(pid);
+      await allIdle();
       const faultsBefore = procMajorFaults(`/proc/${pid}/stat`) ?? 0;
       const readBefore = procStorageReadBytes(pid) ?? 0;
       const open = await load.run(scanJob(server.url, { rate }));
@@ -870,17 +876,19 @@ async function measure(manifest: Manifest) {
       f.p50[rate]!.push(open.p50us);
       f.p99[rate]!.push(open.p99us);
     };
-    // Each figure is measured right after its reference, so that both see the same load from the machine's other
-    // work (which moved a p99 several-fold within a minute on this shared machine): the scan's CPU and the signed-in
-    // scan's after the bare server's, a provenance page after the scan whose p99 it is compared with, and at each
-    // open-loop rate the scan after the bare server.
+    // Each figure is measured next to its reference, so that both see the same load from the machine's other work
+    // (which moved a p99 several-fold within a minute on this shared machine): the signed-in scan just before the
+    // bare server and the scan just after it (CPU), a provenance page right after the scan whose p99 it is compared
+    // with, and at each open-loop rate the scan right after the bare server. The lookup reference, which no target
+    // reads, comes last.
     for (let round = 1; round <= ROUNDS; round++) {
-      await closedLoop("bare", bare, round);
+      await allIdle();
       const faultsBefore = procMajorFaults(`/proc/${api.child.pid!}/stat`) ?? 0;
       const signedIn = await cpuPerRequest(api.child.pid!, () => load.run(scanJob(api.url, { connections: 16, headers: { authorization } })));
       signedInCpu.push(signedIn.cpuUs);
       const faults = (procMajorFaults(`/proc/${api.child.pid!}/stat`) ?? 0) - faultsBefore;
       console.log(`round ${round} signed-in: ${us(signedIn.cpuUs)} CPU/request, ${faults} major page faults`);
+      await closedLoop("bare", bare, round);
       scanClosedP99.push((await closedLoop("scan", api, round)).result.p99us);
       const pages = await cpuPerRequest(api.child.pid!, () =>
         load.run({
@@ -904,6 +912,7 @@ async function measure(manifest: Manifest) {
         await openLoop("bare", bare, rate, round);
         await openLoop("scan", api, rate, round);
       }
+      await allIdle();
       const looked = await cpuPerRequest(lookup.child.pid!, () => load.run(scanJob(lookup.url, { connections: PROVENANCE_CONNECTIONS, warm: true })));
       lookupFigures.cpuUs.push(looked.cpuUs);
       lookupFigures.closedRate.push(looked.result.count / looked.result.seconds);
@@ -999,7 +1008,7 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
     "",
     `Command: \`${command}\` (bench/api.ts), ${new Date().toISOString().slice(0, 10)}, on ${machine}; load average (1 min) when the run started ${loadAtStart.toFixed(1)}, when it ended ${os.loadavg()[0]!.toFixed(1)}. Other work shares the 2 cores: wall-clock figures (rates, latencies) swing with it; server CPU per request, from /proc, is the stable figure.`,
     `Store: SQLite (${(size / 2 ** 30).toFixed(2)} GiB) with ${BATCHES.toLocaleString("en")} batches and ${CODES.toLocaleString("en")} registered codes (two batches of ${LARGE_BATCH_CODES.toLocaleString("en")}, the rest of about ${Math.floor((CODES - LARGE_BATCHES * LARGE_BATCH_CODES) / (BATCHES - LARGE_BATCHES))}, each with its stored Merkle tree), seeded directly in ${manifest.seededIn.toFixed(0)} s${seededNow ? "" : " (cached under .data/bench/api/)"}${CODES === 10_000_000 ? "" : "; the issue's store has 10,000,000 codes (run without BENCH_API_CODES), which this shared machine could not seed in the time available"}.`,
-    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling); the project's API (scans on its fast path); and, as a reference for what the store's lookup alone costs, a node:http server that parses the code with the codes module and looks its key up with one prepared better-sqlite3 statement on the same store, answering the bare server's JSON with the batch found (closed loop only). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, ${seconds} s per run; medians of the rounds. In each round every figure is measured right after its reference, so that both meet the same load from the machine's other work: the signed-in scan and the scan after the bare server (CPU), a provenance page right after the scan whose p99 it is compared with, and at each open-loop rate the scan right after the bare server. The store's file and its code trees' files are read once before the servers start, so that they are all in the page cache, as a running server's are. Before the rounds, a signed-in scan of one code of every batch opens each batch's Merkle tree once, as a server that has run a while holds them (the codebook holds up to 256 MiB of trees; the 9,998 small ones take 122 MiB). Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
+    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling); the project's API (scans on its fast path); and, as a reference for what the store's lookup alone costs, a node:http server that parses the code with the codes module and looks its key up with one prepared better-sqlite3 statement on the same store, answering the bare server's JSON with the batch found (closed loop only). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, ${seconds} s per run; medians of the rounds. In each round every figure is measured next to its reference, so that both meet the same load from the machine's other work: the signed-in scan just before the bare server and the scan just after it (CPU), a provenance page right after the scan whose p99 it is compared with, and at each open-loop rate the scan right after the bare server; the lookup reference comes last. Before each run every server is idle (its CPU under a tenth of a core). The store's file and its code trees' files are read once before the servers start, so that they are all in the page cache, as a running server's are. Before the rounds, a signed-in scan of one code of every batch opens each batch's Merkle tree once, as a server that has run a while holds them (the codebook holds up to 256 MiB of trees; the 9,998 small ones take 122 MiB). Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
     "",
     "| measurement | bare node:http | one lookup (reference) | scan |",
     "| --- | --- | --- | --- |",
