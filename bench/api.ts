@@ -772,9 +772,11 @@ async function settle(pid: number) {
   }
 }
 
-/** Server CPU per request over a run, from /proc (the figure that holds on a shared machine). */
+/**
+ * Server CPU per request over a run, from /proc (the figure that holds on a shared machine). The caller first waits
+ * for every server to be idle (`settle`), so that the run's CPU is its own.
+ */
 async function cpuPerRequest(pid: number, run: () => Promise<LoadResult>) {
-  await settle(pid);
   const before = procCpuSeconds(`/proc/${pid}/stat`) ?? 0;
   const result = await run();
   const after = procCpuSeconds(`/proc/${pid}/stat`) ?? 0;
@@ -837,6 +839,8 @@ async function measure(manifest: Manifest) {
       ...extra,
     });
     const provenancePage = `/v1/batches/${manifest.provenanceBatch}/provenance?limit=100`;
+    // One list for every round: the load generator keeps each list it was sent (bench/open-loop.ts).
+    const provenanceRequests = [provenancePage];
     const figures = { bare: emptyFigures(), scan: emptyFigures() };
     const lookupFigures = { cpuUs: [] as number[], closedRate: [] as number[] };
     const signedInCpu: number[] = [];
@@ -890,12 +894,13 @@ async function measure(manifest: Manifest) {
       console.log(`round ${round} signed-in: ${us(signedIn.cpuUs)} CPU/request, ${faults} major page faults`);
       await closedLoop("bare", bare, round);
       scanClosedP99.push((await closedLoop("scan", api, round)).result.p99us);
+      await allIdle();
       const pages = await cpuPerRequest(api.child.pid!, () =>
         load.run({
           url: api.url,
           path: provenancePage,
           method: "GET",
-          requests: [provenancePage],
+          requests: provenanceRequests,
           headers: { authorization },
           seconds,
           connections: PROVENANCE_CONNECTIONS,
