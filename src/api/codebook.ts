@@ -1,21 +1,20 @@
 import { createReadStream, existsSync } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
-import { setImmediate } from "node:timers/promises";
 import { writeRows } from "../store";
 import { writeCodeRowsInWorker } from "../store/code-rows-worker";
 import type { Store } from "../store";
 import { CodeError, createTreeHasher, openTree, packId, packLeaf, parseCode } from "../codes";
 import { NODE_BYTES, type TreeHasher } from "../codes/leaf";
 import { buildTreeInWorker } from "../codes/tree-worker";
-import type { StoredTree, TraceCode } from "../codes";
+import type { StoredTree } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
 import { alreadyRegistered, ClaimLostError, registrationClaims } from "./registration-claims";
 import { attemptFiles, sweepRegistrationLeftovers } from "./registration-leftovers";
-import { printedExpiryMismatch } from "../ledger/expiry";
+import { spoolCodes } from "./code-spool";
+import type { BatchFacts, CodeLine } from "./code-spool";
 
 /**
  * The off-chain half of a batch's codes: which batch each canonical code belongs to and the stored Merkle tree
@@ -322,20 +321,10 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
   };
 }
 
-/** One code as a client sent it, and where: `codes[3]` (field codes.3) in JSON, `line 4` (field line.4) in text. */
-export type CodeLine = { text: string; where: string; field: string };
-
 function* jsonCodes(codes: string[]): Generator<CodeLine> {
   for (const [i, text] of codes.entries()) yield { text, where: `codes[${i}]`, field: `codes.${i}` };
 }
 
-const SPOOL_LINES = 10_000;
-/**
- * The longest the body's parsing runs before other requests get their turn. While the body streams, parsing keeps
- * this thread busy, so a scan waits for the rest of a slice: at 10 ms, scans during the body waited 12-14 ms at the
- * median; at 2 ms, 5.5 ms (bench:codes-upload, 1,000,000 codes), with no slower parsing measured.
- */
-const PARSE_SLICE_MS = 2;
 /**
  * Rows per transaction: the claim is renewed with each, and a writer on another connection (the indexer, a sign-in)
  * waits at most one chunk's write for the lock.
@@ -344,38 +333,12 @@ const ROWS_PER_WRITE = 2_000;
 
 type ClaimWrite = Awaited<ReturnType<ReturnType<typeof registrationClaims>["take"]>>["write"];
 
-/** What each code of a batch must agree with: the batch's product and, for a printed (17), its expiry. */
-type BatchFacts = { productCode: string; expiresAt: number };
-
 /**
- * Parses each code as it arrives and spools its canonical key, one a line; then builds the tree of the spooled keys
- * in a worker thread (src/codes/tree-worker.ts).
+ * Parses each code as it arrives and spools its canonical key, one a line (src/api/code-spool.ts); then builds the
+ * tree of the spooled keys (src/codes/tree-worker.ts). Both in worker threads.
  */
 async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, batch: BatchFacts) {
-  const out = await open(spool, "w");
-  let count = 0;
-  const facts = { productCode: batch.productCode, expiryMismatch: expiryMismatchOf(batch.expiresAt) };
-  try {
-    let keys: string[] = [];
-    let yielded = performance.now();
-    for await (const code of codes) {
-      keys.push(canonicalKeyOf(code, facts));
-      count++;
-      // A body that arrives faster than it is parsed is read from buffers with no wait between codes: let the
-      // requests that came in meanwhile be answered (parsing 1,000,000 codes held the loop for 1.5 s at a time).
-      if (performance.now() - yielded > PARSE_SLICE_MS) {
-        await setImmediate();
-        yielded = performance.now();
-      }
-      if (keys.length === SPOOL_LINES) {
-        await out.write(`${keys.join("\n")}\n`);
-        keys = [];
-      }
-    }
-    if (keys.length > 0) await out.write(`${keys.join("\n")}\n`);
-  } finally {
-    await out.close();
-  }
+  const count = await spoolCodes(spool, codes, batch);
   if (count === 0) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
   try {
     return { summary: await buildTreeInWorker(spool, pending), count };
@@ -427,38 +390,4 @@ function productOf({ text, where, field }: CodeLine): string {
     if (error instanceof CodeError) throw badInput(error.code, `${where}: ${error.message}`, field);
     throw error;
   }
-}
-
-/**
- * Why a printed expiry disagrees with the batch's, remembered per printed date: a batch's packs print one date, and
- * working it out (a calendar check through Date) was a third of parsing a code. At most one entry per calendar day.
- */
-function expiryMismatchOf(expiresAt: number) {
-  const known = new Map<string, string | undefined>();
-  return (printed: string) => {
-    if (!known.has(printed)) known.set(printed, printedExpiryMismatch(printed, expiresAt));
-    return known.get(printed);
-  };
-}
-
-/** Parses one code of a batch being registered; the product must be the batch's, and so must a printed expiry. */
-function canonicalKeyOf(
-  { text, where, field }: CodeLine,
-  { productCode, expiryMismatch }: { productCode: string; expiryMismatch: (printed: string) => string | undefined },
-): string {
-  let code: TraceCode;
-  try {
-    code = parseCode(text);
-  } catch (error) {
-    if (error instanceof CodeError) throw badInput(error.code, `${where}: ${error.message}`, field);
-    throw error;
-  }
-  if (code.kind !== "pack") throw badInput("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
-  if (code.productCode !== productCode) {
-    throw badInput("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
-  }
-  const printed = code.scheme === "gs1" ? code.expiry : undefined;
-  const mismatch = printed && expiryMismatch(printed.iso);
-  if (mismatch) throw badInput("CODE_EXPIRY_MISMATCH", `${where} ${code.key} (17) ${printed.yymmdd}: ${mismatch}`, field);
-  return code.key;
 }

@@ -3,7 +3,7 @@ import type { Request, RequestHandler } from "express";
 import { z } from "zod";
 import { notAllowed, badInput } from "../ledger";
 import { checkBatchAccess } from "./access";
-import type { CodeLine } from "./codebook";
+import type { CodeLine } from "./code-spool";
 import type { ApiServices, Caller } from "./context";
 import { findBatch } from "./batches";
 import { bytes32 } from "./schemas";
@@ -151,18 +151,15 @@ async function* bodyLines(req: Request): AsyncGenerator<CodeLine> {
   for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<string>) {
     const parts = (carry + chunk).split("\n");
     carry = parts.pop()!;
-    // A code is at most MAX_CODE_LENGTH characters: a body that never ends its line must not grow without bound.
-    if (carry.length > MAX_CODE_LENGTH + 2) {
-      throw badInput(
-        "CODE_TOO_LONG",
-        `line ${line + parts.length + 1}: longer than ${MAX_CODE_LENGTH} characters`,
-        `line.${line + parts.length + 1}`,
-      );
-    }
     for (const part of parts) {
       line++;
       const text = (line === 1 ? part.replace(/^\uFEFF/, "") : part).replace(/\r$/, "");
       if (text.trim() !== "") yield numbered(text);
+    }
+    // A code is at most MAX_CODE_LENGTH characters: a body that never ends its line must not grow without bound.
+    // Checked after the lines before it, so that a bad one among them is the line refused.
+    if (carry.length > MAX_CODE_LENGTH + 2) {
+      throw badInput("CODE_TOO_LONG", `line ${line + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + 1}`);
     }
   }
   line++;

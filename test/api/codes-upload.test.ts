@@ -70,6 +70,16 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
     await expectNothingRegistered();
   });
 
+  it("refuses the earliest bad line, though a later line too long is found first while the codes are parsed apart", async () => {
+    // Line 12,001 is parsed in the worker thread; line 12,003 is refused by the body's reader, on the request's thread.
+    const lines = [...printed.slice(0, 12_000), "]d20106901234567892X", printed[12_000]!, "9".repeat(100_000)];
+    const res = await upload(h.c.cmo, lines.join("\n"));
+    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body.error).to.include({ field: "line.12001" });
+    expect(res.body.error.message).to.match(/^line 12001: /);
+    await expectNothingRegistered();
+  });
+
   it("refuses codes that miss one of the batch's packs with 422, registering nothing", async () => {
     const res = await upload(h.c.cmo, printed.slice(1).join("\n"));
     expect(res.status).to.equal(422);
