@@ -50,12 +50,13 @@ const PROBE_EVERY_MS = 100;
 /** The issue's target for the longest event-loop stall while a registration runs. */
 const STALL_BUDGET_MS = 100;
 /**
- * Scans another client sends meanwhile (open loop, from the load generator's own process), and before and after,
- * for reference: 30 s each side, so that the reference p99 is the 60th longest of 6,000 scans (of 1,000 scans before
- * only, it swung between 4.9 and 8.0 ms from run to run) and drifts of the machine's load count on both sides.
+ * Scans another client sends meanwhile (open loop, from the load generator's own process), and before, for
+ * reference: for 60 s, so that the reference p99 is the 60th longest of 6,000 scans (of 1,000 it swung between 4.9
+ * and 8.0 ms from run to run). Before only: after the upload the scanned code is registered, and its answer costs
+ * more (a genuine pack's verdict) than the unknown code's answered before and during the upload.
  */
 const SCAN_RATE = 100;
-const SCAN_REFERENCE_SECONDS = 30;
+const SCAN_REFERENCE_SECONDS = 60;
 const SCAN_WINDOW_SECONDS = 2;
 /** The issue's target: a scan's p99 during a registration at most this many times its p99 without one. */
 const SCAN_P99_BUDGET = 2;
@@ -235,7 +236,7 @@ function scanLatency(runs: { latenciesUs?: number[]; errors: number }[]): ScanLa
 }
 
 type Result = {
-  scanIdle: ScanLatency;
+  scanReference: ScanLatency;
   scanDuring: ScanLatency;
   scanDuringBody: ScanLatency;
   scanAfterBody: ScanLatency;
@@ -285,7 +286,7 @@ async function measure(count: number): Promise<Result> {
         keepLatencies: true,
       });
       await load.run(scanJob(2)); // warm-up: the scan path's first answers compile and load what it uses
-      const scanBefore = await load.run(scanJob(SCAN_REFERENCE_SECONDS));
+      const scanReference = scanLatency([await load.run(scanJob(SCAN_REFERENCE_SECONDS))]);
       await ask(child, "reset");
       const stopProbe = probe(url);
       start = performance.now();
@@ -302,12 +303,11 @@ async function measure(count: number): Promise<Result> {
       const probed = await stopProbe();
       const stats = await ask<ServerStats>(child, "stats");
       if (answer.status !== 201) throw new Error(`upload answered ${answer.status}: ${answer.body.slice(0, 500)}`);
-      const scanIdle = scanLatency([scanBefore, await load.run(scanJob(SCAN_REFERENCE_SECONDS))]);
       const registered = JSON.parse(answer.body) as { root: string; count: number };
       if (registered.count !== count || registered.root !== root)
         throw new Error(`registered ${answer.body}, expected ${count} codes with root ${root}`);
       console.log(
-        `uploaded in ${seconds.toFixed(1)} s (body sent after ${(answer.sentMs / 1000).toFixed(1)} s), ${JSON.stringify(stats)}, /healthz ${JSON.stringify(probed)}, scans ${JSON.stringify({ scanIdle, scanDuring, scanDuringBody, scanAfterBody })}`,
+        `uploaded in ${seconds.toFixed(1)} s (body sent after ${(answer.sentMs / 1000).toFixed(1)} s), ${JSON.stringify(stats)}, /healthz ${JSON.stringify(probed)}, scans ${JSON.stringify({ scanReference, scanDuring, scanDuringBody, scanAfterBody })}`,
       );
 
       const scanned = await scanWithProof(url, token, sample, root);
@@ -317,7 +317,7 @@ async function measure(count: number): Promise<Result> {
         .filter((f) => f.startsWith("store.sqlite"))
         .reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
       return {
-        scanIdle,
+        scanReference,
         scanDuring,
         scanDuringBody,
         scanAfterBody,
@@ -390,8 +390,8 @@ function writeSection(results: Result[]) {
     ),
     row("… of which failed", (r) => (r.probe.failures.length === 0 ? "none" : `${r.probe.failures.length}: ${r.probe.failures.join("; ")}`)),
     row(
-      `scan p99 from another client, ${SCAN_RATE}/s open loop: during the upload / for ${SCAN_REFERENCE_SECONDS} s before it and ${SCAN_REFERENCE_SECONDS} s after`,
-      (r) => `${ms(r.scanDuring.p99Us)} (${r.scanDuring.count} scans, ${r.scanDuring.errors} failed) / ${ms(r.scanIdle.p99Us)}`,
+      `scan p99 from another client, ${SCAN_RATE}/s open loop: during the upload / for ${SCAN_REFERENCE_SECONDS} s before it`,
+      (r) => `${ms(r.scanDuring.p99Us)} (${r.scanDuring.count} scans, ${r.scanDuring.errors} failed) / ${ms(r.scanReference.p99Us)}`,
     ),
     row("… while the body streamed / after the last byte", (r) => `${ms(r.scanDuringBody.p99Us)} / ${ms(r.scanAfterBody.p99Us)}`),
     row("stored tree file", (r) => mib(r.treeBytes)),
@@ -440,9 +440,9 @@ function verdict(results: Result[]): string[] {
   lines.push(
     `target registration event-loop stall: ${stall(worstStall)} (${(worstStall / STALL_BUDGET_MS).toFixed(2)}× the ${STALL_BUDGET_MS} ms budget) — ${worstStall <= STALL_BUDGET_MS ? "met" : "missed"}`,
   );
-  const scanRatio = largest.scanDuring.p99Us / largest.scanIdle.p99Us;
+  const scanRatio = largest.scanDuring.p99Us / largest.scanReference.p99Us;
   lines.push(
-    `target scan p99 during registration: ${ms(largest.scanDuring.p99Us)} (${scanRatio.toFixed(2)}× scan p99 without it ${ms(largest.scanIdle.p99Us)}) — ${scanRatio <= SCAN_P99_BUDGET && largest.scanDuring.errors === 0 ? "met" : "missed"}`,
+    `target scan p99 during registration: ${ms(largest.scanDuring.p99Us)} (${scanRatio.toFixed(2)}× scan p99 without it ${ms(largest.scanReference.p99Us)}) — ${scanRatio <= SCAN_P99_BUDGET && largest.scanDuring.errors === 0 ? "met" : "missed"}`,
   );
   if (worstStall > STALL_BUDGET_MS) {
     lines.push(

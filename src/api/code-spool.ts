@@ -1,7 +1,9 @@
 import { closeSync, openSync, writeSync } from "node:fs";
-import { parentPort, Worker, workerData } from "node:worker_threads";
-import { CodeError, parseCode } from "../codes";
-import type { TraceCode } from "../codes";
+import { Worker } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
+import { CodeError } from "../codes/errors";
+import { parseCode } from "../codes/parse";
+import type { Gs1Pack, NmpaPack } from "../codes/types";
 import { badInput, LedgerError } from "../ledger/errors";
 import type { ErrorKind } from "../ledger/errors";
 import { printedExpiryMismatch } from "../ledger/expiry";
@@ -11,33 +13,34 @@ import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
 export type CodeLine = { text: string; where: string; field: string };
 
 /** What each code of a batch must agree with: the batch's product and, for a printed (17), its expiry. */
-export type BatchFacts = { productCode: string; expiresAt: number };
+export type BatchTerms = { productCode: string; expiresAt: number };
 
-/** Codes sent to the worker at a time, and how many such batches may wait there unparsed (the rest wait in the body). */
+/** Codes sent to the worker in one message, and how many such messages may wait there unparsed (the rest wait in the body). */
 const CODES_PER_MESSAGE = 5_000;
 const MESSAGES_IN_FLIGHT = 4;
 
 type CodesMessage = { texts: string[]; wheres: string[]; fields: string[] };
-type Refusal = { kind?: ErrorKind; code?: string; message: string; field?: string };
-type SpoolReply = { parsed: true } | { count: number } | { refusal: Refusal };
+/** Why the worker stopped: a refused code (a LedgerError's parts), or an error of its own (for the log). */
+type Stop = { refusal: { kind: ErrorKind; code: string; message: string; field?: string } } | { failure: { message: string; stack?: string } };
+type WorkerReply = { parsed: true } | { count: number } | Stop;
 
 /**
  * Parses each code of a batch being registered and spools its canonical key, one a line, to `spool`; answers how
  * many codes there were. The parsing (a few µs a code: tens of seconds for 10,000,000) runs in a worker thread at a
- * lower priority: on the thread that answers requests, it made every scan sent during the body wait behind it. A
- * refused code is refused as on that thread: the earliest refused line wins, whether the worker refused it or the
- * body's reading did (a line too long).
+ * lower priority, started with the first code: on the thread that answers requests, it made every scan sent during
+ * the body wait behind it. A refused code is refused as on that thread: the earliest refused line wins, whether the
+ * worker refused it or the body's reading did (a line too long). The worker's refusal is seen when the body's next
+ * chunk is read (or, with the body all in, once the codes sent ahead are parsed).
  */
-export async function spoolCodes(spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, batch: BatchFacts): Promise<number> {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { tsx: require.resolve("tsx/cjs/api"), module: __filename, spool, batch },
-  });
-  const parser = parserReplies(worker);
+export async function spoolCodes(spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, terms: BatchTerms): Promise<number> {
+  const file = openSync(spool, "w");
+  let parser: Parser | undefined;
   try {
     let message = emptyMessage();
     try {
       for await (const code of codes) {
+        parser ??= startParser(file, terms);
+        parser.check();
         message.texts.push(code.text);
         message.wheres.push(code.where);
         message.fields.push(code.field);
@@ -46,106 +49,118 @@ export async function spoolCodes(spool: string, codes: AsyncIterable<CodeLine> |
           message = emptyMessage();
         }
       }
+      if (!parser) return 0;
       if (message.texts.length > 0) await parser.send(message);
     } catch (error) {
       // The codes read before this error are earlier lines: a refusal of one of them is the answer.
-      if (parser.failure() === undefined) {
+      if (parser && parser.stopped() === undefined) {
         if (message.texts.length > 0) await parser.send(message).catch(() => undefined);
         await parser.end().catch(() => undefined);
       }
-      throw parser.failure() ?? error;
+      throw parser?.stopped() ?? error;
     }
     return await parser.end();
   } finally {
-    void worker.terminate();
+    // The worker writes to the file: ended first, so that the file is closed once, here, whatever became of it.
+    await parser?.worker.terminate();
+    closeSync(file);
   }
 }
 
 const emptyMessage = (): CodesMessage => ({ texts: [], wheres: [], fields: [] });
 
-/** The worker seen from the calling thread: codes sent with backpressure, its count or its refusal. */
-function parserReplies(worker: Worker) {
+type Parser = ReturnType<typeof startParser>;
+
+/** The worker, seen from the calling thread: codes sent with backpressure, then their count, or why it stopped. */
+function startParser(file: number, terms: BatchTerms) {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { tsx: require.resolve("tsx/cjs/api"), module: __filename, file, terms },
+  });
   let inFlight = 0;
-  let failure: unknown;
+  let stop: Error | undefined;
   let wake: (() => void) | undefined;
   let counted: (count: number) => void;
-  let failed: (error: unknown) => void;
+  let failed: (error: Error) => void;
   const count = new Promise<number>((resolve, reject) => {
     counted = resolve;
     failed = reject;
   });
   count.catch(() => undefined);
-  const fail = (error: unknown) => {
-    failure ??= error;
-    failed(failure);
+  const stopWith = (error: Error) => {
+    stop ??= error;
+    failed(stop);
     wake?.();
   };
-  worker.on("message", (reply: SpoolReply) => {
+  worker.on("message", (reply: WorkerReply) => {
     if ("parsed" in reply) {
       inFlight--;
       wake?.();
     } else if ("count" in reply) counted(reply.count);
-    else fail(refusalError(reply.refusal));
+    else stopWith(stopError(reply));
   });
-  worker.once("error", fail);
-  worker.once("exit", (code) => fail(new Error(`the code parsing worker exited with ${code}`)));
+  worker.once("error", stopWith);
+  worker.once("exit", (code) => stopWith(new Error(`the code parsing worker exited with ${code}`)));
   return {
+    worker,
     async send(message: CodesMessage) {
-      while (inFlight >= MESSAGES_IN_FLIGHT && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
-      if (failure !== undefined) throw failure;
+      while (inFlight >= MESSAGES_IN_FLIGHT && stop === undefined) await new Promise<void>((resolve) => (wake = resolve));
+      this.check();
       inFlight++;
       worker.postMessage(message);
+    },
+    /** Throws why the worker stopped, if it did. */
+    check() {
+      if (stop !== undefined) throw stop;
     },
     end() {
       worker.postMessage("end");
       return count;
     },
-    failure: () => failure,
+    stopped: () => stop,
   };
 }
 
-function refusalError({ kind, code, message, field }: Refusal): Error {
-  return kind && code ? new LedgerError(kind, code, message, field) : new Error(`parsing the codes failed: ${message}`);
+function stopError(stop: Stop): Error {
+  if ("refusal" in stop) return new LedgerError(stop.refusal.kind, stop.refusal.code, stop.refusal.message, stop.refusal.field);
+  return Object.assign(new Error(`parsing the codes failed: ${stop.failure.message}`), { stack: stop.failure.stack });
 }
 
-// Plain JavaScript that registers tsx's CommonJS loader and then loads this module, as src/codes/tree-worker.ts does.
+// Plain JavaScript that registers tsx's CommonJS loader and then runs this module's parseInWorker, as
+// src/codes/tree-worker.ts runs its tree builder.
 const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
 ${LOWER_THREAD_PRIORITY}
-require(require("node:worker_threads").workerData.tsx).register();
-require(require("node:worker_threads").workerData.module);
+require(workerData.tsx).register();
+require(workerData.module).parseInWorker(parentPort, workerData);
 `;
 
 /** The worker thread: parses each message's codes in turn, appends their keys to the spool, and says so. */
-function parseInWorker(port: NonNullable<typeof parentPort>, { spool, batch }: { spool: string; batch: BatchFacts }) {
-  const file = openSync(spool, "w");
-  const facts = { productCode: batch.productCode, expiryMismatch: expiryMismatchOf(batch.expiresAt) };
+export function parseInWorker(port: MessagePort, { file, terms }: { file: number; terms: BatchTerms }) {
+  const rules = { productCode: terms.productCode, expiryMismatch: expiryMismatchOf(terms.expiresAt) };
   let count = 0;
-  let refused = false;
+  let stopped = false;
   port.on("message", (message: CodesMessage | "end") => {
-    if (refused) return;
+    if (stopped) return;
     try {
       if (message === "end") {
-        closeSync(file);
-        port.postMessage({ count } satisfies SpoolReply);
+        port.postMessage({ count } satisfies WorkerReply);
         return;
       }
-      const keys = message.texts.map((text, i) => canonicalKeyOf({ text, where: message.wheres[i]!, field: message.fields[i]! }, facts));
+      const keys = message.texts.map((text, i) => canonicalKeyOf({ text, where: message.wheres[i]!, field: message.fields[i]! }, rules));
       writeSync(file, `${keys.join("\n")}\n`);
       count += keys.length;
-      port.postMessage({ parsed: true } satisfies SpoolReply);
+      port.postMessage({ parsed: true } satisfies WorkerReply);
     } catch (error) {
-      refused = true;
-      closeSync(file);
-      const refusal: Refusal =
-        error instanceof LedgerError
-          ? { kind: error.kind, code: error.code, message: error.message, field: error.field }
-          : { message: String((error as Error)?.message ?? error) };
-      port.postMessage({ refusal } satisfies SpoolReply);
+      stopped = true;
+      port.postMessage(
+        (error instanceof LedgerError
+          ? { refusal: { kind: error.kind, code: error.code, message: error.message, field: error.field } }
+          : { failure: { message: String((error as Error)?.message ?? error), stack: (error as Error)?.stack } }) satisfies WorkerReply,
+      );
     }
   });
 }
-
-if (parentPort && workerData?.module === __filename) parseInWorker(parentPort, workerData as { spool: string; batch: BatchFacts });
 
 /**
  * Why a printed expiry disagrees with the batch's, remembered per printed date: a batch's packs print one date, and
@@ -159,19 +174,25 @@ function expiryMismatchOf(expiresAt: number) {
   };
 }
 
-/** Parses one code of a batch being registered; the product must be the batch's, and so must a printed expiry. */
-function canonicalKeyOf(
-  { text, where, field }: CodeLine,
-  { productCode, expiryMismatch }: { productCode: string; expiryMismatch: (printed: string) => string | undefined },
-): string {
-  let code: TraceCode;
+/** A pack's code as sent, parsed; or a 400 naming where it is (its line or index). */
+export function packCodeOf({ text, where, field }: CodeLine): NmpaPack | Gs1Pack {
   try {
-    code = parseCode(text);
+    const code = parseCode(text);
+    if (code.kind !== "pack") throw badInput("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
+    return code;
   } catch (error) {
     if (error instanceof CodeError) throw badInput(error.code, `${where}: ${error.message}`, field);
     throw error;
   }
-  if (code.kind !== "pack") throw badInput("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
+}
+
+/** Parses one code of a batch being registered; the product must be the batch's, and so must a printed expiry. */
+function canonicalKeyOf(
+  line: CodeLine,
+  { productCode, expiryMismatch }: { productCode: string; expiryMismatch: (printed: string) => string | undefined },
+): string {
+  const code = packCodeOf(line);
+  const { where, field } = line;
   if (code.productCode !== productCode) {
     throw badInput("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
   }

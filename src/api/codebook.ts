@@ -6,15 +6,15 @@ import { createInterface } from "node:readline";
 import { writeRows } from "../store";
 import { writeCodeRowsInWorker } from "../store/code-rows-worker";
 import type { Store } from "../store";
-import { CodeError, createTreeHasher, openTree, packId, packLeaf, parseCode } from "../codes";
+import { CodeError, createTreeHasher, openTree, packId, packLeaf } from "../codes";
 import { NODE_BYTES, type TreeHasher } from "../codes/leaf";
 import { buildTreeInWorker } from "../codes/tree-worker";
 import type { StoredTree } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
 import { alreadyRegistered, ClaimLostError, registrationClaims } from "./registration-claims";
 import { attemptFiles, sweepRegistrationLeftovers } from "./registration-leftovers";
-import { spoolCodes } from "./code-spool";
-import type { BatchFacts, CodeLine } from "./code-spool";
+import { packCodeOf, spoolCodes } from "./code-spool";
+import type { BatchTerms, CodeLine } from "./code-spool";
 
 /**
  * The off-chain half of a batch's codes: which batch each canonical code belongs to and the stored Merkle tree
@@ -284,7 +284,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
         const first = await iterator.next();
         if (first.done) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
         // The first code names the product every other code must be of.
-        const productCode = productOf(first.value);
+        const productCode = packCodeOf(first.value).productCode;
         async function* all() {
           yield first.value;
           for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
@@ -337,8 +337,8 @@ type ClaimWrite = Awaited<ReturnType<ReturnType<typeof registrationClaims>["take
  * Parses each code as it arrives and spools its canonical key, one a line (src/api/code-spool.ts); then builds the
  * tree of the spooled keys (src/codes/tree-worker.ts). Both in worker threads.
  */
-async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, batch: BatchFacts) {
-  const count = await spoolCodes(spool, codes, batch);
+async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, terms: BatchTerms) {
+  const count = await spoolCodes(spool, codes, terms);
   if (count === 0) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
   try {
     return { summary: await buildTreeInWorker(spool, pending), count };
@@ -378,16 +378,4 @@ async function* spooledRows(spool: string, batchId: string) {
     }
   }
   if (rows.length > 0) yield rows;
-}
-
-/** The product code of a code as sent, or a 400 naming where it is. */
-function productOf({ text, where, field }: CodeLine): string {
-  try {
-    const code = parseCode(text);
-    if (code.kind !== "pack") throw badInput("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
-    return code.productCode;
-  } catch (error) {
-    if (error instanceof CodeError) throw badInput(error.code, `${where}: ${error.message}`, field);
-    throw error;
-  }
 }

@@ -112,8 +112,8 @@ async function codesRegistrar(services: ApiServices, caller: Caller | undefined,
 
 /**
  * The text/plain form of POST /v1/batches/:batchId/codes, mounted before the routes (which read JSON): the body is
- * read a chunk at a time and each code parsed and hashed as it arrives, so the number of codes is bounded by disk,
- * not by a body limit or memory. Same checks, errors and all-or-nothing registration as the JSON form.
+ * read a chunk at a time and each code parsed (in a worker thread) and spooled to disk as it arrives, so the number
+ * of codes is bounded by disk, not by a body limit or memory. Same checks, errors and all-or-nothing registration as the JSON form.
  */
 export function codesTextUpload(
   services: ApiServices,

@@ -2,8 +2,8 @@
 export const BACKGROUND_NICE_OFFSET = 10;
 
 /**
- * JavaScript source run first in a worker thread doing background work (a code registration's tree and rows, the
- * indexer's signer recovery): lowers that thread's nice value BACKGROUND_NICE_OFFSET below the one it inherited
+ * JavaScript source run first in a worker thread doing background work (a code registration's parsing, tree and rows,
+ * the indexer's signer recovery): lowers that thread's nice value BACKGROUND_NICE_OFFSET below the one it inherited
  * (why: README, design notes). On Linux each thread has a nice value of its own, and the thread's id from /proc/thread-self
  * ("PID/task/TID") names this one to setpriority. Elsewhere there is no /proc/thread-self and nothing changes:
  * setpriority on the process would lower the thread answering requests too.

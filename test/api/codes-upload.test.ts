@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseCode } from "../../src/codes";
+import { parseCode, withCheckDigit } from "../../src/codes";
 import { recordBatch } from "../contracts/fixtures";
 import type { Party } from "../contracts/fixtures";
 import { apiHarness, packsFor } from "./harness";
@@ -77,6 +77,34 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
     expect(res.status, JSON.stringify(res.body)).to.equal(400);
     expect(res.body.error).to.include({ field: "line.12001" });
     expect(res.body.error.message).to.match(/^line 12001: /);
+    await expectNothingRegistered();
+  });
+
+  it("refuses a bad line the worker parsed before the body's reader came to a later line too long", async () => {
+    const lines = [printed[0]!, "]d20106901234567892X", ...printed.slice(1, 30_000), "9".repeat(100_000)];
+    const res = await upload(h.c.cmo, lines.join("\n"));
+    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body.error).to.include({ field: "line.2" });
+    expect(res.body.error.message).to.match(/^line 2: /);
+    await expectNothingRegistered();
+  });
+
+  it("refuses a JSON list's bad code past the first 5,000 by its index, and one of another product", async () => {
+    const post = async (codes: string[]) =>
+      request(h.app)
+        .post(`/v1/batches/${batchId}/codes`)
+        .set("authorization", `Bearer ${await h.tokenFor(h.c.cmo)}`)
+        .send({ codes });
+    const codes = printed.slice(0, 12_000);
+    codes[7_321] = "]d20106901234567892X";
+    const res = await post(codes);
+    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body.error).to.include({ field: "codes.7321" });
+    expect(res.body.error.message).to.match(/^codes\[7321\]: /);
+    const other = printed.slice(0, 10);
+    other[3] = `]d201${withCheckDigit("0690999999999")}21XYZ1`;
+    const mismatch = await post(other);
+    expect([mismatch.status, mismatch.body.error.code, mismatch.body.error.field]).to.deep.equal([400, "CODE_PRODUCT_MISMATCH", "codes.3"]);
     await expectNothingRegistered();
   });
 
