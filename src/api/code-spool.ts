@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 import { Worker } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { CodeError } from "../codes/errors";
@@ -12,62 +13,90 @@ import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
 /** One code as a client sent it, and where: `codes[3]` (field codes.3) in JSON, `line 4` (field line.4) in text. */
 export type CodeLine = { text: string; where: string; field: string };
 
-/** What each code of a batch must agree with: the batch's product and, for a printed (17), its expiry. */
-export type BatchTerms = { productCode: string; expiresAt: number };
+/** Codes to register: a list, each with where it is (JSON, a kept keys file), or a text body, one a line, streamed. */
+export type CodeSource = { lines: AsyncIterable<CodeLine> | Iterable<CodeLine> } | { text: AsyncIterable<Uint8Array> };
 
-/** Codes sent to the worker in one message, and how many such messages may wait there unparsed (the rest wait in the body). */
+/**
+ * What each code of a batch must agree with: the batch's product (absent: the first code's, which every other must
+ * share) and, for a printed (17), its expiry.
+ */
+export type BatchTerms = { productCode?: string; expiresAt: number };
+
+/** The longest code text accepted for registration: a GS1 element string or Digital Link is far shorter. */
+export const MAX_CODE_LENGTH = 512;
+
+/**
+ * Codes of a list sent to the worker in one message (a text body goes as the chunks it arrives in), and how many
+ * messages may wait there unparsed: the rest wait in the body (its socket) or the list.
+ */
 const CODES_PER_MESSAGE = 5_000;
-const MESSAGES_IN_FLIGHT = 4;
+const MESSAGES_IN_FLIGHT = 16;
+/** Parsing workers at once in this process (one a core here): a registration beyond them waits its turn, its body unread. */
+const PARSERS_AT_ONCE = 2;
 
-type CodesMessage = { texts: string[]; wheres: string[]; fields: string[] };
+type ToWorker = { texts: string[]; wheres: string[]; fields: string[] } | { chunk: Uint8Array } | "end";
+type CodesMessage = Exclude<ToWorker, "end">;
 /** Why the worker stopped: a refused code (a LedgerError's parts), or an error of its own (for the log). */
 type Stop = { refusal: { kind: ErrorKind; code: string; message: string; field?: string } } | { failure: { message: string; stack?: string } };
-type WorkerReply = { parsed: true } | { count: number } | Stop;
+type Spooled = { count: number; productCode: string | undefined };
+type WorkerReply = { parsed: true } | Spooled | Stop;
 
 /**
  * Parses each code of a batch being registered and spools its canonical key, one a line, to `spool`; answers how
- * many codes there were. The parsing (a few µs a code: tens of seconds for 10,000,000) runs in a worker thread at a
- * lower priority, started with the first code: on the thread that answers requests, it made every scan sent during
- * the body wait behind it. A refused code is refused as on that thread: the earliest refused line wins, whether the
- * worker refused it or the body's reading did (a line too long). The worker's refusal is seen when the body's next
- * chunk is read (or, with the body all in, once the codes sent ahead are parsed).
+ * many codes there were and their product. The parsing (a few µs a code: tens of seconds for 10,000,000) runs in a
+ * worker thread at a lower priority, started with the first code or chunk, a text body's splitting into lines
+ * included: on the thread that answers requests, it made every scan sent during the body wait behind it. So a
+ * refusal (the earliest refused line: the worker takes the lines in order) is seen when the next chunk is read, or
+ * once the codes sent ahead are parsed.
  */
-export async function spoolCodes(spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, terms: BatchTerms): Promise<number> {
+export async function spoolCodes(spool: string, source: CodeSource, terms: BatchTerms): Promise<Spooled> {
   const file = openSync(spool, "w");
   let parser: Parser | undefined;
+  let release: (() => void) | undefined;
+  const started = async () => {
+    release = await parserSlot();
+    return startParser(file, terms);
+  };
   try {
-    let message = emptyMessage();
-    try {
-      for await (const code of codes) {
-        parser ??= startParser(file, terms);
-        parser.check();
+    if ("text" in source) {
+      for await (const chunk of source.text) await (parser ??= await started()).send({ chunk });
+    } else {
+      let message = emptyList();
+      for await (const code of source.lines) {
+        parser ??= await started();
         message.texts.push(code.text);
         message.wheres.push(code.where);
         message.fields.push(code.field);
         if (message.texts.length === CODES_PER_MESSAGE) {
           await parser.send(message);
-          message = emptyMessage();
+          message = emptyList();
         }
       }
-      if (!parser) return 0;
-      if (message.texts.length > 0) await parser.send(message);
-    } catch (error) {
-      // The codes read before this error are earlier lines: a refusal of one of them is the answer.
-      if (parser && parser.stopped() === undefined) {
-        if (message.texts.length > 0) await parser.send(message).catch(() => undefined);
-        await parser.end().catch(() => undefined);
-      }
-      throw parser?.stopped() ?? error;
+      if (parser && message.texts.length > 0) await parser.send(message);
     }
-    return await parser.end();
+    return parser ? await parser.end() : { count: 0, productCode: terms.productCode };
   } finally {
     // The worker writes to the file: ended first, so that the file is closed once, here, whatever became of it.
     await parser?.worker.terminate();
     closeSync(file);
+    release?.();
   }
 }
 
-const emptyMessage = (): CodesMessage => ({ texts: [], wheres: [], fields: [] });
+const emptyList = () => ({ texts: [] as string[], wheres: [] as string[], fields: [] as string[] });
+
+let parsers = 0;
+const waitingForParser: (() => void)[] = [];
+
+/** A turn to run a parsing worker; call what it answers when done. */
+async function parserSlot() {
+  while (parsers >= PARSERS_AT_ONCE) await new Promise<void>((resolve) => waitingForParser.push(resolve));
+  parsers++;
+  return () => {
+    parsers--;
+    waitingForParser.shift()?.();
+  };
+}
 
 type Parser = ReturnType<typeof startParser>;
 
@@ -80,13 +109,13 @@ function startParser(file: number, terms: BatchTerms) {
   let inFlight = 0;
   let stop: Error | undefined;
   let wake: (() => void) | undefined;
-  let counted: (count: number) => void;
+  let counted: (spooled: Spooled) => void;
   let failed: (error: Error) => void;
-  const count = new Promise<number>((resolve, reject) => {
+  const spooled = new Promise<Spooled>((resolve, reject) => {
     counted = resolve;
     failed = reject;
   });
-  count.catch(() => undefined);
+  spooled.catch(() => undefined);
   const stopWith = (error: Error) => {
     stop ??= error;
     failed(stop);
@@ -96,7 +125,7 @@ function startParser(file: number, terms: BatchTerms) {
     if ("parsed" in reply) {
       inFlight--;
       wake?.();
-    } else if ("count" in reply) counted(reply.count);
+    } else if ("count" in reply) counted(reply);
     else stopWith(stopError(reply));
   });
   worker.once("error", stopWith);
@@ -107,17 +136,16 @@ function startParser(file: number, terms: BatchTerms) {
       while (inFlight >= MESSAGES_IN_FLIGHT && stop === undefined) await new Promise<void>((resolve) => (wake = resolve));
       this.check();
       inFlight++;
-      worker.postMessage(message);
+      worker.postMessage(message satisfies ToWorker);
     },
     /** Throws why the worker stopped, if it did. */
     check() {
       if (stop !== undefined) throw stop;
     },
     end() {
-      worker.postMessage("end");
-      return count;
+      worker.postMessage("end" satisfies ToWorker);
+      return spooled;
     },
-    stopped: () => stop,
   };
 }
 
@@ -137,19 +165,25 @@ require(workerData.module).parseInWorker(parentPort, workerData);
 
 /** The worker thread: parses each message's codes in turn, appends their keys to the spool, and says so. */
 export function parseInWorker(port: MessagePort, { file, terms }: { file: number; terms: BatchTerms }) {
-  const rules = { productCode: terms.productCode, expiryMismatch: expiryMismatchOf(terms.expiresAt) };
+  const keyOf = codeRules(terms);
+  const body = textLines();
   let count = 0;
   let stopped = false;
-  port.on("message", (message: CodesMessage | "end") => {
+  const spool = (codes: CodeLine[]) => {
+    if (codes.length === 0) return;
+    writeSync(file, `${codes.map(keyOf).join("\n")}\n`);
+    count += codes.length;
+  };
+  port.on("message", (message: ToWorker) => {
     if (stopped) return;
     try {
       if (message === "end") {
-        port.postMessage({ count } satisfies WorkerReply);
+        spool(body.end());
+        port.postMessage({ count, productCode: keyOf.productCode() } satisfies WorkerReply);
         return;
       }
-      const keys = message.texts.map((text, i) => canonicalKeyOf({ text, where: message.wheres[i]!, field: message.fields[i]! }, rules));
-      writeSync(file, `${keys.join("\n")}\n`);
-      count += keys.length;
+      if ("chunk" in message) body.add(message.chunk, spool);
+      else spool(message.texts.map((text, i) => ({ text, where: message.wheres[i]!, field: message.fields[i]! })));
       port.postMessage({ parsed: true } satisfies WorkerReply);
     } catch (error) {
       stopped = true;
@@ -160,6 +194,38 @@ export function parseInWorker(port: MessagePort, { file, terms }: { file: number
       );
     }
   });
+}
+
+/**
+ * A text body's non-blank lines, numbered from 1, as its chunks arrive (UTF-8, a character split across chunks
+ * joined). A line is at most MAX_CODE_LENGTH characters: one that goes on longer is refused before more of it is
+ * kept, after the complete lines before it (so that a bad one among them is the line refused).
+ */
+function textLines() {
+  const decoder = new StringDecoder("utf8");
+  let carry = "";
+  let line = 0;
+  const codes: CodeLine[] = [];
+  const take = (part: string) => {
+    line++;
+    const text = (line === 1 ? part.replace(/^\uFEFF/, "") : part).replace(/\r$/, "");
+    if (text.trim() !== "") codes.push({ text, where: `line ${line}`, field: `line.${line}` });
+  };
+  return {
+    add(chunk: Uint8Array, spool: (codes: CodeLine[]) => void) {
+      const parts = (carry + decoder.write(chunk)).split("\n");
+      carry = parts.pop()!;
+      for (const part of parts) take(part);
+      spool(codes.splice(0));
+      if (carry.length > MAX_CODE_LENGTH + 2) {
+        throw badInput("CODE_TOO_LONG", `line ${line + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + 1}`);
+      }
+    },
+    end(): CodeLine[] {
+      take(carry + decoder.end());
+      return codes.splice(0);
+    },
+  };
 }
 
 /**
@@ -175,7 +241,7 @@ function expiryMismatchOf(expiresAt: number) {
 }
 
 /** A pack's code as sent, parsed; or a 400 naming where it is (its line or index). */
-export function packCodeOf({ text, where, field }: CodeLine): NmpaPack | Gs1Pack {
+function packCodeOf({ text, where, field }: CodeLine): NmpaPack | Gs1Pack {
   try {
     const code = parseCode(text);
     if (code.kind !== "pack") throw badInput("CODE_NOT_A_PACK", `${where} is a logistic unit, not a pack`, field);
@@ -186,18 +252,24 @@ export function packCodeOf({ text, where, field }: CodeLine): NmpaPack | Gs1Pack
   }
 }
 
-/** Parses one code of a batch being registered; the product must be the batch's, and so must a printed expiry. */
-function canonicalKeyOf(
-  line: CodeLine,
-  { productCode, expiryMismatch }: { productCode: string; expiryMismatch: (printed: string) => string | undefined },
-): string {
-  const code = packCodeOf(line);
-  const { where, field } = line;
-  if (code.productCode !== productCode) {
-    throw badInput("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
-  }
-  const printed = code.scheme === "gs1" ? code.expiry : undefined;
-  const mismatch = printed && expiryMismatch(printed.iso);
-  if (mismatch) throw badInput("CODE_EXPIRY_MISMATCH", `${where} ${code.key} (17) ${printed.yymmdd}: ${mismatch}`, field);
-  return code.key;
+/**
+ * Parses one code of a batch being registered into its canonical key; the product must be the batch's (or, with
+ * none given, the first code's), and so must a printed expiry.
+ */
+function codeRules(terms: BatchTerms) {
+  let productCode = terms.productCode;
+  const expiryMismatch = expiryMismatchOf(terms.expiresAt);
+  const keyOf = (line: CodeLine): string => {
+    const code = packCodeOf(line);
+    const { where, field } = line;
+    productCode ??= code.productCode;
+    if (code.productCode !== productCode) {
+      throw badInput("CODE_PRODUCT_MISMATCH", `${where} is of product ${code.productCode}, the batch is of ${productCode}`, field);
+    }
+    const printed = code.scheme === "gs1" ? code.expiry : undefined;
+    const mismatch = printed && expiryMismatch(printed.iso);
+    if (mismatch) throw badInput("CODE_EXPIRY_MISMATCH", `${where} ${code.key} (17) ${printed.yymmdd}: ${mismatch}`, field);
+    return code.key;
+  };
+  return Object.assign(keyOf, { productCode: () => productCode });
 }

@@ -13,8 +13,8 @@ import type { StoredTree } from "../codes";
 import { badInput, LedgerError } from "../ledger/errors";
 import { alreadyRegistered, ClaimLostError, registrationClaims } from "./registration-claims";
 import { attemptFiles, sweepRegistrationLeftovers } from "./registration-leftovers";
-import { packCodeOf, spoolCodes } from "./code-spool";
-import type { BatchTerms, CodeLine } from "./code-spool";
+import { spoolCodes } from "./code-spool";
+import type { BatchTerms, CodeLine, CodeSource } from "./code-spool";
 
 /**
  * The off-chain half of a batch's codes: which batch each canonical code belongs to and the stored Merkle tree
@@ -22,14 +22,14 @@ import type { BatchTerms, CodeLine } from "./code-spool";
  */
 export type CodeBook = {
   register(request: { batchId: string; codes: string[]; by: number; now: number }): Promise<{ root: string; count: number }>;
-  /** The same for codes streamed one at a time (a text body of millions of lines); nothing is kept unless all pass. */
-  registerLines(request: { batchId: string; lines: AsyncIterable<CodeLine>; by: number; now: number }): Promise<{ root: string; count: number }>;
+  /** The same for a text body streamed, one code a line (millions of lines); nothing is kept unless all pass. */
+  registerText(request: { batchId: string; text: AsyncIterable<Uint8Array>; by: number; now: number }): Promise<{ root: string; count: number }>;
   /**
    * The Merkle root a batch's codes hash to, before the batch is recorded (what its CMO signs as the batch's codes
    * root): every code parsed and checked as registration checks it (one product; a printed (17) that is the batch's
    * expiry), nothing kept.
    */
-  rootOf(request: { lines: AsyncIterable<CodeLine>; expiresAt: number }): Promise<{ root: string; count: number; productCode: string }>;
+  rootOf(request: { codes: CodeSource; expiresAt: number }): Promise<{ root: string; count: number; productCode: string }>;
   /**
    * Proof that the pack is among the batch's registered codes; undefined when the batch has no codes here or this is
    * not one of them. `packId` (packId(canonicalKey)), when the caller has it, saves hashing the key again.
@@ -139,7 +139,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
    * between; the claim keeps any other server from writing or deleting the batch's rows meanwhile. A failure at any
    * step leaves nothing registered.
    */
-  async function registerCodes(batchId: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, by: number, now: number) {
+  async function registerCodes(batchId: string, codes: CodeSource, by: number, now: number) {
     const batch = await store.db
       .selectFrom("batches")
       .innerJoin("products", "products.id", "batches.product_id")
@@ -243,10 +243,10 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
 
   return {
     register({ batchId, codes, by, now }) {
-      return registerCodes(batchId, jsonCodes(codes), by, now);
+      return registerCodes(batchId, { lines: jsonCodes(codes) }, by, now);
     },
-    registerLines({ batchId, lines, by, now }) {
-      return registerCodes(batchId, lines, by, now);
+    registerText({ batchId, text, by, now }) {
+      return registerCodes(batchId, { text }, by, now);
     },
     async recover() {
       const { swept, unswept } = await sweepRegistrationLeftovers(store, path.join(dataDir, "trees"));
@@ -268,7 +268,7 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
           continue;
         }
         try {
-          await registerCodes(id, keyLines(files.keys), record.registeredBy, record.registeredAt);
+          await registerCodes(id, { lines: keyLines(files.keys) }, record.registeredBy, record.registeredAt);
           reregistered.push(id);
         } catch (error) {
           if (!(error instanceof LedgerError)) throw error;
@@ -277,20 +277,12 @@ export function createCodeBook(store: Store, dataDir: string): CodeBook {
       }
       return { reregistered, refused, swept, unswept };
     },
-    async rootOf({ lines, expiresAt }) {
+    async rootOf({ codes, expiresAt }) {
       const scratch = await mkdtemp(path.join(tmpdir(), "trace-root-"));
       try {
-        const iterator = lines[Symbol.asyncIterator]();
-        const first = await iterator.next();
-        if (first.done) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
-        // The first code names the product every other code must be of.
-        const productCode = packCodeOf(first.value).productCode;
-        async function* all() {
-          yield first.value;
-          for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-        }
-        const { summary, count } = await hashCodes(path.join(scratch, "tree"), path.join(scratch, "keys"), all(), { productCode, expiresAt });
-        return { root: summary.root, count, productCode };
+        // No product given: the first code names the product every other code must be of.
+        const { summary, count, productCode } = await hashCodes(path.join(scratch, "tree"), path.join(scratch, "keys"), codes, { expiresAt });
+        return { root: summary.root, count, productCode: productCode! };
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
@@ -337,11 +329,11 @@ type ClaimWrite = Awaited<ReturnType<ReturnType<typeof registrationClaims>["take
  * Parses each code as it arrives and spools its canonical key, one a line (src/api/code-spool.ts); then builds the
  * tree of the spooled keys (src/codes/tree-worker.ts). Both in worker threads.
  */
-async function hashCodes(pending: string, spool: string, codes: AsyncIterable<CodeLine> | Iterable<CodeLine>, terms: BatchTerms) {
-  const count = await spoolCodes(spool, codes, terms);
+async function hashCodes(pending: string, spool: string, codes: CodeSource, terms: BatchTerms) {
+  const { count, productCode } = await spoolCodes(spool, codes, terms);
   if (count === 0) throw badInput("NO_CODES", "no codes were sent: send one code per line", "codes");
   try {
-    return { summary: await buildTreeInWorker(spool, pending), count };
+    return { summary: await buildTreeInWorker(spool, pending), count, productCode };
   } catch (error) {
     if (error instanceof CodeError) throw badInput(error.code, error.message, "codes");
     throw error;

@@ -3,14 +3,12 @@ import type { Request, RequestHandler } from "express";
 import { z } from "zod";
 import { notAllowed, badInput } from "../ledger";
 import { checkBatchAccess } from "./access";
+import { MAX_CODE_LENGTH } from "./code-spool";
 import type { CodeLine } from "./code-spool";
 import type { ApiServices, Caller } from "./context";
 import { findBatch } from "./batches";
 import { bytes32 } from "./schemas";
 import { defineRoute } from "./routes";
-
-/** The longest code text accepted for registration: a GS1 element string or Digital Link is far shorter. */
-const MAX_CODE_LENGTH = 512;
 
 export const CODES_PATH = "/v1/batches/:batchId/codes";
 
@@ -71,7 +69,7 @@ export const codesRootRoutes = [
     body: z.object({ codes: z.array(z.string().min(1).max(MAX_CODE_LENGTH)).min(1).max(200_000), expiresAt }),
     response: z.object({ root: z.string(), count: z.number().int(), productCode: z.string() }),
     async handle({ body, services }) {
-      return services.codes.rootOf({ lines: listed(body.codes), expiresAt: body.expiresAt });
+      return services.codes.rootOf({ codes: { lines: listed(body.codes) }, expiresAt: body.expiresAt });
     },
   }),
 ];
@@ -91,7 +89,7 @@ export function codesRootTextUpload(
       await authenticate(req, true);
       const query = z.object({ expiresAt }).safeParse(req.query);
       if (!query.success) throw badInput("INVALID_INPUT", `expiresAt: ${query.error.issues[0]!.message}`, "expiresAt");
-      res.json(await services.codes.rootOf({ lines: bodyLines(req), expiresAt: query.data.expiresAt }));
+      res.json(await services.codes.rootOf({ codes: { text: bodyChunks(req) }, expiresAt: query.data.expiresAt }));
     } catch (error) {
       req.resume();
       await finished(req).catch(() => undefined);
@@ -125,9 +123,9 @@ export function codesTextUpload(
       const caller = await authenticate(req, true);
       const { batchId } = z.object({ batchId: bytes32 }).parse(req.params);
       const batch = await codesRegistrar(services, caller, batchId);
-      const registered = await services.codes.registerLines({
+      const registered = await services.codes.registerText({
         batchId: batch.id,
-        lines: bodyLines(req),
+        text: bodyChunks(req),
         by: caller!.organizationId,
         now: services.now(),
       });
@@ -141,30 +139,12 @@ export function codesTextUpload(
   };
 }
 
-/** The body's non-blank lines, numbered from 1, read as they arrive. */
-async function* bodyLines(req: Request): AsyncGenerator<CodeLine> {
-  req.setEncoding("utf8");
-  let carry = "";
-  let line = 0;
-  const numbered = (text: string): CodeLine => ({ text, where: `line ${line}`, field: `line.${line}` });
-  // Not destroyed on an early return: a refusal still reads the rest of the body before answering.
-  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<string>) {
-    const parts = (carry + chunk).split("\n");
-    carry = parts.pop()!;
-    for (const part of parts) {
-      line++;
-      const text = (line === 1 ? part.replace(/^\uFEFF/, "") : part).replace(/\r$/, "");
-      if (text.trim() !== "") yield numbered(text);
-    }
-    // A code is at most MAX_CODE_LENGTH characters: a body that never ends its line must not grow without bound.
-    // Checked after the lines before it, so that a bad one among them is the line refused.
-    if (carry.length > MAX_CODE_LENGTH + 2) {
-      throw badInput("CODE_TOO_LONG", `line ${line + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + 1}`);
-    }
-  }
-  line++;
-  const last = carry.replace(/\r$/, "");
-  if (last.trim() !== "") yield numbered(line === 1 ? last.replace(/^\uFEFF/, "") : last);
+/**
+ * The body's chunks as they arrive, split into lines and parsed off this thread (src/api/code-spool.ts). Not
+ * destroyed on an early return: a refusal still reads the rest of the body before answering.
+ */
+function bodyChunks(req: Request): AsyncIterable<Uint8Array> {
+  return req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
 }
 
 /** The text/plain request body of the codes route, added to the OpenAPI document beside the JSON one. */

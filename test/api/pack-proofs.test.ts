@@ -90,6 +90,21 @@ describe("pack proofs for signing in a browser, and an organization's own shipme
       .send({ codes: printed, expiresAt })
       .expect(200);
     expect(json.body).to.deep.equal(text.body);
+    // A byte order mark, CRLF line ends and blank lines are the same codes; a body of none is refused.
+    const windows = await request(h.app)
+      .post(`/v1/codes/root?expiresAt=${expiresAt}`)
+      .set("authorization", `Bearer ${tokens.cmo}`)
+      .set("content-type", "text/plain")
+      .send(`\uFEFF${printed.join("\r\n\r\n")}`)
+      .expect(200);
+    expect(windows.body).to.deep.equal(text.body);
+    const none = await request(h.app)
+      .post(`/v1/codes/root?expiresAt=${expiresAt}`)
+      .set("authorization", `Bearer ${tokens.cmo}`)
+      .set("content-type", "text/plain")
+      .send("\n \n")
+      .expect(400);
+    expect(none.body.error).to.include({ code: "NO_CODES", field: "codes" });
     const bad = await request(h.app)
       .post(`/v1/codes/root?expiresAt=${expiresAt}`)
       .set("authorization", `Bearer ${tokens.cmo}`)
