@@ -31,8 +31,8 @@ export const MAX_CODE_LENGTH = 512;
  */
 const CODES_PER_MESSAGE = 5_000;
 const MESSAGES_IN_FLIGHT = 16;
-/** Parsing workers at once in this process (one a core here): a registration beyond them waits its turn, its body unread. */
-const PARSERS_AT_ONCE = 2;
+/** A list this short is parsed on the calling thread (about 2 ms of work): a worker's start would cost more. */
+const PARSED_IN_PLACE = 500;
 
 type ToWorker = { texts: string[]; wheres: string[]; fields: string[] } | { chunk: Uint8Array } | "end";
 type CodesMessage = Exclude<ToWorker, "end">;
@@ -52,50 +52,43 @@ type WorkerReply = { parsed: true } | Spooled | Stop;
 export async function spoolCodes(spool: string, source: CodeSource, terms: BatchTerms): Promise<Spooled> {
   const file = openSync(spool, "w");
   let parser: Parser | undefined;
-  let release: (() => void) | undefined;
-  const started = async () => {
-    release = await parserSlot();
-    return startParser(file, terms);
-  };
   try {
     if ("text" in source) {
-      for await (const chunk of source.text) await (parser ??= await started()).send({ chunk });
-    } else {
-      let message = emptyList();
-      for await (const code of source.lines) {
-        parser ??= await started();
-        message.texts.push(code.text);
-        message.wheres.push(code.where);
-        message.fields.push(code.field);
-        if (message.texts.length === CODES_PER_MESSAGE) {
-          await parser.send(message);
-          message = emptyList();
-        }
-      }
-      if (parser && message.texts.length > 0) await parser.send(message);
+      for await (const chunk of source.text) await (parser ??= startParser(file, terms)).send({ chunk });
+      return parser ? await parser.end() : { count: 0, productCode: terms.productCode };
     }
-    return parser ? await parser.end() : { count: 0, productCode: terms.productCode };
+    let message = emptyList();
+    for await (const code of source.lines) {
+      message.texts.push(code.text);
+      message.wheres.push(code.where);
+      message.fields.push(code.field);
+      if (message.texts.length === CODES_PER_MESSAGE) {
+        await (parser ??= startParser(file, terms)).send(message);
+        message = emptyList();
+      }
+    }
+    if (!parser && message.texts.length <= PARSED_IN_PLACE) return spoolInPlace(file, message, terms);
+    parser ??= startParser(file, terms);
+    if (message.texts.length > 0) await parser.send(message);
+    return await parser.end();
   } finally {
     // The worker writes to the file: ended first, so that the file is closed once, here, whatever became of it.
-    await parser?.worker.terminate();
-    closeSync(file);
-    release?.();
+    try {
+      await parser?.worker.terminate();
+    } finally {
+      closeSync(file);
+    }
   }
 }
 
 const emptyList = () => ({ texts: [] as string[], wheres: [] as string[], fields: [] as string[] });
 
-let parsers = 0;
-const waitingForParser: (() => void)[] = [];
-
-/** A turn to run a parsing worker; call what it answers when done. */
-async function parserSlot() {
-  while (parsers >= PARSERS_AT_ONCE) await new Promise<void>((resolve) => waitingForParser.push(resolve));
-  parsers++;
-  return () => {
-    parsers--;
-    waitingForParser.shift()?.();
-  };
+/** A short list's codes parsed and spooled on the calling thread, as the worker would. */
+function spoolInPlace(file: number, list: ReturnType<typeof emptyList>, terms: BatchTerms): Spooled {
+  const keyOf = codeRules(terms);
+  const keys = list.texts.map((text, i) => keyOf({ text, where: list.wheres[i]!, field: list.fields[i]! }));
+  if (keys.length > 0) writeSync(file, `${keys.join("\n")}\n`);
+  return { count: keys.length, productCode: keyOf.productCode() };
 }
 
 type Parser = ReturnType<typeof startParser>;
@@ -134,13 +127,9 @@ function startParser(file: number, terms: BatchTerms) {
     worker,
     async send(message: CodesMessage) {
       while (inFlight >= MESSAGES_IN_FLIGHT && stop === undefined) await new Promise<void>((resolve) => (wake = resolve));
-      this.check();
+      if (stop !== undefined) throw stop;
       inFlight++;
       worker.postMessage(message satisfies ToWorker);
-    },
-    /** Throws why the worker stopped, if it did. */
-    check() {
-      if (stop !== undefined) throw stop;
     },
     end() {
       worker.postMessage("end" satisfies ToWorker);
@@ -151,7 +140,9 @@ function startParser(file: number, terms: BatchTerms) {
 
 function stopError(stop: Stop): Error {
   if ("refusal" in stop) return new LedgerError(stop.refusal.kind, stop.refusal.code, stop.refusal.message, stop.refusal.field);
-  return Object.assign(new Error(`parsing the codes failed: ${stop.failure.message}`), { stack: stop.failure.stack });
+  const error = new Error(`parsing the codes failed: ${stop.failure.message}`);
+  if (stop.failure.stack !== undefined) error.stack = stop.failure.stack;
+  return error;
 }
 
 // Plain JavaScript that registers tsx's CommonJS loader and then runs this module's parseInWorker, as
@@ -198,9 +189,12 @@ export function parseInWorker(port: MessagePort, { file, terms }: { file: number
 
 /**
  * A text body's non-blank lines, numbered from 1, as its chunks arrive (UTF-8, a character split across chunks
- * joined). A line is at most MAX_CODE_LENGTH characters: one that goes on longer is refused before more of it is
- * kept, after the complete lines before it (so that a bad one among them is the line refused).
+ * joined). A line is at most MAX_CODE_LENGTH characters, as a JSON list's codes: a longer one is refused, and one
+ * still unfinished at the end of a chunk before more of it is kept, after the complete lines before it (so that a
+ * bad one among them is the line refused).
  */
+const tooLong = (line: number) => badInput("CODE_TOO_LONG", `line ${line}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line}`);
+
 function textLines() {
   const decoder = new StringDecoder("utf8");
   let carry = "";
@@ -209,17 +203,20 @@ function textLines() {
   const take = (part: string) => {
     line++;
     const text = (line === 1 ? part.replace(/^\uFEFF/, "") : part).replace(/\r$/, "");
+    if (text.length > MAX_CODE_LENGTH) throw tooLong(line);
     if (text.trim() !== "") codes.push({ text, where: `line ${line}`, field: `line.${line}` });
   };
   return {
     add(chunk: Uint8Array, spool: (codes: CodeLine[]) => void) {
       const parts = (carry + decoder.write(chunk)).split("\n");
       carry = parts.pop()!;
-      for (const part of parts) take(part);
-      spool(codes.splice(0));
-      if (carry.length > MAX_CODE_LENGTH + 2) {
-        throw badInput("CODE_TOO_LONG", `line ${line + 1}: longer than ${MAX_CODE_LENGTH} characters`, `line.${line + 1}`);
+      try {
+        for (const part of parts) take(part);
+      } finally {
+        // The lines before a line too long are parsed first: a bad one among them is the line refused.
+        spool(codes.splice(0));
       }
+      if (carry.length > MAX_CODE_LENGTH + 2) throw tooLong(line + 1);
     },
     end(): CodeLine[] {
       take(carry + decoder.end());

@@ -70,8 +70,15 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
     await expectNothingRegistered();
   });
 
-  it("refuses the earliest bad line, though a later line too long is found first while the codes are parsed apart", async () => {
-    // Line 12,001 is parsed in the worker thread; line 12,003 is refused by the body's reader, on the request's thread.
+  it("refuses a complete line longer than a JSON list's code may be, whatever chunk it came in", async () => {
+    const res = await upload(h.c.cmo, `${printed[0]}\n${"9".repeat(600)}\n${printed[1]}\n`);
+    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body.error).to.include({ code: "CODE_TOO_LONG", field: "line.2" });
+    await expectNothingRegistered();
+  });
+
+  it("refuses the earliest bad line, though a later line too long is in the same chunk of the body", async () => {
+    // Line 12,003 is seen to be too long once its chunk is split, before line 12,001 (split out of the same chunk) is parsed.
     const lines = [...printed.slice(0, 12_000), "]d20106901234567892X", printed[12_000]!, "9".repeat(100_000)];
     const res = await upload(h.c.cmo, lines.join("\n"));
     expect(res.status, JSON.stringify(res.body)).to.equal(400);
@@ -80,7 +87,7 @@ describe("streamed registration of a batch's codes (text/plain)", () => {
     await expectNothingRegistered();
   });
 
-  it("refuses a bad line the worker parsed before the body's reader came to a later line too long", async () => {
+  it("refuses a bad line near the start of a body that ends in a line too long, many chunks later", async () => {
     const lines = [printed[0]!, "]d20106901234567892X", ...printed.slice(1, 30_000), "9".repeat(100_000)];
     const res = await upload(h.c.cmo, lines.join("\n"));
     expect(res.status, JSON.stringify(res.body)).to.equal(400);
