@@ -44,10 +44,10 @@ type WorkerReply = { parsed: true } | Spooled | Stop;
 /**
  * Parses each code of a batch being registered and spools its canonical key, one a line, to `spool`; answers how
  * many codes there were and their product. The parsing (a few µs a code: tens of seconds for 10,000,000) runs in a
- * worker thread at a lower priority, started with the first code or chunk, a text body's splitting into lines
- * included: on the thread that answers requests, it made every scan sent during the body wait behind it. So a
- * refusal (the earliest refused line: the worker takes the lines in order) is seen when the next chunk is read, or
- * once the codes sent ahead are parsed.
+ * worker thread at a lower priority, a text body's splitting into lines included (a list of at most PARSED_IN_PLACE
+ * codes is parsed here): on the thread that answers requests, it made every scan sent during the body wait behind
+ * it. So a refusal (the earliest refused line: the worker takes the lines in order) is seen when the next chunk is
+ * read, or once the codes sent ahead are parsed.
  */
 export async function spoolCodes(spool: string, source: CodeSource, terms: BatchTerms): Promise<Spooled> {
   const file = openSync(spool, "w");
