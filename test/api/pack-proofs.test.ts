@@ -1,3 +1,6 @@
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { once } from "node:events";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
@@ -105,6 +108,35 @@ describe("pack proofs for signing in a browser, and an organization's own shipme
       .send("\n \n")
       .expect(400);
     expect(none.body.error).to.include({ code: "NO_CODES", field: "codes" });
+    // The same body in chunks of 3 bytes (chunked encoding): the same root.
+    const server = http.createServer(h.app).listen(0, "127.0.0.1");
+    try {
+      await once(server, "listening");
+      const { port } = server.address() as AddressInfo;
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: "127.0.0.1",
+            port,
+            method: "POST",
+            path: `/v1/codes/root?expiresAt=${expiresAt}`,
+            headers: { authorization: `Bearer ${tokens.cmo}`, "content-type": "text/plain" },
+          },
+          (res) => {
+            let body = "";
+            res.setEncoding("utf8").on("data", (part: string) => (body += part));
+            res.on("end", () => resolve({ status: res.statusCode!, body }));
+          },
+        );
+        req.on("error", reject);
+        const bytes = Buffer.from(`\uFEFF${printed.join("\n")}\n`);
+        for (let at = 0; at < bytes.length; at += 3) req.write(bytes.subarray(at, at + 3));
+        req.end();
+      });
+      expect([answer.status, JSON.parse(answer.body)]).to.deep.equal([200, text.body]);
+    } finally {
+      server.close();
+    }
     const bad = await request(h.app)
       .post(`/v1/codes/root?expiresAt=${expiresAt}`)
       .set("authorization", `Bearer ${tokens.cmo}`)
