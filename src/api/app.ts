@@ -5,7 +5,7 @@ import type { RequestListener, Server } from "node:http";
 import path from "node:path";
 import { z } from "zod";
 import { authRoutes, createAuthenticator, holdsIssuedToken } from "./auth";
-import { batchRoutes } from "./batches";
+import { batchRoute, batchRoutes, provenanceRoute } from "./batches";
 import { refuseDamagedStore } from "./context";
 import type { ApiServices } from "./context";
 import { notFound } from "../ledger/errors";
@@ -14,7 +14,7 @@ import { documentRawUpload, documentRawUploadBody, documentRoutes, DOCUMENTS_PAT
 import { withFastScan } from "./fast-path";
 import { createMetrics } from "./metrics";
 import type { Metrics } from "./metrics";
-import { clientAddress, createRateLimiter } from "./rate-limit";
+import { clientAddress, createRateLimiter, PUBLIC_LIMITED_PATHS } from "./rate-limit";
 import type { RateLimiter } from "./rate-limit";
 import { ledgerRoutes } from "./ledger";
 import { organizationRoutes } from "./organizations";
@@ -122,18 +122,21 @@ export type AppMount = ((app: Express, services: ApiServices) => void) & {
 export type Api = RequestListener & { listen(port: number, host: string, callback?: () => void): Server; express: Express };
 
 /**
- * Builds the HTTP API without listening, so tests drive it directly: scans answered from the node:http handler
- * (src/api/fast-path.ts), everything else (and the scans that path leaves) by express.
+ * Builds the HTTP API without listening, so tests drive it directly: scans and FAST_READS answered from the
+ * node:http handler (src/api/fast-path.ts), everything else (and the requests that path leaves) by express.
  */
 export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], mounts: AppMount[] = []): Api {
   const shared = { limiter: publicRateLimiter(services), metrics: createMetrics() };
   const app = createExpressApp(services, extraRoutes, mounts, shared);
-  const handle = withFastScan(services, app, shared);
+  const handle = withFastScan(services, app, shared, FAST_READS);
   return Object.assign(handle, {
     listen: (port: number, host: string, callback?: () => void) => createServer(handle).listen(port, host, callback),
     express: app,
   });
 }
+
+/** Reads answered ahead of express too (src/api/fast-path.ts): a regulator's batch page asks for both. */
+const FAST_READS: AnyRoute[] = [batchRoute, provenanceRoute];
 
 /** Anonymous requests to public endpoints per client address and minute, one count across all of them. */
 const publicRateLimiter = (services: ApiServices) => createRateLimiter({ limit: services.config.publicRateLimit, windowMs: 60_000 });
@@ -162,7 +165,7 @@ export function createExpressApp(
     next();
   });
   // The rate limit comes before any body is read: a limited caller's body is never parsed.
-  app.use(["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH], rateLimited(services, shared.limiter));
+  app.use(PUBLIC_LIMITED_PATHS, rateLimited(services, shared.limiter));
   app.post(RELAY_PATH, anonymousRelayBody(services));
   // EPCIS documents come as JSON-LD too.
   app.use(express.json({ limit: BODY_LIMIT, type: ["application/json", "application/ld+json"] }));

@@ -31,6 +31,61 @@ export async function readableBatch(services: ApiServices, caller: Caller | unde
 
 const batchParams = z.object({ batchId: bytes32 });
 
+/** A batch, as the caller may read it. */
+export const batchRoute = defineRoute({
+  method: "get",
+  path: "/v1/batches/:batchId",
+  summary: "A batch: product, parties, state, recall and where its quantity is",
+  tags: ["batches"],
+  access: "organization",
+  params: batchParams,
+  response: batchView,
+  errors: { 403: "the caller has no part in the batch", 404: "no such batch" },
+  async handle({ params, caller, services }) {
+    return toBatchView(await readableBatch(services, caller, params.batchId));
+  },
+});
+
+/** A page of a batch's provenance, for regulators and the batch's MAH and CMO. */
+export const provenanceRoute = defineRoute({
+  method: "get",
+  path: "/v1/batches/:batchId/provenance",
+  summary:
+    "A batch's signed history, from its agreements to its recall, in chain order, a page at a time (follow nextCursor); " +
+    "the whole batch in one document is its EPCIS export",
+  tags: ["batches"],
+  access: "organization",
+  params: batchParams,
+  query: z.object({
+    limit: wholeNumber(1, MAX_PROVENANCE_PAGE)
+      .default(DEFAULT_PROVENANCE_PAGE)
+      .meta({ description: `entries per page (1-${MAX_PROVENANCE_PAGE})` }),
+    cursor: z.string().max(100).optional().meta({ description: "the `nextCursor` of the previous page" }),
+  }),
+  response: z.object({
+    batch: batchView,
+    entries: z.array(ledgerEntry),
+    nextCursor: z.string().nullable().meta({ description: "where the next page starts; null on the last page" }),
+  }),
+  errors: { 400: "a malformed limit or cursor", 403: "the caller is not a regulator, nor the batch's MAH or CMO", 404: "no such batch" },
+  async handle({ params, query, caller, services }) {
+    const batch = await readableBatch(services, caller, params.batchId);
+    // The whole timeline (agreements, deviations, every party's hand-overs) is for regulators and the batch's
+    // MAH and CMO; a holder sees the custody path in its scan answers.
+    if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
+      throw notAllowed(
+        "PROVENANCE_RESTRICTED",
+        "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path",
+      );
+    }
+    const rows = await provenancePage(services.store.db, batch, decodeChainCursor(query.cursor), query.limit + 1);
+    const entries = rows.slice(0, query.limit);
+    const last = entries[entries.length - 1];
+    const nextCursor = rows.length > query.limit && last ? encodeChainCursor({ block: last.block_number, logIndex: last.log_index }) : null;
+    return new StreamedJson(provenanceText(toBatchView(batch), entries, nextCursor));
+  },
+});
+
 export const batchRoutes = [
   defineRoute({
     method: "get",
@@ -76,57 +131,8 @@ export const batchRoutes = [
       return { items: items.map(toBatchView), nextCursor };
     },
   }),
-  defineRoute({
-    method: "get",
-    path: "/v1/batches/:batchId",
-    summary: "A batch: product, parties, state, recall and where its quantity is",
-    tags: ["batches"],
-    access: "organization",
-    params: batchParams,
-    response: batchView,
-    errors: { 403: "the caller has no part in the batch", 404: "no such batch" },
-    async handle({ params, caller, services }) {
-      return toBatchView(await readableBatch(services, caller, params.batchId));
-    },
-  }),
-  defineRoute({
-    method: "get",
-    path: "/v1/batches/:batchId/provenance",
-    summary:
-      "A batch's signed history, from its agreements to its recall, in chain order, a page at a time (follow nextCursor); " +
-      "the whole batch in one document is its EPCIS export",
-    tags: ["batches"],
-    access: "organization",
-    params: batchParams,
-    query: z.object({
-      limit: wholeNumber(1, MAX_PROVENANCE_PAGE)
-        .default(DEFAULT_PROVENANCE_PAGE)
-        .meta({ description: `entries per page (1-${MAX_PROVENANCE_PAGE})` }),
-      cursor: z.string().max(100).optional().meta({ description: "the `nextCursor` of the previous page" }),
-    }),
-    response: z.object({
-      batch: batchView,
-      entries: z.array(ledgerEntry),
-      nextCursor: z.string().nullable().meta({ description: "where the next page starts; null on the last page" }),
-    }),
-    errors: { 400: "a malformed limit or cursor", 403: "the caller is not a regulator, nor the batch's MAH or CMO", 404: "no such batch" },
-    async handle({ params, query, caller, services }) {
-      const batch = await readableBatch(services, caller, params.batchId);
-      // The whole timeline (agreements, deviations, every party's hand-overs) is for regulators and the batch's
-      // MAH and CMO; a holder sees the custody path in its scan answers.
-      if (caller!.role !== "REGULATOR" && caller!.organizationId !== batch.mah_id && caller!.organizationId !== batch.cmo_id) {
-        throw notAllowed(
-          "PROVENANCE_RESTRICTED",
-          "a batch's provenance is for regulators and the batch's MAH and CMO; scan a pack for its custody path",
-        );
-      }
-      const rows = await provenancePage(services.store.db, batch, decodeChainCursor(query.cursor), query.limit + 1);
-      const entries = rows.slice(0, query.limit);
-      const last = entries[entries.length - 1];
-      const nextCursor = rows.length > query.limit && last ? encodeChainCursor({ block: last.block_number, logIndex: last.log_index }) : null;
-      return new StreamedJson(provenanceText(toBatchView(batch), entries, nextCursor));
-    },
-  }),
+  batchRoute,
+  provenanceRoute,
 ];
 
 /**

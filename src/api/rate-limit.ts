@@ -1,6 +1,14 @@
 import { isIPv6 } from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import ipaddr from "ipaddr.js";
+import { RELAY_PATH } from "../ledger/relay-path";
+
+/** The public endpoints whose anonymous requests count against the limit: these paths and everything under them. */
+export const PUBLIC_LIMITED_PATHS = ["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH];
+
+/** Whether a request to `path` counts against the public rate limit (as express matches a mount path, by segment). */
+export const isPublicLimitedPath = (path: string) =>
+  PUBLIC_LIMITED_PATHS.some((limited) => path.toLowerCase() === limited || path.toLowerCase().startsWith(`${limited}/`));
 
 /** Where a client stands in its window, as the headers tell it. */
 export type RateLimitInfo = { limit: number; remaining: number; resetSeconds: number; limited: boolean };

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { Express, NextFunction, Request, Response } from "express";
 import { z } from "zod";
 import type { ApiServices, Caller } from "./context";
@@ -11,7 +12,8 @@ import type { ApiServices, Caller } from "./context";
 export class StreamedJson {
   constructor(
     readonly chunks: AsyncIterable<string>,
-    readonly mediaType = "application/json",
+    /** The Content-Type header, as express would write it for the media type. */
+    readonly contentType = "application/json; charset=utf-8",
   ) {}
 }
 
@@ -84,7 +86,7 @@ export function mountRoutes(
 }
 
 /** Waits until the connection takes more, or is gone. */
-function drainedOrClosed(res: Response) {
+function drainedOrClosed(res: ServerResponse) {
   return new Promise<void>((resolve) => {
     const done = () => {
       res.off("drain", done);
@@ -96,10 +98,14 @@ function drainedOrClosed(res: Response) {
   });
 }
 
-async function sendStreamed(res: Response, status: number, answer: StreamedJson) {
+/**
+ * Writes a streamed answer as it is made, waiting while the connection is full; the same for express's routes and
+ * the fast path's (src/api/fast-path.ts).
+ */
+export async function sendStreamed(res: ServerResponse, status: number, answer: StreamedJson) {
   const chunks = answer.chunks[Symbol.asyncIterator]();
   let chunk = await chunks.next();
-  res.status(status).type(answer.mediaType);
+  res.writeHead(status, ["Content-Type", answer.contentType]);
   try {
     while (!chunk.done) {
       if (!res.write(chunk.value)) await drainedOrClosed(res);

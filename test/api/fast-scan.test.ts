@@ -6,32 +6,13 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { expect } from "chai";
 import request from "supertest";
 import type { Express } from "express";
-import { createApp, createExpressApp } from "../../src/api/app";
 import type { Api } from "../../src/api/app";
 import type { ApiServices } from "../../src/api/context";
 import { withCheckDigit } from "../../src/codes";
 import { GTIN } from "../contracts/fixtures";
+import { pair, sameAnswer } from "./fast-pair";
 import { apiHarness } from "./harness";
 import type { ApiHarness } from "./harness";
-
-/** What a client sees of an answer: status, body and headers, less those that name the moment or the connection. */
-function seen(res: request.Response) {
-  const { date: _date, connection: _connection, "keep-alive": _keepAlive, ...headers } = res.headers;
-  return { status: res.status, body: res.body as unknown, text: res.text, headers };
-}
-
-/** The API as it serves (fast scan path in front of express) beside the API as express alone serves it. */
-function pair(services: ApiServices) {
-  const fast = createApp(services);
-  const reachedExpress: string[] = [];
-  const router = fast.express as unknown as { handle: (...args: unknown[]) => void };
-  const handle = router.handle.bind(router);
-  router.handle = (...args: unknown[]) => {
-    reachedExpress.push(String((args[0] as { url: string }).url));
-    handle(...args);
-  };
-  return { fast, express: createExpressApp(services), reachedExpress };
-}
 
 describe("scans answered from the node:http handler, ahead of express", () => {
   let h: ApiHarness;
@@ -51,22 +32,6 @@ describe("scans answered from the node:http handler, ahead of express", () => {
     limited = { ...h.services, config: { ...h.services.config, publicRateLimit: 3 } };
   });
   afterAll(async () => h.close());
-
-  /** Sends the same request to both and expects the same answer; returns it. */
-  async function sameAnswer(apis: { fast: Api; express: Express }, send: (app: Api | Express) => request.Test) {
-    const [fast, slow] = [seen(await send(apis.fast)), seen(await send(apis.express))];
-    // The seconds until the window closes are the same but for the time between the two requests (a second may tick).
-    const timeless = (answer: typeof fast) => {
-      const headers: Record<string, string | undefined> = { ...answer.headers, ratelimit: answer.headers.ratelimit?.replace(/reset=\d+/, "reset=…") };
-      if (headers["retry-after"] !== undefined) headers["retry-after"] = "…";
-      return { ...answer, headers };
-    };
-    expect(timeless(fast)).to.deep.equal(timeless(slow));
-    if (fast.headers["retry-after"] !== undefined) {
-      expect(Math.abs(Number(fast.headers["retry-after"]) - Number(slow.headers["retry-after"]))).to.be.at.most(1);
-    }
-    return fast;
-  }
 
   it("answers good codes, unknown codes, other products' codes and recalled packs as express does, with the rate limit's headers", async () => {
     const apis = pair(h.services);
