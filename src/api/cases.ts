@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { aggregate, aggregationTree, buildCodeTree, CodeError, packId, parseCode } from "../codes";
+import { aggregate, aggregationTree, buildCodeTree, CodeError, MAX_CODE_LENGTH, packId, parseCode } from "../codes";
 import type { Aggregate, AggregationTree, TraceCode } from "../codes";
 import {
   badInput,
@@ -28,7 +28,6 @@ import { bytes32 } from "./schemas";
 import { defineRoute } from "./routes";
 import { findShipment, mayReadShipment } from "./shipments";
 
-const MAX_CODE_LENGTH = 512;
 const codeText = z.string().min(1).max(MAX_CODE_LENGTH);
 
 /** What a scan of an SSCC answers besides the batch's verdict: the case or pallet and what is inside it now. */

@@ -3,7 +3,7 @@ import { StringDecoder } from "node:string_decoder";
 import { Worker } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { CodeError } from "../codes/errors";
-import { parseCode } from "../codes/parse";
+import { MAX_CODE_LENGTH, parseCode } from "../codes/parse";
 import type { Gs1Pack, NmpaPack } from "../codes/types";
 import { badInput, LedgerError } from "../ledger/errors";
 import type { ErrorKind } from "../ledger/errors";
@@ -21,9 +21,6 @@ export type CodeSource = { lines: AsyncIterable<CodeLine> | Iterable<CodeLine> }
  * share) and, for a printed (17), its expiry.
  */
 export type BatchTerms = { productCode?: string; expiresAt: number };
-
-/** The longest code text accepted for registration: a GS1 element string or Digital Link is far shorter. */
-export const MAX_CODE_LENGTH = 512;
 
 /**
  * Codes of a list sent to the worker in one message (a text body goes as the chunks it arrives in), and how many

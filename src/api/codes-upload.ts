@@ -1,9 +1,9 @@
 import { finished } from "node:stream/promises";
 import type { Request, RequestHandler } from "express";
 import { z } from "zod";
+import { MAX_CODE_LENGTH } from "../codes";
 import { notAllowed, badInput } from "../ledger";
 import { checkBatchAccess } from "./access";
-import { MAX_CODE_LENGTH } from "./code-spool";
 import type { CodeLine } from "./code-spool";
 import type { ApiServices, Caller } from "./context";
 import { findBatch } from "./batches";
@@ -111,7 +111,8 @@ async function codesRegistrar(services: ApiServices, caller: Caller | undefined,
 /**
  * The text/plain form of POST /v1/batches/:batchId/codes, mounted before the routes (which read JSON): the body is
  * read a chunk at a time and each code parsed (in a worker thread) and spooled to disk as it arrives, so the number
- * of codes is bounded by disk, not by a body limit or memory. Same checks, errors and all-or-nothing registration as the JSON form.
+ * of codes is bounded by disk, not by a body limit or memory. Same checks, errors and all-or-nothing registration as
+ * the JSON form.
  */
 export function codesTextUpload(
   services: ApiServices,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CodeError, parseCode } from "../codes";
+import { CodeError, MAX_CODE_LENGTH, parseCode } from "../codes";
 import { badInput, notFound } from "../ledger/errors";
 import { readableBatch } from "./batches";
 import { bytes32 } from "./schemas";
@@ -20,7 +20,9 @@ export const packProofRoutes = [
     tags: ["codes"],
     access: "organization",
     params: z.object({ batchId: bytes32 }),
-    body: z.object({ codes: z.array(z.string().min(1).max(512)).min(1).max(MAX_PACKS).meta({ description: "the packs' codes as scanned" }) }),
+    body: z.object({
+      codes: z.array(z.string().min(1).max(MAX_CODE_LENGTH)).min(1).max(MAX_PACKS).meta({ description: "the packs' codes as scanned" }),
+    }),
     response: z.object({
       packs: z.array(bytes32).meta({ description: "pack ids (keccak-256 of the canonical code) in the multiproof's order" }),
       proof: z.array(bytes32),

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { createKeccak } from "hash-wasm";
 import type { IHasher } from "hash-wasm";
-import { CODE_FORMATS, CodeError, detectFormat, parseCode } from "../codes";
+import { CODE_FORMATS, CodeError, detectFormat, MAX_CODE_LENGTH, parseCode } from "../codes";
 import type { TraceCode } from "../codes";
 import { badInput, HOLD_STATUSES, judgePack, notOnLedger, unknownSerial, VERDICTS } from "../ledger";
 import type { Judgement } from "../ledger";
@@ -53,7 +53,7 @@ const scanBody = z.object({
   code: z
     .string()
     .min(1)
-    .max(512)
+    .max(MAX_CODE_LENGTH)
     .meta({ description: "the code as the scanner sends it: NMPA, GS1 element string (with ]d2 and GS), HRI or Digital Link" }),
   format: z.enum(CODE_FORMATS).optional().meta({ description: "force a format when the text is ambiguous" }),
   place: z.string().trim().min(1).max(200).optional().meta({

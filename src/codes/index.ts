@@ -1,6 +1,6 @@
 export * from "./errors";
 export * from "./types";
-export { parseCode, detectFormat, formatCode, formatsOf, type ParseOptions, type FormatOptions } from "./parse";
+export { parseCode, detectFormat, formatCode, formatsOf, MAX_CODE_LENGTH, type ParseOptions, type FormatOptions } from "./parse";
 export { gs1CheckDigit, withCheckDigit, parseGs1Date, sgtinKey, ssccKey, GROUP_SEPARATOR } from "./gs1";
 export { DEFAULT_DIGITAL_LINK_DOMAIN } from "./digital-link";
 export { isNmpaProductCode, NMPA_CODE_LENGTH, NMPA_PRODUCT_CODE_LENGTH } from "./nmpa";

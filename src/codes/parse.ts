@@ -92,6 +92,12 @@ function checkProduct(code: TraceCode, productCode: string): void {
   });
 }
 
+/**
+ * The longest code text the API accepts, scanned or registered: a GS1 element string or Digital Link is far shorter,
+ * so a longer text is refused before it is parsed.
+ */
+export const MAX_CODE_LENGTH = 512;
+
 /** Parses and validates whatever a scanner sends; throws CodeError with a stable code and position. */
 export function parseCode(scanned: string, options: ParseOptions = NO_OPTIONS): TraceCode {
   let text = scanned;
