@@ -1,6 +1,5 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
-import { Worker } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { CodeError } from "../codes/errors";
 import { MAX_CODE_LENGTH, parseCode } from "../codes/parse";
@@ -8,7 +7,7 @@ import type { Gs1Pack, NmpaPack } from "../codes/types";
 import { badInput, LedgerError } from "../ledger/errors";
 import type { ErrorKind } from "../ledger/errors";
 import { printedExpiryMismatch } from "../ledger/expiry";
-import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
+import { backgroundWorker } from "../ops/thread-priority";
 
 /** One code as a client sent it, and where: `codes[3]` (field codes.3) in JSON, `line 4` (field line.4) in text. */
 export type CodeLine = { text: string; where: string; field: string };
@@ -112,10 +111,7 @@ type Parser = ReturnType<typeof startParser>;
 
 /** The worker, seen from the calling thread: codes sent with backpressure, then their count, or why it stopped. */
 function startParser(file: number, terms: BatchTerms) {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { tsx: require.resolve("tsx/cjs/api"), module: __filename, file, terms },
-  });
+  const worker = backgroundWorker(__filename, "parseInWorker", { file, terms });
   let inFlight = 0;
   let stop: Error | undefined;
   let wake: (() => void) | undefined;
@@ -161,15 +157,6 @@ function stopError(stop: Stop): Error {
   if (stop.failure.stack !== undefined) error.stack = stop.failure.stack;
   return error;
 }
-
-// Plain JavaScript that registers tsx's CommonJS loader and then runs this module's parseInWorker, as
-// src/codes/tree-worker.ts runs its tree builder.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-${LOWER_THREAD_PRIORITY}
-require(workerData.tsx).register();
-require(workerData.module).parseInWorker(parentPort, workerData);
-`;
 
 /** The worker thread: parses each message's codes in turn, appends their keys to the spool, and says so. */
 export function parseInWorker(port: MessagePort, { file, terms }: { file: number; terms: BatchTerms }) {

@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { Worker } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 import { CodeError } from "./errors";
 import type { CodeErrorCode } from "./errors";
-import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
+import { backgroundWorker } from "../ops/thread-priority";
 import { createTreeWriter } from "./tree-file";
 import type { TreeSummary } from "./tree-file";
 
@@ -19,19 +19,16 @@ export async function buildTreeFromKeyFile(keysFile: string, treePath: string): 
   return writer.finish();
 }
 
-// Plain JavaScript that registers tsx's CommonJS loader and then loads this module, whatever runs the calling
-// thread (tsx, vitest), as the indexer's prepare pool does.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-// Hashing yields the cores to the thread answering requests.
-${LOWER_THREAD_PRIORITY}
-require(workerData.tsx).register();
-const { buildTreeFromKeyFile } = require(workerData.module);
-buildTreeFromKeyFile(workerData.keysFile, workerData.treePath).then(
-  (summary) => parentPort.postMessage({ summary }),
-  (error) => parentPort.postMessage({ error: { code: error && error.code, message: String((error && error.message) || error) } }),
-);
-`;
+/** The worker thread (at a lower priority: hashing yields the cores to the thread answering requests). */
+export function buildTreeInThisWorker(port: MessagePort, { keysFile, treePath }: { keysFile: string; treePath: string }) {
+  buildTreeFromKeyFile(keysFile, treePath).then(
+    (summary) => port.postMessage({ summary }),
+    (error: unknown) => {
+      const failure = error as { code?: string; message?: string } | undefined;
+      port.postMessage({ error: { code: failure?.code, message: String(failure?.message || error) } });
+    },
+  );
+}
 
 /**
  * buildTreeFromKeyFile in a worker thread: hashing 10,000,000 leaves and the levels above them takes tens of
@@ -39,10 +36,7 @@ buildTreeFromKeyFile(workerData.keysFile, workerData.treePath).then(
  * refusal of the codes (duplicates) comes back as the CodeError it was.
  */
 export function buildTreeInWorker(keysFile: string, treePath: string): Promise<TreeSummary> {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { tsx: require.resolve("tsx/cjs/api"), module: __filename, keysFile, treePath },
-  });
+  const worker = backgroundWorker(__filename, "buildTreeInThisWorker", { keysFile, treePath });
   return new Promise<TreeSummary>((resolve, reject) => {
     worker.once("message", (answer: { summary?: TreeSummary; error?: { code?: string; message: string } }) => {
       if (answer.summary) resolve(answer.summary);

@@ -1,8 +1,6 @@
 import { availableParallelism } from "node:os";
-import path from "node:path";
-import { Worker } from "node:worker_threads";
-import type { TransferListItem } from "node:worker_threads";
-import { LOWER_THREAD_PRIORITY } from "../ops/thread-priority";
+import type { MessagePort, TransferListItem, Worker } from "node:worker_threads";
+import { backgroundWorker } from "../ops/thread-priority";
 import { createDecoder } from "./decode";
 import type { Deployment, LedgerEvent, UndecodableLog } from "./decode";
 import { preparationReady, recoverAll } from "./prepare";
@@ -33,29 +31,28 @@ export type PreparePool = {
   readonly counts: { inWorkers: number; onCallingThread: number };
 };
 
-// The worker is plain JavaScript that registers tsx's CommonJS loader and then loads prepare.ts itself, whatever
-// runs the main thread (tsx, vitest, ts-node): the very code the calling thread runs when there are no workers.
-// It runs at a lower priority than the calling thread, which applies and writes the ranges in order: the pipeline's
-// critical path, and in a server also the thread that answers scans (README, design notes).
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-${LOWER_THREAD_PRIORITY}
-require(workerData.tsx).register();
-const { preparationReady, recoverAll, recoverJobs } = require(workerData.prepare);
-parentPort.on("message", async ({ id, jobs, count, events, chainId }) => {
-  await preparationReady();
-  try {
-    if (jobs) {
-      const result = recoverJobs(jobs, count);
-      parentPort.postMessage({ id, result }, [result.buffer]);
-    } else {
-      parentPort.postMessage({ id, result: recoverAll(events, chainId) });
+/**
+ * A worker of the pool: the very code the calling thread runs when there are no workers, at a lower priority than
+ * the calling thread, which applies and writes the ranges in order: the pipeline's critical path, and in a server
+ * also the thread that answers scans (README, design notes).
+ */
+export function recoverInWorker(port: MessagePort) {
+  type Request = { id: number; jobs?: Uint8Array; count: number; events: (LedgerEvent | UndecodableLog)[]; chainId: number };
+  port.on("message", async ({ id, jobs, count, events, chainId }: Request) => {
+    await preparationReady();
+    try {
+      if (jobs) {
+        const result = recoverJobs(jobs, count);
+        port.postMessage({ id, result }, [result.buffer as ArrayBuffer]);
+      } else {
+        port.postMessage({ id, result: recoverAll(events, chainId) });
+      }
+    } catch (error) {
+      const failure = error as { message?: string } | undefined;
+      port.postMessage({ id, error: String(failure?.message || error) });
     }
-  } catch (error) {
-    parentPort.postMessage({ id, error: String((error && error.message) || error) });
-  }
-});
-`;
+  });
+}
 
 /**
  * Logs decoded at a time in prepare: about a quarter of a backfill's range (indexer.ts), enough signatures per
@@ -97,10 +94,7 @@ export function createPreparePool(threads: number): PreparePool {
 
   function start(): Worker[] {
     workers ??= Array.from({ length: threads }, () => {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { tsx: require.resolve("tsx/cjs/api"), prepare: path.join(__dirname, "prepare.ts") },
-      });
+      const worker = backgroundWorker(__filename, "recoverInWorker", undefined);
       worker.on("message", ({ id, result, error }: Answer) => {
         const job = pending.get(id);
         pending.delete(id);

@@ -4,7 +4,6 @@ import { signaturesReady } from "./signatures";
 import type { ChainLog } from "./sync";
 import { recoverAll } from "./verify";
 export { recoverAll } from "./verify";
-export { recoverJobs } from "./signatures";
 import type { RecoveredSigners } from "./verify";
 
 /** A range's logs decoded, and the signer each attestation's signature recovers to (undefined: not recovered). */

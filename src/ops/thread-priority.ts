@@ -1,3 +1,5 @@
+import { Worker } from "node:worker_threads";
+
 /** How much lower than the thread that starts it a background worker thread runs (nice values, up to 19). */
 export const BACKGROUND_NICE_OFFSET = 10;
 
@@ -18,4 +20,20 @@ try {
   const thread = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/task/")[1]);
   os.setPriority(thread, Math.min(19, os.getPriority(thread) + ${BACKGROUND_NICE_OFFSET}));
 } catch {}
+`;
+
+/**
+ * A background worker thread (at the lower priority above) that runs `entry(parentPort, data)`, a function the
+ * TypeScript module at `modulePath` exports. Its source is plain JavaScript that registers tsx's CommonJS loader and then loads that
+ * module, whatever runs the calling thread (tsx, vitest): the worker runs the very code the calling thread would.
+ */
+export function backgroundWorker<Data>(modulePath: string, entry: string, data: Data): Worker {
+  return new Worker(BACKGROUND_WORKER_SOURCE, { eval: true, workerData: { tsx: require.resolve("tsx/cjs/api"), modulePath, entry, data } });
+}
+
+const BACKGROUND_WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+${LOWER_THREAD_PRIORITY}
+require(workerData.tsx).register();
+require(workerData.modulePath)[workerData.entry](parentPort, workerData.data);
 `;
