@@ -6,12 +6,12 @@ import path from "node:path";
 import { z } from "zod";
 import { authRoutes, createAuthenticator, holdsIssuedToken } from "./auth";
 import { batchRoute, batchRoutes, provenanceRoute } from "./batches";
-import { refuseDamagedStore } from "./context";
+import { refuseDamagedStore, STORE_READING_PATH } from "./context";
 import type { ApiServices } from "./context";
 import { notFound } from "../ledger/errors";
 import { errorHandler, RATE_LIMITED } from "./errors";
 import { documentRawUpload, documentRawUploadBody, documentRoutes, DOCUMENTS_PATH } from "./documents";
-import { withFastScan } from "./fast-path";
+import { withFastPath } from "./fast-path";
 import { createMetrics } from "./metrics";
 import type { Metrics } from "./metrics";
 import { clientAddress, createRateLimiter, PUBLIC_LIMITED_PATHS } from "./rate-limit";
@@ -128,7 +128,7 @@ export type Api = RequestListener & { listen(port: number, host: string, callbac
 export function createApp(services: ApiServices, extraRoutes: AnyRoute[] = [], mounts: AppMount[] = []): Api {
   const shared = { limiter: publicRateLimiter(services), metrics: createMetrics() };
   const app = createExpressApp(services, extraRoutes, mounts, shared);
-  const handle = withFastScan(services, app, shared, FAST_READS);
+  const handle = withFastPath(services, app, shared, FAST_READS);
   return Object.assign(handle, {
     listen: (port: number, host: string, callback?: () => void) => createServer(handle).listen(port, host, callback),
     express: app,
@@ -142,8 +142,8 @@ const FAST_READS: AnyRoute[] = [batchRoute, provenanceRoute];
 const publicRateLimiter = (services: ApiServices) => createRateLimiter({ limit: services.config.publicRateLimit, windowMs: 60_000 });
 
 /**
- * The API as express serves it, every route included; createApp puts the fast scan path in front of it and shares
- * its rate limiter and metrics.
+ * The API as express serves it, every route included; createApp puts the fast path in front of it and shares its
+ * rate limiter and metrics.
  */
 export function createExpressApp(
   services: ApiServices,
@@ -160,7 +160,7 @@ export function createExpressApp(
   app.set("etag", false);
   const { metrics } = shared;
   app.use(metrics.middleware);
-  app.use("/v1", (_req, _res, next) => {
+  app.use(STORE_READING_PATH, (_req, _res, next) => {
     refuseDamagedStore(services);
     next();
   });

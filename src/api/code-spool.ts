@@ -111,7 +111,7 @@ type Parser = ReturnType<typeof startParser>;
 
 /** The worker, seen from the calling thread: codes sent with backpressure, then their count, or why it stopped. */
 function startParser(file: number, terms: BatchTerms) {
-  const worker = backgroundWorker(__filename, "parseInWorker", { file, terms });
+  const worker = backgroundWorker(__filename, parseInWorker, { file, terms });
   let inFlight = 0;
   let stop: Error | undefined;
   let wake: (() => void) | undefined;

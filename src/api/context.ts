@@ -67,6 +67,9 @@ export type ApiServices = {
 };
 
 /** Once damage is found (at start or by any query since), answers come from a store that cannot be trusted. */
+/** Requests under this path are refused while the store is damaged (refuseDamagedStore), before they are routed. */
+export const STORE_READING_PATH = "/v1";
+
 export function refuseDamagedStore(services: ApiServices) {
   const { damage } = services.store.health;
   if (damage) throw damage;

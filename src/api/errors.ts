@@ -36,7 +36,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
 }
 
 /**
- * The status and body that answer `error`, logged as errorHandler logs it: for the fast scan path, which answers
+ * The status and body that answer `error`, logged as errorHandler logs it: for the fast path, which answers
  * outside express (src/api/fast-path.ts). A 503 goes with `Retry-After: RETRY_AFTER_SECONDS`.
  */
 export function errorAnswer(error: unknown, log: Logger): { status: number; body: ErrorBody } {

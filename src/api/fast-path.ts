@@ -2,10 +2,11 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import { performance } from "node:perf_hooks";
 import { parse as parseQuery } from "node:querystring";
 import { createAuthenticator, holdsIssuedToken } from "./auth";
-import { refuseDamagedStore } from "./context";
+import { refuseDamagedStore, STORE_READING_PATH } from "./context";
 import type { ApiServices } from "./context";
 import { errorAnswer, malformedJson, RATE_LIMITED, RETRY_AFTER_SECONDS } from "./errors";
 import type { Metrics } from "./metrics";
+import { UNROUTED } from "./metrics";
 import { clientAddress, isPublicLimitedPath } from "./rate-limit";
 import type { RateLimiter } from "./rate-limit";
 import { sendStreamed, StreamedJson } from "./routes";
@@ -14,7 +15,7 @@ import { answerScan, scanAnswerBody, scanRoute } from "./scan";
 
 /**
  * Larger bodies go through express, which reads them under the API's 2 MB limit: a scan's body is a few hundred
- * bytes (a code of at most 512 characters and a place of at most 200).
+ * bytes (a code of at most MAX_CODE_LENGTH characters and a place of at most 200).
  */
 const FAST_BODY_LIMIT = 64 * 1024;
 /** The content types express's JSON parser reads as UTF-8 JSON, as clients send them. */
@@ -29,7 +30,7 @@ const JSON_TYPES = new Set(["application/json", "application/json; charset=utf-8
  * its headers, the same error answers. What this path does not read the way express does (a compressed or chunked
  * body, another charset, a large body) it leaves to express, which still has the route.
  */
-export function withFastScan(
+export function withFastPath(
   services: ApiServices,
   express: RequestListener,
   shared: { limiter: RateLimiter; metrics: Metrics },
@@ -37,21 +38,25 @@ export function withFastScan(
 ): RequestListener {
   const authenticate = createAuthenticator(services);
   const observe = shared.metrics.routeSeries("POST", scanRoute.path);
+  // Express refuses a damaged store, a client over the limit and a body it cannot read before routing the scan.
+  const observeUnrouted = shared.metrics.routeSeries("POST", UNROUTED);
   const { limiter } = shared;
   const read = fastReads(services, reads, shared.metrics);
 
   /** Answers the scan once its body is read, and counts the answer. */
   async function answer(req: IncomingMessage, res: ServerResponse, started: number, limitHeaders: string[], body: Promise<string> | string) {
     let status: number;
+    let routed = false;
     try {
       const json = parseJson(typeof body === "string" ? body : await body);
+      routed = true;
       const caller = await authenticate(req, false);
       const input = scanRoute.body!.parse(json);
       status = send(res, 200, scanAnswerBody(await answerScan(services, caller, input)), limitHeaders);
     } catch (error) {
       status = sendError(res, error, limitHeaders);
     }
-    observe(status, (performance.now() - started) / 1000);
+    (routed ? observe : observeUnrouted)(status, (performance.now() - started) / 1000);
   }
 
   /**
@@ -77,26 +82,25 @@ export function withFastScan(
       if (!holdsIssuedToken(services, req.headers.authorization)) {
         const info = limiter.take(clientAddress(req));
         limitHeaders = limiter.headers(info);
-        if (info.limited) return observe(send(res, RATE_LIMITED.status, RATE_LIMITED_TEXT, limitHeaders), (performance.now() - started) / 1000);
+        if (info.limited)
+          return observeUnrouted(send(res, RATE_LIMITED.status, RATE_LIMITED_TEXT, limitHeaders), (performance.now() - started) / 1000);
       }
     } catch (error) {
-      return observe(sendError(res, error, limitHeaders), (performance.now() - started) / 1000);
+      return observeUnrouted(sendError(res, error, limitHeaders), (performance.now() - started) / 1000);
     }
     setImmediate(bodyArrived, req, res, started, limitHeaders);
   };
 
   function sendError(res: ServerResponse, error: unknown, limitHeaders: string[]) {
-    const { status, body } = errorAnswer(error, services.log);
-    const headers = status === 503 ? [...limitHeaders, "Retry-After", String(RETRY_AFTER_SECONDS)] : limitHeaders;
-    return send(res, status, JSON.stringify(body), headers);
+    return sendRefusal(res, errorAnswer(error, services.log), limitHeaders);
   }
 }
 
 const NO_HEADERS: string[] = [];
 
 /**
- * GET routes answered here too, for the same reason as scans: a regulator's provenance page cost 330 µs more server
- * CPU through express than from here (about a third of the page). A read is answered here only where express would
+ * GET routes answered here too, for the same reason as scans: a regulator's provenance page cost about 290 µs more
+ * server CPU through express than from here (1,082 against 791 µs). A read is answered here only where express would
  * route it to the same definition and read it the same way: its path in exactly the route's case and with
  * parameters of unreserved characters (nothing to decode), a query of plain characters (read by node's querystring,
  * express's "simple" parser), no body, outside the rate-limited paths (express's middleware is the one home of that
@@ -108,37 +112,46 @@ function fastReads(services: ApiServices, routes: AnyRoute[], metrics: Metrics) 
     if (route.method !== "get" || route.body) throw new Error(`${route.method.toUpperCase()} ${route.path} is not a read without a body`);
     if (isPublicLimitedPath(route.path)) throw new Error(`${route.path} is rate limited: express serves it`);
     // Express refuses every /v1 request while the store is damaged, before routing it.
-    return { route, ...pathPattern(route.path), guardsStore: route.path.startsWith("/v1/"), observe: metrics.routeSeries("GET", route.path) };
+    const guardsStore = route.path.startsWith(`${STORE_READING_PATH}/`);
+    return { route, ...pathPattern(route.path), guardsStore, observe: metrics.routeSeries("GET", route.path) };
   });
+  const observeUnrouted = metrics.routeSeries("GET", UNROUTED);
 
-  async function answer(req: IncomingMessage, res: ServerResponse, read: (typeof reads)[number], values: string[], query: string) {
+  /** Answers the read and counts the answer, in the series express would count it in (none for a document cut short). */
+  async function answerRead(req: IncomingMessage, res: ServerResponse, read: (typeof reads)[number], values: string[], query: string) {
     const started = performance.now();
+    const elapsed = () => (performance.now() - started) / 1000;
     const { route } = read;
+    if (read.guardsStore) {
+      try {
+        refuseDamagedStore(services);
+      } catch (damage) {
+        return observeUnrouted(sendRefusal(res, errorAnswer(damage, services.log), NO_HEADERS), elapsed());
+      }
+    }
     let status = route.status ?? 200;
     try {
-      if (read.guardsStore) refuseDamagedStore(services);
       const caller = await authenticate(req, route.access === "organization");
       const params = route.params ? route.params.parse(Object.fromEntries(read.names.map((name, i) => [name, values[i]]))) : {};
-      const answer = await route.handle({
+      const result = await route.handle({
         params,
         query: route.query ? route.query.parse(parseQuery(query)) : {},
         body: undefined,
         caller,
         services,
       });
-      if (answer instanceof StreamedJson) await sendStreamed(res, status, answer);
-      else send(res, status, JSON.stringify(answer), NO_HEADERS);
+      if (result instanceof StreamedJson) {
+        if (!(await sendStreamed(res, status, result))) return;
+      } else send(res, status, JSON.stringify(result), NO_HEADERS);
     } catch (error) {
-      const { status: refused, body } = errorAnswer(error, services.log);
-      status = refused;
-      send(res, status, JSON.stringify(body), status === 503 ? ["Retry-After", String(RETRY_AFTER_SECONDS)] : NO_HEADERS);
+      status = sendRefusal(res, errorAnswer(error, services.log), NO_HEADERS);
     }
-    read.observe(status, (performance.now() - started) / 1000);
+    read.observe(status, elapsed());
   }
 
   /** Answers `req` if it is one of the reads served here; false leaves it to express. */
   return (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (req.method !== "GET" || reads.length === 0 || hasBody(req)) return false;
+    if (req.method !== "GET" || reads.length === 0 || hasBody(req) || isConditional(req)) return false;
     const url = req.url ?? "";
     const mark = url.indexOf("?");
     const [path, query] = mark === -1 ? [url, ""] : [url.slice(0, mark), url.slice(mark + 1)];
@@ -146,7 +159,7 @@ function fastReads(services: ApiServices, routes: AnyRoute[], metrics: Metrics) 
     for (const read of reads) {
       const values = read.pattern.exec(path);
       if (values) {
-        void answer(req, res, read, values.slice(1), query);
+        void answerRead(req, res, read, values.slice(1), query);
         return true;
       }
     }
@@ -173,10 +186,19 @@ function pathPattern(path: string) {
   return { pattern: new RegExp(`^${source}$`), names };
 }
 
-/** Whether a request says it has a body, as express's body parser asks it (which a read here would not read). */
+/**
+ * Whether a request says it has a body, as express's body parser asks it (type-is: any length, even 0, or a transfer
+ * encoding), so that the parser's checks of its type, charset and encoding still come first.
+ */
 function hasBody(req: IncomingMessage): boolean {
   const { headers } = req;
-  return headers["transfer-encoding"] !== undefined || (headers["content-length"] !== undefined && headers["content-length"] !== "0");
+  return headers["transfer-encoding"] !== undefined || headers["content-length"] !== undefined;
+}
+
+/** A conditional GET: express's res.json may answer it 304 without a body (`If-None-Match: *`). */
+function isConditional(req: IncomingMessage): boolean {
+  const { headers } = req;
+  return headers["if-none-match"] !== undefined || headers["if-modified-since"] !== undefined;
 }
 const RATE_LIMITED_TEXT = JSON.stringify(RATE_LIMITED.body);
 
@@ -221,6 +243,11 @@ function parseJson(received: string): unknown {
   }
   if (value === null || typeof value !== "object") throw malformedJson();
   return value;
+}
+
+/** An error's answer as express's error handler writes it, after `headers`; returns its status. */
+function sendRefusal(res: ServerResponse, { status, body }: ReturnType<typeof errorAnswer>, headers: string[]): number {
+  return send(res, status, JSON.stringify(body), status === 503 ? [...headers, "Retry-After", String(RETRY_AFTER_SECONDS)] : headers);
 }
 
 function send(res: ServerResponse, status: number, json: string | Buffer, headers: string[]): number {

@@ -3,6 +3,9 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
+/** The route label of an answer given before any route was reached: a refusal by middleware, or no such route. */
+export const UNROUTED = "unmatched";
+
 /**
  * Request durations and errors by route and status, for Prometheus. Express's requests are timed by a middleware
  * listening for each answer's end; the fast scan path, which writes its answers itself, counts them with `answered`
@@ -27,7 +30,7 @@ export function createMetrics() {
   const middleware: RequestHandler = (req, res, next) => {
     const end = duration.startTimer();
     res.on("finish", () => {
-      const labels = { method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? "unmatched", status: String(res.statusCode) };
+      const labels = { method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? UNROUTED, status: String(res.statusCode) };
       end(labels);
       if (res.statusCode >= 400) errors.inc(labels);
     });

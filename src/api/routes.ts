@@ -12,7 +12,10 @@ import type { ApiServices, Caller } from "./context";
 export class StreamedJson {
   constructor(
     readonly chunks: AsyncIterable<string>,
-    /** The Content-Type header, as express would write it for the media type. */
+    /**
+     * The Content-Type header written with it, the one express wrote before both paths shared this: JSON's with its
+     * charset, EPCIS's JSON-LD without one (mime-db gives that type no charset).
+     */
     readonly contentType = "application/json; charset=utf-8",
   ) {}
 }
@@ -100,22 +103,28 @@ function drainedOrClosed(res: ServerResponse) {
 
 /**
  * Writes a streamed answer as it is made, waiting while the connection is full; the same for express's routes and
- * the fast path's (src/api/fast-path.ts).
+ * the fast path's (src/api/fast-path.ts). False when the document was cut short (the client gone, or a failure
+ * after its first chunk).
  */
-export async function sendStreamed(res: ServerResponse, status: number, answer: StreamedJson) {
+export async function sendStreamed(res: ServerResponse, status: number, answer: StreamedJson): Promise<boolean> {
   const chunks = answer.chunks[Symbol.asyncIterator]();
   let chunk = await chunks.next();
   res.writeHead(status, ["Content-Type", answer.contentType]);
   try {
     while (!chunk.done) {
       if (!res.write(chunk.value)) await drainedOrClosed(res);
-      if (res.destroyed) return void (await chunks.return?.());
+      if (res.destroyed) {
+        await chunks.return?.();
+        return false;
+      }
       chunk = await chunks.next();
     }
     res.end();
+    return true;
   } catch (error) {
     // Headers and part of the document are out: only ending the connection tells the client it is incomplete.
     res.destroy(error as Error);
+    return false;
   }
 }
 

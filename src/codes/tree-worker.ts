@@ -20,7 +20,7 @@ export async function buildTreeFromKeyFile(keysFile: string, treePath: string): 
 }
 
 /** The worker thread (at a lower priority: hashing yields the cores to the thread answering requests). */
-export function buildTreeInThisWorker(port: MessagePort, { keysFile, treePath }: { keysFile: string; treePath: string }) {
+export function treeWorkerMain(port: MessagePort, { keysFile, treePath }: { keysFile: string; treePath: string }) {
   buildTreeFromKeyFile(keysFile, treePath).then(
     (summary) => port.postMessage({ summary }),
     (error: unknown) => {
@@ -36,7 +36,7 @@ export function buildTreeInThisWorker(port: MessagePort, { keysFile, treePath }:
  * refusal of the codes (duplicates) comes back as the CodeError it was.
  */
 export function buildTreeInWorker(keysFile: string, treePath: string): Promise<TreeSummary> {
-  const worker = backgroundWorker(__filename, "buildTreeInThisWorker", { keysFile, treePath });
+  const worker = backgroundWorker(__filename, treeWorkerMain, { keysFile, treePath });
   return new Promise<TreeSummary>((resolve, reject) => {
     worker.once("message", (answer: { summary?: TreeSummary; error?: { code?: string; message: string } }) => {
       if (answer.summary) resolve(answer.summary);

@@ -37,8 +37,8 @@ export type PreparePool = {
  * also the thread that answers scans (README, design notes).
  */
 export function recoverInWorker(port: MessagePort) {
-  type Request = { id: number; jobs?: Uint8Array; count: number; events: (LedgerEvent | UndecodableLog)[]; chainId: number };
-  port.on("message", async ({ id, jobs, count, events, chainId }: Request) => {
+  type RecoveryRequest = { id: number; jobs?: Uint8Array; count: number; events: (LedgerEvent | UndecodableLog)[]; chainId: number };
+  port.on("message", async ({ id, jobs, count, events, chainId }: RecoveryRequest) => {
     await preparationReady();
     try {
       if (jobs) {
@@ -94,7 +94,7 @@ export function createPreparePool(threads: number): PreparePool {
 
   function start(): Worker[] {
     workers ??= Array.from({ length: threads }, () => {
-      const worker = backgroundWorker(__filename, "recoverInWorker", undefined);
+      const worker = backgroundWorker(__filename, recoverInWorker, undefined);
       worker.on("message", ({ id, result, error }: Answer) => {
         const job = pending.get(id);
         pending.delete(id);

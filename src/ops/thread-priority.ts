@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 
 /** How much lower than the thread that starts it a background worker thread runs (nice values, up to 19). */
 export const BACKGROUND_NICE_OFFSET = 10;
@@ -23,12 +24,15 @@ try {
 `;
 
 /**
- * A background worker thread (at the lower priority above) that runs `entry(parentPort, data)`, a function the
- * TypeScript module at `modulePath` exports. Its source is plain JavaScript that registers tsx's CommonJS loader and then loads that
+ * A background worker thread (at the lower priority above) that runs `entry(parentPort, data)`: `entry` is a
+ * function the TypeScript module at `modulePath` exports, found there by its name. Its source is plain JavaScript that registers tsx's CommonJS loader and then loads that
  * module, whatever runs the calling thread (tsx, vitest): the worker runs the very code the calling thread would.
  */
-export function backgroundWorker<Data>(modulePath: string, entry: string, data: Data): Worker {
-  return new Worker(BACKGROUND_WORKER_SOURCE, { eval: true, workerData: { tsx: require.resolve("tsx/cjs/api"), modulePath, entry, data } });
+export function backgroundWorker<Data>(modulePath: string, entry: (port: MessagePort, data: Data) => void, data: Data): Worker {
+  return new Worker(BACKGROUND_WORKER_SOURCE, {
+    eval: true,
+    workerData: { tsx: require.resolve("tsx/cjs/api"), modulePath, entry: entry.name, data },
+  });
 }
 
 const BACKGROUND_WORKER_SOURCE = `

@@ -1,6 +1,6 @@
 import type { Request, Response, NextFunction } from "express";
 import bwipjs from "bwip-js";
-import { CodeError, formatCode, GROUP_SEPARATOR, parseCode } from "../codes";
+import { CodeError, formatCode, GROUP_SEPARATOR, MAX_CODE_LENGTH, parseCode } from "../codes";
 import type { TraceCode } from "../codes";
 import { badInput } from "../ledger/errors";
 
@@ -26,8 +26,8 @@ type RenderOptions = Parameters<typeof bwipjs.toSVG>[0];
 /** GET /labels/datamatrix.svg?code=…: the label's symbol as SVG; its human-readable text in `X-Label-Text`. */
 export function labelHandler(req: Request, res: Response, next: NextFunction) {
   const text = typeof req.query.code === "string" ? req.query.code : "";
-  if (text.length === 0 || text.length > 512) {
-    next(badInput("INVALID_INPUT", "code: give the pack's code (1 to 512 characters) in ?code=", "code"));
+  if (text.length === 0 || text.length > MAX_CODE_LENGTH) {
+    next(badInput("INVALID_INPUT", `code: give the pack's code (1 to ${MAX_CODE_LENGTH} characters) in ?code=`, "code"));
     return;
   }
   let code: TraceCode;

@@ -111,6 +111,11 @@ describe("a batch and its provenance answered from the node:http handler, ahead 
       ["an escaped path", get(`/v1/batches/0%78${batchId.slice(2)}/provenance`, regulator)],
       ["a body", (app) => get(provenance, regulator)(app).set("content-type", "application/json").send("{not json")],
       ["an unusual query", get(`${provenance}?limit=2;3`, regulator)],
+      [
+        "an empty body in a charset express refuses",
+        (app) => get(provenance, regulator)(app).set("content-type", "application/json; charset=latin1").set("content-length", "0"),
+      ],
+      ["a conditional request", (app) => get(`/v1/batches/${batchId}`, regulator)(app).set("if-none-match", "*")],
     ];
     const statuses: [string, number][] = [];
     for (const [what, send] of sends) statuses.push([what, (await sameAnswer(apis, send)).status]);
@@ -121,6 +126,8 @@ describe("a batch and its provenance answered from the node:http handler, ahead 
       ["an escaped path", 200],
       ["a body", 400],
       ["an unusual query", 400],
+      ["an empty body in a charset express refuses", 415],
+      ["a conditional request", 304],
     ]);
     expect(apis.reachedExpress).to.have.length(sends.length);
   });
@@ -132,5 +139,17 @@ describe("a batch and its provenance answered from the node:http handler, ahead 
     const metrics = (await request(apis.fast).get("/metrics").expect(200)).text;
     expect(metrics).to.match(/http_request_duration_seconds_count\{method="GET",route="\/v1\/batches\/:batchId\/provenance",status="200"\} 1/);
     expect(metrics).to.match(/http_errors_total\{method="GET",route="\/v1\/batches\/:batchId\/provenance",status="403"\} 1/);
+  });
+
+  it("counts a refusal for a damaged store as unrouted, as express does (its refusal comes before routing)", async () => {
+    const health = createStoreHealth("test store");
+    health.damaged("a page of the file failed its check");
+    const apis = pair({ ...h.services, store: { ...h.services.store, health } });
+    const series = /http_errors_total\{method="GET",route="unmatched",status="503"\} 1/;
+    for (const app of [apis.fast, apis.express]) {
+      await request(app).get(`/v1/batches/${batchId}/provenance`).set("authorization", `Bearer ${regulator}`).expect(503);
+    }
+    for (const app of [apis.fast, apis.express]) expect((await request(app).get("/metrics")).text).to.match(series);
+    expect(apis.reachedExpress).to.deep.equal(["/metrics"]);
   });
 });

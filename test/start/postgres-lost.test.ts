@@ -26,7 +26,7 @@ const ROUNDS = 5;
 /** Rounds are repeated past ROUNDS until a termination has caught a request in flight (a 503), at most this many. */
 const MAX_ROUNDS = 40;
 /** Anonymous requests a minute the server allows here: more than the load can send. */
-const SCAN_BUDGET = 1_000_000;
+const ANONYMOUS_LIMIT = 1_000_000;
 
 type Tally = { correct: number; unavailable: number; wrong: string[] };
 
@@ -75,7 +75,7 @@ describe("PostgreSQL connections lost under load", () => {
       rpcUrl: h.chain.url,
       deployment: await deploymentOf(h.c),
       database: database.url,
-      args: ["--public-rate-limit", String(SCAN_BUDGET)],
+      args: ["--public-rate-limit", String(ANONYMOUS_LIMIT)],
     });
     server = await servers.start();
   });
