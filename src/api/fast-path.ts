@@ -103,8 +103,9 @@ const NO_HEADERS: string[] = [];
  * server CPU through express than from here (1,082 against 791 µs). A read is answered here only where express would
  * route it to the same definition and read it the same way: its path in exactly the route's case and with
  * parameters of unreserved characters (nothing to decode), a query of plain characters (read by node's querystring,
- * express's "simple" parser), no body, outside the rate-limited paths (express's middleware is the one home of that
- * limit). Everything else, HEAD included, goes to express, which still has the route.
+ * express's "simple" parser), no body and no conditional header (see hasBody and isConditional), outside the
+ * rate-limited paths (express's middleware is the one home of that limit). Everything else, HEAD included, goes to
+ * express, which still has the route.
  */
 function fastReads(services: ApiServices, routes: AnyRoute[], metrics: Metrics) {
   const authenticate = createAuthenticator(services);
