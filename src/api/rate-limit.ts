@@ -6,9 +6,14 @@ import { RELAY_PATH } from "../ledger/relay-path";
 /** The public endpoints whose anonymous requests count against the limit: these paths and everything under them. */
 export const PUBLIC_LIMITED_PATHS = ["/v1/scans", "/v1/auth", "/v1/organizations", RELAY_PATH];
 
-/** Whether a request to `path` counts against the public rate limit (as express matches a mount path, by segment). */
-export const isPublicLimitedPath = (path: string) =>
-  PUBLIC_LIMITED_PATHS.some((limited) => path.toLowerCase() === limited || path.toLowerCase().startsWith(`${limited}/`));
+/**
+ * Whether a request to `path` counts against the public rate limit, as express matches a mount path: by whole
+ * segments, whatever their case.
+ */
+export function isPublicLimitedPath(path: string): boolean {
+  const lower = path.toLowerCase();
+  return PUBLIC_LIMITED_PATHS.some((limited) => lower === limited || lower.startsWith(`${limited}/`));
+}
 
 /** Where a client stands in its window, as the headers tell it. */
 export type RateLimitInfo = { limit: number; remaining: number; resetSeconds: number; limited: boolean };

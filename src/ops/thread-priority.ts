@@ -25,8 +25,9 @@ try {
 
 /**
  * A background worker thread (at the lower priority above) that runs `entry(parentPort, data)`: `entry` is a
- * function the TypeScript module at `modulePath` exports, found there by its name. Its source is plain JavaScript that registers tsx's CommonJS loader and then loads that
- * module, whatever runs the calling thread (tsx, vitest): the worker runs the very code the calling thread would.
+ * function the TypeScript module at `modulePath` exports, found there by its name. Its source is plain JavaScript
+ * that registers tsx's CommonJS loader and then loads that module, whatever runs the calling thread (tsx, vitest):
+ * the worker runs the very code the calling thread would.
  */
 export function backgroundWorker<Data>(modulePath: string, entry: (port: MessagePort, data: Data) => void, data: Data): Worker {
   return new Worker(BACKGROUND_WORKER_SOURCE, {
