@@ -6,10 +6,10 @@ import type { TraceCode } from "../codes";
 import { badInput, HOLD_STATUSES, judgePack, notOnLedger, unknownSerial, VERDICTS } from "../ledger";
 import type { Judgement } from "../ledger";
 import { scanReads } from "../store/scan-reads";
-import type { BatchFacts, Custodian } from "../store/scan-reads";
+import type { Custodian } from "../store/scan-reads";
 import type { BatchRow } from "../store/queries";
 import type { ApiServices, Caller } from "./context";
-import { toLedgerEntries } from "./read-model";
+import { custodyTextOf } from "./custody-texts";
 import { ledgerEntry } from "./schemas";
 import { defineRoute } from "./routes";
 import { containerView, judgeBatchFor, scanContainer } from "./cases";
@@ -72,14 +72,14 @@ export const scanRoute = defineRoute({
   access: "public",
   body: scanBody,
   response: scanAnswer,
-  handle: ({ body, caller, services }) => answerScan(services, caller, body),
+  handle: async ({ body, caller, services }) => withCustodyEntries(await answerScan(services, caller, body)),
 });
 
 /** The scan route's answer (express's and the fast path's): the verdict, recorded for a signed-in scanner. */
-export async function answerScan(services: ApiServices, caller: Caller | undefined, body: ScanBody): Promise<ScanAnswer> {
-  const answer = await scan(services, caller, body.code, body.format);
-  if (caller) await services.observations?.record(caller, { ...answer, place: body.place }, services.now());
-  return answer;
+export async function answerScan(services: ApiServices, caller: Caller | undefined, body: ScanBody): Promise<ScanResult> {
+  const result = await scan(services, caller, body.code, body.format);
+  if (caller) await services.observations?.record(caller, { ...result.answer, place: body.place }, services.now());
+  return result;
 }
 
 export const scanRoutes = [scanRoute];
@@ -90,7 +90,7 @@ export async function scan(
   caller: Caller | undefined,
   text: string,
   format?: (typeof CODE_FORMATS)[number],
-): Promise<ScanAnswer> {
+): Promise<ScanResult> {
   const code = parse(text, format);
   const codeView: ScanAnswer["code"] = { format: format ?? detectFormat(text).format, canonicalKey: code.key, productCode: code.productCode };
   if (code.scheme === "gs1" && code.ignoredAis) codeView.ignoredAis = code.ignoredAis;
@@ -102,11 +102,8 @@ export async function scan(
     const { productName } = found;
     // An NMPA code has no check digit: a typing slip reads as another well-formed code, so say where to look.
     const typed = code.scheme === "nmpa";
-    return answerOf(
-      productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed),
-      codeView,
-      undefined,
-    );
+    const judgement = productName === undefined ? notOnLedger(code.productCode, typed) : unknownSerial(productName, code.productCode!, typed);
+    return { answer: answerOf(judgement, codeView, undefined) };
   }
   const { batch, packState } = found;
   const custodian = caller && isInspector(caller, batch) ? undefined : caller && (await reads.custodian(batch, caller.organizationId));
@@ -130,59 +127,39 @@ export async function scan(
     services.now(),
   );
   const answer = answerOf(judgement, codeView, batch);
-  if (caller && mayReadScanned(caller, batch, custodian)) {
-    answer.custody = await custodyPath(services, batch);
-    const proof = await services.codes.proof(batch.id, code.key, pack);
-    if (proof) answer.proof = { packId: pack, root: batch.codes_root, proof };
-  }
-  return answer;
+  if (!caller || !mayReadScanned(caller, batch, custodian)) return { answer };
+  const custody = await custodyTextOf(services, batch);
+  const proof = await services.codes.proof(batch.id, code.key, pack);
+  if (proof) answer.proof = { packId: pack, root: batch.codes_root, proof };
+  return { answer, custody };
 }
 
 /**
- * The batch's custody path as ledger entries, kept with its facts: its custody events (and their verification)
- * change only with a new facts version, which replaces `batch`, and the organizations they name keep their name,
- * role and region for life. A failed read is not kept.
+ * A scan's answer and, when the caller may read its batch, the batch's custody path as its kept JSON text: answered
+ * as it is kept, not parsed into the answer and written again for every scan (src/api/custody-texts.ts).
  */
-function custodyPath(services: ApiServices, batch: BatchFacts) {
-  let path = custodyPaths.get(batch);
-  if (!path) {
-    path = scanReads(services.store.db)
-      .custody(batch.id)
-      .then((events) => toLedgerEntries(services.store.db, events))
-      .then((entries) => {
-        custodyTexts.set(entries, Buffer.from(JSON.stringify(entries)));
-        return entries;
-      });
-    custodyPaths.set(batch, path);
-    path.catch(() => custodyPaths.delete(batch));
-  }
-  return path;
-}
-type LedgerEntries = Awaited<ReturnType<typeof toLedgerEntries>>;
-const custodyPaths = new WeakMap<BatchFacts, Promise<LedgerEntries>>();
-/**
- * Each kept custody path's JSON text in UTF-8, written once: writing it again for every scan cost a signed-in scan
- * about 11 µs, and measuring and encoding it again as part of the answer's text (kilobytes, in UTF-16 once the answer
- * holds Chinese) a few µs more.
- */
-const custodyTexts = new WeakMap<object, Buffer>();
+export type ScanResult = { answer: ScanAnswer; custody?: Buffer };
 
 /**
- * The answer's JSON, to the byte as JSON.stringify writes it in UTF-8: its text, or its bytes when a kept custody
- * path's are spliced in. The custody path and the proof are the last fields of a pack's answer: it is written
- * without them (a field set to undefined is left out, and the answer keeps its shape) and they are appended.
+ * The answer's JSON, to the byte as JSON.stringify writes it in UTF-8: its text, or its bytes with the custody path's
+ * spliced in. The custody path and the proof are the last fields of a pack's answer: it is written without the proof
+ * (a field set to undefined is left out, and the answer keeps its shape), and they are appended.
  */
-export function scanAnswerBody(answer: ScanAnswer): string | Buffer {
-  const { custody, proof } = answer;
-  const custodyText = custody && custodyTexts.get(custody);
-  if (custodyText === undefined) return JSON.stringify(answer);
-  answer.custody = undefined;
+export function scanAnswerBody({ answer, custody }: ScanResult): string | Buffer {
+  if (custody === undefined) return JSON.stringify(answer);
+  const { proof } = answer;
   answer.proof = undefined;
   const head = JSON.stringify(answer);
-  answer.custody = custody;
   answer.proof = proof;
   const tail = proof === undefined ? "}" : `,"proof":${JSON.stringify(proof)}}`;
-  return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"custody":`), custodyText, Buffer.from(tail)]);
+  return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"custody":`), custody, Buffer.from(tail)]);
+}
+
+/** The answer as express writes it (res.json), with the custody path read back into entries, before the proof. */
+function withCustodyEntries({ answer, custody }: ScanResult): ScanAnswer {
+  if (custody === undefined) return answer;
+  const { proof, ...head } = answer;
+  return { ...head, custody: JSON.parse(custody.toString("utf8")) as ScanAnswer["custody"], ...(proof && { proof }) };
 }
 
 /** A scanned case or pallet: its batch's verdict for the caller and what it holds now (src/api/cases.ts). */
@@ -191,7 +168,7 @@ async function scannedContainer(
   caller: Caller | undefined,
   code: TraceCode,
   codeView: ScanAnswer["code"],
-): Promise<ScanAnswer> {
+): Promise<ScanResult> {
   const { judgement, batch, container } = await scanContainer(services, code, async (batch) => {
     const custodian =
       caller && isInspector(caller, batch) ? undefined : caller && (await scanReads(services.store.db).custodian(batch, caller.organizationId));
@@ -200,7 +177,7 @@ async function scannedContainer(
   });
   const answer = answerOf(judgement, codeView, batch);
   if (batch) answer.container = container;
-  return answer;
+  return { answer };
 }
 
 /**
