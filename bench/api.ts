@@ -685,6 +685,11 @@ async function signIn(url: string, key: string) {
 }
 
 const OPEN_LOOP_RATES = [500, 1_000, 2_000, 4_000];
+/**
+ * The open-loop rate the lookup reference is measured at too, the target's: what tail any server that reads this
+ * store has on this machine, next to the bare server's and the scan's.
+ */
+const LOOKUP_OPEN_LOOP_RATE = 1_000;
 const ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 5);
 /** Connections of the closed-loop runs and of the provenance target's. */
 const PROVENANCE_CONNECTIONS = 50;
@@ -841,8 +846,7 @@ async function measure(manifest: Manifest) {
     const provenancePage = `/v1/batches/${manifest.provenanceBatch}/provenance?limit=100`;
     // One list for every round: the load generator keeps each list it was sent (bench/open-loop.ts).
     const provenanceRequests = [provenancePage];
-    const figures = { bare: emptyFigures(), scan: emptyFigures() };
-    const lookupFigures = { cpuUs: [] as number[], closedRate: [] as number[] };
+    const figures = { bare: emptyFigures(), scan: emptyFigures(), lookup: emptyFigures() };
     const signedInCpu: number[] = [];
     const provenance = { p99: [] as number[], cpuUs: [] as number[], rate: [] as number[] };
     const scanClosedP99: number[] = [];
@@ -863,7 +867,7 @@ async function measure(manifest: Manifest) {
       console.log(`round ${round} ${name}: ${us(closed.cpuUs)} CPU/request, ${perSecond(closed.result.count / closed.result.seconds)} closed loop`);
       return closed;
     };
-    const openLoop = async (name: "bare" | "scan", server: { child: ChildProcess; url: string }, rate: number, round: number) => {
+    const openLoop = async (name: keyof typeof figures, server: { child: ChildProcess; url: string }, rate: number, round: number) => {
       const pid = server.child.pid!;
       await allIdle();
       const faultsBefore = procMajorFaults(`/proc/${pid}/stat`) ?? 0;
@@ -883,8 +887,8 @@ async function measure(manifest: Manifest) {
     // Each figure is measured next to its reference, so that both see the same load from the machine's other work
     // (which moved a p99 several-fold within a minute on this shared machine): the signed-in scan just before the
     // bare server and the scan just after it (CPU), a provenance page right after the scan whose p99 it is compared
-    // with, and at each open-loop rate the scan right after the bare server. The lookup reference, which no target
-    // reads, comes last.
+    // with, and at each open-loop rate the scan right after the bare server (at LOOKUP_OPEN_LOOP_RATE the lookup
+    // reference right after the scan). The lookup reference's closed loop, which no target reads, comes last.
     for (let round = 1; round <= ROUNDS; round++) {
       await allIdle();
       const faultsBefore = procMajorFaults(`/proc/${api.child.pid!}/stat`) ?? 0;
@@ -916,14 +920,15 @@ async function measure(manifest: Manifest) {
       for (const rate of OPEN_LOOP_RATES) {
         await openLoop("bare", bare, rate, round);
         await openLoop("scan", api, rate, round);
+        if (rate === LOOKUP_OPEN_LOOP_RATE) await openLoop("lookup", lookup, rate, round);
       }
       await allIdle();
       const looked = await cpuPerRequest(lookup.child.pid!, () => load.run(scanJob(lookup.url, { connections: PROVENANCE_CONNECTIONS, warm: true })));
-      lookupFigures.cpuUs.push(looked.cpuUs);
-      lookupFigures.closedRate.push(looked.result.count / looked.result.seconds);
+      figures.lookup.cpuUs.push(looked.cpuUs);
+      figures.lookup.closedRate.push(looked.result.count / looked.result.seconds);
       console.log(`round ${round} lookup: ${us(looked.cpuUs)} CPU/request`);
     }
-    report(figures, lookupFigures, median(signedInCpu), provenance, median(scanClosedP99));
+    report(figures, median(signedInCpu), provenance, median(scanClosedP99));
   } finally {
     load.stop();
     bare.child.kill("SIGTERM");
@@ -944,14 +949,13 @@ function target(name: string, figure: string, ratio: number, reference: string, 
 }
 
 function report(
-  figures: { bare: Figures; scan: Figures },
-  lookup: { cpuUs: number[]; closedRate: number[] },
+  figures: { bare: Figures; scan: Figures; lookup: Figures },
   signedInCpu: number,
   provenance: { p99: number[]; cpuUs: number[]; rate: number[] },
   scanClosedP99: number,
 ) {
   const provenanceP99 = median(provenance.p99);
-  const { bare, scan } = figures;
+  const { bare, scan, lookup } = figures;
   const row = (what: string, a: string, b: string, c: string) => rows.push(`| ${what} | ${a} | ${b} | ${c} |`);
   const rounds = (values: number[]) => `${us(median(values))} (rounds: ${values.map((v) => Math.round(v).toLocaleString("en")).join(", ")})`;
   row("server CPU per request (closed loop, from /proc)", rounds(bare.cpuUs), rounds(lookup.cpuUs), rounds(scan.cpuUs));
@@ -961,13 +965,10 @@ function report(
     perSecond(median(lookup.closedRate)),
     perSecond(median(scan.closedRate)),
   );
+  const openLoop = (f: Figures, rate: number) =>
+    f.p99[rate]!.length === 0 ? "" : `${us(median(f.p50[rate]!))} / ${us(median(f.p99[rate]!))}${unansweredNote(f.unanswered[rate]!)}`;
   for (const rate of OPEN_LOOP_RATES) {
-    row(
-      `open loop at ${rate.toLocaleString("en")} scans/s: p50 / p99`,
-      `${us(median(bare.p50[rate]!))} / ${us(median(bare.p99[rate]!))}${unansweredNote(bare.unanswered[rate]!)}`,
-      "",
-      `${us(median(scan.p50[rate]!))} / ${us(median(scan.p99[rate]!))}${unansweredNote(scan.unanswered[rate]!)}`,
-    );
+    row(`open loop at ${rate.toLocaleString("en")} scans/s: p50 / p99`, openLoop(bare, rate), openLoop(lookup, rate), openLoop(scan, rate));
   }
   row("signed-in scan (regulator: custody path and Merkle proof), CPU per request", "", "", us(signedInCpu));
   row(`provenance page of 100 entries, ${PROVENANCE_CONNECTIONS} connections, p99`, "", "", us(provenanceP99));
@@ -982,6 +983,10 @@ function report(
   target("signed-in scan CPU per request", us(signedInCpu), signedInCpu / bareCpu, `bare node:http ${us(bareCpu)}`, 5);
   const [bareP99, scanP99] = [median(bare.p99[1_000]!), median(scan.p99[1_000]!)];
   target("open-loop p99 at 1,000 scans/s", us(scanP99), scanP99 / bareP99, `bare node:http ${us(bareP99)}`, 1.5);
+  const lookupP99 = median(lookup.p99[LOOKUP_OPEN_LOOP_RATE]!);
+  notes.push(
+    `In the same rounds at ${LOOKUP_OPEN_LOOP_RATE.toLocaleString("en")} scans/s the lookup reference, a node:http server that only parses the code and reads its key (no verdict, no framework), had an open-loop p99 of ${us(lookupP99)}: ${(lookupP99 / bareP99).toFixed(2)}× the bare server's, at ${(median(lookup.cpuUs) / bareCpu).toFixed(2)}× its closed-loop CPU per request, where the scan had ${(scanP99 / bareP99).toFixed(2)}× at ${(median(scan.cpuUs) / bareCpu).toFixed(2)}×.`,
+  );
   const bareBehind = OPEN_LOOP_RATES.filter((rate) => bare.unanswered[rate]!.some((n) => n > 0));
   if (bareBehind.length > 0) {
     notes.push(
@@ -1013,7 +1018,7 @@ function writeSection(manifest: Manifest, seededNow: boolean) {
     "",
     `Command: \`${command}\` (bench/api.ts), ${new Date().toISOString().slice(0, 10)}, on ${machine}; load average (1 min) when the run started ${loadAtStart.toFixed(1)}, when it ended ${os.loadavg()[0]!.toFixed(1)}. Other work shares the 2 cores: wall-clock figures (rates, latencies) swing with it; server CPU per request, from /proc, is the stable figure.`,
     `Store: SQLite (${(size / 2 ** 30).toFixed(2)} GiB) with ${BATCHES.toLocaleString("en")} batches and ${CODES.toLocaleString("en")} registered codes (two batches of ${LARGE_BATCH_CODES.toLocaleString("en")}, the rest of about ${Math.floor((CODES - LARGE_BATCHES * LARGE_BATCH_CODES) / (BATCHES - LARGE_BATCHES))}, each with its stored Merkle tree), seeded directly in ${manifest.seededIn.toFixed(0)} s${seededNow ? "" : " (cached under .data/bench/api/)"}${CODES === 10_000_000 ? "" : "; the issue's store has 10,000,000 codes (run without BENCH_API_CODES), which this shared machine could not seed in the time available"}.`,
-    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling); the project's API (scans on its fast path); and, as a reference for what the store's lookup alone costs, a node:http server that parses the code with the codes module and looks its key up with one prepared better-sqlite3 statement on the same store, answering the bare server's JSON with the batch found (closed loop only). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, ${seconds} s per run; medians of the rounds. In each round every figure is measured next to its reference, so that both meet the same load from the machine's other work: the signed-in scan just before the bare server and the scan just after it (CPU), a provenance page right after the scan whose p99 it is compared with, and at each open-loop rate the scan right after the bare server; the lookup reference comes last. Before each run every server is idle (its CPU under a tenth of a core). The store's file and its code trees' files are read once before the servers start, so that they are all in the page cache, as a running server's are. Before the rounds, a signed-in scan of one code of every batch opens each batch's Merkle tree once, as a server that has run a while holds them (the codebook holds up to 256 MiB of trees; the 9,998 small ones take 122 MiB). Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
+    `Servers, each one process on 127.0.0.1: a bare node:http server answering every request with a fixed scan-sized JSON (the machine's own ceiling); the project's API (scans on its fast path); and, as a reference for what the store's lookup alone costs, a node:http server that parses the code with the codes module and looks its key up with one prepared better-sqlite3 statement on the same store, answering the bare server's JSON with the batch found (closed loop, and open loop at ${LOOKUP_OPEN_LOOP_RATE.toLocaleString("en")} scans/s). The load generator is bench/open-loop.ts in its own process: open loop at a fixed arrival rate (wrk2-style: each latency from the moment its request was due, in µs, up to ${OPEN_LOOP_SOCKETS} sockets), and closed loop with ${PROVENANCE_CONNECTIONS} connections for throughput and CPU per request (each connection's first answer untimed: the latencies are of established connections). ${ROUNDS} rounds, ${seconds} s per run; medians of the rounds. In each round every figure is measured next to its reference, so that both meet the same load from the machine's other work: the signed-in scan just before the bare server and the scan just after it (CPU), a provenance page right after the scan whose p99 it is compared with, and at each open-loop rate the scan right after the bare server (at ${LOOKUP_OPEN_LOOP_RATE.toLocaleString("en")} scans/s the lookup reference right after the scan); the lookup reference's closed loop comes last. Before each run every server is idle (its CPU under a tenth of a core). The store's file and its code trees' files are read once before the servers start, so that they are all in the page cache, as a running server's are. Before the rounds, a signed-in scan of one code of every batch opens each batch's Merkle tree once, as a server that has run a while holds them (the codebook holds up to 256 MiB of trees; the 9,998 small ones take 122 MiB). Scans mix 70 % genuine, 15 % recalled and 15 % unknown codes across the store; the verdicts of 300 are checked first, and every answer must be 200. The public rate limit is lifted: loopback is a single client address.`,
     "",
     "| measurement | bare node:http | one lookup (reference) | scan |",
     "| --- | --- | --- | --- |",
