@@ -56,7 +56,7 @@ export function withFastPath(
     } catch (error) {
       status = sendError(res, error, limitHeaders);
     }
-    (routed ? observe : observeUnrouted)(status, (performance.now() - started) / 1000);
+    (routed ? observe : observeUnrouted)(status, secondsSince(started));
   }
 
   /**
@@ -82,11 +82,10 @@ export function withFastPath(
       if (!holdsIssuedToken(services, req.headers.authorization)) {
         const info = limiter.take(clientAddress(req));
         limitHeaders = limiter.headers(info);
-        if (info.limited)
-          return observeUnrouted(send(res, RATE_LIMITED.status, RATE_LIMITED_TEXT, limitHeaders), (performance.now() - started) / 1000);
+        if (info.limited) return observeUnrouted(send(res, RATE_LIMITED.status, RATE_LIMITED_TEXT, limitHeaders), secondsSince(started));
       }
     } catch (error) {
-      return observeUnrouted(sendError(res, error, limitHeaders), (performance.now() - started) / 1000);
+      return observeUnrouted(sendError(res, error, limitHeaders), secondsSince(started));
     }
     setImmediate(bodyArrived, req, res, started, limitHeaders);
   };
@@ -97,6 +96,9 @@ export function withFastPath(
 }
 
 const NO_HEADERS: string[] = [];
+
+/** Seconds since `started` (a performance.now() reading), as the metrics series take an answer's duration. */
+const secondsSince = (started: number) => (performance.now() - started) / 1000;
 
 /**
  * GET routes answered here too, for the same reason as scans: a regulator's provenance page cost about 290 µs more
@@ -121,13 +123,12 @@ function fastReads(services: ApiServices, routes: AnyRoute[], metrics: Metrics) 
   /** Answers the read and counts the answer, in the series express would count it in (none for a document cut short). */
   async function answerRead(req: IncomingMessage, res: ServerResponse, read: (typeof reads)[number], values: string[], query: string) {
     const started = performance.now();
-    const elapsed = () => (performance.now() - started) / 1000;
     const { route } = read;
     if (read.guardsStore) {
       try {
         refuseDamagedStore(services);
       } catch (damage) {
-        return observeUnrouted(sendRefusal(res, errorAnswer(damage, services.log), NO_HEADERS), elapsed());
+        return observeUnrouted(sendRefusal(res, errorAnswer(damage, services.log), NO_HEADERS), secondsSince(started));
       }
     }
     let status = route.status ?? 200;
@@ -147,7 +148,7 @@ function fastReads(services: ApiServices, routes: AnyRoute[], metrics: Metrics) 
     } catch (error) {
       status = sendRefusal(res, errorAnswer(error, services.log), NO_HEADERS);
     }
-    read.observe(status, elapsed());
+    read.observe(status, secondsSince(started));
   }
 
   /** Answers `req` if it is one of the reads served here; false leaves it to express. */
