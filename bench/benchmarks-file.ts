@@ -25,7 +25,7 @@ export function writeBenchmarkSection(section: string, file = FILE): void {
   let end = lines.findIndex((line, i) => i > start && line.startsWith("## "));
   if (end === -1) end = lines.length;
   const notes = lines.findIndex((line, i) => i > start && i < end && line.trim() === HAND_NOTES);
-  const kept = notes === -1 ? [] : ["", lines.slice(notes, end).join("\n").trimEnd()];
+  const kept = notes === -1 || section.includes(HAND_NOTES) ? [] : ["", lines.slice(notes, end).join("\n").trimEnd()];
   const after = lines.slice(end).join("\n");
   writeFileSync(file, [...lines.slice(0, start), section.trimEnd(), ...kept, ...(after ? ["", after] : [""])].join("\n"));
 }

@@ -5,18 +5,22 @@ import type { ApiServices } from "./context";
 import { toLedgerEntries } from "./read-model";
 
 /**
- * The custody paths a server keeps, in bytes of their text: twice the 10,000 paths of the benchmark's store (about
- * 6.5 KB each, six signed hand-overs). A path grows with its batch's hand-overs (a batch shipped to hundreds of
- * pharmacies has a path of megabytes), so the bound is in bytes, not in batches; beyond it the path read longest
- * ago is dropped, and the next signed-in scan of its batch reads it again (one statement and its organizations').
+ * The custody paths a server keeps, in bytes: twice the 10,000 paths of the benchmark's store (about 6.5 KB each, six
+ * signed hand-overs). A path grows with its batch's hand-overs (a batch shipped to hundreds of pharmacies has a path
+ * of megabytes), so the bound is in bytes, not in batches; beyond it the path answered longest ago is dropped (below
+ * half the bound, the one read first), and the next signed-in scan of its batch reads it again (one statement and
+ * its organizations').
  */
 export const CUSTODY_TEXT_BYTES = 128 * 2 ** 20;
+
+/** What a kept path costs besides its text, counted in the bound: its Map entry, key, promise and buffer object. */
+export const KEPT_PATH_BYTES = 256;
 
 /** Kept custody paths of one store, as the UTF-8 JSON text a signed-in scan's answer carries. */
 export type CustodyTexts = {
   /** The batch's path for its facts version: kept, or read with `read` (a failed read is not kept). */
   textOf(batch: BatchFacts, read: () => Promise<Buffer>): Promise<Buffer>;
-  /** Bytes of the paths kept now. */
+  /** What the paths kept now count against the bound: each its text's bytes and KEPT_PATH_BYTES. */
   keptBytes(): number;
 };
 
@@ -37,14 +41,17 @@ export function createCustodyTexts(maxBytes: number): CustodyTexts {
     keptBytes -= entry.bytes;
   }
 
-  /** Counts a read path, then drops the paths read longest ago until the rest fit (the new one stays). */
+  /**
+   * Counts a read path, then drops the paths answered longest ago until the rest fit: not the new one, nor one still
+   * being read (it counts no bytes yet, and the scans waiting for it share its read).
+   */
   function count(batchId: string, entry: { bytes: number }, text: Buffer) {
     if (kept.get(batchId) !== entry) return;
-    entry.bytes = text.length;
-    keptBytes += text.length;
+    entry.bytes = text.length + KEPT_PATH_BYTES;
+    keptBytes += entry.bytes;
     for (const [oldest, dropped] of kept) {
       if (keptBytes <= maxBytes) break;
-      if (oldest !== batchId) drop(oldest, dropped);
+      if (oldest !== batchId && dropped.bytes > 0) drop(oldest, dropped);
     }
   }
 
@@ -86,7 +93,11 @@ export function custodyTextOf(services: ApiServices, batch: BatchFacts): Promise
   let texts = keptByStore.get(store);
   if (!texts) keptByStore.set(store, (texts = createCustodyTexts(CUSTODY_TEXT_BYTES)));
   return texts.textOf(batch, async () => {
-    const entries = await toLedgerEntries(store.db, await scanReads(store.db).custody(batch.id));
-    return Buffer.from(JSON.stringify(entries));
+    const text = JSON.stringify(await toLedgerEntries(store.db, await scanReads(store.db).custody(batch.id)));
+    // A buffer of its own: Buffer.from would slice a short text from node's shared 8 KiB pool, which a kept slice
+    // then holds whole, bytes the bound would not see.
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+    bytes.write(text);
+    return bytes;
   });
 }
