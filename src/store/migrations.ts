@@ -1,5 +1,6 @@
-import { SqliteAdapter, sql } from "kysely";
+import { sql } from "kysely";
 import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { isSqlite } from "./dialect";
 
 /**
  * Schema migrations, in order. The same statements serve SQLite and PostgreSQL: only portable types
@@ -956,7 +957,7 @@ const migrations: Record<string, Migration> = {
       // WITHOUT ROWID clause is SQLite's alone: nothing to change there. (The batch's facts version is read by its
       // key too, but an index of (id, facts_version) would go unused: without statistics SQLite prefers the unique
       // key's index, which needs the row.)
-      if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+      if (!isSqlite(db)) return;
       await db.transaction().execute(async (trx) => {
         await rebuildWithoutRowid(trx, "batch_codes", "canonical_key text NOT NULL PRIMARY KEY, batch_id text NOT NULL", "canonical_key", [
           "CREATE INDEX batch_codes_batch ON batch_codes (batch_id)",

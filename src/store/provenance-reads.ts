@@ -1,5 +1,6 @@
-import { SqliteAdapter, sql } from "kysely";
+import { sql } from "kysely";
 import type { Expression, ExpressionBuilder, Kysely, RawBuilder, SqlBool } from "kysely";
+import { isSqlite } from "./dialect";
 import { readRowsTogether } from "./index";
 import { preparedQuery } from "./queries";
 import type { BatchTable, Database, LedgerEventTable, OrganizationTable } from "./schema";
@@ -72,10 +73,9 @@ export function provenanceReader(entryText: EntryText) {
 
 /** JSON text in the SQL of `db`'s database. */
 function jsonTextIn(db: Kysely<Database>): JsonText {
-  const value =
-    db.getExecutor().adapter instanceof SqliteAdapter
-      ? (column: ProvenanceColumn) => sql<string>`json_quote(${sql.ref(column)})`
-      : (column: ProvenanceColumn) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`;
+  const value = isSqlite(db)
+    ? (column: ProvenanceColumn) => sql<string>`json_quote(${sql.ref(column)})`
+    : (column: ProvenanceColumn) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`;
   return {
     value,
     stored: (column) => sql<string>`${sql.ref(column)}`,
